@@ -2,7 +2,8 @@
 file an auditor verifies offline, then its partition is dropped (docs/architecture.md, "The audit log at scale").
 
 The file is JSON Lines: a header ``{"format": "govshare.audit.archive.v1", "partition": ..., "from": ...,
-"to": ...}``, one line per record (the access log's columns, time in UTC ISO form, in chain and sequence order),
+"to": ...}``, one line per record (the access log's columns, time in UTC ISO form, in chain and sequence order;
+since query migration 023 with its record_format and grant_id, a line without them being a format-1 record),
 and a trailer ``{"trailer": {"rows": n, "sha256": hex, "key_id": ..., "signature": base64}}``. The signature
 (Ed25519, the audit signing key) covers the compact JSON ``["govshare.audit.archive.v1",partition,rows,sha256]``
 where sha256 is that of every byte before the trailer. :func:`verify_file` checks the signature, the digest, and
@@ -29,7 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.query.audit import COLUMNS, GENESIS, HASHED, chain_hash
+from services.query.audit import GENESIS, KNOWN_FORMATS, RECORD_COLUMNS, chain_hash, hashed_values, record_format
 from services.query.checkpoints import CheckpointSigner
 from services.query.figures import CST
 from services.query.store import QueryStore
@@ -45,7 +46,7 @@ def signed_bytes(partition: str, rows: int, digest: str) -> bytes:
 
 
 def _line(row: Mapping[str, object]) -> bytes:
-    values = {name: row[name] for name in COLUMNS}
+    values = {name: row[name] for name in RECORD_COLUMNS}
     values["time"] = row["time"].astimezone(dt.UTC).isoformat(timespec="microseconds")  # type: ignore[union-attr]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
@@ -144,9 +145,11 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
 def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
     """Why an archived record breaks its chain within the file, or None."""
     try:
+        # A line of an archive written before records had a format (query migration 023) has neither record_format
+        # nor grant_id: format 1, verified as it was hashed.
         row = dict(data)  # type: ignore[call-overload]
-        values = [row[name] for name in HASHED]
-        values[HASHED.index("time")] = dt.datetime.fromisoformat(row["time"])
+        row["time"] = dt.datetime.fromisoformat(row["time"])
+        values = hashed_values(row)
         chain_id, seq, prev_hash, stored = row["chain_id"], row["seq"], row["prev_hash"], row["hash"]
     except (KeyError, TypeError, ValueError):
         return "not an access record"
@@ -157,6 +160,8 @@ def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
         return f"chain {chain_id} record {seq}: does not link to the previous record"
     if last is None and seq == 1 and prev_hash != GENESIS:
         return f"chain {chain_id} record 1: does not start from genesis"
+    if record_format(row) not in KNOWN_FORMATS:
+        return f"chain {chain_id} record {seq}: record format {record_format(row)} is not one this release knows"
     if chain_hash(prev_hash, values) != stored:
         return f"chain {chain_id} record {seq}: content does not match its hash"
     heads[chain_id] = (seq, stored)

@@ -92,11 +92,20 @@ EXPORT_END = "ExportEnd"
 #: (access_outcomes leaves it out), but it stays in the chain, where it says when the trail was written again.
 AUDIT_PROBE = "AuditProbe"
 
-# Column order of a stored row; every column but the last two is covered by the hash.
+# The columns of a format-1 record (written before records named their grant), in the table's order; every one
+# but the last two is covered by its hash.
 COLUMNS = ("id", "chain_id", "seq", "time", "system_id", "department_code", "resource_code",
            "provider_department_code", "operation", "items", "key", "keys", "purpose", "purpose_text",
            "result", "deny_reason", "trace_id", "prev_hash", "hash")
 HASHED = COLUMNS[:-2]
+#: The record (and hash-chain) format this release writes. Format 2 (query migration 023) adds the grant the
+#: access was answered under: its hash covers HASHED, then the format, then grant_id, so a record cannot be passed
+#: off as another format (its hash would not match). Records of format 1 were hashed over HASHED alone and still
+#: verify: every reader of a chain (the verifier, the archive's) takes both.
+RECORD_FORMAT = 2
+KNOWN_FORMATS = (1, 2)
+#: Every column of a stored record, in the table's order (the writer's rows; what chain readers select).
+RECORD_COLUMNS = (*COLUMNS, "record_format", "grant_id")
 
 # Request text is stored bounded, and without NUL (which PostgreSQL text cannot hold: one such
 # value would fail the whole batch). The writer cleans every row, whatever its caller did.
@@ -145,6 +154,9 @@ class Access:
     deny_reason: str = ""
     id: str = ""
     future: asyncio.Future | None = field(default=None, repr=False)
+    #: The grant the decision allowing the call named (the one its quota counted against when it has one); "" when
+    #: no grant allowed it: an unconditional resource, only a conditional one's basic items, or a refusal.
+    grant_id: str = ""
     #: (grant id, calls) the call counted against a grant's quota: given back when the call fails unanswered (not
     #: stored: the record says how the call ended).
     counted: tuple[str, int] | None = field(default=None, repr=False)
@@ -174,7 +186,8 @@ def export_end(opening: Access, rows: int, pages: int, error: BaseException | No
                      resource_code=opening.resource_code, key=opening.id, keys=[str(rows), str(pages)],
                      items=opening.items, purpose=opening.purpose, purpose_text=opening.purpose_text,
                      trace_id=opening.trace_id, time=dt.datetime.now(dt.UTC),
-                     provider_department_code=opening.provider_department_code, result=ANSWERED)
+                     provider_department_code=opening.provider_department_code, result=ANSWERED,
+                     grant_id=opening.grant_id)
     if isinstance(error, asyncio.CancelledError | GeneratorExit):
         closing.cancelled()
     elif error is not None:
@@ -189,7 +202,7 @@ def export_interrupted(opening: Mapping[str, Any]) -> Access:
                   resource_code=opening["resource_code"], key=opening["id"], keys=[], items=list(opening["items"]),
                   purpose=opening["purpose"], purpose_text=opening["purpose_text"], trace_id=opening["trace_id"],
                   time=dt.datetime.now(dt.UTC), provider_department_code=opening["provider_department_code"],
-                  result=FAILED, deny_reason=INTERRUPTED)
+                  result=FAILED, deny_reason=INTERRUPTED, grant_id=opening.get("grant_id") or "")
 
 
 def probe_access() -> Access:
@@ -216,9 +229,17 @@ def chain_hash(prev_hash: str, values: Sequence[object]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(values)).hexdigest()
 
 
+def record_format(row: Mapping[str, object]) -> object:
+    """A stored row's format: 1 for a row read or built without the column (written before format 2)."""
+    return row.get("record_format", 1)
+
+
 def hashed_values(row: Mapping[str, object]) -> list[object]:
-    """A stored row's hashed columns, in hash order."""
-    return [row[name] for name in HASHED]
+    """A stored row's hashed values, in hash order, as its format hashes them (RECORD_FORMAT)."""
+    values = [row[name] for name in HASHED]
+    if record_format(row) != 1:
+        values += [row["record_format"], row["grant_id"]]
+    return values
 
 
 class ChainChecker:
@@ -253,6 +274,9 @@ class ChainChecker:
                     f"(records are missing or were inserted)")
         if row["prev_hash"] != self._prev:
             return f"chain {row['chain_id']} record {row['seq']}: does not link to the previous record"
+        if record_format(row) not in KNOWN_FORMATS:
+            return (f"chain {row['chain_id']} record {row['seq']}: record format {record_format(row)} is not one "
+                    f"this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
         if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
             return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
@@ -472,8 +496,9 @@ class AuditWriter:
                       clean(a.resource_code), clean(a.provider_department_code), a.operation, clean_list(a.items),
                       clean(a.key), clean_list(a.keys), a.purpose, clean(a.purpose_text), a.result,
                       clean(a.deny_reason), a.trace_id)
-            digest = chain_hash(head, values)
-            rows.append((*values, head, digest))
+            grant = (RECORD_FORMAT, clean(a.grant_id))
+            digest = chain_hash(head, (*values, *grant))
+            rows.append((*values, head, digest, *grant))
             head = digest
         return rows, seq, head
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -95,7 +96,7 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         # One column holds a refusal's reason and a failure's cause (services.query.audit).
         deny_reason=_DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0,
         failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND) else "",
-        end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages)
+        end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages, grant_id=row["grant_id"])
 
 
 def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,
@@ -124,6 +125,18 @@ def _result_filter(value: int, violations: list[FieldViolation]) -> None:
         violations.append(FieldViolation(
             "result", f"give one of {', '.join(_RESULTS.name(v) for v in audit_pb2.AccessResult.values() if v)}"
                       " (ACCESS_RESULT_…), or leave it unset for every outcome"))
+
+
+#: A grant's id as the authorization service gives it (SharingService: grt- and a UUID's 32 hex digits).
+GRANT_ID = re.compile(r"grt-[0-9a-f]{32}")
+
+
+def _grant_filter(value: str, violations: list[FieldViolation]) -> None:
+    """A grant filter is a grant's id or empty: a malformed one would match nothing, and an empty page would read
+    as "the grant was never used"."""
+    if value and not GRANT_ID.fullmatch(value):
+        violations.append(FieldViolation("grant_id", "give a grant's id (grt- followed by 32 lower-case hex digits, "
+                                                     "as AccessRecord.grant_id and SharingService give it)"))
 
 
 def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
@@ -295,6 +308,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         _resource_filter(request.resource_code, violations)
         _department_filter(request.department_code, violations)
         _result_filter(request.result, violations)
+        _grant_filter(request.grant_id, violations)
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
@@ -306,7 +320,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             duties.require_role(caller, ACCESS_READERS, "read a department's access log")
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end,
-                             result=_RESULTS.name(request.result) if request.result else "")
+                             result=_RESULTS.name(request.result) if request.result else "",
+                             grant_id=request.grant_id)
         async with self._heavy.admitted():
             rows = await deps.store.list_accesses(scope, after, limit + 1)
             token = ""
@@ -318,7 +333,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                 # as a read of a record's history is (the filters and the count, never a key).
                 await deps.store.record_admin_event(AdminEvent.by(
                     caller, "audit.list_accesses", request.resource_code or "*",
-                    {"records": len(rows), "department_code": request.department_code}))
+                    {"records": len(rows), "department_code": request.department_code,
+                     **({"grant_id": request.grant_id} if request.grant_id else {})}))
                 deps.admin_outbox.notify()
             return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
 

@@ -621,7 +621,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if decision.quota > 0 and calls > 0:
             decision = await _counted(deps, key, decision, calls)
             access.counted = (decision.grant_id, calls)
-        access.items = decision.allowed_items
+        # The grant the (cached) decision names, counted or not: an attribute the record carries, no lookup.
+        access.items, access.grant_id = decision.allowed_items, decision.grant_id
         return decision
 
     @staticmethod

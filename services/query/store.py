@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.query.audit import ANSWERED, COLUMNS, DENIED, FAILED, INVALID, NOT_FOUND, Row
+from services.query.audit import ANSWERED, DENIED, FAILED, INVALID, NOT_FOUND, RECORD_COLUMNS, Row
 from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
@@ -22,12 +22,12 @@ from services.runtime.workdays import moved_dues, provisional
 log = logging.getLogger(__name__)
 
 # A batch of rows is one statement over an array of the table's own row type (the rows are tuples in its
-# column order, which is COLUMNS): PostgreSQL plans and starts it once, not once per row as executemany's
+# column order, which is RECORD_COLUMNS): PostgreSQL plans and starts it once, not once per row as executemany's
 # INSERT … VALUES. Measured on the embedded server with the partition's eleven indexes: 72 µs of server CPU
 # a row in batches of 16 against 95, 58 against 82 in batches of 64, client CPU the same; under the cache-hit
 # benchmark, PostgreSQL's CPU per call 0.187 / 0.161 ms against 0.198 / 0.177 (docs/performance.md).
-_INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
-                  f" SELECT {', '.join(COLUMNS)} FROM unnest($1::access_log[])")
+_INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(RECORD_COLUMNS)})"
+                  f" SELECT {', '.join(RECORD_COLUMNS)} FROM unnest($1::access_log[])")
 _PARTITION = re.compile(r"access_log_[0-9]{6}")
 #: The usage sums' columns (query migrations 008, 011, 012, 022), one per outcome an access can have, so that a
 #: summary accounts for every access ListAccesses lists.
@@ -67,6 +67,8 @@ class AccessFilter:
     end: dt.datetime | None = None
     #: One outcome (services.query.audit's results), as the listing shows it; "" for every one.
     result: str = ""
+    #: The accesses answered under one grant (the id the record names); "" for every one.
+    grant_id: str = ""
 
 
 def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
@@ -88,6 +90,9 @@ def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
         conditions.append(f"time < {arg(f.end)}")
     if f.result:
         conditions.append(f"result = {arg(f.result)}")
+    if f.grant_id:
+        # Said twice so that the plan may read the partial index of granted accesses (access_log_grant_time).
+        conditions.append(f"grant_id = {arg(f.grant_id)} AND grant_id <> ''")
     return conditions
 
 
@@ -172,7 +177,7 @@ class QueryStore:
                 # Its records are no older than its start (by its own clock, which may lag the database's a little):
                 # read from there by the time index.
                 openings = await conn.fetch(
-                    f"SELECT {', '.join(COLUMNS)} FROM access_log a"
+                    f"SELECT {', '.join(RECORD_COLUMNS)} FROM access_log a"
                     " WHERE a.time >= $2::timestamptz - interval '5 minutes'"
                     " AND a.operation = 'Export' AND starts_with(a.id, $1 || '-') AND NOT EXISTS ("
                     " SELECT 1 FROM access_log c WHERE c.key = a.id AND c.operation = 'ExportEnd'"
@@ -213,7 +218,7 @@ class QueryStore:
     async def chain_rows(self, fetch: int = 2000) -> AsyncIterator[asyncpg.Record]:
         """Every access row in (chain, seq) order, from one consistent snapshot."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            query = f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY chain_id, seq"
+            query = f"SELECT {', '.join(RECORD_COLUMNS)} FROM access_log ORDER BY chain_id, seq"
             async for row in conn.cursor(query, prefetch=fetch):
                 yield row
 
@@ -236,7 +241,7 @@ class QueryStore:
             where = ""
             if after is not None:
                 args, where = after, "WHERE (chain_id, seq) > ($1, $2)"
-            query = f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
+            query = f"SELECT {', '.join(RECORD_COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
             async for row in conn.cursor(query, *args, prefetch=fetch):
                 if row["chain_id"] != chain:
                     for checkpoint in reversed(pending):
@@ -406,7 +411,7 @@ class QueryStore:
         args.append(limit)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return await self._listing.fetch(
-            f"SELECT {', '.join(COLUMNS)}, end_time, sent FROM access_outcomes {where}"
+            f"SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes {where}"
             f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
@@ -517,7 +522,7 @@ class QueryStore:
         if not _PARTITION.fullmatch(name):
             raise ValueError(f"not an access log partition: {name!r}")
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            async for row in conn.cursor(f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY chain_id, seq",
+            async for row in conn.cursor(f"SELECT {', '.join(RECORD_COLUMNS)} FROM {name} ORDER BY chain_id, seq",
                                          prefetch=fetch):
                 yield row
 

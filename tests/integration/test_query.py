@@ -359,6 +359,40 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     assert "and every one is used: ask the provider department to raise the quota" in str(exhausted.details())
 
 
+async def test_each_access_names_the_grant_it_was_answered_under_and_a_grants_accesses_are_listed(
+        mesh: Mesh) -> None:
+    """An auditor checking a conditional sharing goes from an access to its grant (and so to the application, its
+    approver and conditions) and lists what was read under one grant before revoking it: the access records named
+    no grant. An access to an unconditional resource names none (its basis is the catalog entry)."""
+    user = mesh.department("grant-audit")
+    key = list(mesh.persons)[2]
+    code = mesh.codes["population"]
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=code, items=["birth_date"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE])),
+        metadata=mesh.md(user), timeout=10)
+    replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    grant_id = replied.grant.id
+    granted = [(await query(mesh, user, code, key, WORK, ["birth_date"])).audit_id for _ in range(2)]
+    unconditional = await query(mesh, user, mesh.codes["entities"], next(iter(mesh.entities)), WORK, ["name"])
+    denied = audit_id_of(await refused(query(mesh, user, code, key, WORK, ["address"])))
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=user.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    assert {a.id: a.grant_id for a in listed.accesses} == {
+        granted[0]: grant_id, granted[1]: grant_id, unconditional.audit_id: "", denied: ""}
+    under = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id=grant_id),
+                                          metadata=mesh.md(person_of(mesh.provider, AUDITOR)), timeout=10)
+    assert [a.id for a in under.accesses] == granted[::-1]
+    malformed = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id="app-1"),
+                                                      metadata=mesh.md(mesh.authority), timeout=10))
+    assert malformed.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(malformed) == {"grant_id"}
+
+
 async def test_a_department_that_applied_again_after_its_quota_ran_out_is_served_by_its_new_grant(
         mesh: Mesh) -> None:
     """Query counts quotas, the decision picks a grant by items and term: the wider grant, used up, was picked for

@@ -26,18 +26,21 @@ from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
 
 CST = figures.CST
+HASH = audit.COLUMNS.index("hash")
 PROVIDER = "11100000000000002X"
 
 
 def chained(times: list[dt.datetime], chain_id: str, department: str = "11100000000000001X",
-            result: str = audit.ANSWERED) -> list[tuple]:
-    """Rows as the writer stores them, chained in order."""
+            result: str = audit.ANSWERED, record_format: int = audit.RECORD_FORMAT) -> list[tuple]:
+    """Rows as the writer stores them (RECORD_COLUMNS), chained in order; ``record_format`` 1: as a writer before
+    query migration 023 stored them (COLUMNS)."""
     rows, head = [], GENESIS
     for seq, time in enumerate(times, 1):
         values = (uuid.uuid4().hex, chain_id, seq, time, "sys-a", department, "101001/000001", PROVIDER, "Query",
                   ["name"], f"key-{seq}", [], "ADMINISTRATIVE_BASIS", "", result, "", "")
-        digest = chain_hash(head, values)
-        rows.append((*values, head, digest))
+        grant = (record_format, f"grt-{seq:032x}") if record_format > 1 else ()
+        digest = chain_hash(head, (*values, *grant))
+        rows.append((*values, head, digest, *grant))
         head = digest
     return rows
 
@@ -55,7 +58,7 @@ async def test_the_migration_partitions_a_filled_access_log_by_month_keeping_row
     times = [dt.datetime(2025, 1, 31, 15, 59, tzinfo=dt.UTC),   # 23:59 CST, still January
              dt.datetime(2025, 1, 31, 16, 0, tzinfo=dt.UTC),    # midnight CST: February
              dt.datetime(2025, 2, 20, tzinfo=dt.UTC)]
-    rows = chained(times, "c" * 32)
+    rows = chained(times, "c" * 32, record_format=1)
     conn = await asyncpg.connect(old_schema, server_settings={"search_path": "query"})
     try:
         await conn.copy_records_to_table("access_log", records=rows, columns=audit.COLUMNS)
@@ -198,7 +201,7 @@ async def test_an_archived_month_is_readable_by_its_owner_only(tmp_path: Path) -
     """Each line of an archive names whom an access was about (its key, a 公民身份号码) and who read the record:
     the file was written with the umask's mode (0644), readable by every account on the machine."""
     january = dt.datetime(2025, 1, 10, tzinfo=CST)
-    rows = [dict(zip(audit.COLUMNS, row, strict=True)) for row in chained([january], "a" * 32)]
+    rows = [dict(zip(audit.RECORD_COLUMNS, row, strict=True)) for row in chained([january], "a" * 32)]
 
     async def stream() -> AsyncIterator[dict]:
         for row in rows:
@@ -231,8 +234,8 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
         for row in (spanning[0], spanning[2]):
             await store.record_export_keys(row[0], row[3], ["11010519491231002X"])
         # The writers' own checkpoints: the ended chain closed (final), the spanning one signed at its end.
-        (closed,) = [signer.sign(Head("b" * 32, 1, ended[0][-1]), january + dt.timedelta(hours=6), True)]
-        await store.insert_checkpoints([closed, signer.sign(Head("a" * 32, 3, spanning[2][-1]),
+        (closed,) = [signer.sign(Head("b" * 32, 1, ended[0][HASH]), january + dt.timedelta(hours=6), True)]
+        await store.insert_checkpoints([closed, signer.sign(Head("a" * 32, 3, spanning[2][HASH]),
                                                             january + dt.timedelta(days=31), False)])
         march = dt.datetime(2025, 3, 5, tzinfo=CST)
         keeper = PartitionKeeper(store, 3600, clock=lambda: march,
@@ -305,7 +308,7 @@ async def test_deleting_a_chains_first_records_up_to_a_checkpoint_is_no_archive(
         await store.ensure_partition(now.date())
         await store.insert_accesses(rows)
         await store.release_audit_connection()
-        await store.insert_checkpoints([signer.sign(Head("d" * 32, seq, rows[seq - 1][-1]), now, False)
+        await store.insert_checkpoints([signer.sign(Head("d" * 32, seq, rows[seq - 1][HASH]), now, False)
                                         for seq in (2, 5)])
         await pool.execute("DELETE FROM access_log WHERE chain_id = $1 AND seq <= 2", "d" * 32)
         auditor = ChainAuditor(verifier)  # no month archived: no head stands for missing records
@@ -459,8 +462,8 @@ async def test_the_migration_counts_every_outcome_of_the_days_and_months_summed_
         await pool.execute("INSERT INTO access_usage_months (month) VALUES ('2026-03-01')")
         hour = dt.datetime(2026, 4, 5, 10, tzinfo=CST)
         await store.ensure_partition(hour.date())
-        await store.insert_accesses(chained([hour + dt.timedelta(minutes=5)], "h" * 32, result="INVALID"))
-        await store.release_audit_connection()
+        await pool.copy_records_to_table("access_log", columns=audit.COLUMNS, records=chained(
+            [hour + dt.timedelta(minutes=5)], "h" * 32, result="INVALID", record_format=1))
         await pool.execute("INSERT INTO access_usage_hourly VALUES ($1, $2, '101001/000001', $3,"
                            " 'ADMINISTRATIVE_BASIS', 0, 0)", hour, PROVIDER, "11100000000000001X")
         await pool.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
@@ -479,7 +482,7 @@ async def test_the_migration_counts_every_outcome_of_the_days_and_months_summed_
 
 
 async def test_a_batch_is_stored_whole_in_the_tables_column_order(old_schema: str) -> None:
-    """The writer sends a batch as one array of the table's row type, by position: COLUMNS must be the table's
+    """The writer sends a batch as one array of the table's row type, by position: RECORD_COLUMNS must be the table's
     column order, and every row of a batch spanning two months lands in its month's partition."""
     await db.migrate(old_schema, "query")
     pool = await db.create_pool(old_schema, "query")
@@ -487,14 +490,14 @@ async def test_a_batch_is_stored_whole_in_the_tables_column_order(old_schema: st
     try:
         order = await pool.fetch("SELECT attname FROM pg_attribute WHERE attrelid = 'access_log'::regclass"
                                  " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
-        assert tuple(r["attname"] for r in order) == audit.COLUMNS
+        assert tuple(r["attname"] for r in order) == audit.RECORD_COLUMNS
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         next_month = dt.datetime.combine(month_start(now.astimezone(CST).date(), 1), dt.time(12), CST)
         rows = chained([now, now, next_month], "e" * 32)
         await store.insert_accesses(rows)
-        stored = await pool.fetch(f"SELECT {', '.join(audit.COLUMNS)}, tableoid::regclass::text AS part"
+        stored = await pool.fetch(f"SELECT {', '.join(audit.RECORD_COLUMNS)}, tableoid::regclass::text AS part"
                                   " FROM access_log WHERE chain_id = $1 ORDER BY seq", "e" * 32)
-        assert [tuple(r[c] for c in audit.COLUMNS) for r in stored] == [tuple(row) for row in rows]
+        assert [tuple(r[c] for c in audit.RECORD_COLUMNS) for r in stored] == [tuple(row) for row in rows]
         assert stored[0]["part"] != stored[-1]["part"]
     finally:
         await store.release_audit_connection()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -135,9 +137,72 @@ def test_a_miss_and_an_unknown_resource_are_told_apart_in_the_trail() -> None:
         missed.fail(ServiceError(grpc.StatusCode.NOT_FOUND, reason, "not found"))
         assert (missed.result, missed.deny_reason) == (audit.NOT_FOUND, reason)
         row = {name: getattr(missed, name) for name in audit.HASHED if name not in ("chain_id", "seq")}
-        listed.append(to_proto({**row, "end_time": None, "sent": None}))
+        listed.append(to_proto({**row, "end_time": None, "sent": None, "grant_id": ""}))
     assert [(a.result, a.failure_reason, a.deny_reason) for a in listed] == [
         (2, "RECORD_NOT_FOUND", 0), (2, "RESOURCE_NOT_FOUND", 0)]
+
+def test_records_of_both_formats_verify_and_neither_can_pass_for_the_other() -> None:
+    """Records written before they named their grant (format 1) verify beside those that do (format 2), and a
+    record's grant or format cannot be changed unseen: the format-2 hash covers both."""
+    old = chain(2, "old")
+    new_rows: list[dict] = []
+    head = GENESIS
+    for seq, grant_id in enumerate(("grt-" + "1" * 32, ""), 1):
+        a = access(seq, grant_id=grant_id)
+        row = {"id": f"id-new-{seq}", "chain_id": "new", "seq": seq, "time": a.time, "system_id": a.system_id,
+               "department_code": a.department_code, "resource_code": a.resource_code,
+               "provider_department_code": a.provider_department_code, "operation": a.operation, "items": a.items,
+               "key": a.key, "keys": a.keys, "purpose": a.purpose, "purpose_text": a.purpose_text,
+               "result": a.result, "deny_reason": a.deny_reason, "trace_id": a.trace_id, "prev_hash": head,
+               "record_format": audit.RECORD_FORMAT, "grant_id": a.grant_id}
+        row["hash"] = head = chain_hash(head, audit.hashed_values(row))
+        new_rows.append(row)
+    # As stored since query migration 023: the old rows with the columns' defaults.
+    stored_old = [{**row, "record_format": 1, "grant_id": ""} for row in old]
+    assert first_problem([*old, *new_rows]) is None
+    assert first_problem([*stored_old, *new_rows]) is None
+    assert audit.hashed_values(stored_old[0]) == audit.hashed_values(old[0])
+    regranted = [dict(row) for row in new_rows]
+    regranted[0]["grant_id"] = "grt-" + "2" * 32
+    assert first_problem(regranted) == ("id-new-1", "chain new record 1: content does not match its hash")
+    downgraded = [dict(row) for row in new_rows]
+    downgraded[1]["record_format"] = 1
+    assert first_problem(downgraded) == ("id-new-2", "chain new record 2: content does not match its hash")
+    upgraded = [dict(row) for row in stored_old]
+    upgraded[0].update(record_format=2, grant_id="grt-" + "3" * 32)
+    assert first_problem(upgraded) == (old[0]["id"], "chain old record 1: content does not match its hash")
+    unknown = [dict(row) for row in new_rows]
+    unknown[0]["record_format"] = 3
+    assert first_problem(unknown) == ("id-new-1", "chain new record 1: record format 3 is not one this release "
+                                                  "knows (1, 2)")
+
+
+async def test_the_writer_records_the_grant_and_a_trail_of_both_formats_verifies(pool: asyncpg.Pool) -> None:
+    """The writer stores format-2 records naming the access's grant; a stored chain of format-1 records (as a
+    release before query migration 023 wrote them) and the writer's verify together as the store reads them for
+    the chain verifier and the archive, and the archive's offline check takes both."""
+    from services.query.archive import _check_row, _line
+
+    store = QueryStore(pool)
+    legacy_id = uuid.uuid4().hex
+    legacy = [tuple(row[name] for name in audit.COLUMNS) for row in chain(2, legacy_id)]
+    await pool.copy_records_to_table("access_log", records=legacy, columns=audit.COLUMNS)
+    grant_id = "grt-" + "a" * 32
+    async with running_writer(store, flush_ms=0.0, batch_max=10) as writer:
+        await writer.record(access(1, grant_id=grant_id))
+        await writer.record(access(2))  # allowed without a grant (an unconditional resource)
+    rows = [*await stored_chain(pool, legacy_id), *await stored_chain(pool, writer.chain_id)]
+    assert [(row["record_format"], row["grant_id"]) for row in rows] == [(1, ""), (1, ""), (2, grant_id), (2, "")]
+    assert first_problem([dict(row) for row in rows]) is None
+    heads: dict = {}
+    assert [_check_row(json.loads(_line(row)), heads) for row in rows] == [None] * 4
+    # An archive line written before the columns existed (no record_format nor grant_id) still verifies.
+    old_line = {k: v for k, v in json.loads(_line(rows[0])).items() if k not in ("record_format", "grant_id")}
+    assert _check_row(old_line, {}) is None
+    tampered = json.loads(_line(rows[2]))
+    tampered["grant_id"] = ""
+    assert "content does not match its hash" in (_check_row(tampered, {}) or "")
+
 
 # --- the group-commit writer against PostgreSQL ----------------------------------------------
 
@@ -149,7 +214,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def stored_chain(pool: asyncpg.Pool, chain_id: str) -> list[asyncpg.Record]:
-    return await pool.fetch(f"SELECT {', '.join(audit.COLUMNS)} FROM access_log WHERE chain_id = $1 ORDER BY seq",
+    return await pool.fetch(f"SELECT {', '.join(audit.RECORD_COLUMNS)} FROM access_log WHERE chain_id = $1"
+                            " ORDER BY seq",
                             chain_id)
 
 
@@ -330,7 +396,7 @@ def test_every_result_the_trail_stores_has_its_own_value_in_the_contract() -> No
     row = {"id": "a-1", "time": dt.datetime.now(dt.UTC), "system_id": "sys", "department_code": "d",
            "resource_code": "101001/000001", "provider_department_code": "p", "operation": "Query",
            "items": ["name"], "key": "k", "purpose": "WORK_REFERENCE", "purpose_text": "", "deny_reason": "",
-           "trace_id": "", "end_time": None, "sent": None}
+           "trace_id": "", "end_time": None, "sent": None, "grant_id": ""}
     stored = (audit.ANSWERED, audit.NOT_FOUND, audit.DENIED, audit.INVALID, audit.FAILED)
     listed = {result: to_proto({**row, "result": result}).result for result in stored}
     assert listed[audit.FAILED] == audit_pb2.ACCESS_RESULT_FAILED
@@ -445,7 +511,7 @@ async def test_health_says_not_serving_while_audit_writes_fail_and_serving_once_
         await writer.stop()
     serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
     assert database.seen == [serving] * 4 + [not_serving] * 2 + [serving]
-    operations = [row[audit.COLUMNS.index("operation")] for row in written]
+    operations = [row[audit.RECORD_COLUMNS.index("operation")] for row in written]
     assert operations == [audit.AUDIT_PROBE]  # none while the trail worked, one to say it works again
     assert "query: postgresql took no writes for 2 checks in a row (AuditWriteFailed: DiskFullError 53100)" \
         in caplog.text
@@ -486,6 +552,6 @@ async def test_a_persons_view_lookup_its_portal_left_is_recorded_cancelled() -> 
     with contextlib.suppress(asyncio.CancelledError):
         await lookup
     await writer.stop()
-    recorded = [dict(zip(audit.COLUMNS, row, strict=True)) for row in written]
+    recorded = [dict(zip(audit.RECORD_COLUMNS, row, strict=True)) for row in written]
     assert [(r["operation"], r["system_id"], r["key"], r["result"], r["deny_reason"]) for r in recorded] == [
         ("SubjectLookup", "sys-portal", "11010519491231002X", audit.FAILED, audit.CANCELLED)]

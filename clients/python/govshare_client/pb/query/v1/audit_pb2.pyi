@@ -61,7 +61,7 @@ AUDIT_VERIFICATION_RESULT_INTACT: AuditVerificationResult
 AUDIT_VERIFICATION_RESULT_BROKEN: AuditVerificationResult
 
 class AccessRecord(_message.Message):
-    __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id", "failure_reason", "end_time", "rows_sent", "pages_sent")
+    __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id", "failure_reason", "end_time", "rows_sent", "pages_sent", "grant_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class AccessRecord(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     ROWS_SENT_FIELD_NUMBER: _ClassVar[int]
     PAGES_SENT_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     time: _timestamp_pb2.Timestamp
     system_id: str
@@ -98,10 +99,11 @@ class AccessRecord(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     rows_sent: int
     pages_sent: int
-    def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., trace_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_sent: _Optional[int] = ..., pages_sent: _Optional[int] = ...) -> None: ...
+    grant_id: str
+    def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., trace_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_sent: _Optional[int] = ..., pages_sent: _Optional[int] = ..., grant_id: _Optional[str] = ...) -> None: ...
 
 class ListAccessesRequest(_message.Message):
-    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token", "result")
+    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token", "result", "grant_id")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +111,7 @@ class ListAccessesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     resource_code: str
     department_code: str
     start_time: _timestamp_pb2.Timestamp
@@ -116,7 +119,8 @@ class ListAccessesRequest(_message.Message):
     page_size: int
     page_token: str
     result: AccessResult
-    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ...) -> None: ...
+    grant_id: str
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., grant_id: _Optional[str] = ...) -> None: ...
 
 class ListAccessesResponse(_message.Message):
     __slots__ = ("accesses", "next_page_token")
