@@ -143,6 +143,17 @@ def field_errors(fields: dict[str, str], prefix: str = "") -> dict[str, str]:
     return errors
 
 
+#: A grant's id as SharingService gives it (and AccessRecord.grant_id names it).
+GRANT_ID = re.compile(r"grt-[0-9a-f]{32}")
+
+
+def grant_id_error(grant_id: str) -> dict[str, str]:
+    """The 审计 page's 授权编号 said wrong beside its input, before any call (the service's hint is English)."""
+    if not grant_id or GRANT_ID.fullmatch(grant_id):
+        return {}
+    return {"grant": "授权编号应为 grt- 加 32 位小写十六进制字符，如“授权”页或使用记录中所列。"}
+
+
 def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timestamp], dict[str, str]]:
     """The 审计 page's 起始日期 and 截止日期 (YYYY-MM-DD, Beijing days, both included) as ListAccesses' start_time
     and end_time (the first day's midnight in Beijing, the midnight after the last: the service's end is

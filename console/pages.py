@@ -1107,6 +1107,25 @@ def _escalation(application: sharing_pb2.Application) -> sharing_pb2.Application
 # -- 授权 ------------------------------------------------------------------------------------------------------
 
 @signed_in
+async def grant_view(console: Console, request: Request, session: Session) -> Response:
+    """A grant named by an access on the 审计 page, shown as the application it answers: the application's page
+    says who applied and for what, who approved and the conditions of the reply, and names the grant (GetGrant
+    decides who may read it, as /grants does)."""
+    return await _grant_application(console, request, session, request.query_params.get("id", "").strip())
+
+
+async def _grant_application(console: Console, request: Request, session: Session, grant_id: str) -> Response:
+    """A redirect to the page of the application ``grant_id`` answers (/grants for one without), or the refusal."""
+    got, problem = await _call(console, session, console.services.sharing.GetGrant,
+                               sharing_pb2.GetGrantRequest(id=grant_id))
+    if problem:
+        return _refused(console, request, problem)
+    application = got.grant.application_id
+    return RedirectResponse(f"/applications/view?id={urllib.parse.quote(application)}" if application else "/grants",
+                            status_code=303)
+
+
+@signed_in
 async def grants(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
     grant_id, typed, conflict = "", {}, False
@@ -1454,7 +1473,9 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0
     period = {name: request.query_params.get(name, "").strip() for name in ("from", "to")}
+    grant = request.query_params.get("grant", "").strip()
     times, wrong = forms.audit_period(period["from"], period["to"])
+    wrong.update(forms.grant_id_error(grant))
     accesses: audit_pb2.ListAccessesResponse | None = None
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
         problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
@@ -1462,7 +1483,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
         accesses, problem = await _call(console, session, console.services.audit.ListAccesses,
                                         audit_pb2.ListAccessesRequest(resource_code=resource,
                                                                       department_code=department, result=result,
-                                                                      **times,
+                                                                      grant_id=grant, **times,
                                                                       page_size=console.settings.page_size,
                                                                       page_token=_page_token(request)))
     if _expired(problem):
@@ -1477,9 +1498,10 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     usage_rows = [u for u in (usage.rows if usage else []) if not department or u.department_code == department]
     users = sorted({u.department_code for u in (usage.rows if usage else [])})
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
-                        department=department, users=users, result=result, period=period,
+                        department=department, users=users, result=result, period=period, grant=grant,
                         filters={k: v for k, v in {"resource": resource, "department": department,
-                                                   "result": str(result or ""), **period}.items() if v},
+                                                   "result": str(result or ""), "grant": grant,
+                                                   **period}.items() if v},
                         item_names=await _item_names(console, session, [a.resource_code for a in shown]),
                         **await _names(console, session,
                                        [a.department_code for a in shown]
@@ -1490,7 +1512,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                         usage=usage_rows, usage_problem=usage_problem,
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
                         errors=_input_errors(problem, {"resource_code": "resource", "department_code": "department",
-                                                       "start_time": "from", "end_time": "to"}),
+                                                       "start_time": "from", "end_time": "to",
+                                                       "grant_id": "grant"}),
                         events=events.events if events else [],
                         events_next=events.next_page_token if events else "",
                         events_problem=events_problem)
@@ -1742,6 +1765,7 @@ def routes() -> list[Route]:
         Route("/replies/decided", replies_decided, methods=["GET"]),
         Route("/coordination", coordination, methods=["GET", "POST"]),
         Route("/grants", grants, methods=["GET", "POST"]),
+        Route("/grants/view", grant_view, methods=["GET"]),
         Route("/disputes", disputes, methods=["GET", "POST"]),
         Route("/audit", audit, methods=["GET"]),
         Route("/supervision", supervision, methods=["GET"]),

@@ -1055,6 +1055,58 @@ def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
     assert 'name="from" type="date" value="2026-03-02"' in page and "截止日期不能早于起始日期。" in page
     assert re.search(r'href="[^"]*from=2026-03-02[^"]*"', page), "the next page keeps the dates"
 
+def test_the_audit_page_names_each_accesss_grant_and_lists_one_grants_accesses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 审计 page listed who read what and why, not under which grant: an auditor checking a conditional sharing
+    could not go from an access to its grant's application (its approver and conditions), nor list a grant's
+    accesses before it is revoked. Each access now names its grant, linked to the grant's application (through
+    /grants/view) and to the accesses under it (授权编号, checked before any call); one allowed without a grant
+    says so; the provider's persons find the same listing from /grants."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.query.v1 import audit_pb2
+
+    grant_id = "grt-" + "0123456789abcdef" * 2
+    assert forms.grant_id_error(grant_id) == {} and forms.grant_id_error("") == {}
+    assert forms.grant_id_error("app-1") == {
+        "grant": "授权编号应为 grt- 加 32 位小写十六进制字符，如“授权”页或使用记录中所列。"}
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    accesses = [audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_ANSWERED, grant_id=grant_id),
+                audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_ANSWERED),
+                audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_DENIED)]
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, grant=grant_id, filters={"grant": grant_id}, resource="", accesses=accesses,
+        dept_names={}, res_names={}, item_names={}, next_token="tok", problem=None, events=[], events_next="",
+        events_problem=None)
+    assert f'<a href="/grants/view?id={grant_id}"' in page and f'<a href="/audit?grant={grant_id}">' in page
+    assert page.count("无需授权（无条件共享或基础信息项，依目录）") == 1
+    assert f'name="grant" value="{grant_id}"' in page and re.search(f'href="[^"]*grant={grant_id}[^"]*token', page)
+    assert re.findall(r"<td>([^<]*)</td></tr>", page) == ["已应答", "已应答", "拒绝"]  # the result stays last
+    grant = sharing_pb2.Grant(id=grant_id, application_id="app-04c4", department_code="11110100MB0000001X",
+                              resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE)
+    for person, linked in ((Person(username="p", display_name="李审批", department_code=PERSON.department_code,
+                                   roles=("APPROVER",)), True),
+                           (Person(username="u", display_name="王申请", department_code=grant.department_code,
+                                   roles=("APPLICANT", "AUDITOR")), False)):
+        shown = console.templates.get_template("grants.html").render(
+            request=None, session=None, person=person, csrf="", flash="", errors={}, nav=[], current="/grants",
+            may=lambda *_a: True, grants=[grant], actions={grant_id: (False, False)}, unusable={}, names={},
+            dept_names={}, res_names={}, next_token="", target="", typed={})
+        assert (f'<a href="/audit?grant={grant_id}">本授权下的使用记录</a>' in shown) is linked
+
+    async def answered(*_args: object) -> tuple[object, None]:
+        return sharing_pb2.GetGrantResponse(grant=grant), None
+
+    monkeypatch.setattr(pages, "_call", answered)
+    console_stub = SimpleNamespace(services=SimpleNamespace(sharing=SimpleNamespace(GetGrant=None)))
+    response = asyncio.run(pages._grant_application(console_stub, None, None, grant_id))  # type: ignore[arg-type]
+    assert (response.status_code, response.headers["location"]) == (303, "/applications/view?id=app-04c4")
+
+
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
     """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 疑义与冲突 was not in
     their menu and /disputes answered 您的角色不能使用此页面: they could not follow the answer to a report. It is
