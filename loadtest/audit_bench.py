@@ -54,7 +54,7 @@ from loadtest.platform import Platform
 from loadtest.supervision_rows import Shape, department_code, insert, rows
 from services.arguments import positive
 from services.query import archive, figures, verifications
-from services.query.audit import GENESIS, chain_hash
+from services.query.audit import COLUMNS, GENESIS, RECORD_FORMAT, chain_hash
 from services.query.checkpoints import ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, with_held
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
@@ -83,6 +83,9 @@ async def _sampled(make, samples: int) -> dict[str, float]:  # type: ignore[no-u
     return _ms(times)
 
 
+_HASH = COLUMNS.index("hash")
+
+
 def _real_chain(count: int, start: dt.datetime, chain_id: str) -> list[tuple]:
     """``count`` rows of one real hash chain, a second apart, as the writer makes them."""
     out, head = [], GENESIS
@@ -90,8 +93,9 @@ def _real_chain(count: int, start: dt.datetime, chain_id: str) -> list[tuple]:
         values = (uuid.uuid4().hex, chain_id, seq, start + dt.timedelta(seconds=seq), "sys-bench0000",
                   department_code(100), "300000/000001", department_code(100), "Query", ["name"], f"key-{seq}", [],
                   "ADMINISTRATIVE_BASIS", "", "ANSWERED", "", "")
-        digest = chain_hash(head, values)
-        out.append((*values, head, digest))
+        grant = (RECORD_FORMAT, "")
+        digest = chain_hash(head, (*values, *grant))
+        out.append((*values, head, digest, *grant))
         head = digest
     return out
 
@@ -176,7 +180,8 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
         chain = _real_chain(2 * interval, end - dt.timedelta(days=2), chain_id)
         await store.insert_accesses(chain)
         await store.release_audit_connection()
-        signed = [signer.sign(Head(chain_id, seq, chain[seq - 1][-1]), now, False) for seq in (interval, 2 * interval)]
+        signed = [signer.sign(Head(chain_id, seq, chain[seq - 1][_HASH]), now, False)
+                  for seq in (interval, 2 * interval)]
         await store.insert_checkpoints(signed)
         auditor = ChainAuditor(CheckpointVerifier([key.public_key()]), resumable={(chain_id, interval)})
         verified, stopped = await _timed(verifications.verify_page(

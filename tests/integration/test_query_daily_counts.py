@@ -138,7 +138,8 @@ async def test_an_audit_connection_the_server_closed_while_idle_is_replaced_befo
     (InterfaceError), the calls waiting on it were refused AUDIT_UNAVAILABLE and the chain was broken off, though
     nothing had been sent. A connection closed while idle is replaced first, and the batch is written."""
     month = Month(2026, 7)  # a month of its own: the figures tests count theirs
-    first, second = (tuple([uuid.uuid4().hex, *row[1:]]) for row in rows(2, month.start, month.end))
+    # The writer's rows have every column (RECORD_COLUMNS): the generator's, of a format-1 record's, as such.
+    first, second = (tuple([uuid.uuid4().hex, *row[1:], 1, ""]) for row in rows(2, month.start, month.end))
     await store._pool.execute("SELECT query.access_log_partition($1)", month.first_day)
     await store.insert_accesses([first])
     pid = store._audit_connection.get_server_pid()
