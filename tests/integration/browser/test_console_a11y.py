@@ -1,0 +1,83 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""The console as a screen-reader and keyboard-only user meets it (GB/T 37668-2019, close to WCAG 2.1 AA), beyond
+what axe-core checks: what is said about a field is read with the field, in the forms as they come back refused."""
+
+from __future__ import annotations
+
+import pytest
+from console_browser import browser, console_server, context, dump, open_as, system_session
+
+pytestmark = pytest.mark.integration
+
+#: What a screen reader would not read with its field: a field's error or hint no control's aria-describedby
+#: names, a control marked invalid (aria-invalid, or its .field.invalid) whose description says nothing.
+UNTIED = """() => {
+  const out = [];
+  const refs = el => (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+  const controls = [...document.querySelectorAll(
+      'main input:not([type=hidden]), main select, main textarea, main fieldset')];
+  const tied = id => id && controls.some(c => refs(c).includes(id));
+  document.querySelectorAll('main .field-error').forEach(e => {
+    if (!tied(e.id)) out.push('error not read with its field: ' + e.textContent.trim());
+  });
+  document.querySelectorAll('main .field .hint, main fieldset > .hint').forEach(h => {
+    if (!tied(h.id)) out.push('hint not read with its field: ' + h.textContent.trim().slice(0, 24));
+  });
+  document.querySelectorAll('main .field.invalid, main fieldset.invalid').forEach(f => {
+    const group = f.matches('fieldset') ? f : f.querySelector('fieldset');  // a group says why, never 'invalid'
+    const c = group || f.querySelector('input:not([type=hidden]), select, textarea');
+    const said = group ? refs(group).length > 0 : c && c.getAttribute('aria-invalid') === 'true';
+    if (c && !said) out.push('marked invalid for the eye only: ' + (c.name || c.textContent.trim().slice(0, 8)));
+  });
+  document.querySelectorAll('main [aria-invalid=true]').forEach(c => {
+    const said = refs(c).map(id => document.getElementById(id)).filter(Boolean)
+        .map(x => x.textContent.trim()).join('');
+    if (!said) out.push('invalid, nothing said why: ' + (c.name || c.id));
+  });
+  return out;
+}"""
+
+
+async def untied(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return await page.evaluate(UNTIED)
+
+
+async def test_a_fields_hint_and_error_are_read_with_the_field(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """Only a text input's server-side error was tied to it: a textarea's or a select's error (变更内容,
+    所属部门), a group's (申请的信息项, 角色), the sign-in page's, an error console.js writes as you type, and every
+    hint (格式、示例、仅报告部门可见…) were read by a screen reader nowhere near the field, which was not said to
+    be invalid either."""
+    page = await context.new_page()  # the sign-in page, sent without a username
+    await page.goto("/login")
+    await page.get_by_role("button", name="登录").click()
+    assert "请输入用户名" in await page.locator("#login-message").inner_text()
+    problems = {"/login": await untied(page)}
+
+    officer = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                    ("DATA_OFFICER",)))
+    await officer.goto("/mandates")
+    await officer.get_by_role("button", name="报告职能变更").click()  # no 变更内容
+    assert await officer.locator("#description-error").count() == 1
+    problems["/mandates"] = await untied(officer)
+    await officer.goto("/drafts/new")
+    await officer.get_by_role("button", name="保存草稿").click()  # console.js's own checks, nothing sent
+    assert await officer.locator("[aria-invalid=true]").count() > 0
+    problems["/drafts/new"] = await untied(officer)
+
+    applicant = await open_as(context, console_server, system_session(console_server, platform, "civil",
+                                                                      ("APPLICANT",)))
+    await applicant.goto("/apply?code=101001/000001")
+    await applicant.get_by_role("button", name="提交申请").click()
+    assert await applicant.locator("#items-error").count() == 1
+    problems["/apply"] = await untied(applicant)
+    await applicant.goto("/disputes")
+    problems["/disputes"] = await untied(applicant)
+
+    admin = await open_as(context, console_server, system_session(console_server, platform, "authority",
+                                                                  ("ADMINISTRATOR",)))
+    await admin.goto("/persons/new")
+    await admin.get_by_role("button", name="创建人员").click()
+    assert await admin.locator(".field-error").count() > 0, await admin.content()
+    problems["/persons/new"] = await untied(admin)
+    assert {path: said for path, said in problems.items() if said} == {}, dump(problems)
+
