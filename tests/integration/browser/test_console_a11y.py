@@ -81,3 +81,29 @@ async def test_a_fields_hint_and_error_are_read_with_the_field(context, console_
     problems["/persons/new"] = await untied(admin)
     assert {path: said for path, said in problems.items() if said} == {}, dump(problems)
 
+
+#: Pages with tables, and the demo system whose session opens them (its roles: what it may read).
+TABLE_PAGES = [("/catalog", "civil"), ("/catalog/entry?code=101001/000001", "civil"), ("/audit", "authority"),
+               ("/supervision", "authority"), ("/persons", "authority"), ("/departments", "authority"),
+               ("/systems", "authority"), ("/drafts/new", "police")]
+
+
+async def test_every_table_has_a_caption(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """No table of the console had a <caption>: a screen reader's list of tables (and the table it enters) read
+    资源代码 名称 分类… or 序号 时间 操作人… with nothing naming what the rows are, on pages with two or three
+    tables (审计: the usage counts, the accesses, the administrative log; an entry's 信息项 and 版本)."""
+    seen, uncaptioned = 0, {}
+    for path, system in TABLE_PAGES:
+        page = await open_as(context, console_server, system_session(console_server, platform, system))
+        response = await page.goto(path)
+        assert response.status == 200, (path, await page.content())
+        tables = await page.locator("main table").evaluate_all(
+            "ts => ts.map(t => [t.caption ? t.caption.textContent.trim() : '', t.rows[0].textContent.trim()])")
+        seen += len(tables)
+        missing = [first_row[:30] for caption, first_row in tables if not caption]
+        if missing:
+            uncaptioned[path] = missing
+        await page.close()
+    assert uncaptioned == {}, dump(uncaptioned)
+    assert seen >= 8
+
