@@ -107,3 +107,35 @@ async def test_every_table_has_a_caption(context, console_server, platform):  # 
     assert uncaptioned == {}, dump(uncaptioned)
     assert seen >= 8
 
+
+#: The colours that show where the focus is (outline, box-shadow rings) and the background behind the element,
+#: with each colour's contrast against that background (WCAG 2.1 1.4.11: 3:1 for a state's indicator).
+FOCUS_CONTRAST = """el => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b]
+      .map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+      .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  el.focus();
+  const style = getComputedStyle(el);
+  let back = el.parentElement;
+  while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) { back = back.parentElement; }
+  const behind = rgb(back ? getComputedStyle(back).backgroundColor : 'rgb(255, 255, 255)');
+  const colours = [style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 ? style.outlineColor : null]
+      .concat((style.boxShadow.match(/rgba?\\([^)]*\\)/g) || [])).filter(Boolean);
+  return colours.map(c => Math.round(ratio(rgb(c), behind) * 100) / 100);
+}"""
+
+
+async def test_the_focus_is_seen_on_the_page_and_in_the_menu(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The focus was a 3 px amber (#f2a900) outline alone: 4.2:1 against the menu's blue, but 2.06:1 against the
+    white of every page, where a keyboard user looks for it on each link, field and button (1.4.11 asks 3:1).
+    It is now two rings, black and amber, one of which stands out against any background."""
+    page = await open_as(context, console_server, system_session(console_server, platform, "civil"))
+    await page.goto("/catalog")
+    seen = {}
+    for name, selector in (("menu link", "nav a[href='/catalog']"), ("link", "main tbody a"),
+                           ("field", "#f-q"), ("button", "main button[type=submit]"), ("skip link", "a.skip"),
+                           ("sign-out", "header .who button")):
+        seen[name] = await page.locator(selector).first.evaluate(FOCUS_CONTRAST)
+    assert {name: ratios for name, ratios in seen.items() if not ratios or max(ratios) < 3} == {}, seen
