@@ -139,3 +139,17 @@ async def test_the_focus_is_seen_on_the_page_and_in_the_menu(context, console_se
                            ("sign-out", "header .who button")):
         seen[name] = await page.locator(selector).first.evaluate(FOCUS_CONTRAST)
     assert {name: ratios for name, ratios in seen.items() if not ratios or max(ratios) < 3} == {}, seen
+
+
+async def test_two_lists_on_a_page_are_paged_by_landmarks_of_their_own_names(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """审计 (the accesses, the administrative log), 疑义与冲突 (the disputes, the conflicts) and 监督 (evaluations,
+    violations) each page two lists: both navigation landmarks were named 分页, one name twice in a screen
+    reader's list of landmarks (axe's landmark-unique), and neither 下一页 said which list it moved."""
+    named = {}
+    for path, system in (("/audit", "authority"), ("/disputes", "police"), ("/supervision", "authority")):
+        page = await open_as(context, console_server, system_session(console_server, platform, system))
+        await page.goto(path)
+        named[path] = await page.locator("nav").evaluate_all("ns => ns.map(n => n.getAttribute('aria-label'))")
+        await page.close()
+    assert {path: names for path, names in named.items() if len(set(names)) < len(names)} == {}, dump(named)
+    assert "资源使用记录分页" in named["/audit"] and "数据冲突分页" in named["/disputes"], dump(named)
