@@ -25,6 +25,16 @@
   });
 })();
 (function () {
+  // A form the console sent back refused comes back as a new page, read from its top: a screen-reader user heard
+  // the page's title and menu again, nothing of what to correct, and the keyboard's focus was at the page's start,
+  // the refused field maybe two screens below. The first field (or group) said to be wrong takes the focus: its
+  // label and, through aria-describedby, why it was refused are read, and the person can correct it at once.
+  var refused = document.querySelector("main [aria-invalid='true'], main fieldset[aria-describedby*='-error']");
+  if (!refused) { return; }
+  if (refused.tagName === "FIELDSET") { refused = refused.querySelector("input, select, textarea") || refused; }
+  refused.focus();
+})();
+(function () {
   var form = document.getElementById("entry-form");
   if (!form) { return; }
   var CODE = /^([1-3])([0-9]{2})([0-9]{3})([0-9]{3})?\/([0-9]{6})$/;

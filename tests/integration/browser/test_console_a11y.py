@@ -153,3 +153,23 @@ async def test_two_lists_on_a_page_are_paged_by_landmarks_of_their_own_names(con
         await page.close()
     assert {path: names for path, names in named.items() if len(set(names)) < len(names)} == {}, dump(named)
     assert "资源使用记录分页" in named["/audit"] and "数据冲突分页" in named["/disputes"], dump(named)
+
+
+async def test_a_refused_form_comes_back_with_the_focus_on_the_field_to_correct(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A form sent back refused came back with the focus at the top of the page: a screen reader read the title
+    and the menu again and nothing of what to correct, the refused field maybe two screens below."""
+    officer = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                    ("DATA_OFFICER",)))
+    await officer.goto("/mandates")
+    await officer.get_by_role("button", name="报告职能变更").click()  # no 变更内容
+    await officer.wait_for_load_state()
+    assert await officer.evaluate("document.activeElement.name") == "description"
+    applicant = await open_as(context, console_server, system_session(console_server, platform, "civil",
+                                                                      ("APPLICANT",)))
+    await applicant.goto("/apply?code=101001/000001")
+    await applicant.get_by_role("button", name="提交申请").click()  # nothing chosen: 申请的信息项 first
+    await applicant.wait_for_load_state()
+    assert await applicant.evaluate("[document.activeElement.name, document.activeElement.type]") == [
+        "items", "checkbox"]
+    outline = await applicant.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
