@@ -70,6 +70,7 @@ RETIREMENT_BLOCKERS = (
     ("entries_in_review", "条待审核的资源目录", "由共享主管部门的审核员将其退回"),
     ("live_grants", "项有效授权（作为提供方或使用方）", "收回这些授权"),
     ("open_applications", "件待办的共享申请", "答复、协调或撤回这些申请"),
+    ("open_disputes", "件针对其所提供数据的待答复疑义", "由该部门的审批人在“疑义与冲突”页答复"),
     ("enabled_systems", "个启用中的业务系统", "在“业务系统”页停用"),
     ("active_persons", "名在用的人员", "在“人员”页停用"),
 )

@@ -25,6 +25,7 @@ from services.authorization import admin_log, credentials, figures, person_crede
 from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
+from services.authorization.disputes import OpenDisputes
 from services.authorization.entries import EntryLookup
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.authorization.oidc import OidcVerifier
@@ -89,7 +90,8 @@ class AuthorizationComponent:
         #: come from this service's own store.
         self._states = SystemStatesWatch(settings, self.name)
         self._verifier = caller_verifier(settings, check=self._states.check)
-        self._directory = Directory(self._store, settings, self._events, self._entries)
+        self._disputes = OpenDisputes(settings)
+        self._directory = Directory(self._store, settings, self._events, self._entries, self._disputes)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
         # holds (the chart gives it no other key), under the log's own context so that no signature made for
         # a token or for another log can pass for one (docs/architecture.md). Verified with every token public
@@ -138,6 +140,7 @@ class AuthorizationComponent:
         await self._store.open(self._settings.database_url, settings=self._settings)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
+        self._disputes.open()
         await self._states.start(self._store.all_system_states)
         log.info("statutory calendar: %s", workdays.calendar_description())
         if moved := await self._sharing.correct_provisional_dues():
@@ -178,6 +181,7 @@ class AuthorizationComponent:
                           type(exc).__name__)
         await self._states.stop()
         await self._entries.close()
+        await self._disputes.close()
         await self._events.close()
         await self._store.close()
 

@@ -40,6 +40,7 @@ from services.runtime.settings import Settings
 from services.runtime.system_states import SystemState
 
 if TYPE_CHECKING:
+    from services.authorization.disputes import OpenDisputes
     from services.authorization.entries import EntryLookup
     from services.authorization.policy_events import PolicyEvents
     from services.authorization.store import Store
@@ -119,11 +120,13 @@ def department_problems(department: Department, prefix: str = "department") -> l
 class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
-    def __init__(self, store: Store, settings: Settings, events: PolicyEvents, entries: EntryLookup) -> None:
+    def __init__(self, store: Store, settings: Settings, events: PolicyEvents, entries: EntryLookup,
+                 disputes: OpenDisputes) -> None:
         self._store = store
         self._settings = settings
         self._events = events
         self._entries = entries
+        self._disputes = disputes
 
     # Departments
 
@@ -177,7 +180,9 @@ class Directory:
             problems.append(FieldViolation("merged_into", error))
         if problems:
             raise invalid_argument(problems)
-        catalogued = await self._entries.provided(code)
+        # What other services hold of it (its entries, the disputes it must answer), counted before its row is
+        # locked: a call out under a lock would hold every enable and application of the department meanwhile.
+        catalogued = {**await self._entries.provided(code), **await self._disputes.to_answer(code)}
         admin = AdminEvent.by(caller, "directory.retire_department", code,
                               {"merged_into": merged_into} if merged_into else {})
         retired = await self._store.retire_department(code, merged_into, catalogued, admin)

@@ -33,6 +33,8 @@ BLOCKERS = (
     ("live_grants", "DEPARTMENT_HAS_LIVE_GRANTS", "live grants as provider or consumer",
      "revoke them with RevokeGrant"),
     ("open_applications", "DEPARTMENT_HAS_OPEN_APPLICATIONS", "open applications", "have them decided or withdrawn"),
+    ("open_disputes", "DEPARTMENT_HAS_OPEN_DISPUTES", "open disputes about its data",
+     "have its approver answer them with AnswerDispute"),
     ("enabled_systems", "DEPARTMENT_HAS_ENABLED_SYSTEMS", "enabled business systems",
      "disable them with DisableSystem"),
     ("active_persons", "DEPARTMENT_HAS_ACTIVE_PERSONS", "active persons", "disable them with DisablePerson"),

@@ -38,7 +38,8 @@ CALLS = {
     # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService);
     # catalog asks query for the resources' use counts (AuditFiguresService.ListResourceUsage, search ranking).
     "catalog": {"authorization", "query"},
-    "authorization": {"catalog"},
+    # authorization asks query for the open disputes of a department it is to retire (RetireDepartment).
+    "authorization": {"catalog", "query"},
     "query": {"authorization", "catalog", "foundation"},
     "foundation": {"authorization"},
     "supervision": {"catalog", "authorization", "query", "foundation"},

@@ -119,7 +119,7 @@ catalog:
 authorization:
   database: true
   redis: true
-  calls: [catalog]
+  calls: [catalog, query]
   tokenPrivateKey: true
   tokenPublicKey: true
   auditSigningKey: false

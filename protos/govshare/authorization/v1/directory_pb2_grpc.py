@@ -129,9 +129,10 @@ class DirectoryServiceServicer:
         FAILED_PRECONDITION while anything of it is still live, the reason naming the first of: published catalogue
         entries (DEPARTMENT_HAS_PUBLISHED_ENTRIES), entries in review (DEPARTMENT_HAS_ENTRIES_IN_REVIEW), live grants
         as provider or consumer (DEPARTMENT_HAS_LIVE_GRANTS), open applications (DEPARTMENT_HAS_OPEN_APPLICATIONS),
-        enabled business systems (DEPARTMENT_HAS_ENABLED_SYSTEMS), active persons (DEPARTMENT_HAS_ACTIVE_PERSONS); the
-        message and the ErrorInfo's metadata give every count. A retired department stays in the directory with its
-        history.
+        open disputes about its data (DEPARTMENT_HAS_OPEN_DISPUTES), enabled business systems
+        (DEPARTMENT_HAS_ENABLED_SYSTEMS), active persons (DEPARTMENT_HAS_ACTIVE_PERSONS); the message and the
+        ErrorInfo's metadata give every count. A query service that does not answer is UNAVAILABLE
+        (QUERY_UNAVAILABLE). A retired department stays in the directory with its history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
