@@ -20,6 +20,7 @@ import grpc
 from frontproc.config import FrontprocConfig, ResourceConfig
 from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector
 from services.query.keys import key_error, normalize_key
+from services.runtime.errors import details_of
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,14 @@ _FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, g
 Send = Callable[[str, Sequence[str]], Awaitable[int]]
 
 
+def _department_retired(exc: grpc.aio.AioRpcError) -> bool:
+    """The platform's refusal of the system's token because its department was retired (IssueToken's reason)."""
+    if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+        return False
+    info, _ = details_of(exc)
+    return info is not None and info.reason == "DEPARTMENT_RETIRED"
+
+
 class ChangeWatcher:
     def __init__(self, config: FrontprocConfig, send: Send, connector: DatabaseConnector | None = None) -> None:
         self._config = config
@@ -49,6 +58,8 @@ class ChangeWatcher:
         self._pending: dict[str, set[str] | None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        #: Set once the platform said the department was retired (机构改革): final, so nothing is sent from then on.
+        self._retired = False
 
     @property
     def active(self) -> bool:
@@ -117,6 +128,8 @@ class ChangeWatcher:
             await asyncio.sleep(FLUSH_SECONDS)
             self._wake.clear()
             pending, self._pending = self._pending, {}
+            if self._retired:
+                continue
             for code, keys in pending.items():
                 try:
                     if keys is None:
@@ -136,6 +149,9 @@ class ChangeWatcher:
                         log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
                                   exc.details())
                         continue
+                    if _department_retired(exc):
+                        self._stop_sending(exc.details())
+                        break
                     if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                         # Dropped, the changed records were answered from the platform's copies until they expired.
                         log.error("the platform refused a change notice for %s (UNAUTHENTICATED): %s; write the "
@@ -147,6 +163,15 @@ class ChangeWatcher:
                     log.warning("the platform did not take a change notice for %s (%s); sending it again", code,
                                 exc.code().name)
                     self._requeue(code, keys)
+
+    def _stop_sending(self, details: str | None) -> None:
+        """The department was retired: no secret written to the file will get a token again, so the notice is
+        not sent again every CREDENTIALS_RETRY_SECONDS with advice to write one; said once, what to do instead."""
+        self._retired = True
+        self._pending = {}
+        log.error("the platform refused the change notices: %s. This 前置机's department was retired: the platform "
+                  "no longer reads it or takes its notices, and sends it nothing; stop this 前置机 (the department "
+                  "that took over its duties publishes its own resources, from its own 前置机)", details)
 
     def _requeue(self, code: str, keys: set[str] | None, delay: float = RETRY_SECONDS) -> None:
         current = self._pending.get(code, set())

@@ -14,6 +14,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import grpc
+
 from govshare.authorization.v1 import directory_pb2
 from services.authorization import credentials, retirement
 from services.authorization.roles import (
@@ -33,7 +35,7 @@ from services.authorization.validation import (
 from services.runtime import duties, pagination, tokens
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR
-from services.runtime.errors import FieldViolation, invalid_argument, not_found, unauthenticated
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, not_found, unauthenticated
 from services.runtime.identifiers import credit_code_error, region_code_error
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
@@ -101,6 +103,15 @@ def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]
     if held.system.disabled:
         return "SYSTEM_DISABLED", f"system {system_id} is disabled: the authority may enable it again"
     return "", ""
+
+
+def _token_refusal(result: str, message: str) -> ServiceError:
+    """UNAUTHENTICATED for a token refused: a retired department's with its reason, DEPARTMENT_RETIRED, as SignIn
+    refuses its persons, so that a client (a 前置机 sending change notices) tells a retirement, final, from a
+    secret to correct and try again; the others with the generic reason."""
+    if result == "DEPARTMENT_RETIRED":
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, result, message)
+    return unauthenticated(message)
 
 
 def department_problems(department: Department, prefix: str = "department") -> list[FieldViolation]:
@@ -349,7 +360,7 @@ class Directory:
                                             self._settings.token_ttl_seconds, not_before=held.not_before)
         if result:
             await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result=result))
-            raise unauthenticated(message)
+            raise _token_refusal(result, message)
         # Logged before the token is handed out: no token leaves without its entry (the token itself never).
         await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
                                                      {"expire_time": int(issued.expires_at)}))

@@ -571,8 +571,9 @@ async def test_a_retired_departments_systems_persons_and_applications_are_refuse
                                          timeout=10)
     retired = f"department {code} was retired on "
 
-    _, _, message = await fails(_issue(env, system.system.id, system.secret), grpc.StatusCode.UNAUTHENTICATED)
+    reason, _, message = await fails(_issue(env, system.system.id, system.secret), grpc.StatusCode.UNAUTHENTICATED)
     assert retired in message and f"merged into {successor.department_code}" in message, message
+    assert reason == "DEPARTMENT_RETIRED"  # final, told apart from a secret to correct (a 前置机's notices stop)
     reason, _, message = await fails(persons_pb2_grpc.SessionServiceStub(env.auth).SignIn(
         persons_pb2.SignInRequest(username=username, password="correct horse battery", totp_code="000000"),
         metadata=env.md(ANONYMOUS), timeout=10), grpc.StatusCode.UNAUTHENTICATED)

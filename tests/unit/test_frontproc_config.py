@@ -617,6 +617,50 @@ async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
     assert sent[-1] == (dept.RESOURCE_CODE, ["342322194911060454"], "the-new-secret")
 
 
+async def test_a_retired_departments_notices_stop_with_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 left running after its department was retired (RetireDepartment) was told, for every change notice,
+    to write the current secret of its system to platform.secret, and sent the notice again every 30 s for ever:
+    no secret gets a retired department's system a token. IssueToken's refusal now carries DEPARTMENT_RETIRED; the
+    watcher says once that the department was retired and what to do, and sends nothing more."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    from frontproc import watch
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "CREDENTIALS_RETRY_SECONDS", 0.01)
+    message = "system sys-1 gets no tokens: department 11110000000000001X was retired on 2026-03-31"
+    status = status_pb2.Status(code=grpc.StatusCode.UNAUTHENTICATED.value[0], message=message)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason="DEPARTMENT_RETIRED", domain="govshare"))
+    trailers = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    sent: list[str] = []
+    refused = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(code)
+        refused.set()
+        raise grpc.aio.AioRpcError(grpc.StatusCode.UNAUTHENTICATED, grpc.aio.Metadata(), trailers, message)
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(refused.wait(), 10)
+        await asyncio.sleep(0.1)  # ten retry periods: nothing is sent again
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.sleep(0.1)
+    finally:
+        flusher.cancel()
+    assert sent == [dept.RESOURCE_CODE]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(said) == 1 and message in said[0] and "department was retired" in said[0]
+    assert "stop this 前置机" in said[0] and "write the current secret" not in said[0]
+
+
 def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
     """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found"."""
     from services.runtime.keys import generate_keys
