@@ -426,10 +426,21 @@ class Catalog:
         size = effective_page_size(page_size)
         after = pagination.time_keyset_after(page_token, pagination.bigint_id)
         found = await self._store.overdue(_now(), after, size + 1)
-        if len(found) <= size:
-            return [change for _, change in found], ""
-        last_id, last = found[size - 1]
-        return [change for _, change in found[:size]], pagination.time_keyset_token(last.due_time, last_id)
+        page, token = found[:size], ""
+        if len(found) > size:
+            last_id, last = found[size - 1]
+            token = pagination.time_keyset_token(last.due_time, last_id)
+        return await self._in_service([change for _, change in page]), token
+
+    async def _in_service(self, changes: list[MandateChange]) -> list[MandateChange]:
+        """``changes`` less those of departments since retired (机构改革): a retired department updates no
+        catalogue any more (its duties' entries are the successor's, for which the authority reports a change of
+        its own), so its update would stay at the top of the overdue list for ever, nobody to press. The months it
+        was overdue in keep it (supervision's CATALOG_NOT_UPDATED). A page may so be shorter than asked."""
+        if self._directory is None or not changes:
+            return changes
+        retired = await self._directory.retired_among(change.department_code for change in changes)
+        return [change for change in changes if change.department_code not in retired]
 
     # Helpers ----------------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ systems' states are; a directory that does not answer is UNAVAILABLE naming it, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Iterable
 
 import grpc
 
@@ -42,24 +44,41 @@ class DepartmentDirectory:
                 await self._channel.close()
             self._channel = None
 
-    async def require_in_service(self, code: str) -> None:
-        """Refuses ``code`` unless the directory holds it in service: NOT_FOUND naming it, FAILED_PRECONDITION
-        DEPARTMENT_RETIRED (with the retirement's metadata, as authorization refuses it), UNAVAILABLE
-        DIRECTORY_UNAVAILABLE when the directory does not answer."""
+    async def retired_among(self, codes: Iterable[str]) -> set[str]:
+        """Which of ``codes`` the directory holds retired (each asked once, at once); a code it does not hold is
+        not retired. Empty without a directory; UNAVAILABLE DIRECTORY_UNAVAILABLE when it does not answer."""
         if self._channel is None:
-            return
-        stub = directory_pb2_grpc.DirectoryServiceStub(self._channel)
+            return set()
+        wanted = sorted(set(codes))
+        departments = await asyncio.gather(*(self._department(self._channel, code) for code in wanted))
+        return {code for code, department in zip(wanted, departments, strict=True)
+                if department is not None and department.HasField("retire_time")}
+
+    async def _department(self, channel: grpc.aio.Channel, code: str) -> directory_pb2.Department | None:
+        """The directory's department ``code``, None when it holds none; UNAVAILABLE when it does not answer."""
+        stub = directory_pb2_grpc.DirectoryServiceStub(channel)
         metadata = call_metadata(AssertionSigner(self._settings.internal_key), service_caller("catalog"))
         try:
             response = await stub.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
                                                 timeout=self._settings.call_timeout_seconds, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise not_found(f"department {code}") from None
+                return None
             raise unavailable("DIRECTORY_UNAVAILABLE", "the authorization service's department directory did not "
                               f"answer ({exc.code().name}); retry", dependency="directory") from None
-        if response.department.HasField("retire_time"):
-            raise retired_error(response.department)
+        return response.department
+
+    async def require_in_service(self, code: str) -> None:
+        """Refuses ``code`` unless the directory holds it in service: NOT_FOUND naming it, FAILED_PRECONDITION
+        DEPARTMENT_RETIRED (with the retirement's metadata, as authorization refuses it), UNAVAILABLE
+        DIRECTORY_UNAVAILABLE when the directory does not answer."""
+        if self._channel is None:
+            return
+        department = await self._department(self._channel, code)
+        if department is None:
+            raise not_found(f"department {code}")
+        if department.HasField("retire_time"):
+            raise retired_error(department)
 
 
 def retired_error(department: directory_pb2.Department) -> ServiceError:

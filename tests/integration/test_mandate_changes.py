@@ -4,10 +4,12 @@ deployed (the catalog asks the authorization service's directory)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from stdnum.cn import uscc
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
@@ -60,3 +62,36 @@ async def test_a_mandate_change_of_no_department_or_a_retired_one_is_refused(pla
     overdue = await catalog.ListOverdueUpdates(cat.ListOverdueUpdatesRequest(page_size=1000), metadata=authority,
                                                timeout=10)
     assert nobody not in {update.department_code for update in overdue.updates}
+
+
+async def test_a_retired_departments_overdue_update_leaves_the_overdue_list(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department retired with its catalogue update overdue (it had no entry to retire, which would have been its
+    catalogue work) stayed at the top of ListOverdueUpdates for ever, though nobody could do the update any more:
+    once retired, it is no longer listed (its duties' update is the successor's, reported as a change of its own)."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    authority = platform.metadata("authority")
+    gone = _credit_code()
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=authority, timeout=10)
+    changed = timestamp_pb2.Timestamp()
+    changed.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=60))  # 15 working days are long past
+    await catalog.ReportMandateChange(cat.ReportMandateChangeRequest(department_code=gone, description="职能划转",
+                                                                     change_time=changed),
+                                      metadata=authority, timeout=10)
+
+    async def overdue() -> set[str]:
+        codes: set[str] = set()
+        token = ""
+        while True:
+            page = await catalog.ListOverdueUpdates(cat.ListOverdueUpdatesRequest(page_size=1000, page_token=token),
+                                                    metadata=authority, timeout=10)
+            codes.update(update.department_code for update in page.updates)
+            if not (token := page.next_page_token):
+                return codes
+
+    assert gone in await overdue()
+    await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(
+        code=gone, merged_into=platform.credentials.systems["civil"]["department"]), metadata=authority, timeout=10)
+    assert gone not in await overdue()

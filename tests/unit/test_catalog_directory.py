@@ -61,6 +61,8 @@ async def test_only_a_department_in_service_passes() -> None:
         assert retired.message == f"department {RETIRED} was retired on 2026-03-31, merged into {SUCCESSOR}"
         assert retired.metadata == {"department_code": RETIRED, "retire_date": "2026-03-31",
                                     "merged_into": SUCCESSOR}
+        # ListOverdueUpdates leaves out the retired ones; a code the directory does not hold is not retired.
+        assert await directory.retired_among([IN_SERVICE, RETIRED, "91110000MA0000000X", RETIRED]) == {RETIRED}
     finally:
         await directory.close()
         await server.stop(0)
@@ -71,7 +73,10 @@ async def test_a_directory_that_does_not_answer_is_unavailable_naming_it() -> No
     directory.open()
     try:
         down = await _refusal(directory, IN_SERVICE)
+        with pytest.raises(ServiceError) as listing:
+            await directory.retired_among([IN_SERVICE])
     finally:
         await directory.close()
     assert (down.code, down.reason) == (grpc.StatusCode.UNAVAILABLE, "DIRECTORY_UNAVAILABLE")
     assert "directory" in down.message
+    assert (listing.value.code, listing.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DIRECTORY_UNAVAILABLE")
