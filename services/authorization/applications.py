@@ -12,7 +12,6 @@ workflow that stores and announces them is services.authorization.sharing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
@@ -32,7 +31,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days, end_problem, is_working_day, recount, term_end_text
+from services.runtime.workdays import add_working_days, end_problem, term_end_text
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -112,7 +111,7 @@ class Application:
     coordination_reason: str = ""
     history: tuple[ApplicationEvent, ...] = ()
     #: The working days ``reply_due_time`` was counted with, kept so that a deadline counted without its year's
-    #: calendar is counted again once the calendar has it (``recounted_due``); None when not kept.
+    #: calendar is counted again once the calendar has it (workdays.moved_dues); None when not kept.
     reply_working_days: int | None = None
 
     def overdue(self, now: dt.datetime) -> bool:
@@ -175,13 +174,7 @@ class StoredDue:
     create_time: dt.datetime
     reply_due_time: dt.datetime
     working_days: int | None
-
-
-def recounted_due(stored: StoredDue, is_working: Callable[[dt.date], bool] = is_working_day
-                  ) -> tuple[dt.datetime, int | None, bool]:
-    """The reply deadline counted again on the calendar as it is now (workdays.recount), its count and whether it
-    is still provisional."""
-    return recount(stored.create_time, stored.reply_due_time, stored.working_days, is_working)
+    provisional: bool | None = None
 
 
 def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:

@@ -143,9 +143,8 @@ class AuthorizationComponent:
         self._disputes.open()
         await self._states.start(self._store.all_system_states)
         log.info("statutory calendar: %s", workdays.calendar_description())
-        if moved := await self._sharing.correct_provisional_dues():
-            log.info("reply deadlines: %d counted without their year's holiday calendar counted again on the "
-                     "calendar known now", moved)
+        if report := (await self._sharing.recount_dues()).report("reply deadlines"):
+            log.info(report)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         await asyncio.to_thread(person_credentials.decoy_password_hash)

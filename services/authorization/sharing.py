@@ -36,7 +36,7 @@ from services.authorization.validation import (
     resource_code_problem,
     text_problem,
 )
-from services.runtime import duties, pagination
+from services.runtime import duties, pagination, workdays
 from services.runtime.actors import Actor, actor_of
 from services.runtime.admin_events import ACTOR_DISPLAY_NAME, AdminEvent, refusals_logged
 from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
@@ -52,7 +52,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
-from services.runtime.workdays import day_memo, term_end_text
+from services.runtime.workdays import term_end_text
 
 APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
 REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
@@ -193,19 +193,20 @@ class Sharing:
             reply_due_time=apps.reply_due(now, self._settings.reply_working_days), create_time=now,
             history=tuple(history), reply_working_days=self._settings.reply_working_days)
 
-    async def correct_provisional_dues(self) -> int:
-        """Counts again every reply deadline counted without its year's statutory calendar (or stored before it
-        was known whether it was), on the calendar installed now; returns how many moved. Run at start: a new
-        chinese-calendar release comes with a new build, and until then a provisional deadline is the best count
-        there is (the API and the console say （暂定）)."""
-        working = day_memo()
-        dues = [(stored, *apps.recounted_due(stored, working)) for stored in await self._store.provisional_reply_dues()]
+    async def recount_dues(self) -> workdays.Recounted:
+        """Counts again, on the calendar installed now (workdays.moved_dues), every reply deadline counted without
+        its year's statutory calendar (or stored before it was known whether it was) and every one still awaiting
+        its reply; returns how many moved, of each kind. Run at start: a new chinese-calendar release comes with a
+        new build, and a year's notice entered in the holiday file (or corrected there) with a restart; until then a
+        provisional deadline is the best count there is (the API and the console say （暂定）), and one counted on a
+        year entered wrong is counted again on the corrected year."""
+        rows = [(stored, stored.create_time, stored.reply_due_time, stored.working_days, stored.provisional)
+                for stored in await self._store.reply_dues_to_recount()]
         # Only what changed is written: a deadline still unknown, already counted, is left as stored.
-        dues = [(stored, due, days, still) for stored, due, days, still in dues
-                if due != stored.reply_due_time or days != stored.working_days or not still]
+        dues = workdays.moved_dues(rows)
         if dues:
-            await self._store.set_reply_dues(dues)
-        return sum(1 for stored, due, _days, _still in dues if due != stored.reply_due_time)
+            await self._store.set_reply_dues([(stored, due, days, still) for stored, _was, due, days, still in dues])
+        return workdays.recounted(rows, dues)
 
     async def get_application(self, caller: Caller, application_id: str) -> Application:
         require_identified(caller)

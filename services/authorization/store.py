@@ -25,7 +25,7 @@ import grpc
 from govshare.authorization.v1 import sharing_pb2
 from services.authorization import retirement
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
-from services.authorization.applications import Application, ApplicationEvent, StoredDue
+from services.authorization.applications import SUBMITTED, Application, ApplicationEvent, StoredDue
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import (
     ACTIVE,
@@ -647,13 +647,16 @@ class Store:
             histories = await self._histories(conn, [r["id"] for r in rows])
         return [((r["reply_due_time"], r["seq"]), _application(r, histories[r["id"]])) for r in rows]
 
-    async def provisional_reply_dues(self) -> list[StoredDue]:
+    async def reply_dues_to_recount(self) -> list[StoredDue]:
         """The reply deadlines counted without their year's calendar, or not known to have been (stored before
-        migration 011)."""
+        migration 011), and those of the applications still awaiting their reply (their year's calendar may have
+        been corrected since they were counted)."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT id, create_time, reply_due_time, reply_working_days FROM applications"
-                                    " WHERE reply_due_provisional IS NOT FALSE")
-        return [StoredDue(r["id"], r["create_time"], r["reply_due_time"], r["reply_working_days"]) for r in rows]
+            rows = await conn.fetch("SELECT id, create_time, reply_due_time, reply_working_days, reply_due_provisional"
+                                    " FROM applications WHERE reply_due_provisional IS NOT FALSE"
+                                    " OR (state = $1 AND reply_working_days IS NOT NULL)", SUBMITTED)
+        return [StoredDue(r["id"], r["create_time"], r["reply_due_time"], r["reply_working_days"],
+                          r["reply_due_provisional"]) for r in rows]
 
     async def set_reply_dues(self, dues: Sequence[tuple[StoredDue, dt.datetime, int | None, bool]]) -> None:
         """Each stored deadline replaced by the one counted again, with its count and whether it is still

@@ -17,7 +17,7 @@ from services.catalog.indexing import IndexKeeper
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.catalog.usage import UsageFeed
-from services.runtime import cache, db, workdays
+from services.runtime import cache, db
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.admission import heavy_read_gate
 from services.runtime.callers import caller_verifier
@@ -80,9 +80,8 @@ class CatalogComponent:
         self._outbox.start(pool)
         await self._states.start()
         self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
-        if moved := await self._store.correct_provisional_dues():
-            log.info("catalog update due dates: %d counted without their year's holiday calendar counted again on "
-                     "the calendar known now: %s", moved, workdays.calendar_description())
+        if report := (await self._store.recount_dues()).report("catalog update due dates"):
+            log.info(report)
         await flag_stored_codes(self._store)
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)

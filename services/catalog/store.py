@@ -39,7 +39,7 @@ from services.runtime import admin_events
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
-from services.runtime.workdays import moved_dues, provisional
+from services.runtime.workdays import Recounted, moved_dues, provisional, recounted
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
@@ -387,18 +387,25 @@ class CatalogStore:
                 details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
 
-    async def correct_provisional_dues(self) -> int:
-        """Counts again every catalog update due date counted without its year's statutory calendar (or stored
-        before it was known whether it was: migration 011) on the calendar installed now (workdays.recount);
-        returns how many moved. One that changed meanwhile (another replica counted it first) is left as it is."""
+    async def recount_dues(self) -> Recounted:
+        """Counts again, on the calendar installed now (workdays.moved_dues), every catalog update due date counted
+        without its year's statutory calendar (or stored before it was known whether it was: migration 011) and
+        every open one's (the department has done no catalog work since the change, as ``overdue`` reads it): the
+        year's calendar it was counted on may have been corrected since. Returns how many moved, of each kind. One
+        that changed meanwhile (another replica counted it first) is left as it is."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch("SELECT id, change_time, due_time, due_working_days FROM mandate_changes"
-                                    " WHERE due_provisional IS NOT FALSE")
-            dues = moved_dues((r["id"], r["change_time"], r["due_time"], r["due_working_days"]) for r in rows)
+            rows = [(r["id"], r["change_time"], r["due_time"], r["due_working_days"], r["due_provisional"])
+                    for r in await conn.fetch(
+                        "SELECT m.id, m.change_time, m.due_time, m.due_working_days, m.due_provisional"
+                        " FROM mandate_changes m WHERE m.due_provisional IS NOT FALSE"
+                        " OR (m.due_working_days IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entry_events ev"
+                        "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($1::text[])"
+                        "  AND ev.time >= m.change_time))", list(CATALOG_WORK))]
+            dues = moved_dues(rows)
             if dues:
                 await conn.executemany("UPDATE mandate_changes SET due_time = $3, due_working_days = $4,"
                                        " due_provisional = $5 WHERE id = $1 AND due_time = $2", dues)
-        return sum(1 for _, was, due, _, _ in dues if due != was)
+        return recounted(rows, dues)
 
     async def numbered_entries(self) -> list[tuple[str, int, str]]:
         """(code, category, subject) of the current version of every entry not retired whose code the code rules

@@ -41,7 +41,6 @@ from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
 from services.query.verifications import VerificationRunner
-from services.runtime import workdays
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.admission import heavy_read_gate
 from services.runtime.cache import (
@@ -153,9 +152,8 @@ class QueryComponent:
             if settings.provider_signing_key else None
         providers = ProviderClients(settings, signer, identity, provider_signer)
         store = QueryStore(self._pool, listing=self._pools.listing, search=self._pools.search)
-        if moved := await store.correct_provisional_dues():
-            log.info("dispute deadlines: %d counted without their year's holiday calendar counted again on the "
-                     "calendar known now: %s", moved, workdays.calendar_description())
+        if report := (await store.recount_dues()).report("dispute deadlines"):
+            log.info(report)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
                              settings.audit_linger_ms)
         deps = Dependencies(

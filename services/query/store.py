@@ -17,7 +17,7 @@ from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
 from services.runtime.errors import describe
 from services.runtime.identity import Caller
-from services.runtime.workdays import moved_dues, provisional
+from services.runtime.workdays import Recounted, moved_dues, provisional, recounted
 
 log = logging.getLogger(__name__)
 
@@ -627,18 +627,23 @@ class QueryStore:
             await admin_events.record(conn, dispute_event(caller, "dispute.report", d, d.create_time))
         return None
 
-    async def correct_provisional_dues(self) -> int:
-        """Counts again every dispute deadline counted without its year's statutory calendar (or stored before it
-        was known whether it was: migration 016) on the calendar installed now (workdays.recount); returns how
-        many moved. One that changed meanwhile (another worker counted it first) is left as it is."""
+    async def recount_dues(self) -> Recounted:
+        """Counts again, on the calendar installed now (workdays.moved_dues), every dispute deadline counted without
+        its year's statutory calendar (or stored before it was known whether it was: migration 016) and every open
+        one's: the year's calendar it was counted on may have been corrected since (the holiday file's 调休 entered
+        wrong, then fixed). Returns how many moved, of each kind. One that changed meanwhile (another worker counted
+        it first) is left as it is."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch("SELECT id, create_time, due_time, due_working_days FROM disputes"
-                                    " WHERE due_provisional IS NOT FALSE")
-            dues = moved_dues((r["id"], r["create_time"], r["due_time"], r["due_working_days"]) for r in rows)
+            rows = [(r["id"], r["create_time"], r["due_time"], r["due_working_days"], r["due_provisional"])
+                    for r in await conn.fetch(
+                        "SELECT id, create_time, due_time, due_working_days, due_provisional FROM disputes"
+                        " WHERE due_provisional IS NOT FALSE OR (state = $1 AND due_working_days IS NOT NULL)",
+                        OPEN)]
+            dues = moved_dues(rows)
             if dues:
                 await conn.executemany("UPDATE disputes SET due_time = $3, due_working_days = $4, due_provisional = $5"
                                        " WHERE id = $1 AND due_time = $2", dues)
-        return sum(1 for _, was, due, _, _ in dues if due != was)
+        return recounted(rows, dues)
 
     async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
         row = await self._pool.fetchrow(f"SELECT {_DISPUTE_COLUMNS} FROM disputes WHERE id = $1", dispute_id)

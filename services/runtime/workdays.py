@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -193,40 +194,83 @@ def working_days_between(start: dt.datetime, end: dt.datetime,
 
 
 def recount(start: dt.datetime, due: dt.datetime, working_days: int | None,
-            is_working: Callable[[dt.date], bool] = is_working_day) -> tuple[dt.datetime, int | None, bool]:
+            is_working: Callable[[dt.date], bool] = is_working_day,
+            covers: Callable[[dt.date], bool] = calendar_covers,
+            count: Callable[[dt.datetime, int], dt.datetime] | None = None) -> tuple[dt.datetime, int | None, bool]:
     """A stored deadline counted ``working_days`` after ``start`` (None: stored before the count was kept), counted
     again on the calendar installed now: the deadline, the count and whether it is still provisional. A deadline in
     a year chinese-calendar did not cover was counted Monday to Friday; once a release covering that year is
-    installed, the same count ends elsewhere (春节, 调休). One stored without its count stands unless it is still
-    provisional (then the count it was made with is taken from it, to count it again later)."""
+    installed, the same count ends elsewhere (春节, 调休). A deadline counted on a year's calendar that has been
+    corrected since (the holiday file's year entered wrong, or a release correcting a year) ends elsewhere too. One
+    stored without its count stands unless it is still provisional (then the count it was made with is taken from
+    it, to count it again later). ``count`` adds working days (add_working_days on ``is_working`` unless given:
+    count_memo's for a pass)."""
     if working_days is None:
-        if not provisional(due):  # nothing says it was counted without its year
+        if covers(due.astimezone(CHINA).date()):  # nothing says it was counted without its year
             return due, None, False
         working_days = working_days_between(start, due, is_working)
-    if not calendar_covers(start.astimezone(CHINA).date() + dt.timedelta(days=1)):
+    if not covers(start.astimezone(CHINA).date() + dt.timedelta(days=1)):
         # Not one day of the count is known yet (the calendar covers whole years from the first on, so the first
         # day unknown means all after it are): counted again, it ends where it did. Every start of every replica
         # recounts the provisional deadlines, and counting each again day by day made a start take minutes on a
         # database holding many deadlines years ahead; only those a newer calendar can move are counted.
         return due, working_days, True
-    recounted = add_working_days(start, working_days, is_working)
-    return recounted, working_days, provisional(recounted)
+    recounted = count(start, working_days) if count else add_working_days(start, working_days, is_working)
+    return recounted, working_days, not covers(recounted.astimezone(CHINA).date())
 
 
-def moved_dues(rows: Iterable[tuple[K, dt.datetime, dt.datetime, int | None]]
+@dataclass(frozen=True)
+class Recounted:
+    """What a start's recount of stored deadlines moved: those counted without their year's calendar, now known,
+    and open ones counted on a year's calendar corrected since (the operator's holiday file fixed, or a
+    chinese-calendar release correcting a year). Counts only: the log says how many, never whose."""
+
+    provisional: int = 0
+    corrected: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.provisional or self.corrected)
+
+    def report(self, what: str) -> str | None:
+        """The start log's line for ``what`` (e.g. "reply deadlines"), or None when nothing moved."""
+        parts = []
+        if self.provisional:
+            parts.append(f"{self.provisional} counted without their year's holiday calendar counted again on the "
+                         "calendar known now")
+        if self.corrected:
+            parts.append(f"{self.corrected} open ones counted on a year's calendar corrected since "
+                         f"({HOLIDAYS_FILE_ENV} or chinese-calendar) counted again and moved")
+        return f"{what}: {'; '.join(parts)}: {calendar_description()}" if parts else None
+
+
+def moved_dues(rows: Iterable[tuple[K, dt.datetime, dt.datetime, int | None, bool | None]]
                ) -> list[tuple[K, dt.datetime, dt.datetime, int | None, bool]]:
-    """Stored provisional deadlines, each ``(id, start, due, working days)``, counted again on the calendar installed
-    now (recount, over one day_memo): ``(id, stored due, due, working days, still provisional)`` of those whose date,
-    count or flag the new count changes. Only those are to be written: a deadline still unknown, already counted, is
-    left as stored (each store's start-up recount of its deadlines, written under ``due_time = stored due`` so that
-    one another replica moved first is left alone)."""
-    working = day_memo()
+    """Stored deadlines, each ``(id, start, due, working days, stored as provisional)``, counted again on the
+    calendar installed now (recount, over one day_memo and one covers_memo): ``(id, stored due, due, working days,
+    still provisional)`` of those whose date, count or flag the new count changes. Only those are to be written: a
+    deadline still unknown, already counted, is left as stored (each store's start-up recount of its deadlines,
+    written under ``due_time = stored due`` so that one another replica moved first is left alone). Each start
+    passes every open deadline here, not only the provisional ones (a year's calendar may have been corrected
+    since they were counted); measured for 10^5 deadlines of 5 to 15 working days spread over a year, on a shared
+    2-core machine: 24 s with day_memo alone, 7.8 s with covers_memo, 0.85 s with count_memo too."""
+    working, covers = day_memo(), covers_memo()
+    count = count_memo(working)
     moved = []
-    for key, start, due, days in rows:
-        new_due, new_days, still = recount(start, due, days, working)
-        if new_due != due or new_days != days or not still:
+    for key, start, due, days, was_provisional in rows:
+        new_due, new_days, still = recount(start, due, days, working, covers, count)
+        if new_due != due or new_days != days or still is not was_provisional:
             moved.append((key, due, new_due, new_days, still))
     return moved
+
+
+def recounted(rows: Iterable[tuple[K, dt.datetime, dt.datetime, int | None, bool | None]],
+              moved: Iterable[tuple[K, dt.datetime, dt.datetime, int | None, bool]]) -> Recounted:
+    """How many of ``moved`` (moved_dues of ``rows``) moved their date, told apart by how they had been stored:
+    provisional (or not known to be), or counted on the calendar of their years (which has been corrected since)."""
+    certain = {row[0] for row in rows if row[4] is False}
+    dates = [key for key, was, due, _days, _still in moved if due != was]
+    corrected = sum(1 for key in dates if key in certain)
+    return Recounted(provisional=len(dates) - corrected, corrected=corrected)
 
 
 def day_memo() -> Callable[[dt.date], bool]:
@@ -234,6 +278,22 @@ def day_memo() -> Callable[[dt.date], bool]:
     each unknown day goes through the fallback's solar-term computation. Per pass, not per process, so a calendar
     patched or upgraded between passes is read afresh."""
     return functools.cache(is_working_day)
+
+
+def covers_memo() -> Callable[[dt.date], bool]:
+    """calendar_covers remembered by year for one pass (the calendar covers whole years): chinese-calendar checks
+    each date against the range of its whole table (min and max of every date it knows, at each call). Per pass,
+    as day_memo."""
+    by_year = functools.cache(lambda year: calendar_covers(dt.date(year, 1, 1)))
+    return lambda day: by_year(day.year)
+
+
+def count_memo(is_working: Callable[[dt.date], bool]) -> Callable[[dt.datetime, int], dt.datetime]:
+    """add_working_days remembered by Beijing date and count for one pass: a start recounting every open deadline
+    meets the same few hundred (day, count) pairs many times over. Per pass, as day_memo."""
+    by_day = functools.cache(lambda day, days: add_working_days(dt.datetime.combine(day, dt.time(12), CHINA), days,
+                                                                is_working))
+    return lambda start, days: by_day(start.astimezone(CHINA).date(), days)
 
 
 def add_working_days(start: dt.datetime, days: int,

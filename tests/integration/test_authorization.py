@@ -1716,10 +1716,10 @@ async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_h
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
     try:
-        assert await sharing.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
+        assert (await sharing.recount_dues()).provisional == 0  # 2100 still unknown: nothing moves
         publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
-        assert await sharing.correct_provisional_dues() == 2
-        assert await sharing.correct_provisional_dues() == 0
+        assert (await sharing.recount_dues()).provisional == 2
+        assert not await sharing.recount_dues()
     finally:
         await store.close()
     for application in (kept, legacy):
@@ -1730,6 +1730,53 @@ async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_h
     untouched = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=certain.id), metadata=env.md(user),
                                                   timeout=10)).application
     assert untouched.reply_due_time == certain.reply_due_time
+
+
+async def test_an_awaited_reply_deadline_is_counted_again_once_its_years_holiday_file_is_corrected(  # type: ignore[no-untyped-def]
+        env: Env, parties, monkeypatch, tmp_path) -> None:
+    """The operator entered 2027's notice (GOVSHARE_HOLIDAYS_FILE) with 春节 ending on Thursday 11 Feb: an
+    application made on Friday 29 Jan 2027 was due ten working days later on Thursday 18 Feb, not provisional.
+    Restarted with the corrected file, the start recounted only provisional deadlines: the provider was held to 18
+    Feb, a day early, and found late on the 19th. The service now counts again at start every deadline still
+    awaiting its reply (due Friday 19 Feb); one already answered keeps the deadline it was answered by."""
+    from calendar_release import FILED_2027, NOTICE_2027, NOTICE_2027_MISTYPED, enter_2027
+
+    from services.authorization.sharing import Sharing
+    from services.authorization.store import Store
+    from services.runtime import workdays
+
+    provider, user, entry = parties
+    awaited, answered = [await env.submit(user, entry) for _ in range(2)]
+    await env.reply(provider, answered.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    enter_2027(monkeypatch, tmp_path, NOTICE_2027_MISTYPED)
+    counted = workdays.add_working_days(FILED_2027, 10)
+    assert counted.date() == dt.date(2027, 2, 18) and not workdays.provisional(counted)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # as made on 29 Jan 2027 and counted on the file as first entered
+        await conn.execute('UPDATE "authorization".applications SET create_time = $2, reply_due_time = $3,'
+                           " reply_working_days = 10, reply_due_provisional = false WHERE id = ANY($1::text[])",
+                           [awaited.id, answered.id], FILED_2027, counted)
+    finally:
+        await conn.close()
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+    try:
+        await sharing.recount_dues()  # the calendar they were counted on: they do not move (other tests' may)
+        assert {due for due, in await store.pool.fetch('SELECT reply_due_time FROM "authorization".applications'
+                                                       " WHERE id = ANY($1)", [awaited.id, answered.id])} == {counted}
+        enter_2027(monkeypatch, tmp_path, NOTICE_2027)  # the operator corrects the file and restarts
+        assert (await sharing.recount_dues()).corrected == 1
+        assert not await sharing.recount_dues()
+    finally:
+        await store.close()
+    dues = []
+    for application in (awaited, answered):
+        got = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                                timeout=10)).application
+        dues.append((got.reply_due_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA).date(),
+                     got.reply_due_time_provisional))
+    assert dues == [(dt.date(2027, 2, 19), False), (dt.date(2027, 2, 18), False)]
 
 
 async def test_applications_list_by_reply_deadline_earliest_first(env: Env, parties) -> None:  # type: ignore[no-untyped-def]

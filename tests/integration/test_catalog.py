@@ -811,16 +811,63 @@ async def test_a_provisional_catalog_update_due_date_is_counted_again_once_the_c
         await pool.execute("UPDATE mandate_changes SET change_time = $2, due_time = $3, due_provisional = true"
                            " WHERE department_code = $1", dept.department_code, made, counted)
         store = CatalogStore(pool)
-        await store.correct_provisional_dues()  # 2100 still unknown: nothing moves
+        await store.recount_dues()  # 2100 still unknown: nothing moves
         assert await pool.fetchval("SELECT due_time FROM mandate_changes WHERE department_code = $1",
                                    dept.department_code) == counted
         publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
-        assert await store.correct_provisional_dues() >= 1
+        assert (await store.recount_dues()).provisional >= 1
         row = await pool.fetchrow("SELECT due_time, due_provisional FROM mandate_changes WHERE department_code = $1",
                                   dept.department_code)
     finally:
         await pool.close()
     assert row["due_time"].astimezone(workdays.CHINA).date() == dt.date(2100, 1, 22) and not row["due_provisional"]
+
+
+async def test_an_open_catalog_update_due_date_is_counted_again_once_its_years_holiday_file_is_corrected(  # type: ignore[no-untyped-def]
+        catalog: Client, base_settings: Settings, monkeypatch, tmp_path) -> None:
+    """The operator entered 2027's notice (GOVSHARE_HOLIDAYS_FILE) with 春节 ending on Thursday 11 Feb: a mandate
+    change of Friday 29 Jan 2027 made the catalog update due 15 working days later on Wednesday 24 Feb, not
+    provisional. Restarted with the corrected file, the start recounted only provisional due dates: the department
+    was listed overdue (ListOverdueUpdates, supervision) from the 25th, a day early. The catalog service now counts
+    again at start every due date of a change the department has not yet updated its catalog for (25 Feb); one it
+    has keeps its date."""
+    from calendar_release import FILED_2027, NOTICE_2027, NOTICE_2027_MISTYPED, enter_2027
+
+    from services.catalog.store import CatalogStore
+    from services.runtime import workdays
+
+    idle, diligent = department(), department()
+    for dept in (idle, diligent):
+        await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+            department_code=dept.department_code, description="机构改革职能调整"), dept)
+    await catalog.create(make_entry(diligent.department_code))  # updated its catalog after the change
+    enter_2027(monkeypatch, tmp_path, NOTICE_2027_MISTYPED)
+    days = base_settings.catalog_update_working_days
+    counted = workdays.add_working_days(FILED_2027, days)
+    assert counted.date() == dt.date(2027, 2, 24) and not workdays.provisional(counted)
+    codes = [idle.department_code, diligent.department_code]
+    pool = await asyncpg.create_pool(base_settings.database_url, min_size=1, max_size=2,
+                                     server_settings={"search_path": "catalog"})
+    try:  # as changed on 29 Jan 2027 and counted on the file as first entered; the update made after it
+        await pool.execute("UPDATE mandate_changes SET change_time = $2, due_time = $3, due_provisional = false"
+                           " WHERE department_code = ANY($1::text[])", codes, FILED_2027, counted)
+        await pool.execute("UPDATE entry_events SET time = $2 WHERE provider_department_code = $1",
+                           diligent.department_code, FILED_2027 + dt.timedelta(days=3))
+        store = CatalogStore(pool)
+        await store.recount_dues()  # the calendar they were counted on: they do not move (other tests' may)
+        assert set(await pool.fetchval("SELECT array_agg(due_time) FROM mandate_changes"
+                                       " WHERE department_code = ANY($1::text[])", codes)) == {counted}
+        enter_2027(monkeypatch, tmp_path, NOTICE_2027)  # the operator corrects the file and restarts
+        assert (await store.recount_dues()).corrected == 1
+        assert not await store.recount_dues()
+        rows = await pool.fetch("SELECT department_code, due_time, due_provisional FROM mandate_changes"
+                                " WHERE department_code = ANY($1::text[])", codes)
+    finally:
+        await pool.close()
+    dues = {r["department_code"]: (r["due_time"].astimezone(workdays.CHINA).date(), r["due_provisional"])
+            for r in rows}
+    assert dues == {idle.department_code: (dt.date(2027, 2, 25), False),
+                    diligent.department_code: (dt.date(2027, 2, 24), False)}
 
 
 async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings) -> None:

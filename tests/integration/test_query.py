@@ -1233,13 +1233,65 @@ async def test_a_provisional_dispute_deadline_is_counted_again_once_the_calendar
         await pool.execute("UPDATE disputes SET create_time = $2, due_time = $3, due_working_days = 5,"
                            " due_provisional = true WHERE id = $1", uuid.UUID(reported.dispute.id), made, counted)
         store = QueryStore(pool)
-        assert await store.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
+        assert (await store.recount_dues()).provisional == 0  # 2100 still unknown: nothing moves
         publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
-        assert await store.correct_provisional_dues() == 1
-        assert await store.correct_provisional_dues() == 0
+        assert (await store.recount_dues()).provisional == 1
+        assert not await store.recount_dues()
     finally:
         await pool.close()
     got = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.dispute.id),
                                           metadata=mesh.md(reporter), timeout=10)).dispute
     due = got.due_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA)
     assert due.date() == dt.date(2100, 1, 8) and not got.due_time_provisional, due
+
+
+async def test_an_open_dispute_deadline_is_counted_again_once_its_years_holiday_file_is_corrected(  # type: ignore[no-untyped-def]
+        mesh: Mesh, monkeypatch, tmp_path) -> None:
+    """The operator entered 2027's notice (GOVSHARE_HOLIDAYS_FILE) with 春节 ending on Thursday 11 Feb: a dispute
+    reported on Friday 29 Jan 2027 was due five working days later on Friday 12 Feb (a holiday), not provisional.
+    Restarted with the corrected file, the start recounted only provisional deadlines: the dispute stayed due on 12
+    Feb, overdue from the 13th in the middle of 春节. The query service now counts every open deadline again at
+    start (due Sunday 14 Feb, the 调休 working day); one already answered keeps the deadline it was answered by."""
+    from calendar_release import FILED_2027, NOTICE_2027, NOTICE_2027_MISTYPED, enter_2027
+
+    from services.query.store import QueryStore
+    from services.runtime import workdays
+
+    code, (open_key, answered_key) = mesh.codes["population"], list(mesh.persons)[4:6]
+    reporter = mesh.department("corrected-calendar")
+    reported = []
+    for key in (open_key, answered_key):
+        await query(mesh, reporter, code, key, ADMIN, ["name"])
+        reported.append((await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(
+            dispute=dispute_pb2.Dispute(resource_code=code, key=key, item="name", claimed_value="司马光")),
+            metadata=mesh.md(reporter), timeout=10)).dispute.id)
+    approver = mesh.md(person_of(mesh.provider, APPROVER))
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported[1], answer="登记姓名无误"),
+                                      metadata=approver, timeout=10)
+    enter_2027(monkeypatch, tmp_path, NOTICE_2027_MISTYPED)
+    counted = workdays.add_working_days(FILED_2027, 5)
+    assert counted.date() == dt.date(2027, 2, 12) and not workdays.provisional(counted)
+    pool = await asyncpg.create_pool(mesh.settings.database_url, min_size=1, max_size=2,
+                                     server_settings={"search_path": "query"})
+    try:
+        await pool.execute("UPDATE disputes SET create_time = $2, due_time = $3, due_working_days = 5,"
+                           " due_provisional = false WHERE id = ANY($1::uuid[])",
+                           [uuid.UUID(d) for d in reported], FILED_2027, counted)
+        store = QueryStore(pool)
+        await store.recount_dues()  # the calendar they were counted on: they do not move (other tests' may)
+        assert set(await pool.fetchval("SELECT array_agg(due_time) FROM disputes WHERE id = ANY($1::uuid[])",
+                                       [uuid.UUID(d) for d in reported])) == {counted}
+        enter_2027(monkeypatch, tmp_path, NOTICE_2027)  # the operator corrects the file and restarts
+        assert (await store.recount_dues()).corrected == 1
+        assert not await store.recount_dues()
+    finally:
+        await pool.close()
+    dues = []
+    for dispute_id in reported:
+        got = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=dispute_id),
+                                              metadata=mesh.md(reporter), timeout=10)).dispute
+        dues.append((got.due_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA).date(),
+                     got.due_time_provisional))
+    assert dues == [(dt.date(2027, 2, 14), False), (dt.date(2027, 2, 12), False)]
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported[0], answer="登记姓名无误"),
+                                      metadata=approver, timeout=10)  # the key free for other tests' disputes

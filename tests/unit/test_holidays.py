@@ -115,3 +115,32 @@ def test_the_start_log_says_which_calendar_counts_each_year(tmp_path: Path, monk
     path = _entered(tmp_path, monkeypatch, NOTICE_2027)
     assert f"GOVSHARE_HOLIDAYS_FILE {path} (2027)" in workdays.calendar_description()
     assert "provisional after 2027" in workdays.calendar_description()
+
+
+def test_a_year_corrected_in_the_file_moves_the_deadlines_counted_on_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline counted on a year the operator entered wrong (春节 typed as ending on 11 Feb 2027) was stored as
+    certain, and a start recounted only provisional ones: after the correction and a restart it stayed on the
+    wrong day. Counted again on the corrected year it moves, the start log says how many (no more: no ids), and a
+    deadline the correction does not touch is not written again."""
+    filed = dt.datetime(2027, 1, 29, 10, 0, tzinfo=workdays.CHINA)
+    later = dt.datetime(2027, 3, 1, 10, 0, tzinfo=workdays.CHINA)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "fixed").mkdir()
+    _entered(tmp_path / "first", monkeypatch, NOTICE_2027.replace('"2027-02-05..2027-02-12"',
+                                                                  '"2027-02-05..2027-02-11"'))
+    rows = [(key, start, workdays.add_working_days(start, 5), 5, False)
+            for key, start in (("crossing 春节", filed), ("after it", later))]
+    assert rows[0][2].date() == dt.date(2027, 2, 12)
+    assert workdays.moved_dues(rows) == []  # the calendar they were counted on
+    _entered(tmp_path / "fixed", monkeypatch, NOTICE_2027)  # corrected, and the processes restarted
+    moved = workdays.moved_dues(rows)
+    assert [(key, due.date(), days, still) for key, _was, due, days, still in moved] == [
+        ("crossing 春节", dt.date(2027, 2, 14), 5, False)]
+    recounted = workdays.recounted(rows, moved)
+    assert recounted == workdays.Recounted(corrected=1)
+    report = recounted.report("dispute deadlines")
+    assert report is not None and report.startswith("dispute deadlines: 1 open ones counted on a year's calendar "
+                                                    "corrected since (GOVSHARE_HOLIDAYS_FILE or chinese-calendar)")
+    assert "GOVSHARE_HOLIDAYS_FILE" in report and "(2027)" in report  # which calendar counted them now
+    assert workdays.Recounted().report("dispute deadlines") is None
