@@ -196,7 +196,8 @@ def working_days_between(start: dt.datetime, end: dt.datetime,
 def recount(start: dt.datetime, due: dt.datetime, working_days: int | None,
             is_working: Callable[[dt.date], bool] = is_working_day,
             covers: Callable[[dt.date], bool] = calendar_covers,
-            count: Callable[[dt.datetime, int], dt.datetime] | None = None) -> tuple[dt.datetime, int | None, bool]:
+            count: Callable[[dt.datetime, int], dt.datetime] | None = None,
+            counted_without: bool = True) -> tuple[dt.datetime, int | None, bool]:
     """A stored deadline counted ``working_days`` after ``start`` (None: stored before the count was kept), counted
     again on the calendar installed now: the deadline, the count and whether it is still provisional. A deadline in
     a year chinese-calendar did not cover was counted Monday to Friday; once a release covering that year is
@@ -204,12 +205,14 @@ def recount(start: dt.datetime, due: dt.datetime, working_days: int | None,
     corrected since (the holiday file's year entered wrong, or a release correcting a year) ends elsewhere too. One
     stored without its count stands unless it is still provisional (then the count it was made with is taken from
     it, to count it again later). ``count`` adds working days (add_working_days on ``is_working`` unless given:
-    count_memo's for a pass)."""
+    count_memo's for a pass). ``counted_without`` is False for a deadline stored as counted on its year's calendar:
+    if that year is no longer known (removed from the holiday file before a release has it), it is counted again
+    Monday to Friday, not left on the days of a calendar no longer in force."""
     if working_days is None:
         if covers(due.astimezone(CHINA).date()):  # nothing says it was counted without its year
             return due, None, False
         working_days = working_days_between(start, due, is_working)
-    if not covers(start.astimezone(CHINA).date() + dt.timedelta(days=1)):
+    if counted_without and not covers(start.astimezone(CHINA).date() + dt.timedelta(days=1)):
         # Not one day of the count is known yet (the calendar covers whole years from the first on, so the first
         # day unknown means all after it are): counted again, it ends where it did. Every start of every replica
         # recounts the provisional deadlines, and counting each again day by day made a start take minutes on a
@@ -257,7 +260,7 @@ def moved_dues(rows: Iterable[tuple[K, dt.datetime, dt.datetime, int | None, boo
     count = count_memo(working)
     moved = []
     for key, start, due, days, was_provisional in rows:
-        new_due, new_days, still = recount(start, due, days, working, covers, count)
+        new_due, new_days, still = recount(start, due, days, working, covers, count, was_provisional is not False)
         if new_due != due or new_days != days or still is not was_provisional:
             moved.append((key, due, new_due, new_days, still))
     return moved

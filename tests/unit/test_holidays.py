@@ -144,3 +144,21 @@ def test_a_year_corrected_in_the_file_moves_the_deadlines_counted_on_it(tmp_path
                                                     "corrected since (GOVSHARE_HOLIDAYS_FILE or chinese-calendar)")
     assert "GOVSHARE_HOLIDAYS_FILE" in report and "(2027)" in report  # which calendar counted them now
     assert workdays.Recounted().report("dispute deadlines") is None
+
+
+def test_a_year_removed_from_the_file_counts_its_deadlines_monday_to_friday_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline counted on a year the file gave (29 Jan 2027 + 10: 19 Feb), the year then removed before a release
+    has it: counted again, it stayed on the file's 19 Feb, only flagged provisional, and the console's note said it
+    was counted Monday to Friday, which it was not. It is now counted Monday to Friday less the statutory holidays
+    (16 Feb), as a deadline made then is."""
+    filed = dt.datetime(2027, 1, 29, 10, 0, tzinfo=workdays.CHINA)
+    _entered(tmp_path, monkeypatch, NOTICE_2027)
+    due = workdays.add_working_days(filed, 10)
+    assert due.date() == dt.date(2027, 2, 19)
+    monkeypatch.delenv(workdays.HOLIDAYS_FILE_ENV)  # the year removed, the processes restarted
+    moved = workdays.moved_dues([("application", filed, due, 10, False)])
+    assert [(new.date(), days, still) for _key, _was, new, days, still in moved] == [(dt.date(2027, 2, 16), 10, True)]
+    assert workdays.add_working_days(filed, 10) == moved[0][2]  # as one made now
+    # One stored provisional, counted Monday to Friday, stays where it is (the start's shortcut).
+    assert workdays.moved_dues([("application", filed, moved[0][2], 10, True)]) == []
