@@ -246,7 +246,8 @@ class PersonStore:
                 # Taken under the row's lock: a sign-in making its token (record_success) has either finished,
                 # with an earlier ``iat``, or waits and sees this change.
                 params += [reset_second(), cut_tokens]
-                sets.append(f"not_before = ${len(params) - 1}, not_before_reason = ${len(params)}")
+                sets.append(f"not_before = GREATEST(${len(params) - 1}, not_before + 1),"
+                            f" not_before_reason = ${len(params)}")
             if callable(admin):
                 admin = admin(_person(before))
             row = await conn.fetchrow(f"UPDATE persons SET {', '.join(sets)} WHERE id = $1 RETURNING *",

@@ -73,7 +73,11 @@ LAST_AUTHORITY_SYSTEM = ("the authority department's last enabled system cannot 
 
 def reset_second() -> int:
     """The "not before" of a reset now: the next whole second, so that every token issued up to now
-    (``iat`` is whole seconds) is earlier, and tokens issued after it get ``iat`` = this value."""
+    (``iat`` is whole seconds) is earlier, and tokens issued after it get ``iat`` = this value.
+
+    The statements that store it take ``GREATEST(reset_second(), not_before + 1)``: a token issued just after a
+    reset carries ``iat`` = that reset's not-before, one second ahead of the clock, and a second reset in the same
+    second (a leaked system's own rotation, then the on-call person's disable) must still refuse it."""
     return int(time.time()) + 1
 
 
@@ -366,8 +370,9 @@ class Store:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
         # A new secret is a rotation: tokens issued with the old one are refused from now on.
         existing = await conn.fetchval(
-            "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(), not_before = $4,"
-            " not_before_reason = $5, state_version = nextval('system_state_version')"
+            "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(),"
+            " not_before = GREATEST($4, not_before + 1), not_before_reason = $5,"
+            " state_version = nextval('system_state_version')"
             " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
             " RETURNING id", system.department_code, system.name, secret_hash, reset_second(), ROTATED)
         if existing is not None:
@@ -413,7 +418,8 @@ class Store:
             if not await conn.fetchval("SELECT true FROM systems WHERE id = $1 FOR UPDATE", system_id):
                 return None
             row = await conn.fetchrow(
-                "UPDATE systems SET secret_hash = $2, update_time = now(), not_before = $3, not_before_reason = $4,"
+                "UPDATE systems SET secret_hash = $2, update_time = now(),"
+                " not_before = GREATEST($3, not_before + 1), not_before_reason = $4,"
                 " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
                 system_id, secret_hash, reset_second(), ROTATED)
             await self.append_admin(conn, SERVICE, [admin])
@@ -441,7 +447,8 @@ class Store:
                 if others == 0:
                     raise failed_precondition("LAST_AUTHORITY_SYSTEM", LAST_AUTHORITY_SYSTEM)
             row = await conn.fetchrow(
-                "UPDATE systems SET disabled = true, update_time = now(), not_before = $2, not_before_reason = $3,"
+                "UPDATE systems SET disabled = true, update_time = now(),"
+                " not_before = GREATEST($2, not_before + 1), not_before_reason = $3,"
                 " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
                 system_id, reset_second(), DISABLED)
             await self.append_admin(conn, SERVICE, [admin])

@@ -184,6 +184,23 @@ async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_work
     await _works(platform, await _token(platform, system_id, rotated.secret))
 
 
+async def test_a_token_issued_between_two_resets_of_one_second_is_refused_after_the_second(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A token issued right after a reset carries ``iat`` = that reset's not-before (the next whole second), and a
+    second reset in the same second stored the same not-before: the token survived it. Seen in the leaked-secret
+    runbook's test: the leaked system rotated its own secret and took a token, the on-call person disabled,
+    rotated and enabled it within that second, and the token answered queries again."""
+    system_id, _, _ = await _new_system(platform)
+    admin = platform.metadata("authority")
+    first = await _directory(platform).RotateSystemSecret(
+        directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=admin, timeout=10)
+    token = await _token(platform, system_id, first.secret)
+    second = await _directory(platform).RotateSystemSecret(
+        directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=admin, timeout=10)
+    await _refused_everywhere(platform, token, "rotated")
+    await _works(platform, await _token(platform, system_id, second.secret))
+
+
 async def test_a_rotation_while_the_old_secret_is_being_checked_leaves_no_token_of_it(  # type: ignore[no-untyped-def]
         platform, monkeypatch) -> None:
     """IssueToken checks the secret (slowly, scrypt) against the hash it read; the secret is rotated meanwhile.
