@@ -4,6 +4,14 @@ Every channel uses mTLS when the process has certificates, keeps connections
 alive, and retries calls that failed with UNAVAILABLE — only for methods declared
 idempotent, since a retried non-idempotent call could apply twice.
 
+Every channel balances its calls over all the addresses its target's name resolves to (gRPC's ``dns``
+resolver and its ``round_robin`` policy, one connection per address): in Kubernetes a service dials the
+callee's headless ``<component>-pods`` Service, one address per pod. gRPC's default (``pick_first``) kept one
+HTTP/2 connection, so every call of a replica went to one pod until the server's ``max_connection_age``
+(services.runtime.server) closed it, and pods added by a scale-up got no internal calls meanwhile. The name is
+resolved again whenever one of those connections ends (that age, a pod stopping, a failed connect), at most
+every RESOLVE_MIN_INTERVAL_MS: so a new pod gets its share within one connection age.
+
 Trace context travels in each call's metadata (``call_metadata``), next to the
 caller's signed identity, rather than through OpenTelemetry's client interceptor:
 grpc.aio runs an intercepted call in a task of its own with an ``asyncio.wait``
@@ -38,14 +46,32 @@ CHANNEL_OPTIONS = [
     # ~0.1 s of a peer coming back rather than after gRPC's default 1 s, growing to at most 2 s while it is down.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # How soon the name may be resolved again once a connection ends (gRPC's default, 30 s, would leave a rolling
+    # update's new pods unknown, and calls failing on the old ones' addresses, for up to half a minute).
+    ("grpc.dns_min_time_between_resolutions_ms", 5_000),
 ]
+#: The balancing policy of every channel: each call to the next ready address of the target's name.
+LOAD_BALANCING = [{"round_robin": {}}]
+#: Target schemes gRPC resolves itself (``ipv4:a:1,b:2`` lists addresses); any other target is host:port.
+TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
 
 
-def retry_config(idempotent_services: Iterable[str]) -> str:
-    """A service config that retries UNAVAILABLE for every method of the given services."""
-    return json.dumps({
-        "methodConfig": [{
-            "name": [{"service": name} for name in idempotent_services],
+def dial_target(target: str) -> str:
+    """The URI a channel dials for ``target``: host:port through the ``dns`` resolver, so that every address of
+    the name is known to the balancing policy (and resolved again); a target with a scheme is kept."""
+    if target.startswith(TARGET_SCHEMES):
+        return target
+    return f"dns:///{target}"
+
+
+def service_config(idempotent_services: Iterable[str]) -> str:
+    """A channel's service config: round-robin balancing, and UNAVAILABLE retried for every method of the given
+    services."""
+    config: dict[str, object] = {"loadBalancingConfig": LOAD_BALANCING}
+    services = list(idempotent_services)
+    if services:
+        config["methodConfig"] = [{
+            "name": [{"service": name} for name in services],
             "retryPolicy": {
                 "maxAttempts": 3,
                 "initialBackoff": "0.02s",
@@ -54,7 +80,7 @@ def retry_config(idempotent_services: Iterable[str]) -> str:
                 "retryableStatusCodes": ["UNAVAILABLE"],
             },
         }]
-    })
+    return json.dumps(config)
 
 
 def trace_metadata() -> MetadataEntries:
@@ -78,11 +104,14 @@ def call_metadata(signer: AssertionSigner, caller: Caller) -> MetadataEntries:
 
 
 def open_channel(target: str, settings: Settings, idempotent_services: Iterable[str] = ()) -> grpc.aio.Channel:
-    """An aio channel to ``target`` (host:port), secured with the process's mTLS certificates if any."""
-    options = [*CHANNEL_OPTIONS]
-    services = list(idempotent_services)
-    if services:
-        options.append(("grpc.service_config", retry_config(services)))
+    """An aio channel to ``target`` (host:port, or a gRPC URI such as ``ipv4:a:1,b:2``), secured with the
+    process's mTLS certificates if any, balancing its calls over every address of the target's name.
+
+    Under mTLS the callee's certificate must name the host dialled (gRPC checks it against the target's host),
+    so the chart's certificates name each component's headless ``-pods`` Service as well as its Service.
+    """
+    options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(idempotent_services))]
+    target = dial_target(target)
     if settings.tls_enabled:
         credentials = grpc.ssl_channel_credentials(
             root_certificates=Path(settings.tls_ca).read_bytes(),

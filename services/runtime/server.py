@@ -71,7 +71,9 @@ MAX_METADATA_BYTES = 256 * 1024
 #: edge converts replies up to this size to JSON (gateway/edge.py).
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
-# Keepalive and connection age let Kubernetes rebalance long-lived HTTP/2 connections.
+# Keepalive and connection age let Kubernetes rebalance long-lived HTTP/2 connections: each connection's end makes
+# the calling service's channel resolve this service's name again (services.runtime.clients), which is how it learns
+# of pods added since.
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
