@@ -6,7 +6,7 @@ idempotent, since a retried non-idempotent call could apply twice.
 
 Every channel balances its calls over all the addresses its target's name resolves to (gRPC's ``dns``
 resolver and its ``round_robin`` policy, one connection per address): in Kubernetes a service dials the
-callee's headless ``<component>-pods`` Service, one address per pod. gRPC's default (``pick_first``) kept one
+callee's headless ``<component>-ready`` Service, one address per ready pod. gRPC's default (``pick_first``) kept one
 HTTP/2 connection, so every call of a replica went to one pod until the server's ``max_connection_age``
 (services.runtime.server) closed it, and pods added by a scale-up got no internal calls meanwhile. The name is
 resolved again whenever one of those connections ends (that age, a pod stopping, a failed connect), at most
@@ -108,7 +108,7 @@ def open_channel(target: str, settings: Settings, idempotent_services: Iterable[
     process's mTLS certificates if any, balancing its calls over every address of the target's name.
 
     Under mTLS the callee's certificate must name the host dialled (gRPC checks it against the target's host),
-    so the chart's certificates name each component's headless ``-pods`` Service as well as its Service.
+    so the chart's certificates name each component's headless ``-ready`` Service as well as its Service.
     """
     options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(idempotent_services))]
     target = dial_target(target)

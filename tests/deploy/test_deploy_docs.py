@@ -115,6 +115,8 @@ def test_the_guides_certificate_loop_gives_the_gateway_the_names_clients_dial(tm
         assert (set(hosts) <= names) == (component == "gateway"), names
         # The edge dials each backend's pods by the headless Service and checks the certificate names it.
         assert (f"{service}-pods.govshare.svc.cluster.local" in names) == (component != "gateway"), names
+        # The services dial each other's ready pods by the "-ready" headless Service and check it too.
+        assert (f"{service}-ready.govshare.svc.cluster.local" in names) == (component != "gateway"), names
     assert "create secret generic govshare-gateway-tls" in (tmp_path / "kubectl.log").read_text()
 
 

@@ -903,15 +903,16 @@ def _dialled_in_the_mesh(variant: Variant) -> list[tuple[str, str]]:
 
 
 def test_every_name_dialled_in_the_mesh_is_in_the_certificate_of_the_pods_answering(rendered) -> None:  # type: ignore[no-untyped-def]
-    """The services dial each other at their Services' names (the virtual IP) and check the certificate names
-    them (gRPC verifies the target's host); the edge dials each pod at the headless "-pods" Service's name and now
-    checks it too (gateway/edge.py), where the mTLS certificates named the Service alone, so under the name check
-    every call from the edge would fail. Every address of the release dialled under mTLS is in the Certificate of
-    the component whose pods answer it."""
+    """The services dial each other at the headless "-ready" Services' names (each ready pod, balanced by their
+    channels) and check the certificate names them (gRPC verifies the target's host); the edge dials each pod at the
+    headless "-pods" Service's name and now checks it too (gateway/edge.py), where the mTLS certificates named the
+    Service alone, so under the name check every call from the edge would fail. Every address of the release
+    dialled under mTLS is in the Certificate of the component whose pods answer it."""
     variant = rendered["intranet-cert-manager"]
     certificates = {c["metadata"]["name"]: c for c in variant.of_kind("Certificate")}
     dialled = _dialled_in_the_mesh(variant)
-    assert {host.split(".")[0] for _who, host in dialled} >= {f"{RELEASE}-{c}-pods" for c in COMPONENTS[1:]}
+    assert {host.split(".")[0] for _who, host in dialled} >= {f"{RELEASE}-{c}-{s}" for c in COMPONENTS[1:]
+                                                              for s in ("pods", "ready")}
     for who, host in dialled:
         service = variant.get("Service", host.split(".")[0])
         [component] = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -927,11 +928,16 @@ def test_targets_name_services_that_exist(variant: Variant, component: str) -> N
     assert targets == {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS[component] | NAMES.get(component, set())}
     for callee in CALLS[component] | NAMES.get(component, set()):
         host, port = env[f"GOVSHARE_{callee.upper()}_TARGET"]["value"].rsplit(":", 1)
-        # The edge calls each pod (the headless "-pods" Service); the services call the Service.
-        service = f"{callee}-pods" if component == "gateway" else callee
-        assert host == f"{RELEASE}-{service}.{NAMESPACE}.svc.cluster.local"
+        # The edge calls each pod (the headless "-pods" Service), the services each ready pod (the headless "-ready"
+        # Service): through the Service's virtual IP a service's channel kept one connection, so all of a replica's
+        # calls went to one pod for 5 minutes.
+        suffix = "pods" if component == "gateway" else "ready"
+        assert host == f"{RELEASE}-{callee}-{suffix}.{NAMESPACE}.svc.cluster.local"
         assert int(port) == GRPC_PORT
-        variant.component("Service", service)
+        service = variant.component("Service", f"{callee}-{suffix}")
+        assert service["spec"]["clusterIP"] == "None"
+        # Starting, draining or without its database, a pod gets no service's call (the edge checks health itself).
+        assert service["spec"].get("publishNotReadyAddresses", False) == (component == "gateway")
 
 
 def test_the_catalog_knows_the_foundation_by_the_address_query_reads_it_at(variant: Variant) -> None:
@@ -1051,7 +1057,8 @@ def test_supervision_snapshots_are_scheduled_and_reach_only_supervision(variant:
     (container,) = spec["containers"]
     assert container["args"] == ["supervise", "--months", "previous,current"]
     env = env_of(container)
-    assert env["GOVSHARE_SUPERVISION_TARGET"]["value"].startswith(f"{RELEASE}-supervision.")
+    # Each ready pod (the headless "-ready" Service), as the services call each other.
+    assert env["GOVSHARE_SUPERVISION_TARGET"]["value"].startswith(f"{RELEASE}-supervision-ready.")
     assert "secretKeyRef" in env["GOVSHARE_INTERNAL_KEY"]["valueFrom"]
     assert "GOVSHARE_DATABASE_URL" not in env and "GOVSHARE_TOKEN_PRIVATE_KEY" not in env
     if "GOVSHARE_TLS_CERT" in env:

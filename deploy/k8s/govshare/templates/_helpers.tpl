@@ -240,9 +240,14 @@ Call with (dict "root" $ "component" "gateway"). */}}
 {{- printf "%s.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
 {{- end -}}
 
-{{/* The headless Service of a component ("<name>-pods"): its ready pods by address, which the edge balances over. */}}
+{{/* The headless Service of a component ("<name>-pods"): its pods by address, ready or not, which the edge balances over. */}}
 {{- define "govshare.podsTarget" -}}
 {{- printf "%s-pods.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
+{{- end -}}
+
+{{/* The headless Service of a component's ready pods ("<name>-ready"), which the services' channels balance over. */}}
+{{- define "govshare.readyTarget" -}}
+{{- printf "%s-ready.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
 {{- end -}}
 
 {{/* Which mTLS provider is in effect: "cert-manager", "secret" or "" (mTLS off). */}}
