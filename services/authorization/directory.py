@@ -1,9 +1,13 @@
 """Departments and their business systems (DOMAIN §1), and system credentials.
 
-Only the authority registers departments. A department registers its own
-systems (the authority may register any). A system's secret is shown once, at
-creation or rotation; the store keeps a scrypt hash. Tokens are issued against
-the secret, and a token's caller carries the department's authority flag.
+Only the authority registers departments, and only its 管理员 (or the platform's
+own provisioning: its services, the authority's systems) registers, disables and
+enables systems and rotates their secrets (duties.require_administrator). A
+department's business system may rotate its own secret (automated rotation),
+nothing else here: one leaked secret must not take over its siblings. A system's
+secret is shown once, at creation or rotation; the store keeps a scrypt hash.
+Tokens are issued against the secret, and a token's caller carries the
+department's authority flag.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ LEVELS = frozenset(v for v in directory_pb2.AdministrativeLevel.values()
 BAD_CREDENTIALS = "unknown system id or wrong secret"
 # Issued secrets are 43 characters; anything far longer is refused before hashing.
 MAX_SECRET = 256
+#: What a department's business system may do in the directory instead (duties.require_administrator).
+OWN_ROTATION = "a business system may rotate its own secret only (RotateSystemSecret with its own id)"
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,12 @@ def _token_refusal(result: str, message: str) -> ServiceError:
     if result == "DEPARTMENT_RETIRED":
         return ServiceError(grpc.StatusCode.UNAUTHENTICATED, result, message)
     return unauthenticated(message)
+
+
+def _rotates_itself(caller: Caller, system_id: str) -> bool:
+    """Whether a business system rotates its own secret: automated rotation, the one directory change its own
+    token may make (logged with the system as the actor, as any rotation is)."""
+    return not caller.is_person and not caller.is_service and caller.system_id == system_id
 
 
 def department_problems(department: Department, prefix: str = "department") -> list[FieldViolation]:
@@ -231,8 +243,10 @@ class Directory:
             problems.append(FieldViolation("system.name", error))
         if problems:
             raise invalid_argument(problems)
-        duties.require_role(caller, ADMINISTRATOR, "register systems")
-        require_department(caller, code, "register systems")
+        # A refusal is logged on the department (the system has no id yet): a leaked secret's tries are seen.
+        async with refusals_logged(self._store.record_admin, caller, "directory.create_system", code):
+            duties.require_administrator(caller, "register systems")
+            require_department(caller, code, "register systems")
         if (department := await self._store.get_department(code)) is None:
             raise not_found(f"department {code}")
         retirement.require_in_service(department)
@@ -263,7 +277,8 @@ class Directory:
         require_identified(caller)
         async with self._refusals_logged(caller, "directory.rotate_system_secret", system_id):
             # The role first: whoever may not rotate secrets learns nothing of which system ids exist.
-            duties.require_role(caller, ADMINISTRATOR, "rotate systems' secrets")
+            if not _rotates_itself(caller, system_id):
+                duties.require_administrator(caller, "rotate systems' secrets", OWN_ROTATION)
             system = await self._find_system(system_id)
             require_department(caller, system.department_code, "rotate this system's secret")
         secret = credentials.new_secret()
@@ -286,7 +301,7 @@ class Directory:
         """Disables a system: no new tokens, and every verifier refuses the tokens it holds (via the event)."""
         require_identified(caller)
         async with self._refusals_logged(caller, "directory.disable_system", system_id):
-            duties.require_role(caller, ADMINISTRATOR, "disable systems")  # before the lookup, as above
+            duties.require_administrator(caller, "disable systems")  # before the lookup, as above
             system = await self._find_system(system_id)
             require_department(caller, system.department_code, "disable this system")
         admin = AdminEvent.by(caller, "directory.disable_system", system.id,
@@ -300,7 +315,7 @@ class Directory:
     async def enable_system(self, caller: Caller, system_id: str) -> System:
         """Enables a disabled system again (authority only): new tokens; older ones stay refused."""
         async with self._refusals_logged(caller, "directory.enable_system", system_id):
-            duties.require_role(caller, ADMINISTRATOR, "enable systems")
+            duties.require_administrator(caller, "enable systems")
             require_authority(caller, "enable systems")
         system = await self._find_system(system_id)
         admin = AdminEvent.by(caller, "directory.enable_system", system.id,

@@ -12,7 +12,9 @@ A person's token carries their roles (services.runtime.tokens); the services, no
   deciding role (services.authorization.persons refuses the combination).
 
 Business systems (machine use) keep the rights their department has, except for the decisions a person
-must take and be answerable for (R-SEC-1 责任认定): :func:`require_person` refuses a system's token there.
+must take and be answerable for (R-SEC-1 责任认定): :func:`require_person` refuses a system's token there; and
+except administering the directory (systems, persons, roles): :func:`require_administrator` refuses a department's
+system, whose one leaked secret would otherwise mint new systems and rotate away its siblings' secrets.
 Platform services (``svc:*``) pass: they act for the platform, never for a department's decision.
 """
 
@@ -73,3 +75,20 @@ def require_person(caller: Caller, roles: str | Iterable[str], action: str, depa
                                 f"{_needs(wanted)} (SessionService.SignIn), not a business system's token",
                                 required_role=",".join(wanted))
     require_role(caller, wanted, action, department)
+
+
+def require_administrator(caller: Caller, action: str, instead: str = "") -> None:
+    """Administering the directory (systems, persons, roles) is the authority's 管理员's (a person, R-SEC-1), or the
+    platform's: its services and the authority's own systems, which provision the directory (the bootstrap system, a
+    directory sync). A department's business system is refused ADMINISTRATOR_ONLY: it would otherwise take over
+    every system of its department with one leaked secret. ``instead`` says what such a system may do instead."""
+    if caller.is_person:
+        require_role(caller, ADMINISTRATOR, action)
+        return
+    if caller.is_service or caller.authority:
+        return
+    raise permission_denied("ADMINISTRATOR_ONLY",
+                            f"only the authority's {_named(ADMINISTRATOR)} may {action}, signed in "
+                            f"(SessionService.SignIn), not a department's business system"
+                            + (f": {instead}" if instead else ""),
+                            required_role=ADMINISTRATOR)

@@ -49,6 +49,7 @@ from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.server import start_server
+from services.runtime.tokens import issue_token
 from services.supervision.months import Month
 
 pytestmark = pytest.mark.integration
@@ -139,10 +140,13 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
     social, authority = _department(platform, "social"), _department(platform, "authority")
     # Directory, secrets and tokens (authorization, in the transaction of the action).
     created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        department_code=social, name="档案管理系统")), metadata=platform.metadata("social"), timeout=10)
+        department_code=social, name="档案管理系统")), metadata=platform.person("authority", ADMINISTRATOR),
+        timeout=10)
     system_id = created.system.id
+    # The system rotates its own secret (automated rotation), with a token of its own: it is the actor.
+    own = issue_token(platform.settings["authorization"].token_private_key, Caller(system_id, social), 600).token
     rotated = await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
-                                                 metadata=platform.metadata("social"), timeout=10)
+                                                 metadata=(("authorization", f"Bearer {own}"),), timeout=10)
     await token_pb2_grpc.TokenServiceStub(platform.channel).IssueToken(
         token_pb2.IssueTokenRequest(system_id=system_id, secret=rotated.secret), timeout=10)
     await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
@@ -180,8 +184,8 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
                                     metadata=platform.metadata("authority"), timeout=10)
 
     expected = [
-        ("directory.create_system", system_id, "social"),
-        ("directory.rotate_system_secret", system_id, "social"),
+        ("directory.create_system", system_id, ("authority", ADMINISTRATOR)),
+        ("directory.rotate_system_secret", system_id, None),
         ("token.issue", system_id, None),
         ("directory.disable_system", system_id, "authority"),
         ("directory.enable_system", system_id, "authority"),
@@ -195,7 +199,7 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
     this_load = {"source_department_code": _department(platform, "police"), "accepted": 0, "rejected": 1}
     for action, target, actor in expected:
         event = await _logged(platform, action, target, **(this_load if action == "foundation.load_records" else {}))
-        if actor is None:  # a token is issued to the system that proved its secret
+        if actor is None:  # a token is issued to the system that proved its secret, which rotates its own
             assert (event.actor_system_id, event.actor_department_code) == (system_id, social)
         elif isinstance(actor, tuple):  # a person's decision (issue 12): their id, their name in the details
             person = _person(platform, *actor)
@@ -228,7 +232,8 @@ async def test_a_refused_token_request_of_an_existing_system_is_logged_with_it(p
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     social = _department(platform, "social")
     created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        department_code=social, name="门户核验系统")), metadata=platform.metadata("social"), timeout=10)
+        department_code=social, name="门户核验系统")), metadata=platform.person("authority", ADMINISTRATOR),
+        timeout=10)
     system_id, secret = created.system.id, created.secret
     tokens = token_pb2_grpc.TokenServiceStub(platform.channel)
     for tried in (system_id, f"sys-{uuid.uuid4().hex[:16]}"):  # an existing system, and an id nobody has
@@ -302,7 +307,7 @@ async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> No
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
         department_code=_department(platform, "civil"), name="救助审核系统")),
-        metadata=platform.metadata("civil"), timeout=10)
+        metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
     target = await _logged(platform, "directory.create_system", created.system.id)
     verify = _log(platform).VerifyAdminLog
     intact = await verify(admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.metadata("authority"), timeout=30)
@@ -313,7 +318,7 @@ async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> No
         original = await conn.fetchval('SELECT actor_department_code FROM "authorization".admin_log WHERE seq = $1',
                                        target.seq)
         await conn.execute('UPDATE "authorization".admin_log SET actor_department_code = $2 WHERE seq = $1',
-                           target.seq, _department(platform, "authority"))
+                           target.seq, _department(platform, "police"))  # not the actor's
         broken = await verify(admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.metadata("authority"),
                               timeout=30)
         assert not broken.intact
@@ -468,8 +473,8 @@ async def test_an_entry_edit_sent_whole_logs_the_fields_it_changed(platform) -> 
 async def test_role_and_grant_confidentiality_changes_are_logged_without_their_reasons(platform) -> None:  # type: ignore[no-untyped-def]
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     system_id = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        department_code=_department(platform, "civil"), name="查询门户")), metadata=platform.metadata("civil"),
-        timeout=10)).system.id
+        department_code=_department(platform, "civil"), name="查询门户")),
+        metadata=platform.person("authority", ADMINISTRATOR), timeout=10)).system.id
     roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
     portal = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
     await roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(system_id=system_id, role=portal),
@@ -787,7 +792,7 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
     await _refused(persons.DisablePerson(persons_pb2.DisablePersonRequest(id="psn-<script>"),
                                          metadata=platform.person("police", APPROVER), timeout=10))
     for action, target_id, actor, result in [
-        ("directory.disable_system", police_system, _system(platform, "civil"), "NOT_YOUR_DEPARTMENT"),
+        ("directory.disable_system", police_system, _system(platform, "civil"), "ADMINISTRATOR_ONLY"),
         ("directory.rotate_system_secret", police_system, approver, "ROLE_REQUIRED"),
         ("person.reset_password", target, approver, "ADMINISTRATOR_ONLY"),
         ("person.disable", "", approver, "ADMINISTRATOR_ONLY"),  # not an id: not repeated

@@ -26,6 +26,7 @@ from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, directo
 from services.authorization.admin_log import CHAIN_ID
 from services.client import run_verify_checkpoints
 from services.runtime.checkpoints import Checkpoint, key_id, to_json
+from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import details_of
 from services.runtime.keys import ed25519_public_keys
 
@@ -85,7 +86,7 @@ async def logged_action(platform) -> int:  # type: ignore[no-untyped-def]
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
         department_code=platform.credentials.systems["civil"]["department"], name="救助审核系统")),
-        metadata=platform.metadata("civil"), timeout=10)
+        metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
     async with database(platform) as conn:
         return await conn.fetchval("SELECT max(seq) FROM admin_log")
 

@@ -66,6 +66,8 @@ ANONYMOUS = Caller("anonymous", "", False)
 QUERY = service_caller("query")
 #: Decisions are persons' (issue 12): the authority's reviewer coordinates, a provider's approver replies.
 AUTHORITY_REVIEWER = person_of(AUTHORITY, REVIEWER)
+#: Systems are administered by the authority's 管理员 (a person), not by a department's business system.
+AUTHORITY_ADMIN = person_of(AUTHORITY, ADMINISTRATOR)
 
 
 def approver(department: Caller) -> Caller:
@@ -537,7 +539,7 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_ENABLED_SYSTEMS"
     await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
-                                      metadata=env.md(provider), timeout=10)
+                                      metadata=env.md(AUTHORITY_ADMIN), timeout=10)
 
     async with redis_client.pubsub() as pubsub:
         await pubsub.subscribe(DEPARTMENTS_CHANGED)
@@ -565,7 +567,7 @@ async def test_a_retired_departments_systems_persons_and_applications_are_refuse
                                   roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password="correct horse battery"),
         metadata=env.md(AUTHORITY), timeout=10)).person
     await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
-                                      metadata=env.md(department), timeout=10)
+                                      metadata=env.md(AUTHORITY_ADMIN), timeout=10)
     await people.DisablePerson(persons_pb2.DisablePersonRequest(id=person.id), metadata=env.md(AUTHORITY), timeout=10)
     await env.directory.RetireDepartment(_retire(code, successor.department_code), metadata=env.md(AUTHORITY),
                                          timeout=10)
@@ -615,17 +617,17 @@ async def test_systems_belong_to_their_department(env: Env) -> None:
     owner, other = await env.department(), await env.department()
     request = directory_pb2.CreateSystemRequest(system=directory_pb2.System(department_code=owner.department_code,
                                                                             name="低保审核系统"))
-    reason, _, _ = await fails(env.directory.CreateSystem(request, metadata=env.md(other), timeout=10),
-                               grpc.StatusCode.PERMISSION_DENIED)
-    assert reason == "NOT_YOUR_DEPARTMENT"
-    created = await env.directory.CreateSystem(request, metadata=env.md(owner), timeout=10)
+    created = await env.directory.CreateSystem(request, metadata=env.md(AUTHORITY_ADMIN), timeout=10)
     assert created.system.id.startswith("sys-") and created.system.department_code == owner.department_code
     assert len(created.secret) >= 40 and not created.system.disabled
-    # The authority may register systems of any department; an empty department means the caller's.
+    # The authority's own system provisions too (the bootstrap system, a directory sync); an empty department
+    # means the caller's.
     by_authority = await env.directory.CreateSystem(request, metadata=env.md(AUTHORITY), timeout=10)
+    authority = await env.department(authority=True)
     implicit = await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
-        system=directory_pb2.System(name="第二系统")), metadata=env.md(owner), timeout=10)
-    assert implicit.system.department_code == owner.department_code
+        system=directory_pb2.System(name="第二系统")), metadata=env.md(person_of(authority, ADMINISTRATOR)), timeout=10)
+    assert implicit.system.department_code == authority.department_code
+    third = await env.directory.CreateSystem(request, metadata=env.md(AUTHORITY_ADMIN), timeout=10)
 
     get = directory_pb2.GetSystemRequest(id=created.system.id)
     assert (await env.directory.GetSystem(get, metadata=env.md(owner), timeout=10)).system == created.system
@@ -638,7 +640,7 @@ async def test_systems_belong_to_their_department(env: Env) -> None:
     following = await env.directory.ListSystems(directory_pb2.ListSystemsRequest(
         page_size=2, page_token=listed.next_page_token), metadata=env.md(owner), timeout=10)
     assert [s.id for s in [*listed.systems, *following.systems]] == [
-        created.system.id, by_authority.system.id, implicit.system.id]
+        created.system.id, by_authority.system.id, third.system.id]
     assert not following.next_page_token
     await fails(env.directory.ListSystems(directory_pb2.ListSystemsRequest(department_code=owner.department_code),
                                           metadata=env.md(other), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
@@ -647,7 +649,8 @@ async def test_systems_belong_to_their_department(env: Env) -> None:
 async def test_system_name_is_required(env: Env) -> None:
     owner = await env.department()
     _, fields, _ = await fails(env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
-        system=directory_pb2.System(name="")), metadata=env.md(owner), timeout=10), grpc.StatusCode.INVALID_ARGUMENT)
+        system=directory_pb2.System(department_code=owner.department_code, name="")), metadata=env.md(AUTHORITY_ADMIN),
+        timeout=10), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["system.name"]
 
 
@@ -655,8 +658,10 @@ async def test_system_name_is_required(env: Env) -> None:
 
 
 async def _new_system(env: Env, owner: Caller) -> directory_pb2.CreateSystemResponse:
+    """A new system of ``owner``'s department, registered by the authority's 管理员."""
     return await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
-        system=directory_pb2.System(name="业务系统")), metadata=env.md(owner), timeout=10)
+        system=directory_pb2.System(department_code=owner.department_code, name="业务系统")),
+        metadata=env.md(AUTHORITY_ADMIN), timeout=10)
 
 
 async def _issue(env: Env, system_id: str, secret: str) -> token_pb2.IssueTokenResponse:
@@ -698,7 +703,7 @@ async def test_rotation_replaces_the_secret_and_disabling_stops_tokens(env: Env)
     owner = await env.department()
     created = await _new_system(env, owner)
     rotated = await env.directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=created.system.id),
-                                                     metadata=env.md(owner), timeout=10)
+                                                     metadata=env.md(AUTHORITY_ADMIN), timeout=10)
     assert rotated.secret != created.secret
     await fails(_issue(env, created.system.id, created.secret), grpc.StatusCode.UNAUTHENTICATED)
     await _issue(env, created.system.id, rotated.secret)
@@ -706,10 +711,40 @@ async def test_rotation_replaces_the_secret_and_disabling_stops_tokens(env: Env)
                                             metadata=env.md(await env.department()), timeout=10),
                 grpc.StatusCode.PERMISSION_DENIED)
     disabled = await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=created.system.id),
-                                                 metadata=env.md(owner), timeout=10)
+                                                 metadata=env.md(AUTHORITY_ADMIN), timeout=10)
     assert disabled.system.disabled
     _, _, message = await fails(_issue(env, created.system.id, rotated.secret), grpc.StatusCode.UNAUTHENTICATED)
     assert "disabled" in message
+
+
+async def test_a_business_system_administers_no_system_but_rotates_its_own_secret(env: Env) -> None:
+    """One leaked secret must not take over its department: a business system's token registers no system and
+    rotates, disables or enables none of its siblings (the new secrets came back to the caller), refused
+    ADMINISTRATOR_ONLY naming who may; it may rotate its own secret (automated rotation), logged as any rotation."""
+    owner = await env.department()
+    first, sibling = await _new_system(env, owner), await _new_system(env, owner)
+    leaked = env.md(Caller(first.system.id, owner.department_code))
+    create = directory_pb2.CreateSystemRequest(system=directory_pb2.System(department_code=owner.department_code,
+                                                                           name="冒名系统"))
+    for call in (env.directory.CreateSystem(create, metadata=leaked, timeout=10),
+                 env.directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=sibling.system.id),
+                                                  metadata=leaked, timeout=10),
+                 env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=sibling.system.id),
+                                             metadata=leaked, timeout=10),
+                 env.directory.EnableSystem(directory_pb2.EnableSystemRequest(id=sibling.system.id),
+                                            metadata=leaked, timeout=10)):
+        reason, _, message = await fails(call, grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "ADMINISTRATOR_ONLY" and "authority's 管理员 (ADMINISTRATOR)" in message, message
+    _, _, message = await fails(env.directory.RotateSystemSecret(
+        directory_pb2.RotateSystemSecretRequest(id=sibling.system.id), metadata=leaked, timeout=10),
+        grpc.StatusCode.PERMISSION_DENIED)
+    assert "rotate its own secret" in message, message
+    await _issue(env, sibling.system.id, sibling.secret)  # the sibling's secret is still its own
+
+    rotated = await env.directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=first.system.id),
+                                                     metadata=leaked, timeout=10)
+    await fails(_issue(env, first.system.id, first.secret), grpc.StatusCode.UNAUTHENTICATED)
+    await _issue(env, first.system.id, rotated.secret)
 
 
 async def test_anonymous_callers_reach_only_issue_token(env: Env) -> None:
@@ -1033,8 +1068,7 @@ async def test_submission_problems_are_all_named(env: Env, parties) -> None:  # 
 
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
-    system = (await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
-        system=directory_pb2.System(name="窗口系统")), metadata=env.md(user), timeout=10)).system
+    system = (await _new_system(env, user)).system
     grant = await env.grant(provider, user, entry, system_ids=[system.id])
     assert list(grant.system_ids) == [system.id]
     other = Caller("sys-elsewhere0", user.department_code)

@@ -32,7 +32,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
-from services.runtime.duties import APPROVER, AUDITOR, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPROVER, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
 
@@ -177,8 +177,9 @@ async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_work
     token = await _token(platform, system_id, secret)
     await _works(platform, token)
 
+    # Rotated by the system itself (automated rotation: the one directory change its own token may make).
     rotated = await _directory(platform).RotateSystemSecret(
-        directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=platform.metadata("social"), timeout=10)
+        directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=_bearer(token), timeout=10)
 
     await _refused_everywhere(platform, token, "rotated")
     await _works(platform, await _token(platform, system_id, rotated.secret))
@@ -243,7 +244,7 @@ async def test_enable_restores_new_tokens_but_not_those_from_before_the_disable(
     old = await _token(platform, system_id, secret)
     await _works(platform, old)
     await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
-                                             metadata=platform.metadata("social"), timeout=10)
+                                             metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
     await _refused_everywhere(platform, old, "disabled")
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:  # the department itself may not lift the authority's stop

@@ -85,14 +85,21 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
                                      purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE,
                                                                 text="泄露前的调用"))
     await query.Query(request, metadata=(("authorization", f"Bearer {leaked}"),), timeout=10)  # it works, before
-    # Whoever holds it acts for the department in the directory: a system of their own, a sibling's new secret.
+    # Whoever holds it tries to take the department's other systems: a system of their own, a sibling's new
+    # secret. Both are refused (the authority's 管理员's), and logged; its own secret it may rotate, and does.
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     leaked_md = (("authorization", f"Bearer {leaked}"),)
-    planted = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        name=f"冒用系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])), metadata=leaked_md,
-        timeout=10)).system.id
-    await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=sibling), metadata=leaked_md,
-                                       timeout=10)
+    for attempt in (directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+                        name=f"冒用系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])),
+                        metadata=leaked_md, timeout=10),
+                    directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=sibling),
+                                                 metadata=leaked_md, timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await attempt
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, denied.value.details()
+    taken = (await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
+                                                metadata=leaked_md, timeout=10)).secret
+    leaked = await _token(platform, system_id, taken)
 
     admin, admin_totp = await _person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
     out = await asyncio.to_thread(_run, _block("leaked-secret"), platform.gateway, {
@@ -109,9 +116,10 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
     with pytest.raises(grpc.aio.AioRpcError) as still:
         await query.Query(request, metadata=(("authorization", f"Bearer {leaked}"),), timeout=10)
     assert still.value.code() == grpc.StatusCode.UNAUTHENTICATED and "was rotated" in still.value.details()
-    with pytest.raises(grpc.aio.AioRpcError) as old:
-        await _token(platform, system_id, old_secret)
-    assert old.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    for secret in (old_secret, taken):  # the department's, and the one whoever held the leaked secret rotated to
+        with pytest.raises(grpc.aio.AioRpcError) as old:
+            await _token(platform, system_id, secret)
+        assert old.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert await _token(platform, system_id, new_secret)
 
     auditor, auditor_totp = await _person(platform, "authority", persons_pb2.PERSON_ROLE_AUDITOR)
@@ -120,8 +128,9 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
         "DEPARTMENT": civil["department"], "SYSTEM_ID": system_id})
     assert any(line.endswith(f"{system_id} BAD_SECRET") for line in found), found
     changed = [line.split()[1:] for line in found if " directory." in line]
-    assert ["directory.rotate_system_secret", sibling, "OK"] in changed, found
-    assert ["directory.create_system", planted, "OK"] in changed, found
+    assert ["directory.rotate_system_secret", sibling, "ADMINISTRATOR_ONLY"] in changed, found
+    assert ["directory.create_system", civil["department"], "ADMINISTRATOR_ONLY"] in changed, found
+    assert ["directory.rotate_system_secret", system_id, "OK"] in changed, found
     calls = [line.split()[1:] for line in found if "Query" in line]
     assert ["Query", "102001/000001", "ACCESS_RESULT_DENIED", "DENY_REASON_CREDENTIALS_REVOKED"] in calls, found
     assert ["Query", "102001/000001", "ACCESS_RESULT_ANSWERED"] in calls, found  # what it read before

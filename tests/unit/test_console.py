@@ -915,8 +915,9 @@ def test_the_audit_page_says_why_an_access_was_refused() -> None:
 def test_enabling_a_system_asks_first_and_warns_of_a_secret_not_reset() -> None:
     """业务系统's 启用 re-enabled at a click, with no question, though 停用 asks: an administrator who disabled a
     system because its secret leaked, and enabled it again before the department had reset the secret (the
-    console cannot: RotateSystemSecret is the department's, by REST, docs/operations.md), handed the system back
-    to whoever held the leaked secret. 启用 now asks, saying so."""
+    console cannot: RotateSystemSecret is the authority's 管理员's, by REST, docs/operations.md), handed the system
+    back to whoever held the leaked secret. 启用 now asks, saying so, and who resets the secret (a disabled system
+    gets no token to rotate its own)."""
     from govshare.authorization.v1 import directory_pb2
 
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
@@ -929,7 +930,8 @@ def test_enabling_a_system_asks_first_and_warns_of_a_secret_not_reset() -> None:
         when=when)
     (button,) = re.findall(r'<button[^>]*value="enable"[^>]*>', page)
     assert 'data-confirm="确定启用业务系统 低保审核系统？' in button, button
-    assert "密钥曾泄露" in button and "重置其密钥" in button, button
+    assert "密钥曾泄露" in button and "重置密钥" in button, button
+    assert "共享主管部门的管理员通过平台接口重置密钥" in button and "该部门" not in button, button
 
 
 def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:

@@ -48,3 +48,19 @@ def test_systems_keep_their_rights_but_not_a_persons_decisions() -> None:
     assert refused.reason == "PERSON_REQUIRED" and "审批人 (APPROVER)" in refused.message
     duties.require_person(service_caller("query"), APPROVER, "reply")  # the platform itself is never refused
     duties.require_person(person(APPROVER), APPROVER, "reply", POLICE)
+
+
+def test_a_departments_system_administers_nothing_but_the_platform_and_the_authoritys_administrator_do() -> None:
+    """A department's business system passed every administrator's check (systems keep their department's rights),
+    so one leaked secret registered systems of its department and rotated its siblings' secrets. Administering the
+    directory is the authority's 管理员's, or the platform's (its services, the authority's provisioning system)."""
+    refused = refusal(duties.require_administrator, Caller("sys-0123456789", POLICE), "register systems",
+                      "a business system may rotate its own secret only")
+    assert refused.reason == "ADMINISTRATOR_ONLY" and refused.metadata["required_role"] == ADMINISTRATOR
+    assert "authority's 管理员 (ADMINISTRATOR)" in refused.message and "its own secret" in refused.message
+    assert refusal(duties.require_administrator, person(APPROVER, authority=True), "register systems"
+                   ).reason == "ROLE_REQUIRED"
+    assert refusal(duties.require_administrator, person(ADMINISTRATOR), "register systems").reason == "ROLE_REQUIRED"
+    duties.require_administrator(person(ADMINISTRATOR, authority=True), "register systems")
+    duties.require_administrator(Caller("sys-authority0", POLICE, authority=True), "register systems")
+    duties.require_administrator(service_caller("authorization"), "register systems")
