@@ -258,6 +258,12 @@ class Catalog:
             duties.require_role(caller, DATA_OFFICER, "retire catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, code)
             published = await tx.version(code, head.public_version) if head.public_version else None
+            if published is not None:
+                # Every grant of it stops at once (NOT_PUBLISHED), for good: a 编目员 answers for that, not a token
+                # (one leaked system secret closed all its department's sharing). A never-published entry a
+                # system may still withdraw (bulk cataloguing).
+                duties.require_person(caller, DATA_OFFICER, "retire a published catalog entry",
+                                      head.provider_department_code)
             target = published or latest
             lifecycle.require_state(target, "retired",
                                     lifecycle.RETIRABLE if published else lifecycle.RETIRABLE_UNPUBLISHED)

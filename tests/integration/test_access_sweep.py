@@ -118,8 +118,10 @@ class _Catalog:
         self._stub = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
 
     def __call__(self, method: str, request: object, system: str):  # type: ignore[no-untyped-def]
-        # A review is the authority's reviewer's decision (issue 12), not its system's.
-        metadata = (self._platform.person(system, REVIEWER) if method == "ReviewEntry"
+        # A review is the authority's reviewer's decision (issue 12), not its system's; retiring a published
+        # entry is a 编目员's.
+        persons = {"ReviewEntry": REVIEWER, "RetireEntry": DATA_OFFICER}
+        metadata = (self._platform.person(system, persons[method]) if method in persons
                     else self._platform.metadata(system))
         return getattr(self._stub, method)(request, metadata=metadata, timeout=10)
 

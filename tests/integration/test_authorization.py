@@ -51,7 +51,7 @@ from services.authorization.figures import department_figures
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
 from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, GRANTS_CHANGED, publish
-from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
@@ -518,8 +518,8 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     assert dict(info.metadata) == {"live_grants": "1", "open_applications": "1"}
 
     stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
-    await stub.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="机构改革"), metadata=env.md(provider),
-                           timeout=10)
+    await stub.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="机构改革"),
+                           metadata=env.md(person_of(provider, DATA_OFFICER)), timeout=10)
     await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="机构改革"),
                                   metadata=env.md(approver(provider)), timeout=10)
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
@@ -1564,11 +1564,20 @@ async def test_check_decides_basic_items_and_denials_with_reasons(env: Env, part
 
 
 async def test_a_retired_entry_is_no_longer_granted(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """Retiring a published entry stops every grant of it for good: the provider's 编目员 answers for it. A business
+    system's token (one leaked secret) closed its department's sharing; it is refused PERSON_REQUIRED."""
     provider, user, entry = parties
     await env.grant(provider, user, entry)
     assert (await env.check(user, entry, "birth_date")).allowed
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(provider), timeout=10)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    reason, _, message = await fails(catalog.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="职责调整"),
+                                                         metadata=env.md(provider), timeout=10),
+                                     grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "PERSON_REQUIRED" and "编目员 (DATA_OFFICER)" in message, message
+    assert (await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=env.md(user),
+                                   timeout=10)).entry.state == cat.ENTRY_STATE_PUBLISHED
+    await catalog.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="职责调整"),
+                              metadata=env.md(person_of(provider, DATA_OFFICER)), timeout=10)
     for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
         decision = await env.check(user, entry, "birth_date")
         if not decision.allowed:
@@ -1583,7 +1592,8 @@ async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refu
     provider, user, entry = parties
     application = await env.submit(user, entry)
     await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(provider), timeout=10)
+        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
     for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
         if not (await env.check(user, entry, "birth_date")).allowed:
             break

@@ -212,7 +212,8 @@ async def test_lifecycle_versions_supersede_and_retire(catalog: Client) -> None:
     versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), reader)).versions
     assert [(v.version, v.state) for v in versions] == [(1, pb.ENTRY_STATE_SUPERSEDED), (2, pb.ENTRY_STATE_PUBLISHED)]
 
-    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="职能调整"), owner)).entry
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="职能调整"),
+                             person_of(owner, DATA_OFFICER))).entry
     assert (retired.version, retired.state) == (2, pb.ENTRY_STATE_RETIRED)
     assert (await catalog.get(draft.code, reader)).state == pb.ENTRY_STATE_RETIRED  # stays readable
     reason, _, message = await fails(catalog.update(change, ["name"], owner), grpc.StatusCode.FAILED_PRECONDITION)
@@ -949,7 +950,8 @@ async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_fo
         return {update.department_code for update in updates}
 
     assert leaving.department_code in await overdue()
-    await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code, reason="职能划出，不再提供"), leaving)
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code, reason="职能划出，不再提供"),
+                  person_of(leaving, DATA_OFFICER))
     assert leaving.department_code not in await overdue()
 
 
@@ -963,7 +965,7 @@ async def test_every_state_change_is_announced(catalog: Client, redis_client) ->
         await catalog.submit(entry.code, owner)
         await catalog.review(entry.code)
         await catalog.update(pb.Entry(code=entry.code, name="修订"), ["name"], owner)
-        await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code), owner)
+        await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code), person_of(owner, DATA_OFFICER))
         received: list[dict] = []
         async with asyncio.timeout(10):
             while len(received) < 5:

@@ -48,7 +48,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.client import run_query
 from services.foundation.synthetic import persons
 from services.query.component import create_component as create_query
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.duties import APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.embedded import create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import service_caller
@@ -378,7 +378,7 @@ async def _second_frontproc(platform, embedded, work: Path) -> AsyncIterator[tup
     finally:
         with contextlib.suppress(grpc.aio.AioRpcError):
             await catalog.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="前置机合并"),
-                                      metadata=platform.metadata("social"), timeout=10)
+                                      metadata=platform.person("social", DATA_OFFICER), timeout=10)
         await asyncio.to_thread(second.stop)
 
 

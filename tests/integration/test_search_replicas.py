@@ -15,7 +15,7 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
-from caller_metadata import CallerMetadata
+from caller_metadata import CallerMetadata, person_of
 from test_catalog import AUTHORITY, Client, _start, department, fails, make_entry
 
 from govshare.catalog.v1 import catalog_pb2 as pb
@@ -23,6 +23,7 @@ from govshare.common.v1 import common_pb2 as common
 from services.catalog.index import IndexedVersion
 from services.catalog.indexing import CATCH_UP_SECONDS, IndexKeeper
 from services.runtime.cache import CATALOG_CHANGED
+from services.runtime.duties import DATA_OFFICER
 from services.runtime.errors import ServiceError
 from services.runtime.identity import Caller
 from services.runtime.server import RunningServer
@@ -289,7 +290,8 @@ async def test_visibility_drafts_of_other_departments_never_retired_for_nobody(
     page = await catalog.search("人口普查", stranger, provider_department_code=dept)
     assert [(e.code, e.version, e.name) for e in page.entries] == [(published.code, 1, "人口普查公开")]
 
-    await catalog("RetireEntry", pb.RetireEntryRequest(code=published.code, reason="停止共享"), owner)
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=published.code, reason="停止共享"),
+                  person_of(owner, DATA_OFFICER))
     for client in (catalog, other):
         for caller in (owner, stranger, AUTHORITY):
             assert await eventually(lambda c=client, who=caller: _lacks(c, who, dept, published.code),
@@ -346,7 +348,8 @@ async def test_published_and_retired_on_one_replica_within_a_second_on_the_other
     await writer.review(created.code)
     for client in (writer, reader):
         assert await eventually(lambda c=client: _has(c, created.code, dept), EVENT_BOUND_SECONDS)
-    await reader("RetireEntry", pb.RetireEntryRequest(code=created.code, reason="停止共享"), owner)
+    await reader("RetireEntry", pb.RetireEntryRequest(code=created.code, reason="停止共享"),
+                 person_of(owner, DATA_OFFICER))
     for client in (reader, writer):
         assert await eventually(lambda c=client: _gone(c, created.code, dept), EVENT_BOUND_SECONDS)
 
