@@ -37,7 +37,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.foundation.v1 import foundation_pb2
 from govshare.query.v1 import dispute_pb2
 
-#: One page per kind; a count of more than this is said "99+" (the list itself pages on its own page).
+#: One page per kind; a count of more than this is said "100+" (the list itself pages on its own page).
 COUNT_PAGE = 100
 #: What the menu says when a service could not count (the page itself keeps working).
 DOWN = "部分待办暂时无法统计（平台服务暂时不可用），数量可能不全，稍后会自动重试。"
