@@ -465,7 +465,8 @@ async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # ty
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=published.code), metadata=social, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=published.code, decision=cat.REVIEW_DECISION_PUBLISH),
                               metadata=platform.person("authority", "REVIEWER"), timeout=10)
-    page = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    # Retiring a published entry is a person's decision (its 编目员's): a business system's token is refused.
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "DATA_OFFICER"))
     await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
     assert await page.get_by_role("link", name="修改（生成新版本", exact=False).count() == 1
     await page.locator("#retire-reason").fill("职能划转至市医保局")
