@@ -43,7 +43,7 @@ from services.runtime.errors import FieldViolation, ServiceError, invalid_argume
 from services.runtime.identifiers import credit_code_error, region_code_error
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
-from services.runtime.system_states import SystemState
+from services.runtime.system_states import SECRET_ROTATED, SYSTEM_DISABLED, SystemState
 
 if TYPE_CHECKING:
     from services.authorization.disputes import OpenDisputes
@@ -102,22 +102,21 @@ def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]
     are ``held``: the administrative log's result and the caller's message, both empty when it may."""
     system_id = verified.system.id
     if held is None or held.secret_hash != verified.secret_hash:
-        return "SECRET_ROTATED", (f"the secret of system {system_id} was rotated while this token was being "
+        return SECRET_ROTATED, (f"the secret of system {system_id} was rotated while this token was being "
                                   "issued: ask for a token with the new secret")
     if held.department_retired:
         return "DEPARTMENT_RETIRED", f"system {system_id} gets no tokens: {held.department_retired}"
     if held.system.disabled:
-        return "SYSTEM_DISABLED", f"system {system_id} is disabled: the authority may enable it again"
+        return SYSTEM_DISABLED, f"system {system_id} is disabled: the authority may enable it again"
     return "", ""
 
 
 def _token_refusal(result: str, message: str) -> ServiceError:
-    """UNAUTHENTICATED for a token refused: a retired department's with its reason, DEPARTMENT_RETIRED, as SignIn
-    refuses its persons, so that a client (a 前置机 sending change notices) tells a retirement, final, from a
-    secret to correct and try again; the others with the generic reason."""
-    if result == "DEPARTMENT_RETIRED":
-        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, result, message)
-    return unauthenticated(message)
+    """UNAUTHENTICATED for a token refused to the right secret, with its reason (DEPARTMENT_RETIRED,
+    SYSTEM_DISABLED, SECRET_ROTATED), as the services refuse a token already held: a client (the SDK, a 前置机
+    sending change notices) tells a retirement or a disable, which no secret mends, from a secret to replace. Only
+    a wrong secret stays the generic UNAUTHENTICATED, saying nothing of the system."""
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, result, message)
 
 
 def _rotates_itself(caller: Caller, system_id: str) -> bool:

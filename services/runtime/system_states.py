@@ -31,7 +31,7 @@ import grpc
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from services.runtime import pagination
 from services.runtime.clients import call_metadata
-from services.runtime.errors import ServiceError, unauthenticated
+from services.runtime.errors import ServiceError
 from services.runtime.identity import PERSON_PREFIX, AssertionSigner, Caller
 from services.runtime.tasks import cancel
 
@@ -72,11 +72,21 @@ ROLES_CHANGED = "ROLES_CHANGED"
 #: counted toward their lock, instead of asking for the new one.
 CREDENTIALS_RESET = "CREDENTIALS_RESET"
 SESSION_ENDED = "SESSION_ENDED"
+#: Why a business system's token is refused, so that its program can act on it without reading the message: all
+#: three were UNAUTHENTICATED "UNAUTHENTICATED", as an expired token is, and a client could not tell "get a new
+#: token" from "the secret it holds is dead" or "stop and call the authority". SYSTEM_DISABLED: the system is
+#: disabled (no token helps; the authority's administrator may enable it). SECRET_ROTATED: issued before its secret
+#: was rotated (a new token needs the new secret). TOKEN_PREDATES_DISABLE: issued before a disable since lifted (a
+#: new token with the same secret is accepted).
+SYSTEM_DISABLED = "SYSTEM_DISABLED"
+SECRET_ROTATED = "SECRET_ROTATED"
+TOKEN_PREDATES_DISABLE = "TOKEN_PREDATES_DISABLE"
 
 
 def _refusal(system_id: str, state: SystemState) -> ServiceError:
-    """UNAUTHENTICATED for a token ``state`` no longer accepts: a system's says ``UNAUTHENTICATED`` (a new token
-    may be accepted: the SDK asks for one), a person's why their session ended."""
+    """UNAUTHENTICATED for a token ``state`` no longer accepts, its reason saying why: a system's whether it is
+    disabled, its secret was rotated or the token predates a disable since lifted; a person's why their session
+    ended."""
     if system_id.startswith(PERSON_PREFIX):
         if state.disabled:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, PERSON_DISABLED,
@@ -95,12 +105,15 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
                             "this session ended (the person signed out, or changed their password): sign in again "
                             "with SessionService.SignIn, or through the identity provider")
     if state.disabled:
-        return unauthenticated(f"system {system_id} was disabled: its tokens are no longer accepted")
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SYSTEM_DISABLED,
+                            f"system {system_id} was disabled: its tokens are no longer accepted")
     if state.reason == DISABLED:
-        return unauthenticated(f"this token was issued before system {system_id} was disabled: request a new one "
-                               "with TokenService.IssueToken")
-    return unauthenticated(f"this token was issued before the secret of system {system_id} was rotated: request a "
-                           "new one with TokenService.IssueToken and the new secret")
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, TOKEN_PREDATES_DISABLE,
+                            f"this token was issued before system {system_id} was disabled: request a new one with "
+                            "TokenService.IssueToken")
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SECRET_ROTATED,
+                        f"this token was issued before the secret of system {system_id} was rotated: request a new "
+                        "one with TokenService.IssueToken and the new secret")
 
 
 class SystemStates:

@@ -8,9 +8,12 @@ itself (given the assertion the gateway would sign for it), within a bounded pol
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -35,6 +38,7 @@ from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_gr
 from services.runtime.duties import ADMINISTRATOR, APPROVER, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.system_states import SECRET_ROTATED, SYSTEM_DISABLED, TOKEN_PREDATES_DISABLE
 
 pytestmark = pytest.mark.integration
 
@@ -128,12 +132,29 @@ async def _works(platform, token: str) -> None:  # type: ignore[no-untyped-def]
     await _straight_at_catalog(platform, token)
 
 
-async def _refused_everywhere(platform, token: str, says: str) -> None:  # type: ignore[no-untyped-def]
+def _rest_entries(platform, token: str) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """GET /v1/entries through the edge with ``token``: the HTTP status and the JSON body."""
+    request = urllib.request.Request(f"http://{platform.gateway}/v1/entries?pageSize=1",
+                                     headers={"authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+async def _refused_everywhere(platform, token: str, says: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Refused UNAUTHENTICATED with ``reason`` (ErrorInfo) by the edge's gRPC and REST and by each service."""
     for call in (lambda: _through_gateway(platform, token), lambda: _straight_at_query(platform, token),
                  lambda: _straight_at_catalog(platform, token)):
         error = await _refused_soon(call)
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
         assert says in error.details()
+        info, _ = details_of(error)
+        assert info is not None and info.reason == reason, error.details()
+    status, body = await asyncio.to_thread(_rest_entries, platform, token)
+    assert status == 401 and says in body["message"], body
+    assert [d["reason"] for d in body["details"] if d["@type"].endswith("ErrorInfo")] == [reason], body
 
 
 async def test_a_token_issued_before_disable_is_refused_at_the_gateway_and_at_query(platform) -> None:  # type: ignore[no-untyped-def]
@@ -144,10 +165,16 @@ async def test_a_token_issued_before_disable_is_refused_at_the_gateway_and_at_qu
     await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
                                              metadata=platform.metadata("authority"), timeout=10)
 
-    await _refused_everywhere(platform, token, "disabled")
+    await _refused_everywhere(platform, token, "disabled", SYSTEM_DISABLED)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await _token(platform, system_id, secret)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    info, _ = details_of(refused.value)  # the right secret is told the system is disabled; a wrong one is not
+    assert info is not None and info.reason == SYSTEM_DISABLED, refused.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as wrong:
+        await _token(platform, system_id, secret + "x")
+    info, _ = details_of(wrong.value)
+    assert info is not None and info.reason == "UNAUTHENTICATED", wrong.value.details()
 
 
 async def test_a_disabled_systems_attempt_with_a_token_it_still_holds_is_audited(platform) -> None:  # type: ignore[no-untyped-def]
@@ -181,7 +208,7 @@ async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_work
     rotated = await _directory(platform).RotateSystemSecret(
         directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=_bearer(token), timeout=10)
 
-    await _refused_everywhere(platform, token, "rotated")
+    await _refused_everywhere(platform, token, "rotated", SECRET_ROTATED)
     await _works(platform, await _token(platform, system_id, rotated.secret))
 
 
@@ -198,7 +225,7 @@ async def test_a_token_issued_between_two_resets_of_one_second_is_refused_after_
     token = await _token(platform, system_id, first.secret)
     second = await _directory(platform).RotateSystemSecret(
         directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=admin, timeout=10)
-    await _refused_everywhere(platform, token, "rotated")
+    await _refused_everywhere(platform, token, "rotated", SECRET_ROTATED)
     await _works(platform, await _token(platform, system_id, second.secret))
 
 
@@ -232,6 +259,8 @@ async def test_a_rotation_while_the_old_secret_is_being_checked_leaves_no_token_
         await _through_gateway(platform, token)  # (before the fix: answered)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "rotated while this token was being issued" in refused.value.details()
+    info, _ = details_of(refused.value)
+    assert info is not None and info.reason == SECRET_ROTATED
 
     events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
         admin_log_pb2.ListAdminEventsRequest(action="token.issue", page_size=1000),
@@ -245,7 +274,7 @@ async def test_enable_restores_new_tokens_but_not_those_from_before_the_disable(
     await _works(platform, old)
     await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
                                              metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
-    await _refused_everywhere(platform, old, "disabled")
+    await _refused_everywhere(platform, old, "disabled", SYSTEM_DISABLED)
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:  # the department itself may not lift the authority's stop
         await _directory(platform).EnableSystem(directory_pb2.EnableSystemRequest(id=system_id),
@@ -257,7 +286,7 @@ async def test_enable_restores_new_tokens_but_not_those_from_before_the_disable(
 
     await _works(platform, await _token(platform, system_id, secret))
     # The old token predates the disable: enabling the system does not revive it.
-    await _refused_everywhere(platform, old, "before")
+    await _refused_everywhere(platform, old, "before", TOKEN_PREDATES_DISABLE)
 
 
 async def test_the_authority_cannot_disable_its_last_enabled_system(platform) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,10 @@ from services.runtime.system_states import (
     PERSON_DISABLED,
     ROLES_CHANGED,
     ROTATED,
+    SECRET_ROTATED,
     SESSION_ENDED,
+    SYSTEM_DISABLED,
+    TOKEN_PREDATES_DISABLE,
     SystemState,
     SystemStates,
 )
@@ -72,12 +75,33 @@ async def test_a_persons_refused_token_says_why_their_session_ended() -> None:
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         reasons.append(refused.value.reason)
         messages.append(refused.value.message)
-    # A system's stays UNAUTHENTICATED: the SDK asks for a new token on it.
-    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, CREDENTIALS_RESET, "UNAUTHENTICATED"]
+    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, CREDENTIALS_RESET, SYSTEM_DISABLED]
     # An administrator's reset (password, TOTP, IdP binding) is said as such, not as the person's own sign-out: told
     # 登录已过期, the person tried the old password again, counted toward their lock.
     assert "signed out" in messages[2] and "administrator" not in messages[2]
     assert "an administrator reset" in messages[3] and "IdP binding" in messages[3]
+
+
+async def test_a_systems_refused_token_says_why_in_its_reason() -> None:
+    """A program tells "the system is disabled" (stop, ask the authority) from "the secret was rotated" (the secret
+    it holds is dead) and from "issued before a disable since lifted" (a new token is accepted) by the reason: all
+    three were UNAUTHENTICATED "UNAUTHENTICATED", as an expired token is, told apart only in English words."""
+    holder = await _loaded(("sys-1", SystemState(True, 1000, DISABLED, 1)),
+                           ("sys-2", SystemState(False, 1000, ROTATED, 1)),
+                           ("sys-3", SystemState(False, 1000, DISABLED, 2)))
+    said = {}
+    for system_id in ("sys-1", "sys-2", "sys-3"):
+        with pytest.raises(ServiceError) as refused:
+            holder.check(Caller(system_id, "D1", issued_at=999))
+        assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+        said[system_id] = (refused.value.reason, refused.value.message)
+    assert said == {
+        "sys-1": (SYSTEM_DISABLED, "system sys-1 was disabled: its tokens are no longer accepted"),
+        "sys-2": (SECRET_ROTATED, "this token was issued before the secret of system sys-2 was rotated: request a "
+                                  "new one with TokenService.IssueToken and the new secret"),
+        "sys-3": (TOKEN_PREDATES_DISABLE, "this token was issued before system sys-3 was disabled: request a new one "
+                                          "with TokenService.IssueToken"),
+    }
 
 
 async def test_a_disabled_system_is_refused_whatever_its_token_and_an_older_event_never_wins() -> None:

@@ -559,6 +559,45 @@ async def test_an_export_refused_for_its_token_is_renewed_once_and_later_exports
 
 
 ROTATED = "this token was issued before the secret of system sys-1 was rotated: request a new one with the new secret"
+DISABLED = "system sys-1 was disabled: its tokens are no longer accepted"
+
+
+async def test_each_reason_a_systems_token_is_refused_gets_its_own_answer(edge: tuple[FakeEdge, str]) -> None:
+    """SECRET_ROTATED and TOKEN_PREDATES_DISABLE are renewed once, as an expired token is (the secret held may be
+    the new one; a disable lifted since lets a new token through); SYSTEM_DISABLED is raised at once, saying whom to
+    ask, and IssueToken is not asked again for a while: a program retrying in a loop spent the edge's IssueToken
+    rate limit, shared by every system, for a token no system disabled gets."""
+    from govshare_client import SECRET_ROTATED, SYSTEM_DISABLED, TOKEN_PREDATES_DISABLE
+
+    fake, address = edge
+    with make_client(address) as client:
+        for reason in (SECRET_ROTATED, TOKEN_PREDATES_DISABLE):
+            fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, "refused", reason)]
+            client.query("c", "k", purpose="work_reference")
+        assert len(fake.issued) == 3 and len(fake.attempts("Query")) == 4  # each refusal: one new token, one repeat
+        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, DISABLED, SYSTEM_DISABLED)]
+        with pytest.raises(Unauthenticated) as disabled:
+            client.query("c", "k", purpose="work_reference")
+    assert len(fake.issued) == 3 and len(fake.attempts("Query")) == 5  # raised at once, no new token asked for
+    assert disabled.value.reason == SYSTEM_DISABLED
+    assert disabled.value.message.startswith(DISABLED) and "EnableSystem" in disabled.value.message
+    assert "管理员" in disabled.value.message
+
+    refusal = fail(code_pb2.UNAUTHENTICATED, "system sys-1 is disabled: the authority may enable it again",
+                   SYSTEM_DISABLED)
+    fake.script["IssueToken"] = [refusal] * 4
+    with make_client(address) as client:
+        for _ in range(3):
+            with pytest.raises(Unauthenticated) as refused:
+                client.query("c", "k", purpose="work_reference")
+            assert refused.value.reason == SYSTEM_DISABLED and "EnableSystem" in refused.value.message
+    async with make_async_client(address) as aclient:
+        for _ in range(3):
+            with pytest.raises(Unauthenticated) as arefused:
+                await aclient.query("c", "k", purpose="work_reference")
+            assert arefused.value.reason == SYSTEM_DISABLED
+    assert len(fake.script["IssueToken"]) == 2  # asked once by each client, not once per call
+    assert len(fake.attempts("Query")) == 5
 
 
 async def test_a_token_refused_for_a_rotated_secret_says_so_when_the_old_secret_fails_too(
@@ -566,27 +605,30 @@ async def test_a_token_refused_for_a_rotated_secret_says_so_when_the_old_secret_
     """The platform refuses the held token saying the secret was rotated; the client renews with the secret it
     holds, which TokenService refuses. The caller was told only "unknown system or wrong secret": the
     platform's reason, which says what to do, is now in the error too, first."""
+    from govshare_client.errors import OLD_SECRET, SECRET_ROTATED
+
     fake, address = edge
-    said = f"{ROTATED}; a new token with the secret this client holds was refused too: unknown system or wrong secret"
+    said = (f"{ROTATED}; a new token with the secret this client holds was refused too: unknown system or wrong "
+            f"secret ({OLD_SECRET})")
     with make_client(address) as client:
         client.query("c", "k", purpose="work_reference")
         fake.secret = "rotated"
-        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, SECRET_ROTATED)]
         with pytest.raises(Unauthenticated) as raised:
             client.query("c", "k", purpose="work_reference")
         fake.secret = "s3cret"
         client.query("c", "k", purpose="work_reference")
         fake.secret = "rotated"
-        fake.script["Export"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        fake.script["Export"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, SECRET_ROTATED)]
         with pytest.raises(Unauthenticated) as exported:
             list(client.export("c", purpose="work_reference"))
-    assert raised.value.message == said and raised.value.reason == "UNAUTHENTICATED"
+    assert raised.value.message == said and raised.value.reason == SECRET_ROTATED
     assert exported.value.message == said
     async with make_async_client(address) as aclient:
         fake.secret = "s3cret"
         await aclient.query("c", "k", purpose="work_reference")
         fake.secret = "rotated"
-        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, SECRET_ROTATED)]
         with pytest.raises(Unauthenticated) as araised:
             await aclient.query("c", "k", purpose="work_reference")
     assert araised.value.message == said

@@ -8,6 +8,9 @@
 from govshare_client.aio import AsyncClient, AsyncExport
 from govshare_client.client import Client, Export, RetryPolicy, is_idempotent
 from govshare_client.errors import (
+    SECRET_ROTATED,
+    SYSTEM_DISABLED,
+    TOKEN_PREDATES_DISABLE,
     Aborted,
     AlreadyExists,
     DeadlineExceeded,
@@ -35,6 +38,9 @@ from govshare_client.results import (
 )
 
 __all__ = [
+    "SECRET_ROTATED",
+    "SYSTEM_DISABLED",
+    "TOKEN_PREDATES_DISABLE",
     "Aborted",
     "AlreadyExists",
     "AsyncClient",

@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import grpc
 
-from govshare_client.errors import DeadlineExceeded, ResourceExhausted, Unavailable, from_rpc_error, issuance_error
+from govshare_client.errors import (
+    SYSTEM_DISABLED,
+    DeadlineExceeded,
+    GovshareError,
+    ResourceExhausted,
+    Unavailable,
+    from_rpc_error,
+    issuance_error,
+)
 from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
 
 #: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
@@ -30,6 +38,29 @@ _RENEWAL_CAN_WAIT = (Unavailable, DeadlineExceeded, ResourceExhausted)
 #: after the other failed for nothing for as long as the outage lasted.
 RENEWAL_PATIENCE = 1.0
 RENEWAL_RETRY = 5.0
+#: Seconds an IssueToken refused SYSTEM_DISABLED is raised again without asking: the system gets no token until a
+#: person enables it, and a program retrying in a loop sent one IssueToken per call, spending the edge's IssueToken
+#: rate limit that every system shares. A system enabled again gets its token this long after at most.
+DISABLED_RECHECK = 30.0
+
+
+class _Disabled:
+    """The last IssueToken refused because the system is disabled, raised again until :data:`DISABLED_RECHECK`."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._refusal: GovshareError | None = None
+        self._until = 0.0
+
+    def raise_if_held(self) -> None:
+        if self._refusal is not None and self._clock() < self._until:
+            raise self._refusal
+
+    def note(self, error: GovshareError) -> GovshareError:
+        """Keeps ``error`` when it says the system is disabled; ``error``."""
+        if error.reason == SYSTEM_DISABLED:
+            self._refusal, self._until = error, self._clock() + DISABLED_RECHECK
+        return error
 
 
 def _lifetime(token: str, expire_time: float, now: float) -> float:
@@ -70,6 +101,7 @@ class TokenSource:
         self._token = ""
         self._renew_at = 0.0
         self._expires_at = 0.0
+        self._disabled = _Disabled(clock)
 
     def token(self, timeout: float) -> str:
         """The current token, first issuing a new one if none is held or the held one is due for renewal.
@@ -112,11 +144,12 @@ class TokenSource:
             raise
 
     def _issue(self, timeout: float) -> str:
+        self._disabled.raise_if_held()
         started = self._clock()
         try:
             response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
         except grpc.RpcError as error:
-            raise issuance_error(from_rpc_error(error)) from None
+            raise self._disabled.note(issuance_error(from_rpc_error(error))) from None
         lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
         self._token = response.token
         self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
@@ -136,6 +169,7 @@ class AsyncTokenSource:
         self._token = ""
         self._renew_at = 0.0
         self._expires_at = 0.0
+        self._disabled = _Disabled(clock)
 
     async def token(self, budget: float) -> str:
         """As TokenSource.token; ``budget``: the seconds an issuance may take (the gRPC deadline)."""
@@ -169,11 +203,12 @@ class AsyncTokenSource:
             self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
 
     async def _issue(self, budget: float) -> str:
+        self._disabled.raise_if_held()
         started = self._clock()
         try:
             response = await self._stub.IssueToken(self._request, timeout=max(budget, 0.001))
         except grpc.RpcError as error:
-            raise issuance_error(from_rpc_error(error)) from None
+            raise self._disabled.note(issuance_error(from_rpc_error(error))) from None
         lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
         self._token = response.token
         self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)

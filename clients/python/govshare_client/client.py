@@ -25,6 +25,9 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
 from govshare_client.errors import (
+    OLD_SECRET,
+    SECRET_ROTATED,
+    TOKEN_PREDATES_DISABLE,
     DeadlineExceeded,
     GovshareError,
     Unauthenticated,
@@ -169,8 +172,12 @@ RENEW = "renew"
 #: the edge's own token check (none at all from an edge before its refusals carried an ErrorInfo). Any other
 #: reason refuses something the request carries — SignIn's ``BAD_CREDENTIALS`` or ``TOTP_INVALID``,
 #: ExchangeOidcToken's ``OIDC_TOKEN_INVALID`` —, which a new token does not change: repeating such a call counted a
-#: person's wrong password twice (locked after three tries, not five).
-TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED"})
+#: person's wrong password twice (locked after three tries, not five). ``SECRET_ROTATED`` (issued before the
+#: system's secret was rotated: a new token is tried once with the secret held, in case it is the new one) and
+#: ``TOKEN_PREDATES_DISABLE`` (issued before a disable since lifted: a new token is accepted) are renewed too;
+#: ``SYSTEM_DISABLED`` is not: no token is issued to a disabled system, and every call asking for one again would
+#: spend the edge's IssueToken rate limit, shared by every system.
+TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED", SECRET_ROTATED, TOKEN_PREDATES_DISABLE})
 
 
 def refuses_the_token(error: GovshareError) -> bool:
@@ -226,9 +233,14 @@ class Attempts:
 
 
 def refused_twice(refused: GovshareError, error: Unauthenticated) -> Unauthenticated:
-    """The platform's refusal of the held token (``refused``), followed by TokenService's of the secret."""
-    return Unauthenticated(error.code, f"{refused.message}; a new token with the secret this client holds was "
-                           f"refused too: {error.message}", reason=refused.reason, domain=refused.domain,
+    """The platform's refusal of the held token (``refused``), followed by TokenService's of the secret; its reason
+    TokenService's when that says more than a wrong secret (the system disabled meanwhile), else the platform's."""
+    message = f"{refused.message}; a new token with the secret this client holds was refused too: {error.message}"
+    if error.reason not in ("", "UNAUTHENTICATED"):
+        return Unauthenticated(error.code, message, reason=error.reason, domain=error.domain, metadata=error.metadata)
+    if refused.reason == SECRET_ROTATED:
+        message += f" ({OLD_SECRET})"
+    return Unauthenticated(error.code, message, reason=refused.reason, domain=refused.domain,
                            metadata=refused.metadata)
 
 

@@ -157,6 +157,31 @@ NOT_THE_EDGE = ("this address does not serve TokenService.IssueToken, so it is n
                 "prints it as gRPC)")
 
 
+#: The reasons of a business system's token refused after an incident (docs/api.md's error table). A program
+#: branches on them, not on the message: SYSTEM_DISABLED, stop and ask the authority (no token is issued);
+#: SECRET_ROTATED, the secret held is the replaced one (the client tries it once, in case it is the new one);
+#: TOKEN_PREDATES_DISABLE, issued before a disable since lifted (the client gets a new token, as for an expired one).
+SYSTEM_DISABLED = "SYSTEM_DISABLED"
+SECRET_ROTATED = "SECRET_ROTATED"
+TOKEN_PREDATES_DISABLE = "TOKEN_PREDATES_DISABLE"
+
+#: What a disabled system's refusal adds: the client asks for no new token (none would be issued), and who lifts it.
+DISABLED_HINT = ("this client asks for no new token: none is issued to a disabled system until the authority's "
+                 "管理员 (ADMINISTRATOR, 共享主管部门) enables it again with DirectoryService.EnableSystem; ask them, "
+                 "retrying does not help")
+#: What a rotated secret's refusal adds once the secret the client holds was refused too.
+OLD_SECRET = ("the secret this client holds is the one the rotation replaced: give the client the system's new "
+              "secret (secret=, or GOVSHARE_SYSTEM_SECRET), which whoever rotated it received (the authority's "
+              "管理员, or the system's own automated rotation)")
+
+
+def _with_reason_hint(code: grpc.StatusCode, reason: str, message: str) -> str:
+    """``message``, followed by what to do when its reason is one no retry and no new token mends."""
+    if code == grpc.StatusCode.UNAUTHENTICATED and reason == SYSTEM_DISABLED and DISABLED_HINT not in message:
+        return f"{message} ({DISABLED_HINT})"
+    return message
+
+
 def issuance_error(error: GovshareError) -> GovshareError:
     """The error of a failed ``IssueToken``, saying the endpoint is not the edge when it does not serve it."""
     if error.code != grpc.StatusCode.UNIMPLEMENTED or NOT_THE_EDGE in error.message:
@@ -225,8 +250,8 @@ def error_from_status(code: grpc.StatusCode, message: str,
             detail.Unpack(retry)
             retry_delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
     cls = _CLASSES.get(code, GovshareError)
-    return cls(code, _with_hint(code, message), reason=reason, domain=domain, metadata=metadata,
-               field_violations=violations, retry_delay=retry_delay)
+    return cls(code, _with_reason_hint(code, reason, _with_hint(code, message)), reason=reason, domain=domain,
+               metadata=metadata, field_violations=violations, retry_delay=retry_delay)
 
 
 def from_rpc_error(error: grpc.RpcError) -> GovshareError:
