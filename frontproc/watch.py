@@ -39,12 +39,27 @@ _FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, g
 Send = Callable[[str, Sequence[str]], Awaitable[int]]
 
 
+def _refusal_reason(exc: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason of the platform's UNAUTHENTICATED refusal of the system's token ("" for another code)."""
+    if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+        return ""
+    info, _ = details_of(exc)
+    return info.reason if info is not None else ""
+
+
 def _department_retired(exc: grpc.aio.AioRpcError) -> bool:
     """The platform's refusal of the system's token because its department was retired (IssueToken's reason)."""
-    if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
-        return False
-    info, _ = details_of(exc)
-    return info is not None and info.reason == "DEPARTMENT_RETIRED"
+    return _refusal_reason(exc) == "DEPARTMENT_RETIRED"
+
+
+def _credentials_advice(exc: grpc.aio.AioRpcError, system_id: str, secret_file: str) -> str:
+    """What the department does about a notice whose token was refused: a disabled system (SYSTEM_DISABLED) is
+    enabled by the authority's 管理员, no secret written here helps (the data officer was told to write the current
+    secret, which they had); any other refusal, write the system's current secret to the file."""
+    if _refusal_reason(exc) == "SYSTEM_DISABLED":
+        return (f"system {system_id} is disabled: ask the authority's 管理员 (共享主管部门) to enable it again "
+                "(EnableSystem); writing a secret does not help")
+    return f"write the current secret of system {system_id} to {secret_file}"
 
 
 class ChangeWatcher:
@@ -154,10 +169,11 @@ class ChangeWatcher:
                         break
                     if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                         # Dropped, the changed records were answered from the platform's copies until they expired.
-                        log.error("the platform refused a change notice for %s (UNAUTHENTICATED): %s; write the "
-                                  "current secret of system %s to %s: the notice is sent again every %g s", code,
-                                  exc.details(), self._config.platform_system_id,
-                                  self._config.platform_secret_file or "platform.secret", CREDENTIALS_RETRY_SECONDS)
+                        log.error("the platform refused a change notice for %s (UNAUTHENTICATED): %s; %s: the "
+                                  "notice is sent again every %g s", code, exc.details(),
+                                  _credentials_advice(exc, self._config.platform_system_id,
+                                                      self._config.platform_secret_file or "platform.secret"),
+                                  CREDENTIALS_RETRY_SECONDS)
                         self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
                         continue
                     log.warning("the platform did not take a change notice for %s (%s); sending it again", code,

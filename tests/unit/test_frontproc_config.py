@@ -661,6 +661,48 @@ async def test_a_retired_departments_notices_stop_with_what_to_do(
     assert "stop this 前置机" in said[0] and "write the current secret" not in said[0]
 
 
+async def test_a_disabled_systems_notices_say_to_ask_the_authority_not_to_write_the_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """IssueToken refuses a disabled system's right secret SYSTEM_DISABLED: the watcher told the data officer to
+    write the current secret of the system to platform.secret, which they had done; now it says the system is
+    disabled and to ask the authority's 管理员, and still sends the notice again (an enabled system's goes through)."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    from frontproc import watch
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "CREDENTIALS_RETRY_SECONDS", 0.01)
+    message = "system sys-1 is disabled: the authority may enable it again"
+    status = status_pb2.Status(code=grpc.StatusCode.UNAUTHENTICATED.value[0], message=message)
+    status.details.add().Pack(error_details_pb2.ErrorInfo(reason="SYSTEM_DISABLED", domain="authorization.govshare"))
+    trailers = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    sent: list[str] = []
+    again = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(code)
+        if len(sent) == 1:
+            raise grpc.aio.AioRpcError(grpc.StatusCode.UNAUTHENTICATED, grpc.aio.Metadata(), trailers, message)
+        again.set()
+        return 0
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(again.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent == [dept.RESOURCE_CODE] * 2
+    (said,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message in said and "is disabled: ask the authority's 管理员" in said and "EnableSystem" in said
+    assert "write the current secret" not in said
+
+
 def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
     """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found"."""
     from services.runtime.keys import generate_keys
