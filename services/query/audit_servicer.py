@@ -139,6 +139,28 @@ def _grant_filter(value: str, violations: list[FieldViolation]) -> None:
                                                      "as AccessRecord.grant_id and SharingService give it)"))
 
 
+#: Whose calls the access log names (AccessRecord.system_id): a business system's id as the directory gives it
+#: (sys-…), or a person's (psn-…), whose calls are refused and recorded.
+CALLER_ID = re.compile(r"sys-[0-9a-z]{4,64}|psn-[0-9a-f]{16}")
+
+
+def _system_filter(value: str, violations: list[FieldViolation]) -> None:
+    """A caller filter is a system's (or person's) id or empty: a malformed one would match nothing, and an empty
+    page would read as "the system made no call"."""
+    if value and not CALLER_ID.fullmatch(value):
+        violations.append(FieldViolation(
+            "system_id", "give a business system's id (sys- followed by lower-case letters and digits, as "
+                         "AccessRecord.system_id and DirectoryService give it), or leave it empty for every caller"))
+
+
+def _deny_reason_filter(value: int, violations: list[FieldViolation]) -> None:
+    """A refusal-reason filter is one DenyReason or unset: a value this build does not know would match nothing."""
+    if value and not _DENY_REASONS.known(value):
+        known = ", ".join(_DENY_REASONS.name(v) for v in common_pb2.DenyReason.values() if v)
+        violations.append(FieldViolation(
+            "deny_reason", f"give one of {known} (DENY_REASON_…), or leave it unset for every access"))
+
+
 def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
     """A resource filter is a catalog code or empty: a malformed one could match nothing, and an empty page would
     read as "nobody used it"."""
@@ -309,6 +331,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         _department_filter(request.department_code, violations)
         _result_filter(request.result, violations)
         _grant_filter(request.grant_id, violations)
+        _system_filter(request.system_id, violations)
+        _deny_reason_filter(request.deny_reason, violations)
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
@@ -321,7 +345,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end,
                              result=_RESULTS.name(request.result) if request.result else "",
-                             grant_id=request.grant_id)
+                             grant_id=request.grant_id, system_id=request.system_id,
+                             deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
         async with self._heavy.admitted():
             rows = await deps.store.list_accesses(scope, after, limit + 1)
             token = ""
@@ -334,7 +359,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                 await deps.store.record_admin_event(AdminEvent.by(
                     caller, "audit.list_accesses", request.resource_code or "*",
                     {"records": len(rows), "department_code": request.department_code,
-                     **({"grant_id": request.grant_id} if request.grant_id else {})}))
+                     **({"grant_id": request.grant_id} if request.grant_id else {}),
+                     **({"system_id": request.system_id} if request.system_id else {})}))
                 deps.admin_outbox.notify()
             return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
 

@@ -69,6 +69,10 @@ class AccessFilter:
     result: str = ""
     #: The accesses answered under one grant (the id the record names); "" for every one.
     grant_id: str = ""
+    #: The accesses of one caller (the system, or person, the record names); "" for every one.
+    system_id: str = ""
+    #: The accesses refused for one reason (services.query.audit's short names, as stored); "" for every one.
+    deny_reason: str = ""
 
 
 def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
@@ -93,6 +97,11 @@ def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
     if f.grant_id:
         # Said twice so that the plan may read the partial index of granted accesses (access_log_grant_time).
         conditions.append(f"grant_id = {arg(f.grant_id)} AND grant_id <> ''")
+    if f.system_id:
+        conditions.append(f"system_id = {arg(f.system_id)}")
+    if f.deny_reason:
+        # The column also holds a failure's cause (FAILED, NOT_FOUND): a refusal's reason is a DENIED record's.
+        conditions.append(f"result = 'DENIED' AND deny_reason = {arg(f.deny_reason)}")
     return conditions
 
 

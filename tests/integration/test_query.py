@@ -1025,7 +1025,8 @@ async def test_a_dispute_report_is_validated(mesh: Mesh) -> None:
 # --- the audit trail --------------------------------------------------------------------------
 
 async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(mesh: Mesh) -> None:
-    caller = mesh.department("audited")
+    # An id of the directory's form (sys- and lower-case letters and digits), as ListAccesses' system filter takes.
+    caller = Caller(f"sys-audited{uuid.uuid4().hex[:8]}", mesh.department("audited").department_code)
     key = next(iter(mesh.entities))
     person_key = next(iter(mesh.persons))
     expected: dict[str, tuple[int, int]] = {}  # audit id -> (result, deny reason)
@@ -1060,6 +1061,23 @@ async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(me
     unknown = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(result=99),  # type: ignore[arg-type]
                                                     metadata=mesh.md(mesh.authority), timeout=10))
     assert unknown.code() == grpc.StatusCode.INVALID_ARGUMENT and "result" in str(unknown.details())
+    # One caller's accesses (every department's, as an investigator of a leaked secret asks), and those refused for
+    # one reason; a malformed system id or a reason this build does not know is refused naming the field.
+    of_system = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(system_id=caller.system_id),
+                                              metadata=mesh.md(mesh.authority), timeout=10)
+    assert sorted(a.id for a in of_system.accesses) == sorted(expected)
+    other = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+        department_code=caller.department_code, system_id=mesh.user.system_id), metadata=mesh.md(mesh.authority),
+        timeout=10)
+    assert list(other.accesses) == []
+    for deny_reason in (common.DENY_REASON_NOT_SHARED, common.DENY_REASON_NOT_GRANTED):
+        refusals = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            system_id=caller.system_id, deny_reason=deny_reason), metadata=mesh.md(mesh.authority), timeout=10)
+        assert [a.id for a in refusals.accesses] == [i for i, (_, d) in expected.items() if d == deny_reason]
+    malformed = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+        system_id="sys-' OR 1=1", deny_reason=99), metadata=mesh.md(mesh.authority), timeout=10))  # type: ignore[arg-type]
+    assert malformed.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(malformed) == {"system_id", "deny_reason"}
+    assert "sys-" in malformed.details() and "CREDENTIALS_REVOKED" in malformed.details()
 
     # The provider sees the accesses to its resources, not the others'.
     as_market = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(

@@ -103,7 +103,7 @@ class AccessRecord(_message.Message):
     def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., trace_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_sent: _Optional[int] = ..., pages_sent: _Optional[int] = ..., grant_id: _Optional[str] = ...) -> None: ...
 
 class ListAccessesRequest(_message.Message):
-    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token", "result", "grant_id")
+    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token", "result", "grant_id", "system_id", "deny_reason")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,8 @@ class ListAccessesRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DENY_REASON_FIELD_NUMBER: _ClassVar[int]
     resource_code: str
     department_code: str
     start_time: _timestamp_pb2.Timestamp
@@ -120,7 +122,9 @@ class ListAccessesRequest(_message.Message):
     page_token: str
     result: AccessResult
     grant_id: str
-    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., grant_id: _Optional[str] = ...) -> None: ...
+    system_id: str
+    deny_reason: _common_pb2.DenyReason
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., grant_id: _Optional[str] = ..., system_id: _Optional[str] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ...) -> None: ...
 
 class ListAccessesResponse(_message.Message):
     __slots__ = ("accesses", "next_page_token")
