@@ -75,10 +75,11 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
             name=f"泄露演练系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])),
         metadata=platform.metadata("authority"), timeout=10)
     system_id, old_secret = created.system.id, created.secret
-    sibling = (await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
+    sibling_created = await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
         directory_pb2.CreateSystemRequest(system=directory_pb2.System(
             name=f"演练兄弟系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])),
-        metadata=platform.metadata("authority"), timeout=10)).system.id
+        metadata=platform.metadata("authority"), timeout=10)
+    sibling = sibling_created.system.id
     leaked = await _token(platform, system_id, old_secret)
     query = query_pb2_grpc.QueryServiceStub(platform.channel)
     request = query_pb2.QueryRequest(resource_code="102001/000001", key="924103023250193249",
@@ -121,6 +122,12 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
             await _token(platform, system_id, secret)
         assert old.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert await _token(platform, system_id, new_secret)
+    # Meanwhile the department's other systems go on calling: more calls than the auditor's page holds, all newer
+    # than the leaked system's, so a listing of the department's page filtered in the client shows none of them.
+    sibling_md = (("authorization", f"Bearer {await _token(platform, sibling, sibling_created.secret)}"),)
+    for _ in range(3):
+        await asyncio.gather(*(query.Query(request, metadata=sibling_md, timeout=10) for _ in range(35)),
+                             return_exceptions=True)
 
     auditor, auditor_totp = await _person(platform, "authority", persons_pb2.PERSON_ROLE_AUDITOR)
     found = await asyncio.to_thread(_run, _block("leaked-secret-audit"), platform.gateway, {
