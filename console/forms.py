@@ -154,6 +154,18 @@ def grant_id_error(grant_id: str) -> dict[str, str]:
     return {"grant": "授权编号应为 grt- 加 32 位小写十六进制字符，如“授权”页或使用记录中所列。"}
 
 
+#: Whose calls an access names (AccessRecord.system_id): a business system's id as the directory gives it, or a
+#: person's, whose refused calls are recorded too (services.query.audit_servicer.CALLER_ID).
+CALLER_ID = re.compile(r"sys-[0-9a-z]{4,64}|psn-[0-9a-f]{16}")
+
+
+def system_id_error(system_id: str) -> dict[str, str]:
+    """The 审计 page's 系统标识 said wrong beside its input, before any call (the service's hint is English)."""
+    if not system_id or CALLER_ID.fullmatch(system_id):
+        return {}
+    return {"system": "系统标识应为 sys- 加小写字母和数字，如使用记录“系统”一列所列。"}
+
+
 def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timestamp], dict[str, str]]:
     """The 审计 page's 起始日期 and 截止日期 (YYYY-MM-DD, Beijing days, both included) as ListAccesses' start_time
     and end_time (the first day's midnight in Beijing, the midnight after the last: the service's end is

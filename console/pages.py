@@ -1474,8 +1474,13 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     result = result if result in labels.ACCESS_RESULT else 0
     period = {name: request.query_params.get(name, "").strip() for name in ("from", "to")}
     grant = request.query_params.get("grant", "").strip()
+    system = request.query_params.get("system", "").strip()
+    # A reason the select does not offer (an edited link) lists every access, as an unknown outcome does.
+    reason = forms.number(request.query_params.get("reason", "")) or 0
+    reason = reason if reason in labels.DENY_REASON else 0
     times, wrong = forms.audit_period(period["from"], period["to"])
     wrong.update(forms.grant_id_error(grant))
+    wrong.update(forms.system_id_error(system))
     accesses: audit_pb2.ListAccessesResponse | None = None
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
         problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
@@ -1483,7 +1488,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
         accesses, problem = await _call(console, session, console.services.audit.ListAccesses,
                                         audit_pb2.ListAccessesRequest(resource_code=resource,
                                                                       department_code=department, result=result,
-                                                                      grant_id=grant, **times,
+                                                                      grant_id=grant, system_id=system,
+                                                                      deny_reason=reason, **times,
                                                                       page_size=console.settings.page_size,
                                                                       page_token=_page_token(request)))
     if _expired(problem):
@@ -1499,9 +1505,10 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     users = sorted({u.department_code for u in (usage.rows if usage else [])})
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         department=department, users=users, result=result, period=period, grant=grant,
+                        system=system, reason=reason,
                         filters={k: v for k, v in {"resource": resource, "department": department,
-                                                   "result": str(result or ""), "grant": grant,
-                                                   **period}.items() if v},
+                                                   "result": str(result or ""), "grant": grant, "system": system,
+                                                   "reason": str(reason or ""), **period}.items() if v},
                         item_names=await _item_names(console, session, [a.resource_code for a in shown]),
                         **await _names(console, session,
                                        [a.department_code for a in shown]
@@ -1513,7 +1520,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
                         errors=_input_errors(problem, {"resource_code": "resource", "department_code": "department",
                                                        "start_time": "from", "end_time": "to",
-                                                       "grant_id": "grant"}),
+                                                       "grant_id": "grant", "system_id": "system",
+                                                       "deny_reason": "reason"}),
                         events=events.events if events else [],
                         events_next=events.next_page_token if events else "",
                         events_problem=events_problem)

@@ -1057,6 +1057,38 @@ def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
     assert 'name="from" type="date" value="2026-03-02"' in page and "截止日期不能早于起始日期。" in page
     assert re.search(r'href="[^"]*from=2026-03-02[^"]*"', page), "the next page keeps the dates"
 
+def test_the_audit_page_lists_one_systems_calls_and_one_refusal_reason() -> None:
+    """An 审计员 tracing a leaked system secret could filter the 审计 page by using department, not by the system
+    that called nor by why calls were refused (its revoked tokens' tries): a busy department's page held none of the
+    system's calls. 系统标识 (checked before any call, in Chinese) and 拒绝原因 (the reasons the page already says
+    beside 拒绝) are now filters, kept by the pager; each access's system links to its calls."""
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import audit_pb2
+
+    system = "sys-0123456789abcdef"
+    assert forms.system_id_error(system) == {} and forms.system_id_error("") == {}
+    assert forms.system_id_error("psn-0123456789abcdef") == {}
+    assert forms.system_id_error("民政局系统") == {
+        "system": "系统标识应为 sys- 加小写字母和数字，如使用记录“系统”一列所列。"}
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    revoked = common_pb2.DENY_REASON_CREDENTIALS_REVOKED
+    accesses = [audit_pb2.AccessRecord(operation="Query", system_id=system, result=audit_pb2.ACCESS_RESULT_DENIED,
+                                       deny_reason=revoked)]
+    filters = {"system": system, "reason": str(revoked)}
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, grant="", system=system, reason=revoked, filters=filters, resource="",
+        accesses=accesses, dept_names={}, res_names={}, item_names={}, next_token="tok", problem=None, events=[],
+        events_next="", events_problem=None)
+    assert '<label for="f-system">系统标识</label>' in page and f'name="system" value="{system}"' in page
+    assert '<label for="f-reason">拒绝原因</label>' in page
+    assert f'<option value="{revoked}" selected>令牌已失效：业务系统已停用或密钥已重置</option>' in page
+    assert page.count("<option value=") == len(labels.DENY_REASON) + len(labels.ACCESS_RESULT) + 2
+    assert re.search(f'href="[^"]*system={system}[^"]*reason={revoked}[^"]*token', page), "the pager keeps them"
+    assert f'<a href="/audit?system={system}"' in page
+
+
 def test_the_audit_page_names_each_accesss_grant_and_lists_one_grants_accesses(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The 审计 page listed who read what and why, not under which grant: an auditor checking a conditional sharing

@@ -1067,6 +1067,7 @@ async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, conso
 
 
 @pytest.mark.parametrize(("path", "name"), [("/audit?resource=%3Cb%3E", "resource"),
+                                          ("/audit?system=%3Cb%3Esys", "system"),
                                           ("/supervision?year=1999", "year"), ("/supervision?year=99999", "year"),
                                           ("/supervision?year=2026&month=13", "month"),
                                           ("/supervision?year=2026&month=0", "month"),
@@ -2325,3 +2326,10 @@ async def test_the_audit_page_lists_the_outcome_asked_for(context, console_serve
     assert listed_some
     odd = await context.request.get("/audit?result=9", headers=_as(session))
     assert odd.status == 200 and 'value="" selected' not in await odd.text()
+    # 系统标识: one system's calls alone (ListAccesses' system_id), each row's system linking to them.
+    social = platform.credentials.systems["social"]["system_id"]
+    answer = await context.request.get(f"/audit?system={social}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200 and f'name="system" value="{social}"' in text, text[-1500:]
+    listing = text.split("资源使用记录", 1)[1].split("管理操作日志", 1)[0]
+    assert set(re.findall(r'<a href="/audit\?system=([^"]*)"', listing)) == {social}, listing[-1500:]
