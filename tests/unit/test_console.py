@@ -957,6 +957,16 @@ def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
     cells = re.findall(r"<td>([^<]*)</td>", table)
     assert cells[-6:] == ["5", "2", "3", "1", "4", "15"], cells
     assert "工作参考" in table and "市民政局" in table
+    assert "各结果之和即记录条数" in table
+    # A listing narrowed to one system, reason, result or grant lists fewer than the counts add up to: said so.
+    for narrowed in ({"system": "sys-0123456789abcdef"}, {"reason": "12"}, {"result": "3"}, {"grant": "grt-1"}):
+        page = console.templates.get_template("audit.html").render(
+            request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+            period={"from": "", "to": ""}, filters=narrowed, resource="", accesses=[], usage=usage,
+            usage_problem=None, dept_names={}, res_names={}, item_names={}, next_token="", problem=None, events=[],
+            events_next="", events_problem=None)
+        table = page.split("资源使用统计", 1)[1].split("资源使用记录", 1)[0]
+        assert "各结果之和即记录条数" not in table and "条数可少于统计之和" in table, narrowed
     empty = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
         period={"from": "", "to": ""}, filters={}, resource="", accesses=[], usage=[], usage_problem=None,
