@@ -144,7 +144,19 @@ class Submitted:
 
 def _same(held: cat.Entry, entry: cat.Entry) -> bool:
     """Whether the catalog's version holds what the file says, field by field of what a department edits."""
-    return all(getattr(held, name) == getattr(entry, name) for name in _EDITABLE)
+    return all(_edited(held, name) == _edited(entry, name) for name in _EDITABLE)
+
+
+def _edited(entry: cat.Entry, name: str) -> object:
+    """Field ``name`` as a department writes it: a published version's items also carry what the catalog sets
+    (``DataItem.listed_since``), which no file has, so a rerun on a published entry took it for a change."""
+    if name != "items":
+        return getattr(entry, name)
+    items = [cat.DataItem() for _ in entry.items]
+    for copy, item in zip(items, entry.items, strict=True):
+        copy.CopyFrom(item)
+        copy.ClearField("listed_since")
+    return items
 
 
 async def _latest(catalog: catalog_pb2_grpc.CatalogServiceStub, code: str,
