@@ -265,6 +265,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"(\w+) was dropped from resource \S+ and added back since the application was made.*",
      r"信息项 \1 在申请提出后曾从该资源目录中删除、后又重新加入（含义可能已不同），不能按此申请准予："
      r"请取消勾选后重新提交，使用部门如仍需要可重新申请。"),
+    # An adjustment naming an item dropped and added back since the grant was made (grants.relisted_problems).
+    (r"(\w+) was dropped from the catalog and added back after grant \S+ was made.*",
+     r"信息项 \1 在授权后曾从该资源目录中删除、后又重新加入（含义可能已不同），本授权已不覆盖，调整授权也不能恢复："
+     r"请取消勾选后重新提交，使用部门如仍需要应重新申请。"),
     (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
     (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),
     (r".+ is not the machine name of any item", "查询键须填写下方某个信息项的英文名。"),

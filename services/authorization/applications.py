@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
-from services.authorization.entries import item_names, offered_methods
+from services.authorization.entries import item_names, listed_after, offered_methods
 from services.authorization.validation import (
     ITEM_NAME,
     METHODS,
@@ -226,8 +226,7 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
     added back since the application was made (``applied``; DataItem.listed_since later): the applicant asked for the
     item as it was then, which may mean something else now, and its grant would cover it as it is now."""
     known = set(item_names(entry))
-    relisted = {item.machine_name for item in entry.items if applied is not None and item.HasField("listed_since")
-                and item.listed_since.ToDatetime(tzinfo=dt.UTC) > applied}
+    relisted = listed_after(entry, applied)
     return [FieldViolation("items", f"{item} is no longer an item of resource {entry.code} (version {entry.version}): "
                            "approve only items it has, naming them in items")
             for item in scope.items if item not in known] + \

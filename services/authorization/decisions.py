@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from services.authorization.entries import basic_items, classified, item_names, offered_methods
+from services.authorization.entries import basic_items, classified, item_names, listed_after, offered_methods
 from services.authorization.grants import Grant
 from services.authorization.validation import (
     METHODS,
@@ -277,11 +277,7 @@ class _Decider:
 def _listed_after(grant: Grant, entry: catalog_pb2.Entry) -> frozenset[str]:
     """The grant's items the entry has published again since the grant was made (DataItem.listed_since after its
     create_time): dropped by a catalogue update and added back later, so not the items the grant approved."""
-    if grant.create_time is None:
-        return frozenset()
-    return frozenset(item.machine_name for item in entry.items if item.machine_name in grant.items
-                     and item.HasField("listed_since")
-                     and item.listed_since.ToDatetime(tzinfo=dt.UTC) > grant.create_time)
+    return listed_after(entry, grant.create_time).intersection(grant.items)
 
 
 def in_force(grant: Grant, entry: catalog_pb2.Entry) -> Grant:

@@ -8,6 +8,7 @@ resource has, which of them are basic (R-SHR-4) and which methods it offers.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
 import grpc
 
@@ -33,6 +34,15 @@ def display_names(entry: catalog_pb2.Entry | None) -> dict[str, str]:
     """Each item's name as the catalog shows it (姓名) by machine name (name), for the Chinese a department's staff
     read in an application's history; empty without the entry (its notes then name items by machine name)."""
     return {item.machine_name: item.name for item in entry.items if item.name} if entry is not None else {}
+
+
+def listed_after(entry: catalog_pb2.Entry, since: dt.datetime | None) -> frozenset[str]:
+    """The entry's items published again after ``since`` (DataItem.listed_since later): dropped by a catalogue update
+    and added back by a later one, so perhaps meaning something else than what was applied for or granted then."""
+    if since is None:
+        return frozenset()
+    return frozenset(item.machine_name for item in entry.items if item.HasField("listed_since")
+                     and item.listed_since.ToDatetime(tzinfo=dt.UTC) > since)
 
 
 def basic_items(entry: catalog_pb2.Entry) -> frozenset[str]:

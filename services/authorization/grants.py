@@ -19,7 +19,7 @@ import grpc
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from services.authorization.applications import Application
-from services.authorization.entries import item_names, offered_methods
+from services.authorization.entries import item_names, listed_after, offered_methods
 from services.authorization.validation import (
     METHOD_LABELS,
     METHODS,
@@ -179,15 +179,18 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
     """
     problems = [*update.problems, *mask_problems(update)]
     changed: dict[str, object] = {}
+    relisted = listed_after(entry, grant.create_time) if entry is not None else frozenset()
     if update.touches("items"):
         known = item_names(entry) if entry is not None else None
         problems += item_list_problems("grant.items", update.items, known, f"an item of resource {grant.resource_code}")
+        problems += relisted_problems("grant.items", update.items, relisted, grant)
         if not update.items:
             problems.append(FieldViolation("grant.items", "at least one item is required; revoke the grant instead"))
         changed["items"] = update.items
     items = changed.get("items", grant.items)
     if update.touches("unmasked_items"):
         problems += item_list_problems("grant.unmasked_items", update.unmasked_items, items, "a granted item")
+        problems += relisted_problems("grant.unmasked_items", update.unmasked_items, relisted, grant)
         changed["unmasked_items"] = update.unmasked_items
     elif "items" in changed:
         # Narrowing the items drops the unmasking of the items it removes.
@@ -215,6 +218,16 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
         problems += system_id_problems("grant.system_ids", update.system_ids)
         changed["system_ids"] = update.system_ids
     return changed, problems
+
+
+def relisted_problems(name: str, items: tuple[str, ...], relisted: frozenset[str],
+                      grant: Grant) -> list[FieldViolation]:
+    """Items an adjustment names that the catalog dropped and added back since the grant was made: the grant does not
+    cover them (decisions.in_force), whatever its items say, and an adjustment cannot give them back either, since
+    the applicant asked for the item as it was then (it may mean something else now)."""
+    return [FieldViolation(f"{name}[{index}]", f"{item} was dropped from the catalog and added back after grant "
+                           f"{grant.id} was made, so it is not covered: a new application covers the item as it is now")
+            for index, item in enumerate(items) if item in relisted]
 
 
 def made(grant: Grant, changed: dict[str, object]) -> dict[str, object]:

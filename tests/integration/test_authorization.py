@@ -1198,6 +1198,35 @@ async def test_an_application_made_before_an_item_was_dropped_and_added_back_is_
     assert list(grant.items) == ["name", "birth_date"]
 
 
+async def test_an_adjustment_cannot_give_back_an_item_dropped_and_added_back_since_the_grant(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """UpdateGrant named address, dropped and added back (as 现居住地址) since the grant was made, and was answered OK:
+    the provider saw it among the grant's items, yet the decision leaves it out, so the adjustment said what it did
+    not do. It is refused on the items, a new application covering the item as it is now."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry, items=["name", "birth_date", "address"])
+    kept = [item for item in entry.items if item.machine_name != "address"]
+    await _republish(env, provider, entry, kept)
+    await _decision_once_seen(env, user, entry, "address", known=False)
+    await _republish(env, provider, entry, [*kept, cat.DataItem(
+        name="现居住地址", machine_name="address", data_type=cat.DATA_TYPE_CHARACTER, length=200)])
+    await _decision_once_seen(env, user, entry, "address", known=True)
+
+    def adjust(items: list[str], unmasked: list[str]) -> object:
+        change = sh.Grant(id=grant.id, items=items, unmasked_items=unmasked, quota=5)
+        mask = field_mask_pb2.FieldMask(paths=["items", "unmasked_items", "quota"])
+        return env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=mask),
+                                       metadata=env.md(approver(provider)), timeout=10)
+
+    _, fields, message = await fails(adjust(["name", "address"], ["address"]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.items[1]", "grant.unmasked_items[0]"], fields
+    assert f"added back after grant {grant.id} was made" in message and "a new application" in message
+    assert field_sentence(message.split(": ", 1)[1]).startswith("信息项 address 在授权后曾从该资源目录中删除")
+    updated = (await adjust(["name", "birth_date"], [])).grant
+    assert list(updated.items) == ["name", "birth_date"] and updated.quota == 5
+    assert not (await env.check(user, entry, "address")).allowed
+
+
 async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
     grant = await env.grant(provider, user, entry, items=["name", "birth_date", "address", "status"],
