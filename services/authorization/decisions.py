@@ -282,12 +282,15 @@ def _listed_after(grant: Grant, entry: catalog_pb2.Entry) -> frozenset[str]:
 
 def in_force(grant: Grant, entry: catalog_pb2.Entry) -> Grant:
     """``grant`` as it applies to the entry now: without the items the catalog dropped and added back since it was
-    made (a grant names the items approved at the time, by machine name). Computed on a decision-cache miss only."""
+    made (a grant names the items approved at the time, by machine name), which it names in lapsed_items. Computed on
+    a decision-cache miss only, and for GetGrant, ListGrants and UpdateGrant's answers (Sharing.in_force), so what
+    a grant is shown to cover is what the decision lets through."""
     relisted = _listed_after(grant, entry)
     if not relisted:
         return grant
     return dataclasses.replace(grant, items=tuple(i for i in grant.items if i not in relisted),
-                               unmasked_items=tuple(i for i in grant.unmasked_items if i not in relisted))
+                               unmasked_items=tuple(i for i in grant.unmasked_items if i not in relisted),
+                               lapsed_items=tuple(i for i in grant.items if i in relisted))
 
 
 def relisted_items(grant: Grant, entry: catalog_pb2.Entry, items: Iterable[str]) -> tuple[str, ...]:

@@ -190,7 +190,7 @@ def _grant_pb(grant: Grant, now: dt.datetime) -> sharing_pb2.Grant:
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
         create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
         release_time=to_timestamp(grant.release_time), granted_by=actor_pb(grant.granted_by),
-        changed_by=actor_pb(grant.changed_by), etag=grant.etag)
+        changed_by=actor_pb(grant.changed_by), etag=grant.etag, lapsed_items=grant.lapsed_items)
 
 
 def _draft(request: sharing_pb2.SubmitApplicationRequest) -> Draft:

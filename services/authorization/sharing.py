@@ -7,6 +7,7 @@ announces grant changes so that the query path applies them at once.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from govshare.common.v1 import common_pb2
 from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
+from services.authorization.decisions import in_force
 from services.authorization.entries import EntryLookup, classified, display_names
 from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
@@ -478,7 +480,16 @@ class Sharing:
         grant = await self._find_grant(grant_id)
         if not grant.visible_to(caller):
             raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a grant")
-        return grant
+        return (await self.in_force([grant]))[0]
+
+    async def in_force(self, grants: list[Grant]) -> list[Grant]:
+        """``grants`` as they apply now (decisions.in_force): an item the catalog dropped and added back since a grant
+        was made is not answered under it, so it is shown in lapsed_items, not among its items, lest the provider
+        and the holder see a grant that says more than it does. One entry read per resource (the cached entries)."""
+        codes = sorted({grant.resource_code for grant in grants})
+        entries = dict(zip(codes, await asyncio.gather(*(self._entries.get(code) for code in codes)), strict=True))
+        return [grant if (entry := entries[grant.resource_code]) is None else in_force(grant, entry)
+                for grant in grants]
 
     async def list_grants(self, caller: Caller, resource_code: str, state: int, size: int,
                           token: str, ending: GrantsEnding | None = None) -> tuple[list[Grant], str]:
@@ -500,7 +511,8 @@ class Sharing:
         limit = pagination.page_size(size)
         where = self._grant_filter(caller, ending, resource_code or None,
                                    sharing_pb2.GRANT_STATE_ACTIVE if ending.before is not None else state or None)
-        return page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
+        found, next_token = page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
+        return await self.in_force(found), next_token
 
     def _grant_filter(self, caller: Caller, ending: GrantsEnding, resource_code: str | None,
                       state: int | None) -> GrantFilter:
@@ -531,7 +543,7 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         if not (changed := grant_rules.made(grant, changed)):
-            return grant  # nothing to change: no new policy version, no step in the history
+            return (await self.in_force([grant]))[0]  # nothing to change: no new version, no step in the history
         note = grant_rules.change_note(changed, display_names(entry))
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))
@@ -586,7 +598,7 @@ class Sharing:
         if after is None:
             raise failed_precondition("GRANT_REVOKED", f"grant {before.id} was revoked meanwhile")
         await self._events.grant_changed(after)
-        return after
+        return (await self.in_force([after]))[0]
 
     async def _find_grant(self, grant_id: str, field: str = "id") -> Grant:
         return await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", field)

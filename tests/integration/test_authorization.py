@@ -1198,6 +1198,36 @@ async def test_an_application_made_before_an_item_was_dropped_and_added_back_is_
     assert list(grant.items) == ["name", "birth_date"]
 
 
+async def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """GetGrant and ListGrants still listed address among a grant's items (and unmasked) after it was dropped and
+    added back (as 现居住地址), though the decision no longer answers it under that grant: both departments saw a
+    grant saying more than it does. The items are shown as in force, address in lapsed_items."""
+    provider, user, entry = parties
+    granted = await env.grant(provider, user, entry, items=["name", "birth_date", "address"])
+    unmask = sh.UpdateGrantRequest(grant=sh.Grant(id=granted.id, unmasked_items=["address"]),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["unmasked_items"]))
+    grant = (await env.sharing.UpdateGrant(unmask, metadata=env.md(approver(provider)), timeout=10)).grant
+    assert list(grant.unmasked_items) == ["address"]
+    kept = [item for item in entry.items if item.machine_name != "address"]
+    await _republish(env, provider, entry, kept)
+    await _decision_once_seen(env, user, entry, "address", known=False)
+    await _republish(env, provider, entry, [*kept, cat.DataItem(
+        name="现居住地址", machine_name="address", data_type=cat.DATA_TYPE_CHARACTER, length=200)])
+    await _decision_once_seen(env, user, entry, "address", known=True)
+    for caller in (provider, user, approver(provider)):
+        got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(caller), timeout=10)).grant
+        listed = (await env.sharing.ListGrants(sh.ListGrantsRequest(resource_code=entry.code),
+                                               metadata=env.md(caller), timeout=10)).grants
+        for shown in (got, next(g for g in listed if g.id == grant.id)):
+            assert list(shown.items) == ["name", "birth_date"] and list(shown.lapsed_items) == ["address"], shown
+            assert list(shown.unmasked_items) == [] and shown.etag == grant.etag
+    change = sh.Grant(id=grant.id, quota=7)
+    updated = (await env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
+        paths=["quota"])), metadata=env.md(approver(provider)), timeout=10)).grant
+    assert list(updated.items) == ["name", "birth_date"] and list(updated.lapsed_items) == ["address"]
+
+
 async def test_an_adjustment_cannot_give_back_an_item_dropped_and_added_back_since_the_grant(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """UpdateGrant named address, dropped and added back (as 现居住地址) since the grant was made, and was answered OK:

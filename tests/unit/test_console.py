@@ -476,6 +476,26 @@ def test_a_grant_links_to_the_application_whose_reply_states_its_conditions() ->
     assert '依据申请 <a href="/applications/view?id=app-04c4">app-04c4</a>' in page, page
 
 
+def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed_not_as_granted() -> None:
+    """授权 listed address among a grant's items (and ticked it in 调整信息项) after a catalogue update dropped it and a
+    later one added it back, though the grant no longer covers it: the page shows the items in force (the service
+    leaves address out of items) and names address 已失效, with no checkbox for it."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    grant = sharing_pb2.Grant(id="grt-1", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                              items=["name", "birth_date"], lapsed_items=["address"])
+    names = {"101001/000001": {"name": "姓名", "birth_date": "出生日期", "address": "现居住地址"}}
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[grant], actions={"grt-1": (True, False)}, unusable={}, names=names,
+        dept_names={}, res_names={}, next_token="", target="", typed={})
+    lapsed = "信息项 姓名、出生日期（address 已失效：目录变更后重新增加，本授权不再覆盖，如需使用须重新申请）"
+    assert lapsed in page, page
+    assert 'value="address"' not in page and "现居住地址" not in page
+
+
 def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
     """On the due day working_days_left is 0, and 首页 and 答复 said 仅剩 0 个工作日: nothing left, as if the
     application were already late, though a reply until the day's last second is on time (the deadline is

@@ -128,7 +128,7 @@ class Application(_message.Message):
     def __init__(self, id: _Optional[str] = ..., applicant_department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., purpose_text: _Optional[str] = ..., basis: _Optional[str] = ..., requested_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., reply_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., reply_reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ApplicationEvent, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reply_due_time_provisional: _Optional[bool] = ..., replied_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordinated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordination_reason: _Optional[str] = ...) -> None: ...
 
 class Grant(_message.Message):
-    __slots__ = ("id", "application_id", "department_code", "system_ids", "resource_code", "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "revoke_reason", "policy_version", "create_time", "confidential", "release_time", "granted_by", "changed_by", "etag")
+    __slots__ = ("id", "application_id", "department_code", "system_ids", "resource_code", "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "revoke_reason", "policy_version", "create_time", "confidential", "release_time", "granted_by", "changed_by", "etag", "lapsed_items")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,7 @@ class Grant(_message.Message):
     GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
     CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    LAPSED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     id: str
     application_id: str
     department_code: str
@@ -169,7 +170,8 @@ class Grant(_message.Message):
     granted_by: _common_pb2.Actor
     changed_by: _common_pb2.Actor
     etag: str
-    def __init__(self, id: _Optional[str] = ..., application_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[GrantState, str]] = ..., revoke_reason: _Optional[str] = ..., policy_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidential: _Optional[bool] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., granted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., changed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    lapsed_items: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., application_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[GrantState, str]] = ..., revoke_reason: _Optional[str] = ..., policy_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidential: _Optional[bool] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., granted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., changed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., etag: _Optional[str] = ..., lapsed_items: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitApplicationRequest(_message.Message):
     __slots__ = ("application", "request_id")
