@@ -542,7 +542,8 @@ class Sharing:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
             raise invalid_argument(problems)
-        if not (changed := grant_rules.made(grant, changed)):
+        # Against the grant as shown (its items in force): the 授权 form sends those, its lapsed items not among them.
+        if not (changed := grant_rules.made((await self.in_force([grant]))[0], changed)):
             return (await self.in_force([grant]))[0]  # nothing to change: no new version, no step in the history
         note = grant_rules.change_note(changed, display_names(entry))
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)

@@ -1222,9 +1222,13 @@ async def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed(  # 
         for shown in (got, next(g for g in listed if g.id == grant.id)):
             assert list(shown.items) == ["name", "birth_date"] and list(shown.lapsed_items) == ["address"], shown
             assert list(shown.unmasked_items) == [] and shown.etag == grant.etag
-    change = sh.Grant(id=grant.id, quota=7)
+    # The 授权 form sends the items it shows with every adjustment: a quota raised alone records only the quota.
+    change = sh.Grant(id=grant.id, items=["name", "birth_date"], quota=7)
     updated = (await env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
-        paths=["quota"])), metadata=env.md(approver(provider)), timeout=10)).grant
+        paths=["items", "quota"])), metadata=env.md(approver(provider)), timeout=10)).grant
+    history = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                                metadata=env.md(user), timeout=10)).application.history
+    assert history[-1].note == "授权范围调整为：调用上限 7", history[-1].note
     assert list(updated.items) == ["name", "birth_date"] and list(updated.lapsed_items) == ["address"]
 
 
