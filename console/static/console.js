@@ -158,6 +158,9 @@
       badge(path, entry ? entry.count : 0, entry ? entry.more : false, entry ? entry.labels : []);
     });
     if (notice) { notice.textContent = answer.notice || ""; notice.hidden = !answer.notice; }
+    // How many answers the menu has shown: a page's reader (a test, an assistive tool's script) can wait for the
+    // next one rather than read the badges between the answer's arrival and its showing.
+    nav.setAttribute("data-todo-shown", String(Number(nav.getAttribute("data-todo-shown") || 0) + 1));
   }
   function ask() {
     fetch("/todo", { credentials: "same-origin", headers: { accept: "application/json" } }).then(function (response) {
