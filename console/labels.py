@@ -73,6 +73,7 @@ DENY_REASON = {
     common_pb2.DENY_REASON_SYSTEM_NOT_GRANTED: "该业务系统不在授权范围内",
     common_pb2.DENY_REASON_CREDENTIALS_REVOKED: "令牌已失效：业务系统已停用或密钥已重置",
     common_pb2.DENY_REASON_SYSTEM_REQUIRED: "须由业务系统调用，人员登录不能查询",
+    common_pb2.DENY_REASON_GRANT_LAPSED: "授权已失效：所授信息项均经目录变更后重新增加",
 }
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2

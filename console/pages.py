@@ -1260,6 +1260,10 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED and not coordinated:
         return ("该资源已调整为不予共享，提供部门的授权不再生效，查询将被拒绝；确需使用的，"
                 "请重新申请，由共享主管部门协调。")
+    if grant.lapsed_items and not grant.items:
+        return (f"本授权的信息项（{'、'.join(grant.lapsed_items)}）均在授权后从该资源目录中删除、又重新加入，"
+                "本授权已不覆盖任何信息项，按本授权的查询将被拒绝（授权已失效），也不计入调用次数；"
+                "使用部门如仍需使用，须按现有目录重新申请。")
     return ""
 
 
@@ -1274,12 +1278,16 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
     # An expired grant may still be extended (its expire_time adjusted) or revoked.
     if grant.state not in (sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_EXPIRED):
         return False, False
+    # One whose every item lapsed has no item for 调整信息项 to keep: the service refuses an adjustment without items
+    # (revoke it instead), so only 撤销 is offered.
+    adjustable = bool(grant.items or not grant.lapsed_items)
     if not roles:
-        return True, True
+        return adjustable, True
     granted_by = grant.granted_by.department_code
     coordinated = bool(provider and granted_by and granted_by != provider)
     provider_approver = "APPROVER" in roles and (not provider or person.department_code == provider)
-    return provider_approver, (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated)
+    return (provider_approver and adjustable,
+            (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated))
 
 
 # -- 疑义与冲突 --------------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ The rules, in order:
   6. not-shared entries are refused unless the authority granted access by coordination (R-SHR-3);
   7. conditional entries allow a foundation database's basic items to everyone (R-SHR-4), and the
      rest under a live grant for the department, its system, the purpose, the method and the items
-     (R-SHR-2, R-USE-1).
+     (R-SHR-2, R-USE-1); a grant whose every item was dropped from the catalog and added back since it was made
+     covers nothing (GRANT_LAPSED).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class _Decider:
         stored = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
         self.stored = {g.id: g for g in stored}
         mine = [in_force(g, self.entry) for g in stored]
-        live = [g for g in mine if g.live(self.now)]
+        live = [g for g in mine if g.live(self.now) and not g.lapsed]
         if not live:
             return self.no_live_grant(mine, basic)
         candidates = [g for g in live if not g.system_ids or request.system_id in g.system_ids]
@@ -228,6 +229,15 @@ class _Decider:
                          f"granted items, or ask the provider to widen grant {closest.id}, or {APPLY}", denied=missing)
 
     def no_live_grant(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
+        """Why none of the department's grants serves: one in force whose every item lapsed says so before an older
+        one that expired or was revoked (it is the one the caller holds, and thinks covers the call)."""
+        if lapsed := [g for g in grants if g.live(self.now) and g.lapsed]:
+            latest = max(lapsed, key=lambda g: (g.expire_time, g.id))
+            return self.refuse(common_pb2.DENY_REASON_GRANT_LAPSED, basic,
+                               f"every item of your grant {latest.id} for resource {self.code} "
+                               f"({', '.join(latest.lapsed_items)}) was dropped from the catalog and added back after "
+                               "the grant was made, so it covers none of them now (they may mean something else): "
+                               f"{APPLY} again for the items as they are now")
         expired = [g for g in grants if g.expired(self.now)]
         if expired:
             latest = max(expired, key=lambda g: g.expire_time)

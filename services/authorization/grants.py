@@ -109,6 +109,12 @@ class Grant:
     def live(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time > now
 
+    @property
+    def lapsed(self) -> bool:
+        """Every item it was made for has lapsed (decisions.in_force named them all in lapsed_items): in force, it
+        covers nothing, so it serves no call and counts none against its quota."""
+        return bool(self.lapsed_items) and not self.items
+
     def expired(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time <= now
 

@@ -46,8 +46,8 @@ BY_DUE = "due_time"
 _PURPOSES = [value for value in common_pb2.PurposeType.values() if value]
 _METHODS = [value for value in common_pb2.ShareMethod.values() if value]
 # Denials no other purpose or method would turn (no live grant of the department, or none possible).
-_WHOLE_RESOURCE_DENIALS = frozenset({"NOT_GRANTED", "EXPIRED", "REVOKED", "NOT_SHARED", "WRONG_ZONE",
-                                     "NOT_PUBLISHED"})
+_WHOLE_RESOURCE_DENIALS = frozenset({"NOT_GRANTED", "EXPIRED", "REVOKED", "GRANT_LAPSED", "NOT_SHARED",
+                                     "WRONG_ZONE", "NOT_PUBLISHED"})
 
 
 def to_proto(d: Dispute, now: dt.datetime) -> dispute_pb2.Dispute:

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -22,7 +22,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from caller_metadata import CallerMetadata, person_of
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -436,6 +436,95 @@ async def test_a_department_that_applied_again_after_its_quota_ran_out_is_served
     # The items only the used-up grant holds stay refused as used up, not answered by the other grant.
     status = await refused(query(mesh, user, code, key, WORK, ["birth_date", "status"]))
     assert reason(status) == "QUOTA_EXHAUSTED"
+
+
+async def _republished(mesh: Mesh, code: str, items: list[cat.DataItem]) -> None:
+    """The provider's catalogue update of ``code`` to ``items``, published."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(mesh.channels["catalog"])
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=cat.Entry(code=code, items=items),
+                                                     update_mask=field_mask_pb2.FieldMask(paths=["items"])),
+                              metadata=mesh.md(mesh.provider), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=mesh.md(mesh.provider), timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=mesh.md(person_of(mesh.authority, REVIEWER)), timeout=10)
+
+
+async def _asked_until(call: Callable[[], Awaitable[object]], done: Callable[[object], bool]) -> object:
+    """``call``'s outcome (its answer or its error) once ``done`` says query has the catalog's change (its event
+    drops the entries and decisions in milliseconds; bounded at about three seconds)."""
+    for _ in range(300):
+        try:
+            outcome: object = await call()
+        except grpc.aio.AioRpcError as error:
+            outcome = error
+        if done(outcome):
+            return outcome
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"query did not see the catalogue update: {outcome}")
+
+
+async def test_a_grant_whose_every_item_was_dropped_and_added_back_is_refused_and_counts_nothing(
+        mesh: Mesh) -> None:
+    """A grant for birth_date alone, whose birth_date a catalogue update dropped and a later one added back, covers
+    nothing, yet it still served: a Query naming no items was answered with the basic items under it (its id in the
+    access record, the call counted against its quota), and one naming birth_date was refused ITEM_NOT_GRANTED as if
+    another grant might cover it. It is refused GRANT_LAPSED, audited so, and counts nothing."""
+    user = mesh.department("lapsed")
+    key = list(mesh.persons)[3]
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 1:06d}"
+    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "birth_date", "status")]
+    await publish(mesh, entry(code, "人口出生信息", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
+                              "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE],
+                              share_condition="用于法定职责范围内的业务办理"))
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=code, items=["birth_date"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=100)),
+        metadata=mesh.md(user), timeout=10)
+    grant = (await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)).grant
+    assert set((await query(mesh, user, code, key, WORK)).values) == {"citizen_id", "name", "birth_date"}
+
+    def birth_date() -> Awaitable[query_pb2.QueryResponse]:
+        return query(mesh, user, code, key, WORK, ["birth_date"])
+
+    def unknown(outcome: object) -> bool:
+        return isinstance(outcome, grpc.aio.AioRpcError) and outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    await _republished(mesh, code, [i for i in items if i.machine_name != "birth_date"])
+    await _asked_until(birth_date, unknown)
+    await _republished(mesh, code, items)
+    lapsed = await _asked_until(birth_date, lambda outcome: not unknown(outcome))
+    assert isinstance(lapsed, grpc.aio.AioRpcError), lapsed
+    assert lapsed.code() == grpc.StatusCode.PERMISSION_DENIED and reason(lapsed) == "GRANT_LAPSED", lapsed
+    assert f"every item of your grant {grant.id} for resource {code} (birth_date) was dropped from the catalog and " \
+           "added back after the grant was made" in str(lapsed.details())
+    assert details_of(lapsed)[0].metadata["denied_items"] == "birth_date"
+    # Naming no items: the basic items every department gets (R-SHR-4), not under the grant, nothing counted.
+    basic = await query(mesh, user, code, key, WORK)
+    assert set(basic.values) == {"citizen_id", "name"}
+    batch = await mesh.query.BatchQuery(query_pb2.BatchQueryRequest(resource_code=code, keys=[key], purpose=WORK),
+                                        metadata=mesh.md(user), timeout=10)
+    assert set(batch.results[0].values) == {"citizen_id", "name"}
+    verified = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key=key, claims={"birth_date": mesh.persons[key]["birth_date"]}, purpose=CHECK),
+        metadata=mesh.md(user), timeout=10))
+    assert reason(verified) == "GRANT_LAPSED"
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=user.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    by_id = {a.id: a for a in listed.accesses}
+    for refusal in (lapsed, verified):
+        record = by_id[audit_id_of(refusal)]
+        assert (record.result, record.deny_reason) == (audit_pb2.ACCESS_RESULT_DENIED,
+                                                       common.DENY_REASON_GRANT_LAPSED)
+    assert (by_id[basic.audit_id].grant_id, by_id[batch.audit_id].grant_id) == ("", "")
+    # Nothing after the catalogue update is under the grant (so nothing of it counted against its quota).
+    under = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id=grant.id),
+                                          metadata=mesh.md(mesh.authority), timeout=10)
+    assert not {basic.audit_id, batch.audit_id}.intersection(a.id for a in under.accesses)
 
 
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:

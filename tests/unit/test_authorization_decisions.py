@@ -288,6 +288,35 @@ def test_a_live_grant_wins_over_revoked_and_expired_ones() -> None:
     assert decision.allowed and decision.grant_id == _grant().id
 
 
+def _relisted(entry: cat.Entry, *items: str) -> cat.Entry:
+    """``entry`` with ``items`` dropped and added back by a catalogue update published yesterday."""
+    for item in entry.items:
+        if item.machine_name in items:
+            item.listed_since.FromDatetime(NOW - dt.timedelta(days=1))
+    return entry
+
+
+def test_a_grant_whose_every_item_was_dropped_and_added_back_serves_nothing() -> None:
+    """Its items in force were none, yet it was live: a request naming no items was allowed under it (the basic
+    items, or none at all on a resource without basic items, its id and quota in the decision, so query counted the
+    call), though it covers nothing. It is GRANT_LAPSED, before an older grant's expiry."""
+    old = _grant(items=("birth_date", "address"), create_time=NOW - dt.timedelta(days=10))
+    entry = _relisted(_entry(), "birth_date", "address")
+    decision = _decide(entry, [old], _request())
+    assert decision.allowed and decision.allowed_items == ("citizen_id", "name") and not decision.grant_id
+    assert not decision.quota and f"every item of your grant {old.id}" in decision.message
+    refused = _decide(entry, [old], _request("name", "birth_date"))
+    _denied(refused, common.DENY_REASON_GRANT_LAPSED)
+    assert refused.denied_items == ("birth_date",) and "(birth_date, address) was dropped" in refused.message
+    expired = _grant(id="grt-" + "c" * 32, expire_time=NOW - dt.timedelta(days=1))
+    _denied(_decide(entry, [expired, old], _request("status")), common.DENY_REASON_GRANT_LAPSED)
+    department = _relisted(_entry(category=cat.CATEGORY_DEPARTMENT), "birth_date", "address")
+    _denied(_decide(department, [old], _request()), common.DENY_REASON_GRANT_LAPSED)
+    # One item kept: the grant serves it, as before.
+    kept = _relisted(_entry(), "address")
+    assert _decide(kept, [old], _request()).grant_id == old.id
+
+
 def test_grants_of_other_departments_or_resources_do_not_count() -> None:
     others = [_grant(department_code=PROVIDER), _grant(resource_code="101001/000002")]
     _denied(_decide(_entry(), others, _request("birth_date")), common.DENY_REASON_NOT_GRANTED)

@@ -496,6 +496,41 @@ def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed_not_as_gra
     assert 'value="address"' not in page and "现居住地址" not in page
 
 
+def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustment() -> None:
+    """A grant whose every item a catalogue update dropped and a later one added back covers nothing (the decision
+    refuses GRANT_LAPSED), yet 授权 said 有效 of it, with items listed as none and 调整信息项 offering no item to
+    keep, whose 保存调整 the service always refused (no item). It is 不可用 with why in Chinese, and only 撤销 is
+    offered; a grant with an item in force is not."""
+    from console.names import Resource
+    from console.pages import _grant_actions, unusable_grant
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    provider = "11110100MB0000006K"
+    grant = sharing_pb2.Grant(id="grt-1", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                              lapsed_items=["birth_date", "address"],
+                              granted_by={"id": "psn-1", "department_code": provider})
+    resource = Resource("人口基本信息", {}, provider, common_pb2.SHARE_TYPE_CONDITIONAL,
+                        catalog_pb2.ENTRY_STATE_PUBLISHED)
+    why = unusable_grant(grant, resource)
+    assert why.startswith("本授权的信息项（birth_date、address）均在授权后从该资源目录中删除、又重新加入") and \
+        "授权已失效" in why and "重新申请" in why, why
+    partly = sharing_pb2.Grant(id="grt-2", state=sharing_pb2.GRANT_STATE_ACTIVE, items=["name"],
+                               lapsed_items=["address"], granted_by={"id": "psn-1", "department_code": provider})
+    assert unusable_grant(partly, resource) == ""
+    approver = Person(username="police.approver", display_name="李审批", department_code=provider, roles=("APPROVER",))
+    assert _grant_actions(approver, grant, provider) == (False, True)
+    assert _grant_actions(approver, partly, provider) == (True, True)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=approver, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[grant], actions={"grt-1": (False, True)}, unusable={"grt-1": why}, names={},
+        dept_names={}, res_names={}, next_token="", target="", typed={})
+    assert "授权 grt-1 · 101001/000001 · 不可用" in page and why in page and "调整信息项" not in page, page
+
+
 def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
     """On the due day working_days_left is 0, and 首页 and 答复 said 仅剩 0 个工作日: nothing left, as if the
     application were already late, though a reply until the day's last second is on time (the deadline is

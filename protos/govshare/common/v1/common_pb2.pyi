@@ -54,6 +54,7 @@ class DenyReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DENY_REASON_SYSTEM_NOT_GRANTED: _ClassVar[DenyReason]
     DENY_REASON_CREDENTIALS_REVOKED: _ClassVar[DenyReason]
     DENY_REASON_SYSTEM_REQUIRED: _ClassVar[DenyReason]
+    DENY_REASON_GRANT_LAPSED: _ClassVar[DenyReason]
 SHARE_TYPE_UNSPECIFIED: ShareType
 SHARE_TYPE_UNCONDITIONAL: ShareType
 SHARE_TYPE_CONDITIONAL: ShareType
@@ -85,6 +86,7 @@ DENY_REASON_NOT_PUBLISHED: DenyReason
 DENY_REASON_SYSTEM_NOT_GRANTED: DenyReason
 DENY_REASON_CREDENTIALS_REVOKED: DenyReason
 DENY_REASON_SYSTEM_REQUIRED: DenyReason
+DENY_REASON_GRANT_LAPSED: DenyReason
 
 class Purpose(_message.Message):
     __slots__ = ("type", "text")
