@@ -1250,7 +1250,8 @@ def closed_to_approval(resource: Resource) -> str:
 def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     """Why an active grant lets nothing through now although it is in force, or "": its resource was made
     不予共享 since (only a grant the authority's coordination gave opens such a resource: the provider's is not
-    read) or retired. /grants said 有效 of it while every query under it was refused NOT_SHARED or NOT_PUBLISHED."""
+    read) or retired, or every item it was made for was dropped from the catalog since (lapsed_items, none left).
+    /grants said 有效 of it while every query under it was refused NOT_SHARED, NOT_PUBLISHED or GRANT_LAPSED."""
     if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:  # an expired or revoked one is said so by its state
         return ""
     if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
@@ -1261,8 +1262,8 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
         return ("该资源已调整为不予共享，提供部门的授权不再生效，查询将被拒绝；确需使用的，"
                 "请重新申请，由共享主管部门协调。")
     if grant.lapsed_items and not grant.items:
-        return (f"本授权的信息项（{'、'.join(grant.lapsed_items)}）均在授权后从该资源目录中删除、又重新加入，"
-                "本授权已不覆盖任何信息项，按本授权的查询将被拒绝（授权已失效），也不计入调用次数；"
+        return (f"本授权的信息项（{'、'.join(grant.lapsed_items)}）均已在授权后从该资源目录中删除（其中重新加入的，"
+                "含义可能已不同），本授权已不覆盖任何信息项，按本授权的查询将被拒绝（授权已失效），也不计入调用次数；"
                 "使用部门如仍需使用，须按现有目录重新申请。")
     return ""
 

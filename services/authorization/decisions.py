@@ -17,8 +17,8 @@ The rules, in order:
   6. not-shared entries are refused unless the authority granted access by coordination (R-SHR-3);
   7. conditional entries allow a foundation database's basic items to everyone (R-SHR-4), and the
      rest under a live grant for the department, its system, the purpose, the method and the items
-     (R-SHR-2, R-USE-1); a grant whose every item was dropped from the catalog and added back since it was made
-     covers nothing (GRANT_LAPSED).
+     (R-SHR-2, R-USE-1); a grant whose every item was dropped from the catalog since it was made (added back
+     or not) covers nothing (GRANT_LAPSED).
 """
 
 from __future__ import annotations
@@ -235,9 +235,9 @@ class _Decider:
             latest = max(lapsed, key=lambda g: (g.expire_time, g.id))
             return self.refuse(common_pb2.DENY_REASON_GRANT_LAPSED, basic,
                                f"every item of your grant {latest.id} for resource {self.code} "
-                               f"({', '.join(latest.lapsed_items)}) was dropped from the catalog and added back after "
-                               "the grant was made, so it covers none of them now (they may mean something else): "
-                               f"{APPLY} again for the items as they are now")
+                               f"({', '.join(latest.lapsed_items)}) was dropped from the catalog after the grant was "
+                               "made (an item added back since may mean something else), so it covers none of them "
+                               f"now: {APPLY} again for the items as they are now")
         expired = [g for g in grants if g.expired(self.now)]
         if expired:
             latest = max(expired, key=lambda g: g.expire_time)
@@ -291,16 +291,17 @@ def _listed_after(grant: Grant, entry: catalog_pb2.Entry) -> frozenset[str]:
 
 
 def in_force(grant: Grant, entry: catalog_pb2.Entry) -> Grant:
-    """``grant`` as it applies to the entry now: without the items the catalog dropped and added back since it was
-    made (a grant names the items approved at the time, by machine name), which it names in lapsed_items. Computed on
-    a decision-cache miss only, and for GetGrant, ListGrants and UpdateGrant's answers (Sharing.in_force), so what
-    a grant is shown to cover is what the decision lets through."""
-    relisted = _listed_after(grant, entry)
-    if not relisted:
+    """``grant`` as it applies to the entry now: without the items the catalog dropped since it was made, whether
+    added back since (a grant names the items approved at the time, by machine name) or not, which it names in
+    lapsed_items. Computed on a decision-cache miss only, and for GetGrant, ListGrants and UpdateGrant's answers
+    (Sharing.in_force), so what a grant is shown to cover is what the decision lets through; a grant left with no
+    item covers nothing (Grant.lapsed)."""
+    gone = _listed_after(grant, entry).union(set(grant.items).difference(item_names(entry)))
+    if not gone:
         return grant
-    return dataclasses.replace(grant, items=tuple(i for i in grant.items if i not in relisted),
-                               unmasked_items=tuple(i for i in grant.unmasked_items if i not in relisted),
-                               lapsed_items=tuple(i for i in grant.items if i in relisted))
+    return dataclasses.replace(grant, items=tuple(i for i in grant.items if i not in gone),
+                               unmasked_items=tuple(i for i in grant.unmasked_items if i not in gone),
+                               lapsed_items=tuple(i for i in grant.items if i in gone))
 
 
 def relisted_items(grant: Grant, entry: catalog_pb2.Entry, items: Iterable[str]) -> tuple[str, ...]:

@@ -97,8 +97,8 @@ class Grant:
     #: adjusted or revoked it (issue 12).
     granted_by: Actor = field(default_factory=Actor)
     changed_by: Actor = field(default_factory=Actor)
-    #: Items the grant was made for that the catalog dropped and added back since, so no longer covered (never
-    #: stored: decisions.in_force leaves them out of items and unmasked_items and names them here).
+    #: Items the grant was made for that the catalog dropped since (and perhaps added back), so no longer covered
+    #: (never stored: decisions.in_force leaves them out of items and unmasked_items and names them here).
     lapsed_items: tuple[str, ...] = ()
 
     @property

@@ -483,8 +483,8 @@ class Sharing:
         return (await self.in_force([grant]))[0]
 
     async def in_force(self, grants: list[Grant]) -> list[Grant]:
-        """``grants`` as they apply now (decisions.in_force): an item the catalog dropped and added back since a grant
-        was made is not answered under it, so it is shown in lapsed_items, not among its items, lest the provider
+        """``grants`` as they apply now (decisions.in_force): an item the catalog dropped since a grant was made (added
+        back or not) is not answered under it, so it is shown in lapsed_items, not among its items, lest the provider
         and the holder see a grant that says more than it does. One entry read per resource (the cached entries)."""
         codes = sorted({grant.resource_code for grant in grants})
         entries = dict(zip(codes, await asyncio.gather(*(self._entries.get(code) for code in codes)), strict=True))

@@ -463,6 +463,33 @@ async def _asked_until(call: Callable[[], Awaitable[object]], done: Callable[[ob
     raise AssertionError(f"query did not see the catalogue update: {outcome}")
 
 
+def unknown(outcome: object) -> bool:
+    """The item asked for is no item of the resource (INVALID_ARGUMENT): the catalogue update that dropped it seen."""
+    return isinstance(outcome, grpc.aio.AioRpcError) and outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _granted_one_item(mesh: Mesh, user: Caller, number: int,
+                            item: str) -> tuple[str, list[cat.DataItem], sharing_pb2.Grant]:
+    """A conditional population resource of its own (the ``number``-th after the module's, with basic items
+    citizen_id and name, birth_date and status), and ``user``'s grant for ``item`` alone (100 calls)."""
+    code = f"101001/{int(mesh.codes['population'][-6:]) + number:06d}"
+    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "birth_date", "status")]
+    await publish(mesh, entry(code, f"人口信息（{item}）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
+                              "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE],
+                              share_condition="用于法定职责范围内的业务办理"))
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=code, items=[item], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=100)),
+        metadata=mesh.md(user), timeout=10)
+    grant = (await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)).grant
+    return code, items, grant
+
+
 async def test_a_grant_whose_every_item_was_dropped_and_added_back_is_refused_and_counts_nothing(
         mesh: Mesh) -> None:
     """A grant for birth_date alone, whose birth_date a catalogue update dropped and a later one added back, covers
@@ -471,28 +498,11 @@ async def test_a_grant_whose_every_item_was_dropped_and_added_back_is_refused_an
     another grant might cover it. It is refused GRANT_LAPSED, audited so, and counts nothing."""
     user = mesh.department("lapsed")
     key = list(mesh.persons)[3]
-    code = f"101001/{int(mesh.codes['population'][-6:]) + 1:06d}"
-    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "birth_date", "status")]
-    await publish(mesh, entry(code, "人口出生信息", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
-                              "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE],
-                              share_condition="用于法定职责范围内的业务办理"))
-    expire = timestamp_pb2.Timestamp()
-    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
-    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
-        application=sharing_pb2.Application(
-            resource_code=code, items=["birth_date"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
-            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=100)),
-        metadata=mesh.md(user), timeout=10)
-    grant = (await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)).grant
+    code, items, grant = await _granted_one_item(mesh, user, 1, "birth_date")
     assert set((await query(mesh, user, code, key, WORK)).values) == {"citizen_id", "name", "birth_date"}
 
     def birth_date() -> Awaitable[query_pb2.QueryResponse]:
         return query(mesh, user, code, key, WORK, ["birth_date"])
-
-    def unknown(outcome: object) -> bool:
-        return isinstance(outcome, grpc.aio.AioRpcError) and outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     await _republished(mesh, code, [i for i in items if i.machine_name != "birth_date"])
     await _asked_until(birth_date, unknown)
@@ -500,8 +510,8 @@ async def test_a_grant_whose_every_item_was_dropped_and_added_back_is_refused_an
     lapsed = await _asked_until(birth_date, lambda outcome: not unknown(outcome))
     assert isinstance(lapsed, grpc.aio.AioRpcError), lapsed
     assert lapsed.code() == grpc.StatusCode.PERMISSION_DENIED and reason(lapsed) == "GRANT_LAPSED", lapsed
-    assert f"every item of your grant {grant.id} for resource {code} (birth_date) was dropped from the catalog and " \
-           "added back after the grant was made" in str(lapsed.details())
+    assert f"every item of your grant {grant.id} for resource {code} (birth_date) was dropped from the catalog " \
+           "after the grant was made" in str(lapsed.details())
     assert details_of(lapsed)[0].metadata["denied_items"] == "birth_date"
     # Naming no items: the basic items every department gets (R-SHR-4), not under the grant, nothing counted.
     basic = await query(mesh, user, code, key, WORK)
@@ -525,6 +535,29 @@ async def test_a_grant_whose_every_item_was_dropped_and_added_back_is_refused_an
     under = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id=grant.id),
                                           metadata=mesh.md(mesh.authority), timeout=10)
     assert not {basic.audit_id, batch.audit_id}.intersection(a.id for a in under.accesses)
+
+
+async def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing_and_says_so(mesh: Mesh) -> None:
+    """A catalogue update dropped status, the one item a grant was made for: the grant covers nothing, yet GetGrant
+    still listed status among its items and a Query naming no items was answered with the basic items under it (its
+    id in the access record, the call counted against its quota). The grant shows status in lapsed_items, and the
+    basic items are answered as to any department, nothing under the grant."""
+    user = mesh.department("dropped")
+    key = list(mesh.persons)[4]
+    code, items, grant = await _granted_one_item(mesh, user, 2, "status")
+    assert set((await query(mesh, user, code, key, WORK)).values) == {"citizen_id", "name", "status"}
+    await _republished(mesh, code, [i for i in items if i.machine_name != "status"])
+    await _asked_until(lambda: query(mesh, user, code, key, WORK, ["status"]), unknown)
+    shown = (await mesh.sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=mesh.md(user),
+                                         timeout=10)).grant
+    assert (list(shown.items), list(shown.lapsed_items)) == ([], ["status"]), shown
+    basic = await query(mesh, user, code, key, WORK)
+    assert set(basic.values) == {"citizen_id", "name"}
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=user.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    assert next(a for a in listed.accesses if a.id == basic.audit_id).grant_id == ""
+    refusal = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
+    assert reason(refusal) == "GRANT_LAPSED" and f"grant {grant.id}" in str(refusal.details())
 
 
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
-from services.authorization.decisions import AccessRequest, decide
+from services.authorization.decisions import AccessRequest, decide, in_force
 from services.authorization.grants import ACTIVE, REVOKED, Grant
 from services.runtime.errors import ServiceError
 
@@ -315,6 +315,28 @@ def test_a_grant_whose_every_item_was_dropped_and_added_back_serves_nothing() ->
     # One item kept: the grant serves it, as before.
     kept = _relisted(_entry(), "address")
     assert _decide(kept, [old], _request()).grant_id == old.id
+
+
+def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing() -> None:
+    """The same of items dropped and not added back: the grant still served a request naming no items, with the
+    basic items under it (counted), or with no item at all on a resource without basic items."""
+    grant = _grant(items=("birth_date", "address"), unmasked_items=("address",))
+
+    def without(entry: cat.Entry, *dropped: str) -> cat.Entry:
+        kept = [item for item in entry.items if item.machine_name not in dropped]
+        del entry.items[:]
+        entry.items.extend(kept)
+        return entry
+
+    entry = without(_entry(), "birth_date", "address")
+    decision = _decide(entry, [grant], _request())
+    assert decision.allowed_items == ("citizen_id", "name") and not decision.grant_id and not decision.quota
+    _denied(_decide(entry, [grant], _request("status")), common.DENY_REASON_GRANT_LAPSED)
+    _denied(_decide(without(_entry(category=cat.CATEGORY_DEPARTMENT), "birth_date", "address"), [grant],
+                    _request()), common.DENY_REASON_GRANT_LAPSED)
+    shown = in_force(grant, without(_entry(), "address"))
+    assert (shown.items, shown.unmasked_items, shown.lapsed_items) == (("birth_date",), (), ("address",))
+    assert _decide(without(_entry(), "address"), [grant], _request()).grant_id == grant.id
 
 
 def test_grants_of_other_departments_or_resources_do_not_count() -> None:

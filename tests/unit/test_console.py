@@ -496,6 +496,24 @@ def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed_not_as_gra
     assert 'value="address"' not in page and "现居住地址" not in page
 
 
+def test_a_grant_says_an_item_the_catalog_dropped_apart_from_one_added_back() -> None:
+    """An item the catalog dropped since the grant (and did not add back) is no longer among the grant's items, in
+    lapsed_items like one added back: 授权 said of it 目录变更后重新增加, which it was not. Each is said as it is."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    grant = sharing_pb2.Grant(id="grt-1", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                              items=["name"], lapsed_items=["birth_date", "address"])
+    names = {"101001/000001": {"name": "姓名", "address": "现居住地址"}}
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[grant], actions={"grt-1": (True, False)}, unusable={}, names=names,
+        dept_names={}, res_names={}, next_token="", target="", typed={})
+    assert ("信息项 姓名（address 已失效：目录变更后重新增加，本授权不再覆盖，如需使用须重新申请）"
+            "（birth_date 已失效：授权后已从该资源目录中删除，本授权不再覆盖）") in page, page
+
+
 def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustment() -> None:
     """A grant whose every item a catalogue update dropped and a later one added back covers nothing (the decision
     refuses GRANT_LAPSED), yet 授权 said 有效 of it, with items listed as none and 调整信息项 offering no item to
@@ -514,7 +532,7 @@ def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustme
     resource = Resource("人口基本信息", {}, provider, common_pb2.SHARE_TYPE_CONDITIONAL,
                         catalog_pb2.ENTRY_STATE_PUBLISHED)
     why = unusable_grant(grant, resource)
-    assert why.startswith("本授权的信息项（birth_date、address）均在授权后从该资源目录中删除、又重新加入") and \
+    assert why.startswith("本授权的信息项（birth_date、address）均已在授权后从该资源目录中删除") and \
         "授权已失效" in why and "重新申请" in why, why
     partly = sharing_pb2.Grant(id="grt-2", state=sharing_pb2.GRANT_STATE_ACTIVE, items=["name"],
                                lapsed_items=["address"], granted_by={"id": "psn-1", "department_code": provider})
