@@ -336,7 +336,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
         deps, caller, access = await self._admitted(context, "Export", request, key="", items=list(request.items))
         _serving(deps, access)
-        resource, key = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
+        resource, key, began = await self._audited(deps, access,
+                                                   self._prepare_export(deps, caller, request, access))
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
@@ -347,7 +348,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 if not page:  # every record of the provider's page left out: nothing to send
                     continue
                 self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
-                decision = await self._still_allowed(deps, key, sent)
+                decision = await self._still_allowed(deps, key, sent, began)
                 key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
                 # A downloaded record under an open dispute says so, as a query answer does (R-DSP-2): the rows
                 # of a batch download went out unflagged, the value in doubt used as any other.
@@ -556,24 +557,30 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                                         provenance=await self._provenance(deps, resource, key, record))
 
     async def _prepare_export(self, deps: Dependencies, caller: Caller, request: query_pb2.ExportRequest,
-                              access: Access) -> tuple[Resource, DecisionKey]:
-        """The resource to export and the question its decision answers, once the export is allowed (its quota
-        counted once)."""
+                              access: Access) -> tuple[Resource, DecisionKey, Decision]:
+        """The resource to export, the question its decision answers and the decision it began under, once the
+        export is allowed (its quota counted once)."""
         violations = _purpose_violations(request.purpose)
         resource = await self._resource(deps, request.resource_code, violations, access)
         items = _items(request.items, resource, violations)
         if violations:
             raise invalid_argument(violations)
-        await self._decide(deps, caller, resource, request.purpose.type, items, BATCH_DOWNLOAD, access)
+        began = await self._decide(deps, caller, resource, request.purpose.type, items, BATCH_DOWNLOAD, access)
         access.result = audit.ANSWERED
-        return resource, _decision_key(caller, resource, request.purpose.type, items, BATCH_DOWNLOAD)
+        return resource, _decision_key(caller, resource, request.purpose.type, items, BATCH_DOWNLOAD), began
 
     @staticmethod
-    async def _still_allowed(deps: Dependencies, key: DecisionKey, sent: int) -> Decision:
+    async def _still_allowed(deps: Dependencies, key: DecisionKey, sent: int, began: Decision) -> Decision:
         """The export's decision asked again before each page, as every query asks it (a dict lookup until a grant
         change event or the decision's expiry drops it): a download under way must not outlive its grant, revoked
-        or expired meanwhile (R-APP-4: a revocation takes effect at once), and a narrowed grant narrows the rest."""
+        or expired meanwhile (R-APP-4: a revocation takes effect at once), and a narrowed grant narrows the rest.
+
+        An export naming no items that began under a grant is decided, once no grant serves it, as "the basic items
+        every department gets" (allowed): it went on with those alone, its rows unlike the first ones, and ended
+        complete, the caller told nothing. It is asked for the items it began with, whose refusal says why."""
         decision = await deps.decisions.get(key)
+        if decision.allowed and began.grant_id and not decision.grant_id and not key[4]:
+            decision = await deps.decisions.get((*key[:4], tuple(sorted(began.allowed_items)), key[5]))
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")

@@ -314,33 +314,43 @@ async def test_the_authority_cannot_disable_its_last_enabled_system(platform) ->
 
 
 class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
-    """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next."""
+    """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next (its records hold
+    card_no and, with ``batch``, batch_no)."""
 
-    def __init__(self, department: str) -> None:
+    def __init__(self, department: str, batch: bool = False) -> None:
         self.gate = asyncio.Event()
         self.department = department
+        self.items = ["card_no", "batch_no"] if batch else ["card_no"]
 
     async def Describe(self, request, context):  # type: ignore[no-untyped-def]
         """What the catalog asks before it publishes the entry naming this 前置机."""
-        return provider_pb2.DescribeResponse(serves=True, department_code=self.department, items=["card_no"])
+        return provider_pb2.DescribeResponse(serves=True, department_code=self.department, items=self.items)
+
+    def _row(self, number: int) -> provider_pb2.Record:
+        return provider_pb2.Record(key=f"row-{number}", values={item: f"{item}-{number}" for item in self.items})
 
     async def Export(self, request, context):  # type: ignore[no-untyped-def]
-        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-1", values={"card_no": "A1"})])
+        yield provider_pb2.ExportResponse(records=[self._row(1)])
         await self.gate.wait()
-        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-2", values={"card_no": "A2"})])
+        yield provider_pb2.ExportResponse(records=[self._row(2)])
 
 
 async def _gated_entry(platform, endpoint: str,  # type: ignore[no-untyped-def]
-                       share_type: int = common.SHARE_TYPE_UNCONDITIONAL) -> str:
+                       share_type: int = common.SHARE_TYPE_UNCONDITIONAL, batch: bool = False) -> str:
     """A published, downloadable entry of the social department read from ``endpoint`` (unconditional unless
-    ``share_type`` says otherwise)."""
-    code = f"202{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"  # 项 02: 社会保障
+    ``share_type`` says otherwise); with ``batch`` a foundation entry whose card_no is a basic item (shared with
+    every department, R-SHR-4) and batch_no is not."""
+    code = f"{'101' if batch else '202'}{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"
+    items = [cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
+                          identifier=cat.IDENTIFIER_KIND_TEXT, basic=batch)]
+    if batch:
+        items.append(cat.DataItem(name="发放批次", machine_name="batch_no", data_type=cat.DATA_TYPE_CHARACTER,
+                                  length=20))
     entry = cat.Entry(
-        code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次", category=cat.CATEGORY_THEME,
-        subject="社会保障", provider_department_code=platform.credentials.systems["social"]["department"],
-        provider_name="人社局", format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON",
-        items=[cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
-                            identifier=cat.IDENTIFIER_KIND_TEXT)],
+        code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次",
+        category=cat.CATEGORY_FOUNDATION if batch else cat.CATEGORY_THEME, subject="人口" if batch else "社会保障",
+        provider_department_code=platform.credentials.systems["social"]["department"],
+        provider_name="人社局", format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON", items=items,
         key_item="card_no", share_type=share_type,
         share_condition="" if share_type == common.SHARE_TYPE_UNCONDITIONAL else "用于社会救助对象核验",
         share_methods=[common.SHARE_METHOD_ONLINE_QUERY, common.SHARE_METHOD_BATCH_DOWNLOAD],
@@ -448,6 +458,54 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
         record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
         assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
             audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1, 1)
+    finally:
+        provider.gate.set()
+        await server.stop(0)
+
+
+async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narrowed_to_the_basic_items(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export naming no items of a foundation resource (card_no basic, batch_no granted): once the grant was
+    revoked, its decision was "the basic items every department gets", allowed, so the download went on with
+    card_no alone, its second row unlike its first, and ended complete with nothing said. It ends REVOKED."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True)
+        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+        application = sharing_pb2.Application(
+            resource_code=code, items=["batch_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
+            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                    metadata=platform.metadata("civil"), timeout=10)
+        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=platform.person("social", APPROVER), timeout=10)
+        stream = query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=platform.metadata("civil"),
+            timeout=30)
+        first = await stream.read()
+        assert [dict(row.values) for row in first.rows] == [{"card_no": "card_no-1", "batch_no": "batch_no-1"}]
+
+        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
+                                  metadata=platform.person("social", APPROVER), timeout=10)
+        await _refused_soon(lambda: query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, items=["batch_no"], purpose=WORK),
+            metadata=platform.metadata("civil"), timeout=30).read())
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, f"the revoked grant's download went on: {rest}"
+        info, _ = details_of(stopped.value)
+        assert info is not None and info.reason == "REVOKED", stopped.value.details()
+        assert "stopped after 1 rows" in stopped.value.details()
+        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
+        assert (record.result, record.deny_reason, record.rows_sent) == (
+            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
     finally:
         provider.gate.set()
         await server.stop(0)
