@@ -324,6 +324,7 @@ async def test_conditional_resource_cycle_refuse_approve_narrow_purpose_revoke(m
     revoked = await refused(query(mesh, user, code, key, ADMIN, ["birth_date", "status"]))
     assert revoked.code() == grpc.StatusCode.PERMISSION_DENIED
     assert reason(revoked) == "REVOKED"
+    assert f"your grant {replied.grant.id} for resource {code} was revoked (职责调整)" in str(revoked.details())
 
 
 async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:

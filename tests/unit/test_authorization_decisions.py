@@ -272,12 +272,24 @@ def test_grant_limited_to_other_systems_is_denied() -> None:
 
 
 def test_revoked_grant_and_nothing_else_is_revoked() -> None:
-    _denied(_decide(_entry(), [_grant(state=REVOKED)], _request("birth_date")), common.DENY_REASON_REVOKED)
+    """The refusal names the grant and why it was revoked (it said "your grant … was revoked", which one and why
+    left to find), the latest of several."""
+    older = _grant(id="grt-" + "c" * 32, state=REVOKED, create_time=NOW - dt.timedelta(days=9), revoke_reason="旧")
+    revoked = _grant(state=REVOKED, create_time=NOW - dt.timedelta(days=2), revoke_reason="项目结束")
+    decision = _decide(_entry(), [revoked, older], _request("birth_date"))
+    _denied(decision, common.DENY_REASON_REVOKED)
+    assert f"your grant {revoked.id} for resource {CODE} was revoked (项目结束): a revoked grant is final; apply " \
+           "through SharingService.SubmitApplication again" in decision.message, decision.message
 
 
 def test_expired_grant_is_expired() -> None:
+    """The refusal says its provider may extend it, as it may (UpdateGrant on an expired grant): it said only to
+    apply again, a new application's review for what an adjustment gives back."""
     expired = _grant(expire_time=NOW - dt.timedelta(seconds=1))
-    _denied(_decide(_entry(), [expired], _request("birth_date")), common.DENY_REASON_EXPIRED)
+    decision = _decide(_entry(), [expired], _request("birth_date"))
+    _denied(decision, common.DENY_REASON_EXPIRED)
+    assert f"your grant {expired.id} for resource {CODE} expired at 2026-03-02T08:59:59+00:00: ask the provider " \
+           "department to extend it (SharingService.UpdateGrant, a later expire_time)" in decision.message
     _denied(_decide(_entry(), [expired, _grant(id="grt-" + "d" * 32, state=REVOKED)], _request("birth_date")),
             common.DENY_REASON_EXPIRED)
 
