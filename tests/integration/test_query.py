@@ -561,6 +561,20 @@ async def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing_and_s
     assert reason(refusal) == "GRANT_LAPSED" and f"grant {grant.id}" in str(refusal.details())
 
 
+async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
+    """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
+    naming no items was answered under it, its id in the access record and the call counted against its quota."""
+    user = mesh.department("basic-grant")
+    key = list(mesh.persons)[5]
+    code, _, grant = await _granted_one_item(mesh, user, 3, "name")
+    for _ in range(2):
+        answered = await query(mesh, user, code, key, WORK)
+        assert set(answered.values) == {"citizen_id", "name"}
+    under = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id=grant.id),
+                                          metadata=mesh.md(mesh.authority), timeout=10)
+    assert not under.accesses, [a.id for a in under.accesses]
+
+
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:
     key = next(iter(mesh.persons))
     refusal = await refused(query(mesh, mesh.user, mesh.codes["secret"], key, ADMIN, ["name"]))

@@ -214,6 +214,20 @@ def test_empty_request_under_a_grant_means_the_grant_items_plus_basic_ones() -> 
     assert decision.allowed_items == ("citizen_id", "name", "birth_date", "status")
 
 
+def test_a_grant_of_basic_items_alone_serves_no_request_naming_no_items() -> None:
+    """A grant giving nothing beyond the basic items was chosen for a request naming no items (counted against its
+    quota for what any department gets free), and chosen over a grant of status, address and phone because citizen_id
+    and name counted in its width: the answer left out the items the other grant gives."""
+    basic_only = _grant(id="grt-" + "c" * 32, items=("citizen_id", "name"), unmasked_items=())
+    alone = _decide(_entry(), [basic_only], _request())
+    assert alone.allowed_items == ("citizen_id", "name") and not alone.grant_id and not alone.quota
+    wide = _grant(id="grt-" + "d" * 32, items=("citizen_id", "name", "birth_date"), unmasked_items=())
+    wider = _grant(id="grt-" + "e" * 32, items=("address", "phone", "status"), unmasked_items=())
+    decision = _decide(_entry(), [wide, wider], _request())
+    assert decision.grant_id == wider.id
+    assert decision.allowed_items == ("citizen_id", "name", "address", "phone", "status")
+
+
 def test_items_beyond_the_grant_are_listed() -> None:
     decision = _decide(_entry(), [_grant(items=("birth_date",))], _request("name", "birth_date", "status", "phone"))
     _denied(decision, common.DENY_REASON_ITEM_NOT_GRANTED)
