@@ -228,11 +228,15 @@ class _Decider:
                 return self.allow(self.request.items, grant)
         closest = max(grants, key=lambda g: len(needed_set.intersection(g.items)))
         missing = tuple(item for item in needed if item not in closest.items)
-        if relisted := relisted_items(self.stored.get(closest.id, closest), self.entry, missing):
-            return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
-                             f"items {', '.join(relisted)} of resource {self.code} were dropped from the catalog and "
-                             f"added back after grant {closest.id} was made, which therefore no longer covers them "
-                             f"(they may mean something else now): {APPLY} for them again", denied=missing)
+        # The grant that named them may be another than the closest: one whose every item lapsed serves nothing
+        # (Grant.lapsed), so it is not among ``grants``, and the caller was told to have the closest widened.
+        named = [self.stored.get(closest.id, closest), *(g for g in self.stored.values() if g.live(self.now))]
+        for holder in named:
+            if relisted := relisted_items(holder, self.entry, missing):
+                return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
+                                 f"items {', '.join(relisted)} of resource {self.code} were dropped from the catalog "
+                                 f"and added back after grant {holder.id} was made, which therefore no longer covers "
+                                 f"them (they may mean something else now): {APPLY} for them again", denied=missing)
         return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
                          f"items {', '.join(missing)} of resource {self.code} are not granted to you: ask only for "
                          f"granted items, or ask the provider to widen grant {closest.id}, or {APPLY}", denied=missing)

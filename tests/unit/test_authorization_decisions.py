@@ -343,6 +343,17 @@ def test_a_grant_whose_every_item_was_dropped_and_added_back_serves_nothing() ->
     assert _decide(kept, [old], _request()).grant_id == old.id
 
 
+def test_an_item_of_a_lapsed_grant_is_said_dropped_and_added_back_beside_another_live_grant() -> None:
+    """A department with a grant for birth_date (dropped and added back since, so it serves nothing) and another
+    for status asked for birth_date and was told to have the status grant widened, not that its birth_date grant no
+    longer covers the item as it is now."""
+    old = _grant(items=("birth_date",), unmasked_items=(), create_time=NOW - dt.timedelta(days=10))
+    other = _grant(id="grt-" + "c" * 32, items=("status",), unmasked_items=(), create_time=NOW)
+    decision = _decide(_relisted(_entry(), "birth_date"), [old, other], _request("birth_date"))
+    _denied(decision, common.DENY_REASON_ITEM_NOT_GRANTED)
+    assert f"added back after grant {old.id} was made" in decision.message, decision.message
+
+
 def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing() -> None:
     """The same of items dropped and not added back: the grant still served a request naming no items, with the
     basic items under it (counted), or with no item at all on a resource without basic items."""
