@@ -581,6 +581,27 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
     assert '<strong class="late">今天到期</strong>' in home[home.index("d-today"):]
 
 
+def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extension() -> None:
+    """首页's 即将到期的授权 told the provider's 审批人 they may extend a grant whose every item the catalog dropped
+    since (the query refuses it GRANT_LAPSED): extended, it would still let nothing through. The row says so."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    lapsed = sharing_pb2.Grant(id="grt-lapsed", resource_code="101001/000001", lapsed_items=["birth_date"],
+                               state=sharing_pb2.GRANT_STATE_ACTIVE)
+    usable = sharing_pb2.Grant(id="grt-usable", resource_code="101001/000001", items=["status"],
+                               lapsed_items=["birth_date"], state=sharing_pb2.GRANT_STATE_ACTIVE)
+    home = console.templates.get_template("home.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], may=lambda *_a: True, warn=2,
+        item_names={}, dept_names={}, res_names={}, names={}, current="/", show_ending=True, notice_days=30,
+        ending=[(lapsed, 10), (usable, 12)], due=[], disputes=[], reviews=[], coordinate=[], overdue=[],
+        unanswered=[], conflicts=[])
+    said = "已不可用：所授信息项均已在授权后从目录中删除，延长有效期也不能再使用，使用部门须重新申请"
+    assert said in home[home.index("grt-lapsed"):home.index("grt-usable")], home
+    assert said not in home[home.index("grt-usable"):]
+
+
 def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
     """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
     and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
