@@ -59,6 +59,15 @@ SUBJECT_WORDS = {"endpoint": "服务接口", "disputes": "疑义数据", "confli
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """A department retired (RetireDepartment): when, in Beijing's calendar its last month is the one it falls in,
+    and the department that took over its duties ("" when none was named)."""
+
+    time: dt.datetime
+    merged_into: str = ""
+
+
+@dataclass(frozen=True)
 class ReportInput:
     """What a report is made of: the months' snapshots (by department), their violations, names, and the weights
     each month is evaluated under (those in force in it: a later change of the weights does not reach back)."""
@@ -73,6 +82,13 @@ class ReportInput:
     computed: Mapping[Month, dt.datetime] = field(default_factory=dict)
     #: Business systems' names by id (the system a violation is about).
     systems: Mapping[str, str] = field(default_factory=dict)
+    #: The retired departments by code: the months after its retirement are computed without it.
+    retired: Mapping[str, Retirement] = field(default_factory=dict)
+
+    def retired_before(self, code: str, month: Month) -> Retirement | None:
+        """``code``'s retirement, if it came before ``month`` began (a month it had no part in)."""
+        retirement = self.retired.get(code)
+        return retirement if retirement is not None and retirement.time < month.start else None
 
     def partial(self, month: Month) -> dt.datetime | None:
         """When ``month``'s figures stop, if its snapshots were computed before the month ended (else None)."""
@@ -142,14 +158,27 @@ def _without_departments(data: ReportInput) -> list[Month]:
     return [m for m in data.months if m not in data.snapshots and m in data.computed]
 
 
-def _before_joining(data: ReportInput, department: str | None) -> list[Month]:
+def _left_out(data: ReportInput, department: str | None) -> list[Month]:
     """The months computed without ``department``: every department that existed in a month has its snapshot (empty
-    if it did nothing), so one left out had not joined the platform when the month was computed. Counted as an empty
-    snapshot, such a month read as 0 calls and a score of 100.00 in the department's trend."""
+    if it did nothing), so one left out had not joined the platform when the month was computed, or had been retired
+    before it began. Counted as an empty snapshot, such a month read as 0 calls and a score of 100.00 in the
+    department's trend."""
     if department is None:
         return []
     return [m for m in data.months if (m in data.snapshots and department not in data.snapshots[m])
             or (m not in data.snapshots and m in data.computed)]
+
+
+def _day(moment: dt.datetime) -> str:
+    local = moment.astimezone(CST)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def _retirement_text(data: ReportInput, retirement: Retirement) -> str:
+    """已于2026年10月15日撤销（职责并入市民政局（…）): said of the months after it, which read "尚未加入共享平台" (not
+    joined yet) of a department that had served the platform for years."""
+    merged = f"（职责并入{_who(data.names, retirement.merged_into)}）" if retirement.merged_into else ""
+    return f"已于{_day(retirement.time)}撤销{merged}"
 
 
 def _beijing(moment: dt.datetime) -> str:
@@ -184,7 +213,9 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     doc = Document(f"{year}年度政务信息资源共享情况报告", f"报告对象：{subject}　生成时间："
                    f"{_beijing(data.generated)}（北京时间）",
                    file_stem=f"yearly-{year}-{department or 'platform'}")
-    absent = _before_joining(data, department)
+    absent = _left_out(data, department)
+    gone = [m for m in absent if data.retired_before(department or "", m)]
+    retirement = data.retired.get(department or "") if gone else None
     monthly = {m: _sum(data.snapshots[m], department) for m in data.months if m in data.snapshots and m not in absent}
     year_rows = [row for f in monthly.values() for row in f.rows]
     total = Figures(department or "", year_rows)
@@ -196,9 +227,12 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         doc.add(Paragraph(f"{year}年度尚未结束，本报告为阶段性报告，年度结束后应重新生成。"))
     if missing := _missing(data):
         doc.add(Paragraph("以下月份尚无监督快照，未计入本报告：" + "、".join(f"{m.month}月" for m in missing) + "。"))
-    if absent:
+    if before := [m for m in absent if m not in gone]:
         doc.add(Paragraph("以下月份计算监督快照时该部门尚未加入共享平台，无该部门数据，未计入本报告："
-                          + "、".join(f"{m.month}月" for m in absent) + "。"))
+                          + "、".join(f"{m.month}月" for m in before) + "。"))
+    if retirement is not None:
+        doc.add(Paragraph(f"该部门{_retirement_text(data, retirement)}，以下月份无该部门数据，未计入本报告："
+                          + "、".join(f"{m.month}月" for m in gone) + "。"))
     if department is None and (empty := _without_departments(data)):
         doc.add(Paragraph("以下月份计算监督快照时共享平台尚无部门，无数据："
                           + "、".join(f"{m.month}月" for m in empty) + "。"))
@@ -394,7 +428,11 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
         doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
         return doc
     if snapshots is None or provider not in snapshots:
-        doc.add(Paragraph(f"计算{month.year}年{month.month}月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"))
+        if (retirement := data.retired_before(provider, month)) is not None:
+            doc.add(Paragraph(f"贵单位{_retirement_text(data, retirement)}，"
+                              f"{month.year}年{month.month}月无贵单位数据。"))
+        else:
+            doc.add(Paragraph(f"计算{month.year}年{month.month}月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"))
         return doc
     figures = snapshots[provider]
     if (at := data.partial(month)) is not None and month.end > data.generated:

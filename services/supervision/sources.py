@@ -144,7 +144,8 @@ class FigureSources:
         code: a month before it joined or after it was retired is none of its months, and a month's snapshots keep
         the names of that time."""
         return {d.code: Membership(d.name, d.create_time.ToDatetime(dt.UTC),
-                                   d.retire_time.ToDatetime(dt.UTC) if d.HasField("retire_time") else None)
+                                   d.retire_time.ToDatetime(dt.UTC) if d.HasField("retire_time") else None,
+                                   d.merged_into)
                 for d in await self._all_departments()}
 
 
@@ -156,6 +157,8 @@ class Membership:
     joined: dt.datetime
     #: None while the department is in service.
     retired: dt.datetime | None = None
+    #: The department that took over its duties when it was retired ("" when none was named).
+    merged_into: str = ""
 
     def took_part_in(self, month: Month) -> bool:
         """Whether ``month`` is one of its months: it had joined before the month ended and was not retired before

@@ -28,7 +28,7 @@ from services.runtime.identity import Caller
 from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
-from services.supervision.reports import UNREAD, ReportInput, monthly_feedback, yearly_report
+from services.supervision.reports import UNREAD, ReportInput, Retirement, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures, by_department
 from services.supervision.sources import FigureSources
 from services.supervision.store import SupervisionStore
@@ -213,6 +213,14 @@ class Supervision:
         if department_code not in await self._sources.departments():
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
 
+    async def _directory(self) -> tuple[dict[str, str], dict[str, Retirement]]:
+        """Every department's name now, and the retired ones' retirements: a report says a month after a
+        department's retirement is one it had no part in, not one before it joined."""
+        members = await self._sources.joined()
+        return ({code: member.name for code, member in members.items()},
+                {code: Retirement(member.retired, member.merged_into) for code, member in members.items()
+                 if member.retired is not None})
+
     async def weights(self, caller: Caller) -> dict[str, float]:
         """The weights in force this month (those a change sets apply from the month it is made in)."""
         _identified(caller)
@@ -255,11 +263,12 @@ class Supervision:
         if not months:
             raise invalid_argument([FieldViolation("year", "the year has not begun")])
         department = department_code or None
+        names, retired = await self._directory()
         data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department, UNREAD),
                            await self._store.violations_between(months[0], months[-1], department),
-                           await self._sources.departments(), await self._store.weights_of(months), now,
+                           names, await self._store.weights_of(months), now,
                            await self._store.compute_times(months[0], months[-1]),
-                           await self._sources.systems())
+                           await self._sources.systems(), retired)
         if department is not None and department not in data.names:
             raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)
@@ -272,10 +281,11 @@ class Supervision:
         require_own(caller, department_code, "read this department's usage feedback")
         now = self._clock()
         require_begun(month, now)
+        names, retired = await self._directory()
         data = ReportInput([month], await self._store.snapshots_between(month, month, None, UNREAD),
                            await self._store.violations_between(month, month, department_code),
-                           await self._sources.departments(), await self._store.weights_of([month]), now,
-                           await self._store.compute_times(month, month))
+                           names, await self._store.weights_of([month]), now,
+                           await self._store.compute_times(month, month), retired=retired)
         if department_code not in data.names:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return monthly_feedback(month, department_code, data)

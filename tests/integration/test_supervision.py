@@ -44,6 +44,7 @@ from services.supervision.document import Paragraph, Table
 from services.supervision.months import Month
 from services.supervision.reports import UNREAD
 from services.supervision.snapshot import Figures
+from services.supervision.sources import Membership
 from services.supervision.store import SupervisionStore
 from services.supervision.supervision import Supervision
 
@@ -753,6 +754,9 @@ class _Directory:
 
     async def departments(self) -> dict[str, str]:
         return self._names
+
+    async def joined(self) -> dict[str, Membership]:
+        return {code: Membership(name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) for code, name in self._names.items()}
 
     async def systems(self) -> dict[str, str]:
         return {}

@@ -12,7 +12,7 @@ from services.supervision.charts import FONT, LABEL_WIDTH, fitted, label_width
 from services.supervision.document import Paragraph, Table
 from services.supervision.evaluation import evaluate
 from services.supervision.months import CST, Month
-from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
+from services.supervision.reports import ReportInput, Retirement, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures
 from services.supervision.violations import Violation
 
@@ -221,6 +221,34 @@ def test_a_department_has_no_figures_or_score_in_the_months_before_it_joined() -
     feedback = monthly_feedback(november, code, data).blocks
     assert _paragraphs(feedback) == ["计算2026年11月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"]
     assert not any(isinstance(block, Table) for block in feedback)
+
+
+def test_the_months_after_a_departments_retirement_say_it_was_retired_not_that_it_had_not_joined() -> None:
+    """A department retired on 15 October (RetireDepartment, merged into another) is left out of the months
+    computed after: its yearly report and November feedback said "计算监督快照时该部门尚未加入共享平台" (it had not
+    joined yet) of a department that had served the platform all year."""
+    code, heir, october = "11110100MB00000506", "11110100MB0000007N", Month(2026, 10)
+    november, december = Month(2026, 11), Month(2026, 12)
+    figures = Figures(code, [FigureRow(code, "queries.made", "", 3)])
+    retired = {code: Retirement(dt.datetime(2026, 10, 15, 10, tzinfo=CST), heir)}
+    snapshots = {october: {code: figures, heir: Figures(heir)}, november: {heir: Figures(heir)},
+                 december: {heir: Figures(heir)}}
+    data = ReportInput([october, november, december], snapshots,
+                       [], {code: "市档案局", heir: "市民政局"}, EVERY_MONTH, dt.datetime(2027, 1, 5, tzinfo=CST),
+                       retired=retired)
+    paragraphs = _paragraphs(yearly_report(2026, code, data).blocks)
+    assert ("该部门已于2026年10月15日撤销（职责并入市民政局（11110100MB0000007N）），"
+            "以下月份无该部门数据，未计入本报告：11月、12月。") in paragraphs
+    assert not any("尚未加入" in text for text in paragraphs)
+    assert _paragraphs(monthly_feedback(november, code, data).blocks) == [
+        "贵单位已于2026年10月15日撤销（职责并入市民政局（11110100MB0000007N）），2026年11月无贵单位数据。"]
+    # Its last month is October's (it took part in it), and a department retired without an heir is said so too.
+    assert any(isinstance(block, Table) for block in monthly_feedback(october, code, data).blocks)
+    alone = ReportInput([october, november], {october: {code: figures}, november: {heir: Figures(heir)}}, [],
+                        {code: "市档案局"}, EVERY_MONTH, dt.datetime(2027, 1, 5, tzinfo=CST),
+                        retired={code: Retirement(dt.datetime(2026, 10, 31, 23, tzinfo=CST))})
+    assert "该部门已于2026年10月31日撤销，以下月份无该部门数据，未计入本报告：11月。" in \
+        _paragraphs(yearly_report(2026, code, alone).blocks)
 
 
 def test_a_violation_names_its_business_system_not_only_its_id() -> None:
