@@ -1596,6 +1596,34 @@ async def test_an_application_made_late_in_a_month_and_never_answered_counts_whe
     assert mine[("applications.unreplied_overdue", "")] == 1
 
 
+async def test_a_grant_revoked_after_a_period_counts_as_held_at_its_end(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """grants.held and grants.given are the grants in force at the period's end (docs/api.md), but counted the
+    grants active when counted: November recomputed on 3 December (the schedule recomputes last month all through
+    this one) lost a grant revoked on 2 December, in force all November."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    end = dt.datetime.now(dt.UTC)
+    await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="项目结束"),
+                                  metadata=env.md(person_of(provider, APPROVER)), timeout=10)
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        ended = await department_figures(store, end - dt.timedelta(hours=1), end, now)
+        since = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+    finally:
+        await store.close()
+
+    def held(rows: list, department: str, name: str) -> int:
+        return sum(row.value for row in rows if row.department_code == department and row.name == name)
+
+    assert (held(ended, user.department_code, "grants.held"), held(ended, provider.department_code, "grants.given")) \
+        == (1, 1)
+    assert (held(since, user.department_code, "grants.held"), held(since, provider.department_code, "grants.given")) \
+        == (0, 0)
+
+
 # Check -------------------------------------------------------------------------------------------
 
 
