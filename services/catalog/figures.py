@@ -1,6 +1,6 @@
 """The catalog's figures of every provider department over a period (R-SUP-1, R-CAT-3), for supervision.
 
-* ``catalog.resources``: published resources, in total and by ``share_type`` and ``category``;
+* ``catalog.resources``: resources published at the period's end, in total and by ``share_type`` and ``category``;
 * ``catalog.resource``: one per published resource (value 1), naming its dataset, endpoint target and update
   cycle, so supervision can ask the data's owner about freshness and find resources with no data;
 * ``catalog.updates_due`` / ``catalog.updates_on_time`` / ``catalog.updates_overdue``: mandate changes due in

@@ -77,6 +77,8 @@ _PUBLISHED_ONCE = "(v.state = ANY({states}::smallint[]) AND v.publish_time IS NO
 #: What counts as updating a department's catalog after a mandate change (R-CAT-3): retiring an entry is one, since
 #: a duty transferred away leaves the department nothing to create, only resources to withdraw.
 CATALOG_WORK = ("create", "update", "submit", "retire")
+#: The event of an entry's retirement, which closes it for good (a published entry's, or a draft withdrawn).
+RETIRE_ACTION = "retire"
 
 
 @dataclass(frozen=True)
@@ -438,12 +440,16 @@ class CatalogStore:
 
 
     async def published_resources(self, end: dt.datetime) -> list[asyncpg.Record]:
-        """Entries published before ``end`` and still public now (supervision figures, R-SUP-1)."""
+        """The entries published at ``end``, each as its version published last before it, unless the entry was
+        retired before it (supervision figures, R-SUP-1: a month's resources are those of its end). Read as the
+        entries published now, a month recomputed after its end (the schedule recomputes last month all through
+        this one) lost every entry retired since, and every entry whose new version was published since."""
         return await self._pool.fetch(
-            "SELECT v.code, v.provider_department_code, v.share_type, v.category, v.update_cycle, "
-            "v.endpoint_target, v.endpoint_dataset FROM entries e "
-            "JOIN entry_versions v ON v.code = e.code AND v.version = e.public_version "
-            "WHERE v.state = $1 AND v.publish_time < $2 ORDER BY v.code", int(EntryState.PUBLISHED), end)
+            "SELECT DISTINCT ON (v.code) v.code, v.provider_department_code, v.share_type, v.category, "
+            "v.update_cycle, v.endpoint_target, v.endpoint_dataset FROM entry_versions v "
+            f"WHERE {_PUBLISHED_ONCE.format(states='$1')} AND v.publish_time < $2 AND NOT EXISTS ("
+            " SELECT 1 FROM entry_events ev WHERE ev.code = v.code AND ev.action = $3 AND ev.time < $2) "
+            "ORDER BY v.code, v.publish_time DESC", _PUBLIC, end, RETIRE_ACTION)
 
     async def mandate_changes_due(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Mandate changes due in [start, end) with the time of the department's first catalog work after

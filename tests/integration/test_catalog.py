@@ -28,12 +28,14 @@ from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from services.catalog.component import create_component, flag_stored_codes
+from services.catalog.figures import department_figures
 from services.catalog.rules import ITEM_NUMBERS
 from services.catalog.store import CatalogStore
 from services.runtime import db
 from services.runtime.cache import CATALOG_CHANGED
 from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
+from services.runtime.figures import parse_dimension
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
@@ -953,6 +955,38 @@ async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_fo
     await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code, reason="职能划出，不再提供"),
                   person_of(leaving, DATA_OFFICER))
     assert leaving.department_code not in await overdue()
+
+
+async def test_a_periods_resources_are_those_published_at_its_end(catalog: Client, base_settings) -> None:  # type: ignore[no-untyped-def]
+    """Supervision's catalog.resources of a period are its end's (the yearly report's 编目资源数（11月末）), but were
+    the entries published now: November recomputed in December (the schedule recomputes last month all through this
+    one) lost an entry retired in December, and one whose second version was published in December, both published
+    all November."""
+    owner = department()
+    revised, retired = make_entry(owner.department_code), make_entry(owner.department_code)
+    for entry in (revised, retired):
+        await catalog.publish(entry)
+    end = dt.datetime.now(dt.UTC)
+    await catalog.update(pb.Entry(code=revised.code, name="人口基础信息（修订）"), ["name"], owner)
+    await catalog.submit(revised.code, owner)
+    await catalog.review(revised.code)
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=retired.code, reason="职能划出"),
+                  person_of(owner, DATA_OFFICER))
+    pool = await db.create_pool(base_settings.database_url, "catalog")
+    try:
+        store = CatalogStore(pool)
+        now = dt.datetime.now(dt.UTC)
+        then = await department_figures(store, end - dt.timedelta(hours=1), end, now)
+        today = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+    finally:
+        await pool.close()
+
+    def resources(rows: list) -> list[str]:
+        return sorted(parse_dimension(row.dimension)["resource"] for row in rows
+                      if row.department_code == owner.department_code and row.name == "catalog.resource")
+
+    assert resources(then) == sorted([revised.code, retired.code])
+    assert resources(today) == [revised.code]
 
 
 async def test_every_state_change_is_announced(catalog: Client, redis_client) -> None:  # type: ignore[no-untyped-def]
