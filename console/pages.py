@@ -1556,16 +1556,37 @@ def _period_problem(year: int | None, month: int | None, today: dt.date) -> Prob
 
 
 async def _own_evaluation(console: Console, session: Session, year: int, month: int
-                          ) -> tuple[list[supervision_pb2.Evaluation], Problem | None]:
-    """A department's own evaluation of the month, for its persons: the menu offers 监督 to every 审计员, and every
-    department's list is the authority's alone, so a department's 审计员 was shown only 您的角色或部门无权执行此操作.
-    A month not computed yet is no refusal (the page says there is no evaluation yet)."""
+                          ) -> tuple[list[supervision_pb2.Evaluation], Problem | None, dt.datetime | None]:
+    """A department's own evaluation of the month, for its persons, and when it was computed: the menu offers 监督
+    to every 审计员, and every department's list is the authority's alone, so a department's 审计员 was shown only
+    您的角色或部门无权执行此操作. A month not computed yet is no refusal (the page says there is no evaluation yet)."""
     answer, problem = await _call(console, session, console.services.supervision.GetSnapshot,
                                   supervision_pb2.GetSnapshotRequest(department_code=session.person.department_code,
                                                                      year=year, month=month))
     if problem is not None and problem.reason == "SNAPSHOT_NOT_FOUND":
-        return [], None
-    return ([answer.snapshot.evaluation] if answer else []), problem
+        return [], None, None
+    if answer is None:
+        return [], problem, None
+    return [answer.snapshot.evaluation], problem, _computed(answer.snapshot)
+
+
+def _computed(message: Any) -> dt.datetime | None:
+    """A ListEvaluationsResponse's or Snapshot's compute_time (None when not said)."""
+    return message.compute_time.ToDatetime(dt.UTC) if message.HasField("compute_time") else None
+
+
+def _figures_until(year: int, month: int, computed: dt.datetime | None, today: dt.date) -> str:
+    """What the month's scores count when they were computed before it ended: the page said of a month in progress
+    only that its scores were of 最近一次统计（每日）, not when that was, and nothing of a past month whose last
+    computation ran before its end (the schedule stopped, a platform down at the month's turn): its scores read as
+    the whole month's. The reports say both (services/supervision/reports.py)."""
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA)
+    if computed is None or computed >= end:
+        return ""
+    at = f"{computed.astimezone(CHINA):%Y-%m-%d %H:%M}（北京时间）"
+    if (year, month) == (today.year, today.month):
+        return f"{year}年{month}月尚未结束：评分按截至{at}的数据计算，为阶段性结果。"
+    return f"{year}年{month}月的监督快照计算于{at}，早于月末：评分只计入截至该时间的数据，重新计算该月后为全月结果。"
 
 
 @signed_in
@@ -1584,10 +1605,11 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                                                                              page_size=console.settings.page_size,
                                                                              page_token=_page_token(request)))
     evaluations = list(answer.evaluations) if answer else []
+    computed = _computed(answer) if answer else None
     own = problem is not None and problem.reason == "AUTHORITY_ONLY" and typed_year is not None \
         and typed_month is not None
     if own:
-        evaluations, problem = await _own_evaluation(console, session, typed_year, typed_month)
+        evaluations, problem, computed = await _own_evaluation(console, session, typed_year, typed_month)
     if _expired(problem):
         return _ended(problem)
     if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
@@ -1603,7 +1625,8 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     return console.page(request, "supervision.html", status=_status_of(problem or _down(violations_problem)),
                         title="监督", year=year, month=month,
                         evaluations=evaluations, own=own, **names, chart=chart,
-                        in_progress=(year, month) == (today.year, today.month),
+                        until=_figures_until(typed_year, typed_month, computed, today) if evaluations else "",
+                        no_department=answer is not None and not evaluations,
                         next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=INDICATORS, errors=_input_errors(problem, {}),
                         violations=[_violation_row(v) for v in listed],
@@ -1701,7 +1724,8 @@ async def _month_evaluations(console: Console, session: Session, year: int, mont
         console, session, console.services.supervision.ListEvaluations,
         supervision_pb2.ListEvaluationsRequest(year=year, month=month, page_size=1000), "evaluations")
     if problem is not None and problem.reason == "AUTHORITY_ONLY":
-        return await _own_evaluation(console, session, year, month)
+        own, problem, _ = await _own_evaluation(console, session, year, month)
+        return own, problem
     return evaluations, problem
 
 

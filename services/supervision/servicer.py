@@ -89,10 +89,12 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
                               ) -> supervision_pb2.ListEvaluationsResponse:
         caller = self._verifier.from_context(context)
         month, size = month_of(request.year, request.month), page_size(request.page_size)
-        found = await self._supervision().evaluations(caller, month, _text_after(request.page_token), size + 1)
+        found, computed = await self._supervision().evaluations(caller, month, _text_after(request.page_token),
+                                                                size + 1)
         token = encode_token({"d": found[size - 1].department_code}) if len(found) > size else ""
         return supervision_pb2.ListEvaluationsResponse(
-            evaluations=[evaluation_to_proto(e, month) for e in found[:size]], next_page_token=token)
+            evaluations=[evaluation_to_proto(e, month) for e in found[:size]], next_page_token=token,
+            compute_time=to_timestamp(computed))
 
     async def ListViolations(self, request: supervision_pb2.ListViolationsRequest, context: Context
                              ) -> supervision_pb2.ListViolationsResponse:

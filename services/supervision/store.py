@@ -53,11 +53,6 @@ class SupervisionStore:
             if event is not None:
                 await admin_events.record(conn, event)
 
-    async def computed(self, month: Month) -> bool:
-        """Whether the month's figures were ever gathered (with or without departments to gather them of)."""
-        return bool(await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM computed_months WHERE month = $1)",
-                                              month.first_day))
-
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(
             "SELECT figures::text AS figures, compute_time, department_name FROM snapshots WHERE month = $1"

@@ -172,14 +172,16 @@ class Supervision:
         counts = await self._store.violation_counts(month, [department_code])
         return figures, computed, evaluate(figures, await self._store.weights(month), counts.get(department_code, 0))
 
-    async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
+    async def evaluations(self, caller: Caller, month: Month, after: str, limit: int
+                          ) -> tuple[list[Evaluation], dt.datetime]:
+        """A page of the month's evaluations, and when the month was computed (its figures stop there)."""
         require_supervising(caller, "list every department's evaluation")
         require_begun(month, self._clock())
-        await self._require_computed(month)
+        computed = await self._require_computed(month)
         snapshots = await self._store.snapshots(month, after, limit)
         weights = await self._store.weights(month)
         counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
-        return [evaluate(f, weights, counts.get(f.department_code, 0)) for f in snapshots]
+        return [evaluate(f, weights, counts.get(f.department_code, 0)) for f in snapshots], computed
 
     async def violations(self, caller: Caller, month: Month, department_code: str,
                          after: tuple[str, str] | None, limit: int) -> list[Violation]:
@@ -198,13 +200,16 @@ class Supervision:
         await self._require_computed(month)
         return await self._store.violations(month, department_code, after, limit)
 
-    async def _require_computed(self, month: Month) -> None:
-        """A month whose figures were never gathered (before the schedule ran, or a month from before the platform)
-        is said to be so: its empty lists would read as "no violations" and "nobody evaluated"."""
-        if not await self._store.computed(month):
+    async def _require_computed(self, month: Month) -> dt.datetime:
+        """When the month was computed. A month whose figures were never gathered (before the schedule ran, or a
+        month from before the platform) is said to be so: its empty lists would read as "no violations" and "nobody
+        evaluated"."""
+        computed = (await self._store.compute_times(month, month)).get(month)
+        if computed is None:
             label = month.label()
             raise failed_precondition("MONTH_NOT_COMPUTED", f"{label} has not been computed yet: ComputeSnapshots"
                                       f" for it, or `govshare supervise --months {label}`, gathers its figures")
+        return computed
 
     async def _require_known(self, department_code: str) -> None:
         """A well-formed code of no department (a slip of one character that keeps the check digit right) is

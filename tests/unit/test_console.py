@@ -231,6 +231,33 @@ def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
     assert "“—”：本月无应办事项，不扣分。" in page
 
 
+def test_the_supervision_page_says_until_when_a_months_scores_count_and_a_month_without_departments() -> None:
+    """A month in progress said its scores were of 最近一次统计（每日） without saying when; a past month last computed
+    before its end (the schedule stopped, the platform down at the month's turn) showed its scores as the whole
+    month's; and a month computed before any department joined said it had no evaluation "yet", as if to come."""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    today = dt.date(2026, 12, 3)
+    assert pages._figures_until(2026, 12, dt.datetime(2026, 12, 3, 17, 5, tzinfo=dt.UTC), today) == \
+        "2026年12月尚未结束：评分按截至2026-12-04 01:05（北京时间）的数据计算，为阶段性结果。"
+    # 28 November 15:59 UTC is the 28th's last minute in Beijing; 30 November 16:00 UTC is December already.
+    assert pages._figures_until(2026, 11, dt.datetime(2026, 11, 28, 15, 59, tzinfo=dt.UTC), today) == (
+        "2026年11月的监督快照计算于2026-11-28 23:59（北京时间），早于月末：评分只计入截至该时间的数据，"
+        "重新计算该月后为全月结果。")
+    assert pages._figures_until(2026, 11, dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC), today) == ""
+    assert pages._figures_until(2026, 12, None, today) == ""
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=100)
+    common = {"request": None, "session": None, "person": None, "csrf": "", "flash": "", "errors": {}, "nav": [],
+              "current": "/supervision", "year": 2026, "month": 11, "dept_names": {}, "chart": "", "next_token": "",
+              "problem": None, "indicator_names": pages.INDICATORS}
+    template = console.templates.get_template("supervision.html")
+    page = template.render(**common, evaluations=[evaluation], until="早于月末的说明。")
+    assert re.search(r'<p class="muted" id="as-of">“—”：本月无应办事项，不扣分。早于月末的说明。</p>', page)
+    empty = template.render(**common, evaluations=[], no_department=True)
+    assert "计算2026年11月监督快照时共享平台没有在册部门，没有评估结果。" in empty and "还没有评估结果" not in empty
+    assert "2026年11月还没有评估结果（每月数据统计后生成）。" in template.render(**common, evaluations=[])
+
+
 def test_the_supervision_page_says_which_weights_the_month_was_scored_under() -> None:
     """A month keeps the weights it was evaluated with (a change applies from the month it is made in), but the 监督
     page showed the scores and rates without the weights: a supervisor comparing April and June could not see that
