@@ -85,6 +85,7 @@ class Names:
         self._departments = _Expiring(ttl, size, clock)
         self._resources = _Expiring(ttl, size, clock)
         self._authorities = _Expiring(ttl, size, clock)
+        self._systems = _Expiring(ttl, size, clock)
         #: Calls made to the services (what the cache saves is visible in tests).
         self.lookups = 0
 
@@ -115,6 +116,7 @@ class Names:
         self._departments.clear()
         self._resources.clear()
         self._authorities.clear()
+        self._systems.clear()
 
     async def is_authority(self, token: str, code: str) -> bool | None:
         """Whether department ``code`` is the sharing authority, None when the directory does not say: a page
@@ -132,6 +134,26 @@ class Names:
             cached = self._resources.get(code)
             found[code] = cached if isinstance(cached, Resource) else await self._resource(token, code)
         return found
+
+    async def systems(self, token: str, ids: Iterable[str]) -> dict[str, str]:
+        """Business system id → name for each of ``ids`` the person may read (their department's, or any for the
+        authority; "" otherwise): a violation names its system by name as the reports do, not by sys-… alone."""
+        names: dict[str, str] = {}
+        for system_id in dict.fromkeys(i for i in ids if i):
+            cached = self._systems.get(system_id)
+            names[system_id] = str(cached) if cached is not None else await self._system(token, system_id)
+        return names
+
+    async def _system(self, token: str, system_id: str) -> str:
+        stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]
+        self.lookups += 1
+        try:
+            reply = await self._services.call(token, stub.GetSystem,  # type: ignore[attr-defined]
+                                              directory_pb2.GetSystemRequest(id=system_id))
+        except grpc.aio.AioRpcError:
+            return ""  # not cached: the next page asks again
+        self._systems.put(system_id, reply.system.name)
+        return reply.system.name
 
     async def _department(self, token: str, code: str) -> str:
         stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]

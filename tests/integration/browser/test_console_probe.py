@@ -915,13 +915,16 @@ async def test_the_supervision_page_lists_the_months_violations_in_chinese(  # t
     compute = supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month)
     await stub.ComputeSnapshots(compute, metadata=platform.metadata("authority"), timeout=60)
     police, market = (platform.credentials.systems[s]["department"] for s in ("police", "market"))
+    # The system is named as the reports name it (the page and the export said 业务系统：sys-… alone).
+    system = platform.credentials.systems["market"]["system_id"]
+    named = f"业务系统：市场主体登记系统（{system}）"
     month = Month(today.year, today.month)
     found = [Violation(police, month, supervision_pb2.VIOLATION_RULE_DATA_NOT_PROVIDED,
                        "resource:101001/000001:endpoint",
                        {"resource": "101001/000001", "failed_calls": "3", "calls": "4", "failure_rate": "0.750"}),
              Violation(market, month, supervision_pb2.VIOLATION_RULE_PURPOSE_NOT_GRANTED,
-                       "system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE",
-                       {"system": "sys-1", "resource": "101001/000001", "purpose": "WORK_REFERENCE",
+                       f"system:{system}:resource:101001/000001:purpose:WORK_REFERENCE",
+                       {"system": system, "resource": "101001/000001", "purpose": "WORK_REFERENCE",
                         "refused_calls": "2"})]
     conn = await asyncpg.connect(database_url)
     try:
@@ -931,13 +934,16 @@ async def test_the_supervision_page_lists_the_months_violations_in_chinese(  # t
             [(v.id, month.first_day, v.department_code, v.rule, ARTICLES[v.rule], v.subject, json.dumps(v.evidence))
              for v in found])
         period = f"/supervision?year={today.year}&month={today.month}"
-        text = await (await context.request.get(period, headers=_as(system_session(
-            console_server, platform, "authority", roles=("AUDITOR",))))).text()
+        authority = _as(system_session(console_server, platform, "authority", roles=("AUDITOR",)))
+        text = await (await context.request.get(period, headers=authority)).text()
         listed = text.split("<h2>违规情况</h2>", 1)[1]
         for expected in ("市公安局", "未向共享平台及时提供共享信息", "资源：101001/000001；服务接口",
                          "资源代码：101001/000001；调用次数：4；失败调用次数：3；失败率：75.0%", "市市场监督管理局",
-                         "超出授权用途使用共享信息", "用途：工作参考"):
+                         "超出授权用途使用共享信息", "用途：工作参考", f"{named}；资源：101001/000001"):
             assert expected in listed, (expected, listed[:2000])
+        exported = await context.request.get(f"/supervision/export?what=violations&year={today.year}"
+                                             f"&month={today.month}", headers=authority)
+        assert named in (await exported.body()).decode("utf-8-sig")
         own = await (await context.request.get(period, headers=_as(system_session(
             console_server, platform, "police", roles=("AUDITOR",))))).text()
         own_listed = own.split("<h2>违规情况</h2>", 1)[1]
