@@ -238,6 +238,11 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
                           + "、".join(f"{m.month}月" for m in empty) + "。"))
     if note := _partial_note(data):
         doc.add(note)
+    if not monthly:
+        # No month of the year holds the subject's figures (none computed yet, or all before it joined): the tables
+        # read 编目资源数（年末）0, every count 0 and, for a department, 年度综合评分：100.00, figures nobody gathered.
+        doc.add(Paragraph(f"{year}年度没有可计入本报告的监督快照，无统计数据，不作年度评价。"))
+        return doc
     due = total.total("catalog.updates_due")
     replies = (total.total("applications.replied_on_time") + total.total("applications.replied_late")
                + total.total("applications.unreplied_overdue"))

@@ -251,6 +251,23 @@ def test_the_months_after_a_departments_retirement_say_it_was_retired_not_that_i
         _paragraphs(yearly_report(2026, code, alone).blocks)
 
 
+def test_a_year_without_a_counted_month_has_no_figures_and_no_score() -> None:
+    """A year none of whose months was computed (or whose months were all computed before the department joined)
+    read 编目资源数（年末）0, every count 0 and, for a department, 年度综合评分：100.00: figures nobody gathered, and a
+    perfect score for a year the department was not evaluated in."""
+    code, other = "11110100MB00000027", "11110100MB0000003A"
+    never = ReportInput([Month(2025, m) for m in range(1, 13)], {}, [], {code: "市公安局"}, EVERY_MONTH,
+                        dt.datetime(2026, 12, 3, tzinfo=CST))
+    names = {code: "市公安局", other: "市市场监督管理局"}
+    before = ReportInput([Month(2026, 11)], {Month(2026, 11): {other: Figures(other)}}, [], names, EVERY_MONTH,
+                         dt.datetime(2026, 12, 3, tzinfo=CST))
+    for year, department, data in ((2025, None, never), (2025, code, never), (2026, code, before)):
+        blocks = yearly_report(year, department, data).blocks
+        assert not any(isinstance(block, Table) for block in blocks)
+        assert f"{year}年度没有可计入本报告的监督快照，无统计数据，不作年度评价。" in _paragraphs(blocks)
+        assert not any("100.00" in text for text in _paragraphs(blocks))
+
+
 def test_a_violation_names_its_business_system_not_only_its_id() -> None:
     """The evidence of a use beyond purpose said 业务系统：sys-5c1f…: an id the authority reading the report cannot
     tell one system from another by. The system's name comes first, its id beside it; an unknown id stays."""
