@@ -1575,13 +1575,17 @@ def _computed(message: Any) -> dt.datetime | None:
     return message.compute_time.ToDatetime(dt.UTC) if message.HasField("compute_time") else None
 
 
+def _month_end(year: int, month: int) -> dt.datetime:
+    """The first instant after the month, in Beijing."""
+    return dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA)
+
+
 def _figures_until(year: int, month: int, computed: dt.datetime | None, today: dt.date) -> str:
     """What the month's scores count when they were computed before it ended: the page said of a month in progress
     only that its scores were of 最近一次统计（每日）, not when that was, and nothing of a past month whose last
     computation ran before its end (the schedule stopped, a platform down at the month's turn): its scores read as
     the whole month's. The reports say both (services/supervision/reports.py)."""
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA)
-    if computed is None or computed >= end:
+    if computed is None or computed >= _month_end(year, month):
         return ""
     at = f"{computed.astimezone(CHINA):%Y-%m-%d %H:%M}（北京时间）"
     if (year, month) == (today.year, today.month):
@@ -1689,14 +1693,17 @@ async def supervision_export(console: Console, request: Request, session: Sessio
                     headers={"Content-Disposition": f'attachment; filename="{what}-{year}-{month:02d}.csv"'})
 
 
-async def _every_page(console: Console, session: Session, method: Any, request: Any, field: str
-                      ) -> tuple[list[Any], Problem | None]:
-    """Every item of a listing, page after page (the service's largest pages)."""
+async def _every_page(console: Console, session: Session, method: Any, request: Any, field: str,
+                      answers: list[Any] | None = None) -> tuple[list[Any], Problem | None]:
+    """Every item of a listing, page after page (the service's largest pages); each page's answer appended to
+    ``answers`` when given (what the listing says beside its items)."""
     found: list[Any] = []
     while True:
         answer, problem = await _call(console, session, method, request)
         if problem is not None:
             return found, problem
+        if answers is not None:
+            answers.append(answer)
         found.extend(getattr(answer, field))
         if not answer.next_page_token:
             return found, None
@@ -1718,31 +1725,36 @@ def named_then(today: dict[str, str], evaluations: list[Any]) -> dict[str, str]:
 
 
 async def _month_evaluations(console: Console, session: Session, year: int, month: int
-                             ) -> tuple[list[Any], Problem | None]:
-    """Every evaluation of the month the person may see: every department's for the authority, its own for a
-    department."""
+                             ) -> tuple[list[Any], Problem | None, dt.datetime | None]:
+    """Every evaluation of the month the person may see (every department's for the authority, its own for a
+    department), and when the month was computed."""
+    answers: list[Any] = []
     evaluations, problem = await _every_page(
         console, session, console.services.supervision.ListEvaluations,
-        supervision_pb2.ListEvaluationsRequest(year=year, month=month, page_size=1000), "evaluations")
+        supervision_pb2.ListEvaluationsRequest(year=year, month=month, page_size=1000), "evaluations", answers)
     if problem is not None and problem.reason == "AUTHORITY_ONLY":
-        own, problem, _ = await _own_evaluation(console, session, year, month)
-        return own, problem
-    return evaluations, problem
+        return await _own_evaluation(console, session, year, month)
+    return evaluations, problem, _computed(answers[0]) if answers else None
 
 
 async def _evaluation_table(console: Console, session: Session, year: int, month: int
                             ) -> tuple[list[str], list[list[object]], Problem | None]:
     """The month's evaluations as the export's table, its indicators named as supervision's reports name them:
     a supervisor lays the two side by side."""
-    evaluations, problem = await _month_evaluations(console, session, year, month)
+    evaluations, problem, computed = await _month_evaluations(console, session, year, month)
     names = named_then(await console.names.departments(session.token, [e.department_code for e in evaluations]),
                        evaluations)
-    header = ["部门代码", "部门名称", "综合评分", *INDICATORS.values(), "违规数"]
+    # Until when each row counts: a month in progress, or one last computed before its end, exported without it
+    # read as the whole month's scores (the page says it since the month's compute_time, the reports too).
+    until = f"{computed.astimezone(CHINA):%Y-%m-%d %H:%M}" if computed is not None else ""
+    partial = "是" if computed is not None and computed < _month_end(year, month) else "否"
+    header = ["部门代码", "部门名称", "综合评分", *INDICATORS.values(), "违规数", "数据截至（北京时间）",
+              "阶段性数据（计算时该月未结束）"]
     rows: list[list[object]] = []
     for e in evaluations:
         found = {i.name: i for i in e.indicators}
         rows.append([e.department_code, names.get(e.department_code, ""), f"{e.score:.2f}",
-                     *(indicator_rate(found.get(name)) for name in INDICATORS), e.violations])
+                     *(indicator_rate(found.get(name)) for name in INDICATORS), e.violations, until, partial])
     return header, rows, problem
 
 
@@ -1752,7 +1764,7 @@ async def _violation_table(console: Console, session: Session, year: int, month:
         console, session, console.services.supervision.ListViolations,
         supervision_pb2.ListViolationsRequest(year=year, month=month, page_size=1000), "violations")
     # The names of the month are its evaluations' (a department's own, or every department's for the authority).
-    evaluations, _ = await _month_evaluations(console, session, year, month) if violations else ([], None)
+    evaluations = (await _month_evaluations(console, session, year, month))[0] if violations else []
     names = named_then(await console.names.departments(session.token, [v.department_code for v in violations]),
                        evaluations)
     systems = await _violation_systems(console, session, violations)

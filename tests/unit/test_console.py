@@ -1525,8 +1525,8 @@ async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_re
     evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=90, indicators=[
         supervision_pb2.Indicator(name="dispute_on_time", numerator=1, denominator=2, rate=0.5, weight=15)])
 
-    async def month_evaluations(*_args: object) -> tuple[list[object], None]:
-        return [evaluation], None
+    async def month_evaluations(*_args: object) -> tuple[list[object], None, dt.datetime]:
+        return [evaluation], None, dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)  # before November's end
 
     async def departments(*_args: object) -> dict[str, str]:
         return {PERSON.department_code: "市公安局"}
@@ -1535,8 +1535,11 @@ async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_re
     console = SimpleNamespace(names=SimpleNamespace(departments=departments))
     header, rows, _ = await pages._evaluation_table(console, SimpleNamespace(token="t"), 2026, 11)  # type: ignore[arg-type]
     assert header == ["部门代码", "部门名称", "综合评分", "目录更新按时率", "申请答复按时率", "疑义答复按时率",
-                      "服务可用率", "数据更新及时率", "按授权用途使用率", "违规数"], header
-    assert header[3:-1] == list(INDICATORS.values()) and rows[0][5] == "50.0%", rows
+                      "服务可用率", "数据更新及时率", "按授权用途使用率", "违规数", "数据截至（北京时间）",
+                      "阶段性数据（计算时该月未结束）"], header
+    assert header[3:-3] == list(INDICATORS.values()) and rows[0][5] == "50.0%", rows
+    # November last computed on the 28th: the export says until when its rows count, and that they are partial.
+    assert rows[0][-2:] == ["2026-11-28 11:00", "是"], rows
     page = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                    SessionStore(idle_seconds=600)).templates.get_template("supervision.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",

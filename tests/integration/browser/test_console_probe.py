@@ -1043,7 +1043,12 @@ async def test_the_months_evaluations_and_violations_export_as_csv_for_excel(  #
     body = await answer.body()
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["部门代码", "部门名称", "综合评分"] and rows[0][-1] == "违规数"
+    assert rows[0][:3] == ["部门代码", "部门名称", "综合评分"] and rows[0][-3] == "违规数"
+    # The month in progress: each row says until when it counts, and that the month had not ended (the export
+    # read as the whole month's scores).
+    assert rows[0][-2:] == ["数据截至（北京时间）", "阶段性数据（计算时该月未结束）"]
+    until = dt.datetime.strptime(rows[1][-2], "%Y-%m-%d %H:%M").replace(tzinfo=CHINA)
+    assert until.date() == today and {row[-1] for row in rows[1:]} == {"是"}
     police = platform.credentials.systems["police"]["department"]
     assert [police, "市公安局"] in [row[:2] for row in rows[1:]]
     listed = (await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ListEvaluations(
