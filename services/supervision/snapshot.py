@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.runtime.figures import FigureRow, parse_dimension
+from services.supervision.months import CST
 
 
 @dataclass
@@ -66,6 +68,35 @@ def provider_answers(figures: Figures) -> dict[str, int]:
         if parts.get("result") in PROVIDER_ANSWERS:
             answered[parts["resource"]] += value
     return dict(answered)
+
+
+#: The totals a catalogue update counts in (catalog/figures.py), beside its ``catalog.update_overdue`` evidence row.
+UPDATE_TOTALS = ("catalog.updates_overdue", "catalog.updates_due")
+
+
+def without_updates_due_after_retirement(rows: Iterable[FigureRow], retired: Mapping[str, dt.datetime]
+                                         ) -> list[FigureRow]:
+    """``rows`` less the catalogue updates that fell due after their department was retired: the catalog counts a
+    mandate change overdue once its due day has passed, whoever still exists, so a department merged on 5 December
+    with an update due on the 16th was found CATALOG_NOT_UPDATED (and its 目录更新按时率 cut) for its last month, for
+    a day it no longer existed on; the duties are its successor's (the authority reports the change for it). An
+    update due on the day of the retirement or later is left out, as one not due yet is."""
+    rows = list(rows)
+    dropped: Counter[str] = Counter()
+    kept = []
+    for row in rows:
+        gone = retired.get(row.department_code)
+        if gone is not None and row.name == "catalog.update_overdue" \
+                and dt.date.fromisoformat(parse_dimension(row.dimension)["due"]) >= gone.astimezone(CST).date():
+            dropped[row.department_code] += row.value
+        else:
+            kept.append(row)
+    if not dropped:
+        return rows
+    adjusted = [replace(row, value=row.value - dropped[row.department_code])
+                if row.name in UPDATE_TOTALS and not row.dimension and row.department_code in dropped else row
+                for row in kept]
+    return [row for row in adjusted if row.value or row.name not in UPDATE_TOTALS]
 
 
 def by_department(rows: Iterable[FigureRow], departments: Iterable[str],

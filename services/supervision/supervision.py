@@ -29,7 +29,7 @@ from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
 from services.supervision.reports import UNREAD, ReportInput, Retirement, monthly_feedback, yearly_report
-from services.supervision.snapshot import Figures, by_department
+from services.supervision.snapshot import Figures, by_department, without_updates_due_after_retirement
 from services.supervision.sources import FigureSources
 from services.supervision.store import SupervisionStore
 from services.supervision.violations import Violation, detect
@@ -145,6 +145,8 @@ class Supervision:
         # for months it no longer existed in, it would stay in every ranking for ever.
         joined = await self._sources.joined()
         left_out = {code for code, membership in joined.items() if not membership.took_part_in(month)}
+        rows = without_updates_due_after_retirement(rows, {code: membership.retired for code, membership
+                                                           in joined.items() if membership.retired is not None})
         snapshots = by_department([row for row in rows if row.department_code not in left_out],
                                   [code for code in joined if code not in left_out],
                                   {code: membership.name for code, membership in joined.items()})

@@ -111,11 +111,12 @@ def test_conflicts_left_open_make_the_data_unusable() -> None:
 class _Directory:
     """The figure sources as compute reads them: no figures, the departments the directory lists."""
 
-    def __init__(self, departments: dict[str, Membership]) -> None:
+    def __init__(self, departments: dict[str, Membership], rows: list[FigureRow] | None = None) -> None:
         self._departments = departments
+        self._rows = rows or []
 
     async def gather(self, month: Month) -> list[FigureRow]:
-        return [FigureRow(code, "catalog.published", "", 1) for code in self._departments]
+        return [FigureRow(code, "catalog.published", "", 1) for code in self._departments] + self._rows
 
     async def joined(self) -> dict[str, Membership]:
         return self._departments
@@ -126,9 +127,11 @@ class _Months:
 
     def __init__(self) -> None:
         self.snapshots: dict[str, object] = {}
+        self.violations: list[object] = []
 
-    async def replace_month(self, month: Month, snapshots: dict[str, object], *_: object) -> None:
-        self.snapshots = snapshots
+    async def replace_month(self, month: Month, snapshots: dict[str, object], violations: list[object],
+                            *_: object) -> None:
+        self.snapshots, self.violations = snapshots, violations
 
 
 async def test_a_department_retired_before_a_month_began_has_no_part_in_it() -> None:
@@ -144,3 +147,25 @@ async def test_a_department_retired_before_a_month_began_has_no_part_in_it() -> 
     assert sorted(store.snapshots) == [merged, successor]
     await supervision.compute(service_caller("supervision"), Month(2026, 4))
     assert sorted(store.snapshots) == [successor]
+
+
+async def test_a_catalogue_update_due_after_its_departments_retirement_is_not_overdue() -> None:
+    """Merged into another on 10 March with two mandate changes' updates undone, one due on the 6th and one on the
+    16th: March (its last month) found both CATALOG_NOT_UPDATED and counted both against its 目录更新按时率, the
+    second for a day the department no longer existed on (its duties are its successor's). The first stays."""
+    joined, retired = dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 10, 2, tzinfo=dt.UTC)
+    merged, successor = "11110100MB0000902X", "11110100MB0000903X"
+    rows = [FigureRow(merged, "catalog.updates_due", "", 3), FigureRow(merged, "catalog.updates_on_time", "", 1),
+            FigureRow(merged, "catalog.updates_overdue", "", 2),
+            FigureRow(merged, "catalog.update_overdue", dimension(change="1", due="2026-03-06"), 1),
+            FigureRow(merged, "catalog.update_overdue", dimension(change="2", due="2026-03-16"), 1)]
+    sources = _Directory({merged: Membership("市民政局", joined, retired, successor),
+                          successor: Membership("市社会服务局", joined)}, rows)
+    store = _Months()
+    supervision = Supervision(store, sources, clock=lambda: dt.datetime(2026, 6, 1, tzinfo=dt.UTC))  # type: ignore[arg-type]
+    await supervision.compute(service_caller("supervision"), Month(2026, 3))
+    figures = store.snapshots[merged]
+    assert (figures.total("catalog.updates_due"), figures.total("catalog.updates_overdue")) == (2, 1)  # type: ignore[attr-defined]
+    assert [v.evidence for v in store.violations] == [{"change": "1", "due": "2026-03-06"}]  # type: ignore[attr-defined]
+    catalog_on_time = evaluate(figures, {"catalog_on_time": 1.0}, 1).indicators[0]  # type: ignore[arg-type]
+    assert (catalog_on_time.numerator, catalog_on_time.denominator) == (1, 2)
