@@ -1565,6 +1565,9 @@ async def _own_evaluation(console: Console, session: Session, year: int, month: 
                                                                      year=year, month=month))
     if problem is not None and problem.reason == "SNAPSHOT_NOT_FOUND":
         return [], None, None
+    if problem is not None and problem.reason == "NOT_A_MONTH_OF_THE_DEPARTMENT":
+        return [], Problem(f"计算{year}年{month}月监督快照时本部门尚未加入共享平台，该月没有本部门的评估结果。",
+                           code=problem.code, reason=problem.reason), None
     if answer is None:
         return [], problem, None
     return [answer.snapshot.evaluation], problem, _computed(answer.snapshot)
@@ -1618,6 +1621,9 @@ async def supervision(console: Console, request: Request, session: Session) -> R
         return _ended(problem)
     if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
         problem = None  # the page says the month has no evaluation yet (每月数据统计后生成): not a refusal
+    absent = ""
+    if problem is not None and problem.reason == "NOT_A_MONTH_OF_THE_DEPARTMENT":
+        absent, problem = problem.message, None  # no refusal either: a month before the department joined
     violations, violations_problem = await _violations(console, session, request, evaluations)
     listed = list(violations.violations) if violations else []
     systems = await _violation_systems(console, session, listed)
@@ -1631,7 +1637,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                         title="监督", year=year, month=month,
                         evaluations=evaluations, own=own, **names, chart=chart,
                         until=_figures_until(typed_year, typed_month, computed, today) if evaluations else "",
-                        no_department=answer is not None and not evaluations,
+                        no_department=answer is not None and not evaluations, absent=absent,
                         next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=INDICATORS, errors=_input_errors(problem, {}),
                         violations=[_violation_row(v, systems) for v in listed],

@@ -169,6 +169,15 @@ class Supervision:
         found = await self._store.snapshot(month, department_code)
         if found is None:
             await self._require_known(department_code)
+            computed = (await self._store.compute_times(month, month)).get(month)
+            if computed is not None and computed >= month.end:
+                # Computed without it once the month was over: a month before it joined (or after its retirement)
+                # gets no snapshot ever, which SNAPSHOT_NOT_FOUND said as "not computed yet" (the console:
+                # 每月数据统计后生成). A month computed before its end may still be computed with a department
+                # created since.
+                raise not_found(f"a snapshot of {month.label()} for this department: the month was computed without"
+                                " it, as it had not joined the platform then (or had been retired)",
+                                "NOT_A_MONTH_OF_THE_DEPARTMENT")
             raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
         figures, computed = found
         counts = await self._store.violation_counts(month, [department_code])

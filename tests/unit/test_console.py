@@ -256,6 +256,10 @@ def test_the_supervision_page_says_until_when_a_months_scores_count_and_a_month_
     empty = template.render(**common, evaluations=[], no_department=True)
     assert "计算2026年11月监督快照时共享平台没有在册部门，没有评估结果。" in empty and "还没有评估结果" not in empty
     assert "2026年11月还没有评估结果（每月数据统计后生成）。" in template.render(**common, evaluations=[])
+    # A department's person, of a month computed before the department joined: said so, not "not yet".
+    said = "计算2026年11月监督快照时本部门尚未加入共享平台，该月没有本部门的评估结果。"
+    before = template.render(**common, evaluations=[], absent=said)
+    assert f'<p class="muted">{said}</p>' in before and "还没有评估结果" not in before
 
 
 def test_the_supervision_page_says_which_weights_the_month_was_scored_under() -> None:
