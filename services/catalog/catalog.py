@@ -49,6 +49,7 @@ from services.runtime.errors import (
     invalid_argument,
     not_found,
 )
+from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import page_size as effective_page_size
@@ -425,18 +426,32 @@ class Catalog:
                  if entry.public or lifecycle.is_privileged(caller, entry.provider_department_code)]
         return ProjectStatus(project_code, len(entries), len(entries) - len(unpublished), named)
 
-    async def overdue(self, caller: Caller, page_size: int, page_token: str) -> tuple[list[MandateChange], str]:
-        """A page of the mandate changes whose catalog update is past due (R-CAT-3), longest overdue first, for
-        the authority; and the token of the next page ("" on the last)."""
-        lifecycle.require_authority(caller, "list overdue catalog updates")
+    async def overdue(self, caller: Caller, page_size: int, page_token: str,
+                      department_code: str = "") -> tuple[list[MandateChange], str]:
+        """A page of the mandate changes whose catalog update is past due (R-CAT-3), longest overdue first, and the
+        token of the next page ("" on the last): the authority's of every department or of ``department_code``, a
+        department's of its own. A department's 编目员 had no way to learn its own update was late but from the
+        authority (the listing was the authority's only), though the update is theirs to make."""
+        department = self._overdue_department(caller, department_code)
         size = effective_page_size(page_size)
         after = pagination.time_keyset_after(page_token, pagination.bigint_id)
-        found = await self._store.overdue(_now(), after, size + 1)
+        found = await self._store.overdue(_now(), after, size + 1, department)
         page, token = found[:size], ""
         if len(found) > size:
             last_id, last = found[size - 1]
             token = pagination.time_keyset_token(last.due_time, last_id)
         return await self._in_service([change for _, change in page]), token
+
+    @staticmethod
+    def _overdue_department(caller: Caller, department_code: str) -> str | None:
+        """The department whose overdue updates ``caller`` is shown (None: every department's, the authority's)."""
+        if department_code and (problem := credit_code_error(department_code)) is not None:
+            raise invalid_argument([FieldViolation("department_code", problem)])
+        if caller.authority:
+            return department_code or None
+        if department_code and department_code != caller.department_code:
+            lifecycle.require_authority(caller, "list another department's overdue catalog updates")
+        return caller.department_code
 
     async def _in_service(self, changes: list[MandateChange]) -> list[MandateChange]:
         """``changes`` less those of departments since retired (机构改革): a retired department updates no

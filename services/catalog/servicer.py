@@ -175,6 +175,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListOverdueUpdates(self, request: catalog_pb2.ListOverdueUpdatesRequest,
                                  context: grpc.aio.ServicerContext) -> catalog_pb2.ListOverdueUpdatesResponse:
         caller = self._verifier.from_context(context)
-        changes, token = await self._catalog().overdue(caller, request.page_size, request.page_token)
+        changes, token = await self._catalog().overdue(caller, request.page_size, request.page_token,
+                                                        request.department_code)
         return catalog_pb2.ListOverdueUpdatesResponse(updates=[_overdue_to_proto(c) for c in changes],
                                                       next_page_token=token)

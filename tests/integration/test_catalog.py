@@ -900,9 +900,20 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
     mine = next(u for u in overdue if u.department_code == idle.department_code)
     assert (mine.description, mine.change_time.ToDatetime(tzinfo=dt.UTC)) == ("机构改革职能调整", changed)
 
-    reason, _, _ = await fails(catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), idle),
-                               grpc.StatusCode.PERMISSION_DENIED)
+    # A department sees its own overdue updates (its 编目员 makes them), no other department's.
+    own = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000), idle)).updates
+    assert [(u.department_code, u.description) for u in own] == [(idle.department_code, "机构改革职能调整")] * 2
+    named = pb.ListOverdueUpdatesRequest(department_code=idle.department_code)
+    assert len((await catalog("ListOverdueUpdates", named, idle)).updates) == 2
+    assert not (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), diligent)).updates
+    reason, _, _ = await fails(catalog("ListOverdueUpdates", named, diligent), grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_AUTHORITY"
+    # The authority narrows the listing to one department.
+    assert {u.department_code for u in (await catalog("ListOverdueUpdates", named, AUTHORITY)).updates} == {
+        idle.department_code}
+    _, fields, _ = await fails(catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(department_code="123"),
+                                       AUTHORITY), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["department_code"]
     await fails(report(idle, changed, diligent), grpc.StatusCode.PERMISSION_DENIED)
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     _, fields, _ = await fails(report(idle, future), grpc.StatusCode.INVALID_ARGUMENT)

@@ -468,12 +468,14 @@ class OverdueUpdate(_message.Message):
     def __init__(self, department_code: _Optional[str] = ..., description: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time_provisional: _Optional[bool] = ...) -> None: ...
 
 class ListOverdueUpdatesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "department_code")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    department_code: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
 
 class ListOverdueUpdatesResponse(_message.Message):
     __slots__ = ("updates", "next_page_token")

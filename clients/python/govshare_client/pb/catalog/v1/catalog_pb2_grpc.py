@@ -181,7 +181,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOverdueUpdates(self, request, context):
-        """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time.
+        """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time: the
+        authority every department's (or department_code's), a department its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,9 @@ class CatalogServiceStub:
     ReportMandateChange: calls.UnaryUnary[_govshare_client_pb_catalog_v1_catalog_pb2.ReportMandateChangeRequest, _govshare_client_pb_catalog_v1_catalog_pb2.ReportMandateChangeResponse]
     """Records a legal or mandate change that obliges a department to update its catalog (R-CAT-3)."""
     ListOverdueUpdates: calls.UnaryUnary[_govshare_client_pb_catalog_v1_catalog_pb2.ListOverdueUpdatesRequest, _govshare_client_pb_catalog_v1_catalog_pb2.ListOverdueUpdatesResponse]
-    """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time."""
+    """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time: the
+    authority every department's (or department_code's), a department its own.
+    """
 
 
 class CatalogServiceAsyncStub:
@@ -77,7 +79,9 @@ class CatalogServiceAsyncStub:
     ReportMandateChange: calls.AsyncUnaryUnary[_govshare_client_pb_catalog_v1_catalog_pb2.ReportMandateChangeRequest, _govshare_client_pb_catalog_v1_catalog_pb2.ReportMandateChangeResponse]
     """Records a legal or mandate change that obliges a department to update its catalog (R-CAT-3)."""
     ListOverdueUpdates: calls.AsyncUnaryUnary[_govshare_client_pb_catalog_v1_catalog_pb2.ListOverdueUpdatesRequest, _govshare_client_pb_catalog_v1_catalog_pb2.ListOverdueUpdatesResponse]
-    """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time."""
+    """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time: the
+    authority every department's (or department_code's), a department its own.
+    """
 
 
 class CatalogServiceServicer:
