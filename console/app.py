@@ -310,8 +310,8 @@ class Use:
 
 _OFFICER = Use(frozenset({"DATA_OFFICER"}), "部门编目员编写、修改和提交本部门的资源目录")
 _ADMIN = Use(frozenset({"ADMINISTRATOR"}), "共享主管部门的管理员管理人员、部门和业务系统")
-#: 职能变更: a department's 编目员 reports one (the authority's for any department); the authority's 审核员, who
-#: reviews the catalogs, follows the updates past due (ListOverdueUpdates answers the authority only).
+#: 职能变更: a department's 编目员 reports one (the authority's for any department) and sees its own department's
+#: updates past due; the authority's 审核员, who reviews the catalogs, follows every department's.
 _MANDATES = Use(frozenset({"DATA_OFFICER", "REVIEWER"}), "部门编目员报告职能变更、共享主管部门查看逾期未更新的目录",
                 send=frozenset({"DATA_OFFICER"}))
 #: The pages that need a role, by path (display and a first refusal: every service checks the roles again). A page

@@ -393,6 +393,59 @@ def test_a_mandate_changes_refusals_are_said_in_chinese_beside_their_fields() ->
     assert field_sentence("must not be in the future") == "不能晚于现在：请在事情发生后填写。"
 
 
+def test_a_departments_officer_sees_its_own_catalogue_updates_past_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """职能变更 listed the catalogue updates past due to the authority only: a department's 编目员, who makes them,
+    reported a change there and never learned from the page (nor from 待办) that the update it called for was late.
+    Their page now asks ListOverdueUpdates for their department's (the service answers a department its own) and
+    lists them under 本部门逾期未更新的资源目录, saying what ends them; with none, it says so."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from console.app import Session
+    from govshare.catalog.v1 import catalog_pb2
+
+    officer = Person(username="police.officer", display_name="张编目", department_code=PERSON.department_code,
+                     roles=("DATA_OFFICER",))
+    session = Session(id="s", person=officer, token="t", token_expires_at=0)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    due = timestamp_pb2.Timestamp()
+    due.FromDatetime(dt.datetime(2026, 3, 20, 15, 59, 59, tzinfo=dt.UTC))
+    late = catalog_pb2.OverdueUpdate(department_code=officer.department_code, description="机构改革：承接登记职能",
+                                     change_time=due, due_time=due)
+    asked: list[object] = []
+
+    def answering(*updates: catalog_pb2.OverdueUpdate) -> object:
+        async def answered(_console: object, _session: object, _method: object, request: object) -> tuple:
+            asked.append(request)
+            return catalog_pb2.ListOverdueUpdatesResponse(updates=list(updates)), None
+        return answered
+
+    async def not_authority(*_args: object) -> bool:
+        return False
+
+    async def names(*_args: object, **_kwargs: object) -> dict[str, object]:
+        return {"dept_names": {officer.department_code: "市公安局"}, "res_names": {}}
+
+    monkeypatch.setattr(console, "names", SimpleNamespace(is_authority=not_authority))
+    monkeypatch.setattr(console, "services", SimpleNamespace(catalog=SimpleNamespace(ListOverdueUpdates=None)))
+    monkeypatch.setattr(pages, "_names", names)
+    request = Request({"type": "http", "method": "GET", "path": "/mandates", "query_string": b"", "headers": [],
+                       "console.session": session})
+    for updates, said in (((late,), "本部门逾期未更新的资源目录"), ((), "本部门没有逾期未更新的资源目录。")):
+        monkeypatch.setattr(pages, "_call", answering(*updates))
+        response = asyncio.run(pages._mandates_page(console, request, session,
+                                                    {"department_code": officer.department_code}))
+        page = response.body.decode()
+        assert response.status_code == 200 and said in page
+        assert ("机构改革：承接登记职能" in page and "已逾期" in page and "2026-03-20" in page) == bool(updates)
+        assert "报告职能变更" in page  # the form stays, for their own department
+    assert [r.department_code for r in asked] == ["", ""]  # type: ignore[attr-defined]
+    assert "完成其中任一项后，该变更即不再列为逾期" in page
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its

@@ -58,8 +58,8 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
         context, console_server, platform):
     """ReportMandateChange and ListOverdueUpdates (R-CAT-3) were API-only: no page reported a mandate change, nor
     showed which catalogue updates were past due. A department's 编目员 reports one on 职能变更 (their own department
-    only, the due date said back); the authority's page lists the overdue updates, a due date counted without its
-    year's calendar marked 暂定."""
+    only, the due date said back) and sees their own department's updates past due; the authority's page lists every
+    department's, a due date counted without its year's calendar marked 暂定."""
     from stdnum.cn import uscc
 
     from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
@@ -82,7 +82,9 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     page = await open_as(context, console_server, system_session(console_server, platform, "police",
                                                                  ("DATA_OFFICER",)))
     await page.goto("/mandates")
-    assert await page.locator("#overdue").count() == 0  # another department's page asks for no overdue list
+    # Another department's 编目员 sees its own updates past due only, none of the authority's list.
+    assert await page.get_by_role("heading", name="本部门逾期未更新的资源目录").count() == 1
+    assert await page.locator("#overdue tbody tr", has_text=late_name).count() == 0
     assert await page.locator("input[name=department_code]").get_attribute("type") == "hidden"
     assert await page.get_by_label("变更内容").get_attribute("maxlength") == "2000"  # the catalog's MAX_LONG_TEXT
     await page.get_by_label("变更日期（北京时间）").fill(f"{dt.datetime.now(CHINA).year + 1}-01-05")
