@@ -64,7 +64,10 @@
       if (allowed && allowed.indexOf(v) < 0) { return "此分类的类目应为：" + allowed.join("、") + "。"; }
       return "";
     },
-    share_condition: function (v) { return shareType() === "2" && !v ? "有条件共享的资源必须写明共享条件。" : ""; },
+    share_condition: function (v) {
+      if (shareType() === "2" && !v) { return "有条件共享的资源必须写明共享条件。"; }
+      return shareType() === "1" && v ? "无条件共享的资源不设共享条件：请清空，或将共享类型改为有条件共享。" : "";
+    },
     legal_basis: function (v) { return shareType() === "3" && !v ? "不予共享的资源必须写明法律、行政法规或政策依据。" : ""; },
     share_methods: function () {
       var any = form.querySelectorAll("input[name=share_methods]:checked").length > 0;

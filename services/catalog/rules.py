@@ -360,6 +360,15 @@ def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
     # Words, not only punctuation: "。" states no condition and cites no law.
     if entry.share_type == ShareType.CONDITIONAL and not says_something(entry.share_condition):
         report.add(f"{prefix}.share_condition", "a CONDITIONAL resource must state its share condition")
+    # A condition an unconditional resource never applies: every department reading GetEntry saw "仅限…" on a
+    # resource served to all, and the console, which shows a condition only beside 有条件共享, hid what was typed.
+    if entry.share_type == ShareType.UNCONDITIONAL and entry.share_condition:
+        report.add(f"{prefix}.share_condition", "an UNCONDITIONAL resource is shared with every department without "
+                                                "conditions: clear the share condition, or make the resource "
+                                                "CONDITIONAL")
+    if entry.open_condition and not entry.open_to_public:
+        report.add(f"{prefix}.open_condition", "the resource is not open to the public: clear the open condition, "
+                                               "or set open_to_public")
     if entry.share_type == ShareType.NOT_SHARED and not says_something(entry.legal_basis):
         report.add(f"{prefix}.legal_basis", "a NOT_SHARED resource must cite the law, regulation or policy that "
                                             "excludes it from sharing (Art. 10(1))")

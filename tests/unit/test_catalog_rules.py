@@ -140,6 +140,22 @@ def test_share_type_requirements() -> None:
         ["entry.share_methods[1]"]
 
 
+def test_a_condition_the_resource_never_applies_is_refused() -> None:
+    """An unconditional resource with a share condition ("仅限公安、司法机关办案使用") was stored and published: every
+    department reading the entry took it for a restriction on a resource served to all, and the console, which shows
+    a condition beside 有条件共享 only, hid it from the officer who typed it; so was an open condition on a resource
+    not open to the public (开放属性 read 不向社会开放：向社会开放). Each is refused on its field, said in Chinese."""
+    from console.errors import field_sentence
+
+    assert violated(entry(share_condition="仅限公安、司法机关办案使用")) == ["entry.share_condition"]
+    assert violated(entry(open_condition="向社会开放")) == ["entry.open_condition"]
+    assert violated(entry(open_to_public=True, open_condition="脱敏后开放")) == []
+    assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[], legal_basis="某法第十条",
+                          share_condition="经协调后方可使用")) == []
+    for violation in rules.validate_entry(entry(share_condition="仅限", open_condition="开放"), known):
+        assert "平台说明" not in field_sentence(violation.description), violation
+
+
 def test_classified_entries_belong_to_the_intranet_and_not_to_the_public() -> None:
     assert violated(entry(secrecy=Secrecy.CLASSIFIED)) == ["entry.zone"]
     assert violated(entry(secrecy=Secrecy.CLASSIFIED, zone=Zone.INTRANET)) == []

@@ -446,6 +446,31 @@ def test_a_departments_officer_sees_its_own_catalogue_updates_past_due(monkeypat
     assert "完成其中任一项后，该变更即不再列为逾期" in page
 
 
+def test_the_entry_page_shows_every_condition_and_basis_the_entry_states() -> None:
+    """The entry's page showed a share condition beside 有条件共享 only and a legal basis as 不予共享依据 only:
+    a not-shared entry's condition and a conditional entry's legal basis, both accepted, were stored and shown
+    nowhere in the console, the officer who typed them reading a page without them."""
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(**fields: object) -> str:
+        shown = catalog_pb2.Entry(code="301001/000001", name="在侦案件涉案人员信息", **fields)  # type: ignore[arg-type]
+        return console.templates.get_template("entry.html").render(
+            request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/entries",
+            may=lambda *_a: False, holds=lambda *_a: False, entry=shown, versions_problem=None, dept_names={},
+            res_names={}, versions=[], versions_next="", params={})
+
+    not_shared = page(share_type=common_pb2.SHARE_TYPE_NOT_SHARED, legal_basis="《刑事诉讼法》",
+                      share_condition="经共享主管部门协调后方可使用")
+    assert "不予共享依据" in not_shared and "经共享主管部门协调后方可使用" in not_shared
+    conditional = page(share_type=common_pb2.SHARE_TYPE_CONDITIONAL, share_condition="仅限办案使用",
+                       legal_basis="《居民身份证法》第十九条")
+    assert "<dt>共享依据</dt><dd>《居民身份证法》第十九条</dd>" in conditional and "仅限办案使用" in conditional
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its
