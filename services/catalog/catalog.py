@@ -268,9 +268,9 @@ class Catalog:
             target = published or latest
             lifecycle.require_state(target, "retired",
                                     lifecycle.RETIRABLE if published else lifecycle.RETIRABLE_UNPUBLISHED)
-            entry = await self._transition(tx, target, EntryState.RETIRED, now)
-            await tx.retire_pending(code, now)
-            await tx.add_event(entry, "retire", caller, now, reason.strip())
+            entry = await self._transition(tx, target, EntryState.RETIRED, now, retire_reason=reason.strip())
+            await tx.retire_pending(code, now, entry.retire_reason)
+            await tx.add_event(entry, "retire", caller, now, entry.retire_reason)
         await self._announce(code)
         return entry
 

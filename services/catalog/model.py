@@ -199,6 +199,8 @@ class Entry:
     #: Who submitted this version, and who published or returned it (issue 12).
     submitted_by: Actor = field(default_factory=Actor)
     reviewed_by: Actor = field(default_factory=Actor)
+    #: Why RetireEntry closed it (a retired version only; "" when none was given).
+    retire_reason: str = ""
 
     @property
     def etag(self) -> str:

@@ -72,7 +72,7 @@ UPDATABLE_FIELDS = (
 )
 UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
 OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time",
-                      "etag")
+                      "etag", "retire_reason")
 
 
 def code_error(code: str) -> str | None:

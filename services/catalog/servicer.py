@@ -54,6 +54,7 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         project_code=entry.project_code, return_reason=entry.return_reason,
         create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
         submitted_by=actor_pb(entry.submitted_by), reviewed_by=actor_pb(entry.reviewed_by), etag=entry.etag,
+        retire_reason=entry.retire_reason,
     )
 
 

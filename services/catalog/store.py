@@ -55,7 +55,7 @@ _ENTRY_COLUMNS = (
     "provider_name", "format_class", "format_type", "items", "key_item", "share_type", "share_condition",
     "share_methods", "legal_basis", "open_to_public", "open_condition", "update_cycle", "related_codes", "zone",
     "secrecy", "endpoint_target", "endpoint_dataset", "project_code", "return_reason", "publish_time",
-    "create_time", "update_time", *_ACTOR_COLUMNS,
+    "create_time", "update_time", *_ACTOR_COLUMNS, "retire_reason",
 )
 _SEARCH_COLUMNS = ("search_name", "search_text", "search_grams", "search_name_words", "search_text_words")
 _WRITE_COLUMNS = _ENTRY_COLUMNS + _SEARCH_COLUMNS
@@ -125,6 +125,7 @@ def _entry(row: asyncpg.Record) -> Entry:
         create_time=row["create_time"], update_time=row["update_time"],
         submitted_by=Actor(row["submitted_by_id"], row["submitted_by_name"], row["submitted_by_department_code"]),
         reviewed_by=Actor(row["reviewed_by_id"], row["reviewed_by_name"], row["reviewed_by_department_code"]),
+        retire_reason=row["retire_reason"],
     )
 
 
@@ -138,7 +139,8 @@ def _row(entry: Entry, document: Document) -> tuple:
         entry.legal_basis, entry.open_to_public, entry.open_condition, int(entry.update_cycle),
         list(entry.related_codes), int(entry.zone), int(entry.secrecy), entry.endpoint.target,
         entry.endpoint.dataset, entry.project_code, entry.return_reason, entry.publish_time, entry.create_time,
-        entry.update_time, *_actor_values(entry.submitted_by), *_actor_values(entry.reviewed_by), document.name,
+        entry.update_time, *_actor_values(entry.submitted_by), *_actor_values(entry.reviewed_by), entry.retire_reason,
+        document.name,
         document.text, document.grams, document.name_words, document.text_words,
     )
 
@@ -515,11 +517,11 @@ class CatalogTransaction:
             dataset, int(EntryState.PUBLISHED), code)
         return [EndpointReader(row["code"], row["provider_department_code"], row["endpoint_target"]) for row in rows]
 
-    async def retire_pending(self, code: str, now: dt.datetime) -> None:
-        """Closes every version still in progress, so nothing can revive a retired entry."""
+    async def retire_pending(self, code: str, now: dt.datetime, reason: str) -> None:
+        """Closes every version still in progress, so nothing can revive a retired entry; each keeps ``reason``."""
         await self._conn.execute(
-            "UPDATE entry_versions SET state = $2, update_time = $3 WHERE code = $1 AND state = ANY($4::smallint[])",
-            code, int(EntryState.RETIRED), now, _PENDING)
+            "UPDATE entry_versions SET state = $2, update_time = $3, retire_reason = $5 "
+            "WHERE code = $1 AND state = ANY($4::smallint[])", code, int(EntryState.RETIRED), now, _PENDING, reason)
 
     async def add_event(self, entry: Entry, action: str, caller: Caller, now: dt.datetime, reason: str = "",
                         fields: Sequence[str] = ()) -> None:

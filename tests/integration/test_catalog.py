@@ -214,10 +214,17 @@ async def test_lifecycle_versions_supersede_and_retire(catalog: Client) -> None:
     versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), reader)).versions
     assert [(v.version, v.state) for v in versions] == [(1, pb.ENTRY_STATE_SUPERSEDED), (2, pb.ENTRY_STATE_PUBLISHED)]
 
-    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="职能调整"),
+    v3 = await catalog.update(pb.Entry(code=draft.code, summary="第三版摘要"), ["summary"], owner)  # in progress
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason=" 职能划转至市司法局 "),
                              person_of(owner, DATA_OFFICER))).entry
     assert (retired.version, retired.state) == (2, pb.ENTRY_STATE_RETIRED)
-    assert (await catalog.get(draft.code, reader)).state == pb.ENTRY_STATE_RETIRED  # stays readable
+    # The reason is read wherever the retired entry is (it was kept in a history no call read): by the departments
+    # whose grants it ended, and on the version in progress it closed; the superseded version was not retired.
+    shown = await catalog.get(draft.code, reader)
+    assert (shown.state, shown.retire_reason) == (pb.ENTRY_STATE_RETIRED, "职能划转至市司法局")  # stays readable
+    assert (retired.retire_reason, (await catalog.get(draft.code, owner, version=v3.version)).retire_reason) == \
+        ("职能划转至市司法局", "职能划转至市司法局")
+    assert (await catalog.get(draft.code, reader, version=1)).retire_reason == ""
     reason, _, message = await fails(catalog.update(change, ["name"], owner), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "INVALID_STATE" and "RETIRED" in message
 

@@ -471,6 +471,27 @@ def test_the_entry_page_shows_every_condition_and_basis_the_entry_states() -> No
     assert "<dt>共享依据</dt><dd>《居民身份证法》第十九条</dd>" in conditional and "仅限办案使用" in conditional
 
 
+def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
+    """The 撤销目录 form asks for a reason "记入目录历史", but no page showed it: a department whose grant ended
+    with the entry's retirement read 已撤销 and nothing of why. The page now says it (or that none was given)."""
+    from govshare.catalog.v1 import catalog_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(**fields: object) -> str:
+        shown = catalog_pb2.Entry(code="301001/000001", name="在侦案件涉案人员信息", **fields)  # type: ignore[arg-type]
+        return console.templates.get_template("entry.html").render(
+            request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/entries",
+            may=lambda *_a: False, holds=lambda *_a: False, entry=shown, versions_problem=None, dept_names={},
+            res_names={}, versions=[], versions_next="", params={})
+
+    assert "<dt>撤销理由</dt><dd>职能划转至市司法局</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED,
+                                                                 retire_reason="职能划转至市司法局")
+    assert "<dt>撤销理由</dt><dd>撤销时未填写理由</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED)
+    assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its

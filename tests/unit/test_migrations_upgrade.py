@@ -362,7 +362,8 @@ async def test_catalog_012_lists_each_published_item_since_its_unbroken_run_bega
         await _insert_version(conn, "101001/000001", 5, ["name", "address"], None, draft)
     finally:
         await conn.close()
-    assert await db.migrate(database, "catalog") == ["012_item_listed_since.sql"]
+    assert await db.migrate(database, "catalog", before="013") == ["012_item_listed_since.sql"]
+    await db.migrate(database, "catalog")  # the store reads the later columns too
     pool = await db.create_pool(database, "catalog")
     try:
         store = CatalogStore(pool)
@@ -376,3 +377,40 @@ async def test_catalog_012_lists_each_published_item_since_its_unbroken_run_bega
     assert listed[3] == {"name": times[0], "address": times[2]}
     assert listed[4] == {"address": times[2], "name": times[0], "sex": times[3]}
     assert listed[5] == {"name": None, "address": None}
+
+
+async def test_catalog_013_shows_why_each_entry_retired_before_was_retired(database: str) -> None:
+    """RetireEntry's reason was kept in entry_events alone, which nothing reads: the entries retired before 013 get
+    it on the version their retirement closed and on the versions in progress it closed with it; a version not
+    retired, and an entry retired without a reason, get none."""
+    await db.migrate(database, "catalog", before="013")
+    start = dt.datetime(2025, 1, 6, 2, 0, tzinfo=dt.UTC)
+    retired, superseded, published = 5, 6, 3
+    conn = await asyncpg.connect(database, server_settings={"search_path": "catalog"})
+    try:
+        for code, latest in (("101001/000001", 3), ("101001/000002", 1), ("101001/000003", 1)):
+            await conn.execute("INSERT INTO entries (code, provider_department_code, latest_version, public_version,"
+                               " create_time) VALUES ($1, '', $2, 1, $3)", code, latest, start)
+        await _insert_version(conn, "101001/000001", 1, ["name"], start, superseded)
+        await _insert_version(conn, "101001/000001", 2, ["name"], start + dt.timedelta(days=1), retired)
+        await _insert_version(conn, "101001/000001", 3, ["name"], None, retired)  # a draft it closed
+        await _insert_version(conn, "101001/000002", 1, ["name"], start, retired)
+        await _insert_version(conn, "101001/000003", 1, ["name"], start, published)
+        for code, version, reason in (("101001/000001", 2, "职能划转至市司法局"), ("101001/000002", 1, "")):
+            await conn.execute("INSERT INTO entry_events (code, version, action, provider_department_code,"
+                               " actor_system_id, actor_department_code, reason, time) VALUES ($1, $2, 'retire', '',"
+                               " 'sys-1', '', $3, $4)", code, version, reason, start + dt.timedelta(days=2))
+    finally:
+        await conn.close()
+    assert await db.migrate(database, "catalog", before="014") == ["013_entry_retire_reason.sql"]
+    await db.migrate(database, "catalog")
+    pool = await db.create_pool(database, "catalog")
+    try:
+        store = CatalogStore(pool)
+        reasons = {(code, version): (await store.version(code, version)).retire_reason  # type: ignore[union-attr]
+                   for code, version in (("101001/000001", 1), ("101001/000001", 2), ("101001/000001", 3),
+                                         ("101001/000002", 1), ("101001/000003", 1))}
+    finally:
+        await pool.close()
+    assert reasons == {("101001/000001", 1): "", ("101001/000001", 2): "职能划转至市司法局",
+                       ("101001/000001", 3): "职能划转至市司法局", ("101001/000002", 1): "", ("101001/000003", 1): ""}
