@@ -276,6 +276,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"a \w+ item needs a length above 0", "此数据类型须填写大于 0 的长度。"),
     (r"is set on the key item only", "键类型只在查询键信息项上选择。"),
     (r"a CONDITIONAL resource must state its share condition", "有条件共享的资源必须填写共享条件。"),
+    (r"retiring a published entry ends every grant of it: say why.*",
+     "撤销已发布的目录会终止其全部授权，请填写撤销理由（如职能划转至某部门），使用部门将看到该理由。"),
     (r"an UNCONDITIONAL resource is shared with every department without conditions.*",
      "无条件共享的资源向所有部门共享，不设共享条件：请清空共享条件，或将共享类型改为有条件共享。"),
     (r"the resource is not open to the public: clear the open condition.*",

@@ -268,6 +268,8 @@ class Catalog:
             target = published or latest
             lifecycle.require_state(target, "retired",
                                     lifecycle.RETIRABLE if published else lifecycle.RETIRABLE_UNPUBLISHED)
+            if published is not None:
+                rules.require_retire_reason(reason)
             entry = await self._transition(tx, target, EntryState.RETIRED, now, retire_reason=reason.strip())
             await tx.retire_pending(code, now, entry.retire_reason)
             await tx.add_event(entry, "retire", caller, now, entry.retire_reason)

@@ -507,6 +507,15 @@ def check_reason(reason: str, field: str = "reason") -> None:
         raise invalid_argument(report.violations)
 
 
+def require_retire_reason(reason: str) -> None:
+    """Retiring a published entry ends every grant of it at once, for good: the departments that used it read why
+    in its retire_reason, as a revoked grant's holder reads the revocation's reason (RevokeGrant requires one)."""
+    if not says_something(reason):
+        raise invalid_argument([FieldViolation("reason", "retiring a published entry ends every grant of it: say why "
+                                                         "(e.g. the duty moved to another department), for the "
+                                                         "departments that used it")])
+
+
 def check_review(code: str, decision: int, reason: str) -> None:
     """A review names a decision; returning says what must be reworked."""
     report = _Report()

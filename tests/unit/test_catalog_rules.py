@@ -294,3 +294,16 @@ def test_names_hold_no_radical_drawn_like_a_han_character(name: str) -> None:
     another entry's name in the catalog and on 审核, and matched no name typed with an input method."""
     assert violated(entry(name=name, provider_name=name)) == ["entry.name", "entry.provider_name"]
     assert "drawn like" in rules.validate_entry(entry(name=name), known)[0].description
+
+
+@pytest.mark.parametrize("reason", ["", "  ", "。"])
+def test_retiring_a_published_entry_says_why(reason: str) -> None:
+    """A published entry was retired with no reason: every grant of it ended (NOT_PUBLISHED) and the departments
+    that used it, and the catalogue's readers, had nothing saying why. The refusal is said in Chinese on 撤销目录."""
+    from console.errors import field_sentence
+
+    with pytest.raises(ServiceError) as refused:
+        rules.require_retire_reason(reason)
+    (violation,) = refused.value.violations
+    assert violation.field == "reason" and "平台说明" not in field_sentence(violation.description)
+    rules.require_retire_reason("职能划转至市司法局")
