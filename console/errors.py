@@ -304,6 +304,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "与另一个信息项的名称相同或看起来相同（仅空格、全角半角或大小写不同），申请和审批按名称勾选信息项，"
      "请为每个信息项取不同的名称。"),
     (r"unknown masking rule '(.*)'", r"脱敏规则“\1”不是平台配置的规则，请核对后重新填写。"),
+    (r"masks a sensitive item only: .*",
+     "脱敏规则只用于敏感项：该项未勾选“敏感”，其值将不脱敏、完整提供给使用部门。请勾选“敏感”，或清空脱敏规则。"),
     (r"the resource is not shared by this method", "该资源不提供这种共享方式。"),
     (r"must be at least (\d+) characters", r"不能少于 \1 个字符。"),
     # services/supervision: a period or a report's department (the 监督 page's links, a typed address).

@@ -301,9 +301,14 @@ def _check_items(report: _Report, entry: Entry, prefix: str, known_mask_rule: Ca
             report.add(f"{path}.length", f"a {DataType(item.data_type).name} item needs a length above 0")
         elif item.length < 0:
             report.add(f"{path}.length", "must not be negative")
-        if item.mask_rule and report.text(f"{path}.mask_rule", item.mask_rule, MAX_SHORT_TEXT) \
-                and not known_mask_rule(item.mask_rule):
-            report.add(f"{path}.mask_rule", f"unknown masking rule {item.mask_rule!r}")
+        if item.mask_rule and report.text(f"{path}.mask_rule", item.mask_rule, MAX_SHORT_TEXT):
+            if not known_mask_rule(item.mask_rule):
+                report.add(f"{path}.mask_rule", f"unknown masking rule {item.mask_rule!r}")
+            elif not item.sensitive:
+                # Only a sensitive item is masked: the rule was kept and ignored, the values served in full to
+                # every department that an officer who chose 姓名's rule and forgot 敏感 meant to mask.
+                report.add(f"{path}.mask_rule", "masks a sensitive item only: this item is not sensitive, so its "
+                                                "values would be shown in full: mark it sensitive, or clear the rule")
         if report.enum(f"{path}.identifier", IdentifierKind, item.identifier, required=False) \
                 and item.machine_name != entry.key_item and entry.key_item in machine_names:
             report.add(f"{path}.identifier", "is set on the key item only")

@@ -33,7 +33,7 @@ def entry(**changes: object) -> Entry:
         code="101001/000001", name="人口基础信息", summary="全员人口", category=Category.FOUNDATION, subject="人口",
         provider_department_code=DEPARTMENT, format_class=FormatClass.DATABASE,
         items=[DataItem(name="公民身份号码", machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
-                        mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
+                        sensitive=True, mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
                DataItem(name="出生日期", machine_name="birth_date", data_type=DataType.DATE)],
         key_item="citizen_id", share_type=ShareType.UNCONDITIONAL, share_methods=[ShareMethod.ONLINE_QUERY],
         update_cycle=UpdateCycle.DAILY, zone=Zone.EXTRANET, secrecy=Secrecy.NON_CLASSIFIED,
@@ -140,6 +140,23 @@ def test_share_type_requirements() -> None:
         ["entry.share_methods[1]"]
 
 
+def test_a_masking_rule_on_an_item_not_sensitive_is_refused() -> None:
+    """Only a sensitive item is masked: 姓名 given the rule name but not marked 敏感 was stored with its rule, and
+    its values were served in full to every department using the resource, the rule ignored without a word. The
+    rule is refused on such an item, in Chinese on the 编目 form; an unknown rule is still said as unknown."""
+    from console.errors import field_sentence
+
+    plain = DataItem(name="姓名", machine_name="name", data_type=DataType.CHARACTER, length=50, mask_rule="name")
+    assert violated(entry(items=[entry().items[0], plain])) == ["entry.items[1].mask_rule"]
+    (violation,) = rules.validate_entry(entry(items=[entry().items[0], plain]), known)
+    assert "平台说明" not in field_sentence(violation.description) and "敏感" in field_sentence(violation.description)
+    plain.sensitive = True
+    assert violated(entry(items=[entry().items[0], plain])) == []
+    unknown = DataItem(name="姓名", machine_name="name", data_type=DataType.CHARACTER, length=50, mask_rule="rot13")
+    assert [v.description for v in rules.validate_entry(entry(items=[entry().items[0], unknown]), known)] == [
+        "unknown masking rule 'rot13'"]
+
+
 def test_a_condition_the_resource_never_applies_is_refused() -> None:
     """An unconditional resource with a share condition ("仅限公安、司法机关办案使用") was stored and published: every
     department reading the entry took it for a restriction on a resource served to all, and the console, which shows
@@ -179,7 +196,7 @@ def test_items_are_checked_one_by_one() -> None:
 
 def test_configured_mask_rules_are_known() -> None:
     custom = entry(items=[DataItem(name="号码", machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
-                                   mask_rule="bank_card", identifier=IdentifierKind.CITIZEN_ID)])
+                                   sensitive=True, mask_rule="bank_card", identifier=IdentifierKind.CITIZEN_ID)])
     assert [v.field for v in rules.validate_entry(custom, known)] == ["entry.items[0].mask_rule"]
     assert rules.validate_entry(custom, Masker({"bank_card": "4,4"}).known) == []
 
@@ -203,7 +220,7 @@ def test_names_hold_no_control_or_invisible_characters(name: str) -> None:
     name reversed."""
     assert violated(entry(name=name, provider_name=name)) == ["entry.name", "entry.provider_name"]
     items = [DataItem(name=name, machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
-                      mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID)]
+                      sensitive=True, mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID)]
     assert violated(entry(items=items)) == ["entry.items[0].name"]
     assert "invisible" in rules.validate_entry(entry(name=name), known)[0].description
 
@@ -281,7 +298,7 @@ def test_two_items_do_not_read_as_the_same_name(first: str, second: str) -> None
     """Two items of an entry could share a name (or differ by a space, letter case or a full-width letter): the
     console's apply and reply forms listed both alike, and an approver could not tell which one a grant gave."""
     items = [DataItem(name=first, machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
-                      mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
+                      sensitive=True, mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
              DataItem(name=second, machine_name="citizen_id_2", data_type=DataType.CHARACTER, length=18)]
     violations = rules.validate_entry(entry(items=items), known)
     assert [v.field for v in violations] == ["entry.items[1].name"]
