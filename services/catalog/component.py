@@ -83,6 +83,7 @@ class CatalogComponent:
         if report := (await self._store.recount_dues()).report("catalog update due dates"):
             log.info(report)
         await flag_stored_codes(self._store)
+        await flag_unmasked_rules(self._store)
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
         self._directory.open()
@@ -157,6 +158,21 @@ async def flag_stored_codes(store: CatalogStore) -> list[str]:
         log.warning("%d catalog entries stored before the code rules have codes those rules refuse for a new entry; "
                     "they are kept and served as they are (a code never changes): to renumber one, its provider "
                     "creates it again under a right code and retires this one. %s%s", len(flagged), named, more)
+    return [code for code, _ in flagged]
+
+
+async def flag_unmasked_rules(store: CatalogStore) -> list[str]:
+    """Tells the authority, at every start, of the published entries with items given a masking rule but not marked
+    sensitive: query serves them unmasked (only a sensitive item is masked), which the catalog now refuses in a new
+    version but cannot change in one published before (the provider's 编目员 marks the item sensitive, or clears the
+    rule, and the authority reviews it). Returns the codes."""
+    flagged = await store.unmasked_rules()
+    if flagged:
+        named = "; ".join(f"{code}: {', '.join(items)}" for code, items in flagged[:FLAGGED_NAMED])
+        more = f"; and {len(flagged) - FLAGGED_NAMED} more" if len(flagged) > FLAGGED_NAMED else ""
+        log.warning("%d published catalog entries have items with a masking rule that are not marked sensitive, so "
+                    "query serves them unmasked (the rule does nothing): their providers mark each item sensitive, "
+                    "or clear its rule, in a new version for review. %s%s", len(flagged), named, more)
     return [code for code, _ in flagged]
 
 

@@ -423,6 +423,18 @@ class CatalogStore:
             int(EntryState.RETIRED), [int(Category.FOUNDATION), int(Category.THEME)])
         return [(r["code"], r["category"], r["subject"]) for r in rows]
 
+    async def unmasked_rules(self) -> list[tuple[str, list[str]]]:
+        """(code, machine names) of the published entries whose published version has items with a masking rule
+        but not marked sensitive, which query serves unmasked (the rule does nothing). Read once at start."""
+        rows = await self._listing.fetch(
+            "SELECT e.code, array_agg(i.item->>'machine_name' ORDER BY i.position) AS items FROM entries e"
+            " JOIN entry_versions v ON v.code = e.code AND v.version = e.public_version"
+            " CROSS JOIN LATERAL jsonb_array_elements(v.items) WITH ORDINALITY AS i(item, position)"
+            " WHERE v.state = $1 AND coalesce(i.item->>'mask_rule', '') <> ''"
+            " AND NOT coalesce((i.item->>'sensitive')::boolean, false)"
+            " GROUP BY e.code ORDER BY e.code", int(EntryState.PUBLISHED))
+        return [(r["code"], list(r["items"])) for r in rows]
+
     async def overdue(self, now: dt.datetime, after: tuple[dt.datetime, int] | None, limit: int,
                       department_code: str | None = None) -> list[tuple[int, MandateChange]]:
         """Up to ``limit`` changes past due with no catalog work by the department since the change, after the

@@ -27,7 +27,7 @@ from stdnum.cn import uscc
 from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
-from services.catalog.component import create_component, flag_stored_codes
+from services.catalog.component import create_component, flag_stored_codes, flag_unmasked_rules
 from services.catalog.figures import department_figures
 from services.catalog.rules import ITEM_NUMBERS
 from services.catalog.store import CatalogStore
@@ -285,6 +285,34 @@ async def test_publishing_first_version_only_for_submitted(catalog: Client) -> N
     _, _, message = await fails(catalog.update(pb.Entry(code=draft.code, name="x"), ["name"], owner),
                                 grpc.StatusCode.FAILED_PRECONDITION)
     assert "SUBMITTED" in message
+
+
+async def test_every_start_names_the_published_items_a_masking_rule_leaves_unmasked(  # type: ignore[no-untyped-def]
+        catalog: Client, base_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """An entry published before the catalog refused a masking rule on an item not sensitive is served as it was,
+    that item unmasked: every start of the catalog names it and its items to the authority, who has the provider
+    correct it; an entry whose masked items are sensitive is not named."""
+    owner = department()
+    leaky = await catalog.publish(make_entry(owner.department_code))
+    sound = await catalog.publish(make_entry(owner.department_code))
+    connection = await asyncpg.connect(base_settings.database_url)
+    try:  # stored as a release before the rule did: 姓名 with its rule, not sensitive
+        await connection.execute(
+            "UPDATE catalog.entry_versions SET items = (SELECT jsonb_agg(CASE WHEN item->>'machine_name' = 'name'"
+            " THEN item || '{\"sensitive\": false}'::jsonb ELSE item END) FROM jsonb_array_elements(items) AS item)"
+            " WHERE code = $1", leaky.code)
+    finally:
+        await connection.close()
+    pool = await db.create_pool(base_settings.database_url, "catalog")
+    try:
+        with caplog.at_level(logging.WARNING, logger="services.catalog.component"):
+            flagged = await flag_unmasked_rules(CatalogStore(pool))
+    finally:
+        await pool.close()
+    assert leaky.code in flagged and sound.code not in flagged
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "query serves them unmasked" in said
+    assert f"{leaky.code}: name" in said or "more" in said
 
 
 async def test_return_needs_a_reason_and_returned_entries_are_reworked(catalog: Client) -> None:
