@@ -117,6 +117,8 @@ def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
         "endpoint.dataset": entry.endpoint.dataset,
         # The version as read: saving it over a change made meanwhile (by another officer) is refused (409).
         "etag": entry.etag,
+        # What the reviewer asked for, shown above the form while the officer reworks a returned version.
+        "return_reason": entry.return_reason,
     }
     for row in range(min(MAX_ITEM_ROWS, max(ITEM_ROWS, len(entry.items) + 2))):
         item = entry.items[row] if row < len(entry.items) else catalog_pb2.DataItem()

@@ -492,6 +492,33 @@ def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
     assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
 
 
+def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
+    """修改 of a returned version opened the entry form without the reviewer's reason: the 编目员 reworking it read
+    the reason in the 编目 list's column, then worked from memory, and a save refused for a field lost it too. The
+    form (draft_edit: form_of_entry of the version read) now shows it above the fields, and keeps it in the form
+    for when it is shown again after a refusal."""
+    from starlette.requests import Request
+
+    from console.app import Session
+    from govshare.catalog.v1 import catalog_pb2
+
+    officer = Person(username="police.officer", display_name="张编目", department_code=PERSON.department_code,
+                     roles=("DATA_OFFICER",))
+    session = Session(id="s", person=officer, token="t", token_expires_at=0)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    returned = catalog_pb2.Entry(code="301001/000300", name="在侦案件涉案人员信息", version=1,
+                                 state=catalog_pb2.ENTRY_STATE_RETURNED, return_reason="摘要过于简单，请写明数据范围")
+    request = Request({"type": "http", "method": "GET", "path": "/drafts/edit", "query_string": b"", "headers": [],
+                       "console.session": session})
+    page = pages._entry_form(console, request, forms.form_of_entry(returned), editing=returned.code).body.decode()
+    assert '<p id="return-reason">摘要过于简单，请写明数据范围</p>' in page
+    assert 'name="return_reason" value="摘要过于简单，请写明数据范围"' in page  # shown again after a refusal
+    draft = catalog_pb2.Entry(code="301001/000301", state=catalog_pb2.ENTRY_STATE_DRAFT)
+    assert "审核退回理由" not in pages._entry_form(console, request, forms.form_of_entry(draft),
+                                                 editing=draft.code).body.decode()
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its
