@@ -251,7 +251,7 @@ _NOT_TYPED = frozenset({"csrf_token", "id", "code", "decision", "action", "kind"
                         "purposes", "methods", "share_methods", "roles", "corrected", "adopt", "local", "password",
                         "current_password", "new_password", "new_password_again", "totp_code",
                         "category", "format_class", "update_cycle", "share_type", "zone", "secrecy",
-                        "open_to_public", "return_reason"})
+                        "open_to_public", "return_reason", "etag", "request_id", "confirmed"})
 #: What the sign-in page says to a form sent after the sign-in ended.
 ENDED_POST = "登录已过期，您刚才提交的操作未执行。您填写的内容列在下方，请先复制保存，重新登录后回到该页面重新提交。"
 

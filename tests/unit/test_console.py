@@ -519,6 +519,33 @@ def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
                                                  editing=draft.code).body.decode()
 
 
+def test_a_form_sent_after_the_sign_in_ended_lists_only_what_was_typed() -> None:
+    """The sign-in page lists what a form sent after the session ended held, to copy: an entry form's version tag
+    (etag, "07389b96946e03f8") and an application's request_id (a UUID) were listed among the texts typed, each a
+    box to copy that the person never wrote. Hidden fields the page fills itself are left out."""
+    import asyncio
+    from urllib.parse import urlencode
+
+    from starlette.requests import Request
+
+    from console.app import ended_post
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    body = urlencode({"csrf_token": "x", "etag": "07389b96946e03f8", "summary": "全市户籍人口",
+                      "request_id": "2f1c7a52-8a7e-4f1b-9d2a-6f2b8c1e0d11", "purpose_text": "窗口受理",
+                      "return_reason": "摘要过于简单", "confirmed": "yes"}).encode()
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    request = Request({"type": "http", "method": "POST", "path": "/drafts/edit", "query_string": b"",
+                       "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}, receive)
+    page = asyncio.run(ended_post(console, request)).body.decode()
+    kept = re.findall(r'aria-label="未提交的内容 \d+">([^<]*)</textarea>', page)
+    assert kept == ["全市户籍人口", "窗口受理"]
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its
