@@ -24,7 +24,10 @@ while the server keeps up, but a user whose call runs late skips sends, so queue
 The first IssueToken that cannot reach the platform (no connection, or no answer in FIRST_CONTACT_TIMEOUT_SECONDS)
 stops the run in one line, unless ``--wait-for-platform SECONDS`` asks to wait that long for a platform still
 starting; an IssueToken the platform answers with a failure, or failing once a token was issued (a restart), is
-retried every second.
+retried every second. A call refused UNAUTHENTICATED for its token (expired, SECRET_ROTATED, TOKEN_PREDATES_DISABLE)
+renews it; one refused SYSTEM_DISABLED does not (no token is issued to a disabled system): it is counted as a failure
+by that reason, and an IssueToken refused SYSTEM_DISABLED stops a run that has no token yet, saying the system is
+disabled, else is asked again every DISABLED_RECHECK_SECONDS only.
 
 Credentials and keys come from the demo credentials file `govshare up` writes (``--credentials``,
 default ``.govshare/demo-credentials.json``); keys are computed from the synthetic generator's seed.
@@ -79,12 +82,14 @@ from loadtest.grpc_user import (  # patches grpc for gevent
     GrpcUser,
     http_status_of,
     retry_delay_of,
+    status_of,
 )
 from loadtest.parent_death import stop_with_parent
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
 from services.arguments import non_negative
 from services.demo import DemoCredentials
+from services.runtime.system_states import SECRET_ROTATED, SYSTEM_DISABLED, TOKEN_PREDATES_DISABLE
 
 CALL_TIMEOUT_SECONDS = 10.0
 #: How long a stopped run waits for the calls in flight (Locust's --stop-timeout, at least): their deadline, and a
@@ -102,6 +107,16 @@ TOKEN_REFRESH_SECONDS = 1800.0
 TOKEN_RENEW_AT_SHARE = 0.8
 #: While IssueToken fails (the platform down or starting), how often it is tried again, all users together.
 TOKEN_RETRY_SECONDS = 1.0
+#: The ErrorInfo reasons of an UNAUTHENTICATED refusing the token itself, which a new token may mend (the SDK's
+#: TOKEN_REFUSALS): expired or signed by a retired key ('' from an edge whose refusal carries no ErrorInfo,
+#: UNAUTHENTICATED), issued before the secret was rotated (SECRET_ROTATED: the file may hold the new one) or before
+#: a disable since lifted (TOKEN_PREDATES_DISABLE). Not SYSTEM_DISABLED: no token is issued to a disabled system,
+#: and the harness asked IssueToken again after every such refusal, a second apart, into the edge's IssueToken rate
+#: limit that every system shares, only to be refused.
+RENEWED_REFUSALS = frozenset({"", "UNAUTHENTICATED", SECRET_ROTATED, TOKEN_PREDATES_DISABLE})
+#: Once IssueToken has been refused SYSTEM_DISABLED during a run, how long before it is asked again (the SDK's
+#: DISABLED_RECHECK), unless a call's refusal says the system was enabled again (TOKEN_PREDATES_DISABLE).
+DISABLED_RECHECK_SECONDS = 30.0
 #: IssueToken failures no retry mends: the credentials are wrong for this platform, and the run stops.
 CREDENTIALS_REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
                                  grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
@@ -204,8 +219,11 @@ class Demo:
         self._renew_at = 0.0
         #: When the last renewal a refusal asked for was due (they are at least TOKEN_RETRY_SECONDS apart).
         self._refusal_renewal = -TOKEN_RETRY_SECONDS
-        self._failed = -TOKEN_RETRY_SECONDS
-        self._logged: set[grpc.StatusCode] = set()
+        #: No IssueToken before this time: TOKEN_RETRY_SECONDS after a failure, DISABLED_RECHECK_SECONDS after a
+        #: refusal saying the system is disabled.
+        self._retry_at = 0.0
+        #: The failures of IssueToken logged already (their status, and reason when it has one).
+        self._logged: set[str] = set()
         #: Why no token can be had, once IssueToken has said so (the credentials refused, the address no gateway):
         #: no call can be made any more, and the run stops. ``not_sent`` is its few words for a NOT_SENT failure.
         self.refused = ""
@@ -222,25 +240,37 @@ class Demo:
 
         Empty while no token can be had: a failed IssueToken is reported by the interceptor and logged once
         (not a traceback per user), and tried again at most every TOKEN_RETRY_SECONDS, so that a run started
-        before the platform, or across its restart, calls as soon as it answers."""
-        if self._stale() and not self.refused and time.monotonic() - self._failed >= TOKEN_RETRY_SECONDS:
+        before the platform, or across its restart, calls as soon as it answers (every DISABLED_RECHECK_SECONDS
+        while the system is disabled)."""
+        if self._due():
             with self._lock:
-                if self._stale() and not self.refused and time.monotonic() - self._failed >= TOKEN_RETRY_SECONDS:
+                if self._due():
                     self._issue(channel)
         return self._metadata
+
+    def _due(self) -> bool:
+        """Whether IssueToken is to be asked now: the token is missing or stale, and may be had."""
+        return self._stale() and not self.refused and time.monotonic() >= self._retry_at
 
     def _stale(self) -> bool:
         return not self._metadata or time.monotonic() >= self._renew_at
 
-    def refused_token(self, metadata: tuple[tuple[str, str], ...]) -> None:
-        """A call sent with ``metadata`` was refused UNAUTHENTICATED (the token expired early, the platform
-        restarted with new keys): the next call renews it, instead of every call failing until its renewal time.
-        The refused token is still sent until a new one comes, so that each call is still made and counted.
-        Renewals for refusals are TOKEN_RETRY_SECONDS apart at least: when every new token is refused too (the
-        edge trusts another key), renewing on every refused call sent the platform an IssueToken per call, and all
-        IssueToken calls share one rate-limit bucket, every system's."""
+    def refused_token(self, metadata: tuple[tuple[str, str], ...], reason: str) -> None:
+        """A call sent with ``metadata`` was refused UNAUTHENTICATED with ErrorInfo ``reason``. When the reason
+        refuses the token itself (RENEWED_REFUSALS: it expired early, the platform restarted with new keys, the
+        system was enabled again since it was issued), the next call renews it, instead of every call failing
+        until its renewal time; SYSTEM_DISABLED is not renewed (the call is counted as a failure by that reason,
+        and the token held is kept for when the system is enabled again). The refused token is still sent until a
+        new one comes, so that each call is still made and counted. Renewals for refusals are TOKEN_RETRY_SECONDS
+        apart at least: when every new token is refused too (the edge trusts another key), renewing on every
+        refused call sent the platform an IssueToken per call, and all IssueToken calls share one rate-limit
+        bucket, every system's."""
+        if reason not in RENEWED_REFUSALS:
+            return
         if metadata and metadata == self._metadata:
             now = time.monotonic()
+            if reason == TOKEN_PREDATES_DISABLE:  # enabled again: IssueToken no longer refuses it
+                self._retry_at = min(self._retry_at, now)
             if self._renew_at > now:
                 self._refusal_renewal = max(now, self._refusal_renewal + TOKEN_RETRY_SECONDS)
                 self._renew_at = min(self._renew_at, self._refusal_renewal)
@@ -254,7 +284,7 @@ class Demo:
                 metadata=((NAME_HEADER, "IssueToken"),),
                 timeout=CALL_TIMEOUT_SECONDS if self._reached else FIRST_CONTACT_TIMEOUT_SECONDS)
         except grpc.RpcError as error:
-            self._failed = time.monotonic()
+            self._retry_at = time.monotonic() + TOKEN_RETRY_SECONDS
             self._token_failed(error)
             return
         self._reached = True
@@ -266,7 +296,10 @@ class Demo:
         stops the run; others (the platform down or starting) are retried."""
         code = error.code()
         http = http_status_of(error)
-        if http is not None and (code in CREDENTIALS_REFUSED or code == grpc.StatusCode.UNIMPLEMENTED):
+        reason = status_of(error)[1]
+        if code == grpc.StatusCode.UNAUTHENTICATED and reason == SYSTEM_DISABLED:
+            self._system_disabled(error)
+        elif http is not None and (code in CREDENTIALS_REFUSED or code == grpc.StatusCode.UNIMPLEMENTED):
             # Not the platform's refusal: gRPC's code made up from the HTTP status of whatever answered instead.
             self.refused = (f"the address called answered IssueToken with HTTP {http}, not a gRPC status: not the "
                             f"platform but what stands before it or in its place (a load balancer, a WAF, a proxy, "
@@ -292,10 +325,37 @@ class Demo:
             self.refused = self._not_reached(error)
             self.not_sent = "the platform was not reached"
             logging.error("%s", self.refused)
-        elif code not in self._logged:
-            self._logged.add(code)
+        elif code.name not in self._logged:
+            self._logged.add(code.name)
             logging.error("IssueToken failed: %s %s; no call is made until the platform issues a token "
                           "(tried again every %gs)", code.name, error.details(), TOKEN_RETRY_SECONDS)
+
+    def _system_disabled(self, error: grpc.RpcError) -> None:
+        """IssueToken refused UNAUTHENTICATED SYSTEM_DISABLED: the credentials are right, the system is disabled,
+        and no token is issued to it until the authority's 管理员 enables it again. Before any token (disabled
+        before the run) the run stops saying so, not "check --credentials"; during the run it goes on with the
+        token held (its calls counted as failures UNAUTHENTICATED SYSTEM_DISABLED, and once the system is enabled
+        again TOKEN_PREDATES_DISABLE, which renews it), and IssueToken is asked again DISABLED_RECHECK_SECONDS
+        later only. The run stopped renewing for good, on the credentials' advice: once the system was enabled
+        again, every call of the rest of the run failed TOKEN_PREDATES_DISABLE."""
+        system = f"system {self.system_name!r} ({self.system['system_id']}) of {self.path or 'the credentials file'}"
+        enable = ("the authority's 管理员 enables it again (DirectoryService.EnableSystem, or 启用 on the console's "
+                  "/systems)")
+        if not self._metadata:
+            self.refused = (f"{system} is disabled on the platform: IssueToken refused it UNAUTHENTICATED "
+                            f"SYSTEM_DISABLED ({error.details()}); no token is issued to it until {enable}: have "
+                            f"it enabled, or give --system another system of the file")
+            self.not_sent = "the system is disabled"
+            logging.error("%s", self.refused)
+            return
+        self._retry_at = time.monotonic() + DISABLED_RECHECK_SECONDS
+        if SYSTEM_DISABLED not in self._logged:
+            self._logged.add(SYSTEM_DISABLED)
+            logging.error("%s was disabled during the run: IssueToken refused it UNAUTHENTICATED SYSTEM_DISABLED (%s); "
+                          "its calls are counted as failures UNAUTHENTICATED SYSTEM_DISABLED until %s, the token "
+                          "held is sent on, and IssueToken is asked again every %gs (at once when a call is refused "
+                          "TOKEN_PREDATES_DISABLE: enabled again)", system, error.details(), enable,
+                          DISABLED_RECHECK_SECONDS)
 
 
     def _gave_up_waiting(self) -> bool:
@@ -591,7 +651,7 @@ class GovshareUser(GrpcUser):
         except grpc.RpcError as failed:  # reported by the interceptor already
             error = failed
             if error.code() == grpc.StatusCode.UNAUTHENTICATED:
-                self.demo.refused_token(token)
+                self.demo.refused_token(token, status_of(error)[1])
         if due is None:  # closed loop (the open loop sends on its schedule whatever the answers)
             self._back_off(error)
 

@@ -571,6 +571,125 @@ def test_tokens_refused_as_soon_as_issued_are_not_renewed_on_every_call(credenti
     assert len(handler.expires) <= 7, stderr  # one at the start, then one a second at most (4 s and the ramp)
 
 
+class _DisabledAWhile(grpc.GenericRpcHandler):
+    """The platform as it answers a system disabled ``disabled_from`` seconds after its first token (0: before the
+    run) and enabled again at ``enabled_at`` (None: never): while disabled, IssueToken and every call are refused
+    UNAUTHENTICATED SYSTEM_DISABLED; once enabled, a token issued before is refused TOKEN_PREDATES_DISABLE and a new
+    one accepted. Tokens live ``lifetime`` seconds (then UNAUTHENTICATED, the reason of an expired token)."""
+
+    def __init__(self, disabled_from: float, enabled_at: float | None = None, lifetime: float = 3600) -> None:
+        self.disabled_from, self.enabled_at, self.lifetime = disabled_from, enabled_at, lifetime
+        self.start = time.monotonic() if disabled_from <= 0 else None
+        self.tokens: dict[str, float] = {}  # token -> when it was issued
+        self.issue_refused: list[float] = []  # when IssueToken was refused
+        self.answered_once_enabled = 0
+        self.lock = threading.Lock()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(self._issue)
+        return grpc.unary_unary_rpc_method_handler(self._answer)
+
+    def _now(self) -> float:
+        return time.monotonic() - self.start if self.start is not None else 0.0
+
+    def _disabled(self, at: float) -> bool:
+        return self.start is not None and at >= self.disabled_from and (self.enabled_at is None or at < self.enabled_at)
+
+    @staticmethod
+    def _refuse(context: grpc.ServicerContext, reason: str, message: str) -> None:
+        context.abort_with_status(to_status(ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message), "edge"))
+
+    def _issue(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        with self.lock:
+            at = self._now()
+            if self._disabled(at):
+                self.issue_refused.append(at)
+            else:
+                self.start = self.start if self.start is not None else time.monotonic()
+                token = f"t{len(self.tokens) + 1}"
+                self.tokens[token] = self._now()
+        if self._disabled(at):
+            self._refuse(context, "SYSTEM_DISABLED", "system sys-abc is disabled: the authority may enable it again")
+        expire = timestamp_pb2.Timestamp()
+        expire.FromSeconds(int(time.time() + self.lifetime))
+        return token_pb2.IssueTokenResponse(token=token, expire_time=expire).SerializeToString()
+
+    def _answer(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
+        at = self._now()
+        issued = self.tokens.get(token)
+        if issued is None or at >= issued + self.lifetime:
+            self._refuse(context, "UNAUTHENTICATED", "bearer token has expired: renew it")
+        if self._disabled(at):
+            self._refuse(context, "SYSTEM_DISABLED", "system sys-abc was disabled: its tokens are no longer accepted")
+        if self.enabled_at is not None and at >= self.enabled_at:
+            if issued < self.enabled_at:
+                self._refuse(context, "TOKEN_PREDATES_DISABLE", "this token was issued before system sys-abc was "
+                             "disabled: request a new one with TokenService.IssueToken")
+            with self.lock:
+                self.answered_once_enabled += 1
+        return _record(request)
+
+
+def failures_by_error(output: str, name: str) -> dict[str, int]:
+    """Locust's error report of the run: occurrences by error, for the calls of ``name``."""
+    return {error.strip(): int(count) for count, error in
+            re.findall(rf"^(\d+)\s+grpc {re.escape(name)}: (.+?)\s*$", output, re.MULTILINE)}
+
+
+def test_a_system_disabled_during_the_run_is_counted_by_reason_and_its_token_not_renewed(credentials: Path) -> None:
+    """SYSTEM_DISABLED is no refusal of the token: the harness asked IssueToken again after it (into the rate limit
+    every system's IssueToken shares), took the refusal for wrong credentials ("check --credentials") and never
+    renewed again, so once the system was enabled every call of the rest of the run failed TOKEN_PREDATES_DISABLE.
+    Now the disabled calls are counted by their reason with no IssueToken, and the first TOKEN_PREDATES_DISABLE after
+    the enable renews the token: the run calls again."""
+    handler = _DisabledAWhile(disabled_from=1.0, enabled_at=3.0)
+    stderr = _run_against(handler, credentials, "6s")
+    assert "Traceback" not in stderr and "check --credentials" not in stderr, stderr
+    assert handler.issue_refused == [], stderr  # not asked while disabled
+    assert len(handler.tokens) == 2, stderr  # the first, and one once enabled
+    failures = failures_by_error(stderr, "Query person (hot)")
+    assert failures.get("UNAUTHENTICATED SYSTEM_DISABLED", 0) > 0, stderr
+    assert 0 < failures.get("UNAUTHENTICATED TOKEN_PREDATES_DISABLE", 0) <= 4, stderr  # each user's first, at most
+    assert handler.answered_once_enabled > 50, stderr
+    _, failed = requests(stderr, "Query person (hot)")
+    assert failed == sum(failures.values()), stderr
+
+
+@pytest.mark.parametrize("disabled_from", [0.0, 1.0], ids=["before the run", "at its renewal"])
+def test_an_issue_token_refused_because_the_system_is_disabled_says_so(credentials: Path,
+                                                                      disabled_from: float) -> None:
+    """IssueToken refused SYSTEM_DISABLED was read as wrong credentials: "check --credentials and --system", of a
+    file that held the right secret. Before the run the run stops saying the system is disabled and who enables
+    it; at a renewal during the run the token held is sent on (its calls counted SYSTEM_DISABLED), and IssueToken is
+    not asked again for DISABLED_RECHECK_SECONDS."""
+    handler = _DisabledAWhile(disabled_from=disabled_from, lifetime=2)  # renewed 1.6 s in, while disabled
+    started = time.monotonic()
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        result = locust(credentials, f"127.0.0.1:{port}", "5s" if disabled_from else "30s")
+    finally:
+        server.stop(grace=None)
+    stderr = result.stderr
+    assert result.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "check --credentials" not in stderr, stderr
+    assert "system 'social' (sys-abc)" in stderr and "SYSTEM_DISABLED" in stderr, stderr
+    assert "the authority's 管理员 enables it again (DirectoryService.EnableSystem" in stderr, stderr
+    assert len(handler.issue_refused) == 1, stderr  # asked once, not every second
+    if not disabled_from:
+        assert time.monotonic() - started < 20, stderr  # stopped, not its 30 s
+        assert "give --system another system of the file" in stderr, stderr
+        assert requests(stderr, "IssueToken") == (1, 1)
+        return
+    assert "IssueToken is asked again every 30s" in stderr, stderr
+    failures = failures_by_error(stderr, "Query person (hot)")
+    assert failures.get("UNAUTHENTICATED SYSTEM_DISABLED", 0) > 0, stderr
+
+
 def test_a_run_in_several_processes_makes_its_calls(credentials: Path) -> None:
     """docs/performance.md's `--processes -1`: each worker computes the demo's keys after connecting, its event loop
     held for seconds, and the master, counting it missing after 3 s without a heartbeat, ended the run with no call
