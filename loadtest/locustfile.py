@@ -27,7 +27,8 @@ starting; an IssueToken the platform answers with a failure, or failing once a t
 retried every second. A call refused UNAUTHENTICATED for its token (expired, SECRET_ROTATED, TOKEN_PREDATES_DISABLE)
 renews it; one refused SYSTEM_DISABLED does not (no token is issued to a disabled system): it is counted as a failure
 by that reason, and an IssueToken refused SYSTEM_DISABLED stops a run that has no token yet, saying the system is
-disabled, else is asked again every DISABLED_RECHECK_SECONDS only.
+disabled, else is asked again every DISABLED_RECHECK_SECONDS only. Credentials IssueToken refuses stop the run in
+one line, at its start or during it (a secret rotated meanwhile: the token held is refused SECRET_ROTATED too).
 
 Credentials and keys come from the demo credentials file `govshare up` writes (``--credentials``,
 default ``.govshare/demo-credentials.json``); keys are computed from the synthetic generator's seed.
@@ -225,8 +226,11 @@ class Demo:
         #: The failures of IssueToken logged already (their status, and reason when it has one).
         self._logged: set[str] = set()
         #: Why no token can be had, once IssueToken has said so (the credentials refused, the address no gateway):
-        #: no call can be made any more, and the run stops. ``not_sent`` is its few words for a NOT_SENT failure.
+        #: no call can be made any more, and the run stops (a token still held too: the platform refuses it, or will
+        #: once it expires). ``not_sent`` is its few words for a NOT_SENT failure.
         self.refused = ""
+        #: The reason the platform last refused the token held for (RENEWED_REFUSALS), which asked for a new one.
+        self._token_refusal = ""
         self.not_sent = "IssueToken fails"
         self.stopping = False
         self._lock = Semaphore()
@@ -268,6 +272,7 @@ class Demo:
         if reason not in RENEWED_REFUSALS:
             return
         if metadata and metadata == self._metadata:
+            self._token_refusal = reason
             now = time.monotonic()
             if reason == TOKEN_PREDATES_DISABLE:  # enabled again: IssueToken no longer refuses it
                 self._retry_at = min(self._retry_at, now)
@@ -306,6 +311,14 @@ class Demo:
                             f"another server); give --host the platform's gateway (the gateway of "
                             f"{self.path or 'the credentials file'}), or let the calls through")
             self.not_sent = f"the address answered HTTP {http}"
+            logging.error("%s", self.refused)
+        elif code in CREDENTIALS_REFUSED and SECRET_ROTATED in (reason, self._token_refusal):
+            self.refused = (f"the secret of system {self.system_name!r} ({self.system['system_id']}) in "
+                            f"{self.path or 'the credentials file'} was replaced during the run (RotateSystemSecret): "
+                            f"the platform refused its token SECRET_ROTATED, and IssueToken the secret the file holds "
+                            f"({code.name} {error.details()}); the run stops: write the new secret into the file and "
+                            f"run again")
+            self.not_sent = "the secret was replaced"
             logging.error("%s", self.refused)
         elif code in CREDENTIALS_REFUSED:
             self.refused = (f"the platform refused system {self.system_name!r} ({self.system['system_id']}) of "
@@ -632,7 +645,7 @@ class GovshareUser(GrpcUser):
         # user renews it, took that long for the caller too (open loop: from when it was due).
         started = due if due is not None else time.perf_counter()
         token = self.demo.metadata(self.channel)
-        if not token:
+        if not token or self.demo.refused:  # refused: even a token held, whose calls the platform refuses
             if due is not None:
                 self._not_sent(call)
             self._no_token()
