@@ -5,10 +5,11 @@ before any channel exists), each user owns one channel, and a client
 interceptor reports every call to Locust through ``environment.events.request``
 — its response time, its response size, and, when it did not end as expected,
 a failure named by its gRPC status (with the ErrorInfo reason, e.g.
-``PERMISSION_DENIED NOT_SHARED``, or the HTTP status that came instead of a
-gRPC one, e.g. ``UNAVAILABLE HTTP 429``), so Locust's failure table counts calls
-by status; an answered call whose reply is not what its keys call for (a batch's
-keys not found, a verification's wrong outcome) is a failure ``WRONG_ANSWER``.
+``PERMISSION_DENIED NOT_SHARED``, the HTTP status that came instead of a
+gRPC one, e.g. ``UNAVAILABLE HTTP 429``, or ``UNAVAILABLE no connection`` when
+no server was reached), so Locust's failure table counts calls by status; an
+answered call whose reply is not what its keys call for (a batch's keys not
+found, a verification's wrong outcome) is a failure ``WRONG_ANSWER``.
 The response times are those of the calls that ended as expected (and of calls
 that ran out their deadline): a failed call's time is left out
 (``TIMED_FAILURES``), so fast refusals cannot pull the percentiles down. A call
@@ -100,10 +101,25 @@ def http_status_of(call: Any) -> int | None:
     return int(match[1]) if match else None
 
 
+#: How gRPC words a call that reached no server: no connection could be made (refused, a TLS handshake that failed:
+#: "failed to connect to all addresses; last error: …") or the name does not resolve (worded so by its resolvers,
+#: old and new). No server answered it: the platform is down, or not at that address.
+_NO_CONNECTION = re.compile(r"^(?:failed to connect to all addresses|DNS resolution failed|errors resolving)")
+#: A failure's reason, in its name, for such a call: ``UNAVAILABLE no connection``.
+NO_CONNECTION = "no connection"
+
+
+def no_connection(call: Any) -> bool:
+    """Whether a failed call reached no server (``_NO_CONNECTION``), as against an UNAVAILABLE a server answered."""
+    return call.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and bool(
+        _NO_CONNECTION.match(call.details() or ""))
+
+
 def status_of(call: Any) -> tuple[str, str]:
-    """The call's status name and, for a failure, the ErrorInfo reason the server gave, or ``HTTP <status>`` when no
-    gRPC server answered: a load balancer's 429 read as UNAVAILABLE, an outage, a WAF's 403 as PERMISSION_DENIED, the
-    platform's refusal, and 413, 500 and the like all as one UNKNOWN."""
+    """The call's status name and, for a failure, the ErrorInfo reason the server gave, ``HTTP <status>`` when no
+    gRPC server answered, or ``no connection`` when none was reached: a load balancer's 429 read as UNAVAILABLE, an
+    outage, a WAF's 403 as PERMISSION_DENIED, the platform's refusal, and 413, 500 and the like all as one UNKNOWN;
+    and a platform gone during the run (its connection refused) was "UNAVAILABLE", as a service draining is."""
     code = call.code()
     if code == grpc.StatusCode.OK:
         return "OK", ""
@@ -111,7 +127,9 @@ def status_of(call: Any) -> tuple[str, str]:
     if info is not None:
         return code.name, info.reason
     http = http_status_of(call)
-    return code.name, f"HTTP {http}" if http is not None else ""
+    if http is not None:
+        return code.name, f"HTTP {http}"
+    return code.name, NO_CONNECTION if no_connection(call) else ""
 
 
 def retry_delay_of(call: Any) -> float | None:

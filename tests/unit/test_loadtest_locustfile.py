@@ -447,6 +447,42 @@ def test_a_token_the_platform_refuses_is_renewed_at_once(credentials: Path) -> N
     assert calls > 150 and 0 < failures < 10, stderr
 
 
+class _Answering(_Gateway):
+    """The stand-in gateway, saying when it has answered ``calls`` queries (``answered``)."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__(None)
+        self.left = itertools.count(calls, -1)
+        self.answered = threading.Event()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/Query") and next(self.left) <= 1:
+            self.answered.set()
+        return super().service(details)
+
+
+def test_calls_to_a_platform_gone_during_the_run_say_they_reached_no_server(credentials: Path) -> None:
+    """The platform stopped during the run (its connection refused): every call failed "UNAVAILABLE", the name of
+    an UNAVAILABLE a server answers (a service draining, the edge with no backend), so the failure table did not
+    say that no platform was there any more. gRPC's own "failed to connect to all addresses" is now named
+    "UNAVAILABLE no connection", as an HTTP status in place of a gRPC one is named."""
+    handler = _Answering(calls=50)
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    threading.Thread(target=lambda: (handler.answered.wait(30), server.stop(grace=None)), daemon=True).start()
+    try:
+        result = locust(credentials, f"127.0.0.1:{port}", "5s")
+    finally:
+        server.stop(grace=None)
+    assert "Traceback" not in result.stderr, result.stderr
+    calls, failed = requests(result.stderr, "Query person (hot)")
+    failures = failures_by_error(result.stderr, "Query person (hot)")
+    assert calls > failed > 0 and failures.get("UNAVAILABLE no connection", 0) >= failed - 2, result.stderr  # the
+    # calls in flight when it stopped aside
+
+
 class _HalfDown(grpc.GenericRpcHandler):
     """Issues a token; answers every other call after ``delay`` seconds and fails the others at once, UNAVAILABLE
     (a service killed behind the edge)."""
