@@ -492,14 +492,15 @@ def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> Non
 
 
 def _report_pauses(environment: Environment, **_kwargs: object) -> None:
-    """One line saying how often closed-loop users waited before calling again because the platform asked them to
-    (each process its own): the refusals themselves are in the failures, the pauses only here, and they lower the
-    run's req/s, which is then not the platform's capacity."""
+    """One line saying how often closed-loop users waited because the platform asked them to, and how long (each
+    process its own): the refusals themselves are in the failures, the pauses only here, and they lower the run's
+    req/s, which is then not the platform's capacity. The seconds are those waited (``GovshareUser.wait_time``,
+    ``stop``), not those asked for: a pause the run's end cuts short counts up to then."""
     demo = GovshareUser.demo
     if demo is None or not demo.pauses:
         return
     statuses = ", ".join(f"{status} {count:,}" for status, count in demo.pauses.most_common())
-    logging.warning("govshare: closed-loop users paused %s times before calling again, %.1f s in all, as the "
+    logging.warning("govshare: closed-loop users paused %s times, %.1f s in all, as the "
                     "platform's refusals asked (their RetryInfo, else the SDK's backoff): %s; each refusal is "
                     "counted as a failure, and the req/s is not the platform's capacity",
                     f"{demo.pauses.total():,}", demo.paused_seconds, statuses)
@@ -598,6 +599,9 @@ class GovshareUser(GrpcUser):
         self._pacing: Callable[[GovshareUser], float] | None = None
         #: Set when the run asks this user to stop (``stop``): no call is started after it.
         self.stop_asked = Event()
+        #: The status whose refusal asked for the pause to come, and when the pause being waited ends (monotonic).
+        self._pause_status = ""
+        self._pause_ends = 0.0
 
     def stop(self, force: bool = False) -> bool:
         """Locust asks the user to stop: its state STOPPING while a task runs, or, while it waits between calls, a
@@ -610,15 +614,26 @@ class GovshareUser(GrpcUser):
           remaining time) let the user start its next call before the kill came, and the kill cut it off: a
           failure NOT_ANSWERED that no platform caused, sometimes before the call had even left.
 
-        ``stop_asked`` ends the first wait at once, and no call starts once it is set (``perform``)."""
+        ``stop_asked`` ends the first wait at once, and no call starts once it is set (``perform``); a pause the
+        platform asked for that the stop cuts short counts as waited up to now only."""
         self.stop_asked.set()
+        if self.demo is not None and (left := self._pause_ends - time.monotonic()) > 0:
+            self.demo.paused_seconds -= left
+        self._pause_ends = 0.0
         return bool(super().stop(force))
 
     def wait_time(self) -> float:  # type: ignore[override]
         """Closed loop, between a call and the next: the pause the platform asked for after refusing the call
-        (Backoff: a user refused at once resent at once, a storm measuring the refusal path), or --pace's."""
+        (Backoff: a user refused at once resent at once, a storm measuring the refusal path), or --pace's. The
+        platform's pause is counted as it starts (``_report_pauses``): one asked for after the last call of the run
+        was never waited, and was said as waited in full."""
         paced = self._pacing(self) if self._pacing is not None else 0.0
-        return max(paced, self.backoff.take())
+        pause = self.backoff.take()
+        if pause and self.demo is not None:
+            self.demo.pauses[self._pause_status] += 1
+            self.demo.paused_seconds += pause
+            self._pause_ends = time.monotonic() + pause
+        return max(paced, pause)
 
     def on_start(self) -> None:
         if self.demo is None:
@@ -670,9 +685,8 @@ class GovshareUser(GrpcUser):
         """The pause before this user's next call, if the platform's answer asked for one."""
         assert self.demo is not None
         code = error.code() if error is not None else None
-        if pause := self.backoff.after(code, retry_delay_of(error) if error is not None else None):
-            self.demo.pauses[code.name if code is not None else "?"] += 1
-            self.demo.paused_seconds += pause
+        if self.backoff.after(code, retry_delay_of(error) if error is not None else None):
+            self._pause_status = code.name if code is not None else "?"
 
     def _not_sent(self, call: Call) -> None:
         """Open loop: a call due now that cannot be made (no token) is a failure of its own name, not a call that

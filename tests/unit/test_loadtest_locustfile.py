@@ -560,6 +560,16 @@ def test_a_closed_loop_user_waits_as_the_platform_s_refusal_asks(credentials: Pa
     assert re.search(r"closed-loop users paused \d+ times", stderr), stderr
 
 
+def test_the_pauses_said_are_the_ones_waited(credentials: Path) -> None:
+    """The line at the end added up the pauses the refusals asked for, the last ones too, which the run's end cut
+    short: 2 users asked for 2 s pauses in a 3 s run were said to have paused 8 s (4 pauses of 2 s), more than the
+    6 s the run lasted for both. A pause counts for the time waited."""
+    stderr = _run_against(_RateLimited(retry_after=2.0), credentials, "3s")
+    said = re.search(r"closed-loop users paused (\d+) times, ([\d.]+) s in all", stderr)
+    assert said is not None, stderr
+    assert int(said[1]) >= 2 and 2 * 2.0 <= float(said[2]) <= 2 * 3.0 + 0.3, stderr  # 2 users, 3 s each at most
+
+
 def test_a_refusal_whose_details_do_not_match_its_status_is_counted(credentials: Path) -> None:
     """grpc_status raises ValueError when a call's rich status is not its own (a proxy rewrote grpc-message): the
     interceptor raised it, and every such call was a user's exception, none a failed call with its status."""
