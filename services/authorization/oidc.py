@@ -1,8 +1,9 @@
 """OpenID Connect sign-in: verifying the province's IdP's ID tokens ourselves (ExchangeOidcToken).
 
 The IdP (Keycloak in docs/configuration.md) signs ID tokens with keys it publishes as a JWKS. The service
-fetches that JWKS (cached by PyJWT's PyJWKClient, fetched again for an unknown ``kid``, so the IdP's key
-rotation needs nothing here), and checks the signature, the issuer, the audience (the console's client id),
+fetches that JWKS (``IdpKeys``: kept for ``JWKS_CACHE_SECONDS``, fetched again at once for a ``kid`` it does not
+hold, so the IdP's key rotation needs nothing here, and a key the IdP withdrew is refused from the next fetch on),
+and checks the signature, the issuer, the audience (the console's client id),
 the expiry and the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
 the person, and the token's ``iss`` and ``sub`` the IdP account the person is bound to at their first sign-in
 (the username claim alone is no stable identifier). Only asymmetric algorithms are accepted: a token "signed"
@@ -18,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -30,6 +34,9 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_SECONDS = 30
 JWKS_TIMEOUT_SECONDS = 5
 JWKS_CACHE_SECONDS = 300
+#: A token naming a key the service does not hold fetches the JWKS again at once, but at most once in this many
+#: seconds: a flood of tokens with made-up ``kid``s costs the IdP one request per interval, not one each.
+JWKS_REFETCH_SECONDS = 10
 #: How long a used ID token is remembered past the end of its acceptance (exp + leeway): the database's clock,
 #: which prunes it, may run ahead of this service's, which accepts it.
 USED_MARGIN_SECONDS = 300
@@ -68,13 +75,60 @@ def _invalid(why: str) -> ServiceError:
                         f"the identity provider's ID token was refused ({why}): sign in at the provider again")
 
 
+def _shown(kid: object) -> str:
+    """A token's ``kid`` as a refusal quotes it: the caller wrote it, so it is quoted and cut short."""
+    text = repr(kid)
+    return text if len(text) <= 66 else f"{text[:63]}..."
+
+
+class IdpKeys:
+    """The IdP's signing keys by ``kid``, as its JWKS last published them.
+
+    PyJWT's PyJWKClient did this with two flaws for a rotation: a key it had once matched stayed in its per-key
+    LRU cache for the life of the process (a key the IdP withdrew, compromised or retired, kept signing people
+    in), and an unknown ``kid`` fetched the JWKS again only 30 s after any fetch (its cooldown), so a key the IdP
+    rotated to just after a fetch was refused. Here the keys are the last fetch's only: fetched when older than
+    ``JWKS_CACHE_SECONDS``, and at once for a ``kid`` not among them, at most once per ``JWKS_REFETCH_SECONDS``.
+    """
+
+    def __init__(self, jwks_url: str, clock: Callable[[], float] = time.monotonic) -> None:
+        # PyJWKClient fetches and parses only: its JWK Set cache is off, the caching is this class's.
+        self._client = jwt.PyJWKClient(jwks_url, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS)
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched: float | None = None
+        self._refetched: float | None = None
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        """The key ``kid`` names; OIDC_TOKEN_INVALID naming it when the IdP does not publish it;
+        PyJWKClientConnectionError when the JWKS cannot be fetched."""
+        with self._lock:  # one fetch at a time: concurrent misses wait for it and see its keys
+            now = self._clock()
+            if self._fetched is None or now - self._fetched >= JWKS_CACHE_SECONDS:
+                self._fetch(now)
+            elif kid not in self._keys and (self._refetched is None or now - self._refetched >= JWKS_REFETCH_SECONDS):
+                self._refetched = now
+                self._fetch(now)
+            key = self._keys.get(kid)
+            age = now - (self._fetched or now)
+        if key is None:
+            raise _invalid(f"it names key {_shown(kid)}, which the provider's JWKS does not publish (as fetched "
+                           f"{age:.0f} s ago; an unknown key fetches it again at most every {JWKS_REFETCH_SECONDS} s)")
+        return key
+
+    def _fetch(self, now: float) -> None:
+        self._keys = {key.key_id: key for key in self._client.get_signing_keys() if key.key_id}
+        self._fetched = now
+
+
 class OidcVerifier:
-    def __init__(self, issuer: str, jwks_url: str, audience: str, username_claim: str) -> None:
+    def __init__(self, issuer: str, jwks_url: str, audience: str, username_claim: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._issuer = issuer
         self._audience = audience
         self._claim = username_claim
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS,
-                                     timeout=JWKS_TIMEOUT_SECONDS)
+        self._jwks = IdpKeys(jwks_url, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcVerifier | None:
@@ -90,12 +144,15 @@ class OidcVerifier:
 
     def _verify(self, id_token: str) -> VerifiedIdToken:
         try:
-            key = self._jwks.get_signing_key_from_jwt(id_token)
+            kid = jwt.get_unverified_header(id_token).get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise _invalid("it names no signing key (kid)")
+            key = self._jwks.key(kid)
         except jwt.PyJWKClientConnectionError:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE",
                                "the identity provider's keys could not be fetched; retry shortly",
                                retry_after=2.0) from None
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+        except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.InvalidTokenError) as exc:
             raise _invalid(f"no usable key: {type(exc).__name__}") from None
         try:
             claims = jwt.decode(id_token, key, algorithms=list(ALGORITHMS), audience=self._audience,

@@ -1,7 +1,7 @@
 """A small real OpenID Connect provider for the tests (issue 12): an HTTP server on a socket, shaped like a
 Keycloak realm (``/realms/gov/protocol/openid-connect/...``), reduced to what the platform and the console rely on.
 
-- ``certs``: the JWKS publishing its RSA signing key;
+- ``certs``: the JWKS publishing its RSA signing key (and, after ``rotate``, the previous ones until withdrawn);
 - ``auth``: the authorization endpoint: a sign-in page whose one button ("登录") posts back to it, as Keycloak's
   does (so the browser returns to the console from a page of the IdP's origin: a cross-site navigation); the
   post signs in as ``Idp.user`` (the test says who; ``None`` answers ``error=access_denied``) and redirects
@@ -75,6 +75,9 @@ class Idp:
     #: Every token request's refusal (the OAuth error code), and every end-session call's parameters.
     refusals: list[str] = field(default_factory=list)
     logouts: list[dict[str, str]] = field(default_factory=list)
+    #: Keys the IdP rotated away from and still publishes (kid: key), and how many times the JWKS was fetched.
+    previous: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict)
+    jwks_fetches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -97,17 +100,32 @@ class Idp:
     def logout_url(self) -> str:
         return f"{self.base}{PROTOCOL}/logout"
 
-    def id_token(self, username: str, key: rsa.RSAPrivateKey | None = None, **claims: object) -> str:
+    def id_token(self, username: str, key: rsa.RSAPrivateKey | None = None, *, kid: str | None = None,
+                 **claims: object) -> str:
         now = int(time.time())
         # One account per username, as at a real IdP: its sub stays (the platform binds the person to it).
         body = {"iss": self.issuer, "aud": self.client_id, "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, username)),
                 "preferred_username": username, "iat": now, "exp": now + 300, **claims}
-        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+
+    def rotate(self) -> str:
+        """A signing key rotation, as Keycloak's: a new key and kid sign from now on; the previous key stays
+        published (tokens it signed still verify) until ``withdraw``. Returns the previous kid."""
+        old = self.kid
+        self.previous[old] = self.key
+        self.key, self.kid = rsa.generate_private_key(public_exponent=65537, key_size=2048), uuid.uuid4().hex[:8]
+        return old
+
+    def withdraw(self, kid: str) -> None:
+        """The previous key ``kid`` is published no more (its rotation's last step, or at once if it leaked)."""
+        del self.previous[kid]
 
     def jwks(self) -> bytes:
-        numbers = self.key.public_key().public_numbers()
-        return json.dumps({"keys": [{"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
-                                     "n": _b64(numbers.n), "e": _b64(numbers.e)}]}).encode()
+        keys = {self.kid: self.key, **self.previous}
+        return json.dumps({"keys": [{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+                                     "n": _b64(key.public_key().public_numbers().n),
+                                     "e": _b64(key.public_key().public_numbers().e)}
+                                    for kid, key in keys.items()]}).encode()
 
     # -- the endpoints ---------------------------------------------------------------------------------------
 
@@ -166,6 +184,7 @@ def _handler(idp: Idp) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             if url.path == f"{PROTOCOL}/certs":
+                idp.jwks_fetches += 1
                 self._send(200, idp.jwks())
             elif url.path == f"{PROTOCOL}/auth":
                 self._send(200, idp.sign_in_page(query), "text/html; charset=utf-8")

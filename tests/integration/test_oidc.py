@@ -25,7 +25,7 @@ from oidc_idp import AUDIENCE, Idp, running_idp
 
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.authorization.component import create_component
-from services.authorization.oidc import OidcVerifier, token_id
+from services.authorization.oidc import JWKS_CACHE_SECONDS, JWKS_REFETCH_SECONDS, OidcVerifier, token_id
 from services.authorization.person_store import PersonStore
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.server import start_server
@@ -148,6 +148,54 @@ async def test_an_idp_that_cannot_be_reached_is_unavailable_not_a_refusal(idp: I
     with pytest.raises(ServiceError) as caught:
         await verifier.verify(idp.id_token("anyone"))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE")
+
+
+async def _refused_naming(verifier: OidcVerifier, token: str, kid: str) -> None:
+    with pytest.raises(ServiceError) as caught:
+        await verifier.verify(token)
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID")
+    assert f"names key '{kid}', which the provider's JWKS does not publish" in caught.value.message
+
+
+async def test_the_key_an_idp_rotates_to_signs_in_at_once_and_an_unknown_key_is_named() -> None:
+    """The IdP rotating its signing key right after the platform fetched its JWKS: the first ID token of the new
+    key fetched the JWKS again only once PyJWKClient's 30 s cooldown had passed, so every person signing in
+    meanwhile was refused 'no usable key: PyJWKClientError', which did not say which key. A token naming a key
+    not held now fetches at once; a flood of made-up kids right after costs the IdP nothing more."""
+    with running_idp() as idp:
+        verifier = OidcVerifier(idp.issuer, idp.jwks_url, AUDIENCE, "preferred_username")
+        assert (await verifier.verify(idp.id_token("sso.before"))).username == "sso.before"
+        idp.rotate()
+        assert (await verifier.verify(idp.id_token("sso.after"))).username == "sso.after"
+        assert idp.jwks_fetches == 2
+        for n in range(20):
+            await _refused_naming(verifier, idp.id_token("sso.forged", kid=f"forged{n}"), f"forged{n}")
+        assert idp.jwks_fetches == 2
+
+
+async def test_a_key_the_idp_withdrew_is_refused_from_the_next_fetch_and_misses_fetch_once_an_interval() -> None:
+    """A key the IdP no longer publishes (a rotation's last step, or withdrawn at once because it leaked) stayed in
+    PyJWKClient's per-key cache for the life of the process: tokens it signed kept signing people in. Now the keys
+    are the last fetch's: the withdrawn key is refused from the next fetch (within JWKS_CACHE_SECONDS), naming it;
+    unknown keys fetch the JWKS at most once per JWKS_REFETCH_SECONDS."""
+    with running_idp() as idp:
+        now = [1000.0]
+        verifier = OidcVerifier(idp.issuer, idp.jwks_url, AUDIENCE, "preferred_username", clock=lambda: now[0])
+        old_token = idp.id_token("sso.person")
+        await verifier.verify(old_token)
+        old = idp.rotate()
+        await verifier.verify(idp.id_token("sso.person"))
+        await _refused_naming(verifier, idp.id_token("sso.person", kid="unknown1"), "unknown1")
+        assert idp.jwks_fetches == 2
+        now[0] += JWKS_REFETCH_SECONDS
+        for _ in range(3):
+            await _refused_naming(verifier, idp.id_token("sso.person", kid="unknown2"), "unknown2")
+        assert idp.jwks_fetches == 3
+        assert (await verifier.verify(old_token)).username == "sso.person"  # still published
+        idp.withdraw(old)
+        now[0] += JWKS_CACHE_SECONDS
+        await _refused_naming(verifier, old_token, old)
+        assert idp.jwks_fetches == 4
 
 
 async def test_a_person_without_a_platform_password_is_told_to_change_it_at_the_idp(  # type: ignore[no-untyped-def]
