@@ -53,7 +53,7 @@ class CatalogComponent:
         self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings, check=self._states.check),
                                          heavy_read_gate(settings))
         # Internal (service-only): platform services call it with their mesh identity.
-        self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
+        self._figures = FiguresServicer(AssertionVerifier(settings.verifying_internal_keys), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)
         self._outbox = AdminOutbox(settings, self.name)
         #: Whether a department a mandate change names is one (the authorization service's directory).

@@ -62,7 +62,7 @@ class FoundationComponent:
         foundation_pb2_grpc.add_FoundationAdminServiceServicer_to_server(self._admin, server)
         provider_pb2_grpc.add_ProviderServiceServicer_to_server(self._provider, server)
         figures_pb2_grpc.add_FoundationFiguresServiceServicer_to_server(
-            FiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
+            FiguresServicer(AssertionVerifier(self._settings.verifying_internal_keys), self._figure_source,
                             figures_pb2.ListDepartmentFiguresResponse), server)
 
     async def start(self) -> None:

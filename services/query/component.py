@@ -123,7 +123,7 @@ class QueryComponent:
         dispute_pb2_grpc.add_DisputeServiceServicer_to_server(dispute, server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(audit, server)
         figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server(
-            AuditFiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
+            AuditFiguresServicer(AssertionVerifier(self._settings.verifying_internal_keys), self._figure_source,
                                  self._figures_store), server)
 
     async def start(self) -> None:

@@ -53,9 +53,9 @@ def _text(value: str | bytes) -> str:
 class CallerVerifier(AssertionVerifier):
     """The verified caller of a call: a bearer token's system, or a signed platform service identity."""
 
-    def __init__(self, internal_key: bytes, token_public_keys: str,
+    def __init__(self, internal_keys: bytes | Sequence[bytes], token_public_keys: str,
                  check: Callable[[Caller], None] | None = None) -> None:
-        super().__init__(internal_key, check=check)
+        super().__init__(internal_keys, check=check)
         #: With ``check`` (SystemStates.check), a token of a disabled system, or older than its system's last
         #: rotation, is refused even when it is cached.
         self._tokens = TokenVerifier(token_public_keys, check=check)
@@ -88,4 +88,4 @@ class CallerVerifier(AssertionVerifier):
 def caller_verifier(settings: Settings, check: Callable[[Caller], None] | None = None) -> CallerVerifier:
     """The verifier of a service process: its internal key (mesh identities), the token public keys and, where
     the process keeps the systems' states, their check."""
-    return CallerVerifier(settings.internal_key, settings.token_public_key, check)
+    return CallerVerifier(settings.verifying_internal_keys, settings.token_public_key, check)

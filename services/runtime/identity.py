@@ -112,8 +112,10 @@ class AssertionVerifier:
     verifier has already seen.
     """
 
-    def __init__(self, key: bytes, check: Callable[[Caller], None] | None = None) -> None:
-        self._key = key
+    def __init__(self, keys: bytes | Sequence[bytes], check: Callable[[Caller], None] | None = None) -> None:
+        #: Every key an identity may be signed with: during a rotation of GOVSHARE_INTERNAL_KEY the pods of the
+        #: old key and of the new one run side by side, each signing with its first key (Settings.internal_key).
+        self._keys = (keys,) if isinstance(keys, bytes) else tuple(keys)
         self._check = check
         self._verified: dict[tuple[str, str], tuple[int, Caller]] = {}
 
@@ -142,8 +144,8 @@ class AssertionVerifier:
         return caller
 
     def _verify(self, assertion: str, signature: str, now: int) -> Caller:
-        expected = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        if not any(hmac.compare_digest(hmac.new(key, assertion.encode(), hashlib.sha256).hexdigest(), signature)
+                   for key in self._keys):
             raise unauthenticated("caller identity signature is invalid: only platform services sign identities")
         parts = assertion.split("|")
         if len(parts) != 6 or parts[0] != _VERSION or not parts[4].isdigit() or not parts[5].isdigit():

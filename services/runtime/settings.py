@@ -48,7 +48,11 @@ class Settings:
     #: redis+sentinel:// URL every Redis client follows the primary through (services/runtime/redis_target.py).
     redis_sentinels: tuple[str, ...] = ()
     redis_sentinel_master: str = ""
+    #: The mesh's HMAC key: signs this process's service identities (and derives its page tokens' key).
     internal_key: bytes = b""
+    #: GOVSHARE_INTERNAL_KEY's further keys during a rotation: identities signed with them still verify, so that
+    #: pods of the old and the new key call each other while a rollout replaces them (deploy.md).
+    internal_previous_keys: tuple[bytes, ...] = ()
     token_private_key: str = ""
     token_public_key: str = ""
     #: PEM Ed25519 public keys of retired token signing keys (authorization only): the administrative log's
@@ -168,6 +172,11 @@ class Settings:
     #: The share of time a process's heavy reads may take, beyond a burst (services/runtime/admission.py): 1 = all.
     heavy_read_share: float = 0.05
 
+    @property
+    def verifying_internal_keys(self) -> tuple[bytes, ...]:
+        """Every internal key a service identity may be signed with: the signing one first."""
+        return (self.internal_key, *self.internal_previous_keys)
+
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
         return replace(self, **changes)
@@ -280,6 +289,12 @@ _REQUIRED = {
 }
 
 
+def internal_keys(value: str) -> tuple[bytes, ...]:
+    """GOVSHARE_INTERNAL_KEY's keys: one, or during a rotation several, comma separated; the first signs the
+    process's service identities, every one verifies those it receives (AssertionVerifier)."""
+    return tuple(part.strip().encode() for part in value.split(","))
+
+
 def _parse_bool(name: str, raw: str, errors: list[str]) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -331,7 +346,8 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     if "GOVSHARE_LOG_LEVEL" in env:
         values["log_level"] = env["GOVSHARE_LOG_LEVEL"].strip().upper()
     if "GOVSHARE_INTERNAL_KEY" in env:
-        values["internal_key"] = env["GOVSHARE_INTERNAL_KEY"].encode()
+        values["internal_key"], *previous = internal_keys(env["GOVSHARE_INTERNAL_KEY"])
+        values["internal_previous_keys"] = tuple(previous)
     if "GOVSHARE_REFLECTION" in env:
         values["reflection"] = _parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
     if "GOVSHARE_CORS_ORIGINS" in env:
@@ -587,8 +603,9 @@ def validate(settings: Settings) -> list[str]:
             errors.extend(_address_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
-    if len(settings.internal_key) < 32 and settings.component != "gateway":
-        errors.append("GOVSHARE_INTERNAL_KEY: must be set to a random secret of at least 32 characters")
+    if settings.component != "gateway" and any(len(key) < 32 for key in settings.verifying_internal_keys):
+        errors.append("GOVSHARE_INTERNAL_KEY: must be set to a random secret of at least 32 characters (during a "
+                      "rotation several, comma separated, each of at least 32)")
     if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         errors.append(f"GOVSHARE_LOG_LEVEL={settings.log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
     tls_parts = [settings.tls_cert, settings.tls_key, settings.tls_ca]

@@ -17,7 +17,7 @@ import grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.identity import AssertionSigner, service_caller
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, internal_keys
 from services.supervision.months import Month
 
 COMPUTE_TIMEOUT_SECONDS = 900.0
@@ -50,7 +50,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     if missing:
         raise ValueError(f"set {' and '.join(missing)}, or run it where a `govshare up` is running (its data "
                          "directory: --data-dir or GOVSHARE_DATA_DIR)")
-    return Settings(component="supervision", supervision_target=target, internal_key=key.encode(),
+    return Settings(component="supervision", supervision_target=target, internal_key=internal_keys(key)[0],
                     tls_cert=env.get("GOVSHARE_TLS_CERT", ""), tls_key=env.get("GOVSHARE_TLS_KEY", ""),
                     tls_ca=env.get("GOVSHARE_TLS_CA", ""))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import time
 
 import grpc
@@ -93,6 +94,30 @@ def test_forged_assertions_are_refused(tamper: str) -> None:
     with pytest.raises(ServiceError) as info:
         AssertionVerifier(KEY).caller(metadata)
     assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_pods_of_the_old_and_the_new_internal_key_call_each_other_through_its_rotation() -> None:
+    """GOVSHARE_INTERNAL_KEY held one key: rotated as deploy.md said (the Secret's new content, then a rollout
+    restart), the pods restarted with the new key and those not yet restarted refused each other's service
+    identities ('caller identity signature is invalid': query's decisions, the catalog's directory look-ups, the
+    systems' states) until the last pod had restarted. It now takes several keys, comma separated: the first
+    signs, every one verifies, and each step of the three-step rotation talks with the one before."""
+    from services.runtime.callers import caller_verifier
+
+    old, new = "o" * 40, "n" * 40
+    env = {"GOVSHARE_DATABASE_URL": "postgresql://h/d", "GOVSHARE_REDIS_URL": "redis://r:6379/0",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_AUTHORIZATION_TARGET": "a:1"}
+    steps = [load("catalog", {**env, "GOVSHARE_INTERNAL_KEY": value})
+             for value in (old, f"{old},{new}", f"{new}, {old}", new)]
+    for before, after in itertools.pairwise(steps):
+        for signing, verifying in ((before, after), (after, before)):
+            metadata = AssertionSigner(signing.internal_key).metadata(service_caller("query"))
+            assert caller_verifier(verifying).caller(metadata, check=False) == service_caller("query")
+    assert steps[2].verifying_internal_keys == (new.encode(), old.encode())
+    with pytest.raises(ServiceError, match="signature is invalid"):
+        caller_verifier(steps[3]).caller(AssertionSigner(old.encode()).metadata(service_caller("query")))
+    with pytest.raises(SettingsError, match="each of at least 32"):
+        load("catalog", {**env, "GOVSHARE_INTERNAL_KEY": f"{new},short"})
 
 
 def test_expired_assertion_is_refused() -> None:
