@@ -212,7 +212,7 @@ class TokenVerifier:
             raise unauthenticated("bearer token is malformed (not a JWT)") from None
         keys = [self._keys[kid]] if kid in self._keys else [] if kid is not None else list(self._keys.values())
         if not keys:
-            raise unauthenticated("bearer token is signed by a key the platform does not publish")
+            raise self._unknown_key(kid)
         failure: jwt.InvalidTokenError | None = None
         for key in keys:
             try:
@@ -230,6 +230,16 @@ class TokenVerifier:
             except jwt.InvalidTokenError as exc:
                 raise unauthenticated(f"bearer token is invalid ({exc})") from None
         raise unauthenticated("bearer token signature is invalid: it was not signed by the platform") from failure
+
+    def _unknown_key(self, kid: object) -> ServiceError:
+        """UNAUTHENTICATED naming the token's key and the keys this service holds (the JWKS publishes them all):
+        after a key rotation, an operator reading a caller's report tells a retired key's token (refused for
+        good) from a new key's refused by a service not yet restarted with it, which the bare "a key the platform
+        does not publish" said alike, and wrongly of the new key."""
+        shown = repr(kid) if len(repr(kid)) <= 66 else f"{repr(kid)[:63]}..."
+        held = ", ".join(sorted(self._keys))
+        return unauthenticated(f"bearer token is signed by a key this service does not verify with (kid {shown}; "
+                               f"it verifies with {held}): a token of a retired key is refused for good, {_RENEW}")
 
     def forget(self, token: str) -> None:
         self._cache.pop(token, None)

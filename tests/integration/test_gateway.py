@@ -426,7 +426,7 @@ async def test_the_backend_refuses_an_identity_sent_around_the_edge(
 
         # A forged token, each way it can be wrong.
         forged = issue_token(generate_keys().token_private_key, caller(), 600).token
-        assert "signed by a key the platform does not publish" in await refused(
+        assert "signed by a key this service does not verify with (kid '" in await refused(
             (("authorization", f"Bearer {forged}"),))
         bad_signature = token(keys, caller(), signing_key=generate_keys().token_private_key)
         assert "signature is invalid" in await refused((("authorization", f"Bearer {bad_signature}"),))

@@ -13,7 +13,7 @@ from services.runtime.checkpoints import CheckpointSigner, Head, key_id
 from services.runtime.errors import ServiceError
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys, generate_keys
 from services.runtime.settings import SettingsError, load
-from services.runtime.tokens import Caller, issue_token
+from services.runtime.tokens import Caller, TokenVerifier, issue_token
 
 ENV = {"GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
        "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_CATALOG_TARGET": "c:1"}
@@ -47,3 +47,19 @@ def test_a_retired_token_key_that_is_no_public_key_is_refused_at_start() -> None
         load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
                                "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
                                "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": "nothing"})
+
+
+def test_a_token_of_a_key_a_service_does_not_hold_is_refused_naming_its_kid_and_the_keys_held() -> None:
+    """Between the restarts of a rotation (or of the leaked-key runbook) a service still holding the old public key
+    refused the new key's tokens, and every service refused the retired key's, with the same words, "signed by a
+    key the platform does not publish": wrong of the new key (the JWKS publishes it), and the operator reading a
+    caller's report could not tell which key it was nor which service was behind. The refusal names both."""
+    old, new = generate_keys(), generate_keys()
+    verifier = TokenVerifier(old.token_public_key)
+    token = issue_token(new.token_private_key, Caller("sys-0123456789abcdef", "11110100MB0000006K"), 600).token
+    with pytest.raises(ServiceError) as refused:
+        verifier.verify(token, check=False)
+    assert refused.value.code.name == "UNAUTHENTICATED"
+    new_kid, old_kid = (key_id(ed25519_public_keys(k.token_public_key)[0]) for k in (new, old))
+    assert f"a key this service does not verify with (kid '{new_kid}'; it verifies with {old_kid})" \
+        in refused.value.message
