@@ -78,12 +78,13 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         (platform.pem not the platform's key, ``endpoint`` not the registered target, a clock far off), the data
         officer saw only the platform report the 前置机 as not answering, and nothing in this log.
         """
+        start, advice = next(((start, advice) for start, advice in _REFUSAL_ADVICE.items() if why.startswith(start)),
+                             (why, "a call not from the platform is refused so"))
+        # Once a minute per reason, not per message: a refusal may quote what the caller sent (the key it names).
         now = time.monotonic()
-        if now - self._refusals_said.get(why, -REFUSAL_LOG_INTERVAL_SECONDS) < REFUSAL_LOG_INTERVAL_SECONDS:
+        if now - self._refusals_said.get(start, -REFUSAL_LOG_INTERVAL_SECONDS) < REFUSAL_LOG_INTERVAL_SECONDS:
             return
-        self._refusals_said[why] = now
-        advice = next((advice for start, advice in _REFUSAL_ADVICE.items() if why.startswith(start)),
-                      "a call not from the platform is refused so")
+        self._refusals_said[start] = now
         log.warning("a call was refused (UNAUTHENTICATED): %s; %s", why, advice)
 
     @contextlib.contextmanager

@@ -29,6 +29,7 @@ import jwt
 
 from services.runtime.errors import ServiceError
 from services.runtime.settings import Settings
+from services.runtime.tokens import shown_kid
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_SECONDS = 30
@@ -75,12 +76,6 @@ def _invalid(why: str) -> ServiceError:
                         f"the identity provider's ID token was refused ({why}): sign in at the provider again")
 
 
-def _shown(kid: object) -> str:
-    """A token's ``kid`` as a refusal quotes it: the caller wrote it, so it is quoted and cut short."""
-    text = repr(kid)
-    return text if len(text) <= 66 else f"{text[:63]}..."
-
-
 class IdpKeys:
     """The IdP's signing keys by ``kid``, as its JWKS last published them.
 
@@ -113,7 +108,7 @@ class IdpKeys:
             key = self._keys.get(kid)
             age = now - (self._fetched or now)
         if key is None:
-            raise _invalid(f"it names key {_shown(kid)}, which the provider's JWKS does not publish (as fetched "
+            raise _invalid(f"it names key {shown_kid(kid)}, which the provider's JWKS does not publish (as fetched "
                            f"{age:.0f} s ago; an unknown key fetches it again at most every {JWKS_REFETCH_SECONDS} s)")
         return key
 

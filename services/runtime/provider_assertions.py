@@ -27,7 +27,7 @@ import jwt
 
 from services.runtime.errors import unauthenticated
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
-from services.runtime.tokens import ALGORITHM, jwks, key_id
+from services.runtime.tokens import ALGORITHM, jwks, key_id, shown_kid
 
 ASSERTION_HEADER = "x-govshare-provider-assertion"
 ISSUER = "govshare-platform"
@@ -183,7 +183,9 @@ class ProviderAssertionVerifier:
             raise unauthenticated("platform assertion is malformed (not a JWT)") from None
         key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
-            raise unauthenticated("platform assertion is signed by a key this endpoint does not trust")
+            # Both kids: the data officer compares them with provider-public.pem's after the platform's rotation.
+            raise unauthenticated(f"platform assertion is signed by a key this endpoint does not trust (kid "
+                                  f"{shown_kid(kid)}; it trusts {', '.join(sorted(self._keys)) or 'none'})")
         try:
             return jwt.decode(token, key, algorithms=[ALGORITHM], audience=self._audience, issuer=ISSUER,
                               leeway=LEEWAY_SECONDS, options={"require": ["exp", "iat", "jti", "aud"]})

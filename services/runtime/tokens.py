@@ -79,6 +79,12 @@ def key_id(key: Ed25519PublicKey) -> str:
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
+def shown_kid(kid: object) -> str:
+    """A ``kid`` from a token's header as a refusal quotes it: the caller wrote it, so quoted and cut short."""
+    text = repr(kid)
+    return text if len(text) <= 66 else f"{text[:63]}..."
+
+
 def jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
     """The JSON Web Key Set of every Ed25519 public key in ``public_keys_pem`` (what the edge verifies with)."""
     return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(_raw(key)), "kid": key_id(key), "alg": ALGORITHM,
@@ -236,10 +242,9 @@ class TokenVerifier:
         after a key rotation, an operator reading a caller's report tells a retired key's token (refused for
         good) from a new key's refused by a service not yet restarted with it, which the bare "a key the platform
         does not publish" said alike, and wrongly of the new key."""
-        shown = repr(kid) if len(repr(kid)) <= 66 else f"{repr(kid)[:63]}..."
-        held = ", ".join(sorted(self._keys))
-        return unauthenticated(f"bearer token is signed by a key this service does not verify with (kid {shown}; "
-                               f"it verifies with {held}): a token of a retired key is refused for good, {_RENEW}")
+        return unauthenticated(f"bearer token is signed by a key this service does not verify with (kid "
+                               f"{shown_kid(kid)}; it verifies with {', '.join(sorted(self._keys))}): a token of a "
+                               f"retired key is refused for good, {_RENEW}")
 
     def forget(self, token: str) -> None:
         self._cache.pop(token, None)

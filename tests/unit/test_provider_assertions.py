@@ -116,6 +116,41 @@ async def test_the_frontproc_logs_why_the_platform_s_calls_are_refused_once_a_mi
                                                "registers")
 
 
+async def test_an_assertion_of_a_key_not_trusted_names_it_and_the_keys_trusted_and_is_logged_once_a_minute(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """After the platform rotated provider-signing-key, a 前置机 whose platform.pem lacked the new key refused every
+    call "signed by a key this endpoint does not trust", naming neither key: its data officer could not tell the
+    platform's new key from a stranger's, nor check the file against the provider-public.pem handed over. The
+    refusal names the assertion's kid and the kids trusted; the department's log still says it once a minute per
+    reason, however many keys the callers name."""
+    from types import SimpleNamespace
+
+    from frontproc.access_log import AccessLog
+    from frontproc.limits import RateLimit
+    from frontproc.servicer import FrontprocServicer
+    from services.runtime.keys import ed25519_public_keys
+    from services.runtime.tokens import key_id
+
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, logger="frontproc.servicer")
+    trusted = key_id(ed25519_public_keys(provider_public_keys(KEY))[0])
+    for _ in range(3):
+        stranger = generate_keys().provider_signing_key
+        kid = key_id(ed25519_public_keys(provider_public_keys(stranger))[0])
+        metadata = ProviderAssertionSigner(stranger).metadata(ENDPOINT, CLAIMS)
+        with pytest.raises(ServiceError) as error:
+            await servicer.Lookup(provider_pb2.LookupRequest(dataset="d", key="k"),
+                                  SimpleNamespace(invocation_metadata=lambda metadata=metadata: metadata,
+                                                  peer=lambda: "ipv4:127.0.0.1:7100"))
+        assert error.value.message == ("platform assertion is signed by a key this endpoint does not trust (kid "
+                                       f"'{kid}'; it trusts {trusted})")
+    access_log.close()
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and "ask its operator for provider-public.pem" in said[0]
+
+
 def test_each_call_gets_its_own_assertion_naming_the_current_access() -> None:
     signer = ProviderAssertionSigner(KEY)
     token = CURRENT_ACCESS.set(CLAIMS)
