@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from services.runtime import person_secrets, redis_target, workdays
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
 from services.runtime.telemetry import tracing_problems
+from services.runtime.tokens import key_id
 
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 ZONES = ("extranet", "intranet")
@@ -426,9 +429,11 @@ def _token_key_problems(settings: Settings) -> list[str]:
             problems.append(f"GOVSHARE_TOKEN_PUBLIC_KEY: {exc}")
     if settings.token_retired_public_keys:
         try:
-            ed25519_public_keys(settings.token_retired_public_keys)
+            retired = ed25519_public_keys(settings.token_retired_public_keys)
         except ValueError as exc:
             problems.append(f"GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: {exc}")
+        else:
+            problems.extend(_still_trusted(retired, public))
     if settings.token_private_key:
         try:
             signing = ed25519_private_key(settings.token_private_key).public_key()
@@ -440,6 +445,17 @@ def _token_key_problems(settings: Settings) -> list[str]:
                                 "keys, so every service would refuse the tokens it signs (list the new public key "
                                 "there, beside the previous one during a rotation)")
     return problems
+
+
+def _still_trusted(retired: list[Ed25519PublicKey], public: list[Ed25519PublicKey]) -> list[str]:
+    """A retired key still listed in GOVSHARE_TOKEN_PUBLIC_KEY: every service verifies tokens with that list alone
+    (the retired one is authorization's, for the log's checkpoints), so its tokens were accepted everywhere and the
+    JWKS published it, while the operator who had retired it (a rotation's last step, a leaked key) read that
+    none was."""
+    current = {key.public_bytes_raw() for key in public}
+    return [f"GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: key {key_id(key)} is still in GOVSHARE_TOKEN_PUBLIC_KEY, so every "
+            "service accepts its tokens: drop it from GOVSHARE_TOKEN_PUBLIC_KEY (token-public-key) to retire it, and "
+            "restart every service" for key in retired if key.public_bytes_raw() in current]
 
 
 def address_problem(address: str) -> str | None:

@@ -63,3 +63,19 @@ def test_a_token_of_a_key_a_service_does_not_hold_is_refused_naming_its_kid_and_
     new_kid, old_kid = (key_id(ed25519_public_keys(k.token_public_key)[0]) for k in (new, old))
     assert f"a key this service does not verify with (kid '{new_kid}'; it verifies with {old_kid})" \
         in refused.value.message
+
+
+def test_a_key_retired_but_still_listed_as_a_public_key_is_refused_at_start() -> None:
+    """Retiring a token key is two edits of the Secret (deploy.md's step 3, or the leaked-key runbook): append it to
+    token-retired-public-keys, drop it from token-public-key. With the second forgotten, every service, which
+    verifies tokens with GOVSHARE_TOKEN_PUBLIC_KEY alone, still accepted its tokens and the JWKS still published
+    it, while the operator had read that a retired key's tokens are refused. Authorization now refuses to start
+    so, naming the key and what to do."""
+    old, new = generate_keys(), generate_keys()
+    with pytest.raises(SettingsError) as refused:
+        load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": new.token_private_key,
+                               "GOVSHARE_TOKEN_PUBLIC_KEY": new.token_public_key + old.token_public_key,
+                               "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": old.token_public_key})
+    kid = key_id(ed25519_public_keys(old.token_public_key)[0])
+    assert (f"GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: key {kid} is still in GOVSHARE_TOKEN_PUBLIC_KEY, so every service "
+            "accepts its tokens: drop it from GOVSHARE_TOKEN_PUBLIC_KEY") in str(refused.value)
