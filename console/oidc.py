@@ -71,10 +71,15 @@ IDP_ERRORS = {
     "temporarily_unavailable": UNAVAILABLE,
     "server_error": UNAVAILABLE,
 }
+#: ExchangeOidcToken's refusals of a token the IdP itself issued to this console (the flow's code and nonce checked)
+#: that say the platform's and the IdP's configuration disagree: signing keys (a rotation), audience, issuer, clocks.
+#: The console's log keeps the platform's words, which the person is not shown.
+CONFIGURATION_REFUSALS = ("OIDC_TOKEN_INVALID", "OIDC_PROVIDER_UNAVAILABLE")
 #: ExchangeOidcToken's refusal reasons and what the person reads.
 EXCHANGE_MESSAGES = {
     "UNKNOWN_PERSON": "统一身份认证已确认您的身份，但本平台没有您的账号，请联系管理员开通。",
-    "OIDC_TOKEN_INVALID": "统一身份认证的登录凭据未通过平台校验，请重新登录。",
+    "OIDC_TOKEN_INVALID": ("统一身份认证的登录凭据未通过平台校验，请重新登录；"
+                           "如仍不能登录，请联系管理员（控制台日志记有原因）。"),
     "LOCAL_ACCOUNT": ("您在本平台的账号使用平台密码和动态口令登录，不能通过统一身份认证登录："
                       "请在登录页输入用户名、密码和动态口令。"),
     "OIDC_TOKEN_REPLAYED": "该统一身份认证登录凭据已使用过（每个凭据只能登录一次），请重新登录。",
@@ -347,6 +352,10 @@ async def exchange(console: Console, id_token: str) -> SignedIn:
 def _exchange_refusal(error: grpc.aio.AioRpcError) -> OidcRefused:
     info, _ = details_of(error)
     reason = info.reason if info else ""
+    if reason in CONFIGURATION_REFUSALS:
+        # The person reads a sentence; whoever runs the platform needs why (which key, which claim) to fix it.
+        log.warning("ExchangeOidcToken refused the identity provider's ID token (%s): %s", reason,
+                    (error.details() or "")[:300])
     if info is not None and reason == "ACCOUNT_LOCKED":  # a person with a password too, locked by its guesses
         return OidcRefused(locked_message(info), 401)
     if reason in EXCHANGE_MESSAGES:

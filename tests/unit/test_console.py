@@ -925,6 +925,31 @@ def test_an_oidc_sign_in_refused_for_a_locked_account_says_so() -> None:
     assert refusal() == "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。"
 
 
+def test_an_id_token_the_platform_refuses_is_logged_with_the_platforms_words(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The identity provider rotated its signing key (or the audience, the issuer, a clock disagreed): every
+    person signing in read 统一身份认证的登录凭据未通过平台校验，请重新登录 and the console logged
+    "OIDC sign-in refused (401)", nothing more, while ExchangeOidcToken's refusal said which key or claim;
+    the authorization service logs no refusal of an anonymous call. The console, whose ID token comes from
+    the IdP itself, now logs it, and the person is told to ask the administrator if it goes on."""
+    import logging
+
+    from console.oidc import _exchange_refusal
+    from services.runtime.errors import ServiceError, to_status
+
+    why = ("the identity provider's ID token was refused (it names key 'k2', which the provider's JWKS does not "
+           "publish (as fetched 3 s ago; an unknown key fetches it again at most every 10 s)): sign in at the "
+           "provider again")
+    status = to_status(ServiceError(grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID", why), "authorization")
+    error = grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(*status.trailing_metadata),
+                                 status.details)
+    with caplog.at_level(logging.WARNING, logger="govshare.console"):
+        said = _exchange_refusal(error).message
+    assert said.endswith("如仍不能登录，请联系管理员（控制台日志记有原因）。"), said
+    assert [record.getMessage() for record in caplog.records] == [
+        f"ExchangeOidcToken refused the identity provider's ID token (OIDC_TOKEN_INVALID): {why}"]
+
+
 def test_a_sign_in_of_a_retired_departments_person_says_the_department_was_retired() -> None:
     """A person of a department merged into another (RetireDepartment) read 用户名或密码错误 at sign-in, by password
     or through the identity provider: DEPARTMENT_RETIRED (UNAUTHENTICATED) had no sentence of its own."""
