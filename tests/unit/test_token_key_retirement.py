@@ -3,7 +3,13 @@ it signed still verify, and nothing it signed is a token any more."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +85,47 @@ def test_a_key_retired_but_still_listed_as_a_public_key_is_refused_at_start() ->
     kid = key_id(ed25519_public_keys(old.token_public_key)[0])
     assert (f"GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: key {kid} is still in GOVSHARE_TOKEN_PUBLIC_KEY, so every service "
             "accepts its tokens: drop it from GOVSHARE_TOKEN_PUBLIC_KEY") in str(refused.value)
+
+
+RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash")), reason="needs openssl and bash")
+def test_the_leaked_key_runbook_keeps_the_keys_retired_before_it(tmp_path: Path) -> None:
+    """operations.md's block for a leaked token key appended the leaked public key to token-retired-public.pem,
+    "the earlier retired ones", which no command of the block fetched: run as printed on the on-call person's
+    machine, the file held the leaked key alone and the patch replaced token-retired-public-keys with it, so every
+    administrative log checkpoint signed by a key retired at an earlier rotation was reported forged from then on.
+    The block now reads the Secret's retired keys first. Run here as printed (openssl for real, kubectl answering
+    from a Secret with one earlier retired key): the patched Secret starts authorization, whose log verifier
+    trusts the earlier and the leaked key's checkpoints, and whose tokens are the new key's only."""
+    text = RUNBOOK.read_text(encoding="utf-8")
+    section = text[text.index("## The token signing key leaked"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    earlier, leaked = generate_keys(), generate_keys()
+    secret = {"token-public-key": leaked.token_public_key, "token-private-key": leaked.token_private_key,
+              "token-retired-public-keys": earlier.token_public_key}
+    answers = "".join(f"    *'jsonpath={{.data.{key}}}'*) printf %s '{base64.b64encode(value.encode()).decode()}' ;;\n"
+                      for key, value in secret.items())
+    kubectl = ('kubectl() {\n  case "$*" in\n' + answers +
+               '    *" patch secret "*) printf "%s\\0" "$@" >> patches; printf "\\n" >> patches ;;\n'
+               '    *) echo "$*" >> others ;;\n  esac\n}\n')
+    done = subprocess.run(["bash", "-c", "set -eu\n" + kubectl + block], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    patches = [line.split("\0")[:-1] for line in (tmp_path / "patches").read_text().split("\n") if line]
+    assert len(patches) == 1
+    for key, value in json.loads(patches[0][patches[0].index("-p") + 1])["data"].items():
+        secret[key] = base64.b64decode(value).decode()
+    settings = load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": secret["token-private-key"],
+                                      "GOVSHARE_TOKEN_PUBLIC_KEY": secret["token-public-key"],
+                                      "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": secret["token-retired-public-keys"]})
+    component = AuthorizationComponent(settings)
+    for old in (earlier, leaked):
+        checkpoint = CheckpointSigner(ed25519_private_key(old.token_private_key), admin_log.CONTEXT).sign(
+            Head(admin_log.CHAIN_ID, 7, "ab" * 32), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), False)
+        assert component._admin_log._verifier.problem(checkpoint) is None
+    with pytest.raises(ServiceError):
+        component._verifier.caller((("authorization", "Bearer " + issue_token(
+            leaked.token_private_key, Caller("sys-0123456789abcdef", "11110100MB0000006K"), 600).token),),
+            check=False)
