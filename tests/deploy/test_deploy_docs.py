@@ -346,3 +346,60 @@ def test_the_guides_person_secret_key_rotation_keeps_the_backups_restorable() ->
     assert "backups taken before the rotation" in row and "`TOTP_SECRET_UNREADABLE`" in row
     restore = re.search(r"To restore, into an.*?\n- ", text, flags=re.S)
     assert restore is not None and "`person-secret-key`" in restore.group(0)
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash") and shutil.which("shred")),
+                    reason="needs openssl, bash and shred")
+def test_the_guides_audit_key_rotation_keeps_every_retired_keys_checkpoints_verifying(tmp_path: Path) -> None:
+    """The audit key rotation appended `audit-public.pem` to `audit-retired-public.pem` and put that file in the
+    Secret: two files the on-call person had only if kept since the install (audit-public.pem is the install's
+    key, not the one in use after a first rotation) and the earlier rotation, and no command put the new private
+    key in. Run from a fresh directory, a second rotation replaced the retired keys with the install's alone, so
+    the first rotation's checkpoints were reported forged. The block now takes both from the Secret. Run here
+    as printed twice (openssl for real, kubectl answering from a Secret and recording the patch): query, started
+    on the Secret so patched, verifies the checkpoints of the install's key and of the first rotation's."""
+    import datetime
+
+    from services.query.checkpoints import CheckpointSigner
+    from services.query.component import QueryComponent
+    from services.runtime.checkpoints import Head
+    from services.runtime.keys import ed25519_private_key
+    from services.runtime.settings import load
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("Rotating `audit-signing-key`"):text.index("## The access log's retention")]
+    block = "\n".join(line[2:] for line in re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines())  # type: ignore[union-attr]
+    installed = generate_keys().audit_signing_key
+    secret = {"audit-signing-key": installed}
+    signing_keys = [installed]
+    for rotation in range(2):
+        answers = "".join(f"    *'jsonpath={{.data.{key}}}'*) printf %s '{_b64(value)}' ;;\n"
+                          for key, value in secret.items())
+        kubectl = ('kubectl() {\n  case "$*" in\n' + answers + "    *'jsonpath='*) ;;\n"
+                   '    *" patch secret "*) printf "%s\\0" "$@" > patch ;;\n    *) ;;\n  esac\n}\n')
+        workdir = tmp_path / str(rotation)
+        workdir.mkdir()
+        done = subprocess.run(["bash", "-c", "set -eu -o pipefail\n" + kubectl + block], cwd=workdir,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        args = (workdir / "patch").read_text().split("\0")[:-1]
+        for key, value in json.loads(args[args.index("-p") + 1])["data"].items():
+            secret[key] = base64.b64decode(value).decode()
+        assert not (workdir / "audit-signing.pem").exists()  # shredded once stored
+        signing_keys.append(secret["audit-signing-key"])
+    keys = generate_keys()
+    query = QueryComponent(load("query", {
+        "GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://h/d",
+        "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+        "GOVSHARE_CATALOG_TARGET": "c:1", "GOVSHARE_AUTHORIZATION_TARGET": "a:1", "GOVSHARE_FOUNDATION_TARGET": "f:1",
+        "GOVSHARE_AUDIT_SIGNING_KEY": secret["audit-signing-key"],
+        "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": secret["audit-retired-public-keys"]}))
+    assert len(set(signing_keys)) == 3
+    for key in signing_keys:
+        checkpoint = CheckpointSigner(ed25519_private_key(key)).sign(
+            Head("ab" * 16, 7, "cd" * 32), datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC), False)
+        assert query._checkpoint_verifier.problem(checkpoint) is None
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
