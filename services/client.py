@@ -202,7 +202,9 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = 
         return 2
     context = admin_log.CONTEXT if log == "admin" else access.CONTEXT
     with path.open(encoding="utf-8") as lines:
-        good, problems = verify_export(lines, CheckpointVerifier(keys, context))
+        named = "token signing key" if log == "admin" else "audit key"
+        good, problems = verify_export(lines, CheckpointVerifier(keys, context, f"{named} (none of the --public-key "
+                                                                              "files given)"))
     for problem in problems:
         print(problem, file=sys.stderr)
     print(json.dumps({"verified": good, "problems": len(problems)}))

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 #: What the log's checkpoints sign under: never valid as a checkpoint of another log (the access audit's).
 CONTEXT = "govshare.admin_log.checkpoint.v1"
+#: The keys the log's checkpoints verify with, as a refusal names them: the token signing keys, current and retired
+#: (a checkpoint of a key retired without being listed in GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS reads as forged).
+TRUSTED_KEYS = ("token signing key (authorization trusts GOVSHARE_TOKEN_PUBLIC_KEY and "
+                "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: a key retired without being listed in the latter, or not the "
+                "platform's)")
 #: The log is one chain: its fixed id in the signed encoding and in export files.
 CHAIN_ID = "ad" * 16
 MAX_EVENTS_PER_APPEND = 1000

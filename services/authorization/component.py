@@ -101,7 +101,8 @@ class AuthorizationComponent:
         trusted = [key for pem in (settings.token_public_key, settings.token_retired_public_keys) if pem
                    for key in ed25519_public_keys(pem)]
         self._admin_log = AdminLog(self._store, signer,
-                                   CheckpointVerifier([signer.public_key, *trusted], admin_log.CONTEXT))
+                                   CheckpointVerifier([signer.public_key, *trusted], admin_log.CONTEXT,
+                                                      admin_log.TRUSTED_KEYS))
         self._checkpointer: Checkpointer | None = None
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)

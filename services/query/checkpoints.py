@@ -55,8 +55,11 @@ class CheckpointSigner(_shared.CheckpointSigner):
 class CheckpointVerifier(_shared.CheckpointVerifier):
     """Checks access audit checkpoints against the trusted audit keys."""
 
-    def __init__(self, public_keys: Iterable[Ed25519PublicKey]) -> None:
-        super().__init__(public_keys, CONTEXT)
+    def __init__(self, public_keys: Iterable[Ed25519PublicKey],
+                 trusted: str = "audit key (query trusts GOVSHARE_AUDIT_SIGNING_KEY's public half and "
+                                "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS: a key retired without being listed there, or "
+                                "not the platform's)") -> None:
+        super().__init__(public_keys, CONTEXT, trusted)
 
 
 class ChainAuditor(_shared.ChainAuditor):

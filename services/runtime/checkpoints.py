@@ -141,15 +141,18 @@ class CheckpointSigner:
 class CheckpointVerifier:
     """Checks checkpoint signatures against the keys the verifier trusts (never against the stored key id alone)."""
 
-    def __init__(self, public_keys: Iterable[Ed25519PublicKey], context: str) -> None:
+    def __init__(self, public_keys: Iterable[Ed25519PublicKey], context: str, trusted: str = "audit key") -> None:
         self._keys = {key_id(key): key for key in public_keys}
         self.context = context
+        #: What a key must be to be trusted, and where the trusted ones are listed: after a rotation, a checkpoint
+        #: of a key retired without being listed reads as forged, and the reader is to know which list to fix.
+        self.trusted = trusted
 
     def problem(self, checkpoint: Checkpoint) -> str | None:
         """Why ``checkpoint`` is not one the platform signed, or None."""
         key = self._keys.get(checkpoint.key_id)
         if key is None:
-            return f"signed by key {checkpoint.key_id!r}, which is not a trusted audit key"
+            return f"signed by key {checkpoint.key_id!r}, which is not a trusted {self.trusted}"
         if not (_CHAIN_ID.fullmatch(checkpoint.chain_id) and _HASH.fullmatch(checkpoint.hash)
                 and checkpoint.seq > 0):
             return "malformed chain id, sequence or hash"

@@ -129,3 +129,26 @@ def test_the_leaked_key_runbook_keeps_the_keys_retired_before_it(tmp_path: Path)
         component._verifier.caller((("authorization", "Bearer " + issue_token(
             leaked.token_private_key, Caller("sys-0123456789abcdef", "11110100MB0000006K"), 600).token),),
             check=False)
+
+
+def test_a_checkpoint_of_a_token_key_retired_unlisted_names_the_lists_to_fix() -> None:
+    """After a token key rotation whose retired key was not appended to token-retired-public-keys, VerifyAdminLog
+    reported each checkpoint it signed "signed by key '…', which is not a trusted audit key": the administrative
+    log's checkpoints are the token key's, not the audit key's, and the auditor or operator went to look at
+    GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS, which changes nothing here. The problem names the token keys' settings;
+    the access log's names the audit keys'."""
+    from services.query.checkpoints import CheckpointSigner as AccessSigner
+    from services.query.checkpoints import CheckpointVerifier as AccessVerifier
+
+    old, new = generate_keys(), generate_keys()
+    settings = load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": new.token_private_key,
+                                      "GOVSHARE_TOKEN_PUBLIC_KEY": new.token_public_key})
+    before = CheckpointSigner(ed25519_private_key(old.token_private_key), admin_log.CONTEXT).sign(
+        Head(admin_log.CHAIN_ID, 7, "ab" * 32), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), False)
+    problem = AuthorizationComponent(settings)._admin_log._verifier.problem(before)
+    assert problem is not None and "which is not a trusted token signing key (authorization trusts " \
+        "GOVSHARE_TOKEN_PUBLIC_KEY and GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS" in problem, problem
+    access = AccessSigner(ed25519_private_key(old.audit_signing_key)).sign(
+        Head("ab" * 16, 7, "cd" * 32), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), False)
+    problem = AccessVerifier([ed25519_public_keys(new.token_public_key)[0]]).problem(access)
+    assert problem is not None and "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS" in problem, problem
