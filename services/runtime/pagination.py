@@ -28,6 +28,9 @@ class TokenScope:
 
     listing: str
     key: bytes
+    #: Keys of GOVSHARE_INTERNAL_KEY's previous keys during its rotation: their tokens are still read, so a listing
+    #: paged across the rollout that changes the signing key goes on (tokens are issued with ``key`` only).
+    previous: tuple[bytes, ...] = ()
 
 
 #: The call being served (its scope, its request and its grpc context), set by the server for every call. The
@@ -49,7 +52,8 @@ OTHER_REQUEST = "belongs to a request with other filters or order: start again w
 
 def token_key(internal_key: bytes) -> bytes:
     """The key page tokens are signed with, derived from the platform's internal key (the same in every replica of
-    every service, so any replica resumes another's token; rotating it ends the listings under way)."""
+    every service, so any replica resumes another's token; during a rotation, TokenScope.previous reads the
+    tokens of the keys listed after the first)."""
     return hmac.new(internal_key, b"govshare page tokens v1", hashlib.sha256).digest()
 
 
@@ -124,9 +128,12 @@ def decode_token(token: str, field: str = "page_token", listing: str | None = No
         return None
     call = CALL.get()
     payload = token
+    key = b""
     if call is not None:
         payload, _, mac = token.rpartition(".")
-        if not payload or not hmac.compare_digest(mac.encode(), _mac(call[0].key, payload).encode()):
+        key = next((key for key in (call[0].key, *call[0].previous)
+                    if payload and hmac.compare_digest(mac.encode(), _mac(key, payload).encode())), b"")
+        if not key:
             raise invalid_argument([FieldViolation(field, _NOT_OURS)])
     try:
         position = json.loads(base64.urlsafe_b64decode(payload.encode()))
@@ -142,7 +149,7 @@ def decode_token(token: str, field: str = "page_token", listing: str | None = No
     if issuer != expected:
         raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {expected}: "
                                                       f"pass the next_page_token that {expected} returned")])
-    if listing is None and binding != _binding(scope.key, request):
+    if listing is None and binding != _binding(key, request):
         raise invalid_argument([FieldViolation(field, OTHER_REQUEST)], reason="PAGE_TOKEN_MISMATCH")
     return position
 

@@ -290,12 +290,13 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps ServiceError to rich statuses and a dependency that is down to UNAVAILABLE, decodes requests so
     malformed bytes are INVALID_ARGUMENT, makes each call's trace span and counts and times every call."""
 
-    def __init__(self, component: str, trust_parent: bool = True, internal_key: bytes = b"",
+    def __init__(self, component: str, trust_parent: bool = True, internal_keys: tuple[bytes, ...] = (b"",),
                  dependency_wait: float = Settings.dependency_wait_seconds,
                  cancel_at_once: frozenset[str] = frozenset()) -> None:
         self._component = component
         self._cancel_at_once = cancel_at_once
-        self._token_key = token_key(internal_key)
+        #: Page tokens are signed with the first internal key's and read with any's (a rotation's rollout).
+        self._token_keys = tuple(token_key(key) for key in internal_keys)
         self._trust_parent = trust_parent
         self._dependency_wait = dependency_wait
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -346,7 +347,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service_name, _, method_name = method.lstrip("/").rpartition("/")
-        scope = TokenScope(f"{service_name.rpartition('.')[2]}/{method_name}", self._token_key)
+        scope = TokenScope(f"{service_name.rpartition('.')[2]}/{method_name}", self._token_keys[0],
+                           self._token_keys[1:])
         decode = handler.request_deserializer
         metrics = _CallMetrics(service_name, method_name)
         record = metrics.record
@@ -708,7 +710,7 @@ async def start_server(settings: Settings, component: Component,
         interceptors=[*extra_interceptors, _ErrorInterceptor(component.name, trust_parent=not edge,
                                                                 cancel_at_once=getattr(component, "cancel_at_once",
                                                                                        frozenset()),
-                                                                internal_key=settings.internal_key,
+                                                                internal_keys=settings.verifying_internal_keys,
                                                                 dependency_wait=settings.dependency_wait_seconds)],
         options=SERVER_OPTIONS,
     )

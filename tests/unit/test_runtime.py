@@ -293,6 +293,36 @@ def test_a_page_token_does_not_give_back_the_identifier_its_request_held() -> No
     assert bindings[0] != bindings[1]  # it depends on the platform's key, which the holder of a token lacks
 
 
+def test_a_listing_paged_across_the_internal_keys_rotation_goes_on() -> None:
+    """Page tokens are signed with a key derived from GOVSHARE_INTERNAL_KEY's first key. At the rotation's second
+    step (NEW,OLD: the first key changes) a listing whose pages straddled the rollout was refused INVALID_ARGUMENT
+    "is not a page token this listing issued" on its next page, from a pod that no longer signed with OLD: a
+    console page's 下一页 or an export script failed until started again. A pod reads the tokens of every key it
+    lists (TokenScope.previous), and signs with the first only; a key no longer listed is refused."""
+    from govshare.catalog.v1 import catalog_pb2
+
+    old, new = pagination.token_key(b"o" * 40), pagination.token_key(b"n" * 40)
+    request = catalog_pb2.ListEntriesRequest(page_size=5)
+
+    def served(scope: pagination.TokenScope, call: object) -> object:
+        reset = pagination.serving(scope, request)
+        try:
+            return call()  # type: ignore[operator]
+        finally:
+            pagination.CALL.reset(reset)
+
+    token = served(pagination.TokenScope("CatalogService/ListEntries", old),
+                   lambda: pagination.encode_token({"after": "x"}))
+    rotated = pagination.TokenScope("CatalogService/ListEntries", new, (old,))
+    assert served(rotated, lambda: pagination.decode_token(token)) == {"after": "x"}  # type: ignore[arg-type]
+    again = served(rotated, lambda: pagination.encode_token({"after": "y"}))
+    assert served(pagination.TokenScope("CatalogService/ListEntries", new),
+                  lambda: pagination.decode_token(again)) == {"after": "y"}  # type: ignore[arg-type]
+    with pytest.raises(ServiceError) as refused:
+        served(pagination.TokenScope("CatalogService/ListEntries", new), lambda: pagination.decode_token(token))  # type: ignore[arg-type]
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_time_keyset_tokens_round_trip_and_refuse_what_they_did_not_make() -> None:
     import uuid
 
