@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import shutil
@@ -346,6 +347,27 @@ def test_the_guides_person_secret_key_rotation_keeps_the_backups_restorable() ->
     assert "backups taken before the rotation" in row and "`TOTP_SECRET_UNREADABLE`" in row
     restore = re.search(r"To restore, into an.*?\n- ", text, flags=re.S)
     assert restore is not None and "`person-secret-key`" in restore.group(0)
+
+
+def test_the_guides_person_secret_key_rotation_refuses_no_sign_in_during_its_rollouts() -> None:
+    """The guide rotated person-secret-key by listing the new key first at once: authorization re-seals every TOTP
+    secret under the first key when it starts, so the pods started first re-sealed them under the new key while
+    the pods not yet replaced, knowing the old key only, refused those persons' sign-ins TOTP_SECRET_UNREADABLE
+    (which tells them to have the administrator reset their TOTP) until the rollout ended. The guide's steps, as
+    its row names them, now start from the key in use and keep, at each rollout, the pods of the step before and
+    of the step after able to open what the other sealed, re-sealing included."""
+    from services.runtime.person_secrets import TotpSealer
+
+    row = next(line for line in DOC.read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `person-secret-key`"))
+    steps = re.findall(r"`((?:OLD|NEW)(?:,(?:OLD|NEW))*)`", row)
+    assert steps[0] == "OLD,NEW" and steps[-1] == "NEW", steps
+    keys = {"OLD": "o" * 40, "NEW": "n" * 40}
+    sealers = [TotpSealer(",".join(keys[name] for name in step.split(","))) for step in ["OLD", *steps]]
+    for before, after in itertools.pairwise(sealers[:-1]):  # the last step drops the old key once re-sealed
+        for sealing, opening in ((before, after), (after, before)):
+            assert opening.open("psn-1", sealing.seal("psn-1", "JBSWY3DPEHPK3PXP")) == "JBSWY3DPEHPK3PXP"
+    assert sealers[-1].open("psn-1", sealers[-2].seal("psn-1", "JBSWY3DPEHPK3PXP")) == "JBSWY3DPEHPK3PXP"
 
 
 @pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash") and shutil.which("shred")),
