@@ -38,6 +38,11 @@ SIGN_IN_MESSAGES = {
     # An administrator's TOTP reset: the person enrols their own secret (EnrolTotp), shown on the sign-in page.
     "TOTP_ENROLMENT_REQUIRED": "请先绑定您自己的身份验证器（新开设的账号，或管理员重置了您的动态口令）。",
     "TOTP_ENROLLED": "您的身份验证器已经绑定，请输入它显示的 6 位动态口令登录。",
+    # The stored secret opens under no GOVSHARE_PERSON_SECRET_KEY listed (a key dropped, a backup restored): no code
+    # passes until it is reset, so "请稍后重试" sent the person round in circles.
+    "TOTP_SECRET_UNREADABLE": "平台无法读取您账号的动态口令密钥（平台的密钥已更换），无法校验您输入的口令，重试也不能"
+                              "登录：请联系管理员重置您的动态口令，再按提示重新绑定身份验证器。如管理员本人也无法登录，"
+                              "请平台运维人员按部署文档将原密钥重新列入后重启授权服务。",
 }
 #: The sign-in page's words beside a new secret the person enrols (EnrolTotp's answer).
 ENROL_TOTP = ("请先绑定您自己的身份验证器（新开设的账号，或管理员重置了您的动态口令）：在身份验证器应用中添加下方的"

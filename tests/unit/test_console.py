@@ -1555,6 +1555,21 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
 
 
+def test_a_sign_in_whose_totp_secret_the_platform_cannot_read_says_to_have_it_reset() -> None:
+    """A person whose stored TOTP secret no listed GOVSHARE_PERSON_SECRET_KEY opens (the key was dropped, an older
+    backup restored, or a pod of a rotation's old content) was refused FAILED_PRECONDITION TOTP_SECRET_UNREADABLE,
+    and the sign-in page said 登录未完成，请稍后重试。: no retry helps, and nothing said the administrator resets it."""
+    from console.signin import _refusal
+    from services.runtime.errors import failed_precondition, to_status
+
+    status = to_status(failed_precondition("TOTP_SECRET_UNREADABLE", "this account's second factor cannot be "
+                                           "checked on this platform: ask an administrator to reset your TOTP "
+                                           "(ResetPersonTotp)"), "authorization")
+    refused = _refusal(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(),
+                                            grpc.aio.Metadata(*status.trailing_metadata), status.details))
+    assert "请联系管理员重置您的动态口令" in refused.message and "重试也不能登录" in refused.message, refused.message
+
+
 def test_the_sign_in_page_says_what_to_do_when_the_authenticator_is_lost() -> None:
     """A person whose phone was lost or replaced met 动态口令 and nothing else: the way back (an administrator resets
     the TOTP, then the person enrols a new authenticator at the sign-in page) was written nowhere they could read,
