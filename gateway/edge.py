@@ -65,8 +65,12 @@ from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
 
 JWT_PROVIDER = "govshare"
 JWT_PAYLOAD = "jwt_payload"
-#: How long a fetched JWKS is used before Envoy fetches it again (a new key is published this long before use).
-JWKS_CACHE_SECONDS = 300
+#: How often Envoy fetches the JWKS again, in the background (async_fetch: no call waits for it; a fetch that fails
+#: keeps the keys it had, retried each second). Envoy has no fetch on an unknown ``kid``, so this bounds how long
+#: an edge refuses the tokens of a key authorization has just published (it was 300 s: after the leaked-key
+#: runbook's authorization restart, every edge refused the new key's tokens for up to 5 minutes); a fetch is one
+#: small HTTP GET to authorization's JWKS listener per edge, whatever the calls.
+JWKS_CACHE_SECONDS = 10
 #: A server-streaming call (a batch download) without a client deadline may run this long.
 STREAM_TIMEOUT_SECONDS = 3600
 #: The longest client deadline the edge honours.

@@ -257,7 +257,7 @@ def test_the_guides_token_key_rotation_keeps_every_token_verifying() -> None:
     assert steps is not None
     rotation = steps.group(0)
     assert rotation.index("`token-public-key`") < rotation.index("`token-private-key`")
-    wait = re.search(r"wait (\d+) minutes", rotation)
+    wait = re.search(r"wait (\d+) minutes?", rotation)
     assert wait is not None and int(wait.group(1)) * 60 >= JWKS_CACHE_SECONDS
     assert "`GOVSHARE_TOKEN_TTL_SECONDS`" in rotation
     old, new = generate_keys(), generate_keys()

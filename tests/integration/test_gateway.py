@@ -322,6 +322,44 @@ async def test_a_token_signed_by_another_key_is_a_bad_signature(channel: grpc.ai
     assert "Jwks doesn't have key" in await refusal(channel, (("authorization", f"Bearer {unknown_key}"),))
 
 
+async def test_a_running_edge_takes_a_key_authorization_publishes_and_keeps_its_keys_while_the_jwks_is_down(
+        settings_base: Settings, backend: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Envoy fetches no JWKS on an unknown kid: a running edge took a new key only at its next fetch, every 300 s,
+    so after the leaked-key runbook's restart of authorization with the new key alone every edge refused the new
+    key's tokens for up to 5 minutes. The edge now fetches in the background every JWKS_CACHE_SECONDS (10 s;
+    1 s here): it takes the new key within that, and a fetch that fails (authorization restarting) keeps the keys
+    it had, so no token is refused for want of them."""
+    import gateway.edge
+
+    monkeypatch.setattr(gateway.edge, "JWKS_CACHE_SECONDS", 1)
+    published = JwksEndpoint(settings_base.with_overrides(jwks_listen="127.0.0.1:0"))
+    await published.start()
+    port = published.port
+    running = await start_edge(edge_settings(settings_base, backend.port, port))
+    new = generate_keys()
+    try:
+        await published.stop()  # authorization restarted with the new key alone
+        published = JwksEndpoint(settings_base.with_overrides(jwks_listen=f"127.0.0.1:{port}",
+                                                              token_public_key=new.token_public_key))
+        await published.start()
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            async def edge_refuses(token: str) -> bool:
+                """Whether the edge refuses the token (the double behind it knows the old key only)."""
+                return "Jwks doesn't have key" in await refusal(channel, (("authorization", f"Bearer {token}"),))
+
+            deadline = time.monotonic() + 5
+            while await edge_refuses(issue_token(new.token_private_key, caller(), 600).token):
+                assert time.monotonic() < deadline, "the edge did not take the published key"
+                await asyncio.sleep(0.2)
+            await published.stop()  # authorization down: the edge's fetches fail
+            for _ in range(3):
+                await asyncio.sleep(0.8)
+                assert not await edge_refuses(issue_token(new.token_private_key, caller(), 600).token)
+    finally:
+        running.stop()
+        await published.stop()
+
+
 async def test_an_expired_token_says_expired(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     expired = token(keys, caller(), exp=int(time.time()) - 60)
     assert "Jwt is expired" in await refusal(channel, (("authorization", f"Bearer {expired}"),))

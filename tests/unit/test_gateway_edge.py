@@ -190,6 +190,16 @@ def test_verified_tokens_are_cached_by_envoy() -> None:
     assert provider["jwt_cache_config"]["jwt_cache_size"] >= 1000
 
 
+def test_the_edge_fetches_the_jwks_again_in_the_background_every_ten_seconds() -> None:
+    """Envoy fetches no JWKS on an unknown kid, and fetched it every 300 s: after authorization published a new key
+    (the leaked-key runbook restarts it with the new key alone) every edge refused the new key's tokens ("Jwks
+    doesn't have key to match kid") for up to 5 minutes. It fetches every 10 s, in the background (async_fetch:
+    tests/integration/test_gateway.py checks that a running edge takes a new key so and keeps its keys while the
+    JWKS does not answer)."""
+    remote = _filter(render(SETTINGS, {}), "envoy.filters.http.jwt_authn")["providers"]["govshare"]["remote_jwks"]
+    assert remote["cache_duration"] == "10s" and "async_fetch" in remote
+
+
 def test_client_identity_and_trace_headers_are_removed_first() -> None:
     [mutation] = _manager(render(SETTINGS, {}))["early_header_mutation_extensions"]
     mutations = mutation["typed_config"]["mutations"]
