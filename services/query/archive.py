@@ -132,7 +132,10 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
         key = keys[trailer["key_id"]]
         key.verify(base64.b64decode(trailer["signature"]), signed_bytes(partition, trailer["rows"], trailer["sha256"]))
     except KeyError:
-        problems.append("signed by a key that is not a trusted audit key")
+        # Which key, and what to give: a month archived before an audit key rotation is signed by the retired key.
+        problems.append(f"signed by key {str(trailer.get('key_id'))[:64]!r}, which is not a trusted audit key (none "
+                        "of the public keys given: a month archived before a rotation of the audit signing key "
+                        "needs the retired key's public half, audit-retired-public-keys)")
     except (InvalidSignature, ValueError, TypeError):
         problems.append("the signature does not match the trailer")
     if trailer.get("sha256") != digest.hexdigest():

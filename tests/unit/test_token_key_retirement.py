@@ -152,3 +152,23 @@ def test_a_checkpoint_of_a_token_key_retired_unlisted_names_the_lists_to_fix() -
         Head("ab" * 16, 7, "cd" * 32), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), False)
     problem = AccessVerifier([ed25519_public_keys(new.token_public_key)[0]]).problem(access)
     assert problem is not None and "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS" in problem, problem
+
+
+def test_an_archived_month_of_a_retired_audit_key_names_the_key_to_give() -> None:
+    """`govshare audit verify-archive` of a month archived before an audit key rotation, given the current audit
+    public key only, said "signed by a key that is not a trusted audit key": not which key, nor that the retired
+    key's public half is what to give (--public-key, repeated). It names the key and where the retired ones are."""
+    import hashlib
+    import json
+
+    from services.query.archive import FORMAT, verify_file
+
+    retired, current = generate_keys(), generate_keys()
+    header = json.dumps({"format": FORMAT, "partition": "access_log_202501"}).encode() + b"\n"
+    kid = key_id(ed25519_public_keys(retired.token_public_key)[0])
+    trailer = json.dumps({"trailer": {"rows": 0, "sha256": hashlib.sha256(header).hexdigest(), "key_id": kid,
+                                      "signature": ""}}).encode() + b"\n"
+    _, problems = verify_file([header, trailer], ed25519_public_keys(current.token_public_key))
+    assert problems == [f"signed by key '{kid}', which is not a trusted audit key (none of the public keys given: "
+                        "a month archived before a rotation of the audit signing key needs the retired key's public "
+                        "half, audit-retired-public-keys)"]
