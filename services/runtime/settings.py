@@ -294,8 +294,10 @@ _REQUIRED = {
 
 def internal_keys(value: str) -> tuple[bytes, ...]:
     """GOVSHARE_INTERNAL_KEY's keys: one, or during a rotation several, comma separated; the first signs the
-    process's service identities, every one verifies those it receives (AssertionVerifier)."""
-    return tuple(part.strip().encode() for part in value.split(","))
+    process's service identities, every one verifies those it receives (AssertionVerifier). Each is taken byte
+    for byte, as the single key always was (not stripped: a key written with a trailing newline signed with it,
+    and a pod of this release reading it otherwise would refuse the calls of the pods it replaces)."""
+    return tuple(part.encode() for part in value.split(","))
 
 
 def _parse_bool(name: str, raw: str, errors: list[str]) -> bool:

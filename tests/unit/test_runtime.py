@@ -108,12 +108,14 @@ def test_pods_of_the_old_and_the_new_internal_key_call_each_other_through_its_ro
     env = {"GOVSHARE_DATABASE_URL": "postgresql://h/d", "GOVSHARE_REDIS_URL": "redis://r:6379/0",
            "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_AUTHORIZATION_TARGET": "a:1"}
     steps = [load("catalog", {**env, "GOVSHARE_INTERNAL_KEY": value})
-             for value in (old, f"{old},{new}", f"{new}, {old}", new)]
+             for value in (old, f"{old},{new}", f"{new},{old}", new)]
     for before, after in itertools.pairwise(steps):
         for signing, verifying in ((before, after), (after, before)):
             metadata = AssertionSigner(signing.internal_key).metadata(service_caller("query"))
             assert caller_verifier(verifying).caller(metadata, check=False) == service_caller("query")
     assert steps[2].verifying_internal_keys == (new.encode(), old.encode())
+    # A key is taken byte for byte, as before (a pod of this release must sign as the pods it replaces do).
+    assert load("catalog", {**env, "GOVSHARE_INTERNAL_KEY": f"{old}\n"}).internal_key == f"{old}\n".encode()
     with pytest.raises(ServiceError, match="signature is invalid"):
         caller_verifier(steps[3]).caller(AssertionSigner(old.encode()).metadata(service_caller("query")))
     with pytest.raises(SettingsError, match="each of at least 32"):
