@@ -67,9 +67,13 @@ async def create_person(platform, department: str, *roles: int,  # type: ignore[
 
 
 async def sign_in(platform, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]
-                  password: str = PASSWORD) -> persons_pb2.Session:
+                  password: str = PASSWORD, steps_ahead: int = 0) -> persons_pb2.Session:
+    """Signs in with the code the authenticator shows now, or ``steps_ahead`` steps later: a code is accepted
+    once, and the next step's is within the drift allowed (TOTP_DRIFT_STEPS), so a second sign-in need not wait
+    for the clock to reach it."""
+    code = totp.at(time.time() + steps_ahead * totp.interval)
     response = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-        username=person.username, password=password, totp_code=totp.now()), timeout=10)
+        username=person.username, password=password, totp_code=code), timeout=10)
     return response.session
 
 
@@ -406,8 +410,7 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     assert _reason(stale.value) == "ROLES_CHANGED"  # said so (the console tells the person, not 登录已过期)
 
     # A fresh session has the new roles; disabling the person refuses it at once, and sign-in says why.
-    await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.1)  # a TOTP code signs in once
-    session = await sign_in(platform, person, totp)
+    session = await sign_in(platform, person, totp, steps_ahead=1)  # a TOTP code signs in once
     assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
     await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
                                          metadata=platform.metadata("authority"), timeout=10)
@@ -492,8 +495,7 @@ async def test_totp_secrets_are_sealed_at_rest_and_clear_ones_are_sealed_at_star
 
         # A row from before sealing existed (the secret in the clear) still signs in, and is sealed at start.
         await conn.execute("UPDATE persons SET totp_secret = $2 WHERE id = $1", person.id, totp.secret)
-        await asyncio.sleep(totp.interval)  # the next code: each is accepted once
-        await sign_in(platform, person, totp)
+        await sign_in(platform, person, totp, steps_ahead=1)  # the next code: each is accepted once
         component = platform.servers["authorization"].component
         sealed, unreadable = await component._person_store.seal_secrets(component._sealer)
         assert sealed >= 1 and unreadable == 0
