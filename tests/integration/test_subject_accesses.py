@@ -132,7 +132,7 @@ async def world(platform):  # type: ignore[no-untyped-def]
             if share == common.SHARE_TYPE_UNCONDITIONAL:  # exported by test_an_export_is_listed_for_each_record_it_sent
                 methods.append(common.SHARE_METHOD_BATCH_DOWNLOAD)
             entry = _entry(code, name, "测试用。", cat.CATEGORY_DEPARTMENT, "测试", PROVIDER, items, dataset, share,
-                           methods, condition="经提供部门同意")
+                           methods, condition="经提供部门同意" if share == common.SHARE_TYPE_CONDITIONAL else "")
             entry.endpoint.target = entity_endpoint if code == ENTITIES else endpoint
             await parties.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=parties.md("sub_provider"),
                                               timeout=10)
