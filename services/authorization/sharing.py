@@ -560,6 +560,11 @@ class Sharing:
         grant = await self._managed_grant(caller, grant_id, "revoke")
         if problems := self._reason_problems(reason, required=True, why="say why the grant is revoked"):
             raise invalid_argument(problems)
+        # The answer shows the grant as in force, which reads its resource's entry: read before the revocation, so
+        # that with the catalog down (the entry not cached) the call is refused having changed nothing, as
+        # UpdateGrant is, rather than revoking and then answering UNAVAILABLE (a caller told to retry found the
+        # grant revoked, GRANT_REVOKED, and the console had said 您的操作未完成).
+        await self.in_force([grant])
         event = self._event(caller, grant_rules.REVOKED_EVENT, reason, self.now())
         admin = self._admin(event, grant.id, self._grant_details(grant, {}))
         return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason,

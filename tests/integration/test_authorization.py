@@ -239,6 +239,49 @@ async def parties(env: Env) -> tuple[Caller, Caller, cat.Entry]:
     return provider, user, await env.publish(provider)
 
 
+async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_settings: Settings,
+                                                                           redis_client) -> None:  # type: ignore[no-untyped-def]
+    """RevokeGrant revoked the grant and then read its resource's entry for the answer: with the catalog down and
+    the entry not cached, the provider got UNAVAILABLE CATALOG_UNAVAILABLE (the console: 您的操作未完成) for a grant
+    it had revoked, and the retry was GRANT_REVOKED. It reads the entry first, as UpdateGrant does. A catalog and an
+    authorization server of its own: the catalog is stopped for real."""
+    catalog_settings = base_settings.with_overrides(component="catalog")
+    catalog = await start_server(catalog_settings, create_catalog(catalog_settings))
+    settings = base_settings.with_overrides(component="authorization", catalog_target=f"127.0.0.1:{catalog.port}")
+    auth = await start_server(settings, create_component(settings))
+    own = Env(auth=grpc.aio.insecure_channel(f"127.0.0.1:{auth.port}"),
+              catalog=grpc.aio.insecure_channel(f"127.0.0.1:{catalog.port}"), settings=settings,
+              signer=CallerMetadata.of(settings))
+    try:
+        provider, user = await own.department(), await own.department()
+        grant = await own.grant(provider, user, await own.publish(provider))
+        await catalog.stop(0)
+        get = sh.GetGrantRequest(id=grant.id)
+        for _ in range(200):  # the change event drops the cached entry (a bounded poll)
+            await publish(redis_client, CATALOG_CHANGED, {"code": grant.resource_code})
+            try:
+                await own.sharing.GetGrant(get, metadata=own.md(provider), timeout=10)
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
+                break
+            await asyncio.sleep(0.05)
+        revoke = own.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="项目结束"),
+                                         metadata=own.md(person_of(provider, APPROVER)), timeout=10)
+        reason, _, _ = await fails(revoke, grpc.StatusCode.UNAVAILABLE)
+        assert reason == "CATALOG_UNAVAILABLE"
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            state = await conn.fetchval('SELECT state FROM "authorization".grants WHERE id = $1', grant.id)
+        finally:
+            await conn.close()
+        assert state == sh.GRANT_STATE_ACTIVE
+    finally:
+        await own.auth.close()
+        await own.catalog.close()
+        await auth.stop(0)
+        await catalog.stop(0)
+
+
 # Directory ---------------------------------------------------------------------------------------
 
 
