@@ -471,6 +471,28 @@ def test_the_entry_page_shows_every_condition_and_basis_the_entry_states() -> No
     assert "<dt>共享依据</dt><dd>《居民身份证法》第十九条</dd>" in conditional and "仅限办案使用" in conditional
 
 
+def test_the_application_form_says_basic_only_of_a_foundation_resources_basic_items() -> None:
+    """申请使用 marked every item ticked 基础项 in its catalogue entry （基础项）, a department resource's too: only a
+    foundation resource's basic items are every department's without a grant (R-SHR-4), so an applicant reading it
+    on a department resource left the item out and was then refused ITEM_NOT_GRANTED for it (found by catalog15)."""
+    from govshare.catalog.v1 import catalog_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def form(category: int) -> str:
+        shown = catalog_pb2.Entry(code="301001/000001", name="测试资源", category=category, items=[
+            catalog_pb2.DataItem(name="姓名", machine_name="name", basic=True),
+            catalog_pb2.DataItem(name="住址", machine_name="address")])
+        return console.templates.get_template("apply.html").render(
+            request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/catalog",
+            may=lambda *_a: False, holds=lambda *_a: False, entry=shown, values={}, problem=None, dept_names={})
+
+    assert form(catalog_pb2.CATEGORY_FOUNDATION).count("（基础项，无需申请即可使用）") == 1
+    for category in (catalog_pb2.CATEGORY_THEME, catalog_pb2.CATEGORY_DEPARTMENT):
+        assert "基础项" not in form(category)
+
+
 def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
     """The 撤销目录 form asks for a reason "记入目录历史", but no page showed it: a department whose grant ended
     with the entry's retirement read 已撤销 and nothing of why. The page now says it (or that none was given)."""
