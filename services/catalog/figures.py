@@ -18,6 +18,7 @@ from collections import Counter
 from services.catalog.model import Category, ShareType, UpdateCycle, label
 from services.catalog.store import CatalogStore
 from services.runtime.figures import FigureRow, dimension
+from services.runtime.workdays import CHINA
 
 
 async def department_figures(store: CatalogStore, start: dt.datetime, end: dt.datetime,
@@ -42,9 +43,15 @@ async def department_figures(store: CatalogStore, start: dt.datetime, end: dt.da
         elif due <= now:
             updates[(department, "catalog.updates_overdue")] += 1
             rows.append(FigureRow(department, "catalog.update_overdue",
-                                  dimension(change=change["id"], due=due.date().isoformat()), 1))
+                                  dimension(change=change["id"], due=_day(due)), 1))
         else:
             continue
         updates[(department, "catalog.updates_due")] += 1
     rows.extend(FigureRow(department, name, "", value) for (department, name), value in updates.items())
     return rows
+
+
+def _day(moment: dt.datetime) -> str:
+    """The China Standard Time date of ``moment``, as the reports print it: PostgreSQL answers timestamps in UTC,
+    whose date is the day before for a moment before 08:00 in Beijing (a due time at the start of a day)."""
+    return moment.astimezone(CHINA).date().isoformat()
