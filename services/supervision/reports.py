@@ -369,8 +369,18 @@ def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
         for code, figures in snapshots.items():
             scores[code].append(evaluate(figures, data.weights[month], monthly[(month, code)]).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
-    return tuple((_who_then(data, c, data.months), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c]))
-                 for c in ranked)
+    return tuple((_ranked_who(data, c), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c])) for c in ranked)
+
+
+def _ranked_who(data: ReportInput, code: str) -> str:
+    """A department in the ranking, and its retirement when it came within the report's months: its score is the
+    mean of the months before, which read as a whole year's beside the others' (the supervisor could not tell it
+    from a department still serving)."""
+    who = _who_then(data, code, data.months)
+    retirement = data.retired.get(code)
+    if retirement is None or not data.months or retirement.time >= data.months[-1].end:
+        return who
+    return f"{who}，{_retirement_text(data, retirement)}，评分为撤销前各月的平均"
 
 
 def _violation_table(violations: list[Violation], data: ReportInput) -> Table | Paragraph:

@@ -249,6 +249,10 @@ def test_the_months_after_a_departments_retirement_say_it_was_retired_not_that_i
                         retired={code: Retirement(dt.datetime(2026, 10, 31, 23, tzinfo=CST))})
     assert "该部门已于2026年10月31日撤销，以下月份无该部门数据，未计入本报告：11月。" in \
         _paragraphs(yearly_report(2026, code, alone).blocks)
+    # The platform's ranking says it too: its score is the mean of the months before its retirement.
+    ranking = {row[0] for row in _table_after(yearly_report(2026, None, data).blocks, "五、部门评价").rows}
+    assert ranking == {"市档案局（11110100MB00000506），已于2026年10月15日撤销（职责并入市民政局"
+                       "（11110100MB0000007N）），评分为撤销前各月的平均", "市民政局（11110100MB0000007N）"}
 
 
 def test_a_year_without_a_counted_month_has_no_figures_and_no_score() -> None:
