@@ -157,13 +157,17 @@ async def test_two_lists_on_a_page_are_paged_by_landmarks_of_their_own_names(con
 
 async def test_a_refused_form_comes_back_with_the_focus_on_the_field_to_correct(context, console_server, platform):  # type: ignore[no-untyped-def]
     """A form sent back refused came back with the focus at the top of the page: a screen reader read the title
-    and the menu again and nothing of what to correct, the refused field maybe two screens below."""
+    and the menu again and nothing of what to correct, the refused field maybe two screens below. The title was
+    the form's own, as if the page had just been opened: it now begins 提交未成功：."""
     officer = await open_as(context, console_server, system_session(console_server, platform, "police",
                                                                     ("DATA_OFFICER",)))
     await officer.goto("/mandates")
+    shown = await officer.title()
     await officer.get_by_role("button", name="报告职能变更").click()  # no 变更内容
     await officer.wait_for_load_state()
     assert await officer.evaluate("document.activeElement.name") == "description"
+    # The title, the first thing a screen reader reads of the new page, says the form was not accepted.
+    assert await officer.title() == f"提交未成功：{shown}" and not shown.startswith("提交未成功")
     applicant = await open_as(context, console_server, system_session(console_server, platform, "civil",
                                                                       ("APPLICANT",)))
     await applicant.goto("/apply?code=101001/000001")
