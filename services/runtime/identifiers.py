@@ -276,8 +276,13 @@ _FOLD_WIDTH = {**{0xFF10 + n: 0x30 + n for n in range(10)}, **{0xFF21 + n: 0x41 
 def _is_identifier(candidate: str) -> bool:
     """A birth date that exists, or a 统一社会信用代码 whose check character python-stdnum confirms."""
     compact = candidate.replace(" ", "").replace("-", "").upper()
-    return (compact[:17].isdigit() and compact[6:8] in ("19", "20") and _is_date(compact[6:14])) \
-        or uscc.is_valid(compact)
+    return _is_citizen_id(compact) or uscc.is_valid(compact)
+
+
+def _is_citizen_id(compact: str) -> bool:
+    """17 digits whose 7th to 14th are a birth date that exists, in 19xx or 20xx (a 统一社会信用代码 of 17 digits and a
+    letter may hold a date of another century there: 11110000780810767N, year 0078)."""
+    return compact[:17].isdigit() and compact[6:8] in ("19", "20") and _is_date(compact[6:14])
 
 
 def _identifier_spans(text: str) -> list[tuple[int, int]]:
@@ -316,7 +321,7 @@ def mask_citizen_ids(text: str, mask: Callable[[str], str]) -> str:
     parts, last = [], 0
     for start, end in _identifier_spans(text):
         compact = text[start:end].translate(_FOLD_WIDTH).replace(" ", "").replace("-", "").upper()
-        if len(compact) == 18 and compact[:17].isdigit() and _is_date(compact[6:14]):
+        if len(compact) == 18 and _is_citizen_id(compact):
             parts += [text[last:start], mask(compact)]
             last = end
     return "".join(parts) + text[last:] if parts else text
