@@ -153,11 +153,10 @@ async def flag_stored_codes(store: CatalogStore) -> list[str]:
     flagged = [(code, problem) for code, category, subject in await store.numbered_entries()
                if (problem := rules.stored_code_problem(code, category, subject)) is not None]
     if flagged:
-        named = "; ".join(f"{code}: {problem}" for code, problem in flagged[:FLAGGED_NAMED])
-        more = f"; and {len(flagged) - FLAGGED_NAMED} more" if len(flagged) > FLAGGED_NAMED else ""
         log.warning("%d catalog entries stored before the code rules have codes those rules refuse for a new entry; "
                     "they are kept and served as they are (a code never changes): to renumber one, its provider "
-                    "creates it again under a right code and retires this one. %s%s", len(flagged), named, more)
+                    "creates it again under a right code and retires this one. %s", len(flagged),
+                    _first_named([f"{code}: {problem}" for code, problem in flagged]))
     return [code for code, _ in flagged]
 
 
@@ -168,12 +167,17 @@ async def flag_unmasked_rules(store: CatalogStore) -> list[str]:
     rule, and the authority reviews it). Returns the codes."""
     flagged = await store.unmasked_rules()
     if flagged:
-        named = "; ".join(f"{code}: {', '.join(items)}" for code, items in flagged[:FLAGGED_NAMED])
-        more = f"; and {len(flagged) - FLAGGED_NAMED} more" if len(flagged) > FLAGGED_NAMED else ""
         log.warning("%d published catalog entries have items with a masking rule that are not marked sensitive, so "
                     "query serves them unmasked (the rule does nothing): their providers mark each item sensitive, "
-                    "or clear its rule, in a new version for review. %s%s", len(flagged), named, more)
+                    "or clear its rule, in a new version for review. %s", len(flagged),
+                    _first_named([f"{code}: {', '.join(items)}" for code, items in flagged]))
     return [code for code, _ in flagged]
+
+
+def _first_named(lines: list[str]) -> str:
+    """The first FLAGGED_NAMED of a start check's findings, and how many more: one log line, however many."""
+    more = f"; and {len(lines) - FLAGGED_NAMED} more" if len(lines) > FLAGGED_NAMED else ""
+    return "; ".join(lines[:FLAGGED_NAMED]) + more
 
 
 def create_component(settings: Settings) -> CatalogComponent:
