@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -144,25 +144,26 @@ class Names:
             names[system_id] = str(cached) if cached is not None else await self._system(token, system_id)
         return names
 
-    async def _system(self, token: str, system_id: str) -> str:
+    async def _directory(self, token: str, method: str, request: object) -> Any:
+        """One directory lookup as the person, or None when it failed (nothing is cached: the next page asks again)."""
         stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]
         self.lookups += 1
         try:
-            reply = await self._services.call(token, stub.GetSystem,  # type: ignore[attr-defined]
-                                              directory_pb2.GetSystemRequest(id=system_id))
+            return await self._services.call(token, getattr(stub, method), request)  # type: ignore[attr-defined]
         except grpc.aio.AioRpcError:
-            return ""  # not cached: the next page asks again
+            return None
+
+    async def _system(self, token: str, system_id: str) -> str:
+        reply = await self._directory(token, "GetSystem", directory_pb2.GetSystemRequest(id=system_id))
+        if reply is None:
+            return ""
         self._systems.put(system_id, reply.system.name)
         return reply.system.name
 
     async def _department(self, token: str, code: str) -> str:
-        stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]
-        self.lookups += 1
-        try:
-            reply = await self._services.call(token, stub.GetDepartment,  # type: ignore[attr-defined]
-                                              directory_pb2.GetDepartmentRequest(code=code))
-        except grpc.aio.AioRpcError:
-            return ""  # not cached: the next page asks again
+        reply = await self._directory(token, "GetDepartment", directory_pb2.GetDepartmentRequest(code=code))
+        if reply is None:
+            return ""
         self._departments.put(code, reply.department.name)
         self._authorities.put(code, reply.department.authority)
         return reply.department.name
