@@ -396,7 +396,8 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--system-id", default=os.environ.get("GOVSHARE_SYSTEM_ID", "").strip(),
                         help="business system id (or GOVSHARE_SYSTEM_ID), with its --secret")
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
-                        help="system secret (or GOVSHARE_SYSTEM_SECRET)")
+                        help="system secret (or GOVSHARE_SYSTEM_SECRET); one issued before 2026-12 may begin "
+                             "with '-': give it as --secret=VALUE")
     parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
     _add_data_dir(parser)

@@ -26,8 +26,11 @@ SYSTEM_ID_PREFIX = "sys-"
 
 
 def new_secret() -> str:
-    """A fresh random secret (URL-safe text, 256 bits)."""
-    return secrets.token_urlsafe(32)
+    """A fresh random secret (URL-safe text, 256 bits). Drawn again when it would begin with '-': a command line
+    (`govshare report --secret …`, any argparse or getopt tool) takes such a value for an option and refuses it."""
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
 
 
 def new_system_id() -> str:

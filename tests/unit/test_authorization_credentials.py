@@ -44,3 +44,15 @@ def test_the_token_signing_key_is_checked_up_front() -> None:
     ec_pem = generate_private_key(SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     assert "Ed25519" in (credentials.signing_key_problem(ec_pem) or "")
+
+
+def test_a_secret_never_starts_with_a_dash_so_any_command_line_takes_it() -> None:
+    """One URL-safe secret in 64 began with '-', and `govshare report … --secret -Xy…` was then refused by the
+    command's parser as a missing value (a CI run failed on such a draw); a secret is handed to command lines."""
+    import argparse
+
+    drawn = [credentials.new_secret() for _ in range(2000)]
+    assert not [secret for secret in drawn if secret.startswith("-")]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--secret")
+    assert all(parser.parse_args(["--secret", secret]).secret == secret for secret in drawn[:200])
