@@ -27,7 +27,7 @@ from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
 from services.query.store import USAGE_OUTCOMES, AccessFilter
-from services.query.verifications import forged_detail, held_ahead, resumable_heads, verify_page
+from services.query.verifications import forged_detail, verify_from
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.admission import HeavyReadGate
@@ -395,11 +395,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
         budget = min(request.page_size or VERIFY_PAGE_RECORDS, MAX_VERIFY_PAGE_RECORDS)
         after = _verify_after(request.page_token)
-        auditor = checkpoints.ChainAuditor(deps.checkpoint_verifier, resumable_heads(
-            await deps.store.archive_anchors(), after))
-        resume_at = await verify_page(auditor, checkpoints.with_held(deps.store.chain_entries(after=after),
-                                                                     held_ahead(held, after)),
-                                       budget, deps.checkpoint_verifier)
+        auditor, resume_at = await verify_from(deps.store, deps.checkpoint_verifier, held, after, budget)
         reports = auditor.finish()
         bad = [r for r in reports if r.state != checkpoints.INTACT]
         listed = [*bad, *(r for r in reports if r.state == checkpoints.INTACT)][:MAX_REPORTED_CHAINS]

@@ -576,6 +576,17 @@ class QueryStore:
         return {(row["chain_id"], row["seq"]) for row in await pool.fetch(
             "SELECT chain_id, seq FROM access_archive_anchors")}
 
+    async def rowless_chains(self, chain_ids: set[str], background: bool = False) -> dict[str, int]:
+        """Those of ``chain_ids`` with no record left in the access log, each with the last sequence an archive
+        took of it (0: none): an auditor's kept checkpoints of them are judged on a verification's last page
+        (verifications.held_for_page). One index probe a chain."""
+        pool = self._listing if background else self._pool
+        rows = await pool.fetch(
+            "SELECT w.chain_id, coalesce(z.last_seq, 0) AS archived FROM unnest($1::text[]) AS w(chain_id)"
+            " LEFT JOIN access_archived_chains z ON z.chain_id = w.chain_id"
+            " WHERE NOT EXISTS (SELECT 1 FROM access_log a WHERE a.chain_id = w.chain_id)", sorted(chain_ids))
+        return {row["chain_id"]: row["archived"] for row in rows}
+
     async def partitions(self) -> list[str]:
         """The access log's partitions (access_log_YYYYMM), oldest first."""
         rows = await self._pool.fetch(

@@ -41,10 +41,17 @@ INTACT = "INTACT"
 BROKEN = "BROKEN"
 
 
-def held_ahead(held: list[checkpoints.Checkpoint], position: tuple[str, int] | None) -> list[checkpoints.Checkpoint]:
+def held_for_page(held: list[checkpoints.Checkpoint], position: tuple[str, int] | None,
+                  rowless: dict[str, int]) -> list[checkpoints.Checkpoint]:
     """The auditor's checkpoints a page starting at ``position`` checks: those from it on (earlier pages checked
-    the rest, and a page that stops short of some leaves them to the next)."""
-    return [c for c in held if position is None or (c.chain_id, c.seq) >= position]
+    the rest, and a page that stops short of some leaves them to the next); and every one of a chain with no
+    records left (``rowless``: chain id -> the last sequence an archive took of it, 0 for none), whatever the
+    position: they come after all the records (checkpoints.with_held), so only a job's last page meets them, as
+    it meets the platform's own checkpoints of such chains. Those an archive took the chain past are left out:
+    the archive's signed anchor stands for them."""
+    return [c for c in held
+            if (c.seq > rowless[c.chain_id] if c.chain_id in rowless
+                else position is None or (c.chain_id, c.seq) >= position)]
 
 
 def resumable_heads(anchors: set[tuple[str, int]], position: tuple[str, int] | None) -> set[tuple[str, int]]:
@@ -56,11 +63,20 @@ def resumable_heads(anchors: set[tuple[str, int]], position: tuple[str, int] | N
 async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
                       verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
     """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
-    being read follows them: the page ends there, and the next resumes from that signed head. Returns where, or
-    None when the entries ran out (the verification is complete)."""
+    being read follows them, with more of the chain's records after it: the page ends there, and the next resumes
+    from that signed head. Returns where, or None when the entries ran out (the verification is complete).
+
+    A page never ends on the last checkpoint of a chain: what follows a chain's records (an auditor's kept
+    checkpoints past a tail deleted together with the platform's own) is judged with them, in the same page. A
+    page that ended there left those to a page starting in later chains, which never met them: a job found the
+    deletion or not by where its pages happened to end."""
     last_chain = ""
+    end: tuple[str, int] | None = None
     async with contextlib.aclosing(entries) as stream:
         async for row, checkpoint in stream:
+            if end is not None and row is not None and str(row["chain_id"]) == end[0]:
+                return end  # the next page reads this record again, after the head it resumes from
+            end = None
             if row is not None:
                 auditor.row(row)
                 last_chain = str(row["chain_id"])
@@ -68,8 +84,23 @@ async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[
                 auditor.checkpoint(checkpoint)
                 if (auditor.records_checked >= budget and checkpoint.chain_id == last_chain
                         and not checkpoint.final and verifier.problem(checkpoint) is None):
-                    return checkpoint.chain_id, checkpoint.seq
+                    end = checkpoint.chain_id, checkpoint.seq
     return None
+
+
+async def verify_from(store: QueryStore, verifier: checkpoints.CheckpointVerifier,
+                      held: list[checkpoints.Checkpoint], position: tuple[str, int] | None, budget: int,
+                      background: bool = False) -> tuple[checkpoints.ChainAuditor, tuple[str, int] | None]:
+    """One page of a verification, a VerifyAuditChain call's or a job's, from ``position`` (None: the start) with
+    the auditor's kept checkpoints ``held``: the auditor that judged it (``finish`` gives its reports) and where
+    the next page resumes (None: this was the last)."""
+    auditor = checkpoints.ChainAuditor(verifier, resumable_heads(await store.archive_anchors(background=background),
+                                                                 position))
+    rowless = await store.rowless_chains({c.chain_id for c in held}, background=background) if held else {}
+    resume_at = await verify_page(auditor, checkpoints.with_held(
+        store.chain_entries(after=position, background=background), held_for_page(held, position, rowless)),
+        budget, verifier)
+    return auditor, resume_at
 
 
 def chains_new(reports: list[checkpoints.ChainReport], position: tuple[str, int] | None) -> int:
@@ -169,11 +200,8 @@ class VerificationRunner:
                      broken_already: bool, held: list[checkpoints.Checkpoint], continued: bool) -> None:
         """``continued``: an earlier page of this job ended at ``position``, so it counted that chain already."""
         while True:
-            auditor = checkpoints.ChainAuditor(self._verifier, resumable_heads(
-                await self._store.archive_anchors(background=True), position))
-            resume_at = await verify_page(auditor, checkpoints.with_held(
-                self._store.chain_entries(after=position, background=True), held_ahead(held, position)),
-                budget, self._verifier)
+            auditor, resume_at = await verify_from(self._store, self._verifier, held, position, budget,
+                                                   background=True)
             page = await self._page_figures(auditor, resume_at, broken_already)
             page["chains"] = chains_new(auditor.reports, position if continued else None)
             continued = True

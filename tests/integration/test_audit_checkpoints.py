@@ -357,3 +357,33 @@ async def test_a_chain_whose_first_records_were_archived_verifies_from_the_signe
         audit_pb2.CHAIN_STATE_INTACT, 2, 5, 2)
     assert resumed.last_matching_checkpoint.sequence == 3
     assert unanchored.state == audit_pb2.CHAIN_STATE_BROKEN and unanchored.first_bad_id == ids[3]
+
+
+async def test_an_auditors_kept_checkpoints_of_a_chain_archived_whole_are_not_a_vanished_chain(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    """An archive took every record of a chain (access_archived_chains signs where it ended): the platform's own
+    checkpoints of it were never read as a vanished chain, but the auditor's kept copies of them were — a false
+    alarm on every verification given an export from before the archive. Kept checkpoints past what the archive
+    took still reveal the chain's deleted tail."""
+    async with second_query(platform) as server:
+        await answer(platform, server, 3)
+        await stop(server)
+    async with database(platform) as conn:
+        chain_id, last_seq, last_hash = await conn.fetchrow(
+            "SELECT chain_id, seq, hash FROM access_log WHERE chain_id = (SELECT chain_id FROM audit_checkpoints"
+            " WHERE final ORDER BY time DESC LIMIT 1) ORDER BY seq DESC LIMIT 1")
+        kept = [c for c in (await export(platform))[0] if c.chain_id == chain_id]
+        assert [c.sequence for c in kept] == [last_seq]
+        async with deleted(conn, "access_log", "chain_id = $1", chain_id):
+            await conn.execute("INSERT INTO access_archived_chains (chain_id, last_seq, last_hash, partition)"
+                               " VALUES ($1, $2, $3, 'access_log_202501')", chain_id, last_seq, last_hash)
+            try:
+                archived = await verify(platform, held=kept)
+                await conn.execute("UPDATE access_archived_chains SET last_seq = $2 WHERE chain_id = $1",
+                                   chain_id, last_seq - 1)
+                short = await verify(platform, held=kept)
+            finally:
+                await conn.execute("DELETE FROM access_archived_chains WHERE chain_id = $1", chain_id)
+    assert not [c for c in archived.chains if c.chain_id == chain_id], archived.detail
+    assert archived.intact, archived.detail
+    assert chain(short, chain_id).state == audit_pb2.CHAIN_STATE_VANISHED and not short.intact

@@ -383,6 +383,7 @@ async def test_the_auditors_kept_checkpoints_reveal_a_tail_removed_with_its_chec
     printed = json.loads(capsys.readouterr().out)
     assert code == 1 and printed["result"] == "AUDIT_VERIFICATION_RESULT_BROKEN", printed
     assert printed["firstBadChainId"] == CHAIN_ID and printed["heldCheckpoints"] >= 1, printed
+    assert f"ends at record {CHAIN_RECORDS - 2 * SIGNED_EVERY}" in printed["detail"], printed
     assert str(CHAIN_RECORDS) in printed["detail"], printed
 
 

@@ -1,0 +1,149 @@
+"""A verification job's pages with the auditor's kept checkpoints: what a job finds must not depend on where its
+pages happen to end. Pages are run here as VerificationRunner._pages and VerifyAuditChain run them (verify_from,
+resuming at the signed head the last page ended on), over a trail in memory read as QueryStore reads the access
+log (tests/integration/test_audit_verifications.py runs them on the real one)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.query import audit, checkpoints
+from services.query.audit import GENESIS, Head, chain_hash
+from services.query.checkpoints import INTACT, TRUNCATED, VANISHED, Checkpoint, CheckpointSigner, CheckpointVerifier
+from services.query.verifications import verify_from
+
+T0 = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
+SIGNED_EVERY = 5
+
+
+def chain(chain_id: str, n: int) -> list[dict]:
+    """``n`` correctly chained access rows of ``chain_id``."""
+    stored, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        values = (f"{chain_id[:6]}-{seq}", chain_id, seq, T0, "sys-a", "11100000000000001X", "101001/000001",
+                  "11100000000000002X", "Query", ["name"], f"key-{seq}", [], "WORK_REFERENCE", "", "ANSWERED", "", "")
+        digest = chain_hash(prev, values)
+        stored.append(dict(zip(audit.COLUMNS, (*values, prev, digest), strict=True)))
+        prev = digest
+    return stored
+
+
+class Trail:
+    """An access log in memory: rows and the platform's checkpoints, answering what verify_from asks QueryStore."""
+
+    def __init__(self, signer: CheckpointSigner, lengths: dict[str, int]) -> None:
+        self.rows = {chain_id: chain(chain_id, n) for chain_id, n in lengths.items()}
+        self.signed = {chain_id: [signer.sign(Head(chain_id, r["seq"], r["hash"]), T0, False)
+                                  for r in rows if r["seq"] % SIGNED_EVERY == 0]
+                       for chain_id, rows in self.rows.items()}
+        self.archived: dict[str, int] = {}
+
+    def cut(self, chain_id: str, after: int) -> None:
+        """Deletes a chain's records after ``after`` and the checkpoints of them, as an attacker would."""
+        self.rows[chain_id] = self.rows[chain_id][:after]
+        self.signed[chain_id] = [c for c in self.signed[chain_id] if c.seq <= after]
+
+    def latest(self) -> list[Checkpoint]:
+        """What an auditor's export keeps: the latest checkpoint of each chain."""
+        return [signed[-1] for signed in self.signed.values() if signed]
+
+    async def archive_anchors(self, background: bool) -> set[tuple[str, int]]:
+        return set()
+
+    async def rowless_chains(self, chain_ids: set[str], background: bool) -> dict[str, int]:
+        return {chain_id: self.archived.get(chain_id, 0) for chain_id in chain_ids if not self.rows.get(chain_id)}
+
+    async def chain_entries(self, after: tuple[str, int] | None, background: bool
+                            ) -> AsyncIterator[checkpoints.Entry]:
+        """Chain by chain, a row before the checkpoints of its sequence; those of chains without rows last."""
+        for chain_id in sorted(self.rows):
+            since = after[1] if after is not None and after[0] == chain_id else 0
+            rows = [r for r in self.rows[chain_id] if after is None or (chain_id, r["seq"]) > after]
+            if not rows:
+                continue
+            pending = [c for c in self.signed[chain_id] if c.seq >= since]
+            for row in rows:
+                while pending and pending[0].seq < row["seq"]:
+                    yield None, pending.pop(0)
+                yield row, None
+            for checkpoint in pending:
+                yield None, checkpoint
+        for chain_id in sorted(self.rows):
+            if not self.rows[chain_id]:
+                for checkpoint in self.signed[chain_id]:
+                    yield None, checkpoint
+
+
+async def run_job(trail: Trail, held: list[Checkpoint], verifier: CheckpointVerifier, budget: int
+                  ) -> list[checkpoints.ChainReport]:
+    """Every page's reports, in order."""
+    reports: list[checkpoints.ChainReport] = []
+    position: tuple[str, int] | None = None
+    while True:
+        auditor, position = await verify_from(trail, verifier, held, position, budget)  # type: ignore[arg-type]
+        reports += auditor.finish()
+        if position is None:
+            return reports
+
+
+@pytest.fixture(scope="module")
+def signer() -> CheckpointSigner:
+    return CheckpointSigner(Ed25519PrivateKey.generate())
+
+
+@pytest.mark.parametrize("budget", [1, 3, 5, 7, 10, 12, 25, 1000])
+async def test_a_tail_removed_with_its_checkpoints_is_found_whatever_the_page_size(
+        signer: CheckpointSigner, budget: int) -> None:
+    """A chain cut right after a checkpoint, with its later checkpoints: a page used to end on that checkpoint,
+    the kept one of the chain was then past the page, and the next page (starting in other chains) never fed it —
+    the job said INTACT, or named another chain first (a CI run failed so)."""
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"0" * 32: 30, "5" * 32: 12, "a" * 32: 17, "f" * 32: 9})
+    held = trail.latest()
+    trail.cut("0" * 32, 20)
+    reports = await run_job(trail, held, verifier, budget)
+    bad = [r for r in reports if r.state != INTACT]
+    assert [(r.chain_id, r.state) for r in bad] == [("0" * 32, TRUNCATED)], [r.detail for r in bad]
+    assert "ends at record 20" in bad[0].detail and "reached 30" in bad[0].detail
+
+
+@pytest.mark.parametrize("budget", [1, 4, 5, 11, 1000])
+async def test_a_chain_removed_whole_with_its_checkpoints_is_found_whatever_the_page_size(
+        signer: CheckpointSigner, budget: int) -> None:
+    """A kept checkpoint of a chain with nothing left came last in every page and was dropped by any page that
+    started past it: only a job whose last page began before that chain saw it vanish."""
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"1" * 32: 14, "5" * 32: 10, "c" * 32: 16})
+    held = trail.latest()
+    trail.cut("5" * 32, 0)
+    bad = [r for r in await run_job(trail, held, verifier, budget) if r.state != INTACT]
+    assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, VANISHED)], [r.detail for r in bad]
+
+
+@pytest.mark.parametrize("budget", [1, 5, 6, 1000])
+async def test_an_untouched_trail_with_kept_checkpoints_is_intact_whatever_the_page_size(
+        signer: CheckpointSigner, budget: int) -> None:
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"1" * 32: 14, "5" * 32: 10, "c" * 32: 16})
+    reports = await run_job(trail, trail.latest(), verifier, budget)
+    assert {r.chain_id for r in reports} == {"1" * 32, "5" * 32, "c" * 32}
+    assert all(r.state == INTACT for r in reports), [r.detail for r in reports if r.state != INTACT]
+
+
+async def test_kept_checkpoints_of_a_chain_archived_whole_stand_for_nothing_missing(signer: CheckpointSigner) -> None:
+    """An archive moved a chain's every record out, signing its last head: the auditor's kept checkpoints of it are
+    covered by that anchor (a vanished chain only past it)."""
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"1" * 32: 10, "5" * 32: 10, "c" * 32: 10})
+    held = trail.latest()
+    trail.cut("5" * 32, 0)
+    trail.archived["5" * 32] = 10
+    reports = await run_job(trail, held, verifier, 4)
+    assert {r.chain_id for r in reports} == {"1" * 32, "c" * 32} and all(r.state == INTACT for r in reports)
+    trail.archived["5" * 32] = 8
+    bad = [r for r in await run_job(trail, held, verifier, 4) if r.state != INTACT]
+    assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, VANISHED)]
