@@ -5,41 +5,28 @@ log (tests/integration/test_audit_verifications.py runs them on the real one).""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.query import audit, checkpoints
-from services.query.audit import GENESIS, Head, chain_hash
+from services.query import checkpoints
+from services.query.audit import Head
 from services.query.checkpoints import INTACT, TRUNCATED, VANISHED, Checkpoint, CheckpointSigner, CheckpointVerifier
 from services.query.verifications import verify_from
+from tests.unit.test_query_checkpoints import T0, rows
 
-T0 = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 SIGNED_EVERY = 5
-
-
-def chain(chain_id: str, n: int) -> list[dict]:
-    """``n`` correctly chained access rows of ``chain_id``."""
-    stored, prev = [], GENESIS
-    for seq in range(1, n + 1):
-        values = (f"{chain_id[:6]}-{seq}", chain_id, seq, T0, "sys-a", "11100000000000001X", "101001/000001",
-                  "11100000000000002X", "Query", ["name"], f"key-{seq}", [], "WORK_REFERENCE", "", "ANSWERED", "", "")
-        digest = chain_hash(prev, values)
-        stored.append(dict(zip(audit.COLUMNS, (*values, prev, digest), strict=True)))
-        prev = digest
-    return stored
 
 
 class Trail:
     """An access log in memory: rows and the platform's checkpoints, answering what verify_from asks QueryStore."""
 
     def __init__(self, signer: CheckpointSigner, lengths: dict[str, int]) -> None:
-        self.rows = {chain_id: chain(chain_id, n) for chain_id, n in lengths.items()}
+        self.rows = {chain_id: rows(n, chain_id) for chain_id, n in lengths.items()}
         self.signed = {chain_id: [signer.sign(Head(chain_id, r["seq"], r["hash"]), T0, False)
-                                  for r in rows if r["seq"] % SIGNED_EVERY == 0]
-                       for chain_id, rows in self.rows.items()}
+                                  for r in stored if r["seq"] % SIGNED_EVERY == 0]
+                       for chain_id, stored in self.rows.items()}
         self.archived: dict[str, int] = {}
 
     def cut(self, chain_id: str, after: int) -> None:
@@ -62,11 +49,11 @@ class Trail:
         """Chain by chain, a row before the checkpoints of its sequence; those of chains without rows last."""
         for chain_id in sorted(self.rows):
             since = after[1] if after is not None and after[0] == chain_id else 0
-            rows = [r for r in self.rows[chain_id] if after is None or (chain_id, r["seq"]) > after]
-            if not rows:
+            left = [r for r in self.rows[chain_id] if after is None or (chain_id, r["seq"]) > after]
+            if not left:
                 continue
             pending = [c for c in self.signed[chain_id] if c.seq >= since]
-            for row in rows:
+            for row in left:
                 while pending and pending[0].seq < row["seq"]:
                     yield None, pending.pop(0)
                 yield row, None
