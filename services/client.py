@@ -201,7 +201,7 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = 
         print(f"verify-checkpoints: public key: {exc}", file=sys.stderr)
         return 2
     context = admin_log.CONTEXT if log == "admin" else access.CONTEXT
-    with path.open(encoding="utf-8") as lines:
+    with path.open("rb") as lines:  # bytes: a line that is not UTF-8 is that line's problem (verify_export)
         named = "token signing key" if log == "admin" else "audit key"
         good, problems = verify_export(lines, CheckpointVerifier(keys, context, f"{named} (none of the --public-key "
                                                                               "files given)"))

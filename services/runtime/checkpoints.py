@@ -460,9 +460,10 @@ def from_json(data: Mapping[str, object]) -> Checkpoint:
         raise ValueError(str(exc)) from None
 
 
-def verify_export(lines: Iterable[str], verifier: CheckpointVerifier) -> tuple[int, list[str]]:
+def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier) -> tuple[int, list[str]]:
     """Checks an export file offline: every line a checkpoint signed by a trusted key, and no two checkpoints
-    of one chain contradicting each other. Returns the number of good checkpoints and every problem."""
+    of one chain contradicting each other. Returns the number of good checkpoints and every problem. Lines may
+    be the file's bytes: one that is not UTF-8 is a line that is no checkpoint, named like any other."""
     good, problems = 0, []
     seen: dict[tuple[str, int], str] = {}
     finals: dict[str, int] = {}

@@ -39,3 +39,32 @@ def test_an_unusable_input_file_is_named_in_one_line(command: list[str], why: st
     errors = [line for line in result.stderr.splitlines() if "Warning" not in line and "user_runtime_dir" not in line]
     assert result.returncode == 2, result.stderr
     assert errors == [f"govshare {' '.join(command[:-1])}: {named}: {why}"], result.stderr
+
+
+def test_a_checkpoint_export_with_bytes_that_are_not_utf8_names_the_line(tmp_path: Path) -> None:
+    """An export file damaged on its way (a byte flipped, a copy through a tool of another encoding) ended
+    `govshare verify-checkpoints` in a UnicodeDecodeError traceback that named no line and verified nothing. The
+    damaged line is now a problem like any other line that is no checkpoint; the others are still verified."""
+    import datetime as dt
+    import json
+
+    from services.query.audit import Head
+    from services.query.checkpoints import CheckpointSigner, to_json
+
+    private = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(private)
+    key = tmp_path / "audit.pub.pem"
+    key.write_text(public_pem(private), encoding="utf-8")
+    time = dt.datetime(2026, 11, 30, 14, tzinfo=dt.UTC)
+    lines = [json.dumps(to_json(signer.sign(Head("a" * 32, seq, f"{seq:064x}"), time, False))).encode()
+             for seq in (1, 2, 3)]
+    lines[1] = lines[1].replace(b'"chain_id"', b'"chain\xff_id"')
+    export = tmp_path / "checkpoints.jsonl"
+    export.write_bytes(b"\n".join(lines) + b"\n")
+    result = govshare("verify-checkpoints", str(export), "--public-key", str(key))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout) == {"verified": 2, "problems": 1}
+    (problem,) = [line for line in result.stderr.splitlines() if line.startswith("line ")]
+    assert problem.startswith("line 2: not a checkpoint ("), result.stderr
+    assert "can't decode byte 0xff" in problem, result.stderr
