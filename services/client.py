@@ -4,7 +4,9 @@ auditor's checkpoint export and offline verification (`govshare export-checkpoin
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -104,19 +106,34 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
     the one the operator handed over out of band."""
     from services.runtime.checkpoints import to_json
 
+    if out.is_dir():  # found only at the rename otherwise, after every page was fetched
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
+    # Written beside and renamed when whole: the auditor's kept export of that name (what a later verify-trail
+    # --checkpoints compares the trail with) stays as it was when the export is refused, fails or is cut short.
+    partial, public_partial = (out.with_name(f".{out.name}{suffix}.partial") for suffix in ("", ".pub.pem"))
     written, key_id, public_pem = 0, "", ""
-    with grpc.insecure_channel(gateway) as channel, out.open("w", encoding="utf-8") as file:
+    try:
         try:
-            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
-            for found, page_key_id, page_public_pem in _checkpoint_pages(channel, md, log):
-                for checkpoint in found:
-                    file.write(json.dumps(to_json(checkpoint)) + "\n")
-                    written += 1
-                key_id, public_pem = page_key_id, page_public_pem
-        except grpc.RpcError as error:
-            print_error(error)
-            return 1
-    Path(f"{out}.pub.pem").write_text(public_pem, encoding="utf-8")
+            file = partial.open("w", encoding="utf-8")
+        except OSError as exc:  # named as the file the user gave, not the hidden one
+            raise type(exc)(exc.errno, exc.strerror, str(out)) from None
+        with grpc.insecure_channel(gateway) as channel, file:
+            try:
+                md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+                for found, page_key_id, page_public_pem in _checkpoint_pages(channel, md, log):
+                    for checkpoint in found:
+                        file.write(json.dumps(to_json(checkpoint)) + "\n")
+                        written += 1
+                    key_id, public_pem = page_key_id, page_public_pem
+            except grpc.RpcError as error:
+                print_error(error)
+                return 1
+        public_partial.write_text(public_pem, encoding="utf-8")
+        os.replace(public_partial, f"{out}.pub.pem")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+        public_partial.unlink(missing_ok=True)
     print(json.dumps({"checkpoints": written, "file": str(out), "key_id": key_id}))
     return 0
 

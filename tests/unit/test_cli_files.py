@@ -68,3 +68,31 @@ def test_a_checkpoint_export_with_bytes_that_are_not_utf8_names_the_line(tmp_pat
     (problem,) = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     assert problem.startswith("line 2: not a checkpoint ("), result.stderr
     assert "can't decode byte 0xff" in problem, result.stderr
+
+
+def test_an_export_of_checkpoints_that_fails_leaves_the_kept_export_as_it_was(tmp_path: Path) -> None:
+    """`govshare export-checkpoints --out FILE` truncated FILE before it asked for a token: an auditor refreshing
+    the export they keep (what verify-trail --checkpoints compares the trail with) lost it to a wrong secret, a
+    platform that was down or a Ctrl-C, and was left an empty or half-written file. The export is now written
+    beside and renamed when whole."""
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"the": "auditor\'s earlier export"}\n', encoding="utf-8")
+    (tmp_path / "kept.jsonl.pub.pem").write_text("the key it was checked with\n", encoding="utf-8")
+    before = {path.name: path.read_text(encoding="utf-8") for path in tmp_path.iterdir()}
+    result = govshare("export-checkpoints", "--out", str(kept), "--gateway", "127.0.0.1:1", "--system-id",
+                      "sys-0000000000000000", "--secret", "not-reachable", "--data-dir", str(tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert '"status": "UNAVAILABLE"' in result.stderr, result.stderr
+    assert {path.name: path.read_text(encoding="utf-8") for path in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize(("out", "why"), [("{directory}", "Is a directory"),
+                                          ("{directory}/no-such-dir/kept.jsonl", "No such file or directory")])
+def test_an_export_of_checkpoints_to_where_it_cannot_be_written_names_the_file_given(
+        out: str, why: str, tmp_path: Path) -> None:
+    named = out.format(directory=tmp_path)
+    result = govshare("export-checkpoints", "--out", named, "--gateway", "127.0.0.1:1", "--system-id",
+                      "sys-0000000000000000", "--secret", "not-reachable", "--data-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"govshare export-checkpoints: {named}: {why}"
+    assert list(tmp_path.iterdir()) == []
