@@ -259,11 +259,16 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
         if not path.exists():
             raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
                              f"first (it writes {path})")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        system = data["systems"].get(args.system, None)
+        data = _demo_credentials(path)
+        systems = data.get("systems")
+        if not isinstance(systems, dict) or not all(isinstance(s, dict) and isinstance(s.get("system_id"), str)
+                                                    and isinstance(s.get("secret"), str) for s in systems.values()):
+            raise SystemExit(f"{path}: its systems are not `govshare up`'s demo systems (each with a system_id "
+                             "and a secret): pass --credentials FILE, or --system-id and --secret")
+        system = systems.get(args.system, None)
         if system is None:
-            raise SystemExit(f"unknown demo system {args.system!r}: one of {', '.join(data['systems'])}")
-        gateway = gateway or data["gateway"]
+            raise SystemExit(f"unknown demo system {args.system!r}: one of {', '.join(systems) or '(none)'}")
+        gateway = gateway or str(data.get("gateway") or "")
         system_id, secret = system["system_id"], system["secret"]
     if not gateway:
         raise SystemExit(f"no gateway: pass --gateway, or run `govshare up` on {_data_dir(args)}")
@@ -413,12 +418,29 @@ def _totp(args: argparse.Namespace) -> None:
     path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
     if not path.exists():
         raise SystemExit(f"no demo credentials at {path}: run `govshare up` first")
-    accounts = json.loads(path.read_text(encoding="utf-8")).get("accounts", {})
-    account = accounts.get(args.username)
+    accounts = _demo_credentials(path).get("accounts", {})
+    account = accounts.get(args.username) if isinstance(accounts, dict) else None
     if account is None:
         raise SystemExit(f"unknown demo person {args.username!r}: one of {', '.join(accounts) or '(none)'}")
+    if not isinstance(account, dict) or not isinstance(account.get("totp_secret"), str):
+        raise SystemExit(f"{path}: demo person {args.username!r} has no totp_secret: pass --credentials the "
+                         "demo-credentials.json `govshare up` wrote")
     left = 30 - int(time.time()) % 30
     print(f"{pyotp.TOTP(account['totp_secret']).now()}    (valid {left} s more; each code signs in once)")
+
+
+def _demo_credentials(path: Path) -> dict:
+    """The demo credentials file `govshare up` wrote (services.demo.DemoCredentials), as JSON; one line naming
+    the file when it is not one (another file given as --credentials, one cut short or edited by hand)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ones
+        raise SystemExit(f"{path}: not a demo credentials file of `govshare up` ({exc}): pass --credentials the "
+                         "demo-credentials.json it wrote in its data directory") from None
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: not a demo credentials file of `govshare up` (a JSON object): pass "
+                         "--credentials the demo-credentials.json it wrote in its data directory")
+    return data
 
 
 def _count(minimum: int) -> Callable[[str], int]:

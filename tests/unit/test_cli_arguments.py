@@ -125,3 +125,32 @@ def test_the_sdks_credential_variables_are_taken_as_a_pair(tmp_path, monkeypatch
     monkeypatch.delenv("GOVSHARE_SYSTEM_SECRET")
     args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path)])
     assert _call_args(args) == ("127.0.0.1:1", "sys-demo", "demo-secret")  # neither: the demo system, as before
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "not a demo credentials file of `govshare up` (Expecting value"),
+    (b'{"gateway": "127.0.0.1:1", "systems": {', "not a demo credentials file of `govshare up` (Expecting"),
+    (b'{"gateway": "\xff"}', "not a demo credentials file of `govshare up` ('utf-8' codec can't decode"),
+    (b"[]", "not a demo credentials file of `govshare up` (a JSON object)"),
+    (b'{"gateway": "127.0.0.1:1"}', "its systems are not `govshare up`'s demo systems"),
+    (b'{"systems": {"social": "sys-1"}}', "its systems are not `govshare up`'s demo systems"),
+])
+@pytest.mark.parametrize("command", [["query", "102001/000001", "k"], ["totp", "police.officer"]])
+def test_a_credentials_file_that_is_not_the_demos_is_named_in_one_line(
+        command: list[str], content: bytes, says: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """--credentials given another file (the connection.json beside it, a key), or demo-credentials.json cut
+    short by a full disk or edited by hand, ended `govshare query` (verify, report, export-checkpoints,
+    verify-trail) and `govshare totp` in a JSONDecodeError, UnicodeDecodeError or KeyError traceback."""
+    from services.cli import main
+
+    monkeypatch.delenv("GOVSHARE_SYSTEM_ID", raising=False)
+    monkeypatch.delenv("GOVSHARE_SYSTEM_SECRET", raising=False)
+    credentials = tmp_path / "demo-credentials.json"
+    credentials.write_bytes(content)
+    if command[0] == "totp" and "systems" in says:  # totp reads the accounts, not the systems
+        says = "unknown demo person 'police.officer'"
+    with pytest.raises(SystemExit) as refused:
+        main([*command, "--credentials", str(credentials), "--data-dir", str(tmp_path)])
+    message = str(refused.value.code)
+    assert says in message, message
+    assert "\n" not in message
