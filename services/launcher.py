@@ -529,8 +529,12 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print(f"  zone      {connection.zone}")
     print(f"  database  {public_url(connection.database_url)}")
     print(f"  redis     {public_url(connection.redis_url)}")
-    print(f"  data      {connection.data_dir} (the govshare command reads {connection.path.name} there: "
-          "run it from this directory or set GOVSHARE_DATA_DIR)\n")
+    # The command looks for .govshare in the directory it runs in: run from the data directory itself, it found
+    # nothing ("no credentials: … run `govshare up` first"), which is what "run it from this directory" said.
+    default = connection.data_dir == (Path.cwd() / ".govshare").resolve()
+    where = (f"run it from {connection.data_dir.parent}, the directory holding .govshare, or set GOVSHARE_DATA_DIR"
+             if default else "set GOVSHARE_DATA_DIR to this directory, or pass --data-dir")
+    print(f"  data      {connection.data_dir} (the govshare command reads {connection.path.name} there: {where})\n")
     print("demo business systems (secrets are in " + str(credentials_path) + "):")
     for key, system in data["systems"].items():
         print(f"  {key:10s} {system['system_id']:24s} {system['name']}")
@@ -556,7 +560,7 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     basic = [item.machine_name for item in population.items if item.basic]
     restricted = next(item.machine_name for item in population.items if not item.basic)
     print("\ntry (in another terminal, after `. .venv/bin/activate`):")
-    if connection.data_dir != (Path.cwd() / ".govshare").resolve():
+    if not default:
         print(f"  export GOVSHARE_DATA_DIR={connection.data_dir}")
     print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}    # unconditional; legal_representative masked")
     if not data.get("persons"):

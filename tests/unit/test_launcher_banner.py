@@ -41,3 +41,24 @@ def test_without_citizens_the_banner_says_why_instead_of_queries_that_find_nobod
     assert citizen_id_of(0, 42) not in banner
     assert "no citizens were loaded (--persons 0)" in banner
     assert f"govshare query 102001/000001 {credit_code_of(0, 42)}" in banner  # companies are loaded regardless
+
+
+def test_the_banner_says_where_the_command_finds_the_platform(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data line said "run it from this directory" beside the data directory; run from there, the command
+    looked for .govshare inside it and answered "no credentials: … run `govshare up` first". With the default
+    data directory it is the directory holding .govshare to run from; with another, GOVSHARE_DATA_DIR."""
+    (tmp_path / ".govshare").mkdir()
+    monkeypatch.chdir(tmp_path)
+    banner = _banner(tmp_path.resolve() / ".govshare", capsys, persons=1)
+    (data,) = [line for line in banner.splitlines() if line.startswith("  data ")]
+    assert "this directory" not in data
+    assert f"run it from {tmp_path.resolve()}, the directory holding .govshare" in data
+    assert "export GOVSHARE_DATA_DIR" not in banner
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    banner = _banner(elsewhere, capsys, persons=1)
+    (data,) = [line for line in banner.splitlines() if line.startswith("  data ")]
+    assert data.endswith("(the govshare command reads connection.json there: set GOVSHARE_DATA_DIR to this "
+                         "directory, or pass --data-dir)")
+    assert f"  export GOVSHARE_DATA_DIR={elsewhere}" in banner
