@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -561,7 +562,8 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     restricted = next(item.machine_name for item in population.items if not item.basic)
     print("\ntry (in another terminal, after `. .venv/bin/activate`):")
     if not default:
-        print(f"  export GOVSHARE_DATA_DIR={connection.data_dir}")
+        # Quoted for the shell: a directory with a space or a '$' ran as another command, or another directory.
+        print(f"  export GOVSHARE_DATA_DIR={shlex.quote(str(connection.data_dir))}")
     print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}    # unconditional; legal_representative masked")
     if not data.get("persons"):
         # Examples by a citizen's ID would all answer RECORD_NOT_FOUND: say why instead of printing them.

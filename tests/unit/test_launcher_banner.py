@@ -62,3 +62,19 @@ def test_the_banner_says_where_the_command_finds_the_platform(tmp_path: Path, ca
     assert data.endswith("(the govshare command reads connection.json there: set GOVSHARE_DATA_DIR to this "
                          "directory, or pass --data-dir)")
     assert f"  export GOVSHARE_DATA_DIR={elsewhere}" in banner
+
+
+@pytest.mark.parametrize("name", ["my data", "数据 $HOME (1)", "it's"])
+def test_the_banners_export_line_sets_the_data_directory_when_pasted_into_a_shell(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`export GOVSHARE_DATA_DIR=/srv/my data` exported /srv/my (and failed on 'data'); a '$' or a '(' made it
+    another directory or a syntax error. The line is quoted for the shell now."""
+    import subprocess
+
+    data_dir = tmp_path / name
+    data_dir.mkdir()
+    (line,) = [line for line in _banner(data_dir, capsys, persons=1).splitlines() if "export GOVSHARE_DATA_DIR" in line]
+    shell = subprocess.run(["bash", "-c", f'{line.strip()} && printf %s "$GOVSHARE_DATA_DIR"'],
+                           capture_output=True, text=True, timeout=30)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout == str(data_dir)
