@@ -247,7 +247,9 @@ def _restore(args: argparse.Namespace) -> None:
 
 def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
     """Gateway address and system credentials: flags, else the running platform and its demo credentials."""
-    gateway, system_id, secret = args.gateway, args.system_id, args.secret
+    # Trimmed as their variables are (and as the SDK trims both): a value pasted with a space around it was
+    # UNAUTHENTICATED "unknown system id or wrong secret", one of spaces alone a system id of spaces.
+    gateway, system_id, secret = args.gateway.strip(), args.system_id.strip(), args.secret.strip()
     gateway = gateway or _setting(args, "", "gateway")
     if bool(system_id) != bool(secret):
         # A secret is one system's: paired with the demo system's id (GOVSHARE_SYSTEM_SECRET exported for the SDK,

@@ -154,3 +154,25 @@ def test_a_credentials_file_that_is_not_the_demos_is_named_in_one_line(
     message = str(refused.value.code)
     assert says in message, message
     assert "\n" not in message
+
+
+def test_credential_flags_are_trimmed_as_their_variables_are(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """GOVSHARE_SYSTEM_ID and GOVSHARE_SYSTEM_SECRET were trimmed (and the SDK trims its arguments), --system-id,
+    --secret and --gateway not: an id or secret pasted with a space around it was UNAUTHENTICATED "unknown system
+    id or wrong secret", a gateway so "expected host:port", and flags of spaces alone were sent as credentials."""
+    from services.cli import _call_args
+
+    _demo_credentials(tmp_path)
+    monkeypatch.delenv("GOVSHARE_SYSTEM_ID", raising=False)
+    monkeypatch.delenv("GOVSHARE_SYSTEM_SECRET", raising=False)
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path), "--gateway",
+                                      " 127.0.0.1:2\t", "--system-id", " sys-mine ", "--secret=my-secret\n"])
+    assert _call_args(args) == ("127.0.0.1:2", "sys-mine", "my-secret")
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path),
+                                      "--system-id", "  ", "--secret", " "])
+    assert _call_args(args) == ("127.0.0.1:1", "sys-demo", "demo-secret")  # none given: the demo system
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path),
+                                      "--system-id", "sys-mine", "--secret", " "])
+    with pytest.raises(SystemExit) as refused:
+        _call_args(args)
+    assert str(refused.value.code).startswith("a system id without its secret")
