@@ -404,7 +404,7 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
                         help="business system id (or GOVSHARE_SYSTEM_ID), with its --secret")
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET); one issued before 2026-12 may begin "
-                             "with '-': give it as --secret=VALUE")
+                             "with '-', taken as it is")
     parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
     _add_data_dir(parser)
@@ -507,9 +507,43 @@ def _report(args: argparse.Namespace) -> None:
                         department=args.department, formats=formats, out=Path(args.out)))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an option's value may begin with '-'.
+
+    argparse takes any word beginning with '-' after an option for another option, so ``--purpose-text -紧急``,
+    ``notify-changes --key -A01`` (a text key) or ``--secret -Xy…`` (one in 64 secrets issued before 2026-12) were
+    refused as "expected one argument", and only the ``--option=VALUE`` form got them through. A word after an
+    option that takes a value is that value unless it is one of this parser's own options (so ``--secret
+    --gateway X``, a secret forgotten, is still refused). Subcommands' parsers are of this class too: each joins
+    its own options' values."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        return super().parse_known_args(self._values_joined(sys.argv[1:] if args is None else list(args)),
+                                         namespace)
+
+    def _values_joined(self, words: list[str]) -> list[str]:
+        options = {string: action for action in self._actions for string in action.option_strings}
+        joined: list[str] = []
+        position = 0
+        while position < len(words):
+            word = words[position]
+            if word == "--":
+                return [*joined, *words[position:]]
+            action = options.get(word)
+            following = words[position + 1] if position + 1 < len(words) else None
+            if action is not None and action.nargs is None and following is not None \
+                    and following.startswith("-") and following != "--" \
+                    and following.split("=", 1)[0] not in options:
+                joined.append(f"{word}={following}")
+                position += 2
+                continue
+            joined.append(word)
+            position += 1
+        return joined
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="govshare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole platform locally")
@@ -668,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _frontproc(args: argparse.Namespace) -> None:
     from frontproc.__main__ import main as frontproc_main
 
-    sys.exit(frontproc_main(["--config", args.config, *(["--check"] if args.check else [])]))
+    sys.exit(frontproc_main([f"--config={args.config}", *(["--check"] if args.check else [])]))
 
 
 def _submit_entry(args: argparse.Namespace) -> None:

@@ -176,3 +176,41 @@ def test_credential_flags_are_trimmed_as_their_variables_are(tmp_path, monkeypat
     with pytest.raises(SystemExit) as refused:
         _call_args(args)
     assert str(refused.value.code).startswith("a system id without its secret")
+
+
+@pytest.mark.parametrize("arguments, attribute, value", [
+    (["query", "101001/000001", "k", "--purpose-text", "-紧急核查"], "purpose_text", "-紧急核查"),
+    (["verify", "101001/000001", "k", "name=x", "--purpose-text", "-x"], "purpose_text", "-x"),
+    (["notify-changes", "--config", "c.yaml", "--resource", "r", "--key", "-A01", "--key", "-B02"], "key",
+     ["-A01", "-B02"]),
+    (["query", "101001/000001", "k", "--system-id", "sys-1", "--secret", "-Xy_3"], "secret", "-Xy_3"),
+    (["report", "yearly", "--year", "2026", "--department", "-1", "--out", "-reports"], "out", "-reports"),
+    (["audit", "verify-trail", "--id", "-x", "--checkpoints", "-kept.jsonl"], "checkpoints", "-kept.jsonl"),
+    (["frontproc", "--config", "-dept.yaml"], "config", "-dept.yaml"),
+    (["query", "--", "101001/000001", "-k"], "key", "-k"),  # after --, argparse's own rule
+])
+def test_an_options_value_may_begin_with_a_dash(arguments: list[str], attribute: str, value: object) -> None:
+    """argparse took a word beginning with '-' after an option for another option: `--purpose-text -紧急核查`,
+    a text key `--key -A01` and an older secret `--secret -Xy…` were refused "expected one argument", and only
+    --option=VALUE got them through."""
+    assert getattr(build_parser().parse_args(arguments), attribute) == value
+
+
+def test_an_option_followed_by_another_option_still_lacks_its_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(["query", "101001/000001", "k", "--secret", "--gateway", "127.0.0.1:1"])
+    assert refused.value.code == 2
+    assert "argument --secret: expected one argument" in capsys.readouterr().err
+
+
+def test_the_frontproc_command_hands_on_a_config_path_beginning_with_a_dash(
+        tmp_path, monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """`govshare frontproc` passed its --config on to the 前置机's own parser as two words, which refused one
+    beginning with '-' even when given as --config=-dept.yaml."""
+    from services.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as ended:
+        main(["frontproc", "--check", "--config=-dept.yaml"])
+    assert ended.value.code == 2
+    assert "govshare frontproc: -dept.yaml: cannot read the configuration (No such file" in capsys.readouterr().err
