@@ -58,14 +58,54 @@ def dump(database_url: str, file: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def staging_name(name: str) -> str:
+    """The database a restore of ``name`` is made in before it takes that name (within PostgreSQL's 63 bytes)."""
+    suffix = "_govshare_restoring"
+    return name.encode()[:63 - len(suffix)].decode(errors="ignore") + suffix
+
+
 async def restore(database_url: str, file: Path) -> None:
-    """Replaces the database with the one in ``file``: it is dropped (with anyone still connected), created empty
-    and restored, so nothing written after the backup (tables of a later migration included) survives. The caller
-    checks ``file`` is there first; pg_restore reads its table of contents before the database is dropped, so a
-    file that is no backup (truncated, another tool's) leaves the database as it was."""
-    _run([str(postgres_program("pg_restore")), "--list", "--file=/dev/null", str(file)])  # readable, whole
-    await create_database(_with_database(database_url, "template1"), database_name(database_url))
-    _run([str(postgres_program("pg_restore")), "--exit-on-error", str(file)], database_url)
+    """Replaces the database with the one in ``file``, so nothing written after the backup (tables of a later
+    migration included) survives. The caller checks ``file`` is there first; pg_restore reads its table of
+    contents first, so a file that is no backup (another tool's) is refused before anything changes. The backup is
+    restored into a new database beside (staging_name) which takes the database's name only once pg_restore has
+    finished: a backup cut short after its table of contents (a copy interrupted, a full disk), which pg_restore
+    finds only when it reaches the missing data, or a restore that fails or is interrupted midway, leaves the
+    database as it was (and the next restore drops what was left beside)."""
+    _run([str(postgres_program("pg_restore")), "--list", "--file=/dev/null", str(file)])  # a backup's header
+    name = database_name(database_url)
+    admin_url = _with_database(database_url, "template1")
+    staging = staging_name(name)
+    staging_url = await create_database(admin_url, staging)
+    try:
+        _run([str(postgres_program("pg_restore")), "--exit-on-error", str(file)], staging_url)
+    except BackupFailed:
+        await _drop_database(admin_url, staging)
+        raise
+    await _replace_database(admin_url, staging, name)
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _replace_database(admin_url: str, staging: str, name: str) -> None:
+    """``staging`` under ``name``: the old database dropped (with anyone still connected to it) and the restored
+    one renamed, one statement after the other."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'ALTER DATABASE "{staging}" RENAME TO "{name}"')
+    finally:
+        await conn.close()
 
 
 async def forget_newer_state(redis_url: str) -> int:

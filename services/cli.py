@@ -229,7 +229,9 @@ def _restore(args: argparse.Namespace) -> None:
     url, embedded = _backup_database(args, restoring=True)
     try:
         _run(args, backup.restore(url, Path(args.file)))
-    except (backup.BackupFailed, EmbeddedUnavailable) as exc:
+    except backup.BackupFailed as exc:
+        raise SystemExit(f"govshare restore: {exc} (nothing was restored: the database is as it was)") from None
+    except EmbeddedUnavailable as exc:
         raise SystemExit(f"govshare restore: {exc}") from None
     finally:
         if embedded is not None:

@@ -127,6 +127,49 @@ async def test_a_restore_from_a_file_that_is_no_backup_leaves_the_database_as_it
         await conn.close()
 
 
+async def test_a_restore_from_a_backup_cut_short_in_its_data_leaves_the_database_as_it_was(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """A backup cut short after its table of contents (a copy interrupted, a full disk) passed the check of its
+    header; the database was dropped, pg_restore stopped at the missing data ("could not read from input file: end
+    of file"), and the platform was left with half a database: the tables restored before that point, empty ones
+    after it. The backup is now restored beside and takes the database's name only when whole."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE kept (id int, filler text); "
+                           "INSERT INTO kept SELECT n, md5(n::text) FROM generate_series(1, 20000) AS n")
+    finally:
+        await conn.close()
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "govshare-backup.dump"
+    whole = written.read_bytes()
+    written.write_bytes(whole[:len(whole) * 2 // 3])
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO kept VALUES (0, 'written after the backup')")
+    finally:
+        await conn.close()
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr.startswith("govshare restore: pg_restore: error:"), done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 20001
+        assert not await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname LIKE '%_govshare_restoring'")
+    finally:
+        await conn.close()
+    written.write_bytes(whole)  # the whole backup restores, over what was left as it was
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 20000
+    finally:
+        await conn.close()
+
+
 async def test_a_backup_is_its_owners_only_and_one_that_fails_keeps_the_last(
         embedded: EmbeddedServers, tmp_path: Path) -> None:
     """pg_dump left the backup as the umask said (0644): every user of the machine could read the whole population
