@@ -147,10 +147,26 @@ def _seed(args: argparse.Namespace) -> None:
                          "(seeding again adds a second set of demo systems and resets every demo person's "
                          "password and authenticator secret). Pass --again to seed anyway, or --credentials "
                          "to write the new credentials elsewhere.")
+    _check_writable(credentials_path, "--credentials")
     credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
     credentials.save(credentials_path)
     print(f"demo credentials written to {credentials_path}")
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """Refuses, before anything is done, a file the command could not write at its end: seeding found it only
+    after it had made new demo systems and reset every demo person's password and TOTP secret, whose only record,
+    the credentials file, was then not written."""
+    import tempfile
+
+    if path.is_dir():
+        raise SystemExit(f"{flag}: {path} is a directory: give the file to write, such as "
+                         f"{path / 'demo-credentials.json'}")
+    try:
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise SystemExit(f"{flag}: cannot write {path} ({exc.strerror or exc}): nothing was done") from None
 
 
 def _up(args: argparse.Namespace) -> None:

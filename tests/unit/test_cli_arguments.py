@@ -214,3 +214,23 @@ def test_the_frontproc_command_hands_on_a_config_path_beginning_with_a_dash(
         main(["frontproc", "--check", "--config=-dept.yaml"])
     assert ended.value.code == 2
     assert "govshare frontproc: -dept.yaml: cannot read the configuration (No such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where, says", [
+    ("{tmp}/no-such-dir/demo-credentials.json", "cannot write {tmp}/no-such-dir/demo-credentials.json (No such file"),
+    ("{tmp}", "{tmp} is a directory: give the file to write"),
+])
+def test_seeding_refuses_a_credentials_file_it_could_not_write_before_it_seeds(
+        where: str, says: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`govshare seed --again --credentials PATH` made a second set of demo systems, gave the authority's system a
+    new secret and reset every demo person's password and TOTP secret, and only then failed to write PATH (a
+    directory that does not exist): the new secrets were lost, and the data directory's credentials file no longer
+    signed anyone in. PATH is checked first: nothing is contacted (the gateway and database here do not exist)."""
+    from services.cli import main
+
+    monkeypatch.setenv("GOVSHARE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    path = where.format(tmp=tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        main(["seed", "--again", "--credentials", path, "--gateway", "127.0.0.1:1", "--data-dir", str(tmp_path)])
+    message = str(refused.value.code)
+    assert message.startswith("--credentials: " + says.format(tmp=tmp_path)), message
