@@ -18,7 +18,7 @@ class CredentialsError(Exception):
 
 def default_path() -> Path:
     """``$GOVSHARE_DATA_DIR/demo-credentials.json``, else ``.govshare/demo-credentials.json``."""
-    data_dir = os.environ.get("GOVSHARE_DATA_DIR")
+    data_dir = os.environ.get("GOVSHARE_DATA_DIR", "").strip()  # as the govshare command reads it
     return Path(data_dir) / "demo-credentials.json" if data_dir else DEFAULT_PATH
 
 

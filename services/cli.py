@@ -482,7 +482,9 @@ def _port_base(text: str) -> int:
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"),
+    from services.connection import data_dir_of_environment
+
+    parser.add_argument("--data-dir", default=data_dir_of_environment(),
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
 
 

@@ -22,6 +22,14 @@ from services.runtime.files import open_private
 
 LOCK_FILE = "up.lock"
 CONNECTION_FILE = "connection.json"
+DEFAULT_DATA_DIR = ".govshare"
+
+
+def data_dir_of_environment() -> str:
+    """GOVSHARE_DATA_DIR as every other variable is read (trimmed; empty is unset), else ``.govshare``. Taken as
+    it was, an empty value (``export GOVSHARE_DATA_DIR=``) was the current directory, where `govshare up` then
+    made its database and keys, and a value with a trailing space was a directory of that name."""
+    return os.environ.get("GOVSHARE_DATA_DIR", "").strip() or DEFAULT_DATA_DIR
 
 
 class DataDirLocked(Exception):

@@ -250,10 +250,6 @@ def _terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
             process.wait()
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("GOVSHARE_DATA_DIR", Path.cwd() / ".govshare"))
-
-
 async def create_database(admin_url: str, name: str) -> str:
     """Creates database ``name`` (dropping an old one) on the server of ``admin_url``; returns its URL."""
     import asyncpg

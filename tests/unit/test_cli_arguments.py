@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.cli import build_parser
@@ -234,3 +236,19 @@ def test_seeding_refuses_a_credentials_file_it_could_not_write_before_it_seeds(
         main(["seed", "--again", "--credentials", path, "--gateway", "127.0.0.1:1", "--data-dir", str(tmp_path)])
     message = str(refused.value.code)
     assert message.startswith("--credentials: " + says.format(tmp=tmp_path)), message
+
+
+@pytest.mark.parametrize("value, data_dir", [("", ".govshare"), ("   ", ".govshare"),
+                                             (" /srv/govshare \n", "/srv/govshare"), ("/srv/数据", "/srv/数据")])
+def test_govshare_data_dir_is_read_as_the_other_variables_are(value: str, data_dir: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVSHARE_DATA_DIR was taken as it was: empty (`export GOVSHARE_DATA_DIR=`), it was the current directory,
+    into which `govshare up` put its database, keys and credentials (and every other command looked for them
+    there); with a space or newline around it, a directory of that name. Trimmed and empty-as-unset now, as
+    GOVSHARE_ZONE and the credential variables are."""
+    from loadtest.credentials import DEFAULT_PATH, default_path
+
+    monkeypatch.setenv("GOVSHARE_DATA_DIR", value)
+    for command in (["up"], ["totp", "someone"], ["query", "101001/000001", "k"], ["backup", "f"]):
+        assert build_parser().parse_args(command).data_dir == data_dir, command
+    assert default_path() == (DEFAULT_PATH if data_dir == ".govshare" else Path(data_dir) / "demo-credentials.json")
