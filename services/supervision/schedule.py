@@ -21,6 +21,14 @@ from services.runtime.settings import Settings, internal_keys
 from services.supervision.months import Month
 
 COMPUTE_TIMEOUT_SECONDS = 900.0
+#: How long the command waits for the supervision service to accept a connection (a CronJob may start while its
+#: pods do; its backoffLimit runs it again). Waited for as long as a month's computation, a service that was not
+#: there held the command silent for 15 minutes.
+CONNECT_TIMEOUT_SECONDS = 60.0
+
+
+class Unreachable(Exception):
+    """The supervision service did not accept a connection within CONNECT_TIMEOUT_SECONDS."""
 
 
 def months_named(names: str, now: dt.datetime) -> list[Month]:
@@ -63,6 +71,12 @@ async def compute(settings: Settings, months: list[Month]) -> Computed:
     signer = AssertionSigner(settings.internal_key)
     done = []
     async with open_channel(settings.supervision_target, settings) as channel:
+        try:
+            await asyncio.wait_for(channel.channel_ready(), CONNECT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise Unreachable(f"the supervision service at {settings.supervision_target} did not answer within "
+                              f"{CONNECT_TIMEOUT_SECONDS:.0f} s: is it running, and is GOVSHARE_SUPERVISION_TARGET "
+                              "its address?") from None
         stub = supervision_pb2_grpc.SupervisionServiceStub(channel)
         for month in months:
             response = await stub.ComputeSnapshots(
@@ -86,5 +100,8 @@ def main(names: str, env: Mapping[str, str] | None = None) -> int:
             print(f"{month.label()}: {response.departments} departments, {response.violations} violations")
     except grpc.aio.AioRpcError as exc:
         print(f"govshare supervise: {exc.code().name}: {exc.details()}")
+        return 1
+    except Unreachable as exc:
+        print(f"govshare supervise: {exc}")
         return 1
     return 0

@@ -252,3 +252,21 @@ def test_govshare_data_dir_is_read_as_the_other_variables_are(value: str, data_d
     for command in (["up"], ["totp", "someone"], ["query", "101001/000001", "k"], ["backup", "f"]):
         assert build_parser().parse_args(command).data_dir == data_dir, command
     assert default_path() == (DEFAULT_PATH if data_dir == ".govshare" else Path(data_dir) / "demo-credentials.json")
+
+
+def test_supervise_says_which_service_it_could_not_reach_instead_of_waiting_silently(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare supervise` with GOVSHARE_SUPERVISION_TARGET naming a service that was not running (or a typo)
+    waited for it as long as for a month's computation, 15 minutes, printing nothing, then said
+    DEADLINE_EXCEEDED. It waits CONNECT_TIMEOUT_SECONDS (60 s; shortened here) for a connection and names the
+    address it could not reach. (The computation's own timeout is shortened too, so the old code ends.)"""
+    from services.supervision import schedule
+    from tests.free_ports import free_port
+
+    monkeypatch.setattr(schedule, "CONNECT_TIMEOUT_SECONDS", 0.5, raising=False)
+    monkeypatch.setattr(schedule, "COMPUTE_TIMEOUT_SECONDS", 3.0)
+    target = f"127.0.0.1:{free_port()}"
+    env = {"GOVSHARE_SUPERVISION_TARGET": target, "GOVSHARE_INTERNAL_KEY": "k" * 43}
+    assert schedule.main("previous", env) == 1
+    said = capsys.readouterr()
+    assert f"govshare supervise: the supervision service at {target} did not answer within" in said.out + said.err
