@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sys
 from collections.abc import Mapping
 
 import grpc
@@ -93,15 +94,15 @@ def main(names: str, env: Mapping[str, str] | None = None) -> int:
         settings = settings_from(os.environ if env is None else env)
         months = months_named(names, dt.datetime.now(dt.UTC))
     except ValueError as exc:
-        print(f"govshare supervise: {exc}")
+        print(f"govshare supervise: {exc}", file=sys.stderr)
         return 2
     try:
         for month, response in asyncio.run(compute(settings, months)):
             print(f"{month.label()}: {response.departments} departments, {response.violations} violations")
     except grpc.aio.AioRpcError as exc:
-        print(f"govshare supervise: {exc.code().name}: {exc.details()}")
+        print(f"govshare supervise: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     except Unreachable as exc:
-        print(f"govshare supervise: {exc}")
+        print(f"govshare supervise: {exc}", file=sys.stderr)
         return 1
     return 0

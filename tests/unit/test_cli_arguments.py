@@ -270,3 +270,17 @@ def test_supervise_says_which_service_it_could_not_reach_instead_of_waiting_sile
     assert schedule.main("previous", env) == 1
     said = capsys.readouterr()
     assert f"govshare supervise: the supervision service at {target} did not answer within" in said.out + said.err
+
+
+@pytest.mark.parametrize("months", ["2026-13", ""])
+def test_supervise_writes_its_refusals_to_stderr(months: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare supervise` printed its refusals on stdout, where its computed months go: run as
+    `govshare supervise > months.txt` (or read by a script) the error went into the file and the terminal said
+    nothing."""
+    from services.supervision import schedule
+
+    env = {"GOVSHARE_SUPERVISION_TARGET": "127.0.0.1:1", "GOVSHARE_INTERNAL_KEY": "k" * 43}
+    assert schedule.main(months, env) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.startswith("govshare supervise: ")
