@@ -17,7 +17,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -30,7 +29,8 @@ from frontproc.access_log import write_problem
 from govshare.catalog.v1 import catalog_pb2
 from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
-from services.runtime.settings import DATABASE_SCHEMES, address_problem
+from services.runtime.settings import address_problem
+from services.runtime.settings import database_url_problem as _database_url_problem
 
 #: Key kinds a resource may be keyed by: the platform validates and normalises keys by the same rules.
 KEY_KINDS = {
@@ -214,41 +214,6 @@ def _zone(reader: _Reader, value: Located | None) -> None:
 def _not_utf8(exc: UnicodeDecodeError) -> str:
     """Why a file is not read: a data officer's editor may save it in GBK, or a key may come as DER."""
     return f"is not UTF-8 text (byte {exc.start}): save it as UTF-8"
-
-
-def _database_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be the department database's URL, or None; the URL itself is not repeated (it may hold
-    a password). asyncpg refuses such a URL only when it connects, with a traceback."""
-    if not url.startswith(DATABASE_SCHEMES):
-        return "expected a postgresql:// URL (postgresql://user:password@host:port/database)"
-    if _unencoded_credentials(url):
-        return ("the user or password holds a character a URL reserves ('@', '/', '#', '?' or a '%' of no "
-                "%XX): write it percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F, % as %25)")
-    try:
-        _ = urlsplit(url).port  # raises on a port out of range or a broken IPv6 host
-    except ValueError as exc:
-        return f"the postgresql:// URL is not valid ({exc})"
-    return None
-
-
-def _unencoded_credentials(url: str) -> bool:
-    """Whether the user or password of ``url`` holds a character the URL reserves, written as it is.
-
-    A generated password often holds one. Written raw, 'dept:p@ss@db:5432' or 'dept:pa/ss@db' made the
-    driver look for another host ("does not answer (gaierror: Name or service not known)", the URL shown
-    without its password, so without the mistake), and 'dept:50%off@db' sent another password ("password
-    authentication failed"): the officer chased an outage or a wrong password."""
-    rest = url.split("://", 1)[1]
-    if "#" in rest:
-        return True
-    query = rest.find("?")
-    if query != -1 and "/" not in rest[:query] and "@" in rest[query:]:
-        return True  # a '?' before the host ('dept:pw?1@db/hrss'), the URL's query starting there
-    head = rest.split("?", 1)[0]
-    if head.count("@") > 1:
-        return True
-    userinfo, at, _host = head.rpartition("@")
-    return bool(at) and ("/" in userinfo or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo) is not None)
 
 
 def _tls_problems(cert: str, key: str, ca: str) -> list[tuple[str, str]]:

@@ -113,7 +113,17 @@ def _required(args: argparse.Namespace, variable: str, attribute: str) -> str:
 
 
 def _database_url(args: argparse.Namespace) -> str:
-    return _required(args, "GOVSHARE_DATABASE_URL", "database_url")
+    return _checked_database_url(_required(args, "GOVSHARE_DATABASE_URL", "database_url"))
+
+
+def _checked_database_url(url: str) -> str:
+    """``url``, or one line saying what is wrong with it (asyncpg and pg_dump refused a port that is no number or
+    a broken IPv6 host with a ValueError or OverflowError traceback)."""
+    from services.runtime.settings import database_url_problem
+
+    if problem := database_url_problem(url):
+        raise SystemExit(f"GOVSHARE_DATABASE_URL: {problem}")
+    return url
 
 
 def _run(args: argparse.Namespace, coroutine):  # type: ignore[no-untyped-def]
@@ -183,7 +193,7 @@ def _backup_database(args: argparse.Namespace, restoring: bool):  # type: ignore
 
     url = os.environ.get("GOVSHARE_DATABASE_URL", "").strip()
     if url:
-        return url, None
+        return _checked_database_url(url), None
     if not restoring and not (_data_dir(args) / "pg").is_dir():
         raise SystemExit(f"govshare backup: {_data_dir(args)} holds no embedded database (pass --data-dir, or set "
                          "GOVSHARE_DATABASE_URL to the database `govshare up` uses)")

@@ -506,14 +506,50 @@ def _health_port_problems(settings: Settings) -> list[str]:
     return []
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a PostgreSQL URL (the platform's, a department database's), or None; the URL itself
+    is not repeated (it may hold a password). asyncpg refuses such a URL only when it connects, with a traceback
+    (a port that is no number or out of range, a broken IPv6 host)."""
+    if not url.startswith(DATABASE_SCHEMES):
+        return "expected a postgresql:// URL (postgresql://user:password@host:port/database)"
+    if _unencoded_credentials(url):
+        return ("the user or password holds a character a URL reserves ('@', '/', '#', '?' or a '%' of no "
+                "%XX): write it percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F, % as %25)")
+    try:
+        _ = urlsplit(url).port  # raises on a port out of range or a broken IPv6 host
+    except ValueError as exc:
+        return f"the postgresql:// URL is not valid ({exc})"
+    return None
+
+
+def _unencoded_credentials(url: str) -> bool:
+    """Whether the user or password of ``url`` holds a character the URL reserves, written as it is.
+
+    A generated password often holds one. Written raw, 'dept:p@ss@db:5432' or 'dept:pa/ss@db' made the
+    driver look for another host ("does not answer (gaierror: Name or service not known)", the URL shown
+    without its password, so without the mistake), and 'dept:50%off@db' sent another password ("password
+    authentication failed"): the officer chased an outage or a wrong password."""
+    rest = url.split("://", 1)[1]
+    if "#" in rest:
+        return True
+    query = rest.find("?")
+    if query != -1 and "/" not in rest[:query] and "@" in rest[query:]:
+        return True  # a '?' before the host ('dept:pw?1@db/hrss'), the URL's query starting there
+    head = rest.split("?", 1)[0]
+    if head.count("@") > 1:
+        return True
+    userinfo, at, _host = head.rpartition("@")
+    return bool(at) and ("/" in userinfo or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo) is not None)
+
+
 def _url_problems(settings: Settings) -> list[str]:
     """A database or Redis URL of another scheme is refused at start, naming its variable (never the URL: it may
     hold a password), instead of failing at the first connection with the driver's traceback."""
     problems = []
     for name, url in (("GOVSHARE_DATABASE_URL", settings.database_url),
                       ("GOVSHARE_DATABASE_READ_URL", settings.database_read_url)):
-        if url and not url.startswith(DATABASE_SCHEMES):
-            problems.append(f"{name}: expected a postgresql:// URL")
+        if url and (problem := database_url_problem(url)):
+            problems.append(f"{name}: {problem}")
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
         problems.append("GOVSHARE_REDIS_URL: expected a redis://, rediss:// or unix:// URL")
     return problems

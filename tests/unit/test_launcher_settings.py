@@ -310,3 +310,34 @@ def test_a_taken_metrics_port_is_named_with_its_setting(monkeypatch: pytest.Monk
     message = _taken(metrics + OFFSETS["query"], ports, base)
     assert f"port {metrics + 3} (query metrics) is already in use" in message
     assert f"GOVSHARE_METRICS_PORT=B (the services' metrics take B to B+5; now {metrics})" in message
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgresql://govshare:pw-7f@db:54x2/govshare", "Port could not be cast to integer value"),
+    ("postgresql://govshare:pw-7f@db:99999/govshare", "Port out of range"),
+    ("postgresql://govshare:pw-7f@[fd00::1/govshare", "Invalid IPv6 URL"),
+    ("postgresql://govshare:p@ss-7f@db/govshare", "holds a character a URL reserves"),
+])
+def test_a_database_url_asyncpg_cannot_read_is_refused_naming_the_variable(
+        url: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port that is no number, one out of range or a broken IPv6 host passed the scheme check; the services
+    stopped at their first connection, and `govshare migrate` (seed, export-bundle, import-bundle, backup,
+    restore) ended, in ValueError or OverflowError tracebacks from asyncpg's or urllib's parsing. The 前置机's own
+    check of its database URL (frontproc.config) is now the platform's: one line naming the variable, never the
+    password."""
+    from services.cli import main
+
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": url, "GOVSHARE_REDIS_URL": "unix:///r.sock",
+           "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    with pytest.raises(SettingsError) as info:
+        load("catalog", env)
+    assert "GOVSHARE_DATABASE_URL: " in str(info.value)
+    assert says in str(info.value) and "pw-7f" not in str(info.value)
+    monkeypatch.setenv("GOVSHARE_DATABASE_URL", url)
+    for command in (["migrate"], ["backup", "never-written.dump"]):
+        with pytest.raises(SystemExit) as refused:
+            main(command)
+        message = str(refused.value.code)
+        assert message.startswith("GOVSHARE_DATABASE_URL: ") and says in message, message
+        assert "pw-7f" not in message
