@@ -399,6 +399,16 @@ def _verify_checkpoints(args: argparse.Namespace) -> None:
 def _verify_trail(args: argparse.Namespace) -> None:
     from services.client import run_verify_trail
 
+    # Each of these was ignored without a word: --cancel alone went to the platform as a job id of "" ("give the
+    # id of an audit verification"), and --checkpoints beside --id showed a job that had never seen them, INTACT.
+    if args.cancel and not args.id.strip():
+        raise SystemExit("govshare audit verify-trail: --cancel needs --id, the job to cancel")
+    starting = [flag for flag, given in (("--resume-token", args.resume_token), ("--page-size", args.page_size),
+                                         ("--checkpoints", args.checkpoints)) if given]
+    if args.id.strip() and starting:
+        raise SystemExit(f"govshare audit verify-trail: {', '.join(starting)} shape a new job, not job {args.id}: "
+                         "drop --id to start one with them")
+
     sys.exit(run_verify_trail(*_call_args(args), job_id=args.id, cancel=args.cancel, wait=args.wait,
                               resume_token=args.resume_token, page_size=args.page_size,
                               kept=Path(args.checkpoints) if args.checkpoints else None))

@@ -284,3 +284,22 @@ def test_supervise_writes_its_refusals_to_stderr(months: str, capsys: pytest.Cap
     said = capsys.readouterr()
     assert said.out == ""
     assert said.err.startswith("govshare supervise: ")
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["--cancel"], "--cancel needs --id, the job to cancel"),
+    (["--id", "job-1", "--checkpoints", "kept.jsonl"], "--checkpoints shape a new job, not job job-1"),
+    (["--id", "job-1", "--wait", "--page-size", "10", "--resume-token", "t"],
+     "--resume-token, --page-size shape a new job, not job job-1"),
+])
+def test_verify_trail_refuses_flags_it_would_ignore_before_any_call(arguments: list[str], says: str) -> None:
+    """`verify-trail --id JOB --checkpoints kept.jsonl` showed job JOB, which had never seen the kept checkpoints,
+    as INTACT (exit 0 with --wait): the auditor took the trail to match their copy. `--cancel` without --id asked
+    the platform to cancel a job of id "". Nothing is contacted before the refusal (127.0.0.1:1 listens to none)."""
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["audit", "verify-trail", *arguments, "--gateway", "127.0.0.1:1", "--system-id", "sys-1",
+              "--secret", "s"])
+    assert str(refused.value.code) == f"govshare audit verify-trail: {says}" + (
+        ": drop --id to start one with them" if "new job" in says else "")
