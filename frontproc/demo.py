@@ -184,10 +184,9 @@ async def register(gateway: str, system_id: str, secret: str, authority: Callabl
 
 
 def write_private(path: Path, text: str) -> None:
-    from services.runtime.files import open_private
+    from services.runtime.files import replace_private
 
-    with open_private(path) as out:
-        out.write(text)
+    replace_private(path, text)
 
 
 async def ensure_database(admin_url: str, name: str = DATABASE_NAME) -> str:

@@ -32,7 +32,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from services.runtime.errors import details_of
-from services.runtime.files import open_private
+from services.runtime.files import replace_private
 
 REGION = "110100"  # 北京市市辖区: every demo department is municipal.
 
@@ -87,8 +87,9 @@ class DemoCredentials:
     def save(self, path: Path) -> None:
         saved = asdict(self)
         del saved["sessions"]
-        with open_private(path) as out:  # secrets: never readable by others, not even for a moment
-            out.write(json.dumps(saved, ensure_ascii=False, indent=2))
+        # Secrets: never readable by others, not even for a moment; and the file's earlier content kept whole
+        # when this one cannot be written (a full disk), being the only record of the demo systems' secrets.
+        replace_private(path, json.dumps(saved, ensure_ascii=False, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> DemoCredentials:

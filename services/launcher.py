@@ -40,7 +40,7 @@ from services.connection import Connection, DataDirLock, DataDirLocked, public_u
 from services.runtime import settings
 from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedDidNotStart, EmbeddedServers, EmbeddedUnavailable
-from services.runtime.files import open_private
+from services.runtime.files import replace_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 from services.runtime.provider_assertions import provider_public_keys
 from services.runtime.supervision import (
@@ -126,8 +126,7 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     if not keys.person_secret_key:
         keys = dataclasses.replace(keys, person_secret_key=secrets.token_urlsafe(32))
     if keys.__dict__ != stored:
-        with open_private(path) as out:
-            json.dump(keys.__dict__, out)
+        replace_private(path, json.dumps(keys.__dict__))
     # The public half, for the intranet's GOVSHARE_BUNDLE_TRUSTED_KEYS (not a secret).
     path.with_name("bundle-public.pem").write_text(bundle_public_key(keys.bundle_signing_key), encoding="utf-8")
     # The public half a department's 前置机 trusts (platform_keys in its configuration; not a secret).

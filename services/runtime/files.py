@@ -17,3 +17,19 @@ def open_private(path: Path, mode: str = "w", encoding: str | None = "utf-8") ->
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     return os.fdopen(fd, mode, encoding=None if "b" in mode else encoding)
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` (0600) whole or not at all: under a hidden ``.<name>.partial`` beside it, flushed
+    to disk, then renamed over it. Truncating ``path`` and writing into it lost what it held when the write failed
+    (a full disk, a quota, a Ctrl-C): the platform's keys.json (every person's TOTP secret is sealed with a key in
+    it) or the demo credentials (the only record of the demo systems' secrets)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open_private(partial) as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
