@@ -111,7 +111,16 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
 
     A data directory from before audit checkpoints or signed bundles gets those keys added, keeping the others.
     """
-    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    try:
+        stored = json.loads(path.read_bytes()) if path.exists() else {}
+        if not isinstance(stored, dict) or not all(isinstance(value, str) for value in stored.values()):
+            raise ValueError("not an object of keys")
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ones
+        # Never replaced by new keys here: the database holds the persons' TOTP secrets sealed with the old
+        # person-secret key, and checkpoints and bundles signed with the old signing keys.
+        raise SystemExit(f"govshare up: {path} is not the platform's keys ({exc}): put back the copy kept with "
+                         "your backups (deleting it makes new keys, leaving every local account's TOTP secret "
+                         "unreadable)") from None
     unknown = sorted(set(stored) - {field.name for field in dataclasses.fields(PlatformKeys)})
     if unknown:
         # Written by a newer govshare: starting would fail on them, and writing the file back without them would

@@ -341,3 +341,23 @@ def test_a_database_url_asyncpg_cannot_read_is_refused_naming_the_variable(
         message = str(refused.value.code)
         assert message.startswith("GOVSHARE_DATABASE_URL: ") and says in message, message
         assert "pw-7f" not in message
+
+
+@pytest.mark.parametrize("content", [b"", b'{"internal_key": "abc", "token_private_key": ', b"\xff\xfe{}",
+                                     b'["internal_key"]', b'{"internal_key": 5}'])
+def test_a_keys_file_that_is_not_the_platforms_keys_stops_up_in_one_line_and_is_kept(
+        content: bytes, tmp_path: Path) -> None:
+    """keys.json cut short (a full disk, a copy interrupted) or edited by hand ended `govshare up` in a
+    JSONDecodeError (or TypeError) traceback after the embedded servers had started, saying nothing of what to do.
+    It is one line now, telling to put back the copy kept with the backups, and the file is left as it is: new
+    keys would leave every local account's TOTP secret unreadable."""
+    from services.launcher import load_or_create_keys
+
+    path = tmp_path / "keys.json"
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as refused:
+        load_or_create_keys(path)
+    message = str(refused.value.code)
+    assert message.startswith(f"govshare up: {path} is not the platform's keys ("), message
+    assert "put back the copy kept with your backups" in message and "\n" not in message
+    assert path.read_bytes() == content
