@@ -604,12 +604,29 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
         raise SystemExit(f"govshare up: {exc}") from None
 
 
+def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]
+    """The demo credentials an earlier start wrote, or None; read before anything starts. A file cut short or
+    edited by hand ended `govshare up`, once every service had started, in a JSONDecodeError or TypeError
+    traceback."""
+    from services.demo import DemoCredentials
+
+    if not path.exists():
+        return None
+    try:
+        return DemoCredentials.load(path)
+    except (ValueError, TypeError) as exc:  # not JSON (nor UTF-8), or not an object of its fields
+        raise SystemExit(f"govshare up: {path} is not the demo credentials file it wrote ({exc}): put back the copy "
+                         "kept with your backups, or move it away to seed the demo again (a second set of demo "
+                         "systems; every demo person's password and TOTP secret reset)") from None
+
+
 def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int | None,
                 heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
     from services.demo import DemoCredentials, add_missing_persons, seed_demo
 
     started = time.monotonic()
+    stored_credentials = _stored_credentials(data_dir / "demo-credentials.json")
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
     ports.update(heavy_reads.ports(port_base))
     check_ports_free(ports, port_base)
@@ -694,7 +711,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             credentials.save(credentials_path)
             sessions = credentials.sessions
         else:
-            credentials = DemoCredentials.load(credentials_path)
+            credentials = stored_credentials or DemoCredentials.load(credentials_path)
             if asyncio.run(add_missing_persons(connection.gateway, credentials)):
                 print(f"added the demo persons to {credentials_path}", flush=True)
                 credentials.save(credentials_path)

@@ -361,3 +361,20 @@ def test_a_keys_file_that_is_not_the_platforms_keys_stops_up_in_one_line_and_is_
     assert message.startswith(f"govshare up: {path} is not the platform's keys ("), message
     assert "put back the copy kept with your backups" in message and "\n" not in message
     assert path.read_bytes() == content
+
+
+def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_path: Path) -> None:
+    """demo-credentials.json cut short (a full disk, an interrupted copy) let `govshare up` start PostgreSQL,
+    Redis, every service and the console, then end in a JSONDecodeError traceback when it read the file to add the
+    demo persons. It is read first now: one line, nothing started (no embedded database made in the directory)."""
+    from services.launcher import free_port_base
+
+    (tmp_path / "demo-credentials.json").write_text('{"gateway": "127.0.0.1:50051", "systems": {"auth',
+                                                    encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path), "--persons", "0",
+                           "--port", str(free_port_base())], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"govshare up: {tmp_path / 'demo-credentials.json'} is not the demo credentials file it wrote ("), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "pg").exists()
