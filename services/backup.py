@@ -43,12 +43,26 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "postgres"
 
 
+def check_target(file: Path) -> None:
+    """Refuses, before anything is dumped, a backup file that cannot be written: found at the end it was named by
+    the hidden partial name the user never gave ('/x/backups.partial: Is a directory'), or, for an empty name, a
+    ValueError traceback."""
+    if not file.name:  # "" or "."
+        raise BackupFailed("give the backup's file name, such as govshare-backup.dump")
+    if file.is_dir():
+        raise BackupFailed(f"{file} is a directory: give the backup's file name, such as "
+                           f"{file / 'govshare-backup.dump'}")
+    if not file.parent.is_dir():
+        raise BackupFailed(f"{file}: no directory {file.parent}: make it first, or give another file name")
+
+
 def dump(database_url: str, file: Path) -> None:
     """Writes the database to ``file`` in pg_dump's custom format (a consistent snapshot; services may run).
 
     The file holds every person's and entity's data and the persons' sealed secrets: it is its owner's only
     (0600; pg_dump would leave it as the umask says, readable by every user of the machine). It is written beside
     and renamed when whole, so a backup that fails leaves the last one of that name as it was."""
+    check_target(file)
     partial = file.with_name(file.name + ".partial")
     try:
         with open_private(partial, "wb") as out:

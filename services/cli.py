@@ -208,6 +208,10 @@ def _backup(args: argparse.Namespace) -> None:
     from services import backup
     from services.runtime.embedded import EmbeddedUnavailable
 
+    try:
+        backup.check_target(Path(args.file))  # before the embedded server is started for it
+    except backup.BackupFailed as exc:
+        raise SystemExit(f"govshare backup: {exc}") from None
     url, embedded = _backup_database(args, restoring=False)
     try:
         backup.dump(url, Path(args.file))

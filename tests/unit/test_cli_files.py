@@ -96,3 +96,24 @@ def test_an_export_of_checkpoints_to_where_it_cannot_be_written_names_the_file_g
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"govshare export-checkpoints: {named}: {why}"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ("{tmp}", "{tmp} is a directory: give the backup's file name, such as {tmp}/govshare-backup.dump"),
+    ("", "give the backup's file name, such as govshare-backup.dump"),
+    ("{tmp}/no-such-dir/b.dump", "{tmp}/no-such-dir/b.dump: no directory {tmp}/no-such-dir: make it first"),
+])
+def test_a_backup_file_that_cannot_be_written_is_named_as_given_before_anything_starts(
+        given: str, says: str, tmp_path: Path) -> None:
+    """`govshare backup DIR` or a file in a directory that does not exist was found only once pg_dump had run,
+    and named by the hidden name the user never gave ('…/b.dump.partial: No such file or directory'); an empty
+    name was a ValueError traceback. Refused first now, before the embedded server is started (the data directory
+    here has none, and GOVSHARE_DATABASE_URL names no server)."""
+    import os
+
+    env = {**os.environ, "GOVSHARE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = subprocess.run([sys.executable, "-m", "services.cli", "backup", given.format(tmp=tmp_path)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == "govshare backup: " + says.format(tmp=tmp_path) + (
+        ", or give another file name" if "no directory" in says else ""), result.stderr
