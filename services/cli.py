@@ -435,13 +435,15 @@ def _add_call_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", help="key value, e.g. a 统一社会信用代码")
     parser.add_argument("--purpose", default="work_reference",
                         choices=["administrative_basis", "work_reference", "data_verification",
-                                 "business_collaboration"])
-    parser.add_argument("--purpose-text", default="govshare CLI")
+                                 "business_collaboration"], help="the purpose of the use (default %(default)s)")
+    parser.add_argument("--purpose-text", default="govshare CLI",
+                        help="the purpose in words, kept in the access log (default '%(default)s')")
     _add_credential_flags(parser, "social")
 
 
 def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
-    parser.add_argument("--gateway", default="")
+    parser.add_argument("--gateway", default="", help="the edge's gRPC host:port (default: that of the `govshare "
+                                                      "up` on the data directory, else the demo credentials')")
     parser.add_argument("--system-id", default=os.environ.get("GOVSHARE_SYSTEM_ID", "").strip(),
                         help="business system id (or GOVSHARE_SYSTEM_ID), with its --secret")
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
@@ -597,7 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
-                    choices=["extranet", "intranet"])
+                    choices=["extranet", "intranet"], help="the network zone the platform serves (default "
+                    "GOVSHARE_ZONE, else extranet)")
     up.add_argument("--workers", type=_count(1), default=None,
                     help="worker processes per service (default: GOVSHARE_WORKERS, else 1)")
     up.add_argument("--heavy-read-processes", action="store_true",
@@ -608,7 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service process")
-    serve.add_argument("component", choices=sorted((*COMPONENT_FACTORIES, EDGE, CONSOLE)))
+    serve.add_argument("component", choices=sorted((*COMPONENT_FACTORIES, EDGE, CONSOLE)),
+                       help="the service to run (configured by GOVSHARE_* variables, docs/configuration.md); "
+                            "gateway: the Envoy edge; console: the web console")
     serve.set_defaults(func=_serve)
 
     render_edge = commands.add_parser("render-edge", help="print the edge's Envoy configuration for GOVSHARE_*")
@@ -623,10 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load demo data into a running platform")
     _add_data_dir(seed)
     seed.add_argument("--gateway", default="", help="default: the running platform's, else 127.0.0.1:50051")
-    seed.add_argument("--persons", type=_count(0), default=10_000)
-    seed.add_argument("--entities", type=_count(0), default=2_000)
-    seed.add_argument("--licences", type=_count(0), default=2_000)
-    seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons (default %(default)s)")
+    seed.add_argument("--entities", type=_count(0), default=2_000,
+                      help="synthetic legal entities (default %(default)s)")
+    seed.add_argument("--licences", type=_count(0), default=2_000, help="synthetic licences (default %(default)s)")
+    seed.add_argument("--seed", type=int, default=42,
+                      help="seed of the synthetic data: the same seed, the same records (default %(default)s)")
     seed.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
     seed.add_argument("--again", action="store_true",
                       help="seed although the credentials file exists (a second set of demo systems; every demo "
@@ -667,8 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
     supervise.set_defaults(func=_supervise)
 
     report = commands.add_parser("report", help="yearly sharing report or monthly usage feedback (HTML, PDF)")
-    report.add_argument("kind", choices=["yearly", "monthly"])
-    report.add_argument("--year", type=int, required=True)
+    report.add_argument("kind", choices=["yearly", "monthly"],
+                        help="yearly: the sharing report of a year; monthly: a provider's usage feedback of a month")
+    report.add_argument("--year", type=int, required=True, help="the year (2000-2100)")
     report.add_argument("--month", type=int, default=0, help="monthly feedback: the month (1-12)")
     report.add_argument("--department", default="",
                         help="department code (yearly: omit for the whole platform; monthly: the provider)")
@@ -678,25 +686,28 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
-    export.add_argument("--out", required=True)
+    export.add_argument("--out", required=True, help="the bundle file to write (.tar.gz; put in place only once "
+                                                     "whole), such as govshare-bundle.tar.gz")
     _add_data_dir(export)
     export.set_defaults(func=_export_bundle)
 
     import_ = commands.add_parser("import-bundle", help="intranet: verify and import a bundle")
-    import_.add_argument("--in", required=True)
+    import_.add_argument("--in", required=True, help="a bundle export-bundle wrote, signed by a key of "
+                                                     "GOVSHARE_BUNDLE_TRUSTED_KEYS")
     _add_data_dir(import_)
     import_.set_defaults(func=_import_bundle)
 
     export_checkpoints = commands.add_parser(
         "export-checkpoints", help="authority: write the signed audit checkpoints to a file (JSON Lines)")
-    export_checkpoints.add_argument("--out", required=True)
+    export_checkpoints.add_argument("--out", required=True, help="the file to write (JSON Lines; put in place only "
+                                    "once whole), and FILE.pub.pem beside it: the public key the platform gave")
     _add_log_flag(export_checkpoints)
     _add_credential_flags(export_checkpoints, "authority")
     export_checkpoints.set_defaults(func=_export_checkpoints)
 
     verify_checkpoints = commands.add_parser(
         "verify-checkpoints", help="offline: check an export file's signatures with the audit public key")
-    verify_checkpoints.add_argument("file")
+    verify_checkpoints.add_argument("file", help="a file govshare export-checkpoints wrote (JSON Lines)")
     verify_checkpoints.add_argument("--public-key", action="append", required=True,
                                     help="PEM file of a trusted audit public key (repeat for retired keys)")
     _add_log_flag(verify_checkpoints)
@@ -723,7 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify_archive = audit_commands.add_parser(
         "verify-archive", help="offline: check an archived month's signature, digest and chains")
-    verify_archive.add_argument("file")
+    verify_archive.add_argument("file", help="an archived month, access_log_YYYYMM.jsonl "
+                                             "(GOVSHARE_AUDIT_ARCHIVE_DIR)")
     verify_archive.add_argument("--public-key", action="append", required=True,
                                 help="PEM file of a trusted audit public key (repeat for retired keys)")
     verify_archive.set_defaults(func=_verify_archive)

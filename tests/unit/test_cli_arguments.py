@@ -303,3 +303,24 @@ def test_verify_trail_refuses_flags_it_would_ignore_before_any_call(arguments: l
               "--secret", "s"])
     assert str(refused.value.code) == f"govshare audit verify-trail: {says}" + (
         ": drop --id to start one with them" if "new job" in says else "")
+
+
+def test_every_argument_of_every_command_says_what_it_takes() -> None:
+    """`--help` listed 22 arguments bare: export-bundle's --out and import-bundle's --in, export-checkpoints' --out
+    (not saying it writes FILE.pub.pem beside it), every --gateway (not saying where it is taken from otherwise),
+    --purpose (whose default differs between query and verify), seed's numbers, report's kind and --year, the
+    files verify-checkpoints and verify-archive take."""
+    import argparse
+
+    bare = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command, subparser in action.choices.items():
+                    walk(subparser, f"{name} {command}")
+            elif not action.help and not isinstance(action, argparse._HelpAction):
+                bare.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "govshare")
+    assert bare == []
