@@ -204,18 +204,32 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
     return 0
 
 
+def _public_keys(paths: list[Path], command: str) -> list | None:
+    """The Ed25519 public keys of the --public-key files, or None once it has said which file is not one (given
+    several, "public key: no PEM public key found" did not say which)."""
+    from services.runtime.keys import ed25519_public_keys
+
+    keys = []
+    for path in paths:
+        try:
+            keys += ed25519_public_keys(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            print(f"govshare {command}: --public-key {path}: {exc.strerror or exc}", file=sys.stderr)
+            return None
+        except ValueError as exc:  # UnicodeDecodeError is one
+            print(f"govshare {command}: --public-key {path}: {exc}", file=sys.stderr)
+            return None
+    return keys
+
+
 def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = "access") -> int:
     """Offline: every checkpoint in an export file signed by one of the given public keys (exit 0), or why not.
     ``log`` says whose checkpoints they are (each log signs under its own context)."""
     from services.authorization import admin_log
     from services.query import checkpoints as access
     from services.runtime.checkpoints import CheckpointVerifier, verify_export
-    from services.runtime.keys import ed25519_public_keys
-
-    try:
-        keys = [key for p in public_key_paths for key in ed25519_public_keys(p.read_text(encoding="utf-8"))]
-    except (OSError, ValueError) as exc:
-        print(f"verify-checkpoints: public key: {exc}", file=sys.stderr)
+    keys = _public_keys(public_key_paths, "verify-checkpoints")
+    if keys is None:
         return 2
     context = admin_log.CONTEXT if log == "admin" else access.CONTEXT
     with path.open("rb") as lines:  # bytes: a line that is not UTF-8 is that line's problem (verify_export)
@@ -232,12 +246,8 @@ def run_verify_archive(path: Path, public_key_paths: list[Path]) -> int:
     """Offline: an archived month of the access log (services/query/archive.py) signed by one of the given audit
     public keys, unaltered, its chains intact within it (exit 0), or every reason why not (exit 1)."""
     from services.query.archive import verify_file
-    from services.runtime.keys import ed25519_public_keys
-
-    try:
-        keys = [key for p in public_key_paths for key in ed25519_public_keys(p.read_text(encoding="utf-8"))]
-    except (OSError, ValueError) as exc:
-        print(f"verify-archive: public key: {exc}", file=sys.stderr)
+    keys = _public_keys(public_key_paths, "audit verify-archive")
+    if keys is None:
         return 2
     named = path.name.removesuffix(".jsonl") if re.fullmatch(r"access_log_\d{6}\.jsonl", path.name) else ""
     with path.open("rb") as lines:

@@ -117,3 +117,20 @@ def test_a_backup_file_that_cannot_be_written_is_named_as_given_before_anything_
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip() == "govshare backup: " + says.format(tmp=tmp_path) + (
         ", or give another file name" if "no directory" in says else ""), result.stderr
+
+
+@pytest.mark.parametrize("command", [["verify-checkpoints"], ["audit", "verify-archive"]])
+@pytest.mark.parametrize(("content", "why"), [(b"not a key\n", "no PEM public key found"),
+                                              (None, "No such file or directory")])
+def test_a_public_key_file_that_is_not_one_is_named_among_several(
+        command: list[str], content: bytes | None, why: str, tmp_path: Path, public_key: Path) -> None:
+    """Given several --public-key files (one per key after a rotation), the command said "public key: no PEM
+    public key found" without saying which file, under a prefix that was not the command's."""
+    other = tmp_path / "retired.pem"
+    if content is not None:
+        other.write_bytes(content)
+    checked = tmp_path / "access_log_202501.jsonl"
+    checked.write_text("", encoding="utf-8")
+    result = govshare(*command, str(checked), "--public-key", str(public_key), "--public-key", str(other))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"govshare {' '.join(command)}: --public-key {other}: {why}"
