@@ -6,6 +6,8 @@ what any business system or the console gets.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import grpc
@@ -21,8 +23,14 @@ TIMEOUT_SECONDS = 120
 
 def run_report(gateway: str, system_id: str, secret: str, *, kind: str, year: int, month: int, department: str,
                formats: list[str], out: Path) -> int:
-    """Writes the report in each format under ``out``; prints each file's path. Exit status 1 on a refusal."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Writes the report in each format under ``out``; prints each file's path. Exit status 1 on a refusal.
+
+    ``out`` is made when the first file arrives, not before (a refused report left an empty directory), and each
+    file is written beside under a hidden name and renamed when whole: a report cut short (a full disk, a Ctrl-C)
+    never lies under the report's name, where a reader (or a job copying the reports) would take it as the report.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(out))
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     with grpc.insecure_channel(gateway, options=options) as channel:
         try:
@@ -32,8 +40,14 @@ def run_report(gateway: str, system_id: str, secret: str, *, kind: str, year: in
                 response = stub.GenerateReport(supervision_pb2.GenerateReportRequest(
                     kind=KINDS[kind], year=year, month=month, department_code=department, format=FORMATS[name]),
                     metadata=metadata, timeout=TIMEOUT_SECONDS)
+                out.mkdir(parents=True, exist_ok=True)
                 path = out / response.file_name
-                path.write_bytes(response.content)
+                partial = out / f".{response.file_name}.partial"
+                try:
+                    partial.write_bytes(response.content)
+                    os.replace(partial, path)
+                finally:
+                    partial.unlink(missing_ok=True)
                 print(path)
         except grpc.RpcError as error:
             print_error(error)

@@ -134,3 +134,15 @@ def test_a_public_key_file_that_is_not_one_is_named_among_several(
     result = govshare(*command, str(checked), "--public-key", str(public_key), "--public-key", str(other))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"govshare {' '.join(command)}: --public-key {other}: {why}"
+
+
+def test_a_refused_report_leaves_no_directory_behind(tmp_path: Path) -> None:
+    """`govshare report … --out DIR` made DIR before its first call: a report refused (a wrong secret, the
+    platform down) left an empty directory, or a tree of them for a mistyped --out. DIR is made when the first
+    file arrives now; each file is written beside under a hidden name and renamed when whole."""
+    out = tmp_path / "reports" / "2026"
+    result = govshare("report", "yearly", "--year", "2026", "--out", str(out), "--gateway", "127.0.0.1:1",
+                      "--system-id", "sys-0000000000000000", "--secret", "not-reachable")
+    assert result.returncode == 1, result.stderr
+    assert '"status": "UNAVAILABLE"' in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
