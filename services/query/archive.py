@@ -103,7 +103,15 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     digest, rows, problems = hashlib.sha256(), 0, []
     partition, trailer = "", None
     heads: dict[str, tuple[int, str]] = {}
+    ended = False  # the trailer was read
     for number, line in enumerate(lines, 1):
+        if ended:
+            # Nothing the signature covers follows the trailer: a line here (a record made up and appended to a
+            # month's file, say) was added after the file was signed, and was ignored: the file verified clean.
+            if line.strip():
+                problems.append(f"line {number}: follows the trailer, so the signature does not cover it (added "
+                                "after the file was signed)")
+            continue
         try:
             data = json.loads(line)
         except ValueError:
@@ -111,8 +119,8 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
             digest.update(line)
             continue
         if isinstance(data, dict) and "trailer" in data:
-            trailer = data["trailer"]
-            break
+            trailer, ended = data["trailer"], True
+            continue
         digest.update(line)
         if number == 1:
             if not isinstance(data, dict) or data.get("format") != FORMAT:

@@ -214,6 +214,38 @@ async def test_an_archived_month_is_readable_by_its_owner_only(tmp_path: Path) -
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+async def archived_january(path: Path, key: Ed25519PrivateKey) -> bytes:
+    """A signed archive of two January records at ``path`` (no database): its bytes."""
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    rows = [dict(zip(audit.RECORD_COLUMNS, row, strict=True))
+            for row in chained([january, january + dt.timedelta(days=1)], "a" * 32)]
+
+    async def stream() -> AsyncIterator[dict]:
+        for row in rows:
+            yield row
+
+    await write_file(path, "access_log_202501", january, january + dt.timedelta(days=31), stream(), key)
+    return await asyncio.to_thread(path.read_bytes)
+
+
+async def test_a_record_appended_after_an_archives_trailer_is_reported(tmp_path: Path) -> None:
+    """The signature covers what comes before the trailer; verify-archive stopped reading at the trailer, so a
+    record made up and appended to a signed month (naming a department that never read it) verified clean."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    signed = await archived_january(path, key)
+    lines = signed.splitlines(keepends=True)
+    assert verify_file(lines, [key.public_key()]) == (2, [])
+    made_up = lines[1].replace(b'"key-1"', b'"key-9"')
+    _, problems = verify_file([*lines, made_up, b"\n"], [key.public_key()])
+    assert problems == ["line 5: follows the trailer, so the signature does not cover it (added after the file "
+                        "was signed)"]
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(signed + made_up)
+    assert run_verify_archive(path, [public]) == 1
+
+
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
     await db.migrate(old_schema, "query")
