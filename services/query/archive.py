@@ -134,18 +134,25 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     if named and partition != named:
         problems.append(f"the file is named for {named} but holds {partition or 'no partition'}"
                         " (renamed or swapped with another month's file)")
-    if trailer is None:
+    if not ended:
         return rows, [*problems, "no trailer: the file was cut short"]
-    try:
-        key = keys[trailer["key_id"]]
-        key.verify(base64.b64decode(trailer["signature"]), signed_bytes(partition, trailer["rows"], trailer["sha256"]))
-    except KeyError:
+    if not isinstance(trailer, dict):
+        # {"trailer": 5} ended verify-archive in a traceback (AttributeError), {"trailer": null} read as no trailer.
+        return rows, [*problems, "the trailer is not the signed one (an object of rows, sha256, key_id and "
+                                 "signature): the file was altered"]
+    key = keys.get(trailer.get("key_id")) if isinstance(trailer.get("key_id"), str) else None
+    if key is None:
         # Which key, and what to give: a month archived before an audit key rotation is signed by the retired key.
         problems.append(f"signed by key {str(trailer.get('key_id'))[:64]!r}, which is not a trusted audit key (none "
                         "of the public keys given: a month archived before a rotation of the audit signing key "
                         "needs the retired key's public half, audit-retired-public-keys)")
-    except (InvalidSignature, ValueError, TypeError):
-        problems.append("the signature does not match the trailer")
+    else:
+        try:
+            key.verify(base64.b64decode(str(trailer.get("signature")), validate=True),
+                       signed_bytes(partition, trailer.get("rows"), trailer.get("sha256")))  # type: ignore[arg-type]
+        except (InvalidSignature, ValueError, TypeError):  # binascii.Error is a ValueError
+            # A trusted key's trailer missing its rows or digest read as "not a trusted audit key".
+            problems.append("the signature does not match the trailer")
     if trailer.get("sha256") != digest.hexdigest():
         problems.append("the records are not those the signature covers (digest differs)")
     if trailer.get("rows") != rows:

@@ -246,6 +246,25 @@ async def test_a_record_appended_after_an_archives_trailer_is_reported(tmp_path:
     assert run_verify_archive(path, [public]) == 1
 
 
+async def test_an_archive_with_a_malformed_trailer_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """A trailer that is no object ended verify-archive in an AttributeError traceback; one of a trusted key that
+    lost its record count was said to be signed by an untrusted key."""
+    key = Ed25519PrivateKey.generate()
+    lines = (await archived_january(tmp_path / "access_log_202501.jsonl", key)).splitlines(keepends=True)
+    altered = ("the trailer is not the signed one (an object of rows, sha256, key_id and signature): the file was "
+               "altered")
+    for trailer in (b'{"trailer": 5}\n', b'{"trailer": null}\n', b'{"trailer": ["rows"]}\n'):
+        assert verify_file([*lines[:-1], trailer], [key.public_key()]) == (2, [altered])
+    signed = json.loads(lines[-1])["trailer"]
+    del signed["rows"]
+    _, problems = verify_file([*lines[:-1], json.dumps({"trailer": signed}).encode()], [key.public_key()])
+    assert problems == ["the signature does not match the trailer", "the trailer counts None records, the file holds 2"]
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    (tmp_path / "access_log_202501.jsonl").write_bytes(b"".join([*lines[:-1], b'{"trailer": 5}\n']))
+    assert run_verify_archive(tmp_path / "access_log_202501.jsonl", [public]) == 1
+
+
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
     await db.migrate(old_schema, "query")
