@@ -142,6 +142,21 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
 VERIFICATION_POLL_SECONDS = 2.0
 
 
+def other_log(chain_id: str, log: str) -> str | None:
+    """Why a checkpoint of chain ``chain_id`` is not one of ``log`` ("access" or "admin"), or None. The two logs'
+    exports are files of one form, told apart by the administrative log's fixed chain id: checked against the
+    other log's context, every signature fails, and an auditor who gave one for the other was told the file was
+    altered (verify-checkpoints) or the trail broken (verify-trail --checkpoints)."""
+    from services.authorization.admin_log import CHAIN_ID
+
+    if log == "admin" and chain_id != CHAIN_ID:
+        return "not a checkpoint of the administrative log (an access audit export? verify it without --log admin)"
+    if log != "admin" and chain_id == CHAIN_ID:
+        return ("a checkpoint of the administrative log, not of the access audit (an export of "
+                "`govshare export-checkpoints --log admin`: verify it with --log admin)")
+    return None
+
+
 def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
     """The latest checkpoint of each chain in an export file the auditor kept (JSON Lines). The latest is enough
     for a verification: a chain that reaches it with its hash holds every earlier one too."""
@@ -156,6 +171,9 @@ def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
             checkpoint = from_json(json.loads(line))
         except ValueError as exc:  # json.JSONDecodeError is one
             raise ValueError(f"{path}:{number}: not a checkpoint line ({exc})") from None
+        if other_log(checkpoint.chain_id, "access"):
+            raise ValueError(f"{path}:{number}: a checkpoint of the administrative log (an export of `govshare "
+                             "export-checkpoints --log admin`), not of the access audit the job verifies")
         if checkpoint.chain_id not in latest or checkpoint.seq > latest[checkpoint.chain_id].sequence:
             latest[checkpoint.chain_id] = checkpoint_to_proto(checkpoint)
     return list(latest.values())
@@ -235,7 +253,8 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = 
     with path.open("rb") as lines:  # bytes: a line that is not UTF-8 is that line's problem (verify_export)
         named = "token signing key" if log == "admin" else "audit key"
         good, problems = verify_export(lines, CheckpointVerifier(keys, context, f"{named} (none of the --public-key "
-                                                                              "files given)"))
+                                                                              "files given)"),
+                                       lambda checkpoint: other_log(checkpoint.chain_id, log))
     for problem in problems:
         print(problem, file=sys.stderr)
     print(json.dumps({"verified": good, "problems": len(problems)}))

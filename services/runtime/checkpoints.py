@@ -460,10 +460,13 @@ def from_json(data: Mapping[str, object]) -> Checkpoint:
         raise ValueError(str(exc)) from None
 
 
-def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier) -> tuple[int, list[str]]:
+def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier,
+                  misplaced: Callable[[Checkpoint], str | None] = lambda _: None) -> tuple[int, list[str]]:
     """Checks an export file offline: every line a checkpoint signed by a trusted key, and no two checkpoints
-    of one chain contradicting each other. Returns the number of good checkpoints and every problem. Lines may
-    be the file's bytes: one that is not UTF-8 is a line that is no checkpoint, named like any other."""
+    of one chain contradicting each other. Returns the number of good checkpoints and every problem. ``lines``
+    as read from the file, bytes or text: a line of bytes that is not UTF-8 is a problem of that line.
+    ``misplaced``: why a checkpoint is not one of the log being verified (another log's chain), or None; said
+    instead of its signature failing, which would read as an altered file."""
     good, problems = 0, []
     seen: dict[tuple[str, int], str] = {}
     finals: dict[str, int] = {}
@@ -475,7 +478,7 @@ def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier) ->
         except ValueError as exc:
             problems.append(f"line {number}: not a checkpoint ({exc})")
             continue
-        problem = verifier.problem(checkpoint)
+        problem = misplaced(checkpoint) or verifier.problem(checkpoint)
         if problem is not None:
             problems.append(f"line {number}: chain {checkpoint.chain_id} record {checkpoint.seq}: {problem}")
             continue

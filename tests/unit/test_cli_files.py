@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,9 +47,6 @@ def test_a_checkpoint_export_with_bytes_that_are_not_utf8_names_the_line(tmp_pat
     """An export file damaged on its way (a byte flipped, a copy through a tool of another encoding) ended
     `govshare verify-checkpoints` in a UnicodeDecodeError traceback that named no line and verified nothing. The
     damaged line is now a problem like any other line that is no checkpoint; the others are still verified."""
-    import datetime as dt
-    import json
-
     from services.query.audit import Head
     from services.query.checkpoints import CheckpointSigner, to_json
 
@@ -146,3 +145,35 @@ def test_a_refused_report_leaves_no_directory_behind(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert '"status": "UNAVAILABLE"' in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_of_the_other_log_is_named_as_such_not_called_altered(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The two logs' exports are files of one form. Given the administrative log's for the access audit's,
+    verify-checkpoints said every signature failed (an altered file) and `audit verify-trail --checkpoints`
+    started a job that ended BROKEN on a 'forged' checkpoint, as if the trail had been tampered with."""
+    from services.authorization import admin_log
+    from services.client import latest_kept_checkpoints, run_verify_checkpoints
+    from services.runtime.checkpoints import CheckpointSigner, Head, to_json
+
+    key = Ed25519PrivateKey.generate()
+    public = tmp_path / "token.pub.pem"
+    public.write_text(public_pem(key), encoding="utf-8")
+    time = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    exports = {}
+    for log, context, chain_id in (("admin", admin_log.CONTEXT, admin_log.CHAIN_ID),
+                                   ("access", "govshare.audit.checkpoint.v1", "a" * 32)):
+        signed = CheckpointSigner(key, context).sign(Head(chain_id, 7, "b" * 64), time, False)
+        exports[log] = tmp_path / f"{log}.jsonl"
+        exports[log].write_text(json.dumps(to_json(signed)) + "\n", encoding="utf-8")
+        assert run_verify_checkpoints(exports[log], [public], log=log) == 0
+    capsys.readouterr()
+
+    assert run_verify_checkpoints(exports["admin"], [public], log="access") == 1
+    assert "line 1: chain " + admin_log.CHAIN_ID + " record 7: a checkpoint of the administrative log, not of the " \
+        "access audit" in capsys.readouterr().err
+    assert run_verify_checkpoints(exports["access"], [public], log="admin") == 1
+    assert "not a checkpoint of the administrative log" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"admin.jsonl:1: a checkpoint of the administrative log .*not of the "
+                                         r"access audit the job verifies"):
+        latest_kept_checkpoints(exports["admin"])
+    assert [c.chain_id for c in latest_kept_checkpoints(exports["access"])] == ["a" * 32]
