@@ -60,16 +60,21 @@ def resumable_heads(anchors: set[tuple[str, int]], position: tuple[str, int] | N
     return anchors | {position} if position is not None else anchors
 
 
-async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
-                      verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
-    """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
-    being read follows them, with more of the chain's records after it: the page ends there, and the next resumes
-    from that signed head. Returns where, or None when the entries ran out (the verification is complete).
+async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int
+                      ) -> tuple[str, int] | None:
+    """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint the chain being
+    read matches follows them, with more of the chain's records after it: the page ends there, and the next
+    resumes from that signed head. Returns where, or None when the entries ran out (the verification is complete).
 
     A page never ends on the last checkpoint of a chain: what follows a chain's records (an auditor's kept
     checkpoints past a tail deleted together with the platform's own) is judged with them, in the same page. A
     page that ended there left those to a page starting in later chains, which never met them: a job found the
-    deletion or not by where its pages happened to end."""
+    deletion or not by where its pages happened to end.
+
+    Nor on a checkpoint the chain does not match (a tail rewritten with recomputed hashes, from the first
+    checkpoint that disagrees on): the next page could not resume from it, the record after it linking to
+    another hash, and reported records missing from the chain's start that nobody removed, at a place that
+    depended on where the pages ended. Such a chain is judged to its end in one page."""
     last_chain = ""
     end: tuple[str, int] | None = None
     async with contextlib.aclosing(entries) as stream:
@@ -83,7 +88,7 @@ async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[
             if checkpoint is not None:
                 auditor.checkpoint(checkpoint)
                 if (auditor.records_checked >= budget and checkpoint.chain_id == last_chain
-                        and not checkpoint.final and verifier.problem(checkpoint) is None):
+                        and not checkpoint.final and auditor.resumable_at(checkpoint)):
                     end = checkpoint.chain_id, checkpoint.seq
     return None
 
@@ -99,7 +104,7 @@ async def verify_from(store: QueryStore, verifier: checkpoints.CheckpointVerifie
     rowless = await store.rowless_chains({c.chain_id for c in held}, background=background) if held else {}
     resume_at = await verify_page(auditor, checkpoints.with_held(
         store.chain_entries(after=position, background=background), held_for_page(held, position, rowless)),
-        budget, verifier)
+        budget)
     return auditor, resume_at
 
 

@@ -269,6 +269,16 @@ class ChainAuditor:
         for checkpoint in before:
             self._judge_checkpoint(report, checkpoint)
 
+    def resumable_at(self, checkpoint: Checkpoint) -> bool:
+        """Whether ``checkpoint`` (just fed) is a valid one of the chain being read that its last record read
+        has the hash of: a verification's page may end there, as the next page resumes after it only if the record
+        after it links to its hash. A checkpoint a rewritten tail does not match is no such head; one past records
+        missing earlier in the chain is (the rows from there on link to it)."""
+        report = self._current
+        return (report is not None and report.chain_id == checkpoint.chain_id and report.records > 0
+                and report.last_seq == checkpoint.seq and report._last_hash == checkpoint.hash
+                and self._verifier.problem(checkpoint) is None)
+
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         problem = self._verifier.problem(checkpoint)
         if problem is not None:

@@ -11,8 +11,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.query import checkpoints
-from services.query.audit import Head
-from services.query.checkpoints import INTACT, TRUNCATED, VANISHED, Checkpoint, CheckpointSigner, CheckpointVerifier
+from services.query.audit import GENESIS, Head, chain_hash, hashed_values
+from services.query.checkpoints import (
+    BROKEN,
+    INTACT,
+    TRUNCATED,
+    VANISHED,
+    Checkpoint,
+    CheckpointSigner,
+    CheckpointVerifier,
+)
 from services.query.verifications import verify_from
 from tests.unit.test_query_checkpoints import T0, rows
 
@@ -33,6 +41,15 @@ class Trail:
         """Deletes a chain's records after ``after`` and the checkpoints of them, as an attacker would."""
         self.rows[chain_id] = self.rows[chain_id][:after]
         self.signed[chain_id] = [c for c in self.signed[chain_id] if c.seq <= after]
+
+    def rewrite(self, chain_id: str, start: int) -> None:
+        """Alters a chain's record ``start`` and recomputes every later hash, as an attacker would: the rows still
+        link, and only the checkpoints from ``start`` on disagree."""
+        prev = self.rows[chain_id][start - 2]["hash"] if start > 1 else GENESIS
+        for row in self.rows[chain_id][start - 1:]:
+            row["result"] = "DENIED" if row["seq"] == start else row["result"]
+            row["prev_hash"], row["hash"] = prev, chain_hash(prev, hashed_values(row))
+            prev = row["hash"]
 
     def latest(self) -> list[Checkpoint]:
         """What an auditor's export keeps: the latest checkpoint of each chain."""
@@ -134,3 +151,36 @@ async def test_kept_checkpoints_of_a_chain_archived_whole_stand_for_nothing_miss
     trail.archived["5" * 32] = 8
     bad = [r for r in await run_job(trail, held, verifier, 4) if r.state != INTACT]
     assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, VANISHED)]
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 5, 7, 9, 12, 18, 1000])
+async def test_a_tail_rewritten_with_recomputed_hashes_is_one_finding_whatever_the_page_size(
+        signer: CheckpointSigner, budget: int) -> None:
+    """A chain's tail rewritten from record 12 on (hashes recomputed, so the rows still link) matches none of its
+    checkpoints from 15 on. A page could end on one of those: the next page, resuming from that signed head, found
+    the record after it did not link to it and reported the chain BROKEN, 'expected record 1, found 16 (records
+    are missing …)', records nobody removed; which records it named, and the job's first problem, depended on
+    where the pages ended."""
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"1" * 32: 8, "5" * 32: 30, "c" * 32: 9})
+    held = trail.latest()
+    trail.rewrite("5" * 32, 12)
+    for kept in ([], held):
+        bad = [r for r in await run_job(trail, kept, verifier, budget) if r.state != INTACT]
+        assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, TRUNCATED)], [r.detail for r in bad]
+        assert "was rewritten: record 15 does not have the hash of its checkpoint" in bad[0].detail
+        assert "still matches checkpoint of record 10" in bad[0].detail
+
+
+async def test_pages_still_end_within_a_chain_whose_first_records_are_missing(signer: CheckpointSigner) -> None:
+    """A chain's first records deleted (no archive took them) fail its first checkpoints, but the records from there
+    on still link to its later ones: pages go on ending there, so that no page runs to the end of a long chain."""
+    verifier = CheckpointVerifier([signer.public_key])
+    trail = Trail(signer, {"5" * 32: 40})
+    trail.rows["5" * 32] = trail.rows["5" * 32][10:]
+    auditor, resume_at = await verify_from(trail, verifier, [], None, 3)  # type: ignore[arg-type]
+    assert resume_at == ("5" * 32, 15)
+    assert [r.state for r in auditor.finish()] == [BROKEN]
+    bad = [r for r in await run_job(trail, trail.latest(), verifier, 3) if r.state != INTACT]
+    assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, BROKEN)], [r.detail for r in bad]
+
