@@ -108,10 +108,16 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
 
     if out.is_dir():  # found only at the rename otherwise, after every page was fetched
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
+    try:
+        earlier = _earlier_export(out, log)
+    except (OSError, ValueError) as exc:
+        print(f"govshare export-checkpoints: {out}: {exc}", file=sys.stderr)
+        return 2
     # Written beside and renamed when whole: the auditor's kept export of that name (what a later verify-trail
     # --checkpoints compares the trail with) stays as it was when the export is refused, fails or is cut short.
     partial, public_partial = (out.with_name(f".{out.name}{suffix}.partial") for suffix in ("", ".pub.pem"))
     written, key_id, public_pem = 0, "", ""
+    kept_from_before: list[str] = []
     try:
         try:
             file = partial.open("w", encoding="utf-8")
@@ -123,8 +129,12 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
                 for found, page_key_id, page_public_pem in _checkpoint_pages(channel, md, log):
                     for checkpoint in found:
                         file.write(json.dumps(to_json(checkpoint)) + "\n")
+                        earlier.pop((checkpoint.chain_id, checkpoint.seq, checkpoint.hash), None)
                         written += 1
                     key_id, public_pem = page_key_id, page_public_pem
+                kept_from_before = [line for lines in earlier.values() for line in lines]
+                for line in kept_from_before:  # what the file held that the platform no longer has
+                    file.write(line + "\n")
             except grpc.RpcError as error:
                 print_error(error)
                 return 1
@@ -134,8 +144,43 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
     finally:
         partial.unlink(missing_ok=True)
         public_partial.unlink(missing_ok=True)
-    print(json.dumps({"checkpoints": written, "file": str(out), "key_id": key_id}))
+    summary: dict[str, object] = {"checkpoints": written, "file": str(out), "key_id": key_id}
+    if kept_from_before:
+        summary["kept_from_before"] = len(kept_from_before)
+        print(f"govshare export-checkpoints: {len(kept_from_before)} lines of {out} are not on the platform any "
+              "more (the platform deletes no checkpoint): kept in the file; verify with them (`govshare audit "
+              "verify-trail --checkpoints`, VerifyAdminLog) to see what they reveal", file=sys.stderr)
+    print(json.dumps(summary))
     return 0
+
+
+def _earlier_export(out: Path, log: str) -> dict[tuple[str, int, str], list[str]]:
+    """The lines of an export ``out`` already holds, by the head each signs (chain id, sequence, hash): each is
+    kept unless the new export signs that head again (as it does, final, for a chain closed at a stop since: the
+    final checkpoint replaces the periodic one of the same head). An auditor exports to the same file month after
+    month: replacing it with what the platform has now dropped, from the auditor's own copy, every checkpoint
+    deleted on the platform meanwhile, which that copy is kept to reveal. A line that is no checkpoint is kept as
+    it is; a file of the other log is refused (ValueError), never mixed into this one."""
+    from services.runtime.checkpoints import from_json, to_json
+
+    if not out.is_file():  # none yet (or no file to keep: a device, which reading could block on)
+        return {}
+    earlier: dict[tuple[str, int, str], list[str]] = {}
+    for number, raw in enumerate(out.read_bytes().splitlines(), start=1):
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            continue
+        try:
+            checkpoint = from_json(json.loads(text))
+        except ValueError:
+            earlier[("", number, text)] = [text]
+            continue
+        if why := other_log(checkpoint.chain_id, log):
+            raise ValueError(f"line {number}: {why.split(' (')[0]}; give another --out (the file is left as it is)")
+        lines = earlier.setdefault((checkpoint.chain_id, checkpoint.seq, checkpoint.hash), [])
+        if (line := json.dumps(to_json(checkpoint))) not in lines:
+            lines.append(line)
+    return earlier
 
 
 #: How often `govshare audit verify-trail --wait` asks how a job is doing.

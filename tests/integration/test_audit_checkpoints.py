@@ -8,6 +8,7 @@ so that the platform's trail stays intact for the other tests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
-from services.client import run_verify_checkpoints
+from services.client import run_export_checkpoints, run_verify_checkpoints
 from services.query.checkpoints import Checkpoint, to_json
 from services.query.component import create_component
 from services.runtime.identity import Caller, service_caller
@@ -387,3 +388,26 @@ async def test_an_auditors_kept_checkpoints_of_a_chain_archived_whole_are_not_a_
     assert not [c for c in archived.chains if c.chain_id == chain_id], archived.detail
     assert archived.intact, archived.detail
     assert chain(short, chain_id).state == audit_pb2.CHAIN_STATE_VANISHED and not short.intact
+
+
+async def test_exporting_again_after_a_stop_re_signed_a_head_final_keeps_nothing_from_before(
+        platform, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """A process idle since its last periodic checkpoint signs the same head final at its stop, replacing that
+    checkpoint's row: exporting again to the kept file is no deletion to warn about (only a head the platform
+    no longer signs at all is kept from the file)."""
+    system = platform.credentials.systems["authority"]
+    kept = tmp_path / "kept.jsonl"
+    async with second_query(platform) as server:
+        await answer(platform, server, 2)
+        (periodic,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                       system["secret"], out=kept) == 0
+        await stop(server)
+    capsys.readouterr()
+    assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                   system["secret"], out=kept) == 0
+    printed = capsys.readouterr()
+    assert "kept_from_before" not in json.loads(printed.out), printed
+    ours = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()
+            if json.loads(line)["chain_id"] == periodic.chain_id]
+    assert [(c["sequence"], c["final"]) for c in ours] == [(periodic.seq, True)]

@@ -387,6 +387,34 @@ async def test_the_auditors_kept_checkpoints_reveal_a_tail_removed_with_its_chec
     assert str(CHAIN_RECORDS) in printed["detail"], printed
 
 
+async def test_exporting_again_to_the_kept_file_keeps_the_checkpoints_deleted_since(
+        platform: Platform, seeded: list[tuple], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An auditor runs the same `govshare export-checkpoints --out kept.jsonl` month after month. The export
+    replaced the file with what the platform had now: after a tail was deleted with its checkpoints, the next
+    export dropped them from the auditor's own copy too, and the copy revealed nothing any more."""
+    system = platform.credentials.systems["authority"]
+    kept = tmp_path / "kept.jsonl"
+    assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                   system["secret"], out=kept) == 0
+    before = set(kept.read_text(encoding="utf-8").splitlines())
+    capsys.readouterr()
+    async with database(platform) as conn, tail_removed(conn, CHAIN_RECORDS - 2 * SIGNED_EVERY):
+        assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                       system["secret"], out=kept) == 0
+        printed = capsys.readouterr()
+        assert json.loads(printed.out)["kept_from_before"] == 2, printed
+        assert "2 lines of" in printed.err and "not on the platform any more" in printed.err
+        assert before <= set(kept.read_text(encoding="utf-8").splitlines())
+        code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
+                                       system["secret"], wait=True, page_size=PAGE, kept=kept)
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 1 and printed["firstBadChainId"] == CHAIN_ID, printed
+    # Exported again once nothing is missing, the file holds what the platform has, nothing more.
+    assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                   system["secret"], out=kept) == 0
+    assert "kept_from_before" not in json.loads(capsys.readouterr().out)
+
+
 async def test_kept_checkpoints_that_are_not_checkpoints_are_refused_by_name(
         platform: Platform, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     system = platform.credentials.systems["authority"]
