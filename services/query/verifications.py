@@ -230,8 +230,14 @@ class VerificationRunner:
         first_bad_seq = 0
         if first is not None:
             detail = first.detail
-            first_bad_seq = (await self._store.record_seq(first.chain_id, first.first_bad_id)
-                             if first.first_bad_id else first.last_seq)
+            if first.first_bad_id:
+                first_bad_seq = await self._store.record_seq(first.chain_id, first.first_bad_id)
+            elif first.unmatched is not None and first.unmatched.seq <= first.last_seq:
+                # A tail rewritten with recomputed hashes: the first record shown altered is that of the first
+                # checkpoint the chain does not match, as the detail says, not the chain's last one.
+                first_bad_seq = first.unmatched.seq
+            else:  # cut short (where it now ends) or vanished (0)
+                first_bad_seq = first.last_seq
         elif auditor.forged and not broken_already:
             detail, first_bad_seq = forged_detail(auditor.forged), auditor.forged[0].checkpoint.seq
         page: dict[str, object] = {

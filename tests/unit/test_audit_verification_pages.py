@@ -21,7 +21,7 @@ from services.query.checkpoints import (
     CheckpointSigner,
     CheckpointVerifier,
 )
-from services.query.verifications import verify_from
+from services.query.verifications import VerificationRunner, verify_from
 from tests.unit.test_query_checkpoints import T0, rows
 
 SIGNED_EVERY = 5
@@ -184,3 +184,18 @@ async def test_pages_still_end_within_a_chain_whose_first_records_are_missing(si
     bad = [r for r in await run_job(trail, trail.latest(), verifier, 3) if r.state != INTACT]
     assert [(r.chain_id, r.state) for r in bad] == [("5" * 32, BROKEN)], [r.detail for r in bad]
 
+
+async def test_a_jobs_first_bad_sequence_is_the_record_its_detail_names(signer: CheckpointSigner) -> None:
+    """A job's first_bad_sequence for a tail rewritten with recomputed hashes was the chain's last record (30),
+    while its detail named record 15, the first checkpoint the chain does not match; a tail cut short is still
+    where the chain now ends."""
+    verifier = CheckpointVerifier([signer.public_key])
+    runner = VerificationRunner(None, verifier, 1.0)  # type: ignore[arg-type]  # the store is not read here
+    for tamper, at, expected in (("rewrite", 12, 15), ("cut", 20, 20)):
+        trail = Trail(signer, {"1" * 32: 8, "5" * 32: 30})
+        held = trail.latest()
+        getattr(trail, tamper)("5" * 32, at)
+        auditor, resume_at = await verify_from(trail, verifier, held, None, 1000)  # type: ignore[arg-type]
+        page = await runner._page_figures(auditor, resume_at, False)
+        assert (page["first_bad_chain_id"], page["first_bad_seq"]) == ("5" * 32, expected), page["detail"]
+        assert f"record {expected}" in str(page["detail"])
