@@ -23,7 +23,10 @@ cli.main([])
 
 def test_ctrl_c_ends_the_command_with_one_line() -> None:
     """It ended with a KeyboardInterrupt traceback."""
-    process = subprocess.Popen([sys.executable, "-c", _WAITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # As from a terminal: a run of the tests started in the background by a shell without job control (`… &` in
+    # a script, nohup) has SIGINT ignored, which the child would inherit, and Python then takes no Ctrl-C at all.
+    process = subprocess.Popen([sys.executable, "-c", _WAITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().strip() == b"started"
     process.send_signal(signal.SIGINT)
