@@ -156,6 +156,15 @@ def grant_id_error(grant_id: str) -> dict[str, str]:
     return {"grant": "授权编号应为 grt- 加 32 位小写十六进制字符，如“授权”页或使用记录中所列。"}
 
 
+def reason_error(reason: int, result: int, denied: int, denied_label: str) -> dict[str, str]:
+    """The 审计 page's 拒绝原因 with an outcome other than 拒绝: only refusals have a reason, so the listing could
+    hold nothing, which would read as "no such access" (the service refuses the pair; said here in Chinese)."""
+    if not reason or not result or result == denied:
+        return {}
+    return {"reason": f"拒绝原因只用于结果为“{denied_label}”的访问：请把结果选为“{denied_label}”或“全部结果”，"
+                      "或不选拒绝原因。"}
+
+
 #: Whose calls an access names (AccessRecord.system_id): a business system's id as the directory gives it, or a
 #: person's, whose refused calls are recorded too (services.query.audit_servicer.CALLER_ID).
 CALLER_ID = re.compile(r"sys-[0-9a-z]{4,64}|psn-[0-9a-f]{16}")

@@ -1492,6 +1492,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     times, wrong = forms.audit_period(period["from"], period["to"])
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
+    wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))
     accesses: audit_pb2.ListAccessesResponse | None = None
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
         problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)

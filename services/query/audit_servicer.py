@@ -161,6 +161,17 @@ def _deny_reason_filter(value: int, violations: list[FieldViolation]) -> None:
             "deny_reason", f"give one of {known} (DENY_REASON_…), or leave it unset for every access"))
 
 
+def _reason_with_result(result: int, deny_reason: int, violations: list[FieldViolation]) -> None:
+    """A refusal reason with an outcome other than DENIED: only refused accesses have one, so the listing was
+    always empty, which reads as "no such access" (an investigator asking for the answered calls a revoked
+    credential still made would conclude there were none)."""
+    if deny_reason and result and result != audit_pb2.ACCESS_RESULT_DENIED:
+        violations.append(FieldViolation(
+            "deny_reason", f"only refused accesses (result ACCESS_RESULT_DENIED) have a refusal reason: with result "
+                           f"{_RESULTS.name(result)} nothing could match; leave result unset (or DENIED) to list "
+                           "the refusals for this reason, or leave deny_reason unset"))
+
+
 def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
     """A resource filter is a catalog code or empty: a malformed one could match nothing, and an empty page would
     read as "nobody used it"."""
@@ -333,6 +344,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         _grant_filter(request.grant_id, violations)
         _system_filter(request.system_id, violations)
         _deny_reason_filter(request.deny_reason, violations)
+        _reason_with_result(request.result, request.deny_reason, violations)
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)

@@ -1215,6 +1215,17 @@ async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(me
         system_id="sys-' OR 1=1", deny_reason=99), metadata=mesh.md(mesh.authority), timeout=10))  # type: ignore[arg-type]
     assert malformed.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(malformed) == {"system_id", "deny_reason"}
     assert "sys-" in malformed.details() and "CREDENTIALS_REVOKED" in malformed.details()
+    # A reason with another outcome could match nothing: refused, not an empty page that reads as "none".
+    for result in (audit_pb2.ACCESS_RESULT_ANSWERED, audit_pb2.ACCESS_RESULT_NOT_FOUND):
+        never = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            result=result, deny_reason=common.DENY_REASON_NOT_GRANTED), metadata=mesh.md(mesh.authority), timeout=10))
+        assert never.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(never) == {"deny_reason"}
+        assert "ACCESS_RESULT_DENIED" in never.details(), never.details()
+    refused_for = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+        system_id=caller.system_id, result=audit_pb2.ACCESS_RESULT_DENIED, deny_reason=common.DENY_REASON_NOT_GRANTED),
+        metadata=mesh.md(mesh.authority), timeout=10)
+    assert [a.id for a in refused_for.accesses] == [i for i, (_, d) in expected.items()
+                                                    if d == common.DENY_REASON_NOT_GRANTED]
 
     # The provider sees the accesses to its resources, not the others'.
     as_market = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(

@@ -1424,6 +1424,28 @@ def test_the_audit_page_lists_one_systems_calls_and_one_refusal_reason() -> None
     assert f'<a href="/audit?system={system}"' in page
 
 
+def test_a_refusal_reason_with_another_outcome_is_said_wrong_beside_the_reason() -> None:
+    """拒绝原因 with 结果 已应答 listed nothing (only refusals have a reason), which read as "no such access"; the
+    service now refuses the pair, and the page says why beside the reason, in Chinese, before any call."""
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import audit_pb2
+
+    revoked, denied = common_pb2.DENY_REASON_CREDENTIALS_REVOKED, labels.DENIED_RESULT
+    said = forms.reason_error(revoked, audit_pb2.ACCESS_RESULT_ANSWERED, denied, labels.ACCESS_RESULT[denied])
+    assert said == {"reason": "拒绝原因只用于结果为“拒绝”的访问：请把结果选为“拒绝”或“全部结果”，或不选拒绝原因。"}
+    for reason, result in ((revoked, denied), (revoked, 0), (0, audit_pb2.ACCESS_RESULT_ANSWERED)):
+        assert forms.reason_error(reason, result, denied, labels.ACCESS_RESULT[denied]) == {}
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors=said, nav=[], current="/audit",
+        period={"from": "", "to": ""}, grant="", system="", reason=revoked, result=audit_pb2.ACCESS_RESULT_ANSWERED,
+        filters={}, resource="", accesses=[], dept_names={}, res_names={}, item_names={}, next_token="",
+        problem=None, events=[], events_next="", events_problem=None)
+    assert '<div class="field invalid"><label for="f-reason">拒绝原因</label>' in page
+    assert said["reason"] in page
+
+
 def test_the_audit_page_names_each_accesss_grant_and_lists_one_grants_accesses(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The 审计 page listed who read what and why, not under which grant: an auditor checking a conditional sharing
