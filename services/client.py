@@ -255,9 +255,15 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
             while wait and job.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
                 print(json.dumps({"id": job.id, "records_verified": job.records_verified,
                                   "progress_percent": job.progress_percent}), file=sys.stderr)
-                time.sleep(VERIFICATION_POLL_SECONDS)
-                job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job.id), metadata=md,
-                                                timeout=30).verification
+                try:
+                    time.sleep(VERIFICATION_POLL_SECONDS)
+                    job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job.id), metadata=md,
+                                                    timeout=30).verification
+                except KeyboardInterrupt:
+                    # Ctrl-C stops the waiting, not the job: said, or the auditor takes it for cancelled.
+                    print(f"govshare audit verify-trail: job {job.id} goes on running on the platform: `govshare "
+                          f"audit verify-trail --id {job.id}` reads it, with --cancel stops it", file=sys.stderr)
+                    raise
         except grpc.RpcError as error:
             print_error(error)
             return 1

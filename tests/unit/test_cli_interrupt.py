@@ -33,3 +33,64 @@ def test_ctrl_c_ends_the_command_with_one_line() -> None:
     error = process.stderr.read().decode()
     assert process.wait(timeout=60) == 130
     assert error == "govshare migrate: interrupted\n", error
+
+
+class _Platform:
+    """A real gRPC server answering as the platform does while a verification job runs: a token, and the job
+    RUNNING whenever it is asked (what the command sees of a long trail)."""
+
+    def IssueToken(self, request, context):  # type: ignore[no-untyped-def]
+        from govshare.authorization.v1 import token_pb2
+
+        return token_pb2.IssueTokenResponse(token="t")
+
+    @staticmethod
+    def job(answer):  # type: ignore[no-untyped-def]
+        from govshare.query.v1 import audit_pb2
+
+        running = audit_pb2.AuditVerification(id="avj-0123456789abcdef", records_verified=7, progress_percent=1,
+                                              state=audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING)
+        return lambda request, context: answer(verification=running)
+
+
+def test_ctrl_c_while_waiting_for_a_verification_says_the_job_goes_on() -> None:
+    """`govshare audit verify-trail --wait` interrupted said only 'interrupted': the auditor took the job for
+    cancelled, while it went on reading the whole trail on the platform. It now names the job and how to read or
+    cancel it."""
+    from concurrent import futures
+
+    import grpc
+
+    from govshare.authorization.v1 import token_pb2_grpc
+    from govshare.query.v1 import audit_pb2
+
+    platform = _Platform()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    token_pb2_grpc.add_TokenServiceServicer_to_server(platform, server)  # type: ignore[arg-type]
+    answers = {"StartAuditVerification": (audit_pb2.StartAuditVerificationRequest,
+                                          audit_pb2.StartAuditVerificationResponse),
+               "GetAuditVerification": (audit_pb2.GetAuditVerificationRequest, audit_pb2.GetAuditVerificationResponse)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("govshare.query.v1.AuditService", {
+        name: grpc.unary_unary_rpc_method_handler(
+            platform.job(answer), request_deserializer=request.FromString,
+            response_serializer=lambda response: response.SerializeToString())
+        for name, (request, answer) in answers.items()}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "audit", "verify-trail", "--wait", "--gateway", f"127.0.0.1:{port}",
+             "--system-id", "sys-0123456789abcdef", "--secret", "s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        assert process.stderr is not None
+        progress = process.stderr.readline().decode()
+        assert '"id": "avj-0123456789abcdef"' in progress, progress
+        process.send_signal(signal.SIGINT)
+        said = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 130
+    finally:
+        server.stop(None)
+    assert said.splitlines() == [
+        "govshare audit verify-trail: job avj-0123456789abcdef goes on running on the platform: `govshare audit "
+        "verify-trail --id avj-0123456789abcdef` reads it, with --cancel stops it",
+        "govshare audit verify-trail: interrupted"], said
