@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from services.runtime.embedded import _require, _with_database, create_database
+from services.runtime.embedded import _require, _with_database, administer, create_database
 from services.runtime.files import open_private
 
 #: What Redis keeps that a restored database makes wrong: records newer than the restored foundation's (query's
@@ -100,26 +100,14 @@ async def restore(database_url: str, file: Path) -> None:
 
 
 async def _drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _replace_database(admin_url: str, staging: str, name: str) -> None:
     """``staging`` under ``name``: the old database dropped (with anyone still connected to it) and the restored
     one renamed, one statement after the other."""
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'ALTER DATABASE "{staging}" RENAME TO "{name}"')
-    finally:
-        await conn.close()
+    await administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                     f'ALTER DATABASE "{staging}" RENAME TO "{name}"')
 
 
 async def forget_newer_state(redis_url: str) -> int:

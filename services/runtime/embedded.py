@@ -252,15 +252,21 @@ def _terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 async def create_database(admin_url: str, name: str) -> str:
     """Creates database ``name`` (dropping an old one) on the server of ``admin_url``; returns its URL."""
+    await administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return _with_database(admin_url, name)
+
+
+async def administer(admin_url: str, *statements: str) -> None:
+    """Runs ``statements`` one after the other on a connection of their own to ``admin_url`` (a database other than
+    the ones they create, drop or rename, which no pool may hold)."""
     import asyncpg
 
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
-    return _with_database(admin_url, name)
 
 
 def _with_database(url: str, name: str) -> str:
