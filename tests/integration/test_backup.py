@@ -32,17 +32,23 @@ def _shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
                           timeout=60, check=False)
 
 
+async def _database(embedded: EmbeddedServers, statements: str) -> str:
+    """A database of its own for one test, holding what ``statements`` make; its URL."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statements)
+    finally:
+        await conn.close()
+    return url
+
+
 async def test_the_readmes_backup_and_restore_bring_back_the_database_and_forget_redis_newer_state(
         embedded: EmbeddedServers, redis_url: str, tmp_path: Path) -> None:
     """A backup, then changes (a row, a table of a later migration, the cache and a console session in Redis),
     then the restore: the database as it was backed up, and Redis without the state newer than it."""
-    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE SCHEMA catalog; CREATE TABLE catalog.entries (code text PRIMARY KEY);"
-                           "INSERT INTO catalog.entries VALUES ('101001/000001')")
-    finally:
-        await conn.close()
+    url = await _database(embedded, "CREATE SCHEMA catalog; CREATE TABLE catalog.entries (code text PRIMARY KEY);"
+                                    "INSERT INTO catalog.entries VALUES ('101001/000001')")
     backup, restore = _readme_commands()
     done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
@@ -133,13 +139,8 @@ async def test_a_restore_from_a_backup_cut_short_in_its_data_leaves_the_database
     header; the database was dropped, pg_restore stopped at the missing data ("could not read from input file: end
     of file"), and the platform was left with half a database: the tables restored before that point, empty ones
     after it. The backup is now restored beside and takes the database's name only when whole."""
-    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE TABLE kept (id int, filler text); "
-                           "INSERT INTO kept SELECT n, md5(n::text) FROM generate_series(1, 20000) AS n")
-    finally:
-        await conn.close()
+    url = await _database(embedded, "CREATE TABLE kept (id int, filler text); "
+                                    "INSERT INTO kept SELECT n, md5(n::text) FROM generate_series(1, 20000) AS n")
     backup, restore = _readme_commands()
     done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
