@@ -644,6 +644,29 @@ async def test_a_day_no_date_can_write_is_that_records_problem_not_an_internal_e
         await store.close()
 
 
+async def test_a_time_of_day_of_24_00_leaves_as_the_database_writes_it_not_an_internal_error(
+        tmp_path: Path, database_url: str) -> None:
+    """PostgreSQL keeps '24:00:00' in a time or timetz column (a 营业时间 ending at midnight); Python's time cannot
+    hold it: asyncpg's codec raised ValueError, and a Query, a BatchQuery of that key or an export's page over its
+    row ended INTERNAL. It leaves as PostgreSQL writes it; other times leave as they did."""
+    await _execute(database_url, """
+        ALTER TABLE registry ADD COLUMN closes time, ADD COLUMN closes_tz timetz;
+        INSERT INTO registry (code, updated, closes, closes_tz) VALUES
+            ('midnight', '2026-12-01', '24:00', '24:00:00+08'), ('noon', '2026-12-01', '12:30:00.5', '12:30-05:30');""")
+    items = {"closes": "closes", "closes_tz": "closes_tz"}
+    store = DepartmentStore(parse(_config(tmp_path, database_url, items), str(tmp_path / "dept.yaml")))
+    await store.open()
+    expected = {"midnight": {"code": "midnight", "closes": "24:00:00", "closes_tz": "24:00:00+08:00"},
+                "noon": {"code": "noon", "closes": "12:30:00.500000", "closes_tz": "12:30:00-05:30"}}
+    try:
+        for key, values in expected.items():
+            assert (await store.lookup("registry", key)).values == values
+        assert {row.key: row.values for row in await store.batch_lookup("registry", list(expected))} == expected
+        assert {row.key: row.values for row in (await store.page("registry", "b", 10)).rows} == expected
+    finally:
+        await store.close()
+
+
 async def test_the_check_warns_of_days_no_date_can_write(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A 有效期至 typed 20260-03-01, a timestamp past year 9999, a day BC: the database keeps them, the 前置机 cannot
