@@ -916,6 +916,46 @@ async def test_copy_dataset_of_a_csv_file_rejects_its_bad_lines_and_loads_the_re
             "\r\n".join(lines[:2]).encode() + "\r\n张三".encode("gbk")), encoding="utf-8", newline="")))
 
 
+async def test_copy_dataset_of_a_csv_file_names_each_bad_record_by_its_line(calls: Calls, pool: asyncpg.Pool) -> None:
+    """A rejection named the record by its position in the load alone, counted from 0 (#3): not the line a data
+    officer looks for in the file, with the header before it, the empty lines csv skips and a value that spans two
+    lines between quotes. Read from a CSV reader, a record is named by its line too, the one it ends on, and so is
+    the earlier record a repeated key repeats, in its batch or an earlier one."""
+    persons = fresh_persons(5)
+    wrong = {**persons[1], "citizen_id": persons[1]["citizen_id"][:-1] + ("1" if persons[1]["citizen_id"][-1] == "0"
+                                                                          else "0")}
+    broken = {**persons[2], "address": "第一行\n第二行"}
+
+    def line(person: dict[str, str]) -> str:
+        return ",".join(f'"{value}"' for value in person.values())
+
+    text = "\r\n".join([
+        ",".join(persons[0]),  # line 1: the header
+        line(persons[0]),  # line 2: #0
+        "",  # line 3: empty, skipped by csv
+        line(wrong),  # line 4: #1, a wrong check character
+        line(broken),  # lines 5-6: #2, a line break in its address, between quotes
+        line(persons[3]),  # line 7: #3
+        line(persons[0]),  # line 8: #4, repeats #0 (an earlier batch)
+        line(persons[4]),  # line 9: #5
+        line(persons[4]),  # line 10: #6, repeats #5 (the same batch)
+    ]) + "\r\n"
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO(text, newline="")), batch_size=4)
+    assert caught.value.loaded == 3
+    assert [(r.index, r.line) for r in caught.value.rejected] == [(1, 4), (2, 6), (4, 8), (6, 10)]
+    assert caught.value.rejected[2].reasons == ("citizen_id: repeats record #0 (line 2) of this load",)
+    assert caught.value.rejected[3].reasons == ("citizen_id: repeats record #5 (line 9) of this load",)
+    message = str(caught.value)
+    assert "#1 (line 4): citizen_id: 公民身份号码 has an invalid check character" in message, message
+    assert "#2 (line 6): address: " in message and wrong["citizen_id"] not in message
+    # Records that come from no file are named by their position, as before.
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code, [wrong])
+    assert caught.value.rejected[0].line == 0 and "#0: citizen_id" in str(caught.value)
+
+
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
         calls: Calls, pool: asyncpg.Pool) -> None:
     persons = fresh_persons(2500)
