@@ -163,8 +163,14 @@ async def read_as_text_form(connection: asyncpg.Connection) -> None:
 
     Dates and timestamps are read so that 'infinity' and '-infinity' are told from real days (:data:`ENDLESS`):
     asyncpg reads them as 9999-12-31 and 0001-01-01, which a date a department really holds may be. A time of day
-    of '24:00:00' is read as that text (datetime.time has no such time)."""
+    of '24:00:00' is read as that text (datetime.time has no such time).
+
+    A real (float4) is read as the number PostgreSQL writes for it (``123.45``): asyncpg gives the float8 nearest
+    its binary value, and an area of 123.45 m² left as 123.44999694824219, which a verification of 123.45 did not
+    match."""
     await connection.set_type_codec("bpchar", schema="pg_catalog", encoder=str, decoder=_unpadded, format="text")
+    await connection.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=decimal.Decimal,
+                                    format="text")
     for name, (encoder, decoder) in _TIME_CODECS.items():
         await connection.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format="tuple")
 

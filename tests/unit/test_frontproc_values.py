@@ -130,6 +130,29 @@ async def test_numbers_leave_in_decimal_without_an_exponent(tmp_path: Path, data
     assert row.values["amount"] == "12.50" and row.values["ratio"] == "0.00001"
 
 
+async def test_a_real_leaves_as_the_number_the_database_holds_not_its_binary_expansion(
+        tmp_path: Path, database_url: str) -> None:
+    """A real (float4) column's 123.45 left as 123.44999694824219, asyncpg's float8 nearest its binary value (and
+    0.1 as 0.10000000149011612): not the number the department keeps, and a verification of 123.45 did not match.
+    It leaves as PostgreSQL writes it, in decimal; NaN and ±Infinity are still no value."""
+    await _execute(database_url, """
+        ALTER TABLE registry ADD COLUMN area real;
+        INSERT INTO registry (code, area, label) VALUES ('r1', 123.45, 'x'), ('r2', 0.1, 'y'), ('r3', 1e-7, 'z'),
+            ('r4', 'NaN', 'w'), ('r5', 16777216, 'v');""")
+    text = _config(tmp_path, database_url, {"area": "area", "label": "label"})
+    expected = {"r1": "123.45", "r2": "0.1", "r3": "0.0000001", "r4": None, "r5": "16777216"}
+    for key, area in expected.items():
+        assert (await _read(tmp_path, text, key)).values.get("area") == area
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert {row.key: row.values.get("area") for row in await store.batch_lookup("registry", list(expected))} \
+            == expected
+        assert {row.key: row.values.get("area") for row in (await store.page("registry", "b", 10)).rows} == expected
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(("amount", "ratio"), [("NaN", "NaN"), ("Infinity", "-Infinity"), ("-Infinity", "Infinity")])
 async def test_a_number_that_is_no_number_is_no_value(tmp_path: Path, database_url: str, amount: str,
                                                       ratio: str) -> None:
