@@ -44,7 +44,7 @@ from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
 from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
 from services.foundation.loading import Rejection
 from services.foundation.store import Transaction
-from services.foundation.validation import china_today, validate_record
+from services.foundation.validation import BYTE_ORDER_MARK, china_today, validate_record
 from services.runtime.cache import create_client
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ class _Rows:
                                   Decimal if item.column_type == NUMERIC else None) for item in dataset.items)
 
     def batch(self, records: Iterator[dict], size: int, start: int) -> _Batch:
-        chunk = _read(records, size, start) if self._validate else [(r, 0) for r in islice(records, size)]
+        chunk = _read(records, size, start, self._dataset) if self._validate else \
+            [(r, 0) for r in islice(records, size)]
         batch = _Batch(consumed=len(chunk))
         # key → the record's position and line: a reason names the record, not the ID number
         seen: dict[str, tuple[int, int]] = {}
@@ -201,7 +202,8 @@ class _Unreadable:
 MAX_UNREADABLE_IN_A_ROW = 1000
 
 
-def _read(records: Iterator[dict], size: int, start: int) -> list[tuple[dict | _Unreadable, int]]:
+def _read(records: Iterator[dict], size: int, start: int, dataset: Dataset
+          ) -> list[tuple[dict | _Unreadable, int]]:
     """Up to ``size`` records, each with the line of its file it ends on (a csv reader's ``line_num``; 0 for
     records that come from no file). One its reader raises csv.Error for is an :class:`_Unreadable` in its place,
     and the reading goes on (csv's reader resumes at the next line), so one huge or broken line of a file rejects
@@ -231,8 +233,32 @@ def _read(records: Iterator[dict], size: int, start: int) -> list[tuple[dict | _
                              "there on was loaded): save it as UTF-8, or open it with errors='surrogateescape' to "
                              "have each such record rejected and the rest loaded") from error
         in_a_row = 0
+        if start == 0 and not any(isinstance(read, dict) for read, _ in chunk):
+            _require_distinct_columns(records, dataset)  # the header is read now, with the first record
         chunk.append((record, _line(records)))
     return chunk
+
+
+def _require_distinct_columns(records: Iterator[dict], dataset: Dataset) -> None:
+    """ValueError, before anything is loaded, when a CSV reader's header names a column twice (called once its
+    first record is read, so asking for the header reads nothing).
+
+    csv.DictReader keeps the last of two columns of one name: a file whose header said name twice (a 户主姓名
+    column relabelled name) loaded every record with the other column's value, and nothing said so."""
+    header = getattr(records, "fieldnames", None)
+    if not isinstance(header, list):
+        return
+    names = [str(name).lstrip(BYTE_ORDER_MARK) for name in header]
+    # (Columns without a name are no item: validate_record rejects a record holding a value in one.)
+    twice = {name: [n for n, other in enumerate(names, 1) if other == name] for name in names
+             if name.strip() and names.count(name) > 1}
+    if twice:
+        # An item's name is shown; another header is not (a file without a header row has a record for one).
+        said = "; ".join(f"{name if name in dataset.item_names else 'a name'} in columns "
+                         f"{', '.join(map(str, columns))}" for name, columns in twice.items())
+        raise ValueError(f"the file's header names a column twice ({said}): a CSV reader keeps only the last of "
+                         "them, so the other's values would be lost without a word; rename or remove one (nothing "
+                         "was loaded)")
 
 
 def _line(records: Iterator[dict]) -> int:

@@ -956,6 +956,29 @@ async def test_copy_dataset_of_a_csv_file_names_each_bad_record_by_its_line(call
     assert caught.value.rejected[0].line == 0 and "#0: citizen_id" in str(caught.value)
 
 
+async def test_copy_dataset_of_a_csv_file_whose_header_names_a_column_twice_loads_nothing_saying_which(
+        calls: Calls, pool: asyncpg.Pool) -> None:
+    """csv.DictReader keeps the last of two columns of one name: a file whose header said name twice (another
+    column relabelled name) loaded every record with that column's value, and nothing said so. The load stops
+    before anything is written, naming the item and its columns; a column named twice that is no item is not named
+    (a file without a header row has a record's values there)."""
+    person, other = fresh_persons(2)
+    header = [*person, "name"]
+    text = "\r\n".join([",".join(header), ",".join([*person.values(), "户主某"])]) + "\r\n"
+    with pytest.raises(ValueError, match=r"the file's header names a column twice \(name in columns 2, 9\): a CSV "
+                                         r"reader keeps only the last of them.*\(nothing was loaded\)$"):
+        await copy_dataset(pool, "population", POLICE.department_code, csv.DictReader(io.StringIO(text, newline="")))
+    assert not (await calls.lookup("population", person["citizen_id"])).found
+    values = list(other.values())
+    headless = "\r\n".join([",".join([*values, "某甲", "某甲"]), ",".join(values)]) + "\r\n"
+    with pytest.raises(ValueError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO(headless, newline="")))
+    assert "(a name in columns 9, 10)" in str(caught.value) and "某甲" not in str(caught.value)
+    # Without validation (trusted generated records) and from a list, nothing is checked, as before.
+    assert await copy_dataset(pool, "population", POLICE.department_code, [person]) == 1
+
+
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
         calls: Calls, pool: asyncpg.Pool) -> None:
     persons = fresh_persons(2500)
