@@ -170,6 +170,8 @@ class _Rows:
                 checked = validate_record(self._dataset, record, self._today)
                 problems = checked.problems or ([_repeats(key_item, *seen[checked.key])]
                                                 if checked.key in seen else [])
+                if problems and line and (spanned := _spanned(record, line)):
+                    problems = [spanned, *problems]
                 if problems:
                     batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems), line))
                     continue
@@ -237,6 +239,23 @@ def _read(records: Iterator[dict], size: int, start: int, dataset: Dataset
             _require_distinct_columns(records, dataset)  # the header is read now, with the first record
         chunk.append((record, _line(records)))
     return chunk
+
+
+def _spanned(record: Mapping[object, object], line: int) -> str:
+    """The reason of a record of a CSV file whose values hold line breaks, or "" (no item takes one).
+
+    A value between double quotes may span lines; a quote opened by mistake and not closed (a name typed "张三, an
+    address cut by an export) takes in every line after it, up to the next quote, as that value: those lines were
+    neither loaded nor rejected, only the record swallowing them was, for a line break in its address. The reason
+    says which lines it took in, so the file's count of lines and the load's of records can be told apart."""
+    # (A value running to the end of the file holds the last line's end too, which ends no line of the record.)
+    breaks = sum(value.count("\n") + value.count("\r") - value.count("\r\n")
+                 for value in (value.rstrip("\r\n") for value in record.values() if isinstance(value, str)))
+    if not breaks:
+        return ""
+    return (f"the record runs from line {line - breaks} to line {line} (a value holds line breaks: a double quote "
+            "opened and not closed takes in the lines after it as part of that value, and they are not read as "
+            "records): close the quote, or remove the line breaks")
 
 
 def _require_distinct_columns(records: Iterator[dict], dataset: Dataset) -> None:

@@ -949,11 +949,32 @@ async def test_copy_dataset_of_a_csv_file_names_each_bad_record_by_its_line(call
     assert caught.value.rejected[3].reasons == ("citizen_id: repeats record #5 (line 9) of this load",)
     message = str(caught.value)
     assert "#1 (line 4): citizen_id: 公民身份号码 has an invalid check character" in message, message
-    assert "#2 (line 6): address: " in message and wrong["citizen_id"] not in message
+    assert "#2 (line 6): the record runs from line 5 to line 6 (a value holds line breaks" in message
+    assert wrong["citizen_id"] not in message
     # Records that come from no file are named by their position, as before.
     with pytest.raises(BulkLoadError) as caught:
         await copy_dataset(pool, "population", POLICE.department_code, [wrong])
     assert caught.value.rejected[0].line == 0 and "#0: citizen_id" in str(caught.value)
+
+
+async def test_a_quote_left_open_in_a_csv_file_is_said_to_take_in_the_lines_after_it(calls: Calls,
+                                                                                    pool: asyncpg.Pool) -> None:
+    """A double quote opened by mistake and never closed (a name typed "张三) makes csv read every line after it, up
+    to the next quote, as that value: those records were neither loaded nor rejected, and the one rejection said
+    only that the address held a line break. It says now which lines the record took in, and why."""
+    persons = fresh_persons(5)
+    lines = [",".join(persons[0]), *(",".join(p.values()) for p in persons)]
+    lines[2] = lines[2].replace(persons[1]["address"], '"' + persons[1]["address"])  # #1, line 3: opened, not closed
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO("\r\n".join(lines) + "\r\n", newline="")), batch_size=2)
+    assert caught.value.loaded == 1
+    (rejected,) = caught.value.rejected
+    assert (rejected.index, rejected.line) == (1, 6)
+    assert rejected.reasons[0].startswith("the record runs from line 3 to line 6 (a value holds line breaks: a "
+                                          "double quote opened and not closed takes in the lines after it")
+    assert persons[2]["name"] not in str(caught.value) and persons[1]["citizen_id"] not in str(caught.value)
+    assert not (await calls.lookup("population", persons[4]["citizen_id"])).found  # taken in, not loaded: said
 
 
 async def test_copy_dataset_of_a_csv_file_whose_header_names_a_column_twice_loads_nothing_saying_which(
