@@ -860,7 +860,7 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
         return ""
     rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
     example, problem = invalid[0]
-    shown = Masker().mask(example, rule) if rule else example
+    shown = (Masker().mask(example, rule) if rule else example).strip() or "an empty or blank key"
     read = f"{len(keys)} key{'s' * (len(keys) != 1)} read from {resource.key_column.value}"
     if len(invalid) == len(keys):
         return (f"none of the {read} (the first rows of {resource.table.value}) is a valid {resource.key_kind_name} "

@@ -752,6 +752,10 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
     (["342322194911060454", "342322194911060455", "11010519491231002x"], "citizen_id",
      "1 of the 3 keys read from k (the first rows of kinds) are not valid citizen_id keys (342322********0455: "),
     (["342322194911060454", "11010519491231002x"], "citizen_id", ""),
+    # A row whose key is empty or blank was shown as "(: must not be empty)", naming nothing.
+    (["342322194911060454", ""], "citizen_id",
+     "1 of the 2 keys read from k (the first rows of kinds) are not valid citizen_id keys (an empty or blank key: "
+     "must not be empty)"),
     (["91110000600037341L"], "credit_code", ""),
     (["ZZ2026000001"], "text", ""),
 ])
@@ -777,7 +781,7 @@ async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
         await connection.close()
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else []), warnings
-    assert not any(key in warning for key in keys if kind != "text" for warning in warnings)
+    assert not any(key in warning for key in keys if kind != "text" and key for warning in warnings)
 
 
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
