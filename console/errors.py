@@ -341,6 +341,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "这是 15 位的第一代公民身份号码，请填写其 18 位号码。"),
     (r"(统一社会信用代码|公民身份号码) must have 18 characters, got (\d+)(?:, or leave it empty .*)?",
      r"\1应为 18 位，现为 \2 位，请核对后重新填写。"),
+    (r"(统一社会信用代码|公民身份号码) has an invalid check character: it ends in 000, as a spreadsheet .*",
+     r"\1的校验位不正确，且末尾为 000：电子表格把 18 位代码当作数值时只保留前 15 位、其余写成 0，"
+     "请把该列设为文本后从源数据重新导出。"),
     (r"(统一社会信用代码|公民身份号码) has an invalid check character(?:, or leave it empty .*)?",
      r"\1的校验位不正确，请核对后重新填写。"),
     (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY(?:, or leave it empty .*)?",

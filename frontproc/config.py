@@ -13,6 +13,7 @@ The ``database.backend`` field leaves room for other databases; ``postgresql`` i
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -199,6 +200,28 @@ def _address(reader: _Reader, value: Located | None, name: str) -> None:
     problem = address_problem(value.value)
     if problem:
         reader.problem(value.line, f"{name}: {problem}")
+
+
+def _callable_endpoint(reader: _Reader, value: Located | None, name: str) -> None:
+    """The endpoint (``listen`` when no ``endpoint`` is given) must be an address the platform can call.
+
+    ``listen: 0.0.0.0:7100``, as the docs suggest to be reached from another machine, without ``endpoint`` bound
+    the platform's assertions to 0.0.0.0:7100, no address any catalog entry can name for the platform to call:
+    every call was refused (the assertions being for the registered target), or, the entry "corrected" to
+    0.0.0.0:7100 as submit-entry offered, the platform called its own machine."""
+    if value is None or address_problem(value.value) is not None:
+        return
+    host = value.value.rpartition(":")[0].strip("[]")
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return  # a host name
+    if unspecified:
+        what = "endpoint" if name == "endpoint" else "listen (the endpoint, as no endpoint is given)"
+        reader.problem(value.line, f"{what}: {value.value} is every address of this machine, not one the platform "
+                                   "can call: set endpoint to the address the catalog entry registers, as the "
+                                   "platform reaches this machine (e.g. endpoint: fqj.example.gov.cn:"
+                                   f"{value.value.rpartition(':')[2]})")
 
 
 def _zone(reader: _Reader, value: Located | None) -> None:
@@ -443,6 +466,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     _address(reader, listen, "listen")
     endpoint = reader.text(top, "endpoint", "configuration")
     _address(reader, endpoint, "endpoint")
+    _callable_endpoint(reader, endpoint or listen, "endpoint" if endpoint else "listen")
     health_listen = reader.text(top, "health_listen", "configuration")
     _address(reader, health_listen, "health_listen")
     metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535))

@@ -162,8 +162,15 @@ async def read_as_text_form(connection: asyncpg.Connection) -> None:
     name, char(18) for a 公民身份号码) shared '张三        ' and a key its export paged past as 'A1          '.
 
     Dates and timestamps are read so that 'infinity' and '-infinity' are told from real days (:data:`ENDLESS`):
-    asyncpg reads them as 9999-12-31 and 0001-01-01, which a date a department really holds may be."""
+    asyncpg reads them as 9999-12-31 and 0001-01-01, which a date a department really holds may be. A time of day
+    of '24:00:00' is read as that text (datetime.time has no such time).
+
+    A real (float4) is read as the number PostgreSQL writes for it (``123.45``): asyncpg gives the float8 nearest
+    its binary value, and an area of 123.45 m² left as 123.44999694824219, which a verification of 123.45 did not
+    match."""
     await connection.set_type_codec("bpchar", schema="pg_catalog", encoder=str, decoder=_unpadded, format="text")
+    await connection.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=decimal.Decimal,
+                                    format="text")
     for name, (encoder, decoder) in _TIME_CODECS.items():
         await connection.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format="tuple")
 
@@ -232,8 +239,38 @@ def _timestamp_number(value: dt.datetime) -> tuple[int]:
     return ((value - (_EPOCH if value.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND,)
 
 
+#: A time of day PostgreSQL keeps and Python's datetime.time cannot: '24:00:00', the end of a day (a 营业时间 or
+#: 办理时段 that ends at midnight). asyncpg's codec raised ValueError on it, and the call ended INTERNAL.
+_DAY = 86_400_000_000
+
+
+def _time(value: tuple[int]) -> dt.time | str:
+    if value[0] == _DAY:
+        return "24:00:00"  # as PostgreSQL writes it (and ISO 8601: the end of the day)
+    seconds, microsecond = divmod(value[0], 1_000_000)
+    return dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, microsecond)
+
+
+def _timetz(value: tuple[int, int]) -> dt.time | str:
+    """PostgreSQL's binary form: microseconds since midnight, and the zone's offset in seconds west of UTC."""
+    zone = dt.timezone(dt.timedelta(seconds=-value[1]))
+    if value[0] == _DAY:
+        return "24:00:00" + dt.time(tzinfo=zone).isoformat()[len("00:00:00"):]
+    return _time(value[:1]).replace(tzinfo=zone)  # type: ignore[union-attr]
+
+
+def _time_number(value: dt.time) -> tuple[int]:
+    return (((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond,)
+
+
+def _timetz_number(value: dt.time) -> tuple[int, int]:
+    offset = value.utcoffset()
+    return (*_time_number(value), -int(offset.total_seconds()) if offset is not None else 0)
+
+
 _TIME_CODECS = {"date": (_date_number, _date), "timestamp": (_timestamp_number, _timestamp),
-                "timestamptz": (_timestamp_number, _timestamptz)}
+                "timestamptz": (_timestamp_number, _timestamptz), "time": (_time_number, _time),
+                "timetz": (_timetz_number, _timetz)}
 
 
 def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
@@ -823,7 +860,7 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
         return ""
     rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
     example, problem = invalid[0]
-    shown = Masker().mask(example, rule) if rule else example
+    shown = (Masker().mask(example, rule) if rule else example).strip() or "an empty or blank key"
     read = f"{len(keys)} key{'s' * (len(keys) != 1)} read from {resource.key_column.value}"
     if len(invalid) == len(keys):
         return (f"none of the {read} (the first rows of {resource.table.value}) is a valid {resource.key_kind_name} "

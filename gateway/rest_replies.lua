@@ -440,7 +440,16 @@ local function check_body(handle, headers)
   if body == nil or body:length() == 0 then
     return
   end
-  local refusal = body_refusal(body:getBytes(0, body:length()), message)
+  local text = body:getBytes(0, body:length())
+  -- A file saved as "UTF-8 with BOM" (Notepad, Windows PowerShell's Out-File and Set-Content) begins with a byte
+  -- order mark, which the transcoder refused as "not valid JSON: Expected a value", nothing saying what was wrong
+  -- with a body that looked right. RFC 8259 lets a parser ignore it: the edge drops it.
+  if text:sub(1, 3) == "\239\187\191" then
+    text = text:sub(4)
+    body:setBytes(text)
+    handle:headers():replace("content-length", tostring(#text))
+  end
+  local refusal = body_refusal(text, message)
   if refusal ~= nil then
     handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
         invalid_argument(refusal))

@@ -44,7 +44,7 @@ from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
 from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
 from services.foundation.loading import Rejection
 from services.foundation.store import Transaction
-from services.foundation.validation import china_today, validate_record
+from services.foundation.validation import BYTE_ORDER_MARK, china_today, validate_record
 from services.runtime.cache import create_client
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,12 @@ LOAD_ORDER = ("region", "place", "population", "legal_entity", "licence")
 class BulkLoadError(Exception):
     """Some records were rejected; the good ones were loaded all the same.
 
-    The message names each record by its position, never by its key: a key is an ID number, and the message is
-    what ends up printed or logged (the keys are in ``rejected`` for the caller that needs them)."""
+    The message names each record by its position (and, read from a CSV file, by the line of the file it ends on),
+    never by its key: a key is an ID number, and the message is what ends up printed or logged (the keys are in
+    ``rejected`` for the caller that needs them)."""
 
     def __init__(self, dataset: str, loaded: int, rejected: list[Rejection]) -> None:
-        shown = "; ".join(f"#{r.index}: {', '.join(r.reasons)}" for r in rejected[:5])
+        shown = "; ".join(f"{_record(r.index, r.line)}: {', '.join(r.reasons)}" for r in rejected[:5])
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         super().__init__(f"{dataset}: loaded {loaded}, rejected {len(rejected)}: {shown}{more}")
         self.dataset = dataset
@@ -139,6 +140,8 @@ class _Batch:
     rejected: list[Rejection] = field(default_factory=list)
     #: Each row's position in the load (validated loads only): a key repeated in a later batch names it.
     positions: list[int] = field(default_factory=list)
+    #: Each row's line in its file, beside ``positions`` (0: not read from a CSV reader).
+    lines: list[int] = field(default_factory=list)
 
 
 class _Rows:
@@ -153,23 +156,28 @@ class _Rows:
                                   Decimal if item.column_type == NUMERIC else None) for item in dataset.items)
 
     def batch(self, records: Iterator[dict], size: int, start: int) -> _Batch:
-        chunk = _read(records, size, start) if self._validate else list(islice(records, size))
+        chunk = _read(records, size, start, self._dataset) if self._validate else \
+            [(r, 0) for r in islice(records, size)]
         batch = _Batch(consumed=len(chunk))
-        seen: dict[str, int] = {}  # key → the record's position: a reason names the record, not the ID number
+        # key → the record's position and line: a reason names the record, not the ID number
+        seen: dict[str, tuple[int, int]] = {}
         key_item = self._dataset.key_item
-        for offset, record in enumerate(chunk):
+        for offset, (record, line) in enumerate(chunk):
             if isinstance(record, _Unreadable):
-                batch.rejected.append(Rejection(start + offset, "", (record.reason,)))
+                batch.rejected.append(Rejection(start + offset, "", (record.reason,), line))
                 continue
             if self._validate:
                 checked = validate_record(self._dataset, record, self._today)
-                problems = checked.problems or ([_repeats(key_item, seen[checked.key])]
+                problems = checked.problems or ([_repeats(key_item, *seen[checked.key])]
                                                 if checked.key in seen else [])
+                if problems and line and (spanned := _spanned(record, line)):
+                    problems = [spanned, *problems]
                 if problems:
-                    batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems)))
+                    batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems), line))
                     continue
-                seen[checked.key] = start + offset
+                seen[checked.key] = (start + offset, line)
                 batch.positions.append(start + offset)
+                batch.lines.append(line)
                 values = checked.values
                 batch.rows.append(tuple(values.get(name) for name, _ in self._converters) + self._tail)
             else:
@@ -196,12 +204,17 @@ class _Unreadable:
 MAX_UNREADABLE_IN_A_ROW = 1000
 
 
-def _read(records: Iterator[dict], size: int, start: int) -> list[dict | _Unreadable]:
-    """Up to ``size`` records; one its reader raises csv.Error for is an :class:`_Unreadable` in its place, and
-    the reading goes on (csv's reader resumes at the next line), so one huge or broken line of a file rejects
+def _read(records: Iterator[dict], size: int, start: int, dataset: Dataset
+          ) -> list[tuple[dict | _Unreadable, int]]:
+    """Up to ``size`` records, each with the line of its file it ends on (a csv reader's ``line_num``; 0 for
+    records that come from no file). One its reader raises csv.Error for is an :class:`_Unreadable` in its place,
+    and the reading goes on (csv's reader resumes at the next line), so one huge or broken line of a file rejects
     that record, not the rest of the file. Any other error of the reader stops the load: a text file's reader
-    that cannot decode its bytes ends there, and going on would lose the rest of the file without a word."""
-    chunk: list[dict | _Unreadable] = []
+    that cannot decode its bytes ends there, and going on would lose the rest of the file without a word.
+
+    The line is what a data officer looks for in the file: a record's position alone (#41, counted from 0) is
+    not its line, with the header before it, the empty lines a reader skips and values holding line breaks."""
+    chunk: list[tuple[dict | _Unreadable, int]] = []
     in_a_row = 0
     while len(chunk) < size:
         try:
@@ -211,22 +224,76 @@ def _read(records: Iterator[dict], size: int, start: int) -> list[dict | _Unread
         except csv.Error as error:  # its message names the limit or the character, never the line's content
             in_a_row += 1
             if in_a_row > MAX_UNREADABLE_IN_A_ROW:
-                raise ValueError(f"record #{start + len(chunk)}: {MAX_UNREADABLE_IN_A_ROW} unreadable records in a "
-                                 "row; is this a CSV file?") from error
-            chunk.append(_Unreadable(f"the line could not be read as CSV ({error}); fix it and load it again"))
+                raise ValueError(f"{_record(start + len(chunk), _line(records))}: {MAX_UNREADABLE_IN_A_ROW} "
+                                 "unreadable records in a row; is this a CSV file?") from error
+            chunk.append((_Unreadable(f"the line could not be read as CSV ({error}); fix it and load it again"),
+                          _line(records)))
             continue
         except UnicodeDecodeError as error:
+            # No line: a text file is decoded a block at a time, so the bytes may lie well past the line read last.
             raise ValueError(f"the file is not UTF-8 (met reading on from record #{start + len(chunk)}: nothing from "
                              "there on was loaded): save it as UTF-8, or open it with errors='surrogateescape' to "
                              "have each such record rejected and the rest loaded") from error
         in_a_row = 0
-        chunk.append(record)
+        if start == 0 and not any(isinstance(read, dict) for read, _ in chunk):
+            _require_distinct_columns(records, dataset)  # the header is read now, with the first record
+        chunk.append((record, _line(records)))
     return chunk
 
 
-def _repeats(key_item: str, position: int) -> str:
+def _spanned(record: Mapping[object, object], line: int) -> str:
+    """The reason of a record of a CSV file whose values hold line breaks, or "" (no item takes one).
+
+    A value between double quotes may span lines; a quote opened by mistake and not closed (a name typed "张三, an
+    address cut by an export) takes in every line after it, up to the next quote, as that value: those lines were
+    neither loaded nor rejected, only the record swallowing them was, for a line break in its address. The reason
+    says which lines it took in, so the file's count of lines and the load's of records can be told apart."""
+    # (A value running to the end of the file holds the last line's end too, which ends no line of the record.)
+    breaks = sum(value.count("\n") + value.count("\r") - value.count("\r\n")
+                 for value in (value.rstrip("\r\n") for value in record.values() if isinstance(value, str)))
+    if not breaks:
+        return ""
+    return (f"the record runs from line {line - breaks} to line {line} (a value holds line breaks: a double quote "
+            "opened and not closed takes in the lines after it as part of that value, and they are not read as "
+            "records): close the quote, or remove the line breaks")
+
+
+def _require_distinct_columns(records: Iterator[dict], dataset: Dataset) -> None:
+    """ValueError, before anything is loaded, when a CSV reader's header names a column twice (called once its
+    first record is read, so asking for the header reads nothing).
+
+    csv.DictReader keeps the last of two columns of one name: a file whose header said name twice (a 户主姓名
+    column relabelled name) loaded every record with the other column's value, and nothing said so."""
+    header = getattr(records, "fieldnames", None)
+    if not isinstance(header, list):
+        return
+    names = [str(name).lstrip(BYTE_ORDER_MARK) for name in header]
+    # (Columns without a name are no item: validate_record rejects a record holding a value in one.)
+    twice = {name: [n for n, other in enumerate(names, 1) if other == name] for name in names
+             if name.strip() and names.count(name) > 1}
+    if twice:
+        # An item's name is shown; another header is not (a file without a header row has a record for one).
+        said = "; ".join(f"{name if name in dataset.item_names else 'a name'} in columns "
+                         f"{', '.join(map(str, columns))}" for name, columns in twice.items())
+        raise ValueError(f"the file's header names a column twice ({said}): a CSV reader keeps only the last of "
+                         "them, so the other's values would be lost without a word; rename or remove one (nothing "
+                         "was loaded)")
+
+
+def _line(records: Iterator[dict]) -> int:
+    """The line of its file a csv reader has read up to (0 for records that come from no file)."""
+    line = getattr(records, "line_num", 0)
+    return line if isinstance(line, int) else 0
+
+
+def _record(position: int, line: int) -> str:
+    """A record as a message names it: its position in the load, and its line in the file when known."""
+    return f"#{position} (line {line})" if line else f"#{position}"
+
+
+def _repeats(key_item: str, position: int, line: int = 0) -> str:
     """The reason of a record whose key an earlier record of the same load has (by position: no ID number)."""
-    return f"{key_item}: repeats record #{position} of this load"
+    return f"{key_item}: repeats record {_record(position, line)} of this load"
 
 
 @contextlib.asynccontextmanager
@@ -265,27 +332,29 @@ async def _write(conn: asyncpg.Connection, dataset: str, source: str, batch: _Ba
         except asyncpg.UniqueViolationError:
             await tx.merge_records(dataset, rows)
         if batch.positions:
-            await tx.remember_loaded_keys([(row[0], position) for row, position in zip(rows, batch.positions,
-                                                                                        strict=True)])
+            await tx.remember_loaded_keys([(row[0], position, line) for row, position, line in zip(
+                rows, batch.positions, batch.lines, strict=True)])
     return len(rows)
 
 
 async def _drop_repeated_keys(tx: Transaction, dataset: str, batch: _Batch) -> list[tuple]:
     """The batch's rows whose key no earlier batch of the load wrote; the others become rejections.
 
-    The batch itself holds no key twice (_Rows.batch); ``batch.positions`` is narrowed to the rows kept."""
+    The batch itself holds no key twice (_Rows.batch); ``batch.positions`` and ``batch.lines`` are narrowed to the
+    rows kept."""
     earlier = await tx.loaded_key_positions([row[0] for row in batch.rows])
     if not earlier:
         return batch.rows
     key_item = DATASETS[dataset].key_item
-    rows, positions = [], []
-    for row, position in zip(batch.rows, batch.positions, strict=True):
+    rows, positions, lines = [], [], []
+    for row, position, line in zip(batch.rows, batch.positions, batch.lines, strict=True):
         if row[0] in earlier:
-            batch.rejected.append(Rejection(position, row[0], (_repeats(key_item, earlier[row[0]]),)))
+            batch.rejected.append(Rejection(position, row[0], (_repeats(key_item, *earlier[row[0]]),), line))
         else:
             rows.append(row)
             positions.append(position)
-    batch.positions = positions
+            lines.append(line)
+    batch.positions, batch.lines = positions, lines
     return rows
 
 

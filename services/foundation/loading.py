@@ -67,6 +67,8 @@ class Rejection:
     index: int
     key: str
     reasons: tuple[str, ...]
+    #: The line of its file the record ends on, when the bulk loader read it from a CSV reader (0: not known).
+    line: int = 0
 
 
 @dataclass(slots=True)

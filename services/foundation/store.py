@@ -414,26 +414,28 @@ class Transaction:
         await self.conn.execute(sql.merge_staging)
 
     async def start_key_tracking(self) -> None:
-        """Makes this connection's empty table of the keys a bulk load has written (key, position in the load).
+        """Makes this connection's empty table of the keys a bulk load has written (key, position in the load, line
+        of its file: 0 when not read from a file).
 
         A temporary table, not a set in memory: a load of 10^8 records would need gigabytes of Python strings."""
-        await self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_LOADED_KEYS} "
-                                "(key text PRIMARY KEY, position bigint NOT NULL)")
-        await self.conn.execute(f"TRUNCATE {_LOADED_KEYS}")
+        await self.conn.execute(f"DROP TABLE IF EXISTS {_LOADED_KEYS}")
+        await self.conn.execute(f"CREATE TEMP TABLE {_LOADED_KEYS} "
+                                "(key text PRIMARY KEY, position bigint NOT NULL, line bigint NOT NULL)")
 
     async def stop_key_tracking(self) -> None:
         """Drops the table of start_key_tracking (the connection may go back to a pool)."""
         await self.conn.execute(f"DROP TABLE IF EXISTS {_LOADED_KEYS}")
 
-    async def loaded_key_positions(self, keys: Sequence[str]) -> dict[str, int]:
-        """Of ``keys``, those this load has written already, with the position of the record that had them."""
-        rows = await self.conn.fetch(f"SELECT key, position FROM {_LOADED_KEYS} WHERE key = ANY($1::text[])",
+    async def loaded_key_positions(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Of ``keys``, those this load has written already, with the position and line of the record that had
+        them."""
+        rows = await self.conn.fetch(f"SELECT key, position, line FROM {_LOADED_KEYS} WHERE key = ANY($1::text[])",
                                      list(keys))
-        return {r["key"]: r["position"] for r in rows}
+        return {r["key"]: (r["position"], r["line"]) for r in rows}
 
-    async def remember_loaded_keys(self, keys: Sequence[tuple[str, int]]) -> None:
-        """Adds (key, position) pairs to the load's written keys, in the batch's transaction."""
-        await self.conn.copy_records_to_table(_LOADED_KEYS, records=keys, columns=("key", "position"))
+    async def remember_loaded_keys(self, keys: Sequence[tuple[str, int, int]]) -> None:
+        """Adds (key, position, line) rows to the load's written keys, in the batch's transaction."""
+        await self.conn.copy_records_to_table(_LOADED_KEYS, records=keys, columns=("key", "position", "line"))
 
     async def analyze(self, dataset: str) -> None:
         """Refreshes planner statistics (and the row estimate ListDatasets shows) after a bulk load."""

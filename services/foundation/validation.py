@@ -366,9 +366,15 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
     said = {problem.partition(":")[0] for problem in shape_problems}  # an item not read is not also "required"
     raw = _without_byte_order_mark(raw)
     checked = CheckedRecord(key=_shown(str(raw.get(dataset.key_item, ""))), problems=shape_problems)
+    # A column without a name holding nothing is no item: a file whose every line ends with a comma (as some
+    # exports write them) has one under an empty header, and every record was rejected for ": unknown item".
+    nameless = [name for name in raw if not name.strip()]
+    if any(raw[name].strip() for name in nameless):
+        checked.problems.append("a value stands in a column without a name (the header line has no name there: "
+                                "name the column, or remove the value)")
     # The dataset's items are named once a row: a file under other column headers (公民身份号码, 姓名, …) has every
     # row rejected, and naming them for each header made 5,000 rows' reasons larger than a gRPC client takes (4 MiB).
-    for position, name in enumerate(sorted(set(raw) - dataset.item_names)):
+    for position, name in enumerate(sorted(set(raw) - dataset.item_names - set(nameless))):
         known = f" (this dataset has {', '.join(dataset.item_order)})" if position == 0 else ""
         checked.problems.append(f"{_shown_name(name)}: unknown item{_meant(name, dataset.item_names)}{known}")
     for item in dataset.items:

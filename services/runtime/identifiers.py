@@ -38,6 +38,17 @@ def _length_error(name: str, value: str) -> str:
     return error
 
 
+def _check_error(name: str, value: str) -> str:
+    """Why a code's check character is wrong, with what most likely made it so: a spreadsheet that held an
+    18-digit code as a number keeps 15 significant digits and writes the last three as 000 (342322194911060454
+    becomes 342322194911060000), which read as a person's mistyped number, not as the file's column."""
+    error = f"{name} has an invalid check character"
+    if value.isascii() and value.isdigit() and value.endswith("000"):
+        return (f"{error}: it ends in 000, as a spreadsheet writes an 18-digit code it kept as a number (15 digits, "
+                "then zeros): keep the code as text: format its column as text and export it again from the source")
+    return error
+
+
 def second_generation(value: str) -> str | None:
     """The 18-character 公民身份号码 of a first-generation 15-digit one (GB 11643-1999: the year's 19 inserted
     before its two digits, the check character computed), or None when ``value`` is not 15 digits. Whether the
@@ -70,7 +81,7 @@ def citizen_id_error(value: str) -> str | None:
     if region_code_error(value[:6]) is not None:
         return f"公民身份号码 has an unknown region code {value[:6]}"
     if ric.calc_check_digit(value) != value[17]:
-        return "公民身份号码 has an invalid check character"
+        return _check_error("公民身份号码", value)
     periods = _birth_years_in_force(value[:6])
     if periods is None:
         return _birth_place_error(value)
@@ -135,7 +146,7 @@ def credit_code_error(value: str) -> str | None:
     try:
         uscc.validate(value)
     except InvalidChecksum:
-        return "统一社会信用代码 has an invalid check character"
+        return _check_error("统一社会信用代码", value)
     except (ValidationError, LookupError, ValueError):
         return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
     if uscc.compact(value) != value:

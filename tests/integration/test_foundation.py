@@ -916,6 +916,90 @@ async def test_copy_dataset_of_a_csv_file_rejects_its_bad_lines_and_loads_the_re
             "\r\n".join(lines[:2]).encode() + "\r\n张三".encode("gbk")), encoding="utf-8", newline="")))
 
 
+async def test_copy_dataset_of_a_csv_file_names_each_bad_record_by_its_line(calls: Calls, pool: asyncpg.Pool) -> None:
+    """A rejection named the record by its position in the load alone, counted from 0 (#3): not the line a data
+    officer looks for in the file, with the header before it, the empty lines csv skips and a value that spans two
+    lines between quotes. Read from a CSV reader, a record is named by its line too, the one it ends on, and so is
+    the earlier record a repeated key repeats, in its batch or an earlier one."""
+    persons = fresh_persons(5)
+    wrong = {**persons[1], "citizen_id": persons[1]["citizen_id"][:-1] + ("1" if persons[1]["citizen_id"][-1] == "0"
+                                                                          else "0")}
+    broken = {**persons[2], "address": "第一行\n第二行"}
+
+    def line(person: dict[str, str]) -> str:
+        return ",".join(f'"{value}"' for value in person.values())
+
+    text = "\r\n".join([
+        ",".join(persons[0]),  # line 1: the header
+        line(persons[0]),  # line 2: #0
+        "",  # line 3: empty, skipped by csv
+        line(wrong),  # line 4: #1, a wrong check character
+        line(broken),  # lines 5-6: #2, a line break in its address, between quotes
+        line(persons[3]),  # line 7: #3
+        line(persons[0]),  # line 8: #4, repeats #0 (an earlier batch)
+        line(persons[4]),  # line 9: #5
+        line(persons[4]),  # line 10: #6, repeats #5 (the same batch)
+    ]) + "\r\n"
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO(text, newline="")), batch_size=4)
+    assert caught.value.loaded == 3
+    assert [(r.index, r.line) for r in caught.value.rejected] == [(1, 4), (2, 6), (4, 8), (6, 10)]
+    assert caught.value.rejected[2].reasons == ("citizen_id: repeats record #0 (line 2) of this load",)
+    assert caught.value.rejected[3].reasons == ("citizen_id: repeats record #5 (line 9) of this load",)
+    message = str(caught.value)
+    assert "#1 (line 4): citizen_id: 公民身份号码 has an invalid check character" in message, message
+    assert "#2 (line 6): the record runs from line 5 to line 6 (a value holds line breaks" in message
+    assert wrong["citizen_id"] not in message
+    # Records that come from no file are named by their position, as before.
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code, [wrong])
+    assert caught.value.rejected[0].line == 0 and "#0: citizen_id" in str(caught.value)
+
+
+async def test_a_quote_left_open_in_a_csv_file_is_said_to_take_in_the_lines_after_it(calls: Calls,
+                                                                                    pool: asyncpg.Pool) -> None:
+    """A double quote opened by mistake and never closed (a name typed "张三) makes csv read every line after it, up
+    to the next quote, as that value: those records were neither loaded nor rejected, and the one rejection said
+    only that the address held a line break. It says now which lines the record took in, and why."""
+    persons = fresh_persons(5)
+    lines = [",".join(persons[0]), *(",".join(p.values()) for p in persons)]
+    lines[2] = lines[2].replace(persons[1]["address"], '"' + persons[1]["address"])  # #1, line 3: opened, not closed
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO("\r\n".join(lines) + "\r\n", newline="")), batch_size=2)
+    assert caught.value.loaded == 1
+    (rejected,) = caught.value.rejected
+    assert (rejected.index, rejected.line) == (1, 6)
+    assert rejected.reasons[0].startswith("the record runs from line 3 to line 6 (a value holds line breaks: a "
+                                          "double quote opened and not closed takes in the lines after it")
+    assert persons[2]["name"] not in str(caught.value) and persons[1]["citizen_id"] not in str(caught.value)
+    assert not (await calls.lookup("population", persons[4]["citizen_id"])).found  # taken in, not loaded: said
+
+
+async def test_copy_dataset_of_a_csv_file_whose_header_names_a_column_twice_loads_nothing_saying_which(
+        calls: Calls, pool: asyncpg.Pool) -> None:
+    """csv.DictReader keeps the last of two columns of one name: a file whose header said name twice (another
+    column relabelled name) loaded every record with that column's value, and nothing said so. The load stops
+    before anything is written, naming the item and its columns; a column named twice that is no item is not named
+    (a file without a header row has a record's values there)."""
+    person, other = fresh_persons(2)
+    header = [*person, "name"]
+    text = "\r\n".join([",".join(header), ",".join([*person.values(), "户主某"])]) + "\r\n"
+    with pytest.raises(ValueError, match=r"the file's header names a column twice \(name in columns 2, 9\): a CSV "
+                                         r"reader keeps only the last of them.*\(nothing was loaded\)$"):
+        await copy_dataset(pool, "population", POLICE.department_code, csv.DictReader(io.StringIO(text, newline="")))
+    assert not (await calls.lookup("population", person["citizen_id"])).found
+    values = list(other.values())
+    headless = "\r\n".join([",".join([*values, "某甲", "某甲"]), ",".join(values)]) + "\r\n"
+    with pytest.raises(ValueError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO(headless, newline="")))
+    assert "(a name in columns 9, 10)" in str(caught.value) and "某甲" not in str(caught.value)
+    # Without validation (trusted generated records) and from a list, nothing is checked, as before.
+    assert await copy_dataset(pool, "population", POLICE.department_code, [person]) == 1
+
+
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
         calls: Calls, pool: asyncpg.Pool) -> None:
     persons = fresh_persons(2500)

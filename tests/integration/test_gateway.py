@@ -1175,6 +1175,20 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
 
 
+async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(edge: Edge) -> None:
+    """A body saved as "UTF-8 with BOM" (Notepad, Windows PowerShell's Out-File) was 400 "the body is not valid
+    JSON: Expected a value", nothing saying what was wrong with a body that looked right. The edge drops the mark
+    (RFC 8259 lets a parser ignore it); the body is then read and checked as any other."""
+    text = json.dumps({"systemId": "市民政局", "secret": "s3cret"}, ensure_ascii=False, indent=1).encode()
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b"\xef\xbb\xbf" + text,
+                                              {"content-type": "application/json"})
+    assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
+                                              b'\xef\xbb\xbf{"systemId": "sys-1", "secert": "s"}',
+                                              {"content-type": "application/json"})
+    assert status == 400 and "secert" in json.loads(body)["message"], body
+
+
 async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_over_grpc(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """A REST body over the services' 8 MiB was the backend's RESOURCE_EXHAUSTED as HTTP 429, which REST clients'

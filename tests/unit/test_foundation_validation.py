@@ -376,6 +376,23 @@ def test_a_text_key_typed_in_full_width_is_stored_in_the_form_it_is_looked_up_in
     assert stored_key("licence_number", "yyzz2020000001") == "yyzz2020000001"  # a text key's case is its own
 
 
+def test_a_column_without_a_name_is_no_item_unless_it_holds_a_value() -> None:
+    """A file whose every line ends with a comma (as some exports write it) has a column under an empty header:
+    every record of it was rejected for ": unknown item", a reason naming nothing. An empty column without a name
+    is no item; one holding a value is that record's problem, saying so (the value not quoted)."""
+    header = list(person())
+    values = list(person().values())
+    text = ",".join(header) + ",\r\n" + ",".join(values) + ",\r\n" + ",".join(values) + ", \r\n" \
+        + ",".join(values) + ",备注\r\n"
+    trailing, blank, noted = csv.DictReader(io.StringIO(text, newline=""))
+    assert "" in trailing
+    assert validate_record(POPULATION, trailing, TODAY).ok
+    assert validate_record(POPULATION, blank, TODAY).ok
+    (problem,) = validate_record(POPULATION, noted, TODAY).problems
+    assert problem.startswith("a value stands in a column without a name") and "备注" not in problem
+    assert validate_record(POPULATION, {**person(), " ": "x"}, TODAY).problems == [problem]
+
+
 def test_a_csv_line_of_the_wrong_shape_or_not_utf8_is_that_records_rejection_without_its_values() -> None:
     """csv.DictReader gives a line with more values than the header the rest under None, one with fewer None for
     the missing columns, and a file read with errors="surrogateescape" its bytes that are not UTF-8 as lone

@@ -48,6 +48,24 @@ def test_the_demo_configuration_is_valid(tmp_path: Path) -> None:
     assert resource.items["name"].value == "xm" and resource.key_kind_name == "citizen_id"
 
 
+@pytest.mark.parametrize("wildcard", ["0.0.0.0:7100", "[::]:7100"])
+def test_listening_on_every_address_needs_the_endpoint_the_platform_calls(tmp_path: Path, wildcard: str) -> None:
+    """listen: 0.0.0.0:7100 (to be reached from another machine, as the docs say) without endpoint bound the
+    platform's assertions to 0.0.0.0:7100, an address no entry can name for the platform to call: every call was
+    refused, or the entry "corrected" to it had the platform call its own machine. It stops at start now, on the
+    line of listen, asking for endpoint; given, the configuration is valid."""
+    text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", f"listen: '{wildcard}'")
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    line = _line_of(text, "listen:")
+    assert f"dept.yaml:{line}: listen (the endpoint, as no endpoint is given): {wildcard} is every address of " \
+           "this machine, not one the platform can call: set endpoint" in str(error.value), str(error.value)
+    config = parse(text + "endpoint: fqj.rsj.example.gov.cn:7100\n", str(tmp_path / "dept.yaml"))
+    assert (config.listen, config.endpoint) == (wildcard, "fqj.rsj.example.gov.cn:7100")
+    with pytest.raises(ConfigError, match=r"endpoint: 0\.0\.0\.0:7100 is every address of this machine"):
+        parse(text + "endpoint: 0.0.0.0:7100\n", str(tmp_path / "dept.yaml"))
+
+
 def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
     text = _valid(tmp_path)
     resource = text[text.index("  - dataset:"):]

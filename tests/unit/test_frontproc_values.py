@@ -130,6 +130,29 @@ async def test_numbers_leave_in_decimal_without_an_exponent(tmp_path: Path, data
     assert row.values["amount"] == "12.50" and row.values["ratio"] == "0.00001"
 
 
+async def test_a_real_leaves_as_the_number_the_database_holds_not_its_binary_expansion(
+        tmp_path: Path, database_url: str) -> None:
+    """A real (float4) column's 123.45 left as 123.44999694824219, asyncpg's float8 nearest its binary value (and
+    0.1 as 0.10000000149011612): not the number the department keeps, and a verification of 123.45 did not match.
+    It leaves as PostgreSQL writes it, in decimal; NaN and ±Infinity are still no value."""
+    await _execute(database_url, """
+        ALTER TABLE registry ADD COLUMN area real;
+        INSERT INTO registry (code, area, label) VALUES ('r1', 123.45, 'x'), ('r2', 0.1, 'y'), ('r3', 1e-7, 'z'),
+            ('r4', 'NaN', 'w'), ('r5', 16777216, 'v');""")
+    text = _config(tmp_path, database_url, {"area": "area", "label": "label"})
+    expected = {"r1": "123.45", "r2": "0.1", "r3": "0.0000001", "r4": None, "r5": "16777216"}
+    for key, area in expected.items():
+        assert (await _read(tmp_path, text, key)).values.get("area") == area
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert {row.key: row.values.get("area") for row in await store.batch_lookup("registry", list(expected))} \
+            == expected
+        assert {row.key: row.values.get("area") for row in (await store.page("registry", "b", 10)).rows} == expected
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(("amount", "ratio"), [("NaN", "NaN"), ("Infinity", "-Infinity"), ("-Infinity", "Infinity")])
 async def test_a_number_that_is_no_number_is_no_value(tmp_path: Path, database_url: str, amount: str,
                                                       ratio: str) -> None:
@@ -644,6 +667,29 @@ async def test_a_day_no_date_can_write_is_that_records_problem_not_an_internal_e
         await store.close()
 
 
+async def test_a_time_of_day_of_24_00_leaves_as_the_database_writes_it_not_an_internal_error(
+        tmp_path: Path, database_url: str) -> None:
+    """PostgreSQL keeps '24:00:00' in a time or timetz column (a 营业时间 ending at midnight); Python's time cannot
+    hold it: asyncpg's codec raised ValueError, and a Query, a BatchQuery of that key or an export's page over its
+    row ended INTERNAL. It leaves as PostgreSQL writes it; other times leave as they did."""
+    await _execute(database_url, """
+        ALTER TABLE registry ADD COLUMN closes time, ADD COLUMN closes_tz timetz;
+        INSERT INTO registry (code, updated, closes, closes_tz) VALUES
+            ('midnight', '2026-12-01', '24:00', '24:00:00+08'), ('noon', '2026-12-01', '12:30:00.5', '12:30-05:30');""")
+    items = {"closes": "closes", "closes_tz": "closes_tz"}
+    store = DepartmentStore(parse(_config(tmp_path, database_url, items), str(tmp_path / "dept.yaml")))
+    await store.open()
+    expected = {"midnight": {"code": "midnight", "closes": "24:00:00", "closes_tz": "24:00:00+08:00"},
+                "noon": {"code": "noon", "closes": "12:30:00.500000", "closes_tz": "12:30:00-05:30"}}
+    try:
+        for key, values in expected.items():
+            assert (await store.lookup("registry", key)).values == values
+        assert {row.key: row.values for row in await store.batch_lookup("registry", list(expected))} == expected
+        assert {row.key: row.values for row in (await store.page("registry", "b", 10)).rows} == expected
+    finally:
+        await store.close()
+
+
 async def test_the_check_warns_of_days_no_date_can_write(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A 有效期至 typed 20260-03-01, a timestamp past year 9999, a day BC: the database keeps them, the 前置机 cannot
@@ -706,6 +752,10 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
     (["342322194911060454", "342322194911060455", "11010519491231002x"], "citizen_id",
      "1 of the 3 keys read from k (the first rows of kinds) are not valid citizen_id keys (342322********0455: "),
     (["342322194911060454", "11010519491231002x"], "citizen_id", ""),
+    # A row whose key is empty or blank was shown as "(: must not be empty)", naming nothing.
+    (["342322194911060454", ""], "citizen_id",
+     "1 of the 2 keys read from k (the first rows of kinds) are not valid citizen_id keys (an empty or blank key: "
+     "must not be empty)"),
     (["91110000600037341L"], "credit_code", ""),
     (["ZZ2026000001"], "text", ""),
 ])
@@ -731,7 +781,7 @@ async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
         await connection.close()
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else []), warnings
-    assert not any(key in warning for key in keys if kind != "text" for warning in warnings)
+    assert not any(key in warning for key in keys if kind != "text" and key for warning in warnings)
 
 
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(

@@ -249,6 +249,24 @@ def test_a_code_of_the_wrong_length_says_what_in_a_spreadsheet_made_it_so() -> N
     assert "18-digit form" not in identifiers.credit_code_error("911100006000373")
 
 
+def test_a_code_a_spreadsheet_rounded_to_15_digits_says_so_not_only_that_its_check_character_is_wrong() -> None:
+    """A spreadsheet holding an 18-digit code as a number writes its first 15 digits and 000 (342322194911060454 as
+    342322194911060000): the reason was "invalid check character", read as the person's number mistyped. It says
+    what the file's column did; another wrong check character is said as before."""
+    for error in (identifiers.citizen_id_error("342322194911060000"),
+                  identifiers.credit_code_error("911101086000373000")):
+        assert error is not None and error.endswith(
+            "has an invalid check character: it ends in 000, as a spreadsheet writes an 18-digit code it kept as a "
+            "number (15 digits, then zeros): keep the code as text: format its column as text and export it again "
+            "from the source"), error
+    assert identifiers.citizen_id_error("342322194911060455") == "公民身份号码 has an invalid check character"
+    # The console says it in Chinese, as it says the other reasons.
+    from console.errors import field_sentence
+
+    assert field_sentence(identifiers.citizen_id_error("342322194911060000") or "").startswith(
+        "公民身份号码的校验位不正确，且末尾为 000：电子表格")
+
+
 def test_region_codes_come_from_the_code_table() -> None:
     assert identifiers.region_code_error("110105") is None
     assert identifiers.region_name("110105") == "北京市朝阳区"
