@@ -49,6 +49,7 @@ from gateway.routing import (
     HEAVY_READS,
     INTERNAL_SERVICES,
     Backend,
+    HttpRule,
     Route,
     RoutingTable,
     backend_targets,
@@ -56,6 +57,7 @@ from gateway.routing import (
     heavy_read_cluster,
     heavy_read_targets,
     request_enums,
+    url_variables,
 )
 from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -850,10 +852,27 @@ MESSAGE_TOO_LARGE = (
 BODY_CHECK_BYTES = 2 * MAX_MESSAGE_BYTES
 
 
-def _lua_url_pattern(template: str) -> str:
-    """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex."""
+def _lua_url_pattern(template: str, capture: bool = False) -> str:
+    """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex;
+    with ``capture``, each variable's segment is a capture, in the template's order."""
     parts = [re.sub(r"(\W)", r"%\1", part) for part in re.split(r"\{[^}]*\}", template)]
-    return "^" + "[^/?:]+".join(parts) + "$"
+    return "^" + ("([^/?:]+)" if capture else "[^/?:]+").join(parts) + "$"
+
+
+def _camel_bound_fields(rule: HttpRule) -> dict[str, int]:
+    """The fields of a rule's body message its URL binds too whose lowerCamelCase name is not their proto name
+    (``resourceCode`` of ``POST /v1/resources/{resource_code}:query``), each with its variable's place in the URL
+    (from 1). The transcoder refuses a body giving such a field another value than the URL only under its proto
+    name (reject_binding_body_field_collisions compares names as written): under the name a JSON library writes,
+    the URL's value was used without a word, and the call answered about another object than the body named."""
+    message = descriptor_pool.Default().FindMessageTypeByName(rule.body_message)
+    bound: dict[str, int] = {}
+    for place, variable in enumerate(url_variables(rule.template), start=1):
+        path = variable if rule.body == "*" else variable.removeprefix(f"{rule.body}.")
+        field = message.fields_by_name.get(path) if path != variable or rule.body == "*" else None
+        if field is not None and field.json_name != field.name:
+            bound[field.json_name] = place
+    return bound
 
 
 def _rest_replies_script(table: RoutingTable) -> str:
@@ -875,18 +894,23 @@ def _lua_table(entries: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"[{json.dumps(key)}] = {json.dumps(value)}" for key, value in entries.items()) + "}"
 
 
+def _lua_table_of_places(entries: Mapping[str, int]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(key)}] = {value}" for key, value in sorted(entries.items())) + "}"
+
+
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list)."""
-    rules = sorted({(rule.verb, _lua_url_pattern(rule.template), rule.body_message) for route in table
-                    for rule in route.http_rules if rule.body_message})
+    rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
+                     _lua_table_of_places(_camel_bound_fields(rule)))
+                    for route in table for rule in route.http_rules if rule.body_message})
     fields = body_fields(table)
     pool = descriptor_pool.Default()
     names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
              for name in fields}
-    return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}}},\n"
-                                               for verb, pattern, name in rules) + "}\n"
+    return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
+                                               f"{bound}}},\n" for verb, pattern, name, bound in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n")

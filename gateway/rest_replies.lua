@@ -20,6 +20,8 @@
 --   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
 --   refused before it is transcoded, naming the field.
+-- - A body giving a field its URL binds another value under its lowerCamelCase name ("resourceCode"), which the
+--   transcoder's collision check misses (see bound_refusal).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
@@ -382,13 +384,68 @@ walk_value = function(text, pos, kind, path)
   return text:find("[,%]}%s]", pos) or #text + 1
 end
 
--- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path, message), or nil.
+-- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
+-- variables, message, and the fields the URL binds whose lowerCamelCase name is not their proto name, each with its
+-- variable's place), or nil; then those fields and the URL's variables, as sent (percent-encoded).
 local function body_message(method, path)
   local bare = path:match("^[^?]*")
   for _, rule in ipairs(BODY_RULES) do
-    if rule[1] == method and bare:match(rule[2]) then
-      return rule[3]
+    if rule[1] == method then
+      local captures = { bare:match(rule[2]) }
+      if captures[1] ~= nil then
+        return rule[3], rule[4], captures
+      end
     end
+  end
+  return nil
+end
+
+local function percent_decoded(segment)
+  return (segment:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
+end
+
+-- The refusal of a body that gives a field the URL binds, under its lowerCamelCase name, another value than the
+-- URL ({"resourceCode": "102001/000001"} to /v1/resources/101001%2F000001:query), or nil. The transcoder refuses
+-- it only under the proto name (resource_code): under the name a JSON library writes, the URL's value was used
+-- without a word, and the call answered about another object than the body named. The values are not repeated
+-- (a misplaced one may be an ID number).
+local function bound_refusal(text, bound, captures)
+  if next(bound) == nil then
+    return nil
+  end
+  local pos = skip_space(text, 1)
+  if text:byte(pos) ~= 123 then
+    return nil
+  end
+  pos = skip_space(text, pos + 1)
+  while text:byte(pos) == 34 do
+    local name
+    name, pos = read_name(text, pos)
+    pos = skip_space(text, pos)
+    if text:byte(pos) ~= 58 then
+      return nil
+    end
+    pos = skip_space(text, pos + 1)
+    local place = bound[name]
+    if place ~= nil and text:byte(pos) == 34 then
+      local value
+      value, pos = read_name(text, pos)
+      local sent = captures[place]
+      if sent ~= nil and value ~= percent_decoded(sent) then
+        local variable = name:gsub("%u", function(letter) return "_" .. letter:lower() end)
+        return name .. ": differs from the {" .. variable .. "} the URL gives (the edge does not repeat the "
+            .. "values): the URL names the object; drop the field from the body, or give it the URL's value"
+      end
+    else
+      pos = walk_value(text, pos, nil, "")
+    end
+    pos = skip_space(text, pos)
+    if text:byte(pos) ~= 44 then
+      return nil
+    end
+    pos = skip_space(text, pos + 1)
   end
   return nil
 end
@@ -431,7 +488,7 @@ local function body_refusal(text, message)
 end
 
 local function check_body(handle, headers)
-  local message = body_message(headers:get(":method"), headers:get(":path"))
+  local message, bound, captures = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
   if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
     return
@@ -440,7 +497,12 @@ local function check_body(handle, headers)
   if body == nil or body:length() == 0 then
     return
   end
-  local refusal = body_refusal(body:getBytes(0, body:length()), message)
+  local text = body:getBytes(0, body:length())
+  local refusal = body_refusal(text, message)
+  if refusal == nil then
+    local ok, found = pcall(bound_refusal, text, bound, captures)
+    refusal = ok and found or nil
+  end
   if refusal ~= nil then
     handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
         invalid_argument(refusal))

@@ -981,6 +981,32 @@ async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: E
     assert status != 400, body
 
 
+async def test_a_rest_body_naming_another_object_than_its_url_under_the_camel_case_name_is_refused(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """POST /v1/resources/A:query with "resourceCode": "B" in the body answered about A without a word: the
+    transcoder's collision check compares the body's names as written, so it caught resource_code but not the
+    lowerCamelCase name a Java or .NET JSON library writes. It is a 400 at the edge naming the field, without the
+    values; the URL's own value under that name, and the proto name (the transcoder's own refusal), behave as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    url, purpose = "/v1/resources/101001%2F000001:query", '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+        f'{{"resourceCode": "102001/000001", "key": "k", {purpose}}}').encode(), token)
+    body = json.loads(content)
+    assert status == 400 and body["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], body
+    assert body["message"] == ("resourceCode: differs from the {resource_code} the URL gives (the edge does not "
+                               "repeat the values): the URL names the object; drop the field from the body, or "
+                               "give it the URL's value"), body
+    assert body["details"][1]["fieldViolations"][0]["field"] == "resourceCode", body
+    assert b"102001" not in content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+        f'{{"resource_code": "102001/000001", "key": "k", {purpose}}}').encode(), token)
+    assert status == 400 and "of the field resource_code is conflicting" in json.loads(content)["message"], content
+    for same in ("101001/000001", "101001\\u002f000001"):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+            f'{{"key": "k", {purpose}, "resourceCode": "{same}"}}').encode(), token)
+        assert status != 400, content
+
+
 async def test_a_rest_query_parameter_without_a_value_or_a_name_is_refused(edge: Edge, keys: PlatformKeys) -> None:
     """The transcoder skipped a query parameter without "=" or without a name, silently, though it refuses an
     unknown one with a value: GET /v1/applications?overdueOnly listed every application, not the overdue ones,
