@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from services.query.keys import key_error
-from services.query.resources import Resource
+from services.query.resources import Resource, not_an_item
 from services.runtime import duties
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -171,7 +171,7 @@ def report_violations(resource: Resource, key: str, item: str, claimed_value: st
     if not item:
         violations.append(FieldViolation("dispute.item", "is required"))
     elif item not in resource.items:
-        violations.append(FieldViolation("dispute.item", f"{item!r} is not an item of {resource.code}"))
+        violations.append(FieldViolation("dispute.item", not_an_item(item, resource)))
     for violation in (text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True),
                       text_violation("dispute.evidence", evidence, MAX_EVIDENCE, False)):
         if violation is not None:
