@@ -332,7 +332,7 @@ local function walk_object(text, pos, kind, path)
         child_path = path .. '["' .. name .. '"]'
       end
     end
-    pos = skip_space(text, walk_value(text, pos + 1, child, child_path))
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, fields ~= nil))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
       return pos + 1
@@ -343,7 +343,12 @@ local function walk_object(text, pos, kind, path)
   end
 end
 
-local function walk_array(text, pos, kind, path)
+-- ``listed``: the array is the value of a field of a known message, so a repeated field's (the protos hold no
+-- google.protobuf.ListValue, whose elements may be anything): an element that is null or a list is refused, naming
+-- it. The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
+-- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
+-- a nested list, without a word.
+local function walk_array(text, pos, kind, path, listed)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -353,6 +358,13 @@ local function walk_array(text, pos, kind, path)
   end
   local index = 0
   while true do
+    if listed then
+      pos = skip_space(text, pos)
+      local first = text:byte(pos)
+      if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
+        error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
+      end
+    end
     pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
     local next_byte = text:byte(pos)
     if next_byte == 93 then
@@ -364,7 +376,7 @@ local function walk_array(text, pos, kind, path)
   end
 end
 
-walk_value = function(text, pos, kind, path)
+walk_value = function(text, pos, kind, path, listed)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -375,7 +387,7 @@ walk_value = function(text, pos, kind, path)
   elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
-    return walk_array(text, pos, kind, path)
+    return walk_array(text, pos, kind, path, listed)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
@@ -471,6 +483,12 @@ local function body_refusal(text, message)
     return nil
   elseif found.not_string ~= nil then
     return found.not_string .. ": not a JSON string (the edge does not repeat the value)"
+  elseif found.in_list ~= nil and found.nested then
+    return found.in_list .. ": a list inside a list, which the transcoder would flatten without a word: send one "
+        .. "list of values"
+  elseif found.in_list ~= nil then
+    return found.in_list .. ": null in a list, which the transcoder would drop without a word (the elements after "
+        .. "it moving up one place): give the element a value, or leave it out"
   elseif found.path == nil then
     return nil
   elseif found.twice ~= nil then

@@ -1412,6 +1412,33 @@ async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge,
     assert status == 400 and "Repeated map key" in json.loads(content)["message"], content
 
 
+async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(edge: Edge,
+                                                                               keys: PlatformKeys) -> None:
+    """The transcoder dropped a null element of a list and flattened a list inside a list, without a word: a
+    BatchQuery of ["A", null, "B"] (a Java list with a missing ID number) was a call of two keys, whose results,
+    answered in the order given, no longer lined up with the caller's three rows; "items": [null] asked for every
+    item. Each is refused at the edge naming the element; lists of values, and null for a whole field, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    null = "null in a list, which the transcoder would drop without a word (the elements after it moving up one "\
+        "place): give the element a value, or leave it out"
+    nested = "a list inside a list, which the transcoder would flatten without a word: send one list of values"
+    for url, body, field, description in (
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": ["a", null, "b"], {purpose}}}', "keys[1]", null),
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": [ "a",\n  null], {purpose}}}', "keys[1]", null),
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [null], {purpose}}}', "items[0]", null),
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [["name"]], {purpose}}}', "items[0]",
+             nested),
+            ("/v1/datasets/population/records:load", '{"records": [{"values": {"name": "a"}}, null]}', "records[1]",
+             null)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    for body in (f'{{"keys": ["a", "null", "b"], {purpose}}}', f'{{"keys": null, "items": ["a"], {purpose}}}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST",
+                                                     "/v1/resources/101001%2F000001:batchQuery", body.encode(), token)
+        assert status != 400, content
+
+
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
                                                                                     keys: PlatformKeys) -> None:
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
