@@ -894,6 +894,20 @@ def _lua_table(entries: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"[{json.dumps(key)}] = {json.dumps(value)}" for key, value in entries.items()) + "}"
 
 
+def _parameters_beside_body(route: Route, rule: HttpRule) -> dict[str, str]:
+    """The request's fields a rule whose body is one of them (``body: "application"``) takes as query parameters,
+    by both their names, each with its lowerCamelCase one (``requestId`` of ``POST /v1/applications``,
+    ``updateMask`` of a PATCH): written into the JSON body instead, one was refused only as "not a field of
+    Application", which listed the body's fields and did not say where it goes."""
+    if rule.body == "*":
+        return {}
+    service, _, name = route.method.strip("/").partition("/")
+    request = descriptor_pool.Default().FindMethodByName(f"{service}.{name}").input_type
+    bound = {variable.partition(".")[0] for variable in url_variables(rule.template)}
+    return {spelling: field.json_name for field in request.fields if field.name != rule.body and field.name not in bound
+            for spelling in (field.json_name, field.name)}
+
+
 def _lua_table_of_places(entries: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"[{json.dumps(key)}] = {value}" for key, value in sorted(entries.items())) + "}"
 
@@ -903,14 +917,15 @@ def _body_schema(table: RoutingTable) -> str:
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
-                     _lua_table_of_places(_camel_bound_fields(rule)))
+                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
     fields = body_fields(table)
     pool = descriptor_pool.Default()
     names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
              for name in fields}
     return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
-                                               f"{bound}}},\n" for verb, pattern, name, bound in rules) + "}\n"
+                                               f"{bound}, {parameters}}},\n"
+                                               for verb, pattern, name, bound, parameters in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n")

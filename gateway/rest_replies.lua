@@ -405,7 +405,7 @@ local function body_message(method, path)
     if rule[1] == method then
       local captures = { bare:match(rule[2]) }
       if captures[1] ~= nil then
-        return rule[3], rule[4], captures
+        return rule[3], rule[4], captures, rule[5]
       end
     end
   end
@@ -473,8 +473,9 @@ local function given_twice(found)
       .. "without a word; give it once"
 end
 
--- The refusal of a body naming a field its message does not have, or one field twice, or nil.
-local function body_refusal(text, message)
+-- The refusal of a body naming a field its message does not have, or one field twice, or nil. ``parameters``: the
+-- call's fields beside a body that is one of them (BODY_RULES' fifth), which go in the query string.
+local function body_refusal(text, message, parameters)
   if text:byte(skip_space(text, 1)) ~= 123 then
     return nil
   end
@@ -495,6 +496,11 @@ local function body_refusal(text, message)
     return given_twice(found)
   end
   local short = found.message:match("[^.]+$")
+  local parameter = found.path == "" and parameters and parameters[found.name]
+  if parameter then
+    return found.name .. ": not a field of the body (a " .. short .. "): it is a query parameter of this call, "
+        .. "sent in the URL (?" .. parameter .. "=...), as /openapi.yaml gives it"
+  end
   local known = "its fields are " .. FIELD_NAMES[found.message] .. " (/openapi.yaml gives every call's body)"
   if found.name:match("^[%a_][%w_]*$") and #found.name <= 64 then
     local field = found.path == "" and found.name or found.path .. "." .. found.name
@@ -506,7 +512,7 @@ local function body_refusal(text, message)
 end
 
 local function check_body(handle, headers)
-  local message, bound, captures = body_message(headers:get(":method"), headers:get(":path"))
+  local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
   if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
     return
@@ -516,7 +522,7 @@ local function check_body(handle, headers)
     return
   end
   local text = body:getBytes(0, body:length())
-  local refusal = body_refusal(text, message)
+  local refusal = body_refusal(text, message, parameters)
   if refusal == nil then
     local ok, found = pcall(bound_refusal, text, bound, captures)
     refusal = ok and found or nil

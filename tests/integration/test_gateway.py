@@ -1412,6 +1412,29 @@ async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge,
     assert status == 400 and "Repeated map key" in json.loads(content)["message"], content
 
 
+async def test_a_query_parameter_written_into_the_body_is_refused_saying_it_goes_in_the_url(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """PATCH /v1/grants/G with {"quota": "10", "updateMask": "quota"}, and POST /v1/applications with "requestId" in
+    the body, were refused "updateMask: not a field of Grant …; its fields are id, applicationId, …": true, but the
+    caller read the list of the body's fields for one that is not among them. The refusal says it is a query
+    parameter of the call and how to send it; a body field misspelt is refused as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    for verb, url, body, field, parameter, message in (
+            ("PATCH", "/v1/grants/grt-1", '{"quota": "10", "updateMask": "quota"}', "updateMask", "updateMask",
+             "Grant"),
+            ("PATCH", "/v1/entries/101001%2F000001", '{"name": "人口", "update_mask": "name"}', "update_mask",
+             "updateMask", "Entry"),
+            ("POST", "/v1/applications", '{"resourceCode": "101001/000001", "requestId": "0f8e4c2a"}', "requestId",
+             "requestId", "Application")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, url, body.encode(), token)
+        description = (f"not a field of the body (a {message}): it is a query parameter of this call, sent in the "
+                       f"URL (?{parameter}=...), as /openapi.yaml gives it")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "PATCH", "/v1/grants/grt-1?updateMask=quota",
+                                                 b'{"quota": "10", "qouta": "5"}', token)
+    assert status == 400 and json.loads(content)["message"].startswith("qouta: not a field of Grant, "), content
+
+
 async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(edge: Edge,
                                                                                keys: PlatformKeys) -> None:
     """The transcoder dropped a null element of a list and flattened a list inside a list, without a word: a
