@@ -30,7 +30,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -928,7 +928,24 @@ def _body_schema(table: RoutingTable) -> str:
                                                for verb, pattern, name, bound, parameters in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
-            + "local FIELD_NAMES = " + _lua_table(names) + "\n")
+            + "local FIELD_NAMES = " + _lua_table(names) + "\n"
+            + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
+                                               for name, repeated in _repeated_fields(fields).items()) + "}\n")
+
+
+def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
+    """The names (both spellings) of each message's repeated fields that are not maps: a JSON list's elements."""
+    pool = descriptor_pool.Default()
+    found = {name: [spelling for field in pool.FindMessageTypeByName(name).fields
+                    if field.is_repeated
+                    and not (field.message_type is not None and field.message_type.GetOptions().map_entry)
+                    for spelling in (field.json_name, field.name)]
+             for name in messages}
+    return {name: repeated for name, repeated in found.items() if repeated}
+
+
+def _lua_set(names: Iterable[str]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(name)}] = true" for name in dict.fromkeys(names)) + "}"
 
 
 def _rest_replies_filter(table: RoutingTable) -> dict[str, object]:

@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES and ENUM_NAMES are prepended by the renderer.
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -332,7 +332,8 @@ local function walk_object(text, pos, kind, path)
         child_path = path .. '["' .. name .. '"]'
       end
     end
-    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, fields ~= nil))
+    local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
       return pos + 1
@@ -343,9 +344,8 @@ local function walk_object(text, pos, kind, path)
   end
 end
 
--- ``listed``: the array is the value of a field of a known message, so a repeated field's (the protos hold no
--- google.protobuf.ListValue, whose elements may be anything): an element that is null or a list is refused, naming
--- it. The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
+-- ``listed``: the array is the value of a repeated field of a known message (REPEATED, the renderer's): an element
+-- that is null or a list is refused, naming it (a single field given a list is the transcoder's to refuse). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
 -- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
 -- a nested list, without a word.
 local function walk_array(text, pos, kind, path, listed)

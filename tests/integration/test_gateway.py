@@ -1456,6 +1456,10 @@ async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(
              null)):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 f'{{"key": [null], {purpose}}}'.encode(), token)
+    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes"), \
+        content  # a single field given a list: the transcoder's refusal, as before
     for body in (f'{{"keys": ["a", "null", "b"], {purpose}}}', f'{{"keys": null, "items": ["a"], {purpose}}}'):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST",
                                                      "/v1/resources/101001%2F000001:batchQuery", body.encode(), token)
