@@ -203,6 +203,17 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
     return [violation] if violation is not None else []
 
 
+def resource_code_problem(code: str) -> str:
+    """Why ``code`` is no resource code. One whose ``/`` came as ``%2F`` (``102001%2F000001``) reached the service
+    so because a REST client percent-encoded the URL's segment twice (``%252F``: Spring's UriComponentsBuilder
+    encoding a value already encoded, a proxy re-encoding the path); said so, the caller was told only to give a
+    code such as 101001/000001, which is what it believed it sent."""
+    problem = "give a resource code such as 101001/000001 (classification/sequence)"
+    if valid_resource_code(code.replace("%2F", "/").replace("%2f", "/")):
+        problem += ": its / came as %2F: your client encoded the URL twice (%252F); encode it once"
+    return problem
+
+
 def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],
            field: str = "items") -> tuple[str, ...]:
     """The requested items as a decision key (sorted, unique), listing those the entry does not have."""
@@ -568,8 +579,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                         access: Access) -> Resource:
         """The entry ``code`` names; raises with every violation found so far when it cannot be had."""
         if not valid_resource_code(code):
-            violations.append(FieldViolation(
-                "resource_code", "give a resource code such as 101001/000001 (classification/sequence)"))
+            violations.append(FieldViolation("resource_code", resource_code_problem(code)))
             raise invalid_argument(violations)
         resource = await deps.resources.get(code)
         if resource is None:
