@@ -30,7 +30,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,6 +49,7 @@ from gateway.routing import (
     HEAVY_READS,
     INTERNAL_SERVICES,
     Backend,
+    HttpRule,
     Route,
     RoutingTable,
     backend_targets,
@@ -56,6 +57,7 @@ from gateway.routing import (
     heavy_read_cluster,
     heavy_read_targets,
     request_enums,
+    url_variables,
 )
 from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -850,10 +852,27 @@ MESSAGE_TOO_LARGE = (
 BODY_CHECK_BYTES = 2 * MAX_MESSAGE_BYTES
 
 
-def _lua_url_pattern(template: str) -> str:
-    """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex."""
+def _lua_url_pattern(template: str, capture: bool = False) -> str:
+    """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex;
+    with ``capture``, each variable's segment is a capture, in the template's order."""
     parts = [re.sub(r"(\W)", r"%\1", part) for part in re.split(r"\{[^}]*\}", template)]
-    return "^" + "[^/?:]+".join(parts) + "$"
+    return "^" + ("([^/?:]+)" if capture else "[^/?:]+").join(parts) + "$"
+
+
+def _camel_bound_fields(rule: HttpRule) -> dict[str, int]:
+    """The fields of a rule's body message its URL binds too whose lowerCamelCase name is not their proto name
+    (``resourceCode`` of ``POST /v1/resources/{resource_code}:query``), each with its variable's place in the URL
+    (from 1). The transcoder refuses a body giving such a field another value than the URL only under its proto
+    name (reject_binding_body_field_collisions compares names as written): under the name a JSON library writes,
+    the URL's value was used without a word, and the call answered about another object than the body named."""
+    message = descriptor_pool.Default().FindMessageTypeByName(rule.body_message)
+    bound: dict[str, int] = {}
+    for place, variable in enumerate(url_variables(rule.template), start=1):
+        path = variable if rule.body == "*" else variable.removeprefix(f"{rule.body}.")
+        field = message.fields_by_name.get(path) if path != variable or rule.body == "*" else None
+        if field is not None and field.json_name != field.name:
+            bound[field.json_name] = place
+    return bound
 
 
 def _rest_replies_script(table: RoutingTable) -> str:
@@ -875,21 +894,58 @@ def _lua_table(entries: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"[{json.dumps(key)}] = {json.dumps(value)}" for key, value in entries.items()) + "}"
 
 
+def _parameters_beside_body(route: Route, rule: HttpRule) -> dict[str, str]:
+    """The request's fields a rule whose body is one of them (``body: "application"``) takes as query parameters,
+    by both their names, each with its lowerCamelCase one (``requestId`` of ``POST /v1/applications``,
+    ``updateMask`` of a PATCH): written into the JSON body instead, one was refused only as "not a field of
+    Application", which listed the body's fields and did not say where it goes."""
+    if rule.body == "*":
+        return {}
+    service, _, name = route.method.strip("/").partition("/")
+    request = descriptor_pool.Default().FindMethodByName(f"{service}.{name}").input_type
+    bound = {variable.partition(".")[0] for variable in url_variables(rule.template)}
+    return {spelling: field.json_name for field in request.fields if field.name != rule.body and field.name not in bound
+            for spelling in (field.json_name, field.name)}
+
+
+def _lua_table_of_places(entries: Mapping[str, int]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(key)}] = {value}" for key, value in sorted(entries.items())) + "}"
+
+
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list)."""
-    rules = sorted({(rule.verb, _lua_url_pattern(rule.template), rule.body_message) for route in table
-                    for rule in route.http_rules if rule.body_message})
+    rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
+                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
+                    for route in table for rule in route.http_rules if rule.body_message})
     fields = body_fields(table)
     pool = descriptor_pool.Default()
     names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
              for name in fields}
-    return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}}},\n"
-                                               for verb, pattern, name in rules) + "}\n"
+    return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
+                                               f"{bound}, {parameters}}},\n"
+                                               for verb, pattern, name, bound, parameters in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
-            + "local FIELD_NAMES = " + _lua_table(names) + "\n")
+            + "local FIELD_NAMES = " + _lua_table(names) + "\n"
+            + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
+                                               for name, repeated in _repeated_fields(fields).items()) + "}\n")
+
+
+def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
+    """The names (both spellings) of each message's repeated fields that are not maps: a JSON list's elements."""
+    pool = descriptor_pool.Default()
+    found = {name: [spelling for field in pool.FindMessageTypeByName(name).fields
+                    if field.is_repeated
+                    and not (field.message_type is not None and field.message_type.GetOptions().map_entry)
+                    for spelling in (field.json_name, field.name)]
+             for name in messages}
+    return {name: repeated for name, repeated in found.items() if repeated}
+
+
+def _lua_set(names: Iterable[str]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(name)}] = true" for name in dict.fromkeys(names)) + "}"
 
 
 def _rest_replies_filter(table: RoutingTable) -> dict[str, object]:

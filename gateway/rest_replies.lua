@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES and ENUM_NAMES are prepended by the renderer.
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -20,6 +20,8 @@
 --   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
 --   refused before it is transcoded, naming the field.
+-- - A body giving a field its URL binds another value under its lowerCamelCase name ("resourceCode"), which the
+--   transcoder's collision check misses (see bound_refusal).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
@@ -330,7 +332,8 @@ local function walk_object(text, pos, kind, path)
         child_path = path .. '["' .. name .. '"]'
       end
     end
-    pos = skip_space(text, walk_value(text, pos + 1, child, child_path))
+    local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
       return pos + 1
@@ -341,7 +344,11 @@ local function walk_object(text, pos, kind, path)
   end
 end
 
-local function walk_array(text, pos, kind, path)
+-- ``listed``: the array is the value of a repeated field of a known message (REPEATED, the renderer's): an element
+-- that is null or a list is refused, naming it (a single field given a list is the transcoder's to refuse). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
+-- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
+-- a nested list, without a word.
+local function walk_array(text, pos, kind, path, listed)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -351,6 +358,13 @@ local function walk_array(text, pos, kind, path)
   end
   local index = 0
   while true do
+    if listed then
+      pos = skip_space(text, pos)
+      local first = text:byte(pos)
+      if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
+        error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
+      end
+    end
     pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
     local next_byte = text:byte(pos)
     if next_byte == 93 then
@@ -362,7 +376,7 @@ local function walk_array(text, pos, kind, path)
   end
 end
 
-walk_value = function(text, pos, kind, path)
+walk_value = function(text, pos, kind, path, listed)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -373,7 +387,7 @@ walk_value = function(text, pos, kind, path)
   elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
-    return walk_array(text, pos, kind, path)
+    return walk_array(text, pos, kind, path, listed)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
@@ -382,13 +396,68 @@ walk_value = function(text, pos, kind, path)
   return text:find("[,%]}%s]", pos) or #text + 1
 end
 
--- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path, message), or nil.
+-- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
+-- variables, message, and the fields the URL binds whose lowerCamelCase name is not their proto name, each with its
+-- variable's place), or nil; then those fields and the URL's variables, as sent (percent-encoded).
 local function body_message(method, path)
   local bare = path:match("^[^?]*")
   for _, rule in ipairs(BODY_RULES) do
-    if rule[1] == method and bare:match(rule[2]) then
-      return rule[3]
+    if rule[1] == method then
+      local captures = { bare:match(rule[2]) }
+      if captures[1] ~= nil then
+        return rule[3], rule[4], captures, rule[5]
+      end
     end
+  end
+  return nil
+end
+
+local function percent_decoded(segment)
+  return (segment:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
+end
+
+-- The refusal of a body that gives a field the URL binds, under its lowerCamelCase name, another value than the
+-- URL ({"resourceCode": "102001/000001"} to /v1/resources/101001%2F000001:query), or nil. The transcoder refuses
+-- it only under the proto name (resource_code): under the name a JSON library writes, the URL's value was used
+-- without a word, and the call answered about another object than the body named. The values are not repeated
+-- (a misplaced one may be an ID number).
+local function bound_refusal(text, bound, captures)
+  if next(bound) == nil then
+    return nil
+  end
+  local pos = skip_space(text, 1)
+  if text:byte(pos) ~= 123 then
+    return nil
+  end
+  pos = skip_space(text, pos + 1)
+  while text:byte(pos) == 34 do
+    local name
+    name, pos = read_name(text, pos)
+    pos = skip_space(text, pos)
+    if text:byte(pos) ~= 58 then
+      return nil
+    end
+    pos = skip_space(text, pos + 1)
+    local place = bound[name]
+    if place ~= nil and text:byte(pos) == 34 then
+      local value
+      value, pos = read_name(text, pos)
+      local sent = captures[place]
+      if sent ~= nil and value ~= percent_decoded(sent) then
+        local variable = name:gsub("%u", function(letter) return "_" .. letter:lower() end)
+        return name .. ": differs from the {" .. variable .. "} the URL gives (the edge does not repeat the "
+            .. "values): the URL names the object; drop the field from the body, or give it the URL's value"
+      end
+    else
+      pos = walk_value(text, pos, nil, "")
+    end
+    pos = skip_space(text, pos)
+    if text:byte(pos) ~= 44 then
+      return nil
+    end
+    pos = skip_space(text, pos + 1)
   end
   return nil
 end
@@ -404,8 +473,9 @@ local function given_twice(found)
       .. "without a word; give it once"
 end
 
--- The refusal of a body naming a field its message does not have, or one field twice, or nil.
-local function body_refusal(text, message)
+-- The refusal of a body naming a field its message does not have, or one field twice, or nil. ``parameters``: the
+-- call's fields beside a body that is one of them (BODY_RULES' fifth), which go in the query string.
+local function body_refusal(text, message, parameters)
   if text:byte(skip_space(text, 1)) ~= 123 then
     return nil
   end
@@ -414,12 +484,23 @@ local function body_refusal(text, message)
     return nil
   elseif found.not_string ~= nil then
     return found.not_string .. ": not a JSON string (the edge does not repeat the value)"
+  elseif found.in_list ~= nil and found.nested then
+    return found.in_list .. ": a list inside a list, which the transcoder would flatten without a word: send one "
+        .. "list of values"
+  elseif found.in_list ~= nil then
+    return found.in_list .. ": null in a list, which the transcoder would drop without a word (the elements after "
+        .. "it moving up one place): give the element a value, or leave it out"
   elseif found.path == nil then
     return nil
   elseif found.twice ~= nil then
     return given_twice(found)
   end
   local short = found.message:match("[^.]+$")
+  local parameter = found.path == "" and parameters and parameters[found.name]
+  if parameter then
+    return found.name .. ": not a field of the body (a " .. short .. "): it is a query parameter of this call, "
+        .. "sent in the URL (?" .. parameter .. "=...), as /openapi.yaml gives it"
+  end
   local known = "its fields are " .. FIELD_NAMES[found.message] .. " (/openapi.yaml gives every call's body)"
   if found.name:match("^[%a_][%w_]*$") and #found.name <= 64 then
     local field = found.path == "" and found.name or found.path .. "." .. found.name
@@ -431,7 +512,7 @@ local function body_refusal(text, message)
 end
 
 local function check_body(handle, headers)
-  local message = body_message(headers:get(":method"), headers:get(":path"))
+  local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
   if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
     return
@@ -449,7 +530,11 @@ local function check_body(handle, headers)
     body:setBytes(text)
     handle:headers():replace("content-length", tostring(#text))
   end
-  local refusal = body_refusal(text, message)
+  local refusal = body_refusal(text, message, parameters)
+  if refusal == nil then
+    local ok, found = pcall(bound_refusal, text, bound, captures)
+    refusal = ok and found or nil
+  end
   if refusal ~= nil then
     handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
         invalid_argument(refusal))

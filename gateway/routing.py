@@ -184,6 +184,11 @@ def heavy_read_cluster(backend: Backend) -> str:
 _URL_VARIABLE = re.compile(r"\{([^}=]+)")
 
 
+def url_variables(template: str) -> list[str]:
+    """The request fields a URL template binds, in its order (``entry.code`` of ``/v1/entries/{entry.code}``)."""
+    return _URL_VARIABLE.findall(template)
+
+
 def _body_message(method: MethodDescriptor, body: str) -> str:
     """The full name of the message a rule's JSON body is: the request for ``*``, the named field's message."""
     if body == "*":

@@ -173,7 +173,7 @@ class _Decider:
         """A conditional resource (or a not-shared one opened by coordination): basic items, else a grant."""
         request, basic = self.request, basic_items(self.entry)
         if request.items and basic.issuperset(request.items):
-            return self.allow(request.items, None)
+            return self.allow(request.items, self.unmasking(grants, request.items))
         stored = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
         self.stored = {g.id: g for g in stored}
         mine = [in_force(g, self.entry) for g in stored]
@@ -219,7 +219,9 @@ class _Decider:
         if not self.request.items:
             grant = grants[0]
             if basic.issuperset(grant.items):
-                return self.allow(tuple(i for i in item_names(self.entry) if i in basic), None)
+                # None gives more than the basic items: the one that unmasks the most of them serves, if any does.
+                items = tuple(i for i in item_names(self.entry) if i in basic)
+                return self.allow(items, _most_unmasking(grants, self.masked(items)))
             return self.allow(tuple(i for i in item_names(self.entry) if i in grant.items or i in basic), grant)
         needed = [item for item in self.request.items if item not in basic]
         needed_set = set(needed)
@@ -240,6 +242,27 @@ class _Decider:
         return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
                          f"items {', '.join(missing)} of resource {self.code} are not granted to you: ask only for "
                          f"granted items, or ask the provider to widen grant {closest.id}, or {APPLY}", denied=missing)
+
+    def masked(self, items: Iterable[str]) -> frozenset[str]:
+        """Of ``items``, those answered masked without a grant (sensitive ones)."""
+        return frozenset(item.machine_name for item in self.entry.items if item.sensitive).intersection(items)
+
+    def unmasking(self, grants: Sequence[Grant], items: Sequence[str]) -> Grant | None:
+        """For a request of basic items only, which every department gets without a grant but masked where the
+        catalog's rules say: the department's grant in force for this system, purpose and method that unmasks the
+        most of them (the provider approved them whole: unmasked_items, as the key item of an export is), or None
+        when none does, and they are answered as without a grant, nothing counted. Such a grant was never used:
+        its unmasked basic items came back masked unless a non-basic item was asked for beside them."""
+        masked = self.masked(items)
+        if not masked:
+            return None
+        request = self.request
+        usable = [g for g in (in_force(g, self.entry) for g in grants
+                              if g.department_code == request.department_code and g.resource_code == self.code)
+                  if g.live(self.now) and not g.lapsed and (not g.system_ids or request.system_id in g.system_ids)
+                  and request.purpose in g.purposes and self.method in g.methods
+                  and g.id not in request.exclude_grant_ids]
+        return _most_unmasking(usable, masked)
 
     def no_live_grant(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
         """Why none of the department's grants serves: one in force whose every item lapsed says so before an older
@@ -300,6 +323,13 @@ class _Decider:
     def deny(self, reason: int, message: str, denied: tuple[str, ...] | None = None) -> Decision:
         return Decision(allowed=False, expire_time=self.cache_until, deny_reason=reason, message=message,
                         denied_items=self.request.items if denied is None else denied)
+
+
+def _most_unmasking(grants: Iterable[Grant], masked: frozenset[str]) -> Grant | None:
+    """Of ``grants``, the one unmasking the most of ``masked`` (then the longest-lived), or None if none unmasks any."""
+    unmasking = [g for g in grants if masked.intersection(g.unmasked_items)]
+    return min(unmasking, key=lambda g: (-len(masked.intersection(g.unmasked_items)), -g.expire_time.timestamp(), g.id),
+               default=None)
 
 
 def _listed_after(grant: Grant, entry: catalog_pb2.Entry) -> frozenset[str]:

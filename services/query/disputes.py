@@ -19,12 +19,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from services.query.keys import key_error
-from services.query.resources import Resource
+from services.query.resources import Resource, not_an_item
 from services.runtime import duties
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
-from services.runtime.errors import FieldViolation, ServiceError, reason_violation, text_violation
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    invisible_character,
+    reason_violation,
+    text_violation,
+)
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
 from services.runtime.workdays import add_working_days
@@ -171,9 +177,14 @@ def report_violations(resource: Resource, key: str, item: str, claimed_value: st
     if not item:
         violations.append(FieldViolation("dispute.item", "is required"))
     elif item not in resource.items:
-        violations.append(FieldViolation("dispute.item", f"{item!r} is not an item of {resource.code}"))
-    for violation in (text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True),
-                      text_violation("dispute.evidence", evidence, MAX_EVIDENCE, False)):
+        violations.append(FieldViolation("dispute.item", not_an_item(item, resource)))
+    claimed = text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True)
+    if claimed is None and (problem := invisible_character(claimed_value)) is not None:
+        # As a Verify claim's (docs/api.md): the value the provider is asked to check, and may correct its record
+        # to, shown on one line to it and the authority; a zero-width space or a direction mark copied with it from
+        # a web page is no part of any value (a long text belongs in the evidence, which may take lines).
+        claimed = FieldViolation("dispute.claimed_value", problem)
+    for violation in (claimed, text_violation("dispute.evidence", evidence, MAX_EVIDENCE, False)):
         if violation is not None:
             violations.append(violation)
     return violations

@@ -15,6 +15,7 @@ import grpc
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
+from services.query.audit import clean
 from services.query.keys import CODE_KINDS, UPPER_CASE_KINDS, normalize_key
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.errors import ServiceError
@@ -158,3 +159,26 @@ class Resources:
             self._views.clear()
         else:
             self._views.pop(code, None)
+
+
+#: A lower-case letter or digit's next capital: camelCase (establishedDate) written as the snake_case of the
+#: catalog's machine names (established_date), for a refusal to name the item meant.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def not_an_item(item: str, resource: Resource) -> str:
+    """Why ``item`` is refused, naming the item meant when it is one written otherwise: a Java or JavaScript
+    caller's camelCase (establishedDate, as its JSON library writes a field) or the name the catalog shows
+    (成立日期), where every call takes the machine name (established_date). Read on a refusal only."""
+    refused = f"{clean(item, 64)!r} is not an item of {resource.code}"
+    meant = _item_meant(item, resource)
+    return f"{refused}: items are named by their machine name, here {meant!r}" if meant else refused
+
+
+def _item_meant(item: str, resource: Resource) -> str | None:
+    """The machine name of the item ``item`` writes in camelCase or by its catalog name, else None."""
+    snake = _CAMEL_HUMP.sub(r"_\1", item.strip()).lower()
+    if snake in resource.items:
+        return snake
+    return next((each.machine_name for each in resource.entry.items if each.name and each.name == item.strip()),
+                None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -28,7 +27,7 @@ from services.query.decisions import Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
-from services.query.resources import Resource, valid_resource_code
+from services.query.resources import Resource, not_an_item, valid_resource_code
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.enums import ShortNames
@@ -47,9 +46,6 @@ from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
 
 MAX_BATCH_KEYS = 1000
-#: A lower-case letter or digit's next capital: camelCase (establishedDate) written as the snake_case of the
-#: catalog's machine names (established_date), for a refusal to name the item meant.
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 #: Used-up grants a call tries past before it is refused QUOTA_EXHAUSTED (AuthorizationService.Check's limit).
 MAX_USED_UP_GRANTS = 16
 #: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
@@ -207,6 +203,17 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
     return [violation] if violation is not None else []
 
 
+def resource_code_problem(code: str) -> str:
+    """Why ``code`` is no resource code. One whose ``/`` came as ``%2F`` (``102001%2F000001``) reached the service
+    so because a REST client percent-encoded the URL's segment twice (``%252F``: Spring's UriComponentsBuilder
+    encoding a value already encoded, a proxy re-encoding the path); said so, the caller was told only to give a
+    code such as 101001/000001, which is what it believed it sent."""
+    problem = "give a resource code such as 101001/000001 (classification/sequence)"
+    if valid_resource_code(code.replace("%2F", "/").replace("%2f", "/")):
+        problem += ": its / came as %2F: your client encoded the URL twice (%252F); encode it once"
+    return problem
+
+
 def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],
            field: str = "items") -> tuple[str, ...]:
     """The requested items as a decision key (sorted, unique), listing those the entry does not have."""
@@ -214,24 +221,6 @@ def _items(requested: Sequence[str], resource: Resource, violations: list[FieldV
         if item not in resource.items:
             violations.append(FieldViolation(f"{field}[{index}]", not_an_item(item, resource)))
     return tuple(sorted(set(requested)))
-
-
-def not_an_item(item: str, resource: Resource) -> str:
-    """Why ``item`` is refused, naming the item meant when it is one written otherwise: a Java or JavaScript
-    caller's camelCase (establishedDate, as its JSON library writes a field) or the name the catalog shows
-    (成立日期), where every call takes the machine name (established_date). Read on a refusal only."""
-    refused = f"{clean(item, 64)!r} is not an item of {resource.code}"
-    meant = _item_meant(item, resource)
-    return f"{refused}: items are named by their machine name, here {meant!r}" if meant else refused
-
-
-def _item_meant(item: str, resource: Resource) -> str | None:
-    """The machine name of the item ``item`` writes in camelCase or by its catalog name, else None."""
-    snake = _CAMEL_HUMP.sub(r"_\1", item.strip()).lower()
-    if snake in resource.items:
-        return snake
-    return next((each.machine_name for each in resource.entry.items if each.name and each.name == item.strip()),
-                None)
 
 
 def _masked_in_plan_order(decision: Decision, masked: set[str]) -> list[str]:
@@ -590,8 +579,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                         access: Access) -> Resource:
         """The entry ``code`` names; raises with every violation found so far when it cannot be had."""
         if not valid_resource_code(code):
-            violations.append(FieldViolation(
-                "resource_code", "give a resource code such as 101001/000001 (classification/sequence)"))
+            violations.append(FieldViolation("resource_code", resource_code_problem(code)))
             raise invalid_argument(violations)
         resource = await deps.resources.get(code)
         if resource is None:

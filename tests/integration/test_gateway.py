@@ -981,6 +981,32 @@ async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: E
     assert status != 400, body
 
 
+async def test_a_rest_body_naming_another_object_than_its_url_under_the_camel_case_name_is_refused(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """POST /v1/resources/A:query with "resourceCode": "B" in the body answered about A without a word: the
+    transcoder's collision check compares the body's names as written, so it caught resource_code but not the
+    lowerCamelCase name a Java or .NET JSON library writes. It is a 400 at the edge naming the field, without the
+    values; the URL's own value under that name, and the proto name (the transcoder's own refusal), behave as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    url, purpose = "/v1/resources/101001%2F000001:query", '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+        f'{{"resourceCode": "102001/000001", "key": "k", {purpose}}}').encode(), token)
+    body = json.loads(content)
+    assert status == 400 and body["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], body
+    assert body["message"] == ("resourceCode: differs from the {resource_code} the URL gives (the edge does not "
+                               "repeat the values): the URL names the object; drop the field from the body, or "
+                               "give it the URL's value"), body
+    assert body["details"][1]["fieldViolations"][0]["field"] == "resourceCode", body
+    assert b"102001" not in content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+        f'{{"resource_code": "102001/000001", "key": "k", {purpose}}}').encode(), token)
+    assert status == 400 and "of the field resource_code is conflicting" in json.loads(content)["message"], content
+    for same in ("101001/000001", "101001\\u002f000001"):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, (
+            f'{{"key": "k", {purpose}, "resourceCode": "{same}"}}').encode(), token)
+        assert status != 400, content
+
+
 async def test_a_rest_query_parameter_without_a_value_or_a_name_is_refused(edge: Edge, keys: PlatformKeys) -> None:
     """The transcoder skipped a query parameter without "=" or without a name, silently, though it refuses an
     unknown one with a value: GET /v1/applications?overdueOnly listed every application, not the overdue ones,
@@ -1398,6 +1424,60 @@ async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge,
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/datasets/population/records:load",
                                                  b'{"records": [{"values": {"name": "a", "name": "b"}}]}', token)
     assert status == 400 and "Repeated map key" in json.loads(content)["message"], content
+
+
+async def test_a_query_parameter_written_into_the_body_is_refused_saying_it_goes_in_the_url(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """PATCH /v1/grants/G with {"quota": "10", "updateMask": "quota"}, and POST /v1/applications with "requestId" in
+    the body, were refused "updateMask: not a field of Grant …; its fields are id, applicationId, …": true, but the
+    caller read the list of the body's fields for one that is not among them. The refusal says it is a query
+    parameter of the call and how to send it; a body field misspelt is refused as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    for verb, url, body, field, parameter, message in (
+            ("PATCH", "/v1/grants/grt-1", '{"quota": "10", "updateMask": "quota"}', "updateMask", "updateMask",
+             "Grant"),
+            ("PATCH", "/v1/entries/101001%2F000001", '{"name": "人口", "update_mask": "name"}', "update_mask",
+             "updateMask", "Entry"),
+            ("POST", "/v1/applications", '{"resourceCode": "101001/000001", "requestId": "0f8e4c2a"}', "requestId",
+             "requestId", "Application")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, url, body.encode(), token)
+        description = (f"not a field of the body (a {message}): it is a query parameter of this call, sent in the "
+                       f"URL (?{parameter}=...), as /openapi.yaml gives it")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "PATCH", "/v1/grants/grt-1?updateMask=quota",
+                                                 b'{"quota": "10", "qouta": "5"}', token)
+    assert status == 400 and json.loads(content)["message"].startswith("qouta: not a field of Grant, "), content
+
+
+async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(edge: Edge,
+                                                                               keys: PlatformKeys) -> None:
+    """The transcoder dropped a null element of a list and flattened a list inside a list, without a word: a
+    BatchQuery of ["A", null, "B"] (a Java list with a missing ID number) was a call of two keys, whose results,
+    answered in the order given, no longer lined up with the caller's three rows; "items": [null] asked for every
+    item. Each is refused at the edge naming the element; lists of values, and null for a whole field, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    null = "null in a list, which the transcoder would drop without a word (the elements after it moving up one "\
+        "place): give the element a value, or leave it out"
+    nested = "a list inside a list, which the transcoder would flatten without a word: send one list of values"
+    for url, body, field, description in (
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": ["a", null, "b"], {purpose}}}', "keys[1]", null),
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": [ "a",\n  null], {purpose}}}', "keys[1]", null),
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [null], {purpose}}}', "items[0]", null),
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [["name"]], {purpose}}}', "items[0]",
+             nested),
+            ("/v1/datasets/population/records:load", '{"records": [{"values": {"name": "a"}}, null]}', "records[1]",
+             null)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 f'{{"key": [null], {purpose}}}'.encode(), token)
+    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes"), \
+        content  # a single field given a list: the transcoder's refusal, as before
+    for body in (f'{{"keys": ["a", "null", "b"], {purpose}}}', f'{{"keys": null, "items": ["a"], {purpose}}}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST",
+                                                     "/v1/resources/101001%2F000001:batchQuery", body.encode(), token)
+        assert status != 400, content
 
 
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,

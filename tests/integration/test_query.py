@@ -596,6 +596,22 @@ async def test_bad_input_names_every_field(mesh: Mesh) -> None:
     assert fields(garbage) == {"resource_code"}
 
 
+async def test_a_resource_code_percent_encoded_twice_is_refused_saying_so(mesh: Mesh) -> None:
+    """A REST client that encoded the URL twice (Spring's UriComponentsBuilder encoding 101001%2F000001 again:
+    101001%252F000001) reached the query service with "101001%2F000001" and was told only "give a resource code such
+    as 101001/000001", which it believed it had sent. The refusal says the / came as %2F and to encode once; any
+    other malformed code is refused as before."""
+    code = mesh.codes["population"]
+    for sent in (code.replace("/", "%2F"), code.replace("/", "%2f")):
+        twice = await refused(query(mesh, mesh.user, sent, next(iter(mesh.persons)), ADMIN))
+        assert twice.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(twice) == {"resource_code"}
+        assert twice.details() == (
+            "resource_code: give a resource code such as 101001/000001 (classification/sequence): its / came as %2F: "
+            "your client encoded the URL twice (%252F); encode it once")
+    garbage = await refused(query(mesh, mesh.user, "not%2Fa code", "x", ADMIN))
+    assert garbage.details() == "resource_code: give a resource code such as 101001/000001 (classification/sequence)"
+
+
 async def test_a_purpose_text_the_audit_record_cannot_hold_whole_is_refused_not_cut(mesh: Mesh) -> None:
     """The declared purpose is evidence: what the caller declared must be what the access record keeps."""
     caller = mesh.department("declares-at-length")

@@ -228,6 +228,35 @@ def test_a_grant_of_basic_items_alone_serves_no_request_naming_no_items() -> Non
     assert decision.allowed_items == ("citizen_id", "name", "address", "phone", "status")
 
 
+def test_a_grant_unmasking_basic_items_serves_a_request_of_basic_items_alone() -> None:
+    """A provider approved citizen_id and name unmasked (a social-security system needs the whole ID number), yet a
+    query of citizen_id or name alone, or naming no items under a grant of basic items only, came back masked: basic
+    items were answered as without a grant, and the grant unmasked them only beside a non-basic item (birth_date).
+    The grant unmasking the most of them serves now (counted against its quota, named in the decision); a grant for
+    another purpose, method or system, a revoked or used-up one, or one unmasking nothing still leaves them masked
+    and uncounted, as without a grant."""
+    whole = _grant(id="grt-" + "c" * 32, items=("citizen_id", "name"), unmasked_items=("citizen_id",))
+    for request in (_request("citizen_id"), _request("citizen_id", "name"), _request()):
+        decision = _decide(_entry(), [whole], request)
+        assert decision.allowed and decision.grant_id == whole.id and decision.quota == 500, request
+        assert dict(decision.masks) == ({"name": "name"} if "name" in decision.allowed_items else {}), request
+    wider = _grant(id="grt-" + "d" * 32, items=("citizen_id", "name"), unmasked_items=("citizen_id", "name"),
+                   expire_time=NOW + dt.timedelta(days=1))
+    assert _decide(_entry(), [whole, wider], _request("citizen_id", "name")).grant_id == wider.id
+    assert _decide(_entry(), [whole, wider], _request("citizen_id")).grant_id == whole.id  # the longer-lived
+    masked = {"citizen_id": "citizen_id"}
+    for grants, request in (([whole], _request("citizen_id", purpose=WORK)),
+                            ([whole], _request("citizen_id", method=DOWNLOAD)),
+                            ([dataclasses.replace(whole, system_ids=("sys-0002bbbb",))], _request("citizen_id")),
+                            ([dataclasses.replace(whole, state=REVOKED)], _request("citizen_id")),
+                            ([whole], dataclasses.replace(_request("citizen_id"),
+                                                          exclude_grant_ids=frozenset({whole.id}))),
+                            ([_grant(items=("citizen_id", "name"), unmasked_items=())], _request("citizen_id"))):
+        decision = _decide(_entry(), grants, request)
+        assert decision.allowed and dict(decision.masks) == masked, request
+        assert not decision.grant_id and not decision.quota, request
+
+
 def test_items_beyond_the_grant_are_listed() -> None:
     decision = _decide(_entry(), [_grant(items=("birth_date",))], _request("name", "birth_date", "status", "phone"))
     _denied(decision, common.DENY_REASON_ITEM_NOT_GRANTED)

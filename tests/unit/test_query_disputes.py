@@ -32,6 +32,35 @@ def test_a_report_is_validated_field_by_field() -> None:
     assert report_violations(resource(), "11010519491231002X", "name", "张三", "户口簿") == []
 
 
+def test_a_reports_item_written_in_camel_case_or_by_its_catalog_name_is_refused_naming_the_machine_name() -> None:
+    """ReportDispute refused "citizenId" (as a Java or .NET JSON library writes a field) and "姓名" (the name the
+    catalog shows) with "'citizenId' is not an item of 101001/000001" only, where Query, BatchQuery and Verify name
+    the machine name meant; a long item was repeated whole. It is the query path's refusal now."""
+    entry = resource().entry
+    entry.items[1].name = "姓名"
+    meant = Resource.of(entry, "extranet", "foundation:1")
+    hint = ": items are named by their machine name, here "
+    for item, machine_name in (("citizenId", "citizen_id"), ("姓名", "name")):
+        [violation] = report_violations(meant, "11010519491231002X", item, "张三", "户口簿")
+        assert (violation.field, violation.description) == (
+            "dispute.item", f"'{item}' is not an item of 101001/000001{hint}'{machine_name}'")
+    [violation] = report_violations(meant, "11010519491231002X", "x" * 1000, "张三", "户口簿")
+    assert violation.description == f"'{'x' * 64}…' is not an item of 101001/000001"
+
+
+def test_a_claimed_value_holding_a_character_nobody_sees_is_refused_as_a_verify_claim_is() -> None:
+    """A dispute claimed "2\u200b00" for 注册资本 (a zero-width space copied with it from a web page) or a name
+    ending in a right-to-left override, and was stored so: the provider read 200 on one line and could correct its
+    record to a value holding the invisible character, where Verify refuses such a claim. It is refused naming the
+    character and where; a full-width space is text, and the evidence may take lines."""
+    for value, said in (("2\u200b00", "character 2 is U+200B (ZERO WIDTH SPACE): remove it"),
+                        ("张三\u202e", "character 3 is U+202E (RIGHT-TO-LEFT OVERRIDE): remove it"),
+                        ("张\n三", "character 2 is U+000A (a control character): write it on one line")):
+        [violation] = report_violations(resource(), "11010519491231002X", "name", value, "户口簿")
+        assert (violation.field, violation.description) == ("dispute.claimed_value", said)
+    assert report_violations(resource(), "11010519491231002X", "name", "张\u3000三", "户口簿\n第2页") == []
+
+
 def test_a_new_dispute_is_open_due_in_working_days_and_normalised() -> None:
     now = dt.datetime(2024, 9, 27, 10, 0, tzinfo=dt.UTC)  # a Friday before the National Day holiday
     d = new_dispute(resource(), Caller("sys-r", REPORTER), "11010519491231002x", "name", "张三", "", now, 5)
