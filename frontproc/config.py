@@ -421,6 +421,9 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
         reader.problem(watch.line, f"{where}.watch_channel must be a PostgreSQL channel name")
     if watch is not None and code is None:
         reader.problem(watch.line, f"{where}: watch_channel needs resource_code (the catalog code to tell of)")
+    if code is not None and watch is None:  # it is read only to tell of changes: alone it did nothing, silently
+        reader.problem(code.line, f"{where}: resource_code is the code the 前置机 tells the platform of when "
+                                  "watch_channel announces a change: give watch_channel too, or remove resource_code")
     if code is not None and not valid_resource_code(code.value):
         reader.problem(code.line, f"{where}.resource_code must be a catalog resource code such as 202001/000001")
     if dataset is None or key_item is None or kind is None or kind.value not in KEY_KINDS:

@@ -178,6 +178,17 @@ def test_watching_a_channel_needs_the_resource_code_and_the_platform_credentials
     assert f"dept.yaml:{_line_of(bad_code, 'resource_code:')}: resources[0].resource_code" in str(error.value)
 
 
+def test_a_resource_code_without_a_channel_to_watch_is_named(tmp_path: Path) -> None:
+    """docs/frontproc.md says watch_channel and resource_code go both or neither; resource_code alone was taken
+    silently and did nothing (no change was ever told of), which the officer found out only from stale answers."""
+    text = _valid(tmp_path).replace("    as_of_column: gxsj\n",
+                                    "    as_of_column: gxsj\n    resource_code: 202001/000001\n")
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert (f"dept.yaml:{_line_of(text, 'resource_code:')}: resources[0]: resource_code is the code the 前置机 tells "
+            "the platform of when watch_channel announces a change") in str(error.value)
+
+
 def _check_process(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "dept.yaml"
     path.write_text(_valid(tmp_path, database_url))
