@@ -19,7 +19,7 @@ import grpc
 from google.protobuf import descriptor_pool, field_mask_pb2, json_format
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, load
-from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+from frontproc.platform import authorization, failure, require_platform
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 
@@ -184,14 +184,9 @@ async def submit(config: FrontprocConfig, entry: cat.Entry) -> Submitted:
     refused FAILED_PRECONDITION for a version already under review: an entry published or submitted as the file
     has it is left as it is. A file changed while its entry is under review is UnderReview.
     """
-    if not (config.platform_edge and config.platform_system_id and config.platform_secret):
-        raise ConfigError(f"{config.path}: platform.edge, platform.system_id and platform.secret (or secret_file) "
-                          "are needed to submit an entry")
+    require_platform(config, "submit an entry")
     async with grpc.aio.insecure_channel(config.platform_edge) as channel:
-        issued = await token_pb2_grpc.TokenServiceStub(channel).IssueToken(
-            token_pb2.IssueTokenRequest(system_id=config.platform_system_id, secret=config.platform_secret),
-            timeout=10)
-        metadata = (("authorization", f"Bearer {issued.token}"),)
+        metadata = await authorization(channel, config)
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
         held = await _latest(catalog, entry.code, metadata)
         if held is not None and held.state in _AS_FILED and _same(held, entry):
@@ -230,7 +225,7 @@ def main(config_path: str, entry_path: str) -> int:
         print(f"govshare submit-entry: {exc}", file=sys.stderr)
         return 1
     except grpc.aio.AioRpcError as exc:
-        print(f"govshare submit-entry: the catalog refused: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        print(failure("submit-entry", "catalog", config, exc), file=sys.stderr)
         return 1
     held = submitted.entry
     if not submitted.now:

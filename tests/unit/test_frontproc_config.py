@@ -613,7 +613,7 @@ async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
     was refused UNAUTHENTICATED and dropped: the platform answered the changed records from its copies until they
     expired, and only a restart helped. The file is read for each notice, and a notice so refused is sent again."""
     from frontproc import watch
-    from frontproc.notify import platform_secret
+    from frontproc.platform import platform_secret
 
     (tmp_path / "system.secret").write_text("the-old-secret")
     _valid(tmp_path)
@@ -826,3 +826,28 @@ async def test_sighup_drains_and_stops_as_sigterm_does_saying_why(tmp_path: Path
     assert process.returncode == 0, stderr.decode()
     assert "SIGHUP: draining and stopping, as on SIGTERM" in stderr.decode()
     assert "is read at start only" in stderr.decode()
+
+
+@pytest.mark.parametrize("command", ["notify-changes", "submit-entry"])
+def test_a_platform_that_does_not_answer_is_not_said_to_refuse(tmp_path: Path, capsys, command: str) -> None:  # type: ignore[no-untyped-def]
+    """With the platform down (or platform.edge mistyped) the commands said "the platform refused: UNAVAILABLE" (the
+    catalog, for submit-entry), which sent the officer looking for what the platform disliked in the request."""
+    from google.protobuf import json_format
+
+    from frontproc import notify, register
+
+    _valid(tmp_path)
+    (tmp_path / "platform.secret").write_text("s\n")
+    config = tmp_path / "dept.yaml"
+    config.write_text(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                       edge="127.0.0.1:1", system_id="sys-0123456789abcdef",
+                                       secret_file="platform.secret"))
+    if command == "notify-changes":
+        assert notify.main(str(config), "202001/000001", ["k"]) == 1
+    else:
+        entry = tmp_path / "entry.json"
+        entry.write_text(json_format.MessageToJson(dept.social_insurance_entry("127.0.0.1:7100")), encoding="utf-8")
+        assert register.main(str(config), str(entry)) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"govshare {command}: the platform at 127.0.0.1:1 did not answer (UNAVAILABLE: "), said
+    assert said.rstrip().endswith("is it running, and is platform.edge its edge's address?"), said
