@@ -7,6 +7,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -117,6 +118,18 @@ def _dispute(row: asyncpg.Record) -> Dispute:
 #: What the persons' view reads of an access (ListSubjectAccesses).
 _SUBJECT_COLUMNS = ("id, time, system_id, department_code, resource_code, provider_department_code, operation,"
                     " items, purpose, purpose_text, result")
+
+
+@dataclass(frozen=True)
+class VerificationSnapshot:
+    """What one page of a verification reads (QueryStore.verification_snapshot), from one snapshot."""
+
+    #: QueryStore.archive_anchors.
+    anchors: set[tuple[str, int]]
+    #: QueryStore.rowless_chains of the auditor's chains.
+    rowless: dict[str, int]
+    #: QueryStore.chain_entries from the page's position.
+    entries: AsyncIterator[tuple[asyncpg.Record | None, Checkpoint | None]]
 
 
 class QueryStore:
@@ -244,35 +257,24 @@ class QueryStore:
         """
         pool = self._listing if background else self._pool
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            chain: str | None = None
-            pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
-            args: tuple[object, ...] = ()
-            where = ""
-            if after is not None:
-                args, where = after, "WHERE (chain_id, seq) > ($1, $2)"
-            query = f"SELECT {', '.join(RECORD_COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
-            async for row in conn.cursor(query, *args, prefetch=fetch):
-                if row["chain_id"] != chain:
-                    for checkpoint in reversed(pending):
-                        yield None, checkpoint
-                    chain = row["chain_id"]
-                    since = after[1] if after is not None and after[0] == chain else 0
-                    pending = [_checkpoint(r) for r in await conn.fetch(
-                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1 AND seq >= $2"
-                        " ORDER BY seq DESC", chain, since)]
-                while pending and pending[-1].seq < row["seq"]:
-                    yield None, pending.pop()
-                yield row, None
-            for checkpoint in reversed(pending):
-                yield None, checkpoint
-            orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
-                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) AND NOT EXISTS"
-                       " (SELECT 1 FROM access_archived_chains z WHERE z.chain_id = c.chain_id AND z.last_seq >="
-                       " (SELECT max(seq) FROM audit_checkpoints k WHERE k.chain_id = c.chain_id))"
-                       " ORDER BY chain_id, seq")
-            # They come after every row, so only the last page of a verification meets them, all of them.
-            async for row in conn.cursor(orphans, prefetch=fetch):
-                yield None, _checkpoint(row)
+            async for entry in _entries(conn, fetch, after):
+                yield entry
+
+    @asynccontextmanager
+    async def verification_snapshot(self, after: tuple[str, int] | None, chain_ids: set[str],
+                                    background: bool = False, fetch: int = 2000) -> AsyncIterator[VerificationSnapshot]:
+        """What one page of a verification reads, all from one snapshot: the archives' anchors, which of the
+        auditor's ``chain_ids`` have no record left, and the entries (chain_entries). Read apart, an archive that
+        committed between them (records dropped, anchors signed) left the page records missing with no anchor to
+        resume from: a false break, reported once."""
+        pool = self._listing if background else self._pool
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            entries = _entries(conn, fetch, after)
+            try:
+                yield VerificationSnapshot(await _archive_anchors(conn),
+                                           await _rowless_chains(conn, chain_ids) if chain_ids else {}, entries)
+            finally:
+                await entries.aclose()  # before the transaction ends: a page stops where its budget does
 
     # --- verification jobs (services/query/verifications.py) ---------------------------------------------
 
@@ -572,20 +574,13 @@ class QueryStore:
     async def archive_anchors(self, background: bool = False) -> set[tuple[str, int]]:
         """The (chain id, sequence) of every head an archive signed in place of the records it dropped: the only
         signed heads a chain whose first records are missing may resume from (ChainAuditor ``resumable``)."""
-        pool = self._listing if background else self._pool
-        return {(row["chain_id"], row["seq"]) for row in await pool.fetch(
-            "SELECT chain_id, seq FROM access_archive_anchors")}
+        return await _archive_anchors(self._listing if background else self._pool)
 
     async def rowless_chains(self, chain_ids: set[str], background: bool = False) -> dict[str, int]:
         """Those of ``chain_ids`` with no record left in the access log, each with the last sequence an archive
         took of it (0: none): an auditor's kept checkpoints of them are judged on a verification's last page
         (verifications.held_for_page). One index probe a chain."""
-        pool = self._listing if background else self._pool
-        rows = await pool.fetch(
-            "SELECT w.chain_id, coalesce(z.last_seq, 0) AS archived FROM unnest($1::text[]) AS w(chain_id)"
-            " LEFT JOIN access_archived_chains z ON z.chain_id = w.chain_id"
-            " WHERE NOT EXISTS (SELECT 1 FROM access_log a WHERE a.chain_id = w.chain_id)", sorted(chain_ids))
-        return {row["chain_id"]: row["archived"] for row in rows}
+        return await _rowless_chains(self._listing if background else self._pool, chain_ids)
 
     async def partitions(self) -> list[str]:
         """The access log's partitions (access_log_YYYYMM), oldest first."""
@@ -830,3 +825,48 @@ class QueryStore:
             f" AND result = '{ANSWERED}' AND resource_code > $3 GROUP BY resource_code ORDER BY resource_code"
             " LIMIT $4", first, last, after, limit)
 
+
+async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] | None
+                   ) -> AsyncIterator[tuple[asyncpg.Record | None, Checkpoint | None]]:
+    """QueryStore.chain_entries on ``conn``, in the snapshot of the transaction it is in."""
+    chain: str | None = None
+    pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
+    args: tuple[object, ...] = ()
+    where = ""
+    if after is not None:
+        args, where = after, "WHERE (chain_id, seq) > ($1, $2)"
+    query = f"SELECT {', '.join(RECORD_COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
+    async for row in conn.cursor(query, *args, prefetch=fetch):
+        if row["chain_id"] != chain:
+            for checkpoint in reversed(pending):
+                yield None, checkpoint
+            chain = row["chain_id"]
+            since = after[1] if after is not None and after[0] == chain else 0
+            pending = [_checkpoint(r) for r in await conn.fetch(
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1 AND seq >= $2"
+                " ORDER BY seq DESC", chain, since)]
+        while pending and pending[-1].seq < row["seq"]:
+            yield None, pending.pop()
+        yield row, None
+    for checkpoint in reversed(pending):
+        yield None, checkpoint
+    orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
+               " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) AND NOT EXISTS"
+               " (SELECT 1 FROM access_archived_chains z WHERE z.chain_id = c.chain_id AND z.last_seq >="
+               " (SELECT max(seq) FROM audit_checkpoints k WHERE k.chain_id = c.chain_id))"
+               " ORDER BY chain_id, seq")
+    # They come after every row, so only the last page of a verification meets them, all of them.
+    async for row in conn.cursor(orphans, prefetch=fetch):
+        yield None, _checkpoint(row)
+
+
+async def _archive_anchors(db: asyncpg.Connection | asyncpg.Pool) -> set[tuple[str, int]]:
+    return {(row["chain_id"], row["seq"]) for row in await db.fetch("SELECT chain_id, seq FROM access_archive_anchors")}
+
+
+async def _rowless_chains(db: asyncpg.Connection | asyncpg.Pool, chain_ids: set[str]) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT w.chain_id, coalesce(z.last_seq, 0) AS archived FROM unnest($1::text[]) AS w(chain_id)"
+        " LEFT JOIN access_archived_chains z ON z.chain_id = w.chain_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM access_log a WHERE a.chain_id = w.chain_id)", sorted(chain_ids))
+    return {row["chain_id"]: row["archived"] for row in rows}

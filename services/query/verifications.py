@@ -99,12 +99,10 @@ async def verify_from(store: QueryStore, verifier: checkpoints.CheckpointVerifie
     """One page of a verification, a VerifyAuditChain call's or a job's, from ``position`` (None: the start) with
     the auditor's kept checkpoints ``held``: the auditor that judged it (``finish`` gives its reports) and where
     the next page resumes (None: this was the last)."""
-    auditor = checkpoints.ChainAuditor(verifier, resumable_heads(await store.archive_anchors(background=background),
-                                                                 position))
-    rowless = await store.rowless_chains({c.chain_id for c in held}, background=background) if held else {}
-    resume_at = await verify_page(auditor, checkpoints.with_held(
-        store.chain_entries(after=position, background=background), held_for_page(held, position, rowless)),
-        budget)
+    async with store.verification_snapshot(position, {c.chain_id for c in held}, background) as snapshot:
+        auditor = checkpoints.ChainAuditor(verifier, resumable_heads(snapshot.anchors, position))
+        resume_at = await verify_page(auditor, checkpoints.with_held(
+            snapshot.entries, held_for_page(held, position, snapshot.rowless)), budget)
     return auditor, resume_at
 
 

@@ -553,3 +553,54 @@ async def test_a_batch_is_stored_whole_in_the_tables_column_order(old_schema: st
     finally:
         await store.release_audit_connection()
         await pool.close()
+
+
+async def test_a_page_reads_the_archives_anchors_in_its_own_snapshot(old_schema: str) -> None:
+    """A verification page read the archives' anchors, then its records in a snapshot of their own: an archive that
+    committed in between (a chain's first records dropped, the head it signed stored) left the page with records
+    missing and no anchor to resume from, and the trail was reported BROKEN once. A page now reads both, and the
+    auditor's rowless chains, from one snapshot (QueryStore.verification_snapshot)."""
+    await db.migrate(old_schema, "query")
+    key = Ed25519PrivateKey.generate()
+    verifier = CheckpointVerifier([key.public_key()])
+    now = dt.datetime.now(CST)
+    rows = chained([now - dt.timedelta(minutes=5 - n) for n in range(5)], "e" * 32)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+
+    async def archive() -> None:  # what PartitionKeeper's archive commits for the chain's first two records
+        await store.insert_checkpoints([CheckpointSigner(key).sign(Head("e" * 32, 2, rows[1][HASH]), now, False)])
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM access_log WHERE chain_id = $1 AND seq <= 2", "e" * 32)
+            await conn.execute("INSERT INTO access_archive_anchors (chain_id, seq, partition) VALUES ($1, 2, $2)",
+                               "e" * 32, "access_log_000000")
+
+    async def judged(anchors: set[tuple[str, int]], entries) -> list:  # type: ignore[no-untyped-def]
+        auditor = ChainAuditor(verifier, anchors)
+        async for row, checkpoint in entries:
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        return [(r.state, r.records) for r in auditor.finish()]
+
+    try:
+        await store.ensure_partition(now.date())
+        await store.insert_accesses(rows)
+        await store.release_audit_connection()
+        # Read apart, as a page did: the anchors before the archive, the records after it.
+        anchors = await store.archive_anchors()
+        await archive()
+        assert await judged(anchors, store.chain_entries()) == [("BROKEN", 3)]
+        for table in ("access_archive_anchors", "audit_checkpoints", "access_log"):
+            await pool.execute(f"DELETE FROM {table}")
+        await store.insert_accesses(rows)
+        await store.release_audit_connection()
+        async with store.verification_snapshot(None, {"f" * 32}) as snapshot:
+            await archive()
+            assert (snapshot.anchors, snapshot.rowless) == (set(), {"f" * 32: 0})
+            assert await judged(snapshot.anchors, snapshot.entries) == [("INTACT", 5)]
+        async with store.verification_snapshot(None, set()) as snapshot:  # the next page sees the archive whole
+            assert await judged(snapshot.anchors, snapshot.entries) == [("INTACT", 3)]
+    finally:
+        await pool.close()

@@ -6,6 +6,7 @@ log (tests/integration/test_audit_verifications.py runs them on the real one).""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,6 +22,7 @@ from services.query.checkpoints import (
     CheckpointSigner,
     CheckpointVerifier,
 )
+from services.query.store import VerificationSnapshot
 from services.query.verifications import VerificationRunner, verify_from
 from tests.unit.test_query_checkpoints import T0, rows
 
@@ -55,14 +57,13 @@ class Trail:
         """What an auditor's export keeps: the latest checkpoint of each chain."""
         return [signed[-1] for signed in self.signed.values() if signed]
 
-    async def archive_anchors(self, background: bool) -> set[tuple[str, int]]:
-        return set()
+    @asynccontextmanager
+    async def verification_snapshot(self, after: tuple[str, int] | None, chain_ids: set[str], background: bool
+                                    ) -> AsyncIterator[VerificationSnapshot]:
+        rowless = {chain_id: self.archived.get(chain_id, 0) for chain_id in chain_ids if not self.rows.get(chain_id)}
+        yield VerificationSnapshot(set(), rowless, self.chain_entries(after))  # type: ignore[arg-type]
 
-    async def rowless_chains(self, chain_ids: set[str], background: bool) -> dict[str, int]:
-        return {chain_id: self.archived.get(chain_id, 0) for chain_id in chain_ids if not self.rows.get(chain_id)}
-
-    async def chain_entries(self, after: tuple[str, int] | None, background: bool
-                            ) -> AsyncIterator[checkpoints.Entry]:
+    async def chain_entries(self, after: tuple[str, int] | None) -> AsyncIterator[checkpoints.Entry]:
         """Chain by chain, a row before the checkpoints of its sequence; those of chains without rows last."""
         for chain_id in sorted(self.rows):
             since = after[1] if after is not None and after[0] == chain_id else 0
