@@ -173,7 +173,8 @@ class _Reader:
         return Located(str(node.value), node.start_mark.line + 1)
 
     def number(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, default: float, low: float,
-               high: float) -> float:
+               high: float, whole: bool = False) -> float:
+        """``whole``: a count (a port, a burst of calls), which 2.5 was silently cut to 2."""
         found = self.text(fields, name, where)
         if found is None:
             return default
@@ -182,6 +183,8 @@ class _Reader:
         except ValueError:
             self.problem(found.line, f"{where}.{name} must be a number, got {found.value!r}")
             return default
+        if whole and not value.is_integer() and low <= value <= high:
+            self.problem(found.line, f"{where}.{name} must be a whole number, got {found.value}")
         if not low <= value <= high:
             self.problem(found.line, f"{where}.{name} must be between {low:g} and {high:g}, got {value:g}")
         return value
@@ -472,7 +475,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     _callable_endpoint(reader, endpoint or listen, "endpoint" if endpoint else "listen")
     health_listen = reader.text(top, "health_listen", "configuration")
     _address(reader, health_listen, "health_listen")
-    metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535))
+    metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535, whole=True))
     metrics_host = reader.text(top, "metrics_host", "configuration")
 
     tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}
@@ -541,7 +544,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     limits = reader.mapping(top["rate_limit"][1], "rate_limit") if "rate_limit" in top else {}
     reader.unknown(limits, ("per_second", "burst"), "rate_limit")
     per_second = reader.number(limits, "per_second", "rate_limit", 200.0, 0.001, 1e6)
-    burst = int(reader.number(limits, "burst", "rate_limit", max(per_second * 2, 1), 1, 1e7))
+    burst = int(reader.number(limits, "burst", "rate_limit", max(per_second * 2, 1), 1, 1e7, whole=True))
 
     resources: dict[str, ResourceConfig] = {}
     if "resources" not in top:

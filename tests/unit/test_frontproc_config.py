@@ -851,3 +851,17 @@ def test_a_platform_that_does_not_answer_is_not_said_to_refuse(tmp_path: Path, c
     said = capsys.readouterr().err
     assert said.startswith(f"govshare {command}: the platform at 127.0.0.1:1 did not answer (UNAVAILABLE: "), said
     assert said.rstrip().endswith("is it running, and is platform.edge its edge's address?"), said
+
+
+@pytest.mark.parametrize(("replaced", "by", "said"), [
+    ("  burst: 4000\n", "  burst: 2.5\n", "rate_limit.burst must be a whole number, got 2.5"),
+    ("rate_limit:\n", "metrics_port: 9100.5\nrate_limit:\n", "configuration.metrics_port must be a whole number, got "
+                                                              "9100.5"),
+])
+def test_a_count_given_with_a_fraction_is_named_not_cut(tmp_path: Path, replaced: str, by: str, said: str) -> None:
+    """A burst of 2.5 calls was taken as 2, a metrics port of 9100.5 as 9100, without a word."""
+    text = _valid(tmp_path).replace(replaced, by)
+    assert by in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert said in str(error.value)
