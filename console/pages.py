@@ -1478,7 +1478,7 @@ async def _usage_summary(console: Console, session: Session, resource: str,
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
-    resource = request.query_params.get("resource", "").strip()
+    resource, wrong = forms.resource_filter(request.query_params.get("resource", ""))
     department = request.query_params.get("department", "").strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
@@ -1489,7 +1489,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     # A reason the select does not offer (an edited link) lists every access, as an unknown outcome does.
     reason = forms.number(request.query_params.get("reason", "")) or 0
     reason = reason if reason in labels.DENY_REASON else 0
-    times, wrong = forms.audit_period(period["from"], period["to"])
+    times, wrong_period = forms.audit_period(period["from"], period["to"])
+    wrong.update(wrong_period)
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
     wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))

@@ -1095,6 +1095,22 @@ async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input( 
     assert "<b>" not in text
 
 
+async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resource(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """资源代码 typed with a Chinese input method (full-width digits and slash) was refused with the service's
+    English hint ("give a resource code such as 101001/000001…"); it now lists that resource, and a code that is
+    none is said in Chinese beside the input."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=１０１００１／０００００１", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-1500:])
+    assert 'name="resource" value="101001/000001"' in text and 'id="resource-error"' not in text
+    answer = await context.request.get("/audit?resource=人口基本信息", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
+    assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
+
+
 async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_progress_as_such(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """A month not begun and a year out of range read "the month has not begun" and "must be between 2000 and 2100"
