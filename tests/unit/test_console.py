@@ -1068,6 +1068,24 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
+def test_a_nul_in_a_filter_is_said_on_the_page_not_as_a_missing_field_hint() -> None:
+    """人员 (or any listing) opened with %00 in its filter: the service refuses the request as a whole (field
+    "request", no input of any page), and the page said "请按字段旁的提示修改后重新提交" with no hint beside any
+    field. It now says, in Chinese, what is wrong and what to do."""
+    import asyncpg
+
+    from console.errors import problem_of
+    from services.runtime.errors import text_not_storable, to_status
+
+    refused = text_not_storable(asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence"))
+    assert refused is not None
+    status = to_status(refused, "authorization")
+    problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+        *status.trailing_metadata), status.details))
+    assert problem.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert problem.message.startswith("填写的内容或链接中含有空字符（U+0000") and "NUL" not in problem.message
+
+
 def test_a_catalog_step_refused_for_its_entrys_state_is_said_in_chinese() -> None:
     """A second 审核员 publishing an entry the first had just published (or a 编目员 submitting one a colleague had
     submitted) read '当前状态不允许此操作：entry 101001/000001 version 1 is PUBLISHED: only SUBMITTED entries can be
