@@ -1319,7 +1319,7 @@ async def _report_dispute(console: Console, session: Session, typed: dict[str, A
     """Reports the dispute typed in 疑义's report form: the new dispute, else what to say beside each input (the
     service's field violations and the refusals of _REPORT_REFUSALS) or, for any other refusal, the Problem.
     The 信息项 may be typed as its Chinese name, which the catalog entry turns into the machine name it is."""
-    code = typed["resource_code"].strip()
+    code = forms.typed_code(typed["resource_code"])
     items = (await _item_names(console, session, [code])).get(code, {}) if code else {}
     item = typed["item"].strip()
     machine = next((name for name, shown in items.items() if item in (name, shown)), item)

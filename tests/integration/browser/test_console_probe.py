@@ -1252,6 +1252,22 @@ async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes
     assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有疑义尚未答复' in await again.text()
 
 
+async def test_a_dispute_reported_with_a_full_width_resource_code_is_reported(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """报告疑义's 信息资源代码 typed with a Chinese input method (１０１００１／０００００１) was refused as no
+    published resource, though the record's key typed the same way is taken: it is the code it shows."""
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    typed = {"kind": "report", "resource_code": "１０１００１／０００００１",
+             "key": citizen_id_of(851, platform.credentials.seed), "item": "姓名", "claimed_value": "李小红",
+             "evidence": "户口簿原件"}
+    answer = await _post(context, "/disputes", applicant, typed, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-2500:])
+    text = await (await context.request.get("/disputes", headers=_as(applicant))).text()
+    reported = re.search(r"已报告疑义 ([0-9a-f-]{36})，待提供部门市公安局校核答复。", text)
+    assert reported, text[:3000]
+    assert "101001/000001" in _card(text, f"\">疑义 {reported.group(1)} · ")
+
+
 async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The authority's persons (its 审计员 too) read every citizen's 公民身份号码, the claimed name and the evidence
