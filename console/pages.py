@@ -438,6 +438,10 @@ def _filter_of(params: Any) -> catalog_pb2.EntryFilter:
 @signed_in
 async def catalog(console: Console, request: Request, session: Session) -> Response:
     q = request.query_params.get("q", "").strip()
+    if forms.RESOURCE_CODE.fullmatch(code := forms.typed_code(q)):
+        # A resource code typed as the keyword (from a letter, a grant, an access record) opens its entry: the
+        # search reads names, summaries and item names only, and said 没有符合条件的资源 of a resource that exists.
+        return RedirectResponse(f"/catalog/entry?code={urllib.parse.quote(code, safe='')}", status_code=303)
     entry_filter = _filter_of(request.query_params)
     entry_filter.state = catalog_pb2.ENTRY_STATE_PUBLISHED
     if q:

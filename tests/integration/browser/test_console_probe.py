@@ -1111,6 +1111,21 @@ async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resourc
     assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
 
 
+async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """目录's 关键词 holding a resource code (copied from a letter, a grant, an access record) said 没有符合条件的资源
+    of a published resource: the search reads names, summaries and item names. It opens the entry, full-width
+    digits and slash too."""
+    session = system_session(console_server, platform, "social")
+    for typed in ("101001/000001", " １０１００１／０００００１ "):
+        answer = await context.request.get(f"/catalog?q={urllib.parse.quote(typed)}", headers=_as(session),
+                                           max_redirects=0)
+        assert answer.status == 303, (typed, answer.status)
+        assert answer.headers["location"] == "/catalog/entry?code=101001%2F000001"
+    answer = await context.request.get("/catalog/entry?code=101001%2F000001", headers=_as(session))
+    assert answer.status == 200 and "人口基本信息" in await answer.text()
+
+
 async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_progress_as_such(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """A month not begun and a year out of range read "the month has not begun" and "must be between 2000 and 2100"
