@@ -274,7 +274,7 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
         if problem:
             return _refused(console, request, problem)
         if etag and got.person.etag != etag:
-            return await _roles_changed_meanwhile(console, request, session, person_id)
+            return await _roles_changed_meanwhile(console, request, session, person_id, roles)
         after = persons_pb2.Person(roles=roles)
         return console.page(request, "person_roles.html", title="确认修改角色", p=got.person,
                             before=role_labels(got.person), after=role_labels(after), roles=roles, etag=etag)
@@ -282,7 +282,7 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
                                   persons_pb2.SetPersonRolesRequest(id=person_id, roles=roles, etag=etag))
     if problem:
         if problem.code == grpc.StatusCode.ABORTED and problem.reason == "ETAG_MISMATCH":
-            return await _roles_changed_meanwhile(console, request, session, person_id)
+            return await _roles_changed_meanwhile(console, request, session, person_id, roles)
         if problem.fields and not _expired(problem):
             return await _person_page(console, request, session, person_id,
                                       {"roles": "；".join(problem.fields.values())}, status=_status(problem))
@@ -292,9 +292,20 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
                  f"/persons/view?id={urllib.parse.quote(person_id)}")
 
 
-async def _roles_changed_meanwhile(console: Console, request: Request, session: Session, person_id: str) -> Response:
+async def _roles_changed_meanwhile(console: Console, request: Request, session: Session, person_id: str,
+                                   roles: list[int]) -> Response:
     """Another administrator changed the roles after this form was filled in: the person's page again, with the
-    roles as they are now, rather than replacing that change with a choice made before it."""
+    roles as they are now, rather than replacing that change with a choice made before it. When they already are
+    the roles chosen (the confirmation sent again with the back button, or a refresh: the first one made the
+    change), that is said: the page told the administrator that another had changed them and that their change
+    had not taken effect, when it had."""
+    got, _problem = await _call(console, session, _persons(console).GetPerson,
+                                persons_pb2.GetPersonRequest(id=person_id))
+    if got is not None and sorted(set(got.person.roles)) == roles:
+        now = "、".join(role_labels(got.person)) or "无角色"
+        return _done(session, f"{got.person.display_name} 的角色已是：{now}，与您这次选择的相同，未再修改"
+                              "（该修改已生效，可能是此前提交过一次）。",
+                     f"/persons/view?id={urllib.parse.quote(person_id)}")
     message = "此人的角色已被其他管理员修改（上方为当前角色），本次修改未生效。请核对后重新勾选并提交。"
     return await _person_page(console, request, session, person_id, {"roles": message}, status=409)
 

@@ -223,6 +223,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"(?:is )?required(?:: one of .*)?", REQUIRED),
     (r"is required: .*", "此项必填，请填写。"),
     (r"must not be empty", "此项必填，请填写。"),
+    # services.runtime.errors.text_not_storable: a filter holding NUL (an edited link's %00), field "request".
+    (r"a text field contains a NUL character \(U\+0000\).*",
+     "填写的内容或链接中含有空字符（U+0000，页面上看不到，多来自改动过的链接或复制的内容）：请删去后重新提交，"
+     "或从菜单重新打开本页。"),
     # A dispute's record (services/query/keys.py, identifiers.py) and resource (dispute_servicer._reportable).
     (r"公民身份号码 must be 17 digits followed by a digit or X",
      "公民身份号码应为 17 位数字加 1 位数字或 X，请核对后重新填写。"),
@@ -363,6 +367,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
 ))
 
 
+#: The field a service's violation names when it is of the request as a whole (services.runtime.errors).
+WHOLE_REQUEST = "request"
+
+
 def field_sentence(description: str) -> str:
     """A service's field violation as the person is told it beside the field: in Chinese, the service's own words
     kept after it only when no sentence of the console matches (they name what to fix, better than nothing)."""
@@ -422,6 +430,10 @@ def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None 
         message = sentence  # the cause is the platform's, not something the person can fix
     elif code == grpc.StatusCode.INVALID_ARGUMENT and any(f.endswith("page_token") for f in fields):
         message = PAGE_TOKEN_REFUSED  # no field to fix on the page: the link itself is stale or from another list
+    elif code == grpc.StatusCode.INVALID_ARGUMENT and WHOLE_REQUEST in fields:
+        # A violation of the request as a whole has no input on any page to be shown beside: the page said
+        # "请按字段旁的提示修改后重新提交" and no field had a hint.
+        message = fields[WHOLE_REQUEST]
     elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
         message = sentence
     elif code == grpc.StatusCode.NOT_FOUND and detail:

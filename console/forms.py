@@ -165,6 +165,27 @@ def reason_error(reason: int, result: int, denied: int, denied_label: str) -> di
                       "或不选拒绝原因。"}
 
 
+#: A catalog resource code (信息资源代码): the 6- or 9-digit classification, a slash, the 6-digit sequence.
+RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
+#: A resource code typed with a Chinese input method: full-width digits and slash (１０１００１／０００００１).
+_FULL_WIDTH_CODE = str.maketrans("０１２３４５６７８９／", "0123456789/")
+
+
+def typed_code(raw: str) -> str:
+    """A resource code as typed in a form: full-width digits and slash typed with a Chinese input method mean the
+    code they show ("１０１００１／０００００１" was refused as no resource code)."""
+    return raw.strip().translate(_FULL_WIDTH_CODE)
+
+
+def resource_filter(raw: str) -> tuple[str, dict[str, str]]:
+    """The 审计 page's 资源代码 as ListAccesses takes it (``typed_code``), and its hint in Chinese beside the input
+    when it is none (before any call: the service's hint is English)."""
+    code = typed_code(raw)
+    if not code or RESOURCE_CODE.fullmatch(code):
+        return code, {}
+    return code, {"resource": "资源代码应为分类码、“/”、顺序码，如 101001/000001（见“目录”页）；留空则不限资源。"}
+
+
 #: Whose calls an access names (AccessRecord.system_id): a business system's id as the directory gives it, or a
 #: person's, whose refused calls are recorded too (services.query.audit_servicer.CALLER_ID).
 CALLER_ID = re.compile(r"sys-[0-9a-z]{4,64}|psn-[0-9a-f]{16}")

@@ -140,6 +140,13 @@ ADMIN_ACTION = {
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
     "dispute.report": "报告疑义数据", "dispute.corrected": "疑义校核：已更正", "dispute.confirmed": "疑义校核：无误",
     "dispute.read": "查阅疑义数据", "audit.usage_summary": "查阅资源使用统计",
+    # Reads of the logs and of persons, logged when refused (and ListAccesses always): an auditor tracing who
+    # looked at the trail read their code, e.g. audit.list_accesses on every 审计 page.
+    "audit.list_accesses": "查阅资源使用记录", "audit.verification.read": "查阅审计日志校验结果",
+    "audit.export_checkpoints": "导出审计日志检查点", "admin_log.list": "查阅管理操作日志",
+    "admin_log.verify": "校验管理操作日志", "admin_log.export_checkpoints": "导出管理操作日志检查点",
+    "person.list": "查阅人员列表", "person.read": "查阅人员信息", "foundation.list_conflicts": "查阅数据冲突",
+    "query.notify_records_changed": "前置机通知数据变更",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
     "audit.verify_chain": "校验审计日志（一页）",
     "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",

@@ -438,6 +438,10 @@ def _filter_of(params: Any) -> catalog_pb2.EntryFilter:
 @signed_in
 async def catalog(console: Console, request: Request, session: Session) -> Response:
     q = request.query_params.get("q", "").strip()
+    if forms.RESOURCE_CODE.fullmatch(code := forms.typed_code(q)):
+        # A resource code typed as the keyword (from a letter, a grant, an access record) opens its entry: the
+        # search reads names, summaries and item names only, and said 没有符合条件的资源 of a resource that exists.
+        return RedirectResponse(f"/catalog/entry?code={urllib.parse.quote(code, safe='')}", status_code=303)
     entry_filter = _filter_of(request.query_params)
     entry_filter.state = catalog_pb2.ENTRY_STATE_PUBLISHED
     if q:
@@ -1319,7 +1323,7 @@ async def _report_dispute(console: Console, session: Session, typed: dict[str, A
     """Reports the dispute typed in 疑义's report form: the new dispute, else what to say beside each input (the
     service's field violations and the refusals of _REPORT_REFUSALS) or, for any other refusal, the Problem.
     The 信息项 may be typed as its Chinese name, which the catalog entry turns into the machine name it is."""
-    code = typed["resource_code"].strip()
+    code = forms.typed_code(typed["resource_code"])
     items = (await _item_names(console, session, [code])).get(code, {}) if code else {}
     item = typed["item"].strip()
     machine = next((name for name, shown in items.items() if item in (name, shown)), item)
@@ -1478,7 +1482,7 @@ async def _usage_summary(console: Console, session: Session, resource: str,
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
-    resource = request.query_params.get("resource", "").strip()
+    resource, wrong = forms.resource_filter(request.query_params.get("resource", ""))
     department = request.query_params.get("department", "").strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
@@ -1489,7 +1493,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     # A reason the select does not offer (an edited link) lists every access, as an unknown outcome does.
     reason = forms.number(request.query_params.get("reason", "")) or 0
     reason = reason if reason in labels.DENY_REASON else 0
-    times, wrong = forms.audit_period(period["from"], period["to"])
+    times, wrong_period = forms.audit_period(period["from"], period["to"])
+    wrong.update(wrong_period)
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
     wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))

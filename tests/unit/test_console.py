@@ -70,6 +70,35 @@ def test_the_bundles_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["REFUSED"] == "失败：已拒绝"
 
 
+def test_every_action_the_services_log_has_a_label() -> None:
+    """审计's 管理操作日志 showed some actions by their code (audit.list_accesses on every 审计 page, admin_log.list,
+    person.read, query.notify_records_changed…): ADMIN_ACTION was kept by hand and fell behind the services. Every
+    action written as a literal where the services log one (AdminEvent, refusals_logged, the role checks that log
+    a refusal, an ``action`` parameter's default) has a Chinese label."""
+    import ast
+    from pathlib import Path
+
+    loggers = {"AdminEvent", "by", "refusals_logged", "_refusals_logged", "_require_auditor", "_administrator", "_log",
+               "dispute_event", "_fail"}
+    action = re.compile(r"[a-z_]+(?:\.[a-z_]+)+")
+    logged: set[str] = set()
+    for path in (Path(__file__).resolve().parents[2] / "services").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values: list[ast.expr] = []
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                values = [*node.args, *(k.value for k in node.keywords)] if name in loggers else []
+            elif isinstance(node, ast.arguments):
+                named = [*node.posonlyargs, *node.args][-len(node.defaults):] if node.defaults else []
+                values = [d for a, d in zip(named, node.defaults, strict=True) if a.arg == "action"]
+                values += [d for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True)
+                           if a.arg == "action" and d is not None]
+            logged |= {v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                       and action.fullmatch(v.value)}
+    assert {"audit.list_accesses", "session.sign_in", "token.issue"} <= logged, sorted(logged)
+    assert sorted(logged - set(labels.ADMIN_ACTION)) == []
+
+
 def test_a_departments_rename_has_a_label() -> None:
     # services/authorization/directory.py logs RenameDepartment, done or refused.
     assert labels.ADMIN_ACTION["directory.rename_department"] == "部门更名"
@@ -1037,6 +1066,24 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     # The provider's refusal is 不予共享, the rules' word (对不予共享的，提供部门应说明理由), as the authority's is.
     assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_REFUSED] == "答复不予共享"
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
+
+
+def test_a_nul_in_a_filter_is_said_on_the_page_not_as_a_missing_field_hint() -> None:
+    """人员 (or any listing) opened with %00 in its filter: the service refuses the request as a whole (field
+    "request", no input of any page), and the page said "请按字段旁的提示修改后重新提交" with no hint beside any
+    field. It now says, in Chinese, what is wrong and what to do."""
+    import asyncpg
+
+    from console.errors import problem_of
+    from services.runtime.errors import text_not_storable, to_status
+
+    refused = text_not_storable(asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence"))
+    assert refused is not None
+    status = to_status(refused, "authorization")
+    problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+        *status.trailing_metadata), status.details))
+    assert problem.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert problem.message.startswith("填写的内容或链接中含有空字符（U+0000") and "NUL" not in problem.message
 
 
 def test_a_catalog_step_refused_for_its_entrys_state_is_said_in_chinese() -> None:

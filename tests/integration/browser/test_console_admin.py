@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 import time
+import urllib.parse
 
 import asyncpg
 import pyotp
@@ -360,6 +361,35 @@ async def test_a_role_change_over_another_administrators_is_refused_with_the_rol
                                 timeout=10)
     assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
     await _accessible(admin)
+
+
+async def test_a_role_change_sent_again_says_it_is_made_not_that_another_administrator_changed_it(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The confirmation of 修改角色 sent a second time (the back button, a refresh) carries the version the first one
+    replaced: the page said 此人的角色已被其他管理员修改……本次修改未生效, and the administrator, whose change had been
+    made, looked for another administrator and did it again. It now says the roles already are those chosen."""
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    target = await _civil_approver(stub, platform)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto(f"/persons/view?id={target.id}")
+    await admin.get_by_label("申请人").check()
+    await admin.get_by_role("button", name="下一步：确认修改").click()
+    form = {name: await admin.locator(f"form[action='/persons/roles'] input[name={name}]").first.get_attribute("value")
+            or "" for name in ("csrf_token", "id", "etag", "confirmed")}
+    roles = [str(persons_pb2.PERSON_ROLE_APPROVER), str(persons_pb2.PERSON_ROLE_APPLICANT)]
+    body = urllib.parse.urlencode([*form.items(), *(("roles", r) for r in roles)])
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    first = await admin.request.post("/persons/roles", data=body, headers=headers)
+    assert first.status == 200 and "已将 某审批 的角色改为" in await first.text()
+    again = await admin.request.post("/persons/roles", data=body, headers=headers)
+    text = await again.text()
+    assert again.status == 200, (again.status, text[-1500:])
+    assert "与您这次选择的相同" in text and "已被其他管理员修改" not in text, text[-1500:]
+    kept = await stub.GetPerson(persons_pb2.GetPersonRequest(id=target.id), metadata=platform.metadata("authority"),
+                                timeout=10)
+    assert sorted(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER, persons_pb2.PERSON_ROLE_APPLICANT]
 
 
 async def test_a_refused_person_form_says_beside_each_field_what_to_fix(context, console_server, platform):  # type: ignore[no-untyped-def]

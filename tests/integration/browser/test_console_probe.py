@@ -1095,6 +1095,37 @@ async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input( 
     assert "<b>" not in text
 
 
+async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resource(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """资源代码 typed with a Chinese input method (full-width digits and slash) was refused with the service's
+    English hint ("give a resource code such as 101001/000001…"); it now lists that resource, and a code that is
+    none is said in Chinese beside the input."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=１０１００１／０００００１", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-1500:])
+    assert 'name="resource" value="101001/000001"' in text and 'id="resource-error"' not in text
+    answer = await context.request.get("/audit?resource=人口基本信息", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
+    assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
+
+
+async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """目录's 关键词 holding a resource code (copied from a letter, a grant, an access record) said 没有符合条件的资源
+    of a published resource: the search reads names, summaries and item names. It opens the entry, full-width
+    digits and slash too."""
+    session = system_session(console_server, platform, "social")
+    for typed in ("101001/000001", " １０１００１／０００００１ "):
+        answer = await context.request.get(f"/catalog?q={urllib.parse.quote(typed)}", headers=_as(session),
+                                           max_redirects=0)
+        assert answer.status == 303, (typed, answer.status)
+        assert answer.headers["location"] == "/catalog/entry?code=101001%2F000001"
+    answer = await context.request.get("/catalog/entry?code=101001%2F000001", headers=_as(session))
+    assert answer.status == 200 and "人口基本信息" in await answer.text()
+
+
 async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_progress_as_such(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """A month not begun and a year out of range read "the month has not begun" and "must be between 2000 and 2100"
@@ -1234,6 +1265,22 @@ async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes
     assert "待校核" in card and "李小红" in card and "姓名" in card
     again = await _post(context, "/disputes", applicant, {**typed, "key": key, "claimed_value": "李小红"})
     assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有疑义尚未答复' in await again.text()
+
+
+async def test_a_dispute_reported_with_a_full_width_resource_code_is_reported(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """报告疑义's 信息资源代码 typed with a Chinese input method (１０１００１／０００００１) was refused as no
+    published resource, though the record's key typed the same way is taken: it is the code it shows."""
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    typed = {"kind": "report", "resource_code": "１０１００１／０００００１",
+             "key": citizen_id_of(851, platform.credentials.seed), "item": "姓名", "claimed_value": "李小红",
+             "evidence": "户口簿原件"}
+    answer = await _post(context, "/disputes", applicant, typed, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-2500:])
+    text = await (await context.request.get("/disputes", headers=_as(applicant))).text()
+    reported = re.search(r"已报告疑义 ([0-9a-f-]{36})，待提供部门市公安局校核答复。", text)
+    assert reported, text[:3000]
+    assert "101001/000001" in _card(text, f"\">疑义 {reported.group(1)} · ")
 
 
 async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(  # type: ignore[no-untyped-def]
