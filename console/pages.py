@@ -733,6 +733,10 @@ def _mandate_department_error(problem: Problem | None) -> dict[str, str]:
 
 # -- 审核 ------------------------------------------------------------------------------------------------------
 
+#: A review refused because the entry changed after the 审核 page was shown (the catalog's ETAG_MISMATCH).
+CHANGED_SINCE_REVIEW_OPENED = ("您打开审核页后，该目录已被修改（如经退回、修改后重新提交），本次审核未办理："
+                               "请核对下方的现有内容后再审核。")
+
 @signed_in
 async def review(console: Console, request: Request, session: Session) -> Response:
     if request.method == "POST":
@@ -747,9 +751,13 @@ async def review(console: Console, request: Request, session: Session) -> Respon
                                       typed)
         answer, problem = await _call(console, session, console.services.catalog.ReviewEntry,
                                       catalog_pb2.ReviewEntryRequest(
-                                          code=code, reason=reason,
+                                          code=code, reason=reason, etag=_text(form, "etag"),
                                           decision=catalog_pb2.REVIEW_DECISION_PUBLISH if decision == "publish"
                                           else catalog_pb2.REVIEW_DECISION_RETURN))
+        if problem is not None and problem.reason == "ETAG_MISMATCH":
+            # Returned, edited and submitted again since the page was shown (its version number unchanged): the
+            # list shown again holds what is there now.
+            return await _review_list(console, request, session, {code: CHANGED_SINCE_REVIEW_OPENED}, typed)
         if problem:
             if problem.fields:
                 return await _review_list(console, request, session, {code: "；".join(problem.fields.values())},

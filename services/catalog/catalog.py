@@ -183,8 +183,11 @@ class Catalog:
         await self._announce(code)
         return entry
 
-    async def review(self, caller: Caller, code: str, decision: int, reason: str) -> Entry:
-        """The authority publishes a submitted version, or returns it with the reason it must be reworked."""
+    async def review(self, caller: Caller, code: str, decision: int, reason: str, etag: str = "") -> Entry:
+        """The authority publishes a submitted version, or returns it with the reason it must be reworked. With
+        ``etag`` (Entry.etag of the version the reviewer read), only if that is still the latest version: a version
+        returned, edited in place and submitted again keeps its number, and a review from a page shown before
+        published content its reviewer never saw."""
         step = "catalog.return" if decision == ReviewDecision.RETURN else "catalog.publish"
         async with self._refusals_logged(caller, step, code):
             duties.require_person(caller, REVIEWER, "review catalog entries")
@@ -195,6 +198,7 @@ class Catalog:
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
+            lifecycle.require_etag(latest, etag)
             lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
             lifecycle.require_other_reviewer(caller, latest, await tx.version_authors(code, latest.version))
             if checked is not None and checked != (latest.version, latest.endpoint.target, latest.endpoint.dataset):

@@ -94,7 +94,8 @@ def require_etag(latest: Entry, etag: str) -> None:
         # The metadata lets the console say it in Chinese (console/errors.entry_changed_sentence).
         raise ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
             f"entry {latest.code} was changed since you read it (now version {latest.version}, "
-            f"{state}{changed}): nothing was changed; read the entry again and redo your edit"),
+            f"{state}{changed}): nothing was changed; read the entry again, then edit or review what it now "
+            "holds"),
             metadata={"code": latest.code, "version": str(latest.version), "state": state, "changed": when})
 
 

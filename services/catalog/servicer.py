@@ -139,7 +139,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ReviewEntry(self, request: catalog_pb2.ReviewEntryRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.ReviewEntryResponse:
         caller = self._verifier.from_context(context)
-        entry = await self._catalog().review(caller, request.code, request.decision, request.reason)
+        entry = await self._catalog().review(caller, request.code, request.decision, request.reason, request.etag)
         return catalog_pb2.ReviewEntryResponse(entry=entry_to_proto(entry))
 
     async def RetireEntry(self, request: catalog_pb2.RetireEntryRequest,

@@ -121,8 +121,8 @@ class Client:
         return (await self("SubmitEntry", pb.SubmitEntryRequest(code=code), caller)).entry
 
     async def review(self, code: str, decision: int = pb.REVIEW_DECISION_PUBLISH, reason: str = "",
-                     caller: Caller = AUTHORITY_REVIEWER) -> pb.Entry:
-        request = pb.ReviewEntryRequest(code=code, decision=decision, reason=reason)
+                     caller: Caller = AUTHORITY_REVIEWER, etag: str = "") -> pb.Entry:
+        request = pb.ReviewEntryRequest(code=code, decision=decision, reason=reason, etag=etag)
         return (await self("ReviewEntry", request, caller)).entry
 
     async def update(self, entry: pb.Entry, paths: list[str], caller: Caller) -> pb.Entry:
@@ -602,6 +602,27 @@ async def test_departments_catalog_only_their_own_resources(catalog: Client) -> 
     reason, _, _ = await fails(catalog.review(on_behalf.code, caller=person_of(other, DATA_OFFICER)),
                                grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "ROLE_REQUIRED"
+
+
+async def test_a_review_of_a_version_changed_since_it_was_read_is_refused(catalog: Client) -> None:
+    """Reviewer A opens 审核; reviewer B returns the entry; the officer edits the returned version in place (its
+    number unchanged) and submits it again; A's 通过 from the page shown before published content A never saw. With
+    the etag A read, the review is ABORTED and changes nothing; with the etag of what is there now it is made."""
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    read_by_a = await catalog.submit(draft.code, owner)
+    returned = await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "请补充摘要", etag=read_by_a.etag)
+    edited = pb.Entry()
+    edited.CopyFrom(returned)
+    edited.summary = "编目员改过的摘要"
+    await catalog.update(edited, ["summary"], owner)
+    again = await catalog.submit(draft.code, owner)
+    assert again.version == read_by_a.version and again.etag != read_by_a.etag
+    reason, _, message = await fails(catalog.review(draft.code, etag=read_by_a.etag), grpc.StatusCode.ABORTED)
+    assert reason == "ETAG_MISMATCH" and "read the entry again, then edit or review" in message, message
+    assert (await catalog.get(draft.code, owner)).state == pb.ENTRY_STATE_SUBMITTED
+    published = await catalog.review(draft.code, etag=again.etag)
+    assert (published.state, published.summary) == (pb.ENTRY_STATE_PUBLISHED, "编目员改过的摘要")
 
 
 async def test_an_edit_made_over_another_persons_with_the_etag_read_is_refused(catalog: Client) -> None:

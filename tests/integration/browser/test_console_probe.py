@@ -709,6 +709,45 @@ async def test_the_reviewer_opens_the_submitted_version_not_the_published_one(  
     assert "社会保险参保信息（第二版）" in await page.locator("h1").inner_text()
 
 
+async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """Reviewer A opened 审核; the entry was returned by reviewer B, edited in place and submitted again (its
+    version number unchanged); A's 通过 published the new content, which A never saw. The page now sends the etag
+    it showed: the review is refused beside the entry, the list shown again holds the new content, and the entry
+    stays submitted."""
+    import re
+
+    from google.protobuf import field_mask_pb2
+
+    from console.pages import CHANGED_SINCE_REVIEW_OPENED
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    social, reviewer = platform.metadata("social"), platform.person("authority", "REVIEWER")
+    entry = await _published_then_changed(platform)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=social, timeout=10)
+    session = _person_session(console_server, platform, "authority", "REVIEWER")
+    shown = await (await context.request.get("/review", headers=_as(session))).text()
+    form = re.search(f'name="code" value="{re.escape(entry.code)}"><input type="hidden" name="etag" value="([^"]+)"',
+                     shown)
+    assert form is not None, shown[:2000]
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
+                                                     reason="请补充摘要"), metadata=reviewer, timeout=10)
+    entry.name = "社会保险参保信息（第二版，退回后修改）"
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=entry, update_mask=field_mask_pb2.FieldMask(paths=["name"])),
+                              metadata=social, timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=social, timeout=10)
+    answer = await context.request.post("/review", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": entry.code, "decision": "publish", "reason": "",
+        "etag": form.group(1)})
+    text = await answer.text()
+    assert answer.status == 400 and CHANGED_SINCE_REVIEW_OPENED in text, text[:2000]
+    assert "社会保险参保信息（第二版，退回后修改）" in text
+    latest = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code, version=2), metadata=social, timeout=10)
+    assert latest.entry.state == cat.ENTRY_STATE_SUBMITTED
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))

@@ -370,14 +370,16 @@ class SubmitEntryResponse(_message.Message):
     def __init__(self, entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
 class ReviewEntryRequest(_message.Message):
-    __slots__ = ("code", "decision", "reason")
+    __slots__ = ("code", "decision", "reason", "etag")
     CODE_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     code: str
     decision: ReviewDecision
     reason: str
-    def __init__(self, code: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    etag: str
+    def __init__(self, code: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., reason: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class ReviewEntryResponse(_message.Message):
     __slots__ = ("entry",)
