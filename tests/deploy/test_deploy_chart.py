@@ -391,6 +391,18 @@ def test_a_request_above_its_limit_is_refused_naming_it(overrides: dict, message
         render_chart(user_values(("values-intranet.yaml",), overrides))
 
 
+def test_a_rate_limit_burst_below_the_rate_is_refused_naming_both() -> None:
+    """edge.rateLimitBurst below edge.rateLimitPerSecond rendered, and the edge passed no more than the burst a
+    second (Envoy's bucket holds at most the burst): the gateway's init container now refuses it too, so the
+    chart says so before anything is installed."""
+    with pytest.raises(helm.HelmError, match=r"edge\.rateLimitBurst \(10\) is below edge\.rateLimitPerSecond "
+                                             r"\(2000\)"):
+        render_chart(user_values(("values-extranet.yaml",), {"edge": {"rateLimitPerSecond": 2000,
+                                                                      "rateLimitBurst": 10}}))
+    render_chart(user_values(("values-extranet.yaml",), {"edge": {"rateLimitPerSecond": 2000.0,
+                                                                  "rateLimitBurst": 2000}}))
+
+
 def test_requests_equal_to_their_limits_in_other_units_render() -> None:
     objects = render_chart(user_values(("values-intranet.yaml",), {"components": {"query": {"resources": {
         "requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}}}}}))

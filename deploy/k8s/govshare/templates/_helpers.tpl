@@ -544,6 +544,18 @@ half-configuration at start, docs/configuration.md).
 {{- end -}}
 
 {{/*
+Refuses an edge rate limit whose burst is below its rate, naming both: Envoy's bucket holds at most the burst, so
+the edge let no more than the burst through a second whatever edge.rateLimitPerSecond said (the gateway's settings
+refuse it at start too, docs/configuration.md).
+*/}}
+{{- define "govshare.checkRateLimit" -}}
+{{- $edge := .Values.edge -}}
+{{- if lt (float64 $edge.rateLimitBurst) (float64 $edge.rateLimitPerSecond) -}}
+{{- fail (printf "edge.rateLimitBurst (%v) is below edge.rateLimitPerSecond (%v): the edge's bucket holds at most the burst, so no more than %v calls a second would pass. Set edge.rateLimitBurst to at least the rate" $edge.rateLimitBurst $edge.rateLimitPerSecond $edge.rateLimitBurst) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS certificate times cert-manager refuses (its webhook, in the middle of `helm install`): a renewal
 window (renewBefore) as long as the certificate's whole life (duration) or longer.
 */}}
