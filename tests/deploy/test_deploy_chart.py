@@ -403,6 +403,31 @@ def test_a_rate_limit_burst_below_the_rate_is_refused_naming_both() -> None:
                                                                   "rateLimitBurst": 2000}}))
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"fullnameOverride": "province-data-sharing-govshare12"},
+     r'"province-data-sharing-govshare12" \(32 characters.*'
+     r"CronJob province-data-sharing-govshare12-supervision-snapshot would be 53 characters, over Kubernetes' 52"
+     r".*at most 31 characters"),
+    ({"fullnameOverride": "province-data-sharing-platform-govshare", "supervisionSnapshot": {"enabled": False},
+      "heavyReads": {"catalog": {"enabled": True}}},
+     r"Service province-data-sharing-platform-govshare-catalog-heavy-reads-ready would be 65 characters, over "
+     r"Kubernetes' 63.*at most 37 characters"),
+])
+def test_a_name_prefix_too_long_for_the_objects_named_after_it_is_refused_naming_one(overrides: dict,
+                                                                                    message: str) -> None:
+    """A long release name or fullnameOverride rendered: every name was cut at 63 characters, so
+    <fullname>-supervision and <fullname>-supervision-snapshot became the same ServiceAccount and NetworkPolicy,
+    and the API server refused the CronJobs over 52 characters and the headless Services over 63 mid-install."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    # At the limit it renders, every name whole and no two objects of a kind alike.
+    prefix = "province-data-sharing-govshare1"
+    objects = render_chart(user_values(("values-intranet.yaml",), {"fullnameOverride": prefix}))
+    names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert len(names) == len(set(names))
+    assert all(name.startswith(f"{prefix}-") for _, name in names if "province" in name)
+
+
 def test_requests_equal_to_their_limits_in_other_units_render() -> None:
     objects = render_chart(user_values(("values-intranet.yaml",), {"components": {"query": {"resources": {
         "requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}}}}}))

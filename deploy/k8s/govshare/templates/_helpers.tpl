@@ -544,6 +544,37 @@ half-configuration at start, docs/configuration.md).
 {{- end -}}
 
 {{/*
+Refuses a name prefix (<fullname>: the release's name, with the chart's, or fullnameOverride) too long for the
+objects named after it, naming the longest and what the prefix may be: every name was cut at 63 characters, so a
+long one collided (<fullname>-supervision and <fullname>-supervision-snapshot became one ServiceAccount and one
+NetworkPolicy), and the API server refused mid-install the headless Services over 63 (<fullname>-<component>-ready)
+and the CronJobs and StatefulSet over 52 (their Jobs' and pods' labels add 11 characters to the name).
+*/}}
+{{- define "govshare.checkNameLength" -}}
+{{- $fullname := include "govshare.fullname" . -}}
+{{- $names := list -}}
+{{- range $component := include "govshare.componentNames" . | fromYamlArray -}}
+{{- $names = append $names (list (printf "%s-ready" $component) "Service" 63) -}}
+{{- end -}}
+{{- if .Values.console.enabled -}}{{- $names = append $names (list "console" "Service" 63) -}}{{- end -}}
+{{- if .Values.supervisionSnapshot.enabled -}}
+{{- $names = append $names (list "supervision-snapshot" "CronJob" 52) -}}
+{{- end -}}
+{{- if .Values.sync.export.enabled -}}{{- $names = append $names (list "export-bundle" "CronJob" 52) -}}{{- end -}}
+{{- if .Values.sync.import.enabled -}}{{- $names = append $names (list "import-bundle" "CronJob" 52) -}}{{- end -}}
+{{- if .Values.trial.enabled -}}{{- $names = append $names (list "postgresql" "StatefulSet" 52) -}}{{- end -}}
+{{- $worst := list -}}
+{{- $allowed := 253 -}}
+{{- range $names -}}
+{{- $room := sub (index . 2) (add1 (len (index . 0))) -}}
+{{- if lt $room $allowed -}}{{- $allowed = $room -}}{{- $worst = . -}}{{- end -}}
+{{- end -}}
+{{- if gt (len $fullname) (int $allowed) -}}
+{{- fail (printf "the objects' name prefix %q (%d characters: the release's name, with the chart's unless it holds it, or fullnameOverride) is too long: %s %s-%s would be %d characters, over Kubernetes' %d. Use a release name or fullnameOverride of at most %d characters" $fullname (len $fullname) (index $worst 1) $fullname (index $worst 0) (add (len $fullname) 1 (len (index $worst 0))) (index $worst 2) $allowed) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses an edge rate limit whose burst is below its rate, naming both: Envoy's bucket holds at most the burst, so
 the edge let no more than the burst through a second whatever edge.rateLimitPerSecond said (the gateway's settings
 refuse it at start too, docs/configuration.md).
