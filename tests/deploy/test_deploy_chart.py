@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import helm_python as helm
@@ -211,6 +212,18 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     NetworkPolicy ("must be a valid CIDR"), leaving a failed release behind. The schema now names the value."""
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
+
+
+@pytest.mark.parametrize(("overrides", "path", "value"), [
+    ({"supervisionSnapshot": {"timeZone": "Asia/Beijing"}}, "supervisionSnapshot.timeZone", "Asia/Beijing"),
+    ({"sync": {"timeZone": "Beijing", "import": {"enabled": True}}}, "sync.timeZone", "Beijing"),
+])
+def test_a_time_zone_the_api_server_does_not_know_fails_the_render_naming_it(overrides: dict, path: str,
+                                                                               value: str) -> None:
+    """"Asia/Beijing" (China's zone is Asia/Shanghai) had the shape of a time zone and rendered; the API server then
+    refused the CronJob ("unknown time zone") in the middle of `helm install`, leaving a failed release."""
+    with pytest.raises(helm.HelmError, match=rf'{re.escape(path)} \("{value}"\) is no IANA time zone.*Asia/Shanghai'):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
 
 
 def test_valid_schedules_time_zones_and_address_blocks_render() -> None:

@@ -575,6 +575,20 @@ and the CronJobs and StatefulSet over 52 (their Jobs' and pods' labels add 11 ch
 {{- end -}}
 
 {{/*
+A CronJob's time zone, quoted, or a failed render naming the value when the API server would not know it: the
+schema's pattern let through names of the right shape that are no IANA time zone (Asia/Beijing, Beijing), and
+the API server refused the CronJob ("unknown time zone") in the middle of `helm install`. files/timezones.txt
+is the IANA database's list. Called with (dict "root" $ "path" "sync.timeZone" "value" …).
+*/}}
+{{- define "govshare.timeZone" -}}
+{{- $known := .root.Files.Get "files/timezones.txt" | splitList "\n" -}}
+{{- if not (has .value $known) -}}
+{{- fail (printf "%s (%q) is no IANA time zone the API server knows, which would refuse the CronJob mid-install: give one such as Asia/Shanghai (China's; there is no Asia/Beijing) or UTC" .path .value) -}}
+{{- end -}}
+{{- .value | quote -}}
+{{- end -}}
+
+{{/*
 Refuses an edge rate limit whose burst is below its rate, naming both: Envoy's bucket holds at most the burst, so
 the edge let no more than the burst through a second whatever edge.rateLimitPerSecond said (the gateway's settings
 refuse it at start too, docs/configuration.md).
