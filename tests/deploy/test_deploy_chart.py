@@ -204,6 +204,11 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/exposure/allowFrom/0/ipBlock/except/0"),
     ("values-intranet.yaml", {"console": {"allowFrom": [{"ipBlock": {"cidr": "any"}}]}},
      "/console/allowFrom/0/ipBlock/cidr"),
+    # The Prometheus Operator's CRD takes a duration with its unit ("must match the pattern"): 30 was passed on.
+    ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30"}}},
+     "/metrics/podMonitor/interval"),
+    ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30 s"}}},
+     "/metrics/podMonitor/interval"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -229,6 +234,7 @@ def test_a_time_zone_the_api_server_does_not_know_fails_the_render_naming_it(ove
 def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
     objects = render_chart(user_values(("values-intranet.yaml",), {
         "supervisionSnapshot": {"schedule": "@daily", "timeZone": "UTC"},
+        "metrics": {"podMonitor": {"enabled": True, "interval": "1m30s"}},
         "sync": {"import": {"schedule": "*/15 8-18 ? * MON-FRI"}, "timeZone": "America/Argentina/Buenos_Aires"},
         "networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/16", "ports": [7100]},
                                                 {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
