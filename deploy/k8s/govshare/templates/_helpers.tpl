@@ -359,8 +359,11 @@ secretKeyRef:
 
 {{- define "govshare.otelResourceAttributes" -}}
 {{- $attrs := list "service.namespace=govshare" (printf "deployment.environment=%s" .root.Values.zone) "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.pod.name=$(POD_NAME)" (printf "service.version=%s" (include "govshare.imageTag" .root)) -}}
+{{- /* The variable's values are percent-encoded (the SDKs decode them): a raw ",", "=" or "%" in a site's value split
+it into wrong attributes. */ -}}
 {{- range $k, $val := .root.Values.telemetry.resourceAttributes -}}
-{{- $attrs = append $attrs (printf "%s=%v" $k $val) -}}
+{{- $encoded := toString $val | replace "%" "%25" | replace "," "%2C" | replace "=" "%3D" -}}
+{{- $attrs = append $attrs (printf "%s=%s" $k $encoded) -}}
 {{- end -}}
 {{- join "," $attrs -}}
 {{- end -}}
