@@ -36,7 +36,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import grpc
 from google.protobuf import descriptor_pool, json_format
@@ -360,7 +360,9 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
     host = parts.hostname or "127.0.0.1"
     tls = _collector_tls(env, host, http2=not http) if secure else None
     cluster = _cluster(_TRACE_CLUSTER, Address(host, port), http2=not http, tls=tls)
-    service = env.get("OTEL_SERVICE_NAME", "govshare-edge")
+    attributes = resource_attributes(env)
+    service = env.get("OTEL_SERVICE_NAME") or attributes.pop("service.name", "govshare-edge")
+    attributes.pop("service.name", None)
     headers = _collector_headers(env)
     if http:
         # As the SDK reads them: the signal-specific endpoint is the full URL, the generic one gets /v1/traces.
@@ -376,15 +378,33 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
         if headers:
             grpc_service["initial_metadata"] = [{"key": key, "value": value} for key, value in headers.items()]
         exporter = {"grpc_service": grpc_service}
+    # The edge's spans carry the resource attributes every service's do (the chart's zone, namespace, pod, version
+    # and telemetry.resourceAttributes): without them they said only service.name, whichever pod made them. Static:
+    # the renderer has the variable (the kubelet filled in the pod's name), Envoy's own container does not.
+    detectors: dict[str, object] = {"resource_detectors": [{
+        "name": "envoy.tracers.opentelemetry.resource_detectors.static_config",
+        "typed_config": _any("envoy.extensions.tracers.opentelemetry.resource_detectors.v3."
+                             "StaticConfigResourceDetectorConfig", attributes=attributes)}]} if attributes else {}
     tracing = {
         "random_sampling": {"value": sampling_percent(env)},
         "client_sampling": {"value": 0},
         "overall_sampling": {"value": 100},
         "spawn_upstream_span": False,
         "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": _any(
-            "envoy.config.trace.v3.OpenTelemetryConfig", service_name=service, **exporter)},
+            "envoy.config.trace.v3.OpenTelemetryConfig", service_name=service, **exporter, **detectors)},
     }
     return tracing, cluster
+
+
+def resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` as the services' SDK reads it: ``key=value`` pairs, comma separated, values
+    URL-decoded, a later key replacing an earlier one, an item without ``=`` skipped."""
+    attributes: dict[str, str] = {}
+    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            attributes[key.strip()] = unquote(value.strip())
+    return attributes
 
 
 # -- routes ------------------------------------------------------------------------------------------------------

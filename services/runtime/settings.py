@@ -635,6 +635,12 @@ def tls_file_problems(settings: Settings) -> list[str]:
             if path and not os.path.isfile(path)]
 
 
+def _in_range(name: str, value: float) -> bool:
+    """Is a number setting's value within the bounds its parser checks (an out-of-range one is named already)?"""
+    _, low, high = _INT_FIELDS.get(name) or _FLOAT_FIELDS[name]
+    return low <= value <= high
+
+
 def validate(settings: Settings) -> list[str]:
     """Every reason the settings cannot run their component."""
     errors: list[str] = []
@@ -678,6 +684,15 @@ def validate(settings: Settings) -> list[str]:
         # "Set together": without the issuer OpenID Connect sign-in was silently off.
         errors.append("GOVSHARE_OIDC_JWKS_URL or GOVSHARE_OIDC_AUDIENCE is set without GOVSHARE_OIDC_ISSUER: set the "
                       "IdP's issuer too for OpenID Connect sign-in, or unset them")
+    if (settings.component == "gateway" and _in_range("GOVSHARE_RATE_LIMIT_BURST", settings.rate_limit_burst)
+            and _in_range("GOVSHARE_RATE_LIMIT_PER_SECOND", settings.rate_limit_per_second)
+            and settings.rate_limit_burst < settings.rate_limit_per_second):
+        # Envoy's bucket holds at most the burst: it refilled a second's worth of tokens and dropped what did not
+        # fit, so a burst below the rate silently lowered the rate to the burst a second. (A value out of its
+        # range is named on its own.)
+        errors.append(f"GOVSHARE_RATE_LIMIT_BURST={settings.rate_limit_burst} is below GOVSHARE_RATE_LIMIT_PER_SECOND="
+                      f"{settings.rate_limit_per_second:g}: the edge's bucket holds at most the burst, so no more than "
+                      f"{settings.rate_limit_burst} calls a second would pass; set the burst to at least the rate")
     if settings.audit_retention_months and not settings.audit_archive_dir:
         errors.append("GOVSHARE_AUDIT_RETENTION_MONTHS is set: GOVSHARE_AUDIT_ARCHIVE_DIR must say where archived "
                       "months go")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import helm_python as helm
@@ -203,6 +204,11 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/exposure/allowFrom/0/ipBlock/except/0"),
     ("values-intranet.yaml", {"console": {"allowFrom": [{"ipBlock": {"cidr": "any"}}]}},
      "/console/allowFrom/0/ipBlock/cidr"),
+    # The Prometheus Operator's CRD takes a duration with its unit ("must match the pattern"): 30 was passed on.
+    ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30"}}},
+     "/metrics/podMonitor/interval"),
+    ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30 s"}}},
+     "/metrics/podMonitor/interval"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -213,9 +219,22 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
         render_chart(user_values((file,), overrides))
 
 
+@pytest.mark.parametrize(("overrides", "path", "value"), [
+    ({"supervisionSnapshot": {"timeZone": "Asia/Beijing"}}, "supervisionSnapshot.timeZone", "Asia/Beijing"),
+    ({"sync": {"timeZone": "Beijing", "import": {"enabled": True}}}, "sync.timeZone", "Beijing"),
+])
+def test_a_time_zone_the_api_server_does_not_know_fails_the_render_naming_it(overrides: dict, path: str,
+                                                                               value: str) -> None:
+    """"Asia/Beijing" (China's zone is Asia/Shanghai) had the shape of a time zone and rendered; the API server then
+    refused the CronJob ("unknown time zone") in the middle of `helm install`, leaving a failed release."""
+    with pytest.raises(helm.HelmError, match=rf'{re.escape(path)} \("{value}"\) is no IANA time zone.*Asia/Shanghai'):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
 def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
     objects = render_chart(user_values(("values-intranet.yaml",), {
         "supervisionSnapshot": {"schedule": "@daily", "timeZone": "UTC"},
+        "metrics": {"podMonitor": {"enabled": True, "interval": "1m30s"}},
         "sync": {"import": {"schedule": "*/15 8-18 ? * MON-FRI"}, "timeZone": "America/Argentina/Buenos_Aires"},
         "networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/16", "ports": [7100]},
                                                 {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
@@ -389,6 +408,43 @@ def test_a_request_above_its_limit_is_refused_naming_it(overrides: dict, message
     """The API server would refuse the workload in the middle of `helm install`; the chart says where first."""
     with pytest.raises(helm.HelmError, match=message):
         render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_a_rate_limit_burst_below_the_rate_is_refused_naming_both() -> None:
+    """edge.rateLimitBurst below edge.rateLimitPerSecond rendered, and the edge passed no more than the burst a
+    second (Envoy's bucket holds at most the burst): the gateway's init container now refuses it too, so the
+    chart says so before anything is installed."""
+    with pytest.raises(helm.HelmError, match=r"edge\.rateLimitBurst \(10\) is below edge\.rateLimitPerSecond "
+                                             r"\(2000\)"):
+        render_chart(user_values(("values-extranet.yaml",), {"edge": {"rateLimitPerSecond": 2000,
+                                                                      "rateLimitBurst": 10}}))
+    render_chart(user_values(("values-extranet.yaml",), {"edge": {"rateLimitPerSecond": 2000.0,
+                                                                  "rateLimitBurst": 2000}}))
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"fullnameOverride": "province-data-sharing-govshare12"},
+     r'"province-data-sharing-govshare12" \(32 characters.*'
+     r"CronJob province-data-sharing-govshare12-supervision-snapshot would be 53 characters, over Kubernetes' 52"
+     r".*at most 31 characters"),
+    ({"fullnameOverride": "province-data-sharing-platform-govshare", "supervisionSnapshot": {"enabled": False},
+      "heavyReads": {"catalog": {"enabled": True}}},
+     r"Service province-data-sharing-platform-govshare-catalog-heavy-reads-ready would be 65 characters, over "
+     r"Kubernetes' 63.*at most 37 characters"),
+])
+def test_a_name_prefix_too_long_for_the_objects_named_after_it_is_refused_naming_one(overrides: dict,
+                                                                                    message: str) -> None:
+    """A long release name or fullnameOverride rendered: every name was cut at 63 characters, so
+    <fullname>-supervision and <fullname>-supervision-snapshot became the same ServiceAccount and NetworkPolicy,
+    and the API server refused the CronJobs over 52 characters and the headless Services over 63 mid-install."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    # At the limit it renders, every name whole and no two objects of a kind alike.
+    prefix = "province-data-sharing-govshare1"
+    objects = render_chart(user_values(("values-intranet.yaml",), {"fullnameOverride": prefix}))
+    names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert len(names) == len(set(names))
+    assert all(name.startswith(f"{prefix}-") for _, name in names if "province" in name)
 
 
 def test_requests_equal_to_their_limits_in_other_units_render() -> None:

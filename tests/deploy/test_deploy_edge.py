@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,9 @@ def _plain_env(container: dict[str, Any]) -> dict[str, str]:
     for name, entry in env_of(container).items():
         assert "secretKeyRef" not in entry.get("valueFrom", {}), f"the edge holds no secret: {name}"
         if "value" in entry:
-            env[name] = entry["value"]
+            # The kubelet expands $(NAME) of a variable defined earlier in the list.
+            env[name] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)),
+                               entry["value"])
         else:
             env[name] = {"metadata.name": "gateway-pod", "metadata.namespace": NAMESPACE}[
                 entry["valueFrom"]["fieldRef"]["fieldPath"]]
@@ -250,6 +253,11 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     if effective["telemetry"]["otlpEndpoint"]:
         assert manager["tracing"]["random_sampling"]["value"] == pytest.approx(
             float(effective["telemetry"]["samplerRatio"]) * 100)
+        # The edge's spans say which zone and pod made them, as the services' do.
+        (detector,) = manager["tracing"]["provider"]["typed_config"]["resource_detectors"]
+        attributes = detector["typed_config"]["attributes"]
+        assert attributes["deployment.environment"] == effective["zone"]
+        assert (attributes["k8s.pod.name"], attributes["k8s.namespace.name"]) == ("gateway-pod", NAMESPACE)
     limit = next(f["typed_config"] for f in manager["http_filters"]
                  if f["name"] == "envoy.filters.http.local_ratelimit")
     assert limit["token_bucket"]["max_tokens"] == effective["edge"]["rateLimitBurst"]

@@ -33,6 +33,7 @@ from chart_harness import (
     user_values,
     workloads,
 )
+from opentelemetry.sdk.resources import OTELResourceDetector
 
 from gateway.edge import MAX_DEADLINE_SECONDS
 from services.runtime.server import LIVENESS_SERVICE, MAX_MESSAGE_BYTES
@@ -1028,6 +1029,24 @@ def test_telemetry_uses_standard_otel_variables(variant: Variant, component: str
         assert 0 <= float(env["OTEL_TRACES_SAMPLER_ARG"]["value"]) <= 1
     else:
         assert env["OTEL_SDK_DISABLED"]["value"] == "true"
+
+
+def test_a_sites_resource_attribute_reaches_the_sdk_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """telemetry.resourceAttributes went into OTEL_RESOURCE_ATTRIBUTES as written: a value holding ",", "=" or "%"
+    (the variable's separators, and its escape) was cut into wrong attributes by the SDK. Values are now
+    percent-encoded, as the variable's format asks."""
+    value = "省政务云,一期 a=b 100%"
+    variant = Variant("attributes", ("values-intranet.yaml",), {"telemetry": {
+        "otlpEndpoint": "http://otel:4317", "resourceAttributes": {"site.name": value, "site.id": 12}}})
+    variant.objects = render_chart(variant.values)
+    for component in ("query", "gateway"):
+        raw = env_of(_govshare_container(variant, component))["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+        monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", raw)
+        attributes = OTELResourceDetector().detect().attributes
+        assert attributes["site.name"] == value and attributes["site.id"] == "12", raw
+        assert attributes["deployment.environment"] == "intranet"
+        assert set(attributes) == {"service.namespace", "deployment.environment", "k8s.namespace.name",
+                                   "k8s.pod.name", "service.version", "site.name", "site.id"}
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -333,6 +333,31 @@ def _trace_exporter(config: dict) -> dict:
     return manager["tracing"]["provider"]["typed_config"]
 
 
+def test_the_edges_spans_carry_the_resource_attributes_the_services_spans_carry(tmp_path: Path) -> None:
+    """The chart gives every process OTEL_RESOURCE_ATTRIBUTES (zone, namespace, pod, version and
+    telemetry.resourceAttributes): the services' SDK put them on their spans, but the edge's tracer ignored them,
+    so its spans (the root of every trace) said only service.name, whichever pod or zone made them."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_SERVICE_NAME": "govshare-gateway",
+           "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=govshare, deployment.environment=intranet,"
+                                       "k8s.pod.name=govshare-gateway-7d9f-abcde,service.name=ignored,bad,"
+                                       "site=%E7%9C%81%E5%8E%85,deployment.environment=prod"}
+    settings = with_descriptor_set(SETTINGS.with_overrides(descriptor_set=""), tmp_path)
+    exporter = _trace_exporter(render(settings, env))
+    assert exporter["service_name"] == "govshare-gateway"
+    (detector,) = exporter["resource_detectors"]
+    assert detector["name"] == "envoy.tracers.opentelemetry.resource_detectors.static_config"
+    assert detector["typed_config"]["attributes"] == {
+        "service.namespace": "govshare", "deployment.environment": "prod",
+        "k8s.pod.name": "govshare-gateway-7d9f-abcde", "site": "省厅"}
+    path = tmp_path / "envoy.json"
+    path.write_text(render_json(settings, env))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # Without the variable, no detector (and nothing else changes).
+    assert "resource_detectors" not in _trace_exporter(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"}))
+
+
 def test_the_edge_sends_the_collector_the_headers_the_services_send() -> None:
     """OTEL_EXPORTER_OTLP_HEADERS (a collector's credential, docs/configuration.md) reached the services' exporters
     only: the edge sent its spans without it, and a collector that asks for one refused every span of the edge,

@@ -217,6 +217,23 @@ def test_oidc_settings_without_the_issuer_are_refused_not_ignored() -> None:
     assert not [p for p in problems("authorization", env) if "OIDC" in p]
 
 
+def test_a_rate_limit_burst_below_the_rate_is_refused_naming_both() -> None:
+    """GOVSHARE_RATE_LIMIT_PER_SECOND=2000 with GOVSHARE_RATE_LIMIT_BURST=10 started: Envoy's bucket holds at most
+    the burst, each second's refill of 2000 tokens was cut to 10, and a system got 10 calls a second (its
+    RESOURCE_EXHAUSTED still promised 2000)."""
+    found = problems("gateway", {"GOVSHARE_RATE_LIMIT_PER_SECOND": "2000", "GOVSHARE_RATE_LIMIT_BURST": "10"})
+    assert any(p.startswith("GOVSHARE_RATE_LIMIT_BURST=10 is below GOVSHARE_RATE_LIMIT_PER_SECOND=2000: ")
+               for p in found), found
+    for rate, burst in (("2000", "2000"), ("0.001", "3"), ("1.5", "2")):
+        env = {"GOVSHARE_RATE_LIMIT_PER_SECOND": rate, "GOVSHARE_RATE_LIMIT_BURST": burst}
+        assert not [p for p in problems("gateway", env) if "RATE_LIMIT" in p]
+    # A value out of its range is named once, on its own.
+    found = problems("gateway", {"GOVSHARE_RATE_LIMIT_PER_SECOND": "inf", "GOVSHARE_RATE_LIMIT_BURST": "0"})
+    assert [p for p in found if "RATE_LIMIT" in p] == [
+        "GOVSHARE_RATE_LIMIT_BURST='0': must be between 1 and 10000000",
+        "GOVSHARE_RATE_LIMIT_PER_SECOND='inf': must be between 0.001 and 1000000000.0"], found
+
+
 def test_a_health_listener_on_the_grpc_port_is_refused() -> None:
     """GOVSHARE_HEALTH_LISTEN=0.0.0.0:50051 beside GOVSHARE_LISTEN=0.0.0.0:50051 started: gRPC bound both with
     SO_REUSEPORT and part of the clients' calls reached the health-only server (UNIMPLEMENTED)."""

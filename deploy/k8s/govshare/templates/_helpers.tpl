@@ -359,8 +359,11 @@ secretKeyRef:
 
 {{- define "govshare.otelResourceAttributes" -}}
 {{- $attrs := list "service.namespace=govshare" (printf "deployment.environment=%s" .root.Values.zone) "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.pod.name=$(POD_NAME)" (printf "service.version=%s" (include "govshare.imageTag" .root)) -}}
+{{- /* The variable's values are percent-encoded (the SDKs decode them): a raw ",", "=" or "%" in a site's value split
+it into wrong attributes. */ -}}
 {{- range $k, $val := .root.Values.telemetry.resourceAttributes -}}
-{{- $attrs = append $attrs (printf "%s=%v" $k $val) -}}
+{{- $encoded := toString $val | replace "%" "%25" | replace "," "%2C" | replace "=" "%3D" -}}
+{{- $attrs = append $attrs (printf "%s=%s" $k $encoded) -}}
 {{- end -}}
 {{- join "," $attrs -}}
 {{- end -}}
@@ -540,6 +543,63 @@ half-configuration at start, docs/configuration.md).
 {{- fail (printf "oidc.%s is set without oidc.issuer: set the IdP's issuer too for OpenID Connect sign-in, or unset oidc.%s" $name $name) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses a name prefix (<fullname>: the release's name, with the chart's, or fullnameOverride) too long for the
+objects named after it, naming the longest and what the prefix may be: every name was cut at 63 characters, so a
+long one collided (<fullname>-supervision and <fullname>-supervision-snapshot became one ServiceAccount and one
+NetworkPolicy), and the API server refused mid-install the headless Services over 63 (<fullname>-<component>-ready)
+and the CronJobs and StatefulSet over 52 (their Jobs' and pods' labels add 11 characters to the name).
+*/}}
+{{- define "govshare.checkNameLength" -}}
+{{- $fullname := include "govshare.fullname" . -}}
+{{- $names := list -}}
+{{- range $component := include "govshare.componentNames" . | fromYamlArray -}}
+{{- $names = append $names (list (printf "%s-ready" $component) "Service" 63) -}}
+{{- end -}}
+{{- if .Values.console.enabled -}}{{- $names = append $names (list "console" "Service" 63) -}}{{- end -}}
+{{- if .Values.supervisionSnapshot.enabled -}}
+{{- $names = append $names (list "supervision-snapshot" "CronJob" 52) -}}
+{{- end -}}
+{{- if .Values.sync.export.enabled -}}{{- $names = append $names (list "export-bundle" "CronJob" 52) -}}{{- end -}}
+{{- if .Values.sync.import.enabled -}}{{- $names = append $names (list "import-bundle" "CronJob" 52) -}}{{- end -}}
+{{- if .Values.trial.enabled -}}{{- $names = append $names (list "postgresql" "StatefulSet" 52) -}}{{- end -}}
+{{- $worst := list -}}
+{{- $allowed := 253 -}}
+{{- range $names -}}
+{{- $room := sub (index . 2) (add1 (len (index . 0))) -}}
+{{- if lt $room $allowed -}}{{- $allowed = $room -}}{{- $worst = . -}}{{- end -}}
+{{- end -}}
+{{- if gt (len $fullname) (int $allowed) -}}
+{{- fail (printf "the objects' name prefix %q (%d characters: the release's name, with the chart's unless it holds it, or fullnameOverride) is too long: %s %s-%s would be %d characters, over Kubernetes' %d. Use a release name or fullnameOverride of at most %d characters" $fullname (len $fullname) (index $worst 1) $fullname (index $worst 0) (add (len $fullname) 1 (len (index $worst 0))) (index $worst 2) $allowed) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A CronJob's time zone, quoted, or a failed render naming the value when the API server would not know it: the
+schema's pattern let through names of the right shape that are no IANA time zone (Asia/Beijing, Beijing), and
+the API server refused the CronJob ("unknown time zone") in the middle of `helm install`. files/timezones.txt
+is the IANA database's list. Called with (dict "root" $ "path" "sync.timeZone" "value" …).
+*/}}
+{{- define "govshare.timeZone" -}}
+{{- $known := .root.Files.Get "files/timezones.txt" | splitList "\n" -}}
+{{- if not (has .value $known) -}}
+{{- fail (printf "%s (%q) is no IANA time zone the API server knows, which would refuse the CronJob mid-install: give one such as Asia/Shanghai (China's; there is no Asia/Beijing) or UTC" .path .value) -}}
+{{- end -}}
+{{- .value | quote -}}
+{{- end -}}
+
+{{/*
+Refuses an edge rate limit whose burst is below its rate, naming both: Envoy's bucket holds at most the burst, so
+the edge let no more than the burst through a second whatever edge.rateLimitPerSecond said (the gateway's settings
+refuse it at start too, docs/configuration.md).
+*/}}
+{{- define "govshare.checkRateLimit" -}}
+{{- $edge := .Values.edge -}}
+{{- if lt (float64 $edge.rateLimitBurst) (float64 $edge.rateLimitPerSecond) -}}
+{{- fail (printf "edge.rateLimitBurst (%v) is below edge.rateLimitPerSecond (%v): the edge's bucket holds at most the burst, so no more than %v calls a second would pass. Set edge.rateLimitBurst to at least the rate" $edge.rateLimitBurst $edge.rateLimitPerSecond $edge.rateLimitBurst) -}}
 {{- end -}}
 {{- end -}}
 
