@@ -106,9 +106,12 @@ def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequ
 
 def _time_range(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest,
                 violations: list[FieldViolation]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The window is start_time inclusive, end_time exclusive (as ListAdminEvents'): equal times select nothing, and
+    an always-empty answer would read as "no accesses", so they are refused as an end before the start is."""
     start, end = _time(request, "start_time", violations), _time(request, "end_time", violations)
-    if start is not None and end is not None and end < start:
-        violations.append(FieldViolation("end_time", "must not be before start_time"))
+    if start is not None and end is not None and end <= start:
+        violations.append(FieldViolation(
+            "end_time", "must be after start_time (the window includes start_time and ends before end_time)"))
     return start, end
 
 
