@@ -418,6 +418,12 @@ def _verify_trail(args: argparse.Namespace) -> None:
                               kept=Path(args.checkpoints) if args.checkpoints else None))
 
 
+def _verify_admin_log(args: argparse.Namespace) -> None:
+    from services.client import run_verify_admin_log
+
+    sys.exit(run_verify_admin_log(*_call_args(args), kept=Path(args.checkpoints) if args.checkpoints else None))
+
+
 def _verify_archive(args: argparse.Namespace) -> None:
     from services.client import run_verify_archive
 
@@ -730,7 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
     submit.add_argument("--entry", required=True, help="the entry, a JSON file (govshare.catalog.v1.Entry)")
     submit.set_defaults(func=_submit_entry)
-    audit = commands.add_parser("audit", help="the access log: archived months, full verifications")
+    audit = commands.add_parser("audit", help="the access log: archived months, full verifications; the "
+                                              "administrative log's chain")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify_archive = audit_commands.add_parser(
         "verify-archive", help="offline: check an archived month's signature, digest and chains")
@@ -752,6 +759,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "export-checkpoints): the job also checks the chains reach its latest checkpoints")
     _add_credential_flags(verify_trail, "authority")
     verify_trail.set_defaults(func=_verify_trail)
+    verify_admin_log = audit_commands.add_parser(
+        "verify-admin-log", help="authority: walk the administrative log's chain against its signed checkpoints; "
+                                 "exit 1 unless intact")
+    verify_admin_log.add_argument("--checkpoints", default="", help="an export file you kept (govshare "
+                                  "export-checkpoints --log admin): the log must also reach its latest checkpoint")
+    _add_credential_flags(verify_admin_log, "authority")
+    verify_admin_log.set_defaults(func=_verify_admin_log)
     return parser
 
 

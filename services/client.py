@@ -202,13 +202,13 @@ def other_log(chain_id: str, log: str) -> str | None:
     return None
 
 
-def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
-    """The latest checkpoint of each chain in an export file the auditor kept (JSON Lines). The latest is enough
-    for a verification: a chain that reaches it with its hash holds every earlier one too."""
-    from services.query.audit_servicer import checkpoint_to_proto
+def _latest_kept(path: Path, log: str) -> list:  # list[services.runtime.checkpoints.Checkpoint]
+    """The latest checkpoint of each chain in an export file the auditor kept (JSON Lines) of ``log`` ("access"
+    or "admin"). The latest is enough for a verification: a chain that reaches it with its hash holds every
+    earlier one too. A line of the other log's export is refused naming it (its signatures would all fail)."""
     from services.runtime.checkpoints import from_json
 
-    latest: dict[str, audit_pb2.AuditCheckpoint] = {}
+    latest: dict[str, object] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -216,12 +216,49 @@ def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
             checkpoint = from_json(json.loads(line))
         except ValueError as exc:  # json.JSONDecodeError is one
             raise ValueError(f"{path}:{number}: not a checkpoint line ({exc})") from None
-        if other_log(checkpoint.chain_id, "access"):
-            raise ValueError(f"{path}:{number}: a checkpoint of the administrative log (an export of `govshare "
-                             "export-checkpoints --log admin`), not of the access audit the job verifies")
-        if checkpoint.chain_id not in latest or checkpoint.seq > latest[checkpoint.chain_id].sequence:
-            latest[checkpoint.chain_id] = checkpoint_to_proto(checkpoint)
+        if other_log(checkpoint.chain_id, log):
+            raise ValueError(f"{path}:{number}: " + (
+                "not a checkpoint of the administrative log (an export of the access audit: `govshare audit "
+                "verify-trail --checkpoints` takes it)" if log == "admin" else
+                "a checkpoint of the administrative log (an export of `govshare export-checkpoints --log admin`), "
+                "not of the access audit the job verifies"))
+        if checkpoint.chain_id not in latest or checkpoint.seq > latest[checkpoint.chain_id].seq:  # type: ignore[attr-defined]
+            latest[checkpoint.chain_id] = checkpoint
     return list(latest.values())
+
+
+def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
+    """The latest checkpoint of each chain of the access audit in an export file the auditor kept."""
+    from services.query.audit_servicer import checkpoint_to_proto
+
+    return [checkpoint_to_proto(checkpoint) for checkpoint in _latest_kept(path, "access")]
+
+
+def run_verify_admin_log(gateway: str, system_id: str, secret: str, *, kept: Path | None = None) -> int:
+    """Walks the administrative log's chain against its signed checkpoints (AdminLogService.VerifyAdminLog) and
+    prints the answer as JSON; exit 0 when the log is intact, 1 when it is not. ``kept``: an export file the
+    auditor kept (`govshare export-checkpoints --log admin`), whose latest checkpoint the platform also checks,
+    so a tail cut together with the checkpoints that knew it is found."""
+    from services.runtime.timestamps import to_timestamp
+
+    try:
+        held = [admin_log_pb2.AdminLogCheckpoint(
+            sequence=c.seq, hash=c.hash, time=to_timestamp(c.time), key_id=c.key_id, signature=c.signature)
+            for c in _latest_kept(kept, "admin")] if kept is not None else []
+    except (OSError, ValueError) as exc:
+        print(f"govshare audit verify-admin-log: --checkpoints: {exc}", file=sys.stderr)
+        return 2
+
+    with grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
+        try:
+            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+            answer = admin_log_pb2_grpc.AdminLogServiceStub(channel).VerifyAdminLog(
+                admin_log_pb2.VerifyAdminLogRequest(checkpoints=held), metadata=md, timeout=300)
+        except grpc.RpcError as error:
+            print_error(error)
+            return 1
+    print(json.dumps(json_format.MessageToDict(answer), ensure_ascii=False, indent=2))
+    return 0 if answer.state == admin_log_pb2.ADMIN_LOG_STATE_INTACT else 1
 
 
 def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str = "", cancel: bool = False,

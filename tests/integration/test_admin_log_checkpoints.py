@@ -8,6 +8,7 @@ authority exports the checkpoints to keep off the platform and brings them back 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, directory_pb2, directory_pb2_grpc
 from services.authorization.admin_log import CHAIN_ID
-from services.client import run_verify_checkpoints
+from services.client import run_verify_admin_log, run_verify_checkpoints
 from services.runtime.checkpoints import Checkpoint, key_id, to_json
 from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import details_of
@@ -79,6 +80,15 @@ async def deleted(conn: asyncpg.Connection, table: str, where: str, *args: objec
         placeholders = ", ".join(f"${i + 1}" for i in range(len(columns)))
         await conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
                                [tuple(row.values()) for row in rows])
+
+
+@contextlib.asynccontextmanager
+async def appended_dropped(conn: asyncpg.Connection, after_seq: int) -> AsyncIterator[None]:
+    """Drops what was logged onto a cut log (the command's own token.issue), so the rows cut can go back."""
+    try:
+        yield
+    finally:
+        await conn.execute("DELETE FROM admin_log WHERE seq > $1", after_seq)
 
 
 async def logged_action(platform) -> int:  # type: ignore[no-untyped-def]
@@ -195,6 +205,51 @@ async def test_exported_checkpoints_verify_offline_and_expose_deleted_ones(
     assert unaware.intact
     assert not with_copy.intact and with_copy.state == admin_log_pb2.ADMIN_LOG_STATE_TRUNCATED
     assert with_copy.last_matching_checkpoint.sequence == first.seq
+
+
+async def test_the_cli_verifies_the_log_with_the_file_the_auditor_kept(
+        platform, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """`govshare audit verify-admin-log`: the administrative log had no command (the access trail had
+    verify-trail), so an auditor holding `export-checkpoints --log admin`'s file had to write the request by
+    hand to bring it back. Exit 0 intact, 1 not (the answer printed as JSON), 2 for a file it cannot use."""
+    first = await checkpoint(platform) if await logged_action(platform) else None
+    assert first is not None
+    await logged_action(platform)
+    await checkpoint(platform)
+    held, _ = await export(platform)
+    kept = tmp_path / "admin.jsonl"
+    kept.write_text("".join(json.dumps(to_json(Checkpoint(
+        CHAIN_ID, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC), False, c.key_id, c.signature))) + "\n"
+        for c in held), encoding="utf-8")
+    authority = platform.credentials.systems["authority"]
+
+    def cli(file: Path | None) -> tuple[int, str, str]:
+        code = run_verify_admin_log(platform.edge.address, authority["system_id"], authority["secret"], kept=file)
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err
+
+    code, out, _ = await asyncio.to_thread(cli, kept)
+    assert code == 0 and json.loads(out)["state"] == "ADMIN_LOG_STATE_INTACT", out
+    async with database(platform) as conn, deleted(conn, "admin_log", "seq > $1", first.seq), \
+            appended_dropped(conn, first.seq), deleted(conn, "admin_log_checkpoints", "seq > $1", first.seq):
+        unaware = await asyncio.to_thread(cli, None)
+        with_copy = await asyncio.to_thread(cli, kept)
+    assert unaware[0] == 0
+    assert with_copy[0] == 1, with_copy
+    answer = json.loads(with_copy[1])
+    assert answer["state"] == "ADMIN_LOG_STATE_TRUNCATED" and answer["lastMatchingCheckpoint"]["sequence"] == str(
+        first.seq)
+
+    access_export = tmp_path / "access.jsonl"
+    access_export.write_text(json.dumps(to_json(Checkpoint("a" * 32, 3, "b" * 64, dt.datetime.now(dt.UTC), False,
+                                                           "k", b"s"))) + "\n", encoding="utf-8")
+    code, out, err = await asyncio.to_thread(cli, access_export)
+    assert (code, out) == (2, "")
+    assert "access.jsonl:1: not a checkpoint of the administrative log" in err
+    police = platform.credentials.systems["police"]
+    assert await asyncio.to_thread(run_verify_admin_log, platform.edge.address, police["system_id"],
+                                   police["secret"]) == 1
+    assert "PERMISSION_DENIED" in capsys.readouterr().err
 
 
 async def test_held_checkpoints_are_validated_for_the_authority_only(platform) -> None:  # type: ignore[no-untyped-def]
