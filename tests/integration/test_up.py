@@ -578,14 +578,23 @@ def test_a_hung_service_is_named_by_the_edge_before_the_callers_deadline(up: Up)
     _eventually(lambda: _answers(up), "the platform to answer", up)
     pid = up.child_pid("services.cli serve authorization")
     os.kill(pid, signal.SIGSTOP)
+    refusals: list[grpc.RpcError] = []
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{up.base}") as channel, pytest.raises(grpc.RpcError) as refused:
-            persons_pb2_grpc.SessionServiceStub(channel).SignIn(
-                persons_pb2.SignInRequest(username="nobody", password="x", totp_code="000000"), timeout=1)
+        with grpc.insecure_channel(f"127.0.0.1:{up.base}") as channel:
+            # The edge answers 20 ms before the deadline: on a machine whose cores are all taken (other test runs
+            # beside this one), the caller's own timer can still win a race that close, so a few tries are made;
+            # an edge that never names the service fails every one.
+            for _ in range(3):
+                with pytest.raises(grpc.RpcError) as refused:
+                    persons_pb2_grpc.SessionServiceStub(channel).SignIn(
+                        persons_pb2.SignInRequest(username="nobody", password="x", totp_code="000000"), timeout=1)
+                refusals.append(refused.value)
+                if "the authorization service not having answered" in (refused.value.details() or ""):
+                    break
     finally:
         os.kill(pid, signal.SIGCONT)
-    assert refused.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert "the authorization service not having answered" in (refused.value.details() or ""), refused.value
+    assert {refusal.code() for refusal in refusals} == {grpc.StatusCode.DEADLINE_EXCEEDED}
+    assert "the authorization service not having answered" in (refusals[-1].details() or ""), refusals
 
 
 def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
