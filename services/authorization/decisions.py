@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from services.authorization.entries import basic_items, classified, item_names, listed_after, offered_methods
+from services.authorization.entries import classified, item_names, listed_after, offered_methods
 from services.authorization.grants import Grant
 from services.authorization.validation import (
     METHODS,
@@ -40,6 +40,7 @@ from services.authorization.validation import (
     resource_code_problem,
     shown,
 )
+from services.runtime.catalog_client import basic_items
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found
 

@@ -45,13 +45,6 @@ def listed_after(entry: catalog_pb2.Entry, since: dt.datetime | None) -> frozens
                      and item.listed_since.ToDatetime(tzinfo=dt.UTC) > since)
 
 
-def basic_items(entry: catalog_pb2.Entry) -> frozenset[str]:
-    """Items every department may have without a grant: a foundation database's basic items (R-SHR-4)."""
-    if entry.category != catalog_pb2.CATEGORY_FOUNDATION:
-        return frozenset()
-    return frozenset(item.machine_name for item in entry.items if item.basic)
-
-
 def offered_methods(entry: catalog_pb2.Entry) -> frozenset[int]:
     """The share methods the entry offers; a not-shared entry that lists none leaves it to the
     coordination decision (Art. 12), whose grant then says which methods may be used."""

@@ -166,12 +166,17 @@ class DecisionCache:
         A quota never resets, so the decision that named a used-up grant would refuse every later call until a grant
         change: a department that applied again would never reach its new grant. Asked only when a quota refuses a
         call, so the cached path pays nothing; and once per decision, so a caller that goes on calling with its
-        quota used up does not cost the authorization service a Check a call."""
+        quota used up does not cost the authorization service a Check a call.
+
+        The other may name no grant: a request of basic items alone answered under a grant that only unmasked them
+        (R-SHR-4 gives them to every department, masked), whose department would otherwise be refused what it had
+        before it applied. A request the used-up grant gave more than basic items is not served by it (the items
+        check): the caller is told its quota is used up rather than answered with less."""
         if self._sole.get(key) is decision:
             return None
 
         def serves(found: Decision) -> bool:
-            return (found.allowed and bool(found.grant_id) and found.grant_id not in used_up
+            return (found.allowed and found.grant_id not in used_up
                     and set(decision.allowed_items).issubset(found.allowed_items))
 
         generation = self._generation

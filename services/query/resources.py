@@ -17,7 +17,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from services.query.audit import clean
 from services.query.keys import CODE_KINDS, UPPER_CASE_KINDS, normalize_key
-from services.runtime.catalog_client import CatalogCache
+from services.runtime.catalog_client import CatalogCache, basic_items
 from services.runtime.errors import ServiceError
 
 # Item data types whose values are numbers: 200, 200.0 and 200.00 are one value of them.
@@ -71,6 +71,9 @@ class Resource:
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
     key_mask: str | None = None
+    #: The basic items of a conditional resource, which every department may have without a grant (R-SHR-4): a
+    #: verification of these alone needs none. None for a not-shared one: only a coordinated grant opens it.
+    basic_items: frozenset[str] = frozenset()
     #: True when the platform's foundation service holds the records (the entry names no other endpoint): its text
     #: keys are stored in NFKC form, so a key typed in full width is read so too (keys.normalize_key).
     foundation: bool = False
@@ -109,6 +112,7 @@ class Resource:
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
+            basic_items=basic_items(entry) if entry.share_type == common_pb2.SHARE_TYPE_CONDITIONAL else frozenset(),
             foundation=(entry.endpoint.target or foundation_target) == foundation_target,
         )
 

@@ -536,7 +536,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise invalid_argument([*violations, *sorted(refused_claims, key=lambda violation: violation.field)])
         items = tuple(sorted(claims))
         await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
-                           required=items)
+                           required=items, answers_values=False)
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
@@ -593,8 +593,11 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
     async def _decide(self, deps: Dependencies, caller: Caller, resource: Resource, purpose: int,
                       items: tuple[str, ...], method: int, access: Access, calls: int = 1,
-                      required: Iterable[str] = ()) -> Decision:
-        """The allowing decision for this access, or PERMISSION_DENIED saying why (R-SEC-2)."""
+                      required: Iterable[str] = (), answers_values: bool = True) -> Decision:
+        """The allowing decision for this access, or PERMISSION_DENIED saying why (R-SEC-2). ``answers_values``
+        False (a verification, whose answer is match or not): a request of basic items alone is answered as without
+        a grant — the grant a query of them is answered under only unmasks them, which a verification does not
+        need, and counting it spent the grant's quota on calls every department may make without one."""
         if caller.is_person:
             raise permission_denied(SYSTEM_REQUIRED, SYSTEM_REQUIRED_MESSAGE)
         if not caller.department_code:
@@ -613,6 +616,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         missing = [item for item in required if item not in allowed]
         if missing:
             raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}", **_denied(missing))
+        if not answers_values and decision.grant_id and resource.basic_items.issuperset(items):
+            access.items, access.grant_id = decision.allowed_items, ""
+            return decision
         if decision.quota > 0 and calls > 0:
             decision = await _counted(deps, key, decision, calls)
             access.counted = (decision.grant_id, calls)

@@ -1,4 +1,5 @@
-"""An in-process cache of published catalog entries, for query and authorization.
+"""An in-process cache of published catalog entries, for query and authorization, and what both read of an entry
+alike (its basic items).
 
 Entries change rarely and are read on every query, so each process keeps the
 ones it uses and drops them when the catalog publishes a change event; a TTL
@@ -75,3 +76,11 @@ class CatalogCache:
     def on_event(self, payload: dict) -> None:
         """Handler for services.runtime.cache.CATALOG_CHANGED."""
         self.invalidate(payload.get("code"))
+
+
+def basic_items(entry: catalog_pb2.Entry) -> frozenset[str]:
+    """Items every department may have without a grant: a foundation database's basic items (R-SHR-4). Read by
+    authorization's decisions and by query, which answers a verification of them alone without a grant."""
+    if entry.category != catalog_pb2.CATEGORY_FOUNDATION:
+        return frozenset()
+    return frozenset(item.machine_name for item in entry.items if item.basic)

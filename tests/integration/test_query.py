@@ -360,6 +360,45 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     assert "and every one is used: ask the provider department to raise the quota" in str(exhausted.details())
 
 
+async def test_a_verification_of_basic_items_spends_no_quota_of_a_grant_unmasking_them(mesh: Mesh) -> None:
+    """A grant unmasking a basic item (the whole 姓名) answers a query of that item alone, and counts it. A
+    verification of it answers match or not, which every department may ask without a grant (R-SHR-4): it was
+    answered under the grant too and spent its quota, so a department verifying names used up the grant it had
+    applied for to read them, and its queries were refused QUOTA_EXHAUSTED."""
+    user = mesh.department("verify-unmasked")
+    key = list(mesh.persons)[3]
+    code = mesh.codes["population"]
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=code, items=["name"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE,
+                                                          common.PURPOSE_TYPE_DATA_VERIFICATION],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=2)),
+        metadata=mesh.md(user), timeout=10)
+    replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=["name"]),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    name = mesh.persons[key]["name"]
+    verified = [await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key=key, claims={"name": name}, purpose=CHECK), metadata=mesh.md(user), timeout=10)
+        for _ in range(3)]
+    assert {v.outcomes["name"] for v in verified} == {query_pb2.VERIFY_OUTCOME_MATCH}
+    answered = [await query(mesh, user, code, key, WORK, ["name"]) for _ in range(2)]
+    assert {a.values["name"] for a in answered} == {name}  # whole, under the grant
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=user.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    by_id = {a.id: a.grant_id for a in listed.accesses}
+    assert [by_id[v.audit_id] for v in verified] == ["", "", ""]
+    assert [by_id[a.audit_id] for a in answered] == [replied.grant.id] * 2
+    # Its quota used up, the department still gets what every department gets without a grant: the name masked.
+    masked = await query(mesh, user, code, key, WORK, ["name"])
+    assert masked.values["name"] != name and "name" in masked.masked_items
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=user.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    assert {a.id: a.grant_id for a in listed.accesses}[masked.audit_id] == ""
+
+
 async def test_each_access_names_the_grant_it_was_answered_under_and_a_grants_accesses_are_listed(
         mesh: Mesh) -> None:
     """An auditor checking a conditional sharing goes from an access to its grant (and so to the application, its
