@@ -49,6 +49,36 @@ def _check_error(name: str, value: str) -> str:
     return error
 
 
+#: The letters of a 统一社会信用代码 (GB 32100 leaves out I, O, S, V and Z, which read as digits or as U).
+_CREDIT_CODE_LETTERS = "ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_CODE_ALPHABET = frozenset("0123456789" + _CREDIT_CODE_LETTERS)
+#: Letters typed for the digit they look like: a code copied by hand from a paper licence or read out on the phone.
+_DIGIT_LOOK_ALIKES = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+
+_DIGITS = frozenset("0123456789")
+
+
+def _citizen_id_allowed(position: int) -> frozenset[str]:
+    """What a 公民身份号码 may hold at ``position`` (from 0): digits, and X as its check character."""
+    return _CHECK_CHARACTERS if position == 17 else _DIGITS
+
+
+def _stray_character(value: str, allowed: Callable[[int], frozenset[str]]) -> str:
+    """Which character of an 18-character code is not one the code may hold there, and the digit it was likely
+    typed for: a letter O for 0 or I for 1 looks like the digit on a form and on screen, and "must use the
+    characters 0-9 and ABCDEFGHJKLMNPQRTUWXY" left the officer comparing 18 characters that all looked right.
+    The code itself is not quoted (a 公民身份号码 is personal data); one character and its place are not."""
+    position, character = next(((index, char) for index, char in enumerate(value) if char not in allowed(index)),
+                               (-1, ""))
+    if position < 0:
+        return ""
+    name = f"the letter {character}" if character.isascii() and character.isalpha() else \
+        f"U+{ord(character):04X} ({unicodedata.name(character, 'a control character')})"
+    digit = _DIGIT_LOOK_ALIKES.get(character)
+    meant = f" (the digit {digit}?)" if digit is not None and digit in allowed(position) else ""
+    return f": character {position + 1} is {name}, which it cannot hold there{meant}"
+
+
 def second_generation(value: str) -> str | None:
     """The 18-character 公民身份号码 of a first-generation 15-digit one (GB 11643-1999: the year's 19 inserted
     before its two digits, the check character computed), or None when ``value`` is not 15 digits. Whether the
@@ -73,7 +103,7 @@ def citizen_id_error(value: str) -> str | None:
         return _length_error("公民身份号码", value)
     if not _ASCII_DIGITS.fullmatch(value[:17]) or value[17] not in _CHECK_CHARACTERS:
         # Checked here, before python-stdnum, which strips blanks and hyphens first.
-        return "公民身份号码 must be 17 digits followed by a digit or X"
+        return "公民身份号码 must be 17 digits followed by a digit or X" + _stray_character(value, _citizen_id_allowed)
     if not _is_date(value[6:14]):
         return "公民身份号码 has an invalid birth date"
     # python-stdnum looks the birth place up in its own table and fails with a KeyError on a code whose
@@ -143,16 +173,19 @@ def credit_code_error(value: str) -> str | None:
     """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None."""
     if len(value) != 18:
         return _length_error("统一社会信用代码", value)
+    if any(character not in _CREDIT_CODE_ALPHABET for character in value):
+        # Checked before python-stdnum, which forgives blanks, hyphens and lower case: a key is stored in its one
+        # canonical form.
+        return (f"统一社会信用代码 must use the characters 0-9 and {_CREDIT_CODE_LETTERS}"
+                + _stray_character(value, lambda _position: _CREDIT_CODE_ALPHABET))
     try:
         uscc.validate(value)
     except InvalidChecksum:
         return _check_error("统一社会信用代码", value)
     except (ValidationError, LookupError, ValueError):
-        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
-    if uscc.compact(value) != value:
-        # python-stdnum forgives blanks, hyphens and lower case; a key is stored in its one canonical form.
-        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
+        return f"统一社会信用代码 must use the characters 0-9 and {_CREDIT_CODE_LETTERS}"
     return None
+
 
 
 @lru_cache(maxsize=1)
