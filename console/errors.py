@@ -336,6 +336,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"REVIEWER and ADMINISTRATOR are the authority's roles only", "审核员、管理员只能是共享主管部门的人员。"),
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) \([^)]*\): write an ordinary space.*",
      r"第 \1 个字符是特殊空格（U+\2，如全角空格），请改为普通空格或删去。"),
+    (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) \(a private-use character.*",
+     r"第 \1 个字符（U+\2）是私用区的自造字，其他系统会显示成别的字或方框：请改用该字的标准 Unicode 编码"
+     "（生僻字在扩展 B 区及以后各区；GB 18030-2022 已为原私用区的字给出标准编码），不要删去。"),
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),

@@ -66,7 +66,7 @@ def text(max_length: int = 200) -> Parser:
     def parse(raw: str, today: date) -> str:
         if len(raw) > max_length:
             raise ValueProblem(f"must be at most {max_length} characters")
-        if not raw.isprintable():
+        if not identifiers.is_printable(raw):
             raise ValueProblem(f"must contain only printable characters: {identifiers.unprintable(raw)}")
         return raw
 

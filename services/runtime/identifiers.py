@@ -272,18 +272,46 @@ def text_key_error(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_TEXT_KEY:
         return f"must be at most {MAX_TEXT_KEY} characters"
-    if not value.isprintable():
+    if not is_printable(value):
         return f"must contain only printable characters: {unprintable(value)}"
     return None
+
+
+def is_printable(value: str) -> bool:
+    """``str.isprintable``, but for the ideographs of CJK extensions newer than this Python's Unicode data.
+
+    Python 3.11 reads Unicode 14.0 (3.12, 15.0): the ideographs of Extension H (U+31350…, Unicode 15.0) and
+    Extension I (U+2EBF0…, 15.1), encoded for the rare characters of people's and places' names, are unassigned
+    to it, so not printable, and a person whose name holds one was refused "remove it": the record, or the
+    person's account, could not be made with their name. Planes 2 and 3 hold nothing but CJK ideographs (Unicode's
+    roadmap), so a code point there that this Python does not know is one of them."""
+    return value.isprintable() or all(char.isprintable() or _later_ideograph(char) for char in value)
+
+
+def _later_ideograph(char: str) -> bool:
+    """A code point of planes 2 or 3 (CJK ideographs) that this Python's Unicode data does not know yet; the two
+    noncharacters at each plane's end (U+2FFFE, U+2FFFF…) are no character of any version."""
+    code = ord(char)
+    return 0x20000 <= code <= 0x3FFFF and (code & 0xFFFE) != 0xFFFE and unicodedata.category(char) == "Cn"
 
 
 def unprintable(value: str) -> str:
     """Which character of ``value`` is not printable, where and what to do: a full-width space (U+3000) or a
     no-break space copied from a web page or a spreadsheet looks like a space, and "must contain only printable
     characters" alone left the data officer looking for a character they could not see. The value itself is
-    not quoted (it may be a person's name)."""
-    position, char = next((index, char) for index, char in enumerate(value, 1) if not char.isprintable())
+    not quoted (it may be a person's name).
+
+    A private-use character (U+E000–U+F8FF and planes 15 and 16) is a rare character a department's system made
+    in its own font (造字): elsewhere it shows as another character or a box, so it is refused, but with what to
+    write instead, not "remove it", which would have the officer change a person's name."""
+    position, char = next((index, char) for index, char in enumerate(value, 1)
+                          if not (char.isprintable() or _later_ideograph(char)))
     category = unicodedata.category(char)
+    if category == "Co":
+        return (f"character {position} is U+{ord(char):04X} (a private-use character: a rare character made in the "
+                "source system's own font, 造字, which other systems show as another character or a box): write it "
+                "as its standard Unicode character (CJK Extension B and later hold rare characters; GB 18030-2022 "
+                "maps the private-use ones of GB 18030-2005)")
     name = unicodedata.name(char, "a control character" if category == "Cc" else category)
     advice = ": write an ordinary space, or none" if category == "Zs" else \
         ": a line break or tab is not allowed here" if char in "\t\n\r\v\f" else ": remove it"

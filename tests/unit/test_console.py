@@ -399,6 +399,11 @@ def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chi
     assert field_sentence(full_width) == "第 2 个字符是特殊空格（U+3000，如全角空格），请改为普通空格或删去。"
     zero_width = "must contain only printable characters: character 5 is U+200B (ZERO WIDTH SPACE): remove it"
     assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
+    from services.authorization.validation import name_problem
+
+    assert field_sentence(name_problem("张\ue3a1") or "") == (
+        "第 2 个字符（U+E3A1）是私用区的自造字，其他系统会显示成别的字或方框：请改用该字的标准 Unicode 编码"
+        "（生僻字在扩展 B 区及以后各区；GB 18030-2022 已为原私用区的字给出标准编码），不要删去。")
 
 
 def test_a_letter_typed_for_a_digit_in_a_code_is_named_to_the_person_in_chinese() -> None:

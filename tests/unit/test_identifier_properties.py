@@ -96,7 +96,7 @@ def test_text_key_error_returns_a_reason_or_none(value: str) -> None:
     error = identifiers.text_key_error(value)
     assert error is None or isinstance(error, str)
     if error is None:
-        assert value.strip() and len(value) <= identifiers.MAX_TEXT_KEY and value.isprintable()
+        assert value.strip() and len(value) <= identifiers.MAX_TEXT_KEY and identifiers.is_printable(value)
 
 
 @pytest.mark.parametrize("kind", [*catalog_pb2.IdentifierKind.values(), 99])
