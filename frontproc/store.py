@@ -89,9 +89,12 @@ def statements(resource: ResourceConfig) -> Statements:
 #: ``str`` is Python's own notation: ``b'\\x00'``, ``['a', 'b']``, ``1 day, 2:00:00``); a view or a query can
 #: cast them to one (``encode(photo, 'base64')``, ``array_to_string(tags, ',')``).
 _NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
+#: A "char" (PostgreSQL's internal one-byte type, not char(n)) is among them: asyncpg reads it as bytes, and cannot
+#: be told otherwise (its name "char" is taken for char(n)'s); it passed the check and every call was then refused
+#: as a column altered to bytea (DATABASE_REFUSED, the endpoint rested).
 _NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
                                  "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
-                                 "pg_snapshot"})
+                                 "pg_snapshot", "char"})
 #: What asyncpg reads the column types above as: their ``str`` is Python's notation, which the check at start keeps
 #: from being shared; a column altered to such a type while the 前置机 serves is found by its values.
 _NO_TEXT_FORM_VALUES = (bytes, list, tuple, dt.timedelta, asyncpg.Record, asyncpg.types.Range,
