@@ -718,6 +718,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
                            await _as_of_advice(connection, resource),
+                           await _future_as_of_advice(connection, resource, returned, config.time_zone),
                            await _beyond_dates_advice(connection, resource, returned)):
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
@@ -804,6 +805,49 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered without an as-of time (the platform's callers are told the department does not say "
             "when they were true); set it (the time each row was last true, or loaded)")
+
+
+
+#: How far ahead of this machine's clock an as-of time may be before the check warns of it (the two machines'
+#: clocks may differ by a little): the foundation service refuses a load's as-of time so far in the future.
+AS_OF_SKEW = dt.timedelta(minutes=5)
+
+
+async def _future_as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig,
+                               returned: dict[str, asyncpg.types.Type], zone: str) -> str:
+    """A warning when rows of the table say they were true at a time still to come, or "".
+
+    The as-of time is what the platform's caller is shown as the time the record was true: a 有效期至 or a 计划日期
+    mapped as ``as_of_column``, or ``database.time_zone: UTC`` over a table holding Beijing time (the rows changed
+    in the last eight hours then say they were true hours from now), served records dated in the future, which
+    the platform passed on as they were and the check did not mention. The column is compared with this machine's
+    time as the 前置机 reads it (in ``zone``), so that an index on it serves the count (the check and the start
+    only)."""
+    if resource.table is None or resource.as_of_column is None:
+        return ""
+    local = ZoneInfo(zone)
+    ahead = dt.datetime.now(dt.UTC) + AS_OF_SKEW
+    kind = returned.get(resource.as_of_column.value)
+    bound = {"timestamptz": ahead, "timestamp": ahead.astimezone(local).replace(tzinfo=None),
+             "date": ahead.astimezone(local).date()}.get(kind.name if kind else "")
+    if bound is None:
+        return ""
+    column = _ident(resource.as_of_column.value)
+    try:
+        found = await connection.fetchrow(
+            f"SELECT count(*) AS rows, max({column}) AS latest FROM {_ident(resource.table.value)} WHERE "
+            f"{column} > $1 AND {column} < 'infinity'", bound, timeout=STATEMENT_TIMEOUT_SECONDS)
+        if found is None or not found["rows"]:
+            return ""
+        latest = as_of_time(found["latest"], local)
+    except (asyncpg.PostgresError, TimeoutError, OverflowError, ValueError):
+        return ""  # a year past 9999 is _beyond_dates_advice's
+    shown = latest.strftime("%Y-%m-%d %H:%M") if latest else "a time to come"
+    return (f"{found['rows']} row{'s' * (found['rows'] != 1)} of {resource.table.value} say they were true at a time "
+            f"still to come ({resource.as_of_column.value} up to {shown} in {zone}), which the platform would show "
+            "its callers as the record's as-of time: is as_of_column the time each row was last true (not a "
+            "validity end or a planned date), is database.time_zone the zone the column's times are in, and is "
+            "the database server's clock right?")
 
 
 async def _beyond_dates_advice(connection: asyncpg.Connection, resource: ResourceConfig,

@@ -805,6 +805,46 @@ async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
                  ) in warning for warning in warnings] == ([True] if says else [])
 
 
+
+async def test_the_check_warns_of_rows_dated_in_the_future(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table holding Beijing time under database.time_zone: UTC says its rows changed in the last eight hours
+    were true hours from now, and a 有效期至 mapped as as_of_column dates rows in years to come: the platform showed
+    its callers those as-of times, the check silent. Rows within a few minutes of now (clocks differ a little),
+    'infinity' (said by _beyond_dates_advice's neighbours) and the right zone are not warned of."""
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    await _execute(database_url, """
+        CREATE TABLE dated_t (k text PRIMARY KEY, t timestamp, d date, tz timestamptz);
+        INSERT INTO dated_t VALUES
+            ('a', (now() AT TIME ZONE 'Asia/Shanghai') - interval '1 hour', '2026-01-01', now() + interval '1 minute'),
+            ('b', '2026-01-01 10:00', current_date + 400, 'infinity'),
+            ('c', '2026-01-01 10:00', current_date + 800, now() - interval '1 day');""")
+
+    async def warned(as_of: str, zone: str = "") -> list[str]:
+        text = (_config(tmp_path, database_url, {}, as_of=as_of, zone=zone)
+                .replace("    table: registry\n    key_column: code\n", "    table: dated_t\n    key_column: k\n")
+                .replace("      code: code\n", "      code: k\n"))
+        config = parse(text, str(tmp_path / "dept.yaml"))
+        caplog.clear()
+        connection = await asyncpg.connect(config.database_url)
+        try:
+            await check_resources(config, connection)
+            latest = await connection.fetchval("SELECT max(d) FROM dated_t")
+        finally:
+            await connection.close()
+        return [record.getMessage().replace(latest.isoformat(), "LATEST") for record in caplog.records
+                if record.name == "frontproc.store" and "time still to come" in record.getMessage()]
+
+    for as_of, zone in (("t", ""), ("tz", "")):
+        assert await warned(as_of, zone) == [], (as_of, zone)
+    [warning] = await warned("t", "UTC")
+    assert "1 row of dated_t say they were true at a time still to come (t up to " in warning
+    assert "in UTC), which the platform would show its callers as the record's as-of time" in warning
+    assert "is database.time_zone the zone the column's times are in" in warning
+    [warning] = await warned("d")
+    assert "2 rows of dated_t say they were true at a time still to come (d up to LATEST 00:00 in Asia/Shanghai)" \
+        in warning and "(not a validity end or a planned date)" in warning
+
 async def test_a_row_whose_as_of_time_is_null_leaves_without_one_not_as_of_the_read(
         tmp_path: Path, database_url: str) -> None:
     """A row of a dated table whose as_of_column is NULL left with the time of the read as its as-of time: a
