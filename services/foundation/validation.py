@@ -41,6 +41,10 @@ _PERSONAL_SHAPE = re.compile(r"[0-9]{6,17}[0-9X]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
 _AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
+#: An amount with its thousands grouped by commas, as a spreadsheet formats the number and its CSV export writes it.
+_GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+#: An amount written with a unit after it, as a licence prints 注册资本 (100万元, 1,000 万元, 5亿元).
+_AMOUNT_WITH_UNIT = re.compile(r"(?:人民币)?\s*[0-9][0-9,]*(?:\.[0-9]+)?\s*(万元|万|亿元|亿|元)(?:人民币)?")
 _COORDINATE = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,8})?")
 
 
@@ -235,8 +239,19 @@ def canonical_decimal(value: Decimal) -> Decimal:
 
 
 def amount(raw: str, today: date) -> Decimal:
-    """A non-negative amount (registered capital, 万元)."""
-    value = _decimal(raw, _AMOUNT, "digits with at most 6 decimals")
+    """A non-negative amount (registered capital, 万元).
+
+    A spreadsheet's number formatted with thousands separators leaves its CSV export as 1,000.00, and a licence
+    prints 注册资本 100万元: both were refused "is not a decimal number (digits with at most 6 decimals)", which did
+    not say what was wrong with either. The first is read as the number it writes (as Verify reads a claimed
+    1,000.00); the second is named: the item holds the number of 万元 alone (100万元 is 100, 5亿元 is 50000)."""
+    text = ascii_form(raw)
+    if _GROUPED_AMOUNT.fullmatch(text):
+        text = text.replace(",", "")
+    elif (unit := _AMOUNT_WITH_UNIT.fullmatch(text)) is not None:
+        raise ValueProblem(f"{raw!r} carries the unit {unit[1]}: give the number of 万元 alone, without a unit "
+                           "(100万元 is 100, 5亿元 is 50000, 100000元 is 10)")
+    value = _decimal(text, _AMOUNT, "digits with at most 6 decimals")
     if value < 0:
         raise ValueProblem("must not be negative")
     if value > MAX_AMOUNT:

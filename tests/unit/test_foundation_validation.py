@@ -274,6 +274,29 @@ def test_registered_capital_is_a_non_negative_decimal(capital: str) -> None:
     only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital", "")
 
 
+
+@pytest.mark.parametrize(("capital", "stored"), [("1,000.00", "1000"), ("12,345,678.5", "12345678.5"),
+                                                 ("１，０００．５", "1000.5")])
+def test_registered_capital_with_its_thousands_grouped_is_the_number_it_writes(capital: str, stored: str) -> None:
+    """A spreadsheet's 注册资本 column formatted with thousands separators leaves its CSV export as "1,000.00", which
+    was refused "is not a decimal number (digits with at most 6 decimals)" (Verify reads a claimed 1,000.00 as
+    1000): the record is loaded with the number. Commas that group nothing are still no number."""
+    checked = validate_record(LEGAL_ENTITY, entity(registered_capital=capital), TODAY)
+    assert checked.ok, checked.problems
+    assert LEGAL_ENTITY.canonical(checked.values)["registered_capital"] == stored
+    for odd in ("1,00", "12,3456", ",100", "1,000,"):
+        only_problem(LEGAL_ENTITY, entity(registered_capital=odd), "registered_capital", "not a decimal number")
+
+
+@pytest.mark.parametrize(("capital", "unit"), [("100万元", "万元"), ("1,000 万元", "万元"), ("人民币5亿元", "亿元"),
+                                              ("100000元", "元"), ("100万元人民币", "万元")])
+def test_registered_capital_written_with_its_unit_is_refused_saying_to_give_the_number_alone(
+        capital: str, unit: str) -> None:
+    """注册资本 copied as a licence prints it (100万元) was refused as "not a decimal number", not saying that the
+    unit was the trouble, nor which unit the item is in."""
+    only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital",
+                 f"carries the unit {unit}: give the number of 万元 alone")
+
 def test_numbers_typed_in_full_width_are_read_as_ascii_and_digits_of_other_scripts_are_refused() -> None:
     """A Chinese input method's １００．５ is the 100.5 it stands for, as its dates and codes are; digits of another
     script (٣, Arabic-Indic) are no amount, as they are no date, not a silent 3."""
