@@ -101,7 +101,28 @@ def test_birth_date_must_be_a_real_past_date() -> None:
     found = problems(POPULATION, person(citizen_id=number, birth_date="2099-01-01"))
     assert found == ["birth_date: 2099-01-01 is in the future"]
     assert any("not a real calendar date" in p for p in problems(POPULATION, person(birth_date="1949-02-30")))
-    assert any("YYYY-MM-DD" in p for p in problems(POPULATION, person(birth_date="1949/12/31")))
+    assert any("YYYY-MM-DD" in p for p in problems(POPULATION, person(birth_date="31/12/1949")))
+
+
+@pytest.mark.parametrize("written", ["1949/12/31", "1949-12-31 00:00:00", "1949/12/31 0:00", "1949年12月31日",
+                                     "19491231", "1949.12.31", "1949-12-31T00:00:00.0", "１９４９／１２／３１"])
+def test_a_date_as_a_spreadsheet_or_a_database_export_writes_it_is_that_date(written: str) -> None:
+    """A CSV file exported from Excel in a Chinese locale writes a date column as 1949/12/31, and a DATETIME
+    column leaves a database as 1949-12-31 00:00:00: every record of such a file was rejected "is not a date in the
+    form YYYY-MM-DD", though Verify reads these forms as the date they write. The date is stored as YYYY-MM-DD."""
+    checked = validate_record(POPULATION, person(birth_date=written), TODAY)
+    assert checked.ok, checked.problems
+    assert POPULATION.canonical(checked.values)["birth_date"] == "1949-12-31"
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("18262", "a spreadsheet wrote the date as its number of days; format the column as a date (yyyy-mm-dd)"),
+    ("1949-12-31 10:30:00", "is a date and a time of day: give the date alone, YYYY-MM-DD"),
+    ("31/12/1949", "is not a date in the form YYYY-MM-DD"),
+    ("1949/12-31", "is not a date in the form YYYY-MM-DD"),
+])
+def test_a_date_in_no_form_of_a_date_says_what_it_is(written: str, said: str) -> None:
+    only_problem(POPULATION, person(birth_date=written), "birth_date", said)
 
 
 def test_sex_must_match_the_parity_of_the_sequence() -> None:
