@@ -85,8 +85,10 @@ def text(max_length: int = 200) -> Parser:
     return parse
 
 
-def code(*allowed: str) -> Parser:
-    """A value from a code table."""
+def code(*allowed: str, numbered_by: str = "") -> Parser:
+    """A value from a code table. ``numbered_by``: the national standard that numbers the table's values from 1 in
+    this order (GB/T 2261.1's 1 男 2 女, GB/T 3304's 01 汉族 … 56 基诺族), whose numbers a department's database
+    often holds instead of the values: such a number is refused naming the value it stands for."""
     choices = frozenset(allowed)
     shown = "/".join(allowed) if len(allowed) <= 8 else \
         f"one of the {len(allowed)} codes of its table, such as {', '.join(allowed[:3])}"
@@ -102,6 +104,8 @@ def code(*allowed: str) -> Parser:
             meant = [choice for choice in allowed if raw and choice.startswith(raw)] or \
                 [choice for choice in allowed if raw.startswith(choice)]
             hint = f": did you mean {'/'.join(meant)}?" if 0 < len(meant) <= 3 else ""
+            if numbered_by and raw.isdigit() and 1 <= int(raw) <= len(allowed):
+                hint = f": it is the {numbered_by} code of {allowed[int(raw) - 1]}; write {allowed[int(raw) - 1]}"
             raise ValueProblem(f"{raw!r} is not in its code table{hint} (expected {shown})")
         return raw
 

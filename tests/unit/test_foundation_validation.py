@@ -140,6 +140,20 @@ def test_a_code_given_in_a_short_form_is_named_in_the_tables_form() -> None:
                                                              "56 codes of its table, such as 汉族, 蒙古族, 回族)")
 
 
+
+def test_a_code_given_as_its_national_standards_number_is_named_in_the_tables_form() -> None:
+    """A department's database holds 性别 as GB/T 2261.1's 1 and 2 and 民族 as GB/T 3304's 01 to 56: such a file's
+    every record was rejected "'1' is not in its code table (expected 男/女)", not saying what 1 was. A number the
+    standard does not give (性别 0 未知 and 9 未说明, 民族 57) is refused as before."""
+    only_problem(POPULATION, person(sex="2"), "sex", "'2' is not in its code table: it is the GB/T 2261.1 code of 女; "
+                                                     "write 女 (expected 男/女)")
+    only_problem(POPULATION, person(ethnicity="01"), "ethnicity", "it is the GB/T 3304 code of 汉族; write 汉族")
+    only_problem(POPULATION, person(ethnicity="5"), "ethnicity", "it is the GB/T 3304 code of 维吾尔族; write 维吾尔族")
+    for odd in ("0", "57", "00"):
+        found = problems(POPULATION, person(ethnicity=odd))
+        assert len(found) == 1 and "GB/T" not in found[0], found
+    assert "GB/T" not in problems(POPULATION, person(sex="9"))[0]
+
 def test_a_code_given_in_a_long_form_is_named_in_the_tables_form() -> None:
     """The 登记状态 of the national enterprise credit publicity system is written 存续（在营、开业、在册）, and a
     licence registry writes 有效期内: the table's code begins the value, and the reason now names it."""
