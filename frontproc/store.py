@@ -13,12 +13,14 @@ with the configuration line at fault, before it serves anything.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import functools
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -42,6 +44,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 #: How long one statement may take before the database is taken for one that does not answer: the pool's bound
 #: on every call, and the check's on preparing each statement.
 STATEMENT_TIMEOUT_SECONDS = 10.0
+#: A statement cut by the end of the platform's call after running this long is said slow (a healthy database
+#: answers a keyed lookup within milliseconds; the runtime calls a dependency hung after half a second too).
+SLOW_WHEN_CUT_SECONDS = 0.5
 #: The most a record's values may weigh (UTF-8): the platform answers a query in one message of at most
 #: MAX_MESSAGE_BYTES, and the reply needs room for its envelope (provenance, masks, audit id) beside them.
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
@@ -531,10 +536,18 @@ class DepartmentStore:
         call. The platform is told only that the database refuses (it rests the endpoint). A database that does
         not answer stays UNAVAILABLE (the runtime's).
         """
+        started = time.monotonic()
         try:
             result = await statement
         except TimeoutError:
-            self._say_slow(dataset)
+            self._say_slow(dataset, STATEMENT_TIMEOUT_SECONDS, "the bound on each")
+            raise
+        except asyncio.CancelledError:
+            # The platform's call ended first: its deadline (a couple of seconds, well within the bound) passed, and
+            # the runtime answered it UNAVAILABLE, "postgresql did not answer (hung)", of a database that answered
+            # every other table. A statement that had run a while when it was cut is said slow, for its dataset.
+            if (waited := time.monotonic() - started) >= SLOW_WHEN_CUT_SECONDS:
+                self._say_slow(dataset, waited, "when the platform's call ended")
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
@@ -553,19 +566,21 @@ class DepartmentStore:
             log.info("the department database answers the statements of %s in time again", dataset)
         return rows
 
-    def _say_slow(self, dataset: str) -> None:
-        """Says once, until they answer in time again, that ``dataset``'s statements outrun their bound.
+    def _say_slow(self, dataset: str, waited: float, until: str) -> None:
+        """Says once, until they answer in time again, that ``dataset``'s statements outrun their bound, or the
+        platform's call (``until`` says which, after ``waited`` seconds).
 
         The call stays UNAVAILABLE (the platform got no answer), but the log said only "postgresql unavailable
-        (TimeoutError)": the officer looked for a database that was down while it answered everything else, a
-        slow view or a table read whole for want of an index being the cause."""
+        (TimeoutError)", or "postgresql did not answer within 1.8s (hung)": the officer looked for a database that
+        was down while it answered everything else, a slow view, a table read whole for want of an index or one
+        locked by a reload being the cause."""
         if dataset not in self._slow:
             self._slow.add(dataset)
-            log.warning("a statement of %s got no answer within %g s (the bound on each): the department database "
-                        "is slow to answer it — a table read whole for want of an index (govshare frontproc --check "
-                        "says so), a slow view, a lock held by a reload — or does not answer at all; the platform is "
-                        "told the 前置机 does not answer (UNAVAILABLE) and rests it", dataset,
-                        STATEMENT_TIMEOUT_SECONDS)
+            log.warning("a statement of %s got no answer within %.1f s (%s): the department database is slow to "
+                        "answer it — a table read whole for want of an index (govshare frontproc --check says so), a "
+                        "slow view, a lock held by a reload or an ALTER TABLE — or does not answer at all; the "
+                        "platform is told the 前置机 does not answer (UNAVAILABLE) and rests it", dataset, waited,
+                        until)
 
     def _refuse(self, dataset: str, why: str) -> ServiceError:
         """DATABASE_REFUSED for ``dataset``, said in the log once until its statements answer again."""

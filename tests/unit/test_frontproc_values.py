@@ -22,7 +22,7 @@ from frontproc.config import ConfigError, parse
 from frontproc.limits import RateLimit
 from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore, check_resources
-from govshare.provider.v1 import provider_pb2
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.runtime.embedded import create_database
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
@@ -988,6 +988,57 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
     finally:
         await department.close()
 
+
+
+async def test_a_table_locked_past_the_platforms_deadline_is_said_slow_for_its_dataset_not_only_hung(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The platform calls a 前置机 with a deadline of a couple of seconds, well within the statements' 10 s bound:
+    with a table locked by a reload (or a slow view), the server answered UNAVAILABLE at the deadline and the log
+    said only "…/Lookup: postgresql did not answer within 1.8s (hung)", a database down, while it answered every
+    other table; the dataset's own line ("a statement of registry got no answer …") was never written. It is now,
+    once, naming the dataset, beside the runtime's; a call that ends quickly says nothing of the kind."""
+    from frontproc.component import create_component, server_settings
+    from services.runtime.server import start_server
+
+    keys = generate_keys()
+    text = _config(tmp_path, database_url, {"label": "label"}).replace(
+        "department:", "listen: 127.0.0.1:0\naccess_log: access.jsonl\ndepartment:", 1)
+    (tmp_path / "platform.pem").write_text(provider_public_keys(keys.provider_signing_key))
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    running = await start_server(server_settings(config), create_component(config))
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    locker = await asyncpg.connect(database_url)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = provider_pb2_grpc.ProviderServiceStub(channel)
+
+            async def lookup() -> grpc.StatusCode:
+                assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata(
+                    config.endpoint, AccessClaims(audit_id=uuid.uuid4().hex))
+                try:
+                    await stub.Lookup(provider_pb2.LookupRequest(dataset="registry", key="a"), metadata=assertion,
+                                      timeout=2.0)
+                except grpc.aio.AioRpcError as error:
+                    return error.code()
+                return grpc.StatusCode.OK
+
+            assert await lookup() == grpc.StatusCode.OK
+            transaction = locker.transaction()
+            await transaction.start()
+            await locker.execute("LOCK TABLE registry IN ACCESS EXCLUSIVE MODE")
+            assert [await lookup(), await lookup()] == [grpc.StatusCode.UNAVAILABLE] * 2
+            said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+            assert len(said) == 1, said
+            assert said[0].startswith("a statement of registry got no answer within 1.") and \
+                "s (when the platform's call ended): the department database is slow to answer it" in said[0] and \
+                "a lock held by a reload" in said[0], said
+            await transaction.rollback()
+            assert await lookup() == grpc.StatusCode.OK
+            assert caplog.records[-1].getMessage() == "the department database answers the statements of registry " \
+                                                      "in time again"
+    finally:
+        await locker.close()
+        await running.stop(0)
 
 async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_batch(
         tmp_path: Path, database_url: str) -> None:
