@@ -90,6 +90,22 @@ def test_every_mistake_is_reported_with_its_line(tmp_path: Path) -> None:
     assert f"dept.yaml:{_line_of(text, 'colour: blue')}: resources[0]: unknown field 'colour'" in message
 
 
+
+def test_an_item_named_as_no_catalog_entry_can_name_it_is_refused_saying_its_machine_name(tmp_path: Path) -> None:
+    """The catalog's machine names are lower_snake_case: an item mapped as contributionBase or Employer passed
+    --check and the start, and was found only at submit-entry ("items contribution_base of the entry are not
+    mapped"), the 前置机 serving an item no entry can list. It is named on its line with the name meant."""
+    text = (_valid(tmp_path).replace("      contribution_base: jfjs\n", "      contributionBase: jfjs\n")
+            .replace("      employer: cbdw\n", "      Employer: cbdw\n"))
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    message = str(error.value)
+    assert f"dept.yaml:{_line_of(text, 'contributionBase: jfjs')}: resources[0].items: 'contributionBase' is not " \
+           "an item machine name (the catalog's are lower_snake_case: a-z, 0-9 and single underscores, starting " \
+           "with a letter): contribution_base?" in message
+    assert f"dept.yaml:{_line_of(text, 'Employer: cbdw')}: resources[0].items: 'Employer' is not an item machine " \
+           "name" in message and "): employer?" in message
+
 def test_broken_yaml_names_its_line() -> None:
     with pytest.raises(ConfigError) as error:
         parse("department:\n  code: [\nlisten: x\n", "dept.yaml")
