@@ -361,6 +361,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "请把该列设为文本后从源数据重新导出。"),
     (r"(统一社会信用代码|公民身份号码) has an invalid check character(?:, or leave it empty .*)?",
      r"\1的校验位不正确，请核对后重新填写。"),
+    (r"统一社会信用代码 must have digits at characters 3 to 8 \(the registering authority's region code\): "
+     r"character (\d+) is .*, which it cannot hold there(?: \(the digit (\d)\?\))?(?:, or leave it empty .*)?",
+     lambda found: f"统一社会信用代码第 3 至 8 位是登记管理机关的行政区划码，应为数字：第 {found[1]} 位不是数字"
+                   + (f"（应为 {found[2]}？）" if found[2] else "") + "，请核对后重新填写。"),
     (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY: character (\d+) is .*, which it "
      r"cannot hold there(?:, or leave it empty .*)?",
      r"统一社会信用代码第 \1 位不是数字或可用的大写字母（代码不含 I、O、S、V、Z），请核对后重新填写。"),

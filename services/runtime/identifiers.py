@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from stdnum import numdb
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+from stdnum.exceptions import InvalidComponent, ValidationError
 
 MAX_TEXT_KEY = 64
 _ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -170,21 +170,37 @@ def _is_date(yyyymmdd: str) -> bool:
 
 
 def credit_code_error(value: str) -> str | None:
-    """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None."""
+    """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None.
+
+    The standard's structure, checked here rather than by python-stdnum's ``uscc.validate``, which asks for digits
+    in the first eight characters: the 登记管理部门码 and 机构类别码 (characters 1 and 2) are letters for some
+    registering authorities — N for the 农业农村 departments (a 村集体经济组织's N2…), Y for others, A — so such
+    an organisation's real code was refused "must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY", which it does.
+    Characters 3 to 8 (the registering authority's region code) are digits; the check character is the
+    standard's, python-stdnum's ``calc_check_digit``."""
     if len(value) != 18:
         return _length_error("统一社会信用代码", value)
     if any(character not in _CREDIT_CODE_ALPHABET for character in value):
-        # Checked before python-stdnum, which forgives blanks, hyphens and lower case: a key is stored in its one
+        # Checked first: python-stdnum forgives blanks, hyphens and lower case, and a key is stored in its one
         # canonical form.
         return (f"统一社会信用代码 must use the characters 0-9 and {_CREDIT_CODE_LETTERS}"
                 + _stray_character(value, lambda _position: _CREDIT_CODE_ALPHABET))
-    try:
-        uscc.validate(value)
-    except InvalidChecksum:
+    if not _ASCII_DIGITS.fullmatch(value[2:8]):
+        return ("统一社会信用代码 must have digits at characters 3 to 8 (the registering authority's region code)"
+                + _stray_character(value, _credit_code_allowed))
+    if uscc.calc_check_digit(value[:17]) != value[17]:
         return _check_error("统一社会信用代码", value)
-    except (ValidationError, LookupError, ValueError):
-        return f"统一社会信用代码 must use the characters 0-9 and {_CREDIT_CODE_LETTERS}"
     return None
+
+
+def is_credit_code(value: str) -> bool:
+    """Whether ``value`` is a valid 统一社会信用代码 in its canonical form (:func:`credit_code_error`)."""
+    return len(value) == 18 and credit_code_error(value) is None
+
+
+def _credit_code_allowed(position: int) -> frozenset[str]:
+    """What a 统一社会信用代码 may hold at ``position`` (from 0): digits in the region code, else its alphabet."""
+    return _DIGITS if 2 <= position < 8 else _CREDIT_CODE_ALPHABET
 
 
 
@@ -348,7 +364,7 @@ _FOLD_WIDTH = {**{0xFF10 + n: 0x30 + n for n in range(10)}, **{0xFF21 + n: 0x41 
 def _is_identifier(candidate: str) -> bool:
     """A birth date that exists, or a 统一社会信用代码 whose check character python-stdnum confirms."""
     compact = candidate.replace(" ", "").replace("-", "").upper()
-    return _is_citizen_id(compact) or uscc.is_valid(compact)
+    return _is_citizen_id(compact) or is_credit_code(compact)
 
 
 def _is_citizen_id(compact: str) -> bool:

@@ -257,6 +257,30 @@ async def test_a_name_holding_a_rare_character_of_a_recent_cjk_extension_is_load
         found = await calls.lookup("population", record["citizen_id"])
         assert found.found and found.record.values["name"] == record["name"]
 
+
+async def test_a_collective_whose_code_begins_with_its_registering_authoritys_letter_is_loaded_and_found(
+        calls: Calls) -> None:
+    """GB 32100 lets the registering authority's code (character 1) and the category (character 2) be letters:
+    a 村集体经济组织 registered by the 农业农村 department holds N2…, others Y…. python-stdnum asks for digits there,
+    and the record was rejected "credit_code: 统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY",
+    which it does. It is loaded and found; a letter among the region code's digits (characters 3 to 8) is named."""
+    collective, other, misplaced = (synthetic.entity(next(_indexes), SEED) for _ in range(3))
+    collective["credit_code"] = department(9).replace("11", "N2", 1)[:17]
+    collective["credit_code"] += uscc.calc_check_digit(collective["credit_code"])
+    collective["entity_type"] = "农村集体经济组织"
+    other["credit_code"] = "Y1" + other["credit_code"][2:17]
+    other["credit_code"] += uscc.calc_check_digit(other["credit_code"])
+    body = misplaced["credit_code"][:2] + "B" + misplaced["credit_code"][3:17]
+    misplaced["credit_code"] = body + uscc.calc_check_digit(body)
+    response = await calls.load(MARKET, "legal_entity", rows(collective, other, misplaced))
+    assert response.accepted == 2, list(response.rejected)
+    assert [list(r.reasons) for r in response.rejected] == [[
+        "credit_code: 统一社会信用代码 must have digits at characters 3 to 8 (the registering authority's region "
+        "code): character 3 is the letter B, which it cannot hold there (the digit 8?)"]]
+    for record in (collective, other):
+        found = await calls.lookup("legal_entity", record["credit_code"])
+        assert found.found and found.record.values["entity_type"] == record["entity_type"]
+
 async def test_a_file_under_chinese_column_headers_is_rejected_row_by_row_in_a_reply_a_client_takes(
         calls: Calls) -> None:
     """5,000 rows (the most a call takes) keyed 公民身份号码, 姓名, … instead of the items' names: every row is
