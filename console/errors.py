@@ -228,6 +228,14 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "填写的内容或链接中含有空字符（U+0000，页面上看不到，多来自改动过的链接或复制的内容）：请删去后重新提交，"
      "或从菜单重新打开本页。"),
     # A dispute's record (services/query/keys.py, identifiers.py) and resource (dispute_servicer._reportable).
+    # services.runtime.identifiers._stray_character: the character that is not a digit (or a code's letter).
+    (r"(统一社会信用代码|公民身份号码) must [^:]*: character (\d+) is the letter (.), which it cannot hold there "
+     r"\(the digit (\d)\?\)(?:, or leave it empty .*)?",
+     r"\1第 \2 位是字母 \3，该位不能是这个字母（应为数字 \4？），请核对后重新填写。"),
+    (r"公民身份号码 must be 17 digits followed by a digit or X: character 18 is .*, which it cannot hold there",
+     "公民身份号码第 18 位（校验码）只能是数字或 X，请核对后重新填写。"),
+    (r"公民身份号码 must be 17 digits followed by a digit or X: character (\d+) is .*, which it cannot hold there",
+     r"公民身份号码第 \1 位不是数字（前 17 位都应是数字），请核对后重新填写。"),
     (r"公民身份号码 must be 17 digits followed by a digit or X",
      "公民身份号码应为 17 位数字加 1 位数字或 X，请核对后重新填写。"),
     (r"公民身份号码 has an invalid birth date", "公民身份号码中的出生日期不存在，请核对后重新填写。"),
@@ -328,6 +336,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"REVIEWER and ADMINISTRATOR are the authority's roles only", "审核员、管理员只能是共享主管部门的人员。"),
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) \([^)]*\): write an ordinary space.*",
      r"第 \1 个字符是特殊空格（U+\2，如全角空格），请改为普通空格或删去。"),
+    (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) \(a private-use character.*",
+     r"第 \1 个字符（U+\2）是私用区的自造字，其他系统会显示成别的字或方框：请改用该字的标准 Unicode 编码"
+     "（生僻字在扩展 B 区及以后各区；GB 18030-2022 已为原私用区的字给出标准编码），不要删去。"),
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
@@ -350,6 +361,13 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "请把该列设为文本后从源数据重新导出。"),
     (r"(统一社会信用代码|公民身份号码) has an invalid check character(?:, or leave it empty .*)?",
      r"\1的校验位不正确，请核对后重新填写。"),
+    (r"统一社会信用代码 must have digits at characters 3 to 8 \(the registering authority's region code\): "
+     r"character (\d+) is .*, which it cannot hold there(?: \(the digit (\d)\?\))?(?:, or leave it empty .*)?",
+     lambda found: f"统一社会信用代码第 3 至 8 位是登记管理机关的行政区划码，应为数字：第 {found[1]} 位不是数字"
+                   + (f"（应为 {found[2]}？）" if found[2] else "") + "，请核对后重新填写。"),
+    (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY: character (\d+) is .*, which it "
+     r"cannot hold there(?:, or leave it empty .*)?",
+     r"统一社会信用代码第 \1 位不是数字或可用的大写字母（代码不含 I、O、S、V、Z），请核对后重新填写。"),
     (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY(?:, or leave it empty .*)?",
      "统一社会信用代码只能由数字和大写字母（不含 I、O、S、V、Z）组成，请核对后重新填写。"),
     (r"an ADMINISTRATOR holds no deciding role.*", "管理员不能同时担任编目员、审批人、申请人或审核员（职责分离）。"),

@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from frontproc.access_log import write_problem
 from govshare.catalog.v1 import catalog_pb2
+from services.catalog.rules import MACHINE_NAME_PATTERN
 from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
 from services.runtime.settings import address_problem
@@ -51,7 +52,11 @@ DATASET_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 NAME_PART = re.compile(r'[^".\x00-\x1f\x7f]+')
 #: PostgreSQL's longest name (NAMEDATALEN - 1), in bytes: a longer one is cut, and names another column.
 NAME_BYTES = 63
-ITEM_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+#: An item's machine name as the catalog has it (lower_snake_case: services.catalog.rules.MACHINE_NAME_PATTERN):
+#: an item the 前置机 names otherwise (householdSize, Name) is one no catalog entry can list, and was found only
+#: when submit-entry said the entry's household_size was not mapped.
+ITEM_PATTERN = MACHINE_NAME_PATTERN
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 
@@ -398,7 +403,7 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
             reader.problem(fields["items"][1], f"{where}.items must map at least one item to its column{key_named}")
         for name, (key_node, value_node) in listed.items():
             if ITEM_PATTERN.fullmatch(name) is None:
-                reader.problem(key_node, f"{where}.items: {name!r} is not an item machine name")
+                reader.problem(key_node, f"{where}.items: {name!r} is not an item machine name{_meant_item(name)}")
             if not isinstance(value_node, ScalarNode) or not is_name(value_node.value):
                 reader.problem(value_node, f"{where}.items.{name} must be a column name{_AS_NAMED}")
                 continue
@@ -440,6 +445,14 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
 TOP_FIELDS = ("department", "listen", "endpoint", "health_listen", "metrics_port", "metrics_host", "tls",
               "database", "platform", "access_log", "rate_limit", "resources")
 
+
+
+def _meant_item(name: str) -> str:
+    """What an item name the catalog cannot have should be: its machine names are lower_snake_case, the name a
+    catalog entry lists (householdSize, HouseholdSize and household-size are household_size)."""
+    meant = "_".join(part for part in re.split(r"[^a-z0-9]+", _CAMEL_HUMP.sub("_", name).lower()) if part)
+    suggestion = f": {meant}?" if ITEM_PATTERN.fullmatch(meant) else ""
+    return f" (the catalog's are lower_snake_case: a-z, 0-9 and single underscores, starting with a letter){suggestion}"
 
 def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     """The configuration in ``text``; ConfigError listing every problem with its line."""

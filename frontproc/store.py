@@ -13,12 +13,14 @@ with the configuration line at fault, before it serves anything.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import functools
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -42,6 +44,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 #: How long one statement may take before the database is taken for one that does not answer: the pool's bound
 #: on every call, and the check's on preparing each statement.
 STATEMENT_TIMEOUT_SECONDS = 10.0
+#: A statement cut by the end of the platform's call after running this long is said slow (a healthy database
+#: answers a keyed lookup within milliseconds; the runtime calls a dependency hung after half a second too).
+SLOW_WHEN_CUT_SECONDS = 0.5
 #: The most a record's values may weigh (UTF-8): the platform answers a query in one message of at most
 #: MAX_MESSAGE_BYTES, and the reply needs room for its envelope (provenance, masks, audit id) beside them.
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
@@ -89,9 +94,12 @@ def statements(resource: ResourceConfig) -> Statements:
 #: ``str`` is Python's own notation: ``b'\\x00'``, ``['a', 'b']``, ``1 day, 2:00:00``); a view or a query can
 #: cast them to one (``encode(photo, 'base64')``, ``array_to_string(tags, ',')``).
 _NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
+#: A "char" (PostgreSQL's internal one-byte type, not char(n)) is among them: asyncpg reads it as bytes, and cannot
+#: be told otherwise (its name "char" is taken for char(n)'s); it passed the check and every call was then refused
+#: as a column altered to bytea (DATABASE_REFUSED, the endpoint rested).
 _NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
                                  "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
-                                 "pg_snapshot"})
+                                 "pg_snapshot", "char"})
 #: What asyncpg reads the column types above as: their ``str`` is Python's notation, which the check at start keeps
 #: from being shared; a column altered to such a type while the 前置机 serves is found by its values.
 _NO_TEXT_FORM_VALUES = (bytes, list, tuple, dt.timedelta, asyncpg.Record, asyncpg.types.Range,
@@ -528,10 +536,18 @@ class DepartmentStore:
         call. The platform is told only that the database refuses (it rests the endpoint). A database that does
         not answer stays UNAVAILABLE (the runtime's).
         """
+        started = time.monotonic()
         try:
             result = await statement
         except TimeoutError:
-            self._say_slow(dataset)
+            self._say_slow(dataset, STATEMENT_TIMEOUT_SECONDS, "the bound on each")
+            raise
+        except asyncio.CancelledError:
+            # The platform's call ended first: its deadline (a couple of seconds, well within the bound) passed, and
+            # the runtime answered it UNAVAILABLE, "postgresql did not answer (hung)", of a database that answered
+            # every other table. A statement that had run a while when it was cut is said slow, for its dataset.
+            if (waited := time.monotonic() - started) >= SLOW_WHEN_CUT_SECONDS:
+                self._say_slow(dataset, waited, "when the platform's call ended")
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
@@ -550,19 +566,21 @@ class DepartmentStore:
             log.info("the department database answers the statements of %s in time again", dataset)
         return rows
 
-    def _say_slow(self, dataset: str) -> None:
-        """Says once, until they answer in time again, that ``dataset``'s statements outrun their bound.
+    def _say_slow(self, dataset: str, waited: float, until: str) -> None:
+        """Says once, until they answer in time again, that ``dataset``'s statements outrun their bound, or the
+        platform's call (``until`` says which, after ``waited`` seconds).
 
         The call stays UNAVAILABLE (the platform got no answer), but the log said only "postgresql unavailable
-        (TimeoutError)": the officer looked for a database that was down while it answered everything else, a
-        slow view or a table read whole for want of an index being the cause."""
+        (TimeoutError)", or "postgresql did not answer within 1.8s (hung)": the officer looked for a database that
+        was down while it answered everything else, a slow view, a table read whole for want of an index or one
+        locked by a reload being the cause."""
         if dataset not in self._slow:
             self._slow.add(dataset)
-            log.warning("a statement of %s got no answer within %g s (the bound on each): the department database "
-                        "is slow to answer it — a table read whole for want of an index (govshare frontproc --check "
-                        "says so), a slow view, a lock held by a reload — or does not answer at all; the platform is "
-                        "told the 前置机 does not answer (UNAVAILABLE) and rests it", dataset,
-                        STATEMENT_TIMEOUT_SECONDS)
+            log.warning("a statement of %s got no answer within %.1f s (%s): the department database is slow to "
+                        "answer it — a table read whole for want of an index (govshare frontproc --check says so), a "
+                        "slow view, a lock held by a reload or an ALTER TABLE — or does not answer at all; the "
+                        "platform is told the 前置机 does not answer (UNAVAILABLE) and rests it", dataset, waited,
+                        until)
 
     def _refuse(self, dataset: str, why: str) -> ServiceError:
         """DATABASE_REFUSED for ``dataset``, said in the log once until its statements answer again."""
@@ -715,6 +733,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
                            await _as_of_advice(connection, resource),
+                           await _future_as_of_advice(connection, resource, returned, config.time_zone),
                            await _beyond_dates_advice(connection, resource, returned)):
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
@@ -801,6 +820,49 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered without an as-of time (the platform's callers are told the department does not say "
             "when they were true); set it (the time each row was last true, or loaded)")
+
+
+
+#: How far ahead of this machine's clock an as-of time may be before the check warns of it (the two machines'
+#: clocks may differ by a little): the foundation service refuses a load's as-of time so far in the future.
+AS_OF_SKEW = dt.timedelta(minutes=5)
+
+
+async def _future_as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig,
+                               returned: dict[str, asyncpg.types.Type], zone: str) -> str:
+    """A warning when rows of the table say they were true at a time still to come, or "".
+
+    The as-of time is what the platform's caller is shown as the time the record was true: a 有效期至 or a 计划日期
+    mapped as ``as_of_column``, or ``database.time_zone: UTC`` over a table holding Beijing time (the rows changed
+    in the last eight hours then say they were true hours from now), served records dated in the future, which
+    the platform passed on as they were and the check did not mention. The column is compared with this machine's
+    time as the 前置机 reads it (in ``zone``), so that an index on it serves the count (the check and the start
+    only)."""
+    if resource.table is None or resource.as_of_column is None:
+        return ""
+    local = ZoneInfo(zone)
+    ahead = dt.datetime.now(dt.UTC) + AS_OF_SKEW
+    kind = returned.get(resource.as_of_column.value)
+    bound = {"timestamptz": ahead, "timestamp": ahead.astimezone(local).replace(tzinfo=None),
+             "date": ahead.astimezone(local).date()}.get(kind.name if kind else "")
+    if bound is None:
+        return ""
+    column = _ident(resource.as_of_column.value)
+    try:
+        found = await connection.fetchrow(
+            f"SELECT count(*) AS rows, max({column}) AS latest FROM {_ident(resource.table.value)} WHERE "
+            f"{column} > $1 AND {column} < 'infinity'", bound, timeout=STATEMENT_TIMEOUT_SECONDS)
+        if found is None or not found["rows"]:
+            return ""
+        latest = as_of_time(found["latest"], local)
+    except (asyncpg.PostgresError, TimeoutError, OverflowError, ValueError):
+        return ""  # a year past 9999 is _beyond_dates_advice's
+    shown = latest.strftime("%Y-%m-%d %H:%M") if latest else "a time to come"
+    return (f"{found['rows']} row{'s' * (found['rows'] != 1)} of {resource.table.value} say they were true at a time "
+            f"still to come ({resource.as_of_column.value} up to {shown} in {zone}), which the platform would show "
+            "its callers as the record's as-of time: is as_of_column the time each row was last true (not a "
+            "validity end or a planned date), is database.time_zone the zone the column's times are in, and is "
+            "the database server's clock right?")
 
 
 async def _beyond_dates_advice(connection: asyncpg.Connection, resource: ResourceConfig,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
@@ -31,6 +32,8 @@ RETRY_SECONDS = 2.0
 #: for each attempt, so it goes through once the department has written the current secret there.
 CREDENTIALS_RETRY_SECONDS = 30.0
 MAX_KEYS_PER_NOTICE = 1000
+#: A channel's notices that carry no valid key are said at most this often (with how many since).
+UNREADABLE_NOTICE_LOG_SECONDS = 60.0
 ALL = None
 #: Refusals that a second attempt would get again (a configuration to fix, not an outage).
 _FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION)
@@ -73,6 +76,8 @@ class ChangeWatcher:
         self._pending: dict[str, set[str] | None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        #: By channel: when notices without a valid key were last said, and how many came since.
+        self._unreadable: dict[str, tuple[float, int]] = {}
         #: Set once the platform said the department was retired (机构改革): final, so nothing is sent from then on.
         self._retired = False
 
@@ -98,9 +103,8 @@ class ChangeWatcher:
         if key is not ALL:
             key = normalize_key(resource.key_kind, key)
             if key_error(resource.key_kind, key) is not None:
-                # Named by channel only: the payload may be personal data.
-                log.warning("a notice on %s carries no valid key of %s: ignored", resource.watch_channel.value, code)
-                return
+                self._say_unreadable(resource, code)
+                key = ALL
         keys = self._pending.get(code, set())
         if key is ALL or keys is None:
             self._pending[code] = None
@@ -108,6 +112,27 @@ class ChangeWatcher:
             keys.add(key)
             self._pending[code] = keys
         self._wake.set()
+
+    def _say_unreadable(self, resource: ResourceConfig, code: str) -> None:
+        """A notice whose payload is no key of the resource (a trigger sending row_to_json(NEW), or a row's key
+        mistyped): the row changed all the same, so the whole resource is announced instead, and this is said at
+        most once a minute per channel, with how many such notices came since.
+
+        Such a notice was ignored with a warning each: a trigger sending JSON left every change untold (the
+        platform answering from its copies until they expired), and a reload of a million rows wrote a million
+        lines. Named by channel only: the payload may be personal data."""
+        channel = resource.watch_channel.value  # type: ignore[union-attr]
+        now = time.monotonic()
+        said, since = self._unreadable.get(channel, (float("-inf"), 0))
+        if now - said < UNREADABLE_NOTICE_LOG_SECONDS:
+            self._unreadable[channel] = (said, since + 1)
+            return
+        self._unreadable[channel] = (now, 0)
+        column = f"NEW.{resource.key_column.value}" if resource.key_column is not None else "the row's key"
+        others = f" ({since} more since the last such warning)" if since else ""
+        log.warning("a notice on %s carries no valid key of %s%s: the whole resource is announced as changed "
+                    "instead; the trigger should send the changed row's key alone (pg_notify('%s', %s)), or '' for "
+                    "every record", channel, code, others, channel, column)
 
     async def _run(self) -> None:
         flusher = asyncio.create_task(self._flush_forever())

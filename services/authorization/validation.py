@@ -9,14 +9,13 @@ otherwise fail inside the database and surface as INTERNAL.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation
-from services.runtime.identifiers import credit_code_error
+from services.runtime.identifiers import credit_code_error, is_printable, unprintable
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
@@ -66,21 +65,9 @@ def name_problem(value: str, limit: int = NAME_MAX) -> str | None:
         return "is required"
     if len(value) > limit:
         return f"must be at most {limit} characters"
-    if not value.isprintable():
+    if not is_printable(value):
         return f"must contain only printable characters: {unprintable(value)}"
     return None
-
-
-def unprintable(value: str) -> str:
-    """Which character of ``value`` is not printable, where, and what to do: a full-width space inside a name or
-    a zero-width space copied from a web page cannot be seen, and "must contain only printable characters" alone
-    left the administrator looking for it. The value itself is not quoted (it may be a person's name)."""
-    position, char = next((index, char) for index, char in enumerate(value, 1) if not char.isprintable())
-    category = unicodedata.category(char)
-    name = unicodedata.name(char, "a control character" if category == "Cc" else category)
-    advice = ("write an ordinary space, or none" if category == "Zs"
-              else "a line break or tab is not allowed here" if char in "\t\n\r\v\f" else "remove it")
-    return f"character {position} is U+{ord(char):04X} ({name}): {advice}"
 
 
 def request_id_problem(value: str) -> str | None:

@@ -101,8 +101,8 @@ POPULATION = Dataset(
     items=(
         Item("citizen_id", v.citizen_id),
         Item("name", v.text(64)),
-        Item("sex", v.code(*SEXES)),
-        Item("ethnicity", v.code(*ETHNICITIES)),
+        Item("sex", v.code(*SEXES, numbered_by="GB/T 2261.1")),
+        Item("ethnicity", v.code(*ETHNICITIES, numbered_by="GB/T 3304")),
         Item("birth_date", v.past_date, DATE),
         Item("address", v.text(200), required=False),
         Item("address_region_code", v.region_code, required=False),

@@ -39,8 +39,20 @@ ENDLESS_WORDS = ("长期", "永久", "无期限", "无固定期限")
 # Digits only (an X last): a holder_id so written is a 公民身份号码, whatever is wrong with it.
 _PERSONAL_SHAPE = re.compile(r"[0-9]{6,17}[0-9X]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A date as a spreadsheet or a department's database export writes it: 1990/1/1 (Excel in a Chinese locale),
+#: 1990-1-1, 1990.01.01, 1990年1月1日, 19900101, perhaps with the midnight a DATETIME column carries (1990-01-01
+#: 00:00:00, 1990/1/1 0:00, 1990-01-01T00:00:00.0).
+_WRITTEN_DATE = re.compile(r"(?P<y>[0-9]{4})(?:(?P<s>[-/.])(?P<m>[0-9]{1,2})(?P=s)(?P<d>[0-9]{1,2})"
+                           r"|年(?P<m2>[0-9]{1,2})月(?P<d2>[0-9]{1,2})日|(?P<m3>[0-9]{2})(?P<d3>[0-9]{2}))"
+                           r"(?:(?:[ T]+|(?<=日))(?P<time>[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?))?")
+#: Days as Excel counts them (from 1899-12-30): a date column saved as a number.
+_SERIAL_DAY = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
 # ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
 _AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
+#: An amount with its thousands grouped by commas, as a spreadsheet formats the number and its CSV export writes it.
+_GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+#: An amount written with a unit after it, as a licence prints 注册资本 (100万元, 1,000 万元, 5亿元).
+_AMOUNT_WITH_UNIT = re.compile(r"(?:人民币)?\s*[0-9][0-9,]*(?:\.[0-9]+)?\s*(万元|万|亿元|亿|元)(?:人民币)?")
 _COORDINATE = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,8})?")
 
 
@@ -66,15 +78,17 @@ def text(max_length: int = 200) -> Parser:
     def parse(raw: str, today: date) -> str:
         if len(raw) > max_length:
             raise ValueProblem(f"must be at most {max_length} characters")
-        if not raw.isprintable():
+        if not identifiers.is_printable(raw):
             raise ValueProblem(f"must contain only printable characters: {identifiers.unprintable(raw)}")
         return raw
 
     return parse
 
 
-def code(*allowed: str) -> Parser:
-    """A value from a code table."""
+def code(*allowed: str, numbered_by: str = "") -> Parser:
+    """A value from a code table. ``numbered_by``: the national standard that numbers the table's values from 1 in
+    this order (GB/T 2261.1's 1 男 2 女, GB/T 3304's 01 汉族 … 56 基诺族), whose numbers a department's database
+    often holds instead of the values: such a number is refused naming the value it stands for."""
     choices = frozenset(allowed)
     shown = "/".join(allowed) if len(allowed) <= 8 else \
         f"one of the {len(allowed)} codes of its table, such as {', '.join(allowed[:3])}"
@@ -90,6 +104,8 @@ def code(*allowed: str) -> Parser:
             meant = [choice for choice in allowed if raw and choice.startswith(raw)] or \
                 [choice for choice in allowed if raw.startswith(choice)]
             hint = f": did you mean {'/'.join(meant)}?" if 0 < len(meant) <= 3 else ""
+            if numbered_by and raw.isdigit() and 1 <= int(raw) <= len(allowed):
+                hint = f": it is the {numbered_by} code of {allowed[int(raw) - 1]}; write {allowed[int(raw) - 1]}"
             raise ValueProblem(f"{raw!r} is not in its code table{hint} (expected {shown})")
         return raw
 
@@ -184,10 +200,36 @@ def holder_id(raw: str, today: date) -> str:
     raise ValueProblem(f"must be a valid 公民身份号码 or 统一社会信用代码 ({reason})")
 
 
+def iso_date(raw: str) -> str | None:
+    """``raw`` as YYYY-MM-DD when it writes a date in one of the forms spreadsheets and database exports give
+    (:data:`_WRITTEN_DATE`: a year first, so never ambiguous), whether or not the calendar has that day; None
+    otherwise, and for a time of day other than midnight (a moment, not a date).
+
+    A CSV file exported from Excel in a Chinese locale writes a date column as 1990/1/1, and a DATETIME column
+    leaves a database as 1990-01-01 00:00:00: every record of such a file was rejected "is not a date in the form
+    YYYY-MM-DD" while Verify reads the same forms as the date they write."""
+    text = ascii_form(raw)
+    if _DATE.fullmatch(text):
+        return text
+    found = _WRITTEN_DATE.fullmatch(text)
+    if found is None or (found["time"] and any(part.strip("0") for part in re.split("[:.]", found["time"]))):
+        return None
+    month = found["m"] or found["m2"] or found["m3"]
+    day = found["d"] or found["d2"] or found["d3"]
+    return f"{found['y']}-{int(month):02d}-{int(day):02d}"
+
+
 def _date(raw: str) -> date:
-    raw = ascii_form(raw)
-    if not _DATE.fullmatch(raw):
+    written = iso_date(raw)
+    if written is None:
+        raw = ascii_form(raw)
+        if _SERIAL_DAY.fullmatch(raw):
+            raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD: a spreadsheet wrote the date as its "
+                               "number of days; format the column as a date (yyyy-mm-dd) and export it again")
+        if (found := _WRITTEN_DATE.fullmatch(raw)) is not None and found["time"]:
+            raise ValueProblem(f"{raw!r} is a date and a time of day: give the date alone, YYYY-MM-DD")
         raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD")
+    raw = written
     try:
         value = date.fromisoformat(raw)
     except ValueError:
@@ -214,7 +256,8 @@ def any_date(raw: str, today: date) -> date:
     try:
         return _date(raw)
     except ValueProblem as problem:
-        far = _DATE.fullmatch(ascii_form(raw)) and ascii_form(raw) > LATEST_DATE.isoformat()
+        written = iso_date(raw)
+        far = written is not None and written > LATEST_DATE.isoformat()
         if far or any(word in raw for word in ENDLESS_WORDS):
             raise ValueProblem(f"{problem}; leave it empty when there is no end date (长期)") from None
         raise
@@ -235,8 +278,19 @@ def canonical_decimal(value: Decimal) -> Decimal:
 
 
 def amount(raw: str, today: date) -> Decimal:
-    """A non-negative amount (registered capital, 万元)."""
-    value = _decimal(raw, _AMOUNT, "digits with at most 6 decimals")
+    """A non-negative amount (registered capital, 万元).
+
+    A spreadsheet's number formatted with thousands separators leaves its CSV export as 1,000.00, and a licence
+    prints 注册资本 100万元: both were refused "is not a decimal number (digits with at most 6 decimals)", which did
+    not say what was wrong with either. The first is read as the number it writes (as Verify reads a claimed
+    1,000.00); the second is named: the item holds the number of 万元 alone (100万元 is 100, 5亿元 is 50000)."""
+    text = ascii_form(raw)
+    if _GROUPED_AMOUNT.fullmatch(text):
+        text = text.replace(",", "")
+    elif (unit := _AMOUNT_WITH_UNIT.fullmatch(text)) is not None:
+        raise ValueProblem(f"{raw!r} carries the unit {unit[1]}: give the number of 万元 alone, without a unit "
+                           "(100万元 is 100, 5亿元 is 50000, 100000元 is 10)")
+    value = _decimal(text, _AMOUNT, "digits with at most 6 decimals")
     if value < 0:
         raise ValueProblem("must not be negative")
     if value > MAX_AMOUNT:

@@ -37,8 +37,16 @@ _NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u25cf\u2e31\u
 # holds a space; and 滨河路 519 号, as many type digits and Latin letters within Chinese text (the blank typesetting
 # puts there), is the record's 滨河路519号. Between Latin letters or digits a blank still counts (John Smith is
 # not JohnSmith, 5 19 not 519).
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\u00b7"
+# Planes 2 and 3 hold nothing but CJK ideographs: the extensions Unicode adds there (H, U+31350…, I, U+2EBF0…) are
+# Han characters as much as Extension B's.
+_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+_HAN = _IDEOGRAPHS + "\u00b7"
 _BLANKS_BESIDE_HAN = re.compile(f"(?<=[{_HAN}])\\s+|\\s+(?=[{_HAN}])")
+# A full stop between two Han characters (买买提.艾力, 买买提．艾力, 买买提。艾力) is the separator typed
+# where a keyboard has no 间隔号, and as many departments' systems store it (why 民委发〔2016〕33号 asks
+# them to store ·): a record held so answered 不一致 to the desk that typed the name off the ID card. No
+# Chinese word has a full stop between two of its characters; between digits or Latin letters (1.5, No.3) it stays.
+_STOP_BETWEEN_HAN = re.compile(f"(?<=[{_IDEOGRAPHS}])\\s*[.\u3002]\\s*(?=[{_IDEOGRAPHS}])")
 _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
 # Digits as a Chinese input method gives them: 〇 (U+3007, typed for ``ling``) for zero among Arabic digits
@@ -104,12 +112,14 @@ def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | 
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
     at a desk become ASCII), trimmed, without blanks beside Han characters, a name's separator dot as the
-    间隔号 ``·`` whichever dot was typed, and Latin letters in one case (casefold).
+    间隔号 ``·`` whichever dot was typed (a full stop too, between Han characters), and Latin letters in one case
+    (casefold).
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
     and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
-    return _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS)).casefold()
+    text = unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS)
+    return _BLANKS_BESIDE_HAN.sub("", _STOP_BETWEEN_HAN.sub("\u00b7", text)).casefold()
 
 
 def same_value(claimed: str, actual: str) -> bool:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from stdnum import numdb
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+from stdnum.exceptions import InvalidComponent, ValidationError
 
 MAX_TEXT_KEY = 64
 _ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -49,6 +49,36 @@ def _check_error(name: str, value: str) -> str:
     return error
 
 
+#: The letters of a 统一社会信用代码 (GB 32100 leaves out I, O, S, V and Z, which read as digits or as U).
+_CREDIT_CODE_LETTERS = "ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_CODE_ALPHABET = frozenset("0123456789" + _CREDIT_CODE_LETTERS)
+#: Letters typed for the digit they look like: a code copied by hand from a paper licence or read out on the phone.
+_DIGIT_LOOK_ALIKES = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+
+_DIGITS = frozenset("0123456789")
+
+
+def _citizen_id_allowed(position: int) -> frozenset[str]:
+    """What a 公民身份号码 may hold at ``position`` (from 0): digits, and X as its check character."""
+    return _CHECK_CHARACTERS if position == 17 else _DIGITS
+
+
+def _stray_character(value: str, allowed: Callable[[int], frozenset[str]]) -> str:
+    """Which character of an 18-character code is not one the code may hold there, and the digit it was likely
+    typed for: a letter O for 0 or I for 1 looks like the digit on a form and on screen, and "must use the
+    characters 0-9 and ABCDEFGHJKLMNPQRTUWXY" left the officer comparing 18 characters that all looked right.
+    The code itself is not quoted (a 公民身份号码 is personal data); one character and its place are not."""
+    position, character = next(((index, char) for index, char in enumerate(value) if char not in allowed(index)),
+                               (-1, ""))
+    if position < 0:
+        return ""
+    name = f"the letter {character}" if character.isascii() and character.isalpha() else \
+        f"U+{ord(character):04X} ({unicodedata.name(character, 'a control character')})"
+    digit = _DIGIT_LOOK_ALIKES.get(character)
+    meant = f" (the digit {digit}?)" if digit is not None and digit in allowed(position) else ""
+    return f": character {position + 1} is {name}, which it cannot hold there{meant}"
+
+
 def second_generation(value: str) -> str | None:
     """The 18-character 公民身份号码 of a first-generation 15-digit one (GB 11643-1999: the year's 19 inserted
     before its two digits, the check character computed), or None when ``value`` is not 15 digits. Whether the
@@ -73,7 +103,7 @@ def citizen_id_error(value: str) -> str | None:
         return _length_error("公民身份号码", value)
     if not _ASCII_DIGITS.fullmatch(value[:17]) or value[17] not in _CHECK_CHARACTERS:
         # Checked here, before python-stdnum, which strips blanks and hyphens first.
-        return "公民身份号码 must be 17 digits followed by a digit or X"
+        return "公民身份号码 must be 17 digits followed by a digit or X" + _stray_character(value, _citizen_id_allowed)
     if not _is_date(value[6:14]):
         return "公民身份号码 has an invalid birth date"
     # python-stdnum looks the birth place up in its own table and fails with a KeyError on a code whose
@@ -140,19 +170,38 @@ def _is_date(yyyymmdd: str) -> bool:
 
 
 def credit_code_error(value: str) -> str | None:
-    """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None."""
+    """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None.
+
+    The standard's structure, checked here rather than by python-stdnum's ``uscc.validate``, which asks for digits
+    in the first eight characters: the 登记管理部门码 and 机构类别码 (characters 1 and 2) are letters for some
+    registering authorities — N for the 农业农村 departments (a 村集体经济组织's N2…), Y for others, A — so such
+    an organisation's real code was refused "must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY", which it does.
+    Characters 3 to 8 (the registering authority's region code) are digits; the check character is the
+    standard's, python-stdnum's ``calc_check_digit``."""
     if len(value) != 18:
         return _length_error("统一社会信用代码", value)
-    try:
-        uscc.validate(value)
-    except InvalidChecksum:
+    if any(character not in _CREDIT_CODE_ALPHABET for character in value):
+        # Checked first: python-stdnum forgives blanks, hyphens and lower case, and a key is stored in its one
+        # canonical form.
+        return (f"统一社会信用代码 must use the characters 0-9 and {_CREDIT_CODE_LETTERS}"
+                + _stray_character(value, lambda _position: _CREDIT_CODE_ALPHABET))
+    if not _ASCII_DIGITS.fullmatch(value[2:8]):
+        return ("统一社会信用代码 must have digits at characters 3 to 8 (the registering authority's region code)"
+                + _stray_character(value, _credit_code_allowed))
+    if uscc.calc_check_digit(value[:17]) != value[17]:
         return _check_error("统一社会信用代码", value)
-    except (ValidationError, LookupError, ValueError):
-        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
-    if uscc.compact(value) != value:
-        # python-stdnum forgives blanks, hyphens and lower case; a key is stored in its one canonical form.
-        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
     return None
+
+
+def is_credit_code(value: str) -> bool:
+    """Whether ``value`` is a valid 统一社会信用代码 in its canonical form (:func:`credit_code_error`)."""
+    return len(value) == 18 and credit_code_error(value) is None
+
+
+def _credit_code_allowed(position: int) -> frozenset[str]:
+    """What a 统一社会信用代码 may hold at ``position`` (from 0): digits in the region code, else its alphabet."""
+    return _DIGITS if 2 <= position < 8 else _CREDIT_CODE_ALPHABET
+
 
 
 @lru_cache(maxsize=1)
@@ -239,18 +288,46 @@ def text_key_error(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_TEXT_KEY:
         return f"must be at most {MAX_TEXT_KEY} characters"
-    if not value.isprintable():
+    if not is_printable(value):
         return f"must contain only printable characters: {unprintable(value)}"
     return None
+
+
+def is_printable(value: str) -> bool:
+    """``str.isprintable``, but for the ideographs of CJK extensions newer than this Python's Unicode data.
+
+    Python 3.11 reads Unicode 14.0 (3.12, 15.0): the ideographs of Extension H (U+31350…, Unicode 15.0) and
+    Extension I (U+2EBF0…, 15.1), encoded for the rare characters of people's and places' names, are unassigned
+    to it, so not printable, and a person whose name holds one was refused "remove it": the record, or the
+    person's account, could not be made with their name. Planes 2 and 3 hold nothing but CJK ideographs (Unicode's
+    roadmap), so a code point there that this Python does not know is one of them."""
+    return value.isprintable() or all(char.isprintable() or _later_ideograph(char) for char in value)
+
+
+def _later_ideograph(char: str) -> bool:
+    """A code point of planes 2 or 3 (CJK ideographs) that this Python's Unicode data does not know yet; the two
+    noncharacters at each plane's end (U+2FFFE, U+2FFFF…) are no character of any version."""
+    code = ord(char)
+    return 0x20000 <= code <= 0x3FFFF and (code & 0xFFFE) != 0xFFFE and unicodedata.category(char) == "Cn"
 
 
 def unprintable(value: str) -> str:
     """Which character of ``value`` is not printable, where and what to do: a full-width space (U+3000) or a
     no-break space copied from a web page or a spreadsheet looks like a space, and "must contain only printable
     characters" alone left the data officer looking for a character they could not see. The value itself is
-    not quoted (it may be a person's name)."""
-    position, char = next((index, char) for index, char in enumerate(value, 1) if not char.isprintable())
+    not quoted (it may be a person's name).
+
+    A private-use character (U+E000–U+F8FF and planes 15 and 16) is a rare character a department's system made
+    in its own font (造字): elsewhere it shows as another character or a box, so it is refused, but with what to
+    write instead, not "remove it", which would have the officer change a person's name."""
+    position, char = next((index, char) for index, char in enumerate(value, 1)
+                          if not (char.isprintable() or _later_ideograph(char)))
     category = unicodedata.category(char)
+    if category == "Co":
+        return (f"character {position} is U+{ord(char):04X} (a private-use character: a rare character made in the "
+                "source system's own font, 造字, which other systems show as another character or a box): write it "
+                "as its standard Unicode character (CJK Extension B and later hold rare characters; GB 18030-2022 "
+                "maps the private-use ones of GB 18030-2005)")
     name = unicodedata.name(char, "a control character" if category == "Cc" else category)
     advice = ": write an ordinary space, or none" if category == "Zs" else \
         ": a line break or tab is not allowed here" if char in "\t\n\r\v\f" else ": remove it"
@@ -287,7 +364,7 @@ _FOLD_WIDTH = {**{0xFF10 + n: 0x30 + n for n in range(10)}, **{0xFF21 + n: 0x41 
 def _is_identifier(candidate: str) -> bool:
     """A birth date that exists, or a 统一社会信用代码 whose check character python-stdnum confirms."""
     compact = candidate.replace(" ", "").replace("-", "").upper()
-    return _is_citizen_id(compact) or uscc.is_valid(compact)
+    return _is_citizen_id(compact) or is_credit_code(compact)
 
 
 def _is_citizen_id(compact: str) -> bool:

@@ -235,6 +235,52 @@ async def test_a_load_keeps_the_good_records_and_names_every_bad_one(calls: Call
     assert not (await calls.lookup("population", bad_sex["citizen_id"])).found
 
 
+
+async def test_a_name_holding_a_rare_character_of_a_recent_cjk_extension_is_loaded_and_a_made_one_is_named(
+        calls: Calls) -> None:
+    """Names hold rare characters: 𠮷 (Extension B), and those Unicode encoded lately for people's and places'
+    names, U+2EBF0 (Extension I, 15.1) and U+31350 (Extension H, 15.0), which Python 3.11's Unicode 14.0 does not
+    know: the record was refused "name: … character 1 is U+2EBF0 (Cn): remove it", the person left out of the
+    population database unless their name was changed. A private-use character (造字, a department's own font) is
+    still refused, saying to write the standard character instead of to remove it."""
+    recent, ideograph_b, made = fresh_persons(3)
+    recent["name"] = "\U0002ebf0\U00031350·买买提"
+    ideograph_b["name"] = "\U00020bb7大明"
+    made["name"] = "张\ue3a1"
+    response = await calls.load(POLICE, "population", rows(recent, ideograph_b, made))
+    assert response.accepted == 2, list(response.rejected)
+    assert [r.index for r in response.rejected] == [2]
+    reason = response.rejected[0].reasons[0]
+    assert reason.startswith("name: must contain only printable characters: character 2 is U+E3A1 (a private-use "
+                             "character") and "remove it" not in reason and "张" not in reason, reason
+    for record in (recent, ideograph_b):
+        found = await calls.lookup("population", record["citizen_id"])
+        assert found.found and found.record.values["name"] == record["name"]
+
+
+async def test_a_collective_whose_code_begins_with_its_registering_authoritys_letter_is_loaded_and_found(
+        calls: Calls) -> None:
+    """GB 32100 lets the registering authority's code (character 1) and the category (character 2) be letters:
+    a 村集体经济组织 registered by the 农业农村 department holds N2…, others Y…. python-stdnum asks for digits there,
+    and the record was rejected "credit_code: 统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY",
+    which it does. It is loaded and found; a letter among the region code's digits (characters 3 to 8) is named."""
+    collective, other, misplaced = (synthetic.entity(next(_indexes), SEED) for _ in range(3))
+    collective["credit_code"] = department(9).replace("11", "N2", 1)[:17]
+    collective["credit_code"] += uscc.calc_check_digit(collective["credit_code"])
+    collective["entity_type"] = "农村集体经济组织"
+    other["credit_code"] = "Y1" + other["credit_code"][2:17]
+    other["credit_code"] += uscc.calc_check_digit(other["credit_code"])
+    body = misplaced["credit_code"][:2] + "B" + misplaced["credit_code"][3:17]
+    misplaced["credit_code"] = body + uscc.calc_check_digit(body)
+    response = await calls.load(MARKET, "legal_entity", rows(collective, other, misplaced))
+    assert response.accepted == 2, list(response.rejected)
+    assert [list(r.reasons) for r in response.rejected] == [[
+        "credit_code: 统一社会信用代码 must have digits at characters 3 to 8 (the registering authority's region "
+        "code): character 3 is the letter B, which it cannot hold there (the digit 8?)"]]
+    for record in (collective, other):
+        found = await calls.lookup("legal_entity", record["credit_code"])
+        assert found.found and found.record.values["entity_type"] == record["entity_type"]
+
 async def test_a_file_under_chinese_column_headers_is_rejected_row_by_row_in_a_reply_a_client_takes(
         calls: Calls) -> None:
     """5,000 rows (the most a call takes) keyed 公民身份号码, 姓名, … instead of the items' names: every row is

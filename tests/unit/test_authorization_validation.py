@@ -100,3 +100,14 @@ def test_a_name_is_checked_as_it_is_stored_without_the_spaces_around_it(name: st
 def test_an_unprintable_character_inside_a_name_is_named_with_its_place(name: str, said: str) -> None:
     assert name_problem(name) == f"must contain only printable characters: {said}"
     assert name_problem("\u3000") == "is required"
+
+
+def test_a_name_holding_an_ideograph_of_a_recent_cjk_extension_is_a_name() -> None:
+    """A person, department or system named with a rare character of Extension H (U+31350, Unicode 15.0) or I
+    (U+2EBF0, 15.1), unknown to Python 3.11's Unicode 14.0, was refused "character 1 is U+2EBF0 (Cn): remove it";
+    a private-use one (造字) is refused saying to write its standard character, not to remove it."""
+    assert name_problem("\U0002ebf0\U00031350明") is None
+    made = name_problem("张\ue3a1")
+    assert made is not None and "private-use character" in made and "remove it" not in made, made
+    assert name_problem("\U0002fffe明") == \
+        "must contain only printable characters: character 1 is U+2FFFE (Cn): remove it"

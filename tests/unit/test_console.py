@@ -399,7 +399,28 @@ def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chi
     assert field_sentence(full_width) == "第 2 个字符是特殊空格（U+3000，如全角空格），请改为普通空格或删去。"
     zero_width = "must contain only printable characters: character 5 is U+200B (ZERO WIDTH SPACE): remove it"
     assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
+    from services.authorization.validation import name_problem
 
+    assert field_sentence(name_problem("张\ue3a1") or "") == (
+        "第 2 个字符（U+E3A1）是私用区的自造字，其他系统会显示成别的字或方框：请改用该字的标准 Unicode 编码"
+        "（生僻字在扩展 B 区及以后各区；GB 18030-2022 已为原私用区的字给出标准编码），不要删去。")
+
+
+def test_a_letter_typed_for_a_digit_in_a_code_is_named_to_the_person_in_chinese() -> None:
+    """A department code or an ID number with the letter O for a 0 was told 统一社会信用代码只能由数字和大写字母（不含
+    I、O、S、V、Z）组成 or 应为 17 位数字加 1 位数字或 X, of a code whose every character looked right on screen."""
+    from services.runtime.identifiers import citizen_id_error, credit_code_error
+
+    assert field_sentence(credit_code_error("9111OOOO600037341L") or "") == \
+        "统一社会信用代码第 5 位是字母 O，该位不能是这个字母（应为数字 0？），请核对后重新填写。"
+    assert field_sentence(f"{credit_code_error('91110000600037341-')}, or leave it empty for every department") == \
+        "统一社会信用代码第 18 位不是数字或可用的大写字母（代码不含 I、O、S、V、Z），请核对后重新填写。"
+    assert field_sentence(citizen_id_error("110105194912310I2X") or "") == \
+        "公民身份号码第 16 位是字母 I，该位不能是这个字母（应为数字 1？），请核对后重新填写。"
+    assert field_sentence(citizen_id_error("11010519491231002K") or "") == \
+        "公民身份号码第 18 位（校验码）只能是数字或 X，请核对后重新填写。"
+    assert field_sentence(citizen_id_error("1101051949123100\u00a0X") or "") == \
+        "公民身份号码第 17 位不是数字（前 17 位都应是数字），请核对后重新填写。"
 
 def test_a_mandate_changes_refusals_are_said_in_chinese_beside_their_fields() -> None:
     """The 职能变更 form's date before 1990 came back as '此项不符合要求…（平台说明：must not be before 1990-01-01）',

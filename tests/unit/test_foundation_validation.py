@@ -101,7 +101,28 @@ def test_birth_date_must_be_a_real_past_date() -> None:
     found = problems(POPULATION, person(citizen_id=number, birth_date="2099-01-01"))
     assert found == ["birth_date: 2099-01-01 is in the future"]
     assert any("not a real calendar date" in p for p in problems(POPULATION, person(birth_date="1949-02-30")))
-    assert any("YYYY-MM-DD" in p for p in problems(POPULATION, person(birth_date="1949/12/31")))
+    assert any("YYYY-MM-DD" in p for p in problems(POPULATION, person(birth_date="31/12/1949")))
+
+
+@pytest.mark.parametrize("written", ["1949/12/31", "1949-12-31 00:00:00", "1949/12/31 0:00", "1949年12月31日",
+                                     "19491231", "1949.12.31", "1949-12-31T00:00:00.0", "１９４９／１２／３１"])
+def test_a_date_as_a_spreadsheet_or_a_database_export_writes_it_is_that_date(written: str) -> None:
+    """A CSV file exported from Excel in a Chinese locale writes a date column as 1949/12/31, and a DATETIME
+    column leaves a database as 1949-12-31 00:00:00: every record of such a file was rejected "is not a date in the
+    form YYYY-MM-DD", though Verify reads these forms as the date they write. The date is stored as YYYY-MM-DD."""
+    checked = validate_record(POPULATION, person(birth_date=written), TODAY)
+    assert checked.ok, checked.problems
+    assert POPULATION.canonical(checked.values)["birth_date"] == "1949-12-31"
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("18262", "a spreadsheet wrote the date as its number of days; format the column as a date (yyyy-mm-dd)"),
+    ("1949-12-31 10:30:00", "is a date and a time of day: give the date alone, YYYY-MM-DD"),
+    ("31/12/1949", "is not a date in the form YYYY-MM-DD"),
+    ("1949/12-31", "is not a date in the form YYYY-MM-DD"),
+])
+def test_a_date_in_no_form_of_a_date_says_what_it_is(written: str, said: str) -> None:
+    only_problem(POPULATION, person(birth_date=written), "birth_date", said)
 
 
 def test_sex_must_match_the_parity_of_the_sequence() -> None:
@@ -118,6 +139,20 @@ def test_a_code_given_in_a_short_form_is_named_in_the_tables_form() -> None:
     only_problem(POPULATION, person(ethnicity="X"), "ethnicity", "'X' is not in its code table (expected one of the "
                                                              "56 codes of its table, such as 汉族, 蒙古族, 回族)")
 
+
+
+def test_a_code_given_as_its_national_standards_number_is_named_in_the_tables_form() -> None:
+    """A department's database holds 性别 as GB/T 2261.1's 1 and 2 and 民族 as GB/T 3304's 01 to 56: such a file's
+    every record was rejected "'1' is not in its code table (expected 男/女)", not saying what 1 was. A number the
+    standard does not give (性别 0 未知 and 9 未说明, 民族 57) is refused as before."""
+    only_problem(POPULATION, person(sex="2"), "sex", "'2' is not in its code table: it is the GB/T 2261.1 code of 女; "
+                                                     "write 女 (expected 男/女)")
+    only_problem(POPULATION, person(ethnicity="01"), "ethnicity", "it is the GB/T 3304 code of 汉族; write 汉族")
+    only_problem(POPULATION, person(ethnicity="5"), "ethnicity", "it is the GB/T 3304 code of 维吾尔族; write 维吾尔族")
+    for odd in ("0", "57", "00"):
+        found = problems(POPULATION, person(ethnicity=odd))
+        assert len(found) == 1 and "GB/T" not in found[0], found
+    assert "GB/T" not in problems(POPULATION, person(sex="9"))[0]
 
 def test_a_code_given_in_a_long_form_is_named_in_the_tables_form() -> None:
     """The 登记状态 of the national enterprise credit publicity system is written 存续（在营、开业、在册）, and a
@@ -273,6 +308,29 @@ def test_dates_of_an_entity_are_plausible() -> None:
 def test_registered_capital_is_a_non_negative_decimal(capital: str) -> None:
     only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital", "")
 
+
+
+@pytest.mark.parametrize(("capital", "stored"), [("1,000.00", "1000"), ("12,345,678.5", "12345678.5"),
+                                                 ("１，０００．５", "1000.5")])
+def test_registered_capital_with_its_thousands_grouped_is_the_number_it_writes(capital: str, stored: str) -> None:
+    """A spreadsheet's 注册资本 column formatted with thousands separators leaves its CSV export as "1,000.00", which
+    was refused "is not a decimal number (digits with at most 6 decimals)" (Verify reads a claimed 1,000.00 as
+    1000): the record is loaded with the number. Commas that group nothing are still no number."""
+    checked = validate_record(LEGAL_ENTITY, entity(registered_capital=capital), TODAY)
+    assert checked.ok, checked.problems
+    assert LEGAL_ENTITY.canonical(checked.values)["registered_capital"] == stored
+    for odd in ("1,00", "12,3456", ",100", "1,000,"):
+        only_problem(LEGAL_ENTITY, entity(registered_capital=odd), "registered_capital", "not a decimal number")
+
+
+@pytest.mark.parametrize(("capital", "unit"), [("100万元", "万元"), ("1,000 万元", "万元"), ("人民币5亿元", "亿元"),
+                                              ("100000元", "元"), ("100万元人民币", "万元")])
+def test_registered_capital_written_with_its_unit_is_refused_saying_to_give_the_number_alone(
+        capital: str, unit: str) -> None:
+    """注册资本 copied as a licence prints it (100万元) was refused as "not a decimal number", not saying that the
+    unit was the trouble, nor which unit the item is in."""
+    only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital",
+                 f"carries the unit {unit}: give the number of 万元 alone")
 
 def test_numbers_typed_in_full_width_are_read_as_ascii_and_digits_of_other_scripts_are_refused() -> None:
     """A Chinese input method's １００．５ is the 100.5 it stands for, as its dates and codes are; digits of another

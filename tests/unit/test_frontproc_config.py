@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import signal
 import socket
 import subprocess
@@ -89,6 +90,22 @@ def test_every_mistake_is_reported_with_its_line(tmp_path: Path) -> None:
     assert f"dept.yaml:{_line_of(text, 'listen: nowhere')}: listen" in message
     assert f"dept.yaml:{_line_of(text, 'colour: blue')}: resources[0]: unknown field 'colour'" in message
 
+
+
+def test_an_item_named_as_no_catalog_entry_can_name_it_is_refused_saying_its_machine_name(tmp_path: Path) -> None:
+    """The catalog's machine names are lower_snake_case: an item mapped as contributionBase or Employer passed
+    --check and the start, and was found only at submit-entry ("items contribution_base of the entry are not
+    mapped"), the 前置机 serving an item no entry can list. It is named on its line with the name meant."""
+    text = (_valid(tmp_path).replace("      contribution_base: jfjs\n", "      contributionBase: jfjs\n")
+            .replace("      employer: cbdw\n", "      Employer: cbdw\n"))
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    message = str(error.value)
+    assert f"dept.yaml:{_line_of(text, 'contributionBase: jfjs')}: resources[0].items: 'contributionBase' is not " \
+           "an item machine name (the catalog's are lower_snake_case: a-z, 0-9 and single underscores, starting " \
+           "with a letter): contribution_base?" in message
+    assert f"dept.yaml:{_line_of(text, 'Employer: cbdw')}: resources[0].items: 'Employer' is not an item machine " \
+           "name" in message and "): employer?" in message
 
 def test_broken_yaml_names_its_line() -> None:
     with pytest.raises(ConfigError) as error:
@@ -603,7 +620,40 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     config = parse(text, str(tmp_path / "dept.yaml"))
     watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
     watcher._heard(None, 0, "si_changed", "not-an-id-number")
-    assert caplog.records[-1].getMessage() == "a notice on si_changed carries no valid key of 202001/000001: ignored"
+    assert caplog.records[-1].getMessage().startswith("a notice on si_changed carries no valid key of 202001/000001:")
+
+
+def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_once_a_minute(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trigger sending pg_notify('si_changed', row_to_json(NEW)::text) instead of the key had every notice
+    ignored with a warning each: no change was told (the platform answered from its copies until they expired),
+    and a reload of a million rows wrote a million lines to the log. Such a notice now announces the whole resource,
+    and the warning comes at most once a minute per channel, saying how many came since and what to send."""
+    from frontproc import watch
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    now = [1000.0]
+    monkeypatch.setattr(watch.time, "monotonic", lambda: now[0])
+    watcher = watch.ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
+    caplog.set_level(logging.WARNING, logger="frontproc.watch")
+    watcher._heard(None, 0, "si_changed", "342322194911060454")
+    assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454"}}
+    for _ in range(1000):
+        watcher._heard(None, 0, "si_changed", '{"sfzhm": "342322194911060454", "xm": "武文辉"}')
+    watcher._heard(None, 0, "si_changed", "342322194911060455")
+    assert watcher._pending == {dept.RESOURCE_CODE: None}  # every record
+    said = [record.getMessage() for record in caplog.records if record.name == "frontproc.watch"]
+    assert said == ["a notice on si_changed carries no valid key of 202001/000001: the whole resource is announced "
+                    "as changed instead; the trigger should send the changed row's key alone "
+                    "(pg_notify('si_changed', NEW.sfzhm)), or '' for every record"]
+    assert "武文辉" not in said[0] and "342322194911060454" not in said[0]
+    now[0] += watch.UNREADABLE_NOTICE_LOG_SECONDS
+    watcher._heard(None, 0, "si_changed", "x")
+    said = [record.getMessage() for record in caplog.records if record.name == "frontproc.watch"]
+    assert len(said) == 2 and "202001/000001 (1000 more since the last such warning): the whole" in said[1]
 
 
 async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(

@@ -22,7 +22,7 @@ from frontproc.config import ConfigError, parse
 from frontproc.limits import RateLimit
 from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore, check_resources
-from govshare.provider.v1 import provider_pb2
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.runtime.embedded import create_database
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
@@ -42,7 +42,7 @@ async def database_url(embedded) -> str:  # type: ignore[no-untyped-def]
     await _execute(url, """
             CREATE TABLE registry (
                 code text PRIMARY KEY, updated timestamp, updated_tz timestamptz, day date, amount numeric,
-                ratio float8, photo bytea, tags text[], term interval, label text);
+                ratio float8, photo bytea, tags text[], term interval, label text, flag "char");
             INSERT INTO registry VALUES ('a', '2026-12-01 10:00:00', '2026-12-01 10:00:00+08', '2026-12-01',
                 12.50, 0.00001, '\\x00ff', '{x,y}', '1 day', 'ok');
             INSERT INTO registry (code, day) VALUES ('b', '2026-12-01');""")
@@ -165,9 +165,12 @@ async def test_a_number_that_is_no_number_is_no_value(tmp_path: Path, database_u
     assert (await _read(tmp_path, text, "n")).values == {"code": "n", "label": "x"}
 
 
-@pytest.mark.parametrize(("column", "kind"), [("photo", "bytea"), ("tags", "text[]"), ("term", "interval")])
+@pytest.mark.parametrize(("column", "kind"), [("photo", "bytea"), ("tags", "text[]"), ("term", "interval"),
+                                             ("flag", "char")])
 async def test_a_column_with_no_text_form_is_refused_at_check_naming_its_line(
         tmp_path: Path, database_url: str, column: str, kind: str) -> None:
+    """A "char" column (PostgreSQL's one-byte type, which asyncpg reads as bytes) passed the check, and every call
+    was then refused DATABASE_REFUSED as a column altered to bytea: it is named at check, as bytea is."""
     text = _config(tmp_path, database_url, {"extra": column})
     with pytest.raises(ConfigError) as error:
         await _read(tmp_path, text, "a")
@@ -802,6 +805,46 @@ async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
                  ) in warning for warning in warnings] == ([True] if says else [])
 
 
+
+async def test_the_check_warns_of_rows_dated_in_the_future(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table holding Beijing time under database.time_zone: UTC says its rows changed in the last eight hours
+    were true hours from now, and a 有效期至 mapped as as_of_column dates rows in years to come: the platform showed
+    its callers those as-of times, the check silent. Rows within a few minutes of now (clocks differ a little),
+    'infinity' (said by _beyond_dates_advice's neighbours) and the right zone are not warned of."""
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    await _execute(database_url, """
+        CREATE TABLE dated_t (k text PRIMARY KEY, t timestamp, d date, tz timestamptz);
+        INSERT INTO dated_t VALUES
+            ('a', (now() AT TIME ZONE 'Asia/Shanghai') - interval '1 hour', '2026-01-01', now() + interval '1 minute'),
+            ('b', '2026-01-01 10:00', current_date + 400, 'infinity'),
+            ('c', '2026-01-01 10:00', current_date + 800, now() - interval '1 day');""")
+
+    async def warned(as_of: str, zone: str = "") -> list[str]:
+        text = (_config(tmp_path, database_url, {}, as_of=as_of, zone=zone)
+                .replace("    table: registry\n    key_column: code\n", "    table: dated_t\n    key_column: k\n")
+                .replace("      code: code\n", "      code: k\n"))
+        config = parse(text, str(tmp_path / "dept.yaml"))
+        caplog.clear()
+        connection = await asyncpg.connect(config.database_url)
+        try:
+            await check_resources(config, connection)
+            latest = await connection.fetchval("SELECT max(d) FROM dated_t")
+        finally:
+            await connection.close()
+        return [record.getMessage().replace(latest.isoformat(), "LATEST") for record in caplog.records
+                if record.name == "frontproc.store" and "time still to come" in record.getMessage()]
+
+    for as_of, zone in (("t", ""), ("tz", "")):
+        assert await warned(as_of, zone) == [], (as_of, zone)
+    [warning] = await warned("t", "UTC")
+    assert "1 row of dated_t say they were true at a time still to come (t up to " in warning
+    assert "in UTC), which the platform would show its callers as the record's as-of time" in warning
+    assert "is database.time_zone the zone the column's times are in" in warning
+    [warning] = await warned("d")
+    assert "2 rows of dated_t say they were true at a time still to come (d up to LATEST 00:00 in Asia/Shanghai)" \
+        in warning and "(not a validity end or a planned date)" in warning
+
 async def test_a_row_whose_as_of_time_is_null_leaves_without_one_not_as_of_the_read(
         tmp_path: Path, database_url: str) -> None:
     """A row of a dated table whose as_of_column is NULL left with the time of the read as its as-of time: a
@@ -945,6 +988,57 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
     finally:
         await department.close()
 
+
+
+async def test_a_table_locked_past_the_platforms_deadline_is_said_slow_for_its_dataset_not_only_hung(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The platform calls a 前置机 with a deadline of a couple of seconds, well within the statements' 10 s bound:
+    with a table locked by a reload (or a slow view), the server answered UNAVAILABLE at the deadline and the log
+    said only "…/Lookup: postgresql did not answer within 1.8s (hung)", a database down, while it answered every
+    other table; the dataset's own line ("a statement of registry got no answer …") was never written. It is now,
+    once, naming the dataset, beside the runtime's; a call that ends quickly says nothing of the kind."""
+    from frontproc.component import create_component, server_settings
+    from services.runtime.server import start_server
+
+    keys = generate_keys()
+    text = _config(tmp_path, database_url, {"label": "label"}).replace(
+        "department:", "listen: 127.0.0.1:0\naccess_log: access.jsonl\ndepartment:", 1)
+    (tmp_path / "platform.pem").write_text(provider_public_keys(keys.provider_signing_key))
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    running = await start_server(server_settings(config), create_component(config))
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    locker = await asyncpg.connect(database_url)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = provider_pb2_grpc.ProviderServiceStub(channel)
+
+            async def lookup() -> grpc.StatusCode:
+                assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata(
+                    config.endpoint, AccessClaims(audit_id=uuid.uuid4().hex))
+                try:
+                    await stub.Lookup(provider_pb2.LookupRequest(dataset="registry", key="a"), metadata=assertion,
+                                      timeout=2.0)
+                except grpc.aio.AioRpcError as error:
+                    return error.code()
+                return grpc.StatusCode.OK
+
+            assert await lookup() == grpc.StatusCode.OK
+            transaction = locker.transaction()
+            await transaction.start()
+            await locker.execute("LOCK TABLE registry IN ACCESS EXCLUSIVE MODE")
+            assert [await lookup(), await lookup()] == [grpc.StatusCode.UNAVAILABLE] * 2
+            said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+            assert len(said) == 1, said
+            assert said[0].startswith("a statement of registry got no answer within 1.") and \
+                "s (when the platform's call ended): the department database is slow to answer it" in said[0] and \
+                "a lock held by a reload" in said[0], said
+            await transaction.rollback()
+            assert await lookup() == grpc.StatusCode.OK
+            assert caplog.records[-1].getMessage() == "the department database answers the statements of registry " \
+                                                      "in time again"
+    finally:
+        await locker.close()
+        await running.stop(0)
 
 async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_batch(
         tmp_path: Path, database_url: str) -> None:

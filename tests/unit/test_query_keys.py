@@ -138,3 +138,22 @@ def test_a_foundation_resources_text_key_typed_in_full_width_is_read_as_the_foun
     assert licences("foundation:1").key("京（2020）第１号") == "京(2020)第1号"
     assert licences("frontproc.dept:8443").key("京（2020）第１号") == "京（2020）第１号"
     assert licences("").key("ABC123") == "ABC123"
+
+
+@pytest.mark.parametrize(("kind", "typed", "said"), [
+    (CREDIT, "9111OOOO600037341L", "character 5 is the letter O, which it cannot hold there (the digit 0?)"),
+    (CREDIT, "91110000600037341i", "character 18 is the letter I, which it cannot hold there (the digit 1?)"),
+    (CREDIT, "9111000060003734SL", "character 17 is the letter S, which it cannot hold there (the digit 5?)"),
+    (CREDIT, "91110000600037341-", "character 18 is U+002D (HYPHEN-MINUS), which it cannot hold there"),
+    (CITIZEN, "1101O519491231002X", "character 5 is the letter O, which it cannot hold there (the digit 0?)"),
+    (CITIZEN, "110105194912310I2X", "character 16 is the letter I, which it cannot hold there (the digit 1?)"),
+    (CITIZEN, "11010519491231002K", "character 18 is the letter K, which it cannot hold there"),
+])
+def test_a_letter_typed_for_a_digit_in_a_code_is_named_with_its_place(kind: int, typed: str, said: str) -> None:
+    """A 统一社会信用代码 copied by hand from a licence with the letter O for a 0 (GB 32100 has no O, I, S, V or
+    Z) was refused "must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY", and a 公民身份号码 with one "must be 17
+    digits followed by a digit or X": the desk compared 18 characters that all looked right. The refusal names the
+    place and the digit the letter was likely typed for, never the key."""
+    problem = key_error(kind, normalize_key(kind, typed))
+    assert problem is not None and problem.endswith(said), problem
+    assert typed.upper() not in problem

@@ -238,9 +238,23 @@ def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
     record = {"name": "买买提·艾力"}
     for written in ("买买提•艾力", "买买提・艾力", "买买提･艾力", "买买提‧艾力", "买买提·艾力 ", "买买提●艾力"):
         assert verify({"name": written}, record) == {"name": MATCH}, written
-    for written in ("买买提艾力", "买买提-艾力", "买买提.艾力"):
+    for written in ("买买提艾力", "买买提-艾力", "买买提,艾力", "买买提·艾", "买买.提艾力"):
         assert verify({"name": written}, record) == {"name": MISMATCH}, written
     assert verify({"name": "买买提·艾力"}, {"name": "买买提・艾力"}) == {"name": MATCH}
+
+
+def test_verify_reads_a_full_stop_between_han_characters_as_the_names_separator() -> None:
+    """A department's system that stores 买买提.艾力 (its keyboard had no 间隔号) answered 不一致 to the desk that
+    typed 买买提·艾力 off the ID card, and a desk typing 买买提.艾力 (or ．, 。) did so against the population
+    database's ·; a full stop elsewhere (a number, Latin letters, the end of a value) keeps its meaning. A name of
+    a recent extension's characters (Extension H, U+31350) is read without the blanks typed in it, as 𠮷's is."""
+    dotted = "买买提·艾力"
+    for record, claimed in (("买买提.艾力", dotted), (dotted, "买买提.艾力"), (dotted, "买买提．艾力"),
+                            (dotted, "买买提。艾力"), (dotted, "买买提 . 艾力"),
+                            ("阿卜杜.热西提·买买提", "阿卜杜·热西提.买买提"), ("\U00031350明", "\U00031350 明")):
+        assert verify({"name": claimed}, {"name": record}) == {"name": MATCH}, (record, claimed)
+    for record, claimed in (("1.5", "1·5"), ("No.3", "No·3"), ("李明.", "李明·"), ("李明", "李明.")):
+        assert verify({"value": claimed}, {"value": record}) == {"value": MISMATCH}, (record, claimed)
 
 
 def test_verify_reads_a_chinese_name_without_the_blanks_typed_between_its_characters() -> None:
