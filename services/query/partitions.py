@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.query import archive, figures
 from services.query.checkpoints import CheckpointSigner
 from services.query.store import QueryStore
+from services.runtime.errors import describe
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,11 @@ ROLL_UP_DAYS = 7
 #: by the hour), and how long hourly sums are kept (whole days are read from the daily counts).
 ROLL_UP_HOURS = 26
 KEEP_HOURS = dt.timedelta(days=3)
+#: What to do when an archive cannot be written, by the error's errno: a volume without room (ENOSPC; EDQUOT a
+#: quota; EFBIG a file size limit) needs space, anything else (EACCES, EROFS…) a directory the process may write.
+_ROOM = "free space there or give the volume more"
+_ARCHIVE_ADVICE = {errno.ENOSPC: _ROOM, errno.EDQUOT: _ROOM, errno.EFBIG: _ROOM}
+_WRITABLE = "make the directory writable by the query service (GOVSHARE_AUDIT_ARCHIVE_DIR)"
 
 
 def month_start(day: dt.date, months: int = 0) -> dt.date:
@@ -85,18 +92,30 @@ class PartitionKeeper:
         return names
 
     async def archive_expired(self, now: dt.datetime) -> list[str]:
-        """Archives and drops every month older than the retention keeps (the current month counts as one)."""
+        """Archives and drops every month older than the retention keeps (the current month counts as one), oldest
+        first; returns those archived. One whose file cannot be written (a full volume) is said so and stops the
+        pass: it and the months after it stay online until a pass succeeds."""
         retention = self._retention
         if retention is None:
             return []
         oldest_kept = month_start(now.astimezone(figures.CST).date(), -(retention.months - 1))
         expired = [name for name in await self._store.partitions()
                    if name < f"access_log_{oldest_kept:%Y%m}"]
+        archived = []
         for name in expired:
-            written = await archive.archive_partition(self._store, retention.signer, retention.key, name,
-                                                      retention.directory, now)
+            try:
+                written = await archive.archive_partition(self._store, retention.signer, retention.key, name,
+                                                          retention.directory, now)
+            except archive.ArchiveNotWritten as exc:
+                # The file's error in its own words (no record's content is in them) and the directory, which a
+                # write's error does not name. Older months first: the later ones wait.
+                log.error("archiving %s to %s failed (%s): the month stays online and is archived at the next pass;"
+                          " %s", name, exc.directory, describe(exc.cause),
+                          _ARCHIVE_ADVICE.get(exc.cause.errno, _WRITABLE))
+                break
             log.info("archived %s: %d records to %s, partition dropped", name, written.rows, written.path)
-        return expired
+            archived.append(name)
+        return archived
 
     async def _roll_up(self, now: dt.datetime) -> None:
         hours = figures.settled_hours(now - dt.timedelta(hours=ROLL_UP_HOURS + 1), now, now)

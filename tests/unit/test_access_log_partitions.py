@@ -604,3 +604,72 @@ async def test_a_page_reads_the_archives_anchors_in_its_own_snapshot(old_schema:
             assert await judged(snapshot.anchors, snapshot.entries) == [("INTACT", 3)]
     finally:
         await pool.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+#: One upkeep pass with retention, in a process whose files may not grow past 2,000 bytes (RLIMIT_FSIZE: a write
+#: past it fails EFBIG, as one on a full archive volume fails ENOSPC), its log on stderr.
+ARCHIVE_ON_A_FULL_DISK = """
+import asyncio, datetime as dt, logging, resource, signal, sys
+from pathlib import Path
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from services.query.checkpoints import CheckpointSigner
+from services.query.partitions import PartitionKeeper, Retention
+from services.query.store import QueryStore
+from services.runtime import db
+
+async def main(url, directory):
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
+    key = Ed25519PrivateKey.generate()
+    pool = await db.create_pool(url, "query")
+    march = dt.datetime(2025, 3, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    keeper = PartitionKeeper(QueryStore(pool), 3600, clock=lambda: march,
+                             retention=Retention(2, Path(directory), CheckpointSigner(key), key))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+    await keeper.run_once()
+    await pool.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_a_month_archived_onto_a_full_disk_stays_online_and_the_log_says_why(
+        old_schema: str, tmp_path: Path) -> None:
+    """With the archive volume full, each hourly pass logged only "archiving expired access log months failed
+    (OSError)": the operator learnt neither that the disk was full nor which directory, and the month's file cut
+    short was left there as access_log_YYYYMM.jsonl.partial, holding the space the next pass needed."""
+    import subprocess
+    import sys
+
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    directory = tmp_path / "archive"
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses(chained([january + dt.timedelta(hours=n) for n in range(20)], "a" * 32))
+        await store.release_audit_connection()
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-c", ARCHIVE_ON_A_FULL_DISK, old_schema, str(directory)],
+            capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert done.returncode == 0, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+        assert errors == [f"ERROR archiving access_log_202501 to {directory} failed (OSError: [Errno 27] File too "
+                          "large): the month stays online and is archived at the next pass; free space there or "
+                          "give the volume more"], done.stderr
+        assert "access_log_202501" in await store.partitions()
+        assert await pool.fetchval("SELECT count(*) FROM access_log") == 20
+        assert list(directory.iterdir()) == []  # nothing cut short left behind
+        # Space again: the next pass archives it.
+        key = Ed25519PrivateKey.generate()
+        keeper = PartitionKeeper(store, 3600, clock=lambda: dt.datetime(2025, 3, 5, tzinfo=CST),
+                                 retention=Retention(2, directory, CheckpointSigner(key), key))
+        await keeper.run_once()
+        assert "access_log_202501" not in await store.partitions()
+        with (directory / "access_log_202501.jsonl").open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (20, [])
+    finally:
+        await pool.close()
