@@ -121,12 +121,23 @@ async def _write_partial(partial: Path, path: Path, partition: str, start: dt.da
         with contextlib.suppress(OSError):
             out.close()
     _on_disk(partition, directory, partial.replace, path)
+    # The rename is on disk only once the directory is: the partition is dropped next, and a crash of the node
+    # before the file system wrote the directory back would leave neither the month's rows nor their file.
+    _on_disk(partition, directory, _sync_directory, directory)
     return Written(path, count, digest.hexdigest(), heads)
 
 
 def _sync(out: IO[bytes]) -> None:
     out.flush()
     os.fsync(out.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _on_disk(partition: str, directory: Path, operation: Callable[..., T], *args: object) -> T:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -671,5 +672,45 @@ async def test_a_month_archived_onto_a_full_disk_stays_online_and_the_log_says_w
         assert "access_log_202501" not in await store.partitions()
         with (directory / "access_log_202501.jsonl").open("rb") as lines:
             assert verify_file(lines, [key.public_key()]) == (20, [])
+    finally:
+        await pool.close()
+
+
+async def test_a_months_file_is_on_disk_with_its_name_before_its_partition_is_dropped(
+        old_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The archive was fsynced and renamed into place, but its directory was never synced: the rename lives in the
+    page cache until the file system writes the directory back (seconds on ext4, longer elsewhere), while the
+    partition's drop was committed at once. A node lost in between kept neither the month's records nor their
+    file. Every fsync is recorded with what it synced; the directory must be among them before the drop."""
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    directory = tmp_path / "archive"
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    dropped = store.drop_archived_partition
+
+    async def drop(*args: object) -> None:
+        synced.append("drop")
+        await dropped(*args)  # type: ignore[arg-type]
+
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses(chained([january], "a" * 32))
+        await store.release_audit_connection()
+        key = Ed25519PrivateKey.generate()
+        keeper = PartitionKeeper(store, 3600, clock=lambda: dt.datetime(2025, 3, 5, tzinfo=CST),
+                                 retention=Retention(2, directory, CheckpointSigner(key), key))
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(store, "drop_archived_partition", drop)
+        assert await keeper.archive_expired(dt.datetime(2025, 3, 5, tzinfo=CST)) == ["access_log_202501"]
+        assert synced == [str(directory / "access_log_202501.jsonl.partial"), str(directory), "drop"]
     finally:
         await pool.close()
