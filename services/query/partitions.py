@@ -98,6 +98,15 @@ class PartitionKeeper:
         retention = self._retention
         if retention is None:
             return []
+        async with self._store.archiving_turn() as mine:
+            if not mine:
+                log.debug("another query process is archiving expired access log months: left to it")
+                return []
+            return await self._archive_expired(retention, now)
+
+    async def _archive_expired(self, retention: Retention, now: dt.datetime) -> list[str]:
+        """archive_expired's work, in this process's turn: the months are listed once it has it (those another
+        process archived meanwhile are gone)."""
         oldest_kept = month_start(now.astimezone(figures.CST).date(), -(retention.months - 1))
         expired = [name for name in await self._store.partitions()
                    if name < f"access_log_{oldest_kept:%Y%m}"]

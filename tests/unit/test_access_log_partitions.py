@@ -714,3 +714,37 @@ async def test_a_months_file_is_on_disk_with_its_name_before_its_partition_is_dr
         assert synced == [str(directory / "access_log_202501.jsonl.partial"), str(directory), "drop"]
     finally:
         await pool.close()
+
+
+async def test_two_processes_archiving_the_same_month_at_once_leave_one_whole_file(
+        old_schema: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every query process runs the upkeep (at its start, then hourly), and a pod's workers start together: two of
+    them archived the same month into the same access_log_YYYYMM.jsonl.partial on the shared volume, each
+    truncating what the other had written, one renaming the file while the other was still writing it, and the
+    other failing (the partial gone, or the partition dropped under it) with an ERROR each time. The file the
+    drop relied on could be another process's file, cut short. One process archives a month at a time; the
+    others leave it to it."""
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pools = [await db.create_pool(old_schema, "query") for _ in range(2)]
+    stores = [QueryStore(pool) for pool in pools]
+    directory = tmp_path / "archive"
+    key = Ed25519PrivateKey.generate()
+    march = dt.datetime(2025, 3, 5, tzinfo=CST)
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await stores[0].ensure_partition(month)
+        await stores[0].insert_accesses(chained([january + dt.timedelta(minutes=n) for n in range(3000)], "a" * 32))
+        await stores[0].release_audit_connection()
+        keepers = [PartitionKeeper(store, 3600, clock=lambda: march,
+                                   retention=Retention(2, directory, CheckpointSigner(key), key)) for store in stores]
+        done = await asyncio.gather(*(keeper.archive_expired(march) for keeper in keepers), return_exceptions=True)
+        assert sorted(map(str, done)) == ["['access_log_202501']", "[]"], done
+        assert not [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert "access_log_202501" not in await stores[0].partitions()
+        assert sorted(p.name for p in directory.iterdir()) == ["access_log_202501.jsonl"]
+        with (directory / "access_log_202501.jsonl").open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (3000, [])
+    finally:
+        for pool in pools:
+            await pool.close()
