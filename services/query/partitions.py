@@ -74,22 +74,35 @@ class PartitionKeeper:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        """One pass (its failure stops the start: the process could not record its calls), then the timer."""
-        await self.run_once()
+        """One pass but the archiving (its failure stops the start: the process could not record its calls), then
+        the timer, whose first turn archives at once.
+
+        The archiving is left out of the start: it is as long as the months it has to write (a month of 10^7
+        records, or every month before the retention once one is first set on a platform kept years), and a
+        process serves only once its start is done: query pods started into it were killed by their startup
+        probe before serving, again and again, the rollout never ending."""
+        await self.run_once(archive=False)
         self._task = asyncio.create_task(self._run(), name="access-log-partitions")
 
-    async def run_once(self) -> list[str]:
-        """Ensures the partitions of this month and the next ones; returns their names."""
+    async def run_once(self, archive: bool = True) -> list[str]:
+        """Ensures the partitions of this month and the next ones, counts the settled days and, with ``archive``,
+        archives the expired months; returns the partitions' names."""
         now = self._clock()
         today = now.astimezone(figures.CST).date()
         names = [await self._store.ensure_partition(month_start(today, n)) for n in range(MONTHS_AHEAD + 1)]
         await self._roll_up(now)
-        if self._retention is not None:
-            try:
-                await self.archive_expired(now)
-            except Exception as exc:  # another replica may be archiving the same month; the next pass retries
-                log.error("archiving expired access log months failed (%s)", type(exc).__name__)
+        if archive:
+            await self._archive(now)
         return names
+
+    async def _archive(self, now: dt.datetime) -> None:
+        """archive_expired, its failure logged (the next pass tries again)."""
+        if self._retention is None:
+            return
+        try:
+            await self.archive_expired(now)
+        except Exception as exc:  # the database, not the file (archive_expired says that itself)
+            log.error("archiving expired access log months failed (%s)", type(exc).__name__)
 
     async def archive_expired(self, now: dt.datetime) -> list[str]:
         """Archives and drops every month older than the retention keeps (the current month counts as one), oldest
@@ -146,6 +159,7 @@ class PartitionKeeper:
         await self._store.roll_up_usage_months([(previous, this_month)])
 
     async def _run(self) -> None:
+        await self._archive(self._clock())  # the start's archiving, now that the process serves
         while True:
             await asyncio.sleep(self._interval)
             try:
