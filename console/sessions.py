@@ -290,8 +290,8 @@ class SessionSync:
             return
         try:
             token = await self.store.begin(HTTPConnection(scope).cookies.get(COOKIE))
-        except SessionStoreUnavailable:
-            log.warning("session store unavailable")
+        except SessionStoreUnavailable as error:
+            _say_unavailable(error)
             await _unavailable(send)
             return
         failed = False
@@ -301,8 +301,8 @@ class SessionSync:
             if message["type"] == "http.response.start":
                 try:
                     await self.store.flush()
-                except SessionStoreUnavailable:
-                    log.warning("session store unavailable")
+                except SessionStoreUnavailable as error:
+                    _say_unavailable(error)
                     failed = True
                     await _unavailable(send)
                     return
@@ -313,6 +313,13 @@ class SessionSync:
             await self.app(scope, receive, flushing)
         finally:
             self.store.finish(token)
+
+
+def _say_unavailable(error: SessionStoreUnavailable) -> None:
+    """The log line of a request answered 503 for the session store, with Redis's words: "unavailable" alone
+    said the same of a Redis down, one full (OOM under maxmemory), and an ACL refusing the console's user a
+    command, which call for different hands."""
+    log.warning("session store unavailable (Redis: %s): the request was answered 503", error)
 
 
 async def _unavailable(send: Send) -> None:

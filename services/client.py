@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -261,14 +262,78 @@ def run_verify_admin_log(gateway: str, system_id: str, secret: str, *, kept: Pat
     return 0 if answer.state == admin_log_pb2.ADMIN_LOG_STATE_INTACT else 1
 
 
+#: How long `audit verify-trail --wait` polls on through a platform that does not answer (PostgreSQL restarting, the
+#: edge or a query replica restarted) before it stops waiting; the job itself goes on meanwhile.
+VERIFICATION_OUTAGE_SECONDS = 300.0
+_PASSING = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _goes_on(job_id: str) -> None:
+    """Says that the job goes on without the command: stopping the wait is not cancelling the job."""
+    print(f"govshare audit verify-trail: job {job_id} goes on running on the platform: `govshare audit verify-trail "
+          f"--id {job_id}` reads it, with --cancel stops it", file=sys.stderr)
+
+
+def _waited(stub: audit_pb2_grpc.AuditServiceStub, job: audit_pb2.AuditVerification,
+            fresh_metadata: Callable[[], tuple[tuple[str, str], ...]], md: tuple[tuple[str, str], ...]
+            ) -> audit_pb2.AuditVerification:
+    """Polls ``job`` until it ends (_polled). Ctrl-C stops the waiting, not the job: said, or the auditor takes it
+    for cancelled. Caught around the whole wait: caught around the poll alone, a Ctrl-C landing as a progress
+    line was printed ended the command with 'interrupted' only (test_cli_interrupt's test failed 3 runs in 6)."""
+    try:
+        return _polled(stub, job, fresh_metadata, md)
+    except KeyboardInterrupt:
+        _goes_on(job.id)
+        raise
+
+
+def _polled(stub: audit_pb2_grpc.AuditServiceStub, job: audit_pb2.AuditVerification,
+            fresh_metadata: Callable[[], tuple[tuple[str, str], ...]], md: tuple[tuple[str, str], ...]
+            ) -> audit_pb2.AuditVerification:
+    """Polls ``job`` until it ends, printing its progress. The job runs on the platform for as long as the trail
+    takes, and the wait ended at the first poll that failed: a poll answered UNAVAILABLE while PostgreSQL
+    restarted (the job going on) exited 1, which says the trail is not intact. Such a poll (UNAVAILABLE,
+    DEADLINE_EXCEEDED) is said once and polled again, for up to VERIFICATION_OUTAGE_SECONDS; one refused
+    UNAUTHENTICATED (the token, issued at the start, expired during a job longer than its lifetime) takes a
+    new token once."""
+    import time
+
+    down_since: float | None = None
+    renewed = False
+    metadata: tuple[tuple[str, str], ...] | None = md
+    while job.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
+        print(json.dumps({"id": job.id, "records_verified": job.records_verified,
+                          "progress_percent": job.progress_percent}), file=sys.stderr)
+        try:
+            time.sleep(VERIFICATION_POLL_SECONDS)
+            if metadata is None:  # a new token, asked in the poll: an outage meanwhile is waited out alike
+                metadata = fresh_metadata()
+            job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job.id), metadata=metadata,
+                                            timeout=30).verification
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED and not renewed:
+                metadata, renewed = None, True
+                continue
+            now = time.monotonic()
+            if error.code() not in _PASSING or (down_since is not None
+                                                and now - down_since >= VERIFICATION_OUTAGE_SECONDS):
+                raise
+            if down_since is None:
+                down_since = now
+                print(f"govshare audit verify-trail: the platform did not answer ({error.code().name}: "
+                      f"{error.details()}); job {job.id} goes on there, polled again every "
+                      f"{VERIFICATION_POLL_SECONDS:g} s for up to {VERIFICATION_OUTAGE_SECONDS:g} s", file=sys.stderr)
+            continue
+        down_since, renewed = None, False
+    return job
+
+
 def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str = "", cancel: bool = False,
                      wait: bool = False, resume_token: str = "", page_size: int = 0, kept: Path | None = None) -> int:
     """Starts a full verification of the access audit trail (a background job, AuditService.
     StartAuditVerification), or reads (``job_id``) or cancels one; prints the job as JSON. With ``wait`` it
     polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled).
     ``kept``: an export file the auditor kept, whose latest checkpoint of each chain the job checks too."""
-    import time
-
     try:
         held = latest_kept_checkpoints(kept) if kept is not None else []
     except (OSError, ValueError) as exc:
@@ -277,6 +342,7 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
 
     with grpc.insecure_channel(gateway) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
+        started: audit_pb2.AuditVerification | None = None  # the job as first read, when --wait stops early
         try:
             md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
             if cancel:
@@ -289,20 +355,14 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
                 job = stub.StartAuditVerification(audit_pb2.StartAuditVerificationRequest(
                     resume_token=resume_token, page_size=page_size, checkpoints=held), metadata=md,
                     timeout=30).verification
-            while wait and job.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
-                print(json.dumps({"id": job.id, "records_verified": job.records_verified,
-                                  "progress_percent": job.progress_percent}), file=sys.stderr)
-                try:
-                    time.sleep(VERIFICATION_POLL_SECONDS)
-                    job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job.id), metadata=md,
-                                                    timeout=30).verification
-                except KeyboardInterrupt:
-                    # Ctrl-C stops the waiting, not the job: said, or the auditor takes it for cancelled.
-                    print(f"govshare audit verify-trail: job {job.id} goes on running on the platform: `govshare "
-                          f"audit verify-trail --id {job.id}` reads it, with --cancel stops it", file=sys.stderr)
-                    raise
+            if wait:
+                started = job
+                job = _waited(stub, job, lambda: (("authorization",
+                                                   f"Bearer {issue_token(channel, system_id, secret)}"),), md)
         except grpc.RpcError as error:
             print_error(error)
+            if wait and started is not None and started.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
+                _goes_on(started.id)
             return 1
     print(json.dumps(json_format.MessageToDict(job), ensure_ascii=False, indent=2))
     if wait:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -36,6 +38,8 @@ from services.query.figures import CST
 from services.query.store import QueryStore
 from services.runtime.checkpoints import Head, key_id
 from services.runtime.files import open_private
+
+T = TypeVar("T")
 
 FORMAT = "govshare.audit.archive.v1"
 
@@ -61,34 +65,88 @@ class Written:
     heads: dict[str, Head]
 
 
+class ArchiveNotWritten(Exception):
+    """The archive of a month could not be written to its directory (a full volume, one the process may not write):
+    nothing was dropped."""
+
+    def __init__(self, partition: str, directory: Path, cause: OSError) -> None:
+        super().__init__(f"{partition}: {cause}")
+        self.partition = partition
+        self.directory = directory
+        self.cause = cause
+
+
 async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.datetime,
                      rows: AsyncIterator[Mapping[str, object]], key: Ed25519PrivateKey) -> Written:
     """Writes ``rows`` (in chain, sequence order) as a signed archive, atomically (a temporary file renamed once
     it is on disk)."""
-    digest, count, heads = hashlib.sha256(), 0, {}
     partial = path.with_name(path.name + ".partial")
+    try:
+        return await _write_partial(partial, path, partition, start, end, rows, key)
+    except BaseException:
+        # A file cut short (a full volume) is no archive; left there, it would hold the space the next pass needs.
+        partial.unlink(missing_ok=True)
+        raise
+
+
+async def _write_partial(partial: Path, path: Path, partition: str, start: dt.datetime, end: dt.datetime,
+                         rows: AsyncIterator[Mapping[str, object]], key: Ed25519PrivateKey) -> Written:
+    """write_file's work: the archive written to ``partial``, then renamed to ``path``. Every operation on the file
+    goes through _on_disk; the rows are read from the database in between, whose errors are not the file's."""
+    digest, count, heads = hashlib.sha256(), 0, {}
+    directory = path.parent
     # Owner-only from the moment it exists: every line names whom an access was about (a 公民身份号码) and who
     # read the record; opened as any file, it took the umask's mode (0644), readable by anyone on the machine.
-    with open_private(partial, "wb") as out:
+    out = _on_disk(partition, directory, open_private, partial, "wb")
+    try:
         header = json.dumps({"format": FORMAT, "partition": partition, "from": start.isoformat(),
                              "to": end.isoformat()}, separators=(",", ":")).encode() + b"\n"
         digest.update(header)
-        out.write(header)
+        _on_disk(partition, directory, out.write, header)
         async for row in rows:
             line = _line(row)
             digest.update(line)
-            out.write(line)
+            _on_disk(partition, directory, out.write, line)
             count += 1
             chain_id = str(row["chain_id"])
             heads[chain_id] = Head(chain_id, int(row["seq"]), str(row["hash"]))  # type: ignore[call-overload]
         signature = key.sign(signed_bytes(partition, count, digest.hexdigest()))
         trailer = {"trailer": {"rows": count, "sha256": digest.hexdigest(), "key_id": key_id(key.public_key()),
                                "signature": base64.b64encode(signature).decode()}}
-        out.write(json.dumps(trailer, separators=(",", ":")).encode() + b"\n")
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
+        _on_disk(partition, directory, out.write, json.dumps(trailer, separators=(",", ":")).encode() + b"\n")
+        _on_disk(partition, directory, _sync, out)
+    finally:
+        # Written and synced, it closes with nothing to write; after a failed write, closing tries the buffer again
+        # and fails the same way, which would hide the first error.
+        with contextlib.suppress(OSError):
+            out.close()
+    _on_disk(partition, directory, partial.replace, path)
+    # The rename is on disk only once the directory is: the partition is dropped next, and a crash of the node
+    # before the file system wrote the directory back would leave neither the month's rows nor their file.
+    _on_disk(partition, directory, _sync_directory, directory)
     return Written(path, count, digest.hexdigest(), heads)
+
+
+def _sync(out: IO[bytes]) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _on_disk(partition: str, directory: Path, operation: Callable[..., T], *args: object) -> T:
+    """``operation(*args)`` on the archive's file or directory, its OSError raised as ArchiveNotWritten: the file
+    system's refusal (a full volume), told apart from the database's connection failing, which is an OSError too."""
+    try:
+        return operation(*args)
+    except OSError as exc:
+        raise ArchiveNotWritten(partition, directory, exc) from exc
 
 
 def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey], named: str = ""
@@ -197,7 +255,7 @@ async def archive_partition(store: QueryStore, signer: CheckpointSigner, key: Ed
     start, end = month_bounds(name)
     days = [start + dt.timedelta(days=n) for n in range((end - start).days)]
     await store.roll_up_days([(day.date(), day, day + dt.timedelta(days=1)) for day in days])
-    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(_on_disk, name, directory, directory.mkdir, 0o777, True, True)
     written = await write_file(directory / f"{name}.jsonl", name, start, end, store.partition_rows(name), key)
     anchors = [signer.sign(head, now, False) for head in written.heads.values()]
     await store.drop_archived_partition(name, anchors, str(written.path), written.rows, written.sha256, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.query import archive, figures
 from services.query.checkpoints import CheckpointSigner
 from services.query.store import QueryStore
+from services.runtime.errors import describe
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,11 @@ ROLL_UP_DAYS = 7
 #: by the hour), and how long hourly sums are kept (whole days are read from the daily counts).
 ROLL_UP_HOURS = 26
 KEEP_HOURS = dt.timedelta(days=3)
+#: What to do when an archive cannot be written, by the error's errno: a volume without room (ENOSPC; EDQUOT a
+#: quota; EFBIG a file size limit) needs space, anything else (EACCES, EROFS…) a directory the process may write.
+_ROOM = "free space there or give the volume more"
+_ARCHIVE_ADVICE = {errno.ENOSPC: _ROOM, errno.EDQUOT: _ROOM, errno.EFBIG: _ROOM}
+_WRITABLE = "make the directory writable by the query service (GOVSHARE_AUDIT_ARCHIVE_DIR)"
 
 
 def month_start(day: dt.date, months: int = 0) -> dt.date:
@@ -67,36 +74,70 @@ class PartitionKeeper:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        """One pass (its failure stops the start: the process could not record its calls), then the timer."""
-        await self.run_once()
+        """One pass but the archiving (its failure stops the start: the process could not record its calls), then
+        the timer, whose first turn archives at once.
+
+        The archiving is left out of the start: it is as long as the months it has to write (a month of 10^7
+        records, or every month before the retention once one is first set on a platform kept years), and a
+        process serves only once its start is done: query pods started into it were killed by their startup
+        probe before serving, again and again, the rollout never ending."""
+        await self.run_once(archive=False)
         self._task = asyncio.create_task(self._run(), name="access-log-partitions")
 
-    async def run_once(self) -> list[str]:
-        """Ensures the partitions of this month and the next ones; returns their names."""
+    async def run_once(self, archive: bool = True) -> list[str]:
+        """Ensures the partitions of this month and the next ones, counts the settled days and, with ``archive``,
+        archives the expired months; returns the partitions' names."""
         now = self._clock()
         today = now.astimezone(figures.CST).date()
         names = [await self._store.ensure_partition(month_start(today, n)) for n in range(MONTHS_AHEAD + 1)]
         await self._roll_up(now)
-        if self._retention is not None:
-            try:
-                await self.archive_expired(now)
-            except Exception as exc:  # another replica may be archiving the same month; the next pass retries
-                log.error("archiving expired access log months failed (%s)", type(exc).__name__)
+        if archive:
+            await self._archive(now)
         return names
 
+    async def _archive(self, now: dt.datetime) -> None:
+        """archive_expired, its failure logged (the next pass tries again)."""
+        if self._retention is None:
+            return
+        try:
+            await self.archive_expired(now)
+        except Exception as exc:  # the database, not the file (archive_expired says that itself)
+            log.error("archiving expired access log months failed (%s)", type(exc).__name__)
+
     async def archive_expired(self, now: dt.datetime) -> list[str]:
-        """Archives and drops every month older than the retention keeps (the current month counts as one)."""
+        """Archives and drops every month older than the retention keeps (the current month counts as one), oldest
+        first; returns those archived. One whose file cannot be written (a full volume) is said so and stops the
+        pass: it and the months after it stay online until a pass succeeds."""
         retention = self._retention
         if retention is None:
             return []
+        async with self._store.archiving_turn() as mine:
+            if not mine:
+                log.debug("another query process is archiving expired access log months: left to it")
+                return []
+            return await self._archive_expired(retention, now)
+
+    async def _archive_expired(self, retention: Retention, now: dt.datetime) -> list[str]:
+        """archive_expired's work, in this process's turn: the months are listed once it has it (those another
+        process archived meanwhile are gone)."""
         oldest_kept = month_start(now.astimezone(figures.CST).date(), -(retention.months - 1))
         expired = [name for name in await self._store.partitions()
                    if name < f"access_log_{oldest_kept:%Y%m}"]
+        archived = []
         for name in expired:
-            written = await archive.archive_partition(self._store, retention.signer, retention.key, name,
-                                                      retention.directory, now)
+            try:
+                written = await archive.archive_partition(self._store, retention.signer, retention.key, name,
+                                                          retention.directory, now)
+            except archive.ArchiveNotWritten as exc:
+                # The file's error in its own words (no record's content is in them) and the directory, which a
+                # write's error does not name. Older months first: the later ones wait.
+                log.error("archiving %s to %s failed (%s): the month stays online and is archived at the next pass;"
+                          " %s", name, exc.directory, describe(exc.cause),
+                          _ARCHIVE_ADVICE.get(exc.cause.errno, _WRITABLE))
+                break
             log.info("archived %s: %d records to %s, partition dropped", name, written.rows, written.path)
-        return expired
+            archived.append(name)
+        return archived
 
     async def _roll_up(self, now: dt.datetime) -> None:
         hours = figures.settled_hours(now - dt.timedelta(hours=ROLL_UP_HOURS + 1), now, now)
@@ -118,6 +159,7 @@ class PartitionKeeper:
         await self._store.roll_up_usage_months([(previous, this_month)])
 
     async def _run(self) -> None:
+        await self._archive(self._clock())  # the start's archiving, now that the process serves
         while True:
             await asyncio.sleep(self._interval)
             try:

@@ -528,6 +528,19 @@ class QueryStore:
         """Creates the partition of the month (CST) that ``month`` falls in unless it exists; its name."""
         return await self._pool.fetchval("SELECT access_log_partition($1)", month)
 
+    @asynccontextmanager
+    async def archiving_turn(self) -> AsyncIterator[bool]:
+        """Whether this process may archive expired months now: True for one process of every replica at a time,
+        held until the block ends. Every process runs the upkeep, and the workers of a pod start together: two
+        writing one month's file on the shared volume at once truncated each other's, and one's drop could rely
+        on a file the other was rewriting.
+
+        A transaction-scoped advisory lock (pooled connections hold no session state, db.create_pool) in a
+        transaction of a connection of its own, open while the archive is written on others: it takes no
+        snapshot nor transaction id, and ends with its connection if the process dies."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('govshare-query-archive'))")
+
     async def partition_rows(self, name: str, fetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
         """Every row of one partition (access_log_YYYYMM), in chain and sequence order, from one snapshot."""
         if not _PARTITION.fullmatch(name):

@@ -616,8 +616,22 @@ def _archive_dir_problems(directory: str) -> list[str]:
     """Where the query service archives expired months, checked at start: a file or a read-only directory there
     failed each hourly pass with only "archiving expired access log months failed (FileExistsError)" in the log,
     and the expired months stayed online, past the retention the law sets."""
-    if not directory or not os.path.exists(directory):
-        return []  # made at the first archive (with its parents)
+    if not directory:
+        return []
+    if not os.path.exists(directory):
+        # Made at the first archive, with its parents: by the nearest of them that exists, which must let it.
+        # Checked there, a typo under a read-only root (the pods' filesystem) failed every hourly pass instead.
+        ancestor = os.path.dirname(os.path.abspath(directory))
+        while not os.path.exists(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not os.path.isdir(ancestor):
+            why = f"{ancestor} is a file, not a directory"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            why = f"this process (uid {os.getuid()}) cannot write in {ancestor}"
+        else:
+            return []
+        return [f"GOVSHARE_AUDIT_ARCHIVE_DIR={directory!r}: does not exist and cannot be made ({why}): make it, or "
+                "give the query service a writable volume there"]
     if not os.path.isdir(directory):
         return [f"GOVSHARE_AUDIT_ARCHIVE_DIR={directory!r}: is a file, not a directory"]
     if not os.access(directory, os.W_OK | os.X_OK):

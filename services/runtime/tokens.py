@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +42,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.runtime.errors import ServiceError, unauthenticated
+from services.runtime.errors import ServiceError, unauthenticated, unavailable
 from services.runtime.identity import PERSON_PREFIX, SERVICE_PREFIX, Caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
@@ -56,6 +57,13 @@ SESSION_EXPIRED = "SESSION_EXPIRED"
 PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
 #: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
 IAT_LEEWAY_SECONDS = 5
+#: The reason of a token the platform signed refused because it says it was issued later than this host's now:
+#: the hosts' clocks disagree (the platform's fault, not the caller's).
+CLOCK_SKEW = "CLOCK_SKEW"
+#: How often a service says in its log that it refuses the platform's tokens for its clock, while it does.
+SKEW_LOG_INTERVAL_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ class TokenVerifier:
         self._max = max_cached
         #: Refuses callers of disabled or rotated systems (SystemStates.check), cached tokens included.
         self._check = check
+        #: When (time.monotonic) the log last said this host's clock lags the tokens' issuer; None: never.
+        self._skew_said: float | None = None
 
     def verify(self, token: str, check: bool = True, password_change: bool = False) -> Caller:
         """The caller a token asserts, or ServiceError(UNAUTHENTICATED) saying what is wrong with it (``check``
@@ -197,7 +207,7 @@ class TokenVerifier:
         except (TypeError, ValueError, OverflowError):
             raise unauthenticated("bearer token is invalid (iat is not a number of seconds)") from None
         if issued_at > now + IAT_LEEWAY_SECONDS:
-            raise unauthenticated("bearer token is invalid (issued in the future)")
+            raise self._issued_ahead(issued_at - now)
         subject = str(_claim(claims, "sub", str, "", "a string"))
         if subject.startswith(SERVICE_PREFIX):
             raise unauthenticated("bearer token is invalid (a token never names a platform service)")
@@ -236,6 +246,25 @@ class TokenVerifier:
             except jwt.InvalidTokenError as exc:
                 raise unauthenticated(f"bearer token is invalid ({exc})") from None
         raise unauthenticated("bearer token signature is invalid: it was not signed by the platform") from failure
+
+    def _issued_ahead(self, seconds: float) -> ServiceError:
+        """UNAVAILABLE CLOCK_SKEW for a token whose signature verified (the platform issued it) and whose ``iat`` is
+        ``seconds`` ahead of this host's clock, said in the log once a minute.
+
+        Only the platform signs tokens, so such a token means this host's clock lags the authorization service's:
+        refused UNAUTHENTICATED "issued in the future", every call reaching this host failed as if its credentials
+        were wrong (the SDK asked for a new token, which was refused alike; the console signed the person out),
+        and nothing in the log told the operator. Another replica, or this one once its clock is corrected, answers
+        the same call: the caller is told to retry, the operator to correct the hosts' time."""
+        now = time.monotonic()
+        if self._skew_said is None or now - self._skew_said >= SKEW_LOG_INTERVAL_SECONDS:
+            self._skew_said = now
+            log.warning("refusing bearer tokens issued ahead of this host's clock (one by %.0f s, more than the %d s "
+                        "tolerated): this host's clock lags the authorization service's; correct the time of the "
+                        "platform's hosts (NTP). Said once a minute while it lasts", seconds, IAT_LEEWAY_SECONDS)
+        return unavailable(CLOCK_SKEW, f"the bearer token was issued {seconds:.0f} s ahead of this service's clock "
+                           f"(more than the {IAT_LEEWAY_SECONDS} s tolerated): the platform's hosts disagree on the "
+                           "time, which its operators correct; retry with backoff")
 
     def _unknown_key(self, kid: object) -> ServiceError:
         """UNAUTHENTICATED naming the token's key and the keys this service holds (the JWKS publishes them all):

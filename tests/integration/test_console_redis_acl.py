@@ -97,3 +97,39 @@ async def test_the_documented_acl_lets_the_console_do_what_it_does_and_no_more(c
     finally:
         await watch.stop()
         await client.aclose()
+
+
+async def test_a_session_store_refusing_the_console_is_logged_with_redis_words(
+        redis_url: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """Every request the session store failed was logged "session store unavailable", nothing more: Redis down,
+    Redis full (OOM under maxmemory, seen on govshare up: every sign-in answered 503) and the console's user
+    refused a command by its ACL (a line without +set) read alike, and they call for different hands."""
+    from console.sessions import SessionSync
+
+    user, password = f"console-{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
+    await redis_client.execute_command("ACL", "SETUSER", *[r for r in _documented_acl(user, password) if r != "+set"])
+    client = create_client(_as_user(redis_url, user, password))
+    store = RedisSessionStore(client, 60)
+
+    async def signs_in(scope, receive, send):  # type: ignore[no-untyped-def]
+        store.create(Person("zhangsan", "张三", "11100000000000000X"), "token", time.time() + 60)
+        await send({"type": "http.response.start", "status": 303, "headers": [(b"location", b"/")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict] = []
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    try:
+        await SessionSync(signs_in, store)({"type": "http", "path": "/login", "headers": []}, receive, send)
+    finally:
+        await client.aclose()
+        await redis_client.execute_command("ACL", "DELUSER", user)
+    assert sent[0]["status"] == 503
+    said = [r.getMessage() for r in caplog.records if r.name == "govshare.console"]
+    assert said == ["session store unavailable (Redis: this user has no permissions to run the 'set' command or its"
+                    " subcommand): the request was answered 503"], said

@@ -196,3 +196,38 @@ async def test_the_docs_error_example_meets_the_refusals_its_comments_name(platf
     assert isinstance(refused, PermissionDenied) and refused.reason == "NOT_GRANTED"
     assert isinstance(bad, InvalidArgument) and bad.field_violations[0][0] == "key"
     assert "check character" in bad.field_violations[0][1]
+
+
+async def test_a_token_issued_ahead_of_a_services_clock_is_unavailable_and_said_in_its_log(  # type: ignore[no-untyped-def]
+        platform, caplog: pytest.LogCaptureFixture) -> None:
+    """A host whose clock lags the authorization service's by more than the 5 s tolerated refused every token the
+    platform issued UNAUTHENTICATED "bearer token is invalid (issued in the future)": the caller was told its
+    credentials were wrong (the SDK's new token refused alike, the console signing the person out), and nothing
+    in the service's log told the operator. The token's signature is the platform's, so the fault is the hosts'
+    clocks: UNAVAILABLE CLOCK_SKEW (another replica answers the retry), said in the log once a minute."""
+    import time
+
+    import grpc
+
+    from services.runtime.errors import details_of
+
+    entry = platform.credentials.systems[SYSTEM]
+    # As the authorization service issues it when its clock runs 30 s ahead of the catalog's.
+    ahead = issue_token(platform.settings["authorization"].token_private_key,
+                        Caller(entry["system_id"], entry["department"]), 600, not_before=int(time.time()) + 30).token
+    stub = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    caplog.set_level("WARNING", logger="services.runtime.tokens")
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetEntry(catalog_pb2.GetEntryRequest(code=ENTITIES),
+                                metadata=(("authorization", f"Bearer {ahead}"),))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value.details()
+        info, _ = details_of(refused.value)
+        assert info is not None and info.reason == "CLOCK_SKEW"
+        assert re.fullmatch(r"the bearer token was issued (29|30) s ahead of this service's clock \(more than the 5 s "
+                            r"tolerated\): the platform's hosts disagree on the time, which its operators correct; "
+                            r"retry with backoff", refused.value.details()), refused.value.details()
+    said = [r.getMessage() for r in caplog.records if r.name == "services.runtime.tokens"]
+    assert len(said) == 1, said
+    assert "this host's clock lags the authorization service's; correct the time of the platform's hosts (NTP)" \
+        in said[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -603,4 +604,191 @@ async def test_a_page_reads_the_archives_anchors_in_its_own_snapshot(old_schema:
         async with store.verification_snapshot(None, set()) as snapshot:  # the next page sees the archive whole
             assert await judged(snapshot.anchors, snapshot.entries) == [("INTACT", 3)]
     finally:
+        await pool.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+#: One upkeep pass with retention, in a process whose files may not grow past 2,000 bytes (RLIMIT_FSIZE: a write
+#: past it fails EFBIG, as one on a full archive volume fails ENOSPC), its log on stderr.
+ARCHIVE_ON_A_FULL_DISK = """
+import asyncio, datetime as dt, logging, resource, signal, sys
+from pathlib import Path
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from services.query.checkpoints import CheckpointSigner
+from services.query.partitions import PartitionKeeper, Retention
+from services.query.store import QueryStore
+from services.runtime import db
+
+async def main(url, directory):
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
+    key = Ed25519PrivateKey.generate()
+    pool = await db.create_pool(url, "query")
+    march = dt.datetime(2025, 3, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    keeper = PartitionKeeper(QueryStore(pool), 3600, clock=lambda: march,
+                             retention=Retention(2, Path(directory), CheckpointSigner(key), key))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+    await keeper.run_once()
+    await pool.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_a_month_archived_onto_a_full_disk_stays_online_and_the_log_says_why(
+        old_schema: str, tmp_path: Path) -> None:
+    """With the archive volume full, each hourly pass logged only "archiving expired access log months failed
+    (OSError)": the operator learnt neither that the disk was full nor which directory, and the month's file cut
+    short was left there as access_log_YYYYMM.jsonl.partial, holding the space the next pass needed."""
+    import subprocess
+    import sys
+
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    directory = tmp_path / "archive"
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses(chained([january + dt.timedelta(hours=n) for n in range(20)], "a" * 32))
+        await store.release_audit_connection()
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-c", ARCHIVE_ON_A_FULL_DISK, old_schema, str(directory)],
+            capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert done.returncode == 0, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+        assert errors == [f"ERROR archiving access_log_202501 to {directory} failed (OSError: [Errno 27] File too "
+                          "large): the month stays online and is archived at the next pass; free space there or "
+                          "give the volume more"], done.stderr
+        assert "access_log_202501" in await store.partitions()
+        assert await pool.fetchval("SELECT count(*) FROM access_log") == 20
+        assert list(directory.iterdir()) == []  # nothing cut short left behind
+        # Space again: the next pass archives it.
+        key = Ed25519PrivateKey.generate()
+        keeper = PartitionKeeper(store, 3600, clock=lambda: dt.datetime(2025, 3, 5, tzinfo=CST),
+                                 retention=Retention(2, directory, CheckpointSigner(key), key))
+        await keeper.run_once()
+        assert "access_log_202501" not in await store.partitions()
+        with (directory / "access_log_202501.jsonl").open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (20, [])
+    finally:
+        await pool.close()
+
+
+async def test_a_months_file_is_on_disk_with_its_name_before_its_partition_is_dropped(
+        old_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The archive was fsynced and renamed into place, but its directory was never synced: the rename lives in the
+    page cache until the file system writes the directory back (seconds on ext4, longer elsewhere), while the
+    partition's drop was committed at once. A node lost in between kept neither the month's records nor their
+    file. Every fsync is recorded with what it synced; the directory must be among them before the drop."""
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    directory = tmp_path / "archive"
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    dropped = store.drop_archived_partition
+
+    async def drop(*args: object) -> None:
+        synced.append("drop")
+        await dropped(*args)  # type: ignore[arg-type]
+
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses(chained([january], "a" * 32))
+        await store.release_audit_connection()
+        key = Ed25519PrivateKey.generate()
+        keeper = PartitionKeeper(store, 3600, clock=lambda: dt.datetime(2025, 3, 5, tzinfo=CST),
+                                 retention=Retention(2, directory, CheckpointSigner(key), key))
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(store, "drop_archived_partition", drop)
+        assert await keeper.archive_expired(dt.datetime(2025, 3, 5, tzinfo=CST)) == ["access_log_202501"]
+        assert synced == [str(directory / "access_log_202501.jsonl.partial"), str(directory), "drop"]
+    finally:
+        await pool.close()
+
+
+async def test_two_processes_archiving_the_same_month_at_once_leave_one_whole_file(
+        old_schema: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every query process runs the upkeep (at its start, then hourly), and a pod's workers start together: two of
+    them archived the same month into the same access_log_YYYYMM.jsonl.partial on the shared volume, each
+    truncating what the other had written, one renaming the file while the other was still writing it, and the
+    other failing (the partial gone, or the partition dropped under it) with an ERROR each time. The file the
+    drop relied on could be another process's file, cut short. One process archives a month at a time; the
+    others leave it to it."""
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pools = [await db.create_pool(old_schema, "query") for _ in range(2)]
+    stores = [QueryStore(pool) for pool in pools]
+    directory = tmp_path / "archive"
+    key = Ed25519PrivateKey.generate()
+    march = dt.datetime(2025, 3, 5, tzinfo=CST)
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await stores[0].ensure_partition(month)
+        await stores[0].insert_accesses(chained([january + dt.timedelta(minutes=n) for n in range(3000)], "a" * 32))
+        await stores[0].release_audit_connection()
+        keepers = [PartitionKeeper(store, 3600, clock=lambda: march,
+                                   retention=Retention(2, directory, CheckpointSigner(key), key)) for store in stores]
+        done = await asyncio.gather(*(keeper.archive_expired(march) for keeper in keepers), return_exceptions=True)
+        assert sorted(map(str, done)) == ["['access_log_202501']", "[]"], done
+        assert not [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert "access_log_202501" not in await stores[0].partitions()
+        assert sorted(p.name for p in directory.iterdir()) == ["access_log_202501.jsonl"]
+        with (directory / "access_log_202501.jsonl").open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (3000, [])
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_a_starting_process_serves_before_it_archives(old_schema: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start awaited a whole upkeep pass, archiving included, and a query process serves only once its start
+    is done: a pod started while months were to be archived (a month of 10^7 records on the 1st, or every month
+    before the retention the first time one is set on a platform kept for years) did not serve for as long as
+    that took, and its startup probe (2 minutes in the chart) killed it first, again and again. Here the month's
+    archive is held until the test lets it go: the start returns all the same, and the month is archived then."""
+    from services.query import archive
+
+    await db.migrate(old_schema, "query")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    directory = tmp_path / "archive"
+    key = Ed25519PrivateKey.generate()
+    keeper = PartitionKeeper(store, 3600, clock=lambda: dt.datetime(2025, 3, 5, tzinfo=CST),
+                             retention=Retention(2, directory, CheckpointSigner(key), key))
+    go = asyncio.Event()
+    archive_partition = archive.archive_partition
+
+    async def long_archive(*args: object) -> object:
+        await go.wait()
+        return await archive_partition(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archive, "archive_partition", long_archive)
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses(chained([january], "a" * 32))
+        await store.release_audit_connection()
+        await asyncio.wait_for(keeper.start(), 20)
+        assert "access_log_202501" in await store.partitions()  # not archived yet
+        go.set()
+        for _ in range(200):  # archived within moments; bounded at about 20 s
+            if "access_log_202501" not in await store.partitions():
+                break
+            await asyncio.sleep(0.1)
+        assert "access_log_202501" not in await store.partitions()
+        assert (directory / "access_log_202501.jsonl").exists()
+    finally:
+        await keeper.stop()
         await pool.close()

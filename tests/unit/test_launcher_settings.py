@@ -206,6 +206,19 @@ def test_an_audit_archive_dir_that_is_a_file_is_named_at_start(tmp_path: Path) -
     assert not [p for p in problems("query", env) if "ARCHIVE" in p]
 
 
+def test_an_audit_archive_dir_that_cannot_be_made_is_named_at_start(tmp_path: Path) -> None:
+    """One that did not exist was taken as made at the first archive, whatever lay above it: a path under a file
+    (or a read-only root, the pods' filesystem) started the query service, and every hourly pass then failed to
+    make it, the expired months staying online."""
+    taken = tmp_path / "archive"
+    taken.write_text("not a directory")
+    under = taken / "months" / "2026"
+    env = {"GOVSHARE_AUDIT_RETENTION_MONTHS": "12", "GOVSHARE_AUDIT_ARCHIVE_DIR": str(under)}
+    assert [p for p in problems("query", env) if "ARCHIVE" in p] == [
+        f"GOVSHARE_AUDIT_ARCHIVE_DIR={str(under)!r}: does not exist and cannot be made ({taken} is a file, not a "
+        "directory): make it, or give the query service a writable volume there"]
+
+
 def test_oidc_settings_without_the_issuer_are_refused_not_ignored() -> None:
     """GOVSHARE_OIDC_JWKS_URL and GOVSHARE_OIDC_AUDIENCE without GOVSHARE_OIDC_ISSUER (docs: "set together") left
     OpenID Connect sign-in silently off."""
