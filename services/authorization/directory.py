@@ -346,7 +346,14 @@ class Directory:
     # Tokens
 
     async def issue_token(self, system_id: str, secret: str) -> tokens.IssuedToken:
-        """A token for a system that proves its secret; any failure is UNAUTHENTICATED."""
+        """A token for a system that proves its secret; any failure is UNAUTHENTICATED.
+
+        The blanks around the id and the secret are not read: neither ever holds one (a ``sys-…`` id, a URL-safe
+        secret), and a Java or .NET system sends the secret as it read its file (Files.readString keeps the final
+        newline), the id as copied from a form. Read as sent, the right secret was "unknown system id or wrong
+        secret" and logged as a guess at it (the SDK and the command trimmed them; a caller of its own could not
+        tell what was wrong)."""
+        system_id, secret = system_id.strip(), secret.strip()
         problems = [FieldViolation(name, "is required") for name, value in (("system_id", system_id),
                                                                              ("secret", secret)) if not value]
         if problems:

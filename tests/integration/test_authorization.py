@@ -731,6 +731,22 @@ async def test_wrong_secret_and_unknown_id_are_unauthenticated_alike(env: Env) -
     assert created.secret not in wrong
 
 
+async def test_a_secret_read_from_a_file_with_its_final_newline_gets_a_token(env: Env) -> None:
+    """A Java or .NET system reads its secret from a file (Files.readString, File.ReadAllText) and its id from a
+    form, and sends them with the file's final newline or a space copied beside them: the right secret was refused
+    "unknown system id or wrong secret", and logged as a guess at the system's secret. Neither ever holds a blank,
+    so the blanks around them are not read; one inside is still a wrong secret."""
+    created = await _new_system(env, await env.department())
+    for system_id, secret in ((created.system.id, created.secret + "\n"), (created.system.id, created.secret + "\r\n"),
+                              (f" {created.system.id}\t", f" {created.secret} ")):
+        issued = await _issue(env, system_id, secret)
+        assert TokenVerifier(env.settings.token_public_key).verify(issued.token).system_id == created.system.id
+    await fails(_issue(env, created.system.id, f"{created.secret[:9]} {created.secret[9:]}"),
+                grpc.StatusCode.UNAUTHENTICATED)
+    _, _, message = await fails(_issue(env, created.system.id, " \n"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert "secret: is required" in message, message
+
+
 async def test_issue_token_is_authenticated_by_the_secret_alone(env: Env) -> None:
     """The edge lets IssueToken through without a token: the system's secret in the request is the credential,
     and no identity entry is needed or trusted."""
