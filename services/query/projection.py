@@ -55,6 +55,13 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # names a moment, not the day the item records, and is compared as written.
 _TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
+# An amount of money as a business licence or a statement prints it (an item whose unit is money, 注册资本(万元)):
+# the currency named before (人民币200万元, ¥200, NFKC's form of ￥, RMB 200) or after it (200万元人民币), and 整,
+# "exactly", at its end (200万元整); 元 left out after the unit's multiplier (200万, as a desk writes it).
+_YUAN = "元"
+_WHOLE = "整"
+_CURRENCY_BEFORE = ("人民币", "¥", "rmb", "cny")
+_CURRENCY_AFTER = ("人民币", "rmb", "cny")
 _ARABIC_DIGIT = re.compile("[0-9]")
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
@@ -130,10 +137,34 @@ def same_number(claimed: str, actual: str, unit: str = "") -> bool:
 
 
 def _without_unit(value: str, unit: str) -> str:
-    """``value`` without ``unit`` written after its number (200.00万元, 200 万元), if it ends so."""
+    """``value`` without ``unit`` written after its number (200.00万元, 200 万元), if it ends so; for a unit of
+    money, also without the currency and 整 a licence prints around an amount (_without_currency), and with the
+    unit's 元 left out after its multiplier (200万 of 万元)."""
     text = normalize_claim(value)
     unit = normalize_claim(unit)
-    return text.removesuffix(unit).rstrip() if unit and text.endswith(unit) else text
+    if not unit:
+        return text
+    if unit.endswith(_YUAN):
+        text = _without_currency(text)
+    for written in (unit, unit.removesuffix(_YUAN)):
+        if written and text.endswith(written):
+            return text.removesuffix(written).rstrip()
+    return text
+
+
+def _without_currency(text: str) -> str:
+    """An amount (normalised) without the currency named before or after it (人民币200万元, 200万元人民币, ¥200,
+    RMB 200) and the 整 after it (200万元整), as licences and statements print amounts: each was told 不一致 of
+    the record's 200. Each is taken off once, so 200整整 is still no number."""
+    for word in _CURRENCY_BEFORE:
+        if text.startswith(word):
+            text = text.removeprefix(word).lstrip()
+            break
+    for word in _CURRENCY_AFTER:
+        if text.endswith(word):
+            text = text.removesuffix(word).rstrip()
+            break
+    return text.removesuffix(_WHOLE).rstrip()
 
 
 def _number_text(value: str) -> str:

@@ -132,6 +132,35 @@ def test_verify_reads_a_number_followed_by_the_unit_its_item_declares() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
+def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
+    """A business licence prints 注册资本 as 人民币200万元, 200万元人民币 or 200万元整, and a desk writes 200万: each is
+    the record's 200 of 注册资本(万元), not 不一致. Only an item whose unit is money reads the currency and 整; the
+    unit's 元 may be left out after its multiplier (万), not the multiplier (200元 is still no number of 万元)."""
+    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="面积（平方米）", machine_name="area", data_type=catalog_pb2.DATA_TYPE_DOUBLE)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    record = {"registered_capital": "200", "paid_in": "1250000.5", "area": "86.5"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for item, claimed in (("registered_capital", "人民币200万元"), ("registered_capital", "200万元人民币"),
+                          ("registered_capital", "200.00万元整"), ("registered_capital", "人民币 200 万元整"),
+                          ("registered_capital", "200万"), ("registered_capital", "２００万人民币"),
+                          ("registered_capital", "￥200万元"), ("registered_capital", "RMB 200万元"),
+                          ("paid_in", "¥1,250,000.50"), ("paid_in", "人民币1250000.5元整"),
+                          ("paid_in", "CNY 1250000.50")):
+        assert outcome(item, claimed) == MATCH, claimed
+    for item, claimed in (("registered_capital", "200元"), ("registered_capital", "人民币200元"),
+                          ("registered_capital", "201万"), ("registered_capital", "200万元万元"),
+                          ("registered_capital", "人民币"), ("registered_capital", "200整整"),
+                          ("paid_in", "1250000.5万"), ("area", "人民币86.5平方米"), ("area", "86.5平方")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
 def test_verify_compares_code_items_in_either_case() -> None:
     """A 统一社会信用代码 typed in lower case is the record's code (as any text in another case is)."""
     record = {"credit_code": "91451402024600190C", "holder_id": "92370102124739907Y", "name": "Acme"}
