@@ -48,6 +48,12 @@ COORDINATIONS = frozenset({"COORDINATED_GRANTED", "COORDINATED_REFUSED"})
 #: The applicant's steps asking for access: whoever took one does not coordinate the application.
 REQUESTS = frozenset({"SUBMITTED", "ESCALATED"})
 STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != sharing_pb2.APPLICATION_STATE_UNSPECIFIED)
+#: An application naming no items. It was made for every item of the resource, sensitive ones included, which the
+#: provider's 审批人 was asked to approve: more than a use needs (个人信息保护法 Art. 6, 最小必要), and not what the
+#: department chose (a list a program left empty, a field a generated client misnamed). The console refused it in its
+#: own form only.
+NO_ITEMS = ("name each item your use needs (最小必要): an application asks for the items it lists, none for all of "
+            "them")
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,8 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
     if error := resource_code_problem(draft.resource_code):
         problems.append(FieldViolation("application.resource_code", error))
     problems += system_id_problems("application.system_ids", draft.system_ids)
+    if not draft.items:
+        problems.append(FieldViolation("application.items", NO_ITEMS))
     problems += item_list_problems("application.items", draft.items)
     problems += enum_list_problems("application.purposes", draft.purposes, PURPOSES, "purpose")
     problems += enum_list_problems("application.methods", draft.methods, METHODS, "share method")
@@ -234,11 +242,6 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
                         "was made (it may mean something else now): approve only the other items, naming them in "
                         "items; the applicant applies again for it")
          for item in scope.items if item in relisted]
-
-
-def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:
-    """The items applied for; an empty request means every item of the resource."""
-    return draft.items or tuple(item_names(entry))
 
 
 def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:

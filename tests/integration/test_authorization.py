@@ -1125,6 +1125,24 @@ async def test_submission_problems_are_all_named(env: Env, parties) -> None:  # 
     assert fields == ["application.resource_code"]
 
 
+async def test_an_application_naming_no_items_is_refused_not_made_for_every_item(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application sent without items ({"items": []}, a list a program left empty, or the field misnamed in a
+    generated client) was made for every item of the resource, its sensitive ones too, which the provider's 审批人
+    was then asked to approve: more than the use needs (个人信息保护法 Art. 6, 最小必要), without the department
+    having chosen it (the console refused it only in its own form). It is refused on application.items, nothing
+    made, asking for the items the use needs."""
+    _, user, entry = parties
+    before = await env.sharing.ListApplications(sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT),
+                                                metadata=env.md(user), timeout=10)
+    _, fields, message = await fails(env.submit(user, entry, items=[]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.items"], fields
+    assert "name each item your use needs" in message, message
+    after = await env.sharing.ListApplications(sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT),
+                                               metadata=env.md(user), timeout=10)
+    assert [a.id for a in after.applications] == [a.id for a in before.applications]
+
+
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
     system = (await _new_system(env, user)).system
