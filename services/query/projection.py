@@ -32,7 +32,12 @@ NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
 # The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7, the one 民委发〔2016〕33号 asks every
 # system to store) as other keyboards, fonts and systems give it: a bullet, a hyphenation point, the katakana middle
 # dot (NFKC's form of the half-width one), operator dots, and the black circle some banks' systems put there.
-_NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u25cf\u2e31\u30fb\ua78f", "\u00b7"))
+# And the hyphen of an address's 3-2-101室, a date's 1949-11-06 or a negative number as a document gives it: Word's
+# autocorrect makes it an en dash between numbers, web pages and PDFs a hyphen (U+2010), a figure dash, an em dash or
+# a minus sign (a full-width － is NFKC's hyphen already). Each was 不一致 of the record's 3-2-101室.
+_NAME_DOTS = "\u2022\u2027\u2219\u22c5\u25cf\u2e31\u30fb\ua78f"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58"
+_SEPARATORS = str.maketrans({**dict.fromkeys(_NAME_DOTS, "\u00b7"), **dict.fromkeys(_DASHES, "-")})
 # Blanks beside a Han character (or a name's separator dot): 武 文辉 typed at a desk is 武文辉, no Chinese name
 # holds a space; and 滨河路 519 号, as many type digits and Latin letters within Chinese text (the blank typesetting
 # puts there), is the record's 滨河路519号. Between Latin letters or digits a blank still counts (John Smith is
@@ -111,12 +116,13 @@ def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | 
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
     at a desk become ASCII), trimmed, without blanks beside Han characters, a name's separator dot as the
-    间隔号 ``·`` whichever dot was typed, and Latin letters in one case (casefold).
+    间隔号 ``·`` whichever dot was typed, a dash as the hyphen ``-`` (3–2–101室 copied from a document), and Latin
+    letters in one case (casefold).
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
     and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
-    return _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS)).casefold()
+    return _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_SEPARATORS)).casefold()
 
 
 def same_value(claimed: str, actual: str) -> bool:

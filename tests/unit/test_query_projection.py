@@ -207,6 +207,21 @@ def test_verify_reads_an_address_without_the_blanks_typed_around_its_numbers() -
         assert verify(claims, record) == dict.fromkeys(claims, MISMATCH), claims
 
 
+def test_verify_reads_a_dash_as_the_hyphen_the_record_holds() -> None:
+    """An address's 3-2-101室 copied from a Word document or a web page comes with an en dash (Word's autocorrect
+    between numbers: 3–2–101), a hyphen (U+2010) or a minus sign; a date 1949–11–06 likewise. Each is the record's
+    hyphen, as a full-width － already was; another number, or a dash where the record has none, still disagrees."""
+    record = {"address": "文化路252号3-2-101室", "birth_date": "1949-11-06", "balance": "-200"}
+    kinds = {"numeric_items": frozenset({"balance"}), "date_items": frozenset({"birth_date"})}
+    for claims in ({"address": "文化路252号3–2–101室"}, {"address": "文化路252号3‐2‐101室"},
+                   {"address": "文化路252号3—2—101室"}, {"address": "文化路252号3−2−101室"},
+                   {"birth_date": "1949–11–06"}, {"balance": "−200"}, {"balance": "‒200.00"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"address": "文化路252号3–2–102室"}, {"address": "文化路252号3–2101室"},
+                   {"birth_date": "1949–11–07"}, {"balance": "200"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MISMATCH), claims
+
+
 def test_verify_compares_date_items_as_dates() -> None:
     """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
     record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
