@@ -161,6 +161,28 @@ def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
+def test_verify_reads_an_amount_in_yuan_of_a_currency_item_naming_no_unit() -> None:
+    """A 货币型 item whose name declares no unit (缴费基数, a 前置机's column) holds 元: 9612.08元, ￥9612.08 or
+    人民币9612.08元 copied off a statement is its 9612.08, not 不一致. Another unit is still no number of it, and an
+    item of another numeric type naming no unit takes none (12人 of 人数 disagrees)."""
+    entry = catalog_pb2.Entry(code="202001/000001", key_item="citizen_id", items=[
+        catalog_pb2.DataItem(name="缴费基数", machine_name="contribution_base",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="人数", machine_name="staff", data_type=catalog_pb2.DATA_TYPE_INTEGER)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    assert resource.numeric_units == {"contribution_base": "元"}
+    record = {"contribution_base": "9612.08", "staff": "12"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for claimed in ("9612.08元", "￥9,612.08", "人民币9612.08元", "9612.080", "9612.08元整"):
+        assert outcome("contribution_base", claimed) == MATCH, claimed
+    for item, claimed in (("contribution_base", "9612.08万元"), ("contribution_base", "9612.08美元"),
+                          ("staff", "12人"), ("staff", "￥12")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
 def test_verify_compares_code_items_in_either_case() -> None:
     """A 统一社会信用代码 typed in lower case is the record's code (as any text in another case is)."""
     record = {"credit_code": "91451402024600190C", "holder_id": "92370102124739907Y", "name": "Acme"}
