@@ -67,6 +67,9 @@ _YUAN = "元"
 _WHOLE = "整"
 _CURRENCY_BEFORE = ("人民币", "¥", "rmb", "cny")
 _CURRENCY_AFTER = ("人民币", "rmb", "cny")
+# A time of day as Chinese documents write it (GB/T 7408's 时 分 秒, 時 as a traditional text has it): 10时30分,
+# 10时30分15秒, after a date (2020年1月5日10时30分).
+_HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
@@ -231,7 +234,7 @@ def _date_fields(value: str) -> tuple[int, int, int] | None:
 def day_of(value: str) -> date | None:
     """The day ``value`` writes: a date in one of the desk's forms (date_of), or one a calling system sent with a
     midnight after it (2015-09-05 00:00:00, 2015-09-05T00:00:00+08:00, 2015-09-04T16:00:00Z), else None."""
-    text = normalize_claim(value)
+    text = _timed_text(value)
     if _TIME_OF_DAY.search(text) is None:
         return date_of(value)
     written = _written_moment(text)
@@ -247,11 +250,23 @@ def day_of(value: str) -> date | None:
 def moment_of(value: str) -> datetime | None:
     """The moment ``value`` writes as a date and a time of day (2020-01-05 10:00:00, 2020年1月5日 10:00,
     2020-01-05T02:00:00Z), in China's time when it gives no offset (a DATETIME column, a desk), else None."""
-    written = _written_moment(normalize_claim(value))
+    written = _written_moment(_timed_text(value))
     if written is None:
         return None
     moment, zone = written
     return _in_china(moment, zone) if zone is not None else moment.replace(tzinfo=CHINA)
+
+
+def _timed_text(value: str) -> str:
+    """``value`` normalised (normalize_claim), a time of day written in Chinese (10时30分, 10时30分15秒: certificates,
+    notices and receipts date a moment so) written as _TIME_OF_DAY reads one (10:30, 10:30:15)."""
+    text = normalize_claim(value)
+    found = _HAN_TIME.search(text)
+    if found is None:
+        return text
+    hours, minutes, seconds = found.groups()
+    clock = f"{hours}:{int(minutes):02d}" + (f":{int(seconds):02d}" if seconds else "")
+    return text[:found.start()] + clock
 
 
 def _written_moment(text: str) -> tuple[datetime, str | None] | None:
@@ -343,7 +358,7 @@ def _code_claim_error(kind: int, claimed: str) -> str | None:
 
 def _without_time_of_day(value: str) -> str:
     """``value`` without the time of day a calling system sends a date column with (2015-09-05 00:00:00)."""
-    text = normalize_claim(value)
+    text = _timed_text(value)
     found = _TIME_OF_DAY.search(text)
     return text[:found.start()] if found is not None else text
 

@@ -412,6 +412,22 @@ def test_verify_reads_a_logical_item_as_yes_or_no_however_written() -> None:
     assert projection.claim_error("是", is_logical=True) is None and projection.claim_error("也许") is None
 
 
+def test_verify_reads_a_time_of_day_written_in_hours_and_minutes_as_chinese_documents_write_it() -> None:
+    """A certificate, a notice or a receipt dates a moment 2020年1月5日10时30分 (GB/T 7408's Chinese form, 时 分 秒);
+    a desk copying it was told 不一致 of the record's 2020-01-05T10:30:00+08:00, as the time was read only as 10:30.
+    The same moment so written agrees, another minute does not; a date item's midnight so written is its day."""
+    record = {"registered_at": "2020-01-05T10:30:00+08:00", "issue_date": "2020-01-05"}
+    kinds = {"datetime_items": frozenset({"registered_at"}), "date_items": frozenset({"issue_date"})}
+    for claims in ({"registered_at": "2020年1月5日10时30分"}, {"registered_at": "2020年1月5日 10时30分00秒"},
+                   {"registered_at": "2020-01-05 10时30分"}, {"registered_at": "二〇二〇年一月五日10时30分"},
+                   {"registered_at": "2020年01月05日 10時30分"}, {"issue_date": "2020年1月5日0时0分"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"registered_at": "2020年1月5日10时31分"}, {"registered_at": "2020年1月5日10时30分01秒"},
+                   {"registered_at": "2020年1月5日10时"}, {"registered_at": "2020年1月5日10时61分"},
+                   {"issue_date": "2020年1月5日10时30分"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MISMATCH), claims
+
+
 def test_verify_reads_a_date_and_time_item_as_the_moment_it_names() -> None:
     """A 日期时间型 item leaves a department's 前置机 in ISO 8601 with its offset (2020-01-05T10:00:00+08:00); a
     calling system claims it as its DATETIME column prints it (2020-01-05 10:00:00, China's time), a desk as
