@@ -311,6 +311,7 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"masks a sensitive item only: .*",
      "脱敏规则只用于敏感项：该项未勾选“敏感”，其值将不脱敏、完整提供给使用部门。请勾选“敏感”，或清空脱敏规则。"),
     (r"the resource is not shared by this method", "该资源不提供这种共享方式。"),
+    (r"resource \S+ is not shared by SHARE_METHOD_\w+ \(it offers .+\)", "该资源不提供这种共享方式。"),
     (r"must be at least (\d+) characters", r"不能少于 \1 个字符。"),
     # services/supervision: a period or a report's department (the 监督 page's links, a typed address).
     (r"must be between (\d+) and (\d+)", r"须在 \1 至 \2 之间。"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
 from services.authorization.entries import item_names, listed_after, offered_methods
 from services.authorization.validation import (
     ITEM_NAME,
@@ -220,10 +221,14 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
             problems.append(FieldViolation(f"application.items[{index}]", f"{item} is not an item of resource "
                                            f"{entry.code}"))
     offered = offered_methods(entry)
+    # Named as the proto spells them: a caller that sent a number (methods: [2]) learnt neither which method that
+    # was nor which to ask for from "is not shared by this method".
+    offers = ", ".join(common_pb2.ShareMethod.Name(m) for m in sorted(offered)) or "none"
     for index, method in enumerate(draft.methods):
         if method in METHODS and method not in offered:
             problems.append(FieldViolation(f"application.methods[{index}]",
-                                           f"resource {entry.code} is not shared by this method"))
+                                           f"resource {entry.code} is not shared by "
+                                           f"{common_pb2.ShareMethod.Name(method)} (it offers {offers})"))
     return problems
 
 

@@ -1143,6 +1143,21 @@ async def test_an_application_naming_no_items_is_refused_not_made_for_every_item
     assert [a.id for a in after.applications] == [a.id for a in before.applications]
 
 
+async def test_an_application_for_a_method_the_resource_does_not_offer_names_those_it_offers(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """methods [SHARE_METHOD_FRONT_END_EXCHANGE] for a resource offered by online query and batch download was refused
+    "resource … is not shared by this method": the integrator, who sent an enum's number, learnt neither which
+    method that was nor which to ask for. The refusal names both, as the proto spells them."""
+    _, user, entry = parties
+    _, fields, message = await fails(env.submit(user, entry, methods=[ONLINE, common.SHARE_METHOD_FRONT_END_EXCHANGE]),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.methods[1]"], fields
+    offered = ", ".join(common.ShareMethod.Name(m) for m in sorted(entry.share_methods))
+    assert message == (f"application.methods[1]: resource {entry.code} is not shared by "
+                       f"SHARE_METHOD_FRONT_END_EXCHANGE (it offers {offered})"), message
+    assert field_sentence(message.split(": ", 1)[1]) == "该资源不提供这种共享方式。"  # the console's 申请使用 form
+
+
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
     system = (await _new_system(env, user)).system
