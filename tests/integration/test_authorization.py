@@ -735,10 +735,13 @@ async def test_a_secret_read_from_a_file_with_its_final_newline_gets_a_token(env
     """A Java or .NET system reads its secret from a file (Files.readString, File.ReadAllText) and its id from a
     form, and sends them with the file's final newline or a space copied beside them: the right secret was refused
     "unknown system id or wrong secret", and logged as a guess at the system's secret. Neither ever holds a blank,
-    so the blanks around them are not read; one inside is still a wrong secret."""
+    so the blanks around them are not read; one inside is still a wrong secret. Nor does either hold a byte order
+    mark, which a file saved by Notepad or Windows PowerShell as "UTF-8 with BOM" begins with and Java's readString
+    (or the SDK given the file's bytes) keeps."""
     created = await _new_system(env, await env.department())
     for system_id, secret in ((created.system.id, created.secret + "\n"), (created.system.id, created.secret + "\r\n"),
-                              (f" {created.system.id}\t", f" {created.secret} ")):
+                              (f" {created.system.id}\t", f" {created.secret} "),
+                              (created.system.id, f"\ufeff{created.secret}\r\n")):
         issued = await _issue(env, system_id, secret)
         assert TokenVerifier(env.settings.token_public_key).verify(issued.token).system_id == created.system.id
     await fails(_issue(env, created.system.id, f"{created.secret[:9]} {created.secret[9:]}"),
