@@ -332,6 +332,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
+    (r"must be a 信息资源代码 like .*: it is written in full-width characters .*",
+     "信息资源代码须用半角数字和“/”填写，如 101001/000001。"),
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
     (r"must be the classification \(.*\), '/', and a 6-digit sequence, e\.g\. 101001/000001",
      "须为信息资源代码（类 1 位、项 2 位、目 3 位、可选细目 3 位，加“/”和 6 位顺序号），如 101001/000001。"),

@@ -1161,6 +1161,18 @@ async def test_an_application_for_a_method_the_resource_does_not_offer_names_tho
     assert field_sentence(message.split(": ", 1)[1]) == "该资源不提供这种共享方式。"  # the console's 申请使用 form
 
 
+async def test_an_application_for_a_code_in_full_width_forms_says_so(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """A resource code typed with a Chinese input method (１０１００１／０００００１) was refused "must be a
+    信息资源代码 like 101001/000001 (…)", the form the caller believed it had sent. The refusal says the code is
+    in full-width characters; the console's form says it in Chinese."""
+    _, user, entry = parties
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in entry.code)
+    _, fields, message = await fails(env.submit(user, cat.Entry(code=wide)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.resource_code"], fields
+    assert message.endswith(": it is written in full-width characters (全角): write its digits and / in ASCII (半角)")
+    assert field_sentence(message.split(": ", 1)[1]) == "信息资源代码须用半角数字和“/”填写，如 101001/000001。"
+
+
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
     system = (await _new_system(env, user)).system
