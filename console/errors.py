@@ -319,6 +319,7 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"masks a sensitive item only: .*",
      "脱敏规则只用于敏感项：该项未勾选“敏感”，其值将不脱敏、完整提供给使用部门。请勾选“敏感”，或清空脱敏规则。"),
     (r"the resource is not shared by this method", "该资源不提供这种共享方式。"),
+    (r"resource \S+ is not shared by SHARE_METHOD_\w+ \(it offers .+\)", "该资源不提供这种共享方式。"),
     (r"must be at least (\d+) characters", r"不能少于 \1 个字符。"),
     # services/supervision: a period or a report's department (the 监督 page's links, a typed address).
     (r"must be between (\d+) and (\d+)", r"须在 \1 至 \2 之间。"),
@@ -342,6 +343,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
+    (r"must be a 信息资源代码 like .*: it is written in full-width characters .*",
+     "信息资源代码须用半角数字和“/”填写，如 101001/000001。"),
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
     (r"must be the classification \(.*\), '/', and a 6-digit sequence, e\.g\. 101001/000001",
      "须为信息资源代码（类 1 位、项 2 位、目 3 位、可选细目 3 位，加“/”和 6 位顺序号），如 101001/000001。"),

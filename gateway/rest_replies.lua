@@ -15,7 +15,8 @@
 -- - A map's string value that is not a JSON string ({"claims": {"name": 123}}, true, a list, an object): the
 --   transcoder named it by its place in the body ("claims[1].value"; a list or an object it did not even name),
 --   where the services name a claim by its item (claims["name"]). It is refused before it is transcoded, named as
---   the services name it (a key not shaped as a name is not repeated: claims[…]); null goes on as before.
+--   the services name it (a key not shaped as a name is not repeated: claims[…]); null goes on as before. So is
+--   a map's key given twice, which the transcoder refused quoting the key (an ID number, as like as not).
 -- - A body naming a field its message does not have ("itmes" for "items", "purpose": {"txet": ...}), or one field
 --   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
@@ -49,7 +50,8 @@ end
 -- (``field`` and ``description`` when the message does not start with the field: an unknown query parameter's.)
 local function invalid_argument(message, field, description)
   if field == nil then
-    field, description = message:match('^([%w_%.%[%]"]+): (.+)$')
+    -- (… is a map's key the edge does not repeat, claims[…]: its three bytes)
+    field, description = message:match('^([%w_%.%[%]"\226\128\166]+): (.+)$')
   end
   if field == nil then
     return status_body(3, message, error_info("INVALID_ARGUMENT", "{}"))
@@ -326,11 +328,17 @@ local function walk_object(text, pos, kind, path)
       end
       seen[field] = name
       child_path = path == "" and name or path .. "." .. name
-    elseif values ~= nil then  -- (a map's key given twice the transcoder refuses itself)
+    elseif values ~= nil then
       child, child_path = values, path .. "[…]"
       if name:match("^[%a_][%w_]*$") and #name <= 64 then
         child_path = path .. '["' .. name .. '"]'
       end
+      -- A key given twice: the transcoder refused it in its own words, naming the entry by its place
+      -- (claims[1]) and quoting the key whole ("Repeated map key: '342322194911060454' is already set.").
+      if seen[name] ~= nil then
+        error({ key_twice = child_path })
+      end
+      seen[name] = true
     end
     local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
@@ -490,6 +498,8 @@ local function body_refusal(text, message, parameters)
   elseif found.in_list ~= nil then
     return found.in_list .. ": null in a list, which the transcoder would drop without a word (the elements after "
         .. "it moving up one place): give the element a value, or leave it out"
+  elseif found.key_twice ~= nil then
+    return found.key_twice .. ": given twice in one map (the edge does not repeat the key): give each key once"
   elseif found.path == nil then
     return nil
   elseif found.twice ~= nil then

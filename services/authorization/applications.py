@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
 from services.authorization.entries import item_names, listed_after, offered_methods
 from services.authorization.validation import (
     ITEM_NAME,
@@ -48,6 +49,12 @@ COORDINATIONS = frozenset({"COORDINATED_GRANTED", "COORDINATED_REFUSED"})
 #: The applicant's steps asking for access: whoever took one does not coordinate the application.
 REQUESTS = frozenset({"SUBMITTED", "ESCALATED"})
 STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != sharing_pb2.APPLICATION_STATE_UNSPECIFIED)
+#: An application naming no items. It was made for every item of the resource, sensitive ones included, which the
+#: provider's 审批人 was asked to approve: more than a use needs (个人信息保护法 Art. 6, 最小必要), and not what the
+#: department chose (a list a program left empty, a field a generated client misnamed). The console refused it in its
+#: own form only.
+NO_ITEMS = ("name each item your use needs (最小必要): an application asks for the items it lists, none for all of "
+            "them")
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,8 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
     if error := resource_code_problem(draft.resource_code):
         problems.append(FieldViolation("application.resource_code", error))
     problems += system_id_problems("application.system_ids", draft.system_ids)
+    if not draft.items:
+        problems.append(FieldViolation("application.items", NO_ITEMS))
     problems += item_list_problems("application.items", draft.items)
     problems += enum_list_problems("application.purposes", draft.purposes, PURPOSES, "purpose")
     problems += enum_list_problems("application.methods", draft.methods, METHODS, "share method")
@@ -212,10 +221,14 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
             problems.append(FieldViolation(f"application.items[{index}]", f"{item} is not an item of resource "
                                            f"{entry.code}"))
     offered = offered_methods(entry)
+    # Named as the proto spells them: a caller that sent a number (methods: [2]) learnt neither which method that
+    # was nor which to ask for from "is not shared by this method".
+    offers = ", ".join(common_pb2.ShareMethod.Name(m) for m in sorted(offered)) or "none"
     for index, method in enumerate(draft.methods):
         if method in METHODS and method not in offered:
             problems.append(FieldViolation(f"application.methods[{index}]",
-                                           f"resource {entry.code} is not shared by this method"))
+                                           f"resource {entry.code} is not shared by "
+                                           f"{common_pb2.ShareMethod.Name(method)} (it offers {offers})"))
     return problems
 
 
@@ -234,11 +247,6 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
                         "was made (it may mean something else now): approve only the other items, naming them in "
                         "items; the applicant applies again for it")
          for item in scope.items if item in relisted]
-
-
-def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:
-    """The items applied for; an empty request means every item of the resource."""
-    return draft.items or tuple(item_names(entry))
 
 
 def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:

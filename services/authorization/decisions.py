@@ -145,17 +145,17 @@ class _Decider:
         entry = self.entry
         if entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
             state = _ENTRY_STATES.name(entry.state)
-            return self.deny(common_pb2.DENY_REASON_NOT_PUBLISHED,
-                             f"resource {self.code} is not published (state {state}) and cannot be used")
+            return self.deny_resource(common_pb2.DENY_REASON_NOT_PUBLISHED,
+                                     f"resource {self.code} is not published (state {state}) and cannot be used")
         if zone != "intranet" and classified(entry):
-            return self.deny(common_pb2.DENY_REASON_WRONG_ZONE,
-                             f"resource {self.code} is classified (涉密): it is served only by the intranet "
-                             "platform (共享平台(内网))")
+            return self.deny_resource(common_pb2.DENY_REASON_WRONG_ZONE,
+                                     f"resource {self.code} is classified (涉密): it is served only by the intranet "
+                                     "platform (共享平台(内网))")
         if self.method not in offered_methods(entry):
             offered = ", ".join(_method_name(m) for m in sorted(offered_methods(entry))) or "none"
-            return self.deny(common_pb2.DENY_REASON_METHOD_NOT_GRANTED,
-                             f"resource {self.code} is not shared by {_method_name(self.method)} "
-                             f"(it offers: {offered})")
+            return self.deny_resource(common_pb2.DENY_REASON_METHOD_NOT_GRANTED,
+                                     f"resource {self.code} is not shared by {_method_name(self.method)} "
+                                     f"(it offers: {offered})")
         return None
 
     def by_share_type(self, grants: Sequence[Grant]) -> Decision:
@@ -165,9 +165,9 @@ class _Decider:
         if entry.share_type != common_pb2.SHARE_TYPE_CONDITIONAL:
             grants = [g for g in grants if g.coordinated]
             if not grants:
-                return self.deny(common_pb2.DENY_REASON_NOT_SHARED,
-                                 f"resource {self.code} is not shared (不予共享): {APPLY}; the request goes to "
-                                 "the authority for coordination (Art. 12)")
+                return self.deny_resource(common_pb2.DENY_REASON_NOT_SHARED,
+                                         f"resource {self.code} is not shared (不予共享): {APPLY}; the request goes "
+                                         "to the authority for coordination (Art. 12)")
         return self.conditional(grants)
 
     def conditional(self, grants: Sequence[Grant]) -> Decision:
@@ -201,10 +201,10 @@ class _Decider:
         # new grant instead of refused QUOTA_EXHAUSTED by the old one.
         candidates = [g for g in candidates if g.id not in self.request.exclude_grant_ids]
         if not candidates:
-            return self.deny(common_pb2.DENY_REASON_QUOTA_EXHAUSTED,
-                             f"every grant of your department for resource {self.code} that covers this use has used "
-                             "up its call quota: ask the provider department to raise one (SharingService."
-                             f"UpdateGrant), or {APPLY} again")
+            return self.deny_resource(common_pb2.DENY_REASON_QUOTA_EXHAUSTED,
+                                     f"every grant of your department for resource {self.code} that covers this "
+                                     "use has used up its call quota: ask the provider department to raise one "
+                                     f"(SharingService.UpdateGrant), or {APPLY} again")
         return self.by_items(candidates, basic)
 
     def by_items(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
@@ -320,6 +320,13 @@ class _Decider:
         return Decision(allowed=True, expire_time=expire_time, message=message, allowed_items=items, masks=masks,
                         grant_id=grant.id if grant is not None else "",
                         quota=grant.quota if grant is not None else 0, denied_items=denied)
+
+    def deny_resource(self, reason: int, message: str) -> Decision:
+        """A denial of the resource itself, whatever the items asked for (not published, another network's, a
+        method it does not offer, not shared, every quota used): it names no denied items. They are the items to
+        ask again without (the refusal's metadata.denied_items), and naming every item asked for sent a program
+        that narrows its request back for every item it may have, to be refused the same."""
+        return self.deny(reason, message, denied=())
 
     def deny(self, reason: int, message: str, denied: tuple[str, ...] | None = None) -> Decision:
         return Decision(allowed=False, expire_time=self.cache_until, deny_reason=reason, message=message,

@@ -55,10 +55,17 @@ LEVELS = frozenset(v for v in directory_pb2.AdministrativeLevel.values()
                    if v != directory_pb2.ADMINISTRATIVE_LEVEL_UNSPECIFIED)
 # One message for an unknown id and a wrong secret: the answer must not tell which ids exist.
 BAD_CREDENTIALS = "unknown system id or wrong secret"
+#: What a file saved as "UTF-8 with BOM" begins with, kept by a reader that does not know it (Java's readString).
+BYTE_ORDER_MARK = "\ufeff"
 # Issued secrets are 43 characters; anything far longer is refused before hashing.
 MAX_SECRET = 256
 #: What a department's business system may do in the directory instead (duties.require_administrator).
 OWN_ROTATION = "a business system may rotate its own secret only (RotateSystemSecret with its own id)"
+
+
+def _credential(value: str) -> str:
+    """A system id or secret as IssueToken reads it: without the blanks and byte order mark around it."""
+    return value.strip().strip(BYTE_ORDER_MARK).strip()
 
 
 @dataclass(frozen=True)
@@ -346,7 +353,15 @@ class Directory:
     # Tokens
 
     async def issue_token(self, system_id: str, secret: str) -> tokens.IssuedToken:
-        """A token for a system that proves its secret; any failure is UNAUTHENTICATED."""
+        """A token for a system that proves its secret; any failure is UNAUTHENTICATED.
+
+        The blanks around the id and the secret are not read: neither ever holds one (a ``sys-…`` id, a URL-safe
+        secret), and a Java or .NET system sends the secret as it read its file (Files.readString keeps the final
+        newline), the id as copied from a form. Read as sent, the right secret was "unknown system id or wrong
+        secret" and logged as a guess at it (the SDK and the command trimmed them; a caller of its own could not
+        tell what was wrong). Nor is a byte order mark before them read: a file saved as "UTF-8 with BOM" (Notepad,
+        Windows PowerShell) begins with one, which Java's readString and the SDK given the file's bytes keep."""
+        system_id, secret = _credential(system_id), _credential(secret)
         problems = [FieldViolation(name, "is required") for name, value in (("system_id", system_id),
                                                                              ("secret", secret)) if not value]
         if problems:

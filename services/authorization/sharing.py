@@ -188,7 +188,7 @@ class Sharing:
         return Application(
             id=f"app-{uuid.uuid4().hex}", applicant_department_code=caller.department_code,
             provider_department_code=entry.provider_department_code, resource_code=entry.code,
-            system_ids=draft.system_ids, items=apps.requested_items(draft, entry),
+            system_ids=draft.system_ids, items=draft.items,
             purposes=apps.unique(draft.purposes), purpose_text=draft.purpose_text, basis=draft.basis,
             requested_expire_time=draft.requested_expire_time, methods=apps.unique(draft.methods),
             quota=draft.quota, state=apps.ESCALATED if not_shared or own else apps.SUBMITTED,

@@ -9,6 +9,7 @@ otherwise fail inside the database and surface as INTERNAL.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -80,10 +81,15 @@ def request_id_problem(value: str) -> str | None:
 
 
 def resource_code_problem(value: str) -> str | None:
+    """Why ``value`` is no 信息资源代码, or None. One typed with a Chinese input method in full-width forms
+    (１０１００１／０００００１) is said to be so: the caller was told only the form it believed it had sent."""
     if not value:
         return "is required"
     if not RESOURCE_CODE.fullmatch(value):
-        return "must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
+        problem = "must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
+        if RESOURCE_CODE.fullmatch(unicodedata.normalize("NFKC", value).strip()):
+            problem += ": it is written in full-width characters (全角): write its digits and / in ASCII (半角)"
+        return problem
     return None
 
 

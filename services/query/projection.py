@@ -32,7 +32,12 @@ NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
 # The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7, the one 民委发〔2016〕33号 asks every
 # system to store) as other keyboards, fonts and systems give it: a bullet, a hyphenation point, the katakana middle
 # dot (NFKC's form of the half-width one), operator dots, and the black circle some banks' systems put there.
-_NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u25cf\u2e31\u30fb\ua78f", "\u00b7"))
+# And the hyphen of an address's 3-2-101室, a date's 1949-11-06 or a negative number as a document gives it: Word's
+# autocorrect makes it an en dash between numbers, web pages and PDFs a hyphen (U+2010), a figure dash, an em dash or
+# a minus sign (a full-width － is NFKC's hyphen already). Each was 不一致 of the record's 3-2-101室.
+_NAME_DOTS = "\u2022\u2027\u2219\u22c5\u25cf\u2e31\u30fb\ua78f"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58"
+_SEPARATORS = str.maketrans({**dict.fromkeys(_NAME_DOTS, "\u00b7"), **dict.fromkeys(_DASHES, "-")})
 # Blanks beside a Han character (or a name's separator dot): 武 文辉 typed at a desk is 武文辉, no Chinese name
 # holds a space; and 滨河路 519 号, as many type digits and Latin letters within Chinese text (the blank typesetting
 # puts there), is the record's 滨河路519号. Between Latin letters or digits a blank still counts (John Smith is
@@ -63,6 +68,16 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # names a moment, not the day the item records, and is compared as written.
 _TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
+# An amount of money as a business licence or a statement prints it (an item whose unit is money, 注册资本(万元)):
+# the currency named before (人民币200万元, ¥200, NFKC's form of ￥, RMB 200) or after it (200万元人民币), and 整,
+# "exactly", at its end (200万元整); 元 left out after the unit's multiplier (200万, as a desk writes it).
+_YUAN = "元"
+_WHOLE = "整"
+_CURRENCY_BEFORE = ("人民币", "¥", "rmb", "cny")
+_CURRENCY_AFTER = ("人民币", "rmb", "cny")
+# A time of day as Chinese documents write it (GB/T 7408's 时 分 秒, 時 as a traditional text has it): 10时30分,
+# 10时30分15秒, after a date (2020年1月5日10时30分).
+_HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
@@ -112,13 +127,13 @@ def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | 
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
     at a desk become ASCII), trimmed, without blanks beside Han characters, a name's separator dot as the
-    间隔号 ``·`` whichever dot was typed (a full stop too, between Han characters), and Latin letters in one case
-    (casefold).
+    间隔号 ``·`` whichever dot was typed (a full stop too, between Han characters), a dash as the hyphen ``-``
+    (3–2–101室 copied from a document), and Latin letters in one case (casefold).
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
     and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
-    text = unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS)
+    text = unicodedata.normalize("NFKC", value).strip().translate(_SEPARATORS)
     return _BLANKS_BESIDE_HAN.sub("", _STOP_BETWEEN_HAN.sub("\u00b7", text)).casefold()
 
 
@@ -140,10 +155,34 @@ def same_number(claimed: str, actual: str, unit: str = "") -> bool:
 
 
 def _without_unit(value: str, unit: str) -> str:
-    """``value`` without ``unit`` written after its number (200.00万元, 200 万元), if it ends so."""
+    """``value`` without ``unit`` written after its number (200.00万元, 200 万元), if it ends so; for a unit of
+    money, also without the currency and 整 a licence prints around an amount (_without_currency), and with the
+    unit's 元 left out after its multiplier (200万 of 万元)."""
     text = normalize_claim(value)
     unit = normalize_claim(unit)
-    return text.removesuffix(unit).rstrip() if unit and text.endswith(unit) else text
+    if not unit:
+        return text
+    if unit.endswith(_YUAN):
+        text = _without_currency(text)
+    for written in (unit, unit.removesuffix(_YUAN)):
+        if written and text.endswith(written):
+            return text.removesuffix(written).rstrip()
+    return text
+
+
+def _without_currency(text: str) -> str:
+    """An amount (normalised) without the currency named before or after it (人民币200万元, 200万元人民币, ¥200,
+    RMB 200) and the 整 after it (200万元整), as licences and statements print amounts: each was told 不一致 of
+    the record's 200. Each is taken off once, so 200整整 is still no number."""
+    for word in _CURRENCY_BEFORE:
+        if text.startswith(word):
+            text = text.removeprefix(word).lstrip()
+            break
+    for word in _CURRENCY_AFTER:
+        if text.endswith(word):
+            text = text.removesuffix(word).rstrip()
+            break
+    return text.removesuffix(_WHOLE).rstrip()
 
 
 def _number_text(value: str) -> str:
@@ -204,7 +243,7 @@ def _date_fields(value: str) -> tuple[int, int, int] | None:
 def day_of(value: str) -> date | None:
     """The day ``value`` writes: a date in one of the desk's forms (date_of), or one a calling system sent with a
     midnight after it (2015-09-05 00:00:00, 2015-09-05T00:00:00+08:00, 2015-09-04T16:00:00Z), else None."""
-    text = normalize_claim(value)
+    text = _timed_text(value)
     if _TIME_OF_DAY.search(text) is None:
         return date_of(value)
     written = _written_moment(text)
@@ -220,11 +259,23 @@ def day_of(value: str) -> date | None:
 def moment_of(value: str) -> datetime | None:
     """The moment ``value`` writes as a date and a time of day (2020-01-05 10:00:00, 2020年1月5日 10:00,
     2020-01-05T02:00:00Z), in China's time when it gives no offset (a DATETIME column, a desk), else None."""
-    written = _written_moment(normalize_claim(value))
+    written = _written_moment(_timed_text(value))
     if written is None:
         return None
     moment, zone = written
     return _in_china(moment, zone) if zone is not None else moment.replace(tzinfo=CHINA)
+
+
+def _timed_text(value: str) -> str:
+    """``value`` normalised (normalize_claim), a time of day written in Chinese (10时30分, 10时30分15秒: certificates,
+    notices and receipts date a moment so) written as _TIME_OF_DAY reads one (10:30, 10:30:15)."""
+    text = normalize_claim(value)
+    found = _HAN_TIME.search(text)
+    if found is None:
+        return text
+    hours, minutes, seconds = found.groups()
+    clock = f"{hours}:{int(minutes):02d}" + (f":{int(seconds):02d}" if seconds else "")
+    return text[:found.start()] + clock
 
 
 def _written_moment(text: str) -> tuple[datetime, str | None] | None:
@@ -316,7 +367,7 @@ def _code_claim_error(kind: int, claimed: str) -> str | None:
 
 def _without_time_of_day(value: str) -> str:
     """``value`` without the time of day a calling system sends a date column with (2015-09-05 00:00:00)."""
-    text = normalize_claim(value)
+    text = _timed_text(value)
     found = _TIME_OF_DAY.search(text)
     return text[:found.start()] if found is not None else text
 

@@ -24,6 +24,8 @@ from services.runtime.errors import ServiceError
 NUMERIC_TYPES = frozenset({catalog_pb2.DATA_TYPE_NUMERIC, catalog_pb2.DATA_TYPE_CURRENCY, catalog_pb2.DATA_TYPE_DOUBLE,
                            catalog_pb2.DATA_TYPE_INTEGER, catalog_pb2.DATA_TYPE_FLOAT})
 
+#: The unit of a 货币型 (currency) item whose name declares none: China's amounts are in 元.
+YUAN = "元"
 # The unit a numeric item's name declares at its end, as catalogs name them: 注册资本(万元), 面积（平方米）.
 UNIT_IN_NAME = re.compile(r"[(（]\s*([^()（）\s]{1,8})\s*[)）]\s*$")
 
@@ -118,11 +120,14 @@ class Resource:
 
 
 def _units(entry: catalog_pb2.Entry) -> dict[str, str]:
-    """The unit each numeric item of ``entry`` declares at the end of its name (注册资本(万元): 万元)."""
+    """The unit each numeric item of ``entry`` declares at the end of its name (注册资本(万元): 万元); a 货币型 item
+    declaring none holds 元 (缴费基数: a statement's 9612.08元 or ￥9612.08 was 不一致 of the record's 9612.08)."""
     units = {}
     for item in entry.items:
         if item.data_type in NUMERIC_TYPES and (found := UNIT_IN_NAME.search(item.name)) is not None:
             units[item.machine_name] = found[1]
+        elif item.data_type == catalog_pb2.DATA_TYPE_CURRENCY:
+            units[item.machine_name] = YUAN
     return units
 
 

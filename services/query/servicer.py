@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -207,10 +208,16 @@ def resource_code_problem(code: str) -> str:
     """Why ``code`` is no resource code. One whose ``/`` came as ``%2F`` (``102001%2F000001``) reached the service
     so because a REST client percent-encoded the URL's segment twice (``%252F``: Spring's UriComponentsBuilder
     encoding a value already encoded, a proxy re-encoding the path); said so, the caller was told only to give a
-    code such as 101001/000001, which is what it believed it sent."""
+    code such as 101001/000001, which is what it believed it sent. So was one read from a configuration file with a
+    blank after it (a file's final newline), and one typed with a Chinese input method in full-width forms
+    (１０１００１／０００００１): each is said."""
     problem = "give a resource code such as 101001/000001 (classification/sequence)"
     if valid_resource_code(code.replace("%2F", "/").replace("%2f", "/")):
         problem += ": its / came as %2F: your client encoded the URL twice (%252F); encode it once"
+    elif code.strip() != code and valid_resource_code(code.strip()):
+        problem += ": it has a blank before or after it: send the code alone"
+    elif valid_resource_code(unicodedata.normalize("NFKC", code)):
+        problem += ": it is written in full-width characters (全角): write its digits and / in ASCII (半角)"
     return problem
 
 

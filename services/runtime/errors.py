@@ -385,7 +385,8 @@ def masked(text: str) -> str:
 def status_of(error: ServiceError, service: str) -> status_pb2.Status:
     """The google.rpc.Status of a ServiceError: its ErrorInfo (domain ``<service>.govshare``), BadRequest and
     RetryInfo. (The edge renders one into Envoy's own replies, which no Python code sends.) This is the one exit
-    of every refusal, so every 公民身份号码 its texts quote is masked here (see :func:`masked`)."""
+    of every refusal, so every 公民身份号码 its texts quote is masked here (see :func:`masked`), a violation's
+    field too: a map's entry is named by its key (claims["…"]), which a caller may have written a number into."""
     details: list[any_pb2.Any] = []
     info = error_details_pb2.ErrorInfo(
         reason=error.reason, domain=f"{service}.{DOMAIN_SUFFIX}",
@@ -397,7 +398,7 @@ def status_of(error: ServiceError, service: str) -> status_pb2.Status:
     if error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=masked(v.description))
+                error_details_pb2.BadRequest.FieldViolation(field=masked(v.field), description=masked(v.description))
                 for v in error.violations
             ]
         )

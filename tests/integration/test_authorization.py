@@ -731,6 +731,25 @@ async def test_wrong_secret_and_unknown_id_are_unauthenticated_alike(env: Env) -
     assert created.secret not in wrong
 
 
+async def test_a_secret_read_from_a_file_with_its_final_newline_gets_a_token(env: Env) -> None:
+    """A Java or .NET system reads its secret from a file (Files.readString, File.ReadAllText) and its id from a
+    form, and sends them with the file's final newline or a space copied beside them: the right secret was refused
+    "unknown system id or wrong secret", and logged as a guess at the system's secret. Neither ever holds a blank,
+    so the blanks around them are not read; one inside is still a wrong secret. Nor does either hold a byte order
+    mark, which a file saved by Notepad or Windows PowerShell as "UTF-8 with BOM" begins with and Java's readString
+    (or the SDK given the file's bytes) keeps."""
+    created = await _new_system(env, await env.department())
+    for system_id, secret in ((created.system.id, created.secret + "\n"), (created.system.id, created.secret + "\r\n"),
+                              (f" {created.system.id}\t", f" {created.secret} "),
+                              (created.system.id, f"\ufeff{created.secret}\r\n")):
+        issued = await _issue(env, system_id, secret)
+        assert TokenVerifier(env.settings.token_public_key).verify(issued.token).system_id == created.system.id
+    await fails(_issue(env, created.system.id, f"{created.secret[:9]} {created.secret[9:]}"),
+                grpc.StatusCode.UNAUTHENTICATED)
+    _, _, message = await fails(_issue(env, created.system.id, " \n"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert "secret: is required" in message, message
+
+
 async def test_issue_token_is_authenticated_by_the_secret_alone(env: Env) -> None:
     """The edge lets IssueToken through without a token: the system's secret in the request is the credential,
     and no identity entry is needed or trusted."""
@@ -1107,6 +1126,51 @@ async def test_submission_problems_are_all_named(env: Env, parties) -> None:  # 
     assert 1 < len(fields) <= 25 and fields[-1] == "request"
     _, fields, _ = await fails(env.submit(user, cat.Entry(code="人口")), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["application.resource_code"]
+
+
+async def test_an_application_naming_no_items_is_refused_not_made_for_every_item(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application sent without items ({"items": []}, a list a program left empty, or the field misnamed in a
+    generated client) was made for every item of the resource, its sensitive ones too, which the provider's 审批人
+    was then asked to approve: more than the use needs (个人信息保护法 Art. 6, 最小必要), without the department
+    having chosen it (the console refused it only in its own form). It is refused on application.items, nothing
+    made, asking for the items the use needs."""
+    _, user, entry = parties
+    before = await env.sharing.ListApplications(sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT),
+                                                metadata=env.md(user), timeout=10)
+    _, fields, message = await fails(env.submit(user, entry, items=[]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.items"], fields
+    assert "name each item your use needs" in message, message
+    after = await env.sharing.ListApplications(sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT),
+                                               metadata=env.md(user), timeout=10)
+    assert [a.id for a in after.applications] == [a.id for a in before.applications]
+
+
+async def test_an_application_for_a_method_the_resource_does_not_offer_names_those_it_offers(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """methods [SHARE_METHOD_FRONT_END_EXCHANGE] for a resource offered by online query and batch download was refused
+    "resource … is not shared by this method": the integrator, who sent an enum's number, learnt neither which
+    method that was nor which to ask for. The refusal names both, as the proto spells them."""
+    _, user, entry = parties
+    _, fields, message = await fails(env.submit(user, entry, methods=[ONLINE, common.SHARE_METHOD_FRONT_END_EXCHANGE]),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.methods[1]"], fields
+    offered = ", ".join(common.ShareMethod.Name(m) for m in sorted(entry.share_methods))
+    assert message == (f"application.methods[1]: resource {entry.code} is not shared by "
+                       f"SHARE_METHOD_FRONT_END_EXCHANGE (it offers {offered})"), message
+    assert field_sentence(message.split(": ", 1)[1]) == "该资源不提供这种共享方式。"  # the console's 申请使用 form
+
+
+async def test_an_application_for_a_code_in_full_width_forms_says_so(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """A resource code typed with a Chinese input method (１０１００１／０００００１) was refused "must be a
+    信息资源代码 like 101001/000001 (…)", the form the caller believed it had sent. The refusal says the code is
+    in full-width characters; the console's form says it in Chinese."""
+    _, user, entry = parties
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in entry.code)
+    _, fields, message = await fails(env.submit(user, cat.Entry(code=wide)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.resource_code"], fields
+    assert message.endswith(": it is written in full-width characters (全角): write its digits and / in ASCII (半角)")
+    assert field_sentence(message.split(": ", 1)[1]) == "信息资源代码须用半角数字和“/”填写，如 101001/000001。"
 
 
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]

@@ -426,7 +426,7 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
         sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
         application = sharing_pb2.Application(
-            resource_code=code, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
+            resource_code=code, items=["card_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
             methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
         application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
         submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),

@@ -1403,8 +1403,8 @@ async def test_a_rest_body_naming_a_field_its_message_does_not_have_is_refused_n
 async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge, keys: PlatformKeys) -> None:
     """{"items": ["name"], "items": ["status"]}, or resourceCode beside resource_code, was transcoded with one of
     the values, silently: the caller did not know which question was answered. Each is 400 naming the field (by
-    both names when they differ); one name per field passes, and a map's key given twice is the transcoder's
-    own refusal, as before."""
+    both names when they differ); one name per field passes, and a map's key given twice is refused naming the
+    key (test_a_rest_map_key_given_twice_is_named_as_the_service_names_it_and_not_repeated)."""
     token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
     query = "/v1/resources/101001%2F000001:query"
     purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "x"}'
@@ -1423,7 +1423,8 @@ async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge,
     assert status != 400, content
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/datasets/population/records:load",
                                                  b'{"records": [{"values": {"name": "a", "name": "b"}}]}', token)
-    assert status == 400 and "Repeated map key" in json.loads(content)["message"], content
+    assert status == 400 and json.loads(content)["message"].startswith(
+        'records[0].values["name"]: given twice in one map'), content
 
 
 async def test_a_query_parameter_written_into_the_body_is_refused_saying_it_goes_in_the_url(
@@ -2349,3 +2350,27 @@ async def test_a_rest_claim_that_is_not_a_string_is_named_as_the_service_names_i
                                                  token)
     assert json.loads(content)["message"] == (
         'records[1].values["age"]: not a JSON string (the edge does not repeat the value)'), content
+
+
+async def test_a_rest_map_key_given_twice_is_named_as_the_service_names_it_and_not_repeated(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A claim given twice ({"claims": {"name": "张三", "name": "李四"}}, as a program that writes a map's entries
+    itself may) was refused with the transcoder's words, "claims[0]: Repeated map key: 'name' is already set.":
+    the claim named by no place the services use, and a key that was an ID number (a claim keyed by the record's
+    key by mistake) repeated whole, into the caller's logs and proxies, where the edge never repeats a value. It
+    is refused as the services name a claim, claims["name"], and a key not shaped as a name is not repeated."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    verify = "/v1/resources/101001%2F000001:verify"
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "x"}'
+    for claims, field in [('{"name": "张三", "sex": "男", "name": "李四"}', 'claims["name"]'),
+                          ('{"342322194911060454": "张三", "342322194911060454": "李四"}', "claims[…]")]:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", verify, (
+            f'{{"key": "k", {purpose}, "claims": {claims}}}').encode(), token)
+        answer = json.loads(content)
+        assert status == 400 and answer["message"].startswith(f"{field}: given twice in one map"), content
+        assert answer["details"][1]["fieldViolations"][0]["field"] == field, answer
+        assert b"342322194911060454" not in content, content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/datasets/population/records:load",
+                                                 b'{"records": [{"values": {"age": "7"}}, '
+                                                 b'{"values": {"age": "7", "age": "8"}}]}', token)
+    assert json.loads(content)["message"].startswith('records[1].values["age"]: given twice in one map'), content

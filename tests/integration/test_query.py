@@ -651,6 +651,22 @@ async def test_a_resource_code_percent_encoded_twice_is_refused_saying_so(mesh: 
     assert garbage.details() == "resource_code: give a resource code such as 101001/000001 (classification/sequence)"
 
 
+async def test_a_resource_code_with_a_blank_or_in_full_width_forms_is_refused_saying_so(mesh: Mesh) -> None:
+    """A code read from a configuration file with a blank after it, or typed with a Chinese input method in
+    full-width forms (１０１００１／０００００１), was refused only "give a resource code such as 101001/000001", which
+    the caller believed it sent. The refusal says which; the code as sent is checked, as before."""
+    code = mesh.codes["population"]
+    key = next(iter(mesh.persons))
+    for sent in (f"{code} ", f" {code}", f"{code}\n"):
+        blank = await refused(query(mesh, mesh.user, sent, key, ADMIN))
+        assert blank.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(blank) == {"resource_code"}
+        assert blank.details().endswith(": it has a blank before or after it: send the code alone"), blank.details()
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in code)
+    full = await refused(query(mesh, mesh.user, wide, key, ADMIN))
+    assert full.details().endswith(": it is written in full-width characters (全角): write its digits and / in "
+                                   "ASCII (半角)"), full.details()
+
+
 async def test_a_purpose_text_the_audit_record_cannot_hold_whole_is_refused_not_cut(mesh: Mesh) -> None:
     """The declared purpose is evidence: what the caller declared must be what the access record keeps."""
     caller = mesh.department("declares-at-length")

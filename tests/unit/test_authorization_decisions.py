@@ -131,6 +131,27 @@ def test_method_the_entry_does_not_offer_is_denied() -> None:
     _denied(_decide(online_only, [], _request("status", method=DOWNLOAD)), common.DENY_REASON_METHOD_NOT_GRANTED)
 
 
+def test_a_refusal_of_the_resource_itself_names_no_denied_items() -> None:
+    """denied_items names the items to ask again without (the ErrorInfo's metadata.denied_items, read by programs
+    that narrow their request). A refusal of the resource itself — not published, another network's, a method it
+    does not offer, not shared, every grant's quota used — is not about the items: it named every item asked for,
+    and a program that left them out asked again for every item it may have and was refused the same."""
+    online_only = _entry(common.SHARE_TYPE_UNCONDITIONAL, share_methods=[ONLINE])
+    used_up = dataclasses.replace(_request("birth_date", "status"), exclude_grant_ids=frozenset({_grant().id}))
+    for decision, reason in (
+            (_decide(_entry(state=cat.ENTRY_STATE_RETIRED), [_grant()], _request("birth_date")),
+             common.DENY_REASON_NOT_PUBLISHED),
+            (_decide(_entry(zone=common.ZONE_INTRANET), [], _request("status")), common.DENY_REASON_WRONG_ZONE),
+            (_decide(online_only, [], _request("status", method=DOWNLOAD)), common.DENY_REASON_METHOD_NOT_GRANTED),
+            (_decide(_entry(common.SHARE_TYPE_NOT_SHARED), [_grant()], _request("name", "status")),
+             common.DENY_REASON_NOT_SHARED),
+            (_decide(_entry(), [_grant(items=("birth_date", "status"))], used_up), common.DENY_REASON_QUOTA_EXHAUSTED)):
+        _denied(decision, reason)
+        assert decision.denied_items == (), common.DenyReason.Name(reason)
+    # A refusal of the items still names them.
+    assert _decide(_entry(), [], _request("name", "status")).denied_items == ("status",)
+
+
 def test_unspecified_method_means_online_query() -> None:
     online_only = _entry(common.SHARE_TYPE_UNCONDITIONAL, share_methods=[ONLINE])
     assert _decide(online_only, [], _request("status", method=common.SHARE_METHOD_UNSPECIFIED)).allowed

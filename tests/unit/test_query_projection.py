@@ -132,6 +132,57 @@ def test_verify_reads_a_number_followed_by_the_unit_its_item_declares() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
+def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
+    """A business licence prints 注册资本 as 人民币200万元, 200万元人民币 or 200万元整, and a desk writes 200万: each is
+    the record's 200 of 注册资本(万元), not 不一致. Only an item whose unit is money reads the currency and 整; the
+    unit's 元 may be left out after its multiplier (万), not the multiplier (200元 is still no number of 万元)."""
+    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="面积（平方米）", machine_name="area", data_type=catalog_pb2.DATA_TYPE_DOUBLE)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    record = {"registered_capital": "200", "paid_in": "1250000.5", "area": "86.5"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for item, claimed in (("registered_capital", "人民币200万元"), ("registered_capital", "200万元人民币"),
+                          ("registered_capital", "200.00万元整"), ("registered_capital", "人民币 200 万元整"),
+                          ("registered_capital", "200万"), ("registered_capital", "２００万人民币"),
+                          ("registered_capital", "￥200万元"), ("registered_capital", "RMB 200万元"),
+                          ("paid_in", "¥1,250,000.50"), ("paid_in", "人民币1250000.5元整"),
+                          ("paid_in", "CNY 1250000.50")):
+        assert outcome(item, claimed) == MATCH, claimed
+    for item, claimed in (("registered_capital", "200元"), ("registered_capital", "人民币200元"),
+                          ("registered_capital", "201万"), ("registered_capital", "200万元万元"),
+                          ("registered_capital", "人民币"), ("registered_capital", "200整整"),
+                          ("paid_in", "1250000.5万"), ("area", "人民币86.5平方米"), ("area", "86.5平方")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
+def test_verify_reads_an_amount_in_yuan_of_a_currency_item_naming_no_unit() -> None:
+    """A 货币型 item whose name declares no unit (缴费基数, a 前置机's column) holds 元: 9612.08元, ￥9612.08 or
+    人民币9612.08元 copied off a statement is its 9612.08, not 不一致. Another unit is still no number of it, and an
+    item of another numeric type naming no unit takes none (12人 of 人数 disagrees)."""
+    entry = catalog_pb2.Entry(code="202001/000001", key_item="citizen_id", items=[
+        catalog_pb2.DataItem(name="缴费基数", machine_name="contribution_base",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="人数", machine_name="staff", data_type=catalog_pb2.DATA_TYPE_INTEGER)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    assert resource.numeric_units == {"contribution_base": "元"}
+    record = {"contribution_base": "9612.08", "staff": "12"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for claimed in ("9612.08元", "￥9,612.08", "人民币9612.08元", "9612.080", "9612.08元整"):
+        assert outcome("contribution_base", claimed) == MATCH, claimed
+    for item, claimed in (("contribution_base", "9612.08万元"), ("contribution_base", "9612.08美元"),
+                          ("staff", "12人"), ("staff", "￥12")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
 def test_verify_compares_code_items_in_either_case() -> None:
     """A 统一社会信用代码 typed in lower case is the record's code (as any text in another case is)."""
     record = {"credit_code": "91451402024600190C", "holder_id": "92370102124739907Y", "name": "Acme"}
@@ -176,6 +227,21 @@ def test_verify_reads_an_address_without_the_blanks_typed_around_its_numbers() -
     for claims in ({"address": "河南省洛阳市老城区滨河路 5 19 号"}, {"address": "河南省洛阳市老城区滨河路 518 号"},
                    {"latin": "JohnSmith"}):
         assert verify(claims, record) == dict.fromkeys(claims, MISMATCH), claims
+
+
+def test_verify_reads_a_dash_as_the_hyphen_the_record_holds() -> None:
+    """An address's 3-2-101室 copied from a Word document or a web page comes with an en dash (Word's autocorrect
+    between numbers: 3–2–101), a hyphen (U+2010) or a minus sign; a date 1949–11–06 likewise. Each is the record's
+    hyphen, as a full-width － already was; another number, or a dash where the record has none, still disagrees."""
+    record = {"address": "文化路252号3-2-101室", "birth_date": "1949-11-06", "balance": "-200"}
+    kinds = {"numeric_items": frozenset({"balance"}), "date_items": frozenset({"birth_date"})}
+    for claims in ({"address": "文化路252号3–2–101室"}, {"address": "文化路252号3‐2‐101室"},
+                   {"address": "文化路252号3—2—101室"}, {"address": "文化路252号3−2−101室"},
+                   {"birth_date": "1949–11–06"}, {"balance": "−200"}, {"balance": "‒200.00"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"address": "文化路252号3–2–102室"}, {"address": "文化路252号3–2101室"},
+                   {"birth_date": "1949–11–07"}, {"balance": "200"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MISMATCH), claims
 
 
 def test_verify_compares_date_items_as_dates() -> None:
@@ -358,6 +424,22 @@ def test_verify_reads_a_logical_item_as_yes_or_no_however_written() -> None:
     assert verify({"active": "否"}, {"active": "f"}, logical_items=logical) == {"active": MATCH}
     assert "neither yes nor no" in projection.claim_error("也许", is_logical=True)
     assert projection.claim_error("是", is_logical=True) is None and projection.claim_error("也许") is None
+
+
+def test_verify_reads_a_time_of_day_written_in_hours_and_minutes_as_chinese_documents_write_it() -> None:
+    """A certificate, a notice or a receipt dates a moment 2020年1月5日10时30分 (GB/T 7408's Chinese form, 时 分 秒);
+    a desk copying it was told 不一致 of the record's 2020-01-05T10:30:00+08:00, as the time was read only as 10:30.
+    The same moment so written agrees, another minute does not; a date item's midnight so written is its day."""
+    record = {"registered_at": "2020-01-05T10:30:00+08:00", "issue_date": "2020-01-05"}
+    kinds = {"datetime_items": frozenset({"registered_at"}), "date_items": frozenset({"issue_date"})}
+    for claims in ({"registered_at": "2020年1月5日10时30分"}, {"registered_at": "2020年1月5日 10时30分00秒"},
+                   {"registered_at": "2020-01-05 10时30分"}, {"registered_at": "二〇二〇年一月五日10时30分"},
+                   {"registered_at": "2020年01月05日 10時30分"}, {"issue_date": "2020年1月5日0时0分"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"registered_at": "2020年1月5日10时31分"}, {"registered_at": "2020年1月5日10时30分01秒"},
+                   {"registered_at": "2020年1月5日10时"}, {"registered_at": "2020年1月5日10时61分"},
+                   {"issue_date": "2020年1月5日10时30分"}):
+        assert verify(claims, record, **kinds) == dict.fromkeys(claims, MISMATCH), claims
 
 
 def test_verify_reads_a_date_and_time_item_as_the_moment_it_names() -> None:

@@ -728,3 +728,16 @@ def test_a_refusals_texts_leave_with_every_citizen_id_masked() -> None:
         "'342322********0454' is not a well-formed person id", "'342322********045X' is not an item"]
     assert dict(info.metadata) == {"value": "342322********0454", "code": "91110000600037341L"}
     assert number not in str(status)
+
+
+def test_a_violations_field_quoting_a_citizen_id_leaves_masked() -> None:
+    """A Verify claim keyed by the record's 公民身份号码 by mistake ({"claims": {"342322194911060454": "武文辉"}}) is
+    refused on the field claims["<the key>"]: the message and the description left masked, but the BadRequest's
+    field held the number whole, for the caller's logs and the console. The field is masked as the texts are."""
+    number = "342322194911060454"
+    status = status_of(invalid_argument([FieldViolation(f'claims["{number}"]', f"'{number}' is not an item"),
+                                         FieldViolation('claims["name"]', "claim a non-empty value")]), "query")
+    bad = error_details_pb2.BadRequest()
+    status.details[1].Unpack(bad)
+    assert [v.field for v in bad.field_violations] == ['claims["342322********0454"]', 'claims["name"]']
+    assert number not in str(status)

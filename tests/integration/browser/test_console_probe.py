@@ -1667,8 +1667,8 @@ async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordinat
     page shows no such list."""
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
-    application = sharing_pb2.Application(resource_code="301001/000001", purposes=[1], basis="《社会救助暂行办法》",
-                                          methods=[1])
+    application = sharing_pb2.Application(resource_code="301001/000001", items=["citizen_id", "name"], purposes=[1],
+                                          basis="《社会救助暂行办法》", methods=[1])
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     submitted = await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
         sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
