@@ -246,6 +246,23 @@ async def query(mesh: Mesh, caller: Caller, code: str, key: str, purpose: common
                                                          purpose=purpose), metadata=mesh.md(caller), timeout=10)
 
 
+async def approved(mesh: Mesh, user: Caller, code: str, items: list[str], *, quota: int = 0,
+                   unmasked: list[str] | None = None, purposes: list[int] | None = None) -> sharing_pb2.Grant:
+    """The grant of ``user``'s application for ``items`` of ``code`` (online query, 30 days), approved by the
+    provider's approver as asked, with ``unmasked`` items whole."""
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=code, items=items, purposes=purposes or [common.PURPOSE_TYPE_WORK_REFERENCE],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=quota)),
+        metadata=mesh.md(user), timeout=10)
+    replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=unmasked or []),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    return replied.grant
+
+
 async def refused(call: object) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await call  # type: ignore[misc]
@@ -331,16 +348,7 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     user = mesh.department("quota")
     key = list(mesh.persons)[1]
     code = mesh.codes["population"]
-    expire = timestamp_pb2.Timestamp()
-    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
-    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
-        application=sharing_pb2.Application(
-            resource_code=code, items=["birth_date"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
-            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=2)),
-        metadata=mesh.md(user), timeout=10)
-    await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    await approved(mesh, user, code, ["birth_date"], quota=2)
     await query(mesh, user, code, key, WORK, ["birth_date"])
     # A BatchQuery counts each key: two keys with one call left are refused saying one is left, not "used up".
     batch = await refused(mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
@@ -368,17 +376,8 @@ async def test_a_verification_of_basic_items_spends_no_quota_of_a_grant_unmaskin
     user = mesh.department("verify-unmasked")
     key = list(mesh.persons)[3]
     code = mesh.codes["population"]
-    expire = timestamp_pb2.Timestamp()
-    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
-    submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
-        application=sharing_pb2.Application(
-            resource_code=code, items=["name"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE,
-                                                          common.PURPOSE_TYPE_DATA_VERIFICATION],
-            purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=2)),
-        metadata=mesh.md(user), timeout=10)
-    replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=["name"]),
-        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    grant = await approved(mesh, user, code, ["name"], quota=2, unmasked=["name"],
+                           purposes=[common.PURPOSE_TYPE_WORK_REFERENCE, common.PURPOSE_TYPE_DATA_VERIFICATION])
     name = mesh.persons[key]["name"]
     verified = [await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=code, key=key, claims={"name": name}, purpose=CHECK), metadata=mesh.md(user), timeout=10)
@@ -390,7 +389,7 @@ async def test_a_verification_of_basic_items_spends_no_quota_of_a_grant_unmaskin
                                            metadata=mesh.md(mesh.authority), timeout=10)
     by_id = {a.id: a.grant_id for a in listed.accesses}
     assert [by_id[v.audit_id] for v in verified] == ["", "", ""]
-    assert [by_id[a.audit_id] for a in answered] == [replied.grant.id] * 2
+    assert [by_id[a.audit_id] for a in answered] == [grant.id] * 2
     # Its quota used up, the department still gets what every department gets without a grant: the name masked.
     masked = await query(mesh, user, code, key, WORK, ["name"])
     assert masked.values["name"] != name and "name" in masked.masked_items
