@@ -307,15 +307,22 @@ async def _civil_approver(stub: persons_pb2_grpc.PersonServiceStub, platform) ->
         metadata=platform.metadata("authority"), timeout=10)).person
 
 
-async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(context, console_server, platform):  # type: ignore[no-untyped-def]
-    """The role form's values were read as numbers and anything else dropped: a value no checkbox sends (or too
-    large for a role) confirmed the change with the other roles, leaving the person with none."""
+async def _administrator_on_an_approver(context, platform):  # type: ignore[no-untyped-def]
+    """An administrator of the authority signed in, on the page of a new approver of the civil department; the
+    person service's stub and that approver."""
     admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
                                                  password=PASSWORD)
     stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
     target = await _civil_approver(stub, platform)
     admin = await login(context, admin_name, PASSWORD, admin_totp.now())
     await admin.goto(f"/persons/view?id={target.id}")
+    return admin, stub, target
+
+
+async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The role form's values were read as numbers and anything else dropped: a value no checkbox sends (or too
+    large for a role) confirmed the change with the other roles, leaving the person with none."""
+    admin, stub, target = await _administrator_on_an_approver(context, platform)
     token = await admin.locator("input[name=csrf_token]").first.get_attribute("value")
     for value in ("99999999999", "审批人"):
         forged = await admin.request.post("/persons/roles", form={"csrf_token": token or "", "id": target.id,
@@ -368,12 +375,7 @@ async def test_a_role_change_sent_again_says_it_is_made_not_that_another_adminis
     """The confirmation of 修改角色 sent a second time (the back button, a refresh) carries the version the first one
     replaced: the page said 此人的角色已被其他管理员修改……本次修改未生效, and the administrator, whose change had been
     made, looked for another administrator and did it again. It now says the roles already are those chosen."""
-    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
-                                                 password=PASSWORD)
-    stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
-    target = await _civil_approver(stub, platform)
-    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
-    await admin.goto(f"/persons/view?id={target.id}")
+    admin, stub, target = await _administrator_on_an_approver(context, platform)
     await admin.get_by_label("申请人").check()
     await admin.get_by_role("button", name="下一步：确认修改").click()
     form = {name: await admin.locator(f"form[action='/persons/roles'] input[name={name}]").first.get_attribute("value")
