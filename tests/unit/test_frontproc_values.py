@@ -1093,6 +1093,38 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
         await store.close()
 
 
+async def test_a_batch_of_a_querys_keys_is_asked_side_by_side_not_one_after_another(
+        tmp_path: Path, database_url: str) -> None:
+    """A resource served by a query (one key a statement) ran a BatchLookup's keys one after another: a 1,000-key
+    BatchQuery waited for 1,000 round trips in a row and outran the platform's deadline. Each lookup here records
+    when its statement ran in the database (and sleeps a little, as a real lookup's I/O takes time): run side by
+    side over the pool, some of them overlap; run one after another, none could."""
+    await _execute(database_url, """
+        CREATE TABLE ran (k text, began timestamptz, ended timestamptz);
+        CREATE FUNCTION looked_up(k text) RETURNS text LANGUAGE plpgsql AS $$
+        DECLARE began timestamptz := clock_timestamp();
+        BEGIN PERFORM pg_sleep(0.05); INSERT INTO ran VALUES (k, began, clock_timestamp()); RETURN k; END $$;
+        INSERT INTO registry (code, label) SELECT 'k' || n, 'label ' || n FROM generate_series(1, 12) n""")
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT looked_up(code) AS code, label FROM registry WHERE code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        keys = [f"k{n}" for n in range(1, 13)] + ["absent"]
+        rows = await store.batch_lookup("registry", keys)
+    finally:
+        await store.close()
+    assert sorted(row.values["label"] for row in rows) == sorted(f"label {n}" for n in range(1, 13))
+    conn = await asyncpg.connect(database_url)
+    try:
+        overlapping = await conn.fetchval("SELECT count(*) FROM ran a JOIN ran b ON a.k < b.k"
+                                          " AND a.began < b.ended AND b.began < a.ended")
+    finally:
+        await conn.close()
+    assert overlapping > 0
+
+
 def _as_user(url: str, user: str) -> str:
     """``url`` connecting as ``user`` (the embedded database trusts local connections: no password)."""
     parts = urlsplit(url)
