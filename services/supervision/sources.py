@@ -62,6 +62,10 @@ def dataset_cycles(catalog_rows: list[FigureRow]) -> dict[str, int]:
     return cycles
 
 
+#: How much of a figures service's refusal is passed on (its messages are a sentence; nothing personal is in them).
+MAX_SAID = 300
+
+
 class FigureSources:
     """Stubs of the owning services' internal figures services, called as ``svc:supervision``."""
 
@@ -79,8 +83,12 @@ class FigureSources:
             return await method(request, timeout=FIGURES_TIMEOUT_SECONDS,
                                 metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
+            # The service's own words name what failed behind it (its database down, say): with the status alone,
+            # `govshare supervise` blamed the query service for a PostgreSQL that had stopped.
+            said = (exc.details() or "").strip()[:MAX_SAID]
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
-                               f"the {service} service could not give its figures ({exc.code().name})") from exc
+                               f"the {service} service could not give its figures ({exc.code().name}"
+                               f"{': ' + said if said else ''})") from exc
 
     async def _figures(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> list[FigureRow]:
         """Every figure a service gives for ``request``, following its pages (the catalog's alone number one per
