@@ -591,10 +591,11 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         # The version being worked on (编目 links to it): without one, GetEntry answers the published version,
         # and a new draft of a published entry was edited from (and saved over with) the published text.
         version = forms.number(request.query_params.get("version", "")) or 0
-        got, problem = await _call(console, session, console.services.catalog.GetEntry,
-                                   catalog_pb2.GetEntryRequest(code=code, version=version))
+        got, problem = await _version_to_edit(console, session, code, version)
         if problem:
             return _refused(console, request, problem)
+        if (closed := await _not_editable(console, request, session, got.entry)) is not None:
+            return closed
         return _entry_form(console, request, forms.form_of_entry(got.entry), editing=code)
     form = await request.form()
     changed = forms.entry_from_form(form, session.person.department_code, await _provider_name(console, session))
@@ -608,6 +609,54 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         values = dict(form.multi_items()) | {"share_methods": form.getlist("share_methods"), "code": code}
         return _entry_form(console, request, values, editing=code, problem=problem, status=_status(problem))
     return _done(session, f"已保存 {updated.entry.code}《{updated.entry.name}》的修改。", "/drafts")
+
+
+async def _version_to_edit(console: Console, session: Session, code: str, version: int) -> tuple[Any, Problem | None]:
+    """The version 修改 opens: the one asked for, else the one being worked on. Without a version (目录's 修改 on
+    a published entry's page) GetEntry answers the published version; once a new draft of it existed, the form
+    showed the published text, without the draft's changes, and saving it was refused as changed by someone else
+    (the etag was the published version's), the same link leading to the same refusal. A published version N has
+    at most one version after it, N+1, which its provider (and the authority) may read."""
+    got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                               catalog_pb2.GetEntryRequest(code=code, version=version))
+    if problem or version or got.entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
+        return got, problem
+    pending, pending_problem = await _call(console, session, console.services.catalog.GetEntry,
+                                           catalog_pb2.GetEntryRequest(code=code, version=got.entry.version + 1))
+    if pending_problem is None:
+        return pending, None
+    # None after it (or not shown to this person: another department, said by _not_editable).
+    return (got, None) if pending_problem.code == grpc.StatusCode.NOT_FOUND else (None, pending_problem)
+
+
+#: Why a version cannot be edited, by its state (the catalog edits a draft or returned version in place and makes
+#: a new version of a published one): the form was shown, filled in, and its 保存 refused.
+_NOT_EDITABLE = {
+    catalog_pb2.ENTRY_STATE_SUBMITTED: "已提交审核，正等待共享主管部门审核，审核期间不能修改："
+                                       "审核退回后可按退回理由修改，发布后可在目录页点击“修改”生成新版本。",
+    catalog_pb2.ENTRY_STATE_RETIRED: "已撤销，不能再修改：各版本仍可查阅。如需重新提供该资源，请新建目录。",
+    catalog_pb2.ENTRY_STATE_SUPERSEDED: "已被新版本取代，不能修改：请从“编目”或目录页打开现行版本修改。",
+}
+
+
+async def _not_editable(console: Console, request: Request, session: Session, entry: Any) -> Response | None:
+    """The page saying why ``entry`` cannot be edited by this person, without the form, or None when it can: a
+    department edits only its own entries (the authority any), and only a draft, returned or published version.
+    Another department's 编目员 typing the address was shown the form (its data source blank: other departments are
+    not shown it) and told only on saving that the entry was not theirs."""
+    provider = entry.provider_department_code
+    # The directory not answering (None), the form is shown as before: the catalog checks the department again.
+    if provider != session.person.department_code \
+            and await console.names.is_authority(session.token, session.person.department_code) is False:
+        name = (await console.names.departments(session.token, [provider])).get(provider) or provider
+        return console.page(request, "refused.html", status=403, title="无权修改此目录",
+                            message=f"目录 {entry.code}《{entry.name}》由{name}提供，只能由该部门的编目员修改，"
+                                    "您的部门无权修改。如发现目录内容有误，请联系提供部门。",
+                            back=f"/catalog/entry?code={urllib.parse.quote(entry.code, safe='')}")
+    if (why := _NOT_EDITABLE.get(entry.state)) is None:
+        return None
+    return console.page(request, "refused.html", status=409, title="目录当前不能修改",
+                        message=f"目录 {entry.code}《{entry.name}》的第 {entry.version} 版{why}", back="/drafts")
 
 
 @signed_in

@@ -445,6 +445,40 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
 
 
+async def test_modify_on_a_published_entrys_page_opens_its_draft_and_an_entry_not_to_edit_offers_no_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """目录's 修改 on a published entry's page opened the published text once a new draft version of it existed:
+    the officer's draft changes were not in the form, and 保存 was refused as 已被他人修改 (the etag was the
+    published version's), the same link leading to the same refusal. It now opens the draft. A version in review,
+    or another department's entry (typed as an address), is said so without the form that saving would refuse."""
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    entry = await _published_then_changed(platform)
+    quoted = urllib.parse.quote(entry.code, safe="")
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "DATA_OFFICER"))
+    await page.goto(f"/catalog/entry?code={quoted}")
+    await page.get_by_role("link", name="修改（生成新版本", exact=False).click()
+    assert await page.locator("[name=name]").input_value() == "社会保险参保信息（第二版）"
+    await page.locator("[name=format_type]").fill("PostgreSQL 16")
+    await page.get_by_role("button", name="保存草稿").click()
+    assert f"已保存 {entry.code}《社会保险参保信息（第二版）》的修改" in await page.locator(".flash").inner_text()
+
+    police = _person_session(console_server, platform, "police", "DATA_OFFICER")
+    answer = await context.request.get(f"/drafts/edit?code={quoted}", headers=_as(police))
+    text = unescape(await answer.text())
+    assert answer.status == 403 and 'id="entry-form"' not in text, (answer.status, text[-800:])
+    assert f"目录 {entry.code}《社会保险参保信息》由市人力资源和社会保障局提供，只能由该部门的编目员修改" in text
+
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).SubmitEntry(
+        cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"), timeout=10)
+    answer = await page.goto(f"/drafts/edit?code={quoted}")
+    assert answer is not None and answer.status == 409
+    assert await page.locator("#entry-form").count() == 0
+    said = await page.locator(".problem").inner_text()
+    assert f"目录 {entry.code}《社会保险参保信息（第二版）》的第 2 版已提交审核" in said
+
+
 async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """R-CAT-3's last step had no page: a published entry's page offered its 编目员 neither a new version nor 撤销,
