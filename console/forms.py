@@ -66,9 +66,10 @@ def _text(form: FormData, name: str) -> str:
 
 
 def entry_from_form(form: FormData, department_code: str, department_name: str) -> catalog_pb2.Entry:
-    """The catalog entry the form describes, provided by the person's own department."""
+    """The catalog entry the form describes, provided by the person's own department; its codes typed with a
+    Chinese input method (full-width digits and slash) are the codes they show (``typed_code``)."""
     entry = catalog_pb2.Entry(
-        code=_text(form, "code"), name=_text(form, "name"), summary=_text(form, "summary"),
+        code=typed_code(_text(form, "code")), name=_text(form, "name"), summary=_text(form, "summary"),
         category=_int(form, "category"), subject=_text(form, "subject"),
         provider_department_code=department_code, provider_name=department_name,
         format_class=_int(form, "format_class"), format_type=_text(form, "format_type"),
@@ -77,7 +78,7 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
         share_methods=[n for v in form.getlist("share_methods") if (n := number(v))],
         legal_basis=_text(form, "legal_basis"), open_to_public=form.get("open_to_public") == "on",
         open_condition=_text(form, "open_condition"), update_cycle=_int(form, "update_cycle"),
-        related_codes=[c.strip() for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],
+        related_codes=[typed_code(c) for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],
         zone=_int(form, "zone"), secrecy=_int(form, "secrecy"), project_code=_text(form, "project_code"),
         endpoint=catalog_pb2.ProviderEndpoint(target=_text(form, "endpoint.target"),
                                               dataset=_text(form, "endpoint.dataset")))
