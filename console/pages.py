@@ -763,6 +763,12 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     name = (await console.names.departments(session.token, [code])).get(code) or code
     provisional = (f"（暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，公布后可能调整）"
                    if answer.due_time_provisional else "")
+    if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
+        # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
+        # already missed as if it were still to be met.
+        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional} "
+                              "前更新资源目录，该期限已过：变更后该部门如未新建、修改、提交或撤销任何资源目录，即列为"
+                              "逾期未更新（见下方列表），计入监督评估，请尽快更新。", "/mandates")
     return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
                           "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
 

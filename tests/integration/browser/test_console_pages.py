@@ -131,6 +131,40 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     assert (await denied.goto("/mandates")).status == 403
 
 
+async def test_a_mandate_change_reported_after_its_update_was_due_says_the_due_day_has_passed(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A change reported late (dated two months back) was confirmed as 该部门应在 <a day gone by> 前更新资源目录, a
+    deadline already missed told as one still to meet, the overdue list below then listing it. The confirmation now
+    says the due day has passed and what makes the change overdue; one reported on its day still says the day."""
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "11110000" + f"{random.randrange(10**9):09d}"
+    code = body + uscc.calc_check_digit(body)
+    name = f"晚报局{code[-5:]}"
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=code, name=name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
+        metadata=platform.metadata("authority"), timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "authority",
+                                                                 ("DATA_OFFICER",)))
+    await page.goto("/mandates")
+    await page.get_by_label("部门统一社会信用代码").fill(code)
+    await page.get_by_label("变更内容").fill("机构改革，职能划入（补报）")
+    await page.get_by_label("变更日期（北京时间）").fill((dt.datetime.now(CHINA).date()
+                                                     - dt.timedelta(days=60)).isoformat())
+    await page.get_by_role("button", name="报告职能变更").click()
+    flash = await page.locator(".flash").inner_text()
+    assert f"已报告{name}的职能变更。按变更日期计算" in flash and "前更新资源目录，该期限已过" in flash, flash
+    assert await page.locator("#overdue tbody tr", has_text=name).count() == 1
+    await page.get_by_label("部门统一社会信用代码").fill(code)
+    await page.get_by_label("变更内容").fill("机构改革，职能划出")
+    await page.get_by_role("button", name="报告职能变更").click()
+    flash = await page.locator(".flash").inner_text()
+    assert flash.startswith(f"已报告{name}的职能变更：该部门应在 ") and "已过" not in flash, flash
+
+
 async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, console_server, platform):  # type: ignore[no-untyped-def]
     today = dt.datetime.now(CHINA).date()
     await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
