@@ -1225,6 +1225,25 @@ async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resourc
     assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
 
 
+async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """审计's 截止日期 9999-12-31 (typed for "no end") was a 500 page: the day after it, the exclusive end, is no date;
+    起始日期 0001-01-01 too (its Beijing midnight is before the first instant a Timestamp holds), and so was a 职能变更
+    dated 0001-01-01. Such a bound bounds nothing; the change's date is refused beside its input as too early."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=101001/000001&from=0001-01-01&to=9999-12-31",
+                                       headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-1500:])
+    assert 'value="0001-01-01"' in text and 'value="9999-12-31"' in text and 'id="to-error"' not in text
+    officer = system_session(console_server, platform, "police", roles=("DATA_OFFICER",))
+    answer = await context.request.post("/mandates", headers=_as(officer), form={
+        "csrf_token": officer.csrf, "description": "机构改革", "change_date": "0001-01-01"})
+    text = unescape(await answer.text())
+    assert answer.status == 400 and 'id="change_date-error"' in text, (answer.status, text[-1500:])
+    assert "不能早于" in text
+
+
 async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """目录's 关键词 holding a resource code (copied from a letter, a grant, an access record) said 没有符合条件的资源
