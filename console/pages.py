@@ -223,13 +223,13 @@ async def _answered_meanwhile(console: Console, session: Session, app_id: str, p
 Fetch = Callable[[Console, Session, str], Awaitable[Any]]
 
 
-async def _with_target(console: Console, session: Session, listed: list[Any], target: str, fetch: Fetch
-                       ) -> list[Any]:
-    """A list page shown again after a decision on ``target`` was refused beside its fields: ``target`` first when
-    the page's list does not hold it. The form posts to the list's first page, so a reply to an application on a
-    later page (or one the first page no longer holds) came back without its card, its reason typed and its error
-    nowhere to be seen."""
-    if not target or any(item.id == target for item in listed):
+async def _with_target(console: Console, session: Session, listed: list[Any], target: str, fetch: Fetch,
+                       key: str = "id") -> list[Any]:
+    """A list page shown again after a decision on ``target`` (the listed objects' ``key``) was refused beside its
+    fields: ``target`` first when the page's list does not hold it. The form posts to the list's first page, so a
+    reply to an application on a later page (or one the first page no longer holds) came back without its card,
+    its reason typed and its error nowhere to be seen."""
+    if not target or any(getattr(item, key) == target for item in listed):
         return listed
     found = await fetch(console, session, target)
     return [found, *listed] if found is not None else listed
@@ -591,7 +591,7 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         # The version being worked on (编目 links to it): without one, GetEntry answers the published version,
         # and a new draft of a published entry was edited from (and saved over with) the published text.
         version = forms.number(request.query_params.get("version", "")) or 0
-        got, problem = await _version_to_edit(console, session, code, version)
+        got, problem = await _working_version(console, session, code, version)
         if problem:
             return _refused(console, request, problem)
         if (closed := await _not_editable(console, request, session, got.entry)) is not None:
@@ -611,12 +611,13 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
     return _done(session, f"已保存 {updated.entry.code}《{updated.entry.name}》的修改。", "/drafts")
 
 
-async def _version_to_edit(console: Console, session: Session, code: str, version: int) -> tuple[Any, Problem | None]:
-    """The version 修改 opens: the one asked for, else the one being worked on. Without a version (目录's 修改 on
-    a published entry's page) GetEntry answers the published version; once a new draft of it existed, the form
-    showed the published text, without the draft's changes, and saving it was refused as changed by someone else
-    (the etag was the published version's), the same link leading to the same refusal. A published version N has
-    at most one version after it, N+1, which its provider (and the authority) may read."""
+async def _working_version(console: Console, session: Session, code: str, version: int
+                           ) -> tuple[Any, Problem | None]:
+    """The version 修改 opens (and 审核 shows again): the one asked for, else the one being worked on. Without a
+    version (目录's 修改 on a published entry's page) GetEntry answers the published version; once a new draft of
+    it existed, the form showed the published text, without the draft's changes, and saving it was refused as
+    changed by someone else (the etag was the published version's), the same link leading to the same refusal. A
+    published version N has at most one version after it, N+1, which its provider (and the authority) may read."""
     got, problem = await _call(console, session, console.services.catalog.GetEntry,
                                catalog_pb2.GetEntryRequest(code=code, version=version))
     if problem or version or got.entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
@@ -832,10 +833,17 @@ async def _review_list(console: Console, request: Request, session: Session, err
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    entries = await _with_target(console, session, list(answer.entries), next(iter(errors), ""), _in_review, "code")
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
-                        **await _names(console, session, [e.provider_department_code for e in answer.entries]),
-                        entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
-                        changes=await _review_changes(console, session, answer.entries))
+                        **await _names(console, session, [e.provider_department_code for e in entries]),
+                        entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
+                        changes=await _review_changes(console, session, entries))
+
+
+async def _in_review(console: Console, session: Session, code: str) -> Any:
+    """The version of entry ``code`` in review, as it is now (else None: reviewed meanwhile, no form to show)."""
+    got, _problem = await _working_version(console, session, code, 0)
+    return got.entry if got is not None and got.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED else None
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:

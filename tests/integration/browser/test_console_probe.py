@@ -2422,6 +2422,42 @@ async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_bac
     assert 'id="reason-error">不予共享时必须说明理由' in card, card[-800:]
 
 
+async def test_a_refused_review_of_an_entry_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The review form posts to 审核's first page: 退回修改 without a reason (or a review of a version changed since)
+    for an entry on a later page came back as the first page, 400, without that entry's card: the error and the
+    reason typed were nowhere to be seen, and the reviewer could not tell whether anything was done. The refused
+    entry's card now heads the page with its error."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    social = platform.metadata("social")
+    made = []
+    for _ in range(console_server.console.settings.page_size + 1):
+        entry = dept.social_insurance_entry("")
+        entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+        entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=social, timeout=10)
+        made.append((await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=social,
+                                               timeout=10)).entry)
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    first = await (await context.request.get("/review", headers=_as(reviewer))).text()
+    later = next(e for e in made if f"{e.code}《" not in first)
+    answer = await _post(context, "/review", reviewer, {"code": later.code, "etag": later.etag, "decision": "return",
+                                                        "reason": "  "})
+    text = unescape(await answer.text())
+    assert answer.status == 400, (answer.status, text[-800:])
+    card = _card(text, f"{later.code}《")
+    assert "退回时必须填写退回理由" in card, text[-1500:]
+    got = await catalog.GetEntry(cat.GetEntryRequest(code=later.code, version=later.version), metadata=social,
+                                 timeout=10)
+    assert got.entry.state == cat.ENTRY_STATE_SUBMITTED
+
+
 async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The answer form posts to 疑义与冲突's first page: an answer refused beside its field (sent empty) to a dispute
