@@ -1225,6 +1225,36 @@ async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resourc
     assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
 
 
+async def test_the_audit_page_says_another_departments_resource_is_not_listed_not_that_nobody_used_it(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A department's 审计员 typing another department's resource code read 所选期间没有使用记录 and 没有使用记录 (the
+    service lists the caller's department's resources only) of a resource the other department's systems use
+    every day. It is said beside 资源代码 whose resource it is and that the page lists the department's own; the
+    department's own resource lists, and the authority's auditor still lists any."""
+    import grpc
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    purpose = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="审计范围")
+    with contextlib.suppress(grpc.aio.AioRpcError):  # answered or refused, it is on record
+        await query_pb2_grpc.QueryServiceStub(platform.channel).Query(query_pb2.QueryRequest(
+            resource_code="102001/000001", key="91350100M000100Y8X", items=["name"], purpose=purpose),
+            metadata=platform.metadata("social"), timeout=10)
+    police = system_session(console_server, platform, "police", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=102001/000001", headers=_as(police))
+    text = unescape(await answer.text())
+    assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
+    assert "资源 102001/000001 由市市场监督管理局提供：本页只列本部门提供的资源的使用记录" in text
+    assert "没有使用记录" not in text
+    answer = await context.request.get("/audit?resource=101001/000001", headers=_as(police))
+    assert answer.status == 200 and 'id="resource-error"' not in await answer.text()
+    authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=102001/000001", headers=_as(authority))
+    text = await answer.text()
+    assert answer.status == 200 and 'id="resource-error"' not in text and "没有使用记录" not in text, text[-1500:]
+
+
 async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """审计's 截止日期 9999-12-31 (typed for "no end") was a 500 page: the day after it, the exclusive end, is no date;
