@@ -1251,8 +1251,10 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 errors = forms.field_errors(problem.fields, "grant.")
             elif not errors:
                 names = await _item_names(console, session, [answer.grant.resource_code])
+                # The end too: an approver who moved only 有效期至 was confirmed the items and quota, not the date.
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
+                                      f"有效期至 {until(answer.grant.expire_time)}，"
                                       f"调用上限 {calls(answer.grant.quota)}。", "/grants")
     answer, problem = await _call(console, session, console.services.sharing.ListGrants,
                                   sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
