@@ -364,9 +364,13 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # Grants ending soon: the menu counted them (console/todo.py), nothing listed which, nor how long each had.
     show_ending = holds(session, [role for role, _ in GRANT_SIDES])
     ending, p8 = await _grants_ending(console, session) if show_ending else ([], None)
+    # The department's entries returned by the 审核员: the 编目员's to rework, with the reason (console/todo.py).
+    show_returned = holds(session, ("DATA_OFFICER",))
+    returned, p9 = (await _call(console, session, s.catalog.ListEntries, own_returned(session, size))
+                    if show_returned else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6, p7, p8)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9) if _expired(p)), None)) is not None:
         return _ended(ended)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
@@ -393,8 +397,17 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
+                        show_returned=show_returned, returned=returned.entries if returned else [],
                         notice_days=GRANT_NOTICE_DAYS,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesRequest:
+    """The person's department's entries the authority's 审核员 returned (退回修改): the 编目员's to rework and submit
+    again, which only 编目's list showed; the menu counted nothing and 首页 said only 没有待解决的冲突."""
+    return catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
+        provider_department_code=session.person.department_code, state=catalog_pb2.ENTRY_STATE_RETURNED),
+        page_size=page_size)
 
 
 def grants_ending(role: int, page_size: int) -> sharing_pb2.ListGrantsRequest:

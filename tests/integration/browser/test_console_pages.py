@@ -321,6 +321,42 @@ async def test_the_menu_counts_what_waits_on_the_person_and_updates_without_a_re
     assert await police.locator("h1").inner_text() == "首页"
 
 
+async def test_an_entry_returned_by_the_reviewer_waits_on_the_officers_home_page_and_menu(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """An entry the authority's 审核员 returned (退回修改) is the 编目员's to rework and submit again, but only 编目's
+    list showed it: the menu counted nothing and 首页 said only 没有待解决的冲突, so the officer learnt of it when
+    they next opened 编目. 首页 now lists it with the reason and who returned it, linking to its form, and the menu
+    counts it beside 编目."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
+                                                     reason="摘要须写明参保范围（全市职工）"),
+                              metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "social",
+                                                                 ("DATA_OFFICER",)))
+    async with page.expect_response("**/todo") as answered:
+        await page.goto("/")
+    assert (await answered.value).status == 200
+    assert (await menu_counts(page, after=0)).get("/drafts", 0) >= 1
+    badge = page.locator('.todo-count[data-todo="/drafts"]')
+    assert "退回修改的目录" in (await badge.get_attribute("title") or "")
+    row = page.locator("tr", has_text=entry.code)
+    assert "摘要须写明参保范围（全市职工）" in await row.inner_text()
+    await row.get_by_role("link").click()
+    assert await page.locator("#return-reason").inner_text() == "摘要须写明参保范围（全市职工）"
+
+
 async def answers_shown(page) -> int:  # type: ignore[no-untyped-def]
     """How many /todo answers console.js has shown on the page (its nav's data-todo-shown)."""
     return int(await page.locator("nav[data-todo-poll]").get_attribute("data-todo-shown") or 0)

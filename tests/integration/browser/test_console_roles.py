@@ -80,7 +80,8 @@ async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_c
 
 @pytest.mark.parametrize(("role", "system", "shown", "hidden"), [
     ("APPROVER", "police", ["待答复的申请", "待处理的疑义"], ["待审核的目录", "待解决的数据冲突"]),
-    ("DATA_OFFICER", "police", ["待解决的数据冲突"], ["待答复的申请", "待审核的目录", "待处理的疑义"]),
+    ("DATA_OFFICER", "police", ["退回修改的目录", "待解决的数据冲突"],
+     ["待答复的申请", "待审核的目录", "待处理的疑义"]),
     ("AUDITOR", "authority", ["待处理的疑义"], ["待解决的数据冲突", "待审核的目录"]),
     ("APPLICANT", "police", ["逾期未获答复的申请", "申请使用"],
      ["待答复的申请", "待审核的目录", "没有需要在首页处理的待办事项"]),
