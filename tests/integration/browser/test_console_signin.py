@@ -54,6 +54,15 @@ async def test_a_totp_code_typed_in_full_width_digits_signs_in(context, platform
     assert "欢迎" in await page.locator(".flash").inner_text()
 
 
+async def test_a_username_typed_in_full_width_signs_in(context, platform):  # type: ignore[no-untyped-def]
+    """A Chinese input method in full-width mode types the username as ｕ１２３．．．: the code typed so was read,
+    the username was refused as 用户名或密码不正确, and the person, sure of both, tried again until locked out."""
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in username.upper())
+    page = await login(context, full_width, PASSWORD, totp.now())
+    assert "欢迎" in await page.locator(".flash").inner_text(), await page.locator("main").inner_text()
+
+
 async def test_a_wrong_password_is_refused_without_saying_whether_the_account_exists(context, platform):  # type: ignore[no-untyped-def]
     username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
     wrong = await login(context, username, "not the password", totp.now())
