@@ -112,6 +112,47 @@
   form.addEventListener("change", function (event) {
     if (event.target && event.target.name === "share_methods") { all.forEach(function (el) { if (el.getAttribute("data-check") === "share_methods") { run(el); } }); }
   });
+  // 增加一行信息项: a copy of the last row, emptied, numbered one more (its names, ids and labels), so an entry of
+  // more items than the rows shown is written at once. The console reads up to 502 rows (forms.MAX_ITEM_ROWS).
+  var add = document.getElementById("add-item-row");
+  var rows = form.querySelector("table.items tbody");
+  if (add && rows) {
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var last = rows.lastElementChild;
+      var n = rows.children.length;
+      if (!last || n >= 502) { return; }
+      var row = last.cloneNode(true);
+      var from = "items[" + (n - 1) + "]", to = "items[" + n + "]";
+      var fromId = "items-" + (n - 1) + "-", toId = "items-" + n + "-";
+      row.querySelectorAll("input, select").forEach(function (el) {
+        ["name", "id", "aria-describedby"].forEach(function (attr) {
+          var v = el.getAttribute(attr);
+          if (v) { el.setAttribute(attr, v.split(from).join(to).split(fromId).join(toId)); }
+        });
+        var label = el.getAttribute("aria-label");
+        if (label) { el.setAttribute("aria-label", label.replace("第" + n + "项", "第" + (n + 1) + "项")); }
+        el.removeAttribute("aria-invalid");
+        if (el.type === "checkbox") { el.checked = false; } else if (el.tagName === "SELECT") { el.selectedIndex = 0; }
+        else { el.value = ""; }
+      });
+      row.querySelectorAll(".field-error, .live-error").forEach(function (el) {
+        if (el.classList.contains("field-error")) { el.remove(); } else { el.textContent = ""; }
+      });
+      row.querySelectorAll("[id]").forEach(function (el) {
+        el.id = el.id.split(fromId).join(toId);
+      });
+      row.firstElementChild.textContent = String(n + 1);
+      rows.appendChild(row);
+      row.querySelectorAll("[data-check]").forEach(function (el) {
+        all.push(el);
+        el.addEventListener("input", function () { run(el); });
+        el.addEventListener("change", function () { run(el); });
+        el.addEventListener("blur", function () { run(el); });
+      });
+      row.querySelector("input").focus();
+    });
+  }
   form.addEventListener("submit", function (event) {
     var first = null;
     all.forEach(function (el) { if (run(el) && !first) { first = el; } });

@@ -604,6 +604,54 @@ async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(
     assert await page.locator("[name=related_codes]").input_value() == "101001/000001, 103001/000001"
 
 
+async def test_a_new_entry_of_more_items_than_the_rows_shown_is_written_at_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """新建目录 offered 8 item rows and no way to add one: an entry of more items (人口 has more) was saved with its
+    first 8, then reopened for two more rows at a time. 增加一行信息项 adds an empty row, numbered on, whose item is
+    saved with the others."""
+    import uuid
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    code = f"101001/{uuid.uuid4().int % 10**6:06d}"
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    await page.goto("/drafts/new")
+    form = page.locator("#entry-form")
+    rows = form.locator("table.items tbody tr")
+    assert await rows.count() == 8
+    await form.get_by_role("button", name="增加一行信息项").click()
+    await form.get_by_role("button", name="增加一行信息项").click()
+    assert await rows.count() == 10
+    assert await form.get_by_label("第10项名称").count() == 1
+    await form.locator("[name=category]").select_option(label="基础")
+    await form.locator("[name=code]").fill(code)
+    await form.locator("[name=name]").fill("十项的目录")
+    await form.locator("[name=subject]").fill("人口")
+    await form.locator("[name=format_class]").select_option(label="数据库")
+    await form.locator("[name=update_cycle]").select_option(label="每日")
+    await form.locator("[name=share_type]").select_option(label="无条件共享")
+    await form.get_by_label("联机查询").check()
+    await form.locator("[name='endpoint.dataset']").fill(f"rows_{uuid.uuid4().hex[:8]}")
+    await form.locator("[name=key_item]").fill("citizen_id")
+    for row in range(10):
+        await form.get_by_label(f"第{row + 1}项名称").fill("公民身份号码" if row == 0 else f"信息项{row + 1}")
+        await form.get_by_label(f"第{row + 1}项英文名").fill("citizen_id" if row == 0 else f"item_{row + 1}")
+        await form.get_by_label(f"第{row + 1}项数据类型").select_option("1")
+        await form.get_by_label(f"第{row + 1}项长度").fill("18")
+    await form.get_by_label("第10项英文名").fill("Item 10")  # checked as typed in the added row too
+    await form.get_by_label("第10项英文名").blur()
+    assert "英文名用小写字母" in await form.locator("[name='items[9].machine_name'] ~ .live-error").inner_text()
+    await form.get_by_label("第10项英文名").fill("item_10")
+    await form.get_by_label("第1项为基础项").check()
+    await form.get_by_label("第1项键类型").select_option("1")
+    await form.get_by_role("button", name="保存草稿").click()
+    assert f"已保存草稿 {code}《十项的目录》" in await page.locator(".flash").inner_text()
+    got = await catalog_pb2_grpc.CatalogServiceStub(platform.channel).GetEntry(
+        cat.GetEntryRequest(code=code), metadata=platform.metadata("police"), timeout=10)
+    assert [i.machine_name for i in got.entry.items][-2:] == ["item_9", "item_10"]
+
+
 async def test_a_draft_is_saved_under_the_departments_name_now_not_the_one_read_at_sign_in(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """The console read the person's department name once, at sign-in, and wrote it into every entry they saved as
