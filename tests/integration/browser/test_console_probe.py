@@ -563,6 +563,16 @@ async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_confli
     assert "已存在相同的记录" in await refused.text()
 
 
+async def _unconditional_foundation_entry(form, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The entry form's fields of a 人口 entry shared unconditionally by online query, but its code and items."""
+    await form.locator("[name=name]").fill(name)
+    await form.locator("[name=subject]").fill("人口")
+    await form.locator("[name=format_class]").select_option(label="数据库")
+    await form.locator("[name=update_cycle]").select_option(label="每日")
+    await form.locator("[name=share_type]").select_option(label="无条件共享")
+    await form.get_by_label("联机查询").check()
+
+
 async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """新建目录's 信息资源代码 typed with a Chinese input method (full-width digits and slash) was said to be of the
@@ -580,12 +590,7 @@ async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(
     await form.locator("[name=code]").fill(wide)
     await form.locator("[name=code]").blur()
     assert await form.locator("[name=code] ~ .live-error").inner_text() == ""
-    await form.locator("[name=name]").fill("全角代码的目录")
-    await form.locator("[name=subject]").fill("人口")
-    await form.locator("[name=format_class]").select_option(label="数据库")
-    await form.locator("[name=update_cycle]").select_option(label="每日")
-    await form.locator("[name=share_type]").select_option(label="无条件共享")
-    await form.get_by_label("联机查询").check()
+    await _unconditional_foundation_entry(form, "全角代码的目录")
     await form.locator("[name=related_codes]").fill("１０１００１／００００１")  # one digit short: still said wrong
     await form.locator("[name=related_codes]").blur()
     assert "１０１００１／００００１" in await form.locator("[name=related_codes] ~ .live-error").inner_text()
@@ -626,12 +631,7 @@ async def test_a_new_entry_of_more_items_than_the_rows_shown_is_written_at_once(
     assert await form.get_by_label("第10项名称").count() == 1
     await form.locator("[name=category]").select_option(label="基础")
     await form.locator("[name=code]").fill(code)
-    await form.locator("[name=name]").fill("十项的目录")
-    await form.locator("[name=subject]").fill("人口")
-    await form.locator("[name=format_class]").select_option(label="数据库")
-    await form.locator("[name=update_cycle]").select_option(label="每日")
-    await form.locator("[name=share_type]").select_option(label="无条件共享")
-    await form.get_by_label("联机查询").check()
+    await _unconditional_foundation_entry(form, "十项的目录")
     await form.locator("[name='endpoint.dataset']").fill(f"rows_{uuid.uuid4().hex[:8]}")
     await form.locator("[name=key_item]").fill("citizen_id")
     for row in range(10):
