@@ -355,13 +355,15 @@ PAGES: dict[str, Use] = {
     # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.
     "/coordination": Use(frozenset({"REVIEWER", "APPROVER", "AUDITOR"}), "共享主管部门的审核员协调提请的申请",
                          send=frozenset({"REVIEWER"})),
-    "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}), "查看、调整和撤销授权",
+    # ``what`` names who, as the others do: 此功能供查看、调整和撤销授权使用 said to no one whose it was.
+    "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}),
+                   "提供部门的审批人和共享主管部门调整、撤销授权，使用部门的申请人查看本部门获得的授权",
                    send=frozenset({"APPROVER", "REVIEWER"})),
     # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts; the reporter's
     # 申请人 reports a record it finds wrong there and follows the answer to the disputes its department reported
     # (ListDisputes lists them that side only).
     "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER", "APPLICANT"}),
-                     "处理疑义数据和数据冲突",
+                     "提供部门的审批人答复疑义、编目员处理数据冲突，使用部门的申请人报告疑义",
                      send=frozenset({"APPROVER", "DATA_OFFICER", "APPLICANT"})),
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),
