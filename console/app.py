@@ -234,8 +234,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if request.method == "POST":
             form = await console.checked_form(request, session)
             if form is None:
-                return console.page(request, "refused.html", status=403, title="表单已失效",
-                                    message="表单缺少有效的安全令牌（CSRF），操作未执行。请返回并刷新页面后重新提交。")
+                return await stale_form(console, request)
             if not text_only(form):
                 return console.page(request, "refused.html", status=400, title="请求有误", message=NO_FILES)
         if (refused := _refused_page(console, request, session)) is not None:
@@ -256,6 +255,13 @@ _NOT_TYPED = frozenset({"csrf_token", "id", "code", "decision", "action", "kind"
 ENDED_POST = "登录已过期，您刚才提交的操作未执行。您填写的内容列在下方，请先复制保存，重新登录后回到该页面重新提交。"
 
 
+def typed_texts(form: FormData) -> list[str]:
+    """The text a person typed in a form that was not carried out, to be shown for copying."""
+    return [value for name, value in form.multi_items()
+            if isinstance(value, str) and name not in _NOT_TYPED and not name.endswith(
+                ("_shown", ".data_type", ".identifier", ".basic", ".sensitive")) and value.strip()]
+
+
 async def ended_post(console: Console, request: Request) -> Response:
     """The sign-in page for a form sent after its session ended (left open past the idle time, the console's
     sessions lost), with the text that was typed in it, to copy: redirected to sign in, the post and the
@@ -264,10 +270,27 @@ async def ended_post(console: Console, request: Request) -> Response:
         form = await request.form()
     except HTTPException:  # a body Starlette cannot read: nothing to keep
         return login_redirect(True)
-    kept = [value for name, value in form.multi_items()
-            if isinstance(value, str) and name not in _NOT_TYPED and not name.endswith(
-                ("_shown", ".data_type", ".identifier", ".basic", ".sensitive")) and value.strip()]
-    return login_page(console, request, message=ENDED_POST, status=401, kept=kept)
+    return login_page(console, request, message=ENDED_POST, status=401, kept=typed_texts(form))
+
+
+#: What a form without the session's CSRF token is told: with none, it is no form of the console's pages.
+NO_CSRF = "表单缺少有效的安全令牌（CSRF），操作未执行。请返回并刷新页面后重新提交。"
+#: With another token, it is a page opened under an earlier sign-in of this browser (its idle time ran out and the
+#: person signed in again in another tab, or someone signed in there since).
+EARLIER_SIGN_IN = ("此页面是在本浏览器重新登录之前打开的（如在其他标签页重新登录过），表单已随原来的登录失效，"
+                   "操作未执行。您填写的内容列在下方，请先复制保存，再刷新页面，核对当前登录的账号后重新填写提交。")
+
+
+async def stale_form(console: Console, request: Request) -> Response:
+    """403 for a form whose CSRF token is not the session's. One carrying another token was opened before the
+    browser signed in again: it was told only that its token was missing and to go back and reload, and what was
+    typed in it (an application's purpose and basis, a reason) was gone, the page coming back empty. It is shown
+    to copy, as for a form sent after the sign-in ended."""
+    form = await request.form()
+    if not str(form.get("csrf_token", "")):
+        return console.page(request, "refused.html", status=403, title="表单已失效", message=NO_CSRF)
+    return console.page(request, "refused.html", status=403, title="表单已失效", message=EARLIER_SIGN_IN,
+                        kept=typed_texts(form))
 
 
 #: Why a sign-in ended, by the reason the platform refused its token with (services.runtime.system_states): the
@@ -332,13 +355,15 @@ PAGES: dict[str, Use] = {
     # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.
     "/coordination": Use(frozenset({"REVIEWER", "APPROVER", "AUDITOR"}), "共享主管部门的审核员协调提请的申请",
                          send=frozenset({"REVIEWER"})),
-    "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}), "查看、调整和撤销授权",
+    # ``what`` names who, as the others do: 此功能供查看、调整和撤销授权使用 said to no one whose it was.
+    "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}),
+                   "提供部门的审批人和共享主管部门调整、撤销授权，使用部门的申请人查看本部门获得的授权",
                    send=frozenset({"APPROVER", "REVIEWER"})),
     # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts; the reporter's
     # 申请人 reports a record it finds wrong there and follows the answer to the disputes its department reported
     # (ListDisputes lists them that side only).
     "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER", "APPLICANT"}),
-                     "处理疑义数据和数据冲突",
+                     "提供部门的审批人答复疑义、编目员处理数据冲突，使用部门的申请人报告疑义",
                      send=frozenset({"APPROVER", "DATA_OFFICER", "APPLICANT"})),
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),

@@ -255,11 +255,16 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     # A reported event's time (a mandate change's change_time): not yet come, or before the platform's records.
     (r"must not be in the future", "不能晚于现在：请在事情发生后填写。"),
     (r"must not be before (\d{4}-\d{2}-\d{2})", r"不能早于 \1。"),
+    # An approval's end (applications.narrow), which names the requested end: the refused form shows the date typed.
+    (r"is already past: choose an end after now, at most the requested (.+)",
+     r"已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
     (r"is already past.*", "已经过去，请填写今天以后的日期。"),
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",
      r"申请的有效期（至 \1）已过，不能再同意或准予：请选择不予共享并说明理由，使用部门可重新申请。"),
+    (r"is later than requested: .*\(requested until ([^)]+)\)",
+     r"不能晚于申请的有效期（至 \1）：同意或准予时只能缩短有效期，请填写该日或之前的日期。"),
     (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),

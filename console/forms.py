@@ -66,9 +66,10 @@ def _text(form: FormData, name: str) -> str:
 
 
 def entry_from_form(form: FormData, department_code: str, department_name: str) -> catalog_pb2.Entry:
-    """The catalog entry the form describes, provided by the person's own department."""
+    """The catalog entry the form describes, provided by the person's own department; its codes typed with a
+    Chinese input method (full-width digits and slash) are the codes they show (``typed_code``)."""
     entry = catalog_pb2.Entry(
-        code=_text(form, "code"), name=_text(form, "name"), summary=_text(form, "summary"),
+        code=typed_code(_text(form, "code")), name=_text(form, "name"), summary=_text(form, "summary"),
         category=_int(form, "category"), subject=_text(form, "subject"),
         provider_department_code=department_code, provider_name=department_name,
         format_class=_int(form, "format_class"), format_type=_text(form, "format_type"),
@@ -77,7 +78,7 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
         share_methods=[n for v in form.getlist("share_methods") if (n := number(v))],
         legal_basis=_text(form, "legal_basis"), open_to_public=form.get("open_to_public") == "on",
         open_condition=_text(form, "open_condition"), update_cycle=_int(form, "update_cycle"),
-        related_codes=[c.strip() for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],
+        related_codes=[typed_code(c) for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],
         zone=_int(form, "zone"), secrecy=_int(form, "secrecy"), project_code=_text(form, "project_code"),
         endpoint=catalog_pb2.ProviderEndpoint(target=_text(form, "endpoint.target"),
                                               dataset=_text(form, "endpoint.dataset")))
@@ -206,7 +207,8 @@ def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timesta
     times: dict[str, timestamp_pb2.Timestamp] = {}
     errors: dict[str, str] = {}
     days: dict[str, dt.date] = {}
-    for name, text, field_name, shift in (("from", first, "start_time", 0), ("to", last, "end_time", 1)):
+    for name, text, field_name, bound in (("from", first, "start_time", start_of_day),
+                                          ("to", last, "end_time", end_after_day)):
         if not text.strip():
             continue
         try:
@@ -214,10 +216,7 @@ def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timesta
         except ValueError:
             errors[name] = "请按 年-月-日 填写日期，例如 2026-01-31。"
             continue
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(dt.datetime.combine(days[name] + dt.timedelta(days=shift), dt.time(), tzinfo=CHINA)
-                           .astimezone(dt.UTC))
-        times[field_name] = stamp
+        times[field_name] = bound(days[name])
     if "from" in days and "to" in days and days["to"] < days["from"]:
         errors["to"] = "截止日期不能早于起始日期。"
     return (times, errors) if not errors else ({}, errors)
@@ -232,10 +231,25 @@ def day_of(text: str) -> dt.date | None:
 
 
 def start_of_day(day: dt.date) -> timestamp_pb2.Timestamp:
-    """Midnight Beijing time beginning ``day`` (a day is Beijing's: a change of the 1st is not the 31st's in UTC)."""
+    """Midnight Beijing time beginning ``day`` (a day is Beijing's: a change of the 1st is not the 31st's in UTC).
+    That of 0001-01-01 (a date input's first day, typed for "from the beginning") is before the first instant a
+    Timestamp holds, 0001-01-01 00:00 UTC: it is that instant (the conversion's OverflowError was a 500 page)."""
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.UTC))
+    try:
+        stamp.FromDatetime(dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.UTC))
+    except OverflowError:
+        stamp.FromDatetime(dt.datetime.min.replace(tzinfo=dt.UTC))
     return stamp
+
+
+def end_after_day(day: dt.date) -> timestamp_pb2.Timestamp:
+    """The midnight after ``day`` in Beijing, an exclusive end; after 9999-12-31 (typed for "no end": the day after
+    it is no date, an OverflowError and a 500 page), the last instant a Timestamp holds."""
+    if day == dt.date.max:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.max.replace(microsecond=0, tzinfo=dt.UTC))
+        return stamp
+    return start_of_day(day + dt.timedelta(days=1))
 
 
 def end_of_day(text: str) -> timestamp_pb2.Timestamp | None:

@@ -223,13 +223,13 @@ async def _answered_meanwhile(console: Console, session: Session, app_id: str, p
 Fetch = Callable[[Console, Session, str], Awaitable[Any]]
 
 
-async def _with_target(console: Console, session: Session, listed: list[Any], target: str, fetch: Fetch
-                       ) -> list[Any]:
-    """A list page shown again after a decision on ``target`` was refused beside its fields: ``target`` first when
-    the page's list does not hold it. The form posts to the list's first page, so a reply to an application on a
-    later page (or one the first page no longer holds) came back without its card, its reason typed and its error
-    nowhere to be seen."""
-    if not target or any(item.id == target for item in listed):
+async def _with_target(console: Console, session: Session, listed: list[Any], target: str, fetch: Fetch,
+                       key: str = "id") -> list[Any]:
+    """A list page shown again after a decision on ``target`` (the listed objects' ``key``) was refused beside its
+    fields: ``target`` first when the page's list does not hold it. The form posts to the list's first page, so a
+    reply to an application on a later page (or one the first page no longer holds) came back without its card,
+    its reason typed and its error nowhere to be seen."""
+    if not target or any(getattr(item, key) == target for item in listed):
         return listed
     found = await fetch(console, session, target)
     return [found, *listed] if found is not None else listed
@@ -364,9 +364,13 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # Grants ending soon: the menu counted them (console/todo.py), nothing listed which, nor how long each had.
     show_ending = holds(session, [role for role, _ in GRANT_SIDES])
     ending, p8 = await _grants_ending(console, session) if show_ending else ([], None)
+    # The department's entries returned by the 审核员: the 编目员's to rework, with the reason (console/todo.py).
+    show_returned = holds(session, ("DATA_OFFICER",))
+    returned, p9 = (await _call(console, session, s.catalog.ListEntries, own_returned(session, size))
+                    if show_returned else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6, p7, p8)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9) if _expired(p)), None)) is not None:
         return _ended(ended)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
@@ -393,8 +397,17 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
+                        show_returned=show_returned, returned=returned.entries if returned else [],
                         notice_days=GRANT_NOTICE_DAYS,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesRequest:
+    """The person's department's entries the authority's 审核员 returned (退回修改): the 编目员's to rework and submit
+    again, which only 编目's list showed; the menu counted nothing and 首页 said only 没有待解决的冲突."""
+    return catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
+        provider_department_code=session.person.department_code, state=catalog_pb2.ENTRY_STATE_RETURNED),
+        page_size=page_size)
 
 
 def grants_ending(role: int, page_size: int) -> sharing_pb2.ListGrantsRequest:
@@ -591,10 +604,11 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         # The version being worked on (编目 links to it): without one, GetEntry answers the published version,
         # and a new draft of a published entry was edited from (and saved over with) the published text.
         version = forms.number(request.query_params.get("version", "")) or 0
-        got, problem = await _call(console, session, console.services.catalog.GetEntry,
-                                   catalog_pb2.GetEntryRequest(code=code, version=version))
+        got, problem = await _working_version(console, session, code, version)
         if problem:
             return _refused(console, request, problem)
+        if (closed := await _not_editable(console, request, session, got.entry)) is not None:
+            return closed
         return _entry_form(console, request, forms.form_of_entry(got.entry), editing=code)
     form = await request.form()
     changed = forms.entry_from_form(form, session.person.department_code, await _provider_name(console, session))
@@ -608,6 +622,55 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         values = dict(form.multi_items()) | {"share_methods": form.getlist("share_methods"), "code": code}
         return _entry_form(console, request, values, editing=code, problem=problem, status=_status(problem))
     return _done(session, f"已保存 {updated.entry.code}《{updated.entry.name}》的修改。", "/drafts")
+
+
+async def _working_version(console: Console, session: Session, code: str, version: int
+                           ) -> tuple[Any, Problem | None]:
+    """The version 修改 opens (and 审核 shows again): the one asked for, else the one being worked on. Without a
+    version (目录's 修改 on a published entry's page) GetEntry answers the published version; once a new draft of
+    it existed, the form showed the published text, without the draft's changes, and saving it was refused as
+    changed by someone else (the etag was the published version's), the same link leading to the same refusal. A
+    published version N has at most one version after it, N+1, which its provider (and the authority) may read."""
+    got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                               catalog_pb2.GetEntryRequest(code=code, version=version))
+    if problem or version or got.entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
+        return got, problem
+    pending, pending_problem = await _call(console, session, console.services.catalog.GetEntry,
+                                           catalog_pb2.GetEntryRequest(code=code, version=got.entry.version + 1))
+    if pending_problem is None:
+        return pending, None
+    # None after it (or not shown to this person: another department, said by _not_editable).
+    return (got, None) if pending_problem.code == grpc.StatusCode.NOT_FOUND else (None, pending_problem)
+
+
+#: Why a version cannot be edited, by its state (the catalog edits a draft or returned version in place and makes
+#: a new version of a published one): the form was shown, filled in, and its 保存 refused.
+_NOT_EDITABLE = {
+    catalog_pb2.ENTRY_STATE_SUBMITTED: "已提交审核，正等待共享主管部门审核，审核期间不能修改："
+                                       "审核退回后可按退回理由修改，发布后可在目录页点击“修改”生成新版本。",
+    catalog_pb2.ENTRY_STATE_RETIRED: "已撤销，不能再修改：各版本仍可查阅。如需重新提供该资源，请新建目录。",
+    catalog_pb2.ENTRY_STATE_SUPERSEDED: "已被新版本取代，不能修改：请从“编目”或目录页打开现行版本修改。",
+}
+
+
+async def _not_editable(console: Console, request: Request, session: Session, entry: Any) -> Response | None:
+    """The page saying why ``entry`` cannot be edited by this person, without the form, or None when it can: a
+    department edits only its own entries (the authority any), and only a draft, returned or published version.
+    Another department's 编目员 typing the address was shown the form (its data source blank: other departments are
+    not shown it) and told only on saving that the entry was not theirs."""
+    provider = entry.provider_department_code
+    # The directory not answering (None), the form is shown as before: the catalog checks the department again.
+    if provider != session.person.department_code \
+            and await console.names.is_authority(session.token, session.person.department_code) is False:
+        name = (await console.names.departments(session.token, [provider])).get(provider) or provider
+        return console.page(request, "refused.html", status=403, title="无权修改此目录",
+                            message=f"目录 {entry.code}《{entry.name}》由{name}提供，只能由该部门的编目员修改，"
+                                    "您的部门无权修改。如发现目录内容有误，请联系提供部门。",
+                            back=f"/catalog/entry?code={urllib.parse.quote(entry.code, safe='')}")
+    if (why := _NOT_EDITABLE.get(entry.state)) is None:
+        return None
+    return console.page(request, "refused.html", status=409, title="目录当前不能修改",
+                        message=f"目录 {entry.code}《{entry.name}》的第 {entry.version} 版{why}", back="/drafts")
 
 
 @signed_in
@@ -714,6 +777,12 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     name = (await console.names.departments(session.token, [code])).get(code) or code
     provisional = (f"（暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，公布后可能调整）"
                    if answer.due_time_provisional else "")
+    if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
+        # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
+        # already missed as if it were still to be met.
+        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional} "
+                              "前更新资源目录，该期限已过：变更后该部门如未新建、修改、提交或撤销任何资源目录，即列为"
+                              "逾期未更新（见下方列表），计入监督评估，请尽快更新。", "/mandates")
     return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
                           "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
 
@@ -777,10 +846,17 @@ async def _review_list(console: Console, request: Request, session: Session, err
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    entries = await _with_target(console, session, list(answer.entries), next(iter(errors), ""), _in_review, "code")
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
-                        **await _names(console, session, [e.provider_department_code for e in answer.entries]),
-                        entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
-                        changes=await _review_changes(console, session, answer.entries))
+                        **await _names(console, session, [e.provider_department_code for e in entries]),
+                        entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
+                        changes=await _review_changes(console, session, entries))
+
+
+async def _in_review(console: Console, session: Session, code: str) -> Any:
+    """The version of entry ``code`` in review, as it is now (else None: reviewed meanwhile, no form to show)."""
+    got, _problem = await _working_version(console, session, code, 0)
+    return got.entry if got is not None and got.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED else None
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:
@@ -1188,8 +1264,10 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 errors = forms.field_errors(problem.fields, "grant.")
             elif not errors:
                 names = await _item_names(console, session, [answer.grant.resource_code])
+                # The end too: an approver who moved only 有效期至 was confirmed the items and quota, not the date.
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
+                                      f"有效期至 {until(answer.grant.expire_time)}，"
                                       f"调用上限 {calls(answer.grant.quota)}。", "/grants")
     answer, problem = await _call(console, session, console.services.sharing.ListGrants,
                                   sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
@@ -1487,6 +1565,20 @@ async def _usage_summary(console: Console, session: Session, resource: str,
                        audit_pb2.GetUsageSummaryRequest(resource_code=resource, **times))
 
 
+async def _others_resource(console: Console, session: Session, code: str) -> dict[str, str]:
+    """资源代码 naming a resource another department provides, said beside the input to a department's person:
+    ListAccesses lists the accesses of the caller's department's resources only, so the page answered 所选期间没有
+    使用记录 and 没有使用记录 — nobody had used it, the reader took it — of a resource used every day."""
+    if not code or await console.names.is_authority(session.token, session.person.department_code) is not False:
+        return {}
+    provider = (await console.names.resources(session.token, [code]))[code].provider
+    if not provider or provider == session.person.department_code:
+        return {}
+    name = (await console.names.departments(session.token, [provider])).get(provider) or provider
+    return {"resource": f"资源 {code} 由{name}提供：本页只列本部门提供的资源的使用记录，该资源的使用情况由提供部门"
+                        "查看。请填写本部门的资源代码，或留空列出本部门全部资源。"}
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
@@ -1506,6 +1598,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
     wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))
+    if not wrong:
+        wrong.update(await _others_resource(console, session, resource))
     accesses: audit_pb2.ListAccessesResponse | None = None
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
         problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from console.app import COOKIE, Console, holds
 from console.backend import Services
 from console.errors import Problem
-from console.pages import _call, _down, _expired, awaiting_answer, grants_ending
+from console.pages import _call, _down, _expired, awaiting_answer, grants_ending, own_returned
 from console.sessions import Session, SessionStoreUnavailable
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -102,6 +102,8 @@ KINDS = (
          lambda answer, _: list(answer.updates)),
     Kind("/mandates", "本部门逾期未更新的目录", frozenset({"DATA_OFFICER"}), lambda s: s.catalog.ListOverdueUpdates,
          _own_overdue_updates, lambda answer, _: list(answer.updates)),
+    Kind("/drafts", "退回修改的目录", frozenset({"DATA_OFFICER"}), lambda s: s.catalog.ListEntries,
+         lambda session: own_returned(session, COUNT_PAGE), lambda answer, _: list(answer.entries)),
     Kind("/disputes", "待处理的疑义", frozenset({"APPROVER", "REVIEWER"}), lambda s: s.disputes.ListDisputes,
          lambda _: dispute_pb2.ListDisputesRequest(state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=COUNT_PAGE),
          _awaiting_answer),

@@ -46,12 +46,17 @@
           "社区治理", "生态环保", "应急维稳"]
   };
   function value(name) { var el = form.elements[name]; return el ? String(el.value || "").trim() : ""; }
+  // A code typed with a Chinese input method (full-width digits and slash, １０１００１／０００００１) is the code it
+  // shows: the console saves it so (console/forms.typed_code), so it is checked so.
+  function ascii(v) {
+    return v.replace(/[\uFF10-\uFF19\uFF0F]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFEE0); });
+  }
   function shareType() { return value("share_type"); }
   var checks = {
     required: function (v) { return v ? "" : "此项必填。"; },
     code: function (v) {
       if (!v) { return "请填写信息资源代码。"; }
-      var m = CODE.exec(v);
+      var m = CODE.exec(ascii(v));
       if (!m) { return "格式应为 类(1位,1-3)项(2位)目(3位)[细目(3位)]/顺序码(6位)，如 201002/000001。"; }
       var category = value("category");
       if (category && m[1] !== category) { return "代码首位“" + m[1] + "”与所选信息资源分类不一致（基础=1，主题=2，部门=3）。"; }
@@ -77,7 +82,7 @@
     machine_name: function (v) { return !v ? "请填写英文名。" : (MACHINE.test(v) ? "" : "英文名用小写字母、数字和单个下划线，以字母开头，如 citizen_id。"); },
     machine_name_optional: function (v) { return !v || MACHINE.test(v) ? "" : "英文名用小写字母、数字和单个下划线，以字母开头。"; },
     codes: function (v) {
-      var bad = v.split(/[,，]/).map(function (c) { return c.trim(); }).filter(function (c) { return c && !CODE.test(c); });
+      var bad = v.split(/[,，]/).map(function (c) { return c.trim(); }).filter(function (c) { return c && !CODE.test(ascii(c)); });
       return bad.length ? "以下代码格式不正确：" + bad.join("、") : "";
     }
   };
@@ -107,6 +112,47 @@
   form.addEventListener("change", function (event) {
     if (event.target && event.target.name === "share_methods") { all.forEach(function (el) { if (el.getAttribute("data-check") === "share_methods") { run(el); } }); }
   });
+  // 增加一行信息项: a copy of the last row, emptied, numbered one more (its names, ids and labels), so an entry of
+  // more items than the rows shown is written at once. The console reads up to 502 rows (forms.MAX_ITEM_ROWS).
+  var add = document.getElementById("add-item-row");
+  var rows = form.querySelector("table.items tbody");
+  if (add && rows) {
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var last = rows.lastElementChild;
+      var n = rows.children.length;
+      if (!last || n >= 502) { return; }
+      var row = last.cloneNode(true);
+      var from = "items[" + (n - 1) + "]", to = "items[" + n + "]";
+      var fromId = "items-" + (n - 1) + "-", toId = "items-" + n + "-";
+      row.querySelectorAll("input, select").forEach(function (el) {
+        ["name", "id", "aria-describedby"].forEach(function (attr) {
+          var v = el.getAttribute(attr);
+          if (v) { el.setAttribute(attr, v.split(from).join(to).split(fromId).join(toId)); }
+        });
+        var label = el.getAttribute("aria-label");
+        if (label) { el.setAttribute("aria-label", label.replace("第" + n + "项", "第" + (n + 1) + "项")); }
+        el.removeAttribute("aria-invalid");
+        if (el.type === "checkbox") { el.checked = false; } else if (el.tagName === "SELECT") { el.selectedIndex = 0; }
+        else { el.value = ""; }
+      });
+      row.querySelectorAll(".field-error, .live-error").forEach(function (el) {
+        if (el.classList.contains("field-error")) { el.remove(); } else { el.textContent = ""; }
+      });
+      row.querySelectorAll("[id]").forEach(function (el) {
+        el.id = el.id.split(fromId).join(toId);
+      });
+      row.firstElementChild.textContent = String(n + 1);
+      rows.appendChild(row);
+      row.querySelectorAll("[data-check]").forEach(function (el) {
+        all.push(el);
+        el.addEventListener("input", function () { run(el); });
+        el.addEventListener("change", function () { run(el); });
+        el.addEventListener("blur", function () { run(el); });
+      });
+      row.querySelector("input").focus();
+    });
+  }
   form.addEventListener("submit", function (event) {
     var first = null;
     all.forEach(function (el) { if (run(el) && !first) { first = el; } });

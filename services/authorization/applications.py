@@ -270,9 +270,10 @@ def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:
                                        f"{term_end_text(application.requested_expire_time)}): no end can be approved "
                                        "any more; refuse the application, the applicant may apply again"))
     elif terms.expire_time is not None and terms.expire_time > application.requested_expire_time:
-        requested = application.requested_expire_time.isoformat()
-        problems.append(FieldViolation("expire_time", "is later than requested: an approval may only "
-                                       f"shorten the period (requested {requested})"))
+        # The requested end as 有效期至 reads it (Beijing): the approver's form, refused, shows the date typed, and
+        # the console said only 不能晚于申请的有效期, the requested end nowhere on it; the UTC ISO time read 8 h early.
+        problems.append(FieldViolation("expire_time", "is later than requested: an approval may only shorten the "
+                                       f"period (requested until {term_end_text(application.requested_expire_time)})"))
     elif expire_time <= now:
         problems.append(FieldViolation("expire_time", "is already past: choose an end after now, at most the "
                                        f"requested {term_end_text(application.requested_expire_time)}"))

@@ -56,6 +56,14 @@ _AROUND = "0123456789!@#$%^&*()-_=+.,?~`'\";:/<>[]{}| "
 PERSON_ID = re.compile(r"psn-[0-9a-f]{16}")
 
 
+def typed_username(username: str) -> str:
+    """A username as a person may type it at sign-in: in any case, and in full-width letters, digits and ．＿－ (a
+    Chinese input method in full-width mode types ｐｏｌｉｃｅ．ｚｈａｎｇ), which NFKC reads as the ASCII they show; a
+    username is ASCII (USERNAME), so nothing else is changed. Typed so, the sign-in was refused as a wrong username
+    or password, while a full-width TOTP code was read."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
 @functools.cache
 def _hasher() -> PasswordHasher:
     return PasswordHasher()

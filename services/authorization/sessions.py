@@ -154,7 +154,7 @@ class Sessions:
                                                                              ("password", password)) if not value]
         if problems:
             raise invalid_argument(problems)
-        name = username.strip().lower()
+        name = pc.typed_username(username)
         async with self._checks.hold(name):  # a burst of guesses is checked in turn, each seeing the lock
             return await self._sign_in(name, password, totp_code)
 
@@ -204,7 +204,7 @@ class Sessions:
                                                                              ("password", password)) if not value]
         if problems:
             raise invalid_argument(problems)
-        name = username.strip().lower()
+        name = pc.typed_username(username)
         async with self._checks.hold(name):
             person = await self._password_checked(name, password)
             enrolled = failed_precondition(TOTP_ENROLLED, "your authenticator is enrolled already: sign in with its "

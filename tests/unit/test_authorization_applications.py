@@ -139,8 +139,23 @@ def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_ch
             "申请的有效期（至 2026-02-27）已过，不能再同意或准予：请选择不予共享并说明理由，使用部门可重新申请。"
     # An application still in its term, given an end already past: a later end, within the request, will do.
     typed = apps.narrow(_application(), Terms(expire_time=NOW - dt.timedelta(days=1)), NOW).problems
-    assert field_sentence(typed[0].description) == "已经过去，请填写今天以后的日期。"
+    assert field_sentence(typed[0].description) == \
+        "已经过去：请填写今天至 2026-05-31 17:00:00（申请的有效期）之间的日期。"
     assert "refuse" not in typed[0].description
+
+
+def test_an_end_later_than_requested_is_refused_naming_the_requested_end() -> None:
+    """The 答复 form refused shows the date typed: 不能晚于申请的有效期。 left the approver to guess the latest date
+    allowed (the requested one, shown nowhere on the refused form), and the service's own text gave it in UTC ISO
+    form, eight hours early for a Beijing reader."""
+    from console.errors import field_sentence
+
+    application = _application(requested_expire_time=_end_of(2026, 12, 31))
+    problems = apps.narrow(application, Terms(expire_time=_end_of(2027, 1, 1)), NOW).problems
+    assert [p.field for p in problems] == ["expire_time"]
+    assert "requested until 2026-12-31" in problems[0].description
+    assert field_sentence(problems[0].description) == \
+        "不能晚于申请的有效期（至 2026-12-31）：同意或准予时只能缩短有效期，请填写该日或之前的日期。"
 
 
 # Drafts (R-APP-1).

@@ -53,10 +53,14 @@ async def test_each_role_is_counted_only_what_it_acts_on() -> None:
                                  ("/disputes", "待处理的疑义")]
     assert paths("APPLICANT") == [("/applications", "逾期未获答复的申请"), ("/grants", "即将到期的授权（本部门使用）")]
     assert [p for p, _ in paths("REVIEWER")] == ["/review", "/coordination", "/mandates", "/disputes", "/disputes"]
-    # A department's 编目员 makes its catalogue updates: those past due are counted, asked for by its own code.
-    assert paths("DATA_OFFICER") == [("/mandates", "本部门逾期未更新的目录"), ("/disputes", "待解决的数据冲突")]
+    # A department's 编目员 makes its catalogue updates: those past due are counted, asked for by its own code, and
+    # reworks its entries the authority returned (its own department's, returned ones only).
+    assert paths("DATA_OFFICER") == [("/mandates", "本部门逾期未更新的目录"), ("/drafts", "退回修改的目录"),
+                                     ("/disputes", "待解决的数据冲突")]
     officer = sessions.create(_person("DATA_OFFICER"), "t", sessions.now() + 600)
     assert [k.request(officer).department_code for k in todo.kinds_of(officer) if k.path == "/mandates"] == [POLICE]
+    returned = [k.request(officer).filter for k in todo.kinds_of(officer) if k.path == "/drafts"]
+    assert [(f.provider_department_code, f.state) for f in returned] == [(POLICE, 4)]  # ENTRY_STATE_RETURNED
     # An 审计员 reads disputes and applications but answers none, an 管理员 handles no matter: nothing is asked.
     assert paths("AUDITOR") == [] and paths("ADMINISTRATOR") == []
 

@@ -15,6 +15,7 @@ from console_browser import browser, console_server, context, create_person, log
 from govshare.authorization.v1 import persons_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.foundation.synthetic import citizen_id_of
+from services.runtime.workdays import CHINA
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -80,9 +81,13 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
         await approver.goto("/grants")
         card = approver.locator("section", has_text=grant_id)
         await card.get_by_label("调用上限").fill("50")
+        # The confirmation says the end as well: moved alone, it was confirmed the items and the quota only.
+        end = (dt.datetime.now(CHINA).date() + dt.timedelta(days=30)).isoformat()
+        await card.get_by_label("有效期至").fill(end)
         await card.get_by_role("button", name="保存调整").click()
         flash = await approver.locator(".flash").inner_text()
         assert f"已调整授权 {grant_id}" in flash and "调用上限 50 次" in flash
+        assert f"有效期至 {end}" in flash, flash
         await shot(approver, console_server, "42_grant_adjusted")
     finally:
         for context in contexts:

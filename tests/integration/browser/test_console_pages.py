@@ -131,6 +131,40 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     assert (await denied.goto("/mandates")).status == 403
 
 
+async def test_a_mandate_change_reported_after_its_update_was_due_says_the_due_day_has_passed(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A change reported late (dated two months back) was confirmed as 该部门应在 <a day gone by> 前更新资源目录, a
+    deadline already missed told as one still to meet, the overdue list below then listing it. The confirmation now
+    says the due day has passed and what makes the change overdue; one reported on its day still says the day."""
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "11110000" + f"{random.randrange(10**9):09d}"
+    code = body + uscc.calc_check_digit(body)
+    name = f"晚报局{code[-5:]}"
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=code, name=name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
+        metadata=platform.metadata("authority"), timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "authority",
+                                                                 ("DATA_OFFICER",)))
+    await page.goto("/mandates")
+    await page.get_by_label("部门统一社会信用代码").fill(code)
+    await page.get_by_label("变更内容").fill("机构改革，职能划入（补报）")
+    await page.get_by_label("变更日期（北京时间）").fill((dt.datetime.now(CHINA).date()
+                                                     - dt.timedelta(days=60)).isoformat())
+    await page.get_by_role("button", name="报告职能变更").click()
+    flash = await page.locator(".flash").inner_text()
+    assert f"已报告{name}的职能变更。按变更日期计算" in flash and "前更新资源目录，该期限已过" in flash, flash
+    assert await page.locator("#overdue tbody tr", has_text=name).count() == 1
+    await page.get_by_label("部门统一社会信用代码").fill(code)
+    await page.get_by_label("变更内容").fill("机构改革，职能划出")
+    await page.get_by_role("button", name="报告职能变更").click()
+    flash = await page.locator(".flash").inner_text()
+    assert flash.startswith(f"已报告{name}的职能变更：该部门应在 ") and "已过" not in flash, flash
+
+
 async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, console_server, platform):  # type: ignore[no-untyped-def]
     today = dt.datetime.now(CHINA).date()
     await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
@@ -285,6 +319,42 @@ async def test_the_menu_counts_what_waits_on_the_person_and_updates_without_a_re
     await police.locator("#todo-notice").wait_for()
     assert await police.locator("#todo-notice").inner_text() == todo.DOWN
     assert await police.locator("h1").inner_text() == "首页"
+
+
+async def test_an_entry_returned_by_the_reviewer_waits_on_the_officers_home_page_and_menu(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """An entry the authority's 审核员 returned (退回修改) is the 编目员's to rework and submit again, but only 编目's
+    list showed it: the menu counted nothing and 首页 said only 没有待解决的冲突, so the officer learnt of it when
+    they next opened 编目. 首页 now lists it with the reason and who returned it, linking to its form, and the menu
+    counts it beside 编目."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
+                                                     reason="摘要须写明参保范围（全市职工）"),
+                              metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "social",
+                                                                 ("DATA_OFFICER",)))
+    async with page.expect_response("**/todo") as answered:
+        await page.goto("/")
+    assert (await answered.value).status == 200
+    assert (await menu_counts(page, after=0)).get("/drafts", 0) >= 1
+    badge = page.locator('.todo-count[data-todo="/drafts"]')
+    assert "退回修改的目录" in (await badge.get_attribute("title") or "")
+    row = page.locator("tr", has_text=entry.code)
+    assert "摘要须写明参保范围（全市职工）" in await row.inner_text()
+    await row.get_by_role("link").click()
+    assert await page.locator("#return-reason").inner_text() == "摘要须写明参保范围（全市职工）"
 
 
 async def answers_shown(page) -> int:  # type: ignore[no-untyped-def]

@@ -445,6 +445,40 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
 
 
+async def test_modify_on_a_published_entrys_page_opens_its_draft_and_an_entry_not_to_edit_offers_no_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """目录's 修改 on a published entry's page opened the published text once a new draft version of it existed:
+    the officer's draft changes were not in the form, and 保存 was refused as 已被他人修改 (the etag was the
+    published version's), the same link leading to the same refusal. It now opens the draft. A version in review,
+    or another department's entry (typed as an address), is said so without the form that saving would refuse."""
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    entry = await _published_then_changed(platform)
+    quoted = urllib.parse.quote(entry.code, safe="")
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "DATA_OFFICER"))
+    await page.goto(f"/catalog/entry?code={quoted}")
+    await page.get_by_role("link", name="修改（生成新版本", exact=False).click()
+    assert await page.locator("[name=name]").input_value() == "社会保险参保信息（第二版）"
+    await page.locator("[name=format_type]").fill("PostgreSQL 16")
+    await page.get_by_role("button", name="保存草稿").click()
+    assert f"已保存 {entry.code}《社会保险参保信息（第二版）》的修改" in await page.locator(".flash").inner_text()
+
+    police = _person_session(console_server, platform, "police", "DATA_OFFICER")
+    answer = await context.request.get(f"/drafts/edit?code={quoted}", headers=_as(police))
+    text = unescape(await answer.text())
+    assert answer.status == 403 and 'id="entry-form"' not in text, (answer.status, text[-800:])
+    assert f"目录 {entry.code}《社会保险参保信息》由市人力资源和社会保障局提供，只能由该部门的编目员修改" in text
+
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).SubmitEntry(
+        cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"), timeout=10)
+    answer = await page.goto(f"/drafts/edit?code={quoted}")
+    assert answer is not None and answer.status == 409
+    assert await page.locator("#entry-form").count() == 0
+    said = await page.locator(".problem").inner_text()
+    assert f"目录 {entry.code}《社会保险参保信息（第二版）》的第 2 版已提交审核" in said
+
+
 async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """R-CAT-3's last step had no page: a published entry's page offered its 编目员 neither a new version nor 撤销,
@@ -527,6 +561,95 @@ async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_confli
     assert sorted(a.status for a in answers) == [303, 409], [(a.status, (await a.text())[-600:]) for a in answers]
     refused = next(a for a in answers if a.status == 409)
     assert "已存在相同的记录" in await refused.text()
+
+
+async def _unconditional_foundation_entry(form, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The entry form's fields of a 人口 entry shared unconditionally by online query, but its code and items."""
+    await form.locator("[name=name]").fill(name)
+    await form.locator("[name=subject]").fill("人口")
+    await form.locator("[name=format_class]").select_option(label="数据库")
+    await form.locator("[name=update_cycle]").select_option(label="每日")
+    await form.locator("[name=share_type]").select_option(label="无条件共享")
+    await form.get_by_label("联机查询").check()
+
+
+async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """新建目录's 信息资源代码 typed with a Chinese input method (full-width digits and slash) was said to be of the
+    wrong form (格式应为 类(1位,1-3)…, the form it has) as it was typed, and refused by the catalog if sent: it is the
+    code it shows, as on 审计 and 疑义. So are 关联资源代码."""
+    import uuid
+
+    number = f"{uuid.uuid4().int % 10**6:06d}"
+    code = f"101001/{number}"
+    wide = code.translate(str.maketrans("0123456789/", "０１２３４５６７８９／"))
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    await page.goto("/drafts/new")
+    form = page.locator("#entry-form")
+    await form.locator("[name=category]").select_option(label="基础")
+    await form.locator("[name=code]").fill(wide)
+    await form.locator("[name=code]").blur()
+    assert await form.locator("[name=code] ~ .live-error").inner_text() == ""
+    await _unconditional_foundation_entry(form, "全角代码的目录")
+    await form.locator("[name=related_codes]").fill("１０１００１／００００１")  # one digit short: still said wrong
+    await form.locator("[name=related_codes]").blur()
+    assert "１０１００１／００００１" in await form.locator("[name=related_codes] ~ .live-error").inner_text()
+    await form.locator("[name=related_codes]").fill("１０１００１／０００００１，103001/000001")
+    await form.locator("[name='endpoint.dataset']").fill(f"wide_{uuid.uuid4().hex[:8]}")
+    await form.locator("[name=key_item]").fill("citizen_id")
+    await form.locator("[name='items[0].name']").fill("公民身份号码")
+    await form.locator("[name='items[0].machine_name']").fill("citizen_id")
+    await form.locator("[name='items[0].data_type']").select_option("1")
+    await form.locator("[name='items[0].length']").fill("18")
+    await form.locator("[name='items[0].basic']").check()
+    await form.locator("[name='items[0].identifier']").select_option("1")
+    await form.get_by_role("button", name="保存草稿").click()
+    assert f"已保存草稿 {code}《全角代码的目录》" in await page.locator(".flash").inner_text()
+    await page.goto(f"/drafts/edit?code={urllib.parse.quote(code, safe='')}")
+    assert await page.locator("[name=related_codes]").input_value() == "101001/000001, 103001/000001"
+
+
+async def test_a_new_entry_of_more_items_than_the_rows_shown_is_written_at_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """新建目录 offered 8 item rows and no way to add one: an entry of more items (人口 has more) was saved with its
+    first 8, then reopened for two more rows at a time. 增加一行信息项 adds an empty row, numbered on, whose item is
+    saved with the others."""
+    import uuid
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    code = f"101001/{uuid.uuid4().int % 10**6:06d}"
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    await page.goto("/drafts/new")
+    form = page.locator("#entry-form")
+    rows = form.locator("table.items tbody tr")
+    assert await rows.count() == 8
+    await form.get_by_role("button", name="增加一行信息项").click()
+    await form.get_by_role("button", name="增加一行信息项").click()
+    assert await rows.count() == 10
+    assert await form.get_by_label("第10项名称").count() == 1
+    await form.locator("[name=category]").select_option(label="基础")
+    await form.locator("[name=code]").fill(code)
+    await _unconditional_foundation_entry(form, "十项的目录")
+    await form.locator("[name='endpoint.dataset']").fill(f"rows_{uuid.uuid4().hex[:8]}")
+    await form.locator("[name=key_item]").fill("citizen_id")
+    for row in range(10):
+        await form.get_by_label(f"第{row + 1}项名称").fill("公民身份号码" if row == 0 else f"信息项{row + 1}")
+        await form.get_by_label(f"第{row + 1}项英文名").fill("citizen_id" if row == 0 else f"item_{row + 1}")
+        await form.get_by_label(f"第{row + 1}项数据类型").select_option("1")
+        await form.get_by_label(f"第{row + 1}项长度").fill("18")
+    await form.get_by_label("第10项英文名").fill("Item 10")  # checked as typed in the added row too
+    await form.get_by_label("第10项英文名").blur()
+    assert "英文名用小写字母" in await form.locator("[name='items[9].machine_name'] ~ .live-error").inner_text()
+    await form.get_by_label("第10项英文名").fill("item_10")
+    await form.get_by_label("第1项为基础项").check()
+    await form.get_by_label("第1项键类型").select_option("1")
+    await form.get_by_role("button", name="保存草稿").click()
+    assert f"已保存草稿 {code}《十项的目录》" in await page.locator(".flash").inner_text()
+    got = await catalog_pb2_grpc.CatalogServiceStub(platform.channel).GetEntry(
+        cat.GetEntryRequest(code=code), metadata=platform.metadata("police"), timeout=10)
+    assert [i.machine_name for i in got.entry.items][-2:] == ["item_9", "item_10"]
 
 
 async def test_a_draft_is_saved_under_the_departments_name_now_not_the_one_read_at_sign_in(  # type: ignore[no-untyped-def]
@@ -1148,6 +1271,55 @@ async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resourc
     text = await answer.text()
     assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
     assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
+
+
+async def test_the_audit_page_says_another_departments_resource_is_not_listed_not_that_nobody_used_it(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A department's 审计员 typing another department's resource code read 所选期间没有使用记录 and 没有使用记录 (the
+    service lists the caller's department's resources only) of a resource the other department's systems use
+    every day. It is said beside 资源代码 whose resource it is and that the page lists the department's own; the
+    department's own resource lists, and the authority's auditor still lists any."""
+    import grpc
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    purpose = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="审计范围")
+    with contextlib.suppress(grpc.aio.AioRpcError):  # answered or refused, it is on record
+        await query_pb2_grpc.QueryServiceStub(platform.channel).Query(query_pb2.QueryRequest(
+            resource_code="102001/000001", key="91350100M000100Y8X", items=["name"], purpose=purpose),
+            metadata=platform.metadata("social"), timeout=10)
+    police = system_session(console_server, platform, "police", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=102001/000001", headers=_as(police))
+    text = unescape(await answer.text())
+    assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
+    assert "资源 102001/000001 由市市场监督管理局提供：本页只列本部门提供的资源的使用记录" in text
+    assert "没有使用记录" not in text
+    answer = await context.request.get("/audit?resource=101001/000001", headers=_as(police))
+    assert answer.status == 200 and 'id="resource-error"' not in await answer.text()
+    authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=102001/000001", headers=_as(authority))
+    text = await answer.text()
+    assert answer.status == 200 and 'id="resource-error"' not in text and "没有使用记录" not in text, text[-1500:]
+
+
+async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """审计's 截止日期 9999-12-31 (typed for "no end") was a 500 page: the day after it, the exclusive end, is no date;
+    起始日期 0001-01-01 too (its Beijing midnight is before the first instant a Timestamp holds), and so was a 职能变更
+    dated 0001-01-01. Such a bound bounds nothing; the change's date is refused beside its input as too early."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get("/audit?resource=101001/000001&from=0001-01-01&to=9999-12-31",
+                                       headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-1500:])
+    assert 'value="0001-01-01"' in text and 'value="9999-12-31"' in text and 'id="to-error"' not in text
+    officer = system_session(console_server, platform, "police", roles=("DATA_OFFICER",))
+    answer = await context.request.post("/mandates", headers=_as(officer), form={
+        "csrf_token": officer.csrf, "description": "机构改革", "change_date": "0001-01-01"})
+    text = unescape(await answer.text())
+    assert answer.status == 400 and 'id="change_date-error"' in text, (answer.status, text[-1500:])
+    assert "不能早于" in text
 
 
 async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
@@ -2326,6 +2498,42 @@ async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_bac
     assert answer.status == 400 and f"申请 {late} 未答复" in text, text[-800:]
     card = _card(text, f'<h2 id="a-1">申请 {late}')
     assert 'id="reason-error">不予共享时必须说明理由' in card, card[-800:]
+
+
+async def test_a_refused_review_of_an_entry_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The review form posts to 审核's first page: 退回修改 without a reason (or a review of a version changed since)
+    for an entry on a later page came back as the first page, 400, without that entry's card: the error and the
+    reason typed were nowhere to be seen, and the reviewer could not tell whether anything was done. The refused
+    entry's card now heads the page with its error."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    social = platform.metadata("social")
+    made = []
+    for _ in range(console_server.console.settings.page_size + 1):
+        entry = dept.social_insurance_entry("")
+        entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+        entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=social, timeout=10)
+        made.append((await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=social,
+                                               timeout=10)).entry)
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    first = await (await context.request.get("/review", headers=_as(reviewer))).text()
+    later = next(e for e in made if f"{e.code}《" not in first)
+    answer = await _post(context, "/review", reviewer, {"code": later.code, "etag": later.etag, "decision": "return",
+                                                        "reason": "  "})
+    text = unescape(await answer.text())
+    assert answer.status == 400, (answer.status, text[-800:])
+    card = _card(text, f"{later.code}《")
+    assert "退回时必须填写退回理由" in card, text[-1500:]
+    got = await catalog.GetEntry(cat.GetEntryRequest(code=later.code, version=later.version), metadata=social,
+                                 timeout=10)
+    assert got.entry.state == cat.ENTRY_STATE_SUBMITTED
 
 
 async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]

@@ -16,6 +16,9 @@ NOT_FOR = [
     ("AUDITOR", "authority", "/drafts/new", "编目员"), ("APPLICANT", "police", "/persons/new", "管理员"),
     ("DATA_OFFICER", "police", "/replies", "审批人"), ("APPROVER", "police", "/review", "审核员"),
     ("REVIEWER", "authority", "/apply?code=101001/000001", "申请人"), ("APPLICANT", "police", "/systems", "管理员"),
+    # Whose the page is, not only what it does (此功能供查看、调整和撤销授权使用 named nobody).
+    ("DATA_OFFICER", "police", "/grants", "此功能供提供部门的审批人和共享主管部门调整、撤销授权"),
+    ("ADMINISTRATOR", "authority", "/disputes", "此功能供提供部门的审批人答复疑义、编目员处理数据冲突"),
 ]
 
 
@@ -80,7 +83,8 @@ async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_c
 
 @pytest.mark.parametrize(("role", "system", "shown", "hidden"), [
     ("APPROVER", "police", ["待答复的申请", "待处理的疑义"], ["待审核的目录", "待解决的数据冲突"]),
-    ("DATA_OFFICER", "police", ["待解决的数据冲突"], ["待答复的申请", "待审核的目录", "待处理的疑义"]),
+    ("DATA_OFFICER", "police", ["退回修改的目录", "待解决的数据冲突"],
+     ["待答复的申请", "待审核的目录", "待处理的疑义"]),
     ("AUDITOR", "authority", ["待处理的疑义"], ["待解决的数据冲突", "待审核的目录"]),
     ("APPLICANT", "police", ["逾期未获答复的申请", "申请使用"],
      ["待答复的申请", "待审核的目录", "没有需要在首页处理的待办事项"]),

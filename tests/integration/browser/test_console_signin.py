@@ -54,6 +54,15 @@ async def test_a_totp_code_typed_in_full_width_digits_signs_in(context, platform
     assert "欢迎" in await page.locator(".flash").inner_text()
 
 
+async def test_a_username_typed_in_full_width_signs_in(context, platform):  # type: ignore[no-untyped-def]
+    """A Chinese input method in full-width mode types the username as ｕ１２３．．．: the code typed so was read,
+    the username was refused as 用户名或密码不正确, and the person, sure of both, tried again until locked out."""
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in username.upper())
+    page = await login(context, full_width, PASSWORD, totp.now())
+    assert "欢迎" in await page.locator(".flash").inner_text(), await page.locator("main").inner_text()
+
+
 async def test_a_wrong_password_is_refused_without_saying_whether_the_account_exists(context, platform):  # type: ignore[no-untyped-def]
     username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
     wrong = await login(context, username, "not the password", totp.now())
@@ -189,6 +198,31 @@ async def test_a_form_sent_after_the_session_expired_keeps_what_was_typed(contex
     assert purpose in kept and "《社会救助暂行办法》第十条" in kept, kept
     assert await page.title() != "x"
     assert await page.get_by_label("用户名").count() == 1
+
+
+async def test_a_form_opened_before_signing_in_again_keeps_what_was_typed(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A form left open past the idle time, its person signed in again in another tab and came back to send it: the
+    form carried the ended sign-in's CSRF token, and the answer was 表单缺少有效的安全令牌（CSRF）…请返回并刷新页面后
+    重新提交, the purpose and basis typed gone (the page, never cached, comes back empty). The page now says the
+    form was opened before the person signed in again, that nothing was done, and shows the text typed, to copy."""
+    page = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await page.goto("/apply?code=101001/000001")
+    await page.locator("[name=purpose_text]").fill("窗口受理 2026-002")
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》第十一条")
+    # Signing in again (in another tab) gives the browser the new sign-in's cookie.
+    again = system_session(console_server, platform, "social")
+    await context.add_cookies([{"name": COOKIE, "value": again.id, "url": console_server.url, "httpOnly": True,
+                                "secure": True, "sameSite": "Strict"}])
+    async with page.expect_response(lambda r: "/apply" in r.url and r.request.method == "POST") as answer:
+        await page.get_by_role("button", name="提交申请").click()
+    assert (await answer.value).status == 403
+    said = await page.get_by_role("alert").inner_text()
+    assert "此页面是在本浏览器重新登录之前打开的" in said and "操作未执行" in said, said
+    kept = [await box.input_value() for box in await page.get_by_role("textbox", name="未提交的内容").all()]
+    assert "窗口受理 2026-002" in kept and "《社会救助暂行办法》第十一条" in kept, kept
+    # A form without any token (not the console's) is refused as before, nothing shown back.
+    answer = await context.request.post("/apply?code=101001/000001", form={"purpose_text": "伪造"})
+    assert answer.status == 403 and "伪造" not in await answer.text()
 
 
 async def test_a_person_changes_their_own_password_and_signs_in_again_with_it(context, console_server,  # type: ignore[no-untyped-def]
