@@ -190,11 +190,6 @@ def test_draft_items_and_methods_must_be_the_entrys() -> None:
                                                                        "application.methods[1]"]
 
 
-def test_an_empty_item_list_applies_for_every_item() -> None:
-    draft = Draft(applicant_department_code="", resource_code="101001/000001")
-    assert apps.requested_items(draft, _entry()) == ("name", "birth_date")
-
-
 # Grant adjustments (003 Art. 11).
 
 def _grant() -> Grant:
