@@ -251,14 +251,14 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"holds no letter or digit.*", "没有文字或数字，请填写要显示的名称。"),
     (r"unknown value \d+: expected one of .*", "不是可选的值，请从列表中选择。"),
     (r"must not be negative.*", "不能为负数。"),
-    (r"must be in the future.*", "必须是今天以后的日期。"),
+    (r"must be in the future.*", "必须是今天或以后的日期。"),
     # A reported event's time (a mandate change's change_time): not yet come, or before the platform's records.
     (r"must not be in the future", "不能晚于现在：请在事情发生后填写。"),
     (r"must not be before (\d{4}-\d{2}-\d{2})", r"不能早于 \1。"),
     # An approval's end (applications.narrow), which names the requested end: the refused form shows the date typed.
     (r"is already past: choose an end after now, at most the requested (.+)",
      r"已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
-    (r"is already past.*", "已经过去，请填写今天以后的日期。"),
+    (r"is already past.*", "已经过去，请填写今天或以后的日期。"),
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",

@@ -1933,3 +1933,12 @@ def test_every_table_in_the_templates_has_a_caption() -> None:
                    for text in [path.read_text(encoding="utf-8")]
                    for match in re.finditer(r"<table\b[^>]*>(?!\s*<caption)", text)]
     assert uncaptioned == []
+
+
+def test_an_end_in_the_past_asks_for_today_or_later_as_the_form_takes_today() -> None:
+    """The form reads an end date as the end of that day, so today is taken; the sentence said 必须是今天以后的日期
+    (after today) and 请填写今天以后的日期, and a person wanting today's end looked for another day (found by
+    console19)."""
+    assert field_sentence("must be in the future") == "必须是今天或以后的日期。"
+    assert field_sentence("must be in the future; revoke the grant instead") == "必须是今天或以后的日期。"
+    assert field_sentence("is already past") == "已经过去，请填写今天或以后的日期。"
