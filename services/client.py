@@ -206,7 +206,9 @@ def other_log(chain_id: str, log: str) -> str | None:
 def _latest_kept(path: Path, log: str) -> list:  # list[services.runtime.checkpoints.Checkpoint]
     """The latest checkpoint of each chain in an export file the auditor kept (JSON Lines) of ``log`` ("access"
     or "admin"). The latest is enough for a verification: a chain that reaches it with its hash holds every
-    earlier one too. A line of the other log's export is refused naming it (its signatures would all fail)."""
+    earlier one too. A line of the other log's export is refused naming it (its signatures would all fail). A file
+    holding none (empty: a copy that failed, or an export made before the platform signed a checkpoint) is said to
+    compare nothing: the verification's INTACT read as if the log matched the auditor's copy."""
     from services.runtime.checkpoints import from_json
 
     latest: dict[str, object] = {}
@@ -225,6 +227,11 @@ def _latest_kept(path: Path, log: str) -> list:  # list[services.runtime.checkpo
                 "not of the access audit the job verifies"))
         if checkpoint.chain_id not in latest or checkpoint.seq > latest[checkpoint.chain_id].seq:  # type: ignore[attr-defined]
             latest[checkpoint.chain_id] = checkpoint
+    if not latest:
+        command = "audit verify-admin-log" if log == "admin" else "audit verify-trail"
+        print(f"govshare {command}: --checkpoints {path} holds no checkpoint, so nothing of yours is compared: the "
+              "log is verified against the platform's own checkpoints alone (an export made before the platform "
+              "signed one is empty; export again later and keep that)", file=sys.stderr)
     return list(latest.values())
 
 

@@ -2,10 +2,14 @@
 
 Both install from PyPI with the project, so the PDF renders the same on a fresh machine with no system font:
 the font is embedded (subset to the characters used). Charts are drawn with PDF primitives, the same bars as
-the HTML's SVG.
+the HTML's SVG. A character the font has no glyph for (the rare ideographs of CJK Extensions B to I that people's,
+places' and departments' names hold) is written as its code point, [U+2003E], and a closing note says so: set in
+the font, it was left out of the page without a trace, and a name missing a character reads as another name.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -17,6 +21,18 @@ FONT = "NotoSansSC"
 BAR_RGB = (47, 111, 176)
 
 
+#: Said at the end of a PDF that wrote a character as its code point; the HTML and the CSV hold the character.
+UNSET_NOTE = ("注：本文件所用字体（Noto Sans SC）没有的字以其 Unicode 编码表示，如 [U+2003E]；"
+              "同一报告的 HTML、CSV 格式中为原字。")
+
+
+def _shown(character: str) -> bool:
+    """Whether a character the font lacks is one a reader should see: a letter, digit, mark of punctuation or
+    symbol, or an ideograph of planes 2 and 3 (which this Python's Unicode tables may not know yet). Line breaks,
+    format characters and variation selectors are not glyphs of their own."""
+    return 0x20000 <= ord(character) < 0x40000 or unicodedata.category(character)[0] in "LNPS"
+
+
 class _Pdf(FPDF):
     def __init__(self, footer_text: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -25,7 +41,21 @@ class _Pdf(FPDF):
         # One face for both: table headings ask for bold, which Noto Sans SC Regular stands in for.
         self.add_font(FONT, "", font)
         self.add_font(FONT, "B", font)
+        self._glyphs = self.fonts[FONT.lower()].cmap
+        #: The characters written as their code points, for the closing note.
+        self.unset: set[str] = set()
         self.set_auto_page_break(auto=True, margin=16)
+
+    def normalize_text(self, text: str) -> str:
+        """Every text set on a page (cells, paragraphs, tables, the footer, widths measured) passes here: a
+        character the font has no glyph for becomes its code point, which the font has."""
+        return "".join(self._set(character) for character in super().normalize_text(text))
+
+    def _set(self, character: str) -> str:
+        if ord(character) in self._glyphs or not _shown(character):
+            return character
+        self.unset.add(character)
+        return f"[U+{ord(character):04X}]"
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -132,4 +162,8 @@ def render_pdf(document: Document) -> bytes:
             _table(pdf, block)
         elif isinstance(block, BarChart):
             _chart(pdf, block)
+    if pdf.unset:
+        pdf.set_font(FONT, size=9)
+        pdf.ln(4)
+        pdf.multi_cell(0, 6, UNSET_NOTE, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

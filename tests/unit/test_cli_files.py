@@ -177,3 +177,24 @@ def test_an_export_of_the_other_log_is_named_as_such_not_called_altered(tmp_path
                                          r"access audit the job verifies"):
         latest_kept_checkpoints(exports["admin"])
     assert [c.chain_id for c in latest_kept_checkpoints(exports["access"])] == ["a" * 32]
+
+
+
+@pytest.mark.parametrize("command", [["audit", "verify-admin-log"], ["audit", "verify-trail", "--wait"]])
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_a_kept_checkpoints_file_holding_none_is_said_to_compare_nothing(
+        command: list[str], content: str, tmp_path: Path) -> None:
+    """An auditor's kept export that held no checkpoint (a copy that failed, or an export made before the platform
+    had signed one) was read as no checkpoints without a word: `govshare audit verify-admin-log --checkpoints`
+    verified the log against the platform's checkpoints alone and printed INTACT, exit 0, which the auditor read as
+    the log matching their copy. The command now says before its call that the file compares nothing (the
+    gateway here answers nothing: the call that follows fails, as it would without the file)."""
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text(content, encoding="utf-8")
+    result = govshare(*command, "--checkpoints", str(kept), "--gateway", "127.0.0.1:9", "--system-id", "sys-0000",
+                      "--secret", "x")
+    assert "Traceback" not in result.stderr, result.stderr
+    said = (f"govshare {command[0]} {command[1]}: --checkpoints {kept} holds no checkpoint, so nothing of yours is "
+            "compared: the log is verified against the platform's own checkpoints alone (an export made before the "
+            "platform signed one is empty; export again later and keep that)")
+    assert said in result.stderr.splitlines(), result.stderr

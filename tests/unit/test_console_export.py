@@ -72,3 +72,17 @@ def test_two_departments_of_one_name_are_told_apart_in_the_chart_and_the_tables(
     drawn = re.findall(r'<text class="chart-label"[^>]*>([^<]*)</text>', chart)
     assert len(set(drawn)) == len(drawn) == 6, drawn
     assert "人力资源…（浙江省上城区）" in drawn
+
+
+def test_a_code_of_digits_alone_is_kept_as_text_not_read_as_a_number() -> None:
+    """A 统一社会信用代码 of 18 digits (111101050000000017: a 机关's 组织机构代码 is digits, and its check character
+    may be one) was written as it is, and Excel, opening the export, read it as the number 1.11101E+17, keeping 15
+    digits: saved again, the column held 111101050000000000, another department. So would a sequence 000001 lose
+    its zeros. Such a code is written after a tab, which Excel keeps as text; a code with a letter, a number, and
+    digits Excel keeps whole are written as they were."""
+    digits, lettered = "111101050000000017", "11110100MB00000027"
+    data = csv_bytes(["部门代码", "部门名称", "违规数"], [
+        [digits, "区民政局", 2], [lettered, "市公安局", 0], ["000001", "0", "123456789012345"]])
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[1:] == [["\t" + digits, "区民政局", "2"], [lettered, "市公安局", "0"],
+                        ["\t000001", "0", "123456789012345"]]

@@ -445,3 +445,32 @@ def test_two_user_departments_of_one_name_are_told_apart_in_the_feedbacks_chart(
     label = "市人力资源和社会保障局信息中心数据管理处（北京市朝阳区）"
     cut = fitted(label, LABEL_WIDTH, FONT)
     assert cut.endswith("…（北京市朝阳区）") and label_width(cut, FONT) <= LABEL_WIDTH, cut
+
+
+def test_a_name_with_a_character_the_pdfs_font_lacks_is_written_as_its_code_point_not_left_out() -> None:
+    """Noto Sans SC has no glyph for most ideographs of CJK Extensions B to I, which names hold (a5ca65b6 let a
+    department be named with one): the PDF set them in the font anyway, the page showed nothing where they stood,
+    and 𠀾家庄镇人民政府 read as 家庄镇人民政府, another name, in the title, the tables and the footer alike. The
+    character is now written as its code point and a closing note says why; the characters the font has are
+    untouched, and a report without such a character has no note."""
+    import io
+
+    from pypdf import PdfReader
+
+    from services.supervision.render_pdf import UNSET_NOTE, render_pdf
+
+    def text(content: bytes) -> str:
+        pages = PdfReader(io.BytesIO(content)).pages
+        return "".join("".join(page.extract_text().replace("\x00", "").split()) for page in pages)
+
+    code = "11110100MB00000027"
+    name = "𠀾家庄镇\U00031350\U0002EBF0人民政府"  # Extension B, H (Unicode 15.0) and I (15.1)
+    data = ReportInput([MONTH], {MONTH: {code: Figures(code)}}, [], {code: name}, EVERY_MONTH, GENERATED)
+    written = text(render_pdf(yearly_report(2026, code, data)))
+    shown = "[U+2003E]家庄镇[U+31350][U+2EBF0]人民政府"
+    assert f"报告对象：{shown}（{code}）" in written
+    assert "家庄镇人民政府" not in written
+    assert "".join(UNSET_NOTE.split()) in written
+    plain = text(render_pdf(yearly_report(2026, code, ReportInput(
+        [MONTH], {MONTH: {code: Figures(code)}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED))))
+    assert "报告对象：市公安局（11110100MB00000027）" in plain and "[U+" not in plain and "注：" not in plain
