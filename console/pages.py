@@ -985,7 +985,7 @@ async def _application_page(console: Console, request: Request, session: Session
     a = got.application
     roles = set(session.person.roles)
     return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
-                        errors=errors or {}, typed=typed or {},
+                        errors=errors or {}, typed=typed or {}, grant=await _granted(console, session, a.grant_id),
                         # Display only (the service decides again): the applicant department's 申请人 escalates; the
                         # provider's 审批人 and the authority reading a refused application were offered the form too.
                         may_escalate=(not roles or "APPLICANT" in roles)
@@ -994,6 +994,17 @@ async def _application_page(console: Console, request: Request, session: Session
                         **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
                                                           *(h.actor_department_code for h in a.history)],
                                        [a.resource_code]))
+
+
+async def _granted(console: Console, session: Session, grant_id: str) -> sharing_pb2.Grant | None:
+    """The grant an application was answered with, as it stands now (an approval may narrow the request, the
+    provider adjust it later): the page showed only what was applied for, so a grant approved with a quota of 99999
+    read 不限. None without a grant, or when the person may not read it (GetGrant decides, as /grants does)."""
+    if not grant_id:
+        return None
+    got, problem = await _call(console, session, console.services.sharing.GetGrant,
+                               sharing_pb2.GetGrantRequest(id=grant_id))
+    return None if problem else got.grant
 
 
 @signed_in

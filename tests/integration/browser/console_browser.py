@@ -206,3 +206,14 @@ async def login_demo(context, platform, username: str):  # type: ignore[no-untyp
         page = await login(context, username, str(account["password"]), totp.at(time.time() + 30))
     assert await page.locator(".flash").count() == 1, await page.content()
     return page
+
+
+async def page_listing(page, path: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Opens the list at ``path`` and follows its 下一页 until a card holds ``text``. The lists of work waiting
+    (审核, 答复, 授权) show the longest-waiting first, and on the shared test platform the work other tests left comes
+    before a test's own, which is then on a later page (test_console_probe leaves eleven applications and several
+    entries in review)."""
+    await page.goto(path)
+    while not await page.locator("section", has_text=text).count():
+        await page.get_by_role("link", name="下一页").click()
+        await page.wait_for_load_state()

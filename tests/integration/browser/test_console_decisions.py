@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 import pytest
-from console_browser import browser, console_server, context, create_person, login, shot
+from console_browser import browser, console_server, context, create_person, login, page_listing, shot
 
 from govshare.authorization.v1 import persons_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
@@ -20,14 +20,6 @@ from services.runtime.workdays import CHINA
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
 POPULATION = "101001/000001"  # police's, conditional
-
-
-async def _page_listing(page, path: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Opens ``path`` and follows its 下一页 until a card holds ``text``: 答复 lists the applications due soonest
-    first, so a new one follows every other test's still open (test_console_probe leaves eleven to 市公安局)."""
-    await page.goto(path)
-    while not await page.locator("section", has_text=text).count():
-        await page.get_by_role("link", name="下一页").click()
 
 
 async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, platform):  # type: ignore[no-untyped-def]
@@ -56,7 +48,7 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
         application_id = applicant.url.split("id=")[1]
 
         approver = await person("police", persons_pb2.PERSON_ROLE_APPROVER)
-        await _page_listing(approver, "/replies", application_id)
+        await page_listing(approver, "/replies", application_id)
         card = approver.locator("section", has_text=application_id)
         await card.get_by_role("button", name="不予共享").click()
         card = approver.locator("section", has_text=application_id)
@@ -97,6 +89,13 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
         assert f"已调整授权 {grant_id}" in flash and "调用上限 50 次" in flash
         assert f"有效期至 {end}" in flash, flash
         await shot(approver, console_server, "42_grant_adjusted")
+        # The application's page shows the grant as it stands beside what was applied for (it showed only the
+        # request, 90 days and 200 calls, of a grant adjusted to 30 days and 50).
+        await applicant.goto(f"/applications/view?id={application_id}")
+        facts = await applicant.locator(".facts").inner_text()
+        assert "申请的有效期至 / 调用次数上限" in facts and "200 次" in facts
+        assert "批准的信息项\n民族" in facts, facts
+        assert f"批准的有效期至 / 调用次数上限\n{end} / 50 次" in facts, facts
     finally:
         for context in contexts:
             await context.close()

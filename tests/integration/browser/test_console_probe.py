@@ -1698,7 +1698,7 @@ async def test_an_unlimited_quota_reads_unlimited_not_zero_calls(context, consol
     app_id = submitted.application.id
     shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(
         _person_session(console_server, platform, "social", "APPLICANT")))).text()
-    assert re.search(r"<dt>有效期至 / 调用次数上限</dt><dd>[0-9-]+( [0-9:]+)? / 不限</dd>", shown), shown[-2000:]
+    assert re.search(r"<dt>申请的有效期至 / 调用次数上限</dt><dd>[0-9-]+( [0-9:]+)? / 不限</dd>", shown), shown[-2000:]
     approver = _person_session(console_server, platform, "police", "APPROVER")
     page = await open_as(context, console_server, approver)
     await page.goto("/replies")
