@@ -160,12 +160,13 @@ class _Report:
             return False
         return True
 
-    def name(self, path: str, value: str, required: bool = False) -> bool:
+    def name(self, path: str, value: str, required: bool = False, limit: int = MAX_NAME) -> bool:
         """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
         no control or invisible formatting character (a zero-width space, a right-to-left override that shows
         the rest reversed), and, when required, a letter or a digit: a name of nothing but such characters was
-        published as a blank line in the catalog."""
-        if not self.text(path, value, MAX_NAME, required):
+        published as a blank line in the catalog. A department's subject and a project code are such names too:
+        shown beside the entry and matched byte for byte by a filter or GetProjectStatus that was typed."""
+        if not self.text(path, value, limit, required):
             return False
         hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf")), None)
         if hidden is not None:
@@ -217,7 +218,7 @@ def _check_identity(report: _Report, entry: Entry, prefix: str) -> None:
     elif category_ok and code_category(entry.code) != entry.category:
         report.add(f"{prefix}.code", f"the 类 digit {entry.code[0]} means {Category(code_category(entry.code)).name}"
                                      f" but the category is {Category(entry.category).name}: they must agree")
-    if report.text(f"{prefix}.subject", entry.subject, MAX_SUBJECT, required=True) and category_ok:
+    if report.name(f"{prefix}.subject", entry.subject, required=True, limit=MAX_SUBJECT) and category_ok:
         allowed = SUBJECTS.get(Category(entry.category))
         if allowed is not None and entry.subject not in allowed:
             report.add(f"{prefix}.subject", f"a {Category(entry.category).name} resource's subject must be one of "
@@ -250,9 +251,9 @@ def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
             report.add(f"{prefix}.provider_department_code", problem)
     report.name(f"{prefix}.provider_name", entry.provider_name)
     report.enum(f"{prefix}.format_class", FormatClass, entry.format_class)
-    report.text(f"{prefix}.format_type", entry.format_type, MAX_SHORT_TEXT)
+    report.name(f"{prefix}.format_type", entry.format_type, limit=MAX_SHORT_TEXT)
     report.enum(f"{prefix}.update_cycle", UpdateCycle, entry.update_cycle)
-    report.text(f"{prefix}.project_code", entry.project_code, MAX_SHORT_TEXT)
+    report.name(f"{prefix}.project_code", entry.project_code, limit=MAX_SHORT_TEXT)
     _check_related(report, entry, prefix)
 
 

@@ -225,6 +225,18 @@ def test_names_hold_no_control_or_invisible_characters(name: str) -> None:
     assert "invisible" in rules.validate_entry(entry(name=name), known)[0].description
 
 
+@pytest.mark.parametrize("text", ["\u200b", "户籍\u200b管理", "\u202e理管籍户", "户籍\n管理", "⼈口"])
+def test_a_department_subject_format_and_project_code_hold_no_invisible_characters(text: str) -> None:
+    """A department resource's subject is free text shown beside the entry and matched byte for byte by a filter;
+    a project code is matched so by GetProjectStatus. A subject of nothing but a zero-width space was accepted
+    (it is not blank to str.strip) and shown as none, and 户籍<U+200B>管理 was found by no filter typed 户籍管理."""
+    department = {"code": "301001/000001", "category": Category.DEPARTMENT}
+    assert violated(entry(subject=text, **department)) == ["entry.subject"]
+    assert violated(entry(format_type=text, project_code=text)) == ["entry.format_type", "entry.project_code"]
+    assert violated(entry(subject="户籍管理", format_type="MySQL 8.0", project_code="智慧政务（一期）",
+                          **department)) == []
+
+
 @pytest.mark.parametrize("name", ["-", "。", "（）"])
 def test_a_required_name_holds_a_letter_or_a_digit(name: str) -> None:
     assert violated(entry(name=name)) == ["entry.name"]
