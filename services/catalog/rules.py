@@ -30,7 +30,7 @@ from services.catalog.model import (
     Zone,
     is_known,
 )
-from services.runtime.errors import FieldViolation, invalid_argument, says_something
+from services.runtime.errors import FieldViolation, invalid_argument, reason_violation, says_something
 from services.runtime.identifiers import credit_code_error
 
 #: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
@@ -545,12 +545,17 @@ def check_project_code(project_code: str) -> None:
 
 
 def check_mandate_change(department_code: str, description: str, change_time: dt.datetime, now: dt.datetime) -> None:
-    """A mandate change names a real department, says what changed, and has already happened."""
+    """A mandate change names a real department, says what changed, and has already happened. What changed is a
+    word, not "。" or a zero-width space: ListOverdueUpdates (the console's 职能变更, for the authority and the
+    department's 编目员) shows it as why the department's catalog update is due, and such a description started
+    the clock saying nothing."""
     report = _Report()
     problem = credit_code_error(department_code)
     if problem is not None:
         report.add("department_code", problem)
-    report.text("description", description, MAX_LONG_TEXT, required=True)
+    why = "say what changed in the department's duties (e.g. 承接原市编办的事业单位登记职能)"
+    if (violation := reason_violation("description", description, MAX_LONG_TEXT, why)) is not None:
+        report.violations.append(violation)
     if change_time > now + CLOCK_SKEW:
         report.add("change_time", "must not be in the future")
     elif change_time < EARLIEST_CHANGE:

@@ -336,3 +336,17 @@ def test_retiring_a_published_entry_says_why(reason: str) -> None:
     (violation,) = refused.value.violations
     assert violation.field == "reason" and "平台说明" not in field_sentence(violation.description)
     rules.require_retire_reason("职能划转至市司法局")
+
+
+@pytest.mark.parametrize("description", ["。", "\u200b", "——", " \u3000 "])
+def test_a_mandate_change_says_what_changed(description: str) -> None:
+    """ReportMandateChange took a description of "。" or a zero-width space (not blank to str.strip) and started a
+    department's catalog-update clock that ListOverdueUpdates then showed with no reason."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(ServiceError) as refused:
+        rules.check_mandate_change(DEPARTMENT, description, now, now)
+    assert [v.field for v in refused.value.violations] == ["description"]
+    assert "say what changed" in refused.value.violations[0].description
+    rules.check_mandate_change(DEPARTMENT, "承接原市编办的事业单位登记职能", now, now)
