@@ -30,7 +30,13 @@ from services.catalog.model import (
     Zone,
     is_known,
 )
-from services.runtime.errors import FieldViolation, invalid_argument, reason_violation, says_something
+from services.runtime.errors import (
+    BLANK_LETTERS,
+    FieldViolation,
+    invalid_argument,
+    reason_violation,
+    says_something,
+)
 from services.runtime.identifiers import credit_code_error
 
 #: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
@@ -168,7 +174,8 @@ class _Report:
         shown beside the entry and matched byte for byte by a filter or GetProjectStatus that was typed."""
         if not self.text(path, value, limit, required):
             return False
-        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf")), None)
+        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf") or c in BLANK_LETTERS),
+                      None)
         if hidden is not None:
             self.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
                            f"at position {hidden}): type the name as it is to be shown")

@@ -350,3 +350,18 @@ def test_a_mandate_change_says_what_changed(description: str) -> None:
     assert [v.field for v in refused.value.violations] == ["description"]
     assert "say what changed" in refused.value.violations[0].description
     rules.check_mandate_change(DEPARTMENT, "承接原市编办的事业单位登记职能", now, now)
+
+
+@pytest.mark.parametrize("filler", ["\u3164", "\uffa0", "\u115f", "\u1160"])
+def test_a_hangul_filler_is_no_name_nor_a_reason(filler: str) -> None:
+    """A Hangul filler is a letter to Unicode (Lo) drawn as nothing: an entry named ㅤ (U+3164) was published as a
+    blank line in the catalog, ㅤㅤ人口 showed as 人口 after two blanks, and a return or retire reason of ㅤ counted
+    as saying something. Each is refused as the zero-width space is."""
+    assert violated(entry(name=filler)) == ["entry.name"]
+    assert violated(entry(name=f"{filler}{filler}人口基础信息")) == ["entry.name"]
+    assert f"U+{ord(filler):04X}" in rules.validate_entry(entry(name=filler), known)[0].description
+    with pytest.raises(ServiceError) as refused:
+        rules.require_retire_reason(filler)
+    assert [v.field for v in refused.value.violations] == ["reason"]
+    with pytest.raises(ServiceError):
+        rules.check_review("101001/000001", ReviewDecision.RETURN, filler)
