@@ -30,7 +30,13 @@ from services.catalog.model import (
     Zone,
     is_known,
 )
-from services.runtime.errors import FieldViolation, invalid_argument, says_something
+from services.runtime.errors import (
+    BLANK_LETTERS,
+    FieldViolation,
+    invalid_argument,
+    reason_violation,
+    says_something,
+)
 from services.runtime.identifiers import credit_code_error
 
 #: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
@@ -160,14 +166,16 @@ class _Report:
             return False
         return True
 
-    def name(self, path: str, value: str, required: bool = False) -> bool:
+    def name(self, path: str, value: str, required: bool = False, limit: int = MAX_NAME) -> bool:
         """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
         no control or invisible formatting character (a zero-width space, a right-to-left override that shows
         the rest reversed), and, when required, a letter or a digit: a name of nothing but such characters was
-        published as a blank line in the catalog."""
-        if not self.text(path, value, MAX_NAME, required):
+        published as a blank line in the catalog. A department's subject and a project code are such names too:
+        shown beside the entry and matched byte for byte by a filter or GetProjectStatus that was typed."""
+        if not self.text(path, value, limit, required):
             return False
-        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf")), None)
+        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf") or c in BLANK_LETTERS),
+                      None)
         if hidden is not None:
             self.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
                            f"at position {hidden}): type the name as it is to be shown")
@@ -217,7 +225,7 @@ def _check_identity(report: _Report, entry: Entry, prefix: str) -> None:
     elif category_ok and code_category(entry.code) != entry.category:
         report.add(f"{prefix}.code", f"the 类 digit {entry.code[0]} means {Category(code_category(entry.code)).name}"
                                      f" but the category is {Category(entry.category).name}: they must agree")
-    if report.text(f"{prefix}.subject", entry.subject, MAX_SUBJECT, required=True) and category_ok:
+    if report.name(f"{prefix}.subject", entry.subject, required=True, limit=MAX_SUBJECT) and category_ok:
         allowed = SUBJECTS.get(Category(entry.category))
         if allowed is not None and entry.subject not in allowed:
             report.add(f"{prefix}.subject", f"a {Category(entry.category).name} resource's subject must be one of "
@@ -250,9 +258,9 @@ def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
             report.add(f"{prefix}.provider_department_code", problem)
     report.name(f"{prefix}.provider_name", entry.provider_name)
     report.enum(f"{prefix}.format_class", FormatClass, entry.format_class)
-    report.text(f"{prefix}.format_type", entry.format_type, MAX_SHORT_TEXT)
+    report.name(f"{prefix}.format_type", entry.format_type, limit=MAX_SHORT_TEXT)
     report.enum(f"{prefix}.update_cycle", UpdateCycle, entry.update_cycle)
-    report.text(f"{prefix}.project_code", entry.project_code, MAX_SHORT_TEXT)
+    report.name(f"{prefix}.project_code", entry.project_code, limit=MAX_SHORT_TEXT)
     _check_related(report, entry, prefix)
 
 
@@ -544,12 +552,17 @@ def check_project_code(project_code: str) -> None:
 
 
 def check_mandate_change(department_code: str, description: str, change_time: dt.datetime, now: dt.datetime) -> None:
-    """A mandate change names a real department, says what changed, and has already happened."""
+    """A mandate change names a real department, says what changed, and has already happened. What changed is a
+    word, not "。" or a zero-width space: ListOverdueUpdates (the console's 职能变更, for the authority and the
+    department's 编目员) shows it as why the department's catalog update is due, and such a description started
+    the clock saying nothing."""
     report = _Report()
     problem = credit_code_error(department_code)
     if problem is not None:
         report.add("department_code", problem)
-    report.text("description", description, MAX_LONG_TEXT, required=True)
+    why = "say what changed in the department's duties (e.g. 承接原市编办的事业单位登记职能)"
+    if (violation := reason_violation("description", description, MAX_LONG_TEXT, why)) is not None:
+        report.violations.append(violation)
     if change_time > now + CLOCK_SKEW:
         report.add("change_time", "must not be in the future")
     elif change_time < EARLIEST_CHANGE:

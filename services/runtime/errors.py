@@ -37,10 +37,15 @@ class FieldViolation:
     description: str
 
 
+#: Letters drawn as nothing: the Hangul fillers (U+115F, U+1160, U+3164 and its half-width U+FFA0) are letters to
+#: Unicode (Lo), so a name or a reason of nothing but ㅤ counted as saying something and was shown as a blank.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
 def says_something(text: str) -> bool:
-    """Whether free text holds a letter or a digit: a refusal, a return or an answer of "。", "-" or a
-    zero-width space is no reason anyone can act on, so where a reason is required it must say something."""
-    return any(unicodedata.category(character)[0] in "LN" for character in text)
+    """Whether free text holds a letter or a digit: a refusal, a return or an answer of "。", "-", a zero-width
+    space or a Hangul filler is no reason anyone can act on, so where a reason is required it must say something."""
+    return any(unicodedata.category(character)[0] in "LN" and character not in BLANK_LETTERS for character in text)
 
 
 def reason_violation(field: str, value: str, limit: int, why: str) -> FieldViolation | None:

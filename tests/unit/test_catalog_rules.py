@@ -225,6 +225,18 @@ def test_names_hold_no_control_or_invisible_characters(name: str) -> None:
     assert "invisible" in rules.validate_entry(entry(name=name), known)[0].description
 
 
+@pytest.mark.parametrize("text", ["\u200b", "户籍\u200b管理", "\u202e理管籍户", "户籍\n管理", "⼈口"])
+def test_a_department_subject_format_and_project_code_hold_no_invisible_characters(text: str) -> None:
+    """A department resource's subject is free text shown beside the entry and matched byte for byte by a filter;
+    a project code is matched so by GetProjectStatus. A subject of nothing but a zero-width space was accepted
+    (it is not blank to str.strip) and shown as none, and 户籍<U+200B>管理 was found by no filter typed 户籍管理."""
+    department = {"code": "301001/000001", "category": Category.DEPARTMENT}
+    assert violated(entry(subject=text, **department)) == ["entry.subject"]
+    assert violated(entry(format_type=text, project_code=text)) == ["entry.format_type", "entry.project_code"]
+    assert violated(entry(subject="户籍管理", format_type="MySQL 8.0", project_code="智慧政务（一期）",
+                          **department)) == []
+
+
 @pytest.mark.parametrize("name", ["-", "。", "（）"])
 def test_a_required_name_holds_a_letter_or_a_digit(name: str) -> None:
     assert violated(entry(name=name)) == ["entry.name"]
@@ -324,3 +336,32 @@ def test_retiring_a_published_entry_says_why(reason: str) -> None:
     (violation,) = refused.value.violations
     assert violation.field == "reason" and "平台说明" not in field_sentence(violation.description)
     rules.require_retire_reason("职能划转至市司法局")
+
+
+@pytest.mark.parametrize("description", ["。", "\u200b", "——", " \u3000 "])
+def test_a_mandate_change_says_what_changed(description: str) -> None:
+    """ReportMandateChange took a description of "。" or a zero-width space (not blank to str.strip) and started a
+    department's catalog-update clock that ListOverdueUpdates then showed with no reason."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(ServiceError) as refused:
+        rules.check_mandate_change(DEPARTMENT, description, now, now)
+    assert [v.field for v in refused.value.violations] == ["description"]
+    assert "say what changed" in refused.value.violations[0].description
+    rules.check_mandate_change(DEPARTMENT, "承接原市编办的事业单位登记职能", now, now)
+
+
+@pytest.mark.parametrize("filler", ["\u3164", "\uffa0", "\u115f", "\u1160"])
+def test_a_hangul_filler_is_no_name_nor_a_reason(filler: str) -> None:
+    """A Hangul filler is a letter to Unicode (Lo) drawn as nothing: an entry named ㅤ (U+3164) was published as a
+    blank line in the catalog, ㅤㅤ人口 showed as 人口 after two blanks, and a return or retire reason of ㅤ counted
+    as saying something. Each is refused as the zero-width space is."""
+    assert violated(entry(name=filler)) == ["entry.name"]
+    assert violated(entry(name=f"{filler}{filler}人口基础信息")) == ["entry.name"]
+    assert f"U+{ord(filler):04X}" in rules.validate_entry(entry(name=filler), known)[0].description
+    with pytest.raises(ServiceError) as refused:
+        rules.require_retire_reason(filler)
+    assert [v.field for v in refused.value.violations] == ["reason"]
+    with pytest.raises(ServiceError):
+        rules.check_review("101001/000001", ReviewDecision.RETURN, filler)
