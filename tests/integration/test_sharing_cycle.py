@@ -186,7 +186,7 @@ async def test_a_refusal_or_revocation_of_punctuation_only_is_refused(platform, 
                                    metadata=platform.metadata("social"), timeout=10)
     assert grant.grant.state == sharing_pb2.GRANT_STATE_ACTIVE
 
-    escalated = await submit(NOT_SHARED, [])
+    escalated = await submit(NOT_SHARED, ["name"])
     assert escalated.state == sharing_pb2.APPLICATION_STATE_ESCALATED
     assert await invalid(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
         id=escalated.id, grant=False, reason=empty), metadata=platform.person("authority", REVIEWER),
