@@ -33,6 +33,11 @@ def issue_token(channel: grpc.Channel, system_id: str, secret: str) -> str:
         token_pb2.IssueTokenRequest(system_id=system_id, secret=secret), timeout=10).token
 
 
+def bearer(channel: grpc.Channel, system_id: str, secret: str) -> tuple[tuple[str, str], ...]:
+    """The call metadata of a new token for the system (IssueToken through ``channel``)."""
+    return (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+
+
 def print_error(error: grpc.RpcError) -> None:
     """The status, reason and every field violation, as a caller needs them to fix the request."""
     info, bad = details_of(error)
@@ -54,8 +59,7 @@ CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 8 * 1024 * 1024 + 64 * 10
 def _call(gateway: str, system_id: str, secret: str, call) -> int:  # type: ignore[no-untyped-def]
     with grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         try:
-            token = issue_token(channel, system_id, secret)
-            response = call(query_pb2_grpc.QueryServiceStub(channel), (("authorization", f"Bearer {token}"),))
+            response = call(query_pb2_grpc.QueryServiceStub(channel), bearer(channel, system_id, secret))
         except grpc.RpcError as error:
             print_error(error)
             return 1
@@ -126,7 +130,7 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
             raise type(exc)(exc.errno, exc.strerror, str(out)) from None
         with grpc.insecure_channel(gateway) as channel, file:
             try:
-                md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+                md = bearer(channel, system_id, secret)
                 for found, page_key_id, page_public_pem in _checkpoint_pages(channel, md, log):
                     for checkpoint in found:
                         file.write(json.dumps(to_json(checkpoint)) + "\n")
@@ -259,7 +263,7 @@ def run_verify_admin_log(gateway: str, system_id: str, secret: str, *, kept: Pat
 
     with grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         try:
-            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+            md = bearer(channel, system_id, secret)
             answer = admin_log_pb2_grpc.AdminLogServiceStub(channel).VerifyAdminLog(
                 admin_log_pb2.VerifyAdminLogRequest(checkpoints=held), metadata=md, timeout=300)
         except grpc.RpcError as error:
@@ -351,7 +355,7 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
         stub = audit_pb2_grpc.AuditServiceStub(channel)
         started: audit_pb2.AuditVerification | None = None  # the job as first read, when --wait stops early
         try:
-            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+            md = bearer(channel, system_id, secret)
             if cancel:
                 job = stub.CancelAuditVerification(audit_pb2.CancelAuditVerificationRequest(id=job_id), metadata=md,
                                                    timeout=30).verification
@@ -364,8 +368,7 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
                     timeout=30).verification
             if wait:
                 started = job
-                job = _waited(stub, job, lambda: (("authorization",
-                                                   f"Bearer {issue_token(channel, system_id, secret)}"),), md)
+                job = _waited(stub, job, lambda: bearer(channel, system_id, secret), md)
         except grpc.RpcError as error:
             print_error(error)
             if wait and started is not None and started.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
