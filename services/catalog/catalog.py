@@ -177,6 +177,7 @@ class Catalog:
             # Rules (e.g. configured mask rules) may have changed since the draft was written.
             rules.require_valid(latest, self._masker.known)
             await self._require_own_endpoint(tx, latest)
+            await self._require_related(tx, latest)
             entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="",
                                            submitted_by=actor_of(caller), reviewed_by=Actor())
             await tx.add_event(entry, "submit", caller, now)
@@ -211,6 +212,7 @@ class Catalog:
             else:
                 # Checked again here: another provider's entry on the dataset may have been published since.
                 await self._require_own_endpoint(tx, latest)
+                await self._require_related(tx, latest)  # one it names may have been retired since it was submitted
                 previous = await tx.version(code, head.public_version) if head.public_version else None
                 await self._supersede(tx, head, now)
                 entry = await self._transition(tx, lifecycle.listed(latest, previous, now), EntryState.PUBLISHED,
@@ -236,6 +238,11 @@ class Catalog:
     async def _require_own_endpoint(self, tx: CatalogTransaction, entry: Entry) -> None:
         readers = await tx.endpoint_readers(entry.endpoint.dataset, entry.code)
         lifecycle.require_own_endpoint(entry, readers, self._foundation_target)
+
+    @staticmethod
+    async def _require_related(tx: CatalogTransaction, entry: Entry) -> None:
+        if entry.related_codes:
+            lifecycle.require_related(entry, await tx.relations(entry.related_codes))
 
     async def _check_endpoint(self, caller: Caller, code: str) -> tuple[int, str, str] | None:
         """Before publishing: the submitted version's department endpoint answers and serves it (no transaction

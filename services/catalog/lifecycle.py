@@ -23,8 +23,8 @@ from enum import Enum
 
 import grpc
 
-from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, label
-from services.runtime.errors import ServiceError, not_found, permission_denied
+from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, RelatedHead, label
+from services.runtime.errors import FieldViolation, ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
 from services.runtime.workdays import CHINA
 
@@ -198,6 +198,37 @@ def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader], founda
             "department's 前置机 is read by that department only, and a foundation dataset through the empty "
             "target; name your own 前置机's dataset",
             metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
+
+
+def require_related(entry: Entry, known: Iterable[RelatedHead]) -> None:
+    """关联资源代码 name entries a reader can follow: a published entry, or one the same department is still writing
+    (two related entries are drafted together). A mistyped code, another department's unpublished draft (whose
+    existence is not the submitter's to learn) or a retired entry is refused by its place in the list, before the
+    entry reaches its reviewers or its readers."""
+    heads = {head.code: head for head in known}
+    violations = []
+    for index, code in enumerate(entry.related_codes):
+        problem = _relation_problem(entry, heads.get(code))
+        if problem:
+            violations.append(FieldViolation(f"entry.related_codes[{index}]", f"{code} {problem}"))
+    if violations:
+        raise ServiceError(
+            grpc.StatusCode.FAILED_PRECONDITION, "UNKNOWN_RELATED_ENTRY",
+            f"entry {entry.code} version {entry.version} names related entries readers cannot follow: "
+            + "; ".join(f"{v.field}: {v.description}" for v in violations)
+            + " (correct related_codes with UpdateEntry, then submit again)",
+            violations, metadata={"code": entry.code})
+
+
+def _relation_problem(entry: Entry, head: RelatedHead | None) -> str:
+    if head is not None and head.public_state == EntryState.PUBLISHED:
+        return ""
+    own = head is not None and head.provider_department_code == entry.provider_department_code
+    if not own:
+        return "is not a published catalog entry"
+    if head.latest_state == EntryState.RETIRED:
+        return "is retired"
+    return ""
 
 
 def _endpoint_of(target: str, foundation_target: str) -> str:

@@ -291,6 +291,16 @@ class ProjectEntry:
 
 
 @dataclass(frozen=True)
+class RelatedHead:
+    """An entry named as related by another: whose it is, and whether it is published or still being written."""
+
+    code: str
+    provider_department_code: str
+    public_state: EntryState | None
+    latest_state: EntryState
+
+
+@dataclass(frozen=True)
 class EndpointReader:
     """A published entry reading a dataset: which provider, through which endpoint."""
 

@@ -31,6 +31,7 @@ from services.catalog.model import (
     EntryState,
     MandateChange,
     ProjectEntry,
+    RelatedHead,
     Secrecy,
     Zone,
 )
@@ -528,6 +529,17 @@ class CatalogTransaction:
             "WHERE v.endpoint_dataset = $1 AND v.state = $2 AND e.code <> $3 ORDER BY v.code",
             dataset, int(EntryState.PUBLISHED), code)
         return [EndpointReader(row["code"], row["provider_department_code"], row["endpoint_target"]) for row in rows]
+
+    async def relations(self, codes: Sequence[str]) -> list[RelatedHead]:
+        """What the catalog holds of ``codes``: each one's owner and the states of its public and latest versions."""
+        rows = await self._conn.fetch(
+            "SELECT e.code, e.provider_department_code, p.state AS public_state, l.state AS latest_state "
+            "FROM entries e JOIN entry_versions l ON l.code = e.code AND l.version = e.latest_version "
+            "LEFT JOIN entry_versions p ON p.code = e.code AND p.version = e.public_version "
+            "WHERE e.code = ANY($1::text[])", list(codes))
+        return [RelatedHead(row["code"], row["provider_department_code"],
+                            EntryState(row["public_state"]) if row["public_state"] is not None else None,
+                            EntryState(row["latest_state"])) for row in rows]
 
     async def retire_pending(self, code: str, now: dt.datetime, reason: str) -> None:
         """Closes every version still in progress, so nothing can revive a retired entry; each keeps ``reason``."""

@@ -274,6 +274,36 @@ async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Cli
     await fails(catalog.review(draft.code), grpc.StatusCode.FAILED_PRECONDITION)
 
 
+async def test_related_codes_name_entries_a_reader_can_follow(catalog: Client) -> None:
+    """关联资源代码 were only checked for their form: an entry was submitted and published naming codes no entry has
+    (a typo), another department's unpublished draft or a retired entry, and its readers followed them to nothing.
+    Submitting and publishing now refuse each such code by its place; a published entry and one the department is
+    still writing (two related entries drafted together) are accepted."""
+    owner, other = department(), department()
+    published = await catalog.publish(make_entry(other.department_code))
+    others_draft = await catalog.create(make_entry(other.department_code))
+    own_draft = await catalog.create(make_entry(owner.department_code))
+    missing = new_code()
+    entry = await catalog.create(make_entry(owner.department_code, related_codes=[
+        published.code, own_draft.code, missing, others_draft.code]))
+
+    reason, fields, message = await fails(catalog.submit(entry.code, owner), grpc.StatusCode.FAILED_PRECONDITION)
+    assert (reason, fields) == ("UNKNOWN_RELATED_ENTRY", ["entry.related_codes[2]", "entry.related_codes[3]"])
+    assert f"{missing} is not a published catalog entry" in message
+    assert f"{others_draft.code} is not a published catalog entry" in message  # a draft is not said to exist
+    assert (await catalog.get(entry.code, owner)).state == pb.ENTRY_STATE_DRAFT
+
+    await catalog.update(pb.Entry(code=entry.code, related_codes=[published.code, own_draft.code]),
+                         ["related_codes"], owner)
+    assert (await catalog.submit(entry.code, owner)).state == pb.ENTRY_STATE_SUBMITTED
+    # Retired while the entry waited for its review: publishing it is refused too.
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=published.code, reason="职能划转"),
+                  person_of(other, DATA_OFFICER))
+    reason, fields, message = await fails(catalog.review(entry.code), grpc.StatusCode.FAILED_PRECONDITION)
+    assert (reason, fields) == ("UNKNOWN_RELATED_ENTRY", ["entry.related_codes[0]"])
+    assert (await catalog.get(entry.code, owner)).state == pb.ENTRY_STATE_SUBMITTED
+
+
 async def test_publishing_first_version_only_for_submitted(catalog: Client) -> None:
     owner = department()
     draft = await catalog.create(make_entry(owner.department_code))
