@@ -65,6 +65,13 @@ def _log(platform) -> admin_log_pb2_grpc.AdminLogServiceStub:  # type: ignore[no
     return admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
 
 
+def _now() -> timestamp_pb2.Timestamp:
+    """Now, as a test's lower bound on the log: entries of earlier tests alike to its own are not its."""
+    now = timestamp_pb2.Timestamp()
+    now.GetCurrentTime()
+    return now
+
+
 async def _events(platform, **filters: object) -> list[admin_log_pb2.AdminEvent]:  # type: ignore[no-untyped-def]
     """Every entry matching ``filters``, page by page, as the authority."""
     found: list[admin_log_pb2.AdminEvent] = []
@@ -721,7 +728,9 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
     """Every reply, adjustment, revocation and confidentiality change taken was logged, none refused: a business
     system's token, a 申请人 or another department's 审批人 trying to answer an application or revoke a grant left
     no trace.
-    Each refusal is now an entry of the step it tried, its reason as the result."""
+    Each refusal is now an entry of the step it tried, its reason as the result. Entries of other tests (a refused
+    submission's target is empty, so test_duties' are alike) are left out by the time this one began."""
+    began = _now()
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     expire = timestamp_pb2.Timestamp()
     expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
@@ -767,7 +776,8 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
         ("sharing.escalated", application.id, _system(platform, "police"), "NOT_APPLICANT"),
         ("sharing.withdrawn", application.id, _system(platform, "police"), "NOT_APPLICANT"),
     ]:
-        entries = [e for e in await _events(platform, action=action) if e.target == target and e.result == result]
+        entries = [e for e in await _events(platform, action=action, start_time=began)
+                   if e.target == target and e.result == result]
         assert [e.actor_system_id for e in entries] == [actor], (action, result)
     assert grant.state == sharing_pb2.GRANT_STATE_ACTIVE  # nothing refused changed it
     assert (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=platform.metadata("police"),
@@ -778,6 +788,7 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
     """A department's system disabling another department's system, a 审批人 rotating a secret or resetting a
     person's password or disabling them: refused, and in no log, though every change made is. Each refusal is an
     entry of the change it tried, on the system or person it named (an id's form only: nobody else's text)."""
+    began = _now()
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     persons = persons_pb2_grpc.PersonServiceStub(platform.channel)
     police_system = _system(platform, "police")
@@ -797,7 +808,7 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
         ("person.reset_password", target, approver, "ADMINISTRATOR_ONLY"),
         ("person.disable", "", approver, "ADMINISTRATOR_ONLY"),  # not an id: not repeated
     ]:
-        entries = [e for e in await _events(platform, action=action)
+        entries = [e for e in await _events(platform, action=action, start_time=began)
                    if e.target == target_id and e.result == result and e.actor_system_id == actor]
         assert len(entries) == 1, (action, result)
 
@@ -919,6 +930,7 @@ async def test_a_refused_change_notice_is_logged_with_who_tried(platform) -> Non
 async def test_a_refused_source_change_or_load_by_role_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A 审批人 loading data (ROLE_REQUIRED) or a department's system registering a source (AUTHORITY_ONLY):
     refused and in no log, while a load refused to a department that is no source is logged."""
+    began = _now()
     foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
     person = synthetic.person(6, platform.credentials.seed)
     await _refused(foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(
@@ -937,7 +949,7 @@ async def test_a_refused_source_change_or_load_by_role_is_logged_with_who_tried(
         ("foundation.designate_source", "", _person(platform, "police", APPROVER).system_id, "ROLE_REQUIRED"),
     ]:
         deadline = loop.time() + DELIVERY_SECONDS
-        while not (entries := [e for e in await _events(platform, action=action)
+        while not (entries := [e for e in await _events(platform, action=action, start_time=began)
                                if e.actor_system_id == actor and e.result == result]):
             assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
             await asyncio.sleep(0.05)
