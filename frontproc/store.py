@@ -29,9 +29,11 @@ import asyncpg
 import grpc
 
 from frontproc.config import KEY_KINDS, ConfigError, FrontprocConfig, ResourceConfig, database_url_now
+from govshare.catalog.v1 import catalog_pb2
 from services.connection import public_url
 from services.query.keys import UPPER_CASE_KINDS, key_error, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
+from services.runtime.identifiers import first_generation, second_generation
 from services.runtime.masking import Masker
 from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.timestamps import MAX_SECONDS, MIN_SECONDS
@@ -418,13 +420,31 @@ def spellings(kind: int, key: str) -> list[str]:
     """The spellings of a (normalised) key a department's table may hold it in.
 
     The platform writes a 公民身份号码's check character and a 统一社会信用代码's letters in upper case; many
-    departments' tables keep the ``x`` of the ID number in lower case, and such a row must be found, not
-    answered as absent. Free-text keys are case-sensitive: they are looked up as they are.
+    departments' tables keep the ``x`` of the ID number in lower case, or an ID number of a person born in the
+    1900s in its first-generation 15-digit form (``stored_key``), and such a row must be found, not answered as
+    absent. Free-text keys are case-sensitive: they are looked up as they are.
     """
     if kind not in UPPER_CASE_KINDS:
         return [key]
     lower = key.lower()
-    return [key] if lower == key else [key, lower]
+    found = [key] if lower == key else [key, lower]
+    if kind == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID and (legacy := first_generation(key)) is not None:
+        found.append(legacy)
+    return found
+
+
+def stored_key(kind: int, stored: str) -> str:
+    """The key as the platform writes it of one a department's table holds (``spellings`` the other way round):
+    normalised, and a first-generation 15-digit 公民身份号码 as the 18-character number it became.
+
+    Tables filled before 1999 keep such numbers (GB 11643-1999 made them 18 characters: 19 before the year, a
+    check character after); the platform asks only in the 18-character form, and such a row was answered as
+    absent (库无 to a verification of a person the department holds). The conversion is the standard's, the one
+    the platform's own verification reads a claimed 15-digit number by."""
+    key = normalize_key(kind, stored)
+    if kind == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID and (converted := second_generation(key)) is not None:
+        return converted
+    return key
 
 
 #: What connecting may fail with: the database refusing (a password, a user), not answering, or the driver.
@@ -517,11 +537,11 @@ class DepartmentStore:
                                f"a record of {dataset} holds no time in its as-of column: the 前置机's log says "
                                "why") from None
         stored = values.get(resource.key_item, "")
-        key = normalize_key(resource.key_kind, stored)
+        key = stored_key(resource.key_kind, stored)
         if stored:
             # The key item's value is the key, as the platform writes it: a table keeping an ID number's x in
             # lower case answered the caller who asked for …002X with citizen_id …002x, another person to any
-            # system comparing the two as text.
+            # system comparing the two as text (a 15-digit number likewise leaves as the 18-character one).
             values[resource.key_item] = key
         return Row(key=key, values=values, as_of=as_of, cursor=stored)
 
@@ -909,10 +929,11 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
     """A warning when keys the table holds are not valid keys of ``key.kind``, or "".
 
     The platform asks only for valid keys of the kind (a 公民身份号码 with its check character, …): a resource
-    configured with another kind than its table holds (citizen_id for a table keyed by 证照编号, or by old
-    15-digit ID numbers) answered every lookup as absent (库无), and rows holding a mistyped key were never
-    found, the check saying nothing. The first KIND_SAMPLE keys are read (the check and the start only); the
-    examples are masked, never written in full.
+    configured with another kind than its table holds (citizen_id for a table keyed by 证照编号) answered every
+    lookup as absent (库无), and rows holding a mistyped key were never found, the check saying nothing. A
+    first-generation 15-digit ID number is read as the 18-character one it became (``stored_key``): it is found.
+    The first KIND_SAMPLE keys are read (the check and the start only); the examples are masked, never written in
+    full.
     """
     if resource.table is None or resource.key_column is None:
         return ""
@@ -923,7 +944,7 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
     except (asyncpg.PostgresError, TimeoutError):
         return ""
     invalid = [(row["key"], problem) for row in keys if (problem := key_error(
-        resource.key_kind, normalize_key(resource.key_kind, row["key"])))]
+        resource.key_kind, stored_key(resource.key_kind, row["key"])))]
     if not invalid:
         return ""
     rule = _EXAMPLE_MASKS.get(resource.key_kind_name)

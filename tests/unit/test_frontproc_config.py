@@ -641,6 +641,10 @@ def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_on
     caplog.set_level(logging.WARNING, logger="frontproc.watch")
     watcher._heard(None, 0, "si_changed", "342322194911060454")
     assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454"}}
+    # A row keeping a first-generation 15-digit number is announced by the 18-character one the platform asks by.
+    watcher._heard(None, 0, "si_changed", "110105491231002")
+    assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454", "11010519491231002X"}}
+    assert not caplog.records
     for _ in range(1000):
         watcher._heard(None, 0, "si_changed", '{"sfzhm": "342322194911060454", "xm": "武文辉"}')
     watcher._heard(None, 0, "si_changed", "342322194911060455")
