@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -120,6 +120,26 @@ def _python_kind(value: object) -> str:
 _KEY_CATEGORIES = frozenset({"S", "E"})
 #: Column types an as-of time can be read from.
 _AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
+
+_NUMBER_COLUMNS = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
+#: The column types whose values are of each catalog data type (govshare.catalog.v1.DataType) as the platform
+#: reads it: Verify compares a numeric item's values as numbers, a date item's as days, a logical one's as
+#: true/false. A data type not listed (字符型, 备注型, 通用型) takes any column.
+_COLUMNS_OF_DATA_TYPE: dict[int, frozenset[str]] = {
+    **dict.fromkeys((catalog_pb2.DATA_TYPE_NUMERIC, catalog_pb2.DATA_TYPE_CURRENCY, catalog_pb2.DATA_TYPE_DOUBLE,
+                     catalog_pb2.DATA_TYPE_FLOAT, catalog_pb2.DATA_TYPE_INTEGER), _NUMBER_COLUMNS),
+    catalog_pb2.DATA_TYPE_DATE: frozenset({"date"}),
+    catalog_pb2.DATA_TYPE_DATETIME: frozenset({"timestamp", "timestamptz"}),
+    catalog_pb2.DATA_TYPE_LOGICAL: frozenset({"bool"}),
+}
+#: The data type an entry would declare for a column of each type (any other: DATA_TYPE_CHARACTER).
+_DATA_TYPE_OF_COLUMN: dict[str, int] = {
+    **dict.fromkeys(("int2", "int4", "int8"), catalog_pb2.DATA_TYPE_INTEGER),
+    "numeric": catalog_pb2.DATA_TYPE_NUMERIC, "float4": catalog_pb2.DATA_TYPE_DOUBLE,
+    "float8": catalog_pb2.DATA_TYPE_DOUBLE, "date": catalog_pb2.DATA_TYPE_DATE,
+    "timestamp": catalog_pb2.DATA_TYPE_DATETIME, "timestamptz": catalog_pb2.DATA_TYPE_DATETIME,
+    "bool": catalog_pb2.DATA_TYPE_LOGICAL,
+}
 
 
 def _no_value(value: object) -> bool:
@@ -710,9 +730,11 @@ class CheckTimeout(Exception):
     """The database did not prepare a resource's statements in time (the message names the resource's line)."""
 
 
-async def check_resources(config: FrontprocConfig, connection: asyncpg.Connection) -> None:
+async def check_resources(config: FrontprocConfig, connection: asyncpg.Connection,
+                          entries: Sequence[tuple[str, catalog_pb2.Entry]] = ()) -> None:
     """Prepares every resource's statements; ConfigError naming the line of each problem, CheckTimeout when the
-    database does not prepare one in time.
+    database does not prepare one in time. ``entries`` (file, catalog entry) are the entries the resources are
+    registered by: the data types of their items are compared with the columns' (_item_type_advice).
 
     Preparing waits for the table's lock: a table locked by a DBA (ALTER TABLE, VACUUM FULL, a reload holding
     its transaction open) held --check, and the start, in silence for as long as the lock lasted.
@@ -764,6 +786,9 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
+            for path, entry in entries:
+                for line, advice in _item_type_advice(resource, returned, path, entry):
+                    log.warning("%s:%d: resources %r: %s", config.path, line, resource.dataset, advice)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -1094,6 +1119,35 @@ async def _key_parameter_problem(connection: asyncpg.Connection,
         return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
                 "(WHERE column::text = $1)")
     return ""
+
+
+def _item_type_advice(resource: ResourceConfig, returned: dict[str, asyncpg.types.Type], path: str,
+                      entry: catalog_pb2.Entry) -> list[tuple[int, str]]:
+    """A warning, on the item's line, for each item ``entry`` (the catalog entry in ``path``) declares of a data
+    type its column's values are not of, when the entry registers this resource.
+
+    Nothing compared them: an entry declaring 缴费基数 DATA_TYPE_CURRENCY over a text column, or 参保日期
+    DATA_TYPE_DATE over a timestamp, was published, and the platform verified the values by a type they were not
+    of (a claim 2020-01-05 against 2020-01-05T10:30:00+08:00), answering 不一致 of data the department held. The
+    check cannot know which side is right: it says what each says and both ways to agree."""
+    if entry.endpoint.dataset != resource.dataset:
+        return []
+    advice = []
+    for item in entry.items:
+        column = resource.items.get(item.machine_name)
+        wanted = _COLUMNS_OF_DATA_TYPE.get(item.data_type)
+        kind = returned.get(column.value) if column is not None else None
+        if column is None or wanted is None or kind is None or kind.name in wanted:
+            continue
+        declared = catalog_pb2.DataType.Name(item.data_type)
+        fits = catalog_pb2.DataType.Name(_DATA_TYPE_OF_COLUMN.get(kind.name, catalog_pb2.DATA_TYPE_CHARACTER))
+        advice.append((column.line, f"item {item.machine_name} is {declared} in {path}, but its column "
+                                    f"{column.value!r} is of type {kind.name}: the platform reads the item's values "
+                                    f"as {declared} (Verify compares them so), and a value that is not one is "
+                                    "answered 不一致 whatever a desk claims: declare the item "
+                                    f"{fits}, or map a column of type {' or '.join(sorted(wanted))} (a view or query "
+                                    "column casting it)"))
+    return advice
 
 
 def _column_problems(resource: ResourceConfig, returned: dict[str, asyncpg.types.Type]) -> list[tuple[int, str]]:

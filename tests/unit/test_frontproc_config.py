@@ -277,6 +277,58 @@ async def test_the_checks_warnings_are_lines_to_read_with_sql_to_copy(tmp_path: 
            '(CREATE UNIQUE INDEX ON "bare" (("sfzhm"::text)))\n' in result.stderr
 
 
+async def test_the_check_given_the_entry_warns_of_items_whose_data_type_is_not_their_columns(
+        tmp_path: Path, department_url: str) -> None:
+    """Nothing compared the entry's data types with the columns: an entry declaring 参保日期 DATA_TYPE_DATETIME over
+    a date column, or 姓名 DATA_TYPE_NUMERIC over text, was published, and Verify compared the values by a type
+    they were not of (a desk's 2020-01-05 10:30 against 2020-01-05: 不一致). --check --entry says so on the item's
+    line, with both ways to agree; the demo's own entry draws no warning, and an entry the file does not serve is
+    refused as submit-entry refuses it."""
+    from google.protobuf import json_format
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url))
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+
+    def checked(*entries: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path), "--check",
+                               *(f"--entry={tmp_path / name}" for name in entries)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+
+    result = await asyncio.to_thread(checked, "entry.json")
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+
+    for item in entry.items:
+        if item.machine_name == "enrolment_date":
+            item.data_type = cat.DATA_TYPE_DATETIME
+        if item.machine_name == "name":
+            item.data_type = cat.DATA_TYPE_NUMERIC
+    (tmp_path / "typed.json").write_text(json_format.MessageToJson(entry))
+    result = await asyncio.to_thread(checked, "typed.json")
+    assert result.returncode == 0, result.stderr
+    text = path.read_text()
+    assert (f"govshare frontproc: WARNING: {path}:{_line_of(text, 'enrolment_date: cbrq')}: resources "
+            f"'social_insurance': item enrolment_date is DATA_TYPE_DATETIME in {tmp_path / 'typed.json'}, but its "
+            "column 'cbrq' is of type date: the platform reads the item's values as DATA_TYPE_DATETIME (Verify "
+            "compares them so), and a value that is not one is answered 不一致 whatever a desk claims: declare the "
+            "item DATA_TYPE_DATE, or map a column of type timestamp or timestamptz (a view or query column casting "
+            "it)\n") in result.stderr
+    assert (f"{path}:{_line_of(text, 'name: xm')}: resources 'social_insurance': item name is DATA_TYPE_NUMERIC in "
+            f"{tmp_path / 'typed.json'}, but its column 'xm' is of type text: ") in result.stderr
+    assert "declare the item DATA_TYPE_CHARACTER, or map a column of type float4 or float8 or int2" in result.stderr
+    assert result.stderr.count("WARNING") == 2
+
+    entry.endpoint.dataset = "dibao"
+    (tmp_path / "other.json").write_text(json_format.MessageToJson(entry))
+    result = await asyncio.to_thread(checked, "other.json")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'other.json'}: the entry's endpoint.dataset 'dibao' is not served by" in result.stderr
+
+
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
     text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
     with pytest.raises(ConfigError) as error:
