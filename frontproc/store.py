@@ -780,6 +780,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
             for advice in (await _key_index_advice(connection, resource),
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
+                           await _both_generations_advice(connection, resource),
                            await _as_of_advice(connection, resource),
                            await _future_as_of_advice(connection, resource, returned, config.time_zone),
                            await _beyond_dates_advice(connection, resource, returned)):
@@ -983,6 +984,34 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
     return (f"{len(invalid)} of the {read} (the first rows of {resource.table.value}) are not valid "
             f"{resource.key_kind_name} keys ({shown}: {problem}): the platform never asks for them, so those rows "
             "are answered as absent; fix the rows")
+
+
+async def _both_generations_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when a citizen_id table holds persons under both their 15-digit and their 18-character numbers,
+    or "".
+
+    Both rows answer the 18-character key (``stored_key``), but the table's unique index sees two keys, so the
+    check's count of keys held by several rows missed them: a lookup answers with one of the two, and a batch
+    download sends the person twice. The example is the 18-character number, masked."""
+    if resource.table is None or resource.key_column is None or resource.key_kind_name != "citizen_id":
+        return ""
+    key = f"{_ident(resource.key_column.value)}::text"
+    converted = f"substr({key}, 1, 6) || '19' || substr({key}, 7)"
+    try:
+        found = await connection.fetchrow(
+            f"SELECT count(*) AS persons, min(upper(held)) AS example FROM (SELECT {key} AS held FROM "
+            f"{_ident(resource.table.value)} WHERE length({key}) = 18 AND left({key}, 17) IN (SELECT {converted} "
+            f"FROM {_ident(resource.table.value)} WHERE length({key}) = 15)) AS both_forms",
+            timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if found is None or not found["persons"]:
+        return ""
+    persons, example = found["persons"], Masker().mask(found["example"], "citizen_id")
+    return (f"{persons:,} person{'s are' if persons != 1 else ' is'} held under both the 15-digit ID number and "
+            f"the 18-character one it became (such as {example}): the platform asks by the 18-character number and "
+            "is answered with one of the two rows (the one true the latest by as_of_column), and a batch download "
+            "sends the person twice: keep one row per person (the 18-character number)")
 
 
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

@@ -354,6 +354,16 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
     query = text.replace("    table: old_ids\n    key_column: sfzhm\n",
                          "    query: SELECT sfzhm, xm FROM old_ids WHERE sfzhm = $1\n")
     assert (await _read(tmp_path, query, "11010519491231002X")).values["name"] == "丙"
+    # One person kept under both numbers: answered with one row, and the check says so (the index sees two keys).
+    await _execute(database_url, "INSERT INTO old_ids VALUES ('342322194911060454', '甲')")
+    assert (await _read(tmp_path, text, "342322194911060454")) is not None
+    said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert [line.split(": ", 1)[1] for line in said] == [
+        "resources 'registry': 1 person is held under both the 15-digit ID number and the 18-character one it became "
+        "(such as 342322********0454): the platform asks by the 18-character number and is answered with one of the "
+        "two rows (the one true the latest by as_of_column), and a batch download sends the person twice: keep one "
+        "row per person (the 18-character number)"], said
+    await _execute(database_url, "DELETE FROM old_ids WHERE sfzhm = '342322194911060454'")
     # A number of someone born in the 2000s had no 15-digit form: only its own row answers it.
     assert await _read(tmp_path, text, "110105200001011002") is None
 
