@@ -448,7 +448,10 @@ def spellings(kind: int, key: str) -> list[str]:
         return [key]
     lower = key.lower()
     found = [key] if lower == key else [key, lower]
-    if kind == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID and (legacy := first_generation(key)) is not None:
+    # Only the number the 15-digit one became: first_generation leaves the check character out, so another
+    # (a caller's mistyped one, which the servicer refuses first) would find that person's row.
+    if (kind == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID and (legacy := first_generation(key)) is not None
+            and second_generation(legacy) == key):
         found.append(legacy)
     return found
 

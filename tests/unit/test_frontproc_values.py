@@ -364,8 +364,10 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
         "two rows (the one true the latest by as_of_column), and a batch download sends the person twice: keep one "
         "row per person (the 18-character number)"], said
     await _execute(database_url, "DELETE FROM old_ids WHERE sfzhm = '342322194911060454'")
-    # A number of someone born in the 2000s had no 15-digit form: only its own row answers it.
+    # A number of someone born in the 2000s had no 15-digit form: only its own row answers it; nor does a number
+    # differing from the one the 15-digit number became by its check character.
     assert await _read(tmp_path, text, "110105200001011002") is None
+    assert await _read(tmp_path, text, "342322194911060455") is None
 
     store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
     await store.open()
