@@ -840,6 +840,31 @@ async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
     assert not any(key in warning for key in keys if kind != "text" and key for warning in warnings)
 
 
+async def test_the_check_warns_of_rows_that_hold_no_key(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A row whose key column is NULL (a 低保对象 entered without their 身份证号) is found by no key and left out of
+    a batch download: a record the department keeps that the platform never serves, the check silent."""
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for key, says in (("'b'", False), ("NULL", True)):
+        await _execute(database_url, "DROP TABLE IF EXISTS keyless; CREATE TABLE keyless (k text UNIQUE, v text);"
+                                     f" INSERT INTO keyless VALUES ('a', 'x'), ({key}, 'y')")
+        text = (_config(tmp_path, database_url, {"label": "v"})
+                .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                         "    table: keyless\n    key_column: k\n")
+                .replace("      code: code\n", "      code: k\n"))
+        caplog.clear()
+        config = parse(text, str(tmp_path / "dept.yaml"))
+        connection = await asyncpg.connect(config.database_url)
+        try:
+            await check_resources(config, connection)
+        finally:
+            await connection.close()
+        said = [record.getMessage().split(": ", 1)[1] for record in caplog.records if record.name == "frontproc.store"]
+        assert said == (["resources 'registry': rows of keyless hold no key (k IS NULL): no query finds them and a "
+                         "batch download leaves them out; set their key, or keep them out of what you share (a view "
+                         "WHERE k IS NOT NULL)"] if says else []), said
+
+
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A row whose as_of_column is NULL (loaded before the column was added, say) is answered as true as of the
