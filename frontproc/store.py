@@ -1049,7 +1049,9 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
         " WHERE c.oid = to_regclass($1) AND a.attname = $2", _ident(resource.table.value), resource.key_column.value)
     if relation is None:
         return ""
-    if relation["kind"] not in ("r", "p"):
+    # A materialized view keeps rows and indexes as a table does (a view refreshed nightly from the department's
+    # systems): taken for a view, one without an index was read whole at every lookup, the check silent.
+    if relation["kind"] not in ("r", "p", "m"):
         return await _view_duplicates_advice(connection, resource)
     column = resource.key_column.value
     # An index is on the key when its first key is the column, or an expression of it (``(k::text)``): its
@@ -1062,16 +1064,17 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
     usable = bool(keyed) and await _lookups_use_an_index(connection, resource)
     table = resource.table.value
+    relation_kind = "materialized view" if relation["kind"] == "m" else "table"
     unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
     if any(index["unique_key"] for index in keyed):
         return "" if usable else (
-            f"table {table}'s unique index on its key column {column} cannot serve lookups, which compare the column "
-            f"as text ({column}::text, keys being text; an index on a char(n), integer or other column that is "
-            f"not text cannot): every lookup reads the whole table ({unique_index})")
+            f"{relation_kind} {table}'s unique index on its key column {column} cannot serve lookups, which "
+            f"compare the column as text ({column}::text, keys being text; an index on a char(n), integer or other "
+            f"column that is not text cannot): every lookup reads the whole table ({unique_index})")
     duplicates = await _duplicate_keys(connection, resource)
-    unindexed = (f"table {table} has no index on its key column {column}" if not keyed else
-                 f"table {table}'s index on its key column {column} cannot serve lookups, which compare the column "
-                 f"as text ({column}::text)")
+    unindexed = (f"{relation_kind} {table} has no index on its key column {column}" if not keyed else
+                 f"{relation_kind} {table}'s index on its key column {column} cannot serve lookups, which compare "
+                 f"the column as text ({column}::text)")
     if not usable and not duplicates:
         return f"{unindexed}: every lookup reads the whole table ({unique_index})"
     said = (f"{unindexed}: every lookup reads the whole table; and " if not usable
