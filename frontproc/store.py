@@ -865,17 +865,21 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     only)."""
     if resource.table is None or resource.as_of_column is None:
         return ""
-    column = _ident(resource.as_of_column.value)
-    try:
-        found = await connection.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE "
-                                          f"{column} IS NULL)", timeout=STATEMENT_TIMEOUT_SECONDS)
-    except (asyncpg.PostgresError, TimeoutError):
-        return ""
-    if not found:
+    if not await _holds_null(connection, resource.table.value, resource.as_of_column.value):
         return ""
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered without an as-of time (the platform's callers are told the department does not say "
             "when they were true); set it (the time each row was last true, or loaded)")
+
+
+async def _holds_null(connection: asyncpg.Connection, table: str, column: str) -> bool:
+    """Whether a row of ``table`` holds NULL in ``column`` (read until the first; False when the database does not
+    say in time: advice is not the check's to fail on)."""
+    try:
+        return bool(await connection.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_ident(table)} WHERE {_ident(column)} "
+                                              "IS NULL)", timeout=STATEMENT_TIMEOUT_SECONDS))
+    except (asyncpg.PostgresError, TimeoutError):
+        return False
 
 
 async def _null_key_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
@@ -886,13 +890,7 @@ async def _null_key_advice(connection: asyncpg.Connection, resource: ResourceCon
     saying so. The table is read until the first such row (the check and the start only)."""
     if resource.table is None or resource.key_column is None:
         return ""
-    column = _ident(resource.key_column.value)
-    try:
-        found = await connection.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE "
-                                          f"{column} IS NULL)", timeout=STATEMENT_TIMEOUT_SECONDS)
-    except (asyncpg.PostgresError, TimeoutError):
-        return ""
-    if not found:
+    if not await _holds_null(connection, resource.table.value, resource.key_column.value):
         return ""
     return (f"rows of {resource.table.value} hold no key ({resource.key_column.value} IS NULL): no query finds "
             "them and a batch download leaves them out; set their key, or keep them out of what you share (a view "

@@ -296,17 +296,32 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
     assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
 
 
+def _citizen_config(tmp_path: Path, url: str, table: str) -> str:
+    """A resource keyed by 公民身份号码 over ``table`` (sfzhm, xm), without an as-of column."""
+    return (_config(tmp_path, url, {"name": "xm"})
+            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     f"    table: {table}\n    key_column: sfzhm\n")
+            .replace("      code: code\n", "      code: sfzhm\n"))
+
+
+async def _exported_keys(store: DepartmentStore, rows: int) -> list[str]:
+    """The keys an export sends, walked as Export walks the table (a row a page), failing if it goes round."""
+    after, keys = "", []
+    while (page := await store.page("registry", after, 1)).rows:
+        keys.append(page.rows[0].key)
+        after = page.rows[0].cursor
+        assert len(keys) <= rows, keys
+    return keys
+
+
 async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp_path: Path, database_url: str) -> None:
     """Many departments' tables keep the check character of a 公民身份号码 as a lower-case x; the platform asks with
     an upper-case X (and matches replies by it). Such a row was answered as absent."""
     await _execute(database_url, "CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
                                  " ('11010519491231002x', '甲'), ('110105198001011000', '乙'),"
                                  " ('11010519800101106x', '丙')")
-    text = (_config(tmp_path, database_url, {"name": "xm"})
-            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: people\n    key_column: sfzhm\n")
-            .replace("      code: code\n", "      code: sfzhm\n"))
+    text = _citizen_config(tmp_path, database_url, "people")
     row = await _read(tmp_path, text, "11010519491231002X")
     assert row is not None and row.key == "11010519491231002X" and row.values["name"] == "甲"
     # The key item's value is the key, as the platform writes it (the caller asked for ...002X, and was answered
@@ -323,12 +338,8 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         rows = await store.batch_lookup("registry", ["11010519491231002X", "110105198001011000", "110105198001011019"])
         assert sorted(r.key for r in rows) == ["11010519491231002X", "110105198001011000"]
         assert sorted(r.values["code"] for r in rows) == ["11010519491231002X", "110105198001011000"]
-        after, keys = "", []
-        while (page := await store.page("registry", after, 1)).rows:  # as Export walks it, a row a page
-            keys.append(page.rows[0].key)
-            after = page.rows[0].cursor
-            assert len(keys) <= 3, keys  # the old cursor, the upper-case key, came back to the same row forever
-        assert keys == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
+        # (the old cursor, the upper-case key, came back to the same row forever)
+        assert await _exported_keys(store, 3) == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
     finally:
         await store.close()
 
@@ -341,11 +352,7 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
     found, its key item answered in the 18-character form, paged past by an export, and the check is silent."""
     await _execute(database_url, "CREATE TABLE old_ids (sfzhm text PRIMARY KEY, xm text); INSERT INTO old_ids VALUES"
                                  " ('342322491106045', '甲'), ('110105198001011000', '乙'), ('110105491231002', '丙')")
-    text = (_config(tmp_path, database_url, {"name": "xm"})
-            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: old_ids\n    key_column: sfzhm\n")
-            .replace("      code: code\n", "      code: sfzhm\n"))
+    text = _citizen_config(tmp_path, database_url, "old_ids")
     caplog.set_level(logging.WARNING, logger="frontproc.store")
     row = await _read(tmp_path, text, "342322194911060454")
     assert row is not None and row.key == "342322194911060454" and row.values["name"] == "甲"
@@ -376,12 +383,7 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
         assert sorted((r.key, r.values["code"], r.values["name"]) for r in rows) == [
             ("11010519491231002X", "11010519491231002X", "丙"), ("110105198001011000", "110105198001011000", "乙"),
             ("342322194911060454", "342322194911060454", "甲")]
-        after, keys = "", []
-        while (page := await store.page("registry", after, 1)).rows:
-            keys.append(page.rows[0].key)
-            after = page.rows[0].cursor
-            assert len(keys) <= 3, keys
-        assert keys == ["110105198001011000", "11010519491231002X", "342322194911060454"]
+        assert await _exported_keys(store, 3) == ["110105198001011000", "11010519491231002X", "342322194911060454"]
     finally:
         await store.close()
 
@@ -859,12 +861,7 @@ async def test_the_check_warns_of_rows_that_hold_no_key(
                          "    table: keyless\n    key_column: k\n")
                 .replace("      code: code\n", "      code: k\n"))
         caplog.clear()
-        config = parse(text, str(tmp_path / "dept.yaml"))
-        connection = await asyncpg.connect(config.database_url)
-        try:
-            await check_resources(config, connection)
-        finally:
-            await connection.close()
+        assert (await _read(tmp_path, text, "a")).values["label"] == "x"
         said = [record.getMessage().split(": ", 1)[1] for record in caplog.records if record.name == "frontproc.store"]
         assert said == (["resources 'registry': rows of keyless hold no key (k IS NULL): no query finds them and a "
                          "batch download leaves them out; set their key, or keep them out of what you share (a view "
