@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -881,10 +882,36 @@ def test_notify_changes_says_how_many_records_in_words_that_agree(monkeypatch, c
     async def answered(config: object, resource_code: str, keys: object) -> int:
         return dropped
 
-    monkeypatch.setattr(notify, "load", lambda path: object())
+    monkeypatch.setattr(notify, "load", lambda path: SimpleNamespace(resources={}))
     monkeypatch.setattr(notify, "notify", answered)
     assert notify.main("frontproc.toml", "202001/000001", ["k"] * dropped) == 0
     assert capsys.readouterr().out == f"the platform {said} 202001/000001\n"
+
+
+def test_notify_changes_announces_a_key_copied_from_the_table_as_the_key_the_platform_asks_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key copied from a table filled before 1999 (342322491106045), or with its x in lower case, was sent as it
+    was and refused by the platform ("must have 18 characters"), though the 前置机 answers that row for the
+    18-character number, and its trigger's notices announce it so."""
+    from frontproc import notify
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    path = tmp_path / "dept.yaml"
+    path.write_text(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                     "127.0.0.1:50051", "sys-1", "system.secret"))
+    sent: list[object] = []
+
+    async def answered(config: object, resource_code: str, keys: list[str]) -> int:
+        sent.append(keys)
+        return len(keys)
+
+    monkeypatch.setattr(notify, "notify", answered)
+    keys = ["342322491106045", "11010519491231002x", "342322194911060454"]
+    assert notify.main(str(path), dept.RESOURCE_CODE, keys) == 0
+    assert sent == [["342322194911060454", "11010519491231002X", "342322194911060454"]]
+    assert notify.main(str(path), "202001/000009", keys) == 0  # a resource the file does not name: as given
+    assert sent[1] == keys
 
 
 _ITEMS = ("    items:\n      citizen_id: sfzhm\n      name: xm\n      insurance_type: xz\n      status: cbzt\n"
