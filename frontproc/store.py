@@ -1204,6 +1204,28 @@ def _item_type_advice(resource: ResourceConfig, returned: dict[str, asyncpg.type
     return advice
 
 
+async def entry_type_advice(config: FrontprocConfig, path: str, entry: catalog_pb2.Entry) -> list[str]:
+    """_item_type_advice's warnings for the entry in ``path``, each with its line of the configuration, read from
+    the database now; [] when the database does not answer (submit-entry does not wait on it: ``--check
+    --entry`` says why)."""
+    resource = config.resources.get(entry.endpoint.dataset)
+    if resource is None:
+        return []
+    try:
+        connection = await asyncpg.connect(config.database_url, timeout=CONNECT_TIMEOUT_SECONDS)
+    except _CONNECT_FAILURES:
+        return []
+    try:
+        prepared = await connection.prepare(statements(resource).one, timeout=STATEMENT_TIMEOUT_SECONDS)
+        returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
+    except (asyncpg.PostgresError, TimeoutError):
+        return []
+    finally:
+        await connection.close()
+    return [f"{config.path}:{line}: resources {resource.dataset!r}: {advice}"
+            for line, advice in _item_type_advice(resource, returned, path, entry)]
+
+
 def _column_problems(resource: ResourceConfig, returned: dict[str, asyncpg.types.Type]) -> list[tuple[int, str]]:
     """What is wrong with the columns the items and the as-of time map to, given those the SQL returns."""
     problems: list[tuple[int, str]] = []

@@ -330,6 +330,40 @@ async def test_the_check_given_the_entry_warns_of_items_whose_data_type_is_not_t
     assert f"{tmp_path / 'other.json'}: the entry's endpoint.dataset 'dibao' is not served by" in result.stderr
 
 
+def test_submit_entry_warns_of_items_whose_data_type_is_not_their_columns_and_submits(
+        tmp_path: Path, department_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """submit-entry, the step every department runs, compared the entry with the file but not with the columns: an
+    entry declaring 参保日期 DATA_TYPE_DATETIME over a date column went for review without a word. It now warns as
+    --check --entry does, and submits all the same (only the department knows which side is right)."""
+    from google.protobuf import json_format
+
+    from frontproc import register
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url))
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    next(item for item in entry.items if item.machine_name == "enrolment_date").data_type = cat.DATA_TYPE_DATETIME
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+    submitted: list[cat.Entry] = []
+
+    async def submit(config: object, entry: cat.Entry) -> register.Submitted:
+        submitted.append(entry)
+        return register.Submitted(entry, now=True)
+
+    monkeypatch.setattr(register, "submit", submit)
+    assert register.main(str(path), str(tmp_path / "entry.json")) == 0
+    assert [sent.code for sent in submitted] == [entry.code]
+    said = capsys.readouterr().err
+    assert said == (f"govshare submit-entry: WARNING: {path}:{_line_of(path.read_text(), 'enrolment_date: cbrq')}: "
+                    f"resources 'social_insurance': item enrolment_date is DATA_TYPE_DATETIME in "
+                    f"{tmp_path / 'entry.json'}, but its column 'cbrq' is of type date: the platform reads the item's "
+                    "values as DATA_TYPE_DATETIME (Verify compares them so), and a value that is not one is answered "
+                    "不一致 whatever a desk claims: declare the item DATA_TYPE_DATE, or map a column of type timestamp "
+                    "or timestamptz (a view or query column casting it)\n")
+
+
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
     text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
     with pytest.raises(ConfigError) as error:
