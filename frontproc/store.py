@@ -791,6 +791,9 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
+            if resource.watch_channel is not None and (advice := await _watch_advice(connection, resource)):
+                log.warning("%s:%d: resources %r: %s", config.path, resource.watch_channel.line, resource.dataset,
+                            advice)
             for path, entry in entries:
                 for line, advice in _item_type_advice(resource, returned, path, entry):
                     log.warning("%s:%d: resources %r: %s", config.path, line, resource.dataset, advice)
@@ -870,6 +873,38 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered without an as-of time (the platform's callers are told the department does not say "
             "when they were true); set it (the time each row was last true, or loaded)")
+
+
+async def _watch_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when no enabled trigger announces on the resource's watch_channel, or "".
+
+    The 前置机 listened on a channel nothing sent on — the trigger never created, created on another table, its
+    pg_notify spelling the channel otherwise, or disabled for a reload and never enabled again — and the platform,
+    told of no change, answered from its copies until they expired, the check and the log silent. A trigger counts
+    when its function's source or its arguments name the channel; of a table, only the table's own triggers (of a
+    view or a query, any table's)."""
+    assert resource.watch_channel is not None
+    channel = resource.watch_channel.value
+    relation = await connection.fetchval("SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1) AND "
+                                         "c.relkind IN ('r', 'p')", _ident(resource.table.value)) \
+        if resource.table is not None else None
+    try:
+        triggers = await connection.fetch(
+            "SELECT t.tgenabled <> 'D' AS enabled FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT "
+            "t.tgisinternal AND ($2::oid IS NULL OR t.tgrelid = $2) AND (strpos(p.prosrc, $1) > 0 OR "
+            "strpos(encode(t.tgargs, 'escape'), $1) > 0)", channel, relation, timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    where = f"on {resource.table.value}" if relation is not None else "in this database"
+    if any(trigger["enabled"] for trigger in triggers):
+        return ""
+    if triggers:
+        return (f"the triggers {where} that announce changes on {channel} are disabled (ALTER TABLE … DISABLE "
+                "TRIGGER, for a reload?): the platform hears of no change and answers from its copies until they "
+                f"expire; enable them (ALTER TABLE … ENABLE TRIGGER …)")
+    return (f"no trigger {where} announces changes on {channel} (pg_notify('{channel}', …)): the platform hears of "
+            "no change and answers from its copies until they expire; create the trigger (docs/frontproc.md, step "
+            "6), or correct watch_channel")
 
 
 async def _holds_null(connection: asyncpg.Connection, table: str, column: str) -> bool:

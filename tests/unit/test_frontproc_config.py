@@ -364,6 +364,45 @@ def test_submit_entry_warns_of_items_whose_data_type_is_not_their_columns_and_su
                     "or timestamptz (a view or query column casting it)\n")
 
 
+@pytest.mark.parametrize(("sql", "said"), [
+    ("", ""),
+    ("DROP TRIGGER si_enrolment_changed ON si_enrolment; DROP TRIGGER si_enrolment_truncated ON si_enrolment",
+     "no trigger on si_enrolment announces changes on si_changed (pg_notify('si_changed', …)): the platform hears "
+     "of no change and answers from its copies until they expire; create the trigger (docs/frontproc.md, step 6), "
+     "or correct watch_channel"),
+    ("ALTER TABLE si_enrolment DISABLE TRIGGER USER",
+     "the triggers on si_enrolment that announce changes on si_changed are disabled (ALTER TABLE … DISABLE TRIGGER, "
+     "for a reload?): the platform hears of no change and answers from its copies until they expire; enable them"),
+    # A generic function taking the channel as the trigger's argument announces on it too.
+    ("DROP TRIGGER si_enrolment_changed ON si_enrolment; DROP TRIGGER si_enrolment_truncated ON si_enrolment; "
+     "CREATE FUNCTION announce() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify(TG_ARGV[0], "
+     "NEW.sfzhm); RETURN NULL; END $$; CREATE TRIGGER a AFTER INSERT ON si_enrolment FOR EACH ROW EXECUTE FUNCTION "
+     "announce('si_changed')", ""),
+])
+async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
+        tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture, sql: str, said: str) -> None:
+    """The 前置机 listened on a channel nothing sent on (the trigger never created, or disabled for a reload and
+    never enabled again): the platform, told of no change, answered from its copies until they expired, the check
+    silent."""
+    if sql:
+        connection = await asyncpg.connect(department_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path, department_url)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"
+                and "si_changed" in record.getMessage()]
+    assert [said in warning for warning in warnings] == ([True] if said else []), warnings
+    if said:
+        assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
+
+
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
     text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
     with pytest.raises(ConfigError) as error:
