@@ -9,13 +9,16 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 
 import asyncpg
 
 from frontproc.component import create_component, server_settings
 from frontproc.config import ConfigError, FrontprocConfig, load
+from frontproc.register import endpoint_problems, read_entry
 from frontproc.store import CONNECT_TIMEOUT_SECONDS, CheckTimeout, check_resources
 from frontproc.tls import RenewingCertificate
+from govshare.catalog.v1 import catalog_pb2 as cat
 from services.connection import public_url
 from services.runtime import telemetry
 from services.runtime.server import start_server
@@ -126,11 +129,13 @@ async def connect(config: FrontprocConfig, wait_seconds: float) -> asyncpg.Conne
             await asyncio.sleep(1.0)
 
 
-async def check(config: FrontprocConfig, wait_seconds: float = 0.0) -> None:
-    """Every resource's SQL against the department database (ConfigError naming the line)."""
+async def check(config: FrontprocConfig, wait_seconds: float = 0.0,
+                entries: Sequence[tuple[str, cat.Entry]] = ()) -> None:
+    """Every resource's SQL against the department database (ConfigError naming the line), and against the
+    catalog ``entries`` (file, entry) the resources are registered by."""
     connection = await connect(config, wait_seconds)
     try:
-        await check_resources(config, connection)
+        await check_resources(config, connection, entries)
     finally:
         await connection.close()
 
@@ -180,9 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="govshare frontproc", description="Run a department's 前置机.")
     parser.add_argument("--config", required=True, help="the configuration file (YAML, see docs/frontproc.md)")
     parser.add_argument("--check", action="store_true", help="check the configuration and the SQL, then exit")
+    parser.add_argument("--entry", action="append", default=[], metavar="ENTRY.json",
+                        help="with --check: a catalog entry of a resource (as submit-entry takes it), checked "
+                             "against the configuration and the columns")
     args = parser.parse_args(argv)
+    if args.entry and not args.check:
+        parser.error("--entry goes with --check")
     try:
         config = load(args.config)
+        entries = [(path, read_entry(path)) for path in args.entry]
+        if problems := [f"{path}: {problem}" for path, entry in entries
+                        for problem in endpoint_problems(config, entry)]:
+            raise ConfigError("the entries do not match the configuration:\n  - " + "\n  - ".join(problems))
     except ConfigError as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
@@ -193,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.check:
-            uvloop.run(check(config))
+            uvloop.run(check(config, entries=entries))
             count = len(config.resources)
             print(f"govshare frontproc: {args.config} is valid ({count} resource{'s' * (count != 1)})")
             return 0

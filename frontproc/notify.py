@@ -16,6 +16,7 @@ import grpc
 
 from frontproc.config import ConfigError, FrontprocConfig, load
 from frontproc.platform import authorization, failure, require_platform
+from frontproc.store import stored_key
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 
 
@@ -31,10 +32,24 @@ async def notify(config: FrontprocConfig, resource_code: str, keys: Sequence[str
     return response.keys_dropped
 
 
+def announced(config: FrontprocConfig, resource_code: str, keys: Sequence[str]) -> list[str]:
+    """``keys`` as the platform asks for them, when the configuration serves ``resource_code``: a key copied from
+    the department's table in the form it keeps (a 15-digit ID number, an x in lower case) is the key the 前置机
+    answers for it (store.stored_key), as the trigger's notices are (watch).
+
+    Copied from a table filled before 1999, 342322491106045 was refused by the platform ("must have 18
+    characters"), though the 前置机 answers that row for 342322194911060454."""
+    resource = next((resource for resource in config.resources.values()
+                     if resource.resource_code is not None and resource.resource_code.value == resource_code), None)
+    if resource is None:
+        return list(keys)
+    return [stored_key(resource.key_kind, key) for key in keys]
+
+
 def main(config_path: str, resource_code: str, keys: Sequence[str]) -> int:
     try:
         config = load(config_path)
-        dropped = asyncio.run(notify(config, resource_code, keys))
+        dropped = asyncio.run(notify(config, resource_code, announced(config, resource_code, keys)))
     except ConfigError as exc:
         print(f"govshare notify-changes: {exc}", file=sys.stderr)
         return 2

@@ -19,8 +19,8 @@ import asyncpg
 import grpc
 
 from frontproc.config import FrontprocConfig, ResourceConfig
-from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector
-from services.query.keys import key_error, normalize_key
+from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector, stored_key
+from services.query.keys import key_error
 from services.runtime.errors import details_of
 from services.runtime.tasks import cancel
 
@@ -101,7 +101,7 @@ class ChangeWatcher:
     def _add(self, resource: ResourceConfig, key: str | None) -> None:
         code = resource.resource_code.value if resource.resource_code else ""
         if key is not ALL:
-            key = normalize_key(resource.key_kind, key)
+            key = stored_key(resource.key_kind, key)
             if key_error(resource.key_kind, key) is not None:
                 self._say_unreadable(resource, code)
                 key = ALL

@@ -25,7 +25,7 @@
 
 A department's 前置机 (docs/frontproc.md):
 
-    govshare frontproc --config FILE [--check]
+    govshare frontproc --config FILE [--check [--entry ENTRY.json ...]]
                                 serve the department's resources from its own database
     govshare submit-entry --config FILE --entry ENTRY.json
                                 draft and submit the catalog entry naming the 前置机
@@ -722,6 +722,9 @@ def build_parser() -> argparse.ArgumentParser:
     frontproc = commands.add_parser("frontproc", help="run a department's 前置机 (docs/frontproc.md)")
     frontproc.add_argument("--config", required=True, help="the 前置机's configuration file (YAML)")
     frontproc.add_argument("--check", action="store_true", help="check the configuration and its SQL, then exit")
+    frontproc.add_argument("--entry", action="append", default=[], metavar="ENTRY.json",
+                           help="with --check: a catalog entry of a resource, checked against the configuration "
+                                "and the columns (repeat for several)")
     frontproc.set_defaults(func=_frontproc)
 
     notify = commands.add_parser("notify-changes", help="a department tells the platform its records changed")
@@ -772,7 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _frontproc(args: argparse.Namespace) -> None:
     from frontproc.__main__ import main as frontproc_main
 
-    sys.exit(frontproc_main([f"--config={args.config}", *(["--check"] if args.check else [])]))
+    sys.exit(frontproc_main([f"--config={args.config}", *(["--check"] if args.check else []),
+                             *(f"--entry={entry}" for entry in args.entry)]))
 
 
 def _submit_entry(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -275,6 +276,131 @@ async def test_the_checks_warnings_are_lines_to_read_with_sql_to_copy(tmp_path: 
     assert f"govshare frontproc: WARNING: {path}:{line}: resources 'social_insurance': table bare has no index on " \
            "its key column sfzhm: every lookup reads the whole table " \
            '(CREATE UNIQUE INDEX ON "bare" (("sfzhm"::text)))\n' in result.stderr
+
+
+async def test_the_check_given_the_entry_warns_of_items_whose_data_type_is_not_their_columns(
+        tmp_path: Path, department_url: str) -> None:
+    """Nothing compared the entry's data types with the columns: an entry declaring 参保日期 DATA_TYPE_DATETIME over
+    a date column, or 姓名 DATA_TYPE_NUMERIC over text, was published, and Verify compared the values by a type
+    they were not of (a desk's 2020-01-05 10:30 against 2020-01-05: 不一致). --check --entry says so on the item's
+    line, with both ways to agree; the demo's own entry draws no warning, and an entry the file does not serve is
+    refused as submit-entry refuses it."""
+    from google.protobuf import json_format
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url))
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+
+    def checked(*entries: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path), "--check",
+                               *(f"--entry={tmp_path / name}" for name in entries)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+
+    result = await asyncio.to_thread(checked, "entry.json")
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+
+    for item in entry.items:
+        if item.machine_name == "enrolment_date":
+            item.data_type = cat.DATA_TYPE_DATETIME
+        if item.machine_name == "name":
+            item.data_type = cat.DATA_TYPE_NUMERIC
+    (tmp_path / "typed.json").write_text(json_format.MessageToJson(entry))
+    result = await asyncio.to_thread(checked, "typed.json")
+    assert result.returncode == 0, result.stderr
+    text = path.read_text()
+    assert (f"govshare frontproc: WARNING: {path}:{_line_of(text, 'enrolment_date: cbrq')}: resources "
+            f"'social_insurance': item enrolment_date is DATA_TYPE_DATETIME in {tmp_path / 'typed.json'}, but its "
+            "column 'cbrq' is of type date: the platform reads the item's values as DATA_TYPE_DATETIME (Verify "
+            "compares them so), and a value that is not one is answered 不一致 whatever a desk claims: declare the "
+            "item DATA_TYPE_DATE, or map a column of type timestamp or timestamptz (a view or query column casting "
+            "it)\n") in result.stderr
+    assert (f"{path}:{_line_of(text, 'name: xm')}: resources 'social_insurance': item name is DATA_TYPE_NUMERIC in "
+            f"{tmp_path / 'typed.json'}, but its column 'xm' is of type text: ") in result.stderr
+    assert "declare the item DATA_TYPE_CHARACTER, or map a column of type float4 or float8 or int2" in result.stderr
+    assert result.stderr.count("WARNING") == 2
+
+    entry.endpoint.dataset = "dibao"
+    (tmp_path / "other.json").write_text(json_format.MessageToJson(entry))
+    result = await asyncio.to_thread(checked, "other.json")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'other.json'}: the entry's endpoint.dataset 'dibao' is not served by" in result.stderr
+
+
+def test_submit_entry_warns_of_items_whose_data_type_is_not_their_columns_and_submits(
+        tmp_path: Path, department_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """submit-entry, the step every department runs, compared the entry with the file but not with the columns: an
+    entry declaring 参保日期 DATA_TYPE_DATETIME over a date column went for review without a word. It now warns as
+    --check --entry does, and submits all the same (only the department knows which side is right)."""
+    from google.protobuf import json_format
+
+    from frontproc import register
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url))
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    next(item for item in entry.items if item.machine_name == "enrolment_date").data_type = cat.DATA_TYPE_DATETIME
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+    submitted: list[cat.Entry] = []
+
+    async def submit(config: object, entry: cat.Entry) -> register.Submitted:
+        submitted.append(entry)
+        return register.Submitted(entry, now=True)
+
+    monkeypatch.setattr(register, "submit", submit)
+    assert register.main(str(path), str(tmp_path / "entry.json")) == 0
+    assert [sent.code for sent in submitted] == [entry.code]
+    said = capsys.readouterr().err
+    assert said == (f"govshare submit-entry: WARNING: {path}:{_line_of(path.read_text(), 'enrolment_date: cbrq')}: "
+                    f"resources 'social_insurance': item enrolment_date is DATA_TYPE_DATETIME in "
+                    f"{tmp_path / 'entry.json'}, but its column 'cbrq' is of type date: the platform reads the item's "
+                    "values as DATA_TYPE_DATETIME (Verify compares them so), and a value that is not one is answered "
+                    "不一致 whatever a desk claims: declare the item DATA_TYPE_DATE, or map a column of type timestamp "
+                    "or timestamptz (a view or query column casting it)\n")
+
+
+@pytest.mark.parametrize(("sql", "said"), [
+    ("", ""),
+    ("DROP TRIGGER si_enrolment_changed ON si_enrolment; DROP TRIGGER si_enrolment_truncated ON si_enrolment",
+     "no trigger on si_enrolment announces changes on si_changed (pg_notify('si_changed', …)): the platform hears "
+     "of no change and answers from its copies until they expire; create the trigger (docs/frontproc.md, step 6), "
+     "or correct watch_channel"),
+    ("ALTER TABLE si_enrolment DISABLE TRIGGER USER",
+     "the triggers on si_enrolment that announce changes on si_changed are disabled (ALTER TABLE … DISABLE TRIGGER, "
+     "for a reload?): the platform hears of no change and answers from its copies until they expire; enable them"),
+    # A generic function taking the channel as the trigger's argument announces on it too.
+    ("DROP TRIGGER si_enrolment_changed ON si_enrolment; DROP TRIGGER si_enrolment_truncated ON si_enrolment; "
+     "CREATE FUNCTION announce() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify(TG_ARGV[0], "
+     "NEW.sfzhm); RETURN NULL; END $$; CREATE TRIGGER a AFTER INSERT ON si_enrolment FOR EACH ROW EXECUTE FUNCTION "
+     "announce('si_changed')", ""),
+])
+async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
+        tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture, sql: str, said: str) -> None:
+    """The 前置机 listened on a channel nothing sent on (the trigger never created, or disabled for a reload and
+    never enabled again): the platform, told of no change, answered from its copies until they expired, the check
+    silent."""
+    if sql:
+        connection = await asyncpg.connect(department_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path, department_url)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"
+                and "si_changed" in record.getMessage()]
+    assert [said in warning for warning in warnings] == ([True] if said else []), warnings
+    if said:
+        assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
 
 
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
@@ -641,6 +767,10 @@ def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_on
     caplog.set_level(logging.WARNING, logger="frontproc.watch")
     watcher._heard(None, 0, "si_changed", "342322194911060454")
     assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454"}}
+    # A row keeping a first-generation 15-digit number is announced by the 18-character one the platform asks by.
+    watcher._heard(None, 0, "si_changed", "110105491231002")
+    assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454", "11010519491231002X"}}
+    assert not caplog.records
     for _ in range(1000):
         watcher._heard(None, 0, "si_changed", '{"sfzhm": "342322194911060454", "xm": "武文辉"}')
     watcher._heard(None, 0, "si_changed", "342322194911060455")
@@ -825,10 +955,36 @@ def test_notify_changes_says_how_many_records_in_words_that_agree(monkeypatch, c
     async def answered(config: object, resource_code: str, keys: object) -> int:
         return dropped
 
-    monkeypatch.setattr(notify, "load", lambda path: object())
+    monkeypatch.setattr(notify, "load", lambda path: SimpleNamespace(resources={}))
     monkeypatch.setattr(notify, "notify", answered)
     assert notify.main("frontproc.toml", "202001/000001", ["k"] * dropped) == 0
     assert capsys.readouterr().out == f"the platform {said} 202001/000001\n"
+
+
+def test_notify_changes_announces_a_key_copied_from_the_table_as_the_key_the_platform_asks_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key copied from a table filled before 1999 (342322491106045), or with its x in lower case, was sent as it
+    was and refused by the platform ("must have 18 characters"), though the 前置机 answers that row for the
+    18-character number, and its trigger's notices announce it so."""
+    from frontproc import notify
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    path = tmp_path / "dept.yaml"
+    path.write_text(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                     "127.0.0.1:50051", "sys-1", "system.secret"))
+    sent: list[object] = []
+
+    async def answered(config: object, resource_code: str, keys: list[str]) -> int:
+        sent.append(keys)
+        return len(keys)
+
+    monkeypatch.setattr(notify, "notify", answered)
+    keys = ["342322491106045", "11010519491231002x", "342322194911060454"]
+    assert notify.main(str(path), dept.RESOURCE_CODE, keys) == 0
+    assert sent == [["342322194911060454", "11010519491231002X", "342322194911060454"]]
+    assert notify.main(str(path), "202001/000009", keys) == 0  # a resource the file does not name: as given
+    assert sent[1] == keys
 
 
 _ITEMS = ("    items:\n      citizen_id: sfzhm\n      name: xm\n      insurance_type: xz\n      status: cbzt\n"

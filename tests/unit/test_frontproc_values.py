@@ -296,17 +296,32 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
     assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
 
 
+def _citizen_config(tmp_path: Path, url: str, table: str) -> str:
+    """A resource keyed by 公民身份号码 over ``table`` (sfzhm, xm), without an as-of column."""
+    return (_config(tmp_path, url, {"name": "xm"})
+            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     f"    table: {table}\n    key_column: sfzhm\n")
+            .replace("      code: code\n", "      code: sfzhm\n"))
+
+
+async def _exported_keys(store: DepartmentStore, rows: int) -> list[str]:
+    """The keys an export sends, walked as Export walks the table (a row a page), failing if it goes round."""
+    after, keys = "", []
+    while (page := await store.page("registry", after, 1)).rows:
+        keys.append(page.rows[0].key)
+        after = page.rows[0].cursor
+        assert len(keys) <= rows, keys
+    return keys
+
+
 async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp_path: Path, database_url: str) -> None:
     """Many departments' tables keep the check character of a 公民身份号码 as a lower-case x; the platform asks with
     an upper-case X (and matches replies by it). Such a row was answered as absent."""
     await _execute(database_url, "CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
                                  " ('11010519491231002x', '甲'), ('110105198001011000', '乙'),"
                                  " ('11010519800101106x', '丙')")
-    text = (_config(tmp_path, database_url, {"name": "xm"})
-            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: people\n    key_column: sfzhm\n")
-            .replace("      code: code\n", "      code: sfzhm\n"))
+    text = _citizen_config(tmp_path, database_url, "people")
     row = await _read(tmp_path, text, "11010519491231002X")
     assert row is not None and row.key == "11010519491231002X" and row.values["name"] == "甲"
     # The key item's value is the key, as the platform writes it (the caller asked for ...002X, and was answered
@@ -323,12 +338,52 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         rows = await store.batch_lookup("registry", ["11010519491231002X", "110105198001011000", "110105198001011019"])
         assert sorted(r.key for r in rows) == ["11010519491231002X", "110105198001011000"]
         assert sorted(r.values["code"] for r in rows) == ["11010519491231002X", "110105198001011000"]
-        after, keys = "", []
-        while (page := await store.page("registry", after, 1)).rows:  # as Export walks it, a row a page
-            keys.append(page.rows[0].key)
-            after = page.rows[0].cursor
-            assert len(keys) <= 3, keys  # the old cursor, the upper-case key, came back to the same row forever
-        assert keys == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
+        # (the old cursor, the upper-case key, came back to the same row forever)
+        assert await _exported_keys(store, 3) == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
+    finally:
+        await store.close()
+
+
+async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_character_number_it_became(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A department table filled before 1999 keeps 15-digit ID numbers (342322491106045); the platform asks only
+    with the 18-character number GB 11643-1999 made of it (342322194911060454): such a row was answered as absent
+    (库无 to the desk verifying a person the department holds), and the check called the key mistyped. The row is
+    found, its key item answered in the 18-character form, paged past by an export, and the check is silent."""
+    await _execute(database_url, "CREATE TABLE old_ids (sfzhm text PRIMARY KEY, xm text); INSERT INTO old_ids VALUES"
+                                 " ('342322491106045', '甲'), ('110105198001011000', '乙'), ('110105491231002', '丙')")
+    text = _citizen_config(tmp_path, database_url, "old_ids")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    row = await _read(tmp_path, text, "342322194911060454")
+    assert row is not None and row.key == "342322194911060454" and row.values["name"] == "甲"
+    assert row.values["code"] == "342322194911060454"
+    assert not [record for record in caplog.records if record.name == "frontproc.store"]
+    query = text.replace("    table: old_ids\n    key_column: sfzhm\n",
+                         "    query: SELECT sfzhm, xm FROM old_ids WHERE sfzhm = $1\n")
+    assert (await _read(tmp_path, query, "11010519491231002X")).values["name"] == "丙"
+    # One person kept under both numbers: answered with one row, and the check says so (the index sees two keys).
+    await _execute(database_url, "INSERT INTO old_ids VALUES ('342322194911060454', '甲')")
+    assert (await _read(tmp_path, text, "342322194911060454")) is not None
+    said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert [line.split(": ", 1)[1] for line in said] == [
+        "resources 'registry': 1 person is held under both the 15-digit ID number and the 18-character one it became "
+        "(such as 342322********0454): the platform asks by the 18-character number and is answered with one of the "
+        "two rows (the one true the latest by as_of_column), and a batch download sends the person twice: keep one "
+        "row per person (the 18-character number)"], said
+    await _execute(database_url, "DELETE FROM old_ids WHERE sfzhm = '342322194911060454'")
+    # A number of someone born in the 2000s had no 15-digit form: only its own row answers it; nor does a number
+    # differing from the one the 15-digit number became by its check character.
+    assert await _read(tmp_path, text, "110105200001011002") is None
+    assert await _read(tmp_path, text, "342322194911060455") is None
+
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        rows = await store.batch_lookup("registry", ["342322194911060454", "110105198001011000", "11010519491231002X"])
+        assert sorted((r.key, r.values["code"], r.values["name"]) for r in rows) == [
+            ("11010519491231002X", "11010519491231002X", "丙"), ("110105198001011000", "110105198001011000", "乙"),
+            ("342322194911060454", "342322194911060454", "甲")]
+        assert await _exported_keys(store, 3) == ["110105198001011000", "11010519491231002X", "342322194911060454"]
     finally:
         await store.close()
 
@@ -343,6 +398,12 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
     ("CREATE TABLE keyed (k int PRIMARY KEY, v text)", "keyed's unique index on its key column k cannot serve "
      "lookups, which compare the column as text"),
     ("CREATE TABLE keyed (k char(18) PRIMARY KEY, v text)", "every lookup reads the whole table (CREATE UNIQUE INDEX"),
+    # A materialized view (refreshed nightly from the department's systems) keeps indexes as a table does: taken
+    # for a view, one without an index was read whole at every lookup, the check silent.
+    ("CREATE TABLE source (k text PRIMARY KEY, v text); CREATE MATERIALIZED VIEW keyed AS SELECT * FROM source",
+     "materialized view keyed has no index on its key column k: every lookup reads the whole table"),
+    ("CREATE TABLE source (k text PRIMARY KEY, v text); CREATE MATERIALIZED VIEW keyed AS SELECT * FROM source; "
+     "CREATE UNIQUE INDEX ON keyed (k)", ""),
     ("CREATE TABLE keyed (k char(18), v text); CREATE INDEX ON keyed (k)",
      "keyed's index on its key column k cannot serve lookups, which compare the column as text (k::text): every "
      "lookup reads the whole table (CREATE UNIQUE INDEX"),
@@ -785,6 +846,26 @@ async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else []), warnings
     assert not any(key in warning for key in keys if kind != "text" and key for warning in warnings)
+
+
+async def test_the_check_warns_of_rows_that_hold_no_key(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A row whose key column is NULL (a 低保对象 entered without their 身份证号) is found by no key and left out of
+    a batch download: a record the department keeps that the platform never serves, the check silent."""
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for key, says in (("'b'", False), ("NULL", True)):
+        await _execute(database_url, "DROP TABLE IF EXISTS keyless; CREATE TABLE keyless (k text UNIQUE, v text);"
+                                     f" INSERT INTO keyless VALUES ('a', 'x'), ({key}, 'y')")
+        text = (_config(tmp_path, database_url, {"label": "v"})
+                .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                         "    table: keyless\n    key_column: k\n")
+                .replace("      code: code\n", "      code: k\n"))
+        caplog.clear()
+        assert (await _read(tmp_path, text, "a")).values["label"] == "x"
+        said = [record.getMessage().split(": ", 1)[1] for record in caplog.records if record.name == "frontproc.store"]
+        assert said == (["resources 'registry': rows of keyless hold no key (k IS NULL): no query finds them and a "
+                         "batch download leaves them out; set their key, or keep them out of what you share (a view "
+                         "WHERE k IS NOT NULL)"] if says else []), said
 
 
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
