@@ -734,6 +734,19 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--key", action="append", default=[], help="a changed key (repeat); none: every record")
     notify.set_defaults(func=_notify_changes)
 
+    load = commands.add_parser("load-records", help="a source department loads a CSV file of a foundation "
+                                                    "dataset's records (UTF-8 or GBK)")
+    load.add_argument("dataset", help="population, legal_entity, region, place or licence")
+    load.add_argument("file", type=Path, help="CSV: a first line naming the items of each column, a record a line")
+    load.add_argument("--encoding", default="auto", help="auto (default: UTF-8, else GB18030/GBK), utf-8 or gb18030")
+    load.add_argument("--source", default="", help="the loading department's code (default: the system's)")
+    load.add_argument("--rejected", type=Path, default=None, metavar="FILE",
+                      help="write every rejected record here, with its line and reasons, to correct and load again")
+    load.add_argument("--start-line", type=_count(1), default=1, metavar="N",
+                      help="skip the records before line N (to go on after a load that stopped)")
+    _add_credential_flags(load, "police")
+    load.set_defaults(func=_load_records)
+
     submit = commands.add_parser("submit-entry", help="a department drafts and submits the catalog entry of its "
                                                       "前置机's resource")
     submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
@@ -783,6 +796,13 @@ def _submit_entry(args: argparse.Namespace) -> None:
     from frontproc.register import main as submit_main
 
     sys.exit(submit_main(args.config, args.entry))
+
+
+def _load_records(args: argparse.Namespace) -> None:
+    from services.client import run_load_records
+
+    sys.exit(run_load_records(*_call_args(args), dataset=args.dataset, path=args.file, encoding=args.encoding,
+                              source=args.source.strip(), rejected_path=args.rejected, start_line=args.start_line))
 
 
 def _notify_changes(args: argparse.Namespace) -> None:

@@ -1,8 +1,10 @@
-"""A small synchronous client for trying the platform by hand (`govshare query`, `govshare verify`), and the
-auditor's checkpoint export and offline verification (`govshare export-checkpoints`, `verify-checkpoints`)."""
+"""A small synchronous client for trying the platform by hand (`govshare query`, `govshare verify`), a data
+officer's file of foundation records (`govshare load-records`), and the auditor's checkpoint export and offline
+verification (`govshare export-checkpoints`, `verify-checkpoints`)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import errno
 import json
@@ -10,6 +12,8 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -17,6 +21,7 @@ from google.protobuf import json_format
 
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, token_pb2, token_pb2_grpc
 from govshare.common.v1 import common_pb2
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.errors import details_of
 
@@ -433,3 +438,131 @@ def run_verify_archive(path: Path, public_key_paths: list[Path]) -> int:
         print(problem, file=sys.stderr)
     print(json.dumps({"records": rows, "problems": len(problems)}))
     return 1 if problems else 0
+
+
+#: Rejections printed to stderr; the others are counted (and kept whole with --rejected).
+_REJECTIONS_SHOWN = 20
+#: A LoadRecords call stays well inside the platform's message limit (8 MiB) whatever the records hold.
+_LOAD_CALL_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class _LoadTally:
+    """What a load has done so far, to say where it stopped if it stops."""
+
+    accepted: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+    first_line: int = 0
+    last_line: int = 0
+    shown: int = 0
+
+
+def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
+                     source: str = "", rejected_path: Path | None = None, start_line: int = 0) -> int:
+    """Loads a department's CSV file of ``dataset`` records (services.record_files) through LoadRecords, as many
+    records a call as a call takes: 0 when every record was accepted, 1 when some were rejected (each said by its
+    line, and written with its reasons to ``rejected_path``) or the platform refused or did not answer (saying
+    from which line to run again), 2 for a file or argument it cannot use (nothing sent)."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import FileProblem, file_encoding, rows_of
+
+    definition = DATASETS.get(dataset)
+    if definition is None:
+        print(f"govshare load-records: unknown dataset {dataset!r}: one of {', '.join(DATASETS)}", file=sys.stderr)
+        return 2
+    try:
+        codec = file_encoding(path, encoding)
+        header, rows = rows_of(path, codec, definition)
+    except (FileProblem, OSError, csv.Error) as problem:
+        print(f"govshare load-records: {problem}", file=sys.stderr)
+        return 2
+    tally = _LoadTally()
+    with _rejection_writer(rejected_path, codec, header) as reject, \
+            grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
+        stub = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
+        try:
+            for batch in _load_batches(rows, start_line):
+                _load_batch(stub, bearer(channel, system_id, secret), dataset, source, batch, tally, reject,
+                            rejected_path)
+        except grpc.RpcError as error:
+            print_error(error)
+            print(_stopped_at(tally, path), file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(_stopped_at(tally, path), file=sys.stderr)
+            return 130
+    read_as = "" if codec == "utf-8-sig" else f" (read as {codec.upper()})"
+    print(f"{dataset}: {tally.accepted} record{'s' * (tally.accepted != 1)} loaded from {path}{read_as}, "
+          f"{tally.rejected} rejected, {tally.conflicts} disagreeing with the authoritative source")
+    if tally.rejected > tally.shown:
+        kept = f": every one in {rejected_path}" if rejected_path else ": pass --rejected FILE to keep them all"
+        print(f"… and {tally.rejected - tally.shown} more rejected{kept}", file=sys.stderr)
+    return 1 if tally.rejected else 0
+
+
+def _load_batches(rows, start_line: int):  # type: ignore[no-untyped-def]
+    """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size)."""
+    from services.foundation.loading import MAX_RECORDS
+
+    batch: list = []
+    size = 0
+    for row in rows:
+        if row.line < start_line:
+            continue
+        message = foundation_pb2.RecordInput(values=row.values)
+        if row.as_of is not None:
+            message.as_of_time.FromDatetime(row.as_of.astimezone(dt.UTC))
+        if batch and (len(batch) == MAX_RECORDS or size + message.ByteSize() > _LOAD_CALL_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((row, message))
+        size += message.ByteSize() + 8
+    if batch:
+        yield batch
+
+
+def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTally,  # type: ignore[no-untyped-def]
+                reject: Callable, rejected_path: Path | None) -> None:
+    """One LoadRecords call of the batch's records the file itself does not get wrong; every rejection reported."""
+    sent = [(row, message) for row, message in batch if not row.problem]
+    reasons: dict[int, list[str]] = {row.line: [row.problem] for row, _ in batch if row.problem}
+    if sent:
+        answer = stub.LoadRecords(foundation_pb2.LoadRecordsRequest(
+            dataset=dataset, source_department_code=source, records=[message for _, message in sent]),
+            metadata=md, timeout=120)
+        tally.accepted += answer.accepted
+        tally.conflicts += answer.conflicts
+        for rejected in answer.rejected:
+            reasons[sent[rejected.index][0].line] = list(rejected.reasons)
+    tally.first_line = tally.first_line or batch[0][0].line
+    tally.last_line = batch[-1][0].line
+    for row, _ in batch:
+        if row.line in reasons:
+            tally.rejected += 1
+            reject(row, reasons[row.line])
+            if tally.shown < _REJECTIONS_SHOWN:
+                tally.shown += 1
+                print(f"line {row.line}: {'; '.join(reasons[row.line])}", file=sys.stderr)
+
+
+def _stopped_at(tally: _LoadTally, path: Path) -> str:
+    """Where a load that stopped stands: what is in, and the --start-line that sends the rest."""
+    if not tally.last_line:
+        return f"govshare load-records: nothing of {path} was loaded"
+    return (f"govshare load-records: lines {tally.first_line}–{tally.last_line} of {path} were sent ({tally.accepted} "
+            f"loaded, {tally.rejected} rejected); nothing after line {tally.last_line} was: run the command again "
+            f"with --start-line {tally.last_line + 1}")
+
+
+@contextmanager
+def _rejection_writer(path: Path | None, codec: str, header: list[str]):  # type: ignore[no-untyped-def]
+    """Writes each rejected record to ``path`` as the file had it, its line and reasons first, in the file's
+    encoding (Excel opens it as it opened the file); a no-op without a path."""
+    if path is None:
+        yield lambda row, reasons: None
+        return
+    with open(path, "w", encoding=codec, newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["line", "reasons", *header])
+        yield lambda row, reasons: writer.writerow([row.line, "; ".join(reasons), *row.cells])

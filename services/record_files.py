@@ -1,0 +1,153 @@
+"""A department's file of foundation records, as `govshare load-records` reads it.
+
+Data officers hold their records in spreadsheets and database exports, not in code: LoadRecords alone left them to
+write a program for every load. The file is CSV as Excel and database tools write it: a first line naming the
+dataset's items (their machine names, as ListDatasets gives them), a record a line, an empty cell for an item the
+record does not have. Excel on Chinese Windows writes "CSV" in GBK, not UTF-8: read as UTF-8, every Chinese value
+was refused or the file stopped at its first name, so the encoding is found before anything is sent (UTF-8 with or
+without its BOM, else GB18030, of which GBK and GB2312 are parts), and a file that is neither is refused whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from services.foundation.datasets import Dataset
+
+#: ``--encoding``: "auto" finds which of the others the file is in.
+ENCODINGS = ("auto", "utf-8", "gb18030")
+#: A column of this name is each record's as-of time (RecordInput.as_of_time), not an item.
+AS_OF_COLUMN = "as_of_time"
+#: An as-of time written without an offset is Beijing time, as the departments' clocks are.
+_BEIJING = ZoneInfo("Asia/Shanghai")
+_READ_BYTES = 1 << 20
+
+
+class FileProblem(Exception):
+    """A file that cannot be loaded at all (nothing of it is sent): what is wrong and how to fix it."""
+
+
+@dataclass
+class FileRow:
+    """One record of the file: its first line, its cells, and what the file itself gets wrong in it (``problem``,
+    reported as a rejection without being sent)."""
+
+    line: int
+    cells: list[str]
+    values: dict[str, str] = field(default_factory=dict)
+    as_of: dt.datetime | None = None
+    problem: str = ""
+
+
+def file_encoding(path: Path, encoding: str) -> str:
+    """The codec ``path`` is read with; FileProblem when it is not in ``encoding`` ("auto": UTF-8, else GB18030).
+
+    The whole file is decoded once before a record is sent: a byte that does not decode on line 90,000 otherwise
+    stopped a load half done."""
+    if encoding not in ENCODINGS:
+        raise FileProblem(f"--encoding {encoding!r}: one of {', '.join(ENCODINGS)}")
+    if encoding == "auto":
+        if (line := _decodes(path, "utf-8-sig")) is None:
+            return "utf-8-sig"
+        with open(path, "rb") as file:
+            if file.read(3) == codecs.BOM_UTF8:
+                raise FileProblem(f"{path}: begins as UTF-8 but line {line} is not UTF-8")
+        if (line := _decodes(path, "gb18030")) is None:
+            return "gb18030"
+        raise FileProblem(f"{path}: neither UTF-8 nor GB18030/GBK (line {line}): save it as CSV UTF-8")
+    codec = "utf-8-sig" if encoding == "utf-8" else encoding
+    if (line := _decodes(path, codec)) is not None:
+        other = "gb18030" if encoding == "utf-8" else "utf-8"
+        raise FileProblem(f"{path}: line {line} is not {encoding.upper()}: pass --encoding {other} (or auto) if "
+                          f"the file is in {other.upper()}")
+    return codec
+
+
+def _decodes(path: Path, codec: str) -> int | None:
+    """None when the whole of ``path`` decodes as ``codec``; else the line of the first byte that does not."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    lines = 1
+    with open(path, "rb") as file:
+        while chunk := file.read(_READ_BYTES):
+            try:
+                lines += decoder.decode(chunk).count("\n")
+            except UnicodeDecodeError as error:
+                return lines + chunk[:error.start].count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return lines
+    return None
+
+
+def header_of(names: list[str], dataset: Dataset) -> list[str]:
+    """The first line's column names, checked against ``dataset``: every name an item (or the as-of column), none
+    twice, every required item present. FileProblem names each problem at once."""
+    columns = [name.strip() for name in names]
+    problems = []
+    if unknown := [n for n in columns if n not in dataset.item_names and n != AS_OF_COLUMN]:
+        verb = "is not an item" if len(unknown) == 1 else "are not items"
+        problems.append(f"{', '.join(repr(n) for n in unknown)} {verb} of {dataset.name} (its items: "
+                        f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
+    if twice := sorted({n for n in columns if columns.count(n) > 1}):
+        problems.append(f"{', '.join(twice)} named twice")
+    if missing := [item.name for item in dataset.items if item.required and item.name not in columns]:
+        problems.append(f"no column of the required item{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    if problems:
+        raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
+    return columns
+
+
+def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterator[FileRow]]:
+    """The header and the file's records (blank lines skipped), each with what it holds for the platform."""
+    file = open(path, encoding=codec, newline="")  # noqa: SIM115 - closed when the rows are read
+    reader = csv.reader(file)
+    try:
+        first = next(reader, None)
+        if first is None:
+            raise FileProblem(f"{path} is empty: its first line must name the items of each column")
+        header = header_of(first, dataset)
+    except (FileProblem, csv.Error):
+        file.close()
+        raise
+
+    def rows() -> Iterator[FileRow]:
+        with file:
+            line = reader.line_num + 1
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    yield _row(line, cells, header)
+                line = reader.line_num + 1
+
+    return header, rows()
+
+
+def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
+    row = FileRow(line, cells)
+    if len(cells) != len(header):
+        row.problem = f"{len(cells)} values where the first line names {len(header)} columns"
+        return row
+    for name, cell in zip(header, cells, strict=True):
+        if name == AS_OF_COLUMN:
+            row.as_of, row.problem = _as_of(cell)
+        elif cell != "":
+            row.values[name] = cell
+    return row
+
+
+def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
+    """The as-of time of a cell: ISO 8601 (a date alone is its midnight), Beijing time when no offset is given."""
+    text = cell.strip()
+    if not text:
+        return None, ""
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
+    return (when if when.tzinfo else when.replace(tzinfo=_BEIJING)), ""

@@ -1,0 +1,135 @@
+"""`govshare load-records`: a source department's CSV file loaded through the edge, as a data officer runs it.
+
+LoadRecords alone left every department to write a program for each load, and the file a department has is
+Excel's "CSV", in GBK on Chinese Windows. The command reads UTF-8 or GBK, sends the records in calls the platform
+takes, keeps the good ones, names every bad one by its line (and writes them, reasons first, to correct and load
+again), and says from which line to go on when the platform stops answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from stdnum.cn import ric
+
+from govshare.foundation.v1 import foundation_pb2 as pb
+from govshare.foundation.v1 import foundation_pb2_grpc
+from services.runtime.duties import DATA_OFFICER
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = "citizen_id,name,sex,ethnicity,birth_date,status,as_of_time"
+
+
+def _citizen_id(birth: str, male: bool) -> str:
+    """A valid 公民身份号码 of Beijing 东城区 born on ``birth`` (YYYYMMDD), fresh for each test run."""
+    serial = f"{uuid.uuid4().int % 50 * 2 + (1 if male else 0):03d}"[-3:]
+    body = f"110101{birth}{serial}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum takes the number with a check character
+
+
+def _load(platform, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    police = platform.credentials.systems["police"]
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "load-records", *args, "--gateway", platform.gateway,
+         "--system-id", police["system_id"], "--secret", police["secret"]],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def _history(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
+    admin = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    return list((await admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset="population", key=citizen_id),
+                                              metadata=platform.person("police", DATA_OFFICER), timeout=10)).versions)
+
+
+async def test_a_gbk_file_is_loaded_keeping_the_good_records_and_naming_each_bad_one(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    good = [_citizen_id("19800101", True), _citizen_id("19851231", False), _citizen_id("19900615", True)]
+    right = _citizen_id("19700101", True)
+    wrong_digit = right[:-1] + ("0" if right[-1] != "0" else "1")
+    lines = [HEADER,
+             f"{good[0]},张三,男,汉族,1980-01-01,正常,2026-11-30",
+             f"{wrong_digit},李四,男,汉族,1970-01-01,正常,",
+             f"{good[1]},王芳,女,满族,1985-12-31,正常,",
+             f"{good[2]},赵强,男,汉族,1990-06-15,正常",  # a value short
+             "",
+             f"{good[2]},赵强,男,汉族,1990-06-15,正常,2026-11-30T08:00:00"]
+    path = tmp_path / "人口.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))  # as Excel on Chinese Windows saves it
+    rejected = tmp_path / "rejected.csv"
+
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == (f"population: 3 records loaded from {path} (read as GB18030), 2 rejected, "
+                           "0 disagreeing with the authoritative source\n"), done.stderr
+    said = done.stderr.splitlines()
+    assert said[0].startswith("line 3: citizen_id: ") and wrong_digit not in done.stderr, said
+    assert said[1] == "line 5: 6 values where the first line names 7 columns", said
+    kept = list(csv.reader(rejected.read_text(encoding="gb18030").splitlines()))
+    assert kept[0] == ["line", "reasons", *HEADER.split(",")]
+    assert [(row[0], row[2], row[3]) for row in kept[1:]] == [("3", wrong_digit, "李四"), ("5", good[2], "赵强")]
+    for citizen_id, name in zip(good, ["张三", "王芳", "赵强"], strict=True):
+        (version,) = await _history(platform, citizen_id)
+        assert version.values["name"] == name  # read as the Chinese it is, not mojibake
+    (first,) = await _history(platform, good[0])
+    assert first.as_of_time.ToJsonString() == "2026-11-29T16:00:00Z"  # a day in Beijing time
+
+
+async def test_a_file_the_command_cannot_use_sends_nothing_and_says_what_to_fix(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    person = _citizen_id("19750505", False)
+    headers = tmp_path / "headers.csv"
+    headers.write_text(f"公民身份号码,name,sex,birth_date,status\n{person},钱敏,女,1975-05-05,正常\n",
+                       encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(headers))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "'公民身份号码' is not an item of population" in done.stderr
+    assert "no column of the required items citizen_id, ethnicity" in done.stderr
+
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(f"{HEADER}\n{person},钱敏,女,汉族,1975-05-05,正常,\n".encode() + "孙丽".encode("gbk") + b"\n")
+    done = await asyncio.to_thread(_load, platform, "population", str(mixed), "--encoding", "utf-8")
+    assert done.returncode == 2 and "line 3 is not UTF-8: pass --encoding gb18030" in done.stderr, done.stderr
+
+    done = await asyncio.to_thread(_load, platform, "populations", str(mixed))
+    assert done.returncode == 2 and "unknown dataset 'populations'" in done.stderr
+    with pytest.raises(grpc.aio.AioRpcError) as caught:  # nothing was sent
+        await _history(platform, person)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_load_the_platform_refuses_says_from_which_line_to_go_on(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A department that is not the dataset's source: refused before any record is in, and said so."""
+    path = tmp_path / "regions.csv"
+    path.write_text("region_code,name,level\n110101,东城区,区县\n", encoding="utf-8")
+    civil = platform.credentials.systems["civil"]
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "services.cli", "load-records", "region", str(path), "--gateway", platform.gateway,
+        "--system-id", civil["system_id"], "--secret", civil["secret"]],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1
+    assert '"reason": "NOT_A_SOURCE"' in done.stderr
+    assert f"nothing of {path} was loaded" in done.stderr
+
+
+async def test_a_load_goes_on_from_the_line_it_is_told(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--start-line: the records before it are not sent again (a load that stopped says which line to give)."""
+    first, second = _citizen_id("19660202", True), _citizen_id("19670303", False)
+    path = tmp_path / "rest.csv"
+    path.write_text(f"{HEADER}\n{first},周一,男,汉族,1966-02-02,正常,\n{second},吴二,女,汉族,1967-03-03,正常,\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--start-line", "3")
+    assert (done.returncode, done.stdout) == (0, f"population: 1 record loaded from {path}, 0 rejected, "
+                                                 "0 disagreeing with the authoritative source\n"), done.stderr
+    assert [v.values["name"] for v in await _history(platform, second)] == ["吴二"]
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _history(platform, first)
