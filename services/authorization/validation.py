@@ -100,14 +100,28 @@ def department_code_problem(code: str) -> str | None:
 
 def enum_list_problems(field: str, values: Sequence[int], allowed: frozenset[int], what: str,
                        required: bool = True) -> list[FieldViolation]:
-    """Repeated enum fields: at least one (when required), every value known and specified."""
+    """Repeated enum fields: at least one (when required), every value known and specified, none listed twice.
+    A repeat is refused as a repeated item or system is (item_list_problems): it was quietly dropped, so one list
+    was read two ways, and a caller's list with a mistake in it (a purpose typed twice instead of two) was taken
+    as meaning less than it asked for without a word."""
     problems: list[FieldViolation] = []
     if required and not values:
         problems.append(FieldViolation(field, f"at least one {what} is required"))
+    seen: set[int] = set()
     for index, value in enumerate(values):
         if value not in allowed:
             problems.append(FieldViolation(f"{field}[{index}]", f"is not a valid {what}"))
+        elif value in seen:
+            problems.append(FieldViolation(f"{field}[{index}]", f"{enum_name(value, what)} is listed twice"))
+        seen.add(value)
     return problems
+
+
+def enum_name(value: int, what: str) -> str:
+    """A purpose or share method as the proto spells it (PURPOSE_TYPE_WORK_REFERENCE), which a caller that sent a
+    number can look up."""
+    kind = common_pb2.PurposeType if what == "purpose" else common_pb2.ShareMethod
+    return kind.Name(value)
 
 
 def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | None = None,
@@ -120,7 +134,10 @@ def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | 
     seen: set[str] = set()
     for index, item in enumerate(items):
         path = f"{field}[{index}]"
-        if not ITEM_NAME.fullmatch(item):
+        if not item.strip():
+            problems.append(FieldViolation(path, "is empty: name an item by its machine name (lower_snake, such as "
+                                                 "name), or leave the empty entry out"))
+        elif not ITEM_NAME.fullmatch(item):
             problems.append(FieldViolation(path, f"{shown(item)} is not an item machine name (lower_snake)"))
         elif item in seen:
             problems.append(FieldViolation(path, f"{item} is listed twice"))

@@ -93,6 +93,16 @@ def invisible_character(text: str) -> str | None:
     return None
 
 
+def one_line_violation(field: str, text: str) -> FieldViolation | None:
+    """A text shown as one line (a declared purpose: in the access list, its CSV, an application's card, a
+    terminal) holding a character nobody sees there, said on ``field``; None when it holds none. Query's
+    purpose.text and an application's purpose_text are read by the same rule, so a text an application was
+    accepted with is one its queries may declare."""
+    if (problem := invisible_character(text)) is None:
+        return None
+    return FieldViolation(field, f"must be one line of visible text: {problem}")
+
+
 @dataclass
 class ServiceError(Exception):
     """An expected failure with the status, reason and message the caller should see."""
