@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
-from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation, written_otherwise
 from services.runtime.identifiers import credit_code_error, is_printable, unprintable
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
@@ -138,13 +138,23 @@ def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | 
             problems.append(FieldViolation(path, "is empty: name an item by its machine name (lower_snake, such as "
                                                  "name), or leave the empty entry out"))
         elif not ITEM_NAME.fullmatch(item):
-            problems.append(FieldViolation(path, f"{shown(item)} is not an item machine name (lower_snake)"))
+            problems.append(FieldViolation(path, _not_a_machine_name(item)))
         elif item in seen:
             problems.append(FieldViolation(path, f"{item} is listed twice"))
         elif allowed is not None and item not in allowed:
             problems.append(FieldViolation(path, f"{item} is not {known_as}"))
         seen.add(item)
     return problems
+
+
+def _not_a_machine_name(item: str) -> str:
+    """Why ``item`` is no machine name; one that is a machine name but for a character nobody sees or full-width
+    forms is said so (the refusal quoted a name that looked right)."""
+    refused = f"{shown(item)} is not an item machine name (lower_snake)"
+    otherwise = written_otherwise(item)
+    if otherwise is not None and ITEM_NAME.fullmatch(otherwise[0]):
+        return f"{refused}: {otherwise[1]}; write {otherwise[0]}"
+    return refused
 
 
 def system_id_problems(field: str, ids: Sequence[str]) -> list[FieldViolation]:
