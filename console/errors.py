@@ -201,8 +201,10 @@ def _entry_state(metadata: Mapping[str, str]) -> str:
         return state
 
 
-#: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
-PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
+#: A page token the service refused (garbage, forged, expired, from another list or issued to another person: a
+#: link forwarded by a colleague): what the person can do.
+PAGE_TOKEN_REFUSED = ("分页链接无效或已过期（可能来自另一个列表，或是别人转发的链接：分页链接只对打开它的人有效），"
+                      "请回到列表第一页重新浏览。")
 
 
 def _zero_parts(match: re.Match[str]) -> str:

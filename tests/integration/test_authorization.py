@@ -1585,6 +1585,29 @@ async def _applications_for(env: Env, user: Caller, entry: cat.Entry) -> list[sh
     return [a for a in listed.applications if a.resource_code == entry.code]
 
 
+async def test_a_page_token_passed_to_another_department_is_refused(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """A department's ListApplications token, passed to another department (a console link, a token kept by a
+    shared job), resumed the other's own listing at the first one's position: its application was skipped and the
+    page came back empty, which reads as "no applications". It is refused naming page_token; the department's own
+    token pages on."""
+    _, user, entry = parties
+    other = await env.department()
+    for _ in range(3):
+        await env.submit(user, entry)
+    theirs = await env.submit(other, entry)
+    request = sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT, page_size=1)
+    first = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+    request.page_token = first.next_page_token
+    second = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+    assert second.applications and second.applications[0].id != first.applications[0].id
+    _, fields, message = await fails(env.sharing.ListApplications(request, metadata=env.md(other), timeout=10),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["page_token"] and "was issued to another caller" in message, message
+    request.page_token = ""
+    own = await env.sharing.ListApplications(request, metadata=env.md(other), timeout=10)
+    assert [a.id for a in own.applications] == [theirs.id]
+
+
 async def test_a_request_sent_again_with_its_request_id_applies_once(env: Env) -> None:
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider)
