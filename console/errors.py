@@ -201,8 +201,10 @@ def _entry_state(metadata: Mapping[str, str]) -> str:
         return state
 
 
-#: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
-PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
+#: A page token the service refused (garbage, forged, expired, from another list or issued to another person: a
+#: link forwarded by a colleague): what the person can do.
+PAGE_TOKEN_REFUSED = ("分页链接无效或已过期（可能来自另一个列表，或是别人转发的链接：分页链接只对打开它的人有效），"
+                      "请回到列表第一页重新浏览。")
 
 
 def _zero_parts(match: re.Match[str]) -> str:
@@ -249,6 +251,12 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must not contain control characters", "含有不可见的控制字符，请删去后重新填写。"),
     (r"must not contain control or invisible formatting characters \(U\+([0-9A-F]+) at position (\d+)\).*",
      r"含有不可见的控制或格式字符（U+\1），请按要显示的样子重新输入。"),
+    # services.runtime.errors.one_line_violation: an application's 用途说明 (and a query's purpose.text) is one line.
+    (r"must be one line of visible text: character (\d+) is U\+([0-9A-F]+) \([^)]*\): write it on one line",
+     r"第 \1 个字符是换行或制表符（U+\2）：用途说明请写成一行。"),
+    (r"must be one line of visible text: character (\d+) is U\+([0-9A-F]+) .*",
+     r"第 \1 个字符（U+\2）看不见（如零宽字符或文字方向控制符），请删去后重新填写。"),
+    (r"is empty: name an item by its machine name.*", "信息项不能为空，请勾选需要使用的信息项。"),
     (r"holds no word, only punctuation or symbols.*", "只有标点或符号，请用文字写明。"),
     (r"holds no letter or digit.*", "没有文字或数字，请填写要显示的名称。"),
     (r"unknown value \d+: expected one of .*", "不是可选的值，请从列表中选择。"),

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from services.authorization.roles import require_authority, require_service
 from services.runtime import checkpoints, duties, hashchain, pagination
+from services.runtime.admin_actions import ACTIONS, action_problem
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import AUDITOR
 from services.runtime.errors import FieldViolation, invalid_argument, text_violation
@@ -171,6 +172,9 @@ class AdminLog:
             problems.append(FieldViolation("actor_department_code", error))
         if where.action and (violation := text_violation("action", where.action, _MAX_TEXT)):
             problems.append(violation)
+        elif where.action and (problem := action_problem(where.action, where.action not in ACTIONS and
+                                                         await self._store.admin_action_recorded(where.action))):
+            problems.append(FieldViolation("action", problem))
         if where.start_time and where.end_time and where.end_time <= where.start_time:
             problems.append(FieldViolation("end_time", "must be after start_time"))
         if problems:

@@ -31,7 +31,7 @@ from services.authorization.validation import (
     unique,
 )
 from services.runtime.actors import Actor
-from services.runtime.errors import FieldViolation, reason_violation
+from services.runtime.errors import FieldViolation, one_line_violation, reason_violation
 from services.runtime.workdays import add_working_days, end_problem, term_end_text
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
@@ -199,6 +199,8 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
         problems.append(violation)
     if error := text_problem(draft.purpose_text):
         problems.append(FieldViolation("application.purpose_text", error))
+    elif violation := one_line_violation("application.purpose_text", draft.purpose_text):
+        problems.append(violation)
     if draft.requested_expire_time is None:
         if not any(p.field == "application.requested_expire_time" for p in problems):
             problems.append(FieldViolation("application.requested_expire_time", "is required"))

@@ -541,6 +541,10 @@ class Store:
             after[0] if after else None, after[1] if after else None, limit)
         return [_log_entry(r) for r in rows]
 
+    async def admin_action_recorded(self, action: str) -> bool:
+        """Whether any row of the log has ``action`` (the index admin_log_action answers it)."""
+        return bool(await self.listing.fetchval("SELECT EXISTS (SELECT 1 FROM admin_log WHERE action = $1)", action))
+
     async def admin_log_head(self) -> tuple[Head | None, list[Head]]:
         """The log's last durable row, as the checkpointer signs it (the log has no abandoned chains)."""
         row = await self.pool.fetchrow("SELECT seq, hash FROM admin_log ORDER BY seq DESC LIMIT 1")

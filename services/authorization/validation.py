@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
-from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation, written_otherwise
 from services.runtime.identifiers import credit_code_error, is_printable, unprintable
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
@@ -100,14 +100,28 @@ def department_code_problem(code: str) -> str | None:
 
 def enum_list_problems(field: str, values: Sequence[int], allowed: frozenset[int], what: str,
                        required: bool = True) -> list[FieldViolation]:
-    """Repeated enum fields: at least one (when required), every value known and specified."""
+    """Repeated enum fields: at least one (when required), every value known and specified, none listed twice.
+    A repeat is refused as a repeated item or system is (item_list_problems): it was quietly dropped, so one list
+    was read two ways, and a caller's list with a mistake in it (a purpose typed twice instead of two) was taken
+    as meaning less than it asked for without a word."""
     problems: list[FieldViolation] = []
     if required and not values:
         problems.append(FieldViolation(field, f"at least one {what} is required"))
+    seen: set[int] = set()
     for index, value in enumerate(values):
         if value not in allowed:
             problems.append(FieldViolation(f"{field}[{index}]", f"is not a valid {what}"))
+        elif value in seen:
+            problems.append(FieldViolation(f"{field}[{index}]", f"{enum_name(value, what)} is listed twice"))
+        seen.add(value)
     return problems
+
+
+def enum_name(value: int, what: str) -> str:
+    """A purpose or share method as the proto spells it (PURPOSE_TYPE_WORK_REFERENCE), which a caller that sent a
+    number can look up."""
+    kind = common_pb2.PurposeType if what == "purpose" else common_pb2.ShareMethod
+    return kind.Name(value)
 
 
 def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | None = None,
@@ -120,14 +134,27 @@ def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | 
     seen: set[str] = set()
     for index, item in enumerate(items):
         path = f"{field}[{index}]"
-        if not ITEM_NAME.fullmatch(item):
-            problems.append(FieldViolation(path, f"{shown(item)} is not an item machine name (lower_snake)"))
+        if not item.strip():
+            problems.append(FieldViolation(path, "is empty: name an item by its machine name (lower_snake, such as "
+                                                 "name), or leave the empty entry out"))
+        elif not ITEM_NAME.fullmatch(item):
+            problems.append(FieldViolation(path, _not_a_machine_name(item)))
         elif item in seen:
             problems.append(FieldViolation(path, f"{item} is listed twice"))
         elif allowed is not None and item not in allowed:
             problems.append(FieldViolation(path, f"{item} is not {known_as}"))
         seen.add(item)
     return problems
+
+
+def _not_a_machine_name(item: str) -> str:
+    """Why ``item`` is no machine name; one that is a machine name but for a character nobody sees or full-width
+    forms is said so (the refusal quoted a name that looked right)."""
+    refused = f"{shown(item)} is not an item machine name (lower_snake)"
+    otherwise = written_otherwise(item)
+    if otherwise is not None and ITEM_NAME.fullmatch(otherwise[0]):
+        return f"{refused}: {otherwise[1]}; write {otherwise[0]}"
+    return refused
 
 
 def system_id_problems(field: str, ids: Sequence[str]) -> list[FieldViolation]:

@@ -289,7 +289,8 @@ class Catalog:
 
     async def report_mandate_change(self, caller: Caller, department_code: str, description: str,
                                     change_time: dt.datetime | None) -> dt.datetime:
-        """Records a legal or mandate change; the department's catalog update is due N working days later."""
+        """Records a legal or mandate change; the department's catalog update is due N working days later. The same
+        change reported again is the one recorded (store.add_mandate_change): its due time is answered."""
         now = _now()
         change_time = change_time or now
         rules.check_mandate_change(department_code, description, change_time, now)
@@ -303,8 +304,7 @@ class Catalog:
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC),
                                self._update_working_days)
-        await self._store.add_mandate_change(change, caller, now)
-        return change.due_time
+        return await self._store.add_mandate_change(change, caller, now)
 
     # Reads ------------------------------------------------------------------------------------
 

@@ -174,9 +174,7 @@ class _Report:
         shown beside the entry and matched byte for byte by a filter or GetProjectStatus that was typed."""
         if not self.text(path, value, limit, required):
             return False
-        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf") or c in BLANK_LETTERS),
-                      None)
-        if hidden is not None:
+        if (hidden := _hidden_character(value)) is not None:
             self.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
                            f"at position {hidden}): type the name as it is to be shown")
             return False
@@ -494,7 +492,9 @@ def changed_fields(before: Entry, after: Entry, paths: Iterable[str]) -> list[st
 
 
 def check_filter(entry_filter: EntryFilter, prefix: str = "filter") -> None:
-    """Raises INVALID_ARGUMENT for filters no entry could match because they are malformed."""
+    """Raises INVALID_ARGUMENT for filters no entry could match because they are malformed. A subject or project
+    code holding an invisible character (人口\u200b基础, copied from a web page) was answered with no entry, which
+    read as "there is none"; no entry's is stored so, so it is refused naming the character."""
     report = _Report()
     if entry_filter.provider_department_code and report.text(
             f"{prefix}.provider_department_code", entry_filter.provider_department_code, MAX_SHORT_TEXT):
@@ -506,10 +506,21 @@ def check_filter(entry_filter: EntryFilter, prefix: str = "filter") -> None:
     report.enum(f"{prefix}.zone", Zone, entry_filter.zone, required=False)
     report.enum(f"{prefix}.state", EntryState, entry_filter.state, required=False)
     report.enum(f"{prefix}.update_cycle", UpdateCycle, entry_filter.update_cycle, required=False)
-    report.text(f"{prefix}.subject", entry_filter.subject, MAX_SUBJECT)
-    report.text(f"{prefix}.project_code", entry_filter.project_code, MAX_SHORT_TEXT)
+    for path, value, limit in ((f"{prefix}.subject", entry_filter.subject, MAX_SUBJECT),
+                               (f"{prefix}.project_code", entry_filter.project_code, MAX_SHORT_TEXT)):
+        if report.text(path, value, limit) and (hidden := _hidden_character(value)) is not None:
+            report.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
+                             f"at position {hidden}): no entry's is stored with one (_Report.name refuses them), so "
+                             "the filter would match none: type it again")
     if report.violations:
         raise invalid_argument(report.violations)
+
+
+def _hidden_character(value: str) -> int | None:
+    """Where ``value`` holds a control or invisible formatting character, or a Hangul filler, drawn as nothing;
+    None when it holds none."""
+    return next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf") or c in BLANK_LETTERS),
+                None)
 
 
 def check_reason(reason: str, field: str = "reason") -> None:

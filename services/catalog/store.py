@@ -40,7 +40,7 @@ from services.runtime import admin_events
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
-from services.runtime.workdays import Recounted, moved_dues, provisional, recounted
+from services.runtime.workdays import CHINA, Recounted, moved_dues, provisional, recounted
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
@@ -377,10 +377,24 @@ class CatalogStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await admin_events.record(conn, event)
 
-    async def add_mandate_change(self, change: MandateChange, caller: Caller, now: dt.datetime) -> None:
+    async def add_mandate_change(self, change: MandateChange, caller: Caller, now: dt.datetime) -> dt.datetime:
         """Records the change and, in the same transaction, its administrative event (dates only: the
-        description is free text and stays out of the log)."""
+        description is free text and stays out of the log); returns its due time. The same change reported again
+        (its department, its words and its day in Beijing: a form posted twice, a retry after a lost reply, two
+        officers of one department reporting it) is the one recorded: its due time is returned and nothing is added,
+        so the department is not listed twice as overdue for one change. Reports of one department are taken one at
+        a time (an advisory lock), so two sent at once make one change."""
+        day = change.change_time.astimezone(CHINA).date()
+        start = dt.datetime.combine(day, dt.time(), CHINA)
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                               f"catalog.mandate_change:{change.department_code}")
+            reported = await conn.fetchval(
+                "SELECT due_time FROM mandate_changes WHERE department_code = $1 AND description = $2"
+                " AND change_time >= $3 AND change_time < $4 ORDER BY id LIMIT 1",
+                change.department_code, change.description, start, start + dt.timedelta(days=1))
+            if reported is not None:
+                return reported
             await conn.execute(
                 "INSERT INTO mandate_changes (department_code, description, change_time, due_time, "
                 "reported_by_system_id, report_time, due_working_days, due_provisional)"
@@ -391,6 +405,7 @@ class CatalogStore:
                 caller, "catalog.report_mandate_change", change.department_code, time=now,
                 details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
+        return change.due_time
 
     async def recount_dues(self) -> Recounted:
         """Counts again, on the calendar installed now (workdays.moved_dues), every catalog update due date counted

@@ -8,6 +8,7 @@ the hot path only does dictionary lookups.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from govshare.common.v1 import common_pb2
 from services.query.audit import clean
 from services.query.keys import CODE_KINDS, UPPER_CASE_KINDS, normalize_key
 from services.runtime.catalog_client import CatalogCache, basic_items
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, written_otherwise
 
 # Item data types whose values are numbers: 200, 200.0 and 200.00 are one value of them.
 NUMERIC_TYPES = frozenset({catalog_pb2.DATA_TYPE_NUMERIC, catalog_pb2.DATA_TYPE_CURRENCY, catalog_pb2.DATA_TYPE_DOUBLE,
@@ -177,11 +178,27 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 def not_an_item(item: str, resource: Resource) -> str:
     """Why ``item`` is refused, naming the item meant when it is one written otherwise: a Java or JavaScript
-    caller's camelCase (establishedDate, as its JSON library writes a field) or the name the catalog shows
-    (成立日期), where every call takes the machine name (established_date). Read on a refusal only."""
+    caller's camelCase (establishedDate, as its JSON library writes a field), the name the catalog shows
+    (成立日期), where every call takes the machine name (established_date), or either with a character nobody
+    sees or in full-width forms (birth<U+200B>_date, ｂｉｒｔｈ_ｄａｔｅ), which is said: the refusal quoted a name
+    that looked right. Read on a refusal only."""
     refused = f"{clean(item, 64)!r} is not an item of {resource.code}"
-    meant = _item_meant(item, resource)
+    otherwise = written_otherwise(item)
+    meant = _item_meant(otherwise[0] if otherwise else item, resource)
+    if otherwise and meant:
+        return f"{refused}: {otherwise[1]}; the item is {meant!r}"
     return f"{refused}: items are named by their machine name, here {meant!r}" if meant else refused
+
+
+def _item_meant(item: str, resource: Resource) -> str | None:
+    """The machine name of the item ``item`` writes in camelCase or by its catalog name (read NFKC, as a name
+    typed with full-width brackets is the same name), else None."""
+    snake = _CAMEL_HUMP.sub(r"_\1", item.strip()).lower()
+    if snake in resource.items:
+        return snake
+    name = unicodedata.normalize("NFKC", item.strip())
+    return next((each.machine_name for each in resource.entry.items
+                 if each.name and unicodedata.normalize("NFKC", each.name) == name), None)
 
 
 def _item_meant(item: str, resource: Resource) -> str | None:

@@ -37,8 +37,8 @@ from services.runtime.errors import (
     ServiceError,
     failed_precondition,
     invalid_argument,
-    invisible_character,
     not_found,
+    one_line_violation,
     permission_denied,
     text_violation,
 )
@@ -198,9 +198,7 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
     one line (the console's access list, its CSV, the persons' view, a terminal), so a character nobody sees there
     (a line break, an escape sequence, a right-to-left override that turns the line around) is refused too.
     At most 256 characters are read: a constant-time check on the query path."""
-    violation = text_violation("purpose.text", text, audit.MAX_TEXT)
-    if violation is None and (problem := invisible_character(text)) is not None:
-        violation = FieldViolation("purpose.text", f"must be one line of visible text: {problem}")
+    violation = text_violation("purpose.text", text, audit.MAX_TEXT) or one_line_violation("purpose.text", text)
     return [violation] if violation is not None else []
 
 

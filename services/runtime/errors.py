@@ -93,6 +93,30 @@ def invisible_character(text: str) -> str | None:
     return None
 
 
+def written_otherwise(name: str) -> tuple[str, str] | None:
+    """``name`` as it was most likely meant, and why it differs, when it holds a character nobody sees (a
+    zero-width space, a direction mark, a tab, copied with it from a document or a web page) or is written in
+    full-width forms (ｂｉｒｔｈ_ｄａｔｅ, typed with a Chinese input method); None when it is as plain as it looks.
+    A refusal naming ``'birth​_date'`` shows a name that looks right: this says what is wrong with it."""
+    if (hidden := invisible_character(name)) is not None:
+        plain = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
+        return unicodedata.normalize("NFKC", plain), f"it holds a character nobody sees: {hidden}"
+    plain = unicodedata.normalize("NFKC", name)
+    if plain != name:
+        return plain, "it is written in full-width characters (全角)"
+    return None
+
+
+def one_line_violation(field: str, text: str) -> FieldViolation | None:
+    """A text shown as one line (a declared purpose: in the access list, its CSV, an application's card, a
+    terminal) holding a character nobody sees there, said on ``field``; None when it holds none. Query's
+    purpose.text and an application's purpose_text are read by the same rule, so a text an application was
+    accepted with is one its queries may declare."""
+    if (problem := invisible_character(text)) is None:
+        return None
+    return FieldViolation(field, f"must be one line of visible text: {problem}")
+
+
 @dataclass
 class ServiceError(Exception):
     """An expected failure with the status, reason and message the caller should see."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from services.runtime import pagination
 from services.runtime.errors import unauthenticated
 
 ASSERTION_HEADER = "x-govshare-caller"
@@ -168,5 +169,8 @@ class AssertionVerifier:
 
     def from_context(self, context: grpc.aio.ServicerContext, check: bool = True,
                      password_change: bool = False) -> Caller:
-        """The verified caller of the current RPC (``check``, ``password_change``: as for :meth:`caller`)."""
-        return self.caller(context.invocation_metadata(), check, password_change)
+        """The verified caller of the current RPC (``check``, ``password_change``: as for :meth:`caller`); the
+        call's page tokens are issued to it and read for it only (pagination.verified)."""
+        caller = self.caller(context.invocation_metadata(), check, password_change)
+        pagination.verified(caller.system_id)
+        return caller

@@ -44,10 +44,15 @@ CALL: contextvars.ContextVar[tuple[TokenScope, Any, Any] | None] = contextvars.C
                                                                                           default=None)
 _LISTING_KEY = "l"
 _BINDING_KEY = "b"
+_CALLER_KEY = "w"
 #: The request fields a token does not depend on (AIP-158: a caller may change the page size between pages).
 _UNBOUND_FIELDS = ("page_size", "page_token")
 _MAC_BYTES = 16
 OTHER_REQUEST = "belongs to a request with other filters or order: start again without a page token"
+OTHER_CALLER = ("was issued to another caller (a link or a token passed on): page with the tokens your own calls "
+                "return, starting again without a page token")
+#: The caller the call being served was verified as (``verified``); "" before that, or outside a call.
+_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("page_token_caller", default="")
 
 
 def token_key(internal_key: bytes) -> bytes:
@@ -59,7 +64,8 @@ def token_key(internal_key: bytes) -> bytes:
 
 def serving(scope: TokenScope, request: object, context: Any = None) -> contextvars.Token:
     """Makes ``request`` of ``scope`` the call the tokens issued and read from here on belong to; ``context``, its
-    grpc context (one tuple as before: a call pays nothing more for it)."""
+    grpc context (one tuple as before: a call pays nothing more for it). Its caller is not known until verified."""
+    _CALLER.set("")
     return CALL.set((scope, request, context))
 
 
@@ -83,6 +89,23 @@ def _binding(key: bytes, request: object) -> str:
         if name in descriptor.fields_by_name:
             bound.ClearField(name)
     return hmac.new(key, bound.SerializeToString(deterministic=True), hashlib.sha256).hexdigest()[:16]
+
+
+def verified(caller_id: str) -> None:
+    """Tells the tokens of the call being served whom they are issued to and read for: the verifier calls it with
+    the caller it verified (a system's or a person's id). Each call is served in its own task, so this names that
+    call's caller only."""
+    _CALLER.set(caller_id)
+
+
+def _caller_binding(key: bytes) -> str | None:
+    """A digest of the caller a token is issued to (None: no verified caller, as in a test or tool). A token is a
+    position in the caller's own listing: another caller's rows are not those, so a token passed on (a console
+    link sent to a colleague of another department, a token kept by a shared job) resumed the other's listing at
+    its position, skipping the rows before it without a word (another department's page after a page-3 token of
+    ListApplications was empty, though it had an application)."""
+    caller = _CALLER.get()
+    return _mac(key, f"caller:{caller}") if caller else None
 
 
 def _mac(key: bytes, payload: str) -> str:
@@ -113,6 +136,8 @@ def encode_token(position: dict, listing: str | None = None) -> str:
     scope, request, _ = call
     header = {_LISTING_KEY: listing} if listing else {_LISTING_KEY: scope.listing,
                                                       _BINDING_KEY: _binding(scope.key, request)}
+    if not listing and (caller := _caller_binding(scope.key)) is not None:
+        header[_CALLER_KEY] = caller
     payload = _b64({**header, **position})
     return f"{payload}.{_mac(scope.key, payload)}"
 
@@ -142,6 +167,7 @@ def decode_token(token: str, field: str = "page_token", listing: str | None = No
     if not isinstance(position, dict):
         raise invalid_argument([FieldViolation(field, _NOT_OURS)])
     issuer, binding = position.pop(_LISTING_KEY, None), position.pop(_BINDING_KEY, None)
+    issued_to = position.pop(_CALLER_KEY, None)
     if call is None:  # outside a call (tests, tools): read as it is
         return position
     scope, request, _ = call
@@ -149,6 +175,9 @@ def decode_token(token: str, field: str = "page_token", listing: str | None = No
     if issuer != expected:
         raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {expected}: "
                                                       f"pass the next_page_token that {expected} returned")])
+    # A token issued before tokens named their caller (a listing paged across the upgrade) names none: read it.
+    if listing is None and issued_to is not None and issued_to != _caller_binding(key):
+        raise invalid_argument([FieldViolation(field, OTHER_CALLER)], reason="PAGE_TOKEN_MISMATCH")
     if listing is None and binding != _binding(key, request):
         raise invalid_argument([FieldViolation(field, OTHER_REQUEST)], reason="PAGE_TOKEN_MISMATCH")
     return position

@@ -50,6 +50,7 @@ from services.authorization.component import create_component
 from services.authorization.figures import department_figures
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
+from services.query.servicer import purpose_text_violations
 from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, GRANTS_CHANGED, publish
 from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
@@ -1146,6 +1147,39 @@ async def test_an_application_naming_no_items_is_refused_not_made_for_every_item
     assert [a.id for a in after.applications] == [a.id for a in before.applications]
 
 
+async def test_an_application_is_read_by_the_rules_its_queries_are(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """Three places where one request's fields were read two ways. A purpose_text with a line break (低保\n审核,
+    a text pasted from a document) was accepted by SubmitApplication, and the same text declared on a Query was
+    refused: the department was granted what its queries could not name. A purpose listed twice was quietly dropped
+    while an item listed twice was refused. And items [""] (a list a program filled with an empty string) was said
+    to be "'' is not an item machine name", which reads as a name that was wrong rather than one that was missing.
+    Now the purpose_text is refused as Query refuses it, a purpose or method listed twice is refused as an item is,
+    and an empty item is said to be empty; nothing is made."""
+    _, user, entry = parties
+    before = await _applications_for(env, user, entry)
+    for text, character in (("低保\n审核", "U+000A"), ("低保\u200b审核", "U+200B"), ("低保\u202e审核", "U+202E")):
+        _, fields, message = await fails(env.submit(user, entry, purpose_text=text), grpc.StatusCode.INVALID_ARGUMENT)
+        assert fields == ["application.purpose_text"], fields
+        said = message.split(": ", 1)[1]
+        assert [v.description for v in purpose_text_violations(text)] == [said], (text, said)  # Query's own words
+        assert f"character 3 is {character}" in said, said
+        assert "U+" in field_sentence(said) and "第 3 个字符" in field_sentence(said)  # the console's 申请使用 form
+    _, fields, message = await fails(env.submit(user, entry, purposes=[ADMIN, ADMIN]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.purposes[1]"], fields
+    assert message.endswith("PURPOSE_TYPE_ADMINISTRATIVE_BASIS is listed twice"), message
+    _, fields, message = await fails(env.submit(user, entry, methods=[ONLINE, ONLINE]),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.methods[1]"], fields
+    assert message.endswith("SHARE_METHOD_ONLINE_QUERY is listed twice"), message
+    _, fields, message = await fails(env.submit(user, entry, items=["name", ""]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.items[1]"], fields
+    assert "is empty: name an item by its machine name" in message, message
+    assert [a.id for a in await _applications_for(env, user, entry)] == [a.id for a in before]
+    # A purpose text of one line, full-width spaces and all, is taken by both.
+    made = await env.submit(user, entry, purpose_text="低保资格审核　2026-001")
+    assert made.purpose_text == "低保资格审核　2026-001" and not purpose_text_violations(made.purpose_text)
+
+
 async def test_an_application_for_a_method_the_resource_does_not_offer_names_those_it_offers(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """methods [SHARE_METHOD_FRONT_END_EXCHANGE] for a resource offered by online query and batch download was refused
@@ -1549,6 +1583,29 @@ async def _applications_for(env: Env, user: Caller, entry: cat.Entry) -> list[sh
     listed = await env.sharing.ListApplications(sh.ListApplicationsRequest(
         role=sh.APPLICATION_ROLE_APPLICANT, page_size=1000), metadata=env.md(user), timeout=10)
     return [a for a in listed.applications if a.resource_code == entry.code]
+
+
+async def test_a_page_token_passed_to_another_department_is_refused(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """A department's ListApplications token, passed to another department (a console link, a token kept by a
+    shared job), resumed the other's own listing at the first one's position: its application was skipped and the
+    page came back empty, which reads as "no applications". It is refused naming page_token; the department's own
+    token pages on."""
+    _, user, entry = parties
+    other = await env.department()
+    for _ in range(3):
+        await env.submit(user, entry)
+    theirs = await env.submit(other, entry)
+    request = sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT, page_size=1)
+    first = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+    request.page_token = first.next_page_token
+    second = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+    assert second.applications and second.applications[0].id != first.applications[0].id
+    _, fields, message = await fails(env.sharing.ListApplications(request, metadata=env.md(other), timeout=10),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["page_token"] and "was issued to another caller" in message, message
+    request.page_token = ""
+    own = await env.sharing.ListApplications(request, metadata=env.md(other), timeout=10)
+    assert [a.id for a in own.applications] == [theirs.id]
 
 
 async def test_a_request_sent_again_with_its_request_id_applies_once(env: Env) -> None:

@@ -995,9 +995,10 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
 
     # A department sees its own overdue updates (its 编目员 makes them), no other department's.
     own = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000), idle)).updates
-    assert [(u.department_code, u.description) for u in own] == [(idle.department_code, "机构改革职能调整")] * 2
+    # The change reported again (again, above) is the one change.
+    assert [(u.department_code, u.description) for u in own] == [(idle.department_code, "机构改革职能调整")]
     named = pb.ListOverdueUpdatesRequest(department_code=idle.department_code)
-    assert len((await catalog("ListOverdueUpdates", named, idle)).updates) == 2
+    assert len((await catalog("ListOverdueUpdates", named, idle)).updates) == 1
     assert not (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), diligent)).updates
     reason, _, _ = await fails(catalog("ListOverdueUpdates", named, diligent), grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_AUTHORITY"
@@ -1030,6 +1031,40 @@ async def test_an_overdue_update_says_when_its_due_date_was_counted_without_the_
     updates = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000), AUTHORITY)).updates
     flags = {u.department_code: u.due_time_provisional for u in updates}
     assert (flags[counted_so.department_code], flags[known.department_code]) == (True, False)
+
+
+async def test_a_mandate_change_reported_twice_is_one_change(catalog: Client, base_settings: Settings) -> None:
+    """报告职能变更 sent twice (a form posted twice, a retry after a lost reply, the department's two 编目员 reporting
+    the same 机构改革) recorded two changes: ListOverdueUpdates listed the department twice for one change, and
+    supervision counted two updates overdue. The same change (its department, its words and its day in Beijing) is
+    now the one recorded, sent one after another or six at once: each answer is its due time, one row, one event.
+    Another day or other words are another change."""
+    dept = department()
+    changed = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
+
+    async def report(description: str, when: dt.datetime) -> dt.datetime:
+        answer = await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+            department_code=dept.department_code, description=description, change_time=_stamp(when)), dept)
+        return answer.due_time.ToDatetime(tzinfo=dt.UTC)
+
+    first = await report("机构改革职能调整", changed)
+    dues = await asyncio.gather(*(report("机构改革职能调整", changed + dt.timedelta(hours=h)) for h in range(6)))
+    assert set(dues) == {first}
+    assert await report("机构改革职能调整", changed - dt.timedelta(days=1)) != first  # another day: another change
+    await report("划入食品安全监管职责", changed)
+    listed = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(
+        department_code=dept.department_code, page_size=100), dept)).updates
+    assert sorted((u.description, u.change_time.ToDatetime(tzinfo=dt.UTC)) for u in listed) == sorted([
+        ("机构改革职能调整", changed), ("机构改革职能调整", changed - dt.timedelta(days=1)),
+        ("划入食品安全监管职责", changed)])
+    pool = await asyncpg.create_pool(base_settings.database_url, min_size=1, max_size=1,
+                                     server_settings={"search_path": "catalog"})
+    try:
+        logged = await pool.fetchval("SELECT count(*) FROM admin_outbox WHERE target = $1"
+                                     " AND action = 'catalog.report_mandate_change'", dept.department_code)
+    finally:
+        await pool.close()
+    assert logged == 3
 
 
 async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_for(  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from services.runtime.duties import AUDITOR
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller as IdentityCaller
 from services.runtime.identity import service_caller
-from services.runtime.pagination import TokenScope, encode_token, serving, token_key
+from services.runtime.pagination import TokenScope, encode_token, serving, token_key, verified
 from services.runtime.tokens import issue_token
 
 pytestmark = pytest.mark.integration
@@ -142,11 +142,13 @@ def _request(rpc: str, fields: dict) -> object:
     return request
 
 
-def _issued(platform: object, rpc: str, request: object) -> str:
-    """The token the service issues for ``request`` (signed as it signs: the key is the test platform's)."""
+def _issued(platform: object, rpc: str, request: object, caller: str = "") -> str:
+    """The token the service issues for ``request`` (signed as it signs: the key is the test platform's), to
+    ``caller`` when one is named."""
     component = _LISTINGS[rpc][0]
     scope = TokenScope(rpc, token_key(platform.settings[component].internal_key))  # type: ignore[attr-defined]
     reset = serving(scope, request)
+    verified(caller)
     try:
         return encode_token({"after": "0"})
     finally:
@@ -209,6 +211,28 @@ async def test_a_token_of_other_filters_is_refused(platform, computed_january, r
     same = _request(rpc, {**sent, "page_size": 7})
     same.page_token = _issued(platform, rpc, _request(rpc, sent))  # type: ignore[attr-defined]
     answer = await _answer(platform, rpc, same)  # answered, or refused for its position, not for its filters
+    if isinstance(answer, grpc.aio.AioRpcError):
+        assert details_of(answer)[0].reason != "PAGE_TOKEN_MISMATCH", answer.details()
+
+
+@pytest.mark.parametrize("rpc", sorted(_LISTINGS))
+async def test_a_token_issued_to_another_caller_is_refused(platform, computed_january, rpc: str) -> None:  # type: ignore[no-untyped-def]
+    """A page token was bound to its listing and filters but not to its caller: another department's system sent
+    a token of ListApplications it was passed (a console link, a job's kept token) and was answered its own
+    listing from the other's position, its first rows skipped without a word (an empty page, though it had an
+    application). A token issued to another caller is refused INVALID_ARGUMENT PAGE_TOKEN_MISMATCH on page_token;
+    the caller's own is read as before."""
+    _, _, sent, _ = _LISTINGS[rpc]
+    request = _request(rpc, sent)
+    request.page_token = _issued(platform, rpc, request, caller="sys-someoneelse")  # type: ignore[attr-defined]
+    refused = await _refusal(platform, rpc, request)
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.details()
+    info, bad = details_of(refused)
+    assert info.reason == "PAGE_TOKEN_MISMATCH", refused.details()
+    assert [v.field for v in bad.field_violations] == ["page_token"]
+    assert "was issued to another caller" in refused.details(), refused.details()
+    request.page_token = _issued(platform, rpc, request)  # type: ignore[attr-defined]  # one naming no caller
+    answer = await _answer(platform, rpc, request)
     if isinstance(answer, grpc.aio.AioRpcError):
         assert details_of(answer)[0].reason != "PAGE_TOKEN_MISMATCH", answer.details()
 

@@ -365,3 +365,17 @@ def test_a_hangul_filler_is_no_name_nor_a_reason(filler: str) -> None:
     assert [v.field for v in refused.value.violations] == ["reason"]
     with pytest.raises(ServiceError):
         rules.check_review("101001/000001", ReviewDecision.RETURN, filler)
+
+
+@pytest.mark.parametrize("text", ["户籍\u200b管理", "\u202e理管籍户", "户籍\t管理", "\u3164户籍管理"])
+def test_a_filter_holding_an_invisible_character_is_refused_not_answered_empty(text: str) -> None:
+    """ListEntries and SearchEntries with filter.subject 户籍<U+200B>管理 (copied from a web page) or a project code so
+    written answered no entry, which read as "there is none": no entry's subject or project code is stored with
+    such a character (they are refused there), so the filter is refused naming it, and one typed plainly is taken."""
+    for field in ("subject", "project_code"):
+        with pytest.raises(ServiceError) as refused:
+            rules.check_filter(rules.trimmed_filter(EntryFilter(**{field: text})))
+        [violation] = refused.value.violations
+        assert violation.field == f"filter.{field}", violation
+        assert "invisible formatting characters (U+" in violation.description, violation.description
+        rules.check_filter(rules.trimmed_filter(EntryFilter(**{field: " 户籍管理\n"})))

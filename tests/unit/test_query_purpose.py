@@ -6,6 +6,7 @@ import pytest
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
+from services.authorization.validation import item_list_problems
 from services.query.resources import Resource
 from services.query.servicer import _purpose_violations, not_an_item, purpose_text_violations
 
@@ -61,3 +62,27 @@ def test_an_item_written_in_camel_case_or_by_its_catalog_name_is_refused_naming_
     assert not_an_item("registeredCapital", resource).endswith("'registered_capital'")
     assert not_an_item("birthDate", resource) == "'birthDate' is not an item of 102001/000001"
     assert not_an_item("", resource) == "'' is not an item of 102001/000001"
+
+
+def test_an_item_with_a_character_nobody_sees_or_in_full_width_forms_is_said_so() -> None:
+    """items ["birth<U+200B>_date"] (copied from a document with a zero-width space) or ["ｂｉｒｔｈ_ｄａｔｅ"] (typed
+    with a Chinese input method) was refused "'…' is not an item of …", quoting a name that looked right; so was
+    注册资本（万元） typed with full-width brackets where the catalog shows (万元). The refusal says what is wrong
+    and names the item; SubmitApplication's items say so too."""
+    entry = catalog_pb2.Entry(code="102001/000001", items=[
+        catalog_pb2.DataItem(name="成立日期", machine_name="established_date"),
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital")])
+    resource = Resource(entry, "102001/000001", "11110100MB0000003A", frozenset({"established_date",
+                        "registered_capital"}), 0, "entities", "", True, True)
+    assert not_an_item("established\u200b_date", resource) == (
+        "'established\\u200b_date' is not an item of 102001/000001: it holds a character nobody sees: character 12 "
+        "is U+200B (ZERO WIDTH SPACE): remove it; the item is 'established_date'")
+    assert not_an_item("ｅｓｔａｂｌｉｓｈｅｄ_ｄａｔｅ", resource).endswith(
+        ": it is written in full-width characters (全角); the item is 'established_date'")
+    assert not_an_item("注册资本（万元）", resource).endswith("the item is 'registered_capital'")
+    assert not_an_item("ｂｉｒｔｈ", resource) == "'ｂｉｒｔｈ' is not an item of 102001/000001"
+    [violation] = item_list_problems("application.items", ["ｂｉｒｔｈ_ｄａｔｅ"])
+    assert violation.description.endswith("(lower_snake): it is written in full-width characters (全角); write "
+                                          "birth_date"), violation.description
+    [violation] = item_list_problems("application.items", ["birth_date\u200b"])
+    assert violation.description.endswith("U+200B (ZERO WIDTH SPACE): remove it; write birth_date")
