@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import jieba
 
-from services.runtime.errors import FieldViolation, invalid_argument
+from services.runtime.errors import BLANK_LETTERS, FieldViolation, invalid_argument
 
 MAX_QUERY = 200
 MAX_TERMS = 10
@@ -57,7 +57,10 @@ def normalize(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     if folded.isascii():
         return folded
-    return "".join(character for character in folded if unicodedata.category(character) != "Cf")
+    # A Hangul filler (ㅤ, typed for a space by an input method, or pasted) is drawn as a blank: it separates
+    # words as one does (人口ㅤ was searched as the word 人口ㅤ, which nothing holds).
+    return "".join(" " if character in BLANK_LETTERS else character for character in folded
+                   if unicodedata.category(character) != "Cf")
 
 
 def grams(text: str) -> set[str]:

@@ -27,6 +27,12 @@ def test_invisible_characters_are_neither_matched_nor_searched_for() -> None:
     assert search.spans("人口\u200b基础", ["口基"]) == [(1, 4)]
 
 
+def test_a_hangul_filler_separates_words_as_the_blank_it_is_drawn_as() -> None:
+    """人口ㅤ (U+3164, typed for a space or pasted) was searched as the word 人口ㅤ, which no entry holds."""
+    assert search.parse_query("人口\u3164") == ["人口"]
+    assert search.parse_query("人口\uffa0户籍\u115f") == ["人口", "户籍"]
+
+
 def test_punctuation_separates_a_querys_words_as_spaces_do() -> None:
     """人口，户籍 (as a list is written in Chinese) was one term, comma included, and found nothing; 《人口基础信息》
     found no entry named 人口基础信息; 。 alone listed every entry whose summary holds a full stop."""
@@ -36,7 +42,7 @@ def test_punctuation_separates_a_querys_words_as_spaces_do() -> None:
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\x00", "字" * 201, " ".join("abcdefghijk"), "\u200b", "\u200e \u200f",
-                                   "。", "，、《》"])
+                                   "。", "，、《》", "\u3164"])
 def test_unusable_queries_are_invalid(query: str) -> None:
     with pytest.raises(ServiceError) as caught:
         search.parse_query(query)
