@@ -439,7 +439,7 @@ def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, messa
     reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message,
              "grpc-status-details-bin": _details_bin(_edge_status(code, message)), **(extra or {})}
     return {"match": {"prefix": "/", "headers": [
-                {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
+                {"name": "content-type", "string_match": {"prefix": "application/grpc", "ignore_case": True}},
                 {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
             "direct_response": {"status": 200},
             "response_headers_to_add": _headers(reply)}
@@ -516,11 +516,14 @@ def _grpc_web_json() -> dict[str, object]:
     URL, answered HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
     method." (a gRPC-Web client reads "Http response at 400 or 500 level") for a method that exists."""
     route = _grpc_refusal(
-        [{"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc-web(-text)?\\+json.*"}}}],
+        [{"name": "content-type",
+          "string_match": {"safe_regex": {"regex": "(?i)application/grpc-web(-text)?\\+json.*"}}}],
         grpc.StatusCode.UNIMPLEMENTED, "gRPC-Web with JSON messages is not served: send protobuf messages, "
                                        "content-type application/grpc-web+proto (or the REST URL with a JSON body: "
                                        "/openapi.yaml)")
     # Answered before the transcoder (which refuses a path that names no REST URL) can take it for a REST call.
+    # Matched in any case (Application/grpc-web+JSON): whether the transcoder runs is decided by the route chosen
+    # before _content_type_spelling writes the content type in lower case.
     route["typed_per_filter_config"] = {TRANSCODER_FILTER: {
         "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}
     return route
@@ -1169,8 +1172,50 @@ def _cors_policy(origins: tuple[str, ...]) -> dict[str, object]:
     )
 
 
+#: The content types Envoy's gRPC-Web filter and the transcoder take as written: in lower case, no parameter.
+_GRPC_CONTENT_TYPES = ("application/grpc", "application/grpc+proto", "application/grpc-web",
+                       "application/grpc-web+proto", "application/grpc-web-text", "application/grpc-web-text+proto")
+#: A gRPC(-Web) content type written otherwise, as that spelling: lower case, without its parameters.
+_CONTENT_TYPE_SCRIPT = """
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  headers:replace("content-type", string.lower(headers:get("content-type")):match("^[^;]*"):match("^(.-)%s*$"))
+  handle:clearRouteCache()
+end
+"""
+
+
+def _content_type_spelling() -> dict[str, object]:
+    """A gRPC or gRPC-Web call's content type written in lower case without parameters, before any filter reads it
+    and its route is chosen again.
+
+    Media types are case-insensitive and may carry parameters (RFC 9110, 8.3.1), but the gRPC-Web filter knows a
+    call by its content type compared exactly, and the transcoder a gRPC call by a case-sensitive prefix that
+    ``;`` may not follow: ``application/grpc-web+proto; charset=utf-8`` or ``Application/grpc-web+proto`` (a
+    browser page's, a Java or .NET HTTP client's) was taken for a REST URL, answered HTTP 404 "Could not resolve
+    /govshare.catalog.v1.CatalogService/GetEntry to a method." for a method that exists; so was
+    ``application/grpc; charset=utf-8``. The script runs only for such a spelling (a composite filter matching
+    it): a call written as expected, nearly every one, costs a few string compares."""
+    header = {"name": "content-type", "typed_config": _any("envoy.type.matcher.v3.HttpRequestHeaderMatchInput",
+                                                           header_name="content-type")}
+    written_otherwise = {"and_matcher": {"predicate": [
+        {"single_predicate": {"input": header, "value_match": {"prefix": "application/grpc", "ignore_case": True}}},
+        {"not_matcher": {"or_matcher": {"predicate": [
+            {"single_predicate": {"input": header, "value_match": {"exact": value}}}
+            for value in _GRPC_CONTENT_TYPES]}}}]}}
+    lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
+                                              default_source_code={"inline_string": _CONTENT_TYPE_SCRIPT})}
+    run = {"action": {"name": "content_type", "typed_config": _any(
+        "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
+    return {"name": "govshare.content_type", "typed_config": _any(
+        "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+        extension_config={"name": "composite", "typed_config": _any(
+            "envoy.extensions.filters.http.composite.v3.Composite")},
+        xds_matcher={"matcher_list": {"matchers": [{"predicate": written_otherwise, "on_match": run}]}})}
+
+
 def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
-    filters: list[dict[str, object]] = []
+    filters: list[dict[str, object]] = [_content_type_spelling()]
     if settings.cors_origins:
         filters.append({"name": "envoy.filters.http.cors",
                         "typed_config": _any("envoy.extensions.filters.http.cors.v3.Cors")})

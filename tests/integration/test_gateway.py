@@ -1888,6 +1888,31 @@ async def test_a_grpc_web_call_with_json_messages_is_unimplemented_saying_what_t
     assert "application/grpc-web+proto" in headers.get("grpc-message", ""), headers
 
 
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/grpc-web+proto; charset=utf-8", "frame"), ("Application/grpc-web+proto", "frame"),
+    ("APPLICATION/GRPC-WEB;charset=UTF-8", "frame"), ("application/grpc-web-text; charset=utf-8", "base64"),
+    ("Application/Grpc-Web-Text+Proto", "base64"), ("application/grpc; charset=utf-8", "frame"),
+    ("Application/gRPC", "frame")])
+async def test_a_grpc_content_type_in_another_case_or_with_a_charset_is_served(edge: Edge, keys: PlatformKeys,
+                                                                               content_type: str, body: str) -> None:
+    """Media types are case-insensitive and may carry parameters, as a page's fetch or a Java or .NET HTTP client
+    writes them, but the gRPC-Web filter compared the content type exactly and the transcoder took the call for a
+    REST URL: HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
+    method." for a method that exists."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    sent = frame + request if body == "frame" else base64.b64encode(frame + request)
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent, {**token, "te": "trailers"},
+                                              content_type)
+    assert (status, headers.get("grpc-status")) == (200, None), headers  # a reply with a message: answered
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent,
+                                              {**token, "te": "trailers", "grpc-timeout": "soon"}, content_type)
+    assert headers.get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers  # routed as gRPC
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent, token,
+                                              "Application/grpc-web+JSON; charset=utf-8")
+    assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0]), headers
+
+
 @pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])
 async def test_a_grpc_call_without_te_trailers_is_invalid_argument_saying_to_send_it(edge: Edge, keys: PlatformKeys,
                                                                                    te: str | None) -> None:
