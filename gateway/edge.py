@@ -458,6 +458,33 @@ def _grpc_timeout_malformed() -> dict[str, object]:
                                           "(milliseconds), u or n (e.g. 2500m for 2.5 s)")
 
 
+#: A grpc-timeout of zero in any unit (``0S``, ``0m``, ``00000000n``).
+ZERO_DEADLINE = "0{1,8}[HMSmun]"
+
+
+def _zero_deadline_message(settings: Settings) -> str:
+    return (f"grpc-timeout: a deadline of zero had passed before the call reached the edge (zero is not 'no "
+            f"deadline'): give the call time (2500m for 2.5 s), or send no grpc-timeout and the edge's limit applies "
+            f"({settings.call_timeout_seconds:g} s for a call)")
+
+
+def _zero_deadline(settings: Settings) -> list[dict[str, object]]:
+    """A call sent with a grpc-timeout of zero is DEADLINE_EXCEEDED at once, saying that zero leaves it no time
+    (as gRPC's servers read it) and is not "no deadline"; a REST call's as JSON (:func:`_local_replies`' direct 504).
+
+    Routed, it met Envoy's stream timer set to zero, and the caller read the words of a call that had waited: "the
+    call ran past its deadline with the catalog service not having answered … or retry later", naming a service
+    it never reached (an operator reading the report looked for a slow catalog), and a hand-made client taking
+    zero for "no deadline" was never told so. Matched by the value's first character before the regex, so a call
+    with a deadline (nearly every gRPC client's) costs one character compare more."""
+    zero = [{"name": "grpc-timeout", "string_match": {"prefix": "0"}},
+            {"name": "grpc-timeout", "string_match": {"safe_regex": {"regex": ZERO_DEADLINE}}}]
+    message = _zero_deadline_message(settings)
+    rest = {"match": {"prefix": "/", "headers": [*zero, {"name": "x-envoy-original-path", "present_match": True}]},
+            "direct_response": {"status": 504, "body": {"inline_string": message}}}
+    return [_grpc_refusal(zero, grpc.StatusCode.DEADLINE_EXCEEDED, message), rest]
+
+
 #: The message encodings the services' gRPC library reads (its grpc-accept-encoding).
 GRPC_ENCODINGS = ("identity", "deflate", "gzip")
 
@@ -717,7 +744,7 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
+    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
     deployed = backend_targets(settings)
@@ -1575,7 +1602,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [*_deadline_replies(table, deadline),
+    mappers[:0] = [_rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
+                               grpc.StatusCode.DEADLINE_EXCEEDED, "%LOCAL_REPLY_BODY%"),  # a grpc-timeout of zero
+                   *_deadline_replies(table, deadline),
                    _rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
                    _grpc_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline)]
     # Envoy answers 408 when the deadline passes before the request has arrived whole (a body shorter than its

@@ -1789,6 +1789,26 @@ async def test_a_malformed_grpc_timeout_is_invalid_argument_saying_how_to_write_
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
+@pytest.mark.parametrize("deadline", ["0S", "0m", "00000000n"])
+async def test_a_grpc_timeout_of_zero_is_deadline_exceeded_saying_zero_is_no_time_not_no_deadline(
+        edge: Edge, keys: PlatformKeys, deadline: str) -> None:
+    """A call sent with a grpc-timeout of zero (a hand-made client taking zero for "no deadline") met the edge's
+    stream timer set to zero, and was told it "ran past its deadline with the catalog service not having
+    answered … or retry later", naming a service it never reached. It is told that zero leaves no time, over
+    gRPC-Web and REST alike."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                              {**token, "grpc-timeout": deadline})
+    assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.DEADLINE_EXCEEDED.value[0])), headers
+    assert "zero is not 'no deadline'" in headers.get("grpc-message", "") \
+        and "catalog" not in headers["grpc-message"], headers
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**token, "grpc-timeout": deadline})
+    assert (status, body["code"], body["message"]) == (504, 4, headers["grpc-message"]), body
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**token, "grpc-timeout": "05S"})
+    assert status == 200, body  # a leading zero is a deadline still
+
+
 @pytest.mark.parametrize("body", [b"", b"\x00", b"\x00\x00\x00\x00"])
 async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edge, keys: PlatformKeys,
                                                                        body: bytes) -> None:
