@@ -1556,6 +1556,13 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
                                    f"comma in it); {_TOKEN_HINT}, once")
 
 
+#: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
+#: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
+#: why the header went missing (:func:`_local_replies`).
+_NO_BEARER_REFUSED = ("bearer token refused: the authorization header holds no bearer token (its scheme is not "
+                      f"Bearer, or the token is there alone); {_TOKEN_HINT}: the word Bearer, a space, the token")
+
+
 #: A call that ran past its deadline at the edge (the route's max_stream_duration, or the client's grpc-timeout): the
 #: edge's only 504 (no route has a request timeout; it sets no response flag, only the details max_duration_timeout).
 _DEADLINE_PASSED = _status_is(504)
@@ -1588,6 +1595,10 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
+               *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
+                                                                              "present_match": True}}},
+                               _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
+                         grpc.StatusCode.UNAUTHENTICATED, _NO_BEARER_REFUSED),
                # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],

@@ -406,6 +406,22 @@ async def test_two_authorization_headers_are_refused_saying_so(channel: grpc.aio
     assert "more than one" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
 
 
+@pytest.mark.parametrize("scheme", ["Token ", "JWT ", "Basic ", ""])
+async def test_a_token_under_another_scheme_or_alone_is_refused_saying_so_not_missing(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, scheme: str) -> None:
+    """A token sent as "authorization: Token <jwt>" (Django REST framework's scheme), "JWT <jwt>", under Basic, or
+    alone was refused "Jwt is missing": the caller, who had sent its token, looked for why the header went
+    missing (a proxy dropping it). The refusal says the header holds no bearer token; without the header the
+    words are as before."""
+    sent = f"{scheme}{token(keys, caller())}"
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the authorization header holds no bearer token"), said
+    assert "Bearer <token>" in said, said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+    assert "Jwt is missing" in await refusal(channel, ())
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
