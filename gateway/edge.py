@@ -1638,6 +1638,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_body_check_reply())
     mappers.append(_transcode_failure_reply())
     mappers += _method_not_allowed(table)
+    mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
@@ -1679,6 +1680,27 @@ def _transcode_failure_reply() -> dict[str, object]:
                         grpc.StatusCode.INVALID_ARGUMENT, "%LOCAL_REPLY_BODY%")
     reply["body_format_override"] = _text("%LOCAL_REPLY_BODY%")
     reply["headers_to_add"] += _headers({_TRANSCODE_FAILURE_HEADER: "1"})  # type: ignore[operator]
+    return reply
+
+
+def _method_path_not_grpc_reply(table: RoutingTable) -> dict[str, object]:
+    """A public service's method path sent without a gRPC content type is 415 saying how to call it.
+
+    The transcoder took it for a REST URL and answered 404 "no operation has this URL", for the very path of a
+    method: a page using Connect's default transport (the Connect protocol: ``application/proto`` or
+    ``application/json`` at the method's path) or a hand-made POST with ``application/octet-stream`` was sent to
+    look for a typo. The service's path is matched (by prefix: a regex over every method's exceeds RE2's program
+    size Envoy accepts), so a misspelt method of it is told the same, which its gRPC call would then name."""
+    services = {"or_filter": {"filters": [
+        {"header_filter": {"header": {"name": ":path", "string_match": {"prefix": f"/{service}/"}}}}
+        for service in table.service_names]}}
+    reply = _rest_reply(_both(_status_is(404), services, _details_start(("early_grpc_json_transcode_failure",
+                                                                          "grpc_json_transcode_failure"))),
+                        grpc.StatusCode.UNIMPLEMENTED, (
+        "this is a gRPC method's path, called without a gRPC content type: send it as gRPC (content-type "
+        "application/grpc) or gRPC-Web (application/grpc-web+proto; Connect's clients: createGrpcWebTransport, as "
+        f"the Connect protocol is not served), or call its REST URL, in {OPENAPI_PATH}"))
+    reply["status_code"] = 415
     return reply
 
 

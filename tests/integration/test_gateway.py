@@ -1949,6 +1949,25 @@ async def test_a_grpc_content_type_in_another_case_or_with_a_charset_is_served(e
     assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0]), headers
 
 
+@pytest.mark.parametrize(("verb", "content_type"), [("POST", "application/proto"), ("POST", "application/json"),
+                                                     ("POST", "application/octet-stream"), ("GET", "")])
+async def test_a_methods_path_without_a_grpc_content_type_is_told_how_to_call_it(
+        edge: Edge, keys: PlatformKeys, verb: str, content_type: str) -> None:
+    """A page using Connect's default transport (the Connect protocol: application/proto or application/json at the
+    method's path), a hand-made POST of application/octet-stream or a GET of the method's path was answered 404
+    "no operation has this URL", as if the path were misspelt. It is 415 saying to call it as gRPC or gRPC-Web (a
+    Connect client: createGrpcWebTransport) or at its REST URL; a path that is no service's is 404 as before."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    headers = {**dict(bearer(keys, caller())), **({"content-type": content_type} if content_type else {})}
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, GET_ENTRY, frame + request if verb == "POST"
+                                              else b"", headers)
+    answer = json.loads(body)
+    assert (status, answer["code"]) == (415, grpc.StatusCode.UNIMPLEMENTED.value[0]), answer
+    assert "application/grpc-web+proto" in answer["message"] and "createGrpcWebTransport" in answer["message"]
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, "/govshare.nothing.v1.X/Y", b"", headers)
+    assert status == 404 and json.loads(body)["code"] == grpc.StatusCode.NOT_FOUND.value[0], body
+
+
 @pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])
 async def test_a_grpc_call_without_te_trailers_is_invalid_argument_saying_to_send_it(edge: Edge, keys: PlatformKeys,
                                                                                    te: str | None) -> None:
