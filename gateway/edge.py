@@ -1230,15 +1230,21 @@ def _content_type_spelling() -> dict[str, object]:
         {"not_matcher": {"or_matcher": {"predicate": [
             {"single_predicate": {"input": header, "value_match": {"exact": value}}}
             for value in _GRPC_CONTENT_TYPES]}}}]}}
+    return _lua_when("govshare.content_type", written_otherwise, _CONTENT_TYPE_SCRIPT)
+
+
+def _lua_when(name: str, predicate: dict[str, object], script: str) -> dict[str, object]:
+    """A filter running the Lua ``script`` for the calls ``predicate`` matches only (a composite filter): the
+    others pay the predicate's compares, not a Lua coroutine."""
     lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
-                                              default_source_code={"inline_string": _CONTENT_TYPE_SCRIPT})}
-    run = {"action": {"name": "content_type", "typed_config": _any(
+                                              default_source_code={"inline_string": script})}
+    run = {"action": {"name": name, "typed_config": _any(
         "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
-    return {"name": "govshare.content_type", "typed_config": _any(
+    return {"name": name, "typed_config": _any(
         "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
         extension_config={"name": "composite", "typed_config": _any(
             "envoy.extensions.filters.http.composite.v3.Composite")},
-        xds_matcher={"matcher_list": {"matchers": [{"predicate": written_otherwise, "on_match": run}]}})}
+        xds_matcher={"matcher_list": {"matchers": [{"predicate": predicate, "on_match": run}]}})}
 
 
 def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
@@ -1297,19 +1303,11 @@ def _grpc_web_status() -> dict[str, object]:
     (a trailers-only answer) or trailers, without holding the body, into dynamic metadata the log reads
     (:func:`_access_log`). Only gRPC-Web calls run it (a composite filter matching the kept content type): a
     gRPC call, whose log reads its own trailers, pays nothing."""
-    lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
-                                              default_source_code={"inline_string": _GRPC_WEB_STATUS_SCRIPT})}
     web = {"single_predicate": {
         "input": {"name": "grpc_web", "typed_config": _any(
             "envoy.extensions.matching.common_inputs.network.v3.FilterStateInput", key=GRPC_WEB_STATE)},
         "value_match": {"prefix": "application/grpc-web"}}}
-    run = {"action": {"name": "grpc_web_status", "typed_config": _any(
-        "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
-    return {"name": "govshare.grpc_web.status", "typed_config": _any(
-        "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
-        extension_config={"name": "composite", "typed_config": _any(
-            "envoy.extensions.filters.http.composite.v3.Composite")},
-        xds_matcher={"matcher_list": {"matchers": [{"predicate": web, "on_match": run}]}})}
+    return _lua_when("govshare.grpc_web.status", web, _GRPC_WEB_STATUS_SCRIPT)
 
 
 #: The backend's gRPC status, carried past the transcoder on a REST reply (never sent to the client).
