@@ -1729,9 +1729,12 @@ _MALFORMED_REQUESTS = (
      "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
      "write it with hyphens (x-request-id, not x_request_id)"),
     (("missing_host_header",), 400, "the request has no Host header, which HTTP/1.1 requires: send one"),
+    # A URL with a raw space or non-ASCII text (人口 typed into a query string, unencoded: curl and hand-built
+    # HttpURLConnection URLs send it as it is) is refused the same way, and was told only of headers and methods.
     (("http1.codec_error",), 400,
-     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
-     "not hold): check what the client sends"),
+     "the request is not valid HTTP/1.1 (a header line without a colon, a character a method or a header may not "
+     "hold, or a URL holding a space or text other than ASCII, which a URL writes percent-encoded as UTF-8: 人口 "
+     "as %%E4%%BA%%BA%%E5%%8F%%A3): check what the client sends"),
     # A control character in a header's value (a DEL, a byte below a space other than a tab): "Bad Request".
     (("http1.invalid_characters",), 400,
      "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "

@@ -1579,15 +1579,22 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
                                             "it was sent with, else the edge's 5 s): its body was shorter"), status
 
 
+#: Envoy's HTTP/1.1 codec's refusal of a header line without a colon, and of a URL's raw non-ASCII text (which was
+#: told only of headers and methods).
+CODEC_ERROR = ("the request is not valid HTTP/1.1 (a header line without a colon, a character a method or a header "
+               "may not hold, or a URL holding a space or text other than ASCII, which a URL writes percent-encoded "
+               "as UTF-8: 人口 as %E4%BA%BA%E5%8F%A3): check what the client sends")
+
+
 @pytest.mark.parametrize(("request_bytes", "message"), [
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx_request_id: 1\r\nconnection: close\r\n\r\n",
      "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
      "write it with hyphens (x-request-id, not x_request_id)"),
     (b"GET /v1/entries/x HTTP/1.1\r\nconnection: close\r\n\r\n",
      "the request has no Host header, which HTTP/1.1 requires: send one"),
-    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n",
-     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
-     "not hold): check what the client sends"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n", CODEC_ERROR),
+    ("GET /v1/entries?filter.subject=人口 HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n".encode(),
+     CODEC_ERROR),
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nuser-agent: a\x7fb\r\nconnection: close\r\n\r\n",
      "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "
      "does not allow in a header: send text, a binary value in base64"),
