@@ -538,16 +538,18 @@ def _grpc_call_without_te_trailers() -> dict[str, object]:
 
 
 def _grpc_web_json() -> dict[str, object]:
-    """A gRPC-Web call with JSON messages (``application/grpc-web+json``, or its text form) is UNIMPLEMENTED,
-    saying to send protobuf: no backend reads JSON messages, and the REST transcoder, taking the call for a REST
-    URL, answered HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
-    method." (a gRPC-Web client reads "Http response at 400 or 500 level") for a method that exists."""
+    """A gRPC or gRPC-Web call with JSON messages (``application/grpc-web+json``, its text form, or
+    ``application/grpc+json``) is UNIMPLEMENTED, saying to send protobuf: no backend reads JSON messages. The REST
+    transcoder, taking a gRPC-Web one for a REST URL, answered HTTP 404 in plain text "Could not resolve
+    /govshare.catalog.v1.CatalogService/GetEntry to a method." (a gRPC-Web client reads "Http response at 400 or
+    500 level") for a method that exists; a gRPC one reached the backend, whose INVALID_ARGUMENT "not a valid
+    protobuf message: … Wire format was corrupt" sent the caller to look for a fault in a JSON body it meant."""
     route = _grpc_refusal(
         [{"name": "content-type",
-          "string_match": {"safe_regex": {"regex": "(?i)application/grpc-web(-text)?\\+json.*"}}}],
-        grpc.StatusCode.UNIMPLEMENTED, "gRPC-Web with JSON messages is not served: send protobuf messages, "
-                                       "content-type application/grpc-web+proto (or the REST URL with a JSON body: "
-                                       "/openapi.yaml)")
+          "string_match": {"safe_regex": {"regex": "(?i)application/grpc(-web(-text)?)?\\+json.*"}}}],
+        grpc.StatusCode.UNIMPLEMENTED, "gRPC and gRPC-Web with JSON messages are not served: send protobuf "
+                                       "messages, content-type application/grpc (gRPC) or application/grpc-web+proto "
+                                       "(gRPC-Web), or the REST URL with a JSON body: /openapi.yaml")
     # Answered before the transcoder (which refuses a path that names no REST URL) can take it for a REST call.
     # Matched in any case (Application/grpc-web+JSON): whether the transcoder runs is decided by the route chosen
     # before _content_type_spelling writes the content type in lower case.

@@ -1917,13 +1917,16 @@ async def test_a_rest_call_with_a_grpc_encoding_header_is_answered_as_without_it
         edge.stop()
 
 
-@pytest.mark.parametrize("content_type", ["application/grpc-web+json", "application/grpc-web-text+json"])
+@pytest.mark.parametrize("content_type", ["application/grpc-web+json", "application/grpc-web-text+json",
+                                          "application/grpc+json"])
 async def test_a_grpc_web_call_with_json_messages_is_unimplemented_saying_what_to_send(
         edge: Edge, keys: PlatformKeys, content_type: str) -> None:
     """gRPC-Web's JSON form is served by no backend: the REST transcoder took the call for a REST URL and
     answered HTTP 404 in plain text, "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
-    method.", which a gRPC-Web client reads as "Http response at 400 or 500 level", for a method that exists."""
-    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    method.", which a gRPC-Web client reads as "Http response at 400 or 500 level", for a method that exists.
+    gRPC's (application/grpc+json) reached the backend, which answered INVALID_ARGUMENT "not a valid protobuf
+    message", as if the JSON were at fault."""
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", {**dict(bearer(keys, caller())), "te": "trailers"}
     body = b'{"code":"x"}'
     status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\x00" + len(body).to_bytes(4, "big")
                                               + body, token, content_type)
