@@ -439,7 +439,7 @@ def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, messa
     reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message,
              "grpc-status-details-bin": _details_bin(_edge_status(code, message)), **(extra or {})}
     return {"match": {"prefix": "/", "headers": [
-                {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
+                {"name": "content-type", "string_match": {"prefix": "application/grpc", "ignore_case": True}},
                 {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
             "direct_response": {"status": 200},
             "response_headers_to_add": _headers(reply)}
@@ -456,6 +456,33 @@ def _grpc_timeout_malformed() -> dict[str, object]:
           "invert_match": True}],
         grpc.StatusCode.INVALID_ARGUMENT, "grpc-timeout: not a deadline: write 1 to 8 digits and a unit, H, M, S, m "
                                           "(milliseconds), u or n (e.g. 2500m for 2.5 s)")
+
+
+#: A grpc-timeout of zero in any unit (``0S``, ``0m``, ``00000000n``).
+ZERO_DEADLINE = "0{1,8}[HMSmun]"
+
+
+def _zero_deadline_message(settings: Settings) -> str:
+    return (f"grpc-timeout: a deadline of zero had passed before the call reached the edge (zero is not 'no "
+            f"deadline'): give the call time (2500m for 2.5 s), or send no grpc-timeout and the edge's limit applies "
+            f"({settings.call_timeout_seconds:g} s for a call)")
+
+
+def _zero_deadline(settings: Settings) -> list[dict[str, object]]:
+    """A call sent with a grpc-timeout of zero is DEADLINE_EXCEEDED at once, saying that zero leaves it no time
+    (as gRPC's servers read it) and is not "no deadline"; a REST call's as JSON (:func:`_local_replies`' direct 504).
+
+    Routed, it met Envoy's stream timer set to zero, and the caller read the words of a call that had waited: "the
+    call ran past its deadline with the catalog service not having answered … or retry later", naming a service
+    it never reached (an operator reading the report looked for a slow catalog), and a hand-made client taking
+    zero for "no deadline" was never told so. Matched by the value's first character before the regex, so a call
+    with a deadline (nearly every gRPC client's) costs one character compare more."""
+    zero = [{"name": "grpc-timeout", "string_match": {"prefix": "0"}},
+            {"name": "grpc-timeout", "string_match": {"safe_regex": {"regex": ZERO_DEADLINE}}}]
+    message = _zero_deadline_message(settings)
+    rest = {"match": {"prefix": "/", "headers": [*zero, {"name": "x-envoy-original-path", "present_match": True}]},
+            "direct_response": {"status": 504, "body": {"inline_string": message}}}
+    return [_grpc_refusal(zero, grpc.StatusCode.DEADLINE_EXCEEDED, message), rest]
 
 
 #: The message encodings the services' gRPC library reads (its grpc-accept-encoding).
@@ -511,16 +538,21 @@ def _grpc_call_without_te_trailers() -> dict[str, object]:
 
 
 def _grpc_web_json() -> dict[str, object]:
-    """A gRPC-Web call with JSON messages (``application/grpc-web+json``, or its text form) is UNIMPLEMENTED,
-    saying to send protobuf: no backend reads JSON messages, and the REST transcoder, taking the call for a REST
-    URL, answered HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
-    method." (a gRPC-Web client reads "Http response at 400 or 500 level") for a method that exists."""
+    """A gRPC or gRPC-Web call with JSON messages (``application/grpc-web+json``, its text form, or
+    ``application/grpc+json``) is UNIMPLEMENTED, saying to send protobuf: no backend reads JSON messages. The REST
+    transcoder, taking a gRPC-Web one for a REST URL, answered HTTP 404 in plain text "Could not resolve
+    /govshare.catalog.v1.CatalogService/GetEntry to a method." (a gRPC-Web client reads "Http response at 400 or
+    500 level") for a method that exists; a gRPC one reached the backend, whose INVALID_ARGUMENT "not a valid
+    protobuf message: … Wire format was corrupt" sent the caller to look for a fault in a JSON body it meant."""
     route = _grpc_refusal(
-        [{"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc-web(-text)?\\+json.*"}}}],
-        grpc.StatusCode.UNIMPLEMENTED, "gRPC-Web with JSON messages is not served: send protobuf messages, "
-                                       "content-type application/grpc-web+proto (or the REST URL with a JSON body: "
-                                       "/openapi.yaml)")
+        [{"name": "content-type",
+          "string_match": {"safe_regex": {"regex": "(?i)application/grpc(-web(-text)?)?\\+json.*"}}}],
+        grpc.StatusCode.UNIMPLEMENTED, "gRPC and gRPC-Web with JSON messages are not served: send protobuf "
+                                       "messages, content-type application/grpc (gRPC) or application/grpc-web+proto "
+                                       "(gRPC-Web), or the REST URL with a JSON body: /openapi.yaml")
     # Answered before the transcoder (which refuses a path that names no REST URL) can take it for a REST call.
+    # Matched in any case (Application/grpc-web+JSON): whether the transcoder runs is decided by the route chosen
+    # before _content_type_spelling writes the content type in lower case.
     route["typed_per_filter_config"] = {TRANSCODER_FILTER: {
         "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}
     return route
@@ -714,7 +746,7 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
+    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
     deployed = backend_targets(settings)
@@ -1169,8 +1201,56 @@ def _cors_policy(origins: tuple[str, ...]) -> dict[str, object]:
     )
 
 
+#: The content types Envoy's gRPC-Web filter and the transcoder take as written: in lower case, no parameter.
+_GRPC_CONTENT_TYPES = ("application/grpc", "application/grpc+proto", "application/grpc-web",
+                       "application/grpc-web+proto", "application/grpc-web-text", "application/grpc-web-text+proto")
+#: A gRPC(-Web) content type written otherwise, as that spelling: lower case, without its parameters.
+_CONTENT_TYPE_SCRIPT = """
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  headers:replace("content-type", string.lower(headers:get("content-type")):match("^[^;]*"):match("^(.-)%s*$"))
+  handle:clearRouteCache()
+end
+"""
+
+
+def _content_type_spelling() -> dict[str, object]:
+    """A gRPC or gRPC-Web call's content type written in lower case without parameters, before any filter reads it
+    and its route is chosen again.
+
+    Media types are case-insensitive and may carry parameters (RFC 9110, 8.3.1), but the gRPC-Web filter knows a
+    call by its content type compared exactly, and the transcoder a gRPC call by a case-sensitive prefix that
+    ``;`` may not follow: ``application/grpc-web+proto; charset=utf-8`` or ``Application/grpc-web+proto`` (a
+    browser page's, a Java or .NET HTTP client's) was taken for a REST URL, answered HTTP 404 "Could not resolve
+    /govshare.catalog.v1.CatalogService/GetEntry to a method." for a method that exists; so was
+    ``application/grpc; charset=utf-8``. The script runs only for such a spelling (a composite filter matching
+    it): a call written as expected, nearly every one, costs a few string compares."""
+    header = {"name": "content-type", "typed_config": _any("envoy.type.matcher.v3.HttpRequestHeaderMatchInput",
+                                                           header_name="content-type")}
+    written_otherwise = {"and_matcher": {"predicate": [
+        {"single_predicate": {"input": header, "value_match": {"prefix": "application/grpc", "ignore_case": True}}},
+        {"not_matcher": {"or_matcher": {"predicate": [
+            {"single_predicate": {"input": header, "value_match": {"exact": value}}}
+            for value in _GRPC_CONTENT_TYPES]}}}]}}
+    return _lua_when("govshare.content_type", written_otherwise, _CONTENT_TYPE_SCRIPT)
+
+
+def _lua_when(name: str, predicate: dict[str, object], script: str) -> dict[str, object]:
+    """A filter running the Lua ``script`` for the calls ``predicate`` matches only (a composite filter): the
+    others pay the predicate's compares, not a Lua coroutine."""
+    lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
+                                              default_source_code={"inline_string": script})}
+    run = {"action": {"name": name, "typed_config": _any(
+        "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
+    return {"name": name, "typed_config": _any(
+        "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+        extension_config={"name": "composite", "typed_config": _any(
+            "envoy.extensions.filters.http.composite.v3.Composite")},
+        xds_matcher={"matcher_list": {"matchers": [{"predicate": predicate, "on_match": run}]}})}
+
+
 def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
-    filters: list[dict[str, object]] = []
+    filters: list[dict[str, object]] = [_content_type_spelling()]
     if settings.cors_origins:
         filters.append({"name": "envoy.filters.http.cors",
                         "typed_config": _any("envoy.extensions.filters.http.cors.v3.Cors")})
@@ -1225,19 +1305,11 @@ def _grpc_web_status() -> dict[str, object]:
     (a trailers-only answer) or trailers, without holding the body, into dynamic metadata the log reads
     (:func:`_access_log`). Only gRPC-Web calls run it (a composite filter matching the kept content type): a
     gRPC call, whose log reads its own trailers, pays nothing."""
-    lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
-                                              default_source_code={"inline_string": _GRPC_WEB_STATUS_SCRIPT})}
     web = {"single_predicate": {
         "input": {"name": "grpc_web", "typed_config": _any(
             "envoy.extensions.matching.common_inputs.network.v3.FilterStateInput", key=GRPC_WEB_STATE)},
         "value_match": {"prefix": "application/grpc-web"}}}
-    run = {"action": {"name": "grpc_web_status", "typed_config": _any(
-        "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
-    return {"name": "govshare.grpc_web.status", "typed_config": _any(
-        "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
-        extension_config={"name": "composite", "typed_config": _any(
-            "envoy.extensions.filters.http.composite.v3.Composite")},
-        xds_matcher={"matcher_list": {"matchers": [{"predicate": web, "on_match": run}]}})}
+    return _lua_when("govshare.grpc_web.status", web, _GRPC_WEB_STATUS_SCRIPT)
 
 
 #: The backend's gRPC status, carried past the transcoder on a REST reply (never sent to the client).
@@ -1484,6 +1556,13 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
                                    f"comma in it); {_TOKEN_HINT}, once")
 
 
+#: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
+#: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
+#: why the header went missing (:func:`_local_replies`).
+_NO_BEARER_REFUSED = ("bearer token refused: the authorization header holds no bearer token (its scheme is not "
+                      f"Bearer, or the token is there alone); {_TOKEN_HINT}: the word Bearer, a space, the token")
+
+
 #: A call that ran past its deadline at the edge (the route's max_stream_duration, or the client's grpc-timeout): the
 #: edge's only 504 (no route has a request timeout; it sets no response flag, only the details max_duration_timeout).
 _DEADLINE_PASSED = _status_is(504)
@@ -1516,6 +1595,10 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
+               *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
+                                                                              "present_match": True}}},
+                               _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
+                         grpc.StatusCode.UNAUTHENTICATED, _NO_BEARER_REFUSED),
                # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],
@@ -1530,7 +1613,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [*_deadline_replies(table, deadline),
+    mappers[:0] = [_rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
+                               grpc.StatusCode.DEADLINE_EXCEEDED, "%LOCAL_REPLY_BODY%"),  # a grpc-timeout of zero
+                   *_deadline_replies(table, deadline),
                    _rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
                    _grpc_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline)]
     # Envoy answers 408 when the deadline passes before the request has arrived whole (a body shorter than its
@@ -1553,6 +1638,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_body_check_reply())
     mappers.append(_transcode_failure_reply())
     mappers += _method_not_allowed(table)
+    mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
@@ -1597,6 +1683,27 @@ def _transcode_failure_reply() -> dict[str, object]:
     return reply
 
 
+def _method_path_not_grpc_reply(table: RoutingTable) -> dict[str, object]:
+    """A public service's method path sent without a gRPC content type is 415 saying how to call it.
+
+    The transcoder took it for a REST URL and answered 404 "no operation has this URL", for the very path of a
+    method: a page using Connect's default transport (the Connect protocol: ``application/proto`` or
+    ``application/json`` at the method's path) or a hand-made POST with ``application/octet-stream`` was sent to
+    look for a typo. The service's path is matched (by prefix: a regex over every method's exceeds RE2's program
+    size Envoy accepts), so a misspelt method of it is told the same, which its gRPC call would then name."""
+    services = {"or_filter": {"filters": [
+        {"header_filter": {"header": {"name": ":path", "string_match": {"prefix": f"/{service}/"}}}}
+        for service in table.service_names]}}
+    reply = _rest_reply(_both(_status_is(404), services, _details_start(("early_grpc_json_transcode_failure",
+                                                                          "grpc_json_transcode_failure"))),
+                        grpc.StatusCode.UNIMPLEMENTED, (
+        "this is a gRPC method's path, called without a gRPC content type: send it as gRPC (content-type "
+        "application/grpc) or gRPC-Web (application/grpc-web+proto; Connect's clients: createGrpcWebTransport, as "
+        f"the Connect protocol is not served), or call its REST URL, in {OPENAPI_PATH}"))
+    reply["status_code"] = 415
+    return reply
+
+
 def _unmapped_url_reply() -> dict[str, object]:
     """A REST URL no rule maps (and no rule maps with another method: that is 405) is 404 saying where the URLs are,
     without the URL: the transcoder's "Could not resolve /v1/resources/<an ID number>/records to a method" sent the
@@ -1624,9 +1731,12 @@ _MALFORMED_REQUESTS = (
      "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
      "write it with hyphens (x-request-id, not x_request_id)"),
     (("missing_host_header",), 400, "the request has no Host header, which HTTP/1.1 requires: send one"),
+    # A URL with a raw space or non-ASCII text (人口 typed into a query string, unencoded: curl and hand-built
+    # HttpURLConnection URLs send it as it is) is refused the same way, and was told only of headers and methods.
     (("http1.codec_error",), 400,
-     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
-     "not hold): check what the client sends"),
+     "the request is not valid HTTP/1.1 (a header line without a colon, a character a method or a header may not "
+     "hold, or a URL holding a space or text other than ASCII, which a URL writes percent-encoded as UTF-8: 人口 "
+     "as %%E4%%BA%%BA%%E5%%8F%%A3): check what the client sends"),
     # A control character in a header's value (a DEL, a byte below a space other than a tab): "Bad Request".
     (("http1.invalid_characters",), 400,
      "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "

@@ -9,14 +9,13 @@ otherwise fail inside the database and surface as INTERNAL.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation, written_otherwise
-from services.runtime.identifiers import credit_code_error, is_printable, unprintable
+from services.runtime.identifiers import credit_code_error, is_printable, resource_code_slip, unprintable
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
@@ -81,15 +80,13 @@ def request_id_problem(value: str) -> str | None:
 
 
 def resource_code_problem(value: str) -> str | None:
-    """Why ``value`` is no 信息资源代码, or None. One typed with a Chinese input method in full-width forms
-    (１０１００１／０００００１) is said to be so: the caller was told only the form it believed it had sent."""
+    """Why ``value`` is no 信息资源代码, or None, with what made it differ from one (identifiers.resource_code_slip:
+    a / that came as %2F, a blank, full-width forms)."""
     if not value:
         return "is required"
     if not RESOURCE_CODE.fullmatch(value):
-        problem = "must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
-        if RESOURCE_CODE.fullmatch(unicodedata.normalize("NFKC", value).strip()):
-            problem += ": it is written in full-width characters (全角): write its digits and / in ASCII (半角)"
-        return problem
+        return ("must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
+                + resource_code_slip(value, RESOURCE_CODE.fullmatch))
     return None
 
 

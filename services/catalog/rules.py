@@ -37,7 +37,7 @@ from services.runtime.errors import (
     reason_violation,
     says_something,
 )
-from services.runtime.identifiers import credit_code_error
+from services.runtime.identifiers import credit_code_error, resource_code_slip
 
 #: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
 CODE_PATTERN = re.compile(r"([1-3])([0-9]{2})([0-9]{3})([0-9]{3})?/([0-9]{6})")
@@ -82,10 +82,13 @@ OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason
 
 
 def code_error(code: str) -> str | None:
-    """Why ``code`` is not a well-formed 信息资源代码, or None."""
+    """Why ``code`` is not a well-formed 信息资源代码, or None, with what made it differ from one
+    (identifiers.resource_code_slip: /v1/entries/101001%252F000001 reached the catalog as 101001%2F000001)."""
     if not code:
         return "is required"
     if CODE_PATTERN.fullmatch(code) is None:
+        if slip := resource_code_slip(code, CODE_PATTERN.fullmatch):  # shorter, so the slip is said whole
+            return f"must be a 信息资源代码 like 101001/000001{slip}"
         return ("must be the classification (类 1 digit 1-3, 项 2 digits, 目 3 digits, optional 细目 3 digits), "
                 "'/', and a 6-digit sequence, e.g. 101001/000001")
     return None

@@ -25,7 +25,7 @@ from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
-from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
+from services.query.servicer import _trace_id, purpose_name, purpose_text_violations, resource_code_problem
 from services.query.store import USAGE_OUTCOMES, AccessFilter
 from services.query.verifications import forged_detail, verify_from
 from services.runtime import duties
@@ -180,8 +180,7 @@ def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
     read as "nobody used it"."""
     if value and not valid_resource_code(value):
         violations.append(FieldViolation(
-            "resource_code", "give a resource code such as 101001/000001 (classification/sequence), or leave it "
-                             "empty for every resource"))
+            "resource_code", f"{resource_code_problem(value)}, or leave it empty for every resource"))
 
 
 def _department_filter(value: str, violations: list[FieldViolation]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +41,7 @@ from services.runtime.errors import (
     permission_denied,
     text_violation,
 )
+from services.runtime.identifiers import resource_code_slip
 from services.runtime.identity import Caller
 from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -203,20 +203,9 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
 
 
 def resource_code_problem(code: str) -> str:
-    """Why ``code`` is no resource code. One whose ``/`` came as ``%2F`` (``102001%2F000001``) reached the service
-    so because a REST client percent-encoded the URL's segment twice (``%252F``: Spring's UriComponentsBuilder
-    encoding a value already encoded, a proxy re-encoding the path); said so, the caller was told only to give a
-    code such as 101001/000001, which is what it believed it sent. So was one read from a configuration file with a
-    blank after it (a file's final newline), and one typed with a Chinese input method in full-width forms
-    (１０１００１／０００００１): each is said."""
-    problem = "give a resource code such as 101001/000001 (classification/sequence)"
-    if valid_resource_code(code.replace("%2F", "/").replace("%2f", "/")):
-        problem += ": its / came as %2F: your client encoded the URL twice (%252F); encode it once"
-    elif code.strip() != code and valid_resource_code(code.strip()):
-        problem += ": it has a blank before or after it: send the code alone"
-    elif valid_resource_code(unicodedata.normalize("NFKC", code)):
-        problem += ": it is written in full-width characters (全角): write its digits and / in ASCII (半角)"
-    return problem
+    """Why ``code`` is no resource code, with what made it differ from one (identifiers.resource_code_slip)."""
+    return ("give a resource code such as 101001/000001 (classification/sequence)"
+            + resource_code_slip(code, valid_resource_code))
 
 
 def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],

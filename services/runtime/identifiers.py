@@ -282,6 +282,25 @@ def region_code_retired_error(value: str, year: int) -> str | None:
     return f"行政区划代码 {value} is not yet in force in {year}"
 
 
+def resource_code_slip(code: str, valid: Callable[[str], object]) -> str:
+    """What made ``code``, which ``valid`` refuses, differ from a 信息资源代码 it takes, as words to end the refusal
+    with; "" when nothing is seen. Each service checking a code says it alike, so the caller is not told only to
+    give a code such as 101001/000001, which is what it believed it sent:
+
+    - its ``/`` came as ``%2F``: a REST client percent-encoded the URL twice (``%252F``: Spring's
+      UriComponentsBuilder encoding a value already encoded, a proxy re-encoding the path), in the path
+      (``/v1/entries/101001%252F000001``) or a query parameter (``?resourceCode=``), and the edge decoded it once;
+    - a blank before or after it (one read from a configuration file with its final newline);
+    - full-width forms (１０１００１／０００００１), typed with a Chinese input method."""
+    if valid(code.replace("%2F", "/").replace("%2f", "/")):
+        return ": its / came as %2F: your client encoded the URL twice (%252F); encode it once"
+    if code.strip() != code and valid(code.strip()):
+        return ": it has a blank before or after it: send the code alone"
+    if valid(unicodedata.normalize("NFKC", code).strip()):
+        return ": it is written in full-width characters (全角): write its digits and / in ASCII (半角)"
+    return ""
+
+
 def text_key_error(value: str) -> str | None:
     """Free-form keys (licence numbers, place codes): non-empty, printable, bounded."""
     if not value.strip():

@@ -248,6 +248,28 @@ async def test_a_rest_error_is_a_json_google_rpc_status(platform) -> None:  # ty
     assert any(detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" for detail in body["details"])
 
 
+@pytest.mark.parametrize("verb, path, field, system", [
+    ("GET", "/v1/entries/101001%252F000001", "code", "social"),
+    ("GET", "/v1/entries/101001%252F000001/versions", "code", "social"),
+    ("GET", "/v1/grants?resourceCode=101001%252F000001", "resource_code", "social"),
+    ("GET", "/v1/accesses?resourceCode=101001%252F000001", "resource_code", "authority"),
+    ("POST", "/v1/resources/101001%252F000001:query", "resource_code", "social"),
+])
+async def test_a_resource_code_percent_encoded_twice_is_said_so_by_every_service(  # type: ignore[no-untyped-def]
+        platform, verb: str, path: str, field: str, system: str) -> None:
+    """A REST client that encoded a resource code twice (Spring's UriComponentsBuilder encoding 101001%2F000001
+    again) reached the service with 101001%2F000001: the query service said its / came as %2F, but the catalog
+    (GET /v1/entries/…) told the caller only that a code is "the classification …, e.g. 101001/000001", and the
+    authorization service (?resourceCode= of ListGrants) and the query service's own access listing alike, which
+    is what the caller believed it had sent. Each says it now."""
+    payload = {"key": credit_code_of(0), "items": ["name"], "purpose": {
+        "type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "REST"}} if verb == "POST" else None
+    status, body = await asyncio.to_thread(_rest, platform, verb, path, payload, system)
+    assert (status, body["code"]) == (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]), body
+    assert body["message"].startswith(f"{field}: ") and (
+        ": its / came as %2F: your client encoded the URL twice (%252F); encode it once") in body["message"], body
+
+
 async def test_rest_without_a_token_is_401_saying_what_to_send(platform) -> None:  # type: ignore[no-untyped-def]
     def get() -> tuple[int, bytes]:
         try:

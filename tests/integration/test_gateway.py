@@ -406,6 +406,22 @@ async def test_two_authorization_headers_are_refused_saying_so(channel: grpc.aio
     assert "more than one" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
 
 
+@pytest.mark.parametrize("scheme", ["Token ", "JWT ", "Basic ", ""])
+async def test_a_token_under_another_scheme_or_alone_is_refused_saying_so_not_missing(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, scheme: str) -> None:
+    """A token sent as "authorization: Token <jwt>" (Django REST framework's scheme), "JWT <jwt>", under Basic, or
+    alone was refused "Jwt is missing": the caller, who had sent its token, looked for why the header went
+    missing (a proxy dropping it). The refusal says the header holds no bearer token; without the header the
+    words are as before."""
+    sent = f"{scheme}{token(keys, caller())}"
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the authorization header holds no bearer token"), said
+    assert "Bearer <token>" in said, said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+    assert "Jwt is missing" in await refusal(channel, ())
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
@@ -1563,15 +1579,22 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
                                             "it was sent with, else the edge's 5 s): its body was shorter"), status
 
 
+#: Envoy's HTTP/1.1 codec's refusal of a header line without a colon, and of a URL's raw non-ASCII text (which was
+#: told only of headers and methods).
+CODEC_ERROR = ("the request is not valid HTTP/1.1 (a header line without a colon, a character a method or a header "
+               "may not hold, or a URL holding a space or text other than ASCII, which a URL writes percent-encoded "
+               "as UTF-8: 人口 as %E4%BA%BA%E5%8F%A3): check what the client sends")
+
+
 @pytest.mark.parametrize(("request_bytes", "message"), [
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx_request_id: 1\r\nconnection: close\r\n\r\n",
      "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
      "write it with hyphens (x-request-id, not x_request_id)"),
     (b"GET /v1/entries/x HTTP/1.1\r\nconnection: close\r\n\r\n",
      "the request has no Host header, which HTTP/1.1 requires: send one"),
-    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n",
-     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
-     "not hold): check what the client sends"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n", CODEC_ERROR),
+    ("GET /v1/entries?filter.subject=人口 HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n".encode(),
+     CODEC_ERROR),
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nuser-agent: a\x7fb\r\nconnection: close\r\n\r\n",
      "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "
      "does not allow in a header: send text, a binary value in base64"),
@@ -1789,6 +1812,26 @@ async def test_a_malformed_grpc_timeout_is_invalid_argument_saying_how_to_write_
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
+@pytest.mark.parametrize("deadline", ["0S", "0m", "00000000n"])
+async def test_a_grpc_timeout_of_zero_is_deadline_exceeded_saying_zero_is_no_time_not_no_deadline(
+        edge: Edge, keys: PlatformKeys, deadline: str) -> None:
+    """A call sent with a grpc-timeout of zero (a hand-made client taking zero for "no deadline") met the edge's
+    stream timer set to zero, and was told it "ran past its deadline with the catalog service not having
+    answered … or retry later", naming a service it never reached. It is told that zero leaves no time, over
+    gRPC-Web and REST alike."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                              {**token, "grpc-timeout": deadline})
+    assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.DEADLINE_EXCEEDED.value[0])), headers
+    assert "zero is not 'no deadline'" in headers.get("grpc-message", "") \
+        and "catalog" not in headers["grpc-message"], headers
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**token, "grpc-timeout": deadline})
+    assert (status, body["code"], body["message"]) == (504, 4, headers["grpc-message"]), body
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**token, "grpc-timeout": "05S"})
+    assert status == 200, body  # a leading zero is a deadline still
+
+
 @pytest.mark.parametrize("body", [b"", b"\x00", b"\x00\x00\x00\x00"])
 async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edge, keys: PlatformKeys,
                                                                        body: bytes) -> None:
@@ -1874,18 +1917,65 @@ async def test_a_rest_call_with_a_grpc_encoding_header_is_answered_as_without_it
         edge.stop()
 
 
-@pytest.mark.parametrize("content_type", ["application/grpc-web+json", "application/grpc-web-text+json"])
+@pytest.mark.parametrize("content_type", ["application/grpc-web+json", "application/grpc-web-text+json",
+                                          "application/grpc+json"])
 async def test_a_grpc_web_call_with_json_messages_is_unimplemented_saying_what_to_send(
         edge: Edge, keys: PlatformKeys, content_type: str) -> None:
     """gRPC-Web's JSON form is served by no backend: the REST transcoder took the call for a REST URL and
     answered HTTP 404 in plain text, "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
-    method.", which a gRPC-Web client reads as "Http response at 400 or 500 level", for a method that exists."""
-    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    method.", which a gRPC-Web client reads as "Http response at 400 or 500 level", for a method that exists.
+    gRPC's (application/grpc+json) reached the backend, which answered INVALID_ARGUMENT "not a valid protobuf
+    message", as if the JSON were at fault."""
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", {**dict(bearer(keys, caller())), "te": "trailers"}
     body = b'{"code":"x"}'
     status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\x00" + len(body).to_bytes(4, "big")
                                               + body, token, content_type)
     assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.UNIMPLEMENTED.value[0])), headers
     assert "application/grpc-web+proto" in headers.get("grpc-message", ""), headers
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/grpc-web+proto; charset=utf-8", "frame"), ("Application/grpc-web+proto", "frame"),
+    ("APPLICATION/GRPC-WEB;charset=UTF-8", "frame"), ("application/grpc-web-text; charset=utf-8", "base64"),
+    ("Application/Grpc-Web-Text+Proto", "base64"), ("application/grpc; charset=utf-8", "frame"),
+    ("Application/gRPC", "frame")])
+async def test_a_grpc_content_type_in_another_case_or_with_a_charset_is_served(edge: Edge, keys: PlatformKeys,
+                                                                               content_type: str, body: str) -> None:
+    """Media types are case-insensitive and may carry parameters, as a page's fetch or a Java or .NET HTTP client
+    writes them, but the gRPC-Web filter compared the content type exactly and the transcoder took the call for a
+    REST URL: HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
+    method." for a method that exists."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    sent = frame + request if body == "frame" else base64.b64encode(frame + request)
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent, {**token, "te": "trailers"},
+                                              content_type)
+    assert (status, headers.get("grpc-status")) == (200, None), headers  # a reply with a message: answered
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent,
+                                              {**token, "te": "trailers", "grpc-timeout": "soon"}, content_type)
+    assert headers.get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers  # routed as gRPC
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, sent, token,
+                                              "Application/grpc-web+JSON; charset=utf-8")
+    assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0]), headers
+
+
+@pytest.mark.parametrize(("verb", "content_type"), [("POST", "application/proto"), ("POST", "application/json"),
+                                                     ("POST", "application/octet-stream"), ("GET", "")])
+async def test_a_methods_path_without_a_grpc_content_type_is_told_how_to_call_it(
+        edge: Edge, keys: PlatformKeys, verb: str, content_type: str) -> None:
+    """A page using Connect's default transport (the Connect protocol: application/proto or application/json at the
+    method's path), a hand-made POST of application/octet-stream or a GET of the method's path was answered 404
+    "no operation has this URL", as if the path were misspelt. It is 415 saying to call it as gRPC or gRPC-Web (a
+    Connect client: createGrpcWebTransport) or at its REST URL; a path that is no service's is 404 as before."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    headers = {**dict(bearer(keys, caller())), **({"content-type": content_type} if content_type else {})}
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, GET_ENTRY, frame + request if verb == "POST"
+                                              else b"", headers)
+    answer = json.loads(body)
+    assert (status, answer["code"]) == (415, grpc.StatusCode.UNIMPLEMENTED.value[0]), answer
+    assert "application/grpc-web+proto" in answer["message"] and "createGrpcWebTransport" in answer["message"]
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, "/govshare.nothing.v1.X/Y", b"", headers)
+    assert status == 404 and json.loads(body)["code"] == grpc.StatusCode.NOT_FOUND.value[0], body
 
 
 @pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])

@@ -1716,6 +1716,25 @@ def test_an_endpoint_written_as_a_url_is_refused_naming_host_and_port(url: str,
         AsyncClient(None, "sys-1", "secret", plaintext=True)
 
 
+@pytest.mark.parametrize(("endpoint", "host_port"), [("127.0.0.1:50051/", "127.0.0.1:50051"),
+                                                      ("edge.gov.cn:443/v1/entries", "edge.gov.cn:443"),
+                                                      ("[::1]:50051/", "[::1]:50051"),
+                                                      ("edge.gov.cn/", "edge.gov.cn:port")])
+def test_an_endpoint_with_a_path_is_refused_naming_host_and_port(endpoint: str, host_port: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An address copied from a URL without its scheme (the REST address `govshare up` prints ends in /) was
+    accepted, and every call then failed UNAVAILABLE "errors resolving 127.0.0.1:50051/: Failed to parse port",
+    retried to its deadline, as if the platform were down. gRPC's own targets (dns:///…, unix:…) still pass."""
+    with pytest.raises(ValueError, match=re.escape(f"endpoint '{endpoint}' has a path") + ".*" + re.escape(
+            f"give the edge's host:port ({host_port})")):
+        Client(endpoint, "sys-1", "secret", plaintext=True)
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", endpoint)
+    with pytest.raises(ValueError, match=re.escape(f"GOVSHARE_ENDPOINT '{endpoint}' has a path")):
+        AsyncClient(None, "sys-1", "secret", plaintext=True)
+    for target in ("dns:///127.0.0.1:50051", "unix:/tmp/edge.sock", "unix:///tmp/edge.sock", "127.0.0.1:50051"):
+        Client(target, "sys-1", "secret", plaintext=True).close()
+
+
 @pytest.mark.parametrize(("setting", "said"), [
     ({"initial_backoff": -0.5}, "initial_backoff must be a finite number of at least 0, not -0.5"),
     ({"max_backoff": float("nan")}, "max_backoff must be a finite number of at least 0, not nan"),

@@ -722,10 +722,13 @@ def pem_of(pem: object, source: str) -> bytes:
 
 
 _URL = re.compile(r"(?i)(?:https?|grpcs?)://([^/?#]*)")
+#: A host (or a bracketed IPv6 address) and port followed by a path: gRPC's own targets (dns:///…, unix:/…) have
+#: a scheme's colon, not a port, before their slash.
+_WITH_PATH = re.compile(r"([^/:\s]+|\[[^\]]*\])(:[0-9]+)?(/.*)")
 
 
 def endpoint_of(endpoint: str, argument: str) -> str:
-    """The edge's ``host:port``; a URL is a ValueError saying what to give instead.
+    """The edge's ``host:port``; a URL, or a host:port with a path, is a ValueError saying what to give instead.
 
     `govshare up` prints the REST address (``http://host:port/``) beside the gRPC one, and gRPC would read
     such a URL as a host name: every call would fail UNAVAILABLE "Misformatted domain name", retried until
@@ -738,6 +741,13 @@ def endpoint_of(endpoint: str, argument: str) -> str:
         host_port = url.group(1) or "host:port"
         raise ValueError(f"{argument} {endpoint!r} is a URL: give the edge's host:port ({host_port}); TLS is the "
                          f"default, plaintext=True or {ENV_PLAINTEXT}=1 turns it off")
+    with_path = _WITH_PATH.fullmatch(endpoint)
+    if with_path is not None:
+        # Copied from a URL without its scheme (127.0.0.1:50051/): gRPC's "Failed to parse port", UNAVAILABLE on
+        # every call, retried to its deadline.
+        host_port = with_path.group(1) + (with_path.group(2) or ":port")
+        raise ValueError(f"{argument} {endpoint!r} has a path ({with_path.group(3)}), which a gRPC endpoint does "
+                         f"not: give the edge's host:port ({host_port})")
     return endpoint
 
 
