@@ -134,7 +134,7 @@ INVALID_VALUES = {
     "password in config": ("values-intranet.yaml", {"config": {"extraEnv": {"PGPASSWORD": "hunter2"}}}),
     "credentials in a config value": (
         "values-intranet.yaml",
-        {"config": {"extraEnv": {"GOVSHARE_PEER": "postgresql://u:p@db:5432/x"}}},
+        {"config": {"extraEnv": {"GOVSHARE_REDIS_SENTINEL_MASTER": "postgresql://u:p@db:5432/x"}}},
     ),
     "zone overridden through extraEnv": (
         "values-extranet.yaml",
@@ -557,3 +557,48 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
                     chart.validate_schema(values)
         for name in TUNABLE_WHERE_UNSET:
             chart.validate_schema({"components": {"query": {"extraEnv": {name: "1"}}}})
+
+
+def _settings_the_processes_read() -> set[str]:
+    """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
+    names: set[str] = set()
+    for package in ("services", "gateway", "console"):
+        for path in (CHART.parents[2] / package).rglob("*.py"):
+            names.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+    return names
+
+
+@pytest.mark.parametrize(("where", "path"), [
+    (("config",), "/config/extraEnv"),
+    (("components", "query"), "/components/query/extraEnv"),
+    (("heavyReads", "query"), "/heavyReads/query/extraEnv"),
+    (("console",), "/console/extraEnv"),
+])
+def test_a_misspelt_setting_in_extra_env_fails_the_render_naming_it(where: tuple[str, ...], path: str) -> None:
+    """`extraEnv: {GOVSHARE_DRAIN_TIMEOUT_SECOND: 40}` (the S missing) rendered: the pods got a variable no process
+    reads, the drain stayed at its default, and nothing said so. A GOVSHARE_* name is now one the processes read,
+    and helm names the map and the key; other names (TZ, OTEL_*, PYTHON*) still pass as given."""
+    def values(env: dict[str, Any]) -> dict[str, Any]:
+        tree: dict[str, Any] = {"extraEnv": env}
+        for key in reversed(where):
+            tree = {key: tree}
+        return tree
+
+    with helm.Chart.load(CHART) as chart:
+        for typo in ("GOVSHARE_DRAIN_TIMEOUT_SECOND", "GOVSHARE_LOG_LEVLE", "GOVSHARE_"):
+            with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{typo}' not allowed"):
+                chart.validate_schema(values({typo: "40"}))
+        chart.validate_schema(values({"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40, "TZ": "Asia/Shanghai",
+                                      "PYTHONFAULTHANDLER": "1", "OTEL_BSP_MAX_QUEUE_SIZE": 4096, "GOVSHARE": "x",
+                                      "GOVSHAREX": "x", "G": "x"}))
+
+
+def test_extra_env_takes_every_setting_the_processes_read_that_the_chart_leaves_to_it() -> None:
+    """The schema's list of GOVSHARE_* names is the code's: a setting added to the code and not to the list could
+    not be set in a cluster, and one removed from the code would be taken and never read."""
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        env = json.load(f)["definitions"]["nonSecretEnv"]
+    refused = env["propertyNames"]["not"]["anyOf"]
+    left = {name for name in _settings_the_processes_read()
+            if not re.search(refused[0]["pattern"], name) and name not in refused[1]["enum"]}
+    assert set(env["properties"]) == left
