@@ -559,6 +559,25 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
             chart.validate_schema({"components": {"query": {"extraEnv": {name: "1"}}}})
 
 
+@pytest.mark.parametrize(("secrets", "named"), [
+    ({"databaseUrl": {"name": "pg-credentials", "key": "url"}},
+     r'secrets.databaseUrl \(Secret "pg-credentials", key "url"\) is not used while trial.enabled is true: a trial'
+     r" runs the release's own PostgreSQL, with the generated credentials of govshare-trial-credentials"),
+    ({"databaseUrl": {"key": "external-database-url"}},
+     r'secrets.databaseUrl \(Secret "govshare-secrets", key "external-database-url"\) is not used'),
+    ({"redisUrl": {"name": "redis-credentials"}},
+     r'secrets.redisUrl \(Secret "redis-credentials", key "redis-url"\) is not used .* own Redis'),
+])
+def test_a_trial_told_where_its_database_is_fails_the_render_naming_the_setting(secrets: dict, named: str) -> None:
+    """A trial install pointed every process at its bundled PostgreSQL and Redis whatever secrets.databaseUrl and
+    secrets.redisUrl said: an operator who named the Secret of the database to keep ran the platform on an empty
+    bundled one, and nothing said so. The render now fails naming the setting and the two ways out."""
+    with pytest.raises(helm.HelmError, match=named):
+        render_chart(user_values(("values-extranet.yaml",), {"trial": {"enabled": True}, "mtls": {"enabled": False},
+                                                              "secrets": secrets}))
+    assert render_chart(user_values(("values-extranet.yaml",), {"secrets": secrets}))
+
+
 def _settings_the_processes_read() -> set[str]:
     """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
     names: set[str] = set()
