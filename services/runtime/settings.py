@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from redis.connection import parse_url
 
 from services.runtime import person_secrets, redis_target, workdays
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
@@ -388,6 +389,8 @@ def _parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: 
         errors.append(f"GOVSHARE_REDIS_SENTINELS={raw!r}: {'; '.join(problems)} (expected host:port,host:port)")
         return
     base = str(values.get("redis_url", ""))
+    if base and redis_url_problem(base):
+        return  # named by the URL's own check (_url_problems): the sentinels' URL is made of what it holds
     if base and not base.startswith("redis://"):
         errors.append("GOVSHARE_REDIS_URL: with sentinels it may only give the password and database (redis://…; "
                       "TLS to a Sentinel deployment is not supported)")
@@ -550,9 +553,30 @@ def _url_problems(settings: Settings) -> list[str]:
                       ("GOVSHARE_DATABASE_READ_URL", settings.database_read_url)):
         if url and (problem := database_url_problem(url)):
             problems.append(f"{name}: {problem}")
-    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
-        problems.append("GOVSHARE_REDIS_URL: expected a redis://, rediss:// or unix:// URL")
+    if settings.redis_url and (problem := redis_url_problem(settings.redis_url)):
+        problems.append(f"GOVSHARE_REDIS_URL: {problem}")
     return problems
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a Redis URL, or None; the URL itself is not repeated (it may hold a password).
+
+    redis-py reads a redis:// URL only when it connects: a port out of range or an option that is no value of
+    its kind (?socket_timeout=5s) raised there, and a service took it for Redis not being up yet, retrying for
+    ever ("dependencies not ready (Port out of range 0-65535); retrying"), never naming the variable; a database
+    that is no number (redis://host/sessions) was read as database 0, another service's."""
+    if not url.startswith(REDIS_SCHEMES):
+        return "expected a redis://, rediss:// or unix:// URL"
+    try:
+        if redis_target.sentinel_target(url) is not None:
+            return None
+        parse_url(url)
+    except ValueError as exc:
+        return f"the URL is not valid ({exc})"
+    path = "" if url.startswith("unix://") else urlsplit(url).path.strip("/")
+    if path and not path.isdigit():
+        return "the path after the host must be the database's number (redis://host:6379/0)"
+    return None
 
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:

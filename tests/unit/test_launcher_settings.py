@@ -408,3 +408,38 @@ def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_p
         f"govshare up: {tmp_path / 'demo-credentials.json'} is not the demo credentials file it wrote ("), done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "pg").exists()
+
+
+@pytest.mark.parametrize("url, says", [
+    ("redis://:pw-7f@cache:99999/0", "the URL is not valid (Port out of range 0-65535)"),
+    ("redis://:pw-7f@cache:6379/0?socket_timeout=5s", "Invalid value for 'socket_timeout' in connection URL"),
+    ("rediss://:pw-7f@[fd00::1/0", "Invalid IPv6 URL"),
+    ("redis://:pw-7f@cache:6379/sessions", "the path after the host must be the database's number"),
+])
+def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: str, says: str) -> None:
+    """A Redis URL of the right scheme passed the check whatever followed: redis-py reads it only when it
+    connects, so a served process took its ValueError for Redis not being up and retried for ever ("catalog:
+    dependencies not ready (Port out of range 0-65535); retrying"), never naming GOVSHARE_REDIS_URL; a database
+    that is no number was read as database 0. The process now stops at start with one line naming the variable,
+    never the password, as `govshare up` and the console do."""
+    from console.settings import ConsoleSettingsError, load_console_settings
+
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://govshare@db/govshare",
+           "GOVSHARE_REDIS_URL": url, "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0",
+           "GOVSHARE_METRICS_PORT": "0", "GOVSHARE_DEPENDENCY_WAIT_SECONDS": "1"}
+    served = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], cwd=ROOT, timeout=120,
+                            env={**os.environ, **env}, capture_output=True, text=True)
+    assert served.returncode == 2, served.stderr[-2000:]
+    (line,) = [line for line in served.stderr.splitlines() if "GOVSHARE_REDIS_URL" in line]
+    assert line.startswith("  - GOVSHARE_REDIS_URL: ") and says in line, served.stderr
+    assert "pw-7f" not in served.stderr
+    with pytest.raises(ConsoleSettingsError) as console:
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:8443", "GOVSHARE_CONSOLE_REDIS_URL": url})
+    assert "GOVSHARE_CONSOLE_REDIS_URL: " in str(console.value) and says in str(console.value)
+    assert "pw-7f" not in str(console.value)
+    # With sentinels the URL gives the password and database: one it cannot give is named, not a traceback.
+    sentinels = {**env, "GOVSHARE_REDIS_SENTINELS": "s1:26379", "GOVSHARE_REDIS_SENTINEL_MASTER": "govshare",
+                 "GOVSHARE_REDIS_URL": "redis://:pw-7f@cache/0?db=sessions"}
+    assert [p for p in problems("catalog", sentinels) if "REDIS" in p] == [
+        "GOVSHARE_REDIS_URL: the URL is not valid (Invalid value for 'db' in connection URL.)"]
