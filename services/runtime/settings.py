@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from redis.connection import parse_url
@@ -522,6 +522,36 @@ def database_url_problem(url: str) -> str | None:
         _ = urlsplit(url).port  # raises on a port out of range or a broken IPv6 host
     except ValueError as exc:
         return f"the postgresql:// URL is not valid ({exc})"
+    return _database_url_parameter_problem(parse_qs(urlsplit(url).query))
+
+
+#: The values libpq (and asyncpg) take for the URL's parameters that have a fixed set of them.
+_DATABASE_URL_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "target_session_attrs": ("any", "primary", "standby", "prefer-standby", "read-write", "read-only"),
+    "sslnegotiation": ("postgres", "direct"),
+    "ssl_min_protocol_version": ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
+    "ssl_max_protocol_version": ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
+}
+#: The URL's parameters naming a file the driver opens.
+_DATABASE_URL_FILES = ("sslrootcert", "sslcert", "sslkey", "sslcrl")
+
+
+def _database_url_parameter_problem(parameters: Mapping[str, list[str]]) -> str | None:
+    """Why a parameter of a PostgreSQL URL cannot be used, or None.
+
+    asyncpg reads them only when it connects: a value of none of its choices (sslmode=verify_ful) or a
+    certificate file that is not there (sslrootcert=/etc/govshare/pg/ca.crt, the Secret mounted elsewhere) raised
+    there, and a service took it for PostgreSQL not being up yet, retrying for ever ("dependencies not ready
+    ([Errno 2] No such file or directory); retrying"), naming neither the variable nor the file."""
+    for name, allowed in _DATABASE_URL_CHOICES.items():
+        for value in parameters.get(name, ()):
+            if not {value, value.replace("_", "-"), value.replace("_", ".")} & set(allowed):  # verify_full too
+                return f"{name}={value!r} in the URL is none of {', '.join(allowed)}"
+    for name in _DATABASE_URL_FILES:
+        for path in parameters.get(name, ()):
+            if not os.path.isfile(path):
+                return f"{name}={path!r} in the URL: no such file"
     return None
 
 

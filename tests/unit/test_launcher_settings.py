@@ -347,6 +347,14 @@ def test_a_taken_metrics_port_is_named_with_its_setting(monkeypatch: pytest.Monk
     ("postgresql://govshare:pw-7f@db:99999/govshare", "Port out of range"),
     ("postgresql://govshare:pw-7f@[fd00::1/govshare", "Invalid IPv6 URL"),
     ("postgresql://govshare:p@ss-7f@db/govshare", "holds a character a URL reserves"),
+    # asyncpg reads these only when it connects: a service retried for ever ("dependencies not ready ([Errno 2] No
+    # such file or directory); retrying"), naming neither the variable nor the file.
+    ("postgresql://govshare:pw-7f@db/govshare?sslmode=verify-ful",
+     "sslmode='verify-ful' in the URL is none of disable, allow, prefer, require, verify-ca, verify-full"),
+    ("postgresql://govshare:pw-7f@db/govshare?target_session_attrs=master", "target_session_attrs='master'"),
+    ("postgresql://govshare:pw-7f@db/govshare?ssl_min_protocol_version=1.2", "ssl_min_protocol_version='1.2'"),
+    ("postgresql://govshare:pw-7f@db/govshare?sslmode=verify-full&sslrootcert=/nonexistent/pg/ca.crt",
+     "sslrootcert='/nonexistent/pg/ca.crt' in the URL: no such file"),
 ])
 def test_a_database_url_asyncpg_cannot_read_is_refused_naming_the_variable(
         url: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -443,3 +451,14 @@ def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: st
                  "GOVSHARE_REDIS_URL": "redis://:pw-7f@cache/0?db=sessions"}
     assert [p for p in problems("catalog", sentinels) if "REDIS" in p] == [
         "GOVSHARE_REDIS_URL: the URL is not valid (Invalid value for 'db' in connection URL.)"]
+
+
+def test_a_database_url_with_tls_parameters_asyncpg_takes_is_accepted(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_REDIS_URL": "unix:///r.sock",
+           "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    for query in (f"sslmode=verify-full&sslrootcert={ca}", "sslmode=verify_ca", "target_session_attrs=read-write",
+                  "ssl_min_protocol_version=TLSv1.2", "ssl_min_protocol_version=TLSv1_3"):
+        load("catalog", {**env, "GOVSHARE_DATABASE_URL": f"postgresql://govshare@db/govshare?{query}"})
