@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -647,8 +649,34 @@ def _binding(address: str, variable: str) -> Iterator[None]:
     try:
         yield
     except RuntimeError:
-        raise ListenError(f"cannot listen on {address} ({variable}): gRPC could not bind it (an address that is not "
-                          "this host's, or a port this process may not take)") from None
+        raise ListenError(f"cannot listen on {address} ({variable}): {_bind_failure(address)}") from None
+
+
+#: What the bind's error means for the operator, by errno.
+_BIND_ADVICE = {
+    errno.EADDRINUSE: "another process listens on that port: stop it, or give this one another port",
+    errno.EADDRNOTAVAIL: "the address is not one of this host's",
+    errno.EACCES: "this process may not take that port (below 1024, without the capability)",
+}
+
+
+def _bind_failure(address: str) -> str:
+    """Why ``address`` cannot be bound, found by binding it once more with a plain socket: gRPC says only that it
+    failed, and its own log line (add_port.cc, "Address already in use") is not in the one line the process ends
+    with, so a port another process held was told as an address of another host."""
+    host, _, port = address.rpartition(":")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host.strip("[]") or None, int(port),
+                                                              type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(sockaddr)
+    except OSError as exc:
+        if exc.errno in _BIND_ADVICE:
+            return f"{exc.strerror} ({_BIND_ADVICE[exc.errno]})"
+        return f"gRPC could not bind it ({exc.strerror or exc})"
+    except ValueError:
+        pass
+    return "gRPC could not bind it (an address that is not this host's, or a port this process may not take)"
 
 
 async def _start_health_server(address: str, servicer: DrainingHealthServicer) -> grpc.aio.Server:

@@ -306,7 +306,28 @@ def test_a_listen_address_the_process_cannot_bind_is_one_line(variable: str) -> 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable})" in done.stderr, done.stderr
+    assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable}): Cannot assign requested address (the " \
+        "address is not one of this host's)" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("variable", ["GOVSHARE_LISTEN", "GOVSHARE_HEALTH_LISTEN"])
+def test_a_listen_port_another_process_holds_is_named_as_taken(variable: str) -> None:
+    """A port another process listened on ended the process with "gRPC could not bind it (an address that is not
+    this host's, or a port this process may not take)": neither was the case, and the operator looked for a wrong
+    address. The line now says the port is in use."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        env = {**os.environ, "GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://x@127.0.0.1:1/x",
+               "GOVSHARE_REDIS_URL": "redis://127.0.0.1:1", "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+               "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0",
+               variable: taken}
+        done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"govshare catalog: cannot listen on {taken} ({variable}): Address already in use (another process " \
+        "listens on that port: stop it, or give this one another port)" in done.stderr, done.stderr
 
 
 def _taken(port: int, ports: dict[str, int], base: int) -> str:
