@@ -209,6 +209,12 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/metrics/podMonitor/interval"),
     ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30 s"}}},
      "/metrics/podMonitor/interval"),
+    # A toleration's effect and a resource's name are checked by the API server ("Unsupported value", "must be a
+    # standard resource type or fully qualified"): they were any string.
+    ("values-intranet.yaml", {"jobs": {"tolerations": [{"key": "x", "effect": "NoSchedul"}]}},
+     "/jobs/tolerations/0/effect"),
+    ("values-intranet.yaml", {"components": {"query": {"resources": {"requests": {"cpu": "1", "memroy": "1Gi"}}}}},
+     "/components/query/resources/requests"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -217,6 +223,31 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     NetworkPolicy ("must be a valid CIDR"), leaving a failed release behind. The schema now names the value."""
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
+
+
+
+@pytest.mark.parametrize(("overrides", "path", "key"), [
+    ({"components": {"query": {"tolerations": [{"key": "dedicated", "operater": "Exists", "effect": "NoSchedule"}]}}},
+     "/components/query/tolerations/0", "operater"),
+    ({"console": {"affinity": {"podAntiAfinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}},
+     "/console/affinity", "podAntiAfinity"),
+    ({"heavyReads": {"query": {"enabled": True, "tolerations": [{"key": "x", "tolerationSecond": 30}]}}},
+     "/heavyReads/query/tolerations/0", "tolerationSecond"),
+])
+def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict, path: str, key: str) -> None:
+    """tolerations and affinity were any objects: the API server drops a field it does not know (a warning helm
+    shows among others), so `operater: Exists` left a toleration of the key's empty value, which tolerates nothing
+    (the pods Pending on the dedicated nodes' taint), and `podAntiAfinity` left the replicas free to share a node.
+    The schema now knows their fields; the well-spelt ones still render."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{key}' not allowed"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+    assert render_chart(user_values(("values-extranet.yaml",), {
+        "components": {"query": {"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule",
+                                                  "tolerationSeconds": 30}],
+                                 "resources": {"requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
+                                                            "hugepages-2Mi": "0", "example.com/device": "1"},
+                                               "limits": {"cpu": "1", "memory": "1Gi"}}}},
+        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
 
 
 @pytest.mark.parametrize(("overrides", "path", "value"), [
