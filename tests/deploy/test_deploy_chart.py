@@ -576,11 +576,13 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
                  "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"},
         "console": {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth", "displayName": "省统一身份认证平台",
                              "tokenUrl": "https://sso.example.gov.cn/token"}},
-        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}}})
+        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}},
+        # GOVSHARE_HOLIDAYS_FILE, set (with its volume) only with config.holidays, was taken twice.
+        "config": {"holidays": '[2027]\nholidays = ["2027-01-01"]\nworkdays = []\n'}})
     objects = [o for v in rendered.values() for o in v.objects] + render_chart(wide)
     names = {name for _, spec in workloads(objects) for c in containers(spec) for name in env_of(c)
              if not c["image"].startswith("docker.io/library/")}  # the trial's PostgreSQL and Redis
-    assert "GOVSHARE_RATE_LIMIT_PER_SECOND" in names and "GOVSHARE_CONSOLE_GATEWAY" in names
+    assert {"GOVSHARE_RATE_LIMIT_PER_SECOND", "GOVSHARE_CONSOLE_GATEWAY", "GOVSHARE_HOLIDAYS_FILE"} <= names
     with helm.Chart.load(CHART) as chart:
         for name in sorted(names - TUNABLE_WHERE_UNSET):
             for values in ({"config": {"extraEnv": {name: "1"}}}, {"console": {"extraEnv": {name: "1"}}}):
