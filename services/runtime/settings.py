@@ -465,10 +465,16 @@ def _still_trusted(retired: list[Ed25519PublicKey], public: list[Ed25519PublicKe
 
 def address_problem(address: str) -> str | None:
     """What is wrong with a listening address, or None: not host:port, or a port no socket can have (caught
-    when the settings or the 前置机's configuration are read, not at bind)."""
+    when the settings or the 前置机's configuration are read, not at bind).
+
+    A URL (http://authorization:50051, the form the REST base URL is printed in) split into the host
+    'http://authorization' and a port, and passed: a service dialled 'dns:///http://authorization:50051', whose
+    resolution never succeeds, so every call to that service was UNAVAILABLE while the process reported ready."""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
         return f"expected host:port, got {address!r}"
+    if "/" in host:
+        return f"expected host:port, got {address!r}: give the host and port without a scheme or path"
     if int(port) > 65535:
         return f"the port must be between 0 and 65535, got {port}"
     return None
@@ -477,6 +483,15 @@ def address_problem(address: str) -> str | None:
 def _address_problems(name: str, address: str) -> list[str]:
     problem = address_problem(address)
     return [f"{name}={address!r}: {problem}"] if problem else []
+
+
+#: The gRPC URI schemes a dialled target may be given in (dns:///name:port, ipv4:a:1,b:2); any other is host:port.
+TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
+
+
+def _target_problems(name: str, target: str) -> list[str]:
+    """A dialled target is a gRPC URI of a known scheme, taken as given, or host:port."""
+    return [] if target.startswith(TARGET_SCHEMES) else _address_problems(name, target)
 
 
 def _metrics_host_problems(settings: Settings) -> list[str]:
@@ -728,7 +743,7 @@ def validate(settings: Settings) -> list[str]:
     errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):
-            errors.extend(_address_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
+            errors.extend(_target_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
     if settings.component != "gateway" and any(len(key) < 32 for key in settings.verifying_internal_keys):

@@ -483,3 +483,22 @@ def test_a_database_url_with_tls_parameters_asyncpg_takes_is_accepted(tmp_path: 
     for query in (f"sslmode=verify-full&sslrootcert={ca}", "sslmode=verify_ca", "target_session_attrs=read-write",
                   "ssl_min_protocol_version=TLSv1.2", "ssl_min_protocol_version=TLSv1_3"):
         load("catalog", {**env, "GOVSHARE_DATABASE_URL": f"postgresql://govshare@db/govshare?{query}"})
+
+
+def test_a_target_or_gateway_given_as_a_url_is_refused_naming_the_variable() -> None:
+    """GOVSHARE_AUTHORIZATION_TARGET=http://authorization:50051 passed as host 'http://authorization' and port
+    50051: the catalog dialled dns:///http://authorization:50051, which never resolves, and reported ready while
+    each call to authorization was UNAVAILABLE; the console took https://gateway:8443 alike. A gRPC URI of a
+    known scheme is still taken as given."""
+    from console.settings import ConsoleSettingsError, load_console_settings
+
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://govshare@db/govshare",
+           "GOVSHARE_REDIS_URL": "unix:///r.sock", "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    with pytest.raises(SettingsError) as info:
+        load("catalog", {**env, "GOVSHARE_AUTHORIZATION_TARGET": "http://authorization:50051"})
+    assert "GOVSHARE_AUTHORIZATION_TARGET='http://authorization:50051': expected host:port, got " \
+           "'http://authorization:50051': give the host and port without a scheme or path" in str(info.value)
+    for target in ("authorization:50051", "dns:///authorization:50051", "ipv4:10.0.0.1:50051,10.0.0.2:50051"):
+        load("catalog", {**env, "GOVSHARE_AUTHORIZATION_TARGET": target})
+    with pytest.raises(ConsoleSettingsError, match="GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port"):
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "https://gateway.govshare.svc:50051"})
