@@ -611,6 +611,19 @@ def test_a_trial_told_where_its_database_is_fails_the_render_naming_the_setting(
     assert render_chart(user_values(("values-extranet.yaml",), {"secrets": secrets}))
 
 
+def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
+    """heavyReads.query.readReplica in a trial rendered the heavy-read pods reading database-read-url from
+    govshare-secrets, which a trial's Secret does not hold (docs/deploy.md lists four keys): they stayed in
+    CreateContainerConfigError and `helm install --wait` timed out; the bundled PostgreSQL has no replica anyway."""
+    trial = {"trial": {"enabled": True}, "mtls": {"enabled": False}}
+    with pytest.raises(helm.HelmError, match=r"heavyReads.query.readReplica is true while trial.enabled is true: the "
+                                              r"trial's bundled PostgreSQL has no read replica"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            **trial, "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
+    assert render_chart(user_values(("values-extranet.yaml",), {
+        **trial, "heavyReads": {"query": {"enabled": True, "readReplica": False}}}))
+
+
 def _settings_the_processes_read() -> set[str]:
     """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
     names: set[str] = set()
