@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
@@ -698,8 +699,25 @@ async def _start_component(component: Component, attempts: int = 600) -> None:
         except Exception as exc:
             if attempt == attempts - 1:
                 raise
-            log.warning("%s: dependencies not ready (%s); retrying", component.name, exc)
+            log.warning("%s: %s not ready (%s); retrying", component.name, _dependency_of(exc), exc)
             await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
+
+
+#: The dependency a failed start waited for, by the package its error was raised in, and the setting naming it.
+_DEPENDENCIES = (("asyncpg", "PostgreSQL (GOVSHARE_DATABASE_URL)"), ("redis", "Redis (GOVSHARE_REDIS_URL)"))
+
+
+def _dependency_of(exc: BaseException) -> str:
+    """Which dependency a failed start waited for. The drivers' errors do not say: asyncpg's refused connection is
+    a bare "[Errno 111] Connect call failed ('10.0.5.10', 5432)" and redis-py's "Error 111 connecting to
+    10.0.5.20:6379", so "dependencies not ready (…)" left the operator to guess from an address which of the two
+    was down, and which variable to check. The package whose code raised it does say."""
+    packages = {frame.f_globals.get("__name__", "").partition(".")[0]
+                for frame, _ in traceback.walk_tb(exc.__traceback__)}
+    for package, dependency in _DEPENDENCIES:
+        if package in packages:
+            return dependency
+    return "dependencies"
 
 
 def reflection_pool(service_names: Sequence[str]) -> descriptor_pool.DescriptorPool:
