@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from services.runtime import workdays
 from services.runtime.pagination import MAX_PAGE_SIZE
-from services.runtime.settings import REDIS_SCHEMES, address_problem
+from services.runtime.settings import address_problem, redis_url_problem
 
 #: The platform-wide settings the console reads besides its own GOVSHARE_CONSOLE_* (docs/configuration.md):
 #: `govshare up` passes these on to it, and no other (it holds no key, no database URL).
@@ -155,9 +155,9 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"GOVSHARE_LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
     redis_url, redis_name = _redis_url(env)
-    if redis_url and not redis_url.startswith(REDIS_SCHEMES):
+    if redis_url and (problem := redis_url_problem(redis_url)):
         # Named, never shown (it may hold a password): redis-py's ValueError traceback stopped the console at start.
-        problems.append(f"{redis_name}: expected a redis://, rediss:// or unix:// URL")
+        problems.append(f"{redis_name}: {problem}")
     settings = ConsoleSettings(
         log_level=log_level,
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,

@@ -30,7 +30,7 @@ import grpc
 from opentelemetry import trace
 
 from services.runtime.identity import AssertionSigner, Caller
-from services.runtime.settings import Settings
+from services.runtime.settings import TARGET_SCHEMES, Settings
 
 MetadataEntries = tuple[tuple[str, str], ...]
 #: The metadata keys of W3C trace context.
@@ -52,8 +52,6 @@ CHANNEL_OPTIONS = [
 ]
 #: The balancing policy of every channel: each call to the next ready address of the target's name.
 LOAD_BALANCING = [{"round_robin": {}}]
-#: Target schemes gRPC resolves itself (``ipv4:a:1,b:2`` lists addresses); any other target is host:port.
-TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
 
 
 def dial_target(target: str) -> str:

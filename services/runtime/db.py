@@ -2,8 +2,9 @@
 
 Each service owns one schema (named after the service) and a ``migrations/``
 folder of numbered ``.sql`` files. Migrations run in order, once, inside a
-transaction, under an advisory lock so that several replicas starting together
-do not race; applied files are recorded in ``<schema>.schema_migrations``.
+transaction (but for one that is a CREATE INDEX CONCURRENTLY: see concurrent_index),
+under an advisory lock so that several replicas starting together do not race;
+applied files are recorded in ``<schema>.schema_migrations``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import asyncio
 import hashlib
 import itertools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from services.runtime import telemetry
+from services.runtime import concurrent_index, telemetry
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ _EARLIER_TEXTS = {
         "44056f4f9d2a106a15d3b74451c64bb6a47f83ac4c2ee147c0688ed47f018bf7"},
     ("query", "011_audit_verifications.sql"): {"5419a9f0d2d980bc94ae6781b25392465887183842b187ae902a5b8e692a030c"},
     ("query", "015_archive_anchors.sql"): {"2186d27cdd60566dc12b79ac3f90dc6dc01ac1d1764bc4a875135c5e3d4209b9"},
+    # The same index, built with the table's SHARE lock held (concurrently now, a partition at a time).
+    ("query", "024_access_system_time.sql"): {"8845a735627211ff953725738b7921ce984ead73a22a02ae2a3b6096bb948028"},
     # Only the way its columns are spelled changed (LIKE audit_checkpoints): the table is the same.
     ("query", "013_verification_held_checkpoints.sql"): {
         "5d7d89358b10ab621bcc1af372bba1b1fd4c8de4b35314ec076b076e3a1da4c4"},
@@ -230,15 +234,41 @@ async def _apply(conn: asyncpg.Connection, schema: str, name: str, sql: str, che
     export, a verification), and while it waits every call that needs the table queues behind it: during a helm
     upgrade, whose migration Job runs beside the serving pods, a migration stopped the platform for as long as
     the longest transaction on the table lasted. A lock not granted within MIGRATION_LOCK_TIMEOUT_MS now undoes
-    the migration (nothing of it stays) and it is tried again after a pause, the queued calls served meanwhile."""
+    the migration (nothing of it stays) and it is tried again after a pause, the queued calls served meanwhile.
+    A migration that is one CREATE INDEX CONCURRENTLY runs outside a transaction (concurrent_index), its short
+    steps each giving way so, and is recorded once its index is valid."""
+    async def record(tx: asyncpg.Connection) -> None:
+        await tx.execute(f'INSERT INTO "{schema}".schema_migrations (name, checksum) VALUES ($1, $2)', name, checksum)
+
+    async def step(work: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        await _giving_way(conn, schema, name, work)
+
+    index = concurrent_index.parse(sql)
+    if index is None:
+        async def whole(tx: asyncpg.Connection) -> None:
+            await tx.execute(sql)
+            await record(tx)
+
+        await step(whole)
+        return
+    await conn.execute(f'SET search_path TO "{schema}", public')
+    try:
+        await concurrent_index.build(conn, index, step)
+    finally:
+        await conn.execute("RESET search_path")
+    await step(record)
+
+
+async def _giving_way(conn: asyncpg.Connection, schema: str, name: str,
+                      work: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+    """Runs ``work`` in a transaction of ``schema`` that is undone and tried again after a pause while a lock it
+    needs is not granted within MIGRATION_LOCK_TIMEOUT_MS (see _apply)."""
     for attempt in itertools.count(1):
         try:
             async with conn.transaction():
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                 await conn.execute(f"SET LOCAL lock_timeout = {int(MIGRATION_LOCK_TIMEOUT_MS)}")
-                await conn.execute(sql)
-                await conn.execute(f'INSERT INTO "{schema}".schema_migrations (name, checksum) VALUES ($1, $2)',
-                                   name, checksum)
+                await work(conn)
             return
         except asyncpg.LockNotAvailableError:
             pause = min(MIGRATION_RETRY_SECONDS * attempt, 30.0)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
@@ -647,8 +650,34 @@ def _binding(address: str, variable: str) -> Iterator[None]:
     try:
         yield
     except RuntimeError:
-        raise ListenError(f"cannot listen on {address} ({variable}): gRPC could not bind it (an address that is not "
-                          "this host's, or a port this process may not take)") from None
+        raise ListenError(f"cannot listen on {address} ({variable}): {_bind_failure(address)}") from None
+
+
+#: What the bind's error means for the operator, by errno.
+_BIND_ADVICE = {
+    errno.EADDRINUSE: "another process listens on that port: stop it, or give this one another port",
+    errno.EADDRNOTAVAIL: "the address is not one of this host's",
+    errno.EACCES: "this process may not take that port (below 1024, without the capability)",
+}
+
+
+def _bind_failure(address: str) -> str:
+    """Why ``address`` cannot be bound, found by binding it once more with a plain socket: gRPC says only that it
+    failed, and its own log line (add_port.cc, "Address already in use") is not in the one line the process ends
+    with, so a port another process held was told as an address of another host."""
+    host, _, port = address.rpartition(":")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host.strip("[]") or None, int(port),
+                                                              type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(sockaddr)
+    except OSError as exc:
+        if exc.errno in _BIND_ADVICE:
+            return f"{exc.strerror} ({_BIND_ADVICE[exc.errno]})"
+        return f"gRPC could not bind it ({exc.strerror or exc})"
+    except ValueError:
+        pass
+    return "gRPC could not bind it (an address that is not this host's, or a port this process may not take)"
 
 
 async def _start_health_server(address: str, servicer: DrainingHealthServicer) -> grpc.aio.Server:
@@ -670,8 +699,25 @@ async def _start_component(component: Component, attempts: int = 600) -> None:
         except Exception as exc:
             if attempt == attempts - 1:
                 raise
-            log.warning("%s: dependencies not ready (%s); retrying", component.name, exc)
+            log.warning("%s: %s not ready (%s); retrying", component.name, _dependency_of(exc), exc)
             await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
+
+
+#: The dependency a failed start waited for, by the package its error was raised in, and the setting naming it.
+_DEPENDENCIES = (("asyncpg", "PostgreSQL (GOVSHARE_DATABASE_URL)"), ("redis", "Redis (GOVSHARE_REDIS_URL)"))
+
+
+def _dependency_of(exc: BaseException) -> str:
+    """Which dependency a failed start waited for. The drivers' errors do not say: asyncpg's refused connection is
+    a bare "[Errno 111] Connect call failed ('10.0.5.10', 5432)" and redis-py's "Error 111 connecting to
+    10.0.5.20:6379", so "dependencies not ready (…)" left the operator to guess from an address which of the two
+    was down, and which variable to check. The package whose code raised it does say."""
+    packages = {frame.f_globals.get("__name__", "").partition(".")[0]
+                for frame, _ in traceback.walk_tb(exc.__traceback__)}
+    for package, dependency in _DEPENDENCIES:
+        if package in packages:
+            return dependency
+    return "dependencies"
 
 
 def reflection_pool(service_names: Sequence[str]) -> descriptor_pool.DescriptorPool:

@@ -11,9 +11,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from redis.connection import parse_url
 
 from services.runtime import person_secrets, redis_target, workdays
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
@@ -388,6 +389,8 @@ def _parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: 
         errors.append(f"GOVSHARE_REDIS_SENTINELS={raw!r}: {'; '.join(problems)} (expected host:port,host:port)")
         return
     base = str(values.get("redis_url", ""))
+    if base and redis_url_problem(base):
+        return  # named by the URL's own check (_url_problems): the sentinels' URL is made of what it holds
     if base and not base.startswith("redis://"):
         errors.append("GOVSHARE_REDIS_URL: with sentinels it may only give the password and database (redis://…; "
                       "TLS to a Sentinel deployment is not supported)")
@@ -462,10 +465,16 @@ def _still_trusted(retired: list[Ed25519PublicKey], public: list[Ed25519PublicKe
 
 def address_problem(address: str) -> str | None:
     """What is wrong with a listening address, or None: not host:port, or a port no socket can have (caught
-    when the settings or the 前置机's configuration are read, not at bind)."""
+    when the settings or the 前置机's configuration are read, not at bind).
+
+    A URL (http://authorization:50051, the form the REST base URL is printed in) split into the host
+    'http://authorization' and a port, and passed: a service dialled 'dns:///http://authorization:50051', whose
+    resolution never succeeds, so every call to that service was UNAVAILABLE while the process reported ready."""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
         return f"expected host:port, got {address!r}"
+    if "/" in host:
+        return f"expected host:port, got {address!r}: give the host and port without a scheme or path"
     if int(port) > 65535:
         return f"the port must be between 0 and 65535, got {port}"
     return None
@@ -474,6 +483,15 @@ def address_problem(address: str) -> str | None:
 def _address_problems(name: str, address: str) -> list[str]:
     problem = address_problem(address)
     return [f"{name}={address!r}: {problem}"] if problem else []
+
+
+#: The gRPC URI schemes a dialled target may be given in (dns:///name:port, ipv4:a:1,b:2); any other is host:port.
+TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
+
+
+def _target_problems(name: str, target: str) -> list[str]:
+    """A dialled target is a gRPC URI of a known scheme, taken as given, or host:port."""
+    return [] if target.startswith(TARGET_SCHEMES) else _address_problems(name, target)
 
 
 def _metrics_host_problems(settings: Settings) -> list[str]:
@@ -519,6 +537,36 @@ def database_url_problem(url: str) -> str | None:
         _ = urlsplit(url).port  # raises on a port out of range or a broken IPv6 host
     except ValueError as exc:
         return f"the postgresql:// URL is not valid ({exc})"
+    return _database_url_parameter_problem(parse_qs(urlsplit(url).query))
+
+
+#: The values libpq (and asyncpg) take for the URL's parameters that have a fixed set of them.
+_DATABASE_URL_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "target_session_attrs": ("any", "primary", "standby", "prefer-standby", "read-write", "read-only"),
+    "sslnegotiation": ("postgres", "direct"),
+    "ssl_min_protocol_version": ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
+    "ssl_max_protocol_version": ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
+}
+#: The URL's parameters naming a file the driver opens.
+_DATABASE_URL_FILES = ("sslrootcert", "sslcert", "sslkey", "sslcrl")
+
+
+def _database_url_parameter_problem(parameters: Mapping[str, list[str]]) -> str | None:
+    """Why a parameter of a PostgreSQL URL cannot be used, or None.
+
+    asyncpg reads them only when it connects: a value of none of its choices (sslmode=verify_ful) or a
+    certificate file that is not there (sslrootcert=/etc/govshare/pg/ca.crt, the Secret mounted elsewhere) raised
+    there, and a service took it for PostgreSQL not being up yet, retrying for ever ("dependencies not ready
+    ([Errno 2] No such file or directory); retrying"), naming neither the variable nor the file."""
+    for name, allowed in _DATABASE_URL_CHOICES.items():
+        for value in parameters.get(name, ()):
+            if not {value, value.replace("_", "-"), value.replace("_", ".")} & set(allowed):  # verify_full too
+                return f"{name}={value!r} in the URL is none of {', '.join(allowed)}"
+    for name in _DATABASE_URL_FILES:
+        for path in parameters.get(name, ()):
+            if not os.path.isfile(path):
+                return f"{name}={path!r} in the URL: no such file"
     return None
 
 
@@ -550,9 +598,30 @@ def _url_problems(settings: Settings) -> list[str]:
                       ("GOVSHARE_DATABASE_READ_URL", settings.database_read_url)):
         if url and (problem := database_url_problem(url)):
             problems.append(f"{name}: {problem}")
-    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
-        problems.append("GOVSHARE_REDIS_URL: expected a redis://, rediss:// or unix:// URL")
+    if settings.redis_url and (problem := redis_url_problem(settings.redis_url)):
+        problems.append(f"GOVSHARE_REDIS_URL: {problem}")
     return problems
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a Redis URL, or None; the URL itself is not repeated (it may hold a password).
+
+    redis-py reads a redis:// URL only when it connects: a port out of range or an option that is no value of
+    its kind (?socket_timeout=5s) raised there, and a service took it for Redis not being up yet, retrying for
+    ever ("dependencies not ready (Port out of range 0-65535); retrying"), never naming the variable; a database
+    that is no number (redis://host/sessions) was read as database 0, another service's."""
+    if not url.startswith(REDIS_SCHEMES):
+        return "expected a redis://, rediss:// or unix:// URL"
+    try:
+        if redis_target.sentinel_target(url) is not None:
+            return None
+        parse_url(url)
+    except ValueError as exc:
+        return f"the URL is not valid ({exc})"
+    path = "" if url.startswith("unix://") else urlsplit(url).path.strip("/")
+    if path and not path.isdigit():
+        return "the path after the host must be the database's number (redis://host:6379/0)"
+    return None
 
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:
@@ -674,7 +743,7 @@ def validate(settings: Settings) -> list[str]:
     errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):
-            errors.extend(_address_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
+            errors.extend(_target_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
     if settings.component != "gateway" and any(len(key) < 32 for key in settings.verifying_internal_keys):

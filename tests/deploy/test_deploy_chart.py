@@ -134,7 +134,7 @@ INVALID_VALUES = {
     "password in config": ("values-intranet.yaml", {"config": {"extraEnv": {"PGPASSWORD": "hunter2"}}}),
     "credentials in a config value": (
         "values-intranet.yaml",
-        {"config": {"extraEnv": {"GOVSHARE_PEER": "postgresql://u:p@db:5432/x"}}},
+        {"config": {"extraEnv": {"GOVSHARE_REDIS_SENTINEL_MASTER": "postgresql://u:p@db:5432/x"}}},
     ),
     "zone overridden through extraEnv": (
         "values-extranet.yaml",
@@ -209,6 +209,12 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/metrics/podMonitor/interval"),
     ("values-intranet.yaml", {"metrics": {"podMonitor": {"enabled": True, "interval": "30 s"}}},
      "/metrics/podMonitor/interval"),
+    # A toleration's effect and a resource's name are checked by the API server ("Unsupported value", "must be a
+    # standard resource type or fully qualified"): they were any string.
+    ("values-intranet.yaml", {"jobs": {"tolerations": [{"key": "x", "effect": "NoSchedul"}]}},
+     "/jobs/tolerations/0/effect"),
+    ("values-intranet.yaml", {"components": {"query": {"resources": {"requests": {"cpu": "1", "memroy": "1Gi"}}}}},
+     "/components/query/resources/requests"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -217,6 +223,31 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     NetworkPolicy ("must be a valid CIDR"), leaving a failed release behind. The schema now names the value."""
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
+
+
+
+@pytest.mark.parametrize(("overrides", "path", "key"), [
+    ({"components": {"query": {"tolerations": [{"key": "dedicated", "operater": "Exists", "effect": "NoSchedule"}]}}},
+     "/components/query/tolerations/0", "operater"),
+    ({"console": {"affinity": {"podAntiAfinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}},
+     "/console/affinity", "podAntiAfinity"),
+    ({"heavyReads": {"query": {"enabled": True, "tolerations": [{"key": "x", "tolerationSecond": 30}]}}},
+     "/heavyReads/query/tolerations/0", "tolerationSecond"),
+])
+def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict, path: str, key: str) -> None:
+    """tolerations and affinity were any objects: the API server drops a field it does not know (a warning helm
+    shows among others), so `operater: Exists` left a toleration of the key's empty value, which tolerates nothing
+    (the pods Pending on the dedicated nodes' taint), and `podAntiAfinity` left the replicas free to share a node.
+    The schema now knows their fields; the well-spelt ones still render."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{key}' not allowed"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+    assert render_chart(user_values(("values-extranet.yaml",), {
+        "components": {"query": {"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule",
+                                                  "tolerationSeconds": 30}],
+                                 "resources": {"requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
+                                                            "hugepages-2Mi": "0", "example.com/device": "1"},
+                                               "limits": {"cpu": "1", "memory": "1Gi"}}}},
+        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
 
 
 @pytest.mark.parametrize(("overrides", "path", "value"), [
@@ -545,11 +576,13 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
                  "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"},
         "console": {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth", "displayName": "省统一身份认证平台",
                              "tokenUrl": "https://sso.example.gov.cn/token"}},
-        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}}})
+        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}},
+        # GOVSHARE_HOLIDAYS_FILE, set (with its volume) only with config.holidays, was taken twice.
+        "config": {"holidays": '[2027]\nholidays = ["2027-01-01"]\nworkdays = []\n'}})
     objects = [o for v in rendered.values() for o in v.objects] + render_chart(wide)
     names = {name for _, spec in workloads(objects) for c in containers(spec) for name in env_of(c)
              if not c["image"].startswith("docker.io/library/")}  # the trial's PostgreSQL and Redis
-    assert "GOVSHARE_RATE_LIMIT_PER_SECOND" in names and "GOVSHARE_CONSOLE_GATEWAY" in names
+    assert {"GOVSHARE_RATE_LIMIT_PER_SECOND", "GOVSHARE_CONSOLE_GATEWAY", "GOVSHARE_HOLIDAYS_FILE"} <= names
     with helm.Chart.load(CHART) as chart:
         for name in sorted(names - TUNABLE_WHERE_UNSET):
             for values in ({"config": {"extraEnv": {name: "1"}}}, {"console": {"extraEnv": {name: "1"}}}):
@@ -557,3 +590,80 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
                     chart.validate_schema(values)
         for name in TUNABLE_WHERE_UNSET:
             chart.validate_schema({"components": {"query": {"extraEnv": {name: "1"}}}})
+
+
+@pytest.mark.parametrize(("secrets", "named"), [
+    ({"databaseUrl": {"name": "pg-credentials", "key": "url"}},
+     r'secrets.databaseUrl \(Secret "pg-credentials", key "url"\) is not used while trial.enabled is true: a trial'
+     r" runs the release's own PostgreSQL, with the generated credentials of govshare-trial-credentials"),
+    ({"databaseUrl": {"key": "external-database-url"}},
+     r'secrets.databaseUrl \(Secret "govshare-secrets", key "external-database-url"\) is not used'),
+    ({"redisUrl": {"name": "redis-credentials"}},
+     r'secrets.redisUrl \(Secret "redis-credentials", key "redis-url"\) is not used .* own Redis'),
+])
+def test_a_trial_told_where_its_database_is_fails_the_render_naming_the_setting(secrets: dict, named: str) -> None:
+    """A trial install pointed every process at its bundled PostgreSQL and Redis whatever secrets.databaseUrl and
+    secrets.redisUrl said: an operator who named the Secret of the database to keep ran the platform on an empty
+    bundled one, and nothing said so. The render now fails naming the setting and the two ways out."""
+    with pytest.raises(helm.HelmError, match=named):
+        render_chart(user_values(("values-extranet.yaml",), {"trial": {"enabled": True}, "mtls": {"enabled": False},
+                                                              "secrets": secrets}))
+    assert render_chart(user_values(("values-extranet.yaml",), {"secrets": secrets}))
+
+
+def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
+    """heavyReads.query.readReplica in a trial rendered the heavy-read pods reading database-read-url from
+    govshare-secrets, which a trial's Secret does not hold (docs/deploy.md lists four keys): they stayed in
+    CreateContainerConfigError and `helm install --wait` timed out; the bundled PostgreSQL has no replica anyway."""
+    trial = {"trial": {"enabled": True}, "mtls": {"enabled": False}}
+    with pytest.raises(helm.HelmError, match=r"heavyReads.query.readReplica is true while trial.enabled is true: the "
+                                              r"trial's bundled PostgreSQL has no read replica"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            **trial, "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
+    assert render_chart(user_values(("values-extranet.yaml",), {
+        **trial, "heavyReads": {"query": {"enabled": True, "readReplica": False}}}))
+
+
+def _settings_the_processes_read() -> set[str]:
+    """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
+    names: set[str] = set()
+    for package in ("services", "gateway", "console"):
+        for path in (CHART.parents[2] / package).rglob("*.py"):
+            names.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+    return names
+
+
+@pytest.mark.parametrize(("where", "path"), [
+    (("config",), "/config/extraEnv"),
+    (("components", "query"), "/components/query/extraEnv"),
+    (("heavyReads", "query"), "/heavyReads/query/extraEnv"),
+    (("console",), "/console/extraEnv"),
+])
+def test_a_misspelt_setting_in_extra_env_fails_the_render_naming_it(where: tuple[str, ...], path: str) -> None:
+    """`extraEnv: {GOVSHARE_DRAIN_TIMEOUT_SECOND: 40}` (the S missing) rendered: the pods got a variable no process
+    reads, the drain stayed at its default, and nothing said so. A GOVSHARE_* name is now one the processes read,
+    and helm names the map and the key; other names (TZ, OTEL_*, PYTHON*) still pass as given."""
+    def values(env: dict[str, Any]) -> dict[str, Any]:
+        tree: dict[str, Any] = {"extraEnv": env}
+        for key in reversed(where):
+            tree = {key: tree}
+        return tree
+
+    with helm.Chart.load(CHART) as chart:
+        for typo in ("GOVSHARE_DRAIN_TIMEOUT_SECOND", "GOVSHARE_LOG_LEVLE", "GOVSHARE_"):
+            with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{typo}' not allowed"):
+                chart.validate_schema(values({typo: "40"}))
+        chart.validate_schema(values({"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40, "TZ": "Asia/Shanghai",
+                                      "PYTHONFAULTHANDLER": "1", "OTEL_BSP_MAX_QUEUE_SIZE": 4096, "GOVSHARE": "x",
+                                      "GOVSHAREX": "x", "G": "x"}))
+
+
+def test_extra_env_takes_every_setting_the_processes_read_that_the_chart_leaves_to_it() -> None:
+    """The schema's list of GOVSHARE_* names is the code's: a setting added to the code and not to the list could
+    not be set in a cluster, and one removed from the code would be taken and never read."""
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        env = json.load(f)["definitions"]["nonSecretEnv"]
+    refused = env["propertyNames"]["not"]["anyOf"]
+    left = {name for name in _settings_the_processes_read()
+            if not re.search(refused[0]["pattern"], name) and name not in refused[1]["enum"]}
+    assert set(env["properties"]) == left

@@ -78,7 +78,8 @@ def test_a_yearly_report_refuses_a_month_it_would_ignore() -> None:
     assert "covers a whole year: drop --month" in str(refused.value.code)
 
 
-@pytest.mark.parametrize("gateway", ["http://127.0.0.1:50051/", "127.0.0.1", "127.0.0.1:99999"])
+@pytest.mark.parametrize("gateway", ["http://127.0.0.1:50051/", "http://127.0.0.1:50051", "127.0.0.1",
+                                     "127.0.0.1:99999"])
 def test_a_gateway_that_is_not_host_port_is_refused_before_any_call(gateway: str) -> None:
     """``query … --gateway http://127.0.0.1:50051/`` (the REST base URL the banner prints) answered UNAVAILABLE
     "Misformatted domain name" as if the platform were down. Nothing is contacted before the refusal."""

@@ -306,7 +306,28 @@ def test_a_listen_address_the_process_cannot_bind_is_one_line(variable: str) -> 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable})" in done.stderr, done.stderr
+    assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable}): Cannot assign requested address (the " \
+        "address is not one of this host's)" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("variable", ["GOVSHARE_LISTEN", "GOVSHARE_HEALTH_LISTEN"])
+def test_a_listen_port_another_process_holds_is_named_as_taken(variable: str) -> None:
+    """A port another process listened on ended the process with "gRPC could not bind it (an address that is not
+    this host's, or a port this process may not take)": neither was the case, and the operator looked for a wrong
+    address. The line now says the port is in use."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        env = {**os.environ, "GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://x@127.0.0.1:1/x",
+               "GOVSHARE_REDIS_URL": "redis://127.0.0.1:1", "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+               "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0",
+               variable: taken}
+        done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"govshare catalog: cannot listen on {taken} ({variable}): Address already in use (another process " \
+        "listens on that port: stop it, or give this one another port)" in done.stderr, done.stderr
 
 
 def _taken(port: int, ports: dict[str, int], base: int) -> str:
@@ -347,6 +368,14 @@ def test_a_taken_metrics_port_is_named_with_its_setting(monkeypatch: pytest.Monk
     ("postgresql://govshare:pw-7f@db:99999/govshare", "Port out of range"),
     ("postgresql://govshare:pw-7f@[fd00::1/govshare", "Invalid IPv6 URL"),
     ("postgresql://govshare:p@ss-7f@db/govshare", "holds a character a URL reserves"),
+    # asyncpg reads these only when it connects: a service retried for ever ("dependencies not ready ([Errno 2] No
+    # such file or directory); retrying"), naming neither the variable nor the file.
+    ("postgresql://govshare:pw-7f@db/govshare?sslmode=verify-ful",
+     "sslmode='verify-ful' in the URL is none of disable, allow, prefer, require, verify-ca, verify-full"),
+    ("postgresql://govshare:pw-7f@db/govshare?target_session_attrs=master", "target_session_attrs='master'"),
+    ("postgresql://govshare:pw-7f@db/govshare?ssl_min_protocol_version=1.2", "ssl_min_protocol_version='1.2'"),
+    ("postgresql://govshare:pw-7f@db/govshare?sslmode=verify-full&sslrootcert=/nonexistent/pg/ca.crt",
+     "sslrootcert='/nonexistent/pg/ca.crt' in the URL: no such file"),
 ])
 def test_a_database_url_asyncpg_cannot_read_is_refused_naming_the_variable(
         url: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -408,3 +437,68 @@ def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_p
         f"govshare up: {tmp_path / 'demo-credentials.json'} is not the demo credentials file it wrote ("), done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "pg").exists()
+
+
+@pytest.mark.parametrize("url, says", [
+    ("redis://:pw-7f@cache:99999/0", "the URL is not valid (Port out of range 0-65535)"),
+    ("redis://:pw-7f@cache:6379/0?socket_timeout=5s", "Invalid value for 'socket_timeout' in connection URL"),
+    ("rediss://:pw-7f@[fd00::1/0", "Invalid IPv6 URL"),
+    ("redis://:pw-7f@cache:6379/sessions", "the path after the host must be the database's number"),
+])
+def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: str, says: str) -> None:
+    """A Redis URL of the right scheme passed the check whatever followed: redis-py reads it only when it
+    connects, so a served process took its ValueError for Redis not being up and retried for ever ("catalog:
+    dependencies not ready (Port out of range 0-65535); retrying"), never naming GOVSHARE_REDIS_URL; a database
+    that is no number was read as database 0. The process now stops at start with one line naming the variable,
+    never the password, as `govshare up` and the console do."""
+    from console.settings import ConsoleSettingsError, load_console_settings
+
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://govshare@db/govshare",
+           "GOVSHARE_REDIS_URL": url, "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0",
+           "GOVSHARE_METRICS_PORT": "0", "GOVSHARE_DEPENDENCY_WAIT_SECONDS": "1"}
+    served = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], cwd=ROOT, timeout=120,
+                            env={**os.environ, **env}, capture_output=True, text=True)
+    assert served.returncode == 2, served.stderr[-2000:]
+    (line,) = [line for line in served.stderr.splitlines() if "GOVSHARE_REDIS_URL" in line]
+    assert line.startswith("  - GOVSHARE_REDIS_URL: ") and says in line, served.stderr
+    assert "pw-7f" not in served.stderr
+    with pytest.raises(ConsoleSettingsError) as console:
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:8443", "GOVSHARE_CONSOLE_REDIS_URL": url})
+    assert "GOVSHARE_CONSOLE_REDIS_URL: " in str(console.value) and says in str(console.value)
+    assert "pw-7f" not in str(console.value)
+    # With sentinels the URL gives the password and database: one it cannot give is named, not a traceback.
+    sentinels = {**env, "GOVSHARE_REDIS_SENTINELS": "s1:26379", "GOVSHARE_REDIS_SENTINEL_MASTER": "govshare",
+                 "GOVSHARE_REDIS_URL": "redis://:pw-7f@cache/0?db=sessions"}
+    assert [p for p in problems("catalog", sentinels) if "REDIS" in p] == [
+        "GOVSHARE_REDIS_URL: the URL is not valid (Invalid value for 'db' in connection URL.)"]
+
+
+def test_a_database_url_with_tls_parameters_asyncpg_takes_is_accepted(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_REDIS_URL": "unix:///r.sock",
+           "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    for query in (f"sslmode=verify-full&sslrootcert={ca}", "sslmode=verify_ca", "target_session_attrs=read-write",
+                  "ssl_min_protocol_version=TLSv1.2", "ssl_min_protocol_version=TLSv1_3"):
+        load("catalog", {**env, "GOVSHARE_DATABASE_URL": f"postgresql://govshare@db/govshare?{query}"})
+
+
+def test_a_target_or_gateway_given_as_a_url_is_refused_naming_the_variable() -> None:
+    """GOVSHARE_AUTHORIZATION_TARGET=http://authorization:50051 passed as host 'http://authorization' and port
+    50051: the catalog dialled dns:///http://authorization:50051, which never resolves, and reported ready while
+    each call to authorization was UNAVAILABLE; the console took https://gateway:8443 alike. A gRPC URI of a
+    known scheme is still taken as given."""
+    from console.settings import ConsoleSettingsError, load_console_settings
+
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://govshare@db/govshare",
+           "GOVSHARE_REDIS_URL": "unix:///r.sock", "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    with pytest.raises(SettingsError) as info:
+        load("catalog", {**env, "GOVSHARE_AUTHORIZATION_TARGET": "http://authorization:50051"})
+    assert "GOVSHARE_AUTHORIZATION_TARGET='http://authorization:50051': expected host:port, got " \
+           "'http://authorization:50051': give the host and port without a scheme or path" in str(info.value)
+    for target in ("authorization:50051", "dns:///authorization:50051", "ipv4:10.0.0.1:50051,10.0.0.2:50051"):
+        load("catalog", {**env, "GOVSHARE_AUTHORIZATION_TARGET": target})
+    with pytest.raises(ConsoleSettingsError, match="GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port"):
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "https://gateway.govshare.svc:50051"})

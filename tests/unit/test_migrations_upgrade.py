@@ -19,7 +19,7 @@ import pytest
 from services.catalog.store import CatalogStore
 from services.query import figures
 from services.query.store import AccessFilter, QueryStore
-from services.runtime import db
+from services.runtime import concurrent_index, db
 from services.runtime.embedded import EmbeddedServers, create_database
 
 #: The tables query 008 and 011 gained after they were first released, and the sha256 of their texts before.
@@ -269,7 +269,7 @@ async def test_a_coordination_the_previous_release_records_keeps_the_providers_r
 _SLOW_MIGRATION = """
 import asyncio, sys
 from pathlib import Path
-from services.runtime import db
+from services.runtime import concurrent_index, db
 db._MIGRATIONS_ROOT = Path(sys.argv[2])
 asyncio.run(db.migrate(sys.argv[1], sys.argv[3]))
 """
@@ -414,3 +414,108 @@ async def test_catalog_013_shows_why_each_entry_retired_before_was_retired(datab
         await pool.close()
     assert reasons == {("101001/000001", 1): "", ("101001/000001", 2): "职能划转至市司法局",
                        ("101001/000001", 3): "职能划转至市司法局", ("101001/000002", 1): "", ("101001/000003", 1): ""}
+
+
+_ACCESS_RECORD = ("INSERT INTO access_log SELECT md5($1 || s), $1, s, $2::timestamptz, $3, 'd', 'r', 'p', 'Query',"
+                  " '{}', 'k', '{}', 'ADMINISTRATIVE_BASIS', '', 'ANSWERED', '', '', 'h', 'h'"
+                  " FROM generate_series($4::bigint, $4 + $5 - 1) s")
+
+
+async def _migration_locks_on_the_log(conn: asyncpg.Connection) -> list[str]:
+    """The locks the query migration's backend holds on the access log or its partitions."""
+    return [r["mode"] for r in await conn.fetch(
+        "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid JOIN pg_class c ON c.oid = l.relation"
+        " WHERE a.application_name = 'govshare-migrate-query' AND l.granted AND c.relname LIKE 'access_log%'")]
+
+
+async def _migration_waits(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                                    " WHERE a.application_name = 'govshare-migrate-query' AND NOT l.granted"))
+
+
+async def test_query_024_builds_its_index_while_the_access_log_takes_records(
+        database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query 024 was a plain CREATE INDEX on the partitioned access log: it held the log's SHARE lock from the
+    build to the migration's commit, so during a helm upgrade every audit insert (every query call) waited for the
+    whole build of months of records. It is now built a partition at a time, concurrently, and attached. Here the
+    migration is held at its end (its record in schema_migrations waits for a lock the test holds), standing for
+    a long build: the log takes a record without waiting, and the migration holds no lock on it."""
+    monkeypatch.setattr(db, "MIGRATION_LOCK_TIMEOUT_MS", 60000, raising=False)  # the held end is not given up
+    await db.migrate(database, "query", before="024")
+    now = dt.datetime.now(figures.CST)
+    conn = await asyncpg.connect(database, server_settings={"search_path": "query"})
+    holder = await asyncpg.connect(database, server_settings={"search_path": "query"})
+    upgrade: asyncio.Task | None = None
+    try:
+        for month in (now - dt.timedelta(days=40), now):
+            await conn.execute("SELECT access_log_partition($1)", month.date())
+            await conn.execute(_ACCESS_RECORD, f"chain{month:%Y%m}", month, "sys-1", 1, 200)
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("LOCK TABLE schema_migrations IN SHARE MODE")
+        upgrade = asyncio.create_task(db.migrate(database, "query"))
+        assert await _until(lambda: _migration_waits(conn), 30), "the migration never reached its end"
+        assert await _migration_locks_on_the_log(conn) == []
+        await conn.execute("SET lock_timeout = '1ms'")  # a record that would have to wait for the lock fails
+        await conn.execute(_ACCESS_RECORD, "chain-during", now, "sys-2", 1, 1)
+        await conn.execute("RESET lock_timeout")
+        await held.rollback()
+        assert "024_access_system_time.sql" in await asyncio.wait_for(upgrade, 60)
+        partitions = await conn.fetch("SELECT inhrelid::regclass::text AS name FROM pg_inherits"
+                                      " WHERE inhparent = 'access_log'::regclass")
+        attached = await conn.fetch("SELECT inhrelid::regclass::text AS name FROM pg_inherits"
+                                    " WHERE inhparent = 'access_log_system_time'::regclass")
+        assert len(partitions) >= 3 and len(attached) == len(partitions)
+        assert await conn.fetchval("SELECT indisvalid FROM pg_index WHERE indexrelid = 'access_log_system_time'"
+                                   "::regclass")
+        # A partition created afterwards gets its index with it, as before.
+        await conn.execute("SELECT access_log_partition($1)", (now + dt.timedelta(days=70)).date())
+        assert len(await conn.fetch("SELECT 1 FROM pg_inherits WHERE inhparent = 'access_log_system_time'"
+                                    "::regclass")) == len(partitions) + 1
+    finally:
+        if upgrade is not None and not upgrade.done():
+            upgrade.cancel()
+        await asyncio.gather(conn.close(), holder.close())
+    assert await db.migrate(database, "query") == []
+
+
+async def test_query_024_stopped_midway_is_finished_by_the_next_migration(database: str) -> None:
+    """A migration Job stopped while it built the partitions' indexes one by one leaves the parent's index invalid,
+    some partitions' indexes attached, one built and not attached, and one half-built (INVALID): the next run
+    finishes each, and the recorded migration is the same as a whole run's."""
+    await db.migrate(database, "query", before="024")
+    now = dt.datetime.now(figures.CST)
+    conn = await asyncpg.connect(database, server_settings={"search_path": "query"})
+    try:
+        for days in (-40, 40):
+            await conn.execute("SELECT access_log_partition($1)", (now + dt.timedelta(days=days)).date())
+        await conn.execute(_ACCESS_RECORD, "c" * 32, now, "sys-1", 1, 50)
+        names = [r["name"] for r in await conn.fetch(
+            "SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'access_log'::regclass"
+            " ORDER BY 1")]
+        assert len(names) >= 3
+        await conn.execute("CREATE INDEX access_log_system_time ON ONLY access_log (system_id, time DESC, id DESC)")
+        first, second, third = names[:3]
+        await conn.execute(f"CREATE INDEX {first}_system_time ON {first} (system_id, time DESC, id DESC)")
+        await conn.execute(f"ALTER INDEX access_log_system_time ATTACH PARTITION {first}_system_time")
+        await conn.execute(f"CREATE INDEX {second}_system_time ON {second} (system_id, time DESC, id DESC)")
+        await conn.execute(f"CREATE INDEX {third}_system_time ON {third} (system_id, time DESC, id DESC)")
+        await conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass",
+                           f"{third}_system_time")  # what a CREATE INDEX CONCURRENTLY stopped midway leaves
+        assert await db.migrate(database, "query") == ["024_access_system_time.sql"]
+        assert await conn.fetchval("SELECT indisvalid FROM pg_index WHERE indexrelid = 'access_log_system_time'"
+                                   "::regclass")
+        assert await conn.fetchval("SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = ANY($1::regclass[])"
+                                   " AND indexrelid::regclass::text LIKE '%system_time'", names)
+    finally:
+        await conn.close()
+
+
+def test_a_concurrent_index_must_be_its_migrations_only_statement() -> None:
+    """CREATE INDEX CONCURRENTLY cannot run in a transaction: beside other statements they would lose theirs."""
+    assert concurrent_index.parse("CREATE INDEX a_b ON a (b);") is None
+    index = concurrent_index.parse("-- why\nCREATE INDEX CONCURRENTLY a_b ON a (b, c DESC);\n")
+    assert index == concurrent_index.ConcurrentIndex("a_b", "a", "(b, c DESC)")
+    assert index.partition_index("a_202612") == "a_202612_b"
+    with pytest.raises(ValueError, match="that one statement and nothing else"):
+        concurrent_index.parse("CREATE INDEX CONCURRENTLY a_b ON a (b); ALTER TABLE a ADD COLUMN c int;")

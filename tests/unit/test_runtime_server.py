@@ -516,3 +516,49 @@ async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_dea
     silent.close()
     for writer in connections:
         writer.close()
+
+
+class _Closed:
+    """A component whose start connects, as a service's does, to ``connect``'s dependency at a closed port."""
+
+    def __init__(self, connect: Callable[[str], object], port: int) -> None:
+        self.name, self._connect, self._port = "catalog", connect, port
+
+    async def start(self) -> None:
+        await self._connect(f"127.0.0.1:{self._port}")
+
+
+async def _asyncpg_to(address: str) -> None:
+    import asyncpg
+
+    await asyncpg.connect(f"postgresql://govshare@{address}/govshare", timeout=5)
+
+
+async def _redis_to(address: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(f"redis://{address}/0")
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(("connect", "named"), [(_asyncpg_to, "PostgreSQL (GOVSHARE_DATABASE_URL)"),
+                                                (_redis_to, "Redis (GOVSHARE_REDIS_URL)")])
+async def test_a_start_waiting_for_a_dependency_names_it_and_its_setting(
+        connect: Callable[[str], object], named: str, caplog: pytest.LogCaptureFixture) -> None:
+    """With PostgreSQL or Redis down a service logged "catalog: dependencies not ready ([Errno 111] Connect call
+    failed ('127.0.0.1', 5432)); retrying" for either, the driver's words naming neither: the operator guessed
+    from an address which was down and which variable to check."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from services.runtime.server import _start_component
+
+    port = free_port()
+    with caplog.at_level(logging.WARNING, logger="services.runtime.server"), \
+            pytest.raises((OSError, RedisConnectionError)):
+        await _start_component(_Closed(connect, port), attempts=2)
+    (line,) = [r.getMessage() for r in caplog.records if "not ready" in r.getMessage()]
+    assert line.startswith(f"catalog: {named} not ready (") and line.endswith("; retrying"), line
+    assert str(port) in line

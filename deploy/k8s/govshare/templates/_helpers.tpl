@@ -604,6 +604,28 @@ refuse it at start too, docs/configuration.md).
 {{- end -}}
 
 {{/*
+Refuses a trial install told where its database or Redis is: trial.enabled points every process at the release's
+own PostgreSQL and Redis (govshare-trial-credentials), so a secrets.databaseUrl or secrets.redisUrl moved to the
+operator's Secret was silently not used, and the platform ran on an empty bundled database. A heavy-read read
+replica, which a trial does not have, is refused too.
+*/}}
+{{- define "govshare.checkTrial" -}}
+{{- if .Values.trial.enabled -}}
+{{- range $entry := list (list "databaseUrl" "database-url" "PostgreSQL") (list "redisUrl" "redis-url" "Redis") -}}
+{{- $ref := get $.Values.secrets (index $entry 0) -}}
+{{- if or $ref.name (ne $ref.key (index $entry 1)) -}}
+{{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $service, $heavy := .Values.heavyReads -}}
+{{- if and $heavy.enabled $heavy.readReplica -}}
+{{- fail (printf "heavyReads.%s.readReplica is true while trial.enabled is true: the trial's bundled PostgreSQL has no read replica, and its pods would wait for secrets.databaseReadUrl, which a trial's Secret does not hold. Set heavyReads.%s.readReplica=false (the heavy reads then use the bundled database)" $service $service) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS certificate times cert-manager refuses (its webhook, in the middle of `helm install`): a renewal
 window (renewBefore) as long as the certificate's whole life (duration) or longer.
 */}}
