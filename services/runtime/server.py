@@ -665,19 +665,43 @@ def _bind_failure(address: str) -> str:
     """Why ``address`` cannot be bound, found by binding it once more with a plain socket: gRPC says only that it
     failed, and its own log line (add_port.cc, "Address already in use") is not in the one line the process ends
     with, so a port another process held was told as an address of another host."""
+    exc = _bind_error(address)
+    if exc is None:
+        return "gRPC could not bind it (an address that is not this host's, or a port this process may not take)"
+    if exc.errno in _BIND_ADVICE:
+        return f"{exc.strerror} ({_BIND_ADVICE[exc.errno]})"
+    return f"gRPC could not bind it ({exc.strerror or exc})"
+
+
+def _bind_error(address: str, reuse_address: bool = False) -> OSError | None:
+    """The error a plain socket gets binding ``address``; None when it binds (or the address is not host:port)."""
     host, _, port = address.rpartition(":")
     try:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(host.strip("[]") or None, int(port),
                                                               type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
         with socket.socket(family, kind, proto) as probe:
+            if reuse_address:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(sockaddr)
     except OSError as exc:
-        if exc.errno in _BIND_ADVICE:
-            return f"{exc.strerror} ({_BIND_ADVICE[exc.errno]})"
-        return f"gRPC could not bind it ({exc.strerror or exc})"
+        return exc
     except ValueError:
-        pass
-    return "gRPC could not bind it (an address that is not this host's, or a port this process may not take)"
+        return None
+    return None
+
+
+def require_unheld(address: str, variable: str) -> None:
+    """ListenError when another process listens on ``address``.
+
+    The workers of one service share its port (SO_REUSEPORT, in SERVER_OPTIONS), so gRPC binds a port that another
+    process listening with that option holds: a second `govshare serve` given the port of one already running (a
+    copy-pasted unit, a restart script that did not wait) started without a word, and the two split the calls,
+    each half of them answered by a process of another version or configuration. Checked once, before the
+    workers start, with a socket that shares nothing but a port's connections in TIME_WAIT after a restart."""
+    exc = _bind_error(address, reuse_address=True)
+    if exc is not None and exc.errno == errno.EADDRINUSE:
+        raise ListenError(f"cannot listen on {address} ({variable}): {exc.strerror} "
+                          f"({_BIND_ADVICE[errno.EADDRINUSE]})")
 
 
 async def _start_health_server(address: str, servicer: DrainingHealthServicer) -> grpc.aio.Server:
@@ -950,6 +974,13 @@ def serve(component: str, factory: ComponentFactory) -> None:
                   f"{settings.metrics_port} (GOVSHARE_METRICS_HOST, GOVSHARE_METRICS_PORT): {exc.strerror or exc}",
                   file=sys.stderr)
             raise SystemExit(2) from None
+    try:
+        require_unheld(settings.listen, "GOVSHARE_LISTEN")
+        if settings.health_listen:
+            require_unheld(settings.health_listen, "GOVSHARE_HEALTH_LISTEN")
+    except ListenError as exc:
+        print(f"govshare {component}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if settings.workers == 1:
         _worker(settings, factory)
         return

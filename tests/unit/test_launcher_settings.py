@@ -310,12 +310,18 @@ def test_a_listen_address_the_process_cannot_bind_is_one_line(variable: str) -> 
         "address is not one of this host's)" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "reuseport"])
 @pytest.mark.parametrize("variable", ["GOVSHARE_LISTEN", "GOVSHARE_HEALTH_LISTEN"])
-def test_a_listen_port_another_process_holds_is_named_as_taken(variable: str) -> None:
+def test_a_listen_port_another_process_holds_is_named_as_taken(variable: str, shared: bool) -> None:
     """A port another process listened on ended the process with "gRPC could not bind it (an address that is not
     this host's, or a port this process may not take)": neither was the case, and the operator looked for a wrong
-    address. The line now says the port is in use."""
+    address. The line now says the port is in use. A holder listening with SO_REUSEPORT, as a govshare service
+    does (its workers share the port), let a second service bind the port without a word, and the two split the
+    calls: it is refused alike."""
     with socket.socket() as holder:
+        if shared:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = f"127.0.0.1:{holder.getsockname()[1]}"
