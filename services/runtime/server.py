@@ -956,6 +956,44 @@ def _worker(settings: Settings, factory: ComponentFactory) -> None:
         raise SystemExit(2) from None
 
 
+#: How long the start's look at the credentials waits for each dependency (one down is waited for by the start).
+_CREDENTIALS_CHECK_SECONDS = 5.0
+
+
+async def refused_credentials(settings: Settings) -> str | None:
+    """What PostgreSQL or Redis says of the configured credentials when it refuses them, else None.
+
+    A start waits for its dependencies (_start_component: a pod may start before its database), and it waited so
+    for a wrong password, a role or database that does not exist, a Redis user that does not exist: twenty
+    minutes of "not ready … retrying" no wait could end, until the process gave up with a traceback. A refusal of
+    the credentials is known before any wait: a dependency down or slow is left to the start as before."""
+    import asyncpg
+    import redis.exceptions
+
+    from services.runtime.cache import create_client
+
+    if settings.database_url:
+        try:
+            connection = await asyncpg.connect(dsn=settings.database_url, timeout=_CREDENTIALS_CHECK_SECONDS)
+            await connection.close()
+        except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
+                asyncpg.InvalidCatalogNameError) as exc:
+            return f"PostgreSQL refuses GOVSHARE_DATABASE_URL's credentials or database: {exc}"
+        except Exception:  # down, slow or anything else: the start waits for it
+            pass
+    if settings.redis_url:
+        client = create_client(settings.redis_url)
+        try:
+            await asyncio.wait_for(client.ping(), _CREDENTIALS_CHECK_SECONDS)
+        except Exception as exc:  # redis-py raises the refusal as a ConnectionError caused by it
+            if isinstance(exc, redis.exceptions.AuthenticationError) or \
+                    isinstance(exc.__cause__, redis.exceptions.AuthenticationError):
+                return f"Redis refuses GOVSHARE_REDIS_URL's credentials: {exc}"
+        finally:
+            await client.aclose()
+    return None
+
+
 def serve(component: str, factory: ComponentFactory) -> None:
     """Process entry: load settings (exit 2 with every problem listed), then run the workers."""
     try:
@@ -981,6 +1019,9 @@ def serve(component: str, factory: ComponentFactory) -> None:
     except ListenError as exc:
         print(f"govshare {component}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if refused := asyncio.run(refused_credentials(settings)):
+        print(f"govshare {component}: {refused}: correct it (no wait will make it work)", file=sys.stderr)
+        raise SystemExit(2)
     if settings.workers == 1:
         _worker(settings, factory)
         return

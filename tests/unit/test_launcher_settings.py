@@ -508,3 +508,19 @@ def test_a_target_or_gateway_given_as_a_url_is_refused_naming_the_variable() -> 
         load("catalog", {**env, "GOVSHARE_AUTHORIZATION_TARGET": target})
     with pytest.raises(ConsoleSettingsError, match="GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port"):
         load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "https://gateway.govshare.svc:50051"})
+
+
+def test_a_database_that_does_not_exist_ends_the_start_at_once_naming_the_variable(
+        database_url: str, redis_url: str) -> None:
+    """`govshare serve` given a database (or role, or password) PostgreSQL refuses retried for twenty minutes."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    missing = urlunsplit(urlsplit(database_url)._replace(path="/no_such_database"))
+    env = {**os.environ, "GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": missing,
+           "GOVSHARE_REDIS_URL": redis_url, "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0"}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "govshare catalog: PostgreSQL refuses GOVSHARE_DATABASE_URL's credentials or database: " in done.stderr
+    assert "no_such_database" in done.stderr and "no wait will make it work" in done.stderr

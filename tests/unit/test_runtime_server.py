@@ -562,3 +562,31 @@ async def test_a_start_waiting_for_a_dependency_names_it_and_its_setting(
     (line,) = [r.getMessage() for r in caplog.records if "not ready" in r.getMessage()]
     assert line.startswith(f"catalog: {named} not ready (") and line.endswith("; retrying"), line
     assert str(port) in line
+
+
+async def test_credentials_no_wait_can_mend_are_refused_before_the_start_waits(
+        database_url: str, redis_url: str) -> None:
+    """A role or database that does not exist (a wrong password likewise, where the server checks one) or a
+    Redis user it does not know: the start waited twenty minutes of "not ready … retrying" for what no wait
+    mends, then gave up with a traceback. It is said at once; a dependency merely down is left to the start."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from services.runtime.server import refused_credentials
+
+    parts = urlsplit(database_url)
+    no_database = urlunsplit(parts._replace(path="/no_such_database"))
+    no_role = urlunsplit(parts._replace(netloc=f"no_such_role@{parts.netloc.rpartition('@')[2]}"))
+    redis = urlsplit(redis_url)
+    wrong_user = urlunsplit(redis._replace(netloc=f"no_such_user:wrong@{redis.netloc}"))
+    fine = Settings(database_url=database_url, redis_url=redis_url)
+    assert await refused_credentials(fine) is None
+    said = await refused_credentials(Settings(database_url=no_database, redis_url=redis_url))
+    assert said is not None and said.startswith("PostgreSQL refuses GOVSHARE_DATABASE_URL's credentials or "
+                                                "database: ") and "no_such_database" in said, said
+    said = await refused_credentials(Settings(database_url=no_role, redis_url=redis_url))
+    assert said is not None and "no_such_role" in said, said
+    said = await refused_credentials(Settings(database_url=database_url, redis_url=wrong_user))
+    assert said is not None and said.startswith("Redis refuses GOVSHARE_REDIS_URL's credentials: "), said
+    assert "wrong" not in said.replace("WRONGPASS", "")  # the password is not repeated
+    down = Settings(database_url=f"postgresql://x@127.0.0.1:{free_port()}/x", redis_url=f"redis://127.0.0.1:{free_port()}")
+    assert await refused_credentials(down) is None  # down: the start waits for it, as before
