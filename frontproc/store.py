@@ -885,6 +885,11 @@ async def _watch_advice(connection: asyncpg.Connection, resource: ResourceConfig
     view or a query, any table's)."""
     assert resource.watch_channel is not None
     channel = resource.watch_channel.value
+    if resource.table is not None and await _is_materialized_view(connection, resource.table.value):
+        return (f"{resource.table.value} is a materialized view: its REFRESH fires no trigger, and a trigger on the "
+                "tables it reads announces a change before the view holds it (the platform reads the old rows "
+                f"again and keeps them); announce after each refresh, in the same job: REFRESH MATERIALIZED VIEW "
+                f"…; SELECT pg_notify('{channel}', '') (every record may have changed)")
     relation = await connection.fetchval("SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1) AND "
                                          "c.relkind IN ('r', 'p')", _ident(resource.table.value)) \
         if resource.table is not None else None
@@ -905,6 +910,14 @@ async def _watch_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"no trigger {where} announces changes on {channel} (pg_notify('{channel}', …)): the platform hears of "
             "no change and answers from its copies until they expire; create the trigger (docs/frontproc.md, step "
             "6), or correct watch_channel")
+
+
+async def _is_materialized_view(connection: asyncpg.Connection, table: str) -> bool:
+    try:
+        return bool(await connection.fetchval("SELECT relkind = 'm' FROM pg_class WHERE oid = to_regclass($1)",
+                                              _ident(table), timeout=STATEMENT_TIMEOUT_SECONDS))
+    except (asyncpg.PostgresError, TimeoutError):
+        return False
 
 
 async def _holds_null(connection: asyncpg.Connection, table: str, column: str) -> bool:

@@ -403,6 +403,32 @@ async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
         assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
 
 
+async def test_the_check_says_a_materialized_views_refresh_must_be_announced(
+        tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A materialized view shared with a watch_channel: its REFRESH fires no trigger, and the base table's trigger
+    (which satisfied the check) announces before the view holds the change, so the platform read the old rows
+    again and kept them until they expired. The check says to announce after each refresh."""
+    connection = await asyncpg.connect(department_url)
+    try:
+        await connection.execute("CREATE MATERIALIZED VIEW si_current AS SELECT * FROM si_enrolment; "
+                                 "CREATE UNIQUE INDEX ON si_current ((sfzhm::text))")
+    finally:
+        await connection.close()
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path, department_url)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret").replace("table: si_enrolment", "table: si_current")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"
+                  and "si_changed" in record.getMessage()]
+    assert warning == (f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: resources 'social_insurance': "
+                       "si_current is a materialized view: its REFRESH fires no trigger, and a trigger on the tables "
+                       "it reads announces a change before the view holds it (the platform reads the old rows again "
+                       "and keeps them); announce after each refresh, in the same job: REFRESH MATERIALIZED VIEW …; "
+                       "SELECT pg_notify('si_changed', '') (every record may have changed)")
+
+
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
     text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
     with pytest.raises(ConfigError) as error:
