@@ -816,7 +816,7 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
 
     due = timestamp_pb2.Timestamp()
     due.FromDatetime(dt.datetime(2026, 12, 4, 15, 59, 59, tzinfo=dt.UTC))  # Friday 4 December, 23:59:59 Beijing
-    assert working_days_left(due, dt.date(2026, 12, 4)) == 0 and working_days_left(due, dt.date(2026, 12, 5)) == -1
+    assert working_days_left(due, dt.date(2026, 12, 4)) == 0 and working_days_left(due, dt.date(2026, 12, 7)) == -1
     late = sharing_pb2.Application(id="app-late", resource_code="101001/000001", reply_due_time=due, overdue=True)
     today = sharing_pb2.Application(id="app-today", resource_code="101001/000001", reply_due_time=due)
     dispute = dispute_pb2.Dispute(id="d-today", resource_code="101001/000001", item="name", due_time=due)
@@ -835,6 +835,40 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
         assert '<strong class="late">已逾期 1 个工作日</strong>' in page[page.index("app-late"):page.index("app-today")]
         assert '<strong class="late">今天到期</strong>' in page[page.index("app-today"):]
     assert '<strong class="late">今天到期</strong>' in home[home.index("d-today"):]
+
+
+def test_a_day_of_rest_after_the_due_day_is_late_by_no_working_day_yet() -> None:
+    """The Saturday after a Friday due day, 首页 and 答复 said 已逾期 1 个工作日, and the Monday after said it again:
+    working_days_left counted the due day itself among the days late. Days of rest (a weekend, the National Day
+    holiday) straight after the due day are late by no working day yet, shown 已逾期 alone; the first working day
+    after it is one."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    def due(day: str) -> timestamp_pb2.Timestamp:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(23, 59, 59), tzinfo=CHINA))
+        return stamp
+
+    friday = due("2026-12-04")
+    assert [working_days_left(friday, dt.date(2026, 12, d)) for d in (5, 6, 7, 8)] == [0, 0, -1, -2]
+    before_national_day = due("2026-09-30")  # 10-01..10-07 off, 10-08 worked
+    assert working_days_left(before_national_day, dt.date(2026, 10, 5)) == 0
+    assert working_days_left(before_national_day, dt.date(2026, 10, 8)) == -1
+    late = sharing_pb2.Application(id="app-late", resource_code="101001/000001", reply_due_time=friday, overdue=True)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    left = working_days_left(friday, dt.date(2026, 12, 5))
+    common = dict(request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[],
+                  may=lambda *_a: True, warn=2, item_names={}, dept_names={}, res_names={}, names={})
+    home = console.templates.get_template("home.html").render(
+        current="/", show_replies=True, due=[(late, left)], show_disputes=False, disputes=[], reviews=[],
+        coordinate=[], overdue=[(late, left)], unanswered=[(late, left)], show_mine=True, show_coordination=True,
+        conflicts=[], **common)
+    replies = console.templates.get_template("replies.html").render(
+        current="/replies", applications=[(late, left)], next_token="", target="", typed={}, closed={}, **common)
+    for page in (home, replies):
+        assert '<strong class="late">已逾期</strong>' in page and "个工作日</strong>" not in page, page
+        assert "今天到期" not in page
 
 
 def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extension() -> None:
