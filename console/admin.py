@@ -314,6 +314,14 @@ async def _roles_changed_meanwhile(console: Console, request: Request, session: 
 
 @signed_in
 async def departments(console: Console, request: Request, session: Session) -> Response:
+    return await _departments_page(console, request, session)
+
+
+async def _departments_page(console: Console, request: Request, session: Session, target: str = "",
+                            typed: str = "", errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """The directory's page (the page its address names). ``target``, ``typed`` and ``errors``: a rename refused,
+    shown beside that department's form with the name as typed, and above the list with it too (the department may
+    no longer be on the page)."""
     listed, problem = await _call(console, session, _directory(console).ListDepartments,
                                   directory_pb2.ListDepartmentsRequest(page_size=console.settings.page_size,
                                                                        page_token=_page_token(request)))
@@ -322,10 +330,10 @@ async def departments(console: Console, request: Request, session: Session) -> R
     # Only the authority's 管理员 renames (a department's own would be refused AUTHORITY_ONLY): the form is theirs.
     renames = await console.names.is_authority(session.token, session.person.department_code)
     shown = list(listed.departments) if listed else []
-    return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
+    return console.page(request, "departments.html", status=_status(problem) if problem else status, title="部门",
                         departments=shown, problem=problem, renames=bool(renames),
-                        merged_names=await _merged_names(console, session, shown),
-                        next_token=listed.next_page_token if listed else "")
+                        merged_names=await _merged_names(console, session, shown), target=target, typed=typed,
+                        errors=errors or {}, next_token=listed.next_page_token if listed else "")
 
 
 async def _merged_names(console: Console, session: Session, shown: list[directory_pb2.Department]) -> dict[str, str]:
@@ -343,6 +351,12 @@ async def department_rename(console: Console, request: Request, session: Session
     code, name = _text(form, "code"), _text(form, "name")
     answer, problem = await _call(console, session, _directory(console).RenameDepartment,
                                   directory_pb2.RenameDepartmentRequest(code=code, name=name))
+    if problem and not _expired(problem) and code:
+        # The list again, the name typed kept in that department's form with why: a page saying only why, with a
+        # link back to the list, lost the name the administrator had typed (a long 机构改革 name among them).
+        errors = {"name": "；".join(problem.fields.values()) if problem.fields else problem.message}
+        return await _departments_page(console, request, session, code, str(form.get("name", "")), errors,
+                                       _status(problem))
     if problem:
         return _refused(console, request, problem)
     renamed = answer.department
