@@ -1598,7 +1598,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0
-    period = {name: request.query_params.get(name, "").strip() for name in ("from", "to")}
+    # As the date inputs show it: 2026/1/31 in an edited link filtered by a day the inputs left blank.
+    period = {name: forms.day_text(request.query_params.get(name, "")) for name in ("from", "to")}
     grant = request.query_params.get("grant", "").strip()
     system = request.query_params.get("system", "").strip()
     # A reason the select does not offer (an edited link) lists every access, as an unknown outcome does.

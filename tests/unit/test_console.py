@@ -1482,7 +1482,8 @@ def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
     times, _ = forms.audit_period("", "2026-11-30")
     assert list(times) == ["end_time"] and times["end_time"].ToJsonString() == "2026-11-30T16:00:00Z"
     assert forms.audit_period("", "") == ({}, {})
-    assert forms.audit_period("2026-02-30", "2026-03-01")[1] == {"from": "请按 年-月-日 填写日期，例如 2026-01-31。"}
+    assert forms.audit_period("2026-02-30", "2026-03-01")[1] == {
+        "from": "没有这一天：2026 年 2 月 30 日不是实有的日期，请核对。"}
     assert forms.audit_period("2026-03-02", "2026-03-01")[1] == {"to": "截止日期不能早于起始日期。"}
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))

@@ -1377,6 +1377,34 @@ async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500( 
     assert "不能早于" in text
 
 
+async def test_the_audit_pages_dates_are_read_as_written_or_refused_quoting_them(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """审计's dates in a link edited by hand (or typed in a browser whose date input is a text box): 2026-W05 was
+    read as Monday 26 January and 20260131 as the 31st while the date inputs, which show YYYY-MM-DD alone, were
+    blank, so the accesses listed were filtered by a day the page did not show; 2026/1/31 and 2026年1月31日 were
+    refused. Dates as people write them, full-width too, are read and shown as the inputs write them; anything else
+    is refused beside its input quoting what was sent, and a day that does not exist is said to be none."""
+    page = await open_as(context, console_server,
+                         system_session(console_server, platform, "authority", roles=("AUDITOR",)))
+    from_box, to_box = page.get_by_label("起始日期（北京时间）"), page.get_by_label("截止日期（含当日）")
+    today = dt.datetime.now(CHINA).date()
+    await page.goto(f"/audit?from={today.isoformat()}&to={today.isoformat()}")
+    listed = await page.locator("main").inner_text()
+    full_width = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    for written in (f"{today.year}/{today.month}/{today.day}", f"{today.year}年{today.month}月{today.day}日",
+                    today.strftime("%Y%m%d"), today.isoformat().translate(full_width)):
+        answer = await page.goto(f"/audit?from={urllib.parse.quote(written)}&to={urllib.parse.quote(written)}")
+        assert answer is not None and answer.status == 200, (written, answer and answer.status)
+        assert (await from_box.input_value(), await to_box.input_value()) == (today.isoformat(),) * 2, written
+        assert await page.locator("main").inner_text() == listed, written
+    for sent, said in (("2026-W05", "无法识别日期“2026-W05”"), ("2026-W05-6", "无法识别日期“2026-W05-6”"),
+                       ("2026-02-30", "2026 年 2 月 30 日不是实有的日期")):
+        answer = await page.goto(f"/audit?from={sent}")
+        assert answer is not None and answer.status == 400, (sent, answer and answer.status)
+        assert said in await page.locator("#from-error").inner_text(), sent
+        assert await page.locator("table caption", has_text="资源使用记录").count() == 0, sent
+
+
 async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """目录's 关键词 holding a resource code (copied from a letter, a grant, an access record) said 没有符合条件的资源
