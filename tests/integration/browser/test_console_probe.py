@@ -337,6 +337,34 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
     assert request_id not in again, "every form shown gets its own request_id"
 
 
+async def test_an_application_form_sent_again_after_the_back_button_in_a_browser_applies_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """In Chromium, the applicant sent 申请使用, pressed the back button and sent the form again (the browser filled
+    its fields in as they were): a second application was made for the provider to answer. Every page is no-store,
+    so the back button fetches the form again, with a new request_id in it. The request_id sent is kept in that
+    history entry and put back, so the second sending returns the first application; the form opened anew from
+    its link has a request_id of its own."""
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto("/apply?code=101001/000001")
+    fresh = await page.locator("input[name=request_id]").input_value()
+    await page.get_by_label("民族", exact=True).check()
+    await page.get_by_label("业务协同").check()
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+    await page.get_by_label("联机查询").check()
+    await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_url("**/applications/view?id=*")
+    first = page.url.rsplit("=", 1)[-1]
+    await page.go_back()
+    assert await page.locator("input[name=request_id]").input_value() == fresh
+    assert await page.get_by_label("民族", exact=True).is_checked()  # the browser's own restoring, as a person sees
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_url("**/applications/view?id=*")
+    assert page.url.rsplit("=", 1)[-1] == first, "the form sent again after the back button made a second application"
+    await page.goto("/apply?code=101001/000001")
+    assert await page.locator("input[name=request_id]").input_value() not in ("", fresh)
+
+
 async def test_an_application_form_sent_again_after_its_application_was_withdrawn_says_it_is_withdrawn(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """The applicant withdrew an application, went back to the form it was made with and sent it again to file it
