@@ -750,7 +750,7 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
     taken = await _post(context, "/departments/rename", administrator, {"code": police, "name": new})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await taken.text())
     assert taken.status == 409, said
-    assert said == [f"部门 {police} 未更名为“{new}”：未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，"
+    assert said == [f"部门 {police} 未更名为“{new}”：已有另一个部门使用这一名称，两个部门同名将无从区分，"
                     "请核对新名称。"], said
 
     theirs = _person_session(console_server, platform, "police", "ADMINISTRATOR")
@@ -856,7 +856,12 @@ async def test_the_authoritys_administrator_retires_a_department_on_the_departme
     blocked = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await blocked.text())
     assert blocked.status == 409 and said == [
-        "未撤销：该部门仍有1 个启用中的业务系统（请先在“业务系统”页停用）。请先逐项办结，再撤销该部门。"], said
+        f"部门 {code} 未撤销（并入 {successor}）：该部门仍有1 个启用中的业务系统（请先在“业务系统”页停用）。"
+        "请先逐项办结，再撤销该部门。"], said
+    # What was typed is kept in the department's form, why beside it (a page saying only why lost it).
+    blocked_row = await blocked.text()
+    assert re.search(rf'name="merged_into"[^>]*value="{successor}"[^>]*aria-invalid="true"', blocked_row)
+    assert 'id="merged_into-error"' in blocked_row
     await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
                                   metadata=platform.metadata("authority"), timeout=10)
     done = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor},
@@ -876,7 +881,7 @@ async def test_the_authoritys_administrator_retires_a_department_on_the_departme
 
     again = await _post(context, "/departments/retire", administrator, {"code": code})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await again.text())
-    assert again.status == 409 and len(said) == 1 and said[0].startswith(f"部门 {code} 已于 "), said
+    assert again.status == 409 and len(said) == 1 and said[0].startswith(f"部门 {code} 未撤销：部门 {code} 已于 "), said
     assert f"职责已并入部门 {successor}" in said[0], said
     assert not re.search(r"[A-Za-z]{4,}", said[0].replace(code, "").replace(successor, "")), said
 
