@@ -558,8 +558,8 @@ def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
             may=lambda *_a: False, holds=lambda *_a: False, entry=shown, versions_problem=None, dept_names={},
             res_names={}, versions=[], versions_next="", params={})
 
-    assert "<dt>撤销理由</dt><dd>职能划转至市司法局</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED,
-                                                                 retire_reason="职能划转至市司法局")
+    assert '<dt>撤销理由</dt><dd><span class="said">职能划转至市司法局</span></dd>' in page(
+        state=catalog_pb2.ENTRY_STATE_RETIRED, retire_reason="职能划转至市司法局")
     assert "<dt>撤销理由</dt><dd>撤销时未填写理由</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED)
     assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
 
@@ -584,7 +584,7 @@ def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
     request = Request({"type": "http", "method": "GET", "path": "/drafts/edit", "query_string": b"", "headers": [],
                        "console.session": session})
     page = pages._entry_form(console, request, forms.form_of_entry(returned), editing=returned.code).body.decode()
-    assert '<p id="return-reason">摘要过于简单，请写明数据范围</p>' in page
+    assert '<p id="return-reason" class="said">摘要过于简单，请写明数据范围</p>' in page
     assert 'name="return_reason" value="摘要过于简单，请写明数据范围"' in page  # shown again after a refusal
     draft = catalog_pb2.Entry(code="301001/000301", state=catalog_pb2.ENTRY_STATE_DRAFT)
     assert "审核退回理由" not in pages._entry_form(console, request, forms.form_of_entry(draft),

@@ -222,6 +222,31 @@ async def test_a_refused_applications_page_offers_the_escalation_to_the_applican
         assert ('action="/applications/escalate"' in text) == offered, (role, text[text.index("<main"):][-800:])
 
 
+async def test_a_reason_written_in_lines_is_shown_in_its_lines(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A 审批人 refused in numbered lines (1. … 2. …, typed or pasted into the reason's textarea, as the service keeps
+    it): the applicant's page, the application's history and the provider's 已办理 ran them together into one line,
+    "…如下： 1. 用途与信息项不符； 2. 缺少依据文件。". Free text people wrote keeps its line breaks where shown."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    reason = "理由如下：\n1. 用途与信息项不符；\n2. 缺少依据文件。"
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=reason),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    shown = await page.locator("main").inner_text()  # as rendered: collapsed white space is one space
+    assert f"答复理由\n{reason}" in shown, shown
+    assert shown.count(reason) == 2, shown  # and the history's 答复不予共享 step
+    assert "不符； 2." not in shown
+
+
 async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
