@@ -247,6 +247,29 @@ async def test_a_reason_written_in_lines_is_shown_in_its_lines(  # type: ignore[
     assert "不符； 2." not in shown
 
 
+async def test_a_dispute_key_or_value_pasted_with_what_cannot_be_in_it_is_said_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """报告疑义 with the 公民身份号码 pasted as letters print it (352324 19471102 5472) or from a web page (a zero-width
+    space in it), or the correct value pasted with a line break: the field said 此项不符合要求，请修改后重新提交
+    (平台说明：holds a space after its first 6 characters: give the code without spaces, …), in English. Each is
+    said in Chinese, naming where."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    citizen = citizen_id_of(3, platform.credentials.seed)
+    for field, form, said in (
+            ("key", {"key": f"{citizen[:6]} {citizen[6:14]} {citizen[14:]}"},
+             "第 6 位之后有空格：请去掉空格，将 18 位连续填写。"),
+            ("key", {"key": f"{citizen[:3]}\u200b{citizen[3:]}"}, "第 4 个字符处有看不见的字符（U+200B"),
+            ("claimed_value", {"claimed_value": "王\n小明"},
+             "第 2 个字符是换行符或制表符（U+000A）：此项须写在一行内")):
+        answer = await _post(context, "/disputes", session, {
+            "kind": "report", "resource_code": "101001/000001", "key": citizen, "item": "姓名",
+            "claimed_value": "王小明", "evidence": "户口簿", **form})
+        text = unescape(await answer.text())
+        beside = re.search(rf'<span class="field-error" id="{field}-error">([^<]*)</span>', text)
+        assert answer.status == 400 and beside is not None, (field, answer.status, text[-1500:])
+        assert said in beside.group(1) and not re.search(r"[A-Za-z]{4,}", beside.group(1)), beside.group(1)
+
+
 async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
