@@ -49,6 +49,11 @@ def number(raw: object, maximum: int = INT32_MAX) -> int | None:
     return value if value <= maximum else None
 
 
+def unit_removed(raw: str, unit: str) -> str:
+    """A number typed with its unit after it (2026年, 11月, full-width too): the number's text, for ``number``."""
+    return raw.strip().removesuffix(unit).strip()
+
+
 def item_rows(values: Mapping[str, object]) -> int:
     """How many item rows a form (or the values it is filled with) holds: up to its last named row, and two blank
     ones to add items, ITEM_ROWS at least. The rows were ITEM_ROWS always: an entry of 12 items (人口 has more than

@@ -1665,7 +1665,9 @@ def _period_problem(year: int | None, month: int | None, today: dt.date) -> Prob
     "must be between 2000 and 2100" and "the month has not begun" were shown as they are, in English. A month
     that is none (13, 0, "②") or a year that is no number was replaced by the current one without a word, so the
     supervisor read this month's scores as those of the month they had typed."""
-    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
+    if year is None:  # "2026-11" or 二〇二六: no number, which a range would not tell
+        fields = {"year": f"年份请填写 4 位数字，如 {today.year}。"}
+    elif not MIN_YEAR <= year <= MAX_YEAR:
         fields = {"year": f"年份须在 {MIN_YEAR} 至 {MAX_YEAR} 之间。"}
     elif month is None or not 1 <= month <= 12:
         fields = {"month": "月份须为 1 至 12 之间的整数。"}
@@ -1722,8 +1724,9 @@ def _figures_until(year: int, month: int, computed: dt.datetime | None, today: d
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
     year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
-    typed_year = forms.number(year_raw) if year_raw.strip() else today.year
-    typed_month = forms.number(month_raw) if month_raw.strip() else today.month
+    # 2026年 and 11月, as the fields' labels 年 and 月 invite: the year was refused 年份须在 2000 至 2100 之间.
+    typed_year = forms.number(forms.unit_removed(year_raw, "年")) if year_raw.strip() else today.year
+    typed_month = forms.number(forms.unit_removed(month_raw, "月")) if month_raw.strip() else today.month
     answer, problem = None, _period_problem(typed_year, typed_month, today)
     # The inputs keep what was typed (cut short) when it is no year or month, beside its hint.
     year = typed_year if typed_year is not None else year_raw.strip()[:16]

@@ -1531,6 +1531,26 @@ async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_p
     assert "尚未结束" not in await answer.text()
 
 
+async def test_the_supervision_pages_year_and_month_typed_with_their_units_are_read(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """监督's fields are labelled 年 and 月: a supervisor typing 2026年 and 11月 was told 年份须在 2000 至 2100 之间,
+    of 2026, and a year typed 2026-11 the same. The units are read; a year that is no number asks for its digits."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    for year, month in (("2001年", "3月"), ("２００１年", "３ 月"), (" 2001 年 ", "03月")):  # a month never computed
+        answer = await context.request.get(f"/supervision?year={urllib.parse.quote(year)}"
+                                           f"&month={urllib.parse.quote(month)}", headers=_as(session))
+        text = await answer.text()
+        assert answer.status == 200 and "2001年3月还没有评估结果" in text, (year, month, answer.status, text[-1200:])
+        assert 'name="year" inputmode="numeric" value="2001"' in text and 'value="3"' in text
+    for year in ("2026-11", "二〇二六"):
+        answer = await context.request.get(f"/supervision?year={urllib.parse.quote(year)}&month=3",
+                                           headers=_as(session))
+        text = unescape(await answer.text())
+        said = re.search(r'<span class="field-error" id="year-error">([^<]*)</span>', text)
+        assert answer.status == 400 and said is not None, (year, answer.status)
+        assert said.group(1).startswith("年份请填写 4 位数字") and "之间" not in said.group(1), said.group(1)
+
+
 async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_that_the_platform_is_down(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The catalog refuses to publish an entry whose department 前置机 does not answer (UNAVAILABLE,
