@@ -290,14 +290,22 @@ def _unknown_action(console: Console, request: Request) -> Response:
 
 
 def _quota(form: FormData) -> int | None:
-    """The quota typed (full-width digits too), None when blank or not a whole number an int64 holds."""
-    return forms.number(_text(form, "quota"), forms.INT64_MAX)
+    """The quota typed (full-width digits too, 1000次 with its unit), None when blank or not a whole number an int64
+    holds."""
+    return forms.number(forms.unit_removed(_text(form, "quota"), "次"), forms.INT64_MAX)
 
 
-def _quota_error(form: FormData, field: str) -> dict[str, str]:
-    """The quota's violation when something was typed that is not a quota (else nothing)."""
+#: What 0 (or a blank 调用上限) means on each form that has one: an application's is no limit, while a reply's or a
+#: coordination decision's keeps the quota applied for (ReplyApplicationRequest.quota: "0 keeps the request's"), so
+#: the sentence "0 表示不限" there told an approver that 0 grants calls without limit, when it grants those applied for.
+QUOTA_ZERO = {"apply": "0 或不填表示不限", "decision": "不填则按申请的上限", "grant": "不填则不变，0 表示不限"}
+
+
+def _quota_error(form: FormData, field: str, zero: str) -> dict[str, str]:
+    """The quota's violation when something was typed that is not a quota (else nothing); ``zero``: QUOTA_ZERO's
+    key of the form."""
     if _text(form, "quota") and _quota(form) is None:
-        return {field: "调用上限请填写不超过 9223372036854775807 的非负整数（0 表示不限）。"}
+        return {field: f"调用上限请填写不超过 9223372036854775807 的非负整数（{QUOTA_ZERO[zero]}）。"}
     return {}
 
 
@@ -903,7 +911,7 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         methods=[n for m in form.getlist("methods") if (n := forms.number(m))],
         quota=_quota(form) or 0)
     expire = forms.end_of_day(_text(form, "expire_date"))
-    errors: dict[str, str] = _quota_error(form, "quota")
+    errors: dict[str, str] = _quota_error(form, "quota", "apply")
     if not application.items:  # the service reads no items as "every item of the resource", sensitive ones too
         errors["items"] = "请勾选需要使用的信息项（按最小必要原则，只勾选业务确需的）。"
     if expire is not None:
@@ -1049,7 +1057,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             errors["reason"] = "不予共享时必须说明理由，理由将告知使用部门。"
         if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
             errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
-        errors |= _quota_error(form, "quota")
+        errors |= _quota_error(form, "quota", "decision")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
@@ -1159,7 +1167,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
             errors["items"] = "请至少勾选一个准予的信息项；都不准予请点击“不予共享”。"
         if malformed:  # not dropped: the grant would get the default term
             errors["expire_time"] = MALFORMED_END
-        errors |= _quota_error(form, "quota")
+        errors |= _quota_error(form, "quota", "decision")
         if not errors:
             decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
                                                                      items=form.getlist("items"),
@@ -1253,7 +1261,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
             # The grant as this page showed it: an adjustment saved meanwhile by another person is not overwritten.
             patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"), etag=_text(form, "etag"))
             paths = ["items"]
-            errors = _quota_error(form, "quota")
+            errors = _quota_error(form, "quota", "grant")
             if (quota := _quota(form)) is not None:
                 patch.quota, paths = quota, [*paths, "quota"]
             expire, malformed = _changed_end(form)

@@ -300,6 +300,42 @@ async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  
     assert app_id not in replies
 
 
+async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_unit(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A 调用上限 that was no number was refused saying （0 表示不限） on every form: on 答复, where 0 or a blank keeps
+    the quota applied for (a reply may only lower it), an approver told so typed 0 to grant calls without limit and
+    granted the 500 applied for. Each form says what a blank means there; 300次, with its unit, is 300."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    session = _person_session(console_server, platform, "police", "APPROVER")
+    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
+                                                          "quota": "五百"})
+    said = re.search(r'<span class="field-error" id="quota-error">([^<]*)</span>', await refused.text())
+    assert refused.status == 400 and said is not None, refused.status
+    assert "不填则按申请的上限" in said.group(1) and "0 表示不限" not in said.group(1), said.group(1)
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    blank = await (await context.request.get("/apply?code=101001/000001", headers=_as(applicant))).text()
+    asked = await _post(context, "/apply?code=101001/000001", applicant, {
+        "items": ["name"], "purposes": "1", "basis": "《社会救助暂行办法》", "methods": "1", "quota": "五百",
+        "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        "request_id": re.search(r'name="request_id" value="([^"]+)"', blank).group(1)})
+    assert "0 或不填表示不限" in await asked.text()
+    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
+                                                         "quota": "300次"}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
+                                   metadata=platform.metadata("social"), timeout=10)
+    assert grant.grant.quota == 300
+
+
 async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answered_it(  # type: ignore[no-untyped-def]
         context, console_server, platform, database_url):
     """The applicant opened an application left unanswered past its due day and pressed 提请共享主管部门协调 after the
