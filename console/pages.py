@@ -783,15 +783,16 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
                                     Problem("请按字段旁的提示修改后重新提交。"), status=400)
     code = report.department_code
     name = (await console.names.departments(session.token, [code])).get(code) or code
-    provisional = (f"（暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，公布后可能调整）"
-                   if answer.due_time_provisional else "")
+    # 含当日, as an application's reply: "应在 <day> 前" left in doubt whether the day itself was still in time.
+    provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
+                   "公布后可能调整）" if answer.due_time_provisional else "（含当日）")
     if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
         # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
         # already missed as if it were still to be met.
-        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional} "
+        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional}"
                               "前更新资源目录，该期限已过：变更后该部门如未新建、修改、提交或撤销任何资源目录，即列为"
                               "逾期未更新（见下方列表），计入监督评估，请尽快更新。", "/mandates")
-    return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
+    return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional}前更新资源目录"
                           "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
 
 
@@ -948,9 +949,10 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         # provider never answers (its approvers may not), so no reply is to be awaited by any date.
         return _done(session, f"已提交申请 {created.id}（{code}）：{created.history[-1].note}。提供部门不答复此申请，"
                               "请等待共享主管部门的协调决定。", f"/applications/view?id={created.id}")
-    provisional = "（暂定：当年节假日安排尚未公布）" if created.reply_due_time_provisional else ""
-    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}{provisional} "
-                          "前答复。", f"/applications/view?id={created.id}")
+    # 含当日: a reply on the due day is on time (until its 23:59:59), which "应在 <day> 前" left in doubt.
+    provisional = "；暂定：当年节假日安排尚未公布" if created.reply_due_time_provisional else ""
+    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}（含当日"
+                          f"{provisional}）前答复。", f"/applications/view?id={created.id}")
 
 
 def _moved_on(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:

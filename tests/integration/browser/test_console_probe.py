@@ -439,6 +439,9 @@ async def test_an_application_form_sent_again_after_the_back_button_in_a_browser
     await page.get_by_role("button", name="提交申请").click()
     await page.wait_for_url("**/applications/view?id=*")
     first = page.url.rsplit("=", 1)[-1]
+    # The due day itself is in time (until its 23:59:59), which "应在 <day> 前答复" left in doubt.
+    flash = await page.locator(".flash").inner_text()
+    assert re.search(r"提供部门应在 \d{4}-\d{2}-\d{2}（含当日[^）]*）前答复。", flash), flash
     await page.go_back()
     assert await page.locator("input[name=request_id]").input_value() == fresh
     assert await page.get_by_label("民族", exact=True).is_checked()  # the browser's own restoring, as a person sees
