@@ -329,11 +329,7 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
     answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
                                                          "quota": "300次"}, max_redirects=0)
     assert answer.status == 303, (answer.status, (await answer.text())[-600:])
-    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
-                                       metadata=platform.metadata("social"), timeout=10)
-    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
-                                   metadata=platform.metadata("social"), timeout=10)
-    assert grant.grant.quota == 300
+    assert (await _grant_of(platform, app_id)).quota == 300
 
 
 async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answered_it(  # type: ignore[no-untyped-def]
@@ -2169,6 +2165,17 @@ def _card(text: str, marker: str) -> str:
     return text[text.index(marker):].split("</section>", 1)[0]
 
 
+async def _grant_of(platform, app_id: str):  # type: ignore[no-untyped-def]
+    """The grant application ``app_id`` was given, as the applicant (social) reads it."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    return (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
+                                   metadata=platform.metadata("social"), timeout=10)).grant
+
+
 async def _post(context, path: str, session, form: dict[str, object], **options):  # type: ignore[no-untyped-def]
     """``form`` posted as a browser does, a list as the same name repeated (checkboxes); Playwright's own
     ``form=`` sends a list as its Python text."""
@@ -2209,11 +2216,7 @@ async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_f
         "id": app_id, "decision": "grant", "items": ["citizen_id", "name", "sex"], "reason": "准予", "quota": "２00"},
         max_redirects=0)
     assert answer.status == 303, (answer.status, (await answer.text())[-600:])
-    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
-                                       metadata=platform.metadata("social"), timeout=10)
-    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
-                                   metadata=platform.metadata("social"), timeout=10)
-    assert grant.grant.quota == 200
+    assert (await _grant_of(platform, app_id)).quota == 200
 
 
 async def test_a_reply_to_an_application_another_approver_answered_meanwhile_says_who_and_how(  # type: ignore[no-untyped-def]
