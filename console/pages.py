@@ -406,8 +406,15 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
                         show_returned=show_returned, returned=returned.entries if returned else [],
-                        notice_days=GRANT_NOTICE_DAYS,
+                        notice_days=GRANT_NOTICE_DAYS, more=_more(replies=replies, reviews=reviews,
+                                                                  coordinate=escalated, overdue=late, unanswered=mine),
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def _more(**answers: Any) -> dict[str, bool]:
+    """Which of 首页's lists hold one page only of more (the answer has a next page): the page showed the first ten
+    waiting replies, reviews or escalations and nothing else, so a 审批人 with twelve due took those ten for all."""
+    return {name: bool(answer is not None and answer.next_page_token) for name, answer in answers.items()}
 
 
 def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesRequest:

@@ -332,6 +332,34 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
     assert (await _grant_of(platform, app_id)).quota == 300
 
 
+async def test_the_home_page_says_when_a_list_holds_more_than_it_shows(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """首页's 待答复的申请 showed the ten due soonest (a page) and nothing else: a 审批人 with twelve due took those ten
+    for all, the two due last waiting unseen until they were near their day. A list holding more says so and where
+    all of them are."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(console_server.console.settings.page_size + 1):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["name"], purposes=[1],
+                                              basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=application), metadata=platform.metadata("social"), timeout=10)).application.id)
+    try:
+        home = await (await context.request.get("/", headers=_as(
+            _person_session(console_server, platform, "police", "APPROVER")))).text()
+    finally:  # withdrawn: the tests after this one find their own on 答复's first page
+        for app_id in made:
+            await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
+                                              metadata=platform.person("social", "APPLICANT"), timeout=10)
+    section = home[home.index('id="h-replies"'):].split("</section>", 1)[0]
+    size = console_server.console.settings.page_size
+    assert section.count('<a href="/applications/view?id=') == size, section
+    assert f"以上只列出答复期限最早的 {size} 件，还有更多：全部请在“答复”中查看。" in section, section
+
+
 async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answered_it(  # type: ignore[no-untyped-def]
         context, console_server, platform, database_url):
     """The applicant opened an application left unanswered past its due day and pressed 提请共享主管部门协调 after the
