@@ -11,6 +11,7 @@ them (no-store, like every page), and never put in a session, a URL, a flash mes
 
 from __future__ import annotations
 
+import re
 import secrets
 import urllib.parse
 from typing import Any
@@ -314,6 +315,15 @@ async def _roles_changed_meanwhile(console: Console, request: Request, session: 
 
 @signed_in
 async def departments(console: Console, request: Request, session: Session) -> Response:
+    return await _departments_page(console, request, session)
+
+
+async def _departments_page(console: Console, request: Request, session: Session, target: str = "",
+                            typed: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                            said: str = "", status: int = 200) -> Response:
+    """The directory's page (the page its address names). ``target``, ``typed``, ``errors`` and ``said``: a rename
+    or retirement refused, shown beside that department's form with what was typed, and above the list (``said``,
+    naming what was typed: the department may no longer be on the page)."""
     listed, problem = await _call(console, session, _directory(console).ListDepartments,
                                   directory_pb2.ListDepartmentsRequest(page_size=console.settings.page_size,
                                                                        page_token=_page_token(request)))
@@ -322,9 +332,10 @@ async def departments(console: Console, request: Request, session: Session) -> R
     # Only the authority's 管理员 renames (a department's own would be refused AUTHORITY_ONLY): the form is theirs.
     renames = await console.names.is_authority(session.token, session.person.department_code)
     shown = list(listed.departments) if listed else []
-    return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
+    return console.page(request, "departments.html", status=_status(problem) if problem else status, title="部门",
                         departments=shown, problem=problem, renames=bool(renames),
-                        merged_names=await _merged_names(console, session, shown),
+                        merged_names=await _merged_names(console, session, shown), target=target,
+                        typed=typed or {}, errors=errors or {}, said=said,
                         next_token=listed.next_page_token if listed else "")
 
 
@@ -343,12 +354,28 @@ async def department_rename(console: Console, request: Request, session: Session
     code, name = _text(form, "code"), _text(form, "name")
     answer, problem = await _call(console, session, _directory(console).RenameDepartment,
                                   directory_pb2.RenameDepartmentRequest(code=code, name=name))
+    if problem and not _expired(problem) and code:
+        # The list again, the name typed kept in that department's form with why: a page saying only why, with a
+        # link back to the list, lost the name the administrator had typed (a long 机构改革 name among them).
+        return await _department_refused(console, request, session, code, "name", str(form.get("name", "")),
+                                         problem, f"部门 {code} 未更名为“{str(form.get('name', '')).strip()}”")
     if problem:
         return _refused(console, request, problem)
     renamed = answer.department
     console.names.renamed({"code": renamed.code, "name": renamed.name})  # this replica at once, the event or not
     return _done(session, f"部门 {renamed.code} 现名为“{renamed.name}”。此前的监督评估、报告和管理日志保留当时的名称。",
                  "/departments")
+
+
+async def _department_refused(console: Console, request: Request, session: Session, code: str, name: str,
+                              typed: str, problem: Problem, what: str) -> Response:
+    """部门 again after a rename or retirement of department ``code`` was refused: what was typed in its form's
+    field ``name`` kept there with why, and said above the list (``what``). A page saying only why, with a link
+    back to the list, lost what the administrator had typed (a long 机构改革 name, the department merged into)."""
+    why = "；".join(problem.fields.values()) if problem.fields else problem.message
+    said = f"{what}：{re.sub(r'^未(更名|撤销)：', '', why)}"  # the sentence's own 未更名： said once
+    return await _departments_page(console, request, session, code, {name: typed}, {name: why}, said,
+                                   _status(problem))
 
 
 @signed_in
@@ -360,6 +387,10 @@ async def department_retire(console: Console, request: Request, session: Session
     code, merged_into = _text(form, "code"), _text(form, "merged_into")
     answer, problem = await _call(console, session, _directory(console).RetireDepartment,
                                   directory_pb2.RetireDepartmentRequest(code=code, merged_into=merged_into))
+    if problem and not _expired(problem) and code:
+        into = f"（并入 {merged_into}）" if merged_into else ""
+        return await _department_refused(console, request, session, code, "merged_into",
+                                         str(form.get("merged_into", "")), problem, f"部门 {code} 未撤销{into}")
     if problem:
         return _refused(console, request, problem)
     retired = answer.department

@@ -599,11 +599,15 @@ def indicator_rate(indicator: supervision_pb2.Indicator | None) -> str:
 
 
 def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:
-    """Working days from today (not counted) to the due day (counted): 0 on the due day, negative when late."""
+    """Working days from today (not counted) to the due day (counted): 0 on the due day. Once it has passed, minus
+    the working days since it (the due day not counted, today counted): a Saturday or a holiday straight after the
+    due day is 0, late by no working day yet, which the pages show as 已逾期 alone (the service's ``overdue``).
+    Counting the due day instead said 已逾期 1 个工作日 on the Saturday after a Friday due day, and the same again
+    on the Monday."""
     today = today or dt.datetime.now(CHINA).date()
     due_day = due.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA).date()
     if due_day < today:
-        return -sum(1 for n in range(1, (today - due_day).days + 1) if is_working_day(today - dt.timedelta(n)))
+        return -sum(1 for n in range(1, (today - due_day).days + 1) if is_working_day(due_day + dt.timedelta(n)))
     return sum(1 for n in range(1, (due_day - today).days + 1) if is_working_day(today + dt.timedelta(n)))
 
 

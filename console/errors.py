@@ -358,6 +358,18 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
+    # A line of free text or a key holding what nobody sees in it (services/runtime/errors.invisible_character,
+    # services/query/keys): a 证据 or 正确的值 pasted with a line break, a 公民身份号码 pasted in groups or with a
+    # zero-width space from a web page. The person read the service's English after 此项不符合要求.
+    (r"character (\d+) is U\+([0-9A-F]+) \([^)]*\): write it on one line",
+     r"第 \1 个字符是换行符或制表符（U+\2）：此项须写在一行内，请删去后重新填写。"),
+    (r"character (\d+) is U\+([0-9A-F]+) \([^)]*\): remove it",
+     r"第 \1 个字符（U+\2）是看不见的字符（如零宽空格，多来自复制的网页或文档）：请删去后重新填写。"),
+    (r"holds a space after its first (\d+) characters: give the code without spaces, (\d+) characters in one piece",
+     r"第 \1 位之后有空格：请去掉空格，将 \2 位连续填写。"),
+    (r"holds an invisible character, U\+([0-9A-F]+), at position (\d+) .*: type the key again",
+     lambda found: f"第 {int(found[2]) + 1} 个字符处有看不见的字符（U+{found[1]}，多来自复制的网页或文档）："
+                   "请重新输入。"),
     (r"must be a 信息资源代码 like .*: it is written in full-width characters .*",
      "信息资源代码须用半角数字和“/”填写，如 101001/000001。"),
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),

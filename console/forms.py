@@ -49,6 +49,11 @@ def number(raw: object, maximum: int = INT32_MAX) -> int | None:
     return value if value <= maximum else None
 
 
+def unit_removed(raw: str, unit: str) -> str:
+    """A number typed with its unit after it (2026年, 11月, full-width too): the number's text, for ``number``."""
+    return raw.strip().removesuffix(unit).strip()
+
+
 def item_rows(values: Mapping[str, object]) -> int:
     """How many item rows a form (or the values it is filled with) holds: up to its last named row, and two blank
     ones to add items, ITEM_ROWS at least. The rows were ITEM_ROWS always: an entry of 12 items (人口 has more than
@@ -199,6 +204,50 @@ def system_id_error(system_id: str) -> dict[str, str]:
     return {"system": "系统标识应为 sys- 加小写字母和数字，如使用记录“系统”一列所列。"}
 
 
+#: The ways a date is written that read_day reads: 2026-01-31, 2026/1/31, 2026.1.31, 2026年1月31日, 20260131.
+_DAY_FORMS = (re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
+              re.compile(r"(\d{4})(\d{2})(\d{2})"))
+#: A date's dashes and slashes typed with a Chinese input method (全角), read as their ASCII forms.
+_FULL_WIDTH_DATE = str.maketrans("－／．", "-/.")
+
+
+def read_day(text: str) -> dt.date | None:
+    """A date as people write it (a date input's YYYY-MM-DD, and what a browser without one, a link edited by hand
+    or a paste from a document holds: 2026/1/31, 2026年1月31日, full-width digits), or None when it is none of these
+    or no day (2026-02-30). date.fromisoformat alone also read ISO week dates (2026-W05 as Monday 26 January) and
+    refused 2026/01/31: the 审计 page filtered by a day its date inputs, which show only YYYY-MM-DD, left blank."""
+    parts = _day_parts(text)
+    try:
+        return dt.date(*parts) if parts is not None else None
+    except ValueError:
+        return None
+
+
+def _day_parts(text: str) -> tuple[int, int, int] | None:
+    """The year, month and day a date is written with (read_day's forms), whether or not they make a day."""
+    typed = text.strip().translate(_FULL_WIDTH).translate(_FULL_WIDTH_DATE)
+    for form in _DAY_FORMS:
+        if (match := form.fullmatch(typed)) is not None:
+            year, month, day = (int(part) for part in match.groups())
+            return year, month, day
+    return None
+
+
+def day_text(text: str) -> str:
+    """A date typed, as a date input shows it (YYYY-MM-DD) when read_day reads it; as typed when not (said so)."""
+    return read.isoformat() if (read := read_day(text)) is not None else text.strip()
+
+
+def unread_day(text: str) -> str:
+    """What to say of a date read_day cannot read, quoting it (cut short): a date input shows only a date it reads,
+    so the text sent is otherwise nowhere on the page."""
+    typed = text.strip()
+    if (parts := _day_parts(typed)) is not None:
+        return f"没有这一天：{parts[0]} 年 {parts[1]} 月 {parts[2]} 日不是实有的日期，请核对。"
+    quoted = typed if len(typed) <= 20 else typed[:20] + "…"
+    return f"无法识别日期“{quoted}”：请按 年-月-日 填写，例如 2026-01-31。"
+
+
 def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timestamp], dict[str, str]]:
     """The 审计 page's 起始日期 and 截止日期 (YYYY-MM-DD, Beijing days, both included) as ListAccesses' start_time
     and end_time (the first day's midnight in Beijing, the midnight after the last: the service's end is
@@ -211,23 +260,19 @@ def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timesta
                                           ("to", last, "end_time", end_after_day)):
         if not text.strip():
             continue
-        try:
-            days[name] = dt.date.fromisoformat(text.strip())
-        except ValueError:
-            errors[name] = "请按 年-月-日 填写日期，例如 2026-01-31。"
+        if (read := read_day(text)) is None:
+            errors[name] = unread_day(text)
             continue
-        times[field_name] = bound(days[name])
+        days[name] = read
+        times[field_name] = bound(read)
     if "from" in days and "to" in days and days["to"] < days["from"]:
         errors["to"] = "截止日期不能早于起始日期。"
     return (times, errors) if not errors else ({}, errors)
 
 
 def day_of(text: str) -> dt.date | None:
-    """A YYYY-MM-DD date typed (a date input's value), or None when blank or malformed."""
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return None
+    """A date typed (read_day: a date input's value, or as people write it), or None when blank or malformed."""
+    return read_day(text)
 
 
 def start_of_day(day: dt.date) -> timestamp_pb2.Timestamp:
@@ -253,10 +298,8 @@ def end_after_day(day: dt.date) -> timestamp_pb2.Timestamp:
 
 
 def end_of_day(text: str) -> timestamp_pb2.Timestamp | None:
-    """23:59:59 Beijing time of a YYYY-MM-DD date, or None when blank or malformed."""
-    try:
-        day = dt.date.fromisoformat(text.strip())
-    except ValueError:
+    """23:59:59 Beijing time of a date typed (read_day), or None when blank or malformed."""
+    if (day := read_day(text)) is None:
         return None
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=CHINA).astimezone(dt.UTC))

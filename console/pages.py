@@ -290,14 +290,22 @@ def _unknown_action(console: Console, request: Request) -> Response:
 
 
 def _quota(form: FormData) -> int | None:
-    """The quota typed (full-width digits too), None when blank or not a whole number an int64 holds."""
-    return forms.number(_text(form, "quota"), forms.INT64_MAX)
+    """The quota typed (full-width digits too, 1000次 with its unit), None when blank or not a whole number an int64
+    holds."""
+    return forms.number(forms.unit_removed(_text(form, "quota"), "次"), forms.INT64_MAX)
 
 
-def _quota_error(form: FormData, field: str) -> dict[str, str]:
-    """The quota's violation when something was typed that is not a quota (else nothing)."""
+#: What 0 (or a blank 调用上限) means on each form that has one: an application's is no limit, while a reply's or a
+#: coordination decision's keeps the quota applied for (ReplyApplicationRequest.quota: "0 keeps the request's"), so
+#: the sentence "0 表示不限" there told an approver that 0 grants calls without limit, when it grants those applied for.
+QUOTA_ZERO = {"apply": "0 或不填表示不限", "decision": "不填则按申请的上限", "grant": "不填则不变，0 表示不限"}
+
+
+def _quota_error(form: FormData, field: str, zero: str) -> dict[str, str]:
+    """The quota's violation when something was typed that is not a quota (else nothing); ``zero``: QUOTA_ZERO's
+    key of the form."""
     if _text(form, "quota") and _quota(form) is None:
-        return {field: "调用上限请填写不超过 9223372036854775807 的非负整数（0 表示不限）。"}
+        return {field: f"调用上限请填写不超过 9223372036854775807 的非负整数（{QUOTA_ZERO[zero]}）。"}
     return {}
 
 
@@ -398,8 +406,15 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
                         show_returned=show_returned, returned=returned.entries if returned else [],
-                        notice_days=GRANT_NOTICE_DAYS,
+                        notice_days=GRANT_NOTICE_DAYS, more=_more(replies=replies, reviews=reviews,
+                                                                  coordinate=escalated, overdue=late, unanswered=mine),
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def _more(**answers: Any) -> dict[str, bool]:
+    """Which of 首页's lists hold one page only of more (the answer has a next page): the page showed the first ten
+    waiting replies, reviews or escalations and nothing else, so a 审批人 with twelve due took those ten for all."""
+    return {name: bool(answer is not None and answer.next_page_token) for name, answer in answers.items()}
 
 
 def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesRequest:
@@ -775,15 +790,16 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
                                     Problem("请按字段旁的提示修改后重新提交。"), status=400)
     code = report.department_code
     name = (await console.names.departments(session.token, [code])).get(code) or code
-    provisional = (f"（暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，公布后可能调整）"
-                   if answer.due_time_provisional else "")
+    # 含当日, as an application's reply: "应在 <day> 前" left in doubt whether the day itself was still in time.
+    provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
+                   "公布后可能调整）" if answer.due_time_provisional else "（含当日）")
     if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
         # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
         # already missed as if it were still to be met.
-        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional} "
+        return _done(session, f"已报告{name}的职能变更。按变更日期计算，该部门应在 {day(answer.due_time)}{provisional}"
                               "前更新资源目录，该期限已过：变更后该部门如未新建、修改、提交或撤销任何资源目录，即列为"
                               "逾期未更新（见下方列表），计入监督评估，请尽快更新。", "/mandates")
-    return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
+    return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional}前更新资源目录"
                           "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
 
 
@@ -903,7 +919,7 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         methods=[n for m in form.getlist("methods") if (n := forms.number(m))],
         quota=_quota(form) or 0)
     expire = forms.end_of_day(_text(form, "expire_date"))
-    errors: dict[str, str] = _quota_error(form, "quota")
+    errors: dict[str, str] = _quota_error(form, "quota", "apply")
     if not application.items:  # the service reads no items as "every item of the resource", sensitive ones too
         errors["items"] = "请勾选需要使用的信息项（按最小必要原则，只勾选业务确需的）。"
     if expire is not None:
@@ -940,9 +956,10 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         # provider never answers (its approvers may not), so no reply is to be awaited by any date.
         return _done(session, f"已提交申请 {created.id}（{code}）：{created.history[-1].note}。提供部门不答复此申请，"
                               "请等待共享主管部门的协调决定。", f"/applications/view?id={created.id}")
-    provisional = "（暂定：当年节假日安排尚未公布）" if created.reply_due_time_provisional else ""
-    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}{provisional} "
-                          "前答复。", f"/applications/view?id={created.id}")
+    # 含当日: a reply on the due day is on time (until its 23:59:59), which "应在 <day> 前" left in doubt.
+    provisional = "；暂定：当年节假日安排尚未公布" if created.reply_due_time_provisional else ""
+    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}（含当日"
+                          f"{provisional}）前答复。", f"/applications/view?id={created.id}")
 
 
 def _moved_on(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:
@@ -1049,7 +1066,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             errors["reason"] = "不予共享时必须说明理由，理由将告知使用部门。"
         if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
             errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
-        errors |= _quota_error(form, "quota")
+        errors |= _quota_error(form, "quota", "decision")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
@@ -1159,7 +1176,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
             errors["items"] = "请至少勾选一个准予的信息项；都不准予请点击“不予共享”。"
         if malformed:  # not dropped: the grant would get the default term
             errors["expire_time"] = MALFORMED_END
-        errors |= _quota_error(form, "quota")
+        errors |= _quota_error(form, "quota", "decision")
         if not errors:
             decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
                                                                      items=form.getlist("items"),
@@ -1253,7 +1270,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
             # The grant as this page showed it: an adjustment saved meanwhile by another person is not overwritten.
             patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"), etag=_text(form, "etag"))
             paths = ["items"]
-            errors = _quota_error(form, "quota")
+            errors = _quota_error(form, "quota", "grant")
             if (quota := _quota(form)) is not None:
                 patch.quota, paths = quota, [*paths, "quota"]
             expire, malformed = _changed_end(form)
@@ -1598,7 +1615,8 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0
-    period = {name: request.query_params.get(name, "").strip() for name in ("from", "to")}
+    # As the date inputs show it: 2026/1/31 in an edited link filtered by a day the inputs left blank.
+    period = {name: forms.day_text(request.query_params.get(name, "")) for name in ("from", "to")}
     grant = request.query_params.get("grant", "").strip()
     system = request.query_params.get("system", "").strip()
     # A reason the select does not offer (an edited link) lists every access, as an unknown outcome does.
@@ -1664,7 +1682,9 @@ def _period_problem(year: int | None, month: int | None, today: dt.date) -> Prob
     "must be between 2000 and 2100" and "the month has not begun" were shown as they are, in English. A month
     that is none (13, 0, "②") or a year that is no number was replaced by the current one without a word, so the
     supervisor read this month's scores as those of the month they had typed."""
-    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
+    if year is None:  # "2026-11" or 二〇二六: no number, which a range would not tell
+        fields = {"year": f"年份请填写 4 位数字，如 {today.year}。"}
+    elif not MIN_YEAR <= year <= MAX_YEAR:
         fields = {"year": f"年份须在 {MIN_YEAR} 至 {MAX_YEAR} 之间。"}
     elif month is None or not 1 <= month <= 12:
         fields = {"month": "月份须为 1 至 12 之间的整数。"}
@@ -1721,8 +1741,9 @@ def _figures_until(year: int, month: int, computed: dt.datetime | None, today: d
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
     year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
-    typed_year = forms.number(year_raw) if year_raw.strip() else today.year
-    typed_month = forms.number(month_raw) if month_raw.strip() else today.month
+    # 2026年 and 11月, as the fields' labels 年 and 月 invite: the year was refused 年份须在 2000 至 2100 之间.
+    typed_year = forms.number(forms.unit_removed(year_raw, "年")) if year_raw.strip() else today.year
+    typed_month = forms.number(forms.unit_removed(month_raw, "月")) if month_raw.strip() else today.month
     answer, problem = None, _period_problem(typed_year, typed_month, today)
     # The inputs keep what was typed (cut short) when it is no year or month, beside its hint.
     year = typed_year if typed_year is not None else year_raw.strip()[:16]

@@ -16,12 +16,31 @@
     var question = event.submitter && event.submitter.getAttribute("data-confirm");
     if (question && !window.confirm(question)) { event.preventDefault(); return; }
     form.setAttribute("data-sent", "1");
+    keepRequestId(form);
   });
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) { return; }
     Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), function (form) {
       form.removeAttribute("data-sent");
     });
+  });
+  // A form holding a request_id (申请使用) is one request however often it is sent: sent again, the service returns
+  // what the first sending made. The back button brings its page back from the server, not the browser's cache
+  // (every page is no-store), with a new request_id while the browser fills the fields in as they were: sent
+  // again, it made a second application. The request_id sent is kept in this history entry's state, which the
+  // back button returns to, and put back in the form; a form opened anew (a new history entry) has none kept.
+  function keepRequestId(form) {
+    var field = form.elements.request_id;
+    if (!field || !field.value || !window.history.replaceState) { return; }
+    var state = Object.assign({}, window.history.state || {});
+    state.requestIds = Object.assign({}, state.requestIds || {});
+    state.requestIds[form.getAttribute("action") || ""] = field.value;
+    window.history.replaceState(state, "");
+  }
+  var kept = (window.history.state || {}).requestIds || {};
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+    var id = kept[form.getAttribute("action") || ""];
+    if (id && form.elements.request_id) { form.elements.request_id.value = id; }
   });
 })();
 (function () {

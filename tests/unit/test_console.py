@@ -558,8 +558,8 @@ def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
             may=lambda *_a: False, holds=lambda *_a: False, entry=shown, versions_problem=None, dept_names={},
             res_names={}, versions=[], versions_next="", params={})
 
-    assert "<dt>撤销理由</dt><dd>职能划转至市司法局</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED,
-                                                                 retire_reason="职能划转至市司法局")
+    assert '<dt>撤销理由</dt><dd><span class="said">职能划转至市司法局</span></dd>' in page(
+        state=catalog_pb2.ENTRY_STATE_RETIRED, retire_reason="职能划转至市司法局")
     assert "<dt>撤销理由</dt><dd>撤销时未填写理由</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED)
     assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
 
@@ -584,7 +584,7 @@ def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
     request = Request({"type": "http", "method": "GET", "path": "/drafts/edit", "query_string": b"", "headers": [],
                        "console.session": session})
     page = pages._entry_form(console, request, forms.form_of_entry(returned), editing=returned.code).body.decode()
-    assert '<p id="return-reason">摘要过于简单，请写明数据范围</p>' in page
+    assert '<p id="return-reason" class="said">摘要过于简单，请写明数据范围</p>' in page
     assert 'name="return_reason" value="摘要过于简单，请写明数据范围"' in page  # shown again after a refusal
     draft = catalog_pb2.Entry(code="301001/000301", state=catalog_pb2.ENTRY_STATE_DRAFT)
     assert "审核退回理由" not in pages._entry_form(console, request, forms.form_of_entry(draft),
@@ -816,7 +816,7 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
 
     due = timestamp_pb2.Timestamp()
     due.FromDatetime(dt.datetime(2026, 12, 4, 15, 59, 59, tzinfo=dt.UTC))  # Friday 4 December, 23:59:59 Beijing
-    assert working_days_left(due, dt.date(2026, 12, 4)) == 0 and working_days_left(due, dt.date(2026, 12, 5)) == -1
+    assert working_days_left(due, dt.date(2026, 12, 4)) == 0 and working_days_left(due, dt.date(2026, 12, 7)) == -1
     late = sharing_pb2.Application(id="app-late", resource_code="101001/000001", reply_due_time=due, overdue=True)
     today = sharing_pb2.Application(id="app-today", resource_code="101001/000001", reply_due_time=due)
     dispute = dispute_pb2.Dispute(id="d-today", resource_code="101001/000001", item="name", due_time=due)
@@ -835,6 +835,40 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
         assert '<strong class="late">已逾期 1 个工作日</strong>' in page[page.index("app-late"):page.index("app-today")]
         assert '<strong class="late">今天到期</strong>' in page[page.index("app-today"):]
     assert '<strong class="late">今天到期</strong>' in home[home.index("d-today"):]
+
+
+def test_a_day_of_rest_after_the_due_day_is_late_by_no_working_day_yet() -> None:
+    """The Saturday after a Friday due day, 首页 and 答复 said 已逾期 1 个工作日, and the Monday after said it again:
+    working_days_left counted the due day itself among the days late. Days of rest (a weekend, the National Day
+    holiday) straight after the due day are late by no working day yet, shown 已逾期 alone; the first working day
+    after it is one."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    def due(day: str) -> timestamp_pb2.Timestamp:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(23, 59, 59), tzinfo=CHINA))
+        return stamp
+
+    friday = due("2026-12-04")
+    assert [working_days_left(friday, dt.date(2026, 12, d)) for d in (5, 6, 7, 8)] == [0, 0, -1, -2]
+    before_national_day = due("2026-09-30")  # 10-01..10-07 off, 10-08 worked
+    assert working_days_left(before_national_day, dt.date(2026, 10, 5)) == 0
+    assert working_days_left(before_national_day, dt.date(2026, 10, 8)) == -1
+    late = sharing_pb2.Application(id="app-late", resource_code="101001/000001", reply_due_time=friday, overdue=True)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    left = working_days_left(friday, dt.date(2026, 12, 5))
+    common = dict(request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[],
+                  may=lambda *_a: True, warn=2, item_names={}, dept_names={}, res_names={}, names={})
+    home = console.templates.get_template("home.html").render(
+        current="/", show_replies=True, due=[(late, left)], show_disputes=False, disputes=[], reviews=[],
+        coordinate=[], overdue=[(late, left)], unanswered=[(late, left)], show_mine=True, show_coordination=True,
+        conflicts=[], **common)
+    replies = console.templates.get_template("replies.html").render(
+        current="/replies", applications=[(late, left)], next_token="", target="", typed={}, closed={}, **common)
+    for page in (home, replies):
+        assert '<strong class="late">已逾期</strong>' in page and "个工作日</strong>" not in page, page
+        assert "今天到期" not in page
 
 
 def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extension() -> None:
@@ -1448,7 +1482,8 @@ def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
     times, _ = forms.audit_period("", "2026-11-30")
     assert list(times) == ["end_time"] and times["end_time"].ToJsonString() == "2026-11-30T16:00:00Z"
     assert forms.audit_period("", "") == ({}, {})
-    assert forms.audit_period("2026-02-30", "2026-03-01")[1] == {"from": "请按 年-月-日 填写日期，例如 2026-01-31。"}
+    assert forms.audit_period("2026-02-30", "2026-03-01")[1] == {
+        "from": "没有这一天：2026 年 2 月 30 日不是实有的日期，请核对。"}
     assert forms.audit_period("2026-03-02", "2026-03-01")[1] == {"to": "截止日期不能早于起始日期。"}
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))

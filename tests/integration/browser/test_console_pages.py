@@ -95,7 +95,7 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     await page.get_by_label("变更日期（北京时间）").fill("")
     await page.get_by_role("button", name="报告职能变更").click()
     flash = await page.locator(".flash").inner_text()
-    assert flash.startswith("已报告") and "前更新资源目录" in flash, flash
+    assert flash.startswith("已报告") and "（含当日）前更新资源目录" in flash, flash  # the due day is in time
 
     page = await open_as(context, console_server, system_session(console_server, platform, "authority",
                                                                  ("DATA_OFFICER",)))

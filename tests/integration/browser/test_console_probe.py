@@ -222,6 +222,54 @@ async def test_a_refused_applications_page_offers_the_escalation_to_the_applican
         assert ('action="/applications/escalate"' in text) == offered, (role, text[text.index("<main"):][-800:])
 
 
+async def test_a_reason_written_in_lines_is_shown_in_its_lines(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A 审批人 refused in numbered lines (1. … 2. …, typed or pasted into the reason's textarea, as the service keeps
+    it): the applicant's page, the application's history and the provider's 已办理 ran them together into one line,
+    "…如下： 1. 用途与信息项不符； 2. 缺少依据文件。". Free text people wrote keeps its line breaks where shown."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    reason = "理由如下：\n1. 用途与信息项不符；\n2. 缺少依据文件。"
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=reason),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    shown = await page.locator("main").inner_text()  # as rendered: collapsed white space is one space
+    assert f"答复理由\n{reason}" in shown, shown
+    assert shown.count(reason) == 2, shown  # and the history's 答复不予共享 step
+    assert "不符； 2." not in shown
+
+
+async def test_a_dispute_key_or_value_pasted_with_what_cannot_be_in_it_is_said_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """报告疑义 with the 公民身份号码 pasted as letters print it (352324 19471102 5472) or from a web page (a zero-width
+    space in it), or the correct value pasted with a line break: the field said 此项不符合要求，请修改后重新提交
+    (平台说明：holds a space after its first 6 characters: give the code without spaces, …), in English. Each is
+    said in Chinese, naming where."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    citizen = citizen_id_of(3, platform.credentials.seed)
+    for field, form, said in (
+            ("key", {"key": f"{citizen[:6]} {citizen[6:14]} {citizen[14:]}"},
+             "第 6 位之后有空格：请去掉空格，将 18 位连续填写。"),
+            ("key", {"key": f"{citizen[:3]}\u200b{citizen[3:]}"}, "第 4 个字符处有看不见的字符（U+200B"),
+            ("claimed_value", {"claimed_value": "王\n小明"},
+             "第 2 个字符是换行符或制表符（U+000A）：此项须写在一行内")):
+        answer = await _post(context, "/disputes", session, {
+            "kind": "report", "resource_code": "101001/000001", "key": citizen, "item": "姓名",
+            "claimed_value": "王小明", "evidence": "户口簿", **form})
+        text = unescape(await answer.text())
+        beside = re.search(rf'<span class="field-error" id="{field}-error">([^<]*)</span>', text)
+        assert answer.status == 400 and beside is not None, (field, answer.status, text[-1500:])
+        assert said in beside.group(1) and not re.search(r"[A-Za-z]{4,}", beside.group(1)), beside.group(1)
+
+
 async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
@@ -250,6 +298,66 @@ async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  
     assert await page.get_by_role("button", name="撤回申请").count() == 0
     replies = await (await context.request.get("/replies", headers=_as(approver))).text()
     assert app_id not in replies
+
+
+async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_unit(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A 调用上限 that was no number was refused saying （0 表示不限） on every form: on 答复, where 0 or a blank keeps
+    the quota applied for (a reply may only lower it), an approver told so typed 0 to grant calls without limit and
+    granted the 500 applied for. Each form says what a blank means there; 300次, with its unit, is 300."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    session = _person_session(console_server, platform, "police", "APPROVER")
+    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
+                                                          "quota": "五百"})
+    said = re.search(r'<span class="field-error" id="quota-error">([^<]*)</span>', await refused.text())
+    assert refused.status == 400 and said is not None, refused.status
+    assert "不填则按申请的上限" in said.group(1) and "0 表示不限" not in said.group(1), said.group(1)
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    blank = await (await context.request.get("/apply?code=101001/000001", headers=_as(applicant))).text()
+    asked = await _post(context, "/apply?code=101001/000001", applicant, {
+        "items": ["name"], "purposes": "1", "basis": "《社会救助暂行办法》", "methods": "1", "quota": "五百",
+        "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        "request_id": re.search(r'name="request_id" value="([^"]+)"', blank).group(1)})
+    assert "0 或不填表示不限" in await asked.text()
+    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
+                                                         "quota": "300次"}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    assert (await _grant_of(platform, app_id)).quota == 300
+
+
+async def test_the_home_page_says_when_a_list_holds_more_than_it_shows(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """首页's 待答复的申请 showed the ten due soonest (a page) and nothing else: a 审批人 with twelve due took those ten
+    for all, the two due last waiting unseen until they were near their day. A list holding more says so and where
+    all of them are."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(console_server.console.settings.page_size + 1):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["name"], purposes=[1],
+                                              basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=application), metadata=platform.metadata("social"), timeout=10)).application.id)
+    try:
+        home = await (await context.request.get("/", headers=_as(
+            _person_session(console_server, platform, "police", "APPROVER")))).text()
+    finally:  # withdrawn: the tests after this one find their own on 答复's first page
+        for app_id in made:
+            await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
+                                              metadata=platform.person("social", "APPLICANT"), timeout=10)
+    section = home[home.index('id="h-replies"'):].split("</section>", 1)[0]
+    size = console_server.console.settings.page_size
+    assert section.count('<a href="/applications/view?id=') == size, section
+    assert f"以上只列出答复期限最早的 {size} 件，还有更多：全部请在“答复”中查看。" in section, section
 
 
 async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answered_it(  # type: ignore[no-untyped-def]
@@ -335,6 +443,37 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
     assert f"（已提交的申请：{first}）。" in text and "was already used" not in text, text[-800:]
     again = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
     assert request_id not in again, "every form shown gets its own request_id"
+
+
+async def test_an_application_form_sent_again_after_the_back_button_in_a_browser_applies_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """In Chromium, the applicant sent 申请使用, pressed the back button and sent the form again (the browser filled
+    its fields in as they were): a second application was made for the provider to answer. Every page is no-store,
+    so the back button fetches the form again, with a new request_id in it. The request_id sent is kept in that
+    history entry and put back, so the second sending returns the first application; the form opened anew from
+    its link has a request_id of its own."""
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto("/apply?code=101001/000001")
+    fresh = await page.locator("input[name=request_id]").input_value()
+    await page.get_by_label("民族", exact=True).check()
+    await page.get_by_label("业务协同").check()
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+    await page.get_by_label("联机查询").check()
+    await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_url("**/applications/view?id=*")
+    first = page.url.rsplit("=", 1)[-1]
+    # The due day itself is in time (until its 23:59:59), which "应在 <day> 前答复" left in doubt.
+    flash = await page.locator(".flash").inner_text()
+    assert re.search(r"提供部门应在 \d{4}-\d{2}-\d{2}（含当日[^）]*）前答复。", flash), flash
+    await page.go_back()
+    assert await page.locator("input[name=request_id]").input_value() == fresh
+    assert await page.get_by_label("民族", exact=True).is_checked()  # the browser's own restoring, as a person sees
+    await page.get_by_role("button", name="提交申请").click()
+    await page.wait_for_url("**/applications/view?id=*")
+    assert page.url.rsplit("=", 1)[-1] == first, "the form sent again after the back button made a second application"
+    await page.goto("/apply?code=101001/000001")
+    assert await page.locator("input[name=request_id]").input_value() not in ("", fresh)
 
 
 async def test_an_application_form_sent_again_after_its_application_was_withdrawn_says_it_is_withdrawn(  # type: ignore[no-untyped-def]
@@ -707,7 +846,7 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
 
     empty = await _post(context, "/departments/rename", administrator, {"code": code, "name": " "})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await empty.text())
-    assert empty.status == 400 and said and not re.search(r"[A-Za-z]{4,}", said[0]), said
+    assert empty.status == 400 and said and not re.search(r"[A-Za-z]{4,}", said[0].replace(code, "")), said
     done = await _post(context, "/departments/rename", administrator, {"code": code, "name": new},
                        max_redirects=0)
     assert done.status == 303 and done.headers["location"] == "/departments", await done.text()
@@ -722,7 +861,8 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
     taken = await _post(context, "/departments/rename", administrator, {"code": police, "name": new})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await taken.text())
     assert taken.status == 409, said
-    assert said == ["未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，请核对新名称。"], said
+    assert said == [f"部门 {police} 未更名为“{new}”：已有另一个部门使用这一名称，两个部门同名将无从区分，"
+                    "请核对新名称。"], said
 
     theirs = _person_session(console_server, platform, "police", "ADMINISTRATOR")
     page = await (await context.request.get("/departments", headers=_as(theirs))).text()
@@ -730,6 +870,58 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
     refused = await _post(context, "/departments/rename", theirs, {"code": code, "name": "市民政局"})
     text = await refused.text()
     assert refused.status == 403 and "共享主管部门" in text, text[-800:]
+
+
+async def test_a_refused_rename_keeps_the_name_typed_in_the_departments_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """A 部门更名 refused (a name another department holds, a name of spaces) showed a page saying only why, with a
+    link back to 部门: the name the administrator had typed, a long 机构改革 name among them, was gone. 部门 comes
+    back, on the page the form was on, with the name as typed in that department's form, why beside it, and the
+    keyboard's focus there; a rename then accepted is made."""
+    import random
+
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "1111010000" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
+    code = body + uscc.calc_check_digit(body)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=code, name=f"市民政局{code[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=platform.metadata("authority"), timeout=10)
+    page = await open_as(context, console_server,
+                         _person_session(console_server, platform, "authority", "ADMINISTRATOR"))
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto("/departments")
+    box = page.get_by_label(f"市民政局{code[-5:]}的新名称")
+    while await box.count() == 0:
+        await page.get_by_role("link", name="下一页").click()
+    taken = "市大数据管理局"  # the authority's own name
+    await box.fill(taken)
+    await page.get_by_role("button", name=f"更名市民政局{code[-5:]}").click()
+    await page.wait_for_load_state()
+    assert await box.input_value() == taken
+    assert await box.get_attribute("aria-invalid") == "true"
+    assert "已有另一个部门使用这一名称" in await page.locator("#name-error").inner_text()
+    assert await box.evaluate("el => el === document.activeElement")
+    assert (await page.title()).startswith("提交未成功：")
+    assert taken in await page.locator('div.problem[role="alert"]').inner_text()
+    # Another department's box holds nothing it was not given.
+    assert await page.locator("input[name=name][value]").count() == 1
+
+    spaces = "\u3000 \u3000"  # full-width spaces pasted: no name
+    await box.fill(spaces)
+    await page.get_by_role("button", name=f"更名市民政局{code[-5:]}").click()
+    await page.wait_for_load_state()
+    assert await box.input_value() == spaces and await box.get_attribute("aria-invalid") == "true"
+    said = await page.locator("#name-error").inner_text()
+    assert said and not re.search(r"[A-Za-z]{4,}", said), said
+
+    new = f"市社会服务局{code[-5:]}"
+    await box.fill(new)
+    await page.get_by_role("button", name=f"更名市民政局{code[-5:]}").click()
+    assert f"部门 {code} 现名为“{new}”" in await page.locator(".flash").inner_text()
 
 
 async def _department_row(context, session, code: str) -> str:  # type: ignore[no-untyped-def]
@@ -775,7 +967,12 @@ async def test_the_authoritys_administrator_retires_a_department_on_the_departme
     blocked = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await blocked.text())
     assert blocked.status == 409 and said == [
-        "未撤销：该部门仍有1 个启用中的业务系统（请先在“业务系统”页停用）。请先逐项办结，再撤销该部门。"], said
+        f"部门 {code} 未撤销（并入 {successor}）：该部门仍有1 个启用中的业务系统（请先在“业务系统”页停用）。"
+        "请先逐项办结，再撤销该部门。"], said
+    # What was typed is kept in the department's form, why beside it (a page saying only why lost it).
+    blocked_row = await blocked.text()
+    assert re.search(rf'name="merged_into"[^>]*value="{successor}"[^>]*aria-invalid="true"', blocked_row)
+    assert 'id="merged_into-error"' in blocked_row
     await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
                                   metadata=platform.metadata("authority"), timeout=10)
     done = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor},
@@ -795,7 +992,7 @@ async def test_the_authoritys_administrator_retires_a_department_on_the_departme
 
     again = await _post(context, "/departments/retire", administrator, {"code": code})
     said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await again.text())
-    assert again.status == 409 and len(said) == 1 and said[0].startswith(f"部门 {code} 已于 "), said
+    assert again.status == 409 and len(said) == 1 and said[0].startswith(f"部门 {code} 未撤销：部门 {code} 已于 "), said
     assert f"职责已并入部门 {successor}" in said[0], said
     assert not re.search(r"[A-Za-z]{4,}", said[0].replace(code, "").replace(successor, "")), said
 
@@ -1324,6 +1521,39 @@ async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500( 
     assert "不能早于" in text
 
 
+async def test_the_audit_pages_dates_are_read_as_written_or_refused_quoting_them(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """审计's dates in a link edited by hand (or typed in a browser whose date input is a text box): 2026-W05 was
+    read as Monday 26 January and 20260131 as the 31st while the date inputs, which show YYYY-MM-DD alone, were
+    blank, so the accesses listed were filtered by a day the page did not show; 2026/1/31 and 2026年1月31日 were
+    refused. Dates as people write them, full-width too, are read and shown as the inputs write them; anything else
+    is refused beside its input quoting what was sent, and a day that does not exist is said to be none."""
+    page = await open_as(context, console_server,
+                         system_session(console_server, platform, "authority", roles=("AUDITOR",)))
+    from_box, to_box = page.get_by_label("起始日期（北京时间）"), page.get_by_label("截止日期（含当日）")
+    today = dt.datetime.now(CHINA).date()
+
+    async def accesses() -> str:  # the page's accesses and their summary (viewing it adds to 管理操作日志 below)
+        shown = await page.locator("main").inner_text()
+        return shown[:shown.index("管理操作日志")]
+
+    await page.goto(f"/audit?from={today.isoformat()}&to={today.isoformat()}")
+    listed = await accesses()
+    full_width = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    for written in (f"{today.year}/{today.month}/{today.day}", f"{today.year}年{today.month}月{today.day}日",
+                    today.strftime("%Y%m%d"), today.isoformat().translate(full_width)):
+        answer = await page.goto(f"/audit?from={urllib.parse.quote(written)}&to={urllib.parse.quote(written)}")
+        assert answer is not None and answer.status == 200, (written, answer and answer.status)
+        assert (await from_box.input_value(), await to_box.input_value()) == (today.isoformat(),) * 2, written
+        assert await accesses() == listed, written
+    for sent, said in (("2026-W05", "无法识别日期“2026-W05”"), ("2026-W05-6", "无法识别日期“2026-W05-6”"),
+                       ("2026-02-30", "2026 年 2 月 30 日不是实有的日期")):
+        answer = await page.goto(f"/audit?from={sent}")
+        assert answer is not None and answer.status == 400, (sent, answer and answer.status)
+        assert said in await page.locator("#from-error").inner_text(), sent
+        assert await page.locator("table caption", has_text="资源使用记录").count() == 0, sent
+
+
 async def test_a_resource_code_typed_as_the_catalogs_keyword_opens_its_entry(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """目录's 关键词 holding a resource code (copied from a letter, a grant, an access record) said 没有符合条件的资源
@@ -1367,6 +1597,26 @@ async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_p
     last = today.replace(day=1) - dt.timedelta(days=1)
     answer = await context.request.get(f"/supervision?year={last.year}&month={last.month}", headers=_as(session))
     assert "尚未结束" not in await answer.text()
+
+
+async def test_the_supervision_pages_year_and_month_typed_with_their_units_are_read(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """监督's fields are labelled 年 and 月: a supervisor typing 2026年 and 11月 was told 年份须在 2000 至 2100 之间,
+    of 2026, and a year typed 2026-11 the same. The units are read; a year that is no number asks for its digits."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    for year, month in (("2001年", "3月"), ("２００１年", "３ 月"), (" 2001 年 ", "03月")):  # a month never computed
+        answer = await context.request.get(f"/supervision?year={urllib.parse.quote(year)}"
+                                           f"&month={urllib.parse.quote(month)}", headers=_as(session))
+        text = await answer.text()
+        assert answer.status == 200 and "2001年3月还没有评估结果" in text, (year, month, answer.status, text[-1200:])
+        assert 'name="year" inputmode="numeric" value="2001"' in text and 'value="3"' in text
+    for year in ("2026-11", "二〇二六"):
+        answer = await context.request.get(f"/supervision?year={urllib.parse.quote(year)}&month=3",
+                                           headers=_as(session))
+        text = unescape(await answer.text())
+        said = re.search(r'<span class="field-error" id="year-error">([^<]*)</span>', text)
+        assert answer.status == 400 and said is not None, (year, answer.status)
+        assert said.group(1).startswith("年份请填写 4 位数字") and "之间" not in said.group(1), said.group(1)
 
 
 async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_that_the_platform_is_down(  # type: ignore[no-untyped-def]
@@ -1948,6 +2198,17 @@ def _card(text: str, marker: str) -> str:
     return text[text.index(marker):].split("</section>", 1)[0]
 
 
+async def _grant_of(platform, app_id: str):  # type: ignore[no-untyped-def]
+    """The grant application ``app_id`` was given, as the applicant (social) reads it."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    return (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
+                                   metadata=platform.metadata("social"), timeout=10)).grant
+
+
 async def _post(context, path: str, session, form: dict[str, object], **options):  # type: ignore[no-untyped-def]
     """``form`` posted as a browser does, a list as the same name repeated (checkboxes); Playwright's own
     ``form=`` sends a list as its Python text."""
@@ -1988,11 +2249,7 @@ async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_f
         "id": app_id, "decision": "grant", "items": ["citizen_id", "name", "sex"], "reason": "准予", "quota": "２00"},
         max_redirects=0)
     assert answer.status == 303, (answer.status, (await answer.text())[-600:])
-    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
-                                       metadata=platform.metadata("social"), timeout=10)
-    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
-                                   metadata=platform.metadata("social"), timeout=10)
-    assert grant.grant.quota == 200
+    assert (await _grant_of(platform, app_id)).quota == 200
 
 
 async def test_a_reply_to_an_application_another_approver_answered_meanwhile_says_who_and_how(  # type: ignore[no-untyped-def]
