@@ -201,10 +201,3 @@ def _item_meant(item: str, resource: Resource) -> str | None:
                  if each.name and unicodedata.normalize("NFKC", each.name) == name), None)
 
 
-def _item_meant(item: str, resource: Resource) -> str | None:
-    """The machine name of the item ``item`` writes in camelCase or by its catalog name, else None."""
-    snake = _CAMEL_HUMP.sub(r"_\1", item.strip()).lower()
-    if snake in resource.items:
-        return snake
-    return next((each.machine_name for each in resource.entry.items if each.name and each.name == item.strip()),
-                None)
