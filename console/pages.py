@@ -1651,12 +1651,13 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     # asked for, and offers the others as the filter's choices.
     usage_rows = [u for u in (usage.rows if usage else []) if not department or u.department_code == department]
     users = sorted({u.department_code for u in (usage.rows if usage else [])})
+    filters = {k: v for k, v in {"resource": resource, "department": department, "result": str(result or ""),
+                                 "grant": grant, "system": system, "reason": str(reason or ""),
+                                 **period}.items() if v}
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         department=department, users=users, result=result, period=period, grant=grant,
                         system=system, reason=reason,
-                        filters={k: v for k, v in {"resource": resource, "department": department,
-                                                   "result": str(result or ""), "grant": grant, "system": system,
-                                                   "reason": str(reason or ""), **period}.items() if v},
+                        filters=filters,
                         item_names=await _item_names(console, session, [a.resource_code for a in shown]),
                         **await _names(console, session,
                                        [a.department_code for a in shown]
@@ -1672,7 +1673,15 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                                        "deny_reason": "reason"}),
                         events=events.events if events else [],
                         events_next=events.next_page_token if events else "",
-                        events_problem=events_problem)
+                        events_problem=events_problem, **_pager_positions(request, filters))
+
+
+def _pager_positions(request: Request, filters: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The links of 审计's two pagers, each keeping the page the other list is on: 下一页 of the 管理操作日志
+    took the access list back to its first page, and the other way round."""
+    accesses, events = _page_token(request), request.query_params.get("e_token", "")
+    return {"access_pager": {**filters, **({"e_token": events} if events else {})},
+            "events_pager": {**filters, **({"page_token": accesses} if accesses else {})}}
 
 
 # -- 监督 ------------------------------------------------------------------------------------------------------

@@ -2897,3 +2897,42 @@ async def test_the_audit_page_lists_the_outcome_asked_for(context, console_serve
     assert answer.status == 200 and f'name="system" value="{social}"' in text, text[-1500:]
     listing = text.split("资源使用记录", 1)[1].split("管理操作日志", 1)[0]
     assert set(re.findall(r'<a href="/audit\?system=([^"]*)"', listing)) == {social}, listing[-1500:]
+
+
+async def test_the_audit_pages_two_pagers_each_keep_the_page_the_other_list_is_on(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """审计 pages two lists, the accesses and the 管理操作日志: 下一页 of one took the other back to its first
+    page, so an auditor reading the log's third page beside an access's lost the access page they compared."""
+    import html
+
+    import grpc
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    purpose = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="两个分页")
+    for _ in range(2 * console_server.console.settings.page_size + 1):  # more accesses than two pages show
+        with contextlib.suppress(grpc.aio.AioRpcError):  # answered or refused, each is on record
+            await stub.Query(query_pb2.QueryRequest(resource_code="102001/000001", key="91350100M000100Y8X",
+                                                    items=["name"], purpose=purpose),
+                             metadata=platform.metadata("social"), timeout=10)
+    session = system_session(console_server, platform, "authority")
+
+    def link(text: str, of: str) -> str:
+        nav = text.split(f'aria-label="{of}分页"', 1)[1].split("</nav>", 1)[0]
+        found = re.search(r'href="\?([^"]*)"', nav)
+        assert found, nav
+        return html.unescape(found[1])
+
+    first = await (await context.request.get("/audit", headers=_as(session))).text()
+    on_page_two = link(first, "资源使用记录")
+    access_token = urllib.parse.parse_qs(on_page_two)["page_token"][0]
+    second = await (await context.request.get(f"/audit?{on_page_two}", headers=_as(session))).text()
+    events_link = urllib.parse.parse_qs(link(second, "管理操作日志"))
+    assert events_link["page_token"] == [access_token] and events_link["e_token"]
+    third = await (await context.request.get(f"/audit?{urllib.parse.urlencode(events_link, doseq=True)}",
+                                             headers=_as(session))).text()
+    assert third.split("资源使用记录（", 1)[1].split("</table>", 1)[0] == \
+        second.split("资源使用记录（", 1)[1].split("</table>", 1)[0]  # the accesses stay on their page
+    assert urllib.parse.parse_qs(link(third, "资源使用记录"))["e_token"] == events_link["e_token"]
