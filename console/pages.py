@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -260,6 +260,21 @@ async def _open_dispute(console: Console, session: Session, target: str) -> Any:
 
 def _page_token(request: Request) -> str:
     return request.query_params.get("page_token", "")
+
+
+def _this_page(path: str, request: Request) -> str:
+    """``path`` at the page a decision was sent from (its page_token): one taken on 答复's second page (审核, 协调,
+    授权 alike) came back to the first, and the person paged on again to find the card after the one decided."""
+    token = _page_token(request)
+    return f"{path}?page_token={urllib.parse.quote(token, safe='')}" if token else path
+
+
+def _emptied(request: Request, listed: Sequence[Any]) -> RedirectResponse | None:
+    """To the first page when a later one has nothing left on it (its last card decided, here or by another
+    person): "没有待答复的申请" there, while the first page held some, said the queue was empty."""
+    if request.method == "GET" and _page_token(request) and not listed:
+        return RedirectResponse(request.url.path, status_code=303)
+    return None
 
 
 def _text(form: FormData, name: str) -> str:
@@ -849,7 +864,7 @@ async def review(console: Console, request: Request, session: Session) -> Respon
                                           typed)
             return _refused(console, request, problem)
         done = "已发布" if decision == "publish" else f"已退回（理由：{reason}）"
-        return _done(session, f"{done}：{code}《{answer.entry.name}》。", "/review")
+        return _done(session, f"{done}：{code}《{answer.entry.name}》。", _this_page("/review", request))
     return await _review_list(console, request, session, {})
 
 
@@ -862,6 +877,8 @@ async def _review_list(console: Console, request: Request, session: Session, err
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    if first := _emptied(request, answer.entries):
+        return first
     entries = await _with_target(console, session, list(answer.entries), next(iter(errors), ""), _in_review, "code")
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
                         **await _names(console, session, [e.provider_department_code for e in entries]),
@@ -1091,7 +1108,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                                f"有效期至 {until(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
                 else:
                     message = f"已答复申请 {target}：不予共享，理由已告知使用部门。"
-                return _done(session, message, "/replies")
+                return _done(session, message, _this_page("/replies", request))
     answer, problem = await _call(console, session, console.services.sharing.ListApplications,
                                   sharing_pb2.ListApplicationsRequest(
                                       role=sharing_pb2.APPLICATION_ROLE_PROVIDER,
@@ -1099,6 +1116,8 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    if first := _emptied(request, answer.applications):
+        return first
     shown = await _with_target(console, session, list(answer.applications), target if errors else "",
                                _pending_application(sharing_pb2.APPLICATION_STATE_SUBMITTED))
     resources = await console.names.resources(session.token, [a.resource_code for a in shown])
@@ -1192,13 +1211,15 @@ async def coordination(console: Console, request: Request, session: Session) -> 
                 errors = forms.field_errors(problem.fields)
             else:
                 return _done(session, f"已记录协调决定：申请 {app_id} {'准予' if grant else '不予'}共享。",
-                             "/coordination")
+                             _this_page("/coordination", request))
     answer, problem = await _call(console, session, console.services.sharing.ListApplications,
                                   sharing_pb2.ListApplicationsRequest(
                                       state=sharing_pb2.APPLICATION_STATE_ESCALATED,
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    if first := _emptied(request, answer.applications):
+        return first
     roles = set(session.person.roles)
     shown = await _with_target(console, session, list(answer.applications), app_id if errors else "",
                                _pending_application(sharing_pb2.APPLICATION_STATE_ESCALATED))
@@ -1265,7 +1286,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 if problem:
                     errors = forms.field_errors(problem.fields)
                 else:
-                    return _done(session, f"已撤销授权 {grant_id}，立即生效：对方系统的查询将被拒绝。", "/grants")
+                    return _done(session, f"已撤销授权 {grant_id}，立即生效：对方系统的查询将被拒绝。",
+                                 _this_page("/grants", request))
         else:
             # The grant as this page showed it: an adjustment saved meanwhile by another person is not overwritten.
             patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"), etag=_text(form, "etag"))
@@ -1296,12 +1318,14 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
                                       f"有效期至 {until(answer.grant.expire_time)}，"
-                                      f"调用上限 {calls(answer.grant.quota)}。", "/grants")
+                                      f"调用上限 {calls(answer.grant.quota)}。", _this_page("/grants", request))
     answer, problem = await _call(console, session, console.services.sharing.ListGrants,
                                   sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
                                                                 page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    if first := _emptied(request, answer.grants):
+        return first
     shown = await _with_target(console, session, list(answer.grants), grant_id if errors else "", _grant_of)
     resources = await console.names.resources(session.token, [g.resource_code for g in shown])
     return console.page(request, "grants.html", status=409 if conflict else 400 if errors else 200, title="授权",

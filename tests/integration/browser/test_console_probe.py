@@ -2936,3 +2936,44 @@ async def test_the_audit_pages_two_pagers_each_keep_the_page_the_other_list_is_o
     assert third.split("资源使用记录（", 1)[1].split("</table>", 1)[0] == \
         second.split("资源使用记录（", 1)[1].split("</table>", 1)[0]  # the accesses stay on their page
     assert urllib.parse.parse_qs(link(third, "资源使用记录"))["e_token"] == events_link["e_token"]
+
+
+async def test_a_reply_sent_from_a_later_page_of_replies_comes_back_to_that_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """答复 (审核, 协调, 授权 alike) came back to its first page after every decision: a 审批人 working through the
+    second page paged on again after each card to find the one after it."""
+    import grpc
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(console_server.console.settings.page_size + 2):  # at least two beyond the first page
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["name"], purposes=[1],
+                                              basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=application), metadata=platform.metadata("social"), timeout=10)).application.id)
+    page = await open_as(context, console_server, _person_session(console_server, platform, "police", "APPROVER"))
+    try:
+        await page.goto("/replies")
+        while True:  # a later page holding one of these and another card, which stays once it is answered
+            cards = await page.locator("section.card h2").all_inner_texts()
+            mine = [app_id for app_id in made if any(app_id in card for card in cards)]
+            if "page_token=" in page.url and mine and len(cards) > 1:
+                break
+            await page.get_by_role("link", name="下一页").click()
+            await page.wait_for_load_state()
+        shown = page.url
+        card = page.locator("section.card", has_text=mine[0])
+        await card.locator("textarea[name=reason]").fill("测试：非本部门职责")
+        await card.get_by_role("button", name="不予共享").click()
+        await page.wait_for_load_state()
+        assert page.url == shown
+        assert f"已答复申请 {mine[0]}：不予共享" in await page.locator(".flash").inner_text()
+        assert await page.locator("section.card", has_text=mine[0]).count() == 0
+    finally:  # withdrawn: the tests after this one find their own on 答复's first page
+        for app_id in made:
+            with contextlib.suppress(grpc.aio.AioRpcError):  # the one refused above cannot be
+                await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
+                                                  metadata=platform.person("social", "APPLICANT"), timeout=10)
