@@ -352,8 +352,10 @@ async def department_rename(console: Console, request: Request, session: Session
     message says, so the administrator does not look for it to be changed in past reports."""
     form = await request.form()
     code, name = _text(form, "code"), _text(form, "name")
+    # The name the page showed: another administrator's rename since is said, not overwritten (NAME_CHANGED).
     answer, problem = await _call(console, session, _directory(console).RenameDepartment,
-                                  directory_pb2.RenameDepartmentRequest(code=code, name=name))
+                                  directory_pb2.RenameDepartmentRequest(code=code, name=name,
+                                                                        current_name=_text(form, "current_name")))
     if problem and not _expired(problem) and code:
         # The list again, the name typed kept in that department's form with why: a page saying only why, with a
         # link back to the list, lost the name the administrator had typed (a long 机构改革 name among them).

@@ -466,6 +466,9 @@ def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None 
         message = changed
     elif (retired := retirement_sentence(reason, info.metadata if info else {})) is not None:
         message = retired
+    elif reason == "NAME_CHANGED" and info is not None:
+        message = (f"未更名：您打开本页后，该部门已由他人更名为“{info.metadata.get('name', '')}”。请核对现名称，"
+                   "仍需更名的请再次提交")
     elif reason in SAID_WHOLE:
         message = f"{REASON_SENTENCES[reason]}{_application_named(detail)}。"
     elif reason in REASON_SENTENCES:

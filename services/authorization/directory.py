@@ -169,10 +169,11 @@ class Directory:
                                "authority": department.authority})
         return await self._store.insert_department(department, admin)
 
-    async def rename_department(self, caller: Caller, code: str, name: str) -> Department:
+    async def rename_department(self, caller: Caller, code: str, name: str, current_name: str = "") -> Department:
         """Renames a department (机构改革): the authority's 管理员 only, the old and new names in the administrative
         log, and an event so that whoever keeps names (the console) shows the new one at once. A refusal for the
-        role or the department is logged too, as other administrative refusals are."""
+        role or the department is logged too, as other administrative refusals are. ``current_name``: the name the
+        caller read, refused when the department has another now (see the store)."""
         async with refusals_logged(self._store.record_admin, caller, "directory.rename_department",
                                    "" if credit_code_error(code) else code):
             duties.require_role(caller, ADMINISTRATOR, "rename departments")
@@ -185,7 +186,7 @@ class Directory:
         if problems:
             raise invalid_argument(problems)
         admin = AdminEvent.by(caller, "directory.rename_department", code, {"name": name.strip()})
-        renamed = await self._store.rename_department(code, name.strip(), admin)
+        renamed = await self._store.rename_department(code, name.strip(), admin, current_name)
         if renamed is None:
             raise not_found(f"department {code}")
         department, before = renamed

@@ -90,7 +90,8 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     async def RenameDepartment(self, request: directory_pb2.RenameDepartmentRequest, context: Context
                                ) -> directory_pb2.RenameDepartmentResponse:
         caller = self._verifier.from_context(context)
-        renamed = await self._directory.rename_department(caller, request.code.strip(), request.name)
+        renamed = await self._directory.rename_department(caller, request.code.strip(), request.name,
+                                                          request.current_name.strip())
         return directory_pb2.RenameDepartmentResponse(department=_department_pb(renamed))
 
     async def RetireDepartment(self, request: directory_pb2.RetireDepartmentRequest, context: Context

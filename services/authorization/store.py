@@ -264,16 +264,24 @@ class Store:
             "SELECT * FROM departments WHERE $1::text IS NULL OR code > $1 ORDER BY code LIMIT $2", after, limit)
         return [_department(r) for r in rows]
 
-    async def rename_department(self, code: str, name: str, admin: AdminEvent) -> tuple[Department, str] | None:
+    async def rename_department(self, code: str, name: str, admin: AdminEvent,
+                                current_name: str = "") -> tuple[Department, str] | None:
         """Gives department ``code`` the name ``name`` and logs ``admin`` with the name it had (details ``from``), in
         one transaction; the department and its name before, None for an unknown code. A department already of
         that name is left alone and nothing is logged (a rename sent twice is one rename); a name another department
         has is ALREADY_EXISTS naming it: two departments of one name could not be told apart by anyone reading
-        names (the console's lists, the reports)."""
+        names (the console's lists, the reports). With ``current_name`` (the name the caller read), a department
+        called otherwise now is ABORTED NAME_CHANGED: two administrators renaming one department from pages opened
+        together each saw "renamed", and the later name replaced the earlier one unseen."""
         async with self.pool.acquire() as conn, conn.transaction():
             before = await conn.fetchval("SELECT name FROM departments WHERE code = $1 FOR UPDATE", code)
             if before is None:
                 return None
+            if current_name and before not in (current_name, name):
+                raise ServiceError(grpc.StatusCode.ABORTED, "NAME_CHANGED",
+                                   f"department {code} is named {before!r} now, not {current_name!r}: it was renamed "
+                                   "since you read it; read it again and rename it if you still mean to",
+                                   metadata={"code": code, "name": before})
             if before != name:
                 # Two renames to one name at once: the second waits, then sees the first's.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('department-names'))")

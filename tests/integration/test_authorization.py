@@ -380,6 +380,31 @@ async def test_a_department_is_not_renamed_to_the_name_another_has(env: Env) -> 
     assert kept.department.name != taken
 
 
+async def test_a_rename_from_a_name_read_before_another_rename_is_refused_saying_the_name_now(env: Env) -> None:
+    """Two administrators renaming one department from pages opened together each saw "renamed", and the later
+    name replaced the earlier one unseen. A rename naming the name it read (current_name) is refused ABORTED when
+    the department has another now; one that reads the name as it is, or asks for the name it has, goes through."""
+    code = (await env.department()).department_code
+    read = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                              metadata=env.md(AUTHORITY), timeout=10)).department.name
+    first, second = f"市社会服务局{code[-6:]}", f"市民政服务中心{code[-6:]}"
+
+    def rename(name: str, current: str) -> object:
+        return env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(
+            code=code, name=name, current_name=current), metadata=env.md(AUTHORITY), timeout=10)
+
+    assert (await rename(first, read)).department.name == first
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await rename(second, read)
+    assert caught.value.code() == grpc.StatusCode.ABORTED
+    info, _ = details_of(caught.value)
+    assert (info.reason, info.metadata["name"]) == ("NAME_CHANGED", first)
+    assert f"is named {first!r} now, not {read!r}" in caught.value.details()
+    assert (await rename(first, read)).department.name == first  # the name it has: a retry of the first rename
+    assert (await rename(second, first)).department.name == second
+    assert (await rename(read, "")).department.name == read  # no name read: as before
+
+
 class _Directory:
     """The console's services as Names uses them, straight to the authorization service as the authority."""
 

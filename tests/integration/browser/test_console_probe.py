@@ -2977,3 +2977,42 @@ async def test_a_reply_sent_from_a_later_page_of_replies_comes_back_to_that_page
             with contextlib.suppress(grpc.aio.AioRpcError):  # the one refused above cannot be
                 await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
                                                   metadata=platform.person("social", "APPLICANT"), timeout=10)
+
+
+async def test_a_rename_after_another_administrators_rename_is_said_not_overwritten(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """Two 管理员 renaming one department from 部门 pages opened together: each was told 现名为 its name, and the
+    later silently replaced the earlier. The later is refused, saying the name the other gave, its typed name kept;
+    sent again from the page as it now is, it is made."""
+    import random
+
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "1111010000" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
+    code = body + uscc.calc_check_digit(body)
+    old, theirs, mine = f"市民政局{code[-5:]}", f"市社会服务局{code[-5:]}", f"市民政服务中心{code[-5:]}"
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=code, name=old, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
+        metadata=platform.metadata("authority"), timeout=10)
+    page = await open_as(context, console_server,
+                         _person_session(console_server, platform, "authority", "ADMINISTRATOR"))
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto("/departments")
+    box = page.get_by_label(f"{old}的新名称")
+    while await box.count() == 0:
+        await page.get_by_role("link", name="下一页").click()
+    await directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(code=code, name=theirs),
+                                     metadata=platform.person("authority", "ADMINISTRATOR"), timeout=10)  # the other
+    await box.fill(mine)
+    await page.get_by_role("button", name=f"更名{old}").click()
+    await page.wait_for_load_state()
+    said = await page.locator('div.problem[role="alert"]').inner_text()
+    assert f"已由他人更名为“{theirs}”" in said and mine in said, said
+    box = page.get_by_label(f"{theirs}的新名称")  # the page as it is now
+    assert await box.input_value() == mine
+    await page.get_by_role("button", name=f"更名{theirs}").click()
+    await page.wait_for_load_state()
+    assert f"部门 {code} 现名为“{mine}”" in await page.locator(".flash").inner_text()

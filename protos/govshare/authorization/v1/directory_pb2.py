@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bretire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmerged_into\x18\x08 \x01(\t\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x17RenameDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"U\n\x18RenameDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"<\n\x17RetireDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0bmerged_into\x18\x02 \x01(\t\"U\n\x18RetireDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"!\n\x13\x45nableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x14\x45nableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xa2\r\n\x10\x44irectoryService\x12\xa0\x01\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/departments:\ndepartment\x12\x92\x01\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\x91\x01\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\xa5\x01\n\x10RenameDepartment\x12\x32.govshare.authorization.v1.RenameDepartmentRequest\x1a\x33.govshare.authorization.v1.RenameDepartmentResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/departments/{code}:rename:\x01*\x12\xa5\x01\n\x10RetireDepartment\x12\x32.govshare.authorization.v1.RetireDepartmentRequest\x1a\x33.govshare.authorization.v1.RetireDepartmentResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/departments/{code}:retire:\x01*\x12\x8c\x01\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/systems:\x06system\x12\x80\x01\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/systems/{id}\x12\x81\x01\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/systems\x12\xab\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/systems/{id}:rotateSecret:\x01*\x12\x97\x01\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/systems/{id}:disable:\x01*\x12\x93\x01\n\x0c\x45nableSystem\x12..govshare.authorization.v1.EnableSystemRequest\x1a/.govshare.authorization.v1.EnableSystemResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/systems/{id}:enable:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bretire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmerged_into\x18\x08 \x01(\t\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"K\n\x17RenameDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x63urrent_name\x18\x03 \x01(\t\"U\n\x18RenameDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"<\n\x17RetireDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0bmerged_into\x18\x02 \x01(\t\"U\n\x18RetireDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"!\n\x13\x45nableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x14\x45nableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xa2\r\n\x10\x44irectoryService\x12\xa0\x01\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/departments:\ndepartment\x12\x92\x01\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\x91\x01\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\xa5\x01\n\x10RenameDepartment\x12\x32.govshare.authorization.v1.RenameDepartmentRequest\x1a\x33.govshare.authorization.v1.RenameDepartmentResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/departments/{code}:rename:\x01*\x12\xa5\x01\n\x10RetireDepartment\x12\x32.govshare.authorization.v1.RetireDepartmentRequest\x1a\x33.govshare.authorization.v1.RetireDepartmentResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/departments/{code}:retire:\x01*\x12\x8c\x01\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/systems:\x06system\x12\x80\x01\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/systems/{id}\x12\x81\x01\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/systems\x12\xab\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/systems/{id}:rotateSecret:\x01*\x12\x97\x01\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/systems/{id}:disable:\x01*\x12\x93\x01\n\x0c\x45nableSystem\x12..govshare.authorization.v1.EnableSystemRequest\x1a/.govshare.authorization.v1.EnableSystemResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/systems/{id}:enable:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,8 +55,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIRECTORYSERVICE'].methods_by_name['DisableSystem']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/systems/{id}:disable:\001*'
   _globals['_DIRECTORYSERVICE'].methods_by_name['EnableSystem']._loaded_options = None
   _globals['_DIRECTORYSERVICE'].methods_by_name['EnableSystem']._serialized_options = b'\202\323\344\223\002\034\"\027/v1/systems/{id}:enable:\001*'
-  _globals['_ADMINISTRATIVELEVEL']._serialized_start=2056
-  _globals['_ADMINISTRATIVELEVEL']._serialized_end=2256
+  _globals['_ADMINISTRATIVELEVEL']._serialized_start=2078
+  _globals['_ADMINISTRATIVELEVEL']._serialized_end=2278
   _globals['_DEPARTMENT']._serialized_start=136
   _globals['_DEPARTMENT']._serialized_end=398
   _globals['_SYSTEM']._serialized_start=400
@@ -74,37 +74,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDEPARTMENTSRESPONSE']._serialized_start=888
   _globals['_LISTDEPARTMENTSRESPONSE']._serialized_end=998
   _globals['_RENAMEDEPARTMENTREQUEST']._serialized_start=1000
-  _globals['_RENAMEDEPARTMENTREQUEST']._serialized_end=1053
-  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_start=1055
-  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_end=1140
-  _globals['_RETIREDEPARTMENTREQUEST']._serialized_start=1142
-  _globals['_RETIREDEPARTMENTREQUEST']._serialized_end=1202
-  _globals['_RETIREDEPARTMENTRESPONSE']._serialized_start=1204
-  _globals['_RETIREDEPARTMENTRESPONSE']._serialized_end=1289
-  _globals['_CREATESYSTEMREQUEST']._serialized_start=1291
-  _globals['_CREATESYSTEMREQUEST']._serialized_end=1363
-  _globals['_CREATESYSTEMRESPONSE']._serialized_start=1365
-  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1454
-  _globals['_GETSYSTEMREQUEST']._serialized_start=1456
-  _globals['_GETSYSTEMREQUEST']._serialized_end=1486
-  _globals['_GETSYSTEMRESPONSE']._serialized_start=1488
-  _globals['_GETSYSTEMRESPONSE']._serialized_end=1558
-  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1560
-  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1644
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1646
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1744
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1746
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1785
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1787
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1831
-  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1833
-  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1867
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1869
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1943
-  _globals['_ENABLESYSTEMREQUEST']._serialized_start=1945
-  _globals['_ENABLESYSTEMREQUEST']._serialized_end=1978
-  _globals['_ENABLESYSTEMRESPONSE']._serialized_start=1980
-  _globals['_ENABLESYSTEMRESPONSE']._serialized_end=2053
-  _globals['_DIRECTORYSERVICE']._serialized_start=2259
-  _globals['_DIRECTORYSERVICE']._serialized_end=3957
+  _globals['_RENAMEDEPARTMENTREQUEST']._serialized_end=1075
+  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_start=1077
+  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_end=1162
+  _globals['_RETIREDEPARTMENTREQUEST']._serialized_start=1164
+  _globals['_RETIREDEPARTMENTREQUEST']._serialized_end=1224
+  _globals['_RETIREDEPARTMENTRESPONSE']._serialized_start=1226
+  _globals['_RETIREDEPARTMENTRESPONSE']._serialized_end=1311
+  _globals['_CREATESYSTEMREQUEST']._serialized_start=1313
+  _globals['_CREATESYSTEMREQUEST']._serialized_end=1385
+  _globals['_CREATESYSTEMRESPONSE']._serialized_start=1387
+  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1476
+  _globals['_GETSYSTEMREQUEST']._serialized_start=1478
+  _globals['_GETSYSTEMREQUEST']._serialized_end=1508
+  _globals['_GETSYSTEMRESPONSE']._serialized_start=1510
+  _globals['_GETSYSTEMRESPONSE']._serialized_end=1580
+  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1582
+  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1666
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1668
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1766
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1768
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1807
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1809
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1853
+  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1855
+  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1889
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1891
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1965
+  _globals['_ENABLESYSTEMREQUEST']._serialized_start=1967
+  _globals['_ENABLESYSTEMREQUEST']._serialized_end=2000
+  _globals['_ENABLESYSTEMRESPONSE']._serialized_start=2002
+  _globals['_ENABLESYSTEMRESPONSE']._serialized_end=2075
+  _globals['_DIRECTORYSERVICE']._serialized_start=2281
+  _globals['_DIRECTORYSERVICE']._serialized_end=3979
 # @@protoc_insertion_point(module_scope)

@@ -99,12 +99,14 @@ class ListDepartmentsResponse(_message.Message):
     def __init__(self, departments: _Optional[_Iterable[_Union[Department, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RenameDepartmentRequest(_message.Message):
-    __slots__ = ("code", "name")
+    __slots__ = ("code", "name", "current_name")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_NAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    current_name: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., current_name: _Optional[str] = ...) -> None: ...
 
 class RenameDepartmentResponse(_message.Message):
     __slots__ = ("department",)
