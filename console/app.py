@@ -352,6 +352,8 @@ PAGES: dict[str, Use] = {
     "/applications/withdraw": Use(frozenset({"APPLICANT"}), "使用部门的申请人撤回尚未办结的申请"),
     "/replies": Use(frozenset({"APPROVER"}), "提供部门的审批人答复其他部门的申请"),
     "/replies/decided": Use(frozenset({"APPROVER"}), "提供部门的审批人查看本部门已办理的申请"),
+    "/applications/overdue": Use(frozenset({"REVIEWER", "AUDITOR"}),
+                                 "共享主管部门的审核员和审计员查看逾期未答复的申请"),
     # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.
     "/coordination": Use(frozenset({"REVIEWER", "APPROVER", "AUDITOR"}), "共享主管部门的审核员协调提请的申请",
                          send=frozenset({"REVIEWER"})),

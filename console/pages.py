@@ -1131,6 +1131,29 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                         next_token=answer.next_page_token, errors=errors, target=target, typed=typed)
 
 
+@signed_in
+async def overdue_applications(console: Console, request: Request, session: Session) -> Response:
+    """Every application left unanswered past its due day, longest overdue first (R-APP-2: the authority steps in
+    when a provider is late). 首页 listed the ten longest overdue and 监督 counted them by department: the others
+    were on no page, and the 审核员 following up on them had only the counts."""
+    answer, problem = await _call(console, session, console.services.sharing.ListApplications,
+                                  sharing_pb2.ListApplicationsRequest(overdue_only=True, order_by=BY_DUE,
+                                                                      page_size=console.settings.page_size,
+                                                                      page_token=_page_token(request)))
+    if _expired(problem):
+        return _ended(problem)
+    shown = list(answer.applications) if answer else []
+    if first := _emptied(request, shown):
+        return first
+    return console.page(request, "overdue.html", status=_status_of(problem), title="逾期未答复的申请",
+                        problem=problem, overdue=[(a, working_days_left(a.reply_due_time)) for a in shown],
+                        next_token=answer.next_page_token if answer else "",
+                        **await _names(console, session,
+                                       [c for a in shown for c in (a.applicant_department_code,
+                                                                    a.provider_department_code)],
+                                       [a.resource_code for a in shown]))
+
+
 #: The 已办理 page's state filter (the query string's ``state``): "" is every application the department received.
 DECIDED_STATES = {"approved": sharing_pb2.APPLICATION_STATE_APPROVED, "refused": sharing_pb2.APPLICATION_STATE_REFUSED,
                   "escalated": sharing_pb2.APPLICATION_STATE_ESCALATED,
@@ -2006,6 +2029,7 @@ def routes() -> list[Route]:
         Route("/applications/withdraw", withdraw, methods=["POST"]),
         Route("/replies", replies, methods=["GET", "POST"]),
         Route("/replies/decided", replies_decided, methods=["GET"]),
+        Route("/applications/overdue", overdue_applications, methods=["GET"]),
         Route("/coordination", coordination, methods=["GET", "POST"]),
         Route("/grants", grants, methods=["GET", "POST"]),
         Route("/grants/view", grant_view, methods=["GET"]),

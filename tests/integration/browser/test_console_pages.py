@@ -28,6 +28,7 @@ PAGES = [
     ("/mandates", "职能变更", "authority"),
     ("/applications", "我的申请", "civil"), ("/replies", "答复", "police"),
     ("/replies/decided", "已办理的申请", "police"), ("/coordination", "协调", "authority"),
+    ("/applications/overdue", "逾期未答复的申请", "authority"),
     ("/grants", "授权", "police"), ("/disputes", "疑义与冲突", "police"), ("/audit", "审计", "authority"),
     ("/supervision", "监督", "authority"), ("/persons", "人员", "authority"), ("/persons/new", "新建人员", "authority"),
     ("/departments", "部门", "authority"), ("/systems", "业务系统", "authority"),

@@ -3016,3 +3016,50 @@ async def test_a_rename_after_another_administrators_rename_is_said_not_overwrit
     await page.get_by_role("button", name=f"更名{theirs}").click()
     await page.wait_for_load_state()
     assert f"部门 {code} 现名为“{mine}”" in await page.locator(".flash").inner_text()
+
+
+async def test_every_overdue_application_is_listed_for_the_authority_longest_overdue_first(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """首页 listed the ten applications overdue longest and 监督 counted them by department: a 审核员 following up
+    on the others found them on no page. 逾期未答复的申请 lists every one, longest overdue first, page by page; an
+    auditor of a department opens it too, a 申请人 is told whose page it is."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(2):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["name"], purposes=[1],
+                                              basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=application), metadata=platform.metadata("social"), timeout=10)).application.id)
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: the first was due three weeks ago, the second yesterday
+        for app_id, days in zip(made, (21, 1), strict=True):
+            await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - $2::interval '
+                               "WHERE id = $1", app_id, dt.timedelta(days=days))
+    finally:
+        await conn.close()
+    page = await open_as(context, console_server, _person_session(console_server, platform, "authority", "REVIEWER"))
+    try:
+        await page.goto("/applications/overdue")
+        rows: list[str] = []
+        while True:
+            rows += await page.locator("table tbody tr").all_inner_texts()
+            if not await page.get_by_role("link", name="下一页").count():
+                break
+            await page.get_by_role("link", name="下一页").click()
+            await page.wait_for_load_state()
+        order = [next(i for i, row in enumerate(rows) if app_id in row) for app_id in made]
+        assert order[0] < order[1], rows  # longest overdue first
+        assert "已逾期" in rows[order[0]] and "个工作日" in rows[order[0]], rows[order[0]]
+        refused = await context.request.get("/applications/overdue", headers=_as(
+            _person_session(console_server, platform, "social", "APPLICANT")))
+        assert refused.status == 403 and "逾期未答复的申请" in await refused.text()
+    finally:
+        for app_id in made:
+            with contextlib.suppress(Exception):
+                await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
+                                                  metadata=platform.person("social", "APPLICANT"), timeout=10)
