@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import unicodedata
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -1654,10 +1655,33 @@ async def _others_resource(console: Console, session: Session, code: str) -> dic
                         "查看。请填写本部门的资源代码，或留空列出本部门全部资源。"}
 
 
+async def _resource_named(console: Console, session: Session, typed: str) -> tuple[str, dict[str, str]]:
+    """资源代码 filled in with a resource's name (人口基本信息, as 目录 and the use records show it): the code of the
+    one published entry of that name, or why not beside the input. The name was refused as no 信息资源代码, and the
+    auditor went to 目录 to copy the code of the name they had."""
+    name = unicodedata.normalize("NFKC", typed.strip())
+    answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
+                                  catalog_pb2.SearchEntriesRequest(query=name, page_size=50))
+    if problem is not None or answer is None:
+        return "", {}
+    named = [e for e in answer.entries if unicodedata.normalize("NFKC", e.name.strip()) == name]
+    if len(named) == 1:
+        return named[0].code, {}
+    if named:
+        return "", {"resource": f"名为“{typed.strip()}”的资源目录有 {len(named)} 个（"
+                                + "、".join(e.code for e in named) + "）：请填写其中一个的资源代码。"}
+    return "", {"resource": f"没有名为“{typed.strip()}”的资源目录。资源代码应为分类码、“/”、顺序码，如 101001/000001"
+                            "（见“目录”页）；留空则不限资源。"}
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
-    resource, wrong = forms.resource_filter(request.query_params.get("resource", ""))
+    typed_resource = request.query_params.get("resource", "")
+    resource, wrong = forms.resource_filter(typed_resource)
+    if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
+        code, said = await _resource_named(console, session, typed_resource)
+        resource, wrong = (code, {}) if code else (resource, said or wrong)
     department = request.query_params.get("department", "").strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0

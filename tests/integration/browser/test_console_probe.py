@@ -1460,13 +1460,13 @@ async def test_the_audit_pages_resource_code_typed_full_width_lists_that_resourc
         context, console_server, platform):
     """资源代码 typed with a Chinese input method (full-width digits and slash) was refused with the service's
     English hint ("give a resource code such as 101001/000001…"); it now lists that resource, and a code that is
-    none is said in Chinese beside the input."""
+    none (nor the name of one) is said in Chinese beside the input."""
     session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
     answer = await context.request.get("/audit?resource=１０１００１／０００００１", headers=_as(session))
     text = await answer.text()
     assert answer.status == 200, (answer.status, text[-1500:])
     assert 'name="resource" value="101001/000001"' in text and 'id="resource-error"' not in text
-    answer = await context.request.get("/audit?resource=人口基本信息", headers=_as(session))
+    answer = await context.request.get("/audit?resource=人口基本信息表", headers=_as(session))
     text = await answer.text()
     assert answer.status == 400 and 'id="resource-error"' in text, (answer.status, text[-1500:])
     assert "资源代码应为分类码" in text and "give a resource code" not in text, text[-1500:]
@@ -3063,3 +3063,17 @@ async def test_every_overdue_application_is_listed_for_the_authority_longest_ove
             with contextlib.suppress(Exception):
                 await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="测试完毕"),
                                                   metadata=platform.person("social", "APPLICANT"), timeout=10)
+
+
+async def test_the_audit_pages_resource_may_be_named_by_its_name(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """审计's 资源代码 filled in with the resource's name, as 目录 and the use records show it (人口基本信息), was
+    refused as no 信息资源代码: the auditor went to 目录 to copy the code. The one published entry of that name is
+    listed, its code shown in the input; a name no entry has is said so beside it."""
+    session = system_session(console_server, platform, "authority")
+    answer = await context.request.get(f"/audit?resource={urllib.parse.quote(' 人口基本信息 ')}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, text[-1500:]
+    assert re.search(r'name="resource"[^>]*value="101001/000001"', text), text[:3000]
+    missing = await context.request.get(f"/audit?resource={urllib.parse.quote('人口基本信息表')}", headers=_as(session))
+    said = re.search(r'id="resource-error"[^>]*>([^<]*)<', await missing.text())
+    assert missing.status == 400 and said and "没有名为“人口基本信息表”的资源目录" in said[1], said
