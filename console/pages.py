@@ -1655,16 +1655,32 @@ async def _others_resource(console: Console, session: Session, code: str) -> dic
                         "查看。请填写本部门的资源代码，或留空列出本部门全部资源。"}
 
 
+#: The entries whose code an access may name: published, or retired since (a draft or one in review was never used).
+_USED_STATES = (catalog_pb2.ENTRY_STATE_PUBLISHED, catalog_pb2.ENTRY_STATE_RETIRED)
+#: Pages of 100 search results read for a name at most (names holding it whole come first).
+_NAME_PAGES = 5
+
+
 async def _resource_named(console: Console, session: Session, typed: str) -> tuple[str, dict[str, str]]:
     """资源代码 filled in with a resource's name (人口基本信息, as 目录 and the use records show it): the code of the
-    one published entry of that name, or why not beside the input. The name was refused as no 信息资源代码, and the
-    auditor went to 目录 to copy the code of the name they had."""
+    one entry of that name that has been in use (published, or retired since), or why not beside the input. The
+    name was refused as no 信息资源代码, and the auditor went to 目录 to copy the code of the name they had."""
     name = unicodedata.normalize("NFKC", typed.strip())
-    answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
-                                  catalog_pb2.SearchEntriesRequest(query=name, page_size=50))
-    if problem is not None or answer is None:
-        return "", {}
-    named = [e for e in answer.entries if unicodedata.normalize("NFKC", e.name.strip()) == name]
+    named: list[catalog_pb2.Entry] = []
+    token = ""
+    for _ in range(_NAME_PAGES):
+        answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
+                                      catalog_pb2.SearchEntriesRequest(query=name, page_size=100, page_token=token))
+        if problem is not None or answer is None:
+            return "", {}
+        # Best first: the entries holding the name whole in theirs come before any other, so the first entry
+        # whose name does not hold it ends the search.
+        names = [unicodedata.normalize("NFKC", e.name.strip()) for e in answer.entries]
+        named += [e for e, shown in zip(answer.entries, names, strict=True)
+                  if shown == name and e.state in _USED_STATES]
+        token = answer.next_page_token
+        if not token or any(name not in shown for shown in names):
+            break
     if len(named) == 1:
         return named[0].code, {}
     if named:

@@ -3066,14 +3066,52 @@ async def test_every_overdue_application_is_listed_for_the_authority_longest_ove
 
 
 async def test_the_audit_pages_resource_may_be_named_by_its_name(context, console_server, platform):  # type: ignore[no-untyped-def]
-    """审计's 资源代码 filled in with the resource's name, as 目录 and the use records show it (人口基本信息), was
-    refused as no 信息资源代码: the auditor went to 目录 to copy the code. The one published entry of that name is
-    listed, its code shown in the input; a name no entry has is said so beside it."""
+    """审计's 资源代码 filled in with the resource's name, as 目录 and the use records show it, was refused as no
+    信息资源代码: the auditor went to 目录 to copy the code. The one entry of that name in use (published or
+    retired: a draft's or a submitted one's code names no access) is listed, its code shown in the input; several
+    of one name are listed by code to choose; a name no entry has is said so beside the input."""
+    import uuid
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    name = f"按名审计{uuid.uuid4().hex[:6]}"
+
+    async def entry_named(publish: bool) -> str:
+        entry = cat.Entry()
+        entry.CopyFrom((await catalog.GetEntry(cat.GetEntryRequest(code="102001/000001"),
+                                               metadata=platform.metadata("market"), timeout=10)).entry)
+        for field in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by",
+                      "reviewed_by", "etag"):
+            entry.ClearField(field)
+        entry.code = f"207{uuid.uuid4().int % 999 + 1:03d}/{uuid.uuid4().int % 10**6:06d}"  # 项 07: 信用体系
+        entry.name, entry.category, entry.subject = name, cat.CATEGORY_THEME, "信用体系"
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("market"),
+                                  timeout=10)
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("market"),
+                                  timeout=10)
+        if publish:
+            await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                      metadata=platform.person("authority", "REVIEWER"), timeout=10)
+        return entry.code
+
+    published = await entry_named(publish=True)
+    await entry_named(publish=False)  # in review: no access names it
     session = system_session(console_server, platform, "authority")
-    answer = await context.request.get(f"/audit?resource={urllib.parse.quote(' 人口基本信息 ')}", headers=_as(session))
-    text = await answer.text()
-    assert answer.status == 200, text[-1500:]
-    assert re.search(r'name="resource"[^>]*value="101001/000001"', text), text[:3000]
-    missing = await context.request.get(f"/audit?resource={urllib.parse.quote('人口基本信息表')}", headers=_as(session))
-    said = re.search(r'id="resource-error"[^>]*>([^<]*)<', await missing.text())
-    assert missing.status == 400 and said and "没有名为“人口基本信息表”的资源目录" in said[1], said
+
+    async def audit_of(typed: str) -> tuple[int, str]:
+        answer = await context.request.get(f"/audit?resource={urllib.parse.quote(typed)}", headers=_as(session))
+        return answer.status, await answer.text()
+
+    status, text = await audit_of(f" {name} ")
+    assert status == 200, re.findall(r'id="resource-error"[^>]*>([^<]*)<', text)
+    assert re.search(rf'name="resource"[^>]*value="{re.escape(published)}"', text)
+    status, text = await audit_of(f"{name}表")
+    said = re.search(r'id="resource-error"[^>]*>([^<]*)<', text)
+    assert status == 400 and said and f"没有名为“{name}表”的资源目录" in said[1], said
+    other = await entry_named(publish=True)
+    status, text = await audit_of(name)
+    said = re.search(r'id="resource-error"[^>]*>([^<]*)<', text)
+    assert status == 400 and said and f"名为“{name}”的资源目录有 2 个" in said[1], said
+    assert published in said[1] and other in said[1]
