@@ -133,3 +133,17 @@ async def test_a_load_goes_on_from_the_line_it_is_told(platform, tmp_path) -> No
     assert [v.values["name"] for v in await _history(platform, second)] == ["吴二"]
     with pytest.raises(grpc.aio.AioRpcError):
         await _history(platform, first)
+
+
+async def test_a_value_too_long_for_csv_stops_the_load_saying_so_not_a_traceback(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A cell past csv's field limit (a pasted document, a broken quote swallowing the rest of the file) is found
+    only when its line is read, mid-load: it ended the command with a traceback."""
+    person = _citizen_id("19580808", True)
+    path = tmp_path / "long.csv"
+    long_line = f'"{"长" * 200_000}",x,男,汉族,1958-08-08,正常,'
+    path.write_text(f"{HEADER}\n{person},郑八,男,汉族,1958-08-08,正常,\n{long_line}\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{path} cannot be read after line 1: field larger than field limit" in done.stderr
+    assert f"nothing of {path} was loaded" in done.stderr
