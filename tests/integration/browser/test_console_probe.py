@@ -55,6 +55,24 @@ def _person_session(console_server, platform, system: str, role: str):  # type: 
     return console_server.console.sessions.create(person, token, time.time() + 600)
 
 
+async def _new_department(platform, name: str) -> str:  # type: ignore[no-untyped-def]
+    """A department no other test uses, early in code order (among those the forms' lists offer), named ``name``
+    and the last five characters of its code; its code."""
+    import random
+
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "1111010000" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
+    code = body + uscc.calc_check_digit(body)
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=code, name=f"{name}{code[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code="110100")), metadata=platform.metadata("authority"), timeout=10)
+    return code
+
+
 async def test_odd_numbers_in_query_strings_are_ignored_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "authority")
     for odd in ODD_NUMBERS:
@@ -878,18 +896,7 @@ async def test_a_refused_rename_keeps_the_name_typed_in_the_departments_form(  #
     link back to 部门: the name the administrator had typed, a long 机构改革 name among them, was gone. 部门 comes
     back, on the page the form was on, with the name as typed in that department's form, why beside it, and the
     keyboard's focus there; a rename then accepted is made."""
-    import random
-
-    from stdnum.cn import uscc
-
-    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
-
-    body = "1111010000" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
-    code = body + uscc.calc_check_digit(body)
-    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
-    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
-        code=code, name=f"市民政局{code[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
-        region_code="110100")), metadata=platform.metadata("authority"), timeout=10)
+    code = await _new_department(platform, "市民政局")
     page = await open_as(context, console_server,
                          _person_session(console_server, platform, "authority", "ADMINISTRATOR"))
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -2984,19 +2991,11 @@ async def test_a_rename_after_another_administrators_rename_is_said_not_overwrit
     """Two 管理员 renaming one department from 部门 pages opened together: each was told 现名为 its name, and the
     later silently replaced the earlier. The later is refused, saying the name the other gave, its typed name kept;
     sent again from the page as it now is, it is made."""
-    import random
-
-    from stdnum.cn import uscc
-
     from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
 
-    body = "1111010000" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
-    code = body + uscc.calc_check_digit(body)
+    code = await _new_department(platform, "市民政局")
     old, theirs, mine = f"市民政局{code[-5:]}", f"市社会服务局{code[-5:]}", f"市民政服务中心{code[-5:]}"
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
-    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
-        code=code, name=old, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
-        metadata=platform.metadata("authority"), timeout=10)
     page = await open_as(context, console_server,
                          _person_session(console_server, platform, "authority", "ADMINISTRATOR"))
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
