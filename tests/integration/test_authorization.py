@@ -1866,6 +1866,28 @@ async def test_a_retired_entry_is_no_longer_granted(env: Env, parties) -> None: 
     assert decision.deny_reason == common.DENY_REASON_NOT_PUBLISHED
 
 
+async def test_a_grant_of_a_retired_entry_is_not_adjusted(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """Retiring an entry ends its grants for good, yet the provider's 审批人 extended one (保存调整 on 授权): the
+    grant was saved with the later end and answered ACTIVE, while every query under it was refused NOT_PUBLISHED.
+    The adjustment is refused FAILED_PRECONDITION NOT_PUBLISHED saying so, and the grant is left as it was."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
+        if not (await env.check(user, entry, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+    extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=300))),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
+    reason, _, message = await fails(env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_PUBLISHED" and f"resource {entry.code} is retired" in message, message
+    kept = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert (kept.expire_time, kept.policy_version) == (grant.expire_time, grant.policy_version)
+
+
 async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refused(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """Approving it made a grant on a retired resource: the provider must refuse it instead (R-CAT-3)."""
