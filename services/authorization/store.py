@@ -848,15 +848,15 @@ class Store:
 
     async def grants_in_force(self, at: dt.datetime) -> list[asyncpg.Record]:
         """Grants in force at ``at`` (created before it, unexpired then, and active or revoked only after it):
-        count by holder and provider. The revocation's time is its GRANT_REVOKED step's, as the persons' view
-        reads it (the row's update_time for one without). Counting the grants active now, a month recomputed
-        after one of its grants was revoked (the schedule recomputes last month all through this one) lost it
-        from the grants held at its end."""
+        count by holder, provider and resource (whose retirement, the catalog's, ends them too). The revocation's
+        time is its GRANT_REVOKED step's, as the persons' view reads it (the row's update_time for one without).
+        Counting the grants active now, a month recomputed after one of its grants was revoked (the schedule
+        recomputes last month all through this one) lost it from the grants held at its end."""
         return await self.pool.fetch(
-            "SELECT department_code, provider_department_code, count(*) AS n FROM grants "
+            "SELECT department_code, provider_department_code, resource_code, count(*) AS n FROM grants "
             "WHERE create_time < $1 AND expire_time > $1 AND (state = $2 OR (state = $3 AND coalesce("
             " (SELECT min(e.time) FROM application_events e WHERE e.application_id = grants.application_id"
-            "  AND e.action = $4 AND e.time >= grants.create_time), update_time) > $1)) GROUP BY 1, 2",
+            "  AND e.action = $4 AND e.time >= grants.create_time), update_time) > $1)) GROUP BY 1, 2, 3",
             at, sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_REVOKED, REVOKED_EVENT)
     # The persons' view: confidential grants and system roles
 

@@ -34,6 +34,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    figures_pb2,
+    figures_pb2_grpc,
     persons_pb2,
     persons_pb2_grpc,
     sharing_pb2_grpc,
@@ -205,6 +207,11 @@ class Env:
     async def grant(self, provider: Caller, user: Caller, entry: cat.Entry, **fields: object) -> sh.Grant:
         application = await self.submit(user, entry, **fields)
         return (await self.reply(provider, application.id)).grant
+
+
+async def not_retired(_code: str) -> dt.datetime | None:
+    """department_figures' retired_at for figures computed from the store alone: no resource is retired."""
+    return None
 
 
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
@@ -1043,7 +1050,8 @@ async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: En
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1752,7 +1760,8 @@ async def test_an_application_escalated_once_overdue_still_counts_as_unanswered(
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1778,7 +1787,8 @@ async def test_an_application_made_late_in_a_month_and_never_answered_counts_whe
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:  # the period of its making ended before its due time
-        rows = await department_figures(store, made - dt.timedelta(days=1), made + dt.timedelta(days=1), now)
+        rows = await department_figures(store, made - dt.timedelta(days=1), made + dt.timedelta(days=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1799,8 +1809,9 @@ async def test_a_grant_revoked_after_a_period_counts_as_held_at_its_end(  # type
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        ended = await department_figures(store, end - dt.timedelta(hours=1), end, now)
-        since = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        ended = await department_figures(store, end - dt.timedelta(hours=1), end, now, not_retired)
+        since = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                         not_retired)
     finally:
         await store.close()
 
@@ -1811,6 +1822,37 @@ async def test_a_grant_revoked_after_a_period_counts_as_held_at_its_end(  # type
         == (1, 1)
     assert (held(since, user.department_code, "grants.held"), held(since, provider.department_code, "grants.given")) \
         == (0, 0)
+
+
+async def test_a_grant_of_an_entry_retired_by_a_periods_end_is_not_held_at_it(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Retiring an entry ends every grant of it for good, but grants.held and grants.given counted such a grant (still
+    stored ACTIVE) at the end of every month after, for a resource nobody could query. A period ending after the
+    retirement no longer counts it; one ending before still does."""
+    provider, user, entry = parties
+    await env.grant(provider, user, entry)
+    stub = figures_pb2_grpc.SharingFiguresServiceStub(env.auth)
+
+    async def held(end: dt.datetime) -> tuple[int, int]:
+        start, stop = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+        start.FromDatetime(end - dt.timedelta(hours=1))
+        stop.FromDatetime(end)
+        rows = (await stub.ListDepartmentFigures(figures_pb2.ListDepartmentFiguresRequest(
+            start_time=start, end_time=stop), metadata=env.md(service_caller("supervision")), timeout=10)).figures
+        return (sum(f.value for f in rows if (f.department_code, f.name) == (user.department_code, "grants.held")),
+                sum(f.value for f in rows if (f.department_code, f.name) == (provider.department_code, "grants.given")))
+
+    before = dt.datetime.now(dt.UTC)
+    assert await held(before) == (1, 1)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
+        if not (await env.check(user, entry, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+    assert await held(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)) == (0, 0)
+    assert await held(before) == (1, 1)
 
 
 # Check -------------------------------------------------------------------------------------------
