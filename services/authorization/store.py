@@ -297,13 +297,21 @@ class Store:
             row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1", code)
         return _department(row), before
 
+    async def live_grant_resources(self, code: str) -> list[str]:
+        """The resources of the grants department ``code`` holds or provides that are active and unexpired."""
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT resource_code FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"
+            " AND state = $2 AND expire_time > now() ORDER BY resource_code", code, sharing_pb2.GRANT_STATE_ACTIVE)
+        return [row["resource_code"] for row in rows]
+
     async def retire_department(self, code: str, merged_into: str, catalogued: dict[str, int],
-                                admin: AdminEvent) -> Department | None:
+                                admin: AdminEvent, ended: Sequence[str] = ()) -> Department | None:
         """Retires department ``code`` (merged into ``merged_into``, "" for none) and logs ``admin``, in one
         transaction; None for an unknown code. Refused while anything of it is live: ``catalogued`` (its entries
-        published or in review, counted by the catalog), and the grants, applications, systems and persons counted
-        here under the department's row lock (which require_in_service shares, so nothing new slips in); and for
-        the authority, a department retired already, and a ``merged_into`` unknown or retired."""
+        published or in review, counted by the catalog), and the grants (but those of the ``ended`` resources,
+        retired in the catalog), applications, systems and persons counted here under the department's row lock
+        (which require_in_service shares, so nothing new slips in); and for the authority, a department retired
+        already, and a ``merged_into`` unknown or retired."""
         async with self.pool.acquire() as conn, conn.transaction():
             # Both rows locked at once, in code order (PostgreSQL locks the rows of a sorted SELECT … FOR UPDATE
             # in that order), as every other transaction that locks two departments does: A merged into B and B
@@ -320,12 +328,12 @@ class Store:
                 retirement.require_successor(code, _department(into) if into else None, merged_into)
             counts = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"
-                "         AND state = $2 AND expire_time > now()) AS live_grants,"
+                "         AND state = $2 AND expire_time > now() AND resource_code <> ALL($4::text[])) AS live_grants,"
                 " (SELECT count(*) FROM applications WHERE (applicant_department_code = $1"
                 "         OR provider_department_code = $1) AND state = ANY($3::smallint[])) AS open_applications,"
                 " (SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled) AS enabled_systems,"
                 " (SELECT count(*) FROM persons WHERE department_code = $1 AND NOT disabled) AS active_persons",
-                code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES))
+                code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES), list(ended))
             retirement.require_nothing_live(code, {**catalogued, **dict(counts)})
             row = await conn.fetchrow(
                 "UPDATE departments SET retire_time = now(), merged_into = NULLIF($2, '') WHERE code = $1"

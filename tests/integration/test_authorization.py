@@ -628,6 +628,32 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
         "merged_into": user.department_code}
 
 
+async def test_a_grant_its_entrys_retirement_ended_does_not_block_a_departments_retirement(env: Env) -> None:
+    """机构改革: the department retires its entries first, as the first blocker asks, which ends their grants for good;
+    yet those grants, still stored ACTIVE, were counted live (DEPARTMENT_HAS_LIVE_GRANTS), on both sides, until each
+    was revoked by hand. They no longer block; a grant of an entry still published does."""
+    provider, user = await env.department(), await env.department()
+    ended, kept = await env.publish(provider), await env.publish(provider)
+    await env.grant(provider, user, ended)
+    live = await env.grant(provider, user, kept)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=ended.code, reason="机构改革"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
+        if not (await env.check(user, ended, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and dict(info.metadata) == {"live_grants": "1"}, caught.value.details()
+    await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=live.id, reason="机构改革"),
+                                  metadata=env.md(approver(provider)), timeout=10)
+    retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
+                                                    timeout=10)).department
+    assert retired.retire_time.seconds
+
+
 async def test_a_retired_departments_systems_persons_and_applications_are_refused(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """After RetireDepartment: no token for its systems, no sign-in for its persons (each naming the retirement),
