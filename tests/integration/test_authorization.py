@@ -1277,6 +1277,26 @@ async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None
     assert (await env.check(Caller(system.id, user.department_code), entry, "birth_date")).allowed
 
 
+async def test_an_adjustment_does_not_open_a_grant_for_some_systems_to_every_system(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application for one system made a grant for that system only; an adjustment naming system_ids empty (the
+    console's or a program's cleared list) was saved, and an empty list is every system of the department (本部门全部
+    系统): the provider widened the grant beyond the application without a word, though each system named outside it
+    is refused. It is INVALID_ARGUMENT on grant.system_ids, and nothing changes."""
+    provider, user, entry = parties
+    system = (await _new_system(env, user)).system
+    grant = await env.grant(provider, user, entry, system_ids=[system.id])
+    every = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id),
+                                  update_mask=field_mask_pb2.FieldMask(paths=["system_ids"]))
+    _, fields, message = await fails(env.sharing.UpdateGrant(every, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.system_ids"] and system.id in message, message
+    other = Caller("sys-elsewhere0", user.department_code)
+    assert (await env.check(other, entry, "birth_date")).deny_reason == common.DENY_REASON_SYSTEM_NOT_GRANTED
+    kept = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert list(kept.system_ids) == [system.id] and kept.policy_version == grant.policy_version
+
+
 # Grants ------------------------------------------------------------------------------------------
 
 
