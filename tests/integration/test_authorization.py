@@ -214,6 +214,18 @@ async def not_retired(_code: str) -> dt.datetime | None:
     return None
 
 
+async def retire_entry(env: Env, provider: Caller, user: Caller, entry: cat.Entry, reason: str) -> None:
+    """Retires ``entry`` as its provider's 编目员, once authorization has heard of it (the catalog's change event
+    reaches its cache asynchronously): ``user``'s decisions on it are refused from then on."""
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason=reason), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    for _ in range(100):
+        if not (await env.check(user, entry, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+
+
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
     """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -636,13 +648,7 @@ async def test_a_grant_its_entrys_retirement_ended_does_not_block_a_departments_
     ended, kept = await env.publish(provider), await env.publish(provider)
     await env.grant(provider, user, ended)
     live = await env.grant(provider, user, kept)
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=ended.code, reason="机构改革"), metadata=env.md(person_of(provider, DATA_OFFICER)),
-        timeout=10)
-    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
-        if not (await env.check(user, ended, "birth_date")).allowed:
-            break
-        await asyncio.sleep(0.05)
+    await retire_entry(env, provider, user, ended, "机构改革")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
     info, _ = details_of(caught.value)
@@ -1890,13 +1896,7 @@ async def test_a_grant_of_an_entry_retired_by_a_periods_end_is_not_held_at_it(  
 
     before = dt.datetime.now(dt.UTC)
     assert await held(before) == (1, 1)
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
-        timeout=10)
-    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
-        if not (await env.check(user, entry, "birth_date")).allowed:
-            break
-        await asyncio.sleep(0.05)
+    await retire_entry(env, provider, user, entry, "职责调整")
     assert await held(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)) == (0, 0)
     assert await held(before) == (1, 1)
 
@@ -1960,13 +1960,7 @@ async def test_a_grant_of_a_retired_entry_is_not_adjusted(env: Env, parties) -> 
     The adjustment is refused FAILED_PRECONDITION NOT_PUBLISHED saying so, and the grant is left as it was."""
     provider, user, entry = parties
     grant = await env.grant(provider, user, entry)
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
-        timeout=10)
-    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
-        if not (await env.check(user, entry, "birth_date")).allowed:
-            break
-        await asyncio.sleep(0.05)
+    await retire_entry(env, provider, user, entry, "职责调整")
     extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=300))),
                                    update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
     reason, _, message = await fails(env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10),
@@ -1981,13 +1975,7 @@ async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refu
     """Approving it made a grant on a retired resource: the provider must refuse it instead (R-CAT-3)."""
     provider, user, entry = parties
     application = await env.submit(user, entry)
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
-        timeout=10)
-    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
-        if not (await env.check(user, entry, "birth_date")).allowed:
-            break
-        await asyncio.sleep(0.05)
+    await retire_entry(env, provider, user, entry, "职责调整")
     reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "NOT_PUBLISHED" and "RETIRED" in message
     refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已停止共享")
