@@ -143,6 +143,7 @@ class Catalog:
             lifecycle.require_zone(entry, self._zone)
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
+            lifecycle.require_provider_kept(head, entry)
             lifecycle.require_endpoint_owner(caller, entry, latest)
             changed = rules.changed_fields(latest, entry, fields)
             if not changed:
