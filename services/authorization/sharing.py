@@ -528,7 +528,13 @@ class Sharing:
         where = self._grant_filter(caller, ending, resource_code or None,
                                    sharing_pb2.GRANT_STATE_ACTIVE if ending.before is not None else state or None)
         found, next_token = page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
-        return await self.in_force(found), next_token
+        shown = await self.in_force(found)
+        if ending.before is not None:
+            # The grants in force ending soon, to renew or extend: not one its entry's retirement ended for good
+            # (stored ACTIVE, so the statement found it), which 首页 told its holder to apply for again and its
+            # provider to extend. A page may then hold fewer than asked; its token goes on from the rows read.
+            shown = [grant for grant in shown if await self._entries.retired_at(grant.resource_code) is None]
+        return shown, next_token
 
     def _grant_filter(self, caller: Caller, ending: GrantsEnding, resource_code: str | None,
                       state: int | None) -> GrantFilter:

@@ -1615,6 +1615,24 @@ async def test_the_grants_ending_soon_are_listed_by_side_in_one_call(env: Env) -
     assert fields == ["role", "expire_before"]
 
 
+async def test_a_grant_its_entrys_retirement_ended_is_not_listed_as_ending_soon(env: Env) -> None:
+    """首页 and the 待办 count listed a grant of a retired entry among those ending soon, telling its holder to apply
+    again and its provider to extend it, though the retirement had ended it for good (and an extension is refused).
+    ListGrants' expire_before lists the grants in force only: not it; ListGrants without it still shows it."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    soon = await env.grant(provider, user, entry, requested_expire_time=timestamp(dt.timedelta(days=10)))
+
+    async def listed(**fields: object) -> set[str]:
+        request = sh.ListGrantsRequest(role=sh.APPLICATION_ROLE_PROVIDER, **fields)
+        return {g.id for g in (await env.sharing.ListGrants(request, metadata=env.md(provider), timeout=10)).grants}
+
+    assert await listed(expire_before=timestamp(dt.timedelta(days=30))) == {soon.id}
+    await retire_entry(env, provider, user, entry, "机构改革")
+    assert await listed(expire_before=timestamp(dt.timedelta(days=30))) == set()
+    assert await listed() == {soon.id}
+
+
 async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env) -> None:
     """An expired grant is no blocker of RetireDepartment (it lets nothing through), but it stays stored active for
     its provider to extend: extended once its holder was retired, it was in force again for a department gone."""
