@@ -332,8 +332,9 @@ class Sharing:
         if not refused and not reason.strip():
             reason = f"提供部门逾期未答复（答复期限 {term_end_text(application.reply_due_time)}）"
         event = self._event(caller, "ESCALATED", reason, now)
-        moved, _ = await self._move(application, apps.ESCALATED, event, None,
-                                    from_states=(apps.REFUSED, apps.SUBMITTED))
+        # Only from the state it was checked in: from either, an escalation of an overdue application crossing the
+        # provider's late refusal escalated the refusal without the reason its escalation must give.
+        moved, _ = await self._move(application, apps.ESCALATED, event, None, from_states=(application.state,))
         return moved
 
     async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:

@@ -50,12 +50,13 @@ from govshare.common.v1 import common_pb2 as common
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
 from services.authorization.figures import department_figures
+from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
 from services.query.servicer import purpose_text_violations
 from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, GRANTS_CHANGED, publish
 from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
-from services.runtime.errors import details_of
+from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
@@ -1029,6 +1030,41 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
                                                       metadata=env.md(user), timeout=10)
     assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED
     assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
+
+
+async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
+    being saved: the escalation, checked against the application as read (SUBMITTED, overdue), moved it on from
+    REFUSED, so a refusal was escalated without the reason a refusal's escalation must give, under the note
+    提供部门逾期未答复 of a provider that had answered. It moves on only from the state it was checked in: the
+    refusal stands, STATE_CHANGED, and the applicant escalates it saying why."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # Time passes: its reply was due yesterday.
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", application.id)
+    finally:
+        await conn.close()
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+        read = await store.get_application(application.id)  # as the escalation read it: SUBMITTED, overdue
+        await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+
+        async def as_read(_id: str) -> object:
+            return read
+        sharing._find_application = as_read  # type: ignore[method-assign]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.escalate(user, application.id, "")
+    finally:
+        await store.close()
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "STATE_CHANGED")
+    now = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                            timeout=10)).application
+    assert now.state == sh.APPLICATION_STATE_REFUSED, now
 
 
 async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: Env) -> None:
