@@ -227,6 +227,16 @@ async def retire_entry(env: Env, provider: Caller, user: Caller, entry: cat.Entr
         await asyncio.sleep(0.05)
 
 
+async def due_yesterday(env: Env, application_id: str) -> None:
+    """Time passes: the application's reply was due yesterday (it is overdue now)."""
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", application_id)
+    finally:
+        await conn.close()
+
+
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
     """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -1020,12 +1030,7 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
     assert escalated.application.history[-1].note == "低保审核为法定职责"
 
     unanswered = await env.submit(user, entry)
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: its reply was due yesterday.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", unanswered.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, unanswered.id)
     escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id),
                                                       metadata=env.md(user), timeout=10)
     assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED
@@ -1041,12 +1046,7 @@ async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_t
     refusal stands, STATE_CHANGED, and the applicant escalates it saying why."""
     provider, user, entry = parties
     application = await env.submit(user, entry)
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: its reply was due yesterday.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", application.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, application.id)
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
@@ -1106,12 +1106,7 @@ async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: En
         id=not_shared.id, grant=True, reason="经协调，予以共享"), metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
         grpc.StatusCode.FAILED_PRECONDITION)
 
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: the second application's reply was due yesterday, then it is withdrawn.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", late.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, late.id)  # then it is withdrawn
     await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=late.id), metadata=env.md(user),
                                           timeout=10)
     store = Store()
@@ -1813,12 +1808,7 @@ async def test_applications_are_listed_by_role_state_and_overdue(env: Env, parti
     provider, user, entry = parties
     first, second, third = [await env.submit(user, entry) for _ in range(3)]
     await env.reply(provider, second.id, decision=sh.REPLY_DECISION_REFUSE, reason="数据不完整")
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: the first application's reply is now due yesterday.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", first.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, first.id)
 
     async def ids(caller: Caller, **filters: object) -> list[str]:
         found, token = [], ""
@@ -1854,12 +1844,7 @@ async def test_an_application_escalated_once_overdue_still_counts_as_unanswered(
     overdue = await env.submit(user, entry)
     not_shared = await env.submit(user, await env.publish(provider, common.SHARE_TYPE_NOT_SHARED))
     assert not_shared.state == sh.APPLICATION_STATE_ESCALATED  # the authority's from the start, never late
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", overdue.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, overdue.id)
     await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=overdue.id, reason="逾期未答复"),
                                           metadata=env.md(user), timeout=10)
     store = Store()
