@@ -1356,7 +1356,9 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                         **await _names(console, session, [g.department_code for g in shown],
                                        [g.resource_code for g in shown]),
                         names=await _item_names(console, session, [g.resource_code for g in shown]),
-                        actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
+                        actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider,
+                                                      resources[g.resource_code].state
+                                                      == catalog_pb2.ENTRY_STATE_RETIRED)
                                  for g in shown},
                         unusable={g.id: why for g in shown
                                   if (why := unusable_grant(g, resources[g.resource_code]))},
@@ -1384,8 +1386,12 @@ async def _grant_revoked_meanwhile(console: Console, session: Session, grant_id:
                                    what: str) -> Problem:
     """``problem`` as the person who pressed 撤销 or 调整 needs it when the grant was revoked after the page was
     shown (GRANT_REVOKED: another 审批人, or the authority): who revoked it and why, and that a revoked grant is
-    final. The page said "当前状态不允许此操作：grant grt-… is revoked: a revoked grant is final", in English. Any
+    final. The page said "当前状态不允许此操作：grant grt-… is revoked: a revoked grant is final", in English. An
+    adjustment refused NOT_PUBLISHED (the resource retired since) is said of the grant, not as an approval's. Any
     other refusal is returned as it is."""
+    if problem.reason == "NOT_PUBLISHED":  # its resource retired since the page was shown
+        return Problem(f"授权 {grant_id} 的资源目录已撤销，此授权已随之终止，您的{what}未提交：终止的授权不能再调整，"
+                       "使用部门如仍需使用，须对现有目录重新申请。", code=problem.code, reason=problem.reason)
     if problem.reason != "GRANT_REVOKED":
         return problem
     got, _problem = await _call(console, session, console.services.sharing.GetGrant,
@@ -1436,7 +1442,8 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     return ""
 
 
-def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> tuple[bool, bool]:
+def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
+                   retired: bool = False) -> tuple[bool, bool]:
     """Whether the page offers ``person`` 保存调整 and 撤销授权 on ``grant`` (display only: the service decides
     again). As docs/api.md's separation of duties says: the provider's 审批人 adjusts and revokes; a grant the
     authority's coordination decision gave (granted by a person outside the provider) only the authority's
@@ -1449,7 +1456,8 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
         return False, False
     # One whose every item lapsed has no item for 调整信息项 to keep: the service refuses an adjustment without items
     # (revoke it instead), so only 撤销 is offered.
-    adjustable = bool(grant.items or not grant.lapsed_items)
+    # Nor one of a retired resource: retiring it ended the grant for good, and the service refuses its adjustment.
+    adjustable = bool(grant.items or not grant.lapsed_items) and not retired
     if not roles:
         return adjustable, True
     granted_by = grant.granted_by.department_code

@@ -187,10 +187,10 @@ class AuthorizationComponent:
 
     def _figure_source(self) -> FigureSource:
         """Application and grant figures for supervision (R-SUP-1)."""
-        store = self._store
+        store, entries = self._store, self._entries
 
         async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
-            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC))
+            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC), entries.retired_at)
         return compute
 
 

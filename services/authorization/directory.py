@@ -213,13 +213,21 @@ class Directory:
         # What other services hold of it (its entries, the disputes it must answer), counted before its row is
         # locked: a call out under a lock would hold every enable and application of the department meanwhile.
         catalogued = {**await self._entries.provided(code), **await self._disputes.to_answer(code)}
+        ended = await self._retired_resources(await self._store.live_grant_resources(code))
         admin = AdminEvent.by(caller, "directory.retire_department", code,
                               {"merged_into": merged_into} if merged_into else {})
-        retired = await self._store.retire_department(code, merged_into, catalogued, admin)
+        retired = await self._store.retire_department(code, merged_into, catalogued, admin, ended)
         if retired is None:
             raise not_found(f"department {code}")
         await self._events.department_retired(retired.code, retired.name, retired.merged_into)
         return retired
+
+    async def _retired_resources(self, codes: list[str]) -> list[str]:
+        """Of ``codes``, the resources whose catalog entry is retired: retiring an entry ended its grants for good
+        (a retired entry is never published again, so the answer holds under the department's lock), and such a
+        grant, still stored ACTIVE, blocked the department's retirement as live until each was revoked by hand, one
+        by one, after its resources had been retired as the first blocker asks."""
+        return [resource for resource in codes if await self._entries.retired_at(resource) is not None]
 
     async def get_department(self, caller: Caller, code: str) -> Department:
         require_identified(caller)

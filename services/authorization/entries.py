@@ -111,6 +111,14 @@ class EntryLookup:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
                                f"the catalog service did not answer ({exc.code().name}); retry") from None
 
+    async def retired_at(self, code: str) -> dt.datetime | None:
+        """When entry ``code`` was retired (its retired version's update_time), None while it is not, or when the
+        catalog has no such entry."""
+        entry = await self.get(code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+            return None
+        return entry.update_time.ToDatetime(tzinfo=dt.UTC)
+
     async def get(self, code: str) -> catalog_pb2.Entry | None:
         """The current version of entry ``code`` (any state), or None when the catalog has none."""
         if self._cache is None:

@@ -5,7 +5,8 @@
   approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (never answered by the
   provider and past due when counted: still waiting, or escalated or withdrawn by the applicant once overdue),
   ``applications.approved``, ``applications.refused`` in total and by ``reason`` (its first 60 characters);
-* ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end.
+* ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end, of a
+  resource not retired by then (retiring an entry ends every grant of it for good).
 
 A not-shared request goes to the authority, not to the provider: it counts as received but never as late.
 """
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from services.authorization.applications import SUBMITTED
 from services.authorization.store import Store
 from services.runtime.figures import FigureRow, dimension
 
 REASON_CHARACTERS = 60
+#: When a resource's catalog entry was retired, None while it is not (EntryLookup.retired_at).
+RetiredAt = Callable[[str], Awaitable[dt.datetime | None]]
 
 
 def reason_label(text: str) -> str:
@@ -37,9 +41,10 @@ def unanswered_by_provider(state: int, reply_due_time: dt.datetime, escalate_tim
     return state == SUBMITTED or (escalate_time is not None and escalate_time > reply_due_time)
 
 
-async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
-                             now: dt.datetime) -> list[FigureRow]:
-    """Every department's application and grant figures over [start, end)."""
+async def department_figures(store: Store, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                             retired_at: RetiredAt) -> list[FigureRow]:
+    """Every department's application and grant figures over [start, end); ``retired_at`` says when a resource was
+    retired, asked once per resource holding grants."""
     counts: Counter[tuple[str, str, str]] = Counter()
     for app in await store.applications_created(start, end):
         provider = app["provider_department_code"]
@@ -59,7 +64,12 @@ async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
             # Past due when counted, not at the period's end: one made late in a month falls due in the next,
             # whose figures count only the applications made in it, so it was never counted unanswered.
             counts[(provider, "applications.unreplied_overdue", "")] += 1
-    for grant in await store.grants_in_force(min(end, now)):
+    at = min(end, now)
+    for grant in await store.grants_in_force(at):
+        # A grant of a resource retired by then was ended with it (docs/api.md: for good), though stored ACTIVE:
+        # counted, a department held its grants on a resource nobody could query, month after month.
+        if (retired := await retired_at(grant["resource_code"])) is not None and retired <= at:
+            continue
         counts[(grant["department_code"], "grants.held", "")] += grant["n"]
         counts[(grant["provider_department_code"], "grants.given", "")] += grant["n"]
     return [FigureRow(department, name, dim, value) for (department, name, dim), value in counts.items()]

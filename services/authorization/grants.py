@@ -264,6 +264,14 @@ def beyond_request(changed: dict[str, object], application: Application) -> list
         values = changed.get(name)
         if values is None or not requested:  # an application naming no method or system asked for any of them
             continue
+        if name == "system_ids" and not values:
+            # No system is every system of the department (decisions: ``not g.system_ids``): a cleared list widened
+            # a grant for the systems applied for to all of them, where each system named beyond them is refused.
+            problems.append(FieldViolation(
+                "grant.system_ids", f"an empty list opens the grant to every system of department "
+                f"{application.applicant_department_code}, but application {application.id} asked for "
+                f"{', '.join(requested)} only: name the systems, among those (a new need is a new application)"))
+            continue
         problems += [FieldViolation(f"grant.{name}[{index}]",
                                     f"the {what[name]} {value} was not requested by application {application.id}: an "
                                     "adjustment, like an approval, stays within what was applied for (a new need "

@@ -164,6 +164,22 @@ class Sharing:
                                       "granted; refuse the application, saying so")
         return entry
 
+    async def _adjustable_entry(self, grant: Grant) -> catalog_pb2.Entry:
+        """The resource ``grant`` opens, as the catalog has it now, while the grant can still be adjusted (its items
+        and methods are checked against it, the note names its items). Retiring an entry ends every grant of it for
+        good (a retired entry is never published again): an extension or a wider scope of such a grant was saved and
+        answered ACTIVE, the provider's 审批人 believing the holder served again while every query under it was
+        refused NOT_PUBLISHED."""
+        entry = await self._entries.get(grant.resource_code)
+        if entry is None:
+            raise not_found(f"resource {grant.resource_code}")
+        if entry.state == catalog_pb2.ENTRY_STATE_RETIRED:
+            raise failed_precondition("NOT_PUBLISHED", f"resource {grant.resource_code} is retired: retiring it ended "
+                                      f"grant {grant.id} for good, so it can no longer be adjusted (nothing is "
+                                      "served under it); a use still needed is a new application for a resource "
+                                      "the catalog publishes")
+        return entry
+
     async def _foreign_systems(self, field: str, department_code: str, ids: tuple[str, ...]) -> list[FieldViolation]:
         """Problems for the listed systems that are not the department's own."""
         if not ids or not all(SYSTEM_ID.fullmatch(i) for i in ids):
@@ -316,8 +332,9 @@ class Sharing:
         if not refused and not reason.strip():
             reason = f"提供部门逾期未答复（答复期限 {term_end_text(application.reply_due_time)}）"
         event = self._event(caller, "ESCALATED", reason, now)
-        moved, _ = await self._move(application, apps.ESCALATED, event, None,
-                                    from_states=(apps.REFUSED, apps.SUBMITTED))
+        # Only from the state it was checked in: from either, an escalation of an overdue application crossing the
+        # provider's late refusal escalated the refusal without the reason its escalation must give.
+        moved, _ = await self._move(application, apps.ESCALATED, event, None, from_states=(application.state,))
         return moved
 
     async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:
@@ -512,7 +529,13 @@ class Sharing:
         where = self._grant_filter(caller, ending, resource_code or None,
                                    sharing_pb2.GRANT_STATE_ACTIVE if ending.before is not None else state or None)
         found, next_token = page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
-        return await self.in_force(found), next_token
+        shown = await self.in_force(found)
+        if ending.before is not None:
+            # The grants in force ending soon, to renew or extend: not one its entry's retirement ended for good
+            # (stored ACTIVE, so the statement found it), which 首页 told its holder to apply for again and its
+            # provider to extend. A page may then hold fewer than asked; its token goes on from the rows read.
+            shown = [grant for grant in shown if await self._entries.retired_at(grant.resource_code) is None]
+        return shown, next_token
 
     def _grant_filter(self, caller: Caller, ending: GrantsEnding, resource_code: str | None,
                       state: int | None) -> GrantFilter:
@@ -528,12 +551,7 @@ class Sharing:
         """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""
         grant = await self._managed_grant(caller, grant_id, "adjust", "grant.id")
         grant_rules.require_etag(grant, update.etag)
-        needs_entry = update.touches("items", "methods")
-        # Also for the note's item names when only the unmasked items change (the entries are cached).
-        entry = await self._entries.get(grant.resource_code) if needs_entry or update.touches("unmasked_items") \
-            else None
-        if needs_entry and entry is None:
-            raise not_found(f"resource {grant.resource_code}")
+        entry = await self._adjustable_entry(grant)
         now = self.now()
         changed, problems = grant_rules.changes(grant, update, entry, now)
         if changed.keys() & {"items", "purposes", "methods", "system_ids"}:

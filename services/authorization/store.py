@@ -297,13 +297,21 @@ class Store:
             row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1", code)
         return _department(row), before
 
+    async def live_grant_resources(self, code: str) -> list[str]:
+        """The resources of the grants department ``code`` holds or provides that are active and unexpired."""
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT resource_code FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"
+            " AND state = $2 AND expire_time > now() ORDER BY resource_code", code, sharing_pb2.GRANT_STATE_ACTIVE)
+        return [row["resource_code"] for row in rows]
+
     async def retire_department(self, code: str, merged_into: str, catalogued: dict[str, int],
-                                admin: AdminEvent) -> Department | None:
+                                admin: AdminEvent, ended: Sequence[str] = ()) -> Department | None:
         """Retires department ``code`` (merged into ``merged_into``, "" for none) and logs ``admin``, in one
         transaction; None for an unknown code. Refused while anything of it is live: ``catalogued`` (its entries
-        published or in review, counted by the catalog), and the grants, applications, systems and persons counted
-        here under the department's row lock (which require_in_service shares, so nothing new slips in); and for
-        the authority, a department retired already, and a ``merged_into`` unknown or retired."""
+        published or in review, counted by the catalog), and the grants (but those of the ``ended`` resources,
+        retired in the catalog), applications, systems and persons counted here under the department's row lock
+        (which require_in_service shares, so nothing new slips in); and for the authority, a department retired
+        already, and a ``merged_into`` unknown or retired."""
         async with self.pool.acquire() as conn, conn.transaction():
             # Both rows locked at once, in code order (PostgreSQL locks the rows of a sorted SELECT … FOR UPDATE
             # in that order), as every other transaction that locks two departments does: A merged into B and B
@@ -320,12 +328,12 @@ class Store:
                 retirement.require_successor(code, _department(into) if into else None, merged_into)
             counts = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"
-                "         AND state = $2 AND expire_time > now()) AS live_grants,"
+                "         AND state = $2 AND expire_time > now() AND resource_code <> ALL($4::text[])) AS live_grants,"
                 " (SELECT count(*) FROM applications WHERE (applicant_department_code = $1"
                 "         OR provider_department_code = $1) AND state = ANY($3::smallint[])) AS open_applications,"
                 " (SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled) AS enabled_systems,"
                 " (SELECT count(*) FROM persons WHERE department_code = $1 AND NOT disabled) AS active_persons",
-                code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES))
+                code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES), list(ended))
             retirement.require_nothing_live(code, {**catalogued, **dict(counts)})
             row = await conn.fetchrow(
                 "UPDATE departments SET retire_time = now(), merged_into = NULLIF($2, '') WHERE code = $1"
@@ -848,15 +856,15 @@ class Store:
 
     async def grants_in_force(self, at: dt.datetime) -> list[asyncpg.Record]:
         """Grants in force at ``at`` (created before it, unexpired then, and active or revoked only after it):
-        count by holder and provider. The revocation's time is its GRANT_REVOKED step's, as the persons' view
-        reads it (the row's update_time for one without). Counting the grants active now, a month recomputed
-        after one of its grants was revoked (the schedule recomputes last month all through this one) lost it
-        from the grants held at its end."""
+        count by holder, provider and resource (whose retirement, the catalog's, ends them too). The revocation's
+        time is its GRANT_REVOKED step's, as the persons' view reads it (the row's update_time for one without).
+        Counting the grants active now, a month recomputed after one of its grants was revoked (the schedule
+        recomputes last month all through this one) lost it from the grants held at its end."""
         return await self.pool.fetch(
-            "SELECT department_code, provider_department_code, count(*) AS n FROM grants "
+            "SELECT department_code, provider_department_code, resource_code, count(*) AS n FROM grants "
             "WHERE create_time < $1 AND expire_time > $1 AND (state = $2 OR (state = $3 AND coalesce("
             " (SELECT min(e.time) FROM application_events e WHERE e.application_id = grants.application_id"
-            "  AND e.action = $4 AND e.time >= grants.create_time), update_time) > $1)) GROUP BY 1, 2",
+            "  AND e.action = $4 AND e.time >= grants.create_time), update_time) > $1)) GROUP BY 1, 2, 3",
             at, sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_REVOKED, REVOKED_EVENT)
     # The persons' view: confidential grants and system roles
 

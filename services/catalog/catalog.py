@@ -110,6 +110,7 @@ class Catalog:
             duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
             lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
             lifecycle.require_endpoint_owner(caller, draft, None)
+        await self._require_not_retired(draft.provider_department_code)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
@@ -143,6 +144,7 @@ class Catalog:
             lifecycle.require_zone(entry, self._zone)
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
+            lifecycle.require_provider_kept(head, entry)
             lifecycle.require_endpoint_owner(caller, entry, latest)
             changed = rules.changed_fields(latest, entry, fields)
             if not changed:
@@ -168,6 +170,8 @@ class Catalog:
     async def submit(self, caller: Caller, code: str) -> Entry:
         """The provider hands a draft (or a reworked returned version) to the authority."""
         rules.check_code(code)
+        if (known := await self._store.head(code)) is not None:  # asked before the entry's lock is taken
+            await self._require_not_retired(known.provider_department_code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.submit", code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
@@ -222,6 +226,15 @@ class Catalog:
                 await tx.add_event(entry, "publish", caller, now)
         await self._announce(code)
         return entry
+
+    async def _require_not_retired(self, department_code: str) -> None:
+        """Refuses an entry drafted or submitted for a department retired in a 机构改革 (DEPARTMENT_RETIRED): the
+        authority's bulk cataloguing, acting for departments, drafted and submitted one, which its reviewer then
+        published, a resource of a department nobody answers for (its applications refused DEPARTMENT_RETIRED, its
+        data read from a 前置机 nobody runs). Its drafts left from before do not block its retirement; they are
+        not submitted after it."""
+        if self._directory is not None:
+            await self._directory.require_not_retired(department_code)
 
     async def _require_other_reviewer(self, caller: Caller, code: str) -> None:
         """Refuses (logged) the submitter's own review before anything else is checked or asked of the 前置机;

@@ -68,6 +68,16 @@ class DepartmentDirectory:
                               f"answer ({exc.code().name}); retry", dependency="directory") from None
         return response.department
 
+    async def require_not_retired(self, code: str) -> None:
+        """Refuses ``code`` when the directory holds it retired (FAILED_PRECONDITION DEPARTMENT_RETIRED, as
+        require_in_service); a code it does not hold passes (the catalog drafts for departments it is not told
+        of); UNAVAILABLE DIRECTORY_UNAVAILABLE when it does not answer."""
+        if self._channel is None:
+            return
+        department = await self._department(self._channel, code)
+        if department is not None and department.HasField("retire_time"):
+            raise retired_error(department)
+
     async def require_in_service(self, code: str) -> None:
         """Refuses ``code`` unless the directory holds it in service: NOT_FOUND naming it, FAILED_PRECONDITION
         DEPARTMENT_RETIRED (with the retirement's metadata, as authorization refuses it), UNAVAILABLE

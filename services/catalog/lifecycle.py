@@ -23,7 +23,7 @@ from enum import Enum
 
 import grpc
 
-from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, RelatedHead, label
+from services.catalog.model import Endpoint, EndpointReader, Entry, EntryHead, EntryState, RelatedHead, label
 from services.runtime.errors import FieldViolation, ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
 from services.runtime.workdays import CHINA
@@ -129,6 +129,22 @@ def require_provider(caller: Caller, department_code: str, code: str) -> None:
         "NOT_PROVIDER",
         f"entry {code or '(new)'} belongs to department {department_code or '(none)'}: a department may only "
         f"catalog its own resources", code=code, department_code=department_code)
+
+
+def require_provider_kept(head: EntryHead, entry: Entry) -> None:
+    """An entry once published keeps its provider: its grants and applications name the department that published
+    it, whose 审批人 answer and manage them (services/authorization). Handed to another department by an update, the
+    first went on approving access to data it no longer provided and revoking the grants, while the department now
+    providing it could do neither. A draft never published is still handed over (the authority catalogues for a
+    department); a published one is taken over by the new department cataloguing its own, the old one retired."""
+    if head.public_version is None or entry.provider_department_code == head.provider_department_code:
+        return
+    raise ServiceError(
+        grpc.StatusCode.FAILED_PRECONDITION, "PUBLISHED_PROVIDER",
+        f"entry {entry.code} is published as department {head.provider_department_code}'s, whose approvers answer "
+        "its applications and manage its grants: it is not handed to another department. The department taking "
+        "over catalogues the resource as its own (CreateEntry), and this entry is retired (RetireEntry)",
+        metadata={"department_code": head.provider_department_code})
 
 
 def require_endpoint_owner(caller: Caller, entry: Entry, before: Entry | None) -> None:

@@ -34,6 +34,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    figures_pb2,
+    figures_pb2_grpc,
     persons_pb2,
     persons_pb2_grpc,
     sharing_pb2_grpc,
@@ -48,12 +50,13 @@ from govshare.common.v1 import common_pb2 as common
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
 from services.authorization.figures import department_figures
+from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
 from services.query.servicer import purpose_text_violations
 from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, GRANTS_CHANGED, publish
 from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
-from services.runtime.errors import details_of
+from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
@@ -205,6 +208,33 @@ class Env:
     async def grant(self, provider: Caller, user: Caller, entry: cat.Entry, **fields: object) -> sh.Grant:
         application = await self.submit(user, entry, **fields)
         return (await self.reply(provider, application.id)).grant
+
+
+async def not_retired(_code: str) -> dt.datetime | None:
+    """department_figures' retired_at for figures computed from the store alone: no resource is retired."""
+    return None
+
+
+async def retire_entry(env: Env, provider: Caller, user: Caller, entry: cat.Entry, reason: str) -> None:
+    """Retires ``entry`` as its provider's 编目员, once authorization has heard of it (the catalog's change event
+    reaches its cache asynchronously): ``user``'s decisions on it are refused from then on."""
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason=reason), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    for _ in range(100):
+        if not (await env.check(user, entry, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+
+
+async def due_yesterday(env: Env, application_id: str) -> None:
+    """Time passes: the application's reply was due yesterday (it is overdue now)."""
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", application_id)
+    finally:
+        await conn.close()
 
 
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
@@ -621,6 +651,26 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
         "merged_into": user.department_code}
 
 
+async def test_a_grant_its_entrys_retirement_ended_does_not_block_a_departments_retirement(env: Env) -> None:
+    """机构改革: the department retires its entries first, as the first blocker asks, which ends their grants for good;
+    yet those grants, still stored ACTIVE, were counted live (DEPARTMENT_HAS_LIVE_GRANTS), on both sides, until each
+    was revoked by hand. They no longer block; a grant of an entry still published does."""
+    provider, user = await env.department(), await env.department()
+    ended, kept = await env.publish(provider), await env.publish(provider)
+    await env.grant(provider, user, ended)
+    live = await env.grant(provider, user, kept)
+    await retire_entry(env, provider, user, ended, "机构改革")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and dict(info.metadata) == {"live_grants": "1"}, caught.value.details()
+    await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=live.id, reason="机构改革"),
+                                  metadata=env.md(approver(provider)), timeout=10)
+    retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
+                                                    timeout=10)).department
+    assert retired.retire_time.seconds
+
+
 async def test_a_retired_departments_systems_persons_and_applications_are_refused(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """After RetireDepartment: no token for its systems, no sign-in for its persons (each naming the retirement),
@@ -980,16 +1030,41 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
     assert escalated.application.history[-1].note == "低保审核为法定职责"
 
     unanswered = await env.submit(user, entry)
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: its reply was due yesterday.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", unanswered.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, unanswered.id)
     escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id),
                                                       metadata=env.md(user), timeout=10)
     assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED
     assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
+
+
+async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
+    being saved: the escalation, checked against the application as read (SUBMITTED, overdue), moved it on from
+    REFUSED, so a refusal was escalated without the reason a refusal's escalation must give, under the note
+    提供部门逾期未答复 of a provider that had answered. It moves on only from the state it was checked in: the
+    refusal stands, STATE_CHANGED, and the applicant escalates it saying why."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await due_yesterday(env, application.id)
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+        read = await store.get_application(application.id)  # as the escalation read it: SUBMITTED, overdue
+        await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+
+        async def as_read(_id: str) -> object:
+            return read
+        sharing._find_application = as_read  # type: ignore[method-assign]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.escalate(user, application.id, "")
+    finally:
+        await store.close()
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "STATE_CHANGED")
+    now = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                            timeout=10)).application
+    assert now.state == sh.APPLICATION_STATE_REFUSED, now
 
 
 async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: Env) -> None:
@@ -1031,19 +1106,15 @@ async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: En
         id=not_shared.id, grant=True, reason="经协调，予以共享"), metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
         grpc.StatusCode.FAILED_PRECONDITION)
 
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: the second application's reply was due yesterday, then it is withdrawn.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", late.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, late.id)  # then it is withdrawn
     await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=late.id), metadata=env.md(user),
                                           timeout=10)
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1241,6 +1312,26 @@ async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None
     denied = await env.check(other, entry, "birth_date")
     assert denied.deny_reason == common.DENY_REASON_SYSTEM_NOT_GRANTED
     assert (await env.check(Caller(system.id, user.department_code), entry, "birth_date")).allowed
+
+
+async def test_an_adjustment_does_not_open_a_grant_for_some_systems_to_every_system(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application for one system made a grant for that system only; an adjustment naming system_ids empty (the
+    console's or a program's cleared list) was saved, and an empty list is every system of the department (本部门全部
+    系统): the provider widened the grant beyond the application without a word, though each system named outside it
+    is refused. It is INVALID_ARGUMENT on grant.system_ids, and nothing changes."""
+    provider, user, entry = parties
+    system = (await _new_system(env, user)).system
+    grant = await env.grant(provider, user, entry, system_ids=[system.id])
+    every = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id),
+                                  update_mask=field_mask_pb2.FieldMask(paths=["system_ids"]))
+    _, fields, message = await fails(env.sharing.UpdateGrant(every, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.system_ids"] and system.id in message, message
+    other = Caller("sys-elsewhere0", user.department_code)
+    assert (await env.check(other, entry, "birth_date")).deny_reason == common.DENY_REASON_SYSTEM_NOT_GRANTED
+    kept = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert list(kept.system_ids) == [system.id] and kept.policy_version == grant.policy_version
 
 
 # Grants ------------------------------------------------------------------------------------------
@@ -1555,6 +1646,24 @@ async def test_the_grants_ending_soon_are_listed_by_side_in_one_call(env: Env) -
     assert fields == ["role", "expire_before"]
 
 
+async def test_a_grant_its_entrys_retirement_ended_is_not_listed_as_ending_soon(env: Env) -> None:
+    """首页 and the 待办 count listed a grant of a retired entry among those ending soon, telling its holder to apply
+    again and its provider to extend it, though the retirement had ended it for good (and an extension is refused).
+    ListGrants' expire_before lists the grants in force only: not it; ListGrants without it still shows it."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    soon = await env.grant(provider, user, entry, requested_expire_time=timestamp(dt.timedelta(days=10)))
+
+    async def listed(**fields: object) -> set[str]:
+        request = sh.ListGrantsRequest(role=sh.APPLICATION_ROLE_PROVIDER, **fields)
+        return {g.id for g in (await env.sharing.ListGrants(request, metadata=env.md(provider), timeout=10)).grants}
+
+    assert await listed(expire_before=timestamp(dt.timedelta(days=30))) == {soon.id}
+    await retire_entry(env, provider, user, entry, "机构改革")
+    assert await listed(expire_before=timestamp(dt.timedelta(days=30))) == set()
+    assert await listed() == {soon.id}
+
+
 async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env) -> None:
     """An expired grant is no blocker of RetireDepartment (it lets nothing through), but it stays stored active for
     its provider to extend: extended once its holder was retired, it was in force again for a department gone."""
@@ -1699,12 +1808,7 @@ async def test_applications_are_listed_by_role_state_and_overdue(env: Env, parti
     provider, user, entry = parties
     first, second, third = [await env.submit(user, entry) for _ in range(3)]
     await env.reply(provider, second.id, decision=sh.REPLY_DECISION_REFUSE, reason="数据不完整")
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:  # Time passes: the first application's reply is now due yesterday.
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", first.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, first.id)
 
     async def ids(caller: Caller, **filters: object) -> list[str]:
         found, token = [], ""
@@ -1740,19 +1844,15 @@ async def test_an_application_escalated_once_overdue_still_counts_as_unanswered(
     overdue = await env.submit(user, entry)
     not_shared = await env.submit(user, await env.publish(provider, common.SHARE_TYPE_NOT_SHARED))
     assert not_shared.state == sh.APPLICATION_STATE_ESCALATED  # the authority's from the start, never late
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:
-        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
-                           " WHERE id = $1", overdue.id)
-    finally:
-        await conn.close()
+    await due_yesterday(env, overdue.id)
     await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=overdue.id, reason="逾期未答复"),
                                           metadata=env.md(user), timeout=10)
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1778,7 +1878,8 @@ async def test_an_application_made_late_in_a_month_and_never_answered_counts_whe
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:  # the period of its making ended before its due time
-        rows = await department_figures(store, made - dt.timedelta(days=1), made + dt.timedelta(days=1), now)
+        rows = await department_figures(store, made - dt.timedelta(days=1), made + dt.timedelta(days=1), now,
+                                        not_retired)
     finally:
         await store.close()
     mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
@@ -1799,8 +1900,9 @@ async def test_a_grant_revoked_after_a_period_counts_as_held_at_its_end(  # type
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
         now = dt.datetime.now(dt.UTC)
-        ended = await department_figures(store, end - dt.timedelta(hours=1), end, now)
-        since = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        ended = await department_figures(store, end - dt.timedelta(hours=1), end, now, not_retired)
+        since = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now,
+                                         not_retired)
     finally:
         await store.close()
 
@@ -1811,6 +1913,31 @@ async def test_a_grant_revoked_after_a_period_counts_as_held_at_its_end(  # type
         == (1, 1)
     assert (held(since, user.department_code, "grants.held"), held(since, provider.department_code, "grants.given")) \
         == (0, 0)
+
+
+async def test_a_grant_of_an_entry_retired_by_a_periods_end_is_not_held_at_it(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Retiring an entry ends every grant of it for good, but grants.held and grants.given counted such a grant (still
+    stored ACTIVE) at the end of every month after, for a resource nobody could query. A period ending after the
+    retirement no longer counts it; one ending before still does."""
+    provider, user, entry = parties
+    await env.grant(provider, user, entry)
+    stub = figures_pb2_grpc.SharingFiguresServiceStub(env.auth)
+
+    async def held(end: dt.datetime) -> tuple[int, int]:
+        start, stop = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+        start.FromDatetime(end - dt.timedelta(hours=1))
+        stop.FromDatetime(end)
+        rows = (await stub.ListDepartmentFigures(figures_pb2.ListDepartmentFiguresRequest(
+            start_time=start, end_time=stop), metadata=env.md(service_caller("supervision")), timeout=10)).figures
+        return (sum(f.value for f in rows if (f.department_code, f.name) == (user.department_code, "grants.held")),
+                sum(f.value for f in rows if (f.department_code, f.name) == (provider.department_code, "grants.given")))
+
+    before = dt.datetime.now(dt.UTC)
+    assert await held(before) == (1, 1)
+    await retire_entry(env, provider, user, entry, "职责调整")
+    assert await held(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)) == (0, 0)
+    assert await held(before) == (1, 1)
 
 
 # Check -------------------------------------------------------------------------------------------
@@ -1866,18 +1993,28 @@ async def test_a_retired_entry_is_no_longer_granted(env: Env, parties) -> None: 
     assert decision.deny_reason == common.DENY_REASON_NOT_PUBLISHED
 
 
+async def test_a_grant_of_a_retired_entry_is_not_adjusted(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """Retiring an entry ends its grants for good, yet the provider's 审批人 extended one (保存调整 on 授权): the
+    grant was saved with the later end and answered ACTIVE, while every query under it was refused NOT_PUBLISHED.
+    The adjustment is refused FAILED_PRECONDITION NOT_PUBLISHED saying so, and the grant is left as it was."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    await retire_entry(env, provider, user, entry, "职责调整")
+    extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=300))),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
+    reason, _, message = await fails(env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_PUBLISHED" and f"resource {entry.code} is retired" in message, message
+    kept = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert (kept.expire_time, kept.policy_version) == (grant.expire_time, grant.policy_version)
+
+
 async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refused(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """Approving it made a grant on a retired resource: the provider must refuse it instead (R-CAT-3)."""
     provider, user, entry = parties
     application = await env.submit(user, entry)
-    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
-        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(person_of(provider, DATA_OFFICER)),
-        timeout=10)
-    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
-        if not (await env.check(user, entry, "birth_date")).allowed:
-            break
-        await asyncio.sleep(0.05)
+    await retire_entry(env, provider, user, entry, "职责调整")
     reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "NOT_PUBLISHED" and "RETIRED" in message
     refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已停止共享")

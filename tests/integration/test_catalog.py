@@ -634,6 +634,26 @@ async def test_departments_catalog_only_their_own_resources(catalog: Client) -> 
     assert reason == "ROLE_REQUIRED"
 
 
+async def test_a_published_entry_is_not_handed_to_another_department(catalog: Client) -> None:
+    """The authority handed a published entry to another department (UpdateEntry of provider_department_code, the
+    new version published): its grants and open applications stayed the first department's, whose 审批人 went on
+    approving access to data it no longer provides and revoking its grants, while the department now providing it
+    could do neither. Once published, the provider is fixed: FAILED_PRECONDITION PUBLISHED_PROVIDER, saying the
+    department taking over catalogues its own entry; nothing changes. A draft never published is still handed."""
+    owner, other = department(), department()
+    published = await catalog.publish(make_entry(owner.department_code))
+    handed = pb.Entry(code=published.code, provider_department_code=other.department_code)
+    reason, _, message = await fails(catalog.update(handed, ["provider_department_code"], AUTHORITY),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "PUBLISHED_PROVIDER" and owner.department_code in message and "CreateEntry" in message, message
+    kept = await catalog("GetEntry", pb.GetEntryRequest(code=published.code), AUTHORITY)
+    assert (kept.entry.version, kept.entry.provider_department_code) == (published.version, owner.department_code)
+    draft = await catalog.create(make_entry(owner.department_code), AUTHORITY)
+    moved = await catalog.update(pb.Entry(code=draft.code, provider_department_code=other.department_code),
+                                 ["provider_department_code"], AUTHORITY)
+    assert moved.provider_department_code == other.department_code
+
+
 async def test_a_review_of_a_version_changed_since_it_was_read_is_refused(catalog: Client) -> None:
     """Reviewer A opens 审核; reviewer B returns the entry; the officer edits the returned version in place (its
     number unchanged) and submits it again; A's 通过 from the page shown before published content A never saw. With

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -15,6 +16,8 @@ from stdnum.cn import uscc
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from services.demo import POPULATION_ITEMS, _entry
 from services.runtime.errors import details_of
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -95,3 +98,34 @@ async def test_a_retired_departments_overdue_update_leaves_the_overdue_list(plat
     await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(
         code=gone, merged_into=platform.credentials.systems["civil"]["department"]), metadata=authority, timeout=10)
     assert gone not in await overdue()
+
+
+async def test_no_entry_is_drafted_or_submitted_for_a_retired_department(platform) -> None:  # type: ignore[no-untyped-def]
+    """The authority catalogues for departments (a bulk cataloguing system acts for them): it drafted and submitted an
+    entry of a department retired in a 机构改革, which its reviewer could then publish, a resource nobody answers for
+    (applications for it refused DEPARTMENT_RETIRED). A draft, and a submission of a draft left from before the
+    retirement (drafts do not block it), are FAILED_PRECONDITION DEPARTMENT_RETIRED, naming the department."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    authority = platform.metadata("authority")
+    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=authority, timeout=10)
+
+    def entry() -> cat.Entry:
+        code = f"301{random.randrange(100, 1000)}/{random.randrange(1, 10**6):06d}"
+        return _entry(code, "撤并局业务信息", "撤并局的业务办理信息。", cat.CATEGORY_DEPARTMENT, "社区治理",
+                      SimpleNamespace(code=gone, name="撤并局"), POPULATION_ITEMS, f"gone_{code[-6:]}",
+                      common.SHARE_TYPE_UNCONDITIONAL, [common.SHARE_METHOD_ONLINE_QUERY])
+
+    left = (await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry()), metadata=authority, timeout=10)).entry
+    await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=gone, merged_into=successor),
+                                     metadata=authority, timeout=10)
+    for call in (catalog.SubmitEntry(cat.SubmitEntryRequest(code=left.code), metadata=authority, timeout=10),
+                 catalog.CreateEntry(cat.CreateEntryRequest(entry=entry()), metadata=authority, timeout=10)):
+        reason, message, metadata = await _refused(call, grpc.StatusCode.FAILED_PRECONDITION)
+        assert reason == "DEPARTMENT_RETIRED" and f"department {gone} was retired on " in message, message
+        assert metadata["merged_into"] == successor
+    kept = await catalog.GetEntry(cat.GetEntryRequest(code=left.code), metadata=authority, timeout=10)
+    assert kept.entry.state == cat.ENTRY_STATE_DRAFT

@@ -796,6 +796,8 @@ def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustme
     approver = Person(username="police.approver", display_name="李审批", department_code=provider, roles=("APPROVER",))
     assert _grant_actions(approver, grant, provider) == (False, True)
     assert _grant_actions(approver, partly, provider) == (True, True)
+    # Nor is one of a retired resource adjusted: retiring it ended the grant for good (the service refuses it).
+    assert _grant_actions(approver, partly, provider, retired=True) == (False, True)
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     page = console.templates.get_template("grants.html").render(
