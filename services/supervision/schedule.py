@@ -19,7 +19,7 @@ from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings, internal_keys
-from services.supervision.months import Month
+from services.supervision.months import MAX_YEAR, MIN_YEAR, Month
 
 COMPUTE_TIMEOUT_SECONDS = 900.0
 #: How long the command waits for the supervision service to accept a connection (a CronJob may start while its
@@ -45,6 +45,9 @@ def months_named(names: str, now: dt.datetime) -> list[Month]:
             year, sep, month = name.partition("-")
             if not (sep and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
                 raise ValueError(f"{name!r}: expected previous, current or YYYY-MM")
+            if not MIN_YEAR <= int(year) <= MAX_YEAR:
+                # The service refuses such a year: said here, it is a usage error (exit 2), not a failed run (1).
+                raise ValueError(f"{name!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
             months.append(Month(int(year), int(month)))
     if not months:
         raise ValueError("name at least one month")

@@ -273,7 +273,7 @@ def test_supervise_says_which_service_it_could_not_reach_instead_of_waiting_sile
     assert f"govshare supervise: the supervision service at {target} did not answer within" in said.out + said.err
 
 
-@pytest.mark.parametrize("months", ["2026-13", ""])
+@pytest.mark.parametrize("months", ["2026-13", "", "0-05", "99999-01", "1999-12"])
 def test_supervise_writes_its_refusals_to_stderr(months: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`govshare supervise` printed its refusals on stdout, where its computed months go: run as
     `govshare supervise > months.txt` (or read by a script) the error went into the file and the terminal said
@@ -285,6 +285,8 @@ def test_supervise_writes_its_refusals_to_stderr(months: str, capsys: pytest.Cap
     said = capsys.readouterr()
     assert said.out == ""
     assert said.err.startswith("govshare supervise: ")
+    if months[:1].isdigit() and months != "2026-13":
+        assert "the year must be between 2000 and 2100" in said.err
 
 
 @pytest.mark.parametrize("arguments, says", [
