@@ -46,7 +46,7 @@ APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予共享",
     sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
-               sharing_pb2.GRANT_STATE_EXPIRED: "已过期"}
+               sharing_pb2.GRANT_STATE_EXPIRED: "已过期", sharing_pb2.GRANT_STATE_ENDED: "已终止"}
 DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待校核", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
                  dispute_pb2.DISPUTE_STATE_CONFIRMED: "经校核无误"}
 LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2.ADMINISTRATIVE_LEVEL_PROVINCIAL: "省级",

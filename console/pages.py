@@ -1425,11 +1425,13 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     """Why an active grant lets nothing through now although it is in force, or "": its resource was made
     不予共享 since (only a grant the authority's coordination gave opens such a resource: the provider's is not
     read) or retired, or every item it was made for was dropped from the catalog since (lapsed_items, none left).
-    /grants said 有效 of it while every query under it was refused NOT_SHARED, NOT_PUBLISHED or GRANT_LAPSED."""
+    /grants said 有效 of it while every query under it was refused NOT_SHARED, NOT_PUBLISHED or GRANT_LAPSED.
+    One its resource's retirement ended is said 已终止 by its state, and why here."""
+    if grant.state == sharing_pb2.GRANT_STATE_ENDED or (grant.state == sharing_pb2.GRANT_STATE_ACTIVE
+                                                         and resource.state == catalog_pb2.ENTRY_STATE_RETIRED):
+        return "该资源目录已撤销，此授权已随之终止，不能再使用，也不能延长；使用部门如仍需使用，须对现有目录重新申请。"
     if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:  # an expired or revoked one is said so by its state
         return ""
-    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
-        return "该资源目录已撤销，此授权不能再使用。"
     coordinated = bool(resource.provider and grant.granted_by.department_code
                        and grant.granted_by.department_code != resource.provider)
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED and not coordinated:
@@ -1451,9 +1453,11 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
     and each refused what it offered. A session without roles (a system's) is offered both, as every page
     offers it everything and lets the service refuse."""
     roles = set(person.roles)
-    # An expired grant may still be extended (its expire_time adjusted) or revoked.
-    if grant.state not in (sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_EXPIRED):
+    # An expired grant may still be extended (its expire_time adjusted) or revoked; an ended one only revoked.
+    if grant.state not in (sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_EXPIRED,
+                           sharing_pb2.GRANT_STATE_ENDED):
         return False, False
+    retired = retired or grant.state == sharing_pb2.GRANT_STATE_ENDED
     # One whose every item lapsed has no item for 调整信息项 to keep: the service refuses an adjustment without items
     # (revoke it instead), so only 撤销 is offered.
     # Nor one of a retired resource: retiring it ended the grant for good, and the service refuses its adjustment.

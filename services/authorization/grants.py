@@ -40,7 +40,10 @@ ACTIVE = sharing_pb2.GRANT_STATE_ACTIVE
 REVOKED = sharing_pb2.GRANT_STATE_REVOKED
 #: What a grant that is stored ACTIVE is called once its expire_time has passed (never stored: it is read so).
 EXPIRED = sharing_pb2.GRANT_STATE_EXPIRED
-STATES = frozenset((ACTIVE, REVOKED, EXPIRED))
+#: What a grant that is not revoked is called while its entry is retired (never stored: retiring an entry ends its
+#: grants for good, and a grant is read so from the entry's state, Sharing.in_force).
+ENDED = sharing_pb2.GRANT_STATE_ENDED
+STATES = frozenset((ACTIVE, REVOKED, EXPIRED, ENDED))
 #: The step a revocation leaves in the grant's history (its time is when the grant stopped letting its holder in).
 REVOKED_EVENT = "GRANT_REVOKED"
 #: The step a change leaves in the grant's history; its note says what the changed fields are now (change_note).
@@ -100,6 +103,8 @@ class Grant:
     #: Items the grant was made for that the catalog dropped since (and perhaps added back), so no longer covered
     #: (never stored: decisions.in_force leaves them out of items and unmasked_items and names them here).
     lapsed_items: tuple[str, ...] = ()
+    #: Its entry is retired, which ended it for good (never stored: Sharing.in_force reads it from the catalog).
+    ended: bool = False
 
     @property
     def etag(self) -> str:
@@ -120,7 +125,10 @@ class Grant:
 
     def state_at(self, now: dt.datetime) -> int:
         """The state it is in at ``now``: an active grant past its expiry is EXPIRED (listed ACTIVE, a caller took
-        a grant that lets nothing through for one in force)."""
+        a grant that lets nothing through for one in force), one its entry's retirement ended is ENDED (read ACTIVE
+        or EXPIRED, it was taken for one in force or one its provider may extend); a revocation stays REVOKED."""
+        if self.state == ACTIVE and self.ended:
+            return ENDED
         return EXPIRED if self.expired(now) else self.state
 
     def visible_to(self, caller: Caller) -> bool:

@@ -8,6 +8,7 @@ announces grant changes so that the query path applies them at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
@@ -62,6 +63,14 @@ ROLES = frozenset(sharing_pb2.ApplicationRole.values())
 Clock = Callable[[], dt.datetime]
 _APPLICATION_STATES = ShortNames(sharing_pb2.ApplicationState)
 _ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
+
+
+def _as_it_stands(grant: Grant, entry: catalog_pb2.Entry) -> Grant:
+    """``grant`` as it applies to ``entry`` now (decisions.in_force), ended when the entry is retired."""
+    shown = in_force(grant, entry)
+    if entry.state == catalog_pb2.ENTRY_STATE_RETIRED:
+        return dataclasses.replace(shown, ended=True)
+    return shown
 
 
 def utc_now() -> dt.datetime:
@@ -502,10 +511,12 @@ class Sharing:
     async def in_force(self, grants: list[Grant]) -> list[Grant]:
         """``grants`` as they apply now (decisions.in_force): an item the catalog dropped since a grant was made (added
         back or not) is not answered under it, so it is shown in lapsed_items, not among its items, lest the provider
-        and the holder see a grant that says more than it does. One entry read per resource (the cached entries)."""
+        and the holder see a grant that says more than it does; one whose entry is retired is ``ended`` (read
+        GRANT_STATE_ENDED), since the retirement ended it for good. One entry read per resource (the cached
+        entries)."""
         codes = sorted({grant.resource_code for grant in grants})
         entries = dict(zip(codes, await asyncio.gather(*(self._entries.get(code) for code in codes)), strict=True))
-        return [grant if (entry := entries[grant.resource_code]) is None else in_force(grant, entry)
+        return [grant if (entry := entries[grant.resource_code]) is None else _as_it_stands(grant, entry)
                 for grant in grants]
 
     async def list_grants(self, caller: Caller, resource_code: str, state: int, size: int,
@@ -518,7 +529,7 @@ class Sharing:
         if resource_code and (error := resource_code_problem(resource_code)):
             problems.append(FieldViolation("resource_code", error))
         if state and state not in grant_rules.STATES:
-            problems.append(FieldViolation("state", "must be ACTIVE, EXPIRED, REVOKED or unset"))
+            problems.append(FieldViolation("state", "must be ACTIVE, EXPIRED, ENDED, REVOKED or unset"))
         if ending.role not in ROLES:
             problems.append(FieldViolation("role", "must be APPLICANT, PROVIDER or unset"))
         if ending.before is not None and state not in (0, sharing_pb2.GRANT_STATE_ACTIVE):
@@ -526,15 +537,16 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
-        where = self._grant_filter(caller, ending, resource_code or None,
-                                   sharing_pb2.GRANT_STATE_ACTIVE if ending.before is not None else state or None)
+        if ending.before is not None:
+            state = grant_rules.ACTIVE
+        where = self._grant_filter(caller, ending, resource_code or None, state or None)
         found, next_token = page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
         shown = await self.in_force(found)
-        if ending.before is not None:
-            # The grants in force ending soon, to renew or extend: not one its entry's retirement ended for good
-            # (stored ACTIVE, so the statement found it), which 首页 told its holder to apply for again and its
-            # provider to extend. A page may then hold fewer than asked; its token goes on from the rows read.
-            shown = [grant for grant in shown if await self._entries.retired_at(grant.resource_code) is None]
+        if state:
+            # Read in the state asked for, which the retirement decides (the grants ending soon, 首页's, leave out
+            # those it ended, which its holder was told to apply for again and its provider to extend). A page may
+            # then hold fewer than asked; its token goes on from the rows read.
+            shown = [grant for grant in shown if grant.state_at(where.now) == state]
         return shown, next_token
 
     def _grant_filter(self, caller: Caller, ending: GrantsEnding, resource_code: str | None,

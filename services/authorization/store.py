@@ -29,6 +29,7 @@ from services.authorization.applications import SUBMITTED, Application, Applicat
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import (
     ACTIVE,
+    ENDED,
     EXPIRED,
     REVOKED_EVENT,
     SYSTEMS_NOTE_PATTERNS,
@@ -62,8 +63,9 @@ _GRANT_COLUMNS = (
 )
 # Columns an UpdateGrant may set (names never come from the request itself).
 _UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
-#: An expired grant is stored ACTIVE (its expiry is a time, not a change): the state it is listed under is read so.
-_STORED_GRANT_STATE = {EXPIRED: ACTIVE}
+#: How the states a grant is read in are stored: an expired one, and one its entry's retirement ended (expired
+#: or not), are stored ACTIVE.
+_STORED_GRANT_STATE = {EXPIRED: ACTIVE, ENDED: ACTIVE}
 # One lock id for the administrative log's head: appends are serialised so the chain never forks.
 ADMIN_LOG_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-admin-log").digest()[:8], "big", signed=True)
 SERVICE = "authorization"

@@ -1664,6 +1664,44 @@ async def test_a_grant_its_entrys_retirement_ended_is_not_listed_as_ending_soon(
     assert await listed() == {soon.id}
 
 
+async def test_a_grant_its_entrys_retirement_ended_reads_ended_not_active(env: Env) -> None:
+    """Retiring an entry ends its grants for good, yet GetGrant and ListGrants(state=ACTIVE) said GRANT_STATE_ACTIVE
+    of them: a business system reading its grants took one for a grant in force (its queries refused NOT_PUBLISHED),
+    and an expired one read EXPIRED, which its provider may extend. Both read GRANT_STATE_ENDED, are listed under it
+    and under neither ACTIVE nor EXPIRED; a revocation of one still reads REVOKED."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    live, lapsed, revoked = [await env.grant(provider, user, entry) for _ in range(3)]
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
+                           " WHERE id = $1", lapsed.id)
+    finally:
+        await conn.close()
+
+    async def listed(state: int) -> set[str]:
+        request = sh.ListGrantsRequest(resource_code=entry.code, state=state)
+        return {g.id for g in (await env.sharing.ListGrants(request, metadata=env.md(user), timeout=10)).grants}
+
+    async def state_of(grant_id: str) -> int:
+        got = await env.sharing.GetGrant(sh.GetGrantRequest(id=grant_id), metadata=env.md(user), timeout=10)
+        return got.grant.state
+
+    assert await listed(sh.GRANT_STATE_ENDED) == set()
+    await retire_entry(env, provider, user, entry, "机构改革")
+    assert [await state_of(g.id) for g in (live, lapsed)] == [sh.GRANT_STATE_ENDED] * 2
+    assert await listed(sh.GRANT_STATE_ENDED) == {live.id, lapsed.id, revoked.id}
+    assert await listed(sh.GRANT_STATE_ACTIVE) == set() and await listed(sh.GRANT_STATE_EXPIRED) == set()
+    gone = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=revoked.id, reason="资源已撤销"),
+                                         metadata=env.md(approver(provider)), timeout=10)
+    assert gone.grant.state == sh.GRANT_STATE_REVOKED
+    assert await listed(sh.GRANT_STATE_ENDED) == {live.id, lapsed.id}
+    assert await listed(sh.GRANT_STATE_REVOKED) == {revoked.id}
+    assert {g.state for g in (await env.sharing.ListGrants(sh.ListGrantsRequest(resource_code=entry.code),
+                                                           metadata=env.md(user), timeout=10)).grants} == \
+        {sh.GRANT_STATE_ENDED, sh.GRANT_STATE_REVOKED}
+
+
 async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env) -> None:
     """An expired grant is no blocker of RetireDepartment (it lets nothing through), but it stays stored active for
     its provider to extend: extended once its holder was retired, it was in force again for a department gone."""

@@ -708,6 +708,10 @@ def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
     assert unusable_grant(by_authority, not_shared) == ""
     assert unusable_grant(by_provider, conditional) == ""
     assert "已撤销" in unusable_grant(by_provider, retired)
+    # Read ENDED since the service says so: why, whatever the resource's state as the console last read it.
+    ended = sharing_pb2.Grant(id="grt-4", state=sharing_pb2.GRANT_STATE_ENDED,
+                              granted_by={"id": "psn-1", "department_code": provider})
+    assert "已随之终止" in unusable_grant(ended, conditional)
     revoked = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_REVOKED,
                                 granted_by={"id": "psn-1", "department_code": provider})
     assert unusable_grant(revoked, not_shared) == ""
@@ -798,6 +802,9 @@ def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustme
     assert _grant_actions(approver, partly, provider) == (True, True)
     # Nor is one of a retired resource adjusted: retiring it ended the grant for good (the service refuses it).
     assert _grant_actions(approver, partly, provider, retired=True) == (False, True)
+    ended = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_ENDED, items=["name"],
+                              granted_by={"id": "psn-1", "department_code": provider})
+    assert _grant_actions(approver, ended, provider) == (False, True)  # revoked only, to tidy up
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     page = console.templates.get_template("grants.html").render(

@@ -137,7 +137,8 @@ def test_json_names_and_types_are_those_the_transcoder_writes(document: dict[str
     assert grant["state"]["$ref"].endswith("govshare.authorization.v1.GrantState")
     assert _schema(document, "govshare.authorization.v1.GrantState") == {
         **_schema(document, "govshare.authorization.v1.GrantState"), "type": "string",
-        "enum": ["GRANT_STATE_UNSPECIFIED", "GRANT_STATE_ACTIVE", "GRANT_STATE_REVOKED", "GRANT_STATE_EXPIRED"]}
+        "enum": ["GRANT_STATE_UNSPECIFIED", "GRANT_STATE_ACTIVE", "GRANT_STATE_REVOKED", "GRANT_STATE_EXPIRED",
+                 "GRANT_STATE_ENDED"]}
     values = _schema(document, "govshare.query.v1.QueryResponse")["properties"]["values"]
     assert values["type"] == "object" and values["additionalProperties"] == {"type": "string"}
 

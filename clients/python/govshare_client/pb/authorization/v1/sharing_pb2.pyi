@@ -30,6 +30,7 @@ class GrantState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GRANT_STATE_ACTIVE: _ClassVar[GrantState]
     GRANT_STATE_REVOKED: _ClassVar[GrantState]
     GRANT_STATE_EXPIRED: _ClassVar[GrantState]
+    GRANT_STATE_ENDED: _ClassVar[GrantState]
 
 class ApplicationRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -54,6 +55,7 @@ GRANT_STATE_UNSPECIFIED: GrantState
 GRANT_STATE_ACTIVE: GrantState
 GRANT_STATE_REVOKED: GrantState
 GRANT_STATE_EXPIRED: GrantState
+GRANT_STATE_ENDED: GrantState
 APPLICATION_ROLE_UNSPECIFIED: ApplicationRole
 APPLICATION_ROLE_APPLICANT: ApplicationRole
 APPLICATION_ROLE_PROVIDER: ApplicationRole
