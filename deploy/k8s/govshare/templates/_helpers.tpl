@@ -617,6 +617,11 @@ replica, which a trial does not have, is refused too.
 {{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
 {{- end -}}
 {{- end -}}
+{{- range $server := list "database" "redis" -}}
+{{- with (get $.Values $server).ca -}}{{- if .key -}}
+{{- fail (printf "%s.ca (Secret %q, key %q) is not used while trial.enabled is true: a trial's bundled %s speaks no TLS. Unset %s.ca, or set trial.enabled=false to use your own server" $server (default $.Values.secrets.existingSecret .name) .key $server $server) -}}
+{{- end -}}{{- end -}}
+{{- end -}}
 {{- range $service, $heavy := .Values.heavyReads -}}
 {{- if and $heavy.enabled $heavy.readReplica -}}
 {{- fail (printf "heavyReads.%s.readReplica is true while trial.enabled is true: the trial's bundled PostgreSQL has no read replica, and its pods would wait for secrets.databaseReadUrl, which a trial's Secret does not hold. Set heavyReads.%s.readReplica=false (the heavy reads then use the bundled database)" $service $service) -}}
@@ -824,6 +829,45 @@ by OTEL_EXPORTER_OTLP_CERTIFICATE; else "": the system's CAs (a collector with a
       - key: {{ .Values.telemetry.otlpCa.key }}
         path: ca.crt
     defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{/*
+The CAs that signed PostgreSQL's and Redis's certificates (database.ca, redis.ca: Secret keys holding the PEM), for
+URLs that verify them (sslmode=verify-full, rediss://): mounted in each container that reaches that server, the
+database's named by PGSSLROOTCERT (asyncpg's, as libpq's), Redis's at /etc/govshare/redis-ca/ca.crt for the URL's
+ssl_ca_certs. Without them a verify-full URL had no CA in the pods (their user has no ~/.postgresql/root.crt) and
+no value of the chart could mount one. Call with (dict "root" $ "database" true "redis" true).
+*/}}
+{{- define "govshare.serverCaEnv" -}}
+{{- if and .database .root.Values.database.ca.key }}
+- name: PGSSLROOTCERT
+  value: /etc/govshare/database-ca/ca.crt
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.serverCaMounts" -}}
+{{- range $server := list "database" "redis" }}
+{{- if and (get $ $server) (get $.root.Values $server).ca.key }}
+- name: {{ $server }}-ca
+  mountPath: /etc/govshare/{{ $server }}-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.serverCaVolumes" -}}
+{{- range $server := list "database" "redis" }}
+{{- $ca := (get $.root.Values $server).ca }}
+{{- if and (get $ $server) $ca.key }}
+- name: {{ $server }}-ca
+  secret:
+    secretName: {{ default $.root.Values.secrets.existingSecret $ca.name }}
+    items:
+      - key: {{ $ca.key }}
+        path: ca.crt
+    defaultMode: 0444
+{{- end }}
 {{- end }}
 {{- end -}}
 
