@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -567,7 +568,28 @@ def _database_url_parameter_problem(parameters: Mapping[str, list[str]]) -> str 
         for path in parameters.get(name, ()):
             if not os.path.isfile(path):
                 return f"{name}={path!r} in the URL: no such file"
-    return None
+    return _root_certificate_problem(parameters)
+
+
+def _root_certificate_problem(parameters: Mapping[str, list[str]]) -> str | None:
+    """Why a URL that verifies PostgreSQL's certificate has no CA to verify it with, or None.
+
+    With sslmode verify-ca or verify-full and no sslrootcert, asyncpg (as libpq) takes the CA from PGSSLROOTCERT,
+    else ~/.postgresql/root.crt, and refuses to connect without one. The image's user has no home (/nonexistent),
+    so a URL such as deploy.md's '…?sslmode=verify-full' was retried as a database not up yet ('not ready (root
+    certificate file … does not exist …)') until the startup probe killed the pod, though no wait could mend it."""
+    mode = (parameters.get("sslmode") or [os.environ.get("PGSSLMODE", "")])[-1].replace("_", "-")
+    if mode not in ("verify-ca", "verify-full") or parameters.get("sslrootcert"):
+        return None
+    if environment_file := os.environ.get("PGSSLROOTCERT"):
+        return None if os.path.isfile(environment_file) else f"PGSSLROOTCERT={environment_file!r}: no such file"
+    try:
+        if (Path.home() / ".postgresql" / "root.crt").is_file():
+            return None
+    except RuntimeError:
+        pass  # no home directory: asyncpg finds no CA there either
+    return (f"sslmode={mode} checks PostgreSQL's certificate against a CA, and none is given: add "
+            "sslrootcert=<the CA's PEM file> to the URL, or name it in PGSSLROOTCERT (the chart: database.ca)")
 
 
 def _unencoded_credentials(url: str) -> bool:
