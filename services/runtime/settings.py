@@ -637,13 +637,20 @@ def redis_url_problem(url: str) -> str | None:
     try:
         if redis_target.sentinel_target(url) is not None:
             return None
-        parse_url(url)
+        options = parse_url(url)
     except ValueError as exc:
         return f"the URL is not valid ({exc})"
     path = "" if url.startswith("unix://") else urlsplit(url).path.strip("/")
     if path and not path.isdigit():
         return "the path after the host must be the database's number (redis://host:6379/0)"
+    for name in _REDIS_URL_FILES:  # opened only when redis-py connects: a retry for ever, as for sslrootcert
+        if (file := options.get(name)) and not os.path.isfile(str(file)):
+            return f"{name}={file!r} in the URL: no such file"
     return None
+
+
+#: The options of a rediss:// URL naming a file redis-py opens (a CA mounted from a Secret, the chart's redis.ca).
+_REDIS_URL_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:

@@ -450,6 +450,10 @@ def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_p
     ("redis://:pw-7f@cache:6379/0?socket_timeout=5s", "Invalid value for 'socket_timeout' in connection URL"),
     ("rediss://:pw-7f@[fd00::1/0", "Invalid IPv6 URL"),
     ("redis://:pw-7f@cache:6379/sessions", "the path after the host must be the database's number"),
+    # a CA mounted elsewhere than the URL says (the chart's redis.ca is at /etc/govshare/redis-ca/ca.crt): redis-py
+    # opens it only when it connects, and the service retried for ever ('not ready ([Errno 2] No such file …)')
+    ("rediss://:pw-7f@cache:6379/0?ssl_ca_certs=/nonexistent/redis/ca.crt",
+     "ssl_ca_certs='/nonexistent/redis/ca.crt' in the URL: no such file"),
 ])
 def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: str, says: str) -> None:
     """A Redis URL of the right scheme passed the check whatever followed: redis-py reads it only when it
