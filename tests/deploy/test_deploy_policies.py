@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import helm_python as helm
+import kubernetes_validate
 import pytest
 import yaml
 from chart_harness import (
@@ -16,6 +17,7 @@ from chart_harness import (
     CALLS,
     CHART,
     COMPONENTS,
+    KUBE_VERSIONS,
     NAMES,
     NAMESPACE,
     RELEASE,
@@ -1187,6 +1189,16 @@ def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
         assert {o["kind"] for o, _ in placed} == {"Deployment", "Job", "CronJob"}
         for obj, spec in placed:
             assert {key: spec.get(key) for key in placement} == placement, _name(obj)
+    # A trial's bundled PostgreSQL and Redis took none (`trial.nodeSelector` not allowed): on such a cluster they
+    # stayed Pending, and with them the migration and every service's start, until `helm install --wait` timed out.
+    trial = render_chart(user_values(("values-extranet.yaml",), {
+        **overrides, "trial": {"enabled": True, **placement}, "mtls": {"enabled": False}}))
+    bundled = [(obj, spec) for obj, spec in workloads(trial) if obj["kind"] == "StatefulSet"
+               or obj["metadata"]["name"] == f"{RELEASE}-redis"]
+    assert len(bundled) == 2
+    for obj, spec in workloads(trial):
+        assert {key: spec.get(key) for key in placement} == placement, _name(obj)
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
 
 
 def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exports() -> None:

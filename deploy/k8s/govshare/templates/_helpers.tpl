@@ -783,7 +783,7 @@ the release installed, the load balancer got its address, and every connection w
 
 {{/*
 Where a pod runs: nodeSelector, tolerations, affinity and priorityClassName from a values map that has them
-(components.<name>, heavyReads.<service>, console, jobs). Indented for a pod spec's keys by the caller.
+(components.<name>, heavyReads.<service>, console, jobs, trial). Indented for a pod spec's keys by the caller.
 */}}
 {{- define "govshare.placement" -}}
 {{- with .priorityClassName }}
