@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 _WAITS = """
 import argparse
 import time
@@ -22,18 +24,21 @@ cli.main([])
 """
 
 
-def test_ctrl_c_ends_the_command_with_one_line() -> None:
-    """It ended with a KeyboardInterrupt traceback."""
+@pytest.mark.parametrize("stop, status, said", [(signal.SIGINT, 130, "interrupted"),
+                                                 (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_ends_the_command_with_one_line(stop: signal.Signals, status: int, said: str) -> None:
+    """It ended with a KeyboardInterrupt traceback on Ctrl-C, and on SIGTERM (a Job's deadline, `timeout`) at
+    once, status -15, its cleanups (a .partial file removed, a transaction rolled back) never run."""
     # As from a terminal: a run of the tests started in the background by a shell without job control (`… &` in
     # a script, nohup) has SIGINT ignored, which the child would inherit, and Python then takes no Ctrl-C at all.
     process = subprocess.Popen([sys.executable, "-c", _WAITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().strip() == b"started"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     error = process.stderr.read().decode()
-    assert process.wait(timeout=60) == 130
-    assert error == "govshare migrate: interrupted\n", error
+    assert process.wait(timeout=60) == status
+    assert error == f"govshare migrate: {said}\n", error
 
 
 #: `python -m services.cli` taking Ctrl-C as from a terminal, set in the child itself: a preexec_fn runs Python
@@ -159,14 +164,3 @@ def test_sigterm_during_a_load_says_from_which_line_to_go_on(tmp_path) -> None: 
                     "after line 5001 was: run the command again with --start-line 5002"], said
     assert calls == [5_000, 10] and out == b""
 
-
-def test_sigterm_ends_another_one_shot_command_with_one_line() -> None:
-    """As Ctrl-C does (the test above), so a `govshare migrate` or `export-bundle` given SIGTERM runs its cleanup
-    (a .partial file removed, a transaction rolled back) rather than vanishing."""
-    process = subprocess.Popen([sys.executable, "-c", _WAITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None and process.stderr is not None
-    assert process.stdout.readline().strip() == b"started"
-    process.send_signal(signal.SIGTERM)
-    error = process.stderr.read().decode()
-    assert process.wait(timeout=60) == 143
-    assert error == "govshare migrate: terminated\n", error
