@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -722,6 +725,42 @@ def test_extranet_only_exports(rendered: dict[str, Variant]) -> None:
     assert "import-bundle" not in script
     assert job["spec"]["concurrencyPolicy"] == "Forbid"
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/exchange"}
+
+
+def test_an_export_cut_short_by_its_deadline_leaves_nothing_behind_for_long(rendered: dict[str, Variant],
+                                                                          tmp_path: Path) -> None:
+    """At sync.activeDeadlineSeconds the kubelet's SIGTERM goes to the script's shell, PID 1, which takes no signal
+    it has no handler for; the SIGKILL after the grace period then left the export's hidden files in outbox/
+    (.govshare-bundle-….tar.gz.partial, and export-bundle's own ..….partial.partial), a bundle's size each time,
+    on the volume the gate reads, for ever. The script, as printed by the chart, now deletes before it exports
+    every hidden partial no export still writes (none modified for longer than the Job may run), and only those:
+    a manual run beside the scheduled one keeps its file."""
+    job = _sync_jobs(rendered["extranet"])[f"{RELEASE}-export-bundle"]
+    (container,) = pod_spec(job)["containers"]
+    exchange = tmp_path / "exchange"
+    (exchange / "outbox").mkdir(parents=True)
+    stale = [exchange / "outbox" / ".govshare-bundle-20260101T010000Z.tar.gz.partial",
+             exchange / "outbox" / "..govshare-bundle-20260102T010000Z.tar.gz.partial.partial"]
+    running = exchange / "outbox" / "..govshare-bundle-20260103T010000Z.tar.gz.partial.partial"
+    kept = exchange / "outbox" / "govshare-bundle-20251231T010000Z.tar.gz"
+    deadline = job["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+    for path in (*stale, running, kept):
+        path.write_bytes(b"x")
+    for path in (*stale, kept):
+        old = time.time() - deadline - 120
+        os.utime(path, (old, old))
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "govshare"
+    fake.write_text('#!/bin/sh\n[ "$1 $2" = "export-bundle --out" ] && printf bundle > "$3"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    script = container["args"][0].replace("/exchange", str(exchange))
+    done = subprocess.run([*container["command"], script], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    left = sorted(path.name for path in (exchange / "outbox").iterdir())
+    assert not any(path.exists() for path in stale), left
+    assert running.exists() and kept.exists(), left
+    assert len([name for name in left if name.startswith("govshare-bundle-")]) == 2, left
 
 
 def test_intranet_only_imports(rendered: dict[str, Variant]) -> None:
