@@ -409,6 +409,29 @@ def test_the_intranets_ingress_passes_what_the_edge_takes(rendered: dict[str, Va
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
 
 
+def test_an_ingress_nginx_of_another_class_name_gets_the_grpc_annotations() -> None:
+    """The chart gave ingress-nginx its gRPC settings (backend protocol GRPCS, the client certificate it presents,
+    the body size and timeouts) only when the class was named `nginx`; a cluster running ingress-nginx under
+    another class (`nginx-internal`: ingress-nginx installed twice, for the intranet and the office network) got
+    an Ingress with none, so the controller spoke HTTP/1.1 to the edge's gRPC-over-TLS port and every call through
+    it failed (502), with nothing in the render or the notes. What controller it is is now a value of its own,
+    exposure.ingress.controller (ingress-nginx by default, as the values assume; `other` leaves the annotations to
+    exposure.ingress.annotations)."""
+    for values in ({"exposure": {"ingress": {"className": "nginx-internal"}}},
+                   {"exposure": {"ingress": {"className": "nginx-internal", "controller": "ingress-nginx"}}}):
+        objects = render_chart(user_values(("values-intranet.yaml",), values))
+        (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+        annotations = ingress["metadata"]["annotations"]
+        assert ingress["spec"]["ingressClassName"] == "nginx-internal"
+        assert annotations["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-ssl-secret"] == \
+            f"{NAMESPACE}/{RELEASE}-ingress-client-tls"
+    other = {"exposure": {"ingress": {"className": "traefik", "controller": "other",
+                                      "annotations": {"traefik.ingress.kubernetes.io/service.serversscheme": "https"}}}}
+    (ingress,) = [o for o in render_chart(user_values(("values-intranet.yaml",), other)) if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"] == {"traefik.ingress.kubernetes.io/service.serversscheme": "https"}
+
+
 # ---- network policies ----------------------------------------------------------------
 
 
