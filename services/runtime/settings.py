@@ -364,7 +364,7 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     for name, attr in _STR_FIELDS.items():
         if name in env:
             values[attr] = env[name].strip()
-    _parse_sentinels(env, values, errors)
+    parse_sentinels(env, values, errors)
     for name, (attr, low, high) in _INT_FIELDS.items():
         if name in env:
             values[attr] = _parse_number(name, env[name], int, low, high, errors)
@@ -374,10 +374,10 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     return values
 
 
-def _parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: list[str]) -> None:
+def parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: list[str]) -> None:
     """GOVSHARE_REDIS_SENTINELS + GOVSHARE_REDIS_SENTINEL_MASTER: both or neither; with them the Redis URL becomes
     the redis+sentinel:// URL (credentials and database kept from GOVSHARE_REDIS_URL), one configuration for every
-    client."""
+    client (the console's too)."""
     raw = env.get("GOVSHARE_REDIS_SENTINELS", "").strip()
     master = env.get("GOVSHARE_REDIS_SENTINEL_MASTER", "").strip()
     if not raw and not master:
