@@ -306,6 +306,35 @@ secretKeyRef:
 {{- else }}
     {{- include "govshare.secretRef" (dict "root" . "ref" .Values.secrets.redisUrl) | nindent 4 }}
 {{- end }}
+{{- include "govshare.redisSentinelEnv" . }}
+{{- end -}}
+
+{{/*
+Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary through the sentinels
+(services/runtime/redis_target.py); the Redis URL then gives only the password and database. Refuses half of it.
+*/}}
+{{- define "govshare.redisSentinelEnv" -}}
+{{- with .Values.redis.sentinel }}
+{{- if and (or .addresses .master) (not (and .addresses .master)) }}
+{{- fail "redis.sentinel: give both addresses (the sentinels, host:port) and master (the name of the master they monitor), or neither" }}
+{{- end }}
+{{- if .addresses }}
+- name: GOVSHARE_REDIS_SENTINELS
+  value: {{ join "," .addresses | quote }}
+- name: GOVSHARE_REDIS_SENTINEL_MASTER
+  value: {{ .master | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The sentinels' ports (redis.sentinel.addresses, 26379 where none is given), each once. */}}
+{{- define "govshare.redisSentinelPorts" -}}
+{{- $ports := list }}
+{{- range .Values.redis.sentinel.addresses }}
+{{- $parts := splitList ":" . }}
+{{- $ports = append $ports (ternary (last $parts) "26379" (gt (len $parts) 1)) }}
+{{- end }}
+{{- toJson (uniq $ports) }}
 {{- end -}}
 
 {{/* Environment every govshare process gets. Call with (dict "root" $ "component" "query"). */}}
@@ -465,6 +494,12 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
 - ports:
     - protocol: TCP
       port: {{ if .Values.trial.enabled }}6379{{ else }}{{ .Values.redis.port }}{{ end }}
+    {{- if not .Values.trial.enabled }}
+    {{- range include "govshare.redisSentinelPorts" . | fromJsonArray }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+    {{- end }}
 {{- if .Values.trial.enabled }}
   to:
     - podSelector:
@@ -616,6 +651,9 @@ replica, which a trial does not have, is refused too.
 {{- if or $ref.name (ne $ref.key (index $entry 1)) -}}
 {{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
 {{- end -}}
+{{- end -}}
+{{- if .Values.redis.sentinel.addresses -}}
+{{- fail "redis.sentinel is not used while trial.enabled is true: a trial runs the release's own Redis, without sentinels. Unset redis.sentinel, or set trial.enabled=false to use yours" -}}
 {{- end -}}
 {{- range $server := list "database" "redis" -}}
 {{- with (get $.Values $server).ca -}}{{- if .key -}}
