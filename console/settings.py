@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from services.runtime import workdays
 from services.runtime.pagination import MAX_PAGE_SIZE
-from services.runtime.settings import address_problem, redis_url_problem
+from services.runtime.settings import address_problem, parse_sentinels, redis_url_problem
 
 #: The platform-wide settings the console reads besides its own GOVSHARE_CONSOLE_* (docs/configuration.md):
 #: `govshare up` passes these on to it, and no other (it holds no key, no database URL).
@@ -158,6 +158,12 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
     if redis_url and (problem := redis_url_problem(redis_url)):
         # Named, never shown (it may hold a password): redis-py's ValueError traceback stopped the console at start.
         problems.append(f"{redis_name}: {problem}")
+    # The platform's Redis under Sentinel (docs/capacity.md §5): the sessions follow its primary, as every service's
+    # clients do; without this the console kept them in memory (no URL beside the sentinels) or called the host of
+    # a URL that gives only the password and database.
+    sentinel: dict[str, object] = {"redis_url": redis_url}
+    parse_sentinels(env, sentinel, problems)
+    redis_url = str(sentinel["redis_url"])
     settings = ConsoleSettings(
         log_level=log_level,
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,

@@ -811,8 +811,17 @@ def _notify_changes(args: argparse.Namespace) -> None:
     sys.exit(notify_main(args.config, args.resource, args.key))
 
 
+#: The commands that serve until stopped: each drains on SIGTERM its own way (services/runtime/server.py, the
+#: launcher, the 前置机); every other command is one-shot and stops on SIGTERM as on Ctrl-C (services/stopping.py).
+SERVING_COMMANDS = ("up", "serve", "frontproc")
+
+
 def main(argv: list[str] | None = None) -> None:
+    from services import stopping
+
     args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) not in SERVING_COMMANDS:
+        stopping.stop_on_sigterm()
     try:
         args.func(args)
     except BrokenPipeError:
@@ -820,12 +829,12 @@ def main(argv: list[str] | None = None) -> None:
         # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool ended by a closed pipe
-    except KeyboardInterrupt:
-        # Ctrl-C on a long command (`govshare migrate` of a large schema, an export): one line, not a traceback;
-        # a migration cut short is rolled back whole and applied on the next run.
+    except KeyboardInterrupt as stop:
+        # Ctrl-C (or SIGTERM) on a long command (`govshare migrate` of a large schema, an export): one line, not a
+        # traceback; a migration cut short is rolled back whole and applied on the next run.
         command = " ".join(part for part in (args.command, getattr(args, "audit_command", None)) if part)
-        print(f"govshare {command}: interrupted", file=sys.stderr)
-        sys.exit(130)  # 128 + SIGINT, what a shell reports for a tool ended by Ctrl-C
+        print(f"govshare {command}: {stopping.said(stop)}", file=sys.stderr)
+        sys.exit(stopping.exit_status(stop))  # 130 or 143, what a shell reports for a tool ended by the signal
     except OSError as exc:
         if exc.filename is None:  # not about a file the user named (a connection, say): the traceback helps
             raise

@@ -24,6 +24,7 @@ from govshare.common.v1 import common_pb2
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.errors import details_of
+from services.stopping import exit_status
 
 PURPOSES = {
     "administrative_basis": common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS,
@@ -494,9 +495,9 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
                   file=sys.stderr)
             print(_stopped_at(tally, path), file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (services/stopping.py)
             print(_stopped_at(tally, path), file=sys.stderr)
-            return 130
+            return exit_status(stop)
     read_as = "" if codec == "utf-8-sig" else f" (read as {codec.upper()})"
     print(f"{dataset}: {tally.accepted} record{'s' * (tally.accepted != 1)} loaded from {path}{read_as}, "
           f"{tally.rejected} rejected, {tally.conflicts} disagreeing with the authoritative source")

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -363,7 +364,7 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     for name, attr in _STR_FIELDS.items():
         if name in env:
             values[attr] = env[name].strip()
-    _parse_sentinels(env, values, errors)
+    parse_sentinels(env, values, errors)
     for name, (attr, low, high) in _INT_FIELDS.items():
         if name in env:
             values[attr] = _parse_number(name, env[name], int, low, high, errors)
@@ -373,10 +374,10 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     return values
 
 
-def _parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: list[str]) -> None:
+def parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: list[str]) -> None:
     """GOVSHARE_REDIS_SENTINELS + GOVSHARE_REDIS_SENTINEL_MASTER: both or neither; with them the Redis URL becomes
     the redis+sentinel:// URL (credentials and database kept from GOVSHARE_REDIS_URL), one configuration for every
-    client."""
+    client (the console's too)."""
     raw = env.get("GOVSHARE_REDIS_SENTINELS", "").strip()
     master = env.get("GOVSHARE_REDIS_SENTINEL_MASTER", "").strip()
     if not raw and not master:
@@ -567,7 +568,28 @@ def _database_url_parameter_problem(parameters: Mapping[str, list[str]]) -> str 
         for path in parameters.get(name, ()):
             if not os.path.isfile(path):
                 return f"{name}={path!r} in the URL: no such file"
-    return None
+    return _root_certificate_problem(parameters)
+
+
+def _root_certificate_problem(parameters: Mapping[str, list[str]]) -> str | None:
+    """Why a URL that verifies PostgreSQL's certificate has no CA to verify it with, or None.
+
+    With sslmode verify-ca or verify-full and no sslrootcert, asyncpg (as libpq) takes the CA from PGSSLROOTCERT,
+    else ~/.postgresql/root.crt, and refuses to connect without one. The image's user has no home (/nonexistent),
+    so a URL such as deploy.md's '…?sslmode=verify-full' was retried as a database not up yet ('not ready (root
+    certificate file … does not exist …)') until the startup probe killed the pod, though no wait could mend it."""
+    mode = (parameters.get("sslmode") or [os.environ.get("PGSSLMODE", "")])[-1].replace("_", "-")
+    if mode not in ("verify-ca", "verify-full") or parameters.get("sslrootcert"):
+        return None
+    if environment_file := os.environ.get("PGSSLROOTCERT"):
+        return None if os.path.isfile(environment_file) else f"PGSSLROOTCERT={environment_file!r}: no such file"
+    try:
+        if (Path.home() / ".postgresql" / "root.crt").is_file():
+            return None
+    except RuntimeError:
+        pass  # no home directory: asyncpg finds no CA there either
+    return (f"sslmode={mode} checks PostgreSQL's certificate against a CA, and none is given: add "
+            "sslrootcert=<the CA's PEM file> to the URL, or name it in PGSSLROOTCERT (the chart: database.ca)")
 
 
 def _unencoded_credentials(url: str) -> bool:
@@ -615,13 +637,20 @@ def redis_url_problem(url: str) -> str | None:
     try:
         if redis_target.sentinel_target(url) is not None:
             return None
-        parse_url(url)
+        options = parse_url(url)
     except ValueError as exc:
         return f"the URL is not valid ({exc})"
     path = "" if url.startswith("unix://") else urlsplit(url).path.strip("/")
     if path and not path.isdigit():
         return "the path after the host must be the database's number (redis://host:6379/0)"
+    for name in _REDIS_URL_FILES:  # opened only when redis-py connects: a retry for ever, as for sslrootcert
+        if (file := options.get(name)) and not os.path.isfile(str(file)):
+            return f"{name}={file!r} in the URL: no such file"
     return None
+
+
+#: The options of a rediss:// URL naming a file redis-py opens (a CA mounted from a Secret, the chart's redis.ca).
+_REDIS_URL_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:

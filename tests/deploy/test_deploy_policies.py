@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import helm_python as helm
+import kubernetes_validate
 import pytest
 import yaml
 from chart_harness import (
@@ -16,6 +20,7 @@ from chart_harness import (
     CALLS,
     CHART,
     COMPONENTS,
+    KUBE_VERSIONS,
     NAMES,
     NAMESPACE,
     RELEASE,
@@ -404,6 +409,29 @@ def test_the_intranets_ingress_passes_what_the_edge_takes(rendered: dict[str, Va
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
 
 
+def test_an_ingress_nginx_of_another_class_name_gets_the_grpc_annotations() -> None:
+    """The chart gave ingress-nginx its gRPC settings (backend protocol GRPCS, the client certificate it presents,
+    the body size and timeouts) only when the class was named `nginx`; a cluster running ingress-nginx under
+    another class (`nginx-internal`: ingress-nginx installed twice, for the intranet and the office network) got
+    an Ingress with none, so the controller spoke HTTP/1.1 to the edge's gRPC-over-TLS port and every call through
+    it failed (502), with nothing in the render or the notes. What controller it is is now a value of its own,
+    exposure.ingress.controller (ingress-nginx by default, as the values assume; `other` leaves the annotations to
+    exposure.ingress.annotations)."""
+    for values in ({"exposure": {"ingress": {"className": "nginx-internal"}}},
+                   {"exposure": {"ingress": {"className": "nginx-internal", "controller": "ingress-nginx"}}}):
+        objects = render_chart(user_values(("values-intranet.yaml",), values))
+        (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+        annotations = ingress["metadata"]["annotations"]
+        assert ingress["spec"]["ingressClassName"] == "nginx-internal"
+        assert annotations["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-ssl-secret"] == \
+            f"{NAMESPACE}/{RELEASE}-ingress-client-tls"
+    other = {"exposure": {"ingress": {"className": "traefik", "controller": "other",
+                                      "annotations": {"traefik.ingress.kubernetes.io/service.serversscheme": "https"}}}}
+    (ingress,) = [o for o in render_chart(user_values(("values-intranet.yaml",), other)) if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"] == {"traefik.ingress.kubernetes.io/service.serversscheme": "https"}
+
+
 # ---- network policies ----------------------------------------------------------------
 
 
@@ -720,6 +748,42 @@ def test_extranet_only_exports(rendered: dict[str, Variant]) -> None:
     assert "import-bundle" not in script
     assert job["spec"]["concurrencyPolicy"] == "Forbid"
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/exchange"}
+
+
+def test_an_export_cut_short_by_its_deadline_leaves_nothing_behind_for_long(rendered: dict[str, Variant],
+                                                                          tmp_path: Path) -> None:
+    """At sync.activeDeadlineSeconds the kubelet's SIGTERM goes to the script's shell, PID 1, which takes no signal
+    it has no handler for; the SIGKILL after the grace period then left the export's hidden files in outbox/
+    (.govshare-bundle-….tar.gz.partial, and export-bundle's own ..….partial.partial), a bundle's size each time,
+    on the volume the gate reads, for ever. The script, as printed by the chart, now deletes before it exports
+    every hidden partial no export still writes (none modified for longer than the Job may run), and only those:
+    a manual run beside the scheduled one keeps its file."""
+    job = _sync_jobs(rendered["extranet"])[f"{RELEASE}-export-bundle"]
+    (container,) = pod_spec(job)["containers"]
+    exchange = tmp_path / "exchange"
+    (exchange / "outbox").mkdir(parents=True)
+    stale = [exchange / "outbox" / ".govshare-bundle-20260101T010000Z.tar.gz.partial",
+             exchange / "outbox" / "..govshare-bundle-20260102T010000Z.tar.gz.partial.partial"]
+    running = exchange / "outbox" / "..govshare-bundle-20260103T010000Z.tar.gz.partial.partial"
+    kept = exchange / "outbox" / "govshare-bundle-20251231T010000Z.tar.gz"
+    deadline = job["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+    for path in (*stale, running, kept):
+        path.write_bytes(b"x")
+    for path in (*stale, kept):
+        old = time.time() - deadline - 120
+        os.utime(path, (old, old))
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "govshare"
+    fake.write_text('#!/bin/sh\n[ "$1 $2" = "export-bundle --out" ] && printf bundle > "$3"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    script = container["args"][0].replace("/exchange", str(exchange))
+    done = subprocess.run([*container["command"], script], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    left = sorted(path.name for path in (exchange / "outbox").iterdir())
+    assert not any(path.exists() for path in stale), left
+    assert running.exists() and kept.exists(), left
+    assert len([name for name in left if name.startswith("govshare-bundle-")]) == 2, left
 
 
 def test_intranet_only_imports(rendered: dict[str, Variant]) -> None:
@@ -1187,6 +1251,16 @@ def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
         assert {o["kind"] for o, _ in placed} == {"Deployment", "Job", "CronJob"}
         for obj, spec in placed:
             assert {key: spec.get(key) for key in placement} == placement, _name(obj)
+    # A trial's bundled PostgreSQL and Redis took none (`trial.nodeSelector` not allowed): on such a cluster they
+    # stayed Pending, and with them the migration and every service's start, until `helm install --wait` timed out.
+    trial = render_chart(user_values(("values-extranet.yaml",), {
+        **overrides, "trial": {"enabled": True, **placement}, "mtls": {"enabled": False}}))
+    bundled = [(obj, spec) for obj, spec in workloads(trial) if obj["kind"] == "StatefulSet"
+               or obj["metadata"]["name"] == f"{RELEASE}-redis"]
+    assert len(bundled) == 2
+    for obj, spec in workloads(trial):
+        assert {key: spec.get(key) for key in placement} == placement, _name(obj)
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
 
 
 def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exports() -> None:

@@ -171,3 +171,28 @@ async def test_reader_fails_fast_when_no_sentinel_answers() -> None:
         await reader.get("gs:key")
     with pytest.raises(RedisError, match="retrying shortly"):  # no new attempt before the reconnect delay
         await reader.get("gs:key")
+
+
+async def test_the_consoles_sessions_find_the_primary_through_the_sentinels(deployment: Deployment) -> None:
+    """On the capacity plan's Redis (Sentinel, §5) every service took GOVSHARE_REDIS_SENTINELS and
+    GOVSHARE_REDIS_SENTINEL_MASTER, the console neither: with no GOVSHARE_REDIS_URL beside them (the sentinels
+    need none) it kept its sessions in each process's memory, each replica signing out the persons another had
+    signed in, and with one (giving only the password and database) it called a Redis that was not the primary.
+    The console now reads them as the services do, and its sessions live on the primary the sentinels name."""
+    from console.settings import ConsoleSettingsError, load_console_settings
+
+    env = {"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051",
+           "GOVSHARE_REDIS_SENTINELS": f"127.0.0.1:{deployment.sentinel}", "GOVSHARE_REDIS_SENTINEL_MASTER": MASTER}
+    for base in ({}, {"GOVSHARE_REDIS_URL": "redis://:@ignored:6379/0"}):
+        settings = load_console_settings({**env, **base})
+        assert settings.redis_url == deployment.url
+    client = create_client(settings.redis_url)
+    primary = aioredis.Redis(port=deployment.primary)
+    try:
+        await client.set("govshare:console:sentinel-test", b"kept")
+        assert await primary.get("govshare:console:sentinel-test") == b"kept"
+    finally:
+        await client.aclose()
+        await primary.aclose()
+    with pytest.raises(ConsoleSettingsError, match="GOVSHARE_REDIS_SENTINELS and GOVSHARE_REDIS_SENTINEL_MASTER"):
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051", "GOVSHARE_REDIS_SENTINEL_MASTER": "m"})

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 _WAITS = """
 import argparse
 import time
@@ -22,18 +24,21 @@ cli.main([])
 """
 
 
-def test_ctrl_c_ends_the_command_with_one_line() -> None:
-    """It ended with a KeyboardInterrupt traceback."""
+@pytest.mark.parametrize("stop, status, said", [(signal.SIGINT, 130, "interrupted"),
+                                                 (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_ends_the_command_with_one_line(stop: signal.Signals, status: int, said: str) -> None:
+    """It ended with a KeyboardInterrupt traceback on Ctrl-C, and on SIGTERM (a Job's deadline, `timeout`) at
+    once, status -15, its cleanups (a .partial file removed, a transaction rolled back) never run."""
     # As from a terminal: a run of the tests started in the background by a shell without job control (`… &` in
     # a script, nohup) has SIGINT ignored, which the child would inherit, and Python then takes no Ctrl-C at all.
     process = subprocess.Popen([sys.executable, "-c", _WAITS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().strip() == b"started"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     error = process.stderr.read().decode()
-    assert process.wait(timeout=60) == 130
-    assert error == "govshare migrate: interrupted\n", error
+    assert process.wait(timeout=60) == status
+    assert error == f"govshare migrate: {said}\n", error
 
 
 #: `python -m services.cli` taking Ctrl-C as from a terminal, set in the child itself: a preexec_fn runs Python
@@ -105,3 +110,57 @@ def test_ctrl_c_while_waiting_for_a_verification_says_the_job_goes_on() -> None:
         "govshare audit verify-trail: job avj-0123456789abcdef goes on running on the platform: `govshare audit "
         "verify-trail --id avj-0123456789abcdef` reads it, with --cancel stops it",
         "govshare audit verify-trail: interrupted"], said
+
+
+def test_sigterm_during_a_load_says_from_which_line_to_go_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`govshare load-records` stopped by SIGTERM (a Job's activeDeadlineSeconds, systemd, `timeout`, a shutdown)
+    died where it stood: no word, exit -15, and the data officer could not tell which lines were in. SIGTERM now
+    stops a one-shot command as Ctrl-C does (exit 143, 128 + SIGTERM): the load says what was sent and the
+    --start-line that sends the rest, here while its second call is in flight (the platform holding it)."""
+    import threading
+    from concurrent import futures
+
+    import grpc
+
+    from govshare.authorization.v1 import token_pb2_grpc
+    from govshare.foundation.v1 import foundation_pb2
+
+    calls: list[int] = []
+    second = threading.Event()
+    release = threading.Event()
+
+    def load(request, context):  # type: ignore[no-untyped-def]
+        calls.append(len(request.records))
+        if len(calls) > 1:
+            second.set()
+            release.wait(60)  # the platform has not answered when SIGTERM comes
+        return foundation_pb2.LoadRecordsResponse(accepted=len(request.records))
+
+    path = tmp_path / "people.csv"
+    path.write_text("citizen_id,name,sex,ethnicity,birth_date,status\n" + "".join(
+        f"11010119491001{n:04d},张{n},男,汉族,1949-10-01,正常\n" for n in range(5_010)), encoding="utf-8")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    token_pb2_grpc.add_TokenServiceServicer_to_server(_Platform(), server)  # type: ignore[arg-type]
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "govshare.foundation.v1.FoundationAdminService", {"LoadRecords": grpc.unary_unary_rpc_method_handler(
+            load, request_deserializer=foundation_pb2.LoadRecordsRequest.FromString,
+            response_serializer=lambda response: response.SerializeToString())}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "load-records", "population", str(path), "--gateway",
+             f"127.0.0.1:{port}", "--system-id", "sys-0123456789abcdef", "--secret", "s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert second.wait(60), "the second LoadRecords never came"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        release.set()
+        server.stop(None)
+    said = [line for line in err.decode().splitlines() if not _GRPC_LOG.match(line)]
+    assert process.returncode == 143, said
+    assert said == [f"govshare load-records: lines 2–5001 of {path} were sent (5000 loaded, 0 rejected); nothing "
+                    "after line 5001 was: run the command again with --start-line 5002"], said
+    assert calls == [5_000, 10] and out == b""
+

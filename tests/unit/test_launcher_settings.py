@@ -450,6 +450,10 @@ def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_p
     ("redis://:pw-7f@cache:6379/0?socket_timeout=5s", "Invalid value for 'socket_timeout' in connection URL"),
     ("rediss://:pw-7f@[fd00::1/0", "Invalid IPv6 URL"),
     ("redis://:pw-7f@cache:6379/sessions", "the path after the host must be the database's number"),
+    # a CA mounted elsewhere than the URL says (the chart's redis.ca is at /etc/govshare/redis-ca/ca.crt): redis-py
+    # opens it only when it connects, and the service retried for ever ('not ready ([Errno 2] No such file …)')
+    ("rediss://:pw-7f@cache:6379/0?ssl_ca_certs=/nonexistent/redis/ca.crt",
+     "ssl_ca_certs='/nonexistent/redis/ca.crt' in the URL: no such file"),
 ])
 def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: str, says: str) -> None:
     """A Redis URL of the right scheme passed the check whatever followed: redis-py reads it only when it
@@ -480,13 +484,50 @@ def test_a_redis_url_redis_py_cannot_read_is_refused_naming_the_variable(url: st
         "GOVSHARE_REDIS_URL: the URL is not valid (Invalid value for 'db' in connection URL.)"]
 
 
+def test_a_database_url_verifying_the_server_with_no_ca_stops_the_start_naming_what_to_add(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy.md's own Secret gave database-url '…?sslmode=verify-full' and nothing else: asyncpg then looks for the
+    CA in ~/.postgresql/root.crt, which the image's user (HOME=/nonexistent) has not, and every service retried for
+    twenty minutes 'PostgreSQL (GOVSHARE_DATABASE_URL) not ready (root certificate file … does not exist …)', a
+    database taken for down, until the startup probe killed it. No wait makes that file appear: the start ends,
+    exit 2, saying which CA to give and how."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    url = "postgresql://govshare:pw-7f@db.example.internal:5432/govshare?sslmode=verify-full"
+    env = {**os.environ, "GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": url,
+           "GOVSHARE_REDIS_URL": "unix:///r.sock", "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0"}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert ("GOVSHARE_DATABASE_URL: sslmode=verify-full checks PostgreSQL's certificate against a CA, and none is "
+            "given: add sslrootcert=<the CA's PEM file> to the URL, or name it in PGSSLROOTCERT "
+            "(the chart: database.ca)") in done.stderr
+    assert "pw-7f" not in done.stderr
+    with pytest.raises(SettingsError, match="sslmode=verify-ca checks"):
+        load("catalog", {**env, "GOVSHARE_DATABASE_URL": url.replace("verify-full", "verify-ca")})
+    monkeypatch.setenv("PGSSLROOTCERT", str(tmp_path / "no-such-ca.crt"))
+    with pytest.raises(SettingsError, match=r"PGSSLROOTCERT='.*no-such-ca.crt': no such file"):
+        load("catalog", env)
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    monkeypatch.setenv("PGSSLROOTCERT", str(ca))  # as the chart's database.ca sets it
+    load("catalog", env)
+    monkeypatch.delenv("PGSSLROOTCERT")
+    (tmp_path / ".postgresql").mkdir()
+    (tmp_path / ".postgresql" / "root.crt").write_text(ca.read_text(encoding="utf-8"), encoding="utf-8")
+    load("catalog", env)  # where asyncpg (and libpq) look by default
+
+
 def test_a_database_url_with_tls_parameters_asyncpg_takes_is_accepted(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
     env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_REDIS_URL": "unix:///r.sock",
            "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
            "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
-    for query in (f"sslmode=verify-full&sslrootcert={ca}", "sslmode=verify_ca", "target_session_attrs=read-write",
+    for query in (f"sslmode=verify-full&sslrootcert={ca}", f"sslmode=verify_ca&sslrootcert={ca}",
+                  "target_session_attrs=read-write",
                   "ssl_min_protocol_version=TLSv1.2", "ssl_min_protocol_version=TLSv1_3"):
         load("catalog", {**env, "GOVSHARE_DATABASE_URL": f"postgresql://govshare@db/govshare?{query}"})
 

@@ -306,6 +306,35 @@ secretKeyRef:
 {{- else }}
     {{- include "govshare.secretRef" (dict "root" . "ref" .Values.secrets.redisUrl) | nindent 4 }}
 {{- end }}
+{{- include "govshare.redisSentinelEnv" . }}
+{{- end -}}
+
+{{/*
+Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary through the sentinels
+(services/runtime/redis_target.py); the Redis URL then gives only the password and database. Refuses half of it.
+*/}}
+{{- define "govshare.redisSentinelEnv" -}}
+{{- with .Values.redis.sentinel }}
+{{- if and (or .addresses .master) (not (and .addresses .master)) }}
+{{- fail "redis.sentinel: give both addresses (the sentinels, host:port) and master (the name of the master they monitor), or neither" }}
+{{- end }}
+{{- if .addresses }}
+- name: GOVSHARE_REDIS_SENTINELS
+  value: {{ join "," .addresses | quote }}
+- name: GOVSHARE_REDIS_SENTINEL_MASTER
+  value: {{ .master | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The sentinels' ports (redis.sentinel.addresses, 26379 where none is given), each once. */}}
+{{- define "govshare.redisSentinelPorts" -}}
+{{- $ports := list }}
+{{- range .Values.redis.sentinel.addresses }}
+{{- $parts := splitList ":" . }}
+{{- $ports = append $ports (ternary (last $parts) "26379" (gt (len $parts) 1)) }}
+{{- end }}
+{{- toJson (uniq $ports) }}
 {{- end -}}
 
 {{/* Environment every govshare process gets. Call with (dict "root" $ "component" "query"). */}}
@@ -465,6 +494,12 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
 - ports:
     - protocol: TCP
       port: {{ if .Values.trial.enabled }}6379{{ else }}{{ .Values.redis.port }}{{ end }}
+    {{- if not .Values.trial.enabled }}
+    {{- range include "govshare.redisSentinelPorts" . | fromJsonArray }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+    {{- end }}
 {{- if .Values.trial.enabled }}
   to:
     - podSelector:
@@ -616,6 +651,14 @@ replica, which a trial does not have, is refused too.
 {{- if or $ref.name (ne $ref.key (index $entry 1)) -}}
 {{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
 {{- end -}}
+{{- end -}}
+{{- if .Values.redis.sentinel.addresses -}}
+{{- fail "redis.sentinel is not used while trial.enabled is true: a trial runs the release's own Redis, without sentinels. Unset redis.sentinel, or set trial.enabled=false to use yours" -}}
+{{- end -}}
+{{- range $server := list "database" "redis" -}}
+{{- with (get $.Values $server).ca -}}{{- if .key -}}
+{{- fail (printf "%s.ca (Secret %q, key %q) is not used while trial.enabled is true: a trial's bundled %s speaks no TLS. Unset %s.ca, or set trial.enabled=false to use your own server" $server (default $.Values.secrets.existingSecret .name) .key $server $server) -}}
+{{- end -}}{{- end -}}
 {{- end -}}
 {{- range $service, $heavy := .Values.heavyReads -}}
 {{- if and $heavy.enabled $heavy.readReplica -}}
@@ -778,7 +821,7 @@ the release installed, the load balancer got its address, and every connection w
 
 {{/*
 Where a pod runs: nodeSelector, tolerations, affinity and priorityClassName from a values map that has them
-(components.<name>, heavyReads.<service>, console, jobs). Indented for a pod spec's keys by the caller.
+(components.<name>, heavyReads.<service>, console, jobs, trial). Indented for a pod spec's keys by the caller.
 */}}
 {{- define "govshare.placement" -}}
 {{- with .priorityClassName }}
@@ -824,6 +867,45 @@ by OTEL_EXPORTER_OTLP_CERTIFICATE; else "": the system's CAs (a collector with a
       - key: {{ .Values.telemetry.otlpCa.key }}
         path: ca.crt
     defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{/*
+The CAs that signed PostgreSQL's and Redis's certificates (database.ca, redis.ca: Secret keys holding the PEM), for
+URLs that verify them (sslmode=verify-full, rediss://): mounted in each container that reaches that server, the
+database's named by PGSSLROOTCERT (asyncpg's, as libpq's), Redis's at /etc/govshare/redis-ca/ca.crt for the URL's
+ssl_ca_certs. Without them a verify-full URL had no CA in the pods (their user has no ~/.postgresql/root.crt) and
+no value of the chart could mount one. Call with (dict "root" $ "database" true "redis" true).
+*/}}
+{{- define "govshare.serverCaEnv" -}}
+{{- if and .database .root.Values.database.ca.key }}
+- name: PGSSLROOTCERT
+  value: /etc/govshare/database-ca/ca.crt
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.serverCaMounts" -}}
+{{- range $server := list "database" "redis" }}
+{{- if and (get $ $server) (get $.root.Values $server).ca.key }}
+- name: {{ $server }}-ca
+  mountPath: /etc/govshare/{{ $server }}-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.serverCaVolumes" -}}
+{{- range $server := list "database" "redis" }}
+{{- $ca := (get $.root.Values $server).ca }}
+{{- if and (get $ $server) $ca.key }}
+- name: {{ $server }}-ca
+  secret:
+    secretName: {{ default $.root.Values.secrets.existingSecret $ca.name }}
+    items:
+      - key: {{ $ca.key }}
+        path: ca.crt
+    defaultMode: 0444
+{{- end }}
 {{- end }}
 {{- end -}}
 
