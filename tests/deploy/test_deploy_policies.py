@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -784,6 +785,38 @@ def test_an_export_cut_short_by_its_deadline_leaves_nothing_behind_for_long(rend
     assert not any(path.exists() for path in stale), left
     assert running.exists() and kept.exists(), left
     assert len([name for name in left if name.startswith("govshare-bundle-")]) == 2, left
+
+
+def test_an_export_stopped_by_its_deadline_is_stopped_and_leaves_no_file(rendered: dict[str, Variant],
+                                                                          tmp_path: Path) -> None:
+    """The kubelet's SIGTERM at sync.activeDeadlineSeconds reached only the script's shell (PID 1), which has no
+    handler, so `govshare export-bundle` wrote on until the SIGKILL and left its hidden files. The script now passes
+    the SIGTERM on, waits for the export to stop, removes what it wrote and exits 143; no bundle appears."""
+    job = _sync_jobs(rendered["extranet"])[f"{RELEASE}-export-bundle"]
+    (container,) = pod_spec(job)["containers"]
+    exchange = tmp_path / "exchange"
+    (tmp_path / "bin").mkdir()
+    stopped = tmp_path / "stopped"
+    fake = tmp_path / "bin" / "govshare"
+    fake.write_text(f'#!/bin/sh\ntrap \'echo TERM > "{stopped}"; exit 143\' TERM\nprintf part > "$3"\n'
+                    'while :; do sleep 0.1; done\n', encoding="utf-8")
+    fake.chmod(0o755)
+    script = container["args"][0].replace("/exchange", str(exchange))
+    shell = subprocess.Popen([*container["command"], script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"})
+    try:
+        for _ in range(600):
+            if (exchange / "outbox").is_dir() and any((exchange / "outbox").iterdir()):
+                break
+            time.sleep(0.05)
+        shell.send_signal(signal.SIGTERM)
+        _out, err = shell.communicate(timeout=30)
+    finally:
+        shell.kill()
+    assert shell.returncode == 143, err
+    assert stopped.read_text(encoding="utf-8").strip() == "TERM", err
+    assert list((exchange / "outbox").iterdir()) == [], err
+    assert "export stopped by SIGTERM" in err
 
 
 def test_intranet_only_imports(rendered: dict[str, Variant]) -> None:
