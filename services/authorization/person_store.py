@@ -73,6 +73,14 @@ class PersonRecord:
     totp_handed_over: bool = False
     #: Why the person's department no longer acts (retirement.retired_sentence), "" while it is in service.
     department_retired: str = ""
+    #: Why ``not_before`` last moved (RESET, CREDENTIALS_RESET, ROLES_CHANGED, DISABLED), "" before it ever did.
+    not_before_reason: str = ""
+
+    @property
+    def token_state(self) -> SystemState:
+        """Which of the person's tokens the row still accepts (as the verifiers' SystemStates hold it)."""
+        return SystemState(disabled=self.disabled, not_before=self.not_before, reason=self.not_before_reason,
+                           version=0)
 
     @property
     def etag(self) -> str:
@@ -107,7 +115,7 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"],
                         totp_enrolment_required=row["totp_enrolment_required"],
                         totp_handed_over=row["totp_handed_over"],
-                        department_retired=_retired(row))
+                        department_retired=_retired(row), not_before_reason=row["not_before_reason"])
 
 
 def _retired(row: asyncpg.Record) -> str:

@@ -1155,3 +1155,33 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
     by_system = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
         id=person.id, password="provisioned by a directory"), metadata=platform.metadata("authority"), timeout=10)
     assert not by_system.person.password_change_required  # the authority's system hands no password over
+
+
+async def test_a_session_ended_while_redis_missed_the_announcement_is_not_renewed(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """RefreshSession trusted the verifiers' states alone to refuse a token a sign-out or a reset had ended. Those
+    states learn of the end from an event on Redis (or a reload, a minute later): with the announcement lost
+    (Redis away for a moment, or the event not there yet), whoever held the signed-out token renewed it, and
+    the new token, issued after the end, was accepted for the whole session, the sign-out undone. The renewal now
+    compares the token with the person's row, as it compares their roles: refused, saying why."""
+    from services.authorization import policy_events
+
+    async def redis_away(*_: object) -> None:
+        raise ConnectionError("Redis is away")
+
+    admin = platform.metadata("authority")
+    for end, reason in (("sign out", "SESSION_ENDED"), ("password reset", "CREDENTIALS_RESET")):
+        person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+        session = await sign_in(platform, person, totp)
+        monkeypatch.setattr(policy_events, "publish", redis_away)
+        if end == "sign out":
+            await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+        else:
+            await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+                id=person.id, password="a brand new password"), metadata=admin, timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                                     timeout=10)
+        monkeypatch.undo()
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, reason), end
+        assert "sign in again" in (refused.value.details() or ""), end
