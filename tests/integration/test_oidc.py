@@ -113,6 +113,31 @@ async def test_tokens_the_idp_did_not_issue_for_us_are_refused(platform, idp: Id
     assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_PERSON")
 
 
+async def test_a_token_the_idp_issued_to_another_client_is_refused_though_it_names_us(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """Only the audience was checked, and PyJWT accepts a token whose ``aud`` list merely holds ours: a token the
+    province's IdP issued to another of its applications (Keycloak's access token of a client given an audience
+    mapper to the console, ``azp`` naming that client) signed its holder in as the person, so any application of
+    the realm that received a person's token could act as them here. OpenID Connect Core 3.1.3.7: a token for
+    several audiences names its authorized party (``azp``), and that must be our client. A token the IdP issued to
+    us (``azp`` ours, as Keycloak's ID tokens carry it) still signs in."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username)
+    cases = {
+        "issued to client 'other-app'": idp.id_token(username, aud=["other-app", AUDIENCE], azp="other-app"),
+        "issued to client 'other-app' ": idp.id_token(username, aud=AUDIENCE, azp="other-app"),
+        "names several audiences and no authorized party": idp.id_token(username, aud=["other-app", AUDIENCE]),
+    }
+    for why, token in cases.items():
+        code, reason, message = await _refused(sessions.ExchangeOidcToken(
+            persons_pb2.ExchangeOidcTokenRequest(id_token=token), timeout=10))
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID"), (why, message)
+        assert why.strip() in message, (why, message)
+    ours = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, aud=[AUDIENCE], azp=AUDIENCE)), timeout=10)
+    assert ours.session.person.id == person.id
+
+
 async def test_an_idp_account_named_as_a_local_account_does_not_take_it_over(  # type: ignore[no-untyped-def]
         platform, idp: Idp, sessions) -> None:
     """The IdP's username claim (preferred_username) is no stable identifier: an IdP account naming itself as a
