@@ -21,6 +21,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.runtime.errors import invisible_character
 from services.runtime.identity import PERSON_PREFIX
 
 #: Password length bounds: long enough to resist guessing (NIST SP 800-63B asks for 8; the platform 12),
@@ -85,6 +86,11 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"must be at most {PASSWORD_MAX} characters"
     if "\x00" in password:
         return "must not contain NUL characters"
+    if (hidden := invisible_character(password)) is not None:
+        # No sign-in form types a line break, a tab or a zero-width space: a password holding one (the final newline
+        # of the file a provisioning job read it from, a character copied with it) is one its person never signs in
+        # with. Said by position and name, never quoting the password.
+        return f"must hold only characters a sign-in form can type: {hidden.rsplit(': ', 1)[0]}: remove it"
     if len(set(password)) < PASSWORD_MIN_DISTINCT:
         return (f"must use at least {PASSWORD_MIN_DISTINCT} different characters (a repeated character or pattern, "
                 "such as aaaaaaaaaaaa, is guessed first)")

@@ -665,6 +665,39 @@ async def test_a_repeated_character_or_the_username_is_refused_as_a_password_eve
                                                timeout=10)
 
 
+async def test_a_password_holding_a_character_nobody_can_type_is_refused_where_it_is_set(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A password was taken with a line break (a provisioning job reading the first password from its file keeps
+    the final newline, as a secret's reader does), a tab or a zero-width space (copied from a document): set so, no
+    sign-in form can type it, and the person, typing what they were given, was told 'wrong password' until the
+    account locked. Refused where it is set, naming the character and where it is (never the password)."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    calls = (
+        (_admin(platform).CreatePerson, persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+            username=f"u{uuid.uuid4().hex[:10]}", display_name="张新", department_code=person.department_code,
+            roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password="river\u200bstone lantern"),
+         platform.metadata("authority"), "password", "character 6 is U+200B"),
+        (_admin(platform).ResetPersonPassword, persons_pb2.ResetPersonPasswordRequest(
+            id=person.id, password="a brand new password\n"), platform.metadata("authority"), "password",
+         "character 21 is U+000A"),
+        (_sessions(platform).ChangePassword, persons_pb2.ChangePasswordRequest(
+            current_password=PASSWORD, new_password="river\tstone lantern", totp_code="000000"),
+         bearer(session), "new_password", "character 6 is U+0009"),
+    )
+    for call, request, metadata, field, where in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+        _, bad = details_of(refused.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == [field], bad
+        assert where in bad.field_violations[0].description, bad
+        assert "stone" not in bad.field_violations[0].description and "brand" not in bad.field_violations[0].description
+    # Nothing was set: a reset or a change would have ended this session.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
