@@ -337,7 +337,7 @@ class Sessions:
                                                                     ("totp_code", totp_code)) if not v]
         if error := pc.password_problem(new_password, person.username):
             problems.append(FieldViolation("new_password", error))
-        elif new_password == current_password:
+        elif pc.normalized_password(new_password) == pc.normalized_password(current_password):
             # A first password the administrator handed over, "changed" to itself, stayed known to them. Both
             # are the caller's input: refusing it says nothing of the password stored.
             problems.append(FieldViolation("new_password", "must differ from the current password"))

@@ -698,6 +698,22 @@ async def test_a_password_holding_a_character_nobody_can_type_is_refused_where_i
                                                timeout=10)
 
 
+async def test_a_password_signs_in_however_unicode_writes_the_same_characters(platform) -> None:  # type: ignore[no-untyped-def]
+    """A password was compared as the bytes it was set with: one set in full-width letters (a Chinese input method
+    in 全角 mode, or a provisioning job's file) was refused typed in ordinary ones, and an accented letter set
+    precomposed (Windows) refused typed decomposed (macOS), each try counted toward the lock, though the person
+    typed the same characters. Passwords are now read in NFKC, as the username and the TOTP code are (NIST SP
+    800-63B 5.1.1.2)."""
+    admin = platform.metadata("authority")
+    for given, typed in (("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", "river stone lantern"),
+                         ("cafe\u0301 au lait fourteen", "caf\u00e9 au lait fourteen")):
+        person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+        await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+            id=person.id, password=given), metadata=admin, timeout=10)
+        session = await sign_in(platform, person, totp, password=typed)
+        assert session.person.id == person.id, given
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same

@@ -62,3 +62,18 @@ def test_a_character_no_sign_in_form_types_is_refused_by_where_it_is(password: s
 
 def test_a_full_width_space_is_typed_and_taken() -> None:
     assert pc.password_problem("全角　空格密码很长的一句话", "zhang.san") is None
+
+
+def test_a_password_matches_however_unicode_writes_it_and_a_hash_stored_before_still_signs_in() -> None:
+    """Hashed in NFKC: full-width letters and a decomposed accent are the characters they show. A hash of the
+    password as sent, stored before passwords were normalised, still matches it, and only it."""
+    stored = pc.hash_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ")
+    assert pc.verify_password("river stone lantern", stored)
+    assert pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", stored)
+    assert pc.verify_password("café au lait fourteen", pc.hash_password("cafe\u0301 au lait fourteen"))
+    assert not pc.verify_password("river stone lanterns", stored)
+    before = pc._hasher().hash("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ")  # as an older release stored it
+    assert pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", before)
+    assert not pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎｓ", before)
+    assert pc.password_problem("ｚｈａｎｇ.ｓａｎ-river-2026", "zhang.san") == ("must not contain the username (it is "
+                                                                          "guessed first)")
