@@ -209,10 +209,12 @@ class PersonStore:
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
-                     cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False,
+                     cut_tokens: str | Callable[[PersonRecord], str] = "", administrator: str = "",
+                     ends_administrator: bool = False,
                      unused_step: int = 0, proved_with: tuple[str, str] | None = None) -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
-        their tokens issued until now are refused. None for an unknown id.
+        their tokens issued until now are refused (or, a function of the person as they are just before the
+        change, the reason when the change must cut them, "" when not). None for an unknown id.
 
         ``admin`` may be a function of the person as they are just before the change (read under the row's lock):
         an entry saying what was there before (the roles replaced) is then true even when two administrators
@@ -250,6 +252,8 @@ class PersonStore:
                 raise TotpStepUsed
             if ends_administrator:
                 await self._not_last_administrator(conn, _person(before))
+            if callable(cut_tokens):
+                cut_tokens = cut_tokens(_person(before))
             if cut_tokens:
                 # Taken under the row's lock: a sign-in making its token (record_success) has either finished,
                 # with an earlier ``iat``, or waits and sees this change.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -262,7 +262,13 @@ class Persons:
             return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                          "before": list(role_names(before.roles))})
 
-        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, ROLES_CHANGED,
+        def cut(before: PersonRecord) -> str:
+            """ROLES_CHANGED when the roles change (read under the row's lock): the roles they already hold, set
+            again (修改角色 saved unchanged, a directory sync applying every person's roles each night), signed
+            the person out mid-work, told their roles had changed."""
+            return ROLES_CHANGED if tuple(sorted(set(before.roles))) != roles else ""
+
+        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, cut,
                                   ends_administrator=ADMINISTRATOR not in role_names(roles))
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -361,7 +367,8 @@ class Persons:
                                   CREDENTIALS_RESET)
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
-                      admin: AdminEntry, cut_tokens: str = "", ends_administrator: bool = False) -> PersonRecord:
+                      admin: AdminEntry, cut_tokens: str | Callable[[PersonRecord], str] = "",
+                      ends_administrator: bool = False) -> PersonRecord:
         """An administrator's change; a person making it must still be one when it commits, and the last enabled
         administrator is not left without the role (the store checks both)."""
         changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id,

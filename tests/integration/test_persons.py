@@ -714,6 +714,29 @@ async def test_a_password_signs_in_however_unicode_writes_the_same_characters(pl
         assert session.person.id == person.id, given
 
 
+async def test_roles_set_to_what_they_are_end_no_session(platform) -> None:  # type: ignore[no-untyped-def]
+    """SetPersonRoles ended the person's sessions (ROLES_CHANGED, "sign in again to act with the new roles") even
+    when it set the roles they had: an administrator saving 修改角色 unchanged, or the authority's directory sync
+    applying every person's roles again each night, signed every officer out mid-work, told their roles changed.
+    Their sessions go on; the call is logged all the same (who, and the roles before and after)."""
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPROVER,
+                                       persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT, persons_pb2.PERSON_ROLE_APPROVER,
+                             persons_pb2.PERSON_ROLE_APPLICANT]), metadata=platform.metadata("authority"), timeout=10)
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert current.person.id == person.id
+    await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                             timeout=10)
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.set_roles", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    logged = [json.loads(e.details_json) for e in events.events if e.target == person.id]
+    assert logged == [{"roles": ["APPLICANT", "APPROVER"], "before": ["APPLICANT", "APPROVER"]}], logged
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
