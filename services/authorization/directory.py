@@ -36,7 +36,7 @@ from services.authorization.validation import (
     page_after,
     page_of,
 )
-from services.runtime import duties, pagination, tokens
+from services.runtime import duties, pagination, system_states, tokens
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, not_found, unauthenticated
@@ -59,6 +59,9 @@ BAD_CREDENTIALS = "unknown system id or wrong secret"
 BYTE_ORDER_MARK = "\ufeff"
 # Issued secrets are 43 characters; anything far longer is refused before hashing.
 MAX_SECRET = 256
+#: The administrative log's result of a system's own rotation refused because its token was ended (disabled,
+#: or issued before a rotation), as the access audit says DENY_REASON_CREDENTIALS_REVOKED.
+CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
 #: What a department's business system may do in the directory instead (duties.require_administrator).
 OWN_ROTATION = "a business system may rotate its own secret only (RotateSystemSecret with its own id)"
 
@@ -293,7 +296,17 @@ class Directory:
         # Never a lock-out: the new secret goes back to the caller, who can get a token with it at once.
         admin = AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
                               {"department_code": system.department_code})
-        state = await self._store.set_secret(system.id, secret_hash, admin)
+        # A system's own token is checked against its row, not only the verifier's states, which learn of a
+        # disable or a rotation from an event that may be late or lost (Redis away): a leaked token accepted
+        # meanwhile rotated once more, its holder taking the secret the authority had just handed over.
+        check = ((lambda state: system_states.refuse_ended(caller, state)) if _rotates_itself(caller, system_id)
+                 else None)
+        try:
+            state = await self._store.set_secret(system.id, secret_hash, admin, check)
+        except ServiceError:  # such a try is someone holding a leaked token: logged, as a refused token is
+            await self._store.record_admin(AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
+                                                         result=CREDENTIALS_REVOKED))
+            raise
         if state is None:
             raise not_found(f"system {system_id}")
         await self._events.system_changed(*state)
