@@ -163,8 +163,11 @@ class Directory:
     # Departments
 
     async def create_department(self, caller: Caller, department: Department) -> Department:
-        duties.require_role(caller, ADMINISTRATOR, "register departments")
-        require_authority(caller, "register departments")
+        # A refusal is logged on the code asked for (when it is one), as a refused rename or retirement is.
+        async with refusals_logged(self._store.record_admin, caller, "directory.create_department",
+                                   "" if credit_code_error(department.code) else department.code):
+            duties.require_role(caller, ADMINISTRATOR, "register departments")
+            require_authority(caller, "register departments")
         if problems := department_problems(department):
             raise invalid_argument(problems)
         admin = AdminEvent.by(caller, "directory.create_department", department.code,
