@@ -156,7 +156,9 @@ class Persons:
 
     async def create(self, caller: Caller, new: NewPerson) -> tuple[PersonRecord, str]:
         await self._administrator(caller, "create persons", "person.create", "")
-        username = new.username.strip().lower()
+        # Read as SignIn reads it (full-width letters from a Chinese input method are the ASCII they show): refused
+        # here, the administrator was told "a-z 0-9" while looking at those very letters.
+        username = pc.typed_username(new.username)
         problems = []
         if not pc.USERNAME.fullmatch(username):
             problems.append(FieldViolation("person.username", "must be 3-64 characters of a-z 0-9 . _ - "

@@ -737,6 +737,26 @@ async def test_roles_set_to_what_they_are_end_no_session(platform) -> None:  # t
     assert logged == [{"roles": ["APPLICANT", "APPROVER"], "before": ["APPLICANT", "APPROVER"]}], logged
 
 
+async def test_a_username_typed_in_full_width_creates_the_account_it_shows(platform) -> None:  # type: ignore[no-untyped-def]
+    """SignIn reads a username typed in full-width letters (a Chinese input method in 全角 mode) as the ASCII it
+    shows, but CreatePerson refused the same typing with "must be 3-64 characters of a-z 0-9 . _ -", to an
+    administrator looking at exactly those characters. It is read as SignIn reads it: the account is the ASCII
+    name, and signs in typed either way."""
+    suffix = uuid.uuid4().hex[:6]
+    full_width = str.maketrans("0123456789abcdef", "０１２３４５６７８９ａｂｃｄｅｆ")
+    typed = "ＺＨＡＮＧ．ｓａｎ－" + suffix.translate(full_width)
+    response = await _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=typed, display_name="张三",
+                                  department_code=platform.credentials.systems["civil"]["department"],
+                                  roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password=PASSWORD),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert response.person.username == f"zhang.san-{suffix}"
+    totp = pyotp.parse_uri(response.totp_provisioning_uri)
+    signed = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=typed, password=PASSWORD, totp_code=totp.now()), timeout=10)
+    assert signed.session.person.id == response.person.id
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
