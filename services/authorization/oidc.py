@@ -72,6 +72,32 @@ def token_id(id_token: str, claims: dict[str, object]) -> str:
     return hashlib.sha256(f"jws:{signed}".encode()).hexdigest()
 
 
+def _seconds_from_now(id_token: str, *claims: str) -> int | None:
+    """How far the latest of the token's time ``claims`` is from this service's clock (positive: ahead), None when
+    it holds none. Read once PyJWT has checked the signature (it checks the times after it)."""
+    body = jwt.decode(id_token, options={"verify_signature": False})
+    times = [value for name in claims if isinstance(value := body.get(name), int | float)]
+    return round(max(times) - time.time()) if times else None
+
+
+def _expired(id_token: str) -> str:
+    """Why an expired token was refused, saying by how much: an IdP whose clock is behind the platform's makes
+    every token arrive expired, and "expired" alone sent the person to sign in again, in vain."""
+    late = _seconds_from_now(id_token, "exp")
+    ago = f" {-late} s ago" if late is not None else ""
+    return (f"expired{ago}, past the {LEEWAY_SECONDS} s of clock drift allowed: if every sign-in is refused so, the "
+            "identity provider's clock is behind this service's; synchronise both (NTP)")
+
+
+def _ahead(id_token: str) -> str:
+    """Why a token issued "in the future" (``iat`` or ``nbf`` ahead of this service's clock) was refused: the IdP's
+    clock is ahead. Said as PyJWT's class name (ImmatureSignatureError), the operator had to look it up."""
+    ahead = _seconds_from_now(id_token, "iat", "nbf")
+    by = f" {ahead} s" if ahead is not None else ""
+    return (f"not yet valid: issued{by} ahead of this service's clock, past the {LEEWAY_SECONDS} s of drift allowed: "
+            "the identity provider's clock is ahead of this service's; synchronise both (NTP)")
+
+
 def _invalid(why: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID",
                         f"the identity provider's ID token was refused ({why}): sign in at the provider again")
@@ -169,7 +195,9 @@ class OidcVerifier:
                                 issuer=self._issuer, leeway=LEEWAY_SECONDS,
                                 options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
-            raise _invalid("expired") from None
+            raise _invalid(_expired(id_token)) from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid(_ahead(id_token)) from None
         except jwt.InvalidAudienceError:
             raise _invalid("wrong audience") from None
         except jwt.InvalidIssuerError:

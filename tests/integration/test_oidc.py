@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import socket
 import time
 import uuid
@@ -418,3 +419,24 @@ async def test_the_authoritys_administrator_resets_an_idp_binding_logged_with_wh
     done = next(e for e in mine if e.result == "OK")
     assert done.actor_system_id == platform.credentials.systems["authority"]["system_id"]
     assert json.loads(done.details_json) == {"reason": "统一身份认证账号重建", "issuer": idp.issuer, "subject": old}
+
+
+async def test_a_token_from_an_idp_whose_clock_differs_says_the_clocks_differ_and_by_how_much() -> None:
+    """An IdP whose clock runs ahead of the platform's (two NTP sources in a provincial network) issues every ID
+    token 'in the future': each sign-in was refused 'ImmatureSignatureError', which the operator reading the
+    console's log had to look up, and one running behind made every token 'expired' with no hint that it was the
+    clock, not the person. Both say now which clock is off and by how much."""
+    with running_idp() as idp:
+        verifier = OidcVerifier(idp.issuer, idp.jwks_url, AUDIENCE, "preferred_username")
+        now = int(time.time())
+        ahead = idp.id_token("sso.person", iat=now + 120, exp=now + 420)
+        with pytest.raises(ServiceError) as caught:
+            await verifier.verify(ahead)
+        assert caught.value.reason == "OIDC_TOKEN_INVALID"
+        message = caught.value.message
+        assert re.search(r"issued 1[12]\d s ahead of this service's clock", message) and "NTP" in message, message
+        behind = idp.id_token("sso.person", iat=now - 400, exp=now - 100)
+        with pytest.raises(ServiceError) as caught:
+            await verifier.verify(behind)
+        message = caught.value.message
+        assert re.search(r"expired (99|10\d) s ago", message) and "clock is behind" in message, message
