@@ -112,6 +112,13 @@ def _role_problems(roles: tuple[int, ...], authority: bool, field: str) -> list[
     return problems
 
 
+def _maker(caller: Caller) -> Caller | None:
+    """The administrator (a person) making a change, whom the store checks under the administrators' lock (still an
+    enabled ADMINISTRATOR, their token not ended); None for the authority's systems, whose tokens the verifier
+    checks as before."""
+    return caller if caller.is_person else None
+
+
 def _refuse_own_reset(caller: Caller, person: PersonRecord, what: str) -> None:
     """An administrator resets no credential of their own: ChangePassword asks the current password and a TOTP
     code, a reset asks neither, so whoever held an administrator's session token for a moment could otherwise
@@ -195,7 +202,7 @@ class Persons:
         admin = AdminEvent.by(caller, "person.create", record.id,
                               {"department_code": record.department_code, "roles": list(role_names(record.roles)),
                                "local_account": bool(new.password)})
-        created = await self._persons.insert(record, admin)
+        created = await self._persons.insert(record, admin, _maker(caller))
         return created, pc.provisioning_uri(secret, username) if secret else ""
 
     async def get(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -279,7 +286,7 @@ class Persons:
         if person.id == caller.person_id:
             raise invalid_argument([FieldViolation("id", "an administrator cannot disable themselves")])
         changed = await self._persons.disable(person.id, AdminEvent.by(caller, "person.disable", person.id),
-                                              caller.person_id)
+                                              _maker(caller))
         return await self._announce(changed, person_id)
 
     async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -373,7 +380,7 @@ class Persons:
                       ends_administrator: bool = False) -> PersonRecord:
         """An administrator's change; a person making it must still be one when it commits, and the last enabled
         administrator is not left without the role (the store checks both)."""
-        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id,
+        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, _maker(caller),
                                              ends_administrator)
         return await self._announce(changed, person_id)
 

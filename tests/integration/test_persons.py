@@ -757,6 +757,39 @@ async def test_a_username_typed_in_full_width_creates_the_account_it_shows(platf
     assert signed.session.person.id == response.person.id
 
 
+async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_person(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """An administrator's change of a person checked, under the administrators' lock, that its maker was still an
+    enabled 管理员, but not that their token was still theirs: with the announcement of their sign-out lost (Redis
+    away for a moment), whoever held the token they signed out of (a shared terminal, a copied request) reset any
+    person's password, or created an administrator with a password of their choosing, until the services'
+    reload a minute later. The token is now read against its maker's row there too: refused, nothing changed."""
+    from services.authorization import policy_events
+
+    async def redis_away(*_: object) -> None:
+        raise ConnectionError("Redis is away")
+
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    victim, _ = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    monkeypatch.setattr(policy_events, "publish", redis_away)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    calls = (_admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+                 id=victim.id, password="the leakers password"), metadata=bearer(session), timeout=10),
+             _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+                 username=f"u{uuid.uuid4().hex[:10]}", display_name="新管理员", department_code=victim.department_code,
+                 roles=[persons_pb2.PERSON_ROLE_APPROVER]), password="the leakers password"),
+                 metadata=bearer(session), timeout=10))
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    monkeypatch.undo()
+    assert not (await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=victim.id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+                ).person.password_change_required  # never reset
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
