@@ -263,6 +263,7 @@ class Directory:
         if (department := await self._store.get_department(code)) is None:
             raise not_found(f"department {code}")
         retirement.require_in_service(department)
+        await self._still_theirs(caller, "directory.create_system", code)
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         new = System(id=credentials.new_system_id(), department_code=code, name=system.name.strip())
@@ -294,6 +295,7 @@ class Directory:
                 duties.require_administrator(caller, "rotate systems' secrets", OWN_ROTATION)
             system = await self._find_system(system_id)
             require_department(caller, system.department_code, "rotate this system's secret")
+        await self._still_theirs(caller, "directory.rotate_system_secret", system.id)
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         # Never a lock-out: the new secret goes back to the caller, who can get a token with it at once.
@@ -314,6 +316,19 @@ class Directory:
             raise not_found(f"system {system_id}")
         await self._events.system_changed(*state)
         return secret
+
+    async def _still_theirs(self, caller: Caller, action: str, target: str) -> None:
+        """Refuses a person's token their row no longer accepts (signed out, reset, disabled) before a secret is
+        handed out: the verifier refuses it only once the announcement of the end (a Redis event, or its reload a
+        minute later) has reached it, and meanwhile the token an administrator signed out of registered systems and
+        rotated secrets for whoever held it. A system's own token is checked under its row's lock (set_secret)."""
+        if not caller.is_person:
+            return
+        try:
+            system_states.refuse_ended(caller, await self._store.person_token_state(caller.person_id))
+        except ServiceError:  # someone holding a token its person signed out of: logged, as a system's is
+            await self._store.record_admin(AdminEvent.by(caller, action, target, result=CREDENTIALS_REVOKED))
+            raise
 
     def _refusals_logged(self, caller: Caller, action: str, system_id: str) -> AbstractAsyncContextManager[None]:
         """Logs a refusal of ``action`` on the system (its id when it has an id's form), as a refused token is."""

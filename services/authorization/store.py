@@ -360,6 +360,13 @@ class Store:
             await self.append_admin(conn, SERVICE, [admin])
         return _system(row)
 
+    async def person_token_state(self, person_id: str) -> SystemState | None:
+        """Which of the person's tokens their row still accepts, as the verifiers' states hold it; None for no
+        such person."""
+        row = await self.pool.fetchrow("SELECT id, disabled, not_before, not_before_reason, state_version"
+                                       " FROM persons WHERE id = $1", person_id)
+        return _system_state(row)[1] if row is not None else None
+
     async def get_system(self, system_id: str) -> System | None:
         row = await self.pool.fetchrow("SELECT * FROM systems WHERE id = $1", system_id)
         return _system(row) if row else None

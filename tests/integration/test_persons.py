@@ -790,6 +790,41 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
                 ).person.password_change_required  # never reset
 
 
+async def test_an_administrators_session_ended_while_redis_missed_it_gets_no_system_secret(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """As for persons: the token an administrator signed out of, while the announcement was lost, registered a
+    business system or rotated one's secret, and its holder got the secret. Both read the token against the
+    administrator's row now: refused, no secret handed out."""
+    from services.authorization import policy_events
+
+    async def redis_away(*_: object) -> None:
+        raise ConnectionError("Redis is away")
+
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    department = platform.credentials.systems["social"]["department"]
+    system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
+    monkeypatch.setattr(policy_events, "publish", redis_away)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    calls = (directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+                 department_code=department, name="窗口受理系统")), metadata=bearer(session), timeout=10),
+             directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system.id),
+                                          metadata=bearer(session), timeout=10))
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    monkeypatch.undo()
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    for action, target in (("directory.create_system", department), ("directory.rotate_system_secret", system.id)):
+        events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                            metadata=platform.metadata("authority"), timeout=10)).events
+        assert [(e.target, e.result) for e in events if e.actor_system_id == administrator.id] == [
+            (target, "CREDENTIALS_REVOKED")], action
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
