@@ -39,6 +39,7 @@ from services.runtime.duties import ADMINISTRATOR, APPROVER, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.system_states import SECRET_ROTATED, SYSTEM_DISABLED, TOKEN_PREDATES_DISABLE
+from tests.integration.test_persons import announcements_lost
 
 pytestmark = pytest.mark.integration
 
@@ -276,16 +277,11 @@ async def test_a_token_ended_while_redis_missed_the_announcement_rotates_no_secr
     held the leaked token rotated the secret once more and got a new one: the secret the authority handed the
     department was dead, and the system, enabled again, answered the leaker. The rotation now compares the token
     with the system's row under its lock: refused as every service refuses it, and nothing changes."""
-    from services.authorization import policy_events
-
-    async def redis_away(*_: object) -> None:
-        raise ConnectionError("Redis is away")
-
     admin = platform.metadata("authority")
     for end, reason in (("disable", SYSTEM_DISABLED), ("rotate", SECRET_ROTATED)):
         system_id, secret, _ = await _new_system(platform)
         leaked = await _token(platform, system_id, secret)
-        monkeypatch.setattr(policy_events, "publish", redis_away)
+        announcements_lost(monkeypatch)
         if end == "disable":
             await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id), metadata=admin,
                                                      timeout=10)

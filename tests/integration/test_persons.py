@@ -86,6 +86,25 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
     return info.reason if info is not None else ""
 
 
+def announcements_lost(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Redis refuses every announcement of a change (the verifiers' states are not told) until
+    ``monkeypatch.undo()``: as when it is away for a moment; the services catch up at their reload."""
+    from services.authorization import policy_events
+
+    async def redis_away(*_: object) -> None:
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(policy_events, "publish", redis_away)
+
+
+async def _all_refused(calls: tuple[Awaitable[object], ...], reason: str) -> None:
+    """Each of ``calls`` is refused UNAUTHENTICATED with ``reason``."""
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, reason)
+
+
 async def test_a_person_signs_in_through_the_edge_and_calls_public_services_as_themselves(platform) -> None:  # type: ignore[no-untyped-def]
     person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
     assert totp is not None and person.local_account and person.id.startswith("psn-")
@@ -764,15 +783,10 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
     away for a moment), whoever held the token they signed out of (a shared terminal, a copied request) reset any
     person's password, or created an administrator with a password of their choosing, until the services'
     reload a minute later. The token is now read against its maker's row there too: refused, nothing changed."""
-    from services.authorization import policy_events
-
-    async def redis_away(*_: object) -> None:
-        raise ConnectionError("Redis is away")
-
     administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
     session = await sign_in(platform, administrator, totp)
     victim, _ = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
-    monkeypatch.setattr(policy_events, "publish", redis_away)
+    announcements_lost(monkeypatch)
     await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     calls = (_admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
                  id=victim.id, password="the leakers password"), metadata=bearer(session), timeout=10),
@@ -780,10 +794,7 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
                  username=f"u{uuid.uuid4().hex[:10]}", display_name="新管理员", department_code=victim.department_code,
                  roles=[persons_pb2.PERSON_ROLE_APPROVER]), password="the leakers password"),
                  metadata=bearer(session), timeout=10))
-    for call in calls:
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await call
-        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    await _all_refused(calls, "SESSION_ENDED")
     monkeypatch.undo()
     assert not (await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=victim.id),
                                                  metadata=platform.metadata("authority"), timeout=10)
@@ -795,27 +806,19 @@ async def test_an_administrators_session_ended_while_redis_missed_it_gets_no_sys
     """As for persons: the token an administrator signed out of, while the announcement was lost, registered a
     business system or rotated one's secret, and its holder got the secret. Both read the token against the
     administrator's row now: refused, no secret handed out."""
-    from services.authorization import policy_events
-
-    async def redis_away(*_: object) -> None:
-        raise ConnectionError("Redis is away")
-
     administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
     session = await sign_in(platform, administrator, totp)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     department = platform.credentials.systems["social"]["department"]
     system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
         department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
-    monkeypatch.setattr(policy_events, "publish", redis_away)
+    announcements_lost(monkeypatch)
     await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     calls = (directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
                  department_code=department, name="窗口受理系统")), metadata=bearer(session), timeout=10),
              directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system.id),
                                           metadata=bearer(session), timeout=10))
-    for call in calls:
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await call
-        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    await _all_refused(calls, "SESSION_ENDED")
     monkeypatch.undo()
     log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
     for action, target in (("directory.create_system", department), ("directory.rotate_system_secret", system.id)):
@@ -1324,16 +1327,11 @@ async def test_a_session_ended_while_redis_missed_the_announcement_is_not_renewe
     (Redis away for a moment, or the event not there yet), whoever held the signed-out token renewed it, and
     the new token, issued after the end, was accepted for the whole session, the sign-out undone. The renewal now
     compares the token with the person's row, as it compares their roles: refused, saying why."""
-    from services.authorization import policy_events
-
-    async def redis_away(*_: object) -> None:
-        raise ConnectionError("Redis is away")
-
     admin = platform.metadata("authority")
     for end, reason in (("sign out", "SESSION_ENDED"), ("password reset", "CREDENTIALS_RESET")):
         person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
         session = await sign_in(platform, person, totp)
-        monkeypatch.setattr(policy_events, "publish", redis_away)
+        announcements_lost(monkeypatch)
         if end == "sign out":
             await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
         else:
