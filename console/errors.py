@@ -350,6 +350,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "不能是常见密码，也不能是键盘、字母或数字的连续序列（前后加上数字或符号也一样，如 Admin@123456、P@ssw0rd2026、"
      "qwertyuiop12）：最先被猜到，请换用几个无关的词语组成的口令。"),
     (r"must differ from the current password", "新密码不能与当前密码相同。"),
+    (r"must hold only characters a sign-in form can type: character (\d+) is U\+([0-9A-F]+) .*",
+     r"第 \1 个字符（U+\2）是换行、制表符或零宽空格等登录时输入不了的字符（多来自文件或复制的文档），"
+     "请删去后重新设置。"),
     (r"must be 3-64 characters of a-z 0-9 .*", "用户名须为 3-64 位小写字母、数字或“. _ -”，以字母或数字开头。"),
     (r"REVIEWER and ADMINISTRATOR are the authority's roles only", "审核员、管理员只能是共享主管部门的人员。"),
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) \([^)]*\): write an ordinary space.*",

@@ -164,6 +164,10 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 # A token or a sign-in refused because the secret, password or TOTP it was checked with was
                 # replaced meanwhile (services/authorization: directory.issue_token, sessions.sign_in).
                 "SECRET_ROTATED": "失败：密钥已在签发期间轮换",
+                # A system's own RotateSystemSecret with a token its disable or an earlier rotation ended, or a
+                # CreateSystem / RotateSystemSecret with an administrator's token ended by their sign-out, a reset or
+                # a disable (services/authorization/directory.py): someone holding a leaked token.
+                "CREDENTIALS_REVOKED": "失败：令牌已失效（业务系统已停用或密钥已重置）",
                 "CREDENTIALS_CHANGED": "失败：密码或动态口令已在登录期间重置",
                 # A right TOTP code typed again (sessions.Sessions._refuse_code): refused, not counted.
                 "TOTP_REUSED": "失败：动态口令已使用过（不计入锁定）",

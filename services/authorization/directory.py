@@ -36,7 +36,7 @@ from services.authorization.validation import (
     page_after,
     page_of,
 )
-from services.runtime import duties, pagination, tokens
+from services.runtime import duties, pagination, system_states, tokens
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, not_found, unauthenticated
@@ -59,6 +59,9 @@ BAD_CREDENTIALS = "unknown system id or wrong secret"
 BYTE_ORDER_MARK = "\ufeff"
 # Issued secrets are 43 characters; anything far longer is refused before hashing.
 MAX_SECRET = 256
+#: The administrative log's result of a system's own rotation refused because its token was ended (disabled,
+#: or issued before a rotation), as the access audit says DENY_REASON_CREDENTIALS_REVOKED.
+CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
 #: What a department's business system may do in the directory instead (duties.require_administrator).
 OWN_ROTATION = "a business system may rotate its own secret only (RotateSystemSecret with its own id)"
 
@@ -160,8 +163,11 @@ class Directory:
     # Departments
 
     async def create_department(self, caller: Caller, department: Department) -> Department:
-        duties.require_role(caller, ADMINISTRATOR, "register departments")
-        require_authority(caller, "register departments")
+        # A refusal is logged on the code asked for (when it is one), as a refused rename or retirement is.
+        async with refusals_logged(self._store.record_admin, caller, "directory.create_department",
+                                   "" if credit_code_error(department.code) else department.code):
+            duties.require_role(caller, ADMINISTRATOR, "register departments")
+            require_authority(caller, "register departments")
         if problems := department_problems(department):
             raise invalid_argument(problems)
         admin = AdminEvent.by(caller, "directory.create_department", department.code,
@@ -265,6 +271,7 @@ class Directory:
         if (department := await self._store.get_department(code)) is None:
             raise not_found(f"department {code}")
         retirement.require_in_service(department)
+        await self._still_theirs(caller, "directory.create_system", code)
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         new = System(id=credentials.new_system_id(), department_code=code, name=system.name.strip())
@@ -296,16 +303,40 @@ class Directory:
                 duties.require_administrator(caller, "rotate systems' secrets", OWN_ROTATION)
             system = await self._find_system(system_id)
             require_department(caller, system.department_code, "rotate this system's secret")
+        await self._still_theirs(caller, "directory.rotate_system_secret", system.id)
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         # Never a lock-out: the new secret goes back to the caller, who can get a token with it at once.
         admin = AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
                               {"department_code": system.department_code})
-        state = await self._store.set_secret(system.id, secret_hash, admin)
+        # A system's own token is checked against its row, not only the verifier's states, which learn of a
+        # disable or a rotation from an event that may be late or lost (Redis away): a leaked token accepted
+        # meanwhile rotated once more, its holder taking the secret the authority had just handed over.
+        check = ((lambda state: system_states.refuse_ended(caller, state)) if _rotates_itself(caller, system_id)
+                 else None)
+        try:
+            state = await self._store.set_secret(system.id, secret_hash, admin, check)
+        except ServiceError:  # such a try is someone holding a leaked token: logged, as a refused token is
+            await self._store.record_admin(AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
+                                                         result=CREDENTIALS_REVOKED))
+            raise
         if state is None:
             raise not_found(f"system {system_id}")
         await self._events.system_changed(*state)
         return secret
+
+    async def _still_theirs(self, caller: Caller, action: str, target: str) -> None:
+        """Refuses a person's token their row no longer accepts (signed out, reset, disabled) before a secret is
+        handed out: the verifier refuses it only once the announcement of the end (a Redis event, or its reload a
+        minute later) has reached it, and meanwhile the token an administrator signed out of registered systems and
+        rotated secrets for whoever held it. A system's own token is checked under its row's lock (set_secret)."""
+        if not caller.is_person:
+            return
+        try:
+            system_states.refuse_ended(caller, await self._store.person_token_state(caller.person_id))
+        except ServiceError:  # someone holding a token its person signed out of: logged, as a system's is
+            await self._store.record_admin(AdminEvent.by(caller, action, target, result=CREDENTIALS_REVOKED))
+            raise
 
     def _refusals_logged(self, caller: Caller, action: str, system_id: str) -> AbstractAsyncContextManager[None]:
         """Logs a refusal of ``action`` on the system (its id when it has an id's form), as a refused token is."""

@@ -3,8 +3,9 @@
 The IdP (Keycloak in docs/configuration.md) signs ID tokens with keys it publishes as a JWKS. The service
 fetches that JWKS (``IdpKeys``: kept for ``JWKS_CACHE_SECONDS``, fetched again at once for a ``kid`` it does not
 hold, so the IdP's key rotation needs nothing here, and a key the IdP withdrew is refused from the next fetch on),
-and checks the signature, the issuer, the audience (the console's client id),
-the expiry and the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
+and checks the signature, the issuer, the audience (the console's client id) and the authorized party (``azp``:
+a token the IdP issued to another of its clients is refused, even when its audiences name ours), the expiry and
+the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
 the person, and the token's ``iss`` and ``sub`` the IdP account the person is bound to at their first sign-in
 (the username claim alone is no stable identifier). Only asymmetric algorithms are accepted: a token "signed"
 with ``none`` or with an HMAC over the public key never passes.
@@ -71,6 +72,32 @@ def token_id(id_token: str, claims: dict[str, object]) -> str:
     return hashlib.sha256(f"jws:{signed}".encode()).hexdigest()
 
 
+def _seconds_from_now(id_token: str, *claims: str) -> int | None:
+    """How far the latest of the token's time ``claims`` is from this service's clock (positive: ahead), None when
+    it holds none. Read once PyJWT has checked the signature (it checks the times after it)."""
+    body = jwt.decode(id_token, options={"verify_signature": False})
+    times = [value for name in claims if isinstance(value := body.get(name), int | float)]
+    return round(max(times) - time.time()) if times else None
+
+
+def _expired(id_token: str) -> str:
+    """Why an expired token was refused, saying by how much: an IdP whose clock is behind the platform's makes
+    every token arrive expired, and "expired" alone sent the person to sign in again, in vain."""
+    late = _seconds_from_now(id_token, "exp")
+    ago = f" {-late} s ago" if late is not None else ""
+    return (f"expired{ago}, past the {LEEWAY_SECONDS} s of clock drift allowed: if every sign-in is refused so, the "
+            "identity provider's clock is behind this service's; synchronise both (NTP)")
+
+
+def _ahead(id_token: str) -> str:
+    """Why a token issued "in the future" (``iat`` or ``nbf`` ahead of this service's clock) was refused: the IdP's
+    clock is ahead. Said as PyJWT's class name (ImmatureSignatureError), the operator had to look it up."""
+    ahead = _seconds_from_now(id_token, "iat", "nbf")
+    by = f" {ahead} s" if ahead is not None else ""
+    return (f"not yet valid: issued{by} ahead of this service's clock, past the {LEEWAY_SECONDS} s of drift allowed: "
+            "the identity provider's clock is ahead of this service's; synchronise both (NTP)")
+
+
 def _invalid(why: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID",
                         f"the identity provider's ID token was refused ({why}): sign in at the provider again")
@@ -132,6 +159,20 @@ class OidcVerifier:
         return cls(settings.oidc_issuer, settings.oidc_jwks_url, settings.oidc_audience,
                    settings.oidc_username_claim)
 
+    def _another_party(self, claims: dict[str, object]) -> str:
+        """Why a token naming our client among its audiences was issued to another (OpenID Connect Core 3.1.3.7,
+        4-5), "" when it was not. PyJWT checks only that ``aud`` holds ours: a token the IdP issued to another of
+        its applications (Keycloak's access token of a client with an audience mapper to ours, ``azp`` naming that
+        client) signed its holder in as the person, so any application of the realm that received a person's
+        token could act as them here."""
+        party = claims.get("azp")
+        if party is not None and party != self._audience:
+            return f"it was issued to client {str(party)[:80]!r}, not to {self._audience!r} (azp)"
+        audiences = claims.get("aud")
+        if party is None and isinstance(audiences, list) and len(audiences) > 1:
+            return "it names several audiences and no authorized party (azp) saying which client it was issued to"
+        return ""
+
     async def verify(self, id_token: str) -> VerifiedIdToken:
         """The verified token's username claim and name, or UNAUTHENTICATED (OIDC_TOKEN_INVALID) saying why;
         UNAVAILABLE when the IdP's keys cannot be fetched."""
@@ -154,7 +195,9 @@ class OidcVerifier:
                                 issuer=self._issuer, leeway=LEEWAY_SECONDS,
                                 options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
-            raise _invalid("expired") from None
+            raise _invalid(_expired(id_token)) from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid(_ahead(id_token)) from None
         except jwt.InvalidAudienceError:
             raise _invalid("wrong audience") from None
         except jwt.InvalidIssuerError:
@@ -163,6 +206,8 @@ class OidcVerifier:
             raise _invalid("bad signature") from None
         except jwt.InvalidTokenError as exc:
             raise _invalid(type(exc).__name__) from None
+        if why := self._another_party(claims):
+            raise _invalid(why)
         value = claims.get(self._claim)
         if not isinstance(value, str) or not value:
             raise _invalid(f"no {self._claim} claim")

@@ -3,9 +3,10 @@
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended option: 64 MiB,
 3 passes), so a stolen table yields no password cheaply; the hash carries its parameters, so they can be
 raised later. An unknown username is verified against a decoy hash, so the answer time does not say which
-usernames exist. TOTP codes are 6 digits over 30-second steps, one step of clock drift either way accepted;
-the step of the last accepted code is kept, so a code (seen over a shoulder, or replayed) is never accepted
-twice.
+usernames exist. A password is hashed and compared in NFKC (NIST SP 800-63B 5.1.1.2), so the same characters
+typed in full-width forms or decomposed still match. TOTP codes are 6 digits over 30-second steps, one step of
+clock drift either way accepted; the step of the last accepted code is kept, so a code (seen over a shoulder, or
+replayed) is never accepted twice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.runtime.errors import invisible_character
 from services.runtime.identity import PERSON_PREFIX
 
 #: Password length bounds: long enough to resist guessing (NIST SP 800-63B asks for 8; the platform 12),
@@ -85,6 +87,12 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"must be at most {PASSWORD_MAX} characters"
     if "\x00" in password:
         return "must not contain NUL characters"
+    if (hidden := invisible_character(password)) is not None:
+        # No sign-in form types a line break, a tab or a zero-width space: a password holding one (the final newline
+        # of the file a provisioning job read it from, a character copied with it) is one its person never signs in
+        # with. Said by position and name, never quoting the password.
+        return f"must hold only characters a sign-in form can type: {hidden.rsplit(': ', 1)[0]}: remove it"
+    password = normalized_password(password)  # as it is compared: ｚｈａｎｇ.ｓａｎ is the username
     if len(set(password)) < PASSWORD_MIN_DISTINCT:
         return (f"must use at least {PASSWORD_MIN_DISTINCT} different characters (a repeated character or pattern, "
                 "such as aaaaaaaaaaaa, is guessed first)")
@@ -107,7 +115,7 @@ def _common(password: str) -> bool:
     symbols around it (Admin@123456, P@ssw0rd2026!, woaini1314520), or a keyboard, alphabet or digit run
     (123456789012, qwertyuiop12, 1qaz2wsx3edc): each passes the length and the different characters, and is
     among the first a guesser tries."""
-    lowered = unicodedata.normalize("NFKC", password).lower()
+    lowered = normalized_password(password).lower()
     run = _letters_and_digits(lowered)
     core = lowered.strip(_AROUND)
     if core.translate(_LOOK_ALIKES) in _COMMON_WORDS or core.replace("1", "l").translate(_LOOK_ALIKES) in _COMMON_WORDS:
@@ -116,15 +124,30 @@ def _common(password: str) -> bool:
                for part in (run, core) for sequence in _SEQUENCES)
 
 
+def normalized_password(password: str) -> str:
+    """``password`` as it is hashed and compared: in NFKC (NIST SP 800-63B 5.1.1.2), as the username and the TOTP
+    code are read. The same characters reach the service written in more than one way: full-width letters from a
+    Chinese input method in 全角 mode (ｒｉｖｅｒ), an accented letter precomposed by Windows and decomposed by macOS;
+    compared as sent, the person typing their own password was refused it, each try counted toward the lock."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password: str) -> str:
-    """The argon2id PHC string of ``password`` (slow on purpose: call it off the event loop)."""
-    return _hasher().hash(password)
+    """The argon2id PHC string of ``password`` normalised (slow on purpose: call it off the event loop)."""
+    return _hasher().hash(normalized_password(password))
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """True when ``password`` matches ``stored``; an empty or malformed hash never matches."""
+    """True when ``password`` matches ``stored``; an empty or malformed hash never matches. A hash stored before
+    passwords were normalised holds the password as it was sent then: one NFKC changes is tried as sent too (an
+    unknown username's decoy likewise, so the time taken depends on the password typed, never on the account)."""
     if not stored or len(password) > PASSWORD_MAX:
         return False
+    normalized = normalized_password(password)
+    return _matches(stored, normalized) or (normalized != password and _matches(stored, password))
+
+
+def _matches(stored: str, password: str) -> bool:
     try:
         return _hasher().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

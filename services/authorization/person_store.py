@@ -18,8 +18,10 @@ import asyncpg
 from govshare.authorization.v1 import persons_pb2
 from services.authorization import retirement
 from services.authorization.store import SERVICE, Store, reset_second
+from services.runtime import system_states
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import already_exists, failed_precondition, permission_denied
+from services.runtime.identity import Caller
 from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.system_states import DISABLED, SystemState
 
@@ -73,6 +75,14 @@ class PersonRecord:
     totp_handed_over: bool = False
     #: Why the person's department no longer acts (retirement.retired_sentence), "" while it is in service.
     department_retired: str = ""
+    #: Why ``not_before`` last moved (RESET, CREDENTIALS_RESET, ROLES_CHANGED, DISABLED), "" before it ever did.
+    not_before_reason: str = ""
+
+    @property
+    def token_state(self) -> SystemState:
+        """Which of the person's tokens the row still accepts (as the verifiers' SystemStates hold it)."""
+        return SystemState(disabled=self.disabled, not_before=self.not_before, reason=self.not_before_reason,
+                           version=0)
 
     @property
     def etag(self) -> str:
@@ -107,7 +117,7 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"],
                         totp_enrolment_required=row["totp_enrolment_required"],
                         totp_handed_over=row["totp_handed_over"],
-                        department_retired=_retired(row))
+                        department_retired=_retired(row), not_before_reason=row["not_before_reason"])
 
 
 def _retired(row: asyncpg.Record) -> str:
@@ -163,9 +173,14 @@ class PersonStore:
     async def _one(self, conn: asyncpg.Connection, person_id: str) -> PersonRecord:
         return _person(await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", person_id))
 
-    async def insert(self, person: PersonRecord, admin: AdminEvent) -> PersonRecord:
+    async def insert(self, person: PersonRecord, admin: AdminEvent, administrator: Caller | None = None
+                     ) -> PersonRecord:
+        """Stores a new person; ``administrator``, the person creating them, is checked as ``update`` checks it."""
         try:
             async with self._store.pool.acquire() as conn, conn.transaction():
+                if administrator is not None:
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMINISTRATORS_LOCK)
+                    await self._still_administrator(conn, administrator)
                 await Store.require_in_service(conn, person.department_code)
                 await conn.execute(
                     "INSERT INTO persons (id, username, display_name, department_code, roles, password_hash,"
@@ -201,10 +216,12 @@ class PersonStore:
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
-                     cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False,
+                     cut_tokens: str | Callable[[PersonRecord], str] = "", administrator: Caller | None = None,
+                     ends_administrator: bool = False,
                      unused_step: int = 0, proved_with: tuple[str, str] | None = None) -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
-        their tokens issued until now are refused. None for an unknown id.
+        their tokens issued until now are refused (or, a function of the person as they are just before the
+        change, the reason when the change must cut them, "" when not). None for an unknown id.
 
         ``admin`` may be a function of the person as they are just before the change (read under the row's lock):
         an entry saying what was there before (the roles replaced) is then true even when two administrators
@@ -212,7 +229,9 @@ class PersonStore:
 
         ``administrator``, the person making the change, must still be an enabled ADMINISTRATOR when it is made:
         their token says they were when it was issued, and another administrator may have taken the role or
-        disabled them since (PERMISSION_DENIED then, and nothing changes).
+        disabled them since (PERMISSION_DENIED then, and nothing changes); and the token must still be theirs (not
+        ended by a sign-out or a reset: UNAUTHENTICATED as every service says, whether or not the announcement of
+        the end has reached this service's verifier).
 
         ``ends_administrator``: the change leaves the person no enabled ADMINISTRATOR (disabled, or the role
         taken away); refused (FAILED_PRECONDITION LAST_ADMINISTRATOR) when they are the last enabled one.
@@ -229,9 +248,9 @@ class PersonStore:
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
         async with self._store.pool.acquire() as conn, conn.transaction():
-            if administrator or ends_administrator:
+            if administrator is not None or ends_administrator:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMINISTRATORS_LOCK)
-            if administrator:
+            if administrator is not None:
                 await self._still_administrator(conn, administrator)
             before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
             if before is None:
@@ -242,6 +261,8 @@ class PersonStore:
                 raise TotpStepUsed
             if ends_administrator:
                 await self._not_last_administrator(conn, _person(before))
+            if callable(cut_tokens):
+                cut_tokens = cut_tokens(_person(before))
             if cut_tokens:
                 # Taken under the row's lock: a sign-in making its token (record_success) has either finished,
                 # with an earlier ``iat``, or waits and sees this change.
@@ -273,15 +294,20 @@ class PersonStore:
                 "another administrator first"))
 
     @staticmethod
-    async def _still_administrator(conn: asyncpg.Connection, person_id: str) -> None:
+    async def _still_administrator(conn: asyncpg.Connection, administrator: Caller) -> None:
         """Under the lock every administrator's change takes (``update``), so the check holds until the change
-        commits."""
-        if not await conn.fetchval("SELECT NOT disabled AND $2 = ANY(roles) FROM persons WHERE id = $1",
-                                   person_id, _ADMINISTRATOR):
+        commits. The token is read against the row as well: the verifier refuses an ended one only once the
+        announcement of its end (a Redis event, or its reload a minute later) has reached it, and meanwhile the
+        token an administrator signed out of reset passwords and created administrators."""
+        row = await conn.fetchrow("SELECT disabled, roles, not_before, not_before_reason FROM persons WHERE id = $1",
+                                  administrator.person_id)
+        if row is None or row["disabled"] or _ADMINISTRATOR not in row["roles"]:
             raise permission_denied("ADMINISTRATOR_ONLY", "you are no longer an enabled 管理员 (ADMINISTRATOR): "
                                                           "another administrator changed your account meanwhile, "
                                                           "and this change was not made",
                                     required_role="ADMINISTRATOR")
+        system_states.refuse_ended(administrator, SystemState(disabled=False, not_before=row["not_before"],
+                                                              reason=row["not_before_reason"], version=0))
 
     async def seal_secrets(self, sealer: TotpSealer) -> tuple[int, int]:
         """Seals under the sealing key every TOTP secret stored in the clear (before sealing existed) or under an
@@ -304,7 +330,8 @@ class PersonStore:
             sealed += status == "UPDATE 1"
         return sealed, unreadable
 
-    async def disable(self, person_id: str, admin: AdminEvent, administrator: str = "") -> _Changed | None:
+    async def disable(self, person_id: str, admin: AdminEvent, administrator: Caller | None = None
+                      ) -> _Changed | None:
         return await self.update(person_id, "disabled = true", (), admin, cut_tokens=DISABLED,
                                  administrator=administrator, ends_administrator=True)
 

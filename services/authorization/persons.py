@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -112,6 +112,13 @@ def _role_problems(roles: tuple[int, ...], authority: bool, field: str) -> list[
     return problems
 
 
+def _maker(caller: Caller) -> Caller | None:
+    """The administrator (a person) making a change, whom the store checks under the administrators' lock (still an
+    enabled ADMINISTRATOR, their token not ended); None for the authority's systems, whose tokens the verifier
+    checks as before."""
+    return caller if caller.is_person else None
+
+
 def _refuse_own_reset(caller: Caller, person: PersonRecord, what: str) -> None:
     """An administrator resets no credential of their own: ChangePassword asks the current password and a TOTP
     code, a reset asks neither, so whoever held an administrator's session token for a moment could otherwise
@@ -156,7 +163,9 @@ class Persons:
 
     async def create(self, caller: Caller, new: NewPerson) -> tuple[PersonRecord, str]:
         await self._administrator(caller, "create persons", "person.create", "")
-        username = new.username.strip().lower()
+        # Read as SignIn reads it (full-width letters from a Chinese input method are the ASCII they show): refused
+        # here, the administrator was told "a-z 0-9" while looking at those very letters.
+        username = pc.typed_username(new.username)
         problems = []
         if not pc.USERNAME.fullmatch(username):
             problems.append(FieldViolation("person.username", "must be 3-64 characters of a-z 0-9 . _ - "
@@ -193,7 +202,7 @@ class Persons:
         admin = AdminEvent.by(caller, "person.create", record.id,
                               {"department_code": record.department_code, "roles": list(role_names(record.roles)),
                                "local_account": bool(new.password)})
-        created = await self._persons.insert(record, admin)
+        created = await self._persons.insert(record, admin, _maker(caller))
         return created, pc.provisioning_uri(secret, username) if secret else ""
 
     async def get(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -262,7 +271,13 @@ class Persons:
             return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                          "before": list(role_names(before.roles))})
 
-        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, ROLES_CHANGED,
+        def cut(before: PersonRecord) -> str:
+            """ROLES_CHANGED when the roles change (read under the row's lock): the roles they already hold, set
+            again (修改角色 saved unchanged, a directory sync applying every person's roles each night), signed
+            the person out mid-work, told their roles had changed."""
+            return ROLES_CHANGED if tuple(sorted(set(before.roles))) != roles else ""
+
+        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, cut,
                                   ends_administrator=ADMINISTRATOR not in role_names(roles))
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -271,7 +286,7 @@ class Persons:
         if person.id == caller.person_id:
             raise invalid_argument([FieldViolation("id", "an administrator cannot disable themselves")])
         changed = await self._persons.disable(person.id, AdminEvent.by(caller, "person.disable", person.id),
-                                              caller.person_id)
+                                              _maker(caller))
         return await self._announce(changed, person_id)
 
     async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -361,10 +376,11 @@ class Persons:
                                   CREDENTIALS_RESET)
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
-                      admin: AdminEntry, cut_tokens: str = "", ends_administrator: bool = False) -> PersonRecord:
+                      admin: AdminEntry, cut_tokens: str | Callable[[PersonRecord], str] = "",
+                      ends_administrator: bool = False) -> PersonRecord:
         """An administrator's change; a person making it must still be one when it commits, and the last enabled
         administrator is not left without the role (the store checks both)."""
-        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id,
+        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, _maker(caller),
                                              ends_administrator)
         return await self._announce(changed, person_id)
 

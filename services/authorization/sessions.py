@@ -47,7 +47,7 @@ from services.authorization.person_store import (
     TotpStepUsed,
 )
 from services.authorization.persons import caller_of
-from services.runtime import person_secrets, tokens
+from services.runtime import person_secrets, system_states, tokens
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, failed_precondition, invalid_argument
 from services.runtime.identity import Caller
@@ -297,6 +297,9 @@ class Sessions:
             # proved both factors. Refused here, anyone who knew the username ended an officer's session by
             # mistyping.
             self._refuse_disabled(person)
+            # Ended by a sign-out or a reset: the verifier's states learn of it from an event that may be late or
+            # lost (Redis away), and the token renewed meanwhile was issued after the end, accepted to the last.
+            system_states.refuse_ended(caller, person.token_state)
             if caller.roles != caller_of(person).roles:
                 raise _refused(ROLES_CHANGED, "your roles changed: sign in again to act with the new ones")
             return (*self._issue(person, session_end), person)
@@ -334,7 +337,7 @@ class Sessions:
                                                                     ("totp_code", totp_code)) if not v]
         if error := pc.password_problem(new_password, person.username):
             problems.append(FieldViolation("new_password", error))
-        elif new_password == current_password:
+        elif pc.normalized_password(new_password) == pc.normalized_password(current_password):
             # A first password the administrator handed over, "changed" to itself, stayed known to them. Both
             # are the caller's input: refusing it says nothing of the password stored.
             problems.append(FieldViolation("new_password", "must differ from the current password"))

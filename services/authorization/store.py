@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -370,6 +370,13 @@ class Store:
             await self.append_admin(conn, SERVICE, [admin])
         return _system(row)
 
+    async def person_token_state(self, person_id: str) -> SystemState | None:
+        """Which of the person's tokens their row still accepts, as the verifiers' states hold it; None for no
+        such person."""
+        row = await self.pool.fetchrow("SELECT id, disabled, not_before, not_before_reason, state_version"
+                                       " FROM persons WHERE id = $1", person_id)
+        return _system_state(row)[1] if row is not None else None
+
     async def get_system(self, system_id: str) -> System | None:
         row = await self.pool.fetchrow("SELECT * FROM systems WHERE id = $1", system_id)
         return _system(row) if row else None
@@ -428,13 +435,18 @@ class Store:
                                      department_code, list(ids))
         return {r["id"] for r in rows}
 
-    async def set_secret(self, system_id: str, secret_hash: str,
-                         admin: AdminEvent) -> tuple[str, SystemState] | None:
-        """Replaces the secret; tokens issued before now are refused from now on. None for an unknown id."""
+    async def set_secret(self, system_id: str, secret_hash: str, admin: AdminEvent,
+                         check: Callable[[SystemState], None] | None = None) -> tuple[str, SystemState] | None:
+        """Replaces the secret; tokens issued before now are refused from now on. None for an unknown id.
+        ``check`` is given the system's token state under the row's lock, before anything changes, and may refuse
+        by raising (a system rotating its own secret with a token that state no longer accepts)."""
         async with self.pool.acquire() as conn, conn.transaction():
             # The row first, then the time: a token issued meanwhile (held_credentials) gets an earlier ``iat``.
-            if not await conn.fetchval("SELECT true FROM systems WHERE id = $1 FOR UPDATE", system_id):
+            row = await conn.fetchrow("SELECT * FROM systems WHERE id = $1 FOR UPDATE", system_id)
+            if row is None:
                 return None
+            if check is not None:
+                check(_system_state(row)[1])
             row = await conn.fetchrow(
                 "UPDATE systems SET secret_hash = $2, update_time = now(),"
                 " not_before = GREATEST($3, not_before + 1), not_before_reason = $4,"

@@ -116,6 +116,14 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
                         "one with TokenService.IssueToken and the new secret")
 
 
+def refuse_ended(caller: Caller, state: SystemState | None) -> None:
+    """Refuses ``caller``'s token (UNAUTHENTICATED saying why) when ``state``, its system's or person's, no longer
+    accepts it: disabled, or issued before their last reset. The verifiers' check, and RefreshSession's against
+    the person's row (which must not wait for the event that brings the state here)."""
+    if state is not None and (state.disabled or caller.issued_at < state.not_before):
+        raise _refusal(caller.system_id, state)
+
+
 class SystemStates:
     """The restricted systems, kept current by events and reloads; :meth:`check` refuses their tokens."""
 
@@ -139,9 +147,7 @@ class SystemStates:
                 return  # platform services and the anonymous IssueToken placeholder carry no token
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "SYSTEM_STATES_LOADING",
                                "the states of business systems are not loaded yet; retry shortly")
-        state = self._states.get(caller.system_id)
-        if state is not None and (state.disabled or caller.issued_at < state.not_before):
-            raise _refusal(caller.system_id, state)
+        refuse_ended(caller, self._states.get(caller.system_id))
 
     # -- keeping current ------------------------------------------------------------------------------------
 

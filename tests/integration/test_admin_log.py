@@ -1010,3 +1010,29 @@ async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # typ
     assert json.loads(entry.details_json) == {"source_department_code": _department(platform, "social"),
                                               "records": 2}
     assert person["citizen_id"] not in entry.details_json
+
+
+async def test_a_refused_system_role_or_department_registration_is_logged_with_who_tried(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """The subject-access role lets a system list who accessed a citizen's records, and registering a department
+    makes a new party of the platform: a department's system granting itself the role, its 申请人 revoking a
+    portal's, or a system registering a department were refused without a trace, while a refused rotation,
+    disable or enable of a system is logged. Each is now an entry with who tried and why it was refused."""
+    since = _now()
+    roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
+    portal = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
+    civil, applicant = _system(platform, "civil"), _person(platform, "police", APPLICANT).system_id
+    await _refused(roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(system_id=civil, role=portal),
+                                         metadata=platform.metadata("civil"), timeout=10))
+    await _refused(roles.RevokeSystemRole(roles_pb2.RevokeSystemRoleRequest(system_id=civil, role=portal),
+                                          metadata=platform.person("police", APPLICANT), timeout=10))
+    code = "91110000600037341L"
+    await _refused(directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=code, name="冒充的部门", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110000")),
+        metadata=platform.metadata("civil"), timeout=10))
+    for action, target, actor, result in [("roles.grant_system_role", civil, civil, "AUTHORITY_ONLY"),
+                                          ("roles.revoke_system_role", civil, applicant, "ROLE_REQUIRED"),
+                                          ("directory.create_department", code, civil, "AUTHORITY_ONLY")]:
+        entries = [e for e in await _events(platform, action=action, start_time=since) if e.actor_system_id == actor]
+        assert [(e.target, e.result) for e in entries] == [(target, result)], (action, entries)

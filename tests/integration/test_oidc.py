@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import socket
 import time
 import uuid
@@ -111,6 +112,31 @@ async def test_tokens_the_idp_did_not_issue_for_us_are_refused(platform, idp: Id
     code, reason, _ = await _refused(sessions.ExchangeOidcToken(
         persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token("nobody.here")), timeout=10))
     assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_PERSON")
+
+
+async def test_a_token_the_idp_issued_to_another_client_is_refused_though_it_names_us(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """Only the audience was checked, and PyJWT accepts a token whose ``aud`` list merely holds ours: a token the
+    province's IdP issued to another of its applications (Keycloak's access token of a client given an audience
+    mapper to the console, ``azp`` naming that client) signed its holder in as the person, so any application of
+    the realm that received a person's token could act as them here. OpenID Connect Core 3.1.3.7: a token for
+    several audiences names its authorized party (``azp``), and that must be our client. A token the IdP issued to
+    us (``azp`` ours, as Keycloak's ID tokens carry it) still signs in."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username)
+    cases = {
+        "issued to client 'other-app'": idp.id_token(username, aud=["other-app", AUDIENCE], azp="other-app"),
+        "issued to client 'other-app' ": idp.id_token(username, aud=AUDIENCE, azp="other-app"),
+        "names several audiences and no authorized party": idp.id_token(username, aud=["other-app", AUDIENCE]),
+    }
+    for why, token in cases.items():
+        code, reason, message = await _refused(sessions.ExchangeOidcToken(
+            persons_pb2.ExchangeOidcTokenRequest(id_token=token), timeout=10))
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID"), (why, message)
+        assert why.strip() in message, (why, message)
+    ours = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, aud=[AUDIENCE], azp=AUDIENCE)), timeout=10)
+    assert ours.session.person.id == person.id
 
 
 async def test_an_idp_account_named_as_a_local_account_does_not_take_it_over(  # type: ignore[no-untyped-def]
@@ -393,3 +419,24 @@ async def test_the_authoritys_administrator_resets_an_idp_binding_logged_with_wh
     done = next(e for e in mine if e.result == "OK")
     assert done.actor_system_id == platform.credentials.systems["authority"]["system_id"]
     assert json.loads(done.details_json) == {"reason": "统一身份认证账号重建", "issuer": idp.issuer, "subject": old}
+
+
+async def test_a_token_from_an_idp_whose_clock_differs_says_the_clocks_differ_and_by_how_much() -> None:
+    """An IdP whose clock runs ahead of the platform's (two NTP sources in a provincial network) issues every ID
+    token 'in the future': each sign-in was refused 'ImmatureSignatureError', which the operator reading the
+    console's log had to look up, and one running behind made every token 'expired' with no hint that it was the
+    clock, not the person. Both say now which clock is off and by how much."""
+    with running_idp() as idp:
+        verifier = OidcVerifier(idp.issuer, idp.jwks_url, AUDIENCE, "preferred_username")
+        now = int(time.time())
+        ahead = idp.id_token("sso.person", iat=now + 120, exp=now + 420)
+        with pytest.raises(ServiceError) as caught:
+            await verifier.verify(ahead)
+        assert caught.value.reason == "OIDC_TOKEN_INVALID"
+        message = caught.value.message
+        assert re.search(r"issued 1[12]\d s ahead of this service's clock", message) and "NTP" in message, message
+        behind = idp.id_token("sso.person", iat=now - 400, exp=now - 100)
+        with pytest.raises(ServiceError) as caught:
+            await verifier.verify(behind)
+        message = caught.value.message
+        assert re.search(r"expired (99|10\d) s ago", message) and "clock is behind" in message, message

@@ -86,6 +86,25 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
     return info.reason if info is not None else ""
 
 
+def announcements_lost(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Redis refuses every announcement of a change (the verifiers' states are not told) until
+    ``monkeypatch.undo()``: as when it is away for a moment; the services catch up at their reload."""
+    from services.authorization import policy_events
+
+    async def redis_away(*_: object) -> None:
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(policy_events, "publish", redis_away)
+
+
+async def _all_refused(calls: tuple[Awaitable[object], ...], reason: str) -> None:
+    """Each of ``calls`` is refused UNAUTHENTICATED with ``reason``."""
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, reason)
+
+
 async def test_a_person_signs_in_through_the_edge_and_calls_public_services_as_themselves(platform) -> None:  # type: ignore[no-untyped-def]
     person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
     assert totp is not None and person.local_account and person.id.startswith("psn-")
@@ -665,6 +684,150 @@ async def test_a_repeated_character_or_the_username_is_refused_as_a_password_eve
                                                timeout=10)
 
 
+async def test_a_password_holding_a_character_nobody_can_type_is_refused_where_it_is_set(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A password was taken with a line break (a provisioning job reading the first password from its file keeps
+    the final newline, as a secret's reader does), a tab or a zero-width space (copied from a document): set so, no
+    sign-in form can type it, and the person, typing what they were given, was told 'wrong password' until the
+    account locked. Refused where it is set, naming the character and where it is (never the password)."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    calls = (
+        (_admin(platform).CreatePerson, persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+            username=f"u{uuid.uuid4().hex[:10]}", display_name="张新", department_code=person.department_code,
+            roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password="river\u200bstone lantern"),
+         platform.metadata("authority"), "password", "character 6 is U+200B"),
+        (_admin(platform).ResetPersonPassword, persons_pb2.ResetPersonPasswordRequest(
+            id=person.id, password="a brand new password\n"), platform.metadata("authority"), "password",
+         "character 21 is U+000A"),
+        (_sessions(platform).ChangePassword, persons_pb2.ChangePasswordRequest(
+            current_password=PASSWORD, new_password="river\tstone lantern", totp_code="000000"),
+         bearer(session), "new_password", "character 6 is U+0009"),
+    )
+    for call, request, metadata, field, where in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+        _, bad = details_of(refused.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == [field], bad
+        assert where in bad.field_violations[0].description, bad
+        assert "stone" not in bad.field_violations[0].description and "brand" not in bad.field_violations[0].description
+    # Nothing was set: a reset or a change would have ended this session.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)
+
+
+async def test_a_password_signs_in_however_unicode_writes_the_same_characters(platform) -> None:  # type: ignore[no-untyped-def]
+    """A password was compared as the bytes it was set with: one set in full-width letters (a Chinese input method
+    in 全角 mode, or a provisioning job's file) was refused typed in ordinary ones, and an accented letter set
+    precomposed (Windows) refused typed decomposed (macOS), each try counted toward the lock, though the person
+    typed the same characters. Passwords are now read in NFKC, as the username and the TOTP code are (NIST SP
+    800-63B 5.1.1.2)."""
+    admin = platform.metadata("authority")
+    for given, typed in (("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", "river stone lantern"),
+                         ("cafe\u0301 au lait fourteen", "caf\u00e9 au lait fourteen")):
+        person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+        await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+            id=person.id, password=given), metadata=admin, timeout=10)
+        session = await sign_in(platform, person, totp, password=typed)
+        assert session.person.id == person.id, given
+
+
+async def test_roles_set_to_what_they_are_end_no_session(platform) -> None:  # type: ignore[no-untyped-def]
+    """SetPersonRoles ended the person's sessions (ROLES_CHANGED, "sign in again to act with the new roles") even
+    when it set the roles they had: an administrator saving 修改角色 unchanged, or the authority's directory sync
+    applying every person's roles again each night, signed every officer out mid-work, told their roles changed.
+    Their sessions go on; the call is logged all the same (who, and the roles before and after)."""
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPROVER,
+                                       persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT, persons_pb2.PERSON_ROLE_APPROVER,
+                             persons_pb2.PERSON_ROLE_APPLICANT]), metadata=platform.metadata("authority"), timeout=10)
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert current.person.id == person.id
+    await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                             timeout=10)
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.set_roles", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    logged = [json.loads(e.details_json) for e in events.events if e.target == person.id]
+    assert logged == [{"roles": ["APPLICANT", "APPROVER"], "before": ["APPLICANT", "APPROVER"]}], logged
+
+
+async def test_a_username_typed_in_full_width_creates_the_account_it_shows(platform) -> None:  # type: ignore[no-untyped-def]
+    """SignIn reads a username typed in full-width letters (a Chinese input method in 全角 mode) as the ASCII it
+    shows, but CreatePerson refused the same typing with "must be 3-64 characters of a-z 0-9 . _ -", to an
+    administrator looking at exactly those characters. It is read as SignIn reads it: the account is the ASCII
+    name, and signs in typed either way."""
+    suffix = uuid.uuid4().hex[:6]
+    full_width = str.maketrans("0123456789abcdef", "０１２３４５６７８９ａｂｃｄｅｆ")
+    typed = "ＺＨＡＮＧ．ｓａｎ－" + suffix.translate(full_width)
+    response = await _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=typed, display_name="张三",
+                                  department_code=platform.credentials.systems["civil"]["department"],
+                                  roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password=PASSWORD),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert response.person.username == f"zhang.san-{suffix}"
+    totp = pyotp.parse_uri(response.totp_provisioning_uri)
+    signed = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=typed, password=PASSWORD, totp_code=totp.now()), timeout=10)
+    assert signed.session.person.id == response.person.id
+
+
+async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_person(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """An administrator's change of a person checked, under the administrators' lock, that its maker was still an
+    enabled 管理员, but not that their token was still theirs: with the announcement of their sign-out lost (Redis
+    away for a moment), whoever held the token they signed out of (a shared terminal, a copied request) reset any
+    person's password, or created an administrator with a password of their choosing, until the services'
+    reload a minute later. The token is now read against its maker's row there too: refused, nothing changed."""
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    victim, _ = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    announcements_lost(monkeypatch)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    calls = (_admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+                 id=victim.id, password="the leakers password"), metadata=bearer(session), timeout=10),
+             _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+                 username=f"u{uuid.uuid4().hex[:10]}", display_name="新管理员", department_code=victim.department_code,
+                 roles=[persons_pb2.PERSON_ROLE_APPROVER]), password="the leakers password"),
+                 metadata=bearer(session), timeout=10))
+    await _all_refused(calls, "SESSION_ENDED")
+    monkeypatch.undo()
+    assert not (await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=victim.id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+                ).person.password_change_required  # never reset
+
+
+async def test_an_administrators_session_ended_while_redis_missed_it_gets_no_system_secret(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """As for persons: the token an administrator signed out of, while the announcement was lost, registered a
+    business system or rotated one's secret, and its holder got the secret. Both read the token against the
+    administrator's row now: refused, no secret handed out."""
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    department = platform.credentials.systems["social"]["department"]
+    system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
+    announcements_lost(monkeypatch)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    calls = (directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+                 department_code=department, name="窗口受理系统")), metadata=bearer(session), timeout=10),
+             directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system.id),
+                                          metadata=bearer(session), timeout=10))
+    await _all_refused(calls, "SESSION_ENDED")
+    monkeypatch.undo()
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    for action, target in (("directory.create_system", department), ("directory.rotate_system_secret", system.id)):
+        events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                            metadata=platform.metadata("authority"), timeout=10)).events
+        assert [(e.target, e.result) for e in events if e.actor_system_id == administrator.id] == [
+            (target, "CREDENTIALS_REVOKED")], action
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
@@ -1155,3 +1318,28 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
     by_system = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
         id=person.id, password="provisioned by a directory"), metadata=platform.metadata("authority"), timeout=10)
     assert not by_system.person.password_change_required  # the authority's system hands no password over
+
+
+async def test_a_session_ended_while_redis_missed_the_announcement_is_not_renewed(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """RefreshSession trusted the verifiers' states alone to refuse a token a sign-out or a reset had ended. Those
+    states learn of the end from an event on Redis (or a reload, a minute later): with the announcement lost
+    (Redis away for a moment, or the event not there yet), whoever held the signed-out token renewed it, and
+    the new token, issued after the end, was accepted for the whole session, the sign-out undone. The renewal now
+    compares the token with the person's row, as it compares their roles: refused, saying why."""
+    admin = platform.metadata("authority")
+    for end, reason in (("sign out", "SESSION_ENDED"), ("password reset", "CREDENTIALS_RESET")):
+        person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+        session = await sign_in(platform, person, totp)
+        announcements_lost(monkeypatch)
+        if end == "sign out":
+            await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+        else:
+            await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+                id=person.id, password="a brand new password"), metadata=admin, timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                                     timeout=10)
+        monkeypatch.undo()
+        assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, reason), end
+        assert "sign in again" in (refused.value.details() or ""), end

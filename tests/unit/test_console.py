@@ -113,6 +113,8 @@ def test_a_token_refused_to_a_leaked_secret_or_a_disabled_system_has_a_label() -
     assert labels.ADMIN_RESULT["BAD_SECRET"] == "失败：密钥错误（或已重置）"
     assert labels.ADMIN_RESULT["SYSTEM_DISABLED"] == "失败：业务系统已停用"
     assert labels.ADMIN_RESULT["LOCKED"] == "账号已锁定"
+    # A system's own rotation tried with a token its disable or a rotation ended (a leaked token).
+    assert labels.ADMIN_RESULT["CREDENTIALS_REVOKED"] == "失败：令牌已失效（业务系统已停用或密钥已重置）"
 
 
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.admin import initial_password
+from console.errors import field_sentence
 from services.authorization import person_credentials as pc
 
 
@@ -44,3 +45,35 @@ def test_the_consoles_initial_password_never_holds_a_short_username() -> None:
         password = initial_password("ace")
         assert "ace" not in password.lower().replace("-", "")
         assert pc.password_problem(password, "ace") is None
+
+
+@pytest.mark.parametrize(("password", "where"), [("a brand new password\n", "character 21 is U+000A"),
+                                                 ("river\tstone lantern", "character 6 is U+0009"),
+                                                 ("river\u200bstone lantern", "character 6 is U+200B"),
+                                                 ("\ufeffriver stone lantern", "character 1 is U+FEFF")])
+def test_a_character_no_sign_in_form_types_is_refused_by_where_it_is(password: str, where: str) -> None:
+    """A password set with its file's final newline, a tab or a zero-width space is one its person never types;
+    said by position (never quoting it), and in Chinese on the console's forms."""
+    problem = pc.password_problem(password, "zhang.san")
+    assert problem is not None and problem.startswith("must hold only characters a sign-in form can type"), problem
+    assert where in problem and "river" not in problem and "brand" not in problem
+    assert field_sentence(problem).startswith(f"第 {where.split()[1]} 个字符（U+"), field_sentence(problem)
+
+
+def test_a_full_width_space_is_typed_and_taken() -> None:
+    assert pc.password_problem("全角　空格密码很长的一句话", "zhang.san") is None
+
+
+def test_a_password_matches_however_unicode_writes_it_and_a_hash_stored_before_still_signs_in() -> None:
+    """Hashed in NFKC: full-width letters and a decomposed accent are the characters they show. A hash of the
+    password as sent, stored before passwords were normalised, still matches it, and only it."""
+    stored = pc.hash_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ")
+    assert pc.verify_password("river stone lantern", stored)
+    assert pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", stored)
+    assert pc.verify_password("café au lait fourteen", pc.hash_password("cafe\u0301 au lait fourteen"))
+    assert not pc.verify_password("river stone lanterns", stored)
+    before = pc._hasher().hash("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ")  # as an older release stored it
+    assert pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎ", before)
+    assert not pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎｓ", before)
+    assert pc.password_problem("ｚｈａｎｇ.ｓａｎ-river-2026", "zhang.san") == ("must not contain the username (it is "
+                                                                          "guessed first)")
