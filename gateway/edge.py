@@ -746,7 +746,8 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(), *_zero_deadline(settings),
+    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_not_posted(),
+                                       _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
     deployed = backend_targets(settings)
@@ -848,6 +849,48 @@ def _for_browsers(routes: list[dict[str, object]], origins: tuple[str, ...]) -> 
             marked.append(twin)
         marked.append(route)
     return marked
+
+
+#: A browser's CORS preflight: OPTIONS, naming the page's origin and the method the page means to send.
+_PREFLIGHT = [{"name": ":method", "string_match": {"exact": "OPTIONS"}},
+              {"name": "origin", "present_match": True},
+              {"name": "access-control-request-method", "present_match": True}]
+#: The reason a preflight from an origin GOVSHARE_CORS_ORIGINS does not list is refused with.
+ORIGIN_NOT_ADMITTED = "ORIGIN_NOT_ADMITTED"
+
+
+def _preflight_not_admitted(settings: Settings) -> dict[str, object]:
+    """A CORS preflight from an origin the edge does not admit is 403 (PERMISSION_DENIED, ORIGIN_NOT_ADMITTED),
+    saying so (:func:`_preflight_refusal`); an allowed origin's is answered before it (:func:`_for_browsers`).
+
+    It went on as a call: a gRPC-Web method's path answered 415 "called without a gRPC content type: send it as
+    gRPC-Web…" and a REST URL 405 "takes POST or GET or HEAD, not OPTIONS: send it so", the words a developer read
+    in the browser's devtools for a page whose only fault was its origin (the console on a new host name, a page
+    served from http://localhost:5173), whose method the browser, not the page, chose. Answered here, before the
+    transcoder (which would refuse the URL), the token check (a preflight carries no token) and the rate limit."""
+    return {"match": {"prefix": "/", "headers": _PREFLIGHT},
+            "direct_response": {"status": 403, "body": {"inline_string": ORIGIN_NOT_ADMITTED}},
+            "typed_per_filter_config": {name: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+
+
+def _preflight_refusal(settings: Settings) -> dict[str, object]:
+    """The JSON google.rpc.Status of :func:`_preflight_not_admitted`'s 403, naming the origin (at most 200
+    characters of it: a scheme, a host and a port, nothing the edge keeps from repeating) and the setting."""
+    if settings.cors_origins:
+        words = ("which this edge does not admit: a page calls the platform only from an origin listed in "
+                 "GOVSHARE_CORS_ORIGINS, written as the browser sends it (scheme, host and port, no path); ask the "
+                 "platform's operator to list it")
+    else:
+        words = ("and this edge admits no origin (GOVSHARE_CORS_ORIGINS is not set), so no browser page may call it; "
+                 "its operator lists the pages' origins there (scheme, host and port, as the browser sends them)")
+    message = f"a CORS preflight from the origin %REQ(origin):200%, {words}"
+    status = status_of(ServiceError(grpc.StatusCode.PERMISSION_DENIED, ORIGIN_NOT_ADMITTED, message), "edge")
+    reply = _rest_reply(_both(_status_is(403), _details_start(("direct_response",)), *(
+        {"header_filter": {"header": header}} for header in _PREFLIGHT)), grpc.StatusCode.PERMISSION_DENIED, message)
+    reply["body_format_override"]["json_format"]["details"] = _json_details(status)  # type: ignore[index]
+    return reply
 
 
 def _headers(values: Mapping[str, str]) -> list[dict[str, object]]:
@@ -1613,7 +1656,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [_rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
+    mappers[:0] = [_preflight_refusal(settings),  # a 403 of the edge's own, before the token's 403 (wrong audience)
+                   _rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
                                grpc.StatusCode.DEADLINE_EXCEEDED, "%LOCAL_REPLY_BODY%"),  # a grpc-timeout of zero
                    *_deadline_replies(table, deadline),
                    _rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),

@@ -2219,6 +2219,42 @@ async def test_cors_admits_the_configured_origins_to_rest_too(settings_base: Set
     assert plain[0] == 200 and "access-control-allow-origin" not in plain[1], plain
 
 
+async def test_a_preflight_from_an_origin_not_admitted_is_told_so_not_how_to_call(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, edge: Edge) -> None:
+    """A page on an origin GOVSHARE_CORS_ORIGINS does not list (the console moved to a new host name, a developer's
+    http://localhost:5173) sees its browser's preflight fail, and its devtools showed the edge's answer to a call:
+    415 'this is a gRPC method's path, called without a gRPC content type: send it as gRPC…' for a gRPC-Web call
+    sent as gRPC-Web, and 405 '/v1/entries takes POST or GET or HEAD, not OPTIONS: send it so' for a REST URL, where
+    the method was the browser's to choose. It is 403, naming the origin and the setting, and still marks nothing
+    for the page to read."""
+    origin = "https://console.example.gov.cn"
+    admitting = await start_edge(edge_settings(settings_base, backend.port, jwks.port, cors_origins=(origin,)))
+    grpc_web = {"access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,x-grpc-web,authorization"}
+    rest = {"access-control-request-method": "GET", "access-control-request-headers": "authorization"}
+    elsewhere = "http://localhost:5173"
+    try:
+        answers = [await asyncio.to_thread(_browser_rest, running.address, "OPTIONS", path,
+                                           {"origin": elsewhere, **preflight})
+                   for running in (admitting, edge)
+                   for path, preflight in ((GET_ENTRY, grpc_web), ("/v1/entries", rest))]
+        allowed = await asyncio.to_thread(_browser_rest, admitting.address, "OPTIONS", GET_ENTRY,
+                                          {"origin": origin, **grpc_web})
+        not_preflight = await asyncio.to_thread(_browser_rest, edge.address, "OPTIONS", "/v1/entries", {})
+    finally:
+        admitting.stop()
+    for status, headers, body in answers:
+        assert status == 403, (status, body)
+        assert "access-control-allow-origin" not in headers
+        refusal = json.loads(body)
+        assert refusal["code"] == grpc.StatusCode.PERMISSION_DENIED.value[0], refusal
+        assert refusal["details"][0]["reason"] == "ORIGIN_NOT_ADMITTED", refusal
+        assert elsewhere in refusal["message"] and "GOVSHARE_CORS_ORIGINS" in refusal["message"], refusal
+    assert all("admits no origin" in json.loads(body)["message"] for _, _, body in answers[2:])  # none listed
+    assert allowed[0] == 200 and allowed[1]["access-control-allow-origin"] == origin, allowed
+    assert not_preflight[0] == 405, not_preflight  # an OPTIONS no browser sent is the method refused, as before
+
+
 # -- mTLS: the chart's mesh identity at the edge ------------------------------------------------------------------
 
 
