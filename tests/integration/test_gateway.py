@@ -1416,6 +1416,36 @@ async def test_a_rest_body_naming_a_field_its_message_does_not_have_is_refused_n
         assert status != 400, (path, body, content)
 
 
+async def test_a_rest_get_with_a_body_is_refused_saying_its_fields_go_in_the_query_string(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A GET's rule has no body, and openapi.yaml gives its fields as query parameters, but the transcoder read a
+    GET's JSON body as the request all the same, unchecked: {"pageSiz": 2} (misspelt) was dropped without a word,
+    {"filter": {"category": "CATEGORY_THEME"}} filtered, and a code in the body other than the URL's was refused
+    in the transcoder's words quoting both values ('The binding value "101001/000001" of the field code is
+    conflicting with the value "…" in the body.'; live on govshare up). A GET (or HEAD) with a body is 400 saying
+    its fields go in the query string; an empty body, or an empty object a client library always sends, passes."""
+    token = dict(bearer(keys, caller()))
+    json_body = {**token, "content-type": "application/json"}
+    refused = [("GET", "/v1/entries", b'{"pageSiz": 2}'),
+               ("GET", "/v1/entries?pageSize=1", b'{"filter": {"category": "CATEGORY_THEME"}}'),
+               ("GET", "/v1/entries/101001%2F000001", b'{"code": "342322194911060454"}'),
+               ("HEAD", "/v1/entries/101001%2F000001", b'{"code": "102001/000001"}')]
+    for verb, path, body in refused:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, json_body)
+        assert status == 400, (verb, path, status, content)
+        if verb == "HEAD":
+            continue
+        answer = json.loads(content)
+        assert answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], answer
+        assert answer["message"].startswith("a GET takes no body: "), answer
+        assert "query string" in answer["message"] and b"342322194911060454" not in content, answer
+    passed = [("GET", "/v1/entries/101001%2F000001", b"{}"), ("GET", "/v1/entries/101001%2F000001", b" { }\n"),
+              ("GET", "/v1/entries/101001%2F000001", b"")]
+    for verb, path, body in passed:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, json_body)
+        assert status == 200, (path, body, content)
+
+
 async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge, keys: PlatformKeys) -> None:
     """{"items": ["name"], "items": ["status"]}, or resourceCode beside resource_code, was transcoded with one of
     the values, silently: the caller did not know which question was answered. Each is 400 naming the field (by
