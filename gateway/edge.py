@@ -1656,7 +1656,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [_preflight_refusal(settings),  # a 403 of the edge's own, before the token's 403 (wrong audience)
+    mappers[:0] = [_preflight_refusal(settings),  # 403s of the edge's own, before the token's 403 (wrong audience)
+                   *_upgrade_refused_replies(),
                    _rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
                                grpc.StatusCode.DEADLINE_EXCEEDED, "%LOCAL_REPLY_BODY%"),  # a grpc-timeout of zero
                    *_deadline_replies(table, deadline),
@@ -1794,6 +1795,21 @@ _MALFORMED_REQUESTS = (
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),
 )
+
+
+#: A request asking to upgrade its connection to a protocol the edge does not speak (``upgrade: websocket``): Envoy
+#: answers 403 (details upgrade_failed), which the token's mappers read as a refused token: 401 "bearer token refused:
+#: ; send 'authorization: Bearer <token>' …", no reason given, to a caller whose token was good or not yet asked for.
+#: (An HTTP/1.1 ``upgrade: h2c``, Java's HttpClient's, Envoy ignores: the request is answered as HTTP/1.1.)
+_UPGRADE_REFUSED = ("the request asks to upgrade its connection (an upgrade header, as a WebSocket client sends), "
+                    "which the edge does not: it answers gRPC, gRPC-Web and REST as HTTP/1.1 or HTTP/2 requests; send "
+                    "it without the headers connection: upgrade and upgrade")
+
+
+def _upgrade_refused_replies() -> list[dict[str, object]]:
+    """:data:`_UPGRADE_REFUSED`, 400 INVALID_ARGUMENT as the codec's other refusals, before the token's 403 mappers."""
+    return _replies(_both(_status_is(403), _details_start(("upgrade_failed",))), grpc.StatusCode.INVALID_ARGUMENT,
+                    _UPGRADE_REFUSED, reply_status=400)
 
 
 def _malformed_request_replies() -> list[dict[str, object]]:

@@ -1638,6 +1638,12 @@ CODEC_ERROR = ("the request is not valid HTTP/1.1 (a header line without a colon
      b"0\r\n\r\n",
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),
+    # An upgrade the edge does not make (a WebSocket client's): Envoy's 403 read as a refused token, 401 'bearer token
+    # refused: ; send ...', with no reason, though the token was good.
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n",
+     "the request asks to upgrade its connection (an upgrade header, as a WebSocket client sends), which the edge "
+     "does not: it answers gRPC, gRPC-Web and REST as HTTP/1.1 or HTTP/2 requests; send it without the headers "
+     "connection: upgrade and upgrade"),
 ])
 async def test_a_request_envoys_http_codec_refuses_is_told_what_to_fix(edge: Edge, request_bytes: bytes,
                                                                         message: str) -> None:
