@@ -1599,6 +1599,18 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
                                    f"comma in it); {_TOKEN_HINT}, once")
 
 
+#: A token sent in quotes ('Bearer "eyJ…"'): a REST client that read IssueToken's answer as JSON and took the token's
+#: JSON text (Jackson's JsonNode.toString(), .NET's JsonElement.GetRawText()) rather than the string. jwt_authn named a
+#: part of the token it could not decode ("Jwt signature is an invalid Base64url encoded"), of a token the platform
+#: had just issued.
+_QUOTED_TOKEN = {"header_filter": {"header": {"name": "authorization", "string_match": {"safe_regex": {
+    "regex": "(?i)bearer +[\"'].*"}}}}}
+_QUOTED_TOKEN_REFUSED = ("bearer token refused: the token is written in quotes, which no token holds: send it bare, "
+                         "'authorization: Bearer eyJ…', the token field of IssueToken's answer (over REST: POST "
+                         "/v1/tokens) without its JSON quotes (Jackson's JsonNode.asText(), not toString(); .NET's "
+                         "JsonElement.GetString(), not GetRawText())")
+
+
 #: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
 #: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
 #: why the header went missing (:func:`_local_replies`).
@@ -1638,6 +1650,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
+               *_replies(_both(_status_is(401), _QUOTED_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _QUOTED_TOKEN_REFUSED),
                *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),

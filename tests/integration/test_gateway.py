@@ -422,6 +422,21 @@ async def test_a_token_under_another_scheme_or_alone_is_refused_saying_so_not_mi
     assert "Jwt is missing" in await refusal(channel, ())
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+async def test_a_token_sent_in_quotes_is_refused_saying_to_send_it_bare(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, quote: str) -> None:
+    """A REST client that took the token out of IssueToken's JSON as JSON (Jackson's JsonNode.toString(), .NET's
+    JsonElement.GetRawText()) sends it with its quotes, 'Bearer "eyJ…"': refused "Jwt signature is an invalid
+    Base64url encoded" (or the header), the developer looked for a fault in a token the platform had just issued.
+    The refusal says the token is in quotes and to send it bare."""
+    sent = f"Bearer {quote}{token(keys, caller())}{quote}"
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the token is written in quotes"), said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+    assert "quotes" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
