@@ -1695,6 +1695,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_compressed_body_reply())
     mappers.append(_body_check_reply())
     mappers.append(_transcode_failure_reply())
+    mappers.append(_encoded_colon_reply())
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
@@ -1772,6 +1773,21 @@ def _unmapped_url_reply() -> dict[str, object]:
         f"no operation has this URL (the edge does not repeat it): each operation's method and URL are in "
         f"{OPENAPI_PATH}; a resource code is one path segment, its / written %%2F "
         "(/v1/resources/101001%%2F000001:query)"))
+
+
+def _encoded_colon_reply() -> dict[str, object]:
+    """A REST URL whose custom method's ``:`` came percent-encoded (``…/101001%2F000001%3Asubmit``: a client that
+    encoded the whole last segment, code and verb) is 404 saying to write the ``:`` as it is. The transcoder found no
+    verb: ``POST /v1/entries/…%3Asubmit`` read as the entry's URL, 405 "takes GET or HEAD or PATCH, not POST", and
+    ``…%3Aquery`` as a URL no rule maps. No code or id holds a ``:``, so a ``%3A`` in a path is always a verb's."""
+    encoded = {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
+        "regex": "[^?]*%3[aA][^/?]*(\\?.*)?"}}}}}
+    return _rest_reply(_both(_status_is(404), encoded, _details_start(("early_grpc_json_transcode_failure",
+                                                                        "grpc_json_transcode_failure"))),
+                       grpc.StatusCode.NOT_FOUND, (
+        "no operation has this URL: its last segment holds %%3A, the ':' that begins a custom method (:query, "
+        ":submit) percent-encoded, which the edge does not read as one: write the ':' as it is, percent-encoding "
+        "only the code or id before it (/v1/resources/101001%%2F000001:query)"))
 
 
 def _details_start(prefixes: tuple[str, ...]) -> dict[str, object]:

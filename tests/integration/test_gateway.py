@@ -1189,6 +1189,22 @@ async def test_a_rest_url_no_rule_maps_is_404_without_the_url(edge: Edge, keys: 
                 "(/v1/resources/101001%2F000001:query)")}), (path, body)
 
 
+async def test_a_rest_url_with_its_methods_colon_percent_encoded_is_told_to_write_it_as_is(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A client that percent-encoded the whole last segment, the custom method's ':' with the code (quote(code +
+    ':submit', safe=''), URLEncoder.encode on both), was told of a method it did not mean: POST
+    /v1/entries/101001%2F000001%3Asubmit was 405 '/v1/entries/{code} takes GET or HEAD or PATCH, not POST', and
+    …%3Aquery 404 'no operation has this URL'. Either is 404 saying the ':' goes as it is."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    for path in ("/v1/entries/101001%2F000001%3Asubmit", "/v1/resources/101001%2F000001%3aquery",
+                 "/v1/systems/sys-1%3ArotateSecret?x=1"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", path, b"{}", token)
+        answer = json.loads(body)
+        assert (status, answer["code"]) == (404, grpc.StatusCode.NOT_FOUND.value[0]), (path, body)
+        assert answer["message"].startswith("no operation has this URL: its last segment holds %3A, the ':' that "
+                                            "begins a custom method (:query, :submit) percent-encoded"), answer
+
+
 def _http_10(edge: Edge, request: bytes) -> bytes:
     """One exchange over a raw socket (HTTP/1.0, or a request the edge answers by closing): the answer, read
     until the edge closes the connection."""
