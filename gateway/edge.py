@@ -1820,6 +1820,19 @@ _MALFORMED_REQUESTS = (
     (("query_missing_content_type",), 400,
      "the request uses HTTP's QUERY method without a content-type, which the edge refuses; no operation takes "
      "QUERY: send the method /openapi.yaml gives the URL (GET, POST or PATCH)"),
+    # Both framings of a body (a hand-built request, a proxy adding one): Envoy's "Bad Request", naming neither.
+    (("http1.content_length_and_chunked_not_allowed",), 400,
+     "the request has both content-length and transfer-encoding: chunked, which HTTP/1.1 does not allow (the body's "
+     "end would be read two ways): send one of them"),
+    # A fragment in the request's path (GET /v1/entries#top from a hand-built request line; a client keeps the
+    # fragment to itself): an empty message.
+    (("path_normalization_failed",), 400,
+     "the request's path holds a fragment (#…), which a client keeps to itself and the edge refuses: send the path "
+     "and query alone, a # in a value percent-encoded as %%23"),
+    # A request target that is no path (OPTIONS *, a server-wide OPTIONS): 404 with an empty message.
+    (("absolute_path_rejected",), 404,
+     "the request's target is not a path beginning with / (OPTIONS * asks the server as a whole, which the edge does "
+     "not answer): send each call to its URL, as /openapi.yaml gives it"),
     (("http1.invalid_transfer_encoding",), 501,
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),

@@ -1669,6 +1669,16 @@ CODEC_ERROR = ("the request is not valid HTTP/1.1 (a header line without a colon
      b"0\r\n\r\n",
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),
+    (b"POST /v1/tokens HTTP/1.1\r\nhost: edge\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n"
+     b"connection: close\r\n\r\n0\r\n\r\n",
+     "the request has both content-length and transfer-encoding: chunked, which HTTP/1.1 does not allow (the body's "
+     "end would be read two ways): send one of them"),
+    (b"GET /v1/entries#top HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+     "the request's path holds a fragment (#…), which a client keeps to itself and the edge refuses: send the path "
+     "and query alone, a # in a value percent-encoded as %23"),
+    (b"OPTIONS * HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+     "the request's target is not a path beginning with / (OPTIONS * asks the server as a whole, which the edge does "
+     "not answer): send each call to its URL, as /openapi.yaml gives it"),
     # An upgrade the edge does not make (a WebSocket client's): Envoy's 403 read as a refused token, 401 'bearer token
     # refused: ; send ...', with no reason, though the token was good.
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n",
