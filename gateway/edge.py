@@ -558,6 +558,28 @@ def _grpc_web_json() -> dict[str, object]:
     return route
 
 
+#: A method's path with something before it: ``/v1/govshare.catalog.v1.CatalogService/GetEntry``.
+_PREFIXED_METHOD_PATH = "/.+/govshare\\.[a-z_]+\\.v1\\.[A-Za-z]+/[A-Za-z]+"
+
+
+def _method_under_a_prefix() -> dict[str, object]:
+    """A gRPC or gRPC-Web call whose method path sits under a prefix is UNIMPLEMENTED, saying to drop it.
+
+    A gRPC-Web client given the REST base URL as its host (``http://host:port/v1``, which ``govshare up`` prints
+    beside the REST operations) or a reverse proxy's path prefix (``/api``) called
+    ``/v1/govshare.catalog.v1.CatalogService/GetEntry``: under ``/v1/`` the REST route took it to the edge's
+    companion, whose gRPC library answered "Method not found!" without details; elsewhere the catch-all said
+    "unknown service: the edge serves govshare.catalog.v1.CatalogService, …", naming the very service called.
+    Listed after every method's route, so a call to a method's path never pays its regex."""
+    route = _grpc_refusal([], grpc.StatusCode.UNIMPLEMENTED, (
+        "the method's path has a prefix before /govshare.: a gRPC or gRPC-Web method's path is /package.Service/Method "
+        "from the root (/govshare.catalog.v1.CatalogService/GetEntry): give the client the edge's address without a "
+        "path (http://host:port, not the REST base URL's /v1 nor a proxy's prefix)"))
+    route["match"] = {"safe_regex": {"regex": _PREFIXED_METHOD_PATH},
+                      "headers": route["match"]["headers"]}  # type: ignore[index]
+    return route
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -788,6 +810,7 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
     for service in table.service_names:
         routes += _answered_here(f"/{service}/", f"{service} has no such method")
     routes.append(_openapi_route(settings, openapi))
+    routes.append(_method_under_a_prefix())
     if settings.descriptor_set:
         routes.append(_with_rest_replies(_rest_route(settings)))
     *grpc_unknown, unknown = _answered_here("/", f"unknown service: the edge serves {', '.join(table.service_names)}")

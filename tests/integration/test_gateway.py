@@ -549,6 +549,33 @@ async def test_unknown_methods_are_unimplemented_with_a_reason(channel: grpc.aio
     assert message in error.details()
 
 
+#: What a gRPC(-Web) call whose method path sits under a prefix is told.
+UNDER_A_PREFIX = ("the method's path has a prefix before /govshare.: a gRPC or gRPC-Web method's path is "
+                  "/package.Service/Method from the root (/govshare.catalog.v1.CatalogService/GetEntry)")
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/api", "/grpc/web"])
+async def test_a_grpc_call_whose_method_path_has_a_prefix_is_told_to_drop_it(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, prefix: str) -> None:
+    """A gRPC-Web client given the REST base URL (http://host:port/v1, as govshare up prints it beside the REST
+    operations) or a reverse proxy's path prefix (/api, /grpc/web) as its host calls /v1/govshare.catalog.v1.
+    CatalogService/GetEntry: under /v1/ it reached the edge's companion and came back UNIMPLEMENTED "Method not
+    found!", gRPC's words, without details; elsewhere "unknown service: the edge serves govshare.catalog.v1.
+    CatalogService, …", naming the very service called. Both say the path has a prefix and what the path is."""
+    path = f"{prefix}/govshare.catalog.v1.CatalogService/GetEntry"
+    error = await failure(channel.unary_unary(path)(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error.details().startswith(UNDER_A_PREFIX), error.details()
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\0\0\0\0\0",
+                                              dict(bearer(keys, caller())))
+    assert (status, headers["grpc-status"]) == (200, "12"), headers
+    assert headers["grpc-message"].startswith(UNDER_A_PREFIX), headers
+    # A path of no service of the platform's is unknown, as before.
+    unknown = channel.unary_unary(f"{prefix}/no.such.v1.Service/Call")
+    error = await failure(unknown(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED and UNDER_A_PREFIX not in error.details()
+
+
 async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
