@@ -1634,6 +1634,15 @@ _QUOTED_TOKEN_REFUSED = ("bearer token refused: the token is written in quotes, 
                          "JsonElement.GetString(), not GetRawText())")
 
 
+#: A token left unset by the caller's code: "Bearer " alone, or the word its language formats nothing as (a page's
+#: `Bearer ${token}` before the token came, a null or None formatted). jwt_authn said "Jwt is not in the form of
+#: Header.Payload.Signature with two dots and 3 sections", and "Bearer " alone read as another scheme or no scheme.
+_UNSET_TOKEN = {"header_filter": {"header": {"name": "authorization", "string_match": {"safe_regex": {
+    "regex": "(?i)bearer( +(null|undefined|none|nil))? *"}}}}}
+_UNSET_TOKEN_REFUSED = ("bearer token refused: the token after Bearer is empty or a word for nothing (null, undefined, "
+                        f"None): the code that sent it had no token in hand (a variable not set yet); {_TOKEN_HINT}")
+
+
 #: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
 #: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
 #: why the header went missing (:func:`_local_replies`).
@@ -1674,6 +1683,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
                *_replies(_both(_status_is(401), _QUOTED_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _QUOTED_TOKEN_REFUSED),
+               *_replies(_both(_status_is(401), _UNSET_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _UNSET_TOKEN_REFUSED),
                *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),

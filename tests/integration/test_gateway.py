@@ -437,6 +437,20 @@ async def test_a_token_sent_in_quotes_is_refused_saying_to_send_it_bare(
     assert "quotes" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
 
 
+@pytest.mark.parametrize("sent", ["Bearer undefined", "Bearer null", "bearer None", "Bearer "])
+async def test_a_token_left_unset_is_refused_saying_so(
+        channel: grpc.aio.Channel, edge: Edge, sent: str) -> None:
+    """A page's fetch with `Bearer ${token}` before the token came (undefined), a Java or Python client formatting a
+    null or None: refused "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections", and
+    "Bearer " alone "its scheme is not Bearer, or the token is there alone", which it was not. Each says the token
+    sent is empty or the name of nothing."""
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the token after Bearer is empty or a word for nothing (null, "
+                           "undefined, None)"), said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
