@@ -1746,8 +1746,8 @@ _COMPRESSED_BODY = {"header_filter": {"header": {"name": "content-encoding", "st
 
 def _compressed_body_reply() -> dict[str, object]:
     """A REST body the transcoder could not read because it came compressed is 415, naming the encoding and what to
-    send instead. (A body in another charset is not told so: the transcoder has replaced the content type, and
-    its charset with it, by the time it refuses the body; its words name UTF-8.)"""
+    send instead. (A body declared in another charset is refused before, by the REST replies' script; one that does
+    not say so cannot be told: the transcoder's words name UTF-8.)"""
     reply = _rest_reply(_both(_status_is(400), _COMPRESSED_BODY), grpc.StatusCode.INVALID_ARGUMENT, (
         "the body is compressed (content-encoding: %REQ(content-encoding)%), which the edge does not undo: send "
         "the JSON body uncompressed, without content-encoding"))

@@ -563,6 +563,24 @@ local function keep_parameter_names(handle, path)
   end
 end
 
+-- A body declared in another charset than UTF-8 (content-type: application/json; charset=GBK, or Apache HttpClient's
+-- StringEntity default, text/plain; charset=ISO-8859-1) was read as UTF-8 all the same: GBK bytes that happen to be
+-- valid UTF-8 went on as other characters (系统 as ϵͳ), and ISO-8859-1 had written each Chinese character as '?',
+-- which went on as '?', into a record or an application. The charset is refused, named: JSON is UTF-8 (RFC 8259).
+local function refuse_charset(handle, content_type)
+  local charset = content_type and content_type:lower():match(';%s*charset%s*=%s*"?([^";%s]+)')
+  if charset == nil or charset == "utf-8" or charset == "utf8" then
+    return false
+  end
+  local declared = content_type:match(';%s*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]%s*=%s*"?([^";%s]+)')
+    or charset
+  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+      invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
+          .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
+          .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
+  return true
+end
+
 -- A GET's fields are its query parameters: its rule has no body, and /openapi.yaml gives none. The transcoder read a
 -- GET's JSON body as the request all the same, and unchecked (the checks above are for the rules that take a body):
 -- a misspelt field was dropped without a word, {"filter": {...}} filtered, and a code other than the URL's was
@@ -601,6 +619,8 @@ function envoy_on_request(handle)
   elseif method == "GET" then
     refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    check_body(handle, headers)
+    if not refuse_charset(handle, headers:get("content-type")) then
+      check_body(handle, headers)
+    end
   end
 end

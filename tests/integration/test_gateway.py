@@ -1289,6 +1289,32 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
 
 
+async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_to_send_utf_8(edge: Edge) -> None:
+    """A body a client declares in another charset was read as UTF-8 all the same: GBK bytes that happen to be valid
+    UTF-8 went on as other characters (系统 as ϵͳ: live on govshare up, IssueToken's 'unknown system id'), and
+    Apache HttpClient's StringEntity without a content type (text/plain; charset=ISO-8859-1) had written every
+    Chinese character as '?', which went on as '?'. Either is 415 saying the edge reads UTF-8 only; charset=utf-8,
+    in any spelling, or none, passes."""
+    text = {"systemId": "市民政局", "secret": "s3cret"}
+    refused = [("application/json; charset=GBK", json.dumps(text, ensure_ascii=False).encode("gbk"), "GBK"),
+               ("text/plain; charset=ISO-8859-1",
+                json.dumps(text, ensure_ascii=False).encode("latin-1", errors="replace"), "ISO-8859-1"),
+               ('application/json;charset="gb2312"', json.dumps(text).encode(), "gb2312")]
+    for content_type, body, charset in refused:
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
+                                                    {"content-type": content_type})
+        status_json = json.loads(answer)
+        assert (status, status_json["code"]) == (415, grpc.StatusCode.INVALID_ARGUMENT.value[0]), answer
+        assert status_json["message"].startswith(f"the body is declared in charset {charset}, and the edge reads "
+                                                 "JSON in UTF-8 only"), status_json
+    utf8 = json.dumps(text, ensure_ascii=False).encode()
+    for content_type in ("application/json; charset=utf-8", "application/json;charset=UTF8",
+                         'application/json; charset="UTF-8"', "application/json"):
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", utf8,
+                                                    {"content-type": content_type})
+        assert status == 200 and json.loads(answer)["token"] == "none|市民政局", (content_type, answer)
+
+
 async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(edge: Edge) -> None:
     """A body saved as "UTF-8 with BOM" (Notepad, Windows PowerShell's Out-File) was 400 "the body is not valid
     JSON: Expected a value", nothing saying what was wrong with a body that looked right. The edge drops the mark
