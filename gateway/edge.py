@@ -558,6 +558,28 @@ def _grpc_web_json() -> dict[str, object]:
     return route
 
 
+#: A method's path with something before it: ``/v1/govshare.catalog.v1.CatalogService/GetEntry``.
+_PREFIXED_METHOD_PATH = "/.+/govshare\\.[a-z_]+\\.v1\\.[A-Za-z]+/[A-Za-z]+"
+
+
+def _method_under_a_prefix() -> dict[str, object]:
+    """A gRPC or gRPC-Web call whose method path sits under a prefix is UNIMPLEMENTED, saying to drop it.
+
+    A gRPC-Web client given the REST base URL as its host (``http://host:port/v1``, which ``govshare up`` prints
+    beside the REST operations) or a reverse proxy's path prefix (``/api``) called
+    ``/v1/govshare.catalog.v1.CatalogService/GetEntry``: under ``/v1/`` the REST route took it to the edge's
+    companion, whose gRPC library answered "Method not found!" without details; elsewhere the catch-all said
+    "unknown service: the edge serves govshare.catalog.v1.CatalogService, …", naming the very service called.
+    Listed after every method's route, so a call to a method's path never pays its regex."""
+    route = _grpc_refusal([], grpc.StatusCode.UNIMPLEMENTED, (
+        "the method's path has a prefix before /govshare.: a gRPC or gRPC-Web method's path is /package.Service/Method "
+        "from the root (/govshare.catalog.v1.CatalogService/GetEntry): give the client the edge's address without a "
+        "path (http://host:port, not the REST base URL's /v1 nor a proxy's prefix)"))
+    route["match"] = {"safe_regex": {"regex": _PREFIXED_METHOD_PATH},
+                      "headers": route["match"]["headers"]}  # type: ignore[index]
+    return route
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -746,7 +768,8 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(), *_zero_deadline(settings),
+    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_not_posted(),
+                                       _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
     deployed = backend_targets(settings)
@@ -787,6 +810,7 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
     for service in table.service_names:
         routes += _answered_here(f"/{service}/", f"{service} has no such method")
     routes.append(_openapi_route(settings, openapi))
+    routes.append(_method_under_a_prefix())
     if settings.descriptor_set:
         routes.append(_with_rest_replies(_rest_route(settings)))
     *grpc_unknown, unknown = _answered_here("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
@@ -848,6 +872,48 @@ def _for_browsers(routes: list[dict[str, object]], origins: tuple[str, ...]) -> 
             marked.append(twin)
         marked.append(route)
     return marked
+
+
+#: A browser's CORS preflight: OPTIONS, naming the page's origin and the method the page means to send.
+_PREFLIGHT = [{"name": ":method", "string_match": {"exact": "OPTIONS"}},
+              {"name": "origin", "present_match": True},
+              {"name": "access-control-request-method", "present_match": True}]
+#: The reason a preflight from an origin GOVSHARE_CORS_ORIGINS does not list is refused with.
+ORIGIN_NOT_ADMITTED = "ORIGIN_NOT_ADMITTED"
+
+
+def _preflight_not_admitted(settings: Settings) -> dict[str, object]:
+    """A CORS preflight from an origin the edge does not admit is 403 (PERMISSION_DENIED, ORIGIN_NOT_ADMITTED),
+    saying so (:func:`_preflight_refusal`); an allowed origin's is answered before it (:func:`_for_browsers`).
+
+    It went on as a call: a gRPC-Web method's path answered 415 "called without a gRPC content type: send it as
+    gRPC-Web…" and a REST URL 405 "takes POST or GET or HEAD, not OPTIONS: send it so", the words a developer read
+    in the browser's devtools for a page whose only fault was its origin (the console on a new host name, a page
+    served from http://localhost:5173), whose method the browser, not the page, chose. Answered here, before the
+    transcoder (which would refuse the URL), the token check (a preflight carries no token) and the rate limit."""
+    return {"match": {"prefix": "/", "headers": _PREFLIGHT},
+            "direct_response": {"status": 403, "body": {"inline_string": ORIGIN_NOT_ADMITTED}},
+            "typed_per_filter_config": {name: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+
+
+def _preflight_refusal(settings: Settings) -> dict[str, object]:
+    """The JSON google.rpc.Status of :func:`_preflight_not_admitted`'s 403, naming the origin (at most 200
+    characters of it: a scheme, a host and a port, nothing the edge keeps from repeating) and the setting."""
+    if settings.cors_origins:
+        words = ("which this edge does not admit: a page calls the platform only from an origin listed in "
+                 "GOVSHARE_CORS_ORIGINS, written as the browser sends it (scheme, host and port, no path); ask the "
+                 "platform's operator to list it")
+    else:
+        words = ("and this edge admits no origin (GOVSHARE_CORS_ORIGINS is not set), so no browser page may call it; "
+                 "its operator lists the pages' origins there (scheme, host and port, as the browser sends them)")
+    message = f"a CORS preflight from the origin %REQ(origin):200%, {words}"
+    status = status_of(ServiceError(grpc.StatusCode.PERMISSION_DENIED, ORIGIN_NOT_ADMITTED, message), "edge")
+    reply = _rest_reply(_both(_status_is(403), _details_start(("direct_response",)), *(
+        {"header_filter": {"header": header}} for header in _PREFLIGHT)), grpc.StatusCode.PERMISSION_DENIED, message)
+    reply["body_format_override"]["json_format"]["details"] = _json_details(status)  # type: ignore[index]
+    return reply
 
 
 def _headers(values: Mapping[str, str]) -> list[dict[str, object]]:
@@ -1556,6 +1622,27 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
                                    f"comma in it); {_TOKEN_HINT}, once")
 
 
+#: A token sent in quotes ('Bearer "eyJ…"'): a REST client that read IssueToken's answer as JSON and took the token's
+#: JSON text (Jackson's JsonNode.toString(), .NET's JsonElement.GetRawText()) rather than the string. jwt_authn named a
+#: part of the token it could not decode ("Jwt signature is an invalid Base64url encoded"), of a token the platform
+#: had just issued.
+_QUOTED_TOKEN = {"header_filter": {"header": {"name": "authorization", "string_match": {"safe_regex": {
+    "regex": "(?i)bearer +[\"'].*"}}}}}
+_QUOTED_TOKEN_REFUSED = ("bearer token refused: the token is written in quotes, which no token holds: send it bare, "
+                         "'authorization: Bearer eyJ…', the token field of IssueToken's answer (over REST: POST "
+                         "/v1/tokens) without its JSON quotes (Jackson's JsonNode.asText(), not toString(); .NET's "
+                         "JsonElement.GetString(), not GetRawText())")
+
+
+#: A token left unset by the caller's code: "Bearer " alone, or the word its language formats nothing as (a page's
+#: `Bearer ${token}` before the token came, a null or None formatted). jwt_authn said "Jwt is not in the form of
+#: Header.Payload.Signature with two dots and 3 sections", and "Bearer " alone read as another scheme or no scheme.
+_UNSET_TOKEN = {"header_filter": {"header": {"name": "authorization", "string_match": {"safe_regex": {
+    "regex": "(?i)bearer( +(null|undefined|none|nil))? *"}}}}}
+_UNSET_TOKEN_REFUSED = ("bearer token refused: the token after Bearer is empty or a word for nothing (null, undefined, "
+                        f"None): the code that sent it had no token in hand (a variable not set yet); {_TOKEN_HINT}")
+
+
 #: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
 #: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
 #: why the header went missing (:func:`_local_replies`).
@@ -1595,6 +1682,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
+               *_replies(_both(_status_is(401), _QUOTED_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _QUOTED_TOKEN_REFUSED),
+               *_replies(_both(_status_is(401), _UNSET_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _UNSET_TOKEN_REFUSED),
                *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
@@ -1613,7 +1702,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [_rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
+    mappers[:0] = [_preflight_refusal(settings),  # 403s of the edge's own, before the token's 403 (wrong audience)
+                   *_upgrade_refused_replies(),
+                   _rest_reply(_both(_DEADLINE_PASSED, _details_start(("direct_response",))),
                                grpc.StatusCode.DEADLINE_EXCEEDED, "%LOCAL_REPLY_BODY%"),  # a grpc-timeout of zero
                    *_deadline_replies(table, deadline),
                    _rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
@@ -1637,6 +1728,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_compressed_body_reply())
     mappers.append(_body_check_reply())
     mappers.append(_transcode_failure_reply())
+    mappers.append(_encoded_colon_reply())
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
@@ -1654,8 +1746,8 @@ _COMPRESSED_BODY = {"header_filter": {"header": {"name": "content-encoding", "st
 
 def _compressed_body_reply() -> dict[str, object]:
     """A REST body the transcoder could not read because it came compressed is 415, naming the encoding and what to
-    send instead. (A body in another charset is not told so: the transcoder has replaced the content type, and
-    its charset with it, by the time it refuses the body; its words name UTF-8.)"""
+    send instead. (A body declared in another charset is refused before, by the REST replies' script; one that does
+    not say so cannot be told: the transcoder's words name UTF-8.)"""
     reply = _rest_reply(_both(_status_is(400), _COMPRESSED_BODY), grpc.StatusCode.INVALID_ARGUMENT, (
         "the body is compressed (content-encoding: %REQ(content-encoding)%), which the edge does not undo: send "
         "the JSON body uncompressed, without content-encoding"))
@@ -1716,6 +1808,21 @@ def _unmapped_url_reply() -> dict[str, object]:
         "(/v1/resources/101001%%2F000001:query)"))
 
 
+def _encoded_colon_reply() -> dict[str, object]:
+    """A REST URL whose custom method's ``:`` came percent-encoded (``…/101001%2F000001%3Asubmit``: a client that
+    encoded the whole last segment, code and verb) is 404 saying to write the ``:`` as it is. The transcoder found no
+    verb: ``POST /v1/entries/…%3Asubmit`` read as the entry's URL, 405 "takes GET or HEAD or PATCH, not POST", and
+    ``…%3Aquery`` as a URL no rule maps. No code or id holds a ``:``, so a ``%3A`` in a path is always a verb's."""
+    encoded = {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
+        "regex": "[^?]*%3[aA][^/?]*(\\?.*)?"}}}}}
+    return _rest_reply(_both(_status_is(404), encoded, _details_start(("early_grpc_json_transcode_failure",
+                                                                        "grpc_json_transcode_failure"))),
+                       grpc.StatusCode.NOT_FOUND, (
+        "no operation has this URL: its last segment holds %%3A, the ':' that begins a custom method (:query, "
+        ":submit) percent-encoded, which the edge does not read as one: write the ':' as it is, percent-encoding "
+        "only the code or id before it (/v1/resources/101001%%2F000001:query)"))
+
+
 def _details_start(prefixes: tuple[str, ...]) -> dict[str, object]:
     """A filter on why Envoy answered itself (its response code details), which no other filter reads: a CEL
     expression, evaluated only for Envoy's own replies."""
@@ -1746,10 +1853,38 @@ _MALFORMED_REQUESTS = (
     (("query_missing_content_type",), 400,
      "the request uses HTTP's QUERY method without a content-type, which the edge refuses; no operation takes "
      "QUERY: send the method /openapi.yaml gives the URL (GET, POST or PATCH)"),
+    # Both framings of a body (a hand-built request, a proxy adding one): Envoy's "Bad Request", naming neither.
+    (("http1.content_length_and_chunked_not_allowed",), 400,
+     "the request has both content-length and transfer-encoding: chunked, which HTTP/1.1 does not allow (the body's "
+     "end would be read two ways): send one of them"),
+    # A fragment in the request's path (GET /v1/entries#top from a hand-built request line; a client keeps the
+    # fragment to itself): an empty message.
+    (("path_normalization_failed",), 400,
+     "the request's path holds a fragment (#…), which a client keeps to itself and the edge refuses: send the path "
+     "and query alone, a # in a value percent-encoded as %%23"),
+    # A request target that is no path (OPTIONS *, a server-wide OPTIONS): 404 with an empty message.
+    (("absolute_path_rejected",), 404,
+     "the request's target is not a path beginning with / (OPTIONS * asks the server as a whole, which the edge does "
+     "not answer): send each call to its URL, as /openapi.yaml gives it"),
     (("http1.invalid_transfer_encoding",), 501,
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),
 )
+
+
+#: A request asking to upgrade its connection to a protocol the edge does not speak (``upgrade: websocket``): Envoy
+#: answers 403 (details upgrade_failed), which the token's mappers read as a refused token: 401 "bearer token refused:
+#: ; send 'authorization: Bearer <token>' …", no reason given, to a caller whose token was good or not yet asked for.
+#: (An HTTP/1.1 ``upgrade: h2c``, Java's HttpClient's, Envoy ignores: the request is answered as HTTP/1.1.)
+_UPGRADE_REFUSED = ("the request asks to upgrade its connection (an upgrade header, as a WebSocket client sends), "
+                    "which the edge does not: it answers gRPC, gRPC-Web and REST as HTTP/1.1 or HTTP/2 requests; send "
+                    "it without the headers connection: upgrade and upgrade")
+
+
+def _upgrade_refused_replies() -> list[dict[str, object]]:
+    """:data:`_UPGRADE_REFUSED`, 400 INVALID_ARGUMENT as the codec's other refusals, before the token's 403 mappers."""
+    return _replies(_both(_status_is(403), _details_start(("upgrade_failed",))), grpc.StatusCode.INVALID_ARGUMENT,
+                    _UPGRADE_REFUSED, reply_status=400)
 
 
 def _malformed_request_replies() -> list[dict[str, object]]:

@@ -563,6 +563,47 @@ local function keep_parameter_names(handle, path)
   end
 end
 
+-- A body declared in another charset than UTF-8 (content-type: application/json; charset=GBK, or Apache HttpClient's
+-- StringEntity default, text/plain; charset=ISO-8859-1) was read as UTF-8 all the same: GBK bytes that happen to be
+-- valid UTF-8 went on as other characters (系统 as ϵͳ), and ISO-8859-1 had written each Chinese character as '?',
+-- which went on as '?', into a record or an application. The charset is refused, named: JSON is UTF-8 (RFC 8259).
+local function refuse_charset(handle, content_type)
+  local charset = content_type and content_type:lower():match(';%s*charset%s*=%s*"?([^";%s]+)')
+  if charset == nil or charset == "utf-8" or charset == "utf8" then
+    return false
+  end
+  local declared = content_type:match(';%s*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]%s*=%s*"?([^";%s]+)')
+    or charset
+  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+      invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
+          .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
+          .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
+  return true
+end
+
+-- A GET's fields are its query parameters: its rule has no body, and /openapi.yaml gives none. The transcoder read a
+-- GET's JSON body as the request all the same, and unchecked (the checks above are for the rules that take a body):
+-- a misspelt field was dropped without a word, {"filter": {...}} filtered, and a code other than the URL's was
+-- refused in the transcoder's words, quoting both values. A body that is empty, blanks, or an empty object (a client
+-- library that sends {} with every request) says nothing, and passes.
+local GET_BODY = "a GET takes no body: this call's fields go in the query string (?pageSize=20&filter.category=..., "
+    .. "nested fields dotted), as /openapi.yaml gives them; send the request without a body"
+
+local function refuse_get_body(handle, path)
+  local body = handle:body()
+  if body == nil or body:length() == 0 then
+    return
+  end
+  local text = body:length() <= 64 and body:getBytes(0, body:length()) or "-"
+  if text:match("^%s*$") or text:match("^%s*{%s*}%s*$") then
+    return
+  end
+  if maps_a_get(path) then
+    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+        invalid_argument(GET_BODY))
+  end
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   -- A REST body is JSON, which the transcoder writes into an uncompressed gRPC message: a grpc-encoding the
@@ -574,7 +615,12 @@ function envoy_on_request(handle)
   keep_parameter_names(handle, headers:get(":path"))
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")
+    refuse_get_body(handle, headers:get(":path"))
+  elseif method == "GET" then
+    refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    check_body(handle, headers)
+    if not refuse_charset(handle, headers:get("content-type")) then
+      check_body(handle, headers)
+    end
   end
 end

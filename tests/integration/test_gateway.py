@@ -422,6 +422,35 @@ async def test_a_token_under_another_scheme_or_alone_is_refused_saying_so_not_mi
     assert "Jwt is missing" in await refusal(channel, ())
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+async def test_a_token_sent_in_quotes_is_refused_saying_to_send_it_bare(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, quote: str) -> None:
+    """A REST client that took the token out of IssueToken's JSON as JSON (Jackson's JsonNode.toString(), .NET's
+    JsonElement.GetRawText()) sends it with its quotes, 'Bearer "eyJ…"': refused "Jwt signature is an invalid
+    Base64url encoded" (or the header), the developer looked for a fault in a token the platform had just issued.
+    The refusal says the token is in quotes and to send it bare."""
+    sent = f"Bearer {quote}{token(keys, caller())}{quote}"
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the token is written in quotes"), said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+    assert "quotes" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
+
+
+@pytest.mark.parametrize("sent", ["Bearer undefined", "Bearer null", "bearer None", "Bearer "])
+async def test_a_token_left_unset_is_refused_saying_so(
+        channel: grpc.aio.Channel, edge: Edge, sent: str) -> None:
+    """A page's fetch with `Bearer ${token}` before the token came (undefined), a Java or Python client formatting a
+    null or None: refused "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections", and
+    "Bearer " alone "its scheme is not Bearer, or the token is there alone", which it was not. Each says the token
+    sent is empty or the name of nothing."""
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the token after Bearer is empty or a word for nothing (null, "
+                           "undefined, None)"), said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
@@ -532,6 +561,33 @@ async def test_unknown_methods_are_unimplemented_with_a_reason(channel: grpc.aio
     error = await failure(channel.unary_unary(method)(b"", metadata=bearer(keys, caller())))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     assert message in error.details()
+
+
+#: What a gRPC(-Web) call whose method path sits under a prefix is told.
+UNDER_A_PREFIX = ("the method's path has a prefix before /govshare.: a gRPC or gRPC-Web method's path is "
+                  "/package.Service/Method from the root (/govshare.catalog.v1.CatalogService/GetEntry)")
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/api", "/grpc/web"])
+async def test_a_grpc_call_whose_method_path_has_a_prefix_is_told_to_drop_it(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge, prefix: str) -> None:
+    """A gRPC-Web client given the REST base URL (http://host:port/v1, as govshare up prints it beside the REST
+    operations) or a reverse proxy's path prefix (/api, /grpc/web) as its host calls /v1/govshare.catalog.v1.
+    CatalogService/GetEntry: under /v1/ it reached the edge's companion and came back UNIMPLEMENTED "Method not
+    found!", gRPC's words, without details; elsewhere "unknown service: the edge serves govshare.catalog.v1.
+    CatalogService, …", naming the very service called. Both say the path has a prefix and what the path is."""
+    path = f"{prefix}/govshare.catalog.v1.CatalogService/GetEntry"
+    error = await failure(channel.unary_unary(path)(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error.details().startswith(UNDER_A_PREFIX), error.details()
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\0\0\0\0\0",
+                                              dict(bearer(keys, caller())))
+    assert (status, headers["grpc-status"]) == (200, "12"), headers
+    assert headers["grpc-message"].startswith(UNDER_A_PREFIX), headers
+    # A path of no service of the platform's is unknown, as before.
+    unknown = channel.unary_unary(f"{prefix}/no.such.v1.Service/Call")
+    error = await failure(unknown(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED and UNDER_A_PREFIX not in error.details()
 
 
 async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
@@ -1174,6 +1230,22 @@ async def test_a_rest_url_no_rule_maps_is_404_without_the_url(edge: Edge, keys: 
                 "(/v1/resources/101001%2F000001:query)")}), (path, body)
 
 
+async def test_a_rest_url_with_its_methods_colon_percent_encoded_is_told_to_write_it_as_is(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A client that percent-encoded the whole last segment, the custom method's ':' with the code (quote(code +
+    ':submit', safe=''), URLEncoder.encode on both), was told of a method it did not mean: POST
+    /v1/entries/101001%2F000001%3Asubmit was 405 '/v1/entries/{code} takes GET or HEAD or PATCH, not POST', and
+    …%3Aquery 404 'no operation has this URL'. Either is 404 saying the ':' goes as it is."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    for path in ("/v1/entries/101001%2F000001%3Asubmit", "/v1/resources/101001%2F000001%3aquery",
+                 "/v1/systems/sys-1%3ArotateSecret?x=1"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", path, b"{}", token)
+        answer = json.loads(body)
+        assert (status, answer["code"]) == (404, grpc.StatusCode.NOT_FOUND.value[0]), (path, body)
+        assert answer["message"].startswith("no operation has this URL: its last segment holds %3A, the ':' that "
+                                            "begins a custom method (:query, :submit) percent-encoded"), answer
+
+
 def _http_10(edge: Edge, request: bytes) -> bytes:
     """One exchange over a raw socket (HTTP/1.0, or a request the edge answers by closing): the answer, read
     until the edge closes the connection."""
@@ -1215,6 +1287,32 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", text,
                                                   {"content-type": "application/json", **headers})
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
+
+
+async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_to_send_utf_8(edge: Edge) -> None:
+    """A body a client declares in another charset was read as UTF-8 all the same: GBK bytes that happen to be valid
+    UTF-8 went on as other characters (系统 as ϵͳ: live on govshare up, IssueToken's 'unknown system id'), and
+    Apache HttpClient's StringEntity without a content type (text/plain; charset=ISO-8859-1) had written every
+    Chinese character as '?', which went on as '?'. Either is 415 saying the edge reads UTF-8 only; charset=utf-8,
+    in any spelling, or none, passes."""
+    text = {"systemId": "市民政局", "secret": "s3cret"}
+    refused = [("application/json; charset=GBK", json.dumps(text, ensure_ascii=False).encode("gbk"), "GBK"),
+               ("text/plain; charset=ISO-8859-1",
+                json.dumps(text, ensure_ascii=False).encode("latin-1", errors="replace"), "ISO-8859-1"),
+               ('application/json;charset="gb2312"', json.dumps(text).encode(), "gb2312")]
+    for content_type, body, charset in refused:
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
+                                                    {"content-type": content_type})
+        status_json = json.loads(answer)
+        assert (status, status_json["code"]) == (415, grpc.StatusCode.INVALID_ARGUMENT.value[0]), answer
+        assert status_json["message"].startswith(f"the body is declared in charset {charset}, and the edge reads "
+                                                 "JSON in UTF-8 only"), status_json
+    utf8 = json.dumps(text, ensure_ascii=False).encode()
+    for content_type in ("application/json; charset=utf-8", "application/json;charset=UTF8",
+                         'application/json; charset="UTF-8"', "application/json"):
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", utf8,
+                                                    {"content-type": content_type})
+        assert status == 200 and json.loads(answer)["token"] == "none|市民政局", (content_type, answer)
 
 
 async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(edge: Edge) -> None:
@@ -1416,6 +1514,36 @@ async def test_a_rest_body_naming_a_field_its_message_does_not_have_is_refused_n
         assert status != 400, (path, body, content)
 
 
+async def test_a_rest_get_with_a_body_is_refused_saying_its_fields_go_in_the_query_string(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A GET's rule has no body, and openapi.yaml gives its fields as query parameters, but the transcoder read a
+    GET's JSON body as the request all the same, unchecked: {"pageSiz": 2} (misspelt) was dropped without a word,
+    {"filter": {"category": "CATEGORY_THEME"}} filtered, and a code in the body other than the URL's was refused
+    in the transcoder's words quoting both values ('The binding value "101001/000001" of the field code is
+    conflicting with the value "…" in the body.'; live on govshare up). A GET (or HEAD) with a body is 400 saying
+    its fields go in the query string; an empty body, or an empty object a client library always sends, passes."""
+    token = dict(bearer(keys, caller()))
+    json_body = {**token, "content-type": "application/json"}
+    refused = [("GET", "/v1/entries", b'{"pageSiz": 2}'),
+               ("GET", "/v1/entries?pageSize=1", b'{"filter": {"category": "CATEGORY_THEME"}}'),
+               ("GET", "/v1/entries/101001%2F000001", b'{"code": "342322194911060454"}'),
+               ("HEAD", "/v1/entries/101001%2F000001", b'{"code": "102001/000001"}')]
+    for verb, path, body in refused:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, json_body)
+        assert status == 400, (verb, path, status, content)
+        if verb == "HEAD":
+            continue
+        answer = json.loads(content)
+        assert answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], answer
+        assert answer["message"].startswith("a GET takes no body: "), answer
+        assert "query string" in answer["message"] and b"342322194911060454" not in content, answer
+    passed = [("GET", "/v1/entries/101001%2F000001", b"{}"), ("GET", "/v1/entries/101001%2F000001", b" { }\n"),
+              ("GET", "/v1/entries/101001%2F000001", b"")]
+    for verb, path, body in passed:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, json_body)
+        assert status == 200, (path, body, content)
+
+
 async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge, keys: PlatformKeys) -> None:
     """{"items": ["name"], "items": ["status"]}, or resourceCode beside resource_code, was transcoded with one of
     the values, silently: the caller did not know which question was answered. Each is 400 naming the field (by
@@ -1608,6 +1736,22 @@ CODEC_ERROR = ("the request is not valid HTTP/1.1 (a header line without a colon
      b"0\r\n\r\n",
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
      "with transfer-encoding: chunked alone"),
+    (b"POST /v1/tokens HTTP/1.1\r\nhost: edge\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n"
+     b"connection: close\r\n\r\n0\r\n\r\n",
+     "the request has both content-length and transfer-encoding: chunked, which HTTP/1.1 does not allow (the body's "
+     "end would be read two ways): send one of them"),
+    (b"GET /v1/entries#top HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+     "the request's path holds a fragment (#…), which a client keeps to itself and the edge refuses: send the path "
+     "and query alone, a # in a value percent-encoded as %23"),
+    (b"OPTIONS * HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+     "the request's target is not a path beginning with / (OPTIONS * asks the server as a whole, which the edge does "
+     "not answer): send each call to its URL, as /openapi.yaml gives it"),
+    # An upgrade the edge does not make (a WebSocket client's): Envoy's 403 read as a refused token, 401 'bearer token
+    # refused: ; send ...', with no reason, though the token was good.
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n",
+     "the request asks to upgrade its connection (an upgrade header, as a WebSocket client sends), which the edge "
+     "does not: it answers gRPC, gRPC-Web and REST as HTTP/1.1 or HTTP/2 requests; send it without the headers "
+     "connection: upgrade and upgrade"),
 ])
 async def test_a_request_envoys_http_codec_refuses_is_told_what_to_fix(edge: Edge, request_bytes: bytes,
                                                                         message: str) -> None:
@@ -2217,6 +2361,42 @@ async def test_cors_admits_the_configured_origins_to_rest_too(settings_base: Set
     assert refused[0] == 401 and refused[1]["access-control-allow-origin"] == origin, refused
     assert unmapped[0] == 404 and json.loads(unmapped[2])["code"] == grpc.StatusCode.NOT_FOUND.value[0], unmapped
     assert plain[0] == 200 and "access-control-allow-origin" not in plain[1], plain
+
+
+async def test_a_preflight_from_an_origin_not_admitted_is_told_so_not_how_to_call(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, edge: Edge) -> None:
+    """A page on an origin GOVSHARE_CORS_ORIGINS does not list (the console moved to a new host name, a developer's
+    http://localhost:5173) sees its browser's preflight fail, and its devtools showed the edge's answer to a call:
+    415 'this is a gRPC method's path, called without a gRPC content type: send it as gRPC…' for a gRPC-Web call
+    sent as gRPC-Web, and 405 '/v1/entries takes POST or GET or HEAD, not OPTIONS: send it so' for a REST URL, where
+    the method was the browser's to choose. It is 403, naming the origin and the setting, and still marks nothing
+    for the page to read."""
+    origin = "https://console.example.gov.cn"
+    admitting = await start_edge(edge_settings(settings_base, backend.port, jwks.port, cors_origins=(origin,)))
+    grpc_web = {"access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,x-grpc-web,authorization"}
+    rest = {"access-control-request-method": "GET", "access-control-request-headers": "authorization"}
+    elsewhere = "http://localhost:5173"
+    try:
+        answers = [await asyncio.to_thread(_browser_rest, running.address, "OPTIONS", path,
+                                           {"origin": elsewhere, **preflight})
+                   for running in (admitting, edge)
+                   for path, preflight in ((GET_ENTRY, grpc_web), ("/v1/entries", rest))]
+        allowed = await asyncio.to_thread(_browser_rest, admitting.address, "OPTIONS", GET_ENTRY,
+                                          {"origin": origin, **grpc_web})
+        not_preflight = await asyncio.to_thread(_browser_rest, edge.address, "OPTIONS", "/v1/entries", {})
+    finally:
+        admitting.stop()
+    for status, headers, body in answers:
+        assert status == 403, (status, body)
+        assert "access-control-allow-origin" not in headers
+        refusal = json.loads(body)
+        assert refusal["code"] == grpc.StatusCode.PERMISSION_DENIED.value[0], refusal
+        assert refusal["details"][0]["reason"] == "ORIGIN_NOT_ADMITTED", refusal
+        assert elsewhere in refusal["message"] and "GOVSHARE_CORS_ORIGINS" in refusal["message"], refusal
+    assert all("admits no origin" in json.loads(body)["message"] for _, _, body in answers[2:])  # none listed
+    assert allowed[0] == 200 and allowed[1]["access-control-allow-origin"] == origin, allowed
+    assert not_preflight[0] == 405, not_preflight  # an OPTIONS no browser sent is the method refused, as before
 
 
 # -- mTLS: the chart's mesh identity at the edge ------------------------------------------------------------------

@@ -1575,6 +1575,38 @@ async def test_a_raw_stubs_request_that_is_not_a_message_is_a_type_error(edge: t
     assert fake.attempts("GetEntry") == []
 
 
+@pytest.mark.parametrize(("metadata", "said"), [
+    ([("X-Request-Id", "r-1")], "metadata key 'X-Request-Id' must be written in lower case ('x-request-id')"),
+    ([("x-operator", "张三")], "metadata 'x-operator': its value holds '张' (position 0), which gRPC metadata "
+                               "cannot carry"),
+    ([("x request", "1")], "metadata key 'x request' holds ' ', which a gRPC metadata key cannot"),
+    ([("x-note", "a\nb")], "metadata 'x-note': its value holds '\\n' (position 1)"),
+])
+async def test_metadata_grpc_cannot_carry_is_a_value_error_naming_it_not_internal(
+        edge: tuple[FakeEdge, str], metadata: list[tuple[str, str]], said: str) -> None:
+    """A business system's own metadata written as an HTTP header (X-Request-Id), or carrying an operator's name
+    (张三) or a line break, was raised GovshareError INTERNAL "Invalid metadata", gRPC's words, as if the platform
+    had failed, and named neither the entry nor what to send: it is a ValueError naming both, before a call."""
+    fake, address = edge
+    request = catalog_pb2.GetEntryRequest(code="101001/000001")
+    with make_client(address) as client:
+        with pytest.raises(ValueError, match=re.escape(said)):
+            client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(request, metadata=metadata)
+        with pytest.raises(ValueError, match=re.escape(said)):
+            next(iter(client.stub(query_pb2_grpc.QueryServiceStub).Export(query_pb2.ExportRequest(),
+                                                                          metadata=metadata)))
+        assert client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(
+            request, metadata=[("x-request-id", "r-1"), ("x-trace-bin", "张三".encode())]).entry.code  # these pass
+    async with AsyncClient(address, "sys-1", "s3cret", plaintext=True) as aclient:
+        with pytest.raises(ValueError, match=re.escape(said)):
+            await aclient.stub(catalog_pb2_grpc.CatalogServiceAsyncStub).GetEntry(request, metadata=metadata)
+        with pytest.raises(ValueError, match=re.escape(said)):
+            async for _ in aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(query_pb2.ExportRequest(),
+                                                                                    metadata=metadata):
+                pass
+    assert len(fake.attempts("GetEntry")) == 1  # the one that passed
+
+
 @pytest.mark.parametrize("call_first", [False, True], ids=["no-token-yet", "token-held"])
 def test_a_closed_client_says_so_not_internal(edge: tuple[FakeEdge, str], call_first: bool) -> None:
     """A call on a closed Client is the caller's mistake, said as such (a ValueError), not an INTERNAL status

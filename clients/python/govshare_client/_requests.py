@@ -104,6 +104,35 @@ def message_of(request: object, method: str) -> Message:
     return request
 
 
+#: A gRPC metadata key: lower-case letters, digits, '-', '_' and '.' (gRPC's PROTOCOL-HTTP2.md, Header-Name).
+_METADATA_KEY = re.compile(r"[0-9a-z_.-]+")
+#: What a text value may hold: printable ASCII and the space (a value ending -bin carries bytes).
+_METADATA_TEXT = re.compile(r"[\x20-\x7e]*")
+
+
+def metadata_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> None:
+    """Refuses, naming the entry, metadata gRPC cannot carry: a key in capitals (``X-Request-Id``, as HTTP writes a
+    header) or with another character, a text value holding other than printable ASCII (an operator's name 张三, a
+    line break). gRPC refused each only once the call had begun, as INTERNAL "Invalid metadata", which the client
+    raised as the platform's own failure, naming neither the entry nor what to send."""
+    for key, value in metadata or ():
+        if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
+            if isinstance(key, str) and _METADATA_KEY.fullmatch(key.lower()):
+                raise ValueError(f"metadata key {key!r} must be written in lower case ({key.lower()!r}): gRPC "
+                                 f"metadata keys are lower-case letters, digits, '-', '_' and '.'")
+            odd = next((c for c in key if not _METADATA_KEY.fullmatch(c.lower())), key) if isinstance(key, str) else key
+            raise ValueError(f"metadata key {key!r} holds {odd!r}, which a gRPC metadata key cannot: keys are "
+                             f"lower-case letters, digits, '-', '_' and '.'")
+        if key.endswith("-bin"):
+            continue
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if isinstance(text, str) and not _METADATA_TEXT.fullmatch(text):
+            position = next(i for i, c in enumerate(text) if not _METADATA_TEXT.fullmatch(c))
+            raise ValueError(f"metadata {key!r}: its value holds {text[position]!r} (position {position}), which "
+                             f"gRPC metadata cannot carry: send printable ASCII (percent-encode text, "
+                             f"urllib.parse.quote), or bytes under a key ending in -bin")
+
+
 def with_request_id(request: Message) -> Message:
     """``request``, given an idempotency key (AIP-155) when it has a ``request_id`` field left empty.
 

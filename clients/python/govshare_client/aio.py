@@ -76,6 +76,7 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         refuse_if_closed(self.closed, "AsyncClient")
         method = _method_name(client_call_details)
+        build.metadata_of(client_call_details.metadata)
         request = build.with_request_id(build.message_of(request, method))
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
@@ -157,6 +158,7 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         assert self._unary.tokens is not None
         refuse_if_closed(self._unary.closed, "AsyncClient")
         method = _method_name(client_call_details)
+        build.metadata_of(client_call_details.metadata)
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
         token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))

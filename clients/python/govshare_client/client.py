@@ -587,6 +587,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         refuse_if_closed(self.closed, "Client")
         method = _method_name(client_call_details)
+        build.metadata_of(client_call_details.metadata)
         request = build.with_request_id(build.message_of(request, method))
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
                             self._retry, self._rng, request)
@@ -655,6 +656,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         as the GovshareError a unary call raises (:class:`_TypedStream`)."""
         refuse_if_closed(self.closed, "Client")
         method = _method_name(client_call_details)
+        build.metadata_of(client_call_details.metadata)
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._timeouts))
         token = self._tokens.token(token_budget(deadline, self._timeout))
