@@ -227,6 +227,16 @@ async def retire_entry(env: Env, provider: Caller, user: Caller, entry: cat.Entr
         await asyncio.sleep(0.05)
 
 
+async def expired_a_minute_ago(env: Env, grant_id: str) -> None:
+    """Time passes: the grant's expire_time was a minute ago (stored ACTIVE, it reads EXPIRED)."""
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
+                           " WHERE id = $1", grant_id)
+    finally:
+        await conn.close()
+
+
 async def due_yesterday(env: Env, application_id: str) -> None:
     """Time passes: the application's reply was due yesterday (it is overdue now)."""
     conn = await asyncpg.connect(env.settings.database_url)
@@ -1599,12 +1609,7 @@ async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended
     It is EXPIRED, listed under that state only, and its provider's extension makes it ACTIVE again."""
     provider, user, entry = parties
     grant = await env.grant(provider, user, entry)
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:
-        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
-                           " WHERE id = $1", grant.id)
-    finally:
-        await conn.close()
+    await expired_a_minute_ago(env, grant.id)
 
     async def listed(state: int) -> set[str]:
         request = sh.ListGrantsRequest(resource_code=entry.code, state=state)
@@ -1672,12 +1677,7 @@ async def test_a_grant_its_entrys_retirement_ended_reads_ended_not_active(env: E
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider)
     live, lapsed, revoked = [await env.grant(provider, user, entry) for _ in range(3)]
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:
-        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
-                           " WHERE id = $1", lapsed.id)
-    finally:
-        await conn.close()
+    await expired_a_minute_ago(env, lapsed.id)
 
     async def listed(state: int) -> set[str]:
         request = sh.ListGrantsRequest(resource_code=entry.code, state=state)
@@ -1708,12 +1708,7 @@ async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider)
     grant = await env.grant(provider, user, entry)
-    conn = await asyncpg.connect(env.settings.database_url)
-    try:
-        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
-                           " WHERE id = $1", grant.id)
-    finally:
-        await conn.close()
+    await expired_a_minute_ago(env, grant.id)
     await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
     extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=30))),
                                    update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
