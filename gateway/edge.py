@@ -825,7 +825,11 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
 #: download (Export), which only its initial metadata carries (services/query/servicer.py's AUDIT_ID_HEADER).
 CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, retry-after, allow, x-govshare-audit-id"
 CORS_ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-CORS_ALLOWED_HEADERS = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent"
+#: What a browser's gRPC-Web or fetch client sends: OpenTelemetry's web instrumentation adds tracestate and baggage
+#: beside traceparent, and request libraries an x-request-id (the edge makes its own); a header left out of this
+#: list makes the browser refuse the call before it is sent.
+CORS_ALLOWED_HEADERS = ("authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent, tracestate,"
+                        " baggage, x-request-id")
 CORS_MAX_AGE_SECONDS = "600"
 
 
