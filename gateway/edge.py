@@ -1647,6 +1647,15 @@ _UNSET_TOKEN_REFUSED = ("bearer token refused: the token after Bearer is empty o
                         f"None): the code that sent it had no token in hand (a variable not set yet); {_TOKEN_HINT}")
 
 
+#: A scheme in mixed case ("bEaReR <token>"): case-insensitive by RFC 9110 §11.1, but jwt_authn matches the prefixes
+#: it is given as written, and the three usual spellings are those it is given (one more prefix costs every call a
+#: compare). jwt_authn said "Jwt is missing", read as "its scheme is not Bearer", of a token sent.
+_MIXED_CASE_SCHEME = {"header_filter": {"header": {"name": "authorization", "string_match": {"safe_regex": {
+    "regex": "(?i)bearer +[^ ].*"}}}}}
+_MIXED_CASE_SCHEME_REFUSED = ("bearer token refused: the scheme is written in mixed case, which this edge does not "
+                              f"read: write the scheme Bearer (or bearer, BEARER); {_TOKEN_HINT}")
+
+
 #: A call whose authorization header holds no bearer token (another scheme, ``Basic …`` or ``Token …``, or the token
 #: alone): jwt_authn found none and said "Jwt is missing", though the caller had sent its token, and looked for
 #: why the header went missing (:func:`_local_replies`).
@@ -1688,6 +1697,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
                *_replies(_both(_status_is(401), _QUOTED_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _QUOTED_TOKEN_REFUSED),
                *_replies(_both(_status_is(401), _UNSET_TOKEN), grpc.StatusCode.UNAUTHENTICATED, _UNSET_TOKEN_REFUSED),
+               *_replies(_both(_status_is(401), _MIXED_CASE_SCHEME,
+                               _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
+                         grpc.StatusCode.UNAUTHENTICATED, _MIXED_CASE_SCHEME_REFUSED),
                *_replies(_both(_status_is(401), {"header_filter": {"header": {"name": "authorization",
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),

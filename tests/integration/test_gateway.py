@@ -472,6 +472,21 @@ async def test_the_scheme_is_case_insensitive_as_http_says(channel: grpc.aio.Cha
     assert reply.entry.name == who.system_id
 
 
+@pytest.mark.parametrize("scheme", ["bEaReR", "BeArEr"])
+async def test_a_scheme_in_mixed_case_is_refused_saying_how_to_write_it(
+        channel: grpc.aio.Channel, edge: Edge, keys: PlatformKeys, scheme: str) -> None:
+    """'bEaReR <token>' (any case is the same scheme by RFC 9110, but the edge reads the three usual spellings) was
+    refused "the authorization header holds no bearer token (its scheme is not Bearer…)" of a token sent. It now
+    says the scheme is in mixed case and how to write it, over gRPC and REST."""
+    token_text = dict(bearer(keys, caller()))["authorization"].removeprefix("Bearer ")
+    sent = f"{scheme} {token_text}"
+    said = await refusal(channel, (("authorization", sent),))
+    assert said.startswith("bearer token refused: the scheme is written in mixed case"), said
+    assert "write the scheme Bearer" in said
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": sent})
+    assert (status, body["message"]) == (401, said), body
+
+
 async def test_issue_token_passes_without_a_token(channel: grpc.aio.Channel) -> None:
     stub = token_pb2_grpc.TokenServiceStub(channel)
     reply = await stub.IssueToken(token_pb2.IssueTokenRequest(system_id="sys-1", secret="s"))
