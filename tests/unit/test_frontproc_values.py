@@ -579,6 +579,55 @@ async def test_an_export_leaves_out_the_rows_the_database_cannot_send_and_says_h
         assert (line["records"], line["skipped"], line["outcome"]) == (len(sent), 1, "RECORD_UNREADABLE")
 
 
+async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_left(
+        tmp_path: Path, database_url: str) -> None:
+    """An export whose table was renamed between two pages (a reload swapping tables), or whose platform call ended,
+    had sent records and left no line in the access log: the department's log, reconciled with the platform's
+    audit by audit id, missed the download. Each such call now leaves a line saying how many records left, the
+    outcome FAILED and the status the platform got; so does a Lookup the database refused."""
+    await _execute(database_url, "INSERT INTO registry (code, label) VALUES ('c', 'x')")
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    connection = await asyncpg.connect(database_url)
+    try:
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        signer = ProviderAssertionSigner(keys.provider_signing_key)
+
+        def context(audit_id: str) -> SimpleNamespace:
+            assertion = signer.metadata("fqj", AccessClaims(audit_id=audit_id))
+            return SimpleNamespace(invocation_metadata=lambda: assertion)
+
+        request = provider_pb2.ExportRequest(dataset="registry", page_size=1)
+        ended = servicer.Export(request, context("ended"))
+        assert [record.key for record in (await anext(ended)).records] == ["a"]
+        await ended.aclose()  # the platform's call ended (its deadline, its caller's cancel)
+        refused = servicer.Export(request, context("refused"))
+        assert [record.key for record in (await anext(refused)).records] == ["a"]
+        assert [record.key for record in (await anext(refused)).records] == ["b"]
+        await connection.execute("ALTER TABLE registry RENAME TO registry_old")
+        with pytest.raises(ServiceError) as error:
+            await anext(refused)
+        assert error.value.reason == "DATABASE_REFUSED"
+        with pytest.raises(ServiceError):
+            await servicer.Lookup(provider_pb2.LookupRequest(dataset="registry", key="a"), context("lookup"))
+    finally:
+        await connection.close()
+        access_log.close()
+        await store.close()
+    lines = {line["audit_id"]: line for line in read(str(tmp_path / "access.jsonl"))}
+    assert {audit_id: (line["operation"], line["records"], line["outcome"], line["status"])
+            for audit_id, line in lines.items()} == {
+        "ended": ("Export", 1, "FAILED", "CANCELLED"),
+        "refused": ("Export", 2, "FAILED", "FAILED_PRECONDITION"),
+        "lookup": ("Lookup", 0, "FAILED", "FAILED_PRECONDITION")}
+    assert lines["refused"]["reason"] == "DATABASE_REFUSED" and lines["lookup"]["keys"] == 1
+
+
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
         tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """A SQL_ASCII database (older departments' systems) keeping names in GBK passed the check; each such row was
