@@ -88,14 +88,20 @@ def _decodes(path: Path, codec: str) -> int | None:
 
 def header_of(names: list[str], dataset: Dataset) -> list[str]:
     """The first line's column names, checked against ``dataset``: every name an item (or the as-of column), none
-    twice, every required item present. FileProblem names each problem at once."""
+    twice, every required item present. FileProblem names each problem at once.
+
+    A column without a name is no column (``""``): Excel writes one for every column of the sheet's used range, so a
+    sheet whose cells beyond the data were once formatted or cleared leaves a file whose lines end with commas,
+    and such a file was refused whole, "'', '' are not items …;  named twice". A value under it is its record's
+    rejection (:func:`_row`)."""
     columns = [name.strip() for name in names]
+    named = [name for name in columns if name]
     problems = []
-    if unknown := [n for n in columns if n not in dataset.item_names and n != AS_OF_COLUMN]:
+    if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
         problems.append(f"{', '.join(repr(n) for n in unknown)} {verb} of {dataset.name} (its items: "
                         f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
-    if twice := sorted({n for n in columns if columns.count(n) > 1}):
+    if twice := sorted({n for n in named if named.count(n) > 1}):
         problems.append(f"{', '.join(twice)} named twice")
     if missing := [item.name for item in dataset.items if item.required and item.name not in columns]:
         problems.append(f"no column of the required item{'s' * (len(missing) > 1)} {', '.join(missing)}")
@@ -129,14 +135,24 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
 
 
 def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
+    """A record of the file; a line short of a named column, or holding a value under no name, is its problem.
+
+    Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
+    on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
-    if len(cells) != len(header):
-        row.problem = f"{len(cells)} values where the first line names {len(header)} columns"
+    named = max((index + 1 for index, name in enumerate(header) if name), default=0)
+    if len(cells) < named:
+        row.problem = f"{len(cells)} values where the first line names {named} columns"
         return row
-    for name, cell in zip(header, cells, strict=True):
+    if unnamed := [index + 1 for index, cell in enumerate(cells)
+                   if cell.strip() and (index >= len(header) or not header[index])]:
+        row.problem = (f"column {unnamed[0]} holds a value but has no name in the first line: name its item "
+                       "there, or empty the column")
+        return row
+    for name, cell in zip(header, cells, strict=False):
         if name == AS_OF_COLUMN:
             row.as_of, row.problem = _as_of(cell)
-        elif cell != "":
+        elif name and cell != "":
             row.values[name] = cell
     return row
 

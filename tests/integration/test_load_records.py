@@ -147,3 +147,26 @@ async def test_a_value_too_long_for_csv_stops_the_load_saying_so_not_a_traceback
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"{path} cannot be read after line 1: field larger than field limit" in done.stderr
     assert f"nothing of {path} was loaded" in done.stderr
+
+
+async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrote_it(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """Excel writes a column for every column of the sheet's used range: cells once formatted or cleared right of
+    the data leave a first line and records ending with commas, some lines with more than others. Such a file was
+    refused whole ("'', '' are not items …; named twice"), and a record with one comma more than the first line
+    rejected for its count of values. Columns without a name are no columns while they hold nothing; a value
+    under one is that record's rejection, saying so."""
+    people = [_citizen_id("19610101", True), _citizen_id("19620202", False), _citizen_id("19630303", True)]
+    lines = [f"{HEADER},,",
+             f"{people[0]},冯一,男,汉族,1961-01-01,正常,,,",  # one comma more than the first line
+             f"{people[1]},陈二,女,汉族,1962-02-02,正常,",  # as many as the named columns
+             f"{people[2]},褚三,男,汉族,1963-03-03,正常,,备注,"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"population: 2 records loaded from {path}"), done.stdout + done.stderr
+    assert done.stderr.splitlines() == ["line 4: column 8 holds a value but has no name in the first line: name its "
+                                        "item there, or empty the column"]
+    for citizen_id, name in zip(people[:2], ["冯一", "陈二"], strict=True):
+        assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
