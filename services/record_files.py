@@ -13,12 +13,14 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.foundation.datasets import Dataset
+from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
 ENCODINGS = ("auto", "utf-8", "gb18030")
@@ -93,13 +95,20 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     A column without a name is no column (``""``): Excel writes one for every column of the sheet's used range, so a
     sheet whose cells beyond the data were once formatted or cleared leaves a file whose lines end with commas,
     and such a file was refused whole, "'', '' are not items …;  named twice". A value under it is its record's
-    rejection (:func:`_row`)."""
-    columns = [name.strip() for name in names]
+    rejection (:func:`_row`).
+
+    A name typed with a Chinese input method's full-width forms (ｃｉｔｉｚｅｎ＿ｉｄ) or holding a character nobody
+    sees (a zero-width space copied from a document) is the name it shows: such a header was refused as naming no
+    item, quoting a name that looked right. One that differs from an item's name only by case or blanks for
+    underscores (Birth Date) is refused naming the item."""
+    columns = [_plain(name) for name in names]
     named = [name for name in columns if name]
     problems = []
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
-        problems.append(f"{', '.join(repr(n) for n in unknown)} {verb} of {dataset.name} (its items: "
+        meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
+        said = ", ".join(f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
+        problems.append(f"{said} {verb} of {dataset.name} (its items: "
                         f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
     if twice := sorted({n for n in named if named.count(n) > 1}):
         problems.append(f"{', '.join(twice)} named twice")
@@ -108,6 +117,12 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+def _plain(name: str) -> str:
+    """A column's name as it shows: trimmed, in ASCII for full-width forms, without characters nobody sees."""
+    meant = written_otherwise(name.strip())
+    return (meant[0] if meant else name).strip()
 
 
 def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterator[FileRow]]:

@@ -170,3 +170,24 @@ async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrot
                                         "item there, or empty the column"]
     for citizen_id, name in zip(people[:2], ["冯一", "陈二"], strict=True):
         assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
+
+
+async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the_items_it_shows(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A first line typed with a Chinese input method (ｎａｍｅ, ｃｉｔｉｚｅｎ＿ｉｄ) or holding a zero-width space
+    copied from a document was refused as naming no item, quoting a name that looked right; a name differing from
+    an item's only by case or a blank for an underscore was refused without the item meant."""
+    person = _citizen_id("19640404", False)
+    path = tmp_path / "typed.csv"
+    path.write_text("ｃｉｔｉｚｅｎ＿ｉｄ,ｎａｍｅ,sex\u200b,\u3000ethnicity,birth_date,status\n"
+                    f"{person},卫四,女,汉族,1964-04-04,正常\n", encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0, done.stderr
+    assert [version.values["name"] for version in await _history(platform, person)] == ["卫四"]
+
+    path.write_text(f"citizen_id,name,Sex,ethnicity,Birth Date,status\n{person},卫四,女,汉族,1964-04-04,正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 2
+    assert "'Sex' (did you mean sex?), 'Birth Date' (did you mean birth_date?) are not items of population" \
+           in done.stderr, done.stderr
