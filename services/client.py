@@ -456,6 +456,8 @@ class _LoadTally:
     first_line: int = 0
     last_line: int = 0
     shown: int = 0
+    #: The line the file's last record read begins on, sent or not (0: the file holds none).
+    last_record: int = 0
 
 
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
@@ -482,7 +484,7 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
             grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         stub = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
         try:
-            for batch in _load_batches(rows, start_line):
+            for batch in _load_batches(rows, start_line, tally):
                 _load_batch(stub, bearer(channel, system_id, secret), dataset, source, batch, tally, reject,
                             rejected_path)
         except grpc.RpcError as error:
@@ -497,6 +499,13 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         except KeyboardInterrupt:
             print(_stopped_at(tally, path), file=sys.stderr)
             return 130
+    if tally.last_record and tally.last_record < start_line:
+        # A --start-line past the end (a digit too many, copied from another file's message) loaded nothing and
+        # ended as a load of no record would, exit 0: the officer took the rest of the file for loaded.
+        print(f"govshare load-records: --start-line {start_line} is past the last record of {path}, which begins on "
+              f"line {tally.last_record}: nothing was sent (is it the line the stopped load named, of this file?)",
+              file=sys.stderr)
+        return 2
     read_as = "" if codec == "utf-8-sig" else f" (read as {codec.upper()})"
     print(f"{dataset}: {tally.accepted} record{'s' * (tally.accepted != 1)} loaded from {path}{read_as}, "
           f"{tally.rejected} rejected, {tally.conflicts} disagreeing with the authoritative source")
@@ -506,13 +515,14 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     return 1 if tally.rejected else 0
 
 
-def _load_batches(rows, start_line: int):  # type: ignore[no-untyped-def]
+def _load_batches(rows, start_line: int, tally: _LoadTally):  # type: ignore[no-untyped-def]
     """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size)."""
     from services.foundation.loading import MAX_RECORDS
 
     batch: list = []
     size = 0
     for row in rows:
+        tally.last_record = row.line
         if row.line < start_line:
             continue
         message = foundation_pb2.RecordInput(values=row.values)
