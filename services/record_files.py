@@ -29,6 +29,9 @@ AS_OF_COLUMN = "as_of_time"
 #: An as-of time written without an offset is Beijing time, as the departments' clocks are.
 _BEIJING = ZoneInfo("Asia/Shanghai")
 _READ_BYTES = 1 << 20
+#: What to do with a file whose lines are in two encodings (one export appended to another).
+_MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "
+          "as CSV UTF-8, or load its parts apart")
 
 
 class FileProblem(Exception):
@@ -59,9 +62,14 @@ def file_encoding(path: Path, encoding: str) -> str:
             return "utf-8-sig"
         with open(path, "rb") as file:
             if file.read(3) == codecs.BOM_UTF8:
-                raise FileProblem(f"{path}: begins as UTF-8 but line {line} is not UTF-8")
-        if (line := _decodes(path, "gb18030")) is None:
+                raise FileProblem(f"{path}: begins as UTF-8 but line {line} is not UTF-8 (GBK?): {_MIXED}")
+        if (other := _decodes(path, "gb18030")) is None:
             return "gb18030"
+        if other != line:
+            # Lines of a GBK file appended to a UTF-8 one (or the other way round): "neither UTF-8 nor GB18030 (line
+            # 2)" named a UTF-8 line, which the officer's editor showed as right, and nothing of the mix.
+            raise FileProblem(f"{path}: line {line} is not UTF-8 (GBK?) and line {other} is not GBK (UTF-8?): "
+                              f"{_MIXED}")
         raise FileProblem(f"{path}: neither UTF-8 nor GB18030/GBK (line {line}): save it as CSV UTF-8")
     codec = "utf-8-sig" if encoding == "utf-8" else encoding
     if (line := _decodes(path, codec)) is not None:

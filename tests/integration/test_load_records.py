@@ -9,6 +9,7 @@ again), and says from which line to go on when the platform stops answering.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import os
 import subprocess
@@ -207,3 +208,20 @@ async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platf
     header_only.write_text(f"{HEADER}\n", encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(header_only))
     assert done.returncode == 0 and done.stdout.startswith("population: 0 records loaded"), done.stderr
+
+
+async def test_a_file_mixing_utf8_and_gbk_lines_is_said_to_mix_them(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A GBK export appended to a UTF-8 one was refused 'neither UTF-8 nor GB18030/GBK (line 2): save it as CSV
+    UTF-8', naming a UTF-8 line the officer's editor showed as right, and nothing of the mix; with Excel's BOM
+    first, 'begins as UTF-8 but line 3 is not UTF-8' said nothing of what to do."""
+    first, second = _citizen_id("19660606", True), _citizen_id("19670707", False)
+    path = tmp_path / "appended.csv"
+    utf8 = f"{HEADER}\r\n{first},沈六,男,汉族,1966-06-06,正常,\r\n".encode()
+    gbk = f"{second},韩七,女,汉族,1967-07-07,正常,\r\n".encode("gbk")
+    for data, said in ((utf8 + gbk, "line 3 is not UTF-8 (GBK?) and line 2 is not GBK (UTF-8?): its lines are in "
+                                    "two encodings"),
+                       (codecs.BOM_UTF8 + utf8 + gbk, "line 3 is not UTF-8 (GBK?): its lines are in two encodings")):
+        path.write_bytes(data)
+        done = await asyncio.to_thread(_load, platform, "population", str(path))
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+        assert "save the whole file in one, as CSV UTF-8, or load its parts apart" in done.stderr
