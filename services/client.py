@@ -484,7 +484,7 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
             grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         stub = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
         try:
-            for batch in _load_batches(rows, start_line, tally):
+            for batch in _load_batches(rows, start_line, tally, definition.key_item):
                 _load_batch(stub, bearer(channel, system_id, secret), dataset, source, batch, tally, reject,
                             rejected_path)
         except grpc.RpcError as error:
@@ -515,16 +515,25 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     return 1 if tally.rejected else 0
 
 
-def _load_batches(rows, start_line: int, tally: _LoadTally):  # type: ignore[no-untyped-def]
-    """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size)."""
+def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # type: ignore[no-untyped-def]
+    """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size).
+
+    A key given on two lines is the later line's rejection naming the first, whichever calls they fall in: in one
+    call the platform rejected it as 'repeats record #0 of this load', a position in the call, not a line; in two,
+    the later record was loaded over the first without a word."""
     from services.foundation.loading import MAX_RECORDS
+    from services.foundation.validation import stored_key
 
     batch: list = []
     size = 0
+    first_line: dict[str, int] = {}
     for row in rows:
         tally.last_record = row.line
         if row.line < start_line:
             continue
+        key = "" if row.problem else stored_key(key_item, row.values.get(key_item, ""))
+        if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
+            row.problem = f"{key_item}: repeats line {earlier} of the file"
         message = foundation_pb2.RecordInput(values=row.values)
         if row.as_of is not None:
             message.as_of_time.FromDatetime(row.as_of.astimezone(dt.UTC))

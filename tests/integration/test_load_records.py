@@ -225,3 +225,18 @@ async def test_a_file_mixing_utf8_and_gbk_lines_is_said_to_mix_them(platform, tm
         done = await asyncio.to_thread(_load, platform, "population", str(path))
         assert done.returncode == 2 and said in done.stderr, done.stderr
         assert "save the whole file in one, as CSV UTF-8, or load its parts apart" in done.stderr
+
+
+async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_naming_the_first(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """The platform rejected the second record of a key 'citizen_id: 1101…X repeats record 0 of this load': the
+    公民身份号码 in full on the terminal (the command prints no other) and a position in the call, not a line of
+    the file. The lower-case x is the same person."""
+    person, other = _citizen_id("19680808", True), _citizen_id("19690909", False)
+    path = tmp_path / "twice.csv"
+    path.write_text(f"{HEADER}\n{person},杨八,男,汉族,1968-08-08,正常,\n{other},朱九,女,汉族,1969-09-09,正常,\n"
+                    f"{person.lower()},杨捌,男,汉族,1968-08-08,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
