@@ -1112,6 +1112,8 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     table = resource.table.value
     relation_kind = "materialized view" if relation["kind"] == "m" else "table"
     unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
+    if partitioned_by := await _partitioned_by_other_columns(connection, relation["oid"], relation["attnum"]):
+        return await _partitioned_index_advice(connection, resource, partitioned_by, usable)
     if any(index["unique_key"] for index in keyed):
         return "" if usable else (
             f"{relation_kind} {table}'s unique index on its key column {column} cannot serve lookups, which "
@@ -1136,6 +1138,37 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
             f"{_ident(column)}::text{newest}), then {unique_index}"
             + ("" if usable else f"; until then CREATE INDEX ON {_ident(table)} (({_ident(column)}::text)) makes "
                                  "lookups fast"))
+
+
+async def _partitioned_by_other_columns(connection: asyncpg.Connection, relation: int, key: int) -> str:
+    """The partition key of a table partitioned by anything but its key column alone (``qx``, ``(qx, nd)``), or "".
+
+    Such a table can hold no unique index without its partition key ("unique constraint on partitioned table must
+    include all partitioning columns"): the check advised one all the same, and the DBA running it met that error."""
+    found = await connection.fetchrow(
+        "SELECT pg_get_partkeydef($1) AS definition, partnatts = 1 AND partattrs[0] = $2 AND partexprs IS NULL"
+        " AS by_key FROM pg_partitioned_table WHERE partrelid = $1", relation, key)
+    if found is None or found["by_key"]:
+        return ""
+    return found["definition"]
+
+
+async def _partitioned_index_advice(connection: asyncpg.Connection, resource: ResourceConfig, partitioned_by: str,
+                                    usable: bool) -> str:
+    """_key_index_advice of a table partitioned by other columns than its key (``partitioned_by``): the index
+    lookups need, and keys held by several rows; no unique index, which the database cannot make there."""
+    assert resource.table is not None and resource.key_column is not None
+    table, column = resource.table.value, resource.key_column.value
+    index = f"CREATE INDEX ON {_ident(table)} (({_ident(column)}::text))"
+    said = [] if usable else [f"table {table} has no index its lookups can use on its key column {column} ({index})"]
+    if duplicates := await _duplicate_keys(connection, resource):
+        newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+        said.append(f"{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
+                    "as_of_column), and a batch download can miss rows that share a key; partitioned "
+                    f"{partitioned_by}, it can hold no unique index on {column} alone: keep one row per key, or share "
+                    f"a view that does (SELECT DISTINCT ON ({_ident(column)}::text) * FROM {_ident(table)} ORDER BY "
+                    f"{_ident(column)}::text{newest})")
+    return "; and ".join(said) + ("" if usable or duplicates else ": every lookup reads the whole table")
 
 
 async def _lookups_use_an_index(connection: asyncpg.Connection, resource: ResourceConfig) -> bool:

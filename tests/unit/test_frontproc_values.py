@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -433,6 +434,41 @@ async def test_the_check_warns_of_a_key_column_without_a_unique_index(
     assert await _read(tmp_path, text, "1") is None
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else [])
+
+
+@pytest.mark.parametrize("partitioned", ["LIST (qx)", "HASH (k)"])
+async def test_the_index_the_check_advises_on_a_partitioned_table_is_one_the_database_creates(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, partitioned: str) -> None:
+    """A table partitioned by region (a 户籍 table by 区县) can hold no unique index without its partition key, but
+    the check advised CREATE UNIQUE INDEX ON keyed ((k::text)), which the database refuses ("unique constraint on
+    partitioned table must include all partitioning columns"): the DBA ran the advice and got an error. Of such
+    a table it advises the index lookups need; of one partitioned by the key alone, the unique one."""
+    await _execute(database_url, f"""
+        CREATE TABLE keyed (k text NOT NULL, v text, qx text NOT NULL) PARTITION BY {partitioned};
+        {"CREATE TABLE keyed_1 PARTITION OF keyed FOR VALUES IN ('110101')" if "LIST" in partitioned else
+         "CREATE TABLE keyed_1 PARTITION OF keyed FOR VALUES WITH (MODULUS 1, REMAINDER 0)"};
+        INSERT INTO keyed VALUES ('1', 'a', '110101');""")
+    text = (_config(tmp_path, database_url, {"label": "v"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: keyed\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert (await _read(tmp_path, text, "1")).values == {"code": "1", "label": "a"}
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    advised = re.search(r"CREATE (UNIQUE )?INDEX ON \S+ \(\(\S+::text\)\)", warning)
+    assert advised is not None, warning
+    assert bool(advised.group(1)) == ("HASH" in partitioned), warning
+    await _execute(database_url, advised.group(0))  # the database creates it
+    caplog.clear()
+    await _read(tmp_path, text, "1")
+    assert [record.getMessage() for record in caplog.records if record.name == "frontproc.store"] == []
+    if "LIST" in partitioned:  # a key held twice: what to do first, and still no unique index
+        await _execute(database_url, "CREATE TABLE keyed_2 PARTITION OF keyed FOR VALUES IN ('110102'); "
+                                     "INSERT INTO keyed VALUES ('1', 'b', '110102')")
+        await _read(tmp_path, text, "1")
+        [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert "1 key is held by several rows" in warning and "CREATE UNIQUE" not in warning, warning
+        assert "partitioned LIST (qx), it can hold no unique index on k alone: keep one row per key" in warning
 
 
 @pytest.mark.parametrize("index", ["", "CREATE INDEX ON dup (sfzhm);"])
