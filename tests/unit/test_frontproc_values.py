@@ -6,6 +6,7 @@ department), and its columns may be of any type PostgreSQL has.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -1356,3 +1357,111 @@ async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_
     finally:
         await store.close()
         await _execute(database_url, f"DROP OWNED BY {new}; DROP ROLE {new}")
+
+
+class _StallingProxy:
+    """A TCP proxy to the department database whose connections can be made to stall: no byte forwarded either
+    way, and none closed, as when the database's host loses power or fails over, or a firewall drops the
+    connection without a word. Connections opened after a stall are forwarded."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = dict(part.split("=", 1) for part in parts.query.split("&") if "=" in part)
+        self._unix = f"{query['host']}/.s.PGSQL.{parts.port or 5432}" if query.get("host", "").startswith("/") else ""
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._path = parts.path
+        self._user = parts.netloc.rpartition("@")[0] or "postgres"
+        self._open: list[asyncio.Event] = []
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"postgresql://{self._user}@127.0.0.1:{port}{self._path}?sslmode=disable"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+    def stall(self) -> None:
+        """The connections open now forward nothing from here on."""
+        for flowing in self._open:
+            flowing.clear()
+        self._open = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        database_reader, database_writer = await (asyncio.open_unix_connection(self._unix) if self._unix
+                                                  else asyncio.open_connection(*self._target))
+        flowing = asyncio.Event()
+        flowing.set()
+        self._open.append(flowing)
+        self._writers.extend((writer, database_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                await flowing.wait()
+                sink.write(data)
+            sink.close()
+
+        await asyncio.gather(pipe(reader, database_writer), pipe(database_reader, writer), return_exceptions=True)
+
+
+async def test_a_listening_connection_that_stalls_is_replaced_and_the_changes_heard_again(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The 前置机 waited on its LISTEN connection until the connection said it was closed. A database host that
+    loses power or fails over, or a firewall dropping an idle connection, closes nothing: the 前置机 waited for
+    ever on a connection no notice would come through, the changes never announced, the platform answering from
+    its copies until they expired, and nothing in the log. The connection is now asked whether the database still
+    answers; one that does not is replaced, and the whole resource announced, as after any reconnection."""
+    from frontproc import watch
+
+    await _execute(database_url, """
+        CREATE FUNCTION registry_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('registry_changed', NEW.code); RETURN NULL; END $$;
+        CREATE TRIGGER registry_changed AFTER INSERT ON registry FOR EACH ROW EXECUTE FUNCTION registry_changed();""")
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "RETRY_SECONDS", 0.1)
+    monkeypatch.setattr(watch, "LISTEN_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(watch, "LISTEN_CHECK_TIMEOUT_SECONDS", 0.5)
+    sent: list[list[str]] = []
+    heard = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        heard.set()
+        return len(keys)
+
+    proxy = _StallingProxy(database_url)
+    async with proxy as proxied:
+        watched = "    watch_channel: registry_changed\n    resource_code: 101001/000001\n"
+        text = (_config(tmp_path, proxied, {"label": "label"})
+                .replace("    as_of_column: updated\n", "    as_of_column: updated\n" + watched)
+                .replace("public_keys_file: platform.pem\n", "public_keys_file: platform.pem\n  edge: 127.0.0.1:1\n"
+                         "  system_id: s\n  secret: x\n"))
+        watcher = watch.ChangeWatcher(parse(text, str(tmp_path / "dept.yaml")), send)  # type: ignore[arg-type]
+        caplog.set_level(logging.WARNING, logger="frontproc.watch")
+        watcher.start()
+        try:
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent == [[]]  # listening: the whole resource, once
+            heard.clear()
+            await asyncio.sleep(0.6)  # the connection answers its checks meanwhile
+            await _execute(database_url, "INSERT INTO registry (code) VALUES ('c')")
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent == [[], ["c"]] and not caplog.records
+            heard.clear()
+            proxy.stall()  # the database's host is gone without a word: nothing comes through from now on
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent[-1] == []  # listening again: the whole resource
+            heard.clear()
+            await _execute(database_url, "INSERT INTO registry (code) VALUES ('d')")
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent[-1] == ["d"]
+        finally:
+            await watcher.stop()
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].startswith("the department database did not answer the 前置机's listening "
+                                                 "connection within 0.5 s"), said
