@@ -767,9 +767,10 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                     problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                                     for line, problem in unknown)
                 else:
+                    otherwise = await _tables_named_otherwise(connection, resource, exc)
                     problems.append(f"{config.path}:{_line_of(resource, exc, source.line)}: resources "
                                     f"{resource.dataset!r}: the database refuses it: {exc.__class__.__name__}: "
-                                    f"{str(exc).splitlines()[0]}")
+                                    f"{str(exc).splitlines()[0]}{otherwise}")
                 break
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
             if text == sql.one and (key_type := await _key_parameter_problem(connection, prepared)):
@@ -1344,6 +1345,35 @@ async def _unknown_columns(connection: asyncpg.Connection, resource: ResourceCon
             *([(resource.key_column.line, f"key_column {resource.key_column.value!r} is not a column of table "
                                           f"{resource.table.value} (it has {', '.join(sorted(returned))})")]
               if resource.key_column is not None and resource.key_column.value not in returned else [])]
+
+
+async def _tables_named_otherwise(connection: asyncpg.Connection, resource: ResourceConfig,
+                                  error: asyncpg.PostgresError) -> str:
+    """When the database finds no table of the resource's name: the tables and views it has of that name in
+    another case or schema, as the ``table`` to write (": there is rsj.si_enrolment: write table: rsj.si_enrolment
+    …"), or "".
+
+    Names are taken as written (quoted), so a data officer used to Oracle, writing RSJ.SI_ENROLMENT for a table
+    created without quotes (which PostgreSQL keeps as rsj.si_enrolment), or si_enrolment for one in schema rsj
+    not on the account's search_path, was told only 'relation … does not exist' of a table they could see."""
+    if resource.table is None or not isinstance(error, asyncpg.UndefinedTableError):
+        return ""
+    schema, _, name = resource.table.value.rpartition(".")
+    try:
+        found = await connection.fetch(
+            "SELECT CASE WHEN n.nspname = ANY(current_schemas(false)) AND $1 = '' AND c.relname = lower($2) "
+            "THEN '' ELSE n.nspname || '.' END || c.relname AS name FROM pg_class c JOIN pg_namespace n ON "
+            "n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND lower(c.relname) = lower($2) "
+            "AND ($1 = '' OR lower(n.nspname) = lower($1)) AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "ORDER BY 1 LIMIT 5", schema, name, timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not found:
+        return ""
+    names = [row["name"] for row in found]
+    return (f": the database has {', '.join(names)}: write table: {names[0]} (names are taken as written: in their "
+            "case, which for a name created without quotes PostgreSQL keeps in lower case, and without a schema only "
+            "on the account's search_path)")
 
 
 def _source_name(resource: ResourceConfig) -> str:

@@ -1465,3 +1465,25 @@ async def test_a_listening_connection_that_stalls_is_replaced_and_the_changes_he
     said = [record.getMessage() for record in caplog.records]
     assert len(said) == 1 and said[0].startswith("the department database did not answer the 前置机's listening "
                                                  "connection within 0.5 s"), said
+
+
+@pytest.mark.parametrize("written", ["RSJ.SI_ENROLMENT", "si_enrolment", "rsj.Si_Enrolment"])
+async def test_a_table_named_in_another_case_or_without_its_schema_is_refused_naming_the_one_there_is(
+        tmp_path: Path, database_url: str, written: str) -> None:
+    """Names are taken as written (quoted): a data officer used to Oracle writing RSJ.SI_ENROLMENT for a table
+    created without quotes, which PostgreSQL keeps as rsj.si_enrolment, or si_enrolment for a table in a schema not
+    on the account's search_path, was told only 'relation "RSJ.SI_ENROLMENT" does not exist' of a table they
+    could see in their client."""
+    await _execute(database_url, "CREATE SCHEMA rsj; CREATE TABLE rsj.si_enrolment (code text PRIMARY KEY, xm text);"
+                                 "INSERT INTO rsj.si_enrolment VALUES ('a', '张三')")
+
+    def text(table: str) -> str:
+        return (_config(tmp_path, database_url, {"name": "xm"})
+                .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                         f"    table: {table}\n    key_column: code\n"))
+
+    with pytest.raises(ConfigError) as refused:
+        await _read(tmp_path, text(written), "a")
+    assert "does not exist: the database has rsj.si_enrolment: write table: rsj.si_enrolment (names are taken as " \
+           "written" in str(refused.value), str(refused.value)
+    assert (await _read(tmp_path, text("rsj.si_enrolment"), "a")).values == {"code": "a", "name": "张三"}
