@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.foundation.datasets import Dataset
+from services.foundation.validation import written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -181,12 +182,16 @@ def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
 
 
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
-    """The as-of time of a cell: ISO 8601 (a date alone is its midnight), Beijing time when no offset is given."""
+    """The as-of time of a cell: ISO 8601 (a date alone is its midnight), or a date and time as a spreadsheet writes
+    them, year first (2026/11/30 8:00, 2026年11月30日: a column Excel in a Chinese locale formats as a date-time,
+    whose every record was rejected 'is not a time'); Beijing time when no offset is given."""
     text = cell.strip()
     if not text:
         return None, ""
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
+        if (written := written_moment(text)) is None:
+            return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
+        when = written
     return (when if when.tzinfo else when.replace(tzinfo=_BEIJING)), ""

@@ -240,3 +240,18 @@ async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_namin
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
     assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
+
+
+async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Excel in a Chinese locale writes a date-time column as 2026/11/30 8:00: every record of such a file was
+    rejected "as_of_time: '2026/11/30 8:00' is not a time", though the dates beside it are read in that form."""
+    first, second = _citizen_id("19700808", False), _citizen_id("19710909", True)
+    path = tmp_path / "excel-times.csv"
+    path.write_bytes((f"{HEADER}\r\n{first},秦十,女,汉族,1970/8/8,正常,2026/11/30 8:00\r\n"
+                      f"{second},尤十一,男,汉族,1971/9/9,正常,2026年11月29日\r\n").encode("gbk"))
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0, done.stderr
+    (version,) = await _history(platform, first)
+    assert version.as_of_time.ToJsonString() == "2026-11-30T00:00:00Z"  # 08:00 in Beijing
+    (version,) = await _history(platform, second)
+    assert version.as_of_time.ToJsonString() == "2026-11-28T16:00:00Z"
