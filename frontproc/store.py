@@ -763,6 +763,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                     "locked (an ALTER TABLE, a VACUUM FULL, a reload in a transaction left open)? Try again once "
                     "it is done") from None
             except asyncpg.PostgresError as exc:
+                if dependency_failure(exc) is not None:
+                    raise  # the database went away: not the configuration's fault
                 if unknown := await _unknown_columns(connection, resource, exc):
                     problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                                     for line, problem in unknown)

@@ -1487,3 +1487,27 @@ async def test_a_table_named_in_another_case_or_without_its_schema_is_refused_na
     assert "does not exist: the database has rsj.si_enrolment: write table: rsj.si_enrolment (names are taken as " \
            "written" in str(refused.value), str(refused.value)
     assert (await _read(tmp_path, text("rsj.si_enrolment"), "a")).values == {"code": "a", "name": "张三"}
+
+
+async def test_a_database_that_goes_away_during_the_check_is_said_to_not_a_traceback(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The department database restarting (or its host going away) while --check, or the start's check, ran ended
+    the 前置机 with a traceback, "asyncpg.exceptions._base.InterfaceError: connection is closed" (met while a
+    statement was prepared: 'invalid configuration: … the database refuses it: ConnectionDoesNotExistError', exit 2,
+    the officer looking for a fault in a file that had none). It is DatabaseUnreachable, exit 1, saying so."""
+    import frontproc.__main__ as frontproc_main
+
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    connect = frontproc_main.connect
+
+    async def restarted_meanwhile(config, wait_seconds):  # type: ignore[no-untyped-def]
+        connection = await connect(config, wait_seconds)
+        await _execute(database_url, f"SELECT pg_terminate_backend({connection.get_server_pid()})")
+        await asyncio.sleep(0.2)
+        return connection
+
+    monkeypatch.setattr(frontproc_main, "connect", restarted_meanwhile)
+    with pytest.raises(frontproc_main.DatabaseUnreachable) as stopped:
+        await frontproc_main.check(config)
+    assert "stopped answering during the check (" in str(stopped.value)
+    assert str(stopped.value).endswith("run it again once the database answers")
