@@ -473,6 +473,11 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     if definition is None:
         print(f"govshare load-records: unknown dataset {dataset!r}: one of {', '.join(DATASETS)}", file=sys.stderr)
         return 2
+    if rejected_path is not None and _same_file(path, rejected_path):
+        # Opened for writing first, it was emptied before a record was read: the officer's file lost, nothing loaded.
+        print(f"govshare load-records: --rejected {rejected_path} is the file being loaded, which it would "
+              "overwrite: give another name (rejected.csv)", file=sys.stderr)
+        return 2
     try:
         codec = file_encoding(path, encoding)
         header, rows = rows_of(path, codec, definition)
@@ -513,6 +518,14 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         kept = f": every one in {rejected_path}" if rejected_path else ": pass --rejected FILE to keep them all"
         print(f"… and {tally.rejected - tally.shown} more rejected{kept}", file=sys.stderr)
     return 1 if tally.rejected else 0
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether ``other`` names ``path`` (the same name, a link to it, or a path written otherwise)."""
+    try:
+        return other.exists() and os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # type: ignore[no-untyped-def]

@@ -255,3 +255,22 @@ async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, t
     assert version.as_of_time.ToJsonString() == "2026-11-30T00:00:00Z"  # 08:00 in Beijing
     (version,) = await _history(platform, second)
     assert version.as_of_time.ToJsonString() == "2026-11-28T16:00:00Z"
+
+
+async def test_rejections_asked_for_in_the_file_being_loaded_are_refused_and_the_file_kept(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """--rejected people.csv given the file being loaded (a name typed twice, or a link to it) opened it for
+    writing before a record was read: the officer's file was emptied to the rejections' header and nothing
+    loaded."""
+    person = _citizen_id("19720202", True)
+    path = tmp_path / "people.csv"
+    text = f"{HEADER}\n{person},许十二,男,汉族,1972-02-02,正常,\n"
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(path)
+    for named in (str(path), str(tmp_path / "link.csv"), f"{tmp_path}/../{tmp_path.name}/people.csv"):
+        done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", named)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert f"--rejected {named} is the file being loaded, which it would overwrite" in done.stderr
+        assert path.read_text(encoding="utf-8") == text
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _history(platform, person)
