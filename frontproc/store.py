@@ -595,6 +595,10 @@ class DepartmentStore:
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
         except asyncpg.PostgresError as error:
+            if isinstance(error, asyncpg.QueryCanceledError) and "statement timeout" in str(error):
+                # A DBA's statement_timeout on the account or the database cut it: the runtime's "postgresql
+                # unavailable" alone named a database down that answered everything else.
+                self._say_slow(dataset, time.monotonic() - started, "the database's statement_timeout cancelled it")
             if dependency_failure(error) is not None:
                 raise
             raise self._refuse(dataset, f"the department database refuses the statements of {dataset} "

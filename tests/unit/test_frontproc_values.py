@@ -1157,6 +1157,32 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
 
 
 
+async def test_a_statement_the_databases_own_timeout_cancels_is_said_slow_not_a_database_down(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A DBA's statement_timeout on the 前置机's account or database (common on a shared department server) cut a
+    slow view's statement: the log said only 'postgresql unavailable (QueryCanceledError: canceling statement due
+    to statement timeout)', a database down while it answered everything else, nothing naming the dataset. It is
+    said slow for its dataset, as a statement outrunning the 前置机's own bound is."""
+    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1); "
+                                 f"ALTER DATABASE {urlsplit(database_url).path[1:]} SET statement_timeout = '300ms'")
+    text = (_config(tmp_path, database_url, {"label": "label"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: slow\n    key_column: code\n"))
+    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await department.open()
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    try:
+        for _ in range(2):
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await department.lookup("registry", "a")
+        said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert len(said) == 1 and said[0].startswith("a statement of registry got no answer within "), said
+        assert " s (the database's statement_timeout cancelled it): the department database is slow to answer it" \
+            in said[0]
+    finally:
+        await department.close()
+
+
 async def test_a_table_locked_past_the_platforms_deadline_is_said_slow_for_its_dataset_not_only_hung(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """The platform calls a 前置机 with a deadline of a couple of seconds, well within the statements' 10 s bound:
