@@ -1126,6 +1126,18 @@ async def test_a_table_locked_during_the_check_is_said_not_waited_for_in_silence
         await checker.close()
 
 
+async def _over_a_slow_view(tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> DepartmentStore:
+    """An open store of the resource registry served from a view taking a second a row (the log captured)."""
+    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1)")
+    text = (_config(tmp_path, database_url, {"label": "label"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: slow\n    key_column: code\n"))
+    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await department.open()
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    return department
+
+
 async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_database_down(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A view slower than the statements' bound (or a table read whole for want of an index) left the officer
@@ -1134,13 +1146,7 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
     from frontproc import store
 
     monkeypatch.setattr(store, "STATEMENT_TIMEOUT_SECONDS", 0.5)
-    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1)")
-    text = (_config(tmp_path, database_url, {"label": "label"})
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: slow\n    key_column: code\n"))
-    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await department.open()
-    caplog.set_level(logging.INFO, logger="frontproc.store")
+    department = await _over_a_slow_view(tmp_path, database_url, caplog)
     try:
         for _ in range(2):
             with pytest.raises(TimeoutError):
@@ -1163,14 +1169,8 @@ async def test_a_statement_the_databases_own_timeout_cancels_is_said_slow_not_a_
     slow view's statement: the log said only 'postgresql unavailable (QueryCanceledError: canceling statement due
     to statement timeout)', a database down while it answered everything else, nothing naming the dataset. It is
     said slow for its dataset, as a statement outrunning the 前置机's own bound is."""
-    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1); "
-                                 f"ALTER DATABASE {urlsplit(database_url).path[1:]} SET statement_timeout = '300ms'")
-    text = (_config(tmp_path, database_url, {"label": "label"})
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: slow\n    key_column: code\n"))
-    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await department.open()
-    caplog.set_level(logging.INFO, logger="frontproc.store")
+    await _execute(database_url, f"ALTER DATABASE {urlsplit(database_url).path[1:]} SET statement_timeout = '300ms'")
+    department = await _over_a_slow_view(tmp_path, database_url, caplog)
     try:
         for _ in range(2):
             with pytest.raises(asyncpg.QueryCanceledError):
