@@ -21,6 +21,7 @@ from frontproc.tls import RenewingCertificate
 from govshare.catalog.v1 import catalog_pb2 as cat
 from services.connection import public_url
 from services.runtime import telemetry
+from services.runtime.errors import dependency_failure
 from services.runtime.server import start_server
 from services.runtime.tls_renewal import TlsFiles
 
@@ -136,7 +137,16 @@ async def check(config: FrontprocConfig, wait_seconds: float = 0.0,
     connection = await connect(config, wait_seconds)
     try:
         await check_resources(config, connection, entries)
-    finally:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # The database restarting (or its host going away) while the check ran: a traceback ("InterfaceError:
+        # connection is closed"), or, met while a statement was prepared, the configuration said to be invalid.
+        if dependency_failure(exc) is None and not isinstance(exc, asyncpg.InterfaceError):
+            raise
+        connection.terminate()
+        raise DatabaseUnreachable(f"{config.path}: the department database {public_url(config.database_url)} "
+                                  f"stopped answering during the check ({_why(exc)}): run it again once the "
+                                  "database answers") from None
+    else:
         await connection.close()
 
 

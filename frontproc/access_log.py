@@ -5,7 +5,9 @@ account that needs no write right. Each line names the platform's audit id of th
 the calling department, system and purpose, the assertion id, the dataset, the operation and how many
 records left, so the department can reconcile its log with the platform's audit (AuditService). Keys are
 not written: they are personal data (ID numbers) and the audit id already ties the line to the platform's
-record of the access.
+record of the access. A call that failed once admitted (the database refused or went away, the platform's call
+ended) leaves its line as well, ``outcome`` ``FAILED`` with the status the platform got: an export cut midway had
+sent records.
 
 A refused call (no assertion, a replayed, expired or misdirected one, another signer's, or over the rate limit)
 leaves a line too, with ``outcome`` ``REFUSED``, the gRPC status, the refusal's words and the network peer it
@@ -137,8 +139,9 @@ class AccessLog:
             self._handler = None
 
     def write(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int, records: int,
-              outcome: str = "OK", skipped: int = 0) -> None:
-        """A line for a call served; ``skipped``, the records an export left out, only when there were some."""
+              outcome: str = "OK", skipped: int = 0, status: str = "", reason: str = "") -> None:
+        """A line for a call served; ``skipped``, the records an export left out, only when there were some;
+        ``status`` and ``reason``, for a call that failed, what the platform got and why."""
         claims = assertion.claims
         line: dict[str, object] = {
             "time": _now(), "audit_id": claims.audit_id, "department_code": claims.department_code,
@@ -146,6 +149,8 @@ class AccessLog:
             "operation": operation, "dataset": dataset, "keys": keys, "records": records, "outcome": outcome}
         if skipped:
             line["skipped"] = skipped
+        if status:
+            line.update(status=status, reason=reason)
         self._append(line)
 
     def refused(self, operation: str, dataset: str, peer: str, error: ServiceError,

@@ -9,10 +9,11 @@ SQL. Each call served leaves a line in the access log, and so does each call ref
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
@@ -23,7 +24,7 @@ from frontproc.store import DepartmentStore, Row
 from govshare.provider.v1 import provider_pb2 as pb
 from govshare.provider.v1 import provider_pb2_grpc
 from services.query.keys import key_error, normalize_key
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, masked
+from services.runtime.errors import FieldViolation, ServiceError, dependency_failure, invalid_argument, masked
 from services.runtime.pagination import page_size_violations
 from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
 from services.runtime.timestamps import to_timestamp
@@ -44,7 +45,18 @@ _REFUSAL_ADVICE = {
         "if the platform calls so, this machine's clock is off: synchronise it (NTP)",
 }
 DEFAULT_EXPORT_PAGE = 500
+#: The outcome of a line for a call that failed once admitted (the database refused or went away, the call ended).
+FAILED = "FAILED"
 MAX_EXPORT_PAGE = 5000
+
+
+def _failure(error: BaseException) -> dict[str, str]:
+    """The status the platform got for a call that ended in ``error`` (not a ServiceError), and why, for its line."""
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        return {"status": grpc.StatusCode.CANCELLED.name, "reason": "the platform's call ended"}
+    if (failure := dependency_failure(error)) is not None:
+        return {"status": grpc.StatusCode.UNAVAILABLE.name, "reason": f"{failure[0]} unavailable"}
+    return {"status": grpc.StatusCode.INTERNAL.name, "reason": type(error).__name__}
 
 
 class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
@@ -88,15 +100,27 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         log.warning("a call was refused (UNAUTHENTICATED): %s; %s", why, advice)
 
     @contextlib.contextmanager
-    def _unreadable_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str,
-                           keys: int) -> Iterator[None]:
-        """A record the database cannot send leaves a line (outcome RECORD_UNREADABLE): its audit id is how the
-        department finds the row, the key not being in the log."""
+    def _outcome_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int,
+                        sent: Callable[[], int] = lambda: 0) -> Iterator[None]:
+        """A call that fails once admitted leaves its line too: a record the database cannot send (outcome
+        RECORD_UNREADABLE: its audit id is how the department finds the row, the key not being in the log), or
+        any other end (outcome FAILED, with the status the platform got and, for an export, the records that had
+        left: ``sent``).
+
+        An export whose table was renamed between two pages, whose database went away, or whose platform call
+        ended (a deadline, the caller's cancel) had sent records and left no line: the department's log, reconciled
+        with the platform's audit by audit id, missed a download the platform recorded."""
         try:
             yield
         except ServiceError as error:
             if error.reason == "RECORD_UNREADABLE":
-                self._log.write(assertion, operation, dataset, keys, 0, outcome=error.reason)
+                self._log.write(assertion, operation, dataset, keys, sent(), outcome=error.reason)
+            else:
+                self._log.write(assertion, operation, dataset, keys, sent(), outcome=FAILED,
+                                status=error.code.name, reason=error.reason)
+            raise
+        except BaseException as error:
+            self._log.write(assertion, operation, dataset, keys, sent(), outcome=FAILED, **_failure(error))
             raise
 
     def _resource(self, dataset: str, violations: list[FieldViolation]) -> ResourceConfig | None:
@@ -135,7 +159,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         key = self._key(resource, request.key, "key", violations) if resource is not None else ""
         if violations or resource is None:
             raise invalid_argument(violations)
-        with self._unreadable_logged(assertion, "Lookup", resource.dataset, 1):
+        with self._outcome_logged(assertion, "Lookup", resource.dataset, 1):
             row = await self._store.lookup(resource.dataset, key)
         self._log.write(assertion, "Lookup", resource.dataset, 1, 0 if row is None else 1)
         return pb.LookupResponse(found=False) if row is None else pb.LookupResponse(found=True,
@@ -154,7 +178,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         if violations or resource is None:
             raise invalid_argument(violations)
         unique = list(dict.fromkeys(keys))
-        with self._unreadable_logged(assertion, "BatchLookup", resource.dataset, len(unique)):
+        with self._outcome_logged(assertion, "BatchLookup", resource.dataset, len(unique)):
             rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
         self._log.write(assertion, "BatchLookup", resource.dataset, len(unique), len(rows))
         return pb.BatchLookupResponse(records=[self._record(row, resource) for row in rows])
@@ -172,16 +196,18 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
                                f"{resource.dataset} is served from a query: give it a table to export it")
         size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
         after, sent, skipped = "", 0, 0
-        while True:
-            with self._unreadable_logged(assertion, "Export", resource.dataset, 0):
+        with self._outcome_logged(assertion, "Export", resource.dataset, 0, lambda: sent):
+            while True:
                 page = await self._store.page(resource.dataset, after, size)
-            if page.rows or page.skipped:
-                sent, skipped = sent + len(page.rows), skipped + page.skipped
-                yield pb.ExportResponse(records=[self._record(row, resource) for row in page.rows],
-                                        skipped=page.skipped)
-            if not page.after:
-                break
-            after = page.after
+                if page.rows or page.skipped:
+                    response = pb.ExportResponse(records=[self._record(row, resource) for row in page.rows],
+                                                 skipped=page.skipped)
+                    # Counted as it is handed over: a page the call's end cut on its way may have left.
+                    sent, skipped = sent + len(page.rows), skipped + page.skipped
+                    yield response
+                if not page.after:
+                    break
+                after = page.after
         # An export that left rows out says how many in its line (outcome RECORD_UNREADABLE), as the caller is told.
         self._log.write(assertion, "Export", resource.dataset, 0, sent,
                         outcome="RECORD_UNREADABLE" if skipped else "OK", skipped=skipped)

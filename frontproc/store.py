@@ -595,6 +595,10 @@ class DepartmentStore:
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
         except asyncpg.PostgresError as error:
+            if isinstance(error, asyncpg.QueryCanceledError) and "statement timeout" in str(error):
+                # A DBA's statement_timeout on the account or the database cut it: the runtime's "postgresql
+                # unavailable" alone named a database down that answered everything else.
+                self._say_slow(dataset, time.monotonic() - started, "the database's statement_timeout cancelled it")
             if dependency_failure(error) is not None:
                 raise
             raise self._refuse(dataset, f"the department database refuses the statements of {dataset} "
@@ -763,13 +767,16 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                     "locked (an ALTER TABLE, a VACUUM FULL, a reload in a transaction left open)? Try again once "
                     "it is done") from None
             except asyncpg.PostgresError as exc:
+                if dependency_failure(exc) is not None:
+                    raise  # the database went away: not the configuration's fault
                 if unknown := await _unknown_columns(connection, resource, exc):
                     problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                                     for line, problem in unknown)
                 else:
+                    otherwise = await _tables_named_otherwise(connection, resource, exc)
                     problems.append(f"{config.path}:{_line_of(resource, exc, source.line)}: resources "
                                     f"{resource.dataset!r}: the database refuses it: {exc.__class__.__name__}: "
-                                    f"{str(exc).splitlines()[0]}")
+                                    f"{str(exc).splitlines()[0]}{otherwise}")
                 break
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
             if text == sql.one and (key_type := await _key_parameter_problem(connection, prepared)):
@@ -1112,6 +1119,8 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     table = resource.table.value
     relation_kind = "materialized view" if relation["kind"] == "m" else "table"
     unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
+    if partitioned_by := await _partitioned_by_other_columns(connection, relation["oid"], relation["attnum"]):
+        return await _partitioned_index_advice(connection, resource, partitioned_by, usable)
     if any(index["unique_key"] for index in keyed):
         return "" if usable else (
             f"{relation_kind} {table}'s unique index on its key column {column} cannot serve lookups, which "
@@ -1136,6 +1145,37 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
             f"{_ident(column)}::text{newest}), then {unique_index}"
             + ("" if usable else f"; until then CREATE INDEX ON {_ident(table)} (({_ident(column)}::text)) makes "
                                  "lookups fast"))
+
+
+async def _partitioned_by_other_columns(connection: asyncpg.Connection, relation: int, key: int) -> str:
+    """The partition key of a table partitioned by anything but its key column alone (``qx``, ``(qx, nd)``), or "".
+
+    Such a table can hold no unique index without its partition key ("unique constraint on partitioned table must
+    include all partitioning columns"): the check advised one all the same, and the DBA running it met that error."""
+    found = await connection.fetchrow(
+        "SELECT pg_get_partkeydef($1) AS definition, partnatts = 1 AND partattrs[0] = $2 AND partexprs IS NULL"
+        " AS by_key FROM pg_partitioned_table WHERE partrelid = $1", relation, key)
+    if found is None or found["by_key"]:
+        return ""
+    return found["definition"]
+
+
+async def _partitioned_index_advice(connection: asyncpg.Connection, resource: ResourceConfig, partitioned_by: str,
+                                    usable: bool) -> str:
+    """_key_index_advice of a table partitioned by other columns than its key (``partitioned_by``): the index
+    lookups need, and keys held by several rows; no unique index, which the database cannot make there."""
+    assert resource.table is not None and resource.key_column is not None
+    table, column = resource.table.value, resource.key_column.value
+    index = f"CREATE INDEX ON {_ident(table)} (({_ident(column)}::text))"
+    said = [] if usable else [f"table {table} has no index its lookups can use on its key column {column} ({index})"]
+    if duplicates := await _duplicate_keys(connection, resource):
+        newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+        said.append(f"{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
+                    "as_of_column), and a batch download can miss rows that share a key; partitioned "
+                    f"{partitioned_by}, it can hold no unique index on {column} alone: keep one row per key, or share "
+                    f"a view that does (SELECT DISTINCT ON ({_ident(column)}::text) * FROM {_ident(table)} ORDER BY "
+                    f"{_ident(column)}::text{newest})")
+    return "; and ".join(said) + ("" if usable or duplicates else ": every lookup reads the whole table")
 
 
 async def _lookups_use_an_index(connection: asyncpg.Connection, resource: ResourceConfig) -> bool:
@@ -1311,6 +1351,35 @@ async def _unknown_columns(connection: asyncpg.Connection, resource: ResourceCon
             *([(resource.key_column.line, f"key_column {resource.key_column.value!r} is not a column of table "
                                           f"{resource.table.value} (it has {', '.join(sorted(returned))})")]
               if resource.key_column is not None and resource.key_column.value not in returned else [])]
+
+
+async def _tables_named_otherwise(connection: asyncpg.Connection, resource: ResourceConfig,
+                                  error: asyncpg.PostgresError) -> str:
+    """When the database finds no table of the resource's name: the tables and views it has of that name in
+    another case or schema, as the ``table`` to write (": there is rsj.si_enrolment: write table: rsj.si_enrolment
+    …"), or "".
+
+    Names are taken as written (quoted), so a data officer used to Oracle, writing RSJ.SI_ENROLMENT for a table
+    created without quotes (which PostgreSQL keeps as rsj.si_enrolment), or si_enrolment for one in schema rsj
+    not on the account's search_path, was told only 'relation … does not exist' of a table they could see."""
+    if resource.table is None or not isinstance(error, asyncpg.UndefinedTableError):
+        return ""
+    schema, _, name = resource.table.value.rpartition(".")
+    try:
+        found = await connection.fetch(
+            "SELECT CASE WHEN n.nspname = ANY(current_schemas(false)) AND $1 = '' AND c.relname = lower($2) "
+            "THEN '' ELSE n.nspname || '.' END || c.relname AS name FROM pg_class c JOIN pg_namespace n ON "
+            "n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND lower(c.relname) = lower($2) "
+            "AND ($1 = '' OR lower(n.nspname) = lower($1)) AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "ORDER BY 1 LIMIT 5", schema, name, timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not found:
+        return ""
+    names = [row["name"] for row in found]
+    return (f": the database has {', '.join(names)}: write table: {names[0]} (names are taken as written: in their "
+            "case, which for a name created without quotes PostgreSQL keeps in lower case, and without a schema only "
+            "on the account's search_path)")
 
 
 def _source_name(resource: ResourceConfig) -> str:

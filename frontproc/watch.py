@@ -11,6 +11,7 @@ connection is lost, changes cannot be heard: once it is back, the whole resource
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 #: How long notices are gathered before one call per resource.
 FLUSH_SECONDS = 0.2
 RETRY_SECONDS = 2.0
+#: The listening connection is asked this often whether the database still answers (it sends nothing otherwise)…
+LISTEN_CHECK_SECONDS = 30.0
+#: … and replaced when it does not answer within this: a host that lost power or failed over closes nothing.
+LISTEN_CHECK_TIMEOUT_SECONDS = 5.0
 #: A notice refused for the system's secret (rotated, say) is sent again this often: the secret file is read again
 #: for each attempt, so it goes through once the department has written the current secret there.
 CREDENTIALS_RETRY_SECONDS = 30.0
@@ -147,8 +152,8 @@ class ChangeWatcher:
             await cancel(flusher)
 
     async def _listen(self) -> None:
-        """Listens until the connection is lost; announces every watched resource once listening (what changed
-        while nobody listened is not known)."""
+        """Listens until the connection is lost or stops answering; announces every watched resource once listening
+        (what changed while nobody listened is not known)."""
         connection = await self._connector.connect(timeout=CONNECT_TIMEOUT_SECONDS)
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _c: lost.set())
@@ -157,10 +162,31 @@ class ChangeWatcher:
                 await connection.add_listener(channel, self._heard)
             for resource in self._watched.values():
                 self._add(resource, ALL)
-            await lost.wait()
+            while await self._answers(connection, lost):
+                pass
         finally:
             if not connection.is_closed():
-                await connection.close()
+                connection.terminate()  # not close(): a connection that stopped answering would not answer it
+
+    @staticmethod
+    async def _answers(connection: asyncpg.Connection, lost: asyncio.Event) -> bool:
+        """Whether the listening connection still answers, after LISTEN_CHECK_SECONDS (False once it is lost).
+
+        The connection was waited on until it said it was closed: a database host that lost power or failed over,
+        or a firewall dropping an idle connection, closes nothing, and the 前置机 waited for ever on a connection no
+        notice came through, the platform answering from its copies until they expired, the log silent."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+            return False
+        try:
+            await connection.fetchval("SELECT 1", timeout=LISTEN_CHECK_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("the department database did not answer the 前置机's listening connection within %g s (its "
+                        "host restarted or failed over, or the network dropped the connection?): listening on a new "
+                        "connection, the changes made meanwhile announced as the whole resource",
+                        LISTEN_CHECK_TIMEOUT_SECONDS)
+            return False
+        return True
 
     async def _flush_forever(self) -> None:
         while True:

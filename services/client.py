@@ -457,6 +457,8 @@ class _LoadTally:
     first_line: int = 0
     last_line: int = 0
     shown: int = 0
+    #: The line the file's last record read begins on, sent or not (0: the file holds none).
+    last_record: int = 0
 
 
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
@@ -472,6 +474,11 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     if definition is None:
         print(f"govshare load-records: unknown dataset {dataset!r}: one of {', '.join(DATASETS)}", file=sys.stderr)
         return 2
+    if rejected_path is not None and _same_file(path, rejected_path):
+        # Opened for writing first, it was emptied before a record was read: the officer's file lost, nothing loaded.
+        print(f"govshare load-records: --rejected {rejected_path} is the file being loaded, which it would "
+              "overwrite: give another name (rejected.csv)", file=sys.stderr)
+        return 2
     try:
         codec = file_encoding(path, encoding)
         header, rows = rows_of(path, codec, definition)
@@ -483,7 +490,7 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
             grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         stub = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
         try:
-            for batch in _load_batches(rows, start_line):
+            for batch in _load_batches(rows, start_line, tally, definition.key_item):
                 _load_batch(stub, bearer(channel, system_id, secret), dataset, source, batch, tally, reject,
                             rejected_path)
         except grpc.RpcError as error:
@@ -498,6 +505,13 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (services/stopping.py)
             print(_stopped_at(tally, path), file=sys.stderr)
             return exit_status(stop)
+    if tally.last_record and tally.last_record < start_line:
+        # A --start-line past the end (a digit too many, copied from another file's message) loaded nothing and
+        # ended as a load of no record would, exit 0: the officer took the rest of the file for loaded.
+        print(f"govshare load-records: --start-line {start_line} is past the last record of {path}, which begins on "
+              f"line {tally.last_record}: nothing was sent (is it the line the stopped load named, of this file?)",
+              file=sys.stderr)
+        return 2
     read_as = "" if codec == "utf-8-sig" else f" (read as {codec.upper()})"
     print(f"{dataset}: {tally.accepted} record{'s' * (tally.accepted != 1)} loaded from {path}{read_as}, "
           f"{tally.rejected} rejected, {tally.conflicts} disagreeing with the authoritative source")
@@ -507,15 +521,33 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     return 1 if tally.rejected else 0
 
 
-def _load_batches(rows, start_line: int):  # type: ignore[no-untyped-def]
-    """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size)."""
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether ``other`` names ``path`` (the same name, a link to it, or a path written otherwise)."""
+    try:
+        return other.exists() and os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
+def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # type: ignore[no-untyped-def]
+    """The file's records from ``start_line`` on, in batches a LoadRecords call takes (count and size).
+
+    A key given on two lines is the later line's rejection naming the first, whichever calls they fall in: in one
+    call the platform rejected it as 'repeats record #0 of this load', a position in the call, not a line; in two,
+    the later record was loaded over the first without a word."""
     from services.foundation.loading import MAX_RECORDS
+    from services.foundation.validation import stored_key
 
     batch: list = []
     size = 0
+    first_line: dict[str, int] = {}
     for row in rows:
+        tally.last_record = row.line
         if row.line < start_line:
             continue
+        key = "" if row.problem else stored_key(key_item, row.values.get(key_item, ""))
+        if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
+            row.problem = f"{key_item}: repeats line {earlier} of the file"
         message = foundation_pb2.RecordInput(values=row.values)
         if row.as_of is not None:
             message.as_of_time.FromDatetime(row.as_of.astimezone(dt.UTC))

@@ -13,12 +13,15 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.foundation.datasets import Dataset
+from services.foundation.validation import written_moment
+from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
 ENCODINGS = ("auto", "utf-8", "gb18030")
@@ -27,6 +30,9 @@ AS_OF_COLUMN = "as_of_time"
 #: An as-of time written without an offset is Beijing time, as the departments' clocks are.
 _BEIJING = ZoneInfo("Asia/Shanghai")
 _READ_BYTES = 1 << 20
+#: What to do with a file whose lines are in two encodings (one export appended to another).
+_MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "
+          "as CSV UTF-8, or load its parts apart")
 
 
 class FileProblem(Exception):
@@ -57,9 +63,14 @@ def file_encoding(path: Path, encoding: str) -> str:
             return "utf-8-sig"
         with open(path, "rb") as file:
             if file.read(3) == codecs.BOM_UTF8:
-                raise FileProblem(f"{path}: begins as UTF-8 but line {line} is not UTF-8")
-        if (line := _decodes(path, "gb18030")) is None:
+                raise FileProblem(f"{path}: begins as UTF-8 but line {line} is not UTF-8 (GBK?): {_MIXED}")
+        if (other := _decodes(path, "gb18030")) is None:
             return "gb18030"
+        if other != line:
+            # Lines of a GBK file appended to a UTF-8 one (or the other way round): "neither UTF-8 nor GB18030 (line
+            # 2)" named a UTF-8 line, which the officer's editor showed as right, and nothing of the mix.
+            raise FileProblem(f"{path}: line {line} is not UTF-8 (GBK?) and line {other} is not GBK (UTF-8?): "
+                              f"{_MIXED}")
         raise FileProblem(f"{path}: neither UTF-8 nor GB18030/GBK (line {line}): save it as CSV UTF-8")
     codec = "utf-8-sig" if encoding == "utf-8" else encoding
     if (line := _decodes(path, codec)) is not None:
@@ -88,20 +99,39 @@ def _decodes(path: Path, codec: str) -> int | None:
 
 def header_of(names: list[str], dataset: Dataset) -> list[str]:
     """The first line's column names, checked against ``dataset``: every name an item (or the as-of column), none
-    twice, every required item present. FileProblem names each problem at once."""
-    columns = [name.strip() for name in names]
+    twice, every required item present. FileProblem names each problem at once.
+
+    A column without a name is no column (``""``): Excel writes one for every column of the sheet's used range, so a
+    sheet whose cells beyond the data were once formatted or cleared leaves a file whose lines end with commas,
+    and such a file was refused whole, "'', '' are not items …;  named twice". A value under it is its record's
+    rejection (:func:`_row`).
+
+    A name typed with a Chinese input method's full-width forms (ｃｉｔｉｚｅｎ＿ｉｄ) or holding a character nobody
+    sees (a zero-width space copied from a document) is the name it shows: such a header was refused as naming no
+    item, quoting a name that looked right. One that differs from an item's name only by case or blanks for
+    underscores (Birth Date) is refused naming the item."""
+    columns = [_plain(name) for name in names]
+    named = [name for name in columns if name]
     problems = []
-    if unknown := [n for n in columns if n not in dataset.item_names and n != AS_OF_COLUMN]:
+    if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
-        problems.append(f"{', '.join(repr(n) for n in unknown)} {verb} of {dataset.name} (its items: "
+        meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
+        said = ", ".join(f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
+        problems.append(f"{said} {verb} of {dataset.name} (its items: "
                         f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
-    if twice := sorted({n for n in columns if columns.count(n) > 1}):
+    if twice := sorted({n for n in named if named.count(n) > 1}):
         problems.append(f"{', '.join(twice)} named twice")
     if missing := [item.name for item in dataset.items if item.required and item.name not in columns]:
         problems.append(f"no column of the required item{'s' * (len(missing) > 1)} {', '.join(missing)}")
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+def _plain(name: str) -> str:
+    """A column's name as it shows: trimmed, in ASCII for full-width forms, without characters nobody sees."""
+    meant = written_otherwise(name.strip())
+    return (meant[0] if meant else name).strip()
 
 
 def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterator[FileRow]]:
@@ -129,25 +159,39 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
 
 
 def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
+    """A record of the file; a line short of a named column, or holding a value under no name, is its problem.
+
+    Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
+    on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
-    if len(cells) != len(header):
-        row.problem = f"{len(cells)} values where the first line names {len(header)} columns"
+    named = max((index + 1 for index, name in enumerate(header) if name), default=0)
+    if len(cells) < named:
+        row.problem = f"{len(cells)} values where the first line names {named} columns"
         return row
-    for name, cell in zip(header, cells, strict=True):
+    if unnamed := [index + 1 for index, cell in enumerate(cells)
+                   if cell.strip() and (index >= len(header) or not header[index])]:
+        row.problem = (f"column {unnamed[0]} holds a value but has no name in the first line: name its item "
+                       "there, or empty the column")
+        return row
+    for name, cell in zip(header, cells, strict=False):
         if name == AS_OF_COLUMN:
             row.as_of, row.problem = _as_of(cell)
-        elif cell != "":
+        elif name and cell != "":
             row.values[name] = cell
     return row
 
 
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
-    """The as-of time of a cell: ISO 8601 (a date alone is its midnight), Beijing time when no offset is given."""
+    """The as-of time of a cell: ISO 8601 (a date alone is its midnight), or a date and time as a spreadsheet writes
+    them, year first (2026/11/30 8:00, 2026年11月30日: a column Excel in a Chinese locale formats as a date-time,
+    whose every record was rejected 'is not a time'); Beijing time when no offset is given."""
     text = cell.strip()
     if not text:
         return None, ""
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
+        if (written := written_moment(text)) is None:
+            return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
+        when = written
     return (when if when.tzinfo else when.replace(tzinfo=_BEIJING)), ""

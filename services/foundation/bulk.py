@@ -42,7 +42,7 @@ import asyncpg
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
 from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
-from services.foundation.loading import Rejection
+from services.foundation.loading import Rejection, record_named, repeats
 from services.foundation.store import Transaction
 from services.foundation.validation import BYTE_ORDER_MARK, china_today, validate_record
 from services.runtime.cache import create_client
@@ -60,7 +60,7 @@ class BulkLoadError(Exception):
     ``rejected`` for the caller that needs them)."""
 
     def __init__(self, dataset: str, loaded: int, rejected: list[Rejection]) -> None:
-        shown = "; ".join(f"{_record(r.index, r.line)}: {', '.join(r.reasons)}" for r in rejected[:5])
+        shown = "; ".join(f"{record_named(r.index, r.line)}: {', '.join(r.reasons)}" for r in rejected[:5])
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         super().__init__(f"{dataset}: loaded {loaded}, rejected {len(rejected)}: {shown}{more}")
         self.dataset = dataset
@@ -168,7 +168,7 @@ class _Rows:
                 continue
             if self._validate:
                 checked = validate_record(self._dataset, record, self._today)
-                problems = checked.problems or ([_repeats(key_item, *seen[checked.key])]
+                problems = checked.problems or ([repeats(key_item, *seen[checked.key])]
                                                 if checked.key in seen else [])
                 if problems and line and (spanned := _spanned(record, line)):
                     problems = [spanned, *problems]
@@ -224,7 +224,7 @@ def _read(records: Iterator[dict], size: int, start: int, dataset: Dataset
         except csv.Error as error:  # its message names the limit or the character, never the line's content
             in_a_row += 1
             if in_a_row > MAX_UNREADABLE_IN_A_ROW:
-                raise ValueError(f"{_record(start + len(chunk), _line(records))}: {MAX_UNREADABLE_IN_A_ROW} "
+                raise ValueError(f"{record_named(start + len(chunk), _line(records))}: {MAX_UNREADABLE_IN_A_ROW} "
                                  "unreadable records in a row; is this a CSV file?") from error
             chunk.append((_Unreadable(f"the line could not be read as CSV ({error}); fix it and load it again"),
                           _line(records)))
@@ -286,16 +286,6 @@ def _line(records: Iterator[dict]) -> int:
     return line if isinstance(line, int) else 0
 
 
-def _record(position: int, line: int) -> str:
-    """A record as a message names it: its position in the load, and its line in the file when known."""
-    return f"#{position} (line {line})" if line else f"#{position}"
-
-
-def _repeats(key_item: str, position: int, line: int = 0) -> str:
-    """The reason of a record whose key an earlier record of the same load has (by position: no ID number)."""
-    return f"{key_item}: repeats record {_record(position, line)} of this load"
-
-
 @contextlib.asynccontextmanager
 async def _connection(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(pool_or_conn, asyncpg.Pool):
@@ -349,7 +339,7 @@ async def _drop_repeated_keys(tx: Transaction, dataset: str, batch: _Batch) -> l
     rows, positions, lines = [], [], []
     for row, position, line in zip(batch.rows, batch.positions, batch.lines, strict=True):
         if row[0] in earlier:
-            batch.rejected.append(Rejection(position, row[0], (_repeats(key_item, *earlier[row[0]]),), line))
+            batch.rejected.append(Rejection(position, row[0], (repeats(key_item, *earlier[row[0]]),), line))
         else:
             rows.append(row)
             positions.append(position)

@@ -90,6 +90,20 @@ class _Good:
     as_of_time: datetime
 
 
+def record_named(position: int, line: int) -> str:
+    """A record as a message names it: its position in the load, and its line in the file when known."""
+    return f"#{position} (line {line})" if line else f"#{position}"
+
+
+def repeats(key_item: str, position: int, line: int = 0) -> str:
+    """The reason of a record whose key an earlier record of the same load has, named by position: the key is the
+    record's own (RejectedRecord.key), and a reason is what a loader prints or logs. LoadRecords' reason quoted
+    it ('citizen_id: 342322194911060454 repeats record 0 of this load'), a 公民身份号码 in full on the terminal
+    and in the job's log of `govshare load-records`, which prints no other, by a position counted otherwise than
+    the bulk loader's (#0)."""
+    return f"{key_item}: repeats record {record_named(position, line)} of this load"
+
+
 def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tuple[list[_Good], list[Rejection]]:
     """Validates every row; a key may appear once per load (which of two rows would win is not obvious)."""
     today = now.astimezone(CHINA_TIME).date()
@@ -105,7 +119,7 @@ def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tupl
         elif as_of < EARLIEST_AS_OF:
             problems.append(f"as_of_time: {as_of.isoformat()} is before {EARLIEST_AS_OF.year}")
         if not problems and checked.key in first_index:
-            problems.append(f"{dataset.key_item}: {checked.key} repeats record {first_index[checked.key]} of this load")
+            problems.append(repeats(dataset.key_item, first_index[checked.key]))
         if problems:
             rejected.append(Rejection(index, checked.key, tuple(problems)))
             continue

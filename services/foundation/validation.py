@@ -219,6 +219,23 @@ def iso_date(raw: str) -> str | None:
     return f"{found['y']}-{int(month):02d}-{int(day):02d}"
 
 
+def written_moment(raw: str) -> datetime | None:
+    """The moment ``raw`` writes in one of the forms of :func:`iso_date` with or without a time of day (2026/11/30
+    8:00, 2026年11月30日 08:00:00, as a spreadsheet in a Chinese locale writes a date-time column), without a zone;
+    None otherwise, and for a day or time the calendar has not."""
+    found = _WRITTEN_DATE.fullmatch(ascii_form(raw).strip())
+    if found is None:
+        return None
+    month = found["m"] or found["m2"] or found["m3"]
+    day = found["d"] or found["d2"] or found["d3"]
+    hour, minute, second = (*(float(part) for part in found["time"].split(":")), 0.0, 0.0)[:3] \
+        if found["time"] else (0.0, 0.0, 0.0)
+    try:
+        return datetime(int(found["y"]), int(month), int(day), int(hour), int(minute)) + timedelta(seconds=second)
+    except ValueError:
+        return None
+
+
 def _date(raw: str) -> date:
     written = iso_date(raw)
     if written is None:

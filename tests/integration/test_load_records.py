@@ -9,6 +9,7 @@ again), and says from which line to go on when the platform stops answering.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import os
 import subprocess
@@ -147,3 +148,129 @@ async def test_a_value_too_long_for_csv_stops_the_load_saying_so_not_a_traceback
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"{path} cannot be read after line 1: field larger than field limit" in done.stderr
     assert f"nothing of {path} was loaded" in done.stderr
+
+
+async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrote_it(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """Excel writes a column for every column of the sheet's used range: cells once formatted or cleared right of
+    the data leave a first line and records ending with commas, some lines with more than others. Such a file was
+    refused whole ("'', '' are not items …; named twice"), and a record with one comma more than the first line
+    rejected for its count of values. Columns without a name are no columns while they hold nothing; a value
+    under one is that record's rejection, saying so."""
+    people = [_citizen_id("19610101", True), _citizen_id("19620202", False), _citizen_id("19630303", True)]
+    lines = [f"{HEADER},,",
+             f"{people[0]},冯一,男,汉族,1961-01-01,正常,,,",  # one comma more than the first line
+             f"{people[1]},陈二,女,汉族,1962-02-02,正常,",  # as many as the named columns
+             f"{people[2]},褚三,男,汉族,1963-03-03,正常,,备注,"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"population: 2 records loaded from {path}"), done.stdout + done.stderr
+    assert done.stderr.splitlines() == ["line 4: column 8 holds a value but has no name in the first line: name its "
+                                        "item there, or empty the column"]
+    for citizen_id, name in zip(people[:2], ["冯一", "陈二"], strict=True):
+        assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
+
+
+async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the_items_it_shows(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A first line typed with a Chinese input method (ｎａｍｅ, ｃｉｔｉｚｅｎ＿ｉｄ) or holding a zero-width space
+    copied from a document was refused as naming no item, quoting a name that looked right; a name differing from
+    an item's only by case or a blank for an underscore was refused without the item meant."""
+    person = _citizen_id("19640404", False)
+    path = tmp_path / "typed.csv"
+    path.write_text("ｃｉｔｉｚｅｎ＿ｉｄ,ｎａｍｅ,sex\u200b,\u3000ethnicity,birth_date,status\n"
+                    f"{person},卫四,女,汉族,1964-04-04,正常\n", encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0, done.stderr
+    assert [version.values["name"] for version in await _history(platform, person)] == ["卫四"]
+
+    path.write_text(f"citizen_id,name,Sex,ethnicity,Birth Date,status\n{person},卫四,女,汉族,1964-04-04,正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 2
+    assert "'Sex' (did you mean sex?), 'Birth Date' (did you mean birth_date?) are not items of population" \
+           in done.stderr, done.stderr
+
+
+async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--start-line 30 for a file of three records (a digit too many, or the line another file's load stopped at)
+    loaded nothing and ended 'population: 0 records loaded …', exit 0, as if the rest of the file were in."""
+    person = _citizen_id("19650505", True)
+    path = tmp_path / "short.csv"
+    path.write_text(f"{HEADER}\n{person},蒋五,男,汉族,1965-05-05,正常,\n\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--start-line", "30")
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert f"--start-line 30 is past the last record of {path}, which begins on line 2: nothing was sent" \
+           in done.stderr
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(f"{HEADER}\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(header_only))
+    assert done.returncode == 0 and done.stdout.startswith("population: 0 records loaded"), done.stderr
+
+
+async def test_a_file_mixing_utf8_and_gbk_lines_is_said_to_mix_them(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A GBK export appended to a UTF-8 one was refused 'neither UTF-8 nor GB18030/GBK (line 2): save it as CSV
+    UTF-8', naming a UTF-8 line the officer's editor showed as right, and nothing of the mix; with Excel's BOM
+    first, 'begins as UTF-8 but line 3 is not UTF-8' said nothing of what to do."""
+    first, second = _citizen_id("19660606", True), _citizen_id("19670707", False)
+    path = tmp_path / "appended.csv"
+    utf8 = f"{HEADER}\r\n{first},沈六,男,汉族,1966-06-06,正常,\r\n".encode()
+    gbk = f"{second},韩七,女,汉族,1967-07-07,正常,\r\n".encode("gbk")
+    for data, said in ((utf8 + gbk, "line 3 is not UTF-8 (GBK?) and line 2 is not GBK (UTF-8?): its lines are in "
+                                    "two encodings"),
+                       (codecs.BOM_UTF8 + utf8 + gbk, "line 3 is not UTF-8 (GBK?): its lines are in two encodings")):
+        path.write_bytes(data)
+        done = await asyncio.to_thread(_load, platform, "population", str(path))
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+        assert "save the whole file in one, as CSV UTF-8, or load its parts apart" in done.stderr
+
+
+async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_naming_the_first(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """The platform rejected the second record of a key 'citizen_id: 1101…X repeats record 0 of this load': the
+    公民身份号码 in full on the terminal (the command prints no other) and a position in the call, not a line of
+    the file. The lower-case x is the same person."""
+    person, other = _citizen_id("19680808", True), _citizen_id("19690909", False)
+    path = tmp_path / "twice.csv"
+    path.write_text(f"{HEADER}\n{person},杨八,男,汉族,1968-08-08,正常,\n{other},朱九,女,汉族,1969-09-09,正常,\n"
+                    f"{person.lower()},杨捌,男,汉族,1968-08-08,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
+
+
+async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Excel in a Chinese locale writes a date-time column as 2026/11/30 8:00: every record of such a file was
+    rejected "as_of_time: '2026/11/30 8:00' is not a time", though the dates beside it are read in that form."""
+    first, second = _citizen_id("19700808", False), _citizen_id("19710909", True)
+    path = tmp_path / "excel-times.csv"
+    path.write_bytes((f"{HEADER}\r\n{first},秦十,女,汉族,1970/8/8,正常,2026/11/30 8:00\r\n"
+                      f"{second},尤十一,男,汉族,1971/9/9,正常,2026年11月29日\r\n").encode("gbk"))
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0, done.stderr
+    (version,) = await _history(platform, first)
+    assert version.as_of_time.ToJsonString() == "2026-11-30T00:00:00Z"  # 08:00 in Beijing
+    (version,) = await _history(platform, second)
+    assert version.as_of_time.ToJsonString() == "2026-11-28T16:00:00Z"
+
+
+async def test_rejections_asked_for_in_the_file_being_loaded_are_refused_and_the_file_kept(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """--rejected people.csv given the file being loaded (a name typed twice, or a link to it) opened it for
+    writing before a record was read: the officer's file was emptied to the rejections' header and nothing
+    loaded."""
+    person = _citizen_id("19720202", True)
+    path = tmp_path / "people.csv"
+    text = f"{HEADER}\n{person},许十二,男,汉族,1972-02-02,正常,\n"
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(path)
+    for named in (str(path), str(tmp_path / "link.csv"), f"{tmp_path}/../{tmp_path.name}/people.csv"):
+        done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", named)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert f"--rejected {named} is the file being loaded, which it would overwrite" in done.stderr
+        assert path.read_text(encoding="utf-8") == text
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _history(platform, person)

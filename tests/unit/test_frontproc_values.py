@@ -6,8 +6,10 @@ department), and its columns may be of any type PostgreSQL has.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -435,6 +437,41 @@ async def test_the_check_warns_of_a_key_column_without_a_unique_index(
     assert [says in warning for warning in warnings] == ([True] if says else [])
 
 
+@pytest.mark.parametrize("partitioned", ["LIST (qx)", "HASH (k)"])
+async def test_the_index_the_check_advises_on_a_partitioned_table_is_one_the_database_creates(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, partitioned: str) -> None:
+    """A table partitioned by region (a 户籍 table by 区县) can hold no unique index without its partition key, but
+    the check advised CREATE UNIQUE INDEX ON keyed ((k::text)), which the database refuses ("unique constraint on
+    partitioned table must include all partitioning columns"): the DBA ran the advice and got an error. Of such
+    a table it advises the index lookups need; of one partitioned by the key alone, the unique one."""
+    await _execute(database_url, f"""
+        CREATE TABLE keyed (k text NOT NULL, v text, qx text NOT NULL) PARTITION BY {partitioned};
+        {"CREATE TABLE keyed_1 PARTITION OF keyed FOR VALUES IN ('110101')" if "LIST" in partitioned else
+         "CREATE TABLE keyed_1 PARTITION OF keyed FOR VALUES WITH (MODULUS 1, REMAINDER 0)"};
+        INSERT INTO keyed VALUES ('1', 'a', '110101');""")
+    text = (_config(tmp_path, database_url, {"label": "v"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: keyed\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert (await _read(tmp_path, text, "1")).values == {"code": "1", "label": "a"}
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    advised = re.search(r"CREATE (UNIQUE )?INDEX ON \S+ \(\(\S+::text\)\)", warning)
+    assert advised is not None, warning
+    assert bool(advised.group(1)) == ("HASH" in partitioned), warning
+    await _execute(database_url, advised.group(0))  # the database creates it
+    caplog.clear()
+    await _read(tmp_path, text, "1")
+    assert [record.getMessage() for record in caplog.records if record.name == "frontproc.store"] == []
+    if "LIST" in partitioned:  # a key held twice: what to do first, and still no unique index
+        await _execute(database_url, "CREATE TABLE keyed_2 PARTITION OF keyed FOR VALUES IN ('110102'); "
+                                     "INSERT INTO keyed VALUES ('1', 'b', '110102')")
+        await _read(tmp_path, text, "1")
+        [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert "1 key is held by several rows" in warning and "CREATE UNIQUE" not in warning, warning
+        assert "partitioned LIST (qx), it can hold no unique index on k alone: keep one row per key" in warning
+
+
 @pytest.mark.parametrize("index", ["", "CREATE INDEX ON dup (sfzhm);"])
 async def test_the_unique_index_advice_on_a_table_holding_a_key_twice_says_which_masked_and_what_to_do(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, index: str) -> None:
@@ -577,6 +614,55 @@ async def test_an_export_leaves_out_the_rows_the_database_cannot_send_and_says_h
         assert why in said[-2], said[-2]
         line = read(str(tmp_path / "access.jsonl"))[-1]
         assert (line["records"], line["skipped"], line["outcome"]) == (len(sent), 1, "RECORD_UNREADABLE")
+
+
+async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_left(
+        tmp_path: Path, database_url: str) -> None:
+    """An export whose table was renamed between two pages (a reload swapping tables), or whose platform call ended,
+    had sent records and left no line in the access log: the department's log, reconciled with the platform's
+    audit by audit id, missed the download. Each such call now leaves a line saying how many records left, the
+    outcome FAILED and the status the platform got; so does a Lookup the database refused."""
+    await _execute(database_url, "INSERT INTO registry (code, label) VALUES ('c', 'x')")
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    connection = await asyncpg.connect(database_url)
+    try:
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        signer = ProviderAssertionSigner(keys.provider_signing_key)
+
+        def context(audit_id: str) -> SimpleNamespace:
+            assertion = signer.metadata("fqj", AccessClaims(audit_id=audit_id))
+            return SimpleNamespace(invocation_metadata=lambda: assertion)
+
+        request = provider_pb2.ExportRequest(dataset="registry", page_size=1)
+        ended = servicer.Export(request, context("ended"))
+        assert [record.key for record in (await anext(ended)).records] == ["a"]
+        await ended.aclose()  # the platform's call ended (its deadline, its caller's cancel)
+        refused = servicer.Export(request, context("refused"))
+        assert [record.key for record in (await anext(refused)).records] == ["a"]
+        assert [record.key for record in (await anext(refused)).records] == ["b"]
+        await connection.execute("ALTER TABLE registry RENAME TO registry_old")
+        with pytest.raises(ServiceError) as error:
+            await anext(refused)
+        assert error.value.reason == "DATABASE_REFUSED"
+        with pytest.raises(ServiceError):
+            await servicer.Lookup(provider_pb2.LookupRequest(dataset="registry", key="a"), context("lookup"))
+    finally:
+        await connection.close()
+        access_log.close()
+        await store.close()
+    lines = {line["audit_id"]: line for line in read(str(tmp_path / "access.jsonl"))}
+    assert {audit_id: (line["operation"], line["records"], line["outcome"], line["status"])
+            for audit_id, line in lines.items()} == {
+        "ended": ("Export", 1, "FAILED", "CANCELLED"),
+        "refused": ("Export", 2, "FAILED", "FAILED_PRECONDITION"),
+        "lookup": ("Lookup", 0, "FAILED", "FAILED_PRECONDITION")}
+    assert lines["refused"]["reason"] == "DATABASE_REFUSED" and lines["lookup"]["keys"] == 1
 
 
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
@@ -1040,6 +1126,18 @@ async def test_a_table_locked_during_the_check_is_said_not_waited_for_in_silence
         await checker.close()
 
 
+async def _over_a_slow_view(tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> DepartmentStore:
+    """An open store of the resource registry served from a view taking a second a row (the log captured)."""
+    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1)")
+    text = (_config(tmp_path, database_url, {"label": "label"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: slow\n    key_column: code\n"))
+    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await department.open()
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    return department
+
+
 async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_database_down(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A view slower than the statements' bound (or a table read whole for want of an index) left the officer
@@ -1048,13 +1146,7 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
     from frontproc import store
 
     monkeypatch.setattr(store, "STATEMENT_TIMEOUT_SECONDS", 0.5)
-    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1)")
-    text = (_config(tmp_path, database_url, {"label": "label"})
-            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
-                     "    table: slow\n    key_column: code\n"))
-    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await department.open()
-    caplog.set_level(logging.INFO, logger="frontproc.store")
+    department = await _over_a_slow_view(tmp_path, database_url, caplog)
     try:
         for _ in range(2):
             with pytest.raises(TimeoutError):
@@ -1069,6 +1161,26 @@ async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_da
     finally:
         await department.close()
 
+
+
+async def test_a_statement_the_databases_own_timeout_cancels_is_said_slow_not_a_database_down(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A DBA's statement_timeout on the 前置机's account or database (common on a shared department server) cut a
+    slow view's statement: the log said only 'postgresql unavailable (QueryCanceledError: canceling statement due
+    to statement timeout)', a database down while it answered everything else, nothing naming the dataset. It is
+    said slow for its dataset, as a statement outrunning the 前置机's own bound is."""
+    await _execute(database_url, f"ALTER DATABASE {urlsplit(database_url).path[1:]} SET statement_timeout = '300ms'")
+    department = await _over_a_slow_view(tmp_path, database_url, caplog)
+    try:
+        for _ in range(2):
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await department.lookup("registry", "a")
+        said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert len(said) == 1 and said[0].startswith("a statement of registry got no answer within "), said
+        assert " s (the database's statement_timeout cancelled it): the department database is slow to answer it" \
+            in said[0]
+    finally:
+        await department.close()
 
 
 async def test_a_table_locked_past_the_platforms_deadline_is_said_slow_for_its_dataset_not_only_hung(
@@ -1271,3 +1383,157 @@ async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_
     finally:
         await store.close()
         await _execute(database_url, f"DROP OWNED BY {new}; DROP ROLE {new}")
+
+
+class _StallingProxy:
+    """A TCP proxy to the department database whose connections can be made to stall: no byte forwarded either
+    way, and none closed, as when the database's host loses power or fails over, or a firewall drops the
+    connection without a word. Connections opened after a stall are forwarded."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = dict(part.split("=", 1) for part in parts.query.split("&") if "=" in part)
+        self._unix = f"{query['host']}/.s.PGSQL.{parts.port or 5432}" if query.get("host", "").startswith("/") else ""
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._path = parts.path
+        self._user = parts.netloc.rpartition("@")[0] or "postgres"
+        self._open: list[asyncio.Event] = []
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"postgresql://{self._user}@127.0.0.1:{port}{self._path}?sslmode=disable"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+    def stall(self) -> None:
+        """The connections open now forward nothing from here on."""
+        for flowing in self._open:
+            flowing.clear()
+        self._open = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        database_reader, database_writer = await (asyncio.open_unix_connection(self._unix) if self._unix
+                                                  else asyncio.open_connection(*self._target))
+        flowing = asyncio.Event()
+        flowing.set()
+        self._open.append(flowing)
+        self._writers.extend((writer, database_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                await flowing.wait()
+                sink.write(data)
+            sink.close()
+
+        await asyncio.gather(pipe(reader, database_writer), pipe(database_reader, writer), return_exceptions=True)
+
+
+async def test_a_listening_connection_that_stalls_is_replaced_and_the_changes_heard_again(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The 前置机 waited on its LISTEN connection until the connection said it was closed. A database host that
+    loses power or fails over, or a firewall dropping an idle connection, closes nothing: the 前置机 waited for
+    ever on a connection no notice would come through, the changes never announced, the platform answering from
+    its copies until they expired, and nothing in the log. The connection is now asked whether the database still
+    answers; one that does not is replaced, and the whole resource announced, as after any reconnection."""
+    from frontproc import watch
+
+    await _execute(database_url, """
+        CREATE FUNCTION registry_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('registry_changed', NEW.code); RETURN NULL; END $$;
+        CREATE TRIGGER registry_changed AFTER INSERT ON registry FOR EACH ROW EXECUTE FUNCTION registry_changed();""")
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "RETRY_SECONDS", 0.1)
+    monkeypatch.setattr(watch, "LISTEN_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(watch, "LISTEN_CHECK_TIMEOUT_SECONDS", 0.5)
+    sent: list[list[str]] = []
+    heard = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        heard.set()
+        return len(keys)
+
+    proxy = _StallingProxy(database_url)
+    async with proxy as proxied:
+        watched = "    watch_channel: registry_changed\n    resource_code: 101001/000001\n"
+        text = (_config(tmp_path, proxied, {"label": "label"})
+                .replace("    as_of_column: updated\n", "    as_of_column: updated\n" + watched)
+                .replace("public_keys_file: platform.pem\n", "public_keys_file: platform.pem\n  edge: 127.0.0.1:1\n"
+                         "  system_id: s\n  secret: x\n"))
+        watcher = watch.ChangeWatcher(parse(text, str(tmp_path / "dept.yaml")), send)  # type: ignore[arg-type]
+        caplog.set_level(logging.WARNING, logger="frontproc.watch")
+        watcher.start()
+        try:
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent == [[]]  # listening: the whole resource, once
+            heard.clear()
+            await asyncio.sleep(0.6)  # the connection answers its checks meanwhile
+            await _execute(database_url, "INSERT INTO registry (code) VALUES ('c')")
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent == [[], ["c"]] and not caplog.records
+            heard.clear()
+            proxy.stall()  # the database's host is gone without a word: nothing comes through from now on
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent[-1] == []  # listening again: the whole resource
+            heard.clear()
+            await _execute(database_url, "INSERT INTO registry (code) VALUES ('d')")
+            await asyncio.wait_for(heard.wait(), 10)
+            assert sent[-1] == ["d"]
+        finally:
+            await watcher.stop()
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].startswith("the department database did not answer the 前置机's listening "
+                                                 "connection within 0.5 s"), said
+
+
+@pytest.mark.parametrize("written", ["RSJ.SI_ENROLMENT", "si_enrolment", "rsj.Si_Enrolment"])
+async def test_a_table_named_in_another_case_or_without_its_schema_is_refused_naming_the_one_there_is(
+        tmp_path: Path, database_url: str, written: str) -> None:
+    """Names are taken as written (quoted): a data officer used to Oracle writing RSJ.SI_ENROLMENT for a table
+    created without quotes, which PostgreSQL keeps as rsj.si_enrolment, or si_enrolment for a table in a schema not
+    on the account's search_path, was told only 'relation "RSJ.SI_ENROLMENT" does not exist' of a table they
+    could see in their client."""
+    await _execute(database_url, "CREATE SCHEMA rsj; CREATE TABLE rsj.si_enrolment (code text PRIMARY KEY, xm text);"
+                                 "INSERT INTO rsj.si_enrolment VALUES ('a', '张三')")
+
+    def text(table: str) -> str:
+        return (_config(tmp_path, database_url, {"name": "xm"})
+                .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                         f"    table: {table}\n    key_column: code\n"))
+
+    with pytest.raises(ConfigError) as refused:
+        await _read(tmp_path, text(written), "a")
+    assert "does not exist: the database has rsj.si_enrolment: write table: rsj.si_enrolment (names are taken as " \
+           "written" in str(refused.value), str(refused.value)
+    assert (await _read(tmp_path, text("rsj.si_enrolment"), "a")).values == {"code": "a", "name": "张三"}
+
+
+async def test_a_database_that_goes_away_during_the_check_is_said_to_not_a_traceback(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The department database restarting (or its host going away) while --check, or the start's check, ran ended
+    the 前置机 with a traceback, "asyncpg.exceptions._base.InterfaceError: connection is closed" (met while a
+    statement was prepared: 'invalid configuration: … the database refuses it: ConnectionDoesNotExistError', exit 2,
+    the officer looking for a fault in a file that had none). It is DatabaseUnreachable, exit 1, saying so."""
+    import frontproc.__main__ as frontproc_main
+
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    connect = frontproc_main.connect
+
+    async def restarted_meanwhile(config, wait_seconds):  # type: ignore[no-untyped-def]
+        connection = await connect(config, wait_seconds)
+        await _execute(database_url, f"SELECT pg_terminate_backend({connection.get_server_pid()})")
+        await asyncio.sleep(0.2)
+        return connection
+
+    monkeypatch.setattr(frontproc_main, "connect", restarted_meanwhile)
+    with pytest.raises(frontproc_main.DatabaseUnreachable) as stopped:
+        await frontproc_main.check(config)
+    assert "stopped answering during the check (" in str(stopped.value)
+    assert str(stopped.value).endswith("run it again once the database answers")
