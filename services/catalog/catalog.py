@@ -200,6 +200,8 @@ class Catalog:
             await self._require_other_reviewer(caller, code)
         rules.check_review(code, decision, reason)
         checked = await self._check_endpoint(caller, code) if decision != ReviewDecision.RETURN else None
+        if decision != ReviewDecision.RETURN and (known := await self._store.head(code)) is not None:
+            await self._require_not_retired(known.provider_department_code, publishing=True)
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
@@ -227,14 +229,25 @@ class Catalog:
         await self._announce(code)
         return entry
 
-    async def _require_not_retired(self, department_code: str) -> None:
-        """Refuses an entry drafted or submitted for a department retired in a 机构改革 (DEPARTMENT_RETIRED): the
-        authority's bulk cataloguing, acting for departments, drafted and submitted one, which its reviewer then
-        published, a resource of a department nobody answers for (its applications refused DEPARTMENT_RETIRED, its
-        data read from a 前置机 nobody runs). Its drafts left from before do not block its retirement; they are
-        not submitted after it."""
-        if self._directory is not None:
+    async def _require_not_retired(self, department_code: str, publishing: bool = False) -> None:
+        """Refuses an entry drafted, submitted or published for a department retired in a 机构改革
+        (DEPARTMENT_RETIRED): the authority's bulk cataloguing, acting for departments, drafted and submitted one,
+        which its reviewer then published, a resource of a department nobody answers for (its applications refused
+        DEPARTMENT_RETIRED, its data read from a 前置机 nobody runs). Its drafts left from before do not block its
+        retirement; they are neither submitted nor published after it.
+
+        A draft or a submission goes on while the directory does not answer (cataloguing keeps working with the
+        authorization service down, its log entries kept in the outbox): the publication, which makes the
+        resource real, is where a retirement is always checked, and is UNAVAILABLE DIRECTORY_UNAVAILABLE then."""
+        if self._directory is None:
+            return
+        try:
             await self._directory.require_not_retired(department_code)
+        except ServiceError as error:
+            if publishing or error.reason != "DIRECTORY_UNAVAILABLE":
+                raise
+            log.warning("the department directory did not answer: a draft or submission went on without its "
+                        "department's retirement checked (its publication checks it)")
 
     async def _require_other_reviewer(self, caller: Caller, code: str) -> None:
         """Refuses (logged) the submitter's own review before anything else is checked or asked of the 前置机;

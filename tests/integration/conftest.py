@@ -7,6 +7,7 @@ runs the very same components as separate processes, and the same Envoy configur
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -67,6 +68,20 @@ class Platform:
         caller = person_of(Caller(entry["system_id"], entry["department"], authority=system == "authority"), role)
         token = issue_token(self.settings["authorization"].token_private_key, caller, 600).token
         return (("authorization", f"Bearer {token}"),)
+
+    @contextlib.asynccontextmanager
+    async def authorization_down(self) -> AsyncIterator[None]:
+        """The authorization service stopped for the block, then started again where the other services and the
+        edge expect it."""
+        from services.authorization.component import create_component
+
+        await self.servers["authorization"].stop(0)
+        try:
+            yield
+        finally:
+            settings = self.settings["authorization"]
+            self.servers["authorization"] = await start_server(
+                settings.with_overrides(listen=self.port("authorization")), create_component(settings))
 
 
 

@@ -42,13 +42,11 @@ from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
-from services.authorization.component import create_component as create_authorization
 from services.foundation import synthetic
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
-from services.runtime.server import start_server
 from services.runtime.tokens import issue_token
 from services.supervision.months import Month
 
@@ -372,8 +370,7 @@ async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> No
 
 async def test_a_catalog_action_taken_while_authorization_is_down_reaches_the_log_when_it_is_back(platform) -> None:  # type: ignore[no-untyped-def]
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
-    await platform.servers["authorization"].stop(0)
-    try:
+    async with platform.authorization_down():
         code = await _submit_entry(platform, catalog)  # the gateway and catalog still work
         conn = await asyncpg.connect(platform.settings["catalog"].database_url)
         try:
@@ -382,10 +379,6 @@ async def test_a_catalog_action_taken_while_authorization_is_down_reaches_the_lo
         finally:
             await conn.close()
         assert waiting == 1  # kept in the catalog's outbox while nobody can take it
-    finally:
-        settings = platform.settings["authorization"]
-        platform.servers["authorization"] = await start_server(  # where catalog's relay and the gateway expect it
-            settings.with_overrides(listen=platform.port("authorization")), create_authorization(settings))
     event = await _logged(platform, "catalog.submit", code)
     assert event.actor_department_code == _department(platform, "social")
     assert event.service == "catalog"

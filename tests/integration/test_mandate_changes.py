@@ -4,6 +4,7 @@ deployed (the catalog asks the authorization service's directory)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from services.demo import POPULATION_ITEMS, _entry
+from services.runtime.duties import REVIEWER
 from services.runtime.errors import details_of
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -129,3 +131,40 @@ async def test_no_entry_is_drafted_or_submitted_for_a_retired_department(platfor
         assert metadata["merged_into"] == successor
     kept = await catalog.GetEntry(cat.GetEntryRequest(code=left.code), metadata=authority, timeout=10)
     assert kept.entry.state == cat.ENTRY_STATE_DRAFT
+
+
+async def test_an_entry_submitted_while_the_directory_was_down_is_not_published_for_a_retired_department(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    """Drafting and submitting go on while the authorization service's directory does not answer (cataloguing keeps
+    working with authorization down, as its log's outbox does), so a draft of a retired department can be submitted
+    then; its publication, which makes the resource real, asks the directory always and is refused
+    DEPARTMENT_RETIRED (UNAVAILABLE while the directory does not answer)."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    authority = platform.metadata("authority")
+    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=authority, timeout=10)
+    code = f"301{random.randrange(100, 1000)}/{random.randrange(1, 10**6):06d}"
+    draft = _entry(code, "撤并局业务信息", "撤并局的业务办理信息。", cat.CATEGORY_DEPARTMENT, "社区治理",
+                   SimpleNamespace(code=gone, name="撤并局"), POPULATION_ITEMS, f"gone_{code[-6:]}",
+                   common.SHARE_TYPE_UNCONDITIONAL, [common.SHARE_METHOD_ONLINE_QUERY])
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=draft), metadata=authority, timeout=10)
+    await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=gone, merged_into=successor),
+                                     metadata=authority, timeout=10)
+    publish = cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH)
+    async with platform.authorization_down():
+        submitted = await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=authority, timeout=10)
+        assert submitted.entry.state == cat.ENTRY_STATE_SUBMITTED
+        reason, _, _ = await _refused(catalog.ReviewEntry(publish, metadata=platform.person("authority", REVIEWER),
+                                                          timeout=10), grpc.StatusCode.UNAVAILABLE)
+        assert reason == "DIRECTORY_UNAVAILABLE"
+    for _ in range(100):  # the catalog's channel to the directory reconnects (gRPC's backoff) after the restart
+        call = catalog.ReviewEntry(publish, metadata=platform.person("authority", REVIEWER), timeout=10)
+        try:
+            reason, message, _ = await _refused(call, grpc.StatusCode.FAILED_PRECONDITION)
+            break
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    assert reason == "DEPARTMENT_RETIRED" and gone in message, message
