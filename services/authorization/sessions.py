@@ -7,7 +7,7 @@ the answer never tells which usernames exist. The reasons:
 
 - BAD_CREDENTIALS: unknown username or wrong password (counted toward the lock);
 - ACCOUNT_LOCKED: too many failures in a row; refused without checking anything until ``lock_expire_time``;
-- TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
+- TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code; logged);
 - TOTP_INVALID: a wrong or expired code (counted);
 - TOTP_REUSED: a right code already used (typed again: a second sign-in, 修改密码 right after signing in), refused
   and logged, not counted: it is no guess at a code, and counted, anyone who saw a code typed (and knew the
@@ -168,6 +168,10 @@ class Sessions:
                                                     "(SessionService.EnrolTotp with your username and password), "
                                                     "then sign in with its code")
         if not totp_code.strip():
+            # Not counted (the console asks for the code), but logged: the password was right, evidence an auditor
+            # tracing a stolen password needs as much as a wrong guess.
+            await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                                           {"method": "password"}, result="TOTP_REQUIRED"))
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
         secret = self._totp_secret(person)
         step = pc.totp_step(secret, totp_code, person.totp_last_step)
@@ -210,11 +214,13 @@ class Sessions:
             enrolled = failed_precondition(TOTP_ENROLLED, "your authenticator is enrolled already: sign in with its "
                                                           "code (lost it? ask an administrator to reset your TOTP, "
                                                           "then enrol again)")
-            if not person.totp_enrolment_required:
-                raise enrolled
             secret = pc.new_totp_secret()
-            if not await self._persons.enrol_totp(person.id, self._sealed(person.id, secret),
-                                                  AdminEvent.by(caller_of(person), "session.enrol_totp", person.id)):
+            if not person.totp_enrolment_required or not await self._persons.enrol_totp(
+                    person.id, self._sealed(person.id, secret),
+                    AdminEvent.by(caller_of(person), "session.enrol_totp", person.id)):
+                # The right password, to replace an enrolled authenticator: logged, as a stolen password's use.
+                await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.enrol_totp", person.id,
+                                                               result=TOTP_ENROLLED))
                 raise enrolled
             return pc.provisioning_uri(secret, person.username)
 
