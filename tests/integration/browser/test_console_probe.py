@@ -20,7 +20,7 @@ import urllib.request
 from html import unescape
 
 import pytest
-from console_browser import browser, console_server, context, login_demo, open_as, serving, system_session
+from console_browser import browser, console_server, context, login_demo, open_as, page_listing, serving, system_session
 from free_ports import free_port
 from starlette.requests import Request
 from starlette.routing import Route
@@ -286,6 +286,49 @@ async def test_a_dispute_key_or_value_pasted_with_what_cannot_be_in_it_is_said_i
         beside = re.search(rf'<span class="field-error" id="{field}-error">([^<]*)</span>', text)
         assert answer.status == 400 and beside is not None, (field, answer.status, text[-1500:])
         assert said in beside.group(1) and not re.search(r"[A-Za-z]{4,}", beside.group(1)), beside.group(1)
+
+
+async def test_a_basis_summary_and_conditions_written_in_lines_are_shown_in_their_lines(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """申请使用's 法律或职责依据 and 编目's 摘要, 共享条件, 共享依据 and 开放条件 are textareas, and a person lists
+    laws there one a line (1. 《…》第…条 2. …): the application's page and 答复 ran the basis together into one line,
+    the entry's page each of the entry's texts, "1. 《社会救助暂行办法》第十一条； 2. 本局“三定”方案。"."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    basis = "依据如下：\n1. 《社会救助暂行办法》第十一条；\n2. 本局“三定”方案。"
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                          purposes=[1], basis=basis, methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)).application.id
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    assert f"依据\n{basis}" in await page.locator("main").inner_text()  # as rendered
+    approver = await open_as(context, console_server, _person_session(console_server, platform, "police", "APPROVER"))
+    await page_listing(approver, "/replies", app_id)
+    assert basis in await approver.locator("section", has_text=app_id).inner_text()
+
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    entry.summary = "参保人员的：\n1. 险种和参保状态；\n2. 参保单位与缴费基数。"
+    entry.share_condition = "须同时满足：\n1. 法定职责范围内；\n2. 经市人社局审核同意。"
+    entry.legal_basis = "1. 《社会保险法》第七十四条；\n2. 《社会保险经办条例》第二十条。"
+    entry.open_to_public, entry.open_condition = True, "仅开放：\n1. 参保状态；\n2. 参保日期。"
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).CreateEntry(
+        cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    officer = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await officer.goto(f"/catalog/entry?code={urllib.parse.quote(entry.code, safe='')}")
+    shown = await officer.locator("main").inner_text()
+    for said in (f"信息资源摘要\n{entry.summary}", f"有条件共享：{entry.share_condition}",
+                 f"共享依据\n{entry.legal_basis}", f"向社会开放：{entry.open_condition}"):
+        assert said in shown, (said, shown)
 
 
 async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
