@@ -1673,18 +1673,24 @@ _USED_STATES = (catalog_pb2.ENTRY_STATE_PUBLISHED, catalog_pb2.ENTRY_STATE_RETIR
 _NAME_PAGES = 5
 
 
-async def _resource_named(console: Console, session: Session, typed: str) -> tuple[str, dict[str, str]]:
+async def _resource_named(console: Console, session: Session,
+                          typed: str) -> tuple[str, dict[str, str], Problem | None]:
     """资源代码 filled in with a resource's name (人口基本信息, as 目录 and the use records show it): the code of the
     one entry of that name that has been in use (published, or retired since), or why not beside the input. The
-    name was refused as no 信息资源代码, and the auditor went to 目录 to copy the code of the name they had."""
+    name was refused as no 信息资源代码, and the auditor went to 目录 to copy the code of the name they had.
+
+    The third value is the search's problem when the name could not be looked up (the catalog down, the session
+    ended): it was said beside the input as no code, a 400 telling the auditor to fix a name nothing was wrong with."""
     name = unicodedata.normalize("NFKC", typed.strip())
     named: list[catalog_pb2.Entry] = []
     token = ""
     for _ in range(_NAME_PAGES):
         answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
                                       catalog_pb2.SearchEntriesRequest(query=name, page_size=100, page_token=token))
+        if problem is not None and (_expired(problem) or problem.code in _PLATFORM_DOWN):
+            return "", {}, problem
         if problem is not None or answer is None:
-            return "", {}
+            return "", {}, None
         # Best first: the entries holding the name whole in theirs come before any other, so the first entry
         # whose name does not hold it ends the search.
         names = [unicodedata.normalize("NFKC", e.name.strip()) for e in answer.entries]
@@ -1694,12 +1700,12 @@ async def _resource_named(console: Console, session: Session, typed: str) -> tup
         if not token or any(name not in shown for shown in names):
             break
     if len(named) == 1:
-        return named[0].code, {}
+        return named[0].code, {}, None
     if named:
         return "", {"resource": f"名为“{typed.strip()}”的资源目录有 {len(named)} 个（"
-                                + "、".join(e.code for e in named) + "）：请填写其中一个的资源代码。"}
+                                + "、".join(e.code for e in named) + "）：请填写其中一个的资源代码。"}, None
     return "", {"resource": f"没有名为“{typed.strip()}”的资源目录。资源代码应为分类码、“/”、顺序码，如 101001/000001"
-                            "（见“目录”页）；留空则不限资源。"}
+                            "（见“目录”页）；留空则不限资源。"}, None
 
 
 @signed_in
@@ -1707,9 +1713,10 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
     typed_resource = request.query_params.get("resource", "")
     resource, wrong = forms.resource_filter(typed_resource)
+    unnamed: Problem | None = None  # the name typed could not be looked up: the page says why, the name kept
     if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
-        code, said = await _resource_named(console, session, typed_resource)
-        resource, wrong = (code, {}) if code else (resource, said or wrong)
+        code, said, unnamed = await _resource_named(console, session, typed_resource)
+        resource, wrong = (code, {}) if code else (resource, {} if unnamed else said or wrong)
     department = request.query_params.get("department", "").strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
@@ -1726,12 +1733,13 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
     wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))
-    if not wrong:
+    if not wrong and unnamed is None:
         wrong.update(await _others_resource(console, session, resource))
     accesses: audit_pb2.ListAccessesResponse | None = None
+    problem: Problem | None = unnamed
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
-        problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
-    else:
+        problem = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
+    elif unnamed is None:
         accesses, problem = await _call(console, session, console.services.audit.ListAccesses,
                                         audit_pb2.ListAccessesRequest(resource_code=resource,
                                                                       department_code=department, result=result,
