@@ -5,7 +5,7 @@ what axe-core checks: what is said about a field is read with the field, in the 
 from __future__ import annotations
 
 import pytest
-from console_browser import browser, console_server, context, dump, open_as, system_session
+from console_browser import browser, console_server, context, dump, open_as, page_listing, system_session
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +212,31 @@ async def test_an_items_data_type_length_and_key_type_refused_are_read_with_thei
     assert await officer.locator("#items-0-length-error").inner_text() == "此数据类型须填写大于 0 的长度。"
     assert await untied(officer) == []
     assert await officer.evaluate("document.activeElement.name") == "items[0].length"
+
+
+async def test_a_decisions_items_refused_are_read_with_their_group(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """答复's 同意的信息项 (and 协调's 准予的信息项, 授权's 调整信息项) said 请至少勾选一个同意的信息项 under a group
+    that did not name it: a screen reader read the error with no field, and the focus stayed at the page's start,
+    the card maybe a screen below among ten."""
+    import time
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("civil"),
+        timeout=10)).application.id
+    approver = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                     ("APPROVER",)))
+    await page_listing(approver, "/replies", app_id)
+    card = approver.locator("section", has_text=app_id)
+    for box in await card.locator("[name=items]").all():
+        await box.uncheck()
+    await card.get_by_role("button", name="同意").click()
+    await approver.wait_for_load_state()
+    assert "请至少勾选一个同意的信息项" in await approver.locator("#items-error").inner_text()
+    assert await untied(approver) == []
+    assert await approver.evaluate("[document.activeElement.name, document.activeElement.type]") == [
+        "items", "checkbox"]
