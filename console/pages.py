@@ -949,18 +949,20 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
                                       sharing_pb2.SubmitApplicationRequest(application=application,
                                                                            request_id=_text(form, "request_id")))
-        if problem and not problem.fields:
+        lost = problem is not None and problem.code in _PLATFORM_DOWN
+        if problem and not problem.fields and not lost:
             return _refused(console, request, problem)
-        if problem:
+        if problem and not lost:
             errors = _input_errors(problem, {"requested_expire_time": "expire_date"}, "application.")
+        if lost:
+            # The reply lost (a timeout: the application may have been made) or the platform down: the form is
+            # kept with its request_id, so sending it again returns the application made, if one was. The refusal
+            # page lost both, and the applicant, told to retry, filled in a new form and applied twice.
+            said = Problem(APPLY_NOT_ANSWERED[problem.code] + APPLY_AGAIN, code=problem.code)
+            return await _apply_form(console, request, session, got.entry, form, {}, said, _status(said))
     if errors:
-        values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
-                  "methods": form.getlist("methods"), **{k: _text(form, k) for k in
-                                                         ("purpose_text", "basis", "quota", "expire_date",
-                                                          "request_id")}}
-        return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
-                            errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"),
-                            **await _names(console, session, [got.entry.provider_department_code]))
+        return await _apply_form(console, request, session, got.entry, form, errors,
+                                 Problem("请按字段旁的提示修改后重新提交。"), 400)
     created = answer.application
     if (step := _moved_on(created)) is not None:
         return console.page(request, "refused.html", status=409, title="申请表已提交过",
@@ -978,6 +980,27 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     provisional = "；暂定：当年节假日安排尚未公布" if created.reply_due_time_provisional else ""
     return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}（含当日"
                           f"{provisional}）前答复。", f"/applications/view?id={created.id}")
+
+
+#: 申请使用 sent while the platform did not answer, said above the form kept as it was sent.
+APPLY_NOT_ANSWERED = {
+    grpc.StatusCode.DEADLINE_EXCEEDED: "平台服务响应超时，不能确定申请是否已提交。",
+    grpc.StatusCode.UNAVAILABLE: "平台服务暂时不可用，申请可能未提交。",
+}
+#: What the applicant does then: the same form sent again applies at most once (its request_id).
+APPLY_AGAIN = "下方保留了您填写的申请表：请稍后再次点击“提交申请”，同一张申请表只会提交一次，如已提交将显示其申请编号。"
+
+
+async def _apply_form(console: Console, request: Request, session: Session, entry: Any, form: FormData,
+                      errors: dict[str, str], problem: Problem, status: int) -> Response:
+    """申请使用's form as it was sent (its request_id too: sent again, it makes no second application)."""
+    values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
+              "methods": form.getlist("methods"), **{k: _text(form, k) for k in
+                                                     ("purpose_text", "basis", "quota", "expire_date",
+                                                      "request_id")}}
+    return console.page(request, "apply.html", status=status, title="申请使用", entry=entry, values=values,
+                        errors=errors, problem=problem,
+                        **await _names(console, session, [entry.provider_department_code]))
 
 
 def _moved_on(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from html import unescape
 
+import grpc
 import pytest
 from console_browser import browser, console_server, context, login_demo, open_as, page_listing, serving, system_session
 from free_ports import free_port
@@ -504,6 +505,89 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
     assert f"（已提交的申请：{first}）。" in text and "was already used" not in text, text[-800:]
     again = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
     assert request_id not in again, "every form shown gets its own request_id"
+
+
+class _LosesAReply(grpc.GenericRpcHandler):
+    """Between the console and the edge: every call passed on as it is, but the first answer of ``method`` is lost
+    after the platform made it (the console is told UNAVAILABLE, as when the connection drops on the way back)."""
+
+    def __init__(self, channel: grpc.aio.Channel, method: str) -> None:
+        self.channel, self.method, self.lost = channel, method, 0
+
+    def service(self, details):  # type: ignore[no-untyped-def]
+        method = details.method
+
+        async def passed_on(request: bytes, context) -> bytes:  # type: ignore[no-untyped-def]
+            metadata = [(k, v) for k, v in context.invocation_metadata() if k == "authorization"]
+            try:
+                answer = await self.channel.unary_unary(method)(request, metadata=metadata, timeout=10)
+            except grpc.aio.AioRpcError as refused:
+                await context.abort(refused.code(), refused.details(), refused.trailing_metadata())
+            if method == self.method and not self.lost:
+                self.lost += 1
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset on the way back")
+            return answer
+
+        return grpc.unary_unary_rpc_method_handler(passed_on)
+
+
+async def test_an_application_whose_answer_was_lost_is_sent_again_from_the_form_kept_and_made_once(  # type: ignore[no-untyped-def]
+        browser, platform) -> None:
+    """The application was made but its answer lost on the way back (UNAVAILABLE, or a timeout): the page said only
+    平台服务…请稍后重试, the form and its request_id gone. The applicant filled in a new form, a new request_id,
+    and the provider had two applications to answer. The form now comes back as it was sent, request_id and all,
+    saying the application may have been made: sent again, it names the application the first sending made."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    upstream = grpc.aio.insecure_channel(platform.gateway)
+    proxy = grpc.aio.server()
+    proxy.add_generic_rpc_handlers((_LosesAReply(upstream, "/govshare.authorization.v1.SharingService/"
+                                                           "SubmitApplication"),))
+    port = proxy.add_insecure_port("127.0.0.1:0")
+    await proxy.start()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
+    purpose = f"窗口受理 {time.time_ns()}"
+    try:
+        async with serving(app) as url:
+            token = dict(platform.person("social", "APPLICANT"))["authorization"].removeprefix("Bearer ")
+            session = app.state.console.sessions.create(
+                Person(username="social.applicant", display_name="孙申请", roles=("APPLICANT",),
+                       department_code=platform.credentials.systems["social"]["department"]),
+                token, time.time() + 600)
+            ctx = await browser.new_context(base_url=url, locale="zh-CN")
+            await ctx.add_cookies([{"name": COOKIE, "value": session.id, "url": url, "httpOnly": True,
+                                    "secure": True, "sameSite": "Strict"}])
+            page = await ctx.new_page()
+            await page.goto("/apply?code=101001/000001")
+            request_id = await page.locator("input[name=request_id]").input_value()
+            await page.get_by_label("民族", exact=True).check()
+            await page.get_by_label("业务协同").check()
+            await page.locator("[name=purpose_text]").fill(purpose)
+            await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+            await page.get_by_label("联机查询").check()
+            await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+            await page.get_by_role("button", name="提交申请").click()
+            await page.wait_for_load_state()
+            said = await page.locator("main").inner_text()
+            assert "申请可能未提交" in said and "同一张申请表只会提交一次" in said, said
+            assert await page.locator("input[name=request_id]").input_value() == request_id
+            assert await page.locator("[name=purpose_text]").input_value() == purpose
+            await page.get_by_role("button", name="提交申请").click()  # again, as the page says
+            await page.wait_for_url("**/applications/view?id=*")
+            shown = page.url.rsplit("=", 1)[-1]
+            await ctx.close()
+    finally:
+        await proxy.stop(None)
+        await upstream.close()
+    made, token = [], ""
+    while True:  # every page: other tests' applications of the 人社局 come before or after
+        listed = await sharing_pb2_grpc.SharingServiceStub(platform.channel).ListApplications(
+            sharing_pb2.ListApplicationsRequest(role=sharing_pb2.APPLICATION_ROLE_APPLICANT, page_size=100,
+                                                page_token=token), metadata=platform.metadata("social"), timeout=10)
+        made += [a.id for a in listed.applications if a.purpose_text == purpose]
+        if not (token := listed.next_page_token):
+            break
+    assert made == [shown]
 
 
 async def test_an_application_form_sent_again_after_the_back_button_in_a_browser_applies_once(  # type: ignore[no-untyped-def]
