@@ -5,7 +5,16 @@ what axe-core checks: what is said about a field is read with the field, in the 
 from __future__ import annotations
 
 import pytest
-from console_browser import browser, console_server, context, dump, open_as, page_listing, system_session
+from console_browser import (
+    apply_for_population,
+    browser,
+    console_server,
+    context,
+    dump,
+    open_as,
+    page_listing,
+    system_session,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -218,16 +227,7 @@ async def test_a_decisions_items_refused_are_read_with_their_group(context, cons
     """答复's 同意的信息项 (and 协调's 准予的信息项, 授权's 调整信息项) said 请至少勾选一个同意的信息项 under a group
     that did not name it: a screen reader read the error with no field, and the focus stayed at the page's start,
     the card maybe a screen below among ten."""
-    import time
-
-    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
-
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
-                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
-    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
-        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("civil"),
-        timeout=10)).application.id
+    app_id = await apply_for_population(platform, "civil")
     approver = await open_as(context, console_server, system_session(console_server, platform, "police",
                                                                      ("APPROVER",)))
     await page_listing(approver, "/replies", app_id)

@@ -21,7 +21,17 @@ from html import unescape
 
 import grpc
 import pytest
-from console_browser import browser, console_server, context, login_demo, open_as, page_listing, serving, system_session
+from console_browser import (
+    apply_for_population,
+    browser,
+    console_server,
+    context,
+    login_demo,
+    open_as,
+    page_listing,
+    serving,
+    system_session,
+)
 from free_ports import free_port
 from starlette.requests import Request
 from starlette.routing import Route
@@ -297,17 +307,11 @@ async def test_a_basis_summary_and_conditions_written_in_lines_are_shown_in_thei
     import uuid
 
     from frontproc import demo as dept
-    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
     from govshare.catalog.v1 import catalog_pb2 as cat
     from govshare.catalog.v1 import catalog_pb2_grpc
 
     basis = "依据如下：\n1. 《社会救助暂行办法》第十一条；\n2. 本局“三定”方案。"
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
-                                          purposes=[1], basis=basis, methods=[1])
-    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
-        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
-        timeout=10)).application.id
+    app_id = await apply_for_population(platform, "social", basis)
     page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
     await page.goto(f"/applications/view?id={app_id}")
     assert f"依据\n{basis}" in await page.locator("main").inner_text()  # as rendered
@@ -337,14 +341,7 @@ async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  
     """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
     to refuse it or let it fall overdue. Its page now offers 撤回申请 to the applicant (asking first), and the
     withdrawn application leaves the provider's list."""
-    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
-
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
-                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
-    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
-        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
-        timeout=10)).application.id
+    app_id = await apply_for_population(platform, "social")
     approver = _person_session(console_server, platform, "police", "APPROVER")
     shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(approver))).text()
     assert 'action="/applications/withdraw"' not in shown
