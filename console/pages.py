@@ -799,6 +799,9 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     if not errors:
         answer, problem = await _call(console, session, console.services.catalog.ReportMandateChange, report)
         errors = _mandate_department_error(problem) or _input_errors(problem, {"change_time": "change_date"})
+        if problem and not errors and problem.code in _PLATFORM_DOWN:
+            # The platform did not answer: the form comes back as typed (the refusal page lost the 变更内容).
+            return await _mandates_page(console, request, session, values, {}, problem, status=_status(problem))
         if problem and not errors:
             return _refused(console, request, problem)
     if errors or answer is None:

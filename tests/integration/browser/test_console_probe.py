@@ -1292,6 +1292,12 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
                 assert answer.status == 503, (path, answer.status, text[-600:])
                 assert "平台服务" in text, path
             assert 'value="人口基本信息"' in text and "资源代码应为" not in text, text[-1500:]
+            # A change reported meanwhile: the page said only 平台服务…, and the 变更内容 typed was lost.
+            answer = await context.request.post(url + "/mandates", headers=_as(session), form={
+                "csrf_token": session.csrf, "description": "机构改革，承接原市工商局市场主体登记职能"})
+            text = await answer.text()
+            assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
+            assert ">机构改革，承接原市工商局市场主体登记职能</textarea>" in text, text[-1500:]
     finally:
         silent.close()
 
