@@ -1546,6 +1546,7 @@ async def _report_dispute(console: Console, session: Session, typed: dict[str, A
 async def disputes(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
     kind, target, typed = "", "", {}
+    report_down: Problem | None = None  # a report the platform did not answer: its form comes back as typed
     if request.method == "POST":
         form = await request.form()
         kind, target = _choice(form, "kind", "dispute", "conflict", "report"), _text(form, "id")
@@ -1556,7 +1557,9 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
             return not_yours(console, request, session, *_RESOLVES[kind])
         if kind == "report":
             reported, errors, refused = await _report_dispute(console, session, typed)
-            if refused is not None:
+            if refused is not None and refused.code in _PLATFORM_DOWN:
+                report_down = refused  # the refusal page lost the key, the value and the evidence typed
+            elif refused is not None:
                 return _refused(console, request, refused)
             if reported is not None:
                 provider = reported.provider_department_code
@@ -1593,6 +1596,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                                                   page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
+    problem = report_down or problem
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
     shown = await _with_target(console, session, list(listed.disputes) if listed else [],

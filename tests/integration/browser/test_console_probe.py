@@ -1283,7 +1283,7 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         async with serving(app) as url:
             session = app.state.console.sessions.create(
                 Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT")), "a-token", 4_000_000_000.0)
             # 审计's resource named by its name: the name could not be looked up, which was said as no code (400).
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
                          "/supervision", "/audit?resource=人口基本信息"):
@@ -1298,6 +1298,13 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
             text = await answer.text()
             assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
             assert ">机构改革，承接原市工商局市场主体登记职能</textarea>" in text, text[-1500:]
+            # A dispute reported meanwhile: the same, its evidence lost.
+            answer = await context.request.post(url + "/disputes", headers=_as(session), form={
+                "csrf_token": session.csrf, "kind": "report", "resource_code": "101001/000001",
+                "key": "11010519491231002X", "item": "姓名", "claimed_value": "张三", "evidence": "户口簿原件"})
+            text = await answer.text()
+            assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
+            assert ">户口簿原件</textarea>" in text and 'value="张三"' in text, text[-1500:]
     finally:
         silent.close()
 
