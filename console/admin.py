@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import urllib.parse
 from typing import Any
 
@@ -66,8 +67,9 @@ def initial_password(username: str = "") -> str:
 
 def _alnum(text: str) -> str:
     """``text`` in lower case without separators, as the service compares a username with a password (zhang.san is
-    zhangsan in a password too, and a short one may span the groups' dashes)."""
-    return "".join(c for c in text.lower() if c.isalnum())
+    zhangsan in a password too, and a short one may span the groups' dashes); a username typed in full-width
+    characters is the ASCII the service makes of it (NFKC)."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c.isalnum())
 
 
 def totp_secret(uri: str) -> str:

@@ -799,6 +799,9 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     if not errors:
         answer, problem = await _call(console, session, console.services.catalog.ReportMandateChange, report)
         errors = _mandate_department_error(problem) or _input_errors(problem, {"change_time": "change_date"})
+        if problem and not errors and problem.code in _PLATFORM_DOWN:
+            # The platform did not answer: the form comes back as typed (the refusal page lost the 变更内容).
+            return await _mandates_page(console, request, session, values, {}, problem, status=_status(problem))
         if problem and not errors:
             return _refused(console, request, problem)
     if errors or answer is None:
@@ -949,18 +952,20 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
                                       sharing_pb2.SubmitApplicationRequest(application=application,
                                                                            request_id=_text(form, "request_id")))
-        if problem and not problem.fields:
+        lost = problem is not None and problem.code in _PLATFORM_DOWN
+        if problem and not problem.fields and not lost:
             return _refused(console, request, problem)
-        if problem:
+        if problem and not lost:
             errors = _input_errors(problem, {"requested_expire_time": "expire_date"}, "application.")
+        if lost:
+            # The reply lost (a timeout: the application may have been made) or the platform down: the form is
+            # kept with its request_id, so sending it again returns the application made, if one was. The refusal
+            # page lost both, and the applicant, told to retry, filled in a new form and applied twice.
+            said = Problem(APPLY_NOT_ANSWERED[problem.code] + APPLY_AGAIN, code=problem.code)
+            return await _apply_form(console, request, session, got.entry, form, {}, said, _status(said))
     if errors:
-        values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
-                  "methods": form.getlist("methods"), **{k: _text(form, k) for k in
-                                                         ("purpose_text", "basis", "quota", "expire_date",
-                                                          "request_id")}}
-        return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
-                            errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"),
-                            **await _names(console, session, [got.entry.provider_department_code]))
+        return await _apply_form(console, request, session, got.entry, form, errors,
+                                 Problem("请按字段旁的提示修改后重新提交。"), 400)
     created = answer.application
     if (step := _moved_on(created)) is not None:
         return console.page(request, "refused.html", status=409, title="申请表已提交过",
@@ -978,6 +983,27 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     provisional = "；暂定：当年节假日安排尚未公布" if created.reply_due_time_provisional else ""
     return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}（含当日"
                           f"{provisional}）前答复。", f"/applications/view?id={created.id}")
+
+
+#: 申请使用 sent while the platform did not answer, said above the form kept as it was sent.
+APPLY_NOT_ANSWERED = {
+    grpc.StatusCode.DEADLINE_EXCEEDED: "平台服务响应超时，不能确定申请是否已提交。",
+    grpc.StatusCode.UNAVAILABLE: "平台服务暂时不可用，申请可能未提交。",
+}
+#: What the applicant does then: the same form sent again applies at most once (its request_id).
+APPLY_AGAIN = "下方保留了您填写的申请表：请稍后再次点击“提交申请”，同一张申请表只会提交一次，如已提交将显示其申请编号。"
+
+
+async def _apply_form(console: Console, request: Request, session: Session, entry: Any, form: FormData,
+                      errors: dict[str, str], problem: Problem, status: int) -> Response:
+    """申请使用's form as it was sent (its request_id too: sent again, it makes no second application)."""
+    values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
+              "methods": form.getlist("methods"), **{k: _text(form, k) for k in
+                                                     ("purpose_text", "basis", "quota", "expire_date",
+                                                      "request_id")}}
+    return console.page(request, "apply.html", status=status, title="申请使用", entry=entry, values=values,
+                        errors=errors, problem=problem,
+                        **await _names(console, session, [entry.provider_department_code]))
 
 
 def _moved_on(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:
@@ -1520,6 +1546,7 @@ async def _report_dispute(console: Console, session: Session, typed: dict[str, A
 async def disputes(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
     kind, target, typed = "", "", {}
+    report_down: Problem | None = None  # a report the platform did not answer: its form comes back as typed
     if request.method == "POST":
         form = await request.form()
         kind, target = _choice(form, "kind", "dispute", "conflict", "report"), _text(form, "id")
@@ -1530,7 +1557,9 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
             return not_yours(console, request, session, *_RESOLVES[kind])
         if kind == "report":
             reported, errors, refused = await _report_dispute(console, session, typed)
-            if refused is not None:
+            if refused is not None and refused.code in _PLATFORM_DOWN:
+                report_down = refused  # the refusal page lost the key, the value and the evidence typed
+            elif refused is not None:
                 return _refused(console, request, refused)
             if reported is not None:
                 provider = reported.provider_department_code
@@ -1567,6 +1596,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                                                   page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
+    problem = report_down or problem
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
     shown = await _with_target(console, session, list(listed.disputes) if listed else [],
@@ -1673,18 +1703,24 @@ _USED_STATES = (catalog_pb2.ENTRY_STATE_PUBLISHED, catalog_pb2.ENTRY_STATE_RETIR
 _NAME_PAGES = 5
 
 
-async def _resource_named(console: Console, session: Session, typed: str) -> tuple[str, dict[str, str]]:
+async def _resource_named(console: Console, session: Session,
+                          typed: str) -> tuple[str, dict[str, str], Problem | None]:
     """资源代码 filled in with a resource's name (人口基本信息, as 目录 and the use records show it): the code of the
     one entry of that name that has been in use (published, or retired since), or why not beside the input. The
-    name was refused as no 信息资源代码, and the auditor went to 目录 to copy the code of the name they had."""
+    name was refused as no 信息资源代码, and the auditor went to 目录 to copy the code of the name they had.
+
+    The third value is the search's problem when the name could not be looked up (the catalog down, the session
+    ended): it was said beside the input as no code, a 400 telling the auditor to fix a name nothing was wrong with."""
     name = unicodedata.normalize("NFKC", typed.strip())
     named: list[catalog_pb2.Entry] = []
     token = ""
     for _ in range(_NAME_PAGES):
         answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
                                       catalog_pb2.SearchEntriesRequest(query=name, page_size=100, page_token=token))
+        if problem is not None and (_expired(problem) or problem.code in _PLATFORM_DOWN):
+            return "", {}, problem
         if problem is not None or answer is None:
-            return "", {}
+            return "", {}, None
         # Best first: the entries holding the name whole in theirs come before any other, so the first entry
         # whose name does not hold it ends the search.
         names = [unicodedata.normalize("NFKC", e.name.strip()) for e in answer.entries]
@@ -1694,12 +1730,12 @@ async def _resource_named(console: Console, session: Session, typed: str) -> tup
         if not token or any(name not in shown for shown in names):
             break
     if len(named) == 1:
-        return named[0].code, {}
+        return named[0].code, {}, None
     if named:
         return "", {"resource": f"名为“{typed.strip()}”的资源目录有 {len(named)} 个（"
-                                + "、".join(e.code for e in named) + "）：请填写其中一个的资源代码。"}
+                                + "、".join(e.code for e in named) + "）：请填写其中一个的资源代码。"}, None
     return "", {"resource": f"没有名为“{typed.strip()}”的资源目录。资源代码应为分类码、“/”、顺序码，如 101001/000001"
-                            "（见“目录”页）；留空则不限资源。"}
+                            "（见“目录”页）；留空则不限资源。"}, None
 
 
 @signed_in
@@ -1707,9 +1743,10 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
     typed_resource = request.query_params.get("resource", "")
     resource, wrong = forms.resource_filter(typed_resource)
+    unnamed: Problem | None = None  # the name typed could not be looked up: the page says why, the name kept
     if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
-        code, said = await _resource_named(console, session, typed_resource)
-        resource, wrong = (code, {}) if code else (resource, said or wrong)
+        code, said, unnamed = await _resource_named(console, session, typed_resource)
+        resource, wrong = (code, {}) if code else (resource, {} if unnamed else said or wrong)
     department = request.query_params.get("department", "").strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
@@ -1726,12 +1763,13 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     wrong.update(forms.grant_id_error(grant))
     wrong.update(forms.system_id_error(system))
     wrong.update(forms.reason_error(reason, result, labels.DENIED_RESULT, labels.ACCESS_RESULT[labels.DENIED_RESULT]))
-    if not wrong:
+    if not wrong and unnamed is None:
         wrong.update(await _others_resource(console, session, resource))
     accesses: audit_pb2.ListAccessesResponse | None = None
+    problem: Problem | None = unnamed
     if wrong:  # said beside the dates before any call: the service's end_time hints are in English
-        problem: Problem | None = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
-    else:
+        problem = Problem(_INVALID, fields=wrong, code=grpc.StatusCode.INVALID_ARGUMENT)
+    elif unnamed is None:
         accesses, problem = await _call(console, session, console.services.audit.ListAccesses,
                                         audit_pb2.ListAccessesRequest(resource_code=resource,
                                                                       department_code=department, result=result,

@@ -77,3 +77,10 @@ def test_a_password_matches_however_unicode_writes_it_and_a_hash_stored_before_s
     assert not pc.verify_password("ｒｉｖｅｒ ｓｔｏｎｅ ｌａｎｔｅｒｎｓ", before)
     assert pc.password_problem("ｚｈａｎｇ.ｓａｎ-river-2026", "zhang.san") == ("must not contain the username (it is "
                                                                           "guessed first)")
+
+
+def test_the_consoles_initial_password_never_holds_a_short_username_typed_in_full_width() -> None:
+    """ＡＣＥ (an input method in full-width mode) is the username ace to the service (person_credentials.
+    typed_username), so the first password must not hold ace either: compared as typed, it never matched."""
+    for _ in range(2000):
+        assert pc.password_problem(initial_password("ＡＣＥ"), pc.typed_username("ＡＣＥ")) is None

@@ -5,7 +5,16 @@ what axe-core checks: what is said about a field is read with the field, in the 
 from __future__ import annotations
 
 import pytest
-from console_browser import browser, console_server, context, dump, open_as, system_session
+from console_browser import (
+    apply_for_population,
+    browser,
+    console_server,
+    context,
+    dump,
+    open_as,
+    page_listing,
+    system_session,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +186,57 @@ async def test_a_refused_form_comes_back_with_the_focus_on_the_field_to_correct(
         "items", "checkbox"]
     outline = await applicant.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
+
+
+async def test_an_items_data_type_length_and_key_type_refused_are_read_with_their_controls(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """新建目录's item rows tied the errors of 名称, 英文名 and 脱敏规则 to their inputs, not those of 数据类型,
+    长度 and 键类型: a 字符型 item saved without its length came back with 长度's error read with no field, the field
+    not said to be invalid, and the focus at the page's start (no field was marked invalid), so a keyboard user
+    went looking for what to correct in a table of eight rows."""
+    import uuid
+
+    officer = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                    ("DATA_OFFICER",)))
+    await officer.goto("/drafts/new")
+    form = officer.locator("#entry-form")
+    await form.locator("[name=category]").select_option(label="基础")
+    await form.locator("[name=code]").fill(f"101001/{uuid.uuid4().int % 10**6:06d}")
+    await form.locator("[name=name]").fill("信息项有误的目录")
+    await form.locator("[name=subject]").fill("人口")
+    await form.locator("[name=format_class]").select_option(label="数据库")
+    await form.locator("[name=update_cycle]").select_option(label="每日")
+    await form.locator("[name=share_type]").select_option(label="无条件共享")
+    await form.get_by_label("联机查询").check()
+    await form.locator("[name='endpoint.dataset']").fill(f"rows_{uuid.uuid4().hex[:8]}")
+    await form.locator("[name=key_item]").fill("citizen_id")
+    for row, (name, machine) in enumerate([("公民身份号码", "citizen_id"), ("姓名", "name")]):
+        await form.locator(f"[name='items[{row}].name']").fill(name)
+        await form.locator(f"[name='items[{row}].machine_name']").fill(machine)
+        await form.locator(f"[name='items[{row}].data_type']").select_option(label="字符型C")
+    await form.locator("[name='items[0].identifier']").select_option("1")
+    await form.locator("[name='items[1].length']").fill("30")  # the first row's left blank
+    await form.get_by_role("button", name="保存草稿").click()
+    await officer.wait_for_load_state()
+    assert await officer.locator("#items-0-length-error").inner_text() == "此数据类型须填写大于 0 的长度。"
+    assert await untied(officer) == []
+    assert await officer.evaluate("document.activeElement.name") == "items[0].length"
+
+
+async def test_a_decisions_items_refused_are_read_with_their_group(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """答复's 同意的信息项 (and 协调's 准予的信息项, 授权's 调整信息项) said 请至少勾选一个同意的信息项 under a group
+    that did not name it: a screen reader read the error with no field, and the focus stayed at the page's start,
+    the card maybe a screen below among ten."""
+    app_id = await apply_for_population(platform, "civil")
+    approver = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                     ("APPROVER",)))
+    await page_listing(approver, "/replies", app_id)
+    card = approver.locator("section", has_text=app_id)
+    for box in await card.locator("[name=items]").all():
+        await box.uncheck()
+    await card.get_by_role("button", name="同意").click()
+    await approver.wait_for_load_state()
+    assert "请至少勾选一个同意的信息项" in await approver.locator("#items-error").inner_text()
+    assert await untied(approver) == []
+    assert await approver.evaluate("[document.activeElement.name, document.activeElement.type]") == [
+        "items", "checkbox"]

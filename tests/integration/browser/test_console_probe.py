@@ -19,8 +19,19 @@ import urllib.parse
 import urllib.request
 from html import unescape
 
+import grpc
 import pytest
-from console_browser import browser, console_server, context, login_demo, open_as, serving, system_session
+from console_browser import (
+    apply_for_population,
+    browser,
+    console_server,
+    context,
+    login_demo,
+    open_as,
+    page_listing,
+    serving,
+    system_session,
+)
 from free_ports import free_port
 from starlette.requests import Request
 from starlette.routing import Route
@@ -288,19 +299,49 @@ async def test_a_dispute_key_or_value_pasted_with_what_cannot_be_in_it_is_said_i
         assert said in beside.group(1) and not re.search(r"[A-Za-z]{4,}", beside.group(1)), beside.group(1)
 
 
+async def test_a_basis_summary_and_conditions_written_in_lines_are_shown_in_their_lines(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """申请使用's 法律或职责依据 and 编目's 摘要, 共享条件, 共享依据 and 开放条件 are textareas, and a person lists
+    laws there one a line (1. 《…》第…条 2. …): the application's page and 答复 ran the basis together into one line,
+    the entry's page each of the entry's texts, "1. 《社会救助暂行办法》第十一条； 2. 本局“三定”方案。"."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    basis = "依据如下：\n1. 《社会救助暂行办法》第十一条；\n2. 本局“三定”方案。"
+    app_id = await apply_for_population(platform, "social", basis)
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    assert f"依据\n{basis}" in await page.locator("main").inner_text()  # as rendered
+    approver = await open_as(context, console_server, _person_session(console_server, platform, "police", "APPROVER"))
+    await page_listing(approver, "/replies", app_id)
+    assert basis in await approver.locator("section", has_text=app_id).inner_text()
+
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    entry.summary = "参保人员的：\n1. 险种和参保状态；\n2. 参保单位与缴费基数。"
+    entry.share_condition = "须同时满足：\n1. 法定职责范围内；\n2. 经市人社局审核同意。"
+    entry.legal_basis = "1. 《社会保险法》第七十四条；\n2. 《社会保险经办条例》第二十条。"
+    entry.open_to_public, entry.open_condition = True, "仅开放：\n1. 参保状态；\n2. 参保日期。"
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).CreateEntry(
+        cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    officer = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await officer.goto(f"/catalog/entry?code={urllib.parse.quote(entry.code, safe='')}")
+    shown = await officer.locator("main").inner_text()
+    for said in (f"信息资源摘要\n{entry.summary}", f"有条件共享：{entry.share_condition}",
+                 f"共享依据\n{entry.legal_basis}", f"向社会开放：{entry.open_condition}"):
+        assert said in shown, (said, shown)
+
+
 async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
     to refuse it or let it fall overdue. Its page now offers 撤回申请 to the applicant (asking first), and the
     withdrawn application leaves the provider's list."""
-    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
-
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
-                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
-    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
-        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
-        timeout=10)).application.id
+    app_id = await apply_for_population(platform, "social")
     approver = _person_session(console_server, platform, "police", "APPROVER")
     shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(approver))).text()
     assert 'action="/applications/withdraw"' not in shown
@@ -461,6 +502,89 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
     assert f"（已提交的申请：{first}）。" in text and "was already used" not in text, text[-800:]
     again = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
     assert request_id not in again, "every form shown gets its own request_id"
+
+
+class _LosesAReply(grpc.GenericRpcHandler):
+    """Between the console and the edge: every call passed on as it is, but the first answer of ``method`` is lost
+    after the platform made it (the console is told UNAVAILABLE, as when the connection drops on the way back)."""
+
+    def __init__(self, channel: grpc.aio.Channel, method: str) -> None:
+        self.channel, self.method, self.lost = channel, method, 0
+
+    def service(self, details):  # type: ignore[no-untyped-def]
+        method = details.method
+
+        async def passed_on(request: bytes, context) -> bytes:  # type: ignore[no-untyped-def]
+            metadata = [(k, v) for k, v in context.invocation_metadata() if k == "authorization"]
+            try:
+                answer = await self.channel.unary_unary(method)(request, metadata=metadata, timeout=10)
+            except grpc.aio.AioRpcError as refused:
+                await context.abort(refused.code(), refused.details(), refused.trailing_metadata())
+            if method == self.method and not self.lost:
+                self.lost += 1
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset on the way back")
+            return answer
+
+        return grpc.unary_unary_rpc_method_handler(passed_on)
+
+
+async def test_an_application_whose_answer_was_lost_is_sent_again_from_the_form_kept_and_made_once(  # type: ignore[no-untyped-def]
+        browser, platform) -> None:
+    """The application was made but its answer lost on the way back (UNAVAILABLE, or a timeout): the page said only
+    平台服务…请稍后重试, the form and its request_id gone. The applicant filled in a new form, a new request_id,
+    and the provider had two applications to answer. The form now comes back as it was sent, request_id and all,
+    saying the application may have been made: sent again, it names the application the first sending made."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    upstream = grpc.aio.insecure_channel(platform.gateway)
+    proxy = grpc.aio.server()
+    proxy.add_generic_rpc_handlers((_LosesAReply(upstream, "/govshare.authorization.v1.SharingService/"
+                                                           "SubmitApplication"),))
+    port = proxy.add_insecure_port("127.0.0.1:0")
+    await proxy.start()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
+    purpose = f"窗口受理 {time.time_ns()}"
+    try:
+        async with serving(app) as url:
+            token = dict(platform.person("social", "APPLICANT"))["authorization"].removeprefix("Bearer ")
+            session = app.state.console.sessions.create(
+                Person(username="social.applicant", display_name="孙申请", roles=("APPLICANT",),
+                       department_code=platform.credentials.systems["social"]["department"]),
+                token, time.time() + 600)
+            ctx = await browser.new_context(base_url=url, locale="zh-CN")
+            await ctx.add_cookies([{"name": COOKIE, "value": session.id, "url": url, "httpOnly": True,
+                                    "secure": True, "sameSite": "Strict"}])
+            page = await ctx.new_page()
+            await page.goto("/apply?code=101001/000001")
+            request_id = await page.locator("input[name=request_id]").input_value()
+            await page.get_by_label("民族", exact=True).check()
+            await page.get_by_label("业务协同").check()
+            await page.locator("[name=purpose_text]").fill(purpose)
+            await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+            await page.get_by_label("联机查询").check()
+            await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+            await page.get_by_role("button", name="提交申请").click()
+            await page.wait_for_load_state()
+            said = await page.locator("main").inner_text()
+            assert "申请可能未提交" in said and "同一张申请表只会提交一次" in said, said
+            assert await page.locator("input[name=request_id]").input_value() == request_id
+            assert await page.locator("[name=purpose_text]").input_value() == purpose
+            await page.get_by_role("button", name="提交申请").click()  # again, as the page says
+            await page.wait_for_url("**/applications/view?id=*")
+            shown = page.url.rsplit("=", 1)[-1]
+            await ctx.close()
+    finally:
+        await proxy.stop(None)
+        await upstream.close()
+    made, token = [], ""
+    while True:  # every page: other tests' applications of the 人社局 come before or after
+        listed = await sharing_pb2_grpc.SharingServiceStub(platform.channel).ListApplications(
+            sharing_pb2.ListApplicationsRequest(role=sharing_pb2.APPLICATION_ROLE_APPLICANT, page_size=100,
+                                                page_token=token), metadata=platform.metadata("social"), timeout=10)
+        made += [a.id for a in listed.applications if a.purpose_text == purpose]
+        if not (token := listed.next_page_token):
+            break
+    assert made == [shown]
 
 
 async def test_an_application_form_sent_again_after_the_back_button_in_a_browser_applies_once(  # type: ignore[no-untyped-def]
@@ -1159,13 +1283,28 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         async with serving(app) as url:
             session = app.state.console.sessions.create(
                 Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT")), "a-token", 4_000_000_000.0)
+            # 审计's resource named by its name: the name could not be looked up, which was said as no code (400).
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
-                         "/supervision"):
+                         "/supervision", "/audit?resource=人口基本信息"):
                 answer = await context.request.get(url + path, headers=_as(session))
                 text = await answer.text()
                 assert answer.status == 503, (path, answer.status, text[-600:])
                 assert "平台服务" in text, path
+            assert 'value="人口基本信息"' in text and "资源代码应为" not in text, text[-1500:]
+            # A change reported meanwhile: the page said only 平台服务…, and the 变更内容 typed was lost.
+            answer = await context.request.post(url + "/mandates", headers=_as(session), form={
+                "csrf_token": session.csrf, "description": "机构改革，承接原市工商局市场主体登记职能"})
+            text = await answer.text()
+            assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
+            assert ">机构改革，承接原市工商局市场主体登记职能</textarea>" in text, text[-1500:]
+            # A dispute reported meanwhile: the same, its evidence lost.
+            answer = await context.request.post(url + "/disputes", headers=_as(session), form={
+                "csrf_token": session.csrf, "kind": "report", "resource_code": "101001/000001",
+                "key": "11010519491231002X", "item": "姓名", "claimed_value": "张三", "evidence": "户口簿原件"})
+            text = await answer.text()
+            assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
+            assert ">户口簿原件</textarea>" in text and 'value="张三"' in text, text[-1500:]
     finally:
         silent.close()
 
