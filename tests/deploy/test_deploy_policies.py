@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -803,7 +804,8 @@ def test_an_export_stopped_by_its_deadline_is_stopped_and_leaves_no_file(rendere
     fake.chmod(0o755)
     script = container["args"][0].replace("/exchange", str(exchange))
     shell = subprocess.Popen([*container["command"], script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"})
+                             text=True, env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"},
+                             start_new_session=True)  # its own group: the stand-in is killed with it, failed or not
     try:
         for _ in range(600):
             if (exchange / "outbox").is_dir() and any((exchange / "outbox").iterdir()):
@@ -812,7 +814,8 @@ def test_an_export_stopped_by_its_deadline_is_stopped_and_leaves_no_file(rendere
         shell.send_signal(signal.SIGTERM)
         _out, err = shell.communicate(timeout=30)
     finally:
-        shell.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
     assert shell.returncode == 143, err
     assert stopped.read_text(encoding="utf-8").strip() == "TERM", err
     assert list((exchange / "outbox").iterdir()) == [], err
