@@ -1989,3 +1989,23 @@ def test_an_end_in_the_past_asks_for_today_or_later_as_the_form_takes_today() ->
     assert field_sentence("must be in the future") == "必须是今天或以后的日期。"
     assert field_sentence("must be in the future; revoke the grant instead") == "必须是今天或以后的日期。"
     assert field_sentence("is already past") == "已经过去，请填写今天或以后的日期。"
+
+
+def test_a_list_not_shown_has_no_pager_saying_it_ended() -> None:
+    """With the catalog (or supervision) service down, 资源目录 and 监督 said 平台服务暂时不可用 and, under no list,
+    已是最后一页, read as a list that had ended (found by console21). The pager is left out when the list was not
+    shown; a list shown whole still says it ended."""
+    from console.errors import Problem
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    common = dict(request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[],
+                  may=lambda *_a: True, dept_names={}, params={}, q="", next_token="")
+    down = Problem("平台服务暂时不可用，请稍后重试。")
+    catalog = console.templates.get_template("catalog.html")
+    assert "已是最后一页" not in catalog.render(current="/catalog", problem=down, entries=[], **common)
+    assert "已是最后一页" in catalog.render(current="/catalog", problem=None, entries=[], **common)
+    supervision = console.templates.get_template("supervision.html")
+    page = supervision.render(current="/supervision", problem=down, evaluations=[], year=2026, month=11, own=False,
+                              **common)
+    assert "平台服务暂时不可用" in page and "已是最后一页" not in page
