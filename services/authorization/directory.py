@@ -149,6 +149,21 @@ def department_problems(department: Department, prefix: str = "department") -> l
     return problems
 
 
+async def still_theirs(store: Store, caller: Caller, action: str, target: str) -> None:
+    """Refuses a person's token their row no longer accepts (signed out, reset, disabled) before an administrative
+    change: the verifier refuses it only once the announcement of the end (a Redis event, or its reload a minute
+    later) has reached it, and meanwhile the token an administrator signed out of registered systems, rotated
+    secrets, disabled or enabled systems, renamed or retired departments and granted roles for whoever held it. A
+    system's own token is checked under its row's lock (set_secret). One read of the person's row per change."""
+    if not caller.is_person:
+        return
+    try:
+        system_states.refuse_ended(caller, await store.person_token_state(caller.person_id))
+    except ServiceError:  # someone holding a token its person signed out of: logged, as a system's is
+        await store.record_admin(AdminEvent.by(caller, action, target, result=CREDENTIALS_REVOKED))
+        raise
+
+
 class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
@@ -168,6 +183,8 @@ class Directory:
                                    "" if credit_code_error(department.code) else department.code):
             duties.require_role(caller, ADMINISTRATOR, "register departments")
             require_authority(caller, "register departments")
+        await self._still_theirs(caller, "directory.create_department",
+                                 "" if credit_code_error(department.code) else department.code)
         if problems := department_problems(department):
             raise invalid_argument(problems)
         admin = AdminEvent.by(caller, "directory.create_department", department.code,
@@ -184,6 +201,7 @@ class Directory:
                                    "" if credit_code_error(code) else code):
             duties.require_role(caller, ADMINISTRATOR, "rename departments")
             require_authority(caller, "rename departments")
+        await self._still_theirs(caller, "directory.rename_department", "" if credit_code_error(code) else code)
         problems = []
         if error := department_code_problem(code):
             problems.append(FieldViolation("code", error))
@@ -209,6 +227,7 @@ class Directory:
                                    "" if credit_code_error(code) else code):
             duties.require_role(caller, ADMINISTRATOR, "retire departments")
             require_authority(caller, "retire departments")
+        await self._still_theirs(caller, "directory.retire_department", "" if credit_code_error(code) else code)
         problems = []
         if error := department_code_problem(code):
             problems.append(FieldViolation("code", error))
@@ -326,17 +345,7 @@ class Directory:
         return secret
 
     async def _still_theirs(self, caller: Caller, action: str, target: str) -> None:
-        """Refuses a person's token their row no longer accepts (signed out, reset, disabled) before a secret is
-        handed out: the verifier refuses it only once the announcement of the end (a Redis event, or its reload a
-        minute later) has reached it, and meanwhile the token an administrator signed out of registered systems and
-        rotated secrets for whoever held it. A system's own token is checked under its row's lock (set_secret)."""
-        if not caller.is_person:
-            return
-        try:
-            system_states.refuse_ended(caller, await self._store.person_token_state(caller.person_id))
-        except ServiceError:  # someone holding a token its person signed out of: logged, as a system's is
-            await self._store.record_admin(AdminEvent.by(caller, action, target, result=CREDENTIALS_REVOKED))
-            raise
+        await still_theirs(self._store, caller, action, target)
 
     def _refusals_logged(self, caller: Caller, action: str, system_id: str) -> AbstractAsyncContextManager[None]:
         """Logs a refusal of ``action`` on the system (its id when it has an id's form), as a refused token is."""
@@ -350,6 +359,7 @@ class Directory:
             duties.require_administrator(caller, "disable systems")  # before the lookup, as above
             system = await self._find_system(system_id)
             require_department(caller, system.department_code, "disable this system")
+        await self._still_theirs(caller, "directory.disable_system", system.id)
         admin = AdminEvent.by(caller, "directory.disable_system", system.id,
                               {"department_code": system.department_code})
         changed = await self._store.disable_system(system.id, admin)
@@ -364,6 +374,7 @@ class Directory:
             duties.require_administrator(caller, "enable systems")
             require_authority(caller, "enable systems")
         system = await self._find_system(system_id)
+        await self._still_theirs(caller, "directory.enable_system", system.id)
         admin = AdminEvent.by(caller, "directory.enable_system", system.id,
                               {"department_code": system.department_code})
         changed = await self._store.enable_system(system.id, admin)

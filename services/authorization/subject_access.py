@@ -18,6 +18,7 @@ import asyncpg
 
 from govshare.authorization.v1 import roles_pb2
 from services.authorization.applications import ApplicationEvent
+from services.authorization.directory import still_theirs
 from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
 from services.authorization.store import Store
@@ -61,6 +62,7 @@ class SubjectAccessPolicy:
                                    system_id if SYSTEM_ID.fullmatch(system_id) else ""):
             duties.require_role(caller, ADMINISTRATOR, what)
             require_authority(caller, what)
+        await still_theirs(self._store, caller, action, system_id if SYSTEM_ID.fullmatch(system_id) else "")
 
     async def grant_role(self, caller: Caller, system_id: str, role: int) -> asyncpg.Record:
         await self._administrator(caller, "roles.grant_system_role", "grant system roles", system_id)

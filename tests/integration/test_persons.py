@@ -27,6 +27,8 @@ from govshare.authorization.v1 import (
     directory_pb2_grpc,
     persons_pb2,
     persons_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
 )
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.authorization.directory import Department
@@ -826,6 +828,45 @@ async def test_an_administrators_session_ended_while_redis_missed_it_gets_no_sys
                                             metadata=platform.metadata("authority"), timeout=10)).events
         assert [(e.target, e.result) for e in events if e.actor_system_id == administrator.id] == [
             (target, "CREDENTIALS_REVOKED")], action
+
+
+async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_system_department_or_role(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """The same window for the directory's other changes (found by auth21): the token an administrator signed out
+    of, while the announcement was lost, disabled and enabled systems, registered, renamed and retired departments,
+    and granted the role that lists who accessed a citizen's records. Each reads the token against the
+    administrator's row now: refused SESSION_ENDED, logged CREDENTIALS_REVOKED, nothing changed."""
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    department = platform.credentials.systems["social"]["department"]
+    system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
+    announcements_lost(monkeypatch)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    stale = bearer(session)
+    roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
+    calls = (directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.id), metadata=stale, timeout=10),
+             directory.EnableSystem(directory_pb2.EnableSystemRequest(id=system.id), metadata=stale, timeout=10),
+             directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(code=department, name="改名局"),
+                                        metadata=stale, timeout=10),
+             directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=department), metadata=stale,
+                                        timeout=10),
+             roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(
+                 system_id=system.id, role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL), metadata=stale, timeout=10))
+    await _all_refused(calls, "SESSION_ENDED")
+    monkeypatch.undo()
+    got = await directory.GetSystem(directory_pb2.GetSystemRequest(id=system.id),
+                                    metadata=platform.metadata("authority"), timeout=10)
+    assert not got.system.disabled
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(page_size=1000),
+                                        metadata=platform.metadata("authority"), timeout=10)).events
+    assert sorted((e.action, e.result) for e in events if e.actor_system_id == administrator.id
+                  and e.result == "CREDENTIALS_REVOKED") == sorted([
+        ("directory.disable_system", "CREDENTIALS_REVOKED"), ("directory.enable_system", "CREDENTIALS_REVOKED"),
+        ("directory.rename_department", "CREDENTIALS_REVOKED"), ("directory.retire_department", "CREDENTIALS_REVOKED"),
+        ("roles.grant_system_role", "CREDENTIALS_REVOKED")])
 
 
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
