@@ -39,6 +39,24 @@ async def _refused(call: object, code: grpc.StatusCode) -> tuple[str, str, dict[
     return (info.reason if info else ""), caught.value.details(), dict(info.metadata) if info else {}
 
 
+async def _department_to_retire(platform) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A new department (its code) and the demo department it is to be merged into."""
+    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code="110100")), metadata=platform.metadata("authority"), timeout=10)
+    return gone, successor
+
+
+def _entry_of(department: str) -> cat.Entry:
+    """A department resource's draft, of a fresh code, provided by ``department``."""
+    code = f"301{random.randrange(100, 1000)}/{random.randrange(1, 10**6):06d}"
+    return _entry(code, "撤并局业务信息", "撤并局的业务办理信息。", cat.CATEGORY_DEPARTMENT, "社区治理",
+                  SimpleNamespace(code=department, name="撤并局"), POPULATION_ITEMS, f"gone_{code[-6:]}",
+                  common.SHARE_TYPE_UNCONDITIONAL, [common.SHARE_METHOD_ONLINE_QUERY])
+
+
 async def test_a_mandate_change_of_no_department_or_a_retired_one_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
@@ -110,22 +128,13 @@ async def test_no_entry_is_drafted_or_submitted_for_a_retired_department(platfor
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     authority = platform.metadata("authority")
-    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
-    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
-        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
-        region_code="110100")), metadata=authority, timeout=10)
-
-    def entry() -> cat.Entry:
-        code = f"301{random.randrange(100, 1000)}/{random.randrange(1, 10**6):06d}"
-        return _entry(code, "撤并局业务信息", "撤并局的业务办理信息。", cat.CATEGORY_DEPARTMENT, "社区治理",
-                      SimpleNamespace(code=gone, name="撤并局"), POPULATION_ITEMS, f"gone_{code[-6:]}",
-                      common.SHARE_TYPE_UNCONDITIONAL, [common.SHARE_METHOD_ONLINE_QUERY])
-
-    left = (await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry()), metadata=authority, timeout=10)).entry
+    gone, successor = await _department_to_retire(platform)
+    left = (await catalog.CreateEntry(cat.CreateEntryRequest(entry=_entry_of(gone)), metadata=authority,
+                                      timeout=10)).entry
     await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=gone, merged_into=successor),
                                      metadata=authority, timeout=10)
     for call in (catalog.SubmitEntry(cat.SubmitEntryRequest(code=left.code), metadata=authority, timeout=10),
-                 catalog.CreateEntry(cat.CreateEntryRequest(entry=entry()), metadata=authority, timeout=10)):
+                 catalog.CreateEntry(cat.CreateEntryRequest(entry=_entry_of(gone)), metadata=authority, timeout=10)):
         reason, message, metadata = await _refused(call, grpc.StatusCode.FAILED_PRECONDITION)
         assert reason == "DEPARTMENT_RETIRED" and f"department {gone} was retired on " in message, message
         assert metadata["merged_into"] == successor
@@ -142,14 +151,9 @@ async def test_an_entry_submitted_while_the_directory_was_down_is_not_published_
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     authority = platform.metadata("authority")
-    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
-    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
-        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
-        region_code="110100")), metadata=authority, timeout=10)
-    code = f"301{random.randrange(100, 1000)}/{random.randrange(1, 10**6):06d}"
-    draft = _entry(code, "撤并局业务信息", "撤并局的业务办理信息。", cat.CATEGORY_DEPARTMENT, "社区治理",
-                   SimpleNamespace(code=gone, name="撤并局"), POPULATION_ITEMS, f"gone_{code[-6:]}",
-                   common.SHARE_TYPE_UNCONDITIONAL, [common.SHARE_METHOD_ONLINE_QUERY])
+    gone, successor = await _department_to_retire(platform)
+    draft = _entry_of(gone)
+    code = draft.code
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=draft), metadata=authority, timeout=10)
     await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=gone, merged_into=successor),
                                      metadata=authority, timeout=10)

@@ -803,19 +803,27 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
                 ).person.password_change_required  # never reset
 
 
+async def _administrator_signed_out_unheard(platform, monkeypatch):  # type: ignore[no-untyped-def]
+    """An administrator's session, a business system of a demo department, and the session signed out while Redis
+    refuses every announcement (the verifiers not told): the token ended, and only its row says so."""
+    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, administrator, totp)
+    department = platform.credentials.systems["social"]["department"]
+    system = (await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
+        directory_pb2.CreateSystemRequest(system=directory_pb2.System(department_code=department, name="窗口受理系统")),
+        metadata=platform.metadata("authority"), timeout=10)).system
+    announcements_lost(monkeypatch)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    return administrator, session, department, system
+
+
 async def test_an_administrators_session_ended_while_redis_missed_it_gets_no_system_secret(  # type: ignore[no-untyped-def]
         platform, monkeypatch) -> None:
     """As for persons: the token an administrator signed out of, while the announcement was lost, registered a
     business system or rotated one's secret, and its holder got the secret. Both read the token against the
     administrator's row now: refused, no secret handed out."""
-    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
-    session = await sign_in(platform, administrator, totp)
+    administrator, session, department, system = await _administrator_signed_out_unheard(platform, monkeypatch)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
-    department = platform.credentials.systems["social"]["department"]
-    system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
-    announcements_lost(monkeypatch)
-    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     calls = (directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
                  department_code=department, name="窗口受理系统")), metadata=bearer(session), timeout=10),
              directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system.id),
@@ -836,14 +844,8 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
     of, while the announcement was lost, disabled and enabled systems, registered, renamed and retired departments,
     and granted the role that lists who accessed a citizen's records. Each reads the token against the
     administrator's row now: refused SESSION_ENDED, logged CREDENTIALS_REVOKED, nothing changed."""
-    administrator, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
-    session = await sign_in(platform, administrator, totp)
+    administrator, session, department, system = await _administrator_signed_out_unheard(platform, monkeypatch)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
-    department = platform.credentials.systems["social"]["department"]
-    system = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-        department_code=department, name="窗口受理系统")), metadata=platform.metadata("authority"), timeout=10)).system
-    announcements_lost(monkeypatch)
-    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     stale = bearer(session)
     roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
     calls = (directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.id), metadata=stale, timeout=10),
