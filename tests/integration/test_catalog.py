@@ -1080,8 +1080,13 @@ async def test_a_mandate_change_reported_twice_is_one_change(catalog: Client, ba
     pool = await asyncpg.create_pool(base_settings.database_url, min_size=1, max_size=1,
                                      server_settings={"search_path": "catalog"})
     try:
-        logged = await pool.fetchval("SELECT count(*) FROM admin_outbox WHERE target = $1"
-                                     " AND action = 'catalog.report_mandate_change'", dept.department_code)
+        # In the outbox, or already in authorization's log: a platform other tests started on this database
+        # relays catalog's outbox there (and empties it), when it runs. One event per change either way.
+        delivered = await pool.fetchval("SELECT to_regclass('\"authorization\".admin_log') IS NOT NULL")
+        logged = await pool.fetchval(
+            "SELECT count(DISTINCT event_id) FROM (SELECT event_id FROM admin_outbox WHERE target = $1 AND action = $2"
+            + (' UNION ALL SELECT event_id FROM "authorization".admin_log WHERE target = $1 AND action = $2'
+               if delivered else "") + ") AS events", dept.department_code, "catalog.report_mandate_change")
     finally:
         await pool.close()
     assert logged == 3
