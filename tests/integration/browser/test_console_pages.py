@@ -181,6 +181,19 @@ async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, consol
     assert "市公安局" in labels, labels
     assert await axe_violations(page) == []
     await shot(page, console_server, "30_supervision_chart")
+    # Printed, the month's evaluations are the page's content alone: no menu, filters, pager or button on paper,
+    # the table's heading row repeated on each sheet.
+    screen_only = ["header.top", "form.filters", "button >> nth=0"]
+    assert [await page.locator(s).is_visible() for s in screen_only] == [True, True, True]
+    await page.emulate_media(media="print")
+    assert [await page.locator(s).is_visible() for s in screen_only] == [False, False, False]
+    assert await page.locator("#evaluations").is_visible() and await chart.is_visible()
+    assert await page.evaluate("getComputedStyle(document.querySelector('#evaluations thead')).display") \
+        == "table-header-group"
+    pdf = await page.pdf(format="A4", landscape=True)
+    assert pdf.startswith(b"%PDF")
+    (console_server.screenshots / "30_supervision_printed.pdf").write_bytes(pdf)
+    await page.emulate_media(media="screen")
 
 
 async def test_the_console_is_usable_with_the_keyboard_alone(context, console_server, platform):  # type: ignore[no-untyped-def]
