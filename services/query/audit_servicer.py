@@ -328,8 +328,11 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
 
     @staticmethod
     def _provider_scope(caller: Caller) -> str | None:
-        """Whose resources' accesses the caller may see: its department's, or (authority) everyone's."""
-        if caller.authority:
+        """Whose resources' accesses the caller may see: its department's, or every department's for the authority's
+        审计员 and the authority's systems (the auditors' tools, `govshare … --system authority`). The authority's
+        审批人 and 编目员 answer for the resources the authority provides, as another department's do for theirs:
+        they read those accesses, not whom every department of the platform looked up."""
+        if caller.authority and (not caller.is_person or caller.has_role(AUDITOR)):
             return None
         if not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "accesses are shown to the providing department")
