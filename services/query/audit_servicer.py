@@ -183,10 +183,15 @@ def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
             "resource_code", f"{resource_code_problem(value)}, or leave it empty for every resource"))
 
 
-def _department_filter(value: str, violations: list[FieldViolation]) -> None:
-    """A calling department is named by its 统一社会信用代码 (check digit included), or the filter is empty."""
-    if value and (problem := credit_code_error(value)):
+def _department_filter(value: str, violations: list[FieldViolation]) -> str:
+    """A calling department is named by its 统一社会信用代码 (check digit included), or the filter is empty. It is
+    read as a query's key of that kind is (keys.normalize_key): typed in lower case, in full width or with blanks
+    around it, it names the same department; it was refused "character 9 is the letter m, which it cannot hold
+    there" of a code whose M it may hold, and an auditor retyping 18 characters found nothing wrong with them."""
+    code = normalize_key(catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE, value)
+    if code and (problem := credit_code_error(code)):
         violations.append(FieldViolation("department_code", f"{problem}, or leave it empty for every department"))
+    return code
 
 
 def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
@@ -344,7 +349,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         violations: list[FieldViolation] = []
         start, end = _time_range(request, violations)
         _resource_filter(request.resource_code, violations)
-        _department_filter(request.department_code, violations)
+        department = _department_filter(request.department_code, violations)
         _result_filter(request.result, violations)
         _grant_filter(request.grant_id, violations)
         _system_filter(request.system_id, violations)
@@ -360,7 +365,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         async with refusals_logged(_recorder(deps), caller, "audit.list_accesses", request.resource_code or "*"):
             duties.require_role(caller, ACCESS_READERS, "read a department's access log")
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
-                             department_code=request.department_code, start=start, end=end,
+                             department_code=department, start=start, end=end,
                              result=_RESULTS.name(request.result) if request.result else "",
                              grant_id=request.grant_id, system_id=request.system_id,
                              deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
@@ -375,7 +380,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                 # as a read of a record's history is (the filters and the count, never a key).
                 await deps.store.record_admin_event(AdminEvent.by(
                     caller, "audit.list_accesses", request.resource_code or "*",
-                    {"records": len(rows), "department_code": request.department_code,
+                    {"records": len(rows), "department_code": department,
                      **({"grant_id": request.grant_id} if request.grant_id else {}),
                      **({"system_id": request.system_id} if request.system_id else {})}))
                 deps.admin_outbox.notify()

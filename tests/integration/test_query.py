@@ -1327,8 +1327,14 @@ async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(me
     assert tampered.first_bad_id == answered.audit_id
 
 
+#: ASCII digits and capitals as a Chinese input method types them in 全角 mode.
+FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"})
+
+
 async def test_listing_accesses_pages_and_filters(mesh: Mesh) -> None:
     caller = mesh.department("paged")
+    while caller.department_code.isdigit():  # a code with a letter, whose case the filter below changes
+        caller = mesh.department("paged")
     key = next(iter(mesh.entities))
     ids = [(await query(mesh, caller, mesh.codes["entities"], key, WORK, ["name"])).audit_id for _ in range(5)]
     seen: list[str] = []
@@ -1342,6 +1348,12 @@ async def test_listing_accesses_pages_and_filters(mesh: Mesh) -> None:
         if not token:
             break
     assert seen == list(reversed(ids))
+    # The department's code typed in lower case or in full width (an input method's 全角) names the department, as a
+    # query's key does: it was refused "the letter …, which it cannot hold there" of letters the code holds.
+    for typed in (caller.department_code.lower(), f" {caller.department_code.translate(FULL_WIDTH)} "):
+        listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=typed, page_size=10),
+                                               metadata=mesh.md(mesh.market), timeout=10)
+        assert [a.id for a in listed.accesses] == list(reversed(ids)), typed
     bad = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(page_token="garbage!"),
                                                 metadata=mesh.md(mesh.market), timeout=10))
     assert fields(bad) == {"page_token"}
