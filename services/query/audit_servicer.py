@@ -39,6 +39,7 @@ from services.runtime.identifiers import (
     credit_code_error,
     first_generation,
     mask_citizen_ids,
+    mask_mobile_numbers,
     second_generation,
 )
 from services.runtime.identity import AssertionVerifier, Caller
@@ -596,11 +597,13 @@ def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, lis
 def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:
     """One access as the person sees it. The reading department's purpose text is its own free text, and may name
     other persons (the applicant of a 低保 case whose family member this is, every person of a batch): their
-    公民身份号码 are masked by the platform's citizen_id rule, as a query answer masks one."""
+    公民身份号码 are masked by the platform's citizen_id rule, and their mobile numbers by its phone rule, as a query
+    answer masks them."""
+    purpose_text = mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id"))
     return audit_pb2.SubjectAccess(
         id=row["id"], time=to_timestamp(row["time"]), department_code=row["department_code"],
         system_id=row["system_id"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"], items=row["items"],
         purpose=_PURPOSES.value(row["purpose"]),
-        purpose_text=mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id")),
+        purpose_text=mask_mobile_numbers(purpose_text, lambda number: masker.mask(number, "phone")),
         result=_RESULTS.value(row["result"]))
