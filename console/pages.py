@@ -1686,8 +1686,12 @@ async def _usage_summary(console: Console, session: Session, resource: str,
 async def _others_resource(console: Console, session: Session, code: str) -> dict[str, str]:
     """资源代码 naming a resource another department provides, said beside the input to a department's person:
     ListAccesses lists the accesses of the caller's department's resources only, so the page answered 所选期间没有
-    使用记录 and 没有使用记录 — nobody had used it, the reader took it — of a resource used every day."""
-    if not code or await console.names.is_authority(session.token, session.person.department_code) is not False:
+    使用记录 and 没有使用记录 — nobody had used it, the reader took it — of a resource used every day. The
+    authority's 审计员 lists every department's; its 审批人 and 编目员, the authority's own resources (ListAccesses).
+    A session without a person's roles holds a system's token, which ListAccesses answers as the authority's 审计员."""
+    roles = session.person.roles
+    if not code or ((not roles or "AUDITOR" in roles) and await console.names.is_authority(
+            session.token, session.person.department_code) is not False):
         return {}
     provider = (await console.names.resources(session.token, [code]))[code].provider
     if not provider or provider == session.person.department_code:

@@ -39,6 +39,7 @@ from services.runtime.identifiers import (
     credit_code_error,
     first_generation,
     mask_citizen_ids,
+    mask_mobile_numbers,
     second_generation,
 )
 from services.runtime.identity import AssertionVerifier, Caller
@@ -183,10 +184,15 @@ def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
             "resource_code", f"{resource_code_problem(value)}, or leave it empty for every resource"))
 
 
-def _department_filter(value: str, violations: list[FieldViolation]) -> None:
-    """A calling department is named by its 统一社会信用代码 (check digit included), or the filter is empty."""
-    if value and (problem := credit_code_error(value)):
+def _department_filter(value: str, violations: list[FieldViolation]) -> str:
+    """A calling department is named by its 统一社会信用代码 (check digit included), or the filter is empty. It is
+    read as a query's key of that kind is (keys.normalize_key): typed in lower case, in full width or with blanks
+    around it, it names the same department; it was refused "character 9 is the letter m, which it cannot hold
+    there" of a code whose M it may hold, and an auditor retyping 18 characters found nothing wrong with them."""
+    code = normalize_key(catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE, value)
+    if code and (problem := credit_code_error(code)):
         violations.append(FieldViolation("department_code", f"{problem}, or leave it empty for every department"))
+    return code
 
 
 def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
@@ -328,8 +334,11 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
 
     @staticmethod
     def _provider_scope(caller: Caller) -> str | None:
-        """Whose resources' accesses the caller may see: its department's, or (authority) everyone's."""
-        if caller.authority:
+        """Whose resources' accesses the caller may see: its department's, or every department's for the authority's
+        审计员 and the authority's systems (the auditors' tools, `govshare … --system authority`). The authority's
+        审批人 and 编目员 answer for the resources the authority provides, as another department's do for theirs:
+        they read those accesses, not whom every department of the platform looked up."""
+        if caller.authority and (not caller.is_person or caller.has_role(AUDITOR)):
             return None
         if not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "accesses are shown to the providing department")
@@ -341,7 +350,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         violations: list[FieldViolation] = []
         start, end = _time_range(request, violations)
         _resource_filter(request.resource_code, violations)
-        _department_filter(request.department_code, violations)
+        department = _department_filter(request.department_code, violations)
         _result_filter(request.result, violations)
         _grant_filter(request.grant_id, violations)
         _system_filter(request.system_id, violations)
@@ -357,7 +366,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         async with refusals_logged(_recorder(deps), caller, "audit.list_accesses", request.resource_code or "*"):
             duties.require_role(caller, ACCESS_READERS, "read a department's access log")
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
-                             department_code=request.department_code, start=start, end=end,
+                             department_code=department, start=start, end=end,
                              result=_RESULTS.name(request.result) if request.result else "",
                              grant_id=request.grant_id, system_id=request.system_id,
                              deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
@@ -372,7 +381,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                 # as a read of a record's history is (the filters and the count, never a key).
                 await deps.store.record_admin_event(AdminEvent.by(
                     caller, "audit.list_accesses", request.resource_code or "*",
-                    {"records": len(rows), "department_code": request.department_code,
+                    {"records": len(rows), "department_code": department,
                      **({"grant_id": request.grant_id} if request.grant_id else {}),
                      **({"system_id": request.system_id} if request.system_id else {})}))
                 deps.admin_outbox.notify()
@@ -588,11 +597,13 @@ def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, lis
 def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:
     """One access as the person sees it. The reading department's purpose text is its own free text, and may name
     other persons (the applicant of a 低保 case whose family member this is, every person of a batch): their
-    公民身份号码 are masked by the platform's citizen_id rule, as a query answer masks one."""
+    公民身份号码 are masked by the platform's citizen_id rule, and their mobile numbers by its phone rule, as a query
+    answer masks them."""
+    purpose_text = mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id"))
     return audit_pb2.SubjectAccess(
         id=row["id"], time=to_timestamp(row["time"]), department_code=row["department_code"],
         system_id=row["system_id"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"], items=row["items"],
         purpose=_PURPOSES.value(row["purpose"]),
-        purpose_text=mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id")),
+        purpose_text=mask_mobile_numbers(purpose_text, lambda number: masker.mask(number, "phone")),
         result=_RESULTS.value(row["result"]))

@@ -127,6 +127,11 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
                 raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
         if dispute.state != disputes.OPEN:
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
+        # A correction drops the record's cached copies, wherever its resource's endpoint keeps them: the resource is
+        # read before the answer is stored, so that a catalog that does not answer (UNAVAILABLE) leaves the dispute
+        # open to answer again. Read after, it failed the call with the answer stored and the record's copies and
+        # flag kept: the 审批人 was told the platform was unavailable, and their retry that the dispute was answered.
+        corrected = await deps.resources.get(dispute.resource_code) if request.corrected else None
         now = dt.datetime.now(dt.UTC)
         state = disputes.CORRECTED if request.corrected else disputes.CONFIRMED
         answered = await deps.store.answer_dispute(dispute_id, state, request.answer, caller, now)
@@ -134,10 +139,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
         deps.admin_outbox.notify()
         dispute, still_open = answered
-        if request.corrected:
-            resource = await deps.resources.get(dispute.resource_code)
-            if resource is not None and resource.dataset:
-                await deps.records.forget(resource.target, resource.dataset, [dispute.key])
+        if corrected is not None and corrected.dataset:
+            await deps.records.forget(corrected.target, corrected.dataset, [dispute.key])
         await self._announce(deps, dispute, still_open)
         return dispute_pb2.AnswerDisputeResponse(dispute=to_proto(dispute, now))
 

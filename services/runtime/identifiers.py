@@ -419,6 +419,22 @@ def redact_identifiers(text: str) -> str:
     return "".join(parts)
 
 
+#: A mainland mobile number (1, then 3-9, then nine digits) as people write one in free text: whole, or grouped 3-4-4
+#: by a hyphen or a blank, in ASCII or full-width digits; not part of a longer run of digits (an ID number, an
+#: account number, a 文号).
+_DIGIT = "[0-9０-９]"
+_MOBILE = re.compile(rf"(?<!{_DIGIT})[1１][3-9３-９]{_DIGIT}[- －　]?{_DIGIT}{{4}}[- －　]?{_DIGIT}{{4}}(?!{_DIGIT})")
+
+
+def mask_mobile_numbers(text: str, mask: Callable[[str], str]) -> str:
+    """``text`` with every mainland mobile number in it replaced by ``mask`` of its 11 digits. For free text shown to
+    someone the numbers in it are not about, as :func:`mask_citizen_ids`: a reading department's declared purpose
+    names the applicant of a case by their telephone as often as by their 公民身份号码."""
+    if len(text) < 11:
+        return text
+    return _MOBILE.sub(lambda match: mask(re.sub(r"[^0-9]", "", match.group().translate(_FOLD_WIDTH))), text)
+
+
 def mask_citizen_ids(text: str, mask: Callable[[str], str]) -> str:
     """``text`` with every 公民身份号码 in it (in any form the log scanner finds) replaced by ``mask`` of its
     18 characters; a 统一社会信用代码 is kept, an entity's code being public. For free text shown to someone

@@ -32,7 +32,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2
-from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2
 from services.demo import demo_entries
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, LABELS, REVIEWER
@@ -282,6 +282,32 @@ async def test_a_refused_read_of_disputes_or_usage_figures_is_logged(platform) -
         assert await _denied(call, AUDITOR) == "ROLE_REQUIRED"
     refused = {(e.action, e.target, e.result) for e in await _refusals_of(platform, administrator, before + 2)}
     assert {("audit.usage_summary", POPULATION, "ROLE_REQUIRED"), ("dispute.read", "*", "ROLE_REQUIRED")} <= refused
+
+
+async def test_the_authoritys_approver_and_data_officer_read_the_accesses_to_its_own_resources_only(platform) -> None:  # type: ignore[no-untyped-def]
+    """The whole platform's access log (whom every department looked up, by 公民身份号码 and 统一社会信用代码) is the
+    authority's 审计员's: the authority's 审批人 and 编目员 answer for the resources the authority provides, as another
+    department's do for theirs, and read those accesses only. They read every department's, as its 审计员 does."""
+    entities = "102001/000001"  # unconditional, provided by the market regulator, not by the authority
+    social = platform.credentials.systems["social"]["system_id"]
+    since = timestamp_pb2.Timestamp()
+    since.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError):  # no such entity: refused NOT_FOUND, and recorded all the same
+        await query.Query(query_pb2.QueryRequest(
+            resource_code=entities, key="91110000600037341L", items=["name"],
+            purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口受理")),
+            metadata=platform.metadata("social"), timeout=10)
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    listing = audit_pb2.ListAccessesRequest(system_id=social, resource_code=entities, start_time=since)
+    summary = audit_pb2.GetUsageSummaryRequest(resource_code=entities, start_time=since)
+    auditor = platform.person("authority", AUDITOR)
+    assert (await audit.ListAccesses(listing, metadata=auditor, timeout=10)).accesses
+    assert (await audit.GetUsageSummary(summary, metadata=auditor, timeout=10)).rows
+    for role in (APPROVER, DATA_OFFICER):
+        person = platform.person("authority", role)
+        assert not (await audit.ListAccesses(listing, metadata=person, timeout=10)).accesses, role
+        assert not (await audit.GetUsageSummary(summary, metadata=person, timeout=10)).rows, role
 
 
 async def _refusals_of(platform, person: Caller, count: int) -> list[admin_log_pb2.AdminEvent]:  # type: ignore[no-untyped-def]

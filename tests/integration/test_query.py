@@ -1166,6 +1166,38 @@ async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_cli
     assert [d.id for d in listed.disputes] == [reported.dispute.id]
 
 
+async def test_a_correction_the_catalog_cannot_place_leaves_the_dispute_open_to_answer_again(  # type: ignore[no-untyped-def]
+        mesh: Mesh, redis_client) -> None:
+    """A corrected answer drops the record's cached copies, found through the dispute's resource. With the catalog
+    not answering (and the entry no longer cached), the answer was stored and the call then failed UNAVAILABLE:
+    the 审批人 retried and was told the dispute was already answered, and the record's copies (the value just
+    corrected) stayed cached. The answer is now refused before it is stored, and given again once the catalog
+    answers it is the answer, the copies dropped."""
+    key = list(mesh.persons)[4]
+    code = mesh.codes["population"]
+    await query(mesh, mesh.user, code, key, ADMIN, ["name"])
+    assert await redis_client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key))
+    reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="王五")), metadata=mesh.md(mesh.user), timeout=10)
+    approver = mesh.md(person_of(mesh.provider, APPROVER))
+    answer = dispute_pb2.AnswerDisputeRequest(id=reported.dispute.id, corrected=True, answer="已在源头更正姓名")
+    port = mesh.servers["catalog"].port
+    await mesh.servers["catalog"].stop(0)
+    try:
+        mesh.servers["query"].component._deps.resources.invalidate()  # type: ignore[attr-defined]
+        down = await refused(mesh.disputes.AnswerDispute(answer, metadata=approver, timeout=10))
+        assert down.code() == grpc.StatusCode.UNAVAILABLE, down.details()
+        still = await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.dispute.id),
+                                               metadata=mesh.md(mesh.user), timeout=10)
+        assert still.dispute.state == dispute_pb2.DISPUTE_STATE_OPEN
+    finally:
+        own = mesh.settings.with_overrides(component="catalog", listen=f"127.0.0.1:{port}")
+        mesh.servers["catalog"] = await start_server(own, create_catalog(own))
+    answered = await mesh.disputes.AnswerDispute(answer, metadata=approver, timeout=10)
+    assert answered.dispute.state == dispute_pb2.DISPUTE_STATE_CORRECTED
+    assert not await redis_client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key))
+
+
 async def test_a_dispute_flags_the_record_through_every_resource_over_its_dataset(mesh: Mesh) -> None:
     key = list(mesh.entities)[3]
     entities, credit = mesh.codes["entities"], mesh.codes["credit"]  # both over legal_entity
@@ -1327,8 +1359,14 @@ async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(me
     assert tampered.first_bad_id == answered.audit_id
 
 
+#: ASCII digits and capitals as a Chinese input method types them in 全角 mode.
+FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"})
+
+
 async def test_listing_accesses_pages_and_filters(mesh: Mesh) -> None:
     caller = mesh.department("paged")
+    while caller.department_code.isdigit():  # a code with a letter, whose case the filter below changes
+        caller = mesh.department("paged")
     key = next(iter(mesh.entities))
     ids = [(await query(mesh, caller, mesh.codes["entities"], key, WORK, ["name"])).audit_id for _ in range(5)]
     seen: list[str] = []
@@ -1342,6 +1380,12 @@ async def test_listing_accesses_pages_and_filters(mesh: Mesh) -> None:
         if not token:
             break
     assert seen == list(reversed(ids))
+    # The department's code typed in lower case or in full width (an input method's 全角) names the department, as a
+    # query's key does: it was refused "the letter …, which it cannot hold there" of letters the code holds.
+    for typed in (caller.department_code.lower(), f" {caller.department_code.translate(FULL_WIDTH)} "):
+        listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=typed, page_size=10),
+                                               metadata=mesh.md(mesh.market), timeout=10)
+        assert [a.id for a in listed.accesses] == list(reversed(ids)), typed
     bad = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(page_token="garbage!"),
                                                 metadata=mesh.md(mesh.market), timeout=10))
     assert fields(bad) == {"page_token"}

@@ -444,17 +444,23 @@ async def test_an_export_cancelled_midway_is_recorded_as_it_ended(world) -> None
 
 async def test_another_persons_number_in_a_declared_purpose_is_masked(world) -> None:  # type: ignore[no-untyped-def]
     """A reading department's purpose text is its own free text: a family member was shown, in full, the
-    公民身份号码 of the applicant whose 低保 case the department named (an entity's credit code is public)."""
+    公民身份号码 and the mobile number of the applicant whose 低保 case the department named (an entity's credit
+    code is public)."""
     parties, people, entities, _ = world
     person, applicant = people[2].key, people[0].key
     typed = applicant.translate({code: code + 0xFEE0 for code in range(0x30, 0x3A)})  # full width, as often typed
-    text = f"低保家庭核查 户主{applicant} 另{typed[:6]} {typed[6:14]} {typed[14:]} 单位{entities[0].key}"
+    # The applicant's mobile number too, whole, grouped 3-4-4 or in full width; a longer number (a 文号, an account)
+    # is none.
+    text = (f"低保家庭核查 户主{applicant} 另{typed[:6]} {typed[6:14]} {typed[14:]} 单位{entities[0].key} "
+            "电话13812345678、139-1234-5678、１３７１２３４５６７８ 文号2026013812345678")
     answered = await parties.query.Query(query_pb2.QueryRequest(
         resource_code=PEOPLE, key=person, items=["name"], purpose=common.Purpose(
             type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text=text)), metadata=parties.md("sub_user"), timeout=10)
     seen = {a.id: a for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses}
     masked = f"{applicant[:6]}********{applicant[-4:]}"
-    assert seen[answered.audit_id].purpose_text == f"低保家庭核查 户主{masked} 另{masked} 单位{entities[0].key}"
+    assert seen[answered.audit_id].purpose_text == (
+        f"低保家庭核查 户主{masked} 另{masked} 单位{entities[0].key} "
+        "电话138****5678、139****5678、137****5678 文号2026013812345678")
 
 
 async def test_a_first_generation_number_names_the_person_and_the_attempts_made_with_it(world) -> None:  # type: ignore[no-untyped-def]

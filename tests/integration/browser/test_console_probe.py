@@ -1646,6 +1646,11 @@ async def test_the_audit_page_says_another_departments_resource_is_not_listed_no
     answer = await context.request.get("/audit?resource=102001/000001", headers=_as(authority))
     text = await answer.text()
     assert answer.status == 200 and 'id="resource-error"' not in text and "没有使用记录" not in text, text[-1500:]
+    # The authority's 编目员 lists the accesses to the authority's own resources only, as the service answers it.
+    officer = system_session(console_server, platform, "authority", roles=("DATA_OFFICER",))
+    answer = await context.request.get("/audit?resource=102001/000001", headers=_as(officer))
+    text = unescape(await answer.text())
+    assert answer.status == 400 and "资源 102001/000001 由市市场监督管理局提供" in text, (answer.status, text[-1500:])
 
 
 async def test_the_first_and_last_days_a_date_input_takes_are_bounds_not_a_500(  # type: ignore[no-untyped-def]

@@ -87,7 +87,7 @@ class AuditServiceServicer:
     """
 
     def ListAccesses(self, request, context):
-        """Accesses to the caller's department's resources (the authority: any).
+        """Accesses to the caller's department's resources (the authority's auditors and systems: any department's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

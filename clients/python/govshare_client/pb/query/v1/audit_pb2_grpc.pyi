@@ -17,7 +17,7 @@ class AuditServiceStub:
     def __init__(self, channel: grpc.Channel) -> None: ...
 
     ListAccesses: calls.UnaryUnary[_govshare_client_pb_query_v1_audit_pb2.ListAccessesRequest, _govshare_client_pb_query_v1_audit_pb2.ListAccessesResponse]
-    """Accesses to the caller's department's resources (the authority: any)."""
+    """Accesses to the caller's department's resources (the authority's auditors and systems: any department's)."""
     GetUsageSummary: calls.UnaryUnary[_govshare_client_pb_query_v1_audit_pb2.GetUsageSummaryRequest, _govshare_client_pb_query_v1_audit_pb2.GetUsageSummaryResponse]
     """Per resource: which departments queried, how often, for which purposes."""
     VerifyAuditChain: calls.UnaryUnary[_govshare_client_pb_query_v1_audit_pb2.VerifyAuditChainRequest, _govshare_client_pb_query_v1_audit_pb2.VerifyAuditChainResponse]
@@ -53,7 +53,7 @@ class AuditServiceAsyncStub:
     def __init__(self, channel: grpc.aio.Channel) -> None: ...
 
     ListAccesses: calls.AsyncUnaryUnary[_govshare_client_pb_query_v1_audit_pb2.ListAccessesRequest, _govshare_client_pb_query_v1_audit_pb2.ListAccessesResponse]
-    """Accesses to the caller's department's resources (the authority: any)."""
+    """Accesses to the caller's department's resources (the authority's auditors and systems: any department's)."""
     GetUsageSummary: calls.AsyncUnaryUnary[_govshare_client_pb_query_v1_audit_pb2.GetUsageSummaryRequest, _govshare_client_pb_query_v1_audit_pb2.GetUsageSummaryResponse]
     """Per resource: which departments queried, how often, for which purposes."""
     VerifyAuditChain: calls.AsyncUnaryUnary[_govshare_client_pb_query_v1_audit_pb2.VerifyAuditChainRequest, _govshare_client_pb_query_v1_audit_pb2.VerifyAuditChainResponse]
