@@ -74,6 +74,10 @@ def _stray_character(value: str, allowed: Callable[[int], frozenset[str]]) -> st
         return ""
     name = f"the letter {character}" if character.isascii() and character.isalpha() else \
         f"U+{ord(character):04X} ({unicodedata.name(character, 'a control character')})"
+    if character.islower() and character.upper() in allowed(position):
+        # Said as such: "the letter m, which it cannot hold there" of a code that holds M there (typed, or pasted
+        # from a lower-cased export) sent the officer looking for a wrong character they had not typed.
+        return f": character {position + 1} is the lower-case letter {character}: write it as {character.upper()}"
     digit = _DIGIT_LOOK_ALIKES.get(character)
     meant = f" (the digit {digit}?)" if digit is not None and digit in allowed(position) else ""
     return f": character {position + 1} is {name}, which it cannot hold there{meant}"

@@ -6,6 +6,7 @@ import pytest
 
 from govshare.catalog.v1 import catalog_pb2
 from services.query.keys import MAX_KEY_LENGTH, key_error, normalize_key
+from services.runtime.identifiers import citizen_id_error, credit_code_error
 
 CITIZEN = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID
 CREDIT = catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE
@@ -157,3 +158,17 @@ def test_a_letter_typed_for_a_digit_in_a_code_is_named_with_its_place(kind: int,
     problem = key_error(kind, normalize_key(kind, typed))
     assert problem is not None and problem.endswith(said), problem
     assert typed.upper() not in problem
+
+
+@pytest.mark.parametrize(("check", "typed", "said"), [
+    (credit_code_error, "11110100mb0000007n", "character 9 is the lower-case letter m: write it as M"),
+    (citizen_id_error, "11010519491231002x", "character 18 is the lower-case letter x: write it as X"),
+    (credit_code_error, "9111000060003734sl", "character 17 is the letter s, which it cannot hold there"),
+])
+def test_a_lower_case_letter_a_code_holds_in_upper_case_is_said_so(check, typed: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    """Where a code is checked as sent (a filter, a form's field, a file's column), a letter it holds typed in lower
+    case was refused "the letter m, which it cannot hold there", of a code that holds M there: the officer looked
+    for a wrong character and found none. Said as a lower-case letter to write in upper case; a letter the code
+    never holds there is named as before."""
+    problem = check(typed)
+    assert problem is not None and problem.endswith(said), problem
