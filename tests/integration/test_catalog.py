@@ -867,6 +867,11 @@ async def test_project_status_counts_current_versions(catalog: Client) -> None:
     _, fields, _ = await fails(catalog("GetProjectStatus", pb.GetProjectStatusRequest(), owner),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["project_code"]
+    # Copied with a zero-width space: refused naming it, not answered 0 entries (no entry's is stored so).
+    _, fields, message = await fails(
+        catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=f"{project}\u200b"), owner),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert (fields, "U+200B" in message) == (["project_code"], True), message
 
 
 async def test_typed_text_is_trimmed_so_subjects_projects_and_filters_match(catalog: Client) -> None:
