@@ -268,15 +268,23 @@ class CatalogStore:
 
     async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,
                            limit: int) -> list[Entry]:
-        """Up to ``limit`` listed versions after ``after`` (code, version), in code order."""
+        """Up to ``limit`` listed versions after ``after`` (code, version), in code order.
+
+        Without a state filter each entry is listed once, by its current version, so the walk resumes after the
+        position's code: resumed after (code, version), an entry whose next version was published between two
+        pages was listed again at the next one's top, (code, 2) coming after (code, 1). With one, an entry may
+        have several versions in that state (SUPERSEDED), and the version is part of the position."""
         sql = _Sql()
         source, conditions = _listed(view, entry_filter, sql)
         if after is not None:
             # The position bounds both tables: on ``entries`` too, so the walk starts at the position's
             # code in the primary key rather than at the first entry (each page cost its depth).
             code = sql.arg(after[0])
-            conditions.append(f"e.code >= {code}")
-            conditions.append(f"(v.code, v.version) > ({code}, {sql.arg(after[1])})")
+            if entry_filter.state:
+                conditions.append(f"e.code >= {code}")
+                conditions.append(f"(v.code, v.version) > ({code}, {sql.arg(after[1])})")
+            else:
+                conditions.append(f"e.code > {code}")
         rows = await self._listing.fetch(
             f"SELECT {_SELECT} {source} {_where(conditions)} ORDER BY v.code, v.version LIMIT {sql.arg(limit)}",
             *sql.args)
