@@ -783,15 +783,26 @@ async def test_list_filters_and_pages_walk_every_entry_once(catalog: Client) -> 
     assert (revised, 1) in [(e.code, e.version) for e in current.entries]
 
 
-async def test_an_entry_republished_between_pages_is_listed_once(catalog: Client) -> None:
-    """ListEntries lists each entry once, by its current version, resuming after the last one shown: a page ending
-    at an entry whose new version was published before the next page was asked for showed it again at the next
-    page's top (the position was its code and old version number, and (code, 2) comes after (code, 1))."""
+@pytest.mark.parametrize("walk", ["list", "list published", "search published"])
+async def test_an_entry_republished_between_pages_is_listed_once(catalog: Client, walk: str) -> None:
+    """ListEntries lists each entry once, by its current version, resuming after the last one shown, and so do
+    ListEntries and SearchEntries of the published (the console's 目录): a page ending at an entry whose new version
+    was published before the next page was asked for showed it again at the next page's top (the position was its
+    code and old version number, and (code, 2) comes after (code, 1))."""
     owner = department()
     dept = owner.department_code
     codes = sorted([(await catalog.publish(make_entry(dept))).code for _ in range(3)])
     reader = department()
-    first = await catalog.list(reader, page_size=1, provider_department_code=dept)
+    filters: dict[str, object] = {"provider_department_code": dept}
+    if walk != "list":
+        filters["state"] = pb.ENTRY_STATE_PUBLISHED
+
+    async def page(token: str) -> pb.ListEntriesResponse:
+        if walk.startswith("search"):
+            return await catalog.search("人口", reader, page_size=1, page_token=token, **filters)
+        return await catalog.list(reader, page_size=1, page_token=token, **filters)
+
+    first = await page("")
     assert [(e.code, e.version) for e in first.entries] == [(codes[0], 1)]
     await catalog.update(pb.Entry(code=codes[0], summary="全员人口的身份、户籍与婚姻信息"), ["summary"], owner)
     await catalog.submit(codes[0], owner)
@@ -799,9 +810,9 @@ async def test_an_entry_republished_between_pages_is_listed_once(catalog: Client
     rest: list[str] = []
     token = first.next_page_token
     while token:
-        page = await catalog.list(reader, page_size=1, page_token=token, provider_department_code=dept)
-        rest += [e.code for e in page.entries]
-        token = page.next_page_token
+        answer = await page(token)
+        rest += [e.code for e in answer.entries]
+        token = answer.next_page_token
     assert rest == codes[1:]
 
 
