@@ -376,14 +376,19 @@ class CatalogStore:
         return {(row["code"], row["version"]): _entry(row) for row in rows}
 
     async def project_states(self, project_code: str, extranet: bool) -> list[ProjectEntry]:
-        """The current version of every entry registered for a project, in code order."""
-        zone = " AND v.zone = $2 AND v.secrecy <> $3" if extranet else ""
-        args: tuple = (project_code, int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else (project_code,)
+        """The current version of every entry registered for a project, in code order, less the drafts withdrawn
+        before they were ever published (RetireEntry of a draft made by mistake, or under a wrong code and made
+        again): counted, such a draft kept the project from being all published for good, nothing left to publish
+        it. An entry retired after publication stays, unpublished (the catalogue had it; GetProjectStatusResponse)."""
+        zone = " AND v.zone = $3 AND v.secrecy <> $4" if extranet else ""
+        args: tuple = (project_code, int(EntryState.RETIRED))
+        args += (int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else ()
         rows = await self._pool.fetch(
             "SELECT v.code, v.state, e.provider_department_code, e.public_version IS NOT NULL AS public "
             "FROM entries e JOIN entry_versions v ON v.code = e.code "
             "AND v.version = coalesce(e.public_version, e.latest_version) "
-            f"WHERE v.project_code = $1{zone} ORDER BY v.code", *args)
+            f"WHERE v.project_code = $1 AND (e.public_version IS NOT NULL OR v.state <> $2){zone} ORDER BY v.code",
+            *args)
         return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
                 for row in rows]
 

@@ -907,6 +907,25 @@ async def test_project_status_counts_current_versions(catalog: Client) -> None:
     assert (fields, "U+200B" in message) == (["project_code"], True), message
 
 
+async def test_a_draft_withdrawn_before_publication_leaves_its_project_to_be_completed(catalog: Client) -> None:
+    """A department withdraws a draft made by mistake (RetireEntry of a never-published entry, its code typed wrong
+    and the entry made again): GetProjectStatus counted it as an unpublished entry of the project, which so could
+    never be all published. An entry retired after publication is still counted unpublished (the proto says so)."""
+    owner = department()
+    project = f"XM-{_random.randrange(10**9)}"
+    published = await catalog.publish(make_entry(owner.department_code, project_code=project))
+    mistaken = await catalog.create(make_entry(owner.department_code, project_code=project))
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=mistaken.code), owner)
+    for caller in (owner, department(), AUTHORITY):
+        status = await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=project), caller)
+        assert (status.entry_count, status.published_count, status.all_published, list(status.unpublished_codes)) \
+            == (1, 1, True, [])
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=published.code, reason="职能划转至市数据局"),
+                  person_of(owner, DATA_OFFICER))
+    status = await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=project), department())
+    assert (status.entry_count, status.all_published, list(status.unpublished_codes)) == (1, False, [published.code])
+
+
 async def test_typed_text_is_trimmed_so_subjects_projects_and_filters_match(catalog: Client) -> None:
     """An officer pastes " 人口" or "智慧政务（一期）　": the entry keeps the text without the spaces (full-width
     ones too). Kept with them, the subject was refused as none of the allowed ones, and the project code matched
