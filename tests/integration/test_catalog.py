@@ -1149,6 +1149,27 @@ async def test_a_mandate_change_reported_twice_is_one_change(catalog: Client, ba
     assert logged == 3
 
 
+async def test_the_authoritys_officer_reports_any_departments_mandate_change(catalog: Client) -> None:
+    """The authority's 编目员 may report any department's mandate change (the console's 职能变更 says so beside the
+    department's code), but a person was refused NOT_YOUR_DEPARTMENT for every department but the authority: only
+    the authority's systems could. Another department's 编目员 still reports only its own."""
+    dept = department()
+    changed = dt.datetime(2024, 3, 4, 2, 0, tzinfo=dt.UTC)
+    request = pb.ReportMandateChangeRequest(department_code=dept.department_code, description="机构改革，划入登记职能",
+                                            change_time=_stamp(changed))
+    answer = await catalog("ReportMandateChange", request, person_of(AUTHORITY, DATA_OFFICER))
+    assert answer.due_time.ToDatetime(tzinfo=dt.UTC) > changed
+    listed = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(
+        department_code=dept.department_code, page_size=100), dept)).updates
+    assert [u.description for u in listed] == ["机构改革，划入登记职能"]
+    reason, _, _ = await fails(catalog("ReportMandateChange", request, person_of(department(), DATA_OFFICER)),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_YOUR_DEPARTMENT"
+    reason, _, _ = await fails(catalog("ReportMandateChange", request, person_of(AUTHORITY, REVIEWER)),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "ROLE_REQUIRED"
+
+
 async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_for(  # type: ignore[no-untyped-def]
         catalog: Client, base_settings: Settings) -> None:
     """A department whose duty was transferred away updates its catalog by retiring what it no longer holds:
