@@ -324,6 +324,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must be a gRPC target .*", "请填写 host:port 形式的地址（不含空格）；留空表示平台基础库。"),
     (r"an entry cannot be related to itself", "不能关联目录自身。"),
     (r"at most (\d+) related codes", r"关联资源代码最多 \1 个。"),
+    # services.catalog.search.parse_query: 目录's 关键词.
+    (r"holds no word to find: .*", "关键词只有标点、空格或看不见的字符，查不到任何资源：请输入要查找的字词。"),
+    (r"at most (\d+) words", r"关键词最多 \1 个词（以空格或标点分隔），请删减后重新查询。"),
     (r"at most (\d+) data items", r"信息项最多 \1 个。"),
     # services/catalog/rules.py: a name with a Kangxi radical or a compatibility ideograph (⼈ for 人), two items
     # whose names read alike, a masking rule the platform does not configure.

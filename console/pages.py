@@ -686,13 +686,13 @@ _NOT_EDITABLE = {
 
 async def _not_editable(console: Console, request: Request, session: Session, entry: Any) -> Response | None:
     """The page saying why ``entry`` cannot be edited by this person, without the form, or None when it can: a
-    department edits only its own entries (the authority any), and only a draft, returned or published version.
-    Another department's 编目员 typing the address was shown the form (its data source blank: other departments are
-    not shown it) and told only on saving that the entry was not theirs."""
+    person edits only their own department's entries, and only a draft, returned or published version. Another
+    department's 编目员 typing the address was shown the form (its data source blank: other departments are not
+    shown it) and told only on saving that the entry was not theirs. The authority's 编目员 too: the catalog lets a
+    person edit their own department's entries only (duties.require_role, NOT_YOUR_DEPARTMENT), the authority's
+    persons included (its systems catalogue for departments, not through this console)."""
     provider = entry.provider_department_code
-    # The directory not answering (None), the form is shown as before: the catalog checks the department again.
-    if provider != session.person.department_code \
-            and await console.names.is_authority(session.token, session.person.department_code) is False:
+    if provider != session.person.department_code:
         name = (await console.names.departments(session.token, [provider])).get(provider) or provider
         return console.page(request, "refused.html", status=403, title="无权修改此目录",
                             message=f"目录 {entry.code}《{entry.name}》由{name}提供，只能由该部门的编目员修改，"

@@ -133,8 +133,16 @@ def rank_key(recency: dt.datetime, usage: int, code: str) -> int:
     return (usage_bucket(usage) << _USAGE_SHIFT) | (week << _WEEK_SHIFT) | (_CODE_BITS - code_order(code))
 
 
+#: The token between two words' bigrams: one character, so no query's bigram is ever it.
+_WORD_BREAK = "|"
+
+
 def _bigrams(text: str) -> str:
-    return " ".join(" ".join(word[i:i + 2] for i in range(len(word) - 1)) for word in text.split())
+    """The bigrams of ``text``'s words, a break between words. Positions are what make a phrase of bigrams a
+    substring: with one word's last bigram next to the next word's first, a term spanning the blank matched (编号码
+    found the entry with the items 证照编号 and 号码, 社保险 the name 社保 保险缴费, ranked a name match), a hit
+    holding no such text."""
+    return f" {_WORD_BREAK} ".join(" ".join(word[i:i + 2] for i in range(len(word) - 1)) for word in text.split())
 
 
 def _chars(text: str) -> str:

@@ -559,8 +559,15 @@ def check_review(code: str, decision: int, reason: str) -> None:
 
 
 def check_project_code(project_code: str) -> None:
+    """GetProjectStatus's project code: a code holding an invisible character (智慧政务\u200b一期, copied from a web
+    page) was answered 0 entries, read as a project nothing is catalogued for; no entry's is stored so
+    (_Report.name refuses them), so it is refused naming the character, as ListEntries' filter is."""
     report = _Report()
-    report.text("project_code", project_code, MAX_SHORT_TEXT, required=True)
+    if report.text("project_code", project_code, MAX_SHORT_TEXT, required=True) \
+            and (hidden := _hidden_character(project_code)) is not None:
+        report.add("project_code", f"must not contain control or invisible formatting characters "
+                                   f"(U+{ord(project_code[hidden]):04X} at position {hidden}): no entry's is stored "
+                                   "with one, so no entry would be counted: type it again")
     if report.violations:
         raise invalid_argument(report.violations)
 

@@ -130,11 +130,18 @@ def parse_query(query: str, field: str = "query") -> list[str]:
     if len(query) > MAX_QUERY:
         raise invalid_argument([FieldViolation(field, f"must be at most {MAX_QUERY} characters")])
     terms = list(dict.fromkeys(_separated(normalize(query)).split()))
+    if not terms and query.strip():
+        # Not "is required" (the console said 此项必填 to a person who had typed 。 or 《》): what was typed is said.
+        raise invalid_argument([FieldViolation(field, NO_WORD)])
     if not terms:
         raise invalid_argument([FieldViolation(field, "is required: the words to find in names and summaries")])
     if len(terms) > MAX_TERMS:
         raise invalid_argument([FieldViolation(field, f"at most {MAX_TERMS} words")])
     return terms
+
+
+#: A query of nothing but punctuation, blanks and invisible characters, which separate words and find none.
+NO_WORD = "holds no word to find: punctuation, spaces and invisible characters alone find nothing"
 
 
 #: Punctuation that separates a query's words as whitespace does (Unicode categories Po, Ps, Pe, Pi, Pf: 、，。；

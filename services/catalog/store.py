@@ -224,6 +224,16 @@ def _indexed(row: asyncpg.Record) -> IndexedVersion:
         text_words=row["search_text_words"], recency=row["recency"], usage=row["uses"])
 
 
+def _one_per_entry(entry_filter: EntryFilter) -> bool:
+    """Whether a listing shows each entry once, so that a walk resumes after the position's entry, not its version:
+    without a state filter (each entry's current version) and the published (an entry has one published version at
+    a time, the catalogue as the console's 目录 shows it). Resumed after (code, version), an entry whose next version
+    was published between two pages was shown again at the next page's top, (code, 2) coming after (code, 1).
+    Other states keep the version in the position: an entry has several SUPERSEDED or RETIRED versions, and a
+    version submitted after the one a review queue's page ended at is new work to show."""
+    return entry_filter.state in (EntryState.UNSPECIFIED, EntryState.PUBLISHED)
+
+
 def _where(conditions: Sequence[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
@@ -268,15 +278,19 @@ class CatalogStore:
 
     async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,
                            limit: int) -> list[Entry]:
-        """Up to ``limit`` listed versions after ``after`` (code, version), in code order."""
+        """Up to ``limit`` listed versions after ``after`` (code, version), in code order (see _one_per_entry for
+        where the version is part of the position)."""
         sql = _Sql()
         source, conditions = _listed(view, entry_filter, sql)
         if after is not None:
             # The position bounds both tables: on ``entries`` too, so the walk starts at the position's
             # code in the primary key rather than at the first entry (each page cost its depth).
             code = sql.arg(after[0])
-            conditions.append(f"e.code >= {code}")
-            conditions.append(f"(v.code, v.version) > ({code}, {sql.arg(after[1])})")
+            if _one_per_entry(entry_filter):
+                conditions.append(f"e.code > {code}")
+            else:
+                conditions.append(f"e.code >= {code}")
+                conditions.append(f"(v.code, v.version) > ({code}, {sql.arg(after[1])})")
         rows = await self._listing.fetch(
             f"SELECT {_SELECT} {source} {_where(conditions)} ORDER BY v.code, v.version LIMIT {sql.arg(limit)}",
             *sql.args)
@@ -297,7 +311,9 @@ class CatalogStore:
             conditions.append(f"strpos(v.search_text, {placeholder}) > 0")
             rank_parts.append(f"(CASE WHEN strpos(v.search_name, {placeholder}) > 0 THEN 0 ELSE 1 END)")
         resume = ""
-        if after is not None:
+        if after is not None and _one_per_entry(entry_filter):
+            resume = f"WHERE (s.rank, s.code) > ({sql.arg(after[0])}, {sql.arg(after[1])})"
+        elif after is not None:
             resume = (f"WHERE (s.rank, s.code, s.version) > "
                       f"({sql.arg(after[0])}, {sql.arg(after[1])}, {sql.arg(after[2])})")
         rows = await self._search.fetch(
@@ -360,14 +376,19 @@ class CatalogStore:
         return {(row["code"], row["version"]): _entry(row) for row in rows}
 
     async def project_states(self, project_code: str, extranet: bool) -> list[ProjectEntry]:
-        """The current version of every entry registered for a project, in code order."""
-        zone = " AND v.zone = $2 AND v.secrecy <> $3" if extranet else ""
-        args: tuple = (project_code, int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else (project_code,)
+        """The current version of every entry registered for a project, in code order, less the drafts withdrawn
+        before they were ever published (RetireEntry of a draft made by mistake, or under a wrong code and made
+        again): counted, such a draft kept the project from being all published for good, nothing left to publish
+        it. An entry retired after publication stays, unpublished (the catalogue had it; GetProjectStatusResponse)."""
+        zone = " AND v.zone = $3 AND v.secrecy <> $4" if extranet else ""
+        args: tuple = (project_code, int(EntryState.RETIRED))
+        args += (int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else ()
         rows = await self._pool.fetch(
             "SELECT v.code, v.state, e.provider_department_code, e.public_version IS NOT NULL AS public "
             "FROM entries e JOIN entry_versions v ON v.code = e.code "
             "AND v.version = coalesce(e.public_version, e.latest_version) "
-            f"WHERE v.project_code = $1{zone} ORDER BY v.code", *args)
+            f"WHERE v.project_code = $1 AND (e.public_version IS NOT NULL OR v.state <> $2){zone} ORDER BY v.code",
+            *args)
         return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
                 for row in rows]
 

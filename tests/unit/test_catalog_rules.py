@@ -379,3 +379,15 @@ def test_a_filter_holding_an_invisible_character_is_refused_not_answered_empty(t
         assert violation.field == f"filter.{field}", violation
         assert "invisible formatting characters (U+" in violation.description, violation.description
         rules.check_filter(rules.trimmed_filter(EntryFilter(**{field: " 户籍管理\n"})))
+
+
+@pytest.mark.parametrize("text", ["智慧政务\u200b一期", "\u202e期一务政慧智", "智慧政务\t一期", "\u3164智慧政务一期"])
+def test_a_project_code_holding_an_invisible_character_is_refused_not_counted_empty(text: str) -> None:
+    """GetProjectStatus for 智慧政务<U+200B>一期 (copied from a web page) answered 0 entries, read as a project with
+    nothing catalogued: no entry's project code is stored with such a character, so it is refused naming it."""
+    with pytest.raises(ServiceError) as refused:
+        rules.check_project_code(text.strip())
+    [violation] = refused.value.violations
+    assert violation.field == "project_code", violation
+    assert "invisible formatting characters (U+" in violation.description, violation.description
+    rules.check_project_code("智慧政务（一期）")

@@ -141,3 +141,29 @@ def test_every_substring_is_found_by_the_index() -> None:
                 assert row.code in {hit.code for hit in found}, term
                 expected = {r.code for r in rows if term in r.text}
                 assert {hit.code for hit in found} == expected
+
+
+def _indexed(code: str, name: str, summary: str, item_names: tuple[str, ...] = ()) -> index.IndexedVersion:
+    document = search.document_of(name, summary, item_names)
+    return index.IndexedVersion(
+        code=code, version=1, owner="d", published=True, provider_department_code="d", category=1, share_type=1,
+        zone=1, update_cycle=1, subject="", project_code="", extranet_visible=True, name=document.name,
+        text=document.text, name_words=document.name_words, text_words=document.text_words,
+        recency=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+def test_a_term_spanning_a_blank_between_words_finds_nothing() -> None:
+    """The index's bigram phrases stop at a blank: 编号码 is in neither 证照编号 nor 号码, and 社保险 is not in the name
+    社保 保险缴费 (both were found, the second as a name match, with nothing to highlight)."""
+    rows = [_indexed("101001/000001", "电子证照", "签发", ("证照编号", "号码")),
+            _indexed("101001/000002", "社保 保险缴费", "缴费记录"),
+            _indexed("101001/000003", "人口基础信息", "息县户籍登记")]
+    built = index.SearchIndex()
+    built.begin_build()
+    built.add_batch(rows)
+    built.finish_build()
+    everyone = index.Visibility(sees_everything=True, department_code="", extranet=False)
+    for query in ("编号码", "社保险", "信息县", "照签发", "编号 号码", "社保 保险", "信息", "息县"):
+        terms = search.parse_query(query)
+        found = {hit.code for hit in built.search(terms, everyone, index.Filters(), None, 10)}
+        assert found == {row.code for row in rows if all(term in row.text for term in terms)}, query

@@ -687,6 +687,27 @@ def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
         "11 应急维稳 之一，“信用体系”为 07。")
 
 
+@pytest.mark.parametrize(("query", "said"), [
+    ("。", "关键词只有标点、空格或看不见的字符"), ("《》、“”", "关键词只有标点、空格或看不见的字符"),
+    ("%", "关键词只有标点、空格或看不见的字符"), ("\u200b", "关键词只有标点、空格或看不见的字符"),
+    ("一 二 三 四 五 六 七 八 九 十 十一", "关键词最多 10 个词"), ("字" * 201, "不能超过 200 个字")])
+def test_a_catalog_search_refused_is_said_for_what_was_typed(query: str, said: str) -> None:
+    """目录's 关键词 typed as 。, 《》 or % (punctuation, which separates words and finds none) was told
+    此项必填，请填写 beside the text typed, and eleven words 此项不符合要求…（平台说明：at most 10 words）, the
+    service's English."""
+    from services.catalog import search
+    from services.runtime.errors import ServiceError
+
+    with pytest.raises(ServiceError) as refused:
+        search.parse_query(query)
+    [violation] = refused.value.violations
+    text = field_sentence(violation.description)
+    assert said in text and "平台说明" not in text and "必填" not in text, text
+    with pytest.raises(ServiceError) as refused:
+        search.parse_query("  ")
+    assert "必填" in field_sentence(refused.value.violations[0].description)  # nothing typed is said as before
+
+
 def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
     """A conditional resource made 不予共享 (or retired) after a provider's grant: /grants said 有效 of it while
     every query under it was refused NOT_SHARED (NOT_PUBLISHED). A grant the authority's coordination gave still

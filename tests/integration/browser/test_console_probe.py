@@ -761,6 +761,31 @@ async def test_modify_on_a_published_entrys_page_opens_its_draft_and_an_entry_no
     assert f"目录 {entry.code}《社会保险参保信息（第二版）》的第 2 版已提交审核" in said
 
 
+async def test_the_authoritys_officer_is_told_a_departments_entry_is_not_theirs_before_filling_its_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """编目 修改 typed as an address by the authority's 编目员 for a 人社局 draft showed the form (the console took the
+    authority for one that edits any entry), and its 保存 was refused: a person edits only their own department's
+    entries (the catalog's NOT_YOUR_DEPARTMENT), the authority's too, so what was typed was lost. The page says
+    whose the entry is, without the form, as it does to another department's 编目员."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    officer = _person_session(console_server, platform, "authority", "DATA_OFFICER")
+    answer = await context.request.get(f"/drafts/edit?code={urllib.parse.quote(entry.code, safe='')}",
+                                       headers=_as(officer))
+    text = unescape(await answer.text())
+    assert answer.status == 403 and 'id="entry-form"' not in text, (answer.status, text[-800:])
+    assert f"目录 {entry.code}《社会保险参保信息》由市人力资源和社会保障局提供，只能由该部门的编目员修改" in text
+
+
 async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """R-CAT-3's last step had no page: a published entry's page offered its 编目员 neither a new version nor 撤销,
