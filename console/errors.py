@@ -235,6 +235,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
      "或从菜单重新打开本页。"),
     # A dispute's record (services/query/keys.py, identifiers.py) and resource (dispute_servicer._reportable).
     # services.runtime.identifiers._stray_character: the character that is not a digit (or a code's letter).
+    # A letter the code holds there, typed in lower case (a form's field checked as typed).
+    (r"(统一社会信用代码|公民身份号码) must [^:]*: character (\d+) is the lower-case letter (.): write it as (.)"
+     r"(?:, or leave it empty .*)?",
+     r"\1第 \2 位的字母应为大写 \4（填写的是小写 \3），请改为大写后重新填写。"),
     (r"(统一社会信用代码|公民身份号码) must [^:]*: character (\d+) is the letter (.), which it cannot hold there "
      r"\(the digit (\d)\?\)(?:, or leave it empty .*)?",
      r"\1第 \2 位是字母 \3，该位不能是这个字母（应为数字 \4？），请核对后重新填写。"),

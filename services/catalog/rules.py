@@ -429,9 +429,16 @@ def trimmed(entry: Entry) -> Entry:
 
 
 def trimmed_filter(entry_filter: EntryFilter) -> EntryFilter:
-    """The filter's typed text trimmed as entries' is, so that " 人口" finds what "人口" does."""
+    """The filter's typed text trimmed as entries' is, so that " 人口" finds what "人口" does. The provider's
+    统一社会信用代码 is read as a query's key of that kind (services.query.keys.normalize_key) and the access log's
+    department filter are: in lower case or full width (a Chinese input method's 全角) it names the same department,
+    where 目录's 提供方代码 typed 11110100mb0000007n was refused of a code whose M it holds."""
+    code = entry_filter.provider_department_code
+    if not code.isascii():
+        code = unicodedata.normalize("NFKC", code)
     return dataclasses.replace(entry_filter, subject=entry_filter.subject.strip(),
-                               project_code=entry_filter.project_code.strip())
+                               project_code=entry_filter.project_code.strip(),
+                               provider_department_code=code.strip().upper())
 
 
 def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool], new_code: bool = False) -> None:

@@ -1308,3 +1308,20 @@ async def test_fuzzed_requests_never_fail_internally(catalog: Client, method: st
         await catalog(method, request, caller)
     except grpc.aio.AioRpcError as error:
         assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), error.details()
+
+
+async def test_a_provider_filter_typed_in_lower_case_or_full_width_names_the_department(catalog: Client) -> None:
+    """目录's 提供方代码 (ListEntries' and SearchEntries' provider_department_code) is read as a query's key of that
+    kind and the access log's department filter are: a code typed in lower case (or pasted from a lower-cased
+    export) was refused "character 9 is the letter m, which it cannot hold there" of a code whose M it holds, and
+    one typed in 全角 the same."""
+    body = "11110000MB" + "".join(_random.choice("0123456789") for _ in range(7))
+    owner = department(body + uscc.calc_check_digit(body))
+    dept = owner.department_code
+    code = (await catalog.publish(make_entry(dept))).code
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in dept)
+    for typed in (dept.lower(), full_width, f" {dept} "):
+        listed = await catalog.list(department(), provider_department_code=typed)
+        assert [e.code for e in listed.entries] == [code], typed
+        found = await catalog.search("人口", department(), provider_department_code=typed)
+        assert [e.code for e in found.entries] == [code], typed

@@ -172,3 +172,13 @@ def test_a_lower_case_letter_a_code_holds_in_upper_case_is_said_so(check, typed:
     never holds there is named as before."""
     problem = check(typed)
     assert problem is not None and problem.endswith(said), problem
+
+
+def test_the_console_says_a_lower_case_letter_in_chinese() -> None:
+    """The console shows a person the Chinese sentence of a refusal beside its field, never the English one."""
+    from console.errors import field_sentence
+
+    problem = credit_code_error("11110100mb0000007n")
+    assert problem is not None
+    assert field_sentence(problem + ", or leave it empty for every department") == \
+        "统一社会信用代码第 9 位的字母应为大写 M（填写的是小写 m），请改为大写后重新填写。"
