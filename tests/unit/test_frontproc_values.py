@@ -665,6 +665,58 @@ async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_le
     assert lines["refused"]["reason"] == "DATABASE_REFUSED" and lines["lookup"]["keys"] == 1
 
 
+async def test_a_call_refused_once_admitted_for_what_it_asks_leaves_its_line_naming_the_field(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The platform's calls refused once their assertion was verified, for what they asked — a dataset this
+    前置机 does not serve (renamed in dept.yaml under a published entry: the platform answers every query of it 库无),
+    a key, an export of a ``query`` resource — left no line in the access log, nor anything in the department's
+    log: the platform's audit held accesses the department's log had no trace of. Each now leaves its line
+    (outcome FAILED, the status the platform got, the reason with the fields at fault, never a key), and a
+    dataset not served is said in the log."""
+    text = _config(tmp_path, database_url, {"label": "label"}) + (
+        "  - dataset: by_query\n    key: {item: code, kind: text}\n"
+        "    query: SELECT code, label FROM registry WHERE code = $1\n    items:\n      code: code\n"
+        "      label: label\n")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    signer = ProviderAssertionSigner(keys.provider_signing_key)
+
+    def context(audit_id: str) -> SimpleNamespace:
+        assertion = signer.metadata("fqj", AccessClaims(audit_id=audit_id))
+        return SimpleNamespace(invocation_metadata=lambda: assertion, peer=lambda: "ipv4:10.0.0.9:51000")
+
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.servicer")
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        calls = {
+            "renamed": servicer.Lookup(provider_pb2.LookupRequest(dataset="registri", key="a"), context("renamed")),
+            "key": servicer.BatchLookup(provider_pb2.BatchLookupRequest(dataset="registry", keys=["a", " \t"]),
+                                        context("key")),
+            "export": anext(servicer.Export(provider_pb2.ExportRequest(dataset="by_query"), context("export")))}
+        for call in calls.values():
+            with pytest.raises(ServiceError):
+                await call
+    finally:
+        access_log.close()
+        await store.close()
+    lines = {line["audit_id"]: line for line in read(str(tmp_path / "access.jsonl"))}
+    assert {audit_id: (line["operation"], line["dataset"], line["keys"], line["records"], line["outcome"],
+                       line["status"], line["reason"]) for audit_id, line in lines.items()} == {
+        "renamed": ("Lookup", "registri", 1, 0, "FAILED", "INVALID_ARGUMENT", "INVALID_ARGUMENT: dataset"),
+        "key": ("BatchLookup", "registry", 2, 0, "FAILED", "INVALID_ARGUMENT", "INVALID_ARGUMENT: keys[1]"),
+        "export": ("Export", "by_query", 0, 0, "FAILED", "UNIMPLEMENTED", "EXPORT_NOT_CONFIGURED")}
+    said = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert said == ["the platform asked for dataset 'registri', which this 前置机 does not serve (it serves "
+                    "registry, by_query): its calls are refused (INVALID_ARGUMENT) and the platform answers its "
+                    "callers as if the records were absent; the catalog entry's endpoint.dataset names it: serve it "
+                    f"under that name in {tmp_path / 'dept.yaml'} (a dataset renamed there?)"]
+
+
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
         tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """A SQL_ASCII database (older departments' systems) keeping names in GBK passed the check; each such row was
