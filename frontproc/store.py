@@ -649,8 +649,31 @@ class DepartmentStore:
             if rows := await self._run(dataset, self._pool.fetch(sql.one, variant)):
                 if len(rows) > 1:
                     raise self._several_rows(dataset, key, len(rows))
+                if rows[0].key != key:
+                    raise self._another_key(dataset, key, rows[0])
                 return rows[0]
         return None
+
+    def _another_key(self, dataset: str, key: str, row: Row) -> ServiceError:
+        """A row the resource's query returns for ``key`` whose key item holds another key, or none (a LEFT JOIN's
+        column NULL for this person, the key item mapped to another column than the one compared with $1).
+
+        It was answered as found under that other key: the platform, which matches a record by the key it asked,
+        answered the person absent (库无) of a record the department holds, while the access log said the record
+        had left (outcome OK) and nothing said why. It is that record's RECORD_UNREADABLE, said here with the key
+        masked and never the other value."""
+        resource = self._config.resources[dataset]
+        rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
+        holds = "another key" if row.values.get(resource.key_item) else "no value"
+        log.warning("the query of %s returns, for the key %s, a row whose key item %s (column %s) holds %s: the "
+                    "platform matches a record by the key it asked, and cannot take it; map the key item to the "
+                    "column the query compares with $1, or fix the row; the access log's line with outcome "
+                    "RECORD_UNREADABLE names the platform's audit id of the access", dataset,
+                    Masker().mask(key, rule) if rule else key, resource.key_item,
+                    resource.items[resource.key_item].value, holds)
+        return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                            f"the query of {dataset} returns for this key a row whose key item holds {holds}: the "
+                            "前置机's log says why")
 
     def _several_rows(self, dataset: str, key: str, count: int) -> ServiceError:
         """A key the resource's query returns several rows for: the department's data error, said, not hidden.

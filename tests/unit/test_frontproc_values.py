@@ -1338,6 +1338,36 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
         await store.close()
 
 
+async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_error_not_found_under_it(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A query whose key item comes from a LEFT JOIN's table (NULL for a person without a row there) answered
+    that person found, under no key: the platform, matching records by the key it asked, answered them absent
+    (库无), the access log saying the record had left. It is that record's RECORD_UNREADABLE now, said in the log
+    with the key masked; a key whose row carries it answers."""
+    await _execute(database_url, "CREATE TABLE cards (k text, card text); INSERT INTO cards VALUES ('p1', 'c1');"
+                                 " INSERT INTO registry (code, label) VALUES ('p1', 'one'), ('p2', 'two')")
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT c.k AS code, r.label FROM registry r LEFT JOIN cards c ON c.k = r.code"
+                     " WHERE r.code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for ask in (store.lookup("registry", "p2"), store.batch_lookup("registry", ["p1", "p2"])):
+            with pytest.raises(ServiceError) as error:
+                await ask
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                              "RECORD_UNREADABLE")
+            assert "returns for this key a row whose key item holds no value" in error.value.message
+        warning = caplog.records[-1].getMessage()
+        assert "the query of registry returns, for the key " in warning
+        assert "a row whose key item code (column code) holds no value" in warning and "p2" not in warning
+        assert (await store.lookup("registry", "p1")).values == {"code": "p1", "label": "one"}
+    finally:
+        await store.close()
+
+
 async def test_a_batch_of_a_querys_keys_is_asked_side_by_side_not_one_after_another(
         tmp_path: Path, database_url: str) -> None:
     """A resource served by a query (one key a statement) ran a BatchLookup's keys one after another: a 1,000-key
