@@ -20,6 +20,7 @@ import asyncpg
 import grpc
 
 from frontproc.config import FrontprocConfig, ResourceConfig
+from frontproc.platform import tls_advice
 from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector, stored_key
 from services.query.keys import key_error
 from services.runtime.errors import details_of
@@ -227,8 +228,9 @@ class ChangeWatcher:
                                   CREDENTIALS_RETRY_SECONDS)
                         self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
                         continue
-                    log.warning("the platform did not take a change notice for %s (%s); sending it again", code,
-                                exc.code().name)
+                    advice = tls_advice(self._config, exc)
+                    log.warning("the platform did not take a change notice for %s (%s)%s; sending it again", code,
+                                exc.code().name, f": {advice}" if advice else "")
                     self._requeue(code, keys)
 
     def _stop_sending(self, details: str | None) -> None:
