@@ -524,6 +524,20 @@ class DepartmentStore:
             self._pool = None
 
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
+        """The row as the platform receives it; DATABASE_REFUSED when the statement no longer returns a column the
+        resource maps.
+
+        A ``query`` resource's ``SELECT *`` (or a view's) returns the columns its table has now: once the DBA renamed
+        or dropped a mapped column, every call ended in a KeyError, INTERNAL to the platform, a traceback per call
+        in the log, and nothing saying which column."""
+        try:
+            return self._read_row(dataset, record)
+        except KeyError as missing:
+            raise self._refuse(dataset, f"the statements of {dataset} no longer return the column {missing.args[0]!r} "
+                                        f"it maps (it has {', '.join(sorted(record.keys()))}: a column renamed or "
+                                        "dropped?)") from None
+
+    def _read_row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
         if sql.as_of_column and not isinstance(record[sql.as_of_column], dt.date | Endless | None):

@@ -242,6 +242,37 @@ async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_
         await store.close()
 
 
+async def test_a_column_a_querys_select_star_no_longer_returns_is_a_refusal_naming_it_not_an_internal_error(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A ``query: SELECT * FROM registry WHERE code = $1`` (or one over a view) returns the columns its table has
+    now: after the DBA renamed a mapped column, every call ended in KeyError (INTERNAL to the platform, a traceback
+    per call). It is the statements refused (DATABASE_REFUSED, said once naming the column), till the column is
+    back."""
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT * FROM registry WHERE code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        await connection.execute("ALTER TABLE registry RENAME COLUMN label TO biaoqian")
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for call in (store.lookup("registry", "a"), store.batch_lookup("registry", ["a", "b"])):
+            with pytest.raises(ServiceError) as error:
+                await call
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED")
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "the statements of registry no longer return the column 'label' it maps " \
+                                      "(it has amount, biaoqian, code, " in warnings[0], warnings
+        await connection.execute("ALTER TABLE registry RENAME COLUMN biaoqian TO label")
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        assert "answers the statements of registry again" in caplog.records[-1].getMessage()
+    finally:
+        await connection.close()
+        await store.close()
+
+
 @pytest.mark.parametrize(("altered", "holds"), [("bytea USING label::bytea", "bytea"),
                                               ("text[] USING ARRAY[label]", "an array"),
                                               ("interval USING '1 day'", "an interval")])
