@@ -27,6 +27,7 @@ from services.query.keys import key_error, normalize_key
 from services.runtime.errors import FieldViolation, ServiceError, dependency_failure, invalid_argument, masked
 from services.runtime.pagination import page_size_violations
 from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
+from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ DEFAULT_EXPORT_PAGE = 500
 #: The outcome of a line for a call that failed once admitted (the database refused or went away, the call ended).
 FAILED = "FAILED"
 MAX_EXPORT_PAGE = 5000
+#: The most an export's message carries of records (a page heavier is sent in several): half what a message of the
+#: platform may be, so that the platform's answer of it, records masked and keys projected, fits one too.
+EXPORT_RESPONSE_BYTES = MAX_MESSAGE_BYTES // 2
 #: The key of _refusals_said for the platform asking for a dataset not served here.
 _NOT_SERVED = "dataset not served"
 
@@ -59,6 +63,27 @@ def _failure(error: BaseException) -> dict[str, str]:
     if (failure := dependency_failure(error)) is not None:
         return {"status": grpc.StatusCode.UNAVAILABLE.name, "reason": f"{failure[0]} unavailable"}
     return {"status": grpc.StatusCode.INTERNAL.name, "reason": type(error).__name__}
+
+
+def _responses(records: list[pb.Record], skipped: int) -> Iterator[pb.ExportResponse]:
+    """A page's records in messages of at most EXPORT_RESPONSE_BYTES each (a record larger goes alone: a record is
+    at most store.MAX_RECORD_BYTES), the page's ``skipped`` with the first; nothing for an empty page.
+
+    A page went as one message whatever its records weighed: 500 records of 140 KB (a scanned document shared as
+    base64, as the docs advise for a bytea) made a message of 70 MB, over the 64 MiB the platform's channel takes,
+    and every batch download of the resource failed, the platform saying the department did not answer; one over
+    the 8 MiB the platform's own messages keep to went on to its caller as it was."""
+    chunk: list[pb.Record] = []
+    weight = 0
+    for record in records:
+        size = record.ByteSize()
+        if chunk and weight + size > EXPORT_RESPONSE_BYTES:
+            yield pb.ExportResponse(records=chunk, skipped=skipped)
+            chunk, weight, skipped = [], 0, 0
+        chunk.append(record)
+        weight += size
+    if chunk or skipped:
+        yield pb.ExportResponse(records=chunk, skipped=skipped)
 
 
 def _reason(error: ServiceError) -> str:
@@ -230,11 +255,9 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
             size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
             while True:
                 page = await self._store.page(resource.dataset, after, size)
-                if page.rows or page.skipped:
-                    response = pb.ExportResponse(records=[self._record(row, resource) for row in page.rows],
-                                                 skipped=page.skipped)
+                for response in _responses([self._record(row, resource) for row in page.rows], page.skipped):
                     # Counted as it is handed over: a page the call's end cut on its way may have left.
-                    sent, skipped = sent + len(page.rows), skipped + page.skipped
+                    sent, skipped = sent + len(response.records), skipped + response.skipped
                     yield response
                 if not page.after:
                     break

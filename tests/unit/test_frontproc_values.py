@@ -647,6 +647,45 @@ async def test_an_export_leaves_out_the_rows_the_database_cannot_send_and_says_h
         assert (line["records"], line["skipped"], line["outcome"]) == (len(sent), 1, "RECORD_UNREADABLE")
 
 
+async def test_an_export_of_heavy_records_goes_in_messages_the_platform_takes(
+        tmp_path: Path, database_url: str) -> None:
+    """A page went as one message whatever its records weighed: 500 records of 140 KB (a scanned document shared
+    as base64, as the docs advise for a bytea) made one of 70 MB, and the platform's channel, which takes 64 MiB,
+    failed the export RESOURCE_EXHAUSTED (to its caller: the department does not answer). A page is sent in
+    messages of at most 4 MiB now (half what the platform's own may be), over a real gRPC server and the platform's
+    channel options."""
+    from services.runtime.clients import CHANNEL_OPTIONS
+
+    await _execute(database_url, "INSERT INTO registry (code, label) SELECT 'd' || lpad(i::text, 3, '0'), "
+                                 "repeat('A', 140000) FROM generate_series(1, 500) AS i")
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontprocServicer(config, ProviderAssertionVerifier(
+        provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10)), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+            pages = [page async for page in provider_pb2_grpc.ProviderServiceStub(channel).Export(
+                provider_pb2.ExportRequest(dataset="registry", page_size=500),
+                metadata=ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(
+                    audit_id="heavy")))]
+    finally:
+        await server.stop(0)
+        access_log.close()
+        await store.close()
+    received = [record.key for page in pages for record in page.records]
+    assert received == ["a", "b"] + [f"d{index:03}" for index in range(1, 501)]
+    assert max(page.ByteSize() for page in pages) <= 4 * 1024 * 1024 + 64
+    line = read(str(tmp_path / "access.jsonl"))[-1]
+    assert (line["audit_id"], line["records"], line["outcome"]) == ("heavy", 502, "OK")
+
+
 async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_left(
         tmp_path: Path, database_url: str) -> None:
     """An export whose table was renamed between two pages (a reload swapping tables), or whose platform call ended,
