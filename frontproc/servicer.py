@@ -44,6 +44,8 @@ _REFUSAL_ADVICE = {
         "if the platform calls so, set `endpoint` in the configuration to the target the catalog entry registers",
     "platform assertion has expired":
         "if the platform calls so, this machine's clock is off: synchronise it (NTP)",
+    "platform assertion is not valid yet":
+        "if the platform calls so, this machine's clock is behind the platform's: synchronise it (NTP)",
 }
 DEFAULT_EXPORT_PAGE = 500
 #: The outcome of a line for a call that failed once admitted (the database refused or went away, the call ended).
