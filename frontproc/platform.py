@@ -35,7 +35,11 @@ def edge_channel(config: FrontprocConfig) -> grpc.aio.Channel:
     unless the configuration says the edge speaks plaintext (FrontprocConfig.platform_edge_tls)."""
     if not config.platform_edge_tls:
         return grpc.aio.insecure_channel(config.platform_edge)
-    roots = Path(config.platform_edge_ca).read_bytes() if config.platform_edge_ca else None
+    try:
+        roots = Path(config.platform_edge_ca).read_bytes() if config.platform_edge_ca else None
+    except OSError as exc:
+        raise ConfigError(f"{config.path}: platform.edge_ca_file: cannot read {config.platform_edge_ca} "
+                          f"({exc.strerror})") from None
     return grpc.aio.secure_channel(config.platform_edge, grpc.ssl_channel_credentials(roots))
 
 

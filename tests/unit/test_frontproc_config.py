@@ -854,6 +854,43 @@ async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
     assert sent[-1] == (dept.RESOURCE_CODE, ["342322194911060454"], "the-new-secret")
 
 
+async def test_a_notice_that_could_not_be_sent_is_sent_again_and_the_notices_after_it_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A notice whose sending raised anything but a gRPC error (the edge's CA file unreadable for a moment while
+    it is replaced) ended the task that sends the notices: the 前置机 went on serving and listening, and told the
+    platform of no change again until it was restarted. It is logged and sent again, and so are the ones after."""
+    from frontproc import watch
+
+    _valid(tmp_path)
+    (tmp_path / "system.secret").write_text("s")
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "CREDENTIALS_RETRY_SECONDS", 0.01)
+    sent: list[list[str]] = []
+    again, taken = asyncio.Event(), asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        if len(sent) == 1:
+            raise OSError(2, "No such file or directory")
+        (again if len(sent) == 2 else taken).set()
+        return len(keys)
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(again.wait(), 10)
+        watcher._heard(None, 0, "si_changed", "11010519491231002X")
+        await asyncio.wait_for(taken.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent == [["342322194911060454"], ["342322194911060454"], ["11010519491231002X"]]
+    assert "could not send a change notice for 202001/000001 (FileNotFoundError: [Errno 2] No such file or directory): " \
+           "sending it again" in caplog.text
+
+
 async def test_a_retired_departments_notices_stop_with_what_to_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A 前置机 left running after its department was retired (RetireDepartment) was told, for every change notice,
