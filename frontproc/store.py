@@ -32,7 +32,7 @@ from frontproc.config import KEY_KINDS, ConfigError, FrontprocConfig, ResourceCo
 from govshare.catalog.v1 import catalog_pb2
 from services.connection import public_url
 from services.query.keys import UPPER_CASE_KINDS, key_error, normalize_key
-from services.runtime.errors import ServiceError, dependency_failure, describe
+from services.runtime.errors import ServiceError, dependency_failure, dependency_unavailable, describe
 from services.runtime.identifiers import first_generation, second_generation
 from services.runtime.masking import Masker
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -511,6 +511,8 @@ class DepartmentStore:
         self._refused: set[str] = set()
         #: Datasets whose last statement outran STATEMENT_TIMEOUT_SECONDS (logged once per change, not per call).
         self._slow: set[str] = set()
+        #: Datasets whose statement the database last rolled back twice in a row (logged once per change).
+        self._rolled_back: set[str] = set()
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
@@ -582,6 +584,31 @@ class DepartmentStore:
             values[resource.key_item] = key
         return Row(key=key, values=values, as_of=as_of, cursor=stored)
 
+    async def _fetch(self, dataset: str, sql: str, *arguments: object) -> list[Row]:
+        """The rows of one of ``dataset``'s statements (:meth:`_run`), asked once again when the database rolled it
+        back (SQLSTATE class 40); UNAVAILABLE when it does so twice.
+
+        A 前置机 reading a hot standby (to spare the department's primary) has a statement cancelled "due to
+        conflict with recovery" (40001) whenever the primary's changes replayed there need what it reads (a reload's
+        TRUNCATE, a VACUUM): asked again, it answers. It was said to be the database refusing the statements
+        (DATABASE_REFUSED, "queries of it fail until it is fixed; --check says what the configuration needs"), the
+        call failed and the endpoint was rested for every caller, of a database that answered the next call."""
+        assert self._pool is not None
+        try:
+            return await self._run(dataset, self._pool.fetch(sql, *arguments))
+        except asyncpg.TransactionRollbackError:
+            pass
+        try:
+            return await self._run(dataset, self._pool.fetch(sql, *arguments))
+        except asyncpg.TransactionRollbackError as error:
+            if dataset not in self._rolled_back:
+                self._rolled_back.add(dataset)
+                log.warning("the department database rolled back a statement of %s twice in a row (%s: on a hot "
+                            "standby, a conflict with recovery; hot_standby_feedback or a longer "
+                            "max_standby_streaming_delay there lets such reads finish): the platform is told the "
+                            "前置机 does not answer (UNAVAILABLE) this time", dataset, _refusal(error))
+            raise dependency_unavailable("postgresql") from error
+
     async def _run(self, dataset: str, statement: Awaitable[asyncpg.Record | list[asyncpg.Record] | None]
                    ) -> list[Row]:
         """Runs one of ``dataset``'s statements and reads its rows; a refusal by the database is
@@ -608,6 +635,8 @@ class DepartmentStore:
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
+        except asyncpg.TransactionRollbackError:
+            raise  # _fetch's: a statement the database rolled back (a standby's conflict with recovery) is asked again
         except asyncpg.PostgresError as error:
             if isinstance(error, asyncpg.QueryCanceledError) and "statement timeout" in str(error):
                 # A DBA's statement_timeout on the account or the database cut it: the runtime's "postgresql
@@ -622,6 +651,7 @@ class DepartmentStore:
         if dataset in self._refused:
             self._refused.discard(dataset)
             log.info("the department database answers the statements of %s again", dataset)
+        self._rolled_back.discard(dataset)
         if dataset in self._slow:
             self._slow.discard(dataset)
             log.info("the department database answers the statements of %s in time again", dataset)
@@ -660,7 +690,7 @@ class DepartmentStore:
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
         for variant in spellings(self._config.resources[dataset].key_kind, key):
-            if rows := await self._run(dataset, self._pool.fetch(sql.one, variant)):
+            if rows := await self._fetch(dataset, sql.one, variant):
                 if len(rows) > 1:
                     raise self._several_rows(dataset, key, len(rows))
                 if rows[0].key != key:
@@ -724,7 +754,7 @@ class DepartmentStore:
         kind = self._config.resources[dataset].key_kind
         variants = [variant for key in keys for variant in spellings(kind, key)]
         found: dict[str, Row] = {}
-        for row in await self._run(dataset, self._pool.fetch(sql.batch, variants)):
+        for row in await self._fetch(dataset, sql.batch, variants):
             held = found.get(row.key)
             if held is None or _preferred(row) > _preferred(held):
                 found[row.key] = row
@@ -738,7 +768,7 @@ class DepartmentStore:
         by row (:meth:`_page_row_by_row`), those rows left out and counted."""
         assert self._pool is not None
         try:
-            rows = await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
+            rows = await self._fetch(dataset, self._statements[dataset].page, after, size)
         except ServiceError as error:
             if error.reason != "RECORD_UNREADABLE":
                 raise
@@ -759,7 +789,7 @@ class DepartmentStore:
         skipped = 0
         for key in dict.fromkeys(keys):
             try:
-                rows.extend(await self._run(dataset, self._pool.fetch(sql.one, key)))
+                rows.extend(await self._fetch(dataset, sql.one, key))
             except ServiceError as error:
                 if error.reason != "RECORD_UNREADABLE":
                     raise

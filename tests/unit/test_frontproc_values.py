@@ -1438,6 +1438,42 @@ async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_e
         await store.close()
 
 
+async def test_a_statement_a_standby_cancels_for_a_conflict_with_recovery_is_asked_again(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 reading a hot standby has a statement cancelled "due to conflict with recovery" (SQLSTATE 40001)
+    when the primary's changes replayed there need what it reads: the call was DATABASE_REFUSED, the log saying the
+    database refused the statements until fixed, of a database that answered the next call. Such a statement is
+    asked again; rolled back twice, the call is UNAVAILABLE (a database to wait for), said once."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, label) VALUES ('p1', 'one');
+        CREATE SEQUENCE conflicts; CREATE TABLE conflict_plan (every int); INSERT INTO conflict_plan VALUES (2);
+        CREATE FUNCTION standby_conflict() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            IF nextval('conflicts') % (SELECT every FROM conflict_plan) <> 0 THEN
+                RAISE EXCEPTION 'canceling statement due to conflict with recovery' USING ERRCODE = '40001';
+            END IF;
+            RETURN true;
+        END $$;""")
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT code, label FROM registry WHERE code = $1 AND standby_conflict()\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        assert (await store.lookup("registry", "p1")).values == {"code": "p1", "label": "one"}
+        await _execute(database_url, "UPDATE conflict_plan SET every = 1000000")  # cancelled every time
+        with pytest.raises(ServiceError) as error:
+            await store.lookup("registry", "p1")
+        assert (error.value.code, error.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "rolled back a statement of registry twice in a row (SerializationError: " \
+                                      "canceling statement due to conflict with recovery: on a hot standby" \
+                                      in warnings[0], warnings
+    finally:
+        await store.close()
+
+
 async def test_a_batch_of_a_querys_keys_is_asked_side_by_side_not_one_after_another(
         tmp_path: Path, database_url: str) -> None:
     """A resource served by a query (one key a statement) ran a BatchLookup's keys one after another: a 1,000-key
