@@ -44,6 +44,9 @@ _REFUSAL_ADVICE = {
         "if the platform calls so, set `endpoint` in the configuration to the target the catalog entry registers",
     "platform assertion has expired":
         "if the platform calls so, this machine's clock is off: synchronise it (NTP)",
+    "platform assertion was issued before this endpoint started":
+        "a call sent before the 前置机 started is refused so; if the platform's calls are, for a while after each "
+        "start, this machine's clock is ahead of the platform's: synchronise it (NTP)",
     "platform assertion is not valid yet":
         "if the platform calls so, this machine's clock is behind the platform's: synchronise it (NTP)",
 }

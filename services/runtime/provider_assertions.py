@@ -135,7 +135,11 @@ class ProviderAssertionVerifier:
         if jti in self._seen:
             raise unauthenticated("platform assertion was already used (replay refused)")
         if int(claims["iat"]) < self._since:
-            raise unauthenticated("platform assertion was issued before this endpoint started (replay refused)")
+            # By how much: a call sent just before a restart is seconds early; every call of the platform refused so
+            # for a while after a start is this machine's clock ahead of the platform's.
+            raise unauthenticated(f"platform assertion was issued before this endpoint started (replay refused: "
+                                  f"issued {self._since + LEEWAY_SECONDS - int(claims['iat'])} s before the start "
+                                  "by this endpoint's clock)")
         expires = int(claims["exp"])
         self._seen[jti] = expires + LEEWAY_SECONDS
         if len(self._seen) > MAX_SEEN:
