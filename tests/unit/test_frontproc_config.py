@@ -887,8 +887,8 @@ async def test_a_notice_that_could_not_be_sent_is_sent_again_and_the_notices_aft
     finally:
         flusher.cancel()
     assert sent == [["342322194911060454"], ["342322194911060454"], ["11010519491231002X"]]
-    assert "could not send a change notice for 202001/000001 (FileNotFoundError: [Errno 2] No such file or directory): " \
-           "sending it again" in caplog.text
+    assert "could not send a change notice for 202001/000001 (FileNotFoundError: [Errno 2] No such file or " \
+           "directory): sending it again" in caplog.text
 
 
 async def test_a_retired_departments_notices_stop_with_what_to_do(
