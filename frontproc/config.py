@@ -131,6 +131,10 @@ class FrontprocConfig:
     #: The file database_url came from (url_file), read again when connecting fails (a rotated password); empty
     #: for a URL given inline or in the environment.
     database_url_file: str = ""
+    #: Whether the edge is called with TLS (platform.edge_plaintext, or an edge on this machine, says not), and the
+    #: PEM CA its certificate is checked against (platform.edge_ca_file; empty: the system's roots).
+    platform_edge_tls: bool = False
+    platform_edge_ca: str = ""
 
 
 class _Reader:
@@ -527,8 +531,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     platform = reader.mapping(top["platform"][1], "platform") if "platform" in top else {}
     if "platform" not in top:
         reader.problem(root, "platform is required (public_keys_file: the platform's provider keys)")
-    reader.unknown(platform, ("public_keys", "public_keys_file", "public_keys_env", "edge", "system_id", "secret",
-                              "secret_file", "secret_env"), "platform")
+    reader.unknown(platform, ("public_keys", "public_keys_file", "public_keys_env", "edge", "edge_ca_file",
+                              "edge_plaintext", "system_id", "secret", "secret_file", "secret_env"), "platform")
     known = len(reader.problems)
     public_keys = _file_or_value(reader, base, platform, "public_keys", "platform")
     keys_file = reader.text(platform, "public_keys_file", "platform") if "public_keys" not in platform else None
@@ -545,6 +549,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
                 reader.problem(top["platform"][0], f"platform.public_keys: {exc}")
     edge = reader.text(platform, "edge", "platform")
     _address(reader, edge, "platform.edge")
+    edge_tls, edge_ca = _edge_tls(reader, base, platform, edge)
     system_id = reader.text(platform, "system_id", "platform")
     secret = _file_or_value(reader, base, platform, "secret", "platform")
     secret_file = reader.text(platform, "secret_file", "platform") if "secret" not in platform else None
@@ -595,7 +600,53 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         rate_per_second=per_second, rate_burst=burst, resources=resources,
         platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "",
         platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "",
-        database_url_file=str((base / url_file.value).resolve()) if url_file else "")
+        database_url_file=str((base / url_file.value).resolve()) if url_file else "", platform_edge_tls=edge_tls,
+        platform_edge_ca=edge_ca)
+
+
+def _on_this_machine(host: str) -> bool:
+    """Whether ``host`` (of host:port) is a loopback address or name: a call to it crosses no network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _edge_tls(reader: _Reader, base: Path, platform: dict[str, tuple[Node, Node]],
+              edge: Located | None) -> tuple[bool, str]:
+    """Whether the edge is called with TLS, and the CA file its certificate is checked against ("" for the
+    system's roots).
+
+    The 前置机 called the edge in plaintext, always: a deployed edge listens with TLS (the chart's mTLS, on by
+    default, and any Ingress), so every change notice and submit-entry failed its handshake, said as a platform
+    that "did not answer"; and an edge reached in plaintext across the network got the system's secret, and the
+    token issued for it, in clear. TLS is the default now; plaintext only for an edge on this machine (``govshare
+    up``'s) or when ``edge_plaintext: true`` says so."""
+    ca = reader.text(platform, "edge_ca_file", "platform")
+    plain = reader.text(platform, "edge_plaintext", "platform")
+    if plain is not None and plain.value.lower() not in ("true", "false"):
+        reader.problem(plain.line, f"platform.edge_plaintext must be true or false, got {plain.value!r}")
+        return False, ""
+    if plain is not None and plain.value.lower() == "true":
+        if ca is not None:
+            reader.problem(ca.line, "platform.edge_ca_file: the edge is called in plaintext (edge_plaintext: true), "
+                                    "with no certificate to check: give one or the other")
+        return False, ""
+    ca_file = ""
+    if ca is not None:
+        ca_file = str((base / ca.value).resolve())
+        try:
+            x509.load_pem_x509_certificates(Path(ca_file).read_bytes())
+        except OSError as exc:
+            reader.problem(ca.line, f"platform.edge_ca_file: cannot read {ca_file} ({exc.strerror})")
+        except ValueError:
+            reader.problem(ca.line, f"platform.edge_ca_file: {ca_file} holds no PEM certificate: give the certificate "
+                                    "of the CA that issued the edge's (the platform's operator has it)")
+    if edge is None or ca is not None or plain is not None:
+        return True, ca_file
+    return not _on_this_machine(edge.value.rpartition(":")[0]), ""
 
 
 def database_url_now(config: FrontprocConfig) -> str | None:

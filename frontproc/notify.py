@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import grpc
 
 from frontproc.config import ConfigError, FrontprocConfig, load
-from frontproc.platform import authorization, failure, require_platform
+from frontproc.platform import authorization, edge_channel, failure, require_platform
 from frontproc.store import stored_key
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 
@@ -23,7 +23,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 async def notify(config: FrontprocConfig, resource_code: str, keys: Sequence[str]) -> int:
     """Sends the notice; returns the number of keys the platform dropped (0 for a whole resource)."""
     require_platform(config, "notify the platform")
-    async with grpc.aio.insecure_channel(config.platform_edge) as channel:
+    async with edge_channel(config) as channel:
         metadata = await authorization(channel, config)
         response = await query_pb2_grpc.QueryServiceStub(channel).NotifyRecordsChanged(
             query_pb2.NotifyRecordsChangedRequest(resource_code=resource_code, keys=list(keys),

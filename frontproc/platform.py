@@ -3,6 +3,8 @@ department's business system, with a token issued for that system's secret."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 
 from frontproc.config import ConfigError, FrontprocConfig
@@ -28,6 +30,19 @@ def platform_secret(config: FrontprocConfig) -> str:
     return config.platform_secret
 
 
+def edge_channel(config: FrontprocConfig) -> grpc.aio.Channel:
+    """A channel to the platform's edge: TLS, checked against platform.edge_ca_file (else the system's roots),
+    unless the configuration says the edge speaks plaintext (FrontprocConfig.platform_edge_tls)."""
+    if not config.platform_edge_tls:
+        return grpc.aio.insecure_channel(config.platform_edge)
+    try:
+        roots = Path(config.platform_edge_ca).read_bytes() if config.platform_edge_ca else None
+    except OSError as exc:
+        raise ConfigError(f"{config.path}: platform.edge_ca_file: cannot read {config.platform_edge_ca} "
+                          f"({exc.strerror})") from None
+    return grpc.aio.secure_channel(config.platform_edge, grpc.ssl_channel_credentials(roots))
+
+
 def require_platform(config: FrontprocConfig, doing: str) -> None:
     """Refuses, before any call, a configuration that does not say how to reach the platform."""
     if not (config.platform_edge and config.platform_system_id and config.platform_secret):
@@ -42,10 +57,25 @@ async def authorization(channel: grpc.aio.Channel, config: FrontprocConfig) -> t
     return (("authorization", f"Bearer {issued.token}"),)
 
 
+def tls_advice(config: FrontprocConfig, error: grpc.aio.AioRpcError) -> str:
+    """What to set when the call failed its TLS handshake with the edge ("" otherwise): gRPC says only
+    CERTIFICATE_VERIFY_FAILED, or WRONG_VERSION_NUMBER (TLS spoken to a plaintext edge)."""
+    details = error.details() or ""
+    if "CERTIFICATE_VERIFY_FAILED" in details:
+        trusted = f"the CA in {config.platform_edge_ca}" if config.platform_edge_ca else "the system's roots"
+        return (f"the edge's certificate is not one {trusted} issued: give the certificate of the CA that issued the "
+                "edge's (the platform's operator has it) as platform.edge_ca_file")
+    if "WRONG_VERSION_NUMBER" in details and config.platform_edge_tls:
+        return "the edge does not speak TLS: for an edge that speaks plaintext, set platform.edge_plaintext: true"
+    return ""
+
+
 def failure(command: str, refuser: str, config: FrontprocConfig, error: grpc.aio.AioRpcError) -> str:
     """The command's one line for a failed call. The platform down (or its edge's address wrong) was said as
     "the platform refused: UNAVAILABLE", which sent the officer to look for what the platform disliked."""
     said = f"{error.code().name}: {error.details()}"
+    if advice := tls_advice(config, error):
+        return f"govshare {command}: the platform at {config.platform_edge} could not be reached ({said}): {advice}"
     if error.code() in _NOT_ANSWERED:
         return (f"govshare {command}: the platform at {config.platform_edge} did not answer ({said}): is it running, "
                 "and is platform.edge its edge's address?")

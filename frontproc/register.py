@@ -19,7 +19,7 @@ import grpc
 from google.protobuf import descriptor_pool, field_mask_pb2, json_format
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, load
-from frontproc.platform import authorization, failure, require_platform
+from frontproc.platform import authorization, edge_channel, failure, require_platform
 from frontproc.store import entry_type_advice
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
@@ -186,7 +186,7 @@ async def submit(config: FrontprocConfig, entry: cat.Entry) -> Submitted:
     has it is left as it is. A file changed while its entry is under review is UnderReview.
     """
     require_platform(config, "submit an entry")
-    async with grpc.aio.insecure_channel(config.platform_edge) as channel:
+    async with edge_channel(config) as channel:
         metadata = await authorization(channel, config)
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
         held = await _latest(catalog, entry.code, metadata)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
-from frontproc.access_log import AccessLog
+from frontproc.access_log import MAX_DATASET, AccessLog
 from frontproc.config import FrontprocConfig, ResourceConfig
 from frontproc.limits import RateLimit
 from frontproc.store import DepartmentStore, Row
@@ -27,6 +27,7 @@ from services.query.keys import key_error, normalize_key
 from services.runtime.errors import FieldViolation, ServiceError, dependency_failure, invalid_argument, masked
 from services.runtime.pagination import page_size_violations
 from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
+from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,21 @@ _REFUSAL_ADVICE = {
         "if the platform calls so, set `endpoint` in the configuration to the target the catalog entry registers",
     "platform assertion has expired":
         "if the platform calls so, this machine's clock is off: synchronise it (NTP)",
+    "platform assertion was issued before this endpoint started":
+        "a call sent before the 前置机 started is refused so; if the platform's calls are, for a while after each "
+        "start, this machine's clock is ahead of the platform's: synchronise it (NTP)",
+    "platform assertion is not valid yet":
+        "if the platform calls so, this machine's clock is behind the platform's: synchronise it (NTP)",
 }
 DEFAULT_EXPORT_PAGE = 500
 #: The outcome of a line for a call that failed once admitted (the database refused or went away, the call ended).
 FAILED = "FAILED"
 MAX_EXPORT_PAGE = 5000
+#: The most an export's message carries of records (a page heavier is sent in several): half what a message of the
+#: platform may be, so that the platform's answer of it, records masked and keys projected, fits one too.
+EXPORT_RESPONSE_BYTES = MAX_MESSAGE_BYTES // 2
+#: The key of _refusals_said for the platform asking for a dataset not served here.
+_NOT_SERVED = "dataset not served"
 
 
 def _failure(error: BaseException) -> dict[str, str]:
@@ -57,6 +68,35 @@ def _failure(error: BaseException) -> dict[str, str]:
     if (failure := dependency_failure(error)) is not None:
         return {"status": grpc.StatusCode.UNAVAILABLE.name, "reason": f"{failure[0]} unavailable"}
     return {"status": grpc.StatusCode.INTERNAL.name, "reason": type(error).__name__}
+
+
+def _responses(records: list[pb.Record], skipped: int) -> Iterator[pb.ExportResponse]:
+    """A page's records in messages of at most EXPORT_RESPONSE_BYTES each (a record larger goes alone: a record is
+    at most store.MAX_RECORD_BYTES), the page's ``skipped`` with the first; nothing for an empty page.
+
+    A page went as one message whatever its records weighed: 500 records of 140 KB (a scanned document shared as
+    base64, as the docs advise for a bytea) made a message of 70 MB, over the 64 MiB the platform's channel takes,
+    and every batch download of the resource failed, the platform saying the department did not answer; one over
+    the 8 MiB the platform's own messages keep to went on to its caller as it was."""
+    chunk: list[pb.Record] = []
+    weight = 0
+    for record in records:
+        size = record.ByteSize()
+        if chunk and weight + size > EXPORT_RESPONSE_BYTES:
+            yield pb.ExportResponse(records=chunk, skipped=skipped)
+            chunk, weight, skipped = [], 0, 0
+        chunk.append(record)
+        weight += size
+    if chunk or skipped:
+        yield pb.ExportResponse(records=chunk, skipped=skipped)
+
+
+def _reason(error: ServiceError) -> str:
+    """Why a call admitted was refused, for its line: the reason, and for a request the 前置机 refuses the fields
+    at fault (``INVALID_ARGUMENT: dataset``), never their values (a key is personal data, and a refusal of one
+    quotes part of it: its region code, its birth date)."""
+    fields = list(dict.fromkeys(violation.field for violation in error.violations))
+    return f"{error.reason}: {', '.join(fields)}" if fields else error.reason
 
 
 class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
@@ -100,8 +140,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         log.warning("a call was refused (UNAUTHENTICATED): %s; %s", why, advice)
 
     @contextlib.contextmanager
-    def _outcome_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int,
-                        sent: Callable[[], int] = lambda: 0) -> Iterator[None]:
+    def _outcome_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str,
+                        keys: int | Callable[[], int], sent: Callable[[], int] = lambda: 0) -> Iterator[None]:
         """A call that fails once admitted leaves its line too: a record the database cannot send (outcome
         RECORD_UNREADABLE: its audit id is how the department finds the row, the key not being in the log), or
         any other end (outcome FAILED, with the status the platform got and, for an export, the records that had
@@ -109,17 +149,22 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
 
         An export whose table was renamed between two pages, whose database went away, or whose platform call
         ended (a deadline, the caller's cancel) had sent records and left no line: the department's log, reconciled
-        with the platform's audit by audit id, missed a download the platform recorded."""
+        with the platform's audit by audit id, missed a download the platform recorded. So did a call refused once
+        admitted for what it asked (INVALID_ARGUMENT: a dataset not served here, a key; an export of a ``query``):
+        a ``dataset`` renamed in dept.yaml left the platform's every call so refused (its callers answered 库无),
+        and this log without a line of them. ``keys``, a count or what gives it once the keys are read."""
         try:
             yield
         except ServiceError as error:
+            keys = keys() if callable(keys) else keys
             if error.reason == "RECORD_UNREADABLE":
                 self._log.write(assertion, operation, dataset, keys, sent(), outcome=error.reason)
             else:
                 self._log.write(assertion, operation, dataset, keys, sent(), outcome=FAILED,
-                                status=error.code.name, reason=error.reason)
+                                status=error.code.name, reason=_reason(error))
             raise
         except BaseException as error:
+            keys = keys() if callable(keys) else keys
             self._log.write(assertion, operation, dataset, keys, sent(), outcome=FAILED, **_failure(error))
             raise
 
@@ -127,7 +172,20 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         resource = self._config.resources.get(dataset)
         if resource is None:
             violations.append(FieldViolation("dataset", f"this endpoint serves {', '.join(self._config.resources)}"))
+            self._say_not_served(dataset)
         return resource
+
+    def _say_not_served(self, dataset: str) -> None:
+        """The platform asking for a dataset this 前置机 does not serve, in the department's log at most once a
+        minute: its callers are answered as if the records were absent (库无), which only this file can fix."""
+        now = time.monotonic()
+        if now - self._refusals_said.get(_NOT_SERVED, -REFUSAL_LOG_INTERVAL_SECONDS) < REFUSAL_LOG_INTERVAL_SECONDS:
+            return
+        self._refusals_said[_NOT_SERVED] = now
+        log.warning("the platform asked for dataset %r, which this 前置机 does not serve (it serves %s): its calls "
+                    "are refused (INVALID_ARGUMENT) and the platform answers its callers as if the records were "
+                    "absent; the catalog entry's endpoint.dataset names it: serve it under that name in %s (a dataset "
+                    "renamed there?)", dataset[:MAX_DATASET], ", ".join(self._config.resources), self._config.path)
 
     @staticmethod
     def _key(resource: ResourceConfig, raw: str, field: str, violations: list[FieldViolation]) -> str:
@@ -154,12 +212,12 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
 
     async def Lookup(self, request: pb.LookupRequest, context: grpc.aio.ServicerContext) -> pb.LookupResponse:
         assertion = self._admit(context, "Lookup", request.dataset)
-        violations: list[FieldViolation] = []
-        resource = self._resource(request.dataset, violations)
-        key = self._key(resource, request.key, "key", violations) if resource is not None else ""
-        if violations or resource is None:
-            raise invalid_argument(violations)
-        with self._outcome_logged(assertion, "Lookup", resource.dataset, 1):
+        with self._outcome_logged(assertion, "Lookup", request.dataset[:MAX_DATASET], 1):
+            violations: list[FieldViolation] = []
+            resource = self._resource(request.dataset, violations)
+            key = self._key(resource, request.key, "key", violations) if resource is not None else ""
+            if violations or resource is None:
+                raise invalid_argument(violations)
             row = await self._store.lookup(resource.dataset, key)
         self._log.write(assertion, "Lookup", resource.dataset, 1, 0 if row is None else 1)
         return pb.LookupResponse(found=False) if row is None else pb.LookupResponse(found=True,
@@ -168,17 +226,20 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
     async def BatchLookup(self, request: pb.BatchLookupRequest, context: grpc.aio.ServicerContext
                           ) -> pb.BatchLookupResponse:
         assertion = self._admit(context, "BatchLookup", request.dataset)
-        violations: list[FieldViolation] = []
-        resource = self._resource(request.dataset, violations)
-        if len(request.keys) > MAX_BATCH_KEYS:
-            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} per call, got {len(request.keys)}"))
-            raise invalid_argument(violations)
-        keys = [self._key(resource, raw, f"keys[{index}]", violations) for index, raw in enumerate(request.keys)] \
-            if resource is not None else []
-        if violations or resource is None:
-            raise invalid_argument(violations)
-        unique = list(dict.fromkeys(keys))
-        with self._outcome_logged(assertion, "BatchLookup", resource.dataset, len(unique)):
+        asked = len(request.keys)
+        with self._outcome_logged(assertion, "BatchLookup", request.dataset[:MAX_DATASET], lambda: asked):
+            violations: list[FieldViolation] = []
+            resource = self._resource(request.dataset, violations)
+            if len(request.keys) > MAX_BATCH_KEYS:
+                violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} per call, got "
+                                                         f"{len(request.keys)}"))
+                raise invalid_argument(violations)
+            keys = [self._key(resource, raw, f"keys[{index}]", violations)
+                    for index, raw in enumerate(request.keys)] if resource is not None else []
+            if violations or resource is None:
+                raise invalid_argument(violations)
+            unique = list(dict.fromkeys(keys))
+            asked = len(unique)
             rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
         self._log.write(assertion, "BatchLookup", resource.dataset, len(unique), len(rows))
         return pb.BatchLookupResponse(records=[self._record(row, resource) for row in rows])
@@ -186,24 +247,22 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
     async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[pb.ExportResponse]:
         assertion = self._admit(context, "Export", request.dataset)
-        violations: list[FieldViolation] = []
-        resource = self._resource(request.dataset, violations)
-        violations.extend(page_size_violations(request.page_size))
-        if violations or resource is None:
-            raise invalid_argument(violations)
-        if not self._store.can_export(resource.dataset):
-            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "EXPORT_NOT_CONFIGURED",
-                               f"{resource.dataset} is served from a query: give it a table to export it")
-        size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
         after, sent, skipped = "", 0, 0
-        with self._outcome_logged(assertion, "Export", resource.dataset, 0, lambda: sent):
+        with self._outcome_logged(assertion, "Export", request.dataset[:MAX_DATASET], 0, sent=lambda: sent):
+            violations: list[FieldViolation] = []
+            resource = self._resource(request.dataset, violations)
+            violations.extend(page_size_violations(request.page_size))
+            if violations or resource is None:
+                raise invalid_argument(violations)
+            if not self._store.can_export(resource.dataset):
+                raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "EXPORT_NOT_CONFIGURED",
+                                   f"{resource.dataset} is served from a query: give it a table to export it")
+            size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
             while True:
                 page = await self._store.page(resource.dataset, after, size)
-                if page.rows or page.skipped:
-                    response = pb.ExportResponse(records=[self._record(row, resource) for row in page.rows],
-                                                 skipped=page.skipped)
+                for response in _responses([self._record(row, resource) for row in page.rows], page.skipped):
                     # Counted as it is handed over: a page the call's end cut on its way may have left.
-                    sent, skipped = sent + len(page.rows), skipped + page.skipped
+                    sent, skipped = sent + len(response.records), skipped + response.skipped
                     yield response
                 if not page.after:
                     break

@@ -32,7 +32,7 @@ from frontproc.config import KEY_KINDS, ConfigError, FrontprocConfig, ResourceCo
 from govshare.catalog.v1 import catalog_pb2
 from services.connection import public_url
 from services.query.keys import UPPER_CASE_KINDS, key_error, normalize_key
-from services.runtime.errors import ServiceError, dependency_failure, describe
+from services.runtime.errors import ServiceError, dependency_failure, dependency_unavailable, describe
 from services.runtime.identifiers import first_generation, second_generation
 from services.runtime.masking import Masker
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -511,6 +511,8 @@ class DepartmentStore:
         self._refused: set[str] = set()
         #: Datasets whose last statement outran STATEMENT_TIMEOUT_SECONDS (logged once per change, not per call).
         self._slow: set[str] = set()
+        #: Datasets whose statement the database last rolled back twice in a row (logged once per change).
+        self._rolled_back: set[str] = set()
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
@@ -524,6 +526,20 @@ class DepartmentStore:
             self._pool = None
 
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
+        """The row as the platform receives it; DATABASE_REFUSED when the statement no longer returns a column the
+        resource maps.
+
+        A ``query`` resource's ``SELECT *`` (or a view's) returns the columns its table has now: once the DBA renamed
+        or dropped a mapped column, every call ended in a KeyError, INTERNAL to the platform, a traceback per call
+        in the log, and nothing saying which column."""
+        try:
+            return self._read_row(dataset, record)
+        except KeyError as missing:
+            raise self._refuse(dataset, f"the statements of {dataset} no longer return the column {missing.args[0]!r} "
+                                        f"it maps (it has {', '.join(sorted(record.keys()))}: a column renamed or "
+                                        "dropped?)") from None
+
+    def _read_row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
         if sql.as_of_column and not isinstance(record[sql.as_of_column], dt.date | Endless | None):
@@ -568,6 +584,31 @@ class DepartmentStore:
             values[resource.key_item] = key
         return Row(key=key, values=values, as_of=as_of, cursor=stored)
 
+    async def _fetch(self, dataset: str, sql: str, *arguments: object) -> list[Row]:
+        """The rows of one of ``dataset``'s statements (:meth:`_run`), asked once again when the database rolled it
+        back (SQLSTATE class 40); UNAVAILABLE when it does so twice.
+
+        A 前置机 reading a hot standby (to spare the department's primary) has a statement cancelled "due to
+        conflict with recovery" (40001) whenever the primary's changes replayed there need what it reads (a reload's
+        TRUNCATE, a VACUUM): asked again, it answers. It was said to be the database refusing the statements
+        (DATABASE_REFUSED, "queries of it fail until it is fixed; --check says what the configuration needs"), the
+        call failed and the endpoint was rested for every caller, of a database that answered the next call."""
+        assert self._pool is not None
+        try:
+            return await self._run(dataset, self._pool.fetch(sql, *arguments))
+        except asyncpg.TransactionRollbackError:
+            pass
+        try:
+            return await self._run(dataset, self._pool.fetch(sql, *arguments))
+        except asyncpg.TransactionRollbackError as error:
+            if dataset not in self._rolled_back:
+                self._rolled_back.add(dataset)
+                log.warning("the department database rolled back a statement of %s twice in a row (%s: on a hot "
+                            "standby, a conflict with recovery; hot_standby_feedback or a longer "
+                            "max_standby_streaming_delay there lets such reads finish): the platform is told the "
+                            "前置机 does not answer (UNAVAILABLE) this time", dataset, _refusal(error))
+            raise dependency_unavailable("postgresql") from error
+
     async def _run(self, dataset: str, statement: Awaitable[asyncpg.Record | list[asyncpg.Record] | None]
                    ) -> list[Row]:
         """Runs one of ``dataset``'s statements and reads its rows; a refusal by the database is
@@ -594,6 +635,8 @@ class DepartmentStore:
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
+        except asyncpg.TransactionRollbackError:
+            raise  # _fetch's: a statement the database rolled back (a standby's conflict with recovery) is asked again
         except asyncpg.PostgresError as error:
             if isinstance(error, asyncpg.QueryCanceledError) and "statement timeout" in str(error):
                 # A DBA's statement_timeout on the account or the database cut it: the runtime's "postgresql
@@ -608,6 +651,7 @@ class DepartmentStore:
         if dataset in self._refused:
             self._refused.discard(dataset)
             log.info("the department database answers the statements of %s again", dataset)
+        self._rolled_back.discard(dataset)
         if dataset in self._slow:
             self._slow.discard(dataset)
             log.info("the department database answers the statements of %s in time again", dataset)
@@ -646,11 +690,34 @@ class DepartmentStore:
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
         for variant in spellings(self._config.resources[dataset].key_kind, key):
-            if rows := await self._run(dataset, self._pool.fetch(sql.one, variant)):
+            if rows := await self._fetch(dataset, sql.one, variant):
                 if len(rows) > 1:
                     raise self._several_rows(dataset, key, len(rows))
+                if rows[0].key != key:
+                    raise self._another_key(dataset, key, rows[0])
                 return rows[0]
         return None
+
+    def _another_key(self, dataset: str, key: str, row: Row) -> ServiceError:
+        """A row the resource's query returns for ``key`` whose key item holds another key, or none (a LEFT JOIN's
+        column NULL for this person, the key item mapped to another column than the one compared with $1).
+
+        It was answered as found under that other key: the platform, which matches a record by the key it asked,
+        answered the person absent (库无) of a record the department holds, while the access log said the record
+        had left (outcome OK) and nothing said why. It is that record's RECORD_UNREADABLE, said here with the key
+        masked and never the other value."""
+        resource = self._config.resources[dataset]
+        rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
+        holds = "another key" if row.values.get(resource.key_item) else "no value"
+        log.warning("the query of %s returns, for the key %s, a row whose key item %s (column %s) holds %s: the "
+                    "platform matches a record by the key it asked, and cannot take it; map the key item to the "
+                    "column the query compares with $1, or fix the row; the access log's line with outcome "
+                    "RECORD_UNREADABLE names the platform's audit id of the access", dataset,
+                    Masker().mask(key, rule) if rule else key, resource.key_item,
+                    resource.items[resource.key_item].value, holds)
+        return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                            f"the query of {dataset} returns for this key a row whose key item holds {holds}: the "
+                            "前置机's log says why")
 
     def _several_rows(self, dataset: str, key: str, count: int) -> ServiceError:
         """A key the resource's query returns several rows for: the department's data error, said, not hidden.
@@ -687,7 +754,7 @@ class DepartmentStore:
         kind = self._config.resources[dataset].key_kind
         variants = [variant for key in keys for variant in spellings(kind, key)]
         found: dict[str, Row] = {}
-        for row in await self._run(dataset, self._pool.fetch(sql.batch, variants)):
+        for row in await self._fetch(dataset, sql.batch, variants):
             held = found.get(row.key)
             if held is None or _preferred(row) > _preferred(held):
                 found[row.key] = row
@@ -701,7 +768,7 @@ class DepartmentStore:
         by row (:meth:`_page_row_by_row`), those rows left out and counted."""
         assert self._pool is not None
         try:
-            rows = await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
+            rows = await self._fetch(dataset, self._statements[dataset].page, after, size)
         except ServiceError as error:
             if error.reason != "RECORD_UNREADABLE":
                 raise
@@ -722,7 +789,7 @@ class DepartmentStore:
         skipped = 0
         for key in dict.fromkeys(keys):
             try:
-                rows.extend(await self._run(dataset, self._pool.fetch(sql.one, key)))
+                rows.extend(await self._fetch(dataset, sql.one, key))
             except ServiceError as error:
                 if error.reason != "RECORD_UNREADABLE":
                     raise

@@ -20,9 +20,10 @@ import asyncpg
 import grpc
 
 from frontproc.config import FrontprocConfig, ResourceConfig
+from frontproc.platform import tls_advice
 from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector, stored_key
 from services.query.keys import key_error
-from services.runtime.errors import details_of
+from services.runtime.errors import details_of, masked
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -227,9 +228,17 @@ class ChangeWatcher:
                                   CREDENTIALS_RETRY_SECONDS)
                         self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
                         continue
-                    log.warning("the platform did not take a change notice for %s (%s); sending it again", code,
-                                exc.code().name)
+                    advice = tls_advice(self._config, exc)
+                    log.warning("the platform did not take a change notice for %s (%s)%s; sending it again", code,
+                                exc.code().name, f": {advice}" if advice else "")
                     self._requeue(code, keys)
+                except Exception as exc:
+                    # A notice that could not even be sent (the edge's CA file unreadable while it is replaced, a
+                    # channel gRPC refuses to open) ended this task: the 前置机 went on listening and serving, and
+                    # no change was told to the platform again until it was restarted, nothing said after the first.
+                    log.error("could not send a change notice for %s (%s: %s): sending it again in %g s", code,
+                              type(exc).__name__, masked(str(exc)), CREDENTIALS_RETRY_SECONDS)
+                    self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
 
     def _stop_sending(self, details: str | None) -> None:
         """The department was retired: no secret written to the file will get a token again, so the notice is

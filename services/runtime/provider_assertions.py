@@ -135,7 +135,11 @@ class ProviderAssertionVerifier:
         if jti in self._seen:
             raise unauthenticated("platform assertion was already used (replay refused)")
         if int(claims["iat"]) < self._since:
-            raise unauthenticated("platform assertion was issued before this endpoint started (replay refused)")
+            # By how much: a call sent just before a restart is seconds early; every call of the platform refused so
+            # for a while after a start is this machine's clock ahead of the platform's.
+            raise unauthenticated(f"platform assertion was issued before this endpoint started (replay refused: "
+                                  f"issued {self._since + LEEWAY_SECONDS - int(claims['iat'])} s before the start "
+                                  "by this endpoint's clock)")
         expires = int(claims["exp"])
         self._seen[jti] = expires + LEEWAY_SECONDS
         if len(self._seen) > MAX_SEEN:
@@ -191,6 +195,15 @@ class ProviderAssertionVerifier:
                               leeway=LEEWAY_SECONDS, options={"require": ["exp", "iat", "jti", "aud"]})
         except jwt.ExpiredSignatureError:
             raise unauthenticated("platform assertion has expired") from None
+        except jwt.ImmatureSignatureError:
+            # Issued later than this endpoint's clock says it is now, by more than the leeway: this machine's clock is
+            # behind the platform's. It was "platform assertion is invalid (ImmatureSignatureError)", which the
+            # 前置机's log took for a call not from the platform, and every call of the platform was refused so.
+            issued = jwt.decode(token, key, algorithms=[ALGORITHM], options={
+                "verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False}).get("iat")
+            ahead = f" {float(issued) - time.time():.0f} s" if isinstance(issued, int | float) else ""
+            raise unauthenticated(f"platform assertion is not valid yet (issued{ahead} ahead of this endpoint's "
+                                  "clock)") from None
         except jwt.InvalidAudienceError:
             # The signature is the platform's: the target it names is what the catalog entry registers, which the
             # department's ``endpoint`` must be for its 前置机 to take the platform's calls.

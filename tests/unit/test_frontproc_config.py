@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tls_certificates import tls_pair
 
 from frontproc import demo as dept
 from frontproc.config import ConfigError, parse
@@ -853,6 +854,43 @@ async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
     assert sent[-1] == (dept.RESOURCE_CODE, ["342322194911060454"], "the-new-secret")
 
 
+async def test_a_notice_that_could_not_be_sent_is_sent_again_and_the_notices_after_it_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A notice whose sending raised anything but a gRPC error (the edge's CA file unreadable for a moment while
+    it is replaced) ended the task that sends the notices: the 前置机 went on serving and listening, and told the
+    platform of no change again until it was restarted. It is logged and sent again, and so are the ones after."""
+    from frontproc import watch
+
+    _valid(tmp_path)
+    (tmp_path / "system.secret").write_text("s")
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "CREDENTIALS_RETRY_SECONDS", 0.01)
+    sent: list[list[str]] = []
+    again, taken = asyncio.Event(), asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        if len(sent) == 1:
+            raise OSError(2, "No such file or directory")
+        (again if len(sent) == 2 else taken).set()
+        return len(keys)
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(again.wait(), 10)
+        watcher._heard(None, 0, "si_changed", "11010519491231002X")
+        await asyncio.wait_for(taken.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent == [["342322194911060454"], ["342322194911060454"], ["11010519491231002X"]]
+    assert "could not send a change notice for 202001/000001 (FileNotFoundError: [Errno 2] No such file or " \
+           "directory): sending it again" in caplog.text
+
+
 async def test_a_retired_departments_notices_stop_with_what_to_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A 前置机 left running after its department was retired (RetireDepartment) was told, for every change notice,
@@ -1098,3 +1136,67 @@ def test_a_count_given_with_a_fraction_is_named_not_cut(tmp_path: Path, replaced
     with pytest.raises(ConfigError) as error:
         parse(text, "dept.yaml")
     assert said in str(error.value)
+
+
+async def test_change_notices_go_to_an_edge_speaking_tls_and_the_secret_never_in_clear(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The 前置机 called the platform's edge in plaintext, always: a deployed edge listens with TLS (the chart's
+    mTLS is on by default, an Ingress too), so every change notice and submit-entry failed, said as a platform that
+    "did not answer"; and an edge reached in plaintext across the network got the system's secret in clear. An edge
+    is called with TLS now, checked against platform.edge_ca_file (else the system's roots); plaintext only for an
+    edge on this machine (govshare up's) or with edge_plaintext: true."""
+    from frontproc.notify import notify
+    from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    issued: list[str] = []
+
+    class Tokens(token_pb2_grpc.TokenServiceServicer):
+        async def IssueToken(self, request, context):  # type: ignore[no-untyped-def]
+            issued.append(request.secret)
+            return token_pb2.IssueTokenResponse(token="t")
+
+    class Queries(query_pb2_grpc.QueryServiceServicer):
+        async def NotifyRecordsChanged(self, request, context):  # type: ignore[no-untyped-def]
+            return query_pb2.NotifyRecordsChangedResponse(keys_dropped=len(request.keys))
+
+    ca, certificate, key = tls_pair()
+    (tmp_path / "edge-ca.pem").write_bytes(ca)
+    (tmp_path / "platform.secret").write_text("s3cret\n")
+    server = grpc.aio.server()
+    token_pb2_grpc.add_TokenServiceServicer_to_server(Tokens(), server)
+    query_pb2_grpc.add_QueryServiceServicer_to_server(Queries(), server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
+    await server.start()
+    _valid(tmp_path)
+
+    def configured(edge: str, extra: str = "") -> str:
+        text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", edge=edge,
+                                system_id="sys-1", secret_file="platform.secret")
+        return text.replace(f"  edge: {edge}\n", f"  edge: {edge}\n{extra}")
+
+    try:
+        config = parse(configured(f"127.0.0.1:{port}", "  edge_ca_file: edge-ca.pem\n"), str(tmp_path / "dept.yaml"))
+        assert await notify(config, dept.RESOURCE_CODE, ["342322194911060454"]) == 1
+        assert issued == ["s3cret"]
+        # Without the edge's CA, the system's roots do not know it: nothing is sent, and the officer told what to set.
+        (tmp_path / "dept.yaml").write_text(configured(f"127.0.0.1:{port}", "  edge_plaintext: false\n"))
+        from frontproc import notify as notify_command
+
+        assert await asyncio.to_thread(notify_command.main, str(tmp_path / "dept.yaml"), dept.RESOURCE_CODE, []) == 1
+        assert capsys.readouterr().err.rstrip().endswith(
+            "the edge's certificate is not one the system's roots issued: give the certificate of the CA that issued "
+            "the edge's (the platform's operator has it) as platform.edge_ca_file")
+        assert issued == ["s3cret"]
+    finally:
+        await server.stop(0)
+    # Another machine's edge is called with TLS, by default; one on this machine (the demo's), or one said to speak
+    # plaintext, is not.
+    for edge, extra, tls in (("edge.govshare.example.gov.cn:443", "", True), ("127.0.0.1:50051", "", False),
+                             ("localhost:50051", "", False),
+                             ("edge.govshare.example.gov.cn:50051", "  edge_plaintext: true\n", False)):
+        assert parse(configured(edge, extra), str(tmp_path / "dept.yaml")).platform_edge_tls is tls, edge
+    text = configured("edge.govshare.example.gov.cn:443", "  edge_ca_file: nowhere.pem\n")
+    with pytest.raises(ConfigError) as refused:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'edge_ca_file')}: platform.edge_ca_file: cannot read " in str(refused.value)

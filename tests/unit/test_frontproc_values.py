@@ -242,6 +242,37 @@ async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_
         await store.close()
 
 
+async def test_a_column_a_querys_select_star_no_longer_returns_is_a_refusal_naming_it_not_an_internal_error(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A ``query: SELECT * FROM registry WHERE code = $1`` (or one over a view) returns the columns its table has
+    now: after the DBA renamed a mapped column, every call ended in KeyError (INTERNAL to the platform, a traceback
+    per call). It is the statements refused (DATABASE_REFUSED, said once naming the column), till the column is
+    back."""
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT * FROM registry WHERE code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        await connection.execute("ALTER TABLE registry RENAME COLUMN label TO biaoqian")
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for call in (store.lookup("registry", "a"), store.batch_lookup("registry", ["a", "b"])):
+            with pytest.raises(ServiceError) as error:
+                await call
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED")
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "the statements of registry no longer return the column 'label' it maps " \
+                                      "(it has amount, biaoqian, code, " in warnings[0], warnings
+        await connection.execute("ALTER TABLE registry RENAME COLUMN biaoqian TO label")
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        assert "answers the statements of registry again" in caplog.records[-1].getMessage()
+    finally:
+        await connection.close()
+        await store.close()
+
+
 @pytest.mark.parametrize(("altered", "holds"), [("bytea USING label::bytea", "bytea"),
                                               ("text[] USING ARRAY[label]", "an array"),
                                               ("interval USING '1 day'", "an interval")])
@@ -616,6 +647,45 @@ async def test_an_export_leaves_out_the_rows_the_database_cannot_send_and_says_h
         assert (line["records"], line["skipped"], line["outcome"]) == (len(sent), 1, "RECORD_UNREADABLE")
 
 
+async def test_an_export_of_heavy_records_goes_in_messages_the_platform_takes(
+        tmp_path: Path, database_url: str) -> None:
+    """A page went as one message whatever its records weighed: 500 records of 140 KB (a scanned document shared
+    as base64, as the docs advise for a bytea) made one of 70 MB, and the platform's channel, which takes 64 MiB,
+    failed the export RESOURCE_EXHAUSTED (to its caller: the department does not answer). A page is sent in
+    messages of at most 4 MiB now (half what the platform's own may be), over a real gRPC server and the platform's
+    channel options."""
+    from services.runtime.clients import CHANNEL_OPTIONS
+
+    await _execute(database_url, "INSERT INTO registry (code, label) SELECT 'd' || lpad(i::text, 3, '0'), "
+                                 "repeat('A', 140000) FROM generate_series(1, 500) AS i")
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontprocServicer(config, ProviderAssertionVerifier(
+        provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10)), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+            pages = [page async for page in provider_pb2_grpc.ProviderServiceStub(channel).Export(
+                provider_pb2.ExportRequest(dataset="registry", page_size=500),
+                metadata=ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(
+                    audit_id="heavy")))]
+    finally:
+        await server.stop(0)
+        access_log.close()
+        await store.close()
+    received = [record.key for page in pages for record in page.records]
+    assert received == ["a", "b"] + [f"d{index:03}" for index in range(1, 501)]
+    assert max(page.ByteSize() for page in pages) <= 4 * 1024 * 1024 + 64
+    line = read(str(tmp_path / "access.jsonl"))[-1]
+    assert (line["audit_id"], line["records"], line["outcome"]) == ("heavy", 502, "OK")
+
+
 async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_left(
         tmp_path: Path, database_url: str) -> None:
     """An export whose table was renamed between two pages (a reload swapping tables), or whose platform call ended,
@@ -663,6 +733,58 @@ async def test_a_call_that_fails_midway_leaves_its_line_with_the_records_that_le
         "refused": ("Export", 2, "FAILED", "FAILED_PRECONDITION"),
         "lookup": ("Lookup", 0, "FAILED", "FAILED_PRECONDITION")}
     assert lines["refused"]["reason"] == "DATABASE_REFUSED" and lines["lookup"]["keys"] == 1
+
+
+async def test_a_call_refused_once_admitted_for_what_it_asks_leaves_its_line_naming_the_field(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The platform's calls refused once their assertion was verified, for what they asked — a dataset this
+    前置机 does not serve (renamed in dept.yaml under a published entry: the platform answers every query of it 库无),
+    a key, an export of a ``query`` resource — left no line in the access log, nor anything in the department's
+    log: the platform's audit held accesses the department's log had no trace of. Each now leaves its line
+    (outcome FAILED, the status the platform got, the reason with the fields at fault, never a key), and a
+    dataset not served is said in the log."""
+    text = _config(tmp_path, database_url, {"label": "label"}) + (
+        "  - dataset: by_query\n    key: {item: code, kind: text}\n"
+        "    query: SELECT code, label FROM registry WHERE code = $1\n    items:\n      code: code\n"
+        "      label: label\n")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    keys = generate_keys()
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    signer = ProviderAssertionSigner(keys.provider_signing_key)
+
+    def context(audit_id: str) -> SimpleNamespace:
+        assertion = signer.metadata("fqj", AccessClaims(audit_id=audit_id))
+        return SimpleNamespace(invocation_metadata=lambda: assertion, peer=lambda: "ipv4:10.0.0.9:51000")
+
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.servicer")
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        calls = {
+            "renamed": servicer.Lookup(provider_pb2.LookupRequest(dataset="registri", key="a"), context("renamed")),
+            "key": servicer.BatchLookup(provider_pb2.BatchLookupRequest(dataset="registry", keys=["a", " \t"]),
+                                        context("key")),
+            "export": anext(servicer.Export(provider_pb2.ExportRequest(dataset="by_query"), context("export")))}
+        for call in calls.values():
+            with pytest.raises(ServiceError):
+                await call
+    finally:
+        access_log.close()
+        await store.close()
+    lines = {line["audit_id"]: line for line in read(str(tmp_path / "access.jsonl"))}
+    assert {audit_id: (line["operation"], line["dataset"], line["keys"], line["records"], line["outcome"],
+                       line["status"], line["reason"]) for audit_id, line in lines.items()} == {
+        "renamed": ("Lookup", "registri", 1, 0, "FAILED", "INVALID_ARGUMENT", "INVALID_ARGUMENT: dataset"),
+        "key": ("BatchLookup", "registry", 2, 0, "FAILED", "INVALID_ARGUMENT", "INVALID_ARGUMENT: keys[1]"),
+        "export": ("Export", "by_query", 0, 0, "FAILED", "UNIMPLEMENTED", "EXPORT_NOT_CONFIGURED")}
+    said = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert said == ["the platform asked for dataset 'registri', which this 前置机 does not serve (it serves "
+                    "registry, by_query): its calls are refused (INVALID_ARGUMENT) and the platform answers its "
+                    "callers as if the records were absent; the catalog entry's endpoint.dataset names it: serve it "
+                    f"under that name in {tmp_path / 'dept.yaml'} (a dataset renamed there?)"]
 
 
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
@@ -1282,6 +1404,72 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
         assert "the query of registry returns 2 rows for the key " in warning
         assert "p1" not in warning and "two" not in warning
         assert (await store.lookup("registry", "p2")).values == {"code": "p2", "address": "three"}
+    finally:
+        await store.close()
+
+
+async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_error_not_found_under_it(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A query whose key item comes from a LEFT JOIN's table (NULL for a person without a row there) answered
+    that person found, under no key: the platform, matching records by the key it asked, answered them absent
+    (库无), the access log saying the record had left. It is that record's RECORD_UNREADABLE now, said in the log
+    with the key masked; a key whose row carries it answers."""
+    await _execute(database_url, "CREATE TABLE cards (k text, card text); INSERT INTO cards VALUES ('p1', 'c1');"
+                                 " INSERT INTO registry (code, label) VALUES ('p1', 'one'), ('p2', 'two')")
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT c.k AS code, r.label FROM registry r LEFT JOIN cards c ON c.k = r.code"
+                     " WHERE r.code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for ask in (store.lookup("registry", "p2"), store.batch_lookup("registry", ["p1", "p2"])):
+            with pytest.raises(ServiceError) as error:
+                await ask
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                              "RECORD_UNREADABLE")
+            assert "returns for this key a row whose key item holds no value" in error.value.message
+        warning = caplog.records[-1].getMessage()
+        assert "the query of registry returns, for the key " in warning
+        assert "a row whose key item code (column code) holds no value" in warning and "p2" not in warning
+        assert (await store.lookup("registry", "p1")).values == {"code": "p1", "label": "one"}
+    finally:
+        await store.close()
+
+
+async def test_a_statement_a_standby_cancels_for_a_conflict_with_recovery_is_asked_again(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 reading a hot standby has a statement cancelled "due to conflict with recovery" (SQLSTATE 40001)
+    when the primary's changes replayed there need what it reads: the call was DATABASE_REFUSED, the log saying the
+    database refused the statements until fixed, of a database that answered the next call. Such a statement is
+    asked again; rolled back twice, the call is UNAVAILABLE (a database to wait for), said once."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, label) VALUES ('p1', 'one');
+        CREATE SEQUENCE conflicts; CREATE TABLE conflict_plan (every int); INSERT INTO conflict_plan VALUES (2);
+        CREATE FUNCTION standby_conflict() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            IF nextval('conflicts') % (SELECT every FROM conflict_plan) <> 0 THEN
+                RAISE EXCEPTION 'canceling statement due to conflict with recovery' USING ERRCODE = '40001';
+            END IF;
+            RETURN true;
+        END $$;""")
+    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT code, label FROM registry WHERE code = $1 AND standby_conflict()\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        assert (await store.lookup("registry", "p1")).values == {"code": "p1", "label": "one"}
+        await _execute(database_url, "UPDATE conflict_plan SET every = 1000000")  # cancelled every time
+        with pytest.raises(ServiceError) as error:
+            await store.lookup("registry", "p1")
+        assert (error.value.code, error.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "rolled back a statement of registry twice in a row (SerializationError: " \
+                                      "canceling statement due to conflict with recovery: on a hot standby" \
+                                      in warnings[0], warnings
     finally:
         await store.close()
 

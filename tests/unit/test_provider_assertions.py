@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 
 import grpc
@@ -116,6 +117,38 @@ async def test_the_frontproc_logs_why_the_platform_s_calls_are_refused_once_a_mi
                                                "registers")
 
 
+async def test_a_frontproc_whose_clock_is_behind_the_platforms_says_so_not_that_the_call_was_not_the_platforms(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 前置机 whose clock is behind the platform's by more than the leeway refused every call of the platform
+    "platform assertion is invalid (ImmatureSignatureError)", and its log said "a call not from the platform is
+    refused so": the officer looked for an intruder while the platform's calls all failed. The refusal says the
+    assertion is not valid yet, by how much, and the log to synchronise this machine's clock."""
+    from types import SimpleNamespace
+
+    from frontproc.access_log import AccessLog
+    from frontproc.limits import RateLimit
+    from frontproc.servicer import FrontprocServicer
+
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, logger="frontproc.servicer")
+    now = provider_assertions.time.time()
+    with monkeypatch.context() as platform_clock:  # the platform's clock, a minute ahead of this machine's
+        platform_clock.setattr(provider_assertions.time, "time", lambda: now + 60)
+        metadata = ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
+    with pytest.raises(ServiceError) as error:
+        await servicer.Lookup(provider_pb2.LookupRequest(dataset="d", key="k"),
+                              SimpleNamespace(invocation_metadata=lambda: metadata, peer=lambda: "ipv4:127.0.0.1:7100"))
+    access_log.close()
+    assert error.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.value.message.startswith("platform assertion is not valid yet (issued ")
+    assert error.value.message.endswith(" s ahead of this endpoint's clock)")
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].endswith("if the platform calls so, this machine's clock is behind the "
+                                               "platform's: synchronise it (NTP)"), said
+
+
 async def test_an_assertion_of_a_key_not_trusted_names_it_and_the_keys_trusted_and_is_logged_once_a_minute(
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """After the platform rotated provider-signing-key, a 前置机 whose platform.pem lacked the new key refused every
@@ -181,8 +214,40 @@ def test_an_assertion_issued_before_the_frontproc_restarted_is_refused() -> None
     metadata = ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
     assert _verifier().verify(metadata).claims == CLAIMS
     restarted = _verifier(clock=lambda: time.time() + LEEWAY_SECONDS + 2)  # started 7 s after the assertion
-    assert _refused(restarted, metadata) == ("platform assertion was issued before this endpoint started (replay "
-                                             "refused)")
+    # 7 s, or 8 when a second began between the signing and the start.
+    assert re.fullmatch(r"platform assertion was issued before this endpoint started \(replay refused: issued [78] s "
+                        r"before the start by this endpoint's clock\)", _refused(restarted, metadata))
+
+
+async def test_the_platforms_calls_refused_after_a_start_for_a_clock_ahead_say_to_synchronise_it(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """A 前置机 whose clock is ahead of the platform's by more than the leeway refused every call of the platform
+    for that long after each start as "issued before this endpoint started (replay refused)", and its log said "a
+    call not from the platform is refused so". The refusal says by how much, and the log what to look at."""
+    import time
+    from types import SimpleNamespace
+
+    from frontproc.access_log import AccessLog
+    from frontproc.limits import RateLimit
+    from frontproc.servicer import FrontprocServicer
+
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    ahead = _verifier(clock=lambda: time.time() + 20)  # this machine's clock 20 s ahead of the platform's
+    servicer = FrontprocServicer(None, ahead, None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, logger="frontproc.servicer")
+    metadata = ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
+    with pytest.raises(ServiceError) as error:
+        await servicer.Lookup(provider_pb2.LookupRequest(dataset="d", key="k"),
+                              SimpleNamespace(invocation_metadata=lambda: metadata, peer=lambda: "ipv4:127.0.0.1:7100"))
+    access_log.close()
+    # 20 s, or 19 when a second began between the start and the signing.
+    assert re.search(r"\(replay refused: issued (19|20) s before the start by this endpoint's clock\)$",
+                     error.value.message), error.value.message
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].endswith(
+        "if the platform's calls are, for a while after each start, this machine's clock is ahead of the platform's: "
+        "synchronise it (NTP)"), said
 
 
 class Clock:
