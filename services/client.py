@@ -534,7 +534,9 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
 
     A key given on two lines is the later line's rejection naming the first, whichever calls they fall in: in one
     call the platform rejected it as 'repeats record #0 of this load', a position in the call, not a line; in two,
-    the later record was loaded over the first without a word."""
+    the later record was loaded over the first without a word. The lines before ``start_line`` count too (read for
+    their keys, not sent): a load resumed after a stop loaded the later line over the one the stopped load had
+    sent, which the whole file loaded at once rejects."""
     from services.foundation.loading import MAX_RECORDS
     from services.foundation.validation import stored_key
 
@@ -543,9 +545,13 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
     first_line: dict[str, int] = {}
     for row in rows:
         tally.last_record = row.line
-        if row.line < start_line:
-            continue
         key = "" if row.problem else stored_key(key_item, row.values.get(key_item, ""))
+        if row.line < start_line:
+            # Read, not sent: a load resumed with --start-line after a stop sent these lines before, so a later
+            # line of one of their keys repeats it as it would have in the load that stopped.
+            if key:
+                first_line.setdefault(key, row.line)
+            continue
         if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
             row.problem = f"{key_item}: repeats line {earlier} of the file"
         message = foundation_pb2.RecordInput(values=row.values)

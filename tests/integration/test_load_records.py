@@ -242,6 +242,25 @@ async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_namin
     assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
 
 
+async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_that_line(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load that stopped after line 2 is resumed with --start-line 3, as its message says: the lines before it
+    were read but not their keys, so line 4, the person of line 2 again, was loaded over what line 2 had loaded
+    (exit 0), where the whole file loaded at once rejects it as repeating line 2."""
+    person, other = _citizen_id("19710303", True), _citizen_id("19720404", False)
+    path = tmp_path / "resumed.csv"
+    path.write_text(f"{HEADER}\n{person},钱三,男,汉族,1971-03-03,正常,\n{other},孙四,女,汉族,1972-04-04,正常,\n"
+                    f"{person},钱叁,男,汉族,1971-03-03,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--start-line", "3")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert done.stdout == (f"population: 1 record loaded from {path}, 1 rejected, "
+                           "0 disagreeing with the authoritative source\n")
+    assert [v.values["name"] for v in await _history(platform, other)] == ["孙四"]
+    with pytest.raises(grpc.aio.AioRpcError):  # line 2 was not sent by this run, and line 4 was not loaded
+        await _history(platform, person)
+
+
 async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Excel in a Chinese locale writes a date-time column as 2026/11/30 8:00: every record of such a file was
     rejected "as_of_time: '2026/11/30 8:00' is not a time", though the dates beside it are read in that form."""
