@@ -24,6 +24,7 @@ from services.foundation.store import (
     KEEP_AUTHORITATIVE,
     OPEN,
     RESOLVED,
+    VALUE_WITHDRAWN,
     VALUES_AGREE,
     Conflict,
     Disagreement,
@@ -162,6 +163,16 @@ def _load_refusal(designation: Designation, source: str) -> ServiceError | None:
     except ServiceError as refusal:
         return refusal
     return None
+
+
+def withdrawn(dataset: Dataset, designation: Designation, other: SourceValues) -> list[tuple[str, str, str]]:
+    """The items ``other``'s source no longer gives (its kept values are its latest load's, whole) that it is not
+    authoritative for: a conflict it raised on one is about a value it does not assert any more.
+
+    Left open, the item's source was asked to keep or adopt a value the other source had taken back (adopting it
+    wrote that value into the record), and supervision counted the conflict as left open."""
+    return [(other.key, item.name, other.source_department_code) for item in dataset.non_key_items
+            if item.name not in other.values and designation.authority_of(item.name) != other.source_department_code]
 
 
 def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, str, str]],
@@ -478,7 +489,9 @@ def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: dat
 
 async def _cross_check(tx: Transaction, dataset: Dataset, designation: Designation, source: str,
                        keys: list[str]) -> int:
-    """Compares every source's kept values of these records with the records as they now are (多元校核).
+    """Compares every source's kept values of these records with the records as they now are (多元校核): the
+    conflicts on items they now agree on are closed (VALUES_AGREE), and those on items a source no longer gives
+    (VALUE_WITHDRAWN).
 
     Returns how many disagreements were recorded that ``source`` may see: those it raised and those on
     items it is authoritative for (other sources' disagreements are none of its business).
@@ -488,16 +501,20 @@ async def _cross_check(tx: Transaction, dataset: Dataset, designation: Designati
     current = await tx.current_records(dataset.name, keys)
     found: list[Disagreement] = []
     agreeing: list[tuple[str, str, str]] = []
+    taken_back: list[tuple[str, str, str]] = []
     for other in await tx.source_values(dataset.name, keys):
         record = current.get(other.key)
         if record is not None:  # without a record there is nothing to disagree with yet
             differ, agree = compare(dataset, designation, record, other)
             found += differ
             agreeing += agree
-    if not found and not agreeing:
+            taken_back += withdrawn(dataset, designation, other)
+    if not found and not agreeing and not taken_back:
         return 0
-    to_record, to_close = plan_conflicts(found, agreeing, await tx.conflicts_of_keys(dataset.name, keys))
+    existing = await tx.conflicts_of_keys(dataset.name, keys)
+    to_record, to_close = plan_conflicts(found, agreeing, existing)
     await tx.close_conflicts(to_close, VALUES_AGREE, source)
+    await tx.close_conflicts(plan_conflicts([], taken_back, existing)[1], VALUE_WITHDRAWN, source)
     await tx.open_conflicts(dataset.name, to_record)
     return sum(1 for d in to_record
                if source in (d.other_source_department_code, designation.authority_of(d.item)))

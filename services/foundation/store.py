@@ -51,6 +51,8 @@ VALUES_AGREE = "VALUES_AGREE"
 #: The source that raised the conflict became the item's authoritative source: it has nobody to disagree with.
 SOURCE_DESIGNATED = "SOURCE_DESIGNATED"
 SOURCE_RETIRED = "SOURCE_RETIRED"
+#: The source that raised the conflict no longer gives the item (its latest load left it empty): nothing to decide.
+VALUE_WITHDRAWN = "VALUE_WITHDRAWN"
 # Below this planner estimate a table is counted exactly (cheap); above, the estimate is close enough.
 EXACT_COUNT_BELOW = 100_000
 MAX_HISTORY = 1000

@@ -420,6 +420,28 @@ async def test_an_authoritative_change_closes_conflicts_that_now_agree(calls: Ca
     assert [c.resolution for c in closed] == ["VALUES_AGREE"]
 
 
+async def test_a_conflict_on_a_value_its_source_no_longer_gives_is_closed_not_left_to_adopt(calls: Calls) -> None:
+    """The other source's next load leaves the item empty (its latest values are kept whole): the conflict it had
+    raised stayed open, the police asked to keep or adopt an address nobody asserted any more (adopting wrote it
+    into the record) and supervision counted it open. It is closed VALUE_WITHDRAWN; given again, it is raised
+    again."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "address": "北京市西城区新街口2号"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 1
+    (raised,) = await calls.conflicts(POLICE, key=key)
+    without = {item: value for item, value in other.items() if item != "address"}
+    assert (await calls.load(CIVIL, "population", rows(without))).accepted == 1
+    assert await calls.conflicts(AUTHORITY, key=key) == []
+    (closed,) = await calls.conflicts(AUTHORITY, state=pb.CONFLICT_STATE_RESOLVED, key=key)
+    assert (closed.id, closed.item, closed.resolution) == (raised.id, "address", "VALUE_WITHDRAWN")
+    reason, _ = await fails(calls.resolve(POLICE, raised.id, adopt=True), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "CONFLICT_RESOLVED"
+    assert (await calls.lookup("population", key)).record.values.get("address", "") == record.get("address", "")
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 1  # said again: disagreeing again
+
+
 async def test_other_sources_values_are_cross_checked_when_the_authoritative_record_arrives(calls: Calls) -> None:
     (record,) = fresh_persons(1)
     other = {**record, "status": "迁出" if record["status"] != "迁出" else "正常"}
