@@ -472,6 +472,45 @@ async def test_history_keeps_every_superseded_version(calls: Calls) -> None:
     await fails(calls.history(POLICE, "population", unknown["citizen_id"]), grpc.StatusCode.NOT_FOUND)
 
 
+async def test_a_records_whole_history_is_read_a_page_at_a_time(calls: Calls, pool: asyncpg.Pool) -> None:
+    """The answer held the current version and the newest 1,000 superseded ones, and said nothing of the older:
+    a record changed daily for three years lost its first versions without a word, though the call is documented
+    as a record's every version. It pages now, newest first, the current version first on the first page."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    # 1,001 superseded versions, the oldest written first (as loads write them), v1 the newest.
+    await pool.execute(
+        "INSERT INTO record_history (dataset, key, item_values, source_department_code, as_of_time, recorded_time) "
+        "SELECT 'population', $1, jsonb_build_object('citizen_id', $1::text, 'name', 'v' || n), $2, "
+        "now() - make_interval(days => n), now() - make_interval(days => n) "
+        "FROM generate_series(1, 1001) AS n ORDER BY n DESC", key, POLICE.department_code)
+
+    async def page(size: int, token: str = "", typed: str = key) -> pb.GetRecordHistoryResponse:
+        return await calls.admin.GetRecordHistory(
+            pb.GetRecordHistoryRequest(dataset="population", key=typed, page_size=size, page_token=token),
+            metadata=calls.signer.metadata(POLICE))
+
+    names, token, pages = [], "", 0
+    while True:
+        answer = await page(1000, token)
+        names += [v.values["name"] for v in answer.versions]
+        pages += 1
+        if not (token := answer.next_page_token):
+            break
+    assert (pages, names) == (2, [record["name"], *(f"v{n}" for n in range(1, 1002))])
+    first = await page(0)  # the default page: 50, and a token for the rest
+    assert len(first.versions) == 50 and first.next_page_token
+    single = await page(1)
+    assert [v.values["name"] for v in single.versions] == [record["name"]]
+    assert [v.values["name"] for v in (await page(2, single.next_page_token)).versions] == ["v1", "v2"]
+    reason, bad = await fails(page(2, single.next_page_token[:-2]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad == {"page_token"}
+    (other,) = fresh_persons(1)
+    reason, bad = await fails(page(2, single.next_page_token, other["citizen_id"]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, bad) == ("PAGE_TOKEN_MISMATCH", {"page_token"})  # another record's history
+
+
 async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> None:
     (record,) = fresh_persons(1)
     now = datetime.now(UTC)
