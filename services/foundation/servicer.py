@@ -29,6 +29,7 @@ from services.runtime.errors import (
     FieldViolation,
     ServiceError,
     invalid_argument,
+    invisible_character,
     not_found,
     permission_denied,
     unauthenticated,
@@ -177,6 +178,16 @@ def _record_key(dataset: Dataset, typed: str) -> str:
         return str(item.parse(unicodedata.normalize("NFKC", typed).strip(), china_today()))
 
 
+def _note(typed: str) -> str:
+    """A conflict's note with its line breaks as LF: a client on Windows (a textarea's form, a REST call from a
+    .NET program) sends CRLF, whose CR was refused as a control character in a note that may run over lines.
+
+    The note is then checked for what nobody sees (services.runtime.errors.invisible_character) but its line breaks
+    and tabs: ``str.isprintable`` refused a full-width space (全角空格, typed between a Chinese note's phrases)
+    and an ideograph of a CJK extension newer than the server's Unicode data as control characters."""
+    return typed.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _history_position(token: str, violations: list[FieldViolation]) -> int | None:
     """The history row id a GetRecordHistory page token resumes before; None for the first page (which begins with
     the current version)."""
@@ -267,16 +278,16 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         violations: list[FieldViolation] = []
         if request.id <= 0:
             violations.append(FieldViolation("id", "must be the id of a conflict"))
-        if len(request.note) > MAX_NOTE:
+        note = _note(request.note)
+        if len(note) > MAX_NOTE:
             violations.append(FieldViolation("note", f"must be at most {MAX_NOTE} characters"))
-        elif not all(ch.isprintable() or ch in "\n\t" for ch in request.note):
-            violations.append(FieldViolation("note", "must not contain control characters"))
+        elif (hidden := invisible_character(note.replace("\n", " ").replace("\t", " "))) is not None:
+            violations.append(FieldViolation("note", hidden))
         if violations:
             raise invalid_argument(violations)
         # A refusal comes only for a conflict the caller may see (others are NOT_FOUND): its id is the target.
         async with self._refusals_logged(caller, "foundation.resolve_conflict", f"conflict/{request.id}"):
-            conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value,
-                                                  request.note.strip())
+            conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, note.strip())
         return pb.ResolveConflictResponse(conflict=conflict_message(conflict, caller))
 
     async def GetRecordHistory(self, request: pb.GetRecordHistoryRequest, context: grpc.aio.ServicerContext

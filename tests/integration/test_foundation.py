@@ -369,6 +369,25 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: as
     assert await calls.conflicts(AUTHORITY, key=key) == []
 
 
+async def test_a_note_typed_in_chinese_with_a_full_width_space_or_lines_from_windows_is_taken(calls: Calls) -> None:
+    """A note was refused 'must not contain control characters' for a full-width space (全角空格, typed between a
+    Chinese note's phrases) and for the CR of a Windows client's line breaks; a zero-width space is still refused,
+    named."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "name": record["name"] + "某", "address": "北京市西城区新街口3号"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 2
+    by_item = {c.item: c for c in await calls.conflicts(POLICE, key=key)}
+    kept = await calls.resolve(POLICE, by_item["name"].id, adopt=False, note="以户籍底册为准　见附件")
+    assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准　见附件"
+    _, fields = await fails(calls.resolve(POLICE, by_item["address"].id, False, note="以户籍\u200b底册为准"),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"note"}
+    kept = await calls.resolve(POLICE, by_item["address"].id, adopt=False, note="核实经过：\r\n1. 调阅户籍底册\r\n")
+    assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 核实经过：\n1. 调阅户籍底册"
+
+
 async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_form(calls: Calls) -> None:
     """Loaded in full width, the licence is stored under its ASCII number; looked up (one key or a batch) or its
     history read in either form, the same record is found; loaded again in ASCII, it is that record's new version."""
