@@ -459,6 +459,10 @@ class _LoadTally:
     shown: int = 0
     #: The line the file's last record read begins on, sent or not (0: the file holds none).
     last_record: int = 0
+    #: Records accepted while the department was not the dataset's authoritative source (kept to be cross-checked,
+    #: not made the records), and the first and last lines of the calls that sent them.
+    kept: int = 0
+    kept_lines: tuple[int, int] = (0, 0)
 
 
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
@@ -518,7 +522,27 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     if tally.rejected > tally.shown:
         kept = f": every one in {rejected_path}" if rejected_path else ": pass --rejected FILE to keep them all"
         print(f"… and {tally.rejected - tally.shown} more rejected{kept}", file=sys.stderr)
+    if tally.kept:
+        print(_kept_for_cross_checking(tally, dataset), file=sys.stderr)
     return 1 if tally.rejected else 0
+
+
+def _kept_for_cross_checking(tally: _LoadTally, dataset: str) -> str:
+    """What became of the records a department that was not the dataset's authoritative source sent: kept to be
+    cross-checked, not the records. "N records loaded" alone read as the records loaded, and a load during which
+    the authority designated another source (a file of 10^6 lines takes a while) said nothing of the calls after
+    the change, whose records went no further than the cross-check."""
+    first, last = tally.kept_lines
+    if tally.kept == tally.accepted:
+        return (f"govshare load-records: your department is not the authoritative source of {dataset}: the "
+                f"{tally.kept} record{'s' * (tally.kept != 1)} loaded were kept to be cross-checked against its "
+                "records (多元校核), not made the records (but for the items the authority designated to your "
+                "department)")
+    return (f"govshare load-records: the authoritative source of {dataset} changed during the load: {tally.kept} of "
+            f"the {tally.accepted} records loaded (lines {first}–{last}) were sent while your department was not "
+            "it, and were only kept to be cross-checked against its records, not made the records: load them again "
+            f"with --start-line {first} while your department is its authoritative source (ListSources says which "
+            "department is)")
 
 
 def _same_file(path: Path, other: Path) -> bool:
@@ -577,6 +601,9 @@ def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTa
             metadata=md, timeout=120)
         tally.accepted += answer.accepted
         tally.conflicts += answer.conflicts
+        if answer.kept_for_cross_checking and answer.accepted:
+            tally.kept += answer.accepted
+            tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
         for rejected in answer.rejected:
             reasons[sent[rejected.index][0].line] = list(rejected.reasons)
     tally.first_line = tally.first_line or batch[0][0].line

@@ -80,6 +80,9 @@ class LoadOutcome:
     conflicts: int = 0
     #: Keys whose current record changed (their cache entries were invalidated).
     changed_keys: list[str] = field(default_factory=list)
+    #: The source was not the dataset's authoritative one: its values were kept for cross-checking, not made the
+    #: records (but for the items designated to it).
+    kept_for_cross_checking: bool = False
 
 
 @dataclass(slots=True)
@@ -220,6 +223,7 @@ class Loader:
                 raise invalid_argument([FieldViolation(
                     "records", "no records to load: send at least one (over HTTP/JSON the body's list is "
                     "\"records\", each {\"values\": {item: value}}; a field of another name is dropped, not refused)")])
+            outcome.kept_for_cross_checking = source != designation.authority
             if refusal is None and good:
                 if source == designation.authority:
                     accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)

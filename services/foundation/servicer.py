@@ -245,6 +245,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         outcome = await self._loader.load(dataset, source, [_load_row(r) for r in request.records], caller=caller)
         return pb.LoadRecordsResponse(
             accepted=outcome.accepted, conflicts=outcome.conflicts,
+            kept_for_cross_checking=outcome.kept_for_cross_checking,
             rejected=[pb.RejectedRecord(index=r.index, key=r.key, reasons=r.reasons) for r in outcome.rejected])
 
     async def ListConflicts(self, request: pb.ListConflictsRequest, context: grpc.aio.ServicerContext

@@ -775,6 +775,23 @@ async def test_a_new_designation_takes_over_and_the_former_source_becomes_a_cros
         await calls.designate(AUTHORITY, "place", RESOURCES)
 
 
+async def test_a_load_says_whether_its_records_were_only_kept_for_cross_checking(calls: Calls) -> None:
+    """The answer to a load did not say whether the records became the records or were only kept to be
+    cross-checked: a source whose designation the authority changed between two calls of one load could not tell
+    which calls counted."""
+    place = synthetic.place(next(_indexes), SEED)
+    first = await calls.load(RESOURCES, "place", rows(place))
+    assert (first.accepted, first.kept_for_cross_checking) == (1, False)
+    await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        moved = {**place, "address": place["address"] + "（新址）"}
+        second = await calls.load(RESOURCES, "place", rows(moved))
+        assert (second.accepted, second.kept_for_cross_checking) == (1, True)
+        assert (await calls.lookup("place", place["place_code"])).record.values["address"] == place["address"]
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
 async def test_a_source_designated_authoritative_no_longer_disagrees_with_itself(calls: Calls) -> None:
     """A conflict a source raised is closed when the authority designates that source for the item: it is then
     the item's authoritative source and has nobody to disagree with. Left open, nobody could decide it (the former

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "citizen_id,name,sex,ethnicity,birth_date,status,as_of_time"
+#: The command run from this tree, its generated protos too (an editable install may name another checkout's).
+_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "protos")))}
 
 
 def _citizen_id(birth: str, male: bool) -> str:
@@ -43,7 +45,7 @@ def _load(platform, *args: str) -> subprocess.CompletedProcess:  # type: ignore[
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "load-records", *args, "--gateway", platform.gateway,
          "--system-id", police["system_id"], "--secret", police["secret"]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
 
 
 async def _history(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
@@ -116,7 +118,7 @@ async def test_a_load_the_platform_refuses_says_from_which_line_to_go_on(platfor
     done = await asyncio.to_thread(subprocess.run, [
         sys.executable, "-m", "services.cli", "load-records", "region", str(path), "--gateway", platform.gateway,
         "--system-id", civil["system_id"], "--secret", civil["secret"]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
     assert done.returncode == 1
     assert '"reason": "NOT_A_SOURCE"' in done.stderr
     assert f"nothing of {path} was loaded" in done.stderr
@@ -293,3 +295,49 @@ async def test_rejections_asked_for_in_the_file_being_loaded_are_refused_and_the
         assert path.read_text(encoding="utf-8") == text
     with pytest.raises(grpc.aio.AioRpcError):
         await _history(platform, person)
+
+
+def test_records_sent_after_the_authority_designated_another_source_are_said_to_be_only_cross_checked(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The authority designates another source of population while a file of 5,010 records loads in two calls (a
+    stand-in platform answers the second as the service then does: accepted, kept for cross-checking). The command
+    said '5010 records loaded', exit 0, and the officer took the last 10 for the records; it now says which lines
+    went no further than the cross-check, and from which line to load them again."""
+    from concurrent import futures
+
+    from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+
+    class Tokens(token_pb2_grpc.TokenServiceServicer):
+        def IssueToken(self, request, context):  # type: ignore[no-untyped-def]
+            return token_pb2.IssueTokenResponse(token="t")
+
+    calls: list[int] = []
+
+    def load(request, context):  # type: ignore[no-untyped-def]
+        calls.append(len(request.records))
+        return pb.LoadRecordsResponse(accepted=len(request.records), kept_for_cross_checking=len(calls) > 1)
+
+    path = tmp_path / "people.csv"
+    path.write_text("citizen_id,name,sex,ethnicity,birth_date,status\n" + "".join(
+        f"11010119491001{n:04d},张{n},男,汉族,1949-10-01,正常\n" for n in range(5_010)), encoding="utf-8")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    token_pb2_grpc.add_TokenServiceServicer_to_server(Tokens(), server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "govshare.foundation.v1.FoundationAdminService", {"LoadRecords": grpc.unary_unary_rpc_method_handler(
+            load, request_deserializer=pb.LoadRecordsRequest.FromString,
+            response_serializer=lambda response: response.SerializeToString())}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "load-records", "population", str(path), "--gateway",
+             f"127.0.0.1:{port}", "--system-id", "sys-0123456789abcdef", "--secret", "s"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
+    finally:
+        server.stop(None)
+    assert calls == [5_000, 10] and done.returncode == 0, done.stderr
+    assert f"population: 5010 records loaded from {path}" in done.stdout
+    assert ("govshare load-records: the authoritative source of population changed during the load: 10 of the 5010 "
+            "records loaded (lines 5002–5011) were sent while your department was not it, and were only kept to be "
+            "cross-checked against its records, not made the records: load them again with --start-line 5002 "
+            "while your department is its authoritative source") in done.stderr, done.stderr

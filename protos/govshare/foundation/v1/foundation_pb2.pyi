@@ -70,14 +70,16 @@ class RejectedRecord(_message.Message):
     def __init__(self, index: _Optional[int] = ..., key: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoadRecordsResponse(_message.Message):
-    __slots__ = ("accepted", "rejected", "conflicts")
+    __slots__ = ("accepted", "rejected", "conflicts", "kept_for_cross_checking")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FOR_CROSS_CHECKING_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     rejected: _containers.RepeatedCompositeFieldContainer[RejectedRecord]
     conflicts: int
-    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ...) -> None: ...
+    kept_for_cross_checking: bool
+    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ..., kept_for_cross_checking: _Optional[bool] = ...) -> None: ...
 
 class Conflict(_message.Message):
     __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time", "authoritative_department_code", "authoritative_value_withheld", "resolved_by")
