@@ -397,12 +397,16 @@ async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Ma
     it, the dataset's source's load extracted before an item source's later one was refused whole as stale,
     though it was newer than anything the dataset's source had loaded (its corrections of every other item with
     it). Where items have sources of their own, the dataset's source's values are kept with its own time
-    (_overlay_item_sources), which is then the one compared; a record it has no kept values of yet is compared
-    with the record's time, as before.
+    (_overlay_item_sources), which is then the one compared.
+
+    A record another department last wrote (the former authoritative source, before the authority designated this
+    one) is compared with this source's own kept values, when it loaded them as a cross-checking source, and else
+    with nothing: compared with the former source's time, the new source's first load from an extract taken before
+    the former's last load was refused whole as stale, each record 'older than the stored values' it never stored.
     """
-    stored = {key: record.as_of_time for key, record in current.items()}
-    if overridden:
-        stored.update(await tx.own_source_times(dataset.name, source, list(current)))
+    stored = {key: record.as_of_time for key, record in current.items() if record.source_department_code == source}
+    if others := [key for key in current if overridden or key not in stored]:
+        stored.update(await tx.own_source_times(dataset.name, source, others))
     return stored
 
 

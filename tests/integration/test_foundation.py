@@ -792,6 +792,28 @@ async def test_a_load_says_whether_its_records_were_only_kept_for_cross_checking
         await calls.designate(AUTHORITY, "place", RESOURCES)
 
 
+async def test_a_newly_designated_sources_first_load_is_not_held_to_the_former_sources_as_of_times(
+        calls: Calls) -> None:
+    """Designated after the former source's last load, the new source loads its extract of two hours ago: each record
+    was refused 'older than the stored values', values it never stored (the former source's, an hour ago), so its
+    whole first load was refused. Its own earlier assertion still counts."""
+    now = datetime.now(UTC)
+    place = synthetic.place(next(_indexes), SEED)
+    key = place["place_code"]
+    await calls.load(RESOURCES, "place", rows(place, as_of=now - timedelta(hours=1)))
+    await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        moved = {**place, "address": place["address"] + "（新址）"}
+        loaded = await calls.load(SERVICES, "place", rows(moved, as_of=now - timedelta(hours=2)))
+        assert (loaded.accepted, list(loaded.rejected)) == (1, []), loaded
+        found = (await calls.lookup("place", key)).record
+        assert (found.values["address"], found.source_department_code) == (moved["address"], SERVICES.department_code)
+        older = await calls.load(SERVICES, "place", rows(place, as_of=now - timedelta(hours=3)))
+        assert "older than the stored values" in older.rejected[0].reasons[0]  # its own clock still counts
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
 async def test_a_source_designated_authoritative_no_longer_disagrees_with_itself(calls: Calls) -> None:
     """A conflict a source raised is closed when the authority designates that source for the item: it is then
     the item's authoritative source and has nobody to disagree with. Left open, nobody could decide it (the former
