@@ -350,16 +350,26 @@ class Loader:
                     f"only the authoritative source of {seen.dataset} item {seen.item} ({owner or 'not designated'}) "
                     "resolves its conflicts")
             conflict = await tx.conflict(conflict_id, for_update=True)
-            if conflict is None or conflict.state != OPEN:
-                raise failed_precondition("CONFLICT_RESOLVED", f"conflict {conflict_id} is already resolved")
+            code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
+            resolution = f"{code}: {note}" if note else code
+            if conflict is not None and conflict.state != OPEN:
+                if conflict.resolution == resolution and conflict.resolved_by.id == caller.system_id:
+                    # The same decision by the same person again: a retry whose first answer was lost, or a form
+                    # sent twice. It is answered as made, not refused as if another had decided it.
+                    conflict.authoritative_department_code = owner
+                    return conflict
+                raise failed_precondition("CONFLICT_RESOLVED", (
+                    f"conflict {conflict_id} was resolved already ({conflict.resolution.partition(':')[0]}"
+                    f"{', by department ' + conflict.resolved_by.department_code if conflict.resolved_by else ''}):"
+                    " ListConflicts with state CONFLICT_STATE_RESOLVED shows how"))
+            if conflict is None:
+                raise not_found(f"conflict {conflict_id}")
             if adopt_other_value:
                 await self._adopt(tx, conflict, now)
                 if owner != designation.authority:  # the dataset's source's next load must not undo it
                     await tx.set_source_value(conflict.dataset, conflict.key, owner, conflict.item,
                                               conflict.other_value)
-            code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
-            result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by,
-                                               actor_of(caller))
+            result = await tx.resolve_conflict(conflict_id, resolution, resolved_by, actor_of(caller))
             result.authoritative_department_code = owner
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,

@@ -388,6 +388,31 @@ async def test_a_note_typed_in_chinese_with_a_full_width_space_or_lines_from_win
     assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 核实经过：\n1. 调阅户籍底册"
 
 
+async def test_a_resolution_sent_again_is_answered_as_made_and_another_decision_says_how_it_was_decided(
+        calls: Calls, pool: asyncpg.Pool) -> None:
+    """The 编目员 whose answer was lost (or whose form went twice) sent the same decision again and was refused
+    'conflict N is already resolved', saying neither that it was their own decision nor what it was. The same
+    decision by the same caller is answered as it was made (nothing written again, nothing logged twice); another
+    decision is refused naming the resolution and the department that made it."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    await calls.load(CIVIL, "population", rows({**record, "address": "北京市西城区新街口4号"}))
+    (conflict,) = await calls.conflicts(POLICE, key=key)
+    kept = await calls.resolve(POLICE, conflict.id, adopt=False, note="以户籍底册为准")
+    again = await calls.resolve(POLICE, conflict.id, adopt=False, note="以户籍底册为准")
+    assert again == kept
+    logged = await pool.fetchval("SELECT count(*) FROM admin_outbox WHERE action = 'foundation.resolve_conflict' "
+                                 "AND target = $1 AND result = 'OK'", f"conflict/{conflict.id}")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await calls.resolve(POLICE, conflict.id, adopt=True)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.value.details() == (
+        f"conflict {conflict.id} was resolved already (KEEP_AUTHORITATIVE_VALUE, by department "
+        f"{POLICE.department_code}): ListConflicts with state CONFLICT_STATE_RESOLVED shows how")
+    assert logged == 1  # the resolution, once (this module's outbox is not relayed)
+
+
 async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_form(calls: Calls) -> None:
     """Loaded in full width, the licence is stored under its ASCII number; looked up (one key or a batch) or its
     history read in either form, the same record is found; loaded again in ASCII, it is that record's new version."""
