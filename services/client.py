@@ -524,7 +524,19 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         print(f"… and {tally.rejected - tally.shown} more rejected{kept}", file=sys.stderr)
     if tally.kept:
         print(_kept_for_cross_checking(tally, dataset), file=sys.stderr)
+    if tally.accepted and (absent := [item.name for item in definition.items if item.name not in header]):
+        print(_without_columns(path, absent, tally.accepted), file=sys.stderr)
     return 1 if tally.rejected else 0
+
+
+def _without_columns(path: Path, absent: list[str], accepted: int) -> str:
+    """What a file without a column of some (optional) items did to the records loaded: a load gives a record whole,
+    so each of them now has none of those items, whatever it held before. An export of the required columns alone
+    emptied every record's address without a word, the data officer taking the other values for untouched."""
+    them = "it" if len(absent) == 1 else "them"
+    return (f"govshare load-records: {path} has no column of {', '.join(absent)}: the {accepted} record"
+            f"{'s' * (accepted != 1)} loaded are without {them}, whatever they held before (a load gives each "
+            f"record whole): to keep {them}, load a file with {them}")
 
 
 def _kept_for_cross_checking(tally: _LoadTally, dataset: str) -> str:

@@ -48,6 +48,13 @@ def _load(platform, *args: str) -> subprocess.CompletedProcess:  # type: ignore[
         cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
 
 
+def _without_addresses(path: Path, loaded: int) -> str:
+    """What the command says of a file of HEADER's columns, which has none of the population's address items."""
+    return (f"govshare load-records: {path} has no column of address, address_region_code: the {loaded} record"
+            f"{'s' * (loaded != 1)} loaded are without them, whatever they held before (a load gives each record "
+            "whole): to keep them, load a file with them")
+
+
 async def _history(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
     admin = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
     return list((await admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset="population", key=citizen_id),
@@ -170,7 +177,7 @@ async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrot
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith(f"population: 2 records loaded from {path}"), done.stdout + done.stderr
     assert done.stderr.splitlines() == ["line 4: column 8 holds a value but has no name in the first line: name its "
-                                        "item there, or empty the column"]
+                                        "item there, or empty the column", _without_addresses(path, 2)]
     for citizen_id, name in zip(people[:2], ["冯一", "陈二"], strict=True):
         assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
 
@@ -240,7 +247,7 @@ async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_namin
                     f"{person.lower()},杨捌,男,汉族,1968-08-08,正常,\n", encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1, done.stderr
-    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file", _without_addresses(path, 2)]
     assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
 
 
@@ -255,12 +262,32 @@ async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_
                     f"{person},钱叁,男,汉族,1971-03-03,正常,\n", encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(path), "--start-line", "3")
     assert done.returncode == 1, (done.stdout, done.stderr)
-    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file", _without_addresses(path, 1)]
     assert done.stdout == (f"population: 1 record loaded from {path}, 1 rejected, "
                            "0 disagreeing with the authoritative source\n")
     assert [v.values["name"] for v in await _history(platform, other)] == ["孙四"]
     with pytest.raises(grpc.aio.AioRpcError):  # line 2 was not sent by this run, and line 4 was not loaded
         await _history(platform, person)
+
+
+async def test_a_file_without_an_optional_items_column_says_the_records_loaded_are_without_it(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load gives a record whole: an export of the required columns alone loaded over records that had an address
+    left every one without it, and the command said only 'N records loaded'. It now names the columns the file
+    lacks and what became of the records' values of them."""
+    person = _citizen_id("19730505", True)
+    path = tmp_path / "full.csv"
+    path.write_text(f"{HEADER},address,address_region_code\n{person},李五,男,汉族,1973-05-05,正常,,北京市东城区东华门街道1号,"
+                    "110101\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    narrow = tmp_path / "required-only.csv"
+    narrow.write_text(f"{HEADER}\n{person},李五,男,汉族,1973-05-05,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(narrow))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [_without_addresses(narrow, 1)]
+    versions = await _history(platform, person)
+    assert ["address" in version.values for version in versions] == [False, True]  # as the command said
 
 
 async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
