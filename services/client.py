@@ -459,6 +459,10 @@ class _LoadTally:
     shown: int = 0
     #: The line the file's last record read begins on, sent or not (0: the file holds none).
     last_record: int = 0
+    #: Records accepted while the department was not the dataset's authoritative source (kept to be cross-checked,
+    #: not made the records), and the first and last lines of the calls that sent them.
+    kept: int = 0
+    kept_lines: tuple[int, int] = (0, 0)
 
 
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
@@ -518,7 +522,39 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
     if tally.rejected > tally.shown:
         kept = f": every one in {rejected_path}" if rejected_path else ": pass --rejected FILE to keep them all"
         print(f"… and {tally.rejected - tally.shown} more rejected{kept}", file=sys.stderr)
+    if tally.kept:
+        print(_kept_for_cross_checking(tally, dataset), file=sys.stderr)
+    if tally.accepted and (absent := [item.name for item in definition.items if item.name not in header]):
+        print(_without_columns(path, absent, tally.accepted), file=sys.stderr)
     return 1 if tally.rejected else 0
+
+
+def _without_columns(path: Path, absent: list[str], accepted: int) -> str:
+    """What a file without a column of some (optional) items did to the records loaded: a load gives a record whole,
+    so each of them now has none of those items, whatever it held before. An export of the required columns alone
+    emptied every record's address without a word, the data officer taking the other values for untouched."""
+    them = "it" if len(absent) == 1 else "them"
+    return (f"govshare load-records: {path} has no column of {', '.join(absent)}: the {accepted} record"
+            f"{'s' * (accepted != 1)} loaded are without {them}, whatever they held before (a load gives each "
+            f"record whole): to keep {them}, load a file with {them}")
+
+
+def _kept_for_cross_checking(tally: _LoadTally, dataset: str) -> str:
+    """What became of the records a department that was not the dataset's authoritative source sent: kept to be
+    cross-checked, not the records. "N records loaded" alone read as the records loaded, and a load during which
+    the authority designated another source (a file of 10^6 lines takes a while) said nothing of the calls after
+    the change, whose records went no further than the cross-check."""
+    first, last = tally.kept_lines
+    if tally.kept == tally.accepted:
+        return (f"govshare load-records: your department is not the authoritative source of {dataset}: the "
+                f"{tally.kept} record{'s' * (tally.kept != 1)} loaded were kept to be cross-checked against its "
+                "records (多元校核), not made the records (but for the items the authority designated to your "
+                "department)")
+    return (f"govshare load-records: the authoritative source of {dataset} changed during the load: {tally.kept} of "
+            f"the {tally.accepted} records loaded (lines {first}–{last}) were sent while your department was not "
+            "it, and were only kept to be cross-checked against its records, not made the records: load them again "
+            f"with --start-line {first} while your department is its authoritative source (ListSources says which "
+            "department is)")
 
 
 def _same_file(path: Path, other: Path) -> bool:
@@ -534,7 +570,9 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
 
     A key given on two lines is the later line's rejection naming the first, whichever calls they fall in: in one
     call the platform rejected it as 'repeats record #0 of this load', a position in the call, not a line; in two,
-    the later record was loaded over the first without a word."""
+    the later record was loaded over the first without a word. The lines before ``start_line`` count too (read for
+    their keys, not sent): a load resumed after a stop loaded the later line over the one the stopped load had
+    sent, which the whole file loaded at once rejects."""
     from services.foundation.loading import MAX_RECORDS
     from services.foundation.validation import stored_key
 
@@ -543,9 +581,13 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
     first_line: dict[str, int] = {}
     for row in rows:
         tally.last_record = row.line
-        if row.line < start_line:
-            continue
         key = "" if row.problem else stored_key(key_item, row.values.get(key_item, ""))
+        if row.line < start_line:
+            # Read, not sent: a load resumed with --start-line after a stop sent these lines before, so a later
+            # line of one of their keys repeats it as it would have in the load that stopped.
+            if key:
+                first_line.setdefault(key, row.line)
+            continue
         if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
             row.problem = f"{key_item}: repeats line {earlier} of the file"
         message = foundation_pb2.RecordInput(values=row.values)
@@ -571,6 +613,9 @@ def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTa
             metadata=md, timeout=120)
         tally.accepted += answer.accepted
         tally.conflicts += answer.conflicts
+        if answer.kept_for_cross_checking and answer.accepted:
+            tally.kept += answer.accepted
+            tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
         for rejected in answer.rejected:
             reasons[sent[rejected.index][0].line] = list(rejected.reasons)
     tally.first_line = tally.first_line or batch[0][0].line

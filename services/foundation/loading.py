@@ -24,6 +24,7 @@ from services.foundation.store import (
     KEEP_AUTHORITATIVE,
     OPEN,
     RESOLVED,
+    VALUE_WITHDRAWN,
     VALUES_AGREE,
     Conflict,
     Disagreement,
@@ -79,6 +80,9 @@ class LoadOutcome:
     conflicts: int = 0
     #: Keys whose current record changed (their cache entries were invalidated).
     changed_keys: list[str] = field(default_factory=list)
+    #: The source was not the dataset's authoritative one: its values were kept for cross-checking, not made the
+    #: records (but for the items designated to it).
+    kept_for_cross_checking: bool = False
 
 
 @dataclass(slots=True)
@@ -164,6 +168,16 @@ def _load_refusal(designation: Designation, source: str) -> ServiceError | None:
     return None
 
 
+def withdrawn(dataset: Dataset, designation: Designation, other: SourceValues) -> list[tuple[str, str, str]]:
+    """The items ``other``'s source no longer gives (its kept values are its latest load's, whole) that it is not
+    authoritative for: a conflict it raised on one is about a value it does not assert any more.
+
+    Left open, the item's source was asked to keep or adopt a value the other source had taken back (adopting it
+    wrote that value into the record), and supervision counted the conflict as left open."""
+    return [(other.key, item.name, other.source_department_code) for item in dataset.non_key_items
+            if item.name not in other.values and designation.authority_of(item.name) != other.source_department_code]
+
+
 def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, str, str]],
                    existing: Iterable[Conflict]) -> tuple[list[Disagreement], list[int]]:
     """Which disagreements to record, and which open conflicts to close because the values now agree.
@@ -209,6 +223,7 @@ class Loader:
                 raise invalid_argument([FieldViolation(
                     "records", "no records to load: send at least one (over HTTP/JSON the body's list is "
                     "\"records\", each {\"values\": {item: value}}; a field of another name is dropped, not refused)")])
+            outcome.kept_for_cross_checking = source != designation.authority
             if refusal is None and good:
                 if source == designation.authority:
                     accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)
@@ -335,16 +350,26 @@ class Loader:
                     f"only the authoritative source of {seen.dataset} item {seen.item} ({owner or 'not designated'}) "
                     "resolves its conflicts")
             conflict = await tx.conflict(conflict_id, for_update=True)
-            if conflict is None or conflict.state != OPEN:
-                raise failed_precondition("CONFLICT_RESOLVED", f"conflict {conflict_id} is already resolved")
+            code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
+            resolution = f"{code}: {note}" if note else code
+            if conflict is not None and conflict.state != OPEN:
+                if conflict.resolution == resolution and conflict.resolved_by.id == caller.system_id:
+                    # The same decision by the same person again: a retry whose first answer was lost, or a form
+                    # sent twice. It is answered as made, not refused as if another had decided it.
+                    conflict.authoritative_department_code = owner
+                    return conflict
+                raise failed_precondition("CONFLICT_RESOLVED", (
+                    f"conflict {conflict_id} was resolved already ({conflict.resolution.partition(':')[0]}"
+                    f"{', by department ' + conflict.resolved_by.department_code if conflict.resolved_by else ''}):"
+                    " ListConflicts with state CONFLICT_STATE_RESOLVED shows how"))
+            if conflict is None:
+                raise not_found(f"conflict {conflict_id}")
             if adopt_other_value:
                 await self._adopt(tx, conflict, now)
                 if owner != designation.authority:  # the dataset's source's next load must not undo it
                     await tx.set_source_value(conflict.dataset, conflict.key, owner, conflict.item,
                                               conflict.other_value)
-            code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
-            result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by,
-                                               actor_of(caller))
+            result = await tx.resolve_conflict(conflict_id, resolution, resolved_by, actor_of(caller))
             result.authoritative_department_code = owner
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,
@@ -382,12 +407,16 @@ async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Ma
     it, the dataset's source's load extracted before an item source's later one was refused whole as stale,
     though it was newer than anything the dataset's source had loaded (its corrections of every other item with
     it). Where items have sources of their own, the dataset's source's values are kept with its own time
-    (_overlay_item_sources), which is then the one compared; a record it has no kept values of yet is compared
-    with the record's time, as before.
+    (_overlay_item_sources), which is then the one compared.
+
+    A record another department last wrote (the former authoritative source, before the authority designated this
+    one) is compared with this source's own kept values, when it loaded them as a cross-checking source, and else
+    with nothing: compared with the former source's time, the new source's first load from an extract taken before
+    the former's last load was refused whole as stale, each record 'older than the stored values' it never stored.
     """
-    stored = {key: record.as_of_time for key, record in current.items()}
-    if overridden:
-        stored.update(await tx.own_source_times(dataset.name, source, list(current)))
+    stored = {key: record.as_of_time for key, record in current.items() if record.source_department_code == source}
+    if others := [key for key in current if overridden or key not in stored]:
+        stored.update(await tx.own_source_times(dataset.name, source, others))
     return stored
 
 
@@ -478,7 +507,9 @@ def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: dat
 
 async def _cross_check(tx: Transaction, dataset: Dataset, designation: Designation, source: str,
                        keys: list[str]) -> int:
-    """Compares every source's kept values of these records with the records as they now are (多元校核).
+    """Compares every source's kept values of these records with the records as they now are (多元校核): the
+    conflicts on items they now agree on are closed (VALUES_AGREE), and those on items a source no longer gives
+    (VALUE_WITHDRAWN).
 
     Returns how many disagreements were recorded that ``source`` may see: those it raised and those on
     items it is authoritative for (other sources' disagreements are none of its business).
@@ -488,16 +519,20 @@ async def _cross_check(tx: Transaction, dataset: Dataset, designation: Designati
     current = await tx.current_records(dataset.name, keys)
     found: list[Disagreement] = []
     agreeing: list[tuple[str, str, str]] = []
+    taken_back: list[tuple[str, str, str]] = []
     for other in await tx.source_values(dataset.name, keys):
         record = current.get(other.key)
         if record is not None:  # without a record there is nothing to disagree with yet
             differ, agree = compare(dataset, designation, record, other)
             found += differ
             agreeing += agree
-    if not found and not agreeing:
+            taken_back += withdrawn(dataset, designation, other)
+    if not found and not agreeing and not taken_back:
         return 0
-    to_record, to_close = plan_conflicts(found, agreeing, await tx.conflicts_of_keys(dataset.name, keys))
+    existing = await tx.conflicts_of_keys(dataset.name, keys)
+    to_record, to_close = plan_conflicts(found, agreeing, existing)
     await tx.close_conflicts(to_close, VALUES_AGREE, source)
+    await tx.close_conflicts(plan_conflicts([], taken_back, existing)[1], VALUE_WITHDRAWN, source)
     await tx.open_conflicts(dataset.name, to_record)
     return sum(1 for d in to_record
                if source in (d.other_source_department_code, designation.authority_of(d.item)))

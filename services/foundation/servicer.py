@@ -29,13 +29,14 @@ from services.runtime.errors import (
     FieldViolation,
     ServiceError,
     invalid_argument,
+    invisible_character,
     not_found,
     permission_denied,
     unauthenticated,
 )
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import AssertionVerifier, Caller
-from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.pagination import NOT_ISSUED, decode_token, encode_token, page_size
 from services.runtime.timestamps import from_timestamp, timestamp_problem, to_timestamp
 
 MAX_NOTE = 1000
@@ -177,6 +178,29 @@ def _record_key(dataset: Dataset, typed: str) -> str:
         return str(item.parse(unicodedata.normalize("NFKC", typed).strip(), china_today()))
 
 
+def _note(typed: str) -> str:
+    """A conflict's note with its line breaks as LF: a client on Windows (a textarea's form, a REST call from a
+    .NET program) sends CRLF, whose CR was refused as a control character in a note that may run over lines.
+
+    The note is then checked for what nobody sees (services.runtime.errors.invisible_character) but its line breaks
+    and tabs: ``str.isprintable`` refused a full-width space (全角空格, typed between a Chinese note's phrases)
+    and an ideograph of a CJK extension newer than the server's Unicode data as control characters."""
+    return typed.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _history_position(token: str, violations: list[FieldViolation]) -> int | None:
+    """The history row id a GetRecordHistory page token resumes before; None for the first page (which begins with
+    the current version)."""
+    position = _collect(violations, lambda: decode_token(token))
+    if not isinstance(position, dict):
+        return None
+    before = position.get("before")
+    if isinstance(before, bool) or not isinstance(before, int) or not 0 < before <= MAX_ID:
+        violations.append(FieldViolation("page_token", NOT_ISSUED))
+        return None
+    return before
+
+
 def _version(record: StoredRecord) -> pb.RecordVersion:
     return pb.RecordVersion(values=record.values, source_department_code=record.source_department_code,
                             as_of_time=to_timestamp(record.as_of_time),
@@ -221,6 +245,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         outcome = await self._loader.load(dataset, source, [_load_row(r) for r in request.records], caller=caller)
         return pb.LoadRecordsResponse(
             accepted=outcome.accepted, conflicts=outcome.conflicts,
+            kept_for_cross_checking=outcome.kept_for_cross_checking,
             rejected=[pb.RejectedRecord(index=r.index, key=r.key, reasons=r.reasons) for r in outcome.rejected])
 
     async def ListConflicts(self, request: pb.ListConflictsRequest, context: grpc.aio.ServicerContext
@@ -254,24 +279,30 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         violations: list[FieldViolation] = []
         if request.id <= 0:
             violations.append(FieldViolation("id", "must be the id of a conflict"))
-        if len(request.note) > MAX_NOTE:
+        note = _note(request.note)
+        if len(note) > MAX_NOTE:
             violations.append(FieldViolation("note", f"must be at most {MAX_NOTE} characters"))
-        elif not all(ch.isprintable() or ch in "\n\t" for ch in request.note):
-            violations.append(FieldViolation("note", "must not contain control characters"))
+        elif (hidden := invisible_character(note.replace("\n", " ").replace("\t", " "))) is not None:
+            violations.append(FieldViolation("note", hidden))
         if violations:
             raise invalid_argument(violations)
         # A refusal comes only for a conflict the caller may see (others are NOT_FOUND): its id is the target.
         async with self._refusals_logged(caller, "foundation.resolve_conflict", f"conflict/{request.id}"):
-            conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value,
-                                                  request.note.strip())
+            conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, note.strip())
         return pb.ResolveConflictResponse(conflict=conflict_message(conflict, caller))
 
     async def GetRecordHistory(self, request: pb.GetRecordHistoryRequest, context: grpc.aio.ServicerContext
                                ) -> pb.GetRecordHistoryResponse:
-        """The current version first, then the superseded ones, newest first."""
+        """The current version first, then the superseded ones, newest first, a page at a time.
+
+        Paged by the history row's id: the answer held the newest 1,000 superseded versions and said nothing of the
+        older ones, though it was documented as a record's every version (a licence whose status a source changed
+        daily for three years lost its first ones without a word)."""
         caller = identified(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
+        size = _collect(violations, lambda: page_size(request.page_size))
+        before = _history_position(request.page_token, violations)
         key = request.key.strip()
         if not key:
             violations.append(FieldViolation("key", "required"))
@@ -280,7 +311,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
                 key = _record_key(dataset, key)
             except ValueProblem as problem:
                 violations.append(FieldViolation("key", str(problem)))
-        if violations or dataset is None:
+        if violations or dataset is None or not isinstance(size, int):
             raise invalid_argument(violations)
         authority = await self._store.authoritative_department(dataset.name)
         if (refusal := _history_refusal(caller, authority, dataset.name)) is not None:
@@ -289,16 +320,23 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
                                                                result=refusal.reason))
             self._recorded()
             raise refusal
-        current = await self._store.lookup(dataset.name, key)
-        versions = ([current] if current else []) + await self._store.history(dataset.name, key)
-        if not versions:
+        current = await self._store.lookup(dataset.name, key) if before is None else None
+        first = [current] if current else []
+        # One row more than the page holds says whether another page follows.
+        older = await self._store.history(dataset.name, key, before or MAX_ID, size - len(first) + 1)
+        shown = older[:size - len(first)]
+        versions = first + [version for _, version in shown]
+        if not versions and before is None:
             raise not_found(f"a {dataset.name} record with this key")  # no key in error texts
+        token = ""
+        if len(first) + len(older) > size:
+            token = encode_token({"before": shown[-1][0] if shown else MAX_ID})
         # A person's whole record, unmasked and with its past versions, leaves the platform only with who read it
         # in the administrative log (R-SEC-3), written before the answer: the dataset and the count, never the key.
         await self._store.record_admin_event(AdminEvent.by(caller, "foundation.read_history", dataset.name,
                                                            {"versions": len(versions)}))
         self._recorded()
-        return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions])
+        return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions], next_page_token=token)
 
     async def ListDatasets(self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext
                            ) -> pb.ListDatasetsResponse:

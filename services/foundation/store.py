@@ -51,9 +51,10 @@ VALUES_AGREE = "VALUES_AGREE"
 #: The source that raised the conflict became the item's authoritative source: it has nobody to disagree with.
 SOURCE_DESIGNATED = "SOURCE_DESIGNATED"
 SOURCE_RETIRED = "SOURCE_RETIRED"
+#: The source that raised the conflict no longer gives the item (its latest load left it empty): nothing to decide.
+VALUE_WITHDRAWN = "VALUE_WITHDRAWN"
 # Below this planner estimate a table is counted exactly (cheap); above, the estimate is close enough.
 EXACT_COUNT_BELOW = 100_000
-MAX_HISTORY = 1000
 _META = ("source_department_code", "as_of_time", "recorded_time")
 
 Executor = asyncpg.Pool | asyncpg.Connection
@@ -487,13 +488,14 @@ class FoundationStore:
 
     # ---- curation --------------------------------------------------------------------------------------------------
 
-    async def history(self, dataset: str, key: str) -> list[StoredRecord]:
-        """Superseded versions of one record, newest first."""
+    async def history(self, dataset: str, key: str, before: int, limit: int) -> list[tuple[int, StoredRecord]]:
+        """Superseded versions of one record older than the history row ``before`` (MAX_BIGINT: from the newest),
+        newest first, with their row ids (a keyset page: record_history_by_key)."""
         rows = await self.pool.fetch(
-            "SELECT item_values, source_department_code, as_of_time, recorded_time FROM record_history "
-            "WHERE dataset = $1 AND key = $2 ORDER BY id DESC LIMIT $3", dataset, key, MAX_HISTORY)
-        return [StoredRecord(key, json.loads(r["item_values"]), r["source_department_code"], r["as_of_time"],
-                             r["recorded_time"]) for r in rows]
+            "SELECT id, item_values, source_department_code, as_of_time, recorded_time FROM record_history "
+            "WHERE dataset = $1 AND key = $2 AND id < $3 ORDER BY id DESC LIMIT $4", dataset, key, before, limit)
+        return [(r["id"], StoredRecord(key, json.loads(r["item_values"]), r["source_department_code"],
+                                       r["as_of_time"], r["recorded_time"])) for r in rows]
 
     async def record_admin_event(self, event: AdminEvent) -> None:
         """An administrative event of an act that changes nothing here (a read of a record's history), in the

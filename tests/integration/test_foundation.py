@@ -369,6 +369,50 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: as
     assert await calls.conflicts(AUTHORITY, key=key) == []
 
 
+async def test_a_note_typed_in_chinese_with_a_full_width_space_or_lines_from_windows_is_taken(calls: Calls) -> None:
+    """A note was refused 'must not contain control characters' for a full-width space (全角空格, typed between a
+    Chinese note's phrases) and for the CR of a Windows client's line breaks; a zero-width space is still refused,
+    named."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "name": record["name"] + "某", "address": "北京市西城区新街口3号"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 2
+    by_item = {c.item: c for c in await calls.conflicts(POLICE, key=key)}
+    kept = await calls.resolve(POLICE, by_item["name"].id, adopt=False, note="以户籍底册为准　见附件")
+    assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准　见附件"
+    _, fields = await fails(calls.resolve(POLICE, by_item["address"].id, False, note="以户籍\u200b底册为准"),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"note"}
+    kept = await calls.resolve(POLICE, by_item["address"].id, adopt=False, note="核实经过：\r\n1. 调阅户籍底册\r\n")
+    assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 核实经过：\n1. 调阅户籍底册"
+
+
+async def test_a_resolution_sent_again_is_answered_as_made_and_another_decision_says_how_it_was_decided(
+        calls: Calls, pool: asyncpg.Pool) -> None:
+    """The 编目员 whose answer was lost (or whose form went twice) sent the same decision again and was refused
+    'conflict N is already resolved', saying neither that it was their own decision nor what it was. The same
+    decision by the same caller is answered as it was made (nothing written again, nothing logged twice); another
+    decision is refused naming the resolution and the department that made it."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    await calls.load(CIVIL, "population", rows({**record, "address": "北京市西城区新街口4号"}))
+    (conflict,) = await calls.conflicts(POLICE, key=key)
+    kept = await calls.resolve(POLICE, conflict.id, adopt=False, note="以户籍底册为准")
+    again = await calls.resolve(POLICE, conflict.id, adopt=False, note="以户籍底册为准")
+    assert again == kept
+    logged = await pool.fetchval("SELECT count(*) FROM admin_outbox WHERE action = 'foundation.resolve_conflict' "
+                                 "AND target = $1 AND result = 'OK'", f"conflict/{conflict.id}")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await calls.resolve(POLICE, conflict.id, adopt=True)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.value.details() == (
+        f"conflict {conflict.id} was resolved already (KEEP_AUTHORITATIVE_VALUE, by department "
+        f"{POLICE.department_code}): ListConflicts with state CONFLICT_STATE_RESOLVED shows how")
+    assert logged == 1  # the resolution, once (this module's outbox is not relayed)
+
+
 async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_form(calls: Calls) -> None:
     """Loaded in full width, the licence is stored under its ASCII number; looked up (one key or a batch) or its
     history read in either form, the same record is found; loaded again in ASCII, it is that record's new version."""
@@ -420,6 +464,28 @@ async def test_an_authoritative_change_closes_conflicts_that_now_agree(calls: Ca
     assert [c.resolution for c in closed] == ["VALUES_AGREE"]
 
 
+async def test_a_conflict_on_a_value_its_source_no_longer_gives_is_closed_not_left_to_adopt(calls: Calls) -> None:
+    """The other source's next load leaves the item empty (its latest values are kept whole): the conflict it had
+    raised stayed open, the police asked to keep or adopt an address nobody asserted any more (adopting wrote it
+    into the record) and supervision counted it open. It is closed VALUE_WITHDRAWN; given again, it is raised
+    again."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "address": "北京市西城区新街口2号"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 1
+    (raised,) = await calls.conflicts(POLICE, key=key)
+    without = {item: value for item, value in other.items() if item != "address"}
+    assert (await calls.load(CIVIL, "population", rows(without))).accepted == 1
+    assert await calls.conflicts(AUTHORITY, key=key) == []
+    (closed,) = await calls.conflicts(AUTHORITY, state=pb.CONFLICT_STATE_RESOLVED, key=key)
+    assert (closed.id, closed.item, closed.resolution) == (raised.id, "address", "VALUE_WITHDRAWN")
+    reason, _ = await fails(calls.resolve(POLICE, raised.id, adopt=True), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "CONFLICT_RESOLVED"
+    assert (await calls.lookup("population", key)).record.values.get("address", "") == record.get("address", "")
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 1  # said again: disagreeing again
+
+
 async def test_other_sources_values_are_cross_checked_when_the_authoritative_record_arrives(calls: Calls) -> None:
     (record,) = fresh_persons(1)
     other = {**record, "status": "迁出" if record["status"] != "迁出" else "正常"}
@@ -448,6 +514,45 @@ async def test_history_keeps_every_superseded_version(calls: Calls) -> None:
     assert reason == "NOT_AUTHORITATIVE_SOURCE"
     (unknown,) = fresh_persons(1)
     await fails(calls.history(POLICE, "population", unknown["citizen_id"]), grpc.StatusCode.NOT_FOUND)
+
+
+async def test_a_records_whole_history_is_read_a_page_at_a_time(calls: Calls, pool: asyncpg.Pool) -> None:
+    """The answer held the current version and the newest 1,000 superseded ones, and said nothing of the older:
+    a record changed daily for three years lost its first versions without a word, though the call is documented
+    as a record's every version. It pages now, newest first, the current version first on the first page."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    # 1,001 superseded versions, the oldest written first (as loads write them), v1 the newest.
+    await pool.execute(
+        "INSERT INTO record_history (dataset, key, item_values, source_department_code, as_of_time, recorded_time) "
+        "SELECT 'population', $1, jsonb_build_object('citizen_id', $1::text, 'name', 'v' || n), $2, "
+        "now() - make_interval(days => n), now() - make_interval(days => n) "
+        "FROM generate_series(1, 1001) AS n ORDER BY n DESC", key, POLICE.department_code)
+
+    async def page(size: int, token: str = "", typed: str = key) -> pb.GetRecordHistoryResponse:
+        return await calls.admin.GetRecordHistory(
+            pb.GetRecordHistoryRequest(dataset="population", key=typed, page_size=size, page_token=token),
+            metadata=calls.signer.metadata(POLICE))
+
+    names, token, pages = [], "", 0
+    while True:
+        answer = await page(1000, token)
+        names += [v.values["name"] for v in answer.versions]
+        pages += 1
+        if not (token := answer.next_page_token):
+            break
+    assert (pages, names) == (2, [record["name"], *(f"v{n}" for n in range(1, 1002))])
+    first = await page(0)  # the default page: 50, and a token for the rest
+    assert len(first.versions) == 50 and first.next_page_token
+    single = await page(1)
+    assert [v.values["name"] for v in single.versions] == [record["name"]]
+    assert [v.values["name"] for v in (await page(2, single.next_page_token)).versions] == ["v1", "v2"]
+    reason, bad = await fails(page(2, single.next_page_token[:-2]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad == {"page_token"}
+    (other,) = fresh_persons(1)
+    reason, bad = await fails(page(2, single.next_page_token, other["citizen_id"]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, bad) == ("PAGE_TOKEN_MISMATCH", {"page_token"})  # another record's history
 
 
 async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> None:
@@ -691,6 +796,45 @@ async def test_a_new_designation_takes_over_and_the_former_source_becomes_a_cros
         assert (await calls.lookup("place", key)).record.values["address"] == place["address"]
         assert (await calls.load(SERVICES, "place", rows(moved))).accepted == 1
         assert (await calls.lookup("place", key)).record.values["address"] == moved["address"]
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
+async def test_a_load_says_whether_its_records_were_only_kept_for_cross_checking(calls: Calls) -> None:
+    """The answer to a load did not say whether the records became the records or were only kept to be
+    cross-checked: a source whose designation the authority changed between two calls of one load could not tell
+    which calls counted."""
+    place = synthetic.place(next(_indexes), SEED)
+    first = await calls.load(RESOURCES, "place", rows(place))
+    assert (first.accepted, first.kept_for_cross_checking) == (1, False)
+    await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        moved = {**place, "address": place["address"] + "（新址）"}
+        second = await calls.load(RESOURCES, "place", rows(moved))
+        assert (second.accepted, second.kept_for_cross_checking) == (1, True)
+        assert (await calls.lookup("place", place["place_code"])).record.values["address"] == place["address"]
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
+async def test_a_newly_designated_sources_first_load_is_not_held_to_the_former_sources_as_of_times(
+        calls: Calls) -> None:
+    """Designated after the former source's last load, the new source loads its extract of two hours ago: each record
+    was refused 'older than the stored values', values it never stored (the former source's, an hour ago), so its
+    whole first load was refused. Its own earlier assertion still counts."""
+    now = datetime.now(UTC)
+    place = synthetic.place(next(_indexes), SEED)
+    key = place["place_code"]
+    await calls.load(RESOURCES, "place", rows(place, as_of=now - timedelta(hours=1)))
+    await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        moved = {**place, "address": place["address"] + "（新址）"}
+        loaded = await calls.load(SERVICES, "place", rows(moved, as_of=now - timedelta(hours=2)))
+        assert (loaded.accepted, list(loaded.rejected)) == (1, []), loaded
+        found = (await calls.lookup("place", key)).record
+        assert (found.values["address"], found.source_department_code) == (moved["address"], SERVICES.department_code)
+        older = await calls.load(SERVICES, "place", rows(place, as_of=now - timedelta(hours=3)))
+        assert "older than the stored values" in older.rejected[0].reasons[0]  # its own clock still counts
     finally:
         await calls.designate(AUTHORITY, "place", RESOURCES)
 

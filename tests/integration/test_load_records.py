@@ -29,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "citizen_id,name,sex,ethnicity,birth_date,status,as_of_time"
+#: The command run from this tree, its generated protos too (an editable install may name another checkout's).
+_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "protos")))}
 
 
 def _citizen_id(birth: str, male: bool) -> str:
@@ -43,7 +45,14 @@ def _load(platform, *args: str) -> subprocess.CompletedProcess:  # type: ignore[
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "load-records", *args, "--gateway", platform.gateway,
          "--system-id", police["system_id"], "--secret", police["secret"]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
+
+
+def _without_addresses(path: Path, loaded: int) -> str:
+    """What the command says of a file of HEADER's columns, which has none of the population's address items."""
+    return (f"govshare load-records: {path} has no column of address, address_region_code: the {loaded} record"
+            f"{'s' * (loaded != 1)} loaded are without them, whatever they held before (a load gives each record "
+            "whole): to keep them, load a file with them")
 
 
 async def _history(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
@@ -116,7 +125,7 @@ async def test_a_load_the_platform_refuses_says_from_which_line_to_go_on(platfor
     done = await asyncio.to_thread(subprocess.run, [
         sys.executable, "-m", "services.cli", "load-records", "region", str(path), "--gateway", platform.gateway,
         "--system-id", civil["system_id"], "--secret", civil["secret"]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
     assert done.returncode == 1
     assert '"reason": "NOT_A_SOURCE"' in done.stderr
     assert f"nothing of {path} was loaded" in done.stderr
@@ -168,7 +177,7 @@ async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrot
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith(f"population: 2 records loaded from {path}"), done.stdout + done.stderr
     assert done.stderr.splitlines() == ["line 4: column 8 holds a value but has no name in the first line: name its "
-                                        "item there, or empty the column"]
+                                        "item there, or empty the column", _without_addresses(path, 2)]
     for citizen_id, name in zip(people[:2], ["冯一", "陈二"], strict=True):
         assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
 
@@ -238,8 +247,47 @@ async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_namin
                     f"{person.lower()},杨捌,男,汉族,1968-08-08,正常,\n", encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1, done.stderr
-    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file"]
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file", _without_addresses(path, 2)]
     assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
+
+
+async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_that_line(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load that stopped after line 2 is resumed with --start-line 3, as its message says: the lines before it
+    were read but not their keys, so line 4, the person of line 2 again, was loaded over what line 2 had loaded
+    (exit 0), where the whole file loaded at once rejects it as repeating line 2."""
+    person, other = _citizen_id("19710303", True), _citizen_id("19720404", False)
+    path = tmp_path / "resumed.csv"
+    path.write_text(f"{HEADER}\n{person},钱三,男,汉族,1971-03-03,正常,\n{other},孙四,女,汉族,1972-04-04,正常,\n"
+                    f"{person},钱叁,男,汉族,1971-03-03,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--start-line", "3")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == ["line 4: citizen_id: repeats line 2 of the file", _without_addresses(path, 1)]
+    assert done.stdout == (f"population: 1 record loaded from {path}, 1 rejected, "
+                           "0 disagreeing with the authoritative source\n")
+    assert [v.values["name"] for v in await _history(platform, other)] == ["孙四"]
+    with pytest.raises(grpc.aio.AioRpcError):  # line 2 was not sent by this run, and line 4 was not loaded
+        await _history(platform, person)
+
+
+async def test_a_file_without_an_optional_items_column_says_the_records_loaded_are_without_it(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load gives a record whole: an export of the required columns alone loaded over records that had an address
+    left every one without it, and the command said only 'N records loaded'. It now names the columns the file
+    lacks and what became of the records' values of them."""
+    person = _citizen_id("19730505", True)
+    path = tmp_path / "full.csv"
+    path.write_text(f"{HEADER},address,address_region_code\n{person},李五,男,汉族,1973-05-05,正常,,北京市东城区东华门街道1号,"
+                    "110101\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    narrow = tmp_path / "required-only.csv"
+    narrow.write_text(f"{HEADER}\n{person},李五,男,汉族,1973-05-05,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(narrow))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [_without_addresses(narrow, 1)]
+    versions = await _history(platform, person)
+    assert ["address" in version.values for version in versions] == [False, True]  # as the command said
 
 
 async def test_an_as_of_time_as_a_spreadsheet_writes_it_is_that_time(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -274,3 +322,49 @@ async def test_rejections_asked_for_in_the_file_being_loaded_are_refused_and_the
         assert path.read_text(encoding="utf-8") == text
     with pytest.raises(grpc.aio.AioRpcError):
         await _history(platform, person)
+
+
+def test_records_sent_after_the_authority_designated_another_source_are_said_to_be_only_cross_checked(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The authority designates another source of population while a file of 5,010 records loads in two calls (a
+    stand-in platform answers the second as the service then does: accepted, kept for cross-checking). The command
+    said '5010 records loaded', exit 0, and the officer took the last 10 for the records; it now says which lines
+    went no further than the cross-check, and from which line to load them again."""
+    from concurrent import futures
+
+    from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+
+    class Tokens(token_pb2_grpc.TokenServiceServicer):
+        def IssueToken(self, request, context):  # type: ignore[no-untyped-def]
+            return token_pb2.IssueTokenResponse(token="t")
+
+    calls: list[int] = []
+
+    def load(request, context):  # type: ignore[no-untyped-def]
+        calls.append(len(request.records))
+        return pb.LoadRecordsResponse(accepted=len(request.records), kept_for_cross_checking=len(calls) > 1)
+
+    path = tmp_path / "people.csv"
+    path.write_text("citizen_id,name,sex,ethnicity,birth_date,status\n" + "".join(
+        f"11010119491001{n:04d},张{n},男,汉族,1949-10-01,正常\n" for n in range(5_010)), encoding="utf-8")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    token_pb2_grpc.add_TokenServiceServicer_to_server(Tokens(), server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "govshare.foundation.v1.FoundationAdminService", {"LoadRecords": grpc.unary_unary_rpc_method_handler(
+            load, request_deserializer=pb.LoadRecordsRequest.FromString,
+            response_serializer=lambda response: response.SerializeToString())}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "load-records", "population", str(path), "--gateway",
+             f"127.0.0.1:{port}", "--system-id", "sys-0123456789abcdef", "--secret", "s"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=_ENV)
+    finally:
+        server.stop(None)
+    assert calls == [5_000, 10] and done.returncode == 0, done.stderr
+    assert f"population: 5010 records loaded from {path}" in done.stdout
+    assert ("govshare load-records: the authoritative source of population changed during the load: 10 of the 5010 "
+            "records loaded (lines 5002–5011) were sent while your department was not it, and were only kept to be "
+            "cross-checked against its records, not made the records: load them again with --start-line 5002 "
+            "while your department is its authoritative source") in done.stderr, done.stderr

@@ -96,6 +96,9 @@ _LISTINGS: dict[str, tuple[str, Caller, dict, dict | None]] = {
     "AdminLogService/ListAdminEvents": ("authorization", _auditor, {}, {"action": "catalog.entry.submit"}),
     "AdminLogService/ExportAdminLogCheckpoints": ("authorization", _auditor, {}, None),
     "FoundationAdminService/ListConflicts": ("foundation", _authority, {}, {"state": 1}),
+    "FoundationAdminService/GetRecordHistory": ("foundation", _authority, {"dataset": "population",
+                                                                          "key": "342322194911060454"},
+                                                {"key": "11010519491231002X"}),
     "FoundationAdminService/ListSources": ("foundation", _authority, {"dataset": "licence"}, {"dataset": "population"}),
     "FoundationFiguresService/ListDepartmentFigures": (
         "foundation", _service("supervision"), {"start_time": _T0, "end_time": _T1},

@@ -108,7 +108,7 @@ class FoundationAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetRecordHistory(self, request, context):
-        """Past values of one record.
+        """Past values of one record, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -70,14 +70,16 @@ class RejectedRecord(_message.Message):
     def __init__(self, index: _Optional[int] = ..., key: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoadRecordsResponse(_message.Message):
-    __slots__ = ("accepted", "rejected", "conflicts")
+    __slots__ = ("accepted", "rejected", "conflicts", "kept_for_cross_checking")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FOR_CROSS_CHECKING_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     rejected: _containers.RepeatedCompositeFieldContainer[RejectedRecord]
     conflicts: int
-    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ...) -> None: ...
+    kept_for_cross_checking: bool
+    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ..., kept_for_cross_checking: _Optional[bool] = ...) -> None: ...
 
 class Conflict(_message.Message):
     __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time", "authoritative_department_code", "authoritative_value_withheld", "resolved_by")
@@ -165,18 +167,24 @@ class RecordVersion(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, str]] = ..., source_department_code: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetRecordHistoryRequest(_message.Message):
-    __slots__ = ("dataset", "key")
+    __slots__ = ("dataset", "key", "page_size", "page_token")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     key: str
-    def __init__(self, dataset: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, dataset: _Optional[str] = ..., key: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetRecordHistoryResponse(_message.Message):
-    __slots__ = ("versions",)
+    __slots__ = ("versions", "next_page_token")
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[RecordVersion]
-    def __init__(self, versions: _Optional[_Iterable[_Union[RecordVersion, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[RecordVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Dataset(_message.Message):
     __slots__ = ("name", "key_item", "authoritative_department_code", "record_count")

@@ -23,7 +23,7 @@ class FoundationAdminServiceStub:
     ResolveConflict: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ResolveConflictRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ResolveConflictResponse]
     """The authoritative source of the conflict's item resolves it."""
     GetRecordHistory: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.GetRecordHistoryRequest, _govshare_client_pb_foundation_v1_foundation_pb2.GetRecordHistoryResponse]
-    """Past values of one record."""
+    """Past values of one record, a page at a time."""
     ListDatasets: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ListDatasetsRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ListDatasetsResponse]
     """Datasets and their authoritative source departments."""
     RegisterSource: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceResponse]
@@ -50,7 +50,7 @@ class FoundationAdminServiceAsyncStub:
     ResolveConflict: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ResolveConflictRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ResolveConflictResponse]
     """The authoritative source of the conflict's item resolves it."""
     GetRecordHistory: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.GetRecordHistoryRequest, _govshare_client_pb_foundation_v1_foundation_pb2.GetRecordHistoryResponse]
-    """Past values of one record."""
+    """Past values of one record, a page at a time."""
     ListDatasets: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ListDatasetsRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ListDatasetsResponse]
     """Datasets and their authoritative source departments."""
     RegisterSource: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceResponse]
