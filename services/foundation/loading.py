@@ -388,7 +388,9 @@ class Loader:
         dataset = DATASETS[conflict.dataset]
         record = (await tx.current_records(dataset.name, [conflict.key])).get(conflict.key)
         if record is None:
-            raise failed_precondition("RECORD_MISSING", f"{dataset.name} record {conflict.key} no longer exists")
+            # The conflict is named, not its record: the key may be a 公民身份号码 (no personal data in errors).
+            raise failed_precondition("RECORD_MISSING",
+                                      f"the {dataset.name} record of conflict {conflict.id} no longer exists")
         merged = {**record.values, conflict.item: conflict.other_value}
         checked = validate_record(dataset, merged, now.astimezone(CHINA_TIME).date())
         if checked.problems:
