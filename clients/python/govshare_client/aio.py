@@ -16,7 +16,6 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
-    CHANNEL_OPTIONS,
     CLIENT_CLOSED,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -27,6 +26,7 @@ from govshare_client.client import (
     HeldStream,
     RetryPolicy,
     call_timeout,
+    channel_options,
     closed_while_read,
     connection_settings,
     idle_expired,
@@ -232,7 +232,7 @@ class AsyncClient:
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
-        options = [*CHANNEL_OPTIONS, *options]
+        options = channel_options(options)
         if credentials is None:
             self.channel = grpc.aio.insecure_channel(endpoint, options=options, interceptors=interceptors)
         else:

@@ -81,6 +81,27 @@ IDEMPOTENT_PREFIXES = ("Get", "List", "Search")
 #: rate limit, after the call had been made, audited and counted against the grant's quota.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms", 1000),
                                                 ("grpc.max_receive_message_length", 64 * 1024 * 1024))
+#: The connection is pinged every KEEPALIVE_SECONDS, with calls or without, and given up when no answer comes within
+#: KEEPALIVE_TIMEOUT_SECONDS, as the platform's own channels do (services/runtime/clients.py). Without pings, a
+#: connection a firewall or NAT between the business system and the edge dropped without a word (an idle session
+#: timing out, a failover) was never found dead: every call on it waited its whole deadline and raised
+#: DeadlineExceeded, retried by nobody, for as long as the kernel kept the socket (for ever, where the far side still
+#: acknowledged). The pings keep such an idle session alive too. gRPC's own pings (flow-control probes) wait
+#: ``grpc.http2.ping_timeout_ms`` (60 s by default) for their answer, and no keepalive ping goes out while one waits:
+#: it is held to the same timeout. ``grpc.http2.max_pings_without_data`` 0: an idle connection is pinged for as long
+#: as it is idle, not twice (gRPC's default) and then never.
+KEEPALIVE_SECONDS = 30.0
+KEEPALIVE_TIMEOUT_SECONDS = 10.0
+
+
+def channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The options of a client's channel: :data:`CHANNEL_OPTIONS`, the keepalive, then the caller's (which win)."""
+    keepalive = [("grpc.keepalive_time_ms", round(KEEPALIVE_SECONDS * 1000)),
+                 ("grpc.keepalive_timeout_ms", round(KEEPALIVE_TIMEOUT_SECONDS * 1000)),
+                 ("grpc.http2.ping_timeout_ms", round(KEEPALIVE_TIMEOUT_SECONDS * 1000)),
+                 ("grpc.keepalive_permit_without_calls", 1),
+                 ("grpc.http2.max_pings_without_data", 0)]
+    return [*CHANNEL_OPTIONS, *keepalive, *options]
 
 ENV_ENDPOINT = "GOVSHARE_ENDPOINT"
 ENV_SYSTEM_ID = "GOVSHARE_SYSTEM_ID"
@@ -909,7 +930,7 @@ class Client:
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         idle = build.timeout_of(idle_timeout, "idle_timeout")
-        options = [*CHANNEL_OPTIONS, *options]
+        options = channel_options(options)
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
         else:
