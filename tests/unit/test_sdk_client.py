@@ -1858,6 +1858,24 @@ def test_settings_read_from_files_with_their_newline_still_work(edge: tuple[Fake
     assert len(fake.issued) == 2
 
 
+def test_settings_in_quotes_as_env_files_keep_them_still_work(edge: tuple[FakeEdge, str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker's --env-file and ``kubectl create secret --from-env-file`` keep the quotes of ``VAR="…"``: the
+    endpoint was a host name in quotes (every call UNAVAILABLE "Domain name not found", retried to its deadline),
+    ``GOVSHARE_PLAINTEXT="1"`` a ValueError, and the secret sent with its quotes. None of them holds a quote at its
+    ends; the client and the platform's IssueToken read them without."""
+    fake, address = edge
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", f'"{address}"')
+    monkeypatch.setenv("GOVSHARE_SYSTEM_ID", "'sys-1'")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_SECRET", '"s3cret"\n')
+    monkeypatch.setenv("GOVSHARE_PLAINTEXT", '"1"')
+    with Client(timeout=2) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    with Client(f"\u201c{address}\u201d", '"sys-1"', b"'s3cret'", plaintext=True, timeout=2) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    assert len(fake.issued) == 2
+
+
 def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, address = edge
     monkeypatch.setenv("GOVSHARE_ENDPOINT", address)

@@ -701,11 +701,29 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         raise failure
 
 
+#: The quotes a configuration may keep around a value, as pairs (the platform's IssueToken reads its arguments
+#: without them too: services/authorization/directory.py).
+QUOTE_PAIRS = frozenset({'""', "''", "\u201c\u201d", "\u2018\u2019"})
+
+
+def setting(value: str) -> str:
+    """A setting as the client reads it: without the blanks and one pair of quotes around it.
+
+    Docker's ``--env-file`` and ``kubectl create secret --from-env-file`` keep the quotes of ``VAR="…"``: the
+    endpoint was then a host name in quotes, every call UNAVAILABLE "Domain name not found" retried to its
+    deadline, and ``GOVSHARE_PLAINTEXT="1"`` a ValueError. No endpoint, system id, secret, flag or file name of the
+    client's holds a quote at its ends."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] + value[-1] in QUOTE_PAIRS:
+        value = value[1:-1].strip()
+    return value
+
+
 def _env_flag(name: str) -> bool:
     """A yes/no variable; any other value is a ValueError naming it (``GOVSHARE_PLAINTEXT=y`` meant TLS, and
     every call then failed UNAVAILABLE in a TLS handshake error, retried to its deadline)."""
     raw = os.environ.get(name, "")
-    value = raw.strip().lower()
+    value = setting(raw).lower()
     if value in {"1", "true", "yes", "on"}:
         return True
     if value in {"", "0", "false", "no", "off"}:
@@ -800,9 +818,9 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     given_endpoint = bool(endpoint)
     # Stripped: none holds whitespace, and a value read from a file (a mounted Kubernetes secret, a .env line)
     # often ends with a newline, which made the secret "wrong" and the endpoint a "Misformatted domain name".
-    endpoint = (endpoint or os.environ.get(ENV_ENDPOINT, "")).strip()
-    system_id = (system_id or os.environ.get(ENV_SYSTEM_ID, "")).strip()
-    secret = (secret or os.environ.get(ENV_SECRET, "")).strip()
+    endpoint = setting(endpoint or os.environ.get(ENV_ENDPOINT, ""))
+    system_id = setting(system_id or os.environ.get(ENV_SYSTEM_ID, ""))
+    secret = setting(secret or os.environ.get(ENV_SECRET, ""))
     missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id), (ENV_SECRET, secret))
                if not value]
     if missing:
@@ -814,8 +832,8 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
         return endpoint, system_id, secret, None
     if root_certificates is not None:
         root_certificates = pem_of(root_certificates, "root_certificates")
-    elif os.environ.get(ENV_ROOT_CA):
-        root_certificates = _root_certificates(os.environ[ENV_ROOT_CA])
+    elif setting(os.environ.get(ENV_ROOT_CA, "")):
+        root_certificates = _root_certificates(setting(os.environ[ENV_ROOT_CA]))
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
 
