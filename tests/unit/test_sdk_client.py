@@ -115,6 +115,8 @@ class FakeEdge:
     lifetime: float = 3600.0
     secret: str = "s3cret"
     issued: list[str] = field(default_factory=list)
+    #: Each IssueToken received: the secret it sent, and whether it carried a bearer token.
+    issuances: list[tuple[str, bool]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     script: dict[str, list[Behaviour]] = field(default_factory=dict)
     refused_tokens: set[str] = field(default_factory=set)
@@ -131,6 +133,7 @@ class FakeEdge:
         from govshare_client.pb.authorization.v1 import token_pb2
 
         with self.lock:
+            self.issuances.append((request.secret, "authorization" in dict(context.invocation_metadata())))
             behaviour = self.script.get("IssueToken", []).pop(0) if self.script.get("IssueToken") else None
         if behaviour is not None:
             behaviour(context)
@@ -1952,6 +1955,32 @@ async def test_async_client_renews_a_refused_token_once_and_decodes_errors(edge:
             await client.query("c", "k", purpose="work_reference")
     assert len(fake.issued) == 2
     assert invalid.value.field_violations == [("key", "bad check character")]
+
+
+async def test_a_raw_issue_token_goes_without_a_token_once_and_raises_the_typed_error(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A system handing a token to its browser page calls IssueToken through the client's raw stub. The client first
+    got a token of its own to send with it, and took the answer to a wrong secret (UNAUTHENTICATED) for its token
+    refused: a new token, then IssueToken sent again, each a guess at the system's secret in the platform's log. With
+    AsyncClient the failure was gRPC's raw AioRpcError, not the GovshareError every other call raises. It now goes
+    without a token, once, and raises Unauthenticated with either client."""
+    from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
+
+    fake, address = edge
+    wrong = token_pb2.IssueTokenRequest(system_id="sys-1", secret="not-it")
+    with make_client(address) as client:
+        stub = client.stub(token_pb2_grpc.TokenServiceStub)
+        with pytest.raises(Unauthenticated):
+            stub.IssueToken(wrong)
+        assert stub.IssueToken(token_pb2.IssueTokenRequest(system_id="sys-1", secret="s3cret")).token
+    assert fake.issuances == [("not-it", False), ("s3cret", False)]
+    fake.issuances.clear()
+    async with make_async_client(address) as aclient:
+        astub = aclient.stub(token_pb2_grpc.TokenServiceAsyncStub)
+        with pytest.raises(Unauthenticated):
+            await astub.IssueToken(wrong)
+        await aclient.query("c", "k", purpose="work_reference")  # the client's own token, as before
+    assert fake.issuances == [("not-it", False), ("s3cret", False)]
 
 
 def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

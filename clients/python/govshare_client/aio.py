@@ -50,13 +50,13 @@ from govshare_client.results import (
     VerifyResult,
 )
 
-ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 Stub = TypeVar("Stub")
 
 
 def _details(details: grpc.aio.ClientCallDetails, token: str, timeout: float | None) -> grpc.aio.ClientCallDetails:
     metadata = grpc.aio.Metadata(*[(k, v) for k, v in (details.metadata or ()) if k != "authorization"])
-    metadata.add("authorization", f"Bearer {token}")
+    if token:  # none for IssueToken itself
+        metadata.add("authorization", f"Bearer {token}")
     return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
 
 
@@ -78,14 +78,14 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
         method = _method_name(client_call_details)
         build.metadata_of(client_call_details.metadata)
         request = build.with_request_id(build.message_of(request, method))
-        if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
+        if self.tokens is None:  # (only while the AsyncClient is being made)
             return await continuation(client_call_details, request)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self.timeouts),
                             self._retry, self._rng, request)
         while True:
             remaining = attempts.start()
             try:
-                token = await self.tokens.token(remaining)
+                token = "" if attempts.tokenless else await self.tokens.token(remaining)
                 call = await continuation(_details(client_call_details, token, attempts.left()), request)
                 code = await call.code()
                 error = None if code == grpc.StatusCode.OK else error_from_status(

@@ -176,7 +176,8 @@ class _ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
 
 def _with_token(details: grpc.ClientCallDetails, token: str, timeout: float | None) -> _ClientCallDetails:
     metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
-    metadata.append(("authorization", f"Bearer {token}"))
+    if token:  # none for IssueToken itself
+        metadata.append(("authorization", f"Bearer {token}"))
     return _ClientCallDetails(details.method, timeout, metadata, details.credentials,
                               getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
 
@@ -187,6 +188,11 @@ def _method_name(details: grpc.ClientCallDetails) -> str:
 
 
 RENEW = "renew"
+#: The call that issues the token: sent without one, and its UNAUTHENTICATED (a wrong secret) is no token refused.
+#: A raw stub's IssueToken (a system handing a token to its browser page) was sent with a token the client got
+#: first, and its wrong secret taken for a refused token: sent again after a new one, each logged as a guess at
+#: the system's secret; with AsyncClient its failure was gRPC's raw error, without a deadline.
+ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 
 #: The ``reason`` of an UNAUTHENTICATED that refuses the bearer token itself: ``UNAUTHENTICATED`` from a service
 #: (expired, signed by a key no longer published, of a system since disabled or whose secret was rotated) or from
@@ -214,6 +220,8 @@ class Attempts:
                  request: object = None) -> None:
         self.deadline = time.monotonic() + timeout
         self._retryable = is_idempotent(method, request)
+        #: Whether the call goes without a token (:data:`ISSUE_TOKEN`): none is asked for, none renewed.
+        self.tokenless = method == ISSUE_TOKEN
         self._policy, self._rng = policy, rng
         self._attempt = 0
         self._refused: GovshareError | None = None  # the refusal that made this call renew its token
@@ -625,7 +633,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         while True:
             remaining = call.attempts.start()
             try:
-                token = self._tokens.token(remaining)
+                token = "" if call.attempts.tokenless else self._tokens.token(remaining)
                 outcome = call.continuation(_with_token(call.details, token, call.attempts.left()), call.request)
                 if not outcome.done():
                     if background is None:
