@@ -1250,6 +1250,55 @@ async def test_an_async_call_under_way_when_its_client_closes_raises_cancelled_n
             await asyncio.wait_for(aclient.query("c", "k", purpose="work_reference"), 0.3)
 
 
+#: A refusal after which a query waits a second before it is tried again (the edge away, a dependency down).
+_DOWN_FOR_A_SECOND = fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=1.0)
+
+
+def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_saying_so(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A query refused UNAVAILABLE waits before it is tried again; its Client closed then (a shutdown hook, the end of
+    a with block in another thread), it raised gRPC's ValueError 'Cannot invoke RPC on closed channel!', which a
+    worker catching GovshareError did not handle. It now ends CANCELLED saying the Client's close() cut it, as a call
+    under way does."""
+    fake, address = edge
+    client, outcome = make_client(address), []
+    client.query("c", "k", purpose="work_reference")
+    fake.script["Query"] = [_DOWN_FOR_A_SECOND]
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except Exception as error:
+            outcome.append(error)
+
+    asking = threading.Thread(target=query)
+    asking.start()
+    while len(fake.attempts("Query")) < 2:
+        time.sleep(0.01)
+    client.close()
+    asking.join(5)
+    assert isinstance(outcome[0], GovshareError), repr(outcome[0])
+    assert outcome[0].code == grpc.StatusCode.CANCELLED
+    assert "its Client's close()" in outcome[0].message
+
+
+async def test_an_async_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_not_cancelled_error(
+        edge: tuple[FakeEdge, str]) -> None:
+    """As the sync client's: closed during the pause before a retry, the AsyncClient's query raised
+    asyncio.CancelledError, as if the awaiting task had been cancelled itself (docs/api.md says it does not)."""
+    fake, address = edge
+    async with make_async_client(address) as aclient:
+        await aclient.query("c", "k", purpose="work_reference")
+        fake.script["Query"] = [_DOWN_FOR_A_SECOND]
+        waiting = asyncio.create_task(aclient.query("c", "k", purpose="work_reference"))
+        while len(fake.attempts("Query")) < 2:  # noqa: ASYNC110 (the fake edge is in threads: nothing to await)
+            await asyncio.sleep(0.01)
+        await aclient.close()
+        with pytest.raises(GovshareError, match=r"cancelled \(its cancel\(\), or its AsyncClient's close") as cut:
+            await waiting
+        assert cut.value.code == grpc.StatusCode.CANCELLED
+
+
 async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[FakeEdge, str]) -> None:
     """An export read on after its client's with block (or a close() from another thread) was told gRPC's "Stream
     removed (Channel closed!)", and an AsyncClient's reader got asyncio.CancelledError, ending its task. Both now

@@ -106,7 +106,20 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
             if step == RENEW:
                 self.tokens.invalidate(token)
             else:
-                await self._sleep(float(step))
+                await self._pause(float(step))
+
+    async def _pause(self, seconds: float) -> None:
+        """The pause before a call's next attempt. The AsyncClient closed meanwhile, the call ends CANCELLED as one
+        under way does: grpc.aio cancels this interceptor's task, and the asyncio.CancelledError of the pause reached
+        the caller as if its own task had been cancelled (or, the pause over, the next attempt met a closed channel)."""
+        try:
+            await self._sleep(seconds)
+        except asyncio.CancelledError:
+            if not self.closed:
+                raise
+            raise cancelled_call("before it was answered") from None
+        if self.closed:
+            raise cancelled_call("before it was answered")
 
 
 def _cancelled_elsewhere() -> bool:

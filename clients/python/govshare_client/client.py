@@ -631,6 +631,8 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         ran one after the other, and none could be cancelled.
         """
         while True:
+            if self.closed:  # during the pause before this attempt: the call ends as one under way when it closed
+                return _Failed(self.final(GovshareError(grpc.StatusCode.CANCELLED, "Channel closed!")))
             remaining = call.attempts.start()
             try:
                 token = "" if call.attempts.tokenless else self._tokens.token(remaining)
@@ -660,7 +662,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def final(self, error: GovshareError) -> GovshareError:
         """The error a call that failed for good raises: ``error``, unless this Client's close() cut it, which gRPC
-        reported as CANCELLED "Channel closed!", naming neither the client nor the close."""
+        reported as CANCELLED "Channel closed!", naming neither the client nor the close. A call waiting to be tried
+        again when its Client closed raised gRPC's ValueError 'Cannot invoke RPC on closed channel!' instead, where
+        a caller catching GovshareError (a worker thread while its process stops) had no handler."""
         if self.closed and error.code == grpc.StatusCode.CANCELLED:
             return GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its Client's "
                                                             "close(), or the end of its with block) before it was "
