@@ -785,6 +785,31 @@ def test_retry_info_sets_the_pause(edge: tuple[FakeEdge, str]) -> None:
     assert second.at - first.at >= 0.3  # the platform really was left alone that long
 
 
+async def test_a_listing_refused_because_its_replica_is_busy_is_tried_again_after_its_retry_info(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A listing or search refused RESOURCE_EXHAUSTED HEAVY_READS_BUSY (the replica that serves them has a full queue;
+    the read was not run, and the platform asks for a retry after its RetryInfo) was raised at once: a business
+    system's pages() loop ended half-way, its entries read so far lost, whenever other systems' listings filled the
+    queue. It is now tried again after the RetryInfo's delay, as an UNAVAILABLE is, with either client; the rate
+    limit is still not."""
+    fake, address = edge
+    busy = fail(code_pb2.RESOURCE_EXHAUSTED, "too many listings and searches", "HEAVY_READS_BUSY", retry_after=0.2)
+    request = catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(subject="人口"), page_size=2)
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client:
+        stub = client.stub(catalog_pb2_grpc.CatalogServiceStub)
+        first = stub.ListEntries(request)
+        fake.script["ListEntries"] = [busy, busy]
+        listed = [e.code for page in pages(stub.ListEntries, request) for e in page.entries]
+    assert listed == ["人口-0", "人口-1", "人口-2", "人口-3", "人口-4"] and first.next_page_token == "2"
+    assert sleep.pauses == [pytest.approx(0.2), pytest.approx(0.2)]
+    pauses = AsyncSleepRecorder()
+    async with make_async_client(address, sleep=pauses) as aclient:
+        fake.script["ListEntries"] = [busy]
+        answer = await aclient.stub(catalog_pb2_grpc.CatalogServiceAsyncStub).ListEntries(request)
+    assert [e.code for e in answer.entries] == ["人口-0", "人口-1"] and pauses.pauses == [pytest.approx(0.2)]
+
+
 def test_no_retry_is_started_that_the_deadline_would_cut(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     fake.script["Query"] = [unavailable(retry_after=30)]

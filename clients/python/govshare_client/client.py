@@ -207,6 +207,20 @@ ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED", SECRET_ROTATED, TOKEN_PREDATES_DISABLE})
 
 
+#: The reasons of a RESOURCE_EXHAUSTED that an idempotent call is tried again after, as an UNAVAILABLE is: the replica
+#: serving listings and searches has a full queue (HEAVY_READS_BUSY, services/runtime/admission.py), which refuses
+#: the read before running it and asks for a retry after its RetryInfo (1 s). Raised at once, it ended a business
+#: system's pages() loop half-way whenever other systems' listings filled that queue. Another RESOURCE_EXHAUSTED is
+#: not retried: the rate limit (RATE_LIMITED) is the caller's to pace, and REPLY_TOO_LARGE answers the same again.
+BUSY_REASONS = frozenset({"HEAVY_READS_BUSY"})
+
+
+def retried_when_safe(error: GovshareError) -> bool:
+    """Whether ``error`` is one an idempotent call is tried again after (with backoff, or its RetryInfo's delay)."""
+    return error.code == grpc.StatusCode.UNAVAILABLE or (
+        error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and error.reason in BUSY_REASONS)
+
+
 def refuses_the_token(error: GovshareError) -> bool:
     """Whether ``error`` is the platform refusing the token this client sent (a new one may be accepted)."""
     return error.code == grpc.StatusCode.UNAUTHENTICATED and error.reason in TOKEN_REFUSALS
@@ -244,7 +258,7 @@ class Attempts:
             # method (the token expired early by the platform's clock, or its signing key was rotated).
             self._refused = error
             return RENEW
-        if (error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts
+        if (retried_when_safe(error) and self._retryable and self._attempt < self._policy.max_attempts
                 and not refused_for_its_headers(error)):
             pause = self._policy.delay(self._attempt, error, self._rng)
             if time.monotonic() + pause < self.deadline:
