@@ -1759,6 +1759,22 @@ def test_arguments_that_cannot_mean_anything_are_refused_before_sending(method: 
     assert said in str(refused.value)
 
 
+@pytest.mark.parametrize(("method", "odd"), [
+    ("batch_query", {"keys": "342322194911060454"}),
+    ("verify", {"claims": {"citizen_id": 342322194911060454}}),
+    ("verify", {"claims": {"phone": 13800138000.0}}),
+])
+def test_an_argument_refused_never_repeats_a_key_or_a_claimed_value(method: str, odd: dict[str, object]) -> None:
+    """The refusal of a batch's keys given as one string, or of a claim given as a number, repeated the value as an
+    example of what to send ("e.g. ['342322194911060454']"): an ID number or a phone number in the business system's
+    logs and tracebacks, which the platform never writes into its own refusals. It says what to write instead
+    without the value."""
+    with make_client("127.0.0.1:1") as client, pytest.raises(TypeError) as refused:
+        getattr(client, method)(**_call_arguments(method, odd))
+    assert not re.search(r"3423221949|13800138", str(refused.value)), str(refused.value)
+    assert "keys must be a list of strings, e.g. [key]" in str(refused.value) or "must be a str" in str(refused.value)
+
+
 @pytest.mark.parametrize(("method", "odd", "error", "said"), _ODD_ARGUMENTS)
 async def test_the_async_client_refuses_the_same_arguments(method: str, odd: dict[str, object], error: type,
                                                            said: str) -> None:
