@@ -89,9 +89,11 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms"
 #: acknowledged). The pings keep such an idle session alive too. gRPC's own pings (flow-control probes) wait
 #: ``grpc.http2.ping_timeout_ms`` (60 s by default) for their answer, and no keepalive ping goes out while one waits:
 #: it is held to the same timeout. ``grpc.http2.max_pings_without_data`` 0: an idle connection is pinged for as long
-#: as it is idle, not twice (gRPC's default) and then never.
+#: as it is idle, not twice (gRPC's default) and then never. The timeout is gRPC's (and Java's) default keepalive
+#: timeout, 20 s, twice the platform's own in-cluster 10 s: a ping's answer may queue behind the data the edge is
+#: sending on a slow link (an export over a county's line), and a connection given up then would cut the export.
 KEEPALIVE_SECONDS = 30.0
-KEEPALIVE_TIMEOUT_SECONDS = 10.0
+KEEPALIVE_TIMEOUT_SECONDS = 20.0
 
 
 def channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
