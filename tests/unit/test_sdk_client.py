@@ -1307,6 +1307,34 @@ def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_sayi
     assert "its Client's close()" in outcome[0].message
 
 
+def test_calls_waiting_for_a_token_when_their_client_closes_end_cancelled_saying_so(edge: tuple[FakeEdge, str]) -> None:
+    """Two threads' first queries wait for the client's token while TokenService hangs; the Client closed then (a
+    shutdown), the one whose issuance the close cut raised CANCELLED "Channel closed!", naming neither the client nor
+    the close, and the one waiting for the other's token gRPC's ValueError 'Cannot invoke RPC on closed channel!'.
+    Both now end CANCELLED saying the Client's close() cut them."""
+    fake, address = edge
+    arrived, release = _hanging_issuance(fake)
+    client, outcome = make_client(address), []
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except Exception as error:
+            outcome.append(error)
+
+    asking = [threading.Thread(target=query) for _ in range(2)]
+    for thread in asking:
+        thread.start()
+    assert arrived.wait(5)
+    client.close()
+    for thread in asking:
+        thread.join(5)
+    release.set()
+    assert [type(error) for error in outcome] == [GovshareError, GovshareError], outcome
+    for error in outcome:
+        assert error.code == grpc.StatusCode.CANCELLED and "its Client's close()" in error.message, error
+
+
 async def test_an_async_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_not_cancelled_error(
         edge: tuple[FakeEdge, str]) -> None:
     """As the sync client's: closed during the pause before a retry, the AsyncClient's query raised

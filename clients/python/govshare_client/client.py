@@ -664,7 +664,11 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             except Unauthenticated as refused:  # TokenService refused the credentials: no attempt can succeed
                 return _Failed(call.attempts.issuance_refused(refused))
             except GovshareError as failed:  # TokenService answered otherwise (out of time, its rate limit)
-                return _Failed(failed)
+                return _Failed(self.final(failed))
+            except ValueError:  # gRPC's "Cannot invoke RPC on closed channel!": the Client closed meanwhile
+                if not self.closed:
+                    raise
+                return _Failed(self.final(GovshareError(grpc.StatusCode.CANCELLED, "Channel closed!")))
             if error is None:
                 return outcome
             step = self.next_step(call, error, token)
@@ -680,7 +684,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         """The error a call that failed for good raises: ``error``, unless this Client's close() cut it, which gRPC
         reported as CANCELLED "Channel closed!", naming neither the client nor the close. A call waiting to be tried
         again when its Client closed raised gRPC's ValueError 'Cannot invoke RPC on closed channel!' instead, where
-        a caller catching GovshareError (a worker thread while its process stops) had no handler."""
+        a caller catching GovshareError (a worker thread while its process stops) had no handler; so did a call
+        waiting for another thread's token, and one whose own issuance the close cut raised CANCELLED "Channel
+        closed!"."""
         if self.closed and error.code == grpc.StatusCode.CANCELLED:
             return GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its Client's "
                                                             "close(), or the end of its with block) before it was "
