@@ -41,15 +41,21 @@ def encodable(value: str, argument: str) -> str:
     return value
 
 
+#: What an item's machine name looks like (``established_date``), which an error may quote: it is no personal data.
+_ITEM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
 def strings(value: Iterable[str] | None, argument: str, *, personal: bool = False) -> list[str]:
     """A list of strings (item names, keys), or TypeError naming the argument and the element at fault.
 
     ``personal``: the strings may be personal data (a batch's keys, 公民身份号码), never repeated in the error, which
-    ends up in the business system's logs: ``keys="3423…"`` was told "e.g. ['3423…']", the ID number whole."""
+    ends up in the business system's logs: ``keys="3423…"`` was told "e.g. ['3423…']", the ID number whole. Nor is
+    a value that is no item's name: ``query(code, "name", "3423…")``, the key and the items swapped, was told so."""
     if value is None:
         return []
     if isinstance(value, (str, bytes)):
-        example = f"[{argument.removesuffix('s')}]" if personal else f"[{value!r}]"
+        named = isinstance(value, str) and not personal and _ITEM_NAME.fullmatch(value)
+        example = f"[{value!r}]" if named else f"[{argument.removesuffix('s')}]"
         raise TypeError(f"{argument} must be a list of strings, e.g. {example}, not one {type(value).__name__}")
     listed = list(value)
     for index, element in enumerate(listed):
