@@ -1792,16 +1792,18 @@ def test_arguments_that_cannot_mean_anything_are_refused_before_sending(method: 
     ("verify", {"claims": {"citizen_id": 342322194911060454}}),
     ("verify", {"claims": {"phone": 13800138000.0}}),
     ("query", {"key": "name", "items": "342322194911060454"}),  # the key and the items swapped
+    ("query", {"purpose": "低保审核 342322194911060454"}),  # the purpose's text where the purpose goes
 ])
 def test_an_argument_refused_never_repeats_a_key_or_a_claimed_value(method: str, odd: dict[str, object]) -> None:
     """The refusal of a batch's keys given as one string, or of a claim given as a number, repeated the value as an
     example of what to send ("e.g. ['342322194911060454']"): an ID number or a phone number in the business system's
     logs and tracebacks, which the platform never writes into its own refusals. It says what to write instead
     without the value."""
-    with make_client("127.0.0.1:1") as client, pytest.raises(TypeError) as refused:
+    with make_client("127.0.0.1:1") as client, pytest.raises((TypeError, ValueError)) as refused:
         getattr(client, method)(**_call_arguments(method, odd))
     assert not re.search(r"3423221949|13800138", str(refused.value)), str(refused.value)
-    assert re.search(r"(keys|items) must be a list of strings, e\.g\. \[(key|item)\]|must be a str", str(refused.value))
+    assert re.search(r"(keys|items) must be a list of strings, e\.g\. \[(key|item)\]|must be a str|purpose is not one",
+                     str(refused.value))
 
 
 @pytest.mark.parametrize(("method", "odd", "error", "said"), _ODD_ARGUMENTS)

@@ -97,12 +97,16 @@ def claims_of(claims: Mapping[str, str]) -> dict[str, str]:
 
 
 def purpose_of(purpose: Purpose | str, purpose_text: str) -> common_pb2.Purpose:
-    """The declared purpose; ValueError listing the four there are."""
+    """The declared purpose; ValueError listing the four there are. The value given is quoted only when it reads as
+    a name (``curiosity``): the purpose's text given in its place (``purpose="低保审核 张三"``, the case's words, a
+    name) is not repeated into the business system's logs."""
     try:
         chosen = Purpose(purpose)
     except ValueError:
         choices = ", ".join(p.value for p in Purpose)
-        raise ValueError(f"purpose {purpose!r} is not one of {choices} (or a Purpose)") from None
+        given = f"purpose {purpose!r}" if isinstance(purpose, str) and _ITEM_NAME.fullmatch(purpose) else "purpose"
+        raise ValueError(f"{given} is not one of {choices} (or a Purpose); the case's words go in purpose_text") \
+            from None
     return chosen.to_proto(text(purpose_text, "purpose_text"))
 
 
