@@ -218,6 +218,26 @@ def _zero_parts(match: re.Match[str]) -> str:
 
 
 #: A sentence, or how to say a description whose parts vary (pattern.sub takes either).
+def _id_sentence(found: re.Match[str]) -> str:
+    """An id that begins as one does but is not one (validation.malformed_id), as the person is told it."""
+    characters = "小写十六进制数字" if found[4] == "hex digits" else "小写字母或数字"
+    return (f"“{found[1]}”不是完整的平台编号（编号以 {found[2]} 开头，其后为 {found[3].replace(' to ', ' 至 ')} 位"
+            f"{characters}）{_id_slip(found[5])}：请从列表中打开，或核对后重新填写。")
+
+
+def _id_slip(said: str) -> str:
+    """What the service said differs in an id that begins as one does (validation.malformed_id's last words)."""
+    length = re.fullmatch(r"; this one has (\d+) \((cut short|joined to more)\?\)", said)
+    if length:
+        if length[2] == "cut short":
+            return f"，此处只有 {length[1]} 位，可能被截断"
+        return f"，此处有 {length[1]} 位，可能连带了多余的字符"
+    if said == "; write it in lower case":
+        return "，此处含大写字母，请改为小写"
+    character = re.fullmatch(r"; its character (\d+) is '(.)'", said)
+    return f"，第 {character[1]} 个字符“{character[2]}”不应出现在编号中" if character else ""
+
+
 _Sentence = str | Callable[[re.Match[str]], str]
 #: What a person is told of a required field left empty.
 REQUIRED = "此项必填，请选择或填写。"
@@ -387,7 +407,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
     (r"must be the classification \(.*\), '/', and a 6-digit sequence, e\.g\. 101001/000001",
      "须为信息资源代码（类 1 位、项 2 位、目 3 位、可选细目 3 位，加“/”和 6 位顺序号），如 101001/000001。"),
-    # An id that cannot be one (services/authorization/validation.find_by_id): typed, or a link cut short.
+    # An id that cannot be one (services/authorization/validation.malformed_id): typed, or a link cut short.
+    (r"['\"](.*)['\"] is not a well-formed [\w ]+ id: after '(.+?)' come (\d+(?: to \d+)?) lower-case "
+     r"(hex digits|letters and digits)(.*)",
+     _id_sentence),
     (r"['\"](.*)['\"] is not a well-formed [\w ]+ id: pass the id the platform returned \(it begins '(.+)'\)",
      r"“\1”不是平台给出的编号（编号以 \2 开头）：请从列表中打开，或核对后重新填写。"),
     (r"(统一社会信用代码|公民身份号码) must have 18 characters, got (\d+): it was written as a number in scientific .*",

@@ -66,9 +66,22 @@ CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
 OWN_ROTATION = "a business system may rotate its own secret only (RotateSystemSecret with its own id)"
 
 
+#: The quotes a configuration may keep around a value, as pairs: Docker's --env-file and ``kubectl create secret
+#: --from-env-file`` keep those of ``GOVSHARE_SYSTEM_SECRET="…"``, a JSON value's text (Jackson's
+#: ``JsonNode.toString()``) has them, and a word processor or a chat program curls them.
+QUOTE_PAIRS = frozenset({'""', "''", "\u201c\u201d", "\u2018\u2019"})
+
+
 def _credential(value: str) -> str:
-    """A system id or secret as IssueToken reads it: without the blanks and byte order mark around it."""
-    return value.strip().strip(BYTE_ORDER_MARK).strip()
+    """A system id or secret as IssueToken reads it: without the blanks, byte order mark and quotes around it.
+
+    Neither ever holds a quote (a ``sys-…`` id, a URL-safe secret): read with them, the right secret of a system
+    whose container took it from an env file written ``GOVSHARE_SYSTEM_SECRET="…"`` was "unknown system id or wrong
+    secret", and logged as a guess at the system's secret."""
+    value = value.strip().strip(BYTE_ORDER_MARK).strip()
+    if len(value) >= 2 and value[0] + value[-1] in QUOTE_PAIRS:
+        value = value[1:-1].strip()
+    return value
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,36 @@ def page_of(rows: Sequence[tuple[object, T]], limit: int) -> tuple[list[T], str]
     return [item for _, item in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
 
 
+#: What follows an id's prefix, by the character class and count its pattern gives (SYSTEM_ID, APPLICATION_ID,
+#: GRANT_ID, person_credentials.PERSON_ID).
+_ID_TAIL = re.compile(r"\[(0-9a-[fz])\]\{(\d+)(?:,(\d+))?\}")
+_ID_CHARACTERS = {"0-9a-f": "lower-case hex digits", "0-9a-z": "lower-case letters and digits"}
+
+
+def malformed_id(value: str, shape: re.Pattern[str], what: str) -> str:
+    """Why ``value`` is no ``what`` id of ``shape`` (``grt-`` and 32 hex digits, say), within a violation's 200
+    characters.
+
+    An id that begins as one does but is not one — cut short by a copy or a line break, upper-cased by a system that
+    stores ids so, a character changed — was told "pass the id the platform returned (it begins 'grt-')", which it
+    does, and nothing of what was wrong: it is now told what follows the prefix, and what differs."""
+    prefix = shape.pattern[:4]
+    tail = _ID_TAIL.fullmatch(shape.pattern[4:])
+    if not value.lower().startswith(prefix) or tail is None:
+        return (f"{shown(value)} is not a well-formed {what} id: pass the id the platform returned (it begins "
+                f"{prefix!r})")
+    characters, least, most = tail.groups()
+    rest, low, high = value[len(prefix):], int(least), int(most or least)
+    wanted = (f"{shown(value)} is not a well-formed {what} id: after {prefix!r} come "
+              f"{least if most is None else f'{least} to {most}'} {_ID_CHARACTERS[characters]}")
+    if not low <= len(rest) <= high:
+        return f"{wanted}; this one has {len(rest)} ({'cut short?' if len(rest) < low else 'joined to more?'})"
+    if shape.fullmatch(value.lower()):
+        return f"{wanted}; write it in lower case"
+    position, odd = next((i, c) for i, c in enumerate(rest, len(prefix) + 1) if not re.fullmatch(f"[{characters}]", c))
+    return f"{wanted}; its character {position} is {odd!r}"
+
+
 async def find_by_id(value: str, shape: re.Pattern[str], lookup: Callable[[str], Awaitable[T | None]],
                      what: str, field: str = "id") -> T:
     """The record with id ``value``: an empty id, or one that cannot be an id at all (it never reaches the
@@ -207,8 +237,7 @@ async def find_by_id(value: str, shape: re.Pattern[str], lookup: Callable[[str],
     if not value:
         raise invalid_argument([FieldViolation(field, "is required")])
     if not shape.fullmatch(value):
-        raise invalid_argument([FieldViolation(field, f"{shown(value)} is not a well-formed {what} id: pass the id "
-                                                      f"the platform returned (it begins {shape.pattern[:4]!r})")])
+        raise invalid_argument([FieldViolation(field, malformed_id(value, shape, what))])
     found = await lookup(value)
     if found is None:
         raise not_found(f"{what} {shown(value)}")

@@ -836,6 +836,23 @@ async def test_a_secret_read_from_a_file_with_its_final_newline_gets_a_token(env
     assert "secret: is required" in message, message
 
 
+async def test_a_secret_and_an_id_in_quotes_get_a_token(env: Env) -> None:
+    """A business system run by Docker with ``--env-file`` (or from a Kubernetes secret made with ``kubectl create
+    secret --from-env-file``) whose file says ``GOVSHARE_SYSTEM_SECRET="…"`` gets the quotes as part of the value,
+    and so does one that took a JSON value's text for the value: the right secret was refused "unknown system id or
+    wrong secret" and logged as a guess at the system's secret (token.issue BAD_SECRET). Neither ever holds a
+    quote; a quote inside is still a wrong secret."""
+    created = await _new_system(env, await env.department())
+    for system_id, secret in ((f'"{created.system.id}"', f'"{created.secret}"'),
+                              (created.system.id, f"'{created.secret}'\n"),
+                              (created.system.id, f"\u201c{created.secret}\u201d")):
+        issued = await _issue(env, system_id, secret)
+        assert TokenVerifier(env.settings.token_public_key).verify(issued.token).system_id == created.system.id
+    await fails(_issue(env, created.system.id, f'"{created.secret}'), grpc.StatusCode.UNAUTHENTICATED)
+    await fails(_issue(env, created.system.id, f'{created.secret[:9]}"{created.secret[9:]}'),
+                grpc.StatusCode.UNAUTHENTICATED)
+
+
 async def test_issue_token_is_authenticated_by_the_secret_alone(env: Env) -> None:
     """The edge lets IssueToken through without a token: the system's secret in the request is the credential,
     and no identity entry is needed or trusted."""

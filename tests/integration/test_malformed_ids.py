@@ -63,6 +63,28 @@ async def test_a_malformed_id_is_invalid_argument_naming_the_field(platform, rpc
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND, unknown.value.details()
 
 
+@pytest.mark.parametrize(("rpc", "sent", "said"), [
+    ("GetGrant", "grt-" + "0" * 16, "after 'grt-' come 32 lower-case hex digits; this one has 16 (cut short?)"),
+    ("GetApplication", "APP-" + "0A" * 16, "after 'app-' come 32 lower-case hex digits; write it in lower case"),
+    ("GetSystem", "sys-ab_c", "after 'sys-' come 4 to 64 lower-case letters and digits; its character 7 is '_'"),
+    ("GetPerson", "psn-" + "0" * 17, "after 'psn-' come 16 lower-case hex digits; this one has 17 (joined to more?)"),
+])
+async def test_an_id_that_begins_as_one_but_is_not_one_is_told_what_differs(  # type: ignore[no-untyped-def]
+        platform, rpc: str, sent: str, said: str) -> None:
+    """A grant id cut short by a copy (or a line break in a mail), upper-cased by a system that stores ids so, or
+    with a character changed was told "… is not a well-formed grant id: pass the id the platform returned (it begins
+    'grt-')", of an id that begins so: nothing said what was wrong with it. The refusal now says what follows the
+    prefix and what differs."""
+    call, field = _CALLS[rpc]
+    with pytest.raises(grpc.aio.AioRpcError) as malformed:
+        await call(platform, sent)
+    assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT, malformed.value.details()
+    _, bad = details_of(malformed.value)
+    assert [v.field for v in bad.field_violations] == [field]
+    assert said in bad.field_violations[0].description, bad.field_violations[0].description
+    assert "it begins" not in bad.field_violations[0].description
+
+
 async def test_a_citizen_id_sent_where_an_id_goes_is_masked_in_the_refusal_and_every_log(  # type: ignore[no-untyped-def]
         platform, span_exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture) -> None:
     """The refusal quotes the value sent, and a 公民身份号码 is what an 审批人 pastes into a person's id by mistake:

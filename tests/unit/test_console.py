@@ -979,6 +979,15 @@ def test_ids_codes_and_not_found_objects_are_said_in_chinese() -> None:
     malformed = "'bad' is not a well-formed application id: pass the id the platform returned (it begins 'app-')"
     assert field_sentence(malformed) == \
         "“bad”不是平台给出的编号（编号以 app- 开头）：请从列表中打开，或核对后重新填写。"
+    cut = ("'grt-0000000000000000' is not a well-formed grant id: after 'grt-' come 32 lower-case hex digits; this "
+           "one has 16 (cut short?)")
+    assert field_sentence(cut) == ("“grt-0000000000000000”不是完整的平台编号（编号以 grt- 开头，其后为 32 位"
+                                   "小写十六进制数字），此处只有 16 位，可能被截断：请从列表中打开，"
+                                   "或核对后重新填写。")
+    odd = ("'sys-ab_c' is not a well-formed system id: after 'sys-' come 4 to 64 lower-case letters and digits; its "
+           "character 7 is '_'")
+    assert field_sentence(odd) == ("“sys-ab_c”不是完整的平台编号（编号以 sys- 开头，其后为 4 至 64 位小写字母或数字），"
+                                   "第 7 个字符“_”不应出现在编号中：请从列表中打开，或核对后重新填写。")
     assert field_sentence("统一社会信用代码 has an invalid check character") == \
         "统一社会信用代码的校验位不正确，请核对后重新填写。"
     assert field_sentence("统一社会信用代码 must have 18 characters, got 1") == \

@@ -115,6 +115,8 @@ class FakeEdge:
     lifetime: float = 3600.0
     secret: str = "s3cret"
     issued: list[str] = field(default_factory=list)
+    #: Each IssueToken received: the secret it sent, and whether it carried a bearer token.
+    issuances: list[tuple[str, bool]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     script: dict[str, list[Behaviour]] = field(default_factory=dict)
     refused_tokens: set[str] = field(default_factory=set)
@@ -131,6 +133,7 @@ class FakeEdge:
         from govshare_client.pb.authorization.v1 import token_pb2
 
         with self.lock:
+            self.issuances.append((request.secret, "authorization" in dict(context.invocation_metadata())))
             behaviour = self.script.get("IssueToken", []).pop(0) if self.script.get("IssueToken") else None
         if behaviour is not None:
             behaviour(context)
@@ -782,6 +785,31 @@ def test_retry_info_sets_the_pause(edge: tuple[FakeEdge, str]) -> None:
     assert second.at - first.at >= 0.3  # the platform really was left alone that long
 
 
+async def test_a_listing_refused_because_its_replica_is_busy_is_tried_again_after_its_retry_info(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A listing or search refused RESOURCE_EXHAUSTED HEAVY_READS_BUSY (the replica that serves them has a full queue;
+    the read was not run, and the platform asks for a retry after its RetryInfo) was raised at once: a business
+    system's pages() loop ended half-way, its entries read so far lost, whenever other systems' listings filled the
+    queue. It is now tried again after the RetryInfo's delay, as an UNAVAILABLE is, with either client; the rate
+    limit is still not."""
+    fake, address = edge
+    busy = fail(code_pb2.RESOURCE_EXHAUSTED, "too many listings and searches", "HEAVY_READS_BUSY", retry_after=0.2)
+    request = catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(subject="人口"), page_size=2)
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client:
+        stub = client.stub(catalog_pb2_grpc.CatalogServiceStub)
+        first = stub.ListEntries(request)
+        fake.script["ListEntries"] = [busy, busy]
+        listed = [e.code for page in pages(stub.ListEntries, request) for e in page.entries]
+    assert listed == ["人口-0", "人口-1", "人口-2", "人口-3", "人口-4"] and first.next_page_token == "2"
+    assert sleep.pauses == [pytest.approx(0.2), pytest.approx(0.2)]
+    pauses = AsyncSleepRecorder()
+    async with make_async_client(address, sleep=pauses) as aclient:
+        fake.script["ListEntries"] = [busy]
+        answer = await aclient.stub(catalog_pb2_grpc.CatalogServiceAsyncStub).ListEntries(request)
+    assert [e.code for e in answer.entries] == ["人口-0", "人口-1"] and pauses.pauses == [pytest.approx(0.2)]
+
+
 def test_no_retry_is_started_that_the_deadline_would_cut(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     fake.script["Query"] = [unavailable(retry_after=30)]
@@ -1247,6 +1275,83 @@ async def test_an_async_call_under_way_when_its_client_closes_raises_cancelled_n
             await asyncio.wait_for(aclient.query("c", "k", purpose="work_reference"), 0.3)
 
 
+#: A refusal after which a query waits a second before it is tried again (the edge away, a dependency down).
+_DOWN_FOR_A_SECOND = fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=1.0)
+
+
+def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_saying_so(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A query refused UNAVAILABLE waits before it is tried again; its Client closed then (a shutdown hook, the end of
+    a with block in another thread), it raised gRPC's ValueError 'Cannot invoke RPC on closed channel!', which a
+    worker catching GovshareError did not handle. It now ends CANCELLED saying the Client's close() cut it, as a call
+    under way does."""
+    fake, address = edge
+    client, outcome = make_client(address), []
+    client.query("c", "k", purpose="work_reference")
+    fake.script["Query"] = [_DOWN_FOR_A_SECOND]
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except Exception as error:
+            outcome.append(error)
+
+    asking = threading.Thread(target=query)
+    asking.start()
+    while len(fake.attempts("Query")) < 2:
+        time.sleep(0.01)
+    client.close()
+    asking.join(5)
+    assert isinstance(outcome[0], GovshareError), repr(outcome[0])
+    assert outcome[0].code == grpc.StatusCode.CANCELLED
+    assert "its Client's close()" in outcome[0].message
+
+
+def test_calls_waiting_for_a_token_when_their_client_closes_end_cancelled_saying_so(edge: tuple[FakeEdge, str]) -> None:
+    """Two threads' first queries wait for the client's token while TokenService hangs; the Client closed then (a
+    shutdown), the one whose issuance the close cut raised CANCELLED "Channel closed!", naming neither the client nor
+    the close, and the one waiting for the other's token gRPC's ValueError 'Cannot invoke RPC on closed channel!'.
+    Both now end CANCELLED saying the Client's close() cut them."""
+    fake, address = edge
+    arrived, release = _hanging_issuance(fake)
+    client, outcome = make_client(address), []
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except Exception as error:
+            outcome.append(error)
+
+    asking = [threading.Thread(target=query) for _ in range(2)]
+    for thread in asking:
+        thread.start()
+    assert arrived.wait(5)
+    client.close()
+    for thread in asking:
+        thread.join(5)
+    release.set()
+    assert [type(error) for error in outcome] == [GovshareError, GovshareError], outcome
+    for error in outcome:
+        assert error.code == grpc.StatusCode.CANCELLED and "its Client's close()" in error.message, error
+
+
+async def test_an_async_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_not_cancelled_error(
+        edge: tuple[FakeEdge, str]) -> None:
+    """As the sync client's: closed during the pause before a retry, the AsyncClient's query raised
+    asyncio.CancelledError, as if the awaiting task had been cancelled itself (docs/api.md says it does not)."""
+    fake, address = edge
+    async with make_async_client(address) as aclient:
+        await aclient.query("c", "k", purpose="work_reference")
+        fake.script["Query"] = [_DOWN_FOR_A_SECOND]
+        waiting = asyncio.create_task(aclient.query("c", "k", purpose="work_reference"))
+        while len(fake.attempts("Query")) < 2:  # noqa: ASYNC110 (the fake edge is in threads: nothing to await)
+            await asyncio.sleep(0.01)
+        await aclient.close()
+        with pytest.raises(GovshareError, match=r"cancelled \(its cancel\(\), or its AsyncClient's close") as cut:
+            await waiting
+        assert cut.value.code == grpc.StatusCode.CANCELLED
+
+
 async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[FakeEdge, str]) -> None:
     """An export read on after its client's with block (or a close() from another thread) was told gRPC's "Stream
     removed (Channel closed!)", and an AsyncClient's reader got asyncio.CancelledError, ending its task. Both now
@@ -1682,6 +1787,25 @@ def test_arguments_that_cannot_mean_anything_are_refused_before_sending(method: 
     assert said in str(refused.value)
 
 
+@pytest.mark.parametrize(("method", "odd"), [
+    ("batch_query", {"keys": "342322194911060454"}),
+    ("verify", {"claims": {"citizen_id": 342322194911060454}}),
+    ("verify", {"claims": {"phone": 13800138000.0}}),
+    ("query", {"key": "name", "items": "342322194911060454"}),  # the key and the items swapped
+    ("query", {"purpose": "低保审核 342322194911060454"}),  # the purpose's text where the purpose goes
+])
+def test_an_argument_refused_never_repeats_a_key_or_a_claimed_value(method: str, odd: dict[str, object]) -> None:
+    """The refusal of a batch's keys given as one string, or of a claim given as a number, repeated the value as an
+    example of what to send ("e.g. ['342322194911060454']"): an ID number or a phone number in the business system's
+    logs and tracebacks, which the platform never writes into its own refusals. It says what to write instead
+    without the value."""
+    with make_client("127.0.0.1:1") as client, pytest.raises((TypeError, ValueError)) as refused:
+        getattr(client, method)(**_call_arguments(method, odd))
+    assert not re.search(r"3423221949|13800138", str(refused.value)), str(refused.value)
+    assert re.search(r"(keys|items) must be a list of strings, e\.g\. \[(key|item)\]|must be a str|purpose is not one",
+                     str(refused.value))
+
+
 @pytest.mark.parametrize(("method", "odd", "error", "said"), _ODD_ARGUMENTS)
 async def test_the_async_client_refuses_the_same_arguments(method: str, odd: dict[str, object], error: type,
                                                            said: str) -> None:
@@ -1858,6 +1982,24 @@ def test_settings_read_from_files_with_their_newline_still_work(edge: tuple[Fake
     assert len(fake.issued) == 2
 
 
+def test_settings_in_quotes_as_env_files_keep_them_still_work(edge: tuple[FakeEdge, str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker's --env-file and ``kubectl create secret --from-env-file`` keep the quotes of ``VAR="…"``: the
+    endpoint was a host name in quotes (every call UNAVAILABLE "Domain name not found", retried to its deadline),
+    ``GOVSHARE_PLAINTEXT="1"`` a ValueError, and the secret sent with its quotes. None of them holds a quote at its
+    ends; the client and the platform's IssueToken read them without."""
+    fake, address = edge
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", f'"{address}"')
+    monkeypatch.setenv("GOVSHARE_SYSTEM_ID", "'sys-1'")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_SECRET", '"s3cret"\n')
+    monkeypatch.setenv("GOVSHARE_PLAINTEXT", '"1"')
+    with Client(timeout=2) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    with Client(f"\u201c{address}\u201d", '"sys-1"', b"'s3cret'", plaintext=True, timeout=2) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    assert len(fake.issued) == 2
+
+
 def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, address = edge
     monkeypatch.setenv("GOVSHARE_ENDPOINT", address)
@@ -1934,6 +2076,32 @@ async def test_async_client_renews_a_refused_token_once_and_decodes_errors(edge:
             await client.query("c", "k", purpose="work_reference")
     assert len(fake.issued) == 2
     assert invalid.value.field_violations == [("key", "bad check character")]
+
+
+async def test_a_raw_issue_token_goes_without_a_token_once_and_raises_the_typed_error(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A system handing a token to its browser page calls IssueToken through the client's raw stub. The client first
+    got a token of its own to send with it, and took the answer to a wrong secret (UNAUTHENTICATED) for its token
+    refused: a new token, then IssueToken sent again, each a guess at the system's secret in the platform's log. With
+    AsyncClient the failure was gRPC's raw AioRpcError, not the GovshareError every other call raises. It now goes
+    without a token, once, and raises Unauthenticated with either client."""
+    from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
+
+    fake, address = edge
+    wrong = token_pb2.IssueTokenRequest(system_id="sys-1", secret="not-it")
+    with make_client(address) as client:
+        stub = client.stub(token_pb2_grpc.TokenServiceStub)
+        with pytest.raises(Unauthenticated):
+            stub.IssueToken(wrong)
+        assert stub.IssueToken(token_pb2.IssueTokenRequest(system_id="sys-1", secret="s3cret")).token
+    assert fake.issuances == [("not-it", False), ("s3cret", False)]
+    fake.issuances.clear()
+    async with make_async_client(address) as aclient:
+        astub = aclient.stub(token_pb2_grpc.TokenServiceAsyncStub)
+        with pytest.raises(Unauthenticated):
+            await astub.IssueToken(wrong)
+        await aclient.query("c", "k", purpose="work_reference")  # the client's own token, as before
+    assert fake.issuances == [("not-it", False), ("s3cret", False)]
 
 
 def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

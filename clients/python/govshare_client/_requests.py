@@ -41,12 +41,22 @@ def encodable(value: str, argument: str) -> str:
     return value
 
 
-def strings(value: Iterable[str] | None, argument: str) -> list[str]:
-    """A list of strings (item names, keys), or TypeError naming the argument and the element at fault."""
+#: What an item's machine name looks like (``established_date``), which an error may quote: it is no personal data.
+_ITEM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+def strings(value: Iterable[str] | None, argument: str, *, personal: bool = False) -> list[str]:
+    """A list of strings (item names, keys), or TypeError naming the argument and the element at fault.
+
+    ``personal``: the strings may be personal data (a batch's keys, 公民身份号码), never repeated in the error, which
+    ends up in the business system's logs: ``keys="3423…"`` was told "e.g. ['3423…']", the ID number whole. Nor is
+    a value that is no item's name: ``query(code, "name", "3423…")``, the key and the items swapped, was told so."""
     if value is None:
         return []
     if isinstance(value, (str, bytes)):
-        raise TypeError(f"{argument} must be a list of strings, e.g. [{value!r}], not one {type(value).__name__}")
+        named = isinstance(value, str) and not personal and _ITEM_NAME.fullmatch(value)
+        example = f"[{value!r}]" if named else f"[{argument.removesuffix('s')}]"
+        raise TypeError(f"{argument} must be a list of strings, e.g. {example}, not one {type(value).__name__}")
     listed = list(value)
     for index, element in enumerate(listed):
         if not isinstance(element, str):
@@ -70,27 +80,33 @@ def item_names(items: Iterable[str] | None) -> list[str]:
 
 
 def claims_of(claims: Mapping[str, str]) -> dict[str, str]:
-    """Claimed values by item name; each a str, as the record holds it (a number claimed is written as text)."""
+    """Claimed values by item name; each a str, as the record holds it (a number claimed is written as text). A value
+    of another type is refused without repeating it: a claim is personal data (an ID number or a phone number given
+    as an int), and the error ends up in the business system's logs."""
     if not isinstance(claims, Mapping):
         raise TypeError(f"claims must be a mapping of item name to claimed value, not {type(claims).__name__}")
     for item, value in claims.items():
         if not isinstance(item, str):
             raise TypeError(f"claims: the item name {item!r} must be a str, not {type(item).__name__}")
         if not isinstance(value, str):
-            raise TypeError(f"claims[{item!r}] must be a str (the value as the record holds it, e.g. "
-                            f"{str(value)!r}), not {type(value).__name__}")
+            raise TypeError(f"claims[{item!r}] must be a str (the value written as the record holds it: "
+                            f"str(value)), not {type(value).__name__}")
         encodable(item, "claims: an item name")
         encodable(value, f"claims[{item!r}]")
     return dict(claims)
 
 
 def purpose_of(purpose: Purpose | str, purpose_text: str) -> common_pb2.Purpose:
-    """The declared purpose; ValueError listing the four there are."""
+    """The declared purpose; ValueError listing the four there are. The value given is quoted only when it reads as
+    a name (``curiosity``): the purpose's text given in its place (``purpose="低保审核 张三"``, the case's words, a
+    name) is not repeated into the business system's logs."""
     try:
         chosen = Purpose(purpose)
     except ValueError:
         choices = ", ".join(p.value for p in Purpose)
-        raise ValueError(f"purpose {purpose!r} is not one of {choices} (or a Purpose)") from None
+        given = f"purpose {purpose!r}" if isinstance(purpose, str) and _ITEM_NAME.fullmatch(purpose) else "purpose"
+        raise ValueError(f"{given} is not one of {choices} (or a Purpose); the case's words go in purpose_text") \
+            from None
     return chosen.to_proto(text(purpose_text, "purpose_text"))
 
 
@@ -199,8 +215,9 @@ def query_request(resource_code: str, key: str, items: Iterable[str] | None, pur
 
 def batch_query_request(resource_code: str, keys: Iterable[str], items: Iterable[str] | None,
                         purpose: Purpose | str, purpose_text: str) -> query_pb2.BatchQueryRequest:
-    return query_pb2.BatchQueryRequest(resource_code=text(resource_code, "resource_code"), keys=strings(keys, "keys"),
-                                       items=item_names(items), purpose=purpose_of(purpose, purpose_text))
+    return query_pb2.BatchQueryRequest(resource_code=text(resource_code, "resource_code"),
+                                       keys=strings(keys, "keys", personal=True), items=item_names(items),
+                                       purpose=purpose_of(purpose, purpose_text))
 
 
 def verify_request(resource_code: str, key: str, claims: Mapping[str, str], purpose: Purpose | str,

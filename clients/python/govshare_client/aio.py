@@ -16,7 +16,6 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
-    CHANNEL_OPTIONS,
     CLIENT_CLOSED,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -27,6 +26,7 @@ from govshare_client.client import (
     HeldStream,
     RetryPolicy,
     call_timeout,
+    channel_options,
     closed_while_read,
     connection_settings,
     idle_expired,
@@ -50,13 +50,13 @@ from govshare_client.results import (
     VerifyResult,
 )
 
-ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 Stub = TypeVar("Stub")
 
 
 def _details(details: grpc.aio.ClientCallDetails, token: str, timeout: float | None) -> grpc.aio.ClientCallDetails:
     metadata = grpc.aio.Metadata(*[(k, v) for k, v in (details.metadata or ()) if k != "authorization"])
-    metadata.add("authorization", f"Bearer {token}")
+    if token:  # none for IssueToken itself
+        metadata.add("authorization", f"Bearer {token}")
     return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
 
 
@@ -78,14 +78,14 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
         method = _method_name(client_call_details)
         build.metadata_of(client_call_details.metadata)
         request = build.with_request_id(build.message_of(request, method))
-        if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
+        if self.tokens is None:  # (only while the AsyncClient is being made)
             return await continuation(client_call_details, request)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self.timeouts),
                             self._retry, self._rng, request)
         while True:
             remaining = attempts.start()
             try:
-                token = await self.tokens.token(remaining)
+                token = "" if attempts.tokenless else await self.tokens.token(remaining)
                 call = await continuation(_details(client_call_details, token, attempts.left()), request)
                 code = await call.code()
                 error = None if code == grpc.StatusCode.OK else error_from_status(
@@ -106,7 +106,20 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
             if step == RENEW:
                 self.tokens.invalidate(token)
             else:
-                await self._sleep(float(step))
+                await self._pause(float(step))
+
+    async def _pause(self, seconds: float) -> None:
+        """The pause before a call's next attempt. The AsyncClient closed meanwhile, the call ends CANCELLED as one
+        under way does: grpc.aio cancels this interceptor's task, and the asyncio.CancelledError of the pause reached
+        the caller as if its own task had been cancelled (or, the pause over, the next attempt met a closed channel)."""
+        try:
+            await self._sleep(seconds)
+        except asyncio.CancelledError:
+            if not self.closed:
+                raise
+            raise cancelled_call("before it was answered") from None
+        if self.closed:
+            raise cancelled_call("before it was answered")
 
 
 def _cancelled_elsewhere() -> bool:
@@ -232,7 +245,7 @@ class AsyncClient:
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
-        options = [*CHANNEL_OPTIONS, *options]
+        options = channel_options(options)
         if credentials is None:
             self.channel = grpc.aio.insecure_channel(endpoint, options=options, interceptors=interceptors)
         else:

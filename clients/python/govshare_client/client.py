@@ -81,6 +81,29 @@ IDEMPOTENT_PREFIXES = ("Get", "List", "Search")
 #: rate limit, after the call had been made, audited and counted against the grant's quota.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms", 1000),
                                                 ("grpc.max_receive_message_length", 64 * 1024 * 1024))
+#: The connection is pinged every KEEPALIVE_SECONDS, with calls or without, and given up when no answer comes within
+#: KEEPALIVE_TIMEOUT_SECONDS, as the platform's own channels do (services/runtime/clients.py). Without pings, a
+#: connection a firewall or NAT between the business system and the edge dropped without a word (an idle session
+#: timing out, a failover) was never found dead: every call on it waited its whole deadline and raised
+#: DeadlineExceeded, retried by nobody, for as long as the kernel kept the socket (for ever, where the far side still
+#: acknowledged). The pings keep such an idle session alive too. gRPC's own pings (flow-control probes) wait
+#: ``grpc.http2.ping_timeout_ms`` (60 s by default) for their answer, and no keepalive ping goes out while one waits:
+#: it is held to the same timeout. ``grpc.http2.max_pings_without_data`` 0: an idle connection is pinged for as long
+#: as it is idle, not twice (gRPC's default) and then never. The timeout is gRPC's (and Java's) default keepalive
+#: timeout, 20 s, twice the platform's own in-cluster 10 s: a ping's answer may queue behind the data the edge is
+#: sending on a slow link (an export over a county's line), and a connection given up then would cut the export.
+KEEPALIVE_SECONDS = 30.0
+KEEPALIVE_TIMEOUT_SECONDS = 20.0
+
+
+def channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The options of a client's channel: :data:`CHANNEL_OPTIONS`, the keepalive, then the caller's (which win)."""
+    keepalive = [("grpc.keepalive_time_ms", round(KEEPALIVE_SECONDS * 1000)),
+                 ("grpc.keepalive_timeout_ms", round(KEEPALIVE_TIMEOUT_SECONDS * 1000)),
+                 ("grpc.http2.ping_timeout_ms", round(KEEPALIVE_TIMEOUT_SECONDS * 1000)),
+                 ("grpc.keepalive_permit_without_calls", 1),
+                 ("grpc.http2.max_pings_without_data", 0)]
+    return [*CHANNEL_OPTIONS, *keepalive, *options]
 
 ENV_ENDPOINT = "GOVSHARE_ENDPOINT"
 ENV_SYSTEM_ID = "GOVSHARE_SYSTEM_ID"
@@ -155,7 +178,8 @@ class _ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
 
 def _with_token(details: grpc.ClientCallDetails, token: str, timeout: float | None) -> _ClientCallDetails:
     metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
-    metadata.append(("authorization", f"Bearer {token}"))
+    if token:  # none for IssueToken itself
+        metadata.append(("authorization", f"Bearer {token}"))
     return _ClientCallDetails(details.method, timeout, metadata, details.credentials,
                               getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
 
@@ -166,6 +190,11 @@ def _method_name(details: grpc.ClientCallDetails) -> str:
 
 
 RENEW = "renew"
+#: The call that issues the token: sent without one, and its UNAUTHENTICATED (a wrong secret) is no token refused.
+#: A raw stub's IssueToken (a system handing a token to its browser page) was sent with a token the client got
+#: first, and its wrong secret taken for a refused token: sent again after a new one, each logged as a guess at
+#: the system's secret; with AsyncClient its failure was gRPC's raw error, without a deadline.
+ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 
 #: The ``reason`` of an UNAUTHENTICATED that refuses the bearer token itself: ``UNAUTHENTICATED`` from a service
 #: (expired, signed by a key no longer published, of a system since disabled or whose secret was rotated) or from
@@ -178,6 +207,20 @@ RENEW = "renew"
 #: ``SYSTEM_DISABLED`` is not: no token is issued to a disabled system, and every call asking for one again would
 #: spend the edge's IssueToken rate limit, shared by every system.
 TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED", SECRET_ROTATED, TOKEN_PREDATES_DISABLE})
+
+
+#: The reasons of a RESOURCE_EXHAUSTED that an idempotent call is tried again after, as an UNAVAILABLE is: the replica
+#: serving listings and searches has a full queue (HEAVY_READS_BUSY, services/runtime/admission.py), which refuses
+#: the read before running it and asks for a retry after its RetryInfo (1 s). Raised at once, it ended a business
+#: system's pages() loop half-way whenever other systems' listings filled that queue. Another RESOURCE_EXHAUSTED is
+#: not retried: the rate limit (RATE_LIMITED) is the caller's to pace, and REPLY_TOO_LARGE answers the same again.
+BUSY_REASONS = frozenset({"HEAVY_READS_BUSY"})
+
+
+def retried_when_safe(error: GovshareError) -> bool:
+    """Whether ``error`` is one an idempotent call is tried again after (with backoff, or its RetryInfo's delay)."""
+    return error.code == grpc.StatusCode.UNAVAILABLE or (
+        error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and error.reason in BUSY_REASONS)
 
 
 def refuses_the_token(error: GovshareError) -> bool:
@@ -193,6 +236,8 @@ class Attempts:
                  request: object = None) -> None:
         self.deadline = time.monotonic() + timeout
         self._retryable = is_idempotent(method, request)
+        #: Whether the call goes without a token (:data:`ISSUE_TOKEN`): none is asked for, none renewed.
+        self.tokenless = method == ISSUE_TOKEN
         self._policy, self._rng = policy, rng
         self._attempt = 0
         self._refused: GovshareError | None = None  # the refusal that made this call renew its token
@@ -215,7 +260,7 @@ class Attempts:
             # method (the token expired early by the platform's clock, or its signing key was rotated).
             self._refused = error
             return RENEW
-        if (error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts
+        if (retried_when_safe(error) and self._retryable and self._attempt < self._policy.max_attempts
                 and not refused_for_its_headers(error)):
             pause = self._policy.delay(self._attempt, error, self._rng)
             if time.monotonic() + pause < self.deadline:
@@ -602,9 +647,11 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         ran one after the other, and none could be cancelled.
         """
         while True:
+            if self.closed:  # during the pause before this attempt: the call ends as one under way when it closed
+                return _Failed(self.final(GovshareError(grpc.StatusCode.CANCELLED, "Channel closed!")))
             remaining = call.attempts.start()
             try:
-                token = self._tokens.token(remaining)
+                token = "" if call.attempts.tokenless else self._tokens.token(remaining)
                 outcome = call.continuation(_with_token(call.details, token, call.attempts.left()), call.request)
                 if not outcome.done():
                     if background is None:
@@ -617,7 +664,11 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             except Unauthenticated as refused:  # TokenService refused the credentials: no attempt can succeed
                 return _Failed(call.attempts.issuance_refused(refused))
             except GovshareError as failed:  # TokenService answered otherwise (out of time, its rate limit)
-                return _Failed(failed)
+                return _Failed(self.final(failed))
+            except ValueError:  # gRPC's "Cannot invoke RPC on closed channel!": the Client closed meanwhile
+                if not self.closed:
+                    raise
+                return _Failed(self.final(GovshareError(grpc.StatusCode.CANCELLED, "Channel closed!")))
             if error is None:
                 return outcome
             step = self.next_step(call, error, token)
@@ -631,7 +682,11 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def final(self, error: GovshareError) -> GovshareError:
         """The error a call that failed for good raises: ``error``, unless this Client's close() cut it, which gRPC
-        reported as CANCELLED "Channel closed!", naming neither the client nor the close."""
+        reported as CANCELLED "Channel closed!", naming neither the client nor the close. A call waiting to be tried
+        again when its Client closed raised gRPC's ValueError 'Cannot invoke RPC on closed channel!' instead, where
+        a caller catching GovshareError (a worker thread while its process stops) had no handler; so did a call
+        waiting for another thread's token, and one whose own issuance the close cut raised CANCELLED "Channel
+        closed!"."""
         if self.closed and error.code == grpc.StatusCode.CANCELLED:
             return GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its Client's "
                                                             "close(), or the end of its with block) before it was "
@@ -680,11 +735,29 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         raise failure
 
 
+#: The quotes a configuration may keep around a value, as pairs (the platform's IssueToken reads its arguments
+#: without them too: services/authorization/directory.py).
+QUOTE_PAIRS = frozenset({'""', "''", "\u201c\u201d", "\u2018\u2019"})
+
+
+def setting(value: str) -> str:
+    """A setting as the client reads it: without the blanks and one pair of quotes around it.
+
+    Docker's ``--env-file`` and ``kubectl create secret --from-env-file`` keep the quotes of ``VAR="…"``: the
+    endpoint was then a host name in quotes, every call UNAVAILABLE "Domain name not found" retried to its
+    deadline, and ``GOVSHARE_PLAINTEXT="1"`` a ValueError. No endpoint, system id, secret, flag or file name of the
+    client's holds a quote at its ends."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] + value[-1] in QUOTE_PAIRS:
+        value = value[1:-1].strip()
+    return value
+
+
 def _env_flag(name: str) -> bool:
     """A yes/no variable; any other value is a ValueError naming it (``GOVSHARE_PLAINTEXT=y`` meant TLS, and
     every call then failed UNAVAILABLE in a TLS handshake error, retried to its deadline)."""
     raw = os.environ.get(name, "")
-    value = raw.strip().lower()
+    value = setting(raw).lower()
     if value in {"1", "true", "yes", "on"}:
         return True
     if value in {"", "0", "false", "no", "off"}:
@@ -779,9 +852,9 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     given_endpoint = bool(endpoint)
     # Stripped: none holds whitespace, and a value read from a file (a mounted Kubernetes secret, a .env line)
     # often ends with a newline, which made the secret "wrong" and the endpoint a "Misformatted domain name".
-    endpoint = (endpoint or os.environ.get(ENV_ENDPOINT, "")).strip()
-    system_id = (system_id or os.environ.get(ENV_SYSTEM_ID, "")).strip()
-    secret = (secret or os.environ.get(ENV_SECRET, "")).strip()
+    endpoint = setting(endpoint or os.environ.get(ENV_ENDPOINT, ""))
+    system_id = setting(system_id or os.environ.get(ENV_SYSTEM_ID, ""))
+    secret = setting(secret or os.environ.get(ENV_SECRET, ""))
     missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id), (ENV_SECRET, secret))
                if not value]
     if missing:
@@ -793,8 +866,8 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
         return endpoint, system_id, secret, None
     if root_certificates is not None:
         root_certificates = pem_of(root_certificates, "root_certificates")
-    elif os.environ.get(ENV_ROOT_CA):
-        root_certificates = _root_certificates(os.environ[ENV_ROOT_CA])
+    elif setting(os.environ.get(ENV_ROOT_CA, "")):
+        root_certificates = _root_certificates(setting(os.environ[ENV_ROOT_CA]))
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
 
@@ -909,7 +982,7 @@ class Client:
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         idle = build.timeout_of(idle_timeout, "idle_timeout")
-        options = [*CHANNEL_OPTIONS, *options]
+        options = channel_options(options)
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
         else:
