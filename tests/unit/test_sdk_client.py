@@ -2160,3 +2160,26 @@ def test_every_public_call_of_the_sdk_says_what_it_does() -> None:
                              if not member.startswith("_") and callable(getattr(exported, member))
                              and not inspect.getdoc(getattr(exported, member))]
     assert undocumented == []
+
+
+async def test_pages_of_a_listing_that_does_not_page_says_so_before_calling_it() -> None:
+    """pages() of ListDatasets (which answers every dataset at once) yielded the one answer, then raised a bare
+    ``AttributeError: next_page_token``; it now refuses the request before any call, saying to call it once."""
+    from govshare_client.pb.foundation.v1 import foundation_pb2
+
+    calls: list[object] = []
+
+    def method(request: object, timeout: float | None = None) -> object:
+        calls.append(request)
+        return foundation_pb2.ListDatasetsResponse()
+
+    async def async_method(request: object, timeout: float | None = None) -> object:  # noqa: ASYNC109 (the gRPC deadline)
+        return method(request, timeout)
+
+    with pytest.raises(TypeError, match=r"ListDatasetsRequest has no page_token: .* call the method once"):
+        list(pages(method, foundation_pb2.ListDatasetsRequest()))  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="does not page"):
+        [page async for page in async_pages(async_method, foundation_pb2.ListDatasetsRequest())]  # type: ignore[type-var]
+    assert calls == []
+    assert len(list(pages(lambda r, timeout=None: catalog_pb2.ListEntriesResponse(),  # a paged listing still pages
+                          catalog_pb2.ListEntriesRequest()))) == 1

@@ -35,6 +35,14 @@ Request = TypeVar("Request", bound=PagedRequest)
 Response = TypeVar("Response", bound=Page)
 
 
+def _paged(request: object) -> None:
+    """Refuses a request of a listing that does not page (ListDatasets, ListSystemRoles answer everything at once):
+    its one answer was yielded, then a bare ``AttributeError: next_page_token`` said nothing of why."""
+    if not hasattr(request, "page_token"):
+        raise TypeError(f"{type(request).__name__} has no page_token: its listing answers everything in one reply "
+                        "and does not page; call the method once instead of through pages()")
+
+
 def _next(request: Request, response: Page, seen: set[str]) -> Request | None:
     """The request of the page after ``response`` (the filters kept), or None when it was the last."""
     token = response.next_page_token
@@ -52,6 +60,7 @@ def pages(method: UnaryUnary[Request, Response], request: Request, *,
           timeout: float | None = None) -> Iterator[Response]:
     """Each page of a listing, first to last, each with the client's token, deadline (``timeout`` per page),
     retries and errors; ``request`` (its filters and ``page_size``) is not changed."""
+    _paged(request)
     following: Request | None = request
     seen: set[str] = set()
     while following is not None:
@@ -63,6 +72,7 @@ def pages(method: UnaryUnary[Request, Response], request: Request, *,
 async def async_pages(method: AsyncUnaryUnary[Request, Response], request: Request, *,
                       timeout: float | None = None) -> AsyncIterator[Response]:  # noqa: ASYNC109 (the gRPC deadline)
     """As :func:`pages`, for :class:`govshare_client.AsyncClient`'s stubs (``async for page in async_pages(…)``)."""
+    _paged(request)
     following: Request | None = request
     seen: set[str] = set()
     while following is not None:
