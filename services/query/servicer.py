@@ -560,10 +560,19 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
         An export naming no items that began under a grant is decided, once no grant serves it, as "the basic items
         every department gets" (allowed): it went on with those alone, its rows unlike the first ones, and ended
-        complete, the caller told nothing. It is asked for the items it began with, whose refusal says why."""
+        complete, the caller told nothing. It is asked for the items it began with, whose refusal says why.
+
+        One naming basic items alone (a 社保卡号 the catalog masks) that a grant gave whole (its unmasked_items) went
+        on the same way, the numbers masked from the next page on, once that grant was revoked or expired: it ends
+        with the reason the decision for every item gives (why no grant serves more than the basic items). A grant
+        narrowed meanwhile (its unmasked_items) narrows the rows still to come, as the grant says."""
         decision = await deps.decisions.get(key)
-        if decision.allowed and began.grant_id and not decision.grant_id and not key[4]:
-            decision = await deps.decisions.get((*key[:4], tuple(sorted(began.allowed_items)), key[5]))
+        if decision.allowed and began.grant_id and not decision.grant_id:
+            if not key[4]:
+                decision = await deps.decisions.get((*key[:4], tuple(sorted(began.allowed_items)), key[5]))
+            elif (everything := await deps.decisions.get((*key[:4], (), key[5]))).basic_only_reason:
+                raise permission_denied(everything.basic_only_reason, f"{everything.message} (the export stopped "
+                                        f"after {sent} rows)")
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")
