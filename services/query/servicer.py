@@ -700,6 +700,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).
                 error.metadata = {**error.metadata, "audit_id": access.id}
             raise
+        if access.counted is not None and access.result == audit.FAILED:
+            # Replied to, yet unanswered: a BatchQuery whose only records the provider could not send. A Query of one
+            # of them gives its call back (above); the batch kept its keys counted, so a department spent its quota
+            # on answers it never got. Given back once (a failed record below does not give it again).
+            await deps.quotas.give_back(*access.counted)
+            access.counted = None
         try:
             await deps.audit.record(access)
         except asyncio.CancelledError:
