@@ -348,7 +348,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 yield response
         except ServiceError as error:
             _export_stopped(error, access, sent)
-            deps.audit.submit_detached(audit.export_end(access, sent, pages, error))
+            closing = audit.export_end(access, sent, pages, error)
+            if not sent and closing.result == audit.FAILED and access.counted is not None:
+                # Failed before a row left (its provider down): unanswered, as a failed Query is, so the call goes
+                # back to the grant's quota and the retry the error asks for is the one counted.
+                await deps.quotas.give_back(*access.counted)
+            deps.audit.submit_detached(closing)
             raise
         except BaseException as error:
             # The caller went away (its cancel, its deadline: CancelledError, or the stream closed under us), or

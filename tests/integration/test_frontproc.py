@@ -530,6 +530,58 @@ async def test_a_batch_whose_records_none_could_be_sent_gives_its_calls_back_to_
         assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
 
 
+class DownOnce(FrontEndProcessor):
+    """A 前置机 whose first export fails before any record (its database restarting), the next ones served."""
+
+    def __init__(self, records: list[provider_pb2.Record], department: str) -> None:
+        super().__init__(records, department, ["card_no"])
+        self.failures = 1
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database restarting")
+        async for page in super().Export(request, context):
+            yield page
+
+
+async def test_an_export_its_provider_failed_before_any_row_gives_its_call_back_to_the_quota(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export counts once against its grant's quota when it begins. One whose provider failed before a single
+    row left (UNAVAILABLE PROVIDER_UNAVAILABLE, audited FAILED) was not answered, and docs/api.md says such a call
+    is given back so that retrying it costs nothing; the download kept its call counted: with a quota of one, the
+    retry the refusal asks for was refused QUOTA_EXHAUSTED. It is given back, and the retry is the one counted."""
+    department = platform.credentials.systems["social"]["department"]
+    records = [provider_pb2.Record(key=f"row-{n}", values={"card_no": f"A{n}"}) for n in range(2)]
+    async with serving(DownOnce(records, department)) as endpoint:
+        code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
+        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+        application = sharing_pb2.Application(
+            resource_code=code, items=["card_no"], purposes=[ADMIN.type], basis="《社会救助暂行办法》第十一条",
+            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=1)
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                    metadata=platform.metadata("civil"), timeout=10)
+        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=platform.person("social", APPROVER), timeout=10)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return stub.Export(query_pb2.ExportRequest(resource_code=code, purpose=ADMIN),
+                               metadata=platform.metadata("civil"), timeout=30)
+
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            [page async for page in export()]
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value.details()
+        assert _reason(failed.value) == "PROVIDER_UNAVAILABLE"
+        pages = [page async for page in export()]
+        assert (pages[-1].complete, pages[-1].row_count) == (True, 2)
+        with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the one call is counted now
+            [page async for page in export()]
+        assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
+
+
 async def test_an_export_says_how_many_records_its_provider_left_out(platform) -> None:  # type: ignore[no-untyped-def]
     """A 前置机 leaves out of an export the rows its database cannot send and says how many (provider
     ExportResponse.skipped); the platform's caller was told nothing of them, the export's last message saying
