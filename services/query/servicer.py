@@ -151,6 +151,17 @@ async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, cal
     return counted
 
 
+async def _give_back_unsent(deps: Dependencies, access: Access, unsent: int) -> None:
+    """Gives back to the grant's quota the keys of an answered batch whose records the provider's database could
+    not send: each is answered with an error, as a Query of it is refused, and that Query gives its call back; kept
+    counted, a department paid for records it never got, again at every retry of the batch. (A batch with no record
+    sent is given back whole, by _audited.)"""
+    if unsent and access.counted is not None:
+        grant_id, calls = access.counted
+        await deps.quotas.give_back(grant_id, unsent)
+        access.counted = (grant_id, calls - unsent)
+
+
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
     return _PURPOSES.name(value)
@@ -484,6 +495,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                          else audit.INVALID)
         if failed:
             access.deny_reason = "RECORD_UNREADABLE"
+        elif found and access.counted is not None:
+            await _give_back_unsent(deps, access, sum(record is UNREADABLE for record in records.values()))
         return response
 
     @staticmethod

@@ -496,6 +496,20 @@ class UnreadableRows(FrontEndProcessor):
         return await super().BatchLookup(request, context)
 
 
+async def _grant_with_quota(platform, code: str, method: int, quota: int) -> None:  # type: ignore[no-untyped-def]
+    """The civil department's grant of card_no of ``code`` for ``method``, allowing ``quota`` calls."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(
+        resource_code=code, items=["card_no"], purposes=[ADMIN.type], basis="《社会救助暂行办法》第十一条",
+        methods=[method], quota=quota)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("civil"), timeout=10)
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.person("social", APPROVER), timeout=10)
+
+
 async def test_a_batch_whose_records_none_could_be_sent_gives_its_calls_back_to_the_quota(  # type: ignore[no-untyped-def]
         platform) -> None:
     """A BatchQuery whose only records the provider's database cannot send is not answered (audited FAILED, as a
@@ -506,16 +520,7 @@ async def test_a_batch_whose_records_none_could_be_sent_gives_its_calls_back_to_
     records = [provider_pb2.Record(key=key, values={"card_no": key}) for key in ("row-bad", "row-good")]
     async with serving(UnreadableRows(records, department, {"row-bad"})) as endpoint:
         code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
-        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-        application = sharing_pb2.Application(
-            resource_code=code, items=["card_no"], purposes=[ADMIN.type], basis="《社会救助暂行办法》第十一条",
-            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=1)
-        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
-                                                    metadata=platform.metadata("civil"), timeout=10)
-        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-            metadata=platform.person("social", APPROVER), timeout=10)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_ONLINE_QUERY, 1)
         stub = query_pb2_grpc.QueryServiceStub(platform.channel)
         batch = await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=code, keys=["row-bad"], purpose=ADMIN),
                                       metadata=platform.metadata("civil"), timeout=10)
@@ -525,6 +530,32 @@ async def test_a_batch_whose_records_none_could_be_sent_gives_its_calls_back_to_
                                     metadata=platform.metadata("civil"), timeout=10)
         assert answered.values["card_no"] == "row-good"
         with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the one call is counted now
+            await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                             metadata=platform.metadata("civil"), timeout=10)
+        assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
+
+
+async def test_a_batch_key_whose_record_could_not_be_sent_is_not_counted_against_the_quota(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A BatchQuery counts its distinct valid keys against the grant's quota. A key whose record the provider's
+    database cannot send is answered with an error, as a Query of it is refused, and that Query gives its call back;
+    in a batch that answered its other keys the key stayed counted: a department paid for records it never got,
+    once more at every retry of the batch. Such keys are given back; the answered ones stay counted."""
+    department = platform.credentials.systems["social"]["department"]
+    records = [provider_pb2.Record(key=key, values={"card_no": key}) for key in ("row-bad", "row-good")]
+    async with serving(UnreadableRows(records, department, {"row-bad"})) as endpoint:
+        code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_ONLINE_QUERY, 2)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+        batch = await stub.BatchQuery(query_pb2.BatchQueryRequest(
+            resource_code=code, keys=["row-bad", "row-good"], purpose=ADMIN), metadata=platform.metadata("civil"),
+            timeout=10)
+        assert [(result.found, bool(result.error)) for result in batch.results] == [(False, True), (True, False)]
+        assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
+        answered = await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                                    metadata=platform.metadata("civil"), timeout=10)
+        assert answered.values["card_no"] == "row-good"
+        with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the two answers are counted
             await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
                              metadata=platform.metadata("civil"), timeout=10)
         assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
@@ -555,16 +586,7 @@ async def test_an_export_its_provider_failed_before_any_row_gives_its_call_back_
     records = [provider_pb2.Record(key=f"row-{n}", values={"card_no": f"A{n}"}) for n in range(2)]
     async with serving(DownOnce(records, department)) as endpoint:
         code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
-        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-        application = sharing_pb2.Application(
-            resource_code=code, items=["card_no"], purposes=[ADMIN.type], basis="《社会救助暂行办法》第十一条",
-            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=1)
-        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
-                                                    metadata=platform.metadata("civil"), timeout=10)
-        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-            metadata=platform.person("social", APPROVER), timeout=10)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_BATCH_DOWNLOAD, 1)
         stub = query_pb2_grpc.QueryServiceStub(platform.channel)
 
         def export() -> grpc.aio.UnaryStreamCall:
