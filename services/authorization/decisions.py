@@ -307,17 +307,20 @@ class _Decider:
                                      f"basic items {basics} are shared without one); {message}", denied=beyond)
         allowed = tuple(i for i in item_names(self.entry) if i in basic)
         others = tuple(i for i in item_names(self.entry) if i not in basic)
-        return self.allow(allowed, None, denied=others,
+        # Allowed, with why no more is given (the grant that gave more revoked, expired): an export that began
+        # under that grant ends with that reason, not on with other rows (query's _still_allowed).
+        return self.allow(allowed, None, denied=others, reason=reason,
                           message=f"only the basic items are shared without a grant; {message}")
 
     def allow(self, items: Iterable[str], grant: Grant | None, denied: tuple[str, ...] = (),
-              message: str = "") -> Decision:
+              message: str = "", reason: int = common_pb2.DENY_REASON_UNSPECIFIED) -> Decision:
         items = tuple(items)
         unmasked = set(grant.unmasked_items) if grant is not None else set()
         masks = {item.machine_name: item.mask_rule or "full" for item in self.entry.items
                  if item.sensitive and item.machine_name in items and item.machine_name not in unmasked}
         expire_time = min(grant.expire_time, self.cache_until) if grant is not None else self.cache_until
-        return Decision(allowed=True, expire_time=expire_time, message=message, allowed_items=items, masks=masks,
+        return Decision(allowed=True, expire_time=expire_time, deny_reason=reason, message=message,
+                        allowed_items=items, masks=masks,
                         grant_id=grant.id if grant is not None else "",
                         quota=grant.quota if grant is not None else 0, denied_items=denied)
 

@@ -67,6 +67,9 @@ class Decision:
     #: were used up: a call that finds this one used up too is refused naming them all, and Check is asked
     #: without them all at once.
     replaced: tuple[tuple[str, int], ...] = ()
+    #: Allowed the basic items alone, for a request naming none: why no grant gives more (REVOKED, EXPIRED, …, as
+    #: a denial names it), "" when a grant serves or the department never had one.
+    basic_only_reason: str = ""
 
     @classmethod
     def of(cls, proto: authorization_pb2.Decision, requested: tuple[str, ...], max_ttl: float,
@@ -92,6 +95,7 @@ class Decision:
             quota=proto.quota,
             expires=now + ttl,
             denied_items=() if proto.allowed else tuple(proto.denied_items),
+            basic_only_reason=deny_reason_name(proto.deny_reason) if proto.allowed and proto.deny_reason else "",
         )
 
 

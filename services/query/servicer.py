@@ -151,6 +151,17 @@ async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, cal
     return counted
 
 
+async def _give_back_unsent(deps: Dependencies, access: Access, unsent: int) -> None:
+    """Gives back to the grant's quota the keys of an answered batch whose records the provider's database could
+    not send: each is answered with an error, as a Query of it is refused, and that Query gives its call back; kept
+    counted, a department paid for records it never got, again at every retry of the batch. (A batch with no record
+    sent is given back whole, by _audited.)"""
+    if unsent and access.counted is not None:
+        grant_id, calls = access.counted
+        await deps.quotas.give_back(grant_id, unsent)
+        access.counted = (grant_id, calls - unsent)
+
+
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
     return _PURPOSES.name(value)
@@ -348,7 +359,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 yield response
         except ServiceError as error:
             _export_stopped(error, access, sent)
-            deps.audit.submit_detached(audit.export_end(access, sent, pages, error))
+            closing = audit.export_end(access, sent, pages, error)
+            if not sent and closing.result == audit.FAILED and access.counted is not None:
+                # Failed before a row left (its provider down): unanswered, as a failed Query is, so the call goes
+                # back to the grant's quota and the retry the error asks for is the one counted.
+                await deps.quotas.give_back(*access.counted)
+            deps.audit.submit_detached(closing)
             raise
         except BaseException as error:
             # The caller went away (its cancel, its deadline: CancelledError, or the stream closed under us), or
@@ -479,6 +495,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                          else audit.INVALID)
         if failed:
             access.deny_reason = "RECORD_UNREADABLE"
+        elif found and access.counted is not None:
+            await _give_back_unsent(deps, access, sum(record is UNREADABLE for record in records.values()))
         return response
 
     @staticmethod
@@ -560,10 +578,19 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
         An export naming no items that began under a grant is decided, once no grant serves it, as "the basic items
         every department gets" (allowed): it went on with those alone, its rows unlike the first ones, and ended
-        complete, the caller told nothing. It is asked for the items it began with, whose refusal says why."""
+        complete, the caller told nothing. It is asked for the items it began with, whose refusal says why.
+
+        One naming basic items alone (a 社保卡号 the catalog masks) that a grant gave whole (its unmasked_items) went
+        on the same way, the numbers masked from the next page on, once that grant was revoked or expired: it ends
+        with the reason the decision for every item gives (why no grant serves more than the basic items). A grant
+        narrowed meanwhile (its unmasked_items) narrows the rows still to come, as the grant says."""
         decision = await deps.decisions.get(key)
-        if decision.allowed and began.grant_id and not decision.grant_id and not key[4]:
-            decision = await deps.decisions.get((*key[:4], tuple(sorted(began.allowed_items)), key[5]))
+        if decision.allowed and began.grant_id and not decision.grant_id:
+            if not key[4]:
+                decision = await deps.decisions.get((*key[:4], tuple(sorted(began.allowed_items)), key[5]))
+            elif (everything := await deps.decisions.get((*key[:4], (), key[5]))).basic_only_reason:
+                raise permission_denied(everything.basic_only_reason, f"{everything.message} (the export stopped "
+                                        f"after {sent} rows)")
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")
@@ -691,6 +718,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).
                 error.metadata = {**error.metadata, "audit_id": access.id}
             raise
+        if access.counted is not None and access.result == audit.FAILED:
+            # Replied to, yet unanswered: a BatchQuery whose only records the provider could not send. A Query of one
+            # of them gives its call back (above); the batch kept its keys counted, so a department spent its quota
+            # on answers it never got. Given back once (a failed record below does not give it again).
+            await deps.quotas.give_back(*access.counted)
+            access.counted = None
         try:
             await deps.audit.record(access)
         except asyncio.CancelledError:

@@ -375,13 +375,16 @@ class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
 
 
 async def _gated_entry(platform, endpoint: str,  # type: ignore[no-untyped-def]
-                       share_type: int = common.SHARE_TYPE_UNCONDITIONAL, batch: bool = False) -> str:
+                       share_type: int = common.SHARE_TYPE_UNCONDITIONAL, batch: bool = False,
+                       sensitive: bool = False) -> str:
     """A published, downloadable entry of the social department read from ``endpoint`` (unconditional unless
     ``share_type`` says otherwise); with ``batch`` a foundation entry whose card_no is a basic item (shared with
-    every department, R-SHR-4) and batch_no is not."""
+    every department, R-SHR-4) and batch_no is not; with ``sensitive`` card_no is masked (rule full) unless a grant
+    unmasks it."""
     code = f"{'101' if batch else '202'}{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"
     items = [cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
-                          identifier=cat.IDENTIFIER_KIND_TEXT, basic=batch)]
+                          identifier=cat.IDENTIFIER_KIND_TEXT, basic=batch, sensitive=sensitive,
+                          mask_rule="full" if sensitive else "")]
     if batch:
         items.append(cat.DataItem(name="发放批次", machine_name="batch_no", data_type=cat.DATA_TYPE_CHARACTER,
                                   length=20))
@@ -542,6 +545,67 @@ async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narr
         info, _ = details_of(stopped.value)
         assert info is not None and info.reason == "REVOKED", stopped.value.details()
         assert "stopped after 1 rows" in stopped.value.details()
+        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
+        assert (record.result, record.deny_reason, record.rows_sent) == (
+            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
+    finally:
+        provider.gate.set()
+        await server.stop(0)
+
+
+async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_is_revoked_not_masked_on(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export naming card_no alone, a basic item the catalog masks, whose grant unmasks it (the provider approved
+    the numbers whole): once the grant was revoked, the decision for card_no was "the basic items every department
+    gets", allowed and masked, so the download went on with the numbers masked, its second row unlike its first,
+    and ended complete with nothing said, as the download naming no items did before. It ends REVOKED."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
+                                  sensitive=True)
+        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+        application = sharing_pb2.Application(
+            resource_code=code, items=["card_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
+            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                    metadata=platform.metadata("civil"), timeout=10)
+        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=["card_no"]),
+            metadata=platform.person("social", APPROVER), timeout=10)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+                metadata=platform.metadata("civil"), timeout=30)
+
+        stream = export()
+        first = await stream.read()
+        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+
+        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
+                                  metadata=platform.person("social", APPROVER), timeout=10)
+
+        async def masked_now() -> None:  # a new download gets the numbers masked: every replica knows by now
+            for _ in range(100):
+                if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("the revoked grant still unmasks card_no")
+
+        await masked_now()
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, f"the revoked grant's download went on: {rest}"
+        info, _ = details_of(stopped.value)
+        assert info is not None and info.reason == "REVOKED", stopped.value.details()
+        assert "stopped after 1 rows" in stopped.value.details()
+        assert approved.grant.id in stopped.value.details()
         record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
         assert (record.result, record.deny_reason, record.rows_sent) == (
             audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)

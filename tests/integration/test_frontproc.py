@@ -48,9 +48,10 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.client import run_query
 from services.foundation.synthetic import persons
 from services.query.component import create_component as create_query
+from services.query.records import record_unreadable
 from services.runtime.duties import APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.embedded import create_database
-from services.runtime.errors import details_of
+from services.runtime.errors import details_of, to_status
 from services.runtime.identity import service_caller
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, provider_public_keys
@@ -472,6 +473,135 @@ async def test_a_row_the_department_database_cannot_send_is_that_records_answer_
     assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
     # The DBA fixes the row: it answers (nothing of the failure was cached).
     assert (await _query(platform, bad)).values["citizen_id"]
+
+
+class UnreadableRows(FrontEndProcessor):
+    """A 前置机 whose database cannot send the rows of ``unreadable`` (FAILED_PRECONDITION RECORD_UNREADABLE for a
+    lookup, and for a batch lookup holding one, as frontproc answers)."""
+
+    def __init__(self, records: list[provider_pb2.Record], department: str, unreadable: set[str]) -> None:
+        super().__init__(records, department, ["card_no"])
+        self.unreadable = unreadable
+
+    async def _refuse(self, keys: list[str], context) -> None:  # type: ignore[no-untyped-def]
+        if self.unreadable.intersection(keys):
+            await context.abort_with_status(to_status(record_unreadable(), "provider"))
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        await self._refuse([request.key], context)
+        return await super().Lookup(request, context)
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        await self._refuse(list(request.keys), context)
+        return await super().BatchLookup(request, context)
+
+
+async def _grant_with_quota(platform, code: str, method: int, quota: int) -> None:  # type: ignore[no-untyped-def]
+    """The civil department's grant of card_no of ``code`` for ``method``, allowing ``quota`` calls."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(
+        resource_code=code, items=["card_no"], purposes=[ADMIN.type], basis="《社会救助暂行办法》第十一条",
+        methods=[method], quota=quota)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("civil"), timeout=10)
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.person("social", APPROVER), timeout=10)
+
+
+async def test_a_batch_whose_records_none_could_be_sent_gives_its_calls_back_to_the_quota(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A BatchQuery whose only records the provider's database cannot send is not answered (audited FAILED, as a
+    Query of one of them is), but the keys it counted against the grant's quota stayed counted, where the Query
+    gives its call back: a department with a quota of one call spent it on the batch and was refused its next
+    query QUOTA_EXHAUSTED, for nothing received. The batch's calls are given back."""
+    department = platform.credentials.systems["social"]["department"]
+    records = [provider_pb2.Record(key=key, values={"card_no": key}) for key in ("row-bad", "row-good")]
+    async with serving(UnreadableRows(records, department, {"row-bad"})) as endpoint:
+        code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_ONLINE_QUERY, 1)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+        batch = await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=code, keys=["row-bad"], purpose=ADMIN),
+                                      metadata=platform.metadata("civil"), timeout=10)
+        assert [(result.found, bool(result.error)) for result in batch.results] == [(False, True)]
+        assert await _audit_result(platform, batch.audit_id) == "FAILED"
+        answered = await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                                    metadata=platform.metadata("civil"), timeout=10)
+        assert answered.values["card_no"] == "row-good"
+        with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the one call is counted now
+            await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                             metadata=platform.metadata("civil"), timeout=10)
+        assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
+
+
+async def test_a_batch_key_whose_record_could_not_be_sent_is_not_counted_against_the_quota(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A BatchQuery counts its distinct valid keys against the grant's quota. A key whose record the provider's
+    database cannot send is answered with an error, as a Query of it is refused, and that Query gives its call back;
+    in a batch that answered its other keys the key stayed counted: a department paid for records it never got,
+    once more at every retry of the batch. Such keys are given back; the answered ones stay counted."""
+    department = platform.credentials.systems["social"]["department"]
+    records = [provider_pb2.Record(key=key, values={"card_no": key}) for key in ("row-bad", "row-good")]
+    async with serving(UnreadableRows(records, department, {"row-bad"})) as endpoint:
+        code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_ONLINE_QUERY, 2)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+        batch = await stub.BatchQuery(query_pb2.BatchQueryRequest(
+            resource_code=code, keys=["row-bad", "row-good"], purpose=ADMIN), metadata=platform.metadata("civil"),
+            timeout=10)
+        assert [(result.found, bool(result.error)) for result in batch.results] == [(False, True), (True, False)]
+        assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
+        answered = await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                                    metadata=platform.metadata("civil"), timeout=10)
+        assert answered.values["card_no"] == "row-good"
+        with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the two answers are counted
+            await stub.Query(query_pb2.QueryRequest(resource_code=code, key="row-good", purpose=ADMIN),
+                             metadata=platform.metadata("civil"), timeout=10)
+        assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
+
+
+class DownOnce(FrontEndProcessor):
+    """A 前置机 whose first export fails before any record (its database restarting), the next ones served."""
+
+    def __init__(self, records: list[provider_pb2.Record], department: str) -> None:
+        super().__init__(records, department, ["card_no"])
+        self.failures = 1
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database restarting")
+        async for page in super().Export(request, context):
+            yield page
+
+
+async def test_an_export_its_provider_failed_before_any_row_gives_its_call_back_to_the_quota(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export counts once against its grant's quota when it begins. One whose provider failed before a single
+    row left (UNAVAILABLE PROVIDER_UNAVAILABLE, audited FAILED) was not answered, and docs/api.md says such a call
+    is given back so that retrying it costs nothing; the download kept its call counted: with a quota of one, the
+    retry the refusal asks for was refused QUOTA_EXHAUSTED. It is given back, and the retry is the one counted."""
+    department = platform.credentials.systems["social"]["department"]
+    records = [provider_pb2.Record(key=f"row-{n}", values={"card_no": f"A{n}"}) for n in range(2)]
+    async with serving(DownOnce(records, department)) as endpoint:
+        code = await _gated_entry(platform, endpoint, common.SHARE_TYPE_CONDITIONAL)
+        await _grant_with_quota(platform, code, common.SHARE_METHOD_BATCH_DOWNLOAD, 1)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return stub.Export(query_pb2.ExportRequest(resource_code=code, purpose=ADMIN),
+                               metadata=platform.metadata("civil"), timeout=30)
+
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            [page async for page in export()]
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value.details()
+        assert _reason(failed.value) == "PROVIDER_UNAVAILABLE"
+        pages = [page async for page in export()]
+        assert (pages[-1].complete, pages[-1].row_count) == (True, 2)
+        with pytest.raises(grpc.aio.AioRpcError) as used_up:  # the one call is counted now
+            [page async for page in export()]
+        assert _reason(used_up.value) == "QUOTA_EXHAUSTED", used_up.value.details()
 
 
 async def test_an_export_says_how_many_records_its_provider_left_out(platform) -> None:  # type: ignore[no-untyped-def]
