@@ -603,6 +603,10 @@ async def test_persons_are_found_by_a_text_in_their_username_or_display_name(pla
     assert await found(f"张{mark}") == [named.person.id]
     assert await found(f"{mark}_三") == [named.person.id] and await found(f"{mark}%") == []
     assert await found(other.username) == [other.id]
+    # Typed by a Chinese input method in 全角 mode, as SignIn and CreatePerson read a username: the same person.
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in f"ZHANG.{mark}")
+    assert await found(full_width) == [named.person.id]
+    assert await found(f"张{mark}＿三") == [named.person.id]
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await found("长" * 65)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
