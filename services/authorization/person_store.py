@@ -339,7 +339,12 @@ class PersonStore:
 
     async def record_failure(self, person_id: str, max_failures: int, lock_seconds: int,
                              admin: AdminEvent) -> PersonRecord:
-        """Counts a failed sign-in; the ``max_failures``-th in a row locks the account for ``lock_seconds``."""
+        """Counts a failed sign-in; the ``max_failures``-th in a row locks the account for ``lock_seconds``.
+
+        The failure that locks is logged as the lock (session.lock), saying in its details what it was (``failure``:
+        BAD_PASSWORD or BAD_TOTP) and where (``during``: a sign-in or a signed-in person's password change): the
+        entry said only LOCKED, so four wrong passwords and then the right one with a wrong code (the password
+        found) read the same as five wrong passwords."""
         async with self._store.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE persons SET failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0"
@@ -350,7 +355,8 @@ class PersonStore:
             locked = person.lock_until is not None and person.failed_attempts == 0
             await Store.append_admin(conn, SERVICE, [admin if not locked else AdminEvent(
                 action="session.lock", target=person_id, actor_system_id=person_id,
-                actor_department_code=person.department_code, details={"lock_seconds": lock_seconds},
+                actor_department_code=person.department_code,
+                details={"lock_seconds": lock_seconds, "failure": admin.result, "during": admin.action},
                 result="LOCKED")])
             return person
 

@@ -1118,6 +1118,25 @@ async def test_a_sign_in_refused_for_a_disabled_or_locked_account_is_logged(plat
     assert all(e.actor_system_id == e.target for e in events if e.target in (disabled.id, locked.id))
 
 
+async def test_the_lock_entry_says_which_failure_locked_the_account(platform) -> None:  # type: ignore[no-untyped-def]
+    """The failure that locks an account is logged as the lock (session.lock, LOCKED) instead of as itself, and
+    the entry did not say what it was: four wrong passwords and then the right password with a wrong code (the
+    password found by whoever is guessing) read the same as five wrong passwords. Its details say it now."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    wrong = "000000" if "000000" not in (totp.at(time.time() + d) for d in (-30, 0, 30)) else "111111"
+    for password, code in [("wrong password!", totp.now())] * 4 + [(PASSWORD, wrong)]:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+                username=person.username, password=password, totp_code=code), timeout=10)
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.lock", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    locks = [e for e in events if e.target == person.id]
+    assert [e.result for e in locks] == ["LOCKED"]
+    details = json.loads(locks[0].details_json)
+    assert (details["failure"], details["during"]) == ("BAD_TOTP", "session.sign_in"), details
+
+
 async def test_the_right_password_without_its_code_is_logged(platform) -> None:  # type: ignore[no-untyped-def]
     """A stolen password tried without the authenticator left no trace: SignIn's TOTP_REQUIRED (the right password,
     no code) and EnrolTotp's TOTP_ENROLLED (the right password, to replace an enrolled authenticator) were neither
