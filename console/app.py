@@ -473,6 +473,11 @@ def admin_result(event: Any) -> str:
         result += f"（原绑定账号 {details.get('subject', '')}；原因：{details['reason']}）"
     elif event.action == "person.unlock" and "locked_until" in details:
         result += f"（{_lifted(details)}）"
+    elif event.action == "session.lock" and isinstance(failure := details.get("failure"), str):
+        # The failure that locked the account (person_store.record_failure): a wrong code after wrong passwords
+        # means the password was found.
+        during = "修改密码时" if details.get("during") == "session.change_password" else "登录时"
+        result += f"（{during}{labels.ADMIN_RESULT.get(failure, failure).removeprefix('失败：')}）"
     return result
 
 

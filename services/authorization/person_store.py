@@ -203,16 +203,18 @@ class PersonStore:
         return _person(row) if row is not None else None
 
     async def list(self, department_code: str | None, after: int | None, limit: int, role: int = 0,
-                   disabled: bool | None = None, text: str = "") -> list[tuple[int, PersonRecord]]:
+                   disabled: bool | None = None, texts: tuple[str, ...] = ()) -> list[tuple[int, PersonRecord]]:
         """A page of persons in creation order (ListPersons), on the listing pool with its statement budget;
-        ``role`` 0, ``disabled`` None and ``text`` "" filter nothing; ``text`` (lower case) is looked for in the
-        username and the display name as it is, no LIKE pattern (a % or _ typed is a character)."""
+        ``role`` 0, ``disabled`` None and ``texts`` () filter nothing; any of ``texts`` (lower case: the text typed
+        and its other forms) is looked for in the username and the display name as they are, no LIKE pattern (a %
+        or _ typed is a character)."""
         rows = await self._store.listing.fetch(
             f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2"
             " AND ($4::int = 0 OR $4::int = ANY(p.roles)) AND ($5::bool IS NULL OR p.disabled = $5::bool)"
-            " AND ($6::text = '' OR strpos(lower(p.username), $6) > 0 OR strpos(lower(p.display_name), $6) > 0)"
+            " AND (cardinality($6::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest($6::text[]) AS t(text)"
+            " WHERE strpos(lower(p.username), t.text) > 0 OR strpos(lower(p.display_name), t.text) > 0))"
             " ORDER BY p.seq LIMIT $3",
-            department_code, after or 0, limit, role, disabled, text)
+            department_code, after or 0, limit, role, disabled, list(texts))
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
@@ -337,7 +339,12 @@ class PersonStore:
 
     async def record_failure(self, person_id: str, max_failures: int, lock_seconds: int,
                              admin: AdminEvent) -> PersonRecord:
-        """Counts a failed sign-in; the ``max_failures``-th in a row locks the account for ``lock_seconds``."""
+        """Counts a failed sign-in; the ``max_failures``-th in a row locks the account for ``lock_seconds``.
+
+        The failure that locks is logged as the lock (session.lock), saying in its details what it was (``failure``:
+        BAD_PASSWORD or BAD_TOTP) and where (``during``: a sign-in or a signed-in person's password change): the
+        entry said only LOCKED, so four wrong passwords and then the right one with a wrong code (the password
+        found) read the same as five wrong passwords."""
         async with self._store.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE persons SET failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0"
@@ -348,7 +355,8 @@ class PersonStore:
             locked = person.lock_until is not None and person.failed_attempts == 0
             await Store.append_admin(conn, SERVICE, [admin if not locked else AdminEvent(
                 action="session.lock", target=person_id, actor_system_id=person_id,
-                actor_department_code=person.department_code, details={"lock_seconds": lock_seconds},
+                actor_department_code=person.department_code,
+                details={"lock_seconds": lock_seconds, "failure": admin.result, "during": admin.action},
                 result="LOCKED")])
             return person
 

@@ -130,6 +130,17 @@ def _refuse_own_reset(caller: Caller, person: PersonRecord, what: str) -> None:
                                                      "and a TOTP code); another administrator must reset it")])
 
 
+def _search_forms(text: str) -> tuple[str, ...]:
+    """The forms of a ListPersons text looked for: as typed, and as SignIn and CreatePerson read a username
+    (pc.typed_username: NFKC, so the full-width ｚｈａｎｇ of a Chinese input method in 全角 mode is zhang), both in
+    lower case; () for no text. Looked for as typed alone, a username the administrator had just created typed so
+    was found nowhere in the 人员 list, nor a display name written with ASCII letters or brackets (张三(民政)) by
+    the full-width ones typed."""
+    if not text:
+        return ()
+    return tuple(dict.fromkeys((text.lower(), pc.typed_username(text))))
+
+
 def _lifted(person: PersonRecord) -> dict[str, object]:
     """What an unlock lifts: the lock still running (its end, ISO 8601; None when there is none) and the failed
     sign-ins counted toward the next one."""
@@ -243,7 +254,7 @@ class Persons:
         disabled = None if state == persons_pb2.PERSON_STATE_UNSPECIFIED else state == persons_pb2.PERSON_STATE_DISABLED
         limit = pagination.page_size(size)
         rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1, role, disabled,
-                                        text.lower())
+                                        _search_forms(text))
         return page_of(rows, limit)
 
     async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...], etag: str = "") -> PersonRecord:

@@ -603,6 +603,10 @@ async def test_persons_are_found_by_a_text_in_their_username_or_display_name(pla
     assert await found(f"张{mark}") == [named.person.id]
     assert await found(f"{mark}_三") == [named.person.id] and await found(f"{mark}%") == []
     assert await found(other.username) == [other.id]
+    # Typed by a Chinese input method in 全角 mode, as SignIn and CreatePerson read a username: the same person.
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in f"ZHANG.{mark}")
+    assert await found(full_width) == [named.person.id]
+    assert await found(f"张{mark}＿三") == [named.person.id]
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await found("长" * 65)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -1112,6 +1116,25 @@ async def test_a_sign_in_refused_for_a_disabled_or_locked_account_is_logged(plat
     # (the fifth failure is the session.lock entry)
     assert sorted(e.result for e in events if e.target == locked.id) == ["ACCOUNT_LOCKED"] + ["BAD_PASSWORD"] * 4
     assert all(e.actor_system_id == e.target for e in events if e.target in (disabled.id, locked.id))
+
+
+async def test_the_lock_entry_says_which_failure_locked_the_account(platform) -> None:  # type: ignore[no-untyped-def]
+    """The failure that locks an account is logged as the lock (session.lock, LOCKED) instead of as itself, and
+    the entry did not say what it was: four wrong passwords and then the right password with a wrong code (the
+    password found by whoever is guessing) read the same as five wrong passwords. Its details say it now."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    wrong = "000000" if "000000" not in (totp.at(time.time() + d) for d in (-30, 0, 30)) else "111111"
+    for password, code in [("wrong password!", totp.now())] * 4 + [(PASSWORD, wrong)]:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+                username=person.username, password=password, totp_code=code), timeout=10)
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.lock", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    locks = [e for e in events if e.target == person.id]
+    assert [e.result for e in locks] == ["LOCKED"]
+    details = json.loads(locks[0].details_json)
+    assert (details["failure"], details["during"]) == ("BAD_TOTP", "session.sign_in"), details
 
 
 async def test_the_right_password_without_its_code_is_logged(platform) -> None:  # type: ignore[no-untyped-def]

@@ -117,6 +117,22 @@ def test_a_token_refused_to_a_leaked_secret_or_a_disabled_system_has_a_label() -
     assert labels.ADMIN_RESULT["CREDENTIALS_REVOKED"] == "失败：令牌已失效（业务系统已停用或密钥已重置）"
 
 
+def test_a_lock_says_which_failure_locked_the_account() -> None:
+    """session.lock read 账号已锁定 alone, whether the failure that locked the account was a fifth wrong password or
+    the right password with a wrong code (the password found): the entry's details say which now."""
+    from types import SimpleNamespace
+
+    from console.app import admin_result
+    lock = SimpleNamespace(action="session.lock", result="LOCKED", details_json=json.dumps(
+        {"lock_seconds": 900, "failure": "BAD_TOTP", "during": "session.sign_in"}))
+    assert admin_result(lock) == "账号已锁定（登录时动态口令错误）"
+    lock.details_json = json.dumps({"lock_seconds": 900, "failure": "BAD_PASSWORD",
+                                    "during": "session.change_password"})
+    assert admin_result(lock) == "账号已锁定（修改密码时密码错误）"
+    lock.details_json = json.dumps({"lock_seconds": 900})  # an entry logged before
+    assert admin_result(lock) == "账号已锁定"
+
+
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
