@@ -12,7 +12,7 @@ from services.runtime import admin_events
 from services.runtime.admin_events import AdminEvent
 from services.runtime.figures import FigureRow
 from services.supervision.months import Month
-from services.supervision.snapshot import Figures
+from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
 
 
@@ -52,6 +52,18 @@ class SupervisionStore:
                 " ON CONFLICT (month) DO UPDATE SET compute_time = excluded.compute_time", month.first_day, now)
             if event is not None:
                 await admin_events.record(conn, event)
+
+    async def stocks_at_end(self, month: Month) -> dict[str, list[FigureRow]]:
+        """The :data:`~services.supervision.snapshot.STOCKS` of each department's snapshot of ``month`` when it was
+        computed once the month had ended (a recomputation keeps them, so they are those of its first computation
+        after its end), by department (an empty list for one that had none); nothing for a month last computed
+        before its end (the month in progress) or never."""
+        rows = await self._pool.fetch(
+            "SELECT department_code, (SELECT coalesce(jsonb_agg(f ORDER BY n), '[]'::jsonb)"
+            " FROM jsonb_array_elements(figures) WITH ORDINALITY AS e(f, n) WHERE f->>0 = ANY($3::text[]))::text"
+            " AS figures FROM snapshots WHERE month = $1 AND compute_time >= $2", month.first_day, month.end,
+            list(STOCKS))
+        return {row["department_code"]: _figures(row["department_code"], row["figures"]).rows for row in rows}
 
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(
