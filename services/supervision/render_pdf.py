@@ -61,9 +61,12 @@ class _Pdf(FPDF):
         return f"[U+{ord(character):04X}]"
 
     def footer(self) -> None:
+        """The report's title and 第 N 页，共 M 页 (fpdf2 writes the page count in place of its alias once the
+        last page is laid out): a printed report said 第 N 页 alone, and a sheet missing from the end of the stack
+        (the violations, the last section) could not be told from a report that ended there."""
         self.set_y(-12)
         self.set_font(FONT, size=8)
-        self.cell(0, 6, f"{self._footer_text}　第 {self.page_no()} 页", align="C")
+        self.cell(0, 6, f"{self._footer_text}　第 {self.page_no()} 页，共 {self.str_alias_nb_pages} 页", align="C")
 
 
 def _chart(pdf: _Pdf, chart: BarChart) -> None:
