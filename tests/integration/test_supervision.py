@@ -758,6 +758,31 @@ async def test_a_months_snapshots_keep_the_names_its_departments_had_once_it_end
         await pool.close()
 
 
+async def test_a_computation_begun_before_the_one_stored_does_not_replace_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """Two computations of a month at once (the schedule's and an administrator's ComputeSnapshots), the slower
+    begun first: stored last, the older figures replaced the newer, and the month's compute time went back (a month
+    computed after its end read as computed before it, its reports 阶段性). The one begun first now changes nothing
+    and says so. A month of its own, removed after."""
+    month, code = Month(2002, 9), "11110100MB0000009X"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    first, second = month.end - dt.timedelta(minutes=1), month.end + dt.timedelta(minutes=1)
+    newer = [FigureRow(code, "queries.made", "", 7)]
+    try:
+        stored = await store.replace_month(month, {code: Figures(code, newer, "市民政局")}, [], second)
+        left = await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [], first)
+        found, computed = await store.snapshot(month, code) or (Figures(code), None)
+        assert (found.total("queries.made"), computed) == (7, second)
+        assert await store.compute_times(month, month) == {month: second}
+        assert (stored, left) == (True, False)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [], second)  # the same time
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
+            await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await pool.close()
+
+
 async def test_a_month_over_keeps_the_records_its_departments_held_once_it_ended(platform) -> None:  # type: ignore[no-untyped-def]
     """The schedule recomputes last month all through this one, and the foundation service counts the records held
     when asked: a dataset left stale all through a month and refreshed on the 2nd of the next lost that month's
