@@ -4,7 +4,8 @@
 * ``catalog.resource``: one per published resource (value 1), naming its dataset, endpoint target and update
   cycle, so supervision can ask the data's owner about freshness and find resources with no data;
 * ``catalog.updates_due`` / ``catalog.updates_on_time`` / ``catalog.updates_overdue``: mandate changes due in
-  the period and whether the department's catalog work came by the due date (Art. 8: 15 working days);
+  the period (or reported in it, already past due: store.mandate_changes_due) and whether the department's
+  catalog work came by the due date (Art. 8: 15 working days);
   ``catalog.update_overdue`` names each overdue change (``change`` id, ``due`` date) as evidence.
 
 A change due in the period but not yet due now is neither on time nor overdue yet.

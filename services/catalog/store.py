@@ -506,13 +506,18 @@ class CatalogStore:
             "ORDER BY v.code, v.publish_time DESC", _PUBLIC, end, RETIRE_ACTION)
 
     async def mandate_changes_due(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
-        """Mandate changes due in [start, end) with the time of the department's first catalog work after
-        each change (NULL when none), so on-time and overdue updates are told apart (R-CAT-3)."""
+        """Mandate changes due in [start, end), and those reported in it whose due time had passed before it began,
+        with the time of the department's first catalog work after each change (NULL when none), so on-time and
+        overdue updates are told apart (R-CAT-3). A change reported after the period it fell due in (its
+        change_time months back) is counted in the period it was reported in: counted by its due time alone, it
+        fell in a month already computed, which the schedule does not compute again, and the overdue update was
+        never found."""
         return await self._pool.fetch(
             "SELECT m.id, m.department_code, m.due_time, (SELECT min(ev.time) FROM entry_events ev "
             "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($3::text[]) "
             "  AND ev.time >= m.change_time) AS work_time "
-            "FROM mandate_changes m WHERE m.due_time >= $1 AND m.due_time < $2 ORDER BY m.id",
+            "FROM mandate_changes m WHERE (m.due_time >= $1 AND m.due_time < $2 AND m.report_time < $2)"
+            " OR (m.report_time >= $1 AND m.report_time < $2 AND m.due_time < $1) ORDER BY m.id",
             start, end, list(CATALOG_WORK))
 
 class CatalogTransaction:

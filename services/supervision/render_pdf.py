@@ -19,6 +19,9 @@ from services.supervision.document import BarChart, Document, Heading, Paragraph
 
 FONT = "NotoSansSC"
 BAR_RGB = (47, 111, 176)
+#: Room (mm) for the start of what a heading or a table's caption introduces: a table's heading row and first row
+#: (6 mm lines), or a paragraph's first lines. Less left on the page, the heading or caption goes to the next page.
+KEPT_WITH_NEXT = 16.0
 
 
 #: Said at the end of a PDF that wrote a character as its code point; the HTML and the CSV hold the character.
@@ -58,9 +61,12 @@ class _Pdf(FPDF):
         return f"[U+{ord(character):04X}]"
 
     def footer(self) -> None:
+        """The report's title and 第 N 页，共 M 页 (fpdf2 writes the page count in place of its alias once the
+        last page is laid out): a printed report said 第 N 页 alone, and a sheet missing from the end of the stack
+        (the violations, the last section) could not be told from a report that ended there."""
         self.set_y(-12)
         self.set_font(FONT, size=8)
-        self.cell(0, 6, f"{self._footer_text}　第 {self.page_no()} 页", align="C")
+        self.cell(0, 6, f"{self._footer_text}　第 {self.page_no()} 页，共 {self.str_alias_nb_pages} 页", align="C")
 
 
 def _chart(pdf: _Pdf, chart: BarChart) -> None:
@@ -128,9 +134,18 @@ def _rows_chart(pdf: _Pdf, chart: BarChart) -> None:
     pdf.ln(3)
 
 
+def _keep_with_next(pdf: _Pdf, height: float) -> None:
+    """A new page unless ``height`` and the start of what follows fit on this one: a heading (二、按时率) or a table's
+    caption (年度综合评分：…) set at the foot of a page, its table all on the next, read on paper as a section
+    with nothing in it, and the table overleaf as one without its title."""
+    if pdf.will_page_break(height + KEPT_WITH_NEXT):
+        pdf.add_page()
+
+
 def _table(pdf: _Pdf, table: Table) -> None:
     pdf.set_font(FONT, size=9)
     if table.caption:
+        _keep_with_next(pdf, 7)
         pdf.cell(0, 7, table.caption, new_x="LMARGIN", new_y="NEXT")
     with pdf.table(headings_style=FontFace(emphasis="B", fill_color=(238, 242, 247)), line_height=6) as out:
         for row in (table.header, *table.rows):
@@ -153,6 +168,7 @@ def render_pdf(document: Document) -> bytes:
     for block in document.blocks:
         if isinstance(block, Heading):
             pdf.set_font(FONT, size=13)
+            _keep_with_next(pdf, 2 + 8 + 7)  # its line, and a caption under it
             pdf.ln(2)
             pdf.multi_cell(0, 8, block.text, new_x="LMARGIN", new_y="NEXT")
         elif isinstance(block, Paragraph):

@@ -20,7 +20,7 @@ from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table
 from services.supervision.evaluation import evaluate
 from services.supervision.months import CST, Month
-from services.supervision.snapshot import Figures
+from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
 
 SHARE_TYPES = {"UNCONDITIONAL": "无条件共享", "CONDITIONAL": "有条件共享", "NOT_SHARED": "不予共享"}
@@ -33,9 +33,6 @@ INDICATORS = {"catalog_on_time": "目录更新按时率", "reply_on_time": "申�
               "dispute_on_time": "疑义答复按时率", "availability": "服务可用率", "freshness": "数据更新及时率",
               "purpose_compliance": "按授权用途使用率"}
 PLATFORM = "全平台"
-#: Figures that count what a department holds at the month's computation (its datasets' records), not what
-#: happened in the month: a year's figure is its latest month's, never the months added up.
-STOCKS = ("datasets.records", "datasets.stale_records")
 #: Figures no report reads, left out when a report's snapshots are read: each system's calls of every day of the
 #: month and the 28 before it (burst detection's history, judged when the month is computed) are most of a
 #: snapshot's rows under a large audit trail.

@@ -33,7 +33,8 @@ class Unreachable(Exception):
 
 
 def months_named(names: str, now: dt.datetime) -> list[Month]:
-    """``previous``, ``current`` or ``YYYY-MM``, comma-separated, in the order given."""
+    """``previous``, ``current`` or ``YYYY-MM``, comma-separated, in the order given: months that have begun (in
+    Beijing), as the service computes no other."""
     current = Month.of(now)
     months = []
     for name in filter(None, (n.strip() for n in names.split(","))):
@@ -43,12 +44,19 @@ def months_named(names: str, now: dt.datetime) -> list[Month]:
             months.append(current)
         else:
             year, sep, month = name.partition("-")
-            if not (sep and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+            # isdecimal, not isdigit: a superscript ² is a digit int() cannot read (a traceback's words, not these).
+            if not (sep and year.isdecimal() and month.isdecimal() and 1 <= int(month) <= 12):
                 raise ValueError(f"{name!r}: expected previous, current or YYYY-MM")
             if not MIN_YEAR <= int(year) <= MAX_YEAR:
                 # The service refuses such a year: said here, it is a usage error (exit 2), not a failed run (1).
                 raise ValueError(f"{name!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
-            months.append(Month(int(year), int(month)))
+            named = Month(int(year), int(month))
+            if named > current:
+                # The service refuses it ("the month has not begun") once reached: a slip of the year (2027-11 for
+                # 2026-11) is a usage error said at once (exit 2), not a failed run (1) after a wait for the service.
+                raise ValueError(f"{name!r}: {named.label()} has not begun (this month is {current.label()}, "
+                                 "Beijing time)")
+            months.append(named)
     if not months:
         raise ValueError("name at least one month")
     return months

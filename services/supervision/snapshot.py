@@ -70,6 +70,25 @@ def provider_answers(figures: Figures) -> dict[str, int]:
     return dict(answered)
 
 
+#: Figures that count what a department holds when the month is computed (its datasets' records, and those older
+#: than their cycle), not what happened in the month: the foundation service counts the records as they are now.
+STOCKS = ("datasets.records", "datasets.stale_records")
+
+
+def with_stocks_kept(snapshots: Mapping[str, Figures], kept: Mapping[str, list[FigureRow]]) -> dict[str, Figures]:
+    """``snapshots`` with each kept department's :data:`STOCKS` replaced by ``kept``'s (none when it had none): the
+    schedule recomputes last month all through this one, and the records counted are those held at each
+    computation, so a dataset left stale all November and refreshed on 2 December lost November's DATA_UNUSABLE
+    violation (and its 数据更新及时率) at the next recomputation, and one loaded on the 5th its DATA_NOT_PROVIDED."""
+    found = {}
+    for code, figures in snapshots.items():
+        if code in kept:
+            rows = [row for row in figures.rows if row.name not in STOCKS] + kept[code]
+            figures = replace(figures, rows=sorted(rows, key=lambda r: (r.name, r.dimension)))
+        found[code] = figures
+    return found
+
+
 #: The totals a catalogue update counts in (catalog/figures.py), beside its ``catalog.update_overdue`` evidence row.
 UPDATE_TOTALS = ("catalog.updates_overdue", "catalog.updates_due")
 

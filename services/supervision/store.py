@@ -12,7 +12,7 @@ from services.runtime import admin_events
 from services.runtime.admin_events import AdminEvent
 from services.runtime.figures import FigureRow
 from services.supervision.months import Month
-from services.supervision.snapshot import Figures
+from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
 
 
@@ -27,12 +27,18 @@ class SupervisionStore:
         self._listing = listing or pool
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
-                            now: dt.datetime, event: AdminEvent | None = None) -> None:
+                            now: dt.datetime, event: AdminEvent | None = None) -> bool:
         """The month's snapshots and violations, replacing any earlier computation in one transaction; ``event``
-        (who asked for it) goes to the administrative log's outbox in the same transaction."""
+        (who asked for it) goes to the administrative log's outbox in the same transaction. ``now`` is when the
+        computation began gathering its figures: one begun before the computation stored (two at once, the
+        schedule's and an administrator's, the slower begun first) changes nothing and returns False, else it had
+        put figures older than those stored in their place, and moved the month's compute time back."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-supervision-month'), $1)",
                                month.year * 100 + month.month)
+            if await conn.fetchval("SELECT compute_time > $2 FROM computed_months WHERE month = $1",
+                                   month.first_day, now):
+                return False
             kept = await _names_at_end(conn, month)
             await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
             await conn.execute("DELETE FROM violations WHERE month = $1", month.first_day)
@@ -52,6 +58,19 @@ class SupervisionStore:
                 " ON CONFLICT (month) DO UPDATE SET compute_time = excluded.compute_time", month.first_day, now)
             if event is not None:
                 await admin_events.record(conn, event)
+        return True
+
+    async def stocks_at_end(self, month: Month) -> dict[str, list[FigureRow]]:
+        """The :data:`~services.supervision.snapshot.STOCKS` of each department's snapshot of ``month`` when it was
+        computed once the month had ended (a recomputation keeps them, so they are those of its first computation
+        after its end), by department (an empty list for one that had none); nothing for a month last computed
+        before its end (the month in progress) or never."""
+        rows = await self._pool.fetch(
+            "SELECT department_code, (SELECT coalesce(jsonb_agg(f ORDER BY n), '[]'::jsonb)"
+            " FROM jsonb_array_elements(figures) WITH ORDINALITY AS e(f, n) WHERE f->>0 = ANY($3::text[]))::text"
+            " AS figures FROM snapshots WHERE month = $1 AND compute_time >= $2", month.first_day, month.end,
+            list(STOCKS))
+        return {row["department_code"]: _figures(row["department_code"], row["figures"]).rows for row in rows}
 
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(

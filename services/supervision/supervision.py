@@ -29,7 +29,12 @@ from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
 from services.supervision.reports import UNREAD, ReportInput, Retirement, monthly_feedback, yearly_report
-from services.supervision.snapshot import Figures, by_department, without_updates_due_after_retirement
+from services.supervision.snapshot import (
+    Figures,
+    by_department,
+    with_stocks_kept,
+    without_updates_due_after_retirement,
+)
 from services.supervision.sources import FigureSources
 from services.supervision.store import SupervisionStore
 from services.supervision.violations import Violation, detect
@@ -132,7 +137,8 @@ class Supervision:
 
     async def compute(self, caller: Caller, month: Month) -> Computed:
         """Gathers the month's figures, keeps them as snapshots and detects its violations (replacing an
-        earlier computation of the month: the same records give the same figures)."""
+        earlier computation of the month: the same records give the same figures; not one begun after this one,
+        which gathered later figures and was stored first)."""
         duties.require_role(caller, (REVIEWER, ADMINISTRATOR), "compute supervision snapshots")
         require_authority(caller, "compute supervision snapshots")
         now = self._clock()
@@ -150,9 +156,17 @@ class Supervision:
         snapshots = by_department([row for row in rows if row.department_code not in left_out],
                                   [code for code in joined if code not in left_out],
                                   {code: membership.name for code, membership in joined.items()})
+        if month.end <= now:
+            # The records held are counted as they are now: a month over keeps those counted when it was first
+            # computed after its end, so its freshness and its violations are not undone by records refreshed since.
+            snapshots = with_stocks_kept(snapshots, await self._store.stocks_at_end(month))
         violations = detect(month, snapshots)
-        await self._store.replace_month(month, snapshots, violations, now,
-                                        _compute_event(caller, month, len(snapshots), len(violations), now))
+        written = await self._store.replace_month(month, snapshots, violations, now,
+                                                  _compute_event(caller, month, len(snapshots), len(violations), now))
+        if not written:
+            log.info("supervision month %s: a computation begun later was stored first; this one is left",
+                     month.label())
+            return Computed(len(snapshots), len(violations))
         if not caller.is_service:
             self._recorded()
         log.info("supervision month %s computed: %d departments, %d violations", month.label(), len(snapshots),

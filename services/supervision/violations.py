@@ -3,8 +3,9 @@
 Each rule reads only figures the owning services gave (services/*/figures.py) and cites them as evidence.
 The rules (docs/api.md states them for the departments):
 
-* CATALOG_NOT_UPDATED — Art. 24(1), Art. 8: a mandate change whose due date fell in the month with no
-  catalog work (create, update, submit, retire) by the department between the change and the due date.
+* CATALOG_NOT_UPDATED — Art. 24(1), Art. 8: a mandate change whose due date fell in the month (or reported in
+  it, already past due) with no catalog work (create, update, submit, retire) by the department between the
+  change and the due date.
 * DATA_NOT_PROVIDED — Art. 24(2): (a) a published resource served by the platform's foundation endpoint
   whose dataset holds no record; (b) a resource whose calls failed at least :data:`MIN_FAILED` times and
   at least :data:`MAX_FAILURE_RATE` of the month's calls that needed the provider (answered or failed; refused

@@ -39,7 +39,7 @@ from services.runtime.figures import parse_dimension
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
-from services.runtime.workdays import add_working_days
+from services.runtime.workdays import CHINA, add_working_days
 
 pytestmark = pytest.mark.integration
 
@@ -1229,6 +1229,37 @@ async def test_a_periods_resources_are_those_published_at_its_end(catalog: Clien
 
     assert resources(then) == sorted([revised.code, retired.code])
     assert resources(today) == [revised.code]
+
+
+async def test_a_mandate_change_reported_after_its_due_month_is_counted_in_the_month_it_was_reported(  # type: ignore[no-untyped-def]
+        catalog: Client, base_settings) -> None:
+    """Supervision counts a catalogue update in the month it fell due, and recomputes only the previous and the
+    current month: a change reported with its change_time months back (a 机构改革 of March reported in December)
+    fell due in March, a month long computed, and the department's overdue update was never counted nor found
+    CATALOG_NOT_UPDATED, while ListOverdueUpdates listed it. It is counted in the month it was reported in (its
+    evidence naming the day it fell due), and once: not in the month it fell due in, recomputed later."""
+    late = department()
+    changed = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
+    due = (await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=late.department_code, description="机构改革职能调整（补报）", change_time=_stamp(changed)),
+        AUTHORITY)).due_time.ToDatetime(tzinfo=dt.UTC)
+    now = dt.datetime.now(dt.UTC)
+    pool = await db.create_pool(base_settings.database_url, "catalog")
+    try:
+        store = CatalogStore(pool)
+        reported_in = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+        due_in = await department_figures(store, due - dt.timedelta(hours=1), due + dt.timedelta(hours=1), now)
+    finally:
+        await pool.close()
+
+    def mine(rows: list) -> list[tuple[str, str]]:
+        return sorted((row.name, row.dimension) for row in rows if row.department_code == late.department_code)
+
+    [overdue] = [dim for name, dim in mine(reported_in) if name == "catalog.update_overdue"]
+    assert parse_dimension(overdue)["due"] == due.astimezone(CHINA).date().isoformat()
+    assert [name for name, _ in mine(reported_in)] == ["catalog.update_overdue", "catalog.updates_due",
+                                                       "catalog.updates_overdue"]
+    assert mine(due_in) == []
 
 
 async def test_every_state_change_is_announced(catalog: Client, redis_client) -> None:  # type: ignore[no-untyped-def]

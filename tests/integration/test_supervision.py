@@ -36,11 +36,12 @@ from services.foundation.synthetic import citizen_id_of
 from services.runtime.db import create_pool
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
-from services.runtime.figures import FigureRow
+from services.runtime.figures import FigureRow, dimension
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.tokens import issue_token
 from services.supervision.document import Paragraph, Table
+from services.supervision.evaluation import evaluate
 from services.supervision.months import Month
 from services.supervision.reports import UNREAD
 from services.supervision.snapshot import Figures
@@ -755,6 +756,86 @@ async def test_a_months_snapshots_keep_the_names_its_departments_had_once_it_end
             await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
             await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
         await pool.close()
+
+
+async def test_a_computation_begun_before_the_one_stored_does_not_replace_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """Two computations of a month at once (the schedule's and an administrator's ComputeSnapshots), the slower
+    begun first: stored last, the older figures replaced the newer, and the month's compute time went back (a month
+    computed after its end read as computed before it, its reports 阶段性). The one begun first now changes nothing
+    and says so. A month of its own, removed after."""
+    month, code = Month(2002, 9), "11110100MB0000009X"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    first, second = month.end - dt.timedelta(minutes=1), month.end + dt.timedelta(minutes=1)
+    newer = [FigureRow(code, "queries.made", "", 7)]
+    try:
+        stored = await store.replace_month(month, {code: Figures(code, newer, "市民政局")}, [], second)
+        left = await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [], first)
+        found, computed = await store.snapshot(month, code) or (Figures(code), None)
+        assert (found.total("queries.made"), computed) == (7, second)
+        assert await store.compute_times(month, month) == {month: second}
+        assert (stored, left) == (True, False)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [], second)  # the same time
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
+            await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await pool.close()
+
+
+async def test_a_month_over_keeps_the_records_its_departments_held_once_it_ended(platform) -> None:  # type: ignore[no-untyped-def]
+    """The schedule recomputes last month all through this one, and the foundation service counts the records held
+    when asked: a dataset left stale all through a month and refreshed on the 2nd of the next lost that month's
+    DATA_UNUSABLE violation and its 数据更新及时率 at the next recomputation (the department undid its finding by
+    acting after the month). A recomputation keeps the records counted once the month had ended; those counted
+    while it was in progress are counted again. A month of its own, removed after."""
+    month, code = Month(2002, 8), "11110100MB0000009X"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    now = month.start + dt.timedelta(days=3)
+    sources = _Held({code: "市人口管理局"})
+    supervision = Supervision(store, sources, clock=lambda: now)  # type: ignore[arg-type]
+
+    def held(records: int, stale: int) -> None:
+        sources.rows = [FigureRow(code, "datasets.records", dimension(dataset="population"), records),
+                        FigureRow(code, "datasets.stale_records", dimension(dataset="population"), stale)]
+
+    async def found() -> tuple[tuple[int, int], list[str]]:
+        figures = (await store.snapshot(month, code) or (Figures(code), None))[0]
+        freshness = next(i for i in evaluate(figures, {"freshness": 1.0}, 0).indicators if i.name == "freshness")
+        listed = await store.violations(month, code, None, 10)
+        return (freshness.numerator, freshness.denominator), [v.subject for v in listed]
+
+    try:
+        held(100, 10)
+        await supervision.compute(service_caller("supervision"), month)  # in progress: counted again later
+        now = month.end + dt.timedelta(hours=1)
+        held(100, 40)
+        await supervision.compute(service_caller("supervision"), month)
+        assert await found() == ((60, 100), ["dataset:population"])
+        now = month.end + dt.timedelta(days=2)
+        held(120, 0)  # refreshed, and more loaded, after the month
+        await supervision.compute(service_caller("supervision"), month)
+        assert await found() == ((60, 100), ["dataset:population"])
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "violations", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = $1", month.first_day)
+        await pool.close()
+
+
+class _Held:
+    """The figure sources as compute reads them, for a department of a test's own: the rows set last."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+        self.rows: list[FigureRow] = []
+
+    async def gather(self, month: Month) -> list[FigureRow]:
+        return list(self.rows)
+
+    async def joined(self) -> dict[str, Membership]:
+        return {code: Membership(name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) for code, name in self._names.items()}
 
 
 class _Directory:

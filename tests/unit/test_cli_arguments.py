@@ -327,3 +327,40 @@ def test_every_argument_of_every_command_says_what_it_takes() -> None:
 
     walk(build_parser(), "govshare")
     assert bare == []
+
+
+@pytest.mark.parametrize("ahead", [1, 12])
+def test_supervise_refuses_a_month_not_begun_before_connecting(ahead: int, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare supervise --months 2027-11` (a slip of the year for 2026-11) passed the command's own check, then
+    waited for the supervision service and exited 1, a failed run, on its INVALID_ARGUMENT "the month has not begun"
+    (or after the wait when the service was not there): a month that has not begun is a usage error, exit 2, said
+    before any call (127.0.0.1:1 listens to none)."""
+    import datetime as dt
+
+    from services.supervision import schedule
+    from services.supervision.months import Month
+
+    monkeypatch.setattr(schedule, "CONNECT_TIMEOUT_SECONDS", 0.5)
+    current = Month.of(dt.datetime.now(dt.UTC))
+    later = current
+    for _ in range(ahead):
+        later = later.next()
+    env = {"GOVSHARE_SUPERVISION_TARGET": "127.0.0.1:1", "GOVSHARE_INTERNAL_KEY": "k" * 43}
+    assert schedule.main(f"previous,{later.label()}", env) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == (f"govshare supervise: '{later.label()}': {later.label()} has not begun (this month is "
+                        f"{current.label()}, Beijing time)\n")
+    assert schedule.months_named(f"current,{current.label()}", dt.datetime.now(dt.UTC)) == [current, current]
+
+
+def test_supervise_names_a_month_written_with_a_superscript_digit_not_a_traceback_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A superscript ² is a digit to str.isdigit but not to int(): --months 2026-1² printed int()'s "invalid literal
+    for int() with base 10" instead of what the command takes."""
+    from services.supervision import schedule
+
+    env = {"GOVSHARE_SUPERVISION_TARGET": "127.0.0.1:1", "GOVSHARE_INTERNAL_KEY": "k" * 43}
+    assert schedule.main("2026-1\u00b2", env) == 2
+    assert capsys.readouterr().err == "govshare supervise: '2026-1²': expected previous, current or YYYY-MM\n"

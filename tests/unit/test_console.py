@@ -2055,3 +2055,34 @@ def test_a_list_not_shown_has_no_pager_saying_it_ended() -> None:
     page = supervision.render(current="/supervision", problem=down, evaluations=[], year=2026, month=11, own=False,
                               **common)
     assert "平台服务暂时不可用" in page and "已是最后一页" not in page
+
+
+def test_the_supervision_pages_two_pagers_each_keep_the_page_the_other_list_is_on() -> None:
+    """监督 pages two lists, the month's evaluations and its violations: 下一页 of one took the other back to its first
+    page (the 审计 page's pagers were fixed alike), so a supervisor reading the violations' second page beside the
+    evaluations' third lost the evaluations they compared with, and the other way round."""
+    import html
+    import urllib.parse
+    from types import SimpleNamespace
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, year=2026, month=11, score=90)
+    violation = {"department_code": PERSON.department_code, "rule": "未向共享平台及时提供共享信息",
+                 "article": "第二十四条", "subject": "资源：101001/000001", "evidence": "记录数：0"}
+    request = SimpleNamespace(query_params={"year": "2026", "month": "11", "page_token": "E2", "v_token": "V2"},
+                              url=SimpleNamespace(path="/supervision"))
+    page = console.templates.get_template("supervision.html").render(
+        request=request, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=11, evaluations=[evaluation], dept_names={}, chart="", next_token="E3", problem=None,
+        own=False, indicator_names=pages.INDICATORS, indicator_rate=pages.indicator_rate, until="",
+        violations=[violation], violations_next="V3", violations_problem=None)
+
+    def link(of: str) -> dict[str, list[str]]:
+        nav = page.split(f'aria-label="{of}分页"', 1)[1].split("</nav>", 1)[0]
+        found = re.search(r'href="\?([^"]*)"', nav)
+        assert found, nav
+        return urllib.parse.parse_qs(html.unescape(found[1]))
+
+    assert link("评估结果") == {"year": ["2026"], "month": ["11"], "v_token": ["V2"], "page_token": ["E3"]}
+    assert link("违规情况") == {"year": ["2026"], "month": ["11"], "page_token": ["E2"], "v_token": ["V3"]}

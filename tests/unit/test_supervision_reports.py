@@ -474,3 +474,48 @@ def test_a_name_with_a_character_the_pdfs_font_lacks_is_written_as_its_code_poin
     plain = text(render_pdf(yearly_report(2026, code, ReportInput(
         [MONTH], {MONTH: {code: Figures(code)}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED))))
     assert "报告对象：市公安局（11110100MB00000027）" in plain and "[U+" not in plain and "注：" not in plain
+
+
+def test_a_pdf_heading_or_table_caption_is_never_left_at_a_pages_foot_without_its_table() -> None:
+    """The PDF set a heading (二、按时率, （附）年度评价指标) or a table's caption (年度综合评分：…) wherever the
+    page had room for that one line: at a page's foot, its table all on the next page, the printed report showed a
+    section with nothing under it and, overleaf, a table without its title or the score it is the detail of. Tables
+    of every length before them move the heading through every position at the foot of the first page."""
+    import io
+
+    from pypdf import PdfReader
+
+    from services.supervision.document import Document, Heading
+    from services.supervision.render_pdf import render_pdf
+
+    orphaned = []
+    for rows in range(28, 48):
+        document = Document("2026年度政务信息资源共享情况报告", "报告对象：全平台")
+        document.add(Table(("部门", "平均评分"), tuple((f"部门{n}", "90.00") for n in range(rows))),
+                     Heading("（附）年度评价指标"),
+                     Table(("指标", "完成"), (("目录更新按时率", "1"), ("申请答复按时率", "2")),
+                           caption="年度综合评分：76.17"))
+        pages = ["".join(page.extract_text().replace("\x00", "").split())
+                 for page in PdfReader(io.BytesIO(render_pdf(document))).pages]
+        orphaned += [(rows, title) for page in pages for title in ("（附）年度评价指标", "年度综合评分：76.17")
+                     if title in page and "目录更新按时率" not in page]
+    assert orphaned == [], orphaned
+
+
+def test_each_page_of_a_pdf_report_says_how_many_pages_the_report_has() -> None:
+    """The PDF's footer said 第 N 页 alone: a printed yearly report missing its last sheets (the violations are its
+    last section) read as one that ended there. Each page says 第 N 页，共 M 页."""
+    import io
+
+    from pypdf import PdfReader
+
+    from services.supervision.document import Document
+    from services.supervision.render_pdf import render_pdf
+
+    document = Document("2026年度政务信息资源共享情况报告", "报告对象：全平台")
+    document.add(Table(("部门", "平均评分"), tuple((f"部门{n}", "90.00") for n in range(100))))
+    pages = ["".join(page.extract_text().replace("\x00", "").split())
+             for page in PdfReader(io.BytesIO(render_pdf(document))).pages]
+    assert len(pages) > 1
+    assert [page.endswith(f"2026年度政务信息资源共享情况报告第{n}页，共{len(pages)}页")
+            for n, page in enumerate(pages, 1)] == [True] * len(pages), [page[-40:] for page in pages]

@@ -124,7 +124,7 @@ class SupervisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateReport(self, request, context):
-        """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
+        """A report in Chinese, as HTML, PDF or CSV, from the stored snapshots (R-SUP-2): the yearly sharing report of a
         department (the department, the authority) or of the platform (the authority), or the monthly usage
         feedback to a provider (the provider, the authority).
         """

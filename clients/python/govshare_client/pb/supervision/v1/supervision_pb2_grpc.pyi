@@ -37,7 +37,7 @@ class SupervisionServiceStub:
     only. Each month is evaluated under the weights in force in it: the months before keep theirs.
     """
     GenerateReport: calls.UnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportResponse]
-    """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
+    """A report in Chinese, as HTML, PDF or CSV, from the stored snapshots (R-SUP-2): the yearly sharing report of a
     department (the department, the authority) or of the platform (the authority), or the monthly usage
     feedback to a provider (the provider, the authority).
     """
@@ -68,7 +68,7 @@ class SupervisionServiceAsyncStub:
     only. Each month is evaluated under the weights in force in it: the months before keep theirs.
     """
     GenerateReport: calls.AsyncUnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportResponse]
-    """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
+    """A report in Chinese, as HTML, PDF or CSV, from the stored snapshots (R-SUP-2): the yearly sharing report of a
     department (the department, the authority) or of the platform (the authority), or the monthly usage
     feedback to a provider (the provider, the authority).
     """
