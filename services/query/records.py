@@ -129,6 +129,14 @@ def unreadable(exc: grpc.aio.AioRpcError) -> bool:
     return info is not None and info.reason == "RECORD_UNREADABLE"
 
 
+def too_large(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a provider's answer was refused by this side's channel for its size (over 64 MiB: a BatchLookup of
+    long records, ~70 KB each for 1,000 keys). The endpoint answered: counted as down, one such batch rested it
+    for every caller (PROVIDER_UNAVAILABLE naming the department); the batch is asked again in halves instead, and
+    the caller then gets REPLY_TOO_LARGE saying how many keys fit, as for an answer over its own 8 MiB."""
+    return exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (exc.details() or "")
+
+
 def record_unreadable() -> ServiceError:
     """What a caller is told of a record its provider's database cannot send (the query servicer names the
     department and the resource): the row is the department's to fix; asking again will not help until then."""
@@ -207,7 +215,7 @@ class ProviderClients:
                     return await getattr(self._stub(target), method)(
                         request, timeout=self._settings.provider_timeout_seconds, metadata=self._metadata(target))
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() in _ANSWERS or unreadable(exc):
+                    if exc.code() in _ANSWERS or unreadable(exc) or too_large(exc):
                         raise
                     raise EndpointDown(exc) from exc
         except EndpointDown as down:
@@ -232,7 +240,7 @@ class ProviderClients:
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
-            if unreadable(exc):
+            if unreadable(exc) or too_large(exc):  # one record the platform cannot take: that record's error
                 return UNREADABLE
             raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         if not response.found:
@@ -243,12 +251,12 @@ class ProviderClients:
         return response.record
 
     async def batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
-        """The records of ``keys``; a batch holding a row the database cannot send is asked again in halves, so
-        only that key is UNREADABLE and the others answer."""
+        """The records of ``keys``; a batch holding a row the database cannot send, or whose answer is too large
+        to take, is asked again in halves, so only that key is UNREADABLE and the others answer."""
         try:
             return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
-            if not unreadable(exc):
+            if not unreadable(exc) and not too_large(exc):
                 raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         return await self._in_halves(target, dataset, keys)
 
@@ -265,7 +273,7 @@ class ProviderClients:
         try:
             return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
-            if unreadable(exc):
+            if unreadable(exc) or too_large(exc):
                 return await self._in_halves(target, dataset, keys)
             if exc.code() not in _REFUSED_AS_A_WHOLE:
                 raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc

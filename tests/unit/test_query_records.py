@@ -807,6 +807,30 @@ async def test_a_large_batch_is_split_in_halves_around_an_unreadable_row(records
     assert single + len(batched) <= 13, (single, batched)
 
 
+async def test_a_batch_whose_answer_is_too_large_to_take_is_asked_in_halves_and_never_rests_the_endpoint(
+        records: RecordCache, endpoint) -> None:
+    """A BatchLookup of long records whose answer is over the 64 MiB the platform's channel takes (1,000 keys of
+    ~70 KB) was counted as the endpoint down: PROVIDER_UNAVAILABLE naming the department, and a few such batches
+    rested its endpoint for every caller. The batch is asked again in halves that fit; a record too large alone
+    is that record's error."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    keys = ["L1", "L2", "L3"]
+    for key in keys:
+        provider.records[key] = record(key, key * (12 * 1024 * 1024))  # 24 MiB each, 72 MiB together
+    batches = len(provider.batch_lookups)
+    try:
+        found = await records.get_many(target, dataset, keys)
+        assert [found[key].values["name"][:2] for key in keys] == keys
+        assert [len(asked) for asked in provider.batch_lookups[batches:]] == [3, 2]  # the first half is one key
+        guard = records._providers._guard(target)
+        assert guard._failures == 0 and not guard.open  # the endpoint answered: nothing counted against it
+        await records.forget(target, dataset, keys)
+    finally:
+        for key in keys:
+            provider.records.pop(key, None)
+
+
 async def test_an_export_stopped_by_an_unreadable_row_says_so(records: RecordCache, endpoint) -> None:
     """A page holding a row the database cannot send ends the export RECORD_UNREADABLE, not PROVIDER_UNAVAILABLE
     'could not be reached', after the pages before it."""
