@@ -70,6 +70,15 @@ def _config(tmp_path: Path, url: str, items: dict[str, str], as_of: str = "updat
             f"    key_column: code\n    as_of_column: {as_of}\n    items:\n      code: code\n{mapped}")
 
 
+async def _query_store(tmp_path: Path, database_url: str, items: dict[str, str], sql: str) -> DepartmentStore:
+    """An opened store serving registry by ``query: sql`` (its key $1) instead of its table, the items mapped."""
+    text = (_config(tmp_path, database_url, items).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n", f"    query: {sql}\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    return store
+
+
 async def _read(tmp_path: Path, text: str, key: str):  # type: ignore[no-untyped-def]
     config = parse(text, str(tmp_path / "dept.yaml"))
     connection = await asyncpg.connect(config.database_url)
@@ -248,11 +257,7 @@ async def test_a_column_a_querys_select_star_no_longer_returns_is_a_refusal_nami
     now: after the DBA renamed a mapped column, every call ended in KeyError (INTERNAL to the platform, a traceback
     per call). It is the statements refused (DATABASE_REFUSED, said once naming the column), till the column is
     back."""
-    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
-            .replace("    table: registry\n    key_column: code\n",
-                     "    query: SELECT * FROM registry WHERE code = $1\n"))
-    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await store.open()
+    store = await _query_store(tmp_path, database_url, {"label": "label"}, "SELECT * FROM registry WHERE code = $1")
     connection = await asyncpg.connect(database_url)
     try:
         assert (await store.lookup("registry", "a")).values["label"] == "ok"
@@ -1386,12 +1391,9 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
     await _execute(database_url, "CREATE TABLE addresses (k text, address text); INSERT INTO addresses VALUES"
                                  " ('Z001', 'one'), ('Z001', 'two'), ('Z002', 'three');"
                                  " INSERT INTO registry (code, label) VALUES ('p1', 'Z001'), ('p2', 'Z002')")
-    text = (_config(tmp_path, database_url, {"address": "address"}).replace("    as_of_column: updated\n", "")
-            .replace("    table: registry\n    key_column: code\n",
-                     "    query: SELECT r.code, a.address FROM registry r JOIN addresses a ON a.k = r.label"
-                     " WHERE r.code = $1\n"))
-    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await store.open()
+    store = await _query_store(tmp_path, database_url, {"address": "address"},
+                               "SELECT r.code, a.address FROM registry r JOIN addresses a ON a.k = r.label"
+                               " WHERE r.code = $1")
     try:
         caplog.set_level(logging.INFO, logger="frontproc.store")
         for ask in (store.lookup("registry", "p1"), store.batch_lookup("registry", ["p2", "p1"])):
@@ -1416,12 +1418,9 @@ async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_e
     with the key masked; a key whose row carries it answers."""
     await _execute(database_url, "CREATE TABLE cards (k text, card text); INSERT INTO cards VALUES ('p1', 'c1');"
                                  " INSERT INTO registry (code, label) VALUES ('p1', 'one'), ('p2', 'two')")
-    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
-            .replace("    table: registry\n    key_column: code\n",
-                     "    query: SELECT c.k AS code, r.label FROM registry r LEFT JOIN cards c ON c.k = r.code"
-                     " WHERE r.code = $1\n"))
-    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await store.open()
+    store = await _query_store(tmp_path, database_url, {"label": "label"},
+                               "SELECT c.k AS code, r.label FROM registry r LEFT JOIN cards c ON c.k = r.code"
+                               " WHERE r.code = $1")
     try:
         caplog.set_level(logging.INFO, logger="frontproc.store")
         for ask in (store.lookup("registry", "p2"), store.batch_lookup("registry", ["p1", "p2"])):
@@ -1454,11 +1453,9 @@ async def test_a_statement_a_standby_cancels_for_a_conflict_with_recovery_is_ask
             END IF;
             RETURN true;
         END $$;""")
-    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
-            .replace("    table: registry\n    key_column: code\n",
-                     "    query: SELECT code, label FROM registry WHERE code = $1 AND standby_conflict()\n"))
-    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await store.open()
+    store = await _query_store(tmp_path, database_url, {"label": "label"},
+                               "SELECT code, label FROM registry WHERE code = $1 AND"
+                               " standby_conflict()")
     try:
         caplog.set_level(logging.INFO, logger="frontproc.store")
         assert (await store.lookup("registry", "p1")).values == {"code": "p1", "label": "one"}
@@ -1486,11 +1483,9 @@ async def test_a_batch_of_a_querys_keys_is_asked_side_by_side_not_one_after_anot
         DECLARE began timestamptz := clock_timestamp();
         BEGIN PERFORM pg_sleep(0.05); INSERT INTO ran VALUES (k, began, clock_timestamp()); RETURN k; END $$;
         INSERT INTO registry (code, label) SELECT 'k' || n, 'label ' || n FROM generate_series(1, 12) n""")
-    text = (_config(tmp_path, database_url, {"label": "label"}).replace("    as_of_column: updated\n", "")
-            .replace("    table: registry\n    key_column: code\n",
-                     "    query: SELECT looked_up(code) AS code, label FROM registry WHERE code = $1\n"))
-    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
-    await store.open()
+    store = await _query_store(tmp_path, database_url, {"label": "label"},
+                               "SELECT looked_up(code) AS code, label FROM registry WHERE code ="
+                               " $1")
     try:
         keys = [f"k{n}" for n in range(1, 13)] + ["absent"]
         rows = await store.batch_lookup("registry", keys)
