@@ -420,6 +420,45 @@ async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord: 
     raise AssertionError(f"export {audit_id} never ended")
 
 
+async def _approved_download(platform, code: str, items: list[str],  # type: ignore[no-untyped-def]
+                             unmasked_items: tuple[str, ...] = ()) -> sharing_pb2.Grant:
+    """The 民政局's grant of ``items`` of ``code`` for batch download, approved by the 人社局's 审批人."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(
+        resource_code=code, items=items, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
+        methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("civil"), timeout=10)
+    approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=unmasked_items),
+        metadata=platform.person("social", APPROVER), timeout=10)
+    return approved.grant
+
+
+async def _revoke(platform, grant_id: str) -> None:  # type: ignore[no-untyped-def]
+    await sharing_pb2_grpc.SharingServiceStub(platform.channel).RevokeGrant(
+        sharing_pb2.RevokeGrantRequest(id=grant_id, reason="救助对象核验已结束"),
+        metadata=platform.person("social", APPROVER), timeout=10)
+
+
+async def _stopped_revoked(platform, stream,  # type: ignore[no-untyped-def]
+                           code: str) -> tuple[grpc.aio.AioRpcError, audit_pb2.AccessRecord]:
+    """The download ``stream`` ends PERMISSION_DENIED REVOKED after its first row, no row more, and its audit record
+    says so; the refusal and the record, for what else they must say."""
+    with pytest.raises(grpc.aio.AioRpcError) as stopped:
+        while (rest := await stream.read()) is not grpc.aio.EOF:
+            assert not rest.rows, f"the revoked grant's download went on: {rest}"
+    assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+    info, _ = details_of(stopped.value)
+    assert info is not None and info.reason == "REVOKED", stopped.value.details()
+    assert "stopped after 1 rows" in stopped.value.details()
+    record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
+    assert (record.result, record.deny_reason, record.rows_sent) == (
+        audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
+    return stopped.value, record
+
+
 async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
     provider = GatedProvider(platform.credentials.systems["social"]["department"])
     server = grpc.aio.server()
@@ -466,16 +505,7 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
     await server.start()
     try:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
-        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-        application = sharing_pb2.Application(
-            resource_code=code, items=["card_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
-        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
-                                                    metadata=platform.metadata("civil"), timeout=10)
-        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-            metadata=platform.person("social", APPROVER), timeout=10)
+        grant = await _approved_download(platform, code, ["card_no"])
 
         def export() -> grpc.aio.UnaryStreamCall:
             return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
@@ -486,20 +516,11 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
         first = await stream.read()
         assert [row.key for row in first.rows] == ["row-1"]
 
-        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
-                                  metadata=platform.person("social", APPROVER), timeout=10)
+        await _revoke(platform, grant.id)
         await _refused_soon(lambda: export().read())  # a new download is refused: every replica knows by now
         provider.gate.set()
-        with pytest.raises(grpc.aio.AioRpcError) as stopped:
-            while (rest := await stream.read()) is not grpc.aio.EOF:
-                assert [row.key for row in rest.rows] != ["row-2"], "the revoked grant's holder got the next page"
-        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
-        info, _ = details_of(stopped.value)
-        assert info is not None and info.reason == "REVOKED"
-        assert "stopped after 1 rows" in stopped.value.details()
-        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
-        assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
-            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1, 1)
+        _, record = await _stopped_revoked(platform, stream, code)
+        assert record.pages_sent == 1
     finally:
         provider.gate.set()
         await server.stop(0)
@@ -517,37 +538,19 @@ async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narr
     await server.start()
     try:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True)
-        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-        application = sharing_pb2.Application(
-            resource_code=code, items=["batch_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
-        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
-                                                    metadata=platform.metadata("civil"), timeout=10)
-        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-            metadata=platform.person("social", APPROVER), timeout=10)
+        grant = await _approved_download(platform, code, ["batch_no"])
         stream = query_pb2_grpc.QueryServiceStub(platform.channel).Export(
             query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=platform.metadata("civil"),
             timeout=30)
         first = await stream.read()
         assert [dict(row.values) for row in first.rows] == [{"card_no": "card_no-1", "batch_no": "batch_no-1"}]
 
-        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
-                                  metadata=platform.person("social", APPROVER), timeout=10)
+        await _revoke(platform, grant.id)
         await _refused_soon(lambda: query_pb2_grpc.QueryServiceStub(platform.channel).Export(
             query_pb2.ExportRequest(resource_code=code, items=["batch_no"], purpose=WORK),
             metadata=platform.metadata("civil"), timeout=30).read())
         provider.gate.set()
-        with pytest.raises(grpc.aio.AioRpcError) as stopped:
-            while (rest := await stream.read()) is not grpc.aio.EOF:
-                assert not rest.rows, f"the revoked grant's download went on: {rest}"
-        info, _ = details_of(stopped.value)
-        assert info is not None and info.reason == "REVOKED", stopped.value.details()
-        assert "stopped after 1 rows" in stopped.value.details()
-        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
-        assert (record.result, record.deny_reason, record.rows_sent) == (
-            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
+        await _stopped_revoked(platform, stream, code)
     finally:
         provider.gate.set()
         await server.stop(0)
@@ -567,16 +570,7 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
     try:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
                                   sensitive=True)
-        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-        application = sharing_pb2.Application(
-            resource_code=code, items=["card_no"], purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
-        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
-        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
-                                                    metadata=platform.metadata("civil"), timeout=10)
-        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, unmasked_items=["card_no"]),
-            metadata=platform.person("social", APPROVER), timeout=10)
+        grant = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
 
         def export() -> grpc.aio.UnaryStreamCall:
             return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
@@ -587,8 +581,7 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
         first = await stream.read()
         assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
 
-        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
-                                  metadata=platform.person("social", APPROVER), timeout=10)
+        await _revoke(platform, grant.id)
 
         async def masked_now() -> None:  # a new download gets the numbers masked: every replica knows by now
             for _ in range(100):
@@ -599,16 +592,8 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
 
         await masked_now()
         provider.gate.set()
-        with pytest.raises(grpc.aio.AioRpcError) as stopped:
-            while (rest := await stream.read()) is not grpc.aio.EOF:
-                assert not rest.rows, f"the revoked grant's download went on: {rest}"
-        info, _ = details_of(stopped.value)
-        assert info is not None and info.reason == "REVOKED", stopped.value.details()
-        assert "stopped after 1 rows" in stopped.value.details()
-        assert approved.grant.id in stopped.value.details()
-        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
-        assert (record.result, record.deny_reason, record.rows_sent) == (
-            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
+        stopped, _ = await _stopped_revoked(platform, stream, code)
+        assert grant.id in stopped.details()
     finally:
         provider.gate.set()
         await server.stop(0)
