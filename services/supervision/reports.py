@@ -297,7 +297,11 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         BarChart("编目资源共享类型分布", tuple(SHARE_TYPES.values()),
                  tuple(float(shares.get(key, 0)) for key in SHARE_TYPES), "个"))
     if department is None:
-        doc.add(Heading("五、部门评价"), Table(("部门", "平均评分", "违规数"), _ranking(data)))
+        # Said beside the table: a department's own yearly report scores the year's indicators pooled (年度综合评分),
+        # which is not the mean of its months (87.34 here, 76.17 there, for one department), and each reader took
+        # the other's figure for a mistake.
+        doc.add(Heading("五、部门评价"), Table(("部门", "平均评分", "违规数"), _ranking(data), caption=(
+            "平均评分为各月综合评分的平均值；部门年度报告中的年度综合评分按全年累计的指标计算，二者可能不同")))
         if weighting := _weights_note(data, list(monthly)):
             doc.add(weighting)
     else:
@@ -313,7 +317,8 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
             (INDICATORS.get(i.name, i.name) + (as_of if i.name == "freshness" else ""), str(i.numerator),
              str(i.denominator), _percent(i.numerator, i.denominator), f"{i.weight:g}")
             for i in year_eval.indicators),
-            caption=f"年度综合评分：{year_eval.score:.2f}（“—”为无应办事项，不扣分；权重为{weighted.month}月适用的权重）"))
+            caption=f"年度综合评分：{year_eval.score:.2f}（按全年累计的指标计算，不是各月评分的平均值；“—”为无应办事项，"
+                    f"不扣分；权重为{weighted.month}月适用的权重）"))
     doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
     return doc
 

@@ -128,6 +128,20 @@ def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
     assert chart.share(None) == 0.0 and chart.share(50.0) == 0.5
 
 
+def test_the_platforms_mean_score_and_a_departments_year_score_each_say_how_they_are_counted() -> None:
+    """The platform's ranking gives each department the mean of its monthly scores (平均评分), its own yearly report
+    the year's indicators pooled (年度综合评分): for one department 87.34 in one and 76.17 in the other, with nothing
+    saying why. Each table's caption now says how its score is counted."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("disputes.received", 2), ("disputes.answered_on_time", 1), ("disputes.answered_late", 1))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
+    ranking = _table_after(yearly_report(2026, None, data).blocks, "五、部门评价")
+    assert "平均评分为各月综合评分的平均值" in ranking.caption and "二者可能不同" in ranking.caption
+    annex = _table_after(yearly_report(2026, code, data).blocks, "（附）年度评价指标")
+    assert "按全年累计的指标计算，不是各月评分的平均值" in annex.caption
+
+
 def test_the_years_freshness_counts_the_records_held_not_the_months_added_up() -> None:
     """A source holding 10,000 records, 200 of them stale in March and none in April, read 数据更新及时率 19,800 of
     20,000 in its yearly report: the records held were added up over the months as if they were calls."""
