@@ -196,9 +196,12 @@ class Settings:
         return bool(self.tls_cert and self.tls_key and self.tls_ca)
 
 
+#: The most worker processes one service runs (GOVSHARE_WORKERS, and `govshare up --workers`, which sets it).
+MAX_WORKERS = 64
+
 _INT_FIELDS = {
     "GOVSHARE_METRICS_PORT": ("metrics_port", 0, 65535),
-    "GOVSHARE_WORKERS": ("workers", 1, 64),
+    "GOVSHARE_WORKERS": ("workers", 1, MAX_WORKERS),
     "GOVSHARE_TOKEN_TTL_SECONDS": ("token_ttl_seconds", 60, 86400),
     "GOVSHARE_REPLY_WORKING_DAYS": ("reply_working_days", 1, 60),
     "GOVSHARE_CATALOG_UPDATE_WORKING_DAYS": ("catalog_update_working_days", 1, 60),
