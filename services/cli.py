@@ -264,6 +264,8 @@ def _restore(args: argparse.Namespace) -> None:
     url, embedded = _backup_database(args, restoring=True)
     try:
         _run(args, backup.restore(url, Path(args.file)))
+    except backup.RestoredBeside as exc:
+        raise SystemExit(f"govshare restore: {exc}") from None
     except backup.BackupFailed as exc:
         raise SystemExit(f"govshare restore: {exc} (nothing was restored: the database is as it was)") from None
     except EmbeddedUnavailable as exc:
