@@ -11,11 +11,12 @@ docs/deploy.md says a restore must: the records query cached and the console's s
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import subprocess
 from pathlib import Path
 from typing import IO
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from services.runtime.embedded import _require, _with_database, administer, create_database
 from services.runtime.files import open_private
@@ -71,8 +72,18 @@ def postgres_program(name: str) -> Path:
 
 
 def database_name(url: str) -> str:
-    """The database a PostgreSQL URL names (postgresql://u@/db?host=/dir gives db)."""
-    return urlsplit(url).path.lstrip("/") or "postgres"
+    """The database a PostgreSQL URL connects to, as libpq and asyncpg read it: its path
+    (postgresql://u@/db?host=/dir gives db), else its dbname parameter, else PGDATABASE, else the user's name (the
+    URL's, PGUSER, the system's). A URL without a database was read as 'postgres': pg_dump backed up the user's
+    database and the restore then replaced the database 'postgres' with it, leaving the platform's as it was."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    named = (unquote(parts.path.lstrip("/")) or query.get("dbname", [""])[0]
+             or os.environ.get("PGDATABASE", ""))
+    if named:
+        return named
+    return (unquote(parts.username or "") or query.get("user", [""])[0] or os.environ.get("PGUSER", "")
+            or getpass.getuser())
 
 
 def check_target(file: Path) -> None:

@@ -284,6 +284,44 @@ async def test_a_restore_by_a_role_that_does_not_own_the_database_leaves_no_copy
         await conn.close()
 
 
+async def test_a_url_without_a_database_restores_the_users_database_not_postgres(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """GOVSHARE_DATABASE_URL without a database (postgresql://govshare@db/) connects, as libpq and asyncpg do, to
+    the database of the user's name: pg_dump backed it up, and the restore read the URL as the database
+    'postgres', replacing that one with it (here refused: the role does not own 'postgres') and leaving the
+    platform's database as it was. It now restores the user's database."""
+    role = f"govshare_user_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
+        await conn.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
+    finally:
+        await conn.close()
+    url = _as_role(_with_name(embedded.database_url, ""), role)
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == role
+        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
+    finally:
+        await conn.close()
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO kept VALUES (2)")
+    finally:
+        await conn.close()
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    assert f"database {role} restored from govshare-backup.dump" in done.stdout
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
+    finally:
+        await conn.close()
+
+
 def _with_name(url: str, name: str) -> str:
     from services.runtime.embedded import _with_database
 
