@@ -10,11 +10,13 @@ docs/deploy.md says a restore must: the records query cached and the console's s
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import subprocess
 from pathlib import Path
 from typing import IO
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from services.runtime.embedded import _require, _with_database, administer, create_database
 from services.runtime.files import open_private
@@ -29,6 +31,37 @@ class BackupFailed(RuntimeError):
     """pg_dump or pg_restore failed; the message is their own last words."""
 
 
+class RestoredBeside(BackupFailed):
+    """The restore is whole but could not take the database's name: it is left under the staging name."""
+
+
+#: What a restore asks of the URL's role, said when PostgreSQL refuses it.
+RESTORE_NEEDS_ROLE = ("a restore makes the backup's database beside the platform's and then gives it the "
+                      "database's name, so the URL's role must have CREATEDB and own the database: restore as such "
+                      "a role, or with pg_restore into an empty database as docs/deploy.md (Upgrade and rollback) "
+                      "says")
+
+
+def _refused(exc: Exception) -> BackupFailed:
+    """PostgreSQL's refusal of a restore's administrative statement (or its absence) as BackupFailed: it ended
+    `govshare restore` in an asyncpg traceback ('InsufficientPrivilegeError: permission denied to create
+    database' for a role without CREATEDB, a managed server's usual grant)."""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return BackupFailed(f"PostgreSQL refused: {exc}; {RESTORE_NEEDS_ROLE}")
+    if isinstance(exc, asyncpg.PostgresError):
+        return BackupFailed(f"PostgreSQL refused: {exc}")
+    return BackupFailed(f"PostgreSQL did not answer: {exc}")
+
+
+def _administration_failures() -> tuple[type[BaseException], ...]:
+    """What a restore's administrative statements may meet: PostgreSQL's refusal, or no server to answer."""
+    import asyncpg
+
+    return asyncpg.PostgresError, asyncpg.InterfaceError, OSError
+
+
 def postgres_program(name: str) -> Path:
     """The embedded PostgreSQL's own client program ``name`` (pg_dump, pg_restore), of the server's version
     (EmbeddedUnavailable, saying what to install, without the 'embedded' extra)."""
@@ -39,8 +72,18 @@ def postgres_program(name: str) -> Path:
 
 
 def database_name(url: str) -> str:
-    """The database a PostgreSQL URL names (postgresql://u@/db?host=/dir gives db)."""
-    return urlsplit(url).path.lstrip("/") or "postgres"
+    """The database a PostgreSQL URL connects to, as libpq and asyncpg read it: its path
+    (postgresql://u@/db?host=/dir gives db), else its dbname parameter, else PGDATABASE, else the user's name (the
+    URL's, PGUSER, the system's). A URL without a database was read as 'postgres': pg_dump backed up the user's
+    database and the restore then replaced the database 'postgres' with it, leaving the platform's as it was."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    named = (unquote(parts.path.lstrip("/")) or query.get("dbname", [""])[0]
+             or os.environ.get("PGDATABASE", ""))
+    if named:
+        return named
+    return (unquote(parts.username or "") or query.get("user", [""])[0] or os.environ.get("PGUSER", "")
+            or getpass.getuser())
 
 
 def check_target(file: Path) -> None:
@@ -90,7 +133,10 @@ async def restore(database_url: str, file: Path) -> None:
     name = database_name(database_url)
     admin_url = _with_database(database_url, "template1")
     staging = staging_name(name)
-    staging_url = await create_database(admin_url, staging)
+    try:
+        staging_url = await create_database(admin_url, staging)
+    except _administration_failures() as exc:
+        raise _refused(exc) from None
     try:
         _run([str(postgres_program("pg_restore")), "--exit-on-error", str(file)], staging_url)
     except BackupFailed:
@@ -105,9 +151,20 @@ async def _drop_database(admin_url: str, name: str) -> None:
 
 async def _replace_database(admin_url: str, staging: str, name: str) -> None:
     """``staging`` under ``name``: the old database dropped (with anyone still connected to it) and the restored
-    one renamed, one statement after the other."""
-    await administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                     f'ALTER DATABASE "{staging}" RENAME TO "{name}"')
+    one renamed, one statement after the other. A drop refused (a role that does not own the database) leaves
+    the database as it was and drops the staging one; a rename refused after the drop keeps the restored
+    database under its staging name (RestoredBeside), the only copy left."""
+    try:
+        await administer(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except _administration_failures() as exc:
+        with contextlib.suppress(*_administration_failures()):  # else the next restore drops it
+            await _drop_database(admin_url, staging)
+        raise _refused(exc) from None
+    try:
+        await administer(admin_url, f'ALTER DATABASE "{staging}" RENAME TO "{name}"')
+    except _administration_failures() as exc:
+        raise RestoredBeside(f"{_refused(exc)}; the database {name} was dropped and the backup is restored as "
+                             f"the database {staging}: rename it to {name} (ALTER DATABASE)") from None
 
 
 async def forget_newer_state(redis_url: str) -> int:

@@ -182,6 +182,11 @@ def _check_writable(path: Path, flag: str) -> None:
 def _up(args: argparse.Namespace) -> None:
     from services.launcher import HeavyReads, run_platform
 
+    if args.heavy_read_nice and not args.heavy_read_processes:
+        # Else ignored in silence: the benchmark's run believed its listings ran at a lower priority.
+        raise SystemExit("govshare up: --heavy-read-nice sets the priority of the processes --heavy-read-processes "
+                         "starts: add --heavy-read-processes, or drop --heavy-read-nice")
+
     run_platform(data_dir=_data_dir(args), port_base=args.port, persons=args.persons, zone=args.zone,
                  workers=args.workers, heavy_reads=HeavyReads(args.heavy_read_processes, args.heavy_read_nice))
 
@@ -259,6 +264,8 @@ def _restore(args: argparse.Namespace) -> None:
     url, embedded = _backup_database(args, restoring=True)
     try:
         _run(args, backup.restore(url, Path(args.file)))
+    except backup.RestoredBeside as exc:
+        raise SystemExit(f"govshare restore: {exc}") from None
     except backup.BackupFailed as exc:
         raise SystemExit(f"govshare restore: {exc} (nothing was restored: the database is as it was)") from None
     except EmbeddedUnavailable as exc:
@@ -495,11 +502,30 @@ def _demo_credentials(path: Path) -> dict:
     return data
 
 
-def _count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``."""
+#: The highest nice level (Linux's lowest priority). A negative one, a higher priority, is no emulation of a
+#: replica's own CPU, and as another user than root failed in the child between fork and exec: "Exception
+#: occurred in preexec_fn", a traceback naming no option.
+MAX_NICE = 19
+
+
+def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum`` (and at most ``maximum``). The upper bound is
+    checked here when a process would refuse the value anyway: `up --workers 65` was refused only once the
+    settings of every service were checked, as "GOVSHARE_WORKERS='65'", a variable the user had not set."""
     from services.arguments import at_least
 
-    return at_least(int, minimum)  # type: ignore[return-value]
+    parse = at_least(int, minimum)
+    if maximum is None:
+        return parse  # type: ignore[return-value]
+
+    def bounded(text: str) -> int:
+        value = int(parse(text))
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
+        return value
+
+    bounded.__name__ = "int"  # argparse names the type in its own messages
+    return bounded
 
 
 def _port_base(text: str) -> int:
@@ -595,6 +621,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from services.runtime.settings import MAX_WORKERS
+
     parser = _Parser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -607,13 +635,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
                     choices=["extranet", "intranet"], help="the network zone the platform serves (default "
                     "GOVSHARE_ZONE, else extranet)")
-    up.add_argument("--workers", type=_count(1), default=None,
-                    help="worker processes per service (default: GOVSHARE_WORKERS, else 1)")
+    up.add_argument("--workers", type=_count(1, MAX_WORKERS), default=None,
+                    help=f"worker processes per service, 1 to {MAX_WORKERS} (default: GOVSHARE_WORKERS, else 1)")
     up.add_argument("--heavy-read-processes", action="store_true",
                     help="serve catalog's and query's listings and searches by processes of their own (ports N+10, "
                          "N+11), as separate replicas do in a cluster")
-    up.add_argument("--heavy-read-nice", type=int, default=0, metavar="N",
-                    help="run those processes at this nice level (benchmarks on one machine: emulates their own CPU)")
+    up.add_argument("--heavy-read-nice", type=_count(0, MAX_NICE), default=0, metavar="N",
+                    help=f"run those processes at this nice level, 0 to {MAX_NICE} (benchmarks on one machine: "
+                         "emulates their own CPU); with --heavy-read-processes")
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service process")

@@ -1031,7 +1031,15 @@ def serve(component: str, factory: ComponentFactory) -> None:
     # A dead worker is restarted (logged), so the service never runs on fewer workers without saying so.
     run_workers(component, settings.workers,
                 lambda: context.Process(target=_worker, args=(settings, factory), daemon=False),
-                lambda message: print(f"govshare {message}", file=sys.stderr, flush=True))
+                lambda message: print(f"govshare {message}", file=sys.stderr, flush=True), _forget_metrics)
+
+
+def _forget_metrics(pid: int) -> None:
+    """Drops a dead worker's live gauges from the aggregated metrics (its counts stay in the totals)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def _start_metrics(settings: Settings) -> None:

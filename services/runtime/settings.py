@@ -7,6 +7,7 @@ instead of discovering settings one crash at a time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -196,9 +197,12 @@ class Settings:
         return bool(self.tls_cert and self.tls_key and self.tls_ca)
 
 
+#: The most worker processes one service runs (GOVSHARE_WORKERS, and `govshare up --workers`, which sets it).
+MAX_WORKERS = 64
+
 _INT_FIELDS = {
     "GOVSHARE_METRICS_PORT": ("metrics_port", 0, 65535),
-    "GOVSHARE_WORKERS": ("workers", 1, 64),
+    "GOVSHARE_WORKERS": ("workers", 1, MAX_WORKERS),
     "GOVSHARE_TOKEN_TTL_SECONDS": ("token_ttl_seconds", 60, 86400),
     "GOVSHARE_REPLY_WORKING_DAYS": ("reply_working_days", 1, 60),
     "GOVSHARE_CATALOG_UPDATE_WORKING_DAYS": ("catalog_update_working_days", 1, 60),
@@ -511,6 +515,25 @@ def _metrics_host_problems(settings: Settings) -> list[str]:
     return []
 
 
+def _edge_admin_problems(settings: Settings) -> list[str]:
+    """Envoy's admin listener on an address other machines reach: it has no authentication, and whoever reaches
+    it stops the edge (/quitquitquit), drains its listeners or reads its configuration. docs/configuration.md
+    said to keep it on localhost; 0.0.0.0 was taken and rendered as given. Its stats and readiness have a
+    listener of their own (GOVSHARE_METRICS_PORT)."""
+    if settings.component != "gateway" or address_problem(settings.edge_admin):
+        return []
+    host = settings.edge_admin.rpartition(":")[0].strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve anywhere
+        loopback = False
+    if loopback:
+        return []
+    return [f"GOVSHARE_EDGE_ADMIN={settings.edge_admin!r}: Envoy's admin listener must stay on this machine "
+            "(127.0.0.1:PORT or [::1]:PORT): it has no authentication, and whoever reaches it can stop the edge; "
+            "the edge's metrics and readiness are on GOVSHARE_METRICS_PORT"]
+
+
 def _health_port_problems(settings: Settings) -> list[str]:
     """The health-only listener on the gRPC port itself: gRPC binds both with SO_REUSEPORT, so the kernel shared
     the port's connections between them and a share of every client's calls met a server serving only health
@@ -769,6 +792,7 @@ def validate(settings: Settings) -> list[str]:
     errors.extend(_url_problems(settings))
     errors.extend(_health_port_problems(settings))
     errors.extend(_metrics_host_problems(settings))
+    errors.extend(_edge_admin_problems(settings))
     errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):

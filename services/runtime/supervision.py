@@ -217,8 +217,10 @@ class Supervisor:
         self._log(f"{what}; restarting in {delay:.1f}s (restart {item.failures})")
 
 
-def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Callable[[str], None]) -> None:
-    """Runs ``count`` worker processes until SIGTERM/SIGINT (forwarded to them), restarting any that dies."""
+def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Callable[[str], None],
+                dead: Callable[[int], None] = lambda pid: None) -> None:
+    """Runs ``count`` worker processes until SIGTERM/SIGINT (forwarded to them), restarting any that dies;
+    ``dead`` is told the process id of each that died (what it leaves behind, such as its metrics, goes)."""
     workers = [spawn() for _ in range(count)]
     for process in workers:
         process.start()
@@ -234,7 +236,11 @@ def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Ca
 
     def ended(index: int) -> str | None:
         status = workers[index].exitcode
-        return None if status is None else describe_exit(status)
+        if status is None:
+            return None
+        if workers[index].pid:
+            dead(workers[index].pid)
+        return describe_exit(status)
 
     def replace(index: int) -> None:
         if stopping:

@@ -54,7 +54,12 @@ LOOP_LAG = Histogram("govshare_event_loop_lag_seconds", "How late the event loop
                      buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 #: How often the loop's lateness is sampled: 20 wake-ups a second cost ~0.1 % of a core.
 LOOP_LAG_INTERVAL_SECONDS = 0.05
-READY = Gauge("govshare_ready", "1 when the process serves, 0 while starting or draining")
+#: With several workers (GOVSHARE_WORKERS) the endpoint aggregates their files: the least of the live workers'
+#: values, so one sample without labels as with one worker, 0 while any worker starts or drains. In the default
+#: mode ('all') it was one sample per worker labelled by pid, and a killed worker's last value (1) stayed
+#: there, beside its replacement's, as long as the service ran.
+READY = Gauge("govshare_ready", "1 when the process serves, 0 while starting or draining",
+              multiprocess_mode="livemin")
 #: What the UNAVAILABLE calls were refused for: their ErrorInfo reason (AUDIT_UNAVAILABLE, PROVIDER_UNAVAILABLE,
 #: STARTING…) and, for DEPENDENCY_UNAVAILABLE, the dependency (postgresql, redis, service, network). The rpc
 #: counts say how many calls failed, not that the audit trail cannot be written or that Redis is down. Both label

@@ -215,6 +215,10 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/jobs/tolerations/0/effect"),
     ("values-intranet.yaml", {"components": {"query": {"resources": {"requests": {"cpu": "1", "memroy": "1Gi"}}}}},
      "/components/query/resources/requests"),
+    # The govshare image's tag is every object's app.kubernetes.io/version label ("a valid label must be … at most
+    # 63 characters"): a tag with a space, or of 64 characters, was any string.
+    ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
+    ("values-extranet.yaml", {"image": {"tag": "1" * 64}}, "/image/tag"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -224,6 +228,23 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
 
+
+
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"image": {"repository": "registry.example.gov.cn/govshare/govshare:1.2.0"}}, "/image/repository"),
+    ({"image": {"repository": "registry.example.gov.cn/GovShare/govshare"}}, "/image/repository"),
+    ({"image": {"repository": " "}}, "/image/repository"),
+    ({"edge": {"image": {"tag": "v1.40.0 "}}}, "/edge/image/tag"),
+    ({"trial": {"postgresql": {"image": {"repository": "docker.io/library/postgres 16"}}}},
+     "/trial/postgresql/image/repository"),
+])
+def test_an_image_name_the_container_runtime_cannot_read_fails_the_render_naming_it(overrides: dict, path: str) -> None:
+    """The images' repository and tag were any string: a tag written into the repository rendered
+    'registry…/govshare:1.2.0:0.1.0', upper case or a space an image no runtime reads, and every pod, the
+    pre-upgrade migration Job first, sat in InvalidImageName until `helm upgrade --wait` timed out (a space alone
+    rendered a manifest helm could not parse, 'mapping values are not allowed here'). The schema names the key."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': .* does not match pattern"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
 @pytest.mark.parametrize(("overrides", "path", "key"), [

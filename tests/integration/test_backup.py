@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from services.backup import staging_name
 from services.runtime.embedded import EmbeddedServers, create_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +27,11 @@ def _readme_commands() -> list[str]:
 
 
 def _shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    """``command`` in bash, as a user would type it, with the venv on PATH."""
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    """``command`` in bash, as a user would type it, with the venv on PATH and this checkout's code first on the
+    path (the venv's `govshare` imports the checkout it was installed from, which a worktree's run is not)."""
+    path = os.pathsep.join(part for part in (str(ROOT), os.environ.get("PYTHONPATH", "")) if part)
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                   "PYTHONPATH": path, **env}
     return subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=60, check=False)
 
@@ -188,3 +192,137 @@ async def test_a_backup_is_its_owners_only_and_one_that_fails_keeps_the_last(
     assert "no_such_database_" in done.stderr and "does not exist" in done.stderr, done.stderr
     assert written.read_bytes() == last
     assert os.listdir(tmp_path) == ["govshare-backup.dump"]  # no partial file left
+
+
+def _as_role(url: str, role: str) -> str:
+    """``url`` (the session's server) connecting as ``role``, without a password (its socket trusts)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"{role}@{parts.netloc.rpartition('@')[2]}", parts.path, parts.query,
+                       parts.fragment))
+
+
+async def test_a_restore_by_a_role_that_may_not_create_databases_says_so_and_leaves_the_database(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """On a PostgreSQL of the operator's (a managed server's usual grant: the platform's role owns its database
+    and may not create others), `govshare restore` ended in an asyncpg traceback, InsufficientPrivilegeError
+    'permission denied to create database', naming neither the restore's need nor another way. It now says the
+    role needs CREATEDB and points at pg_restore into an empty database; the database is as it was."""
+    role = f"govshare_owner_{uuid.uuid4().hex[:8]}"
+    name = f"govshare_backup_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    finally:
+        await conn.close()
+    url = _as_role(_with_name(embedded.database_url, name), role)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
+    finally:
+        await conn.close()
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO kept VALUES (2)")
+    finally:
+        await conn.close()
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("govshare restore: PostgreSQL refused: permission denied to create database; "
+                                  "a restore makes the backup's database beside"), done.stderr
+    assert "must have CREATEDB" in done.stderr and "nothing was restored" in done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 2
+    finally:
+        await conn.close()
+
+
+async def test_a_restore_by_a_role_that_does_not_own_the_database_leaves_no_copy_beside(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """A role that may create databases but does not own the platform's (another role made it) restored the whole
+    backup beside, was refused the drop ('must be owner of database'), and left that copy, every person's data,
+    in a database nobody knew of (the next restore alone dropped it). The copy is dropped now, and the refusal
+    says what the restore needs; the database is as it was."""
+    role = f"govshare_creator_{uuid.uuid4().hex[:8]}"
+    name = f"govshare_backup_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(_with_name(embedded.database_url, name))
+    try:
+        await conn.execute(f'CREATE TABLE kept (id int); INSERT INTO kept VALUES (1); '
+                           f'ALTER TABLE kept OWNER TO "{role}"')
+    finally:
+        await conn.close()
+    url = _as_role(_with_name(embedded.database_url, name), role)
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"govshare restore: PostgreSQL refused: must be owner of database {name}; "
+                                  "a restore makes the backup's database beside"), done.stderr
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        assert not await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", staging_name(name))
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_url_without_a_database_restores_the_users_database_not_postgres(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """GOVSHARE_DATABASE_URL without a database (postgresql://govshare@db/) connects, as libpq and asyncpg do, to
+    the database of the user's name: pg_dump backed it up, and the restore read the URL as the database
+    'postgres', replacing that one with it (here refused: the role does not own 'postgres') and leaving the
+    platform's database as it was. It now restores the user's database."""
+    role = f"govshare_user_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
+        await conn.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
+    finally:
+        await conn.close()
+    url = _as_role(_with_name(embedded.database_url, ""), role)
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == role
+        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
+    finally:
+        await conn.close()
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO kept VALUES (2)")
+    finally:
+        await conn.close()
+    done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    assert f"database {role} restored from govshare-backup.dump" in done.stdout
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
+    finally:
+        await conn.close()
+
+
+def _with_name(url: str, name: str) -> str:
+    from services.runtime.embedded import _with_database
+
+    return _with_database(url, name)

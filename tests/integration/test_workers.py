@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from free_ports import free_port
+from metrics_scrape import scrape
 
 from services.runtime.keys import PlatformKeys
 
@@ -90,6 +91,48 @@ def test_every_authorization_worker_serves_beside_the_jwks_listener(database_url
         _eventually(lambda: log.read_text().count("authorization serving on port") == 2, "both workers serving",
                     process, log)
         assert "address already in use" not in log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+@pytest.mark.integration
+def test_readiness_of_several_workers_is_one_sample_that_forgets_a_dead_worker(
+        database_url: str, redis_url: str, keys: PlatformKeys, tmp_path: Path) -> None:
+    """With GOVSHARE_WORKERS=2, govshare_ready was one sample per worker labelled by pid (not the one sample of a
+    single process the dashboards and alerts read), and a worker killed left its last value, 1, beside its
+    replacement's for as long as the service ran. It is now the least of the live workers', without labels."""
+    metrics = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{free_port()}",
+                "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
+                "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+                "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
+                "GOVSHARE_WORKERS": "2", "GOVSHARE_METRICS_PORT": str(metrics),
+                "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{free_port()}"})
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "authorization"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+
+    def ready() -> dict:
+        return {labels: value for (name, labels), value in scrape("127.0.0.1", metrics).items()
+                if name == "govshare_ready"}
+
+    try:
+        _eventually(lambda: log.read_text().count("authorization serving on port") == 2, "both workers serving",
+                    process, log)
+        _eventually(lambda: ready() == {(): 1.0}, "one sample, ready", process, log)
+        victim = min(_workers(process.pid))
+        os.kill(victim, signal.SIGKILL)
+        _eventually(lambda: log.read_text().count("authorization serving on port") == 3, "the replacement serving",
+                    process, log)
+        _eventually(lambda: victim not in _workers(process.pid), "the victim gone", process, log)
+        assert ready() == {(): 1.0}, ready()
     finally:
         process.send_signal(signal.SIGTERM)
         try:

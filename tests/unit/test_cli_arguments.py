@@ -18,6 +18,9 @@ from services.launcher import PORT_BLOCK
     (["up", "--port", "http"], "'http' is not a whole number"),
     (["up", "--persons", "-5"], "must be at least 0"),
     (["up", "--workers", "0"], "must be at least 1"),
+    (["up", "--workers", "65"], "must be at most 64"),
+    (["up", "--heavy-read-processes", "--heavy-read-nice", "-5"], "must be at least 0"),
+    (["up", "--heavy-read-processes", "--heavy-read-nice", "20"], "must be at most 19"),
     (["seed", "--entities", "-1"], "must be at least 0"),
     (["audit", "verify-trail", "--page-size", "-1"], "must be at least 0"),
 ])
@@ -30,6 +33,24 @@ def test_numbers_that_could_not_work_are_refused_with_the_option_named(
     assert refused.value.code == 2
     error = capsys.readouterr().err
     assert f"argument {arguments[-2]}" in error and says in error, error
+
+
+def test_a_nice_level_without_the_processes_it_applies_to_is_refused_before_anything_starts(
+        tmp_path: Path) -> None:
+    """``up --heavy-read-nice 10`` without ``--heavy-read-processes`` started the platform with every process at
+    the usual priority, saying nothing: the benchmark's run believed its listings ran lower."""
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["up", "--data-dir", str(tmp_path / "data"), "--heavy-read-nice", "10"])
+    assert "add --heavy-read-processes, or drop --heavy-read-nice" in str(refused.value.code)
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_most_workers_a_service_takes_are_taken() -> None:
+    from services.runtime.settings import MAX_WORKERS
+
+    assert build_parser().parse_args(["up", "--workers", str(MAX_WORKERS)]).workers == MAX_WORKERS
 
 
 def test_the_highest_port_base_whose_block_fits_is_taken() -> None:

@@ -741,3 +741,21 @@ def test_a_violations_field_quoting_a_citizen_id_leaves_masked() -> None:
     status.details[1].Unpack(bad)
     assert [v.field for v in bad.field_violations] == ['claims["342322********0454"]', 'claims["name"]']
     assert number not in str(status)
+
+
+@pytest.mark.parametrize("admin", ["0.0.0.0:9901", "[::]:9901", "10.0.0.5:9901", "edge.example:9901"])
+def test_an_edge_admin_listener_other_machines_reach_is_refused_at_load(admin: str) -> None:
+    """Envoy's admin listener has no authentication (/quitquitquit stops the edge): GOVSHARE_EDGE_ADMIN=0.0.0.0:9901
+    was taken as given, though docs/configuration.md says to keep it on localhost."""
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_EDGE_ADMIN": admin}
+    with pytest.raises(SettingsError) as info:
+        load("gateway", env)
+    assert f"GOVSHARE_EDGE_ADMIN={admin!r}: Envoy's admin listener must stay on this machine" in str(info.value)
+
+
+@pytest.mark.parametrize("admin", ["127.0.0.1:9901", "127.0.0.2:9901", "[::1]:9901", "localhost:9901"])
+def test_an_edge_admin_listener_on_this_machine_is_taken(admin: str) -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_EDGE_ADMIN": admin}
+    with pytest.raises(SettingsError) as info:
+        load("gateway", env)
+    assert "GOVSHARE_EDGE_ADMIN" not in str(info.value)
