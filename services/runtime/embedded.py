@@ -270,8 +270,14 @@ async def administer(admin_url: str, *statements: str) -> None:
 
 
 def _with_database(url: str, name: str) -> str:
-    """``url`` pointing at database ``name`` (handles socket URLs like postgresql://u@/db?host=/dir)."""
-    from urllib.parse import urlsplit, urlunsplit
+    """``url`` pointing at database ``name`` (handles socket URLs like postgresql://u@/db?host=/dir). A ``dbname``
+    parameter goes: the drivers take it over the path, so a URL written postgresql://u@h/?dbname=govshare kept
+    naming the live database, where a restore meant template1 and then its staging copy."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+    query = parts.query
+    if "dbname" in dict(parse_qsl(query, keep_blank_values=True)):
+        query = urlencode([(key, value) for key, value in parse_qsl(query, keep_blank_values=True)
+                           if key != "dbname"])
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", query, parts.fragment))

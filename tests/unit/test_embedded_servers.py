@@ -119,3 +119,14 @@ def test_a_postgresql_left_by_a_launcher_killed_outright_stops_with_the_next_one
         if pid and _running(pid):
             os.kill(pid, 9)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_url_naming_its_database_by_a_dbname_parameter_is_pointed_at_another_without_it() -> None:
+    """A restore connects to template1 and then to its staging copy by rewriting the URL's database: a URL naming
+    it by ``?dbname=`` kept the parameter, which libpq takes over the path, so both connections named the live
+    database. The parameter goes; the others stay as written."""
+    from services.runtime.embedded import _with_database
+
+    assert _with_database("postgresql://u@h/?dbname=govshare&sslmode=require", "template1") == \
+        "postgresql://u@h/template1?sslmode=require"
+    assert _with_database("postgresql://u@/db?host=/run/pg", "template1") == "postgresql://u@/template1?host=/run/pg"
