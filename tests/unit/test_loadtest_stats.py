@@ -80,3 +80,16 @@ def test_sub_microsecond_latencies_are_floored_not_lost() -> None:
 def test_histograms_of_different_precision_do_not_merge() -> None:
     with pytest.raises(ValueError):
         LatencyHistogram(precision=0.01).merge(LatencyHistogram(precision=0.05))
+
+
+def test_unanswered_calls_rank_after_every_answered_one() -> None:
+    histogram = histogram_of([0.001] * 98 + [0.002] * 2)
+    assert histogram.percentile(99, unanswered=0) == histogram.percentile(99)
+    # 100 answered and 1 failed: rank 100 of 101 is still an answered call (the slowest).
+    assert histogram.percentile(99, unanswered=1) == pytest.approx(0.002, rel=0.01)
+    # 100 answered and 2 failed: rank 101 of 102 is a failed call, which has no latency to report.
+    assert histogram.percentile(99, unanswered=2) == math.inf
+    assert histogram.percentile(50, unanswered=2) == pytest.approx(0.001, rel=0.01)
+    assert LatencyHistogram().percentile(50, unanswered=3) == math.inf
+    with pytest.raises(ValueError):
+        histogram.percentile(50, unanswered=-1)
