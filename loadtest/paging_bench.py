@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import sys
@@ -42,6 +41,7 @@ from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from loadtest.bench import hot_requests
 from loadtest.platform import Platform
+from loadtest.stats import nearest_rank
 from loadtest.supervision_rows import Shape, department_code, insert, rows
 from loadtest.workloads import QUERY_METHOD
 from services.catalog import paging, search
@@ -57,8 +57,7 @@ MAINTENANCE = "SET maintenance_work_mem = '512MB'"
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+    return nearest_rank(values, q)
 
 
 # -- filling ---------------------------------------------------------------------------------------------------------

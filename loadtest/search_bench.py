@@ -43,6 +43,7 @@ from stdnum.cn import uscc
 from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from loadtest.platform import Platform
+from loadtest.stats import nearest_rank
 from services.catalog import search
 from services.catalog.model import (
     Category,
@@ -222,8 +223,7 @@ class ClassResult:
 
     @property
     def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+        return nearest_rank(self.samples, 0.95) * 1000
 
 
 async def until_ready(stub: catalog_pb2_grpc.CatalogServiceStub, metadata: tuple, limit: float) -> float:

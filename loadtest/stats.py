@@ -91,6 +91,19 @@ class LatencyHistogram:
         return histogram
 
 
+def nearest_rank(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of a small sample (``fraction`` 0.95 for the p95): the smallest value with at
+    least that share of the values at or below it. The benches that keep every sample all read it here; each had
+    its own index arithmetic, one off in either direction for some sample counts (audit_bench's p95 of 10
+    samples was the 9th, search_bench's of 20 the 20th)."""
+    if not values:
+        raise ValueError("no values to take a percentile of")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction {fraction} is outside (0, 1]")
+    ordered = sorted(values)
+    return ordered[min(len(ordered), math.ceil(fraction * len(ordered))) - 1]
+
+
 def merged(histograms: list[LatencyHistogram]) -> LatencyHistogram:
     """One histogram holding every sample of ``histograms``."""
     result = LatencyHistogram(precision=histograms[0].precision if histograms else 0.01)

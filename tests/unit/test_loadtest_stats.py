@@ -93,3 +93,20 @@ def test_unanswered_calls_rank_after_every_answered_one() -> None:
     assert LatencyHistogram().percentile(50, unanswered=3) == math.inf
     with pytest.raises(ValueError):
         histogram.percentile(50, unanswered=-1)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 10, 19, 20, 33, 40, 60])
+def test_the_benches_that_keep_every_sample_report_the_nearest_rank_p95(count: int) -> None:
+    from loadtest.audit_bench import _ms
+    from loadtest.paging_bench import percentile
+    from loadtest.search_bench import ClassResult
+    from loadtest.stats import nearest_rank
+
+    samples = [(index + 1) / 1000 for index in range(count)]  # 1, 2, … ms
+    random.Random(count).shuffle(samples)
+    exact = exact_percentile(samples, 95)
+    assert nearest_rank(samples, 0.95) == exact
+    assert _ms(samples)["p95_ms"] == round(exact * 1000, 2)  # audit_bench, summary_ab
+    assert ClassResult("x", samples, 0).p95 == pytest.approx(exact * 1000)  # search_bench
+    assert percentile(samples, 0.95) == exact  # paging_bench
+    assert percentile(samples, 0.99) == exact_percentile(samples, 99)
