@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform as host
 import random
@@ -355,7 +356,9 @@ def _scale_ratio(measurements: dict[str, Measurement], persons: int, baseline: P
     ratios = []
     for name in ("hit", "miss"):
         reference_p50 = (reference["measurements"].get(name) or {}).get("p50_ms")
-        if name in measurements and reference_p50:
+        # A reference whose p50 fell among failed calls (null; Infinity in older files) compares with nothing: the
+        # ratio to it would be 0, a PASS.
+        if name in measurements and isinstance(reference_p50, int | float) and 0 < reference_p50 < math.inf:
             ratios.append(measurements[name].p50_ms / reference_p50)
     return max(ratios) if ratios else None
 
@@ -492,12 +495,37 @@ def print_report(results: dict[str, object]) -> None:
           f"{results['persons']:,} persons, {results['machine']['cpus']} CPUs")  # type: ignore[index]
 
 
+def strict_json(value: object) -> object:
+    """``value`` with every float that is not finite made null: JSON has no NaN or Infinity, and Python's json
+    writes them as bare words that jq, JavaScript and most readers refuse (a p99 among failed calls is inf, a ratio
+    to a target that answered nothing NaN; the verdict beside each says what it was)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def save(results: dict[str, object]) -> Path:
+    """Writes the results, whole or not at all (a partial file beside it, renamed over it), as strict JSON, under a
+    name no other run's file has."""
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = RESULTS_DIR / f"bench-{stamp}.json"
     public = {key: value for key, value in results.items() if not key.startswith("_")}
-    path.write_text(json.dumps(public, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    text = json.dumps(strict_json(json.loads(json.dumps(public, default=str))), ensure_ascii=False, indent=2,
+                      allow_nan=False)
+    path, number = RESULTS_DIR / f"bench-{stamp}.json", 1
+    while path.exists():  # two runs ending in the same second
+        number += 1
+        path = RESULTS_DIR / f"bench-{stamp}-{number}.json"
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

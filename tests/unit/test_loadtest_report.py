@@ -219,3 +219,47 @@ def test_a_peer_whose_p99_fell_among_its_failures_passes_no_ratio() -> None:
     measured["hit"].open = failing("hit", 1_000, {"DEADLINE_EXCEEDED": 20})
     hit_p99 = by_name(checks(measured))["Query cache-hit p99 / hand-built peer's (each at 70% of its max)"]
     assert hit_p99.verdict == "FAIL" and hit_p99.note.startswith("hit: 20 of 1,020 calls failed")
+
+
+def _refuse_constant(name: str) -> float:
+    raise AssertionError(f"{name} in a results file: not JSON")
+
+
+def test_the_results_file_is_strict_json_and_no_run_overwrites_another(tmp_path, monkeypatch) -> None:
+    import json
+
+    from loadtest import bench
+
+    monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path / "results")
+    measured = with_peer(20_000, 20.0, 0.0012)
+    measured["hit"].open = failing("hit", 1_000, {"DEADLINE_EXCEEDED": 20})  # its p99 is inf
+    measured["miss"].closed = phase("miss", 0, 1.0)  # nothing answered: its CPU per call is NaN
+    verdict = checks(measured, revocation_seconds=None, revocation_measured=True)
+    results = {"measurements": {name: m.summary() for name, m in measured.items()},
+               "checks": [check.summary() for check in verdict], "_checks": verdict}
+    first, second = bench.save(results), bench.save(results)
+    assert first != second and first.exists() and second.exists()
+    assert sorted(path.name for path in (tmp_path / "results").iterdir()) == sorted([first.name, second.name])
+    saved = json.loads(first.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    assert saved["measurements"]["hit"]["p99_ms"] is None
+    by_check = {check["name"]: check for check in saved["checks"]}
+    assert by_check["Query cache-hit p99 at 70% of max rate"]["measured"] is None
+    assert by_check["Query cache-hit p99 at 70% of max rate"]["verdict"] == "FAIL"
+    assert by_check["revocation reaches every query replica, under load"]["verdict"] == "FAIL"
+
+
+def test_a_baseline_whose_p50_is_no_latency_is_not_compared_with(tmp_path) -> None:
+    import json
+
+    from loadtest.bench import _scale_ratio
+
+    measured = measurements()  # hit p50 2 ms, miss 3 ms
+    for reference in (float("inf"), None):  # an older file's Infinity, a newer one's null: failed calls
+        baseline = tmp_path / "baseline.json"
+        baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": reference}}}),
+                            encoding="utf-8")
+        assert _scale_ratio(measured, 1_000, baseline) is None  # not 2 ms / inf = 0, a PASS
+    baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": 1.0}}}), encoding="utf-8")
+    assert math.isclose(_scale_ratio(measured, 1_000, baseline), 2.0, rel_tol=0.02)
+    measured["hit"].open = failing("hit", 10, {"UNAVAILABLE": 20})  # most calls failed: the p50 is a failure's
+    assert _scale_ratio(measured, 1_000, baseline) == math.inf
