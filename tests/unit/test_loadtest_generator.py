@@ -117,3 +117,35 @@ async def test_the_generator_reports_its_own_cpu_in_the_window(tmp_path: Path) -
         await echo.stop()
     assert phase.result.cpu_seconds is not None and phase.result.cpu_seconds > 0
     assert phase.generator_cpu_seconds == phase.result.cpu_seconds
+
+
+async def test_a_target_that_takes_no_connection_stops_the_generator_naming_it() -> None:
+    """A phase whose target is not there (the platform or the echo gone since the last phase): the generator stops
+    once the window would have opened, instead of waiting for a connection for ever (and the benchmark with it)."""
+    import asyncio
+    import time
+
+    from loadtest.generator import TargetUnreachable
+    from tests.free_ports import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    spec = LoadSpec(target=address, method=METHOD, requests=[b"x"], start_at=time.time(), warmup=0.5,
+                    duration=0.5, timeout=1.0)
+    with pytest.raises(TargetUnreachable, match=f"{address} did not accept a connection within 1.0 s"):
+        await asyncio.wait_for(generate(spec), 20)
+
+
+def test_the_generator_process_exits_1_saying_which_target_was_not_there(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.free_ports import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    requests = write_requests(tmp_path / "r.bin", [b"x"])
+    finished = subprocess.run([sys.executable, "-m", "loadtest.generator", "--target", address, "--method", METHOD,
+                               "--requests", str(requests), "--warmup", "0", "--duration", "0.5", "--timeout", "1"],
+                              capture_output=True, text=True, timeout=30)
+    assert finished.returncode == 1 and finished.stdout == ""
+    assert f"generator: {address} did not accept a connection" in finished.stderr
+    assert "Traceback" not in finished.stderr
