@@ -42,6 +42,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from loadtest import workloads
@@ -256,38 +257,42 @@ async def measure_department(platform: Platform, bench: BenchOptions) -> dict[st
     persons, seed, options = platform.credentials.persons, platform.credentials.seed, bench.load
     await platform.grant("civil", "social", RESOURCE_CODE, list(DEPARTMENT_ITEMS))
     metadata, group = await platform.bearer("civil"), platform.process_group()
+    renew = partial(platform.bearer, "civil")
     results: dict[str, Measurement] = {}
     if "dept-hit" in bench.phases:
         hot = department_requests(persons, seed, hot=True)
         await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
-        target = Target("dept-hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
+        target = Target("dept-hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata,
+                        renew_metadata=renew)
         results["dept-hit"] = await measure(target, options, "Query, cache hit (前置机)", repeat=bench.repeat)
     if "dept-miss" in bench.phases:
         cold = department_requests(persons, seed, hot=False)
         target = Target("dept-miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
-                        prepare=lambda: platform.flush_record_cache(DATASET))
+                        prepare=lambda: platform.flush_record_cache(DATASET), renew_metadata=renew)
         results["dept-miss"] = await measure(target, options, "Query, cache miss (前置机)", repeat=bench.repeat)
     return results
 
 
-async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
-                           hot: list[bytes], persons: int, ids: KeyFunction = citizen_ids) -> dict[str, Measurement]:
+async def measure_platform(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
+                           ids: KeyFunction = citizen_ids) -> dict[str, Measurement]:
     assert platform.credentials is not None
     seed, options = platform.credentials.seed, bench.load
     group = platform.process_group()
     results: dict[str, Measurement] = {}
+    renew = partial(platform.bearer, "social")  # each phase's own token: see Target.renew_metadata
+    metadata = await renew()
     department = await measure_department(platform, bench) \
         if {"dept-hit", "dept-miss"} & set(bench.phases) else {}
     if "hit" in bench.phases:
         await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
-        target = Target("hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
+        target = Target("hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata, renew_metadata=renew)
         results["hit"] = await measure(target, options, "Query, cache hit", repeat=bench.repeat)
     if "dept-hit" in department:
         results["dept-hit"] = department["dept-hit"]  # printed beside the foundation's
     if "miss" in bench.phases:
         cold = cold_requests(persons, seed, min(persons, bench.cold_keys), ids)
         target = Target("miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
-                        prepare=lambda: platform.flush_record_cache("population"))
+                        prepare=lambda: platform.flush_record_cache("population"), renew_metadata=renew)
         results["miss"] = await measure(target, options, "Query, cache miss (PostgreSQL)", repeat=bench.repeat)
     if "dept-miss" in department:
         results["dept-miss"] = department["dept-miss"]
@@ -295,7 +300,7 @@ async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tu
         batch = batch_requests(persons, seed, min(persons, 200 * BATCH_SIZE), ids)
         await _prime(platform, metadata, batch, workloads.BATCH_QUERY_METHOD)
         target = Target("batch", platform.gateway, workloads.BATCH_QUERY_METHOD, batch, group, metadata,
-                        records_per_call=BATCH_SIZE)
+                        records_per_call=BATCH_SIZE, renew_metadata=renew)
         results["batch"] = await measure(target, options, f"BatchQuery, {BATCH_SIZE} keys, cache hit",
                                          latency=False, repeat=bench.repeat)
     return results
@@ -331,8 +336,8 @@ async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
     return result.summary()
 
 
-async def measure_round(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
-                        hot: list[bytes], persons: int, ids: KeyFunction) -> dict[str, Measurement]:
+async def measure_round(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
+                        ids: KeyFunction) -> dict[str, Measurement]:
     """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart."""
     measurements: dict[str, Measurement] = {}
     if "echo" in bench.phases:
@@ -342,7 +347,7 @@ async def measure_round(platform: Platform, bench: BenchOptions, metadata: tuple
     if "peer-edge" in bench.phases:
         measurements["peer-edge"] = await measure_peer_behind_envoy(platform, bench.load, hot, bench.repeat)
     if set(bench.phases) & set(LOADED_PHASES):
-        measurements.update(await measure_platform(platform, bench, metadata, hot, persons, ids))
+        measurements.update(await measure_platform(platform, bench, hot, persons, ids))
     return measurements
 
 
@@ -440,14 +445,15 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                 seeding.update(await fast_seed(platform, bench.persons))
                 persons = bench.persons
         hot = hot_requests(persons, seed, ids)
-        metadata = await platform.bearer("social") if set(platform_phases) & set(LOADED_PHASES) else ()
         for number in range(1, bench.rounds + 1):
             if bench.rounds > 1:
                 print(f"round {number} of {bench.rounds}", flush=True)
-            measurements = await measure_round(platform, bench, metadata, hot, persons, ids)
+            measurements = await measure_round(platform, bench, hot, persons, ids)
             rounds.append(measurements)
         if "revocation" in bench.phases:
-            revocation = await measure_revocation_under_load(platform, bench, metadata, hot, ids)
+            # A token of its own, as each phase takes: one taken before the rounds may have expired during them.
+            revocation = await measure_revocation_under_load(platform, bench, await platform.bearer("social"), hot,
+                                                             ids)
     finally:
         await platform.stop()
         if not bench.keep:

@@ -149,3 +149,47 @@ def test_the_generator_process_exits_1_saying_which_target_was_not_there(tmp_pat
     assert finished.returncode == 1 and finished.stdout == ""
     assert f"generator: {address} did not accept a connection" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+async def test_each_phase_calls_with_a_token_of_its_own(tmp_path: Path) -> None:
+    """A stand-in gateway whose tokens last 3 s (the platform's last an hour, a benchmark of several rounds longer):
+    the open phase that follows a closed one still calls with a token the gateway accepts, taken as it starts,
+    instead of the closed phase's, expired, which measured every call refused UNAUTHENTICATED."""
+    import time
+
+    import grpc
+
+    from loadtest.bench import measure
+    from tests.free_ports import free_port
+
+    lifetime, issued = 3.0, {}
+    seen: Counter[str] = Counter()
+
+    async def renew() -> tuple[tuple[str, str], ...]:
+        token = f"token-{len(issued)}"
+        issued[token] = time.monotonic()
+        return (("authorization", f"Bearer {token}"),)
+
+    async def query(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
+        seen[token] += 1
+        if token not in issued or time.monotonic() - issued[token] > lifetime:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "token expired")
+        return b""
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "govshare.query.v1.QueryService", {"Query": grpc.unary_unary_rpc_method_handler(query)})])
+    address = f"127.0.0.1:{free_port()}"
+    server.add_insecure_port(address)
+    await server.start()
+    try:
+        target = Target("hit", address, "/govshare.query.v1.QueryService/Query", [b""], ProcessGroup([]),
+                        await renew(), renew_metadata=renew)
+        measured = await measure(target, LoadOptions(duration=1.0, warmup=0.3, concurrency=4, connections=1,
+                                                     work_dir=tmp_path, spawn_lead=1.0), "hit")
+    finally:
+        await server.stop(0)
+    assert measured.open is not None
+    assert measured.closed.result.errors == {} and measured.open.result.errors == {}
+    assert measured.open.result.ok > 0 and len(seen) >= 2
