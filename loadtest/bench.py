@@ -535,6 +535,22 @@ def save(results: dict[str, object]) -> Path:
     return path
 
 
+def _baseline(text: str) -> Path:
+    """A results file of an earlier run, read now: it was first read after the whole run (an hour and more at 10^7
+    persons), and a path mistyped or a file that is no results file ended it in a traceback, its figures unsaved."""
+    path = Path(text)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror}: give a bench-<time>.json of loadtest/results/") \
+            from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not a benchmark's results file: {exc}") from None
+    if not isinstance(results, dict) or not isinstance(results.get("measurements"), dict):
+        raise argparse.ArgumentTypeError(f"{text} is not a benchmark's results file: no measurements in it")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -557,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short phases (3 s, 1 s warm-up): a smoke run")
     parser.add_argument("--data-dir", type=Path, help="reuse (or create) this platform data directory; a seeded "
                                                       "one skips seeding (useful for 10 million persons)")
-    parser.add_argument("--baseline", type=Path, help="results JSON of a demo-size run to compare p50 with")
+    parser.add_argument("--baseline", type=_baseline, help="results JSON of a demo-size run to compare p50 with")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (platform logs)")
     parser.add_argument("--repeat", type=positive(int), default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")

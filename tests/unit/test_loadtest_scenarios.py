@@ -295,6 +295,9 @@ def _parser_of(module: str) -> argparse.ArgumentParser:
     (_bench_parser, ["--warmup", "-1"], "--warmup: must be at least 0"),
     (_bench_parser, ["--persons", "inf"], "--persons: 'inf' is not a whole number"),
     (_bench_parser, ["--duration", "inf"], "--duration: must be more than 0"),
+    # --baseline was first read after the whole run (an hour at 10^7 persons), then a traceback, nothing saved.
+    (_bench_parser, ["--baseline", "/nonexistent/bench-1.json"], "--baseline: /nonexistent/bench-1.json: No such file"),
+    (_bench_parser, ["--baseline", str(Path(__file__))], "is not a benchmark's results file"),
     # The other load tools: each started a platform (or PostgreSQL, and filled it) before it failed or measured
     # nothing, or ended in a traceback.
     (partial(_parser_of, "breakdown"), ["--rate", "0"], "--rate: must be more than 0"),
@@ -347,18 +350,23 @@ def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
     assert (quick.window("closed"), quick.window("open")) == (3.0, 3.0)
 
 
-def test_every_benchmark_command_the_docs_print_parses() -> None:
+def test_every_benchmark_command_the_docs_print_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """performance.md's `python -m loadtest.bench …` lines are what engineers copy: each names real options and
     phases (a renamed flag or phase fails here, not in someone's terminal)."""
+    import json
     import re
     import shlex
-    from pathlib import Path
 
     from loadtest.bench import build_parser, options_from
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text(encoding="utf-8")
     commands = re.findall(r"^python -m loadtest\.bench([^#\n]*)", doc, re.M)
     assert len(commands) >= 8
+    # --baseline is read as it is parsed: the reader's own results file, here a minimal one where the docs say.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loadtest" / "results").mkdir(parents=True)
+    (tmp_path / "loadtest" / "results" / "placeholder.json").write_text(
+        json.dumps({"persons": 50_000, "measurements": {}}), encoding="utf-8")
     for command in commands:
         # <10k run>: a file of the reader's own; "...": the rest of their command
         words = [word for word in shlex.split(re.sub(r"<[^>]*>", "placeholder", command)) if word != "..."]
