@@ -274,11 +274,13 @@ async def measure_department(platform: Platform, bench: BenchOptions) -> dict[st
 
 
 async def measure_platform(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
-                           ids: KeyFunction = citizen_ids) -> dict[str, Measurement]:
+                           ids: KeyFunction = citizen_ids, results: dict[str, Measurement] | None = None
+                           ) -> dict[str, Measurement]:
+    """The platform's phases, each put into ``results`` (a new dict if None) as it ends."""
     assert platform.credentials is not None
     seed, options = platform.credentials.seed, bench.load
     group = platform.process_group()
-    results: dict[str, Measurement] = {}
+    results = {} if results is None else results
     renew = partial(platform.bearer, "social")  # each phase's own token: see Target.renew_metadata
     metadata = await renew()
     department = await measure_department(platform, bench) \
@@ -337,9 +339,9 @@ async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
 
 
 async def measure_round(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
-                        ids: KeyFunction) -> dict[str, Measurement]:
-    """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart."""
-    measurements: dict[str, Measurement] = {}
+                        ids: KeyFunction, measurements: dict[str, Measurement]) -> dict[str, Measurement]:
+    """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart. Each phase
+    goes into ``measurements`` as it ends, so that a later one failing does not take the earlier ones with it."""
     if "echo" in bench.phases:
         measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
     if "peer" in bench.phases:
@@ -347,7 +349,7 @@ async def measure_round(platform: Platform, bench: BenchOptions, hot: list[bytes
     if "peer-edge" in bench.phases:
         measurements["peer-edge"] = await measure_peer_behind_envoy(platform, bench.load, hot, bench.repeat)
     if set(bench.phases) & set(LOADED_PHASES):
-        measurements.update(await measure_platform(platform, bench, hot, persons, ids))
+        await measure_platform(platform, bench, hot, persons, ids, measurements)
     return measurements
 
 
@@ -431,6 +433,7 @@ async def run(bench: BenchOptions) -> dict[str, object]:
     measurements: dict[str, Measurement] = {}
     rounds: list[dict[str, Measurement]] = []
     revocation: dict | None = None
+    stopped = ""
     seeding: dict[str, object] = {"method": "sql" if fast else "bulk"}
     ids: KeyFunction = fast_citizen_ids if fast else citizen_ids
     try:
@@ -445,15 +448,21 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                 seeding.update(await fast_seed(platform, bench.persons))
                 persons = bench.persons
         hot = hot_requests(persons, seed, ids)
-        for number in range(1, bench.rounds + 1):
-            if bench.rounds > 1:
-                print(f"round {number} of {bench.rounds}", flush=True)
-            measurements = await measure_round(platform, bench, hot, persons, ids)
-            rounds.append(measurements)
-        if "revocation" in bench.phases:
-            # A token of its own, as each phase takes: one taken before the rounds may have expired during them.
-            revocation = await measure_revocation_under_load(platform, bench, await platform.bearer("social"), hot,
-                                                             ids)
+        try:
+            for number in range(1, bench.rounds + 1):
+                if bench.rounds > 1:
+                    print(f"round {number} of {bench.rounds}", flush=True)
+                rounds.append({})
+                await measure_round(platform, bench, hot, persons, ids, rounds[-1])
+            if "revocation" in bench.phases:
+                # A token of its own, as each phase takes: one taken before the rounds may have expired.
+                revocation = await measure_revocation_under_load(platform, bench, await platform.bearer("social"),
+                                                                 hot, ids)
+        except RuntimeError as error:  # a generator failed (its target gone, a crash): keep what was measured
+            stopped = str(error)
+            print(f"stopped: {stopped}", flush=True)
+        rounds = [measured for measured in rounds if measured]
+        measurements = rounds[-1] if rounds else {}
     finally:
         await platform.stop()
         if not bench.keep:
@@ -470,7 +479,8 @@ async def run(bench: BenchOptions) -> dict[str, object]:
             "measurements": {name: m.summary() for name, m in measurements.items()},
             "rounds": [{name: m.summary() for name, m in measured.items()} for measured in rounds],
             "revocation": revocation, "baseline": str(baseline) if scale is not None else None,
-            "checks": [check.summary() for check in verdict], "_measurements": measurements, "_rounds": rounds,
+            "checks": [check.summary() for check in verdict], "stopped": stopped or None,
+            "_measurements": measurements, "_rounds": rounds,
             "_checks": verdict}
 
 
@@ -625,6 +635,9 @@ def main(argv: list[str] | None = None) -> None:
     results = asyncio.run(run(bench))
     print_report(results)
     print(f"\nresults: {save(results)}")
+    if results["stopped"]:
+        raise SystemExit(f"the benchmark stopped before its end, the figures above are of the phases it finished: "
+                         f"{str(results['stopped']).splitlines()[0]}")
 
 
 if __name__ == "__main__":

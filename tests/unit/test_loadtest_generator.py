@@ -193,3 +193,32 @@ async def test_each_phase_calls_with_a_token_of_its_own(tmp_path: Path) -> None:
     assert measured.open is not None
     assert measured.closed.result.errors == {} and measured.open.result.errors == {}
     assert measured.open.result.ok > 0 and len(seen) >= 2
+
+
+async def test_a_phase_that_fails_keeps_the_phases_measured_before_it(tmp_path: Path, monkeypatch) -> None:
+    """Two rounds of the echo phase; the second round's echo is gone before its generator connects (a target that
+    died under load). The benchmark says it stopped and returns round 1's figures to report and save, instead of a
+    traceback that took every phase measured before it along."""
+    from loadtest import bench
+
+    started: list[EchoProcess] = []
+    real_start = EchoProcess.start
+
+    async def start(cls: type[EchoProcess], wait_seconds: float = 30.0) -> EchoProcess:
+        echo = await real_start(wait_seconds)
+        started.append(echo)
+        if len(started) == 2:
+            await echo.stop()  # round 2: its port no longer answers
+        return echo
+
+    monkeypatch.setattr(EchoProcess, "start", classmethod(start))
+    options = bench.BenchOptions(
+        load=LoadOptions(duration=0.5, warmup=0.2, concurrency=2, connections=1, timeout=1.0, spawn_lead=1.0),
+        persons=100, workers=1, phases=("echo",), cold_keys=10, data_dir=None, keep=False, baseline=None,
+        startup_timeout=60, rounds=2)
+    results = await bench.run(options)
+    assert "generator failed against echo" in results["stopped"]
+    assert "did not accept a connection" in results["stopped"]
+    assert len(results["_rounds"]) == 1 and results["_measurements"]["echo"].closed.result.ok > 0
+    assert results["measurements"]["echo"]["max_rate"] > 0
+    bench.print_report(results)  # the report of what was measured prints
