@@ -367,7 +367,10 @@ def _scale_ratio(measurements: dict[str, Measurement], persons: int, baseline: P
         # ratio to it would be 0, a PASS.
         if name in measurements and isinstance(reference_p50, int | float) and 0 < reference_p50 < math.inf:
             ratios.append(measurements[name].p50_ms / reference_p50)
-    return max(ratios) if ratios else None
+    # A path with no latency measured (no open-loop phase: nothing answered in the closed loop) is NaN, which max()
+    # returned or skipped by its place in the list: the hit path's NaN hid the miss path's ratio.
+    measured = [value for value in ratios if not math.isnan(value)]
+    return max(measured) if measured else (math.nan if ratios else None)
 
 
 def _latest_baseline(persons: int) -> Path | None:

@@ -263,3 +263,18 @@ def test_a_baseline_whose_p50_is_no_latency_is_not_compared_with(tmp_path) -> No
     assert math.isclose(_scale_ratio(measured, 1_000, baseline), 2.0, rel_tol=0.02)
     measured["hit"].open = failing("hit", 10, {"UNAVAILABLE": 20})  # most calls failed: the p50 is a failure's
     assert _scale_ratio(measured, 1_000, baseline) == math.inf
+
+
+def test_the_scale_ratio_is_the_worse_path_measured_whichever_was_not(tmp_path) -> None:
+    import json
+
+    from loadtest.bench import _scale_ratio
+
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": 1.0},
+                                                                    "miss": {"p50_ms": 1.0}}}), encoding="utf-8")
+    measured = measurements()  # hit p50 2 ms, miss 3 ms
+    measured["hit"].open = None  # the hit path answered nothing in its closed loop: no latency phase
+    assert math.isclose(_scale_ratio(measured, 1_000, baseline), 3.0, rel_tol=0.02)  # the miss path's, a FAIL
+    measured["miss"].open = None
+    assert math.isnan(_scale_ratio(measured, 1_000, baseline))  # n/a, as before
