@@ -51,6 +51,7 @@ from google.protobuf import timestamp_pb2
 
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from loadtest.platform import Platform
+from loadtest.stats import nearest_rank
 from loadtest.supervision_rows import Shape, department_code, insert, rows
 from services.arguments import positive
 from services.query import archive, figures, verifications
@@ -64,9 +65,8 @@ CST = figures.CST
 
 
 def _ms(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 2)}
+    return {"p50_ms": round(statistics.median(samples) * 1000, 2),
+            "p95_ms": round(nearest_rank(samples, 0.95) * 1000, 2)}
 
 
 async def _timed(work) -> tuple[float, object]:  # type: ignore[no-untyped-def]

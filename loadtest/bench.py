@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform as host
 import random
@@ -41,6 +42,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from loadtest import workloads
@@ -255,38 +257,44 @@ async def measure_department(platform: Platform, bench: BenchOptions) -> dict[st
     persons, seed, options = platform.credentials.persons, platform.credentials.seed, bench.load
     await platform.grant("civil", "social", RESOURCE_CODE, list(DEPARTMENT_ITEMS))
     metadata, group = await platform.bearer("civil"), platform.process_group()
+    renew = partial(platform.bearer, "civil")
     results: dict[str, Measurement] = {}
     if "dept-hit" in bench.phases:
         hot = department_requests(persons, seed, hot=True)
         await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
-        target = Target("dept-hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
+        target = Target("dept-hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata,
+                        renew_metadata=renew)
         results["dept-hit"] = await measure(target, options, "Query, cache hit (前置机)", repeat=bench.repeat)
     if "dept-miss" in bench.phases:
         cold = department_requests(persons, seed, hot=False)
         target = Target("dept-miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
-                        prepare=lambda: platform.flush_record_cache(DATASET))
+                        prepare=lambda: platform.flush_record_cache(DATASET), renew_metadata=renew)
         results["dept-miss"] = await measure(target, options, "Query, cache miss (前置机)", repeat=bench.repeat)
     return results
 
 
-async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
-                           hot: list[bytes], persons: int, ids: KeyFunction = citizen_ids) -> dict[str, Measurement]:
+async def measure_platform(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
+                           ids: KeyFunction = citizen_ids, results: dict[str, Measurement] | None = None
+                           ) -> dict[str, Measurement]:
+    """The platform's phases, each put into ``results`` (a new dict if None) as it ends."""
     assert platform.credentials is not None
     seed, options = platform.credentials.seed, bench.load
     group = platform.process_group()
-    results: dict[str, Measurement] = {}
+    results = {} if results is None else results
+    renew = partial(platform.bearer, "social")  # each phase's own token: see Target.renew_metadata
+    metadata = await renew()
     department = await measure_department(platform, bench) \
         if {"dept-hit", "dept-miss"} & set(bench.phases) else {}
     if "hit" in bench.phases:
         await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
-        target = Target("hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
+        target = Target("hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata, renew_metadata=renew)
         results["hit"] = await measure(target, options, "Query, cache hit", repeat=bench.repeat)
     if "dept-hit" in department:
         results["dept-hit"] = department["dept-hit"]  # printed beside the foundation's
     if "miss" in bench.phases:
         cold = cold_requests(persons, seed, min(persons, bench.cold_keys), ids)
         target = Target("miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
-                        prepare=lambda: platform.flush_record_cache("population"))
+                        prepare=lambda: platform.flush_record_cache("population"), renew_metadata=renew)
         results["miss"] = await measure(target, options, "Query, cache miss (PostgreSQL)", repeat=bench.repeat)
     if "dept-miss" in department:
         results["dept-miss"] = department["dept-miss"]
@@ -294,7 +302,7 @@ async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tu
         batch = batch_requests(persons, seed, min(persons, 200 * BATCH_SIZE), ids)
         await _prime(platform, metadata, batch, workloads.BATCH_QUERY_METHOD)
         target = Target("batch", platform.gateway, workloads.BATCH_QUERY_METHOD, batch, group, metadata,
-                        records_per_call=BATCH_SIZE)
+                        records_per_call=BATCH_SIZE, renew_metadata=renew)
         results["batch"] = await measure(target, options, f"BatchQuery, {BATCH_SIZE} keys, cache hit",
                                          latency=False, repeat=bench.repeat)
     return results
@@ -330,10 +338,10 @@ async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
     return result.summary()
 
 
-async def measure_round(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
-                        hot: list[bytes], persons: int, ids: KeyFunction) -> dict[str, Measurement]:
-    """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart."""
-    measurements: dict[str, Measurement] = {}
+async def measure_round(platform: Platform, bench: BenchOptions, hot: list[bytes], persons: int,
+                        ids: KeyFunction, measurements: dict[str, Measurement]) -> dict[str, Measurement]:
+    """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart. Each phase
+    goes into ``measurements`` as it ends, so that a later one failing does not take the earlier ones with it."""
     if "echo" in bench.phases:
         measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
     if "peer" in bench.phases:
@@ -341,7 +349,7 @@ async def measure_round(platform: Platform, bench: BenchOptions, metadata: tuple
     if "peer-edge" in bench.phases:
         measurements["peer-edge"] = await measure_peer_behind_envoy(platform, bench.load, hot, bench.repeat)
     if set(bench.phases) & set(LOADED_PHASES):
-        measurements.update(await measure_platform(platform, bench, metadata, hot, persons, ids))
+        await measure_platform(platform, bench, hot, persons, ids, measurements)
     return measurements
 
 
@@ -355,9 +363,14 @@ def _scale_ratio(measurements: dict[str, Measurement], persons: int, baseline: P
     ratios = []
     for name in ("hit", "miss"):
         reference_p50 = (reference["measurements"].get(name) or {}).get("p50_ms")
-        if name in measurements and reference_p50:
+        # A reference whose p50 fell among failed calls (null; Infinity in older files) compares with nothing: the
+        # ratio to it would be 0, a PASS.
+        if name in measurements and isinstance(reference_p50, int | float) and 0 < reference_p50 < math.inf:
             ratios.append(measurements[name].p50_ms / reference_p50)
-    return max(ratios) if ratios else None
+    # A path with no latency measured (no open-loop phase: nothing answered in the closed loop) is NaN, which max()
+    # returned or skipped by its place in the list: the hit path's NaN hid the miss path's ratio.
+    measured = [value for value in ratios if not math.isnan(value)]
+    return max(measured) if measured else (math.nan if ratios else None)
 
 
 def _latest_baseline(persons: int) -> Path | None:
@@ -423,6 +436,7 @@ async def run(bench: BenchOptions) -> dict[str, object]:
     measurements: dict[str, Measurement] = {}
     rounds: list[dict[str, Measurement]] = []
     revocation: dict | None = None
+    stopped = ""
     seeding: dict[str, object] = {"method": "sql" if fast else "bulk"}
     ids: KeyFunction = fast_citizen_ids if fast else citizen_ids
     try:
@@ -437,14 +451,21 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                 seeding.update(await fast_seed(platform, bench.persons))
                 persons = bench.persons
         hot = hot_requests(persons, seed, ids)
-        metadata = await platform.bearer("social") if set(platform_phases) & set(LOADED_PHASES) else ()
-        for number in range(1, bench.rounds + 1):
-            if bench.rounds > 1:
-                print(f"round {number} of {bench.rounds}", flush=True)
-            measurements = await measure_round(platform, bench, metadata, hot, persons, ids)
-            rounds.append(measurements)
-        if "revocation" in bench.phases:
-            revocation = await measure_revocation_under_load(platform, bench, metadata, hot, ids)
+        try:
+            for number in range(1, bench.rounds + 1):
+                if bench.rounds > 1:
+                    print(f"round {number} of {bench.rounds}", flush=True)
+                rounds.append({})
+                await measure_round(platform, bench, hot, persons, ids, rounds[-1])
+            if "revocation" in bench.phases:
+                # A token of its own, as each phase takes: one taken before the rounds may have expired.
+                revocation = await measure_revocation_under_load(platform, bench, await platform.bearer("social"),
+                                                                 hot, ids)
+        except RuntimeError as error:  # a generator failed (its target gone, a crash): keep what was measured
+            stopped = str(error)
+            print(f"stopped: {stopped}", flush=True)
+        rounds = [measured for measured in rounds if measured]
+        measurements = rounds[-1] if rounds else {}
     finally:
         await platform.stop()
         if not bench.keep:
@@ -461,7 +482,8 @@ async def run(bench: BenchOptions) -> dict[str, object]:
             "measurements": {name: m.summary() for name, m in measurements.items()},
             "rounds": [{name: m.summary() for name, m in measured.items()} for measured in rounds],
             "revocation": revocation, "baseline": str(baseline) if scale is not None else None,
-            "checks": [check.summary() for check in verdict], "_measurements": measurements, "_rounds": rounds,
+            "checks": [check.summary() for check in verdict], "stopped": stopped or None,
+            "_measurements": measurements, "_rounds": rounds,
             "_checks": verdict}
 
 
@@ -492,12 +514,53 @@ def print_report(results: dict[str, object]) -> None:
           f"{results['persons']:,} persons, {results['machine']['cpus']} CPUs")  # type: ignore[index]
 
 
+def strict_json(value: object) -> object:
+    """``value`` with every float that is not finite made null: JSON has no NaN or Infinity, and Python's json
+    writes them as bare words that jq, JavaScript and most readers refuse (a p99 among failed calls is inf, a ratio
+    to a target that answered nothing NaN; the verdict beside each says what it was)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def save(results: dict[str, object]) -> Path:
+    """Writes the results, whole or not at all (a partial file beside it, renamed over it), as strict JSON, under a
+    name no other run's file has."""
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = RESULTS_DIR / f"bench-{stamp}.json"
     public = {key: value for key, value in results.items() if not key.startswith("_")}
-    path.write_text(json.dumps(public, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    text = json.dumps(strict_json(json.loads(json.dumps(public, default=str))), ensure_ascii=False, indent=2,
+                      allow_nan=False)
+    path, number = RESULTS_DIR / f"bench-{stamp}.json", 1
+    while path.exists():  # two runs ending in the same second
+        number += 1
+        path = RESULTS_DIR / f"bench-{stamp}-{number}.json"
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _baseline(text: str) -> Path:
+    """A results file of an earlier run, read now: it was first read after the whole run (an hour and more at 10^7
+    persons), and a path mistyped or a file that is no results file ended it in a traceback, its figures unsaved."""
+    path = Path(text)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror}: give a bench-<time>.json of loadtest/results/") \
+            from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not a benchmark's results file: {exc}") from None
+    if not isinstance(results, dict) or not isinstance(results.get("measurements"), dict):
+        raise argparse.ArgumentTypeError(f"{text} is not a benchmark's results file: no measurements in it")
     return path
 
 
@@ -523,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short phases (3 s, 1 s warm-up): a smoke run")
     parser.add_argument("--data-dir", type=Path, help="reuse (or create) this platform data directory; a seeded "
                                                       "one skips seeding (useful for 10 million persons)")
-    parser.add_argument("--baseline", type=Path, help="results JSON of a demo-size run to compare p50 with")
+    parser.add_argument("--baseline", type=_baseline, help="results JSON of a demo-size run to compare p50 with")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (platform logs)")
     parser.add_argument("--repeat", type=positive(int), default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")
@@ -575,6 +638,9 @@ def main(argv: list[str] | None = None) -> None:
     results = asyncio.run(run(bench))
     print_report(results)
     print(f"\nresults: {save(results)}")
+    if results["stopped"]:
+        raise SystemExit(f"the benchmark stopped before its end, the figures above are of the phases it finished: "
+                         f"{str(results['stopped']).splitlines()[0]}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from loadtest import workloads
 from loadtest.bench import DEFAULT_PERSONS, _prime, cold_requests, hot_requests
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase
 from loadtest.platform import Platform
+from services.arguments import non_negative, positive
 from services.launcher import OFFSETS, free_port_base
 
 ENVOY_HISTOGRAMS = ("http.edge.downstream_rq_time", "cluster.query.upstream_rq_time")
@@ -245,21 +246,45 @@ def report(label: str, attempt: int, args: argparse.Namespace, phase: PhaseResul
             f"{'  errors ' + str(dict(result.errors)) if result.errors else ''}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _setting(text: str) -> str:
+    """An ``--env`` pair, checked before any platform starts (a pair without '=' was a ValueError traceback)."""
+    name, equals, _value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return text
+
+
+def _variant(text: str) -> str:
+    """A ``--variant``, checked as argparse checks any argument (a usage error, exit 2)."""
+    try:
+        _settings(text)
+    except SystemExit as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--variant: ")) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options, each number checked before the platform starts: a --rate of 0 or below started it, seeded it
+    and then failed in the generator ('open loop needs a positive rate'); --seconds or --repeat 0 measured
+    nothing and printed an empty table."""
     parser = argparse.ArgumentParser(prog="python -m loadtest.breakdown", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", choices=["hit", "miss"], default="hit")
-    parser.add_argument("--rate", type=float, default=1700.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS)
-    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for every platform process")
-    parser.add_argument("--variant", action="append", default=[],
+    parser.add_argument("--rate", type=positive(float), default=1700.0)
+    parser.add_argument("--seconds", type=positive(float), default=10.0)
+    parser.add_argument("--warmup", type=non_negative(float), default=2.0)
+    parser.add_argument("--repeat", type=positive(int), default=1)
+    parser.add_argument("--persons", type=positive(int), default=DEFAULT_PERSONS)
+    parser.add_argument("--env", type=_setting, action="append", default=[],
+                        help="NAME=VALUE for every platform process")
+    parser.add_argument("--variant", type=_variant, action="append", default=[],
                         help="NAME=VALUE[,NAME=VALUE]: a configuration run in turns with the base")
     parser.add_argument("--keep", action="store_true")
-    asyncio.run(run(parser.parse_args(argv)))
+    return parser
 
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(run(build_parser().parse_args(argv)))
 
 if __name__ == "__main__":
     main()

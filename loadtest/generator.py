@@ -161,6 +161,10 @@ def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
     return total
 
 
+class TargetUnreachable(Exception):
+    """The target took no connection before the measured window would have opened."""
+
+
 class _Run:
     """One process's run: channels, the request cursor, the window and the tallies."""
 
@@ -246,7 +250,7 @@ class _Run:
             await asyncio.wait(in_flight, timeout=self.spec.timeout + 1)
 
     async def run(self) -> GeneratorResult:
-        await asyncio.gather(*(channel.channel_ready() for channel in self.channels))
+        await self._connect()
         self.result.late_start = max(0.0, time.perf_counter() - self.begin)
         await asyncio.sleep(max(0.0, self.begin - time.perf_counter()))
         marks = self._mark_cpu()
@@ -262,6 +266,22 @@ class _Run:
             self.result.cpu_seconds = marks["end"][0] - marks["from"][0]
             self.result.wait_seconds = marks["end"][1] - marks["from"][1]
         return self.result
+
+    async def _connect(self) -> None:
+        """Every channel connected, by the time the window opens (or within the call timeout, if that is later).
+
+        channel_ready waits for ever: a target that was not there (the platform or the echo process gone since
+        the last phase, a wrong address) kept the generator, and the benchmark waiting for its output, hanging
+        with no word. It now stops, naming the target, and the benchmark reports the generator failed."""
+        now = time.perf_counter()
+        limit = max(self.measure_from - now, self.spec.timeout)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(channel.channel_ready() for channel in self.channels)), limit)
+        except TimeoutError:
+            states = sorted({channel.get_state().name for channel in self.channels})
+            await asyncio.gather(*(channel.close() for channel in self.channels))
+            raise TargetUnreachable(f"{self.spec.target} did not accept a connection within {limit:.1f} s "
+                                    f"(channel {', '.join(states)}): is the server there?") from None
 
     def _mark_cpu(self) -> dict[str, tuple[float, float]]:
         """This process's CPU time and its wait for a core (every thread's) when the window opens and closes."""
@@ -327,7 +347,10 @@ def main(argv: list[str] | None = None) -> None:
     # the generator does not stall its own calls (and inflate the latencies it measures) while it collects.
     gc.collect()
     gc.freeze()
-    result = uvloop.run(generate(spec))
+    try:
+        result = uvloop.run(generate(spec))
+    except TargetUnreachable as exc:
+        raise SystemExit(f"generator: {exc}") from None
     json.dump(result.to_dict(), sys.stdout)
     sys.stdout.write("\n")
 

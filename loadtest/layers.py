@@ -31,6 +31,7 @@ from loadtest import workloads
 from loadtest.cpu import ProcessGroup
 from loadtest.echo import METHOD, SERVICE, echo_handler
 from loadtest.phases import LoadOptions, Target, run_phase
+from services.arguments import positive
 
 VARIANTS = ("bare", "otel", "runtime", "proxy", "proxy-traced", "redis")
 #: A request of the size of the benchmark's cache-hit Query.
@@ -163,21 +164,34 @@ async def run(variants: list[str], duration: float) -> dict[str, tuple[float, fl
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
+def _variants(text: str) -> list[str]:
+    """--only's names, each one of VARIANTS (checked before any server starts)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or 'no variant'}: choose from {', '.join(VARIANTS)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.layers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--only", default=",".join(VARIANTS))
+    parser.add_argument("--duration", type=positive(float), default=5.0)
+    parser.add_argument("--only", type=_variants, default=list(VARIANTS))
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", default="", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.serve:
         import uvloop
 
         uvloop.run(_serve_variant(args.serve, args.backend, args.redis_url))
         return
-    variants = [v for v in args.only.split(",") if v]
+    variants = list(args.only)
     if variants and variants[0] != "bare":
         variants.insert(0, "bare")
     asyncio.run(run(variants, args.duration))

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import sys
@@ -42,8 +41,10 @@ from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from loadtest.bench import hot_requests
 from loadtest.platform import Platform
+from loadtest.stats import nearest_rank
 from loadtest.supervision_rows import Shape, department_code, insert, rows
 from loadtest.workloads import QUERY_METHOD
+from services.arguments import non_negative, positive
 from services.catalog import paging, search
 from services.catalog.model import EntryFilter
 from services.launcher import HEAVY_READ_OFFSETS, OFFSETS
@@ -57,8 +58,7 @@ MAINTENANCE = "SET maintenance_work_mem = '512MB'"
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+    return nearest_rank(values, q)
 
 
 # -- filling ---------------------------------------------------------------------------------------------------------
@@ -516,13 +516,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.paging_bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--sharing", type=int, default=100_000, help="applications, and as many grants")
-    parser.add_argument("--accesses", type=int, default=10_000_000)
-    parser.add_argument("--persons", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=20, help="calls per page (p95 over them)")
-    parser.add_argument("--query-clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=20.0, help="per Query phase")
+    parser.add_argument("--entries", type=non_negative(int), default=1_000_000)
+    parser.add_argument("--sharing", type=non_negative(int), default=100_000, help="applications, and as many grants")
+    parser.add_argument("--accesses", type=non_negative(int), default=10_000_000)
+    parser.add_argument("--persons", type=positive(int), default=10_000)
+    parser.add_argument("--repeat", type=positive(int), default=20, help="calls per page (p95 over them)")
+    parser.add_argument("--query-clients", type=positive(int), default=4)
+    parser.add_argument("--seconds", type=positive(float), default=20.0, help="per Query phase")
     parser.add_argument("--keep", action="store_true", help="keep the platform's data directory")
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     parser.add_argument("--reuse", type=Path, help="the platform data directory of an earlier run with --keep: "
@@ -531,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only the pages by depth, or only Query beside the heavy readers")
     parser.add_argument("--heavy-read-processes", action="store_true",
                         help="start the platform with listings and searches served by processes of their own")
-    parser.add_argument("--nice", type=int, default=0, metavar="N",
+    parser.add_argument("--nice", type=non_negative(int), default=0, metavar="N",
                         help="run the heavy readers (and the heavy-read processes) at this nice level: on one "
                              "machine, emulates their own CPU (clients elsewhere, other pods)")
     parser.add_argument("--idle", action="store_true",

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest.cpu import CpuSample, ProcessGroup, cpu_seconds_between, machine_busy_seconds
@@ -35,6 +35,10 @@ class Target:
     records_per_call: int = 1
     #: Run before each phase (e.g. flush the record cache so a miss phase misses).
     prepare: Callable[[], Awaitable[object]] | None = None
+    #: Fresh call metadata for each phase (a new token), in place of ``metadata``: a token taken once at the
+    #: start expired during a long run (``--rounds``, ``--repeat``; an hour by default), and every later phase
+    #: measured the platform refusing it UNAUTHENTICATED, read as the platform's throughput and p99.
+    renew_metadata: Callable[[], Awaitable[tuple[tuple[str, str], ...]]] | None = None
 
 
 @dataclass
@@ -130,6 +134,8 @@ async def run_phase(target: Target, options: LoadOptions, mode: str = "closed", 
     """Runs the generators once against ``target`` and returns calls, latencies and CPU of the window."""
     if target.prepare is not None:
         await target.prepare()
+    if target.renew_metadata is not None:
+        target = replace(target, metadata=await target.renew_metadata())
     request_file = write_requests(options.work_dir / f"{target.name}.requests", target.requests)
     start_at = time.time() + options.spawn_lead
     processes = [await asyncio.create_subprocess_exec(

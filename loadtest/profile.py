@@ -23,6 +23,7 @@ from loadtest.bench import DEFAULT_PERSONS, batch_requests, cold_requests, hot_r
 from loadtest.cpu import all_stats, command_line, role_of
 from loadtest.phases import LoadOptions, Target, start_generator_background
 from loadtest.platform import SERVICES, Platform
+from services.arguments import non_negative, positive
 
 TOP = 25
 
@@ -125,20 +126,25 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The options, each number checked before the platform starts and seeds (minutes at a large population)."""
     parser = argparse.ArgumentParser(prog="python -m loadtest.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", choices=["hit", "miss", "batch"], default="hit")
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--concurrency", type=int, default=64, help="closed loop: calls in flight")
-    parser.add_argument("--rate", type=float, default=0.0,
+    parser.add_argument("--seconds", type=positive(float), default=15.0)
+    parser.add_argument("--concurrency", type=positive(int), default=64, help="closed loop: calls in flight")
+    parser.add_argument("--rate", type=non_negative(float), default=0.0,
                         help="open loop at this many calls per second instead of the closed loop (the benchmark's "
                              "p99 phase: per-call costs that batching hides at 64 in flight show here)")
-    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--persons", type=positive(int), default=DEFAULT_PERSONS)
+    parser.add_argument("--workers", type=positive(int), default=1)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "profiles"))
-    asyncio.run(run(parser.parse_args(argv)))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(run(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

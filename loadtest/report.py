@@ -51,10 +51,27 @@ class Measurement:
         return self._open_percentile(99, sent=True)
 
     def _open_percentile(self, p: float, sent: bool = False) -> float:
-        if self.open is None or not self.open.result.latency.count:
+        """The open loop's percentile over every call counted in its window, the failed ones (no answer: an
+        error status or the deadline) ranked slowest: infinite when the percentile falls among them. The
+        latencies of the answered calls alone would pass a server that fails its slowest calls."""
+        if self.open is None:
             return math.nan
-        histogram = self.open.result.sent_latency if sent else self.open.result.latency
-        return histogram.percentile(p) * 1e3
+        result = self.open.result
+        failed = sum(result.errors.values())
+        if not result.latency.count and not failed:
+            return math.nan
+        histogram = result.sent_latency if sent else result.latency
+        return histogram.percentile(p, unanswered=failed) * 1e3
+
+    @property
+    def open_failures(self) -> str:
+        """The open loop's failed calls, said beside a percentile they count in ('' when none failed)."""
+        if self.open is None or not self.open.result.errors:
+            return ""
+        result = self.open.result
+        failed = sum(result.errors.values())
+        codes = ", ".join(f"{code} {count:,}" for code, count in result.errors.most_common())
+        return f"{failed:,} of {failed + result.ok:,} calls failed ({codes}), counted as slowest"
 
     @property
     def cpu_per_call_ms(self) -> float:
@@ -90,6 +107,8 @@ class Check:
     at_most: bool = False
     #: With ``--rounds``: each round's figure, of which ``measured`` is the median.
     per_round: tuple[float | None, ...] = ()
+    #: What the figure should be read with (e.g. the open loop's failed calls a p99 counts).
+    note: str = ""
 
     @property
     def passed(self) -> bool | None:
@@ -103,7 +122,8 @@ class Check:
 
     def summary(self) -> dict[str, object]:
         return {"name": self.name, "measured": self.measured, "threshold": self.threshold, "unit": self.unit,
-                "at_most": self.at_most, "verdict": self.verdict, "per_round": list(self.per_round)}
+                "at_most": self.at_most, "verdict": self.verdict, "per_round": list(self.per_round),
+                "note": self.note}
 
 
 def finite(value: float) -> float | None:
@@ -126,9 +146,9 @@ def checks(measurements: dict[str, Measurement], revocation_seconds: float | Non
         Check("Query cache-miss throughput / bare echo", ratio(miss.max_rate, echo.max_rate) if miss and echo
               else None, MISS_SHARE_TARGET, "×"),
         Check("Query cache-hit p99 at 70% of max rate", hit.p99_ms if hit and hit.open else None, P99_TARGET_MS,
-              "ms", at_most=True),
+              "ms", at_most=True, note=hit.open_failures if hit else ""),
         Check("Query cache-miss p99 at 70% of max rate", miss.p99_ms if miss and miss.open else None,
-              P99_TARGET_MS, "ms", at_most=True),
+              P99_TARGET_MS, "ms", at_most=True, note=miss.open_failures if miss else ""),
         Check("BatchQuery records per second (100 keys/call)", batch.closed.records_per_second if batch else None,
               BATCH_RECORDS_TARGET, "records/s"),
         *peer_checks(hit, miss, peer),
@@ -154,8 +174,9 @@ def median_checks(rounds: list[list[Check]]) -> list[Check]:
         values = tuple(check.measured for check in same)
         measured = [value for value in values if value is not None and not math.isnan(value)]
         first = same[0]
+        notes = [f"round {number}: {check.note}" for number, check in enumerate(same, start=1) if check.note]
         combined.append(Check(first.name, statistics.median(measured) if measured else None, first.threshold,
-                              first.unit, first.at_most, per_round=values))
+                              first.unit, first.at_most, per_round=values, note="; ".join(notes)))
     return combined
 
 
@@ -165,6 +186,8 @@ def peer_checks(hit: Measurement | None, miss: Measurement | None, peer: Measure
     def p99_ratio(measurement: Measurement | None) -> float | None:
         if measurement is None or measurement.open is None or peer is None or peer.open is None:
             return None
+        if math.isinf(peer.p99_ms):  # the peer's own p99 fell among its failed calls: nothing to compare with
+            return math.nan
         return ratio(measurement.p99_ms, peer.p99_ms)
 
     return [
@@ -175,10 +198,16 @@ def peer_checks(hit: Measurement | None, miss: Measurement | None, peer: Measure
         Check("Query cache-miss throughput / hand-built peer", ratio(miss.max_rate, peer.max_rate) if miss and peer
               else None, MISS_PEER_SHARE_TARGET, "×"),
         Check("Query cache-hit p99 / hand-built peer's (each at 70% of its max)", p99_ratio(hit), P99_PEER_TARGET,
-              "×", at_most=True),
+              "×", at_most=True, note=_failures_of(hit, peer)),
         Check("Query cache-miss p99 / hand-built peer's (each at 70% of its max)", p99_ratio(miss),
-              P99_PEER_TARGET, "×", at_most=True),
+              P99_PEER_TARGET, "×", at_most=True, note=_failures_of(miss, peer)),
     ]
+
+
+def _failures_of(*measurements: Measurement | None) -> str:
+    """The open-loop failures of each side of a ratio, named by its label."""
+    return "; ".join(f"{measurement.label}: {measurement.open_failures}" for measurement in measurements
+                     if measurement is not None and measurement.open_failures)
 
 
 def _cell(value: float, digits: int = 2) -> str:
@@ -274,6 +303,8 @@ def verdicts(results: list[Check]) -> str:
         if check.measured is not None and len(check.per_round) > 1:
             shown = ", ".join("-" if value is None else f"{value:,.3f}" for value in check.per_round)
             measured = f"{measured}, the median of {len(check.per_round)} rounds ({shown})"
+        if check.note:
+            measured = f"{measured}; {check.note}"
         lines.append(f"  [{check.verdict:4s}] {check.name}: {measured} (target {comparison} "
                      f"{check.threshold:,} {check.unit})")
     return "\n".join(lines)

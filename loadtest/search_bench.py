@@ -43,6 +43,8 @@ from stdnum.cn import uscc
 from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from loadtest.platform import Platform
+from loadtest.stats import nearest_rank
+from services.arguments import positive
 from services.catalog import search
 from services.catalog.model import (
     Category,
@@ -222,8 +224,7 @@ class ClassResult:
 
     @property
     def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+        return nearest_rank(self.samples, 0.95) * 1000
 
 
 async def until_ready(stub: catalog_pb2_grpc.CatalogServiceStub, metadata: tuple, limit: float) -> float:
@@ -339,13 +340,26 @@ async def main(sizes: list[int], rounds: int, keep: Path | None) -> None:
     print(json.dumps({"target_p95_ms": 50, "results": results}, ensure_ascii=False))
 
 
-def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="entry counts, comma-separated")
-    parser.add_argument("--rounds", type=int, default=40, help="times each query of the set is sent")
+def _sizes(text: str) -> list[int]:
+    """Entry counts, comma-separated, each a whole number above 0 (checked before the catalog is loaded)."""
+    count = positive(int)
+    return [count(size.strip()) for size in text.split(",") if size.strip()] or [count(text)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options, checked before anything starts: --rounds 0 loaded the catalog, then failed on the median of
+    no samples; a size that is not a number was a ValueError traceback."""
+    parser = argparse.ArgumentParser(prog="python -m loadtest.search_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_sizes, default=list(SIZES), help="entry counts, comma-separated")
+    parser.add_argument("--rounds", type=positive(int), default=40, help="times each query of the set is sent")
     parser.add_argument("--data-dir", type=Path, help="keep the data directory here (default: a temporary one)")
-    args = parser.parse_args()
-    asyncio.run(main([int(size) for size in args.sizes.split(",")], args.rounds, args.data_dir))
+    return parser
+
+
+def cli() -> None:
+    args = build_parser().parse_args()
+    asyncio.run(main(args.sizes, args.rounds, args.data_dir))
 
 
 if __name__ == "__main__":

@@ -41,16 +41,23 @@ class LatencyHistogram:
         """The largest latency bucket ``index`` can hold (what a percentile reports: never optimistic)."""
         return MIN_SECONDS * math.exp((index + 1) * self._log_base)
 
-    def percentile(self, p: float) -> float:
+    def percentile(self, p: float, unanswered: int = 0) -> float:
         """Nearest-rank percentile (0 < p <= 100): the smallest recorded latency with at least p% at or below it.
 
         Reported as its bucket's upper bound, capped by the true maximum, so the error is at most
-        ``precision`` and always on the pessimistic side."""
+        ``precision`` and always on the pessimistic side. ``unanswered`` calls (failed, timed out: no latency
+        recorded) rank after every recorded one, as a call that got no answer is no faster than any that did:
+        when the rank falls among them the percentile is ``math.inf``, not the latency of the answered calls
+        alone (which would let a server that fails its slowest calls meet any latency target)."""
         if not 0 < p <= 100:
             raise ValueError(f"percentile {p} is outside (0, 100]")
-        if self.count == 0:
+        if unanswered < 0:
+            raise ValueError(f"unanswered {unanswered} is negative")
+        if self.count + unanswered == 0:
             return 0.0
-        rank = math.ceil(p / 100 * self.count)
+        rank = math.ceil(p / 100 * (self.count + unanswered))
+        if rank > self.count:
+            return math.inf
         seen = 0
         for index in sorted(self.buckets):
             seen += self.buckets[index]
@@ -82,6 +89,19 @@ class LatencyHistogram:
         histogram.total = float(data["total"])  # type: ignore[arg-type]
         histogram.maximum = float(data["maximum"])  # type: ignore[arg-type]
         return histogram
+
+
+def nearest_rank(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of a small sample (``fraction`` 0.95 for the p95): the smallest value with at
+    least that share of the values at or below it. The benches that keep every sample all read it here; each had
+    its own index arithmetic, one off in either direction for some sample counts (audit_bench's p95 of 10
+    samples was the 9th, search_bench's of 20 the 20th)."""
+    if not values:
+        raise ValueError("no values to take a percentile of")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction {fraction} is outside (0, 1]")
+    ordered = sorted(values)
+    return ordered[min(len(ordered), math.ceil(fraction * len(ordered))) - 1]
 
 
 def merged(histograms: list[LatencyHistogram]) -> LatencyHistogram:

@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 
 from loadtest.supervision_rows import Shape, insert, rows
+from services.arguments import positive
 from services.query import figures
 from services.query.store import QueryStore
 from services.runtime import db
@@ -91,12 +92,25 @@ async def run(admin_url: str, count: int, month: Month) -> dict[str, object]:
             "cpus": os.cpu_count()}
 
 
+def _month(text: str) -> Month:
+    """YYYY-MM, checked before PostgreSQL starts (a mistyped month was a ValueError traceback)."""
+    year, dash, month = text.strip().partition("-")
+    if not (dash and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12 and int(year) >= 1):
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}")
+    return Month(int(year), int(month))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.supervision_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=positive(int), default=10_000_000)
+    parser.add_argument("--month", type=_month, default=_month("2026-10"), help="YYYY-MM")
+    return parser
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--month", default="2026-10", help="YYYY-MM")
-    args = parser.parse_args()
-    year, month = (int(part) for part in args.month.split("-"))
+    args = build_parser().parse_args()
+    year, month = args.month.year, args.month.month
     external = os.environ.get("GOVSHARE_DATABASE_URL", "")
     if external:
         print(json.dumps(asyncio.run(run(external, args.rows, Month(year, month)))))

@@ -117,3 +117,108 @@ async def test_the_generator_reports_its_own_cpu_in_the_window(tmp_path: Path) -
         await echo.stop()
     assert phase.result.cpu_seconds is not None and phase.result.cpu_seconds > 0
     assert phase.generator_cpu_seconds == phase.result.cpu_seconds
+
+
+async def test_a_target_that_takes_no_connection_stops_the_generator_naming_it() -> None:
+    """A phase whose target is not there (the platform or the echo gone since the last phase): the generator stops
+    once the window would have opened, instead of waiting for a connection for ever (and the benchmark with it)."""
+    import asyncio
+    import time
+
+    from loadtest.generator import TargetUnreachable
+    from tests.free_ports import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    spec = LoadSpec(target=address, method=METHOD, requests=[b"x"], start_at=time.time(), warmup=0.5,
+                    duration=0.5, timeout=1.0)
+    with pytest.raises(TargetUnreachable, match=f"{address} did not accept a connection within 1.0 s"):
+        await asyncio.wait_for(generate(spec), 20)
+
+
+def test_the_generator_process_exits_1_saying_which_target_was_not_there(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.free_ports import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    requests = write_requests(tmp_path / "r.bin", [b"x"])
+    finished = subprocess.run([sys.executable, "-m", "loadtest.generator", "--target", address, "--method", METHOD,
+                               "--requests", str(requests), "--warmup", "0", "--duration", "0.5", "--timeout", "1"],
+                              capture_output=True, text=True, timeout=30)
+    assert finished.returncode == 1 and finished.stdout == ""
+    assert f"generator: {address} did not accept a connection" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+async def test_each_phase_calls_with_a_token_of_its_own(tmp_path: Path) -> None:
+    """A stand-in gateway whose tokens last 3 s (the platform's last an hour, a benchmark of several rounds longer):
+    the open phase that follows a closed one still calls with a token the gateway accepts, taken as it starts,
+    instead of the closed phase's, expired, which measured every call refused UNAUTHENTICATED."""
+    import time
+
+    import grpc
+
+    from loadtest.bench import measure
+    from tests.free_ports import free_port
+
+    lifetime, issued = 3.0, {}
+    seen: Counter[str] = Counter()
+
+    async def renew() -> tuple[tuple[str, str], ...]:
+        token = f"token-{len(issued)}"
+        issued[token] = time.monotonic()
+        return (("authorization", f"Bearer {token}"),)
+
+    async def query(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
+        seen[token] += 1
+        if token not in issued or time.monotonic() - issued[token] > lifetime:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "token expired")
+        return b""
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "govshare.query.v1.QueryService", {"Query": grpc.unary_unary_rpc_method_handler(query)})])
+    address = f"127.0.0.1:{free_port()}"
+    server.add_insecure_port(address)
+    await server.start()
+    try:
+        target = Target("hit", address, "/govshare.query.v1.QueryService/Query", [b""], ProcessGroup([]),
+                        await renew(), renew_metadata=renew)
+        measured = await measure(target, LoadOptions(duration=1.0, warmup=0.3, concurrency=4, connections=1,
+                                                     work_dir=tmp_path, spawn_lead=1.0), "hit")
+    finally:
+        await server.stop(0)
+    assert measured.open is not None
+    assert measured.closed.result.errors == {} and measured.open.result.errors == {}
+    assert measured.open.result.ok > 0 and len(seen) >= 2
+
+
+async def test_a_phase_that_fails_keeps_the_phases_measured_before_it(tmp_path: Path, monkeypatch) -> None:
+    """Two rounds of the echo phase; the second round's echo is gone before its generator connects (a target that
+    died under load). The benchmark says it stopped and returns round 1's figures to report and save, instead of a
+    traceback that took every phase measured before it along."""
+    from loadtest import bench
+
+    started: list[EchoProcess] = []
+    real_start = EchoProcess.start
+
+    async def start(cls: type[EchoProcess], wait_seconds: float = 30.0) -> EchoProcess:
+        echo = await real_start(wait_seconds)
+        started.append(echo)
+        if len(started) == 2:
+            await echo.stop()  # round 2: its port no longer answers
+        return echo
+
+    monkeypatch.setattr(EchoProcess, "start", classmethod(start))
+    options = bench.BenchOptions(
+        load=LoadOptions(duration=0.5, warmup=0.2, concurrency=2, connections=1, timeout=1.0, spawn_lead=1.0),
+        persons=100, workers=1, phases=("echo",), cold_keys=10, data_dir=None, keep=False, baseline=None,
+        startup_timeout=60, rounds=2)
+    results = await bench.run(options)
+    assert "generator failed against echo" in results["stopped"]
+    assert "did not accept a connection" in results["stopped"]
+    assert len(results["_rounds"]) == 1 and results["_measurements"]["echo"].closed.result.ok > 0
+    assert results["measurements"]["echo"]["max_rate"] > 0
+    bench.print_report(results)  # the report of what was measured prints

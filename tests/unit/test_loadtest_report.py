@@ -180,3 +180,101 @@ def test_a_target_measured_in_some_rounds_only_takes_the_median_of_those() -> No
     assert combined.measured == 2.0 and combined.verdict == "PASS" and combined.per_round == (None, 3.0, 1.0)
     (unmeasured,) = median_checks([[Check("x", None, 2.0, "×")], [Check("x", None, 2.0, "×")]])
     assert unmeasured.verdict == "n/a"
+
+
+def failing(name: str, answered: int, errors: dict[str, int], latency: float = 0.002) -> PhaseResult:
+    """An open-loop phase with ``answered`` calls of ``latency`` seconds and ``errors`` failed calls."""
+    opened = phase(name, answered, 1.0, (latency,) * answered, mode="open")
+    opened.result.errors.update(errors)
+    return opened
+
+
+def test_an_open_loop_whose_slowest_calls_failed_does_not_meet_the_p99_target() -> None:
+    # The hit path answers 1,000 calls in 2 ms and 15 calls ran into their deadline: the 99th percentile of the
+    # calls asked for is among those that got no answer, and the 2 ms of the answered ones is no p99 of the load.
+    measured = measurements()
+    measured["hit"].open = failing("hit", 1_000, {"DEADLINE_EXCEEDED": 15})
+    check = by_name(checks(measured))["Query cache-hit p99 at 70% of max rate"]
+    assert check.measured == math.inf and check.verdict == "FAIL"
+    line = next(line for line in verdicts(checks(measured)).splitlines() if check.name in line)
+    assert line.startswith("  [FAIL]") and "15 of 1,015 calls failed (DEADLINE_EXCEEDED 15)" in line
+    # Fewer failures than 1%: the p99 is an answered call's, and the failures are said beside it.
+    measured["hit"].open = failing("hit", 1_000, {"RESOURCE_EXHAUSTED": 5})
+    check = by_name(checks(measured))["Query cache-hit p99 at 70% of max rate"]
+    assert math.isclose(check.measured, 2.0, rel_tol=0.02) and check.verdict == "PASS"
+    assert "5 of 1,005 calls failed (RESOURCE_EXHAUSTED 5)" in check.note
+    # Every call failed: not "n/a" (unmeasured) but failed.
+    measured["miss"].open = failing("miss", 0, {"UNAVAILABLE": 40})
+    check = by_name(checks(measured))["Query cache-miss p99 at 70% of max rate"]
+    assert check.verdict == "FAIL" and "40 of 40 calls failed" in check.note
+
+
+def test_a_peer_whose_p99_fell_among_its_failures_passes_no_ratio() -> None:
+    measured = with_peer(20_000, 20.0, 0.0012)
+    measured["peer"].open = failing("peer", 1_000, {"DEADLINE_EXCEEDED": 20}, latency=0.0005)
+    results = by_name(checks(measured))
+    hit_p99 = results["Query cache-hit p99 / hand-built peer's (each at 70% of its max)"]
+    assert hit_p99.verdict == "n/a" and "peer: 20 of 1,020 calls failed" in hit_p99.note
+    measured = with_peer(20_000, 20.0, 0.0012)
+    measured["hit"].open = failing("hit", 1_000, {"DEADLINE_EXCEEDED": 20})
+    hit_p99 = by_name(checks(measured))["Query cache-hit p99 / hand-built peer's (each at 70% of its max)"]
+    assert hit_p99.verdict == "FAIL" and hit_p99.note.startswith("hit: 20 of 1,020 calls failed")
+
+
+def _refuse_constant(name: str) -> float:
+    raise AssertionError(f"{name} in a results file: not JSON")
+
+
+def test_the_results_file_is_strict_json_and_no_run_overwrites_another(tmp_path, monkeypatch) -> None:
+    import json
+
+    from loadtest import bench
+
+    monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path / "results")
+    measured = with_peer(20_000, 20.0, 0.0012)
+    measured["hit"].open = failing("hit", 1_000, {"DEADLINE_EXCEEDED": 20})  # its p99 is inf
+    measured["miss"].closed = phase("miss", 0, 1.0)  # nothing answered: its CPU per call is NaN
+    verdict = checks(measured, revocation_seconds=None, revocation_measured=True)
+    results = {"measurements": {name: m.summary() for name, m in measured.items()},
+               "checks": [check.summary() for check in verdict], "_checks": verdict}
+    first, second = bench.save(results), bench.save(results)
+    assert first != second and first.exists() and second.exists()
+    assert sorted(path.name for path in (tmp_path / "results").iterdir()) == sorted([first.name, second.name])
+    saved = json.loads(first.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    assert saved["measurements"]["hit"]["p99_ms"] is None
+    by_check = {check["name"]: check for check in saved["checks"]}
+    assert by_check["Query cache-hit p99 at 70% of max rate"]["measured"] is None
+    assert by_check["Query cache-hit p99 at 70% of max rate"]["verdict"] == "FAIL"
+    assert by_check["revocation reaches every query replica, under load"]["verdict"] == "FAIL"
+
+
+def test_a_baseline_whose_p50_is_no_latency_is_not_compared_with(tmp_path) -> None:
+    import json
+
+    from loadtest.bench import _scale_ratio
+
+    measured = measurements()  # hit p50 2 ms, miss 3 ms
+    for reference in (float("inf"), None):  # an older file's Infinity, a newer one's null: failed calls
+        baseline = tmp_path / "baseline.json"
+        baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": reference}}}),
+                            encoding="utf-8")
+        assert _scale_ratio(measured, 1_000, baseline) is None  # not 2 ms / inf = 0, a PASS
+    baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": 1.0}}}), encoding="utf-8")
+    assert math.isclose(_scale_ratio(measured, 1_000, baseline), 2.0, rel_tol=0.02)
+    measured["hit"].open = failing("hit", 10, {"UNAVAILABLE": 20})  # most calls failed: the p50 is a failure's
+    assert _scale_ratio(measured, 1_000, baseline) == math.inf
+
+
+def test_the_scale_ratio_is_the_worse_path_measured_whichever_was_not(tmp_path) -> None:
+    import json
+
+    from loadtest.bench import _scale_ratio
+
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"persons": 10, "measurements": {"hit": {"p50_ms": 1.0},
+                                                                    "miss": {"p50_ms": 1.0}}}), encoding="utf-8")
+    measured = measurements()  # hit p50 2 ms, miss 3 ms
+    measured["hit"].open = None  # the hit path answered nothing in its closed loop: no latency phase
+    assert math.isclose(_scale_ratio(measured, 1_000, baseline), 3.0, rel_tol=0.02)  # the miss path's, a FAIL
+    measured["miss"].open = None
+    assert math.isnan(_scale_ratio(measured, 1_000, baseline))  # n/a, as before

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import sys
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -266,6 +268,11 @@ def _bench_parser() -> argparse.ArgumentParser:
     return bench_parser()
 
 
+def _parser_of(module: str) -> argparse.ArgumentParser:
+    """The argument parser of loadtest.<module>."""
+    return importlib.import_module(f"loadtest.{module}").build_parser()
+
+
 @pytest.mark.parametrize("parser, arguments, says", [
     # loadtest.run: Locust ran a --duration of 0s until stopped, a --rate of 0 or below as a closed loop or one
     # call, and answered --users 0 with an error about --spawn-rate.
@@ -288,6 +295,27 @@ def _bench_parser() -> argparse.ArgumentParser:
     (_bench_parser, ["--warmup", "-1"], "--warmup: must be at least 0"),
     (_bench_parser, ["--persons", "inf"], "--persons: 'inf' is not a whole number"),
     (_bench_parser, ["--duration", "inf"], "--duration: must be more than 0"),
+    # --baseline was first read after the whole run (an hour at 10^7 persons), then a traceback, nothing saved.
+    (_bench_parser, ["--baseline", "/nonexistent/bench-1.json"], "--baseline: /nonexistent/bench-1.json: No such file"),
+    (_bench_parser, ["--baseline", str(Path(__file__))], "is not a benchmark's results file"),
+    # The other load tools: each started a platform (or PostgreSQL, and filled it) before it failed or measured
+    # nothing, or ended in a traceback.
+    (partial(_parser_of, "breakdown"), ["--rate", "0"], "--rate: must be more than 0"),
+    (partial(_parser_of, "breakdown"), ["--seconds", "0"], "--seconds: must be more than 0"),
+    (partial(_parser_of, "breakdown"), ["--repeat", "0"], "--repeat: must be more than 0"),
+    (partial(_parser_of, "breakdown"), ["--env", "GOVSHARE_AUDIT_LINGER_MS"], "--env: expected NAME=VALUE"),
+    (partial(_parser_of, "breakdown"), ["--variant", "sideways"], "--variant: 'sideways' is neither NAME=VALUE"),
+    (partial(_parser_of, "profile"), ["--seconds", "0"], "--seconds: must be more than 0"),
+    (partial(_parser_of, "profile"), ["--rate", "-5"], "--rate: must be at least 0"),
+    (partial(_parser_of, "profile"), ["--workers", "0"], "--workers: must be more than 0"),
+    (partial(_parser_of, "layers"), ["--duration", "0"], "--duration: must be more than 0"),
+    (partial(_parser_of, "layers"), ["--only", "bare,proxi"], "--only: proxi: choose from bare"),
+    (partial(_parser_of, "paging_bench"), ["--repeat", "0"], "--repeat: must be more than 0"),
+    (partial(_parser_of, "paging_bench"), ["--seconds", "-1"], "--seconds: must be more than 0"),
+    (partial(_parser_of, "search_bench"), ["--rounds", "0"], "--rounds: must be more than 0"),
+    (partial(_parser_of, "search_bench"), ["--sizes", "10000,1m"], "--sizes: '1m' is not a whole number"),
+    (partial(_parser_of, "supervision_bench"), ["--rows", "0"], "--rows: must be more than 0"),
+    (partial(_parser_of, "supervision_bench"), ["--month", "2026-13"], "--month: expected YYYY-MM"),
 ])
 def test_the_load_tools_refuse_numbers_that_would_measure_nothing(
         parser: Callable[[], argparse.ArgumentParser], arguments: list[str], says: str,
@@ -322,18 +350,23 @@ def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
     assert (quick.window("closed"), quick.window("open")) == (3.0, 3.0)
 
 
-def test_every_benchmark_command_the_docs_print_parses() -> None:
+def test_every_benchmark_command_the_docs_print_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """performance.md's `python -m loadtest.bench …` lines are what engineers copy: each names real options and
     phases (a renamed flag or phase fails here, not in someone's terminal)."""
+    import json
     import re
     import shlex
-    from pathlib import Path
 
     from loadtest.bench import build_parser, options_from
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text(encoding="utf-8")
     commands = re.findall(r"^python -m loadtest\.bench([^#\n]*)", doc, re.M)
     assert len(commands) >= 8
+    # --baseline is read as it is parsed: the reader's own results file, here a minimal one where the docs say.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loadtest" / "results").mkdir(parents=True)
+    (tmp_path / "loadtest" / "results" / "placeholder.json").write_text(
+        json.dumps({"persons": 50_000, "measurements": {}}), encoding="utf-8")
     for command in commands:
         # <10k run>: a file of the reader's own; "...": the rest of their command
         words = [word for word in shlex.split(re.sub(r"<[^>]*>", "placeholder", command)) if word != "..."]

@@ -80,3 +80,33 @@ def test_sub_microsecond_latencies_are_floored_not_lost() -> None:
 def test_histograms_of_different_precision_do_not_merge() -> None:
     with pytest.raises(ValueError):
         LatencyHistogram(precision=0.01).merge(LatencyHistogram(precision=0.05))
+
+
+def test_unanswered_calls_rank_after_every_answered_one() -> None:
+    histogram = histogram_of([0.001] * 98 + [0.002] * 2)
+    assert histogram.percentile(99, unanswered=0) == histogram.percentile(99)
+    # 100 answered and 1 failed: rank 100 of 101 is still an answered call (the slowest).
+    assert histogram.percentile(99, unanswered=1) == pytest.approx(0.002, rel=0.01)
+    # 100 answered and 2 failed: rank 101 of 102 is a failed call, which has no latency to report.
+    assert histogram.percentile(99, unanswered=2) == math.inf
+    assert histogram.percentile(50, unanswered=2) == pytest.approx(0.001, rel=0.01)
+    assert LatencyHistogram().percentile(50, unanswered=3) == math.inf
+    with pytest.raises(ValueError):
+        histogram.percentile(50, unanswered=-1)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 10, 19, 20, 33, 40, 60])
+def test_the_benches_that_keep_every_sample_report_the_nearest_rank_p95(count: int) -> None:
+    from loadtest.audit_bench import _ms
+    from loadtest.paging_bench import percentile
+    from loadtest.search_bench import ClassResult
+    from loadtest.stats import nearest_rank
+
+    samples = [(index + 1) / 1000 for index in range(count)]  # 1, 2, … ms
+    random.Random(count).shuffle(samples)
+    exact = exact_percentile(samples, 95)
+    assert nearest_rank(samples, 0.95) == exact
+    assert _ms(samples)["p95_ms"] == round(exact * 1000, 2)  # audit_bench, summary_ab
+    assert ClassResult("x", samples, 0).p95 == pytest.approx(exact * 1000)  # search_bench
+    assert percentile(samples, 0.95) == exact  # paging_bench
+    assert percentile(samples, 0.99) == exact_percentile(samples, 99)
