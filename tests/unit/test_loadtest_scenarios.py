@@ -417,3 +417,21 @@ def test_the_audit_tools_refuse_what_would_fail_after_loading_the_rows(
         parse(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+async def test_the_supervision_bench_drops_the_database_it_filled(embedded) -> None:  # type: ignore[no-untyped-def]
+    """supervision_bench fills a database of its own with a month of audit rows (10^7 by default): on the operator's
+    server (GOVSHARE_DATABASE_URL) each run left it behind. It is dropped once the figures are taken."""
+    import asyncpg
+
+    from loadtest.supervision_bench import run
+    from services.supervision.months import Month
+
+    figures = await run(embedded.database_url, 200, Month(2026, 10))
+    assert figures["rows"] == 200
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        left = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'govshare_bench_%'")
+    finally:
+        await conn.close()
+    assert left == []
