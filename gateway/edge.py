@@ -1045,8 +1045,9 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
-    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list)."""
+    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
+    (its lowerCamelCase names in order, for the refusal to list), REPEATED and FIELD_SHAPES
+    (:func:`_field_shapes`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
@@ -1061,7 +1062,9 @@ def _body_schema(table: RoutingTable) -> str:
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n"
             + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
-                                               for name, repeated in _repeated_fields(fields).items()) + "}\n")
+                                               for name, repeated in _repeated_fields(fields).items()) + "}\n"
+            + "local FIELD_SHAPES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(shapes)},\n"
+                                             for name, shapes in _field_shapes(fields).items()) + "}\n")
 
 
 def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
@@ -1073,6 +1076,31 @@ def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
                     for spelling in (field.json_name, field.name)]
              for name in messages}
     return {name: repeated for name, repeated in found.items() if repeated}
+
+
+def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The JSON shape each message's fields take (both spellings), where the transcoder's refusal of another one
+    names the wrong field or none: "value" (one scalar or enum), "values" (a list of them) or "object" (one
+    message). A list given a single value was ": Proto field is not repeating, cannot start list." naming at most
+    the message holding it, and an object given a value inside a message ("purpose": {"text": {}}) was "purpose:
+    not a valid text": the script refuses each naming the field as sent. Maps, lists of messages and the messages
+    the script does not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for name, kinds in fields.items():
+        shapes: dict[str, str] = {}
+        for field in pool.FindMessageTypeByName(name).fields:
+            kind = kinds[field.name]
+            if field.message_type is None:
+                shape = "values" if field.is_repeated else "value"
+            elif kind == field.message_type.full_name and not field.is_repeated:
+                shape = "object"
+            else:
+                continue
+            shapes.update(dict.fromkeys((field.json_name, field.name), shape))
+        if shapes:
+            found[name] = shapes
+    return found
 
 
 def _lua_set(names: Iterable[str]) -> str:

@@ -1408,7 +1408,9 @@ SECRET = "s3cret-342322194911060454"
      "the body is not valid JSON: Unexpected end of string. Expected , or } after key:value pair (the edge does not "
      "repeat the body's text); send the body as RFC 8259 JSON in UTF-8"),
     (f'{{"systemId": {SECRET.split("-")[1]}}}', "system_id: not a JSON string (the edge does not repeat the value)"),
-    (f'{{"systemId": {{"id": "{SECRET}"}}}}', "system_id: an object where a single value goes"),
+    (f'{{"systemId": {{"id": "{SECRET}"}}}}',
+     "systemId: an object where a single value goes: send the field's one value (/openapi.yaml gives each field's "
+     "type)"),
 ])
 async def test_a_rest_body_the_transcoder_cannot_read_is_refused_without_its_values(edge: Edge, body: str,
                                                                                    message: str) -> None:
@@ -1444,7 +1446,9 @@ async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(ed
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
                                                  b'{"systemId": ["sys-1"], "secret": "s"}',
                                                  {"content-type": "application/json"})
-    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes")
+    assert (status, json.loads(content)["message"]) == (400, "systemId: a list ([...]) where a single value goes: "
+                                                        "send the field's one value (/openapi.yaml gives each "
+                                                        "field's type)"), content
 
 
 async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_fields_shape(edge: Edge,
@@ -1632,11 +1636,49 @@ async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
                                                  f'{{"key": [null], {purpose}}}'.encode(), token)
-    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes"), \
-        content  # a single field given a list: the transcoder's refusal, as before
+    assert (status, json.loads(content)["message"]) == (400, "key: a list ([...]) where a single value goes: send "
+                                                        "the field's one value (/openapi.yaml gives each field's "
+                                                        "type)"), content  # a single field given a list, named
     for body in (f'{{"keys": ["a", "null", "b"], {purpose}}}', f'{{"keys": null, "items": ["a"], {purpose}}}'):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST",
                                                      "/v1/resources/101001%2F000001:batchQuery", body.encode(), token)
+        assert status != 400, content
+
+
+async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
+                                                                                      keys: PlatformKeys) -> None:
+    """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
+    which named the message holding the field, or nothing, or called a list a single value: {"purpose": {"text":
+    {}}} was "purpose: not a valid text as /openapi.yaml writes it", {"purpose": {"text": []}} "purpose: Proto field
+    is not repeating, cannot start list.", {"purpose": []} named no field, {"items": {}} was "items: an object where
+    a single value goes" (items is a list) and {"items": ["a", {}]} "items: not a valid items". Each is refused at
+    the edge naming the field (or the element) as sent and the shape it takes; the right shapes, and null, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query, entries = "/v1/resources/101001%2F000001:query", "/v1/entries"
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    value = "a single value goes: send the field's one value (/openapi.yaml gives each field's type)"
+    for url, body, field, description in (
+            (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": {}}}', "purpose.text",
+             f"an object where {value}"),
+            (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": ["a"]}}',
+             "purpose.text", f"a list ([...]) where {value}"),
+            (query, '{"key": "k", "purpose": {"type": {"name": "PURPOSE_TYPE_WORK_REFERENCE"}}}', "purpose.type",
+             f"an object where {value}"),
+            (query, '{"key": "k", "purpose": [{"type": "PURPOSE_TYPE_WORK_REFERENCE"}]}', "purpose",
+             "a list ([...]) where one object goes: send the field's one {...} (/openapi.yaml gives each field's "
+             "type)"),
+            (query, f'{{"key": "k", "items": {{"name": true}}, {purpose}}}', "items",
+             "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
+             "each field's type)"),
+            (query, f'{{"key": "k", "items": ["name", {{"x": 1}}], {purpose}}}', "items[1]",
+             "an object in a list of values: send each element as a single value (/openapi.yaml gives each field's "
+             "type)"),
+            (entries, '{"code": "c", "items": [{"name": "n", "sensitive": [true]}]}', "items[0].sensitive",
+             f"a list ([...]) where {value}")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
         assert status != 400, content
 
 
