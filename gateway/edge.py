@@ -978,9 +978,20 @@ MESSAGE_TOO_LARGE = (
     "less per call (a LoadRecords of long records in calls of 2,000, a BatchQuery with fewer keys)")
 
 
-#: The largest REST body the edge checks, and holds to check (its JSON may be up to twice its message): a larger
-#: one, whose message is over the services' limit whatever it holds, goes on to be refused 413 as such.
+#: The largest REST body the edge checks, and holds to check (its JSON may be up to twice its message). A larger
+#: one is refused 413 (BODY_TOO_LARGE): it went on unchecked, on the belief that its message was over the
+#: services' limit whatever it held, but JSON indented, or with its Chinese written as \u escapes (Python's
+#: json.dumps, and requests' json=, by default: six bytes for a character UTF-8 writes in three), is more than
+#: twice its message, and a misspelt field ("itmes") in such a body was dropped without a word, the call asking
+#: for every item the grant allows.
 BODY_CHECK_BYTES = 2 * MAX_MESSAGE_BYTES
+
+BODY_TOO_LARGE = (
+    f"the request's JSON is {{size}} bytes, more than the {BODY_CHECK_BYTES // (1024 * 1024)} MiB "
+    f"({BODY_CHECK_BYTES:,} bytes) the edge reads of a body, twice the {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB a "
+    "call's message may be: it is refused whatever it holds; send the JSON without indentation and its Chinese as "
+    "UTF-8, not \\u escapes (Python: json.dumps(body, ensure_ascii=False, separators=(',', ':'))), or send less "
+    "per call")
 
 
 def _lua_url_pattern(template: str, capture: bool = False) -> str:
@@ -1010,7 +1021,7 @@ def _rest_replies_script(table: RoutingTable) -> str:
     """gateway/rest_replies.lua, after the names, words and URLs it uses."""
     values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
               "CHECK_BYTES": str(BODY_CHECK_BYTES),
-              "TOO_LARGE": MESSAGE_TOO_LARGE}
+              "TOO_LARGE": MESSAGE_TOO_LARGE, "BODY_TOO_LARGE": BODY_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
     gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
                    if rule.verb == "GET"})

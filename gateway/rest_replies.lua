@@ -1,6 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
--- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
+-- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
+-- GET_URLS,
 -- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
@@ -566,7 +567,14 @@ end
 local function check_body(handle, headers)
   local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
-  if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
+  if message == nil or headers:get("content-encoding") ~= nil then
+    return
+  end
+  -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
+  if length > tonumber(CHECK_BYTES) then
+    handle:respond({ [":status"] = "413", ["content-type"] = "application/json", ["grpc-status"] = "8" },
+        status_body(8, (BODY_TOO_LARGE:gsub("{size}", tostring(length))),
+            error_info("BODY_TOO_LARGE", '{"limit_bytes":"' .. CHECK_BYTES .. '"}')))
     return
   end
   local body = handle:body()

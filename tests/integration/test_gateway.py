@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.edge import WITHHELD_PATH
+from gateway.edge import BODY_CHECK_BYTES, WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
@@ -1362,6 +1362,30 @@ async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_
     error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x" * MAX_MESSAGE_BYTES),
                                              metadata=bearer(keys, caller())))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
+
+
+async def test_a_rest_body_larger_than_the_edge_checks_is_413_not_passed_on_unchecked(edge: Edge,
+                                                                                    keys: PlatformKeys) -> None:
+    """A REST body over the 16 MiB the edge reads to check its field names went on unchecked, on the belief that
+    its message was over the services' 8 MiB whatever it held; but JSON indented, or with its Chinese as \\u escapes
+    (Python's json.dumps by default), is more than twice its message: {"itmes": [...], <indentation>} was answered
+    as an export of every item, the misspelt field dropped without a word. It is 413 RESOURCE_EXHAUSTED
+    BODY_TOO_LARGE saying how to send the JSON smaller, on its headers (a client waiting for 100 Continue, as
+    curl and .NET do for a large body, sends none of it)."""
+    start, size = b'{"itmes": ["name"], ', BODY_CHECK_BYTES + 64  # the rest: indentation, then the purpose
+    token = bearer(keys, caller())[0][1]
+    answer_bytes = await asyncio.to_thread(_http_10, edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {token}\r\nexpect: 100-continue\r\ncontent-length: {size}\r\n\r\n").encode() + start)
+    head, _, content = answer_bytes.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"content-type: application/json" in head.lower(), answer_bytes[:600]
+    answer = json.loads(content)
+    assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
+    assert answer["message"].startswith(f"the request's JSON is {size} bytes, more than the 16 MiB "
+                                        "(16,777,216 bytes) the edge reads of a body"), answer
+    assert "ensure_ascii=False" in answer["message"], answer
+    assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BODY_TOO_LARGE",
+                                  "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
 
 
 async def test_an_answer_too_large_for_one_reply_is_413_over_rest_not_a_429_to_retry(
