@@ -993,6 +993,12 @@ BODY_TOO_LARGE = (
     "UTF-8, not \\u escapes (Python: json.dumps(body, ensure_ascii=False, separators=(',', ':'))), or send less "
     "per call")
 
+#: A body sent without a content-length (chunked, or HTTP/2 without one) that grows past BODY_CHECK_BYTES: the edge
+#: holding it to check it refuses it once that much has come (Envoy's "Payload Too Large", which said neither the
+#: limit nor what to do).
+_BODY_TOO_LARGE_SENT = BODY_TOO_LARGE.replace("is {size} bytes, more than", "grew past").replace(
+    "the edge reads of a body", "the edge reads of a body (it came without a content-length)")
+
 
 def _lua_url_pattern(template: str, capture: bool = False) -> str:
     """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex;
@@ -1787,6 +1793,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
+    mappers.append(_rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",))), ServiceError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE", _BODY_TOO_LARGE_SENT,
+        metadata={"limit_bytes": str(BODY_CHECK_BYTES)}))[0])  # (only a REST route holds a body)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
         mappers = _replies_for_browsers(mappers, settings.cors_origins)

@@ -1388,6 +1388,27 @@ async def test_a_rest_body_larger_than_the_edge_checks_is_413_not_passed_on_unch
                                   "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
 
 
+async def test_a_rest_body_without_a_length_growing_past_what_the_edge_checks_is_told_so(edge: Edge,
+                                                                                        keys: PlatformKeys) -> None:
+    """A chunked body (no content-length) past the 16 MiB the edge holds to check it was Envoy's "Payload Too
+    Large", RESOURCE_EXHAUSTED without a limit or what to do. It says both, ErrorInfo BODY_TOO_LARGE as a body
+    declared that large."""
+    size = BODY_CHECK_BYTES + 1
+    start = b'{"items": ["name"], '
+    answer_bytes = await asyncio.to_thread(_http_10, edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {bearer(keys, caller())[0][1]}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
+    ).encode() + start + b" " * (size - len(start)))
+    head, _, content = answer_bytes.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer_bytes[:600]
+    answer = json.loads(content)
+    assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
+    assert answer["message"].startswith("the request's JSON grew past the 16 MiB (16,777,216 bytes) the edge reads "
+                                        "of a body (it came without a content-length)"), answer
+    assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BODY_TOO_LARGE",
+                                  "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
+
+
 async def test_an_answer_too_large_for_one_reply_is_413_over_rest_not_a_429_to_retry(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """A BatchQuery whose answer would not fit one reply is RESOURCE_EXHAUSTED REPLY_TOO_LARGE, "not retried: the
