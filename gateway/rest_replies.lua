@@ -192,6 +192,13 @@ end
 function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
+  -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
+  -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the
+  -- edge repeats nowhere else (a URL no rule maps is 404 "the edge does not repeat it"): the realm is the platform.
+  local challenge = headers:get("www-authenticate")
+  if challenge ~= nil then
+    headers:replace("www-authenticate", (challenge:gsub('realm="[^"]*"', 'realm="govshare"')))
+  end
   if headers:get(MARKER) ~= nil then
     headers:remove(MARKER)
     local body = handle:body()

@@ -1017,6 +1017,19 @@ async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_i
     assert paths.count(WITHHELD_PATH) == 3 and GET_ENTRY in paths, paths
 
 
+async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(edge: Edge) -> None:
+    """The 401's WWW-Authenticate named the request's whole URL as its realm, query string included: an ID number
+    typed where a code goes came back in a response header, which a client's or a proxy's log keeps, though the
+    edge repeats a URL nowhere else. The realm is the platform's name; the challenge still says a token is needed,
+    and error="invalid_token" for one refused."""
+    citizen_id = "11010519491231002X"
+    answers = [await asyncio.to_thread(_rest_raw, edge, "GET", f"/v1/entries/{citizen_id}?version=1", b"", headers)
+               for headers in ({}, {"authorization": "Bearer x.y.z"})]
+    assert [(status, headers.get("www-authenticate")) for status, headers, _ in answers] == [
+        (401, 'Bearer realm="govshare"'), (401, 'Bearer realm="govshare", error="invalid_token"')], answers
+    assert all(citizen_id not in str(headers) + content.decode() for _, headers, content in answers), answers
+
+
 def _edge_info(reason: str) -> dict[str, object]:
     """The ErrorInfo of an edge's own refusal."""
     return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "edge.govshare",
