@@ -978,9 +978,26 @@ MESSAGE_TOO_LARGE = (
     "less per call (a LoadRecords of long records in calls of 2,000, a BatchQuery with fewer keys)")
 
 
-#: The largest REST body the edge checks, and holds to check (its JSON may be up to twice its message): a larger
-#: one, whose message is over the services' limit whatever it holds, goes on to be refused 413 as such.
+#: The largest REST body the edge checks, and holds to check (its JSON may be up to twice its message). A larger
+#: one is refused 413 (BODY_TOO_LARGE): it went on unchecked, on the belief that its message was over the
+#: services' limit whatever it held, but JSON indented, or with its Chinese written as \u escapes (Python's
+#: json.dumps, and requests' json=, by default: six bytes for a character UTF-8 writes in three), is more than
+#: twice its message, and a misspelt field ("itmes") in such a body was dropped without a word, the call asking
+#: for every item the grant allows.
 BODY_CHECK_BYTES = 2 * MAX_MESSAGE_BYTES
+
+BODY_TOO_LARGE = (
+    f"the request's JSON is {{size}} bytes, more than the {BODY_CHECK_BYTES // (1024 * 1024)} MiB "
+    f"({BODY_CHECK_BYTES:,} bytes) the edge reads of a body, twice the {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB a "
+    "call's message may be: it is refused whatever it holds; send the JSON without indentation and its Chinese as "
+    "UTF-8, not \\u escapes (Python: json.dumps(body, ensure_ascii=False, separators=(',', ':'))), or send less "
+    "per call")
+
+#: A body sent without a content-length (chunked, or HTTP/2 without one) that grows past BODY_CHECK_BYTES: the edge
+#: holding it to check it refuses it once that much has come (Envoy's "Payload Too Large", which said neither the
+#: limit nor what to do).
+_BODY_TOO_LARGE_SENT = BODY_TOO_LARGE.replace("is {size} bytes, more than", "grew past").replace(
+    "the edge reads of a body", "the edge reads of a body (it came without a content-length)")
 
 
 def _lua_url_pattern(template: str, capture: bool = False) -> str:
@@ -1010,7 +1027,7 @@ def _rest_replies_script(table: RoutingTable) -> str:
     """gateway/rest_replies.lua, after the names, words and URLs it uses."""
     values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
               "CHECK_BYTES": str(BODY_CHECK_BYTES),
-              "TOO_LARGE": MESSAGE_TOO_LARGE}
+              "TOO_LARGE": MESSAGE_TOO_LARGE, "BODY_TOO_LARGE": BODY_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
     gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
                    if rule.verb == "GET"})
@@ -1045,8 +1062,9 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
-    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list)."""
+    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
+    (its lowerCamelCase names in order, for the refusal to list), REPEATED and FIELD_SHAPES
+    (:func:`_field_shapes`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
@@ -1061,7 +1079,9 @@ def _body_schema(table: RoutingTable) -> str:
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n"
             + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
-                                               for name, repeated in _repeated_fields(fields).items()) + "}\n")
+                                               for name, repeated in _repeated_fields(fields).items()) + "}\n"
+            + "local FIELD_SHAPES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(shapes)},\n"
+                                             for name, shapes in _field_shapes(fields).items()) + "}\n")
 
 
 def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
@@ -1073,6 +1093,31 @@ def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
                     for spelling in (field.json_name, field.name)]
              for name in messages}
     return {name: repeated for name, repeated in found.items() if repeated}
+
+
+def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The JSON shape each message's fields take (both spellings), where the transcoder's refusal of another one
+    names the wrong field or none: "value" (one scalar or enum), "values" (a list of them) or "object" (one
+    message). A list given a single value was ": Proto field is not repeating, cannot start list." naming at most
+    the message holding it, and an object given a value inside a message ("purpose": {"text": {}}) was "purpose:
+    not a valid text": the script refuses each naming the field as sent. Maps, lists of messages and the messages
+    the script does not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for name, kinds in fields.items():
+        shapes: dict[str, str] = {}
+        for field in pool.FindMessageTypeByName(name).fields:
+            kind = kinds[field.name]
+            if field.message_type is None:
+                shape = "values" if field.is_repeated else "value"
+            elif kind == field.message_type.full_name and not field.is_repeated:
+                shape = "object"
+            else:
+                continue
+            shapes.update(dict.fromkeys((field.json_name, field.name), shape))
+        if shapes:
+            found[name] = shapes
+    return found
 
 
 def _lua_set(names: Iterable[str]) -> str:
@@ -1748,6 +1793,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
+    mappers.append(_rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",))), ServiceError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE", _BODY_TOO_LARGE_SENT,
+        metadata={"limit_bytes": str(BODY_CHECK_BYTES)}))[0])  # (only a REST route holds a body)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
         mappers = _replies_for_browsers(mappers, settings.cors_origins)

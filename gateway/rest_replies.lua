@@ -1,7 +1,8 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
--- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED and ENUM_NAMES are prepended by the renderer.
+-- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
+-- GET_URLS,
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -23,6 +24,10 @@
 --   refused before it is transcoded, naming the field.
 -- - A body giving a field its URL binds another value under its lowerCamelCase name ("resourceCode"), which the
 --   transcoder's collision check misses (see bound_refusal).
+-- - A field given a value of another shape than its own (a list where one value or one object goes, an object
+--   where a value or a list of values goes): the transcoder's words named the message holding the field, or
+--   nothing ("purpose: not a valid text as /openapi.yaml writes it", ": Proto field is not repeating, cannot start
+--   list."), or called a list a single value. It is refused before it is transcoded, naming the field (see SHAPE).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
@@ -187,6 +192,13 @@ end
 function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
+  -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
+  -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the
+  -- edge repeats nowhere else (a URL no rule maps is 404 "the edge does not repeat it"): the realm is the platform.
+  local challenge = headers:get("www-authenticate")
+  if challenge ~= nil then
+    headers:replace("www-authenticate", (challenge:gsub('realm="[^"]*"', 'realm="govshare"')))
+  end
   if headers:get(MARKER) ~= nil then
     headers:remove(MARKER)
     local body = handle:body()
@@ -293,6 +305,29 @@ end
 
 local walk_value
 
+-- What a field of each shape (FIELD_SHAPES, the renderer's) was given instead, by the JSON value's first byte: the
+-- words of its refusal, after the field's name. A null is every field's "not set", and goes on.
+local SHAPE = {
+  value = {
+    [91] = "a list ([...]) where a single value goes: send the field's one value (/openapi.yaml gives each field's "
+        .. "type)",
+    [123] = "an object where a single value goes: send the field's one value (/openapi.yaml gives each field's "
+        .. "type)",
+  },
+  values = {
+    [123] = "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
+        .. "each field's type)",
+  },
+  object = {
+    [91] = "a list ([...]) where one object goes: send the field's one {...} (/openapi.yaml gives each field's "
+        .. "type)",
+  },
+}
+
+-- An element of a list of values that is an object.
+local OBJECT_IN_VALUES = "an object in a list of values: send each element as a single value (/openapi.yaml gives "
+    .. "each field's type)"
+
 -- An object of ``kind`` (a message's full name, "map:..." or nil: not looked into) at pos; the position after it.
 local function walk_object(text, pos, kind, path)
   local fields, values
@@ -341,6 +376,16 @@ local function walk_object(text, pos, kind, path)
       seen[name] = true
     end
     local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
+    local shape = fields ~= nil and FIELD_SHAPES[kind] ~= nil and FIELD_SHAPES[kind][name] or nil
+    if shape ~= nil then
+      local words = SHAPE[shape][text:byte(skip_space(text, pos + 1))]
+      if words ~= nil then
+        error({ shape = child_path, words = words })
+      end
+      if shape == "values" then
+        listed = shape
+      end
+    end
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
@@ -353,7 +398,8 @@ local function walk_object(text, pos, kind, path)
 end
 
 -- ``listed``: the array is the value of a repeated field of a known message (REPEATED, the renderer's): an element
--- that is null or a list is refused, naming it (a single field given a list is the transcoder's to refuse). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
+-- that is null or a list is refused, naming it (and one that is an object, when ``listed`` is "values": a list of
+-- scalars or enums, whose element the transcoder named by the list alone). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
 -- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
 -- a nested list, without a word.
 local function walk_array(text, pos, kind, path, listed)
@@ -371,6 +417,8 @@ local function walk_array(text, pos, kind, path, listed)
       local first = text:byte(pos)
       if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
         error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
+      elseif first == 123 and listed == "values" then
+        error({ shape = path .. "[" .. index .. "]", words = OBJECT_IN_VALUES })
       end
     end
     pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
@@ -498,6 +546,8 @@ local function body_refusal(text, message, parameters)
   elseif found.in_list ~= nil then
     return found.in_list .. ": null in a list, which the transcoder would drop without a word (the elements after "
         .. "it moving up one place): give the element a value, or leave it out"
+  elseif found.shape ~= nil then
+    return found.shape .. ": " .. found.words
   elseif found.key_twice ~= nil then
     return found.key_twice .. ": given twice in one map (the edge does not repeat the key): give each key once"
   elseif found.path == nil then
@@ -524,7 +574,14 @@ end
 local function check_body(handle, headers)
   local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
-  if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
+  if message == nil or headers:get("content-encoding") ~= nil then
+    return
+  end
+  -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
+  if length > tonumber(CHECK_BYTES) then
+    handle:respond({ [":status"] = "413", ["content-type"] = "application/json", ["grpc-status"] = "8" },
+        status_body(8, (BODY_TOO_LARGE:gsub("{size}", tostring(length))),
+            error_info("BODY_TOO_LARGE", '{"limit_bytes":"' .. CHECK_BYTES .. '"}')))
     return
   end
   local body = handle:body()

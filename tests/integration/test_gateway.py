@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.edge import WITHHELD_PATH
+from gateway.edge import BODY_CHECK_BYTES, WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
@@ -1017,6 +1017,19 @@ async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_i
     assert paths.count(WITHHELD_PATH) == 3 and GET_ENTRY in paths, paths
 
 
+async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(edge: Edge) -> None:
+    """The 401's WWW-Authenticate named the request's whole URL as its realm, query string included: an ID number
+    typed where a code goes came back in a response header, which a client's or a proxy's log keeps, though the
+    edge repeats a URL nowhere else. The realm is the platform's name; the challenge still says a token is needed,
+    and error="invalid_token" for one refused."""
+    citizen_id = "11010519491231002X"
+    answers = [await asyncio.to_thread(_rest_raw, edge, "GET", f"/v1/entries/{citizen_id}?version=1", b"", headers)
+               for headers in ({}, {"authorization": "Bearer x.y.z"})]
+    assert [(status, headers.get("www-authenticate")) for status, headers, _ in answers] == [
+        (401, 'Bearer realm="govshare"'), (401, 'Bearer realm="govshare", error="invalid_token"')], answers
+    assert all(citizen_id not in str(headers) + content.decode() for _, headers, content in answers), answers
+
+
 def _edge_info(reason: str) -> dict[str, object]:
     """The ErrorInfo of an edge's own refusal."""
     return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "edge.govshare",
@@ -1364,6 +1377,51 @@ async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
 
 
+async def test_a_rest_body_larger_than_the_edge_checks_is_413_not_passed_on_unchecked(edge: Edge,
+                                                                                    keys: PlatformKeys) -> None:
+    """A REST body over the 16 MiB the edge reads to check its field names went on unchecked, on the belief that
+    its message was over the services' 8 MiB whatever it held; but JSON indented, or with its Chinese as \\u escapes
+    (Python's json.dumps by default), is more than twice its message: {"itmes": [...], <indentation>} was answered
+    as an export of every item, the misspelt field dropped without a word. It is 413 RESOURCE_EXHAUSTED
+    BODY_TOO_LARGE saying how to send the JSON smaller, on its headers (a client waiting for 100 Continue, as
+    curl and .NET do for a large body, sends none of it)."""
+    start, size = b'{"itmes": ["name"], ', BODY_CHECK_BYTES + 64  # the rest: indentation, then the purpose
+    token = bearer(keys, caller())[0][1]
+    answer_bytes = await asyncio.to_thread(_http_10, edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {token}\r\nexpect: 100-continue\r\ncontent-length: {size}\r\n\r\n").encode() + start)
+    head, _, content = answer_bytes.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"content-type: application/json" in head.lower(), answer_bytes[:600]
+    answer = json.loads(content)
+    assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
+    assert answer["message"].startswith(f"the request's JSON is {size} bytes, more than the 16 MiB "
+                                        "(16,777,216 bytes) the edge reads of a body"), answer
+    assert "ensure_ascii=False" in answer["message"], answer
+    assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BODY_TOO_LARGE",
+                                  "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
+
+
+async def test_a_rest_body_without_a_length_growing_past_what_the_edge_checks_is_told_so(edge: Edge,
+                                                                                        keys: PlatformKeys) -> None:
+    """A chunked body (no content-length) past the 16 MiB the edge holds to check it was Envoy's "Payload Too
+    Large", RESOURCE_EXHAUSTED without a limit or what to do. It says both, ErrorInfo BODY_TOO_LARGE as a body
+    declared that large."""
+    size = BODY_CHECK_BYTES + 1
+    start = b'{"items": ["name"], '
+    answer_bytes = await asyncio.to_thread(_http_10, edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {bearer(keys, caller())[0][1]}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
+    ).encode() + start + b" " * (size - len(start)))
+    head, _, content = answer_bytes.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer_bytes[:600]
+    answer = json.loads(content)
+    assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
+    assert answer["message"].startswith("the request's JSON grew past the 16 MiB (16,777,216 bytes) the edge reads "
+                                        "of a body (it came without a content-length)"), answer
+    assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BODY_TOO_LARGE",
+                                  "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
+
+
 async def test_an_answer_too_large_for_one_reply_is_413_over_rest_not_a_429_to_retry(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """A BatchQuery whose answer would not fit one reply is RESOURCE_EXHAUSTED REPLY_TOO_LARGE, "not retried: the
@@ -1408,7 +1466,9 @@ SECRET = "s3cret-342322194911060454"
      "the body is not valid JSON: Unexpected end of string. Expected , or } after key:value pair (the edge does not "
      "repeat the body's text); send the body as RFC 8259 JSON in UTF-8"),
     (f'{{"systemId": {SECRET.split("-")[1]}}}', "system_id: not a JSON string (the edge does not repeat the value)"),
-    (f'{{"systemId": {{"id": "{SECRET}"}}}}', "system_id: an object where a single value goes"),
+    (f'{{"systemId": {{"id": "{SECRET}"}}}}',
+     "systemId: an object where a single value goes: send the field's one value (/openapi.yaml gives each field's "
+     "type)"),
 ])
 async def test_a_rest_body_the_transcoder_cannot_read_is_refused_without_its_values(edge: Edge, body: str,
                                                                                    message: str) -> None:
@@ -1444,7 +1504,9 @@ async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(ed
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
                                                  b'{"systemId": ["sys-1"], "secret": "s"}',
                                                  {"content-type": "application/json"})
-    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes")
+    assert (status, json.loads(content)["message"]) == (400, "systemId: a list ([...]) where a single value goes: "
+                                                        "send the field's one value (/openapi.yaml gives each "
+                                                        "field's type)"), content
 
 
 async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_fields_shape(edge: Edge,
@@ -1632,11 +1694,49 @@ async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
                                                  f'{{"key": [null], {purpose}}}'.encode(), token)
-    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes"), \
-        content  # a single field given a list: the transcoder's refusal, as before
+    assert (status, json.loads(content)["message"]) == (400, "key: a list ([...]) where a single value goes: send "
+                                                        "the field's one value (/openapi.yaml gives each field's "
+                                                        "type)"), content  # a single field given a list, named
     for body in (f'{{"keys": ["a", "null", "b"], {purpose}}}', f'{{"keys": null, "items": ["a"], {purpose}}}'):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST",
                                                      "/v1/resources/101001%2F000001:batchQuery", body.encode(), token)
+        assert status != 400, content
+
+
+async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
+                                                                                      keys: PlatformKeys) -> None:
+    """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
+    which named the message holding the field, or nothing, or called a list a single value: {"purpose": {"text":
+    {}}} was "purpose: not a valid text as /openapi.yaml writes it", {"purpose": {"text": []}} "purpose: Proto field
+    is not repeating, cannot start list.", {"purpose": []} named no field, {"items": {}} was "items: an object where
+    a single value goes" (items is a list) and {"items": ["a", {}]} "items: not a valid items". Each is refused at
+    the edge naming the field (or the element) as sent and the shape it takes; the right shapes, and null, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query, entries = "/v1/resources/101001%2F000001:query", "/v1/entries"
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    value = "a single value goes: send the field's one value (/openapi.yaml gives each field's type)"
+    for url, body, field, description in (
+            (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": {}}}', "purpose.text",
+             f"an object where {value}"),
+            (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": ["a"]}}',
+             "purpose.text", f"a list ([...]) where {value}"),
+            (query, '{"key": "k", "purpose": {"type": {"name": "PURPOSE_TYPE_WORK_REFERENCE"}}}', "purpose.type",
+             f"an object where {value}"),
+            (query, '{"key": "k", "purpose": [{"type": "PURPOSE_TYPE_WORK_REFERENCE"}]}', "purpose",
+             "a list ([...]) where one object goes: send the field's one {...} (/openapi.yaml gives each field's "
+             "type)"),
+            (query, f'{{"key": "k", "items": {{"name": true}}, {purpose}}}', "items",
+             "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
+             "each field's type)"),
+            (query, f'{{"key": "k", "items": ["name", {{"x": 1}}], {purpose}}}', "items[1]",
+             "an object in a list of values: send each element as a single value (/openapi.yaml gives each field's "
+             "type)"),
+            (entries, '{"code": "c", "items": [{"name": "n", "sensitive": [true]}]}', "items[0].sensitive",
+             f"a list ([...]) where {value}")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
         assert status != 400, content
 
 
