@@ -66,6 +66,20 @@ REASON_SENTENCES = {
                           "自行编目发布该资源，原目录予以撤销",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"
                       "使用部门可提请共享主管部门协调",
+    # Another person acted first (a second 审批人 answering the same dispute, a second 编目员 resolving the same
+    # conflict, a 编目员 changing the entry while the 审核员 published it): the page read the service's English.
+    "DISPUTE_CLOSED": "该疑义已经答复（可能已由本部门的另一位审批人答复），您的答复未保存：请刷新页面查看已有的答复",
+    "CONFLICT_RESOLVED": "该数据冲突已经处理（可能已由他人处理），您的处理未执行：请刷新页面，在已处理的冲突中查看"
+                         "处理结果",
+    "CHANGED_DURING_REVIEW": "审核期间该目录已被修改，本次审核未生效：请刷新页面，按其当前内容重新审核",
+    # 业务系统's 停用, 人员's 停用 or 调整角色: what would leave the platform without its authority or administrators.
+    "LAST_AUTHORITY_SYSTEM": "未停用：这是共享主管部门最后一个启用中的业务系统，停用后共享主管部门将无法使用平台："
+                             "请先为共享主管部门登记（或启用）另一个业务系统，再停用它",
+    "LAST_ADMINISTRATOR": "未执行：此人是平台最后一位在用的管理员，停用或取消其管理员角色后将无人能管理人员："
+                          "请先新建或启用另一位管理员",
+    # 新建人员 (or a TOTP reset) on a platform whose authorization service has no GOVSHARE_PERSON_SECRET_KEY.
+    "LOCAL_ACCOUNTS_NEED_KEY": "平台未配置人员密钥（授权服务的 GOVSHARE_PERSON_SECRET_KEY），不能设置密码和动态口令，"
+                               "人员只能通过统一身份认证登录：请平台运维人员按部署文档配置该密钥后重启授权服务",
 }
 
 #: RetireDepartment's blockers (services/authorization/retirement.BLOCKERS' metadata): what each is and what to do.
@@ -158,7 +172,8 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
 SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
-                        "DEPARTMENT_NAME_TAKEN"})
+                        "DEPARTMENT_NAME_TAKEN", "DISPUTE_CLOSED", "CONFLICT_RESOLVED", "CHANGED_DURING_REVIEW",
+                        "LAST_AUTHORITY_SYSTEM", "LAST_ADMINISTRATOR", "LOCAL_ACCOUNTS_NEED_KEY"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
 
 

@@ -1181,6 +1181,37 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
+def test_a_step_another_person_took_first_or_that_would_lock_the_authority_out_is_said_in_chinese() -> None:
+    """A second 审批人 answering a dispute already answered, a second 编目员 resolving a conflict already resolved, a
+    审核员 publishing an entry changed during the review, an administrator disabling the authority's last enabled
+    system or the last administrator, or creating a person where the platform keeps no person secret key, read
+    '当前状态不允许此操作：' and the service's English ('dispute dsp-… was already answered'). Each is said whole in
+    Chinese, saying what to do."""
+    from console.errors import problem_of
+    from services.authorization.store import LAST_AUTHORITY_SYSTEM
+    from services.runtime.errors import failed_precondition, to_status
+
+    refusals = {
+        "DISPUTE_CLOSED": ("dispute dsp-0123456789abcdef0123456789abcdef was already answered", "已经答复"),
+        "CONFLICT_RESOLVED": ("conflict cfl-01 was resolved already (adopt, by department 11110100MB00000027): "
+                              "ListConflicts with state CONFLICT_STATE_RESOLVED shows how", "已经处理"),
+        "CHANGED_DURING_REVIEW": ("101001/000001 changed while its endpoint was checked: review it again",
+                                  "重新审核"),
+        "LAST_AUTHORITY_SYSTEM": (LAST_AUTHORITY_SYSTEM, "最后一个启用中的业务系统"),
+        "LAST_ADMINISTRATOR": ("person admin2 is the platform's last enabled 管理员 (ADMINISTRATOR): create or "
+                               "enable another administrator first", "最后一位在用的管理员"),
+        "LOCAL_ACCOUNTS_NEED_KEY": ("local accounts (password and TOTP) need GOVSHARE_PERSON_SECRET_KEY on the "
+                                    "authorization service; without it persons sign in with OpenID Connect only",
+                                    "统一身份认证登录"),
+    }
+    for reason, (detail, said) in refusals.items():
+        status = to_status(failed_precondition(reason, detail), "authorization")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert said in problem.message, reason
+        assert not re.search(r"[a-z]{3,} [a-z]{3,}", problem.message), problem.message  # no English sentence
+
+
 def test_a_nul_in_a_filter_is_said_on_the_page_not_as_a_missing_field_hint() -> None:
     """人员 (or any listing) opened with %00 in its filter: the service refuses the request as a whole (field
     "request", no input of any page), and the page said "请按字段旁的提示修改后重新提交" with no hint beside any
