@@ -2117,3 +2117,50 @@ def test_the_supervision_pages_two_pagers_each_keep_the_page_the_other_list_is_o
 
     assert link("评估结果") == {"year": ["2026"], "month": ["11"], "v_token": ["V2"], "page_token": ["E3"]}
     assert link("违规情况") == {"year": ["2026"], "month": ["11"], "page_token": ["E2"], "v_token": ["V3"]}
+
+
+def test_the_disputes_pages_two_pagers_and_a_conflicts_form_keep_the_page_the_other_list_is_on() -> None:
+    """疑义与冲突 pages two lists, the disputes and the conflicts (a 审批人, 编目员, 审核员 or 审计员 sees both):
+    下一页 of one took the other back to its first page, as 监督's and 审计's pagers did before they were fixed,
+    and a conflict's 解决 form, posted to its page of conflicts, brought the disputes back to their first page."""
+    import html
+    import urllib.parse
+    from types import SimpleNamespace
+
+    from console.app import Session, holds, may
+    from govshare.foundation.v1 import foundation_pb2
+    from govshare.query.v1 import dispute_pb2
+
+    officer = Person(username="police.officer", display_name="赵编目", department_code=PERSON.department_code,
+                     roles=("DATA_OFFICER",))
+    session = Session(id="s", person=officer, token="t", token_expires_at=0)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    conflict = foundation_pb2.Conflict(id=42, dataset="population", key="k", item="name", authoritative_value="甲",
+                                       other_value="乙", other_source_department_code="11110100MB0000001X",
+                                       state=foundation_pb2.CONFLICT_STATE_OPEN,
+                                       authoritative_department_code=officer.department_code)
+    dispute = dispute_pb2.Dispute(id="dsp-1", resource_code="101001/000001", item="name", key="k",
+                                  state=dispute_pb2.DISPUTE_STATE_OPEN,
+                                  reporter_department_code="11110100MB0000001X",
+                                  provider_department_code="11110100MB0000002Y")
+    request = SimpleNamespace(query_params={"page_token": "D2", "c_token": "C2"},
+                              url=SimpleNamespace(path="/disputes"))
+    page = console.templates.get_template("disputes.html").render(
+        request=request, session=session, person=officer, csrf="", flash="", nav=[], current="/disputes",
+        may=lambda path, method="GET": may(session, path, method),
+        holds=lambda *roles: holds(session, roles), disputes=[dispute], item_names={}, dept_names={}, res_names={},
+        next_token="D3", conflicts=[conflict], conflicts_next="C3", conflicts_token="C2", problem=None,
+        conflicts_problem=None, kind="", target="", typed={}, errors={}, show_conflicts=True)
+
+    def link(of: str) -> dict[str, list[str]]:
+        nav = page.split(f'aria-label="{of}分页"', 1)[1].split("</nav>", 1)[0]
+        found = re.search(r'href="\?([^"]*)"', nav)
+        assert found, nav
+        return urllib.parse.parse_qs(html.unescape(found[1]))
+
+    assert link("疑义") == {"c_token": ["C2"], "page_token": ["D3"]}
+    assert link("数据冲突") == {"page_token": ["D2"], "c_token": ["C3"]}
+    action = re.search(r'<form method="post" action="/disputes\?([^"]*)">\s*<input type="hidden" name="csrf_token"'
+                       r'[^>]*><input type="hidden" name="kind" value="conflict">', page)
+    assert action and urllib.parse.parse_qs(html.unescape(action[1])) == {"page_token": ["D2"], "c_token": ["C2"]}
