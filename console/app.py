@@ -200,6 +200,8 @@ def text_only(form: FormData) -> bool:
 
 
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
+#: Where ``signed_in`` keeps the form a POST sent, checked (its CSRF token, text only), for a refusal to show.
+FORM_SENT = "console.form"
 
 
 #: The pages of a person who signed in with a password an administrator set (PASSWORD_CHANGE_REQUIRED).
@@ -237,6 +239,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return await stale_form(console, request)
             if not text_only(form):
                 return console.page(request, "refused.html", status=400, title="请求有误", message=NO_FILES)
+            request.scope[FORM_SENT] = form  # what a refusal page shows of it (pages._refused)
         if (refused := _refused_page(console, request, session)) is not None:
             return refused
         return await handler(console, request, session)

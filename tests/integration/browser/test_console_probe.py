@@ -1308,7 +1308,8 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         async with serving(app) as url:
             session = app.state.console.sessions.create(
                 Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT")), "a-token", 4_000_000_000.0)
+                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT", "APPROVER")), "a-token",
+                4_000_000_000.0)
             # 审计's resource named by its name: the name could not be looked up, which was said as no code (400).
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
                          "/supervision", "/audit?resource=人口基本信息"):
@@ -1330,6 +1331,19 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
             text = await answer.text()
             assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
             assert ">户口簿原件</textarea>" in text and 'value="张三"' in text, text[-1500:]
+            # A reply's reason to the applicant, a revocation's, a return's: the refusal page said 请稍后重试 and the
+            # text written was gone. It is shown to copy.
+            for path, form, written in (
+                    ("/replies", {"id": "app-" + "0" * 32, "decision": "refuse"},
+                     "所申请的联系电话超出低保审核所需，请删去该项后重新申请"),
+                    ("/grants", {"id": "grt-" + "0" * 32, "action": "revoke"}, "使用部门的低保审核职能已划转至民政局"),
+                    ("/review", {"code": "101001/000001", "decision": "return"}, "摘要未写明数据的更新周期，请补充")):
+                answer = await context.request.post(url + path, headers=_as(session), form={
+                    "csrf_token": session.csrf, **form, "reason": written})
+                text = await answer.text()
+                assert answer.status == 503 and "平台服务" in text, (path, answer.status, text[-800:])
+                assert f"readonly rows=\"3\" aria-label=\"未提交的内容 1\">{written}</textarea>" in text, \
+                    (path, text[-1500:])
     finally:
         silent.close()
 
