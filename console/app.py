@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,7 +243,13 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             request.scope[FORM_SENT] = form  # what a refusal page shows of it (pages._refused)
         if (refused := _refused_page(console, request, session)) is not None:
             return refused
-        return await handler(console, request, session)
+        response = await handler(console, request, session)
+        if request.method == "POST" and (kept := typed_texts(request.scope[FORM_SENT])) \
+                and (ended := ended_message(response)):
+            # The platform ended the sign-in while the form was being filled in (the roles changed, the account
+            # disabled, the session revoked): redirected to sign in, the reason or text written was gone.
+            return login_page(console, request, message=ended, status=401, kept=kept)
+        return response
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -274,6 +281,23 @@ async def ended_post(console: Console, request: Request) -> Response:
     except HTTPException:  # a body Starlette cannot read: nothing to keep
         return login_redirect(True)
     return login_page(console, request, message=ENDED_POST, status=401, kept=typed_texts(form))
+
+
+#: What the sign-in page adds for a form the platform refused because it ended the sign-in (``ended_message``).
+KEEP_TYPED = "您填写的内容列在下方，请先复制保存，重新登录后回到该页面重新提交。"
+
+
+def ended_message(response: Response) -> str:
+    """What the sign-in page says to a form whose page answered with ``login_redirect(True, …)``, the platform
+    having refused the person's token (why it ended, and that what was typed is listed below), else ""."""
+    location = response.headers.get("location", "") if isinstance(response, RedirectResponse) else ""
+    path, _, query = location.partition("?")
+    if path != "/login":
+        return ""
+    said = urllib.parse.parse_qs(query)
+    if ended := said.get("ended", [""])[0]:
+        return f"{ENDED_MESSAGES.get(ended, EXPIRED)}{KEEP_TYPED}"
+    return ENDED_POST if said.get("expired") else ""
 
 
 #: What a form without the session's CSRF token is told: with none, it is no form of the console's pages.
