@@ -233,7 +233,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
                 and (ended := await console.refresh(session)) is not None:
             console.sessions.end(session.id)
-            return login_redirect(True, ended)
+            return await sign_in_again(console, request, login_redirect(True, ended))
         if request.method == "POST":
             form = await console.checked_form(request, session)
             if form is None:
@@ -244,12 +244,9 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if (refused := _refused_page(console, request, session)) is not None:
             return refused
         response = await handler(console, request, session)
-        if request.method == "POST" and (kept := typed_texts(request.scope[FORM_SENT])) \
-                and (ended := ended_message(response)):
-            # The platform ended the sign-in while the form was being filled in (the roles changed, the account
-            # disabled, the session revoked): redirected to sign in, the reason or text written was gone.
-            return login_page(console, request, message=ended, status=401, kept=kept)
-        return response
+        # The platform ended the sign-in while the form was being filled in (the roles changed, the account
+        # disabled, the session revoked): redirected to sign in, the reason or text written was gone.
+        return await sign_in_again(console, request, response) if request.method == "POST" else response
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -298,6 +295,20 @@ def ended_message(response: Response) -> str:
     if ended := said.get("ended", [""])[0]:
         return f"{ENDED_MESSAGES.get(ended, EXPIRED)}{KEEP_TYPED}"
     return ENDED_POST if said.get("expired") else ""
+
+
+async def sign_in_again(console: Console, request: Request, response: Response) -> Response:
+    """``response``, or, when it sends a form holding typed text to sign in again (``ended_message``), the sign-in
+    page saying why and listing that text to copy."""
+    if request.method != "POST" or not (message := ended_message(response)):
+        return response
+    try:
+        form = await request.form()
+    except HTTPException:  # a body Starlette cannot read: nothing to keep
+        return response
+    if not (kept := typed_texts(form)):
+        return response
+    return login_page(console, request, message=message, status=401, kept=kept)
 
 
 #: What a form without the session's CSRF token is told: with none, it is no form of the console's pages.
