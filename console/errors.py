@@ -121,6 +121,26 @@ _OBJECTS = {"application": "申请", "grant": "授权", "system": "业务系统"
             "resource": "资源", "person": "人员", "dispute": "疑义", "conflict": "数据冲突"}
 
 
+#: What an ALREADY_EXISTS names (services/runtime/errors.already_exists: "<what> <id> already exists").
+_EXISTS = re.compile(r"(catalog entry|department|a person with username) ['\"]?(.*?)['\"]? already exists", re.DOTALL)
+#: What each means to the person who typed the code or username, and where to look: the one they typed may have
+#: been saved by their own earlier sending, whose answer was lost (平台服务暂时不可用 on the form, then sent again).
+_EXISTS_SENTENCES = {
+    "catalog entry": "信息资源代码 {} 已被另一条目录使用：请换一个代码。如您刚才保存这份草稿时页面提示平台服务不可用"
+                     "或超时，草稿可能已经保存，请先在“编目”中查找该代码",
+    "a person with username": "用户名 {} 已被使用：请换一个用户名。如您刚才创建此人员时页面提示平台服务不可用或超时，"
+                              "人员可能已经创建（其初始密码未能显示），请在“人员”中查找，需要时重置其密码和动态口令",
+    "department": "部门 {} 已经登记，不能重复登记",
+}
+
+
+def exists_sentence(detail: str) -> str | None:
+    """An ALREADY_EXISTS in Chinese, naming the code or username taken; None for a text of another form. The page
+    said "已存在相同的记录，请换一个代码或名称：catalog entry 101001/000001 already exists"."""
+    found = _EXISTS.fullmatch(detail)
+    return _EXISTS_SENTENCES[found.group(1)].format(found.group(2)) + "。" if found else None
+
+
 def not_found_text(detail: str) -> str:
     """A NOT_FOUND's object in Chinese ("申请 app-…", "目录 101001/000001（第 2 版）"): the page said
     "未找到要操作的对象…：application 'app-…' not found", the service's English after the Chinese sentence. A text of
@@ -537,6 +557,8 @@ def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None 
         message = fields[WHOLE_REQUEST]
     elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
         message = sentence
+    elif code == grpc.StatusCode.ALREADY_EXISTS and (exists := exists_sentence(detail)) is not None:
+        message = exists
     elif code == grpc.StatusCode.NOT_FOUND and detail:
         message = f"{sentence}：{not_found_text(detail)}"
     else:

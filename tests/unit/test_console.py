@@ -2164,3 +2164,20 @@ def test_the_disputes_pages_two_pagers_and_a_conflicts_form_keep_the_page_the_ot
     action = re.search(r'<form method="post" action="/disputes\?([^"]*)">\s*<input type="hidden" name="csrf_token"'
                        r'[^>]*><input type="hidden" name="kind" value="conflict">', page)
     assert action and urllib.parse.parse_qs(html.unescape(action[1])) == {"page_token": ["D2"], "c_token": ["C2"]}
+
+
+def test_a_code_or_username_taken_is_said_in_chinese_with_where_an_earlier_sending_may_have_put_it() -> None:
+    """新建目录 with a code already used, 新建人员 with a username already used read "已存在相同的记录，请换一个代码或
+    名称：catalog entry 101001/000001 already exists", in English, and told to change it, though the likeliest
+    reason after 平台服务暂时不可用 on the form is that the first sending saved it (the person then made again under
+    another username, the first one's password never shown). Each is said in Chinese, with where to look."""
+    from console.errors import problem_of
+    from services.runtime.errors import already_exists, to_status
+
+    for what, said in (("catalog entry 101001/000001", "信息资源代码 101001/000001 已被另一条目录使用"),
+                       ("a person with username 'zhang.san'", "用户名 zhang.san 已被使用")):
+        status = to_status(already_exists(what), "catalog")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert problem.message.startswith(said) and "already exists" not in problem.message, problem.message
+        assert "可能已经" in problem.message

@@ -867,7 +867,8 @@ async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_confli
                                                           max_redirects=0) for _ in range(2)))
     assert sorted(a.status for a in answers) == [303, 409], [(a.status, (await a.text())[-600:]) for a in answers]
     refused = next(a for a in answers if a.status == 409)
-    assert "已存在相同的记录" in await refused.text()
+    said = await refused.text()
+    assert f"信息资源代码 {form['code']} 已被另一条目录使用" in said and "already exists" not in said
 
 
 async def _unconditional_foundation_entry(form, name: str) -> None:  # type: ignore[no-untyped-def]
