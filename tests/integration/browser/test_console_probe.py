@@ -24,6 +24,7 @@ import pytest
 from console_browser import (
     apply_for_population,
     browser,
+    confirming,
     console_server,
     context,
     login_demo,
@@ -811,10 +812,31 @@ async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # ty
     await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
     assert await page.get_by_role("link", name="修改（生成新版本", exact=False).count() == 1
     await page.locator("#retire-reason").fill("职能划转至市医保局")
+    # Neither can be taken back (撤销 ends every grant of the entry, 撤回 voids the draft): each asks first, naming
+    # what it ends, and a click on the wrong button (提交审核's neighbour) is cancelled; it did it at once.
+    dismissed: list[str] = []
+
+    async def dismiss(dialog) -> None:  # type: ignore[no-untyped-def]
+        dismissed.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    await page.get_by_role("button", name="撤销目录").click()
+    await page.goto("/drafts")
+    page.once("dialog", dismiss)
+    await page.locator("tr", has_text=draft.code).get_by_role("button", name=f"撤回《{draft.name}》").click()
+    assert len(dismissed) == 2, dismissed
+    assert "其全部授权随之终止" in dismissed[0] and draft.code in dismissed[1], dismissed
+    for entry in (published, draft):
+        got = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=social, timeout=10)
+        assert got.entry.state != cat.ENTRY_STATE_RETIRED, entry.code
+    confirming(page)
+    await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
+    await page.locator("#retire-reason").fill("职能划转至市医保局")
     await page.get_by_role("button", name="撤销目录").click()
     assert f"已撤销目录 {published.code}" in await page.locator(".flash").inner_text()
     await page.goto("/drafts")
-    await page.locator("tr", has_text=draft.code).get_by_role("button", name="撤回").click()
+    await page.locator("tr", has_text=draft.code).get_by_role("button", name=f"撤回《{draft.name}》").click()
     assert f"已撤回 {draft.code}" in await page.locator(".flash").inner_text()
     for entry in (published, draft):
         got = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=social, timeout=10)
