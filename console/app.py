@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,8 @@ def text_only(form: FormData) -> bool:
 
 
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
+#: Where ``signed_in`` keeps the form a POST sent, checked (its CSRF token, text only), for a refusal to show.
+FORM_SENT = "console.form"
 
 
 #: The pages of a person who signed in with a password an administrator set (PASSWORD_CHANGE_REQUIRED).
@@ -230,16 +233,20 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
                 and (ended := await console.refresh(session)) is not None:
             console.sessions.end(session.id)
-            return login_redirect(True, ended)
+            return await sign_in_again(console, request, login_redirect(True, ended))
         if request.method == "POST":
             form = await console.checked_form(request, session)
             if form is None:
                 return await stale_form(console, request)
             if not text_only(form):
                 return console.page(request, "refused.html", status=400, title="请求有误", message=NO_FILES)
+            request.scope[FORM_SENT] = form  # what a refusal page shows of it (pages._refused)
         if (refused := _refused_page(console, request, session)) is not None:
             return refused
-        return await handler(console, request, session)
+        response = await handler(console, request, session)
+        # The platform ended the sign-in while the form was being filled in (the roles changed, the account
+        # disabled, the session revoked): redirected to sign in, the reason or text written was gone.
+        return await sign_in_again(console, request, response) if request.method == "POST" else response
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -271,6 +278,37 @@ async def ended_post(console: Console, request: Request) -> Response:
     except HTTPException:  # a body Starlette cannot read: nothing to keep
         return login_redirect(True)
     return login_page(console, request, message=ENDED_POST, status=401, kept=typed_texts(form))
+
+
+#: What the sign-in page adds for a form the platform refused because it ended the sign-in (``ended_message``).
+KEEP_TYPED = "您填写的内容列在下方，请先复制保存，重新登录后回到该页面重新提交。"
+
+
+def ended_message(response: Response) -> str:
+    """What the sign-in page says to a form whose page answered with ``login_redirect(True, …)``, the platform
+    having refused the person's token (why it ended, and that what was typed is listed below), else ""."""
+    location = response.headers.get("location", "") if isinstance(response, RedirectResponse) else ""
+    path, _, query = location.partition("?")
+    if path != "/login":
+        return ""
+    said = urllib.parse.parse_qs(query)
+    if ended := said.get("ended", [""])[0]:
+        return f"{ENDED_MESSAGES.get(ended, EXPIRED)}{KEEP_TYPED}"
+    return ENDED_POST if said.get("expired") else ""
+
+
+async def sign_in_again(console: Console, request: Request, response: Response) -> Response:
+    """``response``, or, when it sends a form holding typed text to sign in again (``ended_message``), the sign-in
+    page saying why and listing that text to copy."""
+    if request.method != "POST" or not (message := ended_message(response)):
+        return response
+    try:
+        form = await request.form()
+    except HTTPException:  # a body Starlette cannot read: nothing to keep
+        return response
+    if not (kept := typed_texts(form)):
+        return response
+    return login_page(console, request, message=message, status=401, kept=kept)
 
 
 #: What a form without the session's CSRF token is told: with none, it is no form of the console's pages.

@@ -66,6 +66,20 @@ REASON_SENTENCES = {
                           "自行编目发布该资源，原目录予以撤销",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"
                       "使用部门可提请共享主管部门协调",
+    # Another person acted first (a second 审批人 answering the same dispute, a second 编目员 resolving the same
+    # conflict, a 编目员 changing the entry while the 审核员 published it): the page read the service's English.
+    "DISPUTE_CLOSED": "该疑义已经答复（可能已由本部门的另一位审批人答复），您的答复未保存：请刷新页面查看已有的答复",
+    "CONFLICT_RESOLVED": "该数据冲突已经处理（可能已由他人处理），您的处理未执行：请刷新页面，在已处理的冲突中查看"
+                         "处理结果",
+    "CHANGED_DURING_REVIEW": "审核期间该目录已被修改，本次审核未生效：请刷新页面，按其当前内容重新审核",
+    # 业务系统's 停用, 人员's 停用 or 调整角色: what would leave the platform without its authority or administrators.
+    "LAST_AUTHORITY_SYSTEM": "未停用：这是共享主管部门最后一个启用中的业务系统，停用后共享主管部门将无法使用平台："
+                             "请先为共享主管部门登记（或启用）另一个业务系统，再停用它",
+    "LAST_ADMINISTRATOR": "未执行：此人是平台最后一位在用的管理员，停用或取消其管理员角色后将无人能管理人员："
+                          "请先新建或启用另一位管理员",
+    # 新建人员 (or a TOTP reset) on a platform whose authorization service has no GOVSHARE_PERSON_SECRET_KEY.
+    "LOCAL_ACCOUNTS_NEED_KEY": "平台未配置人员密钥（授权服务的 GOVSHARE_PERSON_SECRET_KEY），不能设置密码和动态口令，"
+                               "人员只能通过统一身份认证登录：请平台运维人员按部署文档配置该密钥后重启授权服务",
 }
 
 #: RetireDepartment's blockers (services/authorization/retirement.BLOCKERS' metadata): what each is and what to do.
@@ -105,6 +119,26 @@ _NOT_FOUND = re.compile(r"(application|grant|system|catalog entry|department|res
                         r"['\"]?(.*?)['\"]?( version (\d+))? not found", re.DOTALL)
 _OBJECTS = {"application": "申请", "grant": "授权", "system": "业务系统", "catalog entry": "目录", "department": "部门",
             "resource": "资源", "person": "人员", "dispute": "疑义", "conflict": "数据冲突"}
+
+
+#: What an ALREADY_EXISTS names (services/runtime/errors.already_exists: "<what> <id> already exists").
+_EXISTS = re.compile(r"(catalog entry|department|a person with username) ['\"]?(.*?)['\"]? already exists", re.DOTALL)
+#: What each means to the person who typed the code or username, and where to look: the one they typed may have
+#: been saved by their own earlier sending, whose answer was lost (平台服务暂时不可用 on the form, then sent again).
+_EXISTS_SENTENCES = {
+    "catalog entry": "信息资源代码 {} 已被另一条目录使用：请换一个代码。如您刚才保存这份草稿时页面提示平台服务不可用"
+                     "或超时，草稿可能已经保存，请先在“编目”中查找该代码",
+    "a person with username": "用户名 {} 已被使用：请换一个用户名。如您刚才创建此人员时页面提示平台服务不可用或超时，"
+                              "人员可能已经创建（其初始密码未能显示），请在“人员”中查找，需要时重置其密码和动态口令",
+    "department": "部门 {} 已经登记，不能重复登记",
+}
+
+
+def exists_sentence(detail: str) -> str | None:
+    """An ALREADY_EXISTS in Chinese, naming the code or username taken; None for a text of another form. The page
+    said "已存在相同的记录，请换一个代码或名称：catalog entry 101001/000001 already exists"."""
+    found = _EXISTS.fullmatch(detail)
+    return _EXISTS_SENTENCES[found.group(1)].format(found.group(2)) + "。" if found else None
 
 
 def not_found_text(detail: str) -> str:
@@ -158,7 +192,8 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
 SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
-                        "DEPARTMENT_NAME_TAKEN"})
+                        "DEPARTMENT_NAME_TAKEN", "DISPUTE_CLOSED", "CONFLICT_RESOLVED", "CHANGED_DURING_REVIEW",
+                        "LAST_AUTHORITY_SYSTEM", "LAST_ADMINISTRATOR", "LOCAL_ACCOUNTS_NEED_KEY"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
 
 
@@ -522,6 +557,8 @@ def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None 
         message = fields[WHOLE_REQUEST]
     elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
         message = sentence
+    elif code == grpc.StatusCode.ALREADY_EXISTS and (exists := exists_sentence(detail)) is not None:
+        message = exists
     elif code == grpc.StatusCode.NOT_FOUND and detail:
         message = f"{sentence}：{not_found_text(detail)}"
     else:

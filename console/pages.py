@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from console import charts, forms, labels
 from console.app import (
+    FORM_SENT,
     Console,
     calls,
     day,
@@ -33,6 +34,7 @@ from console.app import (
     login_redirect,
     not_yours,
     signed_in,
+    typed_texts,
     until,
     when,
     working_days_left,
@@ -127,15 +129,21 @@ def _done(session: Session, message: str, to: str) -> RedirectResponse:
 
 
 def _refused(console: Console, request: Request, problem: Problem) -> Response:
+    """The page of an action refused or not done, with ``返回`` to its list. A form's refusal shows what was typed
+    in it, to copy: 答复's reason to the applicant, 撤销授权's, 协调's, 退回's, a dispute's answer were gone when
+    the platform did not answer (平台服务暂时不可用…请稍后重试: the retry began with an empty form) or another
+    person acted first."""
     if _expired(problem):
         return _ended(problem)
+    sent = request.scope.get(FORM_SENT) if request.method == "POST" else None
     message = problem.message
     if problem.fields and message != PAGE_TOKEN_REFUSED and request.method == "GET":
         message = _link_problem(problem.fields)
     elif problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
-                        message=message, back=_BACK.get(request.url.path, request.url.path))
+                        message=message, back=_BACK.get(request.url.path, request.url.path),
+                        kept=typed_texts(sent) if sent is not None else [])
 
 
 #: What a page's address names (its query string), as a refused link's page says it.

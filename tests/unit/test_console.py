@@ -1181,6 +1181,37 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
+def test_a_step_another_person_took_first_or_that_would_lock_the_authority_out_is_said_in_chinese() -> None:
+    """A second 审批人 answering a dispute already answered, a second 编目员 resolving a conflict already resolved, a
+    审核员 publishing an entry changed during the review, an administrator disabling the authority's last enabled
+    system or the last administrator, or creating a person where the platform keeps no person secret key, read
+    '当前状态不允许此操作：' and the service's English ('dispute dsp-… was already answered'). Each is said whole in
+    Chinese, saying what to do."""
+    from console.errors import problem_of
+    from services.authorization.store import LAST_AUTHORITY_SYSTEM
+    from services.runtime.errors import failed_precondition, to_status
+
+    refusals = {
+        "DISPUTE_CLOSED": ("dispute dsp-0123456789abcdef0123456789abcdef was already answered", "已经答复"),
+        "CONFLICT_RESOLVED": ("conflict cfl-01 was resolved already (adopt, by department 11110100MB00000027): "
+                              "ListConflicts with state CONFLICT_STATE_RESOLVED shows how", "已经处理"),
+        "CHANGED_DURING_REVIEW": ("101001/000001 changed while its endpoint was checked: review it again",
+                                  "重新审核"),
+        "LAST_AUTHORITY_SYSTEM": (LAST_AUTHORITY_SYSTEM, "最后一个启用中的业务系统"),
+        "LAST_ADMINISTRATOR": ("person admin2 is the platform's last enabled 管理员 (ADMINISTRATOR): create or "
+                               "enable another administrator first", "最后一位在用的管理员"),
+        "LOCAL_ACCOUNTS_NEED_KEY": ("local accounts (password and TOTP) need GOVSHARE_PERSON_SECRET_KEY on the "
+                                    "authorization service; without it persons sign in with OpenID Connect only",
+                                    "统一身份认证登录"),
+    }
+    for reason, (detail, said) in refusals.items():
+        status = to_status(failed_precondition(reason, detail), "authorization")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert said in problem.message, reason
+        assert not re.search(r"[a-z]{3,} [a-z]{3,}", problem.message), problem.message  # no English sentence
+
+
 def test_a_nul_in_a_filter_is_said_on_the_page_not_as_a_missing_field_hint() -> None:
     """人员 (or any listing) opened with %00 in its filter: the service refuses the request as a whole (field
     "request", no input of any page), and the page said "请按字段旁的提示修改后重新提交" with no hint beside any
@@ -2086,3 +2117,67 @@ def test_the_supervision_pages_two_pagers_each_keep_the_page_the_other_list_is_o
 
     assert link("评估结果") == {"year": ["2026"], "month": ["11"], "v_token": ["V2"], "page_token": ["E3"]}
     assert link("违规情况") == {"year": ["2026"], "month": ["11"], "page_token": ["E2"], "v_token": ["V3"]}
+
+
+def test_the_disputes_pages_two_pagers_and_a_conflicts_form_keep_the_page_the_other_list_is_on() -> None:
+    """疑义与冲突 pages two lists, the disputes and the conflicts (a 审批人, 编目员, 审核员 or 审计员 sees both):
+    下一页 of one took the other back to its first page, as 监督's and 审计's pagers did before they were fixed,
+    and a conflict's 解决 form, posted to its page of conflicts, brought the disputes back to their first page."""
+    import html
+    import urllib.parse
+    from types import SimpleNamespace
+
+    from console.app import Session, holds, may
+    from govshare.foundation.v1 import foundation_pb2
+    from govshare.query.v1 import dispute_pb2
+
+    officer = Person(username="police.officer", display_name="赵编目", department_code=PERSON.department_code,
+                     roles=("DATA_OFFICER",))
+    session = Session(id="s", person=officer, token="t", token_expires_at=0)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    conflict = foundation_pb2.Conflict(id=42, dataset="population", key="k", item="name", authoritative_value="甲",
+                                       other_value="乙", other_source_department_code="11110100MB0000001X",
+                                       state=foundation_pb2.CONFLICT_STATE_OPEN,
+                                       authoritative_department_code=officer.department_code)
+    dispute = dispute_pb2.Dispute(id="dsp-1", resource_code="101001/000001", item="name", key="k",
+                                  state=dispute_pb2.DISPUTE_STATE_OPEN,
+                                  reporter_department_code="11110100MB0000001X",
+                                  provider_department_code="11110100MB0000002Y")
+    request = SimpleNamespace(query_params={"page_token": "D2", "c_token": "C2"},
+                              url=SimpleNamespace(path="/disputes"))
+    page = console.templates.get_template("disputes.html").render(
+        request=request, session=session, person=officer, csrf="", flash="", nav=[], current="/disputes",
+        may=lambda path, method="GET": may(session, path, method),
+        holds=lambda *roles: holds(session, roles), disputes=[dispute], item_names={}, dept_names={}, res_names={},
+        next_token="D3", conflicts=[conflict], conflicts_next="C3", conflicts_token="C2", problem=None,
+        conflicts_problem=None, kind="", target="", typed={}, errors={}, show_conflicts=True)
+
+    def link(of: str) -> dict[str, list[str]]:
+        nav = page.split(f'aria-label="{of}分页"', 1)[1].split("</nav>", 1)[0]
+        found = re.search(r'href="\?([^"]*)"', nav)
+        assert found, nav
+        return urllib.parse.parse_qs(html.unescape(found[1]))
+
+    assert link("疑义") == {"c_token": ["C2"], "page_token": ["D3"]}
+    assert link("数据冲突") == {"page_token": ["D2"], "c_token": ["C3"]}
+    action = re.search(r'<form method="post" action="/disputes\?([^"]*)">\s*<input type="hidden" name="csrf_token"'
+                       r'[^>]*><input type="hidden" name="kind" value="conflict">', page)
+    assert action and urllib.parse.parse_qs(html.unescape(action[1])) == {"page_token": ["D2"], "c_token": ["C2"]}
+
+
+def test_a_code_or_username_taken_is_said_in_chinese_with_where_an_earlier_sending_may_have_put_it() -> None:
+    """新建目录 with a code already used, 新建人员 with a username already used read "已存在相同的记录，请换一个代码或
+    名称：catalog entry 101001/000001 already exists", in English, and told to change it, though the likeliest
+    reason after 平台服务暂时不可用 on the form is that the first sending saved it (the person then made again under
+    another username, the first one's password never shown). Each is said in Chinese, with where to look."""
+    from console.errors import problem_of
+    from services.runtime.errors import already_exists, to_status
+
+    for what, said in (("catalog entry 101001/000001", "信息资源代码 101001/000001 已被另一条目录使用"),
+                       ("a person with username 'zhang.san'", "用户名 zhang.san 已被使用")):
+        status = to_status(already_exists(what), "catalog")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert problem.message.startswith(said) and "already exists" not in problem.message, problem.message
+        assert "可能已经" in problem.message

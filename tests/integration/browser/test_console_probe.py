@@ -24,6 +24,7 @@ import pytest
 from console_browser import (
     apply_for_population,
     browser,
+    confirming,
     console_server,
     context,
     login_demo,
@@ -811,10 +812,31 @@ async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # ty
     await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
     assert await page.get_by_role("link", name="修改（生成新版本", exact=False).count() == 1
     await page.locator("#retire-reason").fill("职能划转至市医保局")
+    # Neither can be taken back (撤销 ends every grant of the entry, 撤回 voids the draft): each asks first, naming
+    # what it ends, and a click on the wrong button (提交审核's neighbour) is cancelled; it did it at once.
+    dismissed: list[str] = []
+
+    async def dismiss(dialog) -> None:  # type: ignore[no-untyped-def]
+        dismissed.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    await page.get_by_role("button", name="撤销目录").click()
+    await page.goto("/drafts")
+    page.once("dialog", dismiss)
+    await page.locator("tr", has_text=draft.code).get_by_role("button", name=f"撤回《{draft.name}》").click()
+    assert len(dismissed) == 2, dismissed
+    assert "其全部授权随之终止" in dismissed[0] and draft.code in dismissed[1], dismissed
+    for entry in (published, draft):
+        got = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=social, timeout=10)
+        assert got.entry.state != cat.ENTRY_STATE_RETIRED, entry.code
+    confirming(page)
+    await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
+    await page.locator("#retire-reason").fill("职能划转至市医保局")
     await page.get_by_role("button", name="撤销目录").click()
     assert f"已撤销目录 {published.code}" in await page.locator(".flash").inner_text()
     await page.goto("/drafts")
-    await page.locator("tr", has_text=draft.code).get_by_role("button", name="撤回").click()
+    await page.locator("tr", has_text=draft.code).get_by_role("button", name=f"撤回《{draft.name}》").click()
     assert f"已撤回 {draft.code}" in await page.locator(".flash").inner_text()
     for entry in (published, draft):
         got = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=social, timeout=10)
@@ -867,7 +889,8 @@ async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_confli
                                                           max_redirects=0) for _ in range(2)))
     assert sorted(a.status for a in answers) == [303, 409], [(a.status, (await a.text())[-600:]) for a in answers]
     refused = next(a for a in answers if a.status == 409)
-    assert "已存在相同的记录" in await refused.text()
+    said = await refused.text()
+    assert f"信息资源代码 {form['code']} 已被另一条目录使用" in said and "already exists" not in said
 
 
 async def _unconditional_foundation_entry(form, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -1308,7 +1331,8 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         async with serving(app) as url:
             session = app.state.console.sessions.create(
                 Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT")), "a-token", 4_000_000_000.0)
+                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR", "APPLICANT", "APPROVER")), "a-token",
+                4_000_000_000.0)
             # 审计's resource named by its name: the name could not be looked up, which was said as no code (400).
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
                          "/supervision", "/audit?resource=人口基本信息"):
@@ -1330,6 +1354,19 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
             text = await answer.text()
             assert answer.status == 503 and "平台服务" in text, (answer.status, text[-800:])
             assert ">户口簿原件</textarea>" in text and 'value="张三"' in text, text[-1500:]
+            # A reply's reason to the applicant, a revocation's, a return's: the refusal page said 请稍后重试 and the
+            # text written was gone. It is shown to copy.
+            for path, form, written in (
+                    ("/replies", {"id": "app-" + "0" * 32, "decision": "refuse"},
+                     "所申请的联系电话超出低保审核所需，请删去该项后重新申请"),
+                    ("/grants", {"id": "grt-" + "0" * 32, "action": "revoke"}, "使用部门的低保审核职能已划转至民政局"),
+                    ("/review", {"code": "101001/000001", "decision": "return"}, "摘要未写明数据的更新周期，请补充")):
+                answer = await context.request.post(url + path, headers=_as(session), form={
+                    "csrf_token": session.csrf, **form, "reason": written})
+                text = await answer.text()
+                assert answer.status == 503 and "平台服务" in text, (path, answer.status, text[-800:])
+                assert f"readonly rows=\"3\" aria-label=\"未提交的内容 1\">{written}</textarea>" in text, \
+                    (path, text[-1500:])
     finally:
         silent.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from console_browser import browser, console_server, context, create_person, login, login_demo, open_as, system_session
 
+from console.sessions import COOKIE
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -70,6 +71,42 @@ async def test_a_person_disabled_or_re_roled_mid_session_is_told_so_not_that_it_
     assert said in text and "登录已过期" not in text, text
     if change == "disable":
         assert "联系共享主管部门的管理员" in text
+
+
+@pytest.mark.parametrize(("change", "said"), [("disable", "已被停用"), ("roles", "角色已被管理员调整"),
+                                              ("disable_at_renewal", "已被停用")])
+async def test_a_form_sent_after_the_person_was_disabled_or_re_roled_keeps_what_was_typed(  # type: ignore[no-untyped-def]
+        context, console_server, platform, change, said):
+    """An 审批人 writing 撤销授权's reason while an administrator disabled them or changed their roles: the platform
+    refused the form's call (or the renewal of the person's token, near its end, when the form was sent), the page
+    was redirected to sign in, and the reason written was gone (a form sent after the console's own session ended
+    already listed what was typed). The sign-in page says why and lists it."""
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    page = await login(context, username, "correct horse battery", totp.now())
+    await page.goto("/grants")
+    csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    if change == "disable_at_renewal":  # the token within a minute of its end: the console renews it first
+        cookie = next(c["value"] for c in await context.cookies() if c["name"] == COOKIE)
+        session, _ = console_server.console.sessions.get(cookie)
+        assert session is not None
+        session.token_expires_at = console_server.console.sessions.now() + 60
+    stub, authority = persons_pb2_grpc.PersonServiceStub(platform.channel), platform.metadata("authority")
+    found = await stub.ListPersons(persons_pb2.ListPersonsRequest(
+        department_code=platform.credentials.systems["police"]["department"],
+        role=persons_pb2.PERSON_ROLE_APPROVER, page_size=100), metadata=authority, timeout=10)
+    person_id = next(p.id for p in found.persons if p.username == username)
+    if change.startswith("disable"):
+        await stub.DisablePerson(persons_pb2.DisablePersonRequest(id=person_id), metadata=authority, timeout=10)
+    else:
+        await stub.SetPersonRoles(persons_pb2.SetPersonRolesRequest(id=person_id, roles=[
+            persons_pb2.PERSON_ROLE_AUDITOR]), metadata=authority, timeout=10)
+    reason = "使用部门的低保审核职能已划转至区民政局，原授权不再需要"
+    posted = await page.request.post("/grants", form={"csrf_token": csrf or "", "id": "grt-" + "0" * 32,
+                                                      "action": "revoke", "reason": reason})
+    text = await posted.text()
+    assert posted.status == 401, (posted.status, text[-1500:])
+    assert said in text and "您填写的内容列在下方" in text, text[-1500:]
+    assert f">{reason}</textarea>" in text, text[-1500:]
 
 
 async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_chinese(  # type: ignore[no-untyped-def]
