@@ -35,15 +35,28 @@ def _shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=60, check=False)
 
-
-async def _database(embedded: EmbeddedServers, statements: str) -> str:
-    """A database of its own for one test, holding what ``statements`` make; its URL."""
-    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+async def _execute(url: str, statements: str) -> None:
+    """``statements`` run on a connection of their own to ``url``."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(statements)
     finally:
         await conn.close()
+
+
+async def _fetchval(url: str, query: str, *args: object) -> object:
+    """The one value ``query`` answers, on a connection of its own to ``url``."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
+async def _database(embedded: EmbeddedServers, statements: str) -> str:
+    """A database of its own for one test, holding what ``statements`` make; its URL."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    await _execute(url, statements)
     return url
 
 
@@ -58,12 +71,8 @@ async def test_the_readmes_backup_and_restore_bring_back_the_database_and_forget
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "govshare-backup.dump").stat().st_size > 0
 
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("INSERT INTO catalog.entries VALUES ('102001/000001');"
-                           "CREATE TABLE catalog.later (id int)")
-    finally:
-        await conn.close()
+    await _execute(url, "INSERT INTO catalog.entries VALUES ('102001/000001');"
+                        "CREATE TABLE catalog.later (id int)")
     client = aioredis.from_url(redis_url)
     tag = uuid.uuid4().hex[:8]
     await client.set(f"rec2:{tag}", "newer record")
@@ -121,20 +130,12 @@ async def test_a_restore_from_a_file_that_is_no_backup_leaves_the_database_as_it
     """`govshare restore` of a truncated or wrong file dropped the database before pg_restore found the file
     unreadable, leaving the platform with an empty database and no backup. The file is read first now."""
     url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
-    finally:
-        await conn.close()
+    await _execute(url, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
     (tmp_path / "govshare-backup.dump").write_bytes(b"PGDMP\x01")  # cut short
     done = _shell(_readme_commands()[1], tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 1
     assert done.stderr.startswith("govshare restore: pg_restore: error:"), done.stderr
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT count(*) FROM kept") == 1
 
 
 async def test_a_restore_from_a_backup_cut_short_in_its_data_leaves_the_database_as_it_was(
@@ -151,11 +152,7 @@ async def test_a_restore_from_a_backup_cut_short_in_its_data_leaves_the_database
     written = tmp_path / "govshare-backup.dump"
     whole = written.read_bytes()
     written.write_bytes(whole[:len(whole) * 2 // 3])
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("INSERT INTO kept VALUES (0, 'written after the backup')")
-    finally:
-        await conn.close()
+    await _execute(url, "INSERT INTO kept VALUES (0, 'written after the backup')")
     done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 1
     assert done.stderr.startswith("govshare restore: pg_restore: error:"), done.stderr
@@ -168,11 +165,7 @@ async def test_a_restore_from_a_backup_cut_short_in_its_data_leaves_the_database
     written.write_bytes(whole)  # the whole backup restores, over what was left as it was
     done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM kept") == 20000
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT count(*) FROM kept") == 20000
 
 
 async def test_a_backup_is_its_owners_only_and_one_that_fails_keeps_the_last(
@@ -211,37 +204,21 @@ async def test_a_restore_by_a_role_that_may_not_create_databases_says_so_and_lea
     role needs CREATEDB and points at pg_restore into an empty database; the database is as it was."""
     role = f"govshare_owner_{uuid.uuid4().hex[:8]}"
     name = f"govshare_backup_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(embedded.database_url)
-    try:
-        await conn.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
-        await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
-    finally:
-        await conn.close()
+    await _execute(embedded.database_url, f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    await _execute(embedded.database_url, f'CREATE DATABASE "{name}" OWNER "{role}"')
     url = _as_role(_with_name(embedded.database_url, name), role)
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
-    finally:
-        await conn.close()
+    await _execute(url, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
     backup, restore = _readme_commands()
     done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("INSERT INTO kept VALUES (2)")
-    finally:
-        await conn.close()
+    await _execute(url, "INSERT INTO kept VALUES (2)")
     done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("govshare restore: PostgreSQL refused: permission denied to create database; "
                                   "a restore makes the backup's database beside"), done.stderr
     assert "must have CREATEDB" in done.stderr and "nothing was restored" in done.stderr
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM kept") == 2
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT count(*) FROM kept") == 2
 
 
 async def test_a_restore_by_a_role_that_does_not_own_the_database_leaves_no_copy_beside(
@@ -252,18 +229,10 @@ async def test_a_restore_by_a_role_that_does_not_own_the_database_leaves_no_copy
     says what the restore needs; the database is as it was."""
     role = f"govshare_creator_{uuid.uuid4().hex[:8]}"
     name = f"govshare_backup_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(embedded.database_url)
-    try:
-        await conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    conn = await asyncpg.connect(_with_name(embedded.database_url, name))
-    try:
-        await conn.execute(f'CREATE TABLE kept (id int); INSERT INTO kept VALUES (1); '
-                           f'ALTER TABLE kept OWNER TO "{role}"')
-    finally:
-        await conn.close()
+    await _execute(embedded.database_url, f'CREATE ROLE "{role}" LOGIN CREATEDB')
+    await _execute(embedded.database_url, f'CREATE DATABASE "{name}"')
+    await _execute(_with_name(embedded.database_url, name),
+                   f'CREATE TABLE kept (id int); INSERT INTO kept VALUES (1); ALTER TABLE kept OWNER TO "{role}"')
     url = _as_role(_with_name(embedded.database_url, name), role)
     backup, restore = _readme_commands()
     done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
@@ -277,11 +246,7 @@ async def test_a_restore_by_a_role_that_does_not_own_the_database_leaves_no_copy
         assert not await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", staging_name(name))
     finally:
         await conn.close()
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT count(*) FROM kept") == 1
 
 
 async def test_a_url_without_a_database_restores_the_users_database_not_postgres(
@@ -291,35 +256,19 @@ async def test_a_url_without_a_database_restores_the_users_database_not_postgres
     'postgres', replacing that one with it (here refused: the role does not own 'postgres') and leaving the
     platform's database as it was. It now restores the user's database."""
     role = f"govshare_user_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(embedded.database_url)
-    try:
-        await conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEDB')
-        await conn.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
-    finally:
-        await conn.close()
+    await _execute(embedded.database_url, f'CREATE ROLE "{role}" LOGIN CREATEDB')
+    await _execute(embedded.database_url, f'CREATE DATABASE "{role}" OWNER "{role}"')
     url = _as_role(_with_name(embedded.database_url, ""), role)
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT current_database()") == role
-        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT current_database()") == role
+    await _execute(url, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
     backup, restore = _readme_commands()
     done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("INSERT INTO kept VALUES (2)")
-    finally:
-        await conn.close()
+    await _execute(url, "INSERT INTO kept VALUES (2)")
     done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
     assert f"database {role} restored from govshare-backup.dump" in done.stdout
-    conn = await asyncpg.connect(url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
-    finally:
-        await conn.close()
+    assert await _fetchval(url, "SELECT count(*) FROM kept") == 1
 
 
 def _with_name(url: str, name: str) -> str:
