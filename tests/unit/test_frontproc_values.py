@@ -78,6 +78,14 @@ async def _query_store(tmp_path: Path, database_url: str, items: dict[str, str],
     await store.open()
     return store
 
+async def _unreadable_alone_and_in_a_batch(store: DepartmentStore, key: str, other: str, said: str) -> None:
+    """``key`` is its record's RECORD_UNREADABLE saying ``said``, asked alone and in a batch beside ``other``."""
+    for ask in (store.lookup("registry", key), store.batch_lookup("registry", [other, key])):
+        with pytest.raises(ServiceError) as error:
+            await ask
+        assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE")
+        assert said in error.value.message
+
 
 async def _read(tmp_path: Path, text: str, key: str):  # type: ignore[no-untyped-def]
     config = parse(text, str(tmp_path / "dept.yaml"))
@@ -1396,12 +1404,7 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
                                " WHERE r.code = $1")
     try:
         caplog.set_level(logging.INFO, logger="frontproc.store")
-        for ask in (store.lookup("registry", "p1"), store.batch_lookup("registry", ["p2", "p1"])):
-            with pytest.raises(ServiceError) as error:
-                await ask
-            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
-                                                              "RECORD_UNREADABLE")
-            assert "the query of registry returns 2 rows for this key" in error.value.message
+        await _unreadable_alone_and_in_a_batch(store, "p1", "p2", "the query of registry returns 2 rows for this key")
         warning = caplog.records[-1].getMessage()
         assert "the query of registry returns 2 rows for the key " in warning
         assert "p1" not in warning and "two" not in warning
@@ -1423,12 +1426,8 @@ async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_e
                                " WHERE r.code = $1")
     try:
         caplog.set_level(logging.INFO, logger="frontproc.store")
-        for ask in (store.lookup("registry", "p2"), store.batch_lookup("registry", ["p1", "p2"])):
-            with pytest.raises(ServiceError) as error:
-                await ask
-            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
-                                                              "RECORD_UNREADABLE")
-            assert "returns for this key a row whose key item holds no value" in error.value.message
+        await _unreadable_alone_and_in_a_batch(store, "p2", "p1",
+                                               "returns for this key a row whose key item holds no value")
         warning = caplog.records[-1].getMessage()
         assert "the query of registry returns, for the key " in warning
         assert "a row whose key item code (column code) holds no value" in warning and "p2" not in warning
