@@ -1307,6 +1307,31 @@ def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_sayi
     assert "its Client's close()" in outcome[0].message
 
 
+def test_a_client_closed_during_a_long_retry_pause_ends_its_call_at_once(edge: tuple[FakeEdge, str]) -> None:
+    """The platform asks for 30 s before a retry (RetryInfo); the Client closed meanwhile (a shutdown), its caller
+    stayed blocked in ``time.sleep`` for the rest of the pause before the call ended CANCELLED. The pause now waits
+    on the close: the caller is free as soon as close() returns (the join below would wait out the 30 s otherwise)."""
+    fake, address = edge
+    client, outcome = make_client(address, timeout=120.0), []
+    client.query("c", "k", purpose="work_reference")
+    fake.script["Query"] = [fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=30.0)]
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except Exception as error:
+            outcome.append(error)
+
+    asking = threading.Thread(target=query)
+    asking.start()
+    while len(fake.attempts("Query")) < 2:
+        time.sleep(0.01)
+    client.close()
+    asking.join(20)
+    assert not asking.is_alive(), "the call still waited out its retry pause after close()"
+    assert isinstance(outcome[0], GovshareError) and outcome[0].code == grpc.StatusCode.CANCELLED, outcome
+
+
 def test_calls_waiting_for_a_token_when_their_client_closes_end_cancelled_saying_so(edge: tuple[FakeEdge, str]) -> None:
     """Two threads' first queries wait for the client's token while TokenService hangs; the Client closed then (a
     shutdown), the one whose issuance the close cut raised CANCELLED "Channel closed!", naming neither the client nor

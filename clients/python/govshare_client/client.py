@@ -623,11 +623,17 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
     """Token, deadline, retries and error decoding for every call of one Client."""
 
     def __init__(self, tokens: TokenSource, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
-                 sleep: Callable[[float], None], rng: random.Random, idle_timeout: float | None) -> None:
+                 sleep: Callable[[float], None] | None, rng: random.Random, idle_timeout: float | None) -> None:
         self._tokens, self._timeout, self._timeouts = tokens, timeout, dict(timeouts)
         self._idle_timeout = idle_timeout
         self._retry, self._sleep, self._rng = retry, sleep, rng
-        self.closed = False  # set by Client.close(): every later call is refused before gRPC is asked
+        self._closing = threading.Event()  # what a retry's pause waits on, so that close() ends it at once
+        self.closed = False  # set by close(): every later call is refused before gRPC is asked
+
+    def close(self) -> None:
+        """Refuses every later call and ends every pause before a retry now: the call then ends CANCELLED."""
+        self.closed = True
+        self._closing.set()
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         refuse_if_closed(self.closed, "Client")
@@ -702,7 +708,13 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         return None if step is None else float(step)
 
     def pause(self, seconds: float) -> None:
-        if seconds > 0:
+        """Waits ``seconds`` before a retry. It waits on the close event, not in ``time.sleep``: a Client closed
+        during a pause (RetryInfo may ask for many seconds) kept its caller blocked until the pause was over."""
+        if seconds <= 0:
+            return
+        if self._sleep is None:
+            self._closing.wait(seconds)
+        else:
             self._sleep(seconds)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
@@ -976,7 +988,7 @@ class Client:
                  *, root_certificates: bytes | None = None, plaintext: bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
-                 sleep: Callable[[float], None] = time.sleep,
+                 sleep: Callable[[float], None] | None = None,
                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
@@ -1088,8 +1100,9 @@ class Client:
         raise not_to_be_pickled("a Client")
 
     def close(self) -> None:
-        """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""
-        self._interceptor.closed = True
+        """Closes the connection: calls still under way, or waiting to be retried, end CANCELLED at once, and later
+        calls raise ValueError."""
+        self._interceptor.close()
         self._base.close()
 
     def __enter__(self) -> Client:
