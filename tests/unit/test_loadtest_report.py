@@ -278,3 +278,18 @@ def test_the_scale_ratio_is_the_worse_path_measured_whichever_was_not(tmp_path) 
     assert math.isclose(_scale_ratio(measured, 1_000, baseline), 3.0, rel_tol=0.02)  # the miss path's, a FAIL
     measured["miss"].open = None
     assert math.isnan(_scale_ratio(measured, 1_000, baseline))  # n/a, as before
+
+
+def test_repeat_keeps_a_run_without_failed_calls_before_a_quieter_one_with_them() -> None:
+    """``--repeat`` kept the run least disturbed by other processes even when its calls had failed: the figures of a
+    platform that was refusing calls stood for the target. A run without failures is kept first; among runs that all
+    had failures, still the quietest."""
+    from loadtest.bench import least_disturbed
+
+    quiet_failing, busy_clean, busier_failing = (phase("hit", 1_000, 1.0) for _ in range(3))
+    quiet_failing.result.errors["UNAVAILABLE"] = 3
+    busier_failing.result.errors["UNAVAILABLE"] = 1
+    for run, foreign in ((quiet_failing, 0.1), (busy_clean, 2.0), (busier_failing, 3.0)):
+        run.foreign_cpu_seconds = foreign
+    assert least_disturbed([quiet_failing, busy_clean, busier_failing]) is busy_clean
+    assert least_disturbed([busier_failing, quiet_failing]) is quiet_failing
