@@ -293,3 +293,16 @@ def test_repeat_keeps_a_run_without_failed_calls_before_a_quieter_one_with_them(
         run.foreign_cpu_seconds = foreign
     assert least_disturbed([quiet_failing, busy_clean, busier_failing]) is busy_clean
     assert least_disturbed([busier_failing, quiet_failing]) is quiet_failing
+
+
+def test_a_phase_in_the_results_file_counts_its_failed_calls_as_slowest() -> None:
+    """The per-phase p50/p99 of the results file were the answered calls' alone, where the verdicts rank failed
+    calls slowest: a phase whose slowest 2 % failed showed a p99 of its fast answers. The phase's figures now count
+    them as the verdicts do (null when the rank falls among the failures); the answered calls' p99 is kept, named."""
+    clean = phase("hit", 1_000, 1.0, (0.002,) * 99 + (0.014,), mode="open")
+    assert clean.summary()["p99_ms"] == clean.summary()["answered_p99_ms"]
+    failing = phase("hit", 1_000, 1.0, (0.002,) * 99 + (0.014,), mode="open")
+    failing.result.errors["DEADLINE_EXCEEDED"] = 3  # 3 of 103 counted calls: the p99's rank is among them
+    summary = failing.summary()
+    assert summary["p99_ms"] is None and summary["answered_p99_ms"] is not None
+    assert summary["p50_ms"] is not None and summary["p50_ms"] < 3
