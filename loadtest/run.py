@@ -43,10 +43,29 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 USER_CLASSES = {"hot": "HotKeys", "cold": "ColdKeys", "verify": "Verify", "batch": "Batch", "mix": "Mix"}
 
 
+#: What the report's file holds until Locust writes the report over it at the run's end.
+PLACEHOLDER = "<!-- loadtest.run: this run is under way, or ended before Locust wrote its report -->\n"
+
+
+def _claimed_prefix(out: Path, stem: str) -> Path:
+    """A results prefix no other run uses: ``stem``, else ``stem-2``, ``stem-3``… Two runs of one scenario started
+    in the same second took the same name, and the later run's files overwrote the earlier's. The name is claimed
+    by creating its HTML report's file (exclusively, so two runs starting together cannot both take it)."""
+    number = 1
+    while True:
+        prefix = out / (stem if number == 1 else f"{stem}-{number}")
+        try:
+            with open(f"{prefix}.html", "x", encoding="utf-8") as claim:
+                claim.write(PLACEHOLDER)
+            return prefix
+        except FileExistsError:
+            number += 1
+
+
 def locust_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
     """The locust command line for these options (open loop when a rate is given)."""
-    name = args.name or f"{args.scenario}-{'rate' if args.rate else 'users'}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    prefix = Path(args.out) / name
+    prefix = Path(args.out) / args.name if args.name else _claimed_prefix(
+        Path(args.out), f"{args.scenario}-{'rate' if args.rate else 'users'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                "--users", str(args.users), "--spawn-rate", str(args.spawn_rate or args.users),
                "--run-time", args.duration, "--csv", str(prefix), "--html", f"{prefix}.html",

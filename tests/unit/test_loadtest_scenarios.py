@@ -435,3 +435,13 @@ async def test_the_supervision_bench_drops_the_database_it_filled(embedded) -> N
     finally:
         await conn.close()
     assert left == []
+
+
+def test_runs_of_one_scenario_started_in_the_same_second_keep_their_files_apart(tmp_path: Path) -> None:
+    """The results' default name was the scenario and the second the run started: two runs started together wrote
+    the same files, the later's over the earlier's. Each run now claims its own name (its report's file)."""
+    args = build_parser().parse_args(["--scenario", "hot", "--out", str(tmp_path)])
+    commands = [locust_command(args, []) for _ in range(3)]
+    prefixes = [command[command.index("--csv") + 1] for command in commands]
+    assert len(set(prefixes)) == 3, prefixes
+    assert all(Path(f"{prefix}.html").exists() for prefix in prefixes)  # claimed until Locust writes its report
