@@ -3,8 +3,9 @@
 Throughput on a shared 2-core machine depends on who else runs; CPU seconds per
 call do not, so the benchmark reports both. A "platform" is every process it
 started (services, their worker processes, PostgreSQL, Redis): their utime +
-stime are read before and after the measured window and the difference is
-divided by the calls answered in it.
+stime, and the cutime + cstime of the children they reaped, are read before and
+after the measured window and the difference is divided by the calls answered in
+it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class ProcStat:
     def seconds(self) -> float:
         """CPU seconds of the process itself (user + system)."""
         return (self.utime + self.stime) / CLOCK_TICKS
+
+    @property
+    def with_children(self) -> float:
+        """CPU seconds of the process and of the children it has reaped (cutime + cstime): a short-lived child (a
+        PostgreSQL backend or autovacuum worker, a Redis save) that ended between two samples is counted in its
+        parent, where it was lost before and its CPU ascribed to the machine's other work."""
+        return (self.utime + self.stime + self.cutime + self.cstime) / CLOCK_TICKS
 
 
 def parse_stat(line: str) -> ProcStat:
@@ -152,10 +160,17 @@ class CpuSample:
     labels: dict[int, str]
     #: Seconds each process's threads waited for a core (:func:`run_queue_wait`).
     waits: dict[int, float] = field(default_factory=dict)
+    #: Every process running on the machine at the sample, members or not.
+    running: frozenset[int] = frozenset()
 
     def since(self, earlier: CpuSample) -> dict[int, float]:
-        """CPU seconds each process spent after ``earlier`` (a process born in between counts whole)."""
-        return {pid: value - earlier.seconds.get(pid, 0.0) for pid, value in self.seconds.items()}
+        """CPU seconds each process spent after ``earlier``, its reaped children's included. A process born in
+        between counts whole; one that ended counts minus what it had spent before, since its whole time is now in
+        the parent that reaped it (one still running that is no longer found a member is left out, as before)."""
+        ended = {pid for pid in earlier.seconds.keys() - self.seconds.keys() if pid not in self.running}
+        spent = {pid: value - earlier.seconds.get(pid, 0.0) for pid, value in self.seconds.items()}
+        spent.update({pid: -earlier.seconds[pid] for pid in ended})
+        return spent
 
     def by_label_since(self, earlier: CpuSample) -> dict[str, float]:
         return self._by_label(self.since(earlier), earlier)
@@ -195,9 +210,9 @@ class ProcessGroup:
     def sample(self, proc: Path = PROC) -> CpuSample:
         stats = all_stats(proc)
         pids = self.members(stats)
-        return CpuSample(seconds={pid: stats[pid].seconds for pid in pids},
+        return CpuSample(seconds={pid: stats[pid].with_children for pid in pids},
                          labels=label_processes(pids, stats, self._cmdline),
-                         waits={pid: run_queue_wait(pid, proc) for pid in pids})
+                         waits={pid: run_queue_wait(pid, proc) for pid in pids}, running=frozenset(stats))
 
 
 def cpu_seconds_between(before: CpuSample, after: CpuSample) -> float:

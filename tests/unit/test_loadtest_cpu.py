@@ -162,3 +162,39 @@ def test_processes_that_outnumber_the_cores_are_seen_waiting_for_one() -> None:
             process.kill()
             process.wait()
     assert max(waits) > 0.0, waits
+
+
+def test_a_child_that_ended_between_two_samples_is_counted_in_the_parent_that_reaped_it() -> None:
+    """A process of the group that started a short-lived child (a PostgreSQL backend for one connection, a Redis
+    save) and reaped it between two samples: the child's CPU was in neither sample, so it was lost from the group and
+    counted as the machine's other work ("others"). It is now read from the parent's cutime/cstime."""
+    import subprocess
+    import sys
+
+    burn = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys\nsys.stdin.readline()\n"
+                               f"subprocess.run([sys.executable, '-c', {burn!r}], check=True)\n"
+                               "print('reaped', flush=True)\nsys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        group = ProcessGroup([parent.pid])
+        before = group.sample()
+        assert parent.stdin is not None and parent.stdout is not None
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "reaped"
+        after = group.sample()
+    finally:
+        parent.communicate("end\n", timeout=30)
+    assert cpu_seconds_between(before, after) >= 0.35  # the child's 0.4 s of CPU (clock ticks: 0.01 s each)
+
+
+def test_a_process_that_ended_counts_minus_what_it_had_spent_before() -> None:
+    """Its whole time moved into its parent's cutime when reaped: only what it spent after the first sample is
+    the window's. One still running but no longer found a member is left out, not counted as ended."""
+    from loadtest.cpu import CpuSample
+
+    before = CpuSample(seconds={1: 1.0, 2: 3.0, 3: 2.0}, labels={1: "db", 2: "db", 3: "db"})
+    after = CpuSample(seconds={1: 1.0 + 3.5}, labels={1: "db"}, running=frozenset({1, 3}))
+    assert after.since(before) == {1: 3.5, 2: -3.0}
+    assert cpu_seconds_between(before, after) == pytest.approx(0.5)
