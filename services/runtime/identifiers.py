@@ -439,16 +439,27 @@ def mask_mobile_numbers(text: str, mask: Callable[[str], str]) -> str:
     return _MOBILE.sub(lambda match: mask(re.sub(r"[^0-9]", "", match.group().translate(_FOLD_WIDTH))), text)
 
 
+#: A first-generation 公民身份号码 in free text: 15 digits (region, YYMMDD in the 1900s, sequence), ASCII or full
+#: width, not part of a longer run of digits or letters.
+_FIRST_GENERATION = re.compile(r"(?<![0-9A-Za-z])[1-8][0-9]{14}(?![0-9A-Za-z])")
+
+
 def mask_citizen_ids(text: str, mask: Callable[[str], str]) -> str:
-    """``text`` with every 公民身份号码 in it (in any form the log scanner finds) replaced by ``mask`` of its
-    18 characters; a 统一社会信用代码 is kept, an entity's code being public. For free text shown to someone
-    the numbers in it are not about: the persons' view shows a reading department's declared purpose."""
-    if len(text) < 18:
+    """``text`` with every 公民身份号码 in it (in any form the log scanner finds, and a first-generation 15-digit one
+    whose birth date exists) replaced by ``mask`` of its characters; a 统一社会信用代码 is kept, an entity's code
+    being public. For free text shown to someone the numbers in it are not about: the persons' view shows a reading
+    department's declared purpose, where a case still filed under a person's old 15-digit number went out whole."""
+    if len(text) < 15:
         return text
-    parts, last = [], 0
-    for start, end in _identifier_spans(text):
+    spans = []
+    for start, end in _identifier_spans(text) if len(text) >= 18 else ():
         compact = text[start:end].translate(_FOLD_WIDTH).replace(" ", "").replace("-", "").upper()
         if len(compact) == 18 and _is_citizen_id(compact):
-            parts += [text[last:start], mask(compact)]
-            last = end
+            spans.append((start, end, compact))
+    spans += [(*match.span(), match[0]) for match in _FIRST_GENERATION.finditer(text.translate(_FOLD_WIDTH))
+              if _is_date("19" + match[0][6:12])]
+    parts, last = [], 0
+    for start, end, compact in sorted(spans):
+        parts += [text[last:start], mask(compact)]
+        last = end
     return "".join(parts) + text[last:] if parts else text

@@ -175,3 +175,19 @@ def test_a_credit_code_of_seventeen_digits_is_not_masked_as_a_citizen_id(body: s
     assert identifiers.mask_citizen_ids(text, lambda number: "*" * 18) == text
     citizen = "110105194911060454"
     assert identifiers.mask_citizen_ids(f"身份号码 {citizen}", lambda number: "MASKED") == "身份号码 MASKED"
+
+
+def test_a_first_generation_15_digit_number_in_free_text_is_masked() -> None:
+    """A department writes its case under the person's old 15-digit number ('户主 110105491106045 低保复核'): the
+    审计 page and the persons' view masked every 18-character 公民身份号码 in a declared purpose and showed the
+    15-digit one whole. It is masked too (in ASCII or full width); a 15-digit run whose 7th to 12th digits are no
+    date, and one inside a longer number, are left as they are."""
+    def masked(text: str) -> str:
+        return identifiers.mask_citizen_ids(text, lambda number: f"<{number[:6]}…>")
+
+    assert masked("户主 110105491106045 低保复核") == "户主 <110105…> 低保复核"
+    full_width = "１１０１０５４９１１０６０４５"
+    assert masked(f"户主{full_width}") == "户主<110105…>"
+    assert masked("低保 110105491106045 与 110105194911060454") == "低保 <110105…> 与 <110105…>"
+    for kept in ("案卷 110105491399045", "流水号 9110105491106045", "编号 A110105491106045"):
+        assert masked(kept) == kept
