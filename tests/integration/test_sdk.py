@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from stalling_proxy import StallingProxy
 
 import govshare_client.client
 from govshare_client import (
@@ -157,69 +158,6 @@ async def test_a_wrong_secret_is_unauthenticated(platform) -> None:  # type: ign
         await asyncio.to_thread(run)
 
 
-class _StallingProxy:
-    """A TCP proxy to the edge whose connections can be made to stall: every byte dropped either way and nothing
-    closed, as when a firewall or a NAT between a business system and the platform drops an idle session without a
-    word. Connections opened after a stall are forwarded."""
-
-    def __init__(self, target: str) -> None:
-        host, _, port = target.rpartition(":")
-        self._target = (host, int(port))
-        self._flowing: list[asyncio.Event] = []
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-        self._stalled: list[asyncio.Event] = []
-        self._given_up: set[asyncio.Event] = set()
-
-    async def __aenter__(self) -> _StallingProxy:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-
-    @property
-    def address(self) -> str:
-        assert self._server is not None
-        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    def stall(self) -> None:
-        """The connections open now forward nothing from here on."""
-        for flowing in self._flowing:
-            flowing.clear()
-        self._stalled, self._flowing = self._flowing, []
-
-    async def given_up(self) -> bool:
-        """Whether the client closed every stalled connection within a minute (a bound, not a measure: a client that
-        finds such a connection dead does so within seconds here)."""
-        for _ in range(600):
-            if self._stalled and all(flowing in self._given_up for flowing in self._stalled):
-                return True
-            await asyncio.sleep(0.1)
-        return False
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        edge_reader, edge_writer = await asyncio.open_connection(*self._target)
-        flowing = asyncio.Event()
-        flowing.set()
-        self._flowing.append(flowing)
-        self._writers.extend((writer, edge_writer))
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, from_client: bool) -> None:
-            while data := await source.read(65536):
-                if flowing.is_set():
-                    sink.write(data)
-            if from_client:
-                self._given_up.add(flowing)
-            sink.close()
-
-        await asyncio.gather(pipe(reader, edge_writer, True), pipe(edge_reader, writer, False),
-                             return_exceptions=True)
-
-
 async def test_a_connection_dropped_on_the_way_without_a_word_is_found_dead_and_replaced(  # type: ignore[no-untyped-def]
         platform, monkeypatch: pytest.MonkeyPatch) -> None:
     """A firewall or NAT that drops a business system's idle session to the edge closes nothing: the client's
@@ -234,7 +172,7 @@ async def test_a_connection_dropped_on_the_way_without_a_word_is_found_dead_and_
     def query(client: Client) -> str:
         return client.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference").values["name"]
 
-    async with _StallingProxy(platform.gateway) as proxy:
+    async with StallingProxy(platform.gateway) as proxy:
         client = Client(proxy.address, entry["system_id"], entry["secret"], plaintext=True)
         try:
             assert await asyncio.to_thread(query, client) == entity(0)["name"]
@@ -243,7 +181,7 @@ async def test_a_connection_dropped_on_the_way_without_a_word_is_found_dead_and_
             assert await asyncio.to_thread(query, client) == entity(0)["name"]
         finally:
             client.close()
-    async with _StallingProxy(platform.gateway) as proxy, AsyncClient(
+    async with StallingProxy(platform.gateway) as proxy, AsyncClient(
             proxy.address, entry["system_id"], entry["secret"], plaintext=True) as aclient:
         assert (await aclient.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference")).values
         proxy.stall()
