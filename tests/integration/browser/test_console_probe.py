@@ -1525,7 +1525,9 @@ async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ig
         context, console_server, platform):
     """The yearly report (Art. 18) and the monthly feedback came from the API or `govshare report` only: a
     supervisor at the console could read the month's scores but not take the report away. The page links them,
-    the platform's for the authority, a department's own for it; another department's is refused."""
+    the platform's for the authority, a department's own for it; another department's is refused. The authority's
+    supervisors had no link to a department's reports (the report it sends that department, R-SUP-2): each
+    department's row links its yearly report and its month's feedback."""
     today = dt.datetime.now(CHINA).date()
     await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
         supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
@@ -1533,8 +1535,17 @@ async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ig
     period = f"/supervision?year={today.year}&month={today.month}"
     authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
     page = await (await context.request.get(period, headers=_as(authority))).text()
-    links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
+    every = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
+    links = [link for link in every if "department=" not in link]
     assert links == [f"/supervision/report?kind=yearly&year={today.year}&format={f}" for f in ("html", "pdf", "csv")]
+    police = platform.credentials.systems["police"]["department"]
+    rows = [link for link in every if f"department={police}" in link]
+    assert rows == [f"/supervision/report?kind=yearly&year={today.year}&department={police}&format=pdf",
+                    f"/supervision/report?kind=monthly&year={today.year}&month={today.month}&department={police}"
+                    "&format=pdf"], every
+    for link, title in zip(rows, ("共享情况报告", "共享信息使用情况反馈"), strict=True):
+        report = await context.request.get(link.replace("format=pdf", "format=html"), headers=_as(authority))
+        assert report.status == 200 and title in await report.text()
     answer = await context.request.get(links[1], headers=_as(authority))
     assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.headers["content-disposition"] == f'attachment; filename="yearly-{today.year}-platform.pdf"'
@@ -1545,7 +1556,6 @@ async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ig
     body = await table.body()
     assert body.startswith(b"\xef\xbb\xbf") and "一、总体情况\r\n".encode() in body
 
-    police = platform.credentials.systems["police"]["department"]
     own = system_session(console_server, platform, "police", roles=("AUDITOR",))
     page = await (await context.request.get(period, headers=_as(own))).text()
     links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
