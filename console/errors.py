@@ -357,6 +357,11 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"(\w+) was dropped from the catalog and added back after grant \S+ was made.*",
      r"信息项 \1 在授权后曾从该资源目录中删除、后又重新加入（含义可能已不同），本授权已不覆盖，调整授权也不能恢复："
      r"请取消勾选后重新提交，使用部门如仍需要应重新申请。"),
+    # A provider's adjustment widening a grant the authority's coordination decision gave
+    # (grants.beyond_coordination): the 授权 form's items, unmasking, end and call limit.
+    (r".+(?:beyond what| the end| \d+) the authority's coordination decision gave grant \S+: its provider may narrow.*",
+     "本授权由共享主管部门协调决定，提供部门只能缩小其范围（信息项、不脱敏、有效期、调用上限等），不能超出协调决定放宽："
+     "请改回原值后重新提交；使用部门如需更大范围，应重新申请。"),
     (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
     (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),
     (r".+ is not the machine name of any item", "查询键须填写下方某个信息项的英文名。"),

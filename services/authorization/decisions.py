@@ -278,11 +278,13 @@ class _Decider:
         expired = [g for g in grants if g.expired(self.now)]
         if expired:
             latest = max(expired, key=lambda g: g.expire_time)
-            # Its provider may still extend an expired grant (UpdateGrant), which keeps its application and quota.
+            # Its provider may still extend an expired grant (UpdateGrant), which keeps its application and quota;
+            # not one the authority's coordination decision gave (grants.beyond_coordination).
+            extend = ("" if latest.coordinated else "ask the provider department to extend it "
+                      "(SharingService.UpdateGrant, a later expire_time), or ")
             return self.refuse(common_pb2.DENY_REASON_EXPIRED, basic,
                                f"your grant {latest.id} for resource {self.code} expired at "
-                               f"{latest.expire_time.isoformat()}: ask the provider department to extend it "
-                               f"(SharingService.UpdateGrant, a later expire_time), or {APPLY} again")
+                               f"{latest.expire_time.isoformat()}: {extend}{APPLY} again")
         if grants:
             latest = max(grants, key=lambda g: (g.create_time or dt.datetime.min.replace(tzinfo=dt.UTC), g.id))
             why = f" ({latest.revoke_reason})" if latest.revoke_reason else ""

@@ -288,6 +288,43 @@ def beyond_request(changed: dict[str, object], application: Application) -> list
     return problems
 
 
+def beyond_coordination(grant: Grant, changed: dict[str, object]) -> list[FieldViolation]:
+    """What an adjustment would widen of a grant the authority's coordination decision gave (Art. 12): an item,
+    an unmasked item, a purpose, a method or a system it does not give, a later end, a higher (or no) call limit.
+
+    The provider had refused (or the resource is not shared, which no provider's approval opens) and the authority
+    decided how far the use goes; the provider's 审批人 then widened the grant within the application, to the items,
+    the term or the unmasking the authority had held back, undoing the decision as surely as a revocation would
+    (which is the authority's). It may still narrow the grant as needs change (003 Art. 11); a wider use is a new
+    application, which the authority coordinates when the provider refuses it."""
+    decision = f"the authority's coordination decision gave grant {grant.id}"
+    rule = "its provider may narrow a coordinated grant, not widen it (a wider use is a new application)"
+    beyond = f"beyond what {decision}: {rule}"
+    problems = []
+    what = {"items": "the item", "unmasked_items": "unmasking", "purposes": "the purpose",
+            "methods": "the share method", "system_ids": "the system"}
+    for name, said in what.items():
+        values = changed.get(name)
+        given: tuple[object, ...] = getattr(grant, name)
+        if values is None or (name == "system_ids" and not given):  # no system named is every system: all narrow
+            continue
+        if name == "system_ids" and not values:
+            problems.append(FieldViolation("grant.system_ids", f"an empty list opens the grant to every system of "
+                                           f"department {grant.department_code}, which is {beyond}"))
+            continue
+        problems += [FieldViolation(f"grant.{name}[{index}]", f"{said} {value} is {beyond}")
+                     for index, value in enumerate(values) if value not in given]  # type: ignore[attr-defined]
+    end = changed.get("expire_time")
+    if isinstance(end, dt.datetime) and end > grant.expire_time:
+        problems.append(FieldViolation("grant.expire_time", f"is later than {term_end_text(grant.expire_time)}, "
+                                       f"the end {decision}: {rule}"))
+    quota = changed.get("quota")
+    if isinstance(quota, int) and grant.quota and (not quota or quota > grant.quota):
+        problems.append(FieldViolation("grant.quota", f"{quota or 'unlimited'} calls is more than the "
+                                       f"{grant.quota} {decision}: {rule}"))
+    return problems
+
+
 def _method_problems(methods: tuple[int, ...], entry: catalog_pb2.Entry | None) -> list[FieldViolation]:
     problems = enum_list_problems("grant.methods", methods, METHODS, "share method")
     offered = offered_methods(entry) if entry is not None else METHODS

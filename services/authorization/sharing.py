@@ -568,6 +568,8 @@ class Sharing:
         changed, problems = grant_rules.changes(grant, update, entry, now)
         if changed.keys() & {"items", "purposes", "methods", "system_ids"}:
             problems += grant_rules.beyond_request(changed, await self._find_application(grant.application_id))
+        if grant.coordinated:
+            problems += grant_rules.beyond_coordination(grant, changed)
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:

@@ -1619,6 +1619,50 @@ async def test_an_adjustment_gives_nothing_the_application_did_not_ask_for(  # t
     assert list(adjusted.items) == ["name", "address"]
 
 
+async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The provider refused; the authority's coordination decision granted birth_date alone, 5 calls, 30 days. The
+    provider's 审批人 then widened the grant, within the application, to address, unmasked, 1000 calls and 90 days:
+    the decision undone by the party it overruled (revoking it is the authority's). Each widening is refused on its
+    field, nothing changed; a narrowing is still the provider's, an extension once expired is not."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=application.id, reason="低保审核为法定职责"),
+                                          metadata=env.md(user), timeout=10)
+    grant = (await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True, reason="仅准予出生日期", items=["birth_date"], quota=5,
+        expire_time=timestamp(dt.timedelta(days=30))), metadata=env.md(AUTHORITY_REVIEWER), timeout=10)).grant
+
+    def adjust(change: sh.Grant, *paths: str) -> object:
+        return env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
+            paths=list(paths))), metadata=env.md(approver(provider)), timeout=10)
+
+    wider = sh.Grant(id=grant.id, items=["birth_date", "address"], unmasked_items=["address"], quota=1000,
+                     expire_time=timestamp(dt.timedelta(days=90)))
+    _, fields, message = await fails(adjust(wider, "items", "unmasked_items", "quota", "expire_time"),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"grant.items[1]", "grant.unmasked_items[0]", "grant.quota", "grant.expire_time"}, fields
+    assert "not widen it" in message
+    _, fields, message = await fails(adjust(sh.Grant(id=grant.id), "quota"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.quota"] and "unlimited calls is more than the 5" in message, message
+    assert field_sentence(message.split(": ", 1)[1]).startswith("本授权由共享主管部门协调决定，提供部门只能缩小")
+    got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
+    assert got.policy_version == grant.policy_version and list(got.items) == ["birth_date"] and got.quota == 5
+    assert not (await env.check(user, entry, "address")).allowed
+
+    narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
+                                     expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
+    assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
+    # Nor is it extended once expired; the holder, refused, is not sent to the provider for an extension.
+    await expired_a_minute_ago(env, grant.id)
+    _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=10))),
+                                      "expire_time"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.expire_time"]
+    refused = await env.check(user, entry, "birth_date")
+    assert refused.deny_reason == common.DENY_REASON_EXPIRED and "extend" not in refused.message, refused.message
+
+
 async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """A grant past its expire_time was listed GRANT_STATE_ACTIVE (and found by ListGrants' ACTIVE filter) while
