@@ -22,7 +22,7 @@ from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
 from services.authorization.decisions import in_force
-from services.authorization.entries import EntryLookup, classified, display_names
+from services.authorization.entries import EntryLookup, classified, display_names, offered_methods
 from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.roles import require_authority, require_identified
@@ -30,6 +30,7 @@ from services.authorization.store import ApplicationFilter, GrantFilter, Store
 from services.authorization.validation import (
     APPLICATION_ID,
     GRANT_ID,
+    METHOD_LABELS,
     PURPOSE_LABELS,
     SYSTEM_ID,
     TEXT_MAX,
@@ -310,7 +311,7 @@ class Sharing:
                                       f"version {entry.version}: a provider's approval cannot open it; refuse the "
                                       "application, saying so (the applicant may then ask the authority to "
                                       "coordinate)")
-        scope = apps.narrow(application, terms, now)
+        scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
@@ -318,6 +319,20 @@ class Sharing:
         event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason,
                                                                     display_names(entry)), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
+
+    @staticmethod
+    def _offered(application: Application, scope: apps.Scope, entry: catalog_pb2.Entry) -> apps.Scope:
+        """``scope`` with the methods the resource still offers (applications.offered); FAILED_PRECONDITION when it
+        offers none of those applied for, as an approval cannot choose others: the application is refused."""
+        kept = apps.offered(scope, entry)
+        if not kept.methods:
+            asked = ", ".join(common_pb2.ShareMethod.Name(m) for m in application.methods)
+            offers = ", ".join(common_pb2.ShareMethod.Name(m) for m in sorted(offered_methods(entry))) or "none"
+            raise failed_precondition("METHOD_NOT_OFFERED", f"resource {entry.code} no longer offers {asked}, the "
+                                      f"share method applied for (version {entry.version} offers {offers}): its use "
+                                      "can no longer be granted; refuse the application, saying so (the applicant "
+                                      "may apply again for a method it offers)")
+        return kept
 
     async def escalate(self, caller: Caller, application_id: str, reason: str) -> Application:
         """The applicant takes a refused (or unanswered, overdue) application to the authority (R-APP-3)."""
@@ -390,7 +405,7 @@ class Sharing:
             return await self._move(application, apps.COORDINATED_REFUSED, event, None,
                                     from_states=(apps.ESCALATED,), coordination_reason=reason)
         entry = await self._grantable_entry(application)
-        scope = apps.narrow(application, terms, now)
+        scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
@@ -453,6 +468,8 @@ class Sharing:
             narrowed.append(f"信息项 {'、'.join(items.get(i, i) for i in scope.items)}")
         if scope.purposes != application.purposes:
             narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
+        if scope.methods != application.methods:  # a method the resource no longer offers (apps.offered)
+            narrowed.append("使用方式 " + "、".join(METHOD_LABELS.get(m, str(m)) for m in scope.methods))
         if scope.expire_time != application.requested_expire_time:
             narrowed.append(f"有效期至 {term_end_text(scope.expire_time)}")
         if scope.quota != application.quota:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from console.errors import field_sentence
+from console.errors import field_sentence, problem_of
 from console.names import Names, watch_changes
 from govshare.authorization.v1 import (
     admin_log_pb2,
@@ -2168,6 +2168,39 @@ async def test_an_approval_grants_only_items_the_published_version_has(  # type:
     assert fields == ["items"] and "address is no longer an item" in message
     approved = await env.reply(provider, application.id, items=["name", "birth_date"])
     assert list(approved.grant.items) == ["name", "birth_date"]
+
+
+async def test_an_approval_grants_only_methods_the_published_version_offers(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version published after the application stopped offering 部门批量下载: approving (or granting by coordination)
+    the request as made gave a grant for a method the resource no longer offers, read by both departments as allowing
+    batch downloads that every Export refused. The grant gives the methods still offered, the history saying so; an
+    application for none of them cannot be approved, only refused."""
+    provider, user, entry = parties
+    both = await env.submit(user, entry, methods=[ONLINE, DOWNLOAD])
+    download = await env.submit(user, entry, methods=[DOWNLOAD])
+    stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    await stub.UpdateEntry(cat.UpdateEntryRequest(entry=cat.Entry(code=entry.code, share_methods=[ONLINE]),
+                                                  update_mask=field_mask_pb2.FieldMask(paths=["share_methods"])),
+                           metadata=env.md(provider), timeout=10)
+    await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=env.md(provider), timeout=10)
+    await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                           metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+    for _ in range(200):  # until authorization's cache holds version 2
+        if (await env.check(user, entry, "birth_date", method=DOWNLOAD)).deny_reason == \
+                common.DENY_REASON_METHOD_NOT_GRANTED:
+            break
+        await asyncio.sleep(0.01)
+    approved = await env.reply(provider, both.id)
+    assert list(approved.grant.methods) == [ONLINE]
+    assert "使用方式 联机查询" in approved.application.history[-1].note, approved.application.history[-1].note
+    reason, _, message = await fails(env.reply(provider, download.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "METHOD_NOT_OFFERED" and "BATCH_DOWNLOAD" in message and "refuse" in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await env.reply(provider, download.id)
+    said = problem_of(refused.value).message  # as the console's 答复 says it
+    assert said.startswith("该资源在申请后已不再提供所申请的使用方式") and "BATCH" not in said, said
+    await env.reply(provider, download.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已不提供批量下载")
 
 
 # Fuzz: whatever the request, the service answers with a deliberate status, never INTERNAL/UNKNOWN.
