@@ -1500,6 +1500,9 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
         return adjustable, True
     granted_by = grant.granted_by.department_code
     coordinated = bool(provider and granted_by and granted_by != provider)
+    # Nor an expired one the authority's coordination gave: its provider may narrow it, not extend it (the service
+    # refuses a later expire_time, grants.beyond_coordination), and narrowing what has ended changes nothing.
+    adjustable = adjustable and not (coordinated and grant.state == sharing_pb2.GRANT_STATE_EXPIRED)
     provider_approver = "APPROVER" in roles and (not provider or person.department_code == provider)
     return (provider_approver and adjustable,
             (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated))

@@ -845,6 +845,17 @@ def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustme
     ended = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_ENDED, items=["name"],
                               granted_by={"id": "psn-1", "department_code": provider})
     assert _grant_actions(approver, ended, provider) == (False, True)  # revoked only, to tidy up
+    # An expired grant of the provider's own approval may be extended; one the authority's coordination gave may not
+    # (the service refuses a later end of it), and only the authority's 审核员 revokes it.
+    authority = {"id": "psn-9", "department_code": "11100000MB0000001X"}
+    expired = sharing_pb2.Grant(id="grt-4", state=sharing_pb2.GRANT_STATE_EXPIRED, items=["name"],
+                                granted_by={"id": "psn-1", "department_code": provider})
+    assert _grant_actions(approver, expired, provider) == (True, True)
+    coordinated = sharing_pb2.Grant(id="grt-5", state=sharing_pb2.GRANT_STATE_ACTIVE, items=["name"],
+                                    granted_by=authority)
+    assert _grant_actions(approver, coordinated, provider) == (True, False)  # narrowed as needs change
+    coordinated.state = sharing_pb2.GRANT_STATE_EXPIRED
+    assert _grant_actions(approver, coordinated, provider) == (False, False)
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     page = console.templates.get_template("grants.html").render(
