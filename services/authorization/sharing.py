@@ -347,9 +347,10 @@ class Sharing:
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only refused applications, or ones "
                                       "unanswered past their due time, can be escalated")
+        refused = application.state == apps.REFUSED
+        await self._require_coordinable(application, refused)
         # A refusal states its reason (R-APP-2); asking the authority to overrule it must answer that reason, or the
         # 审核员 coordinates on the provider's word alone. An application left unanswered is its own ground.
-        refused = application.state == apps.REFUSED
         if problems := self._reason_problems(reason, required=refused, why="when escalating a refusal, say why the "
                                              "authority should grant what the provider refused"):
             raise invalid_argument(problems)
@@ -360,6 +361,21 @@ class Sharing:
         # provider's late refusal escalated the refusal without the reason its escalation must give.
         moved, _ = await self._move(application, apps.ESCALATED, event, None, from_states=(application.state,))
         return moved
+
+    async def _require_coordinable(self, application: Application, refused: bool) -> None:
+        """FAILED_PRECONDITION RESOURCE_RETIRED when the resource applied for is retired: the authority's
+        coordination can only refuse then (_grantable_entry), and the applicant escalated and waited for a decision
+        that could not grant anything. Said with what to do instead: a refusal stands, an unanswered application is
+        withdrawn."""
+        entry = await self._entries.get(application.resource_code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+            return
+        instead = ("the refusal stands" if refused else
+                   "withdraw the application (WithdrawApplication), which its provider can no longer approve")
+        day = entry.update_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA).date()
+        raise failed_precondition("RESOURCE_RETIRED", f"resource {entry.code} was retired on {day}: the authority's "
+                                  "coordination could no longer grant its use, so there is nothing to escalate; "
+                                  f"{instead}, and apply for a resource the catalog publishes if the need remains")
 
     async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:
         """The applicant ends an application nobody has decided yet: one made by mistake (the wrong items, the wrong

@@ -1064,6 +1064,35 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
     assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
 
 
+async def test_an_application_for_a_retired_resource_is_not_escalated(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Once the resource is retired, the authority's coordination can only refuse (NOT_PUBLISHED): the applicant
+    escalated a refusal, or an application left unanswered, and waited for a decision that could grant nothing. The
+    escalation is refused saying so and what to do instead; the application stays as it was."""
+    provider, user, entry = parties
+    refused = await env.submit(user, entry)
+    await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    unanswered = await env.submit(user, entry)
+    await due_yesterday(env, unanswered.id)
+    await retire_entry(env, provider, user, entry, "职能划转")
+    for application, instead in ((refused, "the refusal stands"), (unanswered, "withdraw the application")):
+        reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+            id=application.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
+            grpc.StatusCode.FAILED_PRECONDITION)
+        assert reason == "RESOURCE_RETIRED" and f"resource {entry.code} was retired on " in message, message
+        assert instead in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id), metadata=env.md(user),
+                                              timeout=10)
+    assert problem_of(caught.value).message.startswith("该资源目录已撤销，共享主管部门协调也不能再准予使用")
+    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=unanswered.id), metadata=env.md(user),
+                                           timeout=10)
+    assert got.application.state == sh.APPLICATION_STATE_SUBMITTED
+    withdrawn = await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=unanswered.id),
+                                                      metadata=env.md(user), timeout=10)
+    assert withdrawn.application.state == sh.APPLICATION_STATE_WITHDRAWN
+
+
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
@@ -1077,7 +1106,12 @@ async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_t
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
-        sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+        class Published:  # the resource as the escalation reads it (not retired)
+            @staticmethod
+            async def get(_code: str) -> cat.Entry:
+                return entry
+
+        sharing = Sharing(store, Published(), None, env.settings)  # type: ignore[arg-type]
         read = await store.get_application(application.id)  # as the escalation read it: SUBMITTED, overdue
         await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
 
