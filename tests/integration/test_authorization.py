@@ -1684,6 +1684,10 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
     assert got.policy_version == grant.policy_version and list(got.items) == ["birth_date"] and got.quota == 5
     assert not (await env.check(user, entry, "address")).allowed
+    # Nor is the holder, refused a method the decision did not give, sent to the provider to widen it.
+    download = await env.check(user, entry, "birth_date", method=DOWNLOAD)
+    assert download.deny_reason == common.DENY_REASON_METHOD_NOT_GRANTED and "ask the provider" not in \
+        download.message and "coordination decision" in download.message, download.message
 
     narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
                                      expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
