@@ -1281,7 +1281,10 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     roles = set(session.person.roles)
     shown = await _with_target(console, session, list(answer.applications), app_id if errors else "",
                                _pending_application(sharing_pb2.APPLICATION_STATE_ESCALATED))
+    resources = await console.names.resources(session.token, [a.resource_code for a in shown])
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
+                        closed={a.id: why for a in shown
+                                if (why := closed_to_coordination(resources[a.resource_code]))},
                         **await _names(console, session,
                                        [c for a in shown for c in (a.applicant_department_code,
                                                                     a.provider_department_code)],
@@ -1452,6 +1455,16 @@ def closed_to_approval(resource: Resource) -> str:
         return REASON_SENTENCES["NOT_PUBLISHED"] + "。"
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
         return REASON_SENTENCES["NOT_SHARED_NOW"] + "。"
+    return ""
+
+
+def closed_to_coordination(resource: Resource) -> str:
+    """Why the authority's coordination can no longer grant an escalated application for ``resource``, only refuse
+    it, or "": retired since (a not-shared one is what coordination opens). 协调 offered 准予共享 as for any other,
+    and the 审核员 who chose the items, the term and the quota learnt only from the refusal (NOT_PUBLISHED, whose
+    sentence speaks to the provider) that they could only refuse."""
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
+        return "该资源目录已撤销，协调也不能再准予使用：请填写协调意见后点击“不予共享”，意见将告知使用部门和提供部门。"
     return ""
 
 

@@ -981,6 +981,36 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     assert 'value="approve"' in second and "已调整为不予共享" not in second
 
 
+def test_the_coordination_form_of_an_application_whose_resource_was_retired_offers_refusal_only() -> None:
+    """An escalated application whose resource was retired since: 协调 offered 准予共享 as for any other, and the
+    审核员 learnt only from the refusal (NOT_PUBLISHED, said to the provider: 待办的申请请…点击“不予共享”) that the
+    coordination could only refuse. The card says so and offers 不予共享 alone; a not-shared resource, which
+    coordination opens, and an open one keep 准予共享."""
+    from console.names import Resource
+    from console.pages import closed_to_coordination
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    published = catalog_pb2.ENTRY_STATE_PUBLISHED
+    retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
+    not_shared = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_NOT_SHARED, published)
+    assert "已撤销" in closed_to_coordination(retired) and "不予共享" in closed_to_coordination(retired)
+    assert closed_to_coordination(not_shared) == "" and closed_to_coordination(Resource()) == ""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    closed = sharing_pb2.Application(id="app-closed", resource_code="202001/000001", items=["name"])
+    open_ = sharing_pb2.Application(id="app-open", resource_code="101001/000001", items=["name"])
+    page = console.templates.get_template("coordination.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/coordination",
+        may=lambda *_a: True, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
+        applications=[closed, open_], escalations={}, may_decide=True,
+        closed={"app-closed": closed_to_coordination(retired)})
+    first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
+    assert "该资源目录已撤销" in first and 'value="grant"' not in first and 'value="refuse"' in first
+    assert 'value="grant"' in second and "已撤销" not in second
+
+
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
     """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
     修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
