@@ -252,8 +252,15 @@ def made(grant: Grant, changed: dict[str, object]) -> dict[str, object]:
     left out. The console's 授权 form sends its items (and the expiry once edited) with every adjustment, so a
     quota raised alone was written to the application's history as "授权范围调整为：信息项 …；不脱敏 无；调用上限 …"
     and to the administrative log as a change of items and unmasked_items too: a trail saying the scope changed
-    when it did not."""
-    return {name: value for name, value in changed.items() if value != getattr(grant, name)}
+    when it did not. A list is compared as a set: the same items, purposes, methods or systems in another order change
+    nothing the decision reads, and a new version with a history step saying the scope changed would say what did
+    not happen."""
+    def same(value: object, now: object) -> bool:
+        if isinstance(value, tuple) and isinstance(now, tuple):
+            return set(value) == set(now)
+        return value == now
+
+    return {name: value for name, value in changed.items() if not same(value, getattr(grant, name))}
 
 
 def beyond_request(changed: dict[str, object], application: Application) -> list[FieldViolation]:

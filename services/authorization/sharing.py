@@ -480,11 +480,12 @@ class Sharing:
         "PURPOSE_TYPE_WORK_REFERENCE" is no word of theirs)."""
         items = items or {}
         narrowed = []
-        if scope.items != application.items:
+        # As sets: the items applied for, named in another order, are the request, not a narrowing of it.
+        if set(scope.items) != set(application.items):
             narrowed.append(f"信息项 {'、'.join(items.get(i, i) for i in scope.items)}")
-        if scope.purposes != application.purposes:
+        if set(scope.purposes) != set(application.purposes):
             narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
-        if scope.methods != application.methods:  # a method the resource no longer offers (apps.offered)
+        if set(scope.methods) != set(application.methods):  # a method the resource no longer offers (apps.offered)
             narrowed.append("使用方式 " + "、".join(METHOD_LABELS.get(m, str(m)) for m in scope.methods))
         if scope.expire_time != application.requested_expire_time:
             narrowed.append(f"有效期至 {term_end_text(scope.expire_time)}")

@@ -1653,6 +1653,26 @@ async def test_an_adjustment_gives_nothing_the_application_did_not_ask_for(  # t
     assert list(adjusted.items) == ["name", "address"]
 
 
+async def test_the_same_items_in_another_order_are_no_change(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """An approval naming the items applied for in another order was noted 同意范围有调整：信息项 … in the history both
+    departments read, and an adjustment naming a grant's items or purposes in another order made a new version and a
+    history step 授权范围调整为：…, though nothing changed."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry, purposes=[ADMIN, WORK])  # name, birth_date, address
+    approved = await env.reply(provider, application.id, items=["address", "birth_date", "name"],
+                               purposes=[WORK, ADMIN])
+    assert approved.application.history[-1].note == "按申请范围同意", approved.application.history[-1].note
+    grant = approved.grant
+    same = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["birth_date", "name", "address"],
+                                                purposes=[WORK, ADMIN]),
+                                 update_mask=field_mask_pb2.FieldMask(paths=["items", "purposes"]))
+    adjusted = (await env.sharing.UpdateGrant(same, metadata=env.md(approver(provider)), timeout=10)).grant
+    assert adjusted.policy_version == grant.policy_version
+    history = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                                timeout=10)).application.history
+    assert [e.action for e in history] == ["SUBMITTED", "APPROVED"]
+
+
 async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The provider refused; the authority's coordination decision granted birth_date alone, 5 calls, 30 days. The
