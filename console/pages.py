@@ -1053,8 +1053,10 @@ async def _application_page(console: Console, request: Request, session: Session
         return _refused(console, request, problem)
     a = got.application
     roles = set(session.person.roles)
+    resource = (await console.names.resources(session.token, [a.resource_code])).get(a.resource_code, Resource())
     return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
                         errors=errors or {}, typed=typed or {}, grant=await _granted(console, session, a.grant_id),
+                        retired=_retired_for_applicant(a, resource),
                         # Display only (the service decides again): the applicant department's 申请人 escalates; the
                         # provider's 审批人 and the authority reading a refused application were offered the form too.
                         may_escalate=(not roles or "APPLICANT" in roles)
@@ -1063,6 +1065,21 @@ async def _application_page(console: Console, request: Request, session: Session
                         **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
                                                           *(h.actor_department_code for h in a.history)],
                                        [a.resource_code]))
+
+
+def _retired_for_applicant(application: sharing_pb2.Application, resource: Resource) -> str:
+    """What the application's page says of a resource retired since it was made, or "": no escalation can get its
+    use granted any more (the service refuses it, RESOURCE_RETIRED), yet the page offered 提请共享主管部门协调 on a
+    refusal or an overdue application; one still undecided is withdrawn instead."""
+    if resource.state != catalog_pb2.ENTRY_STATE_RETIRED:
+        return ""
+    if application.state in (sharing_pb2.APPLICATION_STATE_SUBMITTED, sharing_pb2.APPLICATION_STATE_ESCALATED):
+        return ("该资源目录已撤销，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请对现有的资源目录"
+                "重新申请。")
+    if application.state == sharing_pb2.APPLICATION_STATE_REFUSED:
+        return ("该资源目录已撤销，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请对现有的资源目录"
+                "重新申请。")
+    return ""  # a grant it gave reads 已终止; a final decision or a withdrawal needs nothing more
 
 
 async def _granted(console: Console, session: Session, grant_id: str) -> sharing_pb2.Grant | None:

@@ -1011,6 +1011,41 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
     assert 'value="grant"' in second and "已撤销" not in second
 
 
+def test_an_application_for_a_retired_resource_offers_no_escalation_and_says_what_to_do() -> None:
+    """The service refuses to escalate an application whose resource was retired (RESOURCE_RETIRED: coordination
+    could grant nothing), yet the application's page offered 提请共享主管部门协调 on a refusal or an overdue
+    application. It says the resource was retired and what to do instead (withdraw an undecided one), without the
+    escalation form; the withdrawal stays offered."""
+    from console.names import Resource
+    from console.pages import _retired_for_applicant
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
+    published = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL,
+                         catalog_pb2.ENTRY_STATE_PUBLISHED)
+    overdue = sharing_pb2.Application(id="app-late", resource_code="202001/000001", items=["name"], overdue=True,
+                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED)
+    refused = sharing_pb2.Application(id="app-refused", state=sharing_pb2.APPLICATION_STATE_REFUSED)
+    approved = sharing_pb2.Application(id="app-approved", state=sharing_pb2.APPLICATION_STATE_APPROVED)
+    assert "请撤回此申请" in _retired_for_applicant(overdue, retired)
+    assert "最终结果" in _retired_for_applicant(refused, retired)
+    assert _retired_for_applicant(approved, retired) == "" and _retired_for_applicant(overdue, published) == ""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(retired_said: str) -> str:
+        return console.templates.get_template("application.html").render(
+            request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/applications",
+            may=lambda *_a: True, dept_names={}, res_names={}, names={}, typed={}, grant=None, may_escalate=True,
+            application=overdue, retired=retired_said)
+
+    assert "提请共享主管部门协调</button>" in page("") and "撤回申请" in page("")
+    said = page(_retired_for_applicant(overdue, retired))
+    assert "该资源目录已撤销" in said and "提请共享主管部门协调</button>" not in said and "撤回申请" in said, said
+
+
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
     """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
     修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
