@@ -344,6 +344,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
+    # A coordinated grant's provider clearing its items (grants.changes): revoking it is the authority's.
+    (r"at least one item is required; ask the authority.*",
+     "请至少勾选一个信息项。本授权由共享主管部门协调决定，提供部门不能撤销：如需终止，请联系共享主管部门。"),
     (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),
     # An application's 用途 and 使用方式 (services/authorization/validation.enum_list_problems): checkboxes on 申请使用.
     (r"at least one purpose is required", "请至少勾选一个用途。"),

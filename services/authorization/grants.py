@@ -202,7 +202,11 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
         problems += item_list_problems("grant.items", update.items, known, f"an item of resource {grant.resource_code}")
         problems += relisted_problems("grant.items", update.items, relisted, grant)
         if not update.items:
-            problems.append(FieldViolation("grant.items", "at least one item is required; revoke the grant instead"))
+            # A coordinated grant is revoked by the authority only (Sharing._managed_grant): its provider sent to
+            # RevokeGrant was refused there too.
+            instead = ("ask the authority (共享主管部门) to revoke it: the authority's coordination decision gave it"
+                       if grant.coordinated else "revoke the grant instead")
+            problems.append(FieldViolation("grant.items", f"at least one item is required; {instead}"))
         changed["items"] = update.items
     items = changed.get("items", grant.items)
     if update.touches("unmasked_items"):

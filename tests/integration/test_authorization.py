@@ -1701,6 +1701,10 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     _, fields, message = await fails(adjust(sh.Grant(id=grant.id), "quota"), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["grant.quota"] and "unlimited calls is more than the 5" in message, message
     assert field_sentence(message.split(": ", 1)[1]).startswith("本授权由共享主管部门协调决定，提供部门只能缩小")
+    # Narrowed to nothing, it is not the provider's to revoke either: the refusal says whose it is.
+    _, fields, message = await fails(adjust(sh.Grant(id=grant.id), "items"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.items"] and "ask the authority" in message and "revoke the grant instead" not in message
+    assert "请联系共享主管部门" in field_sentence(message.split(": ", 1)[1])
     got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
     assert got.policy_version == grant.policy_version and list(got.items) == ["birth_date"] and got.quota == 5
     assert not (await env.check(user, entry, "address")).allowed
