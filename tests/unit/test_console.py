@@ -1046,6 +1046,35 @@ def test_an_application_for_a_retired_resource_offers_no_escalation_and_says_wha
     assert "该资源目录已撤销" in said and "提请共享主管部门协调</button>" not in said and "撤回申请" in said, said
 
 
+
+def test_an_applications_page_shows_the_methods_and_systems_approved_when_they_differ() -> None:
+    """An approval leaves out a method the resource no longer offers, and the provider narrows a grant's systems
+    later: the application's page showed the methods and systems applied for alone (批准的 only items, term and
+    quota), so the applicant read a batch download or a system the grant does not give."""
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.common.v1 import common_pb2
+
+    online, download = common_pb2.SHARE_METHOD_ONLINE_QUERY, common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
+    applied = sharing_pb2.Application(id="app-1", resource_code="101001/000001", items=["name"],
+                                      methods=[online, download], system_ids=["sys-a", "sys-b"], grant_id="grt-1",
+                                      state=sharing_pb2.APPLICATION_STATE_APPROVED)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(grant: sharing_pb2.Grant) -> str:
+        return console.templates.get_template("application.html").render(
+            request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/applications",
+            may=lambda *_a: True, dept_names={}, res_names={}, names={}, typed={}, grant=grant, may_escalate=False,
+            application=applied, retired="")
+
+    as_applied = sharing_pb2.Grant(id="grt-1", items=["name"], methods=[download, online],
+                                   system_ids=["sys-b", "sys-a"])
+    assert "批准的使用方式" not in page(as_applied)  # the same, in another order
+    narrowed = page(sharing_pb2.Grant(id="grt-1", items=["name"], methods=[online], system_ids=["sys-a"]))
+    approved = narrowed[narrowed.index("批准的使用方式"):]
+    assert "联机查询 · 限定业务系统 sys-a" in approved and "批量下载" not in approved, approved
+
+
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
     """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
     修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
