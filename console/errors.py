@@ -66,6 +66,10 @@ REASON_SENTENCES = {
                           "自行编目发布该资源，原目录予以撤销",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"
                       "使用部门可提请共享主管部门协调",
+    "RESOURCE_RETIRED": "该资源目录已撤销，共享主管部门协调也不能再准予使用，无需提请协调：尚未答复的申请请撤回；"
+                        "如仍需要，请对现有的资源目录重新申请",
+    "METHOD_NOT_OFFERED": "该资源在申请后已不再提供所申请的使用方式，此申请不能再同意或准予：请填写理由后点击"
+                          "“不予共享”，使用部门可按现有的使用方式重新申请",
     # Another person acted first (a second 审批人 answering the same dispute, a second 编目员 resolving the same
     # conflict, a 编目员 changing the entry while the 审核员 published it): the page read the service's English.
     "DISPUTE_CLOSED": "该疑义已经答复（可能已由本部门的另一位审批人答复），您的答复未保存：请刷新页面查看已有的答复",
@@ -192,6 +196,7 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
 SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
+                        "METHOD_NOT_OFFERED", "RESOURCE_RETIRED",
                         "DEPARTMENT_NAME_TAKEN", "DISPUTE_CLOSED", "CONFLICT_RESOLVED", "CHANGED_DURING_REVIEW",
                         "LAST_AUTHORITY_SYSTEM", "LAST_ADMINISTRATOR", "LOCAL_ACCOUNTS_NEED_KEY"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
@@ -339,6 +344,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
+    # A coordinated grant's provider clearing its items (grants.changes): revoking it is the authority's.
+    (r"at least one item is required; ask the authority.*",
+     "请至少勾选一个信息项。本授权由共享主管部门协调决定，提供部门不能撤销：如需终止，请联系共享主管部门。"),
     (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),
     # An application's 用途 and 使用方式 (services/authorization/validation.enum_list_problems): checkboxes on 申请使用.
     (r"at least one purpose is required", "请至少勾选一个用途。"),
@@ -357,6 +365,11 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"(\w+) was dropped from the catalog and added back after grant \S+ was made.*",
      r"信息项 \1 在授权后曾从该资源目录中删除、后又重新加入（含义可能已不同），本授权已不覆盖，调整授权也不能恢复："
      r"请取消勾选后重新提交，使用部门如仍需要应重新申请。"),
+    # A provider's adjustment widening a grant the authority's coordination decision gave
+    # (grants.beyond_coordination): the 授权 form's items, unmasking, end and call limit.
+    (r".+(?:beyond what| the end| \d+) the authority's coordination decision gave grant \S+: its provider may narrow.*",
+     "本授权由共享主管部门协调决定，提供部门只能缩小其范围（信息项、不脱敏、有效期、调用上限等），不能超出协调决定放宽："
+     "请改回原值后重新提交；使用部门如需更大范围，应重新申请。"),
     (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
     (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),
     (r".+ is not the machine name of any item", "查询键须填写下方某个信息项的英文名。"),

@@ -1053,8 +1053,10 @@ async def _application_page(console: Console, request: Request, session: Session
         return _refused(console, request, problem)
     a = got.application
     roles = set(session.person.roles)
+    resource = (await console.names.resources(session.token, [a.resource_code])).get(a.resource_code, Resource())
     return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
                         errors=errors or {}, typed=typed or {}, grant=await _granted(console, session, a.grant_id),
+                        retired=_retired_for_applicant(a, resource),
                         # Display only (the service decides again): the applicant department's 申请人 escalates; the
                         # provider's 审批人 and the authority reading a refused application were offered the form too.
                         may_escalate=(not roles or "APPLICANT" in roles)
@@ -1063,6 +1065,21 @@ async def _application_page(console: Console, request: Request, session: Session
                         **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
                                                           *(h.actor_department_code for h in a.history)],
                                        [a.resource_code]))
+
+
+def _retired_for_applicant(application: sharing_pb2.Application, resource: Resource) -> str:
+    """What the application's page says of a resource retired since it was made, or "": no escalation can get its
+    use granted any more (the service refuses it, RESOURCE_RETIRED), yet the page offered 提请共享主管部门协调 on a
+    refusal or an overdue application; one still undecided is withdrawn instead."""
+    if resource.state != catalog_pb2.ENTRY_STATE_RETIRED:
+        return ""
+    if application.state in (sharing_pb2.APPLICATION_STATE_SUBMITTED, sharing_pb2.APPLICATION_STATE_ESCALATED):
+        return ("该资源目录已撤销，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请对现有的资源目录"
+                "重新申请。")
+    if application.state == sharing_pb2.APPLICATION_STATE_REFUSED:
+        return ("该资源目录已撤销，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请对现有的资源目录"
+                "重新申请。")
+    return ""  # a grant it gave reads 已终止; a final decision or a withdrawal needs nothing more
 
 
 async def _granted(console: Console, session: Session, grant_id: str) -> sharing_pb2.Grant | None:
@@ -1281,7 +1298,10 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     roles = set(session.person.roles)
     shown = await _with_target(console, session, list(answer.applications), app_id if errors else "",
                                _pending_application(sharing_pb2.APPLICATION_STATE_ESCALATED))
+    resources = await console.names.resources(session.token, [a.resource_code for a in shown])
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
+                        closed={a.id: why for a in shown
+                                if (why := closed_to_coordination(resources[a.resource_code]))},
                         **await _names(console, session,
                                        [c for a in shown for c in (a.applicant_department_code,
                                                                     a.provider_department_code)],
@@ -1455,6 +1475,16 @@ def closed_to_approval(resource: Resource) -> str:
     return ""
 
 
+def closed_to_coordination(resource: Resource) -> str:
+    """Why the authority's coordination can no longer grant an escalated application for ``resource``, only refuse
+    it, or "": retired since (a not-shared one is what coordination opens). 协调 offered 准予共享 as for any other,
+    and the 审核员 who chose the items, the term and the quota learnt only from the refusal (NOT_PUBLISHED, whose
+    sentence speaks to the provider) that they could only refuse."""
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
+        return "该资源目录已撤销，协调也不能再准予使用：请填写协调意见后点击“不予共享”，意见将告知使用部门和提供部门。"
+    return ""
+
+
 def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     """Why an active grant lets nothing through now although it is in force, or "": its resource was made
     不予共享 since (only a grant the authority's coordination gave opens such a resource: the provider's is not
@@ -1500,6 +1530,9 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
         return adjustable, True
     granted_by = grant.granted_by.department_code
     coordinated = bool(provider and granted_by and granted_by != provider)
+    # Nor an expired one the authority's coordination gave: its provider may narrow it, not extend it (the service
+    # refuses a later expire_time, grants.beyond_coordination), and narrowing what has ended changes nothing.
+    adjustable = adjustable and not (coordinated and grant.state == sharing_pb2.GRANT_STATE_EXPIRED)
     provider_approver = "APPROVER" in roles and (not provider or person.department_code == provider)
     return (provider_approver and adjustable,
             (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated))

@@ -12,7 +12,7 @@ workflow that stores and announces them is services.authorization.sharing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -249,6 +249,14 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
                         "was made (it may mean something else now): approve only the other items, naming them in "
                         "items; the applicant applies again for it")
          for item in scope.items if item in relisted]
+
+
+def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:
+    """``scope`` with the share methods ``entry`` still offers: an approval gives the methods applied for, which a
+    version published since may no longer offer (every call by such a method is refused METHOD_NOT_GRANTED, though the
+    grant named it). The caller refuses a scope left with none (the approver cannot choose methods)."""
+    still = offered_methods(entry)
+    return replace(scope, methods=tuple(m for m in scope.methods if m in still))
 
 
 def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:

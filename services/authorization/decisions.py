@@ -49,6 +49,18 @@ _ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
 _METHODS = ShortNames(common_pb2.ShareMethod)
 _PURPOSES = ShortNames(common_pb2.PurposeType)
 APPLY = "apply through SharingService.SubmitApplication"
+
+
+def _widened(grants: Sequence[Grant], ask: str) -> str:
+    """What a refused holder may do for more than ``grants`` give: ``ask`` the provider to widen one, unless each
+    was given by the authority's coordination decision, which its provider may not widen (grants.beyond_coordination)
+    and a new application is the way."""
+    if grants and all(g.coordinated for g in grants):
+        return (f"{APPLY} again (your grant was given by the authority's coordination decision, which its provider "
+                "may narrow but not widen)")
+    return ask
+
+
 #: CheckRequest.exclude_grant_ids: more used-up grants than a department holds live on one resource.
 MAX_EXCLUDED_GRANTS = 16
 
@@ -185,17 +197,19 @@ class _Decider:
         if not candidates:
             return self.refuse(common_pb2.DENY_REASON_SYSTEM_NOT_GRANTED, basic,
                                f"your department's grants for resource {self.code} are limited to other systems: "
-                               f"ask the provider to add system {request.system_id} (SharingService.UpdateGrant)")
+                               + _widened(live, f"ask the provider to add system {request.system_id} "
+                                          "(SharingService.UpdateGrant)"))
         candidates = [g for g in candidates if request.purpose in g.purposes]
         if not candidates:
             return self.refuse(common_pb2.DENY_REASON_PURPOSE_NOT_GRANTED, basic,
                                f"no grant for resource {self.code} covers purpose {_purpose_name(request.purpose)}: "
                                f"declare a granted purpose or {APPLY}")
+        widenable = candidates
         candidates = [g for g in candidates if self.method in g.methods]
         if not candidates:
             return self.refuse(common_pb2.DENY_REASON_METHOD_NOT_GRANTED, basic,
-                               f"no grant for resource {self.code} includes {_method_name(self.method)}: ask the "
-                               f"provider to extend the grant or {APPLY}")
+                               f"no grant for resource {self.code} includes {_method_name(self.method)}: "
+                               + _widened(widenable, f"ask the provider to extend the grant or {APPLY}"))
         # Which grant serves is chosen by items and term, not by the calls left (query counts those): when the
         # chosen one is used up, query asks again without it, so a department that applied again is served by its
         # new grant instead of refused QUOTA_EXHAUSTED by the old one.
@@ -278,11 +292,13 @@ class _Decider:
         expired = [g for g in grants if g.expired(self.now)]
         if expired:
             latest = max(expired, key=lambda g: g.expire_time)
-            # Its provider may still extend an expired grant (UpdateGrant), which keeps its application and quota.
+            # Its provider may still extend an expired grant (UpdateGrant), which keeps its application and quota;
+            # not one the authority's coordination decision gave (grants.beyond_coordination).
+            extend = ("" if latest.coordinated else "ask the provider department to extend it "
+                      "(SharingService.UpdateGrant, a later expire_time), or ")
             return self.refuse(common_pb2.DENY_REASON_EXPIRED, basic,
                                f"your grant {latest.id} for resource {self.code} expired at "
-                               f"{latest.expire_time.isoformat()}: ask the provider department to extend it "
-                               f"(SharingService.UpdateGrant, a later expire_time), or {APPLY} again")
+                               f"{latest.expire_time.isoformat()}: {extend}{APPLY} again")
         if grants:
             latest = max(grants, key=lambda g: (g.create_time or dt.datetime.min.replace(tzinfo=dt.UTC), g.id))
             why = f" ({latest.revoke_reason})" if latest.revoke_reason else ""

@@ -202,7 +202,11 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
         problems += item_list_problems("grant.items", update.items, known, f"an item of resource {grant.resource_code}")
         problems += relisted_problems("grant.items", update.items, relisted, grant)
         if not update.items:
-            problems.append(FieldViolation("grant.items", "at least one item is required; revoke the grant instead"))
+            # A coordinated grant is revoked by the authority only (Sharing._managed_grant): its provider sent to
+            # RevokeGrant was refused there too.
+            instead = ("ask the authority (共享主管部门) to revoke it: the authority's coordination decision gave it"
+                       if grant.coordinated else "revoke the grant instead")
+            problems.append(FieldViolation("grant.items", f"at least one item is required; {instead}"))
         changed["items"] = update.items
     items = changed.get("items", grant.items)
     if update.touches("unmasked_items"):
@@ -252,8 +256,15 @@ def made(grant: Grant, changed: dict[str, object]) -> dict[str, object]:
     left out. The console's 授权 form sends its items (and the expiry once edited) with every adjustment, so a
     quota raised alone was written to the application's history as "授权范围调整为：信息项 …；不脱敏 无；调用上限 …"
     and to the administrative log as a change of items and unmasked_items too: a trail saying the scope changed
-    when it did not."""
-    return {name: value for name, value in changed.items() if value != getattr(grant, name)}
+    when it did not. A list is compared as a set: the same items, purposes, methods or systems in another order change
+    nothing the decision reads, and a new version with a history step saying the scope changed would say what did
+    not happen."""
+    def same(value: object, now: object) -> bool:
+        if isinstance(value, tuple) and isinstance(now, tuple):
+            return set(value) == set(now)
+        return value == now
+
+    return {name: value for name, value in changed.items() if not same(value, getattr(grant, name))}
 
 
 def beyond_request(changed: dict[str, object], application: Application) -> list[FieldViolation]:
@@ -285,6 +296,43 @@ def beyond_request(changed: dict[str, object], application: Application) -> list
                                     "adjustment, like an approval, stays within what was applied for (a new need "
                                     "is a new application)")
                      for index, value in enumerate(values) if value not in requested]  # type: ignore[attr-defined]
+    return problems
+
+
+def beyond_coordination(grant: Grant, changed: dict[str, object]) -> list[FieldViolation]:
+    """What an adjustment would widen of a grant the authority's coordination decision gave (Art. 12): an item,
+    an unmasked item, a purpose, a method or a system it does not give, a later end, a higher (or no) call limit.
+
+    The provider had refused (or the resource is not shared, which no provider's approval opens) and the authority
+    decided how far the use goes; the provider's 审批人 then widened the grant within the application, to the items,
+    the term or the unmasking the authority had held back, undoing the decision as surely as a revocation would
+    (which is the authority's). It may still narrow the grant as needs change (003 Art. 11); a wider use is a new
+    application, which the authority coordinates when the provider refuses it."""
+    decision = f"the authority's coordination decision gave grant {grant.id}"
+    rule = "its provider may narrow a coordinated grant, not widen it (a wider use is a new application)"
+    beyond = f"beyond what {decision}: {rule}"
+    problems = []
+    what = {"items": "the item", "unmasked_items": "unmasking", "purposes": "the purpose",
+            "methods": "the share method", "system_ids": "the system"}
+    for name, said in what.items():
+        values = changed.get(name)
+        given: tuple[object, ...] = getattr(grant, name)
+        if values is None or (name == "system_ids" and not given):  # no system named is every system: all narrow
+            continue
+        if name == "system_ids" and not values:
+            problems.append(FieldViolation("grant.system_ids", f"an empty list opens the grant to every system of "
+                                           f"department {grant.department_code}, which is {beyond}"))
+            continue
+        problems += [FieldViolation(f"grant.{name}[{index}]", f"{said} {value} is {beyond}")
+                     for index, value in enumerate(values) if value not in given]  # type: ignore[attr-defined]
+    end = changed.get("expire_time")
+    if isinstance(end, dt.datetime) and end > grant.expire_time:
+        problems.append(FieldViolation("grant.expire_time", f"is later than {term_end_text(grant.expire_time)}, "
+                                       f"the end {decision}: {rule}"))
+    quota = changed.get("quota")
+    if isinstance(quota, int) and grant.quota and (not quota or quota > grant.quota):
+        problems.append(FieldViolation("grant.quota", f"{quota or 'unlimited'} calls is more than the "
+                                       f"{grant.quota} {decision}: {rule}"))
     return problems
 
 

@@ -22,7 +22,7 @@ from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
 from services.authorization.decisions import in_force
-from services.authorization.entries import EntryLookup, classified, display_names
+from services.authorization.entries import EntryLookup, classified, display_names, offered_methods
 from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.roles import require_authority, require_identified
@@ -30,6 +30,7 @@ from services.authorization.store import ApplicationFilter, GrantFilter, Store
 from services.authorization.validation import (
     APPLICATION_ID,
     GRANT_ID,
+    METHOD_LABELS,
     PURPOSE_LABELS,
     SYSTEM_ID,
     TEXT_MAX,
@@ -310,7 +311,7 @@ class Sharing:
                                       f"version {entry.version}: a provider's approval cannot open it; refuse the "
                                       "application, saying so (the applicant may then ask the authority to "
                                       "coordinate)")
-        scope = apps.narrow(application, terms, now)
+        scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
@@ -318,6 +319,20 @@ class Sharing:
         event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason,
                                                                     display_names(entry)), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
+
+    @staticmethod
+    def _offered(application: Application, scope: apps.Scope, entry: catalog_pb2.Entry) -> apps.Scope:
+        """``scope`` with the methods the resource still offers (applications.offered); FAILED_PRECONDITION when it
+        offers none of those applied for, as an approval cannot choose others: the application is refused."""
+        kept = apps.offered(scope, entry)
+        if not kept.methods:
+            asked = ", ".join(common_pb2.ShareMethod.Name(m) for m in application.methods)
+            offers = ", ".join(common_pb2.ShareMethod.Name(m) for m in sorted(offered_methods(entry))) or "none"
+            raise failed_precondition("METHOD_NOT_OFFERED", f"resource {entry.code} no longer offers {asked}, the "
+                                      f"share method applied for (version {entry.version} offers {offers}): its use "
+                                      "can no longer be granted; refuse the application, saying so (the applicant "
+                                      "may apply again for a method it offers)")
+        return kept
 
     async def escalate(self, caller: Caller, application_id: str, reason: str) -> Application:
         """The applicant takes a refused (or unanswered, overdue) application to the authority (R-APP-3)."""
@@ -332,9 +347,10 @@ class Sharing:
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only refused applications, or ones "
                                       "unanswered past their due time, can be escalated")
+        refused = application.state == apps.REFUSED
+        await self._require_coordinable(application, refused)
         # A refusal states its reason (R-APP-2); asking the authority to overrule it must answer that reason, or the
         # 审核员 coordinates on the provider's word alone. An application left unanswered is its own ground.
-        refused = application.state == apps.REFUSED
         if problems := self._reason_problems(reason, required=refused, why="when escalating a refusal, say why the "
                                              "authority should grant what the provider refused"):
             raise invalid_argument(problems)
@@ -345,6 +361,21 @@ class Sharing:
         # provider's late refusal escalated the refusal without the reason its escalation must give.
         moved, _ = await self._move(application, apps.ESCALATED, event, None, from_states=(application.state,))
         return moved
+
+    async def _require_coordinable(self, application: Application, refused: bool) -> None:
+        """FAILED_PRECONDITION RESOURCE_RETIRED when the resource applied for is retired: the authority's
+        coordination can only refuse then (_grantable_entry), and the applicant escalated and waited for a decision
+        that could not grant anything. Said with what to do instead: a refusal stands, an unanswered application is
+        withdrawn."""
+        entry = await self._entries.get(application.resource_code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+            return
+        instead = ("the refusal stands" if refused else
+                   "withdraw the application (WithdrawApplication), which its provider can no longer approve")
+        day = entry.update_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA).date()
+        raise failed_precondition("RESOURCE_RETIRED", f"resource {entry.code} was retired on {day}: the authority's "
+                                  "coordination could no longer grant its use, so there is nothing to escalate; "
+                                  f"{instead}, and apply for a resource the catalog publishes if the need remains")
 
     async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:
         """The applicant ends an application nobody has decided yet: one made by mistake (the wrong items, the wrong
@@ -390,7 +421,7 @@ class Sharing:
             return await self._move(application, apps.COORDINATED_REFUSED, event, None,
                                     from_states=(apps.ESCALATED,), coordination_reason=reason)
         entry = await self._grantable_entry(application)
-        scope = apps.narrow(application, terms, now)
+        scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
@@ -449,10 +480,13 @@ class Sharing:
         "PURPOSE_TYPE_WORK_REFERENCE" is no word of theirs)."""
         items = items or {}
         narrowed = []
-        if scope.items != application.items:
+        # As sets: the items applied for, named in another order, are the request, not a narrowing of it.
+        if set(scope.items) != set(application.items):
             narrowed.append(f"信息项 {'、'.join(items.get(i, i) for i in scope.items)}")
-        if scope.purposes != application.purposes:
+        if set(scope.purposes) != set(application.purposes):
             narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
+        if set(scope.methods) != set(application.methods):  # a method the resource no longer offers (apps.offered)
+            narrowed.append("使用方式 " + "、".join(METHOD_LABELS.get(m, str(m)) for m in scope.methods))
         if scope.expire_time != application.requested_expire_time:
             narrowed.append(f"有效期至 {term_end_text(scope.expire_time)}")
         if scope.quota != application.quota:
@@ -568,6 +602,8 @@ class Sharing:
         changed, problems = grant_rules.changes(grant, update, entry, now)
         if changed.keys() & {"items", "purposes", "methods", "system_ids"}:
             problems += grant_rules.beyond_request(changed, await self._find_application(grant.application_id))
+        if grant.coordinated:
+            problems += grant_rules.beyond_coordination(grant, changed)
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from console.errors import field_sentence
+from console.errors import field_sentence, problem_of
 from console.names import Names, watch_changes
 from govshare.authorization.v1 import (
     admin_log_pb2,
@@ -1064,6 +1064,35 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
     assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
 
 
+async def test_an_application_for_a_retired_resource_is_not_escalated(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Once the resource is retired, the authority's coordination can only refuse (NOT_PUBLISHED): the applicant
+    escalated a refusal, or an application left unanswered, and waited for a decision that could grant nothing. The
+    escalation is refused saying so and what to do instead; the application stays as it was."""
+    provider, user, entry = parties
+    refused = await env.submit(user, entry)
+    await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    unanswered = await env.submit(user, entry)
+    await due_yesterday(env, unanswered.id)
+    await retire_entry(env, provider, user, entry, "职能划转")
+    for application, instead in ((refused, "the refusal stands"), (unanswered, "withdraw the application")):
+        reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+            id=application.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
+            grpc.StatusCode.FAILED_PRECONDITION)
+        assert reason == "RESOURCE_RETIRED" and f"resource {entry.code} was retired on " in message, message
+        assert instead in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id), metadata=env.md(user),
+                                              timeout=10)
+    assert problem_of(caught.value).message.startswith("该资源目录已撤销，共享主管部门协调也不能再准予使用")
+    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=unanswered.id), metadata=env.md(user),
+                                           timeout=10)
+    assert got.application.state == sh.APPLICATION_STATE_SUBMITTED
+    withdrawn = await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=unanswered.id),
+                                                      metadata=env.md(user), timeout=10)
+    assert withdrawn.application.state == sh.APPLICATION_STATE_WITHDRAWN
+
+
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
@@ -1077,7 +1106,12 @@ async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_t
     store = Store()
     await store.open(env.settings.database_url, min_size=1, max_size=2)
     try:
-        sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+        class Published:  # the resource as the escalation reads it (not retired)
+            @staticmethod
+            async def get(_code: str) -> cat.Entry:
+                return entry
+
+        sharing = Sharing(store, Published(), None, env.settings)  # type: ignore[arg-type]
         read = await store.get_application(application.id)  # as the escalation read it: SUBMITTED, overdue
         await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
 
@@ -1619,6 +1653,78 @@ async def test_an_adjustment_gives_nothing_the_application_did_not_ask_for(  # t
     assert list(adjusted.items) == ["name", "address"]
 
 
+async def test_the_same_items_in_another_order_are_no_change(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """An approval naming the items applied for in another order was noted 同意范围有调整：信息项 … in the history both
+    departments read, and an adjustment naming a grant's items or purposes in another order made a new version and a
+    history step 授权范围调整为：…, though nothing changed."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry, purposes=[ADMIN, WORK])  # name, birth_date, address
+    approved = await env.reply(provider, application.id, items=["address", "birth_date", "name"],
+                               purposes=[WORK, ADMIN])
+    assert approved.application.history[-1].note == "按申请范围同意", approved.application.history[-1].note
+    grant = approved.grant
+    same = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["birth_date", "name", "address"],
+                                                purposes=[WORK, ADMIN]),
+                                 update_mask=field_mask_pb2.FieldMask(paths=["items", "purposes"]))
+    adjusted = (await env.sharing.UpdateGrant(same, metadata=env.md(approver(provider)), timeout=10)).grant
+    assert adjusted.policy_version == grant.policy_version
+    history = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                                timeout=10)).application.history
+    assert [e.action for e in history] == ["SUBMITTED", "APPROVED"]
+
+
+async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The provider refused; the authority's coordination decision granted birth_date alone, 5 calls, 30 days. The
+    provider's 审批人 then widened the grant, within the application, to address, unmasked, 1000 calls and 90 days:
+    the decision undone by the party it overruled (revoking it is the authority's). Each widening is refused on its
+    field, nothing changed; a narrowing is still the provider's, an extension once expired is not."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=application.id, reason="低保审核为法定职责"),
+                                          metadata=env.md(user), timeout=10)
+    grant = (await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True, reason="仅准予出生日期", items=["birth_date"], quota=5,
+        expire_time=timestamp(dt.timedelta(days=30))), metadata=env.md(AUTHORITY_REVIEWER), timeout=10)).grant
+
+    def adjust(change: sh.Grant, *paths: str) -> object:
+        return env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
+            paths=list(paths))), metadata=env.md(approver(provider)), timeout=10)
+
+    wider = sh.Grant(id=grant.id, items=["birth_date", "address"], unmasked_items=["address"], quota=1000,
+                     expire_time=timestamp(dt.timedelta(days=90)))
+    _, fields, message = await fails(adjust(wider, "items", "unmasked_items", "quota", "expire_time"),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"grant.items[1]", "grant.unmasked_items[0]", "grant.quota", "grant.expire_time"}, fields
+    assert "not widen it" in message
+    _, fields, message = await fails(adjust(sh.Grant(id=grant.id), "quota"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.quota"] and "unlimited calls is more than the 5" in message, message
+    assert field_sentence(message.split(": ", 1)[1]).startswith("本授权由共享主管部门协调决定，提供部门只能缩小")
+    # Narrowed to nothing, it is not the provider's to revoke either: the refusal says whose it is.
+    _, fields, message = await fails(adjust(sh.Grant(id=grant.id), "items"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.items"] and "ask the authority" in message and "revoke the grant instead" not in message
+    assert "请联系共享主管部门" in field_sentence(message.split(": ", 1)[1])
+    got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
+    assert got.policy_version == grant.policy_version and list(got.items) == ["birth_date"] and got.quota == 5
+    assert not (await env.check(user, entry, "address")).allowed
+    # Nor is the holder, refused a method the decision did not give, sent to the provider to widen it.
+    download = await env.check(user, entry, "birth_date", method=DOWNLOAD)
+    assert download.deny_reason == common.DENY_REASON_METHOD_NOT_GRANTED and "ask the provider" not in \
+        download.message and "coordination decision" in download.message, download.message
+
+    narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
+                                     expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
+    assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
+    # Nor is it extended once expired; the holder, refused, is not sent to the provider for an extension.
+    await expired_a_minute_ago(env, grant.id)
+    _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=10))),
+                                      "expire_time"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["grant.expire_time"]
+    refused = await env.check(user, entry, "birth_date")
+    assert refused.deny_reason == common.DENY_REASON_EXPIRED and "extend" not in refused.message, refused.message
+
+
 async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """A grant past its expire_time was listed GRANT_STATE_ACTIVE (and found by ListGrants' ACTIVE filter) while
@@ -2124,6 +2230,39 @@ async def test_an_approval_grants_only_items_the_published_version_has(  # type:
     assert fields == ["items"] and "address is no longer an item" in message
     approved = await env.reply(provider, application.id, items=["name", "birth_date"])
     assert list(approved.grant.items) == ["name", "birth_date"]
+
+
+async def test_an_approval_grants_only_methods_the_published_version_offers(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version published after the application stopped offering 部门批量下载: approving (or granting by coordination)
+    the request as made gave a grant for a method the resource no longer offers, read by both departments as allowing
+    batch downloads that every Export refused. The grant gives the methods still offered, the history saying so; an
+    application for none of them cannot be approved, only refused."""
+    provider, user, entry = parties
+    both = await env.submit(user, entry, methods=[ONLINE, DOWNLOAD])
+    download = await env.submit(user, entry, methods=[DOWNLOAD])
+    stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    await stub.UpdateEntry(cat.UpdateEntryRequest(entry=cat.Entry(code=entry.code, share_methods=[ONLINE]),
+                                                  update_mask=field_mask_pb2.FieldMask(paths=["share_methods"])),
+                           metadata=env.md(provider), timeout=10)
+    await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=env.md(provider), timeout=10)
+    await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                           metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+    for _ in range(200):  # until authorization's cache holds version 2
+        if (await env.check(user, entry, "birth_date", method=DOWNLOAD)).deny_reason == \
+                common.DENY_REASON_METHOD_NOT_GRANTED:
+            break
+        await asyncio.sleep(0.01)
+    approved = await env.reply(provider, both.id)
+    assert list(approved.grant.methods) == [ONLINE]
+    assert "使用方式 联机查询" in approved.application.history[-1].note, approved.application.history[-1].note
+    reason, _, message = await fails(env.reply(provider, download.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "METHOD_NOT_OFFERED" and "BATCH_DOWNLOAD" in message and "refuse" in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await env.reply(provider, download.id)
+    said = problem_of(refused.value).message  # as the console's 答复 says it
+    assert said.startswith("该资源在申请后已不再提供所申请的使用方式") and "BATCH" not in said, said
+    await env.reply(provider, download.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已不提供批量下载")
 
 
 # Fuzz: whatever the request, the service answers with a deliberate status, never INTERNAL/UNKNOWN.

@@ -845,6 +845,17 @@ def test_a_grant_whose_every_item_lapsed_is_said_unusable_and_offers_no_adjustme
     ended = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_ENDED, items=["name"],
                               granted_by={"id": "psn-1", "department_code": provider})
     assert _grant_actions(approver, ended, provider) == (False, True)  # revoked only, to tidy up
+    # An expired grant of the provider's own approval may be extended; one the authority's coordination gave may not
+    # (the service refuses a later end of it), and only the authority's 审核员 revokes it.
+    authority = {"id": "psn-9", "department_code": "11100000MB0000001X"}
+    expired = sharing_pb2.Grant(id="grt-4", state=sharing_pb2.GRANT_STATE_EXPIRED, items=["name"],
+                                granted_by={"id": "psn-1", "department_code": provider})
+    assert _grant_actions(approver, expired, provider) == (True, True)
+    coordinated = sharing_pb2.Grant(id="grt-5", state=sharing_pb2.GRANT_STATE_ACTIVE, items=["name"],
+                                    granted_by=authority)
+    assert _grant_actions(approver, coordinated, provider) == (True, False)  # narrowed as needs change
+    coordinated.state = sharing_pb2.GRANT_STATE_EXPIRED
+    assert _grant_actions(approver, coordinated, provider) == (False, False)
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     page = console.templates.get_template("grants.html").render(
@@ -968,6 +979,100 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "已调整为不予共享" in first and 'value="approve"' not in first and 'value="refuse"' in first
     assert 'value="approve"' in second and "已调整为不予共享" not in second
+
+
+def test_the_coordination_form_of_an_application_whose_resource_was_retired_offers_refusal_only() -> None:
+    """An escalated application whose resource was retired since: 协调 offered 准予共享 as for any other, and the
+    审核员 learnt only from the refusal (NOT_PUBLISHED, said to the provider: 待办的申请请…点击“不予共享”) that the
+    coordination could only refuse. The card says so and offers 不予共享 alone; a not-shared resource, which
+    coordination opens, and an open one keep 准予共享."""
+    from console.names import Resource
+    from console.pages import closed_to_coordination
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    published = catalog_pb2.ENTRY_STATE_PUBLISHED
+    retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
+    not_shared = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_NOT_SHARED, published)
+    assert "已撤销" in closed_to_coordination(retired) and "不予共享" in closed_to_coordination(retired)
+    assert closed_to_coordination(not_shared) == "" and closed_to_coordination(Resource()) == ""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    closed = sharing_pb2.Application(id="app-closed", resource_code="202001/000001", items=["name"])
+    open_ = sharing_pb2.Application(id="app-open", resource_code="101001/000001", items=["name"])
+    page = console.templates.get_template("coordination.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/coordination",
+        may=lambda *_a: True, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
+        applications=[closed, open_], escalations={}, may_decide=True,
+        closed={"app-closed": closed_to_coordination(retired)})
+    first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
+    assert "该资源目录已撤销" in first and 'value="grant"' not in first and 'value="refuse"' in first
+    assert 'value="grant"' in second and "已撤销" not in second
+
+
+def test_an_application_for_a_retired_resource_offers_no_escalation_and_says_what_to_do() -> None:
+    """The service refuses to escalate an application whose resource was retired (RESOURCE_RETIRED: coordination
+    could grant nothing), yet the application's page offered 提请共享主管部门协调 on a refusal or an overdue
+    application. It says the resource was retired and what to do instead (withdraw an undecided one), without the
+    escalation form; the withdrawal stays offered."""
+    from console.names import Resource
+    from console.pages import _retired_for_applicant
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
+    published = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL,
+                         catalog_pb2.ENTRY_STATE_PUBLISHED)
+    overdue = sharing_pb2.Application(id="app-late", resource_code="202001/000001", items=["name"], overdue=True,
+                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED)
+    refused = sharing_pb2.Application(id="app-refused", state=sharing_pb2.APPLICATION_STATE_REFUSED)
+    approved = sharing_pb2.Application(id="app-approved", state=sharing_pb2.APPLICATION_STATE_APPROVED)
+    assert "请撤回此申请" in _retired_for_applicant(overdue, retired)
+    assert "最终结果" in _retired_for_applicant(refused, retired)
+    assert _retired_for_applicant(approved, retired) == "" and _retired_for_applicant(overdue, published) == ""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(retired_said: str) -> str:
+        return console.templates.get_template("application.html").render(
+            request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/applications",
+            may=lambda *_a: True, dept_names={}, res_names={}, names={}, typed={}, grant=None, may_escalate=True,
+            application=overdue, retired=retired_said)
+
+    assert "提请共享主管部门协调</button>" in page("") and "撤回申请" in page("")
+    said = page(_retired_for_applicant(overdue, retired))
+    assert "该资源目录已撤销" in said and "提请共享主管部门协调</button>" not in said and "撤回申请" in said, said
+
+
+
+def test_an_applications_page_shows_the_methods_and_systems_approved_when_they_differ() -> None:
+    """An approval leaves out a method the resource no longer offers, and the provider narrows a grant's systems
+    later: the application's page showed the methods and systems applied for alone (批准的 only items, term and
+    quota), so the applicant read a batch download or a system the grant does not give."""
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.common.v1 import common_pb2
+
+    online, download = common_pb2.SHARE_METHOD_ONLINE_QUERY, common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
+    applied = sharing_pb2.Application(id="app-1", resource_code="101001/000001", items=["name"],
+                                      methods=[online, download], system_ids=["sys-a", "sys-b"], grant_id="grt-1",
+                                      state=sharing_pb2.APPLICATION_STATE_APPROVED)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+
+    def page(grant: sharing_pb2.Grant) -> str:
+        return console.templates.get_template("application.html").render(
+            request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/applications",
+            may=lambda *_a: True, dept_names={}, res_names={}, names={}, typed={}, grant=grant, may_escalate=False,
+            application=applied, retired="")
+
+    as_applied = sharing_pb2.Grant(id="grt-1", items=["name"], methods=[download, online],
+                                   system_ids=["sys-b", "sys-a"])
+    assert "批准的使用方式" not in page(as_applied)  # the same, in another order
+    narrowed = page(sharing_pb2.Grant(id="grt-1", items=["name"], methods=[online], system_ids=["sys-a"]))
+    approved = narrowed[narrowed.index("批准的使用方式"):]
+    assert "联机查询 · 限定业务系统 sys-a" in approved and "批量下载" not in approved, approved
 
 
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
