@@ -1279,16 +1279,13 @@ async def test_an_async_call_under_way_when_its_client_closes_raises_cancelled_n
 _DOWN_FOR_A_SECOND = fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=1.0)
 
 
-def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_saying_so(
-        edge: tuple[FakeEdge, str]) -> None:
-    """A query refused UNAVAILABLE waits before it is tried again; its Client closed then (a shutdown hook, the end of
-    a with block in another thread), it raised gRPC's ValueError 'Cannot invoke RPC on closed channel!', which a
-    worker catching GovshareError did not handle. It now ends CANCELLED saying the Client's close() cut it, as a call
-    under way does."""
-    fake, address = edge
-    client, outcome = make_client(address), []
+def _closed_while_waiting_to_retry(fake: FakeEdge, client: Client, down: Behaviour,
+                                   wait: float) -> tuple[bool, list[Exception]]:
+    """A query refused ``down`` waits before it is tried again, and ``client`` is closed meanwhile: whether its
+    caller was still blocked ``wait`` seconds after the close, and what the query raised."""
+    outcome: list[Exception] = []
     client.query("c", "k", purpose="work_reference")
-    fake.script["Query"] = [_DOWN_FOR_A_SECOND]
+    fake.script["Query"] = [down]
 
     def query() -> None:
         try:
@@ -1301,7 +1298,18 @@ def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_sayi
     while len(fake.attempts("Query")) < 2:
         time.sleep(0.01)
     client.close()
-    asking.join(5)
+    asking.join(wait)
+    return asking.is_alive(), outcome
+
+
+def test_a_call_waiting_to_be_retried_when_its_client_closes_ends_cancelled_saying_so(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A query refused UNAVAILABLE waits before it is tried again; its Client closed then (a shutdown hook, the end of
+    a with block in another thread), it raised gRPC's ValueError 'Cannot invoke RPC on closed channel!', which a
+    worker catching GovshareError did not handle. It now ends CANCELLED saying the Client's close() cut it, as a call
+    under way does."""
+    fake, address = edge
+    _, outcome = _closed_while_waiting_to_retry(fake, make_client(address), _DOWN_FOR_A_SECOND, 5)
     assert isinstance(outcome[0], GovshareError), repr(outcome[0])
     assert outcome[0].code == grpc.StatusCode.CANCELLED
     assert "its Client's close()" in outcome[0].message
@@ -1312,23 +1320,9 @@ def test_a_client_closed_during_a_long_retry_pause_ends_its_call_at_once(edge: t
     stayed blocked in ``time.sleep`` for the rest of the pause before the call ended CANCELLED. The pause now waits
     on the close: the caller is free as soon as close() returns (the join below would wait out the 30 s otherwise)."""
     fake, address = edge
-    client, outcome = make_client(address, timeout=120.0), []
-    client.query("c", "k", purpose="work_reference")
-    fake.script["Query"] = [fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=30.0)]
-
-    def query() -> None:
-        try:
-            client.query("c", "k", purpose="work_reference")
-        except Exception as error:
-            outcome.append(error)
-
-    asking = threading.Thread(target=query)
-    asking.start()
-    while len(fake.attempts("Query")) < 2:
-        time.sleep(0.01)
-    client.close()
-    asking.join(20)
-    assert not asking.is_alive(), "the call still waited out its retry pause after close()"
+    down = fail(code_pb2.UNAVAILABLE, "down", "DEPENDENCY_UNAVAILABLE", retry_after=30.0)
+    blocked, outcome = _closed_while_waiting_to_retry(fake, make_client(address, timeout=120.0), down, 20)
+    assert not blocked, "the call still waited out its retry pause after close()"
     assert isinstance(outcome[0], GovshareError) and outcome[0].code == grpc.StatusCode.CANCELLED, outcome
 
 
