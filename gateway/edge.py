@@ -1063,8 +1063,8 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list), REPEATED and FIELD_SHAPES
-    (:func:`_field_shapes`)."""
+    (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
+    (:func:`_field_shapes`) and EMPTY_MEANS (:data:`EMPTY_LIST_MEANS`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
@@ -1081,7 +1081,35 @@ def _body_schema(table: RoutingTable) -> str:
             + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
                                                for name, repeated in _repeated_fields(fields).items()) + "}\n"
             + "local FIELD_SHAPES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(shapes)},\n"
-                                             for name, shapes in _field_shapes(fields).items()) + "}\n")
+                                             for name, shapes in _field_shapes(fields).items()) + "}\n"
+            + "local EMPTY_MEANS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(means)},\n"
+                                                  for name, means in _empty_list_means().items()) + "}\n")
+
+
+#: The request fields whose empty list a service reads as the widest answer, each with what it reads: proto3 sends
+#: an empty list as no list at all, so a REST caller's explicit "items": [] (a filter that matched nothing, a form
+#: whose boxes were all unticked) reached the service as "every item the caller may have", and answered more than
+#: the caller asked for. The edge refuses it; leaving the field out still means the widest answer. (An update's
+#: list, Grant.system_ids under an update mask, is left alone: there an empty list is the way to clear it.)
+EMPTY_LIST_MEANS: Mapping[tuple[str, str], str] = {
+    ("govshare.query.v1.QueryRequest", "items"): "every item the caller may have",
+    ("govshare.query.v1.BatchQueryRequest", "items"): "every item the caller may have",
+    ("govshare.query.v1.ExportRequest", "items"): "every item the caller may have",
+    ("govshare.authorization.v1.Application", "system_ids"): "every system of the department",
+    ("govshare.authorization.v1.ReplyApplicationRequest", "items"): "the items the application requested",
+    ("govshare.authorization.v1.ReplyApplicationRequest", "purposes"): "the purposes the application requested",
+    ("govshare.authorization.v1.RecordCoordinationDecisionRequest", "items"): "the items the application requested",
+}
+
+
+def _empty_list_means() -> dict[str, dict[str, str]]:
+    """EMPTY_LIST_MEANS by message, under both of each field's names (the transcoder reads either)."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for (message, name), means in EMPTY_LIST_MEANS.items():
+        field = pool.FindMessageTypeByName(message).fields_by_name[name]
+        found.setdefault(message, {}).update(dict.fromkeys((field.json_name, field.name), means))
+    return found
 
 
 def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
 -- GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES and ENUM_NAMES are prepended by the renderer.
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -28,6 +28,9 @@
 --   where a value or a list of values goes): the transcoder's words named the message holding the field, or
 --   nothing ("purpose: not a valid text as /openapi.yaml writes it", ": Proto field is not repeating, cannot start
 --   list."), or called a list a single value. It is refused before it is transcoded, naming the field (see SHAPE).
+-- - An empty list the caller sent for a field whose empty list a service reads as the widest answer ("items": [],
+--   every item the caller may have): protobuf sends it as no list, and the call answered more than was asked. It is
+--   refused before it is transcoded, naming the field and what leaving it out means (gateway.edge.EMPTY_LIST_MEANS).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
@@ -376,6 +379,10 @@ local function walk_object(text, pos, kind, path)
       seen[name] = true
     end
     local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
+    local means = fields ~= nil and EMPTY_MEANS[kind] ~= nil and EMPTY_MEANS[kind][name] or nil
+    if means ~= nil and text:find("^%[[ \t\r\n]*%]", skip_space(text, pos + 1)) then
+      error({ empty = child_path, means = means })
+    end
     local shape = fields ~= nil and FIELD_SHAPES[kind] ~= nil and FIELD_SHAPES[kind][name] or nil
     if shape ~= nil then
       local words = SHAPE[shape][text:byte(skip_space(text, pos + 1))]
@@ -548,6 +555,9 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.empty ~= nil then
+    return found.empty .. ": an empty list, which reaches the service as no list at all, and it would answer for "
+        .. found.means .. ": leave the field out to mean that, or list the ones wanted"
   elseif found.key_twice ~= nil then
     return found.key_twice .. ": given twice in one map (the edge does not repeat the key): give each key once"
   elseif found.path == nil then

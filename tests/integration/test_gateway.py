@@ -1703,6 +1703,39 @@ async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(
         assert status != 400, content
 
 
+async def test_a_rest_empty_list_that_a_service_reads_as_the_widest_answer_is_refused(edge: Edge,
+                                                                                       keys: PlatformKeys) -> None:
+    """proto3 sends an empty list as no list, and a query reads no items as every item the caller may have: a REST
+    caller's "items": [] (a form whose boxes were all unticked) was answered with every item, an approval's
+    "purposes": [] kept every requested purpose. Each such field's empty list is refused at the edge naming it and
+    what leaving it out means; a list with values, null, and an update's empty list (the way to clear it) pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    every_item = "every item the caller may have"
+    for url, body, field, means in (
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [], {purpose}}}', "items", every_item),
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": ["k"], "items": [ \n ], {purpose}}}', "items",
+             every_item),
+            ("/v1/resources/101001%2F000001:export", f'{{{purpose}, "items": []}}', "items", every_item),
+            ("/v1/applications/app-1:reply", '{"decision": "REPLY_DECISION_APPROVE", "purposes": []}', "purposes",
+             "the purposes the application requested"),
+            ("/v1/applications/app-1:recordCoordinationDecision", '{"grant": true, "items": []}', "items",
+             "the items the application requested"),
+            ("/v1/applications", '{"resourceCode": "101001/000001", "system_ids": []}', "system_ids",
+             "every system of the department")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        description = (f"an empty list, which reaches the service as no list at all, and it would answer for {means}: "
+                       "leave the field out to mean that, or list the ones wanted")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (url, content)
+    for verb, url, body in (
+            ("POST", "/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": ["name"], {purpose}}}'),
+            ("POST", "/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": null, {purpose}}}'),
+            ("POST", "/v1/resources/101001%2F000001:batchQuery", f'{{"keys": [], {purpose}}}'),
+            ("PATCH", "/v1/grants/grt-1?updateMask=systemIds", '{"systemIds": []}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
