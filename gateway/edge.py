@@ -1064,7 +1064,8 @@ def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
-    (:func:`_field_shapes`) and EMPTY_MEANS (:data:`EMPTY_LIST_MEANS`)."""
+    (:func:`_field_shapes`), EMPTY_MEANS (:data:`EMPTY_LIST_MEANS`), FIELD_ENUMS and ENUM_NUMBERS
+    (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
@@ -1072,6 +1073,7 @@ def _body_schema(table: RoutingTable) -> str:
     pool = descriptor_pool.Default()
     names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
              for name in fields}
+    field_enums = _field_enums(fields)
     return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
                                                f"{bound}, {parameters}}},\n"
                                                for verb, pattern, name, bound, parameters in rules) + "}\n"
@@ -1083,7 +1085,11 @@ def _body_schema(table: RoutingTable) -> str:
             + "local FIELD_SHAPES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(shapes)},\n"
                                              for name, shapes in _field_shapes(fields).items()) + "}\n"
             + "local EMPTY_MEANS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(means)},\n"
-                                                  for name, means in _empty_list_means().items()) + "}\n")
+                                                  for name, means in _empty_list_means().items()) + "}\n"
+            + "local FIELD_ENUMS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(enums)},\n"
+                                                  for name, enums in field_enums.items()) + "}\n"
+            + "local ENUM_NUMBERS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_numbers(numbers)},\n"
+                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n")
 
 
 #: The request fields whose empty list a service reads as the widest answer, each with what it reads: proto3 sends
@@ -1146,6 +1152,33 @@ def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str
         if shapes:
             found[name] = shapes
     return found
+
+
+def _field_enums(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Each body message's enum fields (both spellings, single or repeated), with their enum's full name. The
+    transcoder writes a JSON number into an enum field as it is, one the enum has not as well ({"type": 99}): the
+    call reached the service with a purpose, a decision or a state no service knows, and was answered as if the
+    field were something else. The script checks a number against the enum's (:func:`_enum_numbers`)."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for name in fields:
+        enums = {spelling: field.enum_type.full_name for field in pool.FindMessageTypeByName(name).fields
+                 if field.enum_type is not None for spelling in (field.json_name, field.name)}
+        if enums:
+            found[name] = enums
+    return found
+
+
+def _enum_numbers(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, list[int]]:
+    """The numbers of each enum :func:`_field_enums` names (0, "unspecified", among them: a service says what it
+    needs of one left unset)."""
+    pool = descriptor_pool.Default()
+    names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
+    return {name: [value.number for value in pool.FindEnumTypeByName(name).values] for name in names}
+
+
+def _lua_numbers(numbers: Iterable[int]) -> str:
+    return "{" + ", ".join(f"[{number}] = true" for number in dict.fromkeys(numbers)) + "}"
 
 
 def _lua_set(names: Iterable[str]) -> str:

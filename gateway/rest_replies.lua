@@ -2,7 +2,8 @@
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
 -- GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS and ENUM_NAMES are prepended by the renderer.
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
+-- are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -31,6 +32,9 @@
 -- - An empty list the caller sent for a field whose empty list a service reads as the widest answer ("items": [],
 --   every item the caller may have): protobuf sends it as no list, and the call answered more than was asked. It is
 --   refused before it is transcoded, naming the field and what leaving it out means (gateway.edge.EMPTY_LIST_MEANS).
+-- - A JSON number in an enum field that is none of the enum's numbers ({"type": 99}): the transcoder wrote it into
+--   the message as it was, and the service got a value no service knows. It is refused before it is transcoded,
+--   naming the field and the enum's names (a string the enum has not as a name the transcoder refuses itself).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
@@ -308,6 +312,15 @@ end
 
 local walk_value
 
+-- A JSON number at pos given a field of ``enum`` (a full name, FIELD_ENUMS') that is none of its numbers (its
+-- ENUM_NUMBERS): refused, naming ``path``. A fraction or a string is the transcoder's to refuse.
+local function check_enum_number(text, pos, enum, path)
+  local number = tonumber(text:match("^-?[%d%.eE+-]+", pos) or "")
+  if number ~= nil and number == math.floor(number) and not ENUM_NUMBERS[enum][number] then
+    error({ enum_number = path, enum = enum })
+  end
+end
+
 -- What a field of each shape (FIELD_SHAPES, the renderer's) was given instead, by the JSON value's first byte: the
 -- words of its refusal, after the field's name. A null is every field's "not set", and goes on.
 local SHAPE = {
@@ -393,7 +406,8 @@ local function walk_object(text, pos, kind, path)
         listed = shape
       end
     end
-    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
+    local enum = fields ~= nil and FIELD_ENUMS[kind] ~= nil and FIELD_ENUMS[kind][name] or nil
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed, enum))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
       return pos + 1
@@ -409,7 +423,7 @@ end
 -- scalars or enums, whose element the transcoder named by the list alone). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
 -- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
 -- a nested list, without a word.
-local function walk_array(text, pos, kind, path, listed)
+local function walk_array(text, pos, kind, path, listed, enum)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -428,7 +442,7 @@ local function walk_array(text, pos, kind, path, listed)
         error({ shape = path .. "[" .. index .. "]", words = OBJECT_IN_VALUES })
       end
     end
-    pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
+    pos = skip_space(text, walk_value(text, pos, kind, (kind or enum) and path .. "[" .. index .. "]", nil, enum))
     local next_byte = text:byte(pos)
     if next_byte == 93 then
       return pos + 1
@@ -439,7 +453,7 @@ local function walk_array(text, pos, kind, path, listed)
   end
 end
 
-walk_value = function(text, pos, kind, path, listed)
+walk_value = function(text, pos, kind, path, listed, enum)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -450,11 +464,13 @@ walk_value = function(text, pos, kind, path, listed)
   elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
-    return walk_array(text, pos, kind, path, listed)
+    return walk_array(text, pos, kind, path, listed, enum)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
     error(UNREADABLE)
+  elseif enum ~= nil then
+    check_enum_number(text, pos, enum, path)
   end
   return text:find("[,%]}%s]", pos) or #text + 1
 end
@@ -555,6 +571,9 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.enum_number ~= nil then
+    return found.enum_number .. ": a number that is none of " .. found.enum:match("[^.]+$") .. "'s values (the edge "
+        .. "does not repeat it): send one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
   elseif found.empty ~= nil then
     return found.empty .. ": an empty list, which reaches the service as no list at all, and it would answer for "
         .. found.means .. ": leave the field out to mean that, or list the ones wanted"

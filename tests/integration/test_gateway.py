@@ -1736,6 +1736,31 @@ async def test_a_rest_empty_list_that_a_service_reads_as_the_widest_answer_is_re
         assert status != 400, (url, content)
 
 
+async def test_a_rest_enum_number_the_enum_has_not_is_refused_naming_the_field(edge: Edge, keys: PlatformKeys) -> None:
+    """The transcoder wrote a JSON number into an enum field as it was, one the enum has not as well: {"purpose":
+    {"type": 99}} reached the query service with a purpose no service knows, where "99" or an unknown name was
+    refused. A number that is none of the enum's is refused at the edge naming the field (or the list's element)
+    and the enum's names, not the number; the enum's numbers, 0 among them, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query = "/v1/resources/101001%2F000001:query"
+    purposes = ("PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, PURPOSE_TYPE_DATA_VERIFICATION, "
+                "PURPOSE_TYPE_BUSINESS_COLLABORATION")
+    for url, body, field, enum, names in (
+            (query, '{"key": "k", "purpose": {"type": 99}}', "purpose.type", "PurposeType", purposes),
+            (query, '{"key": "k", "purpose": {"type":-1 }}', "purpose.type", "PurposeType", purposes),
+            ("/v1/applications/app-1:reply", '{"decision": 7}', "decision", "ReplyDecision",
+             "REPLY_DECISION_APPROVE, REPLY_DECISION_REFUSE"),
+            ("/v1/applications/app-1:reply", '{"decision": 1, "purposes": [1, 42]}', "purposes[1]", "PurposeType",
+             purposes)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        description = f"a number that is none of {enum}'s values (the edge does not repeat it): send one of {names}"
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (url, content)
+    for url, body in ((query, '{"key": "k", "purpose": {"type": 2}}'), (query, '{"key": "k", "purpose": {"type": 0}}'),
+                      ("/v1/applications/app-1:reply", '{"decision": 1, "purposes": [1, 4]}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
