@@ -118,18 +118,6 @@ local function syntax_error(text)
       .. " (the edge does not repeat the body's text); send the body as RFC 8259 JSON in UTF-8"
 end
 
--- "<field>: invalid value <the caller's value> for type <type>", without the value.
-local function type_error(text)
-  local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
-  if field == nil then
-    return nil
-  end
-  if field == "" and value:match("^Starting an object on a scalar field") then
-    return type_name .. ": an object where a single value goes"
-  end
-  return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
-end
-
 -- The converter's words for a body that is JSON but not the request's shape, which name no field (": Root element
 -- must be a message."): what to send instead.
 local SHAPES = {
@@ -151,6 +139,44 @@ local function as_sent(name, names)
     end
   end
   return name
+end
+
+-- Whether ``name`` is one of the query string's parameter names (``names``, kept by envoy_on_request).
+local function sent_in_query(name, names)
+  for sent in (names or ""):gmatch("[^&]+") do
+    if sent == name then
+      return true
+    end
+  end
+  return false
+end
+
+-- A field of one of the platform's messages given one value (?filter=x, "purpose": "x"): "not a valid
+-- govshare.catalog.v1.EntryFilter" said neither that it is an object nor how a query string gives one.
+local function object_expected(field, names)
+  local sent = as_sent(field, names)
+  if sent_in_query(sent, names) then
+    return sent .. ": an object, given one value: in a query string give each of its fields on its own, "
+        .. "dotted (?" .. sent .. ".<field>=...; /openapi.yaml lists them)"
+  end
+  return field .. ": an object, given one value: send its fields as one JSON object, {\"<field>\": ...} "
+      .. "(/openapi.yaml gives them)"
+end
+
+-- "<field>: invalid value <the caller's value> for type <type>", without the value.
+local function type_error(text, names)
+  local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
+  if field == nil then
+    return nil
+  end
+  if field == "" and value:match("^Starting an object on a scalar field") then
+    return type_name .. ": an object where a single value goes"
+  end
+  local message = type_name:match("^type%.googleapis%.com/(govshare%..+)$")
+  if message ~= nil and ENUM_NAMES[message] == nil then
+    return object_expected(field, names)
+  end
+  return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
 end
 
 local function unknown_parameter(text, names)
@@ -175,7 +201,7 @@ local function parse_failure(text, names)
   if message ~= nil then
     return message, field, description
   end
-  return syntax_error(text) or type_error(text) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
+  return syntax_error(text) or type_error(text, names) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)

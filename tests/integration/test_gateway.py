@@ -1823,6 +1823,25 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
         "purpose.type: not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "), content
 
 
+async def test_a_rest_object_given_one_value_is_refused_saying_how_an_object_is_written(edge: Edge,
+                                                                                       keys: PlatformKeys) -> None:
+    """?filter=x was "filter: not a valid govshare.catalog.v1.EntryFilter as /openapi.yaml writes it", which said
+    neither that filter is an object nor that a query string gives its fields dotted; "purpose": "x" in a body was
+    refused alike. The query string's refusal says to give the fields dotted, the body's to send an object."""
+    token = dict(bearer(keys, caller()))
+    for url in ("/v1/entries?filter=x", "/v1/entries?pageSize=3&filter=x&filter.category=CATEGORY_THEME"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, url, token)
+        description = ("an object, given one value: in a query string give each of its fields on its own, dotted "
+                       "(?filter.<field>=...; /openapi.yaml lists them)")
+        assert (status, answer) == (400, _unknown_body_field("filter", description)), (url, answer)
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 b'{"key": "k", "purpose": "x"}',
+                                                 {**token, "content-type": "application/json"})
+    description = 'an object, given one value: send its fields as one JSON object, {"<field>": ...} (/openapi.yaml ' \
+        'gives them)'
+    assert (status, json.loads(content)) == (400, _unknown_body_field("purpose", description)), content
+
+
 def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:
     """A REST Export over HTTP/1.1 on a raw socket: the head, the body (chunks joined) and the trailers."""
     body = json.dumps({"items": items}).encode()
