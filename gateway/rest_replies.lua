@@ -693,6 +693,33 @@ local function refuse_charset(handle, content_type)
   return true
 end
 
+-- A body sent as an HTML form (application/x-www-form-urlencoded, key=k&purpose.type=..., or multipart/form-data)
+-- was read as JSON all the same, and refused "the body is not valid JSON: Unexpected token", nothing saying that the
+-- edge takes no form and what it takes. It is 415, saying so. A urlencoded body that is a JSON object or list (curl
+-- -d '{...}' without a content-type sends it so) goes on, as before; so does an empty one.
+local FORMS = { ["application/x-www-form-urlencoded"] = true, ["multipart/form-data"] = true }
+
+local function refuse_form(handle, content_type)
+  local media = content_type and content_type:lower():match("^%s*([^;%s]+)")
+  local length = tonumber(handle:headers():get("content-length") or "0") or 0
+  if media == nil or FORMS[media] == nil or length > tonumber(CHECK_BYTES) then
+    return false -- (one too large to check is check_body's 413)
+  end
+  local body = handle:body()
+  if body == nil or body:length() == 0 then
+    return false
+  end
+  local start = body:getBytes(0, math.min(body:length(), 256))
+  if media ~= "multipart/form-data" and (start:match("^[ \t\r\n]*[{%[]") or start:match("^[ \t\r\n]*$")) then
+    return false
+  end
+  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+      invalid_argument("the body is sent as an HTML form (content-type " .. media .. "), and the edge reads JSON only: "
+          .. "send the call's fields as one JSON object, {\"name\": value, ...}, with content-type: application/json "
+          .. "(/openapi.yaml gives each call's body)"))
+  return true
+end
+
 -- A GET's fields are its query parameters: its rule has no body, and /openapi.yaml gives none. The transcoder read a
 -- GET's JSON body as the request all the same, and unchecked (the checks above are for the rules that take a body):
 -- a misspelt field was dropped without a word, {"filter": {...}} filtered, and a code other than the URL's was
@@ -731,8 +758,9 @@ function envoy_on_request(handle)
   elseif method == "GET" then
     refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    if not refuse_charset(handle, headers:get("content-type")) then
-      check_body(handle, headers)
+    if not refuse_charset(handle, headers:get("content-type"))
+        and not refuse_form(handle, headers:get("content-type")) then
+      check_body(handle, handle:headers())
     end
   end
 end

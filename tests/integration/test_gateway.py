@@ -1343,6 +1343,30 @@ async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_
         assert status == 200 and json.loads(answer)["token"] == "none|市民政局", (content_type, answer)
 
 
+async def test_a_rest_body_sent_as_an_html_form_is_415_saying_to_send_json(edge: Edge) -> None:
+    """A form's body (application/x-www-form-urlencoded, systemId=...&secret=..., or multipart/form-data) was read
+    as JSON all the same and refused "the body is not valid JSON: Unexpected token", nothing saying that the edge
+    takes no form. Either is 415 saying to send a JSON object with content-type application/json; a JSON body sent
+    with the form's type (curl -d without -H) passes as it did."""
+    multipart = (b'--b\r\ncontent-disposition: form-data; name="systemId"\r\n\r\n\xe5\xb8\x82\r\n--b--\r\n')
+    for content_type, body in (("application/x-www-form-urlencoded", b"systemId=%E5%B8%82&secret=s3cret"),
+                               ("Application/X-WWW-Form-Urlencoded; charset=utf-8", b"systemId=x"),
+                               ("multipart/form-data; boundary=b", multipart)):
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
+                                                    {"content-type": content_type})
+        media = content_type.lower().partition(";")[0]
+        message = (f"the body is sent as an HTML form (content-type {media}), and the edge reads JSON only: send the "
+                   'call\'s fields as one JSON object, {"name": value, ...}, with content-type: application/json '
+                   "(/openapi.yaml gives each call's body)")
+        assert (status, json.loads(answer)) == (415, {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                                                      "message": message,
+                                                      "details": [_edge_info("INVALID_ARGUMENT")]}), answer
+    status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
+                                                b' {"systemId": "x", "secret": "s3cret"}',
+                                                {"content-type": "application/x-www-form-urlencoded"})
+    assert status == 200 and json.loads(answer)["token"] == "none|x", answer
+
+
 async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(edge: Edge) -> None:
     """A body saved as "UTF-8 with BOM" (Notepad, Windows PowerShell's Out-File) was 400 "the body is not valid
     JSON: Expected a value", nothing saying what was wrong with a body that looked right. The edge drops the mark
