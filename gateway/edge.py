@@ -1025,7 +1025,7 @@ def _camel_bound_fields(rule: HttpRule) -> dict[str, int]:
 
 def _rest_replies_script(table: RoutingTable) -> str:
     """gateway/rest_replies.lua, after the names, words and URLs it uses."""
-    values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
+    values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "KEPT_STATUS": GRPC_WEB_STATE, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
               "CHECK_BYTES": str(BODY_CHECK_BYTES),
               "TOO_LARGE": MESSAGE_TOO_LARGE, "BODY_TOO_LARGE": BODY_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
@@ -2137,9 +2137,10 @@ def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, objec
 
 
 def _grpc_web_status_kept(kept: bool) -> dict[str, object]:
-    """Whether :func:`_grpc_web_status` kept the call's gRPC status (a gRPC-Web call that reached a reply), or
-    not (the status, a number, is never null: only a call without it passes, by the key not found)."""
-    value = {"present_match": True} if kept else {"null_match": {}}
+    """Whether the edge kept the call's gRPC status (:func:`_grpc_web_status`, a gRPC-Web call that reached a reply;
+    the REST replies script, a REST call it refused before the transcoder), or not: a number, against none or null
+    (the script holds a status for a body's 413 while the body comes, then makes it null)."""
+    value = {"double_match": {"range": {"start": -1000, "end": 1000}}} if kept else {"null_match": {}}
     return {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
                                             "value": value}, "match_if_key_not_found": not kept}}
 

@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
--- GET_URLS,
+-- GET_URLS, KEPT_STATUS,
 -- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
 -- are prepended by the renderer.
 --
@@ -501,6 +501,30 @@ walk_value = function(text, pos, kind, path, listed, enum)
   return text:find("[,%]}%s]", pos) or #text + 1
 end
 
+-- A refusal before the transcoder, which leaves the request's content type JSON: Envoy's access log reads the gRPC
+-- status of a gRPC request only, and logged every such refusal without one (a 400 naming a misspelt field, a 415, a
+-- 413), as it logs a URL no rule maps. Its status goes where the log reads a status the edge kept (KEPT_STATUS,
+-- gateway.edge._access_log), as a gRPC-Web call's does.
+local function keep_status(handle, code)
+  handle:streamInfo():dynamicMetadata():set(KEPT_STATUS, "grpc_status", code)
+end
+
+local function refuse(handle, status, code, body)
+  keep_status(handle, code)
+  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code) },
+      body)
+end
+
+-- The request's body, held whole: Envoy refuses one past what the edge holds (a chunked body, which declared no
+-- length) 413 itself, in its own reply, before this returns; that reply's status is kept for the log until the body
+-- has come, then dropped (null: the log reads the transcoded call's own).
+local function held_body(handle)
+  keep_status(handle, 8)
+  local body = handle:body()
+  keep_status(handle, nil)
+  return body
+end
+
 -- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
 -- variables, message, and the fields the URL binds whose lowerCamelCase name is not their proto name, each with its
 -- variable's place), or nil; then those fields and the URL's variables, as sent (percent-encoded).
@@ -634,12 +658,12 @@ local function check_body(handle, headers)
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
   if length > tonumber(CHECK_BYTES) then
-    handle:respond({ [":status"] = "413", ["content-type"] = "application/json", ["grpc-status"] = "8" },
+    refuse(handle, "413", 8,
         status_body(8, (BODY_TOO_LARGE:gsub("{size}", tostring(length))),
             error_info("BODY_TOO_LARGE", '{"limit_bytes":"' .. CHECK_BYTES .. '"}')))
     return
   end
-  local body = handle:body()
+  local body = held_body(handle)
   if body == nil or body:length() == 0 then
     return
   end
@@ -658,7 +682,7 @@ local function check_body(handle, headers)
     refusal = ok and found or nil
   end
   if refusal ~= nil then
-    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+    refuse(handle, "400", 3,
         invalid_argument(refusal))
   end
 end
@@ -686,7 +710,7 @@ local function refuse_charset(handle, content_type)
   end
   local declared = content_type:match(';%s*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]%s*=%s*"?([^";%s]+)')
     or charset
-  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+  refuse(handle, "415", 3,
       invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
           .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
           .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
@@ -705,7 +729,7 @@ local function refuse_form(handle, content_type)
   if media == nil or FORMS[media] == nil or length > tonumber(CHECK_BYTES) then
     return false -- (one too large to check is check_body's 413)
   end
-  local body = handle:body()
+  local body = held_body(handle)
   if body == nil or body:length() == 0 then
     return false
   end
@@ -713,7 +737,7 @@ local function refuse_form(handle, content_type)
   if media ~= "multipart/form-data" and (start:match("^[ \t\r\n]*[{%[]") or start:match("^[ \t\r\n]*$")) then
     return false
   end
-  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+  refuse(handle, "415", 3,
       invalid_argument("the body is sent as an HTML form (content-type " .. media .. "), and the edge reads JSON only: "
           .. "send the call's fields as one JSON object, {\"name\": value, ...}, with content-type: application/json "
           .. "(/openapi.yaml gives each call's body)"))
@@ -729,7 +753,7 @@ local GET_BODY = "a GET takes no body: this call's fields go in the query string
     .. "nested fields dotted), as /openapi.yaml gives them; send the request without a body"
 
 local function refuse_get_body(handle, path)
-  local body = handle:body()
+  local body = held_body(handle)
   if body == nil or body:length() == 0 then
     return
   end
@@ -738,7 +762,7 @@ local function refuse_get_body(handle, path)
     return
   end
   if maps_a_get(path) then
-    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+    refuse(handle, "400", 3,
         invalid_argument(GET_BODY))
   end
 end

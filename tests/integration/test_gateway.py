@@ -965,8 +965,9 @@ def _rest_status(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, d
 async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_http(
         settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """The transcoder answers a backend's INVALID_ARGUMENT as HTTP 400 and drops its grpc-status: the log read
-    400 as INTERNAL (and 404 as UNIMPLEMENTED, 429 as UNAVAILABLE). Refused by the backend, by the token check or
-    by the route table, a REST call is logged with the status its JSON body gives."""
+    400 as INTERNAL (and 404 as UNIMPLEMENTED, 429 as UNAVAILABLE). Refused by the backend, by the token check, by
+    the edge's checks of a body or its size, or by the route table, a REST call is logged with the status its JSON
+    body gives, once; a successful one is not logged (0 %)."""
     edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=0.0,
                                           rate_limit_per_second=0.01, rate_limit_burst=2))
     token = dict(bearer(keys, caller()))
@@ -979,19 +980,29 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
             _rest_answer, edge, "/v1/entries/x", token)
         limited = limited_status, limited_body
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
+        too_large = await asyncio.to_thread(_chunked_past_the_check, edge, token["authorization"])
+        misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemI": "a"}',
+                                           {"content-type": "application/json"})
+        await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemId": "a"}',  # OK: not logged
+                                {"content-type": "application/json"})
     finally:
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
+    assert too_large.startswith(b"HTTP/1.1 413 ") and misspelt[0] == 400, (too_large[:300], misspelt)
     # The RetryInfo's delay in Retry-After too, which HTTP clients' retry policies read (not the JSON body).
     assert {name.lower(): value for name, value in limited_headers.items()}.get("retry-after") == "100"
     assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
             for d in limited[1]["details"]] == [("ErrorInfo", "RATE_LIMITED"), ("RetryInfo", "100s")], limited
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
-    logged = sorted((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge))
-    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it.
+    logged = sorted(((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge)),
+                    key=lambda logged: (logged[0], -1 if logged[1] is None else logged[1]))
+    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it. A call the edge refused before
+    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too.
     assert logged == [(400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
                       (404, None),
+                      (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]),
                       (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
 
 
@@ -1014,7 +1025,7 @@ async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_i
     assert [unmapped[0], mapped[0]] == [404, 200] and digits[0] != 200 and method_shaped[0] != 200
     assert citizen_id not in edge.log_text()
     paths = [line["path"] for line in _access_log_lines(edge)]
-    assert paths.count(WITHHELD_PATH) == 3 and GET_ENTRY in paths, paths
+    assert paths.count(WITHHELD_PATH) == 3 and paths.count(GET_ENTRY) == 1, paths  # each call logged once
 
 
 async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(edge: Edge) -> None:
@@ -1425,17 +1436,22 @@ async def test_a_rest_body_larger_than_the_edge_checks_is_413_not_passed_on_unch
                                   "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
 
 
+def _chunked_past_the_check(edge: Edge, authorization: str) -> bytes:
+    """The edge's answer to a chunked REST body (no content-length) one byte past what the edge holds to check."""
+    size = BODY_CHECK_BYTES + 1
+    start = b'{"items": ["name"], '
+    return _http_10(edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {authorization}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
+    ).encode() + start + b" " * (size - len(start)))
+
+
 async def test_a_rest_body_without_a_length_growing_past_what_the_edge_checks_is_told_so(edge: Edge,
                                                                                         keys: PlatformKeys) -> None:
     """A chunked body (no content-length) past the 16 MiB the edge holds to check it was Envoy's "Payload Too
     Large", RESOURCE_EXHAUSTED without a limit or what to do. It says both, ErrorInfo BODY_TOO_LARGE as a body
     declared that large."""
-    size = BODY_CHECK_BYTES + 1
-    start = b'{"items": ["name"], '
-    answer_bytes = await asyncio.to_thread(_http_10, edge, (
-        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
-        f"authorization: {bearer(keys, caller())[0][1]}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
-    ).encode() + start + b" " * (size - len(start)))
+    answer_bytes = await asyncio.to_thread(_chunked_past_the_check, edge, bearer(keys, caller())[0][1])
     head, _, content = answer_bytes.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 "), answer_bytes[:600]
     answer = json.loads(content)
