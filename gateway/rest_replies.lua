@@ -767,6 +767,24 @@ local function refuse_get_body(handle, path)
   end
 end
 
+-- A URL ending in a slash, or holding two in a row or one before a custom method's ":" (/v1/tokens/, /v1/entries//X,
+-- /v1/resources/X/:query), which no operation's URL does and /openapi.yaml gives none of: the transcoder mapped it
+-- to the operation all the same, but the checks here match each operation's URL as /openapi.yaml writes it, and let
+-- it pass unchecked: {"systemI": ...} to /v1/tokens/ issued a token without a word, "items": [] asked for every
+-- item, and a GET's body was read as its request. It is 404, as a URL no rule maps, saying which slash to drop.
+local EMPTY_SEGMENT = "no operation has this URL: it ends in a slash, or holds two slashes in a row or one before a "
+    .. "custom method's ':', which no operation's URL does (the edge does not repeat it): drop the extra slash "
+    .. "(/v1/entries, not /v1/entries/); each operation's method and URL are in /openapi.yaml"
+
+local function refuse_empty_segment(handle, path)
+  local bare = path:match("^[^?]*")
+  if bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
+    return false
+  end
+  refuse(handle, "404", 5, status_body(5, EMPTY_SEGMENT, error_info("NOT_FOUND", "{}")))
+  return true
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   -- A REST body is JSON, which the transcoder writes into an uncompressed gRPC message: a grpc-encoding the
@@ -775,6 +793,9 @@ function envoy_on_request(handle)
   -- for other callers' compressed calls (gateway.edge._grpc_encoding_unknown answers a gRPC caller's).
   headers:remove("grpc-encoding")
   local method = headers:get(":method")
+  if refuse_empty_segment(handle, headers:get(":path")) then
+    return
+  end
   keep_parameter_names(handle, headers:get(":path"))
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")

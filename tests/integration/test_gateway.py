@@ -1235,6 +1235,32 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
     assert status == 200 and headers["content-type"].startswith("application/yaml"), (status, headers)
 
 
+async def test_a_rest_url_with_an_extra_slash_is_404_saying_to_drop_it(edge: Edge, keys: PlatformKeys) -> None:
+    """/v1/tokens/ or /v1/resources/X/:query (a trailing slash, two in a row), which /openapi.yaml gives no URL of,
+    reached the operation past every check of its body: {"systemI": "a"} to /v1/tokens/ issued a token without a
+    word (/v1/tokens refuses it naming the field), and a GET's body to /v1/entries/ was read as its request. Each is
+    404 as a URL no rule maps, saying to drop the slash, the URL not repeated; a slash in the query string is no
+    path's."""
+    token = dict(bearer(keys, caller()))
+    message = ("no operation has this URL: it ends in a slash, or holds two slashes in a row or one before a custom "
+               "method's ':', which no operation's URL does (the edge does not repeat it): drop the extra slash "
+               "(/v1/entries, not /v1/entries/); each operation's method and URL are in /openapi.yaml")
+    expected = {"code": grpc.StatusCode.NOT_FOUND.value[0], "message": message, "details": [_edge_info("NOT_FOUND")]}
+    json_body = {"content-type": "application/json"}
+    for verb, path, body, headers in (
+            ("POST", "/v1/tokens/", b'{"systemI": "a"}', json_body),
+            ("GET", "/v1/entries/?pageSize=2", b"", token),
+            ("GET", "/v1/entries/", b'{"filter": {"category": "CATEGORY_THEME"}}', {**token, **json_body}),
+            ("GET", "/v1/entries//101001%2F000001", b"", token),
+            ("POST", "/v1/resources/101001%2F000001/:query", b'{"key": "k", "itmes": []}', {**token, **json_body})):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, headers)
+        assert (status, json.loads(content)) == (404, expected), (verb, path, content)
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/entries/", b"", token)
+    assert (status, content) == (404, b""), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries?pageToken=a/", b"", token)
+    assert status != 404, content
+
+
 async def test_head_on_a_rest_url_that_takes_get_answers_as_get_without_the_body(edge: Edge,
                                                                                  keys: PlatformKeys) -> None:
     """HEAD on GET /v1/entries/{code} was 405 (the transcoder has no rule for HEAD), though HTTP has every GET URL
