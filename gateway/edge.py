@@ -2138,9 +2138,9 @@ def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, objec
 
 def _grpc_web_status_kept(kept: bool) -> dict[str, object]:
     """Whether the edge kept the call's gRPC status (:func:`_grpc_web_status`, a gRPC-Web call that reached a reply;
-    the REST replies script, a REST call it refused before the transcoder), or not: a number, against none or null
-    (the script holds a status for a body's 413 while the body comes, then makes it null)."""
-    value = {"double_match": {"range": {"start": -1000, "end": 1000}}} if kept else {"null_match": {}}
+    the REST replies script, a REST call refused before the transcoder), or not (the status, a number, is never
+    null: only a call without it passes, by the key not found)."""
+    value = {"present_match": True} if kept else {"null_match": {}}
     return {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
                                             "value": value}, "match_if_key_not_found": not kept}}
 

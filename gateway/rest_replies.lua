@@ -37,8 +37,17 @@
 --   naming the field and the enum's names (a string the enum has not as a name the transcoder refuses itself).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
--- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
+-- Where a REST call's query parameter names are kept for its reply, and whether its body is being held (the
+-- stream's dynamic metadata; never logged).
 local METADATA = "govshare.rest_replies"
+
+-- A refusal before the transcoder, which leaves the request's content type JSON: Envoy's access log reads the gRPC
+-- status of a gRPC request only, and logged every such refusal without one (a 400 naming a misspelt field, a 415, a
+-- 413), as it logs a URL no rule maps. Its status goes where the log reads a status the edge kept (KEPT_STATUS,
+-- gateway.edge._access_log), as a gRPC-Web call's does.
+local function keep_status(handle, code)
+  handle:streamInfo():dynamicMetadata():set(KEPT_STATUS, "grpc_status", code)
+end
 
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -225,6 +234,11 @@ end
 function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
+  local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
+  local code = kept ~= nil and kept.holding and tonumber(headers:get("grpc-status") or "")
+  if code then
+    keep_status(handle, code)  -- Envoy's own reply to a body past what the edge holds (see held_body)
+  end
   -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
   -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the
   -- edge repeats nowhere else (a URL no rule maps is 404 "the edge does not repeat it"): the realm is the platform.
@@ -236,7 +250,6 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
     replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
@@ -501,27 +514,19 @@ walk_value = function(text, pos, kind, path, listed, enum)
   return text:find("[,%]}%s]", pos) or #text + 1
 end
 
--- A refusal before the transcoder, which leaves the request's content type JSON: Envoy's access log reads the gRPC
--- status of a gRPC request only, and logged every such refusal without one (a 400 naming a misspelt field, a 415, a
--- 413), as it logs a URL no rule maps. Its status goes where the log reads a status the edge kept (KEPT_STATUS,
--- gateway.edge._access_log), as a gRPC-Web call's does.
-local function keep_status(handle, code)
-  handle:streamInfo():dynamicMetadata():set(KEPT_STATUS, "grpc_status", code)
-end
-
 local function refuse(handle, status, code, body)
   keep_status(handle, code)
   handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code) },
       body)
 end
 
--- The request's body, held whole: Envoy refuses one past what the edge holds (a chunked body, which declared no
--- length) 413 itself, in its own reply, before this returns; that reply's status is kept for the log until the body
--- has come, then dropped (null: the log reads the transcoded call's own).
+-- The request's body, held whole. Envoy refuses one past what the edge holds (a chunked body, which declared no
+-- length) 413 itself, in its own reply, before this returns: "holding" tells envoy_on_response to keep that reply's
+-- status for the log.
 local function held_body(handle)
-  keep_status(handle, 8)
+  handle:streamInfo():dynamicMetadata():set(METADATA, "holding", true)
   local body = handle:body()
-  keep_status(handle, nil)
+  handle:streamInfo():dynamicMetadata():set(METADATA, "holding", false)  -- (an object read before body() is stale)
   return body
 end
 

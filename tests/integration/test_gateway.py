@@ -962,6 +962,15 @@ def _rest_status(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, d
         return error.code, dict(error.headers)
 
 
+def _hang_up_midway(edge: Edge, authorization: str) -> None:
+    """A chunked REST body whose client closes the connection after its first chunk."""
+    host, port = edge.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall((
+            "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+            f"authorization: {authorization}\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{{\"ke\r\n").encode())
+
+
 async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_http(
         settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """The transcoder answers a backend's INVALID_ARGUMENT as HTTP 400 and drops its grpc-status: the log read
@@ -972,6 +981,8 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
                                           rate_limit_per_second=0.01, rate_limit_burst=2))
     token = dict(bearer(keys, caller()))
     try:
+        # A body its client stopped sending (it hung up midway) was no refusal: nothing to log as one.
+        await asyncio.to_thread(_hang_up_midway, edge, token["authorization"])
         rejected = await asyncio.to_thread(_rest_status, edge, f"/v1/entries/{FAILING_CODE.replace('/', '%2F')}",
                                            token)
         anonymous = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", {})
@@ -997,8 +1008,10 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
     logged = sorted(((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge)),
                     key=lambda logged: (logged[0], -1 if logged[1] is None else logged[1]))
     # A URL no rule maps never became a gRPC call: no gRPC status is logged for it. A call the edge refused before
-    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too.
-    assert logged == [(400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too. A client
+    # that hung up midway got no answer, and none is logged (it was logged RESOURCE_EXHAUSTED, as a 413).
+    assert logged == [(0, None),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
                       (404, None),
