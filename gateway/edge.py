@@ -46,6 +46,7 @@ from opentelemetry.util.re import parse_env_headers
 from gateway.routing import (
     ANONYMOUS_METHODS,
     EDGE_COMPANION,
+    EMPTY_LIST_MEANS,
     HEAVY_READS,
     INTERNAL_SERVICES,
     Backend,
@@ -1064,7 +1065,7 @@ def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
-    (:func:`_field_shapes`), EMPTY_MEANS (:data:`EMPTY_LIST_MEANS`), FIELD_ENUMS and ENUM_NUMBERS
+    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS and ENUM_NUMBERS
     (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
@@ -1092,24 +1093,9 @@ def _body_schema(table: RoutingTable) -> str:
                                                    for name, numbers in _enum_numbers(field_enums).items()) + "}\n")
 
 
-#: The request fields whose empty list a service reads as the widest answer, each with what it reads: proto3 sends
-#: an empty list as no list at all, so a REST caller's explicit "items": [] (a filter that matched nothing, a form
-#: whose boxes were all unticked) reached the service as "every item the caller may have", and answered more than
-#: the caller asked for. The edge refuses it; leaving the field out still means the widest answer. (An update's
-#: list, Grant.system_ids under an update mask, is left alone: there an empty list is the way to clear it.)
-EMPTY_LIST_MEANS: Mapping[tuple[str, str], str] = {
-    ("govshare.query.v1.QueryRequest", "items"): "every item the caller may have",
-    ("govshare.query.v1.BatchQueryRequest", "items"): "every item the caller may have",
-    ("govshare.query.v1.ExportRequest", "items"): "every item the caller may have",
-    ("govshare.authorization.v1.Application", "system_ids"): "every system of the department",
-    ("govshare.authorization.v1.ReplyApplicationRequest", "items"): "the items the application requested",
-    ("govshare.authorization.v1.ReplyApplicationRequest", "purposes"): "the purposes the application requested",
-    ("govshare.authorization.v1.RecordCoordinationDecisionRequest", "items"): "the items the application requested",
-}
-
-
 def _empty_list_means() -> dict[str, dict[str, str]]:
-    """EMPTY_LIST_MEANS by message, under both of each field's names (the transcoder reads either)."""
+    """:data:`gateway.routing.EMPTY_LIST_MEANS` by message, under both of each field's names (the transcoder reads
+    either)."""
     pool = descriptor_pool.Default()
     found: dict[str, dict[str, str]] = {}
     for (message, name), means in EMPTY_LIST_MEANS.items():
