@@ -46,6 +46,7 @@ from opentelemetry.util.re import parse_env_headers
 from gateway.routing import (
     ANONYMOUS_METHODS,
     EDGE_COMPANION,
+    EMPTY_LIST_MEANS,
     HEAVY_READS,
     INTERNAL_SERVICES,
     Backend,
@@ -1025,7 +1026,7 @@ def _camel_bound_fields(rule: HttpRule) -> dict[str, int]:
 
 def _rest_replies_script(table: RoutingTable) -> str:
     """gateway/rest_replies.lua, after the names, words and URLs it uses."""
-    values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
+    values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "KEPT_STATUS": GRPC_WEB_STATE, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
               "CHECK_BYTES": str(BODY_CHECK_BYTES),
               "TOO_LARGE": MESSAGE_TOO_LARGE, "BODY_TOO_LARGE": BODY_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
@@ -1063,8 +1064,9 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list), REPEATED and FIELD_SHAPES
-    (:func:`_field_shapes`)."""
+    (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
+    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS and ENUM_NUMBERS
+    (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
                     for route in table for rule in route.http_rules if rule.body_message})
@@ -1072,6 +1074,7 @@ def _body_schema(table: RoutingTable) -> str:
     pool = descriptor_pool.Default()
     names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
              for name in fields}
+    field_enums = _field_enums(fields)
     return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
                                                f"{bound}, {parameters}}},\n"
                                                for verb, pattern, name, bound, parameters in rules) + "}\n"
@@ -1081,7 +1084,24 @@ def _body_schema(table: RoutingTable) -> str:
             + "local REPEATED = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(repeated)},\n"
                                                for name, repeated in _repeated_fields(fields).items()) + "}\n"
             + "local FIELD_SHAPES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(shapes)},\n"
-                                             for name, shapes in _field_shapes(fields).items()) + "}\n")
+                                             for name, shapes in _field_shapes(fields).items()) + "}\n"
+            + "local EMPTY_MEANS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(means)},\n"
+                                                  for name, means in _empty_list_means().items()) + "}\n"
+            + "local FIELD_ENUMS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(enums)},\n"
+                                                  for name, enums in field_enums.items()) + "}\n"
+            + "local ENUM_NUMBERS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_numbers(numbers)},\n"
+                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n")
+
+
+def _empty_list_means() -> dict[str, dict[str, str]]:
+    """:data:`gateway.routing.EMPTY_LIST_MEANS` by message, under both of each field's names (the transcoder reads
+    either)."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for (message, name), means in EMPTY_LIST_MEANS.items():
+        field = pool.FindMessageTypeByName(message).fields_by_name[name]
+        found.setdefault(message, {}).update(dict.fromkeys((field.json_name, field.name), means))
+    return found
 
 
 def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
@@ -1118,6 +1138,33 @@ def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str
         if shapes:
             found[name] = shapes
     return found
+
+
+def _field_enums(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Each body message's enum fields (both spellings, single or repeated), with their enum's full name. The
+    transcoder writes a JSON number into an enum field as it is, one the enum has not as well ({"type": 99}): the
+    call reached the service with a purpose, a decision or a state no service knows, and was answered as if the
+    field were something else. The script checks a number against the enum's (:func:`_enum_numbers`)."""
+    pool = descriptor_pool.Default()
+    found: dict[str, dict[str, str]] = {}
+    for name in fields:
+        enums = {spelling: field.enum_type.full_name for field in pool.FindMessageTypeByName(name).fields
+                 if field.enum_type is not None for spelling in (field.json_name, field.name)}
+        if enums:
+            found[name] = enums
+    return found
+
+
+def _enum_numbers(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, list[int]]:
+    """The numbers of each enum :func:`_field_enums` names (0, "unspecified", among them: a service says what it
+    needs of one left unset)."""
+    pool = descriptor_pool.Default()
+    names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
+    return {name: [value.number for value in pool.FindEnumTypeByName(name).values] for name in names}
+
+
+def _lua_numbers(numbers: Iterable[int]) -> str:
+    return "{" + ", ".join(f"[{number}] = true" for number in dict.fromkeys(numbers)) + "}"
 
 
 def _lua_set(names: Iterable[str]) -> str:
@@ -2076,8 +2123,9 @@ def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, objec
 
 
 def _grpc_web_status_kept(kept: bool) -> dict[str, object]:
-    """Whether :func:`_grpc_web_status` kept the call's gRPC status (a gRPC-Web call that reached a reply), or
-    not (the status, a number, is never null: only a call without it passes, by the key not found)."""
+    """Whether the edge kept the call's gRPC status (:func:`_grpc_web_status`, a gRPC-Web call that reached a reply;
+    the REST replies script, a REST call refused before the transcoder), or not (the status, a number, is never
+    null: only a call without it passes, by the key not found)."""
     value = {"present_match": True} if kept else {"null_match": {}}
     return {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
                                             "value": value}, "match_if_key_not_found": not kept}}

@@ -1,8 +1,9 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
--- GET_URLS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES and ENUM_NAMES are prepended by the renderer.
+-- GET_URLS, KEPT_STATUS,
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
+-- are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -28,10 +29,25 @@
 --   where a value or a list of values goes): the transcoder's words named the message holding the field, or
 --   nothing ("purpose: not a valid text as /openapi.yaml writes it", ": Proto field is not repeating, cannot start
 --   list."), or called a list a single value. It is refused before it is transcoded, naming the field (see SHAPE).
+-- - An empty list the caller sent for a field whose empty list a service reads as the widest answer ("items": [],
+--   every item the caller may have): protobuf sends it as no list, and the call answered more than was asked. It is
+--   refused before it is transcoded, naming the field and what leaving it out means (gateway.edge.EMPTY_LIST_MEANS).
+-- - A JSON number in an enum field that is none of the enum's numbers ({"type": 99}): the transcoder wrote it into
+--   the message as it was, and the service got a value no service knows. It is refused before it is transcoded,
+--   naming the field and the enum's names (a string the enum has not as a name the transcoder refuses itself).
 -- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
--- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
+-- Where a REST call's query parameter names are kept for its reply, and whether its body is being held (the
+-- stream's dynamic metadata; never logged).
 local METADATA = "govshare.rest_replies"
+
+-- A refusal before the transcoder, which leaves the request's content type JSON: Envoy's access log reads the gRPC
+-- status of a gRPC request only, and logged every such refusal without one (a 400 naming a misspelt field, a 415, a
+-- 413), as it logs a URL no rule maps. Its status goes where the log reads a status the edge kept (KEPT_STATUS,
+-- gateway.edge._access_log), as a gRPC-Web call's does.
+local function keep_status(handle, code)
+  handle:streamInfo():dynamicMetadata():set(KEPT_STATUS, "grpc_status", code)
+end
 
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -111,18 +127,6 @@ local function syntax_error(text)
       .. " (the edge does not repeat the body's text); send the body as RFC 8259 JSON in UTF-8"
 end
 
--- "<field>: invalid value <the caller's value> for type <type>", without the value.
-local function type_error(text)
-  local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
-  if field == nil then
-    return nil
-  end
-  if field == "" and value:match("^Starting an object on a scalar field") then
-    return type_name .. ": an object where a single value goes"
-  end
-  return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
-end
-
 -- The converter's words for a body that is JSON but not the request's shape, which name no field (": Root element
 -- must be a message."): what to send instead.
 local SHAPES = {
@@ -144,6 +148,44 @@ local function as_sent(name, names)
     end
   end
   return name
+end
+
+-- Whether ``name`` is one of the query string's parameter names (``names``, kept by envoy_on_request).
+local function sent_in_query(name, names)
+  for sent in (names or ""):gmatch("[^&]+") do
+    if sent == name then
+      return true
+    end
+  end
+  return false
+end
+
+-- A field of one of the platform's messages given one value (?filter=x, "purpose": "x"): "not a valid
+-- govshare.catalog.v1.EntryFilter" said neither that it is an object nor how a query string gives one.
+local function object_expected(field, names)
+  local sent = as_sent(field, names)
+  if sent_in_query(sent, names) then
+    return sent .. ": an object, given one value: in a query string give each of its fields on its own, "
+        .. "dotted (?" .. sent .. ".<field>=...; /openapi.yaml lists them)"
+  end
+  return field .. ": an object, given one value: send its fields as one JSON object, {\"<field>\": ...} "
+      .. "(/openapi.yaml gives them)"
+end
+
+-- "<field>: invalid value <the caller's value> for type <type>", without the value.
+local function type_error(text, names)
+  local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
+  if field == nil then
+    return nil
+  end
+  if field == "" and value:match("^Starting an object on a scalar field") then
+    return type_name .. ": an object where a single value goes"
+  end
+  local message = type_name:match("^type%.googleapis%.com/(govshare%..+)$")
+  if message ~= nil and ENUM_NAMES[message] == nil then
+    return object_expected(field, names)
+  end
+  return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
 end
 
 local function unknown_parameter(text, names)
@@ -168,7 +210,7 @@ local function parse_failure(text, names)
   if message ~= nil then
     return message, field, description
   end
-  return syntax_error(text) or type_error(text) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
+  return syntax_error(text) or type_error(text, names) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)
@@ -192,6 +234,11 @@ end
 function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
+  local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
+  local code = kept ~= nil and kept.holding and tonumber(headers:get("grpc-status") or "")
+  if code then
+    keep_status(handle, code)  -- Envoy's own reply to a body past what the edge holds (see held_body)
+  end
   -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
   -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the
   -- edge repeats nowhere else (a URL no rule maps is 404 "the edge does not repeat it"): the realm is the platform.
@@ -203,7 +250,6 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
     replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
@@ -305,6 +351,15 @@ end
 
 local walk_value
 
+-- A JSON number at pos given a field of ``enum`` (a full name, FIELD_ENUMS') that is none of its numbers (its
+-- ENUM_NUMBERS): refused, naming ``path``. A fraction or a string is the transcoder's to refuse.
+local function check_enum_number(text, pos, enum, path)
+  local number = tonumber(text:match("^-?[%d%.eE+-]+", pos) or "")
+  if number ~= nil and number == math.floor(number) and not ENUM_NUMBERS[enum][number] then
+    error({ enum_number = path, enum = enum })
+  end
+end
+
 -- What a field of each shape (FIELD_SHAPES, the renderer's) was given instead, by the JSON value's first byte: the
 -- words of its refusal, after the field's name. A null is every field's "not set", and goes on.
 local SHAPE = {
@@ -376,6 +431,10 @@ local function walk_object(text, pos, kind, path)
       seen[name] = true
     end
     local listed = fields ~= nil and REPEATED[kind] ~= nil and REPEATED[kind][name] ~= nil
+    local means = fields ~= nil and EMPTY_MEANS[kind] ~= nil and EMPTY_MEANS[kind][name] or nil
+    if means ~= nil and text:find("^%[[ \t\r\n]*%]", skip_space(text, pos + 1)) then
+      error({ empty = child_path, means = means })
+    end
     local shape = fields ~= nil and FIELD_SHAPES[kind] ~= nil and FIELD_SHAPES[kind][name] or nil
     if shape ~= nil then
       local words = SHAPE[shape][text:byte(skip_space(text, pos + 1))]
@@ -386,7 +445,8 @@ local function walk_object(text, pos, kind, path)
         listed = shape
       end
     end
-    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed))
+    local enum = fields ~= nil and FIELD_ENUMS[kind] ~= nil and FIELD_ENUMS[kind][name] or nil
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed, enum))
     local next_byte = text:byte(pos)
     if next_byte == 125 then
       return pos + 1
@@ -402,7 +462,7 @@ end
 -- scalars or enums, whose element the transcoder named by the list alone). The transcoder dropped a null element ("keys": ["A", null, "B"] was two keys, and BatchQuery's results, in
 -- the order given, no longer lined up with the caller's list; "items": [null] asked for every item) and flattened
 -- a nested list, without a word.
-local function walk_array(text, pos, kind, path, listed)
+local function walk_array(text, pos, kind, path, listed, enum)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -421,7 +481,7 @@ local function walk_array(text, pos, kind, path, listed)
         error({ shape = path .. "[" .. index .. "]", words = OBJECT_IN_VALUES })
       end
     end
-    pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
+    pos = skip_space(text, walk_value(text, pos, kind, (kind or enum) and path .. "[" .. index .. "]", nil, enum))
     local next_byte = text:byte(pos)
     if next_byte == 93 then
       return pos + 1
@@ -432,7 +492,7 @@ local function walk_array(text, pos, kind, path, listed)
   end
 end
 
-walk_value = function(text, pos, kind, path, listed)
+walk_value = function(text, pos, kind, path, listed, enum)
   if kind == "" or kind == "map:" then
     kind = nil
   end
@@ -443,13 +503,31 @@ walk_value = function(text, pos, kind, path, listed)
   elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
-    return walk_array(text, pos, kind, path, listed)
+    return walk_array(text, pos, kind, path, listed, enum)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
     error(UNREADABLE)
+  elseif enum ~= nil then
+    check_enum_number(text, pos, enum, path)
   end
   return text:find("[,%]}%s]", pos) or #text + 1
+end
+
+local function refuse(handle, status, code, body)
+  keep_status(handle, code)
+  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code) },
+      body)
+end
+
+-- The request's body, held whole. Envoy refuses one past what the edge holds (a chunked body, which declared no
+-- length) 413 itself, in its own reply, before this returns: "holding" tells envoy_on_response to keep that reply's
+-- status for the log.
+local function held_body(handle)
+  handle:streamInfo():dynamicMetadata():set(METADATA, "holding", true)
+  local body = handle:body()
+  handle:streamInfo():dynamicMetadata():set(METADATA, "holding", false)  -- (an object read before body() is stale)
+  return body
 end
 
 -- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
@@ -548,6 +626,12 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.enum_number ~= nil then
+    return found.enum_number .. ": a number that is none of " .. found.enum:match("[^.]+$") .. "'s values (the edge "
+        .. "does not repeat it): send one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
+  elseif found.empty ~= nil then
+    return found.empty .. ": an empty list, which reaches the service as no list at all, and it would answer for "
+        .. found.means .. ": leave the field out to mean that, or list the ones wanted"
   elseif found.key_twice ~= nil then
     return found.key_twice .. ": given twice in one map (the edge does not repeat the key): give each key once"
   elseif found.path == nil then
@@ -579,12 +663,12 @@ local function check_body(handle, headers)
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
   if length > tonumber(CHECK_BYTES) then
-    handle:respond({ [":status"] = "413", ["content-type"] = "application/json", ["grpc-status"] = "8" },
+    refuse(handle, "413", 8,
         status_body(8, (BODY_TOO_LARGE:gsub("{size}", tostring(length))),
             error_info("BODY_TOO_LARGE", '{"limit_bytes":"' .. CHECK_BYTES .. '"}')))
     return
   end
-  local body = handle:body()
+  local body = held_body(handle)
   if body == nil or body:length() == 0 then
     return
   end
@@ -603,7 +687,7 @@ local function check_body(handle, headers)
     refusal = ok and found or nil
   end
   if refusal ~= nil then
-    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+    refuse(handle, "400", 3,
         invalid_argument(refusal))
   end
 end
@@ -631,10 +715,37 @@ local function refuse_charset(handle, content_type)
   end
   local declared = content_type:match(';%s*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]%s*=%s*"?([^";%s]+)')
     or charset
-  handle:respond({ [":status"] = "415", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+  refuse(handle, "415", 3,
       invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
           .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
           .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
+  return true
+end
+
+-- A body sent as an HTML form (application/x-www-form-urlencoded, key=k&purpose.type=..., or multipart/form-data)
+-- was read as JSON all the same, and refused "the body is not valid JSON: Unexpected token", nothing saying that the
+-- edge takes no form and what it takes. It is 415, saying so. A urlencoded body that is a JSON object or list (curl
+-- -d '{...}' without a content-type sends it so) goes on, as before; so does an empty one.
+local FORMS = { ["application/x-www-form-urlencoded"] = true, ["multipart/form-data"] = true }
+
+local function refuse_form(handle, content_type)
+  local media = content_type and content_type:lower():match("^%s*([^;%s]+)")
+  local length = tonumber(handle:headers():get("content-length") or "0") or 0
+  if media == nil or FORMS[media] == nil or length > tonumber(CHECK_BYTES) then
+    return false -- (one too large to check is check_body's 413)
+  end
+  local body = held_body(handle)
+  if body == nil or body:length() == 0 then
+    return false
+  end
+  local start = body:getBytes(0, math.min(body:length(), 256))
+  if media ~= "multipart/form-data" and (start:match("^[ \t\r\n]*[{%[]") or start:match("^[ \t\r\n]*$")) then
+    return false
+  end
+  refuse(handle, "415", 3,
+      invalid_argument("the body is sent as an HTML form (content-type " .. media .. "), and the edge reads JSON only: "
+          .. "send the call's fields as one JSON object, {\"name\": value, ...}, with content-type: application/json "
+          .. "(/openapi.yaml gives each call's body)"))
   return true
 end
 
@@ -647,7 +758,7 @@ local GET_BODY = "a GET takes no body: this call's fields go in the query string
     .. "nested fields dotted), as /openapi.yaml gives them; send the request without a body"
 
 local function refuse_get_body(handle, path)
-  local body = handle:body()
+  local body = held_body(handle)
   if body == nil or body:length() == 0 then
     return
   end
@@ -656,9 +767,27 @@ local function refuse_get_body(handle, path)
     return
   end
   if maps_a_get(path) then
-    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+    refuse(handle, "400", 3,
         invalid_argument(GET_BODY))
   end
+end
+
+-- A URL ending in a slash, or holding two in a row or one before a custom method's ":" (/v1/tokens/, /v1/entries//X,
+-- /v1/resources/X/:query), which no operation's URL does and /openapi.yaml gives none of: the transcoder mapped it
+-- to the operation all the same, but the checks here match each operation's URL as /openapi.yaml writes it, and let
+-- it pass unchecked: {"systemI": ...} to /v1/tokens/ issued a token without a word, "items": [] asked for every
+-- item, and a GET's body was read as its request. It is 404, as a URL no rule maps, saying which slash to drop.
+local EMPTY_SEGMENT = "no operation has this URL: it ends in a slash, or holds two slashes in a row or one before a "
+    .. "custom method's ':', which no operation's URL does (the edge does not repeat it): drop the extra slash "
+    .. "(/v1/entries, not /v1/entries/); each operation's method and URL are in /openapi.yaml"
+
+local function refuse_empty_segment(handle, path)
+  local bare = path:match("^[^?]*")
+  if bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
+    return false
+  end
+  refuse(handle, "404", 5, status_body(5, EMPTY_SEGMENT, error_info("NOT_FOUND", "{}")))
+  return true
 end
 
 function envoy_on_request(handle)
@@ -669,6 +798,9 @@ function envoy_on_request(handle)
   -- for other callers' compressed calls (gateway.edge._grpc_encoding_unknown answers a gRPC caller's).
   headers:remove("grpc-encoding")
   local method = headers:get(":method")
+  if refuse_empty_segment(handle, headers:get(":path")) then
+    return
+  end
   keep_parameter_names(handle, headers:get(":path"))
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")
@@ -676,8 +808,9 @@ function envoy_on_request(handle)
   elseif method == "GET" then
     refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    if not refuse_charset(handle, headers:get("content-type")) then
-      check_body(handle, headers)
+    if not refuse_charset(handle, headers:get("content-type"))
+        and not refuse_form(handle, headers:get("content-type")) then
+      check_body(handle, handle:headers())
     end
   end
 end

@@ -88,6 +88,23 @@ ANONYMOUS_METHODS = frozenset({
     "/govshare.authorization.v1.SessionService/ExchangeOidcToken",
 })
 
+#: The request fields whose empty list a service reads as the widest answer, each with what it reads: proto3 sends
+#: an empty list as no list at all, so a REST caller's explicit "items": [] (a filter that matched nothing, a form
+#: whose boxes were all unticked) reached the service as "every item the caller may have", and answered more than
+#: the caller asked for. The edge refuses it (gateway/rest_replies.lua), and /openapi.yaml gives each such list
+#: minItems 1; leaving the field out still means the widest answer. (An update's list, Grant.system_ids under an
+#: update mask, is left alone: there an empty list is the way to clear it.)
+EMPTY_LIST_MEANS: Mapping[tuple[str, str], str] = MappingProxyType({
+    ("govshare.query.v1.QueryRequest", "items"): "every item the caller may have",
+    ("govshare.query.v1.BatchQueryRequest", "items"): "every item the caller may have",
+    ("govshare.query.v1.ExportRequest", "items"): "every item the caller may have",
+    ("govshare.authorization.v1.Application", "system_ids"): "every system of the department",
+    ("govshare.authorization.v1.ReplyApplicationRequest", "items"): "the items the application requested",
+    ("govshare.authorization.v1.ReplyApplicationRequest", "purposes"): "the purposes the application requested",
+    ("govshare.authorization.v1.RecordCoordinationDecisionRequest", "items"): "the items the application requested",
+})
+
+
 #: Listings and searches that read and encode pages of up to 1,000 rows (issue 14): where a deployment gives them
 #: processes of their own (``GOVSHARE_<SERVICE>_HEAVY_READ_TARGET``: other replicas of the same image), the edge
 #: sends them there, so the processes on the Query path never encode such a page between two Queries.

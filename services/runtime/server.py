@@ -790,6 +790,8 @@ async def start_server(settings: Settings, component: Component,
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    for name in _serving_while_up(settings):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if settings.reflection:
         # A component may list more than it serves (``reflected_services``): the one the edge sends reflection to
         # describes every public service.
@@ -825,6 +827,14 @@ async def start_server(settings: Settings, component: Component,
         readiness = asyncio.create_task(_serving_once(ready, component, health_servicer, probe), name="readiness")
     return RunningServer(server=server, port=port, component=component, health=health_servicer,
                          health_server=health_server, readiness=readiness)
+
+
+def _serving_while_up(settings: Settings) -> tuple[str, ...]:
+    """The services besides the component's that server reflection lists, which answer whenever the process does:
+    the health service itself and reflection. A health Check of grpc.health.v1.Health (a client checking that
+    health is served, grpcurl's list followed by a Check of each name) was NOT_FOUND, its message saying to ask
+    about a service that server reflection lists, which it is."""
+    return (health.SERVICE_NAME, *((reflection.SERVICE_NAME,) if settings.reflection else ()))
 
 
 async def _until_ready(component: Component) -> None:

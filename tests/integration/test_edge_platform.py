@@ -60,8 +60,12 @@ async def test_reflection_describes_no_internal_service_asked_for_by_name(platfo
     assert public.file_descriptor_response.file_descriptor_proto
 
 
-async def test_health_through_the_edge(platform) -> None:  # type: ignore[no-untyped-def]
-    reply = await health_pb2_grpc.HealthStub(platform.channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+@pytest.mark.parametrize("service", ["", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"])
+async def test_health_through_the_edge(platform, service: str) -> None:  # type: ignore[no-untyped-def]
+    """The whole platform's, and the health and reflection services' that server reflection lists: a Check of
+    grpc.health.v1.Health was NOT_FOUND saying to ask about a service that reflection lists, which it is."""
+    reply = await health_pb2_grpc.HealthStub(platform.channel).Check(health_pb2.HealthCheckRequest(service=service),
+                                                                     timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 

@@ -962,15 +962,27 @@ def _rest_status(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, d
         return error.code, dict(error.headers)
 
 
+def _hang_up_midway(edge: Edge, authorization: str) -> None:
+    """A chunked REST body whose client closes the connection after its first chunk."""
+    host, port = edge.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall((
+            "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+            f"authorization: {authorization}\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{{\"ke\r\n").encode())
+
+
 async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_http(
         settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """The transcoder answers a backend's INVALID_ARGUMENT as HTTP 400 and drops its grpc-status: the log read
-    400 as INTERNAL (and 404 as UNIMPLEMENTED, 429 as UNAVAILABLE). Refused by the backend, by the token check or
-    by the route table, a REST call is logged with the status its JSON body gives."""
+    400 as INTERNAL (and 404 as UNIMPLEMENTED, 429 as UNAVAILABLE). Refused by the backend, by the token check, by
+    the edge's checks of a body or its size, or by the route table, a REST call is logged with the status its JSON
+    body gives, once; a successful one is not logged (0 %)."""
     edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=0.0,
                                           rate_limit_per_second=0.01, rate_limit_burst=2))
     token = dict(bearer(keys, caller()))
     try:
+        # A body its client stopped sending (it hung up midway) was no refusal: nothing to log as one.
+        await asyncio.to_thread(_hang_up_midway, edge, token["authorization"])
         rejected = await asyncio.to_thread(_rest_status, edge, f"/v1/entries/{FAILING_CODE.replace('/', '%2F')}",
                                            token)
         anonymous = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", {})
@@ -979,19 +991,31 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
             _rest_answer, edge, "/v1/entries/x", token)
         limited = limited_status, limited_body
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
+        too_large = await asyncio.to_thread(_chunked_past_the_check, edge, token["authorization"])
+        misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemI": "a"}',
+                                           {"content-type": "application/json"})
+        await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemId": "a"}',  # OK: not logged
+                                {"content-type": "application/json"})
     finally:
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
+    assert too_large.startswith(b"HTTP/1.1 413 ") and misspelt[0] == 400, (too_large[:300], misspelt)
     # The RetryInfo's delay in Retry-After too, which HTTP clients' retry policies read (not the JSON body).
     assert {name.lower(): value for name, value in limited_headers.items()}.get("retry-after") == "100"
     assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
             for d in limited[1]["details"]] == [("ErrorInfo", "RATE_LIMITED"), ("RetryInfo", "100s")], limited
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
-    logged = sorted((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge))
-    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it.
-    assert logged == [(400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+    logged = sorted(((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge)),
+                    key=lambda logged: (logged[0], -1 if logged[1] is None else logged[1]))
+    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it. A call the edge refused before
+    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too. A client
+    # that hung up midway got no answer, and none is logged (it was logged RESOURCE_EXHAUSTED, as a 413).
+    assert logged == [(0, None),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
                       (404, None),
+                      (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]),
                       (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
 
 
@@ -1014,7 +1038,7 @@ async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_i
     assert [unmapped[0], mapped[0]] == [404, 200] and digits[0] != 200 and method_shaped[0] != 200
     assert citizen_id not in edge.log_text()
     paths = [line["path"] for line in _access_log_lines(edge)]
-    assert paths.count(WITHHELD_PATH) == 3 and GET_ENTRY in paths, paths
+    assert paths.count(WITHHELD_PATH) == 3 and paths.count(GET_ENTRY) == 1, paths  # each call logged once
 
 
 async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(edge: Edge) -> None:
@@ -1224,6 +1248,32 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
     assert status == 200 and headers["content-type"].startswith("application/yaml"), (status, headers)
 
 
+async def test_a_rest_url_with_an_extra_slash_is_404_saying_to_drop_it(edge: Edge, keys: PlatformKeys) -> None:
+    """/v1/tokens/ or /v1/resources/X/:query (a trailing slash, two in a row), which /openapi.yaml gives no URL of,
+    reached the operation past every check of its body: {"systemI": "a"} to /v1/tokens/ issued a token without a
+    word (/v1/tokens refuses it naming the field), and a GET's body to /v1/entries/ was read as its request. Each is
+    404 as a URL no rule maps, saying to drop the slash, the URL not repeated; a slash in the query string is no
+    path's."""
+    token = dict(bearer(keys, caller()))
+    message = ("no operation has this URL: it ends in a slash, or holds two slashes in a row or one before a custom "
+               "method's ':', which no operation's URL does (the edge does not repeat it): drop the extra slash "
+               "(/v1/entries, not /v1/entries/); each operation's method and URL are in /openapi.yaml")
+    expected = {"code": grpc.StatusCode.NOT_FOUND.value[0], "message": message, "details": [_edge_info("NOT_FOUND")]}
+    json_body = {"content-type": "application/json"}
+    for verb, path, body, headers in (
+            ("POST", "/v1/tokens/", b'{"systemI": "a"}', json_body),
+            ("GET", "/v1/entries/?pageSize=2", b"", token),
+            ("GET", "/v1/entries/", b'{"filter": {"category": "CATEGORY_THEME"}}', {**token, **json_body}),
+            ("GET", "/v1/entries//101001%2F000001", b"", token),
+            ("POST", "/v1/resources/101001%2F000001/:query", b'{"key": "k", "itmes": []}', {**token, **json_body})):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body, headers)
+        assert (status, json.loads(content)) == (404, expected), (verb, path, content)
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/entries/", b"", token)
+    assert (status, content) == (404, b""), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries?pageToken=a/", b"", token)
+    assert status != 404, content
+
+
 async def test_head_on_a_rest_url_that_takes_get_answers_as_get_without_the_body(edge: Edge,
                                                                                  keys: PlatformKeys) -> None:
     """HEAD on GET /v1/entries/{code} was 405 (the transcoder has no rule for HEAD), though HTTP has every GET URL
@@ -1343,6 +1393,30 @@ async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_
         assert status == 200 and json.loads(answer)["token"] == "none|市民政局", (content_type, answer)
 
 
+async def test_a_rest_body_sent_as_an_html_form_is_415_saying_to_send_json(edge: Edge) -> None:
+    """A form's body (application/x-www-form-urlencoded, systemId=...&secret=..., or multipart/form-data) was read
+    as JSON all the same and refused "the body is not valid JSON: Unexpected token", nothing saying that the edge
+    takes no form. Either is 415 saying to send a JSON object with content-type application/json; a JSON body sent
+    with the form's type (curl -d without -H) passes as it did."""
+    multipart = (b'--b\r\ncontent-disposition: form-data; name="systemId"\r\n\r\n\xe5\xb8\x82\r\n--b--\r\n')
+    for content_type, body in (("application/x-www-form-urlencoded", b"systemId=%E5%B8%82&secret=s3cret"),
+                               ("Application/X-WWW-Form-Urlencoded; charset=utf-8", b"systemId=x"),
+                               ("multipart/form-data; boundary=b", multipart)):
+        status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
+                                                    {"content-type": content_type})
+        media = content_type.lower().partition(";")[0]
+        message = (f"the body is sent as an HTML form (content-type {media}), and the edge reads JSON only: send the "
+                   'call\'s fields as one JSON object, {"name": value, ...}, with content-type: application/json '
+                   "(/openapi.yaml gives each call's body)")
+        assert (status, json.loads(answer)) == (415, {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                                                      "message": message,
+                                                      "details": [_edge_info("INVALID_ARGUMENT")]}), answer
+    status, _, answer = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
+                                                b' {"systemId": "x", "secret": "s3cret"}',
+                                                {"content-type": "application/x-www-form-urlencoded"})
+    assert status == 200 and json.loads(answer)["token"] == "none|x", answer
+
+
 async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(edge: Edge) -> None:
     """A body saved as "UTF-8 with BOM" (Notepad, Windows PowerShell's Out-File) was 400 "the body is not valid
     JSON: Expected a value", nothing saying what was wrong with a body that looked right. The edge drops the mark
@@ -1401,17 +1475,22 @@ async def test_a_rest_body_larger_than_the_edge_checks_is_413_not_passed_on_unch
                                   "domain": "edge.govshare", "metadata": {"limit_bytes": str(BODY_CHECK_BYTES)}}]
 
 
+def _chunked_past_the_check(edge: Edge, authorization: str) -> bytes:
+    """The edge's answer to a chunked REST body (no content-length) one byte past what the edge holds to check."""
+    size = BODY_CHECK_BYTES + 1
+    start = b'{"items": ["name"], '
+    return _http_10(edge, (
+        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
+        f"authorization: {authorization}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
+    ).encode() + start + b" " * (size - len(start)))
+
+
 async def test_a_rest_body_without_a_length_growing_past_what_the_edge_checks_is_told_so(edge: Edge,
                                                                                         keys: PlatformKeys) -> None:
     """A chunked body (no content-length) past the 16 MiB the edge holds to check it was Envoy's "Payload Too
     Large", RESOURCE_EXHAUSTED without a limit or what to do. It says both, ErrorInfo BODY_TOO_LARGE as a body
     declared that large."""
-    size = BODY_CHECK_BYTES + 1
-    start = b'{"items": ["name"], '
-    answer_bytes = await asyncio.to_thread(_http_10, edge, (
-        "POST /v1/resources/101001%2F000001:export HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\n"
-        f"authorization: {bearer(keys, caller())[0][1]}\r\ntransfer-encoding: chunked\r\n\r\n{size:x}\r\n"
-    ).encode() + start + b" " * (size - len(start)))
+    answer_bytes = await asyncio.to_thread(_chunked_past_the_check, edge, bearer(keys, caller())[0][1])
     head, _, content = answer_bytes.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 "), answer_bytes[:600]
     answer = json.loads(content)
@@ -1703,6 +1782,64 @@ async def test_a_rest_list_holding_null_or_a_list_is_refused_naming_the_element(
         assert status != 400, content
 
 
+async def test_a_rest_empty_list_that_a_service_reads_as_the_widest_answer_is_refused(edge: Edge,
+                                                                                       keys: PlatformKeys) -> None:
+    """proto3 sends an empty list as no list, and a query reads no items as every item the caller may have: a REST
+    caller's "items": [] (a form whose boxes were all unticked) was answered with every item, an approval's
+    "purposes": [] kept every requested purpose. Each such field's empty list is refused at the edge naming it and
+    what leaving it out means; a list with values, null, and an update's empty list (the way to clear it) pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
+    every_item = "every item the caller may have"
+    for url, body, field, means in (
+            ("/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": [], {purpose}}}', "items", every_item),
+            ("/v1/resources/101001%2F000001:batchQuery", f'{{"keys": ["k"], "items": [ \n ], {purpose}}}', "items",
+             every_item),
+            ("/v1/resources/101001%2F000001:export", f'{{{purpose}, "items": []}}', "items", every_item),
+            ("/v1/applications/app-1:reply", '{"decision": "REPLY_DECISION_APPROVE", "purposes": []}', "purposes",
+             "the purposes the application requested"),
+            ("/v1/applications/app-1:recordCoordinationDecision", '{"grant": true, "items": []}', "items",
+             "the items the application requested"),
+            ("/v1/applications", '{"resourceCode": "101001/000001", "system_ids": []}', "system_ids",
+             "every system of the department")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        description = (f"an empty list, which reaches the service as no list at all, and it would answer for {means}: "
+                       "leave the field out to mean that, or list the ones wanted")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (url, content)
+    for verb, url, body in (
+            ("POST", "/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": ["name"], {purpose}}}'),
+            ("POST", "/v1/resources/101001%2F000001:query", f'{{"key": "k", "items": null, {purpose}}}'),
+            ("POST", "/v1/resources/101001%2F000001:batchQuery", f'{{"keys": [], {purpose}}}'),
+            ("PATCH", "/v1/grants/grt-1?updateMask=systemIds", '{"systemIds": []}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
+async def test_a_rest_enum_number_the_enum_has_not_is_refused_naming_the_field(edge: Edge, keys: PlatformKeys) -> None:
+    """The transcoder wrote a JSON number into an enum field as it was, one the enum has not as well: {"purpose":
+    {"type": 99}} reached the query service with a purpose no service knows, where "99" or an unknown name was
+    refused. A number that is none of the enum's is refused at the edge naming the field (or the list's element)
+    and the enum's names, not the number; the enum's numbers, 0 among them, pass."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query = "/v1/resources/101001%2F000001:query"
+    purposes = ("PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, PURPOSE_TYPE_DATA_VERIFICATION, "
+                "PURPOSE_TYPE_BUSINESS_COLLABORATION")
+    for url, body, field, enum, names in (
+            (query, '{"key": "k", "purpose": {"type": 99}}', "purpose.type", "PurposeType", purposes),
+            (query, '{"key": "k", "purpose": {"type":-1 }}', "purpose.type", "PurposeType", purposes),
+            ("/v1/applications/app-1:reply", '{"decision": 7}', "decision", "ReplyDecision",
+             "REPLY_DECISION_APPROVE, REPLY_DECISION_REFUSE"),
+            ("/v1/applications/app-1:reply", '{"decision": 1, "purposes": [1, 42]}', "purposes[1]", "PurposeType",
+             purposes)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        description = f"a number that is none of {enum}'s values (the edge does not repeat it): send one of {names}"
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (url, content)
+    for url, body in ((query, '{"key": "k", "purpose": {"type": 2}}'), (query, '{"key": "k", "purpose": {"type": 0}}'),
+                      ("/v1/applications/app-1:reply", '{"decision": 1, "purposes": [1, 4]}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
@@ -1763,6 +1900,25 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
                                                                   "content-type": "application/json"})
     assert status == 400 and json.loads(content)["message"].startswith(
         "purpose.type: not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "), content
+
+
+async def test_a_rest_object_given_one_value_is_refused_saying_how_an_object_is_written(edge: Edge,
+                                                                                       keys: PlatformKeys) -> None:
+    """?filter=x was "filter: not a valid govshare.catalog.v1.EntryFilter as /openapi.yaml writes it", which said
+    neither that filter is an object nor that a query string gives its fields dotted; "purpose": "x" in a body was
+    refused alike. The query string's refusal says to give the fields dotted, the body's to send an object."""
+    token = dict(bearer(keys, caller()))
+    for url in ("/v1/entries?filter=x", "/v1/entries?pageSize=3&filter=x&filter.category=CATEGORY_THEME"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, url, token)
+        description = ("an object, given one value: in a query string give each of its fields on its own, dotted "
+                       "(?filter.<field>=...; /openapi.yaml lists them)")
+        assert (status, answer) == (400, _unknown_body_field("filter", description)), (url, answer)
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 b'{"key": "k", "purpose": "x"}',
+                                                 {**token, "content-type": "application/json"})
+    description = 'an object, given one value: send its fields as one JSON object, {"<field>": ...} (/openapi.yaml ' \
+        'gives them)'
+    assert (status, json.loads(content)) == (400, _unknown_body_field("purpose", description)), content
 
 
 def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:

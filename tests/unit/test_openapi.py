@@ -17,7 +17,7 @@ import yaml
 from google.protobuf import descriptor_pool
 from openapi_spec_validator import validate
 
-from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES
+from gateway.routing import ANONYMOUS_METHODS, EMPTY_LIST_MEANS, INTERNAL_SERVICES, PUBLIC_SERVICES
 from services.authorization.grants import GrantUpdate
 from services.authorization.grants import mask_problems as grant_mask_problems
 from services.catalog.index import rank_key
@@ -80,6 +80,31 @@ def test_a_page_size_is_documented_as_never_negative(document: dict[str, Any]) -
               if "pageSize" in schema.get("properties", {})]
     assert len(sizes) > 20
     assert all(size.get("minimum") == 0 and size["type"] == "integer" for size in sizes), sizes
+
+
+def test_a_list_whose_empty_value_the_edge_refuses_is_documented_as_at_least_one(document: dict[str, Any]) -> None:
+    """The edge refuses "items": [] where a service reads no items as every item (gateway.routing.EMPTY_LIST_MEANS),
+    but the document said "empty means all the caller is allowed" and allowed it. Each such list of a request's
+    body says minItems 1 and to leave the field out; a message a reply carries too (Application) is left as it is,
+    its reply's empty list being valid."""
+    bodies = {"govshare.query.v1.QueryRequest": "QueryService_QueryBody",
+              "govshare.query.v1.BatchQueryRequest": "QueryService_BatchQueryBody",
+              "govshare.query.v1.ExportRequest": "QueryService_ExportBody",
+              "govshare.authorization.v1.ReplyApplicationRequest": "SharingService_ReplyApplicationBody",
+              "govshare.authorization.v1.RecordCoordinationDecisionRequest":
+                  "SharingService_RecordCoordinationDecisionBody"}
+    assert {message for message, _ in EMPTY_LIST_MEANS} == {*bodies, "govshare.authorization.v1.Application"}
+    for (message, name), means in EMPTY_LIST_MEANS.items():
+        if message in bodies:
+            field = _schema(document, bodies[message])["properties"][_camel(name)]
+            assert field["minItems"] == 1 and field["description"].endswith(
+                f"Over REST, leave the field out for {means}: [] is refused."), (message, field)
+    assert "minItems" not in _schema(document, "govshare.authorization.v1.Application")["properties"]["systemIds"]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def test_the_validator_refuses_a_broken_document(document: dict[str, Any]) -> None:

@@ -163,6 +163,8 @@ async def test_health_is_not_serving_until_dependencies_are_ready(settings: Sett
     assert not starting.done()
     # What the chart's startup and liveness probes ask: the process answers, however long it waits.
     assert await _health(port, LIVENESS_SERVICE) == health_pb2.HealthCheckResponse.SERVING
+    # The health service, which server reflection lists, answers for itself (it was NOT_FOUND).
+    assert await _health(port, "grpc.health.v1.Health") == health_pb2.HealthCheckResponse.SERVING
     component.ready.set()
     running = await starting
     assert await _health(port) == health_pb2.HealthCheckResponse.SERVING
