@@ -179,10 +179,24 @@ def totp_step(secret: str, code: str, last_step: int, at: float | None = None) -
     return next((step for step in _code_steps(secret, code, at) if step > last_step), None)
 
 
-def totp_reused(secret: str, code: str, last_step: int, at: float | None = None) -> bool:
-    """Whether ``code`` is the code of a step within the drift allowed that was already used (``last_step`` or
-    before): a right code typed again (a second sign-in, 修改密码 right after signing in), not a guess."""
-    return any(step <= last_step for step in _code_steps(secret, code, at))
+#: A right code of the step last used: typed again (a second sign-in, 修改密码 right after signing in).
+REUSED = "REUSED"
+#: A right code of a step before the one last used, perhaps never used itself: a code of a later step (typed from a
+#: device whose clock is ahead, or a second authenticator of the same secret) was accepted first.
+SUPERSEDED = "SUPERSEDED"
+
+
+def totp_passed(secret: str, code: str, last_step: int, at: float | None = None) -> str | None:
+    """Why ``code``, the code of a step within the drift allowed, may no longer sign in: REUSED when it is the code
+    of the step last used, SUPERSEDED when of a step before it (a later code was used; this one perhaps never),
+    None when it is no such code (a guess, or expired). Neither is a guess. Only the last step used is kept, so an
+    earlier step's code is refused because a later one was accepted: called "already used", the person who had
+    never typed it (their authenticator's clock behind the device that signed in before) was told something false
+    and looked for whoever had used their code."""
+    steps = [step for step in _code_steps(secret, code, at) if step <= last_step]
+    if not steps:
+        return None
+    return REUSED if last_step in steps else SUPERSEDED
 
 
 def _code_steps(secret: str, code: str, at: float | None) -> list[int]:

@@ -256,6 +256,46 @@ async def test_a_totp_code_is_accepted_once_its_replay_refused_as_such_and_not_c
         username=person.username, password=PASSWORD, totp_code=wrong), timeout=10)))[0] == "TOTP_INVALID"
 
 
+async def test_a_code_older_than_one_accepted_is_refused_as_such_not_as_already_used(platform) -> None:  # type: ignore[no-untyped-def]
+    """After a sign-in with the next step's code (a device whose clock is ahead, or a second authenticator), the
+    current step's code, which nobody had typed, was refused TOTP_REUSED "this authenticator code was already
+    used": the person looked for whoever had used their code. It is TOTP_SUPERSEDED, saying a later code was
+    accepted; logged, and not counted toward the lock, as a reuse is; the code of the step used is still a reuse."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
+    step = int(time.time() // totp.interval)
+    ahead, current = totp.at((step + 1) * totp.interval), totp.at(step * totp.interval)
+    session = (await sessions.SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                               totp_code=ahead), timeout=10)).session
+
+    async def refused(call: Awaitable[object]) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(caught.value), caught.value.details() or ""
+
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES: none counted
+        reason, message = await refused(sessions.SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code=current), timeout=10))
+        assert reason == "TOTP_SUPERSEDED" and "already used" not in message, (reason, message)
+        assert "a later authenticator code than this one was already accepted" in message
+    assert (await refused(sessions.ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password", totp_code=current), metadata=bearer(session),
+        timeout=10)))[0] == "TOTP_SUPERSEDED"
+    assert (await refused(sessions.SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=ahead), timeout=10)))[0] == "TOTP_REUSED"
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+
+    async def results(action: str) -> list[str]:
+        events = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                           metadata=platform.metadata("authority"), timeout=10)
+        return sorted(e.result for e in events.events if e.target == person.id)
+
+    assert await results("session.sign_in") == ["OK", "TOTP_REUSED"] + ["TOTP_SUPERSEDED"] * 5
+    assert await results("session.change_password") == ["TOTP_SUPERSEDED"]
+    assert await results("session.lock") == []
+
+
 def _replica(platform) -> Sessions:  # type: ignore[no-untyped-def]
     """Another authorization replica's SessionService workflows on the platform's database: its own in-process
     state (the per-username turns, the decoys' locks), the same persons table."""

@@ -1789,6 +1789,13 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"]  # a code that was wrong may be that one too
     assert ADMIN_RESULT["TOTP_REUSED"] == "失败：动态口令已使用过（不计入锁定）"
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
+    # A code older than one accepted may never have been used: not said as used, beside the field all the same.
+    older = password_page._refusal(console, request, Problem("a later authenticator code than this one was already "
+                                                             "accepted", reason="TOTP_SUPERSEDED",
+                                                             code=grpc.StatusCode.UNAUTHENTICATED)).body.decode()
+    superseded = SIGN_IN_MESSAGES["TOTP_SUPERSEDED"]
+    assert "使用过" not in superseded and "更新的动态口令" in superseded and superseded in older
+    assert ADMIN_RESULT["TOTP_SUPERSEDED"] == "失败：动态口令早于已接受的口令（不计入锁定）"
 
 
 def test_a_sign_in_whose_totp_secret_the_platform_cannot_read_says_to_have_it_reset() -> None:
