@@ -133,6 +133,19 @@ def test_a_lock_says_which_failure_locked_the_account() -> None:
     assert admin_result(lock) == "账号已锁定"
 
 
+def test_a_token_of_the_secret_a_systems_own_rotation_replaced_is_said_so() -> None:
+    """A system's own rotation keeps its old secret until the new one has had a token: a token issued with it is
+    said so on 管理日志, where an auditor after a leak looks for the old secret's use."""
+    from types import SimpleNamespace
+
+    from console.app import admin_result
+    issued = SimpleNamespace(action="token.issue", result="OK", details_json=json.dumps(
+        {"expire_time": 1, "previous_secret": True}))
+    assert admin_result(issued).endswith("（使用自行轮换前的原密钥：新密钥尚未使用）")
+    issued.details_json = json.dumps({"expire_time": 1})
+    assert "原密钥" not in admin_result(issued)
+
+
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
