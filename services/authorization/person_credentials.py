@@ -202,8 +202,10 @@ def totp_passed(secret: str, code: str, last_step: int, at: float | None = None)
 def _code_steps(secret: str, code: str, at: float | None) -> list[int]:
     """The time steps within the drift allowed whose code ``code`` is."""
     # NFKC: a Chinese input method's full-width digits (１２３４５６) are the same code; any other script's
-    # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError).
-    code = unicodedata.normalize("NFKC", code).strip()
+    # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError). The blanks
+    # inside are not read: authenticator apps show the code in two groups (123 456), and typed or copied so it was a
+    # wrong code, counted toward the lock.
+    code = "".join(unicodedata.normalize("NFKC", code).split())
     if not secret or len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
         return []
     now = at if at is not None else time.time()

@@ -391,6 +391,19 @@ async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform)
     assert signed.session.token
 
 
+async def test_a_totp_code_typed_as_the_authenticator_groups_it_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]
+    """Authenticator apps show a code in two groups (123 456): typed or copied so, at sign-in or at 修改密码, it was
+    TOTP_INVALID, counted toward the lock, five such tries locking the person out. The blanks are not read."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    code = totp.now()
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=f"{code[:3]} {code[3:]}"), timeout=10)).session
+    following = totp.at(time.time() + totp.interval)  # a full-width space between the groups, blanks around
+    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password",
+        totp_code=f" {following[:3]}\u3000{following[3:]} "), metadata=bearer(session), timeout=10)
+
+
 async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> None:  # type: ignore[no-untyped-def]
     person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
     session = await sign_in(platform, person, totp)

@@ -1842,6 +1842,32 @@ def test_the_sign_in_page_says_what_to_do_when_the_authenticator_is_lost() -> No
     assert "手机丢失" in page and "管理员重置动态口令" in page and "自行绑定新的身份验证器" in page
 
 
+def test_the_sign_in_page_takes_a_code_as_the_authenticator_groups_it() -> None:
+    """Authenticator apps show the code as 123 456: typed or pasted into the field (maxlength 6) it was cut to
+    123 45 and sent so (the form is novalidate), a wrong code counted toward the lock, the field styled as invalid.
+    The field takes the code with one blank between its groups (the platform does not read it), and still styles
+    anything else as invalid."""
+    import re
+
+    from starlette.requests import Request
+
+    from console.app import login_page
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    request = Request({"type": "http", "method": "GET", "path": "/login", "headers": [], "query_string": b"",
+                       "console.session": None})
+    page = login_page(console, request).body.decode()
+    field = re.search(r'<input id="f-totp"[^>]*>', page)
+    assert field is not None
+    pattern, length = re.search(r'pattern="([^"]*)"', field[0]), re.search(r'maxlength="(\d+)"', field[0])
+    assert pattern is not None and length is not None
+    for code in ("123456", "123 456", "１２３　４５６"):  # the browser matches the whole value, as fullmatch
+        assert re.fullmatch(pattern[1], code) and len(code) <= int(length[1]), code
+    for wrong in ("12345", "1234567", "12 3456", "abc def"):
+        assert not re.fullmatch(pattern[1], wrong), wrong
+
+
 def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name() -> None:
     """首页's 待处理的疑义 listed every open dispute the person reads: a 审批人 of the reporting department was told
     to handle (去处理) the reports their own department made, which only the provider answers, and each read its
