@@ -459,11 +459,16 @@ class Sessions:
         """Refuses the TOTP code ``code`` not accepted: TOTP_REUSED, logged and not counted, when it is the code of
         a step already used (``step``, the step it matched, was used meanwhile by a concurrent sign-in, or it is the
         code of the last step used); TOTP_SUPERSEDED, logged and not counted alike, when it is the code of a step
-        before the last used (which may never have been used); TOTP_INVALID, counted toward the lock, otherwise.
+        before the last used (which may never have been used; with ``step``, a concurrent sign-in used a later
+        one); TOTP_INVALID, counted toward the lock, otherwise.
         A person typing the code they just signed in with again was refused as guessing, each time counted: five
         tries locked them out, and anyone who saw a code (and the password) could lock the account by replaying
         it. The replay is still refused: a code is used once."""
-        passed = pc.REUSED if step is not None else pc.totp_passed(secret, code, person.totp_last_step)
+        if step is not None:  # used meanwhile: this code's step, or a later one (another device's code)
+            last_step = (await self._directory.find(person.id)).totp_last_step
+            passed = pc.totp_passed(secret, code, last_step) or pc.REUSED
+        else:
+            passed = pc.totp_passed(secret, code, person.totp_last_step)
         if passed == pc.REUSED:
             await self._persons.record_admin(AdminEvent.by(caller_of(person), action, person.id, result=TOTP_REUSED))
             raise _refused(TOTP_REUSED, "this authenticator code was already used (a code is accepted once): "

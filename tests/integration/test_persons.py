@@ -344,6 +344,41 @@ async def test_a_code_a_sign_in_on_another_replica_used_meanwhile_changes_no_pas
     assert _reason(old.value) == "TOTP_REUSED"
 
 
+async def test_a_code_a_sign_in_with_a_later_code_passed_meanwhile_is_refused_as_older_not_as_used(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """A password change whose code's step a sign-in elsewhere passed meanwhile with the next step's code (a second
+    device whose clock is ahead) was refused TOTP_REUSED, "already used", though nobody had used that code: it is
+    TOTP_SUPERSEDED, as the same code sent after the sign-in is; nothing changes."""
+    from services.authorization import person_credentials
+
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    hashing, signed_in = threading.Event(), threading.Event()
+    hash_password = person_credentials.hash_password
+
+    def slow_hash(password: str) -> str:
+        hashing.set()
+        signed_in.wait(10)
+        return hash_password(password)
+
+    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
+    record = await platform.servers["authorization"].component._persons.find(person.id)
+    step = int(time.time() // totp.interval)
+    changing = asyncio.ensure_future(_replica(platform).change_password(
+        caller_of(record), PASSWORD, "a new long password", totp.at(step * totp.interval)))
+    assert await asyncio.to_thread(hashing.wait, 10)
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=totp.at((step + 1) * totp.interval)),
+        timeout=10)).session
+    signed_in.set()
+    with pytest.raises(ServiceError) as refused:
+        await changing
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAUTHENTICATED, "TOTP_SUPERSEDED")
+    monkeypatch.undo()
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)  # the password is unchanged: the session stands
+
+
 async def test_a_totp_reset_while_the_person_changes_their_password_is_not_undone(  # type: ignore[no-untyped-def]
         platform, monkeypatch) -> None:
     """ChangePassword wrote back the TOTP secret it had read before hashing the new password: an administrator's
