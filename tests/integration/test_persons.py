@@ -895,6 +895,65 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
                 ).person.password_change_required  # never reset
 
 
+async def test_an_approvers_session_ended_while_redis_missed_it_grants_nothing(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """A 审批人's reply and grant changes checked their roles in the token, and the token against the verifier's
+    states alone, which learn of a disable from an event: with it lost (Redis away for a moment), the session of an
+    approver just disabled (who left, or was suspended) approved an application, opening another department's access
+    to personal data, and widened or revoked grants, until the services' reload a minute later. The token is now read
+    against its person's row, as for an administrator's change: refused, logged, nothing changed."""
+    import datetime as dt
+
+    from google.protobuf import field_mask_pb2, timestamp_pb2
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+    from services.runtime.duties import APPLICANT, APPROVER
+    from tests.integration.test_duties import _application
+
+    approver, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    session = await sign_in(platform, approver, totp)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+
+    async def submitted() -> sharing_pb2.Application:
+        return (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=_application(["citizen_id", "name", "birth_date"])),
+            metadata=platform.person("social", APPLICANT), timeout=10)).application
+
+    pending, granted = await submitted(), await submitted()
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=granted.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id"]),
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
+    release = timestamp_pb2.Timestamp()
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    announcements_lost(monkeypatch)
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=approver.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    calls = (sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+                 id=pending.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+                 metadata=bearer(session), timeout=10),
+             sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+                 grant=sharing_pb2.Grant(id=grant.id, items=["citizen_id", "name", "birth_date"]),
+                 update_mask=field_mask_pb2.FieldMask(paths=["items"])), metadata=bearer(session), timeout=10),
+             sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="离职前撤销"),
+                                 metadata=bearer(session), timeout=10),
+             sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+                 grant_id=grant.id, confidential=True, release_time=release, reason="在办案件"),
+                 metadata=bearer(session), timeout=10))
+    await _all_refused(calls, "PERSON_DISABLED")
+    monkeypatch.undo()
+    authority = platform.metadata("authority")
+    assert (await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=pending.id), metadata=authority,
+                                         timeout=10)).application.state == pending.state
+    kept = (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=authority, timeout=10)).grant
+    assert (list(kept.items), kept.state, kept.confidential) == (["citizen_id"], grant.state, False)
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(page_size=1000), metadata=authority, timeout=10)
+    tried = sorted((e.action, e.result) for e in events.events
+                   if e.actor_system_id == approver.id and e.action.startswith("sharing."))
+    assert tried == [(action, "CREDENTIALS_REVOKED") for action in (
+        "sharing.approved", "sharing.grant_confidentiality", "sharing.grant_revoked", "sharing.grant_updated")], tried
+
+
 async def _administrator_signed_out_unheard(platform, monkeypatch):  # type: ignore[no-untyped-def]
     """An administrator's session, a business system of a demo department, and the session signed out while Redis
     refuses every announcement (the verifiers not told): the token ended, and only its row says so."""
