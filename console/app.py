@@ -516,6 +516,10 @@ def admin_result(event: Any) -> str:
         # means the password was found.
         during = "修改密码时" if details.get("during") == "session.change_password" else "登录时"
         result += f"（{during}{labels.ADMIN_RESULT.get(failure, failure).removeprefix('失败：')}）"
+    elif event.action == "token.issue" and details.get("previous_secret") is True:
+        # A token of the secret a system's own rotation replaced (directory.issue_token): an auditor after a leak
+        # must see that the old secret was still used, and when.
+        result += "（使用自行轮换前的原密钥：新密钥尚未使用）"
     return result
 
 

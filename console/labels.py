@@ -171,6 +171,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "CREDENTIALS_CHANGED": "失败：密码或动态口令已在登录期间重置",
                 # A right TOTP code typed again (sessions.Sessions._refuse_code): refused, not counted.
                 "TOTP_REUSED": "失败：动态口令已使用过（不计入锁定）",
+                # A right code older than the last one accepted (sessions.Sessions._refuse_code): not counted.
+                "TOTP_SUPERSEDED": "失败：动态口令早于已接受的口令（不计入锁定）",
                 # An OIDC ID token that already signed in, presented again (services/authorization/sessions.py).
                 "OIDC_TOKEN_REPLAYED": "失败：统一身份认证凭据重复使用",
                 # An IdP sign-in naming a person who has a platform password (services/authorization/sessions.py).

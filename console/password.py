@@ -35,6 +35,7 @@ TYPED_WRONG = {
     "BAD_CREDENTIALS": ("current_password", "当前密码不正确，请重新输入。"),
     "TOTP_INVALID": ("totp_code", SIGN_IN_MESSAGES["TOTP_INVALID"]),
     "TOTP_REUSED": ("totp_code", SIGN_IN_MESSAGES["TOTP_REUSED"]),
+    "TOTP_SUPERSEDED": ("totp_code", SIGN_IN_MESSAGES["TOTP_SUPERSEDED"]),
 }
 #: ChangePassword refused while the account is locked (too many wrong passwords or codes, here or at sign-in):
 #: nothing is checked until the lock ends, as at sign-in. Its UNAUTHENTICATED is no ended session either.

@@ -30,6 +30,11 @@ SIGN_IN_MESSAGES = {
                     "请等它显示下一个 6 位数字后再输入。",
     "TOTP_REUSED": "这个动态口令刚才已经使用过，每个口令只能使用一次：请等身份验证器显示下一个 6 位数字后再输入"
                    "（重复输入用过的口令不计入登录失败次数）。",
+    # A code older than the last one accepted (a later code, from a device whose clock is ahead or a second
+    # authenticator, signed in first): it may never have been used, so "刚才已经使用过" was false.
+    "TOTP_SUPERSEDED": "平台已接受过比这个更新的动态口令（上次登录或修改密码时输入的口令更新），比它早的口令不再有效："
+                       "请等身份验证器显示下一个 6 位数字后再输入（不计入登录失败次数）。如经常出现，请将显示口令的"
+                       "手机或设备的时间设为自动同步网络时间。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
     # RetireDepartment: a person of a department merged into another read 用户名或密码错误 (any UNAUTHENTICATED).
     "DEPARTMENT_RETIRED": "您所在的部门已撤销，其账号不能再登录。如您已转入承接其职责的部门，请联系共享主管部门的"

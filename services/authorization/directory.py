@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 LEVELS = frozenset(v for v in directory_pb2.AdministrativeLevel.values()
                    if v != directory_pb2.ADMINISTRATIVE_LEVEL_UNSPECIFIED)
+#: How long a system's own rotation keeps the secret it replaced accepted, at most (until the new secret's first
+#: token otherwise): long enough for a system whose rotation's answer was lost to be restarted and rotate again.
+PREVIOUS_SECRET_SECONDS = 24 * 3600
 # One message for an unknown id and a wrong secret: the answer must not tell which ids exist.
 BAD_CREDENTIALS = "unknown system id or wrong secret"
 #: What a file saved as "UTF-8 with BOM" begins with, kept by a reader that does not know it (Java's readString).
@@ -118,13 +121,19 @@ class Credentials:
     not_before: int = 0
     #: Why its department no longer acts (retirement.retired_sentence), "" while it is in service.
     department_retired: str = ""
+    #: The hash of the secret its own rotation replaced, while still accepted (PREVIOUS_SECRET_SECONDS), else "".
+    previous_secret_hash: str = ""
+    #: Whether the current secret has had a token (which ends the previous one's acceptance).
+    secret_used: bool = True
 
 
-def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]:
-    """Why a token may not be issued to a system whose secret matched ``verified`` now that its credentials
-    are ``held``: the administrative log's result and the caller's message, both empty when it may."""
+def _refusal(verified: Credentials, held: Credentials | None, previous: bool = False) -> tuple[str, str]:
+    """Why a token may not be issued to a system whose secret matched ``verified`` (its previous secret, with
+    ``previous``) now that its credentials are ``held``: the administrative log's result and the caller's message,
+    both empty when it may."""
     system_id = verified.system.id
-    if held is None or held.secret_hash != verified.secret_hash:
+    if held is None or (held.previous_secret_hash != verified.previous_secret_hash if previous
+                        else held.secret_hash != verified.secret_hash):
         return SECRET_ROTATED, (f"the secret of system {system_id} was rotated while this token was being "
                                   "issued: ask for a token with the new secret")
     if held.department_retired:
@@ -346,8 +355,12 @@ class Directory:
         # meanwhile rotated once more, its holder taking the secret the authority had just handed over.
         check = ((lambda state: system_states.refuse_ended(caller, state)) if _rotates_itself(caller, system_id)
                  else None)
+        # A system's own rotation keeps the secret it holds accepted until the new one's first token (a day at
+        # most): its answer lost, the system was otherwise left with a dead secret, locked out until the authority
+        # rotated it. An administrator's rotation (a leak: the runbook's 重置密钥) ends the old secret at once.
+        keep = PREVIOUS_SECRET_SECONDS if _rotates_itself(caller, system_id) else 0
         try:
-            state = await self._store.set_secret(system.id, secret_hash, admin, check)
+            state = await self._store.set_secret(system.id, secret_hash, admin, check, keep)
         except ServiceError:  # such a try is someone holding a leaked token: logged, as a refused token is
             await self._store.record_admin(AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
                                                          result=CREDENTIALS_REVOKED))
@@ -437,6 +450,11 @@ class Directory:
         matches = await asyncio.to_thread(credentials.verify_secret, secret, stored)
         if found is None:
             raise unauthenticated(BAD_CREDENTIALS)
+        # The secret the system's own rotation replaced, while the new one has had no token: the rotation's answer
+        # may have been lost on its way back (a timeout, a restart before the new secret was written down).
+        previous = not matches and bool(found.previous_secret_hash) and await asyncio.to_thread(
+            credentials.verify_secret, secret, found.previous_secret_hash)
+        matches = matches or previous
         caller = Caller(found.system.id, found.system.department_code, authority=found.authority)
         if not matches:
             # A wrong secret for an existing system is someone trying to be it: logged as a person's wrong password
@@ -447,14 +465,17 @@ class Directory:
             # The secret was verified against the hash read before; a rotation or a disable may have committed
             # since. Checked again, and the token made, under the row's lock (Store.held_credentials): a token of
             # the old secret would otherwise carry an ``iat`` after the rotation and stay valid.
-            result, message = _refusal(found, held)
+            result, message = _refusal(found, held, previous)
             if held is not None and not result:
                 issued = tokens.issue_token(self._settings.token_private_key, caller,
                                             self._settings.token_ttl_seconds, not_before=held.not_before)
         if result:
             await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result=result))
             raise _token_refusal(result, message)
+        if not previous and (found.previous_secret_hash or not found.secret_used):
+            await self._store.secret_used(system_id, found.secret_hash)  # the previous secret is accepted no more
         # Logged before the token is handed out: no token leaves without its entry (the token itself never).
         await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
-                                                     {"expire_time": int(issued.expires_at)}))
+                                                     {"expire_time": int(issued.expires_at),
+                                                      **({"previous_secret": True} if previous else {})}))
         return issued

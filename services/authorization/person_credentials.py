@@ -179,17 +179,33 @@ def totp_step(secret: str, code: str, last_step: int, at: float | None = None) -
     return next((step for step in _code_steps(secret, code, at) if step > last_step), None)
 
 
-def totp_reused(secret: str, code: str, last_step: int, at: float | None = None) -> bool:
-    """Whether ``code`` is the code of a step within the drift allowed that was already used (``last_step`` or
-    before): a right code typed again (a second sign-in, 修改密码 right after signing in), not a guess."""
-    return any(step <= last_step for step in _code_steps(secret, code, at))
+#: A right code of the step last used: typed again (a second sign-in, 修改密码 right after signing in).
+REUSED = "REUSED"
+#: A right code of a step before the one last used, perhaps never used itself: a code of a later step (typed from a
+#: device whose clock is ahead, or a second authenticator of the same secret) was accepted first.
+SUPERSEDED = "SUPERSEDED"
+
+
+def totp_passed(secret: str, code: str, last_step: int, at: float | None = None) -> str | None:
+    """Why ``code``, the code of a step within the drift allowed, may no longer sign in: REUSED when it is the code
+    of the step last used, SUPERSEDED when of a step before it (a later code was used; this one perhaps never),
+    None when it is no such code (a guess, or expired). Neither is a guess. Only the last step used is kept, so an
+    earlier step's code is refused because a later one was accepted: called "already used", the person who had
+    never typed it (their authenticator's clock behind the device that signed in before) was told something false
+    and looked for whoever had used their code."""
+    steps = [step for step in _code_steps(secret, code, at) if step <= last_step]
+    if not steps:
+        return None
+    return REUSED if last_step in steps else SUPERSEDED
 
 
 def _code_steps(secret: str, code: str, at: float | None) -> list[int]:
     """The time steps within the drift allowed whose code ``code`` is."""
     # NFKC: a Chinese input method's full-width digits (１２３４５６) are the same code; any other script's
-    # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError).
-    code = unicodedata.normalize("NFKC", code).strip()
+    # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError). The blanks
+    # inside are not read: authenticator apps show the code in two groups (123 456), and typed or copied so it was a
+    # wrong code, counted toward the lock.
+    code = "".join(unicodedata.normalize("NFKC", code).split())
     if not secret or len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
         return []
     now = at if at is not None else time.time()

@@ -12,6 +12,9 @@ the answer never tells which usernames exist. The reasons:
 - TOTP_REUSED: a right code already used (typed again: a second sign-in, 修改密码 right after signing in), refused
   and logged, not counted: it is no guess at a code, and counted, anyone who saw a code typed (and knew the
   password) could lock the account with it;
+- TOTP_SUPERSEDED: a right code of a time step before the last one used (a later code, from a device whose clock
+  is ahead or a second authenticator, signed in first): refused, logged and not counted as a reuse is, said as
+  what it is (it was told "already used" to a person who may never have typed it);
 - ACCOUNT_DISABLED (said only after the right password);
 - OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted);
 - OIDC_SUBJECT_MISMATCH: an ID token naming a person from another IdP account (iss, sub) than the one they first
@@ -85,6 +88,9 @@ def _refuse_local_account(person: PersonRecord) -> None:
 
 #: A right TOTP code typed again: refused and logged, not counted toward the lock (``Sessions._refuse_code``).
 TOTP_REUSED = "TOTP_REUSED"
+#: A right TOTP code of a step before the last one used (a code from a device whose clock was ahead, or from a
+#: second authenticator, signed in first): refused and logged like a reuse, not counted, said as what it is.
+TOTP_SUPERSEDED = "TOTP_SUPERSEDED"
 #: An administrator created the account or reset its TOTP secret: the person enrols one of their own (EnrolTotp).
 TOTP_ENROLMENT_REQUIRED = "TOTP_ENROLMENT_REQUIRED"
 TOTP_ENROLLED = "TOTP_ENROLLED"
@@ -451,15 +457,29 @@ class Sessions:
     async def _refuse_code(self, person: PersonRecord, secret: str, code: str, step: int | None,
                            action: str = "session.sign_in") -> NoReturn:
         """Refuses the TOTP code ``code`` not accepted: TOTP_REUSED, logged and not counted, when it is the code of
-        a step already used (``step``, the step it matched, was used meanwhile by a concurrent sign-in, or it is a
-        code of the last step used or before); TOTP_INVALID, counted toward the lock, otherwise. A person typing
-        the code they just signed in with again was refused as guessing, each time counted: five tries locked
-        them out, and anyone who saw a code (and the password) could lock the account by replaying it. The
-        replay is still refused: a code is used once."""
-        if step is not None or pc.totp_reused(secret, code, person.totp_last_step):
+        a step already used (``step``, the step it matched, was used meanwhile by a concurrent sign-in, or it is the
+        code of the last step used); TOTP_SUPERSEDED, logged and not counted alike, when it is the code of a step
+        before the last used (which may never have been used; with ``step``, a concurrent sign-in used a later
+        one); TOTP_INVALID, counted toward the lock, otherwise.
+        A person typing the code they just signed in with again was refused as guessing, each time counted: five
+        tries locked them out, and anyone who saw a code (and the password) could lock the account by replaying
+        it. The replay is still refused: a code is used once."""
+        if step is not None:  # used meanwhile: this code's step, or a later one (another device's code)
+            last_step = (await self._directory.find(person.id)).totp_last_step
+            passed = pc.totp_passed(secret, code, last_step) or pc.REUSED
+        else:
+            passed = pc.totp_passed(secret, code, person.totp_last_step)
+        if passed == pc.REUSED:
             await self._persons.record_admin(AdminEvent.by(caller_of(person), action, person.id, result=TOTP_REUSED))
             raise _refused(TOTP_REUSED, "this authenticator code was already used (a code is accepted once): "
                                         "wait for the next code your authenticator shows and enter it")
+        if passed == pc.SUPERSEDED:
+            await self._persons.record_admin(AdminEvent.by(caller_of(person), action, person.id,
+                                                           result=TOTP_SUPERSEDED))
+            raise _refused(TOTP_SUPERSEDED, "a later authenticator code than this one was already accepted, and no "
+                                            "code older than the last one accepted is taken: wait for the next "
+                                            "code your authenticator shows and enter it (if this recurs, the clock "
+                                            "of the device showing the codes is off: set it to the network time)")
         await self._fail(person, "BAD_TOTP", action)
         raise _refused("TOTP_INVALID", "the authenticator code is wrong or expired: enter the current code")
 

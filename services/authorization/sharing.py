@@ -22,6 +22,7 @@ from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
 from services.authorization.decisions import in_force
+from services.authorization.directory import still_theirs
 from services.authorization.entries import EntryLookup, classified, display_names, offered_methods
 from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
@@ -291,6 +292,10 @@ class Sharing:
             if caller.department_code == application.applicant_department_code:
                 raise permission_denied("OWN_APPLICATION", "nobody approves or refuses an application made by their "
                                         "own department (separation of duties)")
+        # A decision that opens (or refuses) access to data is made with a session still its person's: the row is
+        # read, as for an administrator's change (directory.still_theirs), since the verifier learns of a sign-out,
+        # a disable or a change of roles only from an event that may be late or lost (Redis away).
+        await still_theirs(self._store, caller, step, application.id)
         self._expect_state(application, (apps.SUBMITTED,), "replied to")
         problems: list[FieldViolation] = []
         if decision not in (APPROVE, REFUSE):
@@ -410,6 +415,7 @@ class Sharing:
         application = await self._find_application(application_id)
         async with refusals_logged(self._store.record_admin, caller, step, application.id):
             self._refuse_own_escalation(caller, application)
+        await still_theirs(self._store, caller, step, application.id)  # as a reply's
         self._expect_state(application, (apps.ESCALATED,), "coordinated")
         now = self.now()
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
@@ -653,11 +659,12 @@ class Sharing:
                 duties.require_person(caller, REVIEWER, "revoke grants given by a coordination decision")
                 require_authority(caller, f"revoke grant {grant.id}: it was given by the authority's coordination "
                                   "decision (Art. 12), which only the authority undoes; ask the 共享主管部门")
-                return self._active(grant)
-            duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
-            if not caller.authority and caller.department_code != grant.provider_department_code:
-                raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
-                                        f"authority may {action} this grant")
+            else:
+                duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
+                if not caller.authority and caller.department_code != grant.provider_department_code:
+                    raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or "
+                                            f"the authority may {action} this grant")
+        await still_theirs(self._store, caller, f"sharing.{step.lower()}", grant.id)  # as a reply's
         return self._active(grant)
 
     @staticmethod

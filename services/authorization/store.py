@@ -84,7 +84,8 @@ def reset_second() -> int:
 
 
 _CREDENTIALS = ("SELECT s.*, d.authority, d.retire_time AS department_retire_time,"
-                " d.merged_into AS department_merged_into"
+                " d.merged_into AS department_merged_into,"
+                " CASE WHEN s.previous_secret_until > now() THEN s.previous_secret_hash END AS previous_secret"
                 " FROM systems s JOIN departments d ON d.code = s.department_code WHERE s.id = $1")
 
 
@@ -92,7 +93,7 @@ def _credentials(row: asyncpg.Record) -> Credentials:
     retired = row["department_retire_time"]
     return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"],
                        retirement.retired_sentence(row["department_code"], retired, row["department_merged_into"] or "")
-                       if retired is not None else "")
+                       if retired is not None else "", row["previous_secret"] or "", row["secret_used"])
 
 
 def _log_entry(row: asyncpg.Record) -> LogEntry:
@@ -396,6 +397,7 @@ class Store:
         # A new secret is a rotation: tokens issued with the old one are refused from now on.
         existing = await conn.fetchval(
             "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(),"
+            " previous_secret_hash = NULL, previous_secret_until = NULL, secret_used = false,"
             " not_before = GREATEST($4, not_before + 1), not_before_reason = $5,"
             " state_version = nextval('system_state_version')"
             " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
@@ -422,6 +424,15 @@ class Store:
             row = await conn.fetchrow(f"{_CREDENTIALS} FOR SHARE OF s", system_id)
             yield _credentials(row) if row else None
 
+    async def secret_used(self, system_id: str, secret_hash: str) -> None:
+        """Records that the system's current secret (``secret_hash``, if it still is) got a token: the secret kept
+        by its own rotation is no longer accepted. Written only when there is something to change, and never to a
+        secret rotated meanwhile."""
+        await self.pool.execute(
+            "UPDATE systems SET secret_used = true, previous_secret_hash = NULL, previous_secret_until = NULL"
+            " WHERE id = $1 AND secret_hash = $2 AND (NOT secret_used OR previous_secret_hash IS NOT NULL)",
+            system_id, secret_hash)
+
     async def list_systems(self, department_code: str | None, after: int | None,
                            limit: int) -> list[tuple[int, System]]:
         rows = await self.listing.fetch(
@@ -436,10 +447,14 @@ class Store:
         return {r["id"] for r in rows}
 
     async def set_secret(self, system_id: str, secret_hash: str, admin: AdminEvent,
-                         check: Callable[[SystemState], None] | None = None) -> tuple[str, SystemState] | None:
+                         check: Callable[[SystemState], None] | None = None,
+                         keep_seconds: int = 0) -> tuple[str, SystemState] | None:
         """Replaces the secret; tokens issued before now are refused from now on. None for an unknown id.
         ``check`` is given the system's token state under the row's lock, before anything changes, and may refuse
-        by raising (a system rotating its own secret with a token that state no longer accepts)."""
+        by raising (a system rotating its own secret with a token that state no longer accepts). With
+        ``keep_seconds`` (a system's own rotation) the secret the system holds stays accepted that long, or until
+        the new one's first token (``secret_used``): the replaced secret if it had a token, else the one kept
+        before (the replaced one's answer was lost too: nobody holds it); without, none is kept."""
         async with self.pool.acquire() as conn, conn.transaction():
             # The row first, then the time: a token issued meanwhile (held_credentials) gets an earlier ``iat``.
             row = await conn.fetchrow("SELECT * FROM systems WHERE id = $1 FOR UPDATE", system_id)
@@ -449,9 +464,14 @@ class Store:
                 check(_system_state(row)[1])
             row = await conn.fetchrow(
                 "UPDATE systems SET secret_hash = $2, update_time = now(),"
+                " previous_secret_hash = CASE WHEN $5 = 0 THEN NULL WHEN secret_used THEN secret_hash"
+                "  ELSE previous_secret_hash END,"
+                " previous_secret_until = CASE WHEN $5 = 0 THEN NULL"
+                "  WHEN secret_used THEN now() + make_interval(secs => $5) ELSE previous_secret_until END,"
+                " secret_used = false,"
                 " not_before = GREATEST($3, not_before + 1), not_before_reason = $4,"
                 " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
-                system_id, secret_hash, reset_second(), ROTATED)
+                system_id, secret_hash, reset_second(), ROTATED, keep_seconds)
             await self.append_admin(conn, SERVICE, [admin])
         return _system_state(row)
 

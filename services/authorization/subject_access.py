@@ -119,6 +119,8 @@ class SubjectAccessPolicy:
             if caller.is_person and not caller.has_role(REVIEWER):
                 duties.require_role(caller, APPROVER, "change a grant's confidentiality",
                                     grant.provider_department_code)
+        # With a session still its person's (the row read, as for a reply: sharing.Sharing.reply).
+        await still_theirs(self._store, caller, "sharing.grant_confidentiality", grant.id)
         now = self._now()
         problems = []
         if confidential:

@@ -213,6 +213,53 @@ async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_work
     await _works(platform, await _token(platform, system_id, rotated.secret))
 
 
+async def _no_token(platform, system_id: str, secret: str) -> None:  # type: ignore[no-untyped-def]
+    """IssueToken refuses ``secret`` as a wrong secret."""
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _token(platform, system_id, secret)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "unknown system id or wrong secret" in (refused.value.details() or "")
+
+
+async def test_a_systems_own_rotation_whose_answer_was_lost_leaves_it_the_secret_it_holds(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A business system rotating its own secret whose answer was lost (a timeout, a restart before it wrote the
+    new secret down) held a dead secret, its tokens ended by the rotation: locked out until the authority's 管理员
+    rotated it. The secret it holds is now accepted until the new one has had a token (a day at most), through
+    rotations whose answers were lost again; the first token of the new secret ends it, and an administrator's
+    rotation (a leak) ends every earlier secret at once."""
+    system_id, secret, _ = await _new_system(platform)
+    rotate = directory_pb2.RotateSystemSecretRequest(id=system_id)
+    token = await _token(platform, system_id, secret)
+    lost = (await _directory(platform).RotateSystemSecret(rotate, metadata=_bearer(token), timeout=10)).secret
+    token = await _token(platform, system_id, secret)  # (before the fix: UNAUTHENTICATED, wrong secret)
+    await _works(platform, token)
+    lost_again = (await _directory(platform).RotateSystemSecret(rotate, metadata=_bearer(token), timeout=10)).secret
+    await _no_token(platform, system_id, lost)  # nobody ever held it
+    token = await _token(platform, system_id, secret)
+    kept = (await _directory(platform).RotateSystemSecret(rotate, metadata=_bearer(token), timeout=10)).secret
+    await _no_token(platform, system_id, lost_again)
+    await _works(platform, await _token(platform, system_id, kept))  # the new secret's first token...
+    await _no_token(platform, system_id, secret)  # ...ends the old one
+
+    token = await _token(platform, system_id, kept)
+    leaked = (await _directory(platform).RotateSystemSecret(rotate, metadata=_bearer(token), timeout=10)).secret
+    handed = (await _directory(platform).RotateSystemSecret(rotate, metadata=platform.metadata("authority"),
+                                                            timeout=10)).secret
+    for old in (kept, leaked):
+        await _no_token(platform, system_id, old)
+    await _works(platform, await _token(platform, system_id, handed))
+
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="token.issue", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    issued = [(e.result, json.loads(e.details_json or "{}").get("previous_secret", False))
+              for e in reversed(events.events) if e.target == system_id]
+    assert issued == [("OK", False), ("OK", True), ("BAD_SECRET", False), ("OK", True), ("BAD_SECRET", False),
+                      ("OK", False), ("BAD_SECRET", False), ("OK", False), ("BAD_SECRET", False),
+                      ("BAD_SECRET", False), ("OK", False)], issued
+
+
 async def test_a_token_issued_between_two_resets_of_one_second_is_refused_after_the_second(  # type: ignore[no-untyped-def]
         platform) -> None:
     """A token issued right after a reset carries ``iat`` = that reset's not-before (the next whole second), and a

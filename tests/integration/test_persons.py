@@ -256,6 +256,46 @@ async def test_a_totp_code_is_accepted_once_its_replay_refused_as_such_and_not_c
         username=person.username, password=PASSWORD, totp_code=wrong), timeout=10)))[0] == "TOTP_INVALID"
 
 
+async def test_a_code_older_than_one_accepted_is_refused_as_such_not_as_already_used(platform) -> None:  # type: ignore[no-untyped-def]
+    """After a sign-in with the next step's code (a device whose clock is ahead, or a second authenticator), the
+    current step's code, which nobody had typed, was refused TOTP_REUSED "this authenticator code was already
+    used": the person looked for whoever had used their code. It is TOTP_SUPERSEDED, saying a later code was
+    accepted; logged, and not counted toward the lock, as a reuse is; the code of the step used is still a reuse."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
+    step = int(time.time() // totp.interval)
+    ahead, current = totp.at((step + 1) * totp.interval), totp.at(step * totp.interval)
+    session = (await sessions.SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                               totp_code=ahead), timeout=10)).session
+
+    async def refused(call: Awaitable[object]) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(caught.value), caught.value.details() or ""
+
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES: none counted
+        reason, message = await refused(sessions.SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code=current), timeout=10))
+        assert reason == "TOTP_SUPERSEDED" and "already used" not in message, (reason, message)
+        assert "a later authenticator code than this one was already accepted" in message
+    assert (await refused(sessions.ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password", totp_code=current), metadata=bearer(session),
+        timeout=10)))[0] == "TOTP_SUPERSEDED"
+    assert (await refused(sessions.SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=ahead), timeout=10)))[0] == "TOTP_REUSED"
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+
+    async def results(action: str) -> list[str]:
+        events = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                           metadata=platform.metadata("authority"), timeout=10)
+        return sorted(e.result for e in events.events if e.target == person.id)
+
+    assert await results("session.sign_in") == ["OK", "TOTP_REUSED"] + ["TOTP_SUPERSEDED"] * 5
+    assert await results("session.change_password") == ["TOTP_SUPERSEDED"]
+    assert await results("session.lock") == []
+
+
 def _replica(platform) -> Sessions:  # type: ignore[no-untyped-def]
     """Another authorization replica's SessionService workflows on the platform's database: its own in-process
     state (the per-username turns, the decoys' locks), the same persons table."""
@@ -304,6 +344,41 @@ async def test_a_code_a_sign_in_on_another_replica_used_meanwhile_changes_no_pas
     assert _reason(old.value) == "TOTP_REUSED"
 
 
+async def test_a_code_a_sign_in_with_a_later_code_passed_meanwhile_is_refused_as_older_not_as_used(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """A password change whose code's step a sign-in elsewhere passed meanwhile with the next step's code (a second
+    device whose clock is ahead) was refused TOTP_REUSED, "already used", though nobody had used that code: it is
+    TOTP_SUPERSEDED, as the same code sent after the sign-in is; nothing changes."""
+    from services.authorization import person_credentials
+
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    hashing, signed_in = threading.Event(), threading.Event()
+    hash_password = person_credentials.hash_password
+
+    def slow_hash(password: str) -> str:
+        hashing.set()
+        signed_in.wait(10)
+        return hash_password(password)
+
+    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
+    record = await platform.servers["authorization"].component._persons.find(person.id)
+    step = int(time.time() // totp.interval)
+    changing = asyncio.ensure_future(_replica(platform).change_password(
+        caller_of(record), PASSWORD, "a new long password", totp.at(step * totp.interval)))
+    assert await asyncio.to_thread(hashing.wait, 10)
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=totp.at((step + 1) * totp.interval)),
+        timeout=10)).session
+    signed_in.set()
+    with pytest.raises(ServiceError) as refused:
+        await changing
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAUTHENTICATED, "TOTP_SUPERSEDED")
+    monkeypatch.undo()
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)  # the password is unchanged: the session stands
+
+
 async def test_a_totp_reset_while_the_person_changes_their_password_is_not_undone(  # type: ignore[no-untyped-def]
         platform, monkeypatch) -> None:
     """ChangePassword wrote back the TOTP secret it had read before hashing the new password: an administrator's
@@ -349,6 +424,19 @@ async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform)
     signed = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
         username=person.username, password=PASSWORD, totp_code=full_width), timeout=10)
     assert signed.session.token
+
+
+async def test_a_totp_code_typed_as_the_authenticator_groups_it_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]
+    """Authenticator apps show a code in two groups (123 456): typed or copied so, at sign-in or at 修改密码, it was
+    TOTP_INVALID, counted toward the lock, five such tries locking the person out. The blanks are not read."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    code = totp.now()
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=f"{code[:3]} {code[3:]}"), timeout=10)).session
+    following = totp.at(time.time() + totp.interval)  # a full-width space between the groups, blanks around
+    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password",
+        totp_code=f" {following[:3]}\u3000{following[3:]} "), metadata=bearer(session), timeout=10)
 
 
 async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> None:  # type: ignore[no-untyped-def]
@@ -805,6 +893,65 @@ async def test_an_administrators_session_ended_while_redis_missed_it_changes_no_
     assert not (await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=victim.id),
                                                  metadata=platform.metadata("authority"), timeout=10)
                 ).person.password_change_required  # never reset
+
+
+async def test_an_approvers_session_ended_while_redis_missed_it_grants_nothing(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """A 审批人's reply and grant changes checked their roles in the token, and the token against the verifier's
+    states alone, which learn of a disable from an event: with it lost (Redis away for a moment), the session of an
+    approver just disabled (who left, or was suspended) approved an application, opening another department's access
+    to personal data, and widened or revoked grants, until the services' reload a minute later. The token is now read
+    against its person's row, as for an administrator's change: refused, logged, nothing changed."""
+    import datetime as dt
+
+    from google.protobuf import field_mask_pb2, timestamp_pb2
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+    from services.runtime.duties import APPLICANT, APPROVER
+    from tests.integration.test_duties import _application
+
+    approver, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    session = await sign_in(platform, approver, totp)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+
+    async def submitted() -> sharing_pb2.Application:
+        return (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=_application(["citizen_id", "name", "birth_date"])),
+            metadata=platform.person("social", APPLICANT), timeout=10)).application
+
+    pending, granted = await submitted(), await submitted()
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=granted.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id"]),
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
+    release = timestamp_pb2.Timestamp()
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    announcements_lost(monkeypatch)
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=approver.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    calls = (sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+                 id=pending.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+                 metadata=bearer(session), timeout=10),
+             sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+                 grant=sharing_pb2.Grant(id=grant.id, items=["citizen_id", "name", "birth_date"]),
+                 update_mask=field_mask_pb2.FieldMask(paths=["items"])), metadata=bearer(session), timeout=10),
+             sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="离职前撤销"),
+                                 metadata=bearer(session), timeout=10),
+             sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+                 grant_id=grant.id, confidential=True, release_time=release, reason="在办案件"),
+                 metadata=bearer(session), timeout=10))
+    await _all_refused(calls, "PERSON_DISABLED")
+    monkeypatch.undo()
+    authority = platform.metadata("authority")
+    assert (await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=pending.id), metadata=authority,
+                                         timeout=10)).application.state == pending.state
+    kept = (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=authority, timeout=10)).grant
+    assert (list(kept.items), kept.state, kept.confidential) == (["citizen_id"], grant.state, False)
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(page_size=1000), metadata=authority, timeout=10)
+    tried = sorted((e.action, e.result) for e in events.events
+                   if e.actor_system_id == approver.id and e.action.startswith("sharing."))
+    assert tried == [(action, "CREDENTIALS_REVOKED") for action in (
+        "sharing.approved", "sharing.grant_confidentiality", "sharing.grant_revoked", "sharing.grant_updated")], tried
 
 
 async def _administrator_signed_out_unheard(platform, monkeypatch):  # type: ignore[no-untyped-def]

@@ -133,6 +133,19 @@ def test_a_lock_says_which_failure_locked_the_account() -> None:
     assert admin_result(lock) == "账号已锁定"
 
 
+def test_a_token_of_the_secret_a_systems_own_rotation_replaced_is_said_so() -> None:
+    """A system's own rotation keeps its old secret until the new one has had a token: a token issued with it is
+    said so on 管理日志, where an auditor after a leak looks for the old secret's use."""
+    from types import SimpleNamespace
+
+    from console.app import admin_result
+    issued = SimpleNamespace(action="token.issue", result="OK", details_json=json.dumps(
+        {"expire_time": 1, "previous_secret": True}))
+    assert admin_result(issued).endswith("（使用自行轮换前的原密钥：新密钥尚未使用）")
+    issued.details_json = json.dumps({"expire_time": 1})
+    assert "原密钥" not in admin_result(issued)
+
+
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
@@ -1894,6 +1907,13 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"]  # a code that was wrong may be that one too
     assert ADMIN_RESULT["TOTP_REUSED"] == "失败：动态口令已使用过（不计入锁定）"
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
+    # A code older than one accepted may never have been used: not said as used, beside the field all the same.
+    older = password_page._refusal(console, request, Problem("a later authenticator code than this one was already "
+                                                             "accepted", reason="TOTP_SUPERSEDED",
+                                                             code=grpc.StatusCode.UNAUTHENTICATED)).body.decode()
+    superseded = SIGN_IN_MESSAGES["TOTP_SUPERSEDED"]
+    assert "使用过" not in superseded and "更新的动态口令" in superseded and superseded in older
+    assert ADMIN_RESULT["TOTP_SUPERSEDED"] == "失败：动态口令早于已接受的口令（不计入锁定）"
 
 
 def test_a_sign_in_whose_totp_secret_the_platform_cannot_read_says_to_have_it_reset() -> None:
@@ -1925,6 +1945,32 @@ def test_the_sign_in_page_says_what_to_do_when_the_authenticator_is_lost() -> No
                        "console.session": None})
     page = login_page(console, request).body.decode()
     assert "手机丢失" in page and "管理员重置动态口令" in page and "自行绑定新的身份验证器" in page
+
+
+def test_the_sign_in_page_takes_a_code_as_the_authenticator_groups_it() -> None:
+    """Authenticator apps show the code as 123 456: typed or pasted into the field (maxlength 6) it was cut to
+    123 45 and sent so (the form is novalidate), a wrong code counted toward the lock, the field styled as invalid.
+    The field takes the code with one blank between its groups (the platform does not read it), and still styles
+    anything else as invalid."""
+    import re
+
+    from starlette.requests import Request
+
+    from console.app import login_page
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    request = Request({"type": "http", "method": "GET", "path": "/login", "headers": [], "query_string": b"",
+                       "console.session": None})
+    page = login_page(console, request).body.decode()
+    field = re.search(r'<input id="f-totp"[^>]*>', page)
+    assert field is not None
+    pattern, length = re.search(r'pattern="([^"]*)"', field[0]), re.search(r'maxlength="(\d+)"', field[0])
+    assert pattern is not None and length is not None
+    for code in ("123456", "123 456", "１２３　４５６"):  # the browser matches the whole value, as fullmatch
+        assert re.fullmatch(pattern[1], code) and len(code) <= int(length[1]), code
+    for wrong in ("12345", "1234567", "12 3456", "abc def"):
+        assert not re.fullmatch(pattern[1], wrong), wrong
 
 
 def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name() -> None:

@@ -158,8 +158,9 @@ class DirectoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateSystemSecret(self, request, context):
-        """Replaces a system's secret; the old one stops working at once, and so do the tokens issued with it
-        (on every replica, within a second).
+        """Replaces a system's secret; the tokens issued before stop working at once (on every replica, within a
+        second), and so does the old secret, but for a system's own rotation: there IssueToken takes the old secret
+        until the new one has had a token (a day at most), so a rotation whose answer was lost locks nobody out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

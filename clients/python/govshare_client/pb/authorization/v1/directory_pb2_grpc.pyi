@@ -40,8 +40,9 @@ class DirectoryServiceStub:
     GetSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
     ListSystems: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.ListSystemsRequest, _govshare_client_pb_authorization_v1_directory_pb2.ListSystemsResponse]
     RotateSystemSecret: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RotateSystemSecretRequest, _govshare_client_pb_authorization_v1_directory_pb2.RotateSystemSecretResponse]
-    """Replaces a system's secret; the old one stops working at once, and so do the tokens issued with it
-    (on every replica, within a second).
+    """Replaces a system's secret; the tokens issued before stop working at once (on every replica, within a
+    second), and so does the old secret, but for a system's own rotation: there IssueToken takes the old secret
+    until the new one has had a token (a day at most), so a rotation whose answer was lost locks nobody out.
     """
     DisableSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.DisableSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.DisableSystemResponse]
     """Disables a system: it can no longer get tokens, and the tokens it holds are refused at once.
@@ -81,8 +82,9 @@ class DirectoryServiceAsyncStub:
     GetSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
     ListSystems: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.ListSystemsRequest, _govshare_client_pb_authorization_v1_directory_pb2.ListSystemsResponse]
     RotateSystemSecret: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RotateSystemSecretRequest, _govshare_client_pb_authorization_v1_directory_pb2.RotateSystemSecretResponse]
-    """Replaces a system's secret; the old one stops working at once, and so do the tokens issued with it
-    (on every replica, within a second).
+    """Replaces a system's secret; the tokens issued before stop working at once (on every replica, within a
+    second), and so does the old secret, but for a system's own rotation: there IssueToken takes the old secret
+    until the new one has had a token (a day at most), so a rotation whose answer was lost locks nobody out.
     """
     DisableSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.DisableSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.DisableSystemResponse]
     """Disables a system: it can no longer get tokens, and the tokens it holds are refused at once.

@@ -20,7 +20,8 @@ class SessionServiceStub:
     SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_SUPERSEDED (a code older
+    than the last one accepted: not counted either), TOTP_ENROLMENT_REQUIRED (an
     administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
@@ -60,7 +61,8 @@ class SessionServiceAsyncStub:
     SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_SUPERSEDED (a code older
+    than the last one accepted: not counted either), TOTP_ENROLMENT_REQUIRED (an
     administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
