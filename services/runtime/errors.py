@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
+import inspect
 import unicodedata
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -331,15 +333,36 @@ def _raised_in(error: BaseException) -> str:
 WAITS_ON = "WAITS_ON"
 
 
+#: The awaitables an ``async for`` (``__anext__``/``asend``), an ``async with`` over an asynccontextmanager
+#: (``__aexit__`` throws into its generator) and ``anext()`` hand to their caller. They have no frame and no
+#: attribute leading on to the async generator they drive, which their references hold.
+_ASYNC_GENERATOR_STEPS = frozenset({"async_generator_asend", "async_generator_athrow", "anext_awaitable"})
+
+
+def _driven_generator(awaited: object) -> object | None:
+    """The async generator (or coroutine) an ``async_generator_asend``/``athrow``/``anext_awaitable`` drives, found
+    among the objects it refers to; None for any other awaitable."""
+    if type(awaited).__name__ not in _ASYNC_GENERATOR_STEPS:
+        return None
+    return next((r for r in gc.get_referents(awaited) if inspect.isasyncgen(r) or inspect.iscoroutine(r)), None)
+
+
 def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | None:
     """The dependency (``postgresql``, ``redis``) ``task`` is suspended waiting on, by the modules of the coroutines
-    it is suspended in (following the tasks it awaits), innermost known one first; None when none is known (its
-    own work, a call to another service, which has its own deadline)."""
+    it is suspended in (following the tasks it awaits, and the async generators an ``async for`` or an
+    ``async with`` over an asynccontextmanager waits in), innermost known one first; None when none is known (its
+    own work, a call to another service, which has its own deadline).
+
+    The chain of awaits stopped at an async generator's step, which has no frame: a handler waiting on a hung
+    PostgreSQL inside one (a refused read logged in an asynccontextmanager's exit, a verification reading a chain
+    with ``async for``) was taken for busy with its own work and left to the caller's deadline, DEADLINE_EXCEEDED
+    naming nothing. Called when a call's time is up, never on the way of one answered in time."""
     origin = None
     awaited: object = task.get_coro() if isinstance(task, asyncio.Task) else task
     for _ in range(256):  # a chain of awaits is finite; the bound only keeps a cycle from looping forever
         if isinstance(awaited, asyncio.Task):
             awaited = awaited.get_coro()
+        awaited = _driven_generator(awaited) or awaited
         frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None) \
             or getattr(awaited, "ag_frame", None)
         if frame is None:

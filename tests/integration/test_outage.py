@@ -33,14 +33,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.routing import Route, RoutingTable
-from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
-from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.server import LIVENESS_SERVICE
@@ -450,15 +451,24 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
     await recovered(platform, _ask(credit_code_of(7)))
     with pg_hung(outage.embedded._pg):
         started = time.monotonic()
-        listing = await _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
-                                                     metadata=platform.metadata("civil"), timeout=4))
+        # A handler waiting on it inside an async generator (an auditor's verification reading the chain with
+        # ``async for``; a refused read logged in an asynccontextmanager's exit) was taken for busy with its own
+        # work and left to the caller's deadline: DEADLINE_EXCEEDED naming nothing.
+        listing, verifying, refusing = await asyncio.gather(
+            _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
+                                         metadata=platform.metadata("civil"), timeout=4)),
+            _failure(admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).VerifyAdminLog(
+                admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.person("authority", AUDITOR), timeout=4)),
+            _failure(foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel).ListConflicts(
+                foundation_pb2.ListConflictsRequest(), metadata=platform.person("civil", ADMINISTRATOR),
+                timeout=4)))
         assert time.monotonic() - started < 4
         # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
         started = time.monotonic()
         queried = await _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
             _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10))
         assert time.monotonic() - started < 10
-        for failure in (listing, queried):
+        for failure in (listing, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
             assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE", failure
