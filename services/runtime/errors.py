@@ -329,7 +329,9 @@ def _raised_in(error: BaseException) -> str:
 
 
 #: A module whose coroutines wait on a dependency without its client library's frames under them (the query
-#: service's audit trail: a call awaits a future the writer's statement resolves) says which in this global.
+#: service's audit trail: a call awaits a future the writer's statement resolves) says which in this global: the
+#: dependency's name, or a function of the suspended frame naming it or None (the heavy-read gate: a call waiting
+#: for a slot waits on whatever the calls holding the slots wait on).
 WAITS_ON = "WAITS_ON"
 
 
@@ -372,8 +374,8 @@ def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | 
             origin = "postgresql"
         elif module.startswith("redis"):
             origin = "redis"
-        elif frame.f_globals.get(WAITS_ON):
-            origin = frame.f_globals[WAITS_ON]
+        elif waits_on := frame.f_globals.get(WAITS_ON):
+            origin = (waits_on(frame) if callable(waits_on) else waits_on) or origin
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
             or getattr(awaited, "ag_await", None)
     return origin

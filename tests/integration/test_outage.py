@@ -453,10 +453,13 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
         started = time.monotonic()
         # A handler waiting on it inside an async generator (an auditor's verification reading the chain with
         # ``async for``; a refused read logged in an asynccontextmanager's exit) was taken for busy with its own
-        # work and left to the caller's deadline: DEADLINE_EXCEEDED naming nothing.
-        listing, verifying, refusing = await asyncio.gather(
+        # work and left to the caller's deadline: DEADLINE_EXCEEDED naming nothing. So was a search queued for the
+        # heavy-read slot (one at a time) the listing held, hung on PostgreSQL, then cancelled and cleaning up.
+        listing, searching, verifying, refusing = await asyncio.gather(
             _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
                                          metadata=platform.metadata("civil"), timeout=4)),
+            _failure(catalog.SearchEntries(catalog_pb2.SearchEntriesRequest(query="法人", page_size=5),
+                                           metadata=platform.metadata("market"), timeout=4)),
             _failure(admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).VerifyAdminLog(
                 admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.person("authority", AUDITOR), timeout=4)),
             _failure(foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel).ListConflicts(
@@ -468,7 +471,7 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
         queried = await _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
             _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10))
         assert time.monotonic() - started < 10
-        for failure in (listing, verifying, refusing, queried):
+        for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
             assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE", failure
