@@ -32,7 +32,7 @@ from types import FrameType
 
 import grpc
 
-from services.runtime.errors import ServiceError, waiting_on
+from services.runtime.errors import ServiceError, given_up_as_hung, waiting_on
 from services.runtime.settings import Settings
 
 #: What a refused caller is told to wait before retrying (RetryInfo): about one heavy read's time.
@@ -113,7 +113,10 @@ class HeavyReadGate:
             yield
         finally:
             self.holders.discard(holder)  # type: ignore[arg-type]
-            self._release(monotonic() - began)
+            # A read given up as hung on PostgreSQL spent its time waiting, not reading: charged for it (its time
+            # to its bound and its cleanup's), it kept the slot closed MAX_PAUSE_SECONDS once PostgreSQL was back,
+            # every listing and search meanwhile waiting with nothing running, to its deadline for a short one.
+            self._release(0.0 if given_up_as_hung(holder) else monotonic() - began)
 
     def _release(self, took: float) -> None:
         """Frees the slot, once the budget this read overdrew has filled again (at once with a full share)."""

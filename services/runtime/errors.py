@@ -13,6 +13,7 @@ import functools
 import gc
 import inspect
 import unicodedata
+import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -379,6 +380,22 @@ def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | 
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
             or getattr(awaited, "ag_await", None)
     return origin
+
+
+#: The tasks of calls given up as hung on a dependency (answered UNAVAILABLE naming it, and cancelled) whose
+#: cleanup has not ended yet.
+_GIVEN_UP: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
+
+
+def give_up_as_hung(task: asyncio.Task) -> None:
+    """Marks ``task`` as a call given up because it waited on a hung dependency, before it is cancelled."""
+    _GIVEN_UP.add(task)
+
+
+def given_up_as_hung(task: asyncio.Task | None) -> bool:
+    """Whether ``task`` runs a call given up as hung: what it spent waiting was not work (the heavy-read gate does
+    not charge it to the reads' share of time)."""
+    return task is not None and task in _GIVEN_UP
 
 
 def dependency_unavailable(dependency: str) -> ServiceError:

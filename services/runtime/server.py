@@ -50,6 +50,7 @@ from services.runtime.errors import (
     dependency_failure,
     dependency_unavailable,
     describe,
+    give_up_as_hung,
     internal_status,
     invalid_argument,
     statement_over_budget,
@@ -509,6 +510,7 @@ async def _bounded(handling: Coroutine[object, object, object], bound: float, me
     except asyncio.CancelledError:
         task.cancel()  # the caller went away (or its deadline passed): so does its handler
         raise
+    give_up_as_hung(task)
     task.cancel()
     _OUTLASTED.add(task)
     task.add_done_callback(_forget_outlasted)
@@ -542,6 +544,7 @@ def _cut_if_hung(handling: Coroutine[object, object, object], task: asyncio.Task
     dependency = waiting_on(handling)
     if dependency is not None and task is not None:
         hung.append(dependency)
+        give_up_as_hung(task)
         task.cancel()
 
 
