@@ -14,7 +14,7 @@ import gc
 import inspect
 import unicodedata
 import weakref
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -344,13 +344,20 @@ _ASYNC_GENERATOR_STEPS = frozenset({"async_generator_asend", "async_generator_at
 
 def _driven_generator(awaited: object) -> object | None:
     """The async generator (or coroutine) an ``async_generator_asend``/``athrow``/``anext_awaitable`` drives, found
-    among the objects it refers to; None for any other awaitable."""
-    if type(awaited).__name__ not in _ASYNC_GENERATOR_STEPS:
-        return None
-    return next((r for r in gc.get_referents(awaited) if inspect.isasyncgen(r) or inspect.iscoroutine(r)), None)
+    among the objects it refers to (an ``anext_awaitable`` holds the step its generator's ``__anext__`` gave);
+    None for any other awaitable."""
+    for _ in range(4):  # anext_awaitable -> async_generator_asend -> the generator
+        if type(awaited).__name__ not in _ASYNC_GENERATOR_STEPS:
+            return None
+        referents = gc.get_referents(awaited)
+        driven = next((r for r in referents if inspect.isasyncgen(r) or inspect.iscoroutine(r)), None)
+        if driven is not None:
+            return driven
+        awaited = next((r for r in referents if type(r).__name__ in _ASYNC_GENERATOR_STEPS), None)
+    return None
 
 
-def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | None:
+def waiting_on(task: asyncio.Task | Awaitable[object]) -> str | None:
     """The dependency (``postgresql``, ``redis``) ``task`` is suspended waiting on, by the modules of the coroutines
     it is suspended in (following the tasks it awaits, and the async generators an ``async for`` or an
     ``async with`` over an asynccontextmanager waits in), innermost known one first; None when none is known (its

@@ -442,6 +442,11 @@ async def _failure(call: object) -> grpc.aio.AioRpcError:
     raise AssertionError("the call succeeded")
 
 
+async def _drained(call: grpc.aio.UnaryStreamCall) -> None:
+    async for _ in call:
+        pass
+
+
 async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_deadline(outage: Outage) -> None:
     """PostgreSQL accepting connections and never answering: calls waited until the caller's deadline and ended
     DEADLINE_EXCEEDED, which reads as a slow service, not as its database gone. Now the service answers
@@ -449,6 +454,9 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
     platform = outage.platform
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     await recovered(platform, _ask(credit_code_of(7)))
+    export = query_pb2.ExportRequest(resource_code="102001/000001", items=["credit_code"], purpose=_ask("").purpose)
+    await _drained(query_pb2_grpc.QueryServiceStub(platform.channel).Export(  # its decision is now cached
+        export, metadata=platform.metadata("civil"), timeout=10))
     with pg_hung(outage.embedded._pg):
         started = time.monotonic()
         # A handler waiting on it inside an async generator (an auditor's verification reading the chain with
@@ -467,10 +475,18 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
                 timeout=4)))
         assert time.monotonic() - started < 4
         # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
+        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline. (Called
+        # on the service's port: the edge does not pass a stream's deadline on, so there it waits the 30 s limit.)
         started = time.monotonic()
-        queried = await _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
-            _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10))
+        async with grpc.aio.insecure_channel(platform.port("query")) as direct:
+            queried, exported = await asyncio.gather(
+                _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                    _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10)),
+                _failure(_drained(query_pb2_grpc.QueryServiceStub(direct).Export(
+                    export, metadata=platform.metadata("civil"), timeout=3))))
         assert time.monotonic() - started < 10
+        assert exported.code() == grpc.StatusCode.UNAVAILABLE, exported
+        assert details_of(exported)[0].metadata["dependency"] == "postgresql", exported
         for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
