@@ -28,10 +28,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import monotonic
+from types import FrameType
 
 import grpc
 
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, given_up_as_hung, waiting_on
 from services.runtime.settings import Settings
 
 #: What a refused caller is told to wait before retrying (RetryInfo): about one heavy read's time.
@@ -42,6 +43,26 @@ BURST_SECONDS = 2.0
 #: time spent waiting on a lock counts too) is not made to pay its whole debt (50 s for 5 s at 0.1): pacing is
 #: for readers that go on and on, not a penalty on one slow page.
 MAX_PAUSE_SECONDS = 5.0
+
+
+def _holders_wait_on(frame: FrameType) -> str | None:
+    """What a read waiting for a slot (suspended in :meth:`HeavyReadGate.admitted`) waits on: the dependency the
+    reads holding the slots wait on, if one does.
+
+    With PostgreSQL hung, the read holding the one slot was answered UNAVAILABLE naming it at its caller's bound,
+    and cancelled; its cleanup (asyncpg asking the hung server to cancel its statement) kept the slot up to the
+    pool's 30 s command timeout. Every listing and search queued behind it meanwhile was taken for busy with its
+    own work, not for waiting on PostgreSQL, and ran to its caller's deadline: DEADLINE_EXCEEDED naming nothing,
+    the catalog's listings and searches so answered for as long as the outage lasted. Read when a call's time is
+    up, through services.runtime.errors.waiting_on."""
+    gate = frame.f_locals.get("self")
+    if not isinstance(gate, HeavyReadGate):
+        return None
+    return next((found for holder in list(gate.holders) if (found := waiting_on(holder))), None)
+
+
+#: What a call suspended in this module waits on (services.runtime.errors.waiting_on): see _holders_wait_on.
+WAITS_ON = _holders_wait_on
 
 
 class HeavyReadGate:
@@ -58,6 +79,8 @@ class HeavyReadGate:
         self._filled_at = monotonic()
         self._slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
         self._waiting = 0
+        #: The tasks running a read in a slot (a cancelled one until its cleanup ends).
+        self.holders: set[asyncio.Task] = set()
 
     @property
     def waiting(self) -> int:
@@ -83,10 +106,17 @@ class HeavyReadGate:
         else:
             await self._slots.acquire()
         began = monotonic()
+        holder = asyncio.current_task()
+        if holder is not None:
+            self.holders.add(holder)
         try:
             yield
         finally:
-            self._release(monotonic() - began)
+            self.holders.discard(holder)  # type: ignore[arg-type]
+            # A read given up as hung on PostgreSQL spent its time waiting, not reading: charged for it (its time
+            # to its bound and its cleanup's), it kept the slot closed MAX_PAUSE_SECONDS once PostgreSQL was back,
+            # every listing and search meanwhile waiting with nothing running, to its deadline for a short one.
+            self._release(0.0 if given_up_as_hung(holder) else monotonic() - began)
 
     def _release(self, took: float) -> None:
         """Frees the slot, once the budget this read overdrew has filled again (at once with a full share)."""

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
+import inspect
 import unicodedata
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -327,19 +330,49 @@ def _raised_in(error: BaseException) -> str:
 
 
 #: A module whose coroutines wait on a dependency without its client library's frames under them (the query
-#: service's audit trail: a call awaits a future the writer's statement resolves) says which in this global.
+#: service's audit trail: a call awaits a future the writer's statement resolves) says which in this global: the
+#: dependency's name, or a function of the suspended frame naming it or None (the heavy-read gate: a call waiting
+#: for a slot waits on whatever the calls holding the slots wait on).
 WAITS_ON = "WAITS_ON"
 
 
-def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | None:
+#: The awaitables an ``async for`` (``__anext__``/``asend``), an ``async with`` over an asynccontextmanager
+#: (``__aexit__`` throws into its generator) and ``anext()`` hand to their caller. They have no frame and no
+#: attribute leading on to the async generator they drive, which their references hold.
+_ASYNC_GENERATOR_STEPS = frozenset({"async_generator_asend", "async_generator_athrow", "anext_awaitable"})
+
+
+def _driven_generator(awaited: object) -> object | None:
+    """The async generator (or coroutine) an ``async_generator_asend``/``athrow``/``anext_awaitable`` drives, found
+    among the objects it refers to (an ``anext_awaitable`` holds the step its generator's ``__anext__`` gave);
+    None for any other awaitable."""
+    for _ in range(4):  # anext_awaitable -> async_generator_asend -> the generator
+        if type(awaited).__name__ not in _ASYNC_GENERATOR_STEPS:
+            return None
+        referents = gc.get_referents(awaited)
+        driven = next((r for r in referents if inspect.isasyncgen(r) or inspect.iscoroutine(r)), None)
+        if driven is not None:
+            return driven
+        awaited = next((r for r in referents if type(r).__name__ in _ASYNC_GENERATOR_STEPS), None)
+    return None
+
+
+def waiting_on(task: asyncio.Task | Awaitable[object]) -> str | None:
     """The dependency (``postgresql``, ``redis``) ``task`` is suspended waiting on, by the modules of the coroutines
-    it is suspended in (following the tasks it awaits), innermost known one first; None when none is known (its
-    own work, a call to another service, which has its own deadline)."""
+    it is suspended in (following the tasks it awaits, and the async generators an ``async for`` or an
+    ``async with`` over an asynccontextmanager waits in), innermost known one first; None when none is known (its
+    own work, a call to another service, which has its own deadline).
+
+    The chain of awaits stopped at an async generator's step, which has no frame: a handler waiting on a hung
+    PostgreSQL inside one (a refused read logged in an asynccontextmanager's exit, a verification reading a chain
+    with ``async for``) was taken for busy with its own work and left to the caller's deadline, DEADLINE_EXCEEDED
+    naming nothing. Called when a call's time is up, never on the way of one answered in time."""
     origin = None
     awaited: object = task.get_coro() if isinstance(task, asyncio.Task) else task
     for _ in range(256):  # a chain of awaits is finite; the bound only keeps a cycle from looping forever
         if isinstance(awaited, asyncio.Task):
             awaited = awaited.get_coro()
+        awaited = _driven_generator(awaited) or awaited
         frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None) \
             or getattr(awaited, "ag_frame", None)
         if frame is None:
@@ -349,11 +382,27 @@ def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | 
             origin = "postgresql"
         elif module.startswith("redis"):
             origin = "redis"
-        elif frame.f_globals.get(WAITS_ON):
-            origin = frame.f_globals[WAITS_ON]
+        elif waits_on := frame.f_globals.get(WAITS_ON):
+            origin = (waits_on(frame) if callable(waits_on) else waits_on) or origin
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
             or getattr(awaited, "ag_await", None)
     return origin
+
+
+#: The tasks of calls given up as hung on a dependency (answered UNAVAILABLE naming it, and cancelled) whose
+#: cleanup has not ended yet.
+_GIVEN_UP: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
+
+
+def give_up_as_hung(task: asyncio.Task) -> None:
+    """Marks ``task`` as a call given up because it waited on a hung dependency, before it is cancelled."""
+    _GIVEN_UP.add(task)
+
+
+def given_up_as_hung(task: asyncio.Task | None) -> bool:
+    """Whether ``task`` runs a call given up as hung: what it spent waiting was not work (the heavy-read gate does
+    not charge it to the reads' share of time)."""
+    return task is not None and task in _GIVEN_UP
 
 
 def dependency_unavailable(dependency: str) -> ServiceError:

@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +50,7 @@ from services.runtime.errors import (
     dependency_failure,
     dependency_unavailable,
     describe,
+    give_up_as_hung,
     internal_status,
     invalid_argument,
     statement_over_budget,
@@ -417,6 +418,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 unary_unary, request_deserializer=None, response_serializer=handler.response_serializer)
         if handler.unary_stream is not None:
             stream_behavior = handler.unary_stream
+            stream_limit = self._dependency_wait
 
             async def unary_stream(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
@@ -425,7 +427,12 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                     message = parse(request)
                     serving(scope, message, context)
                     stream = aiter(stream_behavior(message, context))
-                    while (response := await anext(stream, _END_OF_STREAM)) is not _END_OF_STREAM:
+                    # Each reply is waited for as a unary call is: still waiting on PostgreSQL or Redis at its bound
+                    # (an export's record, its first page), the stream ends UNAVAILABLE naming it; it ran to the
+                    # caller's deadline, DEADLINE_EXCEEDED naming nothing (or to asyncpg's 30 s command timeout).
+                    while (response := await _bounded_in_task(anext(stream, _END_OF_STREAM),
+                                                              _answer_within(context, stream_limit), method)
+                           ) is not _END_OF_STREAM:
                         # The span is current while the handler runs, not across a yield: grpc closes a stream
                         # whose caller went away from another context, where this token cannot be reset (each
                         # cancelled export logged "Failed to detach context" with a traceback).
@@ -509,6 +516,7 @@ async def _bounded(handling: Coroutine[object, object, object], bound: float, me
     except asyncio.CancelledError:
         task.cancel()  # the caller went away (or its deadline passed): so does its handler
         raise
+    give_up_as_hung(task)
     task.cancel()
     _OUTLASTED.add(task)
     task.add_done_callback(_forget_outlasted)
@@ -516,8 +524,9 @@ async def _bounded(handling: Coroutine[object, object, object], bound: float, me
     raise dependency_unavailable(dependency)
 
 
-async def _bounded_in_task(handling: Coroutine[object, object, object], bound: float, method: str) -> object:
-    """:func:`_bounded` for a handler that ends at once when cancelled (a component's ``cancel_at_once``): its
+async def _bounded_in_task(handling: Awaitable[object], bound: float, method: str) -> object:
+    """:func:`_bounded` for a handler that ends at once when cancelled (a component's ``cancel_at_once``), and for
+    each reply of a stream (whose generator cannot be advanced from another task): its
     limit is a timer in the call's own task, not a task of its own per call (13-16 µs of CPU per call, measured
     alone on uvloop; 1-4 % of a cached Query's, in alternated `python -m loadtest.bench --only hit` runs) for a
     cleanup such a handler does not have."""
@@ -536,12 +545,13 @@ async def _bounded_in_task(handling: Coroutine[object, object, object], bound: f
     raise dependency_unavailable(hung[0])
 
 
-def _cut_if_hung(handling: Coroutine[object, object, object], task: asyncio.Task | None, hung: list[str]) -> None:
+def _cut_if_hung(handling: Awaitable[object], task: asyncio.Task | None, hung: list[str]) -> None:
     """At the end of a call's time: cancels it when it is waiting on a dependency (named in ``hung``); a handler
     busy with anything else runs on, as under :func:`_bounded`."""
     dependency = waiting_on(handling)
     if dependency is not None and task is not None:
         hung.append(dependency)
+        give_up_as_hung(task)
         task.cancel()
 
 

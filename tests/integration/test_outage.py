@@ -33,14 +33,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.routing import Route, RoutingTable
-from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
-from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.server import LIVENESS_SERVICE
@@ -441,6 +442,11 @@ async def _failure(call: object) -> grpc.aio.AioRpcError:
     raise AssertionError("the call succeeded")
 
 
+async def _drained(call: grpc.aio.UnaryStreamCall) -> None:
+    async for _ in call:
+        pass
+
+
 async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_deadline(outage: Outage) -> None:
     """PostgreSQL accepting connections and never answering: calls waited until the caller's deadline and ended
     DEADLINE_EXCEEDED, which reads as a slow service, not as its database gone. Now the service answers
@@ -448,21 +454,54 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
     platform = outage.platform
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     await recovered(platform, _ask(credit_code_of(7)))
+    export = query_pb2.ExportRequest(resource_code="102001/000001", items=["credit_code"], purpose=_ask("").purpose)
+    await _drained(query_pb2_grpc.QueryServiceStub(platform.channel).Export(  # its decision is now cached
+        export, metadata=platform.metadata("civil"), timeout=10))
     with pg_hung(outage.embedded._pg):
         started = time.monotonic()
-        listing = await _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
-                                                     metadata=platform.metadata("civil"), timeout=4))
+        # A handler waiting on it inside an async generator (an auditor's verification reading the chain with
+        # ``async for``; a refused read logged in an asynccontextmanager's exit) was taken for busy with its own
+        # work and left to the caller's deadline: DEADLINE_EXCEEDED naming nothing. So was a search queued for the
+        # heavy-read slot (one at a time) the listing held, hung on PostgreSQL, then cancelled and cleaning up.
+        listing, searching, verifying, refusing = await asyncio.gather(
+            _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
+                                         metadata=platform.metadata("civil"), timeout=4)),
+            _failure(catalog.SearchEntries(catalog_pb2.SearchEntriesRequest(query="法人", page_size=5),
+                                           metadata=platform.metadata("market"), timeout=4)),
+            _failure(admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).VerifyAdminLog(
+                admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.person("authority", AUDITOR), timeout=4)),
+            _failure(foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel).ListConflicts(
+                foundation_pb2.ListConflictsRequest(), metadata=platform.person("civil", ADMINISTRATOR),
+                timeout=4)))
         assert time.monotonic() - started < 4
         # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
+        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline. (Called
+        # on the service's port: the edge does not pass a stream's deadline on, so there it waits the 30 s limit.)
         started = time.monotonic()
-        queried = await _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
-            _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10))
+        async with grpc.aio.insecure_channel(platform.port("query")) as direct:
+            queried, exported = await asyncio.gather(
+                _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                    _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10)),
+                _failure(_drained(query_pb2_grpc.QueryServiceStub(direct).Export(
+                    export, metadata=platform.metadata("civil"), timeout=3))))
         assert time.monotonic() - started < 10
-        for failure in (listing, queried):
+        assert exported.code() == grpc.StatusCode.UNAVAILABLE, exported
+        assert details_of(exported)[0].metadata["dependency"] == "postgresql", exported
+        for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
             assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE", failure
             assert info.metadata["dependency"] == "postgresql", failure
+    # Back, a listing is answered at once: the reads given up as hung are not charged to the heavy reads' share of
+    # time (the slot stayed closed 5 s after them, with PostgreSQL answering: DEADLINE_EXCEEDED within 3 s).
+    for _ in range(100):
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5), metadata=platform.metadata("civil"),
+                                      timeout=3)
+            break
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            await asyncio.sleep(0.1)
     answer = await recovered(platform, _ask(credit_code_of(9)))
     assert answer.values["credit_code"] == credit_code_of(9) and answer.audit_id
 
