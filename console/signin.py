@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 from google.rpc import error_details_pb2
 
+from console.errors import field_sentence
 from console.sessions import Person
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
@@ -189,6 +190,10 @@ def locked_message(info: error_details_pb2.ErrorInfo) -> str:
     return SIGN_IN_MESSAGES["ACCOUNT_LOCKED"]
 
 
+#: The sign-in page's labels of the fields a refusal may name.
+_FIELD_LABELS = {"username": "用户名", "password": "密码", "totp_code": "动态口令"}
+
+
 def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
     code = error.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -204,7 +209,10 @@ def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
         violation = bad.field_violations[0]
         if violation.field == "totp_code":
             return SignInRefused(SIGN_IN_MESSAGES["TOTP_REQUIRED"], "totp_code")
-        return SignInRefused(f"请检查“{violation.field}”：{violation.description}", violation.field)
+        # In Chinese, the field as the page labels it: the service's field name and English words were shown as
+        # they came (请检查“username”：must be …) to a person reading a Chinese page.
+        label = _FIELD_LABELS.get(violation.field, "填写的内容")
+        return SignInRefused(f"{label}：{field_sentence(violation.description)}", violation.field)
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return SignInRefused(SIGN_IN_MESSAGES["BAD_CREDENTIALS"])
     if code == grpc.StatusCode.PERMISSION_DENIED:

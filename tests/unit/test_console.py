@@ -2332,3 +2332,18 @@ def test_a_code_or_username_taken_is_said_in_chinese_with_where_an_earlier_sendi
             *status.trailing_metadata), status.details))
         assert problem.message.startswith(said) and "already exists" not in problem.message, problem.message
         assert "可能已经" in problem.message
+
+
+def test_a_sign_in_refused_for_a_field_says_so_in_chinese_naming_the_fields_label() -> None:
+    """A sign-in refused for one of its fields with no sentence of its own was shown as the service sent it:
+    请检查“username”：must be at most 64 characters, the field's protobuf name and English words on a Chinese page.
+    It is now the field as the page labels it, and the console's Chinese sentence for the violation."""
+    from console.signin import _refusal
+    from services.runtime.errors import FieldViolation, invalid_argument, to_status
+
+    status = to_status(invalid_argument([FieldViolation("username", "must be at most 64 characters")]),
+                       "authorization")
+    refused = _refusal(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(),
+                                            grpc.aio.Metadata(*status.trailing_metadata), status.details))
+    assert refused.message.startswith("用户名：") and "“username”" not in refused.message, refused.message
+    assert refused.field == "username"
