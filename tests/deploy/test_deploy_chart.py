@@ -688,3 +688,35 @@ def test_extra_env_takes_every_setting_the_processes_read_that_the_chart_leaves_
     left = {name for name in _settings_the_processes_read()
             if not re.search(refused[0]["pattern"], name) and name not in refused[1]["enum"]}
     assert set(env["properties"]) == left
+
+
+def test_numbers_of_a_million_and_more_reach_the_processes_as_written() -> None:
+    """Helm reads every number of a values file as a float64, and toString and quote print one from 10^6 up in
+    exponent form: `edge.rateLimitBurst: 4000000` reached the edge's render as GOVSHARE_RATE_LIMIT_BURST="4e+06",
+    `GOVSHARE_RECORD_LOCAL_CAPACITY: 1000000` in an extraEnv as "1e+06", which the processes' int() refuses, so
+    the gateway's init container or every service pod stopped at start (CrashLoopBackOff) over a value the schema
+    had taken. Whole numbers are now written out in digits wherever the chart passes one to a process."""
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "edge": {"rateLimitPerSecond": 2000000, "rateLimitBurst": 4000000},
+        "config": {"extraEnv": {"GOVSHARE_RECORD_LOCAL_CAPACITY": 1000000, "GOVSHARE_HEAVY_READ_SHARE": 0.5}},
+        "components": {"query": {"extraEnv": {"GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS": 1000000}}},
+        "console": {"sessionIdleSeconds": 1000000, "extraEnv": {"GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS": 3}}}))
+    written: dict[str, set[str]] = {}
+    for _, spec in workloads(objects):
+        for container in containers(spec):
+            for name, env in env_of(container).items():
+                if "value" in env:
+                    written.setdefault(name, set()).add(env["value"])
+    assert written["GOVSHARE_RATE_LIMIT_BURST"] == {"4000000"}
+    assert written["GOVSHARE_RATE_LIMIT_PER_SECOND"] == {"2000000"}
+    assert written["GOVSHARE_RECORD_LOCAL_CAPACITY"] == {"1000000"}
+    assert written["GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS"] == {"1000000"}
+    assert written["GOVSHARE_HEAVY_READ_SHARE"] == {"0.5"}
+    assert written["GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS"] == {"1000000"}
+    assert written["GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS"] == {"3"}
+    # What the processes make of them.
+    errors: list[str] = []
+    parsed = settings._parse_env("gateway", {name: next(iter(written[name])) for name in (
+        "GOVSHARE_RATE_LIMIT_BURST", "GOVSHARE_RECORD_LOCAL_CAPACITY", "GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS")}, errors)
+    assert errors == []
+    assert (parsed["rate_limit_burst"], parsed["record_local_capacity"]) == (4000000, 1000000)

@@ -202,6 +202,20 @@ supervision:
 {{- printf "%s://%s:%d/.well-known/jwks.json" (ternary "https" "http" (ne (include "govshare.mtlsProvider" .) "")) $host (int .Values.ports.jwks) -}}
 {{- end -}}
 
+{{/*
+A value given to a process as an environment variable, written as the process reads it. Helm reads every number
+of a values file as a float64, which toString and quote print in exponent form from 10^6 up: 4000000 became
+"4e+06", which int() refuses, and the pod stopped at start over a value the schema had taken. A whole number is
+written in digits; any other value as toString writes it (a fraction, "1e-05" included, float() reads).
+*/}}
+{{- define "govshare.envValue" -}}
+{{- if and (kindIs "float64" .) (eq (floor .) .) -}}
+{{- printf "%.0f" . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* What `govshare render-edge` reads in the gateway's init container (no secret: Envoy holds none).
 Call with (dict "root" $ "component" "gateway"). */}}
 {{- define "govshare.edgeEnv" -}}
@@ -221,13 +235,13 @@ Call with (dict "root" $ "component" "gateway"). */}}
 - name: GOVSHARE_EDGE_ADMIN
   value: {{ printf "127.0.0.1:%d" (int $v.edge.adminPort) | quote }}
 - name: GOVSHARE_RATE_LIMIT_PER_SECOND
-  value: {{ $v.edge.rateLimitPerSecond | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.rateLimitPerSecond | quote }}
 - name: GOVSHARE_RATE_LIMIT_BURST
-  value: {{ $v.edge.rateLimitBurst | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.rateLimitBurst | quote }}
 - name: GOVSHARE_EDGE_ACCESS_LOG_PERCENT
-  value: {{ $v.edge.accessLogPercent | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.accessLogPercent | quote }}
 - name: GOVSHARE_DRAIN_GRACE_SECONDS
-  value: {{ $v.edge.preStopSleepSeconds | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.preStopSleepSeconds | quote }}
 {{- with $v.edge.corsOrigins }}
 - name: GOVSHARE_CORS_ORIGINS
   value: {{ join "," . | quote }}
@@ -354,7 +368,7 @@ Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary 
   value: {{ $v.config.logLevel | quote }}
 {{- range $name, $value := $v.config.extraEnv }}
 - name: {{ $name }}
-  value: {{ $value | toString | quote }}
+  value: {{ include "govshare.envValue" $value | quote }}
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "govshare-%s" .component | quote }}
@@ -368,7 +382,7 @@ Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary 
 - name: OTEL_TRACES_SAMPLER
   value: parentbased_traceidratio
 - name: OTEL_TRACES_SAMPLER_ARG
-  value: {{ $v.telemetry.samplerRatio | toString | quote }}
+  value: {{ include "govshare.envValue" $v.telemetry.samplerRatio | quote }}
 {{- if include "govshare.otlpCa" .root }}
 # The CA the collector's certificate is checked against (an https endpoint), from telemetry.otlpCa.
 - name: OTEL_EXPORTER_OTLP_CERTIFICATE
