@@ -27,7 +27,8 @@ from chart_harness import (
     workloads,
 )
 
-from services.runtime import settings
+from services.runtime import settings, supervision
+from services.runtime.pagination import MAX_PAGE_SIZE
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -720,3 +721,68 @@ def test_numbers_of_a_million_and_more_reach_the_processes_as_written() -> None:
         "GOVSHARE_RATE_LIMIT_BURST", "GOVSHARE_RECORD_LOCAL_CAPACITY", "GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS")}, errors)
     assert errors == []
     assert (parsed["rate_limit_burst"], parsed["record_local_capacity"]) == (4000000, 1000000)
+
+
+def _typed_settings() -> dict[str, tuple[type, float, float]]:
+    """The extraEnv settings the processes read as numbers, each with its type and range (the code's tables)."""
+    taken: dict[str, tuple[type, float, float]] = {
+        supervision.HUNG_SECONDS_VARIABLE: (float, supervision.HUNG_SECONDS_MIN, supervision.HUNG_SECONDS_MAX),
+        "GOVSHARE_CONSOLE_PAGE_SIZE": (int, 1, MAX_PAGE_SIZE),
+        "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS": (int, 0, 2**31 - 1)}
+    taken |= {name: (int, low, high) for name, (_, low, high) in settings._INT_FIELDS.items()}
+    taken |= {name: (float, low, high) for name, (_, low, high) in settings._FLOAT_FIELDS.items()}
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = json.load(f)["definitions"]["nonSecretEnv"]["properties"]
+    return {name: typed for name, typed in taken.items() if name in extra_env}
+
+
+def _bound(value: float) -> str:
+    return format(value, "f").rstrip("0").rstrip(".") or "0"
+
+
+def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_each() -> None:
+    """The schema checked extraEnv's names, not its values: `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a token lifetime
+    of 30 s or a page size of 0 rendered, and every pod the map reached stopped at start (exit 2, CrashLoopBackOff)
+    until `helm install --wait` timed out. The render now names every such value with what the processes take;
+    a number may be a YAML number or a string, as before."""
+    typed = _typed_settings()
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = json.load(f)["definitions"]["nonSecretEnv"]["properties"]
+    # The chart checks exactly the settings the processes type: every other one takes any text.
+    with pytest.raises(helm.HelmError) as refused:
+        render_chart(user_values(("values-extranet.yaml",), {"config": {"extraEnv": dict.fromkeys(extra_env, "x")}}))
+    assert set(re.findall(r"config\.extraEnv\.(\w+) is \"x\"", str(refused.value))) == {
+        *typed, "GOVSHARE_CONSOLE_SECURE_COOKIE"}
+    # Below and above the code's ranges, each named with its range.
+    for side in ("below", "above"):
+        env = {name: (low - 1 if kind is int or low == 0 else low / 2) if side == "below" else high + 1
+               for name, (kind, low, high) in typed.items()}
+        with pytest.raises(helm.HelmError) as refused:
+            render_chart(user_values(("values-extranet.yaml",), {"config": {"extraEnv": env}}))
+        for name, (kind, low, high) in typed.items():
+            what = "a whole number" if kind is int else "a number"
+            assert (f'config.extraEnv.{name} is "{_bound(env[name])}": the processes take {what} from {_bound(low)} '
+                    f"to {_bound(high)}") in str(refused.value)
+    # Values of another shape, wherever an extraEnv is.
+    for overrides, message in (
+            ({"components": {"query": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "40s"}}}},
+             r'components\.query\.extraEnv\.GOVSHARE_DRAIN_TIMEOUT_SECONDS is "40s": the processes take a number '
+             r"from 0 to 3600, and would refuse the value at start"),
+            ({"heavyReads": {"query": {"enabled": True, "extraEnv": {"GOVSHARE_DB_SEARCH_POOL_SIZE": 2.5}}}},
+             r'heavyReads\.query\.extraEnv\.GOVSHARE_DB_SEARCH_POOL_SIZE is "2\.5": the processes take a whole'),
+            ({"console": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": "1e3"}}},
+             r'console\.extraEnv\.GOVSHARE_CONSOLE_PAGE_SIZE is "1e3": the processes take a whole number from 1'),
+            ({"config": {"extraEnv": {"GOVSHARE_AUDIT_FLUSH_MS": True}}},
+             r'config\.extraEnv\.GOVSHARE_AUDIT_FLUSH_MS is "true": the processes take a number')):
+        with pytest.raises(helm.HelmError, match=message):
+            render_chart(user_values(("values-extranet.yaml",), overrides))
+    # The bounds themselves render, as strings or numbers, and the processes read them as written.
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "terminationGracePeriodSeconds": 4000,
+        "config": {"extraEnv": {name: f" {_bound(low)} " for name, (_, low, _) in typed.items()}},
+        "components": {"query": {"extraEnv": {name: high for name, (_, _, high) in typed.items()}}},
+        "console": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": "1000", "GOVSHARE_CONSOLE_SECURE_COOKIE": False}}}))
+    query = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "query")
+    errors: list[str] = []
+    settings._parse_env("query", {name: e["value"] for name, e in env_of(query).items() if name in typed}, errors)
+    assert errors == []

@@ -787,6 +787,92 @@ done
 {{- end -}}
 
 {{/*
+The extraEnv settings whose value has a type, and the range the processes take (services/runtime/settings.py's
+_INT_FIELDS and _FLOAT_FIELDS, console/settings.py, services/runtime/supervision.py's GOVSHARE_HUNG_SECONDS):
+tests/deploy/test_deploy_chart.py keeps this list the code's.
+*/}}
+{{- define "govshare.typedSettings" -}}
+GOVSHARE_AUDIT_BATCH_MAX: {type: integer, min: "1", max: "100000"}
+GOVSHARE_AUDIT_CHECKPOINT_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_AUDIT_FLUSH_MS: {type: number, min: "0", max: "1000"}
+GOVSHARE_AUDIT_LINGER_MS: {type: number, min: "0", max: "1000"}
+GOVSHARE_AUDIT_VERIFY_LEASE_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS: {type: integer, min: "1", max: "1000000"}
+GOVSHARE_AUDIT_VERIFY_PAUSE_MS: {type: integer, min: "0", max: "60000"}
+GOVSHARE_CALL_TIMEOUT_SECONDS: {type: number, min: "0.05", max: "600"}
+GOVSHARE_CATALOG_UPDATE_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_CATALOG_USAGE_REFRESH_SECONDS: {type: number, min: "0", max: "86400"}
+GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS: {type: integer, min: "0", max: "2147483647"}
+GOVSHARE_CONSOLE_PAGE_SIZE: {type: integer, min: "1", max: "1000"}
+GOVSHARE_CONSOLE_SECURE_COOKIE: {type: boolean}
+GOVSHARE_DB_LISTING_POOL_SIZE: {type: integer, min: "1", max: "100"}
+GOVSHARE_DB_LISTING_TIMEOUT_MS: {type: integer, min: "1", max: "600000"}
+GOVSHARE_DB_SEARCH_POOL_SIZE: {type: integer, min: "1", max: "100"}
+GOVSHARE_DB_SEARCH_TIMEOUT_MS: {type: integer, min: "1", max: "600000"}
+GOVSHARE_DECISION_TTL_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_DEPENDENCY_WAIT_SECONDS: {type: number, min: "0.5", max: "3600"}
+GOVSHARE_DISPUTE_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_DRAIN_GRACE_SECONDS: {type: number, min: "0", max: "300"}
+GOVSHARE_DRAIN_TIMEOUT_SECONDS: {type: number, min: "0", max: "3600"}
+GOVSHARE_HEAVY_READ_CONCURRENCY: {type: integer, min: "0", max: "1000"}
+GOVSHARE_HEAVY_READ_QUEUE: {type: integer, min: "0", max: "100000"}
+GOVSHARE_HEAVY_READ_SHARE: {type: number, min: "0.01", max: "1"}
+GOVSHARE_HUNG_SECONDS: {type: number, min: "5", max: "3600"}
+GOVSHARE_PROVIDER_BREAKER_FAILURES: {type: integer, min: "1", max: "1000"}
+GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS: {type: number, min: "0.1", max: "3600"}
+GOVSHARE_PROVIDER_CONCURRENCY: {type: integer, min: "1", max: "10000"}
+GOVSHARE_PROVIDER_TIMEOUT_SECONDS: {type: number, min: "0.05", max: "600"}
+GOVSHARE_RECORD_CACHE_TTL_SECONDS: {type: integer, min: "0", max: "86400"}
+GOVSHARE_RECORD_LOCAL_CAPACITY: {type: integer, min: "0", max: "1000000"}
+GOVSHARE_RECORD_LOCAL_TTL_MS: {type: integer, min: "0", max: "60000"}
+GOVSHARE_REPLY_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_SESSION_MAX_SECONDS: {type: integer, min: "60", max: "604800"}
+GOVSHARE_SESSION_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+GOVSHARE_SIGNIN_LOCK_SECONDS: {type: integer, min: "1", max: "604800"}
+GOVSHARE_SIGNIN_MAX_FAILURES: {type: integer, min: "1", max: "100"}
+GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS: {type: integer, min: "0", max: "2678400"}
+GOVSHARE_TOKEN_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+{{- end -}}
+
+{{/*
+Refuses an extraEnv value the processes would refuse at start, naming every one: the schema checks the names only,
+so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "1"` rendered, and
+every pod the map reaches stopped at start, exit 2, in CrashLoopBackOff until `helm install --wait` timed out (or,
+in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string.
+*/}}
+{{- define "govshare.checkExtraEnv" -}}
+{{- $types := include "govshare.typedSettings" . | fromYaml -}}
+{{- $maps := list (list "config.extraEnv" .Values.config.extraEnv) (list "console.extraEnv" .Values.console.extraEnv) -}}
+{{- range $component, $c := .Values.components -}}
+{{- $maps = append $maps (list (printf "components.%s.extraEnv" $component) $c.extraEnv) -}}
+{{- end -}}
+{{- range $service, $c := .Values.heavyReads -}}
+{{- $maps = append $maps (list (printf "heavyReads.%s.extraEnv" $service) $c.extraEnv) -}}
+{{- end -}}
+{{- $problems := list -}}
+{{- range $map := $maps -}}
+{{- range $name, $value := index $map 1 -}}
+{{- with get $types $name -}}
+{{- $written := include "govshare.envValue" $value | trim -}}
+{{- if eq .type "boolean" -}}
+{{- if not (has (lower $written) (list "true" "false")) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false" (index $map 0) $name $written) -}}
+{{- end -}}
+{{- else -}}
+{{- $grammar := ternary "^[0-9]+$" "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (eq .type "integer") -}}
+{{- if or (kindIs "bool" $value) (not (regexMatch $grammar $written)) (lt (float64 $written) (float64 .min)) (gt (float64 $written) (float64 .max)) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take %s from %s to %s" (index $map 0) $name $written (ternary "a whole number" "a number" (eq .type "integer")) .min .max) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $problems -}}
+{{- fail (printf "%s, and would refuse the value at start (the pods in CrashLoopBackOff)" (join "; " $problems)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses a terminationGracePeriodSeconds that does not cover how a component stops, naming both: the edge's preStop
 sleep (edge.preStopSleepSeconds), or a service's drain, GOVSHARE_DRAIN_GRACE_SECONDS taking calls after it says
 NOT_SERVING then up to GOVSHARE_DRAIN_TIMEOUT_SECONDS for those received to finish (5 and 20 by default, as
