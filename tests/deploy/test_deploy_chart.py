@@ -27,6 +27,7 @@ from chart_harness import (
     workloads,
 )
 
+from console.settings import load_console_settings
 from services.runtime import settings, supervision
 from services.runtime.pagination import MAX_PAGE_SIZE
 
@@ -786,3 +787,28 @@ def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_e
     errors: list[str] = []
     settings._parse_env("query", {name: e["value"] for name, e in env_of(query).items() if name in typed}, errors)
     assert errors == []
+
+
+def test_a_boolean_in_an_extra_env_takes_the_words_every_process_reads() -> None:
+    """The console took only true or false for GOVSHARE_CONSOLE_SECURE_COOKIE, where every other process takes
+    1/0, yes/no, on/off too: `"off"` in console.extraEnv stopped the console at start. The console and the render's
+    check now take the services' words (one in each extraEnv map here), and refuse any other, named."""
+    words = sorted(settings.TRUE_WORDS + settings.FALSE_WORDS, key=lambda word: word != "off")  # the console's
+    maps = [("console",), ("config",), *(("components", c) for c in COMPONENTS)]
+    assert len(maps) == len(words)
+    overrides: dict[str, Any] = {}
+    for where, word in zip(maps, words, strict=True):
+        tree = overrides.setdefault(where[0], {})
+        if len(where) == 2:
+            tree = tree.setdefault(where[1], {})
+        tree["extraEnv"] = {"GOVSHARE_CONSOLE_SECURE_COOKIE": word.upper()}
+    objects = render_chart(user_values(("values-extranet.yaml",), overrides))
+    console = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "console")
+    written = env_of(console)["GOVSHARE_CONSOLE_SECURE_COOKIE"]["value"]
+    assert written == "OFF"
+    assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "gateway:50051",
+                                  "GOVSHARE_CONSOLE_SECURE_COOKIE": written}).secure_cookie is False
+    with pytest.raises(helm.HelmError, match=r'console\.extraEnv\.GOVSHARE_CONSOLE_SECURE_COOKIE is "disabled": the '
+                                              r"processes take true or false"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": "disabled"}}}))

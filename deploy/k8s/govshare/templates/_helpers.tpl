@@ -836,7 +836,7 @@ GOVSHARE_TOKEN_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
 
 {{/*
 Refuses an extraEnv value the processes would refuse at start, naming every one: the schema checks the names only,
-so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "1"` rendered, and
+so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "disabled"` rendered, and
 every pod the map reaches stopped at start, exit 2, in CrashLoopBackOff until `helm install --wait` timed out (or,
 in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string.
 */}}
@@ -855,8 +855,8 @@ in an upgrade, the rollout stuck half done). A number may be written as a YAML n
 {{- with get $types $name -}}
 {{- $written := include "govshare.envValue" $value | trim -}}
 {{- if eq .type "boolean" -}}
-{{- if not (has (lower $written) (list "true" "false")) -}}
-{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false" (index $map 0) $name $written) -}}
+{{- if not (has (lower $written) (list "true" "false" "1" "0" "yes" "no" "on" "off")) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false (1 or 0, yes or no, on or off)" (index $map 0) $name $written) -}}
 {{- end -}}
 {{- else -}}
 {{- $grammar := ternary "^[0-9]+$" "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (eq .type "integer") -}}
