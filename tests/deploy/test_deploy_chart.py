@@ -812,3 +812,30 @@ def test_a_boolean_in_an_extra_env_takes_the_words_every_process_reads() -> None
                                               r"processes take true or false"):
         render_chart(user_values(("values-extranet.yaml",), {
             "console": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": "disabled"}}}))
+
+
+def test_the_edges_and_the_consoles_numbers_are_bounded_as_their_processes_bound_them() -> None:
+    """edge.rateLimitBurst, edge.rateLimitPerSecond and console.sessionIdleSeconds had a minimum and no maximum (the
+    rate a minimum of 0, exclusive): a burst of 2*10^7, a rate of 10^10 or of 0.0001 rendered, and the gateway's
+    render-edge init container refused it at start (GOVSHARE_RATE_LIMIT_BURST must be between 1 and 10000000), every
+    gateway pod in Init:CrashLoopBackOff. The schema now takes what the processes take, and names the key."""
+    _, burst_low, burst_high = settings._INT_FIELDS["GOVSHARE_RATE_LIMIT_BURST"]
+    _, rate_low, rate_high = settings._FLOAT_FIELDS["GOVSHARE_RATE_LIMIT_PER_SECOND"]
+    for overrides, path in (({"edge": {"rateLimitBurst": burst_high + 1}}, "/edge/rateLimitBurst"),
+                            ({"edge": {"rateLimitPerSecond": rate_high * 10}}, "/edge/rateLimitPerSecond"),
+                            ({"edge": {"rateLimitPerSecond": rate_low / 2}}, "/edge/rateLimitPerSecond"),
+                            ({"console": {"sessionIdleSeconds": 2**31}}, "/console/sessionIdleSeconds")):
+        with pytest.raises(helm.HelmError, match=rf"at '{path}': m"):
+            render_chart(user_values(("values-extranet.yaml",), overrides))
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "edge": {"rateLimitBurst": burst_high, "rateLimitPerSecond": burst_high},
+        "console": {"sessionIdleSeconds": 2**31 - 1}}))
+    env = {name: e["value"] for _, spec in workloads(objects) for c in containers(spec)
+           for name, e in env_of(c).items() if name.startswith(("GOVSHARE_RATE", "GOVSHARE_CONSOLE_SESSION"))}
+    errors: list[str] = []
+    settings._parse_env("gateway", env, errors)
+    assert errors == [] and env["GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS"] == str(2**31 - 1)
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        edge = json.load(f)["properties"]["edge"]["properties"]
+    assert (edge["rateLimitBurst"]["minimum"], edge["rateLimitBurst"]["maximum"]) == (burst_low, burst_high)
+    assert (edge["rateLimitPerSecond"]["minimum"], edge["rateLimitPerSecond"]["maximum"]) == (rate_low, rate_high)
