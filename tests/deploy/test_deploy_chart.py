@@ -273,6 +273,38 @@ def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict,
         "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
 
 
+@pytest.mark.parametrize(("overrides", "path", "problem"), [
+    ({"exposure": {"allowFrom": [{"namespaceSelector": {"matchLabel": {"kubernetes.io/metadata.name": "ingress"}}}]}},
+     "/exposure/allowFrom/0/namespaceSelector", "additional properties 'matchLabel' not allowed"),
+    ({"networkPolicy": {"metricsFrom": [{"namespaceSelector": {"matchlabels": {"name": "monitoring"}}}]}},
+     "/networkPolicy/metricsFrom/0/namespaceSelector", "additional properties 'matchlabels' not allowed"),
+    ({"database": {"networkPolicyTo": [{"podSelector": {"matchExpressions": [{"key": "app", "operator": "in",
+                                                                              "values": ["pg"]}]}}]}},
+     "/database/networkPolicyTo/0/podSelector/matchExpressions/0/operator", "value must be one of"),
+    ({"console": {"allowFrom": [{"podSelector": {"matchLabels": {"ingress": True}}}]}},
+     "/console/allowFrom/0/podSelector/matchLabels/ingress", "got boolean, want string"),
+])
+def test_a_misspelt_network_policy_selector_fails_the_render_naming_it(overrides: dict, path: str,
+                                                                       problem: str) -> None:
+    """A NetworkPolicy peer's podSelector and namespaceSelector were any objects: the API server drops a field it
+    does not know, so `namespaceSelector: {matchLabel: {...}}` in exposure.allowFrom became `namespaceSelector: {}`,
+    and the gateway's policy admitted every pod of every namespace (metricsFrom the same for /metrics, a database
+    peer let every pod out to the port); an operator of no such value was refused mid-install. The schema now knows
+    a label selector's fields; well-formed ones (the intranet variant's ingress peer, matchExpressions) render."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': {problem}"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_well_formed_network_policy_selectors_render() -> None:
+    objects = render_chart(user_values(("values-intranet.yaml",), {"database": {"networkPolicyTo": [
+        {"namespaceSelector": {}, "podSelector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["pg"]}, {"key": "replica", "operator": "DoesNotExist"}]}}]}}))
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert any("DoesNotExist" in json.dumps(p["spec"]) for p in policies)
+    for version in KUBE_VERSIONS:
+        assert _validate_all(policies, version) == []
+
+
 @pytest.mark.parametrize(("overrides", "path", "value"), [
     ({"supervisionSnapshot": {"timeZone": "Asia/Beijing"}}, "supervisionSnapshot.timeZone", "Asia/Beijing"),
     ({"sync": {"timeZone": "Beijing", "import": {"enabled": True}}}, "sync.timeZone", "Beijing"),
