@@ -595,6 +595,49 @@ def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None
     assert "url" not in lines["govshare-secrets"] and "database-url" not in lines["govshare-secrets"]
     assert lines["govshare-secrets"][:2] == ["redis-url", "internal-key"]
 
+def _secrets_the_pods_need(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(Secret, key) of every secretKeyRef and Secret volume a pod cannot start without; key "*" for a whole one."""
+    needed: set[tuple[str, str]] = set()
+    for _, spec in workloads(objects):
+        sources = [v["secret"] | {"name": v["secret"]["secretName"]} for v in spec.get("volumes", []) if "secret" in v]
+        sources += [src["secret"] for v in spec.get("volumes", []) if "projected" in v
+                    for src in v["projected"]["sources"] if "secret" in src]
+        sources += [e["valueFrom"]["secretKeyRef"] | {"items": [{"key": e["valueFrom"]["secretKeyRef"]["key"]}]}
+                    for c in containers(spec) for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        for source in sources:
+            if not source.get("optional"):
+                needed.update((source["name"], item["key"]) for item in source.get("items") or [{"key": "*"}])
+    return needed
+
+
+def test_notes_name_every_secret_a_pod_cannot_start_without() -> None:
+    """The notes' "Secrets the pods read (create them before installing)" left out the console's own Redis URL
+    (console.redisUrl), the read replica's URL (heavyReads.<service>.readReplica) and the sync's bundle key: an
+    operator creating what the notes list had the console, the heavy-read pods or the import job in
+    CreateContainerConfigError (secret "console-redis" not found) after `helm install`. Every Secret and key a pod
+    needs is now listed, under the Secret it is read from."""
+    for zone, sync in (("intranet", {"import": {"enabled": True}}), ("extranet", {"export": {"enabled": True}})):
+        values = user_values((f"values-{zone}.yaml",), {
+            "console": {"redisUrl": {"name": "console-redis", "key": "url"}},
+            "heavyReads": {"query": {"enabled": True, "readReplica": True},
+                           "catalog": {"enabled": True, "readReplica": True}},
+            "sync": {**sync, "volume": {"existingClaim": "gate"}}, "database": {"ca": {"key": "database-ca"}},
+            "telemetry": {"otlpEndpoint": "https://otel.example:4317", "otlpHeaders": {"key": "otlp-headers"},
+                          "otlpCa": {"name": "otel-ca", "key": "ca"}}})
+        listed: dict[str, list[str]] = {}
+        for line in render_notes(values).split("Secrets the pods read")[1].split("Check the rollout")[0].splitlines():
+            name, _, keys = line.strip().partition(": ")
+            if name.startswith("mTLS without cert-manager"):
+                listed.update((secret, ["*"]) for secret in keys.split())
+            elif name.endswith("-tls"):
+                listed[name] = ["*"]
+            elif keys:
+                listed[name] = keys.split(", ")
+        needed = _secrets_the_pods_need(render_chart(values))
+        assert {("console-redis", "url"), ("govshare-secrets", "database-read-url")} <= needed
+        assert {(name, key) for name, key in needed if key not in listed.get(name, [])} == set(), zone
+
+
 def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavailable() -> None:
     """`components.query.podDisruptionBudget: {minAvailable: 2}` in a site's values was refused ("additional
     properties 'maxUnavailable' not allowed"): Helm merges the default `maxUnavailable: 1` into it, and the schema
