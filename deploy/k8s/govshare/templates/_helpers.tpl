@@ -469,13 +469,7 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
 
 {{/* NetworkPolicy egress rules shared by every govshare pod: DNS and the OTLP collector. */}}
 {{- define "govshare.egressBase" -}}
-- to:
-    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
-  ports:
-    - protocol: UDP
-      port: 53
-    - protocol: TCP
-      port: 53
+{{ include "govshare.egressDns" . }}
 {{- if .Values.telemetry.otlpEndpoint }}
 - ports:
     - protocol: TCP
@@ -485,6 +479,18 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress to DNS: every pod's; the console's only, with the gateway (it exports no telemetry, so
+the collector's port, any address by default, is not let out of it). */}}
+{{- define "govshare.egressDns" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
 {{- end -}}
 
 {{/* NetworkPolicy egress to PostgreSQL (trial pod or external). */}}
