@@ -914,3 +914,24 @@ def test_the_edges_and_the_consoles_numbers_are_bounded_as_their_processes_bound
         edge = json.load(f)["properties"]["edge"]["properties"]
     assert (edge["rateLimitBurst"]["minimum"], edge["rateLimitBurst"]["maximum"]) == (burst_low, burst_high)
     assert (edge["rateLimitPerSecond"]["minimum"], edge["rateLimitPerSecond"]["maximum"]) == (rate_low, rate_high)
+
+
+@pytest.mark.parametrize(("where", "path"), [
+    (("console", "redisUrl"), "console.redisUrl"),
+    (("database", "ca"), "database.ca"),
+    (("redis", "ca"), "redis.ca"),
+    (("telemetry", "otlpHeaders"), "telemetry.otlpHeaders"),
+    (("telemetry", "otlpCa"), "telemetry.otlpCa"),
+])
+def test_an_optional_secret_named_without_its_key_fails_the_render_naming_it(where: tuple[str, str],
+                                                                            path: str) -> None:
+    """An optional Secret reference's key "" means none (the console's Redis URL: the platform's), and its name was
+    then ignored: console.redisUrl: {name: console-redis} with the key forgotten gave the console the platform's
+    own Redis URL, every key and PUBLISH, not the ACL user's made for it; a CA or the collector's credential named
+    that way was left out without a word. The render now names the value and the two ways out."""
+    overrides: dict[str, Any] = {where[0]: {where[1]: {"name": "site-secret", "key": ""}}}
+    if where[0] == "telemetry":
+        overrides["telemetry"]["otlpEndpoint"] = "https://otel.example.gov.cn:4317"
+    with pytest.raises(helm.HelmError, match=rf'{re.escape(path)} names the Secret "site-secret" but no key: give '
+                                              rf"the key in it that holds the value \({re.escape(path)}\.key\)"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))

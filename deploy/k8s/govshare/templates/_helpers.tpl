@@ -659,6 +659,22 @@ refuse it at start too, docs/configuration.md).
 {{- end -}}
 
 {{/*
+Refuses an optional Secret reference that names a Secret but no key. Its key "" means "none" (or, for the console's
+Redis URL, "the platform's"), so console.redisUrl: {name: console-redis} with the key forgotten gave the console the
+platform's own Redis URL, every key and PUBLISH, instead of the ACL user's the operator had made for it; a CA or the
+collector's credential named that way was left out, the servers' certificates then refused or every span dropped,
+with nothing said about the value.
+*/}}
+{{- define "govshare.checkSecretKeys" -}}
+{{- $refs := dict "console.redisUrl" .Values.console.redisUrl "database.ca" .Values.database.ca "redis.ca" .Values.redis.ca "telemetry.otlpHeaders" .Values.telemetry.otlpHeaders "telemetry.otlpCa" .Values.telemetry.otlpCa -}}
+{{- range $path, $ref := $refs -}}
+{{- if and $ref.name (not $ref.key) -}}
+{{- fail (printf "%s names the Secret %q but no key: give the key in it that holds the value (%s.key), or leave name empty too for none%s" $path $ref.name $path (ternary " (the console then uses secrets.redisUrl, the platform's Redis URL)" "" (eq $path "console.redisUrl"))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses a trial install told where its database or Redis is: trial.enabled points every process at the release's
 own PostgreSQL and Redis (govshare-trial-credentials), so a secrets.databaseUrl or secrets.redisUrl moved to the
 operator's Secret was silently not used, and the platform ran on an empty bundled database. A heavy-read read
