@@ -834,16 +834,19 @@ def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_e
         env = {name: (low - 1 if kind is int or low == 0 else low / 2) if side == "below" else high + 1
                for name, (kind, low, high) in typed.items()}
         with pytest.raises(helm.HelmError) as refused:
-            render_chart(user_values(("values-extranet.yaml",), {"config": {"extraEnv": env}}))
+            render_chart(user_values(("values-extranet.yaml",), {
+                "config": {"extraEnv": {k: v for k, v in env.items() if not k.startswith("GOVSHARE_CONSOLE_")}},
+                "console": {"extraEnv": {k: v for k, v in env.items() if k.startswith("GOVSHARE_CONSOLE_")}}}))
         for name, (kind, low, high) in typed.items():
             what = "a whole number" if kind is int else "a number"
-            assert (f'config.extraEnv.{name} is "{_bound(env[name])}": the processes take {what} from {_bound(low)} '
-                    f"to {_bound(high)}") in str(refused.value)
+            where = "console" if name.startswith("GOVSHARE_CONSOLE_") else "config"
+            assert (f'{where}.extraEnv.{name} is "{_bound(env[name])}": the processes take {what} from '
+                    f"{_bound(low)} to {_bound(high)}") in str(refused.value)
     # Values of another shape, wherever an extraEnv is.
     for overrides, message in (
             ({"components": {"query": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "40s"}}}},
              r'components\.query\.extraEnv\.GOVSHARE_DRAIN_TIMEOUT_SECONDS is "40s": the processes take a number '
-             r"from 0 to 3600, and would refuse the value at start"),
+             r"from 0 to 3600, and would refuse it at start"),
             ({"heavyReads": {"query": {"enabled": True, "extraEnv": {"GOVSHARE_DB_SEARCH_POOL_SIZE": 2.5}}}},
              r'heavyReads\.query\.extraEnv\.GOVSHARE_DB_SEARCH_POOL_SIZE is "2\.5": the processes take a whole'),
             ({"console": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": "1e3"}}},
@@ -853,11 +856,13 @@ def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_e
         with pytest.raises(helm.HelmError, match=message):
             render_chart(user_values(("values-extranet.yaml",), overrides))
     # The bounds themselves render, as strings or numbers, and the processes read them as written.
+    services = {name: bounds for name, bounds in typed.items() if not name.startswith("GOVSHARE_CONSOLE_")}
     objects = render_chart(user_values(("values-extranet.yaml",), {
         "terminationGracePeriodSeconds": 4000,
-        "config": {"extraEnv": {name: f" {_bound(low)} " for name, (_, low, _) in typed.items()}},
-        "components": {"query": {"extraEnv": {name: high for name, (_, _, high) in typed.items()}}},
-        "console": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": "1000", "GOVSHARE_CONSOLE_SECURE_COOKIE": False}}}))
+        "config": {"extraEnv": {name: f" {_bound(low)} " for name, (_, low, _) in services.items()}},
+        "components": {"query": {"extraEnv": {name: high for name, (_, _, high) in services.items()}}},
+        "console": {"extraEnv": {**{name: high for name, (_, _, high) in typed.items() if name not in services},
+                                 "GOVSHARE_CONSOLE_SECURE_COOKIE": False}}}))
     query = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "query")
     errors: list[str] = []
     settings._parse_env("query", {name: e["value"] for name, e in env_of(query).items() if name in typed}, errors)
@@ -867,22 +872,15 @@ def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_e
 def test_a_boolean_in_an_extra_env_takes_the_words_every_process_reads() -> None:
     """The console took only true or false for GOVSHARE_CONSOLE_SECURE_COOKIE, where every other process takes
     1/0, yes/no, on/off too: `"off"` in console.extraEnv stopped the console at start. The console and the render's
-    check now take the services' words (one in each extraEnv map here), and refuse any other, named."""
-    words = sorted(settings.TRUE_WORDS + settings.FALSE_WORDS, key=lambda word: word != "off")  # the console's
-    maps = [("console",), ("config",), *(("components", c) for c in COMPONENTS)]
-    assert len(maps) == len(words)
-    overrides: dict[str, Any] = {}
-    for where, word in zip(maps, words, strict=True):
-        tree = overrides.setdefault(where[0], {})
-        if len(where) == 2:
-            tree = tree.setdefault(where[1], {})
-        tree["extraEnv"] = {"GOVSHARE_CONSOLE_SECURE_COOKIE": word.upper()}
-    objects = render_chart(user_values(("values-extranet.yaml",), overrides))
-    console = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "console")
-    written = env_of(console)["GOVSHARE_CONSOLE_SECURE_COOKIE"]["value"]
-    assert written == "OFF"
-    assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "gateway:50051",
-                                  "GOVSHARE_CONSOLE_SECURE_COOKIE": written}).secure_cookie is False
+    check now take the services' words, and refuse any other, named."""
+    for word in settings.TRUE_WORDS + settings.FALSE_WORDS:
+        objects = render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": word.upper()}}}))
+        console = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "console")
+        written = env_of(console)["GOVSHARE_CONSOLE_SECURE_COOKIE"]["value"]
+        assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "gateway:50051",
+                                      "GOVSHARE_CONSOLE_SECURE_COOKIE": written}).secure_cookie is (
+            word in settings.TRUE_WORDS)
     with pytest.raises(helm.HelmError, match=r'console\.extraEnv\.GOVSHARE_CONSOLE_SECURE_COOKIE is "disabled": the '
                                               r"processes take true or false"):
         render_chart(user_values(("values-extranet.yaml",), {
@@ -935,3 +933,35 @@ def test_an_optional_secret_named_without_its_key_fails_the_render_naming_it(whe
     with pytest.raises(helm.HelmError, match=rf'{re.escape(path)} names the Secret "site-secret" but no key: give '
                                               rf"the key in it that holds the value \({re.escape(path)}\.key\)"):
         render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_a_setting_in_the_extra_env_of_a_process_that_never_reads_it_fails_the_render_naming_it() -> None:
+    """console.extraEnv took any setting a process reads, components.<name>.extraEnv and config.extraEnv took the
+    console's: `console.extraEnv: {GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40}` or `config.extraEnv:
+    {GOVSHARE_CONSOLE_PAGE_SIZE: 50}` rendered, was set where nothing reads it, and the setting stayed at its default
+    without a word; GOVSHARE_CONSOLE_TLS_CERT could never work (its key, GOVSHARE_CONSOLE_TLS_KEY, is refused in
+    every extraEnv), the console stopping at start. Each is now named with where it goes."""
+    # The console's typed settings the check knows are every GOVSHARE_CONSOLE_* extraEnv takes that the console reads.
+    console_code = {name for path in (CHART.parents[2] / "console").rglob("*.py")
+                    for name in re.findall(r"\bGOVSHARE_CONSOLE_[A-Z0-9_]*[A-Z0-9]\b",
+                                           path.read_text(encoding="utf-8"))}
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = set(json.load(f)["definitions"]["nonSecretEnv"]["properties"])
+    typed = {name for name in _typed_settings() if name.startswith("GOVSHARE_CONSOLE_")}
+    assert (console_code & extra_env) - {"GOVSHARE_CONSOLE_TLS_CERT"} == typed | {"GOVSHARE_CONSOLE_SECURE_COOKIE"}
+    with pytest.raises(helm.HelmError) as refused:
+        render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40, "GOVSHARE_CONSOLE_TLS_CERT": "/tls.crt"}},
+            "config": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": 50}},
+            "heavyReads": {"catalog": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": "false"}}}}))
+    for said in ("console.extraEnv.GOVSHARE_DRAIN_TIMEOUT_SECONDS: the console does not read it (it would be set and "
+                 "ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv",
+                 "config.extraEnv.GOVSHARE_CONSOLE_PAGE_SIZE: only the console reads it (it would be set and "
+                 "ignored); put it in console.extraEnv",
+                 "heavyReads.catalog.extraEnv.GOVSHARE_CONSOLE_SECURE_COOKIE: only the console reads it",
+                 "console.extraEnv.GOVSHARE_CONSOLE_TLS_CERT: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY "
+                 "too, which no values file may hold"):
+        assert said in str(refused.value)
+    render_chart(user_values(("values-extranet.yaml",), {
+        "console": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10, "GOVSHARE_CONSOLE_PAGE_SIZE": 50, "TZ": "UTC"}},
+        "config": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10}}}))

@@ -872,25 +872,35 @@ in an upgrade, the rollout stuck half done). A number may be written as a YAML n
 {{- $maps = append $maps (list (printf "heavyReads.%s.extraEnv" $service) $c.extraEnv) -}}
 {{- end -}}
 {{- $problems := list -}}
+{{- /* The GOVSHARE_* settings the console reads besides its own GOVSHARE_CONSOLE_* (console/settings.py). */ -}}
+{{- $consoleReads := list "GOVSHARE_CALL_TIMEOUT_SECONDS" "GOVSHARE_REDIS_SENTINELS" "GOVSHARE_REDIS_SENTINEL_MASTER" -}}
 {{- range $map := $maps -}}
+{{- $console := eq (index $map 0) "console.extraEnv" -}}
 {{- range $name, $value := index $map 1 -}}
+{{- if eq $name "GOVSHARE_CONSOLE_TLS_CERT" -}}
+{{- $problems = append $problems (printf "%s.%s: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY too, which no values file may hold, so the console would stop at start; its HTTPS ends at its Ingress (console.hosts, console.tlsSecretName)" (index $map 0) $name) -}}
+{{- else if and $console (hasPrefix "GOVSHARE_" $name) (not (hasPrefix "GOVSHARE_CONSOLE_" $name)) (not (has $name $consoleReads)) -}}
+{{- $problems = append $problems (printf "console.extraEnv.%s: the console does not read it (it would be set and ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv" $name) -}}
+{{- else if and (not $console) (hasPrefix "GOVSHARE_CONSOLE_" $name) -}}
+{{- $problems = append $problems (printf "%s.%s: only the console reads it (it would be set and ignored); put it in console.extraEnv" (index $map 0) $name) -}}
+{{- end -}}
 {{- with get $types $name -}}
 {{- $written := include "govshare.envValue" $value | trim -}}
 {{- if eq .type "boolean" -}}
 {{- if not (has (lower $written) (list "true" "false" "1" "0" "yes" "no" "on" "off")) -}}
-{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false (1 or 0, yes or no, on or off)" (index $map 0) $name $written) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false (1 or 0, yes or no, on or off), and would refuse it at start" (index $map 0) $name $written) -}}
 {{- end -}}
 {{- else -}}
 {{- $grammar := ternary "^[0-9]+$" "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (eq .type "integer") -}}
 {{- if or (kindIs "bool" $value) (not (regexMatch $grammar $written)) (lt (float64 $written) (float64 .min)) (gt (float64 $written) (float64 .max)) -}}
-{{- $problems = append $problems (printf "%s.%s is %q: the processes take %s from %s to %s" (index $map 0) $name $written (ternary "a whole number" "a number" (eq .type "integer")) .min .max) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take %s from %s to %s, and would refuse it at start" (index $map 0) $name $written (ternary "a whole number" "a number" (eq .type "integer")) .min .max) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if $problems -}}
-{{- fail (printf "%s, and would refuse the value at start (the pods in CrashLoopBackOff)" (join "; " $problems)) -}}
+{{- fail (join "; " $problems) -}}
 {{- end -}}
 {{- end -}}
 
