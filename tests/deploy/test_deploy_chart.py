@@ -671,7 +671,8 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
         "heavyReads": {"catalog": {"enabled": True}, "query": {"enabled": True, "readReplica": True}},
         "edge": {"corsOrigins": ["https://console.example.gov.cn"]},
         "oidc": {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
-                 "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"},
+                 "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs",
+                 "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]},
         "console": {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth", "displayName": "省统一身份认证平台",
                              "tokenUrl": "https://sso.example.gov.cn/token"}},
         "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}},
@@ -965,3 +966,26 @@ def test_a_setting_in_the_extra_env_of_a_process_that_never_reads_it_fails_the_r
     render_chart(user_values(("values-extranet.yaml",), {
         "console": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10, "GOVSHARE_CONSOLE_PAGE_SIZE": 50, "TZ": "UTC"}},
         "config": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10}}}))
+
+
+def test_an_idp_the_network_policies_would_not_let_anyone_reach_fails_the_render_naming_it() -> None:
+    """oidc.issuer with oidc.networkPolicyTo left [] rendered an authorization NetworkPolicy letting nothing out to
+    the IdP, and a console.oidc.tokenUrl on a port networkPolicyTo does not name (8443 beside [443]) a console that
+    could not redeem a code: the release installed and looked healthy, and every sign-in through the IdP failed.
+    The render now names the URL, its port and what to add."""
+    oidc = {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
+            "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"}
+    console = {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth",
+                        "tokenUrl": "https://sso.example.gov.cn:8443/token"}}
+    with pytest.raises(helm.HelmError, match=r"oidc\.jwksUrl \(https://sso\.example\.gov\.cn/realms/gov/protocol/"
+                                              r"openid-connect/certs\) is reached on port 443, which "
+                                              r"oidc\.networkPolicyTo does not let out \(it is empty\)"):
+        render_chart(user_values(("values-intranet.yaml",), {"oidc": oidc}))
+    reachable = {**oidc, "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]}
+    with pytest.raises(helm.HelmError, match=r"console\.oidc\.tokenUrl \(https://sso\.example\.gov\.cn:8443/token\) is "
+                                              r"reached on port 8443, which oidc\.networkPolicyTo does not let out "
+                                              r"\(ports \[443\]\).*ports: \[8443\]"):
+        render_chart(user_values(("values-intranet.yaml",), {"oidc": reachable, "console": console}))
+    render_chart(user_values(("values-intranet.yaml",), {"oidc": {
+        **reachable, "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]},
+                                         {"cidr": "10.40.0.11/32", "ports": [8443]}]}, "console": console}))

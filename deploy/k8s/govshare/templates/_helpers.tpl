@@ -598,6 +598,28 @@ half-configuration at start, docs/configuration.md).
 {{- fail (printf "oidc.%s is set without oidc.issuer: set the IdP's issuer too for OpenID Connect sign-in, or unset oidc.%s" $name $name) -}}
 {{- end -}}
 {{- end -}}
+{{- else -}}
+{{- /* The IdP is reached through oidc.networkPolicyTo only (the authorization service's JWKS fetch, the console's
+token redemption): with none, or none on the URL's port, the NetworkPolicies let nothing out to it, and every OIDC
+sign-in failed at run time while the release looked healthy. */ -}}
+{{- $ports := list -}}
+{{- range $endpoint := $oidc.networkPolicyTo -}}
+{{- range $port := $endpoint.ports -}}{{- $ports = append $ports (int $port) -}}{{- end -}}
+{{- end -}}
+{{- $urls := dict "oidc.jwksUrl" $oidc.jwksUrl -}}
+{{- if and .Values.console.enabled .Values.console.oidc.authorizeUrl .Values.console.oidc.tokenUrl -}}
+{{- $_ := set $urls "console.oidc.tokenUrl" .Values.console.oidc.tokenUrl -}}
+{{- end -}}
+{{- range $path, $url := $urls -}}
+{{- if $url -}}
+{{- $parsed := urlParse $url -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $parsed.host) -}}
+{{- $port = int (default (ternary "80" "443" (eq $parsed.scheme "http")) $port) -}}
+{{- if not (has $port $ports) -}}
+{{- fail (printf "%s (%s) is reached on port %d, which oidc.networkPolicyTo does not let out (%s): the NetworkPolicies would let nothing reach the IdP there, and every sign-in through it would fail. Add where the IdP answers, e.g. oidc.networkPolicyTo: [{cidr: 10.40.0.10/32, ports: [%d]}]" $path $url $port (ternary "it is empty" (printf "ports %v" $ports) (empty $ports)) $port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
