@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from services.runtime import workdays
 from services.runtime.pagination import MAX_PAGE_SIZE
-from services.runtime.settings import address_problem, parse_sentinels, redis_url_problem
+from services.runtime.settings import address_problem, parse_bool, parse_sentinels, redis_url_problem
 
 #: The platform-wide settings the console reads besides its own GOVSHARE_CONSOLE_* (docs/configuration.md):
 #: `govshare up` passes these on to it, and no other (it holds no key, no database URL).
@@ -136,9 +136,10 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
                 raise ValueError
         except ValueError:
             problems.append(f"GOVSHARE_CALL_TIMEOUT_SECONDS must be a positive number (got {timeout_raw!r})")
-    secure_raw = env.get("GOVSHARE_CONSOLE_SECURE_COOKIE", "true").strip().lower()
-    if secure_raw not in ("true", "false"):
-        problems.append(f"GOVSHARE_CONSOLE_SECURE_COOKIE must be true or false (got {secure_raw!r})")
+    # The words every process takes (services.runtime.settings): "0" or "off", which GOVSHARE_REFLECTION takes,
+    # stopped the console at start.
+    secure_cookie = parse_bool("GOVSHARE_CONSOLE_SECURE_COOKIE",
+                               env.get("GOVSHARE_CONSOLE_SECURE_COOKIE", "").strip() or "true", problems)
     tls_cert = env.get("GOVSHARE_CONSOLE_TLS_CERT", "").strip()
     tls_key = env.get("GOVSHARE_CONSOLE_TLS_KEY", "").strip()
     if bool(tls_cert) != bool(tls_key):
@@ -171,7 +172,7 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         call_timeout_seconds=timeout,
         page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems, MAX_PAGE_SIZE),
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
-        secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key,
+        secure_cookie=secure_cookie, tls_cert=tls_cert, tls_key=tls_key,
         redis_url=redis_url,
         **oidc)
     if problems:

@@ -306,11 +306,17 @@ def internal_keys(value: str) -> tuple[bytes, ...]:
     return tuple(part.encode() for part in value.split(","))
 
 
-def _parse_bool(name: str, raw: str, errors: list[str]) -> bool:
+#: The words every process (the console's GOVSHARE_CONSOLE_SECURE_COOKIE too) reads as a boolean, any case.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def parse_bool(name: str, raw: str, errors: list[str]) -> bool:
+    """A boolean setting: one word for every process, so a value one of them takes no other refuses at start."""
     value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in TRUE_WORDS:
         return True
-    if value in ("0", "false", "no", "off"):
+    if value in FALSE_WORDS:
         return False
     errors.append(f"{name}={raw!r}: expected true or false")
     return False
@@ -360,7 +366,7 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
         values["internal_key"], *previous = internal_keys(env["GOVSHARE_INTERNAL_KEY"])
         values["internal_previous_keys"] = tuple(previous)
     if "GOVSHARE_REFLECTION" in env:
-        values["reflection"] = _parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
+        values["reflection"] = parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
     if "GOVSHARE_CORS_ORIGINS" in env:
         values["cors_origins"] = tuple(o.strip() for o in env["GOVSHARE_CORS_ORIGINS"].split(",") if o.strip())
     if "GOVSHARE_MASK_RULES" in env:

@@ -27,7 +27,9 @@ from chart_harness import (
     workloads,
 )
 
-from services.runtime import settings
+from console.settings import load_console_settings
+from services.runtime import settings, supervision
+from services.runtime.pagination import MAX_PAGE_SIZE
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -269,6 +271,38 @@ def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict,
                                                             "hugepages-2Mi": "0", "example.com/device": "1"},
                                                "limits": {"cpu": "1", "memory": "1Gi"}}}},
         "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
+
+
+@pytest.mark.parametrize(("overrides", "path", "problem"), [
+    ({"exposure": {"allowFrom": [{"namespaceSelector": {"matchLabel": {"kubernetes.io/metadata.name": "ingress"}}}]}},
+     "/exposure/allowFrom/0/namespaceSelector", "additional properties 'matchLabel' not allowed"),
+    ({"networkPolicy": {"metricsFrom": [{"namespaceSelector": {"matchlabels": {"name": "monitoring"}}}]}},
+     "/networkPolicy/metricsFrom/0/namespaceSelector", "additional properties 'matchlabels' not allowed"),
+    ({"database": {"networkPolicyTo": [{"podSelector": {"matchExpressions": [{"key": "app", "operator": "in",
+                                                                              "values": ["pg"]}]}}]}},
+     "/database/networkPolicyTo/0/podSelector/matchExpressions/0/operator", "value must be one of"),
+    ({"console": {"allowFrom": [{"podSelector": {"matchLabels": {"ingress": True}}}]}},
+     "/console/allowFrom/0/podSelector/matchLabels/ingress", "got boolean, want string"),
+])
+def test_a_misspelt_network_policy_selector_fails_the_render_naming_it(overrides: dict, path: str,
+                                                                       problem: str) -> None:
+    """A NetworkPolicy peer's podSelector and namespaceSelector were any objects: the API server drops a field it
+    does not know, so `namespaceSelector: {matchLabel: {...}}` in exposure.allowFrom became `namespaceSelector: {}`,
+    and the gateway's policy admitted every pod of every namespace (metricsFrom the same for /metrics, a database
+    peer let every pod out to the port); an operator of no such value was refused mid-install. The schema now knows
+    a label selector's fields; well-formed ones (the intranet variant's ingress peer, matchExpressions) render."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': {problem}"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_well_formed_network_policy_selectors_render() -> None:
+    objects = render_chart(user_values(("values-intranet.yaml",), {"database": {"networkPolicyTo": [
+        {"namespaceSelector": {}, "podSelector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["pg"]}, {"key": "replica", "operator": "DoesNotExist"}]}}]}}))
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert any("DoesNotExist" in json.dumps(p["spec"]) for p in policies)
+    for version in KUBE_VERSIONS:
+        assert _validate_all(policies, version) == []
 
 
 @pytest.mark.parametrize(("overrides", "path", "value"), [
@@ -561,6 +595,49 @@ def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None
     assert "url" not in lines["govshare-secrets"] and "database-url" not in lines["govshare-secrets"]
     assert lines["govshare-secrets"][:2] == ["redis-url", "internal-key"]
 
+def _secrets_the_pods_need(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(Secret, key) of every secretKeyRef and Secret volume a pod cannot start without; key "*" for a whole one."""
+    needed: set[tuple[str, str]] = set()
+    for _, spec in workloads(objects):
+        sources = [v["secret"] | {"name": v["secret"]["secretName"]} for v in spec.get("volumes", []) if "secret" in v]
+        sources += [src["secret"] for v in spec.get("volumes", []) if "projected" in v
+                    for src in v["projected"]["sources"] if "secret" in src]
+        sources += [e["valueFrom"]["secretKeyRef"] | {"items": [{"key": e["valueFrom"]["secretKeyRef"]["key"]}]}
+                    for c in containers(spec) for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        for source in sources:
+            if not source.get("optional"):
+                needed.update((source["name"], item["key"]) for item in source.get("items") or [{"key": "*"}])
+    return needed
+
+
+def test_notes_name_every_secret_a_pod_cannot_start_without() -> None:
+    """The notes' "Secrets the pods read (create them before installing)" left out the console's own Redis URL
+    (console.redisUrl), the read replica's URL (heavyReads.<service>.readReplica) and the sync's bundle key: an
+    operator creating what the notes list had the console, the heavy-read pods or the import job in
+    CreateContainerConfigError (secret "console-redis" not found) after `helm install`. Every Secret and key a pod
+    needs is now listed, under the Secret it is read from."""
+    for zone, sync in (("intranet", {"import": {"enabled": True}}), ("extranet", {"export": {"enabled": True}})):
+        values = user_values((f"values-{zone}.yaml",), {
+            "console": {"redisUrl": {"name": "console-redis", "key": "url"}},
+            "heavyReads": {"query": {"enabled": True, "readReplica": True},
+                           "catalog": {"enabled": True, "readReplica": True}},
+            "sync": {**sync, "volume": {"existingClaim": "gate"}}, "database": {"ca": {"key": "database-ca"}},
+            "telemetry": {"otlpEndpoint": "https://otel.example:4317", "otlpHeaders": {"key": "otlp-headers"},
+                          "otlpCa": {"name": "otel-ca", "key": "ca"}}})
+        listed: dict[str, list[str]] = {}
+        for line in render_notes(values).split("Secrets the pods read")[1].split("Check the rollout")[0].splitlines():
+            name, _, keys = line.strip().partition(": ")
+            if name.startswith("mTLS without cert-manager"):
+                listed.update((secret, ["*"]) for secret in keys.split())
+            elif name.endswith("-tls"):
+                listed[name] = ["*"]
+            elif keys:
+                listed[name] = keys.split(", ")
+        needed = _secrets_the_pods_need(render_chart(values))
+        assert {("console-redis", "url"), ("govshare-secrets", "database-read-url")} <= needed
+        assert {(name, key) for name, key in needed if key not in listed.get(name, [])} == set(), zone
+
+
 def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavailable() -> None:
     """`components.query.podDisruptionBudget: {minAvailable: 2}` in a site's values was refused ("additional
     properties 'maxUnavailable' not allowed"): Helm merges the default `maxUnavailable: 1` into it, and the schema
@@ -594,7 +671,8 @@ def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Vari
         "heavyReads": {"catalog": {"enabled": True}, "query": {"enabled": True, "readReplica": True}},
         "edge": {"corsOrigins": ["https://console.example.gov.cn"]},
         "oidc": {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
-                 "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"},
+                 "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs",
+                 "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]},
         "console": {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth", "displayName": "省统一身份认证平台",
                              "tokenUrl": "https://sso.example.gov.cn/token"}},
         "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}},
@@ -688,3 +766,226 @@ def test_extra_env_takes_every_setting_the_processes_read_that_the_chart_leaves_
     left = {name for name in _settings_the_processes_read()
             if not re.search(refused[0]["pattern"], name) and name not in refused[1]["enum"]}
     assert set(env["properties"]) == left
+
+
+def test_numbers_of_a_million_and_more_reach_the_processes_as_written() -> None:
+    """Helm reads every number of a values file as a float64, and toString and quote print one from 10^6 up in
+    exponent form: `edge.rateLimitBurst: 4000000` reached the edge's render as GOVSHARE_RATE_LIMIT_BURST="4e+06",
+    `GOVSHARE_RECORD_LOCAL_CAPACITY: 1000000` in an extraEnv as "1e+06", which the processes' int() refuses, so
+    the gateway's init container or every service pod stopped at start (CrashLoopBackOff) over a value the schema
+    had taken. Whole numbers are now written out in digits wherever the chart passes one to a process."""
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "edge": {"rateLimitPerSecond": 2000000, "rateLimitBurst": 4000000},
+        "config": {"extraEnv": {"GOVSHARE_RECORD_LOCAL_CAPACITY": 1000000, "GOVSHARE_HEAVY_READ_SHARE": 0.5}},
+        "components": {"query": {"extraEnv": {"GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS": 1000000}}},
+        "console": {"sessionIdleSeconds": 1000000, "extraEnv": {"GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS": 3}}}))
+    written: dict[str, set[str]] = {}
+    for _, spec in workloads(objects):
+        for container in containers(spec):
+            for name, env in env_of(container).items():
+                if "value" in env:
+                    written.setdefault(name, set()).add(env["value"])
+    assert written["GOVSHARE_RATE_LIMIT_BURST"] == {"4000000"}
+    assert written["GOVSHARE_RATE_LIMIT_PER_SECOND"] == {"2000000"}
+    assert written["GOVSHARE_RECORD_LOCAL_CAPACITY"] == {"1000000"}
+    assert written["GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS"] == {"1000000"}
+    assert written["GOVSHARE_HEAVY_READ_SHARE"] == {"0.5"}
+    assert written["GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS"] == {"1000000"}
+    assert written["GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS"] == {"3"}
+    # What the processes make of them.
+    errors: list[str] = []
+    parsed = settings._parse_env("gateway", {name: next(iter(written[name])) for name in (
+        "GOVSHARE_RATE_LIMIT_BURST", "GOVSHARE_RECORD_LOCAL_CAPACITY", "GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS")}, errors)
+    assert errors == []
+    assert (parsed["rate_limit_burst"], parsed["record_local_capacity"]) == (4000000, 1000000)
+
+
+def _typed_settings() -> dict[str, tuple[type, float, float]]:
+    """The extraEnv settings the processes read as numbers, each with its type and range (the code's tables)."""
+    taken: dict[str, tuple[type, float, float]] = {
+        supervision.HUNG_SECONDS_VARIABLE: (float, supervision.HUNG_SECONDS_MIN, supervision.HUNG_SECONDS_MAX),
+        "GOVSHARE_CONSOLE_PAGE_SIZE": (int, 1, MAX_PAGE_SIZE),
+        "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS": (int, 0, 2**31 - 1)}
+    taken |= {name: (int, low, high) for name, (_, low, high) in settings._INT_FIELDS.items()}
+    taken |= {name: (float, low, high) for name, (_, low, high) in settings._FLOAT_FIELDS.items()}
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = json.load(f)["definitions"]["nonSecretEnv"]["properties"]
+    return {name: typed for name, typed in taken.items() if name in extra_env}
+
+
+def _bound(value: float) -> str:
+    return format(value, "f").rstrip("0").rstrip(".") or "0"
+
+
+def test_an_extra_env_value_the_processes_would_refuse_fails_the_render_naming_each() -> None:
+    """The schema checked extraEnv's names, not its values: `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a token lifetime
+    of 30 s or a page size of 0 rendered, and every pod the map reached stopped at start (exit 2, CrashLoopBackOff)
+    until `helm install --wait` timed out. The render now names every such value with what the processes take;
+    a number may be a YAML number or a string, as before."""
+    typed = _typed_settings()
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = json.load(f)["definitions"]["nonSecretEnv"]["properties"]
+    # The chart checks exactly the settings the processes type: every other one takes any text.
+    with pytest.raises(helm.HelmError) as refused:
+        render_chart(user_values(("values-extranet.yaml",), {"config": {"extraEnv": dict.fromkeys(extra_env, "x")}}))
+    assert set(re.findall(r"config\.extraEnv\.(\w+) is \"x\"", str(refused.value))) == {
+        *typed, "GOVSHARE_CONSOLE_SECURE_COOKIE"}
+    # Below and above the code's ranges, each named with its range.
+    for side in ("below", "above"):
+        env = {name: (low - 1 if kind is int or low == 0 else low / 2) if side == "below" else high + 1
+               for name, (kind, low, high) in typed.items()}
+        with pytest.raises(helm.HelmError) as refused:
+            render_chart(user_values(("values-extranet.yaml",), {
+                "config": {"extraEnv": {k: v for k, v in env.items() if not k.startswith("GOVSHARE_CONSOLE_")}},
+                "console": {"extraEnv": {k: v for k, v in env.items() if k.startswith("GOVSHARE_CONSOLE_")}}}))
+        for name, (kind, low, high) in typed.items():
+            what = "a whole number" if kind is int else "a number"
+            where = "console" if name.startswith("GOVSHARE_CONSOLE_") else "config"
+            assert (f'{where}.extraEnv.{name} is "{_bound(env[name])}": the processes take {what} from '
+                    f"{_bound(low)} to {_bound(high)}") in str(refused.value)
+    # Values of another shape, wherever an extraEnv is.
+    for overrides, message in (
+            ({"components": {"query": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "40s"}}}},
+             r'components\.query\.extraEnv\.GOVSHARE_DRAIN_TIMEOUT_SECONDS is "40s": the processes take a number '
+             r"from 0 to 3600, and would refuse it at start"),
+            ({"heavyReads": {"query": {"enabled": True, "extraEnv": {"GOVSHARE_DB_SEARCH_POOL_SIZE": 2.5}}}},
+             r'heavyReads\.query\.extraEnv\.GOVSHARE_DB_SEARCH_POOL_SIZE is "2\.5": the processes take a whole'),
+            ({"console": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": "1e3"}}},
+             r'console\.extraEnv\.GOVSHARE_CONSOLE_PAGE_SIZE is "1e3": the processes take a whole number from 1'),
+            ({"config": {"extraEnv": {"GOVSHARE_AUDIT_FLUSH_MS": True}}},
+             r'config\.extraEnv\.GOVSHARE_AUDIT_FLUSH_MS is "true": the processes take a number')):
+        with pytest.raises(helm.HelmError, match=message):
+            render_chart(user_values(("values-extranet.yaml",), overrides))
+    # The bounds themselves render, as strings or numbers, and the processes read them as written.
+    services = {name: bounds for name, bounds in typed.items() if not name.startswith("GOVSHARE_CONSOLE_")}
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "terminationGracePeriodSeconds": 4000,
+        "config": {"extraEnv": {name: f" {_bound(low)} " for name, (_, low, _) in services.items()}},
+        "components": {"query": {"extraEnv": {name: high for name, (_, _, high) in services.items()}}},
+        "console": {"extraEnv": {**{name: high for name, (_, _, high) in typed.items() if name not in services},
+                                 "GOVSHARE_CONSOLE_SECURE_COOKIE": False}}}))
+    query = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "query")
+    errors: list[str] = []
+    settings._parse_env("query", {name: e["value"] for name, e in env_of(query).items() if name in typed}, errors)
+    assert errors == []
+
+
+def test_a_boolean_in_an_extra_env_takes_the_words_every_process_reads() -> None:
+    """The console took only true or false for GOVSHARE_CONSOLE_SECURE_COOKIE, where every other process takes
+    1/0, yes/no, on/off too: `"off"` in console.extraEnv stopped the console at start. The console and the render's
+    check now take the services' words, and refuse any other, named."""
+    for word in settings.TRUE_WORDS + settings.FALSE_WORDS:
+        objects = render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": word.upper()}}}))
+        console = next(c for _, spec in workloads(objects) for c in containers(spec) if c["name"] == "console")
+        written = env_of(console)["GOVSHARE_CONSOLE_SECURE_COOKIE"]["value"]
+        assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "gateway:50051",
+                                      "GOVSHARE_CONSOLE_SECURE_COOKIE": written}).secure_cookie is (
+            word in settings.TRUE_WORDS)
+    with pytest.raises(helm.HelmError, match=r'console\.extraEnv\.GOVSHARE_CONSOLE_SECURE_COOKIE is "disabled": the '
+                                              r"processes take true or false"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": "disabled"}}}))
+
+
+def test_the_edges_and_the_consoles_numbers_are_bounded_as_their_processes_bound_them() -> None:
+    """edge.rateLimitBurst, edge.rateLimitPerSecond and console.sessionIdleSeconds had a minimum and no maximum (the
+    rate a minimum of 0, exclusive): a burst of 2*10^7, a rate of 10^10 or of 0.0001 rendered, and the gateway's
+    render-edge init container refused it at start (GOVSHARE_RATE_LIMIT_BURST must be between 1 and 10000000), every
+    gateway pod in Init:CrashLoopBackOff. The schema now takes what the processes take, and names the key."""
+    _, burst_low, burst_high = settings._INT_FIELDS["GOVSHARE_RATE_LIMIT_BURST"]
+    _, rate_low, rate_high = settings._FLOAT_FIELDS["GOVSHARE_RATE_LIMIT_PER_SECOND"]
+    for overrides, path in (({"edge": {"rateLimitBurst": burst_high + 1}}, "/edge/rateLimitBurst"),
+                            ({"edge": {"rateLimitPerSecond": rate_high * 10}}, "/edge/rateLimitPerSecond"),
+                            ({"edge": {"rateLimitPerSecond": rate_low / 2}}, "/edge/rateLimitPerSecond"),
+                            ({"console": {"sessionIdleSeconds": 2**31}}, "/console/sessionIdleSeconds")):
+        with pytest.raises(helm.HelmError, match=rf"at '{path}': m"):
+            render_chart(user_values(("values-extranet.yaml",), overrides))
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "edge": {"rateLimitBurst": burst_high, "rateLimitPerSecond": burst_high},
+        "console": {"sessionIdleSeconds": 2**31 - 1}}))
+    env = {name: e["value"] for _, spec in workloads(objects) for c in containers(spec)
+           for name, e in env_of(c).items() if name.startswith(("GOVSHARE_RATE", "GOVSHARE_CONSOLE_SESSION"))}
+    errors: list[str] = []
+    settings._parse_env("gateway", env, errors)
+    assert errors == [] and env["GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS"] == str(2**31 - 1)
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        edge = json.load(f)["properties"]["edge"]["properties"]
+    assert (edge["rateLimitBurst"]["minimum"], edge["rateLimitBurst"]["maximum"]) == (burst_low, burst_high)
+    assert (edge["rateLimitPerSecond"]["minimum"], edge["rateLimitPerSecond"]["maximum"]) == (rate_low, rate_high)
+
+
+@pytest.mark.parametrize(("where", "path"), [
+    (("console", "redisUrl"), "console.redisUrl"),
+    (("database", "ca"), "database.ca"),
+    (("redis", "ca"), "redis.ca"),
+    (("telemetry", "otlpHeaders"), "telemetry.otlpHeaders"),
+    (("telemetry", "otlpCa"), "telemetry.otlpCa"),
+])
+def test_an_optional_secret_named_without_its_key_fails_the_render_naming_it(where: tuple[str, str],
+                                                                            path: str) -> None:
+    """An optional Secret reference's key "" means none (the console's Redis URL: the platform's), and its name was
+    then ignored: console.redisUrl: {name: console-redis} with the key forgotten gave the console the platform's
+    own Redis URL, every key and PUBLISH, not the ACL user's made for it; a CA or the collector's credential named
+    that way was left out without a word. The render now names the value and the two ways out."""
+    overrides: dict[str, Any] = {where[0]: {where[1]: {"name": "site-secret", "key": ""}}}
+    if where[0] == "telemetry":
+        overrides["telemetry"]["otlpEndpoint"] = "https://otel.example.gov.cn:4317"
+    with pytest.raises(helm.HelmError, match=rf'{re.escape(path)} names the Secret "site-secret" but no key: give '
+                                              rf"the key in it that holds the value \({re.escape(path)}\.key\)"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_a_setting_in_the_extra_env_of_a_process_that_never_reads_it_fails_the_render_naming_it() -> None:
+    """console.extraEnv took any setting a process reads, components.<name>.extraEnv and config.extraEnv took the
+    console's: `console.extraEnv: {GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40}` or `config.extraEnv:
+    {GOVSHARE_CONSOLE_PAGE_SIZE: 50}` rendered, was set where nothing reads it, and the setting stayed at its default
+    without a word; GOVSHARE_CONSOLE_TLS_CERT could never work (its key, GOVSHARE_CONSOLE_TLS_KEY, is refused in
+    every extraEnv), the console stopping at start. Each is now named with where it goes."""
+    # The console's typed settings the check knows are every GOVSHARE_CONSOLE_* extraEnv takes that the console reads.
+    console_code = {name for path in (CHART.parents[2] / "console").rglob("*.py")
+                    for name in re.findall(r"\bGOVSHARE_CONSOLE_[A-Z0-9_]*[A-Z0-9]\b",
+                                           path.read_text(encoding="utf-8"))}
+    with open(CHART / "values.schema.json", encoding="utf-8") as f:
+        extra_env = set(json.load(f)["definitions"]["nonSecretEnv"]["properties"])
+    typed = {name for name in _typed_settings() if name.startswith("GOVSHARE_CONSOLE_")}
+    assert (console_code & extra_env) - {"GOVSHARE_CONSOLE_TLS_CERT"} == typed | {"GOVSHARE_CONSOLE_SECURE_COOKIE"}
+    with pytest.raises(helm.HelmError) as refused:
+        render_chart(user_values(("values-extranet.yaml",), {
+            "console": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40, "GOVSHARE_CONSOLE_TLS_CERT": "/tls.crt"}},
+            "config": {"extraEnv": {"GOVSHARE_CONSOLE_PAGE_SIZE": 50}},
+            "heavyReads": {"catalog": {"extraEnv": {"GOVSHARE_CONSOLE_SECURE_COOKIE": "false"}}}}))
+    for said in ("console.extraEnv.GOVSHARE_DRAIN_TIMEOUT_SECONDS: the console does not read it (it would be set and "
+                 "ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv",
+                 "config.extraEnv.GOVSHARE_CONSOLE_PAGE_SIZE: only the console reads it (it would be set and "
+                 "ignored); put it in console.extraEnv",
+                 "heavyReads.catalog.extraEnv.GOVSHARE_CONSOLE_SECURE_COOKIE: only the console reads it",
+                 "console.extraEnv.GOVSHARE_CONSOLE_TLS_CERT: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY "
+                 "too, which no values file may hold"):
+        assert said in str(refused.value)
+    render_chart(user_values(("values-extranet.yaml",), {
+        "console": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10, "GOVSHARE_CONSOLE_PAGE_SIZE": 50, "TZ": "UTC"}},
+        "config": {"extraEnv": {"GOVSHARE_CALL_TIMEOUT_SECONDS": 10}}}))
+
+
+def test_an_idp_the_network_policies_would_not_let_anyone_reach_fails_the_render_naming_it() -> None:
+    """oidc.issuer with oidc.networkPolicyTo left [] rendered an authorization NetworkPolicy letting nothing out to
+    the IdP, and a console.oidc.tokenUrl on a port networkPolicyTo does not name (8443 beside [443]) a console that
+    could not redeem a code: the release installed and looked healthy, and every sign-in through the IdP failed.
+    The render now names the URL, its port and what to add."""
+    oidc = {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
+            "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"}
+    console = {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth",
+                        "tokenUrl": "https://sso.example.gov.cn:8443/token"}}
+    with pytest.raises(helm.HelmError, match=r"oidc\.jwksUrl \(https://sso\.example\.gov\.cn/realms/gov/protocol/"
+                                              r"openid-connect/certs\) is reached on port 443, which "
+                                              r"oidc\.networkPolicyTo does not let out \(it is empty\)"):
+        render_chart(user_values(("values-intranet.yaml",), {"oidc": oidc}))
+    reachable = {**oidc, "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]}
+    with pytest.raises(helm.HelmError, match=r"console\.oidc\.tokenUrl \(https://sso\.example\.gov\.cn:8443/token\) is "
+                                              r"reached on port 8443, which oidc\.networkPolicyTo does not let out "
+                                              r"\(ports \[443\]\).*ports: \[8443\]"):
+        render_chart(user_values(("values-intranet.yaml",), {"oidc": reachable, "console": console}))
+    render_chart(user_values(("values-intranet.yaml",), {"oidc": {
+        **reachable, "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]},
+                                         {"cidr": "10.40.0.11/32", "ports": [8443]}]}, "console": console}))

@@ -97,6 +97,30 @@ def test_the_console_gets_its_own_https_ingress_when_asked() -> None:
     assert ingress["spec"]["tls"] == [{"hosts": ["console.example.gov.cn"], "secretName": "console-tls"}]
 
 
+def test_with_in_memory_sessions_the_consoles_ingress_keeps_a_browser_on_one_replica() -> None:
+    """With console.sessionStore memory the Service set sessionAffinity: ClientIP, but the console's Ingress goes
+    through ingress-nginx, which sends requests to the pods' endpoints itself, past the Service: a browser's
+    requests were spread over the replicas, each knowing only the sessions it made, and a person signed in to the
+    two default replicas was signed out on about every other click. The Ingress now asks ingress-nginx for a cookie
+    of its own (Secure, a site's annotations win); another controller's equivalent is the site's to give."""
+    def ingress(store: str, annotations: dict, controller: str = "ingress-nginx") -> dict:
+        objects = render_chart(user_values(("values-extranet.yaml",), {
+            "exposure": {"ingress": {"controller": controller}},
+            "console": {"sessionStore": store, "hosts": ["console.example.gov.cn"], "tlsSecretName": "console-tls",
+                        "ingressAnnotations": annotations}}))
+        (found,) = [o for o in objects if o["kind"] == "Ingress" and o["metadata"]["name"] == f"{RELEASE}-console"]
+        return found["metadata"].get("annotations", {})
+
+    sticky = ingress("memory", {"example.com/owner": "ops"})
+    assert sticky["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert sticky["nginx.ingress.kubernetes.io/session-cookie-secure"] == "true"
+    assert sticky["example.com/owner"] == "ops"
+    assert ingress("memory", {"nginx.ingress.kubernetes.io/session-cookie-name": "route"})[
+        "nginx.ingress.kubernetes.io/session-cookie-name"] == "route"
+    assert "nginx.ingress.kubernetes.io/affinity" not in ingress("redis", {})  # any replica serves any browser
+    assert ingress("memory", {}, controller="other") == {}
+
+
 def test_the_console_can_be_left_out() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {"console": {"enabled": False}}))
     assert not [o for o in objects if o["metadata"]["name"] == f"{RELEASE}-console"]

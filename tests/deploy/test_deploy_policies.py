@@ -1364,3 +1364,25 @@ def test_every_pod_pulls_with_the_releases_pull_secrets() -> None:
     assert {o["metadata"]["name"] for o, _ in pods} >= {"govshare-postgresql", "govshare-redis", "govshare-query"}
     for obj, spec in pods:
         assert spec.get("imagePullSecrets") == [{"name": "registry-pull"}], _name(obj)
+
+
+def test_only_pods_that_export_telemetry_may_reach_the_collector() -> None:
+    """Every NetworkPolicy let out the collector's port, to any address while networkPolicy.otlpTo is [] (the
+    default), the console's too, though the console exports nothing (no OTEL_* in its environment): with an https
+    collector (port 443) the persons' web console, the pod nearest to the users, could open connections to any
+    address on 443. The port is now let out of the pods that export spans, and of no other."""
+    objects = render_chart(user_values(("values-intranet.yaml",), {
+        "telemetry": {"otlpEndpoint": "https://otel.intranet.example.gov.cn"},
+        "console": {"sessionStore": "redis"}}))
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    checked = set()
+    for obj, spec in workloads(objects):
+        if obj["kind"] not in ("Deployment", "CronJob", "Job"):
+            continue
+        exports = any("OTEL_EXPORTER_OTLP_ENDPOINT" in env_of(c) or c["name"] == "envoy" for c in containers(spec))
+        reaching = {(p["protocol"], p["port"]) for policy in policies
+                    if selector_matches(policy["spec"]["podSelector"], pod_labels(obj))
+                    for rule in policy["spec"].get("egress", []) for p in rule.get("ports", [])}
+        assert (("TCP", 443) in reaching) is exports, _name(obj)
+        checked.add((_name(obj), exports))
+    assert (f"Deployment/{RELEASE}-console", False) in checked and (f"Deployment/{RELEASE}-query", True) in checked

@@ -40,6 +40,18 @@ def test_settings_need_the_gateway_and_name_every_problem_at_once() -> None:
                                   "GOVSHARE_LOG_LEVEL": " warning "}).log_level == "WARNING"
 
 
+def test_the_secure_cookie_takes_the_words_every_process_reads_as_a_boolean() -> None:
+    """GOVSHARE_CONSOLE_SECURE_COOKIE took only true or false: "0", "off" or "no", which GOVSHARE_REFLECTION and
+    every other boolean of the platform take, stopped the console at start (CrashLoopBackOff in a cluster)."""
+    gateway = {"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}
+    for word in ("0", "off", "No", " false "):
+        assert load_console_settings({**gateway, "GOVSHARE_CONSOLE_SECURE_COOKIE": word}).secure_cookie is False
+    for word in ("1", "on", "YES", "true", ""):
+        assert load_console_settings({**gateway, "GOVSHARE_CONSOLE_SECURE_COOKIE": word}).secure_cookie is True
+    with pytest.raises(ConsoleSettingsError, match=r"GOVSHARE_CONSOLE_SECURE_COOKIE='2': expected true or false"):
+        load_console_settings({**gateway, "GOVSHARE_CONSOLE_SECURE_COOKIE": "2"})
+
+
 def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None:
     now = [1_000.0]
     store = SessionStore(idle_seconds=600, clock=lambda: now[0])

@@ -202,6 +202,20 @@ supervision:
 {{- printf "%s://%s:%d/.well-known/jwks.json" (ternary "https" "http" (ne (include "govshare.mtlsProvider" .) "")) $host (int .Values.ports.jwks) -}}
 {{- end -}}
 
+{{/*
+A value given to a process as an environment variable, written as the process reads it. Helm reads every number
+of a values file as a float64, which toString and quote print in exponent form from 10^6 up: 4000000 became
+"4e+06", which int() refuses, and the pod stopped at start over a value the schema had taken. A whole number is
+written in digits; any other value as toString writes it (a fraction, "1e-05" included, float() reads).
+*/}}
+{{- define "govshare.envValue" -}}
+{{- if and (kindIs "float64" .) (eq (floor .) .) -}}
+{{- printf "%.0f" . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* What `govshare render-edge` reads in the gateway's init container (no secret: Envoy holds none).
 Call with (dict "root" $ "component" "gateway"). */}}
 {{- define "govshare.edgeEnv" -}}
@@ -221,13 +235,13 @@ Call with (dict "root" $ "component" "gateway"). */}}
 - name: GOVSHARE_EDGE_ADMIN
   value: {{ printf "127.0.0.1:%d" (int $v.edge.adminPort) | quote }}
 - name: GOVSHARE_RATE_LIMIT_PER_SECOND
-  value: {{ $v.edge.rateLimitPerSecond | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.rateLimitPerSecond | quote }}
 - name: GOVSHARE_RATE_LIMIT_BURST
-  value: {{ $v.edge.rateLimitBurst | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.rateLimitBurst | quote }}
 - name: GOVSHARE_EDGE_ACCESS_LOG_PERCENT
-  value: {{ $v.edge.accessLogPercent | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.accessLogPercent | quote }}
 - name: GOVSHARE_DRAIN_GRACE_SECONDS
-  value: {{ $v.edge.preStopSleepSeconds | toString | quote }}
+  value: {{ include "govshare.envValue" $v.edge.preStopSleepSeconds | quote }}
 {{- with $v.edge.corsOrigins }}
 - name: GOVSHARE_CORS_ORIGINS
   value: {{ join "," . | quote }}
@@ -354,7 +368,7 @@ Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary 
   value: {{ $v.config.logLevel | quote }}
 {{- range $name, $value := $v.config.extraEnv }}
 - name: {{ $name }}
-  value: {{ $value | toString | quote }}
+  value: {{ include "govshare.envValue" $value | quote }}
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "govshare-%s" .component | quote }}
@@ -368,7 +382,7 @@ Redis Sentinel (redis.sentinel): every process reaching Redis finds its primary 
 - name: OTEL_TRACES_SAMPLER
   value: parentbased_traceidratio
 - name: OTEL_TRACES_SAMPLER_ARG
-  value: {{ $v.telemetry.samplerRatio | toString | quote }}
+  value: {{ include "govshare.envValue" $v.telemetry.samplerRatio | quote }}
 {{- if include "govshare.otlpCa" .root }}
 # The CA the collector's certificate is checked against (an https endpoint), from telemetry.otlpCa.
 - name: OTEL_EXPORTER_OTLP_CERTIFICATE
@@ -455,13 +469,7 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
 
 {{/* NetworkPolicy egress rules shared by every govshare pod: DNS and the OTLP collector. */}}
 {{- define "govshare.egressBase" -}}
-- to:
-    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
-  ports:
-    - protocol: UDP
-      port: 53
-    - protocol: TCP
-      port: 53
+{{ include "govshare.egressDns" . }}
 {{- if .Values.telemetry.otlpEndpoint }}
 - ports:
     - protocol: TCP
@@ -471,6 +479,18 @@ otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span ou
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress to DNS: every pod's; the console's only, with the gateway (it exports no telemetry, so
+the collector's port, any address by default, is not let out of it). */}}
+{{- define "govshare.egressDns" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
 {{- end -}}
 
 {{/* NetworkPolicy egress to PostgreSQL (trial pod or external). */}}
@@ -578,6 +598,28 @@ half-configuration at start, docs/configuration.md).
 {{- fail (printf "oidc.%s is set without oidc.issuer: set the IdP's issuer too for OpenID Connect sign-in, or unset oidc.%s" $name $name) -}}
 {{- end -}}
 {{- end -}}
+{{- else -}}
+{{- /* The IdP is reached through oidc.networkPolicyTo only (the authorization service's JWKS fetch, the console's
+token redemption): with none, or none on the URL's port, the NetworkPolicies let nothing out to it, and every OIDC
+sign-in failed at run time while the release looked healthy. */ -}}
+{{- $ports := list -}}
+{{- range $endpoint := $oidc.networkPolicyTo -}}
+{{- range $port := $endpoint.ports -}}{{- $ports = append $ports (int $port) -}}{{- end -}}
+{{- end -}}
+{{- $urls := dict "oidc.jwksUrl" $oidc.jwksUrl -}}
+{{- if and .Values.console.enabled .Values.console.oidc.authorizeUrl .Values.console.oidc.tokenUrl -}}
+{{- $_ := set $urls "console.oidc.tokenUrl" .Values.console.oidc.tokenUrl -}}
+{{- end -}}
+{{- range $path, $url := $urls -}}
+{{- if $url -}}
+{{- $parsed := urlParse $url -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $parsed.host) -}}
+{{- $port = int (default (ternary "80" "443" (eq $parsed.scheme "http")) $port) -}}
+{{- if not (has $port $ports) -}}
+{{- fail (printf "%s (%s) is reached on port %d, which oidc.networkPolicyTo does not let out (%s): the NetworkPolicies would let nothing reach the IdP there, and every sign-in through it would fail. Add where the IdP answers, e.g. oidc.networkPolicyTo: [{cidr: 10.40.0.10/32, ports: [%d]}]" $path $url $port (ternary "it is empty" (printf "ports %v" $ports) (empty $ports)) $port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -635,6 +677,22 @@ refuse it at start too, docs/configuration.md).
 {{- $edge := .Values.edge -}}
 {{- if lt (float64 $edge.rateLimitBurst) (float64 $edge.rateLimitPerSecond) -}}
 {{- fail (printf "edge.rateLimitBurst (%v) is below edge.rateLimitPerSecond (%v): the edge's bucket holds at most the burst, so no more than %v calls a second would pass. Set edge.rateLimitBurst to at least the rate" $edge.rateLimitBurst $edge.rateLimitPerSecond $edge.rateLimitBurst) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses an optional Secret reference that names a Secret but no key. Its key "" means "none" (or, for the console's
+Redis URL, "the platform's"), so console.redisUrl: {name: console-redis} with the key forgotten gave the console the
+platform's own Redis URL, every key and PUBLISH, instead of the ACL user's the operator had made for it; a CA or the
+collector's credential named that way was left out, the servers' certificates then refused or every span dropped,
+with nothing said about the value.
+*/}}
+{{- define "govshare.checkSecretKeys" -}}
+{{- $refs := dict "console.redisUrl" .Values.console.redisUrl "database.ca" .Values.database.ca "redis.ca" .Values.redis.ca "telemetry.otlpHeaders" .Values.telemetry.otlpHeaders "telemetry.otlpCa" .Values.telemetry.otlpCa -}}
+{{- range $path, $ref := $refs -}}
+{{- if and $ref.name (not $ref.key) -}}
+{{- fail (printf "%s names the Secret %q but no key: give the key in it that holds the value (%s.key), or leave name empty too for none%s" $path $ref.name $path (ternary " (the console then uses secrets.redisUrl, the platform's Redis URL)" "" (eq $path "console.redisUrl"))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -770,6 +828,102 @@ while [ "$SECONDS" -lt {{ sub (int .Values.terminationGracePeriodSeconds) 2 }} ]
   [ "${BASH_REMATCH[1]}" -gt 0 ] || break
   sleep 0.2
 done
+{{- end -}}
+
+{{/*
+The extraEnv settings whose value has a type, and the range the processes take (services/runtime/settings.py's
+_INT_FIELDS and _FLOAT_FIELDS, console/settings.py, services/runtime/supervision.py's GOVSHARE_HUNG_SECONDS):
+tests/deploy/test_deploy_chart.py keeps this list the code's.
+*/}}
+{{- define "govshare.typedSettings" -}}
+GOVSHARE_AUDIT_BATCH_MAX: {type: integer, min: "1", max: "100000"}
+GOVSHARE_AUDIT_CHECKPOINT_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_AUDIT_FLUSH_MS: {type: number, min: "0", max: "1000"}
+GOVSHARE_AUDIT_LINGER_MS: {type: number, min: "0", max: "1000"}
+GOVSHARE_AUDIT_VERIFY_LEASE_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS: {type: integer, min: "1", max: "1000000"}
+GOVSHARE_AUDIT_VERIFY_PAUSE_MS: {type: integer, min: "0", max: "60000"}
+GOVSHARE_CALL_TIMEOUT_SECONDS: {type: number, min: "0.05", max: "600"}
+GOVSHARE_CATALOG_UPDATE_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_CATALOG_USAGE_REFRESH_SECONDS: {type: number, min: "0", max: "86400"}
+GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS: {type: integer, min: "0", max: "2147483647"}
+GOVSHARE_CONSOLE_PAGE_SIZE: {type: integer, min: "1", max: "1000"}
+GOVSHARE_CONSOLE_SECURE_COOKIE: {type: boolean}
+GOVSHARE_DB_LISTING_POOL_SIZE: {type: integer, min: "1", max: "100"}
+GOVSHARE_DB_LISTING_TIMEOUT_MS: {type: integer, min: "1", max: "600000"}
+GOVSHARE_DB_SEARCH_POOL_SIZE: {type: integer, min: "1", max: "100"}
+GOVSHARE_DB_SEARCH_TIMEOUT_MS: {type: integer, min: "1", max: "600000"}
+GOVSHARE_DECISION_TTL_SECONDS: {type: integer, min: "1", max: "3600"}
+GOVSHARE_DEPENDENCY_WAIT_SECONDS: {type: number, min: "0.5", max: "3600"}
+GOVSHARE_DISPUTE_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_DRAIN_GRACE_SECONDS: {type: number, min: "0", max: "300"}
+GOVSHARE_DRAIN_TIMEOUT_SECONDS: {type: number, min: "0", max: "3600"}
+GOVSHARE_HEAVY_READ_CONCURRENCY: {type: integer, min: "0", max: "1000"}
+GOVSHARE_HEAVY_READ_QUEUE: {type: integer, min: "0", max: "100000"}
+GOVSHARE_HEAVY_READ_SHARE: {type: number, min: "0.01", max: "1"}
+GOVSHARE_HUNG_SECONDS: {type: number, min: "5", max: "3600"}
+GOVSHARE_PROVIDER_BREAKER_FAILURES: {type: integer, min: "1", max: "1000"}
+GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS: {type: number, min: "0.1", max: "3600"}
+GOVSHARE_PROVIDER_CONCURRENCY: {type: integer, min: "1", max: "10000"}
+GOVSHARE_PROVIDER_TIMEOUT_SECONDS: {type: number, min: "0.05", max: "600"}
+GOVSHARE_RECORD_CACHE_TTL_SECONDS: {type: integer, min: "0", max: "86400"}
+GOVSHARE_RECORD_LOCAL_CAPACITY: {type: integer, min: "0", max: "1000000"}
+GOVSHARE_RECORD_LOCAL_TTL_MS: {type: integer, min: "0", max: "60000"}
+GOVSHARE_REPLY_WORKING_DAYS: {type: integer, min: "1", max: "60"}
+GOVSHARE_SESSION_MAX_SECONDS: {type: integer, min: "60", max: "604800"}
+GOVSHARE_SESSION_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+GOVSHARE_SIGNIN_LOCK_SECONDS: {type: integer, min: "1", max: "604800"}
+GOVSHARE_SIGNIN_MAX_FAILURES: {type: integer, min: "1", max: "100"}
+GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS: {type: integer, min: "0", max: "2678400"}
+GOVSHARE_TOKEN_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+{{- end -}}
+
+{{/*
+Refuses an extraEnv value the processes would refuse at start, naming every one: the schema checks the names only,
+so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "disabled"` rendered, and
+every pod the map reaches stopped at start, exit 2, in CrashLoopBackOff until `helm install --wait` timed out (or,
+in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string.
+*/}}
+{{- define "govshare.checkExtraEnv" -}}
+{{- $types := include "govshare.typedSettings" . | fromYaml -}}
+{{- $maps := list (list "config.extraEnv" .Values.config.extraEnv) (list "console.extraEnv" .Values.console.extraEnv) -}}
+{{- range $component, $c := .Values.components -}}
+{{- $maps = append $maps (list (printf "components.%s.extraEnv" $component) $c.extraEnv) -}}
+{{- end -}}
+{{- range $service, $c := .Values.heavyReads -}}
+{{- $maps = append $maps (list (printf "heavyReads.%s.extraEnv" $service) $c.extraEnv) -}}
+{{- end -}}
+{{- $problems := list -}}
+{{- /* The GOVSHARE_* settings the console reads besides its own GOVSHARE_CONSOLE_* (console/settings.py). */ -}}
+{{- $consoleReads := list "GOVSHARE_CALL_TIMEOUT_SECONDS" "GOVSHARE_REDIS_SENTINELS" "GOVSHARE_REDIS_SENTINEL_MASTER" -}}
+{{- range $map := $maps -}}
+{{- $console := eq (index $map 0) "console.extraEnv" -}}
+{{- range $name, $value := index $map 1 -}}
+{{- if eq $name "GOVSHARE_CONSOLE_TLS_CERT" -}}
+{{- $problems = append $problems (printf "%s.%s: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY too, which no values file may hold, so the console would stop at start; its HTTPS ends at its Ingress (console.hosts, console.tlsSecretName)" (index $map 0) $name) -}}
+{{- else if and $console (hasPrefix "GOVSHARE_" $name) (not (hasPrefix "GOVSHARE_CONSOLE_" $name)) (not (has $name $consoleReads)) -}}
+{{- $problems = append $problems (printf "console.extraEnv.%s: the console does not read it (it would be set and ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv" $name) -}}
+{{- else if and (not $console) (hasPrefix "GOVSHARE_CONSOLE_" $name) -}}
+{{- $problems = append $problems (printf "%s.%s: only the console reads it (it would be set and ignored); put it in console.extraEnv" (index $map 0) $name) -}}
+{{- end -}}
+{{- with get $types $name -}}
+{{- $written := include "govshare.envValue" $value | trim -}}
+{{- if eq .type "boolean" -}}
+{{- if not (has (lower $written) (list "true" "false" "1" "0" "yes" "no" "on" "off")) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take true or false (1 or 0, yes or no, on or off), and would refuse it at start" (index $map 0) $name $written) -}}
+{{- end -}}
+{{- else -}}
+{{- $grammar := ternary "^[0-9]+$" "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (eq .type "integer") -}}
+{{- if or (kindIs "bool" $value) (not (regexMatch $grammar $written)) (lt (float64 $written) (float64 .min)) (gt (float64 $written) (float64 .max)) -}}
+{{- $problems = append $problems (printf "%s.%s is %q: the processes take %s from %s to %s, and would refuse it at start" (index $map 0) $name $written (ternary "a whole number" "a number" (eq .type "integer")) .min .max) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $problems -}}
+{{- fail (join "; " $problems) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
