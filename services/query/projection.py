@@ -27,6 +27,7 @@ Plan = tuple[tuple[str, str | None], ...]
 MATCH = query_pb2.VERIFY_OUTCOME_MATCH
 MISMATCH = query_pb2.VERIFY_OUTCOME_MISMATCH
 NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
+NO_VALUE = query_pb2.VERIFY_OUTCOME_NO_VALUE
 # The ways a date is written at a desk: 2009-08-30 (the record's), 2009/8/30, 2009.08.30, 20090830, and
 # 2009年8月30日 as a business licence or an ID card prints it.
 # The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7, the one 民委发〔2016〕33号 asks every
@@ -419,7 +420,12 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            citizen_id_items: frozenset[str] = frozenset(),
            logical_items: frozenset[str] = frozenset(),
            datetime_items: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
+    """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
+    the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
+
+    A claim compared with a value that is not there was told 不一致: the desk read it as the citizen's document
+    contradicting the record and turned the citizen away, when the record only said nothing of it. A claim is never
+    empty (Verify refuses one), so NO_VALUE never stands for a claimed absence that would match.
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
     followed or not by the unit ``units`` names for the item (its name's: 注册资本(万元)), and those in
@@ -432,7 +438,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     """
     if values is None:
         return dict.fromkeys(claims, NO_RECORD)
-    return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
+    return {item: NO_VALUE if not (actual := values.get(item, "")).strip()
+            else MATCH if same_value(claimed, actual)
             or (item in numeric_items and same_number(claimed, actual, (units or {}).get(item, "")))
             or (item in upper_case_items and same_code(claimed, actual))
             or (item in citizen_id_items and same_citizen_id(claimed, actual))

@@ -829,6 +829,23 @@ async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> N
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
 
 
+async def test_verification_of_an_item_the_record_holds_no_value_for_is_no_value(mesh: Mesh) -> None:
+    """A company loaded without 注册资本 (an optional item): a claim of it was 不一致, as if the licence the desk holds
+    contradicted the record, when the record says nothing of it. It is 无值 (NO_VALUE); the other claims as before,
+    and the answer holds no value."""
+    row = company(credit_code(mesh.rng))
+    del row["registered_capital"]
+    await load(mesh, "legal_entity", [row], mesh.market)
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=row["credit_code"],
+        claims={"registered_capital": "100", "name": row["name"], "legal_representative": "张冒名"},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_NO_VALUE,
+                                       "name": query_pb2.VERIFY_OUTCOME_MATCH,
+                                       "legal_representative": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    assert row["name"] not in str(verified)
+
+
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
     """成立日期 copied off a business licence as 2010年5月20日 is the record's 2010-05-20: 一致, not 不一致; another
     date, or a text item holding the same characters, is still 不一致."""
