@@ -360,9 +360,11 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except ServiceError as error:
             _export_stopped(error, access, sent)
             closing = audit.export_end(access, sent, pages, error)
-            if not sent and closing.result == audit.FAILED and access.counted is not None:
-                # Failed before a row left (its provider down): unanswered, as a failed Query is, so the call goes
-                # back to the grant's quota and the retry the error asks for is the one counted.
+            if not sent and access.counted is not None:
+                # Ended before a row left: failed (its provider down) or refused (its system disabled, its grant
+                # revoked, narrowed or expired meanwhile). Unanswered, as a failed or refused Query is, so the call
+                # goes back to the grant's quota: a refused one stayed counted, and the department's other systems,
+                # which share the grant, lost a call nobody received anything of.
                 await deps.quotas.give_back(*access.counted)
             deps.audit.submit_detached(closing)
             raise
