@@ -80,6 +80,8 @@ _CURRENCY_AFTER = ("人民币", "rmb", "cny")
 # 10时30分15秒, after a date (2020年1月5日10时30分).
 _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
+#: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
+_CLAN = "族"
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
@@ -381,6 +383,16 @@ def same_date(claimed: str, actual: str) -> bool:
     return claimed_date is not None and claimed_date == day_of(actual)
 
 
+def same_ethnicity(claimed: str, actual: str) -> bool:
+    """Whether a claimed 民族 is the provider's with or without its 族: the 居民身份证 prints 民族 汉 (蒙古, 维吾尔)
+    while records hold GB/T 3304's names (汉族, 蒙古族, 维吾尔族, as the foundation's loader requires), so a desk
+    copying the card was told 不一致 of every person it verified. Only the one 族 at the end is left out: 汉 is not
+    汉族族, and no group's name is another's without it."""
+    claimed_name, actual_name = normalize_claim(claimed), normalize_claim(actual)
+    short, full = sorted((claimed_name, actual_name), key=len)
+    return bool(short) and not short.endswith(_CLAN) and short + _CLAN == full
+
+
 def same_code(claimed: str, actual: str) -> bool:
     """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
     case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too).
@@ -419,7 +431,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            units: Mapping[str, str] | None = None,
            citizen_id_items: frozenset[str] = frozenset(),
            logical_items: frozenset[str] = frozenset(),
-           datetime_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           datetime_items: frozenset[str] = frozenset(),
+           ethnicity_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
     the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
 
@@ -433,7 +446,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     items in ``upper_case_items`` (codes upper case by standard) match written in groups, and those in
     ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
     those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true), and those in
-    ``datetime_items`` (日期时间型) the same moment written otherwise.
+    ``datetime_items`` (日期时间型) the same moment written otherwise, and those in ``ethnicity_items`` (民族) the
+    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -445,5 +459,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in citizen_id_items and same_citizen_id(claimed, actual))
             or (item in logical_items and same_truth(claimed, actual))
             or (item in datetime_items and same_moment(claimed, actual))
+            or (item in ethnicity_items and same_ethnicity(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

@@ -30,6 +30,9 @@ YUAN = "元"
 # The unit a numeric item's name declares at its end, as catalogs name them: 注册资本(万元), 面积（平方米）.
 UNIT_IN_NAME = re.compile(r"[(（]\s*([^()（）\s]{1,8})\s*[)）]\s*$")
 
+#: The catalog name of a person's ethnic group, as the national cataloguing guide and GB/T 3304 name the item.
+ETHNICITY_NAME = "民族"
+
 # 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
 
@@ -70,6 +73,9 @@ class Resource:
     datetime_items: frozenset[str] = frozenset()
     #: Items the catalog declares logical (逻辑型): verified as yes or no (是 is the record's true).
     logical_items: frozenset[str] = frozenset()
+    #: Items the catalog names 民族: verified with or without the 族 the 居民身份证 leaves out (its 民族 汉 is the
+    #: record's 汉族, projection.same_ethnicity).
+    ethnicity_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
@@ -113,6 +119,8 @@ class Resource:
                                      if item.data_type == catalog_pb2.DATA_TYPE_DATETIME),
             logical_items=frozenset(item.machine_name for item in entry.items
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
+            ethnicity_items=frozenset(item.machine_name for item in entry.items
+                                      if unicodedata.normalize("NFKC", item.name).strip() == ETHNICITY_NAME),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
             basic_items=basic_items(entry) if entry.share_type == common_pb2.SHARE_TYPE_CONDITIONAL else frozenset(),

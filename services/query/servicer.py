@@ -554,7 +554,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
-                                     resource.citizen_id_items, resource.logical_items, resource.datetime_items)
+                                     resource.citizen_id_items, resource.logical_items, resource.datetime_items,
+                                     resource.ethnicity_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
         return query_pb2.VerifyResponse(outcomes=outcomes,
                                         provenance=await self._provenance(deps, resource, key, record))

@@ -83,6 +83,19 @@ def test_verify_of_a_value_the_record_lacks_is_no_value_not_a_mismatch() -> None
     assert outcomes == {"ethnicity": projection.NO_VALUE, "address": projection.NO_VALUE, "name": MATCH}
 
 
+def test_verify_of_an_ethnic_group_as_the_id_card_prints_it_is_a_match() -> None:
+    """The 居民身份证 prints 民族 汉, 蒙古, 维吾尔; records hold 汉族, 蒙古族, 维吾尔族 (GB/T 3304): 一致. Another
+    group, or the 族 doubled, still disagrees; an item not named 民族 compares as text."""
+    record = {"ethnicity": "蒙古族", "other": "汉族"}
+    groups = frozenset({"ethnicity"})
+    for claimed in ("蒙古", "蒙古族", " 蒙古 "):
+        assert verify({"ethnicity": claimed}, record, ethnicity_items=groups) == {"ethnicity": MATCH}, claimed
+    for claimed in ("蒙", "汉", "蒙古族族", "族"):
+        assert verify({"ethnicity": claimed}, record, ethnicity_items=groups) == {"ethnicity": MISMATCH}, claimed
+    assert verify({"ethnicity": "蒙古族"}, {"ethnicity": "蒙古"}, ethnicity_items=groups) == {"ethnicity": MATCH}
+    assert verify({"other": "汉"}, record, ethnicity_items=groups) == {"other": MISMATCH}
+
+
 def test_verify_compares_numeric_items_as_numbers() -> None:
     """注册资本 200.00 copied off a licence is the record's 200 (一致); a text item keeps comparing as text."""
     record = {"registered_capital": "200", "longitude": "116.4431", "house_number": "7"}
