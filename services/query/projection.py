@@ -80,6 +80,11 @@ _CURRENCY_AFTER = ("人民币", "rmb", "cny")
 # 10时30分15秒, after a date (2020年1月5日10时30分).
 _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
+# A telephone number as forms and systems write one: digits, perhaps a + before them, grouped by blanks, hyphens,
+# dots or brackets (NFKC's forms of full-width ones).
+_PHONE_WRITTEN = re.compile(r"\+?[0-9() .\-]*[0-9][0-9() .\-]*")
+_MOBILE_DIGITS = re.compile(r"1[3-9][0-9]{9}")
+_CHINA_CALLING_CODES = ("0086", "86")
 #: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
 _CLAN = "族"
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
@@ -393,6 +398,29 @@ def same_ethnicity(claimed: str, actual: str) -> bool:
     return bool(short) and not short.endswith(_CLAN) and short + _CLAN == full
 
 
+def same_phone(claimed: str, actual: str) -> bool:
+    """Whether a claimed telephone number is the provider's however it is grouped: a form prints a mobile number as
+    138 1234 5678 or 138-1234-5678 and a landline as 0571-87654321 or (0571)87654321, a calling system may keep China's
+    +86 (0086) before a mobile number, and the record holds 13812345678; each was 不一致 (a blank between digits
+    counts in other items). Only digits and those separators are read so; anything else (转 before an extension) is
+    compared as written."""
+    claimed_number, actual_number = _phone_digits(claimed), _phone_digits(actual)
+    return claimed_number is not None and claimed_number == actual_number
+
+
+def _phone_digits(value: str) -> str | None:
+    """The digits of a telephone number written with blanks, hyphens, dots or brackets between them, a mobile number
+    without the +86 or 0086 before it; None when ``value`` holds anything else."""
+    text = normalize_claim(value)
+    if _PHONE_WRITTEN.fullmatch(text) is None:
+        return None
+    digits = "".join(character for character in text if character.isdigit())
+    for country in _CHINA_CALLING_CODES:
+        if digits.startswith(country) and _MOBILE_DIGITS.fullmatch(digits.removeprefix(country)):
+            return digits.removeprefix(country)
+    return digits
+
+
 def same_code(claimed: str, actual: str) -> bool:
     """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
     case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too).
@@ -432,7 +460,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            citizen_id_items: frozenset[str] = frozenset(),
            logical_items: frozenset[str] = frozenset(),
            datetime_items: frozenset[str] = frozenset(),
-           ethnicity_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           ethnicity_items: frozenset[str] = frozenset(),
+           phone_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
     the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
 
@@ -447,7 +476,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
     those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true), and those in
     ``datetime_items`` (日期时间型) the same moment written otherwise, and those in ``ethnicity_items`` (民族) the
-    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族).
+    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族), and those in ``phone_items``
+    (masked by the phone rule) the same telephone number grouped otherwise.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -460,5 +490,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in logical_items and same_truth(claimed, actual))
             or (item in datetime_items and same_moment(claimed, actual))
             or (item in ethnicity_items and same_ethnicity(claimed, actual))
+            or (item in phone_items and same_phone(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

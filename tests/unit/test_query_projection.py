@@ -96,6 +96,22 @@ def test_verify_of_an_ethnic_group_as_the_id_card_prints_it_is_a_match() -> None
     assert verify({"other": "汉"}, record, ethnicity_items=groups) == {"other": MISMATCH}
 
 
+def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
+    """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
+    (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
+    an item of another rule still compare as text."""
+    record = {"phone": "13812345678", "landline": "0571-87654321", "remark": "13812345678"}
+    phones = frozenset({"phone", "landline"})
+    for claimed in ("138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "008613812345678",
+                    "１３８－１２３４－５６７８"):
+        assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MATCH}, claimed
+    assert verify({"landline": "(0571) 8765 4321"}, record, phone_items=phones) == {"landline": MATCH}
+    assert verify({"landline": "057187654321"}, record, phone_items=phones) == {"landline": MATCH}
+    for claimed in ("138 1234 5679", "13812345678转8001", "+1 13812345678"):
+        assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MISMATCH}, claimed
+    assert verify({"remark": "138 1234 5678"}, record, phone_items=phones) == {"remark": MISMATCH}
+
+
 def test_verify_compares_numeric_items_as_numbers() -> None:
     """注册资本 200.00 copied off a licence is the record's 200 (一致); a text item keeps comparing as text."""
     record = {"registered_capital": "200", "longitude": "116.4431", "house_number": "7"}
