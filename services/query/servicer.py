@@ -47,6 +47,11 @@ from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
 
 MAX_BATCH_KEYS = 1000
+#: The longest claimed value a Verify compares (characters). Every claim is normalised and read by the forms of its
+#: item's type before the decision, and a 6 MB one (a Verify fits in 8 MiB) held a query process's event loop for
+#: seconds: every other call on it waited. No value a desk copies off a document (a name, an address, a licence
+#: number, a date) comes near it.
+MAX_CLAIM_LENGTH = 1024
 #: Used-up grants a call tries past before it is refused QUOTA_EXHAUSTED (AuthorizationService.Check's limit).
 MAX_USED_UP_GRANTS = 16
 #: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
@@ -173,14 +178,18 @@ def _trace_id() -> str:
 
 
 def _claim_violations(claims: Mapping[str, str], resource: Resource) -> list[FieldViolation]:
-    """What is wrong with each claim of a Verify: an item the resource does not have, an empty value, or a value
-    that is none of its item's type (projection.claim_error: a code that is no valid code, a day the calendar does
-    not have, a number without a digit), which the record was never compared with."""
+    """What is wrong with each claim of a Verify: an item the resource does not have, an empty value, one longer
+    than MAX_CLAIM_LENGTH (refused before it is read), or a value that is none of its item's type
+    (projection.claim_error: a code that is no valid code, a day the calendar does not have, a number without a
+    digit), which the record was never compared with."""
     refused: list[FieldViolation] = []
     for item, value in claims.items():
         field = f'claims["{clean(item, 64)}"]'
         if item not in resource.items:
             refused.append(FieldViolation(field, not_an_item(item, resource)))
+        elif len(value) > MAX_CLAIM_LENGTH:
+            refused.append(FieldViolation(field, f"claim at most {MAX_CLAIM_LENGTH} characters (this claim has "
+                                                 f"{len(value)}): claim the value as the document gives it"))
         elif not value.strip():
             refused.append(FieldViolation(field, "claim a non-empty value"))
         elif (problem := projection.claim_error(value, resource.code_items.get(item, 0),

@@ -49,6 +49,7 @@ from services.catalog.component import create_component as create_catalog
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
+from services.query.servicer import MAX_CLAIM_LENGTH
 from services.runtime import db
 from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
@@ -888,6 +889,25 @@ async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh:
     assert [item["contact_phone"] for item in outcomes] == [query_pb2.VERIFY_OUTCOME_MATCH] * 3 + [
         query_pb2.VERIFY_OUTCOME_MISMATCH]
     assert {item["remark"] for item in outcomes} == {query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
+async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_reading_it(mesh: Mesh) -> None:
+    """A claim of megabytes (a Verify fits in 8 MiB) was normalised and read as a date before the decision, holding
+    the query process for seconds, every other call waiting: one over MAX_CLAIM_LENGTH is refused naming the limit;
+    one at the limit is compared."""
+    key = next(iter(mesh.entities))
+
+    def claiming(value: str) -> Awaitable[query_pb2.VerifyResponse]:
+        return mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=mesh.codes["entities"], key=key, claims={"established_date": value}, purpose=CHECK),
+            metadata=mesh.md(mesh.other), timeout=10)
+
+    at_limit = await claiming("2010年 " * (MAX_CLAIM_LENGTH // 6) + "5" * (MAX_CLAIM_LENGTH % 6))
+    assert dict(at_limit.outcomes) == {"established_date": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    too_long = await refused(claiming("2010年 " * (MAX_CLAIM_LENGTH // 6 + 1)))
+    assert too_long.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(too_long) == {'claims["established_date"]'}
+    assert f"claim at most {MAX_CLAIM_LENGTH} characters" in str(too_long.details())
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
