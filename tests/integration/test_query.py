@@ -45,11 +45,12 @@ from govshare.query.v1 import (
     query_pb2_grpc,
 )
 from services.authorization.component import create_component as create_authorization
+from services.catalog import rules as catalog_rules
 from services.catalog.component import create_component as create_catalog
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
-from services.query.servicer import MAX_CLAIM_LENGTH
+from services.query.servicer import MAX_CLAIM_LENGTH, MAX_ITEMS
 from services.runtime import db
 from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
@@ -908,6 +909,32 @@ async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_read
     assert too_long.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fields(too_long) == {'claims["established_date"]'}
     assert f"claim at most {MAX_CLAIM_LENGTH} characters" in str(too_long.details())
+
+
+async def test_a_call_naming_more_items_than_any_entry_has_is_refused_unread(mesh: Mesh) -> None:
+    """Each item a call names that the entry lacks was told apart (the item meant), one by one: 400,000 of them
+    (``x`` repeated, 1.2 MB) held the query process for seconds before any decision, every other call waiting.
+    More than the catalog lets an entry have (MAX_ITEMS) are refused as one violation; as many are read as before."""
+    assert MAX_ITEMS == catalog_rules.MAX_ITEMS
+    key = next(iter(mesh.entities))
+    code = mesh.codes["entities"]
+    answered = await query(mesh, mesh.other, code, key, WORK, ["name"] * MAX_ITEMS)
+    assert set(answered.values) == {"name"}
+    calls = {"items": [mesh.query.Query(query_pb2.QueryRequest(
+                 resource_code=code, key=key, items=["x"] * (MAX_ITEMS + 1), purpose=WORK),
+                 metadata=mesh.md(mesh.other), timeout=10),
+             mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
+                 resource_code=code, keys=[key], items=["x"] * (MAX_ITEMS + 1), purpose=WORK),
+                 metadata=mesh.md(mesh.other), timeout=10)],
+             "claims": [mesh.query.Verify(query_pb2.VerifyRequest(
+                 resource_code=code, key=key, claims={f"x{i}": "1" for i in range(MAX_ITEMS + 1)}, purpose=CHECK),
+                 metadata=mesh.md(mesh.other), timeout=10)]}
+    for named, made in calls.items():
+        for call in made:
+            error = await refused(call)
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert fields(error) == {named}, error.details()
+            assert f"at most {MAX_ITEMS} items" in str(error.details())
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
