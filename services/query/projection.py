@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from govshare.catalog.v1 import catalog_pb2
 from govshare.query.v1 import query_pb2
 from services.query.keys import CODE_KINDS, IME_ZERO, key_error, normalize_key
-from services.runtime import errors
+from services.runtime import code_tables, errors
 from services.runtime.identifiers import second_generation
 from services.runtime.masking import Masker
 from services.runtime.workdays import CHINA
@@ -392,10 +392,19 @@ def same_ethnicity(claimed: str, actual: str) -> bool:
     """Whether a claimed 民族 is the provider's with or without its 族: the 居民身份证 prints 民族 汉 (蒙古, 维吾尔)
     while records hold GB/T 3304's names (汉族, 蒙古族, 维吾尔族, as the foundation's loader requires), so a desk
     copying the card was told 不一致 of every person it verified. Only the one 族 at the end is left out: 汉 is not
-    汉族族, and no group's name is another's without it."""
-    claimed_name, actual_name = normalize_claim(claimed), normalize_claim(actual)
+    汉族族, and no group's name is another's without it. A claim of the standard's number (01 for 汉族, as a
+    calling system's database holds it) is the group it numbers."""
+    claimed_name = code_tables.numbered(normalize_claim(claimed), code_tables.ETHNICITIES)
+    actual_name = normalize_claim(actual)
     short, full = sorted((claimed_name, actual_name), key=len)
-    return bool(short) and not short.endswith(_CLAN) and short + _CLAN == full
+    return bool(short) and (short == full or (not short.endswith(_CLAN) and short + _CLAN == full))
+
+
+def same_sex(claimed: str, actual: str) -> bool:
+    """Whether a claimed 性别 is the provider's, a claim of GB/T 2261.1's number (1 for 男, 2 for 女) being the sex it
+    numbers: many systems' databases hold the number (the foundation's loader names the sex it stands for), and a
+    calling system claiming its 1 was told 不一致 of the record's 男."""
+    return same_value(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES), actual)
 
 
 def same_phone(claimed: str, actual: str) -> bool:
@@ -461,7 +470,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            logical_items: frozenset[str] = frozenset(),
            datetime_items: frozenset[str] = frozenset(),
            ethnicity_items: frozenset[str] = frozenset(),
-           phone_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           phone_items: frozenset[str] = frozenset(),
+           sex_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
     the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
 
@@ -476,8 +486,9 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
     those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true), and those in
     ``datetime_items`` (日期时间型) the same moment written otherwise, and those in ``ethnicity_items`` (民族) the
-    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族), and those in ``phone_items``
-    (masked by the phone rule) the same telephone number grouped otherwise.
+    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族) or by its GB/T 3304 number (01),
+    and those in ``phone_items`` (masked by the phone rule) the same telephone number grouped otherwise, and those in
+    ``sex_items`` (性别) the sex by its GB/T 2261.1 number (1 for 男).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -491,5 +502,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in datetime_items and same_moment(claimed, actual))
             or (item in ethnicity_items and same_ethnicity(claimed, actual))
             or (item in phone_items and same_phone(claimed, actual))
+            or (item in sex_items and same_sex(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

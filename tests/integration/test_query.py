@@ -866,6 +866,21 @@ async def test_verification_of_an_ethnic_group_copied_off_the_id_card_is_a_match
                         {"ethnicity": query_pb2.VERIFY_OUTCOME_MISMATCH}]
 
 
+async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbers(mesh: Mesh) -> None:
+    """A calling system whose database holds 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56 claimed 1 and
+    01 of a 汉族 man: both 不一致. Each is read as the value it numbers; the other sex's number still is not."""
+    user = mesh.department("verify-codes")
+    code = mesh.codes["population"]
+    await approved(mesh, user, code, ["sex", "ethnicity"], purposes=[common.PURPOSE_TYPE_DATA_VERIFICATION])
+    key, record = next((k, r) for k, r in mesh.persons.items() if r["ethnicity"] == "汉族")
+    number, other = ("1", "2") if record["sex"] == "男" else ("2", "1")
+    outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key=key, claims={"sex": sex, "ethnicity": "01"}, purpose=CHECK), metadata=mesh.md(user),
+        timeout=10)).outcomes) for sex in (number, other)]
+    assert outcomes == [{"sex": query_pb2.VERIFY_OUTCOME_MATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH},
+                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}]
+
+
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
     """A department's 前置机 shares 联系电话, which its catalog entry masks by the phone rule. A desk claims the number
     as a form prints it (138 1234 5678, 138-1234-5678, +86 138…): it was 不一致 of the record's 13812345678, a blank

@@ -96,6 +96,22 @@ def test_verify_of_an_ethnic_group_as_the_id_card_prints_it_is_a_match() -> None
     assert verify({"other": "汉"}, record, ethnicity_items=groups) == {"other": MISMATCH}
 
 
+def test_verify_reads_a_claimed_number_of_the_national_code_tables_as_the_value_it_numbers() -> None:
+    """Systems' databases hold 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56: a claim of 1 was 不一致 of the
+    record's 男, and 01 of 汉族. Each is the value it numbers; a number outside the table, or of another item, is
+    not."""
+    record = {"sex": "男", "ethnicity": "回族", "house": "男"}
+    sexes, groups = frozenset({"sex"}), frozenset({"ethnicity"})
+    assert verify({"sex": "1", "ethnicity": "03"}, record, ethnicity_items=groups, sex_items=sexes) == {
+        "sex": MATCH, "ethnicity": MATCH}
+    assert verify({"sex": "１", "ethnicity": "3"}, record, ethnicity_items=groups, sex_items=sexes) == {
+        "sex": MATCH, "ethnicity": MATCH}
+    for sex, group in (("2", "01"), ("0", "57"), ("9", "00")):
+        assert verify({"sex": sex, "ethnicity": group}, record, ethnicity_items=groups, sex_items=sexes) == {
+            "sex": MISMATCH, "ethnicity": MISMATCH}, (sex, group)
+    assert verify({"house": "1"}, record, ethnicity_items=groups, sex_items=sexes) == {"house": MISMATCH}
+
+
 def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
     """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
     (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
