@@ -13,17 +13,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from services.foundation import validation as v
+from services.runtime.code_tables import ETHNICITIES, SEXES
 from services.runtime.errors import FieldViolation
 
-ETHNICITIES = (
-    "汉族", "蒙古族", "回族", "藏族", "维吾尔族", "苗族", "彝族", "壮族", "布依族", "朝鲜族",
-    "满族", "侗族", "瑶族", "白族", "土家族", "哈尼族", "哈萨克族", "傣族", "黎族", "傈僳族",
-    "佤族", "畲族", "高山族", "拉祜族", "水族", "东乡族", "纳西族", "景颇族", "柯尔克孜族", "土族",
-    "达斡尔族", "仫佬族", "羌族", "布朗族", "撒拉族", "毛南族", "仡佬族", "锡伯族", "阿昌族", "普米族",
-    "塔吉克族", "怒族", "乌孜别克族", "俄罗斯族", "鄂温克族", "德昂族", "保安族", "裕固族", "京族", "塔塔尔族",
-    "独龙族", "鄂伦春族", "赫哲族", "门巴族", "珞巴族", "基诺族",
-)  # GB/T 3304, the 56 民族
-SEXES = ("男", "女")
 PERSON_STATUSES = ("正常", "死亡", "迁出", "注销")
 #: A person no longer registered here: their 户籍地址 is the last one they had.
 PERSON_CLOSED_STATUSES = ("死亡", "迁出", "注销")

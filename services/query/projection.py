@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from govshare.catalog.v1 import catalog_pb2
 from govshare.query.v1 import query_pb2
 from services.query.keys import CODE_KINDS, IME_ZERO, key_error, normalize_key
-from services.runtime import errors
+from services.runtime import code_tables, errors
 from services.runtime.identifiers import second_generation
 from services.runtime.masking import Masker
 from services.runtime.workdays import CHINA
@@ -27,6 +27,7 @@ Plan = tuple[tuple[str, str | None], ...]
 MATCH = query_pb2.VERIFY_OUTCOME_MATCH
 MISMATCH = query_pb2.VERIFY_OUTCOME_MISMATCH
 NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
+NO_VALUE = query_pb2.VERIFY_OUTCOME_NO_VALUE
 # The ways a date is written at a desk: 2009-08-30 (the record's), 2009/8/30, 2009.08.30, 20090830, and
 # 2009年8月30日 as a business licence or an ID card prints it.
 # The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7, the one 民委发〔2016〕33号 asks every
@@ -79,6 +80,13 @@ _CURRENCY_AFTER = ("人民币", "rmb", "cny")
 # 10时30分15秒, after a date (2020年1月5日10时30分).
 _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
+# A telephone number as forms and systems write one: digits, perhaps a + before them, grouped by blanks, hyphens,
+# dots or brackets (NFKC's forms of full-width ones).
+_PHONE_WRITTEN = re.compile(r"\+?[0-9() .\-]*[0-9][0-9() .\-]*")
+_MOBILE_DIGITS = re.compile(r"1[3-9][0-9]{9}")
+_CHINA_CALLING_CODES = ("0086", "86")
+#: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
+_CLAN = "族"
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
@@ -380,6 +388,48 @@ def same_date(claimed: str, actual: str) -> bool:
     return claimed_date is not None and claimed_date == day_of(actual)
 
 
+def same_ethnicity(claimed: str, actual: str) -> bool:
+    """Whether a claimed 民族 is the provider's with or without its 族: the 居民身份证 prints 民族 汉 (蒙古, 维吾尔)
+    while records hold GB/T 3304's names (汉族, 蒙古族, 维吾尔族, as the foundation's loader requires), so a desk
+    copying the card was told 不一致 of every person it verified. Only the one 族 at the end is left out: 汉 is not
+    汉族族, and no group's name is another's without it. A claim of the standard's number (01 for 汉族, as a
+    calling system's database holds it) is the group it numbers."""
+    claimed_name = code_tables.numbered(normalize_claim(claimed), code_tables.ETHNICITIES)
+    actual_name = normalize_claim(actual)
+    short, full = sorted((claimed_name, actual_name), key=len)
+    return bool(short) and (short == full or (not short.endswith(_CLAN) and short + _CLAN == full))
+
+
+def same_sex(claimed: str, actual: str) -> bool:
+    """Whether a claimed 性别 is the provider's, a claim of GB/T 2261.1's number (1 for 男, 2 for 女) being the sex it
+    numbers: many systems' databases hold the number (the foundation's loader names the sex it stands for), and a
+    calling system claiming its 1 was told 不一致 of the record's 男."""
+    return same_value(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES), actual)
+
+
+def same_phone(claimed: str, actual: str) -> bool:
+    """Whether a claimed telephone number is the provider's however it is grouped: a form prints a mobile number as
+    138 1234 5678 or 138-1234-5678 and a landline as 0571-87654321 or (0571)87654321, a calling system may keep China's
+    +86 (0086) before a mobile number, and the record holds 13812345678; each was 不一致 (a blank between digits
+    counts in other items). Only digits and those separators are read so; anything else (转 before an extension) is
+    compared as written."""
+    claimed_number, actual_number = _phone_digits(claimed), _phone_digits(actual)
+    return claimed_number is not None and claimed_number == actual_number
+
+
+def _phone_digits(value: str) -> str | None:
+    """The digits of a telephone number written with blanks, hyphens, dots or brackets between them, a mobile number
+    without the +86 or 0086 before it; None when ``value`` holds anything else."""
+    text = normalize_claim(value)
+    if _PHONE_WRITTEN.fullmatch(text) is None:
+        return None
+    digits = "".join(character for character in text if character.isdigit())
+    for country in _CHINA_CALLING_CODES:
+        if digits.startswith(country) and _MOBILE_DIGITS.fullmatch(digits.removeprefix(country)):
+            return digits.removeprefix(country)
+    return digits
+
+
 def same_code(claimed: str, actual: str) -> bool:
     """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
     case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too).
@@ -418,8 +468,16 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            units: Mapping[str, str] | None = None,
            citizen_id_items: frozenset[str] = frozenset(),
            logical_items: frozenset[str] = frozenset(),
-           datetime_items: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
+           datetime_items: frozenset[str] = frozenset(),
+           ethnicity_items: frozenset[str] = frozenset(),
+           phone_items: frozenset[str] = frozenset(),
+           sex_items: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
+    the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
+
+    A claim compared with a value that is not there was told 不一致: the desk read it as the citizen's document
+    contradicting the record and turned the citizen away, when the record only said nothing of it. A claim is never
+    empty (Verify refuses one), so NO_VALUE never stands for a claimed absence that would match.
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
     followed or not by the unit ``units`` names for the item (its name's: 注册资本(万元)), and those in
@@ -427,16 +485,23 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     items in ``upper_case_items`` (codes upper case by standard) match written in groups, and those in
     ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
     those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true), and those in
-    ``datetime_items`` (日期时间型) the same moment written otherwise.
+    ``datetime_items`` (日期时间型) the same moment written otherwise, and those in ``ethnicity_items`` (民族) the
+    record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族) or by its GB/T 3304 number (01),
+    and those in ``phone_items`` (masked by the phone rule) the same telephone number grouped otherwise, and those in
+    ``sex_items`` (性别) the sex by its GB/T 2261.1 number (1 for 男).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
         return dict.fromkeys(claims, NO_RECORD)
-    return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
+    return {item: NO_VALUE if not (actual := values.get(item, "")).strip()
+            else MATCH if same_value(claimed, actual)
             or (item in numeric_items and same_number(claimed, actual, (units or {}).get(item, "")))
             or (item in upper_case_items and same_code(claimed, actual))
             or (item in citizen_id_items and same_citizen_id(claimed, actual))
             or (item in logical_items and same_truth(claimed, actual))
             or (item in datetime_items and same_moment(claimed, actual))
+            or (item in ethnicity_items and same_ethnicity(claimed, actual))
+            or (item in phone_items and same_phone(claimed, actual))
+            or (item in sex_items and same_sex(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

@@ -30,6 +30,14 @@ YUAN = "元"
 # The unit a numeric item's name declares at its end, as catalogs name them: 注册资本(万元), 面积（平方米）.
 UNIT_IN_NAME = re.compile(r"[(（]\s*([^()（）\s]{1,8})\s*[)）]\s*$")
 
+#: The catalog name of a person's ethnic group, as the national cataloguing guide and GB/T 3304 name the item.
+ETHNICITY_NAME = "民族"
+#: The catalog name of a person's sex (GB/T 2261.1's 性别).
+SEX_NAME = "性别"
+
+#: The mask rule of a telephone number (services.runtime.masking.DEFAULT_RULES): the catalog's mark of a phone item.
+PHONE_RULE = "phone"
+
 # 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
 
@@ -70,6 +78,14 @@ class Resource:
     datetime_items: frozenset[str] = frozenset()
     #: Items the catalog declares logical (逻辑型): verified as yes or no (是 is the record's true).
     logical_items: frozenset[str] = frozenset()
+    #: Items the catalog names 民族: verified with or without the 族 the 居民身份证 leaves out (its 民族 汉 is the
+    #: record's 汉族, projection.same_ethnicity), or by GB/T 3304's number (01 for 汉族).
+    ethnicity_items: frozenset[str] = frozenset()
+    #: Items the catalog names 性别: verified by GB/T 2261.1's number too (1 for 男, 2 for 女).
+    sex_items: frozenset[str] = frozenset()
+    #: Items the catalog masks by the phone rule (联系电话, 手机号码): verified as the digits of the number, however
+    #: grouped (138 1234 5678, 0571-87654321) and with or without China's +86 (projection.same_phone).
+    phone_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
@@ -113,11 +129,20 @@ class Resource:
                                      if item.data_type == catalog_pb2.DATA_TYPE_DATETIME),
             logical_items=frozenset(item.machine_name for item in entry.items
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
+            ethnicity_items=_named(entry, ETHNICITY_NAME),
+            sex_items=_named(entry, SEX_NAME),
+            phone_items=frozenset(item.machine_name for item in entry.items if item.mask_rule == PHONE_RULE),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
             basic_items=basic_items(entry) if entry.share_type == common_pb2.SHARE_TYPE_CONDITIONAL else frozenset(),
             foundation=(entry.endpoint.target or foundation_target) == foundation_target,
         )
+
+
+def _named(entry: catalog_pb2.Entry, name: str) -> frozenset[str]:
+    """The machine names of the items ``entry`` names ``name`` (read NFKC, trimmed)."""
+    return frozenset(item.machine_name for item in entry.items
+                     if unicodedata.normalize("NFKC", item.name).strip() == name)
 
 
 def _units(entry: catalog_pb2.Entry) -> dict[str, str]:

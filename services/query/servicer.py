@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -47,6 +48,16 @@ from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
 
 MAX_BATCH_KEYS = 1000
+#: The longest claimed value a Verify compares (characters). Every claim is normalised and read by the forms of its
+#: item's type before the decision, and a 6 MB one (a Verify fits in 8 MiB) held a query process's event loop for
+#: seconds: every other call on it waited. No value a desk copies off a document (a name, an address, a licence
+#: number, a date) comes near it.
+MAX_CLAIM_LENGTH = 1024
+#: The most items a call may name (its ``items``, a Verify's claims): the catalog's limit on an entry's items
+#: (services/catalog/rules.MAX_ITEMS), so a call naming more names some that are none. Each unknown one is told
+#: apart (not_an_item: the item meant), which for a million of them (3 MB of ``x``) held the query process for
+#: about ten seconds before any decision, every other call on it waiting; more are refused unread.
+MAX_ITEMS = 500
 #: Used-up grants a call tries past before it is refused QUOTA_EXHAUSTED (AuthorizationService.Check's limit).
 MAX_USED_UP_GRANTS = 16
 #: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
@@ -173,14 +184,18 @@ def _trace_id() -> str:
 
 
 def _claim_violations(claims: Mapping[str, str], resource: Resource) -> list[FieldViolation]:
-    """What is wrong with each claim of a Verify: an item the resource does not have, an empty value, or a value
-    that is none of its item's type (projection.claim_error: a code that is no valid code, a day the calendar does
-    not have, a number without a digit), which the record was never compared with."""
+    """What is wrong with each claim of a Verify: an item the resource does not have, an empty value, one longer
+    than MAX_CLAIM_LENGTH (refused before it is read), or a value that is none of its item's type
+    (projection.claim_error: a code that is no valid code, a day the calendar does not have, a number without a
+    digit), which the record was never compared with."""
     refused: list[FieldViolation] = []
     for item, value in claims.items():
         field = f'claims["{clean(item, 64)}"]'
         if item not in resource.items:
             refused.append(FieldViolation(field, not_an_item(item, resource)))
+        elif len(value) > MAX_CLAIM_LENGTH:
+            refused.append(FieldViolation(field, f"claim at most {MAX_CLAIM_LENGTH} characters (this claim has "
+                                                 f"{len(value)}): claim the value as the document gives it"))
         elif not value.strip():
             refused.append(FieldViolation(field, "claim a non-empty value"))
         elif (problem := projection.claim_error(value, resource.code_items.get(item, 0),
@@ -221,7 +236,12 @@ def resource_code_problem(code: str) -> str:
 
 def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],
            field: str = "items") -> tuple[str, ...]:
-    """The requested items as a decision key (sorted, unique), listing those the entry does not have."""
+    """The requested items as a decision key (sorted, unique), listing those the entry does not have; more than
+    MAX_ITEMS are refused unread."""
+    if len(requested) > MAX_ITEMS:
+        violations.append(FieldViolation(field, f"name at most {MAX_ITEMS} items (no entry has more); this call "
+                                                f"names {len(requested)}"))
+        return ()
     for index, item in enumerate(requested):
         if item not in resource.items:
             violations.append(FieldViolation(f"{field}[{index}]", not_an_item(item, resource)))
@@ -323,8 +343,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
     async def Verify(self, request: query_pb2.VerifyRequest, context: grpc.aio.ServicerContext
                      ) -> query_pb2.VerifyResponse:
+        # The items its record lists, at most MAX_ITEMS of them read (more are refused unread, _verify).
         return await self._answer(context, "Verify", request, self._verify, key=request.key,
-                                  items=sorted(request.claims))
+                                  items=sorted(itertools.islice(request.claims, MAX_ITEMS)))
 
     async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
@@ -360,9 +381,11 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except ServiceError as error:
             _export_stopped(error, access, sent)
             closing = audit.export_end(access, sent, pages, error)
-            if not sent and closing.result == audit.FAILED and access.counted is not None:
-                # Failed before a row left (its provider down): unanswered, as a failed Query is, so the call goes
-                # back to the grant's quota and the retry the error asks for is the one counted.
+            if not sent and access.counted is not None:
+                # Ended before a row left: failed (its provider down) or refused (its system disabled, its grant
+                # revoked, narrowed or expired meanwhile). Unanswered, as a failed or refused Query is, so the call
+                # goes back to the grant's quota: a refused one stayed counted, and the department's other systems,
+                # which share the grant, lost a call nobody received anything of.
                 await deps.quotas.give_back(*access.counted)
             deps.audit.submit_detached(closing)
             raise
@@ -540,6 +563,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))
+        if len(request.claims) > MAX_ITEMS:
+            raise invalid_argument([*violations, FieldViolation("claims", f"claim at most {MAX_ITEMS} items (no "
+                                                                f"entry has more); this call claims "
+                                                                f"{len(request.claims)}")])
         claims = dict(request.claims)
         refused_claims = _claim_violations(claims, resource)
         if violations or refused_claims:
@@ -552,7 +579,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
-                                     resource.citizen_id_items, resource.logical_items, resource.datetime_items)
+                                     resource.citizen_id_items, resource.logical_items, resource.datetime_items,
+                                     resource.ethnicity_items, resource.phone_items, resource.sex_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
         return query_pb2.VerifyResponse(outcomes=outcomes,
                                         provenance=await self._provenance(deps, resource, key, record))

@@ -425,9 +425,12 @@ def redact_identifiers(text: str) -> str:
 
 #: A mainland mobile number (1, then 3-9, then nine digits) as people write one in free text: whole, or grouped 3-4-4
 #: by a hyphen or a blank, in ASCII or full-width digits; not part of a longer run of digits (an ID number, an
-#: account number, a 文号).
+#: account number, a 文号), unless that run is China's calling code written with its + right before the number
+#: (+8613812345678, as phones and contact lists give it): a longer run was read as none, and the number went out
+#: whole.
 _DIGIT = "[0-9０-９]"
-_MOBILE = re.compile(rf"(?<!{_DIGIT})[1１][3-9３-９]{_DIGIT}[- －　]?{_DIGIT}{{4}}[- －　]?{_DIGIT}{{4}}(?!{_DIGIT})")
+_MOBILE = re.compile(rf"(?:(?<!{_DIGIT})|(?<=[+＋][8８][6６]))"
+                     rf"[1１][3-9３-９]{_DIGIT}[- －　]?{_DIGIT}{{4}}[- －　]?{_DIGIT}{{4}}(?!{_DIGIT})")
 
 
 def mask_mobile_numbers(text: str, mask: Callable[[str], str]) -> str:

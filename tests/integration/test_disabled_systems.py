@@ -403,10 +403,12 @@ class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
     """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next (its records hold
     card_no and, with ``batch``, batch_no)."""
 
-    def __init__(self, department: str, batch: bool = False) -> None:
+    def __init__(self, department: str, batch: bool = False, gate_first: bool = False) -> None:
         self.gate = asyncio.Event()
         self.department = department
         self.items = ["card_no", "batch_no"] if batch else ["card_no"]
+        #: The gate holds the first page back too (an export refused before its first row).
+        self.gate_first = gate_first
 
     async def Describe(self, request, context):  # type: ignore[no-untyped-def]
         """What the catalog asks before it publishes the entry naming this 前置机."""
@@ -416,6 +418,8 @@ class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
         return provider_pb2.Record(key=f"row-{number}", values={item: f"{item}-{number}" for item in self.items})
 
     async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        if self.gate_first:
+            await self.gate.wait()
         yield provider_pb2.ExportResponse(records=[self._row(1)])
         await self.gate.wait()
         yield provider_pb2.ExportResponse(records=[self._row(2)])
@@ -468,12 +472,13 @@ async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord: 
 
 
 async def _approved_download(platform, code: str, items: list[str],  # type: ignore[no-untyped-def]
-                             unmasked_items: tuple[str, ...] = ()) -> sharing_pb2.Grant:
-    """The 民政局's grant of ``items`` of ``code`` for batch download, approved by the 人社局's 审批人."""
+                             unmasked_items: tuple[str, ...] = (), quota: int = 0) -> sharing_pb2.Grant:
+    """The 民政局's grant of ``items`` of ``code`` for batch download (``quota`` calls, 0: unlimited), approved by
+    the 人社局's 审批人."""
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     application = sharing_pb2.Application(
         resource_code=code, items=items, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-        methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+        methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=quota)
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                                 metadata=platform.metadata("civil"), timeout=10)
@@ -536,6 +541,46 @@ async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) 
         record = await _ended(platform, audit_id, code)
         assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
             audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_CREDENTIALS_REVOKED, 1, 1)
+    finally:
+        provider.gate.set()
+        await server.stop(0)
+
+
+async def test_a_download_refused_before_its_first_row_gives_its_call_back_to_the_grant(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A download counts one call of its grant's quota when it opens. One whose system was disabled before its first
+    row left got nothing, yet its call stayed counted (only a provider's failure gave it back): the department's
+    other systems, sharing the grant, lost it. The grant of one call still serves the department's next download."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"], gate_first=True)
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
+        await _approved_download(platform, code, ["card_no"], quota=1)
+        system_id, secret, _ = await _new_system(platform, "civil")
+        token = await _token(platform, system_id, secret)
+
+        def export(metadata: tuple[tuple[str, str], ...]) -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=metadata, timeout=30)
+
+        stream = export(_bearer(token))
+        audit_id = dict(await stream.initial_metadata())["x-govshare-audit-id"]  # opened, and counted
+        await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+        await _refused_soon(lambda: _through_gateway(platform, token))
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, "the disabled system got a row"
+        assert stopped.value.code() == grpc.StatusCode.UNAUTHENTICATED, stopped.value.details()
+        record = await _ended(platform, audit_id, code)
+        assert (record.result, record.rows_sent) == (audit_pb2.ACCESS_RESULT_DENIED, 0)
+
+        rows = [row.key async for page in export(platform.metadata("civil")) for row in page.rows]
+        assert rows == ["row-1", "row-2"]
     finally:
         provider.gate.set()
         await server.stop(0)

@@ -22,6 +22,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from caller_metadata import CallerMetadata, person_of
+from front_end import front_end
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -34,6 +35,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -43,10 +45,12 @@ from govshare.query.v1 import (
     query_pb2_grpc,
 )
 from services.authorization.component import create_component as create_authorization
+from services.catalog import rules as catalog_rules
 from services.catalog.component import create_component as create_catalog
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
+from services.query.servicer import MAX_CLAIM_LENGTH, MAX_ITEMS
 from services.runtime import db
 from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
@@ -129,9 +133,11 @@ def entry(code: str, name: str, category: int, subject: str, provider: Caller, i
         endpoint=cat.ProviderEndpoint(target="", dataset=dataset), **extra)
 
 
-async def publish(mesh: Mesh, new: cat.Entry) -> None:
+async def publish(mesh: Mesh, new: cat.Entry, by: Caller | None = None) -> None:
+    """Creates and submits ``new`` as ``by`` (the authority unless said: an entry naming a department's own endpoint
+    is its provider's to create), and publishes it as the authority's 审核员."""
     catalog = catalog_pb2_grpc.CatalogServiceStub(mesh.channels["catalog"])
-    md = mesh.md(mesh.authority)
+    md = mesh.md(by or mesh.authority)
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=new), metadata=md, timeout=10)
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=new.code), metadata=md, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=new.code, decision=cat.REVIEW_DECISION_PUBLISH),
@@ -827,6 +833,123 @@ async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> N
         purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
     assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_MATCH,
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
+async def test_verification_of_an_item_the_record_holds_no_value_for_is_no_value(mesh: Mesh) -> None:
+    """A company loaded without 注册资本 (an optional item): a claim of it was 不一致, as if the licence the desk holds
+    contradicted the record, when the record says nothing of it. It is 无值 (NO_VALUE); the other claims as before,
+    and the answer holds no value."""
+    row = company(credit_code(mesh.rng))
+    del row["registered_capital"]
+    await load(mesh, "legal_entity", [row], mesh.market)
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=row["credit_code"],
+        claims={"registered_capital": "100", "name": row["name"], "legal_representative": "张冒名"},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_NO_VALUE,
+                                       "name": query_pb2.VERIFY_OUTCOME_MATCH,
+                                       "legal_representative": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    assert row["name"] not in str(verified)
+
+
+async def test_verification_of_an_ethnic_group_copied_off_the_id_card_is_a_match(mesh: Mesh) -> None:
+    """The 居民身份证 prints 民族 汉; the population record (the catalog's item 民族) holds 汉族, as the foundation's
+    loader requires: a desk verifying the card's 汉 was told 不一致. It is 一致; another group still is not."""
+    user = mesh.department("verify-ethnicity")
+    code = mesh.codes["population"]
+    await approved(mesh, user, code, ["ethnicity"], purposes=[common.PURPOSE_TYPE_DATA_VERIFICATION])
+    key = next(k for k, r in mesh.persons.items() if r["ethnicity"] == "汉族")
+    outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key=key, claims={"ethnicity": claimed}, purpose=CHECK), metadata=mesh.md(user),
+        timeout=10)).outcomes) for claimed in ("汉", "汉族", "回")]
+    assert outcomes == [{"ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}, {"ethnicity": query_pb2.VERIFY_OUTCOME_MATCH},
+                        {"ethnicity": query_pb2.VERIFY_OUTCOME_MISMATCH}]
+
+
+async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbers(mesh: Mesh) -> None:
+    """A calling system whose database holds 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56 claimed 1 and
+    01 of a 汉族 man: both 不一致. Each is read as the value it numbers; the other sex's number still is not."""
+    user = mesh.department("verify-codes")
+    code = mesh.codes["population"]
+    await approved(mesh, user, code, ["sex", "ethnicity"], purposes=[common.PURPOSE_TYPE_DATA_VERIFICATION])
+    key, record = next((k, r) for k, r in mesh.persons.items() if r["ethnicity"] == "汉族")
+    number, other = ("1", "2") if record["sex"] == "男" else ("2", "1")
+    outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key=key, claims={"sex": sex, "ethnicity": "01"}, purpose=CHECK), metadata=mesh.md(user),
+        timeout=10)).outcomes) for sex in (number, other)]
+    assert outcomes == [{"sex": query_pb2.VERIFY_OUTCOME_MATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH},
+                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}]
+
+
+async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
+    """A department's 前置机 shares 联系电话, which its catalog entry masks by the phone rule. A desk claims the number
+    as a form prints it (138 1234 5678, 138-1234-5678, +86 138…): it was 不一致 of the record's 13812345678, a blank
+    between digits counting. It is 一致; another number, or the same grouping of another item, is not."""
+    code = f"202001/{mesh.rng.randrange(1, 10**6):06d}"
+    items = [cat.DataItem(name="受理编号", machine_name="case_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
+                          identifier=cat.IDENTIFIER_KIND_TEXT),
+             cat.DataItem(name="联系电话", machine_name="contact_phone", data_type=cat.DATA_TYPE_CHARACTER, length=20,
+                          sensitive=True, mask_rule="phone"),
+             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20)]
+    record = provider_pb2.Record(key="SL-0001", values={"case_no": "SL-0001", "contact_phone": "13812345678",
+                                                        "remark": "13812345678"})
+    async with front_end([record], mesh.provider.department_code, [item.machine_name for item in items]) as target:
+        new = entry(code, "社会救助申请联系信息", cat.CATEGORY_THEME, "社会保障", mesh.provider, items, "cases",
+                    common.SHARE_TYPE_UNCONDITIONAL, [ONLINE])
+        new.endpoint.target = target
+        await publish(mesh, new, by=mesh.provider)
+        claims = ["138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "13812345679"]
+        outcomes = [(await mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=code, key="SL-0001", claims={"contact_phone": claimed, "remark": claimed}, purpose=CHECK),
+            metadata=mesh.md(mesh.other), timeout=10)).outcomes for claimed in claims]
+    assert [item["contact_phone"] for item in outcomes] == [query_pb2.VERIFY_OUTCOME_MATCH] * 3 + [
+        query_pb2.VERIFY_OUTCOME_MISMATCH]
+    assert {item["remark"] for item in outcomes} == {query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
+async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_reading_it(mesh: Mesh) -> None:
+    """A claim of megabytes (a Verify fits in 8 MiB) was normalised and read as a date before the decision, holding
+    the query process for seconds, every other call waiting: one over MAX_CLAIM_LENGTH is refused naming the limit;
+    one at the limit is compared."""
+    key = next(iter(mesh.entities))
+
+    def claiming(value: str) -> Awaitable[query_pb2.VerifyResponse]:
+        return mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=mesh.codes["entities"], key=key, claims={"established_date": value}, purpose=CHECK),
+            metadata=mesh.md(mesh.other), timeout=10)
+
+    at_limit = await claiming("2010年 " * (MAX_CLAIM_LENGTH // 6) + "5" * (MAX_CLAIM_LENGTH % 6))
+    assert dict(at_limit.outcomes) == {"established_date": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    too_long = await refused(claiming("2010年 " * (MAX_CLAIM_LENGTH // 6 + 1)))
+    assert too_long.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(too_long) == {'claims["established_date"]'}
+    assert f"claim at most {MAX_CLAIM_LENGTH} characters" in str(too_long.details())
+
+
+async def test_a_call_naming_more_items_than_any_entry_has_is_refused_unread(mesh: Mesh) -> None:
+    """Each item a call names that the entry lacks was told apart (the item meant), one by one: 400,000 of them
+    (``x`` repeated, 1.2 MB) held the query process for seconds before any decision, every other call waiting.
+    More than the catalog lets an entry have (MAX_ITEMS) are refused as one violation; as many are read as before."""
+    assert MAX_ITEMS == catalog_rules.MAX_ITEMS
+    key = next(iter(mesh.entities))
+    code = mesh.codes["entities"]
+    answered = await query(mesh, mesh.other, code, key, WORK, ["name"] * MAX_ITEMS)
+    assert set(answered.values) == {"name"}
+    calls = {"items": [mesh.query.Query(query_pb2.QueryRequest(
+                 resource_code=code, key=key, items=["x"] * (MAX_ITEMS + 1), purpose=WORK),
+                 metadata=mesh.md(mesh.other), timeout=10),
+             mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
+                 resource_code=code, keys=[key], items=["x"] * (MAX_ITEMS + 1), purpose=WORK),
+                 metadata=mesh.md(mesh.other), timeout=10)],
+             "claims": [mesh.query.Verify(query_pb2.VerifyRequest(
+                 resource_code=code, key=key, claims={f"x{i}": "1" for i in range(MAX_ITEMS + 1)}, purpose=CHECK),
+                 metadata=mesh.md(mesh.other), timeout=10)]}
+    for named, made in calls.items():
+        for call in made:
+            error = await refused(call)
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert fields(error) == {named}, error.details()
+            assert f"at most {MAX_ITEMS} items" in str(error.details())
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:

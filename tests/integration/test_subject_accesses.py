@@ -449,10 +449,10 @@ async def test_another_persons_number_in_a_declared_purpose_is_masked(world) -> 
     parties, people, entities, _ = world
     person, applicant = people[2].key, people[0].key
     typed = applicant.translate({code: code + 0xFEE0 for code in range(0x30, 0x3A)})  # full width, as often typed
-    # The applicant's mobile number too, whole, grouped 3-4-4 or in full width; a longer number (a 文号, an account)
-    # is none.
+    # The applicant's mobile number too, whole, grouped 3-4-4, in full width or after China's +86 (a contact list's
+    # +8613612345678 went out whole); a longer number (a 文号, an account) is none.
     text = (f"低保家庭核查 户主{applicant} 另{typed[:6]} {typed[6:14]} {typed[14:]} 单位{entities[0].key} "
-            "电话13812345678、139-1234-5678、１３７１２３４５６７８ 文号2026013812345678")
+            "电话13812345678、139-1234-5678、１３７１２３４５６７８、+8613612345678 文号2026013812345678")
     answered = await parties.query.Query(query_pb2.QueryRequest(
         resource_code=PEOPLE, key=person, items=["name"], purpose=common.Purpose(
             type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text=text)), metadata=parties.md("sub_user"), timeout=10)
@@ -460,7 +460,7 @@ async def test_another_persons_number_in_a_declared_purpose_is_masked(world) -> 
     masked = f"{applicant[:6]}********{applicant[-4:]}"
     assert seen[answered.audit_id].purpose_text == (
         f"低保家庭核查 户主{masked} 另{masked} 单位{entities[0].key} "
-        "电话138****5678、139****5678、137****5678 文号2026013812345678")
+        "电话138****5678、139****5678、137****5678、+86136****5678 文号2026013812345678")
 
 
 async def test_a_first_generation_number_names_the_person_and_the_attempts_made_with_it(world) -> None:  # type: ignore[no-untyped-def]

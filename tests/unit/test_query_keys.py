@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from govshare.catalog.v1 import catalog_pb2
-from services.query.keys import MAX_KEY_LENGTH, key_error, normalize_key
+from services.query.keys import LONGEST_READ_KEY, MAX_KEY_LENGTH, key_error, normalize_key
 from services.runtime.identifiers import citizen_id_error, credit_code_error
 
 CITIZEN = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID
@@ -48,6 +48,18 @@ def test_invalid_keys_say_why(kind: int, value: str, expected: str) -> None:
 def test_overlong_keys_are_refused_for_every_kind() -> None:
     for kind in (CITIZEN, CREDIT, REGION, TEXT, UNSPECIFIED, 99):
         assert key_error(kind, "1" * (MAX_KEY_LENGTH + 1)) is not None
+
+
+def test_a_key_too_long_to_be_any_is_refused_unread() -> None:
+    """A 6 MB key of full-width digits (a Query fits in 8 MiB) was read whole (NFKC, 〇 as zero, upper case) before
+    it was refused for its length, holding the query process for half a second. Past LONGEST_READ_KEY once trimmed
+    it is returned as typed and refused; a key padded with blanks as a CHAR column pads it is still read."""
+    typed = "１" * (LONGEST_READ_KEY + 1)
+    for kind in (catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_TEXT):
+        assert normalize_key(kind, typed, full_width_text=True) == typed
+        assert key_error(kind, normalize_key(kind, typed)) == f"must be at most {MAX_KEY_LENGTH} characters"
+    padded = "１１０１０５１９４９１２３１００２ｘ" + " " * (10 * LONGEST_READ_KEY)
+    assert normalize_key(catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, padded) == "11010519491231002X"
 
 
 def test_unknown_kinds_are_validated_as_text_not_skipped() -> None:

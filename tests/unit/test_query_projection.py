@@ -76,8 +76,56 @@ def test_verify_without_record_is_no_record_for_every_claim() -> None:
     assert verify({"name": "张三丰", "sex": "女"}, None) == {"name": NO_RECORD, "sex": NO_RECORD}
 
 
-def test_verify_of_a_value_the_record_lacks_is_a_mismatch() -> None:
-    assert verify({"ethnicity": "汉族"}, RECORD) == {"ethnicity": projection.MISMATCH}
+def test_verify_of_a_value_the_record_lacks_is_no_value_not_a_mismatch() -> None:
+    """A record without a value for the item (its column NULL, or blank) neither confirms nor denies the claim: it
+    was 不一致, and the desk turned away a citizen whose document the record said nothing against."""
+    outcomes = verify({"ethnicity": "汉族", "address": "北京市", "name": "张三丰"}, {**RECORD, "address": "  "})
+    assert outcomes == {"ethnicity": projection.NO_VALUE, "address": projection.NO_VALUE, "name": MATCH}
+
+
+def test_verify_of_an_ethnic_group_as_the_id_card_prints_it_is_a_match() -> None:
+    """The 居民身份证 prints 民族 汉, 蒙古, 维吾尔; records hold 汉族, 蒙古族, 维吾尔族 (GB/T 3304): 一致. Another
+    group, or the 族 doubled, still disagrees; an item not named 民族 compares as text."""
+    record = {"ethnicity": "蒙古族", "other": "汉族"}
+    groups = frozenset({"ethnicity"})
+    for claimed in ("蒙古", "蒙古族", " 蒙古 "):
+        assert verify({"ethnicity": claimed}, record, ethnicity_items=groups) == {"ethnicity": MATCH}, claimed
+    for claimed in ("蒙", "汉", "蒙古族族", "族"):
+        assert verify({"ethnicity": claimed}, record, ethnicity_items=groups) == {"ethnicity": MISMATCH}, claimed
+    assert verify({"ethnicity": "蒙古族"}, {"ethnicity": "蒙古"}, ethnicity_items=groups) == {"ethnicity": MATCH}
+    assert verify({"other": "汉"}, record, ethnicity_items=groups) == {"other": MISMATCH}
+
+
+def test_verify_reads_a_claimed_number_of_the_national_code_tables_as_the_value_it_numbers() -> None:
+    """Systems' databases hold 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56: a claim of 1 was 不一致 of the
+    record's 男, and 01 of 汉族. Each is the value it numbers; a number outside the table, or of another item, is
+    not."""
+    record = {"sex": "男", "ethnicity": "回族", "house": "男"}
+    sexes, groups = frozenset({"sex"}), frozenset({"ethnicity"})
+    assert verify({"sex": "1", "ethnicity": "03"}, record, ethnicity_items=groups, sex_items=sexes) == {
+        "sex": MATCH, "ethnicity": MATCH}
+    assert verify({"sex": "１", "ethnicity": "3"}, record, ethnicity_items=groups, sex_items=sexes) == {
+        "sex": MATCH, "ethnicity": MATCH}
+    for sex, group in (("2", "01"), ("0", "57"), ("9", "00")):
+        assert verify({"sex": sex, "ethnicity": group}, record, ethnicity_items=groups, sex_items=sexes) == {
+            "sex": MISMATCH, "ethnicity": MISMATCH}, (sex, group)
+    assert verify({"house": "1"}, record, ethnicity_items=groups, sex_items=sexes) == {"house": MISMATCH}
+
+
+def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
+    """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
+    (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
+    an item of another rule still compare as text."""
+    record = {"phone": "13812345678", "landline": "0571-87654321", "remark": "13812345678"}
+    phones = frozenset({"phone", "landline"})
+    for claimed in ("138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "008613812345678",
+                    "１３８－１２３４－５６７８"):
+        assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MATCH}, claimed
+    assert verify({"landline": "(0571) 8765 4321"}, record, phone_items=phones) == {"landline": MATCH}
+    assert verify({"landline": "057187654321"}, record, phone_items=phones) == {"landline": MATCH}
+    for claimed in ("138 1234 5679", "13812345678转8001", "+1 13812345678"):
+        assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MISMATCH}, claimed
+    assert verify({"remark": "138 1234 5678"}, record, phone_items=phones) == {"remark": MISMATCH}
 
 
 def test_verify_compares_numeric_items_as_numbers() -> None:

@@ -1754,6 +1754,14 @@ def test_a_verify_outcome_this_sdk_does_not_know_is_unspecified_not_an_error() -
     assert result.audit_id == "a-3"
 
 
+def test_every_verify_outcome_of_the_platform_has_its_sdk_name() -> None:
+    """Each outcome the platform answers is one the SDK names (无值, VERIFY_OUTCOME_NO_VALUE, included), none read as
+    UNSPECIFIED."""
+    for name, number in query_pb2.VerifyOutcome.items():
+        if number:
+            assert VerifyOutcome.of(number).name == name.removeprefix("VERIFY_OUTCOME_"), name
+
+
 def test_purpose_names_map_to_the_proto_enum() -> None:
     assert Purpose("administrative_basis").to_proto("x") == common_pb2.Purpose(
         type=common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="x")

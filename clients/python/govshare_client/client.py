@@ -1036,7 +1036,8 @@ class Client:
     def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                timeout: float | None = None) -> VerifyResult:
-        """Whether each claimed value matches the record (核验): match / mismatch / no_record, never the data."""
+        """Whether each claimed value matches the record (核验): match / mismatch / no_record / no_value (the record
+        holds none for the item), never the data."""
         request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         return VerifyResult.from_proto(stub.Verify(request, timeout=timeout))

@@ -26,11 +26,13 @@ class Purpose(StrEnum):
 
 
 class VerifyOutcome(StrEnum):
-    """One claimed item against the record: 一致 / 不一致 / 库无."""
+    """One claimed item against the record: 一致 / 不一致 / 库无 (no record) / 无值 (the record holds no value for
+    the item: neither confirmed nor denied)."""
 
     MATCH = "match"
     MISMATCH = "mismatch"
     NO_RECORD = "no_record"
+    NO_VALUE = "no_value"
     UNSPECIFIED = "unspecified"
 
     @classmethod

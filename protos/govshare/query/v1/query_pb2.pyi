@@ -18,10 +18,12 @@ class VerifyOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFY_OUTCOME_MATCH: _ClassVar[VerifyOutcome]
     VERIFY_OUTCOME_MISMATCH: _ClassVar[VerifyOutcome]
     VERIFY_OUTCOME_NO_RECORD: _ClassVar[VerifyOutcome]
+    VERIFY_OUTCOME_NO_VALUE: _ClassVar[VerifyOutcome]
 VERIFY_OUTCOME_UNSPECIFIED: VerifyOutcome
 VERIFY_OUTCOME_MATCH: VerifyOutcome
 VERIFY_OUTCOME_MISMATCH: VerifyOutcome
 VERIFY_OUTCOME_NO_RECORD: VerifyOutcome
+VERIFY_OUTCOME_NO_VALUE: VerifyOutcome
 
 class NotifyRecordsChangedRequest(_message.Message):
     __slots__ = ("resource_code", "keys", "all_records")
