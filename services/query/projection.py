@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -107,7 +107,8 @@ def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:
 
 
 def project(values: Mapping[str, str], plan: Plan, masker: Masker) -> tuple[dict[str, str], list[str]]:
-    """The planned items the record has, masked by rule, and the names of those returned masked."""
+    """The planned items the record has, masked by rule, and the names of those returned masked. A masked
+    公民身份号码 beside its holder's birth date in clear keeps no tail (:func:`masked_beside`)."""
     out: dict[str, str] = {}
     masked: list[str] = []
     for item, rule in plan:
@@ -119,7 +120,42 @@ def project(values: Mapping[str, str], plan: Plan, masker: Masker) -> tuple[dict
         else:
             out[item] = masker.mask(value, rule)
             masked.append(item)
+    for item in masked:
+        value = values[item]
+        if _birth_digits(value) is not None:  # rare: only a masked value shaped as an ID number is looked at again
+            out[item] = masked_beside(value, dict(plan)[item] or "", out, masker)
     return out, masked
+
+
+def _birth_digits(value: str) -> str | None:
+    """The YYYYMMDD a 公民身份号码 (18 characters, or a first-generation 15 digits) encodes, else None."""
+    text = value.strip()
+    if len(text) == 18 and text[:17].isdigit():
+        return text[6:14]
+    if len(text) == 15 and text.isdigit():
+        return "19" + text[6:12]
+    return None
+
+
+def masked_beside(value: str, rule: str, answer: Mapping[str, str], masker: Masker) -> str:
+    """``value`` masked by ``rule`` as it goes out beside ``answer``'s values: when ``value`` is a 公民身份号码 and
+    one of them is its holder's birth date in clear, without the characters the rule keeps at its end.
+
+    The default rule (6,4: 110105********002X) hides exactly the eight digits of the birth date, so an export (or a
+    record) that gave the number masked and the birth date in clear gave the number whole: its region, its birth
+    date and its last four, read side by side. The tail (the sequence and the check character) goes then, and the
+    number cannot be put together again (110105************)."""
+    birth = _birth_digits(value)
+    if birth is not None and any(day.strftime("%Y%m%d") == birth for day in _clear_days(value, answer)):
+        return masker.mask_head_only(value, rule)
+    return masker.mask(value, rule)
+
+
+def _clear_days(masked: str, answer: Mapping[str, str]) -> Iterator[date]:
+    """The days ``answer``'s values write in clear (a masked value holds a ``*``, and ``masked`` is the ID itself)."""
+    for value in answer.values():
+        if value != masked and "*" not in value and (day := day_of(value)) is not None:
+            yield day
 
 
 def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | None:

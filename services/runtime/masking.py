@@ -117,6 +117,16 @@ class Masker:
     def known(self, name: str) -> bool:
         return name in self._rules
 
+    def mask_head_only(self, value: str, rule: str) -> str:
+        """``value`` masked by ``rule`` without the characters the rule keeps at its end: for a value whose hidden part
+        the same answer gives away (a 公民身份号码's birth date, services.query.projection.project)."""
+        spec = self._rules.get(rule)
+        if isinstance(spec, tuple):
+            value = value.strip()
+            head = min(spec[0], max(len(value) - 1, 0))
+            return value[:head] + "*" * (len(value) - head)
+        return self.mask(value, rule)
+
     def mask(self, value: str, rule: str) -> str:
         """``value`` masked by ``rule``; the length is kept so formats stay recognisable.
 

@@ -48,6 +48,27 @@ def test_an_export_key_is_masked_as_its_key_item_would_be() -> None:
     assert projection.key_mask_rule(make_plan(["name"], {}), "credit_code", None) is None
 
 
+def test_a_masked_id_number_beside_its_holders_birth_date_in_clear_keeps_no_tail() -> None:
+    """The citizen_id rule (6,4) hides exactly the eight digits of the birth date: a record (or an export's row) that
+    gave the number masked and the birth date in clear gave it whole, read side by side (110105********002X and
+    1949-12-31). Beside its birth date in clear the number keeps its head alone; beside another date, a masked
+    birth date or none, it is masked by the rule as before. An export's key, masked as its item, likewise."""
+    record = {**RECORD, "birth_date": "1949-12-31", "issued": "2010-05-01"}
+    plan = make_plan(["citizen_id", "birth_date", "name"], {"citizen_id": "citizen_id", "name": "name"})
+    values, masked = project(record, plan, Masker())
+    assert values["citizen_id"] == "110105************" and values["birth_date"] == "1949-12-31"
+    assert masked == ["citizen_id", "name"]
+    for written in ("1949年12月31日", "19491231", "1949-12-31 00:00:00"):
+        assert project({**record, "birth_date": written}, plan, Masker())[0]["citizen_id"] == "110105************"
+    other = make_plan(["citizen_id", "issued"], {"citizen_id": "citizen_id"})
+    assert project(record, other, Masker())[0]["citizen_id"] == "110105********002X"
+    hidden = make_plan(["citizen_id", "birth_date"], {"citizen_id": "citizen_id", "birth_date": "full"})
+    assert project(record, hidden, Masker())[0]["citizen_id"] == "110105********002X"
+    row = project(record, make_plan(["birth_date"], {}), Masker())[0]
+    assert projection.masked_beside(record["citizen_id"], "citizen_id", row, Masker()) == "110105************"
+    assert projection.masked_beside(record["citizen_id"], "citizen_id", {}, Masker()) == "110105********002X"
+
+
 def test_project_skips_items_the_record_lacks() -> None:
     values, masked = project({"name": "李四"}, make_plan(["name", "address"], {"address": "address"}), Masker())
     assert values == {"name": "李四"}
