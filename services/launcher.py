@@ -712,10 +712,17 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             sessions = credentials.sessions
         else:
             credentials = stored_credentials or DemoCredentials.load(credentials_path)
-            if asyncio.run(add_missing_persons(connection.gateway, credentials)):
+            changed = asyncio.run(add_missing_persons(connection.gateway, credentials))
+            if changed:
                 print(f"added the demo persons to {credentials_path}", flush=True)
-                credentials.save(credentials_path)
                 sessions = credentials.sessions
+            if credentials.gateway != connection.gateway:
+                # Started again with another --port: the file kept the first start's gateway, which `govshare
+                # query --credentials FILE` (no platform on its data directory) and the load tools call.
+                credentials.gateway = connection.gateway
+                changed = True
+            if changed:
+                credentials.save(credentials_path)
         _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor, sessions)
         connection.save()
         _print_banner(connection, credentials_path, started, console_url(ports))

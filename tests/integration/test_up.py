@@ -32,7 +32,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.person_credentials import TOTP_STEP_SECONDS
 from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
-from services.launcher import free_port_base
+from services.launcher import PORT_BLOCK, free_port_base
 from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,10 +143,12 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
     * A data directory from before the demo had persons (its demo-credentials.json has no accounts): the upgraded
       launcher stopped with a KeyError traceback while registering the demo 前置机 (the reviewer signs it). It
       now creates the demo persons, writes them to the file, and starts.
-    * The second serves the README's query and stops cleanly, and Ctrl-C under load lets every call in flight
-      finish. Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried at once (a
-      caller read a closed connection) while the services drained theirs. The launcher alone takes the signal
-      now, drains the edge first, then stops the services."""
+    * The second, on another --port (the first block may be taken by then), serves the README's query with the
+      data directory's credentials file alone: the file kept the first start's gateway, so `govshare query
+      --credentials FILE` called a port nothing listened on. It stops cleanly, and Ctrl-C under load lets every
+      call in flight finish. Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried
+      at once (a caller read a closed connection) while the services drained theirs. The launcher alone takes
+      the signal now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
@@ -171,12 +173,14 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         credentials.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
         # The foreground process group of its own a newcomer's shell gives it; metrics on, as an operator sets them.
         metrics = free_port_base(start=26000)
-        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path, new_session=True,
+        moved = free_port_base(start=base + PORT_BLOCK)
+        second = _start_up(data_dir, moved, tmp_path / "second.log", tmp_path, new_session=True,
                            env={"GOVSHARE_METRICS_PORT": str(metrics)})
         banner = _wait_for_banner(second, tmp_path / "second.log")
         assert f"added the demo persons to {credentials}" in banner and "Traceback" not in banner
         assert {"authority.reviewer", "social.applicant"} <= set(json.loads(credentials.read_text())["accounts"])
-        assert f"gateway at 127.0.0.1:{base}" in banner
+        assert f"gateway at 127.0.0.1:{moved}" in banner
+        assert json.loads(credentials.read_text())["gateway"] == f"127.0.0.1:{moved}"
         _assert_the_reviewers_current_code_is_free(data_dir)
         assert oct(credentials.stat().st_mode & 0o777) == "0o600"
         assert (data_dir / "keys.json").stat().st_mode & 0o077 == 0
@@ -192,7 +196,7 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         secrets = json.loads(credentials.read_text())["systems"]
         text = (tmp_path / "second.log").read_text(encoding="utf-8")
         assert not any(system["secret"] in text for system in secrets.values())
-        outcomes = _ctrl_c_under_load(second, base, data_dir)
+        outcomes = _ctrl_c_under_load(second, moved, data_dir)
     finally:
         if first.poll() is None:
             _stop(first)
