@@ -298,8 +298,8 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
     if not system_id:
         path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
         if not path.exists():
-            raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
-                             f"first (it writes {path})")
+            raise SystemExit(f"no credentials: {_no_demo_credentials(args, path)}, or pass --gateway, --system-id "
+                             "and --secret")
         data = _demo_credentials(path)
         systems = data.get("systems")
         if not isinstance(systems, dict) or not all(isinstance(s, dict) and isinstance(s.get("system_id"), str)
@@ -320,6 +320,20 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
         # UNAVAILABLE "Misformatted domain name", as if the platform were down.
         raise SystemExit(f"--gateway: {problem}: give the edge's gRPC host:port (e.g. 127.0.0.1:50051), not a URL")
     return gateway, system_id, secret
+
+
+def _no_demo_credentials(args: argparse.Namespace, path: Path) -> str:
+    """Why ``path``, the demo credentials file, is missing, and what to do.
+
+    It said "run `govshare up` first (it writes .govshare/demo-credentials.json)" to a newcomer whose `govshare
+    up` was running, started from the repository's root by ./scripts/up, who ran the command from another
+    directory: the relative data directory named no directory in particular, and running `up` again there would
+    have started a second platform. The file is named in full, and so is the way to point at the data directory."""
+    if args.credentials:
+        return f"--credentials {path}: no such file"
+    return (f"{path.resolve()} does not exist. If `govshare up` is running, its data directory is elsewhere: "
+            "give it with --data-dir or GOVSHARE_DATA_DIR (its banner prints it), or run this where `govshare up` "
+            "was started (./scripts/up: the repository's root); else run `govshare up` first")
 
 
 def _query(args: argparse.Namespace) -> None:
@@ -476,7 +490,7 @@ def _totp(args: argparse.Namespace) -> None:
 
     path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
     if not path.exists():
-        raise SystemExit(f"no demo credentials at {path}: run `govshare up` first")
+        raise SystemExit(f"no demo credentials: {_no_demo_credentials(args, path)}")
     accounts = _demo_credentials(path).get("accounts", {})
     account = accounts.get(args.username) if isinstance(accounts, dict) else None
     if account is None:

@@ -385,3 +385,23 @@ def test_supervise_names_a_month_written_with_a_superscript_digit_not_a_tracebac
     env = {"GOVSHARE_SUPERVISION_TARGET": "127.0.0.1:1", "GOVSHARE_INTERNAL_KEY": "k" * 43}
     assert schedule.main("2026-1\u00b2", env) == 2
     assert capsys.readouterr().err == "govshare supervise: '2026-1²': expected previous, current or YYYY-MM\n"
+
+
+@pytest.mark.parametrize("command", [["query", "102001/000001", "k"], ["totp", "police.officer"],
+                                     ["report", "yearly", "--year", "2026"]])
+def test_a_command_run_away_from_the_data_directory_says_where_it_looked_and_how_to_point_it_there(
+        command: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """./scripts/up runs `govshare up` from the repository's root; `govshare query` typed in another directory
+    answered "no credentials: … run `govshare up` first (it writes .govshare/demo-credentials.json)", though the
+    platform was running, and `govshare totp` "no demo credentials at .govshare/…: run `govshare up` first". They
+    name the file looked for in full and the flag and variable that point at the data directory."""
+    from services.cli import main
+
+    for variable in ("GOVSHARE_DATA_DIR", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        main(command)
+    message = str(refused.value.code)
+    assert str(tmp_path.resolve() / ".govshare" / "demo-credentials.json") in message, message
+    assert "--data-dir" in message and "GOVSHARE_DATA_DIR" in message, message
