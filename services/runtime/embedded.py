@@ -29,9 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from services.runtime.supervision import child_setup, describe_exit
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class EmbeddedServers:
         if pgserver is not None:
             pgdata = self.data_dir / "pg"
             _forget_dead_holders(pgdata)
+            _forget_stale_postmaster(pgdata)
             self._pg = _start_postgres(lambda: pgserver.get_server(str(pgdata), cleanup_mode="stop"), pgdata)
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
@@ -180,6 +184,46 @@ def _forget_dead_holders(pgdata: Path) -> None:
     alive = [pid for pid in holders if isinstance(pid, int) and _alive(pid)]
     if alive != holders:
         path.write_text(json.dumps(alive), encoding="utf-8")
+
+
+def _forget_stale_postmaster(pgdata: Path) -> None:
+    """Removes a ``postmaster.pid`` whose pid is now another process's: the lock file of a PostgreSQL that did not
+    stop (the machine or the container restarted, the server was killed), its pid since given to another program.
+
+    pgserver takes any live process of that pid for the running server: `govshare up` then stopped with "cannot
+    use the database … ConnectionRefusedError" at every start, and on its way out pgserver's cleanup stopped "the
+    server" with pg_ctl, then SIGTERM and SIGKILL — ending that unrelated process (a container's pids are reused
+    first). A pid that is gone is left to PostgreSQL, which takes over its lock file itself; one of a postgres
+    running on this data directory (a `govshare up` killed outright leaves it running, to be reused) is kept."""
+    import psutil
+
+    path = pgdata / "postmaster.pid"
+    try:
+        pid = int(path.read_text(encoding="utf-8").split("\n", 1)[0])
+        process = psutil.Process(pid)
+        if _postmaster_of(process, pgdata):
+            return
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return  # no lock file, not one PostgreSQL wrote, or its process is gone
+    log.warning("removing %s: its pid %d is no longer a PostgreSQL of this data directory (a server that did not "
+                "stop, its pid since reused)", path, pid)
+    path.unlink(missing_ok=True)
+
+
+def _postmaster_of(process: psutil.Process, pgdata: Path) -> bool:
+    """Whether ``process`` is a PostgreSQL server whose data directory (its working directory) is ``pgdata``; one
+    whose working directory this user may not read counts as one when it is a postgres."""
+    import psutil
+
+    try:
+        if process.name() != "postgres":
+            return False
+    except psutil.AccessDenied:
+        return True
+    try:
+        return Path(process.cwd()).resolve() == pgdata.resolve()
+    except psutil.AccessDenied:
+        return True
 
 
 def _alive(pid: int) -> bool:

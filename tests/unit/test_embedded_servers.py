@@ -121,6 +121,36 @@ def test_a_postgresql_left_by_a_launcher_killed_outright_stops_with_the_next_one
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def test_a_lock_file_naming_a_pid_another_program_has_since_is_not_taken_for_the_server() -> None:
+    """A PostgreSQL that did not stop (the machine or container restarted, the server killed) leaves its
+    postmaster.pid; once its pid is another program's, pgserver took that program for the server: `govshare up`
+    stopped at "cannot use the database … ConnectionRefusedError" on every start, and its stop sent that program
+    pg_ctl's SIGTERM, then SIGKILL. The stale lock file is removed: PostgreSQL starts, the program lives on."""
+    data_dir = Path(f"/tmp/govshare-embedded-p{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    servers = EmbeddedServers(data_dir).start(redis=False)
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        subprocess.run(["kill", "-9", str(servers.postgres_pid)], check=True)
+        while not servers.dead():
+            time.sleep(0.05)
+        servers.stop()
+        lock = data_dir / "pg" / "postmaster.pid"
+        lines = lock.read_text(encoding="utf-8").split("\n")
+        lock.write_text("\n".join([str(other.pid), *lines[1:]]), encoding="utf-8")  # its pid, reused
+        servers = EmbeddedServers(data_dir).start(redis=False)
+        assert servers.postgres_pid != other.pid
+        assert subprocess.run([sys.executable, "-c", "import asyncio, sys, asyncpg; "
+                               "asyncio.run(asyncpg.connect(sys.argv[1], timeout=10))", servers.database_url],
+                              capture_output=True, text=True, timeout=60).returncode == 0
+        servers.stop()
+        assert other.poll() is None, "the program holding the stale pid was ended"
+    finally:
+        servers.stop()
+        other.kill()
+        other.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def test_a_url_naming_its_database_by_a_dbname_parameter_is_pointed_at_another_without_it() -> None:
     """A restore connects to template1 and then to its staging copy by rewriting the URL's database: a URL naming
     it by ``?dbname=`` kept the parameter, which libpq takes over the path, so both connections named the live
