@@ -553,6 +553,16 @@ def _port_base(text: str) -> int:
     return port
 
 
+def _port_help() -> str:
+    """What `govshare up --port N` takes, from the launcher's offsets: it said N+1 to N+11 for the services, console,
+    前置机, Envoy's admin and the JWKS, which take N+1 to N+9 (N+10 and N+11 are --heavy-read-processes')."""
+    from services.launcher import EXTRA_OFFSETS, HEAVY_READ_OFFSETS
+
+    heavy = sorted(HEAVY_READ_OFFSETS.values())
+    return (f"gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to "
+            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too")
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     from services.connection import data_dir_of_environment
 
@@ -642,8 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=_port_base, default=50051,
-                    help="gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11")
+    up.add_argument("--port", type=_port_base, default=50051, help=_port_help())
     up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",

@@ -405,3 +405,12 @@ def test_a_command_run_away_from_the_data_directory_says_where_it_looked_and_how
     message = str(refused.value.code)
     assert str(tmp_path.resolve() / ".govshare" / "demo-credentials.json") in message, message
     assert "--data-dir" in message and "GOVSHARE_DATA_DIR" in message, message
+
+
+def test_up_says_which_ports_it_takes_as_the_launcher_takes_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --help` said the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11: they take
+    N+1 to N+9 (README: "N…N+9, and N+10, N+11 with --heavy-read-processes"); N+10 and N+11 only with that flag."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps it, at blanks and hyphens
+    assert "useN+1toN+9,--heavy-read-processesN+10andN+11too" in text, text
