@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,7 @@ class EmbeddedServers:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if pgserver is not None:
             pgdata = self.data_dir / "pg"
+            _refuse_a_path_the_shell_would_split(pgdata)
             _forget_dead_holders(pgdata)
             _forget_stale_postmaster(pgdata)
             self._pg = _start_postgres(lambda: pgserver.get_server(str(pgdata), cleanup_mode="stop"), pgdata)
@@ -184,6 +186,33 @@ def _forget_dead_holders(pgdata: Path) -> None:
     alive = [pid for pid in holders if isinstance(pid, int) and _alive(pid)]
     if alive != holders:
         path.write_text(json.dumps(alive), encoding="utf-8")
+
+
+#: What a shell splits a word at or expands: pgserver gives PostgreSQL its socket directory, the data directory's own
+#: path when short enough, as `pg_ctl -o "-k <path>"`, which pg_ctl runs through /bin/sh unquoted.
+_SHELL_SPECIAL = re.compile(r"[\s'\"\\$`()&;|<>*?\[\]#~!{}]")
+
+
+def _refuse_a_path_the_shell_would_split(pgdata: Path) -> None:
+    """EmbeddedDidNotStart, before anything starts, when PostgreSQL cannot be started in ``pgdata``'s path.
+
+    A repository cloned into "~/My Projects" (./scripts/up keeps .govshare in it) or a --data-dir with a space,
+    a '$' or a '(' started no PostgreSQL: `govshare up` said only "the embedded PostgreSQL did not start: Try
+    "postgres --help" for more information.", the shell having split the path into arguments postgres refused
+    (its log: 'invalid argument: "Projects/govshare/.govshare/pg"'). A path too long for a socket is not used
+    as the socket directory, so it is not refused."""
+    from pgserver.utils import socket_name_length_ok
+
+    path = pgdata.resolve()
+    if not (found := _SHELL_SPECIAL.search(str(path))):
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    if socket_name_length_ok(path / ".s.PGSQL.5432"):
+        raise EmbeddedDidNotStart(
+            f"the embedded PostgreSQL cannot run in {path}: its path holds {found.group()!r}, which the shell "
+            "pg_ctl starts it with splits or expands: give a data directory whose path has no blank nor any of "
+            "$`'\"\\()&;|<>*?[]#~!{} (--data-dir, or GOVSHARE_DATA_DIR, such as ~/govshare-data), or set "
+            "GOVSHARE_DATABASE_URL to a PostgreSQL of yours")
 
 
 def _forget_stale_postmaster(pgdata: Path) -> None:

@@ -54,6 +54,22 @@ def test_a_postgresql_that_cannot_start_is_one_line_with_its_own_words(tmp_path:
         EmbeddedServers(pgdata.parent).start(redis=False)
 
 
+@pytest.mark.parametrize("name", ["My Projects", "x$HOME(1)"])
+def test_a_data_directory_whose_path_the_shell_would_split_is_refused_saying_what_to_do(name: str) -> None:
+    """A repository cloned into "~/My Projects" (./scripts/up keeps .govshare there) started no PostgreSQL, and
+    `govshare up` said only 'the embedded PostgreSQL did not start: Try "postgres --help" for more information.':
+    pg_ctl runs postgres through the shell with the socket directory, the data directory's path, unquoted."""
+    data_dir = Path(f"/tmp/govshare-embedded-{os.getpid()}/{name}")  # short: the path is the socket's
+    try:
+        with pytest.raises(EmbeddedDidNotStart) as refused:
+            EmbeddedServers(data_dir).start(redis=False)
+        message = str(refused.value)
+        assert f"cannot run in {data_dir / 'pg'}: its path holds" in message, message
+        assert "--data-dir" in message and "GOVSHARE_DATABASE_URL" in message, message
+    finally:
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
 def test_a_postgresql_that_cannot_restart_is_one_line_too(caplog: pytest.LogCaptureFixture) -> None:
     """`govshare up`'s supervisor retries a dead PostgreSQL's restart with backoff: each failed attempt logged
     pgserver's dump of the whole (growing) server log; now its line names what PostgreSQL wrote."""
