@@ -653,7 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
     up.add_argument("--port", type=_port_base, default=50051, help=_port_help())
-    up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
+    up.add_argument("--persons", type=_count(0), default=None,
+                    help="synthetic persons to load on a data directory's first start (default 10000)")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
                     choices=["extranet", "intranet"], help="the network zone the platform serves (default "

@@ -62,6 +62,8 @@ OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundati
 #: admin (localhost) and the authorization service's JWKS.
 EXTRA_OFFSETS = {"console": 6, "frontproc": 7, "edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
+#: Synthetic persons a new data directory is seeded with when `govshare up --persons` is not given.
+DEFAULT_PERSONS = 10_000
 #: With ``--heavy-read-processes``: a process of catalog and one of query serving only what the edge routes to
 #: them (gateway.routing.HEAVY_READS), on these offsets.
 HEAVY_READ_OFFSETS = {"catalog": 10, "query": 11}
@@ -587,9 +589,9 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print("Ctrl-C stops everything.\n", flush=True)
 
 
-def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, zone: str = "extranet",
+def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = None, zone: str = "extranet",
                  workers: int | None = None, heavy_reads: HeavyReads = HeavyReads()) -> None:
-    """Runs the platform in the foreground until interrupted."""
+    """Runs the platform in the foreground until interrupted (``persons``: None, the default population)."""
     data_dir = data_dir.resolve()
     if data_dir.exists() and not data_dir.is_dir():
         raise SystemExit(f"govshare up: the data directory {data_dir} is a file: give a directory with --data-dir or "
@@ -620,13 +622,19 @@ def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]
                          "systems; every demo person's password and TOTP secret reset)") from None
 
 
-def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int | None,
+def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, workers: int | None,
                 heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
     from services.demo import DemoCredentials, add_missing_persons, seed_demo
 
     started = time.monotonic()
     stored_credentials = _stored_credentials(data_dir / "demo-credentials.json")
+    if persons is not None and stored_credentials is not None and stored_credentials.persons != persons:
+        # The population is loaded on the first start only: `govshare up --persons 1000000` on a seeded data
+        # directory started with the 10,000 it had, saying nothing, and its user measured or searched those.
+        _log(f"--persons {persons} is loaded on a data directory's first start only: {data_dir} keeps the "
+             f"{stored_credentials.persons} persons it was seeded with (give a new --data-dir for {persons})")
+    persons = DEFAULT_PERSONS if persons is None else persons
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
     ports.update(heavy_reads.ports(port_base))
     check_ports_free(ports, port_base)

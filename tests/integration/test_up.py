@@ -148,6 +148,7 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
       data directory's credentials file alone: the file kept the first start's gateway, so `govshare query
       --credentials FILE` called a port nothing listened on. It stops cleanly, and Ctrl-C under load lets every
       call in flight finish.
+    * The second's --persons, another number than the first's, says it is not loaded (it was ignored silently).
     * The demo 前置机 listens on the second's block, and a 民政局 query of its resource, once granted, is
       answered from it: its catalog entry kept the first start's address, where nothing listened.
     * Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried
@@ -179,8 +180,10 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         metrics = free_port_base(start=26000)
         moved = free_port_base(start=base + PORT_BLOCK)
         second = _start_up(data_dir, moved, tmp_path / "second.log", tmp_path, new_session=True,
-                           env={"GOVSHARE_METRICS_PORT": str(metrics)})
+                           env={"GOVSHARE_METRICS_PORT": str(metrics)}, persons=300)
         banner = _wait_for_banner(second, tmp_path / "second.log")
+        assert (f"--persons 300 is loaded on a data directory's first start only: {data_dir} keeps the 200 persons "
+                "it was seeded with") in banner
         assert f"added the demo persons to {credentials}" in banner and "Traceback" not in banner
         assert {"authority.reviewer", "social.applicant"} <= set(json.loads(credentials.read_text())["accounts"])
         assert f"gateway at 127.0.0.1:{moved}" in banner
@@ -345,12 +348,12 @@ class Up:
 
 
 def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False,
-              env: dict[str, str] | None = None) -> subprocess.Popen:
+              env: dict[str, str] | None = None, persons: int = 200) -> subprocess.Popen:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}, **(env or {})}
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "200"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+             "--persons", str(persons)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=new_session)
 
 
