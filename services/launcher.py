@@ -285,11 +285,15 @@ def console_environment(ports: dict[str, int], redis_url: str = "") -> dict[str,
     settings it reads too (its log level, its call timeout: SHARED_SETTINGS). Nothing else: it gets no key and no
     database (it could not act as anyone but the person signed in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_") or k in SHARED_SETTINGS}
-    env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
-                "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
     if redis_url:
         env["GOVSHARE_CONSOLE_REDIS_URL"] = redis_url
     env.update({k: v for k, v in os.environ.items() if k.startswith("GOVSHARE_CONSOLE_")})
+    # Where it listens and the edge it calls are the launcher's, as each service's GOVSHARE_LISTEN and targets
+    # are: taken from the environment (exported for a `govshare serve console` in the same shell), the launcher
+    # waited two minutes on port N+6 for a console listening elsewhere, then stopped ("did not answer"), and a
+    # console given another platform's edge signed persons in to that platform.
+    env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
+                "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
     return env
 
 
