@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import secrets
@@ -146,18 +147,37 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     return keys
 
 
+#: The listeners the banner names by "localhost" (console_url): a browser may resolve it to ::1 first, so another
+#: program listening there on the port (a development server bound to localhost) would be what the link opens,
+#: while the console listens on 127.0.0.1 beside it.
+LOCALHOST_NAMED = ("console",)
+
+
 def _first_taken(ports: dict[str, int]) -> tuple[str, int] | None:
     """The first of ``ports`` (by number) another program holds, with its name, or None."""
     for name, port in sorted(ports.items(), key=lambda item: item[1]):
-        with socket.socket() as sock:
-            # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in
-            # TIME_WAIT, do not count as taken; a listening socket does.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return name, port
+        if _taken(socket.AF_INET, "127.0.0.1", port):
+            return name, port
+        if name in LOCALHOST_NAMED and _taken(socket.AF_INET6, "::1", port):
+            return f"{name}, on ::1, where a browser opening http://localhost:{port}/ may go", port
     return None
+
+
+def _taken(family: socket.AddressFamily, host: str, port: int) -> bool:
+    """Whether another program listens on ``host``'s ``port`` (a machine without that address: no)."""
+    try:
+        sock = socket.socket(family)
+    except OSError:  # no IPv6 in this kernel
+        return False
+    with sock:
+        # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in TIME_WAIT, do
+        # not count as taken; a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL  # no such address here (IPv6 loopback off)
+    return False
 
 
 def check_ports_free(ports: dict[str, int], port_base: int) -> None:
