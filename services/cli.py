@@ -340,7 +340,7 @@ def _query(args: argparse.Namespace) -> None:
     from services.client import run_query
 
     sys.exit(run_query(*_call_args(args), resource=args.resource, key=args.key,
-                       items=[i for i in args.items.split(",") if i], purpose=args.purpose,
+                       items=_listed(args.items), purpose=args.purpose,
                        purpose_text=args.purpose_text))
 
 
@@ -594,10 +594,19 @@ def _supervision_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _listed(text: str) -> list[str]:
+    """A comma-separated flag's values, each once, in order, without the blanks around them.
+
+    `--format "html, pdf"`, written as the refusal itself listed the formats ("html, pdf, csv"), was refused, and
+    `--items "citizen_id, name"` was INVALID_ARGUMENT "' name' is not an item"; `--format csv,csv` wrote and listed
+    the same file twice."""
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
 def _report(args: argparse.Namespace) -> None:
     from services.supervision.report_client import FORMATS, run_report
 
-    formats = [f for f in args.format.split(",") if f]
+    formats = _listed(args.format)
     if not formats or any(f not in FORMATS for f in formats):
         raise SystemExit(f"--format: a comma-separated list of {', '.join(FORMATS)}")
     if args.kind == "monthly" and not (args.month and args.department):

@@ -414,3 +414,30 @@ def test_up_says_which_ports_it_takes_as_the_launcher_takes_them(capsys: pytest.
         build_parser().parse_args(["up", "--help"])
     text = "".join(capsys.readouterr().out.split())  # argparse wraps it, at blanks and hyphens
     assert "useN+1toN+9,--heavy-read-processesN+10andN+11too" in text, text
+
+
+@pytest.mark.parametrize("arguments, keyword, given", [
+    (["report", "yearly", "--year", "2026", "--format", "html, pdf"], "formats", ["html", "pdf"]),
+    (["report", "yearly", "--year", "2026", "--format", "csv,csv"], "formats", ["csv"]),
+    (["query", "101001/000001", "342322194911060454", "--items", "citizen_id, name,"], "items", ["citizen_id", "name"]),
+])
+def test_a_comma_separated_flag_is_read_with_blanks_after_its_commas(
+        arguments: list[str], keyword: str, given: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal of a bad --format listed "html, pdf, csv"; written so, --format "html, pdf" was refused, and
+    --items "citizen_id, name" was the platform's INVALID_ARGUMENT "' name' is not an item". csv,csv wrote and
+    listed one file twice."""
+    from services import cli, client
+    from services.supervision import report_client
+
+    calls: list[dict] = []
+
+    def called(*_args, **kwargs) -> int:  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        return 0
+
+    monkeypatch.setattr(report_client, "run_report", called)
+    monkeypatch.setattr(client, "run_query", called)
+    with pytest.raises(SystemExit) as ended:
+        cli.main([*arguments, "--gateway", "127.0.0.1:1", "--system-id", "s", "--secret", "x"])
+    assert ended.value.code == 0, ended.value.code
+    assert calls[0][keyword] == given
