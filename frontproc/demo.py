@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 import grpc
+from google.protobuf import field_mask_pb2
 
+from frontproc.register import latest_version
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
@@ -164,7 +167,7 @@ resources:
 async def register(gateway: str, system_id: str, secret: str, authority: Callable[[], Awaitable[tuple]],
                    endpoint: str) -> None:
     """The department drafts and submits its entry naming its 前置机; the authority publishes it (the catalog
-    checks the 前置机 answers for it first). Does nothing when the entry exists.
+    checks the 前置机 answers for it first). Does nothing when the entry exists and names ``endpoint``.
 
     ``authority`` gives the reviewer's call metadata, asked for only when there is an entry to publish: signing
     a person in uses up an authenticator code, which a restart of `govshare up` has no reason to."""
@@ -177,10 +180,38 @@ async def register(gateway: str, system_id: str, secret: str, authority: Callabl
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
+            await follow(catalog, endpoint, metadata, authority)
             return
         await catalog.SubmitEntry(cat.SubmitEntryRequest(code=RESOURCE_CODE), metadata=metadata, timeout=10)
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=RESOURCE_CODE, decision=cat.REVIEW_DECISION_PUBLISH),
                                   metadata=await authority(), timeout=10)
+
+
+async def follow(catalog: catalog_pb2_grpc.CatalogServiceStub, endpoint: str,
+                 metadata: tuple[tuple[str, str], ...], authority: Callable[[], Awaitable[tuple]]) -> None:
+    """Publishes a version of the entry naming ``endpoint`` when the published one names another address.
+
+    The 前置机 listens on `govshare up`'s port block (--port N: N+7), while its entry kept the address of the
+    first start: a data directory started again with another --port (the first block taken meanwhile) had every
+    granted query of the resource sent to the old port, where nothing (or another platform's 前置机) answered,
+    and the demo's entry.json no longer matched what the catalog held. An entry a person is editing (a draft, a
+    version under review) is theirs to finish: it is left as it is. A version the demo cannot publish (the
+    reviewer's password changed in the console, say) is said on stderr, and the platform starts all the same."""
+    latest = await latest_version(catalog, RESOURCE_CODE, metadata)
+    if latest is None or latest.state != cat.ENTRY_STATE_PUBLISHED or latest.endpoint.target == endpoint:
+        return
+    try:
+        await catalog.UpdateEntry(cat.UpdateEntryRequest(
+            entry=cat.Entry(code=RESOURCE_CODE, endpoint=cat.ProviderEndpoint(target=endpoint,
+                                                                              dataset=latest.endpoint.dataset)),
+            update_mask=field_mask_pb2.FieldMask(paths=["endpoint"])), metadata=metadata, timeout=10)
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=RESOURCE_CODE), metadata=metadata, timeout=10)
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=RESOURCE_CODE, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=await authority(), timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        print(f"govshare up: the demo 前置机 listens on {endpoint}, but its catalog entry {RESOURCE_CODE} names "
+              f"{latest.endpoint.target} (a version naming {endpoint} was not published: {exc.code().name}: "
+              f"{exc.details()}): its queries fail until one is", file=sys.stderr, flush=True)
 
 
 def write_private(path: Path, text: str) -> None:

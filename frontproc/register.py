@@ -160,7 +160,7 @@ def _edited(entry: cat.Entry, name: str) -> object:
     return items
 
 
-async def _latest(catalog: catalog_pb2_grpc.CatalogServiceStub, code: str,
+async def latest_version(catalog: catalog_pb2_grpc.CatalogServiceStub, code: str,
                   metadata: tuple[tuple[str, str], ...]) -> cat.Entry | None:
     """The entry's newest version the department sees (its draft or the one under review included), or None."""
     latest, token = None, ""
@@ -189,7 +189,7 @@ async def submit(config: FrontprocConfig, entry: cat.Entry) -> Submitted:
     async with edge_channel(config) as channel:
         metadata = await authorization(channel, config)
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
-        held = await _latest(catalog, entry.code, metadata)
+        held = await latest_version(catalog, entry.code, metadata)
         if held is not None and held.state in _AS_FILED and _same(held, entry):
             return Submitted(held, now=False)
         if held is not None and held.state == cat.ENTRY_STATE_SUBMITTED:

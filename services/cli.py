@@ -298,8 +298,8 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
     if not system_id:
         path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
         if not path.exists():
-            raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
-                             f"first (it writes {path})")
+            raise SystemExit(f"no credentials: {_no_demo_credentials(args, path)}, or pass --gateway, --system-id "
+                             "and --secret")
         data = _demo_credentials(path)
         systems = data.get("systems")
         if not isinstance(systems, dict) or not all(isinstance(s, dict) and isinstance(s.get("system_id"), str)
@@ -322,11 +322,25 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
     return gateway, system_id, secret
 
 
+def _no_demo_credentials(args: argparse.Namespace, path: Path) -> str:
+    """Why ``path``, the demo credentials file, is missing, and what to do.
+
+    It said "run `govshare up` first (it writes .govshare/demo-credentials.json)" to a newcomer whose `govshare
+    up` was running, started from the repository's root by ./scripts/up, who ran the command from another
+    directory: the relative data directory named no directory in particular, and running `up` again there would
+    have started a second platform. The file is named in full, and so is the way to point at the data directory."""
+    if args.credentials:
+        return f"--credentials {path}: no such file"
+    return (f"{path.resolve()} does not exist. If `govshare up` is running, its data directory is elsewhere: "
+            "give it with --data-dir or GOVSHARE_DATA_DIR (its banner prints it), or run this where `govshare up` "
+            "was started (./scripts/up: the repository's root); else run `govshare up` first")
+
+
 def _query(args: argparse.Namespace) -> None:
     from services.client import run_query
 
     sys.exit(run_query(*_call_args(args), resource=args.resource, key=args.key,
-                       items=[i for i in args.items.split(",") if i], purpose=args.purpose,
+                       items=_listed(args.items), purpose=args.purpose,
                        purpose_text=args.purpose_text))
 
 
@@ -476,7 +490,7 @@ def _totp(args: argparse.Namespace) -> None:
 
     path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
     if not path.exists():
-        raise SystemExit(f"no demo credentials at {path}: run `govshare up` first")
+        raise SystemExit(f"no demo credentials: {_no_demo_credentials(args, path)}")
     accounts = _demo_credentials(path).get("accounts", {})
     account = accounts.get(args.username) if isinstance(accounts, dict) else None
     if account is None:
@@ -539,6 +553,16 @@ def _port_base(text: str) -> int:
     return port
 
 
+def _port_help() -> str:
+    """What `govshare up --port N` takes, from the launcher's offsets: it said N+1 to N+11 for the services, console,
+    前置机, Envoy's admin and the JWKS, which take N+1 to N+9 (N+10 and N+11 are --heavy-read-processes')."""
+    from services.launcher import EXTRA_OFFSETS, HEAVY_READ_OFFSETS
+
+    heavy = sorted(HEAVY_READ_OFFSETS.values())
+    return (f"gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to "
+            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too")
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     from services.connection import data_dir_of_environment
 
@@ -570,10 +594,19 @@ def _supervision_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _listed(text: str) -> list[str]:
+    """A comma-separated flag's values, each once, in order, without the blanks around them.
+
+    `--format "html, pdf"`, written as the refusal itself listed the formats ("html, pdf, csv"), was refused, and
+    `--items "citizen_id, name"` was INVALID_ARGUMENT "' name' is not an item"; `--format csv,csv` wrote and listed
+    the same file twice."""
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
 def _report(args: argparse.Namespace) -> None:
     from services.supervision.report_client import FORMATS, run_report
 
-    formats = [f for f in args.format.split(",") if f]
+    formats = _listed(args.format)
     if not formats or any(f not in FORMATS for f in formats):
         raise SystemExit(f"--format: a comma-separated list of {', '.join(FORMATS)}")
     if args.kind == "monthly" and not (args.month and args.department):
@@ -628,9 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=_port_base, default=50051,
-                    help="gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11")
-    up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
+    up.add_argument("--port", type=_port_base, default=50051, help=_port_help())
+    up.add_argument("--persons", type=_count(0), default=None,
+                    help="synthetic persons to load on a data directory's first start (default 10000)")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
                     choices=["extranet", "intranet"], help="the network zone the platform serves (default "

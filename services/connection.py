@@ -116,10 +116,13 @@ def running_connection(data_dir: Path) -> Connection | None:
 
 
 def public_url(url: str) -> str:
-    """``url`` without its password, for banners and messages."""
+    """``url`` without its password, for banners and messages.
+
+    The host and port are kept as written: rebuilt from ``hostname``, an IPv6 server lost its brackets
+    (postgresql://govshare:***@fd00::10:5432/govshare, no URL any tool reads), and its name its capitals."""
     parts = urlsplit(url)
     if not parts.password:
         return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    credentials, _, host = parts.netloc.rpartition("@")
+    netloc = f"{credentials.partition(':')[0]}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

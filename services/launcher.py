@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import secrets
@@ -62,6 +63,8 @@ OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundati
 #: admin (localhost) and the authorization service's JWKS.
 EXTRA_OFFSETS = {"console": 6, "frontproc": 7, "edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
+#: Synthetic persons a new data directory is seeded with when `govshare up --persons` is not given.
+DEFAULT_PERSONS = 10_000
 #: With ``--heavy-read-processes``: a process of catalog and one of query serving only what the edge routes to
 #: them (gateway.routing.HEAVY_READS), on these offsets.
 HEAVY_READ_OFFSETS = {"catalog": 10, "query": 11}
@@ -144,18 +147,37 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     return keys
 
 
+#: The listeners the banner names by "localhost" (console_url): a browser may resolve it to ::1 first, so another
+#: program listening there on the port (a development server bound to localhost) would be what the link opens,
+#: while the console listens on 127.0.0.1 beside it.
+LOCALHOST_NAMED = ("console",)
+
+
 def _first_taken(ports: dict[str, int]) -> tuple[str, int] | None:
     """The first of ``ports`` (by number) another program holds, with its name, or None."""
     for name, port in sorted(ports.items(), key=lambda item: item[1]):
-        with socket.socket() as sock:
-            # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in
-            # TIME_WAIT, do not count as taken; a listening socket does.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return name, port
+        if _taken(socket.AF_INET, "127.0.0.1", port):
+            return name, port
+        if name in LOCALHOST_NAMED and _taken(socket.AF_INET6, "::1", port):
+            return f"{name}, on ::1, where a browser opening http://localhost:{port}/ may go", port
     return None
+
+
+def _taken(family: socket.AddressFamily, host: str, port: int) -> bool:
+    """Whether another program listens on ``host``'s ``port`` (a machine without that address: no)."""
+    try:
+        sock = socket.socket(family)
+    except OSError:  # no IPv6 in this kernel
+        return False
+    with sock:
+        # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in TIME_WAIT, do
+        # not count as taken; a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL  # no such address here (IPv6 loopback off)
+    return False
 
 
 def check_ports_free(ports: dict[str, int], port_base: int) -> None:
@@ -283,11 +305,15 @@ def console_environment(ports: dict[str, int], redis_url: str = "") -> dict[str,
     settings it reads too (its log level, its call timeout: SHARED_SETTINGS). Nothing else: it gets no key and no
     database (it could not act as anyone but the person signed in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_") or k in SHARED_SETTINGS}
-    env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
-                "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
     if redis_url:
         env["GOVSHARE_CONSOLE_REDIS_URL"] = redis_url
     env.update({k: v for k, v in os.environ.items() if k.startswith("GOVSHARE_CONSOLE_")})
+    # Where it listens and the edge it calls are the launcher's, as each service's GOVSHARE_LISTEN and targets
+    # are: taken from the environment (exported for a `govshare serve console` in the same shell), the launcher
+    # waited two minutes on port N+6 for a console listening elsewhere, then stopped ("did not answer"), and a
+    # console given another platform's edge signed persons in to that platform.
+    env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
+                "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
     return env
 
 
@@ -587,9 +613,9 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print("Ctrl-C stops everything.\n", flush=True)
 
 
-def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, zone: str = "extranet",
+def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = None, zone: str = "extranet",
                  workers: int | None = None, heavy_reads: HeavyReads = HeavyReads()) -> None:
-    """Runs the platform in the foreground until interrupted."""
+    """Runs the platform in the foreground until interrupted (``persons``: None, the default population)."""
     data_dir = data_dir.resolve()
     if data_dir.exists() and not data_dir.is_dir():
         raise SystemExit(f"govshare up: the data directory {data_dir} is a file: give a directory with --data-dir or "
@@ -620,13 +646,19 @@ def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]
                          "systems; every demo person's password and TOTP secret reset)") from None
 
 
-def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int | None,
+def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, workers: int | None,
                 heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
     from services.demo import DemoCredentials, add_missing_persons, seed_demo
 
     started = time.monotonic()
     stored_credentials = _stored_credentials(data_dir / "demo-credentials.json")
+    if persons is not None and stored_credentials is not None and stored_credentials.persons != persons:
+        # The population is loaded on the first start only: `govshare up --persons 1000000` on a seeded data
+        # directory started with the 10,000 it had, saying nothing, and its user measured or searched those.
+        _log(f"--persons {persons} is loaded on a data directory's first start only: {data_dir} keeps the "
+             f"{stored_credentials.persons} persons it was seeded with (give a new --data-dir for {persons})")
+    persons = DEFAULT_PERSONS if persons is None else persons
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
     ports.update(heavy_reads.ports(port_base))
     check_ports_free(ports, port_base)
@@ -712,10 +744,17 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             sessions = credentials.sessions
         else:
             credentials = stored_credentials or DemoCredentials.load(credentials_path)
-            if asyncio.run(add_missing_persons(connection.gateway, credentials)):
+            changed = asyncio.run(add_missing_persons(connection.gateway, credentials))
+            if changed:
                 print(f"added the demo persons to {credentials_path}", flush=True)
-                credentials.save(credentials_path)
                 sessions = credentials.sessions
+            if credentials.gateway != connection.gateway:
+                # Started again with another --port: the file kept the first start's gateway, which `govshare
+                # query --credentials FILE` (no platform on its data directory) and the load tools call.
+                credentials.gateway = connection.gateway
+                changed = True
+            if changed:
+                credentials.save(credentials_path)
         _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor, sessions)
         connection.save()
         _print_banner(connection, credentials_path, started, console_url(ports))

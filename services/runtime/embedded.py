@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,9 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from services.runtime.supervision import child_setup, describe_exit
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,9 @@ class EmbeddedServers:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if pgserver is not None:
             pgdata = self.data_dir / "pg"
+            _refuse_a_path_the_shell_would_split(pgdata)
             _forget_dead_holders(pgdata)
+            _forget_stale_postmaster(pgdata)
             self._pg = _start_postgres(lambda: pgserver.get_server(str(pgdata), cleanup_mode="stop"), pgdata)
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
@@ -180,6 +186,73 @@ def _forget_dead_holders(pgdata: Path) -> None:
     alive = [pid for pid in holders if isinstance(pid, int) and _alive(pid)]
     if alive != holders:
         path.write_text(json.dumps(alive), encoding="utf-8")
+
+
+#: What a shell splits a word at or expands: pgserver gives PostgreSQL its socket directory, the data directory's own
+#: path when short enough, as `pg_ctl -o "-k <path>"`, which pg_ctl runs through /bin/sh unquoted.
+_SHELL_SPECIAL = re.compile(r"[\s'\"\\$`()&;|<>*?\[\]#~!{}]")
+
+
+def _refuse_a_path_the_shell_would_split(pgdata: Path) -> None:
+    """EmbeddedDidNotStart, before anything starts, when PostgreSQL cannot be started in ``pgdata``'s path.
+
+    A repository cloned into "~/My Projects" (./scripts/up keeps .govshare in it) or a --data-dir with a space,
+    a '$' or a '(' started no PostgreSQL: `govshare up` said only "the embedded PostgreSQL did not start: Try
+    "postgres --help" for more information.", the shell having split the path into arguments postgres refused
+    (its log: 'invalid argument: "Projects/govshare/.govshare/pg"'). A path too long for a socket is not used
+    as the socket directory, so it is not refused."""
+    from pgserver.utils import socket_name_length_ok
+
+    path = pgdata.resolve()
+    if not (found := _SHELL_SPECIAL.search(str(path))):
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    if socket_name_length_ok(path / ".s.PGSQL.5432"):
+        raise EmbeddedDidNotStart(
+            f"the embedded PostgreSQL cannot run in {path}: its path holds {found.group()!r}, which the shell "
+            "pg_ctl starts it with splits or expands: give a data directory whose path has no blank nor any of "
+            "$`'\"\\()&;|<>*?[]#~!{} (--data-dir, or GOVSHARE_DATA_DIR, such as ~/govshare-data), or set "
+            "GOVSHARE_DATABASE_URL to a PostgreSQL of yours")
+
+
+def _forget_stale_postmaster(pgdata: Path) -> None:
+    """Removes a ``postmaster.pid`` whose pid is now another process's: the lock file of a PostgreSQL that did not
+    stop (the machine or the container restarted, the server was killed), its pid since given to another program.
+
+    pgserver takes any live process of that pid for the running server: `govshare up` then stopped with "cannot
+    use the database … ConnectionRefusedError" at every start, and on its way out pgserver's cleanup stopped "the
+    server" with pg_ctl, then SIGTERM and SIGKILL — ending that unrelated process (a container's pids are reused
+    first). A pid that is gone is left to PostgreSQL, which takes over its lock file itself; one of a postgres
+    running on this data directory (a `govshare up` killed outright leaves it running, to be reused) is kept."""
+    import psutil
+
+    path = pgdata / "postmaster.pid"
+    try:
+        pid = int(path.read_text(encoding="utf-8").split("\n", 1)[0])
+        process = psutil.Process(pid)
+        if _postmaster_of(process, pgdata):
+            return
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return  # no lock file, not one PostgreSQL wrote, or its process is gone
+    log.warning("removing %s: its pid %d is no longer a PostgreSQL of this data directory (a server that did not "
+                "stop, its pid since reused)", path, pid)
+    path.unlink(missing_ok=True)
+
+
+def _postmaster_of(process: psutil.Process, pgdata: Path) -> bool:
+    """Whether ``process`` is a PostgreSQL server whose data directory (its working directory) is ``pgdata``; one
+    whose working directory this user may not read counts as one when it is a postgres."""
+    import psutil
+
+    try:
+        if process.name() != "postgres":
+            return False
+    except psutil.AccessDenied:
+        return True
+    try:
+        return Path(process.cwd()).resolve() == pgdata.resolve()
+    except psutil.AccessDenied:
+        return True
 
 
 def _alive(pid: int) -> bool:

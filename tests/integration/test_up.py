@@ -26,13 +26,14 @@ import pytest
 from metrics_scrape import scrape
 from stdnum.cn import ric, uscc
 
-from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from frontproc import demo as dept
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.person_credentials import TOTP_STEP_SECONDS
-from services.demo import DEMO_PASSWORD, demo_entries
+from services.demo import DEMO_PASSWORD, DemoCredentials, demo_entries, issue_token, person_session
 from services.foundation.synthetic import credit_code_of
-from services.launcher import free_port_base
+from services.launcher import PORT_BLOCK, free_port_base
 from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,10 +144,16 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
     * A data directory from before the demo had persons (its demo-credentials.json has no accounts): the upgraded
       launcher stopped with a KeyError traceback while registering the demo 前置机 (the reviewer signs it). It
       now creates the demo persons, writes them to the file, and starts.
-    * The second serves the README's query and stops cleanly, and Ctrl-C under load lets every call in flight
-      finish. Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried at once (a
-      caller read a closed connection) while the services drained theirs. The launcher alone takes the signal
-      now, drains the edge first, then stops the services."""
+    * The second, on another --port (the first block may be taken by then), serves the README's query with the
+      data directory's credentials file alone: the file kept the first start's gateway, so `govshare query
+      --credentials FILE` called a port nothing listened on. It stops cleanly, and Ctrl-C under load lets every
+      call in flight finish.
+    * The second's --persons, another number than the first's, says it is not loaded (it was ignored silently).
+    * The demo 前置机 listens on the second's block, and a 民政局 query of its resource, once granted, is
+      answered from it: its catalog entry kept the first start's address, where nothing listened.
+    * Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried
+      at once (a caller read a closed connection) while the services drained theirs. The launcher alone takes
+      the signal now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
@@ -171,16 +178,22 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         credentials.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
         # The foreground process group of its own a newcomer's shell gives it; metrics on, as an operator sets them.
         metrics = free_port_base(start=26000)
-        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path, new_session=True,
-                           env={"GOVSHARE_METRICS_PORT": str(metrics)})
+        moved = free_port_base(start=base + PORT_BLOCK)
+        second = _start_up(data_dir, moved, tmp_path / "second.log", tmp_path, new_session=True,
+                           env={"GOVSHARE_METRICS_PORT": str(metrics)}, persons=300)
         banner = _wait_for_banner(second, tmp_path / "second.log")
+        assert (f"--persons 300 is loaded on a data directory's first start only: {data_dir} keeps the 200 persons "
+                "it was seeded with") in banner
         assert f"added the demo persons to {credentials}" in banner and "Traceback" not in banner
         assert {"authority.reviewer", "social.applicant"} <= set(json.loads(credentials.read_text())["accounts"])
-        assert f"gateway at 127.0.0.1:{base}" in banner
+        assert f"gateway at 127.0.0.1:{moved}" in banner
+        assert json.loads(credentials.read_text())["gateway"] == f"127.0.0.1:{moved}"
         _assert_the_reviewers_current_code_is_free(data_dir)
         assert oct(credentials.stat().st_mode & 0o777) == "0o600"
         assert (data_dir / "keys.json").stat().st_mode & 0o077 == 0
         _query_as_the_readme_does(credentials, tmp_path)
+        asyncio.run(_grant_the_demo_frontprocs_resource_to_civil(credentials, f"127.0.0.1:{moved}"))
+        _query_the_demo_frontproc_as_its_docs_do(credentials, tmp_path)
         # Every process has its own metrics port: the edge (Envoy) its stats on the base port, per-method gRPC
         # counts among them, and catalog, authorization, query and foundation theirs on the next four.
         services = range(metrics + 1, metrics + 5)
@@ -192,7 +205,7 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         secrets = json.loads(credentials.read_text())["systems"]
         text = (tmp_path / "second.log").read_text(encoding="utf-8")
         assert not any(system["secret"] in text for system in secrets.values())
-        outcomes = _ctrl_c_under_load(second, base, data_dir)
+        outcomes = _ctrl_c_under_load(second, moved, data_dir)
     finally:
         if first.poll() is None:
             _stop(first)
@@ -229,6 +242,38 @@ def _query_as_the_readme_does(credentials: Path, workdir: Path) -> None:
         timeout=60, check=False)
     assert refused.returncode == 1
     assert json.loads(refused.stderr)["violations"][0]["field"] == "key"
+
+
+async def _grant_the_demo_frontprocs_resource_to_civil(credentials_path: Path, gateway: str) -> None:
+    """The 民政局's system applies for two items of the demo 前置机's resource; the 人社局's 审批人 approves."""
+    credentials = DemoCredentials.load(credentials_path)
+    civil = credentials.systems["civil"]
+    application = sharing_pb2.Application(
+        resource_code=dept.RESOURCE_CODE, items=["citizen_id", "status"],
+        purposes=[common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="低保资格审核",
+        basis="《社会救助暂行办法》第十一条", methods=[common_pb2.SHARE_METHOD_ONLINE_QUERY], quota=100)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 90 * 86400)
+    async with grpc.aio.insecure_channel(gateway) as channel:
+        sharing = sharing_pb2_grpc.SharingServiceStub(channel)
+        token = await issue_token(channel, civil["system_id"], civil["secret"])
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                    metadata=(("authorization", f"Bearer {token}"),), timeout=30)
+        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=await person_session(channel, credentials, "social.approver"), timeout=30)
+
+
+def _query_the_demo_frontproc_as_its_docs_do(credentials: Path, workdir: Path) -> None:
+    """docs/frontproc.md's test query, once granted: answered from the 前置机 with the granted items."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    query = subprocess.run(
+        [sys.executable, "-m", "services.cli", "query", dept.RESOURCE_CODE, "342322194911060454", "--system",
+         "civil", "--purpose", "administrative_basis", "--credentials", str(credentials)],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert query.returncode == 0, query.stderr
+    answer = json.loads(query.stdout)
+    assert set(answer["values"]) == {"citizen_id", "status"}, answer
+    assert answer["provenance"]["providerDepartmentCode"] == dept.SOCIAL.code, answer
 
 
 def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
@@ -303,12 +348,12 @@ class Up:
 
 
 def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False,
-              env: dict[str, str] | None = None) -> subprocess.Popen:
+              env: dict[str, str] | None = None, persons: int = 200) -> subprocess.Popen:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}, **(env or {})}
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "200"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+             "--persons", str(persons)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=new_session)
 
 

@@ -385,3 +385,59 @@ def test_supervise_names_a_month_written_with_a_superscript_digit_not_a_tracebac
     env = {"GOVSHARE_SUPERVISION_TARGET": "127.0.0.1:1", "GOVSHARE_INTERNAL_KEY": "k" * 43}
     assert schedule.main("2026-1\u00b2", env) == 2
     assert capsys.readouterr().err == "govshare supervise: '2026-1²': expected previous, current or YYYY-MM\n"
+
+
+@pytest.mark.parametrize("command", [["query", "102001/000001", "k"], ["totp", "police.officer"],
+                                     ["report", "yearly", "--year", "2026"]])
+def test_a_command_run_away_from_the_data_directory_says_where_it_looked_and_how_to_point_it_there(
+        command: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """./scripts/up runs `govshare up` from the repository's root; `govshare query` typed in another directory
+    answered "no credentials: … run `govshare up` first (it writes .govshare/demo-credentials.json)", though the
+    platform was running, and `govshare totp` "no demo credentials at .govshare/…: run `govshare up` first". They
+    name the file looked for in full and the flag and variable that point at the data directory."""
+    from services.cli import main
+
+    for variable in ("GOVSHARE_DATA_DIR", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        main(command)
+    message = str(refused.value.code)
+    assert str(tmp_path.resolve() / ".govshare" / "demo-credentials.json") in message, message
+    assert "--data-dir" in message and "GOVSHARE_DATA_DIR" in message, message
+
+
+def test_up_says_which_ports_it_takes_as_the_launcher_takes_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --help` said the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11: they take
+    N+1 to N+9 (README: "N…N+9, and N+10, N+11 with --heavy-read-processes"); N+10 and N+11 only with that flag."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps it, at blanks and hyphens
+    assert "useN+1toN+9,--heavy-read-processesN+10andN+11too" in text, text
+
+
+@pytest.mark.parametrize("arguments, keyword, given", [
+    (["report", "yearly", "--year", "2026", "--format", "html, pdf"], "formats", ["html", "pdf"]),
+    (["report", "yearly", "--year", "2026", "--format", "csv,csv"], "formats", ["csv"]),
+    (["query", "101001/000001", "342322194911060454", "--items", "citizen_id, name,"], "items", ["citizen_id", "name"]),
+])
+def test_a_comma_separated_flag_is_read_with_blanks_after_its_commas(
+        arguments: list[str], keyword: str, given: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal of a bad --format listed "html, pdf, csv"; written so, --format "html, pdf" was refused, and
+    --items "citizen_id, name" was the platform's INVALID_ARGUMENT "' name' is not an item". csv,csv wrote and
+    listed one file twice."""
+    from services import cli, client
+    from services.supervision import report_client
+
+    calls: list[dict] = []
+
+    def called(*_args, **kwargs) -> int:  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        return 0
+
+    monkeypatch.setattr(report_client, "run_report", called)
+    monkeypatch.setattr(client, "run_query", called)
+    with pytest.raises(SystemExit) as ended:
+        cli.main([*arguments, "--gateway", "127.0.0.1:1", "--system-id", "s", "--secret", "x"])
+    assert ended.value.code == 0, ended.value.code
+    assert calls[0][keyword] == given

@@ -16,6 +16,10 @@ from services.connection import Connection, DataDirLock, DataDirLocked, platform
     ("rediss://:s3cret@redis.example:6379/0", "rediss://:***@redis.example:6379/0"),
     ("postgresql://postgres:@/postgres?host=/tmp/x/pg", "postgresql://postgres:@/postgres?host=/tmp/x/pg"),
     ("unix:///tmp/x/redis.sock", "unix:///tmp/x/redis.sock"),
+    # An IPv6 server keeps its brackets (they were dropped: fd00::10:5432, no URL), a user its percent-encoding.
+    ("postgresql://govshare:s3cret@[fd00::10]:5432/govshare", "postgresql://govshare:***@[fd00::10]:5432/govshare"),
+    ("redis://:s3cret@[::1]/0", "redis://:***@[::1]/0"),
+    ("postgresql://gov%40share:s%3Acret@DB.example/govshare", "postgresql://gov%40share:***@DB.example/govshare"),
 ])
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert public_url(url) == shown

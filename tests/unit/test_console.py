@@ -234,6 +234,19 @@ def test_govshare_up_gives_the_console_the_platform_settings_it_reads(monkeypatc
     assert "GOVSHARE_INTERNAL_KEY" not in env
 
 
+def test_govshare_ups_console_listens_and_calls_where_the_launcher_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVSHARE_CONSOLE_LISTEN and GOVSHARE_CONSOLE_GATEWAY left in the shell (a `govshare serve console` tried
+    before) overrode the launcher's: `govshare up` waited two minutes for a console on port N+6 that listened
+    elsewhere, then stopped, and the console called the edge named there (another platform's). Its other settings
+    set in the environment (the OIDC IdP, a Redis of its own) still reach it."""
+    monkeypatch.setenv("GOVSHARE_CONSOLE_LISTEN", "0.0.0.0:8080")
+    monkeypatch.setenv("GOVSHARE_CONSOLE_GATEWAY", "10.0.0.5:443")
+    monkeypatch.setenv("GOVSHARE_CONSOLE_REDIS_URL", "redis://console@redis.example:6379/1")
+    env = console_environment({"console": 50057, "gateway": 50051}, "unix:///tmp/x/redis.sock")
+    assert (env["GOVSHARE_CONSOLE_LISTEN"], env["GOVSHARE_CONSOLE_GATEWAY"]) == ("127.0.0.1:50057", "127.0.0.1:50051")
+    assert env["GOVSHARE_CONSOLE_REDIS_URL"] == "redis://console@redis.example:6379/1"
+
+
 def test_a_sealed_session_opens_only_with_its_own_id() -> None:
     store = SessionStore(idle_seconds=600)
     session = store.create(PERSON, "the-persons-token", token_expires_at=5_000.0)

@@ -54,6 +54,22 @@ def test_a_postgresql_that_cannot_start_is_one_line_with_its_own_words(tmp_path:
         EmbeddedServers(pgdata.parent).start(redis=False)
 
 
+@pytest.mark.parametrize("name", ["My Projects", "x$HOME(1)"])
+def test_a_data_directory_whose_path_the_shell_would_split_is_refused_saying_what_to_do(name: str) -> None:
+    """A repository cloned into "~/My Projects" (./scripts/up keeps .govshare there) started no PostgreSQL, and
+    `govshare up` said only 'the embedded PostgreSQL did not start: Try "postgres --help" for more information.':
+    pg_ctl runs postgres through the shell with the socket directory, the data directory's path, unquoted."""
+    data_dir = Path(f"/tmp/govshare-embedded-{os.getpid()}/{name}")  # short: the path is the socket's
+    try:
+        with pytest.raises(EmbeddedDidNotStart) as refused:
+            EmbeddedServers(data_dir).start(redis=False)
+        message = str(refused.value)
+        assert f"cannot run in {data_dir / 'pg'}: its path holds" in message, message
+        assert "--data-dir" in message and "GOVSHARE_DATABASE_URL" in message, message
+    finally:
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
 def test_a_postgresql_that_cannot_restart_is_one_line_too(caplog: pytest.LogCaptureFixture) -> None:
     """`govshare up`'s supervisor retries a dead PostgreSQL's restart with backoff: each failed attempt logged
     pgserver's dump of the whole (growing) server log; now its line names what PostgreSQL wrote."""
@@ -118,6 +134,36 @@ def test_a_postgresql_left_by_a_launcher_killed_outright_stops_with_the_next_one
             servers.stop()
         if pid and _running(pid):
             os.kill(pid, 9)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_lock_file_naming_a_pid_another_program_has_since_is_not_taken_for_the_server() -> None:
+    """A PostgreSQL that did not stop (the machine or container restarted, the server killed) leaves its
+    postmaster.pid; once its pid is another program's, pgserver took that program for the server: `govshare up`
+    stopped at "cannot use the database … ConnectionRefusedError" on every start, and its stop sent that program
+    pg_ctl's SIGTERM, then SIGKILL. The stale lock file is removed: PostgreSQL starts, the program lives on."""
+    data_dir = Path(f"/tmp/govshare-embedded-p{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    servers = EmbeddedServers(data_dir).start(redis=False)
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        subprocess.run(["kill", "-9", str(servers.postgres_pid)], check=True)
+        while not servers.dead():
+            time.sleep(0.05)
+        servers.stop()
+        lock = data_dir / "pg" / "postmaster.pid"
+        lines = lock.read_text(encoding="utf-8").split("\n")
+        lock.write_text("\n".join([str(other.pid), *lines[1:]]), encoding="utf-8")  # its pid, reused
+        servers = EmbeddedServers(data_dir).start(redis=False)
+        assert servers.postgres_pid != other.pid
+        assert subprocess.run([sys.executable, "-c", "import asyncio, sys, asyncpg; "
+                               "asyncio.run(asyncpg.connect(sys.argv[1], timeout=10))", servers.database_url],
+                              capture_output=True, text=True, timeout=60).returncode == 0
+        servers.stop()
+        assert other.poll() is None, "the program holding the stale pid was ended"
+    finally:
+        servers.stop()
+        other.kill()
+        other.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

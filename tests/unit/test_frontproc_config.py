@@ -1200,3 +1200,56 @@ async def test_change_notices_go_to_an_edge_speaking_tls_and_the_secret_never_in
     with pytest.raises(ConfigError) as refused:
         parse(text, str(tmp_path / "dept.yaml"))
     assert f"dept.yaml:{_line_of(text, 'edge_ca_file')}: platform.edge_ca_file: cannot read " in str(refused.value)
+
+
+class _Catalog:
+    """A stand-in CatalogService holding the demo 前置机's entry, published naming ``target``."""
+
+    def __init__(self, target: str) -> None:
+        from frontproc import demo as dept
+        from govshare.catalog.v1 import catalog_pb2 as cat
+
+        self.entry = dept.social_insurance_entry(target)
+        self.entry.state = cat.ENTRY_STATE_PUBLISHED
+        self.calls: list[str] = []
+
+    async def ListEntryVersions(self, request, **_call):  # type: ignore[no-untyped-def]
+        from govshare.catalog.v1 import catalog_pb2 as cat
+
+        return cat.ListEntryVersionsResponse(versions=[self.entry])
+
+    async def UpdateEntry(self, request, **_call):  # type: ignore[no-untyped-def]
+        self.calls.append(f"update {request.entry.endpoint.target}")
+
+    async def SubmitEntry(self, request, **_call):  # type: ignore[no-untyped-def]
+        self.calls.append("submit")
+
+    async def ReviewEntry(self, request, **_call):  # type: ignore[no-untyped-def]
+        self.calls.append("publish")
+
+
+async def test_the_demo_entry_follows_its_frontproc_to_a_new_port_and_a_failed_review_does_not_stop_up(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up` on another --port publishes a version of the demo entry naming the 前置机's new port (the
+    integration test in test_up.py queries through it). When it cannot (the demo reviewer's password changed in the
+    console), it says so and goes on: a restart that never signed the reviewer in must not fail on it."""
+    import grpc
+
+    from frontproc import demo as dept
+
+    async def reviewer() -> tuple:
+        return (("authorization", "Bearer r"),)
+
+    async def refused() -> tuple:
+        raise grpc.aio.AioRpcError(grpc.StatusCode.UNAUTHENTICATED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                   details="wrong password or code")
+
+    catalog = _Catalog("127.0.0.1:50058")
+    await dept.follow(catalog, "127.0.0.1:50058", (), refused)  # type: ignore[arg-type]
+    assert catalog.calls == []  # names it already: nothing to do, nobody signed in
+    await dept.follow(catalog, "127.0.0.1:50068", (), reviewer)  # type: ignore[arg-type]
+    assert catalog.calls == ["update 127.0.0.1:50068", "submit", "publish"]
+    await dept.follow(_Catalog("127.0.0.1:50058"), "127.0.0.1:50068", (), refused)  # type: ignore[arg-type]
+    said = capsys.readouterr().err
+    assert ("the demo 前置机 listens on 127.0.0.1:50068, but its catalog entry 202001/000001 names 127.0.0.1:50058 "
+            "(a version naming 127.0.0.1:50068 was not published: UNAUTHENTICATED: wrong password or code)") in said

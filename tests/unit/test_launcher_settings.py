@@ -357,6 +357,26 @@ def test_a_taken_heavy_read_port_names_the_whole_block(monkeypatch: pytest.Monke
     assert f"--port N (govshare uses N to N+{PORT_BLOCK - 1}; now {base})" in message
 
 
+def test_a_console_port_another_program_holds_on_the_ipv6_loopback_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The banner sends browsers to http://localhost:N+6/, which a browser may open on ::1 first; the console
+    listens on 127.0.0.1, and only that was checked: with another program on [::1]:N+6 (a development server bound
+    to localhost), `govshare up` started and its console link opened that program."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    base = free_port_base()
+    ports = {name: base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    console = ports["console"]
+    with socket.socket(socket.AF_INET6) as holder:
+        holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        holder.bind(("::1", console))
+        holder.listen()
+        with pytest.raises(SystemExit) as info:
+            check_ports_free(ports, base)
+    message = str(info.value.code)
+    assert f"port {console} (console, on ::1, where a browser opening http://localhost:{console}/ may go) is " \
+           "already in use" in message, message
+    assert "--port N" in message
+
+
 def test_a_taken_metrics_port_is_named_with_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """GOVSHARE_METRICS_PORT=B gives each service B + its offset: a taken one stopped that service at every start,
     and `up` restarted it forever, without naming the port or the setting."""
