@@ -266,6 +266,24 @@ async def test_an_archive_with_a_malformed_trailer_is_reported_not_a_traceback(t
     assert run_verify_archive(tmp_path / "access_log_202501.jsonl", [public]) == 1
 
 
+async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """A record line altered to hold a list or an object as its chain id ended verify-archive in a TypeError
+    traceback (unhashable type), which told the auditor nothing of which line of the month was altered."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    lines = (await archived_january(path, key)).splitlines(keepends=True)
+    for chain_id, seq in (([1], 2), ({"a": 1}, 2), ("a" * 32, [2])):
+        record = json.loads(lines[2])
+        record["chain_id"], record["seq"] = chain_id, seq
+        altered = [*lines[:2], json.dumps(record).encode() + b"\n", *lines[3:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(b"".join(altered))
+    assert run_verify_archive(path, [public]) == 1
+
+
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
     await db.migrate(old_schema, "query")
