@@ -284,6 +284,24 @@ async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_tr
     assert run_verify_archive(path, [public]) == 1
 
 
+async def test_an_archived_records_time_beyond_the_calendar_or_without_its_offset_is_reported(tmp_path: Path) -> None:
+    """A record line altered to a time whose UTC instant is no date (9999-12-31T23:59:59-14:00) ended verify-archive
+    in an OverflowError traceback; one without its offset was read in the verifying machine's own zone, so whether
+    its hash held depended on where the auditor sat (in UTC it did, unreported but for the digest)."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    lines = (await archived_january(path, key)).splitlines(keepends=True)
+    record = json.loads(lines[2])
+    for time in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", record["time"].removesuffix("+00:00")):
+        altered = [*lines[:2], json.dumps({**record, "time": time}).encode() + b"\n", *lines[3:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(b"".join(altered))
+    assert run_verify_archive(path, [public]) == 1
+
+
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
     await db.migrate(old_schema, "query")
