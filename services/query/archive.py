@@ -240,9 +240,12 @@ def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
         chain_id, seq, prev_hash, stored = row["chain_id"], row["seq"], row["prev_hash"], row["hash"]
     except (KeyError, TypeError, ValueError, OverflowError):
         return "not an access record"
-    if not isinstance(chain_id, str) or type(seq) is not int:
-        # The writer's chain ids are text and its sequences integers: a line altered to hold a list or an object
-        # there ended verify-archive in a traceback (unhashable type), telling the auditor nothing of the file.
+    if not all(isinstance(value, str) for value in (chain_id, prev_hash, stored)) or type(seq) is not int \
+            or type(row.get("record_format", 1)) is not int:
+        # The writer's chain ids and hashes are text and its sequences and formats integers: a line altered to hold
+        # a list or an object there ended verify-archive in a traceback (unhashable type; a chain's first record of
+        # the month linking to a number: no attribute 'encode'), telling the auditor nothing of the file; a format
+        # of true passed for format 1.
         return "not an access record"
     last = heads.get(chain_id)
     if last is not None and seq != last[0] + 1:

@@ -284,6 +284,20 @@ async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_tr
     assert run_verify_archive(path, [public]) == 1
 
 
+async def test_a_months_first_record_linking_to_no_hash_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """A chain's first record in a month links to the previous month's last (its sequence past 1): altered to link
+    to a number, a list or null, verify-archive ended in an AttributeError traceback (no attribute 'encode'); a
+    record format of true was read as format 1."""
+    key = Ed25519PrivateKey.generate()
+    lines = (await archived_january(tmp_path / "access_log_202501.jsonl", key)).splitlines(keepends=True)
+    record = json.loads(lines[1])
+    for change in ({"prev_hash": 5}, {"prev_hash": [1]}, {"prev_hash": None}, {"hash": None},
+                   {"record_format": True}):
+        altered = [lines[0], json.dumps({**record, "seq": 7, **change}).encode() + b"\n", *lines[2:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 2: not an access record", "the records are not those the signature covers (digest differs)"])
+
+
 async def test_an_archived_records_time_beyond_the_calendar_or_without_its_offset_is_reported(tmp_path: Path) -> None:
     """A record line altered to a time whose UTC instant is no date (9999-12-31T23:59:59-14:00) ended verify-archive
     in an OverflowError traceback; one without its offset was read in the verifying machine's own zone, so whether
