@@ -108,7 +108,10 @@ ENTRY_FIELDS = {
 }
 
 #: The audit trail's operations (services/query: one record per call of these RPCs).
-OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载"}
+OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载",
+             # A portal's lookup of whose accesses a person's record had (ListSubjectAccesses), on the authority's
+             # 审计员's page: it was shown as the English "SubjectLookup".
+             "SubjectLookup": "个人被访问记录查询"}
 
 #: The steps of an application's history (sharing.proto ApplicationEvent.action).
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",

@@ -1518,6 +1518,8 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
                        "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "失败",
                        "库无", "资源不存在",
                        "拒绝（非经授权的个人查询门户：该业务系统无权查询个人被访问记录）"], results
+    # A portal's lookup of a person's accesses is named in Chinese, as every other operation is.
+    assert "<td>个人被访问记录查询</td>" in page and "SubjectLookup</td>" not in page
     # Every other result in the words of the month's feedback (其中已应答…), not 已答复 (an application's reply),
     # 无记录, 请求无效 or 平台未能答复 as the page said.
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
