@@ -548,7 +548,10 @@ def access_result(access: Any) -> str:
     how far it got (its closing record): a download its caller cancelled after one page said it failed, as if
     nothing had left, and one under way or whose replica stopped said it was answered, as if every row had."""
     result = labels.ACCESS_RESULT.get(access.result, "")
-    denied = labels.DENY_REASON.get(access.deny_reason, "") if access.result == labels.DENIED_RESULT else ""
+    # A refusal DenyReason has no value for (a system that is no portal asking whose accesses a person's record had)
+    # comes with its reason in failure_reason: it was said 拒绝 alone, like no other refusal.
+    denied = (labels.DENY_REASON.get(access.deny_reason, "") or labels.DENIED_OTHER.get(access.failure_reason, "")
+              if access.result == labels.DENIED_RESULT else "")
     if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
         return labels.NOT_FOUND.get(access.failure_reason, result)
     if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):

@@ -75,6 +75,8 @@ DENY_REASON = {
     common_pb2.DENY_REASON_SYSTEM_REQUIRED: "须由业务系统调用，人员登录不能查询",
     common_pb2.DENY_REASON_GRANT_LAPSED: "授权已失效：所授信息项均经目录变更后重新增加",
 }
+#: Why an access was refused when DenyReason has no value for it (ListAccesses gives it as failure_reason).
+DENIED_OTHER = {"NOT_A_SUBJECT_ACCESS_PORTAL": "非经授权的个人查询门户：该业务系统无权查询个人被访问记录"}
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2
 #: AccessResult DENIED: said with its deny_reason.
@@ -106,7 +108,10 @@ ENTRY_FIELDS = {
 }
 
 #: The audit trail's operations (services/query: one record per call of these RPCs).
-OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载"}
+OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载",
+             # A portal's lookup of whose accesses a person's record had (ListSubjectAccesses), on the authority's
+             # 审计员's page: it was shown as the English "SubjectLookup".
+             "SubjectLookup": "个人被访问记录查询"}
 
 #: The steps of an application's history (sharing.proto ApplicationEvent.action).
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",

@@ -183,7 +183,7 @@ def _earlier_export(out: Path, log: str) -> dict[tuple[str, int, str], list[str]
             continue
         try:
             checkpoint = from_json(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the JSON parser goes
             earlier[("", number, text)] = [text]
             continue
         if why := other_log(checkpoint.chain_id, log):
@@ -227,7 +227,8 @@ def _latest_kept(path: Path, log: str) -> list:  # list[services.runtime.checkpo
             continue
         try:
             checkpoint = from_json(json.loads(line))
-        except ValueError as exc:  # json.JSONDecodeError is one
+        except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError; RecursionError: arrays
+            # nested deeper than the parser goes ended verify-trail --checkpoints in a traceback
             raise ValueError(f"{path}:{number}: not a checkpoint line ({exc})") from None
         if other_log(checkpoint.chain_id, log):
             raise ValueError(f"{path}:{number}: " + (

@@ -172,7 +172,7 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
             continue
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested deeper than the parser goes
             problems.append(f"line {number}: not JSON")
             digest.update(line)
             continue
@@ -218,16 +218,34 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     return rows, problems
 
 
+def _utc(text: str) -> dt.datetime:
+    """A record's time as the writer stores it (UTC ISO form, with its offset), in UTC; ValueError for one without
+    an offset (read in the verifying machine's own zone, its hash held or not by where the auditor sat), and
+    OverflowError for one whose UTC instant is no date (9999-12-31T23:59:59-14:00 ended verify-archive in a
+    traceback)."""
+    time = dt.datetime.fromisoformat(text)
+    if time.tzinfo is None:
+        raise ValueError("a record's time has its offset")
+    return time.astimezone(dt.UTC)
+
+
 def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
     """Why an archived record breaks its chain within the file, or None."""
     try:
         # A line of an archive written before records had a format (query migration 023) has neither record_format
         # nor grant_id: format 1, verified as it was hashed.
         row = dict(data)  # type: ignore[call-overload]
-        row["time"] = dt.datetime.fromisoformat(row["time"])
+        row["time"] = _utc(row["time"])
         values = hashed_values(row)
         chain_id, seq, prev_hash, stored = row["chain_id"], row["seq"], row["prev_hash"], row["hash"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return "not an access record"
+    if not all(isinstance(value, str) for value in (chain_id, prev_hash, stored)) or type(seq) is not int \
+            or type(row.get("record_format", 1)) is not int:
+        # The writer's chain ids and hashes are text and its sequences and formats integers: a line altered to hold
+        # a list or an object there ended verify-archive in a traceback (unhashable type; a chain's first record of
+        # the month linking to a number: no attribute 'encode'), telling the auditor nothing of the file; a format
+        # of true passed for format 1.
         return "not an access record"
     last = heads.get(chain_id)
     if last is not None and seq != last[0] + 1:

@@ -88,15 +88,20 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
     """One access as the access log's view shows it (access_outcomes: an export with its closing record's
     outcome, when it ended and what left)."""
     rows, pages = sent_counts(row["sent"]) or (0, 0)
+    deny_reason = _DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0
     return audit_pb2.AccessRecord(
         id=row["id"], time=to_timestamp(row["time"]), system_id=row["system_id"],
         department_code=row["department_code"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"],
         items=row["items"], key=row["key"], purpose=_PURPOSES.value(row["purpose"]),
         purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]), trace_id=row["trace_id"],
-        # One column holds a refusal's reason and a failure's cause (services.query.audit).
-        deny_reason=_DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0,
-        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND) else "",
+        # One column holds a refusal's reason and a failure's cause (services.query.audit). A refusal whose reason
+        # DenyReason has no value for (a system without the portal role looking up whose accesses a person's record
+        # had: NOT_A_SUBJECT_ACCESS_PORTAL) is listed with that reason as its failure_reason: it was listed DENIED
+        # with no reason at all, and the auditor could not tell that probe from any other refusal.
+        deny_reason=deny_reason,
+        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND)
+        or (row["result"] == DENIED and not deny_reason) else "",
         end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages, grant_id=row["grant_id"])
 
 

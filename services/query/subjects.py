@@ -14,7 +14,8 @@ authorization answers the two policy questions over its internal SubjectAccessPo
 * **Confidential grants.** An access made by a department (and, when the grant names systems, by one of them)
   to a resource while it held a grant marked confidential is withheld until that grant's release time; then
   it appears like any other. While withheld nothing says so (a count would tell the subject of an
-  investigation that there is one). Access log rows do not name their grant, so the rule is conservative:
+  investigation that there is one). A row names the grant that allowed it (grant_id), but a refused call's, one of
+  an unconditional resource and one written before query migration 023 name none, so the rule is conservative:
   any confidential grant of that department on that resource active at the access's time withholds it.
 * **Audit.** Every lookup writes its own access record (operation ``SubjectLookup``, the subject's identifier
   as key, the portal's declared purpose) before anything is returned, like every query.

@@ -485,7 +485,7 @@ def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier,
             continue
         try:
             checkpoint = from_json(json.loads(line))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the JSON parser goes
             problems.append(f"line {number}: not a checkpoint ({exc})")
             continue
         problem = misplaced(checkpoint) or verifier.problem(checkpoint)

@@ -255,8 +255,11 @@ async def test_only_a_portal_the_authority_named_may_look_and_every_lookup_is_au
     assert (mine.system_id, mine.key, mine.purpose, mine.result) == (
         parties.systems["sub_portal"], person, common.PURPOSE_TYPE_BUSINESS_COLLABORATION,
         audit_pb2.ACCESS_RESULT_ANSWERED)
-    refused_lookups = {(a.system_id, a.result) for a in lookups}
-    assert (parties.systems["sub_portal_other"], audit_pb2.ACCESS_RESULT_DENIED) in refused_lookups
+    # Each refusal is listed with why: DenyReason has no value for a system that is no portal, and the lookup it
+    # tried was listed DENIED with no reason at all (deny_reason unset, failure_reason empty).
+    refused_lookups = {(a.system_id, a.result, a.deny_reason, a.failure_reason) for a in lookups}
+    assert (parties.systems["sub_portal_other"], audit_pb2.ACCESS_RESULT_DENIED, 0,
+            "NOT_A_SUBJECT_ACCESS_PORTAL") in refused_lookups
 
     # A role taken back stops the next lookup at once.
     await parties.roles.RevokeSystemRole(roles_pb2.RevokeSystemRoleRequest(

@@ -266,6 +266,56 @@ async def test_an_archive_with_a_malformed_trailer_is_reported_not_a_traceback(t
     assert run_verify_archive(tmp_path / "access_log_202501.jsonl", [public]) == 1
 
 
+async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """A record line altered to hold a list or an object as its chain id ended verify-archive in a TypeError
+    traceback (unhashable type), which told the auditor nothing of which line of the month was altered."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    lines = (await archived_january(path, key)).splitlines(keepends=True)
+    for chain_id, seq in (([1], 2), ({"a": 1}, 2), ("a" * 32, [2])):
+        record = json.loads(lines[2])
+        record["chain_id"], record["seq"] = chain_id, seq
+        altered = [*lines[:2], json.dumps(record).encode() + b"\n", *lines[3:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(b"".join(altered))
+    assert run_verify_archive(path, [public]) == 1
+
+
+async def test_a_months_first_record_linking_to_no_hash_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """A chain's first record in a month links to the previous month's last (its sequence past 1): altered to link
+    to a number, a list or null, verify-archive ended in an AttributeError traceback (no attribute 'encode'); a
+    record format of true was read as format 1."""
+    key = Ed25519PrivateKey.generate()
+    lines = (await archived_january(tmp_path / "access_log_202501.jsonl", key)).splitlines(keepends=True)
+    record = json.loads(lines[1])
+    for change in ({"prev_hash": 5}, {"prev_hash": [1]}, {"prev_hash": None}, {"hash": None},
+                   {"record_format": True}):
+        altered = [lines[0], json.dumps({**record, "seq": 7, **change}).encode() + b"\n", *lines[2:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 2: not an access record", "the records are not those the signature covers (digest differs)"])
+
+
+async def test_an_archived_records_time_beyond_the_calendar_or_without_its_offset_is_reported(tmp_path: Path) -> None:
+    """A record line altered to a time whose UTC instant is no date (9999-12-31T23:59:59-14:00) ended verify-archive
+    in an OverflowError traceback; one without its offset was read in the verifying machine's own zone, so whether
+    its hash held depended on where the auditor sat (in UTC it did, unreported but for the digest)."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    lines = (await archived_january(path, key)).splitlines(keepends=True)
+    record = json.loads(lines[2])
+    for time in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", record["time"].removesuffix("+00:00")):
+        altered = [*lines[:2], json.dumps({**record, "time": time}).encode() + b"\n", *lines[3:]]
+        assert verify_file(altered, [key.public_key()]) == (
+            2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(b"".join(altered))
+    assert run_verify_archive(path, [public]) == 1
+
+
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
     await db.migrate(old_schema, "query")

@@ -69,6 +69,27 @@ def test_a_checkpoint_export_with_bytes_that_are_not_utf8_names_the_line(tmp_pat
     assert "can't decode byte 0xff" in problem, result.stderr
 
 
+def test_a_line_nested_deeper_than_the_json_parser_goes_is_a_problem_of_that_line(tmp_path: Path,
+                                                                                    public_key: Path) -> None:
+    """A line of arrays nested 100 000 deep (a damaged or hostile file) ended verify-checkpoints, verify-archive
+    and verify-trail --checkpoints in a RecursionError traceback that named no line: it is a line that is no
+    checkpoint (no record), as any line that is not JSON is."""
+    from services.client import latest_kept_checkpoints, run_verify_archive, run_verify_checkpoints
+
+    nested = b"[" * 100_000 + b"\n"
+    damaged = tmp_path / "access_log_202501.jsonl"
+    damaged.write_bytes(b'{"format":"govshare.audit.archive.v1","partition":"access_log_202501"}\n' + nested)
+    assert run_verify_archive(damaged, [public_key]) == 1
+    assert run_verify_checkpoints(damaged, [public_key]) == 1
+    kept = tmp_path / "kept.jsonl"
+    kept.write_bytes(nested)
+    with pytest.raises(ValueError, match=r"kept.jsonl:1: not a checkpoint line \(maximum recursion depth"):
+        latest_kept_checkpoints(kept)
+    # An export to that file keeps the line as it is, as any line that is no checkpoint.
+    from services.client import _earlier_export
+    assert list(_earlier_export(kept, "access").values()) == [[nested.decode().strip()]]
+
+
 def test_an_export_of_checkpoints_that_fails_leaves_the_kept_export_as_it_was(tmp_path: Path) -> None:
     """`govshare export-checkpoints --out FILE` truncated FILE before it asked for a token: an auditor refreshing
     the export they keep (what verify-trail --checkpoints compares the trail with) lost it to a wrong secret, a

@@ -1528,6 +1528,9 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
                                failure_reason="RECORD_NOT_FOUND"),
         audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_NOT_FOUND,
                                failure_reason="RESOURCE_NOT_FOUND"),
+        # A lookup of a person's accesses by a system that is no portal: DenyReason has no value for it.
+        audit_pb2.AccessRecord(operation="SubjectLookup", result=audit_pb2.ACCESS_RESULT_DENIED,
+                               failure_reason="NOT_A_SUBJECT_ACCESS_PORTAL"),
     ]
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
@@ -1538,7 +1541,10 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     assert results == ["下载中止（调用方取消或超时）：已发送 500 行（1 页）", "已完整下载：已发送 1200 行（3 页）",
                        "已准许，未记录结束（可能仍在下载，或服务中断）",
                        "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "失败",
-                       "库无", "资源不存在"], results
+                       "库无", "资源不存在",
+                       "拒绝（非经授权的个人查询门户：该业务系统无权查询个人被访问记录）"], results
+    # A portal's lookup of a person's accesses is named in Chinese, as every other operation is.
+    assert "<td>个人被访问记录查询</td>" in page and "SubjectLookup</td>" not in page
     # Every other result in the words of the month's feedback (其中已应答…), not 已答复 (an application's reply),
     # 无记录, 请求无效 or 平台未能答复 as the page said.
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
