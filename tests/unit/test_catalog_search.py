@@ -114,6 +114,21 @@ def test_highlight_spans_map_back_to_the_stored_text() -> None:
     assert search.spans("人口", ["户籍"]) == []
 
 
+@pytest.mark.parametrize(("text", "query", "expected"), [
+    ("Cafe\u0301地图", "café", [(0, 5)]),  # e and a combining acute, which NFKC composes: found by é
+    ("Cafe\u0301地图", "Café", [(0, 5)]),
+    ("Lu\u0308 lü", "lü", [(0, 3), (4, 6)]),  # pinyin typed with a combining diaeresis, and precomposed
+    ("ＧＩＳ数据", "ｇｉｓ", [(0, 3)]),
+])
+def test_a_match_made_by_normalising_a_character_with_its_marks_is_highlighted(
+        text: str, query: str, expected: list[tuple[int, int]]) -> None:
+    """The index matches a version's text normalised whole, and found Cafe\u0301 by café; the highlight normalised
+    each code point alone (e, then a lone mark), found no é and showed the hit with nothing highlighted."""
+    terms = search.parse_query(query)
+    assert all(term in search.normalize(text) for term in terms)  # what the index matches
+    assert search.spans(text, terms) == expected
+
+
 def test_every_substring_is_found_by_the_index() -> None:
     """Matching stays substring matching: no segmentation may lose a fragment of a name or summary."""
     rng = random.Random(3)
