@@ -38,7 +38,7 @@ def version_changes(published: Any, submitted: Any) -> list[str]:
     lines = [f"{title[name]}：{show(getattr(published, name))} → {show(getattr(submitted, name))}"
              for name, show in _SHOWN if getattr(published, name) != getattr(submitted, name)]
     lines += [f"{title[name]}已修改" for name in _TEXTS if getattr(published, name) != getattr(submitted, name)]
-    if list(published.share_methods) != list(submitted.share_methods):
+    if sorted(published.share_methods) != sorted(submitted.share_methods):  # a set, whatever order it was sent in
         lines.append(f"{title['share_methods']}：{_methods(published)} → {_methods(submitted)}")
     if list(published.related_codes) != list(submitted.related_codes):
         lines.append(f"{title['related_codes']}：{_codes(published)} → {_codes(submitted)}")

@@ -1420,6 +1420,12 @@ def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -
         "信息项 phone：不再是敏感项（已获授权的部门将读到未脱敏的值）",
     ]
     assert version_changes(published, published) == []
+    both, reordered = catalog_pb2.Entry(), catalog_pb2.Entry()
+    both.CopyFrom(published)
+    both.share_methods[:] = [common_pb2.SHARE_METHOD_BATCH_DOWNLOAD, common_pb2.SHARE_METHOD_ONLINE_QUERY]
+    reordered.CopyFrom(both)
+    reordered.share_methods[:] = [common_pb2.SHARE_METHOD_ONLINE_QUERY, common_pb2.SHARE_METHOD_BATCH_DOWNLOAD]
+    assert version_changes(both, reordered) == []  # the share methods are a set
     # Each field is named as the entry's form and page name it (R-CAT-1), not 名称, 网络, 密级, 不予共享的依据.
     base, renamed = catalog_pb2.Entry(), catalog_pb2.Entry()
     base.CopyFrom(published)
