@@ -30,6 +30,10 @@ DATA_TYPE = {catalog_pb2.DATA_TYPE_CHARACTER: "字符型C", catalog_pb2.DATA_TYP
              catalog_pb2.DATA_TYPE_MEMO: "备注型M", catalog_pb2.DATA_TYPE_GENERAL: "通用型G",
              catalog_pb2.DATA_TYPE_DOUBLE: "双精度型B", catalog_pb2.DATA_TYPE_INTEGER: "整型I",
              catalog_pb2.DATA_TYPE_FLOAT: "浮点型F"}
+#: A key item's kind (catalog.proto IdentifierKind), as the entry form's 键类型 names it.
+IDENTIFIER_KIND = {catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID: "公民身份号码",
+                   catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE: "统一社会信用代码",
+                   catalog_pb2.IDENTIFIER_KIND_REGION_CODE: "行政区划代码", catalog_pb2.IDENTIFIER_KIND_TEXT: "文本"}
 UPDATE_CYCLE = {catalog_pb2.UPDATE_CYCLE_REALTIME: "实时", catalog_pb2.UPDATE_CYCLE_DAILY: "每日",
                 catalog_pb2.UPDATE_CYCLE_WEEKLY: "每周", catalog_pb2.UPDATE_CYCLE_MONTHLY: "每月",
                 catalog_pb2.UPDATE_CYCLE_QUARTERLY: "每季度", catalog_pb2.UPDATE_CYCLE_HALF_YEARLY: "每半年",

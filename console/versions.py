@@ -25,6 +25,9 @@ _SHOWN: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("secrecy", lambda v: labels.SECRECY.get(v, str(v))),
     ("open_to_public", lambda v: "是" if v else "否"),
     ("key_item", str),
+    ("format_class", lambda v: labels.FORMAT_CLASS.get(v, str(v))),
+    ("format_type", str),
+    ("project_code", str),
 )
 _TEXTS = ("summary", "share_condition", "legal_basis", "open_condition")
 
@@ -35,8 +38,10 @@ def version_changes(published: Any, submitted: Any) -> list[str]:
     lines = [f"{title[name]}：{show(getattr(published, name))} → {show(getattr(submitted, name))}"
              for name, show in _SHOWN if getattr(published, name) != getattr(submitted, name)]
     lines += [f"{title[name]}已修改" for name in _TEXTS if getattr(published, name) != getattr(submitted, name)]
-    if list(published.share_methods) != list(submitted.share_methods):
+    if sorted(published.share_methods) != sorted(submitted.share_methods):  # a set, whatever order it was sent in
         lines.append(f"{title['share_methods']}：{_methods(published)} → {_methods(submitted)}")
+    if list(published.related_codes) != list(submitted.related_codes):
+        lines.append(f"{title['related_codes']}：{_codes(published)} → {_codes(submitted)}")
     if (published.endpoint.target, published.endpoint.dataset) != (submitted.endpoint.target,
                                                                    submitted.endpoint.dataset):
         lines.append(f"数据来源：{_source(published)} → {_source(submitted)}")
@@ -68,6 +73,8 @@ def _item_change(old: Any, new: Any) -> list[str]:
         changed.append("改为敏感项")
     elif old.sensitive and old.mask_rule != new.mask_rule:
         changed.append(f"脱敏规则 {old.mask_rule or '全部遮盖'} → {new.mask_rule or '全部遮盖'}")
+    if old.identifier != new.identifier:
+        changed.append(f"键类型 {_kind(old)} → {_kind(new)}（查询键按新的类型校验）")
     if new.basic and not old.basic:
         changed.append("改为基础项（基础信息资源的基础项无需授权即可使用）")
     elif old.basic and not new.basic:
@@ -82,6 +89,14 @@ def _item(item: Any) -> str:
 def _type(item: Any) -> str:
     kind = labels.DATA_TYPE.get(item.data_type, str(item.data_type))
     return f"{kind}，长度 {item.length}" if item.length else kind
+
+
+def _kind(item: Any) -> str:
+    return labels.IDENTIFIER_KIND.get(item.identifier, str(item.identifier)) if item.identifier else "无"
+
+
+def _codes(entry: Any) -> str:
+    return "、".join(entry.related_codes) or "无"
 
 
 def _methods(entry: Any) -> str:

@@ -415,14 +415,16 @@ class Catalog:
                             page_token: str) -> Page:
         assert self._index is not None
         request = paging.fingerprint("index", terms, entry_filter)
-        after = paging.decode(page_token, request, (int, int, int, int))
+        # (class, key in three parts, the walk's stamp in two); a token of four is one from before the stamp.
+        after = paging.decode(page_token, request, (int,) * 6, older=((int,) * 4,))
         resume = None if after is None else (after[0], (after[1] << 44) | (after[2] << 22) | after[3])
+        as_of = None if after is None or len(after) < 6 else (after[4] << 22) | after[5]
         view = View.of(caller, self._zone)
-        hits = await self._index.search(
+        hits, as_of = await self._index.search(
             terms, Visibility(view.sees_everything, view.department_code, view.extranet),
             Filters(entry_filter.provider_department_code, entry_filter.category, entry_filter.share_type,
                     entry_filter.zone, entry_filter.update_cycle, entry_filter.subject, entry_filter.project_code),
-            resume, size + 1)
+            resume, as_of, size + 1)
         found = await self._store.versions_of([(hit.code, hit.version) for hit in hits[:size]])
         entries = [lifecycle.shown_to(caller, entry) for entry in
                    (found.get((hit.code, hit.version)) for hit in hits[:size]) if entry is not None
@@ -431,8 +433,8 @@ class Catalog:
             return Page(entries, "")
         last = hits[size - 1]
         mask = (1 << 22) - 1  # the 64-bit key in three parts a token's integers hold
-        return Page(entries, paging.encode((last.cls, last.key >> 44, (last.key >> 22) & mask, last.key & mask),
-                                           request))
+        return Page(entries, paging.encode((last.cls, last.key >> 44, (last.key >> 22) & mask, last.key & mask,
+                                            as_of >> 22, as_of & mask), request))
 
     def _searchable(self, caller: Caller, entry: Entry) -> bool:
         """Rechecked on the rows read: the index may be a few milliseconds behind a retirement or a zone."""

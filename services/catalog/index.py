@@ -17,13 +17,25 @@ for its department and the authority), unless that version is retired. Fields:
   ``name_chars`` / ``text_chars``: their single characters (one-character queries);
 * the filters (provider, category, share type, zone, update cycle, subject,
   project) and who may see it (owner department, published once, extranet-visible);
-* ``key``: the tie-breaker key, widely used first, then recent, then code.
+* ``key``: the tie-breaker key, widely used first, then recent, then code;
+* ``key_before`` / ``key_since``: the key the document had before its last change of key, and when (this
+  replica's stamp, see below), so that a walk through the pages keeps the order it began with.
 
 Relevance is four classes, every query word required in each (see :func:`_classes`):
 whole words in the name, then substrings of the name, then whole words anywhere,
 then substrings anywhere; inside a class, by ``rank``. The class and the key depend
 on the document and the query only (not on corpus statistics), so a page token
-(class, key) resumes exactly where the last page ended whatever changed in between.
+(class, key) resumes where the last page ended.
+
+The key changes, though: a republication moves an entry to a more recent week, and its use
+count crossing a power of ten to another bucket. Resumed on the keys as they are now, an entry
+whose key rose past the token's after its page was shown was shown again, and one whose key fell
+past it before it was shown was never shown. Each commit of the index therefore has a stamp
+(milliseconds, increasing), each document keeps the key it had before its key last changed and
+the stamp of that change, and a token carries the stamp its first page was read at: a document
+whose key changed since is placed by its key before. A document whose key changed twice since the
+walk began, or a walk carried on by a replica that rebuilt its index meanwhile, may still be placed
+by a newer key.
 """
 
 from __future__ import annotations
@@ -83,7 +95,8 @@ class IndexedVersion:
 
 @dataclass(frozen=True)
 class Hit:
-    """A found entry: its version, relevance class and tie-breaker key (what a page token resumes after)."""
+    """A found entry: its version, relevance class and tie-breaker key as of the walk's stamp (what a page token
+    resumes after)."""
 
     code: str
     version: int
@@ -121,6 +134,11 @@ def code_order(code: str) -> int:
     return (prefix * 1001 + middle) * 1_000_000 + int(match.group(5))
 
 
+def _milliseconds(moment: dt.datetime) -> int:
+    """A commit's stamp: milliseconds since _EPOCH."""
+    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
 def usage_bucket(usage: int) -> int:
     """0..7: roughly the decimal order of magnitude of the use count (0, 1-9, 10-99, ... 10^6+)."""
     return min(7, len(str(usage)) if usage > 0 else 0)
@@ -154,6 +172,8 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("code", stored=True, tokenizer_name="raw")
     builder.add_unsigned_field("version", stored=True)
     builder.add_unsigned_field("key", stored=True, fast=True)
+    builder.add_unsigned_field("key_before", stored=True, fast=True)
+    builder.add_unsigned_field("key_since", stored=True, fast=True)
     for name in ("owner", "provider", "subject", "project"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     for name in ("published", "extranet", "category", "share_type", "zone", "update_cycle"):
@@ -171,12 +191,22 @@ def _new_index(schema: tantivy.Schema) -> tantivy.Index:
     return index
 
 
-def _document(row: IndexedVersion) -> tantivy.Document:
+def _document(row: IndexedVersion, earlier: tuple[int, int, int] | None = None, stamp: int = 0) -> tantivy.Document:
+    """The document of ``row``; ``earlier`` is its previous document's (key, key_before, key_since), kept when the
+    key is the same, else the previous key becomes key_before as of ``stamp``. Without one (a rebuild, an entry new
+    to the index) the key is its own key before, since the beginning."""
     name_words = row.name_words or " ".join(search.words(row.name))
     text_words = row.text_words or " ".join(search.words(row.text))
+    key = rank_key(row.recency, row.usage, row.code)
+    if earlier is None:
+        before, since = key, 0
+    elif earlier[0] == key:
+        before, since = earlier[1], earlier[2]
+    else:
+        before, since = earlier[0], stamp
     document = tantivy.Document()
     # Typed adds: keyword arguments would make the numbers signed, which an unsigned field refuses.
-    for field, number in (("version", row.version), ("key", rank_key(row.recency, row.usage, row.code)),
+    for field, number in (("version", row.version), ("key", key), ("key_before", before), ("key_since", since),
                           ("published", int(row.published)), ("extranet", int(row.extranet_visible)),
                           ("category", row.category), ("share_type", row.share_type), ("zone", row.zone),
                           ("update_cycle", row.update_cycle)):
@@ -198,8 +228,12 @@ class SearchIndex:
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
         self._building: tuple[tantivy.Index, tantivy.IndexWriter] | None = None
-        #: One writer at a time (build batches, event batches); searches need no lock.
+        #: One writer at a time (build batches, event batches); a walk's first page takes it to read the stamp of
+        #: the commit it searches.
         self._lock = threading.Lock()
+        #: The stamp of the last commit (milliseconds since _EPOCH, increasing): what a walk's first page saw; and
+        #: of the last commit that changed a document's key (a walk begun since reads the keys as they are).
+        self._stamp = self._key_changed = 0
 
     @property
     def ready(self) -> bool:
@@ -230,16 +264,33 @@ class SearchIndex:
             self._index, self._writer, self._building = index, writer, None
 
     def apply(self, codes: Iterable[str], rows: Sequence[IndexedVersion]) -> None:
-        """Replaces the documents of ``codes`` by ``rows`` (their current versions; none: not searchable)."""
+        """Replaces the documents of ``codes`` by ``rows`` (their current versions; none: not searchable), each
+        keeping the key it had before, as of this commit's stamp, when its key changes."""
         with self._lock:
             if self._writer is None or self._index is None:
                 return
+            searcher = self._index.searcher()
+            stamp = max(self._stamp + 1, _milliseconds(dt.datetime.now(dt.UTC)))
+            earlier = {row.code: self._keys_of(searcher, row.code) for row in rows}
             for code in codes:
                 self._writer.delete_documents_by_term("code", code)
             for row in rows:
-                self._writer.add_document(_document(row))
+                self._writer.add_document(_document(row, earlier[row.code], stamp))
+            # Before the commit is searched: a later page that sees it must not take the keys as they are.
+            if any(keys[0] != rank_key(row.recency, row.usage, row.code)
+                   for row in rows if (keys := earlier[row.code]) is not None):
+                self._key_changed = stamp
             self._writer.commit()
             self._index.reload()
+            self._stamp = stamp
+
+    def _keys_of(self, searcher: tantivy.Searcher, code: str) -> tuple[int, int, int] | None:
+        """The (key, key_before, key_since) of ``code``'s document, None when it has none."""
+        found = searcher.search(Q.term_query(self._schema, "code", code), limit=1, count=False)
+        if not found.hits:
+            return None
+        document = searcher.doc(found.hits[0][1])
+        return int(document["key"][0]), int(document["key_before"][0]), int(document["key_since"][0])
 
     def size(self) -> int:
         return self._index.searcher().num_docs if self._index is not None else 0
@@ -248,11 +299,21 @@ class SearchIndex:
 
     def search(self, terms: Sequence[str], visibility: Visibility, filters: Filters,
                after: tuple[int, int] | None, limit: int) -> list[Hit]:
-        """Up to ``limit`` hits after ``after`` (class, key), best first."""
+        """Up to ``limit`` hits after ``after`` (class, key), best first, by the keys as they are now."""
+        return self.search_page(terms, visibility, filters, after, None, limit)[0]
+
+    def search_page(self, terms: Sequence[str], visibility: Visibility, filters: Filters,
+                    after: tuple[int, int] | None, as_of: int | None, limit: int) -> tuple[list[Hit], int]:
+        """Up to ``limit`` hits after ``after`` (class, key), best first, each placed by its key as of the stamp
+        ``as_of`` (None: a walk's first page, as of the commit searched); and that stamp, for the next page."""
         index = self._index
         if index is None:
             raise RuntimeError("the search index is not built")
-        searcher = index.searcher()
+        if as_of is None:
+            with self._lock:  # the searcher and the stamp of the same commit
+                searcher, as_of = self._index.searcher(), self._stamp  # type: ignore[union-attr]
+        else:
+            searcher = index.searcher()
         required = self._filters(visibility, filters)
         classes = _classes(self._schema, terms)
         hits: list[Hit] = []
@@ -260,17 +321,36 @@ class SearchIndex:
         for cls in range(first, CLASSES):
             clauses = [(MUST, classes[cls]), *((MUST, q) for q in required)]
             clauses += [(MUST_NOT, classes[better]) for better in _EXCLUDED[cls]]
-            if after is not None and cls == after[0]:
-                clauses.append((MUST, Q.range_query(self._schema, "key", tantivy.FieldType.Unsigned, None,
-                                                    after[1], include_upper=False)))
-            found = searcher.search(Q.boolean_query(clauses), limit=limit - len(hits), count=False,
-                                    order_by_field="key", order=tantivy.Order.Desc)
-            for key, address in found.hits:
+            below = after[1] if after is not None and cls == after[0] else None
+            if as_of >= self._key_changed:  # no key changed since the walk began: the keys as they are
+                found = self._by_key(searcher, clauses, "key", None, below, limit - len(hits))
+            else:
+                found = self._by_key(searcher, clauses, "key", as_of, below, limit - len(hits))
+                found += self._by_key(searcher, clauses, "key_before", as_of, below, limit - len(hits))
+                found.sort(key=lambda hit: hit[0], reverse=True)
+            for key, address in found[:limit - len(hits)]:
                 document = searcher.doc(address)
-                hits.append(Hit(document["code"][0], int(document["version"][0]), cls, int(key)))
+                hits.append(Hit(document["code"][0], int(document["version"][0]), cls, key))
             if len(hits) >= limit:
                 break
-        return hits
+        return hits, as_of
+
+    def _by_key(self, searcher: tantivy.Searcher, clauses: list, field: str, as_of: int | None, below: int | None,
+                limit: int) -> list[tuple[int, tantivy.DocAddress]]:
+        """The documents matching ``clauses`` whose key as of ``as_of`` is ``field`` (key: unchanged since;
+        key_before: changed since; None: every document by its key), that key below ``below``, best first."""
+        if as_of is not None:
+            since = (Q.range_query(self._schema, "key_since", tantivy.FieldType.Unsigned, None, as_of)
+                     if field == "key" else
+                     Q.range_query(self._schema, "key_since", tantivy.FieldType.Unsigned, as_of, None,
+                                   include_lower=False))
+            clauses = [*clauses, (MUST, since)]
+        if below is not None:
+            clauses.append((MUST, Q.range_query(self._schema, field, tantivy.FieldType.Unsigned, None, below,
+                                                include_upper=False)))
+        found = searcher.search(Q.boolean_query(clauses), limit=limit, count=False, order_by_field=field,
+                                order=tantivy.Order.Desc)
+        return [(int(key), address) for key, address in found.hits]
 
     def _filters(self, visibility: Visibility, filters: Filters) -> list[tantivy.Query]:
         schema = self._schema

@@ -88,10 +88,10 @@ class IndexKeeper:
                               retry_after=BUILD_RETRY_SECONDS)
         return self.index
 
-    async def search(self, *args: object) -> list[Hit]:
-        """SearchIndex.search in a worker thread (Tantivy releases the event loop meanwhile)."""
+    async def search(self, *args: object) -> tuple[list[Hit], int]:
+        """SearchIndex.search_page in a worker thread (Tantivy releases the event loop meanwhile)."""
         index = self.require_ready()
-        return await asyncio.to_thread(index.search, *args)  # type: ignore[arg-type]
+        return await asyncio.to_thread(index.search_page, *args)  # type: ignore[arg-type]
 
     # Keeping current ----------------------------------------------------------------------------
 

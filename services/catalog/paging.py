@@ -29,8 +29,10 @@ def encode(key: tuple[int | str, ...], request_fingerprint: str) -> str:
     return encode_token({"k": list(key), "f": request_fingerprint})
 
 
-def decode(token: str, request_fingerprint: str, shape: tuple[type, ...], field: str = "page_token") -> tuple | None:
-    """The sort key a token resumes after (None for the first page), checked against ``shape``."""
+def decode(token: str, request_fingerprint: str, shape: tuple[type, ...], field: str = "page_token",
+           older: tuple[tuple[type, ...], ...] = ()) -> tuple | None:
+    """The sort key a token resumes after (None for the first page), checked against ``shape`` or one of the
+    ``older`` shapes a previous release gave its tokens (a walk begun before an upgrade goes on)."""
     position = decode_token(token, field)
     if position is None:
         return None
@@ -38,7 +40,8 @@ def decode(token: str, request_fingerprint: str, shape: tuple[type, ...], field:
     if position.get("f") != request_fingerprint:
         raise invalid_argument([FieldViolation(field, "belongs to a request with other filters or query: "
                                                       "start again without a page token")])
-    if not isinstance(key, list) or len(key) != len(shape) or not all(map(_fits, key, shape)):
+    if not isinstance(key, list) or not any(len(key) == len(kinds) and all(map(_fits, key, kinds))
+                                            for kinds in (shape, *older)):
         raise invalid_argument([FieldViolation(field, "is not a token returned by a previous call")])
     return tuple(key)
 

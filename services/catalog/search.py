@@ -167,21 +167,25 @@ def query_grams(terms: list[str]) -> list[str]:
 def spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     """Where ``terms`` (normalised) occur in ``text`` as stored: merged [start, end) code point ranges.
 
-    Text is matched in its normalised form; each original character is normalised on its own so that a
-    match maps back to the characters it came from (ＧＩＳ matches gis at 0-3).
+    Text is matched in its normalised form; each original character, with the combining marks that follow it, is
+    normalised on its own so that a match maps back to the characters it came from (ＧＩＳ matches gis at 0-3). A
+    character normalised apart from its marks (e and U+0301, which NFKC composes into é) left é unmatched though
+    the entry was found by it: a hit with nothing highlighted.
     """
     normalised: list[str] = []
-    origin: list[int] = []
-    for position, char in enumerate(text):
-        piece = normalize(char)
+    starts: list[int] = []
+    ends: list[int] = []
+    for first, last in _clusters(text):
+        piece = normalize(text[first:last])
         normalised.append(piece)
-        origin.extend([position] * len(piece))
+        starts.extend([first] * len(piece))
+        ends.extend([last] * len(piece))
     flat = "".join(normalised)
     found: list[tuple[int, int]] = []
     for term in terms:
         start = flat.find(term)
         while start >= 0 and term:
-            found.append((origin[start], origin[start + len(term) - 1] + 1))
+            found.append((starts[start], ends[start + len(term) - 1]))
             start = flat.find(term, start + len(term))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
@@ -190,3 +194,14 @@ def spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _clusters(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each character of ``text`` with the combining marks (Unicode categories M*) after it."""
+    clusters: list[tuple[int, int]] = []
+    for position, character in enumerate(text):
+        if clusters and unicodedata.category(character).startswith("M"):
+            clusters[-1] = (clusters[-1][0], position + 1)
+        else:
+            clusters.append((position, position + 1))
+    return clusters

@@ -252,6 +252,12 @@ async def test_an_edit_that_changes_nothing_drafts_no_version(catalog: Client) -
     assert (answered.version, answered.state) == (1, pb.ENTRY_STATE_PUBLISHED)
     versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=entry.code), owner)).versions
     assert [(v.version, v.state) for v in versions] == [(1, pb.ENTRY_STATE_PUBLISHED)]
+    # The share methods are a set: sent in another order (the console's checkboxes'), they change nothing.
+    both = await catalog.publish(make_entry(owner.department_code, share_methods=[
+        common.SHARE_METHOD_BATCH_DOWNLOAD, common.SHARE_METHOD_ONLINE_QUERY]))
+    reordered = pb.Entry(code=both.code, share_methods=[common.SHARE_METHOD_ONLINE_QUERY,
+                                                        common.SHARE_METHOD_BATCH_DOWNLOAD])
+    assert (await catalog.update(reordered, ["share_methods"], owner)).version == 1
     same.summary = "全员人口的身份、户籍与婚姻信息"
     assert (await catalog.update(same, ["*"], owner)).version == 2  # a change still drafts the next version
 

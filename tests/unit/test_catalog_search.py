@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -84,6 +85,13 @@ def test_page_tokens_round_trip_and_belong_to_their_request() -> None:
         with pytest.raises(ServiceError) as caught:
             paging.decode(bad, fingerprint, (str, int))
         assert [v.field for v in caught.value.violations] == ["page_token"]
+    # A search token of the release before the walk's stamp is still read (a walk begun before an upgrade).
+    search_request = paging.fingerprint("index", ["人口"], EntryFilter())
+    older = paging.encode((0, 1, 2, 3), search_request)
+    assert paging.decode(older, search_request, (int,) * 6, older=((int,) * 4,)) == (0, 1, 2, 3)
+    with pytest.raises(ServiceError):
+        paging.decode(paging.encode((0, 1, 2, 3, 4), search_request), search_request, (int,) * 6,
+                      older=((int,) * 4,))
 
 
 # The in-process index (services/catalog/index.py) ------------------------------------------------------------
@@ -112,6 +120,21 @@ def test_highlight_spans_map_back_to_the_stored_text() -> None:
     assert search.spans("ＧＩＳ空间数据", ["gis", "数据"]) == [(0, 3), (5, 7)]
     assert search.spans("人口基础信息", ["人口", "口基"]) == [(0, 3)]  # overlapping matches merge
     assert search.spans("人口", ["户籍"]) == []
+
+
+@pytest.mark.parametrize(("text", "query", "expected"), [
+    ("Cafe\u0301地图", "café", [(0, 5)]),  # e and a combining acute, which NFKC composes: found by é
+    ("Cafe\u0301地图", "Café", [(0, 5)]),
+    ("Lu\u0308 lü", "lü", [(0, 3), (4, 6)]),  # pinyin typed with a combining diaeresis, and precomposed
+    ("ＧＩＳ数据", "ｇｉｓ", [(0, 3)]),
+])
+def test_a_match_made_by_normalising_a_character_with_its_marks_is_highlighted(
+        text: str, query: str, expected: list[tuple[int, int]]) -> None:
+    """The index matches a version's text normalised whole, and found Cafe\u0301 by café; the highlight normalised
+    each code point alone (e, then a lone mark), found no é and showed the hit with nothing highlighted."""
+    terms = search.parse_query(query)
+    assert all(term in search.normalize(text) for term in terms)  # what the index matches
+    assert search.spans(text, terms) == expected
 
 
 def test_every_substring_is_found_by_the_index() -> None:
@@ -167,3 +190,38 @@ def test_a_term_spanning_a_blank_between_words_finds_nothing() -> None:
         terms = search.parse_query(query)
         found = {hit.code for hit in built.search(terms, everyone, index.Filters(), None, 10)}
         assert found == {row.code for row in rows if all(term in row.text for term in terms)}, query
+
+
+def test_a_walk_keeps_its_order_when_a_key_changes_between_pages() -> None:
+    """Pages resumed on the keys as they are now: an entry shown on the first page whose use fell below a power of
+    ten (a lower key) was shown again on the next, and one republished a week later (a higher key) before it was
+    shown was never shown, to every department walking a search's pages."""
+    week = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+    def row(number: int, usage: int = 0, recency: dt.datetime = week) -> index.IndexedVersion:
+        return dataclasses.replace(_indexed(f"101001/{number:06d}", "社保缴费记录", "缴费"), usage=usage,
+                                   recency=recency)
+
+    built = index.SearchIndex()
+    built.begin_build()
+    built.add_batch([row(1, usage=5), row(2), row(3), row(4)])
+    built.finish_build()
+    everyone = index.Visibility(sees_everything=True, department_code="", extranet=False)
+    terms = search.parse_query("社保")
+    shown: list[str] = []
+    after, as_of = None, None
+    for step in range(6):
+        hits, as_of = built.search_page(terms, everyone, index.Filters(), after, as_of, 1)
+        if not hits:
+            break
+        shown += [hit.code for hit in hits]
+        after = (hits[-1].cls, hits[-1].key)
+        if step == 0:  # 000001's use falls to nothing (shown: a lower key now)
+            built.apply(["101001/000001"], [row(1)])
+        if step == 1:  # 000004, not shown yet, is republished two weeks on (a higher key now)
+            built.apply(["101001/000004"], [dataclasses.replace(row(4), version=2,
+                                                                recency=week + dt.timedelta(days=14))])
+    assert shown == ["101001/000001", "101001/000002", "101001/000003", "101001/000004"]
+    # A new walk reads the order as it is now.
+    fresh = built.search_page(terms, everyone, index.Filters(), None, None, 4)[0]
+    assert [hit.code for hit in fresh] == ["101001/000004", "101001/000001", "101001/000002", "101001/000003"]

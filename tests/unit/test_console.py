@@ -1445,6 +1445,12 @@ def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -
         "信息项 phone：不再是敏感项（已获授权的部门将读到未脱敏的值）",
     ]
     assert version_changes(published, published) == []
+    both, reordered = catalog_pb2.Entry(), catalog_pb2.Entry()
+    both.CopyFrom(published)
+    both.share_methods[:] = [common_pb2.SHARE_METHOD_BATCH_DOWNLOAD, common_pb2.SHARE_METHOD_ONLINE_QUERY]
+    reordered.CopyFrom(both)
+    reordered.share_methods[:] = [common_pb2.SHARE_METHOD_ONLINE_QUERY, common_pb2.SHARE_METHOD_BATCH_DOWNLOAD]
+    assert version_changes(both, reordered) == []  # the share methods are a set
     # Each field is named as the entry's form and page name it (R-CAT-1), not 名称, 网络, 密级, 不予共享的依据.
     base, renamed = catalog_pb2.Entry(), catalog_pb2.Entry()
     base.CopyFrom(published)
@@ -1456,6 +1462,17 @@ def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -
     assert version_changes(base, renamed) == [
         "信息资源名称：测试资源 → 测试资源（新）", "网络区域：政务外网 → 政务内网", "涉密属性：非涉密 → 涉密",
         "查询键信息项： → name", "不予共享依据已修改"]
+    # A version that relinks the entry, moves it to another project, changes its format or the kind of key query
+    # validates was shown to the reviewer as changing nothing (an empty 变更 list: "no change" to publish).
+    moved = catalog_pb2.Entry()
+    moved.CopyFrom(published)
+    moved.related_codes[:] = ["301002/000002"]
+    moved.project_code, moved.format_class, moved.format_type = "P2026-01", catalog_pb2.FORMAT_CLASS_DATABASE, "JSON"
+    moved.items[0].identifier = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID
+    published.format_class, published.format_type = catalog_pb2.FORMAT_CLASS_SPREADSHEET, "XLSX"
+    assert version_changes(published, moved) == [
+        "信息资源格式分类：电子表格 → 数据库", "信息资源格式类型：XLSX → JSON", "项目代码： → P2026-01",
+        "关联资源代码：无 → 301002/000002", "信息项 name：键类型 无 → 公民身份号码（查询键按新的类型校验）"]
 
 
 class _Form(dict):  # type: ignore[type-arg]
