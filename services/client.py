@@ -350,7 +350,8 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
                      wait: bool = False, resume_token: str = "", page_size: int = 0, kept: Path | None = None) -> int:
     """Starts a full verification of the access audit trail (a background job, AuditService.
     StartAuditVerification), or reads (``job_id``) or cancels one; prints the job as JSON. With ``wait`` it
-    polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled).
+    polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled); a job
+    read after it ended (``job_id``) exits so too, one still running 0, and a cancel that took 0.
     ``kept``: an export file the auditor kept, whose latest checkpoint of each chain the job checks too."""
     try:
         held = latest_kept_checkpoints(kept) if kept is not None else []
@@ -382,7 +383,9 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
                 _goes_on(started.id)
             return 1
     print(json.dumps(json_format.MessageToDict(job), ensure_ascii=False, indent=2))
-    if wait:
+    if not cancel and (wait or job.state != audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING):
+        # A job read after it ended (--id) says its finding by the exit status too: a script checking later the job
+        # it started read exit 0 of a BROKEN trail. One still running is 0: nothing is found yet.
         return 0 if job.result == audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT else 1
     return 0
 

@@ -340,11 +340,18 @@ async def test_the_cli_starts_a_verification_and_waits_for_its_result(
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and printed["state"] == "AUDIT_VERIFICATION_STATE_DONE", printed
     assert printed["result"] == "AUDIT_VERIFICATION_RESULT_INTACT"
+    intact = printed["id"]
     async with database(platform) as conn, tampered(conn, 5):
         code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
                                        system["secret"], wait=True, page_size=PAGE)
     printed = json.loads(capsys.readouterr().out)
     assert code == 1 and printed["firstBadSequence"] == "5", printed
+    # Read again later by its id (a script checking the job it started): the broken trail exits 1 there too, and
+    # the intact one 0. `--id` exited 0 whatever the job had found.
+    for job, expected in ((printed["id"], 1), (intact, 0)):
+        code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
+                                       system["secret"], job_id=job)
+        assert code == expected and json.loads(capsys.readouterr().out)["id"] == job
 
 
 @contextlib.asynccontextmanager
