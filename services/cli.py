@@ -12,7 +12,7 @@
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
     govshare totp USERNAME      the current TOTP code of a demo person (the embedded demo's accounts only)
-    govshare audit verify-archive FILE --public-key PEM
+    govshare audit verify-archive FILE [FILE ...] --public-key PEM
                                 an archived month of the access log, checked offline
     govshare audit verify-trail [--wait] / [--id ID [--cancel]]
                                 authority: start (or follow, or cancel) a full verification of the trail
@@ -448,7 +448,7 @@ def _verify_admin_log(args: argparse.Namespace) -> None:
 def _verify_archive(args: argparse.Namespace) -> None:
     from services.client import run_verify_archive
 
-    sys.exit(run_verify_archive(Path(args.file), [Path(p) for p in args.public_key]))
+    sys.exit(run_verify_archive([Path(f) for f in args.file], [Path(p) for p in args.public_key]))
 
 
 def _add_log_flag(parser: argparse.ArgumentParser) -> None:
@@ -819,8 +819,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify_archive = audit_commands.add_parser(
         "verify-archive", help="offline: check an archived month's signature, digest and chains")
-    verify_archive.add_argument("file", help="an archived month, access_log_YYYYMM.jsonl "
-                                             "(GOVSHARE_AUDIT_ARCHIVE_DIR)")
+    verify_archive.add_argument("file", nargs="+", help="archived months, access_log_YYYYMM.jsonl "
+                                                        "(GOVSHARE_AUDIT_ARCHIVE_DIR); several are also checked to "
+                                                        "follow one another")
     verify_archive.add_argument("--public-key", action="append", required=True,
                                 help="PEM file of a trusted audit public key (repeat for retired keys)")
     verify_archive.set_defaults(func=_verify_archive)

@@ -11,8 +11,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -429,19 +429,27 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = 
     return 1 if problems else 0
 
 
-def run_verify_archive(path: Path, public_key_paths: list[Path]) -> int:
-    """Offline: an archived month of the access log (services/query/archive.py) signed by one of the given audit
-    public keys, unaltered, its chains intact within it (exit 0), or every reason why not (exit 1)."""
-    from services.query.archive import verify_file
+def run_verify_archive(paths: Path | Sequence[Path], public_key_paths: list[Path]) -> int:
+    """Offline: archived months of the access log (services/query/archive.py) each signed by one of the given audit
+    public keys, unaltered, their chains intact within each and, given several, from one month to the next (exit 0),
+    or every reason why not (exit 1). Months named access_log_YYYYMM.jsonl are taken oldest first."""
+    from services.query.archive import verify_files
     keys = _public_keys(public_key_paths, "audit verify-archive")
     if keys is None:
         return 2
-    named = path.name.removesuffix(".jsonl") if re.fullmatch(r"access_log_\d{6}\.jsonl", path.name) else ""
-    with path.open("rb") as lines:
-        rows, problems = verify_file(lines, keys, named)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(json.dumps({"records": rows, "problems": len(problems)}))
+    paths = [paths] if isinstance(paths, Path) else list(paths)
+    if all(re.fullmatch(r"access_log_\d{6}\.jsonl", path.name) for path in paths):
+        paths.sort(key=lambda path: path.name)
+    with ExitStack() as files:
+        try:
+            opened = [(path.name, files.enter_context(path.open("rb"))) for path in paths]
+        except OSError as exc:
+            print(f"govshare audit verify-archive: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        rows, problems, notes = verify_files(opened, keys)
+    for line in (*problems, *(f"note: {note}" for note in notes)):
+        print(line, file=sys.stderr)
+    print(json.dumps({"records": rows, "problems": len(problems), "files": len(paths)}))
     return 1 if problems else 0
 
 

@@ -24,7 +24,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
@@ -149,18 +150,21 @@ def _on_disk(partition: str, directory: Path, operation: Callable[..., T], *args
         raise ArchiveNotWritten(partition, directory, exc) from exc
 
 
-def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey], named: str = ""
-                ) -> tuple[int, list[str]]:
+def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey], named: str = "",
+                heads: dict[str, tuple[int, str]] | None = None) -> tuple[int, list[str]]:
     """Checks an archive offline: signed by a trusted key, unaltered, and every record's chain intact within the
     file. Returns the number of records and every problem (none: the archive is good).
 
     ``named``: the partition the file's name says it holds (access_log_YYYYMM.jsonl). The signature covers the
     partition inside the file, not its name, so two months' files swapped (or one copied over another) each
-    verify; the auditor checking "January" must be told the file holds another month."""
+    verify; the auditor checking "January" must be told the file holds another month.
+
+    ``heads``: each chain's last (sequence, hash) in the months checked before this one, which its first record in
+    this file must follow; updated with this file's (:func:`verify_files`)."""
     keys = {key_id(key): key for key in public_keys}
     digest, rows, problems = hashlib.sha256(), 0, []
     partition, trailer = "", None
-    heads: dict[str, tuple[int, str]] = {}
+    heads = {} if heads is None else heads
     ended = False  # the trailer was read
     for number, line in enumerate(lines, 1):
         if ended:
@@ -216,6 +220,41 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     if trailer.get("rows") != rows:
         problems.append(f"the trailer counts {trailer.get('rows')} records, the file holds {rows}")
     return rows, problems
+
+
+def verify_files(files: Sequence[tuple[str, Iterable[bytes]]], public_keys: Sequence[Ed25519PublicKey]
+                 ) -> tuple[int, list[str], list[str]]:
+    """Checks several archived months as :func:`verify_file` does each, in the order given (oldest first), and
+    that each chain's first record in a month follows its last in the months before: one file at a time, a month's
+    file whose first records linked to nothing before it (records cut from the end of the month before, or a month
+    made up) verified clean. ``files``: (name, lines) pairs. Returns the records, every problem (each named by its
+    file when there are several) and notes: months missing between the files given, whose chains cannot be
+    followed across."""
+    heads: dict[str, tuple[int, str]] = {}
+    rows, problems, notes, previous = 0, [], [], ""
+    for name, lines in files:
+        named = name.removesuffix(".jsonl") if _ARCHIVE_NAME.fullmatch(name) else ""
+        if previous and named and (gap := _months_between(previous, named)):
+            notes.append(f"no file given for {', '.join(gap)} between {previous} and {named}: a chain running "
+                         "through it is reported as not following on")
+        counted, found = verify_file(lines, public_keys, named, heads)
+        rows += counted
+        problems += [f"{name}: {problem}" for problem in found] if len(files) > 1 else found
+        previous = named or previous
+    return rows, problems, notes
+
+
+_ARCHIVE_NAME = re.compile(r"access_log_\d{6}\.jsonl")
+
+
+def _months_between(earlier: str, later: str) -> list[str]:
+    """The partitions (access_log_YYYYMM) strictly between two."""
+    months, month = [], month_bounds(earlier)[1]
+    end = month_bounds(later)[0]
+    while month < end:
+        months.append(f"access_log_{month:%Y%m}")
+        month = month_bounds(f"access_log_{month:%Y%m}")[1]
+    return months
 
 
 def _utc(text: str) -> dt.datetime:

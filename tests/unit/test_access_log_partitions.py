@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.client import run_verify_archive
 from services.query import audit, figures
-from services.query.archive import verify_file, write_file
+from services.query.archive import verify_file, verify_files, write_file
 from services.query.audit import GENESIS, ChainChecker, chain_hash
 from services.query.checkpoints import INTACT, ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, public_pem
 from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, Retention, month_start
@@ -842,3 +842,44 @@ async def test_a_starting_process_serves_before_it_archives(old_schema: str, tmp
     finally:
         await keeper.stop()
         await pool.close()
+
+
+async def _archived(path: Path, partition: str, rows: list[tuple], key: Ed25519PrivateKey) -> None:
+    """``rows`` (chained) signed into ``path`` as the archive of ``partition`` (access_log_YYYYMM)."""
+    start = dt.datetime.strptime(partition.removeprefix("access_log_"), "%Y%m").replace(tzinfo=CST)
+
+    async def stream() -> AsyncIterator[dict]:
+        for row in rows:
+            yield dict(zip(audit.RECORD_COLUMNS, row, strict=True))
+
+    await write_file(path, partition, start, start + dt.timedelta(days=31), stream(), key)
+
+
+async def test_months_verified_together_must_follow_one_another(tmp_path: Path) -> None:
+    """verify-archive checked one month at a time: a chain's first record in February linked to a January record
+    that the January file need not hold. A January file re-signed without its last records (by whoever holds the
+    signing key), or a February made up to follow nothing, each verified clean. Given several months, each chain
+    must now run on from one file to the next; a month missing between the files given is said."""
+    key = Ed25519PrivateKey.generate()
+    public = tmp_path / "audit.pub.pem"
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    rows = chained([january, january + dt.timedelta(days=1), january + dt.timedelta(days=2),
+                    dt.datetime(2025, 2, 3, tzinfo=CST), dt.datetime(2025, 4, 3, tzinfo=CST)], "a" * 32)
+    jan, feb, apr = (tmp_path / f"access_log_2025{m}.jsonl" for m in ("01", "02", "04"))
+    await _archived(jan, "access_log_202501", rows[:3], key)
+    await _archived(feb, "access_log_202502", rows[3:4], key)
+    await _archived(apr, "access_log_202504", rows[4:], key)
+    assert run_verify_archive([feb, jan], [public]) == 0  # taken oldest first whatever the order given
+    assert run_verify_archive(feb, [public]) == 0  # alone, a month is checked within itself, as before
+    def read(*paths: Path) -> list[tuple[str, list[bytes]]]:
+        return [(path.name, path.read_bytes().splitlines(keepends=True)) for path in paths]
+
+    _, problems, notes = verify_files(read(jan, feb, apr), [key.public_key()])
+    assert problems == [] and notes == ["no file given for access_log_202503 between access_log_202502 and "
+                                        "access_log_202504: a chain running through it is reported as not following on"]
+    await _archived(jan, "access_log_202501", rows[:2], key)  # its last record cut, the month signed again
+    assert run_verify_archive(jan, [public]) == 0 and run_verify_archive(feb, [public]) == 0
+    _, problems, _ = verify_files(read(jan, feb), [key.public_key()])
+    assert problems == [f"access_log_202502.jsonl: line 2: chain {'a' * 32}: expected record 3, found 4"], problems
+    assert run_verify_archive([jan, feb], [public]) == 1
