@@ -642,11 +642,14 @@ def _stopped_at(tally: _LoadTally, path: Path) -> str:
 @contextmanager
 def _rejection_writer(path: Path | None, codec: str, header: list[str]):  # type: ignore[no-untyped-def]
     """Writes each rejected record to ``path`` as the file had it, its line and reasons first, in the file's
-    encoding (Excel opens it as it opened the file); a no-op without a path."""
+    encoding (Excel opens it as it opened the file); a no-op without a path. Loaded again, the file's records are
+    read after those two columns (services.record_files.REJECTION_COLUMNS)."""
+    from services.record_files import REJECTION_COLUMNS
+
     if path is None:
         yield lambda row, reasons: None
         return
     with open(path, "w", encoding=codec, newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["line", "reasons", *header])
+        writer.writerow([*REJECTION_COLUMNS, *header])
         yield lambda row, reasons: writer.writerow([row.line, "; ".join(reasons), *row.cells])

@@ -27,6 +27,8 @@ from services.runtime.errors import written_otherwise
 ENCODINGS = ("auto", "utf-8", "gb18030")
 #: A column of this name is each record's as-of time (RecordInput.as_of_time), not an item.
 AS_OF_COLUMN = "as_of_time"
+#: The columns ``--rejected`` writes before each rejected record (its line in the file loaded, why it was rejected).
+REJECTION_COLUMNS = ("line", "reasons")
 #: An as-of time written without an offset is Beijing time, as the departments' clocks are.
 _BEIJING = ZoneInfo("Asia/Shanghai")
 _READ_BYTES = 1 << 20
@@ -142,7 +144,8 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
         first = next(reader, None)
         if first is None:
             raise FileProblem(f"{path} is empty: its first line must name the items of each column")
-        header = header_of(first, dataset)
+        skip = _rejection_columns(first, dataset)
+        header = header_of(first[skip:], dataset)
     except (FileProblem, csv.Error):
         file.close()
         raise
@@ -151,24 +154,38 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
         with file:
             line = reader.line_num + 1
             for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    yield _row(line, cells, header)
+                if any(cell.strip() for cell in cells[skip:]):
+                    yield _row(line, cells[skip:], header, skip)
                 line = reader.line_num + 1
 
     return header, rows()
 
 
-def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
+def _rejection_columns(first: list[str], dataset: Dataset) -> int:
+    """How many columns of a file ``--rejected`` wrote precede its records' (REJECTION_COLUMNS), 0 for another file.
+
+    The command writes the rejected records "to correct and load again", each after its line and reasons; loaded
+    again as written, the file was refused whole, "'line', 'reasons' are not items of population", and the officer
+    had to delete two columns of every file of corrections first. They are read as what they are, and not sent."""
+    names = tuple(_plain(name) for name in first[:len(REJECTION_COLUMNS)])
+    if names != REJECTION_COLUMNS or any(name in dataset.item_names for name in names):
+        return 0
+    return len(REJECTION_COLUMNS)
+
+
+def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileRow:
     """A record of the file; a line short of a named column, or holding a value under no name, is its problem.
+    ``cells`` are those after the ``skip`` columns of a file of rejected records (their line and reasons), which
+    the column numbers said count too.
 
     Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
     on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
-        row.problem = f"{len(cells)} values where the first line names {named} columns"
+        row.problem = f"{len(cells) + skip} values where the first line names {named + skip} columns"
         return row
-    if unnamed := [index + 1 for index, cell in enumerate(cells)
+    if unnamed := [index + 1 + skip for index, cell in enumerate(cells)
                    if cell.strip() and (index >= len(header) or not header[index])]:
         row.problem = (f"column {unnamed[0]} holds a value but has no name in the first line: name its item "
                        "there, or empty the column")
