@@ -477,17 +477,26 @@ async def apply_designated_values(tx: Transaction, dataset: Dataset, source: str
 
 
 def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:
-    """Rows older than what is stored would turn the clock back: rejected, not applied."""
+    """Rows older than what is stored would turn the clock back: rejected, not applied, saying both times as the
+    department writes them, in Beijing time: in UTC, a file's as_of_time of 2026-11-29 was said to be
+    2026-11-28T16:00:00+00:00, older than values of 2026-11-29T16:00:00+00:00 (the 2026-11-30 of the officer's
+    earlier file), dates the officer had written nowhere."""
     fresh: list[_Good] = []
     stale: list[Rejection] = []
     for g in good:
         previous = stored.get(g.key)
         if previous is not None and g.as_of_time < previous:
             stale.append(Rejection(g.index, g.key, (
-                f"as_of_time: {g.as_of_time.isoformat()} is older than the stored values ({previous.isoformat()})",)))
+                f"as_of_time: {_beijing(g.as_of_time)} is older than the stored values (as of "
+                f"{_beijing(previous)}), which are kept: values as of that time or later replace them",)))
         else:
             fresh.append(g)
     return fresh, stale
+
+
+def _beijing(moment: datetime) -> str:
+    """``moment`` in Beijing time, as the departments write their times (2026-11-30 08:00:00+08:00)."""
+    return moment.astimezone(CHINA_TIME).isoformat(sep=" ")
 
 
 def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: datetime,

@@ -394,3 +394,21 @@ async def test_a_file_of_rejected_records_corrected_is_loaded_as_the_command_wro
                                                  "0 rejected, 0 disagreeing with the authoritative source\n"), \
         done.stderr
     assert [(v.values["name"], v.values["sex"]) for v in await _history(platform, fixed)] == [("陈二", "女")]
+
+
+async def test_a_record_older_than_the_stored_one_is_rejected_saying_both_times_in_beijing_time(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A file's as_of_time of 2020-05-31 12:30 (Beijing time, as the officer writes it) older than an earlier
+    file's 2020-06-01 was rejected 'as_of_time: 2020-05-31T04:30:00+00:00 is older than the stored values
+    (2020-05-31T16:00:00+00:00)': in UTC, times the officer had written nowhere, the stored one on another day."""
+    person = _citizen_id("19640404", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},褚四,女,汉族,1964-04-04,正常,2020-06-01\n", encoding="utf-8")
+    assert (await asyncio.to_thread(_load, platform, "population", str(path))).returncode == 0
+    path.write_text(f"{HEADER}\n{person},褚四,女,汉族,1964-04-04,迁出,2020/5/31 12:30\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "line 2: as_of_time: 2020-05-31 12:30:00+08:00 is older than the stored values (as of 2020-06-01 "
+        "00:00:00+08:00), which are kept: values as of that time or later replace them"), done.stderr
+    assert [v.values["status"] for v in await _history(platform, person)] == ["正常"]
