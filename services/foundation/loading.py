@@ -51,7 +51,9 @@ from services.runtime.identity import Caller
 MAX_RECORDS = 5000
 # A source's clock may run a little ahead of ours; beyond this an as_of_time is in the future.
 CLOCK_SKEW = timedelta(minutes=5)
-EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
+#: 1900-01-01 as the departments write it, in Beijing time, as a rejection says it (in UTC, 1900-01-01 03:00+08:00
+#: was 'before 1900').
+EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=CHINA_TIME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,11 @@ def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tupl
         checked = validate_record(dataset, row.values, today)
         problems = [*row.problems, *checked.problems]
         as_of = row.as_of_time or now
+        # Said in Beijing time, as the file wrote it: a typed 2062-11-30 was said to be 2062-11-29T16:00:00+00:00.
         if as_of > now + CLOCK_SKEW:
-            problems.append(f"as_of_time: {as_of.isoformat()} is in the future")
+            problems.append(f"as_of_time: {_beijing(as_of)} is in the future")
         elif as_of < EARLIEST_AS_OF:
-            problems.append(f"as_of_time: {as_of.isoformat()} is before {EARLIEST_AS_OF.year}")
+            problems.append(f"as_of_time: {_beijing(as_of)} is before {EARLIEST_AS_OF.year}")
         if not problems and checked.key in first_index:
             problems.append(repeats(dataset.key_item, first_index[checked.key]))
         if problems:

@@ -412,3 +412,14 @@ async def test_a_record_older_than_the_stored_one_is_rejected_saying_both_times_
         "line 2: as_of_time: 2020-05-31 12:30:00+08:00 is older than the stored values (as of 2020-06-01 "
         "00:00:00+08:00), which are kept: values as of that time or later replace them"), done.stderr
     assert [v.values["status"] for v in await _history(platform, person)] == ["正常"]
+
+
+async def test_an_as_of_time_in_the_future_is_said_as_the_file_wrote_it(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An as_of_time typed 2999-11-30 (a year mistyped) was rejected as '2999-11-29T16:00:00+00:00 is in the
+    future', a day the officer had not written."""
+    person = _citizen_id("19650505", True)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},卫五,男,汉族,1965-05-05,正常,2999-11-30\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr == "line 2: as_of_time: 2999-11-30 00:00:00+08:00 is in the future\n", done.stderr
