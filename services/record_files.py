@@ -17,10 +17,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from services.foundation.datasets import Dataset
-from services.foundation.validation import written_moment
+from services.foundation.validation import CHINA_TIME, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -29,8 +28,10 @@ ENCODINGS = ("auto", "utf-8", "gb18030")
 AS_OF_COLUMN = "as_of_time"
 #: The columns ``--rejected`` writes before each rejected record (its line in the file loaded, why it was rejected).
 REJECTION_COLUMNS = ("line", "reasons")
-#: An as-of time written without an offset is Beijing time, as the departments' clocks are.
-_BEIJING = ZoneInfo("Asia/Shanghai")
+#: An as-of time written without an offset is Beijing time, as the departments' clocks are: UTC+8, as the platform
+#: says times (validation.CHINA_TIME). Asia/Shanghai's history made a 1988-06-01 of the file 1988-05-31T15:00Z (the
+#: summer time of 1986-1991), said back as 1988-05-31 23:00+08:00, and a date before 1901 8 h 5 min 43 s ahead.
+_BEIJING = CHINA_TIME
 _READ_BYTES = 1 << 20
 #: What to do with a file whose lines are in two encodings (one export appended to another).
 _MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "

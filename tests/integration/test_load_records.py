@@ -423,3 +423,15 @@ async def test_an_as_of_time_in_the_future_is_said_as_the_file_wrote_it(platform
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1
     assert done.stderr == "line 2: as_of_time: 2999-11-30 00:00:00+08:00 is in the future\n", done.stderr
+
+
+async def test_an_as_of_time_of_a_summer_of_1986_1991_is_that_time_in_utc_plus_8(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """Beijing time is UTC+8, as the platform says it: read as Asia/Shanghai, whose history has summer time in
+    1986-1991, a file's 1988-06-01 was stored as 1988-05-31T15:00:00Z, 23:00 the day before as the platform says it."""
+    person = _citizen_id("19670707", True)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},沈七,男,汉族,1967-07-07,正常,1988-06-01\n", encoding="utf-8")
+    assert (await asyncio.to_thread(_load, platform, "population", str(path))).returncode == 0
+    (version,) = await _history(platform, person)
+    assert version.as_of_time.ToJsonString() == "1988-05-31T16:00:00Z"
