@@ -387,7 +387,12 @@ class Loader:
         return result
 
     async def _adopt(self, tx: Transaction, conflict: Conflict, now: datetime) -> None:
-        """The record takes the other value; its previous version goes to history."""
+        """The record takes the other value; its previous version goes to history.
+
+        Its as-of time is that of the latest assertion it now holds (its own, or the other source's), not the
+        moment of the resolution: written as of then, the authoritative source's next load, extracted before the
+        resolution though after everything it had loaded, was refused whole for that record as 'older than the
+        stored values', its changes of every other item with it."""
         dataset = DATASETS[conflict.dataset]
         record = (await tx.current_records(dataset.name, [conflict.key])).get(conflict.key)
         if record is None:
@@ -400,8 +405,11 @@ class Loader:
             raise failed_precondition(
                 "ADOPTION_INVALID",
                 f"adopting {conflict.other_value!r} would make the record invalid: {'; '.join(checked.problems)}")
+        asserted = [kept.as_of_time for kept in await tx.source_values(dataset.name, [conflict.key])
+                    if kept.source_department_code == conflict.other_source_department_code]
         await tx.write_history(dataset.name, [record])
-        await tx.upsert_records(dataset.name, [checked.values], record.source_department_code, [now], [now])
+        await tx.upsert_records(dataset.name, [checked.values], record.source_department_code,
+                                [max([record.as_of_time, *asserted])], [now])
 
 
 async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Mapping[str, StoredRecord],

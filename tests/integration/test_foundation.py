@@ -433,6 +433,27 @@ async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_f
     assert [v.values["status"] for v in await calls.history(SERVICES, "licence", wide)] == ["注销", "过期"]
 
 
+async def test_a_load_extracted_before_an_adoption_is_not_refused_as_older_than_it(calls: Calls) -> None:
+    """Adopting the other source's value wrote the record as of the moment of the resolution, so the police's
+    next daily load, extracted that morning before the 编目员 resolved the conflict (but after everything the police
+    had loaded), was refused whole for that person as 'older than the stored values', its corrections of every other
+    item with it. An adoption keeps the record's as-of time: it changes one item, it asserts nothing newer."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    now = datetime.now(UTC)
+    await calls.load(POLICE, "population", rows(record, as_of=now - timedelta(hours=3)))
+    other = {**record, "address": "北京市西城区新街口5号"}
+    assert (await calls.load(CIVIL, "population", rows(other, as_of=now - timedelta(hours=2)))).conflicts == 1
+    (conflict,) = await calls.conflicts(POLICE, key=key)
+    await calls.resolve(POLICE, conflict.id, adopt=True)
+    extracted = {**other, "status": "迁出" if record["status"] != "迁出" else "正常"}
+    response = await calls.load(POLICE, "population", rows(extracted, as_of=now - timedelta(hours=1)))
+    assert (response.accepted, list(response.rejected)) == (1, [])
+    found = (await calls.lookup("population", key)).record
+    assert dict(found.values) == extracted
+    assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
+
+
 async def test_adopting_a_value_that_would_make_the_record_invalid_is_refused(calls: Calls) -> None:
     (holder,) = fresh_persons(1)
     licence = {"licence_number": f"JSZ{uuid.uuid4().hex[:12]}", "licence_type": "机动车驾驶证",
