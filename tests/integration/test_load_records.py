@@ -435,3 +435,24 @@ async def test_an_as_of_time_of_a_summer_of_1986_1991_is_that_time_in_utc_plus_8
     assert (await asyncio.to_thread(_load, platform, "population", str(path))).returncode == 0
     (version,) = await _history(platform, person)
     assert version.as_of_time.ToJsonString() == "1988-05-31T16:00:00Z"
+
+
+async def test_a_load_resumed_with_the_same_rejected_file_keeps_the_rejections_of_the_lines_before(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load that stops says 'run the command again with --start-line N'; run so with the same --rejected, the
+    file was emptied, and the rejections of the lines sent before the stop were lost but for the 20 shown. The
+    rejections before line N are kept, those from N on are the new load's (once each)."""
+    first, good, last = (_citizen_id("19680808", False), _citizen_id("19690909", True),
+                         _citizen_id("19700110", False))
+    path = tmp_path / "people.csv"
+    path.write_bytes((f"{HEADER}\r\n{first},韩一,男,汉族,1968-08-08,正常,\r\n{good},杨二,男,汉族,1969-09-09,正常,\r\n"
+                      f"{last},朱三,男,汉族,1970-01-10,正常,\r\n").encode("gbk"))
+    rejected = tmp_path / "rejected.csv"
+    assert (await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+            ).returncode == 1
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected),
+                                   "--start-line", "3")
+    assert done.returncode == 1 and done.stderr.startswith("line 4: sex: 男 differs"), done.stderr
+    kept = list(csv.reader(rejected.read_text(encoding="gb18030").splitlines()))
+    assert kept[0] == ["line", "reasons", *HEADER.split(",")]
+    assert [(row[0], row[2]) for row in kept[1:]] == [("2", first), ("4", last)]
