@@ -142,7 +142,9 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
     file = open(path, encoding=codec, newline="")  # noqa: SIM115 - closed when the rows are read
     reader = csv.reader(file)
     try:
-        first = next(reader, None)
+        # Blank lines before the names are skipped, as blank lines between records are: a sheet whose first row
+        # was left empty (above the column names, or where a deleted title was) was refused naming no column.
+        first = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
         if first is None:
             raise FileProblem(f"{path} is empty: its first line must name the items of each column")
         skip = _rejection_columns(first, dataset)

@@ -456,3 +456,16 @@ async def test_a_load_resumed_with_the_same_rejected_file_keeps_the_rejections_o
     kept = list(csv.reader(rejected.read_text(encoding="gb18030").splitlines()))
     assert kept[0] == ["line", "reasons", *HEADER.split(",")]
     assert [(row[0], row[2]) for row in kept[1:]] == [("2", first), ("4", last)]
+
+
+async def test_blank_lines_above_the_column_names_are_skipped(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A sheet whose first rows were left empty (Excel writes them as commas) was refused whole, 'the first line
+    must name the items of each column: no column of the required items citizen_id, name, …', the names being
+    there on line 3. Blank lines before them are skipped, as between records, and the lines keep their numbers."""
+    good, bad = _citizen_id("19710211", True), _citizen_id("19720312", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f",,,,,,\n\n{HEADER}\n{good},秦一,男,汉族,1971-02-11,正常,\n{bad},尤二,男,汉族,1972-03-12,正常,\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1 and done.stderr.startswith("line 5: sex: 男 differs"), done.stderr
+    assert done.stdout.startswith(f"population: 1 record loaded from {path}, 1 rejected"), done.stderr
