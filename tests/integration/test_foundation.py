@@ -324,6 +324,21 @@ async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements
     assert len(await calls.conflicts(AUTHORITY, key=record["citizen_id"])) == 2  # updated, not duplicated
 
 
+async def test_a_minority_name_whose_dot_two_sources_typed_otherwise_is_no_conflict(calls: Calls) -> None:
+    """The police typed 阿依古丽·买买提 (U+00B7), the civil affairs system 阿依古丽•买买提 (a bullet): a conflict on
+    the name, about nothing, which the police had to resolve and supervision counted open. The 间隔号 is U+00B7
+    however it was typed between two Chinese characters."""
+    (record,) = fresh_persons(1)
+    await calls.load(POLICE, "population", rows({**record, "name": "阿依古丽·买买提"}))
+    response = await calls.load(CIVIL, "population", rows({**record, "name": "阿依古丽•买买提"}))
+    assert (response.accepted, response.conflicts) == (1, 0)
+    assert await calls.conflicts(AUTHORITY, key=record["citizen_id"]) == []
+    await calls.load(POLICE, "population", rows({**record, "name": "阿依古丽.买买提"}))
+    found = (await calls.lookup("population", record["citizen_id"])).record
+    assert found.values["name"] == "阿依古丽·买买提"
+    assert len(await calls.history(POLICE, "population", record["citizen_id"])) == 1  # no new version
+
+
 async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: asyncpg.Pool) -> None:
     (record,) = fresh_persons(1)
     key = record["citizen_id"]
