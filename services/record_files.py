@@ -193,12 +193,25 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
         row.problem = (f"column {unnamed[0]} holds a value but has no name in the first line: name its item "
                        "there, or empty the column")
         return row
-    for name, cell in zip(header, cells, strict=False):
+    for name, written in zip(header, cells, strict=False):
+        cell = _excel_text(written)
         if name == AS_OF_COLUMN:
             row.as_of, row.problem = _as_of(cell)
         elif name and cell != "":
             row.values[name] = cell
     return row
+
+
+#: A cell a department system wrote as Excel's formula of a text (="110101199001011234"), so that Excel shows an
+#: 18-digit code as the text it is and not as 1.10101E+17.
+_FORMULA_TEXT = re.compile(r'\s*="((?:[^"]|"")*)"\s*')
+
+
+def _excel_text(cell: str) -> str:
+    """The text a cell written ="…" shows (its doubled quotes single), else the cell: sent as it was, every
+    公民身份号码 of such an export was rejected 'must have 18 characters, got 21'."""
+    found = _FORMULA_TEXT.fullmatch(cell)
+    return found.group(1).replace('""', '"') if found else cell
 
 
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:

@@ -469,3 +469,17 @@ async def test_blank_lines_above_the_column_names_are_skipped(platform, tmp_path
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1 and done.stderr.startswith("line 5: sex: 男 differs"), done.stderr
     assert done.stdout.startswith(f"population: 1 record loaded from {path}, 1 rejected"), done.stderr
+
+
+async def test_a_code_written_as_excels_formula_of_a_text_is_that_text(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Department systems export an 18-digit code as ="110101…" so that Excel shows it as text, not 1.10101E+17:
+    sent as written, every record of such a file was rejected 'citizen_id: 公民身份号码 must have 18 characters,
+    got 21'. The cell is the text it shows (its quotes doubled inside a quoted field too)."""
+    first, second = _citizen_id("19730413", True), _citizen_id("19740514", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f'{HEADER}\n="{first}",许一,男,汉族,1973-04-13,正常,\n"=""{second}""",何二,女,汉族,="1974-05-14",正常,\n',
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0 and done.stdout.startswith(f"population: 2 records loaded from {path}, 0 rejected"), \
+        done.stderr
+    assert [v.values["name"] for v in await _history(platform, second)] == ["何二"]
