@@ -502,7 +502,7 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         print(f"govshare load-records: {problem}", file=sys.stderr)
         return 2
     tally = _LoadTally()
-    with _rejection_writer(rejected_path, codec, header) as reject, \
+    with _rejection_writer(rejected_path, codec, header, start_line) as reject, \
             grpc.insecure_channel(gateway, options=CHANNEL_OPTIONS) as channel:
         stub = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
         try:
@@ -651,13 +651,38 @@ def _stopped_at(tally: _LoadTally, path: Path) -> str:
 
 
 @contextmanager
-def _rejection_writer(path: Path | None, codec: str, header: list[str]):  # type: ignore[no-untyped-def]
+def _rejection_writer(path: Path | None, codec: str, header: list[str],  # type: ignore[no-untyped-def]
+                      start_line: int = 1):
     """Writes each rejected record to ``path`` as the file had it, its line and reasons first, in the file's
-    encoding (Excel opens it as it opened the file); a no-op without a path."""
+    encoding (Excel opens it as it opened the file); a no-op without a path. Loaded again, the file's records are
+    read after those two columns (services.record_files.REJECTION_COLUMNS).
+
+    A load resumed with ``--start-line`` keeps the rejections ``path`` holds of the lines before it (those of the
+    load that stopped, of the same columns): the command the stopped load printed, run with the same --rejected,
+    emptied the file, and the rejections of every line sent before the stop were lost but for the 20 shown."""
+    from services.record_files import REJECTION_COLUMNS
+
     if path is None:
         yield lambda row, reasons: None
         return
+    columns = [*REJECTION_COLUMNS, *header]
+    earlier = _rejections_before(path, codec, columns, start_line)
     with open(path, "w", encoding=codec, newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["line", "reasons", *header])
+        writer.writerows([columns, *earlier])
         yield lambda row, reasons: writer.writerow([row.line, "; ".join(reasons), *row.cells])
+
+
+def _rejections_before(path: Path, codec: str, columns: list[str], start_line: int) -> list[list[str]]:
+    """The rows of an earlier file of rejections at ``path`` whose line is before ``start_line``: none unless it
+    has ``columns`` (another load's rejections are replaced, as before)."""
+    if start_line <= 1:
+        return []
+    try:
+        with open(path, encoding=codec, newline="") as file:
+            rows = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    if not rows or rows[0] != columns:
+        return []
+    return [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < start_line]

@@ -17,18 +17,21 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from services.foundation.datasets import Dataset
-from services.foundation.validation import written_moment
+from services.foundation.validation import CHINA_TIME, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
 ENCODINGS = ("auto", "utf-8", "gb18030")
 #: A column of this name is each record's as-of time (RecordInput.as_of_time), not an item.
 AS_OF_COLUMN = "as_of_time"
-#: An as-of time written without an offset is Beijing time, as the departments' clocks are.
-_BEIJING = ZoneInfo("Asia/Shanghai")
+#: The columns ``--rejected`` writes before each rejected record (its line in the file loaded, why it was rejected).
+REJECTION_COLUMNS = ("line", "reasons")
+#: An as-of time written without an offset is Beijing time, as the departments' clocks are: UTC+8, as the platform
+#: says times (validation.CHINA_TIME). Asia/Shanghai's history made a 1988-06-01 of the file 1988-05-31T15:00Z (the
+#: summer time of 1986-1991), said back as 1988-05-31 23:00+08:00, and a date before 1901 8 h 5 min 43 s ahead.
+_BEIJING = CHINA_TIME
 _READ_BYTES = 1 << 20
 #: What to do with a file whose lines are in two encodings (one export appended to another).
 _MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "
@@ -139,10 +142,13 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
     file = open(path, encoding=codec, newline="")  # noqa: SIM115 - closed when the rows are read
     reader = csv.reader(file)
     try:
-        first = next(reader, None)
+        # Blank lines before the names are skipped, as blank lines between records are: a sheet whose first row
+        # was left empty (above the column names, or where a deleted title was) was refused naming no column.
+        first = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
         if first is None:
             raise FileProblem(f"{path} is empty: its first line must name the items of each column")
-        header = header_of(first, dataset)
+        skip = _rejection_columns(first, dataset)
+        header = header_of(first[skip:], dataset)
     except (FileProblem, csv.Error):
         file.close()
         raise
@@ -151,34 +157,61 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
         with file:
             line = reader.line_num + 1
             for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    yield _row(line, cells, header)
+                if any(cell.strip() for cell in cells[skip:]):
+                    yield _row(line, cells[skip:], header, skip)
                 line = reader.line_num + 1
 
     return header, rows()
 
 
-def _row(line: int, cells: list[str], header: list[str]) -> FileRow:
+def _rejection_columns(first: list[str], dataset: Dataset) -> int:
+    """How many columns of a file ``--rejected`` wrote precede its records' (REJECTION_COLUMNS), 0 for another file.
+
+    The command writes the rejected records "to correct and load again", each after its line and reasons; loaded
+    again as written, the file was refused whole, "'line', 'reasons' are not items of population", and the officer
+    had to delete two columns of every file of corrections first. They are read as what they are, and not sent."""
+    names = tuple(_plain(name) for name in first[:len(REJECTION_COLUMNS)])
+    if names != REJECTION_COLUMNS or any(name in dataset.item_names for name in names):
+        return 0
+    return len(REJECTION_COLUMNS)
+
+
+def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileRow:
     """A record of the file; a line short of a named column, or holding a value under no name, is its problem.
+    ``cells`` are those after the ``skip`` columns of a file of rejected records (their line and reasons), which
+    the column numbers said count too.
 
     Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
     on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
-        row.problem = f"{len(cells)} values where the first line names {named} columns"
+        row.problem = f"{len(cells) + skip} values where the first line names {named + skip} columns"
         return row
-    if unnamed := [index + 1 for index, cell in enumerate(cells)
+    if unnamed := [index + 1 + skip for index, cell in enumerate(cells)
                    if cell.strip() and (index >= len(header) or not header[index])]:
         row.problem = (f"column {unnamed[0]} holds a value but has no name in the first line: name its item "
                        "there, or empty the column")
         return row
-    for name, cell in zip(header, cells, strict=False):
+    for name, written in zip(header, cells, strict=False):
+        cell = _excel_text(written)
         if name == AS_OF_COLUMN:
             row.as_of, row.problem = _as_of(cell)
         elif name and cell != "":
             row.values[name] = cell
     return row
+
+
+#: A cell a department system wrote as Excel's formula of a text (="110101199001011234"), so that Excel shows an
+#: 18-digit code as the text it is and not as 1.10101E+17.
+_FORMULA_TEXT = re.compile(r'\s*="((?:[^"]|"")*)"\s*')
+
+
+def _excel_text(cell: str) -> str:
+    """The text a cell written ="…" shows (its doubled quotes single), else the cell: sent as it was, every
+    公民身份号码 of such an export was rejected 'must have 18 characters, got 21'."""
+    found = _FORMULA_TEXT.fullmatch(cell)
+    return found.group(1).replace('""', '"') if found else cell
 
 
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:

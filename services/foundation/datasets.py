@@ -92,7 +92,7 @@ POPULATION = Dataset(
     key_item="citizen_id",
     items=(
         Item("citizen_id", v.citizen_id),
-        Item("name", v.text(64)),
+        Item("name", v.person_name(64)),
         Item("sex", v.code(*SEXES, numbered_by="GB/T 2261.1")),
         Item("ethnicity", v.code(*ETHNICITIES, numbered_by="GB/T 3304")),
         Item("birth_date", v.past_date, DATE),
@@ -110,7 +110,7 @@ LEGAL_ENTITY = Dataset(
         Item("credit_code", v.credit_code),
         Item("name", v.text(200)),
         Item("entity_type", v.text(64)),
-        Item("legal_representative", v.text(64)),
+        Item("legal_representative", v.person_name(64)),
         Item("registered_capital", v.amount, NUMERIC, required=False),
         Item("established_date", v.past_date, DATE),
         Item("address", v.text(200), required=False),

@@ -51,7 +51,9 @@ from services.runtime.identity import Caller
 MAX_RECORDS = 5000
 # A source's clock may run a little ahead of ours; beyond this an as_of_time is in the future.
 CLOCK_SKEW = timedelta(minutes=5)
-EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=UTC)
+#: 1900-01-01 as the departments write it, in Beijing time, as a rejection says it (in UTC, 1900-01-01 03:00+08:00
+#: was 'before 1900').
+EARLIEST_AS_OF = datetime(1900, 1, 1, tzinfo=CHINA_TIME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,11 @@ def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tupl
         checked = validate_record(dataset, row.values, today)
         problems = [*row.problems, *checked.problems]
         as_of = row.as_of_time or now
+        # Said in Beijing time, as the file wrote it: a typed 2062-11-30 was said to be 2062-11-29T16:00:00+00:00.
         if as_of > now + CLOCK_SKEW:
-            problems.append(f"as_of_time: {as_of.isoformat()} is in the future")
+            problems.append(f"as_of_time: {_beijing(as_of)} is in the future")
         elif as_of < EARLIEST_AS_OF:
-            problems.append(f"as_of_time: {as_of.isoformat()} is before {EARLIEST_AS_OF.year}")
+            problems.append(f"as_of_time: {_beijing(as_of)} is before {EARLIEST_AS_OF.year}")
         if not problems and checked.key in first_index:
             problems.append(repeats(dataset.key_item, first_index[checked.key]))
         if problems:
@@ -384,7 +387,12 @@ class Loader:
         return result
 
     async def _adopt(self, tx: Transaction, conflict: Conflict, now: datetime) -> None:
-        """The record takes the other value; its previous version goes to history."""
+        """The record takes the other value; its previous version goes to history.
+
+        Its as-of time is that of the latest assertion it now holds (its own, or the other source's), not the
+        moment of the resolution: written as of then, the authoritative source's next load, extracted before the
+        resolution though after everything it had loaded, was refused whole for that record as 'older than the
+        stored values', its changes of every other item with it."""
         dataset = DATASETS[conflict.dataset]
         record = (await tx.current_records(dataset.name, [conflict.key])).get(conflict.key)
         if record is None:
@@ -397,8 +405,11 @@ class Loader:
             raise failed_precondition(
                 "ADOPTION_INVALID",
                 f"adopting {conflict.other_value!r} would make the record invalid: {'; '.join(checked.problems)}")
+        asserted = [kept.as_of_time for kept in await tx.source_values(dataset.name, [conflict.key])
+                    if kept.source_department_code == conflict.other_source_department_code]
         await tx.write_history(dataset.name, [record])
-        await tx.upsert_records(dataset.name, [checked.values], record.source_department_code, [now], [now])
+        await tx.upsert_records(dataset.name, [checked.values], record.source_department_code,
+                                [max([record.as_of_time, *asserted])], [now])
 
 
 async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Mapping[str, StoredRecord],
@@ -477,17 +488,26 @@ async def apply_designated_values(tx: Transaction, dataset: Dataset, source: str
 
 
 def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:
-    """Rows older than what is stored would turn the clock back: rejected, not applied."""
+    """Rows older than what is stored would turn the clock back: rejected, not applied, saying both times as the
+    department writes them, in Beijing time: in UTC, a file's as_of_time of 2026-11-29 was said to be
+    2026-11-28T16:00:00+00:00, older than values of 2026-11-29T16:00:00+00:00 (the 2026-11-30 of the officer's
+    earlier file), dates the officer had written nowhere."""
     fresh: list[_Good] = []
     stale: list[Rejection] = []
     for g in good:
         previous = stored.get(g.key)
         if previous is not None and g.as_of_time < previous:
             stale.append(Rejection(g.index, g.key, (
-                f"as_of_time: {g.as_of_time.isoformat()} is older than the stored values ({previous.isoformat()})",)))
+                f"as_of_time: {_beijing(g.as_of_time)} is older than the stored values (as of "
+                f"{_beijing(previous)}), which are kept: values as of that time or later replace them",)))
         else:
             fresh.append(g)
     return fresh, stale
+
+
+def _beijing(moment: datetime) -> str:
+    """``moment`` in Beijing time, as the departments write their times (2026-11-30 08:00:00+08:00)."""
+    return moment.astimezone(CHINA_TIME).isoformat(sep=" ")
 
 
 def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: datetime,

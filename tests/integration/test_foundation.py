@@ -324,6 +324,21 @@ async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements
     assert len(await calls.conflicts(AUTHORITY, key=record["citizen_id"])) == 2  # updated, not duplicated
 
 
+async def test_a_minority_name_whose_dot_two_sources_typed_otherwise_is_no_conflict(calls: Calls) -> None:
+    """The police typed 阿依古丽·买买提 (U+00B7), the civil affairs system 阿依古丽•买买提 (a bullet): a conflict on
+    the name, about nothing, which the police had to resolve and supervision counted open. The 间隔号 is U+00B7
+    however it was typed between two Chinese characters."""
+    (record,) = fresh_persons(1)
+    await calls.load(POLICE, "population", rows({**record, "name": "阿依古丽·买买提"}))
+    response = await calls.load(CIVIL, "population", rows({**record, "name": "阿依古丽•买买提"}))
+    assert (response.accepted, response.conflicts) == (1, 0)
+    assert await calls.conflicts(AUTHORITY, key=record["citizen_id"]) == []
+    await calls.load(POLICE, "population", rows({**record, "name": "阿依古丽.买买提"}))
+    found = (await calls.lookup("population", record["citizen_id"])).record
+    assert found.values["name"] == "阿依古丽·买买提"
+    assert len(await calls.history(POLICE, "population", record["citizen_id"])) == 1  # no new version
+
+
 async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: asyncpg.Pool) -> None:
     (record,) = fresh_persons(1)
     key = record["citizen_id"]
@@ -431,6 +446,27 @@ async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_f
     assert [r.key for r in batch.records] == [number]
     await calls.load(SERVICES, "licence", rows({**licence, "licence_number": number, "status": "注销"}))
     assert [v.values["status"] for v in await calls.history(SERVICES, "licence", wide)] == ["注销", "过期"]
+
+
+async def test_a_load_extracted_before_an_adoption_is_not_refused_as_older_than_it(calls: Calls) -> None:
+    """Adopting the other source's value wrote the record as of the moment of the resolution, so the police's
+    next daily load, extracted that morning before the 编目员 resolved the conflict (but after everything the police
+    had loaded), was refused whole for that person as 'older than the stored values', its corrections of every other
+    item with it. An adoption keeps the record's as-of time: it changes one item, it asserts nothing newer."""
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    now = datetime.now(UTC)
+    await calls.load(POLICE, "population", rows(record, as_of=now - timedelta(hours=3)))
+    other = {**record, "address": "北京市西城区新街口5号"}
+    assert (await calls.load(CIVIL, "population", rows(other, as_of=now - timedelta(hours=2)))).conflicts == 1
+    (conflict,) = await calls.conflicts(POLICE, key=key)
+    await calls.resolve(POLICE, conflict.id, adopt=True)
+    extracted = {**other, "status": "迁出" if record["status"] != "迁出" else "正常"}
+    response = await calls.load(POLICE, "population", rows(extracted, as_of=now - timedelta(hours=1)))
+    assert (response.accepted, list(response.rejected)) == (1, [])
+    found = (await calls.lookup("population", key)).record
+    assert dict(found.values) == extracted
+    assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
 
 
 async def test_adopting_a_value_that_would_make_the_record_invalid_is_refused(calls: Calls) -> None:

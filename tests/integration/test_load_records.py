@@ -368,3 +368,118 @@ def test_records_sent_after_the_authority_designated_another_source_are_said_to_
             "records loaded (lines 5002–5011) were sent while your department was not it, and were only kept to be "
             "cross-checked against its records, not made the records: load them again with --start-line 5002 "
             "while your department is its authoritative source") in done.stderr, done.stderr
+
+
+async def test_a_file_of_rejected_records_corrected_is_loaded_as_the_command_wrote_it(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """--rejected writes the rejected records, their line and reasons first, "to correct and load again"; loaded
+    again as written it was refused whole, "'line', 'reasons' are not items of population" (exit 2): the officer
+    had to delete two columns first. They are read as what they are, and a file rejected again keeps one pair."""
+    good, fixed = _citizen_id("19610101", True), _citizen_id("19620202", False)
+    path = tmp_path / "people.csv"
+    path.write_bytes(f"{HEADER}\r\n{good},冯一,男,汉族,1961-01-01,正常,\r\n{fixed},陈二,男,汉族,1962-02-02,正常,\r\n"
+                     .encode("gbk"))
+    rejected, again = tmp_path / "rejected.csv", tmp_path / "again.csv"
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+    assert done.returncode == 1 and done.stderr.startswith("line 3: sex: 男 differs"), done.stderr
+
+    done = await asyncio.to_thread(_load, platform, "population", str(rejected), "--rejected", str(again))
+    assert done.returncode == 1 and done.stderr.startswith("line 2: sex: 男 differs"), done.stderr
+    assert rejected.read_text(encoding="gb18030").splitlines()[0] == f"line,reasons,{HEADER}"
+    assert again.read_text(encoding="gb18030").splitlines()[0] == f"line,reasons,{HEADER}"  # not line,reasons twice
+
+    rejected.write_bytes(rejected.read_bytes().replace("陈二,男".encode("gbk"), "陈二,女".encode("gbk")))
+    done = await asyncio.to_thread(_load, platform, "population", str(rejected))
+    assert (done.returncode, done.stdout) == (0, f"population: 1 record loaded from {rejected} (read as GB18030), "
+                                                 "0 rejected, 0 disagreeing with the authoritative source\n"), \
+        done.stderr
+    assert [(v.values["name"], v.values["sex"]) for v in await _history(platform, fixed)] == [("陈二", "女")]
+
+
+async def test_a_record_older_than_the_stored_one_is_rejected_saying_both_times_in_beijing_time(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A file's as_of_time of 2020-05-31 12:30 (Beijing time, as the officer writes it) older than an earlier
+    file's 2020-06-01 was rejected 'as_of_time: 2020-05-31T04:30:00+00:00 is older than the stored values
+    (2020-05-31T16:00:00+00:00)': in UTC, times the officer had written nowhere, the stored one on another day."""
+    person = _citizen_id("19640404", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},褚四,女,汉族,1964-04-04,正常,2020-06-01\n", encoding="utf-8")
+    assert (await asyncio.to_thread(_load, platform, "population", str(path))).returncode == 0
+    path.write_text(f"{HEADER}\n{person},褚四,女,汉族,1964-04-04,迁出,2020/5/31 12:30\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "line 2: as_of_time: 2020-05-31 12:30:00+08:00 is older than the stored values (as of 2020-06-01 "
+        "00:00:00+08:00), which are kept: values as of that time or later replace them"), done.stderr
+    assert [v.values["status"] for v in await _history(platform, person)] == ["正常"]
+
+
+async def test_an_as_of_time_in_the_future_is_said_as_the_file_wrote_it(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An as_of_time typed 2999-11-30 (a year mistyped) was rejected as '2999-11-29T16:00:00+00:00 is in the
+    future', a day the officer had not written."""
+    person = _citizen_id("19650505", True)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},卫五,男,汉族,1965-05-05,正常,2999-11-30\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr == "line 2: as_of_time: 2999-11-30 00:00:00+08:00 is in the future\n", done.stderr
+
+
+async def test_an_as_of_time_of_a_summer_of_1986_1991_is_that_time_in_utc_plus_8(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """Beijing time is UTC+8, as the platform says it: read as Asia/Shanghai, whose history has summer time in
+    1986-1991, a file's 1988-06-01 was stored as 1988-05-31T15:00:00Z, 23:00 the day before as the platform says it."""
+    person = _citizen_id("19670707", True)
+    path = tmp_path / "people.csv"
+    path.write_text(f"{HEADER}\n{person},沈七,男,汉族,1967-07-07,正常,1988-06-01\n", encoding="utf-8")
+    assert (await asyncio.to_thread(_load, platform, "population", str(path))).returncode == 0
+    (version,) = await _history(platform, person)
+    assert version.as_of_time.ToJsonString() == "1988-05-31T16:00:00Z"
+
+
+async def test_a_load_resumed_with_the_same_rejected_file_keeps_the_rejections_of_the_lines_before(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A load that stops says 'run the command again with --start-line N'; run so with the same --rejected, the
+    file was emptied, and the rejections of the lines sent before the stop were lost but for the 20 shown. The
+    rejections before line N are kept, those from N on are the new load's (once each)."""
+    first, good, last = (_citizen_id("19680808", False), _citizen_id("19690909", True),
+                         _citizen_id("19700110", False))
+    path = tmp_path / "people.csv"
+    path.write_bytes((f"{HEADER}\r\n{first},韩一,男,汉族,1968-08-08,正常,\r\n{good},杨二,男,汉族,1969-09-09,正常,\r\n"
+                      f"{last},朱三,男,汉族,1970-01-10,正常,\r\n").encode("gbk"))
+    rejected = tmp_path / "rejected.csv"
+    assert (await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+            ).returncode == 1
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected),
+                                   "--start-line", "3")
+    assert done.returncode == 1 and done.stderr.startswith("line 4: sex: 男 differs"), done.stderr
+    kept = list(csv.reader(rejected.read_text(encoding="gb18030").splitlines()))
+    assert kept[0] == ["line", "reasons", *HEADER.split(",")]
+    assert [(row[0], row[2]) for row in kept[1:]] == [("2", first), ("4", last)]
+
+
+async def test_blank_lines_above_the_column_names_are_skipped(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A sheet whose first rows were left empty (Excel writes them as commas) was refused whole, 'the first line
+    must name the items of each column: no column of the required items citizen_id, name, …', the names being
+    there on line 3. Blank lines before them are skipped, as between records, and the lines keep their numbers."""
+    good, bad = _citizen_id("19710211", True), _citizen_id("19720312", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f",,,,,,\n\n{HEADER}\n{good},秦一,男,汉族,1971-02-11,正常,\n{bad},尤二,男,汉族,1972-03-12,正常,\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1 and done.stderr.startswith("line 5: sex: 男 differs"), done.stderr
+    assert done.stdout.startswith(f"population: 1 record loaded from {path}, 1 rejected"), done.stderr
+
+
+async def test_a_code_written_as_excels_formula_of_a_text_is_that_text(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Department systems export an 18-digit code as ="110101…" so that Excel shows it as text, not 1.10101E+17:
+    sent as written, every record of such a file was rejected 'citizen_id: 公民身份号码 must have 18 characters,
+    got 21'. The cell is the text it shows (its quotes doubled inside a quoted field too)."""
+    first, second = _citizen_id("19730413", True), _citizen_id("19740514", False)
+    path = tmp_path / "people.csv"
+    path.write_text(f'{HEADER}\n="{first}",许一,男,汉族,1973-04-13,正常,\n"=""{second}""",何二,女,汉族,="1974-05-14",正常,\n',
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 0 and done.stdout.startswith(f"population: 2 records loaded from {path}, 0 rejected"), \
+        done.stderr
+    assert [v.values["name"] for v in await _history(platform, second)] == ["何二"]

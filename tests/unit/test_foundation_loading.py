@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS
@@ -50,6 +50,19 @@ def test_check_rows_rejects_a_repeated_key_and_implausible_as_of_times() -> None
     assert "in the future" in reasons[2][0]
     assert "before 1900" in reasons[3][0]
     assert reasons[4] == ("as_of_time: not a valid timestamp",)
+
+
+def test_an_implausible_as_of_time_is_said_in_beijing_time() -> None:
+    """A typed 2999-11-30 (Beijing time, as the file has it) was said to be '2999-11-29T16:00:00+00:00 is in the
+    future'; and 1900-01-01 03:00 in Beijing time was 'before 1900', as its UTC instant is."""
+    beijing = timezone(timedelta(hours=8))
+    rows = [LoadRow(synthetic.person(0, seed=5), datetime(2999, 11, 30, tzinfo=beijing)),
+            LoadRow(synthetic.person(1, seed=5), datetime(1899, 12, 31, 23, tzinfo=beijing)),
+            LoadRow(synthetic.person(2, seed=5), datetime(1900, 1, 1, 3, tzinfo=beijing))]
+    accepted, rejected = check_rows(POPULATION, rows, NOW)
+    assert [r.reasons for r in rejected] == [("as_of_time: 2999-11-30 00:00:00+08:00 is in the future",),
+                                             ("as_of_time: 1899-12-31 23:00:00+08:00 is before 1900",)]
+    assert [g.index for g in accepted] == [2]
 
 
 def test_compare_reports_disagreeing_and_agreeing_items_only_for_what_the_other_source_said() -> None:
