@@ -800,7 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "dataset's records (UTF-8 or GBK)")
     load.add_argument("dataset", help="population, legal_entity, region, place or licence")
     load.add_argument("file", type=Path, help="CSV: a first line naming the items of each column, a record a line")
-    load.add_argument("--encoding", default="auto", help="auto (default: UTF-8, else GB18030/GBK), utf-8 or gb18030")
+    load.add_argument("--encoding", default="auto", help="auto (default: UTF-8, else GB18030/GBK), utf-8 or "
+                                                         "gb18030 (gbk and gb2312 are read as gb18030)")
     load.add_argument("--source", default="", help="the loading department's code (default: the system's)")
     load.add_argument("--rejected", type=Path, default=None, metavar="FILE",
                       help="write every rejected record here, with its line and reasons, to correct and load again")

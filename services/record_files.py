@@ -24,6 +24,9 @@ from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
 ENCODINGS = ("auto", "utf-8", "gb18030")
+#: The names an officer gives the encodings by (the help and the docs call Excel's Chinese CSV GBK): GB18030 holds
+#: GBK and GB2312 whole, so a file in either is read as it; ``--encoding gbk`` was refused.
+_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8", "utf-8-sig": "utf-8"}
 #: A column of this name is each record's as-of time (RecordInput.as_of_time), not an item.
 AS_OF_COLUMN = "as_of_time"
 #: The columns ``--rejected`` writes before each rejected record (its line in the file loaded, why it was rejected).
@@ -59,8 +62,10 @@ def file_encoding(path: Path, encoding: str) -> str:
 
     The whole file is decoded once before a record is sent: a byte that does not decode on line 90,000 otherwise
     stopped a load half done."""
+    encoding = _ALIASES.get(encoding.strip().lower(), encoding.strip().lower())
     if encoding not in ENCODINGS:
-        raise FileProblem(f"--encoding {encoding!r}: one of {', '.join(ENCODINGS)}")
+        raise FileProblem(f"--encoding {encoding!r}: one of {', '.join(ENCODINGS)} (gbk and gb2312 are read as "
+                          "gb18030, which holds them)")
     if encoding == "auto":
         if (line := _decodes(path, "utf-8-sig")) is None:
             return "utf-8-sig"

@@ -219,3 +219,15 @@ def test_a_kept_checkpoints_file_holding_none_is_said_to_compare_nothing(
             "compared: the log is verified against the platform's own checkpoints alone (an export made before the "
             "platform signed one is empty; export again later and keep that)")
     assert said in result.stderr.splitlines(), result.stderr
+
+
+def test_load_records_takes_gbk_by_the_name_the_help_gives_it(tmp_path: Path) -> None:
+    """The help and the docs call Excel's Chinese CSV GBK; `--encoding gbk` was refused "one of auto, utf-8,
+    gb18030". GBK (and GB2312, cp936) are read as GB18030, which holds them; a name of no encoding is still refused."""
+    from services.record_files import FileProblem, file_encoding
+
+    sheet = tmp_path / "gbk.csv"
+    sheet.write_bytes("citizen_id,name\n110105194912310021,钱敏\n".encode("gbk"))
+    assert {file_encoding(sheet, name) for name in ("gbk", "GBK", "gb2312", "cp936", "gb18030")} == {"gb18030"}
+    with pytest.raises(FileProblem, match="gbk and gb2312 are read as gb18030"):
+        file_encoding(sheet, "big5")
