@@ -858,6 +858,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
                            await _both_generations_advice(connection, resource),
+                           await _both_cases_advice(connection, resource),
                            await _null_key_advice(connection, resource),
                            await _as_of_advice(connection, resource),
                            await _future_as_of_advice(connection, resource, returned, config.time_zone),
@@ -1156,6 +1157,34 @@ async def _both_generations_advice(connection: asyncpg.Connection, resource: Res
             f"the 18-character one it became (such as {example}): the platform asks by the 18-character number and "
             "is answered with one of the two rows (the one true the latest by as_of_column), and a batch download "
             "sends the person twice: keep one row per person (the 18-character number)")
+
+
+async def _both_cases_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when a citizen_id or credit_code table holds a key both as the platform writes it (upper case) and
+    in lower case, or "".
+
+    Both rows answer the key (``spellings``), but the table's unique index sees two keys, so the check's count of
+    keys held by several rows missed them, and --check was silent: a lookup answers with the row holding the key in
+    upper case, whichever is true the latest, and a batch download sends the record twice under one key. The
+    example is the key as the platform writes it, masked."""
+    if resource.table is None or resource.key_column is None or resource.key_kind not in UPPER_CASE_KINDS:
+        return ""
+    key, table = f"{_ident(resource.key_column.value)}::text", _ident(resource.table.value)
+    try:
+        found = await connection.fetchrow(
+            f"SELECT count(DISTINCT upper(held)) AS keys, min(upper(held)) AS example FROM (SELECT {key} AS held "
+            f"FROM {table} WHERE {key} <> upper({key}) AND upper({key}) IN (SELECT {key} FROM {table})) AS both_cases",
+            timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if found is None or not found["keys"]:
+        return ""
+    keys, example = found["keys"], Masker().mask(found["example"], resource.key_kind_name)
+    what = "ID number" if resource.key_kind_name == "citizen_id" else "code"
+    return (f"{keys:,} {what}{'s are' if keys != 1 else ' is'} held both in upper case and in lower case (such as "
+            f"{example}, in a row of its own as {example.lower()}): the platform asks in upper case and is answered "
+            "with the upper-case row, whichever is true the latest, and a batch download sends the record twice: "
+            f"keep one row per {what}")
 
 
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

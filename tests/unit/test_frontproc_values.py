@@ -434,6 +434,33 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
         await store.close()
 
 
+async def test_the_check_says_when_a_key_is_held_both_in_upper_and_in_lower_case(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table keeping one person as …002X and again as …002x (entered twice, by two systems): the unique index sees
+    two keys, both rows answer the key, a batch download sends the person twice, and the check was silent."""
+    await _execute(database_url, "CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
+                                 " ('11010519491231002x', '甲'), ('110105198001011000', '乙')")
+    text = _citizen_config(tmp_path, database_url, "people")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert (await _read(tmp_path, text, "11010519491231002X")).values["name"] == "甲"
+    assert not [record for record in caplog.records if record.name == "frontproc.store"]
+    await _execute(database_url, "INSERT INTO people VALUES ('11010519491231002X', '甲2')")
+    assert (await _read(tmp_path, text, "11010519491231002X")).values["name"] == "甲2"
+    said = [record.getMessage().split(": ", 1)[1] for record in caplog.records if record.name == "frontproc.store"]
+    assert said == [
+        "resources 'registry': 1 ID number is held both in upper case and in lower case (such as 110105********002X, "
+        "in a row of its own as 110105********002x): the platform asks in upper case and is answered with the "
+        "upper-case row, whichever is true the latest, and a batch download sends the record twice: keep one row "
+        "per ID number"], said
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert sorted(await _exported_keys(store, 3)) == ["11010519491231002X", "11010519491231002X",
+                                                          "110105198001011000"]
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(("ddl", "says"), [
     ("CREATE TABLE keyed (k text, v text)", "has no index on its key column k: every lookup reads the whole table"),
     ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k)", "the key column k of keyed is not unique"),
