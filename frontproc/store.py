@@ -1233,7 +1233,7 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     if not duplicates:
         return (f"{said}a key held by several rows would answer with one of them, and a batch download could miss "
                 f"rows that share a key; no key is held by several rows now: {unique_index} keeps it so")
-    newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+    newest = f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else ""
     return (f"{said}{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
             "as_of_column), and a batch download can miss rows that share a key. A unique index cannot be created "
             f"while they are there (the database would refuse it, quoting a key): keep one row per key, or share "
@@ -1265,7 +1265,7 @@ async def _partitioned_index_advice(connection: asyncpg.Connection, resource: Re
     index = f"CREATE INDEX ON {_ident(table)} (({_ident(column)}::text))"
     said = [] if usable else [f"table {table} has no index its lookups can use on its key column {column} ({index})"]
     if duplicates := await _duplicate_keys(connection, resource):
-        newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+        newest = f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else ""
         said.append(f"{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
                     "as_of_column), and a batch download can miss rows that share a key; partitioned "
                     f"{partitioned_by}, it can hold no unique index on {column} alone: keep one row per key, or share "
@@ -1303,7 +1303,7 @@ async def _view_duplicates_advice(connection: asyncpg.Connection, resource: Reso
     if not duplicates:
         return ""
     column, newest = _ident(resource.key_column.value), (
-        f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else "")
+        f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else "")
     return (f"{resource.table.value} returns several rows for a key: {duplicates}; a key held by several rows "
             "answers with one of them (the one true the latest by as_of_column), and a batch download can miss rows "
             "that share a key: make it return one row per key "

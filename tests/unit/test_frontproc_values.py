@@ -572,9 +572,18 @@ async def test_the_unique_index_advice_on_a_table_holding_a_key_twice_says_which
            "110105********002X in 2 rows)" in warning
     assert "A unique index cannot be created while they are there" in warning
     assert 'share a view that does (SELECT DISTINCT ON ("sfzhm"::text) * FROM "dup" ORDER BY "sfzhm"::text, ' \
-           '"gxsj" DESC), then CREATE UNIQUE INDEX ON "dup" (("sfzhm"::text))' in warning
+           '"gxsj" DESC NULLS LAST), then CREATE UNIQUE INDEX ON "dup" (("sfzhm"::text))' in warning
     assert ("until then CREATE INDEX" in warning) == (not index)
     assert "342322194911060454" not in warning and "11010519491231002X" not in warning
+    # The view advised keeps the row the 前置机 answers with, the one true the latest: not the undated one, which
+    # "gxsj DESC" alone put first (PostgreSQL sorts NULL first in a descending order).
+    view = re.search(r"share a view that does \((SELECT DISTINCT ON .*?)\), then", warning)[1]  # type: ignore[index]
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        kept = await connection.fetchval(f"SELECT xm FROM ({view}) AS one WHERE sfzhm = '342322194911060454'")
+    finally:
+        await connection.close()
+    assert kept == (await _read(tmp_path, text, "342322194911060454")).values["name"] == "乙"
 
 
 async def test_a_refusal_quoting_a_value_is_logged_without_it(
