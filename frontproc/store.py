@@ -916,7 +916,19 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     how = " or in full-width characters" if codes else ""
     return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
             "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
-            f"or share a view whose key column is normalised (btrim({resource.key_column.value}))")
+            f"or share a view whose key column is normalised ({_normalised_key(column, codes)} AS "
+            f"{_ident(resource.key_column.value)})")
+
+
+def _normalised_key(column: str, codes: bool) -> str:
+    """SQL giving the key ``column`` (an expression of text) holds as the platform asks for it (normalize_key): the
+    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII.
+
+    The advice was btrim(column), which trims spaces only: a key with a tab, a line break or a full-width space
+    (U+3000) around it, or in full-width digits, was as absent through the view as before."""
+    if codes:
+        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), E' \\t\\r\\n')"
+    return f"btrim({column}, E' \\t\\r\\n\\u3000')"
 
 
 async def _encoding_advice(connection: asyncpg.Connection) -> str:

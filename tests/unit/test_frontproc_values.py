@@ -20,11 +20,12 @@ import grpc
 import pytest
 
 from frontproc.access_log import AccessLog, read
-from frontproc.config import ConfigError, parse
+from frontproc.config import KEY_KINDS, ConfigError, parse
 from frontproc.limits import RateLimit
 from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore, check_resources
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.query.keys import normalize_key
 from services.runtime.embedded import create_database
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
@@ -1062,6 +1063,14 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
                  if record.name == "frontproc.store" and "with blanks around them" in record.getMessage()]
     assert "table spelled holds keys in k with blanks around them" in warning and "answered as absent" in warning
     assert key.strip() not in warning
+    # The view advised gives the key as the platform asks for it (btrim alone trimmed only spaces).
+    normalised = re.search(r"normalised \((.+?)(?: AS [^)]*)?\)$", warning)[1]  # type: ignore[index]
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        shared = await connection.fetchval(f"SELECT {normalised} FROM spelled WHERE v = 'x'")
+    finally:
+        await connection.close()
+    assert shared == normalize_key(KEY_KINDS[kind], key), normalised
 
 
 @pytest.mark.parametrize(("keys", "kind", "says"), [
