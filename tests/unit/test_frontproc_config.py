@@ -767,6 +767,15 @@ def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: P
     entry.endpoint.dataset = "dibao"
     assert endpoint_problems(config, entry)[-1].startswith(f"the entry's endpoint.dataset 'dibao' is not served by "
                                                            f"{path} (it serves social_insurance)")
+    # An entry naming no target is one of data loaded to the platform: this 前置机 would never be asked. The
+    # file said nothing of an entry without an endpoint, and told to "set `endpoint: `" of an empty target.
+    named_none = ('the entry names no endpoint.target: the platform would look for its records among data loaded '
+                  'to it, never asking this 前置机; give "endpoint": {"target": "127.0.0.1:7100", "dataset": '
+                  '"social_insurance"}')
+    entry = dept.social_insurance_entry("")
+    assert endpoint_problems(config, entry) == [named_none]
+    entry.ClearField("endpoint")
+    assert endpoint_problems(config, entry) == [named_none]
 
 
 def test_submit_entry_refuses_an_entry_keyed_otherwise_than_the_frontproc(tmp_path: Path) -> None:
