@@ -907,8 +907,8 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     wide = f" OR {column} ~ '[^[:ascii:]]'" if codes else ""
     try:
         found = await connection.fetchval(
-            f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, "
-            f"E' \\t\\r\\n\u3000'){wide})")
+            f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, $1)"
+            f"{wide})", BLANKS)
     except asyncpg.PostgresError:
         return ""
     if not found:
@@ -927,8 +927,19 @@ def _normalised_key(column: str, codes: bool) -> str:
     The advice was btrim(column), which trims spaces only: a key with a tab, a line break or a full-width space
     (U+3000) around it, or in full-width digits, was as absent through the view as before."""
     if codes:
-        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), E' \\t\\r\\n')"
-    return f"btrim({column}, E' \\t\\r\\n\\u3000')"
+        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {_BLANKS_IN_SQL})"
+    return f"btrim({column}, {_BLANKS_IN_SQL})"
+
+
+#: The characters the platform trims from a key (Python's str.strip(), services.query.keys.normalize_key): blanks
+#: a key typed or pasted may carry — a no-break space (U+00A0) from a spreadsheet or a web page, a full-width space
+#: (U+3000), a tab — which a row's key must not hold for the platform's key to find it. The check looked for
+#: spaces, tabs, line breaks and U+3000 only: a 证照编号 pasted with a no-break space was absent, the check silent.
+BLANKS = "".join(chr(point) for point in range(0x3001) if chr(point).isspace())
+_SQL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", " ": " "}
+#: BLANKS as a PostgreSQL escape string, for advice to paste into psql.
+_BLANKS_IN_SQL = "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
+                                                        f"\\u{ord(blank):04x}") for blank in BLANKS) + "'"
 
 
 async def _encoding_advice(connection: asyncpg.Connection) -> str:

@@ -1036,11 +1036,13 @@ async def test_the_check_warns_of_days_no_date_can_write(
                     "row; each is answered RECORD_UNREADABLE and left out of batch downloads until it is fixed"]
 
 
-@pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"),
-                                           ("３３０３２７１９９５１１０４２９６０", "citizen_id")])
+@pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"), ("Q17\u00a0", "text"),
+                                           ("３３０３２７１９９５１１０４２９６０", "citizen_id"),
+                                           ("３３０３２７１９９５１１０４２９６０\u00a0", "citizen_id")])
 async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, key: str, kind: str) -> None:
-    """A key kept with blanks around it (a fixed-width import into a varchar) or in full-width digits: the platform
+    """A key kept with blanks around it (a fixed-width import into a varchar, a no-break space pasted from a
+    spreadsheet, which the check missed) or in full-width digits: the platform
     asks for keys trimmed and in ASCII, so the row was answered as absent (库无 to a verification of a person the
     department holds), and nothing said so. The check warns, naming the table and the column; a clean table
     gets no such warning (test_the_check_warns_of_a_key_column_without_a_unique_index)."""
