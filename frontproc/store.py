@@ -859,6 +859,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                            await _key_kind_advice(connection, resource),
                            await _both_generations_advice(connection, resource),
                            await _both_cases_advice(connection, resource),
+                           await _row_security_advice(connection, resource),
                            await _null_key_advice(connection, resource),
                            await _as_of_advice(connection, resource),
                            await _future_as_of_advice(connection, resource, returned, config.time_zone),
@@ -940,6 +941,32 @@ _SQL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", " ": " "}
 #: BLANKS as a PostgreSQL escape string, for advice to paste into psql.
 _BLANKS_IN_SQL = "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
                                                         f"\\u{ord(blank):04x}") for blank in BLANKS) + "'"
+
+
+async def _row_security_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when row-level security hides every row of the table from the 前置机's account, or "".
+
+    A table with ROW LEVEL SECURITY enabled shows a role that is not its owner (nor BYPASSRLS) only the rows a
+    permissive policy for that role lets through, and with none, no row at all, without an error: the statements
+    prepared, EXPLAIN passed, --check said the file was valid, and every lookup was answered as absent (库无) and
+    every batch download was empty."""
+    if resource.table is None:
+        return ""
+    try:
+        hidden = await connection.fetchval(
+            "SELECT row_security_active(c.oid) AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid "
+            "AND p.polpermissive AND p.polcmd IN ('r', '*') AND (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM "
+            "unnest(p.polroles) AS r (oid) WHERE pg_has_role(r.oid, 'MEMBER')))) FROM pg_class c WHERE c.oid = "
+            "to_regclass($1)", _ident(resource.table.value), timeout=STATEMENT_TIMEOUT_SECONDS)
+        user = await connection.fetchval("SELECT current_user") if hidden else ""
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not hidden:
+        return ""
+    return (f"row-level security is on for {resource.table.value} and no policy lets the database account {user} "
+            "read its rows: it sees none, so every lookup is answered as absent and every batch download is "
+            f"empty; give it a policy (CREATE POLICY fqj_read ON {_ident(resource.table.value)} FOR SELECT TO "
+            f"{_ident(user)} USING (true), or the rows it may share), or share a view that its owner reads")
 
 
 async def _encoding_advice(connection: asyncpg.Connection) -> str:

@@ -1585,6 +1585,31 @@ async def test_a_table_the_account_may_not_read_is_refused_by_the_check_not_at_e
     await _execute(database_url, f"DROP OWNED BY {reader}; DROP ROLE {reader}")
 
 
+async def test_the_check_says_when_row_level_security_hides_every_row_from_the_account(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table with ROW LEVEL SECURITY and no policy for the 前置机's account shows it no row, without an error:
+    --check said the file was valid, and every lookup was 库无, every batch download empty."""
+    reader = f"dept_{uuid.uuid4().hex[:8]}"
+    await _execute(database_url, f"CREATE ROLE {reader} LOGIN; GRANT SELECT ON registry TO {reader}; "
+                                 f"ALTER TABLE registry ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON registry "
+                                 f"FOR UPDATE TO {reader} USING (true)")
+    text = _config(tmp_path, _as_user(database_url, reader), {"label": "label"})
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert await _read(tmp_path, text, "a") is None
+    said = [record.getMessage().split(": ", 2)[-1] for record in caplog.records
+            if record.name == "frontproc.store" and "row-level security" in record.getMessage()]
+    assert said == [f"row-level security is on for registry and no policy lets the database account {reader} read "
+                    "its rows: it sees none, so every lookup is answered as absent and every batch download is empty;"
+                    f" give it a policy (CREATE POLICY fqj_read ON \"registry\" FOR SELECT TO \"{reader}\" USING "
+                    "(true), or the rows it may share), or share a view that its owner reads"]
+    caplog.clear()
+    # The policy advised: the row is read, and the check is silent.
+    await _execute(database_url, f"CREATE POLICY fqj_read ON registry FOR SELECT TO {reader} USING (true)")
+    assert (await _read(tmp_path, text, "a")).values["label"] == "ok"
+    assert not [record for record in caplog.records if "row-level security" in record.getMessage()]
+    await _execute(database_url, f"DROP OWNED BY {reader}; DROP ROLE {reader}")
+
+
 async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_connection(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """database.url_file (a mounted Secret, say) was read once, at start: once the DBA had rotated the account's
