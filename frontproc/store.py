@@ -59,6 +59,18 @@ def _ident(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def sql_name(name: str) -> str:
+    """A column name as advice to paste writes it: as it is when PostgreSQL reads it so unquoted (sfzhm), quoted
+    otherwise (a name kept with capitals, "SFZHM", as tables migrated from Oracle have them, or a Chinese one).
+
+    Written as it was, NEW.SFZHM in an advised trigger read as NEW.sfzhm, which the row does not have: the trigger
+    failed, and with it every write to the department's table."""
+    return name if _PLAIN_NAME.fullmatch(name) else _ident(name)
+
+
 @dataclass(frozen=True)
 class Statements:
     """The SQL of one resource; ``batch`` and ``page`` are empty for a ``query`` resource."""
@@ -1067,7 +1079,7 @@ async def _null_key_advice(connection: asyncpg.Connection, resource: ResourceCon
         return ""
     return (f"rows of {resource.table.value} hold no key ({resource.key_column.value} IS NULL): no query finds "
             "them and a batch download leaves them out; set their key, or keep them out of what you share (a view "
-            f"WHERE {resource.key_column.value} IS NOT NULL)")
+            f"WHERE {sql_name(resource.key_column.value)} IS NOT NULL)")
 
 
 #: How far ahead of this machine's clock an as-of time may be before the check warns of it (the two machines'

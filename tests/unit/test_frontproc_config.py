@@ -814,6 +814,13 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
     watcher._heard(None, 0, "si_changed", "not-an-id-number")
     assert caplog.records[-1].getMessage().startswith("a notice on si_changed carries no valid key of 202001/000001:")
+    # A key column kept with capitals (a table migrated from Oracle) is quoted in the trigger advised: NEW.SFZHM
+    # reads as NEW.sfzhm, which the row does not have, and such a trigger fails every write to the table.
+    upper = parse(text.replace("key_column: sfzhm", "key_column: SFZHM").replace("citizen_id: sfzhm",
+                                                                                "citizen_id: SFZHM"),
+                  str(tmp_path / "dept.yaml"))
+    ChangeWatcher(upper, lambda code, keys: None)._heard(None, 0, "si_changed", "x")  # type: ignore[arg-type,return-value]
+    assert "(pg_notify('si_changed', NEW.\"SFZHM\"::text))" in caplog.records[-1].getMessage()
 
 
 def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_once_a_minute(

@@ -1134,6 +1134,16 @@ async def test_the_check_warns_of_rows_that_hold_no_key(
         assert said == (["resources 'registry': rows of keyless hold no key (k IS NULL): no query finds them and a "
                          "batch download leaves them out; set their key, or keep them out of what you share (a view "
                          "WHERE k IS NOT NULL)"] if says else []), said
+    # A key column kept with capitals is quoted in the view advised (WHERE K IS NOT NULL names a column k).
+    await _execute(database_url, 'DROP TABLE keyless; CREATE TABLE keyless ("K" text UNIQUE, v text); INSERT INTO '
+                                 "keyless VALUES ('a', 'x'), (NULL, 'y')")
+    caplog.clear()
+    assert (await _read(tmp_path, text.replace("key_column: k", "key_column: K").replace("code: k", "code: K"),
+                        "a")).values["label"] == "x"
+    [where] = [record.getMessage().rpartition("(a view ")[2].rstrip(")") for record in caplog.records
+               if "hold no key" in record.getMessage()]
+    assert where == 'WHERE "K" IS NOT NULL'
+    await _execute(database_url, f"CREATE VIEW shared AS SELECT * FROM keyless {where}")
 
 
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
