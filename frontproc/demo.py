@@ -68,10 +68,10 @@ BEGIN
     END IF;
     -- Both keys of an UPDATE that changes the key: the old one no longer has this row (a corrected 身份证号).
     IF TG_OP <> 'INSERT' THEN
-        PERFORM pg_notify('{WATCH_CHANNEL}', OLD.sfzhm);
+        PERFORM pg_notify('{WATCH_CHANNEL}', OLD.sfzhm::text);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM pg_notify('{WATCH_CHANNEL}', NEW.sfzhm);
+        PERFORM pg_notify('{WATCH_CHANNEL}', NEW.sfzhm::text);
     END IF;
     RETURN NULL;
 END $$;

@@ -85,11 +85,19 @@ def endpoint_problems(config: FrontprocConfig, entry: cat.Entry) -> list[str]:
     until returned); an endpoint.target other than this 前置机's ``endpoint`` makes every call's assertion be
     refused here (it is bound to the target), which the reviewer saw as an endpoint that does not answer.
     """
-    if not entry.HasField("endpoint"):
-        return []
     target, dataset = entry.endpoint.target, entry.endpoint.dataset
     problems = []
-    if target != config.endpoint:
+    if not target:
+        # An entry without a target is one of a dataset loaded to the platform (the foundation service's): one
+        # submitted so was never served from this 前置机 — every query 库无 — and without an endpoint at all it was
+        # refused by the catalog, the file telling neither; an empty target was answered "set `endpoint: `".
+        datasets = dataset if dataset in config.resources else " or ".join(config.resources)
+        problems.append(f"the entry names no endpoint.target: the platform would look for its records among data "
+                        "loaded to it, never asking this 前置机; give \"endpoint\": {\"target\": "
+                        f"\"{config.endpoint}\", \"dataset\": \"{datasets}\"}}")
+        if not dataset:
+            return problems
+    elif target != config.endpoint:
         problems.append(f"the entry's endpoint.target {target!r} is not this 前置机's endpoint {config.endpoint!r}: "
                         f"the platform's assertions are bound to the target, so every call would be refused; set "
                         f"`endpoint: {target}` in {config.path}, or correct the entry")

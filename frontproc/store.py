@@ -59,6 +59,18 @@ def _ident(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def sql_name(name: str) -> str:
+    """A column name as advice to paste writes it: as it is when PostgreSQL reads it so unquoted (sfzhm), quoted
+    otherwise (a name kept with capitals, "SFZHM", as tables migrated from Oracle have them, or a Chinese one).
+
+    Written as it was, NEW.SFZHM in an advised trigger read as NEW.sfzhm, which the row does not have: the trigger
+    failed, and with it every write to the department's table."""
+    return name if _PLAIN_NAME.fullmatch(name) else _ident(name)
+
+
 @dataclass(frozen=True)
 class Statements:
     """The SQL of one resource; ``batch`` and ``page`` are empty for a ``query`` resource."""
@@ -858,6 +870,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
                            await _both_generations_advice(connection, resource),
+                           await _both_cases_advice(connection, resource),
+                           await _row_security_advice(connection, resource),
                            await _null_key_advice(connection, resource),
                            await _as_of_advice(connection, resource),
                            await _future_as_of_advice(connection, resource, returned, config.time_zone),
@@ -906,8 +920,8 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     wide = f" OR {column} ~ '[^[:ascii:]]'" if codes else ""
     try:
         found = await connection.fetchval(
-            f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, "
-            f"E' \\t\\r\\n\u3000'){wide})")
+            f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, $1)"
+            f"{wide})", BLANKS)
     except asyncpg.PostgresError:
         return ""
     if not found:
@@ -915,7 +929,56 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     how = " or in full-width characters" if codes else ""
     return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
             "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
-            f"or share a view whose key column is normalised (btrim({resource.key_column.value}))")
+            f"or share a view whose key column is normalised ({_normalised_key(column, codes)} AS "
+            f"{_ident(resource.key_column.value)})")
+
+
+def _normalised_key(column: str, codes: bool) -> str:
+    """SQL giving the key ``column`` (an expression of text) holds as the platform asks for it (normalize_key): the
+    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII.
+
+    The advice was btrim(column), which trims spaces only: a key with a tab, a line break or a full-width space
+    (U+3000) around it, or in full-width digits, was as absent through the view as before."""
+    if codes:
+        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {_BLANKS_IN_SQL})"
+    return f"btrim({column}, {_BLANKS_IN_SQL})"
+
+
+#: The characters the platform trims from a key (Python's str.strip(), services.query.keys.normalize_key): blanks
+#: a key typed or pasted may carry — a no-break space (U+00A0) from a spreadsheet or a web page, a full-width space
+#: (U+3000), a tab — which a row's key must not hold for the platform's key to find it. The check looked for
+#: spaces, tabs, line breaks and U+3000 only: a 证照编号 pasted with a no-break space was absent, the check silent.
+BLANKS = "".join(chr(point) for point in range(0x3001) if chr(point).isspace())
+_SQL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", " ": " "}
+#: BLANKS as a PostgreSQL escape string, for advice to paste into psql.
+_BLANKS_IN_SQL = "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
+                                                        f"\\u{ord(blank):04x}") for blank in BLANKS) + "'"
+
+
+async def _row_security_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when row-level security hides every row of the table from the 前置机's account, or "".
+
+    A table with ROW LEVEL SECURITY enabled shows a role that is not its owner (nor BYPASSRLS) only the rows a
+    permissive policy for that role lets through, and with none, no row at all, without an error: the statements
+    prepared, EXPLAIN passed, --check said the file was valid, and every lookup was answered as absent (库无) and
+    every batch download was empty."""
+    if resource.table is None:
+        return ""
+    try:
+        hidden = await connection.fetchval(
+            "SELECT row_security_active(c.oid) AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid "
+            "AND p.polpermissive AND p.polcmd IN ('r', '*') AND (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM "
+            "unnest(p.polroles) AS r (oid) WHERE pg_has_role(r.oid, 'MEMBER')))) FROM pg_class c WHERE c.oid = "
+            "to_regclass($1)", _ident(resource.table.value), timeout=STATEMENT_TIMEOUT_SECONDS)
+        user = await connection.fetchval("SELECT current_user") if hidden else ""
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not hidden:
+        return ""
+    return (f"row-level security is on for {resource.table.value} and no policy lets the database account {user} "
+            "read its rows: it sees none, so every lookup is answered as absent and every batch download is "
+            f"empty; give it a policy (CREATE POLICY fqj_read ON {_ident(resource.table.value)} FOR SELECT TO "
+            f"{_ident(user)} USING (true), or the rows it may share), or share a view that its owner reads")
 
 
 async def _encoding_advice(connection: asyncpg.Connection) -> str:
@@ -1016,7 +1079,7 @@ async def _null_key_advice(connection: asyncpg.Connection, resource: ResourceCon
         return ""
     return (f"rows of {resource.table.value} hold no key ({resource.key_column.value} IS NULL): no query finds "
             "them and a batch download leaves them out; set their key, or keep them out of what you share (a view "
-            f"WHERE {resource.key_column.value} IS NOT NULL)")
+            f"WHERE {sql_name(resource.key_column.value)} IS NOT NULL)")
 
 
 #: How far ahead of this machine's clock an as-of time may be before the check warns of it (the two machines'
@@ -1158,6 +1221,34 @@ async def _both_generations_advice(connection: asyncpg.Connection, resource: Res
             "sends the person twice: keep one row per person (the 18-character number)")
 
 
+async def _both_cases_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when a citizen_id or credit_code table holds a key both as the platform writes it (upper case) and
+    in lower case, or "".
+
+    Both rows answer the key (``spellings``), but the table's unique index sees two keys, so the check's count of
+    keys held by several rows missed them, and --check was silent: a lookup answers with the row holding the key in
+    upper case, whichever is true the latest, and a batch download sends the record twice under one key. The
+    example is the key as the platform writes it, masked."""
+    if resource.table is None or resource.key_column is None or resource.key_kind not in UPPER_CASE_KINDS:
+        return ""
+    key, table = f"{_ident(resource.key_column.value)}::text", _ident(resource.table.value)
+    try:
+        found = await connection.fetchrow(
+            f"SELECT count(DISTINCT upper(held)) AS keys, min(upper(held)) AS example FROM (SELECT {key} AS held "
+            f"FROM {table} WHERE {key} <> upper({key}) AND upper({key}) IN (SELECT {key} FROM {table})) AS both_cases",
+            timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if found is None or not found["keys"]:
+        return ""
+    keys, example = found["keys"], Masker().mask(found["example"], resource.key_kind_name)
+    what = "ID number" if resource.key_kind_name == "citizen_id" else "code"
+    return (f"{keys:,} {what}{'s are' if keys != 1 else ' is'} held both in upper case and in lower case (such as "
+            f"{example}, in a row of its own as {example.lower()}): the platform asks in upper case and is answered "
+            "with the upper-case row, whichever is true the latest, and a batch download sends the record twice: "
+            f"keep one row per {what}")
+
+
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
     """What the table's indexes say against its key column, or "": a warning, not a refusal, since the 前置机
     answers either way. A view has no indexes of its own to look at: of it, only whether it returns several rows
@@ -1204,7 +1295,7 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     if not duplicates:
         return (f"{said}a key held by several rows would answer with one of them, and a batch download could miss "
                 f"rows that share a key; no key is held by several rows now: {unique_index} keeps it so")
-    newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+    newest = f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else ""
     return (f"{said}{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
             "as_of_column), and a batch download can miss rows that share a key. A unique index cannot be created "
             f"while they are there (the database would refuse it, quoting a key): keep one row per key, or share "
@@ -1236,7 +1327,7 @@ async def _partitioned_index_advice(connection: asyncpg.Connection, resource: Re
     index = f"CREATE INDEX ON {_ident(table)} (({_ident(column)}::text))"
     said = [] if usable else [f"table {table} has no index its lookups can use on its key column {column} ({index})"]
     if duplicates := await _duplicate_keys(connection, resource):
-        newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+        newest = f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else ""
         said.append(f"{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
                     "as_of_column), and a batch download can miss rows that share a key; partitioned "
                     f"{partitioned_by}, it can hold no unique index on {column} alone: keep one row per key, or share "
@@ -1274,7 +1365,7 @@ async def _view_duplicates_advice(connection: asyncpg.Connection, resource: Reso
     if not duplicates:
         return ""
     column, newest = _ident(resource.key_column.value), (
-        f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else "")
+        f", {_ident(resource.as_of_column.value)} DESC NULLS LAST" if resource.as_of_column else "")
     return (f"{resource.table.value} returns several rows for a key: {duplicates}; a key held by several rows "
             "answers with one of them (the one true the latest by as_of_column), and a batch download can miss rows "
             "that share a key: make it return one row per key "

@@ -21,7 +21,7 @@ import grpc
 
 from frontproc.config import FrontprocConfig, ResourceConfig
 from frontproc.platform import tls_advice
-from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector, stored_key
+from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector, sql_name, stored_key
 from services.query.keys import key_error
 from services.runtime.errors import details_of, masked
 from services.runtime.tasks import cancel
@@ -134,7 +134,10 @@ class ChangeWatcher:
             self._unreadable[channel] = (said, since + 1)
             return
         self._unreadable[channel] = (now, 0)
-        column = f"NEW.{resource.key_column.value}" if resource.key_column is not None else "the row's key"
+        # As text: pg_notify takes nothing else, and a key column of another type (a bigint) passed as it is fails
+        # the trigger, and with it every write to the department's table.
+        column = f"NEW.{sql_name(resource.key_column.value)}::text" if resource.key_column is not None \
+            else "the row's key"
         others = f" ({since} more since the last such warning)" if since else ""
         log.warning("a notice on %s carries no valid key of %s%s: the whole resource is announced as changed "
                     "instead; the trigger should send the changed row's key alone (pg_notify('%s', %s)), or '' for "

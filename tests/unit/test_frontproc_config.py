@@ -404,6 +404,36 @@ async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
         assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
 
 
+async def test_the_documented_trigger_announces_a_key_column_that_is_not_text(embedded) -> None:  # type: ignore[no-untyped-def]
+    """docs/frontproc.md's trigger (the demo's) passed the key column to pg_notify as it was: over a key column of
+    another type than text (a bigint 证照编号, say), PostgreSQL has no pg_notify(unknown, bigint), and the trigger,
+    created without a word, failed every INSERT, UPDATE and DELETE of the department's own table. Both announce the
+    key as text, whatever its column's type."""
+    url = await create_database(embedded.database_url, f"dept_trg_{uuid.uuid4().hex[:8]}")
+    docs = (ROOT / "docs" / "frontproc.md").read_text(encoding="utf-8")
+    documented = docs.split("```sql\nCREATE FUNCTION si_enrolment_changed()", 1)[1].split("```", 1)[0]
+    connection = await asyncpg.connect(url)
+    try:
+        for trigger in ("CREATE FUNCTION si_enrolment_changed()" + documented, dept._TRIGGER):
+            await connection.execute("DROP TABLE IF EXISTS si_enrolment; DROP FUNCTION IF EXISTS "
+                                     "si_enrolment_changed(); CREATE TABLE si_enrolment (sfzhm bigint PRIMARY KEY, "
+                                     f"xm text); {trigger}")
+            heard: list[str] = []
+
+            def hear(*notice: object, heard: list[str] = heard) -> None:
+                heard.append(str(notice[3]))
+
+            await connection.add_listener("si_changed", hear)
+            await connection.execute("INSERT INTO si_enrolment VALUES (20260001, '甲')")
+            await connection.execute("UPDATE si_enrolment SET sfzhm = 20260002")
+            await connection.execute("DELETE FROM si_enrolment")
+            await connection.fetchval("SELECT 1")  # the notices' callbacks run
+            await connection.remove_listener("si_changed", hear)
+            assert heard == ["20260001", "20260001", "20260002", "20260002"], trigger
+    finally:
+        await connection.close()
+
+
 async def test_the_check_says_a_materialized_views_refresh_must_be_announced(
         tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A materialized view shared with a watch_channel: its REFRESH fires no trigger, and the base table's trigger
@@ -737,6 +767,15 @@ def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: P
     entry.endpoint.dataset = "dibao"
     assert endpoint_problems(config, entry)[-1].startswith(f"the entry's endpoint.dataset 'dibao' is not served by "
                                                            f"{path} (it serves social_insurance)")
+    # An entry naming no target is one of data loaded to the platform: this 前置机 would never be asked. The
+    # file said nothing of an entry without an endpoint, and told to "set `endpoint: `" of an empty target.
+    named_none = ('the entry names no endpoint.target: the platform would look for its records among data loaded '
+                  'to it, never asking this 前置机; give "endpoint": {"target": "127.0.0.1:7100", "dataset": '
+                  '"social_insurance"}')
+    entry = dept.social_insurance_entry("")
+    assert endpoint_problems(config, entry) == [named_none]
+    entry.ClearField("endpoint")
+    assert endpoint_problems(config, entry) == [named_none]
 
 
 def test_submit_entry_refuses_an_entry_keyed_otherwise_than_the_frontproc(tmp_path: Path) -> None:
@@ -775,6 +814,13 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
     watcher._heard(None, 0, "si_changed", "not-an-id-number")
     assert caplog.records[-1].getMessage().startswith("a notice on si_changed carries no valid key of 202001/000001:")
+    # A key column kept with capitals (a table migrated from Oracle) is quoted in the trigger advised: NEW.SFZHM
+    # reads as NEW.sfzhm, which the row does not have, and such a trigger fails every write to the table.
+    upper = parse(text.replace("key_column: sfzhm", "key_column: SFZHM").replace("citizen_id: sfzhm",
+                                                                                "citizen_id: SFZHM"),
+                  str(tmp_path / "dept.yaml"))
+    ChangeWatcher(upper, lambda code, keys: None)._heard(None, 0, "si_changed", "x")  # type: ignore[arg-type,return-value]
+    assert "(pg_notify('si_changed', NEW.\"SFZHM\"::text))" in caplog.records[-1].getMessage()
 
 
 def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_once_a_minute(
@@ -806,7 +852,7 @@ def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_on
     said = [record.getMessage() for record in caplog.records if record.name == "frontproc.watch"]
     assert said == ["a notice on si_changed carries no valid key of 202001/000001: the whole resource is announced "
                     "as changed instead; the trigger should send the changed row's key alone "
-                    "(pg_notify('si_changed', NEW.sfzhm)), or '' for every record"]
+                    "(pg_notify('si_changed', NEW.sfzhm::text)), or '' for every record"]
     assert "武文辉" not in said[0] and "342322194911060454" not in said[0]
     now[0] += watch.UNREADABLE_NOTICE_LOG_SECONDS
     watcher._heard(None, 0, "si_changed", "x")

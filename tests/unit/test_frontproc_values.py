@@ -20,11 +20,12 @@ import grpc
 import pytest
 
 from frontproc.access_log import AccessLog, read
-from frontproc.config import ConfigError, parse
+from frontproc.config import KEY_KINDS, ConfigError, parse
 from frontproc.limits import RateLimit
 from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore, check_resources
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.query.keys import normalize_key
 from services.runtime.embedded import create_database
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
@@ -434,6 +435,33 @@ async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_characte
         await store.close()
 
 
+async def test_the_check_says_when_a_key_is_held_both_in_upper_and_in_lower_case(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table keeping one person as …002X and again as …002x (entered twice, by two systems): the unique index sees
+    two keys, both rows answer the key, a batch download sends the person twice, and the check was silent."""
+    await _execute(database_url, "CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
+                                 " ('11010519491231002x', '甲'), ('110105198001011000', '乙')")
+    text = _citizen_config(tmp_path, database_url, "people")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert (await _read(tmp_path, text, "11010519491231002X")).values["name"] == "甲"
+    assert not [record for record in caplog.records if record.name == "frontproc.store"]
+    await _execute(database_url, "INSERT INTO people VALUES ('11010519491231002X', '甲2')")
+    assert (await _read(tmp_path, text, "11010519491231002X")).values["name"] == "甲2"
+    said = [record.getMessage().split(": ", 1)[1] for record in caplog.records if record.name == "frontproc.store"]
+    assert said == [
+        "resources 'registry': 1 ID number is held both in upper case and in lower case (such as 110105********002X, "
+        "in a row of its own as 110105********002x): the platform asks in upper case and is answered with the "
+        "upper-case row, whichever is true the latest, and a batch download sends the record twice: keep one row "
+        "per ID number"], said
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert sorted(await _exported_keys(store, 3)) == ["11010519491231002X", "11010519491231002X",
+                                                          "110105198001011000"]
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(("ddl", "says"), [
     ("CREATE TABLE keyed (k text, v text)", "has no index on its key column k: every lookup reads the whole table"),
     ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k)", "the key column k of keyed is not unique"),
@@ -545,9 +573,18 @@ async def test_the_unique_index_advice_on_a_table_holding_a_key_twice_says_which
            "110105********002X in 2 rows)" in warning
     assert "A unique index cannot be created while they are there" in warning
     assert 'share a view that does (SELECT DISTINCT ON ("sfzhm"::text) * FROM "dup" ORDER BY "sfzhm"::text, ' \
-           '"gxsj" DESC), then CREATE UNIQUE INDEX ON "dup" (("sfzhm"::text))' in warning
+           '"gxsj" DESC NULLS LAST), then CREATE UNIQUE INDEX ON "dup" (("sfzhm"::text))' in warning
     assert ("until then CREATE INDEX" in warning) == (not index)
     assert "342322194911060454" not in warning and "11010519491231002X" not in warning
+    # The view advised keeps the row the 前置机 answers with, the one true the latest: not the undated one, which
+    # "gxsj DESC" alone put first (PostgreSQL sorts NULL first in a descending order).
+    view = re.search(r"share a view that does \((SELECT DISTINCT ON .*?)\), then", warning)[1]  # type: ignore[index]
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        kept = await connection.fetchval(f"SELECT xm FROM ({view}) AS one WHERE sfzhm = '342322194911060454'")
+    finally:
+        await connection.close()
+    assert kept == (await _read(tmp_path, text, "342322194911060454")).values["name"] == "乙"
 
 
 async def test_a_refusal_quoting_a_value_is_logged_without_it(
@@ -999,11 +1036,13 @@ async def test_the_check_warns_of_days_no_date_can_write(
                     "row; each is answered RECORD_UNREADABLE and left out of batch downloads until it is fixed"]
 
 
-@pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"),
-                                           ("３３０３２７１９９５１１０４２９６０", "citizen_id")])
+@pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"), ("Q17\u00a0", "text"),
+                                           ("３３０３２７１９９５１１０４２９６０", "citizen_id"),
+                                           ("３３０３２７１９９５１１０４２９６０\u00a0", "citizen_id")])
 async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, key: str, kind: str) -> None:
-    """A key kept with blanks around it (a fixed-width import into a varchar) or in full-width digits: the platform
+    """A key kept with blanks around it (a fixed-width import into a varchar, a no-break space pasted from a
+    spreadsheet, which the check missed) or in full-width digits: the platform
     asks for keys trimmed and in ASCII, so the row was answered as absent (库无 to a verification of a person the
     department holds), and nothing said so. The check warns, naming the table and the column; a clean table
     gets no such warning (test_the_check_warns_of_a_key_column_without_a_unique_index)."""
@@ -1026,6 +1065,14 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
                  if record.name == "frontproc.store" and "with blanks around them" in record.getMessage()]
     assert "table spelled holds keys in k with blanks around them" in warning and "answered as absent" in warning
     assert key.strip() not in warning
+    # The view advised gives the key as the platform asks for it (btrim alone trimmed only spaces).
+    normalised = re.search(r"normalised \((.+?)(?: AS [^)]*)?\)$", warning)[1]  # type: ignore[index]
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        shared = await connection.fetchval(f"SELECT {normalised} FROM spelled WHERE v = 'x'")
+    finally:
+        await connection.close()
+    assert shared == normalize_key(KEY_KINDS[kind], key), normalised
 
 
 @pytest.mark.parametrize(("keys", "kind", "says"), [
@@ -1087,6 +1134,16 @@ async def test_the_check_warns_of_rows_that_hold_no_key(
         assert said == (["resources 'registry': rows of keyless hold no key (k IS NULL): no query finds them and a "
                          "batch download leaves them out; set their key, or keep them out of what you share (a view "
                          "WHERE k IS NOT NULL)"] if says else []), said
+    # A key column kept with capitals is quoted in the view advised (WHERE K IS NOT NULL names a column k).
+    await _execute(database_url, 'DROP TABLE keyless; CREATE TABLE keyless ("K" text UNIQUE, v text); INSERT INTO '
+                                 "keyless VALUES ('a', 'x'), (NULL, 'y')")
+    caplog.clear()
+    assert (await _read(tmp_path, text.replace("key_column: k", "key_column: K").replace("code: k", "code: K"),
+                        "a")).values["label"] == "x"
+    [where] = [record.getMessage().rpartition("(a view ")[2].rstrip(")") for record in caplog.records
+               if "hold no key" in record.getMessage()]
+    assert where == 'WHERE "K" IS NOT NULL'
+    await _execute(database_url, f"CREATE VIEW shared AS SELECT * FROM keyless {where}")
 
 
 async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
@@ -1535,6 +1592,31 @@ async def test_a_table_the_account_may_not_read_is_refused_by_the_check_not_at_e
         assert f"dept.yaml:{line}: resources 'registry': the database account {reader} may not read it " \
                "(InsufficientPrivilegeError: permission denied for table hidden): grant it SELECT on what the " \
                f"database names (GRANT SELECT ON … TO {reader})" in str(error.value)
+    await _execute(database_url, f"DROP OWNED BY {reader}; DROP ROLE {reader}")
+
+
+async def test_the_check_says_when_row_level_security_hides_every_row_from_the_account(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A table with ROW LEVEL SECURITY and no policy for the 前置机's account shows it no row, without an error:
+    --check said the file was valid, and every lookup was 库无, every batch download empty."""
+    reader = f"dept_{uuid.uuid4().hex[:8]}"
+    await _execute(database_url, f"CREATE ROLE {reader} LOGIN; GRANT SELECT ON registry TO {reader}; "
+                                 f"ALTER TABLE registry ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON registry "
+                                 f"FOR UPDATE TO {reader} USING (true)")
+    text = _config(tmp_path, _as_user(database_url, reader), {"label": "label"})
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert await _read(tmp_path, text, "a") is None
+    said = [record.getMessage().split(": ", 2)[-1] for record in caplog.records
+            if record.name == "frontproc.store" and "row-level security" in record.getMessage()]
+    assert said == [f"row-level security is on for registry and no policy lets the database account {reader} read "
+                    "its rows: it sees none, so every lookup is answered as absent and every batch download is empty;"
+                    f" give it a policy (CREATE POLICY fqj_read ON \"registry\" FOR SELECT TO \"{reader}\" USING "
+                    "(true), or the rows it may share), or share a view that its owner reads"]
+    caplog.clear()
+    # The policy advised: the row is read, and the check is silent.
+    await _execute(database_url, f"CREATE POLICY fqj_read ON registry FOR SELECT TO {reader} USING (true)")
+    assert (await _read(tmp_path, text, "a")).values["label"] == "ok"
+    assert not [record for record in caplog.records if "row-level security" in record.getMessage()]
     await _execute(database_url, f"DROP OWNED BY {reader}; DROP ROLE {reader}")
 
 
