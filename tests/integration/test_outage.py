@@ -475,18 +475,22 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
                 timeout=4)))
         assert time.monotonic() - started < 4
         # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
-        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline. (Called
-        # on the service's port: the edge does not pass a stream's deadline on, so there it waits the 30 s limit.)
+        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline, on the
+        # service's port and through the edge, which sent the service its own hour-long cap as the stream's deadline
+        # (grpc-timeout), so the service waited on and the caller read DEADLINE_EXCEEDED "Deadline Exceeded".
         started = time.monotonic()
         async with grpc.aio.insecure_channel(platform.port("query")) as direct:
-            queried, exported = await asyncio.gather(
+            queried, exported, exported_via_edge = await asyncio.gather(
                 _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
                     _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10)),
                 _failure(_drained(query_pb2_grpc.QueryServiceStub(direct).Export(
-                    export, metadata=platform.metadata("civil"), timeout=3))))
+                    export, metadata=platform.metadata("civil"), timeout=3))),
+                _failure(_drained(query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                    export, metadata=platform.metadata("civil"), timeout=4))))
         assert time.monotonic() - started < 10
-        assert exported.code() == grpc.StatusCode.UNAVAILABLE, exported
-        assert details_of(exported)[0].metadata["dependency"] == "postgresql", exported
+        for failure in (exported, exported_via_edge):
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+            assert details_of(failure)[0].metadata["dependency"] == "postgresql", failure
         for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
@@ -617,3 +621,4 @@ async def test_a_query_refused_while_its_record_waited_gives_its_quota_back(outa
     await recovered(platform, _ask(credit_code_of(15)))
     answered = await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
     assert answered.values["sex"]
+
