@@ -329,8 +329,12 @@ class ProviderClients:
         call = self._stub(target).Export(
             provider_pb2.ExportRequest(dataset=dataset, page_size=EXPORT_PAGE_SIZE),
             timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=self._metadata(target))
+        pages = aiter(call)
         try:
-            async for page in call:
+            # Each page within the caller's time: a 前置机 that stopped sending midway (hung, its machine lost)
+            # left the caller to its deadline, DEADLINE_EXCEEDED naming nothing, where a lookup names it.
+            while (page := await within_callers_time(anext(pages, None), lambda: self.not_in_time(target))
+                   ) is not None:
                 yield page
         except grpc.aio.AioRpcError as exc:
             if unreadable(exc):

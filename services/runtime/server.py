@@ -58,7 +58,7 @@ from services.runtime.errors import (
     to_status,
     waiting_on,
 )
-from services.runtime.pagination import TokenScope, serving, token_key
+from services.runtime.pagination import STREAM_DEADLINE, TokenScope, serving, token_key
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 from services.runtime.tasks import cancel
 
@@ -427,6 +427,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                     message = parse(request)
                     serving(scope, message, context)
                     deadline = callers_deadline(context)
+                    STREAM_DEADLINE.set(deadline)  # what waits on other services reads (callers_time)
                     stream = aiter(stream_behavior(message, context))
                     # Each reply is waited for as a unary call is: still waiting on PostgreSQL or Redis at its bound
                     # (an export's record, its first page), the stream ends UNAVAILABLE naming it; it ran to the
