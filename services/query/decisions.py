@@ -22,6 +22,7 @@ import grpc
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.query.projection import Plan, make_plan
+from services.query.records import CALLERS_DEADLINE
 from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
 from services.runtime.enums import ShortNames
@@ -129,7 +130,8 @@ def no_decision_in_time() -> ServiceError:
     to its own timeout, for the other callers of its decision): named, as when it fails, not DEADLINE_EXCEEDED."""
     return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
                         "no access decision could be obtained within this call's deadline (the authorization service "
-                        "did not answer): try again later, or with a longer deadline")
+                        "did not answer): try again later, or with a longer deadline",
+                        metadata={CALLERS_DEADLINE: "1"})
 
 
 class DecisionCache:

@@ -518,6 +518,22 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
         for failure in (exported, exported_via_edge):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             assert details_of(failure)[0].metadata["dependency"] == "postgresql", failure
+        # With a deadline shorter than the foundation's or authorization's own limit, the query service stops
+        # waiting for them a moment before it, naming the one that did not answer; its refusal's record, on the same
+        # hung PostgreSQL, was then awaited past the deadline: the edge's DEADLINE_EXCEEDED, naming nothing. A
+        # record (the foundation's lookup) and a decision (items never asked for) that no cache holds.
+        undecided = _ask(credit_code_of(20))
+        undecided.items[:] = ["name", "credit_code"]
+        short = await asyncio.gather(
+            _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                _ask(credit_code_of(20)), metadata=platform.metadata("civil"), timeout=2)),
+            _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                undecided, metadata=platform.metadata("market"), timeout=2)))
+        for failure in short:
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+            info, _ = details_of(failure)
+            assert info is not None and info.reason in {"PROVIDER_UNAVAILABLE", "AUTHORIZATION_UNAVAILABLE"}, failure
+            assert "within this call's deadline" in failure.details() and "callers_deadline" not in info.metadata
         for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
@@ -648,4 +664,5 @@ async def test_a_query_refused_while_its_record_waited_gives_its_quota_back(outa
     await recovered(platform, _ask(credit_code_of(15)))
     answered = await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
     assert answered.values["sex"]
+
 
