@@ -23,7 +23,7 @@ from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.query import audit, disputes, projection
 from services.query.audit import Access, clean
-from services.query.decisions import Decision, DecisionKey
+from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
@@ -739,9 +739,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except Exception as error:
             cause = None
             # Its provider, or the authorization service, had not answered by the caller's deadline, nearly come.
-            late = isinstance(error, ServiceError) and bool(error.metadata.get(CALLERS_DEADLINE))
-            if late and error.reason == "AUTHORIZATION_UNAVAILABLE":
-                error.metadata = {k: v for k, v in error.metadata.items() if k != CALLERS_DEADLINE}
+            late = isinstance(error, ServiceError) and (bool(error.metadata.get(CALLERS_DEADLINE))
+                                                        or error.message == NO_DECISION_IN_TIME)
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
                 cause = _name_the_provider(error, access)
             elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":
