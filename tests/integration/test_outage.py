@@ -393,33 +393,6 @@ async def _edge_says(platform: Platform, cluster: str, unhealthy: bool, bound: f
             await asyncio.sleep(0.05)
 
 
-@contextlib.contextmanager
-def redis_hung(redis: RedisServer) -> Iterator[None]:
-    """Redis accepting connections and answering nothing (a wedged server): stopped with SIGSTOP, continued at the
-    end."""
-    assert redis.process is not None
-    redis.process.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        redis.process.send_signal(signal.SIGCONT)
-
-
-async def test_a_hung_redis_does_not_hold_a_records_answer_for_its_caching(outage: Outage) -> None:
-    """Redis hung: a query of a record no cache held waited for the cache's read (1 s, then the provider) and then
-    for the write of what the provider answered (1 s more) before answering, so one sent with 2 s was answered
-    UNAVAILABLE "the platform's foundation data service does not answer", blaming a service that had answered at
-    once. The record is answered as soon as the provider gives it; its caching goes on behind."""
-    platform = outage.platform
-    query = query_pb2_grpc.QueryServiceStub(platform.channel)
-    await recovered(platform, _ask(credit_code_of(16)))  # the caller's decision is now cached
-    with redis_hung(outage.redis):
-        answer = await query.Query(_ask(credit_code_of(17)), metadata=platform.metadata("civil"), timeout=2)
-    assert answer.values["credit_code"] == credit_code_of(17) and answer.audit_id
-    answer = await recovered(platform, _ask(credit_code_of(18)))
-    assert answer.values["credit_code"] == credit_code_of(18)
-
-
 async def test_a_crashed_postgresql_is_said_by_health_and_the_edge_within_two_seconds(outage: Outage) -> None:
     """PostgreSQL crashed: health said NOT_SERVING after three failed checks two seconds apart (4 to 6 s), and the
     edge, checking every 2 s, up to 2 s after that, all that time the readiness probes and the edge sending calls
@@ -670,3 +643,30 @@ async def test_a_query_refused_while_its_record_waited_gives_its_quota_back(outa
     assert answered.values["sex"]
 
 
+@contextlib.contextmanager
+def redis_hung(redis: RedisServer) -> Iterator[None]:
+    """Redis accepting connections and answering nothing (a wedged server): stopped with SIGSTOP, continued at the
+    end."""
+    assert redis.process is not None
+    redis.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+
+
+async def test_a_hung_redis_does_not_hold_a_records_answer_for_its_caching(outage: Outage) -> None:
+    """Redis hung: a query of a record no cache held waited for the cache's read (1 s, then the provider) and then
+    for the write of what the provider answered (1 s more) before answering, so one sent with 2 s was answered
+    UNAVAILABLE "the platform's foundation data service does not answer", blaming a service that had answered at
+    once. The record is answered as soon as the provider gives it; its caching goes on behind. Last in the module:
+    the event subscription's reconnection after the hang drops the decisions cached, which the tests of a hung
+    PostgreSQL rely on."""
+    platform = outage.platform
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(16)))  # the caller's decision is now cached
+    with redis_hung(outage.redis):
+        answer = await query.Query(_ask(credit_code_of(17)), metadata=platform.metadata("civil"), timeout=2)
+    assert answer.values["credit_code"] == credit_code_of(17) and answer.audit_id
+    answer = await recovered(platform, _ask(credit_code_of(18)))
+    assert answer.values["credit_code"] == credit_code_of(18)
