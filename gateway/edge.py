@@ -61,7 +61,7 @@ from gateway.routing import (
     url_variables,
 )
 from services.runtime.errors import ServiceError, status_of, unavailable
-from services.runtime.server import MAX_MESSAGE_BYTES
+from services.runtime.server import CALLERS_TIMEOUT_HEADER, MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO, collector_port
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
@@ -1506,6 +1506,19 @@ _LIBRARY_HEADERS = ("grpc-previous-rpc-attempts", "grpc-retry-pushback-ms", "grp
                     "grpc-status", "grpc-message")
 
 
+def _callers_timeout_copied() -> list[dict[str, object]]:
+    """The caller's ``grpc-timeout`` copied to CALLERS_TIMEOUT_HEADER, before routing, for the backend.
+
+    Envoy sends a backend the deadline it times itself (it rewrites ``grpc-timeout``): for a stream, whose
+    deadline the edge leaves to the client (:func:`_route`), that is its hour-long cap. A service waiting on a
+    hung PostgreSQL for an Export's first rows so never answered UNAVAILABLE naming it before the caller's
+    deadline: the caller read DEADLINE_EXCEEDED "Deadline Exceeded", naming nothing. A value the client sent
+    under this name is dropped first (a call without a grpc-timeout carries none)."""
+    return [{"remove": CALLERS_TIMEOUT_HEADER},
+            {"append": {"header": {"key": CALLERS_TIMEOUT_HEADER, "value": "%REQ(grpc-timeout)%"},
+                        "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}]
+
+
 def _early_header_removal() -> list[dict[str, object]]:
     """Before routing, authentication and tracing: no client-sent identity entry and no client trace context
     (with parent-based sampling a client's sampled flag would decide; the edge starts every trace).
@@ -1518,7 +1531,8 @@ def _early_header_removal() -> list[dict[str, object]]:
                  {"remove": "traceparent"}, {"remove": "tracestate"},
                  {"remove_on_match": {"key_matcher": {"suffix": "-bin"}}},
                  # Removed by name: a regex was matched against every header of every call.
-                 *({"remove": name} for name in _LIBRARY_HEADERS)]
+                 *({"remove": name} for name in _LIBRARY_HEADERS),
+                 *_callers_timeout_copied()]
     return [{"name": "envoy.http.early_header_mutation.header_mutation", "typed_config": _any(
         "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", mutations=mutations)}]
 

@@ -124,12 +124,15 @@ class Authorizer:
         return response.decision
 
 
+#: no_decision_in_time's message, by which the query servicer tells that refusal, made at the caller's deadline.
+NO_DECISION_IN_TIME = ("no access decision could be obtained within this call's deadline (the authorization service "
+                       "did not answer): try again later, or with a longer deadline")
+
+
 def no_decision_in_time() -> ServiceError:
     """What a caller is told when the authorization service had not answered by its deadline (the Check goes on,
     to its own timeout, for the other callers of its decision): named, as when it fails, not DEADLINE_EXCEEDED."""
-    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
-                        "no access decision could be obtained within this call's deadline (the authorization service "
-                        "did not answer): try again later, or with a longer deadline")
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE", NO_DECISION_IN_TIME)
 
 
 class DecisionCache:

@@ -96,7 +96,8 @@ PLATFORM_ENDPOINT = "platform_endpoint"
 #: before its own timeout (the query servicer says so in the caller's message).
 CALLERS_DEADLINE = "callers_deadline"
 
-#: Provider reads a BatchQuery stopped waiting for at its deadline, kept until they end (they fill the cache).
+#: Provider reads a BatchQuery stopped waiting for at its deadline, kept until they end (they fill the cache), and
+#: the Redis writes of what providers answered, which no caller waits for.
 _LEFT_BEHIND: set[asyncio.Task] = set()
 
 
@@ -328,8 +329,12 @@ class ProviderClients:
         call = self._stub(target).Export(
             provider_pb2.ExportRequest(dataset=dataset, page_size=EXPORT_PAGE_SIZE),
             timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=self._metadata(target))
+        pages = aiter(call)
         try:
-            async for page in call:
+            # Each page within the caller's time: a 前置机 that stopped sending midway (hung, its machine lost)
+            # left the caller to its deadline, DEADLINE_EXCEEDED naming nothing, where a lookup names it.
+            while (page := await within_callers_time(anext(pages, None), lambda: self.not_in_time(target))
+                   ) is not None:
                 yield page
         except grpc.aio.AioRpcError as exc:
             if unreadable(exc):
@@ -558,17 +563,32 @@ class RecordCache:
         # An unreadable row is asked again next time (the department may have fixed it): never cached.
         readable = {key: record for key, record in result.items() if record is not UNREADABLE}
         if self._ttl and generation == self._generation(source):
-            await self._store(server, {source + key: record for key, record in readable.items()})
+            self._store_behind(generation, source, server, readable)
         self._hold(generation, source, readable)
         return result
 
-    async def _store(self, server: bytes, records: Mapping[str, Record | None]) -> None:
+    def _store_behind(self, generation: tuple[int, int], source: str, server: bytes,
+                      records: Mapping[str, Record | None]) -> None:
+        """Caches ``records`` in Redis without their callers waiting for it (kept until it ends, as a read left
+        behind is). A hung Redis held each answer for the write's 1 s timeout after the provider had answered: a
+        query sent with 2 s (the cache's read had waited 1 s already) was answered UNAVAILABLE naming the
+        foundation service, which had answered at once."""
+        storing = asyncio.ensure_future(self._store(generation, source, server, records))
+        _LEFT_BEHIND.add(storing)
+        storing.add_done_callback(_left_behind)
+
+    async def _store(self, generation: tuple[int, int], source: str, server: bytes,
+                     records: Mapping[str, Record | None]) -> None:
         """Caches records read from the provider, marked with the id of the Redis server that was current when
-        the provider was asked: a server that was not, or is no longer, current gets nothing. Written on the
-        reader's connection (RedisReader.set_many: one write, no redis-py pipeline, the server checked as the
-        commands leave)."""
-        entries = [(name, server + ABSENT, self._negative_ttl) if record is None
-                   else (name, server + record.SerializeToString(), self._ttl) for name, record in records.items()]
+        the provider was asked: a server that was not, or is no longer, current gets nothing, nor does a source
+        whose generation moved on (a change event) since the provider was asked, checked again here, as the
+        write starts. Written on the reader's connection (RedisReader.set_many: one write, no redis-py pipeline,
+        the server checked as the commands leave)."""
+        if generation != self._generation(source):
+            return
+        entries = [(source + key, server + ABSENT, self._negative_ttl) if record is None
+                   else (source + key, server + record.SerializeToString(), self._ttl)
+                   for key, record in records.items()]
         try:
             await self._reader.set_many(entries, server)
         except RedisError as exc:

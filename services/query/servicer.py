@@ -24,7 +24,7 @@ from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.query import audit, disputes, projection
 from services.query.audit import Access, clean
-from services.query.decisions import Decision, DecisionKey
+from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
@@ -45,6 +45,7 @@ from services.runtime.errors import (
 from services.runtime.identifiers import resource_code_slip
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
+from services.runtime.pagination import time_remaining
 from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
 
@@ -258,6 +259,39 @@ def _serving(deps: Dependencies, access: Access) -> None:
     access.id = deps.audit.new_id()
     CURRENT_ACCESS.set(AccessClaims(department_code=access.department_code, system_id=access.system_id,
                                     purpose=access.purpose, audit_id=access.id))
+
+
+#: The writes of refusals answered at their caller's deadline that outlasted the wait (a record, a quota's give-back),
+#: kept until they end.
+_LATE_WRITES: set[asyncio.Future] = set()
+
+
+def _late_write_done(future: asyncio.Future) -> None:
+    """Drops a refusal's write once it ended, and retrieves its outcome (the audit writer logs its failures)."""
+    _LATE_WRITES.discard(future)
+    if not future.cancelled():
+        future.exception()
+
+
+async def _record_refusal_in_callers_time(deps: Dependencies, access: Access) -> None:
+    """Records a call refused at its caller's deadline (its provider or the authorization service had not answered
+    in time), and gives its call back to its grant's quota, waiting for them half the time left at most: the
+    refusal must leave before the deadline. The foundation service waiting on a hung PostgreSQL had not answered a
+    Query sent with 2 s, and the refusal then waited on the same PostgreSQL for its record, past the deadline: the
+    caller read the edge's DEADLINE_EXCEEDED naming nothing, where with a longer deadline it read UNAVAILABLE
+    naming postgresql. A write not done by then goes on (no data left, so the refusal need not wait for it, as a
+    cancelled call's does not); a healthy PostgreSQL takes it first, and a write's failure is raised as before."""
+    writes: list[asyncio.Future] = []
+    if access.counted is not None and access.result == audit.FAILED:
+        writes.append(asyncio.ensure_future(deps.quotas.give_back(*access.counted)))  # a retry must not count it
+    writes.append(deps.audit.submit(access))
+    for write in writes:
+        _LATE_WRITES.add(write)
+        write.add_done_callback(_late_write_done)
+    remaining = time_remaining()
+    done, _ = await asyncio.wait(writes, timeout=None if remaining is None else max(remaining / 2, 0.0))
+    for write in done:
+        write.result()
 
 
 def _name_the_provider(error: ServiceError, access: Access) -> str | None:
@@ -739,6 +773,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise
         except Exception as error:
             cause = None
+            # Its provider, or the authorization service, had not answered by the caller's deadline, nearly come.
+            late = isinstance(error, ServiceError) and (bool(error.metadata.get(CALLERS_DEADLINE))
+                                                        or error.message == NO_DECISION_IN_TIME)
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
                 cause = _name_the_provider(error, access)
             elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":
@@ -746,9 +783,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             access.fail(error)
             if cause is not None:
                 access.deny_reason = cause
-            if access.counted is not None and access.result == audit.FAILED:
-                await deps.quotas.give_back(*access.counted)  # unanswered: a retry must not count it again
-            await deps.audit.record(access)
+            if late:
+                await _record_refusal_in_callers_time(deps, access)
+            else:
+                if access.counted is not None and access.result == audit.FAILED:
+                    await deps.quotas.give_back(*access.counted)  # unanswered: a retry must not count it again
+                await deps.audit.record(access)
             if isinstance(error, ServiceError):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).
                 error.metadata = {**error.metadata, "audit_id": access.id}

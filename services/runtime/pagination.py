@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextvars
 import datetime as dt
@@ -69,11 +70,22 @@ def serving(scope: TokenScope, request: object, context: Any = None) -> contextv
     return CALL.set((scope, request, context))
 
 
+#: The caller's own deadline of the stream being served (the event loop's clock), when the edge passed it on
+#: (services.runtime.server.callers_deadline): its context's deadline is then the edge's hour-long cap. Set by the
+#: server for streams only; read by :func:`time_remaining`, on slow paths only.
+STREAM_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("stream_deadline", default=None)
+
+
 def time_remaining() -> float | None:
     """Seconds left before the deadline of the call being served; None when it has none, or outside a call."""
     call = CALL.get()
     context = call[2] if call is not None else None
-    return context.time_remaining() if context is not None else None
+    remaining = context.time_remaining() if context is not None else None
+    deadline = STREAM_DEADLINE.get()
+    if deadline is None:
+        return remaining
+    left = deadline - asyncio.get_running_loop().time()
+    return left if remaining is None else min(remaining, left)
 
 
 def _binding(key: bytes, request: object) -> str:

@@ -58,7 +58,7 @@ from services.runtime.errors import (
     to_status,
     waiting_on,
 )
-from services.runtime.pagination import TokenScope, serving, token_key
+from services.runtime.pagination import STREAM_DEADLINE, TokenScope, serving, token_key
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 from services.runtime.tasks import cancel
 
@@ -426,12 +426,15 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     message = parse(request)
                     serving(scope, message, context)
+                    deadline = callers_deadline(context)
+                    STREAM_DEADLINE.set(deadline)  # what waits on other services reads (callers_time)
                     stream = aiter(stream_behavior(message, context))
                     # Each reply is waited for as a unary call is: still waiting on PostgreSQL or Redis at its bound
                     # (an export's record, its first page), the stream ends UNAVAILABLE naming it; it ran to the
                     # caller's deadline, DEADLINE_EXCEEDED naming nothing (or to asyncpg's 30 s command timeout).
                     while (response := await _bounded_in_task(anext(stream, _END_OF_STREAM),
-                                                              _answer_within(context, stream_limit), method)
+                                                              _answer_within(context, stream_limit, deadline),
+                                                              method)
                            ) is not _END_OF_STREAM:
                         # The span is current while the handler runs, not across a yield: grpc closes a stream
                         # whose caller went away from another context, where this token cannot be reset (each
@@ -466,15 +469,40 @@ ANSWER_MARGIN_SECONDS = 0.5
 HUNG_AFTER_SECONDS = 0.5
 
 
-def _answer_within(context: grpc.aio.ServicerContext, limit: float) -> float:
+#: The caller's own ``grpc-timeout`` (its units), which the edge passes on under this name (gateway.edge's
+#: _callers_timeout_copied): Envoy sends a backend the deadline it times itself in ``grpc-timeout``, for a stream
+#: its hour-long cap, the caller's deadline being left to the caller and the backend.
+CALLERS_TIMEOUT_HEADER = "govshare-caller-timeout"
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def callers_deadline(context: grpc.aio.ServicerContext) -> float | None:
+    """When (the event loop's clock) the caller's own deadline passes, as the edge passed it on; None without one.
+
+    Read once per stream: through the edge, a stream's ``context.time_remaining()`` is the edge's hour-long cap,
+    and an Export waiting on a hung PostgreSQL ran to the caller's deadline, DEADLINE_EXCEEDED naming nothing. A
+    value that is not a grpc-timeout (1 to 8 digits and a unit) is ignored: the edge refuses such a call."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CALLERS_TIMEOUT_HEADER and isinstance(value, str):
+            digits, unit = value[:-1], value[-1:]
+            if 0 < len(digits) <= 8 and digits.isascii() and digits.isdigit() and unit in _TIMEOUT_UNITS:
+                return asyncio.get_running_loop().time() + int(digits) * _TIMEOUT_UNITS[unit]
+    return None
+
+
+def _answer_within(context: grpc.aio.ServicerContext, limit: float, deadline: float | None = None) -> float:
     """How long a unary call may wait on a dependency: ``limit`` (GOVSHARE_DEPENDENCY_WAIT_SECONDS), and never past
     the caller's deadline less a margin to answer in. A caller's deadline leaving less than HUNG_AFTER_SECONDS
     says nothing of the dependency: a Query sent with a 20 ms or 150 ms deadline, still waiting for its audit
     record's write (a few ms) when that margin came, was answered UNAVAILABLE "a dependency of the service
     (postgresql) is unavailable; retry with backoff" — a healthy database blamed, and the SDK retrying it — where
     its own deadline had passed. The limit is then past the caller's deadline, which ends the call first:
-    DEADLINE_EXCEEDED, audited as a call whose caller went away. Constant time, on every unary call."""
+    DEADLINE_EXCEEDED, audited as a call whose caller went away. Constant time, on every unary call. ``deadline``:
+    a stream's :func:`callers_deadline`, when its caller's is shorter than the one the call carries."""
     remaining = context.time_remaining()
+    if deadline is not None:
+        left = deadline - asyncio.get_running_loop().time()
+        remaining = left if remaining is None else min(remaining, left)
     if remaining is None:
         return limit
     before_deadline = remaining - min(ANSWER_MARGIN_SECONDS, remaining / 10)

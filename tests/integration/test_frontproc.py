@@ -619,6 +619,33 @@ async def test_an_export_says_how_many_records_its_provider_left_out(platform) -
     assert (pages[-1].complete, pages[-1].row_count, pages[-1].skipped_count) == (True, 3, 2)
 
 
+async def test_an_export_its_provider_stops_sending_midway_is_unavailable_naming_it_by_the_callers_deadline(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A 前置机 that stopped sending midway through an export (hung, its machine lost) left the caller waiting to its
+    deadline: DEADLINE_EXCEEDED "Stream removed (Deadline Exceeded)", naming nothing, where a lookup it does not
+    answer is UNAVAILABLE PROVIDER_UNAVAILABLE naming the department. An export's pages are now awaited within the
+    caller's time (through the edge, its own deadline, which the edge passes on) and it ends so, before it."""
+    records = [provider_pb2.Record(key=f"row-{n}", values={"card_no": f"A{n}"}) for n in range(3)]
+    provider = FrontEndProcessor(records, platform.credentials.systems["social"]["department"], ["card_no"])
+    provider.page_size, provider.hold_after = 1, 1  # one page, then nothing
+    async with serving(provider) as endpoint:
+        code = await _gated_entry(platform, endpoint)
+        rows: list[str] = []
+
+        async def export() -> None:
+            async for page in query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                    query_pb2.ExportRequest(resource_code=code, purpose=ADMIN), metadata=platform.metadata("civil"),
+                    timeout=2):
+                rows.extend(row.key for row in page.rows)
+
+        refused, took = await _refused(export())
+    assert rows == ["row-0"]
+    assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused.details()
+    assert _reason(refused) == "PROVIDER_UNAVAILABLE"
+    assert "the provider department" in refused.details() and "does not answer" in refused.details(), refused
+    assert took < 2, took
+
+
 async def test_a_record_its_provider_gives_no_as_of_time_is_answered_without_one(platform) -> None:  # type: ignore[no-untyped-def]
     """A 前置机's row whose as_of_column is NULL leaves without an as-of time; the query service copied the absent
     Timestamp into the answer's provenance, where it was present and said 1970-01-01T00:00:00Z. A caller is now
@@ -1092,3 +1119,5 @@ async def test_submitting_an_entry_again_as_the_file_has_it_submits_nothing(  # 
     assert [(version.version, version.state) for version in versions.versions] == [(1, cat.ENTRY_STATE_PUBLISHED)]
     code, said = await run(changed)
     assert code == 0 and f"{entry.code} version 2 submitted" in said, said
+
+

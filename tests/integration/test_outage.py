@@ -475,18 +475,42 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
                 timeout=4)))
         assert time.monotonic() - started < 4
         # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
-        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline. (Called
-        # on the service's port: the edge does not pass a stream's deadline on, so there it waits the 30 s limit.)
+        # So does an export, whose replies (a stream's) were not bounded: it ran to the caller's deadline, on the
+        # service's port and through the edge, which sent the service its own hour-long cap as the stream's deadline
+        # (grpc-timeout), so the service waited on and the caller read DEADLINE_EXCEEDED "Deadline Exceeded".
         started = time.monotonic()
         async with grpc.aio.insecure_channel(platform.port("query")) as direct:
-            queried, exported = await asyncio.gather(
+            queried, exported, exported_via_edge = await asyncio.gather(
                 _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
                     _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10)),
                 _failure(_drained(query_pb2_grpc.QueryServiceStub(direct).Export(
-                    export, metadata=platform.metadata("civil"), timeout=3))))
+                    export, metadata=platform.metadata("civil"), timeout=3))),
+                _failure(_drained(query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                    export, metadata=platform.metadata("civil"), timeout=4))))
         assert time.monotonic() - started < 10
-        assert exported.code() == grpc.StatusCode.UNAVAILABLE, exported
-        assert details_of(exported)[0].metadata["dependency"] == "postgresql", exported
+        for way, failure in (("direct", exported), ("through the edge", exported_via_edge)):
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, (way, failure)
+            assert details_of(failure)[0].metadata["dependency"] == "postgresql", (way, failure)
+        # With a deadline shorter than the foundation's or authorization's own limit, the query service stops
+        # waiting for them a moment before it, naming the one that did not answer; its refusal's record, on the same
+        # hung PostgreSQL, was then awaited past the deadline: the edge's DEADLINE_EXCEEDED, naming nothing. A
+        # record (the foundation's lookup) and a decision (items never asked for) that no cache holds.
+        undecided = _ask(credit_code_of(20))
+        undecided.items[:] = ["name", "credit_code"]
+        short = await asyncio.gather(
+            _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                _ask(credit_code_of(20)), metadata=platform.metadata("civil"), timeout=2)),
+            _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+                undecided, metadata=platform.metadata("market"), timeout=2)))
+        for failure in short:  # named: the service late, or (when the runtime's look found it so) postgresql
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+            info, _ = details_of(failure)
+            assert info is not None, failure
+            if info.reason == "DEPENDENCY_UNAVAILABLE":
+                assert info.metadata["dependency"] == "postgresql", failure
+            else:
+                assert info.reason in {"PROVIDER_UNAVAILABLE", "AUTHORIZATION_UNAVAILABLE"}, failure
+                assert "within this call's deadline" in failure.details(), failure
         for failure in (listing, searching, verifying, refusing, queried):
             assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
             info, _ = details_of(failure)
@@ -617,3 +641,32 @@ async def test_a_query_refused_while_its_record_waited_gives_its_quota_back(outa
     await recovered(platform, _ask(credit_code_of(15)))
     answered = await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
     assert answered.values["sex"]
+
+
+@contextlib.contextmanager
+def redis_hung(redis: RedisServer) -> Iterator[None]:
+    """Redis accepting connections and answering nothing (a wedged server): stopped with SIGSTOP, continued at the
+    end."""
+    assert redis.process is not None
+    redis.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+
+
+async def test_a_hung_redis_does_not_hold_a_records_answer_for_its_caching(outage: Outage) -> None:
+    """Redis hung: a query of a record no cache held waited for the cache's read (1 s, then the provider) and then
+    for the write of what the provider answered (1 s more) before answering, so one sent with 2 s was answered
+    UNAVAILABLE "the platform's foundation data service does not answer", blaming a service that had answered at
+    once. The record is answered as soon as the provider gives it; its caching goes on behind. Last in the module:
+    the event subscription's reconnection after the hang drops the decisions cached, which the tests of a hung
+    PostgreSQL rely on."""
+    platform = outage.platform
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(16)))  # the caller's decision is now cached
+    with redis_hung(outage.redis):
+        answer = await query.Query(_ask(credit_code_of(17)), metadata=platform.metadata("civil"), timeout=2)
+    assert answer.values["credit_code"] == credit_code_of(17) and answer.audit_id
+    answer = await recovered(platform, _ask(credit_code_of(18)))
+    assert answer.values["credit_code"] == credit_code_of(18)

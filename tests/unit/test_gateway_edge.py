@@ -217,6 +217,11 @@ def test_client_identity_and_trace_headers_are_removed_first() -> None:
     mutations = mutation["typed_config"]["mutations"]
     assert {"remove_on_match": {"key_matcher": {"prefix": "x-govshare-"}}} in mutations
     assert {"remove": "traceparent"} in mutations and {"remove": "tracestate"} in mutations
+    # The caller's own deadline, which Envoy replaces in a stream's grpc-timeout by its cap: a client's value is
+    # dropped before the edge's copy is added.
+    copied = {"append": {"header": {"key": "govshare-caller-timeout", "value": "%REQ(grpc-timeout)%"},
+                         "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}
+    assert mutations.index({"remove": "govshare-caller-timeout"}) < mutations.index(copied)
 
 
 def test_the_rate_limit_follows_the_settings_and_answers_resource_exhausted() -> None:
