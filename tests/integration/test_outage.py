@@ -60,14 +60,24 @@ CALLERS = ["authority", "civil", "market", "authority:REVIEWER", "authority:ADMI
 DELIBERATE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.UNAUTHENTICATED,
               grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
-              grpc.StatusCode.OK}
+              grpc.StatusCode.ABORTED, grpc.StatusCode.OK}
 
 
 def pg_stop(server: object) -> None:
-    """Stops the embedded PostgreSQL (fast shutdown: sessions are cut, as in a crash or a failover)."""
+    """Stops the embedded PostgreSQL (fast shutdown: sessions are cut, as in a crash or a failover). pg_ctl itself
+    was seen to die (SIGSEGV) here too, as when starting (pg_start): asked once more, unless the server is down."""
     from pgserver._commands import pg_ctl
 
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+    for attempt in range(2):
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+            return
+        except subprocess.CalledProcessError as error:
+            if attempt or error.returncode >= 0:  # pg_ctl's own refusal, not its crash
+                raise
+            time.sleep(1)
+            if not (Path(server.pgdata) / "postmaster.pid").exists():  # type: ignore[attr-defined]
+                return
 
 
 def pg_start(server: object) -> None:
