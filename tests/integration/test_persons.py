@@ -304,30 +304,38 @@ def _replica(platform) -> Sessions:  # type: ignore[no-untyped-def]
                     sealer=component._sealer)
 
 
+async def _password_change_held(platform, monkeypatch, code_of):  # type: ignore[no-untyped-def]
+    """A new applicant's ChangePassword, with the code ``code_of(totp)`` gives, held while it hashes the new password
+    (until the event returned is set): the person, their authenticator, the change under way and that event."""
+    from services.authorization import person_credentials
+
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    hashing, release = threading.Event(), threading.Event()
+    hash_password = person_credentials.hash_password
+
+    def slow_hash(password: str) -> str:
+        hashing.set()
+        release.wait(10)
+        return hash_password(password)
+
+    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
+    record = await platform.servers["authorization"].component._persons.find(person.id)
+    changing = asyncio.ensure_future(_replica(platform).change_password(
+        caller_of(record), PASSWORD, "a new long password", code_of(totp)))
+    assert await asyncio.to_thread(hashing.wait, 10)
+    return person, totp, changing, release
+
+
 async def test_a_code_a_sign_in_on_another_replica_used_meanwhile_changes_no_password(  # type: ignore[no-untyped-def]
         platform, monkeypatch) -> None:
     """ChangePassword checked its code against the step last used as read before hashing the new password, then
     wrote its own step unconditionally: a sign-in with the same code on another replica meanwhile (the per-username
     turn is per process) was accepted too, so one code served twice. Refused TOTP_REUSED, as a sign-in is, and
     nothing changes."""
-    from services.authorization import person_credentials
-
-    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
-    assert totp is not None
-    hashing, signed_in = threading.Event(), threading.Event()
-    hash_password = person_credentials.hash_password
-
-    def slow_hash(password: str) -> str:
-        hashing.set()
-        signed_in.wait(10)
-        return hash_password(password)
-
-    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
-    record = await platform.servers["authorization"].component._persons.find(person.id)
-    code = totp.now()
-    changing = asyncio.ensure_future(_replica(platform).change_password(
-        caller_of(record), PASSWORD, "a new long password", code))
-    assert await asyncio.to_thread(hashing.wait, 10)
+    at = time.time()
+    person, totp, changing, signed_in = await _password_change_held(platform, monkeypatch, lambda totp: totp.at(at))
+    code = totp.at(at)
     session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
         username=person.username, password=PASSWORD, totp_code=code), timeout=10)).session
     signed_in.set()
@@ -349,26 +357,10 @@ async def test_a_code_a_sign_in_with_a_later_code_passed_meanwhile_is_refused_as
     """A password change whose code's step a sign-in elsewhere passed meanwhile with the next step's code (a second
     device whose clock is ahead) was refused TOTP_REUSED, "already used", though nobody had used that code: it is
     TOTP_SUPERSEDED, as the same code sent after the sign-in is; nothing changes."""
-    from services.authorization import person_credentials
-
-    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
-    assert totp is not None
-    hashing, signed_in = threading.Event(), threading.Event()
-    hash_password = person_credentials.hash_password
-
-    def slow_hash(password: str) -> str:
-        hashing.set()
-        signed_in.wait(10)
-        return hash_password(password)
-
-    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
-    record = await platform.servers["authorization"].component._persons.find(person.id)
-    step = int(time.time() // totp.interval)
-    changing = asyncio.ensure_future(_replica(platform).change_password(
-        caller_of(record), PASSWORD, "a new long password", totp.at(step * totp.interval)))
-    assert await asyncio.to_thread(hashing.wait, 10)
+    at = time.time()
+    person, totp, changing, signed_in = await _password_change_held(platform, monkeypatch, lambda totp: totp.at(at))
     session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-        username=person.username, password=PASSWORD, totp_code=totp.at((step + 1) * totp.interval)),
+        username=person.username, password=PASSWORD, totp_code=totp.at(at + totp.interval)),
         timeout=10)).session
     signed_in.set()
     with pytest.raises(ServiceError) as refused:
@@ -384,23 +376,7 @@ async def test_a_totp_reset_while_the_person_changes_their_password_is_not_undon
     """ChangePassword wrote back the TOTP secret it had read before hashing the new password: an administrator's
     reset meanwhile (a phone reported stolen) was undone, the old secret's codes signing in again and the reset's
     new one refused. The change is refused CREDENTIALS_CHANGED, as a sign-in is, and the reset stands."""
-    from services.authorization import person_credentials
-
-    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
-    assert totp is not None
-    hashing, reset = threading.Event(), threading.Event()
-    hash_password = person_credentials.hash_password
-
-    def slow_hash(password: str) -> str:
-        hashing.set()
-        reset.wait(10)
-        return hash_password(password)
-
-    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
-    record = await platform.servers["authorization"].component._persons.find(person.id)
-    changing = asyncio.ensure_future(_replica(platform).change_password(
-        caller_of(record), PASSWORD, "a new long password", totp.now()))
-    assert await asyncio.to_thread(hashing.wait, 10)
+    person, _, changing, reset = await _password_change_held(platform, monkeypatch, lambda totp: totp.now())
     renewed = pyotp.parse_uri((await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(
         id=person.id), metadata=platform.metadata("authority"), timeout=10)).totp_provisioning_uri)
     reset.set()
