@@ -215,6 +215,14 @@ async def test_an_archived_month_is_readable_by_its_owner_only(tmp_path: Path) -
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def _verify_archive_cli(path: Path, content: bytes, key: Ed25519PrivateKey) -> int:
+    """`govshare audit verify-archive` of ``content`` written at ``path``, trusting ``key``: its exit status."""
+    public = path.with_name("audit.pub.pem")
+    public.write_text(public_pem(key.public_key()), encoding="utf-8")
+    path.write_bytes(content)
+    return run_verify_archive(path, [public])
+
+
 async def archived_january(path: Path, key: Ed25519PrivateKey) -> bytes:
     """A signed archive of two January records at ``path`` (no database): its bytes."""
     january = dt.datetime(2025, 1, 10, tzinfo=CST)
@@ -241,10 +249,7 @@ async def test_a_record_appended_after_an_archives_trailer_is_reported(tmp_path:
     _, problems = verify_file([*lines, made_up, b"\n"], [key.public_key()])
     assert problems == ["line 5: follows the trailer, so the signature does not cover it (added after the file "
                         "was signed)"]
-    public = tmp_path / "audit.pub.pem"
-    public.write_text(public_pem(key.public_key()), encoding="utf-8")
-    path.write_bytes(signed + made_up)
-    assert run_verify_archive(path, [public]) == 1
+    assert _verify_archive_cli(path, signed + made_up, key) == 1
 
 
 async def test_an_archive_with_a_malformed_trailer_is_reported_not_a_traceback(tmp_path: Path) -> None:
@@ -278,10 +283,7 @@ async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_tr
         altered = [*lines[:2], json.dumps(record).encode() + b"\n", *lines[3:]]
         assert verify_file(altered, [key.public_key()]) == (
             2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
-    public = tmp_path / "audit.pub.pem"
-    public.write_text(public_pem(key.public_key()), encoding="utf-8")
-    path.write_bytes(b"".join(altered))
-    assert run_verify_archive(path, [public]) == 1
+    assert _verify_archive_cli(path, b"".join(altered), key) == 1
 
 
 async def test_a_months_first_record_linking_to_no_hash_is_reported_not_a_traceback(tmp_path: Path) -> None:
@@ -310,10 +312,7 @@ async def test_an_archived_records_time_beyond_the_calendar_or_without_its_offse
         altered = [*lines[:2], json.dumps({**record, "time": time}).encode() + b"\n", *lines[3:]]
         assert verify_file(altered, [key.public_key()]) == (
             2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
-    public = tmp_path / "audit.pub.pem"
-    public.write_text(public_pem(key.public_key()), encoding="utf-8")
-    path.write_bytes(b"".join(altered))
-    assert run_verify_archive(path, [public]) == 1
+    assert _verify_archive_cli(path, b"".join(altered), key) == 1
 
 
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
