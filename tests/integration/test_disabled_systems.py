@@ -8,13 +8,14 @@ itself (given the assertion the gateway would sign for it), within a bounded pol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
@@ -511,13 +512,24 @@ async def _stopped_revoked(platform, stream,  # type: ignore[no-untyped-def]
     return stopped.value, record
 
 
-async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
-    provider = GatedProvider(platform.credentials.systems["social"]["department"])
+@contextlib.asynccontextmanager
+async def _served(provider: GatedProvider) -> AsyncIterator[int]:
+    """``provider`` served on a port of this machine (the port), its gate opened and the server stopped at the end,
+    whatever the test met."""
     server = grpc.aio.server()
     provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
+        yield port
+    finally:
+        provider.gate.set()
+        await server.stop(0)
+
+
+async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
+    provider = GatedProvider(platform.credentials.systems["social"]["department"])
+    async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}")
         system_id, secret, _ = await _new_system(platform)
         token = await _token(platform, system_id, secret)
@@ -541,9 +553,6 @@ async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) 
         record = await _ended(platform, audit_id, code)
         assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
             audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_CREDENTIALS_REVOKED, 1, 1)
-    finally:
-        provider.gate.set()
-        await server.stop(0)
 
 
 async def test_a_download_refused_before_its_first_row_gives_its_call_back_to_the_grant(  # type: ignore[no-untyped-def]
@@ -552,11 +561,7 @@ async def test_a_download_refused_before_its_first_row_gives_its_call_back_to_th
     row left got nothing, yet its call stayed counted (only a provider's failure gave it back): the department's
     other systems, sharing the grant, lost it. The grant of one call still serves the department's next download."""
     provider = GatedProvider(platform.credentials.systems["social"]["department"], gate_first=True)
-    server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
+    async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
         await _approved_download(platform, code, ["card_no"], quota=1)
         system_id, secret, _ = await _new_system(platform, "civil")
@@ -581,9 +586,6 @@ async def test_a_download_refused_before_its_first_row_gives_its_call_back_to_th
 
         rows = [row.key async for page in export(platform.metadata("civil")) for row in page.rows]
         assert rows == ["row-1", "row-2"]
-    finally:
-        provider.gate.set()
-        await server.stop(0)
 
 
 async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) -> None:  # type: ignore[no-untyped-def]
@@ -591,11 +593,7 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
     the 民政局's system went on receiving the 人社局's conditional resource page after page once its grant was
     revoked; now each page asks the decision again and the download ends PERMISSION_DENIED, REVOKED."""
     provider = GatedProvider(platform.credentials.systems["social"]["department"])
-    server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
+    async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
         grant = await _approved_download(platform, code, ["card_no"])
 
@@ -613,9 +611,6 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
         provider.gate.set()
         _, record = await _stopped_revoked(platform, stream, code)
         assert record.pages_sent == 1
-    finally:
-        provider.gate.set()
-        await server.stop(0)
 
 
 async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narrowed_to_the_basic_items(  # type: ignore[no-untyped-def]
@@ -624,11 +619,7 @@ async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narr
     revoked, its decision was "the basic items every department gets", allowed, so the download went on with
     card_no alone, its second row unlike its first, and ended complete with nothing said. It ends REVOKED."""
     provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
-    server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
+    async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True)
         grant = await _approved_download(platform, code, ["batch_no"])
         stream = query_pb2_grpc.QueryServiceStub(platform.channel).Export(
@@ -643,9 +634,6 @@ async def test_a_download_of_every_item_stops_when_its_grant_is_revoked_not_narr
             metadata=platform.metadata("civil"), timeout=30).read())
         provider.gate.set()
         await _stopped_revoked(platform, stream, code)
-    finally:
-        provider.gate.set()
-        await server.stop(0)
 
 
 async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_is_revoked_not_masked_on(  # type: ignore[no-untyped-def]
@@ -655,11 +643,7 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
     gets", allowed and masked, so the download went on with the numbers masked, its second row unlike its first,
     and ended complete with nothing said, as the download naming no items did before. It ends REVOKED."""
     provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
-    server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
+    async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
                                   sensitive=True)
         grant = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
@@ -686,6 +670,3 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
         provider.gate.set()
         stopped, _ = await _stopped_revoked(platform, stream, code)
         assert grant.id in stopped.details()
-    finally:
-        provider.gate.set()
-        await server.stop(0)
