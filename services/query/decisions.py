@@ -200,6 +200,12 @@ class DecisionCache:
             self._sole[key] = self._decisions.get(key, decision)
         return None
 
+    async def without(self, key: DecisionKey, grant_ids: tuple[str, ...]) -> Decision:
+        """The decision on ``key`` as if ``grant_ids`` did not serve it, asked of the authorization service and not
+        kept: what a download begun under another grant is still allowed under that one (_still_allowed), asked
+        only when the decision for everyone else's calls names a different grant, so never on the cached path."""
+        return await within_callers_time(self._fetch(key, grant_ids, keep=lambda _: False), no_decision_in_time)
+
     async def _fetch(self, key: DecisionKey, used_up: tuple[str, ...] = (),
                      keep: Callable[[Decision], bool] | None = None) -> Decision:
         generation = self._generation

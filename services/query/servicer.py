@@ -175,6 +175,37 @@ async def _give_back_unsent(deps: Dependencies, access: Access, unsent: int) -> 
         access.counted = (grant_id, calls - unsent)
 
 
+async def _under_its_grant(deps: Dependencies, key: DecisionKey, sent: int, began: Decision,
+                           now: Decision) -> Decision:
+    """The decision an export begun under ``began``'s grant goes on under, when the decision every new call gets
+    (``now``) names another grant of the department's: the one it began under, narrowed meanwhile, or a refusal.
+
+    With two grants on the resource (one unmasking card_no, one not), a download begun under the unmasking one went
+    on under the other once that one was revoked: the rows still to come masked, unlike the first ones, under a grant
+    its access record does not name and whose quota it never counted, and it ended complete, the caller told
+    nothing. An export is answered under one grant (R-APP-4: a revocation takes effect at once, on it too): it goes
+    on under that one as it is now (narrowed, the rows still to come narrowed), or stops saying why that grant no
+    longer serves it and that another would, to export again under."""
+    left_out = (now.grant_id, *(grant_id for grant_id, _ in began.replaced))
+    if began.grant_id in left_out:  # the grant ``now`` names was used up before the export began under its own
+        left_out = tuple(grant_id for grant_id in left_out if grant_id != began.grant_id)
+    own = await deps.decisions.without(key, left_out)
+    if own.allowed and own.grant_id == began.grant_id:
+        return own
+    if not own.allowed and own.deny_reason != "QUOTA_EXHAUSTED":
+        why = own.message or f"grant {began.grant_id} no longer covers this export"
+        reason = own.deny_reason
+    else:
+        # Asked without the other grant, the authorization service says only that none is left: the one begun
+        # under is no longer in force for this system, purpose and method (revoked, expired or narrowed so).
+        why = (f"grant {began.grant_id}, which this export began under, is no longer in force for it (revoked, "
+               "expired, or narrowed to leave out this system, purpose or batch download)")
+        reason = "NOT_GRANTED"
+    raise permission_denied(reason, f"{why}; grant {now.grant_id} of your department would serve it now, as it "
+                            f"gives it: export again to download under that one (the export stopped after {sent} "
+                            "rows)")
+
+
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
     return _PURPOSES.name(value)
@@ -663,6 +694,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")
+        if began.grant_id and decision.grant_id and decision.grant_id != began.grant_id:
+            return await _under_its_grant(deps, key, sent, began, decision)
         return decision
 
     async def _resource(self, deps: Dependencies, code: str, violations: list[FieldViolation],
