@@ -162,7 +162,7 @@ class QueryComponent:
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(store.consume_quotas, store.release_quota),
+            quotas=Quotas(store.consume_quotas, store.release_quota, store.add_quota_calls),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,
@@ -324,6 +324,7 @@ class QueryComponent:
             if deps.verifications is not None:
                 await deps.verifications.stop()  # a job under way resumes from its saved page elsewhere
             await deps.audit.stop()  # every queued record is written before the pool closes
+            await deps.quotas.close()  # so is every call of a grant without a quota
             await self._close_chain(deps)
             if lease is not None:
                 with contextlib.suppress(Exception):  # unreleased, it lapses: nothing of its is left open

@@ -11,6 +11,7 @@ the subscription to them is broken nothing is kept; the expiry (capped by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -270,14 +271,19 @@ class DecisionCache:
 
 
 ConsumeBatch = Callable[[str, list[int], list[int]], Awaitable[list[bool]]]
+AddCalls = Callable[[list[tuple[str, int]]], Awaitable[None]]
 _QUOTA_BATCH_MAX = 256
+#: The quota a grant without one is counted with in consume_quota: no count reaches it.
+UNLIMITED = 2 ** 62
+#: seconds: how long the calls of grants without a quota wait in the process before they are written, together.
+TALLY_SECONDS = 1.0
 
 
 @dataclass(slots=True)
 class _QuotaLane:
     """The calls of one grant waiting to be counted, and whether a batch of them is being counted."""
 
-    pending: list[tuple[int, int, asyncio.Future]]
+    pending: list[tuple[int, int, asyncio.Future | None]]
     in_flight: bool = False
     scheduled: bool = False
 
@@ -286,7 +292,11 @@ class Quotas:
     """Call quotas of grants, counted in PostgreSQL (``query.quota_usage``) so that every replica shares them
     and no Redis flush or failover hands a grant its quota again.
 
-    Only grants with a quota pay for it. The calls of one grant that arrive in the same turn of the event
+    The calls of grants without a quota are counted too (``tally``), since a quota counts the calls of the grant's
+    whole term and its provider may set one later (SharingService.UpdateGrant narrows a grant to a quota): counted
+    from then only, a grant that had served 5,000 calls and was set a quota of 1,000 served 1,000 more. They are
+    written together about once a second, without the call waiting, and with the next counted call of their grant
+    when it has a quota by then. The calls of one grant with a quota that arrive in the same turn of the event
     loop, or while a batch of that grant is being counted, are counted together: one statement
     (``consume_quota``, migration 010) takes them in arrival order, each all or nothing — the outcome of one
     upsert per call in that order, for one round trip per batch instead of one per call. Redis keeps no copy:
@@ -294,11 +304,70 @@ class Quotas:
     must never be wrong.
     """
 
-    def __init__(self, consume: ConsumeBatch, release: Callable[[str, int], Awaitable[None]] | None = None) -> None:
+    def __init__(self, consume: ConsumeBatch, release: Callable[[str, int], Awaitable[None]] | None = None,
+                 add: AddCalls | None = None, tally_seconds: float = TALLY_SECONDS) -> None:
         self._consume = consume
         self._release = release
+        self._add = add
+        self._tally_seconds = tally_seconds
         self._lanes: dict[str, _QuotaLane] = {}
         self._tasks: set[asyncio.Task] = set()
+        #: Calls of grants without a quota not written yet, by grant.
+        self._tallied: dict[str, int] = {}
+        self._writer: asyncio.Task | None = None
+        #: Done once the tallies being written are (a counted call waits for them: they come before it).
+        self._writing: asyncio.Future | None = None
+        self._closed = False
+
+    def tally(self, grant_id: str, calls: int) -> None:
+        """Counts ``calls`` of a grant without a quota: written within ``tally_seconds``, the call not waiting (a
+        grant with no quota refuses none), so that a quota its provider sets later counts them."""
+        if calls <= 0 or self._add is None:
+            return
+        self._tallied[grant_id] = self._tallied.get(grant_id, 0) + calls
+        self._write_soon()
+
+    def _write_soon(self) -> None:
+        if not self._closed and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._keep_writing(), name="quota-tally")
+
+    async def _keep_writing(self) -> None:
+        while self._tallied:
+            await asyncio.sleep(self._tally_seconds)
+            await self.write_tallies()
+
+    async def write_tallies(self) -> None:
+        """Writes the calls tallied so far; kept for the next try when PostgreSQL does not take them."""
+        tallied, self._tallied = self._tallied, {}
+        if not tallied or self._add is None:
+            return
+        writing = self._writing = asyncio.get_running_loop().create_future()
+        try:
+            await self._add(sorted(tallied.items()))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            self._keep(tallied)
+            log.warning("calls of %d grants without a quota could not be counted yet (%s); trying again",
+                        len(tallied), type(exc).__name__)
+        except BaseException:  # cancelled (the process stopping): written by close
+            self._keep(tallied)
+            raise
+        finally:
+            writing.set_result(None)
+
+    def _keep(self, tallied: Mapping[str, int]) -> None:
+        for grant_id, calls in tallied.items():
+            self._tallied[grant_id] = self._tallied.get(grant_id, 0) + calls
+        self._write_soon()
+
+    async def close(self) -> None:
+        """Writes what is tallied (a process stopping keeps no count of its own)."""
+        self._closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        await self.write_tallies()
 
     async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
         """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""
@@ -320,6 +389,9 @@ class Quotas:
         which the SDK makes of such a call, would otherwise count again, and a 1,000-key BatchQuery against a provider
         that is down used 8,000 of the grant's quota with nothing answered. A failure to give back is logged, not
         raised: the caller is told why its call failed, not that its quota could not be given back."""
+        if self._tallied.get(grant_id, 0) >= calls:  # tallied, not written yet: uncounted here
+            self._tallied[grant_id] -= calls
+            return
         if self._release is None:
             return
         try:
@@ -343,15 +415,23 @@ class Quotas:
                 del self._lanes[grant_id]
             return
         batch, lane.pending = lane.pending[:_QUOTA_BATCH_MAX], lane.pending[_QUOTA_BATCH_MAX:]
+        if tallied := self._tallied.pop(grant_id, 0):
+            # Calls of the grant made before it had a quota, counted first: its first counted call finds them.
+            batch.insert(0, (UNLIMITED, tallied, None))
         lane.in_flight = True
         task = asyncio.create_task(self._send(grant_id, lane, batch), name="quota-batch")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, grant_id: str, lane: _QuotaLane, batch: list[tuple[int, int, asyncio.Future]]) -> None:
+    async def _send(self, grant_id: str, lane: _QuotaLane,
+                    batch: list[tuple[int, int, asyncio.Future | None]]) -> None:
+        counted = False
         try:
+            if self._writing is not None and not self._writing.done():
+                await self._writing  # the grant's calls tallied before these may be in it
             granted = await self._consume(grant_id, [quota for quota, _, _ in batch],
                                           [calls for _, calls, _ in batch])
+            counted = True
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             # A quota that cannot be counted cannot be enforced: fail closed. One error per call: the servicer
             # adds the call's own audit id to the error it raises.
@@ -361,6 +441,8 @@ class Quotas:
         else:
             _settle(batch, granted=granted)
         finally:
+            if not counted and batch[0][2] is None:  # the tallied calls it carried are written another time
+                self._keep({grant_id: batch[0][1]})
             lane.in_flight = False
             self._flush(grant_id, lane)  # what queued meanwhile leaves at once
 
@@ -371,10 +453,10 @@ def _quota_unavailable(cause: BaseException) -> ServiceError:
     return error
 
 
-def _settle(batch: list[tuple[int, int, asyncio.Future]], granted: list[bool] | None = None,
+def _settle(batch: list[tuple[int, int, asyncio.Future | None]], granted: list[bool] | None = None,
             error: Callable[[], BaseException] | None = None) -> None:
     for index, (_, _, future) in enumerate(batch):
-        if future.done():
+        if future is None or future.done():  # None: tallied calls of the grant, which nobody waits for
             continue
         if error is not None:
             future.set_exception(error())

@@ -163,6 +163,7 @@ async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, cal
         if other is None:
             raise await _quota_exhausted(deps, used_up, calls)
         if other.quota <= 0:
+            deps.quotas.tally(other.grant_id, calls)
             return other
         counted = other
     return counted
@@ -747,6 +748,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             return decision
         if decision.quota > 0 and calls > 0:
             decision = await _counted(deps, key, decision, calls)
+            access.counted = (decision.grant_id, calls)
+        elif decision.grant_id and calls > 0:
+            # Counted without waiting: a quota its provider sets later counts the calls of the grant's whole term.
+            deps.quotas.tally(decision.grant_id, calls)
             access.counted = (decision.grant_id, calls)
         # The grant the (cached) decision names, counted or not: an attribute the record carries, no lookup.
         access.items, access.grant_id = decision.allowed_items, decision.grant_id

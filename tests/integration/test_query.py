@@ -376,6 +376,32 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     assert "and every one is used: ask the provider department to raise the quota" in str(exhausted.details())
 
 
+async def test_the_calls_a_grant_served_before_it_had_a_quota_count_against_the_quota_set_later(mesh: Mesh) -> None:
+    """A grant without a quota served three calls (a Query, and a BatchQuery of two keys); its provider then set it
+    a quota of 4 (UpdateGrant narrows a grant so). Only calls made with a quota were counted, so the grant served 4
+    more: the quota counts the calls of the grant's whole term, so it serves one."""
+    user = mesh.department("quota-later")
+    keys = list(mesh.persons)[1:3]
+    code = mesh.codes["population"]
+    grant = await approved(mesh, user, code, ["birth_date"])
+    await query(mesh, user, code, keys[0], WORK, ["birth_date"])
+    await mesh.query.BatchQuery(query_pb2.BatchQueryRequest(resource_code=code, keys=keys, items=["birth_date"],
+                                                            purpose=WORK), metadata=mesh.md(user), timeout=10)
+    await mesh.sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+        grant=sharing_pb2.Grant(id=grant.id, quota=4), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    answered = 0
+    while answered < 10:  # a call made before the query service heard of the quota counts all the same
+        try:
+            await query(mesh, user, code, keys[0], WORK, ["birth_date"])
+        except grpc.aio.AioRpcError as error:
+            assert reason(error) == "QUOTA_EXHAUSTED", error.details()
+            assert details_of(error)[0].metadata["quota_left"] == "0"
+            break
+        answered += 1
+    assert answered == 1
+
+
 async def test_a_verification_of_basic_items_spends_no_quota_of_a_grant_unmasking_them(mesh: Mesh) -> None:
     """A grant unmasking a basic item (the whole 姓名) answers a query of that item alone, and counts it. A
     verification of it answers match or not, which every department may ask without a grant (R-SHR-4): it was

@@ -68,3 +68,51 @@ async def test_a_database_that_cannot_count_refuses_every_waiting_call_unavailab
     results = await asyncio.gather(*(quotas.consume("g", 10, 1) for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, ServiceError) and r.code == grpc.StatusCode.UNAVAILABLE for r in results)
     assert len({id(r) for r in results}) == 3  # one error each: the servicer adds each call's audit id
+
+
+async def test_the_calls_of_a_grant_without_a_quota_are_counted_for_a_quota_set_later(pool: asyncpg.Pool) -> None:
+    """Tallied calls are written in one statement (here by close, as a stopping process writes them), and those not
+    written yet are counted before the grant's first counted call, which finds them; one given back is not."""
+    store, grant, other = QueryStore(pool), f"g-{secrets.token_hex(4)}", f"g-{secrets.token_hex(4)}"
+    quotas = Quotas(store.consume_quotas, store.release_quota, store.add_quota_calls, tally_seconds=3600)
+    quotas.tally(grant, 3)
+    quotas.tally(other, 2)
+    quotas.tally(grant, 1)
+    await quotas.give_back(grant, 1)  # a tallied call that failed unanswered
+    assert await store.quotas_used([grant, other]) == {grant: 0, other: 0}  # waiting, the calls did not
+    assert await quotas.consume(grant, 4, 1) is True  # its 3 tallied calls first, then this one: 4 of 4
+    assert await quotas.consume(grant, 4, 1) is False
+    assert await store.quota_used(grant) == 4
+    await quotas.close()
+    assert await store.quotas_used([grant, other]) == {grant: 4, other: 2}
+
+
+async def test_tallied_calls_postgresql_did_not_take_are_written_at_the_next_try(pool: asyncpg.Pool) -> None:
+    store, grant = QueryStore(pool), f"g-{secrets.token_hex(4)}"
+    refusals: list[int] = []
+
+    async def add(calls: list[tuple[str, int]]) -> None:
+        if not refusals:
+            refusals.append(len(calls))
+            raise ConnectionRefusedError("PostgreSQL is down")
+        await store.add_quota_calls(calls)
+
+    quotas = Quotas(store.consume_quotas, store.release_quota, add, tally_seconds=3600)
+    quotas.tally(grant, 2)
+    await quotas.write_tallies()
+    assert refusals == [1] and await store.quota_used(grant) == 0
+    await quotas.close()
+    assert await store.quota_used(grant) == 2
+
+
+async def test_tallied_calls_are_written_without_anyone_asking(pool: asyncpg.Pool) -> None:
+    store, grant = QueryStore(pool), f"g-{secrets.token_hex(4)}"
+    quotas = Quotas(store.consume_quotas, store.release_quota, store.add_quota_calls, tally_seconds=0)
+    quotas.tally(grant, 2)
+    for _ in range(1000):
+        if await store.quota_used(grant) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert await store.quota_used(grant) == 2
+    await quotas.close()
+    assert await store.quota_used(grant) == 2
