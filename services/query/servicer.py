@@ -695,6 +695,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             elif (everything := await deps.decisions.get((*key[:4], (), key[5]))).basic_only_reason:
                 raise permission_denied(everything.basic_only_reason, f"{everything.message} (the export stopped "
                                         f"after {sent} rows)")
+            elif everything.grant_id and everything.grant_id != began.grant_id:
+                # Another grant of the department gives more than the basic items, so the question above finds
+                # a grant and says no reason: whether the one begun under still serves is asked without it.
+                await _under_its_grant(deps, (*key[:4], (), key[5]), sent, began, everything)
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")

@@ -710,3 +710,41 @@ async def test_a_download_under_the_grant_unmasking_its_rows_stops_when_that_gra
         assert whole.id in stopped.value.details() and masked.id in stopped.value.details()
         record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
         assert (record.result, record.rows_sent) == (audit_pb2.ACCESS_RESULT_DENIED, 1)
+
+
+async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revoked_though_another_grant_serves(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export naming card_no alone (a basic item the catalog masks) began under the grant unmasking it; the
+    department's other grant gives batch_no too, card_no masked. Once the first was revoked, the download went on
+    with card_no masked: the decision for card_no alone named no grant, and the one for every item named the other,
+    with no reason to stop. It stops, naming both grants."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
+                                  sensitive=True)
+        whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
+        wider = await _approved_download(platform, code, ["card_no", "batch_no"], days=300)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+                metadata=platform.metadata("civil"), timeout=30)
+
+        stream = export()
+        first = await stream.read()
+        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+
+        await _revoke(platform, whole.id)
+        for _ in range(100):  # a new download gets the numbers masked: every replica knows by now
+            if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the revoked grant still unmasks card_no")
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, f"the download went on masked: {rest}"
+        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+        assert "stopped after 1 rows" in stopped.value.details()
+        assert whole.id in stopped.value.details() and wider.id in stopped.value.details()
