@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 import asyncpg
@@ -317,7 +317,9 @@ class Quotas:
         self._writer: asyncio.Task | None = None
         #: Done once the tallies being written are (a counted call waits for them: they come before it).
         self._writing: asyncio.Future | None = None
+        self._writing_grants: Collection[str] = ()
         self._closed = False
+        self._tally_failing = False
 
     def tally(self, grant_id: str, calls: int) -> None:
         """Counts ``calls`` of a grant without a quota: written within ``tally_seconds``, the call not waiting (a
@@ -342,15 +344,20 @@ class Quotas:
         if not tallied or self._add is None:
             return
         writing = self._writing = asyncio.get_running_loop().create_future()
+        self._writing_grants = tallied.keys()
         try:
             await self._add(sorted(tallied.items()))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             self._keep(tallied)
-            log.warning("calls of %d grants without a quota could not be counted yet (%s); trying again",
-                        len(tallied), type(exc).__name__)
+            if not self._tally_failing:  # once per outage, not every second of it
+                log.warning("calls of %d grants without a quota could not be counted yet (%s); trying again every "
+                            "%g s", len(tallied), type(exc).__name__, self._tally_seconds)
+            self._tally_failing = True
         except BaseException:  # cancelled (the process stopping): written by close
             self._keep(tallied)
             raise
+        else:
+            self._tally_failing = False
         finally:
             writing.set_result(None)
 
@@ -427,8 +434,8 @@ class Quotas:
                     batch: list[tuple[int, int, asyncio.Future | None]]) -> None:
         counted = False
         try:
-            if self._writing is not None and not self._writing.done():
-                await self._writing  # the grant's calls tallied before these may be in it
+            if self._writing is not None and not self._writing.done() and grant_id in self._writing_grants:
+                await self._writing  # the grant's calls tallied before these are in it
             granted = await self._consume(grant_id, [quota for quota, _, _ in batch],
                                           [calls for _, calls, _ in batch])
             counted = True

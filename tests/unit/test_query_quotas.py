@@ -116,3 +116,27 @@ async def test_tallied_calls_are_written_without_anyone_asking(pool: asyncpg.Poo
     assert await store.quota_used(grant) == 2
     await quotas.close()
     assert await store.quota_used(grant) == 2
+
+
+async def test_a_counted_call_waits_for_its_grants_tallied_calls_being_written(pool: asyncpg.Pool) -> None:
+    """A grant set a quota of 3 after three calls: the call counted while those three are being written is counted
+    after them, and refused, not counted first and let through."""
+    store, grant = QueryStore(pool), f"g-{secrets.token_hex(4)}"
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    async def add(calls: list[tuple[str, int]]) -> None:
+        started.set()
+        await gate.wait()
+        await store.add_quota_calls(calls)
+
+    quotas = Quotas(store.consume_quotas, store.release_quota, add, tally_seconds=3600)
+    quotas.tally(grant, 3)
+    writing = asyncio.create_task(quotas.write_tallies())
+    await started.wait()
+    counted = asyncio.create_task(quotas.consume(grant, 3, 1))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await counted is False
+    await writing
+    assert await store.quota_used(grant) == 3
+    await quotas.close()
