@@ -277,6 +277,8 @@ _QUOTA_BATCH_MAX = 256
 UNLIMITED = 2 ** 62
 #: seconds: how long the calls of grants without a quota wait in the process before they are written, together.
 TALLY_SECONDS = 1.0
+#: seconds: how long a stopping process waits for PostgreSQL to take the calls it tallied.
+CLOSE_WRITE_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -374,7 +376,12 @@ class Quotas:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        await self.write_tallies()
+        try:
+            async with asyncio.timeout(CLOSE_WRITE_SECONDS):
+                await self.write_tallies()
+        except TimeoutError:  # a hung PostgreSQL must not hold the process's stop
+            log.warning("calls of %d grants without a quota were not counted: PostgreSQL did not answer as the "
+                        "process stopped", len(self._tallied))
 
     async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
         """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""

@@ -10,6 +10,7 @@ import asyncpg
 import grpc
 import pytest
 
+from services.query import decisions
 from services.query.decisions import Quotas
 from services.query.store import QueryStore
 from services.runtime.db import create_pool
@@ -140,3 +141,20 @@ async def test_a_counted_call_waits_for_its_grants_tallied_calls_being_written(p
     await writing
     assert await store.quota_used(grant) == 3
     await quotas.close()
+
+
+async def test_a_stopping_process_does_not_wait_on_a_hung_postgresql_for_its_tallies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decisions, "CLOSE_WRITE_SECONDS", 0.01)
+    hung = asyncio.Event()
+
+    async def add(calls: list[tuple[str, int]]) -> None:
+        await hung.wait()  # never set: PostgreSQL stopped (SIGSTOP)
+
+    async def consume(grant_id: str, quotas: list[int], calls: list[int]) -> list[bool]:
+        raise AssertionError("nothing is counted here")
+
+    quotas = Quotas(consume, None, add, tally_seconds=3600)
+    quotas.tally("g", 2)
+    await quotas.close()  # returns, having said what was not counted
+    assert not hung.is_set()
