@@ -47,24 +47,33 @@ def _entries_type() -> type:
 _ENTRIES = _entries_type()
 
 
-def verify_request_reader(max_claims: int) -> Callable[[bytes], query_pb2.VerifyRequest]:
-    """The deserializer of Verify's requests: a request holding more than ``max_claims`` claims is read with its
-    first ``max_claims`` alone (claims_sent says how many it held)."""
+class _VerifyRequestReader:
+    """Verify's deserializer (its bound ``read``). The runtime names the field of a request that is not valid
+    UTF-8 from the deserializer's ``__self__.DESCRIPTOR``, as it does of a generated ``FromString``."""
 
-    def read(data: bytes) -> query_pb2.VerifyRequest:
+    DESCRIPTOR = query_pb2.VerifyRequest.DESCRIPTOR
+
+    def __init__(self, max_claims: int) -> None:
+        self._max_claims = max_claims
+
+    def read(self, data: bytes) -> query_pb2.VerifyRequest:
         if len(data) <= READ_WHOLE_BYTES:
             _CLAIMS_SENT.set(None)
             return query_pb2.VerifyRequest.FromString(data)
         entries = _ENTRIES.FromString(data)
         sent = len(entries.claims)
-        if sent <= max_claims:
+        if sent <= self._max_claims:
             _CLAIMS_SENT.set(None)
             return query_pb2.VerifyRequest.FromString(data)
-        del entries.claims[max_claims:]
+        del entries.claims[self._max_claims:]
         _CLAIMS_SENT.set(sent)
         return query_pb2.VerifyRequest.FromString(entries.SerializeToString())
 
-    return read
+
+def verify_request_reader(max_claims: int) -> Callable[[bytes], query_pb2.VerifyRequest]:
+    """The deserializer of Verify's requests: a request holding more than ``max_claims`` claims is read with its
+    first ``max_claims`` alone (claims_sent says how many it held)."""
+    return _VerifyRequestReader(max_claims).read
 
 
 def claims_sent(request: query_pb2.VerifyRequest) -> int:

@@ -1003,6 +1003,11 @@ async def test_a_verify_of_more_claims_than_any_entry_has_is_refused_read_no_fur
     small = head + query_pb2.VerifyRequest(claims={"name": mesh.entities[key]["name"]}).SerializeToString() * 2
     answered = await verify(small, metadata=mesh.md(mesh.other), timeout=10)
     assert dict(answered.outcomes) == {"name": query_pb2.VERIFY_OUTCOME_MATCH}
+    # A claim not in UTF-8 (a GBK name) is named, as a generated deserializer's refusal names it.
+    gbk = head + b"\x1a\x0a\x0a\x04name\x12\x02\xd5\xc5"
+    error = await refused(verify(gbk, metadata=mesh.md(mesh.other), timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert fields(error) == {"claims[0].value"}, error.details()
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
