@@ -21,7 +21,6 @@ from govshare.query.v1 import (
     figures_pb2,
     figures_pb2_grpc,
     query_pb2,
-    query_pb2_grpc,
 )
 from services.query import figures
 from services.query.audit import AuditWriter
@@ -37,10 +36,11 @@ from services.query.partitions import PartitionKeeper, Retention
 from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
-from services.query.servicer import QueryServicer
+from services.query.servicer import READ_VERIFY, QueryServicer
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
 from services.query.verifications import VerificationRunner
+from services.query.verify_requests import add_query_service
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.admission import heavy_read_gate
 from services.runtime.cache import (
@@ -119,7 +119,7 @@ class QueryComponent:
 
     def register(self, server: grpc.aio.Server) -> None:
         query, dispute, audit = self._servicers
-        query_pb2_grpc.add_QueryServiceServicer_to_server(query, server)
+        add_query_service(query, server, READ_VERIFY)
         dispute_pb2_grpc.add_DisputeServiceServicer_to_server(dispute, server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(audit, server)
         figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server(
@@ -162,7 +162,7 @@ class QueryComponent:
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(store.consume_quotas, store.release_quota),
+            quotas=Quotas(store.consume_quotas, store.release_quota, store.add_quota_calls),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,
@@ -324,6 +324,7 @@ class QueryComponent:
             if deps.verifications is not None:
                 await deps.verifications.stop()  # a job under way resumes from its saved page elsewhere
             await deps.audit.stop()  # every queued record is written before the pool closes
+            await deps.quotas.close()  # so is every call of a grant without a quota
             await self._close_chain(deps)
             if lease is not None:
                 with contextlib.suppress(Exception):  # unreleased, it lapses: nothing of its is left open

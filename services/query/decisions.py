@@ -11,9 +11,10 @@ the subscription to them is broken nothing is kept; the expiry (capped by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 import asyncpg
@@ -200,6 +201,12 @@ class DecisionCache:
             self._sole[key] = self._decisions.get(key, decision)
         return None
 
+    async def without(self, key: DecisionKey, grant_ids: tuple[str, ...]) -> Decision:
+        """The decision on ``key`` as if ``grant_ids`` did not serve it, asked of the authorization service and not
+        kept: what a download begun under another grant is still allowed under that one (_still_allowed), asked
+        only when the decision for everyone else's calls names a different grant, so never on the cached path."""
+        return await within_callers_time(self._fetch(key, grant_ids, keep=lambda _: False), no_decision_in_time)
+
     async def _fetch(self, key: DecisionKey, used_up: tuple[str, ...] = (),
                      keep: Callable[[Decision], bool] | None = None) -> Decision:
         generation = self._generation
@@ -264,14 +271,21 @@ class DecisionCache:
 
 
 ConsumeBatch = Callable[[str, list[int], list[int]], Awaitable[list[bool]]]
+AddCalls = Callable[[list[tuple[str, int]]], Awaitable[None]]
 _QUOTA_BATCH_MAX = 256
+#: The quota a grant without one is counted with in consume_quota: no count reaches it.
+UNLIMITED = 2 ** 62
+#: seconds: how long the calls of grants without a quota wait in the process before they are written, together.
+TALLY_SECONDS = 1.0
+#: seconds: how long a stopping process waits for PostgreSQL to take the calls it tallied.
+CLOSE_WRITE_SECONDS = 5.0
 
 
 @dataclass(slots=True)
 class _QuotaLane:
     """The calls of one grant waiting to be counted, and whether a batch of them is being counted."""
 
-    pending: list[tuple[int, int, asyncio.Future]]
+    pending: list[tuple[int, int, asyncio.Future | None]]
     in_flight: bool = False
     scheduled: bool = False
 
@@ -280,7 +294,11 @@ class Quotas:
     """Call quotas of grants, counted in PostgreSQL (``query.quota_usage``) so that every replica shares them
     and no Redis flush or failover hands a grant its quota again.
 
-    Only grants with a quota pay for it. The calls of one grant that arrive in the same turn of the event
+    The calls of grants without a quota are counted too (``tally``), since a quota counts the calls of the grant's
+    whole term and its provider may set one later (SharingService.UpdateGrant narrows a grant to a quota): counted
+    from then only, a grant that had served 5,000 calls and was set a quota of 1,000 served 1,000 more. They are
+    written together about once a second, without the call waiting, and with the next counted call of their grant
+    when it has a quota by then. The calls of one grant with a quota that arrive in the same turn of the event
     loop, or while a batch of that grant is being counted, are counted together: one statement
     (``consume_quota``, migration 010) takes them in arrival order, each all or nothing — the outcome of one
     upsert per call in that order, for one round trip per batch instead of one per call. Redis keeps no copy:
@@ -288,11 +306,82 @@ class Quotas:
     must never be wrong.
     """
 
-    def __init__(self, consume: ConsumeBatch, release: Callable[[str, int], Awaitable[None]] | None = None) -> None:
+    def __init__(self, consume: ConsumeBatch, release: Callable[[str, int], Awaitable[None]] | None = None,
+                 add: AddCalls | None = None, tally_seconds: float = TALLY_SECONDS) -> None:
         self._consume = consume
         self._release = release
+        self._add = add
+        self._tally_seconds = tally_seconds
         self._lanes: dict[str, _QuotaLane] = {}
         self._tasks: set[asyncio.Task] = set()
+        #: Calls of grants without a quota not written yet, by grant.
+        self._tallied: dict[str, int] = {}
+        self._writer: asyncio.Task | None = None
+        #: Done once the tallies being written are (a counted call waits for them: they come before it).
+        self._writing: asyncio.Future | None = None
+        self._writing_grants: Collection[str] = ()
+        self._closed = False
+        self._tally_failing = False
+
+    def tally(self, grant_id: str, calls: int) -> None:
+        """Counts ``calls`` of a grant without a quota: written within ``tally_seconds``, the call not waiting (a
+        grant with no quota refuses none), so that a quota its provider sets later counts them."""
+        if calls <= 0 or self._add is None:
+            return
+        self._tallied[grant_id] = self._tallied.get(grant_id, 0) + calls
+        self._write_soon()
+
+    def _write_soon(self) -> None:
+        if not self._closed and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._keep_writing(), name="quota-tally")
+
+    async def _keep_writing(self) -> None:
+        while self._tallied:
+            await asyncio.sleep(self._tally_seconds)
+            await self.write_tallies()
+
+    async def write_tallies(self) -> None:
+        """Writes the calls tallied so far; kept for the next try when PostgreSQL does not take them."""
+        tallied, self._tallied = self._tallied, {}
+        if not tallied or self._add is None:
+            return
+        writing = self._writing = asyncio.get_running_loop().create_future()
+        self._writing_grants = tallied.keys()
+        try:
+            await self._add(sorted(tallied.items()))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            self._keep(tallied)
+            if not self._tally_failing:  # once per outage, not every second of it
+                log.warning("calls of %d grants without a quota could not be counted yet (%s); trying again every "
+                            "%g s", len(tallied), type(exc).__name__, self._tally_seconds)
+            self._tally_failing = True
+        except BaseException:  # cancelled (the process stopping): written by close
+            self._keep(tallied)
+            raise
+        else:
+            self._tally_failing = False
+        finally:
+            writing.set_result(None)
+
+    def _keep(self, tallied: Mapping[str, int]) -> None:
+        for grant_id, calls in tallied.items():
+            self._tallied[grant_id] = self._tallied.get(grant_id, 0) + calls
+        self._write_soon()
+
+    async def close(self) -> None:
+        """Writes what is tallied (a process stopping keeps no count of its own)."""
+        self._closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        try:
+            async with asyncio.timeout(CLOSE_WRITE_SECONDS):
+                await self.write_tallies()
+        except TimeoutError:  # a hung PostgreSQL must not hold the process's stop
+            log.warning("calls of %d grants without a quota were not counted: PostgreSQL did not answer as the "
+                        "process stopped", len(self._tallied))
 
     async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
         """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""
@@ -314,6 +403,9 @@ class Quotas:
         which the SDK makes of such a call, would otherwise count again, and a 1,000-key BatchQuery against a provider
         that is down used 8,000 of the grant's quota with nothing answered. A failure to give back is logged, not
         raised: the caller is told why its call failed, not that its quota could not be given back."""
+        if self._tallied.get(grant_id, 0) >= calls:  # tallied, not written yet: uncounted here
+            self._tallied[grant_id] -= calls
+            return
         if self._release is None:
             return
         try:
@@ -337,15 +429,23 @@ class Quotas:
                 del self._lanes[grant_id]
             return
         batch, lane.pending = lane.pending[:_QUOTA_BATCH_MAX], lane.pending[_QUOTA_BATCH_MAX:]
+        if tallied := self._tallied.pop(grant_id, 0):
+            # Calls of the grant made before it had a quota, counted first: its first counted call finds them.
+            batch.insert(0, (UNLIMITED, tallied, None))
         lane.in_flight = True
         task = asyncio.create_task(self._send(grant_id, lane, batch), name="quota-batch")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, grant_id: str, lane: _QuotaLane, batch: list[tuple[int, int, asyncio.Future]]) -> None:
+    async def _send(self, grant_id: str, lane: _QuotaLane,
+                    batch: list[tuple[int, int, asyncio.Future | None]]) -> None:
+        counted = False
         try:
+            if self._writing is not None and not self._writing.done() and grant_id in self._writing_grants:
+                await self._writing  # the grant's calls tallied before these are in it
             granted = await self._consume(grant_id, [quota for quota, _, _ in batch],
                                           [calls for _, calls, _ in batch])
+            counted = True
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             # A quota that cannot be counted cannot be enforced: fail closed. One error per call: the servicer
             # adds the call's own audit id to the error it raises.
@@ -355,6 +455,8 @@ class Quotas:
         else:
             _settle(batch, granted=granted)
         finally:
+            if not counted and batch[0][2] is None:  # the tallied calls it carried are written another time
+                self._keep({grant_id: batch[0][1]})
             lane.in_flight = False
             self._flush(grant_id, lane)  # what queued meanwhile leaves at once
 
@@ -365,10 +467,10 @@ def _quota_unavailable(cause: BaseException) -> ServiceError:
     return error
 
 
-def _settle(batch: list[tuple[int, int, asyncio.Future]], granted: list[bool] | None = None,
+def _settle(batch: list[tuple[int, int, asyncio.Future | None]], granted: list[bool] | None = None,
             error: Callable[[], BaseException] | None = None) -> None:
     for index, (_, _, future) in enumerate(batch):
-        if future.done():
+        if future is None or future.done():  # None: tallied calls of the grant, which nobody waits for
             continue
         if error is not None:
             future.set_exception(error())

@@ -207,6 +207,11 @@ def not_an_item(item: str, resource: Resource) -> str:
     (成立日期), where every call takes the machine name (established_date), or either with a character nobody
     sees or in full-width forms (birth<U+200B>_date, ｂｉｒｔｈ_ｄａｔｅ), which is said: the refusal quoted a name
     that looked right. Read on a refusal only."""
+    if not item.strip():
+        # items ["name", ""] (a list joined and split again, "name,"), claims {"": …}: "'' is not an item" read as
+        # a quoting slip; an application's empty item is said so (authorization.validation.item_list_problems).
+        return (f"{'is empty' if not item else 'holds blanks only'}: name an item of {resource.code} by its machine "
+                f"name (such as {resource.key_item or 'name'})")
     refused = f"{clean(item, 64)!r} is not an item of {resource.code}"
     otherwise = written_otherwise(item)
     meant = _item_meant(otherwise[0] if otherwise else item, resource)

@@ -29,6 +29,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, not_an_item, valid_resource_code
+from services.query.verify_requests import claims_sent, verify_request_reader
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.enums import ShortNames
@@ -60,6 +61,9 @@ MAX_CLAIM_LENGTH = 1024
 #: apart (not_an_item: the item meant), which for a million of them (3 MB of ``x``) held the query process for
 #: about ten seconds before any decision, every other call on it waiting; more are refused unread.
 MAX_ITEMS = 500
+#: Verify's deserializer: a request of more than MAX_ITEMS claims is read with MAX_ITEMS of them, the rest never
+#: (a map of 400,000 claims took 1.5 s to read before any check could refuse it).
+READ_VERIFY = verify_request_reader(MAX_ITEMS)
 #: Used-up grants a call tries past before it is refused QUOTA_EXHAUSTED (AuthorizationService.Check's limit).
 MAX_USED_UP_GRANTS = 16
 #: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
@@ -159,6 +163,7 @@ async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, cal
         if other is None:
             raise await _quota_exhausted(deps, used_up, calls)
         if other.quota <= 0:
+            deps.quotas.tally(other.grant_id, calls)
             return other
         counted = other
     return counted
@@ -173,6 +178,37 @@ async def _give_back_unsent(deps: Dependencies, access: Access, unsent: int) -> 
         grant_id, calls = access.counted
         await deps.quotas.give_back(grant_id, unsent)
         access.counted = (grant_id, calls - unsent)
+
+
+async def _under_its_grant(deps: Dependencies, key: DecisionKey, sent: int, began: Decision,
+                           now: Decision) -> Decision:
+    """The decision an export begun under ``began``'s grant goes on under, when the decision every new call gets
+    (``now``) names another grant of the department's: the one it began under, narrowed meanwhile, or a refusal.
+
+    With two grants on the resource (one unmasking card_no, one not), a download begun under the unmasking one went
+    on under the other once that one was revoked: the rows still to come masked, unlike the first ones, under a grant
+    its access record does not name and whose quota it never counted, and it ended complete, the caller told
+    nothing. An export is answered under one grant (R-APP-4: a revocation takes effect at once, on it too): it goes
+    on under that one as it is now (narrowed, the rows still to come narrowed), or stops saying why that grant no
+    longer serves it and that another would, to export again under."""
+    left_out = (now.grant_id, *(grant_id for grant_id, _ in began.replaced))
+    if began.grant_id in left_out:  # the grant ``now`` names was used up before the export began under its own
+        left_out = tuple(grant_id for grant_id in left_out if grant_id != began.grant_id)
+    own = await deps.decisions.without(key, left_out)
+    if own.allowed and own.grant_id == began.grant_id:
+        return own
+    if not own.allowed and own.deny_reason != "QUOTA_EXHAUSTED":
+        why = own.message or f"grant {began.grant_id} no longer covers this export"
+        reason = own.deny_reason
+    else:
+        # Asked without the other grant, the authorization service says only that none is left: the one begun
+        # under is no longer in force for this system, purpose and method (revoked, expired or narrowed so).
+        why = (f"grant {began.grant_id}, which this export began under, is no longer in force for it (revoked, "
+               "expired, or narrowed to leave out this system, purpose or batch download)")
+        reason = "NOT_GRANTED"
+    raise permission_denied(reason, f"{why}; grant {now.grant_id} of your department would serve it now, as it "
+                            f"gives it: export again to download under that one (the export stopped after {sent} "
+                            "rows)")
 
 
 def purpose_name(value: int) -> str:
@@ -604,10 +640,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))
-        if len(request.claims) > MAX_ITEMS:
+        if (sent := claims_sent(request)) > MAX_ITEMS:  # read with MAX_ITEMS of them, the rest never (READ_VERIFY)
             raise invalid_argument([*violations, FieldViolation("claims", f"claim at most {MAX_ITEMS} items (no "
-                                                                f"entry has more); this call claims "
-                                                                f"{len(request.claims)}")])
+                                                                f"entry has more); this call claims {sent}")])
         claims = dict(request.claims)
         refused_claims = _claim_violations(claims, resource)
         if violations or refused_claims:
@@ -660,9 +695,15 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             elif (everything := await deps.decisions.get((*key[:4], (), key[5]))).basic_only_reason:
                 raise permission_denied(everything.basic_only_reason, f"{everything.message} (the export stopped "
                                         f"after {sent} rows)")
+            elif everything.grant_id and everything.grant_id != began.grant_id:
+                # Another grant of the department gives more than the basic items, so the question above finds
+                # a grant and says no reason: whether the one begun under still serves is asked without it.
+                await _under_its_grant(deps, (*key[:4], (), key[5]), sent, began, everything)
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
                                     f"stopped after {sent} rows)")
+        if began.grant_id and decision.grant_id and decision.grant_id != began.grant_id:
+            return await _under_its_grant(deps, key, sent, began, decision)
         return decision
 
     async def _resource(self, deps: Dependencies, code: str, violations: list[FieldViolation],
@@ -711,6 +752,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             return decision
         if decision.quota > 0 and calls > 0:
             decision = await _counted(deps, key, decision, calls)
+            access.counted = (decision.grant_id, calls)
+        elif decision.grant_id and calls > 0:
+            # Counted without waiting: a quota its provider sets later counts the calls of the grant's whole term.
+            deps.quotas.tally(decision.grant_id, calls)
             access.counted = (decision.grant_id, calls)
         # The grant the (cached) decision names, counted or not: an attribute the record carries, no lookup.
         access.items, access.grant_id = decision.allowed_items, decision.grant_id

@@ -616,6 +616,14 @@ class QueryStore:
         await self._pool.execute("UPDATE quota_usage SET used = greatest(used - $2, 0) WHERE grant_id = $1",
                                  grant_id, calls)
 
+    async def add_quota_calls(self, calls: Sequence[tuple[str, int]]) -> None:
+        """Adds the calls of grants without a quota to their counts (Quotas.tally), in one statement: a quota set on
+        such a grant later counts them. In grant order, as every writer of the rows takes their locks."""
+        await self._pool.execute(
+            "INSERT INTO quota_usage (grant_id, used) SELECT * FROM unnest($1::text[], $2::bigint[]) "
+            "ON CONFLICT (grant_id) DO UPDATE SET used = quota_usage.used + excluded.used, update_time = now()",
+            [grant_id for grant_id, _ in calls], [count for _, count in calls])
+
     async def quota_used(self, grant_id: str) -> int:
         """Calls counted against the grant so far."""
         return (await self.quotas_used([grant_id]))[grant_id]

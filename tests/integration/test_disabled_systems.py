@@ -473,14 +473,15 @@ async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord: 
 
 
 async def _approved_download(platform, code: str, items: list[str],  # type: ignore[no-untyped-def]
-                             unmasked_items: tuple[str, ...] = (), quota: int = 0) -> sharing_pb2.Grant:
-    """The 民政局's grant of ``items`` of ``code`` for batch download (``quota`` calls, 0: unlimited), approved by
-    the 人社局's 审批人."""
+                             unmasked_items: tuple[str, ...] = (), quota: int = 0,
+                             days: int = 365) -> sharing_pb2.Grant:
+    """The 民政局's grant of ``items`` of ``code`` for batch download (``quota`` calls, 0: unlimited) for ``days``,
+    approved by the 人社局's 审批人."""
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     application = sharing_pb2.Application(
         resource_code=code, items=items, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
         methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=quota)
-    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    application.requested_expire_time.FromSeconds(int(time.time()) + days * 86400)
     submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                                 metadata=platform.metadata("civil"), timeout=10)
     approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
@@ -670,3 +671,80 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
         provider.gate.set()
         stopped, _ = await _stopped_revoked(platform, stream, code)
         assert grant.id in stopped.details()
+
+
+async def test_a_download_under_the_grant_unmasking_its_rows_stops_when_that_grant_is_revoked_though_another_serves(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """Two grants of card_no for batch download: the longer-lived one unmasks it, the other does not. A download
+    began under the first, the numbers whole; once that grant was revoked, the decision of the next page named the
+    other, so the download went on masked, its second row unlike its first, under a grant its access record did not
+    name and whose quota it never counted, and ended complete. It stops, naming both grants."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"])
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, sensitive=True)
+        whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
+        masked = await _approved_download(platform, code, ["card_no"], days=300)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+                metadata=platform.metadata("civil"), timeout=30)
+
+        stream = export()
+        first = await stream.read()
+        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+
+        await _revoke(platform, whole.id)
+        for _ in range(100):  # a new download is answered under the other grant, masked: every replica knows by now
+            if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the revoked grant still unmasks card_no")
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, f"the download went on under grant {masked.id}: {rest}"
+        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+        assert "stopped after 1 rows" in stopped.value.details()
+        assert whole.id in stopped.value.details() and masked.id in stopped.value.details()
+        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
+        assert (record.result, record.rows_sent) == (audit_pb2.ACCESS_RESULT_DENIED, 1)
+
+
+async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revoked_though_another_grant_serves(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An Export naming card_no alone (a basic item the catalog masks) began under the grant unmasking it; the
+    department's other grant gives batch_no too, card_no masked. Once the first was revoked, the download went on
+    with card_no masked: the decision for card_no alone named no grant, and the one for every item named the other,
+    with no reason to stop. It stops, naming both grants."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"], batch=True)
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
+                                  sensitive=True)
+        whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
+        wider = await _approved_download(platform, code, ["card_no", "batch_no"], days=300)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+                metadata=platform.metadata("civil"), timeout=30)
+
+        stream = export()
+        first = await stream.read()
+        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+
+        await _revoke(platform, whole.id)
+        for _ in range(100):  # a new download gets the numbers masked: every replica knows by now
+            if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the revoked grant still unmasks card_no")
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert not rest.rows, f"the download went on masked: {rest}"
+        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+        assert "stopped after 1 rows" in stopped.value.details()
+        assert whole.id in stopped.value.details() and wider.id in stopped.value.details()

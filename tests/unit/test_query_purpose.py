@@ -61,7 +61,10 @@ def test_an_item_written_in_camel_case_or_by_its_catalog_name_is_refused_naming_
     assert not_an_item("成立日期", resource) == f"'成立日期' is not an item of 102001/000001{hint}'established_date'"
     assert not_an_item("registeredCapital", resource).endswith("'registered_capital'")
     assert not_an_item("birthDate", resource) == "'birthDate' is not an item of 102001/000001"
-    assert not_an_item("", resource) == "'' is not an item of 102001/000001"
+    # An empty one is said to be empty, as an application's is, not quoted as a name that is none.
+    assert not_an_item("", resource) == ("is empty: name an item of 102001/000001 by its machine name (such as "
+                                         "name)")
+    assert not_an_item(" ", resource).startswith("holds blanks only: name an item of 102001/000001")
 
 
 def test_an_item_with_a_character_nobody_sees_or_in_full_width_forms_is_said_so() -> None:
