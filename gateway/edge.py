@@ -700,21 +700,27 @@ def _query_parameter_without_value(route: Route) -> dict[str, object]:
         "(overdueOnly=true), with the names /openapi.yaml gives")}}}
 
 
-def _query_parameter_repeated(route: Route) -> dict[str, object]:
+def _query_parameter_repeated(route: Route) -> list[dict[str, object]]:
     """A REST call giving a query parameter that holds one value more than once (``?pageSize=1&pageSize=2``, or
-    ``?page_size=1&pageSize=2``) is refused, naming the parameters that take one value.
+    ``?page_size=1&pageSize=2``) is refused, naming that parameter: a route per such field.
 
     The transcoder kept one of the values without a word, so a client that built its URL from two sources (a
     default and the user's choice) got a page, or a month, it did not know it had asked for. A list (a repeated
-    field, ``items``) takes a parameter per value, as before."""
-    names = ["|".join(re.escape(name) for name in _parameter_names(field)) for field in route.single_query_fields]
-    repeated = "|".join(f"(?:{spelling})=[^&]*&(?:.*&)?(?:{spelling})" for spelling in names)
-    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
-        "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{repeated})(?:[=&].*)?"}}}]}
-    fields = [".".join(map(_camel, field.split("."))) for field in route.single_query_fields]
-    takes = f"{fields[0]} takes one value" if len(fields) == 1 else f"{', '.join(fields)} take one value each"
-    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
-        f"a query parameter is given more than once, which only a list may be: {takes}; send it once")}}}
+    field, ``items``) takes a parameter per value, as before. The refusal named every parameter of the call that
+    takes one value (ten of ListEntries'), the one given twice among them, which the caller had to find; each
+    field's route names its own (a route is matched by its method's path before its query string is read: a call
+    of another method meets each by one compare of its path)."""
+    routes = []
+    for field in route.single_query_fields:
+        spelling = "|".join(re.escape(name) for name in _parameter_names(field))
+        repeated = f"(?:{spelling})=[^&]*&(?:.*&)?(?:{spelling})"
+        match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+            "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{repeated})(?:[=&].*)?"}}}]}
+        name = ".".join(map(_camel, field.split(".")))
+        routes.append({"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+            f"a query parameter is given more than once, which only a list may be: {name} takes one value; send "
+            "it once")}}})
+    return routes
 
 
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
@@ -794,7 +800,7 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
         elif route.http_rules:
             routes.append(_query_parameter_without_value(route))
             if route.single_query_fields:
-                routes.append(_query_parameter_repeated(route))
+                routes += _query_parameter_repeated(route)
             if route.url_fields:
                 routes.append(_url_field_in_query(route))
         method_route = _route({"path": route.method}, route.backend, timeout,

@@ -1175,17 +1175,20 @@ async def test_a_rest_query_parameter_given_twice_is_refused_unless_it_is_a_list
                                                                                 keys: PlatformKeys) -> None:
     """GET /v1/entries?pageSize=1&pageSize=2 answered a page of one of them, without a word: a client building its
     URL from a default and a user's choice did not know which it got. A parameter that holds one value, given twice
-    in any spelling, is refused naming the parameters that take one value; different parameters pass."""
+    in any spelling, is refused naming it (the refusal named every parameter of the call that takes one value, ten
+    of ListEntries', and left the caller to find the one given twice); different parameters pass."""
     token = dict(bearer(keys, caller()))
-    for path in ("/v1/entries?pageSize=1&pageSize=2", "/v1/entries?page_size=1&pageToken=t&pageSize=2",
-                 "/v1/entries?filter.category=CATEGORY_THEME&filter.category=CATEGORY_FOUNDATION",
-                 "/v1/entries/101001%2F000001?version=1&version=2"):
+    for path, named in (("/v1/entries?pageSize=1&pageSize=2", "pageSize"),
+                        ("/v1/entries?page_size=1&pageToken=t&pageSize=2", "pageSize"),
+                        ("/v1/entries?filter.category=CATEGORY_THEME&filter.category=CATEGORY_FOUNDATION",
+                         "filter.category"),
+                        ("/v1/entries?pageSize=1&filter.provider_department_code=a&filter.providerDepartmentCode=b",
+                         "filter.providerDepartmentCode"),
+                        ("/v1/entries/101001%2F000001?version=1&version=2", "version")):
         status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
         assert status == 400 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], (path, answer)
-        assert str(answer["message"]).startswith("a query parameter is given more than once, which only a list may "
-                                                 "be: "), answer
-    assert answer["message"] == ("a query parameter is given more than once, which only a list may be: version "
-                                 "takes one value; send it once"), answer
+        assert answer["message"] == ("a query parameter is given more than once, which only a list may be: "
+                                     f"{named} takes one value; send it once"), (path, answer)
     for path in ("/v1/entries?pageSize=1&pageToken=pageSize", "/v1/entries/101001%2F000001?version=2"):
         status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
         assert status == 200, (path, answer)
