@@ -1039,10 +1039,22 @@ def _rest_replies_script(table: RoutingTable) -> str:
     gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
+    prelude += _url_variables(table)
     prelude += _body_schema(table)
     enums = {name: ", ".join(values) for name, values in request_enums(table).items()}
     prelude += "local ENUM_NAMES = " + _lua_table(enums) + "\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _url_variables(table: RoutingTable) -> str:
+    """The script's URL_VARIABLES: each REST URL template that binds a variable, as a Lua pattern capturing each
+    variable's segment, with the variables' names in the template's order (``{resource_code}``), by which a
+    refusal names a segment without repeating it."""
+    templates = sorted({(_lua_url_pattern(rule.template, capture=True), tuple(url_variables(rule.template)))
+                        for route in table for rule in route.http_rules if url_variables(rule.template)})
+    return "local URL_VARIABLES = {\n" + "".join(
+        f"  {{{json.dumps(pattern)}, {{{', '.join(json.dumps(name) for name in names)}}}}},\n"
+        for pattern, names in templates) + "}\n"
 
 
 def _lua_table(entries: Mapping[str, str]) -> str:

@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
--- GET_URLS, KEPT_STATUS,
+-- GET_URLS, URL_VARIABLES, KEPT_STATUS,
 -- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
 -- are prepended by the renderer.
 --
@@ -790,6 +790,66 @@ local function refuse_empty_segment(handle, path)
   return true
 end
 
+-- A '%' in a URL that does not begin a percent-encoded byte (two hexadecimal digits after it: %zz, a lone %, a cut
+-- %2): the transcoder kept it as it was, so /v1/entries/101001%zz000001 reached the catalog as the code
+-- "101001%zz000001", refused as no code's shape, and ?filter.subject=%zz searched for the text "%zz", answering an
+-- empty page without a word. It is 400 naming the URL's variable ({code}) or the query parameter, not repeating
+-- the value (a mistyped one may be an ID number). A cut UTF-8 character (%E4%B8) is well-formed here: the service
+-- says it is not UTF-8, naming its field.
+local BAD_ESCAPE = "holds a '%' that begins no percent-encoded byte (two hexadecimal digits after it; the edge does "
+    .. "not repeat the value): a URL writes a '%' itself as %25, a code's '/' as %2F, and text other than ASCII "
+    .. "as its UTF-8 bytes (人口 as %E4%BA%BA%E5%8F%A3); encode the value once with a URL encoder"
+
+local function bad_escape(text)
+  return text:find("%%[^%x]") ~= nil or text:find("%%%x[^%x]") ~= nil or text:find("%%%x?$") ~= nil
+end
+
+-- The URL's variable whose segment holds a bad escape ("{code}"), or the segment's place ("its 3rd segment").
+local function bad_segment(bare)
+  for _, rule in ipairs(URL_VARIABLES) do
+    local captures = { bare:match(rule[1]) }
+    for place, segment in ipairs(captures) do
+      if bad_escape(segment) then
+        return rule[2][place]
+      end
+    end
+  end
+  return nil
+end
+
+local function refuse_bad_escape(handle, path)
+  if not path:find("%", 1, true) then
+    return false
+  end
+  local bare, query = path:match("^([^?]*)%??(.*)$")
+  local message, field
+  if bad_escape(bare) then
+    field = bad_segment(bare)
+    if field ~= nil then
+      message = "the URL's {" .. field .. "} " .. BAD_ESCAPE
+    else
+      message = "the URL's path " .. BAD_ESCAPE
+    end
+  else
+    for parameter in query:gmatch("[^&]+") do
+      if bad_escape(parameter) then
+        local name = parameter:match("^[^=]*")
+        if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
+          field, message = name, "the query parameter " .. name .. " " .. BAD_ESCAPE
+        else
+          message = "a query parameter " .. BAD_ESCAPE
+        end
+        break
+      end
+    end
+  end
+  if message == nil then
+    return false
+  end
+  refuse(handle, "400", 3, invalid_argument(message, field, field and BAD_ESCAPE))
+  return true
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   -- A REST body is JSON, which the transcoder writes into an uncompressed gRPC message: a grpc-encoding the
@@ -798,7 +858,7 @@ function envoy_on_request(handle)
   -- for other callers' compressed calls (gateway.edge._grpc_encoding_unknown answers a gRPC caller's).
   headers:remove("grpc-encoding")
   local method = headers:get(":method")
-  if refuse_empty_segment(handle, headers:get(":path")) then
+  if refuse_empty_segment(handle, headers:get(":path")) or refuse_bad_escape(handle, headers:get(":path")) then
     return
   end
   keep_parameter_names(handle, headers:get(":path"))

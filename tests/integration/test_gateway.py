@@ -1327,6 +1327,34 @@ async def test_a_rest_url_with_its_methods_colon_percent_encoded_is_told_to_writ
                                             "begins a custom method (:query, :submit) percent-encoded"), answer
 
 
+async def test_a_rest_url_with_a_percent_that_begins_no_escape_is_refused_naming_where(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A '%' not followed by two hexadecimal digits (%zz, a lone or cut one) was kept as it was by the transcoder:
+    /v1/entries/101001%zz000001 reached the catalog as that code, refused as no code's shape, and
+    ?filter.subject=%zz searched for the text "%zz" and answered an empty page without a word. It is 400 at the edge
+    naming the URL's variable or the query parameter (as a BadRequest's field), without the value; a URL encoded
+    right, Chinese included, passes."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    citizen_id = "110105194912310%2X"
+    cases = [("GET", "/v1/entries/101001%zz000001", "the URL's {code} ", "code"),
+             ("GET", f"/v1/entries/{citizen_id}", "the URL's {code} ", "code"),
+             ("POST", "/v1/resources/101001%2F00000%:query", "the URL's {resource_code} ", "resource_code"),
+             ("GET", "/v1/entries?pageSize=2&filter.subject=%zz", "the query parameter filter.subject ",
+              "filter.subject"),
+             ("GET", "/v1/entries?pageToken=ab%2", "the query parameter pageToken ", "pageToken")]
+    for verb, path, named, field in cases:
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, path, b'{"key": "k"}' if verb == "POST"
+                                                  else b"", token)
+        answer = json.loads(body)
+        assert (status, answer.get("code")) == (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]), (path, body)
+        assert answer["message"].startswith(f"{named}holds a '%' that begins no percent-encoded byte"), answer
+        assert answer["details"][1]["fieldViolations"][0]["field"] == field, answer
+        assert "zz" not in body.decode() and "194912310" not in body.decode(), body
+    for path in ("/v1/entries/101001%2F000001", "/v1/entries?filter.subject=%E4%BA%BA%E5%8F%A3&pageSize=2"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", token)
+        assert status == 200, (path, body)
+
+
 def _http_10(edge: Edge, request: bytes) -> bytes:
     """One exchange over a raw socket (HTTP/1.0, or a request the edge answers by closing): the answer, read
     until the edge closes the connection."""
