@@ -1083,7 +1083,7 @@ def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
-    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS and ENUM_NUMBERS
+    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS, ENUM_NUMBERS and ENUM_VALUES
     (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
@@ -1108,7 +1108,9 @@ def _body_schema(table: RoutingTable) -> str:
             + "local FIELD_ENUMS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(enums)},\n"
                                                   for name, enums in field_enums.items()) + "}\n"
             + "local ENUM_NUMBERS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_numbers(numbers)},\n"
-                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n")
+                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n"
+            + "local ENUM_VALUES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(values)},\n"
+                                                  for name, values in _enum_values(field_enums).items()) + "}\n")
 
 
 def _empty_list_means() -> dict[str, dict[str, str]]:
@@ -1135,19 +1137,23 @@ def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
 
 def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     """The JSON shape each message's fields take (both spellings), where the transcoder's refusal of another one
-    names the wrong field or none: "value" (one scalar or enum), "values" (a list of them) or "object" (one
-    message). A list given a single value was ": Proto field is not repeating, cannot start list." naming at most
-    the message holding it, and an object given a value inside a message ("purpose": {"text": {}}) was "purpose:
-    not a valid text": the script refuses each naming the field as sent. Maps, lists of messages and the messages
-    the script does not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
+    names the wrong field or none: "value" (one scalar or enum), "values" (a list of enums or numbers), "strings"
+    (a list of strings) or "object" (one message). A list given a single value was ": Proto field is not
+    repeating, cannot start list." naming at most the message holding it, and an object given a value inside a
+    message ("purpose": {"text": {}}) was "purpose: not a valid text": the script refuses each naming the field as
+    sent. The transcoder named a list's element of the wrong type by a wrong place ("keys": ["A", 5] was keys[0]):
+    the script checks a list of strings' elements itself. Maps, lists of messages and the messages the script does
+    not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
     pool = descriptor_pool.Default()
     found: dict[str, dict[str, str]] = {}
     for name, kinds in fields.items():
         shapes: dict[str, str] = {}
         for field in pool.FindMessageTypeByName(name).fields:
             kind = kinds[field.name]
-            if field.message_type is None:
-                shape = "values" if field.is_repeated else "value"
+            if field.message_type is None and field.is_repeated:
+                shape = "strings" if field.type == field.TYPE_STRING else "values"
+            elif field.message_type is None:
+                shape = "value"
             elif kind == field.message_type.full_name and not field.is_repeated:
                 shape = "object"
             else:
@@ -1179,6 +1185,14 @@ def _enum_numbers(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, lis
     pool = descriptor_pool.Default()
     names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
     return {name: [value.number for value in pool.FindEnumTypeByName(name).values] for name in names}
+
+
+def _enum_values(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+    """The names of each enum :func:`_field_enums` names, its unspecified one among them (what the transcoder reads
+    as a value of it, besides its numbers)."""
+    pool = descriptor_pool.Default()
+    names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
+    return {name: [value.name for value in pool.FindEnumTypeByName(name).values] for name in names}
 
 
 def _lua_numbers(numbers: Iterable[int]) -> str:

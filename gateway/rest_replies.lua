@@ -2,7 +2,8 @@
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
 -- GET_URLS, URL_VARIABLES, KEPT_STATUS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS, ENUM_VALUES and
+-- ENUM_NAMES
 -- are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
@@ -357,7 +358,21 @@ local function check_enum_number(text, pos, enum, path)
   local number = tonumber(text:match("^-?[%d%.eE+-]+", pos) or "")
   if number ~= nil and number == math.floor(number) and not ENUM_NUMBERS[enum][number] then
     error({ enum_number = path, enum = enum })
+  elseif text:find("^true", pos) or text:find("^false", pos) then
+    error({ not_enum = path, enum = enum })
   end
+end
+
+-- A JSON string at pos given a field of ``enum`` that is none of its names (ENUM_VALUES) nor of its numbers written
+-- as a string ("2"): refused, naming ``path``; the position after it. The transcoder refused it itself, but named an
+-- element of a list by a wrong place ("purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"] was purposes[0]).
+local function check_enum_name(text, pos, enum, path)
+  local name, after = read_name(text, pos)
+  local number = name:match("^%-?%d+$") and tonumber(name)
+  if not ENUM_VALUES[enum][name] and not (number and ENUM_NUMBERS[enum][number]) then
+    error({ not_enum = path, enum = enum })
+  end
+  return after
 end
 
 -- What a field of each shape (FIELD_SHAPES, the renderer's) was given instead, by the JSON value's first byte: the
@@ -370,6 +385,10 @@ local SHAPE = {
         .. "type)",
   },
   values = {
+    [123] = "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
+        .. "each field's type)",
+  },
+  strings = {
     [123] = "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
         .. "each field's type)",
   },
@@ -441,7 +460,7 @@ local function walk_object(text, pos, kind, path)
       if words ~= nil then
         error({ shape = child_path, words = words })
       end
-      if shape == "values" then
+      if shape == "values" or shape == "strings" then
         listed = shape
       end
     end
@@ -477,8 +496,10 @@ local function walk_array(text, pos, kind, path, listed, enum)
       local first = text:byte(pos)
       if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
         error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
-      elseif first == 123 and listed == "values" then
+      elseif first == 123 and (listed == "values" or listed == "strings") then
         error({ shape = path .. "[" .. index .. "]", words = OBJECT_IN_VALUES })
+      elseif listed == "strings" and first ~= 34 and first ~= nil then
+        error({ not_string = path .. "[" .. index .. "]" })
       end
     end
     pos = skip_space(text, walk_value(text, pos, kind, (kind or enum) and path .. "[" .. index .. "]", nil, enum))
@@ -504,6 +525,8 @@ walk_value = function(text, pos, kind, path, listed, enum)
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
     return walk_array(text, pos, kind, path, listed, enum)
+  elseif first == 34 and enum ~= nil then
+    return check_enum_name(text, pos, enum, path)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
@@ -626,6 +649,9 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.not_enum ~= nil then
+    return found.not_enum .. ": not one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
+        .. " (or its number) (the edge does not repeat the value)"
   elseif found.enum_number ~= nil then
     return found.enum_number .. ": a number that is none of " .. found.enum:match("[^.]+$") .. "'s values (the edge "
         .. "does not repeat it): send one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")

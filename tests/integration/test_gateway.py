@@ -1871,6 +1871,38 @@ async def test_a_rest_enum_number_the_enum_has_not_is_refused_naming_the_field(e
         assert status != 400, (url, content)
 
 
+async def test_a_rest_lists_element_of_the_wrong_type_is_refused_naming_its_place(edge: Edge,
+                                                                                   keys: PlatformKeys) -> None:
+    """The transcoder named a list's element of the wrong type by a wrong place: "keys": ["A", 5] was "keys[0]: not a
+    JSON string", "items": ["name", "status", true] items[0], "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"]
+    purposes[0], so a caller of a BatchQuery of 200 keys looked for the fault in the first. The element is named by
+    its place (from 0, as the edge names a null or an object in a list), the value not repeated; an enum's names,
+    its numbers as strings and a single field's wrong value are refused as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purposes = ("not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "
+                "PURPOSE_TYPE_DATA_VERIFICATION, PURPOSE_TYPE_BUSINESS_COLLABORATION (or its number) (the edge does "
+                "not repeat the value)")
+    string = "not a JSON string (the edge does not repeat the value)"
+    reply = "/v1/applications/app-1:reply"
+    for url, body, field, description in (
+            ("/v1/resources/101001%2F000001:batchQuery", '{"keys": ["A", 342322194911060454]}', "keys[1]", string),
+            ("/v1/resources/101001%2F000001:query", '{"key": "k", "items": ["name", "status", true]}', "items[2]",
+             string),
+            (reply, '{"decision": 1, "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"]}', "purposes[1]", purposes),
+            (reply, '{"decision": 1, "purposes": [2, "3", false]}', "purposes[2]", purposes),
+            ("/v1/resources/101001%2F000001:query", '{"key": "k", "purpose": {"type": "purpose_type_x"}}',
+             "purpose.type", purposes),
+            ("/v1/resources/101001%2F000001:query", '{"key": 5}', "key", string)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+        assert b"342322194911060454" not in content, content
+    for url, body in ((reply, '{"decision": 1, "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "2", 0, '
+                              '"PURPOSE_TYPE_UNSPECIFIED"]}'),
+                      ("/v1/resources/101001%2F000001:query", '{"key": "k", "items": ["name", "status"]}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
