@@ -967,10 +967,12 @@ def _health_routes(table: RoutingTable, deployed: Mapping[Backend, str]) -> list
 
 
 def _health_script(backends: Mapping[str, Backend]) -> str:
-    """gateway/health_backend.lua, after the table it reads: which backend hosts each service."""
+    """gateway/health_backend.lua, after the tables it reads: which backend hosts each service, and the internal
+    services, whose health the edge does not tell (the companion hosts some: it said SERVING of them)."""
     entries = "".join(f"  [{json.dumps(service)}] = {json.dumps(backend.value)},\n"
                       for service, backend in sorted(backends.items()))
-    return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n\n"
+    return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n"
+            f"local INTERNAL = {_lua_set(sorted(INTERNAL_SERVICES))}\n\n"
             + resources.files("gateway").joinpath("health_backend.lua").read_text(encoding="utf-8"))
 
 
