@@ -1299,8 +1299,15 @@ def _fill_interval(settings: Settings) -> float:
 
 def _rate_limit(settings: Settings) -> dict[str, object]:
     """A token bucket per business system (the token's ``sub``), and one per client address for calls without a
-    token (IssueToken, SignIn): in one bucket shared by every caller, one client sending IssueToken in a loop
-    left every other system unable to renew its token."""
+    verified token (IssueToken, SignIn): in one bucket shared by every caller, one client sending IssueToken in a
+    loop left every other system unable to renew its token.
+
+    A call is the address's when no token was verified, whatever its headers: it was when it carried no
+    authorization header, and a call that carried one no one verifies (IssueToken's and SignIn's are not, so an HTTP
+    client sending its last token with every request, or a flood with "Bearer x") matched neither bucket and took
+    from the default one, which every such caller shared: a flood from one address refused the others' renewals.
+    The sub's descriptor, with "true" in its place when there is none (no system or person id is "true"), matches
+    the address's bucket only then."""
     per_second = settings.rate_limit_per_second
     interval = _fill_interval(settings)
     bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
@@ -1322,9 +1329,10 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
             "descriptor_key": "system", "source": "DYNAMIC",
             "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]},
         }}]}, {"actions": [
-            # No bearer token: then the client's address (the connection's peer: use_remote_address).
-            {"header_value_match": {"descriptor_key": "anonymous", "descriptor_value": "true", "expect_match": False,
-                                    "headers": [{"name": "authorization", "present_match": True}]}},
+            # No verified token: then the client's address (the connection's peer: use_remote_address).
+            {"metadata": {"descriptor_key": "anonymous", "source": "DYNAMIC", "default_value": "true",
+                          "metadata_key": {"key": "envoy.filters.http.jwt_authn",
+                                           "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]}}},
             {"remote_address": {}}]}],
         max_dynamic_descriptors=100_000,
     )}

@@ -2238,18 +2238,23 @@ def _grpc_web_from(edge: Edge, source: str, path: str, headers: dict[str, str]) 
         connection.close()
 
 
+@pytest.mark.parametrize("sent", ["no header", "a header"])
 async def test_calls_without_a_token_are_limited_per_client_address_not_in_one_bucket_for_all(
-        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys, sent: str) -> None:
     """Calls without a token (IssueToken, SignIn) shared one bucket: one client calling IssueToken in a loop left
     every business system unable to get or renew its token. Each client address has its own now; a system with a
-    token keeps its own bucket."""
+    token keeps its own bucket. So does a call that carries an authorization header no one verifies (IssueToken's
+    is not: an HTTP client sending its last token with every request, or a flood with "Bearer x"), which fell into
+    the one bucket every such caller shared, a flood from one address refusing the renewals of all."""
     edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, rate_limit_per_second=0.001,
                                           rate_limit_burst=2))
     path = "/govshare.authorization.v1.TokenService/IssueToken"
     limited = str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
+    header = {} if sent == "no header" else {"authorization": "Bearer x"}
+    renewal = {} if sent == "no header" else dict(bearer(keys, caller()))
     try:
-        flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, {}) for _ in range(3)]
-        other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, {})
+        flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, header) for _ in range(3)]
+        other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, renewal)
         with_token = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", "/govshare.catalog.v1.CatalogService/"
                                              "GetEntry", dict(bearer(keys, caller())))
     finally:
