@@ -816,6 +816,10 @@ local function refuse_empty_segment(handle, path)
   return true
 end
 
+-- A query parameter's name written percent-encoded (?c%6Fde=B, ?page%53ize=2) is 400: the transcoder decodes it,
+-- but the edge's routes check the names as written, so GET /v1/entries/A?c%6Fde=B answered about B where the URL
+-- names A (?code=B is refused: gateway.edge._url_field_in_query), and ?page%53ize=1&pageSize=2 kept one of the two
+-- without a word. No name needs it: they are letters, digits, '_' and '.'.
 -- A '%' in a URL that does not begin a percent-encoded byte (two hexadecimal digits after it: %zz, a lone %, a cut
 -- %2): the transcoder kept it as it was, so /v1/entries/101001%zz000001 reached the catalog as the code
 -- "101001%zz000001", refused as no code's shape, and ?filter.subject=%zz searched for the text "%zz", answering an
@@ -858,6 +862,19 @@ local function refuse_bad_escape(handle, path)
     end
   else
     for parameter in query:gmatch("[^&]+") do
+      local name = parameter:match("^[^=]*")
+      if name:find("%", 1, true) then
+        local decoded = percent_decoded(name)
+        if decoded:match("^[%a_][%w_%.]*$") and #decoded <= 64 then
+          field = decoded
+        end
+        message = "a query parameter's name is percent-encoded" .. (field and " (" .. field .. ")" or "")
+            .. ": write each name as /openapi.yaml gives it, in letters, digits, '_' and '.', unencoded (only the "
+            .. "values are percent-encoded); the edge checks the names as written"
+        refuse(handle, "400", 3, invalid_argument(message, field, field and "a percent-encoded name: write it "
+            .. "unencoded"))
+        return true
+      end
       if bad_escape(parameter) then
         local name = parameter:match("^[^=]*")
         if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
