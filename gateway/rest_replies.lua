@@ -684,7 +684,7 @@ end
 local function check_body(handle, headers)
   local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
-  if message == nil or headers:get("content-encoding") ~= nil then
+  if message == nil then
     return
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
@@ -745,6 +745,28 @@ local function refuse_charset(handle, content_type)
       invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
           .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
           .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
+  return true
+end
+
+-- A body declared compressed (content-encoding gzip, br, deflate: anything but identity) is 415, saying so: the edge
+-- does not undo it. The body's checks here stepped aside for any content-encoding, and the transcoder reads the
+-- bytes as JSON whatever the header says: a plain JSON body sent with content-encoding: identity (which says it is
+-- not compressed) or gzip went on unchecked, a misspelt "itmes" asking for every item the grant allows. A real
+-- compressed body was refused only once the transcoder failed on it (gateway.edge._compressed_body_reply's 415, in
+-- the same words). content-encoding: identity says nothing, and is dropped: the body is checked.
+local function refuse_encoding(handle)
+  local headers = handle:headers()
+  local encoding = headers:get("content-encoding")
+  if encoding == nil then
+    return false
+  end
+  if encoding:lower():gsub("identity", ""):gsub("[%s,]", "") == "" then
+    headers:remove("content-encoding")
+    return false
+  end
+  refuse(handle, "415", 3,
+      invalid_argument("the body is compressed (content-encoding: " .. encoding:sub(1, 40) .. "), which the edge "
+          .. "does not undo: send the JSON body uncompressed, without content-encoding"))
   return true
 end
 
@@ -911,7 +933,7 @@ function envoy_on_request(handle)
   elseif method == "GET" then
     refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    if not refuse_charset(handle, headers:get("content-type"))
+    if not refuse_encoding(handle) and not refuse_charset(handle, headers:get("content-type"))
         and not refuse_form(handle, headers:get("content-type")) then
       check_body(handle, handle:headers())
     end

@@ -1419,6 +1419,24 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
 
 
 
+async def test_a_rest_body_declaring_a_content_encoding_is_checked_or_refused_never_passed_unchecked(
+        edge: Edge) -> None:
+    """The edge's checks of a body stepped aside for any content-encoding, and the transcoder read the bytes as JSON
+    whatever the header said: {"systemI": ...} sent with content-encoding: identity (which says the body is not
+    compressed) or gzip issued a token without a word, as a misspelt "itmes" asked for every item. identity is
+    checked as no encoding; any other is 415 before the body is read."""
+    misspelt = json.dumps({"systemI": "sys-1", "secret": "s3cret"}).encode()
+    for encoding in ("identity", "IDENTITY", "identity, identity"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", misspelt,
+                                                  {"content-type": "application/json", "content-encoding": encoding})
+        assert status == 400 and json.loads(body)["message"].startswith("systemI: not a field of "), (encoding, body)
+    for encoding in ("gzip", "br", "identity, gzip"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", misspelt,
+                                                  {"content-type": "application/json", "content-encoding": encoding})
+        assert status == 415 and json.loads(body)["message"] == (
+            f"the body is compressed (content-encoding: {encoding}), which the edge does not undo: send the JSON body "
+            "uncompressed, without content-encoding"), (encoding, body)
+
 
 async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_to_send_utf_8(edge: Edge) -> None:
     """A body a client declares in another charset was read as UTF-8 all the same: GBK bytes that happen to be valid
