@@ -350,7 +350,7 @@ local function skip_string(text, pos)
   end
 end
 
-local walk_value
+local walk_value, loose
 
 -- A JSON number at pos given a field of ``enum`` (a full name, FIELD_ENUMS') that is none of its numbers (its
 -- ENUM_NUMBERS): refused, naming ``path``. A fraction or a string is the transcoder's to refuse.
@@ -402,6 +402,33 @@ local SHAPE = {
 local OBJECT_IN_VALUES = "an object in a list of values: send each element as a single value (/openapi.yaml gives "
     .. "each field's type)"
 
+-- The forms of JSON that RFC 8259 does not allow and the transcoder reads all the same: a name not in double quotes
+-- ({items: [...]}, {'items': [...]}), a string in single quotes, a comma before a closing bracket. The walk below
+-- could not read them, and left such a body to the transcoder unchecked: {itmes: ["name"]} or a trailing comma
+-- anywhere before a misspelt field asked for every item the grant allows, without a word. Refused, naming where
+-- (the object or list holding it) and what; ``closing`` is the bracket expected there (0: a value).
+local LOOSE = {
+  [39] = "a name or a string in single quotes, where JSON writes double quotes",
+  [125] = "a comma before the closing }",
+  [93] = "a comma before the closing ]",
+  name = "a name without quotes, where JSON writes it in double quotes",
+}
+
+loose = function(text, pos, path, closing)
+  local byte = text:byte(pos)
+  local words
+  if byte == 39 then
+    words = LOOSE[39]
+  elseif byte == closing then
+    words = LOOSE[closing]
+  elseif closing == 125 and byte ~= nil and text:find("^[%a_$]", pos) then
+    words = LOOSE.name
+  end
+  if words ~= nil then
+    error({ loose = path or "", words = words })
+  end
+end
+
 -- An object of ``kind`` (a message's full name, "map:..." or nil: not looked into) at pos; the position after it.
 local function walk_object(text, pos, kind, path)
   local fields, values
@@ -417,6 +444,7 @@ local function walk_object(text, pos, kind, path)
   local seen = {}
   while true do
     if text:byte(pos) ~= 34 then
+      loose(text, pos, path, 125)
       error(UNREADABLE)
     end
     local name, child, child_path
@@ -491,8 +519,11 @@ local function walk_array(text, pos, kind, path, listed, enum)
   end
   local index = 0
   while true do
+    pos = skip_space(text, pos)
+    if index > 0 and text:byte(pos) == 93 then
+      loose(text, pos, path, 93)
+    end
     if listed then
-      pos = skip_space(text, pos)
       local first = text:byte(pos)
       if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
         error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
@@ -519,6 +550,9 @@ walk_value = function(text, pos, kind, path, listed, enum)
   end
   pos = skip_space(text, pos)
   local first = text:byte(pos)
+  if first == 39 then
+    loose(text, pos, path, 0)
+  end
   if kind == "string" and first ~= 34 and first ~= nil and text:sub(pos, pos + 3) ~= "null" then
     error({ not_string = path })
   elseif first == 123 then
@@ -649,6 +683,10 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.loose ~= nil then
+    return (found.loose == "" and "body" or found.loose) .. ": not valid JSON (RFC 8259): " .. found.words
+        .. ", which the transcoder would read loosely, past the edge's checks of the body (the edge does not "
+        .. "repeat the body's text); send the body as RFC 8259 JSON"
   elseif found.not_enum ~= nil then
     return found.not_enum .. ": not one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
         .. " (or its number) (the edge does not repeat the value)"

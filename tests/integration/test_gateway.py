@@ -1943,6 +1943,33 @@ async def test_a_rest_lists_element_of_the_wrong_type_is_refused_naming_its_plac
         assert status != 400, (url, content)
 
 
+async def test_a_rest_body_in_json_the_transcoder_reads_loosely_is_refused_naming_where(edge: Edge,
+                                                                                         keys: PlatformKeys) -> None:
+    """The transcoder reads names without quotes, single quotes and a comma before a closing bracket, which RFC 8259
+    does not allow and the edge's checks could not read: they stepped aside, and {key: ..., itmes: ["name"]}, or a
+    trailing comma before a misspelt field, asked for every item the grant allows without a word ("items":
+    ["name",] was even "items[1]: not a JSON string"). Each is 400 naming the object or list holding it and what
+    is wrong, the body's text not repeated; RFC 8259 JSON passes."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query = "/v1/resources/101001%2F000001:query"
+    quotes = "a name or a string in single quotes, where JSON writes double quotes"
+    for body, field, words in (
+            ('{key: "k", itmes: ["name"]}', "body", "a name without quotes, where JSON writes it in double quotes"),
+            ("{'key': 'k', 'itmes': ['name']}", "body", quotes),
+            ('{"key": \'342322194911060454\', "itmes": ["name"]}', "key", quotes),
+            ('{"key": "k", "purpose": {"text": "x",}, "itmes": ["name"]}', "purpose", "a comma before the closing }"),
+            ('{"key": "k", "items": ["name",]}', "items", "a comma before the closing ]"),
+            ('{"key": "k", "items": ["name"],}', "body", "a comma before the closing }")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
+        description = (f"not valid JSON (RFC 8259): {words}, which the transcoder would read loosely, past the edge's "
+                       "checks of the body (the edge does not repeat the body's text); send the body as RFC 8259 JSON")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+        assert b"342322194911060454" not in content, content
+    for body in ('{"key": "k\'s", "items": ["name"]}', '{ "key" : "k" , "items" : [ "name" , "status" ] }'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
+        assert status != 400, (body, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
