@@ -869,7 +869,9 @@ local EMPTY_SEGMENT = "no operation has this URL: it ends in a slash, or holds t
 
 local function refuse_empty_segment(handle, path)
   local bare = path:match("^[^?]*")
-  if bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
+  -- The root (the REST base URL `govshare up` prints, opened in a browser) is no URL with a slash too many: it was
+  -- told to drop one, and gets the 404 of a URL no rule maps, which says where the operations are.
+  if bare == "/" or bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
     return false
   end
   refuse(handle, "404", 5, status_body(5, EMPTY_SEGMENT, error_info("NOT_FOUND", "{}")))
