@@ -1938,6 +1938,10 @@ async def test_a_rest_lists_element_of_the_wrong_type_is_refused_naming_its_plac
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
         assert b"342322194911060454" not in content, content
+    # Two commas in a row are no element of the wrong type: the transcoder's refusal says what it is.
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 b'{"key": "k", "items": ["name", , "status"]}', token)
+    assert status == 400 and json.loads(content)["message"].startswith("the body is not valid JSON: "), content
     for url, body in ((reply, '{"decision": 1, "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "2", 0, '
                               '"PURPOSE_TYPE_UNSPECIFIED"]}'),
                       ("/v1/resources/101001%2F000001:query", '{"key": "k", "items": ["name", "status"]}')):
