@@ -2311,9 +2311,8 @@ def _grpc_web_from(edge: Edge, source: str, path: str, headers: dict[str, str]) 
         connection.close()
 
 
-@pytest.mark.parametrize("sent", ["no header", "a header"])
 async def test_calls_without_a_token_are_limited_per_client_address_not_in_one_bucket_for_all(
-        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys, sent: str) -> None:
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Calls without a token (IssueToken, SignIn) shared one bucket: one client calling IssueToken in a loop left
     every business system unable to get or renew its token. Each client address has its own now; a system with a
     token keeps its own bucket. So does a call that carries an authorization header no one verifies (IssueToken's
@@ -2323,17 +2322,21 @@ async def test_calls_without_a_token_are_limited_per_client_address_not_in_one_b
                                           rate_limit_burst=2))
     path = "/govshare.authorization.v1.TokenService/IssueToken"
     limited = str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
-    header = {} if sent == "no header" else {"authorization": "Bearer x"}
-    renewal = {} if sent == "no header" else dict(bearer(keys, caller()))
+    token = dict(bearer(keys, caller()))
     try:
-        flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, header) for _ in range(3)]
-        other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, renewal)
+        flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, {}) for _ in range(3)]
+        other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, {})
         with_token = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", "/govshare.catalog.v1.CatalogService/"
-                                             "GetEntry", dict(bearer(keys, caller())))
+                                             "GetEntry", token)
+        flood_with_header = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.3", path,
+                                                     {"authorization": "Bearer x"}) for _ in range(3)]
+        renewal = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.4", path, token)
     finally:
         edge.stop()
     assert flood[:2] != [limited, limited] and flood[2] == limited, flood
     assert other != limited and with_token != limited, (other, with_token)
+    assert flood_with_header[:2] != [limited, limited] and flood_with_header[2] == limited, flood_with_header
+    assert renewal != limited, renewal
 
 
 @pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH"])
