@@ -700,21 +700,27 @@ def _query_parameter_without_value(route: Route) -> dict[str, object]:
         "(overdueOnly=true), with the names /openapi.yaml gives")}}}
 
 
-def _query_parameter_repeated(route: Route) -> dict[str, object]:
+def _query_parameter_repeated(route: Route) -> list[dict[str, object]]:
     """A REST call giving a query parameter that holds one value more than once (``?pageSize=1&pageSize=2``, or
-    ``?page_size=1&pageSize=2``) is refused, naming the parameters that take one value.
+    ``?page_size=1&pageSize=2``) is refused, naming that parameter: a route per such field.
 
     The transcoder kept one of the values without a word, so a client that built its URL from two sources (a
     default and the user's choice) got a page, or a month, it did not know it had asked for. A list (a repeated
-    field, ``items``) takes a parameter per value, as before."""
-    names = ["|".join(re.escape(name) for name in _parameter_names(field)) for field in route.single_query_fields]
-    repeated = "|".join(f"(?:{spelling})=[^&]*&(?:.*&)?(?:{spelling})" for spelling in names)
-    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
-        "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{repeated})(?:[=&].*)?"}}}]}
-    fields = [".".join(map(_camel, field.split("."))) for field in route.single_query_fields]
-    takes = f"{fields[0]} takes one value" if len(fields) == 1 else f"{', '.join(fields)} take one value each"
-    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
-        f"a query parameter is given more than once, which only a list may be: {takes}; send it once")}}}
+    field, ``items``) takes a parameter per value, as before. The refusal named every parameter of the call that
+    takes one value (ten of ListEntries'), the one given twice among them, which the caller had to find; each
+    field's route names its own (a route is matched by its method's path before its query string is read: a call
+    of another method meets each by one compare of its path)."""
+    routes = []
+    for field in route.single_query_fields:
+        spelling = "|".join(re.escape(name) for name in _parameter_names(field))
+        repeated = f"(?:{spelling})=[^&]*&(?:.*&)?(?:{spelling})"
+        match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+            "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{repeated})(?:[=&].*)?"}}}]}
+        name = ".".join(map(_camel, field.split(".")))
+        routes.append({"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+            f"a query parameter is given more than once, which only a list may be: {name} takes one value; send "
+            "it once")}}})
+    return routes
 
 
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
@@ -794,7 +800,7 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
         elif route.http_rules:
             routes.append(_query_parameter_without_value(route))
             if route.single_query_fields:
-                routes.append(_query_parameter_repeated(route))
+                routes += _query_parameter_repeated(route)
             if route.url_fields:
                 routes.append(_url_field_in_query(route))
         method_route = _route({"path": route.method}, route.backend, timeout,
@@ -961,10 +967,12 @@ def _health_routes(table: RoutingTable, deployed: Mapping[Backend, str]) -> list
 
 
 def _health_script(backends: Mapping[str, Backend]) -> str:
-    """gateway/health_backend.lua, after the table it reads: which backend hosts each service."""
+    """gateway/health_backend.lua, after the tables it reads: which backend hosts each service, and the internal
+    services, whose health the edge does not tell (the companion hosts some: it said SERVING of them)."""
     entries = "".join(f"  [{json.dumps(service)}] = {json.dumps(backend.value)},\n"
                       for service, backend in sorted(backends.items()))
-    return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n\n"
+    return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n"
+            f"local INTERNAL = {_lua_set(sorted(INTERNAL_SERVICES))}\n\n"
             + resources.files("gateway").joinpath("health_backend.lua").read_text(encoding="utf-8"))
 
 
@@ -1033,10 +1041,22 @@ def _rest_replies_script(table: RoutingTable) -> str:
     gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
+    prelude += _url_variables(table)
     prelude += _body_schema(table)
     enums = {name: ", ".join(values) for name, values in request_enums(table).items()}
     prelude += "local ENUM_NAMES = " + _lua_table(enums) + "\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _url_variables(table: RoutingTable) -> str:
+    """The script's URL_VARIABLES: each REST URL template that binds a variable, as a Lua pattern capturing each
+    variable's segment, with the variables' names in the template's order (``{resource_code}``), by which a
+    refusal names a segment without repeating it."""
+    templates = sorted({(_lua_url_pattern(rule.template, capture=True), tuple(url_variables(rule.template)))
+                        for route in table for rule in route.http_rules if url_variables(rule.template)})
+    return "local URL_VARIABLES = {\n" + "".join(
+        f"  {{{json.dumps(pattern)}, {{{', '.join(json.dumps(name) for name in names)}}}}},\n"
+        for pattern, names in templates) + "}\n"
 
 
 def _lua_table(entries: Mapping[str, str]) -> str:
@@ -1065,7 +1085,7 @@ def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
     body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
     (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
-    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS and ENUM_NUMBERS
+    (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS, ENUM_NUMBERS and ENUM_VALUES
     (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
                      _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
@@ -1090,7 +1110,9 @@ def _body_schema(table: RoutingTable) -> str:
             + "local FIELD_ENUMS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(enums)},\n"
                                                   for name, enums in field_enums.items()) + "}\n"
             + "local ENUM_NUMBERS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_numbers(numbers)},\n"
-                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n")
+                                                   for name, numbers in _enum_numbers(field_enums).items()) + "}\n"
+            + "local ENUM_VALUES = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_set(values)},\n"
+                                                  for name, values in _enum_values(field_enums).items()) + "}\n")
 
 
 def _empty_list_means() -> dict[str, dict[str, str]]:
@@ -1117,19 +1139,23 @@ def _repeated_fields(messages: Iterable[str]) -> dict[str, list[str]]:
 
 def _field_shapes(fields: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     """The JSON shape each message's fields take (both spellings), where the transcoder's refusal of another one
-    names the wrong field or none: "value" (one scalar or enum), "values" (a list of them) or "object" (one
-    message). A list given a single value was ": Proto field is not repeating, cannot start list." naming at most
-    the message holding it, and an object given a value inside a message ("purpose": {"text": {}}) was "purpose:
-    not a valid text": the script refuses each naming the field as sent. Maps, lists of messages and the messages
-    the script does not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
+    names the wrong field or none: "value" (one scalar or enum), "values" (a list of enums or numbers), "strings"
+    (a list of strings) or "object" (one message). A list given a single value was ": Proto field is not
+    repeating, cannot start list." naming at most the message holding it, and an object given a value inside a
+    message ("purpose": {"text": {}}) was "purpose: not a valid text": the script refuses each naming the field as
+    sent. The transcoder named a list's element of the wrong type by a wrong place ("keys": ["A", 5] was keys[0]):
+    the script checks a list of strings' elements itself. Maps, lists of messages and the messages the script does
+    not look into (Timestamp, Struct, wrappers: ``fields``' kind "") are left to the transcoder."""
     pool = descriptor_pool.Default()
     found: dict[str, dict[str, str]] = {}
     for name, kinds in fields.items():
         shapes: dict[str, str] = {}
         for field in pool.FindMessageTypeByName(name).fields:
             kind = kinds[field.name]
-            if field.message_type is None:
-                shape = "values" if field.is_repeated else "value"
+            if field.message_type is None and field.is_repeated:
+                shape = "strings" if field.type == field.TYPE_STRING else "values"
+            elif field.message_type is None:
+                shape = "value"
             elif kind == field.message_type.full_name and not field.is_repeated:
                 shape = "object"
             else:
@@ -1161,6 +1187,14 @@ def _enum_numbers(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, lis
     pool = descriptor_pool.Default()
     names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
     return {name: [value.number for value in pool.FindEnumTypeByName(name).values] for name in names}
+
+
+def _enum_values(field_enums: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+    """The names of each enum :func:`_field_enums` names, its unspecified one among them (what the transcoder reads
+    as a value of it, besides its numbers)."""
+    pool = descriptor_pool.Default()
+    names = sorted({enum for enums in field_enums.values() for enum in enums.values()})
+    return {name: [value.name for value in pool.FindEnumTypeByName(name).values] for name in names}
 
 
 def _lua_numbers(numbers: Iterable[int]) -> str:
@@ -1265,8 +1299,15 @@ def _fill_interval(settings: Settings) -> float:
 
 def _rate_limit(settings: Settings) -> dict[str, object]:
     """A token bucket per business system (the token's ``sub``), and one per client address for calls without a
-    token (IssueToken, SignIn): in one bucket shared by every caller, one client sending IssueToken in a loop
-    left every other system unable to renew its token."""
+    verified token (IssueToken, SignIn): in one bucket shared by every caller, one client sending IssueToken in a
+    loop left every other system unable to renew its token.
+
+    A call is the address's when no token was verified, whatever its headers: it was when it carried no
+    authorization header, and a call that carried one no one verifies (IssueToken's and SignIn's are not, so an HTTP
+    client sending its last token with every request, or a flood with "Bearer x") matched neither bucket and took
+    from the default one, which every such caller shared: a flood from one address refused the others' renewals.
+    The sub's descriptor, with "true" in its place when there is none (no system or person id is "true"), matches
+    the address's bucket only then."""
     per_second = settings.rate_limit_per_second
     interval = _fill_interval(settings)
     bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
@@ -1288,9 +1329,10 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
             "descriptor_key": "system", "source": "DYNAMIC",
             "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]},
         }}]}, {"actions": [
-            # No bearer token: then the client's address (the connection's peer: use_remote_address).
-            {"header_value_match": {"descriptor_key": "anonymous", "descriptor_value": "true", "expect_match": False,
-                                    "headers": [{"name": "authorization", "present_match": True}]}},
+            # No verified token: then the client's address (the connection's peer: use_remote_address).
+            {"metadata": {"descriptor_key": "anonymous", "source": "DYNAMIC", "default_value": "true",
+                          "metadata_key": {"key": "envoy.filters.http.jwt_authn",
+                                           "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]}}},
             {"remote_address": {}}]}],
         max_dynamic_descriptors=100_000,
     )}

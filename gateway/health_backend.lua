@@ -3,9 +3,12 @@
 -- The service a health call asks about is in its request message, not in its path, so Envoy cannot route on it:
 -- this reads the message's `service` (field 1, a string), and when a backend other than the edge's companion
 -- hosts that service, names the backend in a header and has Envoy route the call again. That backend's own
--- health service then answers for it (SERVING, or NOT_SERVING while it starts or drains). Anything else (the
--- empty name, the companion's services, an unknown or internal name, a compressed message) stays with the
--- companion. BACKENDS (service name -> backend) and HEADER are prepended by the renderer.
+-- health service then answers for it (SERVING, or NOT_SERVING while it starts or drains). An internal service's
+-- name (INTERNAL) is NOT_FOUND here, in the words the companion has for a name it does not know: the companion
+-- hosts some internal services (authorization's Check), and said SERVING of them, though the edge serves none of
+-- their methods and reflection does not list them. Anything else (the empty name, the companion's public
+-- services, an unknown name, a compressed message) stays with the companion. BACKENDS (service name -> backend),
+-- INTERNAL (a set of names) and HEADER are prepended by the renderer.
 
 local function varint(bytes, i)
   local value, scale = 0, 1
@@ -50,7 +53,14 @@ function envoy_on_request(handle)
   if body == nil then
     return
   end
-  local backend = BACKENDS[service_name(body:getBytes(0, body:length())) or ""]
+  local service = service_name(body:getBytes(0, body:length())) or ""
+  if INTERNAL[service] then
+    handle:respond({ [":status"] = "200", ["content-type"] = "application/grpc", ["grpc-status"] = "5",
+        ["grpc-message"] = "no service named '" .. service .. "' here: ask about '' (the whole server) or a service "
+            .. "that server reflection lists" }, "")
+    return
+  end
+  local backend = BACKENDS[service]
   if backend ~= nil then
     handle:headers():replace(HEADER, backend)
     handle:clearRouteCache()

@@ -1,8 +1,9 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, BODY_TOO_LARGE,
--- GET_URLS, KEPT_STATUS,
--- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS and ENUM_NAMES
+-- GET_URLS, URL_VARIABLES, KEPT_STATUS,
+-- BODY_RULES, FIELDS, FIELD_NAMES, REPEATED, FIELD_SHAPES, EMPTY_MEANS, FIELD_ENUMS, ENUM_NUMBERS, ENUM_VALUES and
+-- ENUM_NAMES
 -- are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
@@ -349,7 +350,7 @@ local function skip_string(text, pos)
   end
 end
 
-local walk_value
+local walk_value, loose
 
 -- A JSON number at pos given a field of ``enum`` (a full name, FIELD_ENUMS') that is none of its numbers (its
 -- ENUM_NUMBERS): refused, naming ``path``. A fraction or a string is the transcoder's to refuse.
@@ -357,7 +358,21 @@ local function check_enum_number(text, pos, enum, path)
   local number = tonumber(text:match("^-?[%d%.eE+-]+", pos) or "")
   if number ~= nil and number == math.floor(number) and not ENUM_NUMBERS[enum][number] then
     error({ enum_number = path, enum = enum })
+  elseif text:find("^true", pos) or text:find("^false", pos) then
+    error({ not_enum = path, enum = enum })
   end
+end
+
+-- A JSON string at pos given a field of ``enum`` that is none of its names (ENUM_VALUES) nor of its numbers written
+-- as a string ("2"): refused, naming ``path``; the position after it. The transcoder refused it itself, but named an
+-- element of a list by a wrong place ("purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"] was purposes[0]).
+local function check_enum_name(text, pos, enum, path)
+  local name, after = read_name(text, pos)
+  local number = name:match("^%-?%d+$") and tonumber(name)
+  if not ENUM_VALUES[enum][name] and not (number and ENUM_NUMBERS[enum][number]) then
+    error({ not_enum = path, enum = enum })
+  end
+  return after
 end
 
 -- What a field of each shape (FIELD_SHAPES, the renderer's) was given instead, by the JSON value's first byte: the
@@ -373,6 +388,10 @@ local SHAPE = {
     [123] = "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
         .. "each field's type)",
   },
+  strings = {
+    [123] = "an object where a list of values goes: send the values as a list, [value, ...] (/openapi.yaml gives "
+        .. "each field's type)",
+  },
   object = {
     [91] = "a list ([...]) where one object goes: send the field's one {...} (/openapi.yaml gives each field's "
         .. "type)",
@@ -382,6 +401,33 @@ local SHAPE = {
 -- An element of a list of values that is an object.
 local OBJECT_IN_VALUES = "an object in a list of values: send each element as a single value (/openapi.yaml gives "
     .. "each field's type)"
+
+-- The forms of JSON that RFC 8259 does not allow and the transcoder reads all the same: a name not in double quotes
+-- ({items: [...]}, {'items': [...]}), a string in single quotes, a comma before a closing bracket. The walk below
+-- could not read them, and left such a body to the transcoder unchecked: {itmes: ["name"]} or a trailing comma
+-- anywhere before a misspelt field asked for every item the grant allows, without a word. Refused, naming where
+-- (the object or list holding it) and what; ``closing`` is the bracket expected there (0: a value).
+local LOOSE = {
+  [39] = "a name or a string in single quotes, where JSON writes double quotes",
+  [125] = "a comma before the closing }",
+  [93] = "a comma before the closing ]",
+  name = "a name without quotes, where JSON writes it in double quotes",
+}
+
+loose = function(text, pos, path, closing)
+  local byte = text:byte(pos)
+  local words
+  if byte == 39 then
+    words = LOOSE[39]
+  elseif byte == closing then
+    words = LOOSE[closing]
+  elseif closing == 125 and byte ~= nil and text:find("^[%a_$]", pos) then
+    words = LOOSE.name
+  end
+  if words ~= nil then
+    error({ loose = path or "", words = words })
+  end
+end
 
 -- An object of ``kind`` (a message's full name, "map:..." or nil: not looked into) at pos; the position after it.
 local function walk_object(text, pos, kind, path)
@@ -398,6 +444,7 @@ local function walk_object(text, pos, kind, path)
   local seen = {}
   while true do
     if text:byte(pos) ~= 34 then
+      loose(text, pos, path, 125)
       error(UNREADABLE)
     end
     local name, child, child_path
@@ -441,7 +488,7 @@ local function walk_object(text, pos, kind, path)
       if words ~= nil then
         error({ shape = child_path, words = words })
       end
-      if shape == "values" then
+      if shape == "values" or shape == "strings" then
         listed = shape
       end
     end
@@ -472,13 +519,18 @@ local function walk_array(text, pos, kind, path, listed, enum)
   end
   local index = 0
   while true do
+    pos = skip_space(text, pos)
+    if index > 0 and text:byte(pos) == 93 then
+      loose(text, pos, path, 93)
+    end
     if listed then
-      pos = skip_space(text, pos)
       local first = text:byte(pos)
       if first == 91 or (first == 110 and text:find("^null[%s,%]]", pos)) then
         error({ in_list = path .. "[" .. index .. "]", nested = first == 91 })
-      elseif first == 123 and listed == "values" then
+      elseif first == 123 and (listed == "values" or listed == "strings") then
         error({ shape = path .. "[" .. index .. "]", words = OBJECT_IN_VALUES })
+      elseif listed == "strings" and first ~= 34 and first ~= nil and first ~= 44 then  -- (",,": the transcoder's)
+        error({ not_string = path .. "[" .. index .. "]" })
       end
     end
     pos = skip_space(text, walk_value(text, pos, kind, (kind or enum) and path .. "[" .. index .. "]", nil, enum))
@@ -498,12 +550,17 @@ walk_value = function(text, pos, kind, path, listed, enum)
   end
   pos = skip_space(text, pos)
   local first = text:byte(pos)
+  if first == 39 then
+    loose(text, pos, path, 0)
+  end
   if kind == "string" and first ~= 34 and first ~= nil and text:sub(pos, pos + 3) ~= "null" then
     error({ not_string = path })
   elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
     return walk_array(text, pos, kind, path, listed, enum)
+  elseif first == 34 and enum ~= nil then
+    return check_enum_name(text, pos, enum, path)
   elseif first == 34 then
     return skip_string(text, pos)
   elseif first == nil then
@@ -626,6 +683,13 @@ local function body_refusal(text, message, parameters)
         .. "it moving up one place): give the element a value, or leave it out"
   elseif found.shape ~= nil then
     return found.shape .. ": " .. found.words
+  elseif found.loose ~= nil then
+    return (found.loose == "" and "body" or found.loose) .. ": not valid JSON (RFC 8259): " .. found.words
+        .. ", which the transcoder would read loosely, past the edge's checks of the body (the edge does not "
+        .. "repeat the body's text); send the body as RFC 8259 JSON"
+  elseif found.not_enum ~= nil then
+    return found.not_enum .. ": not one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
+        .. " (or its number) (the edge does not repeat the value)"
   elseif found.enum_number ~= nil then
     return found.enum_number .. ": a number that is none of " .. found.enum:match("[^.]+$") .. "'s values (the edge "
         .. "does not repeat it): send one of " .. (ENUM_NAMES[found.enum] or "the names /openapi.yaml gives")
@@ -658,7 +722,7 @@ end
 local function check_body(handle, headers)
   local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
-  if message == nil or headers:get("content-encoding") ~= nil then
+  if message == nil then
     return
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
@@ -719,6 +783,28 @@ local function refuse_charset(handle, content_type)
       invalid_argument("the body is declared in charset " .. declared:sub(1, 40) .. ", and the edge reads JSON "
           .. "in UTF-8 only (RFC 8259; a charset without Chinese, ISO-8859-1, has already written each Chinese "
           .. "character as '?'): encode the body in UTF-8 and send content-type: application/json; charset=utf-8"))
+  return true
+end
+
+-- A body declared compressed (content-encoding gzip, br, deflate: anything but identity) is 415, saying so: the edge
+-- does not undo it. The body's checks here stepped aside for any content-encoding, and the transcoder reads the
+-- bytes as JSON whatever the header says: a plain JSON body sent with content-encoding: identity (which says it is
+-- not compressed) or gzip went on unchecked, a misspelt "itmes" asking for every item the grant allows. A real
+-- compressed body was refused only once the transcoder failed on it (gateway.edge._compressed_body_reply's 415, in
+-- the same words). content-encoding: identity says nothing, and is dropped: the body is checked.
+local function refuse_encoding(handle)
+  local headers = handle:headers()
+  local encoding = headers:get("content-encoding")
+  if encoding == nil then
+    return false
+  end
+  if encoding:lower():gsub("identity", ""):gsub("[%s,]", "") == "" then
+    headers:remove("content-encoding")
+    return false
+  end
+  refuse(handle, "415", 3,
+      invalid_argument("the body is compressed (content-encoding: " .. encoding:sub(1, 40) .. "), which the edge "
+          .. "does not undo: send the JSON body uncompressed, without content-encoding"))
   return true
 end
 
@@ -783,10 +869,89 @@ local EMPTY_SEGMENT = "no operation has this URL: it ends in a slash, or holds t
 
 local function refuse_empty_segment(handle, path)
   local bare = path:match("^[^?]*")
-  if bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
+  -- The root (the REST base URL `govshare up` prints, opened in a browser) is no URL with a slash too many: it was
+  -- told to drop one, and gets the 404 of a URL no rule maps, which says where the operations are.
+  if bare == "/" or bare:sub(-1) ~= "/" and not bare:find("//", 1, true) and not bare:find("/:", 1, true) then
     return false
   end
   refuse(handle, "404", 5, status_body(5, EMPTY_SEGMENT, error_info("NOT_FOUND", "{}")))
+  return true
+end
+
+-- A query parameter's name written percent-encoded (?c%6Fde=B, ?page%53ize=2) is 400: the transcoder decodes it,
+-- but the edge's routes check the names as written, so GET /v1/entries/A?c%6Fde=B answered about B where the URL
+-- names A (?code=B is refused: gateway.edge._url_field_in_query), and ?page%53ize=1&pageSize=2 kept one of the two
+-- without a word. No name needs it: they are letters, digits, '_' and '.'.
+-- A '%' in a URL that does not begin a percent-encoded byte (two hexadecimal digits after it: %zz, a lone %, a cut
+-- %2): the transcoder kept it as it was, so /v1/entries/101001%zz000001 reached the catalog as the code
+-- "101001%zz000001", refused as no code's shape, and ?filter.subject=%zz searched for the text "%zz", answering an
+-- empty page without a word. It is 400 naming the URL's variable ({code}) or the query parameter, not repeating
+-- the value (a mistyped one may be an ID number). A cut UTF-8 character (%E4%B8) is well-formed here: the service
+-- says it is not UTF-8, naming its field.
+local BAD_ESCAPE = "holds a '%' that begins no percent-encoded byte (two hexadecimal digits after it; the edge does "
+    .. "not repeat the value): a URL writes a '%' itself as %25, a code's '/' as %2F, and text other than ASCII "
+    .. "as its UTF-8 bytes (人口 as %E4%BA%BA%E5%8F%A3); encode the value once with a URL encoder"
+
+local function bad_escape(text)
+  return text:find("%%[^%x]") ~= nil or text:find("%%%x[^%x]") ~= nil or text:find("%%%x?$") ~= nil
+end
+
+-- The URL's variable whose segment holds a bad escape ("{code}"), or the segment's place ("its 3rd segment").
+local function bad_segment(bare)
+  for _, rule in ipairs(URL_VARIABLES) do
+    local captures = { bare:match(rule[1]) }
+    for place, segment in ipairs(captures) do
+      if bad_escape(segment) then
+        return rule[2][place]
+      end
+    end
+  end
+  return nil
+end
+
+local function refuse_bad_escape(handle, path)
+  if not path:find("%", 1, true) then
+    return false
+  end
+  local bare, query = path:match("^([^?]*)%??(.*)$")
+  local message, field
+  if bad_escape(bare) then
+    field = bad_segment(bare)
+    if field ~= nil then
+      message = "the URL's {" .. field .. "} " .. BAD_ESCAPE
+    else
+      message = "the URL's path " .. BAD_ESCAPE
+    end
+  else
+    for parameter in query:gmatch("[^&]+") do
+      local name = parameter:match("^[^=]*")
+      if name:find("%", 1, true) then
+        local decoded = percent_decoded(name)
+        if decoded:match("^[%a_][%w_%.]*$") and #decoded <= 64 then
+          field = decoded
+        end
+        message = "a query parameter's name is percent-encoded" .. (field and " (" .. field .. ")" or "")
+            .. ": write each name as /openapi.yaml gives it, in letters, digits, '_' and '.', unencoded (only the "
+            .. "values are percent-encoded); the edge checks the names as written"
+        refuse(handle, "400", 3, invalid_argument(message, field, field and "a percent-encoded name: write it "
+            .. "unencoded"))
+        return true
+      end
+      if bad_escape(parameter) then
+        local name = parameter:match("^[^=]*")
+        if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
+          field, message = name, "the query parameter " .. name .. " " .. BAD_ESCAPE
+        else
+          message = "a query parameter " .. BAD_ESCAPE
+        end
+        break
+      end
+    end
+  end
+  if message == nil then
+    return false
+  end
+  refuse(handle, "400", 3, invalid_argument(message, field, field and BAD_ESCAPE))
   return true
 end
 
@@ -798,7 +963,7 @@ function envoy_on_request(handle)
   -- for other callers' compressed calls (gateway.edge._grpc_encoding_unknown answers a gRPC caller's).
   headers:remove("grpc-encoding")
   local method = headers:get(":method")
-  if refuse_empty_segment(handle, headers:get(":path")) then
+  if refuse_empty_segment(handle, headers:get(":path")) or refuse_bad_escape(handle, headers:get(":path")) then
     return
   end
   keep_parameter_names(handle, headers:get(":path"))
@@ -808,7 +973,7 @@ function envoy_on_request(handle)
   elseif method == "GET" then
     refuse_get_body(handle, headers:get(":path"))
   elseif method == "POST" or method == "PATCH" or method == "PUT" then
-    if not refuse_charset(handle, headers:get("content-type"))
+    if not refuse_encoding(handle) and not refuse_charset(handle, headers:get("content-type"))
         and not refuse_form(handle, headers:get("content-type")) then
       check_body(handle, handle:headers())
     end

@@ -73,6 +73,18 @@ SCALARS: dict[int, dict[str, Any]] = {
     FDP.TYPE_UINT64: {"type": "string", "format": "uint64"},
     FDP.TYPE_FIXED64: {"type": "string", "format": "uint64"},
 }
+#: What the document says of the API as a whole, the forms the edge takes besides those each operation gives
+#: included: a HEAD on every GET URL (RFC 9110 9.3.2: its status and headers, no body) and the proto names of the
+#: query parameters and body fields (the transcoder reads both). Written as operations, they would double every
+#: generated client's methods and fields; unsaid, a caller who met them in docs/api.md or by chance found them
+#: nowhere in the document the platform serves.
+INFO_DESCRIPTION = (
+    "The platform's public RPCs as REST/JSON, transcoded by the edge (Envoy) from the gRPC services in protos/govshare "
+    "(see docs/api.md). JSON follows the proto3 mapping: lowerCamelCase names, enums by name, 64-bit integers as "
+    "strings, times in RFC 3339. Besides the operations listed here, every URL that takes GET also answers HEAD (the "
+    "GET's status and headers, content-length included, without the body), and a query parameter or a body field may "
+    "also be written with its proto name in snake_case (page_size for pageSize, filter.share_type for "
+    "filter.shareType); one field given under both names, or a parameter that takes one value given twice, is 400.")
 ERROR_TYPES = ("google.rpc.Status", "google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.RetryInfo")
 _VARIABLE = re.compile(r"\{([\w.]+)(?:=[^}]*)?\}")
 
@@ -369,9 +381,7 @@ def render(descriptor_set: bytes) -> str:
         "info": {
             "title": "govshare public API",
             "version": "v1",
-            "description": "The platform's public RPCs as REST/JSON, transcoded by the edge (Envoy) from the "
-                           "gRPC services in protos/govshare (see docs/api.md). JSON follows the proto3 mapping: "
-                           "lowerCamelCase names, enums by name, 64-bit integers as strings, times in RFC 3339.",
+            "description": INFO_DESCRIPTION,
         },
         "tags": tags,
         "security": [{"bearerAuth": []}],

@@ -1175,17 +1175,20 @@ async def test_a_rest_query_parameter_given_twice_is_refused_unless_it_is_a_list
                                                                                 keys: PlatformKeys) -> None:
     """GET /v1/entries?pageSize=1&pageSize=2 answered a page of one of them, without a word: a client building its
     URL from a default and a user's choice did not know which it got. A parameter that holds one value, given twice
-    in any spelling, is refused naming the parameters that take one value; different parameters pass."""
+    in any spelling, is refused naming it (the refusal named every parameter of the call that takes one value, ten
+    of ListEntries', and left the caller to find the one given twice); different parameters pass."""
     token = dict(bearer(keys, caller()))
-    for path in ("/v1/entries?pageSize=1&pageSize=2", "/v1/entries?page_size=1&pageToken=t&pageSize=2",
-                 "/v1/entries?filter.category=CATEGORY_THEME&filter.category=CATEGORY_FOUNDATION",
-                 "/v1/entries/101001%2F000001?version=1&version=2"):
+    for path, named in (("/v1/entries?pageSize=1&pageSize=2", "pageSize"),
+                        ("/v1/entries?page_size=1&pageToken=t&pageSize=2", "pageSize"),
+                        ("/v1/entries?filter.category=CATEGORY_THEME&filter.category=CATEGORY_FOUNDATION",
+                         "filter.category"),
+                        ("/v1/entries?pageSize=1&filter.provider_department_code=a&filter.providerDepartmentCode=b",
+                         "filter.providerDepartmentCode"),
+                        ("/v1/entries/101001%2F000001?version=1&version=2", "version")):
         status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
         assert status == 400 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], (path, answer)
-        assert str(answer["message"]).startswith("a query parameter is given more than once, which only a list may "
-                                                 "be: "), answer
-    assert answer["message"] == ("a query parameter is given more than once, which only a list may be: version "
-                                 "takes one value; send it once"), answer
+        assert answer["message"] == ("a query parameter is given more than once, which only a list may be: "
+                                     f"{named} takes one value; send it once"), (path, answer)
     for path in ("/v1/entries?pageSize=1&pageToken=pageSize", "/v1/entries/101001%2F000001?version=2"):
         status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
         assert status == 200, (path, answer)
@@ -1298,8 +1301,10 @@ async def test_head_on_a_rest_url_that_takes_get_answers_as_get_without_the_body
 async def test_a_rest_url_no_rule_maps_is_404_without_the_url(edge: Edge, keys: PlatformKeys) -> None:
     """The transcoder's 404 was "Could not resolve /v1/resources/<an ID number>/records to a method.": the caller's
     path, which the edge's access log withholds for that reason, came back in the error. It says where the URLs are
-    and how a resource code is written, without the URL."""
-    for path in ("/v1/resources/342322194911060454/records", "/v1/resources/101001/000001:query", "/v2/entries"):
+    and how a resource code is written, without the URL. So is the root, the REST base URL `govshare up` prints,
+    which was told to drop a slash too many (as /v1/entries/ is)."""
+    for path in ("/v1/resources/342322194911060454/records", "/v1/resources/101001/000001:query", "/v2/entries", "/",
+                 "/?x=1"):
         status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", dict(bearer(keys, caller())))
         assert (status, json.loads(body)) == (404, {
             "code": grpc.StatusCode.NOT_FOUND.value[0], "details": [_edge_info("NOT_FOUND")], "message": (
@@ -1322,6 +1327,54 @@ async def test_a_rest_url_with_its_methods_colon_percent_encoded_is_told_to_writ
         assert (status, answer["code"]) == (404, grpc.StatusCode.NOT_FOUND.value[0]), (path, body)
         assert answer["message"].startswith("no operation has this URL: its last segment holds %3A, the ':' that "
                                             "begins a custom method (:query, :submit) percent-encoded"), answer
+
+
+async def test_a_rest_url_with_a_percent_that_begins_no_escape_is_refused_naming_where(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A '%' not followed by two hexadecimal digits (%zz, a lone or cut one) was kept as it was by the transcoder:
+    /v1/entries/101001%zz000001 reached the catalog as that code, refused as no code's shape, and
+    ?filter.subject=%zz searched for the text "%zz" and answered an empty page without a word. It is 400 at the edge
+    naming the URL's variable or the query parameter (as a BadRequest's field), without the value; a URL encoded
+    right, Chinese included, passes."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    citizen_id = "110105194912310%2X"
+    cases = [("GET", "/v1/entries/101001%zz000001", "the URL's {code} ", "code"),
+             ("GET", f"/v1/entries/{citizen_id}", "the URL's {code} ", "code"),
+             ("POST", "/v1/resources/101001%2F00000%:query", "the URL's {resource_code} ", "resource_code"),
+             ("GET", "/v1/entries?pageSize=2&filter.subject=%zz", "the query parameter filter.subject ",
+              "filter.subject"),
+             ("GET", "/v1/entries?pageToken=ab%2", "the query parameter pageToken ", "pageToken")]
+    for verb, path, named, field in cases:
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, verb, path, b'{"key": "k"}' if verb == "POST"
+                                                  else b"", token)
+        answer = json.loads(body)
+        assert (status, answer.get("code")) == (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]), (path, body)
+        assert answer["message"].startswith(f"{named}holds a '%' that begins no percent-encoded byte"), answer
+        assert answer["details"][1]["fieldViolations"][0]["field"] == field, answer
+        assert "zz" not in body.decode() and "194912310" not in body.decode(), body
+    for path in ("/v1/entries/101001%2F000001", "/v1/entries?filter.subject=%E4%BA%BA%E5%8F%A3&pageSize=2"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", token)
+        assert status == 200, (path, body)
+
+
+async def test_a_rest_query_parameter_whose_name_is_percent_encoded_is_refused(edge: Edge, keys: PlatformKeys) -> None:
+    """The transcoder decodes a parameter's name, and the edge's routes check the names as written: GET
+    /v1/entries/A?c%6Fde=B read B where the URL names A (?code=B is refused), and ?page%53ize=1&pageSize=2 kept one
+    of the two without a word. A name written percent-encoded is 400 naming it decoded (when it has a field's
+    shape); values stay percent-encoded as before."""
+    token = dict(bearer(keys, caller()))
+    for path, field in (("/v1/entries/101001%2F000001?c%6Fde=102001%2F000001", "code"),
+                        ("/v1/entries?page%53ize=1&pageSize=2", "pageSize"),
+                        ("/v1/entries?pageSize=1&%31%32=3", None)):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", token)
+        answer = json.loads(body)
+        assert (status, answer.get("code")) == (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]), (path, body)
+        assert answer["message"].startswith("a query parameter's name is percent-encoded"), answer
+        violations = [d for d in answer["details"] if d["@type"].endswith("BadRequest")]
+        assert [v["field"] for d in violations for v in d["fieldViolations"]] == ([field] if field else []), answer
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries?filter.subject=%E4%BA%BA", b"",
+                                              token)
+    assert status == 200, body
 
 
 def _http_10(edge: Edge, request: bytes) -> bytes:
@@ -1365,6 +1418,26 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", text,
                                                   {"content-type": "application/json", **headers})
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
+
+
+
+async def test_a_rest_body_declaring_a_content_encoding_is_checked_or_refused_never_passed_unchecked(
+        edge: Edge) -> None:
+    """The edge's checks of a body stepped aside for any content-encoding, and the transcoder read the bytes as JSON
+    whatever the header said: {"systemI": ...} sent with content-encoding: identity (which says the body is not
+    compressed) or gzip issued a token without a word, as a misspelt "itmes" asked for every item. identity is
+    checked as no encoding; any other is 415 before the body is read."""
+    misspelt = json.dumps({"systemI": "sys-1", "secret": "s3cret"}).encode()
+    for encoding in ("identity", "IDENTITY", "identity, identity"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", misspelt,
+                                                  {"content-type": "application/json", "content-encoding": encoding})
+        assert status == 400 and json.loads(body)["message"].startswith("systemI: not a field of "), (encoding, body)
+    for encoding in ("gzip", "br", "identity, gzip"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", misspelt,
+                                                  {"content-type": "application/json", "content-encoding": encoding})
+        assert status == 415 and json.loads(body)["message"] == (
+            f"the body is compressed (content-encoding: {encoding}), which the edge does not undo: send the JSON body "
+            "uncompressed, without content-encoding"), (encoding, body)
 
 
 async def test_a_rest_body_declared_in_another_charset_than_utf_8_is_415_saying_to_send_utf_8(edge: Edge) -> None:
@@ -1840,6 +1913,69 @@ async def test_a_rest_enum_number_the_enum_has_not_is_refused_naming_the_field(e
         assert status != 400, (url, content)
 
 
+async def test_a_rest_lists_element_of_the_wrong_type_is_refused_naming_its_place(edge: Edge,
+                                                                                   keys: PlatformKeys) -> None:
+    """The transcoder named a list's element of the wrong type by a wrong place: "keys": ["A", 5] was "keys[0]: not a
+    JSON string", "items": ["name", "status", true] items[0], "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"]
+    purposes[0], so a caller of a BatchQuery of 200 keys looked for the fault in the first. The element is named by
+    its place (from 0, as the edge names a null or an object in a list), the value not repeated; an enum's names,
+    its numbers as strings and a single field's wrong value are refused as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    purposes = ("not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "
+                "PURPOSE_TYPE_DATA_VERIFICATION, PURPOSE_TYPE_BUSINESS_COLLABORATION (or its number) (the edge does "
+                "not repeat the value)")
+    string = "not a JSON string (the edge does not repeat the value)"
+    reply = "/v1/applications/app-1:reply"
+    for url, body, field, description in (
+            ("/v1/resources/101001%2F000001:batchQuery", '{"keys": ["A", 342322194911060454]}', "keys[1]", string),
+            ("/v1/resources/101001%2F000001:query", '{"key": "k", "items": ["name", "status", true]}', "items[2]",
+             string),
+            (reply, '{"decision": 1, "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "BAD"]}', "purposes[1]", purposes),
+            (reply, '{"decision": 1, "purposes": [2, "3", false]}', "purposes[2]", purposes),
+            ("/v1/resources/101001%2F000001:query", '{"key": "k", "purpose": {"type": "purpose_type_x"}}',
+             "purpose.type", purposes),
+            ("/v1/resources/101001%2F000001:query", '{"key": 5}', "key", string)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+        assert b"342322194911060454" not in content, content
+    # Two commas in a row are no element of the wrong type: the transcoder's refusal says what it is.
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                                 b'{"key": "k", "items": ["name", , "status"]}', token)
+    assert status == 400 and json.loads(content)["message"].startswith("the body is not valid JSON: "), content
+    for url, body in ((reply, '{"decision": 1, "purposes": ["PURPOSE_TYPE_WORK_REFERENCE", "2", 0, '
+                              '"PURPOSE_TYPE_UNSPECIFIED"]}'),
+                      ("/v1/resources/101001%2F000001:query", '{"key": "k", "items": ["name", "status"]}')):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert status != 400, (url, content)
+
+
+async def test_a_rest_body_in_json_the_transcoder_reads_loosely_is_refused_naming_where(edge: Edge,
+                                                                                         keys: PlatformKeys) -> None:
+    """The transcoder reads names without quotes, single quotes and a comma before a closing bracket, which RFC 8259
+    does not allow and the edge's checks could not read: they stepped aside, and {key: ..., itmes: ["name"]}, or a
+    trailing comma before a misspelt field, asked for every item the grant allows without a word ("items":
+    ["name",] was even "items[1]: not a JSON string"). Each is 400 naming the object or list holding it and what
+    is wrong, the body's text not repeated; RFC 8259 JSON passes."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query = "/v1/resources/101001%2F000001:query"
+    quotes = "a name or a string in single quotes, where JSON writes double quotes"
+    for body, field, words in (
+            ('{key: "k", itmes: ["name"]}', "body", "a name without quotes, where JSON writes it in double quotes"),
+            ("{'key': 'k', 'itmes': ['name']}", "body", quotes),
+            ('{"key": \'342322194911060454\', "itmes": ["name"]}', "key", quotes),
+            ('{"key": "k", "purpose": {"text": "x",}, "itmes": ["name"]}', "purpose", "a comma before the closing }"),
+            ('{"key": "k", "items": ["name",]}', "items", "a comma before the closing ]"),
+            ('{"key": "k", "items": ["name"],}', "body", "a comma before the closing }")):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
+        description = (f"not valid JSON (RFC 8259): {words}, which the transcoder would read loosely, past the edge's "
+                       "checks of the body (the edge does not repeat the body's text); send the body as RFC 8259 JSON")
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
+        assert b"342322194911060454" not in content, content
+    for body in ('{"key": "k\'s", "items": ["name"]}', '{ "key" : "k" , "items" : [ "name" , "status" ] }'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
+        assert status != 400, (body, content)
+
+
 async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the_field(edge: Edge,
                                                                                       keys: PlatformKeys) -> None:
     """A field given a list or an object where its type takes another shape was refused in the transcoder's words,
@@ -2179,20 +2315,28 @@ async def test_calls_without_a_token_are_limited_per_client_address_not_in_one_b
         settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Calls without a token (IssueToken, SignIn) shared one bucket: one client calling IssueToken in a loop left
     every business system unable to get or renew its token. Each client address has its own now; a system with a
-    token keeps its own bucket."""
+    token keeps its own bucket. So does a call that carries an authorization header no one verifies (IssueToken's
+    is not: an HTTP client sending its last token with every request, or a flood with "Bearer x"), which fell into
+    the one bucket every such caller shared, a flood from one address refusing the renewals of all."""
     edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, rate_limit_per_second=0.001,
                                           rate_limit_burst=2))
     path = "/govshare.authorization.v1.TokenService/IssueToken"
     limited = str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
+    token = dict(bearer(keys, caller()))
     try:
         flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, {}) for _ in range(3)]
         other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, {})
         with_token = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", "/govshare.catalog.v1.CatalogService/"
-                                             "GetEntry", dict(bearer(keys, caller())))
+                                             "GetEntry", token)
+        flood_with_header = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.3", path,
+                                                     {"authorization": "Bearer x"}) for _ in range(3)]
+        renewal = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.4", path, token)
     finally:
         edge.stop()
     assert flood[:2] != [limited, limited] and flood[2] == limited, flood
     assert other != limited and with_token != limited, (other, with_token)
+    assert flood_with_header[:2] != [limited, limited] and flood_with_header[2] == limited, flood_with_header
+    assert renewal != limited, renewal
 
 
 @pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH"])

@@ -190,6 +190,17 @@ def test_reads_take_their_filters_as_query_parameters(document: dict[str, Any]) 
     assert [p["name"] for p in update["parameters"] if p["in"] == "query"] == ["updateMask"]
 
 
+def test_the_forms_the_edge_takes_besides_the_operations_are_said_in_the_document(document: dict[str, Any]) -> None:
+    """The edge answers HEAD on every GET URL and reads the proto (snake_case) names of query parameters and body
+    fields, which docs/api.md said and the document the platform serves did not: a caller reading it met them
+    nowhere. Its description says both, with a name the document's own parameters spell otherwise."""
+    description = document["info"]["description"]
+    assert "every URL that takes GET also answers HEAD" in description, description
+    listed = {p["name"] for p in document["paths"]["/v1/entries"]["get"]["parameters"]}
+    assert "pageSize" in listed and "page_size" not in listed
+    assert "its proto name in snake_case (page_size for pageSize" in description, description
+
+
 def test_personal_keys_never_travel_in_a_url(document: dict[str, Any]) -> None:
     """Record keys (ID numbers, credit codes) go in bodies: URLs end up in access logs and proxies' caches."""
     personal = {"key", "keys", "claims", "citizenId", "citizen_id", "creditCode", "credit_code"}
