@@ -6,13 +6,23 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
-from services.query.audit import ANSWERED, DENIED, FAILED, INVALID, NOT_FOUND, RECORD_COLUMNS, Row
+from services.query.audit import (
+    ANSWERED,
+    DENIED,
+    FAILED,
+    INVALID,
+    NOT_FOUND,
+    RECORD_COLUMNS,
+    Row,
+    SentKeys,
+    vouched_keys,
+)
 from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
@@ -777,12 +787,15 @@ class QueryStore:
             " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
             " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
 
-    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> None:
+    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> list[str]:
         """The keys of a page an export is about to send, so that the persons' view lists the export among the
-        accesses to each of them (migration 017). Written before the page leaves, as the export's record is."""
-        await self._pool.execute(
+        accesses to each of them (migration 017). Written before the page leaves, as the export's record is.
+        Returns those the table took (a key the export sent before is kept once): what its closing record sums
+        (services.query.audit.SentKeys)."""
+        rows = await self._pool.fetch(
             "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
-            " ON CONFLICT DO NOTHING", access_id, time, keys)
+            " ON CONFLICT DO NOTHING RETURNING key", access_id, time, keys)
+        return [row["key"] for row in rows]
 
     # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
 
@@ -860,7 +873,7 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
                 " ORDER BY seq DESC", chain, since)]
         while pending and pending[-1].seq < row["seq"]:
             yield None, pending.pop()
-        yield row, None
+        yield (await _with_kept_export_keys(conn, row) if vouched_keys(row) is not None else row), None
     for checkpoint in reversed(pending):
         yield None, checkpoint
     orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
@@ -871,6 +884,21 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
     # They come after every row, so only the last page of a verification meets them, all of them.
     async for row in conn.cursor(orphans, prefetch=fetch):
         yield None, _checkpoint(row)
+
+
+async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
+    """An export's closing record with the (count, digest) of the persons' keys kept for the export
+    (``kept_export_keys``), which its chain's check compares with what the record vouches for; None when the
+    export's opening record is no longer in the log (its month archived: its keys went with it). Read in the
+    snapshot of ``conn``'s transaction, as the rows are."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = $1 AND time <= $2"
+                               " AND operation = 'Export')", row["key"], row["time"]):  # no later month read
+        return {**dict(row), "kept_export_keys": None}
+    kept = SentKeys()
+    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", row["key"],
+                                     prefetch=5000):
+        kept.add((key_row["key"],))
+    return {**dict(row), "kept_export_keys": (kept.count, kept.digest)}
 
 
 async def _archive_anchors(db: asyncpg.Connection | asyncpg.Pool) -> set[tuple[str, int]]:

@@ -882,3 +882,65 @@ async def test_months_verified_together_must_follow_one_another(tmp_path: Path) 
     _, problems, _ = verify_files(read(jan, feb), [key.public_key()])
     assert problems == [f"access_log_202502.jsonl: line 2: chain {'a' * 32}: expected record 3, found 4"], problems
     assert run_verify_archive([jan, feb], [public]) == 1
+
+
+async def test_an_exports_kept_keys_altered_removed_or_added_are_found_by_verification(old_schema: str) -> None:
+    """Which persons an export sent (access_export_keys, the persons' view's rows) was outside the hash chain: a
+    row removed, altered or added left every chain INTACT, and a person asking who read their record was told
+    nothing of the download that sent it. The export's closing record now vouches for the count and digest of the
+    keys kept (audit.SentKeys), and verification compares them with the rows kept."""
+    await db.migrate(old_schema, "query")
+    verifier = CheckpointVerifier([Ed25519PrivateKey.generate().public_key()])
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    writer = audit.AuditWriter(store.insert_accesses, 0, 100)
+    writer.start()
+    first, second, third = "11010519491231002X", "110105194912310029", "11010519491231003X"
+
+    async def judged() -> tuple[str, str, str]:
+        auditor = ChainAuditor(verifier)
+        async for row, checkpoint in store.chain_entries():
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        (report,) = auditor.finish()
+        return report.state, report.first_bad_id, report.detail
+
+    try:
+        await store.ensure_partition(dt.datetime.now(CST).date())
+        export = audit.Access(operation="Export", system_id="sys-a", department_code="11100000000000001X",
+                              resource_code="101001/000001", key="", keys=[], items=["name"],
+                              purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
+                              time=dt.datetime.now(dt.UTC), provider_department_code=PROVIDER, result=audit.ANSWERED)
+        await writer.record(export)
+        sent = audit.SentKeys()
+        sent.add(await store.record_export_keys(export.id, export.time, [first, second]))
+        sent.add(await store.record_export_keys(export.id, export.time, [second, third]))  # kept once
+        closing = await writer.record(audit.export_end(export, 4, 2, None, sent))
+        assert (sent.count, (await judged())[0]) == (3, INTACT)
+        for tamper, undo in (
+                ("DELETE FROM access_export_keys WHERE access_id = $1 AND key = $2",
+                 "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, time, $2 FROM access_log"
+                 " WHERE id = $1"),
+                ("UPDATE access_export_keys SET key = $2 || 'x' WHERE access_id = $1 AND key = $2",
+                 "UPDATE access_export_keys SET key = $2 WHERE access_id = $1 AND key = $2 || 'x'"),
+                ("INSERT INTO access_export_keys (access_id, time, key) SELECT $1, time, $2 || 'x' FROM access_log"
+                 " WHERE id = $1",
+                 "DELETE FROM access_export_keys WHERE access_id = $1 AND key = $2 || 'x'")):
+            await pool.execute(tamper, export.id, second)
+            state, bad, detail = await judged()
+            assert (state, bad) == ("BROKEN", closing), tamper
+            assert f"the persons' keys kept for export {export.id} are not those" in detail
+            assert second not in detail  # a problem names the export, never whom it was about
+            await pool.execute(undo, export.id, second)
+            assert (await judged())[0] == INTACT
+        # Its opening record archived (its month's keys go with it), the closing one is not checked online.
+        await pool.execute("DELETE FROM access_export_keys WHERE access_id = $1", export.id)
+        await pool.execute("DELETE FROM access_log WHERE id = $1", export.id)
+        kept = [row["kept_export_keys"] async for row, _ in store.chain_entries() if row is not None]
+        assert kept == [None]
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.close()
