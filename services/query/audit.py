@@ -217,6 +217,16 @@ class SentKeys:
         return None if self.uncertain else (self.count, self.digest)
 
 
+@dataclass(slots=True)
+class ExportKeys:
+    """Persons' keys an export sent (access_export_keys), as a month's archive holds them after its records
+    (services/query/archive.py), a line ``{"export_keys": {"access_id": ..., "keys": [...]}}`` each: the persons'
+    view's rows, which the partition's drop takes away, and which the export's closing record vouches for."""
+
+    access_id: str
+    keys: list[str]
+
+
 def keys_digest(keys: Iterable[str]) -> tuple[int, str]:
     """(count, digest) of stored export keys, as SentKeys sums those an export sent."""
     summed = SentKeys()

@@ -19,6 +19,7 @@ from services.query.audit import (
     INVALID,
     NOT_FOUND,
     RECORD_COLUMNS,
+    ExportKeys,
     Row,
     SentKeys,
     vouched_keys,
@@ -551,14 +552,29 @@ class QueryStore:
         async with self._pool.acquire() as conn, conn.transaction():
             yield await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('govshare-query-archive'))")
 
-    async def partition_rows(self, name: str, fetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
-        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, from one snapshot."""
+    async def partition_rows(self, name: str, fetch: int = 5000, keys_per_line: int = 10_000
+                             ) -> AsyncIterator[asyncpg.Record | ExportKeys]:
+        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, then the persons' keys its
+        exports sent (access_export_keys, which its drop takes away: up to ``keys_per_line`` at a time), from one
+        snapshot."""
         if not _PARTITION.fullmatch(name):
             raise ValueError(f"not an access log partition: {name!r}")
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             async for row in conn.cursor(f"SELECT {', '.join(RECORD_COLUMNS)} FROM {name} ORDER BY chain_id, seq",
                                          prefetch=fetch):
                 yield row
+            held: ExportKeys | None = None
+            async for row in conn.cursor(f"SELECT e.access_id, e.key FROM access_export_keys e JOIN {name} p"
+                                         " ON p.id = e.access_id AND p.time = e.time ORDER BY e.access_id",
+                                         prefetch=fetch):
+                if held is not None and (held.access_id != row["access_id"] or len(held.keys) >= keys_per_line):
+                    yield held
+                    held = None
+                if held is None:
+                    held = ExportKeys(row["access_id"], [])
+                held.keys.append(row["key"])
+            if held is not None:
+                yield held
 
     async def drop_archived_partition(self, name: str, anchors: list[Checkpoint], file: str, rows: int,
                                       sha256: str, now: dt.datetime) -> None:
