@@ -87,6 +87,27 @@ class AccessFilter:
     deny_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Frontier:
+    """Where a listing's previous page saw the log: when the listing began (its first page's snapshot), and how far
+    it saw each chain that could still grow (a live writer's, or one whose records it has not all shown)."""
+
+    began: dt.datetime
+    heads: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPage:
+    """A page of ListAccesses as read (QueryStore.access_page): the records that landed since the previous page
+    in the part already listed, then the rest's (one more than fit, when more follow)."""
+
+    late: list[asyncpg.Record]
+    rows: list[asyncpg.Record]
+    #: More late records than fit: the page holds no other, and the next resumes them.
+    late_cut: bool
+    frontier: Frontier
+
+
 def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
     conditions: list[str] = []
 
@@ -182,12 +203,14 @@ class QueryStore:
             await self.release_audit_connection(broken=True)
             raise
 
-    async def hold_writer(self, writer: str, seconds: float) -> None:
+    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> None:
         """Holds (or renews) the lease of the audit writer ``writer`` for ``seconds`` from now, by the database's
-        clock, which every replica shares."""
+        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it)."""
         await self._pool.execute(
-            "INSERT INTO audit_writers (writer, alive_until) VALUES ($1, now() + make_interval(secs => $2))"
-            " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until", writer, seconds)
+            "INSERT INTO audit_writers (writer, alive_until, chain_id)"
+            " VALUES ($1, now() + make_interval(secs => $2), nullif($3, ''))"
+            " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until,"
+            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id)", writer, seconds, chain_id)
 
     async def release_writer(self, writer: str) -> None:
         """Drops the lease of ``writer``, whose process stops cleanly (its exports all closed)."""
@@ -425,17 +448,46 @@ class QueryStore:
     async def list_accesses(self, f: AccessFilter, after: tuple[dt.datetime, str] | None,
                             limit: int) -> list[asyncpg.Record]:
         """Newest first, resuming after the (time, id) of a previous page's last row."""
-        args: list[object] = []
-        conditions = _access_conditions(f, args)
-        if after is not None:
-            args.extend(after)
-            conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
-        args.append(limit)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._listing.fetch(
-            f"SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes {where}"
-            f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
-            *args)
+        return await _access_rows(self._listing, f, after, limit)
+
+    async def access_page(self, f: AccessFilter, after: tuple[dt.datetime, str] | None, limit: int,
+                          since: Frontier | None) -> AccessPage:
+        """A page of ListAccesses, read in one snapshot: the records that landed, since the page ``since`` was read,
+        in the part of the log the listing has passed (above ``after``, begun before the listing: their calls were
+        still running), at most ``limit`` of them, then up to ``limit`` + 1 less those of the rest, newest first;
+        and the frontier the next page starts from. ``since`` None: the listing's first page (or a token of an
+        earlier release, which does not follow the chains)."""
+        async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
+            followed = dict(since.heads) if since is not None else {}
+            live = [row["chain_id"] for row in await conn.fetch(
+                "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
+            for chain_id in live:
+                followed.setdefault(chain_id, 0)  # a writer started since: every record of its chain is new
+            chains = sorted(followed)
+            heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
+                "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
+                " FROM unnest($1::text[]) AS c(chain_id)", chains)}
+            late: list[asyncpg.Record] = []
+            if since is not None and after is not None and chains:
+                late = await _late_rows(conn, f, after, began, [(c, followed[c]) for c in chains], limit + 1)
+            cut = late[limit] if len(late) > limit else None
+            late = late[:limit]
+            # The next page follows each chain from where this one saw it: the chains read whole to their head, the
+            # one the page's room cut in at its last record shown, those after it as they were.
+            frontier: dict[str, int] = {}
+            for chain_id in chains:
+                head = heads.get(chain_id) or 0
+                if cut is None or chain_id < cut["chain_id"]:
+                    seen = max(head, followed[chain_id])
+                elif chain_id == cut["chain_id"]:
+                    seen = cut["seq"] - 1
+                else:
+                    seen = followed[chain_id]
+                if chain_id in live or seen < max(head, followed[chain_id]):  # a stopped writer's chain is done
+                    frontier[chain_id] = seen
+            rows = [] if cut is not None else await _access_rows(conn, f, after, limit - len(late) + 1)
+            return AccessPage(late, rows, cut is not None, Frontier(began, frontier))
 
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
@@ -900,6 +952,39 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
     # They come after every row, so only the last page of a verification meets them, all of them.
     async for row in conn.cursor(orphans, prefetch=fetch):
         yield None, _checkpoint(row)
+
+
+async def _access_rows(db: asyncpg.Connection | asyncpg.Pool, f: AccessFilter, after: tuple[dt.datetime, str] | None,
+                       limit: int) -> list[asyncpg.Record]:
+    """The listing's records after the keyset position ``after``, newest first."""
+    args: list[object] = []
+    conditions = _access_conditions(f, args)
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return await db.fetch(
+        f"SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes {where}"
+        f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
+        *args)
+
+
+async def _late_rows(conn: asyncpg.Connection, f: AccessFilter, after: tuple[dt.datetime, str], began: dt.datetime,
+                     chains: list[tuple[str, int]], limit: int) -> list[asyncpg.Record]:
+    """The listing's records above ``after`` whose calls began before the listing did (``began``) and that are past
+    where the previous page saw their chain (``chains``: (chain id, last sequence seen), in the order given), in
+    that order: one index range of each chain past what was seen."""
+    args: list[object] = [[c for c, _ in chains], [s for _, s in chains], *after, began]
+    conditions = _access_conditions(f, args)
+    args.append(limit)
+    columns = ", ".join(f"l.{c}" for c in (*RECORD_COLUMNS, "end_time", "sent"))
+    where = "".join(f" AND {condition}" for condition in conditions)
+    return await conn.fetch(
+        f"SELECT {columns} FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
+        f" CROSS JOIN LATERAL (SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes"
+        f" WHERE chain_id = w.chain AND seq > w.seen AND (time, id) > ($3, $4) AND time < $5{where}"
+        f" ORDER BY seq LIMIT ${len(args)}) l ORDER BY w.n, l.seq LIMIT ${len(args)}", *args)
 
 
 async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
