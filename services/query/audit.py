@@ -283,7 +283,8 @@ def vouched_keys(row: Mapping[str, Any]) -> tuple[int, str] | None:
     any other record and for a closing record that says none (written before it did, its export interrupted, or
     its last page's keys not known to be kept)."""
     keys = row["keys"]
-    if row["operation"] != EXPORT_END or not keys or len(keys) != 4:
+    if row["operation"] != EXPORT_END or not isinstance(keys, list | tuple) or len(keys) != 4 \
+            or not str(keys[2]).isdigit():  # not the writer's: its hash says so, this must not fail on it first
         return None
     return int(keys[2]), str(keys[3])
 

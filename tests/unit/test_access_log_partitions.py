@@ -945,6 +945,13 @@ async def test_an_exports_kept_keys_altered_removed_or_added_are_found_by_verifi
             assert second not in detail  # a problem names the export, never whom it was about
             await pool.execute(undo, export.id, second)
             assert (await judged())[0] == INTACT
+        # A closing record altered to vouch for a count that is no number is reported by its hash, read as any.
+        await pool.execute("UPDATE access_log SET keys = '{4,2,many,x}' WHERE id = $1", closing)
+        state, bad, detail = await judged()
+        assert (state, bad) == ("BROKEN", closing) and "content does not match its hash" in detail
+        await pool.execute("UPDATE access_log SET keys = $2 WHERE id = $1", closing,
+                           ["4", "2", str(sent.count), sent.digest])
+        assert (await judged())[0] == INTACT
         # Its opening record archived (its month's keys go with it), the closing one is not checked online.
         await pool.execute("DELETE FROM access_export_keys WHERE access_id = $1", export.id)
         await pool.execute("DELETE FROM access_log WHERE id = $1", export.id)
