@@ -215,15 +215,15 @@ async def test_a_record_that_lands_after_a_page_above_its_last_row_is_on_the_nex
     await store.hold_writer(writer.name, 600, writer.chain_id)
     now = dt.datetime.now(dt.UTC)
 
-    async def record(seconds_ago: float) -> str:
+    async def record(seconds_ago: float, by: str = department) -> str:
         return await writer.record(Access(
-            operation="Query", system_id="sys-late", department_code=department, resource_code=RESOURCE,
+            operation="Query", system_id="sys-late", department_code=by, resource_code=RESOURCE,
             key=OTHER, keys=[], items=["name"], purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
-            time=now - dt.timedelta(seconds=seconds_ago), provider_department_code=department, result=ANSWERED))
+            time=now - dt.timedelta(seconds=seconds_ago), provider_department_code=by, result=ANSWERED))
 
-    def listed(size: int, token: str) -> Awaitable[audit_pb2.ListAccessesResponse]:
+    def listed(size: int, token: str, by: str = department) -> Awaitable[audit_pb2.ListAccessesResponse]:
         return audit.stub.ListAccesses(audit_pb2.ListAccessesRequest(
-            department_code=department, page_size=size, page_token=token), metadata=audit.authority, timeout=30)
+            department_code=by, page_size=size, page_token=token), metadata=audit.authority, timeout=30)
 
     try:
         first, second, third = [await record(ago) for ago in (10, 20, 30)]
@@ -241,6 +241,18 @@ async def test_a_record_that_lands_after_a_page_above_its_last_row_is_on_the_nex
         last = await listed(2, following.next_page_token)
         assert ([a.id for a in last.accesses], last.next_page_token) == ([third], "")
         assert later in [a.id for a in (await listed(10, "")).accesses]
+        # More landed than a page holds: pages of them only, in the order they landed, then the rest.
+        other = credit_code_of(9_140_102)
+        newer, older = await record(20, other), await record(40, other)
+        page = await listed(1, "", other)
+        assert [a.id for a in page.accesses] == [newer]
+        landed = [await record(ago, other) for ago in (5, 12, 1)]
+        walked, token = [], page.next_page_token
+        while token:
+            page = await listed(1, token, other)
+            walked += [a.id for a in page.accesses]
+            token = page.next_page_token
+        assert walked == [*landed, older]
     finally:
         await pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer.name)
         await writer.stop()
