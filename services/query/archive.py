@@ -1,14 +1,16 @@
 """Retention of the access log (issue 13): a month older than the authority keeps online is archived as a signed
 file an auditor verifies offline, then its partition is dropped (docs/architecture.md, "The audit log at scale").
 
-The file is JSON Lines: a header ``{"format": "govshare.audit.archive.v1", "partition": ..., "from": ...,
+The file is JSON Lines: a header ``{"format": "govshare.audit.archive.v2", "partition": ..., "from": ...,
 "to": ...}``, one line per record (the access log's columns, time in UTC ISO form, in chain and sequence order;
 since query migration 023 with its record_format and grant_id, a line without them being a format-1 record),
-and a trailer ``{"trailer": {"rows": n, "sha256": hex, "key_id": ..., "signature": base64}}``. The signature
-(Ed25519, the audit signing key) covers the compact JSON ``["govshare.audit.archive.v1",partition,rows,sha256]``
-where sha256 is that of every byte before the trailer. :func:`verify_file` checks the signature, the digest, and
-that every record's hash is that of its content and links to the record before it (the first record of each
-chain in the file links to the one before the file: the previous month's archive, or genesis).
+then the persons' keys the month's exports sent (ExportKeys lines), and a trailer ``{"trailer": {"rows": n,
+"sha256": hex, "key_id": ..., "signature": base64}}``. The signature (Ed25519, the audit signing key) covers the
+compact JSON ``["govshare.audit.archive.v2",partition,rows,sha256]`` where sha256 is that of every byte before the
+trailer. A v1 file (an earlier release's) has no keys lines and is signed with its own name. :func:`verify_file`
+checks the signature, the digest, that every record's hash is that of its content and links to the record before
+it (the first record of each chain in the file links to the one before the file: the previous month's archive, or
+genesis), and that each export's keys are those its closing record vouches for.
 
 Before the partition is dropped, the head each chain reached in it is signed as an ordinary checkpoint, so the
 records that remain verify from there (services.runtime.checkpoints.ChainAuditor), and chains that ended in the
@@ -26,14 +28,24 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.query.audit import GENESIS, KNOWN_FORMATS, RECORD_COLUMNS, chain_hash, hashed_values, record_format
+from services.query.audit import (
+    GENESIS,
+    KNOWN_FORMATS,
+    RECORD_COLUMNS,
+    ExportKeys,
+    SentKeys,
+    chain_hash,
+    hashed_values,
+    record_format,
+    vouched_keys,
+)
 from services.query.checkpoints import CheckpointSigner
 from services.query.figures import CST
 from services.query.store import QueryStore
@@ -42,18 +54,27 @@ from services.runtime.files import open_private
 
 T = TypeVar("T")
 
-FORMAT = "govshare.audit.archive.v1"
+#: The format this release writes: v1's, with the persons' keys the month's exports sent after the records.
+FORMAT = "govshare.audit.archive.v2"
+#: Format 1: records only (the keys the month's exports sent were dropped with it, unarchived).
+FORMAT_V1 = "govshare.audit.archive.v1"
+FORMATS = (FORMAT_V1, FORMAT)
 
 
-def signed_bytes(partition: str, rows: int, digest: str) -> bytes:
+def signed_bytes(partition: str, rows: int, digest: str, format_: str = FORMAT) -> bytes:
     """What an archive's signature covers."""
-    return json.dumps([FORMAT, partition, rows, digest], separators=(",", ":")).encode("ascii")
+    return json.dumps([format_, partition, rows, digest], separators=(",", ":")).encode("ascii")
 
 
 def _line(row: Mapping[str, object]) -> bytes:
     values = {name: row[name] for name in RECORD_COLUMNS}
     values["time"] = row["time"].astimezone(dt.UTC).isoformat(timespec="microseconds")  # type: ignore[union-attr]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _keys_line(keys: ExportKeys) -> bytes:
+    return json.dumps({"export_keys": {"access_id": keys.access_id, "keys": keys.keys}}, ensure_ascii=False,
+                      separators=(",", ":")).encode() + b"\n"
 
 
 @dataclass
@@ -78,9 +99,9 @@ class ArchiveNotWritten(Exception):
 
 
 async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.datetime,
-                     rows: AsyncIterator[Mapping[str, object]], key: Ed25519PrivateKey) -> Written:
-    """Writes ``rows`` (in chain, sequence order) as a signed archive, atomically (a temporary file renamed once
-    it is on disk)."""
+                     rows: AsyncIterator[Mapping[str, object] | ExportKeys], key: Ed25519PrivateKey) -> Written:
+    """Writes ``rows`` (records in chain, sequence order, then the keys the month's exports sent) as a signed
+    archive, atomically (a temporary file renamed once it is on disk)."""
     partial = path.with_name(path.name + ".partial")
     try:
         return await _write_partial(partial, path, partition, start, end, rows, key)
@@ -91,7 +112,7 @@ async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.dat
 
 
 async def _write_partial(partial: Path, path: Path, partition: str, start: dt.datetime, end: dt.datetime,
-                         rows: AsyncIterator[Mapping[str, object]], key: Ed25519PrivateKey) -> Written:
+                         rows: AsyncIterator[Mapping[str, object] | ExportKeys], key: Ed25519PrivateKey) -> Written:
     """write_file's work: the archive written to ``partial``, then renamed to ``path``. Every operation on the file
     goes through _on_disk; the rows are read from the database in between, whose errors are not the file's."""
     digest, count, heads = hashlib.sha256(), 0, {}
@@ -105,6 +126,11 @@ async def _write_partial(partial: Path, path: Path, partition: str, start: dt.da
         digest.update(header)
         _on_disk(partition, directory, out.write, header)
         async for row in rows:
+            if isinstance(row, ExportKeys):
+                line = _keys_line(row)
+                digest.update(line)
+                _on_disk(partition, directory, out.write, line)
+                continue
             line = _line(row)
             digest.update(line)
             _on_disk(partition, directory, out.write, line)
@@ -150,8 +176,53 @@ def _on_disk(partition: str, directory: Path, operation: Callable[..., T], *args
         raise ArchiveNotWritten(partition, directory, exc) from exc
 
 
+@dataclass
+class ExportTally:
+    """What the months checked so far say of their exports: the opening records held, the keys held for each
+    export (its ExportKeys lines) and what each closing record vouches for, with the file it is in. An export's
+    opening record (and so its keys) and its closing record may be in two months; they are compared once every
+    month given has been read (:meth:`problems`)."""
+
+    openings: set[str] = field(default_factory=set)
+    kept: dict[str, SentKeys] = field(default_factory=dict)
+    vouched: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Every export held whole (its opening record and its closing one among the months read) whose keys
+        held are not those its closing record vouches for. Names exports, never a key."""
+        found = []
+        for access_id, (count, digest, name) in self.vouched.items():
+            if access_id not in self.openings:
+                continue  # its month not given: its keys are not either
+            kept = self.kept.get(access_id, SentKeys())
+            if (kept.count, kept.digest) != (count, digest):
+                found.append(f"{name}export {access_id}: the persons' keys the archive holds are not those its "
+                             f"closing record says it sent ({kept.count} held, {count} sent)")
+        return found
+
+
+def _tally_keys(data: Mapping[str, object], tally: ExportTally) -> str | None:
+    """Adds an export-keys line to ``tally``; why it is not one, or None."""
+    entry = data.get("export_keys")
+    access_id = entry.get("access_id") if isinstance(entry, dict) else None
+    keys = entry.get("keys") if isinstance(entry, dict) else None
+    if not isinstance(access_id, str) or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return "not an export's keys (an object of access_id and keys)"
+    tally.kept.setdefault(access_id, SentKeys()).add(keys)
+    return None
+
+
+def _tally_record(data: Mapping[str, object], tally: ExportTally, prefix: str) -> None:
+    """Notes an export's opening record, or what a closing record vouches for, of a record whose chain checked."""
+    if data.get("operation") == "Export":
+        tally.openings.add(str(data["id"]))
+    elif (vouched := vouched_keys(data)) is not None:
+        tally.vouched[str(data["key"])] = (*vouched, prefix)
+
+
 def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey], named: str = "",
-                heads: dict[str, tuple[int, str]] | None = None) -> tuple[int, list[str]]:
+                heads: dict[str, tuple[int, str]] | None = None, exports: ExportTally | None = None,
+                prefix: str = "") -> tuple[int, list[str]]:
     """Checks an archive offline: signed by a trusted key, unaltered, and every record's chain intact within the
     file. Returns the number of records and every problem (none: the archive is good).
 
@@ -160,11 +231,16 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     verify; the auditor checking "January" must be told the file holds another month.
 
     ``heads``: each chain's last (sequence, hash) in the months checked before this one, which its first record in
-    this file must follow; updated with this file's (:func:`verify_files`)."""
+    this file must follow; updated with this file's (:func:`verify_files`).
+
+    ``exports``: the exports of the months checked with this one (:func:`verify_files`), updated with this file's
+    and judged by the caller; None: this file's are judged here (an export's keys, held with its opening record,
+    against its closing record, when both are in the file). ``prefix`` goes before each export's problem."""
     keys = {key_id(key): key for key in public_keys}
     digest, rows, problems = hashlib.sha256(), 0, []
-    partition, trailer = "", None
+    partition, trailer, format_ = "", None, FORMAT
     heads = {} if heads is None else heads
+    tally = ExportTally() if exports is None else exports
     ended = False  # the trailer was read
     for number, line in enumerate(lines, 1):
         if ended:
@@ -185,14 +261,20 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
             continue
         digest.update(line)
         if number == 1:
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                return 0, [f"not a {FORMAT} file"]
-            partition = str(data.get("partition", ""))
+            if not isinstance(data, dict) or data.get("format") not in FORMATS:
+                return 0, [f"not a {' or '.join(FORMATS)} file"]
+            partition, format_ = str(data.get("partition", "")), str(data["format"])
+            continue
+        if format_ != FORMAT_V1 and isinstance(data, dict) and "export_keys" in data:
+            if (problem := _tally_keys(data, tally)) is not None:
+                problems.append(f"line {number}: {problem}")
             continue
         rows += 1
         problem = _check_row(data, heads)
         if problem:
             problems.append(f"line {number}: {problem}")
+        else:
+            _tally_record(data, tally, prefix)  # type: ignore[arg-type]
     if named and partition != named:
         problems.append(f"the file is named for {named} but holds {partition or 'no partition'}"
                         " (renamed or swapped with another month's file)")
@@ -211,7 +293,8 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     else:
         try:
             key.verify(base64.b64decode(str(trailer.get("signature")), validate=True),
-                       signed_bytes(partition, trailer.get("rows"), trailer.get("sha256")))  # type: ignore[arg-type]
+                       signed_bytes(partition, trailer.get("rows"), trailer.get("sha256"),  # type: ignore[arg-type]
+                                    format_))
         except (InvalidSignature, ValueError, TypeError):  # binascii.Error is a ValueError
             # A trusted key's trailer missing its rows or digest read as "not a trusted audit key".
             problems.append("the signature does not match the trailer")
@@ -219,6 +302,8 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
         problems.append("the records are not those the signature covers (digest differs)")
     if trailer.get("rows") != rows:
         problems.append(f"the trailer counts {trailer.get('rows')} records, the file holds {rows}")
+    if exports is None:
+        problems += tally.problems()
     return rows, problems
 
 
@@ -231,17 +316,20 @@ def verify_files(files: Sequence[tuple[str, Iterable[bytes]]], public_keys: Sequ
     file when there are several) and notes: months missing between the files given, whose chains cannot be
     followed across."""
     heads: dict[str, tuple[int, str]] = {}
+    exports = ExportTally()
     rows, problems, notes, previous = 0, [], [], ""
     for name, lines in files:
         named = name.removesuffix(".jsonl") if _ARCHIVE_NAME.fullmatch(name) else ""
         if previous and named and (gap := _months_between(previous, named)):
             notes.append(f"no file given for {', '.join(gap)} between {previous} and {named}: a chain running "
                          "through it is reported as not following on")
-        counted, found = verify_file(lines, public_keys, named, heads)
+        counted, found = verify_file(lines, public_keys, named, heads, exports,
+                                     f"{name}: " if len(files) > 1 else "")
         rows += counted
         problems += [f"{name}: {problem}" for problem in found] if len(files) > 1 else found
         previous = named or previous
-    return rows, problems, notes
+    # An export's keys are with its opening record's month, its closing record may be in the next one.
+    return rows, problems + exports.problems(), notes
 
 
 _ARCHIVE_NAME = re.compile(r"access_log_\d{6}\.jsonl")

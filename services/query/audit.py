@@ -36,7 +36,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,8 +83,9 @@ INTERRUPTED = "INTERRUPTED"
 #: was admitted), so that record cannot say how it ended; when the stream ends (whole, cancelled by its caller,
 #: failed or refused midway) a second record, chained like every other, says so: its ``key`` is the opening
 #: record's id, its result and reason the export's outcome, its ``keys`` the rows and pages that left
-#: ([rows, pages], as text). The readers (the access log's view ``access_outcomes``: ListAccesses, the persons'
-#: view, the figures supervision reads) show the opening record with that outcome and count no closing record
+#: ([rows, pages], as text, then the count and digest of the persons' keys it sent when known: SentKeys). The
+#: readers (the access log's view ``access_outcomes``: ListAccesses, the persons' view, the figures supervision
+#: reads) show the opening record with that outcome and count no closing record
 #: apart. An export without one has not ended, or its replica stopped before it could say.
 EXPORT_END = "ExportEnd"
 #: The operation of the record a writer whose last write failed writes to learn whether PostgreSQL takes its
@@ -179,11 +180,70 @@ class Access:
         self.result, self.deny_reason = FAILED, CANCELLED
 
 
-def export_end(opening: Access, rows: int, pages: int, error: BaseException | None) -> Access:
+#: The keys an export sent are summed as numbers modulo this (an additive multiset hash: order-free, so that neither
+#: the export nor a verifier has to sort millions of keys, and kept as it grows, a page at a time).
+_KEY_SUM_MODULUS = 1 << 256
+
+
+def _key_value(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest(), "big")
+
+
+class SentKeys:
+    """What an export's closing record vouches for of the persons' keys it sent (the rows of access_export_keys,
+    which are outside the hash chain): how many distinct keys, and the sum of their SHA-256 digests modulo 2^256.
+    Verification computes the same of the rows kept and reports an export whose rows were altered, removed or
+    added since (ChainChecker). Only the keys the table took are added (a key sent twice is kept once).
+
+    ``uncertain`` while a page's keys are being written: an export that ended then (its caller gone, the write
+    failed) cannot know whether the table took them, and its closing record vouches for nothing rather than for
+    a sum that may be wrong."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._sum = 0
+        self.uncertain = False
+
+    def add(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.count += 1
+            self._sum = (self._sum + _key_value(key)) % _KEY_SUM_MODULUS
+
+    @property
+    def digest(self) -> str:
+        return f"{self._sum:064x}"
+
+    def vouched(self) -> tuple[int, str] | None:
+        return None if self.uncertain else (self.count, self.digest)
+
+
+@dataclass(slots=True)
+class ExportKeys:
+    """Persons' keys an export sent (access_export_keys), as a month's archive holds them after its records
+    (services/query/archive.py), a line ``{"export_keys": {"access_id": ..., "keys": [...]}}`` each: the persons'
+    view's rows, which the partition's drop takes away, and which the export's closing record vouches for."""
+
+    access_id: str
+    keys: list[str]
+
+
+def keys_digest(keys: Iterable[str]) -> tuple[int, str]:
+    """(count, digest) of stored export keys, as SentKeys sums those an export sent."""
+    summed = SentKeys()
+    summed.add(keys)
+    return summed.count, summed.digest
+
+
+def export_end(opening: Access, rows: int, pages: int, error: BaseException | None,
+               sent_keys: SentKeys | None = None) -> Access:
     """The closing record of the export ``opening`` after ``rows`` rows in ``pages`` pages left: ANSWERED when
-    it was whole (``error`` None), else the outcome ``error`` gives (a caller gone: FAILED CANCELLED)."""
+    it was whole (``error`` None), else the outcome ``error`` gives (a caller gone: FAILED CANCELLED). Its keys are
+    [rows, pages], followed by the count and digest of the persons' keys the export sent (``sent_keys``) when they
+    are known."""
+    vouched = sent_keys.vouched() if sent_keys is not None else None
+    counts = [str(rows), str(pages)] + ([str(vouched[0]), vouched[1]] if vouched is not None else [])
     closing = Access(operation=EXPORT_END, system_id=opening.system_id, department_code=opening.department_code,
-                     resource_code=opening.resource_code, key=opening.id, keys=[str(rows), str(pages)],
+                     resource_code=opening.resource_code, key=opening.id, keys=counts,
                      items=opening.items, purpose=opening.purpose, purpose_text=opening.purpose_text,
                      trace_id=opening.trace_id, time=dt.datetime.now(dt.UTC),
                      provider_department_code=opening.provider_department_code, result=ANSWERED,
@@ -213,9 +273,33 @@ def probe_access() -> Access:
 
 def sent_counts(keys: Sequence[str] | None) -> tuple[int, int] | None:
     """The (rows, pages) a closing record says left, or None for a record without one."""
-    if not keys or len(keys) != 2:
+    if not keys or len(keys) not in (2, 4):
         return None
     return int(keys[0]), int(keys[1])
+
+
+def vouched_keys(row: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The (count, digest) of the persons' keys an export's closing record says it sent (SentKeys), or None for
+    any other record and for a closing record that says none (written before it did, its export interrupted, or
+    its last page's keys not known to be kept)."""
+    keys = row["keys"]
+    if row["operation"] != EXPORT_END or not isinstance(keys, list | tuple) or len(keys) != 4 \
+            or not str(keys[2]).isdigit():  # not the writer's: its hash says so, this must not fail on it first
+        return None
+    return int(keys[2]), str(keys[3])
+
+
+def export_keys_problem(row: Mapping[str, Any]) -> str | None:
+    """Why the export keys kept for the export a closing record ends are not those it vouches for, or None.
+    ``row["kept_export_keys"]``: their (count, digest) as stored now, set by the reader (QueryStore's chain
+    entries) when the export's opening record is in the log (None, or absent: not checked here)."""
+    kept = row.get("kept_export_keys")
+    vouched = vouched_keys(row) if kept is not None else None
+    if vouched is None or tuple(kept) == vouched:
+        return None
+    return (f"chain {row['chain_id']} record {row['seq']}: the persons' keys kept for export {row['key']} are not "
+            f"those its closing record says it sent ({kept[0]} kept, {vouched[0]} sent; access_export_keys was "
+            "altered)")
 
 
 def canonical(values: Sequence[object]) -> bytes:
@@ -280,7 +364,7 @@ class ChainChecker:
         if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
             return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
-        return None
+        return export_keys_problem(row)
 
 
 WriteBatch = Callable[[list[Row]], Awaitable[None]]

@@ -26,7 +26,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations, resource_code_problem
-from services.query.store import USAGE_OUTCOMES, AccessFilter
+from services.query.store import USAGE_OUTCOMES, AccessFilter, Frontier
 from services.query.verifications import forged_detail, verify_from
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -237,6 +237,29 @@ def _chain_to_proto(report: checkpoints.ChainReport) -> audit_pb2.ChainVerificat
         unsigned_records=report.unsigned_records)
 
 
+def _listing_token(position: tuple[dt.datetime, str], frontier: Frontier) -> str:
+    """ListAccesses' page token: the keyset position (time_keyset_token's), when the listing began, and how far
+    its page saw each chain that can still grow (QueryStore.access_page)."""
+    return encode_token({"t": position[0].isoformat(), "i": str(position[1]), "s": frontier.began.isoformat(),
+                         "f": sorted(frontier.heads.items())})
+
+
+def _listing_frontier(token: str) -> Frontier | None:
+    """The frontier a ListAccesses page token carries; None for the first page and a token of an earlier release
+    (which resumes by its position alone)."""
+    position = decode_token(token)
+    if position is None or "s" not in position:
+        return None
+    try:
+        began = dt.datetime.fromisoformat(position["s"]).astimezone(dt.UTC)
+        heads = {str(chain): int(seq) for chain, seq in position["f"]}
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")]) from None
+    if any(len(chain) > MAX_TOKEN_CHAIN_ID or "\x00" in chain for chain in heads):
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
+    return Frontier(began, heads)
+
+
 def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
     """The (time, chain_id, seq) an export page token resumes after."""
     position = decode_token(token)
@@ -366,6 +389,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
         after = time_keyset_after(request.page_token, text_id)
+        since = _listing_frontier(request.page_token)
         provider = self._provider_scope(caller)
         # A refused read is logged as the read it tried, as each page read is (its filter checked above).
         async with refusals_logged(_recorder(deps), caller, "audit.list_accesses", request.resource_code or "*"):
@@ -376,11 +400,16 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                              grant_id=request.grant_id, system_id=request.system_id,
                              deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
         async with self._heavy.admitted():
-            rows = await deps.store.list_accesses(scope, after, limit + 1)
+            page = await deps.store.access_page(scope, after, limit, since)
+            room = limit - len(page.late)
+            shown = page.rows[:room]
+            rows = [*page.late, *shown]
             token = ""
-            if len(rows) > limit:
-                rows = rows[:limit]
-                token = time_keyset_token(rows[-1]["time"], rows[-1]["id"])
+            if page.late_cut or len(page.rows) > room:
+                # Resumed after the last record of the rest shown (or where this page resumed, when it showed none),
+                # from the chains as this page saw them.
+                position = (shown[-1]["time"], shown[-1]["id"]) if shown else after
+                token = _listing_token(position, page.frontier) if position is not None else ""
             if rows:
                 # The records name whom each access was about (its key): who read them is written before they leave,
                 # as a read of a record's history is (the filters and the count, never a key).

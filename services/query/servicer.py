@@ -391,13 +391,18 @@ def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     error.metadata = {**error.metadata, "audit_id": access.id}
 
 
-async def _record_export_keys(deps: Dependencies, access: Access, resource: Resource, page: Sequence[Any]) -> None:
+async def _record_export_keys(deps: Dependencies, access: Access, resource: Resource, page: Sequence[Any],
+                              sent_keys: audit.SentKeys) -> None:
     """Before a page leaves, whose records it holds, when they are a person's or an entity's: the persons' view
     lists the export among the accesses to each (ListSubjectAccesses). A page whose keys cannot be written is
-    not sent, as an access that cannot be recorded is not answered."""
+    not sent, as an access that cannot be recorded is not answered. The keys kept are summed into ``sent_keys``,
+    which the export's closing record vouches for (the table is outside the hash chain)."""
     if resource.key_kind in SUBJECT_KINDS and page:
-        await deps.store.record_export_keys(access.id, access.time,
-                                            [resource.key(record.key) for record in page])
+        sent_keys.uncertain = True  # until the table says which it took
+        kept = await deps.store.record_export_keys(access.id, access.time,
+                                                   [resource.key(record.key) for record in page])
+        sent_keys.add(kept)
+        sent_keys.uncertain = False
 
 
 def _export_row(record: Any, key_rule: str | None, plan: projection.Plan, masker: Masker,
@@ -437,6 +442,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
         sent = pages = skipped = 0
+        sent_keys = audit.SentKeys()
         try:
             async for message in deps.providers.export(resource.target, resource.dataset):
                 page, skipped = message.records, skipped + message.skipped
@@ -449,7 +455,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # of a batch download went out unflagged, the value in doubt used as any other.
                 disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
                                                         (record.key for record in page))
-                await _record_export_keys(deps, access, resource, page)
+                await _record_export_keys(deps, access, resource, page, sent_keys)
                 response = query_pb2.ExportResponse(rows=[
                     _export_row(record, key_rule, decision.plan, masker, record.key in disputed) for record in page])
                 # Counted as it is handed over: a page the caller's cancel cut on its way may have left.
@@ -457,7 +463,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 yield response
         except ServiceError as error:
             _export_stopped(error, access, sent)
-            closing = audit.export_end(access, sent, pages, error)
+            closing = audit.export_end(access, sent, pages, error, sent_keys)
             if not sent and access.counted is not None:
                 # Ended before a row left: failed (its provider down) or refused (its system disabled, its grant
                 # revoked, narrowed or expired meanwhile). Unanswered, as a failed or refused Query is, so the call
@@ -469,14 +475,14 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except BaseException as error:
             # The caller went away (its cancel, its deadline: CancelledError, or the stream closed under us), or
             # a bug: the export's closing record says so, and how far it got, without waiting for it.
-            deps.audit.submit_detached(audit.export_end(access, sent, pages, error))
+            deps.audit.submit_detached(audit.export_end(access, sent, pages, error, sent_keys))
             raise
         # Whole: recorded as such before the caller is told (an export's opening record said ANSWERED before any
         # row left, and cannot say how it ended), and said in the body too, for REST clients that cannot read the
         # trailers' grpc-status (the transcoder closes the JSON array as cleanly after a failure as after the
         # last row). The records the provider could not send are counted there: an export missing them is not the
         # whole resource.
-        await deps.audit.record(audit.export_end(access, sent, pages, None))
+        await deps.audit.record(audit.export_end(access, sent, pages, None, sent_keys))
         yield query_pb2.ExportResponse(complete=True, row_count=sent, skipped_count=skipped)
 
     async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,

@@ -6,13 +6,24 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
-from services.query.audit import ANSWERED, DENIED, FAILED, INVALID, NOT_FOUND, RECORD_COLUMNS, Row
+from services.query.audit import (
+    ANSWERED,
+    DENIED,
+    FAILED,
+    INVALID,
+    NOT_FOUND,
+    RECORD_COLUMNS,
+    ExportKeys,
+    Row,
+    SentKeys,
+    vouched_keys,
+)
 from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
@@ -74,6 +85,27 @@ class AccessFilter:
     system_id: str = ""
     #: The accesses refused for one reason (services.query.audit's short names, as stored); "" for every one.
     deny_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Frontier:
+    """Where a listing's previous page saw the log: when the listing began (its first page's snapshot), and how far
+    it saw each chain that could still grow (a live writer's, or one whose records it has not all shown)."""
+
+    began: dt.datetime
+    heads: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPage:
+    """A page of ListAccesses as read (QueryStore.access_page): the records that landed since the previous page
+    in the part already listed, then the rest's (one more than fit, when more follow)."""
+
+    late: list[asyncpg.Record]
+    rows: list[asyncpg.Record]
+    #: More late records than fit: the page holds no other, and the next resumes them.
+    late_cut: bool
+    frontier: Frontier
 
 
 def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
@@ -171,12 +203,14 @@ class QueryStore:
             await self.release_audit_connection(broken=True)
             raise
 
-    async def hold_writer(self, writer: str, seconds: float) -> None:
+    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> None:
         """Holds (or renews) the lease of the audit writer ``writer`` for ``seconds`` from now, by the database's
-        clock, which every replica shares."""
+        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it)."""
         await self._pool.execute(
-            "INSERT INTO audit_writers (writer, alive_until) VALUES ($1, now() + make_interval(secs => $2))"
-            " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until", writer, seconds)
+            "INSERT INTO audit_writers (writer, alive_until, chain_id)"
+            " VALUES ($1, now() + make_interval(secs => $2), nullif($3, ''))"
+            " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until,"
+            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id)", writer, seconds, chain_id)
 
     async def release_writer(self, writer: str) -> None:
         """Drops the lease of ``writer``, whose process stops cleanly (its exports all closed)."""
@@ -414,17 +448,46 @@ class QueryStore:
     async def list_accesses(self, f: AccessFilter, after: tuple[dt.datetime, str] | None,
                             limit: int) -> list[asyncpg.Record]:
         """Newest first, resuming after the (time, id) of a previous page's last row."""
-        args: list[object] = []
-        conditions = _access_conditions(f, args)
-        if after is not None:
-            args.extend(after)
-            conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
-        args.append(limit)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._listing.fetch(
-            f"SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes {where}"
-            f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
-            *args)
+        return await _access_rows(self._listing, f, after, limit)
+
+    async def access_page(self, f: AccessFilter, after: tuple[dt.datetime, str] | None, limit: int,
+                          since: Frontier | None) -> AccessPage:
+        """A page of ListAccesses, read in one snapshot: the records that landed, since the page ``since`` was read,
+        in the part of the log the listing has passed (above ``after``, begun before the listing: their calls were
+        still running), at most ``limit`` of them, then up to ``limit`` + 1 less those of the rest, newest first;
+        and the frontier the next page starts from. ``since`` None: the listing's first page (or a token of an
+        earlier release, which does not follow the chains)."""
+        async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
+            followed = dict(since.heads) if since is not None else {}
+            live = [row["chain_id"] for row in await conn.fetch(
+                "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
+            for chain_id in live:
+                followed.setdefault(chain_id, 0)  # a writer started since: every record of its chain is new
+            chains = sorted(followed)
+            heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
+                "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
+                " FROM unnest($1::text[]) AS c(chain_id)", chains)}
+            late: list[asyncpg.Record] = []
+            if since is not None and after is not None and chains:
+                late = await _late_rows(conn, f, after, began, [(c, followed[c]) for c in chains], limit + 1)
+            cut = late[limit] if len(late) > limit else None
+            late = late[:limit]
+            # The next page follows each chain from where this one saw it: the chains read whole to their head, the
+            # one the page's room cut in at its last record shown, those after it as they were.
+            frontier: dict[str, int] = {}
+            for chain_id in chains:
+                head = heads.get(chain_id) or 0
+                if cut is None or chain_id < cut["chain_id"]:
+                    seen = max(head, followed[chain_id])
+                elif chain_id == cut["chain_id"]:
+                    seen = cut["seq"] - 1
+                else:
+                    seen = followed[chain_id]
+                if chain_id in live or seen < max(head, followed[chain_id]):  # a stopped writer's chain is done
+                    frontier[chain_id] = seen
+            rows = [] if cut is not None else await _access_rows(conn, f, after, limit - len(late) + 1)
+            return AccessPage(late, rows, cut is not None, Frontier(began, frontier))
 
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
@@ -541,14 +604,29 @@ class QueryStore:
         async with self._pool.acquire() as conn, conn.transaction():
             yield await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('govshare-query-archive'))")
 
-    async def partition_rows(self, name: str, fetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
-        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, from one snapshot."""
+    async def partition_rows(self, name: str, fetch: int = 5000, keys_per_line: int = 10_000
+                             ) -> AsyncIterator[asyncpg.Record | ExportKeys]:
+        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, then the persons' keys its
+        exports sent (access_export_keys, which its drop takes away: up to ``keys_per_line`` at a time), from one
+        snapshot."""
         if not _PARTITION.fullmatch(name):
             raise ValueError(f"not an access log partition: {name!r}")
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             async for row in conn.cursor(f"SELECT {', '.join(RECORD_COLUMNS)} FROM {name} ORDER BY chain_id, seq",
                                          prefetch=fetch):
                 yield row
+            held: ExportKeys | None = None
+            async for row in conn.cursor(f"SELECT e.access_id, e.key FROM access_export_keys e JOIN {name} p"
+                                         " ON p.id = e.access_id AND p.time = e.time ORDER BY e.access_id",
+                                         prefetch=fetch):
+                if held is not None and (held.access_id != row["access_id"] or len(held.keys) >= keys_per_line):
+                    yield held
+                    held = None
+                if held is None:
+                    held = ExportKeys(row["access_id"], [])
+                held.keys.append(row["key"])
+            if held is not None:
+                yield held
 
     async def drop_archived_partition(self, name: str, anchors: list[Checkpoint], file: str, rows: int,
                                       sha256: str, now: dt.datetime) -> None:
@@ -785,12 +863,15 @@ class QueryStore:
             " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
             " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
 
-    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> None:
+    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> list[str]:
         """The keys of a page an export is about to send, so that the persons' view lists the export among the
-        accesses to each of them (migration 017). Written before the page leaves, as the export's record is."""
-        await self._pool.execute(
+        accesses to each of them (migration 017). Written before the page leaves, as the export's record is.
+        Returns those the table took (a key the export sent before is kept once): what its closing record sums
+        (services.query.audit.SentKeys)."""
+        rows = await self._pool.fetch(
             "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
-            " ON CONFLICT DO NOTHING", access_id, time, keys)
+            " ON CONFLICT DO NOTHING RETURNING key", access_id, time, keys)
+        return [row["key"] for row in rows]
 
     # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
 
@@ -868,7 +949,7 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
                 " ORDER BY seq DESC", chain, since)]
         while pending and pending[-1].seq < row["seq"]:
             yield None, pending.pop()
-        yield row, None
+        yield (await _with_kept_export_keys(conn, row) if vouched_keys(row) is not None else row), None
     for checkpoint in reversed(pending):
         yield None, checkpoint
     orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
@@ -879,6 +960,54 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
     # They come after every row, so only the last page of a verification meets them, all of them.
     async for row in conn.cursor(orphans, prefetch=fetch):
         yield None, _checkpoint(row)
+
+
+async def _access_rows(db: asyncpg.Connection | asyncpg.Pool, f: AccessFilter, after: tuple[dt.datetime, str] | None,
+                       limit: int) -> list[asyncpg.Record]:
+    """The listing's records after the keyset position ``after``, newest first."""
+    args: list[object] = []
+    conditions = _access_conditions(f, args)
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return await db.fetch(
+        f"SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes {where}"
+        f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
+        *args)
+
+
+async def _late_rows(conn: asyncpg.Connection, f: AccessFilter, after: tuple[dt.datetime, str], began: dt.datetime,
+                     chains: list[tuple[str, int]], limit: int) -> list[asyncpg.Record]:
+    """The listing's records above ``after`` whose calls began before the listing did (``began``) and that are past
+    where the previous page saw their chain (``chains``: (chain id, last sequence seen), in the order given), in
+    that order: one index range of each chain past what was seen."""
+    args: list[object] = [[c for c, _ in chains], [s for _, s in chains], *after, began]
+    conditions = _access_conditions(f, args)
+    args.append(limit)
+    columns = ", ".join(f"l.{c}" for c in (*RECORD_COLUMNS, "end_time", "sent"))
+    where = "".join(f" AND {condition}" for condition in conditions)
+    return await conn.fetch(
+        f"SELECT {columns} FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
+        f" CROSS JOIN LATERAL (SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes"
+        f" WHERE chain_id = w.chain AND seq > w.seen AND (time, id) > ($3, $4) AND time < $5{where}"
+        f" ORDER BY seq LIMIT ${len(args)}) l ORDER BY w.n, l.seq LIMIT ${len(args)}", *args)
+
+
+async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
+    """An export's closing record with the (count, digest) of the persons' keys kept for the export
+    (``kept_export_keys``), which its chain's check compares with what the record vouches for; None when the
+    export's opening record is no longer in the log (its month archived: its keys went with it). Read in the
+    snapshot of ``conn``'s transaction, as the rows are."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = $1 AND time <= $2"
+                               " AND operation = 'Export')", row["key"], row["time"]):  # no later month read
+        return {**dict(row), "kept_export_keys": None}
+    kept = SentKeys()
+    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", row["key"],
+                                     prefetch=5000):
+        kept.add((key_row["key"],))
+    return {**dict(row), "kept_export_keys": (kept.count, kept.digest)}
 
 
 async def _archive_anchors(db: asyncpg.Connection | asyncpg.Pool) -> set[tuple[str, int]]:

@@ -24,7 +24,7 @@ import pytest_asyncio
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, roles_pb2, roles_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.foundation.synthetic import citizen_id_of
+from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.query.audit import ANSWERED, Access, AuditWriter
 from services.query.component import create_component
 from services.query.store import QueryStore
@@ -199,3 +199,62 @@ async def test_audit_listings_past_their_budget_are_failed_precondition(audit: A
         await holder.close()
     assert_over_budget(caught.value)
     assert len((await call(10, "")).accesses) == 10
+
+
+async def test_a_record_that_lands_after_a_page_above_its_last_row_is_on_the_next_page(audit: AuditProcess) -> None:
+    """ListAccesses lists by a call's start time, and its record is written when the call ends: a call still
+    running when a page was read (a slow provider) landed above that page's last row, in the part the listing
+    had passed, and no later page showed it. The next page now begins with such records; each record is listed
+    once, and a call begun after the listing is not among them."""
+    department = credit_code_of(9_140_101)
+    pool = await db.create_pool(audit.url, "query", min_size=1, max_size=2)
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=0, batch_max=10)
+    writer.start()
+    # A replica of its own: its lease names the chain it writes, as every query process's does.
+    await store.hold_writer(writer.name, 600, writer.chain_id)
+    now = dt.datetime.now(dt.UTC)
+
+    async def record(seconds_ago: float, by: str = department) -> str:
+        return await writer.record(Access(
+            operation="Query", system_id="sys-late", department_code=by, resource_code=RESOURCE,
+            key=OTHER, keys=[], items=["name"], purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
+            time=now - dt.timedelta(seconds=seconds_ago), provider_department_code=by, result=ANSWERED))
+
+    def listed(size: int, token: str, by: str = department) -> Awaitable[audit_pb2.ListAccessesResponse]:
+        return audit.stub.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=by, page_size=size, page_token=token), metadata=audit.authority, timeout=30)
+
+    try:
+        first, second, third = [await record(ago) for ago in (10, 20, 30)]
+        page = await listed(2, "")
+        assert [a.id for a in page.accesses] == [first, second]
+        slow = await record(15)  # began between the two rows shown, ended after the page was read
+        lower = await record(25)  # below the page: listed in its place
+        later = await writer.record(Access(
+            operation="Query", system_id="sys-late", department_code=department, resource_code=RESOURCE,
+            key=OTHER, keys=[], items=["name"], purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
+            time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60), provider_department_code=department,
+            result=ANSWERED))  # a call begun after the listing: the next listing's
+        following = await listed(2, page.next_page_token)
+        assert [a.id for a in following.accesses] == [slow, lower]
+        last = await listed(2, following.next_page_token)
+        assert ([a.id for a in last.accesses], last.next_page_token) == ([third], "")
+        assert later in [a.id for a in (await listed(10, "")).accesses]
+        # More landed than a page holds: pages of them only, in the order they landed, then the rest.
+        other = credit_code_of(9_140_102)
+        newer, older = await record(20, other), await record(40, other)
+        page = await listed(1, "", other)
+        assert [a.id for a in page.accesses] == [newer]
+        landed = [await record(ago, other) for ago in (5, 12, 1)]
+        walked, token = [], page.next_page_token
+        while token:
+            page = await listed(1, token, other)
+            walked += [a.id for a in page.accesses]
+            token = page.next_page_token
+        assert walked == [*landed, older]
+    finally:
+        await pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer.name)
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import grpc
 import pytest
 from caller_metadata import person_of
@@ -27,6 +28,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS, REGION, DemoDepartment, _entry
 from services.foundation.synthetic import citizen_id_of, credit_code_of
+from services.query.audit import keys_digest
 from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
@@ -386,6 +388,18 @@ async def test_an_export_is_listed_for_each_record_it_sent(world) -> None:  # ty
         seen = [(a.id, a.operation, a.department_code, a.resource_code, tuple(a.items))
                 for a in (await parties.lookup("sub_portal", credit_code=entity.key)).accesses]
         assert seen[0] == (audit_id, "Export", USER.code, ENTITIES, ("credit_code", "name"))
+    # Its closing record vouches for the keys kept (outside the hash chain), which verification compares.
+    conn = await asyncpg.connect(parties.platform.settings["query"].database_url,
+                                 server_settings={"search_path": "query"})
+    try:
+        closing = await conn.fetchval("SELECT keys FROM access_log WHERE operation = 'ExportEnd' AND key = $1",
+                                      audit_id)
+        kept = [r["key"] for r in await conn.fetch("SELECT key FROM access_export_keys WHERE access_id = $1",
+                                                   audit_id)]
+    finally:
+        await conn.close()
+    assert sorted(kept) == sorted(sent)
+    assert closing == [str(len(sent)), "1", *map(str, keys_digest(sent))]
 
 
 async def test_an_export_cancelled_midway_is_recorded_as_it_ended(world) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,9 @@ usage summary reads whole days from the daily counts."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import uuid
@@ -18,9 +20,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.client import run_verify_archive
 from services.query import audit, figures
-from services.query.archive import verify_file, verify_files, write_file
+from services.query.archive import signed_bytes, verify_file, verify_files, write_file
 from services.query.audit import GENESIS, ChainChecker, chain_hash
-from services.query.checkpoints import INTACT, ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, public_pem
+from services.query.checkpoints import (
+    INTACT,
+    ChainAuditor,
+    CheckpointSigner,
+    CheckpointVerifier,
+    Head,
+    key_id,
+    public_pem,
+)
 from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, Retention, month_start
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
@@ -882,3 +892,151 @@ async def test_months_verified_together_must_follow_one_another(tmp_path: Path) 
     _, problems, _ = verify_files(read(jan, feb), [key.public_key()])
     assert problems == [f"access_log_202502.jsonl: line 2: chain {'a' * 32}: expected record 3, found 4"], problems
     assert run_verify_archive([jan, feb], [public]) == 1
+
+
+async def test_an_exports_kept_keys_altered_removed_or_added_are_found_by_verification(old_schema: str) -> None:
+    """Which persons an export sent (access_export_keys, the persons' view's rows) was outside the hash chain: a
+    row removed, altered or added left every chain INTACT, and a person asking who read their record was told
+    nothing of the download that sent it. The export's closing record now vouches for the count and digest of the
+    keys kept (audit.SentKeys), and verification compares them with the rows kept."""
+    await db.migrate(old_schema, "query")
+    verifier = CheckpointVerifier([Ed25519PrivateKey.generate().public_key()])
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    writer = audit.AuditWriter(store.insert_accesses, 0, 100)
+    writer.start()
+    first, second, third = "11010519491231002X", "110105194912310029", "11010519491231003X"
+
+    async def judged() -> tuple[str, str, str]:
+        auditor = ChainAuditor(verifier)
+        async for row, checkpoint in store.chain_entries():
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        (report,) = auditor.finish()
+        return report.state, report.first_bad_id, report.detail
+
+    try:
+        await store.ensure_partition(dt.datetime.now(CST).date())
+        export = audit.Access(operation="Export", system_id="sys-a", department_code="11100000000000001X",
+                              resource_code="101001/000001", key="", keys=[], items=["name"],
+                              purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
+                              time=dt.datetime.now(dt.UTC), provider_department_code=PROVIDER, result=audit.ANSWERED)
+        await writer.record(export)
+        sent = audit.SentKeys()
+        sent.add(await store.record_export_keys(export.id, export.time, [first, second]))
+        sent.add(await store.record_export_keys(export.id, export.time, [second, third]))  # kept once
+        closing = await writer.record(audit.export_end(export, 4, 2, None, sent))
+        assert (sent.count, (await judged())[0]) == (3, INTACT)
+        for tamper, undo in (
+                ("DELETE FROM access_export_keys WHERE access_id = $1 AND key = $2",
+                 "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, time, $2 FROM access_log"
+                 " WHERE id = $1"),
+                ("UPDATE access_export_keys SET key = $2 || 'x' WHERE access_id = $1 AND key = $2",
+                 "UPDATE access_export_keys SET key = $2 WHERE access_id = $1 AND key = $2 || 'x'"),
+                ("INSERT INTO access_export_keys (access_id, time, key) SELECT $1, time, $2 || 'x' FROM access_log"
+                 " WHERE id = $1",
+                 "DELETE FROM access_export_keys WHERE access_id = $1 AND key = $2 || 'x'")):
+            await pool.execute(tamper, export.id, second)
+            state, bad, detail = await judged()
+            assert (state, bad) == ("BROKEN", closing), tamper
+            assert f"the persons' keys kept for export {export.id} are not those" in detail
+            assert second not in detail  # a problem names the export, never whom it was about
+            await pool.execute(undo, export.id, second)
+            assert (await judged())[0] == INTACT
+        # A closing record altered to vouch for a count that is no number is reported by its hash, read as any.
+        await pool.execute("UPDATE access_log SET keys = '{4,2,many,x}' WHERE id = $1", closing)
+        state, bad, detail = await judged()
+        assert (state, bad) == ("BROKEN", closing) and "content does not match its hash" in detail
+        await pool.execute("UPDATE access_log SET keys = $2 WHERE id = $1", closing,
+                           ["4", "2", str(sent.count), sent.digest])
+        assert (await judged())[0] == INTACT
+        # Its opening record archived (its month's keys go with it), the closing one is not checked online.
+        await pool.execute("DELETE FROM access_export_keys WHERE access_id = $1", export.id)
+        await pool.execute("DELETE FROM access_log WHERE id = $1", export.id)
+        kept = [row["kept_export_keys"] async for row, _ in store.chain_entries() if row is not None]
+        assert kept == [None]
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.close()
+
+
+async def test_a_months_archive_holds_its_exports_keys_and_verify_archive_checks_them(
+        old_schema: str, tmp_path: Path) -> None:
+    """A month's drop took the persons' keys its exports sent (access_export_keys) away unarchived: once archived,
+    nothing showed whom a download had sent, nor that a key had been removed before the archive was written. The
+    archive now holds them after the records, and verify-archive compares each export's keys with what its closing
+    record vouches for, across months when the export ran over a month's end."""
+    await db.migrate(old_schema, "query")
+    key = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    writer = audit.AuditWriter(store.insert_accesses, 0, 100)
+    writer.start()
+    people = [f"1101051949123100{n:02d}" for n in range(5)]  # keys, as stored: verification never reads them
+
+    async def export(opened: dt.datetime, closed: dt.datetime, keys: list[str]) -> str:
+        opening = audit.Access(operation="Export", system_id="sys-a", department_code="11100000000000001X",
+                               resource_code="101001/000001", key="", keys=[], items=["name"],
+                               purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="", time=opened,
+                               provider_department_code=PROVIDER, result=audit.ANSWERED)
+        await writer.record(opening)
+        sent = audit.SentKeys()
+        sent.add(await store.record_export_keys(opening.id, opened, keys))
+        closing = audit.export_end(opening, len(keys), 1, None, sent)
+        closing.time = closed
+        await writer.record(closing)
+        return opening.id
+
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        january = dt.datetime(2025, 1, 10, tzinfo=CST)
+        whole = await export(january, january + dt.timedelta(minutes=1), people[:2])
+        altered = await export(january + dt.timedelta(hours=1), january + dt.timedelta(hours=2), people[2:4])
+        over = await export(dt.datetime(2025, 1, 31, 23, 59, tzinfo=CST), dt.datetime(2025, 2, 1, 0, 1, tzinfo=CST),
+                            people[4:])
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.execute("DELETE FROM access_export_keys WHERE access_id = $1 AND key = $2", altered, people[3])
+        public = tmp_path / "audit.pub.pem"
+        public.write_text(public_pem(key.public_key()), encoding="utf-8")
+        for now in (dt.datetime(2025, 3, 5, tzinfo=CST), dt.datetime(2025, 4, 5, tzinfo=CST)):
+            await PartitionKeeper(store, 3600, clock=lambda now=now: now,  # type: ignore[misc]
+                                  retention=Retention(2, tmp_path, signer, key)).run_once()
+        january_file, february_file = tmp_path / "access_log_202501.jsonl", tmp_path / "access_log_202502.jsonl"
+        held = [json.loads(line)["export_keys"] for line in january_file.read_bytes().splitlines()
+                if b'"export_keys"' in line]
+        assert sorted((h["access_id"], k) for h in held for k in h["keys"]) == sorted(
+            [(whole, people[0]), (whole, people[1]), (altered, people[2]), (over, people[4])])
+        assert not await pool.fetchval("SELECT count(*) FROM access_export_keys")
+        problem = (f"export {altered}: the persons' keys the archive holds are not those its closing record says "
+                   "it sent (1 held, 2 sent)")
+        with january_file.open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (5, [problem])  # over's closing is February's
+        with january_file.open("rb") as first, february_file.open("rb") as second:
+            assert verify_files([("access_log_202501.jsonl", first), ("access_log_202502.jsonl", second)],
+                                [key.public_key()]) == (6, [f"access_log_202501.jsonl: {problem}"], [])
+        # A key held for the export that ran into February, altered in its month's file (re-signed as a thief
+        # with the key could): the February closing record does not vouch for it.
+        forged = tmp_path / "forged" / "access_log_202501.jsonl"
+        forged.parent.mkdir()
+        body = january_file.read_bytes().splitlines(keepends=True)[:-1]
+        body = [line.replace(people[4].encode(), people[4][:-1].encode() + b"9") for line in body]
+        digest = hashlib.sha256(b"".join(body)).hexdigest()
+        trailer = {"rows": 5, "sha256": digest, "key_id": key_id(key.public_key()), "signature": base64.b64encode(
+            key.sign(signed_bytes("access_log_202501", 5, digest))).decode()}
+        forged.write_bytes(b"".join(body) + json.dumps({"trailer": trailer}).encode() + b"\n")
+        with forged.open("rb") as first, february_file.open("rb") as second:
+            _, problems, _ = verify_files([("access_log_202501.jsonl", first), ("access_log_202502.jsonl", second)],
+                                          [key.public_key()])
+        assert problems == [f"access_log_202501.jsonl: {problem}", "access_log_202502.jsonl: export "
+                            f"{over}: the persons' keys the archive holds are not those its closing record says it "
+                            "sent (1 held, 1 sent)"]
+        assert run_verify_archive(january_file, [public]) == 1
+    finally:
+        await writer.stop()
+        await pool.close()

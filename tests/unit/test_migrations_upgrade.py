@@ -502,7 +502,7 @@ async def test_query_024_stopped_midway_is_finished_by_the_next_migration(databa
         await conn.execute(f"CREATE INDEX {third}_system_time ON {third} (system_id, time DESC, id DESC)")
         await conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass",
                            f"{third}_system_time")  # what a CREATE INDEX CONCURRENTLY stopped midway leaves
-        assert await db.migrate(database, "query") == ["024_access_system_time.sql"]
+        assert await db.migrate(database, "query", before="025") == ["024_access_system_time.sql"]
         assert await conn.fetchval("SELECT indisvalid FROM pg_index WHERE indexrelid = 'access_log_system_time'"
                                    "::regclass")
         assert await conn.fetchval("SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = ANY($1::regclass[])"
