@@ -181,17 +181,22 @@ class Access:
 
 
 #: The keys an export sent are summed as numbers modulo this (an additive multiset hash: order-free, so that neither
-#: the export nor a verifier has to sort millions of keys, and kept as it grows, a page at a time).
-_KEY_SUM_MODULUS = 1 << 256
+#: the export nor a verifier has to sort millions of keys, and kept as it grows, a page at a time). 2048 bits, each
+#: key's number drawn from SHAKE-256 (as LtHash does): a sum of 256-bit SHA-256 values could be forged with a
+#: generalised birthday search (Wagner's k-tree: about 2^31 work with 2^15 made-up rows against a 256-bit sum),
+#: letting someone who can write the table swap a person's key row for rows that sum the same.
+_KEY_SUM_BITS = 2048
+_KEY_SUM_MODULUS = 1 << _KEY_SUM_BITS
 
 
 def _key_value(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest(), "big")
+    return int.from_bytes(hashlib.shake_256(key.encode()).digest(_KEY_SUM_BITS // 8), "big")
 
 
 class SentKeys:
     """What an export's closing record vouches for of the persons' keys it sent (the rows of access_export_keys,
-    which are outside the hash chain): how many distinct keys, and the sum of their SHA-256 digests modulo 2^256.
+    which are outside the hash chain): how many distinct keys, and a digest of the sum of their SHAKE-256 values
+    modulo 2^2048.
     Verification computes the same of the rows kept and reports an export whose rows were altered, removed or
     added since (ChainChecker). Only the keys the table took are added (a key sent twice is kept once).
 
@@ -211,7 +216,8 @@ class SentKeys:
 
     @property
     def digest(self) -> str:
-        return f"{self._sum:064x}"
+        """SHA-256 of the sum, as the closing record carries it (64 hex digits, not the sum's 512)."""
+        return hashlib.sha256(self._sum.to_bytes(_KEY_SUM_BITS // 8, "big")).hexdigest()
 
     def vouched(self) -> tuple[int, str] | None:
         return None if self.uncertain else (self.count, self.digest)
