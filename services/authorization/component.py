@@ -187,9 +187,12 @@ class AuthorizationComponent:
 
     def _figure_source(self) -> FigureSource:
         """Application and grant figures for supervision (R-SUP-1)."""
-        store, entries = self._store, self._entries
+        store, entries, sharing = self._store, self._entries, self._sharing
 
         async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
+            # An application of a retired resource is no longer the provider's to answer: closed first (as of the
+            # retirement), it is not counted as waiting, unless its reply had fallen due before the retirement.
+            await sharing.close_retired()
             return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC), entries.retired_at)
         return compute
 
