@@ -473,13 +473,14 @@ async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord: 
 
 
 async def _approved_download(platform, code: str, items: list[str],  # type: ignore[no-untyped-def]
-                             unmasked_items: tuple[str, ...] = (), quota: int = 0) -> sharing_pb2.Grant:
-    """The 民政局's grant of ``items`` of ``code`` for batch download (``quota`` calls, 0: unlimited), approved by
-    the 人社局's 审批人."""
+                             unmasked_items: tuple[str, ...] = (), quota: int = 0,
+                             method: int = common.SHARE_METHOD_BATCH_DOWNLOAD) -> sharing_pb2.Grant:
+    """The 民政局's grant of ``items`` of ``code`` for batch download (or ``method``; ``quota`` calls, 0: unlimited),
+    approved by the 人社局's 审批人."""
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     application = sharing_pb2.Application(
         resource_code=code, items=items, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-        methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=quota)
+        methods=[method], quota=quota)
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                                 metadata=platform.metadata("civil"), timeout=10)
@@ -670,3 +671,58 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
         provider.gate.set()
         stopped, _ = await _stopped_revoked(platform, stream, code)
         assert grant.id in stopped.details()
+
+
+class HeldLookup(GatedProvider):
+    """A 前置机 answering a lookup of ``held`` only once ``gate`` is set (``looking`` is set when it is asked), and
+    of any other key at once."""
+
+    def __init__(self, department: str, held: str) -> None:
+        super().__init__(department)
+        self.held = held
+        self.looking = asyncio.Event()
+
+    async def _record(self, key: str) -> provider_pb2.Record:
+        if key == self.held:
+            self.looking.set()
+            await self.gate.wait()
+        return provider_pb2.Record(key=key, values={"card_no": key})
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.LookupResponse(found=True, record=await self._record(request.key))
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.BatchLookupResponse(records=[await self._record(key) for key in request.keys])
+
+
+async def test_a_query_whose_grant_is_revoked_while_its_record_is_read_is_refused(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """R-APP-4: a revocation takes effect at once. A Query decided under a grant, its record still being read from
+    the provider's 前置机 when the 审批人 revoked the grant, was answered with the record once it came, the query
+    service having heard of the revocation meanwhile. The decision is asked again when a grant change came while the
+    record was read: the Query is refused REVOKED, nothing of the record sent."""
+    provider = HeldLookup(platform.credentials.systems["social"]["department"], held="row-1")
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
+        grant = await _approved_download(platform, code, ["card_no"], method=common.SHARE_METHOD_ONLINE_QUERY)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+
+        def query(key: str) -> Awaitable[query_pb2.QueryResponse]:
+            return stub.Query(query_pb2.QueryRequest(resource_code=code, key=key, items=["card_no"], purpose=WORK),
+                              metadata=platform.metadata("civil"), timeout=30)
+
+        # Answered, its record now held by the query service: asked again, it reaches the decision only.
+        assert (await query("row-0")).values["card_no"] == "row-0"
+        held = asyncio.ensure_future(query("row-1"))
+        await provider.looking.wait()
+        await _revoke(platform, grant.id)
+        refused = await _refused_soon(lambda: query("row-0"))  # the query service has dropped the decision
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, refused.details()
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            answered = await held
+            raise AssertionError(f"answered under the revoked grant: {answered}")
+        info, _ = details_of(caught.value)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+        assert info is not None and info.reason == "REVOKED", caught.value.details()
+        assert "nothing of the record was sent" in caught.value.details()
