@@ -528,7 +528,7 @@ class Sharing:
         codes = sorted({a.resource_code for a in applications if a.state in apps.UNDECIDED})
         if not codes:
             return applications
-        entries = dict(zip(codes, await asyncio.gather(*(self._entries.get(code) for code in codes)), strict=True))
+        entries = dict(zip(codes, await asyncio.gather(*(self._entry_if_known(code) for code in codes)), strict=True))
         shown = []
         for application in applications:
             entry = entries.get(application.resource_code)
@@ -537,6 +537,17 @@ class Sharing:
                 application = await self._close(application, entry)
             shown.append(application)
         return shown
+
+    async def _entry_if_known(self, code: str) -> catalog_pb2.Entry | None:
+        """The entry, or None while the catalog cannot be asked (not cached): an application is then read as stored,
+        as it was before its resource's retirement was looked for, rather than its reading failing UNAVAILABLE (the
+        step that needs the entry, an approval, still says so); it is closed when next read."""
+        try:
+            return await self._entries.get(code)
+        except ServiceError as error:
+            if error.code != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return None
 
     async def close_retired(self) -> int:
         """Closes every undecided application of a retired resource; returns how many (run before the figures are

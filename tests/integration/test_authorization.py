@@ -295,7 +295,9 @@ async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_s
               signer=CallerMetadata.of(settings))
     try:
         provider, user = await own.department(), await own.department()
-        grant = await own.grant(provider, user, await own.publish(provider))
+        entry = await own.publish(provider)
+        grant = await own.grant(provider, user, entry)
+        waiting = await own.submit(user, entry)
         await catalog.stop(0)
         get = sh.GetGrantRequest(id=grant.id)
         for _ in range(200):  # the change event drops the cached entry (a bounded poll)
@@ -316,6 +318,15 @@ async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_s
         finally:
             await conn.close()
         assert state == sh.GRANT_STATE_ACTIVE
+        # An application is read as stored while the catalog cannot say whether its resource was retired (closing it
+        # then): reading it does not fail for the catalog.
+        got = await own.sharing.GetApplication(sh.GetApplicationRequest(id=waiting.id), metadata=own.md(user),
+                                               timeout=10)
+        assert got.application.state == sh.APPLICATION_STATE_SUBMITTED
+        listed = await own.sharing.ListApplications(sh.ListApplicationsRequest(
+            role=sh.APPLICATION_ROLE_PROVIDER, state=sh.APPLICATION_STATE_SUBMITTED), metadata=own.md(provider),
+            timeout=10)
+        assert [a.id for a in listed.applications] == [waiting.id]
     finally:
         await own.auth.close()
         await own.catalog.close()
