@@ -617,7 +617,10 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     entry = await env.publish(provider)
     in_review = await env.publish(provider, review=False)
     grant = await env.grant(provider, user, entry)
-    await env.submit(user, entry)  # an application still open
+    await env.submit(user, entry)  # an application still open (closed once the entry is retired)
+    # An application the department made, for another department's resource: retiring its own entries leaves it open.
+    elsewhere = await env.publish(await env.department())
+    own = await env.submit(provider, elsewhere)
     system = await _new_system(env, provider)
     admin = env.md(AUTHORITY)
 
@@ -627,7 +630,7 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     assert reason == "DEPARTMENT_HAS_PUBLISHED_ENTRIES"
     for part in ("published catalogue entries: 1 (retire them with RetireEntry", "catalogue entries in review: 1 (have "
                  "the authority's reviewer return them with ReviewEntry)", "live grants as provider or "
-                 "consumer: 1 (revoke them with RevokeGrant)", "open applications: 1 (have them decided or withdrawn)",
+                 "consumer: 1 (revoke them with RevokeGrant)", "open applications: 2 (have them decided or withdrawn)",
                  "enabled business systems: 1 (disable them with DisableSystem)"):
         assert part in message, message
     assert "persons" not in message
@@ -651,10 +654,11 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_OPEN_APPLICATIONS"
-    for application in await _applications_for(env, user, entry):
-        if application.state == sh.APPLICATION_STATE_SUBMITTED:
-            await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=application.id),
-                                                  metadata=env.md(user), timeout=10)
+    # The user's application for the retired entry was closed with it; the department's own is withdrawn.
+    assert sorted(a.state for a in await _applications_for(env, user, entry)) == [
+        sh.APPLICATION_STATE_APPROVED, sh.APPLICATION_STATE_CLOSED]
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=own.id), metadata=env.md(provider),
+                                          timeout=10)
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_ENABLED_SYSTEMS"
@@ -687,6 +691,27 @@ async def test_a_grant_its_entrys_retirement_ended_does_not_block_a_departments_
     assert info is not None and dict(info.metadata) == {"live_grants": "1"}, caught.value.details()
     await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=live.id, reason="机构改革"),
                                   metadata=env.md(approver(provider)), timeout=10)
+    retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
+                                                    timeout=10)).department
+    assert retired.retire_time.seconds
+
+
+async def test_an_application_its_entrys_retirement_closed_does_not_block_a_departments_retirement(env: Env) -> None:
+    """机构改革: the provider retires its entry first, as the first blocker asks, which closes the applications nobody
+    had decided; yet one nobody had read since was still stored SUBMITTED and counted open
+    (DEPARTMENT_HAS_OPEN_APPLICATIONS, 'have them decided or withdrawn'), which nobody could do any more. It is closed
+    before the count; an application of an entry still published still blocks."""
+    provider, user = await env.department(), await env.department()
+    ended, kept = await env.publish(provider), await env.publish(provider)
+    await env.submit(user, ended)
+    waiting = await env.submit(user, kept)
+    await retire_entry(env, provider, user, ended, "机构改革")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and dict(info.metadata) == {"open_applications": "1"}, caught.value.details()
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=waiting.id), metadata=env.md(user),
+                                          timeout=10)
     retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
                                                     timeout=10)).department
     assert retired.retire_time.seconds
