@@ -740,10 +740,15 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         again = await deps.decisions.get(_decision_key(caller, resource, purpose, items, method))
         while_read = "(decided again once the record was read, a grant or catalog change having come meanwhile: " \
                      "nothing of the record was sent)"
+        missing = [item for item in required if item not in again.allowed_items]
+        if (not again.allowed or missing) and access.counted is not None:
+            # Nothing is sent: the calls counted against the grant (still live when narrowed) are given back, as a
+            # retry under the grant as it now stands counts them again.
+            await deps.quotas.give_back(*access.counted)
+            access.counted = None
         if not again.allowed:
             raise permission_denied(again.deny_reason, f"{again.message or f'access to {resource.code} denied'} "
                                     f"{while_read}", **_denied(again.denied_items))
-        missing = [item for item in required if item not in again.allowed_items]
         if missing:
             raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)} {while_read}",
                                     **_denied(missing))
