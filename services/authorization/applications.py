@@ -45,6 +45,8 @@ WITHDRAWN = sharing_pb2.APPLICATION_STATE_WITHDRAWN
 CLOSED = sharing_pb2.APPLICATION_STATE_CLOSED
 #: The history's step of an application its resource's retirement closed.
 CLOSED_EVENT = "CLOSED"
+#: Who took that step, as the history shows it (the platform, not a person: its id read svc:authorization).
+PLATFORM_NAME = "共享平台"
 #: The states in which nobody has decided an application yet, so its applicant may still withdraw it.
 UNDECIDED = (SUBMITTED, ESCALATED)
 #: The history's steps that are the provider's reply, and the authority's coordination decision.

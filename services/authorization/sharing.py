@@ -570,7 +570,7 @@ class Sharing:
         at = max([retired, *(event.time for event in application.history)])
         platform = service_caller("authorization")
         event = ApplicationEvent(action=apps.CLOSED_EVENT, actor_department_code=application.provider_department_code,
-                                 actor_system_id=platform.system_id, time=at,
+                                 actor_system_id=platform.system_id, actor_display_name=apps.PLATFORM_NAME, time=at,
                                  note=apps.retirement_note(retired.astimezone(workdays.CHINA).date(),
                                                            entry.retire_reason))
         admin = dataclasses.replace(self._admin(event, application.id, {

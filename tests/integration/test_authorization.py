@@ -1157,7 +1157,8 @@ async def test_an_undecided_application_is_closed_by_its_resources_retirement(  
                                                 timeout=10)).application
         assert got.state == sh.APPLICATION_STATE_CLOSED and not got.overdue, got
         step = got.history[-1]
-        assert (step.action, step.actor_department_code) == ("CLOSED", provider.department_code)
+        assert (step.action, step.actor_department_code, step.actor_display_name) == (
+            "CLOSED", provider.department_code, "共享平台")
         assert "撤销（职能划转）" in step.note and "申请随之终止" in step.note, step.note
     reason, _, message = await fails(env.reply(provider, waiting.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "APPLICATION_CLOSED" and f"resource {entry.code} was retired" in message, message
