@@ -169,6 +169,10 @@ class Sharing:
         since the application was made, its use can no longer be granted, only refused."""
         code = application.resource_code
         entry = await self._entries.get(code)
+        if entry is not None and entry.state == catalog_pb2.ENTRY_STATE_RETIRED:
+            # Retired since the application was read (it is closed where it is read): closed now, and said so, not
+            # "refuse the application", which its closing then refused.
+            self._require_open(await self._close(application, entry), "decided")
         if entry is None or entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
             state = "no longer in the catalog" if entry is None else f"{_ENTRY_STATES.name(entry.state)} now"
             raise failed_precondition("NOT_PUBLISHED", f"resource {code} is {state}: its use can no longer be "

@@ -47,6 +47,7 @@ from govshare.authorization.v1 import sharing_pb2 as sh
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from services.authorization.applications import Terms
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
 from services.authorization.figures import department_figures
@@ -1195,6 +1196,41 @@ async def test_an_undecided_application_is_closed_by_its_resources_retirement(  
         metadata=env.md(service_caller("supervision")), timeout=10)).figures
     assert sum(f.value for f in rows if (f.department_code, f.name, f.dimension) == (
         provider.department_code, "applications.unreplied_overdue", "")) == 1
+
+
+async def test_an_approval_crossing_its_resources_retirement_closes_the_application(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The provider's 审批人 approves an application read before its resource was retired, the retirement heard
+    before the grant is made: the approval was refused NOT_PUBLISHED 'refuse the application, saying so', and the
+    refusal the 审批人 then tried was refused APPLICATION_CLOSED. The application is closed there and then, and the
+    approval refused APPLICATION_CLOSED saying so."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    retired = cat.Entry()
+    retired.CopyFrom(entry)
+    retired.state = cat.ENTRY_STATE_RETIRED
+    retired.retire_reason = "职能划转"
+    retired.update_time.GetCurrentTime()
+
+    class Retiring:  # the resource as the approval reads it: published when the application is read, then retired
+        reads = 0
+
+        async def get(self, _code: str) -> cat.Entry:
+            self.reads += 1
+            return entry if self.reads == 1 else retired
+
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, Retiring(), None, env.settings)  # type: ignore[arg-type]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.reply(approver(provider), application.id, sh.REPLY_DECISION_APPROVE, "", Terms())
+    finally:
+        await store.close()
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "APPLICATION_CLOSED")
+    got = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                            timeout=10)).application
+    assert got.state == sh.APPLICATION_STATE_CLOSED and not got.grant_id
 
 
 async def test_figures_close_the_applications_of_a_retired_resource_nobody_read(  # type: ignore[no-untyped-def]
