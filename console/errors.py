@@ -66,8 +66,10 @@ REASON_SENTENCES = {
                           "自行编目发布该资源，原目录予以撤销",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"
                       "使用部门可提请共享主管部门协调",
-    "RESOURCE_RETIRED": "该资源目录已撤销，共享主管部门协调也不能再准予使用，无需提请协调：尚未答复的申请请撤回；"
-                        "如仍需要，请对现有的资源目录重新申请",
+    "RESOURCE_RETIRED": "该资源目录已撤销，共享主管部门协调也不能再准予使用，无需提请协调：提供部门的答复即为最终"
+                        "结果；如仍需要，请对现有的资源目录重新申请",
+    "APPLICATION_CLOSED": "所申请的资源目录已撤销，此申请已随之终止，无需再答复、协调或撤回；如仍需要，请对现有的"
+                          "资源目录重新申请",
     "METHOD_NOT_OFFERED": "该资源在申请后已不再提供所申请的使用方式，此申请不能再同意或准予：请填写理由后点击"
                           "“不予共享”，使用部门可按现有的使用方式重新申请",
     # Another person acted first (a second 审批人 answering the same dispute, a second 编目员 resolving the same
@@ -196,7 +198,7 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
 SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
-                        "METHOD_NOT_OFFERED", "RESOURCE_RETIRED",
+                        "METHOD_NOT_OFFERED", "RESOURCE_RETIRED", "APPLICATION_CLOSED",
                         "DEPARTMENT_NAME_TAKEN", "DISPUTE_CLOSED", "CONFLICT_RESOLVED", "CHANGED_DURING_REVIEW",
                         "LAST_AUTHORITY_SYSTEM", "LAST_ADMINISTRATOR", "LOCAL_ACCOUNTS_NEED_KEY"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")

@@ -48,7 +48,9 @@ APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_REFUSED: "答复不予共享", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
     sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予共享",
     sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予共享",
-    sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
+    sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回",
+    # Its resource was retired before anyone decided it (services/authorization/sharing.py _close).
+    sharing_pb2.APPLICATION_STATE_CLOSED: "已终止（资源目录已撤销）"}
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
                sharing_pb2.GRANT_STATE_EXPIRED: "已过期", sharing_pb2.GRANT_STATE_ENDED: "已终止"}
 DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待校核", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
@@ -121,7 +123,7 @@ OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验"
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",
                      "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
                      "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权",
-                     "WITHDRAWN": "撤回申请"}
+                     "WITHDRAWN": "撤回申请", "CLOSED": "因资源目录撤销终止申请"}
 
 #: The administrative log's actions, as the services record them (``<service>.<action>``). An action missing here
 #: is shown by its code: the log is the evidence, so nothing in it is ever hidden behind a label.

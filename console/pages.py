@@ -203,7 +203,7 @@ def _down(*problems: Problem | None) -> Problem | None:
 #: the applicant's own steps, the provider answered it or a colleague escalated it first).
 _ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED", "NOT_WITHDRAWABLE", "NOT_ESCALATABLE"})
 _DECISIONS = frozenset({"APPROVED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED", "COORDINATED_REFUSED",
-                        "WITHDRAWN"})
+                        "WITHDRAWN", "CLOSED"})
 
 
 async def _answered_meanwhile(console: Console, session: Session, app_id: str, problem: Problem,
@@ -1212,6 +1212,7 @@ DECIDED_STATES = {"approved": sharing_pb2.APPLICATION_STATE_APPROVED, "refused":
                   "coordinated_granted": sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED,
                   "coordinated_refused": sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED,
                   "withdrawn": sharing_pb2.APPLICATION_STATE_WITHDRAWN,
+                  "closed": sharing_pb2.APPLICATION_STATE_CLOSED,
                   "submitted": sharing_pb2.APPLICATION_STATE_SUBMITTED}
 
 

@@ -3,7 +3,8 @@
 An application moves SUBMITTED → APPROVED | REFUSED by the provider; a refused
 one (or a not-shared request, which starts there) is ESCALATED to the authority,
 whose coordination decision ends it COORDINATED_GRANTED or COORDINATED_REFUSED. Until
-someone decides it (SUBMITTED or ESCALATED), the applicant may end it WITHDRAWN.
+someone decides it (SUBMITTED or ESCALATED), the applicant may end it WITHDRAWN; the
+retirement of the resource applied for ends it CLOSED, since nobody can grant its use any more.
 An approval may narrow the request (fewer items or purposes, a shorter period, a
 lower quota) but never widen it. This module holds the pure rules; the
 workflow that stores and announces them is services.authorization.sharing.
@@ -41,6 +42,11 @@ ESCALATED = sharing_pb2.APPLICATION_STATE_ESCALATED
 COORDINATED_GRANTED = sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED
 COORDINATED_REFUSED = sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
 WITHDRAWN = sharing_pb2.APPLICATION_STATE_WITHDRAWN
+CLOSED = sharing_pb2.APPLICATION_STATE_CLOSED
+#: The history's step of an application its resource's retirement closed.
+CLOSED_EVENT = "CLOSED"
+#: Who took that step, as the history shows it (the platform, not a person: its id read svc:authorization).
+PLATFORM_NAME = "共享平台"
 #: The states in which nobody has decided an application yet, so its applicant may still withdraw it.
 UNDECIDED = (SUBMITTED, ESCALATED)
 #: The history's steps that are the provider's reply, and the authority's coordination decision.
@@ -55,6 +61,14 @@ STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != shar
 #: own form only.
 NO_ITEMS = ("name each item your use needs (最小必要): an application asks for the items it lists, none for all of "
             "them")
+
+
+def retirement_note(day: dt.date, retire_reason: str) -> str:
+    """The CLOSED step's note, read by both departments' staff: when and why the resource was retired, and what the
+    applicant does if the need remains."""
+    why = f"（{retire_reason.strip()}）" if retire_reason.strip() else ""
+    return (f"所申请的资源目录已于 {day.isoformat()} 撤销{why}，提供部门和共享主管部门都不能再准予使用，"
+            "申请随之终止，无需答复；如仍需要，请对现有的资源目录重新申请")
 
 
 @dataclass(frozen=True)

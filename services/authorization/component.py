@@ -91,7 +91,9 @@ class AuthorizationComponent:
         self._states = SystemStatesWatch(settings, self.name)
         self._verifier = caller_verifier(settings, check=self._states.check)
         self._disputes = OpenDisputes(settings)
-        self._directory = Directory(self._store, settings, self._events, self._entries, self._disputes)
+        self._sharing = Sharing(self._store, self._entries, self._events, settings)
+        self._directory = Directory(self._store, settings, self._events, self._entries, self._disputes,
+                                    self._sharing.close_retired)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
         # holds (the chart gives it no other key), under the log's own context so that no signature made for
         # a token or for another log can pass for one (docs/architecture.md). Verified with every token public
@@ -104,7 +106,6 @@ class AuthorizationComponent:
                                    CheckpointVerifier([signer.public_key, *trusted], admin_log.CONTEXT,
                                                       admin_log.TRUSTED_KEYS))
         self._checkpointer: Checkpointer | None = None
-        self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
         #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
         self.jwks = JwksEndpoint(settings)
@@ -187,9 +188,12 @@ class AuthorizationComponent:
 
     def _figure_source(self) -> FigureSource:
         """Application and grant figures for supervision (R-SUP-1)."""
-        store, entries = self._store, self._entries
+        store, entries, sharing = self._store, self._entries, self._sharing
 
         async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
+            # An application of a retired resource is no longer the provider's to answer: closed first (as of the
+            # retirement), it is not counted as waiting, unless its reply had fallen due before the retirement.
+            await sharing.close_retired()
             return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC), entries.retired_at)
         return compute
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -190,12 +191,14 @@ class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
     def __init__(self, store: Store, settings: Settings, events: PolicyEvents, entries: EntryLookup,
-                 disputes: OpenDisputes) -> None:
+                 disputes: OpenDisputes, close_retired: Callable[[], Awaitable[int]] | None = None) -> None:
         self._store = store
         self._settings = settings
         self._events = events
         self._entries = entries
         self._disputes = disputes
+        #: Closes the undecided applications of retired resources (Sharing.close_retired), before they are counted.
+        self._close_retired = close_retired
 
     # Departments
 
@@ -260,6 +263,11 @@ class Directory:
         # What other services hold of it (its entries, the disputes it must answer), counted before its row is
         # locked: a call out under a lock would hold every enable and application of the department meanwhile.
         catalogued = {**await self._entries.provided(code), **await self._disputes.to_answer(code)}
+        if self._close_retired is not None:
+            # An application of a resource retired since (the first blocker's advice) is closed, nobody left to answer
+            # it, though stored undecided until read: counted open, it blocked the retirement, 'have them decided or
+            # withdrawn', which nobody could do any more.
+            await self._close_retired()
         ended = await self._retired_resources(await self._store.live_grant_resources(code))
         admin = AdminEvent.by(caller, "directory.retire_department", code,
                               {"merged_into": merged_into} if merged_into else {})

@@ -3,7 +3,8 @@
 * ``applications.received`` (provider) / ``applications.made`` (applicant): submitted in the period;
 * of those received: ``applications.replied_on_time`` / ``applications.replied_late`` (the provider's first
   approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (never answered by the
-  provider and past due when counted: still waiting, or escalated or withdrawn by the applicant once overdue),
+  provider and past due when counted: still waiting, escalated or withdrawn by the applicant once overdue, or
+  closed by its resource's retirement once overdue; one closed by the retirement before its due time is neither),
   ``applications.approved``, ``applications.refused`` in total and by ``reason`` (its first 60 characters);
 * ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end, of a
   resource not retired by then (retiring an entry ends every grant of it for good).
@@ -34,10 +35,10 @@ def reason_label(text: str) -> str:
 
 def unanswered_by_provider(state: int, reply_due_time: dt.datetime, escalate_time: dt.datetime | None) -> bool:
     """An application the provider left without a reply (the caller checks that it is past due): still waiting,
-    or taken to the authority (or withdrawn) after its due time went by. The applicant's escalation ends the wait
-    but not the provider's failure to answer (it was counted neither late nor unanswered); one withdrawn before its
-    due time was no longer the provider's to answer. A not-shared request, escalated when it was made, was never
-    the provider's to answer."""
+    or taken to the authority (or withdrawn, or closed by its resource's retirement) after its due time went by.
+    The applicant's escalation ends the wait but not the provider's failure to answer (it was counted neither late
+    nor unanswered); one withdrawn or closed before its due time was no longer the provider's to answer. A
+    not-shared request, escalated when it was made, was never the provider's to answer."""
     return state == SUBMITTED or (escalate_time is not None and escalate_time > reply_due_time)
 
 

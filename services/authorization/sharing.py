@@ -55,7 +55,7 @@ from services.runtime.errors import (
     permission_denied,
     reason_violation,
 )
-from services.runtime.identity import Caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.settings import Settings
 from services.runtime.workdays import term_end_text
 
@@ -169,6 +169,10 @@ class Sharing:
         since the application was made, its use can no longer be granted, only refused."""
         code = application.resource_code
         entry = await self._entries.get(code)
+        if entry is not None and entry.state == catalog_pb2.ENTRY_STATE_RETIRED:
+            # Retired since the application was read (it is closed where it is read): closed now, and said so, not
+            # "refuse the application", which its closing then refused.
+            self._require_open(await self._close(application, entry), "decided")
         if entry is None or entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
             state = "no longer in the catalog" if entry is None else f"{_ENTRY_STATES.name(entry.state)} now"
             raise failed_precondition("NOT_PUBLISHED", f"resource {code} is {state}: its use can no longer be "
@@ -265,8 +269,17 @@ class Sharing:
             rows = await self._store.list_applications_by_due(
                 where, pagination.time_keyset_after(token, pagination.bigint_id), limit + 1)
             more = len(rows) > limit
-            return [a for _, a in rows[:limit]], pagination.time_keyset_token(*rows[limit - 1][0]) if more else ""
-        return page_of(await self._store.list_applications(where, page_after(token, int), limit + 1), limit)
+            found = [a for _, a in rows[:limit]]
+            next_token = pagination.time_keyset_token(*rows[limit - 1][0]) if more else ""
+        else:
+            found, next_token = page_of(await self._store.list_applications(where, page_after(token, int), limit + 1),
+                                        limit)
+        shown = await self._closed_if_retired(found)
+        if where.state is not None or where.overdue_at is not None:
+            # One its resource's retirement closed just now is no longer in the state asked for (waiting, overdue):
+            # left out, as ListGrants leaves out a grant the retirement ended. The page may hold fewer than asked.
+            shown = [a for a, was in zip(shown, found, strict=True) if a.state == was.state]
+        return shown, next_token
 
     @staticmethod
     def _application_filter(caller: Caller, role: int, state: int | None,
@@ -348,6 +361,7 @@ class Sharing:
                 raise permission_denied("NOT_APPLICANT", "only the applicant may escalate an application")
             duties.require_role(caller, APPLICANT, "escalate applications")
         now = self.now()
+        self._require_open(application, "escalated")
         if not (application.state == apps.REFUSED or application.overdue(now)):
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only refused applications, or ones "
@@ -392,6 +406,7 @@ class Sharing:
             if caller.department_code != application.applicant_department_code:
                 raise permission_denied("NOT_APPLICANT", "only the applicant may withdraw an application")
             duties.require_role(caller, APPLICANT, "withdraw applications")
+        self._require_open(application, "withdrawn")
         if application.state not in apps.UNDECIDED:
             raise failed_precondition("NOT_WITHDRAWABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only an application nobody has "
@@ -503,9 +518,89 @@ class Sharing:
         return f"{note}。{reason}" if reason.strip() else note
 
     async def _find_application(self, application_id: str) -> Application:
-        return await find_by_id(application_id, APPLICATION_ID, self._store.get_application, "application")
+        """The application as it stands: closed first if its resource was retired before anyone decided it."""
+        found = await find_by_id(application_id, APPLICATION_ID, self._store.get_application, "application")
+        return (await self._closed_if_retired([found]))[0]
+
+    async def _closed_if_retired(self, applications: list[Application]) -> list[Application]:
+        """``applications`` with each one nobody has decided yet whose resource is retired closed (CLOSED), as
+        stored. Retiring an entry ends every grant of it for good and nobody can grant its use any more, yet such an
+        application stayed SUBMITTED for ever: listed as the provider's to answer, counted as unanswered (supervision's
+        applications.unreplied_overdue, month after month), and the applicant learnt nothing until someone refused it.
+        The catalog tells of a retirement by an event that may be lost, so it is checked where an application is
+        read (one cached entry per resource) and before the figures are counted (close_retired)."""
+        codes = sorted({a.resource_code for a in applications if a.state in apps.UNDECIDED})
+        if not codes:
+            return applications
+        entries = dict(zip(codes, await asyncio.gather(*(self._entry_if_known(code) for code in codes)), strict=True))
+        shown = []
+        for application in applications:
+            entry = entries.get(application.resource_code)
+            if application.state in apps.UNDECIDED and entry is not None \
+                    and entry.state == catalog_pb2.ENTRY_STATE_RETIRED:
+                application = await self._close(application, entry)
+            shown.append(application)
+        return shown
+
+    async def _entry_if_known(self, code: str) -> catalog_pb2.Entry | None:
+        """The entry, or None while the catalog cannot be asked (not cached): an application is then read as stored,
+        as it was before its resource's retirement was looked for, rather than its reading failing UNAVAILABLE (the
+        step that needs the entry, an approval, still says so); it is closed when next read."""
+        try:
+            return await self._entries.get(code)
+        except ServiceError as error:
+            if error.code != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return None
+
+    async def close_retired(self) -> int:
+        """Closes every undecided application of a retired resource; returns how many (run before the figures are
+        counted, so that no retired resource's application is counted as waiting for its provider)."""
+        closed = 0
+        for code in await self._store.undecided_resources():
+            entry = await self._entries.get(code)
+            if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+                continue
+            for application in await self._store.undecided_of(code):
+                closed += (await self._close(application, entry)).state == apps.CLOSED
+        return closed
+
+    async def _close(self, application: Application, entry: catalog_pb2.Entry) -> Application:
+        """Closes ``application`` for its resource's retirement: the step is dated when the resource was retired
+        (the figures judge by it whether the provider had let the reply fall due first), names the day and the
+        catalogue's reason, and goes to the administrative log as the platform's (sharing.closed). One decided or
+        closed meanwhile by someone else is returned as it is now."""
+        retired = entry.update_time.ToDatetime(tzinfo=dt.UTC)
+        at = max([retired, *(event.time for event in application.history)])
+        platform = service_caller("authorization")
+        event = ApplicationEvent(action=apps.CLOSED_EVENT, actor_department_code=application.provider_department_code,
+                                 actor_system_id=platform.system_id, actor_display_name=apps.PLATFORM_NAME, time=at,
+                                 note=apps.retirement_note(retired.astimezone(workdays.CHINA).date(),
+                                                           entry.retire_reason))
+        admin = dataclasses.replace(self._admin(event, application.id, {
+            "resource_code": application.resource_code,
+            "applicant_department_code": application.applicant_department_code, "grant_id": ""}), time=self.now())
+        moved = await self._store.transition(application.id, apps.UNDECIDED, apps.CLOSED, event, admin=admin)
+        if moved is not None:
+            return moved[0]
+        again = await self._store.get_application(application.id)
+        assert again is not None  # applications are never deleted
+        return again
+
+    @staticmethod
+    def _require_open(application: Application, action: str) -> None:
+        """FAILED_PRECONDITION APPLICATION_CLOSED for a step on an application its resource's retirement closed,
+        saying so and what to do instead (not the bare WRONG_STATE of one decided by somebody)."""
+        if application.state != apps.CLOSED:
+            return
+        day = application.history[-1].time.astimezone(workdays.CHINA).date() if application.history else "?"
+        raise failed_precondition("APPLICATION_CLOSED", f"application {application.id} was closed when resource "
+                                  f"{application.resource_code} was retired ({day}): it cannot be {action}, since "
+                                  "nobody can grant a retired resource's use; apply for a resource the catalog "
+                                  "publishes if the need remains")
 
     def _expect_state(self, application: Application, states: tuple[int, ...], action: str) -> None:
+        self._require_open(application, action)
         if application.state not in states:
             raise failed_precondition("WRONG_STATE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: it cannot be {action} now")

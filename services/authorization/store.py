@@ -25,7 +25,7 @@ import grpc
 from govshare.authorization.v1 import sharing_pb2
 from services.authorization import retirement
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
-from services.authorization.applications import SUBMITTED, Application, ApplicationEvent, StoredDue
+from services.authorization.applications import SUBMITTED, UNDECIDED, Application, ApplicationEvent, StoredDue
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import (
     ACTIVE,
@@ -708,6 +708,21 @@ class Store:
             histories = await self._histories(conn, [r["id"] for r in rows])
         return [((r["reply_due_time"], r["seq"]), _application(r, histories[r["id"]])) for r in rows]
 
+    async def undecided_resources(self) -> list[str]:
+        """The resources with an application nobody has decided yet (SUBMITTED or ESCALATED): those whose retirement
+        would leave an application to close (Sharing.close_retired)."""
+        rows = await self.pool.fetch("SELECT DISTINCT resource_code FROM applications"
+                                     " WHERE state = ANY($1::smallint[]) ORDER BY 1", list(UNDECIDED))
+        return [row["resource_code"] for row in rows]
+
+    async def undecided_of(self, resource_code: str) -> list[Application]:
+        """Resource ``resource_code``'s applications nobody has decided yet, oldest first."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT {_APPLICATION_COLUMNS} FROM applications WHERE resource_code = $1"
+                                    " AND state = ANY($2::smallint[]) ORDER BY seq", resource_code, list(UNDECIDED))
+            histories = await self._histories(conn, [r["id"] for r in rows])
+        return [_application(r, histories[r["id"]]) for r in rows]
+
     async def reply_dues_to_recount(self) -> list[StoredDue]:
         """The reply deadlines counted without their year's calendar, or not known to have been (stored before
         migration 011), and those of the applications still awaiting their reply (their year's calendar may have
@@ -876,13 +891,13 @@ class Store:
 
     async def applications_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Applications submitted in [start, end) with the time of the provider's reply (NULL if none yet),
-        for a refusal its reason, and the time the applicant first took it from the provider, escalating or
-        withdrawing it (NULL if never)."""
+        for a refusal its reason, and the time it was first taken from the provider: the applicant escalating or
+        withdrawing it, or its resource's retirement closing it (NULL if never)."""
         return await self.pool.fetch(
             "SELECT a.applicant_department_code, a.provider_department_code, a.state, a.reply_due_time, "
             " r.time AS reply_time, r.action AS reply_action, r.note AS reply_note, "
             " (SELECT min(x.time) FROM application_events x WHERE x.application_id = a.id"
-            "   AND x.action IN ('ESCALATED', 'WITHDRAWN')) AS escalate_time "
+            "   AND x.action IN ('ESCALATED', 'WITHDRAWN', 'CLOSED')) AS escalate_time "
             "FROM applications a LEFT JOIN LATERAL (SELECT e.time, e.action, e.note FROM application_events e "
             "  WHERE e.application_id = a.id AND e.action IN ('APPROVED', 'REFUSED') ORDER BY e.id LIMIT 1) r "
             "  ON true "

@@ -156,6 +156,12 @@ class DecisionCache:
         # so no decision is kept, and each call asks again.
         self._holding = True
 
+    @property
+    def generation(self) -> int:
+        """Bumped by every invalidation (a grant or catalog change heard, the subscription lost or back): read before
+        a decision is asked and again before its answer leaves, it tells whether the decision may have changed."""
+        return self._generation
+
     async def get(self, key: DecisionKey) -> Decision:
         decision = self._decisions.get(key)
         if decision is not None and decision.expires > self._clock():

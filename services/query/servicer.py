@@ -553,8 +553,11 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         items = _items(request.items, resource, violations)
         if violations:
             raise invalid_argument(violations)
+        seen = deps.decisions.generation
         decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access)
         record = await deps.records.get(resource.target, resource.dataset, key)
+        decision = await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY,
+                                              access, decision, seen)
         if record is None:
             # The message names no key: error texts end up in callers' logs.
             raise not_found(f"a record of {resource.code} for this key", reason="RECORD_NOT_FOUND")
@@ -580,9 +583,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise invalid_argument(violations)
         errors = [key_error(kind, key) for key in keys]
         valid = list(dict.fromkeys(key for key, error in zip(keys, errors, strict=True) if error is None))
+        seen = deps.decisions.generation
         decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
                                       calls=len(valid))
         records = await deps.records.get_many(resource.target, resource.dataset, valid) if valid else {}
+        decision = await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY,
+                                              access, decision, seen)
         response = query_pb2.BatchQueryResponse()
         unreadable = _unreadable_message(access)
         errors = [error or (unreadable if records.get(key) is UNREADABLE else None)
@@ -656,9 +662,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             # its claims in another order, and another 24 of them named, at every call. Sorted on refusal only.
             raise invalid_argument([*violations, *sorted(refused_claims, key=lambda violation: violation.field)])
         items = tuple(sorted(claims))
-        await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
-                           required=items, answers_values=False)
+        seen = deps.decisions.generation
+        decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
+                                      required=items, answers_values=False)
         record = await deps.records.get(resource.target, resource.dataset, key)
+        await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
+                                   decision, seen, required=items, answers_values=False)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
                                      resource.citizen_id_items, resource.logical_items, resource.datetime_items,
@@ -766,6 +775,39 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         # The grant the (cached) decision names, counted or not: an attribute the record carries, no lookup.
         access.items, access.grant_id = decision.allowed_items, decision.grant_id
         return decision
+
+    @staticmethod
+    async def _still_in_force(deps: Dependencies, caller: Caller, resource: Resource, purpose: int,
+                              items: tuple[str, ...], method: int, access: Access, decision: Decision, seen: int,
+                              required: Iterable[str] = (), answers_values: bool = True) -> Decision:
+        """``decision`` when no grant or catalog change was heard since ``seen`` (DecisionCache.generation, read
+        before it was asked), else the decision asked again, or PERMISSION_DENIED saying why, nothing of the record
+        sent. A record read from a department's 前置机 takes up to its timeout: a grant revoked meanwhile (the
+        provider's 审批人 told it was revoked, the holder's decisions dropped) was still answered under, the values
+        leaving after the revocation (R-APP-4: it takes effect at once), and a grant narrowed meanwhile answered as
+        it was. The hot path pays one comparison; the decision is asked again only after such a change."""
+        if deps.decisions.generation == seen:
+            return decision
+        again = await deps.decisions.get(_decision_key(caller, resource, purpose, items, method))
+        while_read = "(decided again once the record was read, a grant or catalog change having come meanwhile: " \
+                     "nothing of the record was sent)"
+        missing = [item for item in required if item not in again.allowed_items]
+        if (not again.allowed or missing) and access.counted is not None:
+            # Nothing is sent: the calls counted against the grant (still live when narrowed) are given back, as a
+            # retry under the grant as it now stands counts them again.
+            await deps.quotas.give_back(*access.counted)
+            access.counted = None
+        if not again.allowed:
+            raise permission_denied(again.deny_reason, f"{again.message or f'access to {resource.code} denied'} "
+                                    f"{while_read}", **_denied(again.denied_items))
+        if missing:
+            raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)} {while_read}",
+                                    **_denied(missing))
+        if answers_values:
+            # Answered as the grant now says (a narrowed one gives fewer items, or masks them); the call stays
+            # counted against the grant it was counted against.
+            access.items, access.grant_id = again.allowed_items, again.grant_id or access.grant_id
+        return again
 
     @staticmethod
     async def _provenance(deps: Dependencies, resource: Resource, key: str,

@@ -47,6 +47,7 @@ from govshare.authorization.v1 import sharing_pb2 as sh
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from services.authorization.applications import Terms
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
 from services.authorization.figures import department_figures
@@ -295,7 +296,9 @@ async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_s
               signer=CallerMetadata.of(settings))
     try:
         provider, user = await own.department(), await own.department()
-        grant = await own.grant(provider, user, await own.publish(provider))
+        entry = await own.publish(provider)
+        grant = await own.grant(provider, user, entry)
+        waiting = await own.submit(user, entry)
         await catalog.stop(0)
         get = sh.GetGrantRequest(id=grant.id)
         for _ in range(200):  # the change event drops the cached entry (a bounded poll)
@@ -316,6 +319,15 @@ async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_s
         finally:
             await conn.close()
         assert state == sh.GRANT_STATE_ACTIVE
+        # An application is read as stored while the catalog cannot say whether its resource was retired (closing it
+        # then): reading it does not fail for the catalog.
+        got = await own.sharing.GetApplication(sh.GetApplicationRequest(id=waiting.id), metadata=own.md(user),
+                                               timeout=10)
+        assert got.application.state == sh.APPLICATION_STATE_SUBMITTED
+        listed = await own.sharing.ListApplications(sh.ListApplicationsRequest(
+            role=sh.APPLICATION_ROLE_PROVIDER, state=sh.APPLICATION_STATE_SUBMITTED), metadata=own.md(provider),
+            timeout=10)
+        assert [a.id for a in listed.applications] == [waiting.id]
     finally:
         await own.auth.close()
         await own.catalog.close()
@@ -606,7 +618,10 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     entry = await env.publish(provider)
     in_review = await env.publish(provider, review=False)
     grant = await env.grant(provider, user, entry)
-    await env.submit(user, entry)  # an application still open
+    await env.submit(user, entry)  # an application still open (closed once the entry is retired)
+    # An application the department made, for another department's resource: retiring its own entries leaves it open.
+    elsewhere = await env.publish(await env.department())
+    own = await env.submit(provider, elsewhere)
     system = await _new_system(env, provider)
     admin = env.md(AUTHORITY)
 
@@ -616,7 +631,7 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     assert reason == "DEPARTMENT_HAS_PUBLISHED_ENTRIES"
     for part in ("published catalogue entries: 1 (retire them with RetireEntry", "catalogue entries in review: 1 (have "
                  "the authority's reviewer return them with ReviewEntry)", "live grants as provider or "
-                 "consumer: 1 (revoke them with RevokeGrant)", "open applications: 1 (have them decided or withdrawn)",
+                 "consumer: 1 (revoke them with RevokeGrant)", "open applications: 2 (have them decided or withdrawn)",
                  "enabled business systems: 1 (disable them with DisableSystem)"):
         assert part in message, message
     assert "persons" not in message
@@ -640,10 +655,11 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_OPEN_APPLICATIONS"
-    for application in await _applications_for(env, user, entry):
-        if application.state == sh.APPLICATION_STATE_SUBMITTED:
-            await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=application.id),
-                                                  metadata=env.md(user), timeout=10)
+    # The user's application for the retired entry was closed with it; the department's own is withdrawn.
+    assert sorted(a.state for a in await _applications_for(env, user, entry)) == [
+        sh.APPLICATION_STATE_APPROVED, sh.APPLICATION_STATE_CLOSED]
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=own.id), metadata=env.md(provider),
+                                          timeout=10)
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_ENABLED_SYSTEMS"
@@ -676,6 +692,27 @@ async def test_a_grant_its_entrys_retirement_ended_does_not_block_a_departments_
     assert info is not None and dict(info.metadata) == {"live_grants": "1"}, caught.value.details()
     await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=live.id, reason="机构改革"),
                                   metadata=env.md(approver(provider)), timeout=10)
+    retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
+                                                    timeout=10)).department
+    assert retired.retire_time.seconds
+
+
+async def test_an_application_its_entrys_retirement_closed_does_not_block_a_departments_retirement(env: Env) -> None:
+    """机构改革: the provider retires its entry first, as the first blocker asks, which closes the applications nobody
+    had decided; yet one nobody had read since was still stored SUBMITTED and counted open
+    (DEPARTMENT_HAS_OPEN_APPLICATIONS, 'have them decided or withdrawn'), which nobody could do any more. It is closed
+    before the count; an application of an entry still published still blocks."""
+    provider, user = await env.department(), await env.department()
+    ended, kept = await env.publish(provider), await env.publish(provider)
+    await env.submit(user, ended)
+    waiting = await env.submit(user, kept)
+    await retire_entry(env, provider, user, ended, "机构改革")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and dict(info.metadata) == {"open_applications": "1"}, caught.value.details()
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=waiting.id), metadata=env.md(user),
+                                          timeout=10)
     retired = (await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY),
                                                     timeout=10)).department
     assert retired.retire_time.seconds
@@ -1070,29 +1107,151 @@ async def test_an_application_for_a_retired_resource_is_not_escalated(  # type: 
         env: Env, parties) -> None:
     """Once the resource is retired, the authority's coordination can only refuse (NOT_PUBLISHED): the applicant
     escalated a refusal, or an application left unanswered, and waited for a decision that could grant nothing. The
-    escalation is refused saying so and what to do instead; the application stays as it was."""
+    escalation of the refusal is refused saying so and that the refusal stands; the one left unanswered was closed
+    by the retirement, and its escalation is refused saying that."""
     provider, user, entry = parties
     refused = await env.submit(user, entry)
     await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
     unanswered = await env.submit(user, entry)
     await due_yesterday(env, unanswered.id)
     await retire_entry(env, provider, user, entry, "职能划转")
-    for application, instead in ((refused, "the refusal stands"), (unanswered, "withdraw the application")):
-        reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
-            id=application.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
-            grpc.StatusCode.FAILED_PRECONDITION)
-        assert reason == "RESOURCE_RETIRED" and f"resource {entry.code} was retired on " in message, message
-        assert instead in message, message
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=refused.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
+        grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "RESOURCE_RETIRED" and f"resource {entry.code} was retired on " in message, message
+    assert "the refusal stands" in message, message
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id), metadata=env.md(user),
-                                              timeout=10)
+        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=refused.id, reason="低保审核为法定职责"),
+                                              metadata=env.md(user), timeout=10)
     assert problem_of(caught.value).message.startswith("该资源目录已撤销，共享主管部门协调也不能再准予使用")
-    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=unanswered.id), metadata=env.md(user),
-                                           timeout=10)
-    assert got.application.state == sh.APPLICATION_STATE_SUBMITTED
-    withdrawn = await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=unanswered.id),
-                                                      metadata=env.md(user), timeout=10)
-    assert withdrawn.application.state == sh.APPLICATION_STATE_WITHDRAWN
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=unanswered.id), metadata=env.md(user), timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "APPLICATION_CLOSED" and f"resource {entry.code} was retired" in message, message
+    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=refused.id), metadata=env.md(user), timeout=10)
+    assert got.application.state == sh.APPLICATION_STATE_REFUSED
+
+
+async def test_an_undecided_application_is_closed_by_its_resources_retirement(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application nobody had decided when its resource was retired stayed SUBMITTED (or ESCALATED) for ever: in
+    the provider's list to answer, counted by supervision as unanswered past its due day month after month, the
+    applicant told nothing until somebody refused it. The retirement closes it (APPLICATION_STATE_CLOSED), its last
+    step naming the day and the catalogue's reason, logged as sharing.closed; nobody can answer, coordinate or
+    withdraw it afterwards (APPLICATION_CLOSED); it counts as unanswered only when its reply had fallen due before
+    the retirement."""
+    provider, user, entry = parties
+    waiting, late, escalated = [await env.submit(user, entry) for _ in range(3)]
+    await due_yesterday(env, late.id)
+    await env.reply(provider, escalated.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=escalated.id, reason="低保审核为法定职责"),
+                                          metadata=env.md(user), timeout=10)
+    await retire_entry(env, provider, user, entry, "职能划转")
+    waiting_list = await env.sharing.ListApplications(sh.ListApplicationsRequest(
+        role=sh.APPLICATION_ROLE_PROVIDER, state=sh.APPLICATION_STATE_SUBMITTED), metadata=env.md(provider),
+        timeout=10)
+    assert {a.id for a in waiting_list.applications} & {waiting.id, late.id} == set()
+    overdue = await env.sharing.ListApplications(sh.ListApplicationsRequest(overdue_only=True),
+                                                 metadata=env.md(AUTHORITY), timeout=10)
+    assert late.id not in {a.id for a in overdue.applications}
+    for application in (waiting, late, escalated):
+        got = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                                timeout=10)).application
+        assert got.state == sh.APPLICATION_STATE_CLOSED and not got.overdue, got
+        step = got.history[-1]
+        assert (step.action, step.actor_department_code, step.actor_display_name) == (
+            "CLOSED", provider.department_code, "共享平台")
+        assert "撤销（职能划转）" in step.note and "申请随之终止" in step.note, step.note
+    reason, _, message = await fails(env.reply(provider, waiting.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "APPLICATION_CLOSED" and f"resource {entry.code} was retired" in message, message
+    reason, _, _ = await fails(env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=late.id),
+                                                               metadata=env.md(user), timeout=10),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "APPLICATION_CLOSED"
+    reason, _, _ = await fails(env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason="资源已撤销"), metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
+        grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "APPLICATION_CLOSED"
+    logged = await admin_log_pb2_grpc.AdminLogServiceStub(env.auth).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="sharing.closed", actor_department_code=provider.department_code),
+        metadata=env.md(AUTHORITY), timeout=10)
+    assert {e.target for e in logged.events} == {waiting.id, late.id, escalated.id}
+
+    # Time passes: the waiting one's reply fell due yesterday, after the retirement (two days ago) had closed it;
+    # the late one's had fallen due before it. Only the late one is the provider's failure to answer.
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".application_events SET time = now() - interval \'2 days\''
+                           " WHERE application_id = ANY($1::text[]) AND action = 'CLOSED'", [waiting.id, late.id])
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\','
+                           " create_time = now() - interval '3 days' WHERE id = $1", waiting.id)
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'3 days\','
+                           " create_time = now() - interval '3 days' WHERE id = $1", late.id)
+    finally:
+        await conn.close()
+    start, stop = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    start.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=4))
+    stop.FromDatetime(dt.datetime.now(dt.UTC))
+    rows = (await figures_pb2_grpc.SharingFiguresServiceStub(env.auth).ListDepartmentFigures(
+        figures_pb2.ListDepartmentFiguresRequest(start_time=start, end_time=stop),
+        metadata=env.md(service_caller("supervision")), timeout=10)).figures
+    assert sum(f.value for f in rows if (f.department_code, f.name, f.dimension) == (
+        provider.department_code, "applications.unreplied_overdue", "")) == 1
+
+
+async def test_an_approval_crossing_its_resources_retirement_closes_the_application(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """The provider's 审批人 approves an application read before its resource was retired, the retirement heard
+    before the grant is made: the approval was refused NOT_PUBLISHED 'refuse the application, saying so', and the
+    refusal the 审批人 then tried was refused APPLICATION_CLOSED. The application is closed there and then, and the
+    approval refused APPLICATION_CLOSED saying so."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    retired = cat.Entry()
+    retired.CopyFrom(entry)
+    retired.state = cat.ENTRY_STATE_RETIRED
+    retired.retire_reason = "职能划转"
+    retired.update_time.GetCurrentTime()
+
+    class Retiring:  # the resource as the approval reads it: published when the application is read, then retired
+        reads = 0
+
+        async def get(self, _code: str) -> cat.Entry:
+            self.reads += 1
+            return entry if self.reads == 1 else retired
+
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, Retiring(), None, env.settings)  # type: ignore[arg-type]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.reply(approver(provider), application.id, sh.REPLY_DECISION_APPROVE, "", Terms())
+    finally:
+        await store.close()
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "APPLICATION_CLOSED")
+    got = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                            timeout=10)).application
+    assert got.state == sh.APPLICATION_STATE_CLOSED and not got.grant_id
+
+
+async def test_figures_close_the_applications_of_a_retired_resource_nobody_read(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Supervision's figures are counted with every undecided application of a retired resource closed first, not
+    only those somebody happened to read since: left SUBMITTED and past due, it was counted against the provider."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await retire_entry(env, provider, user, entry, "职能划转")
+    start, stop = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    start.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    stop.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    await figures_pb2_grpc.SharingFiguresServiceStub(env.auth).ListDepartmentFigures(
+        figures_pb2.ListDepartmentFiguresRequest(start_time=start, end_time=stop),
+        metadata=env.md(service_caller("supervision")), timeout=10)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        state = await conn.fetchval('SELECT state FROM "authorization".applications WHERE id = $1', application.id)
+    finally:
+        await conn.close()
+    assert state == sh.APPLICATION_STATE_CLOSED
 
 
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
@@ -2167,16 +2326,20 @@ async def test_a_grant_of_a_retired_entry_is_not_adjusted(env: Env, parties) -> 
     assert (kept.expire_time, kept.policy_version) == (grant.expire_time, grant.policy_version)
 
 
-async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refused(  # type: ignore[no-untyped-def]
+async def test_an_application_pending_when_its_entry_is_retired_is_neither_approved_nor_refused(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
-    """Approving it made a grant on a retired resource: the provider must refuse it instead (R-CAT-3)."""
+    """Approving it made a grant on a retired resource (R-CAT-3); the retirement closed it, so the provider's reply,
+    approval or refusal, is refused saying so, and nothing is granted."""
     provider, user, entry = parties
     application = await env.submit(user, entry)
     await retire_entry(env, provider, user, entry, "职责调整")
-    reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
-    assert reason == "NOT_PUBLISHED" and "RETIRED" in message
-    refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已停止共享")
-    assert refused.application.state == sh.APPLICATION_STATE_REFUSED and not refused.grant.id
+    for decision in (sh.REPLY_DECISION_APPROVE, sh.REPLY_DECISION_REFUSE):
+        reply = env.reply(provider, application.id, decision=decision, reason="该资源已停止共享")
+        reason, _, message = await fails(reply, grpc.StatusCode.FAILED_PRECONDITION)
+        assert reason == "APPLICATION_CLOSED" and "retired" in message, message
+    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                           timeout=10)
+    assert got.application.state == sh.APPLICATION_STATE_CLOSED and not got.application.grant_id
 
 
 async def test_an_application_pending_when_its_entry_becomes_not_shared_can_only_be_refused(  # type: ignore[no-untyped-def]

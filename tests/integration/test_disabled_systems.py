@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from stdnum.cn import uscc
 
 from govshare.authorization.v1 import (
@@ -474,13 +475,14 @@ async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord: 
 
 async def _approved_download(platform, code: str, items: list[str],  # type: ignore[no-untyped-def]
                              unmasked_items: tuple[str, ...] = (), quota: int = 0,
-                             days: int = 365) -> sharing_pb2.Grant:
-    """The 民政局's grant of ``items`` of ``code`` for batch download (``quota`` calls, 0: unlimited) for ``days``,
-    approved by the 人社局's 审批人."""
+                             days: int = 365,
+                             methods: tuple[int, ...] = (common.SHARE_METHOD_BATCH_DOWNLOAD,)) -> sharing_pb2.Grant:
+    """The 民政局's grant of ``items`` of ``code`` for batch download (or ``methods``; ``quota`` calls, 0:
+    unlimited) for ``days``, approved by the 人社局's 审批人."""
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     application = sharing_pb2.Application(
         resource_code=code, items=items, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
-        methods=[common.SHARE_METHOD_BATCH_DOWNLOAD], quota=quota)
+        methods=list(methods), quota=quota)
     application.requested_expire_time.FromSeconds(int(time.time()) + days * 86400)
     submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                                 metadata=platform.metadata("civil"), timeout=10)
@@ -748,3 +750,94 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revok
         assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
         assert "stopped after 1 rows" in stopped.value.details()
         assert whole.id in stopped.value.details() and wider.id in stopped.value.details()
+
+
+class HeldLookup(GatedProvider):
+    """A 前置机 answering a lookup of ``held`` only once ``gate`` is set (``looking`` is set when it is asked), and
+    of any other key at once."""
+
+    def __init__(self, department: str, held: str) -> None:
+        super().__init__(department)
+        self.held = held
+        self.looking = asyncio.Event()
+
+    async def _record(self, key: str) -> provider_pb2.Record:
+        if key == self.held:
+            self.looking.set()
+            await self.gate.wait()
+        return provider_pb2.Record(key=key, values={"card_no": key})
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.LookupResponse(found=True, record=await self._record(request.key))
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.BatchLookupResponse(records=[await self._record(key) for key in request.keys])
+
+
+async def test_a_query_whose_grant_is_revoked_while_its_record_is_read_is_refused(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """R-APP-4: a revocation takes effect at once. A Query decided under a grant, its record still being read from
+    the provider's 前置机 when the 审批人 revoked the grant, was answered with the record once it came, the query
+    service having heard of the revocation meanwhile. The decision is asked again when a grant change came while the
+    record was read: the Query is refused REVOKED, nothing of the record sent."""
+    provider = HeldLookup(platform.credentials.systems["social"]["department"], held="row-1")
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
+        grant = await _approved_download(platform, code, ["card_no"], methods=(common.SHARE_METHOD_ONLINE_QUERY,))
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+
+        def query(key: str) -> Awaitable[query_pb2.QueryResponse]:
+            return stub.Query(query_pb2.QueryRequest(resource_code=code, key=key, items=["card_no"], purpose=WORK),
+                              metadata=platform.metadata("civil"), timeout=30)
+
+        # Answered, its record now held by the query service: asked again, it reaches the decision only.
+        assert (await query("row-0")).values["card_no"] == "row-0"
+        held = asyncio.ensure_future(query("row-1"))
+        await provider.looking.wait()
+        await _revoke(platform, grant.id)
+        refused = await _refused_soon(lambda: query("row-0"))  # the query service has dropped the decision
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, refused.details()
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            answered = await held
+            raise AssertionError(f"answered under the revoked grant: {answered}")
+        info, _ = details_of(caught.value)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+        assert info is not None and info.reason == "REVOKED", caught.value.details()
+        assert "nothing of the record was sent" in caught.value.details()
+
+
+async def test_a_query_refused_for_a_grant_narrowed_while_its_record_is_read_gives_its_call_back(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A Query counted against its grant's quota, then refused because the grant was narrowed (no longer online
+    query) while its record was read, got nothing: its call is given back to the grant, still live, so the
+    department's download under it (the grant's last call) is not refused QUOTA_EXHAUSTED."""
+    provider = HeldLookup(platform.credentials.systems["social"]["department"], held="row-1")
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
+        grant = await _approved_download(platform, code, ["card_no"], quota=2, methods=(
+            common.SHARE_METHOD_ONLINE_QUERY, common.SHARE_METHOD_BATCH_DOWNLOAD))
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+
+        def query(key: str) -> Awaitable[query_pb2.QueryResponse]:
+            return stub.Query(query_pb2.QueryRequest(resource_code=code, key=key, items=["card_no"], purpose=WORK),
+                              metadata=platform.metadata("civil"), timeout=30)
+
+        assert (await query("row-0")).values["card_no"] == "row-0"  # the grant's first call
+        held = asyncio.ensure_future(query("row-1"))  # its second, counted when decided
+        await provider.looking.wait()
+        narrowed = sharing_pb2.Grant(id=grant.id, methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+        await sharing_pb2_grpc.SharingServiceStub(platform.channel).UpdateGrant(sharing_pb2.UpdateGrantRequest(
+            grant=narrowed, update_mask=field_mask_pb2.FieldMask(paths=["methods"])),
+            metadata=platform.person("social", APPROVER), timeout=10)
+        refused = await _refused_soon(lambda: query("row-0"))  # the query service has dropped the decision
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, refused.details()
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            answered = await held
+            raise AssertionError(f"answered under the narrowed grant: {answered}")
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+        assert "nothing of the record was sent" in caught.value.details()
+        pages = stub.Export(query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+                            metadata=platform.metadata("civil"), timeout=30)
+        assert [row.key async for page in pages for row in page.rows] == ["row-1", "row-2"]

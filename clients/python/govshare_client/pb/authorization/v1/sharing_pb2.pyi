@@ -23,6 +23,7 @@ class ApplicationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPLICATION_STATE_COORDINATED_GRANTED: _ClassVar[ApplicationState]
     APPLICATION_STATE_COORDINATED_REFUSED: _ClassVar[ApplicationState]
     APPLICATION_STATE_WITHDRAWN: _ClassVar[ApplicationState]
+    APPLICATION_STATE_CLOSED: _ClassVar[ApplicationState]
 
 class GrantState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -51,6 +52,7 @@ APPLICATION_STATE_ESCALATED: ApplicationState
 APPLICATION_STATE_COORDINATED_GRANTED: ApplicationState
 APPLICATION_STATE_COORDINATED_REFUSED: ApplicationState
 APPLICATION_STATE_WITHDRAWN: ApplicationState
+APPLICATION_STATE_CLOSED: ApplicationState
 GRANT_STATE_UNSPECIFIED: GrantState
 GRANT_STATE_ACTIVE: GrantState
 GRANT_STATE_REVOKED: GrantState
