@@ -723,6 +723,18 @@ def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
         **trial, "heavyReads": {"query": {"enabled": True, "readReplica": False}}}))
 
 
+@pytest.mark.parametrize("file", ["values-extranet.yaml", "values-intranet.yaml"])
+def test_mtls_turned_off_outside_a_trial_fails_the_render_unless_meant(file: str) -> None:
+    """mtls.enabled: false rendered anywhere: every service and the edge listened in plaintext, the internal key,
+    persons' tokens and the records crossing the cluster's network in clear (on the extranet, callers' bearer tokens
+    through the load balancer), nothing said. Outside a trial it now takes mtls.allowPlaintext too."""
+    with pytest.raises(helm.HelmError, match=r"mtls.enabled is false outside a trial install: every service and the "
+                                              r"edge would listen in plaintext.*set mtls.allowPlaintext=true"):
+        render_chart(user_values((file,), {"mtls": {"enabled": False}}))
+    plain = render_chart(user_values((file,), {"mtls": {"enabled": False, "allowPlaintext": True}}))
+    assert not any("GOVSHARE_TLS_CERT" in env_of(c) for _, spec in workloads(plain) for c in containers(spec))
+
+
 def _settings_the_processes_read() -> set[str]:
     """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
     names: set[str] = set()

@@ -727,6 +727,18 @@ replica, which a trial does not have, is refused too.
 {{- end -}}
 
 {{/*
+Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
+every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
+crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
+bearer tokens in clear, with nothing said. docs/deploy.md's trial command turns it off on purpose.
+*/}}
+{{- define "govshare.checkMtls" -}}
+{{- if not (or .Values.mtls.enabled .Values.trial.enabled .Values.mtls.allowPlaintext) -}}
+{{- fail "mtls.enabled is false outside a trial install: every service and the edge would listen in plaintext, the internal key, persons' tokens and the records returned readable on the network (on the extranet, callers' bearer tokens through the load balancer). Keep mtls.enabled=true (cert-manager, or the Secrets of docs/deploy.md's \"mTLS between the services\"), or set mtls.allowPlaintext=true as well to run without TLS on purpose" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS certificate times cert-manager refuses (its webhook, in the middle of `helm install`): a renewal
 window (renewBefore) as long as the certificate's whole life (duration) or longer.
 */}}
