@@ -735,6 +735,26 @@ def test_mtls_turned_off_outside_a_trial_fails_the_render_unless_meant(file: str
     assert not any("GOVSHARE_TLS_CERT" in env_of(c) for _, spec in workloads(plain) for c in containers(spec))
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"console": {"sessionStore": "memory", "redisUrl": {"name": "console-redis", "key": "url"}}},
+     r'console.redisUrl \(Secret "console-redis", key "url"\) is not used while console.sessionStore is memory: '
+     r"the console keeps its sessions in each replica's memory and reaches no Redis. Set console.sessionStore=redis"),
+    ({"heavyReads": {"query": {"readReplica": True}}},
+     r"heavyReads.query.readReplica is true while heavyReads.query.enabled is false: no pod reads from the replica.*"
+     r"Set heavyReads.query.enabled=true"),
+])
+def test_a_setting_another_makes_the_release_ignore_fails_the_render_naming_both(overrides: dict,
+                                                                                   message: str) -> None:
+    """console.redisUrl with in-memory sessions rendered a console reaching no Redis (the ACL user made for it never
+    used, the sessions lost at every restart), and heavyReads.<service>.readReplica with that service's heavy-read
+    replicas off rendered no pod reading the replica, the listings left on the primary; nothing said either."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    assert render_chart(user_values(("values-intranet.yaml",), {
+        "console": {"sessionStore": "redis", "redisUrl": {"name": "console-redis", "key": "url"}},
+        "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
+
+
 def _settings_the_processes_read() -> set[str]:
     """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
     names: set[str] = set()

@@ -727,6 +727,24 @@ replica, which a trial does not have, is refused too.
 {{- end -}}
 
 {{/*
+Refuses a setting the release would ignore because of another: console.redisUrl with console.sessionStore memory
+(the console then reaches no Redis, so the ACL user the operator made for it was never used and the sessions stayed
+in each replica's memory, a restart signing everyone out), and heavyReads.<service>.readReplica while that service's
+heavy-read replicas are off (no pod reads the replica: the listings stay on the primary, in the service's pods).
+*/}}
+{{- define "govshare.checkIgnored" -}}
+{{- $c := .Values.console -}}
+{{- if and $c.enabled (eq $c.sessionStore "memory") (or $c.redisUrl.name $c.redisUrl.key) -}}
+{{- fail (printf "console.redisUrl (Secret %q, key %q) is not used while console.sessionStore is memory: the console keeps its sessions in each replica's memory and reaches no Redis. Set console.sessionStore=redis to keep them in that Redis, or unset console.redisUrl" (default .Values.secrets.existingSecret $c.redisUrl.name) $c.redisUrl.key) -}}
+{{- end -}}
+{{- range $service, $heavy := .Values.heavyReads -}}
+{{- if and $heavy.readReplica (not $heavy.enabled) -}}
+{{- fail (printf "heavyReads.%s.readReplica is true while heavyReads.%s.enabled is false: no pod reads from the replica, and the %s's listings stay on the primary in its own pods. Set heavyReads.%s.enabled=true to serve them from heavy-read replicas reading it, or unset heavyReads.%s.readReplica" $service $service $service $service $service) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
 every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
 crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
