@@ -323,7 +323,8 @@ def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
         "metrics": {"podMonitor": {"enabled": True, "interval": "1m30s"}},
         "sync": {"import": {"schedule": "*/15 8-18 ? * MON-FRI"}, "timeZone": "America/Argentina/Buenos_Aires"},
         "networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/16", "ports": [7100]},
-                                                {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
+                                                {"cidr": "2001:db8::/32", "ports": [7100]}]}}),
+        api_versions=("monitoring.coreos.com/v1",))
     schedules = {o["metadata"]["name"]: o["spec"]["schedule"] for o in objects if o["kind"] == "CronJob"}
     assert schedules == {"govshare-supervision-snapshot": "@daily", "govshare-import-bundle": "*/15 8-18 ? * MON-FRI"}
 
@@ -753,6 +754,19 @@ def test_a_setting_another_makes_the_release_ignore_fails_the_render_naming_both
     assert render_chart(user_values(("values-intranet.yaml",), {
         "console": {"sessionStore": "redis", "redisUrl": {"name": "console-redis", "key": "url"}},
         "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
+
+
+def test_pod_monitors_on_a_cluster_without_the_prometheus_operator_fail_the_render_saying_so(
+        rendered: dict[str, Variant]) -> None:
+    """metrics.podMonitor.enabled rendered PodMonitors whatever the cluster served: without the Prometheus Operator
+    `helm install` stopped on "no matches for kind PodMonitor", naming no value. The render now says what to do;
+    with the Operator's API (the intranet-cert-manager variant) they render, and `helm lint`, which knows no cluster,
+    still passes (test_lint_strict_passes)."""
+    refused = (r"metrics.podMonitor.enabled is true but the cluster serves no monitoring.coreos.com/v1.*"
+               r"pass --api-versions monitoring.coreos.com/v1")
+    with pytest.raises(helm.HelmError, match=refused):
+        render_chart(user_values(("values-intranet.yaml",), {"metrics": {"podMonitor": {"enabled": True}}}))
+    assert rendered["intranet-cert-manager"].of_kind("PodMonitor")
 
 
 def _settings_the_processes_read() -> set[str]:

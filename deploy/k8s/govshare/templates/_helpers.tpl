@@ -745,6 +745,18 @@ heavy-read replicas are off (no pod reads the replica: the listings stay on the 
 {{- end -}}
 
 {{/*
+Refuses metrics.podMonitor.enabled on a cluster without the Prometheus Operator's API: the PodMonitors rendered, and
+`helm install` or `helm upgrade` then stopped on "no matches for kind PodMonitor … ensure CRDs are installed
+first", naming no value. `helm lint` knows no cluster (and takes no --api-versions), so it is not refused there:
+lint renders with neither IsInstall nor IsUpgrade, which `helm template`, install and upgrade set.
+*/}}
+{{- define "govshare.checkPodMonitor" -}}
+{{- if and .Values.metrics.podMonitor.enabled (or .Release.IsInstall .Release.IsUpgrade) (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) -}}
+{{- fail "metrics.podMonitor.enabled is true but the cluster serves no monitoring.coreos.com/v1, the Prometheus Operator's API: the API server would refuse the PodMonitors mid-install. Install the Operator (its CRDs) first, or set metrics.podMonitor.enabled=false and let Prometheus scrape the pods by their prometheus.io annotations (metrics.annotations); with `helm template`, which knows no cluster, pass --api-versions monitoring.coreos.com/v1" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
 every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
 crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
