@@ -217,6 +217,20 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/jobs/tolerations/0/effect"),
     ("values-intranet.yaml", {"components": {"query": {"resources": {"requests": {"cpu": "1", "memroy": "1Gi"}}}}},
      "/components/query/resources/requests"),
+    # An affinity's operator, weight and term are checked by the API server ("Unsupported value", "must be in the
+    # range 1-100", "Required value"): they were any object.
+    ("values-intranet.yaml", {"jobs": {"affinity": {"nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 0, "preference": {"matchExpressions": [{"key": "ssd", "operator": "Exists"}]}}]}}}},
+     "/jobs/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/weight"),
+    ("values-intranet.yaml", {"components": {"catalog": {"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "dedicated", "operator": "Equals", "values": ["govshare"]}]}]}}}}}},
+     "/components/catalog/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/"
+     "matchExpressions/0/operator"),
+    ("values-intranet.yaml", {"console": {"affinity": {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"a": "b"}}}]}}}},
+     "/console/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0"),
     # The govshare image's tag is every object's app.kubernetes.io/version label ("a valid label must be … at most
     # 63 characters"): a tag with a space, or of 64 characters, was any string.
     ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
@@ -256,21 +270,57 @@ def test_an_image_name_the_container_runtime_cannot_read_fails_the_render_naming
      "/console/affinity", "podAntiAfinity"),
     ({"heavyReads": {"query": {"enabled": True, "tolerations": [{"key": "x", "tolerationSecond": 30}]}}},
      "/heavyReads/query/tolerations/0", "tolerationSecond"),
+    # Deeper in an affinity: the API server dropped a misspelt selector as it did a misspelt affinity, so the term
+    # selected every pod (or none) and the replicas were placed as if it were not there.
+    ({"components": {"query": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                            "labelSelector": {"matchLabel": {"app.kubernetes.io/component": "query"}}}}
+    ]}}}}}, "/components/query/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/"
+            "podAffinityTerm/labelSelector", "matchLabel"),
+    ({"jobs": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpression": [{"key": "dedicated", "operator": "In", "values": ["govshare"]}]}]}}}}},
+     "/jobs/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0",
+     "matchExpression"),
+    ({"console": {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {}, "namespace": ["govshare"]}]}}}},
+     "/console/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/0", "namespace"),
 ])
 def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict, path: str, key: str) -> None:
     """tolerations and affinity were any objects: the API server drops a field it does not know (a warning helm
     shows among others), so `operater: Exists` left a toleration of the key's empty value, which tolerates nothing
     (the pods Pending on the dedicated nodes' taint), and `podAntiAfinity` left the replicas free to share a node.
-    The schema now knows their fields; the well-spelt ones still render."""
+    The schema now knows their fields, an affinity's down to its selectors."""
     with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{key}' not allowed"):
         render_chart(user_values(("values-extranet.yaml",), overrides))
-    assert render_chart(user_values(("values-extranet.yaml",), {
+
+
+def test_well_spelt_scheduling_fields_render_as_valid_kubernetes() -> None:
+    """Every field the schema knows of a toleration, a resource and an affinity renders, and the API server's schema
+    takes the result (the schema refuses no field Kubernetes has)."""
+    well_spelt = render_chart(user_values(("values-extranet.yaml",), {
         "components": {"query": {"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule",
                                                   "tolerationSeconds": 30}],
                                  "resources": {"requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
                                                             "hugepages-2Mi": "0", "example.com/device": "1"},
                                                "limits": {"cpu": "1", "memory": "1Gi"}}}},
-        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
+        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}},
+        "jobs": {"affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "dedicated", "operator": "In", "values": ["govshare"]},
+                                          {"key": "cpus", "operator": "Gt", "values": ["4"]}],
+                     "matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["node-1"]}]}]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 1, "preference": {"matchExpressions": [{"key": "ssd", "operator": "Exists"}]}}]},
+            "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "topology.kubernetes.io/zone", "namespaces": ["govshare"],
+                 "namespaceSelector": {}, "labelSelector": {"matchExpressions": [
+                     {"key": "app.kubernetes.io/component", "operator": "In", "values": ["postgresql"]}]}}]},
+            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                    "matchLabelKeys": ["pod-template-hash"],
+                                                    "labelSelector": {"matchLabels": {"app": "x"}}}}]}}}}))
+    assert [version for version in KUBE_VERSIONS if _validate_all(well_spelt, version)] == []
 
 
 @pytest.mark.parametrize(("overrides", "path", "problem"), [
