@@ -729,13 +729,18 @@ replica, which a trial does not have, is refused too.
 {{/*
 Refuses a setting the release would ignore because of another: console.redisUrl with console.sessionStore memory
 (the console then reaches no Redis, so the ACL user the operator made for it was never used and the sessions stayed
-in each replica's memory, a restart signing everyone out), and heavyReads.<service>.readReplica while that service's
-heavy-read replicas are off (no pod reads the replica: the listings stay on the primary, in the service's pods).
+in each replica's memory, a restart signing everyone out), redis.ca with redis.sentinel (no TLS under Sentinel: the
+CA mounted for nothing, or a rediss:// URL every process refuses at start), and heavyReads.<service>.readReplica
+while that service's heavy-read replicas are off (no pod reads the replica: the listings stay on the primary, in the
+service's pods).
 */}}
 {{- define "govshare.checkIgnored" -}}
 {{- $c := .Values.console -}}
 {{- if and $c.enabled (eq $c.sessionStore "memory") (or $c.redisUrl.name $c.redisUrl.key) -}}
 {{- fail (printf "console.redisUrl (Secret %q, key %q) is not used while console.sessionStore is memory: the console keeps its sessions in each replica's memory and reaches no Redis. Set console.sessionStore=redis to keep them in that Redis, or unset console.redisUrl" (default .Values.secrets.existingSecret $c.redisUrl.name) $c.redisUrl.key) -}}
+{{- end -}}
+{{- if and .Values.redis.sentinel.addresses .Values.redis.ca.key -}}
+{{- fail (printf "redis.ca (Secret %q, key %q) is not used with redis.sentinel: the platform reaches Redis under Sentinel without TLS, and its processes refuse a rediss:// URL with sentinels at start (the Secret's redis-url gives only the password and database, redis://…). Unset redis.ca, or unset redis.sentinel to reach one Redis over TLS" (default .Values.secrets.existingSecret .Values.redis.ca.name) .Values.redis.ca.key) -}}
 {{- end -}}
 {{- range $service, $heavy := .Values.heavyReads -}}
 {{- if and $heavy.readReplica (not $heavy.enabled) -}}
