@@ -629,6 +629,20 @@ def test_notes_warn_of_a_load_balancer_open_to_every_address() -> None:
     assert warning not in render_notes(user_values(("values-intranet.yaml",)))
 
 
+def test_notes_warn_when_mtls_is_off() -> None:
+    """A release rendered with mtls.enabled false (a trial, or mtls.allowPlaintext) said nothing of it: its notes
+    read as any install's, while the services called each other in plaintext and, behind the extranet's load
+    balancer, the gateway took callers' bearer tokens in clear."""
+    warning = "WARNING: mTLS is off"
+    trial = render_notes(user_values(("values-extranet.yaml",), {"trial": {"enabled": True},
+                                                                  "mtls": {"enabled": False}}))
+    assert warning in trial and "a trial install" in trial
+    assert "The gateway takes callers' bearer tokens in plaintext from the load balancer" in trial
+    meant = render_notes(user_values(("values-intranet.yaml",), {"mtls": {"enabled": False, "allowPlaintext": True}}))
+    assert warning in meant and "mtls.allowPlaintext" in meant and "load balancer" not in meant
+    assert warning not in render_notes(user_values(("values-extranet.yaml",)))
+
+
 def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None:
     """docs/deploy.md lets an entry live in its own Secret (`--set secrets.databaseUrl.name=pg-credentials,
     secrets.databaseUrl.key=url`); the notes still listed every key under `secrets.existingSecret`
