@@ -929,7 +929,9 @@ GOVSHARE_TOKEN_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
 Refuses an extraEnv value the processes would refuse at start, naming every one: the schema checks the names only,
 so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "disabled"` rendered, and
 every pod the map reaches stopped at start, exit 2, in CrashLoopBackOff until `helm install --wait` timed out (or,
-in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string.
+in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string. Refuses too what a
+value of the chart sets with more than the variable: the sentinels (redis.sentinel also opens their port in the
+NetworkPolicies) and PGSSLROOTCERT beside database.ca (whose CA a second definition would leave unread).
 */}}
 {{- define "govshare.checkExtraEnv" -}}
 {{- $types := include "govshare.typedSettings" . | fromYaml -}}
@@ -948,6 +950,10 @@ in an upgrade, the rollout stuck half done). A number may be written as a YAML n
 {{- range $name, $value := index $map 1 -}}
 {{- if eq $name "GOVSHARE_CONSOLE_TLS_CERT" -}}
 {{- $problems = append $problems (printf "%s.%s: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY too, which no values file may hold, so the console would stop at start; its HTTPS ends at its Ingress (console.hosts, console.tlsSecretName)" (index $map 0) $name) -}}
+{{- else if has $name (list "GOVSHARE_REDIS_SENTINELS" "GOVSHARE_REDIS_SENTINEL_MASTER") -}}
+{{- $problems = append $problems (printf "%s.%s: set redis.sentinel {addresses, master} instead, which gives both to every process that reaches Redis and lets the sentinels' ports out in the NetworkPolicies; set here, the policies let out Redis's port alone and the pods could not ask a sentinel" (index $map 0) $name) -}}
+{{- else if and (eq $name "PGSSLROOTCERT") $.Values.database.ca.key -}}
+{{- $problems = append $problems (printf "%s.%s: database.ca sets it, to the CA it mounts (/etc/govshare/database-ca/ca.crt); a second definition would win over it in the pods. Remove it here, or unset database.ca" (index $map 0) $name) -}}
 {{- else if and $console (hasPrefix "GOVSHARE_" $name) (not (hasPrefix "GOVSHARE_CONSOLE_" $name)) (not (has $name $consoleReads)) -}}
 {{- $problems = append $problems (printf "console.extraEnv.%s: the console does not read it (it would be set and ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv" $name) -}}
 {{- else if and (not $console) (hasPrefix "GOVSHARE_CONSOLE_" $name) -}}
