@@ -43,6 +43,7 @@ from chart_harness import (
 from opentelemetry.sdk.resources import OTELResourceDetector
 
 from gateway.edge import MAX_DEADLINE_SECONDS
+from services.runtime import telemetry as runtime_telemetry
 from services.runtime.server import LIVENESS_SERVICE, MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import collector_port
@@ -1297,6 +1298,26 @@ def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
     for obj, spec in workloads(trial):
         assert {key: spec.get(key) for key in placement} == placement, _name(obj)
         kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+
+
+@pytest.mark.parametrize(("where", "name", "value"), [
+    ("config", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://apm.example.gov.cn:8200"),
+    ("components.query", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+])
+def test_the_collector_is_named_by_telemetry_values_not_by_the_traces_variables_of_an_extra_env(
+        where: str, name: str, value: str) -> None:
+    """The chart sets OTEL_EXPORTER_OTLP_ENDPOINT and _PROTOCOL from telemetry.otlpEndpoint and otlpProtocol and lets
+    the collector's port out from them; the schema refused those in an extraEnv but took their _TRACES_ forms, which
+    the services' exporters and the edge read first: the spans went to another address, port or protocol than the
+    NetworkPolicies let out to, and were dropped there, the values naming a collector nobody sent to."""
+    assert name in runtime_telemetry._ENDPOINT_VARIABLES[0]  # the services read it (the SDK before the generic one)
+    overrides: dict[str, Any] = {"telemetry": {"otlpEndpoint": "http://otel-collector.observability.svc:4317"}}
+    node = overrides
+    for key in where.split("."):
+        node = node.setdefault(key, {})
+    node["extraEnv"] = {name: value}
+    with pytest.raises(helm.HelmError, match=rf"invalid propertyName '{name}'"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
 def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exports() -> None:
