@@ -83,6 +83,15 @@ def test_kube_versions_cover_the_charts_minimum() -> None:
 CERT_MANAGER_KINDS = {"Certificate", "Issuer"}
 
 
+def test_the_charts_description_names_what_it_installs() -> None:
+    """`helm show chart` and `helm search` said "a gRPC gateway and four services (catalog, authorization, query,
+    foundation)": the supervision service, a component since the chart had six, and the console were left out."""
+    description = " ".join(yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))["description"].split())
+    services = [c for c in COMPONENTS if c != "gateway"]
+    assert f"five services ({', '.join(services)})" in description and "console" in description
+    assert len(services) == 5
+
+
 def test_crd_objects_are_well_formed(rendered: dict[str, Variant]) -> None:
     """cert-manager and Prometheus Operator objects: no schema ships for them, so check by hand."""
     variant = rendered["intranet-cert-manager"]
