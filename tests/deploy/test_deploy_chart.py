@@ -784,6 +784,18 @@ def test_a_trial_told_where_its_database_is_fails_the_render_naming_the_setting(
     assert render_chart(user_values(("values-extranet.yaml",), {"secrets": secrets}))
 
 
+def test_a_trial_with_a_redis_of_the_consoles_own_fails_the_render_naming_it() -> None:
+    """console.redisUrl in a trial rendered the console reading its own Redis URL while its NetworkPolicy let it out
+    to the trial's bundled Redis alone: whatever Redis the Secret named was out of reach (and the platform's events
+    are published on the bundled one), so the console never started, and `helm install --wait` timed out."""
+    trial = {"trial": {"enabled": True}, "mtls": {"enabled": False}}
+    with pytest.raises(helm.HelmError, match=r'console.redisUrl \(Secret "console-redis", key "url"\) cannot be used '
+                                              r"while trial.enabled is true: the console's NetworkPolicy lets it reach "
+                                              r"the trial's bundled Redis only"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            **trial, "console": {"redisUrl": {"name": "console-redis", "key": "url"}}}))
+
+
 def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
     """heavyReads.query.readReplica in a trial rendered the heavy-read pods reading database-read-url from
     govshare-secrets, which a trial's Secret does not hold (docs/deploy.md lists four keys): they stayed in

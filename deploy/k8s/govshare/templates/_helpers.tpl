@@ -700,7 +700,8 @@ with nothing said about the value.
 Refuses a trial install told where its database or Redis is: trial.enabled points every process at the release's
 own PostgreSQL and Redis (govshare-trial-credentials), so a secrets.databaseUrl or secrets.redisUrl moved to the
 operator's Secret was silently not used, and the platform ran on an empty bundled database. A heavy-read read
-replica, which a trial does not have, is refused too.
+replica, which a trial does not have, is refused too, and so is console.redisUrl: the console's policy lets it reach
+the bundled Redis only, so a Redis of its own was out of reach and the console never started.
 */}}
 {{- define "govshare.checkTrial" -}}
 {{- if .Values.trial.enabled -}}
@@ -710,6 +711,9 @@ replica, which a trial does not have, is refused too.
 {{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
 {{- end -}}
 {{- end -}}
+{{- with .Values.console.redisUrl -}}{{- if and $.Values.console.enabled .key -}}
+{{- fail (printf "console.redisUrl (Secret %q, key %q) cannot be used while trial.enabled is true: the console's NetworkPolicy lets it reach the trial's bundled Redis only, where the platform publishes the events the console listens to, and that Redis has no user of the console's own. Unset console.redisUrl (the console then uses the trial's Redis), or set trial.enabled=false to use your own Redis" (default $.Values.secrets.existingSecret .name) .key) -}}
+{{- end -}}{{- end -}}
 {{- if .Values.redis.sentinel.addresses -}}
 {{- fail "redis.sentinel is not used while trial.enabled is true: a trial runs the release's own Redis, without sentinels. Unset redis.sentinel, or set trial.enabled=false to use yours" -}}
 {{- end -}}
