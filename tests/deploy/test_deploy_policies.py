@@ -882,6 +882,17 @@ def test_liveness_probe_times_out_on_a_hung_process(variant: Variant, component:
     assert probe["failureThreshold"] * probe["periodSeconds"] <= 120
 
 
+@pytest.mark.parametrize("service", ["Liveness", "live", "govshare.query.v1.QueryService"])
+def test_a_liveness_name_no_server_registers_fails_the_render_naming_it(service: str) -> None:
+    """probes.liveness.service took any string, and the startup and liveness probes of every service send it: a
+    name the servers do not register ('Liveness', or one service's name, which the five others do not have) is
+    answered NOT_FOUND, so every pod was killed by its startup probe and restarted, CrashLoopBackOff, until the
+    value was mended. The schema takes the two names every server answers."""
+    assert LIVENESS_SERVICE == "liveness"
+    with pytest.raises(helm.HelmError, match=r"at '/probes/liveness/service'"):
+        render_chart(user_values(("values-intranet.yaml",), {"probes": {"liveness": {"service": service}}}))
+
+
 @pytest.mark.parametrize(
     ("zone", "wrong_way"),
     [
