@@ -441,6 +441,26 @@ def test_a_pod_label_value_kubernetes_refuses_fails_the_render(labels: dict, pat
         render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
 
 
+def test_a_pod_monitor_label_kubernetes_or_the_chart_refuses_fails_the_render_naming_it() -> None:
+    """metrics.podMonitor.labels took any strings: a value with a space ('kube prometheus') rendered and the API
+    server refused the PodMonitors mid-install, and a chart's own label (app.kubernetes.io/name) was written twice in
+    their metadata, the site's value replacing the chart's, so the PodMonitors left every selection of the release's
+    objects by its labels. They now take the pod labels' grammar and the chart's check; the site's own label (the
+    one its Prometheus selects PodMonitors by) renders."""
+    operator = ("monitoring.coreos.com/v1",)
+    with pytest.raises(helm.HelmError, match=r"at '/metrics/podMonitor/labels/release'"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            "metrics": {"podMonitor": {"enabled": True, "labels": {"release": "kube prometheus"}}}}), operator)
+    with pytest.raises(helm.HelmError, match=r"metrics\.podMonitor\.labels: app\.kubernetes\.io/name is a label "
+                                              r"the chart sets"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            "metrics": {"podMonitor": {"enabled": True, "labels": {"app.kubernetes.io/name": "x"}}}}), operator)
+    objects = render_chart(user_values(("values-intranet.yaml",), {
+        "metrics": {"podMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}}}), operator)
+    monitors = [o for o in objects if o["kind"] == "PodMonitor"]
+    assert monitors and all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
+
+
 def test_pod_labels_of_the_sites_own_render() -> None:
     labels = {"team": "data-ops", "example.gov.cn/cost-centre": "C_01", "sidecar.istio.io/inject": "false"}
     objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
