@@ -461,6 +461,30 @@ def test_a_pod_monitor_label_kubernetes_or_the_chart_refuses_fails_the_render_na
     assert monitors and all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
 
 
+@pytest.mark.parametrize(("where", "key"), [
+    (("exposure", "ingress", "annotations"), "nginx.ingress.kubernetes.io/proxy body size"),
+    (("components", "query", "podAnnotations"), "Example.gov.cn/owner"),
+    (("console", "ingressAnnotations"), "nginx.ingress.kubernetes.io/"),
+])
+def test_an_annotation_key_kubernetes_refuses_fails_the_render_naming_it(where: tuple[str, ...], key: str) -> None:
+    """Annotation keys were any string (their values are): a space in the name, an upper-case prefix or a prefix
+    without a name rendered, and the API server refused the Ingress or Deployment in the middle of helm install
+    ("name part must consist of alphanumeric characters…"), a failed release left. They now take Kubernetes'
+    grammar of a qualified name; the chart's and the variants' own annotations render (every other test)."""
+    overrides: dict[str, Any] = {}
+    node = overrides
+    for part in where:
+        node = node.setdefault(part, {})
+    node[key] = "x"
+    with pytest.raises(helm.HelmError, match=rf"invalid propertyName '{re.escape(key)}'"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    ok = render_chart(user_values(("values-intranet.yaml",), {
+        "exposure": {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "16m"}}},
+        "components": {"query": {"podAnnotations": {"example.gov.cn/owner": "数据组 data-ops"}}}}))
+    ingress = next(o for o in ok if o["kind"] == "Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "16m"
+
+
 def test_pod_labels_of_the_sites_own_render() -> None:
     labels = {"team": "data-ops", "example.gov.cn/cost-centre": "C_01", "sidecar.istio.io/inject": "false"}
     objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
