@@ -303,6 +303,19 @@ def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict,
         render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
+@pytest.mark.parametrize(("overrides", "problem"), [
+    ({"jobs": {"nodeSelector": {"node role": "govshare"}}}, r"invalid propertyName 'node role'"),
+    ({"components": {"query": {"nodeSelector": {"dedicated": "govshare nodes"}}}},
+     r"at '/components/query/nodeSelector/dedicated'"),
+])
+def test_a_node_selector_kubernetes_refuses_fails_the_render_naming_it(overrides: dict, problem: str) -> None:
+    """nodeSelector took any key and string: a key or value that is no label ('node role', 'govshare nodes')
+    rendered, and the API server refused the Job or Deployment in the middle of helm install. They now take the
+    label grammar the pods' own labels have."""
+    with pytest.raises(helm.HelmError, match=problem):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
 def test_well_spelt_scheduling_fields_render_as_valid_kubernetes() -> None:
     """Every field the schema knows of a toleration, a resource and an affinity renders, and the API server's schema
     takes the result (the schema refuses no field Kubernetes has)."""
