@@ -307,11 +307,14 @@ def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict,
     ({"jobs": {"nodeSelector": {"node role": "govshare"}}}, r"invalid propertyName 'node role'"),
     ({"components": {"query": {"nodeSelector": {"dedicated": "govshare nodes"}}}},
      r"at '/components/query/nodeSelector/dedicated'"),
+    ({"console": {"tolerations": [{"key": "node role", "operator": "Exists"}]}}, r"at '/console/tolerations/0/key'"),
+    ({"jobs": {"tolerations": [{"key": "dedicated", "value": "govshare nodes"}]}}, r"at '/jobs/tolerations/0/value'"),
 ])
 def test_a_node_selector_kubernetes_refuses_fails_the_render_naming_it(overrides: dict, problem: str) -> None:
-    """nodeSelector took any key and string: a key or value that is no label ('node role', 'govshare nodes')
-    rendered, and the API server refused the Job or Deployment in the middle of helm install. They now take the
-    label grammar the pods' own labels have."""
+    """nodeSelector, and a toleration's key and value, took any string: a key or value that is no label ('node
+    role', 'govshare nodes') rendered, and the API server refused the Job or Deployment in the middle of helm
+    install. They now take the label grammar the pods' own labels have (a toleration's key may be empty, with
+    Exists: every taint)."""
     with pytest.raises(helm.HelmError, match=problem):
         render_chart(user_values(("values-extranet.yaml",), overrides))
 
