@@ -240,6 +240,16 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
     ("values-intranet.yaml", {"console": {"affinity": {"podAntiAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"a": "b"}}}]}}}},
      "/console/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0"),
+    # The names of objects the values refer to (a PriorityClass, a PersistentVolumeClaim, a Secret, a StorageClass,
+    # an IngressClass, an Issuer) were any string: one no such object can have ("a lowercase RFC 1123 subdomain")
+    # was refused by the API server mid-install, or left the pods waiting for a claim or Secret that cannot exist.
+    ("values-intranet.yaml", {"jobs": {"priorityClassName": "High Priority"}}, "/jobs/priorityClassName"),
+    ("values-intranet.yaml", {"sync": {"volume": {"existingClaim": "Gate_Inbox"}}}, "/sync/volume/existingClaim"),
+    ("values-intranet.yaml", {"exposure": {"ingress": {"tlsSecretName": "govshare gateway tls"}}},
+     "/exposure/ingress/tlsSecretName"),
+    ("values-extranet.yaml", {"imagePullSecrets": [{"name": "Registry-Pull"}]}, "/imagePullSecrets/0/name"),
+    ("values-extranet.yaml", {"trial": {"postgresql": {"storage": {"storageClass": "fast ssd"}}}},
+     "/trial/postgresql/storage/storageClass"),
     # The govshare image's tag is every object's app.kubernetes.io/version label ("a valid label must be … at most
     # 63 characters"): a tag with a space, or of 64 characters, was any string.
     ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
