@@ -708,6 +708,18 @@ def test_notes_warn_of_a_load_balancer_open_to_every_address() -> None:
     assert warning not in render_notes(user_values(("values-intranet.yaml",)))
 
 
+def test_notes_warn_of_the_example_host_left_in_place() -> None:
+    """values-extranet.yaml and values-intranet.yaml name govshare.<zone>.example.gov.cn in exposure.hosts: a site
+    file that did not set its own installed a gateway whose certificate (cert-manager) named only the example, or an
+    intranet Ingress routing only the example host, every client's call by the real name failing, nothing said."""
+    for file, consequence in (("values-extranet.yaml", "the gateway's certificate does not name them"),
+                              ("values-intranet.yaml", "the Ingress routes no call for them")):
+        notes = render_notes(user_values((file,)))
+        assert "is the values files' example, not your host" in notes and consequence in notes
+        own = render_notes(user_values((file,), {"exposure": {"hosts": ["govshare.zwfw.gd.gov.cn"]}}))
+        assert "example, not your host" not in own
+
+
 def test_notes_warn_when_mtls_is_off() -> None:
     """A release rendered with mtls.enabled false (a trial, or mtls.allowPlaintext) said nothing of it: its notes
     read as any install's, while the services called each other in plaintext and, behind the extranet's load
