@@ -83,6 +83,15 @@ def test_kube_versions_cover_the_charts_minimum() -> None:
 CERT_MANAGER_KINDS = {"Certificate", "Issuer"}
 
 
+def test_the_charts_description_names_what_it_installs() -> None:
+    """`helm show chart` and `helm search` said "a gRPC gateway and four services (catalog, authorization, query,
+    foundation)": the supervision service, a component since the chart had six, and the console were left out."""
+    description = " ".join(yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))["description"].split())
+    services = [c for c in COMPONENTS if c != "gateway"]
+    assert f"five services ({', '.join(services)})" in description and "console" in description
+    assert len(services) == 5
+
+
 def test_crd_objects_are_well_formed(rendered: dict[str, Variant]) -> None:
     """cert-manager and Prometheus Operator objects: no schema ships for them, so check by hand."""
     variant = rendered["intranet-cert-manager"]
@@ -217,6 +226,30 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
      "/jobs/tolerations/0/effect"),
     ("values-intranet.yaml", {"components": {"query": {"resources": {"requests": {"cpu": "1", "memroy": "1Gi"}}}}},
      "/components/query/resources/requests"),
+    # An affinity's operator, weight and term are checked by the API server ("Unsupported value", "must be in the
+    # range 1-100", "Required value"): they were any object.
+    ("values-intranet.yaml", {"jobs": {"affinity": {"nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 0, "preference": {"matchExpressions": [{"key": "ssd", "operator": "Exists"}]}}]}}}},
+     "/jobs/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/weight"),
+    ("values-intranet.yaml", {"components": {"catalog": {"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "dedicated", "operator": "Equals", "values": ["govshare"]}]}]}}}}}},
+     "/components/catalog/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/"
+     "matchExpressions/0/operator"),
+    ("values-intranet.yaml", {"console": {"affinity": {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"a": "b"}}}]}}}},
+     "/console/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0"),
+    # The names of objects the values refer to (a PriorityClass, a PersistentVolumeClaim, a Secret, a StorageClass,
+    # an IngressClass, an Issuer) were any string: one no such object can have ("a lowercase RFC 1123 subdomain")
+    # was refused by the API server mid-install, or left the pods waiting for a claim or Secret that cannot exist.
+    ("values-intranet.yaml", {"jobs": {"priorityClassName": "High Priority"}}, "/jobs/priorityClassName"),
+    ("values-intranet.yaml", {"sync": {"volume": {"existingClaim": "Gate_Inbox"}}}, "/sync/volume/existingClaim"),
+    ("values-intranet.yaml", {"exposure": {"ingress": {"tlsSecretName": "govshare gateway tls"}}},
+     "/exposure/ingress/tlsSecretName"),
+    ("values-extranet.yaml", {"imagePullSecrets": [{"name": "Registry-Pull"}]}, "/imagePullSecrets/0/name"),
+    ("values-extranet.yaml", {"trial": {"postgresql": {"storage": {"storageClass": "fast ssd"}}}},
+     "/trial/postgresql/storage/storageClass"),
     # The govshare image's tag is every object's app.kubernetes.io/version label ("a valid label must be … at most
     # 63 characters"): a tag with a space, or of 64 characters, was any string.
     ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
@@ -256,21 +289,73 @@ def test_an_image_name_the_container_runtime_cannot_read_fails_the_render_naming
      "/console/affinity", "podAntiAfinity"),
     ({"heavyReads": {"query": {"enabled": True, "tolerations": [{"key": "x", "tolerationSecond": 30}]}}},
      "/heavyReads/query/tolerations/0", "tolerationSecond"),
+    # Deeper in an affinity: the API server dropped a misspelt selector as it did a misspelt affinity, so the term
+    # selected every pod (or none) and the replicas were placed as if it were not there.
+    ({"components": {"query": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                            "labelSelector": {"matchLabel": {"app.kubernetes.io/component": "query"}}}}
+    ]}}}}}, "/components/query/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/"
+            "podAffinityTerm/labelSelector", "matchLabel"),
+    ({"jobs": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpression": [{"key": "dedicated", "operator": "In", "values": ["govshare"]}]}]}}}}},
+     "/jobs/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0",
+     "matchExpression"),
+    ({"console": {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {}, "namespace": ["govshare"]}]}}}},
+     "/console/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/0", "namespace"),
 ])
 def test_a_misspelt_scheduling_field_fails_the_render_naming_it(overrides: dict, path: str, key: str) -> None:
     """tolerations and affinity were any objects: the API server drops a field it does not know (a warning helm
     shows among others), so `operater: Exists` left a toleration of the key's empty value, which tolerates nothing
     (the pods Pending on the dedicated nodes' taint), and `podAntiAfinity` left the replicas free to share a node.
-    The schema now knows their fields; the well-spelt ones still render."""
+    The schema now knows their fields, an affinity's down to its selectors."""
     with pytest.raises(helm.HelmError, match=rf"at '{path}': additional properties '{key}' not allowed"):
         render_chart(user_values(("values-extranet.yaml",), overrides))
-    assert render_chart(user_values(("values-extranet.yaml",), {
+
+
+@pytest.mark.parametrize(("overrides", "problem"), [
+    ({"jobs": {"nodeSelector": {"node role": "govshare"}}}, r"invalid propertyName 'node role'"),
+    ({"components": {"query": {"nodeSelector": {"dedicated": "govshare nodes"}}}},
+     r"at '/components/query/nodeSelector/dedicated'"),
+    ({"console": {"tolerations": [{"key": "node role", "operator": "Exists"}]}}, r"at '/console/tolerations/0/key'"),
+    ({"jobs": {"tolerations": [{"key": "dedicated", "value": "govshare nodes"}]}}, r"at '/jobs/tolerations/0/value'"),
+])
+def test_a_node_selector_kubernetes_refuses_fails_the_render_naming_it(overrides: dict, problem: str) -> None:
+    """nodeSelector, and a toleration's key and value, took any string: a key or value that is no label ('node
+    role', 'govshare nodes') rendered, and the API server refused the Job or Deployment in the middle of helm
+    install. They now take the label grammar the pods' own labels have (a toleration's key may be empty, with
+    Exists: every taint)."""
+    with pytest.raises(helm.HelmError, match=problem):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+def test_well_spelt_scheduling_fields_render_as_valid_kubernetes() -> None:
+    """Every field the schema knows of a toleration, a resource and an affinity renders, and the API server's schema
+    takes the result (the schema refuses no field Kubernetes has)."""
+    well_spelt = render_chart(user_values(("values-extranet.yaml",), {
         "components": {"query": {"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule",
                                                   "tolerationSeconds": 30}],
                                  "resources": {"requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
                                                             "hugepages-2Mi": "0", "example.com/device": "1"},
                                                "limits": {"cpu": "1", "memory": "1Gi"}}}},
-        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}}))
+        "console": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}},
+        "jobs": {"affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "dedicated", "operator": "In", "values": ["govshare"]},
+                                          {"key": "cpus", "operator": "Gt", "values": ["4"]}],
+                     "matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["node-1"]}]}]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 1, "preference": {"matchExpressions": [{"key": "ssd", "operator": "Exists"}]}}]},
+            "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "topology.kubernetes.io/zone", "namespaces": ["govshare"],
+                 "namespaceSelector": {}, "labelSelector": {"matchExpressions": [
+                     {"key": "app.kubernetes.io/component", "operator": "In", "values": ["postgresql"]}]}}]},
+            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                    "matchLabelKeys": ["pod-template-hash"],
+                                                    "labelSelector": {"matchLabels": {"app": "x"}}}}]}}}}))
+    assert [version for version in KUBE_VERSIONS if _validate_all(well_spelt, version)] == []
 
 
 @pytest.mark.parametrize(("overrides", "path", "problem"), [
@@ -323,7 +408,8 @@ def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
         "metrics": {"podMonitor": {"enabled": True, "interval": "1m30s"}},
         "sync": {"import": {"schedule": "*/15 8-18 ? * MON-FRI"}, "timeZone": "America/Argentina/Buenos_Aires"},
         "networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/16", "ports": [7100]},
-                                                {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
+                                                {"cidr": "2001:db8::/32", "ports": [7100]}]}}),
+        api_versions=("monitoring.coreos.com/v1",))
     schedules = {o["metadata"]["name"]: o["spec"]["schedule"] for o in objects if o["kind"] == "CronJob"}
     assert schedules == {"govshare-supervision-snapshot": "@daily", "govshare-import-bundle": "*/15 8-18 ? * MON-FRI"}
 
@@ -379,6 +465,50 @@ def test_a_pod_label_of_the_charts_own_fails_the_render_naming_it(overrides: dic
 def test_a_pod_label_value_kubernetes_refuses_fails_the_render(labels: dict, path: str) -> None:
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
+
+
+def test_a_pod_monitor_label_kubernetes_or_the_chart_refuses_fails_the_render_naming_it() -> None:
+    """metrics.podMonitor.labels took any strings: a value with a space ('kube prometheus') rendered and the API
+    server refused the PodMonitors mid-install, and a chart's own label (app.kubernetes.io/name) was written twice in
+    their metadata, the site's value replacing the chart's, so the PodMonitors left every selection of the release's
+    objects by its labels. They now take the pod labels' grammar and the chart's check; the site's own label (the
+    one its Prometheus selects PodMonitors by) renders."""
+    operator = ("monitoring.coreos.com/v1",)
+    with pytest.raises(helm.HelmError, match=r"at '/metrics/podMonitor/labels/release'"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            "metrics": {"podMonitor": {"enabled": True, "labels": {"release": "kube prometheus"}}}}), operator)
+    with pytest.raises(helm.HelmError, match=r"metrics\.podMonitor\.labels: app\.kubernetes\.io/name is a label "
+                                              r"the chart sets"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            "metrics": {"podMonitor": {"enabled": True, "labels": {"app.kubernetes.io/name": "x"}}}}), operator)
+    objects = render_chart(user_values(("values-intranet.yaml",), {
+        "metrics": {"podMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}}}), operator)
+    monitors = [o for o in objects if o["kind"] == "PodMonitor"]
+    assert monitors and all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
+
+
+@pytest.mark.parametrize(("where", "key"), [
+    (("exposure", "ingress", "annotations"), "nginx.ingress.kubernetes.io/proxy body size"),
+    (("components", "query", "podAnnotations"), "Example.gov.cn/owner"),
+    (("console", "ingressAnnotations"), "nginx.ingress.kubernetes.io/"),
+])
+def test_an_annotation_key_kubernetes_refuses_fails_the_render_naming_it(where: tuple[str, ...], key: str) -> None:
+    """Annotation keys were any string (their values are): a space in the name, an upper-case prefix or a prefix
+    without a name rendered, and the API server refused the Ingress or Deployment in the middle of helm install
+    ("name part must consist of alphanumeric characters…"), a failed release left. They now take Kubernetes'
+    grammar of a qualified name; the chart's and the variants' own annotations render (every other test)."""
+    overrides: dict[str, Any] = {}
+    node = overrides
+    for part in where:
+        node = node.setdefault(part, {})
+    node[key] = "x"
+    with pytest.raises(helm.HelmError, match=rf"invalid propertyName '{re.escape(key)}'"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    ok = render_chart(user_values(("values-intranet.yaml",), {
+        "exposure": {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "16m"}}},
+        "components": {"query": {"podAnnotations": {"example.gov.cn/owner": "数据组 data-ops"}}}}))
+    ingress = next(o for o in ok if o["kind"] == "Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "16m"
 
 
 def test_pod_labels_of_the_sites_own_render() -> None:
@@ -578,6 +708,32 @@ def test_notes_warn_of_a_load_balancer_open_to_every_address() -> None:
     assert warning not in render_notes(user_values(("values-intranet.yaml",)))
 
 
+def test_notes_warn_of_the_example_host_left_in_place() -> None:
+    """values-extranet.yaml and values-intranet.yaml name govshare.<zone>.example.gov.cn in exposure.hosts: a site
+    file that did not set its own installed a gateway whose certificate (cert-manager) named only the example, or an
+    intranet Ingress routing only the example host, every client's call by the real name failing, nothing said."""
+    for file, consequence in (("values-extranet.yaml", "the gateway's certificate does not name them"),
+                              ("values-intranet.yaml", "the Ingress routes no call for them")):
+        notes = render_notes(user_values((file,)))
+        assert "is the values files' example, not your host" in notes and consequence in notes
+        own = render_notes(user_values((file,), {"exposure": {"hosts": ["govshare.zwfw.gd.gov.cn"]}}))
+        assert "example, not your host" not in own
+
+
+def test_notes_warn_when_mtls_is_off() -> None:
+    """A release rendered with mtls.enabled false (a trial, or mtls.allowPlaintext) said nothing of it: its notes
+    read as any install's, while the services called each other in plaintext and, behind the extranet's load
+    balancer, the gateway took callers' bearer tokens in clear."""
+    warning = "WARNING: mTLS is off"
+    trial = render_notes(user_values(("values-extranet.yaml",), {"trial": {"enabled": True},
+                                                                  "mtls": {"enabled": False}}))
+    assert warning in trial and "a trial install" in trial
+    assert "The gateway takes callers' bearer tokens in plaintext from the load balancer" in trial
+    meant = render_notes(user_values(("values-intranet.yaml",), {"mtls": {"enabled": False, "allowPlaintext": True}}))
+    assert warning in meant and "mtls.allowPlaintext" in meant and "load balancer" not in meant
+    assert warning not in render_notes(user_values(("values-extranet.yaml",)))
+
+
 def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None:
     """docs/deploy.md lets an entry live in its own Secret (`--set secrets.databaseUrl.name=pg-credentials,
     secrets.databaseUrl.key=url`); the notes still listed every key under `secrets.existingSecret`
@@ -710,6 +866,18 @@ def test_a_trial_told_where_its_database_is_fails_the_render_naming_the_setting(
     assert render_chart(user_values(("values-extranet.yaml",), {"secrets": secrets}))
 
 
+def test_a_trial_with_a_redis_of_the_consoles_own_fails_the_render_naming_it() -> None:
+    """console.redisUrl in a trial rendered the console reading its own Redis URL while its NetworkPolicy let it out
+    to the trial's bundled Redis alone: whatever Redis the Secret named was out of reach (and the platform's events
+    are published on the bundled one), so the console never started, and `helm install --wait` timed out."""
+    trial = {"trial": {"enabled": True}, "mtls": {"enabled": False}}
+    with pytest.raises(helm.HelmError, match=r'console.redisUrl \(Secret "console-redis", key "url"\) cannot be used '
+                                              r"while trial.enabled is true: the console's NetworkPolicy lets it reach "
+                                              r"the trial's bundled Redis only"):
+        render_chart(user_values(("values-extranet.yaml",), {
+            **trial, "console": {"redisUrl": {"name": "console-redis", "key": "url"}}}))
+
+
 def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
     """heavyReads.query.readReplica in a trial rendered the heavy-read pods reading database-read-url from
     govshare-secrets, which a trial's Secret does not hold (docs/deploy.md lists four keys): they stayed in
@@ -721,6 +889,51 @@ def test_a_trial_with_a_heavy_read_replica_fails_the_render_naming_it() -> None:
             **trial, "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
     assert render_chart(user_values(("values-extranet.yaml",), {
         **trial, "heavyReads": {"query": {"enabled": True, "readReplica": False}}}))
+
+
+@pytest.mark.parametrize("file", ["values-extranet.yaml", "values-intranet.yaml"])
+def test_mtls_turned_off_outside_a_trial_fails_the_render_unless_meant(file: str) -> None:
+    """mtls.enabled: false rendered anywhere: every service and the edge listened in plaintext, the internal key,
+    persons' tokens and the records crossing the cluster's network in clear (on the extranet, callers' bearer tokens
+    through the load balancer), nothing said. Outside a trial it now takes mtls.allowPlaintext too."""
+    with pytest.raises(helm.HelmError, match=r"mtls.enabled is false outside a trial install: every service and the "
+                                              r"edge would listen in plaintext.*set mtls.allowPlaintext=true"):
+        render_chart(user_values((file,), {"mtls": {"enabled": False}}))
+    plain = render_chart(user_values((file,), {"mtls": {"enabled": False, "allowPlaintext": True}}))
+    assert not any("GOVSHARE_TLS_CERT" in env_of(c) for _, spec in workloads(plain) for c in containers(spec))
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"console": {"sessionStore": "memory", "redisUrl": {"name": "console-redis", "key": "url"}}},
+     r'console.redisUrl \(Secret "console-redis", key "url"\) is not used while console.sessionStore is memory: '
+     r"the console keeps its sessions in each replica's memory and reaches no Redis. Set console.sessionStore=redis"),
+    ({"heavyReads": {"query": {"readReplica": True}}},
+     r"heavyReads.query.readReplica is true while heavyReads.query.enabled is false: no pod reads from the replica.*"
+     r"Set heavyReads.query.enabled=true"),
+])
+def test_a_setting_another_makes_the_release_ignore_fails_the_render_naming_both(overrides: dict,
+                                                                                   message: str) -> None:
+    """console.redisUrl with in-memory sessions rendered a console reaching no Redis (the ACL user made for it never
+    used, the sessions lost at every restart), and heavyReads.<service>.readReplica with that service's heavy-read
+    replicas off rendered no pod reading the replica, the listings left on the primary; nothing said either."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+    assert render_chart(user_values(("values-intranet.yaml",), {
+        "console": {"sessionStore": "redis", "redisUrl": {"name": "console-redis", "key": "url"}},
+        "heavyReads": {"query": {"enabled": True, "readReplica": True}}}))
+
+
+def test_pod_monitors_on_a_cluster_without_the_prometheus_operator_fail_the_render_saying_so(
+        rendered: dict[str, Variant]) -> None:
+    """metrics.podMonitor.enabled rendered PodMonitors whatever the cluster served: without the Prometheus Operator
+    `helm install` stopped on "no matches for kind PodMonitor", naming no value. The render now says what to do;
+    with the Operator's API (the intranet-cert-manager variant) they render, and `helm lint`, which knows no cluster,
+    still passes (test_lint_strict_passes)."""
+    refused = (r"metrics.podMonitor.enabled is true but the cluster serves no monitoring.coreos.com/v1.*"
+               r"pass --api-versions monitoring.coreos.com/v1")
+    with pytest.raises(helm.HelmError, match=refused):
+        render_chart(user_values(("values-intranet.yaml",), {"metrics": {"podMonitor": {"enabled": True}}}))
+    assert rendered["intranet-cert-manager"].of_kind("PodMonitor")
 
 
 def _settings_the_processes_read() -> set[str]:

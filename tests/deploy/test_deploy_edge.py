@@ -37,7 +37,7 @@ EXTRA = user_values(("values-intranet.yaml",), {
     "edge": {"corsOrigins": ["https://console.example.gov.cn"], "rateLimitPerSecond": 50, "rateLimitBurst": 80,
              "accessLogPercent": 5},
     "telemetry": {"otlpEndpoint": "http://otel-collector.observability.svc:4318", "otlpProtocol": "http/protobuf"},
-    "mtls": {"enabled": False},
+    "mtls": {"enabled": False, "allowPlaintext": True},
 })
 
 

@@ -43,6 +43,7 @@ from chart_harness import (
 from opentelemetry.sdk.resources import OTELResourceDetector
 
 from gateway.edge import MAX_DEADLINE_SECONDS
+from services.runtime import telemetry as runtime_telemetry
 from services.runtime.server import LIVENESS_SERVICE, MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import collector_port
@@ -881,6 +882,17 @@ def test_liveness_probe_times_out_on_a_hung_process(variant: Variant, component:
     assert probe["failureThreshold"] * probe["periodSeconds"] <= 120
 
 
+@pytest.mark.parametrize("service", ["Liveness", "live", "govshare.query.v1.QueryService"])
+def test_a_liveness_name_no_server_registers_fails_the_render_naming_it(service: str) -> None:
+    """probes.liveness.service took any string, and the startup and liveness probes of every service send it: a
+    name the servers do not register ('Liveness', or one service's name, which the five others do not have) is
+    answered NOT_FOUND, so every pod was killed by its startup probe and restarted, CrashLoopBackOff, until the
+    value was mended. The schema takes the two names every server answers."""
+    assert LIVENESS_SERVICE == "liveness"
+    with pytest.raises(helm.HelmError, match=r"at '/probes/liveness/service'"):
+        render_chart(user_values(("values-intranet.yaml",), {"probes": {"liveness": {"service": service}}}))
+
+
 @pytest.mark.parametrize(
     ("zone", "wrong_way"),
     [
@@ -1297,6 +1309,26 @@ def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
     for obj, spec in workloads(trial):
         assert {key: spec.get(key) for key in placement} == placement, _name(obj)
         kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+
+
+@pytest.mark.parametrize(("where", "name", "value"), [
+    ("config", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://apm.example.gov.cn:8200"),
+    ("components.query", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+])
+def test_the_collector_is_named_by_telemetry_values_not_by_the_traces_variables_of_an_extra_env(
+        where: str, name: str, value: str) -> None:
+    """The chart sets OTEL_EXPORTER_OTLP_ENDPOINT and _PROTOCOL from telemetry.otlpEndpoint and otlpProtocol and lets
+    the collector's port out from them; the schema refused those in an extraEnv but took their _TRACES_ forms, which
+    the services' exporters and the edge read first: the spans went to another address, port or protocol than the
+    NetworkPolicies let out to, and were dropped there, the values naming a collector nobody sent to."""
+    assert name in runtime_telemetry._ENDPOINT_VARIABLES[0]  # the services read it (the SDK before the generic one)
+    overrides: dict[str, Any] = {"telemetry": {"otlpEndpoint": "http://otel-collector.observability.svc:4317"}}
+    node = overrides
+    for key in where.split("."):
+        node = node.setdefault(key, {})
+    node["extraEnv"] = {name: value}
+    with pytest.raises(helm.HelmError, match=rf"invalid propertyName '{name}'"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
 def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exports() -> None:

@@ -52,3 +52,31 @@ def test_half_a_sentinel_setting_or_one_given_to_a_trial_fails_the_render(sentin
     with pytest.raises(Exception, match=r"redis\.sentinel is not used while trial\.enabled is true"):
         render_chart(user_values(("values-extranet.yaml",), {"trial": {"enabled": True},
                                                              "redis": {"sentinel": SENTINEL}}))
+
+
+def test_a_redis_ca_given_with_sentinels_fails_the_render_naming_both() -> None:
+    """redis.ca beside redis.sentinel rendered: the processes take no TLS under Sentinel (a rediss:// redis-url with
+    sentinels stops every one of them at start), so the CA was mounted for nothing or the pods crashed, the values
+    promising a TLS they could not have."""
+    with pytest.raises(Exception, match=r'redis.ca \(Secret "redis-ca", key "ca.crt"\) is not used with '
+                                        r"redis.sentinel: the platform reaches Redis under Sentinel without TLS"):
+        render_chart(user_values(("values-intranet.yaml",), {"redis": {
+            "sentinel": SENTINEL, "ca": {"name": "redis-ca", "key": "ca.crt"}}}))
+    errors: list[str] = []
+    runtime_settings._parse_env("query", {"GOVSHARE_REDIS_SENTINELS": "redis-sentinel:26379",
+                                          "GOVSHARE_REDIS_SENTINEL_MASTER": "govshare",
+                                          "GOVSHARE_REDIS_URL": "rediss://:pw@redis/0"}, errors)
+    assert any("TLS to a Sentinel deployment is not supported" in e for e in errors)
+
+
+@pytest.mark.parametrize("where", ["config", "console"])
+def test_the_sentinels_given_in_an_extra_env_fail_the_render_pointing_at_redis_sentinel(where: str) -> None:
+    """GOVSHARE_REDIS_SENTINELS and _MASTER in config.extraEnv (or the console's) rendered: the processes asked the
+    sentinels, but the NetworkPolicies, which only redis.sentinel opens to the sentinels' port, let out Redis's
+    port alone, so every pod reaching Redis waited for it until its startup probe killed it; beside redis.sentinel
+    the second definition won over the chart's."""
+    env = {"GOVSHARE_REDIS_SENTINELS": "redis-sentinel.redis.svc:26379", "GOVSHARE_REDIS_SENTINEL_MASTER": "govshare"}
+    with pytest.raises(Exception, match=rf"{where}.extraEnv.GOVSHARE_REDIS_SENTINELS: set redis.sentinel "
+                                        r"\{addresses, master\} instead.*"
+                                        rf"{where}.extraEnv.GOVSHARE_REDIS_SENTINEL_MASTER: set redis.sentinel"):
+        render_chart(user_values(("values-intranet.yaml",), {where: {"extraEnv": env}}))

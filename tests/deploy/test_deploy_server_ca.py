@@ -66,3 +66,16 @@ def test_a_server_ca_given_to_a_trial_fails_the_render_naming_it() -> None:
                                             "used while trial.enabled is true"):
             render_chart(user_values(("values-extranet.yaml",), {
                 "trial": {"enabled": True}, server: {"ca": {"key": "ca.crt"}}}))
+
+
+def test_pgsslrootcert_in_an_extra_env_beside_database_ca_fails_the_render_naming_it() -> None:
+    """database.ca sets PGSSLROOTCERT to the CA it mounts; the same name in an extraEnv rendered a second definition
+    after it, which won in the pods: the CA the values gave was mounted and never read. Without database.ca the name
+    stays the site's (a system bundle for a server of a public CA)."""
+    with pytest.raises(Exception, match=r"components.query.extraEnv.PGSSLROOTCERT: database.ca sets it, to the CA it "
+                                        r"mounts \(/etc/govshare/database-ca/ca.crt\)"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            **SITE, "components": {"query": {"extraEnv": {"PGSSLROOTCERT": "/etc/ssl/certs/ca-certificates.crt"}}}}))
+    own = render_chart(user_values(("values-intranet.yaml",), {
+        "config": {"extraEnv": {"PGSSLROOTCERT": "/etc/ssl/certs/ca-certificates.crt"}}}))
+    assert any("PGSSLROOTCERT" in env_of(c) for _, spec in workloads(own) for c in containers(spec))

@@ -700,7 +700,8 @@ with nothing said about the value.
 Refuses a trial install told where its database or Redis is: trial.enabled points every process at the release's
 own PostgreSQL and Redis (govshare-trial-credentials), so a secrets.databaseUrl or secrets.redisUrl moved to the
 operator's Secret was silently not used, and the platform ran on an empty bundled database. A heavy-read read
-replica, which a trial does not have, is refused too.
+replica, which a trial does not have, is refused too, and so is console.redisUrl: the console's policy lets it reach
+the bundled Redis only, so a Redis of its own was out of reach and the console never started.
 */}}
 {{- define "govshare.checkTrial" -}}
 {{- if .Values.trial.enabled -}}
@@ -710,6 +711,9 @@ replica, which a trial does not have, is refused too.
 {{- fail (printf "secrets.%s (Secret %q, key %q) is not used while trial.enabled is true: a trial runs the release's own %s, with the generated credentials of %s. Unset secrets.%s to try the bundled one, or set trial.enabled=false to use yours" (index $entry 0) (default $.Values.secrets.existingSecret $ref.name) $ref.key (index $entry 2) (include "govshare.trialSecretName" $) (index $entry 0)) -}}
 {{- end -}}
 {{- end -}}
+{{- with .Values.console.redisUrl -}}{{- if and $.Values.console.enabled .key -}}
+{{- fail (printf "console.redisUrl (Secret %q, key %q) cannot be used while trial.enabled is true: the console's NetworkPolicy lets it reach the trial's bundled Redis only, where the platform publishes the events the console listens to, and that Redis has no user of the console's own. Unset console.redisUrl (the console then uses the trial's Redis), or set trial.enabled=false to use your own Redis" (default $.Values.secrets.existingSecret .name) .key) -}}
+{{- end -}}{{- end -}}
 {{- if .Values.redis.sentinel.addresses -}}
 {{- fail "redis.sentinel is not used while trial.enabled is true: a trial runs the release's own Redis, without sentinels. Unset redis.sentinel, or set trial.enabled=false to use yours" -}}
 {{- end -}}
@@ -723,6 +727,53 @@ replica, which a trial does not have, is refused too.
 {{- fail (printf "heavyReads.%s.readReplica is true while trial.enabled is true: the trial's bundled PostgreSQL has no read replica, and its pods would wait for secrets.databaseReadUrl, which a trial's Secret does not hold. Set heavyReads.%s.readReplica=false (the heavy reads then use the bundled database)" $service $service) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses a setting the release would ignore because of another: console.redisUrl with console.sessionStore memory
+(the console then reaches no Redis, so the ACL user the operator made for it was never used and the sessions stayed
+in each replica's memory, a restart signing everyone out), redis.ca with redis.sentinel (no TLS under Sentinel: the
+CA mounted for nothing, or a rediss:// URL every process refuses at start), and heavyReads.<service>.readReplica
+while that service's heavy-read replicas are off (no pod reads the replica: the listings stay on the primary, in the
+service's pods).
+*/}}
+{{- define "govshare.checkIgnored" -}}
+{{- $c := .Values.console -}}
+{{- if and $c.enabled (eq $c.sessionStore "memory") (or $c.redisUrl.name $c.redisUrl.key) -}}
+{{- fail (printf "console.redisUrl (Secret %q, key %q) is not used while console.sessionStore is memory: the console keeps its sessions in each replica's memory and reaches no Redis. Set console.sessionStore=redis to keep them in that Redis, or unset console.redisUrl" (default .Values.secrets.existingSecret $c.redisUrl.name) $c.redisUrl.key) -}}
+{{- end -}}
+{{- if and .Values.redis.sentinel.addresses .Values.redis.ca.key -}}
+{{- fail (printf "redis.ca (Secret %q, key %q) is not used with redis.sentinel: the platform reaches Redis under Sentinel without TLS, and its processes refuse a rediss:// URL with sentinels at start (the Secret's redis-url gives only the password and database, redis://…). Unset redis.ca, or unset redis.sentinel to reach one Redis over TLS" (default .Values.secrets.existingSecret .Values.redis.ca.name) .Values.redis.ca.key) -}}
+{{- end -}}
+{{- range $service, $heavy := .Values.heavyReads -}}
+{{- if and $heavy.readReplica (not $heavy.enabled) -}}
+{{- fail (printf "heavyReads.%s.readReplica is true while heavyReads.%s.enabled is false: no pod reads from the replica, and the %s's listings stay on the primary in its own pods. Set heavyReads.%s.enabled=true to serve them from heavy-read replicas reading it, or unset heavyReads.%s.readReplica" $service $service $service $service $service) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses metrics.podMonitor.enabled on a cluster without the Prometheus Operator's API: the PodMonitors rendered, and
+`helm install` or `helm upgrade` then stopped on "no matches for kind PodMonitor … ensure CRDs are installed
+first", naming no value. `helm lint` knows no cluster (and takes no --api-versions), so it is not refused there:
+lint renders with neither IsInstall nor IsUpgrade, which `helm template`, install and upgrade set.
+*/}}
+{{- define "govshare.checkPodMonitor" -}}
+{{- if and .Values.metrics.podMonitor.enabled (or .Release.IsInstall .Release.IsUpgrade) (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) -}}
+{{- fail "metrics.podMonitor.enabled is true but the cluster serves no monitoring.coreos.com/v1, the Prometheus Operator's API: the API server would refuse the PodMonitors mid-install. Install the Operator (its CRDs) first, or set metrics.podMonitor.enabled=false and let Prometheus scrape the pods by their prometheus.io annotations (metrics.annotations); with `helm template`, which knows no cluster, pass --api-versions monitoring.coreos.com/v1" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
+every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
+crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
+bearer tokens in clear, with nothing said. docs/deploy.md's trial command turns it off on purpose.
+*/}}
+{{- define "govshare.checkMtls" -}}
+{{- if not (or .Values.mtls.enabled .Values.trial.enabled .Values.mtls.allowPlaintext) -}}
+{{- fail "mtls.enabled is false outside a trial install: every service and the edge would listen in plaintext, the internal key, persons' tokens and the records returned readable on the network (on the extranet, callers' bearer tokens through the load balancer). Keep mtls.enabled=true (cert-manager, or the Secrets of docs/deploy.md's \"mTLS between the services\"), or set mtls.allowPlaintext=true as well to run without TLS on purpose" -}}
 {{- end -}}
 {{- end -}}
 
@@ -882,7 +933,9 @@ GOVSHARE_TOKEN_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
 Refuses an extraEnv value the processes would refuse at start, naming every one: the schema checks the names only,
 so `GOVSHARE_DRAIN_TIMEOUT_SECONDS: 40s`, a page size of 0 or `GOVSHARE_CONSOLE_SECURE_COOKIE: "disabled"` rendered, and
 every pod the map reaches stopped at start, exit 2, in CrashLoopBackOff until `helm install --wait` timed out (or,
-in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string.
+in an upgrade, the rollout stuck half done). A number may be written as a YAML number or a string. Refuses too what a
+value of the chart sets with more than the variable: the sentinels (redis.sentinel also opens their port in the
+NetworkPolicies) and PGSSLROOTCERT beside database.ca (whose CA a second definition would leave unread).
 */}}
 {{- define "govshare.checkExtraEnv" -}}
 {{- $types := include "govshare.typedSettings" . | fromYaml -}}
@@ -901,6 +954,10 @@ in an upgrade, the rollout stuck half done). A number may be written as a YAML n
 {{- range $name, $value := index $map 1 -}}
 {{- if eq $name "GOVSHARE_CONSOLE_TLS_CERT" -}}
 {{- $problems = append $problems (printf "%s.%s: the console's own HTTPS needs GOVSHARE_CONSOLE_TLS_KEY too, which no values file may hold, so the console would stop at start; its HTTPS ends at its Ingress (console.hosts, console.tlsSecretName)" (index $map 0) $name) -}}
+{{- else if has $name (list "GOVSHARE_REDIS_SENTINELS" "GOVSHARE_REDIS_SENTINEL_MASTER") -}}
+{{- $problems = append $problems (printf "%s.%s: set redis.sentinel {addresses, master} instead, which gives both to every process that reaches Redis and lets the sentinels' ports out in the NetworkPolicies; set here, the policies let out Redis's port alone and the pods could not ask a sentinel" (index $map 0) $name) -}}
+{{- else if and (eq $name "PGSSLROOTCERT") $.Values.database.ca.key -}}
+{{- $problems = append $problems (printf "%s.%s: database.ca sets it, to the CA it mounts (/etc/govshare/database-ca/ca.crt); a second definition would win over it in the pods. Remove it here, or unset database.ca" (index $map 0) $name) -}}
 {{- else if and $console (hasPrefix "GOVSHARE_" $name) (not (hasPrefix "GOVSHARE_CONSOLE_" $name)) (not (has $name $consoleReads)) -}}
 {{- $problems = append $problems (printf "console.extraEnv.%s: the console does not read it (it would be set and ignored); a service's setting goes in config.extraEnv or components.<name>.extraEnv" $name) -}}
 {{- else if and (not $console) (hasPrefix "GOVSHARE_CONSOLE_" $name) -}}
