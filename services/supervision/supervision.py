@@ -82,6 +82,14 @@ def require_authority(caller: Caller, action: str) -> None:
         raise permission_denied("AUTHORITY_ONLY", f"only the sharing authority (共享主管部门) may {action}")
 
 
+def supervises(caller: Caller) -> bool:
+    """Whether the caller reads every department's supervision: the platform's services, the authority's business
+    systems and its persons holding one of :data:`SUPERVISING_ROLES`."""
+    if not caller.authority:
+        return False
+    return not caller.is_person or any(caller.has_role(role) for role in SUPERVISING_ROLES)
+
+
 def require_supervising(caller: Caller, action: str) -> None:
     """The authority reading other departments' supervision: a person needs one of :data:`SUPERVISING_ROLES` (a
     business system of the authority keeps its department's rights, as everywhere)."""
@@ -212,13 +220,14 @@ class Supervision:
                          after: tuple[str, str] | None, limit: int) -> list[Violation]:
         _identified(caller)
         check_department_code(department_code, "every department you may see")
+        if not department_code and not supervises(caller):
+            # Every department's persons list their own without naming it, the authority's 申请人, 编目员 and 审批人
+            # too: they act for it as one department among others, and were refused ROLE_REQUIRED for not naming it.
+            department_code = caller.department_code
         if department_code != caller.department_code:
             if not caller.authority:
-                if department_code:
-                    raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
-                department_code = caller.department_code
-            else:
-                require_supervising(caller, "list other departments' violations")
+                raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
+            require_supervising(caller, "list other departments' violations")
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
