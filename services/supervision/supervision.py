@@ -1,6 +1,7 @@
 """The supervision workflows (DOMAIN §11): compute a month, read snapshots, evaluations and violations, weights.
 
-Who may do what: computing a month and changing weights is the authority's (or the platform's own schedule);
+Who may do what: computing a month is the authority's (or the platform's own schedule), changing the weights its
+管理员's (a person's decision);
 each department reads its own snapshot and violations, the authority everybody's; every caller may read the
 weights (they are the published rules of the evaluation).
 """
@@ -267,8 +268,13 @@ class Supervision:
 
     async def update_weights(self, caller: Caller, weights: Sequence[tuple[str, float]]) -> dict[str, float]:
         """Sets the named indicators' weights, as listed (the request's order, so each violation names the
-        entry the caller wrote); the others keep theirs."""
-        duties.require_role(caller, ADMINISTRATOR, "change the evaluation's weights")
+        entry the caller wrote); the others keep theirs.
+
+        The weights decide every department's score and ranking (Art. 16-18): a decision the authority's 管理员 takes
+        and answers for (R-SEC-1), named in the administrative log. A business system's token, the authority's
+        included, is refused PERSON_REQUIRED: with one leaked secret its system rescored every department, logged
+        under a system nobody answers for."""
+        duties.require_person(caller, ADMINISTRATOR, "change the evaluation's weights")
         require_authority(caller, "change the evaluation's weights")
         violations = _weight_violations(weights)
         if violations:

@@ -349,9 +349,18 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
             weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md(P), timeout=10)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # The weights rescore every department: a decision of the authority's 管理员, a person named in the log. The
+    # authority's business system changed them, logged under no one who answers for it.
+    admin = w.md("authority", ADMINISTRATOR)
+    with pytest.raises(grpc.aio.AioRpcError) as system:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+            weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
+    assert system.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    info, _ = details_of(system.value)
+    assert (info.reason, info.metadata["required_role"]) == ("PERSON_REQUIRED", ADMINISTRATOR)
     with pytest.raises(grpc.aio.AioRpcError) as bad:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
-            weights=[sup.Weight(indicator="speed", weight=500)]), metadata=w.md("authority"), timeout=10)
+            weights=[sup.Weight(indicator="speed", weight=500)]), metadata=admin, timeout=10)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad_request = details_of(bad.value)
     assert {v.field for v in bad_request.field_violations} == {"weights[0].indicator", "weights[0].weight"}
@@ -360,43 +369,43 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
     with pytest.raises(grpc.aio.AioRpcError) as twice:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=[
             sup.Weight(indicator="availability", weight=10), sup.Weight(indicator="speed", weight=1),
-            sup.Weight(indicator="availability", weight=90)]), metadata=w.md("authority"), timeout=10)
+            sup.Weight(indicator="availability", weight=90)]), metadata=admin, timeout=10)
     _, bad_request = details_of(twice.value)
     assert {(v.field, v.description) for v in bad_request.field_violations} >= {
         ("weights[2].indicator", "availability is listed twice")}
     assert {v.field for v in bad_request.field_violations} == {"weights[1].indicator", "weights[2].indicator"}
-    current = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"),
+    current = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=admin,
                                                          timeout=10)).weights
     with pytest.raises(grpc.aio.AioRpcError) as nothing:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=[
-            sup.Weight(indicator=weight.indicator, weight=0) for weight in current]), metadata=w.md("authority"),
+            sup.Weight(indicator=weight.indicator, weight=0) for weight in current]), metadata=admin,
             timeout=10)
     assert nothing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "at least one indicator must weigh more than 0" in nothing.value.details()
-    after = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"),
+    after = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=admin,
                                                        timeout=10)).weights
     assert list(after) == list(current)  # nothing was changed
 
     # Two administrators zeroing different halves at the same moment: one is refused, never both applied.
     halves = [list(current)[:3], list(current)[3:]]
     outcomes = await asyncio.gather(*(w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
-        weights=[sup.Weight(indicator=weight.indicator, weight=0) for weight in half]), metadata=w.md("authority"),
+        weights=[sup.Weight(indicator=weight.indicator, weight=0) for weight in half]), metadata=admin,
         timeout=10) for half in halves), return_exceptions=True)
     refusals = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
     assert len(refusals) == 1 and refusals[0].code() == grpc.StatusCode.INVALID_ARGUMENT, outcomes
     assert any(weight.weight for weight in (await w.supervision.GetEvaluationWeights(
-        sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"), timeout=10)).weights)
+        sup.GetEvaluationWeightsRequest(), metadata=admin, timeout=10)).weights)
     await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=list(current)),
-                                                metadata=w.md("authority"), timeout=10)
+                                                metadata=admin, timeout=10)
 
     await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
-        weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
+        weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=admin, timeout=10)
     try:
         reweighted = (await w.supervision.GetSnapshot(request, metadata=w.md(P), timeout=10)).snapshot.evaluation
         assert reweighted.score == pytest.approx(round(100 * (20 / 3 + 7.5 + 7.5 + 15 + 15) / 80, 2))
     finally:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
-            weights=[sup.Weight(indicator="catalog_on_time", weight=20)]), metadata=w.md("authority"), timeout=10)
+            weights=[sup.Weight(indicator="catalog_on_time", weight=20)]), metadata=admin, timeout=10)
 
 
 async def test_evaluations_are_listed_by_keyset_pages(month_run) -> None:  # type: ignore[no-untyped-def]
