@@ -254,6 +254,40 @@ async def _ensure_department(directory: directory_pb2_grpc.DirectoryServiceStub,
             raise
 
 
+async def ensure_system(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
+                        metadata: tuple) -> tuple[str, str]:
+    """The id of ``department``'s demo system and a secret that works, as :func:`bootstrap_authority` keeps the
+    authority's: a system of that name already there (a first seeding stopped by Ctrl-C before it wrote the
+    credentials file, which the next start seeds again) gets a new secret, and is enabled again. Each such start
+    registered another system of the same name, the earlier ones' secrets lost with the run: two 人口信息管理系统 in
+    the console's directory, the first unusable."""
+    existing = await _named_system(directory, department, metadata)
+    if existing is None:
+        created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
+        return created.system.id, created.secret
+    if existing.disabled:
+        await directory.EnableSystem(directory_pb2.EnableSystemRequest(id=existing.id), metadata=metadata, timeout=10)
+    rotated = await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=existing.id),
+                                                 metadata=metadata, timeout=10)
+    return existing.id, rotated.secret
+
+
+async def _named_system(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
+                        metadata: tuple) -> directory_pb2.System | None:
+    """The department's earliest system named as its demo system, or None."""
+    found: list[directory_pb2.System] = []
+    token = ""
+    while True:
+        page = await directory.ListSystems(directory_pb2.ListSystemsRequest(
+            department_code=department.code, page_token=token), metadata=metadata, timeout=10)
+        found += [system for system in page.systems if system.name == department.system_name]
+        token = page.next_page_token
+        if not token:
+            break
+    return min(found, key=lambda system: (system.create_time.ToDatetime(), system.id), default=None)
+
+
 async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple,
                    reviewer: tuple) -> None:
     """Drafts and submits ``entry`` (the authority's system, cataloguing for the demo providers), then the
@@ -388,9 +422,8 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
         directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         for department in DEPARTMENTS:
             await _ensure_department(directory, department, metadata)
-            created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-                department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
-            credentials.systems[department.key] = {"system_id": created.system.id, "secret": created.secret,
+            system_id, system_secret = await ensure_system(directory, department, metadata)
+            credentials.systems[department.key] = {"system_id": system_id, "secret": system_secret,
                                                    "department": department.code, "name": department.name}
         await seed_persons(channel, credentials, metadata)
         reviewer = await person_session(channel, credentials, "authority.reviewer")

@@ -27,11 +27,27 @@ from metrics_scrape import scrape
 from stdnum.cn import ric, uscc
 
 from frontproc import demo as dept
-from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc, sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.person_credentials import TOTP_STEP_SECONDS
-from services.demo import DEMO_PASSWORD, DemoCredentials, demo_entries, issue_token, person_session
+from services.demo import (
+    DEMO_PASSWORD,
+    DemoCredentials,
+    DemoDepartment,
+    _ensure_department,
+    demo_entries,
+    ensure_system,
+    issue_token,
+    person_session,
+)
 from services.foundation.synthetic import credit_code_of
 from services.launcher import PORT_BLOCK, free_port_base
 from services.runtime.keys import generate_keys
@@ -308,6 +324,24 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
 
 
 # ---- one platform shared by the tests below ---------------------------------------------------------------
+
+
+async def test_seeding_again_after_an_interrupted_first_start_keeps_one_system_per_department(platform) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C during the first `govshare up`'s seeding leaves no credentials file, so the next start seeds again:
+    each department got a second system of the same name, the first one's secret lost with the stopped run. The
+    seeding now gives the system it finds a new secret (and enables it), as the authority's is kept."""
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    metadata = platform.metadata("authority")
+    department = DemoDepartment("reseeded", "市重复播种测试局", "重复播种测试系统", 921)
+    await _ensure_department(directory, department, metadata)
+    first_id, first_secret = await ensure_system(directory, department, metadata)
+    await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=first_id), metadata=metadata, timeout=10)
+    second_id, second_secret = await ensure_system(directory, department, metadata)
+    listed = await directory.ListSystems(directory_pb2.ListSystemsRequest(department_code=department.code),
+                                         metadata=metadata, timeout=10)
+    assert [(system.id, system.disabled) for system in listed.systems] == [(first_id, False)]
+    assert second_id == first_id and second_secret != first_secret
+    assert await issue_token(platform.channel, second_id, second_secret)
 
 
 @dataclass
