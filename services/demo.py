@@ -291,14 +291,21 @@ async def _named_system(directory: directory_pb2_grpc.DirectoryServiceStub, depa
 async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple,
                    reviewer: tuple) -> None:
     """Drafts and submits ``entry`` (the authority's system, cataloguing for the demo providers), then the
-    authority's reviewer publishes it (a review is a person's decision)."""
+    authority's reviewer publishes it (a review is a person's decision). An entry a seeding stopped by Ctrl-C left
+    drafted or submitted is taken on from there: it was left so for good (the next start's seeding found it and went
+    on), and the resource never published, every documented query of it refused."""
+    state = cat.ENTRY_STATE_DRAFT
     try:
         await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
+        state = (await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=metadata,
+                                        timeout=10)).entry.state
+    if state == cat.ENTRY_STATE_DRAFT:
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
+    elif state != cat.ENTRY_STATE_SUBMITTED:
         return
-    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
                               metadata=reviewer, timeout=10)
 

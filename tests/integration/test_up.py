@@ -35,6 +35,7 @@ from govshare.authorization.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.person_credentials import TOTP_STEP_SECONDS
@@ -43,6 +44,7 @@ from services.demo import (
     DemoCredentials,
     DemoDepartment,
     _ensure_department,
+    _publish,
     demo_entries,
     ensure_system,
     issue_token,
@@ -50,6 +52,7 @@ from services.demo import (
 )
 from services.foundation.synthetic import credit_code_of
 from services.launcher import PORT_BLOCK, free_port_base
+from services.runtime.duties import REVIEWER
 from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -342,6 +345,28 @@ async def test_seeding_again_after_an_interrupted_first_start_keeps_one_system_p
     assert [(system.id, system.disabled) for system in listed.systems] == [(first_id, False)]
     assert second_id == first_id and second_secret != first_secret
     assert await issue_token(platform.channel, second_id, second_secret)
+
+
+async def test_seeding_again_publishes_the_entries_an_interrupted_start_left_unpublished(platform) -> None:  # type: ignore[no-untyped-def]
+    """The seeding drafts, submits and publishes each demo entry: stopped by Ctrl-C between the steps, the next
+    start's seeding found the entry there and went on, leaving it drafted or submitted for good."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    metadata = platform.metadata("authority")
+    provider = DemoDepartment("halfseeded", "市中断播种测试局", "中断播种测试系统", 922)
+    await _ensure_department(directory_pb2_grpc.DirectoryServiceStub(platform.channel), provider, metadata)
+    drafted, submitted = catalog_pb2.Entry(), catalog_pb2.Entry()
+    for n, entry in enumerate((drafted, submitted), 1):
+        entry.CopyFrom(_entry("207001/000001"))
+        entry.code, entry.name = f"207922/00000{n}", f"中断播种测试信息{n}"
+        entry.provider_department_code, entry.provider_name = provider.code, provider.name
+    for entry in (drafted, submitted):
+        await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
+    await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=submitted.code), metadata=metadata, timeout=10)
+    for entry in (drafted, submitted):
+        await _publish(catalog, entry, metadata, platform.person("authority", REVIEWER))
+    states = [(await catalog.GetEntry(catalog_pb2.GetEntryRequest(code=entry.code), metadata=metadata,
+                                      timeout=10)).entry.state for entry in (drafted, submitted)]
+    assert states == [catalog_pb2.ENTRY_STATE_PUBLISHED] * 2
 
 
 @dataclass
