@@ -14,7 +14,7 @@ from services.runtime import db
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.callers import caller_verifier
 from services.runtime.clients import open_channel
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, describe
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
@@ -105,7 +105,10 @@ class SupervisionComponent:
                 try:
                     await self.supervision.compute(caller, month)
                 except (ServiceError, asyncpg.PostgresError, OSError) as exc:
-                    log.warning("scheduled supervision of %s failed: %s", month.label(), type(exc).__name__)
+                    # What failed, in the words `govshare supervise` prints: the class name alone ("failed:
+                    # ServiceError", every few minutes under `govshare up`) named no service and no cause. The
+                    # supervision schema and the figures services' refusals hold no personal data.
+                    log.warning("scheduled supervision of %s failed (%s)", month.label(), describe(exc, limit=400))
 
 
 def create_component(settings: Settings) -> SupervisionComponent:
