@@ -664,8 +664,8 @@ def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]
         return DemoCredentials.load(path)
     except (ValueError, TypeError) as exc:  # not JSON (nor UTF-8), or not an object of its fields
         raise SystemExit(f"govshare up: {path} is not the demo credentials file it wrote ({exc}): put back the copy "
-                         "kept with your backups, or move it away to seed the demo again (a second set of demo "
-                         "systems; every demo person's password and TOTP secret reset)") from None
+                         "kept with your backups, or move it away to seed the demo again (every demo system gets a "
+                         "new secret; every demo person's password and TOTP secret reset)") from None
 
 
 def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, workers: int | None,
