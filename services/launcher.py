@@ -529,7 +529,8 @@ def _compute_seeded_month(ports: dict[str, int], keys: PlatformKeys) -> None:
     from services.supervision.months import Month
     from services.supervision.schedule import Unreachable, compute, settings_from
 
-    settings_of = settings_from({"GOVSHARE_SUPERVISION_TARGET": f"127.0.0.1:{ports['supervision']}",
+    # The environment's GOVSHARE_TLS_* too, as the services and `govshare supervise` read them.
+    settings_of = settings_from({**os.environ, "GOVSHARE_SUPERVISION_TARGET": f"127.0.0.1:{ports['supervision']}",
                                  "GOVSHARE_INTERNAL_KEY": keys.internal_key})
     month = Month.of(dt.datetime.now(dt.UTC))
     try:
