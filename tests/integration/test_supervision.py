@@ -899,7 +899,8 @@ async def test_a_change_of_the_weights_leaves_the_months_before_as_they_were_eva
         said = [b.text for b in report.blocks if isinstance(b, Paragraph) and "权重" in b.text]
         assert said == ["评分按各月适用的评价权重计算，期间权重有调整：4月为目录更新按时率20、申请答复按时率20、"
                         "疑义答复按时率15、服务可用率15、数据更新及时率15、按授权用途使用率15；6月为目录更新按时率0、"
-                        "申请答复按时率20、疑义答复按时率15、服务可用率15、数据更新及时率15、按授权用途使用率15。"]
+                        "申请答复按时率20、疑义答复按时率15、服务可用率15、数据更新及时率15、按授权用途使用率15。"
+                        "权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制（100 × Σ权重×比率 ÷ Σ权重）。"]
     finally:
         async with pool.acquire() as conn:
             for table in ("snapshots", "computed_months"):
