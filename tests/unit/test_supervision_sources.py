@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import asyncpg
 import grpc
 import pytest
 
@@ -95,3 +96,38 @@ async def test_the_schedule_says_what_failed_in_the_services_own_words() -> None
     assert warned.messages[0].endswith("failed (ServiceError: UNAVAILABLE DEPENDENCY_UNAVAILABLE: the catalog service "
                                        "could not give its figures (UNAVAILABLE: the database (PostgreSQL) is "
                                        "unavailable: retry later))"), warned.messages[0]
+
+
+class _ClosedOnce:
+    """The workflows as a pooled connection the server ended (pg_terminate_backend, a DBA closing the database)
+    leaves the first computation: asyncpg's InternalClientError (services/runtime/errors.py, dependency_failure),
+    then computations that go through; ``again`` is set at the third (the next round)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.again = asyncio.Event()
+
+    async def compute(self, caller, month) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 1:
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in "
+                                                         "progress")
+        if self.calls >= 3:
+            self.again.set()
+
+
+async def test_the_schedule_goes_on_after_postgresql_ended_a_pooled_connection() -> None:
+    """Only ServiceError, PostgresError and OSError were caught: asyncpg's InternalClientError on a connection the
+    server had ended (or an InterfaceError on a closed one) ended the schedule's task, and no month was computed
+    again until the process restarted, without a word."""
+    component = SupervisionComponent.__new__(SupervisionComponent)
+    workflows = _ClosedOnce()
+    component._supervision = workflows  # type: ignore[assignment]
+    schedule = asyncio.create_task(component._periodic(0.001))
+    again = asyncio.create_task(workflows.again.wait())
+    try:
+        await asyncio.wait({schedule, again}, return_when=asyncio.FIRST_COMPLETED)
+        assert workflows.again.is_set(), schedule.exception() if schedule.done() else "schedule still running"
+    finally:
+        await cancel(schedule)
+        await cancel(again)
