@@ -151,10 +151,11 @@ def _seed(args: argparse.Namespace) -> None:
     gateway = args.gateway or _setting(args, "", "gateway") or "127.0.0.1:50051"
     credentials_path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
     if credentials_path.exists() and not args.again:
-        # Seeding twice makes a second set of demo systems, gives the authority's system a new secret and resets
-        # every demo person's password and TOTP secret: what someone who runs it "to be sure" does not expect.
+        # Seeding twice gives every demo system (the authority's included) a new secret, which the file no longer
+        # holds, and resets every demo person's password and TOTP secret: what someone who runs it "to be sure"
+        # does not expect.
         raise SystemExit(f"govshare seed: {credentials_path} exists: this platform has its demo data already "
-                         "(seeding again adds a second set of demo systems and resets every demo person's "
+                         "(seeding again gives every demo system a new secret and resets every demo person's "
                          "password and authenticator secret). Pass --again to seed anyway, or --credentials "
                          "to write the new credentials elsewhere.")
     _check_writable(credentials_path, "--credentials")
@@ -233,7 +234,7 @@ def _backup(args: argparse.Namespace) -> None:
 
 #: What `govshare up` keeps in its data directory that a restored database needs: the platform's keys (a database
 #: opened with new ones has every person's TOTP secret unreadable) and the demo's credentials (without them `up`
-#: seeds a second set of demo systems into the restored database).
+#: seeds the demo again into the restored database, every demo system's secret replaced).
 RESTORE_NEEDS = ("keys.json", "demo-credentials.json")
 
 
@@ -246,8 +247,8 @@ def _check_restorable_data_dir(args: argparse.Namespace) -> None:
     if missing:
         raise SystemExit(f"govshare restore: {_data_dir(args)} has no {' nor '.join(missing)}: copy those of the "
                          "data directory the backup was taken from into it first (`govshare up` would otherwise "
-                         "make new keys, leaving every local account's TOTP secret unreadable, and seed a second "
-                         "set of demo systems over the restored database)")
+                         "make new keys, leaving every local account's TOTP secret unreadable, and seed the demo "
+                         "again over the restored database, every demo system's secret replaced)")
 
 
 def _restore(args: argparse.Namespace) -> None:
@@ -704,7 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seed of the synthetic data: the same seed, the same records (default %(default)s)")
     seed.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
     seed.add_argument("--again", action="store_true",
-                      help="seed although the credentials file exists (a second set of demo systems; every demo "
+                      help="seed although the credentials file exists (every demo system gets a new secret; every demo "
                            "person's password and TOTP secret reset)")
     seed.set_defaults(func=_seed)
 

@@ -254,17 +254,58 @@ async def _ensure_department(directory: directory_pb2_grpc.DirectoryServiceStub,
             raise
 
 
+async def ensure_system(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
+                        metadata: tuple) -> tuple[str, str]:
+    """The id of ``department``'s demo system and a secret that works, as :func:`bootstrap_authority` keeps the
+    authority's: a system of that name already there (a first seeding stopped by Ctrl-C before it wrote the
+    credentials file, which the next start seeds again) gets a new secret, and is enabled again. Each such start
+    registered another system of the same name, the earlier ones' secrets lost with the run: two 人口信息管理系统 in
+    the console's directory, the first unusable."""
+    existing = await _named_system(directory, department, metadata)
+    if existing is None:
+        created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
+        return created.system.id, created.secret
+    if existing.disabled:
+        await directory.EnableSystem(directory_pb2.EnableSystemRequest(id=existing.id), metadata=metadata, timeout=10)
+    rotated = await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=existing.id),
+                                                 metadata=metadata, timeout=10)
+    return existing.id, rotated.secret
+
+
+async def _named_system(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
+                        metadata: tuple) -> directory_pb2.System | None:
+    """The department's earliest system named as its demo system, or None."""
+    found: list[directory_pb2.System] = []
+    token = ""
+    while True:
+        page = await directory.ListSystems(directory_pb2.ListSystemsRequest(
+            department_code=department.code, page_token=token), metadata=metadata, timeout=10)
+        found += [system for system in page.systems if system.name == department.system_name]
+        token = page.next_page_token
+        if not token:
+            break
+    return min(found, key=lambda system: (system.create_time.ToDatetime(), system.id), default=None)
+
+
 async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple,
                    reviewer: tuple) -> None:
     """Drafts and submits ``entry`` (the authority's system, cataloguing for the demo providers), then the
-    authority's reviewer publishes it (a review is a person's decision)."""
+    authority's reviewer publishes it (a review is a person's decision). An entry a seeding stopped by Ctrl-C left
+    drafted or submitted is taken on from there: it was left so for good (the next start's seeding found it and went
+    on), and the resource never published, every documented query of it refused."""
+    state = cat.ENTRY_STATE_DRAFT
     try:
         await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
+        state = (await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=metadata,
+                                        timeout=10)).entry.state
+    if state == cat.ENTRY_STATE_DRAFT:
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
+    elif state != cat.ENTRY_STATE_SUBMITTED:
         return
-    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
                               metadata=reviewer, timeout=10)
 
@@ -388,9 +429,8 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
         directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         for department in DEPARTMENTS:
             await _ensure_department(directory, department, metadata)
-            created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
-                department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
-            credentials.systems[department.key] = {"system_id": created.system.id, "secret": created.secret,
+            system_id, system_secret = await ensure_system(directory, department, metadata)
+            credentials.systems[department.key] = {"system_id": system_id, "secret": system_secret,
                                                    "department": department.code, "name": department.name}
         await seed_persons(channel, credentials, metadata)
         reviewer = await person_session(channel, credentials, "authority.reviewer")

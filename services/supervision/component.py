@@ -14,7 +14,7 @@ from services.runtime import db
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.callers import caller_verifier
 from services.runtime.clients import open_channel
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, dependency_failure, describe
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
@@ -104,8 +104,17 @@ class SupervisionComponent:
             for month in (current.previous(), current):
                 try:
                     await self.supervision.compute(caller, month)
-                except (ServiceError, asyncpg.PostgresError, OSError) as exc:
-                    log.warning("scheduled supervision of %s failed: %s", month.label(), type(exc).__name__)
+                except Exception as exc:  # the schedule outlives any failed run
+                    # What failed, in the words `govshare supervise` prints: the class name alone ("failed:
+                    # ServiceError", every few minutes under `govshare up`) named no service and no cause. The
+                    # supervision schema and the figures services' refusals hold no personal data. Only these three
+                    # kinds were caught: a pooled connection the server had ended (asyncpg's InternalClientError
+                    # "cannot switch to state", or an InterfaceError on a closed one) ended the task, and no month
+                    # was computed again until the process restarted, without a word.
+                    if isinstance(exc, ServiceError | asyncpg.PostgresError) or dependency_failure(exc) is not None:
+                        log.warning("scheduled supervision of %s failed (%s)", month.label(), describe(exc, limit=400))
+                    else:
+                        log.exception("scheduled supervision of %s failed", month.label())
 
 
 def create_component(settings: Settings) -> SupervisionComponent:

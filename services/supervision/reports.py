@@ -336,10 +336,14 @@ def _weights_note(data: ReportInput, months: list[Month]) -> Paragraph | None:
             runs.append(([month], weights))
     if not runs:
         return None
+    # The authority may set any weights from 0 to 100: summing to 80 (one set to 0), a reader adding up weight ×
+    # rate from the table came to 80 at most, beside a score of 100.00, and took the score for a mistake.
+    scaled = "" if all(sum(weights.values()) == 100 for _, weights in runs) else (
+        "权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制（100 × Σ权重×比率 ÷ Σ权重）。")
     if len(runs) == 1:
-        return Paragraph(f"评分所用评价权重：{_weights_text(runs[0][1])}。")
+        return Paragraph(f"评分所用评价权重：{_weights_text(runs[0][1])}。{scaled}")
     return Paragraph("评分按各月适用的评价权重计算，期间权重有调整：" + "；".join(
-        f"{_span(spanned)}为{_weights_text(weights)}" for spanned, weights in runs) + "。")
+        f"{_span(spanned)}为{_weights_text(weights)}" for spanned, weights in runs) + f"。{scaled}")
 
 
 def _span(months: list[Month]) -> str:

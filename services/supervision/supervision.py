@@ -1,6 +1,7 @@
 """The supervision workflows (DOMAIN §11): compute a month, read snapshots, evaluations and violations, weights.
 
-Who may do what: computing a month and changing weights is the authority's (or the platform's own schedule);
+Who may do what: computing a month is the authority's (or the platform's own schedule), changing the weights its
+管理员's (a person's decision);
 each department reads its own snapshot and violations, the authority everybody's; every caller may read the
 weights (they are the published rules of the evaluation).
 """
@@ -80,6 +81,14 @@ def require_authority(caller: Caller, action: str) -> None:
     _identified(caller)
     if not caller.authority:
         raise permission_denied("AUTHORITY_ONLY", f"only the sharing authority (共享主管部门) may {action}")
+
+
+def supervises(caller: Caller) -> bool:
+    """Whether the caller reads every department's supervision: the platform's services, the authority's business
+    systems and its persons holding one of :data:`SUPERVISING_ROLES`."""
+    if not caller.authority:
+        return False
+    return not caller.is_person or any(caller.has_role(role) for role in SUPERVISING_ROLES)
 
 
 def require_supervising(caller: Caller, action: str) -> None:
@@ -212,13 +221,14 @@ class Supervision:
                          after: tuple[str, str] | None, limit: int) -> list[Violation]:
         _identified(caller)
         check_department_code(department_code, "every department you may see")
+        if not department_code and not supervises(caller):
+            # Every department's persons list their own without naming it, the authority's 申请人, 编目员 and 审批人
+            # too: they act for it as one department among others, and were refused ROLE_REQUIRED for not naming it.
+            department_code = caller.department_code
         if department_code != caller.department_code:
             if not caller.authority:
-                if department_code:
-                    raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
-                department_code = caller.department_code
-            else:
-                require_supervising(caller, "list other departments' violations")
+                raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
+            require_supervising(caller, "list other departments' violations")
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
@@ -258,8 +268,13 @@ class Supervision:
 
     async def update_weights(self, caller: Caller, weights: Sequence[tuple[str, float]]) -> dict[str, float]:
         """Sets the named indicators' weights, as listed (the request's order, so each violation names the
-        entry the caller wrote); the others keep theirs."""
-        duties.require_role(caller, ADMINISTRATOR, "change the evaluation's weights")
+        entry the caller wrote); the others keep theirs.
+
+        The weights decide every department's score and ranking (Art. 16-18): a decision the authority's 管理员 takes
+        and answers for (R-SEC-1), named in the administrative log. A business system's token, the authority's
+        included, is refused PERSON_REQUIRED: with one leaked secret its system rescored every department, logged
+        under a system nobody answers for."""
+        duties.require_person(caller, ADMINISTRATOR, "change the evaluation's weights")
         require_authority(caller, "change the evaluation's weights")
         violations = _weight_violations(weights)
         if violations:

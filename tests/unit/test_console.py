@@ -365,8 +365,18 @@ def test_the_supervision_page_says_which_weights_the_month_was_scored_under() ->
     said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
     assert said is not None
     names = list(INDICATORS.values())
+    # Adding up to 77.5, not 100: a supervisor summing weight × rate came to 77.5 at most beside a score of 100.
     assert said.group(1) == (f"2026年4月评分所用权重：{names[0]} 0、{names[1]} 20、{names[2]} 15、{names[3]} 15、"
-                             f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。")
+                             f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。"
+                             "权重合计为77.5，不为100：评分为各指标比率按权重的加权平均，折算为百分制。")
+    del evaluation.indicators[:]
+    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
+        INDICATORS, (20, 20, 15, 15, 15, 15), strict=True))
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=INDICATORS)
+    assert "权重合计" not in page
 
 
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:

@@ -533,3 +533,18 @@ def test_each_page_of_a_pdf_report_says_how_many_pages_the_report_has() -> None:
     assert len(pages) > 1
     assert [page.endswith(f"2026年度政务信息资源共享情况报告第{n}页，共{len(pages)}页")
             for n, page in enumerate(pages, 1)] == [True] * len(pages), [page[-40:] for page in pages]
+
+
+def test_weights_that_do_not_add_up_to_100_are_said_to_be_scaled() -> None:
+    """The authority may set any weights from 0 to 100. With 目录更新按时率 set to 0 (the others 80 in all), a
+    department meeting every indicator read 评分 100.00 beside weights adding up to 80, and a reader summing weight
+    × rate took the score for a mistake: the report says how such weights are counted."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, "disputes.received", "", 1),
+                             FigureRow(code, "disputes.answered_on_time", "", 1)])
+    for weights, said in ((WEIGHTS, False), ({**WEIGHTS, "catalog_on_time": 0.0}, True)):
+        data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"},
+                           defaultdict(lambda weights=weights: weights), GENERATED)
+        for department in (code, None):
+            note = next(p for p in _paragraphs(yearly_report(2026, department, data).blocks) if "评价权重" in p)
+            assert ("权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制" in note) is said, note

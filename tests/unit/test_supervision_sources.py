@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import asyncpg
 import grpc
 import pytest
 
+from govshare.catalog.v1 import figures_pb2_grpc as catalog_figures_pb2_grpc
 from govshare.query.v1 import figures_pb2, figures_pb2_grpc
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.tasks import cancel
+from services.supervision.component import SupervisionComponent
 from services.supervision.sources import FigureSources
+from services.supervision.supervision import Supervision
 
 
 class _DatabaseDown(figures_pb2_grpc.AuditFiguresServiceServicer):
@@ -38,3 +46,88 @@ async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
     assert refused.value.message == ("the query service could not give its figures (UNAVAILABLE: the database "
                                      "(PostgreSQL) is unavailable: retry later)")
+
+
+class _CatalogDatabaseDown(catalog_figures_pb2_grpc.CatalogFiguresServiceServicer):
+    """The catalog's figures while its PostgreSQL is down."""
+
+    async def ListDepartmentFigures(self, request, context):  # type: ignore[no-untyped-def]
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
+
+
+class _Warned(logging.Handler):
+    """The schedule's first warning, and an event set when it comes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.came = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.came.set()
+
+
+async def test_the_schedule_says_what_failed_in_the_services_own_words() -> None:
+    """Under `govshare up` the supervision process computes the months itself: with a service's database down it
+    logged 'scheduled supervision of 2026-12 failed: ServiceError' every few minutes, naming neither the service
+    nor the cause that `govshare supervise` prints."""
+    server = grpc.aio.server()
+    catalog_figures_pb2_grpc.add_CatalogFiguresServiceServicer_to_server(_CatalogDatabaseDown(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    warned = _Warned()
+    logger = logging.getLogger("services.supervision.component")
+    logger.addHandler(warned)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
+                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
+            component = SupervisionComponent.__new__(SupervisionComponent)
+            component._supervision = Supervision(None, sources)  # type: ignore[arg-type]  # fails before the store
+            schedule = asyncio.create_task(component._periodic(0.001))
+            try:
+                await warned.came.wait()
+            finally:
+                await cancel(schedule)
+    finally:
+        logger.removeHandler(warned)
+        await server.stop(0)
+    assert warned.messages[0].endswith("failed (ServiceError: UNAVAILABLE DEPENDENCY_UNAVAILABLE: the catalog service "
+                                       "could not give its figures (UNAVAILABLE: the database (PostgreSQL) is "
+                                       "unavailable: retry later))"), warned.messages[0]
+
+
+class _ClosedOnce:
+    """The workflows as a pooled connection the server ended (pg_terminate_backend, a DBA closing the database)
+    leaves the first computation: asyncpg's InternalClientError (services/runtime/errors.py, dependency_failure),
+    then computations that go through; ``again`` is set at the third (the next round)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.again = asyncio.Event()
+
+    async def compute(self, caller, month) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 1:
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in "
+                                                         "progress")
+        if self.calls >= 3:
+            self.again.set()
+
+
+async def test_the_schedule_goes_on_after_postgresql_ended_a_pooled_connection() -> None:
+    """Only ServiceError, PostgresError and OSError were caught: asyncpg's InternalClientError on a connection the
+    server had ended (or an InterfaceError on a closed one) ended the schedule's task, and no month was computed
+    again until the process restarted, without a word."""
+    component = SupervisionComponent.__new__(SupervisionComponent)
+    workflows = _ClosedOnce()
+    component._supervision = workflows  # type: ignore[assignment]
+    schedule = asyncio.create_task(component._periodic(0.001))
+    again = asyncio.create_task(workflows.again.wait())
+    try:
+        await asyncio.wait({schedule, again}, return_when=asyncio.FIRST_COMPLETED)
+        assert workflows.again.is_set(), schedule.exception() if schedule.done() else "schedule still running"
+    finally:
+        await cancel(schedule)
+        await cancel(again)
