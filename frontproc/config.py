@@ -183,7 +183,9 @@ class _Reader:
 
     def number(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, default: float, low: float,
                high: float, whole: bool = False) -> float:
-        """``whole``: a count (a port, a burst of calls), which 2.5 was silently cut to 2."""
+        """``whole``: a count (a port, a burst of calls), which 2.5 was silently cut to 2. A value refused is
+        ``default``: one out of range (1e400 is infinity, nan no number of any range) was returned all the same,
+        and int() of it ended the start in a traceback instead of the problems with their lines."""
         found = self.text(fields, name, where)
         if found is None:
             return default
@@ -196,6 +198,7 @@ class _Reader:
             self.problem(found.line, f"{where}.{name} must be a whole number, got {found.value}")
         if not low <= value <= high:
             self.problem(found.line, f"{where}.{name} must be between {low:g} and {high:g}, got {value:g}")
+            return default
         return value
 
 

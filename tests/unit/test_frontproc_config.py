@@ -1184,6 +1184,26 @@ def test_a_count_given_with_a_fraction_is_named_not_cut(tmp_path: Path, replaced
     assert said in str(error.value)
 
 
+@pytest.mark.parametrize(("replaced", "by", "said"), [
+    ("  burst: 4000\n", "  burst: 1e400\n", "rate_limit.burst must be between 1 and 1e+07, got inf"),
+    ("rate_limit:\n", "metrics_port: nan\nrate_limit:\n", "configuration.metrics_port must be between 0 and 65535, "
+                                                            "got nan"),
+    # Without a burst, twice the rate (infinity) was taken as the burst.
+    ("  per_second: 2000\n  burst: 4000\n", "  per_second: 1e400\n", "rate_limit.per_second must be between 0.001 and "
+                                                                     "1e+06, got inf"),
+])
+def test_a_count_that_is_no_number_of_its_range_is_named_with_its_line(tmp_path: Path, replaced: str, by: str,
+                                                                       said: str) -> None:
+    """A burst or a rate of 1e400 (infinity to Python), a metrics port of nan, is out of range as 99999 is: the range
+    was said, and the value then taken as a count all the same, int() of it ending the start and the check in an
+    OverflowError or ValueError traceback instead of the file's line."""
+    text = _valid(tmp_path).replace(replaced, by)
+    assert by in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert f"dept.yaml:{_line_of(text, by.strip().splitlines()[0])}: {said}" in str(error.value)
+
+
 async def test_change_notices_go_to_an_edge_speaking_tls_and_the_secret_never_in_clear(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The 前置机 called the platform's edge in plaintext, always: a deployed edge listens with TLS (the chart's
