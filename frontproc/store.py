@@ -883,7 +883,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                 log.warning("%s:%d: resources %r: %s", config.path, resource.watch_channel.line, resource.dataset,
                             advice)
             for path, entry in entries:
-                for line, advice in _item_type_advice(resource, returned, path, entry):
+                code = _code_advice(resource, path, entry)
+                for line, advice in [*_item_type_advice(resource, returned, path, entry), *([code] if code else [])]:
                     log.warning("%s:%d: resources %r: %s", config.path, line, resource.dataset, advice)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -1448,6 +1449,33 @@ def _item_type_advice(resource: ResourceConfig, returned: dict[str, asyncpg.type
                                     f"{fits}, or map a column of type {' or '.join(sorted(wanted))} (a view or query "
                                     "column casting it)"))
     return advice
+
+
+def _code_advice(resource: ResourceConfig, path: str, entry: catalog_pb2.Entry) -> tuple[int, str] | None:
+    """A warning, on the line of ``resource_code``, when the entry in ``path`` registers this resource under
+    another catalog code than the one its changes are announced as.
+
+    Nothing compared them: an entry submitted as 202001/000002 over a dataset whose ``resource_code`` still said
+    202001/000001 (the demo's, copied) was published, and every change the trigger announced went to the platform
+    as 202001/000001 — a code it does not know (logged as a notice "not needed"), or another entry's copies
+    dropped — while this entry's callers were answered from the platform's copies until they expired. A warning,
+    not a refusal: one dataset may be registered by two entries, and ``resource_code`` names one of them."""
+    code = resource.resource_code
+    if entry.endpoint.dataset != resource.dataset or code is None or not entry.code or entry.code == code.value:
+        return None
+    return code.line, (f"resource_code {code.value} is not the code of the entry in {path} ({entry.code}), which "
+                       f"registers dataset {resource.dataset}: the changes announced on "
+                       f"{resource.watch_channel.value if resource.watch_channel else 'its channel'} are told to the "
+                       f"platform as {code.value}, never as {entry.code}, whose callers are answered from the "
+                       f"platform's copies until they expire: set resource_code: {entry.code}, or correct the entry")
+
+
+def entry_code_advice(config: FrontprocConfig, path: str, entry: catalog_pb2.Entry) -> list[str]:
+    """_code_advice's warning for the entry in ``path``, with its line of the configuration (no database needed)."""
+    resource = config.resources.get(entry.endpoint.dataset)
+    found = _code_advice(resource, path, entry) if resource is not None else None
+    return [] if found is None else [f"{config.path}:{found[0]}: resources {resource.dataset!r}: "  # type: ignore[union-attr]
+                                     f"{found[1]}"]
 
 
 async def entry_type_advice(config: FrontprocConfig, path: str, entry: catalog_pb2.Entry) -> list[str]:

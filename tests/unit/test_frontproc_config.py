@@ -404,6 +404,53 @@ async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
         assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
 
 
+async def test_an_entry_of_another_code_than_the_resource_code_its_changes_go_as_is_warned_of(
+        tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry submitted as 202001/000002 over a dataset whose resource_code still said 202001/000001 (the demo's,
+    copied) was checked and submitted without a word: every change the trigger announced went to the platform as
+    202001/000001, and the entry's callers were answered from the platform's copies until they expired. --check
+    --entry and submit-entry warn on the line of resource_code (and submit all the same: one dataset may be
+    registered by two entries); the entry of the resource's own code draws no warning."""
+    from google.protobuf import json_format
+
+    from frontproc import register
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path, department_url)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:1",
+                            "sys-1", "system.secret")
+    path = tmp_path / "dept.yaml"
+    path.write_text(text)
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    assert entry.code == dept.RESOURCE_CODE
+    entry.code = "202001/000002"
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+    said = (f"{path}:{_line_of(text, 'resource_code:')}: resources 'social_insurance': resource_code "
+            f"{dept.RESOURCE_CODE} is not the code of the entry in {tmp_path / 'entry.json'} (202001/000002), which "
+            f"registers dataset social_insurance: the changes announced on si_changed are told to the platform as "
+            f"{dept.RESOURCE_CODE}, never as 202001/000002, whose callers are answered from the platform's copies "
+            "until they expire: set resource_code: 202001/000002, or correct the entry")
+
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    connection = await asyncpg.connect(department_url)
+    try:
+        config = parse(text, str(path))
+        await check_resources(config, connection, [(str(tmp_path / "entry.json"), entry)])
+        await check_resources(config, connection, [("own.json", dept.social_insurance_entry("127.0.0.1:7100"))])
+    finally:
+        await connection.close()
+    assert [record.getMessage() for record in caplog.records if "resource_code" in record.getMessage()] == [said]
+
+    async def submit(config: object, submitted: object) -> register.Submitted:
+        return register.Submitted(entry, now=True)
+
+    monkeypatch.setattr(register, "submit", submit)
+    capsys.readouterr()
+    assert await asyncio.to_thread(register.main, str(path), str(tmp_path / "entry.json")) == 0
+    assert f"govshare submit-entry: WARNING: {said}\n" in capsys.readouterr().err
+
+
 async def test_the_documented_trigger_announces_a_key_column_that_is_not_text(embedded) -> None:  # type: ignore[no-untyped-def]
     """docs/frontproc.md's trigger (the demo's) passed the key column to pg_notify as it was: over a key column of
     another type than text (a bigint 证照编号, say), PostgreSQL has no pg_notify(unknown, bigint), and the trigger,
