@@ -420,6 +420,26 @@ def _unreadable(dataset: str, error: asyncpg.DataError) -> ServiceError:
                         "says why")
 
 
+def _unreadable_keys(dataset: str, resource: ResourceConfig, error: asyncpg.DataError) -> ServiceError:
+    """An export that cannot read the keys of its next rows (SQLSTATE class 22 on the key column itself): it stops
+    there, RECORD_UNREADABLE, as the platform takes a record the database cannot send, the log saying which column.
+
+    A key kept in GBK in a SQL_ASCII database (a 车牌号 京A12345, a 不动产权证号 with its Chinese) was read past
+    by the page, left out row by row, and then failed the read of the page's keys as an asyncpg DataError: the
+    export ended INTERNAL, the platform rested the endpoint for every caller as if it did not answer, and the log
+    said nothing of the key column. Rows after such a key cannot be reached (the export resumes after a key it
+    must hold as text), so the export stops; the key is not logged (personal data)."""
+    column = resource.key_column.value if resource.key_column is not None else resource.key_item
+    hint = _DATA_HINTS.get(error.sqlstate or "", "a value that does not convert: fix the row or the view").replace(
+        "AS xm", f"AS {sql_name(column)}").replace("(xm,", f"({sql_name(column)},")
+    log.warning("an export of %s stops: the key column %s of a row after those sent holds a value the department "
+                "database cannot send (%s), and the rows after it cannot be reached: %s; the access log's line with "
+                "outcome RECORD_UNREADABLE names the platform's audit id of the export", dataset, column,
+                _refusal(error), hint)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a key of {dataset} cannot be sent by the department database: the 前置机's log says why")
+
+
 def _too_large(dataset: str, resource: ResourceConfig, values: dict[str, str], size: int) -> ServiceError:
     """A row larger than any reply of the platform may be: that record's problem (RECORD_UNREADABLE), not the
     endpoint's. Sent as it was, it passed the query service and the edge as gRPC, then answered a REST caller
@@ -796,7 +816,10 @@ class DepartmentStore:
         neither which row nor how many were left behind."""
         assert self._pool is not None
         sql, resource = self._statements[dataset], self._config.resources[dataset]
-        keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+        try:
+            keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+        except asyncpg.DataError as error:
+            raise _unreadable_keys(dataset, resource, error) from error
         rows: list[Row] = []
         skipped = 0
         for key in dict.fromkeys(keys):

@@ -864,6 +864,39 @@ async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gb
     row = await _read(tmp_path, text.replace("table: people", "table: people_utf8"), "a")
     assert row is not None and row.values["name"] == "张三"
 
+    # A key kept so (a 车牌号 京A12345): an export read past it, then failed reading the page's keys as an asyncpg
+    # DataError, INTERNAL to the platform, which rested the endpoint for every caller. It stops RECORD_UNREADABLE,
+    # after the rows before it, the log naming the key column and the view that reads it.
+    await _execute(url, "INSERT INTO people VALUES ('0', 'zero'), (convert_from('\\xbea941'::bytea, 'SQL_ASCII'), "
+                        "'jing')")  # 京A in GBK
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    keys = generate_keys()
+    sent: list[str] = []
+    try:
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(audit_id="e"))
+        with pytest.raises(ServiceError) as error:
+            async for page in servicer.Export(provider_pb2.ExportRequest(dataset="registry", page_size=1),
+                                              SimpleNamespace(invocation_metadata=lambda: assertion)):
+                sent.extend(record.key for record in page.records)
+    finally:
+        access_log.close()
+        await store.close()
+    assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE")
+    assert sent == ["0"]
+    line = read(str(tmp_path / "access.jsonl"))[-1]
+    assert (line["audit_id"], line["outcome"], line["records"]) == ("e", "RECORD_UNREADABLE", 1)
+    said = caplog.records[-1].getMessage()
+    assert said.startswith("an export of registry stops: the key column code of a row after those sent holds a "
+                           "value the department database cannot send (CharacterNotInRepertoireError, SQLSTATE "
+                           "22021)"), said
+    assert "convert_from(convert(convert_to(code, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII') AS code" in said
+
 
 async def test_a_row_larger_than_a_reply_may_be_is_that_records_problem_named_in_the_log(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
