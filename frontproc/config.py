@@ -336,9 +336,8 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
         return inline.value
     from_file = reader.text(fields, f"{name}_file", where)
     if from_file is not None:
-        path = base / from_file.value
+        path = Path(_beside(base, from_file.value))
         try:
-            path = path.resolve()
             # utf-8-sig: a file saved by Windows Notepad as UTF-8 starts with a byte order mark, which is not part
             # of the URL, key or secret (a secret read with it was "wrong" at the platform, the check saying
             # nothing; a URL read with it was "expected a postgresql:// URL").
@@ -474,7 +473,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         raise ConfigError(f"{path}:1: the configuration is empty")
     top = reader.mapping(root, "configuration")
     reader.unknown(top, TOP_FIELDS, "configuration")
-    base = Path(path).resolve().parent if path != "<config>" else Path.cwd()
+    base = _directory_of(path) if path != "<config>" else Path.cwd()
 
     department = reader.mapping(top["department"][1], "department") if "department" in top else {}
     if "department" not in top:
@@ -601,10 +600,29 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
         rate_per_second=per_second, rate_burst=burst, resources=resources,
-        platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "",
-        platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "",
-        database_url_file=str((base / url_file.value).resolve()) if url_file else "", platform_edge_tls=edge_tls,
+        platform_public_keys_file=_beside(base, keys_file.value) if keys_file else "",
+        platform_secret_file=_beside(base, secret_file.value) if secret_file else "",
+        database_url_file=_beside(base, url_file.value) if url_file else "", platform_edge_tls=edge_tls,
         platform_edge_ca=edge_ca)
+
+
+def _directory_of(path: str) -> Path:
+    """The directory the configuration file is named in, which its relative file names are relative to: the
+    directory of ``path`` as given, its links kept, not the directory a link leads to.
+
+    Kubernetes mounts a ConfigMap or a Secret (docs/deploy.md: dept.yaml, platform.pem, database.url,
+    system.secret) as links into a dated directory (dept.yaml -> ..data/dept.yaml, ..data -> ..2026_12_05_…) and
+    replaces that directory whole when the ConfigMap or Secret changes, deleting the old one. Resolved, every file
+    the 前置机 reads again in service was watched in the dated directory of its start: a platform key added for a
+    rotation, a rotated secret or database password were never read (the file gone, "cannot be used"), and once
+    the platform switched keys every call was refused until a restart."""
+    return Path(os.path.abspath(path)).parent
+
+
+def _beside(base: Path, name: str) -> str:
+    """A file name of the configuration as an absolute path, its links kept (read through them each time, so a
+    replaced link target is the file read: see _directory_of)."""
+    return os.path.abspath(base / name)
 
 
 def _on_this_machine(host: str) -> bool:
@@ -639,7 +657,7 @@ def _edge_tls(reader: _Reader, base: Path, platform: dict[str, tuple[Node, Node]
         return False, ""
     ca_file = ""
     if ca is not None:
-        ca_file = str((base / ca.value).resolve())
+        ca_file = _beside(base, ca.value)
         try:
             x509.load_pem_x509_certificates(Path(ca_file).read_bytes())
         except OSError as exc:

@@ -44,6 +44,52 @@ def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
     return lines[occurrence - 1]
 
 
+def _mounted(directory: Path, files: dict[str, str], version: int) -> None:
+    """``files`` in ``directory`` as Kubernetes mounts a ConfigMap or Secret (its atomic writer): each name a link
+    to ..data/name, ..data a link to a dated directory, replaced whole (the old one deleted) when it changes."""
+    dated = directory / f"..2026_12_05_0{version}"
+    dated.mkdir(parents=True)
+    for name, text in files.items():
+        (dated / name).write_text(text)
+        if not (directory / name).is_symlink():
+            (directory / name).symlink_to(f"..data/{name}")
+    (directory / "..data_tmp").symlink_to(dated.name)
+    (directory / "..data_tmp").replace(directory / "..data")
+    for old in directory.glob("..2026_12_05_*"):
+        if old != dated:
+            for file in old.iterdir():
+                file.unlink()
+            old.rmdir()
+
+
+def test_files_mounted_from_a_configmap_are_read_again_when_it_changes(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/deploy.md mounts dept.yaml, platform.pem and database.url from a ConfigMap and a Secret, whose files are
+    links into a dated directory Kubernetes replaces, deleting the old one, when they change. The configuration's
+    files were resolved to the dated directory of the start: the platform's new key added for a rotation, or a
+    rotated database password, was never read (the file gone), and once the platform switched keys every call was
+    refused until a restart. They are named as the mount names them, and read through its links."""
+    from frontproc.config import database_url_now, load
+    from services.runtime import provider_assertions
+    from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, ProviderAssertionVerifier
+
+    monkeypatch.setattr(provider_assertions, "KEYS_FILE_CHECK_SECONDS", 0.0)
+    old, new = generate_keys().provider_signing_key, generate_keys().provider_signing_key
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", str(tmp_path / "access.jsonl"))
+    mount = tmp_path / "frontproc"
+    _mounted(mount, {"dept.yaml": text, "platform.pem": provider_public_keys(old),
+                     "database.url": "postgresql://fqj@db.example:5432/hrss"}, 1)
+    config = load(str(mount / "dept.yaml"))
+    verifier = ProviderAssertionVerifier(config.platform_public_keys, audience=config.endpoint,
+                                         keys_file=config.platform_public_keys_file)
+    claims = AccessClaims("11100000000000001X", "sys-a", "WORK_REFERENCE", "a-1")
+    # The rotation: the new key beside the old one, and the account's password rotated.
+    _mounted(mount, {"dept.yaml": text, "platform.pem": provider_public_keys(old) + provider_public_keys(new),
+                     "database.url": "postgresql://fqj:rotated@db.example:5432/hrss"}, 2)
+    assert verifier.verify(ProviderAssertionSigner(new).metadata(config.endpoint, claims)).claims == claims
+    assert database_url_now(config) == "postgresql://fqj:rotated@db.example:5432/hrss"
+
+
 def test_the_demo_configuration_is_valid(tmp_path: Path) -> None:
     config = parse(_valid(tmp_path), str(tmp_path / "dept.yaml"))
     resource = config.resources[dept.DATASET]
