@@ -1016,8 +1016,9 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
         return ""
     return ("the department database's encoding is SQL_ASCII: it keeps text as bytes without saying in what "
             "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
-            "record is RECORD_UNREADABLE and a batch download stops at it. Share views whose text columns holding "
-            f"GBK are converted: {GBK_IN_SQL_ASCII}")
+            "record is RECORD_UNREADABLE and a batch download leaves it out (and stops at a key that is not "
+            f"UTF-8, the rows after it not sent). Share views whose text columns holding GBK are converted (the key "
+            f"column too): {GBK_IN_SQL_ASCII}")
 
 
 async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

@@ -860,6 +860,9 @@ async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gb
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert any("dept.yaml: database: the department database's encoding is SQL_ASCII" in warning
                and GBK_IN_SQL_ASCII in warning for warning in warnings), warnings
+    # A batch download leaves such a row out and goes on (it stopped at it, as the warning still said).
+    assert any("a batch download leaves it out (and stops at a key that is not UTF-8, the rows after it not sent)"
+               in warning for warning in warnings), warnings
     await _execute(url, f"CREATE VIEW people_utf8 AS SELECT code, {GBK_IN_SQL_ASCII} FROM people")
     row = await _read(tmp_path, text.replace("table: people", "table: people_utf8"), "a")
     assert row is not None and row.values["name"] == "张三"
