@@ -420,6 +420,26 @@ def _unreadable(dataset: str, error: asyncpg.DataError) -> ServiceError:
                         "says why")
 
 
+def _several_in_a_subquery(dataset: str) -> ServiceError:
+    """A record whose query (or view) has a scalar subquery returning several rows for it (SQLSTATE 21000: "more
+    than one row returned by a subquery used as an expression"): that record's data error, not the statements'.
+
+    ``(SELECT dz FROM addr a WHERE a.sfzhm = p.sfzhm) AS dz`` answers every person with one address and fails for
+    one with two, the same data error as a query returning two rows for a key (RECORD_UNREADABLE). It was said to
+    be the database refusing the dataset's statements (DATABASE_REFUSED, "--check says what the configuration
+    needs", which passes): the platform rested the endpoint for every caller, a batch holding that person failed
+    whole, and the log said the statements failed and answered again by turns. The key is not logged (personal
+    data): the access log's line of the call names the platform's audit id of the access."""
+    log.warning("a record of %s cannot be read: a subquery of its query or view returns more than one row for it "
+                "(CardinalityViolationError, SQLSTATE 21000: a person with two addresses, say): make the subquery "
+                "return one row (an aggregate such as string_agg(dz, '；'), or ORDER BY … LIMIT 1) or fix the rows; "
+                "the access log's line with outcome RECORD_UNREADABLE names the platform's audit id of the access",
+                dataset)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a record of {dataset} cannot be read by the department database's query: the 前置机's log "
+                        "says why")
+
+
 def _unreadable_keys(dataset: str, resource: ResourceConfig, error: asyncpg.DataError) -> ServiceError:
     """An export that cannot read the keys of its next rows (SQLSTATE class 22 on the key column itself): it stops
     there, RECORD_UNREADABLE, as the platform takes a record the database cannot send, the log saying which column.
@@ -667,6 +687,8 @@ class DepartmentStore:
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
+        except asyncpg.CardinalityViolationError as error:
+            raise _several_in_a_subquery(dataset) from error
         except asyncpg.TransactionRollbackError:
             raise  # _fetch's: a statement the database rolled back (a standby's conflict with recovery) is asked again
         except asyncpg.PostgresError as error:

@@ -1506,6 +1506,43 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
         await store.close()
 
 
+async def test_a_key_a_subquery_returns_several_rows_for_is_that_records_error_not_a_refusal_of_the_statements(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A query (or a view) reading a person's address by a scalar subquery failed for a person with two addresses
+    ("more than one row returned by a subquery used as an expression", SQLSTATE 21000): said to be the database
+    refusing the dataset's statements (DATABASE_REFUSED, the endpoint rested for every caller, "--check says what
+    the configuration needs", which passes), a batch holding that person failed whole, and the log said by turns
+    that the statements failed and answered again. It is that record's RECORD_UNREADABLE, as a query returning two
+    rows for a key is: the other keys answer, and an export leaves the row out."""
+    await _execute(database_url, "CREATE TABLE addresses (k text, address text); INSERT INTO addresses VALUES"
+                                 " ('Z001', 'one'), ('Z001', 'two'), ('Z002', 'three');"
+                                 " INSERT INTO registry (code, label) VALUES ('p1', 'Z001'), ('p2', 'Z002');"
+                                 " CREATE VIEW registry_addresses AS SELECT r.code, (SELECT a.address FROM addresses a"
+                                 " WHERE a.k = r.label) AS address FROM registry r")
+    store = await _query_store(tmp_path, database_url, {"address": "address"},
+                               "SELECT r.code, (SELECT a.address FROM addresses a WHERE a.k = r.label) AS address"
+                               " FROM registry r WHERE r.code = $1")
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    try:
+        await _unreadable_alone_and_in_a_batch(store, "p1", "p2", "cannot be read by the department database's query")
+        assert (await store.lookup("registry", "p2")).values == {"code": "p2", "address": "three"}
+    finally:
+        await store.close()
+    said = [record.getMessage() for record in caplog.records]
+    assert said and all(message.startswith("a record of registry cannot be read: a subquery of its query or view "
+                                           "returns more than one row for it (CardinalityViolationError, SQLSTATE "
+                                           "21000") for message in said), said
+    view = (_config(tmp_path, database_url, {"address": "address"}).replace("    as_of_column: updated\n", "")
+            .replace("table: registry\n", "table: registry_addresses\n"))
+    store = DepartmentStore(parse(view, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        page = await store.page("registry", "", 10)
+    finally:
+        await store.close()
+    assert ([row.key for row in page.rows], page.skipped) == (["a", "b", "p2"], 1)
+
+
 async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_error_not_found_under_it(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A query whose key item comes from a LEFT JOIN's table (NULL for a person without a row there) answered
