@@ -77,8 +77,14 @@ class ChangeWatcher:
         self._send = send
         #: The store's, so that a URL read again from database.url_file serves both.
         self._connector = connector or DatabaseConnector(config)
-        self._watched = {resource.watch_channel.value: resource for resource in config.resources.values()
-                         if resource.watch_channel is not None}
+        #: The resources each channel announces changes of: one trigger's channel may serve several datasets read
+        #: from one table (an open subset and the full record, say), each told of under its own code. Kept one per
+        #: channel, the last resource declared on it was the only one told; the others were answered from the
+        #: platform's copies until they expired.
+        self._watched: dict[str, list[ResourceConfig]] = {}
+        for resource in config.resources.values():
+            if resource.watch_channel is not None:
+                self._watched.setdefault(resource.watch_channel.value, []).append(resource)
         self._pending: dict[str, set[str] | None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -100,8 +106,7 @@ class ChangeWatcher:
         self._task = None
 
     def _heard(self, _connection: object, _pid: int, channel: str, payload: str) -> None:
-        resource = self._watched.get(channel)
-        if resource is not None:
+        for resource in self._watched.get(channel, ()):
             self._add(resource, payload.strip() or ALL)
 
     def _add(self, resource: ResourceConfig, key: str | None) -> None:
@@ -164,8 +169,9 @@ class ChangeWatcher:
         try:
             for channel in self._watched:
                 await connection.add_listener(channel, self._heard)
-            for resource in self._watched.values():
-                self._add(resource, ALL)
+            for resources in self._watched.values():
+                for resource in resources:
+                    self._add(resource, ALL)
             while await self._answers(connection, lost):
                 pass
         finally:

@@ -916,6 +916,27 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     assert "(pg_notify('si_changed', NEW.\"SFZHM\"::text))" in caplog.records[-1].getMessage()
 
 
+def test_a_channel_two_resources_watch_tells_the_platform_of_both(tmp_path: Path) -> None:
+    """Two datasets read from one table (the full record and an open subset, each its catalog entry) announced on
+    the one channel its trigger sends on: only the resource declared last was told of a change, the other answered
+    from the platform's copies until they expired. Each is told, under its own code, the change and, once the
+    watcher listens, the whole resource."""
+    from frontproc.watch import ChangeWatcher
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret") + (
+        "  - dataset: social_insurance_status\n    key: {item: citizen_id, kind: citizen_id}\n"
+        "    table: si_enrolment\n    key_column: sfzhm\n    items:\n      citizen_id: sfzhm\n      status: cbzt\n"
+        "    watch_channel: si_changed\n    resource_code: 202001/000002\n")
+    watcher = ChangeWatcher(parse(text, str(tmp_path / "dept.yaml")), lambda code, keys: None)  # type: ignore[arg-type,return-value]
+    watcher._heard(None, 0, "si_changed", "342322194911060454")
+    assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454"}, "202001/000002": {"342322194911060454"}}
+    watcher._heard(None, 0, "si_changed", "")
+    assert watcher._pending == {dept.RESOURCE_CODE: None, "202001/000002": None}
+
+
 def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_once_a_minute(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trigger sending pg_notify('si_changed', row_to_json(NEW)::text) instead of the key had every notice
