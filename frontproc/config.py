@@ -319,14 +319,31 @@ def _url_field(database: dict[str, tuple[Node, Node]], base: Path) -> tuple[int,
     A URL refused was said to be the ``database`` line's ("dept.yaml:5: database: expected a postgresql:// URL"):
     with a url_file or url_env, the officer looked at dept.yaml for a URL that is in another file, or in the
     environment. The field's own line is named, and where the URL is when it is not written there."""
-    for name in ("url", "url_file", "url_env"):
-        if name in database:
-            node = database[name][1]
+    return _given_field(database, base, "database", "url", "the URL")
+
+
+def _keys_field(platform: dict[str, tuple[Node, Node]], base: Path) -> tuple[int, str]:
+    """The line of the field the platform's public keys came from, and how to name it in a refusal of them.
+
+    Keys refused (a garbled file, the private key handed over) were said on the ``platform`` line as
+    "platform.public_keys", a field the officer who wrote ``public_keys_file: platform.pem`` had not written, and
+    without the file they were read from."""
+    line, field = _given_field(platform, base, "platform", "public_keys", "the keys")
+    return line, field if line else "platform.public_keys"
+
+
+def _given_field(fields: dict[str, tuple[Node, Node]], base: Path, section: str, name: str,
+                 what: str) -> tuple[int, str]:
+    """The line of whichever of ``name``, ``name_file`` and ``name_env`` is given, and how to name it (with the
+    file or the variable ``what`` is in); (0, ``section``) when none is."""
+    for given in (name, f"{name}_file", f"{name}_env"):
+        if given in fields:
+            node = fields[given][1]
             value = str(node.value) if isinstance(node, ScalarNode) else ""
-            where = {"url": "", "url_file": f" (the URL in {base / value})",
-                     "url_env": f" (the URL in the environment variable {value})"}[name]
-            return node.start_mark.line + 1, f"database.{name}{where}"
-    return 0, "database"
+            where = {name: "", f"{name}_file": f" ({what} in {base / value})",
+                     f"{name}_env": f" ({what} in the environment variable {value})"}[given]
+            return node.start_mark.line + 1, f"{section}.{given}{where}"
+    return 0, section
 
 
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
@@ -548,7 +565,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
             try:
                 ed25519_public_keys(public_keys)
             except ValueError as exc:
-                reader.problem(top["platform"][0], f"platform.public_keys: {exc}")
+                line, field = _keys_field(platform, base)
+                reader.problem(line or top["platform"][0], f"{field}: {exc}")
     edge = reader.text(platform, "edge", "platform")
     _address(reader, edge, "platform.edge")
     edge_tls, edge_ca = _edge_tls(reader, base, platform, edge)

@@ -1137,16 +1137,26 @@ async def test_a_disabled_systems_notices_say_to_ask_the_authority_not_to_write_
     assert "write the current secret" not in said
 
 
-def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
-    """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found"."""
+def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found". Keys
+    refused are said on the line of the field that gives them, naming the file or the variable they are in: they
+    were said on the platform line as "platform.public_keys", a field not written, without the file."""
     from services.runtime.keys import generate_keys
 
     text = _valid(tmp_path)
     (tmp_path / "platform.pem").write_text(generate_keys().provider_signing_key)
     with pytest.raises(ConfigError) as error:
         parse(text, str(tmp_path / "dept.yaml"))
-    assert (f"dept.yaml:{_line_of(text, 'platform:')}: platform.public_keys: this is a private key: give the public "
-            "key (its public half, such as provider-public.pem") in str(error.value)
+    assert (f"dept.yaml:{_line_of(text, 'public_keys_file:')}: platform.public_keys_file (the keys in "
+            f"{tmp_path / 'platform.pem'}): this is a private key: give the public key (its public half, such as "
+            "provider-public.pem") in str(error.value)
+    monkeypatch.setenv("GOVSHARE_TEST_KEYS", "garbled")
+    by_env = text.replace("public_keys_file: platform.pem", "public_keys_env: GOVSHARE_TEST_KEYS")
+    with pytest.raises(ConfigError) as error:
+        parse(by_env, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(by_env, 'public_keys_env:')}: platform.public_keys_env (the keys in the environment "
+            "variable GOVSHARE_TEST_KEYS): no PEM public key found") in str(error.value)
 
 
 @pytest.mark.parametrize(("field", "said"), [
