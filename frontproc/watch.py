@@ -221,6 +221,9 @@ class ChangeWatcher:
                         log.info("change notice for %s not needed: the platform does not know the resource yet",
                                  code)
                         continue
+                    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and keys is not None:
+                        self._keys_refused(code, exc)
+                        continue
                     if exc.code() in _FINAL:
                         log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
                                   exc.details())
@@ -248,6 +251,22 @@ class ChangeWatcher:
                     log.error("could not send a change notice for %s (%s: %s): sending it again in %g s", code,
                               type(exc).__name__, masked(str(exc)), CREDENTIALS_RETRY_SECONDS)
                     self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
+
+    def _keys_refused(self, code: str, exc: grpc.aio.AioRpcError) -> None:
+        """A notice whose keys the platform refuses: the whole resource is announced instead, and the log names the
+        fields at fault, never the refusal's words.
+
+        Such a notice (keys checked by another identifier kind than key.kind here: the catalog entry's key item is
+        of another kind) was dropped with the refusal logged as it was: the changed records were answered from the
+        platform's copies until they expired, and the log held what the refusal quoted of a key (a person's region
+        code, their birth date)."""
+        _, bad = details_of(exc)
+        fields = ", ".join(dict.fromkeys(violation.field for violation in bad.field_violations)) if bad else "keys"
+        log.warning("the platform refused the keys of a change notice for %s (INVALID_ARGUMENT: %s): the whole "
+                    "resource is announced instead; the platform checks them by the catalog entry's key item: make "
+                    "key.kind in %s the entry's identifier kind (govshare frontproc --check --entry says whether they "
+                    "differ)", code, fields, self._config.path)
+        self._requeue(code, None, 0.0)
 
     def _stop_sending(self, details: str | None) -> None:
         """The department was retired: no secret written to the file will get a token again, so the notice is

@@ -1051,6 +1051,52 @@ async def test_a_notice_that_could_not_be_sent_is_sent_again_and_the_notices_aft
            "directory): sending it again" in caplog.text
 
 
+async def test_a_notice_whose_keys_the_platform_refuses_announces_the_whole_resource_without_quoting_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Keys the platform checks by another identifier kind than key.kind (the catalog entry's key item of another
+    kind) had their notice refused INVALID_ARGUMENT and dropped: the changed records were answered from the
+    platform's copies until they expired, and the log held the refusal's words, which quote part of a key (a
+    person's region code). The whole resource is announced instead, the log naming the fields at fault only."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    from frontproc import watch
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    message = "keys[0]: 统一社会信用代码 has an unknown region code 342322"
+    status = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=message)
+    status.details.add().Pack(error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field="keys[0]", description=message)]))
+    trailers = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    sent: list[list[str]] = []
+    announced = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        if keys:
+            raise grpc.aio.AioRpcError(grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), trailers, message)
+        announced.set()
+        return 0
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    caplog.set_level(logging.WARNING, logger="frontproc.watch")
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(announced.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent == [["342322194911060454"], []]
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].startswith(f"the platform refused the keys of a change notice for "
+                                                 f"{dept.RESOURCE_CODE} (INVALID_ARGUMENT: keys[0]): the whole "
+                                                 "resource is announced instead"), said
+    assert "342322" not in said[0]
+
+
 async def test_a_retired_departments_notices_stop_with_what_to_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A 前置机 left running after its department was retired (RetireDepartment) was told, for every change notice,
