@@ -1456,12 +1456,18 @@ async def _duplicate_keys(connection: asyncpg.Connection, resource: ResourceConf
 
 async def _key_parameter_problem(connection: asyncpg.Connection,
                                  prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
-    """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call."""
+    """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call.
+
+    A query taking no parameter ($1 written in quotes, '$1', the text $1 and not the key; or in a comment) passed
+    the file's check (it holds "$1"): --check then said the database "stopped answering during the check"
+    (asyncpg's "the server expects 0 arguments for this query, 1 was passed"), and every call was INTERNAL."""
     parameters = prepared.get_parameters()
+    if not parameters:
+        return ("the query takes no parameter: $1 is the key's parameter, written without quotes ('$1' is the text "
+                "$1, not the key): WHERE column = $1")
     if len(parameters) > 1:
         return f"the query takes {len(parameters)} parameters: it is given one, the key ($1)"
-    category = await connection.fetchval("SELECT typcategory::text FROM pg_type WHERE oid = $1",
-                                         parameters[0].oid) if parameters else "S"
+    category = await connection.fetchval("SELECT typcategory::text FROM pg_type WHERE oid = $1", parameters[0].oid)
     if category not in _KEY_CATEGORIES:
         return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
                 "(WHERE column::text = $1)")

@@ -343,6 +343,21 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
     assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
 
 
+async def test_a_query_whose_1_is_in_quotes_is_refused_at_check_naming_its_line(tmp_path: Path,
+                                                                                 database_url: str) -> None:
+    """'$1' in quotes (the text $1, not the key: the officer took the parameter for one substituted as text) made a
+    query of no parameter: --check said the database "stopped answering during the check" (asyncpg's "the server
+    expects 0 arguments for this query, 1 was passed"), and each call would have been INTERNAL."""
+    text = _config(tmp_path, database_url, {}).replace(
+        "    table: registry\n    key_column: code\n    as_of_column: updated\n",
+        "    query: SELECT code FROM registry WHERE code = '$1'\n")
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, text, "a")
+    line = next(number for number, content in enumerate(text.splitlines(), 1) if "query:" in content)
+    assert (f"dept.yaml:{line}: resources 'registry': the query takes no parameter: $1 is the key's parameter, "
+            "written without quotes ('$1' is the text $1, not the key): WHERE column = $1") in str(error.value)
+
+
 def _citizen_config(tmp_path: Path, url: str, table: str) -> str:
     """A resource keyed by 公民身份号码 over ``table`` (sfzhm, xm), without an as-of column."""
     return (_config(tmp_path, url, {"name": "xm"})
