@@ -60,6 +60,29 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 
+#: What a Chinese input method types where YAML needs ASCII: a data officer's dept.yaml said only "not valid YAML
+#: (could not find expected ':')", on the line after, or "unknown field '\u3000\u3000name'".
+_FULL_WIDTH = {"\uff1a": "a full-width colon (：) where YAML needs ':' and a space",
+               "\u3000": "a full-width space (U+3000) where YAML needs ASCII spaces"}
+
+
+def _full_width_hint(text: str, line: int) -> str:
+    """Where the lines around a YAML error (``line``, and the one before: YAML marks the line after a key it could
+    not read) were typed in full-width forms: a colon in a key (before any ASCII ':', so not one in a value) or a
+    space in the indentation; "" when neither was."""
+    lines = text.splitlines()
+    for number in (line - 1, line):
+        if not 1 <= number <= len(lines):
+            continue
+        content = lines[number - 1]
+        key = content.split(":", 1)[0]
+        typed = [what for char, what in _FULL_WIDTH.items()
+                 if char in (key if char == "\uff1a" else content[:len(content) - len(content.lstrip())])]
+        if typed:
+            return f"; line {number} holds {' and '.join(typed)}: retype it in ASCII"
+    return ""
+
+
 class ConfigError(Exception):
     """The configuration cannot be served; the message lists every problem, each with its line."""
 
@@ -165,7 +188,9 @@ class _Reader:
     def unknown(self, fields: dict[str, tuple[Node, Node]], known: tuple[str, ...], where: str) -> None:
         for name, (key_node, _) in fields.items():
             if name not in known:
-                self.problem(key_node, f"{where}: unknown field {name!r} (expected one of {', '.join(known)})")
+                typed = [what for char, what in _FULL_WIDTH.items() if char in name]
+                hint = f": it holds {' and '.join(typed)}" if typed else ""
+                self.problem(key_node, f"{where}: unknown field {name!r} (expected one of {', '.join(known)}){hint}")
 
     def text(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, required: bool = False,
              default: str = "", parent: Node | None = None) -> Located | None:
@@ -485,7 +510,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+                          f"{_full_width_hint(text, line)}") from None
     if root is None:
         raise ConfigError(f"{path}:1: the configuration is empty")
     top = reader.mapping(root, "configuration")

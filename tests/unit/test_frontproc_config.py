@@ -1341,6 +1341,31 @@ def test_a_platform_that_does_not_answer_is_not_said_to_refuse(tmp_path: Path, c
 
 
 @pytest.mark.parametrize(("replaced", "by", "said"), [
+    # A Chinese input method's colon: YAML said only "could not find expected ':'", on the line after.
+    ("    table: si_enrolment\n", "    table：si_enrolment\n", "not valid YAML (could not find expected ':'); line "
+                                                               "{line} holds a full-width colon (：) where YAML needs "
+                                                               "':' and a space: retype it in ASCII"),
+    ("  per_second: 2000\n", "\u3000\u3000per_second: 2000\n",
+     "not valid YAML (mapping values are not allowed here); line {line} holds a full-width space (U+3000) where YAML "
+     "needs ASCII spaces: retype it in ASCII"),
+    # Where YAML reads it at all, as a field of the mapping above, named "\u3000\u3000name".
+    ("  name: 市人力资源和社会保障局\n", "\u3000\u3000name: 市人力资源和社会保障局\n",
+     "configuration: unknown field '\\u3000\\u3000name' (expected one of department, listen, endpoint, health_listen, "
+     "metrics_port, metrics_host, tls, database, platform, access_log, rate_limit, resources): it holds a full-width "
+     "space (U+3000) where YAML needs ASCII spaces"),
+])
+def test_a_line_typed_in_full_width_forms_is_said_so(tmp_path: Path, replaced: str, by: str, said: str) -> None:
+    """A dept.yaml typed with a Chinese input method on: a full-width colon was "not valid YAML (could not find
+    expected ':')" on the next line, a full-width indentation an unknown field '\\u3000\\u3000per_second'. The
+    line is named with what was typed in full-width forms."""
+    text = _valid(tmp_path).replace(replaced, by)
+    assert by in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert said.format(line=_line_of(text, by.strip().split("：")[0].strip("\u3000"))) in str(error.value)
+
+
+@pytest.mark.parametrize(("replaced", "by", "said"), [
     ("  burst: 4000\n", "  burst: 2.5\n", "rate_limit.burst must be a whole number, got 2.5"),
     ("rate_limit:\n", "metrics_port: 9100.5\nrate_limit:\n", "configuration.metrics_port must be a whole number, got "
                                                               "9100.5"),
