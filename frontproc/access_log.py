@@ -19,8 +19,10 @@ of refusal (``RefusalThrottle``): the refusals in between are counted in the nex
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import time
@@ -29,9 +31,12 @@ from dataclasses import dataclass
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
-from services.runtime.errors import ServiceError, masked
+from services.runtime.errors import ServiceError, dependency_unavailable, masked
 from services.runtime.provider_assertions import VerifiedAssertion
 
+log = logging.getLogger(__name__)
+#: The dependency a call is UNAVAILABLE for while the access log cannot be written.
+UNWRITABLE = "access log"
 #: The outcome of a line for a refused call.
 REFUSED = "REFUSED"
 #: How much of a refused call's dataset name is written: the caller chose it, and it is not a served dataset.
@@ -122,6 +127,8 @@ class AccessLog:
         self._path = Path(path)
         self._handler: WatchedFileHandler | None = None
         self._throttle = throttle or RefusalThrottle()
+        #: Why the last line could not be written (None while lines are written): said once, until one is.
+        self._failing: str | None = None
 
     def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,12 +137,15 @@ class AccessLog:
     def close(self) -> None:
         """Writes the refusals counted and not yet written (a flood's last second), then closes the file."""
         for (host, status, kind), count in self._throttle.pending():
-            self._append({"time": _now(), "audit_id": "", "department_code": "", "system_id": "",
-                          "purpose": "", "assertion_id": "", "operation": "", "dataset": "", "keys": 0,
-                          "records": 0, "outcome": REFUSED, "status": status, "peer": host, "suppressed": count,
-                          "reason": f"{kind}: refusals not written one by one before the 前置机 stopped"})
+            with contextlib.suppress(ServiceError):  # said when it could not be written
+                self._append({"time": _now(), "audit_id": "", "department_code": "", "system_id": "",
+                              "purpose": "", "assertion_id": "", "operation": "", "dataset": "", "keys": 0,
+                              "records": 0, "outcome": REFUSED, "status": status, "peer": host,
+                              "suppressed": count,
+                              "reason": f"{kind}: refusals not written one by one before the 前置机 stopped"})
         if self._handler is not None:
-            self._handler.close()
+            with contextlib.suppress(OSError, ValueError):  # a file that cannot be written: nothing more to do
+                self._handler.close()
             self._handler = None
 
     def write(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int, records: int,
@@ -177,14 +187,43 @@ class AccessLog:
         self._append(line)
 
     def _append(self, line: dict[str, object]) -> None:
-        handler = self._handler
-        if handler is None:
+        """Writes ``line``; UNAVAILABLE (dependency "access log") when it cannot be (see _unwritable)."""
+        if self._handler is None:
             return
         # Not handler.emit: logging reports a failed write on stderr and goes on, and an answer must not leave
         # without its line.
-        handler.reopenIfNeeded()
-        handler.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-        handler.stream.flush()
+        try:
+            if self._failing is not None:
+                # A fresh file object: the one that failed still held the line it could not write, which a later
+                # write would have put in the file for a call that was refused.
+                self._handler = WatchedFileHandler(self._path, encoding="utf-8")
+            handler = self._handler
+            handler.reopenIfNeeded()
+            handler.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handler.stream.flush()
+        except OSError as error:
+            raise self._unwritable(error) from error
+        if self._failing is not None:
+            self._failing = None
+            log.info("the access log %s is written again: the platform's calls are served", self._path)
+
+    def _unwritable(self, error: OSError) -> ServiceError:
+        """The call's refusal when its line cannot be written (a full disk, a volume remounted read-only), said in
+        the department's log once until a line is written again.
+
+        The OSError went up as it was: the 前置机 logged each call as "network unavailable (OSError: [Errno 28] No
+        space left on device)", the data officer looking for a network fault, and the line the failed file object
+        still held was written with the next one that could be, for a call the platform had been refused."""
+        if self._handler is not None and self._handler.stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._handler.stream.close()  # its buffer (the line not written) goes with it
+        why = error.strerror or type(error).__name__
+        if self._failing != why:
+            self._failing = why
+            log.error("the access log %s cannot be written (%s): the platform's calls are refused (UNAVAILABLE) "
+                      "until it can, as none is answered without its line: free space on its volume, or make it "
+                      "writable again (a volume remounted read-only?)", self._path, why)
+        return dependency_unavailable(UNWRITABLE)
 
 
 def write_problem(path: str) -> str | None:

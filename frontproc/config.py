@@ -60,6 +60,29 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 
+#: What a Chinese input method types where YAML needs ASCII: a data officer's dept.yaml said only "not valid YAML
+#: (could not find expected ':')", on the line after, or "unknown field '\u3000\u3000name'".
+_FULL_WIDTH = {"\uff1a": "a full-width colon (：) where YAML needs ':' and a space",
+               "\u3000": "a full-width space (U+3000) where YAML needs ASCII spaces"}
+
+
+def _full_width_hint(text: str, line: int) -> str:
+    """Where the lines around a YAML error (``line``, and the one before: YAML marks the line after a key it could
+    not read) were typed in full-width forms: a colon in a key (before any ASCII ':', so not one in a value) or a
+    space in the indentation; "" when neither was."""
+    lines = text.splitlines()
+    for number in (line - 1, line):
+        if not 1 <= number <= len(lines):
+            continue
+        content = lines[number - 1]
+        key = content.split(":", 1)[0]
+        typed = [what for char, what in _FULL_WIDTH.items()
+                 if char in (key if char == "\uff1a" else content[:len(content) - len(content.lstrip())])]
+        if typed:
+            return f"; line {number} holds {' and '.join(typed)}: retype it in ASCII"
+    return ""
+
+
 class ConfigError(Exception):
     """The configuration cannot be served; the message lists every problem, each with its line."""
 
@@ -165,7 +188,9 @@ class _Reader:
     def unknown(self, fields: dict[str, tuple[Node, Node]], known: tuple[str, ...], where: str) -> None:
         for name, (key_node, _) in fields.items():
             if name not in known:
-                self.problem(key_node, f"{where}: unknown field {name!r} (expected one of {', '.join(known)})")
+                typed = [what for char, what in _FULL_WIDTH.items() if char in name]
+                hint = f": it holds {' and '.join(typed)}" if typed else ""
+                self.problem(key_node, f"{where}: unknown field {name!r} (expected one of {', '.join(known)}){hint}")
 
     def text(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, required: bool = False,
              default: str = "", parent: Node | None = None) -> Located | None:
@@ -183,7 +208,9 @@ class _Reader:
 
     def number(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, default: float, low: float,
                high: float, whole: bool = False) -> float:
-        """``whole``: a count (a port, a burst of calls), which 2.5 was silently cut to 2."""
+        """``whole``: a count (a port, a burst of calls), which 2.5 was silently cut to 2. A value refused is
+        ``default``: one out of range (1e400 is infinity, nan no number of any range) was returned all the same,
+        and int() of it ended the start in a traceback instead of the problems with their lines."""
         found = self.text(fields, name, where)
         if found is None:
             return default
@@ -196,6 +223,7 @@ class _Reader:
             self.problem(found.line, f"{where}.{name} must be a whole number, got {found.value}")
         if not low <= value <= high:
             self.problem(found.line, f"{where}.{name} must be between {low:g} and {high:g}, got {value:g}")
+            return default
         return value
 
 
@@ -316,14 +344,31 @@ def _url_field(database: dict[str, tuple[Node, Node]], base: Path) -> tuple[int,
     A URL refused was said to be the ``database`` line's ("dept.yaml:5: database: expected a postgresql:// URL"):
     with a url_file or url_env, the officer looked at dept.yaml for a URL that is in another file, or in the
     environment. The field's own line is named, and where the URL is when it is not written there."""
-    for name in ("url", "url_file", "url_env"):
-        if name in database:
-            node = database[name][1]
+    return _given_field(database, base, "database", "url", "the URL")
+
+
+def _keys_field(platform: dict[str, tuple[Node, Node]], base: Path) -> tuple[int, str]:
+    """The line of the field the platform's public keys came from, and how to name it in a refusal of them.
+
+    Keys refused (a garbled file, the private key handed over) were said on the ``platform`` line as
+    "platform.public_keys", a field the officer who wrote ``public_keys_file: platform.pem`` had not written, and
+    without the file they were read from."""
+    line, field = _given_field(platform, base, "platform", "public_keys", "the keys")
+    return line, field if line else "platform.public_keys"
+
+
+def _given_field(fields: dict[str, tuple[Node, Node]], base: Path, section: str, name: str,
+                 what: str) -> tuple[int, str]:
+    """The line of whichever of ``name``, ``name_file`` and ``name_env`` is given, and how to name it (with the
+    file or the variable ``what`` is in); (0, ``section``) when none is."""
+    for given in (name, f"{name}_file", f"{name}_env"):
+        if given in fields:
+            node = fields[given][1]
             value = str(node.value) if isinstance(node, ScalarNode) else ""
-            where = {"url": "", "url_file": f" (the URL in {base / value})",
-                     "url_env": f" (the URL in the environment variable {value})"}[name]
-            return node.start_mark.line + 1, f"database.{name}{where}"
-    return 0, "database"
+            where = {name: "", f"{name}_file": f" ({what} in {base / value})",
+                     f"{name}_env": f" ({what} in the environment variable {value})"}[given]
+            return node.start_mark.line + 1, f"{section}.{given}{where}"
+    return 0, section
 
 
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
@@ -333,9 +378,8 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
         return inline.value
     from_file = reader.text(fields, f"{name}_file", where)
     if from_file is not None:
-        path = base / from_file.value
+        path = Path(_beside(base, from_file.value))
         try:
-            path = path.resolve()
             # utf-8-sig: a file saved by Windows Notepad as UTF-8 starts with a byte order mark, which is not part
             # of the URL, key or secret (a secret read with it was "wrong" at the platform, the check saying
             # nothing; a URL read with it was "expected a postgresql:// URL").
@@ -466,12 +510,13 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+                          f"{_full_width_hint(text, line)}") from None
     if root is None:
         raise ConfigError(f"{path}:1: the configuration is empty")
     top = reader.mapping(root, "configuration")
     reader.unknown(top, TOP_FIELDS, "configuration")
-    base = Path(path).resolve().parent if path != "<config>" else Path.cwd()
+    base = _directory_of(path) if path != "<config>" else Path.cwd()
 
     department = reader.mapping(top["department"][1], "department") if "department" in top else {}
     if "department" not in top:
@@ -546,7 +591,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
             try:
                 ed25519_public_keys(public_keys)
             except ValueError as exc:
-                reader.problem(top["platform"][0], f"platform.public_keys: {exc}")
+                line, field = _keys_field(platform, base)
+                reader.problem(line or top["platform"][0], f"{field}: {exc}")
     edge = reader.text(platform, "edge", "platform")
     _address(reader, edge, "platform.edge")
     edge_tls, edge_ca = _edge_tls(reader, base, platform, edge)
@@ -598,10 +644,29 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
         rate_per_second=per_second, rate_burst=burst, resources=resources,
-        platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "",
-        platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "",
-        database_url_file=str((base / url_file.value).resolve()) if url_file else "", platform_edge_tls=edge_tls,
+        platform_public_keys_file=_beside(base, keys_file.value) if keys_file else "",
+        platform_secret_file=_beside(base, secret_file.value) if secret_file else "",
+        database_url_file=_beside(base, url_file.value) if url_file else "", platform_edge_tls=edge_tls,
         platform_edge_ca=edge_ca)
+
+
+def _directory_of(path: str) -> Path:
+    """The directory the configuration file is named in, which its relative file names are relative to: the
+    directory of ``path`` as given, its links kept, not the directory a link leads to.
+
+    Kubernetes mounts a ConfigMap or a Secret (docs/deploy.md: dept.yaml, platform.pem, database.url,
+    system.secret) as links into a dated directory (dept.yaml -> ..data/dept.yaml, ..data -> ..2026_12_05_…) and
+    replaces that directory whole when the ConfigMap or Secret changes, deleting the old one. Resolved, every file
+    the 前置机 reads again in service was watched in the dated directory of its start: a platform key added for a
+    rotation, a rotated secret or database password were never read (the file gone, "cannot be used"), and once
+    the platform switched keys every call was refused until a restart."""
+    return Path(os.path.abspath(path)).parent
+
+
+def _beside(base: Path, name: str) -> str:
+    """A file name of the configuration as an absolute path, its links kept (read through them each time, so a
+    replaced link target is the file read: see _directory_of)."""
+    return os.path.abspath(base / name)
 
 
 def _on_this_machine(host: str) -> bool:
@@ -636,7 +701,7 @@ def _edge_tls(reader: _Reader, base: Path, platform: dict[str, tuple[Node, Node]
         return False, ""
     ca_file = ""
     if ca is not None:
-        ca_file = str((base / ca.value).resolve())
+        ca_file = _beside(base, ca.value)
         try:
             x509.load_pem_x509_certificates(Path(ca_file).read_bytes())
         except OSError as exc:

@@ -20,7 +20,7 @@ from google.protobuf import descriptor_pool, field_mask_pb2, json_format
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, load
 from frontproc.platform import authorization, edge_channel, failure, require_platform
-from frontproc.store import entry_type_advice
+from frontproc.store import entry_code_advice, entry_type_advice
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 
@@ -227,7 +227,8 @@ def main(config_path: str, entry_path: str) -> int:
             raise ConfigError(f"{entry_path}: the catalog would not publish it, as this 前置机 does not serve it:\n  - "
                               + "\n  - ".join(problems))
         # Advice, not a refusal: the catalog publishes either way, and only the department knows which side is right.
-        for warning in asyncio.run(entry_type_advice(config, entry_path, entry)):
+        for warning in [*entry_code_advice(config, entry_path, entry),
+                        *asyncio.run(entry_type_advice(config, entry_path, entry))]:
             print(f"govshare submit-entry: WARNING: {warning}", file=sys.stderr)
         submitted = asyncio.run(submit(config, entry))
     except ConfigError as exc:

@@ -420,6 +420,46 @@ def _unreadable(dataset: str, error: asyncpg.DataError) -> ServiceError:
                         "says why")
 
 
+def _several_in_a_subquery(dataset: str) -> ServiceError:
+    """A record whose query (or view) has a scalar subquery returning several rows for it (SQLSTATE 21000: "more
+    than one row returned by a subquery used as an expression"): that record's data error, not the statements'.
+
+    ``(SELECT dz FROM addr a WHERE a.sfzhm = p.sfzhm) AS dz`` answers every person with one address and fails for
+    one with two, the same data error as a query returning two rows for a key (RECORD_UNREADABLE). It was said to
+    be the database refusing the dataset's statements (DATABASE_REFUSED, "--check says what the configuration
+    needs", which passes): the platform rested the endpoint for every caller, a batch holding that person failed
+    whole, and the log said the statements failed and answered again by turns. The key is not logged (personal
+    data): the access log's line of the call names the platform's audit id of the access."""
+    log.warning("a record of %s cannot be read: a subquery of its query or view returns more than one row for it "
+                "(CardinalityViolationError, SQLSTATE 21000: a person with two addresses, say): make the subquery "
+                "return one row (an aggregate such as string_agg(dz, '；'), or ORDER BY … LIMIT 1) or fix the rows; "
+                "the access log's line with outcome RECORD_UNREADABLE names the platform's audit id of the access",
+                dataset)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a record of {dataset} cannot be read by the department database's query: the 前置机's log "
+                        "says why")
+
+
+def _unreadable_keys(dataset: str, resource: ResourceConfig, error: asyncpg.DataError) -> ServiceError:
+    """An export that cannot read the keys of its next rows (SQLSTATE class 22 on the key column itself): it stops
+    there, RECORD_UNREADABLE, as the platform takes a record the database cannot send, the log saying which column.
+
+    A key kept in GBK in a SQL_ASCII database (a 车牌号 京A12345, a 不动产权证号 with its Chinese) was read past
+    by the page, left out row by row, and then failed the read of the page's keys as an asyncpg DataError: the
+    export ended INTERNAL, the platform rested the endpoint for every caller as if it did not answer, and the log
+    said nothing of the key column. Rows after such a key cannot be reached (the export resumes after a key it
+    must hold as text), so the export stops; the key is not logged (personal data)."""
+    column = resource.key_column.value if resource.key_column is not None else resource.key_item
+    hint = _DATA_HINTS.get(error.sqlstate or "", "a value that does not convert: fix the row or the view").replace(
+        "AS xm", f"AS {sql_name(column)}").replace("(xm,", f"({sql_name(column)},")
+    log.warning("an export of %s stops: the key column %s of a row after those sent holds a value the department "
+                "database cannot send (%s), and the rows after it cannot be reached: %s; the access log's line with "
+                "outcome RECORD_UNREADABLE names the platform's audit id of the export", dataset, column,
+                _refusal(error), hint)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a key of {dataset} cannot be sent by the department database: the 前置机's log says why")
+
+
 def _too_large(dataset: str, resource: ResourceConfig, values: dict[str, str], size: int) -> ServiceError:
     """A row larger than any reply of the platform may be: that record's problem (RECORD_UNREADABLE), not the
     endpoint's. Sent as it was, it passed the query service and the edge as gRPC, then answered a REST caller
@@ -647,6 +687,8 @@ class DepartmentStore:
             raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
+        except asyncpg.CardinalityViolationError as error:
+            raise _several_in_a_subquery(dataset) from error
         except asyncpg.TransactionRollbackError:
             raise  # _fetch's: a statement the database rolled back (a standby's conflict with recovery) is asked again
         except asyncpg.PostgresError as error:
@@ -796,7 +838,10 @@ class DepartmentStore:
         neither which row nor how many were left behind."""
         assert self._pool is not None
         sql, resource = self._statements[dataset], self._config.resources[dataset]
-        keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+        try:
+            keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+        except asyncpg.DataError as error:
+            raise _unreadable_keys(dataset, resource, error) from error
         rows: list[Row] = []
         skipped = 0
         for key in dict.fromkeys(keys):
@@ -883,7 +928,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                 log.warning("%s:%d: resources %r: %s", config.path, resource.watch_channel.line, resource.dataset,
                             advice)
             for path, entry in entries:
-                for line, advice in _item_type_advice(resource, returned, path, entry):
+                code = _code_advice(resource, path, entry)
+                for line, advice in [*_item_type_advice(resource, returned, path, entry), *([code] if code else [])]:
                     log.warning("%s:%d: resources %r: %s", config.path, line, resource.dataset, advice)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -992,8 +1038,9 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
         return ""
     return ("the department database's encoding is SQL_ASCII: it keeps text as bytes without saying in what "
             "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
-            "record is RECORD_UNREADABLE and a batch download stops at it. Share views whose text columns holding "
-            f"GBK are converted: {GBK_IN_SQL_ASCII}")
+            "record is RECORD_UNREADABLE and a batch download leaves it out (and stops at a key that is not "
+            f"UTF-8, the rows after it not sent). Share views whose text columns holding GBK are converted (the key "
+            f"column too): {GBK_IN_SQL_ASCII}")
 
 
 async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
@@ -1409,12 +1456,18 @@ async def _duplicate_keys(connection: asyncpg.Connection, resource: ResourceConf
 
 async def _key_parameter_problem(connection: asyncpg.Connection,
                                  prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
-    """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call."""
+    """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call.
+
+    A query taking no parameter ($1 written in quotes, '$1', the text $1 and not the key; or in a comment) passed
+    the file's check (it holds "$1"): --check then said the database "stopped answering during the check"
+    (asyncpg's "the server expects 0 arguments for this query, 1 was passed"), and every call was INTERNAL."""
     parameters = prepared.get_parameters()
+    if not parameters:
+        return ("the query takes no parameter: $1 is the key's parameter, written without quotes ('$1' is the text "
+                "$1, not the key): WHERE column = $1")
     if len(parameters) > 1:
         return f"the query takes {len(parameters)} parameters: it is given one, the key ($1)"
-    category = await connection.fetchval("SELECT typcategory::text FROM pg_type WHERE oid = $1",
-                                         parameters[0].oid) if parameters else "S"
+    category = await connection.fetchval("SELECT typcategory::text FROM pg_type WHERE oid = $1", parameters[0].oid)
     if category not in _KEY_CATEGORIES:
         return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
                 "(WHERE column::text = $1)")
@@ -1448,6 +1501,33 @@ def _item_type_advice(resource: ResourceConfig, returned: dict[str, asyncpg.type
                                     f"{fits}, or map a column of type {' or '.join(sorted(wanted))} (a view or query "
                                     "column casting it)"))
     return advice
+
+
+def _code_advice(resource: ResourceConfig, path: str, entry: catalog_pb2.Entry) -> tuple[int, str] | None:
+    """A warning, on the line of ``resource_code``, when the entry in ``path`` registers this resource under
+    another catalog code than the one its changes are announced as.
+
+    Nothing compared them: an entry submitted as 202001/000002 over a dataset whose ``resource_code`` still said
+    202001/000001 (the demo's, copied) was published, and every change the trigger announced went to the platform
+    as 202001/000001 — a code it does not know (logged as a notice "not needed"), or another entry's copies
+    dropped — while this entry's callers were answered from the platform's copies until they expired. A warning,
+    not a refusal: one dataset may be registered by two entries, and ``resource_code`` names one of them."""
+    code = resource.resource_code
+    if entry.endpoint.dataset != resource.dataset or code is None or not entry.code or entry.code == code.value:
+        return None
+    return code.line, (f"resource_code {code.value} is not the code of the entry in {path} ({entry.code}), which "
+                       f"registers dataset {resource.dataset}: the changes announced on "
+                       f"{resource.watch_channel.value if resource.watch_channel else 'its channel'} are told to the "
+                       f"platform as {code.value}, never as {entry.code}, whose callers are answered from the "
+                       f"platform's copies until they expire: set resource_code: {entry.code}, or correct the entry")
+
+
+def entry_code_advice(config: FrontprocConfig, path: str, entry: catalog_pb2.Entry) -> list[str]:
+    """_code_advice's warning for the entry in ``path``, with its line of the configuration (no database needed)."""
+    resource = config.resources.get(entry.endpoint.dataset)
+    found = _code_advice(resource, path, entry) if resource is not None else None
+    return [] if found is None else [f"{config.path}:{found[0]}: resources {resource.dataset!r}: "  # type: ignore[union-attr]
+                                     f"{found[1]}"]
 
 
 async def entry_type_advice(config: FrontprocConfig, path: str, entry: catalog_pb2.Entry) -> list[str]:

@@ -77,8 +77,14 @@ class ChangeWatcher:
         self._send = send
         #: The store's, so that a URL read again from database.url_file serves both.
         self._connector = connector or DatabaseConnector(config)
-        self._watched = {resource.watch_channel.value: resource for resource in config.resources.values()
-                         if resource.watch_channel is not None}
+        #: The resources each channel announces changes of: one trigger's channel may serve several datasets read
+        #: from one table (an open subset and the full record, say), each told of under its own code. Kept one per
+        #: channel, the last resource declared on it was the only one told; the others were answered from the
+        #: platform's copies until they expired.
+        self._watched: dict[str, list[ResourceConfig]] = {}
+        for resource in config.resources.values():
+            if resource.watch_channel is not None:
+                self._watched.setdefault(resource.watch_channel.value, []).append(resource)
         self._pending: dict[str, set[str] | None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -100,8 +106,7 @@ class ChangeWatcher:
         self._task = None
 
     def _heard(self, _connection: object, _pid: int, channel: str, payload: str) -> None:
-        resource = self._watched.get(channel)
-        if resource is not None:
+        for resource in self._watched.get(channel, ()):
             self._add(resource, payload.strip() or ALL)
 
     def _add(self, resource: ResourceConfig, key: str | None) -> None:
@@ -164,8 +169,9 @@ class ChangeWatcher:
         try:
             for channel in self._watched:
                 await connection.add_listener(channel, self._heard)
-            for resource in self._watched.values():
-                self._add(resource, ALL)
+            for resources in self._watched.values():
+                for resource in resources:
+                    self._add(resource, ALL)
             while await self._answers(connection, lost):
                 pass
         finally:
@@ -215,6 +221,9 @@ class ChangeWatcher:
                         log.info("change notice for %s not needed: the platform does not know the resource yet",
                                  code)
                         continue
+                    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and keys is not None:
+                        self._keys_refused(code, exc)
+                        continue
                     if exc.code() in _FINAL:
                         log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
                                   exc.details())
@@ -242,6 +251,22 @@ class ChangeWatcher:
                     log.error("could not send a change notice for %s (%s: %s): sending it again in %g s", code,
                               type(exc).__name__, masked(str(exc)), CREDENTIALS_RETRY_SECONDS)
                     self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
+
+    def _keys_refused(self, code: str, exc: grpc.aio.AioRpcError) -> None:
+        """A notice whose keys the platform refuses: the whole resource is announced instead, and the log names the
+        fields at fault, never the refusal's words.
+
+        Such a notice (keys checked by another identifier kind than key.kind here: the catalog entry's key item is
+        of another kind) was dropped with the refusal logged as it was: the changed records were answered from the
+        platform's copies until they expired, and the log held what the refusal quoted of a key (a person's region
+        code, their birth date)."""
+        _, bad = details_of(exc)
+        fields = ", ".join(dict.fromkeys(violation.field for violation in bad.field_violations)) if bad else "keys"
+        log.warning("the platform refused the keys of a change notice for %s (INVALID_ARGUMENT: %s): the whole "
+                    "resource is announced instead; the platform checks them by the catalog entry's key item: make "
+                    "key.kind in %s the entry's identifier kind (govshare frontproc --check --entry says whether they "
+                    "differ)", code, fields, self._config.path)
+        self._requeue(code, None, 0.0)
 
     def _stop_sending(self, details: str | None) -> None:
         """The department was retired: no secret written to the file will get a token again, so the notice is

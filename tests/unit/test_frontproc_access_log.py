@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import grpc
+import pytest
 
 from frontproc.access_log import MAX_REFUSAL_KEYS, REFUSAL_WINDOW_SECONDS, REFUSED, AccessLog, RefusalThrottle, read
 from services.runtime.errors import ServiceError, unauthenticated
@@ -128,3 +130,34 @@ def test_the_throttle_follows_a_bounded_number_of_peers() -> None:
     clock.now += REFUSAL_WINDOW_SECONDS
     assert throttle.admit(("ipv4:10.9.9.9", "UNAUTHENTICATED", "missing")) == 0  # the quiet keys are forgotten
     assert ("(many peers)", "", "") in dict(throttle.pending())
+
+
+def test_a_log_that_cannot_be_written_refuses_the_call_saying_so_once_then_serves_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A full disk (here /dev/full, behind the log's path) made each call's OSError go up as it was: the 前置机
+    logged every call as "network unavailable (OSError: [Errno 28] No space left on device)", and the line the
+    failed file held was written with the next one that could be, for a call the platform had been refused. The
+    call is UNAVAILABLE naming the access log, the log says so once with what to do, and once the path is
+    writable again (space freed) the next line is written alone, the log saying so."""
+    path = tmp_path / "access.jsonl"
+    path.symlink_to("/dev/full")
+    log = AccessLog(str(path))
+    log.open()
+    caplog.set_level(logging.INFO, logger="frontproc.access_log")
+    try:
+        for audit_id in ("a-1", "a-2"):
+            with pytest.raises(ServiceError) as error:
+                log.write(_served(audit_id), "Lookup", "social_insurance", 1, 1)
+            assert (error.value.code, error.value.metadata["dependency"]) == (grpc.StatusCode.UNAVAILABLE,
+                                                                               "access log")
+        said = [record.getMessage() for record in caplog.records]
+        assert said == [f"the access log {path} cannot be written (No space left on device): the platform's calls are "
+                        "refused (UNAVAILABLE) until it can, as none is answered without its line: free space on its "
+                        "volume, or make it writable again (a volume remounted read-only?)"], said
+        path.unlink()  # space freed: the path is a file that takes lines again
+        log.write(_served("a-3"), "Lookup", "social_insurance", 1, 0)
+        assert [line["audit_id"] for line in read(str(path))] == ["a-3"]
+        assert caplog.records[-1].getMessage() == f"the access log {path} is written again: the platform's calls " \
+                                                  "are served"
+    finally:
+        log.close()

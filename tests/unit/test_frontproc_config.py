@@ -44,6 +44,52 @@ def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
     return lines[occurrence - 1]
 
 
+def _mounted(directory: Path, files: dict[str, str], version: int) -> None:
+    """``files`` in ``directory`` as Kubernetes mounts a ConfigMap or Secret (its atomic writer): each name a link
+    to ..data/name, ..data a link to a dated directory, replaced whole (the old one deleted) when it changes."""
+    dated = directory / f"..2026_12_05_0{version}"
+    dated.mkdir(parents=True)
+    for name, text in files.items():
+        (dated / name).write_text(text)
+        if not (directory / name).is_symlink():
+            (directory / name).symlink_to(f"..data/{name}")
+    (directory / "..data_tmp").symlink_to(dated.name)
+    (directory / "..data_tmp").replace(directory / "..data")
+    for old in directory.glob("..2026_12_05_*"):
+        if old != dated:
+            for file in old.iterdir():
+                file.unlink()
+            old.rmdir()
+
+
+def test_files_mounted_from_a_configmap_are_read_again_when_it_changes(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/deploy.md mounts dept.yaml, platform.pem and database.url from a ConfigMap and a Secret, whose files are
+    links into a dated directory Kubernetes replaces, deleting the old one, when they change. The configuration's
+    files were resolved to the dated directory of the start: the platform's new key added for a rotation, or a
+    rotated database password, was never read (the file gone), and once the platform switched keys every call was
+    refused until a restart. They are named as the mount names them, and read through its links."""
+    from frontproc.config import database_url_now, load
+    from services.runtime import provider_assertions
+    from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, ProviderAssertionVerifier
+
+    monkeypatch.setattr(provider_assertions, "KEYS_FILE_CHECK_SECONDS", 0.0)
+    old, new = generate_keys().provider_signing_key, generate_keys().provider_signing_key
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", str(tmp_path / "access.jsonl"))
+    mount = tmp_path / "frontproc"
+    _mounted(mount, {"dept.yaml": text, "platform.pem": provider_public_keys(old),
+                     "database.url": "postgresql://fqj@db.example:5432/hrss"}, 1)
+    config = load(str(mount / "dept.yaml"))
+    verifier = ProviderAssertionVerifier(config.platform_public_keys, audience=config.endpoint,
+                                         keys_file=config.platform_public_keys_file)
+    claims = AccessClaims("11100000000000001X", "sys-a", "WORK_REFERENCE", "a-1")
+    # The rotation: the new key beside the old one, and the account's password rotated.
+    _mounted(mount, {"dept.yaml": text, "platform.pem": provider_public_keys(old) + provider_public_keys(new),
+                     "database.url": "postgresql://fqj:rotated@db.example:5432/hrss"}, 2)
+    assert verifier.verify(ProviderAssertionSigner(new).metadata(config.endpoint, claims)).claims == claims
+    assert database_url_now(config) == "postgresql://fqj:rotated@db.example:5432/hrss"
+
+
 def test_the_demo_configuration_is_valid(tmp_path: Path) -> None:
     config = parse(_valid(tmp_path), str(tmp_path / "dept.yaml"))
     resource = config.resources[dept.DATASET]
@@ -402,6 +448,53 @@ async def test_the_check_warns_when_no_trigger_announces_on_the_watch_channel(
     assert [said in warning for warning in warnings] == ([True] if said else []), warnings
     if said:
         assert warnings[0].startswith(f"{tmp_path / 'dept.yaml'}:{_line_of(text, 'watch_channel')}: ")
+
+
+async def test_an_entry_of_another_code_than_the_resource_code_its_changes_go_as_is_warned_of(
+        tmp_path: Path, department_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry submitted as 202001/000002 over a dataset whose resource_code still said 202001/000001 (the demo's,
+    copied) was checked and submitted without a word: every change the trigger announced went to the platform as
+    202001/000001, and the entry's callers were answered from the platform's copies until they expired. --check
+    --entry and submit-entry warn on the line of resource_code (and submit all the same: one dataset may be
+    registered by two entries); the entry of the resource's own code draws no warning."""
+    from google.protobuf import json_format
+
+    from frontproc import register
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path, department_url)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:1",
+                            "sys-1", "system.secret")
+    path = tmp_path / "dept.yaml"
+    path.write_text(text)
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    assert entry.code == dept.RESOURCE_CODE
+    entry.code = "202001/000002"
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+    said = (f"{path}:{_line_of(text, 'resource_code:')}: resources 'social_insurance': resource_code "
+            f"{dept.RESOURCE_CODE} is not the code of the entry in {tmp_path / 'entry.json'} (202001/000002), which "
+            f"registers dataset social_insurance: the changes announced on si_changed are told to the platform as "
+            f"{dept.RESOURCE_CODE}, never as 202001/000002, whose callers are answered from the platform's copies "
+            "until they expire: set resource_code: 202001/000002, or correct the entry")
+
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    connection = await asyncpg.connect(department_url)
+    try:
+        config = parse(text, str(path))
+        await check_resources(config, connection, [(str(tmp_path / "entry.json"), entry)])
+        await check_resources(config, connection, [("own.json", dept.social_insurance_entry("127.0.0.1:7100"))])
+    finally:
+        await connection.close()
+    assert [record.getMessage() for record in caplog.records if "resource_code" in record.getMessage()] == [said]
+
+    async def submit(config: object, submitted: object) -> register.Submitted:
+        return register.Submitted(entry, now=True)
+
+    monkeypatch.setattr(register, "submit", submit)
+    capsys.readouterr()
+    assert await asyncio.to_thread(register.main, str(path), str(tmp_path / "entry.json")) == 0
+    assert f"govshare submit-entry: WARNING: {said}\n" in capsys.readouterr().err
 
 
 async def test_the_documented_trigger_announces_a_key_column_that_is_not_text(embedded) -> None:  # type: ignore[no-untyped-def]
@@ -823,6 +916,27 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     assert "(pg_notify('si_changed', NEW.\"SFZHM\"::text))" in caplog.records[-1].getMessage()
 
 
+def test_a_channel_two_resources_watch_tells_the_platform_of_both(tmp_path: Path) -> None:
+    """Two datasets read from one table (the full record and an open subset, each its catalog entry) announced on
+    the one channel its trigger sends on: only the resource declared last was told of a change, the other answered
+    from the platform's copies until they expired. Each is told, under its own code, the change and, once the
+    watcher listens, the whole resource."""
+    from frontproc.watch import ChangeWatcher
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret") + (
+        "  - dataset: social_insurance_status\n    key: {item: citizen_id, kind: citizen_id}\n"
+        "    table: si_enrolment\n    key_column: sfzhm\n    items:\n      citizen_id: sfzhm\n      status: cbzt\n"
+        "    watch_channel: si_changed\n    resource_code: 202001/000002\n")
+    watcher = ChangeWatcher(parse(text, str(tmp_path / "dept.yaml")), lambda code, keys: None)  # type: ignore[arg-type,return-value]
+    watcher._heard(None, 0, "si_changed", "342322194911060454")
+    assert watcher._pending == {dept.RESOURCE_CODE: {"342322194911060454"}, "202001/000002": {"342322194911060454"}}
+    watcher._heard(None, 0, "si_changed", "")
+    assert watcher._pending == {dept.RESOURCE_CODE: None, "202001/000002": None}
+
+
 def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_once_a_minute(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trigger sending pg_notify('si_changed', row_to_json(NEW)::text) instead of the key had every notice
@@ -937,6 +1051,52 @@ async def test_a_notice_that_could_not_be_sent_is_sent_again_and_the_notices_aft
            "directory): sending it again" in caplog.text
 
 
+async def test_a_notice_whose_keys_the_platform_refuses_announces_the_whole_resource_without_quoting_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Keys the platform checks by another identifier kind than key.kind (the catalog entry's key item of another
+    kind) had their notice refused INVALID_ARGUMENT and dropped: the changed records were answered from the
+    platform's copies until they expired, and the log held the refusal's words, which quote part of a key (a
+    person's region code). The whole resource is announced instead, the log naming the fields at fault only."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    from frontproc import watch
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    message = "keys[0]: 统一社会信用代码 has an unknown region code 342322"
+    status = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=message)
+    status.details.add().Pack(error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field="keys[0]", description=message)]))
+    trailers = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    sent: list[list[str]] = []
+    announced = asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append(list(keys))
+        if keys:
+            raise grpc.aio.AioRpcError(grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), trailers, message)
+        announced.set()
+        return 0
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    caplog.set_level(logging.WARNING, logger="frontproc.watch")
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(announced.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent == [["342322194911060454"], []]
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1 and said[0].startswith(f"the platform refused the keys of a change notice for "
+                                                 f"{dept.RESOURCE_CODE} (INVALID_ARGUMENT: keys[0]): the whole "
+                                                 "resource is announced instead"), said
+    assert "342322" not in said[0]
+
+
 async def test_a_retired_departments_notices_stop_with_what_to_do(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A 前置机 left running after its department was retired (RetireDepartment) was told, for every change notice,
@@ -1023,16 +1183,26 @@ async def test_a_disabled_systems_notices_say_to_ask_the_authority_not_to_write_
     assert "write the current secret" not in said
 
 
-def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
-    """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found"."""
+def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found". Keys
+    refused are said on the line of the field that gives them, naming the file or the variable they are in: they
+    were said on the platform line as "platform.public_keys", a field not written, without the file."""
     from services.runtime.keys import generate_keys
 
     text = _valid(tmp_path)
     (tmp_path / "platform.pem").write_text(generate_keys().provider_signing_key)
     with pytest.raises(ConfigError) as error:
         parse(text, str(tmp_path / "dept.yaml"))
-    assert (f"dept.yaml:{_line_of(text, 'platform:')}: platform.public_keys: this is a private key: give the public "
-            "key (its public half, such as provider-public.pem") in str(error.value)
+    assert (f"dept.yaml:{_line_of(text, 'public_keys_file:')}: platform.public_keys_file (the keys in "
+            f"{tmp_path / 'platform.pem'}): this is a private key: give the public key (its public half, such as "
+            "provider-public.pem") in str(error.value)
+    monkeypatch.setenv("GOVSHARE_TEST_KEYS", "garbled")
+    by_env = text.replace("public_keys_file: platform.pem", "public_keys_env: GOVSHARE_TEST_KEYS")
+    with pytest.raises(ConfigError) as error:
+        parse(by_env, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(by_env, 'public_keys_env:')}: platform.public_keys_env (the keys in the environment "
+            "variable GOVSHARE_TEST_KEYS): no PEM public key found") in str(error.value)
 
 
 @pytest.mark.parametrize(("field", "said"), [
@@ -1171,6 +1341,31 @@ def test_a_platform_that_does_not_answer_is_not_said_to_refuse(tmp_path: Path, c
 
 
 @pytest.mark.parametrize(("replaced", "by", "said"), [
+    # A Chinese input method's colon: YAML said only "could not find expected ':'", on the line after.
+    ("    table: si_enrolment\n", "    table：si_enrolment\n", "not valid YAML (could not find expected ':'); line "
+                                                               "{line} holds a full-width colon (：) where YAML needs "
+                                                               "':' and a space: retype it in ASCII"),
+    ("  per_second: 2000\n", "\u3000\u3000per_second: 2000\n",
+     "not valid YAML (mapping values are not allowed here); line {line} holds a full-width space (U+3000) where YAML "
+     "needs ASCII spaces: retype it in ASCII"),
+    # Where YAML reads it at all, as a field of the mapping above, named "\u3000\u3000name".
+    ("  name: 市人力资源和社会保障局\n", "\u3000\u3000name: 市人力资源和社会保障局\n",
+     "configuration: unknown field '\\u3000\\u3000name' (expected one of department, listen, endpoint, health_listen, "
+     "metrics_port, metrics_host, tls, database, platform, access_log, rate_limit, resources): it holds a full-width "
+     "space (U+3000) where YAML needs ASCII spaces"),
+])
+def test_a_line_typed_in_full_width_forms_is_said_so(tmp_path: Path, replaced: str, by: str, said: str) -> None:
+    """A dept.yaml typed with a Chinese input method on: a full-width colon was "not valid YAML (could not find
+    expected ':')" on the next line, a full-width indentation an unknown field '\\u3000\\u3000per_second'. The
+    line is named with what was typed in full-width forms."""
+    text = _valid(tmp_path).replace(replaced, by)
+    assert by in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert said.format(line=_line_of(text, by.strip().split("：")[0].strip("\u3000"))) in str(error.value)
+
+
+@pytest.mark.parametrize(("replaced", "by", "said"), [
     ("  burst: 4000\n", "  burst: 2.5\n", "rate_limit.burst must be a whole number, got 2.5"),
     ("rate_limit:\n", "metrics_port: 9100.5\nrate_limit:\n", "configuration.metrics_port must be a whole number, got "
                                                               "9100.5"),
@@ -1182,6 +1377,26 @@ def test_a_count_given_with_a_fraction_is_named_not_cut(tmp_path: Path, replaced
     with pytest.raises(ConfigError) as error:
         parse(text, "dept.yaml")
     assert said in str(error.value)
+
+
+@pytest.mark.parametrize(("replaced", "by", "said"), [
+    ("  burst: 4000\n", "  burst: 1e400\n", "rate_limit.burst must be between 1 and 1e+07, got inf"),
+    ("rate_limit:\n", "metrics_port: nan\nrate_limit:\n", "configuration.metrics_port must be between 0 and 65535, "
+                                                            "got nan"),
+    # Without a burst, twice the rate (infinity) was taken as the burst.
+    ("  per_second: 2000\n  burst: 4000\n", "  per_second: 1e400\n", "rate_limit.per_second must be between 0.001 and "
+                                                                     "1e+06, got inf"),
+])
+def test_a_count_that_is_no_number_of_its_range_is_named_with_its_line(tmp_path: Path, replaced: str, by: str,
+                                                                       said: str) -> None:
+    """A burst or a rate of 1e400 (infinity to Python), a metrics port of nan, is out of range as 99999 is: the range
+    was said, and the value then taken as a count all the same, int() of it ending the start and the check in an
+    OverflowError or ValueError traceback instead of the file's line."""
+    text = _valid(tmp_path).replace(replaced, by)
+    assert by in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert f"dept.yaml:{_line_of(text, by.strip().splitlines()[0])}: {said}" in str(error.value)
 
 
 async def test_change_notices_go_to_an_edge_speaking_tls_and_the_secret_never_in_clear(

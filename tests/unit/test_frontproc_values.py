@@ -343,6 +343,21 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
     assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
 
 
+async def test_a_query_whose_1_is_in_quotes_is_refused_at_check_naming_its_line(tmp_path: Path,
+                                                                                 database_url: str) -> None:
+    """'$1' in quotes (the text $1, not the key: the officer took the parameter for one substituted as text) made a
+    query of no parameter: --check said the database "stopped answering during the check" (asyncpg's "the server
+    expects 0 arguments for this query, 1 was passed"), and each call would have been INTERNAL."""
+    text = _config(tmp_path, database_url, {}).replace(
+        "    table: registry\n    key_column: code\n    as_of_column: updated\n",
+        "    query: SELECT code FROM registry WHERE code = '$1'\n")
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, text, "a")
+    line = next(number for number, content in enumerate(text.splitlines(), 1) if "query:" in content)
+    assert (f"dept.yaml:{line}: resources 'registry': the query takes no parameter: $1 is the key's parameter, "
+            "written without quotes ('$1' is the text $1, not the key): WHERE column = $1") in str(error.value)
+
+
 def _citizen_config(tmp_path: Path, url: str, table: str) -> str:
     """A resource keyed by 公民身份号码 over ``table`` (sfzhm, xm), without an as-of column."""
     return (_config(tmp_path, url, {"name": "xm"})
@@ -860,9 +875,45 @@ async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gb
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert any("dept.yaml: database: the department database's encoding is SQL_ASCII" in warning
                and GBK_IN_SQL_ASCII in warning for warning in warnings), warnings
+    # A batch download leaves such a row out and goes on (it stopped at it, as the warning still said).
+    assert any("a batch download leaves it out (and stops at a key that is not UTF-8, the rows after it not sent)"
+               in warning for warning in warnings), warnings
     await _execute(url, f"CREATE VIEW people_utf8 AS SELECT code, {GBK_IN_SQL_ASCII} FROM people")
     row = await _read(tmp_path, text.replace("table: people", "table: people_utf8"), "a")
     assert row is not None and row.values["name"] == "张三"
+
+    # A key kept so (a 车牌号 京A12345): an export read past it, then failed reading the page's keys as an asyncpg
+    # DataError, INTERNAL to the platform, which rested the endpoint for every caller. It stops RECORD_UNREADABLE,
+    # after the rows before it, the log naming the key column and the view that reads it.
+    await _execute(url, "INSERT INTO people VALUES ('0', 'zero'), (convert_from('\\xbea941'::bytea, 'SQL_ASCII'), "
+                        "'jing')")  # 京A in GBK
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    keys = generate_keys()
+    sent: list[str] = []
+    try:
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(audit_id="e"))
+        with pytest.raises(ServiceError) as error:
+            async for page in servicer.Export(provider_pb2.ExportRequest(dataset="registry", page_size=1),
+                                              SimpleNamespace(invocation_metadata=lambda: assertion)):
+                sent.extend(record.key for record in page.records)
+    finally:
+        access_log.close()
+        await store.close()
+    assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE")
+    assert sent == ["0"]
+    line = read(str(tmp_path / "access.jsonl"))[-1]
+    assert (line["audit_id"], line["outcome"], line["records"]) == ("e", "RECORD_UNREADABLE", 1)
+    said = caplog.records[-1].getMessage()
+    assert said.startswith("an export of registry stops: the key column code of a row after those sent holds a "
+                           "value the department database cannot send (CharacterNotInRepertoireError, SQLSTATE "
+                           "22021)"), said
+    assert "convert_from(convert(convert_to(code, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII') AS code" in said
 
 
 async def test_a_row_larger_than_a_reply_may_be_is_that_records_problem_named_in_the_log(
@@ -1468,6 +1519,43 @@ async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_
         assert (await store.lookup("registry", "p2")).values == {"code": "p2", "address": "three"}
     finally:
         await store.close()
+
+
+async def test_a_key_a_subquery_returns_several_rows_for_is_that_records_error_not_a_refusal_of_the_statements(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A query (or a view) reading a person's address by a scalar subquery failed for a person with two addresses
+    ("more than one row returned by a subquery used as an expression", SQLSTATE 21000): said to be the database
+    refusing the dataset's statements (DATABASE_REFUSED, the endpoint rested for every caller, "--check says what
+    the configuration needs", which passes), a batch holding that person failed whole, and the log said by turns
+    that the statements failed and answered again. It is that record's RECORD_UNREADABLE, as a query returning two
+    rows for a key is: the other keys answer, and an export leaves the row out."""
+    await _execute(database_url, "CREATE TABLE addresses (k text, address text); INSERT INTO addresses VALUES"
+                                 " ('Z001', 'one'), ('Z001', 'two'), ('Z002', 'three');"
+                                 " INSERT INTO registry (code, label) VALUES ('p1', 'Z001'), ('p2', 'Z002');"
+                                 " CREATE VIEW registry_addresses AS SELECT r.code, (SELECT a.address FROM addresses a"
+                                 " WHERE a.k = r.label) AS address FROM registry r")
+    store = await _query_store(tmp_path, database_url, {"address": "address"},
+                               "SELECT r.code, (SELECT a.address FROM addresses a WHERE a.k = r.label) AS address"
+                               " FROM registry r WHERE r.code = $1")
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    try:
+        await _unreadable_alone_and_in_a_batch(store, "p1", "p2", "cannot be read by the department database's query")
+        assert (await store.lookup("registry", "p2")).values == {"code": "p2", "address": "three"}
+    finally:
+        await store.close()
+    said = [record.getMessage() for record in caplog.records]
+    assert said and all(message.startswith("a record of registry cannot be read: a subquery of its query or view "
+                                           "returns more than one row for it (CardinalityViolationError, SQLSTATE "
+                                           "21000") for message in said), said
+    view = (_config(tmp_path, database_url, {"address": "address"}).replace("    as_of_column: updated\n", "")
+            .replace("table: registry\n", "table: registry_addresses\n"))
+    store = DepartmentStore(parse(view, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        page = await store.page("registry", "", 10)
+    finally:
+        await store.close()
+    assert ([row.key for row in page.rows], page.skipped) == (["a", "b", "p2"], 1)
 
 
 async def test_a_row_a_query_returns_under_another_key_or_none_is_that_records_error_not_found_under_it(
