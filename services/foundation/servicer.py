@@ -208,6 +208,11 @@ def _version(record: StoredRecord) -> pb.RecordVersion:
                             recorded_time=to_timestamp(record.recorded_time))
 
 
+def _dataset_target(name: str) -> str:
+    """A logged refusal's target: the dataset's name when it is one, never text the caller made up."""
+    return name if name in DATASETS else ""
+
+
 class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
     def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore,
                  registry: SourceRegistry, recorded: Callable[[], None] = lambda: None,
@@ -237,8 +242,9 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
 
     async def _still_theirs(self, caller: Caller, action: str, target: str) -> None:
         """Refuses a person's session ended while the announcement of the end has not reached this process
-        (Redis lost it: the verifier learns of it at its reload, a minute later), before a load or a conflict's
-        resolution of theirs: one question to the authorization service, logged when refused."""
+        (Redis lost it: the verifier learns of it at its reload, a minute later), before a load, a conflict's
+        resolution or a change of the sources of theirs: one question to the authorization service, logged when
+        refused."""
         if (sessions := self._sessions()) is not None:
             async def record(event: AdminEvent) -> None:
                 await self._store.record_admin_event(event)
@@ -251,8 +257,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.load_records", request.dataset):
             duties.require_role(caller, DATA_OFFICER, "load data")
-        await self._still_theirs(caller, "foundation.load_records", request.dataset if request.dataset in DATASETS
-                                 else "")
+        await self._still_theirs(caller, "foundation.load_records", _dataset_target(request.dataset))
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         if len(request.records) > MAX_RECORDS:
@@ -371,6 +376,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.register_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "register sources")
+            await self._still_theirs(caller, "foundation.register_source", _dataset_target(request.dataset))
             registered = await self._registry.register(caller, *_dataset_and_source(request))
         return pb.RegisterSourceResponse(sources=sources_message(registered))
 
@@ -379,6 +385,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.retire_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "retire sources")
+            await self._still_theirs(caller, "foundation.retire_source", _dataset_target(request.dataset))
             retired = await self._registry.retire(caller, *_dataset_and_source(request))
         return pb.RetireSourceResponse(sources=sources_message(retired))
 
@@ -389,6 +396,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         action = "foundation.designate_item_source" if request.item else "foundation.designate_source"
         async with self._refusals_logged(caller, action, request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "designate authoritative sources")
+            await self._still_theirs(caller, action, _dataset_target(request.dataset))
             violations: list[FieldViolation] = []
             dataset = find_dataset(request.dataset, violations)
             item = designated_item(dataset, request.item, violations)

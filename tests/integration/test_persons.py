@@ -935,22 +935,27 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
     """Catalog, query and foundation checked a person's token against their verifier's states alone, which learn of
     a disable from an event: with it lost (Redis away for a moment), the sessions of a 审核员 and of a 审批人 and
     编目员 just disabled published a catalog entry, retired one, answered a dispute (closing it for its reporter),
-    resolved a conflict between sources and loaded data, until the services' reload a minute later. Each such
+    resolved a conflict between sources and loaded data, and a 管理员's designated a dataset's source and changed
+    the evaluation's weights, until the services' reload a minute later. Each such
     decision now asks authorization for the person's row first: refused as every service refuses it, logged with
     result CREDENTIALS_REVOKED, nothing changed."""
     import random
 
     from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
     from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+    from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
     from services.demo import demo_entries
     from services.foundation import synthetic
     from services.runtime.duties import APPROVER, DATA_OFFICER, REVIEWER
 
     reviewer, reviewer_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_REVIEWER)
+    administrator, administrator_totp = await create_person(platform, "authority",
+                                                            persons_pb2.PERSON_ROLE_ADMINISTRATOR)
     officer, officer_totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER,
                                                 persons_pb2.PERSON_ROLE_DATA_OFFICER)
     reviewing, answering = await sign_in(platform, reviewer, reviewer_totp), await sign_in(platform, officer,
                                                                                              officer_totp)
+    administering = await sign_in(platform, administrator, administrator_totp)
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     entry = catalog_pb2.Entry()
     entry.CopyFrom(next(e for e in demo_entries() if e.code == "101001/000001"))  # the police's population
@@ -964,6 +969,12 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
     dispute = (await disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code="101001/000001", key=citizen, item="name", claimed_value="王小明", evidence="户口簿")),
         metadata=platform.metadata("civil"), timeout=10)).dispute
+    supervision = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
+    (weight, *_) = (await supervision.GetEvaluationWeights(supervision_pb2.GetEvaluationWeightsRequest(),
+                                                          metadata=platform.metadata("authority"), timeout=10)).weights
+    licences = next(dataset for dataset in (await foundation_pb2_grpc.FoundationAdminServiceStub(
+        platform.channel).ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=platform.metadata("authority"),
+                                       timeout=10)).datasets if dataset.name == "licence")
     foundation_db = await asyncpg.connect(platform.settings["foundation"].database_url,
                                           server_settings={"search_path": "foundation"})
     try:
@@ -972,7 +983,7 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
             " other_source_department_code) VALUES ('population', $1, 'address', '户籍地址甲', '户籍地址乙', $2)"
             " RETURNING id", citizen, platform.credentials.systems["social"]["department"])
         announcements_lost(monkeypatch)
-        for person in (reviewer, officer):
+        for person in (reviewer, officer, administrator):
             await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
                                                  metadata=platform.metadata("authority"), timeout=10)
         foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
@@ -989,7 +1000,13 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
                 lambda: foundation.ResolveConflict(foundation_pb2.ResolveConflictRequest(
                     id=conflict_id, note="以户籍底册为准"), metadata=bearer(answering), timeout=10),
                 lambda: foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(dataset="population"),
-                                               metadata=bearer(answering), timeout=10)):
+                                               metadata=bearer(answering), timeout=10),
+                # The authority's 管理员: the same source and weight as now, so the parent's answer changed nothing.
+                lambda: foundation.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+                    dataset="licence", department_code=licences.authoritative_department_code),
+                    metadata=bearer(administering), timeout=10),
+                lambda: supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
+                    weights=[weight]), metadata=bearer(administering), timeout=10)):
             await _all_refused((call(),), "PERSON_DISABLED")
         monkeypatch.undo()
         assert await foundation_db.fetchval("SELECT state FROM conflicts WHERE id = $1", conflict_id) == 1  # open
@@ -1005,7 +1022,9 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
             code=entry.code, decision=catalog_pb2.REVIEW_DECISION_RETURN, reason="测试结束"),
             metadata=platform.person("authority", REVIEWER), timeout=10)
         expected = [("catalog.publish", reviewer.id), ("catalog.retire", officer.id),
-                    ("dispute.confirmed", officer.id), ("foundation.resolve_conflict", officer.id)]
+                    ("dispute.confirmed", officer.id), ("foundation.resolve_conflict", officer.id),
+                    ("foundation.designate_source", administrator.id),
+                    ("supervision.update_weights", administrator.id)]
         await _logged_revoked(platform, expected)
     finally:
         await foundation_db.execute("DELETE FROM conflicts WHERE id = $1", conflict_id)
