@@ -201,11 +201,11 @@ class Catalog:
             duties.require_person(caller, REVIEWER, "review catalog entries")
             lifecycle.require_authority(caller, "review catalog entries")
             await self._require_other_reviewer(caller, code)
-        await self._still_theirs(caller, step, code)
         rules.check_review(code, decision, reason)
         checked = await self._check_endpoint(caller, code) if decision != ReviewDecision.RETURN else None
         if decision != ReviewDecision.RETURN and (known := await self._store.head(code)) is not None:
             await self._require_not_retired(known.provider_department_code, publishing=True)
+        await self._still_theirs(caller, step, code)  # last before the change: the directory's answer named first
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
