@@ -432,6 +432,13 @@ class Directory:
             return states, ""
         return states[:limit], pagination.encode_token({"after": states[limit - 1][0]})
 
+    async def person_state(self, caller: Caller, person_id: str) -> SystemState | None:
+        """The person's state as their row holds it now, for the platform's services only: asked before a
+        person's decision outside this service (a review, a dispute's answer, a conflict's resolution), as
+        still_theirs reads it before one here; None for no such person."""
+        require_service(caller)
+        return await self._store.person_token_state(person_id)
+
     async def _find_system(self, system_id: str) -> System:
         return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")
 

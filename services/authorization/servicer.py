@@ -39,6 +39,7 @@ from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
+from services.runtime.system_states import SystemState
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
 
@@ -333,6 +334,12 @@ def _decision_pb(decision: Decision) -> authorization_pb2.Decision:
         grant_id=decision.grant_id, quota=decision.quota, denied_items=decision.denied_items)
 
 
+def _system_state_pb(system_id: str, state: SystemState) -> authorization_pb2.SystemState:
+    return authorization_pb2.SystemState(
+        system_id=system_id, disabled=state.disabled, not_before_reason=state.reason, version=state.version,
+        not_before_time=timestamp_pb2.Timestamp(seconds=state.not_before) if state.not_before else None)
+
+
 class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer):
     def __init__(self, verifier: AssertionVerifier, authorizer: Authorizer, directory: Directory) -> None:
         self._verifier = verifier
@@ -343,11 +350,16 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
                                ) -> authorization_pb2.ListSystemStatesResponse:
         caller = self._verifier.from_context(context)
         states, token = await self._directory.system_states(caller, request.page_size, request.page_token)
-        return authorization_pb2.ListSystemStatesResponse(next_page_token=token, states=[
-            authorization_pb2.SystemState(
-                system_id=system_id, disabled=state.disabled, not_before_reason=state.reason, version=state.version,
-                not_before_time=timestamp_pb2.Timestamp(seconds=state.not_before) if state.not_before else None)
-            for system_id, state in states])
+        return authorization_pb2.ListSystemStatesResponse(
+            next_page_token=token, states=[_system_state_pb(system_id, state) for system_id, state in states])
+
+    async def GetPersonState(self, request: authorization_pb2.GetPersonStateRequest, context: Context
+                             ) -> authorization_pb2.GetPersonStateResponse:
+        caller = self._verifier.from_context(context)
+        state = await self._directory.person_state(caller, request.person_id)
+        if state is None:
+            return authorization_pb2.GetPersonStateResponse()
+        return authorization_pb2.GetPersonStateResponse(state=_system_state_pb(request.person_id, state))
 
     async def Check(self, request: authorization_pb2.CheckRequest, context: Context
                     ) -> authorization_pb2.CheckResponse:

@@ -53,6 +53,7 @@ from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import page_size as effective_page_size
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.workdays import add_working_days
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,10 @@ class Catalog:
     def __init__(self, store: CatalogStore, notify: Notify, zone: str, masker: Masker,
                  update_working_days: int, endpoints: EndpointChecker | None = None,
                  index: IndexKeeper | None = None, foundation_target: str = "",
-                 directory: DepartmentDirectory | None = None) -> None:
+                 directory: DepartmentDirectory | None = None, sessions: PersonSessions | None = None) -> None:
         self._store = store
+        #: Reads a person's session against their row before their review or retirement (None: not asked).
+        self._sessions = sessions
         #: The authorization service's department directory (None: every well-formed code is taken as a department).
         self._directory = directory
         #: The foundation service's address (GOVSHARE_FOUNDATION_TARGET): an entry naming it reads the foundation.
@@ -202,6 +205,7 @@ class Catalog:
         checked = await self._check_endpoint(caller, code) if decision != ReviewDecision.RETURN else None
         if decision != ReviewDecision.RETURN and (known := await self._store.head(code)) is not None:
             await self._require_not_retired(known.provider_department_code, publishing=True)
+        await self._still_theirs(caller, step, code)  # last before the change: the directory's answer named first
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
@@ -228,6 +232,14 @@ class Catalog:
                 await tx.add_event(entry, "publish", caller, now)
         await self._announce(code)
         return entry
+
+    async def _still_theirs(self, caller: Caller, action: str, code: str) -> None:
+        """Refuses a person's session ended (signed out, disabled, re-roled, reset) while the announcement of the
+        end has not reached this process (Redis lost it: the verifier learns of it at its reload, a minute later),
+        before their review or retirement: one question to the authorization service, logged when refused."""
+        if self._sessions is not None:
+            await self._sessions.still_theirs(caller, self._store.record_admin, action,
+                                              code if rules.code_error(code) is None else "")
 
     async def _require_not_retired(self, department_code: str, publishing: bool = False) -> None:
         """Refuses an entry drafted, submitted or published for a department retired in a 机构改革
@@ -290,6 +302,7 @@ class Catalog:
         published is withdrawn the same way (its draft, returned or submitted version becomes RETIRED)."""
         rules.check_code(code)
         rules.check_reason(reason)
+        await self._still_theirs(caller, "catalog.retire", code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.retire", code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)

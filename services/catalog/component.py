@@ -92,7 +92,8 @@ class CatalogComponent:
             self._usage.start()
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days, EndpointChecker(self._settings),
-                                self._index, self._settings.foundation_target, self._directory)
+                                self._index, self._settings.foundation_target, self._directory,
+                                self._states.sessions)
 
     async def until_ready(self) -> None:
         """Ready once the business systems' states are loaded: until then every token is refused."""

@@ -52,7 +52,7 @@ class FoundationComponent:
         self._admin = FoundationAdminServicer(verifier, loader, self._store,
                                               SourceRegistry(self._store, recorded=self._outbox.notify,
                                                              invalidator=self._invalidator),
-                                              recorded=self._outbox.notify)
+                                              recorded=self._outbox.notify, sessions=lambda: self._states.sessions)
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
         self._pools: WorkPools | None = None

@@ -37,6 +37,7 @@ from services.runtime.errors import (
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.pagination import NOT_ISSUED, decode_token, encode_token, page_size
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.timestamps import from_timestamp, timestamp_problem, to_timestamp
 
 MAX_NOTE = 1000
@@ -207,15 +208,24 @@ def _version(record: StoredRecord) -> pb.RecordVersion:
                             recorded_time=to_timestamp(record.recorded_time))
 
 
+def _dataset_target(name: str) -> str:
+    """A logged refusal's target: the dataset's name when it is one, never text the caller made up."""
+    return name if name in DATASETS else ""
+
+
 class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
     def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore,
-                 registry: SourceRegistry, recorded: Callable[[], None] = lambda: None) -> None:
-        """``recorded`` is called after a read wrote an administrative event (the outbox relay's notify)."""
+                 registry: SourceRegistry, recorded: Callable[[], None] = lambda: None,
+                 sessions: Callable[[], PersonSessions | None] = lambda: None) -> None:
+        """``recorded`` is called after a read wrote an administrative event (the outbox relay's notify);
+        ``sessions`` gives what reads a person's session against their row (None until the process started, or
+        for a service started alone)."""
         self._verifier = verifier
         self._loader = loader
         self._store = store
         self._registry = registry
         self._recorded = recorded
+        self._sessions = sessions
 
     def _refusals_logged(self, caller: Caller, action: str, target: str) -> AbstractAsyncContextManager[None]:
         """Logs a refusal (PERMISSION_DENIED) of ``action`` on ``target`` (a dataset's name only when it is one),
@@ -230,11 +240,24 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         known = target in DATASETS or target.startswith("conflict/")
         return refusals_logged(record, caller, action, target if known else "")
 
+    async def _still_theirs(self, caller: Caller, action: str, target: str) -> None:
+        """Refuses a person's session ended while the announcement of the end has not reached this process
+        (Redis lost it: the verifier learns of it at its reload, a minute later), before a load, a conflict's
+        resolution or a change of the sources of theirs: one question to the authorization service, logged when
+        refused."""
+        if (sessions := self._sessions()) is not None:
+            async def record(event: AdminEvent) -> None:
+                await self._store.record_admin_event(event)
+                self._recorded()
+
+            await sessions.still_theirs(caller, record, action, target)
+
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.load_records", request.dataset):
             duties.require_role(caller, DATA_OFFICER, "load data")
+        await self._still_theirs(caller, "foundation.load_records", _dataset_target(request.dataset))
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         if len(request.records) > MAX_RECORDS:
@@ -286,6 +309,8 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             violations.append(FieldViolation("note", hidden))
         if violations:
             raise invalid_argument(violations)
+        # Asked first: an ended session learns nothing of which conflicts exist either.
+        await self._still_theirs(caller, "foundation.resolve_conflict", f"conflict/{request.id}")
         # A refusal comes only for a conflict the caller may see (others are NOT_FOUND): its id is the target.
         async with self._refusals_logged(caller, "foundation.resolve_conflict", f"conflict/{request.id}"):
             conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, note.strip())
@@ -351,6 +376,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.register_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "register sources")
+            await self._still_theirs(caller, "foundation.register_source", _dataset_target(request.dataset))
             registered = await self._registry.register(caller, *_dataset_and_source(request))
         return pb.RegisterSourceResponse(sources=sources_message(registered))
 
@@ -359,6 +385,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.retire_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "retire sources")
+            await self._still_theirs(caller, "foundation.retire_source", _dataset_target(request.dataset))
             retired = await self._registry.retire(caller, *_dataset_and_source(request))
         return pb.RetireSourceResponse(sources=sources_message(retired))
 
@@ -369,6 +396,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         action = "foundation.designate_item_source" if request.item else "foundation.designate_source"
         async with self._refusals_logged(caller, action, request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "designate authoritative sources")
+            await self._still_theirs(caller, action, _dataset_target(request.dataset))
             violations: list[FieldViolation] = []
             dataset = find_dataset(request.dataset, violations)
             item = designated_item(dataset, request.item, violations)

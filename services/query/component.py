@@ -61,6 +61,7 @@ from services.runtime.figures import FigureRow, FigureSource
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.provider_assertions import ProviderAssertionSigner
 from services.runtime.settings import Settings
 from services.runtime.system_states import Loader, SystemState, SystemStates, authorization_loader
@@ -178,6 +179,7 @@ class QueryComponent:
             subjects=SubjectPolicy(authorization_channel, signer, identity, timeout),
             verifications=VerificationRunner(store, self._checkpoint_verifier, settings.audit_verify_lease_seconds,
                                              settings.audit_verify_pause_ms / 1000.0),
+            sessions=PersonSessions(authorization_channel, signer, identity, timeout, self._states),
         )
         self._deps = deps
         self._states_loader = authorization_loader(authorization_channel, signer, identity, timeout)

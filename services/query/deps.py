@@ -20,6 +20,7 @@ from services.runtime.admin_events import AdminOutbox
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.settings import Settings
 
 
@@ -44,6 +45,8 @@ class Dependencies:
     subjects: SubjectPolicy | None = None
     #: Runs the full verifications of the audit trail in the background (AuditService.StartAuditVerification).
     verifications: VerificationRunner | None = None
+    #: Reads a person's session against their row before their answer to a dispute (None: not asked).
+    sessions: PersonSessions | None = None
 
 
 class DependentServicer:

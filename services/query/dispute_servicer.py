@@ -125,6 +125,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             duties.require_person(caller, APPROVER, "answer disputes", dispute.provider_department_code)
             if not dispute.answerable_by(caller):
                 raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
+        if deps.sessions is not None:  # an ended session's answer, its end not yet heard here (Redis lost it)
+            await deps.sessions.still_theirs(caller, self._recorder(deps), step, str(dispute.id))
         if dispute.state != disputes.OPEN:
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
         # A correction drops the record's cached copies, wherever its resource's endpoint keeps them: the resource is

@@ -19,6 +19,7 @@ import grpc
 from services.runtime.cache import SYSTEMS_CHANGED, Subscriber
 from services.runtime.clients import open_channel
 from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.settings import Settings
 from services.runtime.system_states import Loader, SystemState, SystemStates, authorization_loader
 
@@ -33,6 +34,9 @@ class SystemStatesWatch:
         self._settings = settings
         self._component = component
         self.states = SystemStates(self._load)
+        #: Reads a person's session against their row before a decision of theirs (started with the
+        #: authorization service's channel; None for a service started alone, which has no one to ask).
+        self.sessions: PersonSessions | None = None
         self._loader: Loader | None = None
         self._channel: grpc.aio.Channel | None = None
         self._subscriber: Subscriber | None = None
@@ -48,8 +52,10 @@ class SystemStatesWatch:
             loader = _nothing_restricted
         if loader is None:
             self._channel = open_channel(self._settings.authorization_target, self._settings)
-            loader = authorization_loader(self._channel, AssertionSigner(self._settings.internal_key),
-                                          service_caller(self._component), self._settings.call_timeout_seconds)
+            signer, identity = AssertionSigner(self._settings.internal_key), service_caller(self._component)
+            timeout = self._settings.call_timeout_seconds
+            loader = authorization_loader(self._channel, signer, identity, timeout)
+            self.sessions = PersonSessions(self._channel, signer, identity, timeout, self.states)
         self._loader = loader
         self.states.start()
         self._subscriber = Subscriber(self._settings.redis_url, {SYSTEMS_CHANGED: self.states.on_event},

@@ -65,7 +65,7 @@ class SupervisionComponent:
         sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"))
         self._outbox.start(self._pool)
         self._supervision = Supervision(SupervisionStore(self._pool, listing=self._pools.listing), sources,
-                                        recorded=self._outbox.notify)
+                                        recorded=self._outbox.notify, sessions=self._states.sessions)
         if settings.supervision_snapshot_seconds > 0:
             self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
 

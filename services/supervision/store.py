@@ -114,6 +114,11 @@ class SupervisionStore:
         rows = await _weightings(self._pool, max(months))
         return {month: _in_force(rows, month) for month in months}
 
+    async def record_admin(self, event: AdminEvent) -> None:
+        """Writes ``event`` (a refused change) to the administrative log's outbox."""
+        async with self._pool.acquire() as conn:
+            await admin_events.record(conn, event)
+
     async def set_weights(self, weights: Mapping[str, float], month: Month, system_id: str, now: dt.datetime,
                           event: AdminEvent) -> dict[str, float] | None:
         """Sets ``weights`` from ``month`` on (the other indicators keep theirs; the months before keep the weights

@@ -26,6 +26,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import Caller
+from services.runtime.person_sessions import PersonSessions
 from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
@@ -137,12 +138,19 @@ def require_own(caller: Caller, department_code: str, action: str) -> None:
 class Supervision:
     def __init__(self, store: SupervisionStore, sources: FigureSources,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 recorded: Callable[[], None] = lambda: None) -> None:
-        """``recorded`` is called after a change wrote an administrative event (the outbox relay's notify)."""
+                 recorded: Callable[[], None] = lambda: None, sessions: PersonSessions | None = None) -> None:
+        """``recorded`` is called after a change wrote an administrative event (the outbox relay's notify);
+        ``sessions`` reads an administrator's session against their row before they change the weights (None: not
+        asked)."""
         self._store = store
         self._sources = sources
         self._clock = clock
         self._recorded = recorded
+        self._sessions = sessions
+
+    async def _record_refused(self, event: AdminEvent) -> None:
+        await self._store.record_admin(event)
+        self._recorded()
 
     async def compute(self, caller: Caller, month: Month) -> Computed:
         """Gathers the month's figures, keeps them as snapshots and detects its violations (replacing an
@@ -276,6 +284,9 @@ class Supervision:
         under a system nobody answers for."""
         duties.require_person(caller, ADMINISTRATOR, "change the evaluation's weights")
         require_authority(caller, "change the evaluation's weights")
+        if self._sessions is not None:  # an ended session's change, its end not yet heard here (Redis lost it)
+            await self._sessions.still_theirs(caller, self._record_refused, "supervision.update_weights",
+                                              "evaluation_weights")
         violations = _weight_violations(weights)
         if violations:
             raise invalid_argument(violations)

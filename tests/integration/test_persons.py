@@ -930,6 +930,126 @@ async def test_an_approvers_session_ended_while_redis_missed_it_grants_nothing( 
         "sharing.approved", "sharing.grant_confidentiality", "sharing.grant_revoked", "sharing.grant_updated")], tried
 
 
+async def test_a_persons_decisions_outside_authorization_need_their_session_still_theirs(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """Catalog, query and foundation checked a person's token against their verifier's states alone, which learn of
+    a disable from an event: with it lost (Redis away for a moment), the sessions of a 审核员 and of a 审批人 and
+    编目员 just disabled published a catalog entry, retired one, answered a dispute (closing it for its reporter),
+    resolved a conflict between sources and loaded data, and a 管理员's designated a dataset's source and changed
+    the evaluation's weights, until the services' reload a minute later. Each such
+    decision now asks authorization for the person's row first: refused as every service refuses it, logged with
+    result CREDENTIALS_REVOKED, nothing changed."""
+    import random
+
+    from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+    from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+    from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+    from services.demo import demo_entries
+    from services.foundation import synthetic
+    from services.runtime.duties import APPROVER, DATA_OFFICER, REVIEWER
+
+    reviewer, reviewer_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_REVIEWER)
+    administrator, administrator_totp = await create_person(platform, "authority",
+                                                            persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    officer, officer_totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER,
+                                                persons_pb2.PERSON_ROLE_DATA_OFFICER)
+    reviewing, answering = await sign_in(platform, reviewer, reviewer_totp), await sign_in(platform, officer,
+                                                                                             officer_totp)
+    administering = await sign_in(platform, administrator, administrator_totp)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = catalog_pb2.Entry()
+    entry.CopyFrom(next(e for e in demo_entries() if e.code == "101001/000001"))  # the police's population
+    entry.code, entry.name = f"101001/{random.randrange(200, 10**6):06d}", "人口变动信息"
+    entry.endpoint.dataset = f"population_{entry.code[-6:]}"
+    police = platform.person("police", DATA_OFFICER)
+    await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=police, timeout=10)
+    await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=entry.code), metadata=police, timeout=10)
+    disputes = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    citizen = synthetic.person(23, platform.credentials.seed)["citizen_id"]  # loaded by the demo
+    dispute = (await disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code="101001/000001", key=citizen, item="name", claimed_value="王小明", evidence="户口簿")),
+        metadata=platform.metadata("civil"), timeout=10)).dispute
+    supervision = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
+    (weight, *_) = (await supervision.GetEvaluationWeights(supervision_pb2.GetEvaluationWeightsRequest(),
+                                                          metadata=platform.metadata("authority"), timeout=10)).weights
+    licences = next(dataset for dataset in (await foundation_pb2_grpc.FoundationAdminServiceStub(
+        platform.channel).ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=platform.metadata("authority"),
+                                       timeout=10)).datasets if dataset.name == "licence")
+    foundation_db = await asyncpg.connect(platform.settings["foundation"].database_url,
+                                          server_settings={"search_path": "foundation"})
+    try:
+        conflict_id = await foundation_db.fetchval(
+            "INSERT INTO conflicts (dataset, key, item, authoritative_value, other_value,"
+            " other_source_department_code) VALUES ('population', $1, 'address', '户籍地址甲', '户籍地址乙', $2)"
+            " RETURNING id", citizen, platform.credentials.systems["social"]["department"])
+        announcements_lost(monkeypatch)
+        for person in (reviewer, officer, administrator):
+            await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+        foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+        # One after the other (a call is sent as it is made): a refusal teaches the service's states the end, and
+        # the same person's next call there is refused by its verifier, unlogged, whichever came first.
+        for call in (
+                lambda: catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(
+                    code=entry.code, decision=catalog_pb2.REVIEW_DECISION_PUBLISH), metadata=bearer(reviewing),
+                    timeout=10),
+                lambda: catalog.RetireEntry(catalog_pb2.RetireEntryRequest(code=entry.code, reason="不再采集"),
+                                            metadata=bearer(answering), timeout=10),
+                lambda: disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
+                    id=dispute.id, corrected=False, answer="经核实无误"), metadata=bearer(answering), timeout=10),
+                lambda: foundation.ResolveConflict(foundation_pb2.ResolveConflictRequest(
+                    id=conflict_id, note="以户籍底册为准"), metadata=bearer(answering), timeout=10),
+                lambda: foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(dataset="population"),
+                                               metadata=bearer(answering), timeout=10),
+                # The authority's 管理员: the same source and weight as now, so the parent's answer changed nothing.
+                lambda: foundation.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+                    dataset="licence", department_code=licences.authoritative_department_code),
+                    metadata=bearer(administering), timeout=10),
+                lambda: supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
+                    weights=[weight]), metadata=bearer(administering), timeout=10)):
+            await _all_refused((call(),), "PERSON_DISABLED")
+        monkeypatch.undo()
+        assert await foundation_db.fetchval("SELECT state FROM conflicts WHERE id = $1", conflict_id) == 1  # open
+        authority = platform.metadata("authority")
+        kept = await catalog.GetEntry(catalog_pb2.GetEntryRequest(code=entry.code), metadata=authority, timeout=10)
+        assert kept.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED
+        # Still open: the provider's 审批人 answers it (and so leaves no open dispute to the other tests).
+        answered = await disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
+            id=dispute.id, corrected=False, answer="经核实无误"), metadata=platform.person("police", APPROVER),
+            timeout=10)
+        assert answered.dispute.state == dispute_pb2.DISPUTE_STATE_CONFIRMED
+        await catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(
+            code=entry.code, decision=catalog_pb2.REVIEW_DECISION_RETURN, reason="测试结束"),
+            metadata=platform.person("authority", REVIEWER), timeout=10)
+        expected = [("catalog.publish", reviewer.id), ("catalog.retire", officer.id),
+                    ("dispute.confirmed", officer.id), ("foundation.resolve_conflict", officer.id),
+                    ("foundation.designate_source", administrator.id),
+                    ("supervision.update_weights", administrator.id)]
+        await _logged_revoked(platform, expected)
+    finally:
+        await foundation_db.execute("DELETE FROM conflicts WHERE id = $1", conflict_id)
+        await foundation_db.close()
+
+
+async def _logged_revoked(platform, expected: list[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
+    """Waits until the administrative log holds each (action, actor) of ``expected`` with result
+    CREDENTIALS_REVOKED: catalog's, query's and foundation's entries are relayed from their outboxes (at once after
+    the commit; 10 s of slack for a loaded machine)."""
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        found = set()
+        for action, _ in expected:
+            events = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                               metadata=platform.metadata("authority"), timeout=10)
+            found |= {(e.action, e.actor_system_id) for e in events.events if e.result == "CREDENTIALS_REVOKED"}
+        if set(expected) <= found:
+            return
+        assert loop.time() < deadline, f"not logged: {set(expected) - found}"
+        await asyncio.sleep(0.05)
+
+
 async def _administrator_signed_out_unheard(platform, monkeypatch):  # type: ignore[no-untyped-def]
     """An administrator's session, a business system of a demo department, and the session signed out while Redis
     refuses every announcement (the verifiers not told): the token ended, and only its row says so."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import time
 
 import grpc
 import pytest
 
+from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from services.runtime import hashchain
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import ServiceError
 from services.runtime.identity import PERSON_PREFIX, AssertionSigner, AssertionVerifier, Caller, service_caller
 from services.runtime.keys import generate_keys
+from services.runtime.person_sessions import PersonSessions
 from services.runtime.system_states import (
     CREDENTIALS_RESET,
     DISABLED,
@@ -228,3 +232,67 @@ def test_a_boolean_authority_claim_is_read_as_it_is() -> None:
     assert verifier.verify(issue_token(keys.token_private_key, caller, 60).token).authority is True
     plain = Caller("sys-2", "D1")
     assert verifier.verify(issue_token(keys.token_private_key, plain, 60).token).authority is False
+
+
+# -- a person's session read against their row (services.runtime.person_sessions) --------------------------------
+
+
+class _PersonRows(authorization_pb2_grpc.AuthorizationServiceServicer):
+    """Authorization's GetPersonState over one person's row, disabled."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def GetPersonState(self, request: authorization_pb2.GetPersonStateRequest, context: object
+                             ) -> authorization_pb2.GetPersonStateResponse:
+        self.asked.append(request.person_id)
+        return authorization_pb2.GetPersonStateResponse(state=authorization_pb2.SystemState(
+            system_id=request.person_id, disabled=True, version=7))
+
+
+async def test_a_persons_ended_session_read_from_their_row_is_refused_logged_and_learned() -> None:
+    """Catalog, query and foundation ask authorization before a person's decision: the row's disable refuses it
+    as the verifier would (PERSON_DISABLED), logs the try CREDENTIALS_REVOKED, and the process's states learn it
+    (the next call is refused without asking); a system's token is not asked about."""
+    rows, server = _PersonRows(), grpc.aio.server()
+    authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(rows, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    states, logged = await _loaded(), []
+
+    async def record(event: AdminEvent) -> None:
+        logged.append((event.action, event.target, event.result))
+
+    person = Caller(f"{PERSON_PREFIX}0000000000000001", "D1", issued_at=int(time.time()))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sessions = PersonSessions(channel, AssertionSigner(KEY), service_caller("catalog"), 5.0, states)
+            await sessions.still_theirs(Caller("sys-1", "D1"), record, "catalog.publish", "101001/000001")
+            with pytest.raises(ServiceError) as refused:
+                await sessions.still_theirs(person, record, "catalog.publish", "101001/000001")
+    finally:
+        await server.stop(None)
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAUTHENTICATED, PERSON_DISABLED)
+    assert rows.asked == [person.system_id]
+    assert logged == [("catalog.publish", "101001/000001", "CREDENTIALS_REVOKED")]
+    with pytest.raises(ServiceError, match="disabled"):  # the state learned refuses the token on every call
+        states.check(person)
+
+
+async def test_a_persons_decision_with_authorization_not_answering_is_unavailable_naming_it() -> None:
+    """The decision waits, UNAVAILABLE naming the authorization service: neither taken unchecked nor INTERNAL."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]  # closed below: nothing listens there
+    logged: list[AdminEvent] = []
+
+    async def record(event: AdminEvent) -> None:
+        logged.append(event)
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        sessions = PersonSessions(channel, AssertionSigner(KEY), service_caller("query"), 5.0)
+        with pytest.raises(ServiceError) as refused:
+            await sessions.still_theirs(Caller(f"{PERSON_PREFIX}0000000000000002", "D1", issued_at=1), record,
+                                        "dispute.confirmed", "1")
+    assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE")
+    assert "authorization" in refused.value.message and not logged

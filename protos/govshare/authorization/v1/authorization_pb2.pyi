@@ -96,6 +96,18 @@ class ListSystemStatesResponse(_message.Message):
     next_page_token: str
     def __init__(self, states: _Optional[_Iterable[_Union[SystemState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class GetPersonStateRequest(_message.Message):
+    __slots__ = ("person_id",)
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    def __init__(self, person_id: _Optional[str] = ...) -> None: ...
+
+class GetPersonStateResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: SystemState
+    def __init__(self, state: _Optional[_Union[SystemState, _Mapping]] = ...) -> None: ...
+
 class AppendEventsRequest(_message.Message):
     __slots__ = ("events",)
     EVENTS_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class AuthorizationServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
                 _registered_method=True)
+        self.GetPersonState = channel.unary_unary(
+                '/govshare.authorization.v1.AuthorizationService/GetPersonState',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateResponse.FromString,
+                _registered_method=True)
 
 
 class AuthorizationServiceServicer:
@@ -66,6 +71,15 @@ class AuthorizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPersonState(self, request, context):
+        """One person's state as their row holds it now: what catalog, query and foundation ask before a person's
+        decision of theirs (ReviewEntry, AnswerDispute, ResolveConflict), which must not wait for the event that tells
+        the verifiers of a sign-out, a disable or a change of roles (or their reload, a minute later, if Redis lost it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthorizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +92,11 @@ def add_AuthorizationServiceServicer_to_server(servicer, server):
                     servicer.ListSystemStates,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.SerializeToString,
+            ),
+            'GetPersonState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPersonState,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +154,33 @@ class AuthorizationService:
             '/govshare.authorization.v1.AuthorizationService/ListSystemStates',
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPersonState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.AuthorizationService/GetPersonState',
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.GetPersonStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
