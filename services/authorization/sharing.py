@@ -558,11 +558,20 @@ class Sharing:
         counted, so that no retired resource's application is counted as waiting for its provider)."""
         closed = 0
         for code in await self._store.undecided_resources():
-            entry = await self._entries.get(code)
-            if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
-                continue
-            for application in await self._store.undecided_of(code):
-                closed += (await self._close(application, entry)).state == apps.CLOSED
+            closed += await self.close_retired_of(code)
+        return closed
+
+    async def close_retired_of(self, code: str) -> int:
+        """Closes resource ``code``'s undecided applications if it is retired; returns how many. Run when the
+        catalog's change event for it arrives, so that one nobody reads since is CLOSED in ListApplications' state
+        filter and in the applicant's list, not SUBMITTED until somebody opens it. Idempotent: one closed or decided
+        meanwhile is left as it is."""
+        entry = await self._entries.get(code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+            return 0
+        closed = 0
+        for application in await self._store.undecided_of(code):
+            closed += (await self._close(application, entry)).state == apps.CLOSED
         return closed
 
     async def _close(self, application: Application, entry: catalog_pb2.Entry) -> Application:

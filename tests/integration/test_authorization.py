@@ -1254,6 +1254,25 @@ async def test_figures_close_the_applications_of_a_retired_resource_nobody_read(
     assert state == sh.APPLICATION_STATE_CLOSED
 
 
+async def test_a_retirement_closes_the_applications_nobody_reads(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application of a retired resource was closed only when somebody read it: until then ListApplications with
+    state=CLOSED left it out and the applicant's list of closed ones missed it. The catalog's change event closes
+    it, unread (the listing filtered by state reads the stored state and closes nothing itself)."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职能划转"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    request = sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT, state=sh.APPLICATION_STATE_CLOSED)
+    for _ in range(200):  # the event reaches authorization asynchronously: wait for it, not for a time
+        listed = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+        if application.id in {a.id for a in listed.applications}:
+            break
+        await asyncio.sleep(0.05)
+    assert [a.state for a in listed.applications if a.id == application.id] == [sh.APPLICATION_STATE_CLOSED]
+
+
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
