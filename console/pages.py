@@ -1469,8 +1469,8 @@ def closed_to_approval(resource: Resource) -> str:
     made 不予共享 since it was made. 答复 offered 同意 as for any other, and the approver who filled in the form
     learnt only from the refusal (NOT_PUBLISHED, NOT_SHARED_NOW) what the page knew (the resource as the catalog
     has it now, through the names cache: the service decides again)."""
-    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
-        return REASON_SENTENCES["NOT_PUBLISHED"] + "。"
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:  # closed with it: nothing to answer, not even 不予共享
+        return REASON_SENTENCES["APPLICATION_CLOSED"] + "。"
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
         return REASON_SENTENCES["NOT_SHARED_NOW"] + "。"
     return ""
@@ -1482,7 +1482,8 @@ def closed_to_coordination(resource: Resource) -> str:
     and the 审核员 who chose the items, the term and the quota learnt only from the refusal (NOT_PUBLISHED, whose
     sentence speaks to the provider) that they could only refuse."""
     if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
-        return "该资源目录已撤销，协调也不能再准予使用：请填写协调意见后点击“不予共享”，意见将告知使用部门和提供部门。"
+        # Closed with it (APPLICATION_CLOSED): telling the 审核员 to refuse it had the refusal refused.
+        return REASON_SENTENCES["APPLICATION_CLOSED"] + "。"
     return ""
 
 

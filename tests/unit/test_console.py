@@ -1015,6 +1015,8 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
     conditional = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, published)
     assert "不予共享" in closed_to_approval(not_shared) and "已撤销" in closed_to_approval(retired)
+    # A retired resource's application is closed with it (APPLICATION_CLOSED): nobody is to refuse it.
+    assert "已随之终止" in closed_to_approval(retired) and "不予共享" not in closed_to_approval(retired)
     assert closed_to_approval(conditional) == "" and closed_to_approval(Resource()) == ""
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
@@ -1043,7 +1045,9 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
     published = catalog_pb2.ENTRY_STATE_PUBLISHED
     retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
     not_shared = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_NOT_SHARED, published)
-    assert "已撤销" in closed_to_coordination(retired) and "不予共享" in closed_to_coordination(retired)
+    # A retired resource's escalated application is closed with it: nothing to coordinate, not '点击“不予共享”'.
+    assert "已撤销" in closed_to_coordination(retired) and "已随之终止" in closed_to_coordination(retired)
+    assert "不予共享" not in closed_to_coordination(retired)
     assert closed_to_coordination(not_shared) == "" and closed_to_coordination(Resource()) == ""
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
@@ -1055,7 +1059,8 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
         applications=[closed, open_], escalations={}, may_decide=True,
         closed={"app-closed": closed_to_coordination(retired)})
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
-    assert "该资源目录已撤销" in first and 'value="grant"' not in first and 'value="refuse"' in first
+    assert "所申请的资源目录已撤销，此申请已随之终止" in first
+    assert 'value="grant"' not in first and 'value="refuse"' in first
     assert 'value="grant"' in second and "已撤销" not in second
 
 
@@ -1327,8 +1332,10 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
         status = to_status(failed_precondition("NOT_PUBLISHED", detail), "authorization")
         problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
             *status.trailing_metadata), status.details))
-        assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
-                                   "待办的申请请填写理由后点击“不予共享”，理由将告知使用部门。")
+        # Not '待办的申请请填写理由后点击“不予共享”': a retired resource's undecided applications are closed with it
+        # (APPLICATION_CLOSED), and nobody can refuse them.
+        assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：已撤销资源的待办"
+                                   "申请已随之终止，无需答复，刷新页面即可看到；如仍需要，请对现有的资源目录重新申请。")
     # The provider's refusal is 不予共享, the rules' word (对不予共享的，提供部门应说明理由), as the authority's is.
     assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_REFUSED] == "答复不予共享"
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
