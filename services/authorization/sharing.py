@@ -714,6 +714,14 @@ class Sharing:
             problems += grant_rules.beyond_request(changed, await self._find_application(grant.application_id))
         if grant.coordinated:
             problems += grant_rules.beyond_coordination(grant, changed)
+            if not caller.authority:
+                # The authority decided how far this use goes (Art. 12): its provider narrowing it (to one call, to
+                # tomorrow) said nothing to anyone; it now says why, in the history the authority reads.
+                problems += self._reason_problems(update.reason, required=True, why=(
+                    "say why a grant the authority's coordination decision gave is narrowed: the authority reads it "
+                    "in the grant's history"))
+        elif update.reason:
+            problems += self._reason_problems(update.reason, required=False)
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
@@ -722,8 +730,13 @@ class Sharing:
         if not (changed := grant_rules.made((await self.in_force([grant]))[0], changed)):
             return (await self.in_force([grant]))[0]  # nothing to change: no new version, no step in the history
         note = grant_rules.change_note(changed, display_names(entry))
+        if update.reason.strip():
+            note = f"{note}（理由：{update.reason.strip()}）"
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
-        admin = self._admin(event, grant.id, self._grant_details(grant, changed))
+        details = self._grant_details(grant, changed)
+        if grant.coordinated:  # the authority's staff find the adjustments of their decisions in the log
+            details["coordinated"] = True
+        admin = self._admin(event, grant.id, details)
         updated = await self._store.update_grant(grant.id, changed, event, admin=admin,
                                                  version=grant.policy_version if update.etag else None)
         if updated is None and update.etag and (now_grant := await self._find_grant(grant.id)).state == \

@@ -1414,8 +1414,8 @@ async def test_a_grant_given_by_coordination_is_revoked_only_by_the_authority(en
                                grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "ROLE_REQUIRED"
     adjusted = await env.sharing.UpdateGrant(sh.UpdateGrantRequest(
-        grant=sh.Grant(id=grant.id, quota=50), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
-        metadata=provider_approver, timeout=10)
+        grant=sh.Grant(id=grant.id, quota=50), update_mask=field_mask_pb2.FieldMask(paths=["quota"]),
+        reason="按实际需要设定调用上限"), metadata=provider_approver, timeout=10)
     assert adjusted.grant.state == sh.GRANT_STATE_ACTIVE and adjusted.grant.quota == 50
     revoked = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="协调事项已办结"),
                                             metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
@@ -1868,9 +1868,9 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
         id=application.id, grant=True, reason="仅准予出生日期", items=["birth_date"], quota=5,
         expire_time=timestamp(dt.timedelta(days=30))), metadata=env.md(AUTHORITY_REVIEWER), timeout=10)).grant
 
-    def adjust(change: sh.Grant, *paths: str) -> object:
+    def adjust(change: sh.Grant, *paths: str, reason: str = "业务量减少") -> object:
         return env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
-            paths=list(paths))), metadata=env.md(approver(provider)), timeout=10)
+            paths=list(paths)), reason=reason), metadata=env.md(approver(provider)), timeout=10)
 
     wider = sh.Grant(id=grant.id, items=["birth_date", "address"], unmasked_items=["address"], quota=1000,
                      expire_time=timestamp(dt.timedelta(days=90)))
@@ -1893,9 +1893,22 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     assert download.deny_reason == common.DENY_REASON_METHOD_NOT_GRANTED and "ask the provider" not in \
         download.message and "coordination decision" in download.message, download.message
 
+    # Narrowed without a word (to 1 call, ending tomorrow), the authority's decision was undone unseen: the provider
+    # says why, kept in the application's history the authority reads, and the log marks the grant coordinated.
+    _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, quota=1, expire_time=timestamp(dt.timedelta(days=1))),
+                                      "quota", "expire_time", reason=""), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"], fields
     narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
                                      expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
     assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
+    seen = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id),
+                                             metadata=env.md(AUTHORITY), timeout=10)).application
+    assert seen.history[-1].note.endswith("（理由：业务量减少）"), seen.history[-1].note
+    logged = await admin_log_pb2_grpc.AdminLogServiceStub(env.auth).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="sharing.grant_updated",
+                                             actor_department_code=provider.department_code),
+        metadata=env.md(AUTHORITY), timeout=10)
+    assert [json.loads(e.details_json).get("coordinated") for e in logged.events if e.target == grant.id] == [True]
     # Nor is it extended once expired; the holder, refused, is not sent to the provider for an extension.
     await expired_a_minute_ago(env, grant.id)
     _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=10))),

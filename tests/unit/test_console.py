@@ -844,6 +844,28 @@ def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed_not_as_gra
     assert 'value="address"' not in page and "现居住地址" not in page
 
 
+def test_the_adjustment_of_a_coordinated_grant_asks_for_its_reason() -> None:
+    """A provider's narrowing of a grant the authority's coordination decision gave needs a reason (UpdateGrant's
+    reason): 保存调整 offered no field for it, so the console's 审批人 could not adjust such a grant at all. 调整理由 is
+    required there, optional on the provider's own grants."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    coordinated = sharing_pb2.Grant(id="grt-1", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                    items=["name"])
+    own = sharing_pb2.Grant(id="grt-2", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                            items=["name"])
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[coordinated, own], actions={"grt-1": (True, False), "grt-2": (True, False)},
+        unusable={}, names={}, dept_names={}, res_names={}, next_token="", target="", typed={},
+        coordinated={"grt-1"})
+    first, second = page[page.index('value="grt-1"'):page.index('value="grt-2"')], page[page.index('value="grt-2"'):]
+    assert "调整理由（协调决定给予的授权，必填）" in first and 'name="reason" required' in first, first
+    assert "调整理由（选填）" in second and 'name="reason" required' not in second
+
+
 def test_a_grant_says_an_item_the_catalog_dropped_apart_from_one_added_back() -> None:
     """An item the catalog dropped since the grant (and did not add back) is no longer among the grant's items, in
     lapsed_items like one added back: 授权 said of it 目录变更后重新增加, which it was not. Each is said as it is."""
