@@ -50,6 +50,7 @@ from govshare.common.v1 import common_pb2 as common
 from services.authorization.applications import Terms
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
+from services.authorization.entries import EntryLookup
 from services.authorization.figures import department_figures
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
@@ -1271,6 +1272,24 @@ async def test_a_retirement_closes_the_applications_nobody_reads(  # type: ignor
             break
         await asyncio.sleep(0.05)
     assert [a.state for a in listed.applications if a.id == application.id] == [sh.APPLICATION_STATE_CLOSED]
+
+
+async def test_the_catalog_lookup_tells_of_every_subscription_and_change(env: Env) -> None:
+    """What closes a retired resource's applications unread (RetiredClosing, watching EntryLookup): every confirmed
+    subscription, the first at start, sweeps them all (None: events may have been missed), and each change event
+    the resource it names."""
+    lookup = EntryLookup(env.settings)
+    heard: asyncio.Queue[str | None] = asyncio.Queue()
+    lookup.watch(heard.put_nowait)
+    await lookup.open()
+    redis = aioredis.from_url(env.settings.redis_url)
+    try:
+        assert await asyncio.wait_for(heard.get(), 10) is None  # a bound on a failure, not a threshold
+        await publish(redis, CATALOG_CHANGED, {"code": "101001/000001"})
+        assert await asyncio.wait_for(heard.get(), 10) == "101001/000001"
+    finally:
+        await lookup.close()
+        await redis.aclose()
 
 
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
