@@ -60,8 +60,9 @@ REASON_SENTENCES = {
     "DEPARTMENT_NAME_TAKEN": "未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，请核对新名称",
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NO_APPLICATION_NEEDED": "该资源无条件共享，无需申请：本部门的业务系统可以直接查询、核验或下载",
-    "NOT_PUBLISHED": "该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：待办的申请请填写理由后点击"
-                     "“不予共享”，理由将告知使用部门",
+    # A retired resource's undecided applications are closed with it (APPLICATION_CLOSED): nobody refuses them.
+    "NOT_PUBLISHED": "该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：已撤销资源的待办申请已随之"
+                     "终止，无需答复，刷新页面即可看到；如仍需要，请对现有的资源目录重新申请",
     "PUBLISHED_PROVIDER": "已发布的资源目录不能移交给其他部门：其共享申请和授权由发布它的部门答复和管理。承接的部门请"
                           "自行编目发布该资源，原目录予以撤销",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"

@@ -1382,7 +1382,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 errors["expire_time"] = MALFORMED_END
             answer, problem = (None, None) if errors else await _call(
                 console, session, console.services.sharing.UpdateGrant,
-                sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+                sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths),
+                                               reason=reason))
             if problem is not None and problem.reason == "ETAG_MISMATCH":
                 errors, typed, problem = {"etag": await _grant_changed_meanwhile(console, session, grant_id)}, {}, None
                 conflict = True
@@ -1415,6 +1416,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                                                       resources[g.resource_code].state
                                                       == catalog_pb2.ENTRY_STATE_RETIRED)
                                  for g in shown},
+                        coordinated={g.id for g in shown if coordinated_grant(g, resources[g.resource_code].provider)},
                         unusable={g.id: why for g in shown
                                   if (why := unusable_grant(g, resources[g.resource_code]))},
                         grants=shown, next_token=answer.next_page_token, errors=errors, target=grant_id,
@@ -1469,8 +1471,8 @@ def closed_to_approval(resource: Resource) -> str:
     made 不予共享 since it was made. 答复 offered 同意 as for any other, and the approver who filled in the form
     learnt only from the refusal (NOT_PUBLISHED, NOT_SHARED_NOW) what the page knew (the resource as the catalog
     has it now, through the names cache: the service decides again)."""
-    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
-        return REASON_SENTENCES["NOT_PUBLISHED"] + "。"
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:  # closed with it: nothing to answer, not even 不予共享
+        return REASON_SENTENCES["APPLICATION_CLOSED"] + "。"
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
         return REASON_SENTENCES["NOT_SHARED_NOW"] + "。"
     return ""
@@ -1482,7 +1484,8 @@ def closed_to_coordination(resource: Resource) -> str:
     and the 审核员 who chose the items, the term and the quota learnt only from the refusal (NOT_PUBLISHED, whose
     sentence speaks to the provider) that they could only refuse."""
     if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
-        return "该资源目录已撤销，协调也不能再准予使用：请填写协调意见后点击“不予共享”，意见将告知使用部门和提供部门。"
+        # Closed with it (APPLICATION_CLOSED): telling the 审核员 to refuse it had the refusal refused.
+        return REASON_SENTENCES["APPLICATION_CLOSED"] + "。"
     return ""
 
 
@@ -1509,6 +1512,13 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     return ""
 
 
+def coordinated_grant(grant: sharing_pb2.Grant, provider: str) -> bool:
+    """Whether the authority's coordination decision gave ``grant`` (granted by a person outside its provider): only
+    the authority revokes it, and its provider's narrowing says why (调整理由 required)."""
+    granted_by = grant.granted_by.department_code
+    return bool(provider and granted_by and granted_by != provider)
+
+
 def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
                    retired: bool = False) -> tuple[bool, bool]:
     """Whether the page offers ``person`` 保存调整 and 撤销授权 on ``grant`` (display only: the service decides
@@ -1529,8 +1539,7 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str,
     adjustable = bool(grant.items or not grant.lapsed_items) and not retired
     if not roles:
         return adjustable, True
-    granted_by = grant.granted_by.department_code
-    coordinated = bool(provider and granted_by and granted_by != provider)
+    coordinated = coordinated_grant(grant, provider)
     # Nor an expired one the authority's coordination gave: its provider may narrow it, not extend it (the service
     # refuses a later expire_time, grants.beyond_coordination), and narrowing what has ended changes nothing.
     adjustable = adjustable and not (coordinated and grant.state == sharing_pb2.GRANT_STATE_EXPIRED)

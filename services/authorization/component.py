@@ -24,6 +24,7 @@ from govshare.authorization.v1 import (
 from services.authorization import admin_log, credentials, figures, person_credentials
 from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
+from services.authorization.closing import RetiredClosing
 from services.authorization.directory import Directory
 from services.authorization.disputes import OpenDisputes
 from services.authorization.entries import EntryLookup
@@ -92,6 +93,9 @@ class AuthorizationComponent:
         self._verifier = caller_verifier(settings, check=self._states.check)
         self._disputes = OpenDisputes(settings)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
+        #: Applications of a resource are closed when its retirement is announced, and all at start.
+        self._closing = RetiredClosing(self._sharing)
+        self._entries.watch(self._closing.changed)
         self._directory = Directory(self._store, settings, self._events, self._entries, self._disputes,
                                     self._sharing.close_retired)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
@@ -182,6 +186,7 @@ class AuthorizationComponent:
                           type(exc).__name__)
         await self._states.stop()
         await self._entries.close()
+        await self._closing.stop()
         await self._disputes.close()
         await self._events.close()
         await self._store.close()

@@ -43,6 +43,7 @@ from services.authorization.validation import (
 from services.runtime.catalog_client import basic_items
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found
+from services.runtime.workdays import CHINA, term_end_text
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 _ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
@@ -296,9 +297,12 @@ class _Decider:
             # not one the authority's coordination decision gave (grants.beyond_coordination).
             extend = ("" if latest.coordinated else "ask the provider department to extend it "
                       "(SharingService.UpdateGrant, a later expire_time), or ")
+            # In Beijing time, as the grant's 有效期至 reads on the console and in its history: the UTC instant
+            # ("08:59:59+00:00") read as a different hour, or the day before, from the term the department was shown.
+            at = latest.expire_time.astimezone(CHINA).isoformat(timespec="seconds")
             return self.refuse(common_pb2.DENY_REASON_EXPIRED, basic,
-                               f"your grant {latest.id} for resource {self.code} expired at "
-                               f"{latest.expire_time.isoformat()}: {extend}{APPLY} again")
+                               f"your grant {latest.id} for resource {self.code} expired at {at} (有效期至 "
+                               f"{term_end_text(latest.expire_time)}): {extend}{APPLY} again")
         if grants:
             latest = max(grants, key=lambda g: (g.create_time or dt.datetime.min.replace(tzinfo=dt.UTC), g.id))
             why = f" ({latest.revoke_reason})" if latest.revoke_reason else ""

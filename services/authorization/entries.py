@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 
 import grpc
 
@@ -66,15 +67,34 @@ class EntryLookup:
         self._channel: grpc.aio.Channel | None = None
         self._cache: CatalogCache | None = None
         self._subscriber: Subscriber | None = None
+        self._watchers: list[Callable[[str | None], None]] = []
+
+    def watch(self, changed: Callable[[str | None], None]) -> None:
+        """Calls ``changed(code)`` after entry ``code``'s change event has dropped it from the cache, and
+        ``changed(None)`` after every (re)subscription (events may have been missed): set before open()."""
+        self._watchers.append(changed)
 
     async def open(self) -> None:
         settings = self._settings
         self._channel = open_channel(settings.catalog_target, settings, [CATALOG_SERVICE])
         self._cache = CatalogCache(self._channel, AssertionSigner(settings.internal_key),
                                    service_caller("authorization"), timeout=settings.call_timeout_seconds)
-        self._subscriber = Subscriber(settings.redis_url, {CATALOG_CHANGED: self._cache.on_event},
-                                      resync=self._cache.invalidate)
+        self._subscriber = Subscriber(settings.redis_url, {CATALOG_CHANGED: self._on_event}, resync=self._resync)
         self._subscriber.start()
+
+    def _on_event(self, payload: dict) -> None:
+        if self._cache is not None:
+            self._cache.on_event(payload)
+        code = payload.get("code")
+        if isinstance(code, str) and code:
+            for changed in self._watchers:
+                changed(code)
+
+    def _resync(self) -> None:
+        if self._cache is not None:
+            self._cache.invalidate()
+        for changed in self._watchers:
+            changed(None)
 
     async def close(self) -> None:
         if self._subscriber is not None:

@@ -161,6 +161,8 @@ class GrantUpdate:
     problems: tuple[FieldViolation, ...] = ()
     #: Grant.etag as the caller read the grant: when given, the change is made only over that state of it.
     etag: str = ""
+    #: Why (UpdateGrantRequest.reason): kept in the step's note; required of the provider on a coordinated grant.
+    reason: str = ""
 
     def touches(self, *names: str) -> bool:
         return any(name in self.paths for name in names)

@@ -299,7 +299,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
             paths=tuple(request.update_mask.paths), system_ids=tuple(given.system_ids), items=tuple(given.items),
             unmasked_items=tuple(given.unmasked_items), purposes=tuple(given.purposes),
             methods=tuple(given.methods), expire_time=_time(given, "expire_time", "grant.expire_time", problems),
-            quota=given.quota, problems=tuple(problems), etag=given.etag)
+            quota=given.quota, problems=tuple(problems), etag=given.etag, reason=request.reason)
         grant = await self._sharing.update_grant(caller, given.id, update)
         return sharing_pb2.UpdateGrantResponse(grant=_grant_pb(grant, self._sharing.now()))
 

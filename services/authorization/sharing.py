@@ -558,11 +558,20 @@ class Sharing:
         counted, so that no retired resource's application is counted as waiting for its provider)."""
         closed = 0
         for code in await self._store.undecided_resources():
-            entry = await self._entries.get(code)
-            if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
-                continue
-            for application in await self._store.undecided_of(code):
-                closed += (await self._close(application, entry)).state == apps.CLOSED
+            closed += await self.close_retired_of(code)
+        return closed
+
+    async def close_retired_of(self, code: str) -> int:
+        """Closes resource ``code``'s undecided applications if it is retired; returns how many. Run when the
+        catalog's change event for it arrives, so that one nobody reads since is CLOSED in ListApplications' state
+        filter and in the applicant's list, not SUBMITTED until somebody opens it. Idempotent: one closed or decided
+        meanwhile is left as it is."""
+        entry = await self._entries.get(code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_RETIRED:
+            return 0
+        closed = 0
+        for application in await self._store.undecided_of(code):
+            closed += (await self._close(application, entry)).state == apps.CLOSED
         return closed
 
     async def _close(self, application: Application, entry: catalog_pb2.Entry) -> Application:
@@ -705,6 +714,14 @@ class Sharing:
             problems += grant_rules.beyond_request(changed, await self._find_application(grant.application_id))
         if grant.coordinated:
             problems += grant_rules.beyond_coordination(grant, changed)
+            if not caller.authority:
+                # The authority decided how far this use goes (Art. 12): its provider narrowing it (to one call, to
+                # tomorrow) said nothing to anyone; it now says why, in the history the authority reads.
+                problems += self._reason_problems(update.reason, required=True, why=(
+                    "say why a grant the authority's coordination decision gave is narrowed: the authority reads it "
+                    "in the grant's history"))
+        elif update.reason:
+            problems += self._reason_problems(update.reason, required=False)
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
@@ -713,8 +730,13 @@ class Sharing:
         if not (changed := grant_rules.made((await self.in_force([grant]))[0], changed)):
             return (await self.in_force([grant]))[0]  # nothing to change: no new version, no step in the history
         note = grant_rules.change_note(changed, display_names(entry))
+        if update.reason.strip():
+            note = f"{note}（理由：{update.reason.strip()}）"
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
-        admin = self._admin(event, grant.id, self._grant_details(grant, changed))
+        details = self._grant_details(grant, changed)
+        if grant.coordinated:  # the authority's staff find the adjustments of their decisions in the log
+            details["coordinated"] = True
+        admin = self._admin(event, grant.id, details)
         updated = await self._store.update_grant(grant.id, changed, event, admin=admin,
                                                  version=grant.policy_version if update.etag else None)
         if updated is None and update.etag and (now_grant := await self._find_grant(grant.id)).state == \

@@ -50,6 +50,7 @@ from govshare.common.v1 import common_pb2 as common
 from services.authorization.applications import Terms
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
+from services.authorization.entries import EntryLookup
 from services.authorization.figures import department_figures
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
@@ -1254,6 +1255,43 @@ async def test_figures_close_the_applications_of_a_retired_resource_nobody_read(
     assert state == sh.APPLICATION_STATE_CLOSED
 
 
+async def test_a_retirement_closes_the_applications_nobody_reads(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application of a retired resource was closed only when somebody read it: until then ListApplications with
+    state=CLOSED left it out and the applicant's list of closed ones missed it. The catalog's change event closes
+    it, unread (the listing filtered by state reads the stored state and closes nothing itself)."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职能划转"), metadata=env.md(person_of(provider, DATA_OFFICER)),
+        timeout=10)
+    request = sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_APPLICANT, state=sh.APPLICATION_STATE_CLOSED)
+    for _ in range(200):  # the event reaches authorization asynchronously: wait for it, not for a time
+        listed = await env.sharing.ListApplications(request, metadata=env.md(user), timeout=10)
+        if application.id in {a.id for a in listed.applications}:
+            break
+        await asyncio.sleep(0.05)
+    assert [a.state for a in listed.applications if a.id == application.id] == [sh.APPLICATION_STATE_CLOSED]
+
+
+async def test_the_catalog_lookup_tells_of_every_subscription_and_change(env: Env) -> None:
+    """What closes a retired resource's applications unread (RetiredClosing, watching EntryLookup): every confirmed
+    subscription, the first at start, sweeps them all (None: events may have been missed), and each change event
+    the resource it names."""
+    lookup = EntryLookup(env.settings)
+    heard: asyncio.Queue[str | None] = asyncio.Queue()
+    lookup.watch(heard.put_nowait)
+    await lookup.open()
+    redis = aioredis.from_url(env.settings.redis_url)
+    try:
+        assert await asyncio.wait_for(heard.get(), 10) is None  # a bound on a failure, not a threshold
+        await publish(redis, CATALOG_CHANGED, {"code": "101001/000001"})
+        assert await asyncio.wait_for(heard.get(), 10) == "101001/000001"
+    finally:
+        await lookup.close()
+        await redis.aclose()
+
+
 async def test_an_overdue_escalation_crossing_a_late_refusal_does_not_escalate_the_refusal(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The applicant escalates an application left unanswered past its due day while the provider's late refusal is
@@ -1395,8 +1433,8 @@ async def test_a_grant_given_by_coordination_is_revoked_only_by_the_authority(en
                                grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "ROLE_REQUIRED"
     adjusted = await env.sharing.UpdateGrant(sh.UpdateGrantRequest(
-        grant=sh.Grant(id=grant.id, quota=50), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
-        metadata=provider_approver, timeout=10)
+        grant=sh.Grant(id=grant.id, quota=50), update_mask=field_mask_pb2.FieldMask(paths=["quota"]),
+        reason="按实际需要设定调用上限"), metadata=provider_approver, timeout=10)
     assert adjusted.grant.state == sh.GRANT_STATE_ACTIVE and adjusted.grant.quota == 50
     revoked = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="协调事项已办结"),
                                             metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
@@ -1849,9 +1887,9 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
         id=application.id, grant=True, reason="仅准予出生日期", items=["birth_date"], quota=5,
         expire_time=timestamp(dt.timedelta(days=30))), metadata=env.md(AUTHORITY_REVIEWER), timeout=10)).grant
 
-    def adjust(change: sh.Grant, *paths: str) -> object:
+    def adjust(change: sh.Grant, *paths: str, reason: str = "业务量减少") -> object:
         return env.sharing.UpdateGrant(sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(
-            paths=list(paths))), metadata=env.md(approver(provider)), timeout=10)
+            paths=list(paths)), reason=reason), metadata=env.md(approver(provider)), timeout=10)
 
     wider = sh.Grant(id=grant.id, items=["birth_date", "address"], unmasked_items=["address"], quota=1000,
                      expire_time=timestamp(dt.timedelta(days=90)))
@@ -1874,9 +1912,22 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     assert download.deny_reason == common.DENY_REASON_METHOD_NOT_GRANTED and "ask the provider" not in \
         download.message and "coordination decision" in download.message, download.message
 
+    # Narrowed without a word (to 1 call, ending tomorrow), the authority's decision was undone unseen: the provider
+    # says why, kept in the application's history the authority reads, and the log marks the grant coordinated.
+    _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, quota=1, expire_time=timestamp(dt.timedelta(days=1))),
+                                      "quota", "expire_time", reason=""), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"], fields
     narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
                                      expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
     assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
+    seen = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id),
+                                             metadata=env.md(AUTHORITY), timeout=10)).application
+    assert seen.history[-1].note.endswith("（理由：业务量减少）"), seen.history[-1].note
+    logged = await admin_log_pb2_grpc.AdminLogServiceStub(env.auth).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="sharing.grant_updated",
+                                             actor_department_code=provider.department_code),
+        metadata=env.md(AUTHORITY), timeout=10)
+    assert [json.loads(e.details_json).get("coordinated") for e in logged.events if e.target == grant.id] == [True]
     # Nor is it extended once expired; the holder, refused, is not sent to the provider for an extension.
     await expired_a_minute_ago(env, grant.id)
     _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=10))),

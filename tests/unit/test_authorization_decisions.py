@@ -352,8 +352,10 @@ def test_expired_grant_is_expired() -> None:
     expired = _grant(expire_time=NOW - dt.timedelta(seconds=1))
     decision = _decide(_entry(), [expired], _request("birth_date"))
     _denied(decision, common.DENY_REASON_EXPIRED)
-    assert f"your grant {expired.id} for resource {CODE} expired at 2026-03-02T08:59:59+00:00: ask the provider " \
-           "department to extend it (SharingService.UpdateGrant, a later expire_time)" in decision.message
+    # In Beijing time, as 有效期至 shows the term, not the UTC instant (08:59:59+00:00) read as another hour.
+    assert f"your grant {expired.id} for resource {CODE} expired at 2026-03-02T16:59:59+08:00 (有效期至 " \
+           "2026-03-02 16:59:59): ask the provider department to extend it (SharingService.UpdateGrant, a later " \
+           "expire_time)" in decision.message
     _denied(_decide(_entry(), [expired, _grant(id="grt-" + "d" * 32, state=REVOKED)], _request("birth_date")),
             common.DENY_REASON_EXPIRED)
 

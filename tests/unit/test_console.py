@@ -844,6 +844,28 @@ def test_a_grant_shows_an_item_dropped_and_added_back_since_as_lapsed_not_as_gra
     assert 'value="address"' not in page and "现居住地址" not in page
 
 
+def test_the_adjustment_of_a_coordinated_grant_asks_for_its_reason() -> None:
+    """A provider's narrowing of a grant the authority's coordination decision gave needs a reason (UpdateGrant's
+    reason): 保存调整 offered no field for it, so the console's 审批人 could not adjust such a grant at all. 调整理由 is
+    required there, optional on the provider's own grants."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    coordinated = sharing_pb2.Grant(id="grt-1", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                    items=["name"])
+    own = sharing_pb2.Grant(id="grt-2", resource_code="101001/000001", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                            items=["name"])
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[coordinated, own], actions={"grt-1": (True, False), "grt-2": (True, False)},
+        unusable={}, names={}, dept_names={}, res_names={}, next_token="", target="", typed={},
+        coordinated={"grt-1"})
+    first, second = page[page.index('value="grt-1"'):page.index('value="grt-2"')], page[page.index('value="grt-2"'):]
+    assert "调整理由（协调决定给予的授权，必填）" in first and 'name="reason" required' in first, first
+    assert "调整理由（选填）" in second and 'name="reason" required' not in second
+
+
 def test_a_grant_says_an_item_the_catalog_dropped_apart_from_one_added_back() -> None:
     """An item the catalog dropped since the grant (and did not add back) is no longer among the grant's items, in
     lapsed_items like one added back: 授权 said of it 目录变更后重新增加, which it was not. Each is said as it is."""
@@ -1015,6 +1037,8 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
     conditional = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, published)
     assert "不予共享" in closed_to_approval(not_shared) and "已撤销" in closed_to_approval(retired)
+    # A retired resource's application is closed with it (APPLICATION_CLOSED): nobody is to refuse it.
+    assert "已随之终止" in closed_to_approval(retired) and "不予共享" not in closed_to_approval(retired)
     assert closed_to_approval(conditional) == "" and closed_to_approval(Resource()) == ""
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
@@ -1043,7 +1067,9 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
     published = catalog_pb2.ENTRY_STATE_PUBLISHED
     retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
     not_shared = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_NOT_SHARED, published)
-    assert "已撤销" in closed_to_coordination(retired) and "不予共享" in closed_to_coordination(retired)
+    # A retired resource's escalated application is closed with it: nothing to coordinate, not '点击“不予共享”'.
+    assert "已撤销" in closed_to_coordination(retired) and "已随之终止" in closed_to_coordination(retired)
+    assert "不予共享" not in closed_to_coordination(retired)
     assert closed_to_coordination(not_shared) == "" and closed_to_coordination(Resource()) == ""
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
@@ -1055,7 +1081,8 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
         applications=[closed, open_], escalations={}, may_decide=True,
         closed={"app-closed": closed_to_coordination(retired)})
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
-    assert "该资源目录已撤销" in first and 'value="grant"' not in first and 'value="refuse"' in first
+    assert "所申请的资源目录已撤销，此申请已随之终止" in first
+    assert 'value="grant"' not in first and 'value="refuse"' in first
     assert 'value="grant"' in second and "已撤销" not in second
 
 
@@ -1327,8 +1354,10 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
         status = to_status(failed_precondition("NOT_PUBLISHED", detail), "authorization")
         problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
             *status.trailing_metadata), status.details))
-        assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
-                                   "待办的申请请填写理由后点击“不予共享”，理由将告知使用部门。")
+        # Not '待办的申请请填写理由后点击“不予共享”': a retired resource's undecided applications are closed with it
+        # (APPLICATION_CLOSED), and nobody can refuse them.
+        assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：已撤销资源的待办"
+                                   "申请已随之终止，无需答复，刷新页面即可看到；如仍需要，请对现有的资源目录重新申请。")
     # The provider's refusal is 不予共享, the rules' word (对不予共享的，提供部门应说明理由), as the authority's is.
     assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_REFUSED] == "答复不予共享"
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"

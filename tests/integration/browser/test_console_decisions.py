@@ -84,6 +84,8 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
         # The confirmation says the end as well: moved alone, it was confirmed the items and the quota only.
         end = (dt.datetime.now(CHINA).date() + dt.timedelta(days=30)).isoformat()
         await card.get_by_label("有效期至").fill(end)
+        # A grant the coordination decision gave: its provider says why it narrows it (required, kept in the history).
+        await card.get_by_label("调整理由").fill("按实际业务量设定调用上限")
         await card.get_by_role("button", name="保存调整").click()
         flash = await approver.locator(".flash").inner_text()
         assert f"已调整授权 {grant_id}" in flash and "调用上限 50 次" in flash

@@ -344,12 +344,14 @@ class ListGrantsResponse(_message.Message):
     def __init__(self, grants: _Optional[_Iterable[_Union[Grant, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateGrantRequest(_message.Message):
-    __slots__ = ("grant", "update_mask")
+    __slots__ = ("grant", "update_mask", "reason")
     GRANT_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     grant: Grant
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, grant: _Optional[_Union[Grant, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    reason: str
+    def __init__(self, grant: _Optional[_Union[Grant, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class UpdateGrantResponse(_message.Message):
     __slots__ = ("grant",)
