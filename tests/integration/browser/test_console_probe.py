@@ -920,6 +920,12 @@ async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(
     await form.locator("[name=code]").fill(wide)
     await form.locator("[name=code]").blur()
     assert await form.locator("[name=code] ~ .live-error").inner_text() == ""
+    # A summary is counted in characters, as the catalog counts them: 𠮷 (beyond the BMP) is one, not two.
+    for summary, said in (("𠮷" * 256, ""), ("𠮷" * 257, "摘要不超过 256 个字，现在 257 个字。")):
+        await form.locator("[name=summary]").fill(summary)
+        await form.locator("[name=summary]").blur()
+        assert await form.locator("[name=summary] ~ .live-error").inner_text() == said
+    await form.locator("[name=summary]").fill("")
     await _unconditional_foundation_entry(form, "全角代码的目录")
     await form.locator("[name=related_codes]").fill("１０１００１／００００１")  # one digit short: still said wrong
     await form.locator("[name=related_codes]").blur()
