@@ -926,6 +926,12 @@ async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(
         await form.locator("[name=summary]").blur()
         assert await form.locator("[name=summary] ~ .live-error").inner_text() == said
     await form.locator("[name=summary]").fill("")
+    # So is the name: the field's maxlength (UTF-16 units) kept 50 of 100 such characters.
+    for name, said in (("𠮷" * 100, ""), ("𠮷" * 101, "名称不超过 100 个字，现在 101 个字。")):
+        await form.locator("[name=name]").fill(name)
+        await form.locator("[name=name]").blur()
+        assert (await form.locator("[name=name]").input_value(),
+                await form.locator("[name=name] ~ .live-error").inner_text()) == (name, said)
     await _unconditional_foundation_entry(form, "全角代码的目录")
     await form.locator("[name=related_codes]").fill("１０１００１／００００１")  # one digit short: still said wrong
     await form.locator("[name=related_codes]").blur()
