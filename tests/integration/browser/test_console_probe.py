@@ -1231,7 +1231,7 @@ async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  
 
     from google.protobuf import field_mask_pb2
 
-    from console.pages import CHANGED_SINCE_REVIEW_OPENED
+    from console.pages import CHANGED_SINCE_REVIEW_OPENED, PUBLISH_WITH_A_REASON
     from govshare.catalog.v1 import catalog_pb2 as cat
     from govshare.catalog.v1 import catalog_pb2_grpc
 
@@ -1244,6 +1244,12 @@ async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  
     form = re.search(f'name="code" value="{re.escape(entry.code)}"><input type="hidden" name="etag" value="([^"]+)"',
                      shown)
     assert form is not None, shown[:2000]
+    # 发布 pressed with a return reason typed publishes nothing: which was meant is asked, the reason kept.
+    answer = await context.request.post("/review", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": entry.code, "decision": "publish", "reason": "摘要未写明更新周期",
+        "etag": form.group(1)})
+    text = await answer.text()
+    assert answer.status == 400 and PUBLISH_WITH_A_REASON in text and "摘要未写明更新周期" in text, text[:2000]
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
                                                      reason="请补充摘要"), metadata=reviewer, timeout=10)
     entry.name = "社会保险参保信息（第二版，退回后修改）"
