@@ -849,6 +849,10 @@ def _mandate_department_error(problem: Problem | None) -> dict[str, str]:
 CHANGED_SINCE_REVIEW_OPENED = ("您打开审核页后，该目录已被修改（如经退回、修改后重新提交），本次审核未办理："
                                "请核对下方的现有内容后再审核。")
 
+#: 发布 pressed with a return reason typed: which was meant is asked, nothing is done.
+PUBLISH_WITH_A_REASON = ("已填写退回理由，本次未发布：要退回请点击“退回修改”；要发布，请先清空退回理由再点击“发布”。")
+
+
 @signed_in
 async def review(console: Console, request: Request, session: Session) -> Response:
     if request.method == "POST":
@@ -861,6 +865,10 @@ async def review(console: Console, request: Request, session: Session) -> Respon
         if decision == "return" and not reason:
             return await _review_list(console, request, session, {code: "退回时必须填写退回理由，说明需要如何修改。"},
                                       typed)
+        if decision == "publish" and reason:
+            # The one box is the return's reason: a reviewer who wrote what must be reworked and pressed 发布 (the
+            # first button) published the entry, every grant reading it at once, and the reason was dropped.
+            return await _review_list(console, request, session, {code: PUBLISH_WITH_A_REASON}, typed)
         answer, problem = await _call(console, session, console.services.catalog.ReviewEntry,
                                       catalog_pb2.ReviewEntryRequest(
                                           code=code, reason=reason, etag=_text(form, "etag"),

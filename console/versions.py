@@ -37,7 +37,8 @@ def version_changes(published: Any, submitted: Any) -> list[str]:
     title = labels.ENTRY_FIELDS
     lines = [f"{title[name]}：{show(getattr(published, name))} → {show(getattr(submitted, name))}"
              for name, show in _SHOWN if getattr(published, name) != getattr(submitted, name)]
-    lines += [f"{title[name]}已修改" for name in _TEXTS if getattr(published, name) != getattr(submitted, name)]
+    lines += [f"{title[name]}已修改" for name in _TEXTS
+              if _one_line_break(getattr(published, name)) != _one_line_break(getattr(submitted, name))]
     if sorted(published.share_methods) != sorted(submitted.share_methods):  # a set, whatever order it was sent in
         lines.append(f"{title['share_methods']}：{_methods(published)} → {_methods(submitted)}")
     if list(published.related_codes) != list(submitted.related_codes):
@@ -46,6 +47,12 @@ def version_changes(published: Any, submitted: Any) -> list[str]:
                                                                    submitted.endpoint.dataset):
         lines.append(f"数据来源：{_source(published)} → {_source(submitted)}")
     return lines + _item_changes(published, submitted)
+
+
+def _one_line_break(text: str) -> str:
+    """``text`` with its line breaks as LF: a version saved from the console before the catalog wrote them so holds
+    CRLF (a browser's form encoding), and the next version, the same text in LF, was said 信息资源摘要已修改."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _item_changes(published: Any, submitted: Any) -> list[str]:

@@ -81,7 +81,16 @@
       if (category && m[1] !== category) { return "代码首位“" + m[1] + "”与所选信息资源分类不一致（基础=1，主题=2，部门=3）。"; }
       return "";
     },
-    summary: function (v) { return v.length > 256 ? "摘要不超过 256 个字，现在 " + v.length + " 个字。" : ""; },
+    // Counted in characters as the catalog counts them: v.length counts a character beyond the BMP (𠮷, the rarer
+    // characters of place and person names) twice, and said a summary the catalog takes was too long.
+    // The name's limit, counted as the summary's is: the field's maxlength (UTF-16 units) stopped a name of 100
+    // characters holding 𠮷 short of its last ones, which the catalog takes.
+    entry_name: function (v) {
+      if (!v) { return "此项必填。"; }
+      var n = Array.from(v).length;
+      return n > 100 ? "名称不超过 100 个字，现在 " + n + " 个字。" : "";
+    },
+    summary: function (v) { var n = Array.from(v).length; return n > 256 ? "摘要不超过 256 个字，现在 " + n + " 个字。" : ""; },
     subject: function (v) {
       if (!v) { return "请填写类目。"; }
       var allowed = SUBJECTS[value("category")];

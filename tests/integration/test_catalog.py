@@ -262,6 +262,21 @@ async def test_an_edit_that_changes_nothing_drafts_no_version(catalog: Client) -
     assert (await catalog.update(same, ["*"], owner)).version == 2  # a change still drafts the next version
 
 
+async def test_line_breaks_sent_as_a_browser_form_sends_them_count_and_compare_as_one(catalog: Client) -> None:
+    """A browser submits a textarea's line breaks as CRLF. An entry a business system catalogued with a summary of
+    two lines (LF), saved from the console's 编目 as it was read, drafted version 2 changing nothing; and a summary
+    the form counted 256 characters (console.js counts a line break once) was refused as longer."""
+    owner = department()
+    published = await catalog.publish(make_entry(owner.department_code, summary="全员人口的身份信息\n户籍与婚姻信息",
+                                                 legal_basis="第一条\n第二条"))
+    as_a_form = pb.Entry(code=published.code, summary="全员人口的身份信息\r\n户籍与婚姻信息",
+                         legal_basis="第一条\r\n第二条")
+    assert (await catalog.update(as_a_form, ["summary", "legal_basis"], owner)).version == 1
+    lines = "\r\n".join(["户" * 50] * 5) + "\r\n" + "籍"  # 256 characters, line breaks counted once
+    edited = await catalog.update(pb.Entry(code=published.code, summary=lines), ["summary"], owner)
+    assert (edited.version, edited.summary) == (2, lines.replace("\r\n", "\n"))
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one

@@ -1490,6 +1490,13 @@ def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -
     reordered.CopyFrom(both)
     reordered.share_methods[:] = [common_pb2.SHARE_METHOD_ONLINE_QUERY, common_pb2.SHARE_METHOD_BATCH_DOWNLOAD]
     assert version_changes(both, reordered) == []  # the share methods are a set
+    # A version saved from the console before the catalog wrote line breaks as LF holds CRLF: the same text.
+    crlf, lf = catalog_pb2.Entry(), catalog_pb2.Entry()
+    crlf.CopyFrom(published)
+    crlf.summary, crlf.legal_basis = "全员人口的身份信息\r\n户籍信息", "第一条\r\n第二条"
+    lf.CopyFrom(crlf)
+    lf.summary, lf.legal_basis = "全员人口的身份信息\n户籍信息", "第一条\n第二条"
+    assert version_changes(crlf, lf) == []
     # Each field is named as the entry's form and page name it (R-CAT-1), not 名称, 网络, 密级, 不予共享的依据.
     base, renamed = catalog_pb2.Entry(), catalog_pb2.Entry()
     base.CopyFrom(published)

@@ -920,6 +920,18 @@ async def test_a_new_drafts_code_typed_full_width_is_saved_as_the_code_it_shows(
     await form.locator("[name=code]").fill(wide)
     await form.locator("[name=code]").blur()
     assert await form.locator("[name=code] ~ .live-error").inner_text() == ""
+    # A summary is counted in characters, as the catalog counts them: 𠮷 (beyond the BMP) is one, not two.
+    for summary, said in (("𠮷" * 256, ""), ("𠮷" * 257, "摘要不超过 256 个字，现在 257 个字。")):
+        await form.locator("[name=summary]").fill(summary)
+        await form.locator("[name=summary]").blur()
+        assert await form.locator("[name=summary] ~ .live-error").inner_text() == said
+    await form.locator("[name=summary]").fill("")
+    # So is the name: the field's maxlength (UTF-16 units) kept 50 of 100 such characters.
+    for name, said in (("𠮷" * 100, ""), ("𠮷" * 101, "名称不超过 100 个字，现在 101 个字。")):
+        await form.locator("[name=name]").fill(name)
+        await form.locator("[name=name]").blur()
+        assert (await form.locator("[name=name]").input_value(),
+                await form.locator("[name=name] ~ .live-error").inner_text()) == (name, said)
     await _unconditional_foundation_entry(form, "全角代码的目录")
     await form.locator("[name=related_codes]").fill("１０１００１／００００１")  # one digit short: still said wrong
     await form.locator("[name=related_codes]").blur()
@@ -1219,7 +1231,7 @@ async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  
 
     from google.protobuf import field_mask_pb2
 
-    from console.pages import CHANGED_SINCE_REVIEW_OPENED
+    from console.pages import CHANGED_SINCE_REVIEW_OPENED, PUBLISH_WITH_A_REASON
     from govshare.catalog.v1 import catalog_pb2 as cat
     from govshare.catalog.v1 import catalog_pb2_grpc
 
@@ -1232,6 +1244,12 @@ async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  
     form = re.search(f'name="code" value="{re.escape(entry.code)}"><input type="hidden" name="etag" value="([^"]+)"',
                      shown)
     assert form is not None, shown[:2000]
+    # 发布 pressed with a return reason typed publishes nothing: which was meant is asked, the reason kept.
+    answer = await context.request.post("/review", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": entry.code, "decision": "publish", "reason": "摘要未写明更新周期",
+        "etag": form.group(1)})
+    text = await answer.text()
+    assert answer.status == 400 and PUBLISH_WITH_A_REASON in text and "摘要未写明更新周期" in text, text[:2000]
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
                                                      reason="请补充摘要"), metadata=reviewer, timeout=10)
     entry.name = "社会保险参保信息（第二版，退回后修改）"
