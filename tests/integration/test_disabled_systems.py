@@ -686,30 +686,8 @@ async def test_a_download_under_the_grant_unmasking_its_rows_stops_when_that_gra
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, sensitive=True)
         whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
         masked = await _approved_download(platform, code, ["card_no"], days=300)
-
-        def export() -> grpc.aio.UnaryStreamCall:
-            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
-                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
-                metadata=platform.metadata("civil"), timeout=30)
-
-        stream = export()
-        first = await stream.read()
-        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
-
-        await _revoke(platform, whole.id)
-        for _ in range(100):  # a new download is answered under the other grant, masked: every replica knows by now
-            if (await export().read()).rows[0].values["card_no"] != "card_no-1":
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the revoked grant still unmasks card_no")
-        provider.gate.set()
-        with pytest.raises(grpc.aio.AioRpcError) as stopped:
-            while (rest := await stream.read()) is not grpc.aio.EOF:
-                assert not rest.rows, f"the download went on under grant {masked.id}: {rest}"
-        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
-        assert "stopped after 1 rows" in stopped.value.details()
-        assert whole.id in stopped.value.details() and masked.id in stopped.value.details()
+        stream, stopped = await _download_stopped_by_revoking(platform, provider, code, whole)
+        assert whole.id in stopped.details() and masked.id in stopped.details()
         record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
         assert (record.result, record.rows_sent) == (audit_pb2.ACCESS_RESULT_DENIED, 1)
 
@@ -726,30 +704,38 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revok
                                   sensitive=True)
         whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
         wider = await _approved_download(platform, code, ["card_no", "batch_no"], days=300)
+        _, stopped = await _download_stopped_by_revoking(platform, provider, code, whole)
+        assert whole.id in stopped.details() and wider.id in stopped.details()
 
-        def export() -> grpc.aio.UnaryStreamCall:
-            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
-                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
-                metadata=platform.metadata("civil"), timeout=30)
 
-        stream = export()
-        first = await stream.read()
-        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+async def _download_stopped_by_revoking(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
+                                        unmasking: sharing_pb2.Grant
+                                        ) -> tuple[grpc.aio.UnaryStreamCall, grpc.aio.AioRpcError]:
+    """An Export of card_no begun under ``unmasking`` (its first page whole), that grant revoked, a new download seen
+    masked (every replica knows by now), then ``provider`` let go on: the download and what stopped it, no row sent
+    after its first page."""
+    def export() -> grpc.aio.UnaryStreamCall:
+        return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
+            metadata=platform.metadata("civil"), timeout=30)
 
-        await _revoke(platform, whole.id)
-        for _ in range(100):  # a new download gets the numbers masked: every replica knows by now
-            if (await export().read()).rows[0].values["card_no"] != "card_no-1":
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the revoked grant still unmasks card_no")
-        provider.gate.set()
-        with pytest.raises(grpc.aio.AioRpcError) as stopped:
-            while (rest := await stream.read()) is not grpc.aio.EOF:
-                assert not rest.rows, f"the download went on masked: {rest}"
-        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
-        assert "stopped after 1 rows" in stopped.value.details()
-        assert whole.id in stopped.value.details() and wider.id in stopped.value.details()
+    stream = export()
+    first = await stream.read()
+    assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
+    await _revoke(platform, unmasking.id)
+    for _ in range(100):
+        if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the revoked grant still unmasks card_no")
+    provider.gate.set()
+    with pytest.raises(grpc.aio.AioRpcError) as stopped:
+        while (rest := await stream.read()) is not grpc.aio.EOF:
+            assert not rest.rows, f"the download went on under another grant: {rest}"
+    assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+    assert "stopped after 1 rows" in stopped.value.details()
+    return stream, stopped.value
 
 
 class HeldLookup(GatedProvider):
