@@ -2062,6 +2062,36 @@ def test_an_async_client_made_outside_a_running_loop_is_refused_saying_where_to_
     assert asyncio.run(made_inside()) == "a-1"
 
 
+def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edge: tuple[FakeEdge, str]) -> None:
+    """Kept from one event loop and called under another, its call failed with asyncio's "Event loop is closed"
+    (the loop of an earlier asyncio.run) or "… attached to a different loop" (another loop still open), naming
+    neither the client nor what to do; an export alike, at its first row."""
+    _, address = edge
+    first = asyncio.new_event_loop()
+    clients: list[AsyncClient] = []
+
+    async def make() -> str:
+        clients.append(make_async_client(address))
+        return (await clients[0].query("c", "k", purpose="work_reference")).audit_id
+
+    async def query_elsewhere() -> None:
+        await clients[0].query("c", "k", purpose="work_reference")
+
+    async def export_elsewhere() -> None:
+        async for _ in clients[0].export("c", purpose="work_reference"):
+            pass
+
+    try:
+        assert first.run_until_complete(make()) == "a-1"
+        for elsewhere in (query_elsewhere, export_elsewhere):
+            with pytest.raises(RuntimeError, match="belongs to the event loop it was made in, which is another one"):
+                asyncio.run(elsewhere())
+    finally:
+        first.close()  # as asyncio.run ends its loop, the client left open in it
+    with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
+        asyncio.run(query_elsewhere())
+
+
 def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
     return AsyncClient(address, "sys-1", "s3cret", plaintext=True, **kwargs)
 

@@ -191,6 +191,24 @@ def _require_running_loop() -> None:
                            "the loop running when it is made; outside asyncio, use govshare_client.Client") from None
 
 
+def _require_own_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Refuses a call from another event loop than ``loop``, the one the AsyncClient was made in, saying so.
+
+    A client kept from one ``asyncio.run`` (a test's, a script's first step) and called under the next failed with
+    asyncio's "Event loop is closed", and one shared between two threads' loops with "Task … got Future … attached
+    to a different loop": words naming neither the client nor what to do. Outside any running loop there is nothing
+    to compare (a stub fetched at setup), and grpc.aio's own error stands."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if running is not loop:
+        ended = "has ended (an earlier asyncio.run?)" if loop.is_closed() else "is another one than this call's"
+        raise RuntimeError(f"this AsyncClient belongs to the event loop it was made in, which {ended}: make one "
+                           "AsyncClient in each event loop that calls the platform (its gRPC channel belongs to "
+                           "its loop), or share one govshare_client.Client between threads")
+
+
 class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
     """The rows of :meth:`AsyncClient.export` (``async for row in client.export(…)``); once they are read, what
     the export said of itself (``complete``, ``row_count``, ``skipped_count``, ``audit_id``: see
@@ -242,6 +260,7 @@ class AsyncClient:
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         idle = build.timeout_of(idle_timeout, "idle_timeout")
         _require_running_loop()
+        self._loop = asyncio.get_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
@@ -262,6 +281,7 @@ class AsyncClient:
         ``…Stub``, typed for asyncio, so a type checker knows ``await stub.GetEntry(request)`` is a
         ``GetEntryResponse``; under the ``…Stub`` name it takes the calls for blocking ones."""
         refuse_if_closed(self._interceptor.closed, "AsyncClient")  # a stub made on a closed channel hung for ever
+        _require_own_loop(self._loop)
         if stub_class not in self._stubs:
             self._stubs[stub_class] = stub_class(self.channel)
         return self._stubs[stub_class]  # type: ignore[no-any-return]
