@@ -896,6 +896,35 @@ async def test_a_raw_stubs_stream_raises_the_typed_errors_a_unary_call_raises(ed
     assert len(pages) == 1 and acut.value.reason == "PROVIDER_UNAVAILABLE"
 
 
+async def test_a_raw_stubs_stream_refused_its_token_has_the_next_call_get_a_new_one(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A raw stub's Export refused at authentication (the token expired early by the platform's clock, its signing
+    key rotated) left the client holding the refused token: every later raw Export was refused the same until the
+    token's renewal fell due, 48 minutes of an hour's token. The stream's refusal is raised, and the next call,
+    sync or async, goes with a new token; a refusal of something else keeps the token."""
+    fake, address = edge
+    request = query_pb2.ExportRequest(resource_code="c")
+    with make_client(address) as client:
+        stub = client.stub(query_pb2_grpc.QueryServiceStub)
+        fake.script["Export"] = [fail(code_pb2.INVALID_ARGUMENT, "items[0]: not an item", "INVALID_ARGUMENT")]
+        with pytest.raises(InvalidArgument):
+            list(stub.Export(request))
+        fake.refused_tokens.add(fake.issued[-1])
+        with pytest.raises(Unauthenticated):
+            list(stub.Export(request))
+        assert len(list(stub.Export(request))) == 3
+    assert len(fake.issued) == 2  # the INVALID_ARGUMENT kept the first token
+    async with make_async_client(address) as aclient:
+        astub = aclient.stub(query_pb2_grpc.QueryServiceAsyncStub)
+        assert len([page async for page in astub.Export(request)]) == 3
+        fake.refused_tokens.add(fake.issued[-1])
+        with pytest.raises(Unauthenticated):
+            [page async for page in astub.Export(request)]
+        assert len([page async for page in astub.Export(request)]) == 3
+    assert len(fake.issued) == 4
+    assert [call.token for call in fake.attempts("Export")][-1] == fake.issued[-1]
+
+
 async def test_an_export_says_whether_it_was_whole_and_how_many_records_were_left_out(
         edge: tuple[FakeEdge, str]) -> None:
     """client.export yielded the rows only: the stream's closing message (complete, row_count, skipped_count) and

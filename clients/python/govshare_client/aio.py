@@ -35,6 +35,7 @@ from govshare_client.client import (
     refused_twice,
     renews_export,
     stream_deadline,
+    stream_failure,
     stream_timeout,
     time_left,
     token_budget,
@@ -137,11 +138,12 @@ def cancelled_call(when: str) -> GovshareError:
                                                     f"AsyncClient's close()) {when}")
 
 
-async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
+async def _typed(call: Any, idle_timeout: float | None, refused: Callable[[], None]) -> AsyncIterator[Any]:
     """A stream's responses, its failure (before its first message or on the way) raised as the GovshareError a
     unary call raises, not as gRPC's raw AioRpcError (grpc.aio keeps the call's other methods, ``code()``,
     ``cancel()``…, the stream's own). A wait of ``idle_timeout`` for the next message cancels the stream and
-    raises DeadlineExceeded (a stalled platform held the reader for ever)."""
+    raises DeadlineExceeded (a stalled platform held the reader for ever). A refused token is forgotten
+    (``refused()``: see :func:`govshare_client.client.stream_failure`)."""
     while True:
         try:
             response = await asyncio.wait_for(call.read(), idle_timeout)
@@ -149,7 +151,7 @@ async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
             call.cancel()
             raise idle_expired(idle_timeout or 0.0) from None
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise stream_failure(from_rpc_error(error), refused) from None
         except asyncio.CancelledError:
             if not _cancelled_elsewhere():
                 raise
@@ -175,8 +177,9 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
         token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))
+        tokens = self._unary.tokens
         return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request),
-                      self._unary.idle_timeout)
+                      self._unary.idle_timeout, lambda: tokens.invalidate(token))
 
 
 def _require_running_loop() -> None:
