@@ -380,6 +380,55 @@ def _hanging_issuance(fake: FakeEdge) -> tuple[threading.Event, threading.Event]
     return arrived, release
 
 
+def test_a_call_refused_its_token_while_another_renews_it_stops_at_its_own_deadline(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A call refused its token (the platform's key rotated) forgot it under the lock the renewing thread holds
+    while it waits for TokenService: with TokenService hung, a query of 1 s waited there for the other's issuance,
+    a minute here (an export's, up to an hour), whatever its own deadline. It now ends at its own deadline,
+    DeadlineExceeded, while the other still waits."""
+    fake, address = edge
+    client = make_client(address)
+    client.query("c", "k", purpose="work_reference")  # the token both calls are sent with
+    held, release_held = threading.Event(), threading.Event()
+
+    def held_then_refused(context: grpc.ServicerContext) -> None:
+        held.set()
+        release_held.wait(30)
+        fail(code_pb2.UNAUTHENTICATED, "bearer token has expired", "UNAUTHENTICATED")(context)
+
+    fake.script["Query"] = [held_then_refused, fail(code_pb2.UNAUTHENTICATED, "bearer token has expired",
+                                                    "UNAUTHENTICATED")]
+    arrived, release = _hanging_issuance(fake)
+    outcomes: dict[str, object] = {}
+
+    def query(name: str, timeout: float) -> None:
+        try:
+            outcomes[name] = client.query("c", "k", purpose="work_reference", timeout=timeout).audit_id
+        except GovshareError as error:
+            outcomes[name] = error
+
+    short = threading.Thread(target=query, args=("short", 2.0))
+    short.start()
+    assert held.wait(10)  # sent with the token, held at the edge
+    renewing = threading.Thread(target=query, args=("renewing", 60.0))
+    renewing.start()
+    try:
+        assert arrived.wait(10)  # refused, it renews: TokenService hangs
+        release_held.set()  # the short call is refused the same token now
+        short.join(30)
+        assert not short.is_alive(), "the short call waited for the other's issuance"
+        # (its deadline passed waiting for the token, or, on a machine slow to get here, already at the edge)
+        assert isinstance(outcomes["short"], DeadlineExceeded), outcomes
+        assert renewing.is_alive()
+    finally:
+        release.set()
+        release_held.set()
+        renewing.join(30)
+        short.join(30)
+        client.close()
+    assert outcomes["renewing"] == "a-1"
+
+
 def test_a_call_waiting_for_another_calls_token_stops_at_its_own_deadline(edge: tuple[FakeEdge, str]) -> None:
     """While one thread's IssueToken hung, every other thread of the client waited for it without a bound and
     then made its own attempt, whatever its deadline: with a 1 s timeout, the fifth of five calls returned after
