@@ -509,6 +509,10 @@ def test_up_writes_and_prints_its_connection_and_every_command_reads_it(up: Up) 
 # ---- the documented commands, as printed --------------------------------------------------------------------
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: What a business system's developer reads of the SDK: its README, its example, and the package's docstrings
+#: (``help(govshare_client)``), whose example keys are the demo's too.
+SDK_DOCS = [ROOT / "clients" / "python" / "README.md", *sorted((ROOT / "clients" / "python" / "examples").glob("*.py")),
+            *sorted((ROOT / "clients" / "python" / "govshare_client").glob("*.py"))]
 RUNNABLE = re.compile(r"<!-- runnable:.*?-->\s*```sh\n(.*?)```", re.S)
 REASONS = ("NOT_GRANTED", "PURPOSE_NOT_GRANTED", "ITEM_NOT_GRANTED", "NOT_SHARED", "RECORD_NOT_FOUND",
            "RESOURCE_NOT_FOUND", "WRONG_ZONE", "NOT_PUBLISHED")
@@ -657,8 +661,9 @@ def test_documented_basic_items_are_the_catalogs(up: Up) -> None:
 
 
 def test_every_identifier_in_the_docs_exists_in_the_demo_data(up: Up) -> None:
-    """Example keys in README.md and docs/ are records of the demo, not merely valid-looking codes."""
-    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    """Example keys in README.md, docs/ and the SDK's README, example and docstrings are records of the demo, not
+    merely valid-looking codes (the package's docstring queried 91110000600037341L: RECORD_NOT_FOUND)."""
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in [*DOCS, *SDK_DOCS])
     candidates = set(re.findall(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])", text))
     keys = {("102001/000001", c) for c in candidates if uscc.is_valid(c)} | \
         {("101001/000001", c) for c in candidates if ric.is_valid(c)}

@@ -380,6 +380,55 @@ def _hanging_issuance(fake: FakeEdge) -> tuple[threading.Event, threading.Event]
     return arrived, release
 
 
+def test_a_call_refused_its_token_while_another_renews_it_stops_at_its_own_deadline(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A call refused its token (the platform's key rotated) forgot it under the lock the renewing thread holds
+    while it waits for TokenService: with TokenService hung, a query of 1 s waited there for the other's issuance,
+    a minute here (an export's, up to an hour), whatever its own deadline. It now ends at its own deadline,
+    DeadlineExceeded, while the other still waits."""
+    fake, address = edge
+    client = make_client(address)
+    client.query("c", "k", purpose="work_reference")  # the token both calls are sent with
+    held, release_held = threading.Event(), threading.Event()
+
+    def held_then_refused(context: grpc.ServicerContext) -> None:
+        held.set()
+        release_held.wait(30)
+        fail(code_pb2.UNAUTHENTICATED, "bearer token has expired", "UNAUTHENTICATED")(context)
+
+    fake.script["Query"] = [held_then_refused, fail(code_pb2.UNAUTHENTICATED, "bearer token has expired",
+                                                    "UNAUTHENTICATED")]
+    arrived, release = _hanging_issuance(fake)
+    outcomes: dict[str, object] = {}
+
+    def query(name: str, timeout: float) -> None:
+        try:
+            outcomes[name] = client.query("c", "k", purpose="work_reference", timeout=timeout).audit_id
+        except GovshareError as error:
+            outcomes[name] = error
+
+    short = threading.Thread(target=query, args=("short", 2.0))
+    short.start()
+    assert held.wait(10)  # sent with the token, held at the edge
+    renewing = threading.Thread(target=query, args=("renewing", 60.0))
+    renewing.start()
+    try:
+        assert arrived.wait(10)  # refused, it renews: TokenService hangs
+        release_held.set()  # the short call is refused the same token now
+        short.join(30)
+        assert not short.is_alive(), "the short call waited for the other's issuance"
+        # (its deadline passed waiting for the token, or, on a machine slow to get here, already at the edge)
+        assert isinstance(outcomes["short"], DeadlineExceeded), outcomes
+        assert renewing.is_alive()
+    finally:
+        release.set()
+        release_held.set()
+        renewing.join(30)
+        short.join(30)
+        client.close()
+    assert outcomes["renewing"] == "a-1"
+
+
 def test_a_call_waiting_for_another_calls_token_stops_at_its_own_deadline(edge: tuple[FakeEdge, str]) -> None:
     """While one thread's IssueToken hung, every other thread of the client waited for it without a bound and
     then made its own attempt, whatever its deadline: with a 1 s timeout, the fifth of five calls returned after
@@ -894,6 +943,35 @@ async def test_a_raw_stubs_stream_raises_the_typed_errors_a_unary_call_raises(ed
         assert await call.code() == grpc.StatusCode.UNAVAILABLE
     assert ainvalid.value.field_violations == [("items[0]", "not an item")]
     assert len(pages) == 1 and acut.value.reason == "PROVIDER_UNAVAILABLE"
+
+
+async def test_a_raw_stubs_stream_refused_its_token_has_the_next_call_get_a_new_one(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A raw stub's Export refused at authentication (the token expired early by the platform's clock, its signing
+    key rotated) left the client holding the refused token: every later raw Export was refused the same until the
+    token's renewal fell due, 48 minutes of an hour's token. The stream's refusal is raised, and the next call,
+    sync or async, goes with a new token; a refusal of something else keeps the token."""
+    fake, address = edge
+    request = query_pb2.ExportRequest(resource_code="c")
+    with make_client(address) as client:
+        stub = client.stub(query_pb2_grpc.QueryServiceStub)
+        fake.script["Export"] = [fail(code_pb2.INVALID_ARGUMENT, "items[0]: not an item", "INVALID_ARGUMENT")]
+        with pytest.raises(InvalidArgument):
+            list(stub.Export(request))
+        fake.refused_tokens.add(fake.issued[-1])
+        with pytest.raises(Unauthenticated):
+            list(stub.Export(request))
+        assert len(list(stub.Export(request))) == 3
+    assert len(fake.issued) == 2  # the INVALID_ARGUMENT kept the first token
+    async with make_async_client(address) as aclient:
+        astub = aclient.stub(query_pb2_grpc.QueryServiceAsyncStub)
+        assert len([page async for page in astub.Export(request)]) == 3
+        fake.refused_tokens.add(fake.issued[-1])
+        with pytest.raises(Unauthenticated):
+            [page async for page in astub.Export(request)]
+        assert len([page async for page in astub.Export(request)]) == 3
+    assert len(fake.issued) == 4
+    assert [call.token for call in fake.attempts("Export")][-1] == fake.issued[-1]
 
 
 async def test_an_export_says_whether_it_was_whole_and_how_many_records_were_left_out(
@@ -2060,6 +2138,36 @@ def test_an_async_client_made_outside_a_running_loop_is_refused_saying_where_to_
             return (await client.query("c", "k", purpose="work_reference")).audit_id
 
     assert asyncio.run(made_inside()) == "a-1"
+
+
+def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edge: tuple[FakeEdge, str]) -> None:
+    """Kept from one event loop and called under another, its call failed with asyncio's "Event loop is closed"
+    (the loop of an earlier asyncio.run) or "… attached to a different loop" (another loop still open), naming
+    neither the client nor what to do; an export alike, at its first row."""
+    _, address = edge
+    first = asyncio.new_event_loop()
+    clients: list[AsyncClient] = []
+
+    async def make() -> str:
+        clients.append(make_async_client(address))
+        return (await clients[0].query("c", "k", purpose="work_reference")).audit_id
+
+    async def query_elsewhere() -> None:
+        await clients[0].query("c", "k", purpose="work_reference")
+
+    async def export_elsewhere() -> None:
+        async for _ in clients[0].export("c", purpose="work_reference"):
+            pass
+
+    try:
+        assert first.run_until_complete(make()) == "a-1"
+        for elsewhere in (query_elsewhere, export_elsewhere):
+            with pytest.raises(RuntimeError, match="belongs to the event loop it was made in, which is another one"):
+                asyncio.run(elsewhere())
+    finally:
+        first.close()  # as asyncio.run ends its loop, the client left open in it
+    with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
+        asyncio.run(query_elsewhere())
 
 
 def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]

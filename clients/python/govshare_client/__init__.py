@@ -2,7 +2,8 @@
 
     from govshare_client import Client
     client = Client()  # GOVSHARE_ENDPOINT, GOVSHARE_SYSTEM_ID, GOVSHARE_SYSTEM_SECRET
-    answer = client.query("102001/000001", "91110000600037341L", purpose="work_reference")
+    answer = client.query("102001/000001", "924103023250193249", purpose="work_reference",
+                          purpose_text="窗口受理 2026-001")
 """
 
 from govshare_client.aio import AsyncClient, AsyncExport

@@ -128,10 +128,14 @@ class TokenSource:
 
     def invalidate(self, token: str) -> None:
         """Forgets ``token`` (refused by the platform), so the next call issues a new one; a token another
-        thread has already renewed stays."""
-        with self._lock:
-            if self._token == token:
-                self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
+        thread has already renewed stays.
+
+        Not under the lock: a thread renewing holds it while it waits for TokenService (up to its whole budget, an
+        export's an hour), and a call refused meanwhile waited there, past its own deadline, to forget a token the
+        renewal replaces anyway; it now goes on to :meth:`token`, which waits only as long as its deadline lets it.
+        A renewal finishing at the same moment may be forgotten too, which costs one issuance more."""
+        if self._token == token:
+            self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
 
     def _renew(self, timeout: float) -> str:
         optional = bool(self._token) and self._clock() < self._expires_at

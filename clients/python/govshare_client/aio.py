@@ -35,6 +35,7 @@ from govshare_client.client import (
     refused_twice,
     renews_export,
     stream_deadline,
+    stream_failure,
     stream_timeout,
     time_left,
     token_budget,
@@ -137,11 +138,12 @@ def cancelled_call(when: str) -> GovshareError:
                                                     f"AsyncClient's close()) {when}")
 
 
-async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
+async def _typed(call: Any, idle_timeout: float | None, refused: Callable[[], None]) -> AsyncIterator[Any]:
     """A stream's responses, its failure (before its first message or on the way) raised as the GovshareError a
     unary call raises, not as gRPC's raw AioRpcError (grpc.aio keeps the call's other methods, ``code()``,
     ``cancel()``…, the stream's own). A wait of ``idle_timeout`` for the next message cancels the stream and
-    raises DeadlineExceeded (a stalled platform held the reader for ever)."""
+    raises DeadlineExceeded (a stalled platform held the reader for ever). A refused token is forgotten
+    (``refused()``: see :func:`govshare_client.client.stream_failure`)."""
     while True:
         try:
             response = await asyncio.wait_for(call.read(), idle_timeout)
@@ -149,7 +151,7 @@ async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
             call.cancel()
             raise idle_expired(idle_timeout or 0.0) from None
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise stream_failure(from_rpc_error(error), refused) from None
         except asyncio.CancelledError:
             if not _cancelled_elsewhere():
                 raise
@@ -175,8 +177,9 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
         token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))
+        tokens = self._unary.tokens
         return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request),
-                      self._unary.idle_timeout)
+                      self._unary.idle_timeout, lambda: tokens.invalidate(token))
 
 
 def _require_running_loop() -> None:
@@ -189,6 +192,24 @@ def _require_running_loop() -> None:
         raise RuntimeError("make the AsyncClient inside the event loop that uses it, in a coroutine (`async with "
                            "AsyncClient() as client:`, or your framework's startup hook): its gRPC channel belongs to "
                            "the loop running when it is made; outside asyncio, use govshare_client.Client") from None
+
+
+def _require_own_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Refuses a call from another event loop than ``loop``, the one the AsyncClient was made in, saying so.
+
+    A client kept from one ``asyncio.run`` (a test's, a script's first step) and called under the next failed with
+    asyncio's "Event loop is closed", and one shared between two threads' loops with "Task … got Future … attached
+    to a different loop": words naming neither the client nor what to do. Outside any running loop there is nothing
+    to compare (a stub fetched at setup), and grpc.aio's own error stands."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if running is not loop:
+        ended = "has ended (an earlier asyncio.run?)" if loop.is_closed() else "is another one than this call's"
+        raise RuntimeError(f"this AsyncClient belongs to the event loop it was made in, which {ended}: make one "
+                           "AsyncClient in each event loop that calls the platform (its gRPC channel belongs to "
+                           "its loop), or share one govshare_client.Client between threads")
 
 
 class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
@@ -242,6 +263,7 @@ class AsyncClient:
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         idle = build.timeout_of(idle_timeout, "idle_timeout")
         _require_running_loop()
+        self._loop = asyncio.get_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
@@ -262,6 +284,7 @@ class AsyncClient:
         ``…Stub``, typed for asyncio, so a type checker knows ``await stub.GetEntry(request)`` is a
         ``GetEntryResponse``; under the ``…Stub`` name it takes the calls for blocking ones."""
         refuse_if_closed(self._interceptor.closed, "AsyncClient")  # a stub made on a closed channel hung for ever
+        _require_own_loop(self._loop)
         if stub_class not in self._stubs:
             self._stubs[stub_class] = stub_class(self.channel)
         return self._stubs[stub_class]  # type: ignore[no-any-return]

@@ -299,6 +299,16 @@ def renews_export(failure: GovshareError, started: bool, refused: GovshareError 
 EXPORT_METHOD = "/govshare.query.v1.QueryService/Export"
 
 
+def stream_failure(error: GovshareError, refused: Callable[[], None]) -> GovshareError:
+    """A raw stub's stream's ``error``, once the token it refused (:func:`refuses_the_token`) is forgotten by
+    ``refused()``. Kept, it stayed the client's token until its renewal was due (48 minutes of an hour's token): a
+    business system exporting through ``stub.Export`` after the platform refused it (expired early by the platform's
+    clock, a rotated signing key) had every later export refused the same, unary calls alone dropping it."""
+    if refuses_the_token(error):
+        refused()
+    return error
+
+
 def stream_timeout(method: str, given: float | None, per_method: Mapping[str, float]) -> float | None:
     """A stream's deadline: the caller's, else the one ``timeouts=`` (or :data:`DEFAULT_TIMEOUTS`) gives its
     method, else none. ``timeouts={".../Export": 600}`` was accepted, checked, and never applied: every export
@@ -581,10 +591,13 @@ class _TypedStream:
     (``cancel()``, ``code()``, ``initial_metadata()``, ``trailing_metadata()``…) are the stream's own.
 
     A reader waiting ``idle_timeout`` seconds for the next message has the stream cancelled and DeadlineExceeded
-    raised (a timer runs only while the reader waits: a reader slow with its rows is not cut)."""
+    raised (a timer runs only while the reader waits: a reader slow with its rows is not cut).
 
-    def __init__(self, call: Any, idle_timeout: float | None) -> None:
-        self._call, self._idle_timeout = call, idle_timeout
+    A failure that refuses the token the stream was sent with calls ``refused()``, so that the client's next call
+    gets a new token (see :func:`refuses_the_token`)."""
+
+    def __init__(self, call: Any, idle_timeout: float | None, refused: Callable[[], None] = lambda: None) -> None:
+        self._call, self._idle_timeout, self._refused = call, idle_timeout, refused
         self._idled = False
 
     def __iter__(self) -> _TypedStream:
@@ -597,7 +610,7 @@ class _TypedStream:
         except grpc.RpcError as error:
             if self._idled and self._idle_timeout is not None:
                 raise idle_expired(self._idle_timeout) from None
-            raise from_rpc_error(error) from None
+            raise stream_failure(from_rpc_error(error), self._refused) from None
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -728,7 +741,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._timeouts))
         token = self._tokens.token(token_budget(deadline, self._timeout))
         return _TypedStream(continuation(_with_token(client_call_details, token, time_left(deadline)), request),
-                            self._idle_timeout)
+                            self._idle_timeout, lambda: self._tokens.invalidate(token))
 
     @staticmethod
     def error_of(outcome: Any) -> GovshareError | None:
