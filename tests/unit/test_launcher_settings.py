@@ -585,3 +585,33 @@ def test_a_database_that_does_not_exist_ends_the_start_at_once_naming_the_variab
     assert done.returncode == 2, done.stderr
     assert "govshare catalog: PostgreSQL refuses GOVSHARE_DATABASE_URL's credentials or database: " in done.stderr
     assert "no_such_database" in done.stderr and "no wait will make it work" in done.stderr
+
+
+def test_a_port_another_program_took_after_the_check_stops_up_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program that took a port between check_ports_free and the service's bind answered SERVING there while the
+    service said "cannot listen … Address already in use" and exited: `govshare up` took it for its own and seeded
+    the demo against a foreign platform, ending in an UNAUTHENTICATED traceback. It stops naming the port."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from services import launcher
+
+    monkeypatch.setattr(launcher, "OWN_LINE_SECONDS", 0, raising=False)
+    foreign = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, foreign)
+    port = foreign.add_insecure_port("127.0.0.1:0")
+    foreign.start()
+    ours = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        with pytest.raises(SystemExit) as info:
+            launcher.wait_until_serving(port, ours, timeout=60)
+    finally:
+        ours.communicate(b"")
+        foreign.stop(None)
+    message = str(info.value.code)
+    assert f"port {port} was taken by another program while govshare started" in message, message
+    assert "--port N" in message
