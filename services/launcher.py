@@ -58,6 +58,7 @@ from services.runtime.supervision import (
     probe_interval,
     probe_timeout,
 )
+from services.runtime.variables import unread_variables
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
@@ -222,7 +223,9 @@ def _metrics_ports(ports: dict[str, int], port_base: int) -> dict[str, int]:
 def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> None:
     """Stops with one message naming every bad ``GOVSHARE_*`` setting before anything starts: the processes
     would each refuse it (exit status 2) only once the embedded servers run, one after the other, and a bad
-    metrics base would be reported as the port of one process (base + its offset), not the value set."""
+    metrics base would be reported as the port of one process (base + its offset), not the value set. A GOVSHARE_*
+    variable nothing reads (GOVSHARE_WORKERS misspelt) is said, with the name it is closest to: it was ignored without a
+    word, the setting left at its default."""
     problems = _metrics_base_problems()
     if hung := hung_seconds_problem(os.environ):
         problems.append(hung)
@@ -243,6 +246,9 @@ def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> Non
     if problems:
         print("govshare up: invalid configuration:\n  - " + "\n  - ".join(problems), file=sys.stderr)
         raise SystemExit(2)
+    for line in unread_variables(os.environ):
+        # A warning, not a refusal: a misspelt setting stays at its default, which the platform runs with.
+        _log(line)
 
 
 def _metrics_base_problems() -> list[str]:

@@ -615,3 +615,33 @@ def test_a_port_another_program_took_after_the_check_stops_up_naming_it(monkeypa
     message = str(info.value.code)
     assert f"port {port} was taken by another program while govshare started" in message, message
     assert "--port N" in message
+
+
+def test_a_misspelt_govshare_variable_is_said_with_the_name_it_is_closest_to(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_WROKERS=2 govshare up` started with one worker per service, without a word: a GOVSHARE_* name no
+    part of govshare reads is said (a warning: the platform starts with the setting at its default)."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    monkeypatch.setenv("GOVSHARE_WROKERS", "2")
+    monkeypatch.setenv("GOVSHARE_SOMETHING_ELSE", "1")
+    check_settings(PORTS, "extranet", None)
+    err = capsys.readouterr().err
+    assert "govshare up: GOVSHARE_WROKERS is set but no part of govshare reads it: did you mean GOVSHARE_WORKERS?" \
+        in err, err
+    assert "GOVSHARE_SOMETHING_ELSE is set but no part of govshare reads it (see docs/configuration.md" in err, err
+
+
+def test_the_known_govshare_variables_are_the_ones_the_code_reads() -> None:
+    """services/runtime/variables.KNOWN is the code's list: a setting added to the code and not to it would be
+    called misspelt by `govshare up`."""
+    import re
+
+    from services.runtime.variables import KNOWN
+
+    named: set[str] = set()
+    for package in ("services", "gateway", "console", "frontproc"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.name != "variables.py":  # its docstring's misspelt examples
+                named.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+    prefixes = {"GOVSHARE_CONSOLE", "GOVSHARE_CONSOLE_OIDC", "GOVSHARE_TLS"}  # named as prefixes only
+    assert named - prefixes - KNOWN == set()
