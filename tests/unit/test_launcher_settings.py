@@ -645,3 +645,18 @@ def test_the_known_govshare_variables_are_the_ones_the_code_reads() -> None:
                 named.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
     prefixes = {"GOVSHARE_CONSOLE", "GOVSHARE_CONSOLE_OIDC", "GOVSHARE_TLS"}  # named as prefixes only
     assert named - prefixes - KNOWN == set()
+
+
+def test_a_port_base_whose_block_fits_is_taken_and_the_heavy_read_ports_are_asked_only_with_their_flag() -> None:
+    """`govshare up --port 65526` takes 65526 to 65535; it was refused 'the platform takes ports N to N+11', the
+    two ports of --heavy-read-processes asked of every start."""
+    from services.cli import _up
+
+    parser = build_parser()
+    assert parser.parse_args(["up", "--port", "65526"]).port == 65526
+    with pytest.raises(SystemExit):
+        parser.parse_args(["up", "--port", "65527"])
+    with pytest.raises(SystemExit) as info:
+        _up(parser.parse_args(["up", "--port", "65526", "--heavy-read-processes"]))
+    assert str(info.value.code) == ("govshare up: --heavy-read-processes takes ports N to N+11: --port must be at "
+                                    "most 65524, got 65526")
