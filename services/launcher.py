@@ -729,7 +729,7 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
     if data_dir.exists() and not data_dir.is_dir():
         raise SystemExit(f"govshare up: the data directory {data_dir} is a file: give a directory with --data-dir or "
                          "GOVSHARE_DATA_DIR (it is made if it does not exist)")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_writable_data_dir(data_dir)
     try:
         with DataDirLock(data_dir):
             _run_locked(data_dir, port_base, persons, zone, workers, heavy_reads)
@@ -737,6 +737,20 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
         raise SystemExit(f"govshare up: {exc}") from None
     except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
         raise SystemExit(f"govshare up: {exc}") from None
+
+
+def _make_writable_data_dir(data_dir: Path) -> None:
+    """Makes ``data_dir``, or stops saying it cannot be written and what to give instead: a directory on a
+    read-only filesystem, or under a file, stopped `up` with the bare 'PATH: Read-only file system'."""
+    advice = "give a directory this user can write with --data-dir or GOVSHARE_DATA_DIR"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"govshare up: cannot make the data directory {data_dir} ({exc.strerror or exc}): "
+                         f"{advice}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):  # EROFS for root too
+        raise SystemExit(f"govshare up: cannot write the data directory {data_dir} (read-only, or not this user's): "
+                         f"{advice}")
 
 
 def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]

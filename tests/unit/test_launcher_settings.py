@@ -660,3 +660,14 @@ def test_a_port_base_whose_block_fits_is_taken_and_the_heavy_read_ports_are_aske
         _up(parser.parse_args(["up", "--port", "65526", "--heavy-read-processes"]))
     assert str(info.value.code) == ("govshare up: --heavy-read-processes takes ports N to N+11: --port must be at "
                                     "most 65524, got 65526")
+
+
+def test_a_data_directory_that_cannot_be_made_is_said_with_what_to_give(tmp_path: Path) -> None:
+    """A data directory under a file (or on a read-only filesystem) stopped `up` with the bare 'PATH: Not a
+    directory' / 'Read-only file system', nothing saying which setting to change."""
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        run_platform(tmp_path / "file" / "data", port_base=free_port_base())
+    message = str(info.value.code)
+    assert message.startswith(f"govshare up: cannot make the data directory {tmp_path / 'file' / 'data'} "), message
+    assert "--data-dir or GOVSHARE_DATA_DIR" in message, message
