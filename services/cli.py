@@ -181,12 +181,15 @@ def _check_writable(path: Path, flag: str) -> None:
 
 
 def _up(args: argparse.Namespace) -> None:
-    from services.launcher import HeavyReads, run_platform
+    from services.launcher import PORT_BLOCK, HeavyReads, run_platform
 
     if args.heavy_read_nice and not args.heavy_read_processes:
         # Else ignored in silence: the benchmark's run believed its listings ran at a lower priority.
         raise SystemExit("govshare up: --heavy-read-nice sets the priority of the processes --heavy-read-processes "
                          "starts: add --heavy-read-processes, or drop --heavy-read-nice")
+    if args.heavy_read_processes and args.port + PORT_BLOCK - 1 > 65535:
+        raise SystemExit(f"govshare up: --heavy-read-processes takes ports N to N+{PORT_BLOCK - 1}: --port must be at "
+                         f"most {65536 - PORT_BLOCK}, got {args.port}")
 
     run_platform(data_dir=_data_dir(args), port_base=args.port, persons=args.persons, zone=args.zone,
                  workers=args.workers, heavy_reads=HeavyReads(args.heavy_read_processes, args.heavy_read_nice))
@@ -544,13 +547,16 @@ def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 
 
 def _port_base(text: str) -> int:
-    """``govshare up --port N``: N to N+11 must all be ports (1-65535); checked here, not by a traceback at bind."""
-    from services.launcher import PORT_BLOCK
+    """``govshare up --port N``: N to N+9 must all be ports (1-65535); checked here, not by a traceback at bind
+    (N+10 and N+11, which --heavy-read-processes takes too, by _up). N to N+11 was asked of every start: --port
+    65526, whose N+9 is 65535, was refused 'the platform takes ports N to N+11', which it does not take."""
+    from services.launcher import EXTRA_OFFSETS, OFFSETS
 
+    highest = max((*OFFSETS.values(), *EXTRA_OFFSETS.values()))
     port = _count(1)(text)
-    if port + PORT_BLOCK - 1 > 65535:
-        raise argparse.ArgumentTypeError(f"the platform takes ports N to N+{PORT_BLOCK - 1}: N must be at most "
-                                         f"{65536 - PORT_BLOCK}, got {text}")
+    if port + highest > 65535:
+        raise argparse.ArgumentTypeError(f"the platform takes ports N to N+{highest}: N must be at most "
+                                         f"{65535 - highest}, got {text}")
     return port
 
 

@@ -58,6 +58,7 @@ from services.runtime.supervision import (
     probe_interval,
     probe_timeout,
 )
+from services.runtime.variables import unread_variables
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
@@ -222,7 +223,9 @@ def _metrics_ports(ports: dict[str, int], port_base: int) -> dict[str, int]:
 def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> None:
     """Stops with one message naming every bad ``GOVSHARE_*`` setting before anything starts: the processes
     would each refuse it (exit status 2) only once the embedded servers run, one after the other, and a bad
-    metrics base would be reported as the port of one process (base + its offset), not the value set."""
+    metrics base would be reported as the port of one process (base + its offset), not the value set. A GOVSHARE_*
+    variable nothing reads (GOVSHARE_WORKERS misspelt) is said, with the name it is closest to: it was ignored without a
+    word, the setting left at its default."""
     problems = _metrics_base_problems()
     if hung := hung_seconds_problem(os.environ):
         problems.append(hung)
@@ -243,6 +246,9 @@ def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> Non
     if problems:
         print("govshare up: invalid configuration:\n  - " + "\n  - ".join(problems), file=sys.stderr)
         raise SystemExit(2)
+    for line in unread_variables(os.environ):
+        # A warning, not a refusal: a misspelt setting stays at its default, which the platform runs with.
+        _log(line)
 
 
 def _metrics_base_problems() -> list[str]:
@@ -326,23 +332,35 @@ def console_url(ports: dict[str, int]) -> str:
 
 
 def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
-    """Polls an HTTP health URL until it answers 200; fails fast if the process died."""
+    """Polls an HTTP health URL until it answers 200; fails fast if the process died, or if the answer came from
+    another program holding the port (see wait_until_serving)."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
+    port = urllib.parse.urlsplit(url).port or 80
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the console exited with status {process.returncode}")
         with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(url, timeout=1) as answer:
             if answer.status == 200:
+                _require_own_listener(port, process, "console")
                 return
         time.sleep(0.2)
     raise SystemExit(f"the console at {url} did not answer in {timeout:.0f}s")
 
 
-def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
-    """Polls the standard health service until SERVING; fails fast if the process died."""
+def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = READY_TIMEOUT,
+                       name: str = "") -> None:
+    """Polls the standard health service until SERVING; fails fast if the process died, or if the SERVING came
+    from another program.
+
+    A program that took the port between check_ports_free and the service's bind (another `govshare up`, a test
+    server) answered SERVING here while the service printed "cannot listen … Address already in use" and exited:
+    `govshare up` took that program for its own service and seeded the demo against a foreign platform, ending in
+    a traceback (UNAUTHENTICATED "unknown system id or wrong secret"). A SERVING now counts only when ``process``
+    (or a process it started) holds the listening socket."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -352,9 +370,77 @@ def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = RE
             with contextlib.suppress(grpc.RpcError):
                 if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
                         health_pb2.HealthCheckResponse.SERVING:
+                    _require_own_listener(port, process, name)
                     return
             time.sleep(0.2)
     raise SystemExit(f"service on port {port} did not become ready in {timeout:.0f}s")
+
+
+#: How long a service whose port another program answers on is given to say so itself ("cannot listen …").
+OWN_LINE_SECONDS = 5.0
+
+
+def _require_own_listener(port: int, process: subprocess.Popen, name: str) -> None:
+    """Stops in one line naming ``port`` when what answered there is another program's listener, not
+    ``process``'s: ours could not bind it (it says so and exits) and the platform would be that program's."""
+    if _holds_listener(process.pid, port) is not False:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=OWN_LINE_SECONDS)  # its own "cannot listen" line, printed before ours
+    label = f" ({name})" if name else ""
+    raise SystemExit(
+        f"govshare up: port {port}{label} was taken by another program while govshare started, and that program "
+        f"answers there — stop the program listening on {port} (another govshare up?) or choose other ports with "
+        "--port N, then start again")
+
+
+def _holds_listener(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` or one of its descendants holds a socket listening on TCP ``port``; None where
+    /proc does not tell (not Linux)."""
+    listeners = _listening_inodes(port)
+    if listeners is None:
+        return None
+    for process in _process_tree(pid):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{process}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{process}/fd/{fd}") in listeners:
+                        return True
+    return False
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """The sockets listening on TCP ``port`` (any address), as /proc/PID/fd links name them."""
+    inodes: set[str] = set()
+    found = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            fields = line.split()
+            # local_address is ADDRESS:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    return inodes if found else None
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a service's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                children.setdefault(int(stat.rpartition(")")[2].split()[1]), []).append(int(entry))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, ()))
+    return tree
 
 
 def _log(message: str) -> None:
@@ -564,7 +650,7 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
                                                    str(config)], env=dict(os.environ), preexec_fn=child_setup())
 
     spawn()
-    wait_until_serving(ports["frontproc"], processes["frontproc"])
+    wait_until_serving(ports["frontproc"], processes["frontproc"], name="frontproc")
     _keep_alive(supervisor, processes, "frontproc", _grpc_probe(ports["frontproc"]), spawn)
     credentials = DemoCredentials.load(credentials_path)
     credentials.sessions.update(sessions)
@@ -643,7 +729,7 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
     if data_dir.exists() and not data_dir.is_dir():
         raise SystemExit(f"govshare up: the data directory {data_dir} is a file: give a directory with --data-dir or "
                          "GOVSHARE_DATA_DIR (it is made if it does not exist)")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_writable_data_dir(data_dir)
     try:
         with DataDirLock(data_dir):
             _run_locked(data_dir, port_base, persons, zone, workers, heavy_reads)
@@ -651,6 +737,20 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
         raise SystemExit(f"govshare up: {exc}") from None
     except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
         raise SystemExit(f"govshare up: {exc}") from None
+
+
+def _make_writable_data_dir(data_dir: Path) -> None:
+    """Makes ``data_dir``, or stops saying it cannot be written and what to give instead: a directory on a
+    read-only filesystem, or under a file, stopped `up` with the bare 'PATH: Read-only file system'."""
+    advice = "give a directory this user can write with --data-dir or GOVSHARE_DATA_DIR"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"govshare up: cannot make the data directory {data_dir} ({exc.strerror or exc}): "
+                         f"{advice}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):  # EROFS for root too
+        raise SystemExit(f"govshare up: cannot write the data directory {data_dir} (read-only, or not this user's): "
+                         f"{advice}")
 
 
 def _stored_credentials(path: Path):  # type: ignore[no-untyped-def]
@@ -743,7 +843,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
             for component in group:
                 spawn(component)
             for component in group:
-                wait_until_serving(ports[component], processes[component])
+                wait_until_serving(ports[component], processes[component], name=component)
                 probe = (_http_probe(f"http://127.0.0.1:{ports['edge admin']}/ready") if component == "gateway"
                          else _grpc_probe(ports[component]))
                 _keep_alive(supervisor, processes, component, probe, lambda c=component: spawn(c))

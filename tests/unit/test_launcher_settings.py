@@ -585,3 +585,89 @@ def test_a_database_that_does_not_exist_ends_the_start_at_once_naming_the_variab
     assert done.returncode == 2, done.stderr
     assert "govshare catalog: PostgreSQL refuses GOVSHARE_DATABASE_URL's credentials or database: " in done.stderr
     assert "no_such_database" in done.stderr and "no wait will make it work" in done.stderr
+
+
+def test_a_port_another_program_took_after_the_check_stops_up_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program that took a port between check_ports_free and the service's bind answered SERVING there while the
+    service said "cannot listen … Address already in use" and exited: `govshare up` took it for its own and seeded
+    the demo against a foreign platform, ending in an UNAUTHENTICATED traceback. It stops naming the port."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from services import launcher
+
+    monkeypatch.setattr(launcher, "OWN_LINE_SECONDS", 0, raising=False)
+    foreign = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, foreign)
+    port = foreign.add_insecure_port("127.0.0.1:0")
+    foreign.start()
+    ours = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        with pytest.raises(SystemExit) as info:
+            launcher.wait_until_serving(port, ours, timeout=60)
+    finally:
+        ours.communicate(b"")
+        foreign.stop(None)
+    message = str(info.value.code)
+    assert f"port {port} was taken by another program while govshare started" in message, message
+    assert "--port N" in message
+
+
+def test_a_misspelt_govshare_variable_is_said_with_the_name_it_is_closest_to(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_WROKERS=2 govshare up` started with one worker per service, without a word: a GOVSHARE_* name no
+    part of govshare reads is said (a warning: the platform starts with the setting at its default)."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    monkeypatch.setenv("GOVSHARE_WROKERS", "2")
+    monkeypatch.setenv("GOVSHARE_SOMETHING_ELSE", "1")
+    check_settings(PORTS, "extranet", None)
+    err = capsys.readouterr().err
+    assert "govshare up: GOVSHARE_WROKERS is set but no part of govshare reads it: did you mean GOVSHARE_WORKERS?" \
+        in err, err
+    assert "GOVSHARE_SOMETHING_ELSE is set but no part of govshare reads it (see docs/configuration.md" in err, err
+
+
+def test_the_known_govshare_variables_are_the_ones_the_code_reads() -> None:
+    """services/runtime/variables.KNOWN is the code's list: a setting added to the code and not to it would be
+    called misspelt by `govshare up`."""
+    import re
+
+    from services.runtime.variables import KNOWN
+
+    named: set[str] = set()
+    for package in ("services", "gateway", "console", "frontproc"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.name != "variables.py":  # its docstring's misspelt examples
+                named.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+    prefixes = {"GOVSHARE_CONSOLE", "GOVSHARE_CONSOLE_OIDC", "GOVSHARE_TLS"}  # named as prefixes only
+    assert named - prefixes - KNOWN == set()
+
+
+def test_a_port_base_whose_block_fits_is_taken_and_the_heavy_read_ports_are_asked_only_with_their_flag() -> None:
+    """`govshare up --port 65526` takes 65526 to 65535; it was refused 'the platform takes ports N to N+11', the
+    two ports of --heavy-read-processes asked of every start."""
+    from services.cli import _up
+
+    parser = build_parser()
+    assert parser.parse_args(["up", "--port", "65526"]).port == 65526
+    with pytest.raises(SystemExit):
+        parser.parse_args(["up", "--port", "65527"])
+    with pytest.raises(SystemExit) as info:
+        _up(parser.parse_args(["up", "--port", "65526", "--heavy-read-processes"]))
+    assert str(info.value.code) == ("govshare up: --heavy-read-processes takes ports N to N+11: --port must be at "
+                                    "most 65524, got 65526")
+
+
+def test_a_data_directory_that_cannot_be_made_is_said_with_what_to_give(tmp_path: Path) -> None:
+    """A data directory under a file (or on a read-only filesystem) stopped `up` with the bare 'PATH: Not a
+    directory' / 'Read-only file system', nothing saying which setting to change."""
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        run_platform(tmp_path / "file" / "data", port_base=free_port_base())
+    message = str(info.value.code)
+    assert message.startswith(f"govshare up: cannot make the data directory {tmp_path / 'file' / 'data'} "), message
+    assert "--data-dir or GOVSHARE_DATA_DIR" in message, message
