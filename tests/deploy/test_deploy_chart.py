@@ -937,11 +937,15 @@ def test_pod_monitors_on_a_cluster_without_the_prometheus_operator_fail_the_rend
 
 
 def _settings_the_processes_read() -> set[str]:
-    """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code."""
+    """Every GOVSHARE_* name the chart's processes (services, edge, console) name in their code. Not the list of
+    every name any part of govshare reads (services/runtime/variables.py, the CLI's and the SDK's among them, and
+    two misspelt examples), which `govshare up` checks its environment against."""
     names: set[str] = set()
+    listed = CHART.parents[2] / "services" / "runtime" / "variables.py"
     for package in ("services", "gateway", "console"):
         for path in (CHART.parents[2] / package).rglob("*.py"):
-            names.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+            if path != listed:
+                names.update(re.findall(r"\bGOVSHARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
     return names
 
 
