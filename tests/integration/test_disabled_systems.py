@@ -650,27 +650,7 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_the_grant_i
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, batch=True,
                                   sensitive=True)
         grant = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",))
-
-        def export() -> grpc.aio.UnaryStreamCall:
-            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
-                query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
-                metadata=platform.metadata("civil"), timeout=30)
-
-        stream = export()
-        first = await stream.read()
-        assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
-
-        await _revoke(platform, grant.id)
-
-        async def masked_now() -> None:  # a new download gets the numbers masked: every replica knows by now
-            for _ in range(100):
-                if (await export().read()).rows[0].values["card_no"] != "card_no-1":
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError("the revoked grant still unmasks card_no")
-
-        await masked_now()
-        provider.gate.set()
+        stream = await _revoked_while_downloading(platform, provider, code, grant)
         stopped, _ = await _stopped_revoked(platform, stream, code)
         assert grant.id in stopped.details()
 
@@ -708,12 +688,10 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revok
         assert whole.id in stopped.details() and wider.id in stopped.details()
 
 
-async def _download_stopped_by_revoking(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
-                                        unmasking: sharing_pb2.Grant
-                                        ) -> tuple[grpc.aio.UnaryStreamCall, grpc.aio.AioRpcError]:
+async def _revoked_while_downloading(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
+                                     unmasking: sharing_pb2.Grant) -> grpc.aio.UnaryStreamCall:
     """An Export of card_no begun under ``unmasking`` (its first page whole), that grant revoked, a new download seen
-    masked (every replica knows by now), then ``provider`` let go on: the download and what stopped it, no row sent
-    after its first page."""
+    masked (every replica knows by now), then ``provider`` let go on: the download, to be read on."""
     def export() -> grpc.aio.UnaryStreamCall:
         return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
             query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
@@ -730,6 +708,15 @@ async def _download_stopped_by_revoking(platform, provider: GatedProvider, code:
     else:
         raise AssertionError("the revoked grant still unmasks card_no")
     provider.gate.set()
+    return stream
+
+
+async def _download_stopped_by_revoking(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
+                                        unmasking: sharing_pb2.Grant
+                                        ) -> tuple[grpc.aio.UnaryStreamCall, grpc.aio.AioRpcError]:
+    """:func:`_revoked_while_downloading`, which another grant of the department would serve: the download and what
+    stopped it, no row sent after its first page."""
+    stream = await _revoked_while_downloading(platform, provider, code, unmasking)
     with pytest.raises(grpc.aio.AioRpcError) as stopped:
         while (rest := await stream.read()) is not grpc.aio.EOF:
             assert not rest.rows, f"the download went on under another grant: {rest}"
