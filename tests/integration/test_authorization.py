@@ -1274,6 +1274,42 @@ async def test_a_retirement_closes_the_applications_nobody_reads(  # type: ignor
     assert [a.state for a in listed.applications if a.id == application.id] == [sh.APPLICATION_STATE_CLOSED]
 
 
+async def test_a_sweep_of_retired_resources_goes_on_past_one_it_cannot_read(env: Env) -> None:
+    """Closing the undecided applications of every retired resource (the sweep at every subscription, before the
+    figures are counted, before a department's retirement) stopped at the first resource whose entry could not be
+    read: every retired resource after it in code order kept its applications SUBMITTED. Each resource is tried;
+    the one that failed is named (sweep_retired), and close_retired raises its failure after closing the others."""
+    provider, user = await env.department(), await env.department()
+    first, second = sorted([await env.publish(provider), await env.publish(provider)], key=lambda e: e.code)
+    unread, closable = await env.submit(user, first), await env.submit(user, second)
+    retired = cat.Entry()
+    retired.CopyFrom(second)
+    retired.state = cat.ENTRY_STATE_RETIRED
+    retired.update_time.GetCurrentTime()
+
+    class Catalog:  # times out on the first resource; the second is retired; the others (other tests') are as stored
+        @staticmethod
+        async def get(code: str) -> cat.Entry | None:
+            if code == first.code:
+                raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE", "the catalog did not answer")
+            return retired if code == second.code else None
+
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, Catalog(), None, env.settings)  # type: ignore[arg-type]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.close_retired()
+        assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+        states = {a.id: a.state for a in [await store.get_application(unread.id),
+                                          await store.get_application(closable.id)] if a is not None}
+        assert states == {unread.id: sh.APPLICATION_STATE_SUBMITTED, closable.id: sh.APPLICATION_STATE_CLOSED}
+        closed, failed = await sharing.sweep_retired()
+        assert (closed, list(failed)) == (0, [first.code])
+    finally:
+        await store.close()
+
+
 async def test_the_catalog_lookup_tells_of_every_subscription_and_change(env: Env) -> None:
     """What closes a retired resource's applications unread (RetiredClosing, watching EntryLookup): every confirmed
     subscription, the first at start, sweeps them all (None: events may have been missed), and each change event
