@@ -123,7 +123,9 @@ OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验"
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",
                      "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
                      "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权",
-                     "WITHDRAWN": "撤回申请", "CLOSED": "因资源目录撤销终止申请"}
+                     "WITHDRAWN": "撤回申请", "CLOSED": "因资源目录撤销终止申请",
+                     # A confidentiality mark's step (SetGrantConfidentiality): shown as the bare code before.
+                     "GRANT_CONFIDENTIALITY": "设置授权保密期"}
 
 #: The administrative log's actions, as the services record them (``<service>.<action>``). An action missing here
 #: is shown by its code: the log is the evidence, so nothing in it is ever hidden behind a label.

@@ -1363,6 +1363,24 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
+def test_every_step_of_an_applications_history_is_named_in_chinese() -> None:
+    """办理过程 showed a grant's confidentiality mark as the bare code GRANT_CONFIDENTIALITY: every action the
+    authorization service writes into an application's history (its _EVENT constants, the actions its steps are
+    created with) has its Chinese name."""
+    import re
+    from pathlib import Path
+
+    from console import labels
+
+    source = "".join(path.read_text(encoding="utf-8")
+                     for path in Path(__file__).parents[2].joinpath("services", "authorization").glob("*.py"))
+    actions = set(re.findall(r'_EVENT = "([A-Z_]+)"|ApplicationEvent\("([A-Z_]+)"|_event\(caller, "([A-Z_]+)"',
+                             source))
+    written = {name for found in actions for name in found if name}
+    assert {"SUBMITTED", "GRANT_REVOKED", "GRANT_CONFIDENTIALITY"} <= written, written
+    assert written - set(labels.APPLICATION_EVENT) == set()
+
+
 def test_a_step_another_person_took_first_or_that_would_lock_the_authority_out_is_said_in_chinese() -> None:
     """A second 审批人 answering a dispute already answered, a second 编目员 resolving a conflict already resolved, a
     审核员 publishing an entry changed during the review, an administrator disabling the authority's last enabled
