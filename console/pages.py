@@ -12,7 +12,7 @@ import logging
 import unicodedata
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -1183,6 +1183,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     resources = await console.names.resources(session.token, [a.resource_code for a in shown])
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
                         closed={a.id: why for a in shown if (why := closed_to_approval(resources[a.resource_code]))},
+                        ended=ended_with_resource(shown, resources),
                         **await _names(console, session, [a.applicant_department_code for a in shown],
                                        [a.resource_code for a in shown]),
                         names=await _item_names(console, session, [a.resource_code for a in shown]),
@@ -1311,6 +1312,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
                         closed={a.id: why for a in shown
                                 if (why := closed_to_coordination(resources[a.resource_code]))},
+                        ended=ended_with_resource(shown, resources),
                         **await _names(console, session,
                                        [c for a in shown for c in (a.applicant_department_code,
                                                                     a.provider_department_code)],
@@ -1484,6 +1486,13 @@ def closed_to_approval(resource: Resource) -> str:
     if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
         return REASON_SENTENCES["NOT_SHARED_NOW"] + "。"
     return ""
+
+
+def ended_with_resource(applications: list[sharing_pb2.Application], resources: Mapping[str, Resource]) -> set[str]:
+    """The applications whose resource the catalog shows retired: closed with it (APPLICATION_CLOSED), so 答复 and
+    协调 show their card without a form. The cards said so and still offered 不予共享, which the service refuses
+    APPLICATION_CLOSED: the 审批人 or 审核员 who wrote a reason and pressed it was told 您的操作未完成."""
+    return {a.id for a in applications if resources[a.resource_code].state == catalog_pb2.ENTRY_STATE_RETIRED}
 
 
 def closed_to_coordination(resource: Resource) -> str:

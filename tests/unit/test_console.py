@@ -1025,9 +1025,10 @@ def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extensio
 def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
     """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
     and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
-    only refuse. The card now says so and offers 不予共享 alone; an open resource's card is unchanged."""
+    only refuse. The card now says so and offers 不予共享 alone (a retired resource's, closed with it, no decision
+    at all); an open resource's card is unchanged."""
     from console.names import Resource
-    from console.pages import closed_to_approval
+    from console.pages import closed_to_approval, ended_with_resource
     from govshare.authorization.v1 import sharing_pb2
     from govshare.catalog.v1 import catalog_pb2
     from govshare.common.v1 import common_pb2
@@ -1051,13 +1052,25 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "已调整为不予共享" in first and 'value="approve"' not in first and 'value="refuse"' in first
     assert 'value="approve"' in second and "已调整为不予共享" not in second
+    # A retired resource's application is closed with it: its card says so and offers nothing, not 不予共享, which
+    # the service refuses APPLICATION_CLOSED (the card offered it, and the 审批人's refusal was 您的操作未完成).
+    ended = ended_with_resource([closed, open_], {"202001/000001": retired, "101001/000001": conditional})
+    assert ended == {"app-closed"}
+    page = console.templates.get_template("replies.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/replies",
+        may=lambda *_a: True, warn=2, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
+        applications=[(closed, 5), (open_, 5)], closed={"app-closed": closed_to_approval(retired)}, ended=ended)
+    first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
+    assert "所申请的资源目录已撤销，此申请已随之终止" in first and "<form" not in first and "不予共享" not in first
+    assert 'value="approve"' in second and 'value="refuse"' in second
 
 
-def test_the_coordination_form_of_an_application_whose_resource_was_retired_offers_refusal_only() -> None:
+def test_the_coordination_card_of_an_application_whose_resource_was_retired_offers_no_decision() -> None:
     """An escalated application whose resource was retired since: 协调 offered 准予共享 as for any other, and the
     审核员 learnt only from the refusal (NOT_PUBLISHED, said to the provider: 待办的申请请…点击“不予共享”) that the
-    coordination could only refuse. The card says so and offers 不予共享 alone; a not-shared resource, which
-    coordination opens, and an open one keep 准予共享."""
+    coordination could only refuse. The card says so and offers no decision (the application is closed with its
+    resource: a refusal is refused APPLICATION_CLOSED); a not-shared resource, which coordination opens, and an
+    open one keep 准予共享."""
     from console.names import Resource
     from console.pages import closed_to_coordination
     from govshare.authorization.v1 import sharing_pb2
@@ -1079,10 +1092,11 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
         request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/coordination",
         may=lambda *_a: True, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
         applications=[closed, open_], escalations={}, may_decide=True,
-        closed={"app-closed": closed_to_coordination(retired)})
+        closed={"app-closed": closed_to_coordination(retired)}, ended={"app-closed"})
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "所申请的资源目录已撤销，此申请已随之终止" in first
-    assert 'value="grant"' not in first and 'value="refuse"' in first
+    # Closed with its resource (APPLICATION_CLOSED): no form, not 不予共享 either, which the service refuses.
+    assert "<form" not in first and 'value="grant"' not in first and 'value="refuse"' not in first
     assert 'value="grant"' in second and "已撤销" not in second
 
 
