@@ -74,6 +74,8 @@ DISPUTES_BY_DUE = "due_time"
 #: application may wait the provider's 10 working days (some two weeks) and a coordination more, so a month ahead
 #: leaves room to apply again, and the provider to extend it.
 GRANT_NOTICE_DAYS = 30
+#: How far back 首页 tells the authority's 审核员 of the coordinated grants a provider adjusted.
+COORDINATION_ADJUSTED_DAYS = 30
 #: Who acts on a grant ending soon, by side: the provider's 审批人 may extend it, the holder's 申请人 applies again.
 GRANT_SIDES = (("APPROVER", sharing_pb2.APPLICATION_ROLE_PROVIDER),
                ("APPLICANT", sharing_pb2.APPLICATION_ROLE_APPLICANT))
@@ -400,10 +402,15 @@ async def home(console: Console, request: Request, session: Session) -> Response
     show_returned = holds(session, ("DATA_OFFICER",))
     returned, p9 = (await _call(console, session, s.catalog.ListEntries, own_returned(session, size))
                     if show_returned else (None, None))
+    # Grants the authority's coordination gave that their provider narrowed since: the reason was kept in the
+    # application's history and the administrative log alone, where the 审核员 who made the decision never looked.
+    adjusted, p10 = (await _call(console, session, s.sharing.ListGrants, coordination_adjusted(size))
+                     if show_reviews else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9, p10)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10) if _expired(p)), None)) is not None:
         return _ended(ended)
+    changed = list(adjusted.grants) if adjusted else []
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
@@ -417,21 +424,25 @@ async def home(console: Console, request: Request, session: Session) -> Response
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
                          [a.provider_department_code for a, _ in unanswered] +
                          [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])] +
-                         [g.department_code for g, _ in ending],
+                         [g.department_code for g, _ in ending] +
+                         [c for g in changed for c in (g.department_code, g.changed_by.department_code)],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d, _ in shown_disputes] +
-                         [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending])
+                         [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending] +
+                         [g.resource_code for g in changed])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         item_names=await _item_names(console, session, [d.resource_code for d, _ in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
+                        adjusted=changed, adjusted_days=COORDINATION_ADJUSTED_DAYS,
                         show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
                         show_returned=show_returned, returned=returned.entries if returned else [],
                         notice_days=GRANT_NOTICE_DAYS, more=_more(replies=replies, reviews=reviews,
-                                                                  coordinate=escalated, overdue=late, unanswered=mine),
+                                                                  coordinate=escalated, overdue=late, unanswered=mine,
+                                                                  adjusted=adjusted),
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 
@@ -447,6 +458,14 @@ def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesReq
     return catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
         provider_department_code=session.person.department_code, state=catalog_pb2.ENTRY_STATE_RETURNED),
         page_size=page_size)
+
+
+def coordination_adjusted(page_size: int) -> sharing_pb2.ListGrantsRequest:
+    """ListGrants for the coordinated grants their provider adjusted within ``COORDINATION_ADJUSTED_DAYS``, newest
+    first: what the authority's 审核员 is told on 首页."""
+    since = timestamp_pb2.Timestamp()
+    since.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=COORDINATION_ADJUSTED_DAYS))
+    return sharing_pb2.ListGrantsRequest(provider_adjusted_after=since, page_size=page_size)
 
 
 def grants_ending(role: int, page_size: int) -> sharing_pb2.ListGrantsRequest:

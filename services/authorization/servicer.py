@@ -284,8 +284,9 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
                          ) -> sharing_pb2.ListGrantsResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
-        ending = GrantsEnding(role=request.role, before=_time(request, "expire_before", "expire_before", problems),
-                              problems=tuple(problems))
+        before = _time(request, "expire_before", "expire_before", problems)
+        adjusted = _time(request, "provider_adjusted_after", "provider_adjusted_after", problems)
+        ending = GrantsEnding(role=request.role, before=before, problems=tuple(problems), adjusted_after=adjusted)
         found, token = await self._sharing.list_grants(caller, request.resource_code.strip(), request.state,
                                                        request.page_size, request.page_token, ending)
         now = self._sharing.now()

@@ -716,6 +716,7 @@ class Sharing:
         department, role = caller.department_code, ending.role
         return GrantFilter(visible_to=None if role or caller.authority else department, resource_code=resource_code,
                            state=state, now=self._clock(), expire_before=ending.before,
+                           provider_adjusted_after=ending.adjusted_after,
                            holder=department if role == sharing_pb2.APPLICATION_ROLE_APPLICANT else None,
                            provider=department if role == sharing_pb2.APPLICATION_ROLE_PROVIDER else None)
 

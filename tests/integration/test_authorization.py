@@ -1953,8 +1953,24 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, quota=1, expire_time=timestamp(dt.timedelta(days=1))),
                                       "quota", "expire_time", reason=""), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["reason"], fields
+
+    async def told(since: timestamp_pb2.Timestamp) -> set[str]:
+        """The coordinated grants the authority's 审核员 is told a provider adjusted since (首页)."""
+        listed = await env.sharing.ListGrants(sh.ListGrantsRequest(provider_adjusted_after=since, page_size=1000),
+                                              metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+        return {g.id for g in listed.grants}
+
+    a_day_ago = timestamp(dt.timedelta(days=-1))
+    assert grant.id not in await told(a_day_ago)  # refused adjustments changed nothing
     narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
                                      expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
+    # It was recorded in the history and the log alone, where nobody at the authority looks unprompted: the
+    # authority's 审核员 now finds it among the coordinated grants their providers adjusted since a time.
+    assert grant.id in await told(a_day_ago) and grant.id not in await told(timestamp(dt.timedelta(minutes=10)))
+    own = await env.submit(await env.department(), entry)  # another user's: this one's grant stays the decision's
+    own_grant = (await env.reply(provider, own.id)).grant
+    await adjust(sh.Grant(id=own_grant.id, quota=2), "quota")
+    assert own_grant.id not in await told(a_day_ago)  # the provider's own grant is the provider's to adjust
     assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
     seen = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id),
                                              metadata=env.md(AUTHORITY), timeout=10)).application
