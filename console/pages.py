@@ -430,6 +430,9 @@ async def home(console: Console, request: Request, session: Session) -> Response
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d, _ in shown_disputes] +
                          [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending] +
                          [g.resource_code for g in changed])
+    # 即将到期的授权 told every provider's 审批人 they may extend these: not one the authority's coordination gave.
+    fixed = given_by_coordination([g for g, _ in ending],
+                                  await console.names.resources(session.token, [g.resource_code for g, _ in ending]))
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         item_names=await _item_names(console, session, [d.resource_code for d, _ in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
@@ -440,6 +443,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
                         show_returned=show_returned, returned=returned.entries if returned else [],
+                        by_coordination=fixed,
                         notice_days=GRANT_NOTICE_DAYS, more=_more(replies=replies, reviews=reviews,
                                                                   coordinate=escalated, overdue=late, unanswered=mine,
                                                                   adjusted=adjusted),
@@ -1546,6 +1550,12 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
                 "含义可能已不同），本授权已不覆盖任何信息项，按本授权的查询将被拒绝（授权已失效），也不计入调用次数；"
                 "使用部门如仍需使用，须按现有目录重新申请。")
     return ""
+
+
+def given_by_coordination(grants: list[sharing_pb2.Grant], resources: Mapping[str, Resource]) -> set[str]:
+    """The ``grants`` the authority's coordination decision gave (coordinated_grant): their provider can narrow them
+    but not extend them (UpdateGrant refuses a later expire_time), so 首页 does not offer their extension."""
+    return {g.id for g in grants if coordinated_grant(g, resources[g.resource_code].provider)}
 
 
 def coordinated_grant(grant: sharing_pb2.Grant, provider: str) -> bool:

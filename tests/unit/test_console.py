@@ -1022,6 +1022,36 @@ def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extensio
     assert said not in home[home.index("grt-usable"):]
 
 
+def test_a_grant_ending_soon_that_coordination_gave_is_not_offered_for_extension() -> None:
+    """首页's 即将到期的授权 told the provider's 审批人 提供部门可在“授权”中延长有效期 of every grant, one the
+    authority's coordination decision gave too, whose extension UpdateGrant refuses (a later expire_time widens the
+    decision). Its row says the provider cannot extend it; the provider's own grant's row does not."""
+    from console.names import Resource
+    from console.pages import given_by_coordination
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.common.v1 import common_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    provider, authority = "11100000000000001X", "11100000000000002X"
+    decided = sharing_pb2.Grant(id="grt-decided", resource_code="101001/000001", items=["name"],
+                                state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                granted_by=common_pb2.Actor(id="p-1", department_code=authority))
+    own = sharing_pb2.Grant(id="grt-own", resource_code="101001/000001", items=["name"],
+                            state=sharing_pb2.GRANT_STATE_ACTIVE,
+                            granted_by=common_pb2.Actor(id="p-2", department_code=provider))
+    fixed = given_by_coordination([decided, own], {"101001/000001": Resource("人口", {}, provider)})
+    assert fixed == {"grt-decided"}
+    home = console.templates.get_template("home.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], may=lambda *_a: True, warn=2,
+        item_names={}, dept_names={}, res_names={}, names={}, current="/", show_ending=True, notice_days=30,
+        ending=[(decided, 10), (own, 12)], due=[], disputes=[], reviews=[], coordinate=[], overdue=[],
+        unanswered=[], conflicts=[], by_coordination=fixed)
+    said = "提供部门不能延长"
+    assert said in home[home.index("grt-decided"):home.index("grt-own")], home
+    assert said not in home[home.index("grt-own"):]
+
+
 def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
     """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
     and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
