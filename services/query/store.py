@@ -458,36 +458,49 @@ class QueryStore:
         and the frontier the next page starts from. ``since`` None: the listing's first page (or a token of an
         earlier release, which does not follow the chains)."""
         async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
-            followed = dict(since.heads) if since is not None else {}
-            live = [row["chain_id"] for row in await conn.fetch(
-                "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
-            for chain_id in live:
-                followed.setdefault(chain_id, 0)  # a writer started since: every record of its chain is new
-            chains = sorted(followed)
-            heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
-                "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
-                " FROM unnest($1::text[]) AS c(chain_id)", chains)}
+            seen = await _chains_seen(conn, since)
             late: list[asyncpg.Record] = []
-            if since is not None and after is not None and chains:
-                late = await _late_rows(conn, f, after, began, [(c, followed[c]) for c in chains], limit + 1)
+            if since is not None and after is not None and seen.chains:
+                late = await _late_rows(conn, f, after, seen.began, seen.pending(), limit + 1)
             cut = late[limit] if len(late) > limit else None
             late = late[:limit]
-            # The next page follows each chain from where this one saw it: the chains read whole to their head, the
-            # one the page's room cut in at its last record shown, those after it as they were.
-            frontier: dict[str, int] = {}
-            for chain_id in chains:
-                head = heads.get(chain_id) or 0
-                if cut is None or chain_id < cut["chain_id"]:
-                    seen = max(head, followed[chain_id])
-                elif chain_id == cut["chain_id"]:
-                    seen = cut["seq"] - 1
-                else:
-                    seen = followed[chain_id]
-                if chain_id in live or seen < max(head, followed[chain_id]):  # a stopped writer's chain is done
-                    frontier[chain_id] = seen
             rows = [] if cut is not None else await _access_rows(conn, f, after, limit - len(late) + 1)
-            return AccessPage(late, rows, cut is not None, Frontier(began, frontier))
+            return AccessPage(late, rows, cut is not None, seen.frontier(cut))
+
+    async def subject_page(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
+                           after: tuple[dt.datetime, str] | None, limit: int, since: Frontier | None,
+                           hidden: Callable[[asyncpg.Record], bool]) -> AccessPage:
+        """A page of the persons' view (ListSubjectAccesses), read in one snapshot as access_page reads
+        ListAccesses': the accesses to ``keys`` that landed since the page ``since`` was read in the part already
+        listed (a slow call begun above that page's last row), then the rest's, up to ``limit`` + 1 less those,
+        newest first; the rows ``hidden`` says are withheld (services/query/subjects.py) are skipped and counted by
+        neither. An export's keys written after a page was read are not followed: the export's record is written
+        when it begins, before the page that lists it."""
+        async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            seen = await _chains_seen(conn, since)
+            late: list[asyncpg.Record] = []
+            cut: asyncpg.Record | None = None
+            pending = seen.pending() if since is not None and after is not None else []
+            while pending and cut is None:
+                batch = await _late_subject_rows(conn, keys, start, end, after, seen.began, pending,  # type: ignore[arg-type]
+                                                 limit + 1)
+                for row in batch:
+                    if hidden(row):
+                        continue
+                    if len(late) == limit:
+                        cut = row
+                        break
+                    late.append(row)
+                if len(batch) <= limit:
+                    break
+                # Resumed after the batch's last row: the rest of its chain, then the chains after it.
+                last = batch[-1]
+                index = [chain for chain, _ in pending].index(last["chain_id"])
+                pending = [(last["chain_id"], last["seq"]), *pending[index + 1:]]
+            rows: list[asyncpg.Record] = []
+            if cut is None:
+                rows = await _visible_subject_rows(conn, keys, start, end, after, limit - len(late) + 1, hidden)
+            return AccessPage(late, rows, cut is not None, seen.frontier(cut))
 
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
@@ -849,19 +862,8 @@ class QueryStore:
     async def subject_accesses(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
                                after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
         """Accesses whose key (or one of whose batch keys, or one of the keys an export sent) is one of ``keys``,
-        newest first, lookups excluded. Each branch is one index range (the key, the batch keys' GIN, the export
-        keys'), merged and cut to ``limit``."""
-        last_time, last_id = after if after is not None else (None, "")
-        window = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
-                  " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
-        return await self._listing.fetch(
-            f"SELECT {_SUBJECT_COLUMNS} FROM access_outcomes"
-            " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
-            " AND operation <> 'SubjectLookup'" + window.format(t="time", i="id") +
-            " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
-            " FROM access_export_keys e JOIN access_outcomes a ON a.id = e.access_id AND a.time = e.time"
-            " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
-            " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+        newest first, lookups excluded (_subject_rows)."""
+        return await _subject_rows(self._listing, keys, start, end, after, limit)
 
     async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> list[str]:
         """The keys of a page an export is about to send, so that the persons' view lists the export among the
@@ -962,6 +964,57 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
         yield None, _checkpoint(row)
 
 
+@dataclass(frozen=True, slots=True)
+class _ChainsSeen:
+    """What a listing's page reads of the chains it follows (_chains_seen): when the listing began, where the
+    previous page saw each chain (``followed``), the live writers' chains, and each followed chain's head now."""
+
+    began: dt.datetime
+    followed: dict[str, int]
+    live: frozenset[str]
+    heads: dict[str, int]
+
+    @property
+    def chains(self) -> list[str]:
+        return sorted(self.followed)
+
+    def pending(self) -> list[tuple[str, int]]:
+        """(chain id, last sequence seen) of each followed chain, in the order its late records are listed."""
+        return [(chain, self.followed[chain]) for chain in self.chains]
+
+    def frontier(self, cut: asyncpg.Record | None) -> Frontier:
+        """The next page follows each chain from where this one saw it: the chains read whole to their head, the
+        one the page's room cut in (``cut``: the first late record not shown) at its last record shown, those after
+        it as they were."""
+        frontier: dict[str, int] = {}
+        for chain_id in self.chains:
+            head = self.heads.get(chain_id) or 0
+            if cut is None or chain_id < cut["chain_id"]:
+                seen = max(head, self.followed[chain_id])
+            elif chain_id == cut["chain_id"]:
+                seen = cut["seq"] - 1
+            else:
+                seen = self.followed[chain_id]
+            if chain_id in self.live or seen < max(head, self.followed[chain_id]):  # a stopped writer's is done
+                frontier[chain_id] = seen
+        return Frontier(self.began, frontier)
+
+
+async def _chains_seen(conn: asyncpg.Connection, since: Frontier | None) -> _ChainsSeen:
+    """The chains a page follows, read in its snapshot: those the previous page followed and the live writers'
+    (a writer started since: every record of its chain is new), with their heads."""
+    began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
+    followed = dict(since.heads) if since is not None else {}
+    live = [row["chain_id"] for row in await conn.fetch(
+        "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
+    for chain_id in live:
+        followed.setdefault(chain_id, 0)
+    heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
+        "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
+        " FROM unnest($1::text[]) AS c(chain_id)", sorted(followed))}
+    return _ChainsSeen(began, followed, frozenset(live), heads)
+
+
 async def _access_rows(db: asyncpg.Connection | asyncpg.Pool, f: AccessFilter, after: tuple[dt.datetime, str] | None,
                        limit: int) -> list[asyncpg.Record]:
     """The listing's records after the keyset position ``after``, newest first."""
@@ -993,6 +1046,60 @@ async def _late_rows(conn: asyncpg.Connection, f: AccessFilter, after: tuple[dt.
         f" CROSS JOIN LATERAL (SELECT {', '.join(RECORD_COLUMNS)}, end_time, sent FROM access_outcomes"
         f" WHERE chain_id = w.chain AND seq > w.seen AND (time, id) > ($3, $4) AND time < $5{where}"
         f" ORDER BY seq LIMIT ${len(args)}) l ORDER BY w.n, l.seq LIMIT ${len(args)}", *args)
+
+
+#: The persons' view's window on a listing's records: its time range and its keyset position ($2 to $5).
+_SUBJECT_WINDOW = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
+                   " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
+#: An access names the subject by its key, or among a batch's keys ($1).
+_SUBJECT_KEYS = "(key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
+
+
+async def _subject_rows(db: asyncpg.Connection | asyncpg.Pool, keys: list[str], start: dt.datetime | None,
+                        end: dt.datetime | None, after: tuple[dt.datetime, str] | None,
+                        limit: int) -> list[asyncpg.Record]:
+    """Accesses whose key (or one of whose batch keys, or one of the keys an export sent) is one of ``keys``,
+    newest first, lookups excluded. Each branch is one index range (the key, the batch keys' GIN, the export
+    keys'), merged and cut to ``limit``."""
+    last_time, last_id = after if after is not None else (None, "")
+    return await db.fetch(
+        f"SELECT {_SUBJECT_COLUMNS} FROM access_outcomes WHERE {_SUBJECT_KEYS}"
+        " AND operation <> 'SubjectLookup'" + _SUBJECT_WINDOW.format(t="time", i="id") +
+        " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
+        " FROM access_export_keys e JOIN access_outcomes a ON a.id = e.access_id AND a.time = e.time"
+        " WHERE e.key = ANY($1::text[])" + _SUBJECT_WINDOW.format(t="e.time", i="e.access_id") +
+        " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+
+
+async def _visible_subject_rows(conn: asyncpg.Connection, keys: list[str], start: dt.datetime | None,
+                                end: dt.datetime | None, after: tuple[dt.datetime, str] | None, limit: int,
+                                hidden: Callable[[asyncpg.Record], bool]) -> list[asyncpg.Record]:
+    """Up to ``limit`` of _subject_rows' that ``hidden`` keeps, read in batches so that a page stays exact however
+    many are withheld."""
+    rows: list[asyncpg.Record] = []
+    cursor = after
+    while True:
+        batch = await _subject_rows(conn, keys, start, end, cursor, limit)
+        rows += [row for row in batch if not hidden(row)][:limit - len(rows)]
+        if len(rows) == limit or len(batch) < limit:
+            return rows
+        cursor = (batch[-1]["time"], batch[-1]["id"])
+
+
+async def _late_subject_rows(conn: asyncpg.Connection, keys: list[str], start: dt.datetime | None,
+                             end: dt.datetime | None, after: tuple[dt.datetime, str], began: dt.datetime,
+                             chains: list[tuple[str, int]], limit: int) -> list[asyncpg.Record]:
+    """The accesses to ``keys`` above ``after`` whose calls began before the listing (``began``) and that are past
+    where the previous page saw their chain (``chains``, in the order given), as _late_rows reads ListAccesses'."""
+    columns = ", ".join(f"l.{c}" for c in (*_SUBJECT_COLUMNS.split(", "), "chain_id", "seq"))
+    window = (" AND ($2::timestamptz IS NULL OR time >= $2) AND ($3::timestamptz IS NULL OR time < $3)"
+              " AND (time, id) > ($4, $5) AND time < $6")
+    return await conn.fetch(
+        f"SELECT {columns} FROM unnest($7::text[], $8::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
+        f" CROSS JOIN LATERAL (SELECT {_SUBJECT_COLUMNS}, chain_id, seq FROM access_outcomes"
+        f" WHERE chain_id = w.chain AND seq > w.seen AND {_SUBJECT_KEYS} AND operation <> 'SubjectLookup'{window}"
+        " ORDER BY seq LIMIT $9) l ORDER BY w.n, l.seq LIMIT $9",
+        keys, start, end, *after, began, [c for c, _ in chains], [s for _, s in chains], limit)
 
 
 async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
