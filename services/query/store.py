@@ -38,8 +38,16 @@ log = logging.getLogger(__name__)
 # INSERT … VALUES. Measured on the embedded server with the partition's eleven indexes: 72 µs of server CPU
 # a row in batches of 16 against 95, 58 against 82 in batches of 64, client CPU the same; under the cache-hit
 # benchmark, PostgreSQL's CPU per call 0.187 / 0.161 ms against 0.198 / 0.177 (docs/performance.md).
-_INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(RECORD_COLUMNS)})"
-                  f" SELECT {', '.join(RECORD_COLUMNS)} FROM unnest($1::access_log[])")
+#: A batch of the audit writer's, and, when it begins a chain (its record 1: the writer's first, or a new one after
+#: a failed write), that chain named in the writer's lease (the prefix of its access ids) in the same statement:
+#: the listings follow the live chains from page to page (QueryStore.access_page), and a chain the lease named only
+#: at its next renewal (up to 30 s later) had its records listed twice, or missed by a listing that ended meanwhile.
+_INSERT_ACCESS = (f"WITH batch AS (SELECT * FROM unnest($1::access_log[])),"
+                  " named AS (UPDATE audit_writers w SET chain_id = b.chain_id FROM batch b"
+                  " WHERE b.seq = 1 AND w.writer = split_part(b.id, '-', 1)"
+                  " AND w.chain_id IS DISTINCT FROM b.chain_id)"
+                  f" INSERT INTO access_log ({', '.join(RECORD_COLUMNS)})"
+                  f" SELECT {', '.join(RECORD_COLUMNS)} FROM batch")
 _PARTITION = re.compile(r"access_log_[0-9]{6}")
 #: The usage sums' columns (query migrations 008, 011, 012, 022), one per outcome an access can have, so that a
 #: summary accounts for every access ListAccesses lists.

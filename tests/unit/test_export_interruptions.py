@@ -19,6 +19,7 @@ from services.query.interruptions import WriterLease
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
+from services.runtime.errors import ServiceError
 
 RESOURCE = "101001/000001"
 
@@ -100,3 +101,37 @@ async def test_an_export_whose_process_crashed_is_closed_interrupted_once(pool: 
         await lease.store.release_audit_connection()
     await crashed_lease.store.release_audit_connection()
     assert await pool.fetchval("SELECT count(*) FROM audit_writers") == 0
+
+
+async def test_a_chain_begun_after_a_failed_write_is_named_in_the_lease_with_its_first_records(
+        pool: asyncpg.Pool) -> None:
+    """The listings follow the chains the leases name (QueryStore.access_page): a writer that began a new chain
+    after a failed write named it only at its lease's next renewal, up to 30 s later, and meanwhile a listing
+    listed that chain's records twice or, ending then, missed them. The chain is now named by the statement that
+    writes its first records."""
+    store = QueryStore(pool)
+    failures = [ConnectionResetError("the connection was cut")]
+
+    async def write(rows: list) -> None:
+        if failures:
+            raise failures.pop()
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, 1, 100)
+    writer.start()
+    lease = WriterLease(store, writer)
+    await lease.start()
+    try:
+        first_chain = writer.chain_id
+        with pytest.raises(ServiceError) as refused:
+            await writer.record(opening(writer))
+        assert refused.value.reason == "AUDIT_UNAVAILABLE"
+        assert writer.chain_id != first_chain  # a new chain after the failed write
+        await writer.record(opening(writer))
+        named = await pool.fetchval("SELECT chain_id FROM audit_writers WHERE writer = $1", writer.name)
+        assert named == writer.chain_id
+    finally:
+        await lease.stop()
+        await writer.stop()
+        await lease.release()
+        await store.release_audit_connection()
