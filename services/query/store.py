@@ -211,25 +211,33 @@ class QueryStore:
             await self.release_audit_connection(broken=True)
             raise
 
-    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> None:
+    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> dt.datetime:
         """Holds (or renews) the lease of the audit writer ``writer`` for ``seconds`` from now, by the database's
-        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it)."""
-        await self._pool.execute(
+        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it). Returns
+        when the lease was taken: a lease another replica dropped (its exports closed INTERRUPTED) and this renewal
+        took again is another lease, which the exports begun under the first do not write keys under
+        (record_export_keys)."""
+        return await self._pool.fetchval(
             "INSERT INTO audit_writers (writer, alive_until, chain_id)"
             " VALUES ($1, now() + make_interval(secs => $2), nullif($3, ''))"
             " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until,"
-            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id)", writer, seconds, chain_id)
+            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id) RETURNING started",
+            writer, seconds, chain_id)
 
     async def release_writer(self, writer: str) -> None:
         """Drops the lease of ``writer``, whose process stops cleanly (its exports all closed)."""
         await self._pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer)
 
-    async def close_lapsed_exports(self, close: Callable[[list[asyncpg.Record]], Awaitable[None]]) -> int:
-        """For each audit writer whose lease ran out (its process gone without stopping), hands its exports that
-        have no closing record to ``close`` (which makes them durable), then drops the lease; returns how many.
+    async def close_lapsed_exports(self, close: Callable[[list[Mapping[str, object]]], Awaitable[None]]) -> int:
+        """For each audit writer whose lease ran out (its process gone without stopping, or stalled), hands its
+        exports that have no closing record to ``close`` (which makes them durable), each with the (count, digest)
+        of the persons' keys kept for it (``kept_export_keys``, which the closing record vouches for), then drops
+        the lease; returns how many.
 
         Each lease is taken under its row lock (SKIP LOCKED: another replica at the same one moves on), so an
-        export is closed once. ``close`` failing leaves the lease, to be tried again."""
+        export is closed once; the keys an export writes are written under that lease's key-share lock
+        (record_export_keys), so those read here are all it will ever have: a page its process, merely stalled,
+        sends later finds the lease gone and is not sent. ``close`` failing leaves the lease, to be tried again."""
         closed = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
@@ -247,7 +255,8 @@ class QueryStore:
                     " SELECT 1 FROM access_log c WHERE c.key = a.id AND c.operation = 'ExportEnd'"
                     " AND c.time >= a.time)", lease["writer"], lease["started"])
                 if openings:
-                    await close(openings)
+                    await close([{**dict(row), "kept_export_keys": await _kept_export_keys(conn, row["id"])}
+                                 for row in openings])
                 await conn.execute("DELETE FROM audit_writers WHERE writer = $1", lease["writer"])
                 closed += len(openings)
 
@@ -873,15 +882,26 @@ class QueryStore:
         newest first, lookups excluded (_subject_rows)."""
         return await _subject_rows(self._listing, keys, start, end, after, limit)
 
-    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> list[str]:
+    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str],
+                                 lease: tuple[str, dt.datetime] | None = None) -> list[str] | None:
         """The keys of a page an export is about to send, so that the persons' view lists the export among the
         accesses to each of them (migration 017). Written before the page leaves, as the export's record is.
         Returns those the table took (a key the export sent before is kept once): what its closing record sums
-        (services.query.audit.SentKeys)."""
-        rows = await self._pool.fetch(
-            "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
-            " ON CONFLICT DO NOTHING RETURNING key", access_id, time, keys)
-        return [row["key"] for row in rows]
+        (services.query.audit.SentKeys).
+
+        ``lease``: the (writer, taken) of the lease the export began under (hold_writer). The keys are written under
+        its key-share lock, and not at all (None) once it is gone: another replica found it run out and closed the
+        export INTERRUPTED, vouching for the keys kept then (close_lapsed_exports), and a page sent after that by a
+        process that had only stalled would be an access no record vouches for."""
+        insert = ("INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
+                  " ON CONFLICT DO NOTHING RETURNING key")
+        if lease is None:
+            return [row["key"] for row in await self._pool.fetch(insert, access_id, time, keys)]
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT true FROM audit_writers WHERE writer = $1 AND started = $2"
+                                       " FOR KEY SHARE", *lease):
+                return None
+            return [row["key"] for row in await conn.fetch(insert, access_id, time, keys)]
 
     # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
 
@@ -1118,11 +1138,17 @@ async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) 
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = $1 AND time <= $2"
                                " AND operation = 'Export')", row["key"], row["time"]):  # no later month read
         return {**dict(row), "kept_export_keys": None}
+    return {**dict(row), "kept_export_keys": await _kept_export_keys(conn, row["key"])}
+
+
+async def _kept_export_keys(conn: asyncpg.Connection, access_id: str) -> tuple[int, str]:
+    """The (count, digest) of the persons' keys kept for the export ``access_id`` (SentKeys), read in ``conn``'s
+    transaction (a cursor: an export of a dataset keeps millions)."""
     kept = SentKeys()
-    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", row["key"],
+    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", access_id,
                                      prefetch=5000):
         kept.add((key_row["key"],))
-    return {**dict(row), "kept_export_keys": (kept.count, kept.digest)}
+    return kept.count, kept.digest
 
 
 async def _archive_anchors(db: asyncpg.Connection | asyncpg.Pool) -> set[tuple[str, int]]:
