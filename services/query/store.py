@@ -1118,17 +1118,19 @@ async def _late_subject_rows(conn: asyncpg.Connection, keys: list[str], start: d
                              end: dt.datetime | None, after: tuple[dt.datetime, str], began: dt.datetime,
                              chains: list[tuple[str, int]], limit: int) -> list[asyncpg.Record]:
     """The accesses to ``keys`` above ``after`` whose calls began before the listing (``began``) and that are past
-    where the previous page saw their chain (``chains``, in the order given), as _late_rows reads ListAccesses'."""
-    columns = ", ".join(f"l.{c}" for c in (*_SUBJECT_COLUMNS.split(", "), "chain_id", "seq"))
-    window = (" AND ($2::timestamptz IS NULL OR time >= $2) AND ($3::timestamptz IS NULL OR time < $3)"
-              " AND (time, id) > ($4, $5) AND time < $6")
+    where the previous page saw their chain (``chains``), in the order of ``chains`` then of their sequence, as
+    _late_rows reads ListAccesses'. Read by the person's keys (their index ranges between the page and the
+    listing's start), not along the chains: a person's accesses are few, a chain's records since a page read an
+    hour ago millions."""
+    columns = ", ".join(f"a.{c}" for c in (*_SUBJECT_COLUMNS.split(", "), "chain_id", "seq"))
     return await conn.fetch(
-        f"SELECT {columns} FROM unnest($7::text[], $8::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
-        f" CROSS JOIN LATERAL (SELECT {_SUBJECT_COLUMNS}, chain_id, seq FROM access_outcomes"
-        f" WHERE chain_id = w.chain AND seq > w.seen AND {_SUBJECT_KEYS} AND operation <> 'SubjectLookup'{window}"
-        " ORDER BY seq LIMIT $9) l ORDER BY w.n, l.seq LIMIT $9",
+        f"SELECT {columns} FROM access_outcomes a"
+        " JOIN unnest($7::text[], $8::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
+        " ON a.chain_id = w.chain AND a.seq > w.seen"
+        f" WHERE {_SUBJECT_KEYS} AND a.operation <> 'SubjectLookup'"
+        " AND ($2::timestamptz IS NULL OR a.time >= $2) AND ($3::timestamptz IS NULL OR a.time < $3)"
+        " AND (a.time, a.id) > ($4, $5) AND a.time < $6 ORDER BY w.n, a.seq LIMIT $9",
         keys, start, end, *after, began, [c for c, _ in chains], [s for _, s in chains], limit)
-
 
 async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
     """An export's closing record with the (count, digest) of the persons' keys kept for the export
