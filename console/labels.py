@@ -96,7 +96,9 @@ ANSWERED_RESULT = 1
 #: Why an export stopped on the way (its closing record's failure_reason), as the 审计 page says it.
 EXPORT_STOPPED = {"CANCELLED": "调用方取消或超时", "PROVIDER_UNAVAILABLE": "提供部门前置机未应答",
                   "RECORD_UNREADABLE": "提供部门数据库无法读出记录", "FOUNDATION_UNAVAILABLE": "平台基础库服务未应答",
-                  "INTERNAL": "平台内部错误"}
+                  "INTERNAL": "平台内部错误",
+                  # Its process stalled past its lease, another closed it interrupted (services/query/servicer.py).
+                  "LEASE_LAPSED": "平台服务进程停顿过久，下载已由其他进程记为中断"}
 
 #: An export's closing record written by another query process, the one serving it having stopped without one
 #: (services/query/interruptions.py): how many rows had left is not known.

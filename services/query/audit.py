@@ -263,9 +263,13 @@ def export_end(opening: Access, rows: int, pages: int, error: BaseException | No
 
 def export_interrupted(opening: Mapping[str, Any]) -> Access:
     """The closing record of the export whose stored opening record is ``opening``, its process gone before it
-    could write one: FAILED INTERRUPTED, no rows or pages said (they are not known)."""
+    could write one: FAILED INTERRUPTED, no rows or pages said (they are not known: its keys say ["", ""]), and the
+    count and digest of the persons' keys kept for it (``opening["kept_export_keys"]``, read under its lease's lock:
+    all it will ever keep, QueryStore.close_lapsed_exports), which it vouches for as any closing record does."""
+    kept = opening.get("kept_export_keys")
+    keys = ["", "", str(kept[0]), str(kept[1])] if kept is not None else []
     return Access(operation=EXPORT_END, system_id=opening["system_id"], department_code=opening["department_code"],
-                  resource_code=opening["resource_code"], key=opening["id"], keys=[], items=list(opening["items"]),
+                  resource_code=opening["resource_code"], key=opening["id"], keys=keys, items=list(opening["items"]),
                   purpose=opening["purpose"], purpose_text=opening["purpose_text"], trace_id=opening["trace_id"],
                   time=dt.datetime.now(dt.UTC), provider_department_code=opening["provider_department_code"],
                   result=FAILED, deny_reason=INTERRUPTED, grant_id=opening.get("grant_id") or "")
@@ -278,16 +282,17 @@ def probe_access() -> Access:
 
 
 def sent_counts(keys: Sequence[str] | None) -> tuple[int, int] | None:
-    """The (rows, pages) a closing record says left, or None for a record without one."""
-    if not keys or len(keys) not in (2, 4):
+    """The (rows, pages) a closing record says left, or None for a record without one (an INTERRUPTED one's
+    are not known)."""
+    if not keys or len(keys) not in (2, 4) or not (str(keys[0]).isdigit() and str(keys[1]).isdigit()):
         return None
     return int(keys[0]), int(keys[1])
 
 
 def vouched_keys(row: Mapping[str, Any]) -> tuple[int, str] | None:
     """The (count, digest) of the persons' keys an export's closing record says it sent (SentKeys), or None for
-    any other record and for a closing record that says none (written before it did, its export interrupted, or
-    its last page's keys not known to be kept)."""
+    any other record and for a closing record that says none (written before it did, its export interrupted before
+    they were read under its lease's lock, or its last page's keys not known to be kept)."""
     keys = row["keys"]
     if row["operation"] != EXPORT_END or not isinstance(keys, list | tuple) or len(keys) != 4 \
             or not str(keys[2]).isdigit():  # not the writer's: its hash says so, this must not fail on it first
@@ -430,6 +435,9 @@ class AuditWriter:
         self._abandoned: list[Head] = []
         #: Why the last batch could not be written (None once one is): every call is refused meanwhile.
         self._failure: AuditWriteFailed | None = None
+        #: When the lease the process's exports begin under was taken (services/query/interruptions.py sets it at
+        #: each renewal): an export writes its persons' keys under that lease only (QueryStore.record_export_keys).
+        self.lease_taken: dt.datetime | None = None
 
     def start(self) -> None:
         self._new_chain()

@@ -26,7 +26,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations, resource_code_problem
-from services.query.store import USAGE_OUTCOMES, AccessFilter, Frontier
+from services.query.store import USAGE_OUTCOMES, AccessFilter, AccessPage, Frontier
 from services.query.verifications import forged_detail, verify_from
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -260,6 +260,19 @@ def _listing_frontier(token: str) -> Frontier | None:
     return Frontier(began, heads)
 
 
+def _listed(page: AccessPage, after: tuple[dt.datetime, str] | None, limit: int) -> tuple[list[Mapping], str]:
+    """A listing page's records (those that landed in the part already listed, then the rest's that fit) and its
+    next token: resumed after the last record of the rest shown (or where this page resumed, when it showed none),
+    from the chains as this page saw them."""
+    room = limit - len(page.late)
+    shown = page.rows[:room]
+    token = ""
+    if page.late_cut or len(page.rows) > room:
+        position = (shown[-1]["time"], shown[-1]["id"]) if shown else after
+        token = _listing_token(position, page.frontier) if position is not None else ""
+    return [*page.late, *shown], token
+
+
 def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
     """The (time, chain_id, seq) an export page token resumes after."""
     position = decode_token(token)
@@ -401,15 +414,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                              deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
         async with self._heavy.admitted():
             page = await deps.store.access_page(scope, after, limit, since)
-            room = limit - len(page.late)
-            shown = page.rows[:room]
-            rows = [*page.late, *shown]
-            token = ""
-            if page.late_cut or len(page.rows) > room:
-                # Resumed after the last record of the rest shown (or where this page resumed, when it showed none),
-                # from the chains as this page saw them.
-                position = (shown[-1]["time"], shown[-1]["id"]) if shown else after
-                token = _listing_token(position, page.frontier) if position is not None else ""
+            rows, token = _listed(page, after, limit)
             if rows:
                 # The records name whom each access was about (its key): who read them is written before they leave,
                 # as a read of a record's history is (the filters and the count, never a key).
@@ -607,10 +612,10 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
         after = time_keyset_after(request.page_token, text_id)
-        rows, more = await subjects.visible_page(deps.store, forms, start, end, after, limit,
-                                                 await deps.subjects.withheld_windows())
-        token = time_keyset_token(rows[-1]["time"], rows[-1]["id"]) if more and rows else ""
-        return rows, token
+        since = _listing_frontier(request.page_token)
+        page = await subjects.visible_page(deps.store, forms, start, end, after, limit, since,
+                                           await deps.subjects.withheld_windows())
+        return _listed(page, after, limit)
 
 
 def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, list[str]]:

@@ -391,16 +391,29 @@ def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     error.metadata = {**error.metadata, "audit_id": access.id}
 
 
+#: Why an export stopped whose process stalled past its lease (_record_export_keys).
+LEASE_LAPSED = "LEASE_LAPSED"
+
+
 async def _record_export_keys(deps: Dependencies, access: Access, resource: Resource, page: Sequence[Any],
-                              sent_keys: audit.SentKeys) -> None:
+                              sent_keys: audit.SentKeys, lease: dt.datetime | None) -> None:
     """Before a page leaves, whose records it holds, when they are a person's or an entity's: the persons' view
     lists the export among the accesses to each (ListSubjectAccesses). A page whose keys cannot be written is
     not sent, as an access that cannot be recorded is not answered. The keys kept are summed into ``sent_keys``,
-    which the export's closing record vouches for (the table is outside the hash chain)."""
+    which the export's closing record vouches for (the table is outside the hash chain).
+
+    ``lease``: when the lease the export began under was taken. This process stalled past it and another replica
+    closed the export INTERRUPTED, vouching for the keys kept then: the page is not sent (ABORTED LEASE_LAPSED, its
+    own closing record's reason, which the listings show before the presumed INTERRUPTED: it knows what left)."""
     if resource.key_kind in SUBJECT_KINDS and page:
         sent_keys.uncertain = True  # until the table says which it took
         kept = await deps.store.record_export_keys(access.id, access.time,
-                                                   [resource.key(record.key) for record in page])
+                                                   [resource.key(record.key) for record in page],
+                                                   (deps.audit.name, lease) if lease is not None else None)
+        if kept is None:
+            raise ServiceError(grpc.StatusCode.ABORTED, LEASE_LAPSED,
+                               "this query process stalled past its lease and another closed the export as "
+                               "interrupted: nothing more is sent; export again")
         sent_keys.add(kept)
         sent_keys.uncertain = False
 
@@ -435,6 +448,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
         deps, caller, access = await self._admitted(context, "Export", request, key="", items=list(request.items))
+        lease = deps.audit.lease_taken  # before the export's record: the lease that covers it (_record_export_keys)
         _serving(deps, access)
         resource, key, began = await self._audited(deps, access,
                                                    self._prepare_export(deps, caller, request, access))
@@ -455,7 +469,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # of a batch download went out unflagged, the value in doubt used as any other.
                 disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
                                                         (record.key for record in page))
-                await _record_export_keys(deps, access, resource, page, sent_keys)
+                await _record_export_keys(deps, access, resource, page, sent_keys, lease)
                 response = query_pb2.ExportResponse(rows=[
                     _export_row(record, key_rule, decision.plan, masker, record.key in disputed) for record in page])
                 # Counted as it is handed over: a page the caller's cancel cut on its way may have left.

@@ -1673,6 +1673,11 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     # Every other result in the words of the month's feedback (其中已应答…), not 已答复 (an application's reply),
     # 无记录, 请求无效 or 平台未能答复 as the page said.
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
+    # An export whose process stalled past its lease, another having closed it interrupted: its own end, in words.
+    from console.app import access_result
+    stalled = audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_FAILED,
+                                     failure_reason="LEASE_LAPSED", end_time=ended, rows_sent=300, pages_sent=1)
+    assert access_result(stalled) == "下载中止（平台服务进程停顿过久，下载已由其他进程记为中断）：已发送 300 行（1 页）"
 
 
 def test_the_audit_page_says_why_an_access_was_refused() -> None:
