@@ -82,8 +82,12 @@ _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
 # A telephone number as forms and systems write one: digits, perhaps a + before them, grouped by blanks, hyphens,
 # dots or brackets (NFKC's forms of full-width ones).
-_PHONE_WRITTEN = re.compile(r"\+?[0-9() .\-]*[0-9][0-9() .\-]*")
+_PHONE_WRITTEN = re.compile(r"(?:\(?\+)?[0-9() .\-]*[0-9][0-9() .\-]*")
 _MOBILE_DIGITS = re.compile(r"1[3-9][0-9]{9}")
+# A landline in the international form (+86 10 8765 4321, +86 571 8765 4321, 0086 …): the area code without the
+# trunk 0 China's own form dials (010, 0571), then the subscriber's 7 or 8 digits.
+_LANDLINE_ABROAD = re.compile(r"[1-9][0-9]{8,10}")
+_DIALLED_ABROAD = ("+", "(+", "00")
 _CHINA_CALLING_CODES = ("0086", "86")
 #: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
 _CLAN = "族"
@@ -447,8 +451,10 @@ def same_phone(claimed: str, actual: str) -> bool:
     """Whether a claimed telephone number is the provider's however it is grouped: a form prints a mobile number as
     138 1234 5678 or 138-1234-5678 and a landline as 0571-87654321 or (0571)87654321, a calling system may keep China's
     +86 (0086) before a mobile number, and the record holds 13812345678; each was 不一致 (a blank between digits
-    counts in other items). Only digits and those separators are read so; anything else (转 before an extension) is
-    compared as written."""
+    counts in other items). A landline written as dialled from abroad (+86 571 8765 4321, the area code's 0 left
+    out, as a foreign-invested company registers it and a system storing E.164 numbers sends it) is the record's
+    0571-87654321: it was 不一致, as was (+86)138 1234 5678. Only digits and those separators are read so; anything
+    else (转 before an extension) is compared as written."""
     claimed_number, actual_number = _phone_digits(claimed), _phone_digits(actual)
     return claimed_number is not None and claimed_number == actual_number
 
@@ -463,6 +469,14 @@ def _phone_digits(value: str) -> str | None:
     for country in _CHINA_CALLING_CODES:
         if digits.startswith(country) and _MOBILE_DIGITS.fullmatch(digits.removeprefix(country)):
             return digits.removeprefix(country)
+    if text.startswith(_DIALLED_ABROAD) and digits.startswith(("0086", "86")):
+        # A landline written as dialled from abroad, with China's calling code: the area code's trunk 0 is left out
+        # (+86 10 8765 4321 is 010-87654321), or kept in brackets (+86 (0)10 …), as the record never writes it.
+        national = digits.removeprefix("00").removeprefix("86")
+        if national.startswith("0"):
+            return national
+        if _LANDLINE_ABROAD.fullmatch(national):
+            return "0" + national
     return digits
 
 

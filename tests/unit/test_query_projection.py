@@ -144,6 +144,13 @@ def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
         assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MATCH}, claimed
     assert verify({"landline": "(0571) 8765 4321"}, record, phone_items=phones) == {"landline": MATCH}
     assert verify({"landline": "057187654321"}, record, phone_items=phones) == {"landline": MATCH}
+    # Dialled from abroad (a foreign-invested company's registration, a system storing E.164): the area code
+    # without its trunk 0, or with it in brackets, and a + inside the brackets of a mobile number.
+    for claimed in ("+86 571 8765 4321", "+86 (0)571 8765 4321", "0086-571-87654321", "+8657187654321"):
+        assert verify({"landline": claimed}, record, phone_items=phones) == {"landline": MATCH}, claimed
+    assert verify({"phone": "(+86)138 1234 5678"}, record, phone_items=phones) == {"phone": MATCH}
+    for claimed in ("+86 571 8765 4322", "+1 571 8765 4321", "8657187654321"):
+        assert verify({"landline": claimed}, record, phone_items=phones) == {"landline": MISMATCH}, claimed
     for claimed in ("138 1234 5679", "13812345678转8001", "+1 13812345678"):
         assert verify({"phone": claimed}, record, phone_items=phones) == {"phone": MISMATCH}, claimed
     assert verify({"remark": "138 1234 5678"}, record, phone_items=phones) == {"remark": MISMATCH}
