@@ -180,8 +180,17 @@ def normalize_claim(value: str) -> str:
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
-    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
-    text = unicodedata.normalize("NFKC", value).strip().translate(_SEPARATORS)
+    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case.
+
+    Characters that show nothing (Unicode's format characters: a zero-width space or joiner, a byte order mark, a
+    soft hyphen, a left-to-right mark) are left out. A claim holding one is refused before (claim_error names it),
+    but a record is the department's as it is: a name its clerk pasted from a web page or a Word document carries
+    them unseen, a table loaded from a CSV file saved with a BOM holds one before its first column's values, and
+    武文辉 claimed of such a record was 不一致 of the 武文辉 the desk saw on both sides."""
+    text = unicodedata.normalize("NFKC", value)
+    if not text.isprintable():  # rare: only then is each character's category read
+        text = "".join(character for character in text if unicodedata.category(character) != "Cf")
+    text = text.strip().translate(_SEPARATORS)
     return _BLANKS_BESIDE_HAN.sub("", _STOP_BETWEEN_HAN.sub("\u00b7", text)).casefold()
 
 
