@@ -80,6 +80,8 @@ class AccessRequest:
     exclude_grant_ids: frozenset[str] = frozenset()
     #: The one grant of the department to decide under (CheckRequest.only_grant_id), "" for all of them.
     only_grant_id: str = ""
+    #: The entry version the query service answers with (CheckRequest.min_entry_version): decided on it or later.
+    min_entry_version: int = 0
 
 
 @dataclass(frozen=True)

@@ -105,18 +105,21 @@ class Authorizer:
     """Asks the authorization service for decisions, as the query service (never as the caller)."""
 
     def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller,
-                 timeout: float) -> None:
+                 timeout: float, entry_version: Callable[[str], int] = lambda _code: 0) -> None:
         self._stub = authorization_pb2_grpc.AuthorizationServiceStub(channel)
         self._signer = signer
         self._identity = identity
         self._timeout = timeout
+        #: The version of a resource's entry this process answers with (0: none held): the decision is asked on it.
+        self._entry_version = entry_version
 
     async def __call__(self, key: DecisionKey, used_up: tuple[str, ...] = (),
                        only_grant_id: str = "") -> authorization_pb2.Decision:
         system_id, department_code, resource_code, purpose, items, method = key
         request = authorization_pb2.CheckRequest(
             system_id=system_id, department_code=department_code, resource_code=resource_code,
-            purpose=purpose, items=items, method=method, exclude_grant_ids=used_up, only_grant_id=only_grant_id)
+            purpose=purpose, items=items, method=method, exclude_grant_ids=used_up, only_grant_id=only_grant_id,
+            min_entry_version=self._entry_version(resource_code))
         try:
             response = await self._stub.Check(request, timeout=self._timeout,
                                               metadata=call_metadata(self._signer, self._identity))

@@ -187,6 +187,13 @@ class Resources:
             self._views[code] = view
         return view
 
+    def version(self, code: str) -> int:
+        """The version of entry ``code`` the last answer was resolved with, 0 when none is held: a decision is asked
+        on it (CheckRequest.min_entry_version), so that the authorization service, which hears the entry's change
+        event on its own, does not decide on the version before it."""
+        view = self._views.get(code)
+        return view.entry.version if view is not None else 0
+
     def invalidate(self, code: str | None = None) -> None:
         """Drops one entry or all (after a reconnection, when events may have been lost)."""
         self._catalog.invalidate(code)

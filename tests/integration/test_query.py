@@ -633,6 +633,29 @@ async def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing_and_s
     assert reason(refusal) == "GRANT_LAPSED" and f"grant {grant.id}" in str(refusal.details())
 
 
+async def test_an_item_the_catalog_masks_from_now_on_is_masked_whichever_service_hears_it_first(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalogue update marks status sensitive (masked in full). Query and authorization each drop the entry when
+    they hear its change event: query heard it first, dropped its decisions and asked again, and authorization, which
+    had not heard it yet, decided on the version before, status unmasked; query kept that decision for its TTL and
+    the value went out whole. Here authorization never hears it (its entry copy lives its minute): query asks for a
+    decision on the version it answers with, and status comes back masked."""
+    user = mesh.department("masked-later")
+    key = list(mesh.persons)[5]
+    code, items, _ = await _granted_one_item(mesh, user, 4, "status")
+    status = mesh.persons[key]["status"]
+    assert (await query(mesh, user, code, key, WORK, ["status"])).values["status"] == status
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    masked = [cat.DataItem(**{**{f.name: getattr(i, f.name) for f, _ in i.ListFields()}, "sensitive": True,
+                              "mask_rule": "full"}) if i.machine_name == "status" else i for i in items]
+    await _republished(mesh, code, masked)
+    answered = await _asked_until(lambda: query(mesh, user, code, key, WORK, ["status"]),
+                                  lambda outcome: isinstance(outcome, query_pb2.QueryResponse)
+                                  and "status" in outcome.masked_items)
+    assert isinstance(answered, query_pb2.QueryResponse) and answered.values["status"] == "*" * len(status)
+
+
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
     """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
     naming no items was answered under it, its id in the access record and the call counted against its quota."""
