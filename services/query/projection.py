@@ -96,6 +96,9 @@ _CLAN = "族"
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
            **dict.fromkeys(("false", "f", "0", "n", "no", "否"), False)}
 _BLANK = re.compile(r"\s")
+# Blanks between Latin letters or digits as one blank, however many and whichever (two spaces, a tab): a name typed
+# JOHN  SMITH, or held so in a CHAR column padded between its parts, is the JOHN SMITH the other side shows.
+_BLANK_RUN = re.compile(r"\s{2,}|[^\S ]")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -180,7 +183,9 @@ def normalize_claim(value: str) -> str:
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
-    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case.
+    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case. Blanks
+    count as one blank however many (JOHN  SMITH typed with two, a tab between a room's Room and 301): they were
+    不一致 of the one blank the record holds, which nobody sees apart.
 
     Characters that show nothing (Unicode's format characters: a zero-width space or joiner, a byte order mark, a
     soft hyphen, a left-to-right mark) are left out. A claim holding one is refused before (claim_error names it),
@@ -190,7 +195,7 @@ def normalize_claim(value: str) -> str:
     text = unicodedata.normalize("NFKC", value)
     if not text.isprintable():  # rare: only then is each character's category read
         text = "".join(character for character in text if unicodedata.category(character) != "Cf")
-    text = text.strip().translate(_SEPARATORS)
+    text = _BLANK_RUN.sub(" ", text.strip().translate(_SEPARATORS))
     return _BLANKS_BESIDE_HAN.sub("", _STOP_BETWEEN_HAN.sub("\u00b7", text)).casefold()
 
 

@@ -87,6 +87,15 @@ def test_same_value_normalises_blanks_width_and_check_character() -> None:
     assert not same_value("11010519491231002X", "110105194912310021")
 
 
+def test_verify_reads_blanks_between_latin_letters_or_digits_as_one() -> None:
+    """JOHN  SMITH typed with two spaces, or a tab, is the record's JOHN SMITH (一致); without the blank it is not."""
+    for claimed in ("John  Smith", "JOHN\tSMITH", "john \u3000 smith"):
+        assert verify({"name": claimed}, {"name": "JOHN SMITH"}) == {"name": MATCH}, claimed
+    assert verify({"name": "JOHN SMITH"}, {"name": "JOHN   SMITH "}) == {"name": MATCH}
+    assert verify({"name": "JOHNSMITH"}, {"name": "JOHN SMITH"}) == {"name": MISMATCH}
+    assert verify({"house": "5  19"}, {"house": "519"}) == {"house": MISMATCH}
+
+
 def test_verify_leaves_out_characters_that_show_nothing() -> None:
     """A record's name pasted from a web page with a zero-width space, a soft hyphen or a left-to-right mark in it, or
     loaded from a CSV file saved with a byte order mark, is the name the desk sees and claims (一致); another name is
