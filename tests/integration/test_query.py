@@ -935,15 +935,18 @@ async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbe
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
     """A department's 前置机 shares 联系电话, which its catalog entry masks by the phone rule. A desk claims the number
     as a form prints it (138 1234 5678, 138-1234-5678, +86 138…): it was 不一致 of the record's 13812345678, a blank
-    between digits counting. It is 一致; another number, or the same grouping of another item, is not."""
+    between digits counting. It is 一致; another number, or the same grouping of another item, is not. So is a number
+    the entry does not mask, named a 电话 (it was 不一致: the phone rule, which marked a phone item, masks only)."""
     code = f"202001/{mesh.rng.randrange(1, 10**6):06d}"
     items = [cat.DataItem(name="受理编号", machine_name="case_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           identifier=cat.IDENTIFIER_KIND_TEXT),
              cat.DataItem(name="联系电话", machine_name="contact_phone", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           sensitive=True, mask_rule="phone"),
-             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20)]
+             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20),
+             cat.DataItem(name="受理窗口电话", machine_name="office_phone", data_type=cat.DATA_TYPE_CHARACTER,
+                          length=20)]
     record = provider_pb2.Record(key="SL-0001", values={"case_no": "SL-0001", "contact_phone": "13812345678",
-                                                        "remark": "13812345678"})
+                                                        "remark": "13812345678", "office_phone": "0571-87654321"})
     async with front_end([record], mesh.provider.department_code, [item.machine_name for item in items]) as target:
         new = entry(code, "社会救助申请联系信息", cat.CATEGORY_THEME, "社会保障", mesh.provider, items, "cases",
                     common.SHARE_TYPE_UNCONDITIONAL, [ONLINE])
@@ -956,6 +959,12 @@ async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh:
     assert [item["contact_phone"] for item in outcomes] == [query_pb2.VERIFY_OUTCOME_MATCH] * 3 + [
         query_pb2.VERIFY_OUTCOME_MISMATCH]
     assert {item["remark"] for item in outcomes} == {query_pb2.VERIFY_OUTCOME_MISMATCH}
+    # A number the catalog does not mask (the window's public line, no mask rule allowed) is read so by its name.
+    office = [(await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key="SL-0001", claims={"office_phone": claimed}, purpose=CHECK),
+        metadata=mesh.md(mesh.other), timeout=10)).outcomes["office_phone"]
+        for claimed in ("(0571) 8765 4321", "0571 8765 4322")]
+    assert office == [query_pb2.VERIFY_OUTCOME_MATCH, query_pb2.VERIFY_OUTCOME_MISMATCH]
 
 
 async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_reading_it(mesh: Mesh) -> None:
