@@ -35,6 +35,10 @@ class Authorizer:
         if problems := request_problems(request):
             raise invalid_argument(problems)
         entry = await self._entries.get(request.resource_code)
+        if entry is not None and entry.version < request.min_entry_version:
+            # The query service heard the entry's change event first: decided on the version held here, an item the
+            # catalog now masks went out whole, and the decision was kept for its TTL. The catalog is asked again.
+            entry = await self._entries.get(request.resource_code, fresh=True)
         if entry is None:
             raise not_found(f"resource {request.resource_code}")
         if entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:

@@ -368,7 +368,8 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
         access = AccessRequest(system_id=request.system_id, department_code=request.department_code,
                                resource_code=request.resource_code, purpose=request.purpose,
                                items=tuple(request.items), method=request.method,
-                               exclude_grant_ids=frozenset(request.exclude_grant_ids))
+                               exclude_grant_ids=frozenset(request.exclude_grant_ids),
+                               only_grant_id=request.only_grant_id, min_entry_version=request.min_entry_version)
         decision = await self._authorizer.check(caller, access)
         return authorization_pb2.CheckResponse(decision=_decision_pb(decision))
 

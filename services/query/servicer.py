@@ -190,25 +190,22 @@ async def _under_its_grant(deps: Dependencies, key: DecisionKey, sent: int, bega
     its access record does not name and whose quota it never counted, and it ended complete, the caller told
     nothing. An export is answered under one grant (R-APP-4: a revocation takes effect at once, on it too): it goes
     on under that one as it is now (narrowed, the rows still to come narrowed), or stops saying why that grant no
-    longer serves it and that another would, to export again under."""
-    left_out = (now.grant_id, *(grant_id for grant_id, _ in began.replaced))
-    if began.grant_id in left_out:  # the grant ``now`` names was used up before the export began under its own
-        left_out = tuple(grant_id for grant_id in left_out if grant_id != began.grant_id)
-    own = await deps.decisions.without(key, left_out)
+    longer serves it (the decision under it alone says: REVOKED with the 审批人's reason, EXPIRED with its term, or
+    the system, purpose, method or items it was narrowed to leave out) and that another would, to export again
+    under. It said "revoked, expired, or narrowed" and NOT_GRANTED, whichever it was: the department could not tell
+    whether to apply again, ask for an extension or ask what was cut."""
+    own = await deps.decisions.under(key, began.grant_id)
     if own.allowed and own.grant_id == began.grant_id:
         return own
-    if not own.allowed and own.deny_reason != "QUOTA_EXHAUSTED":
-        why = own.message or f"grant {began.grant_id} no longer covers this export"
-        reason = own.deny_reason
+    if not own.allowed and own.message:
+        why, reason = own.message, own.deny_reason
     else:
-        # Asked without the other grant, the authorization service says only that none is left: the one begun
-        # under is no longer in force for this system, purpose and method (revoked, expired or narrowed so).
-        why = (f"grant {began.grant_id}, which this export began under, is no longer in force for it (revoked, "
-               "expired, or narrowed to leave out this system, purpose or batch download)")
-        reason = "NOT_GRANTED"
-    raise permission_denied(reason, f"{why}; grant {now.grant_id} of your department would serve it now, as it "
-                            f"gives it: export again to download under that one (the export stopped after {sent} "
-                            "rows)")
+        why = (f"grant {began.grant_id}, which this export began under, no longer gives it what it began with "
+               "(narrowed to leave out the items or the unmasking it gave)")
+        reason = own.basic_only_reason or "NOT_GRANTED"
+    raise permission_denied(reason, f"this export began under grant {began.grant_id}: {why}; grant {now.grant_id} "
+                            "of your department would serve it now, as it gives it: export again to download under "
+                            f"that one (the export stopped after {sent} rows)")
 
 
 def purpose_name(value: int) -> str:

@@ -633,6 +633,29 @@ async def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing_and_s
     assert reason(refusal) == "GRANT_LAPSED" and f"grant {grant.id}" in str(refusal.details())
 
 
+async def test_an_item_the_catalog_masks_from_now_on_is_masked_whichever_service_hears_it_first(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalogue update marks status sensitive (masked in full). Query and authorization each drop the entry when
+    they hear its change event: query heard it first, dropped its decisions and asked again, and authorization, which
+    had not heard it yet, decided on the version before, status unmasked; query kept that decision for its TTL and
+    the value went out whole. Here authorization never hears it (its entry copy lives its minute): query asks for a
+    decision on the version it answers with, and status comes back masked."""
+    user = mesh.department("masked-later")
+    key = list(mesh.persons)[5]
+    code, items, _ = await _granted_one_item(mesh, user, 4, "status")
+    status = mesh.persons[key]["status"]
+    assert (await query(mesh, user, code, key, WORK, ["status"])).values["status"] == status
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    masked = [cat.DataItem(**{**{f.name: getattr(i, f.name) for f, _ in i.ListFields()}, "sensitive": True,
+                              "mask_rule": "full"}) if i.machine_name == "status" else i for i in items]
+    await _republished(mesh, code, masked)
+    answered = await _asked_until(lambda: query(mesh, user, code, key, WORK, ["status"]),
+                                  lambda outcome: isinstance(outcome, query_pb2.QueryResponse)
+                                  and "status" in outcome.masked_items)
+    assert isinstance(answered, query_pb2.QueryResponse) and answered.values["status"] == "*" * len(status)
+
+
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
     """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
     naming no items was answered under it, its id in the access record and the call counted against its quota."""
@@ -912,15 +935,18 @@ async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbe
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
     """A department's 前置机 shares 联系电话, which its catalog entry masks by the phone rule. A desk claims the number
     as a form prints it (138 1234 5678, 138-1234-5678, +86 138…): it was 不一致 of the record's 13812345678, a blank
-    between digits counting. It is 一致; another number, or the same grouping of another item, is not."""
+    between digits counting. It is 一致; another number, or the same grouping of another item, is not. So is a number
+    the entry does not mask, named a 电话 (it was 不一致: the phone rule, which marked a phone item, masks only)."""
     code = f"202001/{mesh.rng.randrange(1, 10**6):06d}"
     items = [cat.DataItem(name="受理编号", machine_name="case_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           identifier=cat.IDENTIFIER_KIND_TEXT),
              cat.DataItem(name="联系电话", machine_name="contact_phone", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           sensitive=True, mask_rule="phone"),
-             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20)]
+             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20),
+             cat.DataItem(name="受理窗口电话", machine_name="office_phone", data_type=cat.DATA_TYPE_CHARACTER,
+                          length=20)]
     record = provider_pb2.Record(key="SL-0001", values={"case_no": "SL-0001", "contact_phone": "13812345678",
-                                                        "remark": "13812345678"})
+                                                        "remark": "13812345678", "office_phone": "0571-87654321"})
     async with front_end([record], mesh.provider.department_code, [item.machine_name for item in items]) as target:
         new = entry(code, "社会救助申请联系信息", cat.CATEGORY_THEME, "社会保障", mesh.provider, items, "cases",
                     common.SHARE_TYPE_UNCONDITIONAL, [ONLINE])
@@ -933,6 +959,12 @@ async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh:
     assert [item["contact_phone"] for item in outcomes] == [query_pb2.VERIFY_OUTCOME_MATCH] * 3 + [
         query_pb2.VERIFY_OUTCOME_MISMATCH]
     assert {item["remark"] for item in outcomes} == {query_pb2.VERIFY_OUTCOME_MISMATCH}
+    # A number the catalog does not mask (the window's public line, no mask rule allowed) is read so by its name.
+    office = [(await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key="SL-0001", claims={"office_phone": claimed}, purpose=CHECK),
+        metadata=mesh.md(mesh.other), timeout=10)).outcomes["office_phone"]
+        for claimed in ("(0571) 8765 4321", "0571 8765 4322")]
+    assert office == [query_pb2.VERIFY_OUTCOME_MATCH, query_pb2.VERIFY_OUTCOME_MISMATCH]
 
 
 async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_reading_it(mesh: Mesh) -> None:
