@@ -34,6 +34,7 @@ from services.runtime.errors import (
     BLANK_LETTERS,
     FieldViolation,
     invalid_argument,
+    one_line_break,
     reason_violation,
     says_something,
 )
@@ -415,15 +416,6 @@ def _check_placement(report: _Report, entry: Entry, prefix: str) -> None:
 #: project code or a name matched no filter or GetProjectStatus call written without them.
 TRIMMED_FIELDS = ("name", "summary", "subject", "provider_name", "format_type", "share_condition", "legal_basis",
                   "open_condition", "project_code")
-
-
-def one_line_break(text: str) -> str:
-    """``text`` with each line break written as one LF. A browser submits a textarea's line breaks as CRLF (the HTML
-    form encoding), while the console's own count (console.js) and a business system's API call write LF: a summary
-    of 256 characters by the count the form showed was refused as 262, and an entry catalogued through the API with a
-    summary of several lines, opened in the console's 编目 and saved as it was read, drafted a version changing
-    nothing for the authority to review."""
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def trimmed(entry: Entry) -> Entry:

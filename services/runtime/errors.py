@@ -120,6 +120,15 @@ def one_line_violation(field: str, text: str) -> FieldViolation | None:
     return FieldViolation(field, f"must be one line of visible text: {problem}")
 
 
+def one_line_break(text: str) -> str:
+    """``text`` with each line break written as one LF. A browser submits a textarea's line breaks as CRLF (the HTML
+    form encoding), while the console's own count (console.js) and a business system's API call write LF: free
+    text of several lines (a catalog entry's summary, a mandate change's description, a dispute's evidence or
+    answer) is stored and counted so, or a text the form counted within its limit was refused as longer (each line
+    break twice), and the same text sent from the console and from the API was two texts."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 @dataclass
 class ServiceError(Exception):
     """An expected failure with the status, reason and message the caller should see."""

@@ -277,6 +277,31 @@ async def test_line_breaks_sent_as_a_browser_form_sends_them_count_and_compare_a
     assert (edited.version, edited.summary) == (2, lines.replace("\r\n", "\n"))
 
 
+async def test_reasons_and_mandate_changes_sent_as_a_browser_form_sends_them_count_and_keep_lf(
+        catalog: Client) -> None:
+    """The console's 退回理由, 撤销理由 and 职能变更 boxes send their line breaks as CRLF, as a browser's form does:
+    a text the page counted 2000 characters (console.js counts a line break once) was refused as 2004, one within
+    it was stored with CRLF, and a mandate change reported again from the API (LF) was recorded as a second
+    change, the department listed twice as overdue. They are counted, kept and matched with LF, as an entry's
+    text is."""
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    await catalog.submit(draft.code, owner)
+    long_text = "\r\n".join(["改" * 399] * 5) + "正"  # 2000 characters, line breaks counted once
+    returned = await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, long_text)
+    assert returned.return_reason == long_text.replace("\r\n", "\n")
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="不再发布：\r\n职能划转"),
+                             owner)).entry
+    assert retired.retire_reason == "不再发布：\n职能划转"
+    changed, idle = _stamp(dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)), department()  # idle: no update since
+    for description in (long_text, long_text.replace("\r\n", "\n")):  # from the console, then from the API
+        await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+            department_code=idle.department_code, description=description, change_time=changed), idle)
+    listed = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(
+        department_code=idle.department_code), idle)).updates
+    assert [u.description for u in listed] == [long_text.replace("\r\n", "\n")]
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one
