@@ -32,7 +32,9 @@ from services.catalog.model import (
 )
 from services.runtime.errors import (
     BLANK_LETTERS,
+    HIDDEN_FORMATTING,
     FieldViolation,
+    hidden_formatting,
     invalid_argument,
     one_line_break,
     reason_violation,
@@ -170,6 +172,18 @@ class _Report:
             return False
         return True
 
+    def free_text(self, path: str, value: str, limit: int) -> bool:
+        """Text of several lines shown to other departments and kept in the trail (a summary, a condition, a legal
+        basis, a reason): besides :meth:`text`, no direction override, zero-width or control character
+        (services.runtime.errors.hidden_formatting), which showed the provider, the applicant and the authority
+        another text than the one stored and matched; line breaks, tabs and full-width spaces are taken."""
+        if not self.text(path, value, limit):
+            return False
+        if (problem := hidden_formatting(value)) is not None:
+            self.add(path, f"{HIDDEN_FORMATTING}: {problem}")
+            return False
+        return True
+
     def name(self, path: str, value: str, required: bool = False, limit: int = MAX_NAME) -> bool:
         """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
         no control or invisible formatting character (a zero-width space, a right-to-left override that shows
@@ -252,7 +266,7 @@ def require_subject_numbered(entry: Entry) -> None:
 
 def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
     report.name(f"{prefix}.name", entry.name, required=True)
-    report.text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
+    report.free_text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
     if report.text(f"{prefix}.provider_department_code", entry.provider_department_code, MAX_SHORT_TEXT,
                    required=True):
         problem = credit_code_error(entry.provider_department_code)
@@ -360,9 +374,9 @@ def _check_key_item(report: _Report, entry: Entry, prefix: str) -> None:
 def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
     """共享属性: conditions, legal basis and methods per share type (R-SHR-1..3)."""
     share_ok = report.enum(f"{prefix}.share_type", ShareType, entry.share_type)
-    report.text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
-    report.text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
-    report.text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
     seen: set[int] = set()
     for index, method in enumerate(entry.share_methods):
         path = f"{prefix}.share_methods[{index}]"
@@ -545,7 +559,7 @@ def _hidden_character(value: str) -> int | None:
 def check_reason(reason: str, field: str = "reason") -> None:
     """Optional free text kept in the audit trail."""
     report = _Report()
-    report.text(field, reason, MAX_LONG_TEXT)
+    report.free_text(field, reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 
@@ -567,9 +581,12 @@ def check_review(code: str, decision: int, reason: str) -> None:
         report.add("code", problem)
     if decision not in (ReviewDecision.PUBLISH, ReviewDecision.RETURN):
         report.add("decision", "must be PUBLISH or RETURN")
-    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN \
-            and not says_something(reason):
-        report.add("reason", "is required when returning (words, not only punctuation): say what must be reworked")
+    if report.text("reason", reason, MAX_LONG_TEXT):
+        if decision == ReviewDecision.RETURN and not says_something(reason):
+            report.add("reason", "is required when returning (words, not only punctuation): say what must be "
+                                 "reworked")
+        else:
+            report.free_text("reason", reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 

@@ -302,6 +302,26 @@ async def test_reasons_and_mandate_changes_sent_as_a_browser_form_sends_them_cou
     assert [u.description for u in listed] == [long_text.replace("\r\n", "\n")]
 
 
+async def test_free_text_holding_a_direction_override_is_refused_naming_the_field_and_where(catalog: Client) -> None:
+    """An entry's summary, a return reason and a mandate change's description took a right-to-left override as
+    sent (依据《<U+202E>例条》 shown reversed to the applicant, the reviewer and in the history, "Trojan Source"): each
+    is refused INVALID_ARGUMENT on its field, naming the character and where it is; CJK text, a full-width space and
+    line breaks are taken as before."""
+    owner = department()
+    _, fields, message = await fails(catalog.create(make_entry(owner.department_code, summary="全员人口\u202e信息")),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.summary"] and "character 5 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in message, message
+    draft = await catalog.create(make_entry(owner.department_code, summary="全员人口　身份信息\n户籍信息"))
+    await catalog.submit(draft.code, owner)
+    _, fields, message = await fails(catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "请补充\u200b摘要"),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"] and "character 4 is U+200B (ZERO WIDTH SPACE)" in message, message
+    _, fields, message = await fails(catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=owner.department_code, description="承接\u2067登记职能"), owner),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["description"] and "character 3 is U+2067 (RIGHT-TO-LEFT ISOLATE)" in message, message
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one
