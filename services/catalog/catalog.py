@@ -367,7 +367,10 @@ class Catalog:
         if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
-        return lifecycle.shown_to(caller, entry)
+        shown = lifecycle.shown_to(caller, entry)
+        if privileged:
+            shown.returns = (await self._store.returns(code, [shown.version])).get(shown.version, [])
+        return shown
 
     async def versions(self, caller: Caller, code: str, page_size: int, page_token: str) -> Page:
         """A page of the versions the caller may see, oldest first.
@@ -390,6 +393,10 @@ class Catalog:
         lifecycle.require_servable(newest, self._zone)
         found = await self._store.versions(code, public_only, after[0] if after else 0, size + 1)
         shown = [lifecycle.shown_to(caller, entry) for entry in found[:size]]
+        if not public_only and shown:  # the provider's and the authority's: each version's returns
+            returns = await self._store.returns(code, [entry.version for entry in shown])
+            for entry in shown:
+                entry.returns = returns.get(entry.version, [])
         token = paging.encode((shown[-1].version,), request) if len(found) > size else ""
         return Page(shown, token)
 

@@ -432,6 +432,30 @@ async def test_return_needs_a_reason_and_returned_entries_are_reworked(catalog: 
     assert (await catalog.review(draft.code)).state == pb.ENTRY_STATE_PUBLISHED
 
 
+async def test_a_versions_returns_stay_readable_after_it_is_submitted_again(catalog: Client) -> None:
+    """A returned version is reworked in place and submitted again under its number, and its return_reason is
+    cleared: what the authority had asked for was then kept only in the catalog's trail (entry_events), which no
+    call reads. The provider's 编目员 resubmitting a second time, or the reviewer checking that the rework answered
+    the return, could not read it. GetEntry and ListEntryVersions now give the version's returns, oldest first,
+    with when and who, to the provider and the authority; other departments do not see them."""
+    owner, reader = department(), department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    asked = ["摘要不完整：\n请补充数据来源", "共享方式应为联机查询"]
+    for reason in asked:
+        await catalog.submit(draft.code, owner)
+        await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, reason)
+    await catalog.submit(draft.code, owner)
+    listed = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), owner)).versions
+    for seen in (await catalog.get(draft.code, owner), await catalog.get(draft.code, AUTHORITY), *listed):
+        assert (seen.version, seen.state, seen.return_reason) == (1, pb.ENTRY_STATE_SUBMITTED, "")
+        assert [r.reason for r in seen.returns] == asked
+        assert {r.returned_by.id for r in seen.returns} == {AUTHORITY_REVIEWER.system_id}
+        assert seen.returns[0].time.ToDatetime() <= seen.returns[1].time.ToDatetime()
+    await catalog.review(draft.code)
+    assert not (await catalog.get(draft.code, reader)).returns
+    assert [r.reason for r in (await catalog.get(draft.code, owner)).returns] == asked
+
+
 async def test_update_mask_is_required_and_checked(catalog: Client) -> None:
     owner = department()
     draft = await catalog.create(make_entry(owner.department_code))
