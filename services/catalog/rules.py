@@ -80,8 +80,9 @@ UPDATABLE_FIELDS = (
     "project_code",
 )
 UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
+#: Every other field of Entry: an update mask naming one is told it cannot be changed, not that it is unknown.
 OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time",
-                      "etag", "retire_reason")
+                      "etag", "retire_reason", "submitted_by", "reviewed_by", "returns")
 
 
 def code_error(code: str) -> str | None:

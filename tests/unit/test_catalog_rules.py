@@ -432,3 +432,18 @@ def test_free_text_holding_an_invisible_formatting_character_is_refused_naming_t
     rules.check_review("101001/000001", ReviewDecision.RETURN, plain)
     rules.check_reason(plain)
     rules.check_mandate_change(DEPARTMENT, plain, now, now)
+
+
+def test_an_update_mask_naming_an_output_only_field_is_told_it_cannot_be_changed() -> None:
+    """UpdateEntry with update_mask ["submitted_by"] (or reviewed_by, returns) was told "unknown field
+    'submitted_by': expected one of name, summary, …", though the entry it had just read holds that field: every
+    field of Entry is either one an update may name or one it is told cannot be changed."""
+    from govshare.catalog.v1 import catalog_pb2
+
+    fields = [field.name for field in catalog_pb2.Entry.DESCRIPTOR.fields]
+    assert [name for name in fields if name not in (*rules.UPDATABLE_FIELDS, *rules.OUTPUT_ONLY_FIELDS)] == []
+    with pytest.raises(ServiceError) as refused:
+        rules.mask_paths(["summary", "submitted_by", "returns"])
+    assert [(v.field, v.description) for v in refused.value.violations] == [
+        ("update_mask.paths[1]", "submitted_by cannot be changed"),
+        ("update_mask.paths[2]", "returns cannot be changed")]
