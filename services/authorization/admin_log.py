@@ -170,7 +170,7 @@ class AdminLog:
         problems = pagination.page_size_violations(size)
         if where.actor_department_code and (error := credit_code_error(where.actor_department_code)):
             problems.append(FieldViolation("actor_department_code", error))
-        if where.action and (violation := text_violation("action", where.action, _MAX_TEXT)):
+        if where.action and (violation := text_violation("action", where.action, _MAX_TEXT, own_invisible_check=True)):
             problems.append(violation)
         elif where.action and (problem := action_problem(where.action, where.action not in ACTIONS and
                                                          await self._store.admin_action_recorded(where.action))):

@@ -197,6 +197,7 @@ class Catalog:
         returned, edited in place and submitted again keeps its number, and a review from a page shown before
         published content its reviewer never saw."""
         step = "catalog.return" if decision == ReviewDecision.RETURN else "catalog.publish"
+        reason = rules.one_line_break(reason)  # the console's 退回理由 box sends CRLF: counted and kept as LF
         async with self._refusals_logged(caller, step, code):
             duties.require_person(caller, REVIEWER, "review catalog entries")
             lifecycle.require_authority(caller, "review catalog entries")
@@ -301,6 +302,7 @@ class Catalog:
         """Closes an entry: its published version and any version in progress become RETIRED; an entry never
         published is withdrawn the same way (its draft, returned or submitted version becomes RETIRED)."""
         rules.check_code(code)
+        reason = rules.one_line_break(reason)  # the console's 撤销理由 box sends CRLF: counted and kept as LF
         rules.check_reason(reason)
         await self._still_theirs(caller, "catalog.retire", code)
         now = _now()
@@ -332,6 +334,9 @@ class Catalog:
         change reported again is the one recorded (store.add_mandate_change): its due time is answered."""
         now = _now()
         change_time = change_time or now
+        # The console's 职能变更 box sends its line breaks as CRLF, an API call as LF: counted, stored and matched
+        # with a report of the same change as LF, as an entry's text is (rules.trimmed).
+        description = rules.one_line_break(description)
         rules.check_mandate_change(department_code, description, change_time, now)
         # The department code was checked above: the refused report's target, as an accepted one's.
         async with refusals_logged(self._store.record_admin, caller, "catalog.report_mandate_change", department_code):
@@ -362,7 +367,10 @@ class Catalog:
         if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
-        return lifecycle.shown_to(caller, entry)
+        shown = lifecycle.shown_to(caller, entry)
+        if privileged:
+            shown.returns = (await self._store.returns(code, [shown.version])).get(shown.version, [])
+        return shown
 
     async def versions(self, caller: Caller, code: str, page_size: int, page_token: str) -> Page:
         """A page of the versions the caller may see, oldest first.
@@ -385,6 +393,10 @@ class Catalog:
         lifecycle.require_servable(newest, self._zone)
         found = await self._store.versions(code, public_only, after[0] if after else 0, size + 1)
         shown = [lifecycle.shown_to(caller, entry) for entry in found[:size]]
+        if not public_only and shown:  # the provider's and the authority's: each version's returns
+            returns = await self._store.returns(code, [entry.version for entry in shown])
+            for entry in shown:
+                entry.returns = returns.get(entry.version, [])
         token = paging.encode((shown[-1].version,), request) if len(found) > size else ""
         return Page(shown, token)
 

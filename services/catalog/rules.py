@@ -32,8 +32,11 @@ from services.catalog.model import (
 )
 from services.runtime.errors import (
     BLANK_LETTERS,
+    HIDDEN_FORMATTING,
     FieldViolation,
+    hidden_formatting,
     invalid_argument,
+    one_line_break,
     reason_violation,
     says_something,
 )
@@ -77,8 +80,9 @@ UPDATABLE_FIELDS = (
     "project_code",
 )
 UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
+#: Every other field of Entry: an update mask naming one is told it cannot be changed, not that it is unknown.
 OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time",
-                      "etag", "retire_reason")
+                      "etag", "retire_reason", "submitted_by", "reviewed_by", "returns")
 
 
 def code_error(code: str) -> str | None:
@@ -169,6 +173,18 @@ class _Report:
             return False
         return True
 
+    def free_text(self, path: str, value: str, limit: int) -> bool:
+        """Text of several lines shown to other departments and kept in the trail (a summary, a condition, a legal
+        basis, a reason): besides :meth:`text`, no direction override, zero-width or control character
+        (services.runtime.errors.hidden_formatting), which showed the provider, the applicant and the authority
+        another text than the one stored and matched; line breaks, tabs and full-width spaces are taken."""
+        if not self.text(path, value, limit):
+            return False
+        if (problem := hidden_formatting(value)) is not None:
+            self.add(path, f"{HIDDEN_FORMATTING}: {problem}")
+            return False
+        return True
+
     def name(self, path: str, value: str, required: bool = False, limit: int = MAX_NAME) -> bool:
         """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
         no control or invisible formatting character (a zero-width space, a right-to-left override that shows
@@ -251,7 +267,7 @@ def require_subject_numbered(entry: Entry) -> None:
 
 def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
     report.name(f"{prefix}.name", entry.name, required=True)
-    report.text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
+    report.free_text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
     if report.text(f"{prefix}.provider_department_code", entry.provider_department_code, MAX_SHORT_TEXT,
                    required=True):
         problem = credit_code_error(entry.provider_department_code)
@@ -359,9 +375,9 @@ def _check_key_item(report: _Report, entry: Entry, prefix: str) -> None:
 def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
     """共享属性: conditions, legal basis and methods per share type (R-SHR-1..3)."""
     share_ok = report.enum(f"{prefix}.share_type", ShareType, entry.share_type)
-    report.text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
-    report.text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
-    report.text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
     seen: set[int] = set()
     for index, method in enumerate(entry.share_methods):
         path = f"{prefix}.share_methods[{index}]"
@@ -415,15 +431,6 @@ def _check_placement(report: _Report, entry: Entry, prefix: str) -> None:
 #: project code or a name matched no filter or GetProjectStatus call written without them.
 TRIMMED_FIELDS = ("name", "summary", "subject", "provider_name", "format_type", "share_condition", "legal_basis",
                   "open_condition", "project_code")
-
-
-def one_line_break(text: str) -> str:
-    """``text`` with each line break written as one LF. A browser submits a textarea's line breaks as CRLF (the HTML
-    form encoding), while the console's own count (console.js) and a business system's API call write LF: a summary
-    of 256 characters by the count the form showed was refused as 262, and an entry catalogued through the API with a
-    summary of several lines, opened in the console's 编目 and saved as it was read, drafted a version changing
-    nothing for the authority to review."""
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def trimmed(entry: Entry) -> Entry:
@@ -553,7 +560,7 @@ def _hidden_character(value: str) -> int | None:
 def check_reason(reason: str, field: str = "reason") -> None:
     """Optional free text kept in the audit trail."""
     report = _Report()
-    report.text(field, reason, MAX_LONG_TEXT)
+    report.free_text(field, reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 
@@ -575,9 +582,12 @@ def check_review(code: str, decision: int, reason: str) -> None:
         report.add("code", problem)
     if decision not in (ReviewDecision.PUBLISH, ReviewDecision.RETURN):
         report.add("decision", "must be PUBLISH or RETURN")
-    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN \
-            and not says_something(reason):
-        report.add("reason", "is required when returning (words, not only punctuation): say what must be reworked")
+    if report.text("reason", reason, MAX_LONG_TEXT):
+        if decision == ReviewDecision.RETURN and not says_something(reason):
+            report.add("reason", "is required when returning (words, not only punctuation): say what must be "
+                                 "reworked")
+        else:
+            report.free_text("reason", reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 

@@ -259,7 +259,8 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
     one line (the console's access list, its CSV, the persons' view, a terminal), so a character nobody sees there
     (a line break, an escape sequence, a right-to-left override that turns the line around) is refused too.
     At most 256 characters are read: a constant-time check on the query path."""
-    violation = text_violation("purpose.text", text, audit.MAX_TEXT) or one_line_violation("purpose.text", text)
+    violation = text_violation("purpose.text", text, audit.MAX_TEXT, own_invisible_check=True) \
+        or one_line_violation("purpose.text", text)
     return [violation] if violation is not None else []
 
 
