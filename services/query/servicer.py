@@ -30,7 +30,7 @@ from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, not_an_item, valid_resource_code
 from services.query.verify_requests import claims_sent, verify_request_reader
-from services.runtime import duties
+from services.runtime import callers_time, duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
@@ -309,7 +309,7 @@ def _late_write_done(future: asyncio.Future) -> None:
 
 async def _record_refusal_in_callers_time(deps: Dependencies, access: Access) -> None:
     """Records a call refused at its caller's deadline (its provider or the authorization service had not answered
-    in time), and gives its call back to its grant's quota, waiting for them half the time left at most: the
+    in time), and gives its call back to its grant's quota, waiting for them a quarter of the time left at most: the
     refusal must leave before the deadline. The foundation service waiting on a hung PostgreSQL had not answered a
     Query sent with 2 s, and the refusal then waited on the same PostgreSQL for its record, past the deadline: the
     caller read the edge's DEADLINE_EXCEEDED naming nothing, where with a longer deadline it read UNAVAILABLE
@@ -323,7 +323,8 @@ async def _record_refusal_in_callers_time(deps: Dependencies, access: Access) ->
         _LATE_WRITES.add(write)
         write.add_done_callback(_late_write_done)
     remaining = time_remaining()
-    done, _ = await asyncio.wait(writes, timeout=None if remaining is None else max(remaining / 2, 0.0))
+    done, _ = await asyncio.wait(writes, timeout=None if remaining is None
+                                 else max(remaining * callers_time.ANSWER_RECORD_SHARE, 0.0))
     for write in done:
         write.result()
 

@@ -20,19 +20,23 @@ from services.runtime.pagination import time_remaining
 T = TypeVar("T")
 
 #: How long before its caller's deadline a call still waiting for another service is answered that it did not
-#: answer: at most this, and a tenth of the time it had left, less AFTER_RUNTIME_CUT_SECONDS. What writing its
-#: access record and answering through the edge take, so that a service answering within the caller's time still
-#: answers it. 0.1 s was too little on a busy machine: with the foundation service waiting on a hung PostgreSQL,
-#: Queries given 2 s were answered ~95 ms before their deadline and read DEADLINE_EXCEEDED at the edge, naming
-#: nothing (test_outage, with other test runs on the same 2 cores). Never more than the runtime's own margin
-#: (server.ANSWER_MARGIN_SECONDS), whose look for a hung PostgreSQL must come first.
-ANSWER_MARGIN_SECONDS = 0.25
+#: answer: a fifth of the time it had left, at most this. What writing its access record (ANSWER_RECORD_SHARE of
+#: what is left then) and answering through the edge take on a busy machine, so that a service answering within the
+#: caller's time still answers it. A tenth (0.2 s of 2 s), the record then given half of what was left, had the
+#: answer leave ~0.1 s before the deadline: with PostgreSQL hung, Queries given 2 s were answered 1.96 s after
+#: they were sent at load average 9-13 on 2 cores (test_outage, measured), 20 ms before the edge's own cut
+#: (gateway.edge.DEADLINE_MARGIN_SECONDS), and in every whole-suite CI run of 2026-12-05 one of them read the edge's
+#: DEADLINE_EXCEEDED, naming nothing. Given up before the runtime's own look for a hung PostgreSQL (server.
+#: ANSWER_MARGIN_SECONDS, a tenth) is safe: the record's wait (an asyncio.wait on the writer's future) is not taken
+#: for a wait on PostgreSQL, so the refusal still names the service that did not answer.
+ANSWER_MARGIN_SECONDS = 0.5
 
-#: The runtime looks once, at min(0.5 s, a tenth of the call's time) before its deadline, for a call waiting on
-#: PostgreSQL or Redis (services.runtime.server._answer_within): a wait given up just before that look had the
-#: access record's write, then under way, answered as a hung PostgreSQL (DEPENDENCY_UNAVAILABLE). Given up this
-#: much after it, the runtime has let the call run on.
-AFTER_RUNTIME_CUT_SECONDS = 0.005
+#: The share of the call's time a call waits before it is answered that another service did not answer.
+ANSWER_SHARE = 0.2
+
+#: The share of what is left, once given up, that the refusal waits for its access record (a healthy PostgreSQL
+#: takes it in milliseconds; a hung one is not waited for past it, the write going on).
+ANSWER_RECORD_SHARE = 0.25
 
 
 async def within_callers_time(waiting: Awaitable[T], not_in_time: Callable[[], Exception]) -> T:
@@ -43,8 +47,7 @@ async def within_callers_time(waiting: Awaitable[T], not_in_time: Callable[[], E
     if remaining is None:
         return await waiting
     try:
-        async with asyncio.timeout(remaining - min(ANSWER_MARGIN_SECONDS, remaining / 10)
-                                   + AFTER_RUNTIME_CUT_SECONDS) as budget:
+        async with asyncio.timeout(remaining - min(ANSWER_MARGIN_SECONDS, remaining * ANSWER_SHARE)) as budget:
             return await waiting
     except TimeoutError:
         if not budget.expired():
