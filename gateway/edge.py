@@ -1669,10 +1669,14 @@ JWT_FAILURES = (
 )
 
 
+_AUDIENCE_FAILURE = "Audiences in Jwt are not allowed"
+_WRONG_AUDIENCE = "jwt_authn_access_denied{" + _AUDIENCE_FAILURE.replace(" ", "_") + "}"
+
+
 def _jwt_failure_words(failure: str, zone: str) -> str:
     """Envoy's words for a refused token, and for a wrong audience which audience this edge takes: a token of the
     other zone's platform (signed with a copy of the same key) is told so, not a bare "not allowed"."""
-    if failure != "Audiences in Jwt are not allowed":
+    if failure != _AUDIENCE_FAILURE:
         return failure
     return (f"{failure} (this edge is the {zone} zone's and takes tokens issued for it, audience {audience(zone)}: "
             "a token of another zone's platform is refused here)")
@@ -1866,7 +1870,12 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
                          grpc.StatusCode.UNAUTHENTICATED, _NO_BEARER_REFUSED),
-               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
+               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's; a wrong
+               # audience's with the zone this edge takes, as a gRPC caller is told (_token_replies).
+               {**_rest_reply(_both(_status_is(403), _details_start((_WRONG_AUDIENCE,))),
+                              grpc.StatusCode.UNAUTHENTICATED, token.replace(
+                                  "%LOCAL_REPLY_BODY%", _jwt_failure_words(_AUDIENCE_FAILURE, settings.zone))),
+                "status_code": 401},
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],
                *_token_replies(token, settings.zone),

@@ -397,7 +397,7 @@ async def test_a_token_for_another_audience_says_so(channel: grpc.aio.Channel, k
 
 
 async def test_a_token_of_another_zones_platform_is_refused_naming_the_zone(
-        channel: grpc.aio.Channel, backend: RunningServer, keys: PlatformKeys) -> None:
+        channel: grpc.aio.Channel, backend: RunningServer, keys: PlatformKeys, edge: Edge) -> None:
     """Every token's audience was govshare-gateway in both zones: an intranet installed with a copy of the
     extranet's signing key accepted the extranet's tokens, at the edge and in every backend. The audience names the
     zone (govshare-gateway.extranet): the edge (of the extranet here) refuses the intranet's tokens saying which
@@ -406,6 +406,8 @@ async def test_a_token_of_another_zones_platform_is_refused_naming_the_zone(
     refused = await refusal(channel, (("authorization", f"Bearer {intranet}"),))
     assert "Audiences in Jwt are not allowed (this edge is the extranet zone's" in refused
     assert "audience govshare-gateway.extranet" in refused
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": f"Bearer {intranet}"})
+    assert status == 401 and "this edge is the extranet zone's" in str(body["message"]), body
     await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{backend.port}") as direct:
         error = await failure(get_entry(direct)(catalog_pb2.GetEntryRequest(code="x"),
