@@ -64,7 +64,7 @@ from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import CALLERS_TIMEOUT_HEADER, MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO, collector_port
-from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
+from services.runtime.tokens import ISSUER, LEEWAY_SECONDS, LEGACY_AUDIENCE, audience
 
 JWT_PROVIDER = "govshare"
 JWT_PAYLOAD = "jwt_payload"
@@ -1254,7 +1254,11 @@ def _rest_route(settings: Settings) -> dict[str, object]:
 # -- filters -----------------------------------------------------------------------------------------------------
 
 
-def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
+def _jwt_authn(table: RoutingTable, jwks_url: str, zone: str) -> dict[str, object]:
+    """Tokens verified against the platform's keys, of this zone's audience: another zone's platform, installed
+    with a copy of the same signing key, issues tokens this edge refuses. A token of the earlier version's audience
+    (no zone) passes here, for the tokens held across the upgrade; the backends refuse it when it was issued after
+    they started (services.runtime.tokens.TokenVerifier)."""
     rules: list[dict[str, object]] = [{"match": {"path": method}} for method in sorted(ANONYMOUS_METHODS)]
     rules += [{"match": {"prefix": f"/{service}/"}, "requires": {"provider_name": JWT_PROVIDER}}
               for service in table.service_names]
@@ -1262,7 +1266,7 @@ def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         providers={JWT_PROVIDER: {
             "issuer": ISSUER,
-            "audiences": [AUDIENCE],
+            "audiences": [audience(zone), LEGACY_AUDIENCE],
             "remote_jwks": {
                 "http_uri": {"uri": jwks_url, "cluster": _JWKS_CLUSTER, "timeout": "2s"},
                 "cache_duration": _seconds(JWKS_CACHE_SECONDS),
@@ -1466,7 +1470,8 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
         outer, inner = _keep_grpc_status()
         filters += [_rest_replies_filter(table), outer, _transcoder(table, settings.descriptor_set), inner]
-    filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table), _health_filter(),
+    filters += [_jwt_authn(table, settings.jwks_url, settings.zone), _rate_limit(settings), _grpc_stats(table),
+                _health_filter(),
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]
@@ -1664,7 +1669,20 @@ JWT_FAILURES = (
 )
 
 
-def _token_replies(token: str) -> list[dict[str, object]]:
+_AUDIENCE_FAILURE = "Audiences in Jwt are not allowed"
+_WRONG_AUDIENCE = "jwt_authn_access_denied{" + _AUDIENCE_FAILURE.replace(" ", "_") + "}"
+
+
+def _jwt_failure_words(failure: str, zone: str) -> str:
+    """Envoy's words for a refused token, and for a wrong audience which audience this edge takes: a token of the
+    other zone's platform (signed with a copy of the same key) is told so, not a bare "not allowed"."""
+    if failure != _AUDIENCE_FAILURE:
+        return failure
+    return (f"{failure} (this edge is the {zone} zone's and takes tokens issued for it, audience {audience(zone)}: "
+            "a token of another zone's platform is refused here)")
+
+
+def _token_replies(token: str, zone: str) -> list[dict[str, object]]:
     """A refused token's answer to a gRPC(-Web) call, one per known refusal: a trailers-only answer with its words
     (``token`` with the refusal in place of %LOCAL_REPLY_BODY%, which a header cannot hold). A gRPC-Web call got
     HTTP 401 with the words in grpc-message, which grpc-web's and Connect's clients drop for "Http response at 400
@@ -1676,7 +1694,7 @@ def _token_replies(token: str) -> list[dict[str, object]]:
             "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
             expression=f"response.code_details == {json.dumps(details)}")}}
         replies.append(_grpc_reply(when, grpc.StatusCode.UNAUTHENTICATED,
-                                   token.replace("%LOCAL_REPLY_BODY%", failure)))
+                                   token.replace("%LOCAL_REPLY_BODY%", _jwt_failure_words(failure, zone))))
     return replies
 
 
@@ -1852,10 +1870,15 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
                          grpc.StatusCode.UNAUTHENTICATED, _NO_BEARER_REFUSED),
-               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
+               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's; a wrong
+               # audience's with the zone this edge takes, as a gRPC caller is told (_token_replies).
+               {**_rest_reply(_both(_status_is(403), _details_start((_WRONG_AUDIENCE,))),
+                              grpc.StatusCode.UNAUTHENTICATED, token.replace(
+                                  "%LOCAL_REPLY_BODY%", _jwt_failure_words(_AUDIENCE_FAILURE, settings.zone))),
+                "status_code": 401},
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],
-               *_token_replies(token),
+               *_token_replies(token, settings.zone),
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[1:],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[1:],
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,

@@ -495,5 +495,5 @@ class Sessions:
         end = session_end or int(time.time()) + self._settings.session_max_seconds
         issued = tokens.issue_token(self._settings.token_private_key, caller_of(person),
                                     self._settings.session_ttl_seconds, not_before=person.not_before,
-                                    session_end=end)
+                                    session_end=end, zone=self._settings.zone)
         return issued, end

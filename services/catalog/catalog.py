@@ -114,6 +114,7 @@ class Catalog:
             lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
             lifecycle.require_endpoint_owner(caller, draft, None)
         await self._require_not_retired(draft.provider_department_code)
+        await self._still_theirs(caller, "catalog.create", draft.code)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
@@ -136,6 +137,7 @@ class Catalog:
         replaced the first's saved change."""
         fields = rules.mask_paths(paths)
         rules.check_code(patch.code, "entry.code")
+        await self._still_theirs(caller, "catalog.update", patch.code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.update", patch.code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, patch.code)
@@ -175,6 +177,7 @@ class Catalog:
         rules.check_code(code)
         if (known := await self._store.head(code)) is not None:  # asked before the entry's lock is taken
             await self._require_not_retired(known.provider_department_code)
+        await self._still_theirs(caller, "catalog.submit", code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.submit", code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
@@ -237,7 +240,9 @@ class Catalog:
     async def _still_theirs(self, caller: Caller, action: str, code: str) -> None:
         """Refuses a person's session ended (signed out, disabled, re-roled, reset) while the announcement of the
         end has not reached this process (Redis lost it: the verifier learns of it at its reload, a minute later),
-        before their review or retirement: one question to the authorization service, logged when refused."""
+        before their review or retirement, and their draft, edit or submission (a 编目员 who left drafted and
+        submitted entries for that minute, in their department's name): one question to the authorization
+        service, logged when refused."""
         if self._sessions is not None:
             await self._sessions.still_theirs(caller, self._store.record_admin, action,
                                               code if rules.code_error(code) is None else "")
@@ -348,6 +353,9 @@ class Catalog:
                 lifecycle.require_authority(caller, "report a mandate change of another department")
         if self._directory is not None:  # a department the directory does not hold (or retired) updates nothing
             await self._directory.require_in_service(department_code)
+        if self._sessions is not None:
+            await self._sessions.still_theirs(caller, self._store.record_admin, "catalog.report_mandate_change",
+                                              department_code)
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC),
                                self._update_working_days)

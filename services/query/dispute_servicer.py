@@ -96,6 +96,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         # step it tried, as every report made is (R-SEC-3): on the resource when its code has a code's form, never
         # the key, the value or the evidence.
         target = given.resource_code if valid_resource_code(given.resource_code) else ""
+        if deps.sessions is not None:  # an ended session's report, its end not yet heard here (Redis lost it)
+            await deps.sessions.still_theirs(caller, self._recorder(deps), "dispute.report", target)
         async with refusals_logged(self._recorder(deps), caller, "dispute.report", target):
             resource, key = await self._reportable(deps, caller, given)
         now = dt.datetime.now(dt.UTC)

@@ -529,6 +529,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             # will.
             duties.require_role(caller, duties.DATA_OFFICER, f"say that records of {resource.code} changed",
                                 resource.provider_department_code)
+        if deps.sessions is not None:  # an ended session's notice, its end not yet heard here (Redis lost it)
+            await deps.sessions.still_theirs(caller, record, "query.notify_records_changed", resource.code)
         keys = [resource.key(key) for key in request.keys[:MAX_BATCH_KEYS]]
         for index, key in enumerate(keys):
             problem = key_error(resource.key_kind, key)

@@ -164,8 +164,9 @@ async def catalog(base_settings: Settings) -> AsyncIterator[Client]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def intranet(base_settings: Settings) -> AsyncIterator[Client]:
     """The intranet deployment's catalog (same database here; separate clusters in production)."""
-    running, channel = await _start(base_settings.with_overrides(component="catalog", zone="intranet"))
-    yield Client(channel, CallerMetadata.of(base_settings))
+    settings = base_settings.with_overrides(component="catalog", zone="intranet")
+    running, channel = await _start(settings)
+    yield Client(channel, CallerMetadata.of(settings))
     await channel.close()
     await running.stop(0)
 

@@ -65,7 +65,16 @@ from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
 from services.runtime.server import MAX_MESSAGE_BYTES, RunningServer, start_server
 from services.runtime.settings import Settings
-from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_SECONDS, issue_token, key_id
+from services.runtime.tokens import (
+    ALGORITHM,
+    DEFAULT_ZONE,
+    ISSUER,
+    LEEWAY_SECONDS,
+    LEGACY_AUDIENCE,
+    audience,
+    issue_token,
+    key_id,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -295,7 +304,7 @@ def token(keys: PlatformKeys, who: Caller, signing_key: str = "", **claims: obje
     """A token like the platform's (naming the platform key's ``kid``), with some claims replaced, or signed
     by ``signing_key`` instead."""
     now = int(time.time())
-    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": who.system_id, "dept": who.department_code,
+    payload = {"iss": ISSUER, "aud": audience(DEFAULT_ZONE), "sub": who.system_id, "dept": who.department_code,
                "authority": False, "iat": now, "exp": now + 600, **claims}
     platform = ed25519_private_key(keys.token_private_key)
     private = ed25519_private_key(signing_key) if signing_key else platform
@@ -385,6 +394,40 @@ async def test_a_token_accepted_once_is_refused_once_it_expires(channel: grpc.ai
 async def test_a_token_for_another_audience_says_so(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     other = token(keys, caller(), aud="some-other-service")
     assert "Audiences in Jwt are not allowed" in await refusal(channel, (("authorization", f"Bearer {other}"),))
+
+
+async def test_a_token_of_another_zones_platform_is_refused_naming_the_zone(
+        channel: grpc.aio.Channel, backend: RunningServer, keys: PlatformKeys, edge: Edge) -> None:
+    """Every token's audience was govshare-gateway in both zones: an intranet installed with a copy of the
+    extranet's signing key accepted the extranet's tokens, at the edge and in every backend. The audience names the
+    zone (govshare-gateway.extranet): the edge (of the extranet here) refuses the intranet's tokens saying which
+    zone it takes, and a backend reached around it names the zone the token was issued for."""
+    intranet = issue_token(keys.token_private_key, caller(), 600, zone="intranet").token
+    refused = await refusal(channel, (("authorization", f"Bearer {intranet}"),))
+    assert "Audiences in Jwt are not allowed (this edge is the extranet zone's" in refused
+    assert "audience govshare-gateway.extranet" in refused
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {"authorization": f"Bearer {intranet}"})
+    assert status == 401 and "this edge is the extranet zone's" in str(body["message"]), body
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{backend.port}") as direct:
+        error = await failure(get_entry(direct)(catalog_pb2.GetEntryRequest(code="x"),
+                                                metadata=(("authorization", f"Bearer {intranet}"),)))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "issued for the 'intranet' zone, and this is the extranet zone's platform" in error.details()
+
+
+async def test_a_token_of_the_earlier_audience_is_accepted_only_when_issued_before_the_upgrade(
+        channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
+    """The upgrade: a token issued before it names govshare-gateway alone, and lives out its hour (a business
+    system's calls and a person's session go on); one issued after the backend started with zones, by a platform
+    of the earlier version (of either zone), is refused by the backend, which the edge lets through."""
+    now = int(time.time())
+    held = token(keys, caller(), aud=LEGACY_AUDIENCE, iat=now - 86400)
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=(("authorization", f"Bearer {held}"),))
+    later = token(keys, caller(), aud=LEGACY_AUDIENCE)
+    refused = await refusal(channel, (("authorization", f"Bearer {later}"),))
+    assert "names no zone (audience govshare-gateway alone" in refused
+    assert "issued after this service started; this is the extranet zone's platform" in refused
 
 
 @pytest.mark.parametrize("header", ["Bearer not.a.jwt", "Bearer", "Basic dXNlcjpwdw=="])

@@ -1031,6 +1031,90 @@ async def test_a_persons_decisions_outside_authorization_need_their_session_stil
         await foundation_db.close()
 
 
+async def test_a_persons_lesser_actions_after_a_disable_redis_missed_are_refused(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """The decisions above asked authorization for the person's row; their lesser actions trusted the verifier's
+    states for up to a minute after Redis lost the disable: a 编目员 who left drafted, edited and submitted entries
+    in their department's name, reported a mandate change, dropped a resource's records from every cache and
+    reported a dispute, and a 管理员 recomputed a month's snapshots. Each now asks too: refused as every service
+    refuses it, logged with result CREDENTIALS_REVOKED, nothing changed."""
+    import random
+
+    from google.protobuf import field_mask_pb2
+
+    from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
+    from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+    from services.demo import demo_entries
+    from services.foundation import synthetic
+    from services.runtime.duties import ADMINISTRATOR, APPLICANT, DATA_OFFICER
+    from services.runtime.tokens import issue_token
+
+    # One person per action of a service: a refusal teaches that service's states the end, and the same person's
+    # next call there is refused by its verifier, unlogged (query's states are its own: its two reuse two). Without
+    # a password (nothing hashed), their tokens issued as SignIn issues them.
+    officers = [person for person, _ in await asyncio.gather(*(create_person(
+        platform, "police", persons_pb2.PERSON_ROLE_DATA_OFFICER, persons_pb2.PERSON_ROLE_APPLICANT, password="")
+        for _ in range(4)))]
+    administrator, _ = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR, password="")
+
+    def session(person: persons_pb2.Person, *roles: str) -> tuple[tuple[str, str], ...]:
+        caller = Caller(person.id, person.department_code, authority=person.department_code == authority_code,
+                        display_name=person.display_name, roles=roles)
+        return (("authorization", f"Bearer {issue_token(private_key, caller, 600).token}"),)
+
+    private_key = platform.settings["authorization"].token_private_key
+    authority_code = platform.credentials.systems["authority"]["department"]
+    sessions = [*(session(officer, DATA_OFFICER, APPLICANT) for officer in officers),
+                session(administrator, ADMINISTRATOR)]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    drafts = []
+    for _ in range(2):
+        entry = catalog_pb2.Entry()
+        entry.CopyFrom(next(e for e in demo_entries() if e.code == "101001/000001"))  # the police's population
+        entry.code, entry.name = f"101001/{random.randrange(200, 10**6):06d}", "人口变动信息"
+        entry.endpoint.dataset = f"population_{entry.code[-6:]}"
+        drafts.append(entry)
+    drafted, new = drafts
+    await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=drafted),
+                              metadata=platform.person("police", DATA_OFFICER), timeout=10)
+    renamed = catalog_pb2.Entry(code=drafted.code, name="人口变动信息（改）")
+    police = platform.credentials.systems["police"]["department"]
+    citizen = synthetic.person(23, platform.credentials.seed)["citizen_id"]  # loaded by the demo
+    announcements_lost(monkeypatch)
+    for person in [*officers, administrator]:
+        await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
+                                             metadata=platform.metadata("authority"), timeout=10)
+    supervision = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
+    await _all_refused((
+        catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=new), metadata=sessions[0], timeout=10),
+        catalog.UpdateEntry(catalog_pb2.UpdateEntryRequest(
+            entry=renamed, update_mask=field_mask_pb2.FieldMask(paths=["name"])), metadata=sessions[1], timeout=10),
+        catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=drafted.code), metadata=sessions[2], timeout=10),
+        catalog.ReportMandateChange(catalog_pb2.ReportMandateChangeRequest(
+            department_code=police, description="职能调整"), metadata=sessions[3], timeout=10),
+        query_pb2_grpc.QueryServiceStub(platform.channel).NotifyRecordsChanged(
+            query_pb2.NotifyRecordsChangedRequest(resource_code="101001/000001", all_records=True),
+            metadata=sessions[0], timeout=10),
+        dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(dispute_pb2.ReportDisputeRequest(
+            dispute=dispute_pb2.Dispute(resource_code="101001/000001", key=citizen, item="name",
+                                        claimed_value="王小明", evidence="户口簿")), metadata=sessions[1], timeout=10),
+        supervision.ComputeSnapshots(supervision_pb2.ComputeSnapshotsRequest(year=2025, month=1),
+                                     metadata=sessions[4], timeout=10)), "PERSON_DISABLED")
+    monkeypatch.undo()
+    authority = platform.metadata("authority")
+    kept = (await catalog.GetEntry(catalog_pb2.GetEntryRequest(code=drafted.code), metadata=authority,
+                                   timeout=10)).entry
+    assert (kept.name, kept.state) == (drafted.name, catalog_pb2.ENTRY_STATE_DRAFT)
+    with pytest.raises(grpc.aio.AioRpcError) as absent:
+        await catalog.GetEntry(catalog_pb2.GetEntryRequest(code=new.code), metadata=authority, timeout=10)
+    assert absent.value.code() == grpc.StatusCode.NOT_FOUND
+    actions = ("catalog.create", "catalog.update", "catalog.submit", "catalog.report_mandate_change",
+               "query.notify_records_changed", "dispute.report")
+    actors = [person.id for person in officers]
+    await _logged_revoked(platform, [*zip(actions, [*actors, *actors[:2]], strict=True),
+                                     ("supervision.compute_snapshots", administrator.id)])
+
+
 async def _logged_revoked(platform, expected: list[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
     """Waits until the administrative log holds each (action, actor) of ``expected`` with result
     CREDENTIALS_REVOKED: catalog's, query's and foundation's entries are relayed from their outboxes (at once after
