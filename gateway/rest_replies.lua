@@ -30,6 +30,7 @@
 --   where a value or a list of values goes): the transcoder's words named the message holding the field, or
 --   nothing ("purpose: not a valid text as /openapi.yaml writes it", ": Proto field is not repeating, cannot start
 --   list."), or called a list a single value. It is refused before it is transcoded, naming the field (see SHAPE).
+--   So is a single value where a list goes ("items": "name"), which the transcoder read as a one-item list.
 -- - An empty list the caller sent for a field whose empty list a service reads as the widest answer ("items": [],
 --   every item the caller may have): protobuf sends it as no list, and the call answered more than was asked. It is
 --   refused before it is transcoded, naming the field and what leaving it out means (gateway.edge.EMPTY_LIST_MEANS).
@@ -398,6 +399,22 @@ local SHAPE = {
   },
 }
 
+-- A repeated field given one value, not a list ("items": "name", "items": 5, "items": {...} for a list of objects):
+-- the transcoder read it as a list of that one value without a word, and the call answered for one item where the
+-- caller may have meant others, or a value of the wrong field. Refused naming the field; null goes on as before.
+local SINGLE_FOR_LIST = "a single value where a list goes: send the values as a list, [value, ...] (/openapi.yaml "
+    .. "gives each field's type)"
+local OBJECT_FOR_LIST = "one object where a list of objects goes: send them as a list, [{...}, ...] (/openapi.yaml "
+    .. "gives each field's type)"
+
+local function not_a_list(text, pos, path)
+  local first = text:byte(pos)
+  if first == nil or first == 91 or text:find("^null[%s,}]", pos) or text:find("^null$", pos) then
+    return
+  end
+  error({ shape = path, words = first == 123 and OBJECT_FOR_LIST or SINGLE_FOR_LIST })
+end
+
 -- An element of a list of values that is an object.
 local OBJECT_IN_VALUES = "an object in a list of values: send each element as a single value (/openapi.yaml gives "
     .. "each field's type)"
@@ -491,6 +508,9 @@ local function walk_object(text, pos, kind, path)
       if shape == "values" or shape == "strings" then
         listed = shape
       end
+    end
+    if listed then
+      not_a_list(text, skip_space(text, pos + 1), child_path)
     end
     local enum = fields ~= nil and FIELD_ENUMS[kind] ~= nil and FIELD_ENUMS[kind][name] or nil
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed, enum))

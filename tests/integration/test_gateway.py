@@ -1988,6 +1988,8 @@ async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the
     query, entries = "/v1/resources/101001%2F000001:query", "/v1/entries"
     purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
     value = "a single value goes: send the field's one value (/openapi.yaml gives each field's type)"
+    single_for_list = ("a single value where a list goes: send the values as a list, [value, ...] (/openapi.yaml "
+                       "gives each field's type)")
     for url, body, field, description in (
             (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": {}}}', "purpose.text",
              f"an object where {value}"),
@@ -2005,10 +2007,17 @@ async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the
              "an object in a list of values: send each element as a single value (/openapi.yaml gives each field's "
              "type)"),
             (entries, '{"code": "c", "items": [{"name": "n", "sensitive": [true]}]}', "items[0].sensitive",
-             f"a list ([...]) where {value}")):
+             f"a list ([...]) where {value}"),
+            # A single value where a list goes was read as a list of that one value, without a word.
+            (query, f'{{"key": "k", "items": "name", {purpose}}}', "items", single_for_list),
+            (query, f'{{"key": "k", "items": 5, {purpose}}}', "items", single_for_list),
+            (entries, '{"code": "c", "items": {"name": "n"}}', "items",
+             "one object where a list of objects goes: send them as a list, [{...}, ...] (/openapi.yaml gives each "
+             "field's type)")):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
-    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}'):
+    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}',
+                 '{"key": "k", "purpose": null, "items":null}'):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
         assert status != 400, content
 
