@@ -902,11 +902,27 @@ def _preflight_not_admitted(settings: Settings) -> dict[str, object]:
     in the browser's devtools for a page whose only fault was its origin (the console on a new host name, a page
     served from http://localhost:5173), whose method the browser, not the page, chose. Answered here, before the
     transcoder (which would refuse the URL), the token check (a preflight carries no token) and the rate limit."""
+    disabled = {name: {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}
+    keep_status = _any("envoy.extensions.filters.http.lua.v3.LuaPerRoute",
+                       source_code={"inline_string": _KEEP_STATUS.replace("{state}", GRPC_WEB_STATE)})
     return {"match": {"prefix": "/", "headers": _PREFLIGHT},
             "direct_response": {"status": 403, "body": {"inline_string": ORIGIN_NOT_ADMITTED}},
-            "typed_per_filter_config": {name: {
-                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
-                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+            "typed_per_filter_config": {**disabled, _LUA: keep_status}}
+
+
+#: The gRPC status of the edge's own reply, kept where the access log reads a status the edge kept
+#: (:func:`_access_log`): a request that never became a gRPC call (a CORS preflight refused 403) was logged
+#: grpc_status null, as if nothing had failed, though its JSON google.rpc.Status and grpc-status say
+#: PERMISSION_DENIED.
+_KEEP_STATUS = """
+function envoy_on_response(handle)
+  local code = tonumber(handle:headers():get("grpc-status") or "")
+  if code ~= nil then
+    handle:streamInfo():dynamicMetadata():set("{state}", "grpc_status", code)
+  end
+end
+"""
 
 
 def _preflight_refusal(settings: Settings) -> dict[str, object]:

@@ -237,9 +237,13 @@ function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
   local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
-  local code = kept ~= nil and kept.holding and tonumber(headers:get("grpc-status") or "")
-  if code then
-    keep_status(handle, code)  -- Envoy's own reply to a body past what the edge holds (see held_body)
+  local code = tonumber(headers:get("grpc-status") or "")
+  if code and (kept ~= nil and kept.holding or (tonumber(status) or 0) >= 400) then
+    -- Envoy's own reply to a body past what the edge holds (see held_body), and every refusal made before the
+    -- call was a gRPC one, which the access log logged without a status (grpc_status null, as if it had not
+    -- failed): a URL no rule maps (404), a URL sent with another method (405), an unknown query parameter (400),
+    -- each carrying the code its JSON google.rpc.Status gives (gateway.edge._rest_reply).
+    keep_status(handle, code)
   end
   -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
   -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the

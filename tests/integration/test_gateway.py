@@ -991,6 +991,13 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
             _rest_answer, edge, "/v1/entries/x", token)
         limited = limited_status, limited_body
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
+        # Refused before they were gRPC calls: a URL sent with another method, an unknown query parameter, a
+        # CORS preflight from an origin the edge does not admit.
+        other_method = await asyncio.to_thread(_rest_raw, edge, "PUT", "/v1/entries", b"{}",
+                                               {**token, "content-type": "application/json"})
+        unknown_parameter = await asyncio.to_thread(_rest_status, edge, "/v1/entries?access_token=x", token)
+        preflight = await asyncio.to_thread(_rest_raw, edge, "OPTIONS", "/v1/entries", b"", {
+            "origin": "https://elsewhere.example", "access-control-request-method": "GET"})
         too_large = await asyncio.to_thread(_chunked_past_the_check, edge, token["authorization"])
         misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemI": "a"}',
                                            {"content-type": "application/json"})
@@ -1000,6 +1007,7 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
     assert too_large.startswith(b"HTTP/1.1 413 ") and misspelt[0] == 400, (too_large[:300], misspelt)
+    assert (other_method[0], unknown_parameter[0], preflight[0]) == (405, 400, 403), (other_method, preflight)
     # The RetryInfo's delay in Retry-After too, which HTTP clients' retry policies read (not the JSON body).
     assert {name.lower(): value for name, value in limited_headers.items()}.get("retry-after") == "100"
     assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
@@ -1007,14 +1015,18 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
     logged = sorted(((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge)),
                     key=lambda logged: (logged[0], -1 if logged[1] is None else logged[1]))
-    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it. A call the edge refused before
-    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too. A client
+    # A call the edge refused before it was a gRPC call (a URL no rule maps, a URL sent with another method, an
+    # unknown query parameter, a refused preflight; a misspelt field, a chunked body past what the edge holds) was
+    # logged grpc_status null, as if it had not failed: it is logged with the code its JSON body gives. A client
     # that hung up midway got no answer, and none is logged (it was logged RESOURCE_EXHAUSTED, as a 413).
     assert logged == [(0, None),
                       (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
-                      (404, None),
+                      (403, grpc.StatusCode.PERMISSION_DENIED.value[0]),
+                      (404, grpc.StatusCode.NOT_FOUND.value[0]),
+                      (405, grpc.StatusCode.UNIMPLEMENTED.value[0]),
                       (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]),
                       (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
 
