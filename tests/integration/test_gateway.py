@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.edge import BODY_CHECK_BYTES, WITHHELD_PATH
+from gateway.edge import BODY_CHECK_BYTES, SMALL_MESSAGE_BYTES, VERIFY_MESSAGE_BYTES, WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
@@ -1516,23 +1516,34 @@ async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(e
     assert status == 400 and "secert" in json.loads(body)["message"], body
 
 
+async def _drained(stream: grpc.aio.UnaryStreamCall) -> None:
+    async for _ in stream:
+        pass
+
+
 async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_over_grpc(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """A REST body over the services' 8 MiB was the backend's RESOURCE_EXHAUSTED as HTTP 429, which REST clients'
     retry policies resend (the same body, refused the same way): it is 413, a JSON google.rpc.Status saying the
-    limit and what to do, with an ErrorInfo. A gRPC caller keeps gRPC's RESOURCE_EXHAUSTED naming the limit."""
-    body = json.dumps({"systemId": "x" * MAX_MESSAGE_BYTES, "secret": "s3cret"}).encode()
-    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
-                                                       {"content-type": "application/json"})
+    limit and what to do, with an ErrorInfo. A gRPC caller keeps gRPC's RESOURCE_EXHAUSTED naming the limit. (An
+    Export's request, a list of items, has no limit of its own at the edge: a token's or an entry's has, far
+    less, see test_a_message_over_what_its_method_can_need_is_refused_at_the_edge_naming_the_limit.)"""
+    body = json.dumps({"items": ["x" * MAX_MESSAGE_BYTES]}).encode()
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:export",
+                                                       body, {**dict(bearer(keys, caller())),
+                                                              "content-type": "application/json"})
     answer = json.loads(content)
     assert status == 413 and headers["content-type"] == "application/json", (status, headers, content[:300])
     assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
     assert answer["message"].startswith("the request is over the 8 MiB (8,388,608 bytes) a call's message may be ("
-                                        f"{MAX_MESSAGE_BYTES + 13} bytes): it is refused whatever it holds"), answer
+                                        f"{MAX_MESSAGE_BYTES + 20} bytes): it is refused whatever it holds"), answer
     assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MESSAGE_TOO_LARGE",
                                   "domain": "edge.govshare", "metadata": {"limit_bytes": str(MAX_MESSAGE_BYTES)}}]
-    error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x" * MAX_MESSAGE_BYTES),
-                                             metadata=bearer(keys, caller())))
+    export = channel.unary_stream("/govshare.query.v1.QueryService/Export",
+                                  request_serializer=query_pb2.ExportRequest.SerializeToString,
+                                  response_deserializer=query_pb2.ExportResponse.FromString)
+    error = await failure(_drained(export(query_pb2.ExportRequest(items=["x" * MAX_MESSAGE_BYTES]),
+                                          metadata=bearer(keys, caller()))))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
 
 
@@ -3082,3 +3093,38 @@ async def test_a_rest_map_key_given_twice_is_named_as_the_service_names_it_and_n
                                                  b'{"records": [{"values": {"age": "7"}}, '
                                                  b'{"values": {"age": "7", "age": "8"}}]}', token)
     assert json.loads(content)["message"].startswith('records[1].values["age"]: given twice in one map'), content
+
+
+async def test_a_message_over_what_its_method_can_need_is_refused_at_the_edge_naming_the_limit(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """There was no per-method limit at the edge: an 8 MiB Verify (or a GetEntry padded with 8 MiB of unknown
+    fields) crossed it and was read whole by a service before being refused. A Verify is held to what 500 claims
+    of 1,024 characters take, a method whose request holds no list to 256 KiB: past it, RESOURCE_EXHAUSTED
+    (REST: 413) MESSAGE_TOO_LARGE naming the limit; the largest valid Verify and a plain GetEntry still go on."""
+    metadata = bearer(keys, caller())
+    verify_limit, small_limit = f"{VERIFY_MESSAGE_BYTES:,} bytes", f"{SMALL_MESSAGE_BYTES:,} bytes"
+    largest = query_pb2.VerifyRequest(resource_code="101001/000001", key="k",
+                                      claims={f"item_{n:03d}": "𠮷" * 1024 for n in range(500)})
+    over = query_pb2.VerifyRequest(resource_code="101001/000001", key="k", claims={"name": "x" * 3_000_000})
+    padded = catalog_pb2.GetEntryRequest(code="x" * (SMALL_MESSAGE_BYTES + 1)).SerializeToString()
+    async with grpc.aio.insecure_channel(edge.address) as channel:
+        verify = channel.unary_unary("/govshare.query.v1.QueryService/Verify",
+                                     request_serializer=query_pb2.VerifyRequest.SerializeToString,
+                                     response_deserializer=query_pb2.VerifyResponse.FromString)
+        refused = await failure(verify(over, metadata=metadata, timeout=30))
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and verify_limit in refused.details(), refused
+        rich, info = rpc_status.from_call(refused), error_details_pb2.ErrorInfo()
+        assert rich is not None and rich.details[0].Unpack(info) and info.reason == "MESSAGE_TOO_LARGE", rich
+        # The largest Verify the query service takes goes on to it (the test backend has no Verify).
+        assert (await failure(verify(largest, metadata=metadata, timeout=30))).code() == grpc.StatusCode.UNIMPLEMENTED
+        raw = channel.unary_unary(GET_ENTRY)
+        refused = await failure(raw(padded, metadata=metadata, timeout=30))
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and small_limit in refused.details(), refused
+        answer = await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata, timeout=30)
+        assert answer.entry.code == "x"
+    body = json.dumps({"key": "k", "claims": {"name": "x" * 3_000_000}}).encode()
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:verify",
+                                                 body, {**dict(metadata), "content-type": "application/json"})
+    answer = json.loads(content)
+    assert (status, answer["code"]) == (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]), content[:300]
+    assert verify_limit in answer["message"] and answer["details"][0]["reason"] == "MESSAGE_TOO_LARGE", answer

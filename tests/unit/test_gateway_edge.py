@@ -13,11 +13,15 @@ import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
 from gateway.edge import (
+    GRPC_FRAME_HEADER_BYTES,
     HOT_METHODS,
     OPENAPI_PATH,
     REST_REPLIES_FILTER,
+    SMALL_MESSAGE_BYTES,
     TRANSCODER_FILTER,
+    VERIFY_MESSAGE_BYTES,
     WITHHELD_PATH,
+    message_limit,
     render,
     render_json,
     sampling_percent,
@@ -31,6 +35,8 @@ from gateway.routing import (
     Backend,
     RoutingTable,
 )
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2
 from services.query.servicer import AUDIT_ID_HEADER
 from services.runtime.settings import Settings
 from services.supervision import report_client
@@ -860,3 +866,24 @@ def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.M
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert "--out DIR" in captured.err and not captured.out
+
+
+def test_each_methods_message_limit_fits_its_largest_valid_request() -> None:
+    """The edge's per-method limits (gateway.edge.message_limit) sit above the largest request each method's
+    service takes: a Verify of MAX_ITEMS claims of MAX_CLAIM_LENGTH four-byte characters under the longest machine
+    names, and for a method whose request holds no list 256 KiB; a method with a list keeps the services' 8 MiB."""
+    from services.catalog.rules import MAX_SHORT_TEXT
+    from services.query.servicer import MAX_CLAIM_LENGTH, MAX_ITEMS
+
+    largest = query_pb2.VerifyRequest(
+        resource_code="x" * MAX_SHORT_TEXT, key="k" * MAX_SHORT_TEXT,
+        purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="用" * 2000),
+        claims={f"{n:03d}".rjust(MAX_SHORT_TEXT, "a"): "𠮷" * MAX_CLAIM_LENGTH for n in range(MAX_ITEMS)})
+    assert largest.ByteSize() <= VERIFY_MESSAGE_BYTES
+    assert message_limit("/govshare.query.v1.QueryService/Verify") == VERIFY_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    small = SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    assert message_limit("/govshare.catalog.v1.CatalogService/GetEntry") == small
+    for method in ("/govshare.query.v1.QueryService/Query", "/govshare.catalog.v1.CatalogService/CreateEntry",
+                   "/govshare.foundation.v1.FoundationAdminService/LoadRecords"):
+        assert message_limit(method) is None, method
+    assert f"at most {VERIFY_MESSAGE_BYTES:,} bytes" in (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
