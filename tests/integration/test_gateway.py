@@ -502,11 +502,18 @@ async def test_identity_headers_from_the_client_are_stripped_and_the_token_forwa
     # Even an assertion signed with the real key is not the client's to send.
     forged = AssertionSigner(settings_base.internal_key).metadata(service_caller("query"))
     metadata = (*bearer(keys, who), *forged, ("x-govshare-anything", "x"), ("x-request-id", "r-1"),
-                ("x-blob-bin", b"\x00\xff"))
+                ("x-blob-bin", b"\x00\xff"), ("govshare-caller-timeout", "1S"))
     reply = await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(
         catalog_pb2.ListEntriesRequest(), metadata=metadata)
     seen = [(entry.code, entry.name) for entry in reply.entries]
     keys_seen = [key for key, _ in seen]
+    # The caller's deadline is copied for the backend only from a grpc-timeout the call carries: none here, and the
+    # client's own value under that name is dropped; with a deadline, one copy, the edge's.
+    assert "govshare-caller-timeout" not in keys_seen, seen
+    timed = await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(
+        catalog_pb2.ListEntriesRequest(), metadata=metadata, timeout=30)
+    copies = [entry.name for entry in timed.entries if entry.code == "govshare-caller-timeout"]
+    assert len(copies) == 1 and copies[0] != "1S", copies
     assert not [key for key in keys_seen if key.startswith("x-govshare-")]
     assert keys_seen.count("authorization") == 1  # forwarded: the backend verifies it itself
     # Binary metadata is dropped: the services read none, and one that is not base64 failed calls that were not
