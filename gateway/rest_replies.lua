@@ -190,6 +190,12 @@ local function type_error(text, names)
   return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
 end
 
+-- A bearer token sent in the URL (?access_token=..., RFC 6750's third way, which some HTTP libraries and API tools
+-- offer): it was refused as any unknown parameter, pointing to /openapi.yaml's parameters, where no word says
+-- where a token goes; and a URL is kept by proxies, browsers' histories and servers' logs.
+local TOKEN_IN_URL = "a bearer token goes in the Authorization header (Authorization: Bearer <token>), never in a "
+    .. "URL, which proxies, browser histories and logs keep; this one was sent in a URL: get a new one to use"
+
 local function unknown_parameter(text, names)
   local name = text:match('^Could not find field "(.-)" in the type ".-"%.$')
   if name == nil then
@@ -199,6 +205,9 @@ local function unknown_parameter(text, names)
   local named, field = "a query parameter", nil
   if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
     named, field = 'the query parameter "' .. name .. '"', name
+  end
+  if name == "access_token" then
+    return named .. " is not one this call takes: " .. TOKEN_IN_URL, field, TOKEN_IN_URL
   end
   local message = named .. " is not one this call takes (the edge repeats only a name a field may have): its "
       .. "parameters are in /openapi.yaml, nested fields dotted (filter.category)"

@@ -1715,6 +1715,15 @@ async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_field
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=2&filter.categry=X", token)
     assert status == 400 and str(answer["message"]).startswith('the query parameter "filter.categry" is not one')
     assert answer["details"][1]["fieldViolations"][0]["field"] == "filter.categry", answer  # type: ignore[index]
+    # A bearer token sent in the URL (RFC 6750's ?access_token=, which API tools offer) is told where a token goes,
+    # without the token (a GET's; a call whose fields all go in its body refuses any query string).
+    secret = token["authorization"].split()[1]
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", f"/v1/entries?access_token={secret}")
+    assert status == 400 and json.loads(content)["message"] == (
+        'the query parameter "access_token" is not one this call takes: a bearer token goes in the Authorization '
+        "header (Authorization: Bearer <token>), never in a URL, which proxies, browser histories and logs keep; "
+        "this one was sent in a URL: get a new one to use"), content
+    assert secret.split(".")[2].encode() not in content, content
 
 
 def _unknown_body_field(field: str, description: str) -> dict[str, object]:
