@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 import grpc
 from google.protobuf import descriptor_pool, json_format
+from google.protobuf.descriptor import Descriptor
 from google.rpc import status_pb2
 from opentelemetry.util.re import parse_env_headers
 
@@ -805,6 +806,8 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
                 routes.append(_url_field_in_query(route))
         method_route = _route({"path": route.method}, route.backend, timeout,
                               heavy_read_cluster(route.backend) if heavy else "", route.server_streaming)
+        if (limit := message_limit(route.method)) is not None:
+            _with_message_limit(method_route, limit)
         if not route.server_streaming:
             routes.append(_with_short_deadline(method_route))
         routes.append(method_route)
@@ -902,11 +905,27 @@ def _preflight_not_admitted(settings: Settings) -> dict[str, object]:
     in the browser's devtools for a page whose only fault was its origin (the console on a new host name, a page
     served from http://localhost:5173), whose method the browser, not the page, chose. Answered here, before the
     transcoder (which would refuse the URL), the token check (a preflight carries no token) and the rate limit."""
+    disabled = {name: {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}
+    keep_status = _any("envoy.extensions.filters.http.lua.v3.LuaPerRoute",
+                       source_code={"inline_string": _KEEP_STATUS.replace("{state}", GRPC_WEB_STATE)})
     return {"match": {"prefix": "/", "headers": _PREFLIGHT},
             "direct_response": {"status": 403, "body": {"inline_string": ORIGIN_NOT_ADMITTED}},
-            "typed_per_filter_config": {name: {
-                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
-                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+            "typed_per_filter_config": {**disabled, _LUA: keep_status}}
+
+
+#: The gRPC status of the edge's own reply, kept where the access log reads a status the edge kept
+#: (:func:`_access_log`): a request that never became a gRPC call (a CORS preflight refused 403) was logged
+#: grpc_status null, as if nothing had failed, though its JSON google.rpc.Status and grpc-status say
+#: PERMISSION_DENIED.
+_KEEP_STATUS = """
+function envoy_on_response(handle)
+  local code = tonumber(handle:headers():get("grpc-status") or "")
+  if code ~= nil then
+    handle:streamInfo():dynamicMetadata():set("{state}", "grpc_status", code)
+  end
+end
+"""
 
 
 def _preflight_refusal(settings: Settings) -> dict[str, object]:
@@ -1223,6 +1242,60 @@ def _with_rest_replies(route: dict[str, object]) -> dict[str, object]:
         "envoy.extensions.filters.http.lua.v3.LuaPerRoute", name=REST_REPLIES_FILTER)}
     route["typed_per_filter_config"] = {**route.get("typed_per_filter_config", {}),  # type: ignore[dict-item]
                                         REST_REPLIES_FILTER: enabled}
+    return _with_message_limit(route, None)
+
+
+#: The buffer filter holding a limited method's request whole, to refuse one over its limit (message_limit).
+MESSAGE_LIMIT_FILTER = "envoy.filters.http.buffer"
+#: The buffer filter's limit where a method has none: past anything the edge holds (BODY_CHECK_BYTES), never met.
+NO_MESSAGE_LIMIT = 2 * BODY_CHECK_BYTES
+#: A request message whose type holds no list, map or bytes field (a GetEntry, a SignIn, a ReportDispute): its
+#: longest valid text (a dispute's 4,000 characters of evidence, an OIDC token) is some KiB. 256 KiB, as much as a
+#: call's headers may be: room to spare, and room for a service to tell a tampered value apart itself (a page token
+#: naming a 100,000-character position is INVALID_ARGUMENT on page_token, tests/integration/test_access_sweep.py).
+SMALL_MESSAGE_BYTES = 256 * 1024
+#: A Verify: at most 500 claims (services/query/servicer.MAX_ITEMS), each an item's machine name (at most 64 ASCII
+#: characters, services/catalog/rules.MAX_SHORT_TEXT) and a value of at most 1,024 characters (MAX_CLAIM_LENGTH,
+#: four UTF-8 bytes each at most), with their protobuf tags and lengths (3 + 2 + 3 bytes), and SMALL_MESSAGE_BYTES
+#: for the rest (key, resource code, purpose). tests/unit/test_gateway_edge.py checks it against those limits.
+VERIFY_MESSAGE_BYTES = 500 * (3 + 2 + 64 + 3 + 1024 * 4) + SMALL_MESSAGE_BYTES
+#: Methods whose message may need more than SMALL_MESSAGE_BYTES yet far less than the services' MAX_MESSAGE_BYTES.
+_MESSAGE_LIMITS = {"/govshare.query.v1.QueryService/Verify": VERIFY_MESSAGE_BYTES}
+
+
+def _holds_a_list(message: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``message`` (or a message in it) has a repeated, map or bytes field: a size bounded by a count."""
+    for field in message.fields:
+        if field.is_repeated or field.type == field.TYPE_BYTES:
+            return True
+        if (field.message_type is not None and field.message_type.full_name not in seen
+                and _holds_a_list(field.message_type, seen | {message.full_name})):
+            return True
+    return False
+
+
+def message_limit(method: str) -> int | None:
+    """The largest request message ``method`` takes at the edge (gRPC frame header included), or None: the
+    services' MAX_MESSAGE_BYTES alone. An 8 MiB Verify, or a GetEntry of 8 MiB of unknown fields, crossed the edge
+    and was read whole by a service (its memory, its event loop) before being refused; a method's message is now
+    refused at the edge past what the method can need (RESOURCE_EXHAUSTED, MESSAGE_TOO_LARGE, naming the limit)."""
+    if method in _MESSAGE_LIMITS:
+        return _MESSAGE_LIMITS[method] + GRPC_FRAME_HEADER_BYTES
+    service, _, name = method[1:].rpartition("/")
+    request = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name].input_type
+    return None if _holds_a_list(request) else SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+
+
+def _with_message_limit(route: dict[str, object], limit: int | None) -> dict[str, object]:
+    """``route`` with the buffer filter on (off by default: a call no limit covers is not held whole), holding at
+    most ``limit`` bytes of the request; None: no limit short of what the edge holds (NO_MESSAGE_LIMIT; the
+    routes a REST URL meets first, on which Envoy decides the filter runs, before the transcoder picks the
+    method's route and its limit)."""
+    config = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
+        "envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+        buffer={"max_request_bytes": NO_MESSAGE_LIMIT if limit is None else limit})}
+    route["typed_per_filter_config"] = {**route.get("typed_per_filter_config", {}),  # type: ignore[dict-item]
+                                        MESSAGE_LIMIT_FILTER: config}
     return route
 
 
@@ -1248,7 +1321,7 @@ def _rest_route(settings: Settings) -> dict[str, object]:
     (404), so this route's cluster sees nothing but a gRPC call misaddressed under REST_PREFIX: UNIMPLEMENTED."""
     route = _route({"prefix": REST_PREFIX}, EDGE_COMPANION, settings.call_timeout_seconds)
     route["request_body_buffer_limit"] = str(BODY_CHECK_BYTES)
-    return route
+    return _with_message_limit(route, None)
 
 
 # -- filters -----------------------------------------------------------------------------------------------------
@@ -1472,6 +1545,8 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         filters += [_rest_replies_filter(table), outer, _transcoder(table, settings.descriptor_set), inner]
     filters += [_jwt_authn(table, settings.jwks_url, settings.zone), _rate_limit(settings), _grpc_stats(table),
                 _health_filter(),
+                {"name": MESSAGE_LIMIT_FILTER, "disabled": True, "typed_config": _any(
+                    "envoy.extensions.filters.http.buffer.v3.Buffer", max_request_bytes=NO_MESSAGE_LIMIT)},
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]
@@ -1919,6 +1994,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
+    mappers += _message_limit_replies(table)
     mappers.append(_rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",))), ServiceError(
         grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE", _BODY_TOO_LARGE_SENT,
         metadata={"limit_bytes": str(BODY_CHECK_BYTES)}))[0])  # (only a REST route holds a body)
@@ -1926,6 +2002,32 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     if settings.cors_origins:
         mappers = _replies_for_browsers(mappers, settings.cors_origins)
     return {"mappers": mappers}
+
+
+def _message_limit_replies(table: RoutingTable) -> list[dict[str, object]]:
+    """A request over its method's limit (:func:`message_limit`): RESOURCE_EXHAUSTED (REST: 413), naming the
+    limit, a pair of replies per limit (the methods' paths: a REST call's is its method's by then)."""
+    by_limit: dict[int, list[str]] = {}
+    for route in table:
+        if (limit := message_limit(route.method)) is not None:
+            by_limit.setdefault(limit, []).append(route.method)
+    replies = []
+    for limit, methods in sorted(by_limit.items()):
+        message_bytes = limit - GRPC_FRAME_HEADER_BYTES
+        words = (f"the request's message is over the {message_bytes:,} bytes ({message_bytes // 1024:,} KiB) this "
+                 "method's message may be, room to spare for its largest valid request: it is refused whatever it "
+                 "holds, so sending it again fails the same way; send the request's fields alone (no unknown "
+                 "fields or padding)" if len(methods) > 1 else
+                 f"the request's message is over the {message_bytes:,} bytes ({message_bytes // 1024:,} KiB) a "
+                 f"{methods[0].rpartition('/')[2]} message may be, room to spare for its largest valid request: it "
+                 "is refused whatever it holds, so sending it again fails the same way; send fewer or shorter "
+                 "values")
+        path = {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
+            "regex": "|".join(re.escape(method) for method in methods)}}}}}
+        replies += _rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",)), path),
+                                 ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", words,
+                                              metadata={"limit_bytes": str(message_bytes)}))
+    return replies
 
 
 #: A request body sent compressed: the transcoder parses the bytes as they come, and answered gzip's with

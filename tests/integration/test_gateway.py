@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.edge import BODY_CHECK_BYTES, WITHHELD_PATH
+from gateway.edge import BODY_CHECK_BYTES, SMALL_MESSAGE_BYTES, VERIFY_MESSAGE_BYTES, WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
@@ -545,11 +545,18 @@ async def test_identity_headers_from_the_client_are_stripped_and_the_token_forwa
     # Even an assertion signed with the real key is not the client's to send.
     forged = AssertionSigner(settings_base.internal_key).metadata(service_caller("query"))
     metadata = (*bearer(keys, who), *forged, ("x-govshare-anything", "x"), ("x-request-id", "r-1"),
-                ("x-blob-bin", b"\x00\xff"))
+                ("x-blob-bin", b"\x00\xff"), ("govshare-caller-timeout", "1S"))
     reply = await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(
         catalog_pb2.ListEntriesRequest(), metadata=metadata)
     seen = [(entry.code, entry.name) for entry in reply.entries]
     keys_seen = [key for key, _ in seen]
+    # The caller's deadline is copied for the backend only from a grpc-timeout the call carries: none here, and the
+    # client's own value under that name is dropped; with a deadline, one copy, the edge's.
+    assert "govshare-caller-timeout" not in keys_seen, seen
+    timed = await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(
+        catalog_pb2.ListEntriesRequest(), metadata=metadata, timeout=30)
+    copies = [entry.name for entry in timed.entries if entry.code == "govshare-caller-timeout"]
+    assert len(copies) == 1 and copies[0] != "1S", copies
     assert not [key for key in keys_seen if key.startswith("x-govshare-")]
     assert keys_seen.count("authorization") == 1  # forwarded: the backend verifies it itself
     # Binary metadata is dropped: the services read none, and one that is not base64 failed calls that were not
@@ -1034,6 +1041,13 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
             _rest_answer, edge, "/v1/entries/x", token)
         limited = limited_status, limited_body
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
+        # Refused before they were gRPC calls: a URL sent with another method, an unknown query parameter, a
+        # CORS preflight from an origin the edge does not admit.
+        other_method = await asyncio.to_thread(_rest_raw, edge, "PUT", "/v1/entries", b"{}",
+                                               {**token, "content-type": "application/json"})
+        unknown_parameter = await asyncio.to_thread(_rest_status, edge, "/v1/entries?access_token=x", token)
+        preflight = await asyncio.to_thread(_rest_raw, edge, "OPTIONS", "/v1/entries", b"", {
+            "origin": "https://elsewhere.example", "access-control-request-method": "GET"})
         too_large = await asyncio.to_thread(_chunked_past_the_check, edge, token["authorization"])
         misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemI": "a"}',
                                            {"content-type": "application/json"})
@@ -1043,6 +1057,7 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
     assert too_large.startswith(b"HTTP/1.1 413 ") and misspelt[0] == 400, (too_large[:300], misspelt)
+    assert (other_method[0], unknown_parameter[0], preflight[0]) == (405, 400, 403), (other_method, preflight)
     # The RetryInfo's delay in Retry-After too, which HTTP clients' retry policies read (not the JSON body).
     assert {name.lower(): value for name, value in limited_headers.items()}.get("retry-after") == "100"
     assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
@@ -1050,14 +1065,18 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
     logged = sorted(((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge)),
                     key=lambda logged: (logged[0], -1 if logged[1] is None else logged[1]))
-    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it. A call the edge refused before
-    # it was transcoded (a misspelt field, a chunked body past what the edge holds) was logged so too. A client
+    # A call the edge refused before it was a gRPC call (a URL no rule maps, a URL sent with another method, an
+    # unknown query parameter, a refused preflight; a misspelt field, a chunked body past what the edge holds) was
+    # logged grpc_status null, as if it had not failed: it is logged with the code its JSON body gives. A client
     # that hung up midway got no answer, and none is logged (it was logged RESOURCE_EXHAUSTED, as a 413).
     assert logged == [(0, None),
                       (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                      (400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
-                      (404, None),
+                      (403, grpc.StatusCode.PERMISSION_DENIED.value[0]),
+                      (404, grpc.StatusCode.NOT_FOUND.value[0]),
+                      (405, grpc.StatusCode.UNIMPLEMENTED.value[0]),
                       (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]),
                       (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
 
@@ -1547,23 +1566,34 @@ async def test_a_rest_body_beginning_with_a_byte_order_mark_is_read_without_it(e
     assert status == 400 and "secert" in json.loads(body)["message"], body
 
 
+async def _drained(stream: grpc.aio.UnaryStreamCall) -> None:
+    async for _ in stream:
+        pass
+
+
 async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_over_grpc(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """A REST body over the services' 8 MiB was the backend's RESOURCE_EXHAUSTED as HTTP 429, which REST clients'
     retry policies resend (the same body, refused the same way): it is 413, a JSON google.rpc.Status saying the
-    limit and what to do, with an ErrorInfo. A gRPC caller keeps gRPC's RESOURCE_EXHAUSTED naming the limit."""
-    body = json.dumps({"systemId": "x" * MAX_MESSAGE_BYTES, "secret": "s3cret"}).encode()
-    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
-                                                       {"content-type": "application/json"})
+    limit and what to do, with an ErrorInfo. A gRPC caller keeps gRPC's RESOURCE_EXHAUSTED naming the limit. (An
+    Export's request, a list of items, has no limit of its own at the edge: a token's or an entry's has, far
+    less, see test_a_message_over_what_its_method_can_need_is_refused_at_the_edge_naming_the_limit.)"""
+    body = json.dumps({"items": ["x" * MAX_MESSAGE_BYTES]}).encode()
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:export",
+                                                       body, {**dict(bearer(keys, caller())),
+                                                              "content-type": "application/json"})
     answer = json.loads(content)
     assert status == 413 and headers["content-type"] == "application/json", (status, headers, content[:300])
     assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
     assert answer["message"].startswith("the request is over the 8 MiB (8,388,608 bytes) a call's message may be ("
-                                        f"{MAX_MESSAGE_BYTES + 13} bytes): it is refused whatever it holds"), answer
+                                        f"{MAX_MESSAGE_BYTES + 20} bytes): it is refused whatever it holds"), answer
     assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MESSAGE_TOO_LARGE",
                                   "domain": "edge.govshare", "metadata": {"limit_bytes": str(MAX_MESSAGE_BYTES)}}]
-    error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x" * MAX_MESSAGE_BYTES),
-                                             metadata=bearer(keys, caller())))
+    export = channel.unary_stream("/govshare.query.v1.QueryService/Export",
+                                  request_serializer=query_pb2.ExportRequest.SerializeToString,
+                                  response_deserializer=query_pb2.ExportResponse.FromString)
+    error = await failure(_drained(export(query_pb2.ExportRequest(items=["x" * MAX_MESSAGE_BYTES]),
+                                          metadata=bearer(keys, caller()))))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
 
 
@@ -1728,6 +1758,15 @@ async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_field
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=2&filter.categry=X", token)
     assert status == 400 and str(answer["message"]).startswith('the query parameter "filter.categry" is not one')
     assert answer["details"][1]["fieldViolations"][0]["field"] == "filter.categry", answer  # type: ignore[index]
+    # A bearer token sent in the URL (RFC 6750's ?access_token=, which API tools offer) is told where a token goes,
+    # without the token (a GET's; a call whose fields all go in its body refuses any query string).
+    secret = token["authorization"].split()[1]
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", f"/v1/entries?access_token={secret}")
+    assert status == 400 and json.loads(content)["message"] == (
+        'the query parameter "access_token" is not one this call takes: a bearer token goes in the Authorization '
+        "header (Authorization: Bearer <token>), never in a URL, which proxies, browser histories and logs keep; "
+        "this one was sent in a URL: get a new one to use"), content
+    assert secret.split(".")[2].encode() not in content, content
 
 
 def _unknown_body_field(field: str, description: str) -> dict[str, object]:
@@ -2031,6 +2070,8 @@ async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the
     query, entries = "/v1/resources/101001%2F000001:query", "/v1/entries"
     purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE"}'
     value = "a single value goes: send the field's one value (/openapi.yaml gives each field's type)"
+    single_for_list = ("a single value where a list goes: send the values as a list, [value, ...] (/openapi.yaml "
+                       "gives each field's type)")
     for url, body, field, description in (
             (query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": {}}}', "purpose.text",
              f"an object where {value}"),
@@ -2048,10 +2089,17 @@ async def test_a_rest_field_given_a_value_of_another_shape_is_refused_naming_the
              "an object in a list of values: send each element as a single value (/openapi.yaml gives each field's "
              "type)"),
             (entries, '{"code": "c", "items": [{"name": "n", "sensitive": [true]}]}', "items[0].sensitive",
-             f"a list ([...]) where {value}")):
+             f"a list ([...]) where {value}"),
+            # A single value where a list goes was read as a list of that one value, without a word.
+            (query, f'{{"key": "k", "items": "name", {purpose}}}', "items", single_for_list),
+            (query, f'{{"key": "k", "items": 5, {purpose}}}', "items", single_for_list),
+            (entries, '{"code": "c", "items": {"name": "n"}}', "items",
+             "one object where a list of objects goes: send them as a list, [{...}, ...] (/openapi.yaml gives each "
+             "field's type)")):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), (body, content)
-    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}'):
+    for body in (f'{{"key": "k", "items": ["name"], {purpose}}}', '{"key": "k", "items": null, "purpose": null}',
+                 '{"key": "k", "purpose": null, "items":null}'):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
         assert status != 400, content
 
@@ -3104,3 +3152,38 @@ async def test_a_rest_map_key_given_twice_is_named_as_the_service_names_it_and_n
                                                  b'{"records": [{"values": {"age": "7"}}, '
                                                  b'{"values": {"age": "7", "age": "8"}}]}', token)
     assert json.loads(content)["message"].startswith('records[1].values["age"]: given twice in one map'), content
+
+
+async def test_a_message_over_what_its_method_can_need_is_refused_at_the_edge_naming_the_limit(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """There was no per-method limit at the edge: an 8 MiB Verify (or a GetEntry padded with 8 MiB of unknown
+    fields) crossed it and was read whole by a service before being refused. A Verify is held to what 500 claims
+    of 1,024 characters take, a method whose request holds no list to 256 KiB: past it, RESOURCE_EXHAUSTED
+    (REST: 413) MESSAGE_TOO_LARGE naming the limit; the largest valid Verify and a plain GetEntry still go on."""
+    metadata = bearer(keys, caller())
+    verify_limit, small_limit = f"{VERIFY_MESSAGE_BYTES:,} bytes", f"{SMALL_MESSAGE_BYTES:,} bytes"
+    largest = query_pb2.VerifyRequest(resource_code="101001/000001", key="k",
+                                      claims={f"item_{n:03d}": "𠮷" * 1024 for n in range(500)})
+    over = query_pb2.VerifyRequest(resource_code="101001/000001", key="k", claims={"name": "x" * 3_000_000})
+    padded = catalog_pb2.GetEntryRequest(code="x" * (SMALL_MESSAGE_BYTES + 1)).SerializeToString()
+    async with grpc.aio.insecure_channel(edge.address) as channel:
+        verify = channel.unary_unary("/govshare.query.v1.QueryService/Verify",
+                                     request_serializer=query_pb2.VerifyRequest.SerializeToString,
+                                     response_deserializer=query_pb2.VerifyResponse.FromString)
+        refused = await failure(verify(over, metadata=metadata, timeout=30))
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and verify_limit in refused.details(), refused
+        rich, info = rpc_status.from_call(refused), error_details_pb2.ErrorInfo()
+        assert rich is not None and rich.details[0].Unpack(info) and info.reason == "MESSAGE_TOO_LARGE", rich
+        # The largest Verify the query service takes goes on to it (the test backend has no Verify).
+        assert (await failure(verify(largest, metadata=metadata, timeout=30))).code() == grpc.StatusCode.UNIMPLEMENTED
+        raw = channel.unary_unary(GET_ENTRY)
+        refused = await failure(raw(padded, metadata=metadata, timeout=30))
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and small_limit in refused.details(), refused
+        answer = await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata, timeout=30)
+        assert answer.entry.code == "x"
+    body = json.dumps({"key": "k", "claims": {"name": "x" * 3_000_000}}).encode()
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:verify",
+                                                 body, {**dict(metadata), "content-type": "application/json"})
+    answer = json.loads(content)
+    assert (status, answer["code"]) == (413, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]), content[:300]
+    assert verify_limit in answer["message"] and answer["details"][0]["reason"] == "MESSAGE_TOO_LARGE", answer

@@ -13,11 +13,15 @@ import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
 from gateway.edge import (
+    GRPC_FRAME_HEADER_BYTES,
     HOT_METHODS,
     OPENAPI_PATH,
     REST_REPLIES_FILTER,
+    SMALL_MESSAGE_BYTES,
     TRANSCODER_FILTER,
+    VERIFY_MESSAGE_BYTES,
     WITHHELD_PATH,
+    message_limit,
     render,
     render_json,
     sampling_percent,
@@ -31,6 +35,8 @@ from gateway.routing import (
     Backend,
     RoutingTable,
 )
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2
 from services.query.servicer import AUDIT_ID_HEADER
 from services.runtime.settings import Settings
 from services.supervision import report_client
@@ -157,12 +163,17 @@ def test_a_service_added_to_the_table_is_routed_authenticated_counted_and_transc
 
 def test_health_is_routed_by_the_service_asked_about_and_no_other_call_runs_the_script() -> None:
     """The Lua filter is off by default and set on the health route alone, so a Query never pays for it; the
-    routes it sends calls on to come first and name every backend but the companion."""
+    routes it sends calls on to come first and name every backend but the companion. (A CORS preflight the edge
+    refuses 403 runs a script of its own that keeps the refusal's status for the access log; it is no call.)"""
     config = render(SETTINGS, {})
     lua = next(item for item in _manager(config)["http_filters"] if item["name"] == "envoy.filters.http.lua")
     assert lua["disabled"] is True
     routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
     scripted = [route for route in routes if "envoy.filters.http.lua" in route.get("typed_per_filter_config", {})]
+    preflights = [route for route in scripted if {"name": ":method", "string_match": {"exact": "OPTIONS"}}
+                  in route["match"].get("headers", [])]
+    assert preflights and all(route["direct_response"]["status"] == 403 for route in preflights), preflights
+    scripted = [route for route in scripted if route not in preflights]
     assert [route["match"]["prefix"] for route in scripted] == ["/grpc.health.v1.Health/"]
     script = scripted[0]["typed_per_filter_config"]["envoy.filters.http.lua"]["config"]["source_code"]
     assert '["govshare.query.v1.QueryService"] = "query"' in script["inline_string"]
@@ -855,3 +866,24 @@ def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.M
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert "--out DIR" in captured.err and not captured.out
+
+
+def test_each_methods_message_limit_fits_its_largest_valid_request() -> None:
+    """The edge's per-method limits (gateway.edge.message_limit) sit above the largest request each method's
+    service takes: a Verify of MAX_ITEMS claims of MAX_CLAIM_LENGTH four-byte characters under the longest machine
+    names, and for a method whose request holds no list 256 KiB; a method with a list keeps the services' 8 MiB."""
+    from services.catalog.rules import MAX_SHORT_TEXT
+    from services.query.servicer import MAX_CLAIM_LENGTH, MAX_ITEMS
+
+    largest = query_pb2.VerifyRequest(
+        resource_code="x" * MAX_SHORT_TEXT, key="k" * MAX_SHORT_TEXT,
+        purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="用" * 2000),
+        claims={f"{n:03d}".rjust(MAX_SHORT_TEXT, "a"): "𠮷" * MAX_CLAIM_LENGTH for n in range(MAX_ITEMS)})
+    assert largest.ByteSize() <= VERIFY_MESSAGE_BYTES
+    assert message_limit("/govshare.query.v1.QueryService/Verify") == VERIFY_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    small = SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    assert message_limit("/govshare.catalog.v1.CatalogService/GetEntry") == small
+    for method in ("/govshare.query.v1.QueryService/Query", "/govshare.catalog.v1.CatalogService/CreateEntry",
+                   "/govshare.foundation.v1.FoundationAdminService/LoadRecords"):
+        assert message_limit(method) is None, method
+    assert f"at most {VERIFY_MESSAGE_BYTES:,} bytes" in (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
