@@ -519,20 +519,11 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
             return _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
                 request, metadata=platform.metadata(system), timeout=2))
 
-        short = list(await asyncio.gather(*(short_query(request, system) for request, system in asked)))
-        # Asked once more when the edge's DEADLINE_EXCEEDED came first: one CI run in several (the file run whole,
-        # never alone) read it for one of the two, the cause not found yet (the closing note of 2026-12-05 lists it).
-        # The second asking must be answered as the first should have been: a service that never names who did not
-        # answer still fails here.
-        for index, (request, system) in enumerate(asked):
-            if short[index].code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                short[index] = await short_query(request, system)
-        # Still the edge's DEADLINE_EXCEEDED when asked again (every CI run of the whole suite since the Export's
-        # case above was fixed, never with this file alone): the known gap, said at the end as an expected failure
-        # once everything else here has been checked; any other answer fails.
-        late = [failure for failure in short if failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED]
-        for failure in (failure for failure in short if failure not in late):  # named: the service late, or postgresql
-            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+        # Answered a fifth of their time before the deadline (callers_time.ANSWER_SHARE): with a tenth, the answers
+        # left 1.96 s after the calls at load average 9-13, 20 ms before the edge's own cut, and every whole-suite CI
+        # run of 2026-12-05 read the edge's DEADLINE_EXCEEDED, naming nothing, for one of them.
+        for failure in await asyncio.gather(*(short_query(request, system) for request, system in asked)):
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure  # named: the service late, or postgresql
             info, _ = details_of(failure)
             assert info is not None, failure
             if info.reason == "DEPENDENCY_UNAVAILABLE":
@@ -557,10 +548,6 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
             await asyncio.sleep(0.1)
     answer = await recovered(platform, _ask(credit_code_of(9)))
     assert answer.values["credit_code"] == credit_code_of(9) and answer.audit_id
-    if late:
-        pytest.xfail("known gap (closing note of 2026-12-05): with PostgreSQL hung, a Query given 2 s read the edge's "
-                     "DEADLINE_EXCEEDED twice instead of UNAVAILABLE naming who did not answer: "
-                     + "; ".join(failure.details() or "" for failure in late))
 
 
 async def test_an_access_postgresql_cannot_record_is_refused_naming_it(outage: Outage) -> None:
