@@ -14,6 +14,7 @@ with the configuration line at fault, before it serves anything.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime as dt
 import decimal
 import functools
@@ -21,7 +22,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -965,9 +966,10 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     codes = resource.key_kind in UPPER_CASE_KINDS or resource.key_kind_name == "region_code"
     wide = f" OR {column} ~ '[^[:ascii:]]'" if codes else ""
     try:
+        encoding = await connection.fetchval("SHOW server_encoding")
         found = await connection.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, $1)"
-            f"{wide})", BLANKS)
+            f"{wide})", "".join(filter(_held_by(encoding), BLANKS)))
     except asyncpg.PostgresError:
         return ""
     if not found:
@@ -975,19 +977,28 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     how = " or in full-width characters" if codes else ""
     return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
             "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
-            f"or share a view whose key column is normalised ({_normalised_key(column, codes)} AS "
+            f"or share a view whose key column is normalised ({_normalised_key(column, codes, encoding)} AS "
             f"{_ident(resource.key_column.value)})")
 
 
-def _normalised_key(column: str, codes: bool) -> str:
+def _normalised_key(column: str, codes: bool, encoding: str = "UTF8") -> str:
     """SQL giving the key ``column`` (an expression of text) holds as the platform asks for it (normalize_key): the
-    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII.
+    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII; of them,
+    those a database of ``encoding`` (its server_encoding) can hold (_held_by), as its SQL can say them.
 
     The advice was btrim(column), which trims spaces only: a key with a tab, a line break or a full-width space
     (U+3000) around it, or in full-width digits, was as absent through the view as before."""
-    if codes:
-        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {_BLANKS_IN_SQL})"
-    return f"btrim({column}, {_BLANKS_IN_SQL})"
+    held = _held_by(encoding)
+    blanks = _sql_text("".join(filter(held, BLANKS)))
+    if not codes:
+        return f"btrim({column}, {blanks})"
+    if encoding == "UTF8":  # normalize() takes no other
+        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {blanks})"
+    pairs = [(char, plain) for char, plain in _FULL_WIDTH_TO_ASCII if held(char)]
+    if not pairs:
+        return f"btrim({column}, {blanks})"
+    wide, narrow = "".join(char for char, _ in pairs), "".join(plain for _, plain in pairs)
+    return f"btrim(translate({column}, '{wide}', '{narrow}'), {blanks})"
 
 
 #: The characters the platform trims from a key (Python's str.strip(), services.query.keys.normalize_key): blanks
@@ -996,9 +1007,45 @@ def _normalised_key(column: str, codes: bool) -> str:
 #: spaces, tabs, line breaks and U+3000 only: a 证照编号 pasted with a no-break space was absent, the check silent.
 BLANKS = "".join(chr(point) for point in range(0x3001) if chr(point).isspace())
 _SQL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", " ": " "}
-#: BLANKS as a PostgreSQL escape string, for advice to paste into psql.
-_BLANKS_IN_SQL = "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
-                                                        f"\\u{ord(blank):04x}") for blank in BLANKS) + "'"
+#: A code's full-width digits and letters, and 〇, with the ASCII the platform reads them as (NFKC), for a database
+#: whose encoding normalize() does not take.
+_FULL_WIDTH_TO_ASCII = (*((chr(0xFF10 + digit), str(digit)) for digit in range(10)),
+                        *((chr(0xFF21 + letter), chr(0x41 + letter)) for letter in range(26)),
+                        *((chr(0xFF41 + letter), chr(0x61 + letter)) for letter in range(26)), ("〇", "0"))
+
+
+def _sql_text(blanks: str) -> str:
+    """``blanks`` as a PostgreSQL escape string, for advice to paste into psql."""
+    return "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
+                                                      f"\\u{ord(blank):04x}") for blank in blanks) + "'"
+
+
+def _held_by(encoding: str) -> Callable[[str], bool]:
+    """Whether a character can be held by a database of ``encoding`` (its server_encoding), by its Python codec;
+    ASCII alone when it has none (SQL_ASCII, which keeps bytes whatever they mean: a UTF-8 blank's bytes trimmed
+    there cut a GBK character's).
+
+    Every blank was sent or advised in a database of another encoding than UTF-8 (EUC_CN, a Chinese department's
+    older systems'): the database refused the check's statement for the no-break space it cannot hold ('character
+    with byte sequence 0xc2 0x85 in encoding "UTF8" has no equivalent in encoding "EUC_CN"'), so the check said
+    nothing of keys with blanks around them, and refused the advised view's E'…\\u00a0…' and normalize() (UTF-8 only)
+    alike."""
+    if encoding == "UTF8":
+        return lambda char: True
+    try:
+        codec = codecs.lookup(encoding.replace("WIN", "cp")).name if encoding != "SQL_ASCII" else ""
+    except LookupError:
+        codec = ""
+    if not codec:
+        return str.isascii
+
+    def held(char: str) -> bool:
+        try:
+            char.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return True
+    return held
 
 
 async def _row_security_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
