@@ -82,6 +82,9 @@ class Statements:
     #: The keys of a page alone (as ``page`` orders them): an export reads a page holding a row the database
     #: cannot send row by row, so that the others still leave.
     page_keys: str
+    #: ``page_keys`` of a SQL_ASCII database, its keys and the key after which they start as their bytes: a key
+    #: that is not UTF-8 there is not sent as text, but the export goes on after it.
+    page_key_bytes: str
     #: Result column of the key, of each item and of the as-of time.
     key_column: str
     as_of_column: str
@@ -91,8 +94,8 @@ def statements(resource: ResourceConfig) -> Statements:
     as_of = resource.as_of_column.value if resource.as_of_column else ""
     key_item_column = resource.items[resource.key_item].value
     if resource.query is not None:
-        return Statements(one=resource.query.value, batch="", page="", page_keys="", key_column=key_item_column,
-                          as_of_column=as_of)
+        return Statements(one=resource.query.value, batch="", page="", page_keys="", page_key_bytes="",
+                          key_column=key_item_column, as_of_column=as_of)
     assert resource.table is not None and resource.key_column is not None
     columns = sorted({column.value for column in resource.items.values()} | ({as_of} if as_of else set()))
     select = ", ".join(_ident(column) for column in columns)
@@ -102,6 +105,8 @@ def statements(resource: ResourceConfig) -> Statements:
         batch=f"SELECT {select} FROM {table} WHERE {key}::text = ANY($1::text[])",
         page=f"SELECT {select} FROM {table} WHERE {key}::text > $1 ORDER BY {key}::text LIMIT $2",
         page_keys=f"SELECT {key}::text FROM {table} WHERE {key}::text > $1 ORDER BY {key}::text LIMIT $2",
+        page_key_bytes=f"SELECT convert_to({key}::text, 'SQL_ASCII') FROM {table} WHERE {key}::text > "
+                       f"convert_from($1, 'SQL_ASCII') ORDER BY {key}::text LIMIT $2",
         key_column=key_item_column, as_of_column=as_of)
 
 
@@ -372,8 +377,9 @@ class Page:
     rows: list[Row]
     #: Rows the database holds but cannot send (RECORD_UNREADABLE), each named in the log by its key, masked.
     skipped: int
-    #: The key (as the table holds it) after which the next page starts; "" when this page was the last.
-    after: str
+    #: The key (as the table holds it) after which the next page starts; "" when this page was the last. Its bytes
+    #: when it is a key of a SQL_ASCII database that is not UTF-8 (which cannot be sent as text).
+    after: str | bytes
 
 
 @dataclass(frozen=True)
@@ -818,10 +824,12 @@ class DepartmentStore:
     def can_export(self, dataset: str) -> bool:
         return bool(self._statements[dataset].page)
 
-    async def page(self, dataset: str, after: str, size: int) -> Page:
+    async def page(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The ``size`` rows after the key ``after``; a page holding rows the database cannot send is read again row
         by row (:meth:`_page_row_by_row`), those rows left out and counted."""
         assert self._pool is not None
+        if isinstance(after, bytes):  # after a key that is not UTF-8: the page statement takes text
+            return await self._page_row_by_row(dataset, after, size)
         try:
             rows = await self._fetch(dataset, self._statements[dataset].page, after, size)
         except ServiceError as error:
@@ -830,7 +838,7 @@ class DepartmentStore:
             return await self._page_row_by_row(dataset, after, size)
         return Page(rows, 0, rows[-1].cursor if len(rows) == size else "")
 
-    async def _page_row_by_row(self, dataset: str, after: str, size: int) -> Page:
+    async def _page_row_by_row(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The page's keys, then each key's rows alone: a row the database cannot send is left out, logged by its
         key masked (never in full) beside the warning that says what is wrong with it, and counted.
 
@@ -839,23 +847,69 @@ class DepartmentStore:
         neither which row nor how many were left behind."""
         assert self._pool is not None
         sql, resource = self._statements[dataset], self._config.resources[dataset]
-        try:
-            keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
-        except asyncpg.DataError as error:
-            raise _unreadable_keys(dataset, resource, error) from error
+        keys: list[str | bytes]
+        if isinstance(after, bytes):
+            keys = await self._page_key_bytes(dataset, resource, None, after, size)
+        else:
+            try:
+                keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+            except asyncpg.DataError as error:
+                keys = await self._page_key_bytes(dataset, resource, error, after, size)
         rows: list[Row] = []
         skipped = 0
+        rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
         for key in dict.fromkeys(keys):
+            if isinstance(key, bytes):
+                skipped += 1
+                self._say_key_not_text(dataset, resource)
+                continue
             try:
                 rows.extend(await self._fetch(dataset, sql.one, key))
             except ServiceError as error:
                 if error.reason != "RECORD_UNREADABLE":
                     raise
                 skipped += 1
-                rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
                 log.warning("an export of %s left out the row of key %s (the warning before says why); it goes on "
                             "with the next rows", dataset, Masker().mask(key, rule) if rule else key)
         return Page(rows, skipped, keys[-1] if len(keys) == size else "")
+
+    async def _page_key_bytes(self, dataset: str, resource: ResourceConfig, error: asyncpg.DataError | None,
+                              after: str | bytes, size: int) -> list[str | bytes]:
+        """The page's keys read as bytes, each given as text when it is UTF-8 and as its bytes otherwise, when the
+        database is SQL_ASCII; else the export stops there (_unreadable_keys), as a key another database cannot
+        send cannot be gone past.
+
+        In a SQL_ASCII database a key kept in GBK (a 车牌号 京A12345, a 不动产权证号 with its Chinese) stopped the
+        export there, RECORD_UNREADABLE: the rows after it, every one of them sendable, never left, for one row."""
+        assert self._pool is not None
+        if error is not None and await self._pool.fetchval("SHOW server_encoding") != "SQL_ASCII":
+            # Another database's text is sent in its own encoding: the key itself does not convert (a view's cast)
+            raise _unreadable_keys(dataset, resource, error) from error
+        cursor = after if isinstance(after, bytes) else after.encode()
+        try:
+            found = await self._pool.fetch(self._statements[dataset].page_key_bytes, cursor, size)
+        except asyncpg.DataError as other:  # the key does not convert even as bytes (a view's cast)
+            raise _unreadable_keys(dataset, resource, other) from other
+        keys: list[str | bytes] = []
+        for (key,) in found:
+            try:
+                keys.append(key.decode())
+            except UnicodeDecodeError:
+                keys.append(key)
+        return keys
+
+    def _say_key_not_text(self, dataset: str, resource: ResourceConfig) -> None:
+        """Says that an export left out a row whose key is not UTF-8 (never the key: personal data, unreadable)."""
+        column = resource.key_column.value if resource.key_column is not None else resource.key_item
+        log.warning("an export of %s left out a row whose key column %s holds text that is not UTF-8, which the "
+                    "department database cannot send (%s): it goes on with the next rows; share a view that "
+                    "converts it (GBK in a SQL_ASCII database: %s)", dataset, column, _NOT_TEXT,
+                    GBK_IN_SQL_ASCII.replace("AS xm", f"AS {sql_name(column)}").replace(
+                        "(xm,", f"({sql_name(column)},"))
+
+
+#: How the database names a key it cannot send (asyncpg's CharacterNotInRepertoireError).
+_NOT_TEXT = "SQLSTATE 22021"
 
 
 class CheckTimeout(Exception):
@@ -1085,8 +1139,8 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
         return ""
     return ("the department database's encoding is SQL_ASCII: it keeps text as bytes without saying in what "
             "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
-            "record is RECORD_UNREADABLE and a batch download leaves it out (and stops at a key that is not "
-            f"UTF-8, the rows after it not sent). Share views whose text columns holding GBK are converted (the key "
+            "record is RECORD_UNREADABLE and a batch download leaves it out and goes on (a row whose key is not "
+            f"UTF-8 too). Share views whose text columns holding GBK are converted (the key "
             f"column too): {GBK_IN_SQL_ASCII}")
 
 

@@ -876,17 +876,18 @@ async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gb
     assert any("dept.yaml: database: the department database's encoding is SQL_ASCII" in warning
                and GBK_IN_SQL_ASCII in warning for warning in warnings), warnings
     # A batch download leaves such a row out and goes on (it stopped at it, as the warning still said).
-    assert any("a batch download leaves it out (and stops at a key that is not UTF-8, the rows after it not sent)"
+    assert any("a batch download leaves it out and goes on (a row whose key is not UTF-8 too)"
                in warning for warning in warnings), warnings
     await _execute(url, f"CREATE VIEW people_utf8 AS SELECT code, {GBK_IN_SQL_ASCII} FROM people")
     row = await _read(tmp_path, text.replace("table: people", "table: people_utf8"), "a")
     assert row is not None and row.values["name"] == "张三"
 
     # A key kept so (a 车牌号 京A12345): an export read past it, then failed reading the page's keys as an asyncpg
-    # DataError, INTERNAL to the platform, which rested the endpoint for every caller. It stops RECORD_UNREADABLE,
-    # after the rows before it, the log naming the key column and the view that reads it.
+    # DataError, INTERNAL to the platform, which rested the endpoint for every caller; then it stopped there,
+    # RECORD_UNREADABLE, the rows after it (é) never sent. It leaves that row out, the log naming the key column and
+    # the view that reads it, and goes on.
     await _execute(url, "INSERT INTO people VALUES ('0', 'zero'), (convert_from('\\xbea941'::bytea, 'SQL_ASCII'), "
-                        "'jing')")  # 京A in GBK
+                        "'jing'), ('é', 'after')")  # 京A in GBK; é (c3 a9) sorts after it
     config = parse(text, str(tmp_path / "dept.yaml"))
     store = DepartmentStore(config)
     await store.open()
@@ -898,21 +899,20 @@ async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gb
         servicer = FrontprocServicer(config, ProviderAssertionVerifier(
             provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
         assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(audit_id="e"))
-        with pytest.raises(ServiceError) as error:
-            async for page in servicer.Export(provider_pb2.ExportRequest(dataset="registry", page_size=1),
-                                              SimpleNamespace(invocation_metadata=lambda: assertion)):
-                sent.extend(record.key for record in page.records)
+        skipped = 0
+        async for page in servicer.Export(provider_pb2.ExportRequest(dataset="registry", page_size=1),
+                                          SimpleNamespace(invocation_metadata=lambda: assertion)):
+            sent.extend(record.key for record in page.records)
+            skipped += page.skipped
     finally:
         access_log.close()
         await store.close()
-    assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE")
-    assert sent == ["0"]
+    assert (sent, skipped) == (["0", "é"], 2)  # a's name and 京A's key cannot be sent
     line = read(str(tmp_path / "access.jsonl"))[-1]
-    assert (line["audit_id"], line["outcome"], line["records"]) == ("e", "RECORD_UNREADABLE", 1)
-    said = caplog.records[-1].getMessage()
-    assert said.startswith("an export of registry stops: the key column code of a row after those sent holds a "
-                           "value the department database cannot send (CharacterNotInRepertoireError, SQLSTATE "
-                           "22021)"), said
+    assert (line["audit_id"], line["outcome"], line["records"], line["skipped"]) == ("e", "RECORD_UNREADABLE", 2, 2)
+    [said] = [record.getMessage() for record in caplog.records if "whose key column" in record.getMessage()]
+    assert said.startswith("an export of registry left out a row whose key column code holds text that is not "
+                           "UTF-8, which the department database cannot send (SQLSTATE 22021): it goes on"), said
     assert "convert_from(convert(convert_to(code, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII') AS code" in said
 
 
