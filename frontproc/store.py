@@ -1421,13 +1421,15 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
         " FROM pg_index WHERE indrelid = $1 AND indpred IS NULL", relation["oid"], relation["attnum"])
     named = re.compile(rf'(?<![\w"])"?{re.escape(column)}"?(?![\w"])')
     keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
+    unique = [index for index in keyed if index["unique_key"] and (index["on_column"] or _of_the_key_alone(
+        column, index["first_key"]))]
     usable = bool(keyed) and await _lookups_use_an_index(connection, resource)
     table = resource.table.value
     relation_kind = "materialized view" if relation["kind"] == "m" else "table"
     unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
     if partitioned_by := await _partitioned_by_other_columns(connection, relation["oid"], relation["attnum"]):
         return await _partitioned_index_advice(connection, resource, partitioned_by, usable)
-    if any(index["unique_key"] for index in keyed):
+    if unique:
         return "" if usable else (
             f"{relation_kind} {table}'s unique index on its key column {column} cannot serve lookups, which "
             f"compare the column as text ({column}::text, keys being text; an index on a char(n), integer or other "
@@ -1451,6 +1453,18 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
             f"{_ident(column)}::text{newest}), then {unique_index}"
             + ("" if usable else f"; until then CREATE INDEX ON {_ident(table)} (({_ident(column)}::text)) makes "
                                  "lookups fast"))
+
+
+def _of_the_key_alone(column: str, key: str) -> bool:
+    """Whether an index's key expression (as pg_get_indexdef writes it) is the key column alone, cast (``(k)::text``)
+    or given to a function of it alone (``upper(k)``): an expression whose uniqueness makes the key unique.
+
+    Any unique index whose expression named the key column was taken for the key's: ``((k || nd))``, one row per
+    key and year, or ``(CASE WHEN zt = '有效' THEN k END)``, one valid row per key, pass with a key held by several
+    rows, which the check then said nothing of (a key answered with one of its rows, a batch download missing
+    rows)."""
+    name, cast = rf'\(*"?{re.escape(column)}"?\)*', r'(?:::[\w ."]+)?'
+    return re.fullmatch(rf'\(*(?:{name}{cast}|[\w."]+\({name}{cast}\){cast})\)*', key) is not None
 
 
 async def _partitioned_by_other_columns(connection: asyncpg.Connection, relation: int, key: int) -> str:

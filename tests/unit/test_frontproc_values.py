@@ -502,6 +502,16 @@ async def test_the_check_says_when_a_key_is_held_both_in_upper_and_in_lower_case
     # An expression index of another column is no index of the key, whatever its name holds.
     ("CREATE TABLE keyed (k text, v text); CREATE UNIQUE INDEX keyed_k_idx ON keyed (lower(v))",
      "has no index on its key column k"),
+    # A unique index on an expression of the key and something else (one row per key and year, one valid row per
+    # key) was taken for the key's unique index: a key held by several rows passed without a word. One on a
+    # function of the key alone (upper(k)) keeps the key unique, as the key's own does.
+    ("CREATE TABLE keyed (k text, v text, nd int); CREATE INDEX ON keyed (k); CREATE UNIQUE INDEX ON keyed "
+     "((k || nd::text)); INSERT INTO keyed VALUES ('A1', 'x', 2025), ('A1', 'y', 2026)",
+     "the key column k of keyed is not unique: 1 key is held by several rows"),
+    ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k); CREATE UNIQUE INDEX ON keyed "
+     "((CASE WHEN v = '有效' THEN k END)); INSERT INTO keyed VALUES ('A1', '有效'), ('A1', '注销')",
+     "the key column k of keyed is not unique: 1 key is held by several rows"),
+    ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k); CREATE UNIQUE INDEX ON keyed (upper(k))", ""),
     ("CREATE TABLE base (k text, v text); CREATE VIEW keyed AS SELECT k, v FROM base", ""),  # a view: one row a key
     # A view joining a person to their addresses returns them twice: said as of a table without a unique key.
     ("CREATE TABLE base (k text, v text); INSERT INTO base VALUES ('A-2026-000001', '1'), ('A-2026-000001', '2'),"
