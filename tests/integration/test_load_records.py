@@ -269,6 +269,36 @@ async def test_a_record_corrected_below_its_rejected_line_is_loaded_not_refused_
     assert [(v.values["name"], v.values["sex"]) for v in await _history(platform, person)] == [("周五", "女")]
 
 
+async def _history_or_none(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
+    """_history, or [] when the platform holds no record of ``citizen_id``."""
+    try:
+        return await _history(platform, citizen_id)
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return []
+
+
+async def test_a_quote_left_open_is_said_with_the_lines_its_record_took_in(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A quote opened and not closed (a name typed "郑七) takes the lines after it into that value, up to the next
+    quote: the record was sent with lines 2 to 4 as its name and line 4's other values, and rejected 'name: must be
+    at most 64 characters; birth_date: 1977-03-03 differs from the date in citizen_id', while lines 3 and 4's
+    persons were neither loaded nor rejected, nothing saying where they went. The record is rejected without being
+    sent, saying which lines it ran over and why."""
+    a, b, c = _citizen_id("19750101", True), _citizen_id("19760202", True), _citizen_id("19770303", True)
+    path = tmp_path / "breaks.csv"
+    path.write_text(f"{HEADER}\n{a},\"郑七,男,汉族,1975-01-01,正常,\n{b},王八,男,汉族,1976-02-02,正常,\n"
+                    f"{c},\"李九,男,汉族,1977-03-03,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines()[0] == (
+        "line 2: the record runs from line 2 to line 4 (a value holds line breaks: a double quote opened and not "
+        "closed takes in the lines after it as part of that value, and they are not read as records): close the "
+        "quote, or remove the line breaks"), done.stderr
+    assert not await _history_or_none(platform, a)  # (its name holding lines 2 to 4 was sent before)
+
+
 async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_that_line(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A load that stopped after line 2 is resumed with --start-line 3, as its message says: the lines before it
