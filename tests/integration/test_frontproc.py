@@ -49,6 +49,7 @@ from services.client import run_query
 from services.foundation.synthetic import persons
 from services.query.component import create_component as create_query
 from services.query.records import record_unreadable
+from services.runtime import callers_time
 from services.runtime.duties import APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.embedded import create_database
 from services.runtime.errors import details_of, to_status
@@ -719,7 +720,9 @@ async def test_a_stopped_frontproc_is_unavailable_naming_it_by_each_callers_own_
         assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused.details()
         assert _reason(refused) == "PROVIDER_UNAVAILABLE"
         assert f"the provider department {dept.SOCIAL.code} does not answer" in refused.details()
-        assert deadline - 0.3 < took < deadline, (deadline, took)
+        # Answered a fifth of its time before it (callers_time.ANSWER_SHARE), so that the answer leaves in time on a
+        # busy machine; not earlier (another caller's shorter deadline cut its wait), nor later (kept by a longer one).
+        assert deadline * (1 - callers_time.ANSWER_SHARE) - 0.05 < took < deadline, (deadline, took)
     # Recorded failed, as the caller's (its deadline came first), not held against the department in supervision.
     assert await _audit_cause(platform, details_of(refusals[0][0])[0].metadata["audit_id"]) == ("FAILED",
                                                                                                  "CANCELLED")
@@ -737,8 +740,10 @@ async def test_a_slow_frontproc_answers_and_tight_deadlines_do_not_rest_it(  # t
 
     breaker = platform.settings["query"].provider_breaker_failures
     keys = [person["citizen_id"] for person in list(persons(50))[20:20 + breaker + 3]]
+    # 1.9 s, its wait given up at 1.52 s (callers_time.ANSWER_SHARE): with 1.5 s, cut at 1.2 s, the 前置机 continued
+    # after 1 s did not always answer in time with other test runs on the machine.
     with _stopped(department, resume_after=1.0):
-        record = await _query_within(platform, keys[0], 1.5)
+        record = await _query_within(platform, keys[0], 1.9)
     assert record.values["citizen_id"]
     # Counted from here: a lookup another test left to the 前置机's own timeout has ended by now.
     failed = PROVIDER_CALLS.labels(department.endpoint, "failed")
@@ -761,11 +766,14 @@ def _query_within(platform, key: str, timeout: float):  # type: ignore[no-untype
         metadata=platform.metadata("civil"), timeout=timeout)
 
 
-def _rest_post(platform, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    """A REST call through the edge as the demo 民政局 system: HTTP status and JSON body."""
+def _rest_post(platform, path: str, body: dict, deadline: str = "") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """A REST call through the edge as the demo 民政局 system: HTTP status and JSON body. ``deadline``: the call's
+    ``grpc-timeout`` (else the edge's limit for a call, GOVSHARE_CALL_TIMEOUT_SECONDS)."""
+    headers = {"content-type": "application/json", "authorization": platform.metadata("civil")[0][1]}
+    if deadline:
+        headers["grpc-timeout"] = deadline
     request = urllib.request.Request(f"http://{platform.gateway}{path}", data=json.dumps(body).encode(),
-                                     method="POST", headers={"content-type": "application/json",
-                                                             "authorization": platform.metadata("civil")[0][1]})
+                                     method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.load(answer)
@@ -796,8 +804,10 @@ async def test_a_batch_whose_answer_exceeds_one_reply_is_refused_saying_how_many
         assert "ask for fewer keys per call (about 15 fit)" in refused.value.details()
         assert await _audit_result(platform, details_of(refused.value)[0].metadata["audit_id"]) != "ANSWERED"
         body = {"keys": keys, "purpose": {"type": "PURPOSE_TYPE_ADMINISTRATIVE_BASIS", "text": ADMIN.text}}
+        # Given 30 s, as the gRPC call above: reading 20 such records from the 前置机 took more than the edge's 5 s
+        # for a call with other test runs on the machine (HTTP 504, whose words name the edge's limit).
         status, answer = await asyncio.to_thread(
-            _rest_post, platform, f"/v1/resources/{dept.RESOURCE_CODE.replace('/', '%2F')}:batchQuery", body)
+            _rest_post, platform, f"/v1/resources/{dept.RESOURCE_CODE.replace('/', '%2F')}:batchQuery", body, "30S")
         assert status == 413 and "about 15 fit" in answer["message"], (status, answer)
         # Fewer keys are answered (7: this test's channel, as gRPC clients by default, takes replies up to 4 MiB).
         fitting = await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=dept.RESOURCE_CODE, keys=keys[:7],
