@@ -63,6 +63,10 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 #: GOVSHARE_HUNG_SECONDS of the shared platform: short, so that killing a hung process is seen in seconds.
 HUNG_SECONDS = 15
+#: GOVSHARE_DRAIN_GRACE_SECONDS of the platforms these tests stop (5 by default): every stop of `govshare up` waits
+#: it out twice, the edge's drain and then the services' NOT_SERVING notice; 2 s still lets the calls in flight
+#: finish (test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load's Ctrl-C under load).
+DRAIN_GRACE_SECONDS = "2"
 
 
 def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
@@ -113,7 +117,11 @@ def _ctrl_c_under_load(process: subprocess.Popen, base: int, data_dir: Path) -> 
     for caller in callers:
         caller.start()
     try:
-        time.sleep(2)
+        # Once the callers are answered (a bound on waiting: the outcomes say if they never are), the Ctrl-C.
+        deadline = time.monotonic() + 60
+        while (outcomes.count("ok") < len(callers) and any(caller.is_alive() for caller in callers)
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         os.killpg(process.pid, signal.SIGINT)
         for caller in callers:
             caller.join(timeout=60)
@@ -179,7 +187,8 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
       the signal now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
-    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
+    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path,
+                      env={"GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS})
     second: subprocess.Popen | None = None
     outcomes: list[str] = []
     try:
@@ -203,7 +212,8 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         metrics = free_port_base(start=26000)
         moved = free_port_base(start=base + PORT_BLOCK)
         second = _start_up(data_dir, moved, tmp_path / "second.log", tmp_path, new_session=True,
-                           env={"GOVSHARE_METRICS_PORT": str(metrics)}, persons=300)
+                           env={"GOVSHARE_METRICS_PORT": str(metrics),
+                                "GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS}, persons=300)
         banner = _wait_for_banner(second, tmp_path / "second.log")
         assert (f"--persons 300 is loaded on a data directory's first start only: {data_dir} keeps the 200 persons "
                 "it was seeded with") in banner
@@ -431,7 +441,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     # The supervision process's own schedule is off, as in the chart: what computes the demo's month is then the
     # launcher once it has seeded (test_the_demo_month_is_computed_once_the_demo_is_seeded), not a timer.
     process = _start_up(data_dir, base, log, workdir, env={"GOVSHARE_HUNG_SECONDS": str(HUNG_SECONDS),
-                                                           "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": "0"})
+                                                           "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": "0",
+                                                           "GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS})
     running = Up(process, data_dir, base, log, workdir)
     try:
         _wait_for_banner(process, log)
