@@ -2266,15 +2266,28 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         server.stop(0)
 
 
-def test_tls_against_a_plaintext_edge_says_to_turn_it_off(edge: tuple[FakeEdge, str]) -> None:
+async def test_tls_against_a_plaintext_edge_says_to_turn_it_off_at_once(edge: tuple[FakeEdge, str]) -> None:
     """TLS is the default and `govshare up`'s edge is plaintext: the client said only "Tls handshake failed
-    (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: … WRONG_VERSION_NUMBER", not which setting to change."""
+    (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: … WRONG_VERSION_NUMBER", not which setting to change. It then said
+    so only after retrying the handshake with the default policy (about 3 s of pauses), which no retry mends:
+    the sync and the async client now raise it without a pause."""
     fake, address = edge
-    with Client(address, "sys-1", "s3cret", retry=RetryPolicy(max_attempts=1)) as client, \
-            pytest.raises(Unavailable) as raised:
-        client.query("c", "k", purpose="work_reference", timeout=5)
-    assert raised.value.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
-                                         "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
+    sleep = SleepRecorder()
+    with Client(address, "sys-1", "s3cret", sleep=sleep) as client, pytest.raises(Unavailable) as raised:
+        client.query("c", "k", purpose="work_reference", timeout=30)
+    async_pauses: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        async_pauses.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async with AsyncClient(address, "sys-1", "s3cret", sleep=async_sleep) as aclient:
+        with pytest.raises(Unavailable) as async_raised:
+            await aclient.query("c", "k", purpose="work_reference", timeout=30)
+    for error in (raised.value, async_raised.value):
+        assert error.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
+                                      "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
+    assert sleep.pauses == [] and async_pauses == []
     assert fake.issued == []
 
 

@@ -219,6 +219,19 @@ def _reset_on_the_way(code: grpc.StatusCode, message: str, status: status_pb2.St
     return code == grpc.StatusCode.INTERNAL and status is None and STREAM_RESET in message
 
 
+#: gRPC's and OpenSSL's words for a connection that failed because of a client setting, not the network: a TLS
+#: client meeting a plaintext edge (WRONG_VERSION_NUMBER), an edge certificate the client does not trust, an HTTP/1
+#: server at the address. The next attempt meets the same edge with the same settings: a client retrying them to
+#: its deadline (about 3 s of pauses with the default policy) kept the business system's developer waiting for
+#: the hint that says what to change.
+SETTING_FAILURES = ("WRONG_VERSION_NUMBER", "CERTIFICATE_VERIFY_FAILED", "Trying to connect an http1.x server")
+
+
+def failed_for_a_setting(error: GovshareError) -> bool:
+    """Whether ``error`` is an UNAVAILABLE a client setting caused (:data:`SETTING_FAILURES`): no retry mends it."""
+    return error.code == grpc.StatusCode.UNAVAILABLE and any(words in error.message for words in SETTING_FAILURES)
+
+
 def refused_for_its_headers(error: GovshareError) -> bool:
     """Whether the edge closed the connection over the request's headers (:data:`HEADERS_REFUSED`): an
     UNAVAILABLE that no retry mends, which a client retrying it to its deadline turned into a DEADLINE_EXCEEDED
