@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -2143,7 +2144,8 @@ def test_an_async_client_made_outside_a_running_loop_is_refused_saying_where_to_
 def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edge: tuple[FakeEdge, str]) -> None:
     """Kept from one event loop and called under another, its call failed with asyncio's "Event loop is closed"
     (the loop of an earlier asyncio.run) or "… attached to a different loop" (another loop still open), naming
-    neither the client nor what to do; an export alike, at its first row."""
+    neither the client nor what to do; an export alike, at its first row, and a raw stub kept from the client's
+    loop (AsyncClient.stub checked the loop only when asked for the stub)."""
     _, address = edge
     first = asyncio.new_event_loop()
     clients: list[AsyncClient] = []
@@ -2159,15 +2161,31 @@ def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edg
         async for _ in clients[0].export("c", purpose="work_reference"):
             pass
 
+    async def kept_stub_elsewhere() -> None:  # a raw stub got in the client's loop and kept (a fixture's)
+        await stubs[0].GetEntry(catalog_pb2.GetEntryRequest(code="1/1"))
+
+    async def kept_stream_elsewhere() -> None:
+        async for _ in stubs[1].Export(query_pb2.ExportRequest(resource_code="c")):
+            pass
+
+    async def keep_stubs() -> None:
+        stubs.extend([clients[0].stub(catalog_pb2_grpc.CatalogServiceAsyncStub),
+                      clients[0].stub(query_pb2_grpc.QueryServiceAsyncStub)])
+        assert (await stubs[0].GetEntry(catalog_pb2.GetEntryRequest(code="1/1"))).entry.code == "1/1"
+
+    stubs: list[Any] = []
+    elsewhere_calls = (query_elsewhere, export_elsewhere, kept_stub_elsewhere, kept_stream_elsewhere)
     try:
         assert first.run_until_complete(make()) == "a-1"
-        for elsewhere in (query_elsewhere, export_elsewhere):
+        first.run_until_complete(keep_stubs())
+        for elsewhere in elsewhere_calls:
             with pytest.raises(RuntimeError, match="belongs to the event loop it was made in, which is another one"):
                 asyncio.run(elsewhere())
     finally:
         first.close()  # as asyncio.run ends its loop, the client left open in it
-    with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
-        asyncio.run(query_elsewhere())
+    for elsewhere in elsewhere_calls:
+        with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
+            asyncio.run(elsewhere())
 
 
 def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
