@@ -2258,7 +2258,9 @@ async def test_a_raw_issue_token_goes_without_a_token_once_and_raises_the_typed_
 
 
 def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes."""
+    """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes. A
+    certificate of another name than the one dialled said only gRPC's "Hostname Verification Check failed", after
+    about 3 s of retries: it now says to dial the certificate's name, at once, as an untrusted one does."""
     ca, certificate, key = tls_pair()
     fake = FakeEdge()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -2270,12 +2272,20 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("GOVSHARE_ROOT_CA", str(tmp_path / "ca.pem"))
         with Client(f"127.0.0.1:{port}", "sys-1", "s3cret") as client:
             assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+        sleep = SleepRecorder()
+        other_name = [("grpc.ssl_target_name_override", "edge.other.example")]  # as dialling an alias of the edge
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", options=other_name, sleep=sleep) as client, \
+                pytest.raises(Unavailable) as misnamed:
+            client.query("c", "k", purpose="work_reference", timeout=30)
+        assert ("the edge's certificate is not issued for the host this client dials: give endpoint= or "
+                "GOVSHARE_ENDPOINT the host name the certificate names") in misnamed.value.message
         monkeypatch.delenv("GOVSHARE_ROOT_CA")
-        quick = RetryPolicy(max_attempts=1)
-        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", retry=quick) as client, \
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", sleep=sleep) as client, \
                 pytest.raises(Unavailable) as untrusted:
-            client.query("c", "k", purpose="work_reference", timeout=5)  # the system roots do not know edge-ca
+            client.query("c", "k", purpose="work_reference", timeout=30)  # the system roots do not know edge-ca
         assert "give root_certificates= or set GOVSHARE_ROOT_CA to the PEM file of the CA" in untrusted.value.message
+        assert sleep.pauses == []  # neither is retried: the next attempt meets the same certificate
+        quick = RetryPolicy(max_attempts=1)
         with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
                 pytest.raises(Unavailable):
             client.query("c", "k", purpose="work_reference", timeout=5)
