@@ -2285,6 +2285,7 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
             client.query("c", "k", purpose="work_reference", timeout=30)  # the system roots do not know edge-ca
         assert "give root_certificates= or set GOVSHARE_ROOT_CA to the PEM file of the CA" in untrusted.value.message
         assert sleep.pauses == []  # neither is retried: the next attempt meets the same certificate
+        assert "out of its validity" not in untrusted.value.message
         quick = RetryPolicy(max_attempts=1)
         with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
                 pytest.raises(Unavailable):
@@ -2292,6 +2293,27 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         assert len(fake.issued) == 1  # the secret went only over the verified connection
     finally:
         server.stop(0)
+
+
+def test_an_expired_edge_certificate_says_so_not_to_give_a_ca() -> None:
+    """An edge whose certificate had expired (or a machine whose clock is wrong) was told "this client does not
+    trust the edge's certificate: give root_certificates= or set GOVSHARE_ROOT_CA", the words of any failed
+    verification: the business system's developer looked for another CA file, which cannot mend it."""
+    ca, certificate, key = tls_pair(expired=True)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(FakeEdge().handlers())
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", root_certificates=ca) as client, \
+                pytest.raises(Unavailable) as expired:
+            client.query("c", "k", purpose="work_reference", timeout=30)
+    finally:
+        server.stop(0)
+    assert expired.value.message.endswith(
+        "(the edge's certificate is out of its validity by this machine's clock: if the clock is right, ask the "
+        "platform's operator to renew the edge's certificate; root_certificates= cannot mend it)")
+    assert "GOVSHARE_ROOT_CA" not in expired.value.message
 
 
 async def test_tls_against_a_plaintext_edge_says_to_turn_it_off_at_once(edge: tuple[FakeEdge, str]) -> None:

@@ -135,6 +135,12 @@ HEADERS_REFUSED = "GOAWAY received; Error code: 9;"
 _NAME_HINT = ("the edge's certificate is not issued for the host this client dials: give endpoint= or "
               "GOVSHARE_ENDPOINT the host name the certificate names, not an IP address or another alias of the edge")
 
+#: What a TLS client told the edge's certificate is out of its validity is to do. It was told to give
+#: root_certificates= (the words of any CERTIFICATE_VERIFY_FAILED): its developer looked for another CA file, where the
+#: platform's operator has a certificate to renew, or this machine's clock is wrong.
+_EXPIRED_HINT = ("the edge's certificate is out of its validity by this machine's clock: if the clock is right, ask "
+                 "the platform's operator to renew the edge's certificate; root_certificates= cannot mend it")
+
 #: A failed connection's words (OpenSSL's, gRPC's) that do not say which setting to change, and what to change.
 _CONNECTION_HINTS = (
     (HEADERS_REFUSED, "the edge closed the connection over this call's request headers, more than it takes (60 KiB, "
@@ -142,6 +148,9 @@ _CONNECTION_HINTS = (
                       "in metadata"),
     ("WRONG_VERSION_NUMBER", "the edge does not speak TLS: for a platform on your own machine give plaintext=True "
                              "or set GOVSHARE_PLAINTEXT=1"),
+    # Before CERTIFICATE_VERIFY_FAILED, whose words they follow: a CA file is not what is wrong.
+    ("certificate has expired", _EXPIRED_HINT),
+    ("certificate is not yet valid", _EXPIRED_HINT),
     ("CERTIFICATE_VERIFY_FAILED", "this client does not trust the edge's certificate: give root_certificates= or "
                                   "set GOVSHARE_ROOT_CA to the PEM file of the CA that signed it"),
     # gRPC's words alone, naming no setting: an edge reached by its IP address or another alias than its certificate's
