@@ -656,6 +656,35 @@ async def test_an_item_the_catalog_masks_from_now_on_is_masked_whichever_service
     assert isinstance(answered, query_pb2.QueryResponse) and answered.values["status"] == "*" * len(status)
 
 
+async def test_a_resource_asked_of_before_it_was_published_is_answered_once_query_has_it(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A business system applied for a resource announced but not yet published: authorization, asked of its code,
+    kept "no such entry" for its copy's minute. Query heard the publish event, answered with the entry, and
+    authorization, not having heard it, refused NOT_FOUND a resource the catalog lists, for that minute. Here
+    authorization never hears it: query's Check names the version it answers with, and authorization asks again."""
+    user = mesh.department("announced")
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 5:06d}"
+    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "status")]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(mesh.channels["catalog"])
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry(
+        code, "人口信息（待发布）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items, "population",
+        common.SHARE_TYPE_CONDITIONAL, [ONLINE], share_condition="用于法定职责范围内的业务办理")),
+        metadata=mesh.md(mesh.authority), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=mesh.md(mesh.authority), timeout=10)
+    early = await refused(mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(resource_code=code, items=["status"], purposes=[
+            common.PURPOSE_TYPE_WORK_REFERENCE], purpose_text="窗口办件", basis="职责", methods=[ONLINE], quota=10)),
+        metadata=mesh.md(user), timeout=10))
+    assert early.code() == grpc.StatusCode.NOT_FOUND, early
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=mesh.md(person_of(mesh.authority, REVIEWER)), timeout=10)
+    key = list(mesh.persons)[5]
+    answered = await query(mesh, user, code, key, WORK)
+    assert set(answered.values) == {"citizen_id", "name"}, answered
+
+
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
     """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
     naming no items was answered under it, its id in the access record and the call counted against its quota."""
