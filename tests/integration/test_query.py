@@ -1228,7 +1228,10 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
 
     And a call it fails is given back to its grant's quota: it was counted before the record was read and kept,
     so every retry of a call the provider could not answer (the SDK retries UNAVAILABLE up to eight times) used up
-    the quota with nothing answered."""
+    the quota with nothing answered.
+
+    A BatchQuery holding a key already in the record cache failed whole with the others: that key is answered, each
+    other told (its error) that the platform's service did not answer, and given back to the quota."""
     async with running_mesh(base_settings, embedded) as world:
         user = world.department("quota-unanswered")
         code = world.codes["population"]
@@ -1242,10 +1245,26 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
         await world.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
             metadata=world.md(person_of(world.provider, APPROVER)), timeout=10)
+        batcher = world.department("batch-unanswered")
+        await approved(world, batcher, code, ["birth_date"], quota=3)
+        at_hand, other = list(world.persons)[2:4]
+
+        def batch(*keys: str) -> Awaitable[query_pb2.BatchQueryResponse]:
+            return world.query.BatchQuery(query_pb2.BatchQueryRequest(
+                resource_code=code, keys=list(keys), items=["birth_date"], purpose=WORK),
+                metadata=world.md(batcher), timeout=10)
+
+        assert (await batch(at_hand)).results[0].found  # 1 of 3 calls; its record is cached
         await world.servers["foundation"].stop(0)
         for key in list(world.persons)[:2]:  # the second is counted only if the first was given back
             unanswered = await refused(query(world, user, code, key, WORK, ["birth_date"]))
             assert reason(unanswered) == "PROVIDER_UNAVAILABLE", unanswered.details()
+        partial = (await batch(at_hand, other)).results  # 3 of 3, the unanswered key given back
+        assert partial[0].found and partial[0].values["birth_date"] == world.persons[at_hand]["birth_date"]
+        assert not partial[1].found and partial[1].error.startswith(
+            f"the platform's foundation data service does not answer for resource {code}"), partial[1]
+        assert "127.0.0.1" not in partial[1].error and other not in partial[1].error
+        assert (await batch(at_hand)).results[0].found  # fits the quota only with the unanswered key given back
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
                                   metadata=world.md(world.other), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as failure:
