@@ -9,6 +9,7 @@ Each step lives in its own module; this one maps protobuf to those steps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -27,7 +28,7 @@ from services.query.audit import Access, clean
 from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
-from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
+from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE, Unanswered
 from services.query.resources import Resource, not_an_item, valid_resource_code
 from services.query.verify_requests import claims_sent, verify_request_reader
 from services.runtime import callers_time, duties
@@ -355,6 +356,22 @@ def _name_the_provider(error: ServiceError, access: Access) -> str | None:
     return audit.CANCELLED if in_callers_time else None
 
 
+def _sent(record: object) -> bool:
+    """Whether a batch's key has a record to send: found, and neither UNREADABLE nor Unanswered."""
+    return record is not None and record is not UNREADABLE and not isinstance(record, Unanswered)
+
+
+def _unanswered_message(records: Mapping[str, object], access: Access) -> str | None:
+    """What a batch's key its provider did not answer is told (records.Unanswered), as a Query of it is refused:
+    the department or the platform's service named, never its address; None when every key was answered."""
+    unanswered = next((record for record in records.values() if isinstance(record, Unanswered)), None)
+    if unanswered is None:
+        return None
+    error = dataclasses.replace(unanswered.error, metadata=dict(unanswered.error.metadata))
+    _name_the_provider(error, access)
+    return f"{error.message} (this key was not answered; the batch's other keys were)"
+
+
 def _unreadable_message(access: Access, which: str = " for this key") -> str:
     """A record the provider's database cannot send: whose it is to fix, and that retrying will not help (the
     message names no key, as RECORD_NOT_FOUND's does not)."""
@@ -605,17 +622,17 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         decision = await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY,
                                               access, decision, seen)
         response = query_pb2.BatchQueryResponse()
-        unreadable = _unreadable_message(access)
-        errors = [error or (unreadable if records.get(key) is UNREADABLE else None)
+        unreadable, unanswered = _unreadable_message(access), _unanswered_message(records, access)
+        errors = [error or (unreadable if (record := records.get(key)) is UNREADABLE
+                            else unanswered if isinstance(record, Unanswered) else None)
                   for key, error in zip(keys, errors, strict=True)]
         disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
-                                                [key for key, record in records.items()
-                                                 if record is not None and record is not UNREADABLE])
+                                                [key for key, record in records.items() if _sent(record)])
         masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, disputed,
                                   response.results)
         response.masked_items.extend(_masked_in_plan_order(decision, masked))
         _within_one_reply(response, len(request.keys))
-        found = any(record is not None and record is not UNREADABLE for record in records.values())
+        found = any(_sent(record) for record in records.values())
         # A batch whose only records could not be sent was not answered: FAILED, as a Query of one of them is.
         failed = not found and any(record is UNREADABLE for record in records.values())
         access.result = (audit.ANSWERED if found else audit.FAILED if failed else audit.NOT_FOUND if valid
@@ -623,7 +640,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if failed:
             access.deny_reason = "RECORD_UNREADABLE"
         elif found and access.counted is not None:
-            await _give_back_unsent(deps, access, sum(record is UNREADABLE for record in records.values()))
+            await _give_back_unsent(deps, access, sum(record is UNREADABLE or isinstance(record, Unanswered)
+                                                      for record in records.values()))
         return response
 
     @staticmethod

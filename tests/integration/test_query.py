@@ -656,6 +656,35 @@ async def test_an_item_the_catalog_masks_from_now_on_is_masked_whichever_service
     assert isinstance(answered, query_pb2.QueryResponse) and answered.values["status"] == "*" * len(status)
 
 
+async def test_a_resource_asked_of_before_it_was_published_is_answered_once_query_has_it(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A business system applied for a resource announced but not yet published: authorization, asked of its code,
+    kept "no such entry" for its copy's minute. Query heard the publish event, answered with the entry, and
+    authorization, not having heard it, refused NOT_FOUND a resource the catalog lists, for that minute. Here
+    authorization never hears it: query's Check names the version it answers with, and authorization asks again."""
+    user = mesh.department("announced")
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 5:06d}"
+    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "status")]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(mesh.channels["catalog"])
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry(
+        code, "人口信息（待发布）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items, "population",
+        common.SHARE_TYPE_CONDITIONAL, [ONLINE], share_condition="用于法定职责范围内的业务办理")),
+        metadata=mesh.md(mesh.authority), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=mesh.md(mesh.authority), timeout=10)
+    early = await refused(mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(resource_code=code, items=["status"], purposes=[
+            common.PURPOSE_TYPE_WORK_REFERENCE], purpose_text="窗口办件", basis="职责", methods=[ONLINE], quota=10)),
+        metadata=mesh.md(user), timeout=10))
+    assert early.code() == grpc.StatusCode.NOT_FOUND, early
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=mesh.md(person_of(mesh.authority, REVIEWER)), timeout=10)
+    key = list(mesh.persons)[5]
+    answered = await query(mesh, user, code, key, WORK)
+    assert set(answered.values) == {"citizen_id", "name"}, answered
+
+
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
     """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
     naming no items was answered under it, its id in the access record and the call counted against its quota."""
@@ -1199,7 +1228,10 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
 
     And a call it fails is given back to its grant's quota: it was counted before the record was read and kept,
     so every retry of a call the provider could not answer (the SDK retries UNAVAILABLE up to eight times) used up
-    the quota with nothing answered."""
+    the quota with nothing answered.
+
+    A BatchQuery holding a key already in the record cache failed whole with the others: that key is answered, each
+    other told (its error) that the platform's service did not answer, and given back to the quota."""
     async with running_mesh(base_settings, embedded) as world:
         user = world.department("quota-unanswered")
         code = world.codes["population"]
@@ -1213,10 +1245,26 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
         await world.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
             metadata=world.md(person_of(world.provider, APPROVER)), timeout=10)
+        batcher = world.department("batch-unanswered")
+        await approved(world, batcher, code, ["birth_date"], quota=3)
+        at_hand, other = list(world.persons)[2:4]
+
+        def batch(*keys: str) -> Awaitable[query_pb2.BatchQueryResponse]:
+            return world.query.BatchQuery(query_pb2.BatchQueryRequest(
+                resource_code=code, keys=list(keys), items=["birth_date"], purpose=WORK),
+                metadata=world.md(batcher), timeout=10)
+
+        assert (await batch(at_hand)).results[0].found  # 1 of 3 calls; its record is cached
         await world.servers["foundation"].stop(0)
         for key in list(world.persons)[:2]:  # the second is counted only if the first was given back
             unanswered = await refused(query(world, user, code, key, WORK, ["birth_date"]))
             assert reason(unanswered) == "PROVIDER_UNAVAILABLE", unanswered.details()
+        partial = (await batch(at_hand, other)).results  # 3 of 3, the unanswered key given back
+        assert partial[0].found and partial[0].values["birth_date"] == world.persons[at_hand]["birth_date"]
+        assert not partial[1].found and partial[1].error.startswith(
+            f"the platform's foundation data service does not answer for resource {code}"), partial[1]
+        assert "127.0.0.1" not in partial[1].error and other not in partial[1].error
+        assert (await batch(at_hand)).results[0].found  # fits the quota only with the unanswered key given back
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
                                   metadata=world.md(world.other), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as failure:
