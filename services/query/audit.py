@@ -34,6 +34,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ import grpc
 
 from services.runtime.checkpoints import Head
 from services.runtime.errors import ServiceError, dependency_failure
+from services.runtime.identifiers import personal_identifiers
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
@@ -308,9 +310,31 @@ def export_keys_problem(row: Mapping[str, Any]) -> str | None:
     vouched = vouched_keys(row) if kept is not None else None
     if vouched is None or tuple(kept) == vouched:
         return None
-    return (f"chain {row['chain_id']} record {row['seq']}: the persons' keys kept for export {row['key']} are not "
+    return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: the persons' keys kept for export "
+            f"{shown_name(row['key'])} are not "
             f"those its closing record says it sent ({kept[0]} kept, {vouched[0]} sent; access_export_keys was "
             "altered)")
+
+
+#: A name as the writer gives one: a chain's (token_hex(16)), a process's access id (<12 hex>-<10 hex>), a record
+#: id (a uuid's hex), a month's partition, a signing key's id (its JWK thumbprint, 43 base64url characters); or a
+#: short plain name (a test's, a hand-made chain's) with no run of digits a person's number could hide in.
+_HEX_FORM = re.compile(r"[0-9a-f]{32}|[0-9a-f]{12}-[0-9a-f]{10}")
+_OTHER_FORM = re.compile(r"access_log_[0-9]{6}|[A-Za-z0-9_-]{43}|(?!.*[0-9]{6})[0-9a-z][0-9a-z_.-]{0,39}")
+#: A run of digits as long as a mobile number's: not in a name of the writer's but for its hex ones.
+_NUMBER_RUN = re.compile(r"[0-9]{11}")
+
+
+def shown_name(value: object) -> str:
+    """A chain id, access id, partition or key id read from a stored record or an archived file, as a verification's
+    problem names it: as it is when it has the writer's form, else only described. What a verification reads may
+    have been altered to anything (a long text, a person's 公民身份号码 or telephone number), and its problem lines go
+    to the auditor's terminal, the job's detail and the logs, which must never repeat personal data."""
+    if isinstance(value, str) and not personal_identifiers(value) and (
+            _HEX_FORM.fullmatch(value) or (_OTHER_FORM.fullmatch(value) and not _NUMBER_RUN.search(value))):
+        return value
+    kind = f"a text of {len(value)} characters" if isinstance(value, str) else f"a value of type {type(value).__name__}"
+    return f"<not shown: {kind}, not of the writer's form>"
 
 
 def canonical(values: Sequence[object]) -> bytes:
@@ -365,15 +389,15 @@ class ChainChecker:
             self.chains += 1
         self._seq += 1
         if row["seq"] != self._seq:
-            return (f"chain {row['chain_id']}: expected record {self._seq}, found {row['seq']} "
+            return (f"chain {shown_name(row['chain_id'])}: expected record {self._seq}, found {row['seq']} "
                     f"(records are missing or were inserted)")
         if row["prev_hash"] != self._prev:
-            return f"chain {row['chain_id']} record {row['seq']}: does not link to the previous record"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: does not link to the previous record"
         if record_format(row) not in KNOWN_FORMATS:
-            return (f"chain {row['chain_id']} record {row['seq']}: record format {record_format(row)} is not one "
-                    f"this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
+            return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: record format {record_format(row)} "
+                    f"is not one this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
         if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
-            return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
         return export_keys_problem(row)
 
