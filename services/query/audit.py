@@ -316,7 +316,7 @@ def export_keys_problem(row: Mapping[str, Any]) -> str | None:
             "altered)")
 
 
-#: A name as the writer gives one: a chain's (token_hex(16)), a process's access id (<12 hex>-<10 hex>), a record
+#: A name as the writer gives one: a chain's (32 hex), a process's access id (<12 hex>-<10 hex>), a record
 #: id (a uuid's hex), a month's partition, a signing key's id (its JWK thumbprint, 43 base64url characters); or a
 #: short plain name (a test's, a hand-made chain's) with no run of digits a person's number could hide in.
 _HEX_FORM = re.compile(r"[0-9a-f]{32}|[0-9a-f]{12}-[0-9a-f]{10}")
@@ -454,6 +454,7 @@ class AuditWriter:
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(6) + "-"
         self.chain_id = ""
+        self._chains = itertools.count()
         self._seq = 0
         self._head = GENESIS
         self._abandoned: list[Head] = []
@@ -482,7 +483,9 @@ class AuditWriter:
         if self._seq > 0:
             # Its records up to the head are durable: the checkpointer still signs where it ended.
             self._abandoned.append(Head(self.chain_id, self._seq, self._head))
-        self.chain_id = secrets.token_hex(16)
+        # Its number first (8 hex digits), then 96 random bits: a later chain's name sorts after an earlier's, so
+        # a lease renewal carrying the name of before never replaces the new one (QueryStore.hold_writer).
+        self.chain_id = f"{next(self._chains):08x}{secrets.token_hex(12)}"
         self._seq = 0
         self._head = GENESIS
 
