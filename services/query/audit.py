@@ -34,7 +34,6 @@ import hashlib
 import itertools
 import json
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -43,9 +42,8 @@ from typing import Any
 
 import grpc
 
-from services.runtime.checkpoints import Head
+from services.runtime.checkpoints import Head, shown_name
 from services.runtime.errors import ServiceError, dependency_failure
-from services.runtime.identifiers import personal_identifiers
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
@@ -314,27 +312,6 @@ def export_keys_problem(row: Mapping[str, Any]) -> str | None:
             f"{shown_name(row['key'])} are not "
             f"those its closing record says it sent ({kept[0]} kept, {vouched[0]} sent; access_export_keys was "
             "altered)")
-
-
-#: A name as the writer gives one: a chain's (32 hex), a process's access id (<12 hex>-<10 hex>), a record
-#: id (a uuid's hex), a month's partition, a signing key's id (its JWK thumbprint, 43 base64url characters); or a
-#: short plain name (a test's, a hand-made chain's) with no run of digits a person's number could hide in.
-_HEX_FORM = re.compile(r"[0-9a-f]{32}|[0-9a-f]{12}-[0-9a-f]{10}")
-_OTHER_FORM = re.compile(r"access_log_[0-9]{6}|[A-Za-z0-9_-]{43}|(?!.*[0-9]{6})[0-9a-z][0-9a-z_.-]{0,39}")
-#: A run of digits as long as a mobile number's: not in a name of the writer's but for its hex ones.
-_NUMBER_RUN = re.compile(r"[0-9]{11}")
-
-
-def shown_name(value: object) -> str:
-    """A chain id, access id, partition or key id read from a stored record or an archived file, as a verification's
-    problem names it: as it is when it has the writer's form, else only described. What a verification reads may
-    have been altered to anything (a long text, a person's 公民身份号码 or telephone number), and its problem lines go
-    to the auditor's terminal, the job's detail and the logs, which must never repeat personal data."""
-    if isinstance(value, str) and not personal_identifiers(value) and (
-            _HEX_FORM.fullmatch(value) or (_OTHER_FORM.fullmatch(value) and not _NUMBER_RUN.search(value))):
-        return value
-    kind = f"a text of {len(value)} characters" if isinstance(value, str) else f"a value of type {type(value).__name__}"
-    return f"<not shown: {kind}, not of the writer's form>"
 
 
 def canonical(values: Sequence[object]) -> bytes:
