@@ -25,7 +25,7 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
-from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry
+from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry, typed_department_code
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
@@ -39,6 +39,7 @@ from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
+from services.runtime.pagination import bind_tokens_to
 from services.runtime.system_states import SystemState
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -432,7 +433,13 @@ class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
                               ) -> admin_log_pb2.ListAdminEventsResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
-        where = AdminLogFilter(actor_department_code=request.actor_department_code.strip() or None,
+        department = typed_department_code(request.actor_department_code)
+        if department != request.actor_department_code:  # its page tokens bound to the code as read
+            bound = admin_log_pb2.ListAdminEventsRequest()
+            bound.CopyFrom(request)
+            bound.actor_department_code = department
+            bind_tokens_to(bound)
+        where = AdminLogFilter(actor_department_code=department or None,
                                action=request.action.strip() or None,
                                start_time=_time(request, "start_time", "start_time", problems),
                                end_time=_time(request, "end_time", "end_time", problems))

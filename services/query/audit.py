@@ -42,7 +42,7 @@ from typing import Any
 
 import grpc
 
-from services.runtime.checkpoints import Head
+from services.runtime.checkpoints import Head, shown_name
 from services.runtime.errors import ServiceError, dependency_failure
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
@@ -308,7 +308,8 @@ def export_keys_problem(row: Mapping[str, Any]) -> str | None:
     vouched = vouched_keys(row) if kept is not None else None
     if vouched is None or tuple(kept) == vouched:
         return None
-    return (f"chain {row['chain_id']} record {row['seq']}: the persons' keys kept for export {row['key']} are not "
+    return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: the persons' keys kept for export "
+            f"{shown_name(row['key'])} are not "
             f"those its closing record says it sent ({kept[0]} kept, {vouched[0]} sent; access_export_keys was "
             "altered)")
 
@@ -365,15 +366,15 @@ class ChainChecker:
             self.chains += 1
         self._seq += 1
         if row["seq"] != self._seq:
-            return (f"chain {row['chain_id']}: expected record {self._seq}, found {row['seq']} "
+            return (f"chain {shown_name(row['chain_id'])}: expected record {self._seq}, found {row['seq']} "
                     f"(records are missing or were inserted)")
         if row["prev_hash"] != self._prev:
-            return f"chain {row['chain_id']} record {row['seq']}: does not link to the previous record"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: does not link to the previous record"
         if record_format(row) not in KNOWN_FORMATS:
-            return (f"chain {row['chain_id']} record {row['seq']}: record format {record_format(row)} is not one "
-                    f"this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
+            return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: record format {record_format(row)} "
+                    f"is not one this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
         if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
-            return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
         return export_keys_problem(row)
 
@@ -430,6 +431,7 @@ class AuditWriter:
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(6) + "-"
         self.chain_id = ""
+        self._chains = itertools.count()
         self._seq = 0
         self._head = GENESIS
         self._abandoned: list[Head] = []
@@ -458,7 +460,9 @@ class AuditWriter:
         if self._seq > 0:
             # Its records up to the head are durable: the checkpointer still signs where it ended.
             self._abandoned.append(Head(self.chain_id, self._seq, self._head))
-        self.chain_id = secrets.token_hex(16)
+        # Its number first (8 hex digits), then 96 random bits: a later chain's name sorts after an earlier's, so
+        # a lease renewal carrying the name of before never replaces the new one (QueryStore.hold_writer).
+        self.chain_id = f"{next(self._chains):08x}{secrets.token_hex(12)}"
         self._seq = 0
         self._head = GENESIS
 

@@ -45,6 +45,7 @@ from services.runtime.identifiers import (
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import (
+    bind_tokens_to,
     decode_token,
     encode_token,
     page_size,
@@ -401,6 +402,12 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
+        if department != request.department_code:
+            # Its tokens bound to the department as read: a page 2 typed otherwise (lower case, full width) goes on.
+            bound = audit_pb2.ListAccessesRequest()
+            bound.CopyFrom(request)
+            bound.department_code = department
+            bind_tokens_to(bound)
         after = time_keyset_after(request.page_token, text_id)
         since = _listing_frontier(request.page_token)
         provider = self._provider_scope(caller)
@@ -611,6 +618,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
+        bind_tokens_to(_as_read(request, subject))
         after = time_keyset_after(request.page_token, text_id)
         since = _listing_frontier(request.page_token)
         page = await subjects.visible_page(deps.store, forms, start, end, after, limit, since,
@@ -631,6 +639,20 @@ def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, lis
     subject = second_generation(subject) or subject
     old = first_generation(subject.upper())
     return subject, sorted({subject.upper(), subject.lower(), *([old] if old else [])})
+
+
+def _as_read(request: audit_pb2.ListSubjectAccessesRequest, subject: str) -> audit_pb2.ListSubjectAccessesRequest:
+    """``request`` naming its person or entity as it is read (:func:`_subject_of`), upper case: what its page
+    tokens are bound to. Bound to the identifier as sent, a portal that sent page 1 with the 公民身份号码 as the
+    person typed it (11010519491231002x, full-width digits, the 15-digit number) and page 2 as its form keeps it
+    (…002X) was refused 'belongs to a request with other filters', and the person's listing could not go on."""
+    bound = audit_pb2.ListSubjectAccessesRequest()
+    bound.CopyFrom(request)
+    if request.citizen_id:
+        bound.citizen_id = subject.upper()
+    else:
+        bound.credit_code = subject.upper()
+    return bound
 
 
 def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:

@@ -216,12 +216,18 @@ class QueryStore:
         clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it). Returns
         when the lease was taken: a lease another replica dropped (its exports closed INTERRUPTED) and this renewal
         took again is another lease, which the exports begun under the first do not write keys under
-        (record_export_keys)."""
+        (record_export_keys).
+
+        The name is the later of the lease's and ``chain_id`` (a writer's chains are named in the order it begins
+        them, AuditWriter._new_chain): a renewal on its way with the chain of before when a write failed, arriving
+        after the new chain's first records named it (_INSERT_ACCESS), named the abandoned chain again, and the
+        listings followed a chain that grew no more, listing the new one's records twice or missing them."""
         return await self._pool.fetchval(
             "INSERT INTO audit_writers (writer, alive_until, chain_id)"
             " VALUES ($1, now() + make_interval(secs => $2), nullif($3, ''))"
             " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until,"
-            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id) RETURNING started",
+            ' chain_id = greatest(excluded.chain_id COLLATE "C", audit_writers.chain_id COLLATE "C")'
+            " RETURNING started",
             writer, seconds, chain_id)
 
     async def release_writer(self, writer: str) -> None:

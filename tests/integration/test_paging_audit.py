@@ -241,6 +241,11 @@ async def test_a_record_that_lands_after_a_page_above_its_last_row_is_on_the_nex
         last = await listed(2, following.next_page_token)
         assert ([a.id for a in last.accesses], last.next_page_token) == ([third], "")
         assert later in [a.id for a in (await listed(10, "")).accesses]
+        # A page 2 naming the department as typed otherwise (full width, lower case) continues the same listing.
+        typed = department.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+        one = await listed(1, "", department.lower())
+        two = await listed(1, one.next_page_token, typed)
+        assert [a.id for a in (*one.accesses, *two.accesses)] == [a.id for a in (await listed(2, "")).accesses]
         # More landed than a page holds: pages of them only, in the order they landed, then the rest.
         other = credit_code_of(9_140_102)
         newer, older = await record(20, other), await record(40, other)

@@ -504,5 +504,18 @@ async def test_a_first_generation_number_names_the_person_and_the_attempts_made_
     by_new = [(a.id, a.result) for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
     by_old = await parties.lookup("sub_portal", citizen_id=old)
     assert [(a.id, a.result) for a in by_old.accesses] == by_new
+    # A portal's page 2 naming the person in another form than its page 1 (the old number, then the new one as an
+    # input method types it: full-width, a lower-case x) continues the same listing.
+    typed = person.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+    pages, token = [], ""
+    for form in (old, typed, f" {person.lower()}"):
+        page = await parties.audit.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+            citizen_id=form, purpose=ASKED, page_size=1, page_token=token), metadata=parties.md("sub_portal"),
+            timeout=10)
+        pages += [(a.id, a.result) for a in page.accesses]
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == by_new[:3] and len(pages) >= 2
     assert by_new[:2] == [(answered.audit_id, audit_pb2.ACCESS_RESULT_ANSWERED),
                           (attempt, audit_pb2.ACCESS_RESULT_INVALID)]

@@ -109,7 +109,7 @@ async def test_a_chain_begun_after_a_failed_write_is_named_in_the_lease_with_its
     """The listings follow the chains the leases name (QueryStore.access_page): a writer that began a new chain
     after a failed write named it only at its lease's next renewal, up to 30 s later, and meanwhile a listing
     listed that chain's records twice or, ending then, missed them. The chain is now named by the statement that
-    writes its first records."""
+    writes its first records, and a renewal carrying the name of before, landing after, keeps it."""
     store = QueryStore(pool)
     failures = [ConnectionResetError("the connection was cut")]
 
@@ -131,6 +131,12 @@ async def test_a_chain_begun_after_a_failed_write_is_named_in_the_lease_with_its
         await writer.record(opening(writer))
         named = await pool.fetchval("SELECT chain_id FROM audit_writers WHERE writer = $1", writer.name)
         assert named == writer.chain_id
+        # A renewal already on its way with the chain of before (read before the write failed) lands after the new
+        # chain was named: the older name never replaces the newer; a renewal with the current one keeps it.
+        await store.hold_writer(writer.name, 90, first_chain)
+        assert await pool.fetchval("SELECT chain_id FROM audit_writers WHERE writer = $1", writer.name) == named
+        await lease.run_once()
+        assert await pool.fetchval("SELECT chain_id FROM audit_writers WHERE writer = $1", writer.name) == named
     finally:
         await lease.stop()
         await writer.stop()
