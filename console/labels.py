@@ -149,6 +149,8 @@ ADMIN_ACTION = {
     "person.unlock": "解除锁定", "person.reset_idp_binding": "解除统一身份认证绑定",
     "session.sign_in": "登录", "session.sign_out": "退出登录", "session.change_password": "修改密码",
     "session.enrol_totp": "绑定身份验证器", "session.lock": "账户锁定",
+    # Too many failed sign-ins from one network address, across accounts (person_store.record_address_failure).
+    "session.address_lock": "网络地址登录锁定",
     "foundation.register_source": "登记数据来源", "foundation.designate_source": "指定权威来源",
     "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
@@ -174,6 +176,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "BAD_SECRET": "失败：密钥错误（或已重置）", "SYSTEM_DISABLED": "失败：业务系统已停用",
                 # session.lock: the failed sign-in that locked the account (person_store.record_failure).
                 "LOCKED": "账号已锁定",
+                # session.address_lock: the failed sign-in that locked its network address.
+                "ADDRESS_LOCKED": "网络地址已锁定（登录失败过多）",
                 # A token or a sign-in of a retired department's system or person (RetireDepartment).
                 "DEPARTMENT_RETIRED": "失败：部门已撤销",
                 # A token or a sign-in refused because the secret, password or TOTP it was checked with was

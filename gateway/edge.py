@@ -1641,6 +1641,21 @@ def _callers_timeout_copied() -> list[dict[str, object]]:
                         "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}]
 
 
+#: The address the edge saw a call come from, for the authorization service's count of failed sign-ins per client
+#: (services.authorization.sessions.CLIENT_ADDRESS_HEADER).
+CLIENT_ADDRESS_HEADER = "govshare-client-address"
+
+
+def _client_address_set() -> list[dict[str, object]]:
+    """CLIENT_ADDRESS_HEADER set to the address the edge saw (the peer, or what the PROXY protocol says), a
+    client's own value dropped first. Not x-envoy-external-address: Envoy sets that only for a peer outside the
+    private ranges, and keeps one a client inside them sent, who so chose the address its failed sign-ins were
+    counted against."""
+    return [{"remove": CLIENT_ADDRESS_HEADER},
+            {"append": {"header": {"key": CLIENT_ADDRESS_HEADER, "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "keep_empty_value": False}}]
+
+
 def _early_header_removal() -> list[dict[str, object]]:
     """Before routing, authentication and tracing: no client-sent identity entry and no client trace context
     (with parent-based sampling a client's sampled flag would decide; the edge starts every trace).
@@ -1654,7 +1669,7 @@ def _early_header_removal() -> list[dict[str, object]]:
                  {"remove_on_match": {"key_matcher": {"suffix": "-bin"}}},
                  # Removed by name: a regex was matched against every header of every call.
                  *({"remove": name} for name in _LIBRARY_HEADERS),
-                 *_callers_timeout_copied()]
+                 *_callers_timeout_copied(), *_client_address_set()]
     return [{"name": "envoy.http.early_header_mutation.header_mutation", "typed_config": _any(
         "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", mutations=mutations)}]
 

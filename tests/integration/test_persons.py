@@ -7,6 +7,7 @@ through without a token and verifies person tokens against the JWKS like systems
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -18,6 +19,8 @@ import grpc
 import jwt
 import pyotp
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from console.errors import field_sentence
 from govshare.authorization.v1 import (
@@ -1755,3 +1758,75 @@ async def test_a_session_ended_while_redis_missed_the_announcement_is_not_renewe
         monkeypatch.undo()
         assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, reason), end
         assert "sign in again" in (refused.value.details() or ""), end
+
+
+async def test_one_password_tried_against_many_usernames_from_one_address_locks_the_address(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """Password spraying: one client trying a password against many usernames was answered BAD_CREDENTIALS each
+    time, each account locking after its own five failures only. Twenty wrong passwords (by default) from one
+    address, across accounts and replicas, now lock the address: RESOURCE_EXHAUSTED ADDRESS_LOCKED with the
+    lock's end and RetryInfo, the same answer for a real person's right password and an unknown name, logged
+    once without a username. Another
+    address, and the console's own calls without a browser's address, are not held; an address a client sends
+    as the edge's is dropped by the edge. (This test's client is on the loopback, a GOVSHARE_SIGNIN_FORWARDERS
+    default, so it passes addresses as the console does.)"""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    sessions = _sessions(platform)
+    sprayer, other = (f"2001:db8:{uuid.uuid4().hex[:4]}:{i}::7" for i in (1, 2))  # each a /64 of its own
+
+    async def answer(username: str, password: str, *metadata: tuple[str, str]) -> tuple[grpc.StatusCode, str]:
+        try:
+            await sessions.SignIn(persons_pb2.SignInRequest(username=username, password=password),
+                                  metadata=metadata, timeout=30)
+        except grpc.aio.AioRpcError as refused:
+            return refused.code(), _reason(refused)
+        return grpc.StatusCode.OK, "OK"
+
+    # Two wrong passwords, counted by another replica set to lock an address after two (the count is kept in
+    # PostgreSQL, shared: twenty, the default, cost a password check each here).
+    component = platform.servers["authorization"].component
+    replica = Sessions(component._person_store, component._persons, component._events,
+                       dataclasses.replace(component._settings, signin_address_max_failures=2),
+                       sealer=component._sealer)
+    for username, password in ((f"u{uuid.uuid4().hex[:10]}", PASSWORD), (person.username, "wrong password!")):
+        with pytest.raises(ServiceError) as failed:
+            await replica.sign_in(username, password, "", client=sprayer.replace("::7", "::/64"))
+        assert failed.value.reason == "BAD_CREDENTIALS"
+    from_sprayer = ("govshare-signin-client", sprayer)
+    with pytest.raises(grpc.aio.AioRpcError) as held:
+        await sessions.SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD),
+                              metadata=(from_sprayer,), timeout=30)
+    info, _ = details_of(held.value)
+    assert info is not None
+    assert (held.value.code(), info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ADDRESS_LOCKED")
+    assert set(info.metadata) == {"lock_expire_time"}
+    retry = error_details_pb2.RetryInfo()
+    assert [d.Unpack(retry) for d in rpc_status.from_call(held.value).details  # type: ignore[union-attr]
+            if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)] == [True] and retry.retry_delay.seconds > 0
+    assert person.username not in (held.value.details() or "")
+    # The same /64 is the same client; an unknown name is answered alike; EnrolTotp checks passwords too.
+    neighbour = ("govshare-signin-client", sprayer.replace("::7", "::8"))
+    assert await answer(f"u{uuid.uuid4().hex[:10]}", PASSWORD, neighbour) == (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                                                             "ADDRESS_LOCKED")
+    with pytest.raises(grpc.aio.AioRpcError) as enrol:
+        await sessions.EnrolTotp(persons_pb2.EnrolTotpRequest(username=person.username, password=PASSWORD),
+                                 metadata=(from_sprayer,), timeout=30)
+    assert _reason(enrol.value) == "ADDRESS_LOCKED"
+    # The console passes the browser's address and says the refusal in Chinese.
+    from console.signin import SignInRefused
+    from console.signin import sign_in as console_sign_in
+    with pytest.raises(SignInRefused) as console_held:
+        await console_sign_in(platform.channel, person.username, PASSWORD, "", 30, client=sprayer)
+    assert console_held.value.reason == "ADDRESS_LOCKED" and console_held.value.message.startswith("您所在网络地址")
+    totp_required = (grpc.StatusCode.UNAUTHENTICATED, "TOTP_REQUIRED")
+    assert await answer(person.username, PASSWORD, ("govshare-signin-client", other)) == totp_required
+    assert await answer(person.username, PASSWORD) == totp_required  # the forwarder's own: no address
+    # A client's own "edge address" is dropped: the edge sets the one it saw (the forwarder's, passing none).
+    assert await answer(person.username, PASSWORD, ("govshare-client-address", sprayer)) == totp_required
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.address_lock", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    mine = [e for e in events if sprayer.split("::")[0] in e.target]
+    assert len(mine) == 1 and mine[0].result == "ADDRESS_LOCKED", mine
+    assert person.username not in str(mine[0]) and person.id not in str(mine[0])

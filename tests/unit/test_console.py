@@ -2508,3 +2508,26 @@ def test_a_sign_in_refused_for_a_field_says_so_in_chinese_naming_the_fields_labe
                                             grpc.aio.Metadata(*status.trailing_metadata), status.details))
     assert refused.message.startswith("用户名：") and "“username”" not in refused.message, refused.message
     assert refused.field == "username"
+
+
+def test_the_browsers_address_is_the_peer_or_the_last_value_of_the_proxys_header() -> None:
+    """The platform counts failed sign-ins per client address, and every browser reaches it from the console's:
+    the console passes the browser's on, the socket's peer by default, or the last value (the one its own proxy
+    added, a browser's own values before it) of GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER."""
+    from starlette.requests import Request
+
+    from console.app import browser_address
+
+    def request(*headers: tuple[bytes, bytes]) -> Request:
+        return Request({"type": "http", "method": "POST", "path": "/login", "headers": list(headers),
+                        "query_string": b"", "client": ("10.0.0.5", 41234)})
+
+    sent = (b"x-forwarded-for", b"198.51.100.66, 203.0.113.7")  # the first a browser's own, the last the proxy's
+    direct = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                     SessionStore(idle_seconds=600))
+    assert browser_address(direct, request(sent)) == "10.0.0.5"
+    proxied = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051",  # type: ignore[arg-type]
+                                             "GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}), None,
+                      SessionStore(idle_seconds=600))
+    assert browser_address(proxied, request(sent)) == "203.0.113.7"
+    assert browser_address(proxied, request()) == ""

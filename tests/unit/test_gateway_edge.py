@@ -233,6 +233,11 @@ def test_client_identity_and_trace_headers_are_removed_first() -> None:
     copied = {"append": {"header": {"key": "govshare-caller-timeout", "value": "%REQ(grpc-timeout)%"},
                          "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}
     assert mutations.index({"remove": "govshare-caller-timeout"}) < mutations.index(copied)
+    # The address the edge saw, which authorization counts failed sign-ins against: a client's value is dropped.
+    seen = {"append": {"header": {"key": "govshare-client-address",
+                                  "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                       "append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "keep_empty_value": False}}
+    assert mutations.index({"remove": "govshare-client-address"}) < mutations.index(seen)
 
 
 def test_the_rate_limit_follows_the_settings_and_answers_resource_exhausted() -> None:

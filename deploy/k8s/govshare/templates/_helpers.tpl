@@ -923,6 +923,7 @@ GOVSHARE_RECORD_LOCAL_TTL_MS: {type: integer, min: "0", max: "60000"}
 GOVSHARE_REPLY_WORKING_DAYS: {type: integer, min: "1", max: "60"}
 GOVSHARE_SESSION_MAX_SECONDS: {type: integer, min: "60", max: "604800"}
 GOVSHARE_SESSION_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+GOVSHARE_SIGNIN_ADDRESS_MAX_FAILURES: {type: integer, min: "1", max: "10000"}
 GOVSHARE_SIGNIN_LOCK_SECONDS: {type: integer, min: "1", max: "604800"}
 GOVSHARE_SIGNIN_MAX_FAILURES: {type: integer, min: "1", max: "100"}
 GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS: {type: integer, min: "0", max: "2678400"}
