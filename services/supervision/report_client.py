@@ -25,6 +25,10 @@ def run_report(gateway: str, system_id: str, secret: str, *, kind: str, year: in
                formats: list[str], out: Path) -> int:
     """Writes the report in each format under ``out``; prints each file's path. Exit status 1 on a refusal.
 
+    One GenerateReport call answers every format (also_formats), so the files are renderings of one reading of the
+    snapshots: asked for apart, a month recomputed between two calls gave an HTML and a PDF of two generation times
+    and two sets of figures.
+
     ``out`` is made when the first file arrives, not before (a refused report left an empty directory), and each
     file is written beside under a hidden name and renamed when whole: a report cut short (a full disk, a Ctrl-C)
     never lies under the report's name, where a reader (or a job copying the reports) would take it as the report.
@@ -36,15 +40,16 @@ def run_report(gateway: str, system_id: str, secret: str, *, kind: str, year: in
         try:
             metadata = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
             stub = supervision_pb2_grpc.SupervisionServiceStub(channel)
-            for name in formats:
-                response = stub.GenerateReport(supervision_pb2.GenerateReportRequest(
-                    kind=KINDS[kind], year=year, month=month, department_code=department, format=FORMATS[name]),
-                    metadata=metadata, timeout=TIMEOUT_SECONDS)
+            response = stub.GenerateReport(supervision_pb2.GenerateReportRequest(
+                kind=KINDS[kind], year=year, month=month, department_code=department, format=FORMATS[formats[0]],
+                also_formats=[FORMATS[name] for name in formats[1:]]), metadata=metadata, timeout=TIMEOUT_SECONDS)
+            for file_name, content in [(response.file_name, response.content),
+                                       *((also.file_name, also.content) for also in response.also)]:
                 out.mkdir(parents=True, exist_ok=True)
-                path = out / response.file_name
-                partial = out / f".{response.file_name}.partial"
+                path = out / file_name
+                partial = out / f".{file_name}.partial"
                 try:
-                    partial.write_bytes(response.content)
+                    partial.write_bytes(content)
                     os.replace(partial, path)
                 finally:
                     partial.unlink(missing_ok=True)
