@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import grpc
@@ -57,4 +58,17 @@ def run_report(gateway: str, system_id: str, secret: str, *, kind: str, year: in
         except grpc.RpcError as error:
             print_error(error)
             return 1
-    return 0
+    return _all_answered(formats, len(response.also))
+
+
+def _all_answered(formats: list[str], also: int) -> int:
+    """0 when the platform answered every format asked for; else says which it did not, and 1. A platform older
+    than also_formats ignores the field and answers the first format alone: the command said nothing of the rest
+    and exited 0, a job taking the reports found no PDF."""
+    if also == len(formats) - 1:
+        return 0
+    missing = ",".join(formats[1 + also:])
+    print(f"the platform answered only {','.join(formats[:1 + also])}: it is older than this govshare and makes one "
+          f"format a call; ask for the rest with --format {missing} (written at another time, they may hold "
+          "figures computed since)", file=sys.stderr)
+    return 1
