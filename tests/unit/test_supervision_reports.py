@@ -84,6 +84,23 @@ def test_the_score_is_the_same_under_proportional_weights_however_small() -> Non
     assert evaluate(figures, {**dict.fromkeys(WEIGHTS, 0.0), "availability": 5e-324}, 0).score == 50.0
 
 
+def test_a_score_short_of_every_indicator_met_is_never_100_nor_one_partly_met_0() -> None:
+    """Rounded to two decimals, 19,999 of 20,000 applications replied to on time (weighed 20 of 100) scored 100.00, tied
+    with a department that missed nothing, and a department that met 1 of 100,000 of its one weighed indicator
+    scored 0.00, as one that met none."""
+    code = "11110100MB00000027"
+    late = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("applications.replied_on_time", 19_999), ("applications.replied_late", 1))])
+    assert evaluate(late, WEIGHTS, 0).score == 99.99
+    assert evaluate(Figures(code), WEIGHTS, 0).score == 100.0
+    scarce = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("applications.replied_on_time", 1), ("applications.replied_late", 99_999))])
+    only_replies = {**dict.fromkeys(WEIGHTS, 0.0), "reply_on_time": 20.0}
+    assert evaluate(scarce, only_replies, 0).score == 0.01
+    none = Figures(code, [FigureRow(code, "applications.replied_late", "", 3)])
+    assert evaluate(none, only_replies, 0).score == 0.0
+
+
 def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
     those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
