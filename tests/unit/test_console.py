@@ -73,7 +73,7 @@ def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None
 def test_a_long_chart_label_is_cut_and_kept_whole_in_its_title() -> None:
     name = "市人力资源和社会保障局综合执法支队"
     svg = bar_chart([(name, 80.0)], maximum=100, title="得分")
-    assert f"<title>{name}: 80.0</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
+    assert f"<title>{name}: 80.00</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
 
 
 def test_the_bundles_log_entries_have_labels() -> None:
@@ -173,6 +173,14 @@ def test_the_foundation_refusals_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["NOT_A_SOURCE"] == "失败：非登记的数据来源"
     assert labels.ADMIN_RESULT["NO_AUTHORITATIVE_SOURCE"] == "失败：未指定权威来源"
     assert labels.ADMIN_RESULT["NOT_AUTHORITATIVE_SOURCE"] == "失败：非权威来源"
+
+
+def test_a_score_short_of_100_reads_on_its_bar_as_in_the_table() -> None:
+    """The 监督 chart wrote each score to one decimal, the table beside it to two: 99.99 read 100.0 on its bar, the
+    score of a department that missed nothing."""
+    svg = bar_chart([("市公安局", 99.99), ("市民政局", 100.0)], maximum=100, title="得分")
+    assert ">99.99</text>" in svg and "<title>市公安局: 99.99</title>" in svg and ">100.00</text>" in svg
+    assert ">100.0</text>" not in svg
 
 
 def test_charts_escape_their_labels_and_clamp_their_bars() -> None:

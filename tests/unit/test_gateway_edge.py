@@ -888,6 +888,8 @@ def test_each_methods_message_limit_fits_its_largest_valid_request() -> None:
     assert message_limit("/govshare.query.v1.QueryService/Verify") == VERIFY_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
     small = SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
     assert message_limit("/govshare.catalog.v1.CatalogService/GetEntry") == small
+    # A list of at most three formats (also_formats) is no reason to take 8 MiB.
+    assert message_limit("/govshare.supervision.v1.SupervisionService/GenerateReport") == small
     for method in ("/govshare.query.v1.QueryService/Query", "/govshare.catalog.v1.CatalogService/CreateEntry",
                    "/govshare.foundation.v1.FoundationAdminService/LoadRecords"):
         assert message_limit(method) is None, method
