@@ -48,6 +48,7 @@ from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys
 from services.runtime.provider_assertions import provider_public_keys
 from services.runtime.supervision import (
     PROBE_TIMEOUT_SECONDS,
+    STOP_AT_ONCE,
     Liveness,
     Supervisor,
     child_setup,
@@ -586,23 +587,35 @@ def _drain_edge(admin: str, grace: float) -> None:
         return  # the edge is not answering (gone, hung): SIGTERM it as before
 
 
-def _stop(processes: dict[str, subprocess.Popen], edge_admin: str = "", grace: float = 0.0) -> None:
-    """Stops the edge first, once its calls are done (``edge_admin``), then every other process."""
+def _stop(processes: dict[str, subprocess.Popen], edge_admin: str = "", grace: float = 0.0,
+          at_once: bool = False) -> None:
+    """Stops the edge first, once its calls are done (``edge_admin``), then every other process.
+
+    ``at_once``: the start was interrupted before the banner, so nobody but the launcher was given an address: no
+    drain of the edge, and the gRPC services get STOP_AT_ONCE instead of SIGTERM, whose notice they would wait out
+    (DRAIN_GRACE_SECONDS each) for callers there are none of."""
     edge = processes.get("gateway")
     if edge_admin and edge is not None and edge.poll() is None:
-        _drain_edge(edge_admin, grace)
+        if not at_once:
+            _drain_edge(edge_admin, grace)
         edge.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             edge.wait(grace + 5)
-    for process in processes.values():
+    for name, process in processes.items():
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(STOP_AT_ONCE if at_once and _is_grpc_service(name) else signal.SIGTERM)
     deadline = time.monotonic() + 25
     for process in processes.values():
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(max(0.1, deadline - time.monotonic()))
         if process.poll() is None:
             process.kill()
+
+
+def _is_grpc_service(name: str) -> bool:
+    """Whether ``name`` (a key of the launcher's processes) is a service run by services.runtime.server (a backend
+    or another replica of one), which takes STOP_AT_ONCE; the edge (Envoy), the console and the 前置机 do not."""
+    return name.removesuffix(" heavy reads") in ORDER and name != "gateway"
 
 
 def _compute_seeded_month(ports: dict[str, int], keys: PlatformKeys) -> None:
@@ -889,8 +902,8 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
             supervisor.tick(time.monotonic())
             time.sleep(0.3)
     finally:
-        starting = False  # a second signal while stopping does not cut the stop short
+        interrupted_start, starting = starting, False  # a second signal while stopping does not cut the stop short
         print("stopping…", flush=True)
         connection.remove()
-        _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace())
+        _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace(), at_once=interrupted_start)
         embedded.stop()

@@ -302,7 +302,9 @@ def _query_the_demo_frontproc_as_its_docs_do(credentials: Path, workdir: Path) -
 def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
     """`kill -INT` on the launcher alone (a service manager, `pkill -INT -f 'up --port N'`) while it waited for its
     services: the signal only set a flag, read once the platform was up, so it went on starting (a service that
-    never got ready held it for READY_TIMEOUT) and stopped after printing its banner."""
+    never got ready held it for READY_TIMEOUT) and stopped after printing its banner. Then the services it had
+    started were stopped with SIGTERM, and each one serving waited out its drain's notice (~5 s) for callers there
+    were none of (nobody had been given an address): they stop at once, without a drain."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up5-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     log = tmp_path / "up.log"
@@ -319,6 +321,7 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
         text = log.read_text(encoding="utf-8", errors="replace")
         assert "Ctrl-C stops everything" not in text and "seeding demo data" not in text
         assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert "draining: NOT_SERVING" not in text, "a service of a start interrupted waited out its drain"
         assert process.returncode != 0
         deadline = time.monotonic() + 60
         while any(_running(pid) for pid in children) and time.monotonic() < deadline:
