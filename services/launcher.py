@@ -750,6 +750,45 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
         raise SystemExit(f"govshare up: {exc}") from None
     except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
         raise SystemExit(f"govshare up: {exc}") from None
+    except Exception as exc:
+        if (full := _no_room_left(exc, data_dir)) is None:
+            raise
+        raise SystemExit(f"govshare up: {full}") from None
+
+
+def _no_room_left(error: BaseException, data_dir: Path) -> str | None:
+    """One line saying which disk is full and what to do, when ``error`` (or what it was raised from) is a full
+    disk: PostgreSQL's DiskFullError, or an OSError ENOSPC or EDQUOT; else None.
+
+    A disk that filled while the platform started (the embedded PostgreSQL's files grow as the demo is seeded, and
+    as the demo 前置机's database is made) ended `govshare up` in a screenful of asyncpg traceback after "stopping…",
+    ending "DiskFullError: could not extend file "base/5/16509": No space left on device", nothing saying which disk
+    or that a new start seeds again where this one stopped."""
+    import asyncpg
+
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.DiskFullError):
+            where = ("its server's disk (GOVSHARE_DATABASE_URL) is full: free room there"
+                     if os.environ.get("GOVSHARE_DATABASE_URL") else
+                     f"the embedded one keeps its files in {data_dir / 'pg'}: free room on that disk (df -h "
+                     f"{shlex.quote(str(data_dir))}) or give --data-dir a directory on another disk")
+            return (f"PostgreSQL has no room left to write ({describe(current)}); {where}, then start again (a "
+                    "start that stopped while seeding the demo seeds it again)")
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = current.filename or data_dir
+            return (f"no room left to write {where} ({current.strerror}): free room on that disk (df -h "
+                    f"{shlex.quote(str(data_dir))}) or give --data-dir a directory on another disk, then start "
+                    "again")
+        pending.extend(linked for linked in (current.__cause__, current.__context__) if linked is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+    return None
 
 
 def _make_writable_data_dir(data_dir: Path) -> None:

@@ -448,6 +448,57 @@ def test_a_keys_file_that_is_not_the_platforms_keys_stops_up_in_one_line_and_is_
     assert path.read_bytes() == content
 
 
+def _disk_filled_while_seeding() -> BaseException:
+    """What a disk that filled while the demo was seeded raised out of the launcher: asyncpg's DiskFullError
+    (raised so by the embedded PostgreSQL of a full tmpfs) within the seeding's own error handling."""
+    import asyncpg
+
+    try:
+        try:
+            raise asyncpg.exceptions.DiskFullError('could not extend file "base/5/16509": No space left on device')
+        except asyncpg.exceptions.DiskFullError:
+            raise RuntimeError("seeding failed") from None  # cleanup code raising while handling it
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("error, says", [
+    (_disk_filled_while_seeding(), 'PostgreSQL has no room left to write (DiskFullError: could not extend file '
+                                   '"base/5/16509": No space left on device); the embedded one keeps its files in '),
+    (OSError(28, "No space left on device", "/srv/g/connection.json"),
+     "no room left to write /srv/g/connection.json (No space left on device): free room on that disk"),
+])
+def test_a_disk_that_fills_while_up_starts_is_named_in_one_line(
+        error: BaseException, says: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A disk that filled while `govshare up` started (checked on a 120 MB tmpfs filled once "seeding demo data"
+    was printed) ended it, after "stopping…", in a screenful of asyncpg traceback: one line now, naming the disk
+    and what to do."""
+    import services.launcher as launcher
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    monkeypatch.delenv("GOVSHARE_DATABASE_URL", raising=False)
+    monkeypatch.setattr(launcher, "_run_locked", fails)
+    with pytest.raises(SystemExit) as refused:
+        run_platform(tmp_path / "data")
+    message = str(refused.value.code)
+    assert message.startswith("govshare up: ") and says in message, message
+    assert f"df -h {tmp_path / 'data'}" in message and "then start again" in message and "\n" not in message
+
+
+def test_an_error_other_than_a_full_disk_while_up_starts_is_not_taken_for_one(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    import services.launcher as launcher
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise OSError(13, "Permission denied", "/srv/g/keys.json")
+
+    monkeypatch.setattr(launcher, "_run_locked", fails)
+    with pytest.raises(PermissionError):
+        run_platform(tmp_path / "data")
+
+
 def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_path: Path) -> None:
     """demo-credentials.json cut short (a full disk, an interrupted copy) let `govshare up` start PostgreSQL,
     Redis, every service and the console, then end in a JSONDecodeError traceback when it read the file to add the
