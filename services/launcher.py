@@ -197,7 +197,8 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
         name, port = taken
         raise SystemExit(
             f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
-            f"other ports with --port N (govshare uses N to N+{max(ports.values()) - port_base}; now {port_base})")
+            f"other ports with --port N (govshare uses N to N+{max(ports.values()) - port_base}; now {port_base})"
+            f"{_free_block_hint(max(ports.values()) - port_base + 1)}")
     metrics = _metrics_ports(ports, port_base)
     if metrics and (taken := _first_taken(metrics)) is not None:
         name, port = taken
@@ -206,6 +207,16 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
             f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
             f"another base with GOVSHARE_METRICS_PORT=B (the services' metrics take B to "
             f"B+{max(metrics.values()) - base}; now {base})")
+
+
+def _free_block_hint(count: int) -> str:
+    """": --port N is free now" for a block of ``count`` free ports below the ephemeral range, or "" when none is: with
+    the default block taken (50051 is gRPC's own example port, which other programs and tutorials take), a
+    newcomer was told to choose an N, and tried one after the other until one started."""
+    try:
+        return f": --port {free_port_base(count)} is free now"
+    except RuntimeError:
+        return ""
 
 
 def _metrics_ports(ports: dict[str, int], port_base: int) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -355,6 +356,26 @@ def test_a_taken_heavy_read_port_names_the_whole_block(monkeypatch: pytest.Monke
     message = _taken(base + 11, ports, base)
     assert f"port {base + 11} (query heavy reads) is already in use" in message
     assert f"--port N (govshare uses N to N+{PORT_BLOCK - 1}; now {base})" in message
+
+
+def test_a_taken_port_names_a_free_block_to_give_as_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the block taken (50051, gRPC's example port, is another program's), `govshare up` said "choose other
+    ports with --port N" and left the newcomer to guess an N, one start after another: it names a free one."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    base = free_port_base()
+    ports = {name: base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base + 3))
+        holder.listen()
+        with pytest.raises(SystemExit) as info:
+            check_ports_free(ports, base)
+        message = str(info.value.code)
+        hint = re.search(r"\): --port (\d+) is free now$", message)
+        assert hint, message
+        free = int(hint.group(1))
+        moved = {name: port - base + free for name, port in ports.items()}
+        check_ports_free(moved, free)  # the block it names is free (the held port not in it)
+        assert not free <= base + 3 <= free + PORT_BLOCK - 1, message
 
 
 def test_a_console_port_another_program_holds_on_the_ipv6_loopback_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
