@@ -865,8 +865,11 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
         if starting:
             raise SystemExit("govshare up: interrupted while starting")
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
+    # SIGHUP too: the terminal `govshare up` runs in closed, or the ssh session it was started from dropped. Its
+    # default ended the launcher on the spot: the edge not drained, connection.json left naming a platform gone,
+    # the embedded PostgreSQL left running with no `govshare up` on its data directory.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, interrupt)
     try:
         embedded.start(postgres=not database_url, redis=not redis_url)
         connection.database_url = database_url or embedded.database_url
@@ -953,7 +956,8 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
             time.sleep(0.3)
     finally:
         interrupted_start, starting = starting, False  # a second signal while stopping does not cut the stop short
-        print("stopping…", flush=True)
+        with contextlib.suppress(OSError):  # a terminal that hung up (SIGHUP) takes no more output: EIO
+            print("stopping…", flush=True)
         connection.remove()
         _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace(), at_once=interrupted_start)
         embedded.stop()
