@@ -53,7 +53,18 @@ def print_error(error: grpc.RpcError) -> None:
         out["domain"] = info.domain
     if bad is not None:
         out["violations"] = [{"field": v.field, "description": v.description} for v in bad.field_violations]
+    if error.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (error.details() or ""):
+        out["hint"] = NOTHING_LISTENS
     print(json.dumps(out, ensure_ascii=False, indent=2), file=sys.stderr)
+
+
+#: What a command whose gateway refused the connection says beside gRPC's words. With the platform stopped (or
+#: another data directory's running), `govshare query` called the gateway its demo credentials name and printed
+#: only "failed to connect to all addresses; … Connection refused": the newcomer who had stopped `govshare up`, or
+#: started it with --data-dir, read it as the platform failing.
+NOTHING_LISTENS = ("nothing listens at the gateway's address: start the platform (`govshare up`), or point the "
+                   "command at the one running: its data directory with --data-dir or GOVSHARE_DATA_DIR (its "
+                   "banner prints it), or --gateway")
 
 
 #: A reply may be as large as any message of the platform (services.runtime.server.MAX_MESSAGE_BYTES, 8 MiB, and

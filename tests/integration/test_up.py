@@ -312,7 +312,9 @@ def _query_the_demo_frontproc_as_its_docs_do(credentials: Path, workdir: Path) -
 def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
     """`kill -INT` on the launcher alone (a service manager, `pkill -INT -f 'up --port N'`) while it waited for its
     services: the signal only set a flag, read once the platform was up, so it went on starting (a service that
-    never got ready held it for READY_TIMEOUT) and stopped after printing its banner."""
+    never got ready held it for READY_TIMEOUT) and stopped after printing its banner. Then the services it had
+    started were stopped with SIGTERM, and each one serving waited out its drain's notice (~5 s) for callers there
+    were none of (nobody had been given an address): they stop at once, without a drain."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up5-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     log = tmp_path / "up.log"
@@ -329,6 +331,7 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
         text = log.read_text(encoding="utf-8", errors="replace")
         assert "Ctrl-C stops everything" not in text and "seeding demo data" not in text
         assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert "draining: NOT_SERVING" not in text, "a service of a start interrupted waited out its drain"
         assert process.returncode != 0
         deadline = time.monotonic() + 60
         while any(_running(pid) for pid in children) and time.monotonic() < deadline:
@@ -337,6 +340,38 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
     finally:
         if process.poll() is None:
             _stop(process)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+def test_a_hangup_of_the_launchers_terminal_stops_what_it_started(tmp_path: Path) -> None:
+    """The terminal `govshare up` ran in closed (or the ssh session it was started from dropped): SIGHUP, whose
+    default ended the launcher on the spot, its edge not drained, its connection.json left naming a platform gone
+    and the embedded PostgreSQL left running with no `govshare up` on its data directory. It stops as on SIGTERM
+    now. Sent once the embedded servers run (Redis's log exists: PostgreSQL started before it), which is enough:
+    the launcher's signal handling is the same until its banner and after."""
+    base = free_port_base()
+    data_dir = Path(f"/tmp/govshare-up6-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    log = tmp_path / "up.log"
+    process = _start_up(data_dir, base, log, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (data_dir / "redis.log").exists():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
+            time.sleep(0.1)
+        process.send_signal(signal.SIGHUP)
+        process.wait(timeout=120)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert process.returncode == 1, (process.returncode, text[-3000:])
+        assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert not (data_dir / "pg" / "postmaster.pid").exists(), "the embedded PostgreSQL was left running"
+        assert not (data_dir / "connection.json").exists()
+    finally:
+        if process.poll() is None:
+            _stop(process)
+        pid_file = data_dir / "pg" / "postmaster.pid"
+        if pid_file.exists():  # the parent's launcher, killed by the signal, left it running: stop it
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
