@@ -2352,6 +2352,52 @@ def _access_logger(table: RoutingTable, *, method: bool, grpc_web: bool,
     return log
 
 
+#: The counter of the calls the edge answers itself with a failure: ``edge.refused`` tagged ``method`` and
+#: ``grpc_status``, in Prometheus ``envoy_edge_refused{method, grpc_status}``. grpc_stats counts a call only once
+#: it passed the token check and the rate limit and is routed to a cluster, so a REST URL no rule maps (404), a
+#: wrong verb (405), an unknown query parameter or malformed JSON (400), a preflight from an origin not allowed
+#: (403), a message over its method's limit (413), a malformed grpc-timeout, an unknown method, a refused token or
+#: the rate limit were counted in ``envoy_http_downstream_rq_4xx`` alone, by no method or status: ops alerting on
+#: ``envoy_cluster_grpc`` saw none of them.
+REFUSED_STAT = ("edge", "refused")
+#: ``method``'s value for a path that is no method the edge knows (a URL no rule maps, a method no service has):
+#: the caller's own text, which may hold an ID number and would make a series per request.
+UNKNOWN_METHOD = "unknown"
+#: A failure the edge answered itself: a backend's answer is ``via_upstream`` (and in ``envoy_cluster_grpc``).
+_ANSWERED_BY_EDGE = {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": _any(
+    "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+    expression="response.code_details != 'via_upstream'")}}
+#: Answered at all: a caller that hung up before any answer (HTTP status 0) was refused nothing.
+_ANSWERED = {"status_code_filter": {"comparison": {"op": "GE", "value": {
+    "default_value": 100, "runtime_key": "edge_refused_answered_from"}}}}
+
+
+def _refusal_counters(table: RoutingTable) -> list[dict[str, object]]:
+    """Stats access loggers counting the edge's own refusals by method (or ``unknown``) and gRPC status, one per
+    kind of path and of call as the access log has (:func:`_access_log`). Each logger's filter reads first whether
+    the call failed (its gRPC status, its HTTP status), which is all a successful call pays: a cached Query
+    answered OK stops there, before the CEL expression, the path regex or any stat is touched."""
+    return [_refusal_counter(table, method=method, kept=kept) for method in (True, False) for kept in (False, True)]
+
+
+def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[str, object]:
+    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%GRPC_STATUS(NUMBER)%"
+    failed = {"or_filter": {"filters": [
+        {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
+                                         "value": {"double_match": {"range": {"start": 1, "end": 1000}}}}}}
+        if kept else {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}},
+        {"status_code_filter": {"comparison": {"op": "GE", "value": {
+            "default_value": 400, "runtime_key": "edge_access_log_http_errors_from"}}}}]}}
+    counter = {"stat": {"name": REFUSED_STAT[1], "tags": [
+        {"name": "method", "value_format": "%REQ(:PATH)%" if method else UNKNOWN_METHOD},
+        {"name": "grpc_status", "value_format": status}]}, "value_fixed": 1}
+    return {"name": "envoy.access_loggers.stats",
+            "filter": {"and_filter": {"filters": [failed, _ANSWERED, _ANSWERED_BY_EDGE, _grpc_web_status_kept(kept),
+                                                  _path_filter(table, method)]}},
+            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config", stat_prefix=REFUSED_STAT[0],
+                                 counters=[counter])}
+
+
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
                    secrets: Path | None, openapi: Path | None = None) -> dict[str, object]:
     virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "retry_policy": RETRY_POLICY,
@@ -2371,7 +2417,7 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
                       "max_direct_response_body_size_bytes": len(openapi_document().encode()) + 65536},
         http_filters=_http_filters(table, settings),
         local_reply_config=_local_replies(table, settings),
-        access_log=_access_log(table, settings),
+        access_log=_access_log(table, settings) + _refusal_counters(table),
         http2_protocol_options={"max_concurrent_streams": 1024},
         # An HTTP/1.0 request (nginx's proxy_pass by default, older HTTP libraries) was refused with Envoy's
         # plain-text "426 Upgrade Required": a REST call is one request and one answer, which 1.0 carries.

@@ -891,6 +891,61 @@ async def test_prometheus_labels_name_the_service_method_and_status(channel: grp
     assert "envoy_cluster_grpc_0{" not in text  # the status of the others is a label too
 
 
+def _refused(edge: Edge) -> dict[tuple[str, str], float]:
+    """The edge's own refusals as Prometheus reads them: envoy_edge_refused{method, grpc_status}."""
+    text = edge.admin_get("/stats/prometheus")
+    return {(sample.labels["method"], sample.labels["grpc_status"]): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples
+            if family.name == "envoy_edge_refused"}
+
+
+async def test_every_call_the_edge_refuses_itself_is_counted_by_method_and_status(
+        edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
+    """Calls the edge refused before any backend (no token, a bad one, an unknown method, a malformed grpc-timeout, a
+    message over its method's limit; over REST a URL no rule maps, a wrong verb, an unknown query parameter,
+    malformed JSON) were in envoy_http_downstream_rq_4xx alone, by no method or status: envoy_cluster_grpc counts
+    only the calls routed to a cluster, so an alert on failed calls by method saw none of them. Each is counted in
+    envoy_edge_refused{method, grpc_status}, by its method or "unknown" for a path no method has; a backend's
+    answer and a successful call are not."""
+    token = dict(bearer(keys, caller()))
+    json_token = {**token, "content-type": "application/json"}
+    unknown_method = channel.unary_unary("/govshare.catalog.v1.CatalogService/NoSuchMethod")
+    over = catalog_pb2.GetEntryRequest(code="x" * (SMALL_MESSAGE_BYTES + 1))
+    frame = b"\x00" + len(small := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    refusals: list[tuple[str, object, tuple[str, str]]] = [
+        ("no token", lambda: failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"))),
+         (GET_ENTRY, "16")),
+        ("bad token", lambda: failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"),
+                                                         metadata=(("authorization", "Bearer not-a-token"),))),
+         (GET_ENTRY, "16")),
+        ("unknown method", lambda: failure(unknown_method(b"", metadata=bearer(keys, caller()))), ("unknown", "12")),
+        ("message too large", lambda: failure(get_entry(channel)(over, metadata=bearer(keys, caller()))),
+         (GET_ENTRY, "8")),
+        ("malformed grpc-timeout", lambda: asyncio.to_thread(_grpc_web, edge, "POST", GET_ENTRY, frame + small,
+                                                             {**token, "grpc-timeout": "garbage"}),
+         (GET_ENTRY, "3")),
+        ("REST URL no rule maps", lambda: asyncio.to_thread(_rest_raw, edge, "GET", "/v1/no/such/thing", b"", token),
+         ("unknown", "5")),
+        ("REST wrong verb", lambda: asyncio.to_thread(_rest_raw, edge, "GET", "/v1/resources/101001%2F000001:query",
+                                                      b"", token), ("unknown", "12")),
+        ("REST unknown query parameter", lambda: asyncio.to_thread(
+            _rest_raw, edge, "GET", "/v1/entries/101001%2F000001?nosuch=1", b"", token), ("unknown", "3")),
+        ("REST malformed JSON", lambda: asyncio.to_thread(
+            _rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query", b"{not json", json_token),
+         ("unknown", "3")),
+    ]
+    answered = [("a success", lambda: get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"),
+                                                       metadata=bearer(keys, caller())), None),
+                ("the backend's refusal", lambda: failure(get_entry(channel)(
+                    catalog_pb2.GetEntryRequest(code=FAILING_CODE), metadata=bearer(keys, caller()))), None)]
+    for what, call, counted in [*refusals, *answered]:
+        before = await asyncio.to_thread(_refused, edge)
+        await call()  # type: ignore[operator]
+        after = await asyncio.to_thread(_refused, edge)
+        moved = {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
+        assert moved == ({counted: 1} if counted else {}), (what, moved)
+
+
 async def test_grpc_web_calls_are_labelled_by_service_method_and_status(
         settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """grpc_stats counts a gRPC-Web call under cluster.<cluster>.grpc-web.<service>.<method>.<status>, which the
@@ -1053,8 +1108,13 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
                                            {"content-type": "application/json"})
         await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemId": "a"}',  # OK: not logged
                                 {"content-type": "application/json"})
+        refused = await asyncio.to_thread(_refused, edge)
     finally:
         edge.stop()
+    # Each refusal the edge made itself is counted too, by its method (or "unknown", refused before it was one)
+    # and the status the log gives; neither the backend's refusal nor the call hung up midway is.
+    assert refused == {("unknown", "3"): 2, (GET_ENTRY, "16"): 1, ("unknown", "7"): 1, ("unknown", "5"): 1,
+                       ("unknown", "12"): 1, ("unknown", "8"): 1, (GET_ENTRY, "8"): 1}, refused
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
     assert too_large.startswith(b"HTTP/1.1 413 ") and misspelt[0] == 400, (too_large[:300], misspelt)
     assert (other_method[0], unknown_parameter[0], preflight[0]) == (405, 400, 403), (other_method, preflight)

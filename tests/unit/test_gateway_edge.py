@@ -59,6 +59,11 @@ def _manager(config: dict) -> dict:
     return _listener(config, "edge")["filter_chains"][0]["filters"][0]["typed_config"]
 
 
+def _json_logs(config: dict) -> list[dict]:
+    """The edge's JSON access loggers (beside them, the stats loggers counting its refusals)."""
+    return [log for log in _manager(config)["access_log"] if log["name"] == "envoy.access_loggers.stdout"]
+
+
 def _filter(config: dict, name: str) -> dict:
     return next(item["typed_config"] for item in _manager(config)["http_filters"] if item["name"] == name)
 
@@ -441,7 +446,7 @@ def _selection(log: dict) -> dict | None:
 
 
 def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
-    logs = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
+    logs = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))
     # (method path, gRPC), (method path, gRPC-Web), (other path, gRPC), (other path, gRPC-Web)
     assert len(logs) == 4 and _selection(logs[0]) == _selection(logs[2]) and _selection(logs[1]) == _selection(logs[3])
     failed, http_error, sampled = _selection(logs[0])["or_filter"]["filters"]
@@ -451,15 +456,15 @@ def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
     web_failed, *others = _selection(logs[1])["or_filter"]["filters"]
     assert web_failed["metadata_filter"]["matcher"]["value"] == {"double_match": {"range": {"start": 1, "end": 1000}}}
     assert others == [http_error, sampled]
-    everything = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
+    everything = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))
     assert [_selection(log) for log in everything] == [None] * 4
-    failures = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
+    failures = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))
     assert len(_selection(failures[0])["or_filter"]["filters"]) == 2
     assert Settings().edge_access_log_percent == 1.0
 
 
 def test_no_tokens_or_bodies_in_access_logs() -> None:
-    for log in _manager(render(SETTINGS, {}))["access_log"]:
+    for log in _json_logs(render(SETTINGS, {})):
         fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
         assert "authorization" not in fields and "body" not in fields
 
@@ -479,11 +484,19 @@ def _takes(log: dict, path: str) -> bool:
 ])
 def test_only_a_methods_path_is_logged(path: str, method: bool) -> None:
     """A URL no rule maps is the caller's text and may hold an ID number: its logger writes no path."""
-    written = [log for log in _manager(render(SETTINGS, {}))["access_log"] if _takes(log, path)]
+    written = [log for log in _json_logs(render(SETTINGS, {})) if _takes(log, path)]
     assert len(written) == 2  # a gRPC and a gRPC-Web call's
     for log in written:
         logged = log["typed_config"]["log_format"]["json_format"]["path"]
         assert (logged == "%REQ_WITHOUT_QUERY(:PATH)%") is method and (logged == WITHHELD_PATH) is not method
+    # Nor does the counter of the edge's refusals make it a label (an ID number, a series per request).
+    counting = [log for log in _manager(render(SETTINGS, {}))["access_log"]
+                if log["name"] == "envoy.access_loggers.stats" and _takes(log, path)]
+    assert len(counting) == 2  # a gRPC and a gRPC-Web call's
+    for log in counting:
+        (counter,) = log["typed_config"]["counters"]
+        labels = {tag["name"]: tag["value_format"] for tag in counter["stat"]["tags"]}
+        assert labels["method"] == ("%REQ(:PATH)%" if method else "unknown"), labels
 
 
 def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
