@@ -1166,9 +1166,8 @@ def test_a_setting_in_the_extra_env_of_a_process_that_never_reads_it_fails_the_r
     with open(CHART / "values.schema.json", encoding="utf-8") as f:
         extra_env = set(json.load(f)["definitions"]["nonSecretEnv"]["properties"])
     typed = {name for name in _typed_settings() if name.startswith("GOVSHARE_CONSOLE_")}
-    # Besides the typed ones: the boolean and the proxy's header name (any text: a header's name).
-    assert (console_code & extra_env) - {"GOVSHARE_CONSOLE_TLS_CERT"} == typed | {
-        "GOVSHARE_CONSOLE_SECURE_COOKIE", "GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER"}
+    # Besides the typed ones: the boolean (the proxy's header name is console.clientAddressHeader's).
+    assert (console_code & extra_env) - {"GOVSHARE_CONSOLE_TLS_CERT"} == typed | {"GOVSHARE_CONSOLE_SECURE_COOKIE"}
     with pytest.raises(helm.HelmError) as refused:
         render_chart(user_values(("values-extranet.yaml",), {
             "console": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40, "GOVSHARE_CONSOLE_TLS_CERT": "/tls.crt"}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import helm_python as helm
 import pytest
 from chart_harness import (
+    CHART,
     RELEASE,
     Variant,
     containers,
@@ -191,3 +192,25 @@ def test_the_consoles_hosts_get_their_ingress_on_the_extranet_too() -> None:
                                        "secretName": "console-public-tls"}]
     assert "https://console.extranet.example.gov.cn/" in render_notes(values)
     assert not [o for o in render_chart(user_values(("values-extranet.yaml",))) if o["kind"] == "Ingress"]
+
+
+def test_behind_its_ingress_the_console_reads_the_browsers_address_from_the_proxys_header(variant: Variant) -> None:
+    """Failed sign-ins are counted per client address (ADDRESS_LOCKED), the console passing the browser's: behind
+    its Ingress the console set no GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER, so every browser's address was the
+    ingress controller pod's, inside GOVSHARE_SIGNIN_FORWARDERS, and no failed console sign-in was ever counted
+    against anyone. console.clientAddressHeader (X-Forwarded-For, what ingress-nginx sets) now gives it; "" sets
+    none; console.extraEnv may not set it a second time."""
+    _deployment, container = _console(variant)
+    assert env_of(container)["GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER"]["value"] == "X-Forwarded-For"
+    for header, expected in (("X-Real-IP", {"X-Real-IP"}), ("", set())):
+        values = user_values(("values-extranet.yaml",), {"console": {"clientAddressHeader": header}})
+        (deployment,) = [o for o in render_chart(values) if o["kind"] == "Deployment"
+                         and o["metadata"]["name"] == f"{RELEASE}-console"]
+        env = env_of(containers(pod_spec(deployment))[0])
+        assert {e["value"] for name, e in env.items() if name == "GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER"} == expected
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema({"console": {"clientAddressHeader": ""}})
+        for refused in ({"console": {"clientAddressHeader": "X-Forwarded-For: 1.2.3.4"}},
+                        {"console": {"extraEnv": {"GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER": "X-Real-IP"}}}):
+            with pytest.raises(helm.HelmError):
+                chart.validate_schema(refused)
