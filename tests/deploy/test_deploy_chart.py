@@ -125,11 +125,17 @@ def test_crd_objects_are_well_formed(rendered: dict[str, Variant]) -> None:
 
 
 def test_cert_manager_is_used_only_when_present(rendered: dict[str, Variant]) -> None:
-    """mtls.provider auto: Certificates with the cert-manager API, mounted Secrets without it."""
+    """mtls.provider auto: Certificates with the cert-manager API, mounted Secrets without it. mtls.provider
+    cert-manager on a cluster without its API rendered the Certificates all the same, and `helm install` stopped
+    on "no matches for kind Certificate", naming no value: the render now refuses it saying what to do."""
     assert rendered["intranet-cert-manager"].of_kind("Certificate")
     assert rendered["intranet"].of_kind("Certificate") == []
     assert rendered["extranet"].of_kind("Issuer") == []
-    forced = render_chart(user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}}))
+    forcing = user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}})
+    with pytest.raises(helm.HelmError, match=r"mtls.provider is cert-manager but the cluster serves no "
+                                             r"cert-manager.io/v1.*mtls.provider=secret.*--api-versions cert-manager"):
+        render_chart(forcing)
+    forced = render_chart(forcing, ("cert-manager.io/v1",))
     # + the CA and the web console's (it verifies the edge with the mesh CA)
     assert len([c for c in forced if c["kind"] == "Certificate"]) == len(COMPONENTS) + 2
 

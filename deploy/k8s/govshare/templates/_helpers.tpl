@@ -766,6 +766,17 @@ lint renders with neither IsInstall nor IsUpgrade, which `helm template`, instal
 {{- end -}}
 
 {{/*
+Refuses mtls.provider cert-manager on a cluster without cert-manager's API: the Issuers and Certificates rendered,
+and `helm install` or `helm upgrade` then stopped on "no matches for kind Certificate … ensure CRDs are installed
+first", naming no value. Not refused at `helm lint` (no cluster), as checkPodMonitor.
+*/}}
+{{- define "govshare.checkCertManager" -}}
+{{- if and .Values.mtls.enabled (eq .Values.mtls.provider "cert-manager") (or .Release.IsInstall .Release.IsUpgrade) (not (.Capabilities.APIVersions.Has "cert-manager.io/v1")) -}}
+{{- fail "mtls.provider is cert-manager but the cluster serves no cert-manager.io/v1, cert-manager's API: the API server would refuse the Issuers and Certificates mid-install. Install cert-manager (its CRDs) first, or set mtls.provider=secret and create the Secrets of docs/deploy.md's \"mTLS between the services\" (mtls.provider auto picks whichever the cluster has); with `helm template`, which knows no cluster, pass --api-versions cert-manager.io/v1" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
 every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
 crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
