@@ -464,6 +464,38 @@ def test_a_pod_label_of_the_charts_own_fails_the_render_naming_it(overrides: dic
         render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
+HOLIDAYS = '[2027]\nholidays = ["2027-01-01"]\nworkdays = []\n'
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"components": {"query": {"podAnnotations": {"prometheus.io/port": "9000"}}}},
+     r'components\.query\.podAnnotations: prometheus\.io/port is an annotation the chart sets \(here "9464"; '
+     r"Prometheus scrapes the pods by it: set metrics\.annotations=false"),
+    ({"config": {"holidays": HOLIDAYS}, "components": {"catalog": {"podAnnotations": {"checksum/holidays": "x"}}}},
+     r"components\.catalog\.podAnnotations: checksum/holidays is an annotation the chart sets \(here \"[0-9a-f]{64}\"; "
+     r"it rolls the pods when config\.holidays changes\)"),
+])
+def test_a_pod_annotation_of_the_charts_own_fails_the_render_naming_it(overrides: dict, message: str) -> None:
+    """podAnnotations were written after the chart's own annotations: the same key twice in the pod template, so
+    `prometheus.io/port` of a site's sent Prometheus to a port nothing listens at, and a `checksum/holidays` kept
+    the pods from rolling when config.holidays changed, without a word. The render now refuses the key; one the
+    chart does not set there is the site's (test_a_pod_annotation_the_chart_does_not_set_there_is_the_sites)."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+def test_a_pod_annotation_the_chart_does_not_set_there_is_the_sites() -> None:
+    """Prometheus's with metrics.annotations false, the holidays' checksum on the edge, which reads no holidays."""
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "metrics": {"annotations": False}, "config": {"holidays": HOLIDAYS},
+        "components": {"query": {"podAnnotations": {"prometheus.io/port": "9000"}},
+                       "gateway": {"podAnnotations": {"checksum/holidays": "site"}}}}))
+    annotations = {o["metadata"]["name"]: o["spec"]["template"]["metadata"].get("annotations", {})
+                   for o in objects if o["kind"] == "Deployment"}
+    assert annotations["govshare-query"]["prometheus.io/port"] == "9000"
+    assert annotations["govshare-gateway"] == {"checksum/holidays": "site"}
+
+
 @pytest.mark.parametrize(("labels", "path"), [
     ({"team": "数据组"}, "/components/query/podLabels/team"),
     ({"team": "x" * 64}, "/components/query/podLabels/team"),

@@ -799,6 +799,33 @@ window (renewBefore) as long as the certificate's whole life (duration) or longe
 {{- end -}}
 {{- end -}}
 
+{{/* The annotations the chart sets on a component's pods: Prometheus's (metrics.annotations) and, but on the edge, the
+holidays' checksum that rolls the pods when config.holidays changes. Call with (dict "root" $ "gateway" bool). */}}
+{{- define "govshare.ownPodAnnotations" -}}
+{{- if .root.Values.metrics.annotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .root.Values.ports.metrics | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- if not .gateway }}
+{{- include "govshare.holidaysChecksum" .root | nindent 0 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Refuses a pod annotation of a component's own values (`podAnnotations`) that is one the chart sets, naming it: the
+pod template held the key twice, the later value winning (or the install refused), so `prometheus.io/port: "9000"` sent Prometheus to a port
+nothing listens at and a `checksum/holidays` of the site's kept the pods on last year's holidays after an upgrade,
+without a word. Call with (dict "own" <the chart's, a map> "annotations" $c.podAnnotations "path" "...").
+*/}}
+{{- define "govshare.checkPodAnnotations" -}}
+{{- range $key, $value := .annotations -}}
+{{- if hasKey $.own $key -}}
+{{- fail (printf "%s: %s is an annotation the chart sets (here %q; %s): choose another key" $.path $key (toString (get $.own $key)) (ternary "it rolls the pods when config.holidays changes" "Prometheus scrapes the pods by it: set metrics.annotations=false to write your own" (eq $key "checksum/holidays"))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 Refuses a pod label of a component's own values (`podLabels`) that is one of the chart's labels, naming it: the
 pod template then held the key twice, the later value won, and the Deployment's selector no longer matched its
