@@ -260,6 +260,11 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
     # 63 characters"): a tag with a space, or of 64 characters, was any string.
     ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
     ("values-extranet.yaml", {"image": {"tag": "1" * 64}}, "/image/tag"),
+    # The gateway's Service's loadBalancerClass ("a qualified name", checked by the API server) was any string.
+    ("values-extranet.yaml", {"exposure": {"loadBalancer": {"loadBalancerClass": "Site LB"}}},
+     "/exposure/loadBalancer/loadBalancerClass"),
+    ("values-extranet.yaml", {"exposure": {"loadBalancer": {"loadBalancerClass": "example.gov.cn/"}}},
+     "/exposure/loadBalancer/loadBalancerClass"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -269,6 +274,13 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
 
+
+
+def test_a_load_balancer_class_reaches_the_gateways_service() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "exposure": {"loadBalancer": {"loadBalancerClass": "example.gov.cn/internal-vip"}}}))
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "govshare-gateway"]
+    assert service["spec"]["loadBalancerClass"] == "example.gov.cn/internal-vip"
 
 
 @pytest.mark.parametrize(("overrides", "path"), [
