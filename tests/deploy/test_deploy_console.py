@@ -214,3 +214,26 @@ def test_behind_its_ingress_the_console_reads_the_browsers_address_from_the_prox
                         {"console": {"extraEnv": {"GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER": "X-Real-IP"}}}):
             with pytest.raises(helm.HelmError):
                 chart.validate_schema(refused)
+
+
+def test_the_notes_say_what_counting_failed_sign_ins_per_address_needs(rendered: dict[str, Variant]) -> None:
+    """Failed sign-ins are counted per client address, but the install said nothing of what that needs: with
+    externalTrafficPolicy Cluster, behind the gateway's Ingress, with GOVSHARE_SIGNIN_FORWARDERS at its default
+    (every private address, the intranet's clients among them) or a console anyone may reach and tell its
+    browser's address to, the count was silently void (or one sprayer locked every client out). The notes now say
+    which of these the values miss."""
+    extranet = render_notes(rendered["extranet"].values)
+    assert "keeps the clients' addresses (externalTrafficPolicy: Local)" in extranet
+    assert "WARNING: console.allowFrom is empty: any pod may reach the console and write the X-Forwarded-For" \
+        in extranet
+    assert "GOVSHARE_SIGNIN_FORWARDERS is its default" in extranet
+    intranet = render_notes(rendered["intranet"].values)
+    assert "the gateway sees the ingress controller's address for every client of its Ingress" in intranet
+    assert "counts against no one, as most of the intranet's do" in intranet
+    narrowed = render_notes(user_values(("values-extranet.yaml",), {
+        "exposure": {"loadBalancer": {"externalTrafficPolicy": "Cluster"}},
+        "config": {"extraEnv": {"GOVSHARE_SIGNIN_FORWARDERS": "10.244.0.0/16"}},
+        "console": {"allowFrom": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}]}}))
+    assert "WARNING: exposure.loadBalancer.externalTrafficPolicy is Cluster" in narrowed
+    assert "GOVSHARE_SIGNIN_FORWARDERS is its default" not in narrowed
+    assert "console.allowFrom is empty" not in narrowed
