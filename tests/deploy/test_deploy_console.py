@@ -235,5 +235,9 @@ def test_the_notes_say_what_counting_failed_sign_ins_per_address_needs(rendered:
         "config": {"extraEnv": {"GOVSHARE_SIGNIN_FORWARDERS": "10.244.0.0/16"}},
         "console": {"allowFrom": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}]}}))
     assert "WARNING: exposure.loadBalancer.externalTrafficPolicy is Cluster" in narrowed
+    assert "exposure.allowFrom's address blocks then meet the node's address" not in narrowed
+    fenced = render_notes(user_values(("values-extranet.yaml",), {"exposure": {
+        "allowFrom": [{"ipBlock": {"cidr": "10.100.0.0/16"}}], "loadBalancer": {"externalTrafficPolicy": "Cluster"}}}))
+    assert "exposure.allowFrom's address blocks then meet the node's address" in fenced
     assert "GOVSHARE_SIGNIN_FORWARDERS is its default" not in narrowed
     assert "console.allowFrom is empty" not in narrowed
