@@ -926,13 +926,28 @@ async def _review_list(console: Console, request: Request, session: Session, err
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
                         **await _names(console, session, [e.provider_department_code for e in entries]),
                         entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
-                        changes=await _review_changes(console, session, entries))
+                        changes=await _review_changes(console, session, entries),
+                        returns=await _review_returns(console, session, entries))
 
 
 async def _in_review(console: Console, session: Session, code: str) -> Any:
     """The version of entry ``code`` in review, as it is now (else None: reviewed meanwhile, no form to show)."""
     got, _problem = await _working_version(console, session, code, 0)
     return got.entry if got is not None and got.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED else None
+
+
+async def _review_returns(console: Console, session: Session, entries: Any) -> dict[str, list[Any]]:
+    """Of each submitted version returned before: its returns (Entry.returns: reason, time, reviewer), by code. A
+    listing carries none, and a version submitted again shows no return_reason, so the 审核员 published or returned it
+    again without reading what had been asked of it; GetEntry of the version has them (an entry it cannot read is
+    shown without)."""
+    returns: dict[str, list[Any]] = {}
+    for entry in entries:
+        got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                                   catalog_pb2.GetEntryRequest(code=entry.code, version=entry.version))
+        if problem is None and got.entry.returns:
+            returns[entry.code] = list(got.entry.returns)
+    return returns
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:

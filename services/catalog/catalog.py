@@ -147,11 +147,11 @@ class Catalog:
             edit = lifecycle.edit_of(latest)
             entry = lifecycle.unlisted(rules.apply_mask(latest, rules.trimmed(patch), fields))
             lifecycle.require_zone(entry, self._zone)
-            rules.require_valid(entry, self._masker.known)
+            changed = rules.changed_fields(latest, entry, fields)
+            rules.require_valid_edit(latest, entry, self._masker.known, changed)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
             lifecycle.require_provider_kept(head, entry)
             lifecycle.require_endpoint_owner(caller, entry, latest)
-            changed = rules.changed_fields(latest, entry, fields)
             if not changed:
                 return latest  # nothing to change: no new version to review, no catalog work to count
             if "subject" in changed:

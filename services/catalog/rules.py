@@ -465,6 +465,48 @@ def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool], new_code
         raise invalid_argument(violations)
 
 
+def require_valid_edit(before: Entry, after: Entry, known_mask_rule: Callable[[str], bool],
+                       changed: Iterable[str]) -> None:
+    """Raises INVALID_ARGUMENT listing the violations of an edited entry that the edit is answerable for. A stored
+    version may break a rule made after it was stored (a summary holding a zero-width space from before hidden
+    formatting was refused): every UpdateEntry of it was refused on that field, even one renaming the entry, until
+    the summary was cleaned. A violation the stored version has too (same field, same words) is left out while its
+    field is not among the ``changed`` ones (changed_fields' names), so old data blocks no unrelated edit; on a
+    changed field one the stored value broke too (the same rule) is said with a note that the stored value holds it,
+    so the editor knows to clean the text kept from it.
+    SubmitEntry still checks the whole version (require_valid)."""
+    violations = validate_entry(after, known_mask_rule)
+    if not violations:
+        return
+    stored = validate_entry(before, known_mask_rule)
+    stored_words = {(v.field, v.description) for v in stored}
+    stored_rules = {(v.field, _rule_of(v.description)) for v in stored}
+    touched = {path.partition(".")[0] for path in changed}
+    answerable: list[FieldViolation] = []
+    for violation in violations:
+        field = _entry_field(violation.field)
+        if field not in touched:
+            if (violation.field, violation.description) in stored_words:
+                continue
+        elif (violation.field, _rule_of(violation.description)) in stored_rules:
+            violation = FieldViolation(violation.field, f"{violation.description} (the stored {field} holds it "
+                                                         f"already: clean this field)")
+        answerable.append(violation)
+    if answerable:
+        raise invalid_argument(answerable)
+
+
+def _rule_of(description: str) -> str:
+    """A violation's rule without its particulars (which character, where): the words before the first colon."""
+    return description.partition(":")[0]
+
+
+def _entry_field(path: str) -> str:
+    """The Entry field a violation's path is in: entry.items[2].name is in items, entry.endpoint.target in
+    endpoint."""
+    return re.split(r"[.\[]", path.removeprefix("entry."), maxsplit=1)[0]
+
+
 def check_code(code: str, path: str = "code") -> None:
     """Raises INVALID_ARGUMENT when ``code`` cannot name an entry."""
     problem = code_error(code)

@@ -90,8 +90,9 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             raise permission_denied("NO_DEPARTMENT", "disputes are reported by a department's system")
         given = dispute_pb2.Dispute()
         given.CopyFrom(request.dispute)
-        # The console's 证据 box sends its line breaks as CRLF, an API call as LF: counted and stored as LF.
-        given.evidence = one_line_break(given.evidence)
+        # The console's 证据 box sends its line breaks as CRLF, an API call as LF: counted and stored as LF; the blanks
+        # around it are trimmed, as every free text's is (a catalog entry's summary, a reason).
+        given.evidence = one_line_break(given.evidence.strip())
         # A refused report (a person who is not a 申请人, a department that may not read the item) is logged as the
         # step it tried, as every report made is (R-SEC-3): on the resource when its code has a code's form, never
         # the key, the value or the evidence.
@@ -116,7 +117,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
     async def AnswerDispute(self, request: dispute_pb2.AnswerDisputeRequest, context: grpc.aio.ServicerContext
                             ) -> dispute_pb2.AnswerDisputeResponse:
         deps, caller = self._begin(context)
-        answer = one_line_break(request.answer)  # the console's 答复 box sends CRLF: counted and kept as LF
+        # The console's 答复 box sends CRLF: counted and kept as LF; trimmed as every free text is.
+        answer = one_line_break(request.answer.strip())
         violations = disputes.answer_violations(answer)
         try:
             dispute_id = _dispute_id(request.id)

@@ -323,6 +323,42 @@ async def test_free_text_holding_a_direction_override_is_refused_naming_the_fiel
     assert fields == ["description"] and "character 3 is U+2067 (RIGHT-TO-LEFT ISOLATE)" in message, message
 
 
+async def test_a_summary_stored_with_a_hidden_character_blocks_no_edit_that_leaves_it(
+        catalog: Client, base_settings: Settings) -> None:
+    """An entry stored before hidden formatting was refused, its summary holding a zero-width space, was refused
+    every UpdateEntry on entry.summary until that summary was cleaned, even a rename, even the console's form saved
+    with the summary as read: only an edit that changes the summary answers for it, told that the stored summary
+    holds the character; a summary cleaned is taken."""
+    owner = department()
+    published = await catalog.publish(make_entry(owner.department_code))
+    connection = await asyncpg.connect(base_settings.database_url)
+    try:  # stored as a release before the rule did
+        await connection.execute("UPDATE catalog.entry_versions SET summary = $2 WHERE code = $1",
+                                 published.code, "全员人口\u200b信息")
+    finally:
+        await connection.close()
+    renamed = await catalog.update(pb.Entry(code=published.code, name="人口基础信息（更名）"), ["name"], owner)
+    assert (renamed.version, renamed.name, renamed.summary) == (2, "人口基础信息（更名）", "全员人口\u200b信息")
+    as_read = pb.Entry()
+    as_read.CopyFrom(renamed)
+    for output_only in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by",
+                        "reviewed_by", "etag"):
+        as_read.ClearField(output_only)
+    as_read.legal_basis = "《政务信息资源共享管理暂行办法》第十条"
+    saved = await catalog.update(as_read, ["*"], owner)  # the console's form: every field, the summary as read
+    assert (saved.version, saved.legal_basis) == (2, "《政务信息资源共享管理暂行办法》第十条")
+    _, fields, message = await fails(catalog.update(pb.Entry(code=published.code, summary="全员人口\u200b基础信息"),
+                                                    ["summary"], owner), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.summary"] and "U+200B (ZERO WIDTH SPACE)" in message, message
+    assert "the stored summary holds it" in message, message
+    cleaned = await catalog.update(pb.Entry(code=published.code, summary="全员人口信息"), ["summary"], owner)
+    assert (cleaned.version, cleaned.summary) == (2, "全员人口信息")
+    # A new violation of a field the edit leaves is still refused: a name broken by the edit names its field.
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=published.code, name="人口\u200b信息"), ["name"], owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.name"]
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one

@@ -1386,7 +1386,8 @@ async def test_a_disputes_text_of_several_lines_is_kept_with_lf_and_one_of_hidde
     the answer were stored with them, each line break counted twice against their limits (console.js counts it
     once), and read back unlike the same text sent through the API. They are kept with LF. An evidence or an answer
     holding a right-to-left override showed the other party another text than the one stored: refused naming the
-    field and the character."""
+    field and the character. Blanks around them (`" 登记无误 "`, a full-width space typed with a Chinese input method)
+    were stored as sent, where every other free text is trimmed: they are trimmed."""
     key = list(mesh.persons)[4]
     code = mesh.codes["population"]
     reporter = mesh.department("lines")
@@ -1397,7 +1398,7 @@ async def test_a_disputes_text_of_several_lines_is_kept_with_lf_and_one_of_hidde
                                     evidence="户口簿第\u202e页2")), metadata=mesh.md(reporter), timeout=10))
     assert overridden.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(overridden) == {"dispute.evidence"}
     assert "character 5 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in overridden.details(), overridden.details()
-    evidence = "户口簿第2页\r\n派出所证明"
+    evidence = " 户口簿第2页\r\n派出所证明\u3000"
     reported = (await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code=code, key=key, item="name", claimed_value="欧阳娜娜", evidence=evidence)),
         metadata=mesh.md(reporter), timeout=10)).dispute
@@ -1407,7 +1408,7 @@ async def test_a_disputes_text_of_several_lines_is_kept_with_lf_and_one_of_hidde
     assert overridden.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(overridden) == {"answer"}
     assert "character 4 is U+2066 (LEFT-TO-RIGHT ISOLATE)" in overridden.details(), overridden.details()
     await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
-        id=reported.id, answer="经核查：\r\n1. 户籍档案\r\n2. 登记无误"), metadata=approver, timeout=10)
+        id=reported.id, answer=" 经核查：\r\n1. 户籍档案\r\n2. 登记无误 \r\n"), metadata=approver, timeout=10)
     seen = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.id),
                                            metadata=mesh.md(reporter), timeout=10)).dispute
     assert (seen.evidence, seen.answer) == ("户口簿第2页\n派出所证明", "经核查：\n1. 户籍档案\n2. 登记无误")

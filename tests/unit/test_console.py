@@ -637,6 +637,14 @@ def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
         state=catalog_pb2.ENTRY_STATE_RETIRED, retire_reason="职能划转至市司法局")
     assert "<dt>撤销理由</dt><dd>撤销时未填写理由</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED)
     assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
+    # Every return of the version, with its time and reviewer (Entry.returns), not the latest reason alone.
+    from govshare.common.v1 import common_pb2
+    returned = page(state=catalog_pb2.ENTRY_STATE_SUBMITTED, returns=[
+        catalog_pb2.EntryReturn(reason="摘要过于简单", returned_by=common_pb2.Actor(display_name="李审核")),
+        catalog_pb2.EntryReturn(reason="请写明数据范围", returned_by=common_pb2.Actor(id="authority-system"))])
+    assert "退回记录（共 2 次）" in returned and "李审核" in returned and "authority-system" in returned
+    assert '<td>第 2 次</td>' in returned and '<span class="said">请写明数据范围</span>' in returned
+    assert "退回记录" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
 
 
 def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
