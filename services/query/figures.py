@@ -39,6 +39,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 #: within milliseconds; the margin is generous).
 SETTLE = dt.timedelta(hours=1)
 FAILED = "FAILED"
+ANSWERED = "ANSWERED"
 PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
 #: The causes of a failed call that are the provider's (services.query.audit keeps the cause in the reason
 #: column); "" is a record written before causes were kept, counted against the provider as it was then.
@@ -113,7 +114,9 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
         counts[(provider, "queries.served", dimension(resource=row["resource_code"], purpose=row["purpose"]))] += n
         counts[(provider, "queries.served_to", dimension(department=user, resource=row["resource_code"],
                                                          purpose=row["purpose"], result=row["result"]))] += n
-        if row["result"] == FAILED:
+        if row["result"] == FAILED or (row["result"] == ANSWERED and row["deny_reason"]):
+            # A BatchQuery answered in part (some keys' records at hand, the provider not answering the others)
+            # keeps its failure's cause: the provider failed that call, whatever the cache answered for it.
             _count_failure(counts, provider, row["resource_code"], row["deny_reason"], n)
     for row in await _counted(store, start - dt.timedelta(days=HISTORY_DAYS), end, now, daily=True):
         counts[(row["department_code"], "queries.system_daily",
