@@ -137,6 +137,8 @@ async def test_a_failure_counts_against_the_provider_only_when_it_was_the_provid
         assert mine[("queries.failed_other", "")] == 10
         assert mine[("queries.failed_other", "reason=FOUNDATION_UNAVAILABLE")] == 5
         assert mine[("queries.failed_other", "reason=CANCELLED")] == 3
+        # The batches answered in part that failed through the provider: answered once, as failed (supervision).
+        assert mine[("queries.answered_in_part", "resource=" + template[COLUMNS.index("resource_code")])] == 3
 
 
 async def test_an_audit_connection_the_server_closed_while_idle_is_replaced_before_a_batch(
