@@ -554,6 +554,10 @@ def access_result(access: Any) -> str:
               if access.result == labels.DENIED_RESULT else "")
     if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
         return labels.NOT_FOUND.get(access.failure_reason, result)
+    if access.operation != "Export" and access.result == labels.ANSWERED_RESULT and access.failure_reason:
+        # A BatchQuery answered in part: the provider did not answer some keys (or could not send their records).
+        why = labels.EXPORT_STOPPED.get(access.failure_reason, access.failure_reason)
+        return f"{result}（部分键未应答：{why}）"
     if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):
         return f"{result}（{denied}）" if denied else result  # not an export, or one refused before any row left
     if not access.HasField("end_time"):

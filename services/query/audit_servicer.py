@@ -101,7 +101,9 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         # had: NOT_A_SUBJECT_ACCESS_PORTAL) is listed with that reason as its failure_reason: it was listed DENIED
         # with no reason at all, and the auditor could not tell that probe from any other refusal.
         deny_reason=deny_reason,
-        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND)
+        # An ANSWERED BatchQuery keeps one when some of its keys were not answered (its provider down, or a record
+        # its database could not send): the cause, as a failed call's.
+        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND, ANSWERED)
         or (row["result"] == DENIED and not deny_reason) else "",
         end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages, grant_id=row["grant_id"])
 

@@ -121,13 +121,38 @@ class Authorizer:
             purpose=purpose, items=items, method=method, exclude_grant_ids=used_up, only_grant_id=only_grant_id,
             min_entry_version=self._entry_version(resource_code))
         try:
-            response = await self._stub.Check(request, timeout=self._timeout,
-                                              metadata=call_metadata(self._signer, self._identity))
+            try:
+                return (await self._check(request)).decision
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or request.min_entry_version > 0:
+                    raise
+            # The authorization service holds the entry as absent (asked of before it was published) and was not
+            # told of a version to read again: this process's copy of the entry was dropped (a catalog change or a
+            # reconnection) between resolving the resource and asking. Asked once more with a version, it asks
+            # the catalog itself instead of refusing on its copy for the copy's minute.
+            request.min_entry_version = 1
+            return (await self._check(request)).decision
         except grpc.aio.AioRpcError as exc:
             # Without a decision nothing may be shared: fail closed.
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
-                               f"no access decision could be obtained ({exc.code().name})") from exc
-        return response.decision
+            raise _no_decision(resource_code, exc) from exc
+
+    async def _check(self, request: authorization_pb2.CheckRequest) -> authorization_pb2.CheckResponse:
+        return await self._stub.Check(request, timeout=self._timeout,
+                                      metadata=call_metadata(self._signer, self._identity))
+
+
+def _no_decision(resource_code: str, exc: grpc.aio.AioRpcError) -> ServiceError:
+    """What a caller is told when Check gave no decision. NOT_FOUND is not the authorization service failing: the
+    catalog, asked by it, holds no entry of a resource this process still answers for (withdrawn, or just
+    published, and the change not yet heard by every service): said so, and to try again shortly, once it has
+    reached both (this process then answers as the catalog does). UNAVAILABLE, as a retry will be answered."""
+    if exc.code() == grpc.StatusCode.NOT_FOUND:
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                            f"no access decision could be obtained: the authorization service does not know resource "
+                            f"{resource_code[:64]} yet (a change of its catalog entry is being propagated to the "
+                            "platform's services): try again in a few seconds")
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                        f"no access decision could be obtained ({exc.code().name})")
 
 
 #: no_decision_in_time's message, by which the query servicer tells that refusal, made at the caller's deadline.

@@ -361,15 +361,17 @@ def _sent(record: object) -> bool:
     return record is not None and record is not UNREADABLE and not isinstance(record, Unanswered)
 
 
-def _unanswered_message(records: Mapping[str, object], access: Access) -> str | None:
+def _unanswered(records: Mapping[str, object], access: Access) -> tuple[str, str] | None:
     """What a batch's key its provider did not answer is told (records.Unanswered), as a Query of it is refused:
-    the department or the platform's service named, never its address; None when every key was answered."""
+    the department or the platform's service named, never its address; and the cause the access record keeps, as
+    a failed Query's does (PROVIDER_UNAVAILABLE, or FOUNDATION_UNAVAILABLE / CANCELLED when not the department's).
+    None when every key was answered."""
     unanswered = next((record for record in records.values() if isinstance(record, Unanswered)), None)
     if unanswered is None:
         return None
     error = dataclasses.replace(unanswered.error, metadata=dict(unanswered.error.metadata))
-    _name_the_provider(error, access)
-    return f"{error.message} (this key was not answered; the batch's other keys were)"
+    cause = _name_the_provider(error, access) or error.reason
+    return f"{error.message} (this key was not answered; the batch's other keys were)", cause
 
 
 def _unreadable_message(access: Access, which: str = " for this key") -> str:
@@ -622,7 +624,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         decision = await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY,
                                               access, decision, seen)
         response = query_pb2.BatchQueryResponse()
-        unreadable, unanswered = _unreadable_message(access), _unanswered_message(records, access)
+        unreadable, not_answered = _unreadable_message(access), _unanswered(records, access)
+        unanswered = not_answered[0] if not_answered is not None else None
         errors = [error or (unreadable if (record := records.get(key)) is UNREADABLE
                             else unanswered if isinstance(record, Unanswered) else None)
                   for key, error in zip(keys, errors, strict=True)]
@@ -639,9 +642,17 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                          else audit.INVALID)
         if failed:
             access.deny_reason = "RECORD_UNREADABLE"
-        elif found and access.counted is not None:
-            await _give_back_unsent(deps, access, sum(record is UNREADABLE or isinstance(record, Unanswered)
-                                                      for record in records.values()))
+        elif found:
+            # Partly answered: the keys its provider did not answer (or could not send) are the provider's failure,
+            # kept as a failed Query's cause is, so the access log says so and supervision counts it against the
+            # department (figures._count_failure); a batch answered whole keeps none.
+            if not_answered is not None:
+                access.deny_reason = not_answered[1]
+            elif any(record is UNREADABLE for record in records.values()):
+                access.deny_reason = "RECORD_UNREADABLE"
+            if access.counted is not None:
+                await _give_back_unsent(deps, access, sum(record is UNREADABLE or isinstance(record, Unanswered)
+                                                          for record in records.values()))
         return response
 
     @staticmethod

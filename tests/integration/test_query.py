@@ -1259,12 +1259,14 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
         for key in list(world.persons)[:2]:  # the second is counted only if the first was given back
             unanswered = await refused(query(world, user, code, key, WORK, ["birth_date"]))
             assert reason(unanswered) == "PROVIDER_UNAVAILABLE", unanswered.details()
-        partial = (await batch(at_hand, other)).results  # 3 of 3, the unanswered key given back
+        answered_in_part = await batch(at_hand, other)  # 3 of 3, the unanswered key given back
+        partial, partial_id = answered_in_part.results, answered_in_part.audit_id
         assert partial[0].found and partial[0].values["birth_date"] == world.persons[at_hand]["birth_date"]
         assert not partial[1].found and partial[1].error.startswith(
             f"the platform's foundation data service does not answer for resource {code}"), partial[1]
         assert "127.0.0.1" not in partial[1].error and other not in partial[1].error
-        assert (await batch(at_hand)).results[0].found  # fits the quota only with the unanswered key given back
+        whole = await batch(at_hand)
+        assert whole.results[0].found  # fits the quota only with the unanswered key given back
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
                                   metadata=world.md(world.other), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as failure:
@@ -1276,9 +1278,16 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
                                     metadata=world.md(world.other), timeout=30)
         listed = await world.audit.ListAccesses(audit_pb2.ListAccessesRequest(
             department_code=world.other.department_code), metadata=world.md(world.authority), timeout=10)
+        batches = await world.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=batcher.department_code), metadata=world.md(world.authority), timeout=10)
     record = next(r for r in listed.accesses if r.id == audit_id_of(queried.value))
     assert record.result == audit_pb2.ACCESS_RESULT_FAILED and record.failure_reason == "FOUNDATION_UNAVAILABLE"
     assert not record.deny_reason
+    # The batch answered in part says so in its record, with the cause a Query of its other key keeps (the
+    # platform's service here: not counted against the department); the one answered whole keeps none.
+    outcomes = {r.id: (r.result, r.failure_reason) for r in batches.accesses}
+    assert outcomes[partial_id] == (audit_pb2.ACCESS_RESULT_ANSWERED, "FOUNDATION_UNAVAILABLE"), outcomes
+    assert outcomes[whole.audit_id] == (audit_pb2.ACCESS_RESULT_ANSWERED, "")
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and reason(failure.value) == "PROVIDER_UNAVAILABLE"
     message = failure.value.details()
     assert world.market.department_code in message and world.codes["entities"] in message, message

@@ -1718,6 +1718,13 @@ def test_the_audit_page_says_why_an_access_was_refused() -> None:
                                  pages_sent=2, end_time=timestamp_pb2.Timestamp(seconds=1_800_000_000),
                                  deny_reason=common_pb2.DENY_REASON_CREDENTIALS_REVOKED)
     assert access_result(cut) == "下载中止（令牌已失效：业务系统已停用或密钥已重置）：已发送 1000 行（2 页）"
+    # A BatchQuery answered in part keeps the cause of the keys its provider did not answer: said beside 已应答,
+    # which alone read as every key answered; one answered whole is 已应答 as before.
+    partly = audit_pb2.AccessRecord(operation="BatchQuery", result=audit_pb2.ACCESS_RESULT_ANSWERED,
+                                    failure_reason="PROVIDER_UNAVAILABLE")
+    assert access_result(partly) == "已应答（部分键未应答：提供部门前置机未应答）"
+    assert access_result(audit_pb2.AccessRecord(operation="BatchQuery", result=audit_pb2.ACCESS_RESULT_ANSWERED)) \
+        == "已应答"
     # Every reason the service gives has its words.
     named = {number for name, number in common_pb2.DenyReason.items() if number}
     assert named == set(labels.DENY_REASON), named ^ set(labels.DENY_REASON)

@@ -37,7 +37,7 @@ from services.query.records import (
     cache_key,
 )
 from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
-from services.query.servicer import _name_the_provider, _unanswered_message
+from services.query.servicer import _name_the_provider, _unanswered
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError, to_status
 from services.runtime.identity import ASSERTION_HEADER, AssertionSigner, service_caller
@@ -963,9 +963,12 @@ async def test_a_batch_its_provider_does_not_answer_in_time_answers_the_keys_at_
     access = Access(operation="BatchQuery", system_id="sys", department_code="D", resource_code="101001/000001",
                     key="3", keys=[], items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC),
                     provider_department_code="11110100MB0000003A")
-    told = _unanswered_message(found, access)
-    assert told is not None and told.startswith("the provider department 11110100MB0000003A does not answer for "
+    unanswered = _unanswered(found, access)
+    assert unanswered is not None
+    told, cause = unanswered
+    assert cause == "CANCELLED"  # the access record's cause: not answered within the caller's deadline
+    assert told.startswith("the provider department 11110100MB0000003A does not answer for "
                                                 "resource 101001/000001 within this call's deadline"), told
     assert target not in told and "W1" not in told
     assert CALLERS_DEADLINE in found["W1"].error.metadata  # the shared error is not changed by its wording
-    assert _unanswered_message({"H1": found["H1"]}, access) is None
+    assert _unanswered({"H1": found["H1"]}, access) is None
