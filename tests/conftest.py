@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 import redis.asyncio as aioredis
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -30,16 +29,6 @@ pytest_plugins = ("log_scanner", "hang_watch", "pytester")
 
 # Sample every trace in tests, so trace propagation can be asserted span by span.
 os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Holds one reference to grpc.aio's process-wide completion queue for the whole run. Without it, the queue is
-    shut down when the run's last grpc.aio channel or server is collected, and that shutdown joins its poller
-    thread, which waits until every operation still open on the queue is done: a run of test_outage's hung-PostgreSQL
-    test at load average 10 printed its summary and then hung in pytest's final garbage collection until killed
-    (py-spy: gc_collect_harder -> PollerCompletionQueue.shutdown -> Thread.join). At exit the poller, a daemon
-    thread, ends with the process (the workaround of grpc issue 22365)."""
-    grpc.aio.init_grpc_aio()
 
 
 @pytest.fixture(scope="session")
