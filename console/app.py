@@ -554,6 +554,10 @@ def access_result(access: Any) -> str:
               if access.result == labels.DENIED_RESULT else "")
     if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
         return labels.NOT_FOUND.get(access.failure_reason, result)
+    if access.operation != "Export" and access.result == labels.ANSWERED_RESULT and access.failure_reason:
+        # A BatchQuery answered in part: the provider did not answer some keys (or could not send their records).
+        why = labels.EXPORT_STOPPED.get(access.failure_reason, access.failure_reason)
+        return f"{result}（部分键未应答：{why}）"
     if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):
         return f"{result}（{denied}）" if denied else result  # not an export, or one refused before any row left
     if not access.HasField("end_time"):
@@ -700,6 +704,17 @@ def login_page(console: Console, request: Request, message: str = "", field: str
     return response
 
 
+def browser_address(console: Console, request: Request) -> str:
+    """The browser's address as the console learns it: the last value of GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER
+    (the one the console's own proxy added; a browser's own values come before it) when set, else the socket's
+    peer; "" when there is none. The platform counts failed sign-ins per address and believes this one from the
+    console alone (GOVSHARE_SIGNIN_FORWARDERS)."""
+    if name := console.settings.client_address_header:
+        values = [v.strip() for v in ",".join(request.headers.getlist(name)).split(",") if v.strip()]
+        return values[-1] if values else ""
+    return request.client.host if request.client else ""
+
+
 async def login_submit(request: Request) -> Response:
     from console.signin import SignInRefused, sign_in
 
@@ -717,7 +732,8 @@ async def login_submit(request: Request) -> Response:
         return login_page(console, request, message=message, field=field, username=username, status=400)
     try:
         signed = await sign_in(console.services.channel, username, str(form.get("password", "")),
-                               str(form.get("totp_code", "")).strip(), console.settings.call_timeout_seconds)
+                               str(form.get("totp_code", "")).strip(), console.settings.call_timeout_seconds,
+                               browser_address(console, request))
     except SignInRefused as refused:
         if refused.reason == "TOTP_ENROLMENT_REQUIRED":
             return await _enrolment(console, request, username, str(form.get("password", "")))
@@ -743,7 +759,8 @@ async def _enrolment(console: Console, request: Request, username: str, password
     from console.signin import ENROL_TOTP, SignInRefused, enrol_totp
 
     try:
-        uri = await enrol_totp(console.services.channel, username, password, console.settings.call_timeout_seconds)
+        uri = await enrol_totp(console.services.channel, username, password, console.settings.call_timeout_seconds,
+                               browser_address(console, request))
     except SignInRefused as refused:
         return login_page(console, request, message=refused.message, field=refused.field, username=username,
                           status=refused.status)

@@ -441,6 +441,11 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must contain only printable characters: character (\d+) is U\+([0-9A-F]+) .*",
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
+    # Free text holding a direction override, a zero-width or a control character (services/runtime/errors.
+    # hidden_formatting): a 摘要, 共享条件, 理由 or 证据 pasted from a web page or a document.
+    (r"must not contain invisible formatting or control characters: character (\d+) is U\+([0-9A-F]+) .*",
+     r"第 \1 个字符（U+\2）是看不见的格式字符或控制字符（如从右到左改写符、零宽空格，多来自复制的网页或文档），"
+     "会使显示的文字与保存的不同：请删去后重新填写。"),
     # A line of free text or a key holding what nobody sees in it (services/runtime/errors.invisible_character,
     # services/query/keys): a 证据 or 正确的值 pasted with a line break, a 公民身份号码 pasted in groups or with a
     # zero-width space from a web page. The person read the service's English after 此项不符合要求.

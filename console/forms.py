@@ -125,6 +125,8 @@ def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
         "etag": entry.etag,
         # What the reviewer asked for, shown above the form while the officer reworks a returned version.
         "return_reason": entry.return_reason,
+        # Every return of the version, with when and by whom: the latest reason alone left the earlier ones unread.
+        "returns": list(entry.returns),
     }
     for row in range(min(MAX_ITEM_ROWS, max(ITEM_ROWS, len(entry.items) + 2))):
         item = entry.items[row] if row < len(entry.items) else catalog_pb2.DataItem()

@@ -96,7 +96,9 @@ ANSWERED_RESULT = 1
 #: Why an export stopped on the way (its closing record's failure_reason), as the 审计 page says it.
 EXPORT_STOPPED = {"CANCELLED": "调用方取消或超时", "PROVIDER_UNAVAILABLE": "提供部门前置机未应答",
                   "RECORD_UNREADABLE": "提供部门数据库无法读出记录", "FOUNDATION_UNAVAILABLE": "平台基础库服务未应答",
-                  "INTERNAL": "平台内部错误"}
+                  "INTERNAL": "平台内部错误",
+                  # Its process stalled past its lease, another closed it interrupted (services/query/servicer.py).
+                  "LEASE_LAPSED": "平台服务进程停顿过久，下载已由其他进程记为中断"}
 
 #: An export's closing record written by another query process, the one serving it having stopped without one
 #: (services/query/interruptions.py): how many rows had left is not known.
@@ -123,7 +125,9 @@ OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验"
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",
                      "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
                      "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权",
-                     "WITHDRAWN": "撤回申请", "CLOSED": "因资源目录撤销终止申请"}
+                     "WITHDRAWN": "撤回申请", "CLOSED": "因资源目录撤销终止申请",
+                     # A confidentiality mark's step (SetGrantConfidentiality): shown as the bare code before.
+                     "GRANT_CONFIDENTIALITY": "设置授权保密期"}
 
 #: The administrative log's actions, as the services record them (``<service>.<action>``). An action missing here
 #: is shown by its code: the log is the evidence, so nothing in it is ever hidden behind a label.
@@ -145,6 +149,8 @@ ADMIN_ACTION = {
     "person.unlock": "解除锁定", "person.reset_idp_binding": "解除统一身份认证绑定",
     "session.sign_in": "登录", "session.sign_out": "退出登录", "session.change_password": "修改密码",
     "session.enrol_totp": "绑定身份验证器", "session.lock": "账户锁定",
+    # Too many failed sign-ins from one network address, across accounts (person_store.record_address_failure).
+    "session.address_lock": "网络地址登录锁定",
     "foundation.register_source": "登记数据来源", "foundation.designate_source": "指定权威来源",
     "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
@@ -170,6 +176,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "BAD_SECRET": "失败：密钥错误（或已重置）", "SYSTEM_DISABLED": "失败：业务系统已停用",
                 # session.lock: the failed sign-in that locked the account (person_store.record_failure).
                 "LOCKED": "账号已锁定",
+                # session.address_lock: the failed sign-in that locked its network address.
+                "ADDRESS_LOCKED": "网络地址已锁定（登录失败过多）",
                 # A token or a sign-in of a retired department's system or person (RetireDepartment).
                 "DEPARTMENT_RETIRED": "失败：部门已撤销",
                 # A token or a sign-in refused because the secret, password or TOTP it was checked with was

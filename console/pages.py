@@ -12,7 +12,7 @@ import logging
 import unicodedata
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -74,6 +74,8 @@ DISPUTES_BY_DUE = "due_time"
 #: application may wait the provider's 10 working days (some two weeks) and a coordination more, so a month ahead
 #: leaves room to apply again, and the provider to extend it.
 GRANT_NOTICE_DAYS = 30
+#: How far back 首页 tells the authority's 审核员 of the coordinated grants a provider adjusted.
+COORDINATION_ADJUSTED_DAYS = 30
 #: Who acts on a grant ending soon, by side: the provider's 审批人 may extend it, the holder's 申请人 applies again.
 GRANT_SIDES = (("APPROVER", sharing_pb2.APPLICATION_ROLE_PROVIDER),
                ("APPLICANT", sharing_pb2.APPLICATION_ROLE_APPLICANT))
@@ -400,10 +402,15 @@ async def home(console: Console, request: Request, session: Session) -> Response
     show_returned = holds(session, ("DATA_OFFICER",))
     returned, p9 = (await _call(console, session, s.catalog.ListEntries, own_returned(session, size))
                     if show_returned else (None, None))
+    # Grants the authority's coordination gave that their provider narrowed since: the reason was kept in the
+    # application's history and the administrative log alone, where the 审核员 who made the decision never looked.
+    adjusted, p10 = (await _call(console, session, s.sharing.ListGrants, coordination_adjusted(size))
+                     if show_reviews else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7, p8, p9, p10)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10) if _expired(p)), None)) is not None:
         return _ended(ended)
+    changed = list(adjusted.grants) if adjusted else []
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
@@ -417,21 +424,29 @@ async def home(console: Console, request: Request, session: Session) -> Response
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
                          [a.provider_department_code for a, _ in unanswered] +
                          [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])] +
-                         [g.department_code for g, _ in ending],
+                         [g.department_code for g, _ in ending] +
+                         [c for g in changed for c in (g.department_code, g.changed_by.department_code)],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d, _ in shown_disputes] +
-                         [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending])
+                         [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending] +
+                         [g.resource_code for g in changed])
+    # 即将到期的授权 told every provider's 审批人 they may extend these: not one the authority's coordination gave.
+    fixed = given_by_coordination([g for g, _ in ending],
+                                  await console.names.resources(session.token, [g.resource_code for g, _ in ending]))
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         item_names=await _item_names(console, session, [d.resource_code for d, _ in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
+                        adjusted=changed, adjusted_days=COORDINATION_ADJUSTED_DAYS,
                         show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
                         show_returned=show_returned, returned=returned.entries if returned else [],
+                        by_coordination=fixed,
                         notice_days=GRANT_NOTICE_DAYS, more=_more(replies=replies, reviews=reviews,
-                                                                  coordinate=escalated, overdue=late, unanswered=mine),
+                                                                  coordinate=escalated, overdue=late, unanswered=mine,
+                                                                  adjusted=adjusted),
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 
@@ -447,6 +462,14 @@ def own_returned(session: Session, page_size: int) -> catalog_pb2.ListEntriesReq
     return catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
         provider_department_code=session.person.department_code, state=catalog_pb2.ENTRY_STATE_RETURNED),
         page_size=page_size)
+
+
+def coordination_adjusted(page_size: int) -> sharing_pb2.ListGrantsRequest:
+    """ListGrants for the coordinated grants their provider adjusted within ``COORDINATION_ADJUSTED_DAYS``, newest
+    first: what the authority's 审核员 is told on 首页."""
+    since = timestamp_pb2.Timestamp()
+    since.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=COORDINATION_ADJUSTED_DAYS))
+    return sharing_pb2.ListGrantsRequest(provider_adjusted_after=since, page_size=page_size)
 
 
 def grants_ending(role: int, page_size: int) -> sharing_pb2.ListGrantsRequest:
@@ -903,13 +926,28 @@ async def _review_list(console: Console, request: Request, session: Session, err
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
                         **await _names(console, session, [e.provider_department_code for e in entries]),
                         entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
-                        changes=await _review_changes(console, session, entries))
+                        changes=await _review_changes(console, session, entries),
+                        returns=await _review_returns(console, session, entries))
 
 
 async def _in_review(console: Console, session: Session, code: str) -> Any:
     """The version of entry ``code`` in review, as it is now (else None: reviewed meanwhile, no form to show)."""
     got, _problem = await _working_version(console, session, code, 0)
     return got.entry if got is not None and got.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED else None
+
+
+async def _review_returns(console: Console, session: Session, entries: Any) -> dict[str, list[Any]]:
+    """Of each submitted version returned before: its returns (Entry.returns: reason, time, reviewer), by code. A
+    listing carries none, and a version submitted again shows no return_reason, so the 审核员 published or returned it
+    again without reading what had been asked of it; GetEntry of the version has them (an entry it cannot read is
+    shown without)."""
+    returns: dict[str, list[Any]] = {}
+    for entry in entries:
+        got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                                   catalog_pb2.GetEntryRequest(code=entry.code, version=entry.version))
+        if problem is None and got.entry.returns:
+            returns[entry.code] = list(got.entry.returns)
+    return returns
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:
@@ -1183,6 +1221,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     resources = await console.names.resources(session.token, [a.resource_code for a in shown])
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
                         closed={a.id: why for a in shown if (why := closed_to_approval(resources[a.resource_code]))},
+                        ended=ended_with_resource(shown, resources),
                         **await _names(console, session, [a.applicant_department_code for a in shown],
                                        [a.resource_code for a in shown]),
                         names=await _item_names(console, session, [a.resource_code for a in shown]),
@@ -1311,6 +1350,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
                         closed={a.id: why for a in shown
                                 if (why := closed_to_coordination(resources[a.resource_code]))},
+                        ended=ended_with_resource(shown, resources),
                         **await _names(console, session,
                                        [c for a in shown for c in (a.applicant_department_code,
                                                                     a.provider_department_code)],
@@ -1486,6 +1526,13 @@ def closed_to_approval(resource: Resource) -> str:
     return ""
 
 
+def ended_with_resource(applications: list[sharing_pb2.Application], resources: Mapping[str, Resource]) -> set[str]:
+    """The applications whose resource the catalog shows retired: closed with it (APPLICATION_CLOSED), so 答复 and
+    协调 show their card without a form. The cards said so and still offered 不予共享, which the service refuses
+    APPLICATION_CLOSED: the 审批人 or 审核员 who wrote a reason and pressed it was told 您的操作未完成."""
+    return {a.id for a in applications if resources[a.resource_code].state == catalog_pb2.ENTRY_STATE_RETIRED}
+
+
 def closed_to_coordination(resource: Resource) -> str:
     """Why the authority's coordination can no longer grant an escalated application for ``resource``, only refuse
     it, or "": retired since (a not-shared one is what coordination opens). 协调 offered 准予共享 as for any other,
@@ -1518,6 +1565,12 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
                 "含义可能已不同），本授权已不覆盖任何信息项，按本授权的查询将被拒绝（授权已失效），也不计入调用次数；"
                 "使用部门如仍需使用，须按现有目录重新申请。")
     return ""
+
+
+def given_by_coordination(grants: list[sharing_pb2.Grant], resources: Mapping[str, Resource]) -> set[str]:
+    """The ``grants`` the authority's coordination decision gave (coordinated_grant): their provider can narrow them
+    but not extend them (UpdateGrant refuses a later expire_time), so 首页 does not offer their extension."""
+    return {g.id for g in grants if coordinated_grant(g, resources[g.resource_code].provider)}
 
 
 def coordinated_grant(grant: sharing_pb2.Grant, provider: str) -> bool:

@@ -60,6 +60,10 @@ class ConsoleSettings:
     oidc_logout_url: str = ""
     #: GOVSHARE_LOG_LEVEL, as every other process reads it.
     log_level: str = "INFO"
+    #: The request header in which the console's own proxy (an ingress, nginx) gives the browser's address
+    #: (X-Forwarded-For, X-Real-IP: its last value, the one that proxy added), passed on at sign-in so that failed
+    #: sign-ins count against the browser's address; empty: the socket's peer (the console faces browsers).
+    client_address_header: str = ""
 
     @property
     def oidc_enabled(self) -> bool:
@@ -174,6 +178,7 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
         secure_cookie=secure_cookie, tls_cert=tls_cert, tls_key=tls_key,
         redis_url=redis_url,
+        client_address_header=env.get("GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER", "").strip().lower(),
         **oidc)
     if problems:
         raise ConsoleSettingsError("; ".join(problems))

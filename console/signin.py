@@ -37,6 +37,8 @@ SIGN_IN_MESSAGES = {
                        "请等身份验证器显示下一个 6 位数字后再输入（不计入登录失败次数）。如经常出现，请将显示口令的"
                        "手机或设备的时间设为自动同步网络时间。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
+    # Too many failed sign-ins from this browser's network address, across accounts (password spraying).
+    "ADDRESS_LOCKED": "您所在网络地址的登录失败次数过多，暂时不能从这里登录，请稍后再试。",
     # RetireDepartment: a person of a department merged into another read 用户名或密码错误 (any UNAUTHENTICATED).
     "DEPARTMENT_RETIRED": "您所在的部门已撤销，其账号不能再登录。如您已转入承接其职责的部门，请联系共享主管部门的"
                           "管理员在该部门为您开设账号。",
@@ -88,25 +90,36 @@ def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     return tuple(names)
 
 
+#: The browser's address, passed on at sign-in (services.authorization.sessions.SIGNIN_CLIENT_HEADER): the platform
+#: counts failed sign-ins per client address, and every browser's reaches the edge from the console's.
+SIGNIN_CLIENT_HEADER = "govshare-signin-client"
+
+
+def _client(address: str) -> tuple[tuple[str, str], ...]:
+    return ((SIGNIN_CLIENT_HEADER, address),) if address else ()
+
+
 async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_code: str,
-                  deadline: float) -> SignedIn:
-    """The person's token and who they are, or SignInRefused saying what to do."""
+                  deadline: float, client: str = "") -> SignedIn:
+    """The person's token and who they are, or SignInRefused saying what to do. ``client``: the browser's address."""
     stub = persons_pb2_grpc.SessionServiceStub(channel)
     try:
         reply = await stub.SignIn(persons_pb2.SignInRequest(username=username, password=password,
-                                                            totp_code=totp_code), timeout=deadline)
+                                                            totp_code=totp_code), metadata=_client(client),
+                                  timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
     return await session_of(channel, reply.session, deadline)
 
 
-async def enrol_totp(channel: grpc.aio.Channel, username: str, password: str, deadline: float) -> str:
+async def enrol_totp(channel: grpc.aio.Channel, username: str, password: str, deadline: float,
+                     client: str = "") -> str:
     """The provisioning URI of the authenticator secret a person whose TOTP an administrator reset enrols, or
     SignInRefused saying what to do (the password is checked as at a sign-in)."""
     stub = persons_pb2_grpc.SessionServiceStub(channel)
     try:
         reply = await stub.EnrolTotp(persons_pb2.EnrolTotpRequest(username=username, password=password),
-                                     timeout=deadline)
+                                     metadata=_client(client), timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
     return reply.totp_provisioning_uri

@@ -247,7 +247,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
     async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[pb.ExportResponse]:
         assertion = self._admit(context, "Export", request.dataset)
-        after, sent, skipped = "", 0, 0
+        after: str | bytes = ""
+        sent, skipped = 0, 0
         with self._outcome_logged(assertion, "Export", request.dataset[:MAX_DATASET], 0, sent=lambda: sent):
             violations: list[FieldViolation] = []
             resource = self._resource(request.dataset, violations)

@@ -14,6 +14,7 @@ with the configuration line at fault, before it serves anything.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime as dt
 import decimal
 import functools
@@ -21,7 +22,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,9 @@ class Statements:
     #: The keys of a page alone (as ``page`` orders them): an export reads a page holding a row the database
     #: cannot send row by row, so that the others still leave.
     page_keys: str
+    #: ``page_keys`` of a SQL_ASCII database, its keys and the key after which they start as their bytes: a key
+    #: that is not UTF-8 there is not sent as text, but the export goes on after it.
+    page_key_bytes: str
     #: Result column of the key, of each item and of the as-of time.
     key_column: str
     as_of_column: str
@@ -90,8 +94,8 @@ def statements(resource: ResourceConfig) -> Statements:
     as_of = resource.as_of_column.value if resource.as_of_column else ""
     key_item_column = resource.items[resource.key_item].value
     if resource.query is not None:
-        return Statements(one=resource.query.value, batch="", page="", page_keys="", key_column=key_item_column,
-                          as_of_column=as_of)
+        return Statements(one=resource.query.value, batch="", page="", page_keys="", page_key_bytes="",
+                          key_column=key_item_column, as_of_column=as_of)
     assert resource.table is not None and resource.key_column is not None
     columns = sorted({column.value for column in resource.items.values()} | ({as_of} if as_of else set()))
     select = ", ".join(_ident(column) for column in columns)
@@ -101,6 +105,8 @@ def statements(resource: ResourceConfig) -> Statements:
         batch=f"SELECT {select} FROM {table} WHERE {key}::text = ANY($1::text[])",
         page=f"SELECT {select} FROM {table} WHERE {key}::text > $1 ORDER BY {key}::text LIMIT $2",
         page_keys=f"SELECT {key}::text FROM {table} WHERE {key}::text > $1 ORDER BY {key}::text LIMIT $2",
+        page_key_bytes=f"SELECT convert_to({key}::text, 'SQL_ASCII') FROM {table} WHERE {key}::text > "
+                       f"convert_from($1, 'SQL_ASCII') ORDER BY {key}::text LIMIT $2",
         key_column=key_item_column, as_of_column=as_of)
 
 
@@ -371,8 +377,9 @@ class Page:
     rows: list[Row]
     #: Rows the database holds but cannot send (RECORD_UNREADABLE), each named in the log by its key, masked.
     skipped: int
-    #: The key (as the table holds it) after which the next page starts; "" when this page was the last.
-    after: str
+    #: The key (as the table holds it) after which the next page starts; "" when this page was the last. Its bytes
+    #: when it is a key of a SQL_ASCII database that is not UTF-8 (which cannot be sent as text).
+    after: str | bytes
 
 
 @dataclass(frozen=True)
@@ -817,10 +824,12 @@ class DepartmentStore:
     def can_export(self, dataset: str) -> bool:
         return bool(self._statements[dataset].page)
 
-    async def page(self, dataset: str, after: str, size: int) -> Page:
+    async def page(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The ``size`` rows after the key ``after``; a page holding rows the database cannot send is read again row
         by row (:meth:`_page_row_by_row`), those rows left out and counted."""
         assert self._pool is not None
+        if isinstance(after, bytes):  # after a key that is not UTF-8: the page statement takes text
+            return await self._page_row_by_row(dataset, after, size)
         try:
             rows = await self._fetch(dataset, self._statements[dataset].page, after, size)
         except ServiceError as error:
@@ -829,7 +838,7 @@ class DepartmentStore:
             return await self._page_row_by_row(dataset, after, size)
         return Page(rows, 0, rows[-1].cursor if len(rows) == size else "")
 
-    async def _page_row_by_row(self, dataset: str, after: str, size: int) -> Page:
+    async def _page_row_by_row(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The page's keys, then each key's rows alone: a row the database cannot send is left out, logged by its
         key masked (never in full) beside the warning that says what is wrong with it, and counted.
 
@@ -838,23 +847,69 @@ class DepartmentStore:
         neither which row nor how many were left behind."""
         assert self._pool is not None
         sql, resource = self._statements[dataset], self._config.resources[dataset]
-        try:
-            keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
-        except asyncpg.DataError as error:
-            raise _unreadable_keys(dataset, resource, error) from error
+        keys: list[str | bytes]
+        if isinstance(after, bytes):
+            keys = await self._page_key_bytes(dataset, resource, None, after, size)
+        else:
+            try:
+                keys = [record[0] for record in await self._pool.fetch(sql.page_keys, after, size)]
+            except asyncpg.DataError as error:
+                keys = await self._page_key_bytes(dataset, resource, error, after, size)
         rows: list[Row] = []
         skipped = 0
+        rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
         for key in dict.fromkeys(keys):
+            if isinstance(key, bytes):
+                skipped += 1
+                self._say_key_not_text(dataset, resource)
+                continue
             try:
                 rows.extend(await self._fetch(dataset, sql.one, key))
             except ServiceError as error:
                 if error.reason != "RECORD_UNREADABLE":
                     raise
                 skipped += 1
-                rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
                 log.warning("an export of %s left out the row of key %s (the warning before says why); it goes on "
                             "with the next rows", dataset, Masker().mask(key, rule) if rule else key)
         return Page(rows, skipped, keys[-1] if len(keys) == size else "")
+
+    async def _page_key_bytes(self, dataset: str, resource: ResourceConfig, error: asyncpg.DataError | None,
+                              after: str | bytes, size: int) -> list[str | bytes]:
+        """The page's keys read as bytes, each given as text when it is UTF-8 and as its bytes otherwise, when the
+        database is SQL_ASCII; else the export stops there (_unreadable_keys), as a key another database cannot
+        send cannot be gone past.
+
+        In a SQL_ASCII database a key kept in GBK (a 车牌号 京A12345, a 不动产权证号 with its Chinese) stopped the
+        export there, RECORD_UNREADABLE: the rows after it, every one of them sendable, never left, for one row."""
+        assert self._pool is not None
+        if error is not None and await self._pool.fetchval("SHOW server_encoding") != "SQL_ASCII":
+            # Another database's text is sent in its own encoding: the key itself does not convert (a view's cast)
+            raise _unreadable_keys(dataset, resource, error) from error
+        cursor = after if isinstance(after, bytes) else after.encode()
+        try:
+            found = await self._pool.fetch(self._statements[dataset].page_key_bytes, cursor, size)
+        except asyncpg.DataError as other:  # the key does not convert even as bytes (a view's cast)
+            raise _unreadable_keys(dataset, resource, other) from other
+        keys: list[str | bytes] = []
+        for (key,) in found:
+            try:
+                keys.append(key.decode())
+            except UnicodeDecodeError:
+                keys.append(key)
+        return keys
+
+    def _say_key_not_text(self, dataset: str, resource: ResourceConfig) -> None:
+        """Says that an export left out a row whose key is not UTF-8 (never the key: personal data, unreadable)."""
+        column = resource.key_column.value if resource.key_column is not None else resource.key_item
+        log.warning("an export of %s left out a row whose key column %s holds text that is not UTF-8, which the "
+                    "department database cannot send (%s): it goes on with the next rows; share a view that "
+                    "converts it (GBK in a SQL_ASCII database: %s)", dataset, column, _NOT_TEXT,
+                    GBK_IN_SQL_ASCII.replace("AS xm", f"AS {sql_name(column)}").replace(
+                        "(xm,", f"({sql_name(column)},"))
+
+
+#: How the database names a key it cannot send (asyncpg's CharacterNotInRepertoireError).
+_NOT_TEXT = "SQLSTATE 22021"
 
 
 class CheckTimeout(Exception):
@@ -965,9 +1020,10 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     codes = resource.key_kind in UPPER_CASE_KINDS or resource.key_kind_name == "region_code"
     wide = f" OR {column} ~ '[^[:ascii:]]'" if codes else ""
     try:
+        encoding = await connection.fetchval("SHOW server_encoding")
         found = await connection.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, $1)"
-            f"{wide})", BLANKS)
+            f"{wide})", "".join(filter(_held_by(encoding), BLANKS)))
     except asyncpg.PostgresError:
         return ""
     if not found:
@@ -975,19 +1031,28 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     how = " or in full-width characters" if codes else ""
     return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
             "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
-            f"or share a view whose key column is normalised ({_normalised_key(column, codes)} AS "
+            f"or share a view whose key column is normalised ({_normalised_key(column, codes, encoding)} AS "
             f"{_ident(resource.key_column.value)})")
 
 
-def _normalised_key(column: str, codes: bool) -> str:
+def _normalised_key(column: str, codes: bool, encoding: str = "UTF8") -> str:
     """SQL giving the key ``column`` (an expression of text) holds as the platform asks for it (normalize_key): the
-    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII.
+    blanks the check looks for trimmed, and a code's full-width characters (NFKC) and 〇 read as ASCII; of them,
+    those a database of ``encoding`` (its server_encoding) can hold (_held_by), as its SQL can say them.
 
     The advice was btrim(column), which trims spaces only: a key with a tab, a line break or a full-width space
     (U+3000) around it, or in full-width digits, was as absent through the view as before."""
-    if codes:
-        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {_BLANKS_IN_SQL})"
-    return f"btrim({column}, {_BLANKS_IN_SQL})"
+    held = _held_by(encoding)
+    blanks = _sql_text("".join(filter(held, BLANKS)))
+    if not codes:
+        return f"btrim({column}, {blanks})"
+    if encoding == "UTF8":  # normalize() takes no other
+        return f"btrim(translate(normalize({column}, NFKC), '〇', '0'), {blanks})"
+    pairs = [(char, plain) for char, plain in _FULL_WIDTH_TO_ASCII if held(char)]
+    if not pairs:
+        return f"btrim({column}, {blanks})"
+    wide, narrow = "".join(char for char, _ in pairs), "".join(plain for _, plain in pairs)
+    return f"btrim(translate({column}, '{wide}', '{narrow}'), {blanks})"
 
 
 #: The characters the platform trims from a key (Python's str.strip(), services.query.keys.normalize_key): blanks
@@ -996,9 +1061,45 @@ def _normalised_key(column: str, codes: bool) -> str:
 #: spaces, tabs, line breaks and U+3000 only: a 证照编号 pasted with a no-break space was absent, the check silent.
 BLANKS = "".join(chr(point) for point in range(0x3001) if chr(point).isspace())
 _SQL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", " ": " "}
-#: BLANKS as a PostgreSQL escape string, for advice to paste into psql.
-_BLANKS_IN_SQL = "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
-                                                        f"\\u{ord(blank):04x}") for blank in BLANKS) + "'"
+#: A code's full-width digits and letters, and 〇, with the ASCII the platform reads them as (NFKC), for a database
+#: whose encoding normalize() does not take.
+_FULL_WIDTH_TO_ASCII = (*((chr(0xFF10 + digit), str(digit)) for digit in range(10)),
+                        *((chr(0xFF21 + letter), chr(0x41 + letter)) for letter in range(26)),
+                        *((chr(0xFF41 + letter), chr(0x61 + letter)) for letter in range(26)), ("〇", "0"))
+
+
+def _sql_text(blanks: str) -> str:
+    """``blanks`` as a PostgreSQL escape string, for advice to paste into psql."""
+    return "E'" + "".join(_SQL_ESCAPES.get(blank) or (f"\\x{ord(blank):02x}" if ord(blank) < 0x80 else
+                                                      f"\\u{ord(blank):04x}") for blank in blanks) + "'"
+
+
+def _held_by(encoding: str) -> Callable[[str], bool]:
+    """Whether a character can be held by a database of ``encoding`` (its server_encoding), by its Python codec;
+    ASCII alone when it has none (SQL_ASCII, which keeps bytes whatever they mean: a UTF-8 blank's bytes trimmed
+    there cut a GBK character's).
+
+    Every blank was sent or advised in a database of another encoding than UTF-8 (EUC_CN, a Chinese department's
+    older systems'): the database refused the check's statement for the no-break space it cannot hold ('character
+    with byte sequence 0xc2 0x85 in encoding "UTF8" has no equivalent in encoding "EUC_CN"'), so the check said
+    nothing of keys with blanks around them, and refused the advised view's E'…\\u00a0…' and normalize() (UTF-8 only)
+    alike."""
+    if encoding == "UTF8":
+        return lambda char: True
+    try:
+        codec = codecs.lookup(encoding.replace("WIN", "cp")).name if encoding != "SQL_ASCII" else ""
+    except LookupError:
+        codec = ""
+    if not codec:
+        return str.isascii
+
+    def held(char: str) -> bool:
+        try:
+            char.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return True
+    return held
 
 
 async def _row_security_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
@@ -1038,8 +1139,8 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
         return ""
     return ("the department database's encoding is SQL_ASCII: it keeps text as bytes without saying in what "
             "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
-            "record is RECORD_UNREADABLE and a batch download leaves it out (and stops at a key that is not "
-            f"UTF-8, the rows after it not sent). Share views whose text columns holding GBK are converted (the key "
+            "record is RECORD_UNREADABLE and a batch download leaves it out and goes on (a row whose key is not "
+            f"UTF-8 too). Share views whose text columns holding GBK are converted (the key "
             f"column too): {GBK_IN_SQL_ASCII}")
 
 
@@ -1320,13 +1421,15 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
         " FROM pg_index WHERE indrelid = $1 AND indpred IS NULL", relation["oid"], relation["attnum"])
     named = re.compile(rf'(?<![\w"])"?{re.escape(column)}"?(?![\w"])')
     keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
+    unique = [index for index in keyed if index["unique_key"] and (index["on_column"] or _of_the_key_alone(
+        column, index["first_key"]))]
     usable = bool(keyed) and await _lookups_use_an_index(connection, resource)
     table = resource.table.value
     relation_kind = "materialized view" if relation["kind"] == "m" else "table"
     unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
     if partitioned_by := await _partitioned_by_other_columns(connection, relation["oid"], relation["attnum"]):
         return await _partitioned_index_advice(connection, resource, partitioned_by, usable)
-    if any(index["unique_key"] for index in keyed):
+    if unique:
         return "" if usable else (
             f"{relation_kind} {table}'s unique index on its key column {column} cannot serve lookups, which "
             f"compare the column as text ({column}::text, keys being text; an index on a char(n), integer or other "
@@ -1350,6 +1453,18 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
             f"{_ident(column)}::text{newest}), then {unique_index}"
             + ("" if usable else f"; until then CREATE INDEX ON {_ident(table)} (({_ident(column)}::text)) makes "
                                  "lookups fast"))
+
+
+def _of_the_key_alone(column: str, key: str) -> bool:
+    """Whether an index's key expression (as pg_get_indexdef writes it) is the key column alone, cast (``(k)::text``)
+    or given to a function of it alone (``upper(k)``): an expression whose uniqueness makes the key unique.
+
+    Any unique index whose expression named the key column was taken for the key's: ``((k || nd))``, one row per
+    key and year, or ``(CASE WHEN zt = '有效' THEN k END)``, one valid row per key, pass with a key held by several
+    rows, which the check then said nothing of (a key answered with one of its rows, a batch download missing
+    rows)."""
+    name, cast = rf'\(*"?{re.escape(column)}"?\)*', r'(?:::[\w ."]+)?'
+    return re.fullmatch(rf'\(*(?:{name}{cast}|[\w."]+\({name}{cast}\){cast})\)*', key) is not None
 
 
 async def _partitioned_by_other_columns(connection: asyncpg.Connection, relation: int, key: int) -> str:

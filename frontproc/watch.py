@@ -71,6 +71,12 @@ def _credentials_advice(exc: grpc.aio.AioRpcError, system_id: str, secret_file: 
     return f"write the current secret of system {system_id} to {secret_file}"
 
 
+def _gbk_as_utf8(resource: ResourceConfig) -> str:
+    """The trigger's payload of a SQL_ASCII database's key kept in GBK, as UTF-8 (store.GBK_IN_SQL_ASCII's)."""
+    column = f"NEW.{sql_name(resource.key_column.value)}" if resource.key_column is not None else "NEW.key"
+    return f"convert_from(convert(convert_to({column}::text, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII')"
+
+
 class ChangeWatcher:
     def __init__(self, config: FrontprocConfig, send: Send, connector: DatabaseConnector | None = None) -> None:
         self._config = config
@@ -90,6 +96,8 @@ class ChangeWatcher:
         self._task: asyncio.Task | None = None
         #: By channel: when notices without a valid key were last said, and how many came since.
         self._unreadable: dict[str, tuple[float, int]] = {}
+        #: When the database's closing the listening connection was last said, and how many times since.
+        self._closed: tuple[float, int] = (float("-inf"), 0)
         #: Set once the platform said the department was retired (机构改革): final, so nothing is sent from then on.
         self._retired = False
 
@@ -174,9 +182,38 @@ class ChangeWatcher:
                     self._add(resource, ALL)
             while await self._answers(connection, lost):
                 pass
+            if lost.is_set():
+                self._say_closed(connection.get_settings().server_encoding)
         finally:
             if not connection.is_closed():
                 connection.terminate()  # not close(): a connection that stopped answering would not answer it
+
+    def _say_closed(self, encoding: str) -> None:
+        """Says that the database closed the listening connection, at most once a minute (with how many times
+        since), and in a SQL_ASCII database what most likely closed it: a notice whose payload is not UTF-8.
+
+        Such a notice (a key kept in GBK, sent by the trigger as it is) cannot be sent to the 前置机, which reads
+        UTF-8: PostgreSQL ends the listening connection for it ('invalid byte sequence for encoding "UTF8"',
+        'protocol synchronization was lost'), and the notices after it on that connection with it. The 前置机
+        listened again and announced the whole resource without a word, at every such change. Never the payload:
+        personal data."""
+        now = time.monotonic()
+        said, since = self._closed
+        if now - said < UNREADABLE_NOTICE_LOG_SECONDS:
+            self._closed = (said, since + 1)
+            return
+        self._closed = (now, 0)
+        others = f" ({since} more times since the last such warning)" if since else ""
+        why = ""
+        if encoding == "SQL_ASCII":
+            sends = "; ".join(
+                f"pg_notify('{channel}', {_gbk_as_utf8(resources[0])})" for channel, resources in self._watched.items())
+            why = (": in a SQL_ASCII database a notice whose payload is not UTF-8 (a key kept in GBK) cannot be sent "
+                   "to the 前置机, and PostgreSQL closes the connection for it, with the notices after it; make the "
+                   f"trigger send such keys converted ({sends})")
+        log.warning("the department database closed the 前置机's listening connection%s: listening again on a new "
+                    "one, the whole resource announced as changed (the changes made meanwhile cannot be known)%s",
+                    others, why)
 
     @staticmethod
     async def _answers(connection: asyncpg.Connection, lost: asyncio.Event) -> bool:

@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 import grpc
 from google.protobuf import descriptor_pool, json_format
+from google.protobuf.descriptor import Descriptor
 from google.rpc import status_pb2
 from opentelemetry.util.re import parse_env_headers
 
@@ -64,7 +65,7 @@ from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import CALLERS_TIMEOUT_HEADER, MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO, collector_port
-from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
+from services.runtime.tokens import ISSUER, LEEWAY_SECONDS, LEGACY_AUDIENCE, audience
 
 JWT_PROVIDER = "govshare"
 JWT_PAYLOAD = "jwt_payload"
@@ -805,6 +806,8 @@ def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None
                 routes.append(_url_field_in_query(route))
         method_route = _route({"path": route.method}, route.backend, timeout,
                               heavy_read_cluster(route.backend) if heavy else "", route.server_streaming)
+        if (limit := message_limit(route.method)) is not None:
+            _with_message_limit(method_route, limit)
         if not route.server_streaming:
             routes.append(_with_short_deadline(method_route))
         routes.append(method_route)
@@ -902,11 +905,27 @@ def _preflight_not_admitted(settings: Settings) -> dict[str, object]:
     in the browser's devtools for a page whose only fault was its origin (the console on a new host name, a page
     served from http://localhost:5173), whose method the browser, not the page, chose. Answered here, before the
     transcoder (which would refuse the URL), the token check (a preflight carries no token) and the rate limit."""
+    disabled = {name: {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}
+    keep_status = _any("envoy.extensions.filters.http.lua.v3.LuaPerRoute",
+                       source_code={"inline_string": _KEEP_STATUS.replace("{state}", GRPC_WEB_STATE)})
     return {"match": {"prefix": "/", "headers": _PREFLIGHT},
             "direct_response": {"status": 403, "body": {"inline_string": ORIGIN_NOT_ADMITTED}},
-            "typed_per_filter_config": {name: {
-                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
-                for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+            "typed_per_filter_config": {**disabled, _LUA: keep_status}}
+
+
+#: The gRPC status of the edge's own reply, kept where the access log reads a status the edge kept
+#: (:func:`_access_log`): a request that never became a gRPC call (a CORS preflight refused 403) was logged
+#: grpc_status null, as if nothing had failed, though its JSON google.rpc.Status and grpc-status say
+#: PERMISSION_DENIED.
+_KEEP_STATUS = """
+function envoy_on_response(handle)
+  local code = tonumber(handle:headers():get("grpc-status") or "")
+  if code ~= nil then
+    handle:streamInfo():dynamicMetadata():set("{state}", "grpc_status", code)
+  end
+end
+"""
 
 
 def _preflight_refusal(settings: Settings) -> dict[str, object]:
@@ -1223,6 +1242,62 @@ def _with_rest_replies(route: dict[str, object]) -> dict[str, object]:
         "envoy.extensions.filters.http.lua.v3.LuaPerRoute", name=REST_REPLIES_FILTER)}
     route["typed_per_filter_config"] = {**route.get("typed_per_filter_config", {}),  # type: ignore[dict-item]
                                         REST_REPLIES_FILTER: enabled}
+    return _with_message_limit(route, None)
+
+
+#: The buffer filter holding a limited method's request whole, to refuse one over its limit (message_limit).
+MESSAGE_LIMIT_FILTER = "envoy.filters.http.buffer"
+#: The buffer filter's limit where a method has none: past anything the edge holds (BODY_CHECK_BYTES), never met.
+NO_MESSAGE_LIMIT = 2 * BODY_CHECK_BYTES
+#: A request message whose type holds no list, map or bytes field (a GetEntry, a SignIn, a ReportDispute): its
+#: longest valid text (a dispute's 4,000 characters of evidence, an OIDC token) is some KiB. 256 KiB, as much as a
+#: call's headers may be: room to spare, and room for a service to tell a tampered value apart itself (a page token
+#: naming a 100,000-character position is INVALID_ARGUMENT on page_token, tests/integration/test_access_sweep.py).
+SMALL_MESSAGE_BYTES = 256 * 1024
+#: A Verify: at most 500 claims (services/query/servicer.MAX_ITEMS), each an item's machine name (at most 64 ASCII
+#: characters, services/catalog/rules.MAX_SHORT_TEXT) and a value of at most 1,024 characters (MAX_CLAIM_LENGTH,
+#: four UTF-8 bytes each at most), with their protobuf tags and lengths (3 + 2 + 3 bytes), and SMALL_MESSAGE_BYTES
+#: for the rest (key, resource code, purpose). tests/unit/test_gateway_edge.py checks it against those limits.
+VERIFY_MESSAGE_BYTES = 500 * (3 + 2 + 64 + 3 + 1024 * 4) + SMALL_MESSAGE_BYTES
+#: Methods whose message may need more than SMALL_MESSAGE_BYTES yet far less than the services' MAX_MESSAGE_BYTES.
+_MESSAGE_LIMITS = {"/govshare.query.v1.QueryService/Verify": VERIFY_MESSAGE_BYTES,
+                   # Its one list, also_formats, names each of the three formats once at most.
+                   "/govshare.supervision.v1.SupervisionService/GenerateReport": SMALL_MESSAGE_BYTES}
+
+
+def _holds_a_list(message: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``message`` (or a message in it) has a repeated, map or bytes field: a size bounded by a count."""
+    for field in message.fields:
+        if field.is_repeated or field.type == field.TYPE_BYTES:
+            return True
+        if (field.message_type is not None and field.message_type.full_name not in seen
+                and _holds_a_list(field.message_type, seen | {message.full_name})):
+            return True
+    return False
+
+
+def message_limit(method: str) -> int | None:
+    """The largest request message ``method`` takes at the edge (gRPC frame header included), or None: the
+    services' MAX_MESSAGE_BYTES alone. An 8 MiB Verify, or a GetEntry of 8 MiB of unknown fields, crossed the edge
+    and was read whole by a service (its memory, its event loop) before being refused; a method's message is now
+    refused at the edge past what the method can need (RESOURCE_EXHAUSTED, MESSAGE_TOO_LARGE, naming the limit)."""
+    if method in _MESSAGE_LIMITS:
+        return _MESSAGE_LIMITS[method] + GRPC_FRAME_HEADER_BYTES
+    service, _, name = method[1:].rpartition("/")
+    request = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name].input_type
+    return None if _holds_a_list(request) else SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+
+
+def _with_message_limit(route: dict[str, object], limit: int | None) -> dict[str, object]:
+    """``route`` with the buffer filter on (off by default: a call no limit covers is not held whole), holding at
+    most ``limit`` bytes of the request; None: no limit short of what the edge holds (NO_MESSAGE_LIMIT; the
+    routes a REST URL meets first, on which Envoy decides the filter runs, before the transcoder picks the
+    method's route and its limit)."""
+    config = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
+        "envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+        buffer={"max_request_bytes": NO_MESSAGE_LIMIT if limit is None else limit})}
+    route["typed_per_filter_config"] = {**route.get("typed_per_filter_config", {}),  # type: ignore[dict-item]
+                                        MESSAGE_LIMIT_FILTER: config}
     return route
 
 
@@ -1248,13 +1323,17 @@ def _rest_route(settings: Settings) -> dict[str, object]:
     (404), so this route's cluster sees nothing but a gRPC call misaddressed under REST_PREFIX: UNIMPLEMENTED."""
     route = _route({"prefix": REST_PREFIX}, EDGE_COMPANION, settings.call_timeout_seconds)
     route["request_body_buffer_limit"] = str(BODY_CHECK_BYTES)
-    return route
+    return _with_message_limit(route, None)
 
 
 # -- filters -----------------------------------------------------------------------------------------------------
 
 
-def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
+def _jwt_authn(table: RoutingTable, jwks_url: str, zone: str) -> dict[str, object]:
+    """Tokens verified against the platform's keys, of this zone's audience: another zone's platform, installed
+    with a copy of the same signing key, issues tokens this edge refuses. A token of the earlier version's audience
+    (no zone) passes here, for the tokens held across the upgrade; the backends refuse it when it was issued after
+    they started (services.runtime.tokens.TokenVerifier)."""
     rules: list[dict[str, object]] = [{"match": {"path": method}} for method in sorted(ANONYMOUS_METHODS)]
     rules += [{"match": {"prefix": f"/{service}/"}, "requires": {"provider_name": JWT_PROVIDER}}
               for service in table.service_names]
@@ -1262,7 +1341,7 @@ def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         providers={JWT_PROVIDER: {
             "issuer": ISSUER,
-            "audiences": [AUDIENCE],
+            "audiences": [audience(zone), LEGACY_AUDIENCE],
             "remote_jwks": {
                 "http_uri": {"uri": jwks_url, "cluster": _JWKS_CLUSTER, "timeout": "2s"},
                 "cache_duration": _seconds(JWKS_CACHE_SECONDS),
@@ -1466,7 +1545,10 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
         outer, inner = _keep_grpc_status()
         filters += [_rest_replies_filter(table), outer, _transcoder(table, settings.descriptor_set), inner]
-    filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table), _health_filter(),
+    filters += [_jwt_authn(table, settings.jwks_url, settings.zone), _rate_limit(settings), _grpc_stats(table),
+                _health_filter(),
+                {"name": MESSAGE_LIMIT_FILTER, "disabled": True, "typed_config": _any(
+                    "envoy.extensions.filters.http.buffer.v3.Buffer", max_request_bytes=NO_MESSAGE_LIMIT)},
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]
@@ -1561,6 +1643,21 @@ def _callers_timeout_copied() -> list[dict[str, object]]:
                         "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}]
 
 
+#: The address the edge saw a call come from, for the authorization service's count of failed sign-ins per client
+#: (services.authorization.sessions.CLIENT_ADDRESS_HEADER).
+CLIENT_ADDRESS_HEADER = "govshare-client-address"
+
+
+def _client_address_set() -> list[dict[str, object]]:
+    """CLIENT_ADDRESS_HEADER set to the address the edge saw (the peer, or what the PROXY protocol says), a
+    client's own value dropped first. Not x-envoy-external-address: Envoy sets that only for a peer outside the
+    private ranges, and keeps one a client inside them sent, who so chose the address its failed sign-ins were
+    counted against."""
+    return [{"remove": CLIENT_ADDRESS_HEADER},
+            {"append": {"header": {"key": CLIENT_ADDRESS_HEADER, "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "keep_empty_value": False}}]
+
+
 def _early_header_removal() -> list[dict[str, object]]:
     """Before routing, authentication and tracing: no client-sent identity entry and no client trace context
     (with parent-based sampling a client's sampled flag would decide; the edge starts every trace).
@@ -1574,7 +1671,7 @@ def _early_header_removal() -> list[dict[str, object]]:
                  {"remove_on_match": {"key_matcher": {"suffix": "-bin"}}},
                  # Removed by name: a regex was matched against every header of every call.
                  *({"remove": name} for name in _LIBRARY_HEADERS),
-                 *_callers_timeout_copied()]
+                 *_callers_timeout_copied(), *_client_address_set()]
     return [{"name": "envoy.http.early_header_mutation.header_mutation", "typed_config": _any(
         "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", mutations=mutations)}]
 
@@ -1664,7 +1761,20 @@ JWT_FAILURES = (
 )
 
 
-def _token_replies(token: str) -> list[dict[str, object]]:
+_AUDIENCE_FAILURE = "Audiences in Jwt are not allowed"
+_WRONG_AUDIENCE = "jwt_authn_access_denied{" + _AUDIENCE_FAILURE.replace(" ", "_") + "}"
+
+
+def _jwt_failure_words(failure: str, zone: str) -> str:
+    """Envoy's words for a refused token, and for a wrong audience which audience this edge takes: a token of the
+    other zone's platform (signed with a copy of the same key) is told so, not a bare "not allowed"."""
+    if failure != _AUDIENCE_FAILURE:
+        return failure
+    return (f"{failure} (this edge is the {zone} zone's and takes tokens issued for it, audience {audience(zone)}: "
+            "a token of another zone's platform is refused here)")
+
+
+def _token_replies(token: str, zone: str) -> list[dict[str, object]]:
     """A refused token's answer to a gRPC(-Web) call, one per known refusal: a trailers-only answer with its words
     (``token`` with the refusal in place of %LOCAL_REPLY_BODY%, which a header cannot hold). A gRPC-Web call got
     HTTP 401 with the words in grpc-message, which grpc-web's and Connect's clients drop for "Http response at 400
@@ -1676,7 +1786,7 @@ def _token_replies(token: str) -> list[dict[str, object]]:
             "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
             expression=f"response.code_details == {json.dumps(details)}")}}
         replies.append(_grpc_reply(when, grpc.StatusCode.UNAUTHENTICATED,
-                                   token.replace("%LOCAL_REPLY_BODY%", failure)))
+                                   token.replace("%LOCAL_REPLY_BODY%", _jwt_failure_words(failure, zone))))
     return replies
 
 
@@ -1852,10 +1962,15 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                                                               "present_match": True}}},
                                _details_start(("jwt_authn_access_denied{Jwt_is_missing}",))),
                          grpc.StatusCode.UNAUTHENTICATED, _NO_BEARER_REFUSED),
-               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
+               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's; a wrong
+               # audience's with the zone this edge takes, as a gRPC caller is told (_token_replies).
+               {**_rest_reply(_both(_status_is(403), _details_start((_WRONG_AUDIENCE,))),
+                              grpc.StatusCode.UNAUTHENTICATED, token.replace(
+                                  "%LOCAL_REPLY_BODY%", _jwt_failure_words(_AUDIENCE_FAILURE, settings.zone))),
+                "status_code": 401},
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],
-               *_token_replies(token),
+               *_token_replies(token, settings.zone),
                *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[1:],
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[1:],
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
@@ -1896,6 +2011,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers += _method_not_allowed(table)
     mappers.append(_method_path_not_grpc_reply(table))
     mappers.append(_unmapped_url_reply())
+    mappers += _message_limit_replies(table)
     mappers.append(_rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",))), ServiceError(
         grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE", _BODY_TOO_LARGE_SENT,
         metadata={"limit_bytes": str(BODY_CHECK_BYTES)}))[0])  # (only a REST route holds a body)
@@ -1903,6 +2019,32 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     if settings.cors_origins:
         mappers = _replies_for_browsers(mappers, settings.cors_origins)
     return {"mappers": mappers}
+
+
+def _message_limit_replies(table: RoutingTable) -> list[dict[str, object]]:
+    """A request over its method's limit (:func:`message_limit`): RESOURCE_EXHAUSTED (REST: 413), naming the
+    limit, a pair of replies per limit (the methods' paths: a REST call's is its method's by then)."""
+    by_limit: dict[int, list[str]] = {}
+    for route in table:
+        if (limit := message_limit(route.method)) is not None:
+            by_limit.setdefault(limit, []).append(route.method)
+    replies = []
+    for limit, methods in sorted(by_limit.items()):
+        message_bytes = limit - GRPC_FRAME_HEADER_BYTES
+        words = (f"the request's message is over the {message_bytes:,} bytes ({message_bytes // 1024:,} KiB) this "
+                 "method's message may be, room to spare for its largest valid request: it is refused whatever it "
+                 "holds, so sending it again fails the same way; send the request's fields alone (no unknown "
+                 "fields or padding)" if len(methods) > 1 else
+                 f"the request's message is over the {message_bytes:,} bytes ({message_bytes // 1024:,} KiB) a "
+                 f"{methods[0].rpartition('/')[2]} message may be, room to spare for its largest valid request: it "
+                 "is refused whatever it holds, so sending it again fails the same way; send fewer or shorter "
+                 "values")
+        path = {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
+            "regex": "|".join(re.escape(method) for method in methods)}}}}}
+        replies += _rich_replies(_both(_status_is(413), _details_start(("request_payload_too_large",)), path),
+                                 ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", words,
+                                              metadata={"limit_bytes": str(message_bytes)}))
+    return replies
 
 
 #: A request body sent compressed: the transcoder parses the bytes as they come, and answered gzip's with
@@ -2210,6 +2352,52 @@ def _access_logger(table: RoutingTable, *, method: bool, grpc_web: bool,
     return log
 
 
+#: The counter of the calls the edge answers itself with a failure: ``edge.refused`` tagged ``method`` and
+#: ``grpc_status``, in Prometheus ``envoy_edge_refused{method, grpc_status}``. grpc_stats counts a call only once
+#: it passed the token check and the rate limit and is routed to a cluster, so a REST URL no rule maps (404), a
+#: wrong verb (405), an unknown query parameter or malformed JSON (400), a preflight from an origin not allowed
+#: (403), a message over its method's limit (413), a malformed grpc-timeout, an unknown method, a refused token or
+#: the rate limit were counted in ``envoy_http_downstream_rq_4xx`` alone, by no method or status: ops alerting on
+#: ``envoy_cluster_grpc`` saw none of them.
+REFUSED_STAT = ("edge", "refused")
+#: ``method``'s value for a path that is no method the edge knows (a URL no rule maps, a method no service has):
+#: the caller's own text, which may hold an ID number and would make a series per request.
+UNKNOWN_METHOD = "unknown"
+#: A failure the edge answered itself: a backend's answer is ``via_upstream`` (and in ``envoy_cluster_grpc``).
+_ANSWERED_BY_EDGE = {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": _any(
+    "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+    expression="response.code_details != 'via_upstream'")}}
+#: Answered at all: a caller that hung up before any answer (HTTP status 0) was refused nothing.
+_ANSWERED = {"status_code_filter": {"comparison": {"op": "GE", "value": {
+    "default_value": 100, "runtime_key": "edge_refused_answered_from"}}}}
+
+
+def _refusal_counters(table: RoutingTable) -> list[dict[str, object]]:
+    """Stats access loggers counting the edge's own refusals by method (or ``unknown``) and gRPC status, one per
+    kind of path and of call as the access log has (:func:`_access_log`). Each logger's filter reads first whether
+    the call failed (its gRPC status, its HTTP status), which is all a successful call pays: a cached Query
+    answered OK stops there, before the CEL expression, the path regex or any stat is touched."""
+    return [_refusal_counter(table, method=method, kept=kept) for method in (True, False) for kept in (False, True)]
+
+
+def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[str, object]:
+    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%GRPC_STATUS(NUMBER)%"
+    failed = {"or_filter": {"filters": [
+        {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
+                                         "value": {"double_match": {"range": {"start": 1, "end": 1000}}}}}}
+        if kept else {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}},
+        {"status_code_filter": {"comparison": {"op": "GE", "value": {
+            "default_value": 400, "runtime_key": "edge_access_log_http_errors_from"}}}}]}}
+    counter = {"stat": {"name": REFUSED_STAT[1], "tags": [
+        {"name": "method", "value_format": "%REQ(:PATH)%" if method else UNKNOWN_METHOD},
+        {"name": "grpc_status", "value_format": status}]}, "value_fixed": 1}
+    return {"name": "envoy.access_loggers.stats",
+            "filter": {"and_filter": {"filters": [failed, _ANSWERED, _ANSWERED_BY_EDGE, _grpc_web_status_kept(kept),
+                                                  _path_filter(table, method)]}},
+            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config", stat_prefix=REFUSED_STAT[0],
+                                 counters=[counter])}
+
+
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
                    secrets: Path | None, openapi: Path | None = None) -> dict[str, object]:
     virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "retry_policy": RETRY_POLICY,
@@ -2229,7 +2417,7 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
                       "max_direct_response_body_size_bytes": len(openapi_document().encode()) + 65536},
         http_filters=_http_filters(table, settings),
         local_reply_config=_local_replies(table, settings),
-        access_log=_access_log(table, settings),
+        access_log=_access_log(table, settings) + _refusal_counters(table),
         http2_protocol_options={"max_concurrent_streams": 1024},
         # An HTTP/1.0 request (nginx's proxy_pass by default, older HTTP libraries) was refused with Envoy's
         # plain-text "426 Upgrade Required": a REST call is one request and one answer, which 1.0 carries.

@@ -30,6 +30,7 @@
 --   where a value or a list of values goes): the transcoder's words named the message holding the field, or
 --   nothing ("purpose: not a valid text as /openapi.yaml writes it", ": Proto field is not repeating, cannot start
 --   list."), or called a list a single value. It is refused before it is transcoded, naming the field (see SHAPE).
+--   So is a single value where a list goes ("items": "name"), which the transcoder read as a one-item list.
 -- - An empty list the caller sent for a field whose empty list a service reads as the widest answer ("items": [],
 --   every item the caller may have): protobuf sends it as no list, and the call answered more than was asked. It is
 --   refused before it is transcoded, naming the field and what leaving it out means (gateway.edge.EMPTY_LIST_MEANS).
@@ -189,6 +190,12 @@ local function type_error(text, names)
   return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
 end
 
+-- A bearer token sent in the URL (?access_token=..., RFC 6750's third way, which some HTTP libraries and API tools
+-- offer): it was refused as any unknown parameter, pointing to /openapi.yaml's parameters, where no word says
+-- where a token goes; and a URL is kept by proxies, browsers' histories and servers' logs.
+local TOKEN_IN_URL = "a bearer token goes in the Authorization header (Authorization: Bearer <token>), never in a "
+    .. "URL, which proxies, browser histories and logs keep; this one was sent in a URL: get a new one to use"
+
 local function unknown_parameter(text, names)
   local name = text:match('^Could not find field "(.-)" in the type ".-"%.$')
   if name == nil then
@@ -198,6 +205,9 @@ local function unknown_parameter(text, names)
   local named, field = "a query parameter", nil
   if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
     named, field = 'the query parameter "' .. name .. '"', name
+  end
+  if name == "access_token" then
+    return named .. " is not one this call takes: " .. TOKEN_IN_URL, field, TOKEN_IN_URL
   end
   local message = named .. " is not one this call takes (the edge repeats only a name a field may have): its "
       .. "parameters are in /openapi.yaml, nested fields dotted (filter.category)"
@@ -236,9 +246,13 @@ function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
   local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
-  local code = kept ~= nil and kept.holding and tonumber(headers:get("grpc-status") or "")
-  if code then
-    keep_status(handle, code)  -- Envoy's own reply to a body past what the edge holds (see held_body)
+  local code = tonumber(headers:get("grpc-status") or "")
+  if code and (kept ~= nil and kept.holding or (tonumber(status) or 0) >= 400) then
+    -- Envoy's own reply to a body past what the edge holds (see held_body), and every refusal made before the
+    -- call was a gRPC one, which the access log logged without a status (grpc_status null, as if it had not
+    -- failed): a URL no rule maps (404), a URL sent with another method (405), an unknown query parameter (400),
+    -- each carrying the code its JSON google.rpc.Status gives (gateway.edge._rest_reply).
+    keep_status(handle, code)
   end
   -- The token check's 401 named the request's whole URL as its realm (WWW-Authenticate: Bearer
   -- realm="http://host/v1/entries/<what was typed>?<query>"), where a caller may have typed an ID number, which the
@@ -398,6 +412,22 @@ local SHAPE = {
   },
 }
 
+-- A repeated field given one value, not a list ("items": "name", "items": 5, "items": {...} for a list of objects):
+-- the transcoder read it as a list of that one value without a word, and the call answered for one item where the
+-- caller may have meant others, or a value of the wrong field. Refused naming the field; null goes on as before.
+local SINGLE_FOR_LIST = "a single value where a list goes: send the values as a list, [value, ...] (/openapi.yaml "
+    .. "gives each field's type)"
+local OBJECT_FOR_LIST = "one object where a list of objects goes: send them as a list, [{...}, ...] (/openapi.yaml "
+    .. "gives each field's type)"
+
+local function not_a_list(text, pos, path)
+  local first = text:byte(pos)
+  if first == nil or first == 91 or text:find("^null[%s,}]", pos) or text:find("^null$", pos) then
+    return
+  end
+  error({ shape = path, words = first == 123 and OBJECT_FOR_LIST or SINGLE_FOR_LIST })
+end
+
 -- An element of a list of values that is an object.
 local OBJECT_IN_VALUES = "an object in a list of values: send each element as a single value (/openapi.yaml gives "
     .. "each field's type)"
@@ -491,6 +521,9 @@ local function walk_object(text, pos, kind, path)
       if shape == "values" or shape == "strings" then
         listed = shape
       end
+    end
+    if listed then
+      not_a_list(text, skip_space(text, pos + 1), child_path)
     end
     local enum = fields ~= nil and FIELD_ENUMS[kind] ~= nil and FIELD_ENUMS[kind][name] or nil
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path, listed, enum))

@@ -8,6 +8,20 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "govshare needs Python 3.11 or newer (found $("$python" --version 2>&1))" >&2
   exit 1
 fi
+# The console's browser tests (tests/integration/browser) drive Debian's Chromium through Playwright; no browser
+# is ever downloaded by Playwright. Installed here when missing and we may (root, apt); otherwise said once. On a
+# fresh machine (CI) apt's download and unpacking took tens of seconds after pip's had ended: they now run beside
+# it, in the background, and are waited for at the end.
+chromium_install=""
+if [[ ",$extras," == *",test,"* ]] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (export DEBIAN_FRONTEND=noninteractive
+     apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) &
+    chromium_install=$!
+  else
+    echo "chromium not found at /usr/bin/chromium: the console's browser tests need it (apt-get install chromium)" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
@@ -24,13 +38,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   fi
   echo "$wanted" > "$stamp"
 fi
-# The console's browser tests (tests/integration/browser) drive Debian's Chromium through Playwright; no browser
-# is ever downloaded by Playwright. Installed here when missing and we may (root, apt); otherwise said once.
-if [[ ",$extras," == *",test,"* ]] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
-  else
-    echo "chromium not found at /usr/bin/chromium: the console's browser tests need it (apt-get install chromium)" >&2
-  fi
+# Chromium's install, started beside pip's above, must have ended well.
+if [ -n "$chromium_install" ]; then
+  wait "$chromium_install"
 fi

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -53,7 +53,18 @@ def print_error(error: grpc.RpcError) -> None:
         out["domain"] = info.domain
     if bad is not None:
         out["violations"] = [{"field": v.field, "description": v.description} for v in bad.field_violations]
+    if error.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (error.details() or ""):
+        out["hint"] = NOTHING_LISTENS
     print(json.dumps(out, ensure_ascii=False, indent=2), file=sys.stderr)
+
+
+#: What a command whose gateway refused the connection says beside gRPC's words. With the platform stopped (or
+#: another data directory's running), `govshare query` called the gateway its demo credentials name and printed
+#: only "failed to connect to all addresses; … Connection refused": the newcomer who had stopped `govshare up`, or
+#: started it with --data-dir, read it as the platform failing.
+NOTHING_LISTENS = ("nothing listens at the gateway's address: start the platform (`govshare up`), or point the "
+                   "command at the one running: its data directory with --data-dir or GOVSHARE_DATA_DIR (its "
+                   "banner prints it), or --gateway")
 
 
 #: A reply may be as large as any message of the platform (services.runtime.server.MAX_MESSAGE_BYTES, 8 MiB, and
@@ -475,6 +486,8 @@ class _LoadTally:
     #: not made the records), and the first and last lines of the calls that sent them.
     kept: int = 0
     kept_lines: tuple[int, int] = (0, 0)
+    #: The lines of the last call's batch that were rejected (a key of theirs may be given again below them).
+    batch_rejected: set[int] = field(default_factory=set)
 
 
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
@@ -591,6 +604,8 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
     batch: list = []
     size = 0
     first_line: dict[str, int] = {}
+    #: The keys the batch being gathered gives first, by line: whether their line stands is known once it is sent.
+    pending: dict[str, int] = {}
     for row in rows:
         tally.last_record = row.line
         key = "" if row.problem else stored_key(key_item, row.values.get(key_item, ""))
@@ -600,18 +615,33 @@ def _load_batches(rows, start_line: int, tally: _LoadTally, key_item: str):  # t
             if key:
                 first_line.setdefault(key, row.line)
             continue
-        if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
-            row.problem = f"{key_item}: repeats line {earlier} of the file"
         message = foundation_pb2.RecordInput(values=row.values)
         if row.as_of is not None:
             message.as_of_time.FromDatetime(row.as_of.astimezone(dt.UTC))
-        if batch and (len(batch) == MAX_RECORDS or size + message.ByteSize() > _LOAD_CALL_BYTES):
+        if batch and (len(batch) == MAX_RECORDS or size + message.ByteSize() > _LOAD_CALL_BYTES or key in pending):
+            # A key the batch gives already: its first line is sent before this one is judged a repeat of it.
             yield batch
+            _forget_rejected(first_line, pending, tally)
             batch, size = [], 0
+        if key and (earlier := first_line.setdefault(key, row.line)) != row.line:
+            row.problem = f"{key_item}: repeats line {earlier} of the file"
+        elif key:
+            pending[key] = row.line
         batch.append((row, message))
         size += message.ByteSize() + 8
     if batch:
         yield batch
+
+
+def _forget_rejected(first_line: dict[str, int], pending: dict[str, int], tally: _LoadTally) -> None:
+    """Forgets the keys of the batch just sent whose line was rejected, and empties ``pending``.
+
+    A rejected line is no record: the data officer who adds the corrected record below it in the same file (as the
+    rejection asks) had it refused 'repeats line N of the file', a line the platform had not loaded."""
+    for key, line in pending.items():
+        if line in tally.batch_rejected:
+            del first_line[key]
+    pending.clear()
 
 
 def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTally,  # type: ignore[no-untyped-def]
@@ -632,6 +662,7 @@ def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTa
             reasons[sent[rejected.index][0].line] = list(rejected.reasons)
     tally.first_line = tally.first_line or batch[0][0].line
     tally.last_line = batch[-1][0].line
+    tally.batch_rejected = set(reasons)
     for row, _ in batch:
         if row.line in reasons:
             tally.rejected += 1

@@ -48,6 +48,7 @@ from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys
 from services.runtime.provider_assertions import provider_public_keys
 from services.runtime.supervision import (
     PROBE_TIMEOUT_SECONDS,
+    STOP_AT_ONCE,
     Liveness,
     Supervisor,
     child_setup,
@@ -196,7 +197,8 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
         name, port = taken
         raise SystemExit(
             f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
-            f"other ports with --port N (govshare uses N to N+{max(ports.values()) - port_base}; now {port_base})")
+            f"other ports with --port N (govshare uses N to N+{max(ports.values()) - port_base}; now {port_base})"
+            f"{_free_block_hint(max(ports.values()) - port_base + 1)}")
     metrics = _metrics_ports(ports, port_base)
     if metrics and (taken := _first_taken(metrics)) is not None:
         name, port = taken
@@ -205,6 +207,16 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
             f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
             f"another base with GOVSHARE_METRICS_PORT=B (the services' metrics take B to "
             f"B+{max(metrics.values()) - base}; now {base})")
+
+
+def _free_block_hint(count: int) -> str:
+    """": --port N is free now" for a block of ``count`` free ports below the ephemeral range, or "" when none is: with
+    the default block taken (50051 is gRPC's own example port, which other programs and tutorials take), a
+    newcomer was told to choose an N, and tried one after the other until one started."""
+    try:
+        return f": --port {free_port_base(count)} is free now"
+    except RuntimeError:
+        return ""
 
 
 def _metrics_ports(ports: dict[str, int], port_base: int) -> dict[str, int]:
@@ -586,23 +598,35 @@ def _drain_edge(admin: str, grace: float) -> None:
         return  # the edge is not answering (gone, hung): SIGTERM it as before
 
 
-def _stop(processes: dict[str, subprocess.Popen], edge_admin: str = "", grace: float = 0.0) -> None:
-    """Stops the edge first, once its calls are done (``edge_admin``), then every other process."""
+def _stop(processes: dict[str, subprocess.Popen], edge_admin: str = "", grace: float = 0.0,
+          at_once: bool = False) -> None:
+    """Stops the edge first, once its calls are done (``edge_admin``), then every other process.
+
+    ``at_once``: the start was interrupted before the banner, so nobody but the launcher was given an address: no
+    drain of the edge, and the gRPC services get STOP_AT_ONCE instead of SIGTERM, whose notice they would wait out
+    (DRAIN_GRACE_SECONDS each) for callers there are none of."""
     edge = processes.get("gateway")
     if edge_admin and edge is not None and edge.poll() is None:
-        _drain_edge(edge_admin, grace)
+        if not at_once:
+            _drain_edge(edge_admin, grace)
         edge.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             edge.wait(grace + 5)
-    for process in processes.values():
+    for name, process in processes.items():
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(STOP_AT_ONCE if at_once and _is_grpc_service(name) else signal.SIGTERM)
     deadline = time.monotonic() + 25
     for process in processes.values():
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(max(0.1, deadline - time.monotonic()))
         if process.poll() is None:
             process.kill()
+
+
+def _is_grpc_service(name: str) -> bool:
+    """Whether ``name`` (a key of the launcher's processes) is a service run by services.runtime.server (a backend
+    or another replica of one), which takes STOP_AT_ONCE; the edge (Envoy), the console and the 前置机 do not."""
+    return name.removesuffix(" heavy reads") in ORDER and name != "gateway"
 
 
 def _compute_seeded_month(ports: dict[str, int], keys: PlatformKeys) -> None:
@@ -737,6 +761,45 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int | None = N
         raise SystemExit(f"govshare up: {exc}") from None
     except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
         raise SystemExit(f"govshare up: {exc}") from None
+    except Exception as exc:
+        if (full := _no_room_left(exc, data_dir)) is None:
+            raise
+        raise SystemExit(f"govshare up: {full}") from None
+
+
+def _no_room_left(error: BaseException, data_dir: Path) -> str | None:
+    """One line saying which disk is full and what to do, when ``error`` (or what it was raised from) is a full
+    disk: PostgreSQL's DiskFullError, or an OSError ENOSPC or EDQUOT; else None.
+
+    A disk that filled while the platform started (the embedded PostgreSQL's files grow as the demo is seeded, and
+    as the demo 前置机's database is made) ended `govshare up` in a screenful of asyncpg traceback after "stopping…",
+    ending "DiskFullError: could not extend file "base/5/16509": No space left on device", nothing saying which disk
+    or that a new start seeds again where this one stopped."""
+    import asyncpg
+
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.DiskFullError):
+            where = ("its server's disk (GOVSHARE_DATABASE_URL) is full: free room there"
+                     if os.environ.get("GOVSHARE_DATABASE_URL") else
+                     f"the embedded one keeps its files in {data_dir / 'pg'}: free room on that disk (df -h "
+                     f"{shlex.quote(str(data_dir))}) or give --data-dir a directory on another disk")
+            return (f"PostgreSQL has no room left to write ({describe(current)}); {where}, then start again (a "
+                    "start that stopped while seeding the demo seeds it again)")
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = current.filename or data_dir
+            return (f"no room left to write {where} ({current.strerror}): free room on that disk (df -h "
+                    f"{shlex.quote(str(data_dir))}) or give --data-dir a directory on another disk, then start "
+                    "again")
+        pending.extend(linked for linked in (current.__cause__, current.__context__) if linked is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+    return None
 
 
 def _make_writable_data_dir(data_dir: Path) -> None:
@@ -802,8 +865,11 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
         if starting:
             raise SystemExit("govshare up: interrupted while starting")
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
+    # SIGHUP too: the terminal `govshare up` runs in closed, or the ssh session it was started from dropped. Its
+    # default ended the launcher on the spot: the edge not drained, connection.json left naming a platform gone,
+    # the embedded PostgreSQL left running with no `govshare up` on its data directory.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, interrupt)
     try:
         embedded.start(postgres=not database_url, redis=not redis_url)
         connection.database_url = database_url or embedded.database_url
@@ -889,8 +955,9 @@ def _run_locked(data_dir: Path, port_base: int, persons: int | None, zone: str, 
             supervisor.tick(time.monotonic())
             time.sleep(0.3)
     finally:
-        starting = False  # a second signal while stopping does not cut the stop short
-        print("stopping…", flush=True)
+        interrupted_start, starting = starting, False  # a second signal while stopping does not cut the stop short
+        with contextlib.suppress(OSError):  # a terminal that hung up (SIGHUP) takes no more output: EIO
+            print("stopping…", flush=True)
         connection.remove()
-        _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace())
+        _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace(), at_once=interrupted_start)
         embedded.stop()

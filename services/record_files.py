@@ -163,10 +163,26 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
             line = reader.line_num + 1
             for cells in reader:
                 if any(cell.strip() for cell in cells[skip:]):
-                    yield _row(line, cells[skip:], header, skip)
+                    row = _row(line, cells[skip:], header, skip)
+                    if reader.line_num > line:
+                        row.problem = "; ".join(filter(None, (spans_lines(line, reader.line_num), row.problem)))
+                    yield row
                 line = reader.line_num + 1
 
     return header, rows()
+
+
+def spans_lines(first: int, last: int) -> str:
+    """The problem of a record whose values hold line breaks, running from line ``first`` to line ``last``.
+
+    A value between double quotes may span lines; a quote opened by mistake and not closed (a name typed "张三, an
+    address cut by an export) takes in every line after it, up to the next quote, as that value. The command
+    rejected such a record for its count of values alone ('line 2: 2 values where the first line names 7
+    columns'): the lines it took in were neither loaded nor rejected, and nothing said where they went. No item
+    takes a line break (as the bulk loader's reason says), so the record is rejected saying which lines it took."""
+    return (f"the record runs from line {first} to line {last} (a value holds line breaks: a double quote opened "
+            "and not closed takes in the lines after it as part of that value, and they are not read as records): "
+            "close the quote, or remove the line breaks")
 
 
 def _rejection_columns(first: list[str], dataset: Dataset) -> int:

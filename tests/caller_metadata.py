@@ -10,7 +10,7 @@ import hashlib
 
 from services.runtime.duties import LABELS
 from services.runtime.identity import PERSON_PREFIX, AssertionSigner, Caller
-from services.runtime.tokens import issue_token
+from services.runtime.tokens import DEFAULT_ZONE, issue_token
 
 
 def person_of(caller: Caller, role: str) -> Caller:
@@ -25,21 +25,24 @@ class CallerMetadata:
     """``metadata(caller)``: a token for a system or a person (one per caller, reused), an assertion for
     ``svc:*``."""
 
-    def __init__(self, internal_key: bytes, token_private_key: str, ttl_seconds: int = 3600) -> None:
+    def __init__(self, internal_key: bytes, token_private_key: str, ttl_seconds: int = 3600,
+                 zone: str = DEFAULT_ZONE) -> None:
         self._assertions = AssertionSigner(internal_key)
         self._private_key = token_private_key
         self._ttl = ttl_seconds
+        self._zone = zone  # a token is of one zone's platform (its audience)
         self._tokens: dict[Caller, tuple[tuple[str, str], ...]] = {}
 
     @classmethod
     def of(cls, settings: object) -> CallerMetadata:
-        """From a Settings (its internal key and token private key)."""
-        return cls(settings.internal_key, settings.token_private_key)  # type: ignore[attr-defined]
+        """From a Settings (its internal key, token private key and zone: the services it calls verify in it)."""
+        return cls(settings.internal_key, settings.token_private_key,  # type: ignore[attr-defined]
+                   zone=settings.zone)  # type: ignore[attr-defined]
 
     def metadata(self, caller: Caller) -> tuple[tuple[str, str], ...]:
         if caller.is_service:
             return self._assertions.metadata(caller)
         if caller not in self._tokens:
-            token = issue_token(self._private_key, caller, self._ttl).token
+            token = issue_token(self._private_key, caller, self._ttl, zone=self._zone).token
             self._tokens[caller] = (("authorization", f"Bearer {token}"),)
         return self._tokens[caller]

@@ -17,18 +17,20 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def tls_pair() -> tuple[bytes, bytes, bytes]:
+def tls_pair(*, expired: bool = False) -> tuple[bytes, bytes, bytes]:
     """A CA certificate, and a certificate for ``localhost`` and 127.0.0.1 it signed with its key (all PEM). A test
     server bound to ``localhost:0`` may get a port free on one address family only, and a client dialling
     ``localhost`` then reaches whatever else listens on that port in the other: such a test binds and dials
-    127.0.0.1."""
+    127.0.0.1. ``expired``: the server's certificate ended yesterday (the CA's is still valid)."""
     now = dt.datetime.now(dt.UTC)
+    ended = dt.timedelta(days=2) if expired else dt.timedelta(0)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
     def certificate(subject: str, public: PublicKeyTypes, ca: bool) -> x509.Certificate:
+        start = now - (dt.timedelta(0) if ca else ended)
         builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name("edge-ca"))
                    .public_key(public).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+                   .not_valid_before(start - dt.timedelta(minutes=1)).not_valid_after(start + dt.timedelta(days=1))
                    .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
         if not ca:
             builder = builder.add_extension(x509.SubjectAlternativeName(

@@ -211,7 +211,7 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
     problems += enum_list_problems("application.methods", draft.methods, METHODS, "share method")
     if violation := reason_violation("application.basis", draft.basis, TEXT_MAX, "state the legal or duty basis"):
         problems.append(violation)
-    if error := text_problem(draft.purpose_text):
+    if error := text_problem(draft.purpose_text, own_invisible_check=True):
         problems.append(FieldViolation("application.purpose_text", error))
     elif violation := one_line_violation("application.purpose_text", draft.purpose_text):
         problems.append(violation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from services.authorization.decisions import AccessRequest, Decision, decide, request_problems
 from services.authorization.entries import EntryLookup
@@ -35,6 +36,12 @@ class Authorizer:
         if problems := request_problems(request):
             raise invalid_argument(problems)
         entry = await self._entries.get(request.resource_code)
+        if _older_than_asked(entry, request.min_entry_version):
+            # The query service heard the entry's change event first: decided on the version held here, an item the
+            # catalog now masks went out whole, and the decision was kept for its TTL; with "no such entry" held (asked
+            # of before it was published), a resource query answers with was NOT_FOUND for the copy's minute. The
+            # catalog is asked again.
+            entry = await self._entries.get(request.resource_code, fresh=True)
         if entry is None:
             raise not_found(f"resource {request.resource_code}")
         if entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:
@@ -43,3 +50,11 @@ class Authorizer:
             version, grants = await self._store.policy_snapshot(request.department_code, request.resource_code)
         decision = decide(entry, grants, request, self._clock(), self._zone, self._ttl)
         return dataclasses.replace(decision, policy_version=version)
+
+
+def _older_than_asked(entry: catalog_pb2.Entry | None, min_entry_version: int) -> bool:
+    """True when the copy held is older than the version the caller answers with: a lower version, or none at all (a
+    code looked up before its entry was published is held as unknown) while the caller names one."""
+    if min_entry_version <= 0:
+        return False
+    return entry is None or entry.version < min_entry_version

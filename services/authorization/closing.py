@@ -42,14 +42,24 @@ class RetiredClosing:
 
     async def _close(self, code: str | None) -> None:
         what = f"resource {code}" if code else "retired resources"
+        failed: dict[str, Exception] = {}
         try:
-            closed = await (self._sharing.close_retired() if code is None else self._sharing.close_retired_of(code))
-        except Exception as exc:
-            if isinstance(exc, ServiceError) or dependency_failure(exc) is not None:
-                log.warning("closing the undecided applications of %s failed (%s); they are closed when next read",
-                            what, describe(exc, limit=400))
+            if code is None:  # resource by resource: one that fails is said, the others are closed all the same
+                closed, failed = await self._sharing.sweep_retired()
             else:
-                log.exception("closing the undecided applications of %s failed", what)
+                closed = await self._sharing.close_retired_of(code)
+        except Exception as exc:
+            self._failed(what, exc)
             return
+        for resource, exc in failed.items():
+            self._failed(f"resource {resource}", exc)
         if closed:
             log.info("%d undecided application(s) of %s closed for its retirement", closed, what)
+
+    @staticmethod
+    def _failed(what: str, exc: Exception) -> None:
+        if isinstance(exc, ServiceError) or dependency_failure(exc) is not None:
+            log.warning("closing the undecided applications of %s failed (%s); they are closed when next read",
+                        what, describe(exc, limit=400))
+        else:
+            log.error("closing the undecided applications of %s failed", what, exc_info=exc)

@@ -134,7 +134,8 @@ class AuthorizationComponent:
         roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
         subject_access_policy_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
             SubjectAccessPolicyServicer(verifier, self._subject_access), server)
-        persons_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(verifier, self._sessions), server)
+        persons_pb2_grpc.add_SessionServiceServicer_to_server(
+            SessionServicer(verifier, self._sessions, self._settings.signin_forwarders), server)
         persons_pb2_grpc.add_PersonServiceServicer_to_server(PersonServicer(verifier, self._persons), server)
         figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
             FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)

@@ -78,6 +78,10 @@ class AccessRequest:
     method: int = ONLINE_QUERY
     #: Grants whose call quota is used up (the query service counts quotas): decided as if they did not exist.
     exclude_grant_ids: frozenset[str] = frozenset()
+    #: The one grant of the department to decide under (CheckRequest.only_grant_id), "" for all of them.
+    only_grant_id: str = ""
+    #: The entry version the query service answers with (CheckRequest.min_entry_version): decided on it or later.
+    min_entry_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,9 +188,15 @@ class _Decider:
         return self.conditional(grants)
 
     def conditional(self, grants: Sequence[Grant]) -> Decision:
-        """A conditional resource (or a not-shared one opened by coordination): basic items, else a grant."""
+        """A conditional resource (or a not-shared one opened by coordination): basic items, else a grant.
+
+        Asked under one grant alone (only_grant_id: the one an export began under), the basic items are not given
+        without it: the answer is that grant's, or why it no longer serves, REVOKED, EXPIRED or which part of the
+        use it was narrowed to leave out, so the export stops saying which."""
         request, basic = self.request, basic_items(self.entry)
-        if request.items and basic.issuperset(request.items):
+        if request.only_grant_id:
+            grants = [g for g in grants if g.id == request.only_grant_id]
+        elif request.items and basic.issuperset(request.items):
             return self.allow(request.items, self.unmasking(grants, request.items))
         stored = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
         self.stored = {g.id: g for g in stored}
@@ -317,8 +327,9 @@ class _Decider:
 
         A request naming items is refused for those beyond the basic ones, and the message names them: asked for
         citizen_id, name and sex, a caller told only "your department has no grant" could not tell that the basic
-        two need none, and read the refusal as covering them."""
-        if not basic:
+        two need none, and read the refusal as covering them. Asked under one grant alone (only_grant_id), the
+        refusal is that grant's, whatever the items."""
+        if not basic or self.request.only_grant_id:
             return self.deny(reason, message)
         if self.request.items:
             beyond = tuple(item for item in self.request.items if item not in basic)

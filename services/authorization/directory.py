@@ -483,7 +483,8 @@ class Directory:
             result, message = _refusal(found, held, previous)
             if held is not None and not result:
                 issued = tokens.issue_token(self._settings.token_private_key, caller,
-                                            self._settings.token_ttl_seconds, not_before=held.not_before)
+                                            self._settings.token_ttl_seconds, not_before=held.not_before,
+                                            zone=self._settings.zone)
         if result:
             await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result=result))
             raise _token_refusal(result, message)

@@ -139,10 +139,13 @@ class EntryLookup:
             return None
         return entry.update_time.ToDatetime(tzinfo=dt.UTC)
 
-    async def get(self, code: str) -> catalog_pb2.Entry | None:
-        """The current version of entry ``code`` (any state), or None when the catalog has none."""
+    async def get(self, code: str, fresh: bool = False) -> catalog_pb2.Entry | None:
+        """The current version of entry ``code`` (any state), or None when the catalog has none; ``fresh``: asked of
+        the catalog, not the copy held (a caller knows of a later version than it)."""
         if self._cache is None:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
+        if fresh:
+            self._cache.invalidate(code)
         try:
             return await self._cache.get(code)
         except grpc.aio.AioRpcError as exc:

@@ -144,6 +144,8 @@ class GrantsEnding:
     role: int = 0
     before: dt.datetime | None = None
     problems: tuple[FieldViolation, ...] = ()
+    #: Only coordinated grants their provider adjusted at or after this time (the authority is told of them).
+    adjusted_after: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -386,6 +386,44 @@ class PersonStore:
                 "UPDATE decoy_signins SET expire_time = greatest(now(), lock_until) + make_interval(secs => $2)"
                 " WHERE name = $1", name, float(_DECOY_KEEP_SECONDS))
 
+    async def address_locked_until(self, address: str) -> dt.datetime | None:
+        """The end of the lock of client ``address`` (too many failed sign-ins from it, across accounts)."""
+        return await self._store.pool.fetchval(
+            "SELECT lock_until FROM signin_addresses WHERE address = $1 AND lock_until > now()", address)
+
+    async def record_address_failure(self, address: str, max_failures: int, lock_seconds: int) -> None:
+        """Counts a failed sign-in from client ``address`` in its window (``lock_seconds`` long, from its first
+        failure); the ``max_failures``-th of a window locks the address for ``lock_seconds``, logged as
+        session.address_lock with the address and no username (the failures were spread over accounts: which
+        ones is no one's business in the log). A sign-in that succeeds clears nothing: one account of the
+        sprayer's own would otherwise reset the count at will. Kept in PostgreSQL as the accounts' failures are,
+        so every replica counts alike; pruned a batch at a time as ``record_decoy_failure`` prunes."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM signin_addresses WHERE address IN (SELECT address FROM signin_addresses"
+                " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
+            row = await conn.fetchrow(
+                "INSERT INTO signin_addresses AS a (address, failed_attempts, window_start, expire_time)"
+                " VALUES ($1, 1, now(), now() + make_interval(secs => $3))"
+                " ON CONFLICT (address) DO UPDATE SET"
+                " failed_attempts = CASE WHEN a.window_start + make_interval(secs => $2) <= now() THEN 1"
+                " ELSE a.failed_attempts + 1 END,"
+                " window_start = CASE WHEN a.window_start + make_interval(secs => $2) <= now() THEN now()"
+                " ELSE a.window_start END,"
+                " expire_time = greatest(now(), a.lock_until) + make_interval(secs => $3)"
+                " RETURNING failed_attempts",
+                address, float(lock_seconds), float(lock_seconds + _DECOY_KEEP_SECONDS))
+            if row["failed_attempts"] != max_failures:
+                return
+            await conn.execute(
+                "UPDATE signin_addresses SET lock_until = now() + make_interval(secs => $2),"
+                " expire_time = now() + make_interval(secs => $3) WHERE address = $1",
+                address, float(lock_seconds), float(lock_seconds + _DECOY_KEEP_SECONDS))
+            await Store.append_admin(conn, SERVICE, [AdminEvent(
+                action="session.address_lock", target=address, actor_system_id="", actor_department_code="",
+                details={"address": address, "failures": max_failures, "lock_seconds": lock_seconds},
+                result="ADDRESS_LOCKED")])
+
     async def record_success(self, person_id: str, totp_step: int, admin: AdminEvent,
                              issue: Callable[[PersonRecord], _Issued]) -> _Issued | None:
         """Resets the failure count, keeps ``totp_step`` and returns what ``issue`` makes of the person as they

@@ -11,7 +11,7 @@ from google.protobuf import timestamp_pb2
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.authorization.person_store import PersonRecord
 from services.authorization.persons import NewPerson, Persons
-from services.authorization.sessions import Sessions
+from services.authorization.sessions import Sessions, signin_client
 from services.runtime import tokens
 from services.runtime.callers import AUTHORIZATION_HEADER, bearer_token
 from services.runtime.identity import AssertionVerifier
@@ -50,17 +50,23 @@ class SessionServicer(persons_pb2_grpc.SessionServiceServicer):
     """SignIn, EnrolTotp and ExchangeOidcToken are reached without a token (the edge lets them through): the request's
     credentials authenticate them. The other methods are the signed-in person's."""
 
-    def __init__(self, verifier: AssertionVerifier, sessions: Sessions) -> None:
+    def __init__(self, verifier: AssertionVerifier, sessions: Sessions, forwarders: tuple[str, ...] = ()) -> None:
         self._verifier = verifier
         self._sessions = sessions
+        self._forwarders = forwarders
+
+    def _client(self, context: Context) -> str | None:
+        """The address this call's failed passwords count against (``sessions.signin_client``)."""
+        return signin_client(context.invocation_metadata() or (), self._forwarders)
 
     async def SignIn(self, request: persons_pb2.SignInRequest, context: Context) -> persons_pb2.SignInResponse:
-        issued, end, person = await self._sessions.sign_in(request.username, request.password, request.totp_code)
+        issued, end, person = await self._sessions.sign_in(request.username, request.password, request.totp_code,
+                                                           self._client(context))
         return persons_pb2.SignInResponse(session=_session_pb(issued, end, person))
 
     async def EnrolTotp(self, request: persons_pb2.EnrolTotpRequest, context: Context
                         ) -> persons_pb2.EnrolTotpResponse:
-        uri = await self._sessions.enrol_totp(request.username, request.password)
+        uri = await self._sessions.enrol_totp(request.username, request.password, self._client(context))
         return persons_pb2.EnrolTotpResponse(totp_provisioning_uri=uri)
 
     async def ExchangeOidcToken(self, request: persons_pb2.ExchangeOidcTokenRequest, context: Context

@@ -25,7 +25,7 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
-from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry
+from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry, typed_department_code
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
@@ -39,6 +39,7 @@ from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
+from services.runtime.pagination import bind_tokens_to
 from services.runtime.system_states import SystemState
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -284,8 +285,9 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
                          ) -> sharing_pb2.ListGrantsResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
-        ending = GrantsEnding(role=request.role, before=_time(request, "expire_before", "expire_before", problems),
-                              problems=tuple(problems))
+        before = _time(request, "expire_before", "expire_before", problems)
+        adjusted = _time(request, "provider_adjusted_after", "provider_adjusted_after", problems)
+        ending = GrantsEnding(role=request.role, before=before, problems=tuple(problems), adjusted_after=adjusted)
         found, token = await self._sharing.list_grants(caller, request.resource_code.strip(), request.state,
                                                        request.page_size, request.page_token, ending)
         now = self._sharing.now()
@@ -367,7 +369,8 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
         access = AccessRequest(system_id=request.system_id, department_code=request.department_code,
                                resource_code=request.resource_code, purpose=request.purpose,
                                items=tuple(request.items), method=request.method,
-                               exclude_grant_ids=frozenset(request.exclude_grant_ids))
+                               exclude_grant_ids=frozenset(request.exclude_grant_ids),
+                               only_grant_id=request.only_grant_id, min_entry_version=request.min_entry_version)
         decision = await self._authorizer.check(caller, access)
         return authorization_pb2.CheckResponse(decision=_decision_pb(decision))
 
@@ -430,7 +433,13 @@ class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
                               ) -> admin_log_pb2.ListAdminEventsResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
-        where = AdminLogFilter(actor_department_code=request.actor_department_code.strip() or None,
+        department = typed_department_code(request.actor_department_code)
+        if department != request.actor_department_code:  # its page tokens bound to the code as read
+            bound = admin_log_pb2.ListAdminEventsRequest()
+            bound.CopyFrom(request)
+            bound.actor_department_code = department
+            bind_tokens_to(bound)
+        where = AdminLogFilter(actor_department_code=department or None,
                                action=request.action.strip() or None,
                                start_time=_time(request, "start_time", "start_time", problems),
                                end_time=_time(request, "end_time", "end_time", problems))

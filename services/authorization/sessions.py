@@ -16,6 +16,10 @@ the answer never tells which usernames exist. The reasons:
   is ahead or a second authenticator, signed in first): refused, logged and not counted as a reuse is, said as
   what it is (it was told "already used" to a person who may never have typed it);
 - ACCOUNT_DISABLED (said only after the right password);
+- ADDRESS_LOCKED (RESOURCE_EXHAUSTED, with RetryInfo and ``lock_expire_time``): too many failed passwords from the
+  client's address, across accounts (password spraying: one password against many usernames), the address
+  refused until the lock ends before any username is looked at, so it says nothing of which exist (``signin_client``
+  says whose address counts);
 - OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted);
 - OIDC_SUBJECT_MISMATCH: an ID token naming a person from another IdP account (iss, sub) than the one they first
   signed in with, or from an account that already signs in as another person (not counted).
@@ -32,9 +36,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 import grpc
@@ -70,6 +75,46 @@ CHANGE_PASSWORD = "session.change_password"
 CREDENTIALS_CHANGED = "CREDENTIALS_CHANGED"
 BAD_CREDENTIALS = ("unknown username or wrong password (an account of the province's identity provider signs in "
                    "there, not with a password here)")
+
+
+#: The address the edge saw a call come from (gateway.edge's _client_address_set: a client's own value is dropped).
+CLIENT_ADDRESS_HEADER = "govshare-client-address"
+#: The address of the browser a forwarder (the console) signs a person in for; believed from a forwarder only.
+SIGNIN_CLIENT_HEADER = "govshare-signin-client"
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    return address.ipv4_mapped or address if isinstance(address, ipaddress.IPv6Address) else address
+
+
+def signin_client(metadata: Iterable[tuple[str, str | bytes]], forwarders: Iterable[str]) -> str | None:
+    """The client address a sign-in's failures count against, or None when none does.
+
+    The address the edge saw (CLIENT_ADDRESS_HEADER); when it is a forwarder's (GOVSHARE_SIGNIN_FORWARDERS, the
+    console, which signs in every browser from its own address), the browser's it passes on (SIGNIN_CLIENT_HEADER)
+    instead, and none without one or with one inside the forwarders' networks: counted as the console's own (or
+    its proxy's), one sprayer would lock out every person signing in there. A call that did not cross the edge has
+    none (a service's own). An IPv6 address counts by its /64, which one subscriber holds whole. Envoy's
+    x-envoy-external-address is not used: Envoy sets it only for a peer outside the private ranges and keeps a
+    client's own value from inside them."""
+    values = {key: value for key, value in metadata if isinstance(value, str)}
+    networks = [ipaddress.ip_network(network) for network in forwarders]
+    seen = _address(values.get(CLIENT_ADDRESS_HEADER, ""))
+    if seen is not None and any(seen in network for network in networks):
+        seen = _address(values.get(SIGNIN_CLIENT_HEADER, ""))
+        # One inside the forwarders' networks too is none: the console's own proxy (an ingress, an nginx on its
+        # host), whose address every browser would share when the console is not told where the browser's is.
+        if seen is not None and any(seen in network for network in networks):
+            return None
+    if seen is None:
+        return None
+    if isinstance(seen, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{seen}/64", strict=False))
+    return str(seen)
 
 
 def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
@@ -153,20 +198,32 @@ class Sessions:
         self._settings = settings
         self._oidc = oidc
         self._checks = OneAtATime()
+        self._addresses = OneAtATime()
 
-    async def sign_in(self, username: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
-                                                                                   PersonRecord]:
+    @contextlib.asynccontextmanager
+    async def _turn(self, name: str, client: str | None) -> AsyncIterator[None]:
+        """The turn of ``name``'s password check, inside that of ``client``'s (a burst over many usernames from one
+        address is checked in turn too, each seeing the address's lock), always in this order."""
+        async with contextlib.AsyncExitStack() as turns:
+            if client is not None:
+                await turns.enter_async_context(self._addresses.hold(client))
+            await turns.enter_async_context(self._checks.hold(name))
+            yield
+
+    async def sign_in(self, username: str, password: str, totp_code: str, client: str | None = None
+                      ) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+        """``client``: the address its failures count against (``signin_client``), None for none."""
         problems = [FieldViolation(name, "is required") for name, value in (("username", username),
                                                                              ("password", password)) if not value]
         if problems:
             raise invalid_argument(problems)
         name = pc.typed_username(username)
-        async with self._checks.hold(name):  # a burst of guesses is checked in turn, each seeing the lock
-            return await self._sign_in(name, password, totp_code)
+        async with self._turn(name, client):  # a burst of guesses is checked in turn, each seeing the lock
+            return await self._sign_in(name, password, totp_code, client)
 
-    async def _sign_in(self, name: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
-                                                                                PersonRecord]:
-        person = await self._password_checked(name, password)
+    async def _sign_in(self, name: str, password: str, totp_code: str, client: str | None
+                       ) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+        person = await self._password_checked(name, password, client)
         if person.totp_enrolment_required and not person.totp_secret:
             # Not counted: the password was right, and no code can be right before the person enrols a secret.
             raise _refused(TOTP_ENROLMENT_REQUIRED, "this account has no authenticator yet (an administrator "
@@ -205,7 +262,7 @@ class Sessions:
             await self._refuse_code(person, secret, totp_code, step)
         return issued
 
-    async def enrol_totp(self, username: str, password: str) -> str:
+    async def enrol_totp(self, username: str, password: str, client: str | None = None) -> str:
         """The provisioning URI of a new TOTP secret of the person who must enrol one (an administrator reset
         theirs), shown to them alone; it counts once a code of it signs in. Their password proves who they are,
         checked as at a sign-in (in turn with their sign-ins, counted toward the lock, refused while locked); a
@@ -215,8 +272,8 @@ class Sessions:
         if problems:
             raise invalid_argument(problems)
         name = pc.typed_username(username)
-        async with self._checks.hold(name):
-            person = await self._password_checked(name, password)
+        async with self._turn(name, client):
+            person = await self._password_checked(name, password, client)
             enrolled = failed_precondition(TOTP_ENROLLED, "your authenticator is enrolled already: sign in with its "
                                                           "code (lost it? ask an administrator to reset your TOTP, "
                                                           "then enrol again)")
@@ -237,10 +294,12 @@ class Sessions:
                                                                  "GOVSHARE_PERSON_SECRET_KEY: ask the administrator")
         return self._sealer.seal(person_id, secret)
 
-    async def _password_checked(self, name: str, password: str) -> PersonRecord:
+    async def _password_checked(self, name: str, password: str, client: str | None) -> PersonRecord:
         """The person of local account ``name`` whose password is ``password``, usable (neither disabled nor
-        locked); refused as a sign-in refuses (the failure counted toward the lock), the same answer for an
-        unknown name, one without a local account and a wrong password."""
+        locked); refused as a sign-in refuses (the failure counted toward the lock, and toward ``client``'s), the
+        same answer for an unknown name, one without a local account and a wrong password."""
+        if client is not None:  # before the name is looked at: the same answer whichever name
+            self._refuse_address_locked(await self._persons.address_locked_until(client))
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
         local = person is not None and bool(person.password_hash)
         # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
@@ -258,9 +317,11 @@ class Sessions:
             if pc.USERNAME.fullmatch(name):  # another name can have no account, as anyone can tell
                 await self._persons.record_decoy_failure(name, self._settings.signin_max_failures,
                                                          self._settings.signin_lock_seconds)
+            await self._address_failed(client)
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
         if not matches:
             await self._fail(person, "BAD_PASSWORD")
+            await self._address_failed(client)
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
         async with self._refusal_logged(person, "password"):
             self._refuse_unusable(person)  # disabled: said only to who knows the password
@@ -442,6 +503,25 @@ class Sessions:
             raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "
                                              "(or until the administrator unlocks it)", lock_expire_time=until)
 
+    def _refuse_address_locked(self, lock_until: dt.datetime | None) -> None:
+        """RESOURCE_EXHAUSTED while the client's address is locked, saying until when (RetryInfo too)."""
+        if lock_until is None:
+            return
+        left = (lock_until - dt.datetime.now(dt.UTC)).total_seconds()
+        if left <= 0:
+            return
+        until = lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
+        raise ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "ADDRESS_LOCKED",
+                           f"too many failed sign-ins from your network address, across accounts: sign-ins from it "
+                           f"are refused until {until}: wait until then",
+                           metadata={"lock_expire_time": until}, retry_after=float(int(left) + 1))
+
+    async def _address_failed(self, client: str | None) -> None:
+        """Counts a wrong password (or unknown name) against the client's address, when there is one."""
+        if client is not None:
+            await self._persons.record_address_failure(client, self._settings.signin_address_max_failures,
+                                                       self._settings.signin_lock_seconds)
+
     @contextlib.asynccontextmanager
     async def _refusal_logged(self, person: PersonRecord, method: str) -> AsyncIterator[None]:
         """Logs a sign-in of ``person`` refused inside the block (ACCOUNT_DISABLED, ACCOUNT_LOCKED) as a failed
@@ -495,5 +575,5 @@ class Sessions:
         end = session_end or int(time.time()) + self._settings.session_max_seconds
         issued = tokens.issue_token(self._settings.token_private_key, caller_of(person),
                                     self._settings.session_ttl_seconds, not_before=person.not_before,
-                                    session_end=end)
+                                    session_end=end, zone=self._settings.zone)
         return issued, end

@@ -555,11 +555,27 @@ class Sharing:
 
     async def close_retired(self) -> int:
         """Closes every undecided application of a retired resource; returns how many (run before the figures are
-        counted, so that no retired resource's application is counted as waiting for its provider)."""
-        closed = 0
-        for code in await self._store.undecided_resources():
-            closed += await self.close_retired_of(code)
+        counted, so that no retired resource's application is counted as waiting for its provider). Every resource
+        is tried (sweep_retired); then the first failure is raised, since the figures and a department's retirement
+        must not count on a sweep that missed some."""
+        closed, failed = await self.sweep_retired()
+        if failed:
+            raise next(iter(failed.values()))
         return closed
+
+    async def sweep_retired(self) -> tuple[int, dict[str, Exception]]:
+        """Closes every undecided application of a retired resource, resource by resource: how many were closed,
+        and the resources that could not be done now with their failure. The sweep stopped at the first resource
+        whose entry or applications could not be read (the catalog timing out on that one entry, an error on one
+        transition), and every resource after it in code order kept its applications SUBMITTED until the next
+        sweep, the next (re)subscription, which a healthy platform may not have for days."""
+        closed, failed = 0, {}
+        for code in await self._store.undecided_resources():
+            try:
+                closed += await self.close_retired_of(code)
+            except Exception as exc:  # one resource's failure is reported, never the sweep's end
+                failed[code] = exc
+        return closed, failed
 
     async def close_retired_of(self, code: str) -> int:
         """Closes resource ``code``'s undecided applications if it is retired; returns how many. Run when the
@@ -700,6 +716,7 @@ class Sharing:
         department, role = caller.department_code, ending.role
         return GrantFilter(visible_to=None if role or caller.authority else department, resource_code=resource_code,
                            state=state, now=self._clock(), expire_before=ending.before,
+                           provider_adjusted_after=ending.adjusted_after,
                            holder=department if role == sharing_pb2.APPLICATION_ROLE_APPLICANT else None,
                            provider=department if role == sharing_pb2.APPLICATION_ROLE_PROVIDER else None)
 

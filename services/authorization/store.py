@@ -138,6 +138,8 @@ class GrantFilter:
     provider: str | None = None
     #: Only those whose expire_time is before this.
     expire_before: dt.datetime | None = None
+    #: Only coordinated grants their provider adjusted (a GRANT_UPDATED step of the provider's) at or after this.
+    provider_adjusted_after: dt.datetime | None = None
 
 
 def _department(row: asyncpg.Record) -> Department:
@@ -784,10 +786,14 @@ class Store:
             " AND ($4::bigint IS NULL OR seq < $4)"
             " AND ($6::timestamptz IS NULL OR (expire_time > $6) = $7)"
             " AND ($8::text IS NULL OR department_code = $8) AND ($9::text IS NULL OR provider_department_code = $9)"
-            " AND ($10::timestamptz IS NULL OR expire_time < $10) ORDER BY seq DESC LIMIT $5",
+            " AND ($10::timestamptz IS NULL OR expire_time < $10)"
+            " AND ($11::timestamptz IS NULL OR coordinated AND EXISTS (SELECT 1 FROM application_events e"
+            " WHERE e.application_id = grants.application_id AND e.action = $12"
+            " AND e.actor_department_code = grants.provider_department_code AND e.time >= $11))"
+            " ORDER BY seq DESC LIMIT $5",
             where.visible_to, where.resource_code, _STORED_GRANT_STATE.get(where.state, where.state), after, limit,
             where.now if where.state in (ACTIVE, EXPIRED) else None, where.state == ACTIVE, where.holder,
-            where.provider, where.expire_before)
+            where.provider, where.expire_before, where.provider_adjusted_after, UPDATED_EVENT)
         return [(r["seq"], _grant(r)) for r in rows]
 
     async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,

@@ -34,11 +34,22 @@ from services.runtime.errors import (
     reason_violation,
 )
 from services.runtime.identity import Caller
+from services.runtime.workdays import CHINA
 
 ROLES = frozenset(v for v in roles_pb2.SystemRole.values() if v != roles_pb2.SYSTEM_ROLE_UNSPECIFIED)
 #: The longest a grant may stay confidential (an investigation is not secret for ever).
 MAX_CONFIDENTIAL = dt.timedelta(days=3653)
 REASON_MAX = 2000
+
+
+def confidentiality_note(release_time: dt.datetime | None, reason: str) -> str:
+    """The grant's history step of a confidentiality mark (None: lifted), read by the departments' staff: the release
+    in Beijing time, as the grant's 有效期至 and the EXPIRED refusal say it. It read 'confidential until
+    2026-03-02T08:59:59+00:00', the UTC instant: an hour eight hours off, or the day before, from the day the
+    investigation was told."""
+    if release_time is None:
+        return f"解除保密：{reason.strip()}"
+    return f"保密至 {release_time.astimezone(CHINA).strftime('%Y-%m-%d %H:%M:%S')}（北京时间）：{reason.strip()}"
 
 
 class SubjectAccessPolicy:
@@ -134,8 +145,7 @@ class SubjectAccessPolicy:
             problems.append(violation)
         if problems:
             raise invalid_argument(problems)
-        note = (f"confidential until {release_time.isoformat()}: {reason.strip()}" if confidential
-                else f"confidentiality lifted: {reason.strip()}")
+        note = confidentiality_note(release_time if confidential else None, reason)
         event = ApplicationEvent("GRANT_CONFIDENTIALITY", caller.department_code, caller.system_id, note, now,
                                  actor_display_name=caller.display_name)
         # The reason is free text: it stays in the grant's history, out of the administrative log.

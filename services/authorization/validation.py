@@ -50,9 +50,11 @@ def shown(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-def text_problem(value: str, limit: int = TEXT_MAX, required: bool = False) -> str | None:
-    """Free text (reasons, bases): bounded, and free of NUL, which PostgreSQL text cannot hold."""
-    violation = text_violation("", value, limit, required)
+def text_problem(value: str, limit: int = TEXT_MAX, required: bool = False,
+                 own_invisible_check: bool = False) -> str | None:
+    """Free text (reasons, bases): bounded, free of NUL, which PostgreSQL text cannot hold, and of invisible
+    formatting characters (:func:`services.runtime.errors.text_violation`)."""
+    violation = text_violation("", value, limit, required, own_invisible_check)
     return violation.description if violation is not None else None
 
 

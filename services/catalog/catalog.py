@@ -114,6 +114,7 @@ class Catalog:
             lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
             lifecycle.require_endpoint_owner(caller, draft, None)
         await self._require_not_retired(draft.provider_department_code)
+        await self._still_theirs(caller, "catalog.create", draft.code)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
@@ -136,6 +137,7 @@ class Catalog:
         replaced the first's saved change."""
         fields = rules.mask_paths(paths)
         rules.check_code(patch.code, "entry.code")
+        await self._still_theirs(caller, "catalog.update", patch.code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.update", patch.code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, patch.code)
@@ -145,11 +147,11 @@ class Catalog:
             edit = lifecycle.edit_of(latest)
             entry = lifecycle.unlisted(rules.apply_mask(latest, rules.trimmed(patch), fields))
             lifecycle.require_zone(entry, self._zone)
-            rules.require_valid(entry, self._masker.known)
+            changed = rules.changed_fields(latest, entry, fields)
+            rules.require_valid_edit(latest, entry, self._masker.known, changed)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
             lifecycle.require_provider_kept(head, entry)
             lifecycle.require_endpoint_owner(caller, entry, latest)
-            changed = rules.changed_fields(latest, entry, fields)
             if not changed:
                 return latest  # nothing to change: no new version to review, no catalog work to count
             if "subject" in changed:
@@ -175,6 +177,7 @@ class Catalog:
         rules.check_code(code)
         if (known := await self._store.head(code)) is not None:  # asked before the entry's lock is taken
             await self._require_not_retired(known.provider_department_code)
+        await self._still_theirs(caller, "catalog.submit", code)
         now = _now()
         async with self._refusals_logged(caller, "catalog.submit", code), self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
@@ -197,6 +200,7 @@ class Catalog:
         returned, edited in place and submitted again keeps its number, and a review from a page shown before
         published content its reviewer never saw."""
         step = "catalog.return" if decision == ReviewDecision.RETURN else "catalog.publish"
+        reason = rules.one_line_break(reason)  # the console's 退回理由 box sends CRLF: counted and kept as LF
         async with self._refusals_logged(caller, step, code):
             duties.require_person(caller, REVIEWER, "review catalog entries")
             lifecycle.require_authority(caller, "review catalog entries")
@@ -236,7 +240,9 @@ class Catalog:
     async def _still_theirs(self, caller: Caller, action: str, code: str) -> None:
         """Refuses a person's session ended (signed out, disabled, re-roled, reset) while the announcement of the
         end has not reached this process (Redis lost it: the verifier learns of it at its reload, a minute later),
-        before their review or retirement: one question to the authorization service, logged when refused."""
+        before their review or retirement, and their draft, edit or submission (a 编目员 who left drafted and
+        submitted entries for that minute, in their department's name): one question to the authorization
+        service, logged when refused."""
         if self._sessions is not None:
             await self._sessions.still_theirs(caller, self._store.record_admin, action,
                                               code if rules.code_error(code) is None else "")
@@ -301,6 +307,7 @@ class Catalog:
         """Closes an entry: its published version and any version in progress become RETIRED; an entry never
         published is withdrawn the same way (its draft, returned or submitted version becomes RETIRED)."""
         rules.check_code(code)
+        reason = rules.one_line_break(reason)  # the console's 撤销理由 box sends CRLF: counted and kept as LF
         rules.check_reason(reason)
         await self._still_theirs(caller, "catalog.retire", code)
         now = _now()
@@ -332,6 +339,9 @@ class Catalog:
         change reported again is the one recorded (store.add_mandate_change): its due time is answered."""
         now = _now()
         change_time = change_time or now
+        # The console's 职能变更 box sends its line breaks as CRLF, an API call as LF: counted, stored and matched
+        # with a report of the same change as LF, as an entry's text is (rules.trimmed).
+        description = rules.one_line_break(description)
         rules.check_mandate_change(department_code, description, change_time, now)
         # The department code was checked above: the refused report's target, as an accepted one's.
         async with refusals_logged(self._store.record_admin, caller, "catalog.report_mandate_change", department_code):
@@ -343,6 +353,9 @@ class Catalog:
                 lifecycle.require_authority(caller, "report a mandate change of another department")
         if self._directory is not None:  # a department the directory does not hold (or retired) updates nothing
             await self._directory.require_in_service(department_code)
+        if self._sessions is not None:
+            await self._sessions.still_theirs(caller, self._store.record_admin, "catalog.report_mandate_change",
+                                              department_code)
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC),
                                self._update_working_days)
@@ -362,7 +375,10 @@ class Catalog:
         if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
-        return lifecycle.shown_to(caller, entry)
+        shown = lifecycle.shown_to(caller, entry)
+        if privileged:
+            shown.returns = (await self._store.returns(code, [shown.version])).get(shown.version, [])
+        return shown
 
     async def versions(self, caller: Caller, code: str, page_size: int, page_token: str) -> Page:
         """A page of the versions the caller may see, oldest first.
@@ -385,6 +401,10 @@ class Catalog:
         lifecycle.require_servable(newest, self._zone)
         found = await self._store.versions(code, public_only, after[0] if after else 0, size + 1)
         shown = [lifecycle.shown_to(caller, entry) for entry in found[:size]]
+        if not public_only and shown:  # the provider's and the authority's: each version's returns
+            returns = await self._store.returns(code, [entry.version for entry in shown])
+            for entry in shown:
+                entry.returns = returns.get(entry.version, [])
         token = paging.encode((shown[-1].version,), request) if len(found) > size else ""
         return Page(shown, token)
 

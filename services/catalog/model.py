@@ -163,6 +163,15 @@ class Endpoint:
 
 
 @dataclass
+class EntryReturn:
+    """One return of a version by the authority: what had to be reworked, when, by whom."""
+
+    reason: str
+    time: dt.datetime
+    returned_by: Actor
+
+
+@dataclass
 class Entry:
     """One version of a catalog entry. Output-only fields are ignored on input."""
 
@@ -201,6 +210,9 @@ class Entry:
     reviewed_by: Actor = field(default_factory=Actor)
     #: Why RetireEntry closed it (a retired version only; "" when none was given).
     retire_reason: str = ""
+    #: Every return of this version, oldest first (CatalogStore.returns): read by GetEntry and ListEntryVersions
+    #: for the provider and the authority only, empty elsewhere.
+    returns: list[EntryReturn] = field(default_factory=list)
 
     @property
     def etag(self) -> str:

@@ -32,8 +32,11 @@ from services.catalog.model import (
 )
 from services.runtime.errors import (
     BLANK_LETTERS,
+    HIDDEN_FORMATTING,
     FieldViolation,
+    hidden_formatting,
     invalid_argument,
+    one_line_break,
     reason_violation,
     says_something,
 )
@@ -77,8 +80,9 @@ UPDATABLE_FIELDS = (
     "project_code",
 )
 UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
+#: Every other field of Entry: an update mask naming one is told it cannot be changed, not that it is unknown.
 OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time",
-                      "etag", "retire_reason")
+                      "etag", "retire_reason", "submitted_by", "reviewed_by", "returns")
 
 
 def code_error(code: str) -> str | None:
@@ -169,6 +173,18 @@ class _Report:
             return False
         return True
 
+    def free_text(self, path: str, value: str, limit: int) -> bool:
+        """Text of several lines shown to other departments and kept in the trail (a summary, a condition, a legal
+        basis, a reason): besides :meth:`text`, no direction override, zero-width or control character
+        (services.runtime.errors.hidden_formatting), which showed the provider, the applicant and the authority
+        another text than the one stored and matched; line breaks, tabs and full-width spaces are taken."""
+        if not self.text(path, value, limit):
+            return False
+        if (problem := hidden_formatting(value)) is not None:
+            self.add(path, f"{HIDDEN_FORMATTING}: {problem}")
+            return False
+        return True
+
     def name(self, path: str, value: str, required: bool = False, limit: int = MAX_NAME) -> bool:
         """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
         no control or invisible formatting character (a zero-width space, a right-to-left override that shows
@@ -251,7 +267,7 @@ def require_subject_numbered(entry: Entry) -> None:
 
 def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
     report.name(f"{prefix}.name", entry.name, required=True)
-    report.text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
+    report.free_text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
     if report.text(f"{prefix}.provider_department_code", entry.provider_department_code, MAX_SHORT_TEXT,
                    required=True):
         problem = credit_code_error(entry.provider_department_code)
@@ -359,9 +375,9 @@ def _check_key_item(report: _Report, entry: Entry, prefix: str) -> None:
 def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
     """共享属性: conditions, legal basis and methods per share type (R-SHR-1..3)."""
     share_ok = report.enum(f"{prefix}.share_type", ShareType, entry.share_type)
-    report.text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
-    report.text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
-    report.text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
+    report.free_text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
     seen: set[int] = set()
     for index, method in enumerate(entry.share_methods):
         path = f"{prefix}.share_methods[{index}]"
@@ -417,15 +433,6 @@ TRIMMED_FIELDS = ("name", "summary", "subject", "provider_name", "format_type", 
                   "open_condition", "project_code")
 
 
-def one_line_break(text: str) -> str:
-    """``text`` with each line break written as one LF. A browser submits a textarea's line breaks as CRLF (the HTML
-    form encoding), while the console's own count (console.js) and a business system's API call write LF: a summary
-    of 256 characters by the count the form showed was refused as 262, and an entry catalogued through the API with a
-    summary of several lines, opened in the console's 编目 and saved as it was read, drafted a version changing
-    nothing for the authority to review."""
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
 def trimmed(entry: Entry) -> Entry:
     """``entry`` with its typed text (TRIMMED_FIELDS and the items' names) stripped of surrounding whitespace,
     full-width spaces included, and its line breaks written as LF (:func:`one_line_break`); codes and machine names
@@ -456,6 +463,48 @@ def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool], new_code
     violations = validate_entry(entry, known_mask_rule, new_code=new_code)
     if violations:
         raise invalid_argument(violations)
+
+
+def require_valid_edit(before: Entry, after: Entry, known_mask_rule: Callable[[str], bool],
+                       changed: Iterable[str]) -> None:
+    """Raises INVALID_ARGUMENT listing the violations of an edited entry that the edit is answerable for. A stored
+    version may break a rule made after it was stored (a summary holding a zero-width space from before hidden
+    formatting was refused): every UpdateEntry of it was refused on that field, even one renaming the entry, until
+    the summary was cleaned. A violation the stored version has too (same field, same words) is left out while its
+    field is not among the ``changed`` ones (changed_fields' names), so old data blocks no unrelated edit; on a
+    changed field one the stored value broke too (the same rule) is said with a note that the stored value holds it,
+    so the editor knows to clean the text kept from it.
+    SubmitEntry still checks the whole version (require_valid)."""
+    violations = validate_entry(after, known_mask_rule)
+    if not violations:
+        return
+    stored = validate_entry(before, known_mask_rule)
+    stored_words = {(v.field, v.description) for v in stored}
+    stored_rules = {(v.field, _rule_of(v.description)) for v in stored}
+    touched = {path.partition(".")[0] for path in changed}
+    answerable: list[FieldViolation] = []
+    for violation in violations:
+        field = _entry_field(violation.field)
+        if field not in touched:
+            if (violation.field, violation.description) in stored_words:
+                continue
+        elif (violation.field, _rule_of(violation.description)) in stored_rules:
+            violation = FieldViolation(violation.field, f"{violation.description} (the stored {field} holds it "
+                                                         f"already: clean this field)")
+        answerable.append(violation)
+    if answerable:
+        raise invalid_argument(answerable)
+
+
+def _rule_of(description: str) -> str:
+    """A violation's rule without its particulars (which character, where): the words before the first colon."""
+    return description.partition(":")[0]
+
+
+def _entry_field(path: str) -> str:
+    """The Entry field a violation's path is in: entry.items[2].name is in items, entry.endpoint.target in
+    endpoint."""
+    return re.split(r"[.\[]", path.removeprefix("entry."), maxsplit=1)[0]
 
 
 def check_code(code: str, path: str = "code") -> None:
@@ -553,7 +602,7 @@ def _hidden_character(value: str) -> int | None:
 def check_reason(reason: str, field: str = "reason") -> None:
     """Optional free text kept in the audit trail."""
     report = _Report()
-    report.text(field, reason, MAX_LONG_TEXT)
+    report.free_text(field, reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 
@@ -575,9 +624,12 @@ def check_review(code: str, decision: int, reason: str) -> None:
         report.add("code", problem)
     if decision not in (ReviewDecision.PUBLISH, ReviewDecision.RETURN):
         report.add("decision", "must be PUBLISH or RETURN")
-    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN \
-            and not says_something(reason):
-        report.add("reason", "is required when returning (words, not only punctuation): say what must be reworked")
+    if report.text("reason", reason, MAX_LONG_TEXT):
+        if decision == ReviewDecision.RETURN and not says_something(reason):
+            report.add("reason", "is required when returning (words, not only punctuation): say what must be "
+                                 "reworked")
+        else:
+            report.free_text("reason", reason, MAX_LONG_TEXT)
     if report.violations:
         raise invalid_argument(report.violations)
 

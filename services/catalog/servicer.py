@@ -55,6 +55,8 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
         submitted_by=actor_pb(entry.submitted_by), reviewed_by=actor_pb(entry.reviewed_by), etag=entry.etag,
         retire_reason=entry.retire_reason,
+        returns=[catalog_pb2.EntryReturn(reason=r.reason, time=to_timestamp(r.time),
+                                         returned_by=actor_pb(r.returned_by)) for r in entry.returns],
     )
 
 

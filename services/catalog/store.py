@@ -28,6 +28,7 @@ from services.catalog.model import (
     Entry,
     EntryFilter,
     EntryHead,
+    EntryReturn,
     EntryState,
     MandateChange,
     ProjectEntry,
@@ -267,6 +268,20 @@ class CatalogStore:
             f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version > $3 AND {visible} "
             "ORDER BY version LIMIT $4", code, _PUBLIC if public_only else _PUBLIC + _PENDING, after, limit)
         return [_entry(row) for row in rows]
+
+    async def returns(self, code: str, versions: Sequence[int]) -> dict[int, list[EntryReturn]]:
+        """Every return of ``versions`` of ``code``, oldest first, by version. A version returned, reworked and
+        submitted again keeps its number and loses its return_reason: the reason stays only in the trail, read
+        here (entry_events_code_idx serves it)."""
+        rows = await self._pool.fetch(
+            "SELECT version, reason, time, actor_system_id, actor_display_name, actor_department_code"
+            " FROM entry_events WHERE code = $1 AND action = 'return' AND version = ANY($2::integer[]) ORDER BY id",
+            code, list(versions))
+        found: dict[int, list[EntryReturn]] = {}
+        for row in rows:
+            found.setdefault(row["version"], []).append(EntryReturn(row["reason"], row["time"], Actor(
+                row["actor_system_id"], row["actor_display_name"], row["actor_department_code"])))
+        return found
 
     async def last_version(self, code: str, public_only: bool) -> Entry | None:
         """The newest visible version of ``code``: whether the entry may be served here is its zone's."""

@@ -44,6 +44,7 @@ from services.query.audit import (
     chain_hash,
     hashed_values,
     record_format,
+    shown_name,
     vouched_keys,
 )
 from services.query.checkpoints import CheckpointSigner
@@ -196,8 +197,8 @@ class ExportTally:
                 continue  # its month not given: its keys are not either
             kept = self.kept.get(access_id, SentKeys())
             if (kept.count, kept.digest) != (count, digest):
-                found.append(f"{name}export {access_id}: the persons' keys the archive holds are not those its "
-                             f"closing record says it sent ({kept.count} held, {count} sent)")
+                found.append(f"{name}export {shown_name(access_id)}: the persons' keys the archive holds are not "
+                             f"those its closing record says it sent ({kept.count} held, {count} sent)")
         return found
 
 
@@ -276,8 +277,9 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
         else:
             _tally_record(data, tally, prefix)  # type: ignore[arg-type]
     if named and partition != named:
-        problems.append(f"the file is named for {named} but holds {partition or 'no partition'}"
-                        " (renamed or swapped with another month's file)")
+        held = shown_name(partition) if partition else "no partition"
+        problems.append(f"the file is named for {named} but holds {held} (renamed or swapped with another month's "
+                        "file)")
     if not ended:
         return rows, [*problems, "no trailer: the file was cut short"]
     if not isinstance(trailer, dict):
@@ -287,7 +289,7 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     key = keys.get(trailer.get("key_id")) if isinstance(trailer.get("key_id"), str) else None
     if key is None:
         # Which key, and what to give: a month archived before an audit key rotation is signed by the retired key.
-        problems.append(f"signed by key {str(trailer.get('key_id'))[:64]!r}, which is not a trusted audit key (none "
+        problems.append(f"signed by key {shown_name(trailer.get('key_id'))!r}, which is not a trusted audit key (none "
                         "of the public keys given: a month archived before a rotation of the audit signing key "
                         "needs the retired key's public half, audit-retired-public-keys)")
     else:
@@ -301,7 +303,7 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey],
     if trailer.get("sha256") != digest.hexdigest():
         problems.append("the records are not those the signature covers (digest differs)")
     if trailer.get("rows") != rows:
-        problems.append(f"the trailer counts {trailer.get('rows')} records, the file holds {rows}")
+        problems.append(f"the trailer counts {_shown_count(trailer.get('rows'))} records, the file holds {rows}")
     if exports is None:
         problems += tally.problems()
     return rows, problems
@@ -356,6 +358,11 @@ def _utc(text: str) -> dt.datetime:
     return time.astimezone(dt.UTC)
 
 
+def _shown_count(rows: object) -> str:
+    """A trailer's record count as a problem names it: a number as it is, anything else (altered) only described."""
+    return str(rows) if rows is None or type(rows) is int else shown_name(rows)
+
+
 def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
     """Why an archived record breaks its chain within the file, or None."""
     try:
@@ -376,15 +383,16 @@ def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
         return "not an access record"
     last = heads.get(chain_id)
     if last is not None and seq != last[0] + 1:
-        return f"chain {chain_id}: expected record {last[0] + 1}, found {seq}"
+        return f"chain {shown_name(chain_id)}: expected record {last[0] + 1}, found {seq}"
     if last is not None and prev_hash != last[1]:
-        return f"chain {chain_id} record {seq}: does not link to the previous record"
+        return f"chain {shown_name(chain_id)} record {seq}: does not link to the previous record"
     if last is None and seq == 1 and prev_hash != GENESIS:
-        return f"chain {chain_id} record 1: does not start from genesis"
+        return f"chain {shown_name(chain_id)} record 1: does not start from genesis"
     if record_format(row) not in KNOWN_FORMATS:
-        return f"chain {chain_id} record {seq}: record format {record_format(row)} is not one this release knows"
+        return (f"chain {shown_name(chain_id)} record {seq}: record format {record_format(row)} is not one this "
+                "release knows")
     if chain_hash(prev_hash, values) != stored:
-        return f"chain {chain_id} record {seq}: content does not match its hash"
+        return f"chain {shown_name(chain_id)} record {seq}: content does not match its hash"
     heads[chain_id] = (seq, stored)
     return None
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import grpc
 
-from services.runtime.checkpoints import Head
+from services.runtime.checkpoints import Head, shown_name
 from services.runtime.errors import ServiceError, dependency_failure
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
@@ -263,9 +263,13 @@ def export_end(opening: Access, rows: int, pages: int, error: BaseException | No
 
 def export_interrupted(opening: Mapping[str, Any]) -> Access:
     """The closing record of the export whose stored opening record is ``opening``, its process gone before it
-    could write one: FAILED INTERRUPTED, no rows or pages said (they are not known)."""
+    could write one: FAILED INTERRUPTED, no rows or pages said (they are not known: its keys say ["", ""]), and the
+    count and digest of the persons' keys kept for it (``opening["kept_export_keys"]``, read under its lease's lock:
+    all it will ever keep, QueryStore.close_lapsed_exports), which it vouches for as any closing record does."""
+    kept = opening.get("kept_export_keys")
+    keys = ["", "", str(kept[0]), str(kept[1])] if kept is not None else []
     return Access(operation=EXPORT_END, system_id=opening["system_id"], department_code=opening["department_code"],
-                  resource_code=opening["resource_code"], key=opening["id"], keys=[], items=list(opening["items"]),
+                  resource_code=opening["resource_code"], key=opening["id"], keys=keys, items=list(opening["items"]),
                   purpose=opening["purpose"], purpose_text=opening["purpose_text"], trace_id=opening["trace_id"],
                   time=dt.datetime.now(dt.UTC), provider_department_code=opening["provider_department_code"],
                   result=FAILED, deny_reason=INTERRUPTED, grant_id=opening.get("grant_id") or "")
@@ -278,16 +282,17 @@ def probe_access() -> Access:
 
 
 def sent_counts(keys: Sequence[str] | None) -> tuple[int, int] | None:
-    """The (rows, pages) a closing record says left, or None for a record without one."""
-    if not keys or len(keys) not in (2, 4):
+    """The (rows, pages) a closing record says left, or None for a record without one (an INTERRUPTED one's
+    are not known)."""
+    if not keys or len(keys) not in (2, 4) or not (str(keys[0]).isdigit() and str(keys[1]).isdigit()):
         return None
     return int(keys[0]), int(keys[1])
 
 
 def vouched_keys(row: Mapping[str, Any]) -> tuple[int, str] | None:
     """The (count, digest) of the persons' keys an export's closing record says it sent (SentKeys), or None for
-    any other record and for a closing record that says none (written before it did, its export interrupted, or
-    its last page's keys not known to be kept)."""
+    any other record and for a closing record that says none (written before it did, its export interrupted before
+    they were read under its lease's lock, or its last page's keys not known to be kept)."""
     keys = row["keys"]
     if row["operation"] != EXPORT_END or not isinstance(keys, list | tuple) or len(keys) != 4 \
             or not str(keys[2]).isdigit():  # not the writer's: its hash says so, this must not fail on it first
@@ -303,7 +308,8 @@ def export_keys_problem(row: Mapping[str, Any]) -> str | None:
     vouched = vouched_keys(row) if kept is not None else None
     if vouched is None or tuple(kept) == vouched:
         return None
-    return (f"chain {row['chain_id']} record {row['seq']}: the persons' keys kept for export {row['key']} are not "
+    return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: the persons' keys kept for export "
+            f"{shown_name(row['key'])} are not "
             f"those its closing record says it sent ({kept[0]} kept, {vouched[0]} sent; access_export_keys was "
             "altered)")
 
@@ -360,15 +366,15 @@ class ChainChecker:
             self.chains += 1
         self._seq += 1
         if row["seq"] != self._seq:
-            return (f"chain {row['chain_id']}: expected record {self._seq}, found {row['seq']} "
+            return (f"chain {shown_name(row['chain_id'])}: expected record {self._seq}, found {row['seq']} "
                     f"(records are missing or were inserted)")
         if row["prev_hash"] != self._prev:
-            return f"chain {row['chain_id']} record {row['seq']}: does not link to the previous record"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: does not link to the previous record"
         if record_format(row) not in KNOWN_FORMATS:
-            return (f"chain {row['chain_id']} record {row['seq']}: record format {record_format(row)} is not one "
-                    f"this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
+            return (f"chain {shown_name(row['chain_id'])} record {row['seq']}: record format {record_format(row)} "
+                    f"is not one this release knows ({', '.join(map(str, KNOWN_FORMATS))})")
         if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
-            return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
+            return f"chain {shown_name(row['chain_id'])} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
         return export_keys_problem(row)
 
@@ -425,11 +431,15 @@ class AuditWriter:
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(6) + "-"
         self.chain_id = ""
+        self._chains = itertools.count()
         self._seq = 0
         self._head = GENESIS
         self._abandoned: list[Head] = []
         #: Why the last batch could not be written (None once one is): every call is refused meanwhile.
         self._failure: AuditWriteFailed | None = None
+        #: When the lease the process's exports begin under was taken (services/query/interruptions.py sets it at
+        #: each renewal): an export writes its persons' keys under that lease only (QueryStore.record_export_keys).
+        self.lease_taken: dt.datetime | None = None
 
     def start(self) -> None:
         self._new_chain()
@@ -450,7 +460,9 @@ class AuditWriter:
         if self._seq > 0:
             # Its records up to the head are durable: the checkpointer still signs where it ended.
             self._abandoned.append(Head(self.chain_id, self._seq, self._head))
-        self.chain_id = secrets.token_hex(16)
+        # Its number first (8 hex digits), then 96 random bits: a later chain's name sorts after an earlier's, so
+        # a lease renewal carrying the name of before never replaces the new one (QueryStore.hold_writer).
+        self.chain_id = f"{next(self._chains):08x}{secrets.token_hex(12)}"
         self._seq = 0
         self._head = GENESIS
 

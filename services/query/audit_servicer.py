@@ -26,7 +26,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations, resource_code_problem
-from services.query.store import USAGE_OUTCOMES, AccessFilter, Frontier
+from services.query.store import USAGE_OUTCOMES, AccessFilter, AccessPage, Frontier
 from services.query.verifications import forged_detail, verify_from
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -45,6 +45,7 @@ from services.runtime.identifiers import (
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import (
+    bind_tokens_to,
     decode_token,
     encode_token,
     page_size,
@@ -100,7 +101,9 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         # had: NOT_A_SUBJECT_ACCESS_PORTAL) is listed with that reason as its failure_reason: it was listed DENIED
         # with no reason at all, and the auditor could not tell that probe from any other refusal.
         deny_reason=deny_reason,
-        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND)
+        # An ANSWERED BatchQuery keeps one when some of its keys were not answered (its provider down, or a record
+        # its database could not send): the cause, as a failed call's.
+        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND, ANSWERED)
         or (row["result"] == DENIED and not deny_reason) else "",
         end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages, grant_id=row["grant_id"])
 
@@ -260,6 +263,19 @@ def _listing_frontier(token: str) -> Frontier | None:
     return Frontier(began, heads)
 
 
+def _listed(page: AccessPage, after: tuple[dt.datetime, str] | None, limit: int) -> tuple[list[Mapping], str]:
+    """A listing page's records (those that landed in the part already listed, then the rest's that fit) and its
+    next token: resumed after the last record of the rest shown (or where this page resumed, when it showed none),
+    from the chains as this page saw them."""
+    room = limit - len(page.late)
+    shown = page.rows[:room]
+    token = ""
+    if page.late_cut or len(page.rows) > room:
+        position = (shown[-1]["time"], shown[-1]["id"]) if shown else after
+        token = _listing_token(position, page.frontier) if position is not None else ""
+    return [*page.late, *shown], token
+
+
 def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
     """The (time, chain_id, seq) an export page token resumes after."""
     position = decode_token(token)
@@ -388,6 +404,12 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
+        if department != request.department_code:
+            # Its tokens bound to the department as read: a page 2 typed otherwise (lower case, full width) goes on.
+            bound = audit_pb2.ListAccessesRequest()
+            bound.CopyFrom(request)
+            bound.department_code = department
+            bind_tokens_to(bound)
         after = time_keyset_after(request.page_token, text_id)
         since = _listing_frontier(request.page_token)
         provider = self._provider_scope(caller)
@@ -401,15 +423,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                              deny_reason=_DENY_REASONS.name(request.deny_reason) if request.deny_reason else "")
         async with self._heavy.admitted():
             page = await deps.store.access_page(scope, after, limit, since)
-            room = limit - len(page.late)
-            shown = page.rows[:room]
-            rows = [*page.late, *shown]
-            token = ""
-            if page.late_cut or len(page.rows) > room:
-                # Resumed after the last record of the rest shown (or where this page resumed, when it showed none),
-                # from the chains as this page saw them.
-                position = (shown[-1]["time"], shown[-1]["id"]) if shown else after
-                token = _listing_token(position, page.frontier) if position is not None else ""
+            rows, token = _listed(page, after, limit)
             if rows:
                 # The records name whom each access was about (its key): who read them is written before they leave,
                 # as a read of a record's history is (the filters and the count, never a key).
@@ -606,11 +620,12 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
+        bind_tokens_to(_as_read(request, subject))
         after = time_keyset_after(request.page_token, text_id)
-        rows, more = await subjects.visible_page(deps.store, forms, start, end, after, limit,
-                                                 await deps.subjects.withheld_windows())
-        token = time_keyset_token(rows[-1]["time"], rows[-1]["id"]) if more and rows else ""
-        return rows, token
+        since = _listing_frontier(request.page_token)
+        page = await subjects.visible_page(deps.store, forms, start, end, after, limit, since,
+                                           await deps.subjects.withheld_windows())
+        return _listed(page, after, limit)
 
 
 def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, list[str]]:
@@ -626,6 +641,20 @@ def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, lis
     subject = second_generation(subject) or subject
     old = first_generation(subject.upper())
     return subject, sorted({subject.upper(), subject.lower(), *([old] if old else [])})
+
+
+def _as_read(request: audit_pb2.ListSubjectAccessesRequest, subject: str) -> audit_pb2.ListSubjectAccessesRequest:
+    """``request`` naming its person or entity as it is read (:func:`_subject_of`), upper case: what its page
+    tokens are bound to. Bound to the identifier as sent, a portal that sent page 1 with the 公民身份号码 as the
+    person typed it (11010519491231002x, full-width digits, the 15-digit number) and page 2 as its form keeps it
+    (…002X) was refused 'belongs to a request with other filters', and the person's listing could not go on."""
+    bound = audit_pb2.ListSubjectAccessesRequest()
+    bound.CopyFrom(request)
+    if request.citizen_id:
+        bound.citizen_id = subject.upper()
+    else:
+        bound.credit_code = subject.upper()
+    return bound
 
 
 def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:

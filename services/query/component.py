@@ -157,11 +157,12 @@ class QueryComponent:
             log.info(report)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
                              settings.audit_linger_ms)
+        resources = Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,
+                              settings.foundation_target)
         deps = Dependencies(
             settings=settings,
-            resources=Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,
-                                settings.foundation_target),
-            decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
+            resources=resources,
+            decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout, resources.version),
                                     max_ttl=settings.decision_ttl_seconds),
             quotas=Quotas(store.consume_quotas, store.release_quota, store.add_quota_calls),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,

@@ -33,8 +33,9 @@ from services.runtime.telemetry import CACHE_LOOKUPS
 
 # (system_id, department_code, resource_code, purpose type, requested items (sorted, unique), method)
 DecisionKey = tuple[str, str, str, int, tuple[str, ...], int]
-#: Asks for the decision on a question; the second argument names grants found used up (decided without them).
-Check = Callable[[DecisionKey, tuple[str, ...]], Awaitable[authorization_pb2.Decision]]
+#: Asks for the decision on a question; the second argument names grants found used up (decided without them), an
+#: optional third the one grant to decide under (CheckRequest.only_grant_id).
+Check = Callable[..., Awaitable[authorization_pb2.Decision]]
 
 _DENY_REASONS = ShortNames(common_pb2.DenyReason)
 log = logging.getLogger(__name__)
@@ -104,25 +105,54 @@ class Authorizer:
     """Asks the authorization service for decisions, as the query service (never as the caller)."""
 
     def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller,
-                 timeout: float) -> None:
+                 timeout: float, entry_version: Callable[[str], int] = lambda _code: 0) -> None:
         self._stub = authorization_pb2_grpc.AuthorizationServiceStub(channel)
         self._signer = signer
         self._identity = identity
         self._timeout = timeout
+        #: The version of a resource's entry this process answers with (0: none held): the decision is asked on it.
+        self._entry_version = entry_version
 
-    async def __call__(self, key: DecisionKey, used_up: tuple[str, ...] = ()) -> authorization_pb2.Decision:
+    async def __call__(self, key: DecisionKey, used_up: tuple[str, ...] = (),
+                       only_grant_id: str = "") -> authorization_pb2.Decision:
         system_id, department_code, resource_code, purpose, items, method = key
         request = authorization_pb2.CheckRequest(
             system_id=system_id, department_code=department_code, resource_code=resource_code,
-            purpose=purpose, items=items, method=method, exclude_grant_ids=used_up)
+            purpose=purpose, items=items, method=method, exclude_grant_ids=used_up, only_grant_id=only_grant_id,
+            min_entry_version=self._entry_version(resource_code))
         try:
-            response = await self._stub.Check(request, timeout=self._timeout,
-                                              metadata=call_metadata(self._signer, self._identity))
+            try:
+                return (await self._check(request)).decision
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or request.min_entry_version > 0:
+                    raise
+            # The authorization service holds the entry as absent (asked of before it was published) and was not
+            # told of a version to read again: this process's copy of the entry was dropped (a catalog change or a
+            # reconnection) between resolving the resource and asking. Asked once more with a version, it asks
+            # the catalog itself instead of refusing on its copy for the copy's minute.
+            request.min_entry_version = 1
+            return (await self._check(request)).decision
         except grpc.aio.AioRpcError as exc:
             # Without a decision nothing may be shared: fail closed.
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
-                               f"no access decision could be obtained ({exc.code().name})") from exc
-        return response.decision
+            raise _no_decision(resource_code, exc) from exc
+
+    async def _check(self, request: authorization_pb2.CheckRequest) -> authorization_pb2.CheckResponse:
+        return await self._stub.Check(request, timeout=self._timeout,
+                                      metadata=call_metadata(self._signer, self._identity))
+
+
+def _no_decision(resource_code: str, exc: grpc.aio.AioRpcError) -> ServiceError:
+    """What a caller is told when Check gave no decision. NOT_FOUND is not the authorization service failing: the
+    catalog, asked by it, holds no entry of a resource this process still answers for (withdrawn, or just
+    published, and the change not yet heard by every service): said so, and to try again shortly, once it has
+    reached both (this process then answers as the catalog does). UNAVAILABLE, as a retry will be answered."""
+    if exc.code() == grpc.StatusCode.NOT_FOUND:
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                            f"no access decision could be obtained: the authorization service does not know resource "
+                            f"{resource_code[:64]} yet (a change of its catalog entry is being propagated to the "
+                            "platform's services): try again in a few seconds")
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                        f"no access decision could be obtained ({exc.code().name})")
 
 
 #: no_decision_in_time's message, by which the query servicer tells that refusal, made at the caller's deadline.
@@ -207,11 +237,17 @@ class DecisionCache:
             self._sole[key] = self._decisions.get(key, decision)
         return None
 
-    async def without(self, key: DecisionKey, grant_ids: tuple[str, ...]) -> Decision:
-        """The decision on ``key`` as if ``grant_ids`` did not serve it, asked of the authorization service and not
-        kept: what a download begun under another grant is still allowed under that one (_still_allowed), asked
-        only when the decision for everyone else's calls names a different grant, so never on the cached path."""
-        return await within_callers_time(self._fetch(key, grant_ids, keep=lambda _: False), no_decision_in_time)
+    async def under(self, key: DecisionKey, grant_id: str) -> Decision:
+        """The decision on ``key`` under ``grant_id`` alone, asked of the authorization service and not kept: what a
+        download begun under that grant is still allowed under it, or why that grant no longer serves it (revoked,
+        expired, narrowed: which), in the same one Check. Asked only when the decision for everyone else's calls
+        names a different grant (_still_allowed), so never on the cached path."""
+
+        async def fetch() -> Decision:
+            proto = await self._check(key, (), grant_id)
+            return Decision.of(proto, key[4], self._max_ttl, self._clock(), self._wall())
+
+        return await within_callers_time(fetch(), no_decision_in_time)
 
     async def _fetch(self, key: DecisionKey, used_up: tuple[str, ...] = (),
                      keep: Callable[[Decision], bool] | None = None) -> Decision:

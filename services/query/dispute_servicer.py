@@ -27,6 +27,7 @@ from services.runtime.errors import (
     failed_precondition,
     invalid_argument,
     not_found,
+    one_line_break,
     permission_denied,
 )
 from services.runtime.identity import Caller
@@ -87,11 +88,17 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         deps, caller = self._begin(context)
         if not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "disputes are reported by a department's system")
-        given = request.dispute
+        given = dispute_pb2.Dispute()
+        given.CopyFrom(request.dispute)
+        # The console's 证据 box sends its line breaks as CRLF, an API call as LF: counted and stored as LF; the blanks
+        # around it are trimmed, as every free text's is (a catalog entry's summary, a reason).
+        given.evidence = one_line_break(given.evidence.strip())
         # A refused report (a person who is not a 申请人, a department that may not read the item) is logged as the
         # step it tried, as every report made is (R-SEC-3): on the resource when its code has a code's form, never
         # the key, the value or the evidence.
         target = given.resource_code if valid_resource_code(given.resource_code) else ""
+        if deps.sessions is not None:  # an ended session's report, its end not yet heard here (Redis lost it)
+            await deps.sessions.still_theirs(caller, self._recorder(deps), "dispute.report", target)
         async with refusals_logged(self._recorder(deps), caller, "dispute.report", target):
             resource, key = await self._reportable(deps, caller, given)
         now = dt.datetime.now(dt.UTC)
@@ -110,7 +117,9 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
     async def AnswerDispute(self, request: dispute_pb2.AnswerDisputeRequest, context: grpc.aio.ServicerContext
                             ) -> dispute_pb2.AnswerDisputeResponse:
         deps, caller = self._begin(context)
-        violations = disputes.answer_violations(request.answer)
+        # The console's 答复 box sends CRLF: counted and kept as LF; trimmed as every free text is.
+        answer = one_line_break(request.answer.strip())
+        violations = disputes.answer_violations(answer)
         try:
             dispute_id = _dispute_id(request.id)
         except ServiceError as error:
@@ -136,7 +145,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         corrected = await deps.resources.get(dispute.resource_code) if request.corrected else None
         now = dt.datetime.now(dt.UTC)
         state = disputes.CORRECTED if request.corrected else disputes.CONFIRMED
-        answered = await deps.store.answer_dispute(dispute_id, state, request.answer, caller, now)
+        answered = await deps.store.answer_dispute(dispute_id, state, answer, caller, now)
         if answered is None:
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
         deps.admin_outbox.notify()

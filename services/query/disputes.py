@@ -178,7 +178,7 @@ def report_violations(resource: Resource, key: str, item: str, claimed_value: st
         violations.append(FieldViolation("dispute.item", "is required"))
     elif item not in resource.items:
         violations.append(FieldViolation("dispute.item", not_an_item(item, resource)))
-    claimed = text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True)
+    claimed = text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True, own_invisible_check=True)
     if claimed is None and (problem := invisible_character(claimed_value)) is not None:
         # As a Verify claim's (docs/api.md): the value the provider is asked to check, and may correct its record
         # to, shown on one line to it and the authority; a zero-width space or a direction mark copied with it from

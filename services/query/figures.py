@@ -39,6 +39,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 #: within milliseconds; the margin is generous).
 SETTLE = dt.timedelta(hours=1)
 FAILED = "FAILED"
+ANSWERED = "ANSWERED"
 PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
 #: The causes of a failed call that are the provider's (services.query.audit keeps the cause in the reason
 #: column); "" is a record written before causes were kept, counted against the provider as it was then.
@@ -84,13 +85,16 @@ async def _counted(store: QueryStore, start: dt.datetime, end: dt.datetime, now:
     return rows
 
 
-def _count_failure(counts: Counter[tuple[str, str, str]], provider: str, resource: str, cause: str, n: int) -> None:
+def _count_failure(counts: Counter[tuple[str, str, str]], provider: str, resource: str, cause: str, n: int,
+                   answered: bool = False) -> None:
     """A failed call counts against its provider's availability only when the failure was the provider's: the
     platform's own foundation service down (the department runs no endpoint for it) or a caller that gave up
     is not the department's doing, and an outage of the platform must not turn into its violations."""
     if cause in PROVIDER_FAILURES:
         counts[(provider, "queries.failed", "")] += n
         counts[(provider, "queries.failed", dimension(resource=resource))] += n
+        if answered:  # among the answers too (queries.served_to): supervision counts it once, as failed
+            counts[(provider, "queries.answered_in_part", dimension(resource=resource))] += n
     else:
         counts[(provider, "queries.failed_other", "")] += n
         counts[(provider, "queries.failed_other", dimension(reason=cause))] += n
@@ -113,8 +117,11 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
         counts[(provider, "queries.served", dimension(resource=row["resource_code"], purpose=row["purpose"]))] += n
         counts[(provider, "queries.served_to", dimension(department=user, resource=row["resource_code"],
                                                          purpose=row["purpose"], result=row["result"]))] += n
-        if row["result"] == FAILED:
-            _count_failure(counts, provider, row["resource_code"], row["deny_reason"], n)
+        if row["result"] == FAILED or (row["result"] == ANSWERED and row["deny_reason"]):
+            # A BatchQuery answered in part (some keys' records at hand, the provider not answering the others)
+            # keeps its failure's cause: the provider failed that call, whatever the cache answered for it.
+            _count_failure(counts, provider, row["resource_code"], row["deny_reason"], n,
+                           answered=row["result"] == ANSWERED)
     for row in await _counted(store, start - dt.timedelta(days=HISTORY_DAYS), end, now, daily=True):
         counts[(row["department_code"], "queries.system_daily",
                 dimension(day=row["day"].isoformat(), system=row["system_id"]))] += row["n"]

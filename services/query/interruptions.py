@@ -44,7 +44,8 @@ class WriterLease:
     async def start(self) -> None:
         """Holds the lease before the writer records anything of this process's (call before its first call is
         served, after the writer started: a pass writes through it), then renews it on a timer."""
-        await self.store.hold_writer(self._writer.name, self._seconds, self._writer.chain_id)
+        self._writer.lease_taken = await self.store.hold_writer(self._writer.name, self._seconds,
+                                                                self._writer.chain_id)
         try:
             await self._close_lapsed()
         except Exception as exc:  # the next pass tries again: no reason to refuse this process's calls
@@ -53,7 +54,8 @@ class WriterLease:
 
     async def run_once(self) -> int:
         """Renews the lease, then closes the exports of lapsed writers; returns how many were closed."""
-        await self.store.hold_writer(self._writer.name, self._seconds, self._writer.chain_id)
+        self._writer.lease_taken = await self.store.hold_writer(self._writer.name, self._seconds,
+                                                                self._writer.chain_id)
         return await self._close_lapsed()
 
     async def _close_lapsed(self) -> int:

@@ -82,8 +82,12 @@ _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
 _ARABIC_DIGIT = re.compile("[0-9]")
 # A telephone number as forms and systems write one: digits, perhaps a + before them, grouped by blanks, hyphens,
 # dots or brackets (NFKC's forms of full-width ones).
-_PHONE_WRITTEN = re.compile(r"\+?[0-9() .\-]*[0-9][0-9() .\-]*")
+_PHONE_WRITTEN = re.compile(r"(?:\(?\+)?[0-9() .\-]*[0-9][0-9() .\-]*")
 _MOBILE_DIGITS = re.compile(r"1[3-9][0-9]{9}")
+# A landline in the international form (+86 10 8765 4321, +86 571 8765 4321, 0086 …): the area code without the
+# trunk 0 China's own form dials (010, 0571), then the subscriber's 7 or 8 digits.
+_LANDLINE_ABROAD = re.compile(r"[1-9][0-9]{8,10}")
+_DIALLED_ABROAD = ("+", "(+", "00")
 _CHINA_CALLING_CODES = ("0086", "86")
 #: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
 _CLAN = "族"
@@ -92,6 +96,9 @@ _CLAN = "族"
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
            **dict.fromkeys(("false", "f", "0", "n", "no", "否"), False)}
 _BLANK = re.compile(r"\s")
+# Blanks between Latin letters or digits as one blank, however many and whichever (two spaces, a tab): a name typed
+# JOHN  SMITH, or held so in a CHAR column padded between its parts, is the JOHN SMITH the other side shows.
+_BLANK_RUN = re.compile(r"\s{2,}|[^\S ]")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -176,8 +183,19 @@ def normalize_claim(value: str) -> str:
 
     Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
     check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
-    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
-    text = unicodedata.normalize("NFKC", value).strip().translate(_SEPARATORS)
+    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case. Blanks
+    count as one blank however many (JOHN  SMITH typed with two, a tab between a room's Room and 301): they were
+    不一致 of the one blank the record holds, which nobody sees apart.
+
+    Characters that show nothing (Unicode's format characters: a zero-width space or joiner, a byte order mark, a
+    soft hyphen, a left-to-right mark) are left out. A claim holding one is refused before (claim_error names it),
+    but a record is the department's as it is: a name its clerk pasted from a web page or a Word document carries
+    them unseen, a table loaded from a CSV file saved with a BOM holds one before its first column's values, and
+    武文辉 claimed of such a record was 不一致 of the 武文辉 the desk saw on both sides."""
+    text = unicodedata.normalize("NFKC", value)
+    if not text.isprintable():  # rare: only then is each character's category read
+        text = "".join(character for character in text if unicodedata.category(character) != "Cf")
+    text = _BLANK_RUN.sub(" ", text.strip().translate(_SEPARATORS))
     return _BLANKS_BESIDE_HAN.sub("", _STOP_BETWEEN_HAN.sub("\u00b7", text)).casefold()
 
 
@@ -447,8 +465,10 @@ def same_phone(claimed: str, actual: str) -> bool:
     """Whether a claimed telephone number is the provider's however it is grouped: a form prints a mobile number as
     138 1234 5678 or 138-1234-5678 and a landline as 0571-87654321 or (0571)87654321, a calling system may keep China's
     +86 (0086) before a mobile number, and the record holds 13812345678; each was 不一致 (a blank between digits
-    counts in other items). Only digits and those separators are read so; anything else (转 before an extension) is
-    compared as written."""
+    counts in other items). A landline written as dialled from abroad (+86 571 8765 4321, the area code's 0 left
+    out, as a foreign-invested company registers it and a system storing E.164 numbers sends it) is the record's
+    0571-87654321: it was 不一致, as was (+86)138 1234 5678. Only digits and those separators are read so; anything
+    else (转 before an extension) is compared as written."""
     claimed_number, actual_number = _phone_digits(claimed), _phone_digits(actual)
     return claimed_number is not None and claimed_number == actual_number
 
@@ -463,6 +483,14 @@ def _phone_digits(value: str) -> str | None:
     for country in _CHINA_CALLING_CODES:
         if digits.startswith(country) and _MOBILE_DIGITS.fullmatch(digits.removeprefix(country)):
             return digits.removeprefix(country)
+    if text.startswith(_DIALLED_ABROAD) and digits.startswith(("0086", "86")):
+        # A landline written as dialled from abroad, with China's calling code: the area code's trunk 0 is left out
+        # (+86 10 8765 4321 is 010-87654321), or kept in brackets (+86 (0)10 …), as the record never writes it.
+        national = digits.removeprefix("00").removeprefix("86")
+        if national.startswith("0"):
+            return national
+        if _LANDLINE_ABROAD.fullmatch(national):
+            return "0" + national
     return digits
 
 

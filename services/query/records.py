@@ -33,6 +33,7 @@ event subscription is down (changes cannot be heard), nothing is held in process
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -119,6 +120,16 @@ _ANSWERS = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.St
 #: The value of a key whose row the provider's database cannot send (its 前置机 answers FAILED_PRECONDITION
 #: RECORD_UNREADABLE, docs/frontproc.md): that record's answer, never cached, never held in process.
 UNREADABLE: Any = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Unanswered:
+    """The value of a batch's key its provider did not answer (it failed, or had not answered by the caller's
+    deadline) while other keys of the batch came from the caches: ``error`` is what a Query of it is refused with
+    (PROVIDER_UNAVAILABLE). The batch answers the keys it has; failed whole, the records already at hand were
+    withheld and the caller asked every key of it again, of a provider that was not answering."""
+
+    error: ServiceError
 
 
 def unreadable(exc: grpc.aio.AioRpcError) -> bool:
@@ -489,7 +500,9 @@ class RecordCache:
 
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
         """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
-        for the misses (a key whose row the provider's database cannot send maps to UNREADABLE)."""
+        for the misses (a key whose row the provider's database cannot send maps to UNREADABLE). When the provider
+        does not answer the misses and a record was found in the caches, the misses map to :class:`Unanswered`;
+        with none found, its PROVIDER_UNAVAILABLE is raised."""
         source = self._prefix(target, dataset)
         found, wanted = _partition(keys, [self._local.get(source, key) for key in keys], MISSING)
         if found:
@@ -515,8 +528,13 @@ class RecordCache:
             fetching = asyncio.ensure_future(self._fetch_many(target, dataset, misses))
             _LEFT_BEHIND.add(fetching)
             fetching.add_done_callback(_left_behind)
-            found.update(await within_callers_time(asyncio.shield(fetching),
-                                                   lambda: self._providers.not_in_time(target)))
+            try:
+                found.update(await within_callers_time(asyncio.shield(fetching),
+                                                       lambda: self._providers.not_in_time(target)))
+            except ServiceError as error:
+                if error.reason != "PROVIDER_UNAVAILABLE" or all(record is None for record in found.values()):
+                    raise  # nothing to answer with: the batch fails as a Query would
+                found.update(dict.fromkeys(misses, Unanswered(error)))
         return found
 
     def _hold(self, generation: tuple[int, int], source: str, records: Mapping[str, Record | None]) -> None:

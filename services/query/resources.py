@@ -37,6 +37,9 @@ SEX_NAME = "性别"
 
 #: The mask rule of a telephone number (services.runtime.masking.DEFAULT_RULES): the catalog's mark of a phone item.
 PHONE_RULE = "phone"
+#: What the catalog names a telephone number it does not mask (an office's 办公电话, a company's public 联系电话, a
+#: 传真): the catalog lets only a sensitive item have a mask rule, so the phone rule cannot mark such an item.
+PHONE_NAME = re.compile("电话|手机|传真")
 
 # 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
@@ -83,7 +86,8 @@ class Resource:
     ethnicity_items: frozenset[str] = frozenset()
     #: Items the catalog names 性别: verified by GB/T 2261.1's number too (1 for 男, 2 for 女).
     sex_items: frozenset[str] = frozenset()
-    #: Items the catalog masks by the phone rule (联系电话, 手机号码): verified as the digits of the number, however
+    #: Items the catalog masks by the phone rule (联系电话, 手机号码), or names a telephone number (电话, 手机 or
+    #: 传真 in the name, an unmasked 办公电话): verified as the digits of the number, however
     #: grouped (138 1234 5678, 0571-87654321) and with or without China's +86 (projection.same_phone).
     phone_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
@@ -131,7 +135,8 @@ class Resource:
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
             ethnicity_items=_named(entry, ETHNICITY_NAME),
             sex_items=_named(entry, SEX_NAME),
-            phone_items=frozenset(item.machine_name for item in entry.items if item.mask_rule == PHONE_RULE),
+            phone_items=frozenset(item.machine_name for item in entry.items if item.mask_rule == PHONE_RULE
+                                  or PHONE_NAME.search(unicodedata.normalize("NFKC", item.name))),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
             basic_items=basic_items(entry) if entry.share_type == common_pb2.SHARE_TYPE_CONDITIONAL else frozenset(),
@@ -186,6 +191,13 @@ class Resources:
                 self._views.clear()
             self._views[code] = view
         return view
+
+    def version(self, code: str) -> int:
+        """The version of entry ``code`` the last answer was resolved with, 0 when none is held: a decision is asked
+        on it (CheckRequest.min_entry_version), so that the authorization service, which hears the entry's change
+        event on its own, does not decide on the version before it."""
+        view = self._views.get(code)
+        return view.entry.version if view is not None else 0
 
     def invalidate(self, code: str | None = None) -> None:
         """Drops one entry or all (after a reconnection, when events may have been lost)."""

@@ -9,6 +9,7 @@ Each step lives in its own module; this one maps protobuf to those steps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -27,7 +28,7 @@ from services.query.audit import Access, clean
 from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
-from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
+from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE, Unanswered
 from services.query.resources import Resource, not_an_item, valid_resource_code
 from services.query.verify_requests import claims_sent, verify_request_reader
 from services.runtime import callers_time, duties
@@ -190,25 +191,22 @@ async def _under_its_grant(deps: Dependencies, key: DecisionKey, sent: int, bega
     its access record does not name and whose quota it never counted, and it ended complete, the caller told
     nothing. An export is answered under one grant (R-APP-4: a revocation takes effect at once, on it too): it goes
     on under that one as it is now (narrowed, the rows still to come narrowed), or stops saying why that grant no
-    longer serves it and that another would, to export again under."""
-    left_out = (now.grant_id, *(grant_id for grant_id, _ in began.replaced))
-    if began.grant_id in left_out:  # the grant ``now`` names was used up before the export began under its own
-        left_out = tuple(grant_id for grant_id in left_out if grant_id != began.grant_id)
-    own = await deps.decisions.without(key, left_out)
+    longer serves it (the decision under it alone says: REVOKED with the 审批人's reason, EXPIRED with its term, or
+    the system, purpose, method or items it was narrowed to leave out) and that another would, to export again
+    under. It said "revoked, expired, or narrowed" and NOT_GRANTED, whichever it was: the department could not tell
+    whether to apply again, ask for an extension or ask what was cut."""
+    own = await deps.decisions.under(key, began.grant_id)
     if own.allowed and own.grant_id == began.grant_id:
         return own
-    if not own.allowed and own.deny_reason != "QUOTA_EXHAUSTED":
-        why = own.message or f"grant {began.grant_id} no longer covers this export"
-        reason = own.deny_reason
+    if not own.allowed and own.message:
+        why, reason = own.message, own.deny_reason
     else:
-        # Asked without the other grant, the authorization service says only that none is left: the one begun
-        # under is no longer in force for this system, purpose and method (revoked, expired or narrowed so).
-        why = (f"grant {began.grant_id}, which this export began under, is no longer in force for it (revoked, "
-               "expired, or narrowed to leave out this system, purpose or batch download)")
-        reason = "NOT_GRANTED"
-    raise permission_denied(reason, f"{why}; grant {now.grant_id} of your department would serve it now, as it "
-                            f"gives it: export again to download under that one (the export stopped after {sent} "
-                            "rows)")
+        why = (f"grant {began.grant_id}, which this export began under, no longer gives it what it began with "
+               "(narrowed to leave out the items or the unmasking it gave)")
+        reason = own.basic_only_reason or "NOT_GRANTED"
+    raise permission_denied(reason, f"this export began under grant {began.grant_id}: {why}; grant {now.grant_id} "
+                            "of your department would serve it now, as it gives it: export again to download under "
+                            f"that one (the export stopped after {sent} rows)")
 
 
 def purpose_name(value: int) -> str:
@@ -262,7 +260,8 @@ def purpose_text_violations(text: str) -> list[FieldViolation]:
     one line (the console's access list, its CSV, the persons' view, a terminal), so a character nobody sees there
     (a line break, an escape sequence, a right-to-left override that turns the line around) is refused too.
     At most 256 characters are read: a constant-time check on the query path."""
-    violation = text_violation("purpose.text", text, audit.MAX_TEXT) or one_line_violation("purpose.text", text)
+    violation = text_violation("purpose.text", text, audit.MAX_TEXT, own_invisible_check=True) \
+        or one_line_violation("purpose.text", text)
     return [violation] if violation is not None else []
 
 
@@ -357,6 +356,24 @@ def _name_the_provider(error: ServiceError, access: Access) -> str | None:
     return audit.CANCELLED if in_callers_time else None
 
 
+def _sent(record: object) -> bool:
+    """Whether a batch's key has a record to send: found, and neither UNREADABLE nor Unanswered."""
+    return record is not None and record is not UNREADABLE and not isinstance(record, Unanswered)
+
+
+def _unanswered(records: Mapping[str, object], access: Access) -> tuple[str, str] | None:
+    """What a batch's key its provider did not answer is told (records.Unanswered), as a Query of it is refused:
+    the department or the platform's service named, never its address; and the cause the access record keeps, as
+    a failed Query's does (PROVIDER_UNAVAILABLE, or FOUNDATION_UNAVAILABLE / CANCELLED when not the department's).
+    None when every key was answered."""
+    unanswered = next((record for record in records.values() if isinstance(record, Unanswered)), None)
+    if unanswered is None:
+        return None
+    error = dataclasses.replace(unanswered.error, metadata=dict(unanswered.error.metadata))
+    cause = _name_the_provider(error, access) or error.reason
+    return f"{error.message} (this key was not answered; the batch's other keys were)", cause
+
+
 def _unreadable_message(access: Access, which: str = " for this key") -> str:
     """A record the provider's database cannot send: whose it is to fix, and that retrying will not help (the
     message names no key, as RECORD_NOT_FOUND's does not)."""
@@ -392,16 +409,29 @@ def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     error.metadata = {**error.metadata, "audit_id": access.id}
 
 
+#: Why an export stopped whose process stalled past its lease (_record_export_keys).
+LEASE_LAPSED = "LEASE_LAPSED"
+
+
 async def _record_export_keys(deps: Dependencies, access: Access, resource: Resource, page: Sequence[Any],
-                              sent_keys: audit.SentKeys) -> None:
+                              sent_keys: audit.SentKeys, lease: dt.datetime | None) -> None:
     """Before a page leaves, whose records it holds, when they are a person's or an entity's: the persons' view
     lists the export among the accesses to each (ListSubjectAccesses). A page whose keys cannot be written is
     not sent, as an access that cannot be recorded is not answered. The keys kept are summed into ``sent_keys``,
-    which the export's closing record vouches for (the table is outside the hash chain)."""
+    which the export's closing record vouches for (the table is outside the hash chain).
+
+    ``lease``: when the lease the export began under was taken. This process stalled past it and another replica
+    closed the export INTERRUPTED, vouching for the keys kept then: the page is not sent (ABORTED LEASE_LAPSED, its
+    own closing record's reason, which the listings show before the presumed INTERRUPTED: it knows what left)."""
     if resource.key_kind in SUBJECT_KINDS and page:
         sent_keys.uncertain = True  # until the table says which it took
         kept = await deps.store.record_export_keys(access.id, access.time,
-                                                   [resource.key(record.key) for record in page])
+                                                   [resource.key(record.key) for record in page],
+                                                   (deps.audit.name, lease) if lease is not None else None)
+        if kept is None:
+            raise ServiceError(grpc.StatusCode.ABORTED, LEASE_LAPSED,
+                               "this query process stalled past its lease and another closed the export as "
+                               "interrupted: nothing more is sent; export again")
         sent_keys.add(kept)
         sent_keys.uncertain = False
 
@@ -436,6 +466,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
         deps, caller, access = await self._admitted(context, "Export", request, key="", items=list(request.items))
+        lease = deps.audit.lease_taken  # before the export's record: the lease that covers it (_record_export_keys)
         _serving(deps, access)
         resource, key, began = await self._audited(deps, access,
                                                    self._prepare_export(deps, caller, request, access))
@@ -456,7 +487,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # of a batch download went out unflagged, the value in doubt used as any other.
                 disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
                                                         (record.key for record in page))
-                await _record_export_keys(deps, access, resource, page, sent_keys)
+                await _record_export_keys(deps, access, resource, page, sent_keys, lease)
                 response = query_pb2.ExportResponse(rows=[
                     _export_row(record, key_rule, decision.plan, masker, record.key in disputed) for record in page])
                 # Counted as it is handed over: a page the caller's cancel cut on its way may have left.
@@ -517,6 +548,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             # will.
             duties.require_role(caller, duties.DATA_OFFICER, f"say that records of {resource.code} changed",
                                 resource.provider_department_code)
+        if deps.sessions is not None:  # an ended session's notice, its end not yet heard here (Redis lost it)
+            await deps.sessions.still_theirs(caller, record, "query.notify_records_changed", resource.code)
         keys = [resource.key(key) for key in request.keys[:MAX_BATCH_KEYS]]
         for index, key in enumerate(keys):
             problem = key_error(resource.key_kind, key)
@@ -591,25 +624,35 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         decision = await self._still_in_force(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY,
                                               access, decision, seen)
         response = query_pb2.BatchQueryResponse()
-        unreadable = _unreadable_message(access)
-        errors = [error or (unreadable if records.get(key) is UNREADABLE else None)
+        unreadable, not_answered = _unreadable_message(access), _unanswered(records, access)
+        unanswered = not_answered[0] if not_answered is not None else None
+        errors = [error or (unreadable if (record := records.get(key)) is UNREADABLE
+                            else unanswered if isinstance(record, Unanswered) else None)
                   for key, error in zip(keys, errors, strict=True)]
         disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
-                                                [key for key, record in records.items()
-                                                 if record is not None and record is not UNREADABLE])
+                                                [key for key, record in records.items() if _sent(record)])
         masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, disputed,
                                   response.results)
         response.masked_items.extend(_masked_in_plan_order(decision, masked))
         _within_one_reply(response, len(request.keys))
-        found = any(record is not None and record is not UNREADABLE for record in records.values())
+        found = any(_sent(record) for record in records.values())
         # A batch whose only records could not be sent was not answered: FAILED, as a Query of one of them is.
         failed = not found and any(record is UNREADABLE for record in records.values())
         access.result = (audit.ANSWERED if found else audit.FAILED if failed else audit.NOT_FOUND if valid
                          else audit.INVALID)
         if failed:
             access.deny_reason = "RECORD_UNREADABLE"
-        elif found and access.counted is not None:
-            await _give_back_unsent(deps, access, sum(record is UNREADABLE for record in records.values()))
+        elif found:
+            # Partly answered: the keys its provider did not answer (or could not send) are the provider's failure,
+            # kept as a failed Query's cause is, so the access log says so and supervision counts it against the
+            # department (figures._count_failure); a batch answered whole keeps none.
+            if not_answered is not None:
+                access.deny_reason = not_answered[1]
+            elif any(record is UNREADABLE for record in records.values()):
+                access.deny_reason = "RECORD_UNREADABLE"
+            if access.counted is not None:
+                await _give_back_unsent(deps, access, sum(record is UNREADABLE or isinstance(record, Unanswered)
+                                                          for record in records.values()))
         return response
 
     @staticmethod

@@ -38,8 +38,16 @@ log = logging.getLogger(__name__)
 # INSERT … VALUES. Measured on the embedded server with the partition's eleven indexes: 72 µs of server CPU
 # a row in batches of 16 against 95, 58 against 82 in batches of 64, client CPU the same; under the cache-hit
 # benchmark, PostgreSQL's CPU per call 0.187 / 0.161 ms against 0.198 / 0.177 (docs/performance.md).
-_INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(RECORD_COLUMNS)})"
-                  f" SELECT {', '.join(RECORD_COLUMNS)} FROM unnest($1::access_log[])")
+#: A batch of the audit writer's, and, when it begins a chain (its record 1: the writer's first, or a new one after
+#: a failed write), that chain named in the writer's lease (the prefix of its access ids) in the same statement:
+#: the listings follow the live chains from page to page (QueryStore.access_page), and a chain the lease named only
+#: at its next renewal (up to 30 s later) had its records listed twice, or missed by a listing that ended meanwhile.
+_INSERT_ACCESS = (f"WITH batch AS (SELECT * FROM unnest($1::access_log[])),"
+                  " named AS (UPDATE audit_writers w SET chain_id = b.chain_id FROM batch b"
+                  " WHERE b.seq = 1 AND w.writer = split_part(b.id, '-', 1)"
+                  " AND w.chain_id IS DISTINCT FROM b.chain_id)"
+                  f" INSERT INTO access_log ({', '.join(RECORD_COLUMNS)})"
+                  f" SELECT {', '.join(RECORD_COLUMNS)} FROM batch")
 _PARTITION = re.compile(r"access_log_[0-9]{6}")
 #: The usage sums' columns (query migrations 008, 011, 012, 022), one per outcome an access can have, so that a
 #: summary accounts for every access ListAccesses lists.
@@ -203,25 +211,39 @@ class QueryStore:
             await self.release_audit_connection(broken=True)
             raise
 
-    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> None:
+    async def hold_writer(self, writer: str, seconds: float, chain_id: str = "") -> dt.datetime:
         """Holds (or renews) the lease of the audit writer ``writer`` for ``seconds`` from now, by the database's
-        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it)."""
-        await self._pool.execute(
+        clock, which every replica shares, with the chain it writes (``chain_id``: the listings follow it). Returns
+        when the lease was taken: a lease another replica dropped (its exports closed INTERRUPTED) and this renewal
+        took again is another lease, which the exports begun under the first do not write keys under
+        (record_export_keys).
+
+        The name is the later of the lease's and ``chain_id`` (a writer's chains are named in the order it begins
+        them, AuditWriter._new_chain): a renewal on its way with the chain of before when a write failed, arriving
+        after the new chain's first records named it (_INSERT_ACCESS), named the abandoned chain again, and the
+        listings followed a chain that grew no more, listing the new one's records twice or missing them."""
+        return await self._pool.fetchval(
             "INSERT INTO audit_writers (writer, alive_until, chain_id)"
             " VALUES ($1, now() + make_interval(secs => $2), nullif($3, ''))"
             " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until,"
-            " chain_id = coalesce(excluded.chain_id, audit_writers.chain_id)", writer, seconds, chain_id)
+            ' chain_id = greatest(excluded.chain_id COLLATE "C", audit_writers.chain_id COLLATE "C")'
+            " RETURNING started",
+            writer, seconds, chain_id)
 
     async def release_writer(self, writer: str) -> None:
         """Drops the lease of ``writer``, whose process stops cleanly (its exports all closed)."""
         await self._pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer)
 
-    async def close_lapsed_exports(self, close: Callable[[list[asyncpg.Record]], Awaitable[None]]) -> int:
-        """For each audit writer whose lease ran out (its process gone without stopping), hands its exports that
-        have no closing record to ``close`` (which makes them durable), then drops the lease; returns how many.
+    async def close_lapsed_exports(self, close: Callable[[list[Mapping[str, object]]], Awaitable[None]]) -> int:
+        """For each audit writer whose lease ran out (its process gone without stopping, or stalled), hands its
+        exports that have no closing record to ``close`` (which makes them durable), each with the (count, digest)
+        of the persons' keys kept for it (``kept_export_keys``, which the closing record vouches for), then drops
+        the lease; returns how many.
 
         Each lease is taken under its row lock (SKIP LOCKED: another replica at the same one moves on), so an
-        export is closed once. ``close`` failing leaves the lease, to be tried again."""
+        export is closed once; the keys an export writes are written under that lease's key-share lock
+        (record_export_keys), so those read here are all it will ever have: a page its process, merely stalled,
+        sends later finds the lease gone and is not sent. ``close`` failing leaves the lease, to be tried again."""
         closed = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
@@ -239,7 +261,8 @@ class QueryStore:
                     " SELECT 1 FROM access_log c WHERE c.key = a.id AND c.operation = 'ExportEnd'"
                     " AND c.time >= a.time)", lease["writer"], lease["started"])
                 if openings:
-                    await close(openings)
+                    await close([{**dict(row), "kept_export_keys": await _kept_export_keys(conn, row["id"])}
+                                 for row in openings])
                 await conn.execute("DELETE FROM audit_writers WHERE writer = $1", lease["writer"])
                 closed += len(openings)
 
@@ -458,36 +481,49 @@ class QueryStore:
         and the frontier the next page starts from. ``since`` None: the listing's first page (or a token of an
         earlier release, which does not follow the chains)."""
         async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
-            followed = dict(since.heads) if since is not None else {}
-            live = [row["chain_id"] for row in await conn.fetch(
-                "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
-            for chain_id in live:
-                followed.setdefault(chain_id, 0)  # a writer started since: every record of its chain is new
-            chains = sorted(followed)
-            heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
-                "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
-                " FROM unnest($1::text[]) AS c(chain_id)", chains)}
+            seen = await _chains_seen(conn, since)
             late: list[asyncpg.Record] = []
-            if since is not None and after is not None and chains:
-                late = await _late_rows(conn, f, after, began, [(c, followed[c]) for c in chains], limit + 1)
+            if since is not None and after is not None and seen.chains:
+                late = await _late_rows(conn, f, after, seen.began, seen.pending(), limit + 1)
             cut = late[limit] if len(late) > limit else None
             late = late[:limit]
-            # The next page follows each chain from where this one saw it: the chains read whole to their head, the
-            # one the page's room cut in at its last record shown, those after it as they were.
-            frontier: dict[str, int] = {}
-            for chain_id in chains:
-                head = heads.get(chain_id) or 0
-                if cut is None or chain_id < cut["chain_id"]:
-                    seen = max(head, followed[chain_id])
-                elif chain_id == cut["chain_id"]:
-                    seen = cut["seq"] - 1
-                else:
-                    seen = followed[chain_id]
-                if chain_id in live or seen < max(head, followed[chain_id]):  # a stopped writer's chain is done
-                    frontier[chain_id] = seen
             rows = [] if cut is not None else await _access_rows(conn, f, after, limit - len(late) + 1)
-            return AccessPage(late, rows, cut is not None, Frontier(began, frontier))
+            return AccessPage(late, rows, cut is not None, seen.frontier(cut))
+
+    async def subject_page(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
+                           after: tuple[dt.datetime, str] | None, limit: int, since: Frontier | None,
+                           hidden: Callable[[asyncpg.Record], bool]) -> AccessPage:
+        """A page of the persons' view (ListSubjectAccesses), read in one snapshot as access_page reads
+        ListAccesses': the accesses to ``keys`` that landed since the page ``since`` was read in the part already
+        listed (a slow call begun above that page's last row), then the rest's, up to ``limit`` + 1 less those,
+        newest first; the rows ``hidden`` says are withheld (services/query/subjects.py) are skipped and counted by
+        neither. An export's keys written after a page was read are not followed: the export's record is written
+        when it begins, before the page that lists it."""
+        async with self._listing.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            seen = await _chains_seen(conn, since)
+            late: list[asyncpg.Record] = []
+            cut: asyncpg.Record | None = None
+            pending = seen.pending() if since is not None and after is not None else []
+            while pending and cut is None:
+                batch = await _late_subject_rows(conn, keys, start, end, after, seen.began, pending,  # type: ignore[arg-type]
+                                                 limit + 1)
+                for row in batch:
+                    if hidden(row):
+                        continue
+                    if len(late) == limit:
+                        cut = row
+                        break
+                    late.append(row)
+                if len(batch) <= limit:
+                    break
+                # Resumed after the batch's last row: the rest of its chain, then the chains after it.
+                last = batch[-1]
+                index = [chain for chain, _ in pending].index(last["chain_id"])
+                pending = [(last["chain_id"], last["seq"]), *pending[index + 1:]]
+            rows: list[asyncpg.Record] = []
+            if cut is None:
+                rows = await _visible_subject_rows(conn, keys, start, end, after, limit - len(late) + 1, hidden)
+            return AccessPage(late, rows, cut is not None, seen.frontier(cut))
 
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
@@ -849,29 +885,29 @@ class QueryStore:
     async def subject_accesses(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
                                after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
         """Accesses whose key (or one of whose batch keys, or one of the keys an export sent) is one of ``keys``,
-        newest first, lookups excluded. Each branch is one index range (the key, the batch keys' GIN, the export
-        keys'), merged and cut to ``limit``."""
-        last_time, last_id = after if after is not None else (None, "")
-        window = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
-                  " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
-        return await self._listing.fetch(
-            f"SELECT {_SUBJECT_COLUMNS} FROM access_outcomes"
-            " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
-            " AND operation <> 'SubjectLookup'" + window.format(t="time", i="id") +
-            " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
-            " FROM access_export_keys e JOIN access_outcomes a ON a.id = e.access_id AND a.time = e.time"
-            " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
-            " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+        newest first, lookups excluded (_subject_rows)."""
+        return await _subject_rows(self._listing, keys, start, end, after, limit)
 
-    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> list[str]:
+    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str],
+                                 lease: tuple[str, dt.datetime] | None = None) -> list[str] | None:
         """The keys of a page an export is about to send, so that the persons' view lists the export among the
         accesses to each of them (migration 017). Written before the page leaves, as the export's record is.
         Returns those the table took (a key the export sent before is kept once): what its closing record sums
-        (services.query.audit.SentKeys)."""
-        rows = await self._pool.fetch(
-            "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
-            " ON CONFLICT DO NOTHING RETURNING key", access_id, time, keys)
-        return [row["key"] for row in rows]
+        (services.query.audit.SentKeys).
+
+        ``lease``: the (writer, taken) of the lease the export began under (hold_writer). The keys are written under
+        its key-share lock, and not at all (None) once it is gone: another replica found it run out and closed the
+        export INTERRUPTED, vouching for the keys kept then (close_lapsed_exports), and a page sent after that by a
+        process that had only stalled would be an access no record vouches for."""
+        insert = ("INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
+                  " ON CONFLICT DO NOTHING RETURNING key")
+        if lease is None:
+            return [row["key"] for row in await self._pool.fetch(insert, access_id, time, keys)]
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT true FROM audit_writers WHERE writer = $1 AND started = $2"
+                                       " FOR KEY SHARE", *lease):
+                return None
+            return [row["key"] for row in await conn.fetch(insert, access_id, time, keys)]
 
     # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
 
@@ -962,6 +998,57 @@ async def _entries(conn: asyncpg.Connection, fetch: int, after: tuple[str, int] 
         yield None, _checkpoint(row)
 
 
+@dataclass(frozen=True, slots=True)
+class _ChainsSeen:
+    """What a listing's page reads of the chains it follows (_chains_seen): when the listing began, where the
+    previous page saw each chain (``followed``), the live writers' chains, and each followed chain's head now."""
+
+    began: dt.datetime
+    followed: dict[str, int]
+    live: frozenset[str]
+    heads: dict[str, int]
+
+    @property
+    def chains(self) -> list[str]:
+        return sorted(self.followed)
+
+    def pending(self) -> list[tuple[str, int]]:
+        """(chain id, last sequence seen) of each followed chain, in the order its late records are listed."""
+        return [(chain, self.followed[chain]) for chain in self.chains]
+
+    def frontier(self, cut: asyncpg.Record | None) -> Frontier:
+        """The next page follows each chain from where this one saw it: the chains read whole to their head, the
+        one the page's room cut in (``cut``: the first late record not shown) at its last record shown, those after
+        it as they were."""
+        frontier: dict[str, int] = {}
+        for chain_id in self.chains:
+            head = self.heads.get(chain_id) or 0
+            if cut is None or chain_id < cut["chain_id"]:
+                seen = max(head, self.followed[chain_id])
+            elif chain_id == cut["chain_id"]:
+                seen = cut["seq"] - 1
+            else:
+                seen = self.followed[chain_id]
+            if chain_id in self.live or seen < max(head, self.followed[chain_id]):  # a stopped writer's is done
+                frontier[chain_id] = seen
+        return Frontier(self.began, frontier)
+
+
+async def _chains_seen(conn: asyncpg.Connection, since: Frontier | None) -> _ChainsSeen:
+    """The chains a page follows, read in its snapshot: those the previous page followed and the live writers'
+    (a writer started since: every record of its chain is new), with their heads."""
+    began = since.began if since is not None else await conn.fetchval("SELECT statement_timestamp()")
+    followed = dict(since.heads) if since is not None else {}
+    live = [row["chain_id"] for row in await conn.fetch(
+        "SELECT chain_id FROM audit_writers WHERE chain_id IS NOT NULL ORDER BY chain_id")]
+    for chain_id in live:
+        followed.setdefault(chain_id, 0)
+    heads = {row["chain_id"]: row["head"] for row in await conn.fetch(
+        "SELECT c.chain_id, (SELECT max(seq) FROM access_log a WHERE a.chain_id = c.chain_id) AS head"
+        " FROM unnest($1::text[]) AS c(chain_id)", sorted(followed))}
+    return _ChainsSeen(began, followed, frozenset(live), heads)
+
+
 async def _access_rows(db: asyncpg.Connection | asyncpg.Pool, f: AccessFilter, after: tuple[dt.datetime, str] | None,
                        limit: int) -> list[asyncpg.Record]:
     """The listing's records after the keyset position ``after``, newest first."""
@@ -995,6 +1082,62 @@ async def _late_rows(conn: asyncpg.Connection, f: AccessFilter, after: tuple[dt.
         f" ORDER BY seq LIMIT ${len(args)}) l ORDER BY w.n, l.seq LIMIT ${len(args)}", *args)
 
 
+#: The persons' view's window on a listing's records: its time range and its keyset position ($2 to $5).
+_SUBJECT_WINDOW = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
+                   " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
+#: An access names the subject by its key, or among a batch's keys ($1).
+_SUBJECT_KEYS = "(key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
+
+
+async def _subject_rows(db: asyncpg.Connection | asyncpg.Pool, keys: list[str], start: dt.datetime | None,
+                        end: dt.datetime | None, after: tuple[dt.datetime, str] | None,
+                        limit: int) -> list[asyncpg.Record]:
+    """Accesses whose key (or one of whose batch keys, or one of the keys an export sent) is one of ``keys``,
+    newest first, lookups excluded. Each branch is one index range (the key, the batch keys' GIN, the export
+    keys'), merged and cut to ``limit``."""
+    last_time, last_id = after if after is not None else (None, "")
+    return await db.fetch(
+        f"SELECT {_SUBJECT_COLUMNS} FROM access_outcomes WHERE {_SUBJECT_KEYS}"
+        " AND operation <> 'SubjectLookup'" + _SUBJECT_WINDOW.format(t="time", i="id") +
+        " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
+        " FROM access_export_keys e JOIN access_outcomes a ON a.id = e.access_id AND a.time = e.time"
+        " WHERE e.key = ANY($1::text[])" + _SUBJECT_WINDOW.format(t="e.time", i="e.access_id") +
+        " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+
+
+async def _visible_subject_rows(conn: asyncpg.Connection, keys: list[str], start: dt.datetime | None,
+                                end: dt.datetime | None, after: tuple[dt.datetime, str] | None, limit: int,
+                                hidden: Callable[[asyncpg.Record], bool]) -> list[asyncpg.Record]:
+    """Up to ``limit`` of _subject_rows' that ``hidden`` keeps, read in batches so that a page stays exact however
+    many are withheld."""
+    rows: list[asyncpg.Record] = []
+    cursor = after
+    while True:
+        batch = await _subject_rows(conn, keys, start, end, cursor, limit)
+        rows += [row for row in batch if not hidden(row)][:limit - len(rows)]
+        if len(rows) == limit or len(batch) < limit:
+            return rows
+        cursor = (batch[-1]["time"], batch[-1]["id"])
+
+
+async def _late_subject_rows(conn: asyncpg.Connection, keys: list[str], start: dt.datetime | None,
+                             end: dt.datetime | None, after: tuple[dt.datetime, str], began: dt.datetime,
+                             chains: list[tuple[str, int]], limit: int) -> list[asyncpg.Record]:
+    """The accesses to ``keys`` above ``after`` whose calls began before the listing (``began``) and that are past
+    where the previous page saw their chain (``chains``), in the order of ``chains`` then of their sequence, as
+    _late_rows reads ListAccesses'. Read by the person's keys (their index ranges between the page and the
+    listing's start), not along the chains: a person's accesses are few, a chain's records since a page read an
+    hour ago millions."""
+    columns = ", ".join(f"a.{c}" for c in (*_SUBJECT_COLUMNS.split(", "), "chain_id", "seq"))
+    return await conn.fetch(
+        f"SELECT {columns} FROM access_outcomes a"
+        " JOIN unnest($7::text[], $8::bigint[]) WITH ORDINALITY AS w(chain, seen, n)"
+        " ON a.chain_id = w.chain AND a.seq > w.seen"
+        f" WHERE {_SUBJECT_KEYS} AND a.operation <> 'SubjectLookup'"
+        " AND ($2::timestamptz IS NULL OR a.time >= $2) AND ($3::timestamptz IS NULL OR a.time < $3)"
+        " AND (a.time, a.id) > ($4, $5) AND a.time < $6 ORDER BY w.n, a.seq LIMIT $9",
+        keys, start, end, *after, began, [c for c, _ in chains], [s for _, s in chains], limit)
+
 async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) -> Mapping[str, object]:
     """An export's closing record with the (count, digest) of the persons' keys kept for the export
     (``kept_export_keys``), which its chain's check compares with what the record vouches for; None when the
@@ -1003,11 +1146,17 @@ async def _with_kept_export_keys(conn: asyncpg.Connection, row: asyncpg.Record) 
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = $1 AND time <= $2"
                                " AND operation = 'Export')", row["key"], row["time"]):  # no later month read
         return {**dict(row), "kept_export_keys": None}
+    return {**dict(row), "kept_export_keys": await _kept_export_keys(conn, row["key"])}
+
+
+async def _kept_export_keys(conn: asyncpg.Connection, access_id: str) -> tuple[int, str]:
+    """The (count, digest) of the persons' keys kept for the export ``access_id`` (SentKeys), read in ``conn``'s
+    transaction (a cursor: an export of a dataset keeps millions)."""
     kept = SentKeys()
-    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", row["key"],
+    async for key_row in conn.cursor("SELECT key FROM access_export_keys WHERE access_id = $1", access_id,
                                      prefetch=5000):
         kept.add((key_row["key"],))
-    return {**dict(row), "kept_export_keys": (kept.count, kept.digest)}
+    return kept.count, kept.digest
 
 
 async def _archive_anchors(db: asyncpg.Connection | asyncpg.Pool) -> set[tuple[str, int]]:

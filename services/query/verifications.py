@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from services.query import checkpoints
+from services.query.audit import shown_name
 from services.query.store import QueryStore
 from services.runtime.tasks import cancel
 
@@ -118,7 +119,7 @@ def forged_detail(forged: list[checkpoints.Forged]) -> str:
     """Says how many checkpoints fail their signature and which is the first, and why: a job keeps no list of
     them, so its detail is all that tells the auditor where to look."""
     first = forged[0]
-    return (f"{len(forged)} checkpoints fail their signature; the first: chain {first.checkpoint.chain_id[:64]}"
+    return (f"{len(forged)} checkpoints fail their signature; the first: chain {shown_name(first.checkpoint.chain_id)}"
             f" {first.checkpoint.describe()} ({first.reason})")
 
 

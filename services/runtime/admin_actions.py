@@ -40,7 +40,8 @@ ACTIONS: frozenset[str] = frozenset({
     # persons and sessions
     "person.create", "person.read", "person.list", "person.enable", "person.disable", "person.set_roles",
     "person.unlock", "person.reset_password", "person.reset_totp", "person.reset_idp_binding",
-    "session.sign_in", "session.sign_out", "session.lock", "session.change_password", "session.enrol_totp",
+    "session.sign_in", "session.sign_out", "session.lock", "session.address_lock", "session.change_password",
+    "session.enrol_totp",
     # query
     "query.notify_records_changed",
     # sharing: an application's and a grant's steps (sharing._admin: sharing.<event action, lower case>)

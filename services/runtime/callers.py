@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from services.runtime.errors import unauthenticated
 from services.runtime.identity import ASSERTION_HEADER, SIGNATURE_HEADER, AssertionVerifier, Caller
 from services.runtime.settings import Settings
-from services.runtime.tokens import TokenVerifier
+from services.runtime.tokens import DEFAULT_ZONE, TokenVerifier
 
 AUTHORIZATION_HEADER = "authorization"
 _BEARER = "bearer "
@@ -54,11 +54,12 @@ class CallerVerifier(AssertionVerifier):
     """The verified caller of a call: a bearer token's system, or a signed platform service identity."""
 
     def __init__(self, internal_keys: bytes | Sequence[bytes], token_public_keys: str,
-                 check: Callable[[Caller], None] | None = None) -> None:
+                 check: Callable[[Caller], None] | None = None, zone: str = DEFAULT_ZONE) -> None:
         super().__init__(internal_keys, check=check)
         #: With ``check`` (SystemStates.check), a token of a disabled system, or older than its system's last
         #: rotation, is refused even when it is cached.
-        self._tokens = TokenVerifier(token_public_keys, check=check)
+        #: Tokens are of ``zone``'s platform: another zone's, signed with a copy of the same key, are refused.
+        self._tokens = TokenVerifier(token_public_keys, check=check, zone=zone)
 
     def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True,
                password_change: bool = False) -> Caller:
@@ -88,4 +89,4 @@ class CallerVerifier(AssertionVerifier):
 def caller_verifier(settings: Settings, check: Callable[[Caller], None] | None = None) -> CallerVerifier:
     """The verifier of a service process: its internal key (mesh identities), the token public keys and, where
     the process keeps the systems' states, their check."""
-    return CallerVerifier(settings.verifying_internal_keys, settings.token_public_key, check)
+    return CallerVerifier(settings.verifying_internal_keys, settings.token_public_key, check, settings.zone)

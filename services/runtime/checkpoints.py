@@ -42,6 +42,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services.runtime.identifiers import personal_identifiers
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,27 @@ class Checkpoint:
 def format_time(time: dt.datetime) -> str:
     """The signed form of a checkpoint's time: UTC, microseconds, ``Z``."""
     return time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: A name as the writer gives one: a chain's (32 hex), a process's access id (<12 hex>-<10 hex>), a record
+#: id (a uuid's hex), a month's partition, a signing key's id (its JWK thumbprint, 43 base64url characters); or a
+#: short plain name (a test's, a hand-made chain's) with no run of digits a person's number could hide in.
+_HEX_FORM = re.compile(r"[0-9a-f]{32}|[0-9a-f]{12}-[0-9a-f]{10}")
+_OTHER_FORM = re.compile(r"access_log_[0-9]{6}|[A-Za-z0-9_-]{43}|(?!.*[0-9]{6})[0-9a-z][0-9a-z_.-]{0,39}")
+#: A run of digits as long as a mobile number's: not in a name of the writer's but for its hex ones.
+_NUMBER_RUN = re.compile(r"[0-9]{11}")
+
+
+def shown_name(value: object) -> str:
+    """A chain id, access id, partition or key id read from a stored record or an archived file, as a verification's
+    problem names it: as it is when it has the writer's form, else only described. What a verification reads may
+    have been altered to anything (a long text, a person's 公民身份号码 or telephone number), and its problem lines go
+    to the auditor's terminal, the job's detail and the logs, which must never repeat personal data."""
+    if isinstance(value, str) and not personal_identifiers(value) and (
+            _HEX_FORM.fullmatch(value) or (_OTHER_FORM.fullmatch(value) and not _NUMBER_RUN.search(value))):
+        return value
+    kind = f"a text of {len(value)} characters" if isinstance(value, str) else f"a value of type {type(value).__name__}"
+    return f"<not shown: {kind}, not of the writer's form>"
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -152,7 +174,7 @@ class CheckpointVerifier:
         """Why ``checkpoint`` is not one the platform signed, or None."""
         key = self._keys.get(checkpoint.key_id)
         if key is None:
-            return f"signed by key {checkpoint.key_id!r}, which is not a trusted {self.trusted}"
+            return f"signed by key {shown_name(checkpoint.key_id)!r}, which is not a trusted {self.trusted}"
         if not (_CHAIN_ID.fullmatch(checkpoint.chain_id) and _HASH.fullmatch(checkpoint.hash)
                 and checkpoint.seq > 0):
             return "malformed chain id, sequence or hash"
@@ -247,7 +269,7 @@ class ChainAuditor:
         report.records += 1
         report.last_seq, report._last_hash = int(row["seq"]), str(row["hash"])  # type: ignore[call-overload]
         if problem is None and report._final is not None and report._final.seq < report.last_seq:
-            problem = (f"chain {report.chain_id} record {report.last_seq}: follows the chain's "
+            problem = (f"chain {shown_name(report.chain_id)} record {report.last_seq}: follows the chain's "
                        f"{report._final.describe()}")
         if problem is not None and not report.first_bad_id:
             report.first_bad_id, report._row_problem = str(row["id"]), problem
@@ -320,14 +342,14 @@ class ChainAuditor:
         if missing is not None and not report.records:
             report.state = VANISHED
             highest = report._highest or missing
-            report.detail = (f"chain {report.chain_id}: no records left, but it was signed up to "
+            report.detail = (f"chain {shown_name(report.chain_id)}: no records left, but it was signed up to "
                              f"record {highest.seq} ({highest.describe()})")
         elif missing is not None and (report.last_seq < missing.seq or not report._row_problem):
             # Cut at the end, or the tail rewritten with recomputed hashes (the rows still link).
             report.state = TRUNCATED
             why = (f"ends at record {report.last_seq}, but its {missing.describe()} says it reached {missing.seq}"
                    if report.last_seq < missing.seq else f"was rewritten: {report._unmatched_why}")
-            report.detail = f"chain {report.chain_id} {why}; it still matches {matched}"
+            report.detail = f"chain {shown_name(report.chain_id)} {why}; it still matches {matched}"
         elif report._row_problem:
             report.state = BROKEN
             tail = f"; {report._unmatched_why}" if missing is not None else ""
@@ -337,7 +359,7 @@ class ChainAuditor:
             final = report._final
             report.closed = final is not None and final.seq == report.last_seq
             unsigned = f", {report.unsigned_records} records after it unsigned" if report.unsigned_records else ""
-            report.detail = (f"chain {report.chain_id}: {report.records} records, "
+            report.detail = (f"chain {shown_name(report.chain_id)}: {report.records} records, "
                              f"{'closed by' if report.closed else 'signed up to'} {matched}{unsigned}")
 
 
@@ -461,8 +483,12 @@ def from_json(data: Mapping[str, object]) -> Checkpoint:
         seq, final = data["sequence"], data["final"]
         if type(seq) is not int or type(final) is not bool:
             raise ValueError("sequence must be an integer and final a boolean")
-        return Checkpoint(chain_id=str(data["chain_id"]), seq=seq, hash=str(data["hash"]),
-                          time=parse_time(str(data["time"])), final=final, key_id=str(data["key_id"]),
+        try:
+            time = parse_time(str(data["time"]))
+        except ValueError:  # strptime's words repeat the text, which may be anything the file was altered to
+            raise ValueError("time is not a checkpoint's time (YYYY-MM-DDTHH:MM:SS.ffffffZ)") from None
+        return Checkpoint(chain_id=str(data["chain_id"]), seq=seq, hash=str(data["hash"]), time=time, final=final,
+                          key_id=str(data["key_id"]),
                           signature=base64.b64decode(str(data["signature"]), validate=True))
     except KeyError as exc:
         raise ValueError(f"missing field {exc.args[0]!r}") from None
@@ -489,17 +515,17 @@ def verify_export(lines: Iterable[str | bytes], verifier: CheckpointVerifier,
             problems.append(f"line {number}: not a checkpoint ({exc})")
             continue
         problem = misplaced(checkpoint) or verifier.problem(checkpoint)
+        named = f"line {number}: chain {shown_name(checkpoint.chain_id)} record {checkpoint.seq}"
         if problem is not None:
-            problems.append(f"line {number}: chain {checkpoint.chain_id} record {checkpoint.seq}: {problem}")
+            problems.append(f"{named}: {problem}")
             continue
         earlier = seen.setdefault((checkpoint.chain_id, checkpoint.seq), checkpoint.hash)
         if earlier != checkpoint.hash:
-            problems.append(f"line {number}: chain {checkpoint.chain_id} record {checkpoint.seq}: two signed "
-                            "checkpoints with different hashes")
+            problems.append(f"{named}: two signed checkpoints with different hashes")
         if checkpoint.final:
             finals[checkpoint.chain_id] = checkpoint.seq
         good += 1
     for (chain_id, seq) in seen:
         if seq > finals.get(chain_id, seq):
-            problems.append(f"chain {chain_id}: a checkpoint of record {seq} follows its final checkpoint")
+            problems.append(f"chain {shown_name(chain_id)}: a checkpoint of record {seq} follows its final checkpoint")
     return good, problems

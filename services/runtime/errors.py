@@ -52,25 +52,61 @@ def says_something(text: str) -> bool:
 
 
 def reason_violation(field: str, value: str, limit: int, why: str) -> FieldViolation | None:
-    """A reason that is required: bounded, free of NUL, and saying something (``why`` tells what to write)."""
-    if (violation := text_violation(field, value, limit, required=True)) is not None:
+    """A reason that is required: bounded, free of NUL, saying something (``why`` tells what to write), and free of
+    invisible formatting characters (:func:`hidden_formatting`; a reason of nothing but a zero-width space is told
+    to say something, which is what it lacks)."""
+    if (violation := text_violation(field, value, limit, required=True, own_invisible_check=True)) is not None:
         if violation.description == "is required":
             violation.description = f"is required: {why}"
         return violation
     if not says_something(value):
         return FieldViolation(field, f"holds no word, only punctuation or symbols: {why}")
+    if (problem := hidden_formatting(value)) is not None:
+        return FieldViolation(field, f"{HIDDEN_FORMATTING}: {problem}")
     return None
 
 
-def text_violation(field: str, value: str, limit: int, required: bool = False) -> FieldViolation | None:
-    """Free text a caller sends to be stored: bounded (refused, not cut, so what is stored is what was sent), and
-    free of NUL, which PostgreSQL text cannot hold (it would fail in the database as INTERNAL)."""
+def text_violation(field: str, value: str, limit: int, required: bool = False,
+                   own_invisible_check: bool = False) -> FieldViolation | None:
+    """Free text a caller sends to be stored: bounded (refused, not cut, so what is stored is what was sent), free
+    of NUL, which PostgreSQL text cannot hold (it would fail in the database as INTERNAL), and of the invisible
+    formatting and control characters :func:`hidden_formatting` names, unless the caller checks what nobody sees
+    in its own words after this (``own_invisible_check``: a one-line text, an action's name)."""
     if required and not value.strip():
         return FieldViolation(field, "is required")
     if len(value) > limit:
         return FieldViolation(field, f"must be at most {limit} characters, got {len(value)}")
     if "\x00" in value:
         return FieldViolation(field, "must not contain NUL characters")
+    if not own_invisible_check and (problem := hidden_formatting(value)) is not None:
+        return FieldViolation(field, f"{HIDDEN_FORMATTING}: {problem}")
+    return None
+
+
+#: What a refusal of :func:`hidden_formatting` says first (console/errors.py says it in Chinese).
+HIDDEN_FORMATTING = "must not contain invisible formatting or control characters"
+
+#: How free text of several lines is laid out: a line break (LF; CRLF as a browser's form sends it) and a tab.
+_LAYOUT = frozenset("\t\n\r")
+
+
+def hidden_formatting(text: str) -> str | None:
+    """Where free text holds a character that shows nothing itself but changes what is shown or matched: a
+    direction override or isolate (U+202A–U+202E, U+2066–U+2069: 审核<U+202E>1000-6202 is shown as 审核2026-0001, the
+    "Trojan Source" trick, to the provider, the authority and in the audit trail), a direction mark, a zero-width
+    space, joiner or word joiner, a soft hyphen, a byte-order mark, an escape or another control character. Which
+    one, where and what to do; None when it holds none. Line breaks and tabs lay out text of several lines and are
+    kept; a full-width space (U+3000) and every CJK character are visible and taken. The text itself is not quoted
+    (it may name a person)."""
+    if text.isprintable():
+        return None
+    for position, character in enumerate(text, 1):
+        if character in _LAYOUT:
+            continue
+        category = unicodedata.category(character)
+        if category in ("Cc", "Cf"):
+            name = unicodedata.name(character, "a control character" if category == "Cc" else category)
+            return f"character {position} is U+{ord(character):04X} ({name}): remove it"
     return None
 
 
@@ -118,6 +154,15 @@ def one_line_violation(field: str, text: str) -> FieldViolation | None:
     if (problem := invisible_character(text)) is None:
         return None
     return FieldViolation(field, f"must be one line of visible text: {problem}")
+
+
+def one_line_break(text: str) -> str:
+    """``text`` with each line break written as one LF. A browser submits a textarea's line breaks as CRLF (the HTML
+    form encoding), while the console's own count (console.js) and a business system's API call write LF: free
+    text of several lines (a catalog entry's summary, a mandate change's description, a dispute's evidence or
+    answer) is stored and counted so, or a text the form counted within its limit was refused as longer (each line
+    break twice), and the same text sent from the console and from the API was two texts."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 @dataclass

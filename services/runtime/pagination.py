@@ -88,6 +88,16 @@ def time_remaining() -> float | None:
     return left if remaining is None else min(remaining, left)
 
 
+def bind_tokens_to(request: object) -> None:
+    """Binds the tokens the call being served issues and reads from here on to ``request`` in place of the request
+    received: a listing whose filter may be written in several forms that name one thing (a 公民身份号码 with x or X,
+    in full-width digits, or its 15-digit form) binds the form it reads, so that a page token issued for one form
+    resumes the same listing given another. Outside a call, nothing."""
+    call = CALL.get()
+    if call is not None:
+        CALL.set((call[0], request, call[2]))
+
+
 def _binding(key: bytes, request: object) -> str:
     """A digest of what a listing depends on: the request without its page size and token. Keyed, since tokens
     travel in URLs and logs and a request may hold a 公民身份号码 (ListSubjectAccesses): a plain hash of so few

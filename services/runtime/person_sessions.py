@@ -6,8 +6,11 @@ reload a minute later. Meanwhile the token is accepted. For reading that is the 
 person's decision it is not: a 审核员 just disabled (who left, or was suspended) published a catalog entry, a
 审批人 answered a dispute ("经核实无误", closing it for the reporter), a 编目员 resolved a conflict between
 sources. Authorization's own decisions read the person's row (directory.still_theirs); catalog, query and
-foundation ask authorization for it (AuthorizationService.GetPersonState) before such a decision. They are rare
-(a few a day per person, never on the query path), so one call each costs nothing that matters.
+foundation ask authorization for it (AuthorizationService.GetPersonState) before such a decision, and before a
+person's lesser actions too (a catalog draft, edit or submission, a mandate change's report, a records-changed
+notice, a dispute's report, a month's snapshots): a 编目员 who left drafted and submitted entries in their
+department's name for that minute. They are rare (a few a day per person, never on the query path), so one call
+each costs nothing that matters.
 """
 
 from __future__ import annotations

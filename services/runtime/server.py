@@ -60,6 +60,7 @@ from services.runtime.errors import (
 )
 from services.runtime.pagination import STREAM_DEADLINE, TokenScope, serving, token_key
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
+from services.runtime.supervision import STOP_AT_ONCE
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -975,9 +976,17 @@ async def _run(settings: Settings, factory: ComponentFactory) -> None:
     _freeze_startup_heap()
     lag = asyncio.create_task(telemetry.watch_loop_lag(), name="loop-lag")
     stop = asyncio.Event()
+    at_once = False
+
+    def stop_at_once() -> None:
+        nonlocal at_once
+        at_once = True
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(STOP_AT_ONCE, stop_at_once)
     # Renewed mTLS files are read by a new process: this one drains and exits as on SIGTERM (tls_renewal).
     renewal = asyncio.create_task(tls_renewal.restart_when_renewed(
         tls_renewal.TlsFiles.of(settings), stop.set, settings.component), name="tls-renewal") \
@@ -985,9 +994,14 @@ async def _run(settings: Settings, factory: ComponentFactory) -> None:
     await stop.wait()
     if renewal is not None:
         await cancel(renewal)
-    log.info("%s draining: NOT_SERVING, taking calls for %gs more, then finishing those received "
-             "(at most %gs)", settings.component, settings.drain_grace_seconds, settings.drain_timeout_seconds)
-    await running.stop(settings.drain_timeout_seconds, notice=settings.drain_grace_seconds)
+    if at_once:
+        # A start `govshare up` gave up (Ctrl-C before its banner): nobody else was given this address.
+        log.info("%s stopping at once (its platform's start was interrupted)", settings.component)
+        await running.stop(0)
+    else:
+        log.info("%s draining: NOT_SERVING, taking calls for %gs more, then finishing those received "
+                 "(at most %gs)", settings.component, settings.drain_grace_seconds, settings.drain_timeout_seconds)
+        await running.stop(settings.drain_timeout_seconds, notice=settings.drain_grace_seconds)
     await cancel(lag)
     log.info("%s stopped", settings.component)
 

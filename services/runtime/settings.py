@@ -155,6 +155,16 @@ class Settings:
     #: Failed sign-ins (wrong password or TOTP code) in a row that lock a local account, and for how long.
     signin_max_failures: int = 5
     signin_lock_seconds: int = 900
+    #: Failed sign-ins from one client address, across accounts, in a lock period that lock the address for
+    #: signin_lock_seconds (password spraying: one password tried against many usernames).
+    signin_address_max_failures: int = 20
+    #: Networks (CIDR) of the processes that sign people in for others (the console): a sign-in the edge saw
+    #: come from one is counted against the address it passes on (govshare-signin-client), and not at all
+    #: without one. Anyone else's address is their own. The default, the loopback and private ranges, holds the
+    #: console wherever it runs (a pod's address is private) and so counts nothing from an intranet's clients:
+    #: narrow it to the console's own network to count theirs.
+    signin_forwarders: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                                          "192.168.0.0/16", "fc00::/7")
     #: OpenID Connect sign-in (ExchangeOidcToken): the IdP's issuer, its JWKS URL, the audience its ID tokens
     #: carry (the console's client id) and the claim naming the person's username. Empty issuer: no OIDC.
     oidc_issuer: str = ""
@@ -225,6 +235,7 @@ _INT_FIELDS = {
     "GOVSHARE_SESSION_MAX_SECONDS": ("session_max_seconds", 60, 7 * 86400),
     "GOVSHARE_SIGNIN_MAX_FAILURES": ("signin_max_failures", 1, 100),
     "GOVSHARE_SIGNIN_LOCK_SECONDS": ("signin_lock_seconds", 1, 7 * 86400),
+    "GOVSHARE_SIGNIN_ADDRESS_MAX_FAILURES": ("signin_address_max_failures", 1, 10_000),
     "GOVSHARE_DB_LISTING_POOL_SIZE": ("db_listing_pool_size", 1, 100),
     "GOVSHARE_DB_LISTING_TIMEOUT_MS": ("db_listing_timeout_ms", 1, 600_000),
     "GOVSHARE_DB_SEARCH_POOL_SIZE": ("db_search_pool_size", 1, 100),
@@ -369,6 +380,8 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
         values["reflection"] = parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
     if "GOVSHARE_CORS_ORIGINS" in env:
         values["cors_origins"] = tuple(o.strip() for o in env["GOVSHARE_CORS_ORIGINS"].split(",") if o.strip())
+    if "GOVSHARE_SIGNIN_FORWARDERS" in env:
+        values["signin_forwarders"] = _networks("GOVSHARE_SIGNIN_FORWARDERS", env["GOVSHARE_SIGNIN_FORWARDERS"], errors)
     if "GOVSHARE_MASK_RULES" in env:
         values["mask_rules"] = _parse_mask_rules(env["GOVSHARE_MASK_RULES"], errors)
     for name, attr in _STR_FIELDS.items():
@@ -680,6 +693,20 @@ def redis_url_problem(url: str) -> str | None:
 
 #: The options of a rediss:// URL naming a file redis-py opens (a CA mounted from a Secret, the chart's redis.ca).
 _REDIS_URL_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
+def _networks(name: str, text: str, errors: list[str]) -> tuple[str, ...]:
+    """The comma-separated networks (CIDR, or one address) of ``text``; each one that is none named in ``errors``."""
+    networks = []
+    for item in (n.strip() for n in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            errors.append(f"{name}: {item!r} is not a network: give addresses or CIDR blocks (10.0.0.0/8), "
+                          "separated by commas")
+    return tuple(networks)
 
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:

@@ -25,6 +25,12 @@ RESTART_DELAY = 0.5
 RESTART_DELAY_MAX = 30.0
 STABLE_SECONDS = 60.0
 TICK_SECONDS = 0.3
+#: The signal that stops a gRPC service at once, with no drain: `govshare up` sends it, instead of SIGTERM, to the
+#: services of a start interrupted before its banner, whose address nobody but the launcher was given, so there is
+#: no caller to give notice to. SIGTERM's drain (DRAIN_GRACE_SECONDS of notice, ~5 s) made a Ctrl-C while the
+#: services started wait that long for each. Its default action, in a process not yet listening for it, ends the
+#: process too.
+STOP_AT_ONCE = signal.SIGUSR1
 
 
 #: Linux's prctl option: the signal a process gets when the thread that started it dies.
@@ -219,7 +225,7 @@ class Supervisor:
 
 def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Callable[[str], None],
                 dead: Callable[[int], None] = lambda pid: None) -> None:
-    """Runs ``count`` worker processes until SIGTERM/SIGINT (forwarded to them), restarting any that dies;
+    """Runs ``count`` worker processes until SIGTERM/SIGINT/STOP_AT_ONCE (forwarded to them), restarting any that dies;
     ``dead`` is told the process id of each that died (what it leaves behind, such as its metrics, goes)."""
     workers = [spawn() for _ in range(count)]
     for process in workers:
@@ -248,8 +254,8 @@ def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Ca
         workers[index] = spawn()
         workers[index].start()
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for signum in (signal.SIGTERM, signal.SIGINT, STOP_AT_ONCE):
+        signal.signal(signum, forward)
     supervisor = Supervisor(log)
     for index in range(count):
         supervisor.watch(f"{name} worker {index + 1}", lambda i=index: ended(i), lambda i=index: replace(i))

@@ -47,7 +47,11 @@ from services.runtime.identity import PERSON_PREFIX, SERVICE_PREFIX, Caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
 ISSUER = "govshare-authorization"
-AUDIENCE = "govshare-gateway"
+#: The audience of every token before zones were bound: accepted only of a token issued before the verifying
+#: process started (see :class:`TokenVerifier`), so the tokens held across an upgrade are not refused at once.
+LEGACY_AUDIENCE = "govshare-gateway"
+#: The zone a token is issued for and verified in when none is given (Settings.zone's default).
+DEFAULT_ZONE = "extranet"
 ALGORITHM = "EdDSA"
 #: Clock skew tolerated on ``exp`` (and ``iat``): tight, since every platform host keeps time.
 LEEWAY_SECONDS = 5
@@ -64,6 +68,22 @@ CLOCK_SKEW = "CLOCK_SKEW"
 SKEW_LOG_INTERVAL_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
+
+
+def audience(zone: str) -> str:
+    """The audience of the tokens the platform of ``zone`` issues and accepts (``govshare-gateway.intranet``).
+
+    Every token named ``govshare-gateway`` alone: an intranet installed with a copy of the extranet's signing key
+    (a restore, a key shared "for now") accepted every extranet token, a business system of the internet side
+    reaching the intranet's data. Bound to the zone, such a token is refused, naming the zone it was issued for."""
+    return f"{LEGACY_AUDIENCE}.{zone}"
+
+
+def _zone_of(aud: object) -> str | None:
+    """The zone a token's ``aud`` names (``govshare-gateway.<zone>``), or None when it names none."""
+    names = aud if isinstance(aud, list) else [aud]
+    prefix = f"{LEGACY_AUDIENCE}."
+    return next((name[len(prefix):] for name in names if isinstance(name, str) and name.startswith(prefix)), None)
 
 
 @dataclass(frozen=True)
@@ -100,9 +120,10 @@ def jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
 
 
 def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_before: int = 0,
-                session_end: int = 0) -> IssuedToken:
-    """A signed token asserting ``caller`` for ``ttl_seconds``, naming its signing key (``kid``); its ``iat`` is
-    never below ``not_before`` (the system's last reset), so a token issued right after a rotation is accepted.
+                session_end: int = 0, zone: str = DEFAULT_ZONE) -> IssuedToken:
+    """A signed token asserting ``caller`` for ``ttl_seconds`` in ``zone`` (its audience), naming its signing key
+    (``kid``); its ``iat`` is never below ``not_before`` (the system's last reset), so a token issued right after
+    a rotation is accepted.
 
     For a person, the token also carries their display name, roles and ``session_end`` (epoch seconds, the
     session's absolute end, which the token never outlives)."""
@@ -110,7 +131,7 @@ def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_befo
     expires = now + ttl_seconds
     claims: dict[str, object] = {
         "iss": ISSUER,
-        "aud": AUDIENCE,
+        "aud": audience(zone),
         "sub": caller.system_id,
         "dept": caller.department_code,
         "authority": caller.authority,
@@ -168,7 +189,11 @@ class TokenVerifier:
     """Verifies tokens locally against the platform's public keys; a verified token is cached until its expiry."""
 
     def __init__(self, public_keys_pem: str, max_cached: int = 200_000,
-                 check: Callable[[Caller], None] | None = None) -> None:
+                 check: Callable[[Caller], None] | None = None, zone: str = DEFAULT_ZONE) -> None:
+        self._zone = zone
+        #: A token of LEGACY_AUDIENCE is accepted only when issued before this (whole seconds): one held across
+        #: the upgrade lives out its hour, while one a platform of the earlier version issues later is refused.
+        self._legacy_before = int(time.time())
         self._keys = {key_id(key): key for key in ed25519_public_keys(public_keys_pem)}
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._max = max_cached
@@ -211,6 +236,7 @@ class TokenVerifier:
         subject = str(_claim(claims, "sub", str, "", "a string"))
         if subject.startswith(SERVICE_PREFIX):
             raise unauthenticated("bearer token is invalid (a token never names a platform service)")
+        self._check_audience(claims.get("aud"), issued_at)
         caller = Caller(system_id=subject, department_code=str(_claim(claims, "dept", str, "", "a string")),
                         authority=_claim(claims, "authority", bool, False, "a boolean") is True,
                         issued_at=issued_at, **_person_claims(subject, claims))
@@ -232,7 +258,8 @@ class TokenVerifier:
         failure: jwt.InvalidTokenError | None = None
         for key in keys:
             try:
-                return jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                return jwt.decode(token, key, algorithms=[ALGORITHM], audience=[audience(self._zone),
+                                                                                 LEGACY_AUDIENCE], issuer=ISSUER,
                                   leeway=LEEWAY_SECONDS,
                                   options={"require": ["exp", "sub", "iat"], "verify_iat": False})
             except jwt.InvalidSignatureError as exc:
@@ -240,12 +267,40 @@ class TokenVerifier:
             except jwt.ExpiredSignatureError:
                 raise _expired(token) from None
             except jwt.InvalidAudienceError:
-                raise unauthenticated(f"bearer token has the wrong audience (expected {AUDIENCE})") from None
+                raise self._wrong_audience(token) from None
             except jwt.InvalidIssuerError:
                 raise unauthenticated(f"bearer token has the wrong issuer (expected {ISSUER})") from None
             except jwt.InvalidTokenError as exc:
                 raise unauthenticated(f"bearer token is invalid ({exc})") from None
         raise unauthenticated("bearer token signature is invalid: it was not signed by the platform") from failure
+
+    def _wrong_audience(self, token: str) -> ServiceError:
+        """UNAUTHENTICATED for a token of another audience: naming the zone it was issued for when it names one."""
+        try:
+            zone = _zone_of(jwt.decode(token, options={"verify_signature": False}).get("aud"))
+        except jwt.InvalidTokenError:
+            zone = None
+        if zone is not None:
+            return self._other_zone(zone)
+        return unauthenticated(f"bearer token has the wrong audience (expected {audience(self._zone)})")
+
+    def _other_zone(self, zone: str) -> ServiceError:
+        """UNAUTHENTICATED for a token the platform of another zone issued (signed with a copy of the same key)."""
+        return unauthenticated(f"bearer token was issued for the {shown_kid(zone)} zone, and this is the "
+                               f"{self._zone} zone's platform: request a token from this zone's "
+                               "govshare.authorization.v1.TokenService/IssueToken")
+
+    def _check_audience(self, aud: object, issued_at: int) -> None:
+        """Refuses a token of LEGACY_AUDIENCE issued once this process ran (``aud`` passed the signature check):
+        a platform of the earlier version, whichever its zone, issued it."""
+        zone = _zone_of(aud)
+        if zone == self._zone or (zone is None and issued_at < self._legacy_before):
+            return
+        if zone is not None:
+            raise self._other_zone(zone)
+        raise unauthenticated(f"bearer token names no zone (audience {LEGACY_AUDIENCE} alone, of a platform of an "
+                              f"earlier version) and was issued after this service started; this is the "
+                              f"{self._zone} zone's platform: {_RENEW}")
 
     def _issued_ahead(self, seconds: float) -> ServiceError:
         """UNAVAILABLE CLOCK_SKEW for a token whose signature verified (the platform issued it) and whose ``iat`` is

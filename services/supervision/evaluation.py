@@ -49,12 +49,19 @@ class Evaluation:
     @property
     def score(self) -> float:
         """Each weight is taken relative to the largest: the authority may set any weights from 0 to 100, and tiny
-        ones (5e-324) lose their precision when multiplied by a rate, which moved the score (83.33 for 91.67)."""
+        ones (5e-324) lose their precision when multiplied by a rate, which moved the score (83.33 for 91.67).
+
+        Rounded to two decimals but never to 100 when a weighed indicator fell short, nor to 0 when one was partly
+        met: a department that answered late 1 of 20,000 applications scored 100.00, tied with those that missed
+        nothing, first of the ranking with them."""
         top = max((i.weight for i in self.indicators), default=0.0)
         if not top:
             return 100.0
         total = sum(i.weight / top for i in self.indicators)
-        return round(100.0 * sum(i.weight / top * i.rate for i in self.indicators) / total, 2)
+        exact = 100.0 * sum(i.weight / top * i.rate for i in self.indicators) / total
+        short = any(i.weight and i.rate < 1 for i in self.indicators)
+        met = any(i.weight and i.rate > 0 for i in self.indicators)
+        return min(max(round(exact, 2), 0.01 if met else 0.0), 99.99 if short else 100.0)
 
 
 def _fractions(f: Figures) -> dict[str, tuple[int, int]]:

@@ -9,7 +9,7 @@ A chart is written as the values it draws, so the file says everything the repor
 from __future__ import annotations
 
 from services.runtime.excel_csv import lines_bytes
-from services.supervision.document import BarChart, Block, Document, Heading, Paragraph, Table
+from services.supervision.document import BarChart, Block, Document, Heading, Paragraph, Table, percent_number
 
 Line = tuple[str, ...]
 
@@ -34,7 +34,7 @@ def _number(chart: BarChart, value: float | None) -> str:
     it ("1,234次"), Excel read every value as text, and a sum of the months came to 0."""
     if value is None:
         return "—"
-    return f"{value:.1f}" if chart.unit == "%" else f"{value:.0f}"
+    return percent_number(value) if chart.unit == "%" else f"{value:.0f}"
 
 
 def render_csv(document: Document) -> bytes:

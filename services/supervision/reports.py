@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.runtime.identifiers import told_apart
-from services.supervision.document import BarChart, Document, Heading, Paragraph, Table
+from services.supervision.document import BarChart, Document, Heading, Paragraph, Table, percent_number
 from services.supervision.evaluation import evaluate
 from services.supervision.months import CST, Month
 from services.supervision.snapshot import STOCKS, Figures
@@ -111,7 +111,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 def _percent(numerator: int, denominator: int) -> str:
     rate = _rate(numerator, denominator)
-    return "—" if rate is None else f"{rate:.1f}%"
+    return "—" if rate is None else f"{percent_number(rate)}%"
 
 
 def _who(names: Mapping[str, str], code: str) -> str:
@@ -429,7 +429,7 @@ def evidence_text(evidence: Mapping[str, str], systems: Mapping[str, str]) -> st
     for key in sorted(evidence, key=lambda k: (order.get(k, len(order)), k)):
         value = evidence[key]
         if key == "failure_rate" and value.replace(".", "", 1).isdigit():
-            value = f"{100 * float(value):.1f}%"
+            value = f"{percent_number(100 * float(value))}%"
         elif key == "purpose":
             value = PURPOSES.get(value, value)
         elif key == "system" and systems.get(value):

@@ -131,6 +131,7 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
                                              "REPORT_FORMAT_CSV"))
         if request.kind not in (supervision_pb2.REPORT_KIND_YEARLY, supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK):
             violations.append(FieldViolation("kind", "must be REPORT_KIND_YEARLY or REPORT_KIND_MONTHLY_FEEDBACK"))
+        violations.extend(_also_formats_violations(request))
         if request.kind == supervision_pb2.REPORT_KIND_YEARLY and request.month:
             # Ignoring it would hand back the whole year to a caller who asked for one month.
             violations.append(FieldViolation("month", "a yearly report covers the whole year: leave month unset (0), "
@@ -143,7 +144,28 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
         else:
             document = await self._supervision().monthly_feedback(caller, month_of(request.year, request.month),
                                                                   request.department_code)
-        return await _rendered(document, request.format)
+        response = await _rendered(document, request.format)
+        for also in request.also_formats:
+            # The same document, read once: every file of one request says the same figures and generation time.
+            rendered = await _rendered(document, also)
+            response.also.add(content=rendered.content, content_type=rendered.content_type,
+                              file_name=rendered.file_name)
+        return response
+
+
+def _also_formats_violations(request: supervision_pb2.GenerateReportRequest) -> list[FieldViolation]:
+    """also_formats holds further formats only: one unknown, `format` again or one twice would answer a file the
+    caller cannot tell from another, or none."""
+    seen = {request.format}
+    for index, also in enumerate(request.also_formats):
+        if also not in _RENDERERS:
+            return [FieldViolation(f"also_formats[{index}]", "must be REPORT_FORMAT_HTML, REPORT_FORMAT_PDF or "
+                                                             "REPORT_FORMAT_CSV")]
+        if also in seen:
+            return [FieldViolation(f"also_formats[{index}]", f"{supervision_pb2.ReportFormat.Name(also)} is asked "
+                                                             "for already: name each format once")]
+        seen.add(also)
+    return []
 
 
 #: Each format's renderer, content type and file extension.

@@ -67,6 +67,10 @@ def provider_answers(figures: Figures) -> dict[str, int]:
     for parts, value in figures.breakdown("queries.served_to"):
         if parts.get("result") in PROVIDER_ANSWERS:
             answered[parts["resource"]] += value
+    # A BatchQuery answered in part (the provider not answering some keys) is ANSWERED and among queries.failed:
+    # counted once, as failed, not as an answer beside its failure.
+    for parts, value in figures.breakdown("queries.answered_in_part"):
+        answered[parts["resource"]] -= value
     return dict(answered)
 
 

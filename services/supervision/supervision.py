@@ -158,6 +158,9 @@ class Supervision:
         which gathered later figures and was stored first)."""
         duties.require_role(caller, (REVIEWER, ADMINISTRATOR), "compute supervision snapshots")
         require_authority(caller, "compute supervision snapshots")
+        if self._sessions is not None:  # an ended session's computation, its end not yet heard here (Redis lost it)
+            await self._sessions.still_theirs(caller, self._record_refused, "supervision.compute_snapshots",
+                                              month.label())
         now = self._clock()
         require_begun(month, now)
         rows = await self._sources.gather(month)

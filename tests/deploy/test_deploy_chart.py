@@ -125,11 +125,17 @@ def test_crd_objects_are_well_formed(rendered: dict[str, Variant]) -> None:
 
 
 def test_cert_manager_is_used_only_when_present(rendered: dict[str, Variant]) -> None:
-    """mtls.provider auto: Certificates with the cert-manager API, mounted Secrets without it."""
+    """mtls.provider auto: Certificates with the cert-manager API, mounted Secrets without it. mtls.provider
+    cert-manager on a cluster without its API rendered the Certificates all the same, and `helm install` stopped
+    on "no matches for kind Certificate", naming no value: the render now refuses it saying what to do."""
     assert rendered["intranet-cert-manager"].of_kind("Certificate")
     assert rendered["intranet"].of_kind("Certificate") == []
     assert rendered["extranet"].of_kind("Issuer") == []
-    forced = render_chart(user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}}))
+    forcing = user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}})
+    with pytest.raises(helm.HelmError, match=r"mtls.provider is cert-manager but the cluster serves no "
+                                             r"cert-manager.io/v1.*mtls.provider=secret.*--api-versions cert-manager"):
+        render_chart(forcing)
+    forced = render_chart(forcing, ("cert-manager.io/v1",))
     # + the CA and the web console's (it verifies the edge with the mesh CA)
     assert len([c for c in forced if c["kind"] == "Certificate"]) == len(COMPONENTS) + 2
 
@@ -254,6 +260,11 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
     # 63 characters"): a tag with a space, or of 64 characters, was any string.
     ("values-extranet.yaml", {"image": {"tag": "1.0 beta"}}, "/image/tag"),
     ("values-extranet.yaml", {"image": {"tag": "1" * 64}}, "/image/tag"),
+    # The gateway's Service's loadBalancerClass ("a qualified name", checked by the API server) was any string.
+    ("values-extranet.yaml", {"exposure": {"loadBalancer": {"loadBalancerClass": "Site LB"}}},
+     "/exposure/loadBalancer/loadBalancerClass"),
+    ("values-extranet.yaml", {"exposure": {"loadBalancer": {"loadBalancerClass": "example.gov.cn/"}}},
+     "/exposure/loadBalancer/loadBalancerClass"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -263,6 +274,13 @@ def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_t
     with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
         render_chart(user_values((file,), overrides))
 
+
+
+def test_a_load_balancer_class_reaches_the_gateways_service() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "exposure": {"loadBalancer": {"loadBalancerClass": "example.gov.cn/internal-vip"}}}))
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "govshare-gateway"]
+    assert service["spec"]["loadBalancerClass"] == "example.gov.cn/internal-vip"
 
 
 @pytest.mark.parametrize(("overrides", "path"), [
@@ -456,6 +474,38 @@ def test_a_pod_label_of_the_charts_own_fails_the_render_naming_it(overrides: dic
     Service, NetworkPolicies and PDB."""
     with pytest.raises(helm.HelmError, match=message):
         render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+HOLIDAYS = '[2027]\nholidays = ["2027-01-01"]\nworkdays = []\n'
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"components": {"query": {"podAnnotations": {"prometheus.io/port": "9000"}}}},
+     r'components\.query\.podAnnotations: prometheus\.io/port is an annotation the chart sets \(here "9464"; '
+     r"Prometheus scrapes the pods by it: set metrics\.annotations=false"),
+    ({"config": {"holidays": HOLIDAYS}, "components": {"catalog": {"podAnnotations": {"checksum/holidays": "x"}}}},
+     r"components\.catalog\.podAnnotations: checksum/holidays is an annotation the chart sets \(here \"[0-9a-f]{64}\"; "
+     r"it rolls the pods when config\.holidays changes\)"),
+])
+def test_a_pod_annotation_of_the_charts_own_fails_the_render_naming_it(overrides: dict, message: str) -> None:
+    """podAnnotations were written after the chart's own annotations: the same key twice in the pod template, so
+    `prometheus.io/port` of a site's sent Prometheus to a port nothing listens at, and a `checksum/holidays` kept
+    the pods from rolling when config.holidays changed, without a word. The render now refuses the key; one the
+    chart does not set there is the site's (test_a_pod_annotation_the_chart_does_not_set_there_is_the_sites)."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+def test_a_pod_annotation_the_chart_does_not_set_there_is_the_sites() -> None:
+    """Prometheus's with metrics.annotations false, the holidays' checksum on the edge, which reads no holidays."""
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "metrics": {"annotations": False}, "config": {"holidays": HOLIDAYS},
+        "components": {"query": {"podAnnotations": {"prometheus.io/port": "9000"}},
+                       "gateway": {"podAnnotations": {"checksum/holidays": "site"}}}}))
+    annotations = {o["metadata"]["name"]: o["spec"]["template"]["metadata"].get("annotations", {})
+                   for o in objects if o["kind"] == "Deployment"}
+    assert annotations["govshare-query"]["prometheus.io/port"] == "9000"
+    assert annotations["govshare-gateway"] == {"checksum/holidays": "site"}
 
 
 @pytest.mark.parametrize(("labels", "path"), [
@@ -1166,6 +1216,7 @@ def test_a_setting_in_the_extra_env_of_a_process_that_never_reads_it_fails_the_r
     with open(CHART / "values.schema.json", encoding="utf-8") as f:
         extra_env = set(json.load(f)["definitions"]["nonSecretEnv"]["properties"])
     typed = {name for name in _typed_settings() if name.startswith("GOVSHARE_CONSOLE_")}
+    # Besides the typed ones: the boolean (the proxy's header name is console.clientAddressHeader's).
     assert (console_code & extra_env) - {"GOVSHARE_CONSOLE_TLS_CERT"} == typed | {"GOVSHARE_CONSOLE_SECURE_COOKIE"}
     with pytest.raises(helm.HelmError) as refused:
         render_chart(user_values(("values-extranet.yaml",), {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import helm_python as helm
 import pytest
 from chart_harness import (
+    CHART,
     RELEASE,
     Variant,
     containers,
@@ -191,3 +192,52 @@ def test_the_consoles_hosts_get_their_ingress_on_the_extranet_too() -> None:
                                        "secretName": "console-public-tls"}]
     assert "https://console.extranet.example.gov.cn/" in render_notes(values)
     assert not [o for o in render_chart(user_values(("values-extranet.yaml",))) if o["kind"] == "Ingress"]
+
+
+def test_behind_its_ingress_the_console_reads_the_browsers_address_from_the_proxys_header(variant: Variant) -> None:
+    """Failed sign-ins are counted per client address (ADDRESS_LOCKED), the console passing the browser's: behind
+    its Ingress the console set no GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER, so every browser's address was the
+    ingress controller pod's, inside GOVSHARE_SIGNIN_FORWARDERS, and no failed console sign-in was ever counted
+    against anyone. console.clientAddressHeader (X-Forwarded-For, what ingress-nginx sets) now gives it; "" sets
+    none; console.extraEnv may not set it a second time."""
+    _deployment, container = _console(variant)
+    assert env_of(container)["GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER"]["value"] == "X-Forwarded-For"
+    for header, expected in (("X-Real-IP", {"X-Real-IP"}), ("", set())):
+        values = user_values(("values-extranet.yaml",), {"console": {"clientAddressHeader": header}})
+        (deployment,) = [o for o in render_chart(values) if o["kind"] == "Deployment"
+                         and o["metadata"]["name"] == f"{RELEASE}-console"]
+        env = env_of(containers(pod_spec(deployment))[0])
+        assert {e["value"] for name, e in env.items() if name == "GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER"} == expected
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema({"console": {"clientAddressHeader": ""}})
+        for refused in ({"console": {"clientAddressHeader": "X-Forwarded-For: 1.2.3.4"}},
+                        {"console": {"extraEnv": {"GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER": "X-Real-IP"}}}):
+            with pytest.raises(helm.HelmError):
+                chart.validate_schema(refused)
+
+
+def test_the_notes_say_what_counting_failed_sign_ins_per_address_needs(rendered: dict[str, Variant]) -> None:
+    """Failed sign-ins are counted per client address, but the install said nothing of what that needs: with
+    externalTrafficPolicy Cluster, behind the gateway's Ingress, with GOVSHARE_SIGNIN_FORWARDERS at its default
+    (every private address, the intranet's clients among them) or a console anyone may reach and tell its
+    browser's address to, the count was silently void (or one sprayer locked every client out). The notes now say
+    which of these the values miss."""
+    extranet = render_notes(rendered["extranet"].values)
+    assert "keeps the clients' addresses (externalTrafficPolicy: Local)" in extranet
+    assert "WARNING: console.allowFrom is empty: any pod may reach the console and write the X-Forwarded-For" \
+        in extranet
+    assert "GOVSHARE_SIGNIN_FORWARDERS is its default" in extranet
+    intranet = render_notes(rendered["intranet"].values)
+    assert "the gateway sees the ingress controller's address for every client of its Ingress" in intranet
+    assert "counts against no one, as most of the intranet's do" in intranet
+    narrowed = render_notes(user_values(("values-extranet.yaml",), {
+        "exposure": {"loadBalancer": {"externalTrafficPolicy": "Cluster"}},
+        "config": {"extraEnv": {"GOVSHARE_SIGNIN_FORWARDERS": "10.244.0.0/16"}},
+        "console": {"allowFrom": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}]}}))
+    assert "WARNING: exposure.loadBalancer.externalTrafficPolicy is Cluster" in narrowed
+    assert "exposure.allowFrom's address blocks then meet the node's address" not in narrowed
+    fenced = render_notes(user_values(("values-extranet.yaml",), {"exposure": {
+        "allowFrom": [{"ipBlock": {"cidr": "10.100.0.0/16"}}], "loadBalancer": {"externalTrafficPolicy": "Cluster"}}}))
+    assert "exposure.allowFrom's address blocks then meet the node's address" in fenced
+    assert "GOVSHARE_SIGNIN_FORWARDERS is its default" not in narrowed
+    assert "console.allowFrom is empty" not in narrowed

@@ -226,6 +226,18 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
     # Filters: by actor department and by time.
     by_authority = await _events(platform, actor_department_code=authority)
     assert by_authority and {e.actor_department_code for e in by_authority} == {authority}
+    # Typed as an input method types it (full width, lower case, 〇 for zero): the same filter, and a page of one
+    # form goes on in another.
+    typed = authority.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)}).replace("０", "〇")
+    assert [e.id for e in await _events(platform, actor_department_code=typed)] == [e.id for e in by_authority]
+    pages, token = [], ""
+    for form in (typed, authority, f" {authority.lower()} "):
+        page = await _log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(
+            page_size=1, page_token=token, actor_department_code=form), metadata=platform.metadata("authority"),
+            timeout=10)
+        pages += [e.id for e in page.events]
+        token = page.next_page_token
+    assert len(by_authority) >= 3 and pages == [e.id for e in by_authority[:3]]
     future = timestamp_pb2.Timestamp()
     future.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     assert await _events(platform, start_time=future) == []

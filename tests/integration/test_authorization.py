@@ -1274,6 +1274,42 @@ async def test_a_retirement_closes_the_applications_nobody_reads(  # type: ignor
     assert [a.state for a in listed.applications if a.id == application.id] == [sh.APPLICATION_STATE_CLOSED]
 
 
+async def test_a_sweep_of_retired_resources_goes_on_past_one_it_cannot_read(env: Env) -> None:
+    """Closing the undecided applications of every retired resource (the sweep at every subscription, before the
+    figures are counted, before a department's retirement) stopped at the first resource whose entry could not be
+    read: every retired resource after it in code order kept its applications SUBMITTED. Each resource is tried;
+    the one that failed is named (sweep_retired), and close_retired raises its failure after closing the others."""
+    provider, user = await env.department(), await env.department()
+    first, second = sorted([await env.publish(provider), await env.publish(provider)], key=lambda e: e.code)
+    unread, closable = await env.submit(user, first), await env.submit(user, second)
+    retired = cat.Entry()
+    retired.CopyFrom(second)
+    retired.state = cat.ENTRY_STATE_RETIRED
+    retired.update_time.GetCurrentTime()
+
+    class Catalog:  # times out on the first resource; the second is retired; the others (other tests') are as stored
+        @staticmethod
+        async def get(code: str) -> cat.Entry | None:
+            if code == first.code:
+                raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE", "the catalog did not answer")
+            return retired if code == second.code else None
+
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        sharing = Sharing(store, Catalog(), None, env.settings)  # type: ignore[arg-type]
+        with pytest.raises(ServiceError) as caught:
+            await sharing.close_retired()
+        assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+        states = {a.id: a.state for a in [await store.get_application(unread.id),
+                                          await store.get_application(closable.id)] if a is not None}
+        assert states == {unread.id: sh.APPLICATION_STATE_SUBMITTED, closable.id: sh.APPLICATION_STATE_CLOSED}
+        closed, failed = await sharing.sweep_retired()
+        assert (closed, list(failed)) == (0, [first.code])
+    finally:
+        await store.close()
+
+
 async def test_the_catalog_lookup_tells_of_every_subscription_and_change(env: Env) -> None:
     """What closes a retired resource's applications unread (RetiredClosing, watching EntryLookup): every confirmed
     subscription, the first at start, sweeps them all (None: events may have been missed), and each change event
@@ -1917,8 +1953,24 @@ async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # 
     _, fields, _ = await fails(adjust(sh.Grant(id=grant.id, quota=1, expire_time=timestamp(dt.timedelta(days=1))),
                                       "quota", "expire_time", reason=""), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["reason"], fields
+
+    async def told(since: timestamp_pb2.Timestamp) -> set[str]:
+        """The coordinated grants the authority's 审核员 is told a provider adjusted since (首页)."""
+        listed = await env.sharing.ListGrants(sh.ListGrantsRequest(provider_adjusted_after=since, page_size=1000),
+                                              metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+        return {g.id for g in listed.grants}
+
+    a_day_ago = timestamp(dt.timedelta(days=-1))
+    assert grant.id not in await told(a_day_ago)  # refused adjustments changed nothing
     narrower = await adjust(sh.Grant(id=grant.id, items=["birth_date"], quota=3,
                                      expire_time=timestamp(dt.timedelta(days=20))), "items", "quota", "expire_time")
+    # It was recorded in the history and the log alone, where nobody at the authority looks unprompted: the
+    # authority's 审核员 now finds it among the coordinated grants their providers adjusted since a time.
+    assert grant.id in await told(a_day_ago) and grant.id not in await told(timestamp(dt.timedelta(minutes=10)))
+    own = await env.submit(await env.department(), entry)  # another user's: this one's grant stays the decision's
+    own_grant = (await env.reply(provider, own.id)).grant
+    await adjust(sh.Grant(id=own_grant.id, quota=2), "quota")
+    assert own_grant.id not in await told(a_day_ago)  # the provider's own grant is the provider's to adjust
     assert narrower.grant.quota == 3 and narrower.grant.policy_version > grant.policy_version  # type: ignore[attr-defined]
     seen = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id),
                                              metadata=env.md(AUTHORITY), timeout=10)).application

@@ -164,8 +164,9 @@ async def catalog(base_settings: Settings) -> AsyncIterator[Client]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def intranet(base_settings: Settings) -> AsyncIterator[Client]:
     """The intranet deployment's catalog (same database here; separate clusters in production)."""
-    running, channel = await _start(base_settings.with_overrides(component="catalog", zone="intranet"))
-    yield Client(channel, CallerMetadata.of(base_settings))
+    settings = base_settings.with_overrides(component="catalog", zone="intranet")
+    running, channel = await _start(settings)
+    yield Client(channel, CallerMetadata.of(settings))
     await channel.close()
     await running.stop(0)
 
@@ -277,6 +278,87 @@ async def test_line_breaks_sent_as_a_browser_form_sends_them_count_and_compare_a
     assert (edited.version, edited.summary) == (2, lines.replace("\r\n", "\n"))
 
 
+async def test_reasons_and_mandate_changes_sent_as_a_browser_form_sends_them_count_and_keep_lf(
+        catalog: Client) -> None:
+    """The console's 退回理由, 撤销理由 and 职能变更 boxes send their line breaks as CRLF, as a browser's form does:
+    a text the page counted 2000 characters (console.js counts a line break once) was refused as 2004, one within
+    it was stored with CRLF, and a mandate change reported again from the API (LF) was recorded as a second
+    change, the department listed twice as overdue. They are counted, kept and matched with LF, as an entry's
+    text is."""
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    await catalog.submit(draft.code, owner)
+    long_text = "\r\n".join(["改" * 399] * 5) + "正"  # 2000 characters, line breaks counted once
+    returned = await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, long_text)
+    assert returned.return_reason == long_text.replace("\r\n", "\n")
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="不再发布：\r\n职能划转"),
+                             owner)).entry
+    assert retired.retire_reason == "不再发布：\n职能划转"
+    changed, idle = _stamp(dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)), department()  # idle: no update since
+    for description in (long_text, long_text.replace("\r\n", "\n")):  # from the console, then from the API
+        await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+            department_code=idle.department_code, description=description, change_time=changed), idle)
+    listed = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(
+        department_code=idle.department_code), idle)).updates
+    assert [u.description for u in listed] == [long_text.replace("\r\n", "\n")]
+
+
+async def test_free_text_holding_a_direction_override_is_refused_naming_the_field_and_where(catalog: Client) -> None:
+    """An entry's summary, a return reason and a mandate change's description took a right-to-left override as
+    sent (依据《<U+202E>例条》 shown reversed to the applicant, the reviewer and in the history, "Trojan Source"): each
+    is refused INVALID_ARGUMENT on its field, naming the character and where it is; CJK text, a full-width space and
+    line breaks are taken as before."""
+    owner = department()
+    _, fields, message = await fails(catalog.create(make_entry(owner.department_code, summary="全员人口\u202e信息")),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.summary"] and "character 5 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in message, message
+    draft = await catalog.create(make_entry(owner.department_code, summary="全员人口　身份信息\n户籍信息"))
+    await catalog.submit(draft.code, owner)
+    _, fields, message = await fails(catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "请补充\u200b摘要"),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"] and "character 4 is U+200B (ZERO WIDTH SPACE)" in message, message
+    _, fields, message = await fails(catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=owner.department_code, description="承接\u2067登记职能"), owner),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["description"] and "character 3 is U+2067 (RIGHT-TO-LEFT ISOLATE)" in message, message
+
+
+async def test_a_summary_stored_with_a_hidden_character_blocks_no_edit_that_leaves_it(
+        catalog: Client, base_settings: Settings) -> None:
+    """An entry stored before hidden formatting was refused, its summary holding a zero-width space, was refused
+    every UpdateEntry on entry.summary until that summary was cleaned, even a rename, even the console's form saved
+    with the summary as read: only an edit that changes the summary answers for it, told that the stored summary
+    holds the character; a summary cleaned is taken."""
+    owner = department()
+    published = await catalog.publish(make_entry(owner.department_code))
+    connection = await asyncpg.connect(base_settings.database_url)
+    try:  # stored as a release before the rule did
+        await connection.execute("UPDATE catalog.entry_versions SET summary = $2 WHERE code = $1",
+                                 published.code, "全员人口\u200b信息")
+    finally:
+        await connection.close()
+    renamed = await catalog.update(pb.Entry(code=published.code, name="人口基础信息（更名）"), ["name"], owner)
+    assert (renamed.version, renamed.name, renamed.summary) == (2, "人口基础信息（更名）", "全员人口\u200b信息")
+    as_read = pb.Entry()
+    as_read.CopyFrom(renamed)
+    for output_only in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by",
+                        "reviewed_by", "etag"):
+        as_read.ClearField(output_only)
+    as_read.legal_basis = "《政务信息资源共享管理暂行办法》第十条"
+    saved = await catalog.update(as_read, ["*"], owner)  # the console's form: every field, the summary as read
+    assert (saved.version, saved.legal_basis) == (2, "《政务信息资源共享管理暂行办法》第十条")
+    _, fields, message = await fails(catalog.update(pb.Entry(code=published.code, summary="全员人口\u200b基础信息"),
+                                                    ["summary"], owner), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.summary"] and "U+200B (ZERO WIDTH SPACE)" in message, message
+    assert "the stored summary holds it" in message, message
+    cleaned = await catalog.update(pb.Entry(code=published.code, summary="全员人口信息"), ["summary"], owner)
+    assert (cleaned.version, cleaned.summary) == (2, "全员人口信息")
+    # A new violation of a field the edit leaves is still refused: a name broken by the edit names its field.
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=published.code, name="人口\u200b信息"), ["name"], owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.name"]
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one
@@ -385,6 +467,30 @@ async def test_return_needs_a_reason_and_returned_entries_are_reworked(catalog: 
     resubmitted = await catalog.submit(draft.code, owner)
     assert (resubmitted.state, resubmitted.return_reason) == (pb.ENTRY_STATE_SUBMITTED, "")
     assert (await catalog.review(draft.code)).state == pb.ENTRY_STATE_PUBLISHED
+
+
+async def test_a_versions_returns_stay_readable_after_it_is_submitted_again(catalog: Client) -> None:
+    """A returned version is reworked in place and submitted again under its number, and its return_reason is
+    cleared: what the authority had asked for was then kept only in the catalog's trail (entry_events), which no
+    call reads. The provider's 编目员 resubmitting a second time, or the reviewer checking that the rework answered
+    the return, could not read it. GetEntry and ListEntryVersions now give the version's returns, oldest first,
+    with when and who, to the provider and the authority; other departments do not see them."""
+    owner, reader = department(), department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    asked = ["摘要不完整：\n请补充数据来源", "共享方式应为联机查询"]
+    for reason in asked:
+        await catalog.submit(draft.code, owner)
+        await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, reason)
+    await catalog.submit(draft.code, owner)
+    listed = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), owner)).versions
+    for seen in (await catalog.get(draft.code, owner), await catalog.get(draft.code, AUTHORITY), *listed):
+        assert (seen.version, seen.state, seen.return_reason) == (1, pb.ENTRY_STATE_SUBMITTED, "")
+        assert [r.reason for r in seen.returns] == asked
+        assert {r.returned_by.id for r in seen.returns} == {AUTHORITY_REVIEWER.system_id}
+        assert seen.returns[0].time.ToDatetime() <= seen.returns[1].time.ToDatetime()
+    await catalog.review(draft.code)
+    assert not (await catalog.get(draft.code, reader)).returns
+    assert [r.reason for r in (await catalog.get(draft.code, owner)).returns] == asked
 
 
 async def test_update_mask_is_required_and_checked(catalog: Client) -> None:

@@ -660,7 +660,8 @@ async def test_a_download_under_the_grant_unmasking_its_rows_stops_when_that_gra
     """Two grants of card_no for batch download: the longer-lived one unmasks it, the other does not. A download
     began under the first, the numbers whole; once that grant was revoked, the decision of the next page named the
     other, so the download went on masked, its second row unlike its first, under a grant its access record did not
-    name and whose quota it never counted, and ended complete. It stops, naming both grants."""
+    name and whose quota it never counted, and ended complete. It stops, naming both grants, and saying that the
+    first was revoked and why (it said NOT_GRANTED "revoked, expired, or narrowed", whichever it was)."""
     provider = GatedProvider(platform.credentials.systems["social"]["department"])
     async with _served(provider) as port:
         code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, sensitive=True)
@@ -668,8 +669,36 @@ async def test_a_download_under_the_grant_unmasking_its_rows_stops_when_that_gra
         masked = await _approved_download(platform, code, ["card_no"], days=300)
         stream, stopped = await _download_stopped_by_revoking(platform, provider, code, whole)
         assert whole.id in stopped.details() and masked.id in stopped.details()
+        assert "was revoked (救助对象核验已结束)" in stopped.details(), stopped.details()
+        info, _ = details_of(stopped)
+        assert info is not None and info.reason == "REVOKED", stopped.details()
         record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
-        assert (record.result, record.rows_sent) == (audit_pb2.ACCESS_RESULT_DENIED, 1)
+        assert (record.result, record.deny_reason, record.rows_sent) == (
+            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1)
+
+
+async def test_a_download_under_the_grant_unmasking_its_rows_stops_saying_the_grant_was_narrowed_to_leave_it_out(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """As above, the unmasking grant narrowed by its 审批人 to online queries instead of revoked: the download stops
+    METHOD_NOT_GRANTED, saying that grant no longer includes batch download, not "revoked, expired, or narrowed"."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"])
+    async with _served(provider) as port:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL, sensitive=True)
+        whole = await _approved_download(platform, code, ["card_no"], unmasked_items=("card_no",), methods=(
+            common.SHARE_METHOD_BATCH_DOWNLOAD, common.SHARE_METHOD_ONLINE_QUERY))
+        masked = await _approved_download(platform, code, ["card_no"], days=300)
+
+        async def narrow(grant_id: str) -> None:
+            await sharing_pb2_grpc.SharingServiceStub(platform.channel).UpdateGrant(sharing_pb2.UpdateGrantRequest(
+                grant=sharing_pb2.Grant(id=grant_id, methods=[common.SHARE_METHOD_ONLINE_QUERY]),
+                update_mask=field_mask_pb2.FieldMask(paths=["methods"])),
+                metadata=platform.person("social", APPROVER), timeout=10)
+
+        _, stopped = await _download_stopped_by_revoking(platform, provider, code, whole, end=narrow)
+        assert whole.id in stopped.details() and masked.id in stopped.details()
+        assert "BATCH_DOWNLOAD" in stopped.details() and "revoked" not in stopped.details(), stopped.details()
+        info, _ = details_of(stopped)
+        assert info is not None and info.reason == "METHOD_NOT_GRANTED", stopped.details()
 
 
 async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revoked_though_another_grant_serves(  # type: ignore[no-untyped-def]
@@ -689,9 +718,12 @@ async def test_a_download_of_basic_items_a_grant_unmasked_stops_when_it_is_revok
 
 
 async def _revoked_while_downloading(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
-                                     unmasking: sharing_pb2.Grant) -> grpc.aio.UnaryStreamCall:
-    """An Export of card_no begun under ``unmasking`` (its first page whole), that grant revoked, a new download seen
-    masked (every replica knows by now), then ``provider`` let go on: the download, to be read on."""
+                                     unmasking: sharing_pb2.Grant,
+                                     end: Callable[[str], Awaitable[None]] | None = None
+                                     ) -> grpc.aio.UnaryStreamCall:
+    """An Export of card_no begun under ``unmasking`` (its first page whole), that grant revoked (or ended for the
+    download by ``end``), a new download seen masked (every replica knows by now), then ``provider`` let go on: the
+    download, to be read on."""
     def export() -> grpc.aio.UnaryStreamCall:
         return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
             query_pb2.ExportRequest(resource_code=code, items=["card_no"], purpose=WORK),
@@ -700,7 +732,7 @@ async def _revoked_while_downloading(platform, provider: GatedProvider, code: st
     stream = export()
     first = await stream.read()
     assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
-    await _revoke(platform, unmasking.id)
+    await (end or (lambda grant_id: _revoke(platform, grant_id)))(unmasking.id)
     for _ in range(100):
         if (await export().read()).rows[0].values["card_no"] != "card_no-1":
             break
@@ -712,11 +744,12 @@ async def _revoked_while_downloading(platform, provider: GatedProvider, code: st
 
 
 async def _download_stopped_by_revoking(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
-                                        unmasking: sharing_pb2.Grant
+                                        unmasking: sharing_pb2.Grant,
+                                        end: Callable[[str], Awaitable[None]] | None = None
                                         ) -> tuple[grpc.aio.UnaryStreamCall, grpc.aio.AioRpcError]:
     """:func:`_revoked_while_downloading`, which another grant of the department would serve: the download and what
     stopped it, no row sent after its first page."""
-    stream = await _revoked_while_downloading(platform, provider, code, unmasking)
+    stream = await _revoked_while_downloading(platform, provider, code, unmasking, end)
     with pytest.raises(grpc.aio.AioRpcError) as stopped:
         while (rest := await stream.read()) is not grpc.aio.EOF:
             assert not rest.rows, f"the download went on under another grant: {rest}"

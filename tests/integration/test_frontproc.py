@@ -447,7 +447,9 @@ async def test_a_row_the_department_database_cannot_send_is_that_records_answer_
     """One row the 前置机's database cannot send (FAILED_PRECONDITION RECORD_UNREADABLE) counted as the endpoint
     failing: queried a few times, it rested the endpoint for every caller (PROVIDER_UNAVAILABLE), and a
     BatchQuery holding its key failed whole. It is that record's FAILED_PRECONDITION, naming the department and
-    the resource, audited FAILED; the batch answers its other keys; the endpoint stays in use."""
+    the resource, audited FAILED; the batch answers its other keys, its record keeping that cause (it kept none:
+    the batch was ANSWERED alone, and supervision counted nothing against the department); the endpoint stays in
+    use."""
     people = list(persons(50))[10:14]
     bad, good = people[0]["citizen_id"], [person["citizen_id"] for person in people[1:]]
     stub = query_pb2_grpc.QueryServiceStub(platform.channel)
@@ -471,7 +473,8 @@ async def test_a_row_the_department_database_cannot_send_is_that_records_answer_
     assert [(result.found, bool(result.error)) for result in batch.results] == [(True, False), (False, True),
                                                                                (True, False)]
     assert dept.RESOURCE_CODE in batch.results[1].error and bad not in batch.results[1].error
-    assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
+    # Answered, with the cause of the key it could not send kept, as its Query's is: the department's to fix.
+    assert await _audit_cause(platform, batch.audit_id) == ("ANSWERED", "RECORD_UNREADABLE")
     # The DBA fixes the row: it answers (nothing of the failure was cached).
     assert (await _query(platform, bad)).values["citizen_id"]
 

@@ -46,7 +46,7 @@ async def test_past_its_cap_a_heavy_read_is_refused_at_once_and_the_rest_is_serv
                                             db_listing_timeout_ms=60_000)
     running = await start_server(settings, create_component(settings))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    stub, metadata = catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(base_settings).metadata(AUTHORITY)
+    stub, metadata = catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(settings).metadata(AUTHORITY)
     holder = await asyncpg.connect(database_url)
     try:
         transaction = holder.transaction()

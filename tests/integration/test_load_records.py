@@ -251,6 +251,54 @@ async def test_a_person_given_twice_in_a_file_is_the_later_lines_rejection_namin
     assert [version.values["name"] for version in await _history(platform, person)] == ["杨八"]
 
 
+async def test_a_record_corrected_below_its_rejected_line_is_loaded_not_refused_as_a_repeat(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A data officer who finds a record rejected adds the corrected record below it in the same file, and loads the
+    file again: the corrected line was refused 'repeats line 2 of the file', a line the platform had not loaded, and
+    the person stayed without a record. A repeat is of a line the platform took; a rejected one is no record."""
+    person, other = _citizen_id("19730505", False), _citizen_id("19740606", True)
+    path = tmp_path / "corrected.csv"
+    path.write_text(f"{HEADER}\n{person},周五,男,汉族,1973-05-05,正常,\n{other},吴六,男,汉族,1974-06-06,正常,\n"
+                    f"{person},周五,女,汉族,1973-05-05,正常,\n{person},周伍,女,汉族,1973-05-05,正常,\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("line 2: sex: 男 differs"), done.stderr
+    assert lines[1:] == ["line 5: citizen_id: repeats line 4 of the file", _without_addresses(path, 2)]
+    assert [(v.values["name"], v.values["sex"]) for v in await _history(platform, person)] == [("周五", "女")]
+
+
+async def _history_or_none(platform, citizen_id: str) -> list[pb.RecordVersion]:  # type: ignore[no-untyped-def]
+    """_history, or [] when the platform holds no record of ``citizen_id``."""
+    try:
+        return await _history(platform, citizen_id)
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return []
+
+
+async def test_a_quote_left_open_is_said_with_the_lines_its_record_took_in(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A quote opened and not closed (a name typed "郑七) takes the lines after it into that value, up to the next
+    quote: the record was sent with lines 2 to 4 as its name and line 4's other values, and rejected 'name: must be
+    at most 64 characters; birth_date: 1977-03-03 differs from the date in citizen_id', while lines 3 and 4's
+    persons were neither loaded nor rejected, nothing saying where they went. The record is rejected without being
+    sent, saying which lines it ran over and why."""
+    a, b, c = _citizen_id("19750101", True), _citizen_id("19760202", True), _citizen_id("19770303", True)
+    path = tmp_path / "breaks.csv"
+    path.write_text(f"{HEADER}\n{a},\"郑七,男,汉族,1975-01-01,正常,\n{b},王八,男,汉族,1976-02-02,正常,\n"
+                    f"{c},\"李九,男,汉族,1977-03-03,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines()[0] == (
+        "line 2: the record runs from line 2 to line 4 (a value holds line breaks: a double quote opened and not "
+        "closed takes in the lines after it as part of that value, and they are not read as records): close the "
+        "quote, or remove the line breaks"), done.stderr
+    assert not await _history_or_none(platform, a)  # (its name holding lines 2 to 4 was sent before)
+
+
 async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_that_line(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A load that stopped after line 2 is resumed with --start-line 3, as its message says: the lines before it

@@ -100,7 +100,7 @@ async def catalog_server(base_settings: Settings) -> AsyncIterator[tuple[catalog
     settings = base_settings.with_overrides(component="catalog", zone="intranet", db_listing_timeout_ms=BUDGET_MS)
     running: RunningServer = await start_server(settings, create_component(settings))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    yield catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(base_settings), _department()
+    yield catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(settings), _department()
     await channel.close()
     await running.stop(0)
 
@@ -621,7 +621,7 @@ async def test_listings_read_the_replica_when_one_is_configured(base_settings: S
     running = await start_server(settings, create_component(settings))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     try:
-        stub, signer = catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(base_settings)
+        stub, signer = catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(settings)
         listed = await _list(stub, signer, department, 10)
         assert [e.code for e in listed.entries] == codes
         with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -241,8 +241,70 @@ async def test_a_record_that_lands_after_a_page_above_its_last_row_is_on_the_nex
         last = await listed(2, following.next_page_token)
         assert ([a.id for a in last.accesses], last.next_page_token) == ([third], "")
         assert later in [a.id for a in (await listed(10, "")).accesses]
+        # A page 2 naming the department as typed otherwise (full width, lower case) continues the same listing.
+        typed = department.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+        one = await listed(1, "", department.lower())
+        two = await listed(1, one.next_page_token, typed)
+        assert [a.id for a in (*one.accesses, *two.accesses)] == [a.id for a in (await listed(2, "")).accesses]
         # More landed than a page holds: pages of them only, in the order they landed, then the rest.
         other = credit_code_of(9_140_102)
+        newer, older = await record(20, other), await record(40, other)
+        page = await listed(1, "", other)
+        assert [a.id for a in page.accesses] == [newer]
+        landed = [await record(ago, other) for ago in (5, 12, 1)]
+        walked, token = [], page.next_page_token
+        while token:
+            page = await listed(1, token, other)
+            walked += [a.id for a in page.accesses]
+            token = page.next_page_token
+        assert walked == [*landed, older]
+    finally:
+        await pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer.name)
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.close()
+
+
+async def test_an_access_to_a_person_that_lands_after_a_page_above_its_last_row_is_on_the_next_page(
+        audit: AuditProcess) -> None:
+    """The persons' view lists by a call's start time too, and had ListAccesses' miss: a slow call to a person's
+    record, still running when the portal read a page, landed above that page's last row and no later page showed
+    it (the person was told of every access but that one). The next page now begins with it, each access is listed
+    once, and a call begun after the listing is the next listing's."""
+    person = citizen_id_of(9_140_003)
+    pool = await db.create_pool(audit.url, "query", min_size=1, max_size=2)
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=0, batch_max=10)
+    writer.start()
+    await store.hold_writer(writer.name, 600, writer.chain_id)
+    now = dt.datetime.now(dt.UTC)
+
+    async def record(seconds_ago: float, key: str = person) -> str:
+        return await writer.record(Access(
+            operation="Query", system_id="sys-late", department_code=audit.department, resource_code=RESOURCE,
+            key=key, keys=[], items=["name"], purpose="ADMINISTRATIVE_BASIS", purpose_text="", trace_id="",
+            time=now - dt.timedelta(seconds=seconds_ago), provider_department_code=audit.department,
+            result=ANSWERED))
+
+    def listed(size: int, token: str, who: str = person) -> Awaitable[audit_pb2.ListSubjectAccessesResponse]:
+        return audit.stub.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+            citizen_id=who, purpose=ASKED, page_size=size, page_token=token), metadata=audit.portal, timeout=30)
+
+    try:
+        first, second, third = [await record(ago) for ago in (10, 20, 30)]
+        page = await listed(2, "")
+        assert [a.id for a in page.accesses] == [first, second]
+        slow = await record(15)  # began between the two rows shown, ended after the page was read
+        await record(16, OTHER)  # another person's: not theirs to see
+        lower = await record(25)
+        later = await record(-60)  # a call begun after the listing: the next listing's
+        following = await listed(2, page.next_page_token)
+        assert [a.id for a in following.accesses] == [slow, lower]
+        last = await listed(2, following.next_page_token)
+        assert ([a.id for a in last.accesses], last.next_page_token) == ([third], "")
+        assert later in [a.id for a in (await listed(10, "")).accesses]
+        # More landed than a page holds: pages of them only, in the order they landed, then the rest.
+        other = citizen_id_of(9_140_004)
         newer, older = await record(20, other), await record(40, other)
         page = await listed(1, "", other)
         assert [a.id for a in page.accesses] == [newer]

@@ -633,6 +633,58 @@ async def test_a_grant_whose_every_item_the_catalog_dropped_serves_nothing_and_s
     assert reason(refusal) == "GRANT_LAPSED" and f"grant {grant.id}" in str(refusal.details())
 
 
+async def test_an_item_the_catalog_masks_from_now_on_is_masked_whichever_service_hears_it_first(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalogue update marks status sensitive (masked in full). Query and authorization each drop the entry when
+    they hear its change event: query heard it first, dropped its decisions and asked again, and authorization, which
+    had not heard it yet, decided on the version before, status unmasked; query kept that decision for its TTL and
+    the value went out whole. Here authorization never hears it (its entry copy lives its minute): query asks for a
+    decision on the version it answers with, and status comes back masked."""
+    user = mesh.department("masked-later")
+    key = list(mesh.persons)[5]
+    code, items, _ = await _granted_one_item(mesh, user, 4, "status")
+    status = mesh.persons[key]["status"]
+    assert (await query(mesh, user, code, key, WORK, ["status"])).values["status"] == status
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    masked = [cat.DataItem(**{**{f.name: getattr(i, f.name) for f, _ in i.ListFields()}, "sensitive": True,
+                              "mask_rule": "full"}) if i.machine_name == "status" else i for i in items]
+    await _republished(mesh, code, masked)
+    answered = await _asked_until(lambda: query(mesh, user, code, key, WORK, ["status"]),
+                                  lambda outcome: isinstance(outcome, query_pb2.QueryResponse)
+                                  and "status" in outcome.masked_items)
+    assert isinstance(answered, query_pb2.QueryResponse) and answered.values["status"] == "*" * len(status)
+
+
+async def test_a_resource_asked_of_before_it_was_published_is_answered_once_query_has_it(
+        mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A business system applied for a resource announced but not yet published: authorization, asked of its code,
+    kept "no such entry" for its copy's minute. Query heard the publish event, answered with the entry, and
+    authorization, not having heard it, refused NOT_FOUND a resource the catalog lists, for that minute. Here
+    authorization never hears it: query's Check names the version it answers with, and authorization asks again."""
+    user = mesh.department("announced")
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 5:06d}"
+    items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "status")]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(mesh.channels["catalog"])
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry(
+        code, "人口信息（待发布）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items, "population",
+        common.SHARE_TYPE_CONDITIONAL, [ONLINE], share_condition="用于法定职责范围内的业务办理")),
+        metadata=mesh.md(mesh.authority), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=mesh.md(mesh.authority), timeout=10)
+    early = await refused(mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(resource_code=code, items=["status"], purposes=[
+            common.PURPOSE_TYPE_WORK_REFERENCE], purpose_text="窗口办件", basis="职责", methods=[ONLINE], quota=10)),
+        metadata=mesh.md(user), timeout=10))
+    assert early.code() == grpc.StatusCode.NOT_FOUND, early
+    monkeypatch.setattr(mesh.servers["authorization"].component._entries._cache, "on_event",  # type: ignore[attr-defined]
+                        lambda _payload: None)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=mesh.md(person_of(mesh.authority, REVIEWER)), timeout=10)
+    key = list(mesh.persons)[5]
+    answered = await query(mesh, user, code, key, WORK)
+    assert set(answered.values) == {"citizen_id", "name"}, answered
+
+
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
     """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
     naming no items was answered under it, its id in the access record and the call counted against its quota."""
@@ -912,15 +964,18 @@ async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbe
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
     """A department's 前置机 shares 联系电话, which its catalog entry masks by the phone rule. A desk claims the number
     as a form prints it (138 1234 5678, 138-1234-5678, +86 138…): it was 不一致 of the record's 13812345678, a blank
-    between digits counting. It is 一致; another number, or the same grouping of another item, is not."""
+    between digits counting. It is 一致; another number, or the same grouping of another item, is not. So is a number
+    the entry does not mask, named a 电话 (it was 不一致: the phone rule, which marked a phone item, masks only)."""
     code = f"202001/{mesh.rng.randrange(1, 10**6):06d}"
     items = [cat.DataItem(name="受理编号", machine_name="case_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           identifier=cat.IDENTIFIER_KIND_TEXT),
              cat.DataItem(name="联系电话", machine_name="contact_phone", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                           sensitive=True, mask_rule="phone"),
-             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20)]
+             cat.DataItem(name="备注", machine_name="remark", data_type=cat.DATA_TYPE_CHARACTER, length=20),
+             cat.DataItem(name="受理窗口电话", machine_name="office_phone", data_type=cat.DATA_TYPE_CHARACTER,
+                          length=20)]
     record = provider_pb2.Record(key="SL-0001", values={"case_no": "SL-0001", "contact_phone": "13812345678",
-                                                        "remark": "13812345678"})
+                                                        "remark": "13812345678", "office_phone": "0571-87654321"})
     async with front_end([record], mesh.provider.department_code, [item.machine_name for item in items]) as target:
         new = entry(code, "社会救助申请联系信息", cat.CATEGORY_THEME, "社会保障", mesh.provider, items, "cases",
                     common.SHARE_TYPE_UNCONDITIONAL, [ONLINE])
@@ -933,6 +988,12 @@ async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh:
     assert [item["contact_phone"] for item in outcomes] == [query_pb2.VERIFY_OUTCOME_MATCH] * 3 + [
         query_pb2.VERIFY_OUTCOME_MISMATCH]
     assert {item["remark"] for item in outcomes} == {query_pb2.VERIFY_OUTCOME_MISMATCH}
+    # A number the catalog does not mask (the window's public line, no mask rule allowed) is read so by its name.
+    office = [(await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=code, key="SL-0001", claims={"office_phone": claimed}, purpose=CHECK),
+        metadata=mesh.md(mesh.other), timeout=10)).outcomes["office_phone"]
+        for claimed in ("(0571) 8765 4321", "0571 8765 4322")]
+    assert office == [query_pb2.VERIFY_OUTCOME_MATCH, query_pb2.VERIFY_OUTCOME_MISMATCH]
 
 
 async def test_a_verification_refuses_a_claim_too_long_to_be_a_value_before_reading_it(mesh: Mesh) -> None:
@@ -1167,7 +1228,10 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
 
     And a call it fails is given back to its grant's quota: it was counted before the record was read and kept,
     so every retry of a call the provider could not answer (the SDK retries UNAVAILABLE up to eight times) used up
-    the quota with nothing answered."""
+    the quota with nothing answered.
+
+    A BatchQuery holding a key already in the record cache failed whole with the others: that key is answered, each
+    other told (its error) that the platform's service did not answer, and given back to the quota."""
     async with running_mesh(base_settings, embedded) as world:
         user = world.department("quota-unanswered")
         code = world.codes["population"]
@@ -1181,10 +1245,28 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
         await world.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
             metadata=world.md(person_of(world.provider, APPROVER)), timeout=10)
+        batcher = world.department("batch-unanswered")
+        await approved(world, batcher, code, ["birth_date"], quota=3)
+        at_hand, other = list(world.persons)[2:4]
+
+        def batch(*keys: str) -> Awaitable[query_pb2.BatchQueryResponse]:
+            return world.query.BatchQuery(query_pb2.BatchQueryRequest(
+                resource_code=code, keys=list(keys), items=["birth_date"], purpose=WORK),
+                metadata=world.md(batcher), timeout=10)
+
+        assert (await batch(at_hand)).results[0].found  # 1 of 3 calls; its record is cached
         await world.servers["foundation"].stop(0)
         for key in list(world.persons)[:2]:  # the second is counted only if the first was given back
             unanswered = await refused(query(world, user, code, key, WORK, ["birth_date"]))
             assert reason(unanswered) == "PROVIDER_UNAVAILABLE", unanswered.details()
+        answered_in_part = await batch(at_hand, other)  # 3 of 3, the unanswered key given back
+        partial, partial_id = answered_in_part.results, answered_in_part.audit_id
+        assert partial[0].found and partial[0].values["birth_date"] == world.persons[at_hand]["birth_date"]
+        assert not partial[1].found and partial[1].error.startswith(
+            f"the platform's foundation data service does not answer for resource {code}"), partial[1]
+        assert "127.0.0.1" not in partial[1].error and other not in partial[1].error
+        whole = await batch(at_hand)
+        assert whole.results[0].found  # fits the quota only with the unanswered key given back
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
                                   metadata=world.md(world.other), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as failure:
@@ -1196,9 +1278,16 @@ async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_cost
                                     metadata=world.md(world.other), timeout=30)
         listed = await world.audit.ListAccesses(audit_pb2.ListAccessesRequest(
             department_code=world.other.department_code), metadata=world.md(world.authority), timeout=10)
+        batches = await world.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=batcher.department_code), metadata=world.md(world.authority), timeout=10)
     record = next(r for r in listed.accesses if r.id == audit_id_of(queried.value))
     assert record.result == audit_pb2.ACCESS_RESULT_FAILED and record.failure_reason == "FOUNDATION_UNAVAILABLE"
     assert not record.deny_reason
+    # The batch answered in part says so in its record, with the cause a Query of its other key keeps (the
+    # platform's service here: not counted against the department); the one answered whole keeps none.
+    outcomes = {r.id: (r.result, r.failure_reason) for r in batches.accesses}
+    assert outcomes[partial_id] == (audit_pb2.ACCESS_RESULT_ANSWERED, "FOUNDATION_UNAVAILABLE"), outcomes
+    assert outcomes[whole.audit_id] == (audit_pb2.ACCESS_RESULT_ANSWERED, "")
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and reason(failure.value) == "PROVIDER_UNAVAILABLE"
     message = failure.value.details()
     assert world.market.department_code in message and world.codes["entities"] in message, message
@@ -1298,6 +1387,40 @@ async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values
                                                 metadata=mesh.md(party), timeout=10)).dispute
         assert (whole.key, whole.claimed_value, whole.evidence, whole.answer) == (
             key, "欧阳娜娜", "户口簿第2页：欧阳娜娜", "已更正为欧阳娜娜")
+
+
+async def test_a_disputes_text_of_several_lines_is_kept_with_lf_and_one_of_hidden_characters_refused(
+        mesh: Mesh) -> None:
+    """The console's 疑义 boxes (证据, 答复) send their line breaks as CRLF, as a browser's form does: the evidence and
+    the answer were stored with them, each line break counted twice against their limits (console.js counts it
+    once), and read back unlike the same text sent through the API. They are kept with LF. An evidence or an answer
+    holding a right-to-left override showed the other party another text than the one stored: refused naming the
+    field and the character. Blanks around them (`" 登记无误 "`, a full-width space typed with a Chinese input method)
+    were stored as sent, where every other free text is trimmed: they are trimmed."""
+    key = list(mesh.persons)[4]
+    code = mesh.codes["population"]
+    reporter = mesh.department("lines")
+    approver = mesh.md(person_of(mesh.provider, APPROVER))
+    await query(mesh, reporter, code, key, ADMIN, ["name"])
+    overridden = await refused(mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(
+        dispute=dispute_pb2.Dispute(resource_code=code, key=key, item="name", claimed_value="欧阳娜娜",
+                                    evidence="户口簿第\u202e页2")), metadata=mesh.md(reporter), timeout=10))
+    assert overridden.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(overridden) == {"dispute.evidence"}
+    assert "character 5 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in overridden.details(), overridden.details()
+    evidence = " 户口簿第2页\r\n派出所证明\u3000"
+    reported = (await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="欧阳娜娜", evidence=evidence)),
+        metadata=mesh.md(reporter), timeout=10)).dispute
+    assert reported.evidence == "户口簿第2页\n派出所证明"
+    overridden = await refused(mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
+        id=reported.id, answer="经核查\u2066登记无误"), metadata=approver, timeout=10))
+    assert overridden.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(overridden) == {"answer"}
+    assert "character 4 is U+2066 (LEFT-TO-RIGHT ISOLATE)" in overridden.details(), overridden.details()
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
+        id=reported.id, answer=" 经核查：\r\n1. 户籍档案\r\n2. 登记无误 \r\n"), metadata=approver, timeout=10)
+    seen = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.id),
+                                           metadata=mesh.md(reporter), timeout=10)).dispute
+    assert (seen.evidence, seen.answer) == ("户口簿第2页\n派出所证明", "经核查：\n1. 户籍档案\n2. 登记无误")
 
 
 async def test_a_dispute_is_read_by_the_persons_whose_work_it_is(mesh: Mesh) -> None:

@@ -106,18 +106,25 @@ async def test_a_failure_counts_against_the_provider_only_when_it_was_the_provid
     """Every FAILED call counted as the provider's failure (availability, DATA_NOT_PROVIDED): the platform's own
     foundation service down, or callers that gave up, marked the department down for what it could not help.
     The record keeps the cause; only its 前置机 not answering and its database not sending a record count, as do
-    records from before causes were kept; the rest is ``queries.failed_other`` by reason."""
+    records from before causes were kept; the rest is ``queries.failed_other`` by reason.
+
+    A BatchQuery answered in part (the keys at hand answered, the provider not answering the others) is ANSWERED
+    with its failure's cause: it was counted nowhere, so a 前置机 that failed every batch with a cached key never
+    lost availability. It counts as a failed call by the same rule; an ANSWERED record without a cause does not."""
     month = Month(2026, 6)
     template = next(rows(1, month.start + dt.timedelta(days=2), month.start + dt.timedelta(days=3)))
     result, reason = COLUMNS.index("result"), COLUMNS.index("deny_reason")
-    causes = {"PROVIDER_UNAVAILABLE": 2, "RECORD_UNREADABLE": 1, "": 1, "FOUNDATION_UNAVAILABLE": 4,
-              "CANCELLED": 3, "AUTHORIZATION_UNAVAILABLE": 1, "INTERNAL": 1}
+    causes = {("FAILED", "PROVIDER_UNAVAILABLE"): 2, ("FAILED", "RECORD_UNREADABLE"): 1, ("FAILED", ""): 1,
+              ("FAILED", "FOUNDATION_UNAVAILABLE"): 4, ("FAILED", "CANCELLED"): 3,
+              ("FAILED", "AUTHORIZATION_UNAVAILABLE"): 1, ("FAILED", "INTERNAL"): 1,
+              ("ANSWERED", "PROVIDER_UNAVAILABLE"): 2, ("ANSWERED", "RECORD_UNREADABLE"): 1,
+              ("ANSWERED", "FOUNDATION_UNAVAILABLE"): 1, ("ANSWERED", ""): 3}
     written = []
-    for cause, n in causes.items():
+    for (outcome, cause), n in causes.items():
         for _ in range(n):
             row = list(template)
             row[0], row[COLUMNS.index("provider_department_code")] = uuid.uuid4().hex, "fail_p"
-            row[result], row[reason] = "FAILED", cause
+            row[result], row[reason] = outcome, cause
             written.append(tuple(row))
     async with store._pool.acquire() as conn:
         await insert(conn, iter(written))
@@ -125,11 +132,13 @@ async def test_a_failure_counts_against_the_provider_only_when_it_was_the_provid
         mine = {(f.name, f.dimension): f.value
                 for f in await figures.department_figures(store, month.start, month.end, now=now)
                 if f.department_code == "fail_p"}
-        assert mine[("queries.served", "")] == 13
-        assert mine[("queries.failed", "")] == 4, mine
-        assert mine[("queries.failed_other", "")] == 9
-        assert mine[("queries.failed_other", "reason=FOUNDATION_UNAVAILABLE")] == 4
+        assert mine[("queries.served", "")] == 20
+        assert mine[("queries.failed", "")] == 7, mine
+        assert mine[("queries.failed_other", "")] == 10
+        assert mine[("queries.failed_other", "reason=FOUNDATION_UNAVAILABLE")] == 5
         assert mine[("queries.failed_other", "reason=CANCELLED")] == 3
+        # The batches answered in part that failed through the provider: answered once, as failed (supervision).
+        assert mine[("queries.answered_in_part", "resource=" + template[COLUMNS.index("resource_code")])] == 3
 
 
 async def test_an_audit_connection_the_server_closed_while_idle_is_replaced_before_a_batch(

@@ -33,6 +33,7 @@ from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token
+from services.runtime.workdays import CHINA
 
 PORTAL = DemoDepartment("sub_portal", "测试政务服务门户管理局", "政务服务门户", 911)
 PROVIDER = DemoDepartment("sub_provider", "测试人口信息提供局", "前置机", 912)
@@ -314,6 +315,12 @@ async def test_a_revoked_confidential_grant_withholds_nothing_after_its_revocati
     await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
         grant_id=closed.id, confidential=True, release_time=_stamp(later), reason="在办案件"),
         metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    # The grant's history says the release in Beijing time (as its 有效期至 reads), not the UTC instant.
+    history = (await parties.sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=closed.application_id),
+                                                    metadata=parties.md("sub_provider", APPROVER),
+                                                    timeout=10)).application.history
+    assert [e.note for e in history if e.action == "GRANT_CONFIDENTIALITY"] == [
+        f"保密至 {later.astimezone(CHINA):%Y-%m-%d %H:%M:%S}（北京时间）：在办案件"]
     await parties.sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=closed.id, reason="案件办结"),
                                       metadata=parties.md("sub_provider", APPROVER), timeout=10)
     # After the revocation, an access under the investigator's other grant, which is not confidential now.
@@ -497,5 +504,18 @@ async def test_a_first_generation_number_names_the_person_and_the_attempts_made_
     by_new = [(a.id, a.result) for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
     by_old = await parties.lookup("sub_portal", citizen_id=old)
     assert [(a.id, a.result) for a in by_old.accesses] == by_new
+    # A portal's page 2 naming the person in another form than its page 1 (the old number, then the new one as an
+    # input method types it: full-width, a lower-case x) continues the same listing.
+    typed = person.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+    pages, token = [], ""
+    for form in (old, typed, f" {person.lower()}"):
+        page = await parties.audit.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+            citizen_id=form, purpose=ASKED, page_size=1, page_token=token), metadata=parties.md("sub_portal"),
+            timeout=10)
+        pages += [(a.id, a.result) for a in page.accesses]
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == by_new[:3] and len(pages) >= 2
     assert by_new[:2] == [(answered.audit_id, audit_pb2.ACCESS_RESULT_ANSWERED),
                           (attempt, audit_pb2.ACCESS_RESULT_INVALID)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import re
 import sys
 
 import asyncpg
@@ -623,6 +624,35 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     assert any(font.endswith("NotoSansSC") or "NotoSansSC" in font for font in _pdf_fonts(pdf.content))
 
 
+async def test_a_report_in_several_formats_is_one_reading_of_the_snapshots(month_run) -> None:  # type: ignore[no-untyped-def]
+    """`govshare report --format html,pdf` asked for each format apart: a month recomputed between the two calls
+    (the hourly schedule, a 管理员's recomputation) gave an HTML and a PDF of two generation times and two sets of
+    figures. also_formats answers every format of one reading in one call; a format named twice is refused."""
+    w, month, _ = month_run
+    response = await w.supervision.GenerateReport(sup.GenerateReportRequest(
+        kind=sup.REPORT_KIND_YEARLY, year=month.year, department_code=P.code, format=sup.REPORT_FORMAT_HTML,
+        also_formats=[sup.REPORT_FORMAT_PDF, sup.REPORT_FORMAT_CSV]), metadata=w.md(P), timeout=60)
+    assert [response.file_name, *(f.file_name for f in response.also)] == [
+        f"yearly-{month.year}-{P.code}.{extension}" for extension in ("html", "pdf", "csv")]
+    assert [f.content_type for f in response.also] == ["application/pdf", "text/csv; charset=utf-8"]
+    html, pdf, csv = (response.content.decode("utf-8"), _pdf_text(response.also[0].content),
+                      response.also[1].content.decode("utf-8-sig"))
+    generated = re.search(r"生成时间：([0-9-]+ [0-9:]+)", html)
+    assert generated is not None
+    assert f"生成时间：{generated.group(1)}" in csv
+    assert "生成时间：" + generated.group(1).replace(" ", "") in pdf.replace(" ", "")
+    assert "资源被调用次数8" in pdf
+    for twice in ([sup.REPORT_FORMAT_HTML], [sup.REPORT_FORMAT_PDF, sup.REPORT_FORMAT_PDF]):
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await w.supervision.GenerateReport(sup.GenerateReportRequest(
+                kind=sup.REPORT_KIND_YEARLY, year=month.year, department_code=P.code, format=sup.REPORT_FORMAT_HTML,
+                also_formats=twice), metadata=w.md(P), timeout=60)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, bad_request = details_of(bad.value)
+        assert [v.field for v in bad_request.field_violations] == [f"also_formats[{len(twice) - 1}]"]
+        assert "is asked for already" in bad_request.field_violations[0].description
+
+
 async def test_a_reports_violation_names_the_business_system(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     page = (await _report(w, U, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year,
@@ -981,6 +1011,11 @@ async def test_govshare_report_writes_html_and_pdf(month_run, tmp_path) -> None:
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"yearly-{month.year}-{P.code}.html", f"yearly-{month.year}-{P.code}.pdf"]
     assert "资源被调用次数8" in _pdf_text((tmp_path / files[1]).read_bytes())
+    # Both files of one reading (one GenerateReport call): the same generation time.
+    generated = re.search(r"生成时间：([0-9-]+ [0-9:]+)", (tmp_path / files[0]).read_text("utf-8"))
+    assert generated is not None
+    assert ("生成时间：" + generated.group(1).replace(" ", "")
+            in _pdf_text((tmp_path / files[1]).read_bytes()).replace(" ", ""))
 
 
 async def test_an_edge_without_supervision_serves_the_rest(platform, base_settings) -> None:  # type: ignore[no-untyped-def]

@@ -63,6 +63,10 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 #: GOVSHARE_HUNG_SECONDS of the shared platform: short, so that killing a hung process is seen in seconds.
 HUNG_SECONDS = 15
+#: GOVSHARE_DRAIN_GRACE_SECONDS of the platforms these tests stop (5 by default): every stop of `govshare up` waits
+#: it out twice, the edge's drain and then the services' NOT_SERVING notice; 2 s still lets the calls in flight
+#: finish (test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load's Ctrl-C under load).
+DRAIN_GRACE_SECONDS = "2"
 
 
 def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
@@ -113,7 +117,11 @@ def _ctrl_c_under_load(process: subprocess.Popen, base: int, data_dir: Path) -> 
     for caller in callers:
         caller.start()
     try:
-        time.sleep(2)
+        # Once the callers are answered (a bound on waiting: the outcomes say if they never are), the Ctrl-C.
+        deadline = time.monotonic() + 60
+        while (outcomes.count("ok") < len(callers) and any(caller.is_alive() for caller in callers)
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         os.killpg(process.pid, signal.SIGINT)
         for caller in callers:
             caller.join(timeout=60)
@@ -179,7 +187,8 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
       the signal now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
-    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
+    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path,
+                      env={"GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS})
     second: subprocess.Popen | None = None
     outcomes: list[str] = []
     try:
@@ -203,7 +212,8 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         metrics = free_port_base(start=26000)
         moved = free_port_base(start=base + PORT_BLOCK)
         second = _start_up(data_dir, moved, tmp_path / "second.log", tmp_path, new_session=True,
-                           env={"GOVSHARE_METRICS_PORT": str(metrics)}, persons=300)
+                           env={"GOVSHARE_METRICS_PORT": str(metrics),
+                                "GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS}, persons=300)
         banner = _wait_for_banner(second, tmp_path / "second.log")
         assert (f"--persons 300 is loaded on a data directory's first start only: {data_dir} keeps the 200 persons "
                 "it was seeded with") in banner
@@ -302,7 +312,9 @@ def _query_the_demo_frontproc_as_its_docs_do(credentials: Path, workdir: Path) -
 def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
     """`kill -INT` on the launcher alone (a service manager, `pkill -INT -f 'up --port N'`) while it waited for its
     services: the signal only set a flag, read once the platform was up, so it went on starting (a service that
-    never got ready held it for READY_TIMEOUT) and stopped after printing its banner."""
+    never got ready held it for READY_TIMEOUT) and stopped after printing its banner. Then the services it had
+    started were stopped with SIGTERM, and each one serving waited out its drain's notice (~5 s) for callers there
+    were none of (nobody had been given an address): they stop at once, without a drain."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up5-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     log = tmp_path / "up.log"
@@ -319,6 +331,7 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
         text = log.read_text(encoding="utf-8", errors="replace")
         assert "Ctrl-C stops everything" not in text and "seeding demo data" not in text
         assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert "draining: NOT_SERVING" not in text, "a service of a start interrupted waited out its drain"
         assert process.returncode != 0
         deadline = time.monotonic() + 60
         while any(_running(pid) for pid in children) and time.monotonic() < deadline:
@@ -327,6 +340,38 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
     finally:
         if process.poll() is None:
             _stop(process)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+def test_a_hangup_of_the_launchers_terminal_stops_what_it_started(tmp_path: Path) -> None:
+    """The terminal `govshare up` ran in closed (or the ssh session it was started from dropped): SIGHUP, whose
+    default ended the launcher on the spot, its edge not drained, its connection.json left naming a platform gone
+    and the embedded PostgreSQL left running with no `govshare up` on its data directory. It stops as on SIGTERM
+    now. Sent once the embedded servers run (Redis's log exists: PostgreSQL started before it), which is enough:
+    the launcher's signal handling is the same until its banner and after."""
+    base = free_port_base()
+    data_dir = Path(f"/tmp/govshare-up6-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    log = tmp_path / "up.log"
+    process = _start_up(data_dir, base, log, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (data_dir / "redis.log").exists():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
+            time.sleep(0.1)
+        process.send_signal(signal.SIGHUP)
+        process.wait(timeout=120)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert process.returncode == 1, (process.returncode, text[-3000:])
+        assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert not (data_dir / "pg" / "postmaster.pid").exists(), "the embedded PostgreSQL was left running"
+        assert not (data_dir / "connection.json").exists()
+    finally:
+        if process.poll() is None:
+            _stop(process)
+        pid_file = data_dir / "pg" / "postmaster.pid"
+        if pid_file.exists():  # the parent's launcher, killed by the signal, left it running: stop it
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
@@ -431,7 +476,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     # The supervision process's own schedule is off, as in the chart: what computes the demo's month is then the
     # launcher once it has seeded (test_the_demo_month_is_computed_once_the_demo_is_seeded), not a timer.
     process = _start_up(data_dir, base, log, workdir, env={"GOVSHARE_HUNG_SECONDS": str(HUNG_SECONDS),
-                                                           "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": "0"})
+                                                           "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": "0",
+                                                           "GOVSHARE_DRAIN_GRACE_SECONDS": DRAIN_GRACE_SECONDS})
     running = Up(process, data_dir, base, log, workdir)
     try:
         _wait_for_banner(process, log)

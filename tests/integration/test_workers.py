@@ -17,6 +17,9 @@ from metrics_scrape import scrape
 from services.runtime.keys import PlatformKeys
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Each test stops its service with SIGTERM once checked: no caller to let go of, so no NOT_SERVING notice (5 s by
+#: default, every worker waiting it out before it exits).
+NO_DRAIN_GRACE = {"GOVSHARE_DRAIN_GRACE_SECONDS": "0"}
 
 
 
@@ -44,7 +47,7 @@ def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: Pla
     env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{free_port()}",
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
-                "GOVSHARE_WORKERS": "2",
+                "GOVSHARE_WORKERS": "2", **NO_DRAIN_GRACE,
                 # Where catalog delivers its administrative events (nothing listens: they wait in its outbox).
                 "GOVSHARE_AUTHORIZATION_TARGET": f"127.0.0.1:{free_port()}"})
     log = tmp_path / "serve.log"
@@ -81,7 +84,7 @@ def test_every_authorization_worker_serves_beside_the_jwks_listener(database_url
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
                 "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
-                "GOVSHARE_JWKS_LISTEN": f"127.0.0.1:{free_port()}", "GOVSHARE_WORKERS": "2",
+                "GOVSHARE_JWKS_LISTEN": f"127.0.0.1:{free_port()}", "GOVSHARE_WORKERS": "2", **NO_DRAIN_GRACE,
                 "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{free_port()}"})
     log = tmp_path / "serve.log"
     with log.open("w") as out:
@@ -112,7 +115,7 @@ def test_readiness_of_several_workers_is_one_sample_that_forgets_a_dead_worker(
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
                 "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
-                "GOVSHARE_WORKERS": "2", "GOVSHARE_METRICS_PORT": str(metrics),
+                "GOVSHARE_WORKERS": "2", **NO_DRAIN_GRACE, "GOVSHARE_METRICS_PORT": str(metrics),
                 "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{free_port()}"})
     log = tmp_path / "serve.log"
     with log.open("w") as out:

@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.client import run_verify_archive
+from services.query import archive as archive_module
 from services.query import audit, figures
 from services.query.archive import signed_bytes, verify_file, verify_files, write_file
 from services.query.audit import GENESIS, ChainChecker, chain_hash
@@ -294,6 +295,46 @@ async def test_an_archived_record_whose_chain_id_is_no_text_is_reported_not_a_tr
         assert verify_file(altered, [key.public_key()]) == (
             2, ["line 3: not an access record", "the records are not those the signature covers (digest differs)"])
     assert _verify_archive_cli(path, b"".join(altered), key) == 1
+
+
+async def test_an_archive_altered_to_hold_personal_data_or_a_long_text_is_reported_without_repeating_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """verify-archive named an altered record's chain, an export's access id, the header's partition, the trailer's
+    key id and record count as the file held them: a line edited to hold a 公民身份号码, a mobile number or a
+    megabyte of text had the auditor's terminal (and whatever it is copied into) repeat it. A name not of the
+    writer's form is described, never printed; the writer's own still are."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "access_log_202501.jsonl"
+    lines = (await archived_january(path, key)).splitlines(keepends=True)
+    citizen, mobile, long_text = "11010519491231002X", "13812345678", "张三" * 5000
+    for value in (citizen, mobile, long_text, f"chain-{citizen}"):
+        record = json.loads(lines[2])
+        record["chain_id"] = value
+        header = {**json.loads(lines[0]), "partition": value}
+        trailer = json.loads(lines[-1])
+        trailer["trailer"].update(key_id=value, rows=value)
+        altered = [json.dumps(header).encode() + b"\n", lines[1], json.dumps(record).encode() + b"\n",
+                   json.dumps(trailer).encode() + b"\n"]
+        _, problems = verify_file(altered, [key.public_key()], "access_log_202501")
+        closing = {**json.loads(lines[2]), "operation": audit.EXPORT_END, "key": value, "keys": ["", "", "1", "x"]}
+        tally = archive_module.ExportTally(openings={value}, vouched={value: (1, "x", "")})
+        problems += [*tally.problems(), audit.export_keys_problem({**closing, "kept_export_keys": (0, "")})]
+        assert len(problems) >= 6, problems
+        for problem in problems:
+            assert value not in problem and citizen not in problem and mobile not in problem, problem
+            assert len(problem) < 400, problem
+        assert any(f"not shown: a text of {len(value)} characters" in problem for problem in problems), problems
+        assert _verify_archive_cli(path, b"".join(altered), key) == 1
+        assert value not in capsys.readouterr().err
+    # verify-trail's checker names a chain of the log as the archive's does.
+    row = {**json.loads(lines[1]), "chain_id": citizen, "seq": 2}
+    assert ChainChecker().check(row) == ("chain <not shown: a text of 18 characters, not of the writer's form>: "
+                                         "expected record 1, found 2 (records are missing or were inserted)")
+    # The writer's own names are still named whole.
+    assert audit.shown_name("a" * 32) == "a" * 32
+    assert audit.shown_name("0f1e2d3c4b5a-0000000001") == "0f1e2d3c4b5a-0000000001"
+    assert audit.shown_name("access_log_202501") == "access_log_202501"
+    assert audit.shown_name(key_id(key.public_key())) == key_id(key.public_key())
 
 
 async def test_a_months_first_record_linking_to_no_hash_is_reported_not_a_traceback(tmp_path: Path) -> None:

@@ -391,3 +391,59 @@ def test_a_project_code_holding_an_invisible_character_is_refused_not_counted_em
     assert violation.field == "project_code", violation
     assert "invisible formatting characters (U+" in violation.description, violation.description
     rules.check_project_code("智慧政务（一期）")
+
+
+@pytest.mark.parametrize(("character", "name"), [
+    ("\u202e", "RIGHT-TO-LEFT OVERRIDE"), ("\u2066", "LEFT-TO-RIGHT ISOLATE"), ("\u200f", "RIGHT-TO-LEFT MARK"),
+    ("\u200b", "ZERO WIDTH SPACE"), ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"), ("\u00ad", "SOFT HYPHEN"),
+    ("\x1b", "a control character")])
+def test_free_text_holding_an_invisible_formatting_character_is_refused_naming_the_field_and_where(
+        character: str, name: str) -> None:
+    """A summary, a share condition, a legal basis, a return or retire reason and a mandate change's description
+    took a right-to-left override as sent: 依据《<U+202E>例条》 was shown to the applicant, the authority and in the
+    history as another text than the one stored, and a zero-width space made two equal-looking texts differ.
+    Each is refused on its field, saying which character and where; CJK text, full-width spaces, line breaks and
+    tabs are taken as they were."""
+    import datetime as dt
+
+    from console.errors import field_sentence
+
+    text = f"依据《{character}条例》"
+    said = f"character 4 is U+{ord(character):04X} ({name}): remove it"
+    violations = rules.validate_entry(entry(share_type=ShareType.CONDITIONAL, open_to_public=True, summary=text,
+                                            share_condition=text, legal_basis=text, open_condition=text), known)
+    assert [(v.field, v.description) for v in violations] == [
+        (f"entry.{field}", f"must not contain invisible formatting or control characters: {said}")
+        for field in ("summary", "share_condition", "legal_basis", "open_condition")]
+    now = dt.datetime.now(dt.UTC)
+    for refused in (lambda: rules.check_review("101001/000001", ReviewDecision.RETURN, f"请补充{text}"),
+                    lambda: rules.check_review("101001/000001", ReviewDecision.PUBLISH, text),
+                    lambda: rules.check_reason(text),
+                    lambda: rules.check_mandate_change(DEPARTMENT, f"承接{text}", now, now)):
+        with pytest.raises(ServiceError) as caught:
+            refused()
+        [violation] = caught.value.violations
+        assert violation.field in ("reason", "description") and violation.description.endswith(
+            f"U+{ord(character):04X} ({name}): remove it"), violation
+    assert field_sentence(violations[0].description).startswith(f"第 4 个字符（U+{ord(character):04X}）是看不见的")
+    plain = "依据《条例》第三条：\n1.\t全员人口　按月更新\r\n2. 𠮷野家"
+    assert violated(entry(share_type=ShareType.CONDITIONAL, open_to_public=True, summary=plain,
+                          share_condition=plain, legal_basis=plain, open_condition=plain)) == []
+    rules.check_review("101001/000001", ReviewDecision.RETURN, plain)
+    rules.check_reason(plain)
+    rules.check_mandate_change(DEPARTMENT, plain, now, now)
+
+
+def test_an_update_mask_naming_an_output_only_field_is_told_it_cannot_be_changed() -> None:
+    """UpdateEntry with update_mask ["submitted_by"] (or reviewed_by, returns) was told "unknown field
+    'submitted_by': expected one of name, summary, …", though the entry it had just read holds that field: every
+    field of Entry is either one an update may name or one it is told cannot be changed."""
+    from govshare.catalog.v1 import catalog_pb2
+
+    fields = [field.name for field in catalog_pb2.Entry.DESCRIPTOR.fields]
+    assert [name for name in fields if name not in (*rules.UPDATABLE_FIELDS, *rules.OUTPUT_ONLY_FIELDS)] == []
+    with pytest.raises(ServiceError) as refused:
+        rules.mask_paths(["summary", "submitted_by", "returns"])
+    assert [(v.field, v.description) for v in refused.value.violations] == [
+        ("update_mask.paths[1]", "submitted_by cannot be changed"),
+        ("update_mask.paths[2]", "returns cannot be changed")]

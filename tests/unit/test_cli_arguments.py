@@ -442,3 +442,24 @@ def test_a_comma_separated_flag_is_read_with_blanks_after_its_commas(
         cli.main([*arguments, "--gateway", "127.0.0.1:1", "--system-id", "s", "--secret", "x"])
     assert ended.value.code == 0, ended.value.code
     assert calls[0][keyword] == given
+
+
+@pytest.mark.parametrize("command", [["query", "102001/000001", "924103023250193249"],
+                                     ["verify", "101001/000001", "342322194911060454", "name=武文辉"]])
+def test_a_gateway_nothing_listens_at_is_told_to_start_or_point_at_the_platform(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """With the platform stopped (or another data directory's running), `govshare query` called the gateway its
+    demo credentials named and printed gRPC's "failed to connect to all addresses; … Connection refused" alone:
+    the newcomer read it as the platform failing. Its answer says what to do (a real refused connection here)."""
+    import json
+
+    from services.cli import main
+    from tests.free_ports import free_port
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--gateway", f"127.0.0.1:{free_port()}", "--system-id", "sys-x", "--secret", "s"])
+    assert done.value.code == 1
+    said = json.loads(capsys.readouterr().err)
+    assert said["status"] == "UNAVAILABLE" and "failed to connect" in said["message"], said
+    assert said["hint"].startswith("nothing listens at the gateway's address: start the platform (`govshare up`)")
+    assert "--data-dir or GOVSHARE_DATA_DIR" in said["hint"], said

@@ -231,3 +231,47 @@ def test_load_records_takes_gbk_by_the_name_the_help_gives_it(tmp_path: Path) ->
     assert {file_encoding(sheet, name) for name in ("gbk", "GBK", "gb2312", "cp936", "gb18030")} == {"gb18030"}
     with pytest.raises(FileProblem, match="gbk and gb2312 are read as gb18030"):
         file_encoding(sheet, "big5")
+
+
+def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
+    ignores it and answers the HTML alone: the command would write it and exit 0, the PDF missing without a word.
+    It writes what came, names what did not and how to get it, and exits 1."""
+    from concurrent import futures
+
+    import grpc
+
+    from govshare.authorization.v1 import token_pb2
+    from govshare.supervision.v1 import supervision_pb2
+    from services.supervision.report_client import run_report
+
+    def token(request: token_pb2.IssueTokenRequest, context: object) -> token_pb2.IssueTokenResponse:
+        return token_pb2.IssueTokenResponse(token="t")
+
+    def report(request: supervision_pb2.GenerateReportRequest, context: object
+               ) -> supervision_pb2.GenerateReportResponse:  # as before also_formats: the one format asked
+        return supervision_pb2.GenerateReportResponse(content=b"<html></html>", content_type="text/html",
+                                                      file_name="yearly-2026-platform.html")
+
+    def unary(function, request_type):  # type: ignore[no-untyped-def]
+        return grpc.unary_unary_rpc_method_handler(function, request_deserializer=request_type.FromString,
+                                                   response_serializer=lambda message: message.SerializeToString())
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("govshare.authorization.v1.TokenService",
+                                             {"IssueToken": unary(token, token_pb2.IssueTokenRequest)}),
+        grpc.method_handlers_generic_handler("govshare.supervision.v1.SupervisionService",
+                                             {"GenerateReport": unary(report, supervision_pb2.GenerateReportRequest)})))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        status = run_report(f"127.0.0.1:{port}", "sys-0000000000000000", "s", kind="yearly", year=2026, month=0,
+                            department="", formats=["html", "pdf", "csv"], out=tmp_path)
+    finally:
+        server.stop(None)
+    assert status == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["yearly-2026-platform.html"]
+    said = capsys.readouterr().err
+    assert "the platform answered only html" in said and "--format pdf,csv" in said, said

@@ -73,7 +73,7 @@ def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None
 def test_a_long_chart_label_is_cut_and_kept_whole_in_its_title() -> None:
     name = "市人力资源和社会保障局综合执法支队"
     svg = bar_chart([(name, 80.0)], maximum=100, title="得分")
-    assert f"<title>{name}: 80.0</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
+    assert f"<title>{name}: 80.00</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
 
 
 def test_the_bundles_log_entries_have_labels() -> None:
@@ -173,6 +173,14 @@ def test_the_foundation_refusals_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["NOT_A_SOURCE"] == "失败：非登记的数据来源"
     assert labels.ADMIN_RESULT["NO_AUTHORITATIVE_SOURCE"] == "失败：未指定权威来源"
     assert labels.ADMIN_RESULT["NOT_AUTHORITATIVE_SOURCE"] == "失败：非权威来源"
+
+
+def test_a_score_short_of_100_reads_on_its_bar_as_in_the_table() -> None:
+    """The 监督 chart wrote each score to one decimal, the table beside it to two: 99.99 read 100.0 on its bar, the
+    score of a department that missed nothing."""
+    svg = bar_chart([("市公安局", 99.99), ("市民政局", 100.0)], maximum=100, title="得分")
+    assert ">99.99</text>" in svg and "<title>市公安局: 99.99</title>" in svg and ">100.00</text>" in svg
+    assert ">100.0</text>" not in svg
 
 
 def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
@@ -629,6 +637,14 @@ def test_a_retired_entrys_page_says_why_it_was_retired() -> None:
         state=catalog_pb2.ENTRY_STATE_RETIRED, retire_reason="职能划转至市司法局")
     assert "<dt>撤销理由</dt><dd>撤销时未填写理由</dd>" in page(state=catalog_pb2.ENTRY_STATE_RETIRED)
     assert "撤销理由</dt>" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
+    # Every return of the version, with its time and reviewer (Entry.returns), not the latest reason alone.
+    from govshare.common.v1 import common_pb2
+    returned = page(state=catalog_pb2.ENTRY_STATE_SUBMITTED, returns=[
+        catalog_pb2.EntryReturn(reason="摘要过于简单", returned_by=common_pb2.Actor(display_name="李审核")),
+        catalog_pb2.EntryReturn(reason="请写明数据范围", returned_by=common_pb2.Actor(id="authority-system"))])
+    assert "退回记录（共 2 次）" in returned and "李审核" in returned and "authority-system" in returned
+    assert '<td>第 2 次</td>' in returned and '<span class="said">请写明数据范围</span>' in returned
+    assert "退回记录" not in page(state=catalog_pb2.ENTRY_STATE_PUBLISHED)
 
 
 def test_reworking_a_returned_version_shows_why_it_was_returned() -> None:
@@ -1022,12 +1038,43 @@ def test_a_grant_ending_soon_whose_every_item_lapsed_is_not_offered_for_extensio
     assert said not in home[home.index("grt-usable"):]
 
 
+def test_a_grant_ending_soon_that_coordination_gave_is_not_offered_for_extension() -> None:
+    """首页's 即将到期的授权 told the provider's 审批人 提供部门可在“授权”中延长有效期 of every grant, one the
+    authority's coordination decision gave too, whose extension UpdateGrant refuses (a later expire_time widens the
+    decision). Its row says the provider cannot extend it; the provider's own grant's row does not."""
+    from console.names import Resource
+    from console.pages import given_by_coordination
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.common.v1 import common_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    provider, authority = "11100000000000001X", "11100000000000002X"
+    decided = sharing_pb2.Grant(id="grt-decided", resource_code="101001/000001", items=["name"],
+                                state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                granted_by=common_pb2.Actor(id="p-1", department_code=authority))
+    own = sharing_pb2.Grant(id="grt-own", resource_code="101001/000001", items=["name"],
+                            state=sharing_pb2.GRANT_STATE_ACTIVE,
+                            granted_by=common_pb2.Actor(id="p-2", department_code=provider))
+    fixed = given_by_coordination([decided, own], {"101001/000001": Resource("人口", {}, provider)})
+    assert fixed == {"grt-decided"}
+    home = console.templates.get_template("home.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], may=lambda *_a: True, warn=2,
+        item_names={}, dept_names={}, res_names={}, names={}, current="/", show_ending=True, notice_days=30,
+        ending=[(decided, 10), (own, 12)], due=[], disputes=[], reviews=[], coordinate=[], overdue=[],
+        unanswered=[], conflicts=[], by_coordination=fixed)
+    said = "提供部门不能延长"
+    assert said in home[home.index("grt-decided"):home.index("grt-own")], home
+    assert said not in home[home.index("grt-own"):]
+
+
 def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
     """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
     and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
-    only refuse. The card now says so and offers 不予共享 alone; an open resource's card is unchanged."""
+    only refuse. The card now says so and offers 不予共享 alone (a retired resource's, closed with it, no decision
+    at all); an open resource's card is unchanged."""
     from console.names import Resource
-    from console.pages import closed_to_approval
+    from console.pages import closed_to_approval, ended_with_resource
     from govshare.authorization.v1 import sharing_pb2
     from govshare.catalog.v1 import catalog_pb2
     from govshare.common.v1 import common_pb2
@@ -1051,13 +1098,25 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "已调整为不予共享" in first and 'value="approve"' not in first and 'value="refuse"' in first
     assert 'value="approve"' in second and "已调整为不予共享" not in second
+    # A retired resource's application is closed with it: its card says so and offers nothing, not 不予共享, which
+    # the service refuses APPLICATION_CLOSED (the card offered it, and the 审批人's refusal was 您的操作未完成).
+    ended = ended_with_resource([closed, open_], {"202001/000001": retired, "101001/000001": conditional})
+    assert ended == {"app-closed"}
+    page = console.templates.get_template("replies.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/replies",
+        may=lambda *_a: True, warn=2, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
+        applications=[(closed, 5), (open_, 5)], closed={"app-closed": closed_to_approval(retired)}, ended=ended)
+    first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
+    assert "所申请的资源目录已撤销，此申请已随之终止" in first and "<form" not in first and "不予共享" not in first
+    assert 'value="approve"' in second and 'value="refuse"' in second
 
 
-def test_the_coordination_form_of_an_application_whose_resource_was_retired_offers_refusal_only() -> None:
+def test_the_coordination_card_of_an_application_whose_resource_was_retired_offers_no_decision() -> None:
     """An escalated application whose resource was retired since: 协调 offered 准予共享 as for any other, and the
     审核员 learnt only from the refusal (NOT_PUBLISHED, said to the provider: 待办的申请请…点击“不予共享”) that the
-    coordination could only refuse. The card says so and offers 不予共享 alone; a not-shared resource, which
-    coordination opens, and an open one keep 准予共享."""
+    coordination could only refuse. The card says so and offers no decision (the application is closed with its
+    resource: a refusal is refused APPLICATION_CLOSED); a not-shared resource, which coordination opens, and an
+    open one keep 准予共享."""
     from console.names import Resource
     from console.pages import closed_to_coordination
     from govshare.authorization.v1 import sharing_pb2
@@ -1079,10 +1138,11 @@ def test_the_coordination_form_of_an_application_whose_resource_was_retired_offe
         request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/coordination",
         may=lambda *_a: True, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
         applications=[closed, open_], escalations={}, may_decide=True,
-        closed={"app-closed": closed_to_coordination(retired)})
+        closed={"app-closed": closed_to_coordination(retired)}, ended={"app-closed"})
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "所申请的资源目录已撤销，此申请已随之终止" in first
-    assert 'value="grant"' not in first and 'value="refuse"' in first
+    # Closed with its resource (APPLICATION_CLOSED): no form, not 不予共享 either, which the service refuses.
+    assert "<form" not in first and 'value="grant"' not in first and 'value="refuse"' not in first
     assert 'value="grant"' in second and "已撤销" not in second
 
 
@@ -1363,6 +1423,24 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
+def test_every_step_of_an_applications_history_is_named_in_chinese() -> None:
+    """办理过程 showed a grant's confidentiality mark as the bare code GRANT_CONFIDENTIALITY: every action the
+    authorization service writes into an application's history (its _EVENT constants, the actions its steps are
+    created with) has its Chinese name."""
+    import re
+    from pathlib import Path
+
+    from console import labels
+
+    source = "".join(path.read_text(encoding="utf-8")
+                     for path in Path(__file__).parents[2].joinpath("services", "authorization").glob("*.py"))
+    actions = set(re.findall(r'_EVENT = "([A-Z_]+)"|ApplicationEvent\("([A-Z_]+)"|_event\(caller, "([A-Z_]+)"',
+                             source))
+    written = {name for found in actions for name in found if name}
+    assert {"SUBMITTED", "GRANT_REVOKED", "GRANT_CONFIDENTIALITY"} <= written, written
+    assert written - set(labels.APPLICATION_EVENT) == set()
+
+
 def test_a_step_another_person_took_first_or_that_would_lock_the_authority_out_is_said_in_chinese() -> None:
     """A second 审批人 answering a dispute already answered, a second 编目员 resolving a conflict already resolved, a
     审核员 publishing an entry changed during the review, an administrator disabling the authority's last enabled
@@ -1611,6 +1689,11 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     # Every other result in the words of the month's feedback (其中已应答…), not 已答复 (an application's reply),
     # 无记录, 请求无效 or 平台未能答复 as the page said.
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
+    # An export whose process stalled past its lease, another having closed it interrupted: its own end, in words.
+    from console.app import access_result
+    stalled = audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_FAILED,
+                                     failure_reason="LEASE_LAPSED", end_time=ended, rows_sent=300, pages_sent=1)
+    assert access_result(stalled) == "下载中止（平台服务进程停顿过久，下载已由其他进程记为中断）：已发送 300 行（1 页）"
 
 
 def test_the_audit_page_says_why_an_access_was_refused() -> None:
@@ -1635,6 +1718,13 @@ def test_the_audit_page_says_why_an_access_was_refused() -> None:
                                  pages_sent=2, end_time=timestamp_pb2.Timestamp(seconds=1_800_000_000),
                                  deny_reason=common_pb2.DENY_REASON_CREDENTIALS_REVOKED)
     assert access_result(cut) == "下载中止（令牌已失效：业务系统已停用或密钥已重置）：已发送 1000 行（2 页）"
+    # A BatchQuery answered in part keeps the cause of the keys its provider did not answer: said beside 已应答,
+    # which alone read as every key answered; one answered whole is 已应答 as before.
+    partly = audit_pb2.AccessRecord(operation="BatchQuery", result=audit_pb2.ACCESS_RESULT_ANSWERED,
+                                    failure_reason="PROVIDER_UNAVAILABLE")
+    assert access_result(partly) == "已应答（部分键未应答：提供部门前置机未应答）"
+    assert access_result(audit_pb2.AccessRecord(operation="BatchQuery", result=audit_pb2.ACCESS_RESULT_ANSWERED)) \
+        == "已应答"
     # Every reason the service gives has its words.
     named = {number for name, number in common_pb2.DenyReason.items() if number}
     assert named == set(labels.DENY_REASON), named ^ set(labels.DENY_REASON)
@@ -2441,3 +2531,26 @@ def test_a_sign_in_refused_for_a_field_says_so_in_chinese_naming_the_fields_labe
                                             grpc.aio.Metadata(*status.trailing_metadata), status.details))
     assert refused.message.startswith("用户名：") and "“username”" not in refused.message, refused.message
     assert refused.field == "username"
+
+
+def test_the_browsers_address_is_the_peer_or_the_last_value_of_the_proxys_header() -> None:
+    """The platform counts failed sign-ins per client address, and every browser reaches it from the console's:
+    the console passes the browser's on, the socket's peer by default, or the last value (the one its own proxy
+    added, a browser's own values before it) of GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER."""
+    from starlette.requests import Request
+
+    from console.app import browser_address
+
+    def request(*headers: tuple[bytes, bytes]) -> Request:
+        return Request({"type": "http", "method": "POST", "path": "/login", "headers": list(headers),
+                        "query_string": b"", "client": ("10.0.0.5", 41234)})
+
+    sent = (b"x-forwarded-for", b"198.51.100.66, 203.0.113.7")  # the first a browser's own, the last the proxy's
+    direct = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                     SessionStore(idle_seconds=600))
+    assert browser_address(direct, request(sent)) == "10.0.0.5"
+    proxied = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051",  # type: ignore[arg-type]
+                                             "GOVSHARE_CONSOLE_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}), None,
+                      SessionStore(idle_seconds=600))
+    assert browser_address(proxied, request(sent)) == "203.0.113.7"
+    assert browser_address(proxied, request()) == ""

@@ -974,6 +974,61 @@ def test_notices_without_a_valid_key_announce_the_whole_resource_and_are_said_on
     assert len(said) == 2 and "202001/000001 (1000 more since the last such warning): the whole" in said[1]
 
 
+async def test_a_notice_a_sql_ascii_database_cannot_send_is_said_and_the_notices_after_it_heard(
+        tmp_path: Path, embedded, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        caplog: pytest.LogCaptureFixture) -> None:
+    """In a SQL_ASCII database a trigger sending a key kept in GBK (a 车牌号 京A12345) makes a notice the 前置机
+    cannot be sent: PostgreSQL closes the listening connection for it ('invalid byte sequence for encoding "UTF8"'),
+    and the 前置机 listened again and announced the whole resource without a word, at every such change. It is said,
+    at most once a minute, with the trigger's payload that converts the key (never the payload); the notices sent
+    once it listens again are heard."""
+    from frontproc import watch
+
+    name = f"dept_ascii_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(embedded.database_url)
+    try:
+        await connection.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                 "TEMPLATE template0")
+    finally:
+        await connection.close()
+    url = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/{name}"))
+    _valid(tmp_path, url)
+    (tmp_path / "system.secret").write_text("s")
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # the minute never passes
+    sent: asyncio.Queue[list[str]] = asyncio.Queue()
+
+    async def send(code: str, keys: list[str]) -> int:
+        await sent.put(list(keys))
+        return len(keys)
+
+    caplog.set_level(logging.WARNING, logger="frontproc.watch")
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    watcher.start()
+    try:
+        assert await asyncio.wait_for(sent.get(), 30) == []  # listening: the whole resource announced
+        connection = await asyncpg.connect(url)
+        for _ in range(2):
+            await connection.execute("SELECT pg_notify('si_changed', convert_from('\\xbea941'::bytea, "
+                                     "'SQL_ASCII'))")  # 京A in GBK
+            assert await asyncio.wait_for(sent.get(), 30) == []  # listening again
+        await connection.execute("SELECT pg_notify('si_changed', '342322194911060454')")
+        assert await asyncio.wait_for(sent.get(), 30) == ["342322194911060454"]
+        await connection.close()
+    finally:
+        await watcher.stop()
+    said = [record.getMessage() for record in caplog.records if record.name == "frontproc.watch"]
+    assert said == ["the department database closed the 前置机's listening connection: listening again on a new one, "
+                    "the whole resource announced as changed (the changes made meanwhile cannot be known): in a "
+                    "SQL_ASCII database a notice whose payload is not UTF-8 (a key kept in GBK) cannot be sent to the "
+                    "前置机, and PostgreSQL closes the connection for it, with the notices after it; make the trigger "
+                    "send such keys converted (pg_notify('si_changed', convert_from(convert(convert_to("
+                    "NEW.sfzhm::text, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII')))"], said
+
+
 async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 前置机 read platform.secret_file once, at start. After the department rotated its system's secret

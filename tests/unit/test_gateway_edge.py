@@ -13,11 +13,15 @@ import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
 from gateway.edge import (
+    GRPC_FRAME_HEADER_BYTES,
     HOT_METHODS,
     OPENAPI_PATH,
     REST_REPLIES_FILTER,
+    SMALL_MESSAGE_BYTES,
     TRANSCODER_FILTER,
+    VERIFY_MESSAGE_BYTES,
     WITHHELD_PATH,
+    message_limit,
     render,
     render_json,
     sampling_percent,
@@ -31,6 +35,8 @@ from gateway.routing import (
     Backend,
     RoutingTable,
 )
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2
 from services.query.servicer import AUDIT_ID_HEADER
 from services.runtime.settings import Settings
 from services.supervision import report_client
@@ -51,6 +57,11 @@ def _listener(config: dict, name: str) -> dict:
 
 def _manager(config: dict) -> dict:
     return _listener(config, "edge")["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def _json_logs(config: dict) -> list[dict]:
+    """The edge's JSON access loggers (beside them, the stats loggers counting its refusals)."""
+    return [log for log in _manager(config)["access_log"] if log["name"] == "envoy.access_loggers.stdout"]
 
 
 def _filter(config: dict, name: str) -> dict:
@@ -157,12 +168,17 @@ def test_a_service_added_to_the_table_is_routed_authenticated_counted_and_transc
 
 def test_health_is_routed_by_the_service_asked_about_and_no_other_call_runs_the_script() -> None:
     """The Lua filter is off by default and set on the health route alone, so a Query never pays for it; the
-    routes it sends calls on to come first and name every backend but the companion."""
+    routes it sends calls on to come first and name every backend but the companion. (A CORS preflight the edge
+    refuses 403 runs a script of its own that keeps the refusal's status for the access log; it is no call.)"""
     config = render(SETTINGS, {})
     lua = next(item for item in _manager(config)["http_filters"] if item["name"] == "envoy.filters.http.lua")
     assert lua["disabled"] is True
     routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
     scripted = [route for route in routes if "envoy.filters.http.lua" in route.get("typed_per_filter_config", {})]
+    preflights = [route for route in scripted if {"name": ":method", "string_match": {"exact": "OPTIONS"}}
+                  in route["match"].get("headers", [])]
+    assert preflights and all(route["direct_response"]["status"] == 403 for route in preflights), preflights
+    scripted = [route for route in scripted if route not in preflights]
     assert [route["match"]["prefix"] for route in scripted] == ["/grpc.health.v1.Health/"]
     script = scripted[0]["typed_per_filter_config"]["envoy.filters.http.lua"]["config"]["source_code"]
     assert '["govshare.query.v1.QueryService"] = "query"' in script["inline_string"]
@@ -222,6 +238,11 @@ def test_client_identity_and_trace_headers_are_removed_first() -> None:
     copied = {"append": {"header": {"key": "govshare-caller-timeout", "value": "%REQ(grpc-timeout)%"},
                          "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}
     assert mutations.index({"remove": "govshare-caller-timeout"}) < mutations.index(copied)
+    # The address the edge saw, which authorization counts failed sign-ins against: a client's value is dropped.
+    seen = {"append": {"header": {"key": "govshare-client-address",
+                                  "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                       "append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "keep_empty_value": False}}
+    assert mutations.index({"remove": "govshare-client-address"}) < mutations.index(seen)
 
 
 def test_the_rate_limit_follows_the_settings_and_answers_resource_exhausted() -> None:
@@ -425,7 +446,7 @@ def _selection(log: dict) -> dict | None:
 
 
 def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
-    logs = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
+    logs = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))
     # (method path, gRPC), (method path, gRPC-Web), (other path, gRPC), (other path, gRPC-Web)
     assert len(logs) == 4 and _selection(logs[0]) == _selection(logs[2]) and _selection(logs[1]) == _selection(logs[3])
     failed, http_error, sampled = _selection(logs[0])["or_filter"]["filters"]
@@ -435,15 +456,15 @@ def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
     web_failed, *others = _selection(logs[1])["or_filter"]["filters"]
     assert web_failed["metadata_filter"]["matcher"]["value"] == {"double_match": {"range": {"start": 1, "end": 1000}}}
     assert others == [http_error, sampled]
-    everything = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
+    everything = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))
     assert [_selection(log) for log in everything] == [None] * 4
-    failures = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
+    failures = _json_logs(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))
     assert len(_selection(failures[0])["or_filter"]["filters"]) == 2
     assert Settings().edge_access_log_percent == 1.0
 
 
 def test_no_tokens_or_bodies_in_access_logs() -> None:
-    for log in _manager(render(SETTINGS, {}))["access_log"]:
+    for log in _json_logs(render(SETTINGS, {})):
         fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
         assert "authorization" not in fields and "body" not in fields
 
@@ -463,11 +484,19 @@ def _takes(log: dict, path: str) -> bool:
 ])
 def test_only_a_methods_path_is_logged(path: str, method: bool) -> None:
     """A URL no rule maps is the caller's text and may hold an ID number: its logger writes no path."""
-    written = [log for log in _manager(render(SETTINGS, {}))["access_log"] if _takes(log, path)]
+    written = [log for log in _json_logs(render(SETTINGS, {})) if _takes(log, path)]
     assert len(written) == 2  # a gRPC and a gRPC-Web call's
     for log in written:
         logged = log["typed_config"]["log_format"]["json_format"]["path"]
         assert (logged == "%REQ_WITHOUT_QUERY(:PATH)%") is method and (logged == WITHHELD_PATH) is not method
+    # Nor does the counter of the edge's refusals make it a label (an ID number, a series per request).
+    counting = [log for log in _manager(render(SETTINGS, {}))["access_log"]
+                if log["name"] == "envoy.access_loggers.stats" and _takes(log, path)]
+    assert len(counting) == 2  # a gRPC and a gRPC-Web call's
+    for log in counting:
+        (counter,) = log["typed_config"]["counters"]
+        labels = {tag["name"]: tag["value_format"] for tag in counter["stat"]["tags"]}
+        assert labels["method"] == ("%REQ(:PATH)%" if method else "unknown"), labels
 
 
 def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
@@ -855,3 +884,26 @@ def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.M
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert "--out DIR" in captured.err and not captured.out
+
+
+def test_each_methods_message_limit_fits_its_largest_valid_request() -> None:
+    """The edge's per-method limits (gateway.edge.message_limit) sit above the largest request each method's
+    service takes: a Verify of MAX_ITEMS claims of MAX_CLAIM_LENGTH four-byte characters under the longest machine
+    names, and for a method whose request holds no list 256 KiB; a method with a list keeps the services' 8 MiB."""
+    from services.catalog.rules import MAX_SHORT_TEXT
+    from services.query.servicer import MAX_CLAIM_LENGTH, MAX_ITEMS
+
+    largest = query_pb2.VerifyRequest(
+        resource_code="x" * MAX_SHORT_TEXT, key="k" * MAX_SHORT_TEXT,
+        purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="用" * 2000),
+        claims={f"{n:03d}".rjust(MAX_SHORT_TEXT, "a"): "𠮷" * MAX_CLAIM_LENGTH for n in range(MAX_ITEMS)})
+    assert largest.ByteSize() <= VERIFY_MESSAGE_BYTES
+    assert message_limit("/govshare.query.v1.QueryService/Verify") == VERIFY_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    small = SMALL_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES
+    assert message_limit("/govshare.catalog.v1.CatalogService/GetEntry") == small
+    # A list of at most three formats (also_formats) is no reason to take 8 MiB.
+    assert message_limit("/govshare.supervision.v1.SupervisionService/GenerateReport") == small
+    for method in ("/govshare.query.v1.QueryService/Query", "/govshare.catalog.v1.CatalogService/CreateEntry",
+                   "/govshare.foundation.v1.FoundationAdminService/LoadRecords"):
+        assert message_limit(method) is None, method
+    assert f"at most {VERIFY_MESSAGE_BYTES:,} bytes" in (ROOT / "docs" / "api.md").read_text(encoding="utf-8")

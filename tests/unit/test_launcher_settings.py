@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -357,6 +358,26 @@ def test_a_taken_heavy_read_port_names_the_whole_block(monkeypatch: pytest.Monke
     assert f"--port N (govshare uses N to N+{PORT_BLOCK - 1}; now {base})" in message
 
 
+def test_a_taken_port_names_a_free_block_to_give_as_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the block taken (50051, gRPC's example port, is another program's), `govshare up` said "choose other
+    ports with --port N" and left the newcomer to guess an N, one start after another: it names a free one."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    base = free_port_base()
+    ports = {name: base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base + 3))
+        holder.listen()
+        with pytest.raises(SystemExit) as info:
+            check_ports_free(ports, base)
+        message = str(info.value.code)
+        hint = re.search(r"\): --port (\d+) is free now$", message)
+        assert hint, message
+        free = int(hint.group(1))
+        moved = {name: port - base + free for name, port in ports.items()}
+        check_ports_free(moved, free)  # the block it names is free (the held port not in it)
+        assert not free <= base + 3 <= free + PORT_BLOCK - 1, message
+
+
 def test_a_console_port_another_program_holds_on_the_ipv6_loopback_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     """The banner sends browsers to http://localhost:N+6/, which a browser may open on ::1 first; the console
     listens on 127.0.0.1, and only that was checked: with another program on [::1]:N+6 (a development server bound
@@ -446,6 +467,57 @@ def test_a_keys_file_that_is_not_the_platforms_keys_stops_up_in_one_line_and_is_
     assert message.startswith(f"govshare up: {path} is not the platform's keys ("), message
     assert "put back the copy kept with your backups" in message and "\n" not in message
     assert path.read_bytes() == content
+
+
+def _disk_filled_while_seeding() -> BaseException:
+    """What a disk that filled while the demo was seeded raised out of the launcher: asyncpg's DiskFullError
+    (raised so by the embedded PostgreSQL of a full tmpfs) within the seeding's own error handling."""
+    import asyncpg
+
+    try:
+        try:
+            raise asyncpg.exceptions.DiskFullError('could not extend file "base/5/16509": No space left on device')
+        except asyncpg.exceptions.DiskFullError:
+            raise RuntimeError("seeding failed") from None  # cleanup code raising while handling it
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("error, says", [
+    (_disk_filled_while_seeding(), 'PostgreSQL has no room left to write (DiskFullError: could not extend file '
+                                   '"base/5/16509": No space left on device); the embedded one keeps its files in '),
+    (OSError(28, "No space left on device", "/srv/g/connection.json"),
+     "no room left to write /srv/g/connection.json (No space left on device): free room on that disk"),
+])
+def test_a_disk_that_fills_while_up_starts_is_named_in_one_line(
+        error: BaseException, says: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A disk that filled while `govshare up` started (checked on a 120 MB tmpfs filled once "seeding demo data"
+    was printed) ended it, after "stopping…", in a screenful of asyncpg traceback: one line now, naming the disk
+    and what to do."""
+    import services.launcher as launcher
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    monkeypatch.delenv("GOVSHARE_DATABASE_URL", raising=False)
+    monkeypatch.setattr(launcher, "_run_locked", fails)
+    with pytest.raises(SystemExit) as refused:
+        run_platform(tmp_path / "data")
+    message = str(refused.value.code)
+    assert message.startswith("govshare up: ") and says in message, message
+    assert f"df -h {tmp_path / 'data'}" in message and "then start again" in message and "\n" not in message
+
+
+def test_an_error_other_than_a_full_disk_while_up_starts_is_not_taken_for_one(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    import services.launcher as launcher
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise OSError(13, "Permission denied", "/srv/g/keys.json")
+
+    monkeypatch.setattr(launcher, "_run_locked", fails)
+    with pytest.raises(PermissionError):
+        run_platform(tmp_path / "data")
 
 
 def test_a_demo_credentials_file_cut_short_stops_up_before_anything_starts(tmp_path: Path) -> None:

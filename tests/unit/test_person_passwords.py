@@ -7,6 +7,8 @@ import pytest
 from console.admin import initial_password
 from console.errors import field_sentence
 from services.authorization import person_credentials as pc
+from services.authorization.sessions import signin_client
+from services.runtime.settings import Settings
 
 
 @pytest.mark.parametrize("password", [" " * 12, "a" * 12, "ab" * 6, "1231231231231", "１１１１１１１１１１１１"])
@@ -84,3 +86,26 @@ def test_the_consoles_initial_password_never_holds_a_short_username_typed_in_ful
     typed_username), so the first password must not hold ace either: compared as typed, it never matched."""
     for _ in range(2000):
         assert pc.password_problem(initial_password("ＡＣＥ"), pc.typed_username("ＡＣＥ")) is None
+
+
+def test_the_address_a_sign_ins_failures_count_against_is_the_edges_or_a_forwarders_browsers() -> None:
+    """The edge's address for a client of its own; the browser's a forwarder (the console, on the loopback or a
+    private network by default) passes on, none without one or with one of those networks (the console's own
+    proxy, every browser's address then); none for a call that did not cross the edge; an IPv6 client by its /64."""
+    forwarders = Settings().signin_forwarders
+
+    def client(**headers: str) -> str | None:
+        return signin_client([(name.replace("_", "-"), value) for name, value in headers.items()], forwarders)
+
+    assert client(govshare_client_address="203.0.113.9") == "203.0.113.9"
+    assert client(govshare_client_address="203.0.113.9", govshare_signin_client="198.51.100.1") == "203.0.113.9"
+    assert client(govshare_client_address="127.0.0.1", govshare_signin_client="198.51.100.1") == "198.51.100.1"
+    assert client(govshare_client_address="10.1.2.3", govshare_signin_client="::ffff:198.51.100.1") == \
+        "198.51.100.1"
+    assert client(govshare_client_address="10.1.2.3") is None
+    assert client(govshare_client_address="10.1.2.3", govshare_signin_client="192.168.1.20") is None
+    assert client(govshare_client_address="127.0.0.1", govshare_signin_client="not an address") is None
+    assert client(govshare_signin_client="198.51.100.1") is None
+    assert client(govshare_client_address="2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    narrowed = ("10.244.0.0/16",)  # an intranet counting its own clients: the console's pods alone forward
+    assert signin_client([("govshare-client-address", "10.1.2.3")], narrowed) == "10.1.2.3"

@@ -127,6 +127,24 @@ def test_an_export_file_verifies_offline_and_tampered_lines_are_named(signer: Ch
     assert [p.split(":")[0] for p in problems] == ["line 2", "line 4"]
 
 
+def test_a_checkpoint_file_altered_to_hold_personal_data_is_reported_without_repeating_it(
+        signer: CheckpointSigner, verifier: CheckpointVerifier) -> None:
+    """verify-checkpoints named a line's chain and key id as the file held them, and a time that was none in
+    strptime's own words, which quote it: a line edited to hold a 公民身份号码 or a megabyte of text had the
+    auditor's terminal repeat it. They are described; the writer's own chain ids are still named."""
+    signed = [signer.sign(Head(CHAIN_A, seq, f"{seq:064x}"), T0, seq == 1) for seq in (1, 2)]
+    lines = [json.dumps(checkpoints.to_json(c)) for c in signed]
+    for value in ("11010519491231002X", "张三" * 5000):
+        altered = [json.dumps({**json.loads(lines[0]), field: value}) for field in ("chain_id", "key_id", "time")]
+        _, problems = checkpoints.verify_export([*altered, lines[1]], verifier)
+        assert [p.split(":")[0] for p in problems] == ["line 1", "line 2", "line 3"], problems
+        assert problems[2] == "line 3: not a checkpoint (time is not a checkpoint's time (YYYY-MM-DDTHH:MM:SS.ffffffZ))"
+        for problem in problems:
+            assert value not in problem and len(problem) < 400, problem
+    assert checkpoints.verify_export(lines, verifier)[1] == [
+        f"chain {CHAIN_A}: a checkpoint of record 2 follows its final checkpoint"]
+
+
 # --- the verdict on each chain -------------------------------------------------------------------------
 
 def test_an_intact_chain_matches_its_checkpoints_and_a_final_one_closes_it(signer: CheckpointSigner,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import grpc
 import pytest
 
-from govshare.authorization.v1 import authorization_pb2
+from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
-from services.query.decisions import Decision, DecisionCache, DecisionKey, deny_reason_name
+from services.query.decisions import Authorizer, Decision, DecisionCache, DecisionKey, deny_reason_name
 from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.pagination import CALL, TokenScope, serving
 
 ONLINE = common_pb2.SHARE_METHOD_ONLINE_QUERY
@@ -241,3 +243,58 @@ async def test_a_caller_is_told_no_decision_came_by_its_deadline_and_the_check_g
     authority.gate.set()
     assert (await decisions.get(key())).allowed
     assert len(authority.calls) == 1
+
+
+class _Catalogued(authorization_pb2_grpc.AuthorizationServiceServicer):
+    """Authorization's Check over a copy holding resource ``code`` as absent (asked of before it was published): a
+    Check naming no entry version is NOT_FOUND, one naming a version reads the catalog again, which has it when
+    ``published``."""
+
+    def __init__(self, published: bool) -> None:
+        self.published = published
+        self.asked: list[int] = []
+
+    async def Check(self, request: authorization_pb2.CheckRequest, context: grpc.aio.ServicerContext
+                    ) -> authorization_pb2.CheckResponse:
+        self.asked.append(request.min_entry_version)
+        if request.min_entry_version == 0 or not self.published:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"resource {request.resource_code}")
+        return authorization_pb2.CheckResponse(decision=authorization_pb2.Decision(allowed=True,
+                                                                                   allowed_items=["name"]))
+
+
+async def _asked(authority: _Catalogued, version: int) -> authorization_pb2.Decision:
+    """A decision on key() asked of ``authority`` by query's Authorizer, its copy of the entry at ``version``."""
+    server = grpc.aio.server()
+    authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(authority, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            check = Authorizer(channel, AssertionSigner(b"k" * 32), service_caller("query"), 5.0,
+                               entry_version=lambda _code: version)
+            return await check(key())
+    finally:
+        await server.stop(None)
+
+
+async def test_a_resource_authorization_holds_as_absent_is_asked_again_then_said_to_be_propagating() -> None:
+    """Authorization's Check answering NOT_FOUND for a resource query answers for reached the caller as UNAVAILABLE
+    "no access decision could be obtained (NOT_FOUND)": read as the authorization service failing, and nothing
+    said of what to do. Query's copy dropped between resolving the resource and asking (version 0), it asks once
+    more naming a version, so that authorization reads the catalog, and is answered; when the catalog has none, the
+    caller is told the change is being propagated and to try again shortly."""
+    healed = _Catalogued(published=True)
+    assert (await _asked(healed, version=0)).allowed and healed.asked == [0, 1]
+    gone = _Catalogued(published=False)
+    with pytest.raises(ServiceError) as refused:
+        await _asked(gone, version=0)
+    assert gone.asked == [0, 1]
+    error = refused.value
+    assert error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "AUTHORIZATION_UNAVAILABLE"
+    assert "(NOT_FOUND)" not in error.message and "101001/000001" in error.message
+    assert "being propagated" in error.message and "try again in a few seconds" in error.message
+    named = _Catalogued(published=False)  # authorization read the catalog already: not asked twice
+    with pytest.raises(ServiceError, match="being propagated"):
+        await _asked(named, version=4)
+    assert named.asked == [4]

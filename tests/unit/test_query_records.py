@@ -26,12 +26,22 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.audit import Access
-from services.query.records import MISSING, UNREADABLE, LocalRecords, ProviderClients, RecordCache, cache_key
+from services.query.records import (
+    CALLERS_DEADLINE,
+    MISSING,
+    UNREADABLE,
+    LocalRecords,
+    ProviderClients,
+    RecordCache,
+    Unanswered,
+    cache_key,
+)
 from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
-from services.query.servicer import _name_the_provider
+from services.query.servicer import _name_the_provider, _unanswered
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError, to_status
 from services.runtime.identity import ASSERTION_HEADER, AssertionSigner, service_caller
+from services.runtime.pagination import STREAM_DEADLINE
 from services.runtime.provider_assertions import (
     ProviderAssertionSigner,
     ProviderAssertionVerifier,
@@ -924,3 +934,41 @@ async def test_the_platforms_own_foundation_service_down_is_not_blamed_on_the_de
     assert "foundation data service does not answer" in platform.message and "102001/000001" in platform.message
     assert "127.0.0.1" not in platform.message and not platform.metadata
     assert department.message.startswith("the provider department 11110100MB0000003A does not answer")
+
+
+async def test_a_batch_its_provider_does_not_answer_in_time_answers_the_keys_at_hand(records: RecordCache,
+                                                                                     endpoint) -> None:
+    """A BatchQuery whose provider had not answered its misses by the caller's deadline failed whole
+    (PROVIDER_UNAVAILABLE), the keys already in the cache withheld with them: the caller asked them all again, of a
+    provider that was not answering. The keys at hand are answered; each other is Unanswered, told as a Query of it
+    is refused (the department named, never its address). With none at hand the batch still fails."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("H1", "W1", "W2"):
+        provider.records[key] = record(key, key)
+    assert (await records.get_many(target, dataset, ["H1"]))["H1"].values["name"] == "H1"
+
+    async def within_half_a_second(keys: list[str]) -> dict:
+        STREAM_DEADLINE.set(asyncio.get_running_loop().time() + 0.5)  # the caller's deadline (this task's own)
+        return await records.get_many(target, dataset, keys)
+
+    async with gated(provider):  # the provider answers no BatchLookup until the test is over
+        found = await asyncio.create_task(within_half_a_second(["H1", "W1", "W2"]))
+        with pytest.raises(ServiceError) as none_at_hand:
+            await asyncio.create_task(within_half_a_second(["W1", "W2"]))
+    assert found["H1"].values["name"] == "H1"
+    assert isinstance(found["W1"], Unanswered) and found["W2"] == found["W1"]
+    assert found["W1"].error.reason == "PROVIDER_UNAVAILABLE" and CALLERS_DEADLINE in found["W1"].error.metadata
+    assert none_at_hand.value.reason == "PROVIDER_UNAVAILABLE"
+    access = Access(operation="BatchQuery", system_id="sys", department_code="D", resource_code="101001/000001",
+                    key="3", keys=[], items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC),
+                    provider_department_code="11110100MB0000003A")
+    unanswered = _unanswered(found, access)
+    assert unanswered is not None
+    told, cause = unanswered
+    assert cause == "CANCELLED"  # the access record's cause: not answered within the caller's deadline
+    assert told.startswith("the provider department 11110100MB0000003A does not answer for "
+                                                "resource 101001/000001 within this call's deadline"), told
+    assert target not in told and "W1" not in told
+    assert CALLERS_DEADLINE in found["W1"].error.metadata  # the shared error is not changed by its wording
+    assert _unanswered({"H1": found["H1"]}, access) is None

@@ -213,10 +213,10 @@ def test_a_claim_of_the_wrong_type_is_refused_naming_it(claim: str, value: objec
     import jwt
 
     from services.runtime.keys import ed25519_private_key
-    from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER
+    from services.runtime.tokens import ALGORITHM, ISSUER, audience
 
     keys = generate_keys()
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "sys-1", "dept": "D1", "authority": False,
+    claims = {"iss": ISSUER, "aud": audience("extranet"), "sub": "sys-1", "dept": "D1", "authority": False,
               "iat": int(time.time()), "exp": int(time.time()) + 60, claim: value}
     token = jwt.encode(claims, ed25519_private_key(keys.token_private_key), algorithm=ALGORITHM)
     with pytest.raises(ServiceError) as refused:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -2143,7 +2144,8 @@ def test_an_async_client_made_outside_a_running_loop_is_refused_saying_where_to_
 def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edge: tuple[FakeEdge, str]) -> None:
     """Kept from one event loop and called under another, its call failed with asyncio's "Event loop is closed"
     (the loop of an earlier asyncio.run) or "… attached to a different loop" (another loop still open), naming
-    neither the client nor what to do; an export alike, at its first row."""
+    neither the client nor what to do; an export alike, at its first row, and a raw stub kept from the client's
+    loop (AsyncClient.stub checked the loop only when asked for the stub)."""
     _, address = edge
     first = asyncio.new_event_loop()
     clients: list[AsyncClient] = []
@@ -2159,15 +2161,31 @@ def test_an_async_client_called_from_another_event_loop_is_refused_saying_so(edg
         async for _ in clients[0].export("c", purpose="work_reference"):
             pass
 
+    async def kept_stub_elsewhere() -> None:  # a raw stub got in the client's loop and kept (a fixture's)
+        await stubs[0].GetEntry(catalog_pb2.GetEntryRequest(code="1/1"))
+
+    async def kept_stream_elsewhere() -> None:
+        async for _ in stubs[1].Export(query_pb2.ExportRequest(resource_code="c")):
+            pass
+
+    async def keep_stubs() -> None:
+        stubs.extend([clients[0].stub(catalog_pb2_grpc.CatalogServiceAsyncStub),
+                      clients[0].stub(query_pb2_grpc.QueryServiceAsyncStub)])
+        assert (await stubs[0].GetEntry(catalog_pb2.GetEntryRequest(code="1/1"))).entry.code == "1/1"
+
+    stubs: list[Any] = []
+    elsewhere_calls = (query_elsewhere, export_elsewhere, kept_stub_elsewhere, kept_stream_elsewhere)
     try:
         assert first.run_until_complete(make()) == "a-1"
-        for elsewhere in (query_elsewhere, export_elsewhere):
+        first.run_until_complete(keep_stubs())
+        for elsewhere in elsewhere_calls:
             with pytest.raises(RuntimeError, match="belongs to the event loop it was made in, which is another one"):
                 asyncio.run(elsewhere())
     finally:
         first.close()  # as asyncio.run ends its loop, the client left open in it
-    with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
-        asyncio.run(query_elsewhere())
+    for elsewhere in elsewhere_calls:
+        with pytest.raises(RuntimeError, match=r"which has ended .*make one AsyncClient in each event loop"):
+            asyncio.run(elsewhere())
 
 
 def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
@@ -2240,7 +2258,9 @@ async def test_a_raw_issue_token_goes_without_a_token_once_and_raises_the_typed_
 
 
 def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes."""
+    """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes. A
+    certificate of another name than the one dialled said only gRPC's "Hostname Verification Check failed", after
+    about 3 s of retries: it now says to dial the certificate's name, at once, as an untrusted one does."""
     ca, certificate, key = tls_pair()
     fake = FakeEdge()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -2252,12 +2272,21 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("GOVSHARE_ROOT_CA", str(tmp_path / "ca.pem"))
         with Client(f"127.0.0.1:{port}", "sys-1", "s3cret") as client:
             assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+        sleep = SleepRecorder()
+        other_name = [("grpc.ssl_target_name_override", "edge.other.example")]  # as dialling an alias of the edge
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", options=other_name, sleep=sleep) as client, \
+                pytest.raises(Unavailable) as misnamed:
+            client.query("c", "k", purpose="work_reference", timeout=30)
+        assert ("the edge's certificate is not issued for the host this client dials: give endpoint= or "
+                "GOVSHARE_ENDPOINT the host name the certificate names") in misnamed.value.message
         monkeypatch.delenv("GOVSHARE_ROOT_CA")
-        quick = RetryPolicy(max_attempts=1)
-        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", retry=quick) as client, \
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", sleep=sleep) as client, \
                 pytest.raises(Unavailable) as untrusted:
-            client.query("c", "k", purpose="work_reference", timeout=5)  # the system roots do not know edge-ca
+            client.query("c", "k", purpose="work_reference", timeout=30)  # the system roots do not know edge-ca
         assert "give root_certificates= or set GOVSHARE_ROOT_CA to the PEM file of the CA" in untrusted.value.message
+        assert sleep.pauses == []  # neither is retried: the next attempt meets the same certificate
+        assert "out of its validity" not in untrusted.value.message
+        quick = RetryPolicy(max_attempts=1)
         with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
                 pytest.raises(Unavailable):
             client.query("c", "k", purpose="work_reference", timeout=5)
@@ -2266,15 +2295,49 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         server.stop(0)
 
 
-def test_tls_against_a_plaintext_edge_says_to_turn_it_off(edge: tuple[FakeEdge, str]) -> None:
+def test_an_expired_edge_certificate_says_so_not_to_give_a_ca() -> None:
+    """An edge whose certificate had expired (or a machine whose clock is wrong) was told "this client does not
+    trust the edge's certificate: give root_certificates= or set GOVSHARE_ROOT_CA", the words of any failed
+    verification: the business system's developer looked for another CA file, which cannot mend it."""
+    ca, certificate, key = tls_pair(expired=True)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(FakeEdge().handlers())
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", root_certificates=ca) as client, \
+                pytest.raises(Unavailable) as expired:
+            client.query("c", "k", purpose="work_reference", timeout=30)
+    finally:
+        server.stop(0)
+    assert expired.value.message.endswith(
+        "(the edge's certificate is out of its validity by this machine's clock: if the clock is right, ask the "
+        "platform's operator to renew the edge's certificate; root_certificates= cannot mend it)")
+    assert "GOVSHARE_ROOT_CA" not in expired.value.message
+
+
+async def test_tls_against_a_plaintext_edge_says_to_turn_it_off_at_once(edge: tuple[FakeEdge, str]) -> None:
     """TLS is the default and `govshare up`'s edge is plaintext: the client said only "Tls handshake failed
-    (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: … WRONG_VERSION_NUMBER", not which setting to change."""
+    (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: … WRONG_VERSION_NUMBER", not which setting to change. It then said
+    so only after retrying the handshake with the default policy (about 3 s of pauses), which no retry mends:
+    the sync and the async client now raise it without a pause."""
     fake, address = edge
-    with Client(address, "sys-1", "s3cret", retry=RetryPolicy(max_attempts=1)) as client, \
-            pytest.raises(Unavailable) as raised:
-        client.query("c", "k", purpose="work_reference", timeout=5)
-    assert raised.value.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
-                                         "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
+    sleep = SleepRecorder()
+    with Client(address, "sys-1", "s3cret", sleep=sleep) as client, pytest.raises(Unavailable) as raised:
+        client.query("c", "k", purpose="work_reference", timeout=30)
+    async_pauses: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        async_pauses.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async with AsyncClient(address, "sys-1", "s3cret", sleep=async_sleep) as aclient:
+        with pytest.raises(Unavailable) as async_raised:
+            await aclient.query("c", "k", purpose="work_reference", timeout=30)
+    for error in (raised.value, async_raised.value):
+        assert error.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
+                                      "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
+    assert sleep.pauses == [] and async_pauses == []
     assert fake.issued == []
 
 

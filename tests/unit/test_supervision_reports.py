@@ -84,6 +84,23 @@ def test_the_score_is_the_same_under_proportional_weights_however_small() -> Non
     assert evaluate(figures, {**dict.fromkeys(WEIGHTS, 0.0), "availability": 5e-324}, 0).score == 50.0
 
 
+def test_a_score_short_of_every_indicator_met_is_never_100_nor_one_partly_met_0() -> None:
+    """Rounded to two decimals, 19,999 of 20,000 applications replied to on time (weighed 20 of 100) scored 100.00, tied
+    with a department that missed nothing, and a department that met 1 of 100,000 of its one weighed indicator
+    scored 0.00, as one that met none."""
+    code = "11110100MB00000027"
+    late = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("applications.replied_on_time", 19_999), ("applications.replied_late", 1))])
+    assert evaluate(late, WEIGHTS, 0).score == 99.99
+    assert evaluate(Figures(code), WEIGHTS, 0).score == 100.0
+    scarce = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("applications.replied_on_time", 1), ("applications.replied_late", 99_999))])
+    only_replies = {**dict.fromkeys(WEIGHTS, 0.0), "reply_on_time": 20.0}
+    assert evaluate(scarce, only_replies, 0).score == 0.01
+    none = Figures(code, [FigureRow(code, "applications.replied_late", "", 3)])
+    assert evaluate(none, only_replies, 0).score == 0.0
+
+
 def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
     those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
@@ -126,6 +143,32 @@ def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
     assert chart.values == (None, None, 50.0)
     assert [chart.value_label(value) for value in chart.values] == ["—", "—", "50.0%"]
     assert chart.share(None) == 0.0 and chart.share(50.0) == 0.5
+
+
+def test_a_rate_short_of_all_never_reads_100_percent_nor_one_above_none_0_percent() -> None:
+    """Rounded to one decimal, 1,999 replies on time of 2,000 read 100.0% in the report's 按时率 table, annex, chart
+    and CSV (1 of 3,000 read 0.0%), and a failure rate of 1,999 calls in 2,000 read 100.0% in a violation's evidence:
+    the authority read the department as having met every deadline (the console, reading the same month, said
+    99.9%)."""
+    from services.supervision.render_csv import render_csv
+    from services.supervision.reports import evidence_text
+
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("applications.received", 2000), ("applications.replied_on_time", 1999), ("applications.replied_late", 1),
+        ("disputes.received", 3000), ("disputes.answered_on_time", 1), ("disputes.answered_late", 2999))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
+    document = yearly_report(2026, code, data)
+    rates = {row[0]: row[3] for row in _table_after(document.blocks, "二、按时率").rows}
+    assert (rates["申请答复"], rates["疑义答复"]) == ("99.9%", "0.1%"), rates
+    annex = {row[0]: row[3] for row in _table_after(document.blocks, "（附）年度评价指标").rows}
+    assert (annex["申请答复按时率"], annex["疑义答复按时率"]) == ("99.9%", "0.1%"), annex
+    chart = next(block for block in document.blocks if getattr(block, "title", None) == "按时率")
+    assert [chart.value_label(value) for value in chart.values] == ["—", "99.9%", "0.1%"]
+    assert "申请答复,99.9\r\n" in render_csv(document).decode("utf-8-sig")
+    assert evidence_text({"calls": "2000", "failed_calls": "1999", "failure_rate": "0.9995"}, {}).endswith(
+        "失败率：99.9%")
+    assert evidence_text({"calls": "3", "failed_calls": "3", "failure_rate": "1.000"}, {}).endswith("失败率：100.0%")
 
 
 def test_the_platforms_mean_score_and_a_departments_year_score_each_say_how_they_are_counted() -> None:

@@ -85,6 +85,21 @@ def test_calls_refused_by_the_platform_do_not_dilute_the_providers_failures() ->
     assert (availability.numerator, availability.denominator) == (0, 10)
 
 
+def test_a_batch_answered_in_part_counts_once_as_failed() -> None:
+    """A BatchQuery whose provider did not answer some of its keys is ANSWERED and counted in queries.failed (the
+    query service's figures, queries.answered_in_part marking it): counted as an answer as well, 10 such batches
+    of 10 calls read as 10 failed of 20 calls: availability 50 %, a failure rate of 50 %."""
+    rows = _calls("r", ANSWERED=10, FAILED=10)
+    rows = [row for row in rows if row.name != "queries.served_to" or "FAILED" not in row.dimension]
+    rows.append(FigureRow(DEPT, "queries.answered_in_part", dimension(resource="r"), 10))
+    figures = by_department(rows, [DEPT])
+    (found,) = detect(MONTH, figures)
+    assert found.evidence == {"resource": "r", "failed_calls": "10", "calls": "10", "failure_rate": "1.000"}
+    availability = next(i for i in evaluate(figures[DEPT], {"availability": 1.0}, 1).indicators
+                        if i.name == "availability")
+    assert (availability.numerator, availability.denominator) == (0, 10)
+
+
 def test_violation_ids_are_stable_across_recomputations() -> None:
     rows = [FigureRow(DEPT, "catalog.update_overdue", dimension(change=7, due="2026-03-02"), 1)]
     first, second = detect(MONTH, by_department(rows, [DEPT])), detect(MONTH, by_department(list(rows), [DEPT]))

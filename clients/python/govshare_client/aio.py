@@ -161,6 +161,34 @@ async def _typed(call: Any, idle_timeout: float | None, refused: Callable[[], No
         yield response
 
 
+class _OwnLoopStub:
+    """A raw stub whose every call is refused from another event loop than its AsyncClient's, saying so
+    (:func:`_require_own_loop`). :meth:`AsyncClient.stub` checked only when the stub was asked for: a business
+    system keeping the stub it got (a fixture, a module global) and calling it under a later ``asyncio.run`` met
+    asyncio's "Event loop is closed" or "… attached to a different loop", and an ``InterceptedCall.__del__``
+    AttributeError on stderr, naming neither the client nor what to do. Everything else is the stub's own."""
+
+    def __init__(self, stub: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._stub, self._loop = stub, loop
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._stub, name)
+        if not callable(method):
+            return method
+        loop = self._loop
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            _require_own_loop(loop)
+            return method(*args, **kwargs)
+
+        call.__name__, call.__doc__ = name, method.__doc__
+        setattr(self, name, call)  # made once per method: the next call finds it without __getattr__
+        return call
+
+    def __repr__(self) -> str:
+        return repr(self._stub)
+
+
 class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     """Token only (see the sync client): streams are not retried; a failure met while iterating is raised as the
     GovshareError a unary call raises. A separate object, because a grpc.aio channel files each interceptor under
@@ -286,7 +314,7 @@ class AsyncClient:
         refuse_if_closed(self._interceptor.closed, "AsyncClient")  # a stub made on a closed channel hung for ever
         _require_own_loop(self._loop)
         if stub_class not in self._stubs:
-            self._stubs[stub_class] = stub_class(self.channel)
+            self._stubs[stub_class] = _OwnLoopStub(stub_class(self.channel), self._loop)
         return self._stubs[stub_class]  # type: ignore[no-any-return]
 
     async def query(self, resource_code: str, key: str, items: Sequence[str] | None = None, *,

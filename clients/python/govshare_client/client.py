@@ -33,6 +33,7 @@ from govshare_client.errors import (
     Unauthenticated,
     Unavailable,
     error_from_status,
+    failed_for_a_setting,
     from_rpc_error,
     refused_for_its_headers,
 )
@@ -261,7 +262,7 @@ class Attempts:
             self._refused = error
             return RENEW
         if (retried_when_safe(error) and self._retryable and self._attempt < self._policy.max_attempts
-                and not refused_for_its_headers(error)):
+                and not refused_for_its_headers(error) and not failed_for_a_setting(error)):
             pause = self._policy.delay(self._attempt, error, self._rng)
             if time.monotonic() + pause < self.deadline:
                 return pause

@@ -131,6 +131,16 @@ def _status_of(trailers: Sequence[tuple[str, str | bytes]] | None) -> status_pb2
 #: sent again, it is refused again.
 HEADERS_REFUSED = "GOAWAY received; Error code: 9;"
 
+#: What a TLS client told the edge's certificate names another host than the one it dials is to change.
+_NAME_HINT = ("the edge's certificate is not issued for the host this client dials: give endpoint= or "
+              "GOVSHARE_ENDPOINT the host name the certificate names, not an IP address or another alias of the edge")
+
+#: What a TLS client told the edge's certificate is out of its validity is to do. It was told to give
+#: root_certificates= (the words of any CERTIFICATE_VERIFY_FAILED): its developer looked for another CA file, where the
+#: platform's operator has a certificate to renew, or this machine's clock is wrong.
+_EXPIRED_HINT = ("the edge's certificate is out of its validity by this machine's clock: if the clock is right, ask "
+                 "the platform's operator to renew the edge's certificate; root_certificates= cannot mend it")
+
 #: A failed connection's words (OpenSSL's, gRPC's) that do not say which setting to change, and what to change.
 _CONNECTION_HINTS = (
     (HEADERS_REFUSED, "the edge closed the connection over this call's request headers, more than it takes (60 KiB, "
@@ -138,8 +148,15 @@ _CONNECTION_HINTS = (
                       "in metadata"),
     ("WRONG_VERSION_NUMBER", "the edge does not speak TLS: for a platform on your own machine give plaintext=True "
                              "or set GOVSHARE_PLAINTEXT=1"),
+    # Before CERTIFICATE_VERIFY_FAILED, whose words they follow: a CA file is not what is wrong.
+    ("certificate has expired", _EXPIRED_HINT),
+    ("certificate is not yet valid", _EXPIRED_HINT),
     ("CERTIFICATE_VERIFY_FAILED", "this client does not trust the edge's certificate: give root_certificates= or "
                                   "set GOVSHARE_ROOT_CA to the PEM file of the CA that signed it"),
+    # gRPC's words alone, naming no setting: an edge reached by its IP address or another alias than its certificate's
+    # name (older gRPC: "Peer name … is not in peer certificate").
+    ("Hostname Verification Check failed", _NAME_HINT),
+    ("is not in peer certificate", _NAME_HINT),
     # A wrong address: these were gRPC's words alone, naming no setting (and the HTTP/1 one "UNIMPLEMENTED").
     ("Connection refused", "nothing accepts connections there: is the platform running, and is that the edge's "
                            "host:port (endpoint= or GOVSHARE_ENDPOINT)?"),
@@ -217,6 +234,20 @@ STREAM_RESET_HINT = ("the edge reset the stream: the platform's service behind i
 def _reset_on_the_way(code: grpc.StatusCode, message: str, status: status_pb2.Status | None) -> bool:
     """Whether the call was cut by the edge resetting its stream (:data:`STREAM_RESET`), not a status it sent."""
     return code == grpc.StatusCode.INTERNAL and status is None and STREAM_RESET in message
+
+
+#: gRPC's and OpenSSL's words for a connection that failed because of a client setting, not the network: a TLS
+#: client meeting a plaintext edge (WRONG_VERSION_NUMBER), an edge certificate the client does not trust or that
+#: names another host than the one dialled, an HTTP/1 server at the address. The next attempt meets the same edge
+#: with the same settings: a client retrying them to its deadline (about 3 s of pauses with the default policy)
+#: kept the business system's developer waiting for the hint that says what to change.
+SETTING_FAILURES = ("WRONG_VERSION_NUMBER", "CERTIFICATE_VERIFY_FAILED", "Hostname Verification Check failed",
+                    "is not in peer certificate", "Trying to connect an http1.x server")
+
+
+def failed_for_a_setting(error: GovshareError) -> bool:
+    """Whether ``error`` is an UNAVAILABLE a client setting caused (:data:`SETTING_FAILURES`): no retry mends it."""
+    return error.code == grpc.StatusCode.UNAVAILABLE and any(words in error.message for words in SETTING_FAILURES)
 
 
 def refused_for_its_headers(error: GovshareError) -> bool:

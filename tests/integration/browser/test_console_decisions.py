@@ -91,6 +91,13 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
         assert f"已调整授权 {grant_id}" in flash and "调用上限 50 次" in flash
         assert f"有效期至 {end}" in flash, flash
         await shot(approver, console_server, "42_grant_adjusted")
+        # The authority is told on its 审核员's 首页, with the way to the reason: it was in the history and the log
+        # alone, and the 审核员 whose decision was narrowed learnt nothing.
+        await reviewer.goto("/")
+        told = reviewer.locator("section", has_text="提供部门调整过的协调授权")
+        assert grant_id in await told.inner_text(), await told.inner_text()
+        assert await told.get_by_role("link", name="办理过程").first.get_attribute("href") == \
+            f"/applications/view?id={application_id}"
         # The application's page shows the grant as it stands beside what was applied for (it showed only the
         # request, 90 days and 200 calls, of a grant adjusted to 30 days and 50).
         await applicant.goto(f"/applications/view?id={application_id}")

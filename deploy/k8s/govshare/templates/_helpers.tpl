@@ -766,6 +766,17 @@ lint renders with neither IsInstall nor IsUpgrade, which `helm template`, instal
 {{- end -}}
 
 {{/*
+Refuses mtls.provider cert-manager on a cluster without cert-manager's API: the Issuers and Certificates rendered,
+and `helm install` or `helm upgrade` then stopped on "no matches for kind Certificate … ensure CRDs are installed
+first", naming no value. Not refused at `helm lint` (no cluster), as checkPodMonitor.
+*/}}
+{{- define "govshare.checkCertManager" -}}
+{{- if and .Values.mtls.enabled (eq .Values.mtls.provider "cert-manager") (or .Release.IsInstall .Release.IsUpgrade) (not (.Capabilities.APIVersions.Has "cert-manager.io/v1")) -}}
+{{- fail "mtls.provider is cert-manager but the cluster serves no cert-manager.io/v1, cert-manager's API: the API server would refuse the Issuers and Certificates mid-install. Install cert-manager (its CRDs) first, or set mtls.provider=secret and create the Secrets of docs/deploy.md's \"mTLS between the services\" (mtls.provider auto picks whichever the cluster has); with `helm template`, which knows no cluster, pass --api-versions cert-manager.io/v1" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses mTLS turned off outside a trial install unless mtls.allowPlaintext says it is meant. mtls.enabled: false makes
 every service listen in plaintext and the edge too: the internal key, the persons' tokens and the records returned
 crossed the cluster's network readable by any node on their path, and on the extranet the LoadBalancer took callers'
@@ -785,6 +796,33 @@ window (renewBefore) as long as the certificate's whole life (duration) or longe
 {{- $cm := .Values.mtls.certManager -}}
 {{- if ge (int (trimSuffix "h" $cm.renewBefore)) (int (trimSuffix "h" $cm.duration)) -}}
 {{- fail (printf "mtls.certManager.renewBefore (%s) must be shorter than mtls.certManager.duration (%s): cert-manager refuses the Certificates otherwise" $cm.renewBefore $cm.duration) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The annotations the chart sets on a component's pods: Prometheus's (metrics.annotations) and, but on the edge, the
+holidays' checksum that rolls the pods when config.holidays changes. Call with (dict "root" $ "gateway" bool). */}}
+{{- define "govshare.ownPodAnnotations" -}}
+{{- if .root.Values.metrics.annotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .root.Values.ports.metrics | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- if not .gateway }}
+{{- include "govshare.holidaysChecksum" .root | nindent 0 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Refuses a pod annotation of a component's own values (`podAnnotations`) that is one the chart sets, naming it: the
+pod template held the key twice, the later value winning (or the install refused), so `prometheus.io/port: "9000"` sent Prometheus to a port
+nothing listens at and a `checksum/holidays` of the site's kept the pods on last year's holidays after an upgrade,
+without a word. Call with (dict "own" <the chart's, a map> "annotations" $c.podAnnotations "path" "...").
+*/}}
+{{- define "govshare.checkPodAnnotations" -}}
+{{- range $key, $value := .annotations -}}
+{{- if hasKey $.own $key -}}
+{{- fail (printf "%s: %s is an annotation the chart sets (here %q; %s): choose another key" $.path $key (toString (get $.own $key)) (ternary "it rolls the pods when config.holidays changes" "Prometheus scrapes the pods by it: set metrics.annotations=false to write your own" (eq $key "checksum/holidays"))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -923,6 +961,7 @@ GOVSHARE_RECORD_LOCAL_TTL_MS: {type: integer, min: "0", max: "60000"}
 GOVSHARE_REPLY_WORKING_DAYS: {type: integer, min: "1", max: "60"}
 GOVSHARE_SESSION_MAX_SECONDS: {type: integer, min: "60", max: "604800"}
 GOVSHARE_SESSION_TTL_SECONDS: {type: integer, min: "60", max: "86400"}
+GOVSHARE_SIGNIN_ADDRESS_MAX_FAILURES: {type: integer, min: "1", max: "10000"}
 GOVSHARE_SIGNIN_LOCK_SECONDS: {type: integer, min: "1", max: "604800"}
 GOVSHARE_SIGNIN_MAX_FAILURES: {type: integer, min: "1", max: "100"}
 GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS: {type: integer, min: "0", max: "2678400"}

@@ -27,7 +27,7 @@ from govshare.authorization.v1 import admin_log_pb2 as govshare_dot_authorizatio
 from govshare.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-govshare/authorization/v1/authorization.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)govshare/authorization/v1/admin_log.proto\x1a\x1fgovshare/common/v1/common.proto\"\xde\x01\n\x0c\x43heckRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x15\n\rresource_code\x18\x03 \x01(\t\x12\x30\n\x07purpose\x18\x04 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\r\n\x05items\x18\x05 \x03(\t\x12/\n\x06method\x18\x06 \x01(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12\x19\n\x11\x65xclude_grant_ids\x18\x07 \x03(\t\"\xe5\x02\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x33\n\x0b\x64\x65ny_reason\x18\x02 \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rallowed_items\x18\x04 \x03(\t\x12=\n\x05masks\x18\x05 \x03(\x0b\x32..govshare.authorization.v1.Decision.MasksEntry\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x03\x12\x10\n\x08grant_id\x18\x08 \x01(\t\x12\r\n\x05quota\x18\t \x01(\x03\x12\x14\n\x0c\x64\x65nied_items\x18\n \x03(\t\x1a,\n\nMasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\rCheckResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.govshare.authorization.v1.Decision\"@\n\x17ListSystemStatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x93\x01\n\x0bSystemState\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x10\n\x08\x64isabled\x18\x02 \x01(\x08\x12\x33\n\x0fnot_before_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11not_before_reason\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"k\n\x18ListSystemStatesResponse\x12\x36\n\x06states\x18\x01 \x03(\x0b\x32&.govshare.authorization.v1.SystemState\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x15GetPersonStateRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\"O\n\x16GetPersonStateResponse\x12\x35\n\x05state\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.SystemState\"L\n\x13\x41ppendEventsRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\".\n\x14\x41ppendEventsResponse\x12\x16\n\x0e\x61ppended_count\x18\x01 \x01(\x05\x32\xe6\x02\n\x14\x41uthorizationService\x12Z\n\x05\x43heck\x12\'.govshare.authorization.v1.CheckRequest\x1a(.govshare.authorization.v1.CheckResponse\x12{\n\x10ListSystemStates\x12\x32.govshare.authorization.v1.ListSystemStatesRequest\x1a\x33.govshare.authorization.v1.ListSystemStatesResponse\x12u\n\x0eGetPersonState\x12\x30.govshare.authorization.v1.GetPersonStateRequest\x1a\x31.govshare.authorization.v1.GetPersonStateResponse2\x88\x01\n\x15\x41\x64minLogIntakeService\x12o\n\x0c\x41ppendEvents\x12..govshare.authorization.v1.AppendEventsRequest\x1a/.govshare.authorization.v1.AppendEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-govshare/authorization/v1/authorization.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)govshare/authorization/v1/admin_log.proto\x1a\x1fgovshare/common/v1/common.proto\"\x90\x02\n\x0c\x43heckRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x15\n\rresource_code\x18\x03 \x01(\t\x12\x30\n\x07purpose\x18\x04 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\r\n\x05items\x18\x05 \x03(\t\x12/\n\x06method\x18\x06 \x01(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12\x19\n\x11\x65xclude_grant_ids\x18\x07 \x03(\t\x12\x15\n\ronly_grant_id\x18\x08 \x01(\t\x12\x19\n\x11min_entry_version\x18\t \x01(\x05\"\xe5\x02\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x33\n\x0b\x64\x65ny_reason\x18\x02 \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rallowed_items\x18\x04 \x03(\t\x12=\n\x05masks\x18\x05 \x03(\x0b\x32..govshare.authorization.v1.Decision.MasksEntry\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x03\x12\x10\n\x08grant_id\x18\x08 \x01(\t\x12\r\n\x05quota\x18\t \x01(\x03\x12\x14\n\x0c\x64\x65nied_items\x18\n \x03(\t\x1a,\n\nMasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\rCheckResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.govshare.authorization.v1.Decision\"@\n\x17ListSystemStatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x93\x01\n\x0bSystemState\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x10\n\x08\x64isabled\x18\x02 \x01(\x08\x12\x33\n\x0fnot_before_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11not_before_reason\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"k\n\x18ListSystemStatesResponse\x12\x36\n\x06states\x18\x01 \x03(\x0b\x32&.govshare.authorization.v1.SystemState\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x15GetPersonStateRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\"O\n\x16GetPersonStateResponse\x12\x35\n\x05state\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.SystemState\"L\n\x13\x41ppendEventsRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\".\n\x14\x41ppendEventsResponse\x12\x16\n\x0e\x61ppended_count\x18\x01 \x01(\x05\x32\xe6\x02\n\x14\x41uthorizationService\x12Z\n\x05\x43heck\x12\'.govshare.authorization.v1.CheckRequest\x1a(.govshare.authorization.v1.CheckResponse\x12{\n\x10ListSystemStates\x12\x32.govshare.authorization.v1.ListSystemStatesRequest\x1a\x33.govshare.authorization.v1.ListSystemStatesResponse\x12u\n\x0eGetPersonState\x12\x30.govshare.authorization.v1.GetPersonStateRequest\x1a\x31.govshare.authorization.v1.GetPersonStateResponse2\x88\x01\n\x15\x41\x64minLogIntakeService\x12o\n\x0c\x41ppendEvents\x12..govshare.authorization.v1.AppendEventsRequest\x1a/.govshare.authorization.v1.AppendEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,29 +37,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECISION_MASKSENTRY']._loaded_options = None
   _globals['_DECISION_MASKSENTRY']._serialized_options = b'8\001'
   _globals['_CHECKREQUEST']._serialized_start=186
-  _globals['_CHECKREQUEST']._serialized_end=408
-  _globals['_DECISION']._serialized_start=411
-  _globals['_DECISION']._serialized_end=768
-  _globals['_DECISION_MASKSENTRY']._serialized_start=724
-  _globals['_DECISION_MASKSENTRY']._serialized_end=768
-  _globals['_CHECKRESPONSE']._serialized_start=770
-  _globals['_CHECKRESPONSE']._serialized_end=840
-  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_start=842
-  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_end=906
-  _globals['_SYSTEMSTATE']._serialized_start=909
-  _globals['_SYSTEMSTATE']._serialized_end=1056
-  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_start=1058
-  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_end=1165
-  _globals['_GETPERSONSTATEREQUEST']._serialized_start=1167
-  _globals['_GETPERSONSTATEREQUEST']._serialized_end=1209
-  _globals['_GETPERSONSTATERESPONSE']._serialized_start=1211
-  _globals['_GETPERSONSTATERESPONSE']._serialized_end=1290
-  _globals['_APPENDEVENTSREQUEST']._serialized_start=1292
-  _globals['_APPENDEVENTSREQUEST']._serialized_end=1368
-  _globals['_APPENDEVENTSRESPONSE']._serialized_start=1370
-  _globals['_APPENDEVENTSRESPONSE']._serialized_end=1416
-  _globals['_AUTHORIZATIONSERVICE']._serialized_start=1419
-  _globals['_AUTHORIZATIONSERVICE']._serialized_end=1777
-  _globals['_ADMINLOGINTAKESERVICE']._serialized_start=1780
-  _globals['_ADMINLOGINTAKESERVICE']._serialized_end=1916
+  _globals['_CHECKREQUEST']._serialized_end=458
+  _globals['_DECISION']._serialized_start=461
+  _globals['_DECISION']._serialized_end=818
+  _globals['_DECISION_MASKSENTRY']._serialized_start=774
+  _globals['_DECISION_MASKSENTRY']._serialized_end=818
+  _globals['_CHECKRESPONSE']._serialized_start=820
+  _globals['_CHECKRESPONSE']._serialized_end=890
+  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_start=892
+  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_end=956
+  _globals['_SYSTEMSTATE']._serialized_start=959
+  _globals['_SYSTEMSTATE']._serialized_end=1106
+  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_start=1108
+  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_end=1215
+  _globals['_GETPERSONSTATEREQUEST']._serialized_start=1217
+  _globals['_GETPERSONSTATEREQUEST']._serialized_end=1259
+  _globals['_GETPERSONSTATERESPONSE']._serialized_start=1261
+  _globals['_GETPERSONSTATERESPONSE']._serialized_end=1340
+  _globals['_APPENDEVENTSREQUEST']._serialized_start=1342
+  _globals['_APPENDEVENTSREQUEST']._serialized_end=1418
+  _globals['_APPENDEVENTSRESPONSE']._serialized_start=1420
+  _globals['_APPENDEVENTSRESPONSE']._serialized_end=1466
+  _globals['_AUTHORIZATIONSERVICE']._serialized_start=1469
+  _globals['_AUTHORIZATIONSERVICE']._serialized_end=1827
+  _globals['_ADMINLOGINTAKESERVICE']._serialized_start=1830
+  _globals['_ADMINLOGINTAKESERVICE']._serialized_end=1966
 # @@protoc_insertion_point(module_scope)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CheckRequest(_message.Message):
-    __slots__ = ("system_id", "department_code", "resource_code", "purpose", "items", "method", "exclude_grant_ids")
+    __slots__ = ("system_id", "department_code", "resource_code", "purpose", "items", "method", "exclude_grant_ids", "only_grant_id", "min_entry_version")
     SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,8 @@ class CheckRequest(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_GRANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ONLY_GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_ENTRY_VERSION_FIELD_NUMBER: _ClassVar[int]
     system_id: str
     department_code: str
     resource_code: str
@@ -27,7 +29,9 @@ class CheckRequest(_message.Message):
     items: _containers.RepeatedScalarFieldContainer[str]
     method: _common_pb2.ShareMethod
     exclude_grant_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., items: _Optional[_Iterable[str]] = ..., method: _Optional[_Union[_common_pb2.ShareMethod, str]] = ..., exclude_grant_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    only_grant_id: str
+    min_entry_version: int
+    def __init__(self, system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., items: _Optional[_Iterable[str]] = ..., method: _Optional[_Union[_common_pb2.ShareMethod, str]] = ..., exclude_grant_ids: _Optional[_Iterable[str]] = ..., only_grant_id: _Optional[str] = ..., min_entry_version: _Optional[int] = ...) -> None: ...
 
 class Decision(_message.Message):
     __slots__ = ("allowed", "deny_reason", "message", "allowed_items", "masks", "expire_time", "policy_version", "grant_id", "quota", "denied_items")

@@ -229,20 +229,34 @@ class UpdateEvaluationWeightsResponse(_message.Message):
     def __init__(self, weights: _Optional[_Iterable[_Union[Weight, _Mapping]]] = ...) -> None: ...
 
 class GenerateReportRequest(_message.Message):
-    __slots__ = ("kind", "year", "month", "department_code", "format")
+    __slots__ = ("kind", "year", "month", "department_code", "format", "also_formats")
     KIND_FIELD_NUMBER: _ClassVar[int]
     YEAR_FIELD_NUMBER: _ClassVar[int]
     MONTH_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    ALSO_FORMATS_FIELD_NUMBER: _ClassVar[int]
     kind: ReportKind
     year: int
     month: int
     department_code: str
     format: ReportFormat
-    def __init__(self, kind: _Optional[_Union[ReportKind, str]] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., department_code: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ...) -> None: ...
+    also_formats: _containers.RepeatedScalarFieldContainer[ReportFormat]
+    def __init__(self, kind: _Optional[_Union[ReportKind, str]] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., department_code: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., also_formats: _Optional[_Iterable[_Union[ReportFormat, str]]] = ...) -> None: ...
 
 class GenerateReportResponse(_message.Message):
+    __slots__ = ("content", "content_type", "file_name", "also")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ALSO_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    content_type: str
+    file_name: str
+    also: _containers.RepeatedCompositeFieldContainer[ReportFile]
+    def __init__(self, content: _Optional[bytes] = ..., content_type: _Optional[str] = ..., file_name: _Optional[str] = ..., also: _Optional[_Iterable[_Union[ReportFile, _Mapping]]] = ...) -> None: ...
+
+class ReportFile(_message.Message):
     __slots__ = ("content", "content_type", "file_name")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]

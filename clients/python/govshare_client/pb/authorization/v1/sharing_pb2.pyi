@@ -320,20 +320,22 @@ class GetGrantResponse(_message.Message):
     def __init__(self, grant: _Optional[_Union[Grant, _Mapping]] = ...) -> None: ...
 
 class ListGrantsRequest(_message.Message):
-    __slots__ = ("resource_code", "state", "page_size", "page_token", "role", "expire_before")
+    __slots__ = ("resource_code", "state", "page_size", "page_token", "role", "expire_before", "provider_adjusted_after")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ADJUSTED_AFTER_FIELD_NUMBER: _ClassVar[int]
     resource_code: str
     state: GrantState
     page_size: int
     page_token: str
     role: ApplicationRole
     expire_before: _timestamp_pb2.Timestamp
-    def __init__(self, resource_code: _Optional[str] = ..., state: _Optional[_Union[GrantState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., role: _Optional[_Union[ApplicationRole, str]] = ..., expire_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    provider_adjusted_after: _timestamp_pb2.Timestamp
+    def __init__(self, resource_code: _Optional[str] = ..., state: _Optional[_Union[GrantState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., role: _Optional[_Union[ApplicationRole, str]] = ..., expire_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_adjusted_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListGrantsResponse(_message.Message):
     __slots__ = ("grants", "next_page_token")

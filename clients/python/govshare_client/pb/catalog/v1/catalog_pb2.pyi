@@ -170,7 +170,7 @@ class ProviderEndpoint(_message.Message):
     def __init__(self, target: _Optional[str] = ..., dataset: _Optional[str] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("code", "name", "summary", "category", "subject", "provider_department_code", "provider_name", "format_class", "format_type", "items", "key_item", "share_type", "share_condition", "share_methods", "legal_basis", "open_to_public", "open_condition", "update_cycle", "publish_time", "related_codes", "zone", "secrecy", "state", "version", "endpoint", "project_code", "return_reason", "create_time", "update_time", "submitted_by", "reviewed_by", "etag", "retire_reason")
+    __slots__ = ("code", "name", "summary", "category", "subject", "provider_department_code", "provider_name", "format_class", "format_type", "items", "key_item", "share_type", "share_condition", "share_methods", "legal_basis", "open_to_public", "open_condition", "update_cycle", "publish_time", "related_codes", "zone", "secrecy", "state", "version", "endpoint", "project_code", "return_reason", "create_time", "update_time", "submitted_by", "reviewed_by", "etag", "retire_reason", "returns")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,7 @@ class Entry(_message.Message):
     REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     RETIRE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RETURNS_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     summary: str
@@ -237,7 +238,18 @@ class Entry(_message.Message):
     reviewed_by: _common_pb2.Actor
     etag: str
     retire_reason: str
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., summary: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., subject: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., provider_name: _Optional[str] = ..., format_class: _Optional[_Union[FormatClass, str]] = ..., format_type: _Optional[str] = ..., items: _Optional[_Iterable[_Union[DataItem, _Mapping]]] = ..., key_item: _Optional[str] = ..., share_type: _Optional[_Union[_common_pb2.ShareType, str]] = ..., share_condition: _Optional[str] = ..., share_methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., legal_basis: _Optional[str] = ..., open_to_public: _Optional[bool] = ..., open_condition: _Optional[str] = ..., update_cycle: _Optional[_Union[UpdateCycle, str]] = ..., publish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., related_codes: _Optional[_Iterable[str]] = ..., zone: _Optional[_Union[_common_pb2.Zone, str]] = ..., secrecy: _Optional[_Union[Secrecy, str]] = ..., state: _Optional[_Union[EntryState, str]] = ..., version: _Optional[int] = ..., endpoint: _Optional[_Union[ProviderEndpoint, _Mapping]] = ..., project_code: _Optional[str] = ..., return_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submitted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reviewed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., etag: _Optional[str] = ..., retire_reason: _Optional[str] = ...) -> None: ...
+    returns: _containers.RepeatedCompositeFieldContainer[EntryReturn]
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., summary: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., subject: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., provider_name: _Optional[str] = ..., format_class: _Optional[_Union[FormatClass, str]] = ..., format_type: _Optional[str] = ..., items: _Optional[_Iterable[_Union[DataItem, _Mapping]]] = ..., key_item: _Optional[str] = ..., share_type: _Optional[_Union[_common_pb2.ShareType, str]] = ..., share_condition: _Optional[str] = ..., share_methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., legal_basis: _Optional[str] = ..., open_to_public: _Optional[bool] = ..., open_condition: _Optional[str] = ..., update_cycle: _Optional[_Union[UpdateCycle, str]] = ..., publish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., related_codes: _Optional[_Iterable[str]] = ..., zone: _Optional[_Union[_common_pb2.Zone, str]] = ..., secrecy: _Optional[_Union[Secrecy, str]] = ..., state: _Optional[_Union[EntryState, str]] = ..., version: _Optional[int] = ..., endpoint: _Optional[_Union[ProviderEndpoint, _Mapping]] = ..., project_code: _Optional[str] = ..., return_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submitted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reviewed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., etag: _Optional[str] = ..., retire_reason: _Optional[str] = ..., returns: _Optional[_Iterable[_Union[EntryReturn, _Mapping]]] = ...) -> None: ...
+
+class EntryReturn(_message.Message):
+    __slots__ = ("reason", "time", "returned_by")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_BY_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    time: _timestamp_pb2.Timestamp
+    returned_by: _common_pb2.Actor
+    def __init__(self, reason: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., returned_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class CreateEntryRequest(_message.Message):
     __slots__ = ("entry",)
