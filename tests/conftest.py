@@ -24,8 +24,9 @@ from services.runtime.settings import Settings
 from services.runtime.telemetry import setup_tracing
 
 # Every log line of the run is scanned for 公民身份号码 and 统一社会信用代码 (tests/log_scanner.py); a test phase
-# that hangs prints where it is stuck and ends the run (tests/hang_watch.py).
-pytest_plugins = ("log_scanner", "hang_watch", "pytester")
+# that hangs prints where it is stuck and ends the run (tests/hang_watch.py); the heap is frozen between modules
+# (tests/heap_freeze.py).
+pytest_plugins = ("log_scanner", "hang_watch", "heap_freeze", "pytester")
 
 # Sample every trace in tests, so trace propagation can be asserted span by span.
 os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
