@@ -734,13 +734,25 @@ async def _revoked_while_downloading(platform, provider: GatedProvider, code: st
     assert [(row.key, dict(row.values)) for row in first.rows] == [("row-1", {"card_no": "card_no-1"})]
     await (end or (lambda grant_id: _revoke(platform, grant_id)))(unmasking.id)
     for _ in range(100):
-        if (await export().read()).rows[0].values["card_no"] != "card_no-1":
+        if await _seen_masked(export()):
             break
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the revoked grant still unmasks card_no")
     provider.gate.set()
     return stream
+
+
+async def _seen_masked(download: grpc.aio.UnaryStreamCall) -> bool:
+    """Whether a new download's first row has card_no masked. One begun while the revocation was still reaching
+    the decision it started from (the grant then still serving it) is stopped at its first page, naming that grant
+    (seen once under a loaded machine): not yet seen, as a whole first row would be."""
+    try:
+        return (await download.read()).rows[0].values["card_no"] != "card_no-1"
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.PERMISSION_DENIED or "stopped after 0 rows" not in error.details():
+            raise
+        return False
 
 
 async def _download_stopped_by_revoking(platform, provider: GatedProvider, code: str,  # type: ignore[no-untyped-def]
