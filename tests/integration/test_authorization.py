@@ -249,6 +249,16 @@ async def due_yesterday(env: Env, application_id: str) -> None:
         await conn.close()
 
 
+async def term_ended_a_minute_ago(env: Env, application_id: str) -> None:
+    """Time passes: the period the application asked for ended a minute ago."""
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET requested_expire_time = now() - interval'
+                           " '1 minute' WHERE id = $1", application_id)
+    finally:
+        await conn.close()
+
+
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
     """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -1130,6 +1140,38 @@ async def test_an_application_for_a_retired_resource_is_not_escalated(  # type: 
     assert reason == "APPLICATION_CLOSED" and f"resource {entry.code} was retired" in message, message
     got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=refused.id), metadata=env.md(user), timeout=10)
     assert got.application.state == sh.APPLICATION_STATE_REFUSED
+
+
+async def test_an_application_whose_requested_period_has_ended_is_not_escalated(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Once the period applied for has ended, the authority's coordination can only refuse (no end can be approved:
+    INVALID_ARGUMENT on expire_time, "refuse the application"), yet the applicant's escalation of a refusal, or of an
+    application left unanswered past its due time, was accepted: the applicant waited for a decision that could grant
+    nothing, and the authority's 审核员 had to write the refusal. Each is refused TERM_ENDED, naming the end applied
+    for and what to do instead; the application stays as it was."""
+    provider, user, entry = parties
+    refused = await env.submit(user, entry)
+    await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    unanswered = await env.submit(user, entry)
+    await due_yesterday(env, unanswered.id)
+    for application in (refused, unanswered):
+        await term_ended_a_minute_ago(env, application.id)
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=refused.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
+        grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "TERM_ENDED" and f"application {refused.id} asked for use until " in message, message
+    assert "the refusal stands" in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=refused.id, reason="低保审核为法定职责"),
+                                              metadata=env.md(user), timeout=10)
+    assert problem_of(caught.value).message.startswith("所申请的有效期已届满，共享主管部门协调也不能再准予使用")
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=unanswered.id), metadata=env.md(user), timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "TERM_ENDED" and "withdraw the application" in message, message
+    for application, state in ((refused, sh.APPLICATION_STATE_REFUSED), (unanswered, sh.APPLICATION_STATE_SUBMITTED)):
+        got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                               timeout=10)
+        assert got.application.state == state
 
 
 async def test_an_undecided_application_is_closed_by_its_resources_retirement(  # type: ignore[no-untyped-def]
