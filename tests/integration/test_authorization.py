@@ -1950,6 +1950,33 @@ async def test_the_same_items_in_another_order_are_no_change(env: Env, parties) 
     assert [e.action for e in history] == ["SUBMITTED", "APPROVED"]
 
 
+async def test_a_coordination_decision_narrows_the_purposes_and_unmasks_items_as_an_approval_does(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An approval narrows the purposes and names the items answered unmasked; the authority's coordination decision,
+    which stands in for the refused approval, could do neither: a coordinated grant kept every purpose applied for
+    and never gave an item unmasked (its provider may not widen it), whatever the authority decided. It takes both,
+    checked as an approval's (an item not granted is not unmasked), and the decisions follow them."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry, purposes=[ADMIN, WORK])
+    await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=application.id, reason="低保审核为法定职责"),
+                                          metadata=env.md(user), timeout=10)
+
+    def decide(**fields: object) -> object:
+        return env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+            id=application.id, grant=True, reason="准予行政依据用途", **fields),
+            metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+
+    _, fields, _ = await fails(decide(items=["birth_date"], unmasked_items=["address"]),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["unmasked_items[0]"], fields
+    grant = (await decide(items=["birth_date", "address"], unmasked_items=["address"], purposes=[ADMIN])).grant
+    assert list(grant.purposes) == [ADMIN] and list(grant.unmasked_items) == ["address"]
+    assert (await env.check(user, entry, "address")).allowed
+    assert (await env.check(user, entry, "address", purpose=WORK)).deny_reason == \
+        common.DENY_REASON_PURPOSE_NOT_GRANTED
+
+
 async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """The provider refused; the authority's coordination decision granted birth_date alone, 5 calls, 30 days. The
