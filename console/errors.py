@@ -69,6 +69,8 @@ REASON_SENTENCES = {
                       "使用部门可提请共享主管部门协调",
     "RESOURCE_RETIRED": "该资源目录已撤销，共享主管部门协调也不能再准予使用，无需提请协调：提供部门的答复即为最终"
                         "结果；如仍需要，请对现有的资源目录重新申请",
+    "TERM_ENDED": "所申请的有效期已届满，共享主管部门协调也不能再准予使用，无需提请协调：已被拒绝的，提供部门的"
+                  "答复即为最终结果；逾期未答复的，请撤回此申请。如仍需要，请按所需的有效期重新申请",
     "APPLICATION_CLOSED": "所申请的资源目录已撤销，此申请已随之终止，无需再答复、协调或撤回；如仍需要，请对现有的"
                           "资源目录重新申请",
     "METHOD_NOT_OFFERED": "该资源在申请后已不再提供所申请的使用方式，此申请不能再同意或准予：请填写理由后点击"
@@ -199,7 +201,7 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
 SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
-                        "METHOD_NOT_OFFERED", "RESOURCE_RETIRED", "APPLICATION_CLOSED",
+                        "METHOD_NOT_OFFERED", "RESOURCE_RETIRED", "TERM_ENDED", "APPLICATION_CLOSED",
                         "DEPARTMENT_NAME_TAKEN", "DISPUTE_CLOSED", "CONFLICT_RESOLVED", "CHANGED_DURING_REVIEW",
                         "LAST_AUTHORITY_SYSTEM", "LAST_ADMINISTRATOR", "LOCAL_ACCOUNTS_NEED_KEY"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")

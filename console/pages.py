@@ -1102,7 +1102,7 @@ async def _application_page(console: Console, request: Request, session: Session
     resource = (await console.names.resources(session.token, [a.resource_code])).get(a.resource_code, Resource())
     return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
                         errors=errors or {}, typed=typed or {}, grant=await _granted(console, session, a.grant_id),
-                        retired=_retired_for_applicant(a, resource),
+                        retired=_retired_for_applicant(a, resource) or _term_ended_for_applicant(a),
                         # Display only (the service decides again): the applicant department's 申请人 escalates; the
                         # provider's 审批人 and the authority reading a refused application were offered the form too.
                         may_escalate=(not roles or "APPLICANT" in roles)
@@ -1126,6 +1126,22 @@ def _retired_for_applicant(application: sharing_pb2.Application, resource: Resou
         return ("该资源目录已撤销，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请对现有的资源目录"
                 "重新申请。")
     return ""  # a grant it gave reads 已终止; a final decision or a withdrawal needs nothing more
+
+
+def _term_ended_for_applicant(application: sharing_pb2.Application, now: dt.datetime | None = None) -> str:
+    """What the application's page says once the period applied for has ended, or "": no approval nor coordination can
+    grant it any more (the service refuses its escalation, TERM_ENDED), yet the page offered 提请共享主管部门协调 on a
+    refusal or an overdue application; one still undecided is withdrawn instead (its form stays offered)."""
+    end = application.requested_expire_time
+    if not (end.seconds or end.nanos) or end.ToDatetime(tzinfo=dt.UTC) > (now or dt.datetime.now(dt.UTC)):
+        return ""
+    if application.state in (sharing_pb2.APPLICATION_STATE_SUBMITTED, sharing_pb2.APPLICATION_STATE_ESCALATED):
+        return ("所申请的有效期已届满，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请按所需的有效期"
+                "重新申请。")
+    if application.state == sharing_pb2.APPLICATION_STATE_REFUSED:
+        return ("所申请的有效期已届满，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请按所需的有效期"
+                "重新申请。")
+    return ""  # a grant it gave has its own term; a final decision or a withdrawal needs nothing more
 
 
 async def _granted(console: Console, session: Session, grant_id: str) -> sharing_pb2.Grant | None:

@@ -269,8 +269,9 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
                                          context: Context) -> sharing_pb2.RecordCoordinationDecisionResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
-        terms = Terms(items=tuple(request.items), expire_time=_time(request, "expire_time", "expire_time", problems),
-                      quota=request.quota, problems=tuple(problems))
+        terms = Terms(items=tuple(request.items), unmasked_items=tuple(request.unmasked_items),
+                      expire_time=_time(request, "expire_time", "expire_time", problems), quota=request.quota,
+                      purposes=tuple(request.purposes), problems=tuple(problems))
         application, grant = await self._sharing.coordinate(caller, request.id, request.grant, request.reason, terms)
         return sharing_pb2.RecordCoordinationDecisionResponse(application=self._application(application),
                                                               grant=_grant_pb(grant, self._sharing.now())

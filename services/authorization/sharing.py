@@ -368,6 +368,7 @@ class Sharing:
                                       "unanswered past their due time, can be escalated")
         refused = application.state == apps.REFUSED
         await self._require_coordinable(application, refused)
+        self._require_term_open(application, refused, now)
         # A refusal states its reason (R-APP-2); asking the authority to overrule it must answer that reason, or the
         # 审核员 coordinates on the provider's word alone. An application left unanswered is its own ground.
         if problems := self._reason_problems(reason, required=refused, why="when escalating a refusal, say why the "
@@ -395,6 +396,21 @@ class Sharing:
         raise failed_precondition("RESOURCE_RETIRED", f"resource {entry.code} was retired on {day}: the authority's "
                                   "coordination could no longer grant its use, so there is nothing to escalate; "
                                   f"{instead}, and apply for a resource the catalog publishes if the need remains")
+
+    @staticmethod
+    def _require_term_open(application: Application, refused: bool, now: dt.datetime) -> None:
+        """FAILED_PRECONDITION TERM_ENDED when the period applied for has ended: the authority's coordination can
+        then only refuse (applications.narrow: no end can be approved any more), and the applicant escalated a
+        refusal, or an application left unanswered, and waited for a decision that could grant nothing, the
+        authority's 审核员 left to write the refusal. Said with what to do instead, as for a retired resource."""
+        if application.requested_expire_time > now:
+            return
+        instead = ("the refusal stands" if refused else
+                   "withdraw the application (WithdrawApplication), which its provider can no longer approve either")
+        raise failed_precondition("TERM_ENDED", f"application {application.id} asked for use until "
+                                  f"{term_end_text(application.requested_expire_time)} (Beijing time), which has "
+                                  "passed: the authority's coordination could no longer grant it, so there is "
+                                  f"nothing to escalate; {instead}, and apply again for the period still needed")
 
     async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:
         """The applicant ends an application nobody has decided yet: one made by mistake (the wrong items, the wrong

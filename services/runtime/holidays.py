@@ -10,6 +10,10 @@ weekend days made working days (调休). A TOML file, one table per year::
     holidays = ["2027-01-01", "2027-02-05..2027-02-11", "2027-04-05", ...]
     workdays = ["2027-02-14", "2027-02-20"]
 
+A notice may begin 元旦 in the December before its year (国办发明电〔2018〕15号, for 2019: 2018-12-30..2019-01-01 off,
+Saturday 2018-12-29 a working day); its table gives those days too, and they are counted as it says, over the
+year before's calendar (workdays.is_working_day).
+
 A year is taken whole or not at all: the file is checked when a process starts, and every problem is said at once
 (a date twice, a weekday given as a 调休 working day, a year half given), since a year entered wrong would count
 every deadline in it wrong without anyone seeing it.
@@ -33,6 +37,11 @@ class Arrangement:
 
     holidays: frozenset[dt.date]
     workdays: frozenset[dt.date]
+
+    @property
+    def named(self) -> frozenset[dt.date]:
+        """Every day the notice names, off or working."""
+        return self.holidays | self.workdays
 
     def is_working_day(self, day: dt.date) -> bool:
         """A 调休 working day, or a weekday not off."""
@@ -103,13 +112,20 @@ def _days(year: int, key: str, entries: object, problems: list[str]) -> list[dt.
     days: list[dt.date] = []
     for entry in entries:
         for day in _entry_days(key, entry, problems):
-            if day.year != year:
-                problems.append(f"{key}: {day} is not in {year}")
+            if day.year != year and not in_december_before(day, year):
+                problems.append(f"{key}: {day} is not in {year} (nor in the December before it, where a notice's "
+                                "元旦 may begin)")
             elif day in days:
                 problems.append(f"{key}: {day} is given twice")
             else:
                 days.append(day)
     return days
+
+
+def in_december_before(day: dt.date, year: int) -> bool:
+    """Whether ``day`` is in the December before ``year``, where that year's notice may begin 元旦 (days off, and a
+    调休 working day before them)."""
+    return day.year == year - 1 and day.month == 12
 
 
 def _entry_days(key: str, entry: object, problems: list[str]) -> list[dt.date]:

@@ -149,6 +149,10 @@ def is_working_day(day: dt.date) -> bool:
     1 January or 1 October, and one filed late in January into 春节. The lunar holidays (除夕, 春节 初一–初三,
     端午, 中秋) are dated by the lunar calendar; the rest of each holiday and the 调休 wait for the published
     arrangement. A year the operator's holiday file gives is counted as it says, before (and over) chinese-calendar."""
+    if day.month == 12 and (after := _entered().get(day.year + 1)) is not None and day in after.named:
+        # The next year's notice begins 元旦 in this December (as the notice for 2019 did, 2018-12-29..31): later
+        # than this year's calendar, and the only one that knows it.
+        return after.is_working_day(day)
     if (entered := _entered().get(day.year)) is not None:
         return entered.is_working_day(day)
     try:

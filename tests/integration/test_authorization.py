@@ -249,6 +249,16 @@ async def due_yesterday(env: Env, application_id: str) -> None:
         await conn.close()
 
 
+async def term_ended_a_minute_ago(env: Env, application_id: str) -> None:
+    """Time passes: the period the application asked for ended a minute ago."""
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET requested_expire_time = now() - interval'
+                           " '1 minute' WHERE id = $1", application_id)
+    finally:
+        await conn.close()
+
+
 async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
     """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -1132,6 +1142,38 @@ async def test_an_application_for_a_retired_resource_is_not_escalated(  # type: 
     assert got.application.state == sh.APPLICATION_STATE_REFUSED
 
 
+async def test_an_application_whose_requested_period_has_ended_is_not_escalated(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Once the period applied for has ended, the authority's coordination can only refuse (no end can be approved:
+    INVALID_ARGUMENT on expire_time, "refuse the application"), yet the applicant's escalation of a refusal, or of an
+    application left unanswered past its due time, was accepted: the applicant waited for a decision that could grant
+    nothing, and the authority's 审核员 had to write the refusal. Each is refused TERM_ENDED, naming the end applied
+    for and what to do instead; the application stays as it was."""
+    provider, user, entry = parties
+    refused = await env.submit(user, entry)
+    await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    unanswered = await env.submit(user, entry)
+    await due_yesterday(env, unanswered.id)
+    for application in (refused, unanswered):
+        await term_ended_a_minute_ago(env, application.id)
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=refused.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10),
+        grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "TERM_ENDED" and f"application {refused.id} asked for use until " in message, message
+    assert "the refusal stands" in message, message
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=refused.id, reason="低保审核为法定职责"),
+                                              metadata=env.md(user), timeout=10)
+    assert problem_of(caught.value).message.startswith("所申请的有效期已届满，共享主管部门协调也不能再准予使用")
+    reason, _, message = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=unanswered.id), metadata=env.md(user), timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "TERM_ENDED" and "withdraw the application" in message, message
+    for application, state in ((refused, sh.APPLICATION_STATE_REFUSED), (unanswered, sh.APPLICATION_STATE_SUBMITTED)):
+        got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                               timeout=10)
+        assert got.application.state == state
+
+
 async def test_an_undecided_application_is_closed_by_its_resources_retirement(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """An application nobody had decided when its resource was retired stayed SUBMITTED (or ESCALATED) for ever: in
@@ -1906,6 +1948,33 @@ async def test_the_same_items_in_another_order_are_no_change(env: Env, parties) 
     history = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
                                                 timeout=10)).application.history
     assert [e.action for e in history] == ["SUBMITTED", "APPROVED"]
+
+
+async def test_a_coordination_decision_narrows_the_purposes_and_unmasks_items_as_an_approval_does(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An approval narrows the purposes and names the items answered unmasked; the authority's coordination decision,
+    which stands in for the refused approval, could do neither: a coordinated grant kept every purpose applied for
+    and never gave an item unmasked (its provider may not widen it), whatever the authority decided. It takes both,
+    checked as an approval's (an item not granted is not unmasked), and the decisions follow them."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry, purposes=[ADMIN, WORK])
+    await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=application.id, reason="低保审核为法定职责"),
+                                          metadata=env.md(user), timeout=10)
+
+    def decide(**fields: object) -> object:
+        return env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+            id=application.id, grant=True, reason="准予行政依据用途", **fields),
+            metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+
+    _, fields, _ = await fails(decide(items=["birth_date"], unmasked_items=["address"]),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["unmasked_items[0]"], fields
+    grant = (await decide(items=["birth_date", "address"], unmasked_items=["address"], purposes=[ADMIN])).grant
+    assert list(grant.purposes) == [ADMIN] and list(grant.unmasked_items) == ["address"]
+    assert (await env.check(user, entry, "address")).allowed
+    assert (await env.check(user, entry, "address", purpose=WORK)).deny_reason == \
+        common.DENY_REASON_PURPOSE_NOT_GRANTED
 
 
 async def test_a_provider_narrows_a_coordinated_grant_but_does_not_widen_it(  # type: ignore[no-untyped-def]

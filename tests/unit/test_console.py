@@ -1181,6 +1181,41 @@ def test_an_application_for_a_retired_resource_offers_no_escalation_and_says_wha
     assert "该资源目录已撤销" in said and "提请共享主管部门协调</button>" not in said and "撤回申请" in said, said
 
 
+def test_an_application_whose_requested_period_ended_offers_no_escalation_and_says_what_to_do() -> None:
+    """Once the period applied for has ended, nothing can grant it (the service refuses its escalation, TERM_ENDED),
+    yet the application's page offered 提请共享主管部门协调 on a refusal or an overdue application. It says so and what
+    to do instead (withdraw an undecided one), without the escalation form; the withdrawal stays offered."""
+    import datetime as dt
+
+    from google.protobuf import timestamp_pb2
+
+    from console.pages import _term_ended_for_applicant
+    from govshare.authorization.v1 import sharing_pb2
+
+    now = dt.datetime(2027, 1, 4, 9, tzinfo=dt.UTC)
+    ended, later = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    ended.FromDatetime(now - dt.timedelta(minutes=1))
+    later.FromDatetime(now + dt.timedelta(days=30))
+    overdue = sharing_pb2.Application(id="app-late", resource_code="202001/000001", items=["name"], overdue=True,
+                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED, requested_expire_time=ended)
+    refused = sharing_pb2.Application(id="app-refused", state=sharing_pb2.APPLICATION_STATE_REFUSED,
+                                      requested_expire_time=ended)
+    approved = sharing_pb2.Application(id="app-approved", state=sharing_pb2.APPLICATION_STATE_APPROVED,
+                                       requested_expire_time=ended)
+    running = sharing_pb2.Application(id="app-running", state=sharing_pb2.APPLICATION_STATE_REFUSED,
+                                      requested_expire_time=later)
+    assert "请撤回此申请" in _term_ended_for_applicant(overdue, now)
+    assert "最终结果" in _term_ended_for_applicant(refused, now)
+    assert _term_ended_for_applicant(approved, now) == "" == _term_ended_for_applicant(running, now)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    said = console.templates.get_template("application.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/applications",
+        may=lambda *_a: True, dept_names={}, res_names={}, names={}, typed={}, grant=None, may_escalate=True,
+        application=overdue, retired=_term_ended_for_applicant(overdue, now))
+    assert "所申请的有效期已届满" in said and "提请共享主管部门协调</button>" not in said and "撤回申请" in said, said
+
+
 
 def test_an_applications_page_shows_the_methods_and_systems_approved_when_they_differ() -> None:
     """An approval leaves out a method the resource no longer offers, and the provider narrows a grant's systems

@@ -48,6 +48,27 @@ def test_a_year_the_operator_entered_is_counted_as_its_notice_says(tmp_path: Pat
     assert workdays.is_working_day(dt.date(2026, 10, 10)) and not workdays.calendar_covers(dt.date(2028, 1, 3))
 
 
+def test_a_notice_beginning_yuandan_in_the_december_before_its_year_is_entered_as_it_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notice may begin 元旦 in the December before its year (the notice for 2019 gave 2018-12-30..2019-01-01 off and
+    Saturday 2018-12-29 a working day). Entered so, the whole file was refused ("2026-12-31 is not in 2027"), every
+    process stopped at start, and entering the December under [2026] meant giving that whole year again. Those days
+    are counted as the notice says, over the year before's calendar; a day of another month before it is refused."""
+    notice = NOTICE_2027.replace('"2027-01-01..2027-01-03"', '"2026-12-31..2027-01-03"').replace(
+        'workdays = ["2027-02-14"', 'workdays = ["2026-12-26", "2027-02-14"')
+    path = _entered(tmp_path, monkeypatch, notice)
+    assert workdays.holidays_file_problems(path) == []
+    assert not workdays.is_working_day(dt.date(2026, 12, 31))  # a Thursday chinese-calendar's 2026 counts working
+    assert workdays.is_working_day(dt.date(2026, 12, 26))  # a Saturday made a working day
+    assert workdays.is_working_day(dt.date(2026, 12, 30)) and not workdays.is_working_day(dt.date(2026, 12, 27))
+    # Filed on Wednesday 23 December 2026: the 26th counts, the 31st does not; due on Thursday 7 January.
+    due = workdays.add_working_days(dt.datetime(2026, 12, 23, 23, 59, tzinfo=workdays.CHINA), 10)
+    assert due.date() == dt.date(2027, 1, 7) and not workdays.provisional(due)
+    elsewhere = NOTICE_2027.replace('"2027-09-26"', '"2027-09-26", "2026-11-28"')
+    found = workdays.holidays_file_problems(_entered(tmp_path, monkeypatch, elsewhere))
+    assert any("workdays: 2026-11-28 is not in 2027" in p for p in found), found
+
+
 @pytest.mark.parametrize(("text", "problem"), [
     (NOTICE_2027.replace('"2027-09-26"', '"2027-09-26", "2027-02-08"'), "2027-02-08 is given twice: in holidays and"),
     (NOTICE_2027.replace('"2027-09-15"', '"2027-09-15", "2027-09-15"'), "holidays: 2027-09-15 is given twice"),

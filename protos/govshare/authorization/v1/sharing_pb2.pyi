@@ -284,20 +284,24 @@ class WithdrawApplicationResponse(_message.Message):
     def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class RecordCoordinationDecisionRequest(_message.Message):
-    __slots__ = ("id", "grant", "reason", "items", "expire_time", "quota")
+    __slots__ = ("id", "grant", "reason", "items", "expire_time", "quota", "unmasked_items", "purposes")
     ID_FIELD_NUMBER: _ClassVar[int]
     GRANT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     QUOTA_FIELD_NUMBER: _ClassVar[int]
+    UNMASKED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
     id: str
     grant: bool
     reason: str
     items: _containers.RepeatedScalarFieldContainer[str]
     expire_time: _timestamp_pb2.Timestamp
     quota: int
-    def __init__(self, id: _Optional[str] = ..., grant: _Optional[bool] = ..., reason: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ...) -> None: ...
+    unmasked_items: _containers.RepeatedScalarFieldContainer[str]
+    purposes: _containers.RepeatedScalarFieldContainer[_common_pb2.PurposeType]
+    def __init__(self, id: _Optional[str] = ..., grant: _Optional[bool] = ..., reason: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ...) -> None: ...
 
 class RecordCoordinationDecisionResponse(_message.Message):
     __slots__ = ("application", "grant")
