@@ -1119,13 +1119,8 @@ def _retired_for_applicant(application: sharing_pb2.Application, resource: Resou
     refusal or an overdue application; one still undecided is withdrawn instead."""
     if resource.state != catalog_pb2.ENTRY_STATE_RETIRED:
         return ""
-    if application.state in (sharing_pb2.APPLICATION_STATE_SUBMITTED, sharing_pb2.APPLICATION_STATE_ESCALATED):
-        return ("该资源目录已撤销，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请对现有的资源目录"
-                "重新申请。")
-    if application.state == sharing_pb2.APPLICATION_STATE_REFUSED:
-        return ("该资源目录已撤销，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请对现有的资源目录"
-                "重新申请。")
-    return ""  # a grant it gave reads 已终止; a final decision or a withdrawal needs nothing more
+    # a grant it gave reads 已终止; a final decision or a withdrawal needs nothing more
+    return _never_granted_now(application, "该资源目录已撤销", "对现有的资源目录")
 
 
 def _term_ended_for_applicant(application: sharing_pb2.Application, now: dt.datetime | None = None) -> str:
@@ -1135,13 +1130,19 @@ def _term_ended_for_applicant(application: sharing_pb2.Application, now: dt.date
     end = application.requested_expire_time
     if not (end.seconds or end.nanos) or end.ToDatetime(tzinfo=dt.UTC) > (now or dt.datetime.now(dt.UTC)):
         return ""
+    # a grant it gave has its own term; a final decision or a withdrawal needs nothing more
+    return _never_granted_now(application, "所申请的有效期已届满", "按所需的有效期")
+
+
+def _never_granted_now(application: sharing_pb2.Application, cause: str, apply_again: str) -> str:
+    """What an application's page says when ``cause`` leaves it nothing any decision could grant: withdraw it while
+    undecided, the refusal stands once refused (no escalation can change it), and how to apply again; "" in any
+    other state."""
     if application.state in (sharing_pb2.APPLICATION_STATE_SUBMITTED, sharing_pb2.APPLICATION_STATE_ESCALATED):
-        return ("所申请的有效期已届满，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请按所需的有效期"
-                "重新申请。")
+        return f"{cause}，此申请已不能获准（提请协调也不能）：请撤回此申请；如仍需要，请{apply_again}重新申请。"
     if application.state == sharing_pb2.APPLICATION_STATE_REFUSED:
-        return ("所申请的有效期已届满，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请按所需的有效期"
-                "重新申请。")
-    return ""  # a grant it gave has its own term; a final decision or a withdrawal needs nothing more
+        return f"{cause}，提请协调也不能获准，提供部门的答复即为最终结果；如仍需要，请{apply_again}重新申请。"
+    return ""
 
 
 async def _granted(console: Console, session: Session, grant_id: str) -> sharing_pb2.Grant | None:
