@@ -241,9 +241,16 @@ local function retry_after(handle, text)
   end
 end
 
+-- What every REST answer says to caches. An answer may hold personal data (ListAccesses' record keys, a person's
+-- name and roles, the reviewer of an entry): a browser page calling a GET through CORS had its answers written to
+-- the browser's disk cache (a shared office computer's too), and a proxy may keep what no header forbids, though
+-- the edge keeps such data out of URLs for that reason. The console's pages say the same (console/app.py).
+local NO_STORE = "no-store"
+
 -- (A headers object is stale once the body has been read: read them again after handle:body().)
 function envoy_on_response(handle)
   local headers = handle:headers()
+  headers:replace("cache-control", NO_STORE)
   local status = headers:get(":status")
   local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
   local code = tonumber(headers:get("grpc-status") or "")
@@ -606,8 +613,8 @@ end
 
 local function refuse(handle, status, code, body)
   keep_status(handle, code)
-  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code) },
-      body)
+  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code),
+      ["cache-control"] = NO_STORE }, body)
 end
 
 -- The request's body, held whole. Envoy refuses one past what the edge holds (a chunked body, which declared no

@@ -1176,6 +1176,38 @@ async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(ed
     assert all(citizen_id not in str(headers) + content.decode() for _, headers, content in answers), answers
 
 
+async def test_a_rest_answer_is_marked_for_no_cache_to_keep(edge: Edge, keys: PlatformKeys) -> None:
+    """A REST answer may hold personal data (ListAccesses' record keys, a person's name, a GetEntry's reviewer),
+    and came back with no Cache-Control: a browser page calling a GET through CORS (GOVSHARE_CORS_ORIGINS) had
+    its answers written to the browser's disk cache, on a shared office computer too, though the edge keeps such
+    data out of URLs for that reason. Every REST answer says ``no-store``: a successful GET, a POST's answer and a
+    refusal, the edge's own and a service's."""
+    token = dict(bearer(keys, caller()))
+    json_body = {"content-type": "application/json"}
+    read = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001", b"", token)
+    head = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/entries/101001%2F000001", b"", token)
+    issued = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemId": "s", "secret": "x"}',
+                                     json_body)
+    exported = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:export",
+                                       b'{"items": ["a"]}', {**token, **json_body})
+    refused = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                      b'{"key": "k"}', {**token, **json_body})
+    misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                       b'{"kye": "k"}', {**token, **json_body})
+    unsigned = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001")
+    unmapped = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/noSuchCollection", b"", token)
+    other_verb = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/resources/101001%2F000001:query", b"", token)
+    form = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b"systemId=s&secret=x",
+                                   {"content-type": "application/x-www-form-urlencoded"})
+    answers = {"GET": read, "HEAD": head, "POST": issued, "Export": exported, "service": refused,
+               "edge": misspelt, "token": unsigned, "URL": unmapped, "verb": other_verb, "form": form}
+    assert [(name, answer[0]) for name, answer in answers.items()] == [
+        ("GET", 200), ("HEAD", 200), ("POST", 200), ("Export", 200), ("service", 501), ("edge", 400),
+        ("token", 401), ("URL", 404), ("verb", 405), ("form", 415)], answers
+    assert {name: answer[1].get("cache-control") for name, answer in answers.items()} == dict.fromkeys(
+        answers, "no-store"), answers
+
+
 def _edge_info(reason: str) -> dict[str, object]:
     """The ErrorInfo of an edge's own refusal."""
     return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "edge.govshare",
