@@ -42,6 +42,8 @@
 -- Where a REST call's query parameter names are kept for its reply, and whether its body is being held (the
 -- stream's dynamic metadata; never logged).
 local METADATA = "govshare.rest_replies"
+-- Where the token check leaves the payload of a token it verified (gateway.edge's JWT filter).
+local JWT_METADATA = "envoy.filters.http.jwt_authn"
 
 -- A refusal before the transcoder, which leaves the request's content type JSON: Envoy's access log reads the gRPC
 -- status of a gRPC request only, and logged every such refusal without one (a 400 naming a misspelt field, a 415, a
@@ -241,9 +243,28 @@ local function retry_after(handle, text)
   end
 end
 
+-- What every REST answer says to caches. An answer may hold personal data (ListAccesses' record keys, a person's
+-- name and roles, the reviewer of an entry): a browser page calling a GET through CORS had its answers written to
+-- the browser's disk cache (a shared office computer's too), and a proxy may keep what no header forbids, though
+-- the edge keeps such data out of URLs for that reason. The console's pages say the same (console/app.py).
+local NO_STORE = "no-store"
+
+-- The challenge of a service's 401 (UNAUTHENTICATED), which came without one: HTTP requires it (RFC 9110 15.5.2),
+-- and Java's HttpClient built with an Authenticator (an office's authenticating proxy) threw "WWW-Authenticate
+-- header missing for response code 401", the JSON saying why lost. A token the edge verified and the service then
+-- refused (its system disabled, its secret rotated, a session ended) is challenged as the edge challenges a
+-- refused one; a call the edge takes without a token (IssueToken's wrong secret, a SignIn) plainly.
+local function service_challenge(handle)
+  if handle:streamInfo():dynamicMetadata():get(JWT_METADATA) ~= nil then
+    return 'Bearer realm="govshare", error="invalid_token"'
+  end
+  return 'Bearer realm="govshare"'
+end
+
 -- (A headers object is stale once the body has been read: read them again after handle:body().)
 function envoy_on_response(handle)
   local headers = handle:headers()
+  headers:replace("cache-control", NO_STORE)
   local status = headers:get(":status")
   local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
   local code = tonumber(headers:get("grpc-status") or "")
@@ -260,6 +281,8 @@ function envoy_on_response(handle)
   local challenge = headers:get("www-authenticate")
   if challenge ~= nil then
     headers:replace("www-authenticate", (challenge:gsub('realm="[^"]*"', 'realm="govshare"')))
+  elseif status == "401" then
+    headers:add("www-authenticate", service_challenge(handle))
   end
   if headers:get(MARKER) ~= nil then
     headers:remove(MARKER)
@@ -606,8 +629,8 @@ end
 
 local function refuse(handle, status, code, body)
   keep_status(handle, code)
-  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code) },
-      body)
+  handle:respond({ [":status"] = status, ["content-type"] = "application/json", ["grpc-status"] = tostring(code),
+      ["cache-control"] = NO_STORE }, body)
 end
 
 -- The request's body, held whole. Envoy refuses one past what the edge holds (a chunked body, which declared no

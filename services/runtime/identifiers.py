@@ -35,6 +35,10 @@ def _length_error(name: str, value: str) -> str:
         return f"{error}: remove the {value[0]} before it (a spreadsheet's mark for text)"
     if name == "公民身份号码" and len(value) == 15 and value.isdigit():
         return f"{error}: a first-generation 15-digit number is given in its 18-digit form"
+    if value.strip() != value and len(value.strip()) == 18:
+        # A department code read from a configuration file with its final newline, or pasted with a blank, sent in
+        # a REST URL (/v1/departments/{code}, ?departmentCode=): "got 19" of a code that shows 18 characters.
+        return f"{error}: it has a blank or a line break before or after it: send the code alone"
     return error
 
 

@@ -24,6 +24,7 @@ import socket
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -89,6 +90,8 @@ HANGING_CODE = "test/hang"
 TOO_LARGE_CODE = "test/too-large"
 UNAVAILABLE_CODE = "test/unavailable"
 CANCELLED_ONCE_CODE = "test/cancelled-once"
+REVOKED_CODE = "test/revoked"  # GetEntry refuses the caller's token, as a service does one revoked (SYSTEM_DISABLED)
+REFUSED_SYSTEM = "sys-refused"  # IssueToken refuses the secret, as the authorization service a wrong one
 FAIL_ITEM = "fail-here"
 HANG_ITEM = "hang-here"
 
@@ -138,6 +141,8 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
                                "the answer would be 9.0 MiB, more than one reply carries: ask for less")
         if request.code == UNAVAILABLE_CODE:
             raise unavailable("DEPENDENCY_UNAVAILABLE", "postgresql is unavailable", retry_after=1.5)
+        if request.code == REVOKED_CODE:
+            raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "SYSTEM_DISABLED", "the calling system is disabled")
         if request.code.startswith(CANCELLED_ONCE_CODE):
             if request.code not in self._probe.cancelled_once:  # as a stopping grpc server ends a call not started
                 self._probe.cancelled_once.add(request.code)
@@ -189,6 +194,8 @@ class EchoToken(token_pb2_grpc.TokenServiceServicer):
 
     async def IssueToken(self, request, context):  # type: ignore[no-untyped-def]
         received = dict(context.invocation_metadata()).get("authorization", "none")
+        if request.system_id == REFUSED_SYSTEM:
+            raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "unknown system id or wrong secret")
         return token_pb2.IssueTokenResponse(token=f"{received}|{request.system_id}")
 
 
@@ -1174,6 +1181,57 @@ async def test_a_rest_call_refused_for_its_token_is_not_answered_with_its_url(ed
     assert [(status, headers.get("www-authenticate")) for status, headers, _ in answers] == [
         (401, 'Bearer realm="govshare"'), (401, 'Bearer realm="govshare", error="invalid_token"')], answers
     assert all(citizen_id not in str(headers) + content.decode() for _, headers, content in answers), answers
+
+
+async def test_a_rest_answer_is_marked_for_no_cache_to_keep(edge: Edge, keys: PlatformKeys) -> None:
+    """A REST answer may hold personal data (ListAccesses' record keys, a person's name, a GetEntry's reviewer),
+    and came back with no Cache-Control: a browser page calling a GET through CORS (GOVSHARE_CORS_ORIGINS) had
+    its answers written to the browser's disk cache, on a shared office computer too, though the edge keeps such
+    data out of URLs for that reason. Every REST answer says ``no-store``: a successful GET, a POST's answer and a
+    refusal, the edge's own and a service's."""
+    token = dict(bearer(keys, caller()))
+    json_body = {"content-type": "application/json"}
+    read = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001", b"", token)
+    head = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/entries/101001%2F000001", b"", token)
+    issued = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b'{"systemId": "s", "secret": "x"}',
+                                     json_body)
+    exported = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:export",
+                                       b'{"items": ["a"]}', {**token, **json_body})
+    refused = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                      b'{"key": "k"}', {**token, **json_body})
+    misspelt = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query",
+                                       b'{"kye": "k"}', {**token, **json_body})
+    unsigned = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001")
+    unmapped = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/noSuchCollection", b"", token)
+    other_verb = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/resources/101001%2F000001:query", b"", token)
+    form = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", b"systemId=s&secret=x",
+                                   {"content-type": "application/x-www-form-urlencoded"})
+    answers = {"GET": read, "HEAD": head, "POST": issued, "Export": exported, "service": refused,
+               "edge": misspelt, "token": unsigned, "URL": unmapped, "verb": other_verb, "form": form}
+    assert [(name, answer[0]) for name, answer in answers.items()] == [
+        ("GET", 200), ("HEAD", 200), ("POST", 200), ("Export", 200), ("service", 501), ("edge", 400),
+        ("token", 401), ("URL", 404), ("verb", 405), ("form", 415)], answers
+    assert {name: answer[1].get("cache-control") for name, answer in answers.items()} == dict.fromkeys(
+        answers, "no-store"), answers
+
+
+async def test_a_services_rest_401_carries_the_challenge_http_requires(edge: Edge, keys: PlatformKeys) -> None:
+    """A 401 must carry WWW-Authenticate (RFC 9110 15.5.2). The edge's own had it, but a service's UNAUTHENTICATED
+    (a token the service refused, its system disabled or its secret rotated; IssueToken's wrong secret) came as a
+    401 without one: Java's HttpClient, built with an Authenticator (as for an office's authenticating proxy),
+    then threw 'WWW-Authenticate header missing for response code 401' and the JSON saying why was lost. A refused
+    token is challenged as the edge challenges one (error="invalid_token"), a call made without one (IssueToken)
+    plainly; the body is the service's."""
+    token = dict(bearer(keys, caller()))
+    path = f"/v1/entries/{urllib.parse.quote(REVOKED_CODE, safe='')}"
+    revoked = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", token)
+    secret = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
+                                     json.dumps({"systemId": REFUSED_SYSTEM, "secret": "x"}).encode(),
+                                     {"content-type": "application/json"})
+    assert [(status, headers.get("www-authenticate")) for status, headers, _ in (revoked, secret)] == [
+        (401, 'Bearer realm="govshare", error="invalid_token"'), (401, 'Bearer realm="govshare"')], (revoked, secret)
+    assert json.loads(revoked[2])["details"][0]["reason"] == "SYSTEM_DISABLED", revoked
+    assert json.loads(secret[2])["message"] == "unknown system id or wrong secret", secret
 
 
 def _edge_info(reason: str) -> dict[str, object]:

@@ -247,6 +247,11 @@ def test_a_code_of_the_wrong_length_says_what_in_a_spreadsheet_made_it_so() -> N
     assert "18-digit form" in identifiers.citizen_id_error("110105491231002")
     assert identifiers.citizen_id_error("1101054912310").endswith("got 13")
     assert "18-digit form" not in identifiers.credit_code_error("911100006000373")
+    # A code read with a configuration file's final newline, or pasted with a blank (a REST URL's %0A, %20).
+    for padded in ("11110100MB00000014\n", " 11110100MB00000014", "11110100MB00000014\r\n"):
+        assert identifiers.credit_code_error(padded).endswith(
+            "got " + str(len(padded)) + ": it has a blank or a line break before or after it: send the code alone")
+    assert "blank" not in identifiers.credit_code_error("11110100MB0000001")
 
 
 def test_a_code_a_spreadsheet_rounded_to_15_digits_says_so_not_only_that_its_check_character_is_wrong() -> None:
