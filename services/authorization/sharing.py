@@ -193,6 +193,14 @@ class Sharing:
                                       f"grant {grant.id} for good, so it can no longer be adjusted (nothing is "
                                       "served under it); a use still needed is a new application for a resource "
                                       "the catalog publishes")
+        if entry.share_type == common_pb2.SHARE_TYPE_NOT_SHARED and not grant.coordinated:
+            # A provider's grant is not read while its resource is not shared (only a coordination decision opens
+            # it, Art. 12): an extension or a wider scope was saved and answered ACTIVE while every query under the
+            # grant was refused NOT_SHARED. It serves again, and can be adjusted again, once a version shares it.
+            raise failed_precondition("NOT_SHARED_NOW", f"resource {grant.resource_code} is not shared (不予共享) "
+                                      f"since version {entry.version}: grant {grant.id}, a provider's, serves "
+                                      "nothing while it is, so it is not adjusted; revoke it if the use has ended, "
+                                      "or adjust it once a version of the resource shares it again")
         return entry
 
     async def _foreign_systems(self, field: str, department_code: str, ids: tuple[str, ...]) -> list[FieldViolation]:

@@ -2514,13 +2514,8 @@ async def test_an_application_pending_when_its_entry_is_retired_is_neither_appro
     assert got.application.state == sh.APPLICATION_STATE_CLOSED and not got.application.grant_id
 
 
-async def test_an_application_pending_when_its_entry_becomes_not_shared_can_only_be_refused(  # type: ignore[no-untyped-def]
-        env: Env, parties) -> None:
-    """A version published after the application made the resource 不予共享: the provider's approval still made an
-    APPROVED application and an ACTIVE grant, yet every query under it was refused NOT_SHARED (only a coordination
-    decision opens a not-shared resource). The approval is refused; a refusal goes through and can be escalated."""
-    provider, user, entry = parties
-    application = await env.submit(user, entry)
+async def _made_not_shared(env: Env, provider, user, entry) -> None:  # type: ignore[no-untyped-def]
+    """A version of ``entry`` published 不予共享 (with its legal basis), awaited until authorization holds it."""
     stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
     change = cat.Entry(code=entry.code, share_type=common.SHARE_TYPE_NOT_SHARED,
                        legal_basis="《中华人民共和国保守国家秘密法》")
@@ -2532,8 +2527,39 @@ async def test_an_application_pending_when_its_entry_becomes_not_shared_can_only
     for _ in range(100):  # until authorization's cache holds the not-shared version
         decision = await env.check(user, entry, "birth_date")
         if decision.deny_reason == common.DENY_REASON_NOT_SHARED:
-            break
+            return
         await asyncio.sleep(0.05)
+    raise AssertionError(f"{entry.code} never read as not shared")
+
+
+async def test_a_providers_grant_of_a_resource_made_not_shared_is_not_adjusted(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version made the resource 不予共享 after the grant: the provider's 审批人 extended it and was answered ACTIVE
+    with the later end, while every query under it was refused NOT_SHARED. The adjustment is refused
+    FAILED_PRECONDITION NOT_SHARED_NOW saying so and what to do, the grant left as it was; it can still be revoked."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    await _made_not_shared(env, provider, user, entry)
+    extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=300))),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
+    reason, _, message = await fails(env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_SHARED_NOW" and "不予共享" in message and "revoke it" in message, message
+    kept = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert (kept.expire_time, kept.policy_version) == (grant.expire_time, grant.policy_version)
+    revoked = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="该资源已调整为不予共享"),
+                                            metadata=env.md(approver(provider)), timeout=10)
+    assert revoked.grant.state == sh.GRANT_STATE_REVOKED
+
+
+async def test_an_application_pending_when_its_entry_becomes_not_shared_can_only_be_refused(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version published after the application made the resource 不予共享: the provider's approval still made an
+    APPROVED application and an ACTIVE grant, yet every query under it was refused NOT_SHARED (only a coordination
+    decision opens a not-shared resource). The approval is refused; a refusal goes through and can be escalated."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await _made_not_shared(env, provider, user, entry)
     reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "NOT_SHARED_NOW" and "不予共享" in message, message
     got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
