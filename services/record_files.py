@@ -154,15 +154,21 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
             raise FileProblem(f"{path} is empty: its first line must name the items of each column")
         skip = _rejection_columns(first, dataset)
         header = header_of(first[skip:], dataset)
-    except (FileProblem, csv.Error):
+    except FileProblem:
         file.close()
         raise
+    except csv.Error as error:
+        file.close()
+        raise FileProblem(f"{path}, line {reader.line_num}: {unreadable(reader.line_num, reader.line_num, error)} "
+                          "(the first line names the items of each column)") from error
 
     def rows() -> Iterator[FileRow]:
         with file:
             line = reader.line_num + 1
-            for cells in reader:
-                if any(cell.strip() for cell in cells[skip:]):
+            while (cells := _next_cells(reader)) is not None:
+                if isinstance(cells, csv.Error):
+                    yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
+                elif any(cell.strip() for cell in cells[skip:]):
                     row = _row(line, cells[skip:], header, skip)
                     if reader.line_num > line:
                         row.problem = "; ".join(filter(None, (spans_lines(line, reader.line_num), row.problem)))
@@ -170,6 +176,32 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
                 line = reader.line_num + 1
 
     return header, rows()
+
+
+def _next_cells(reader: Iterator[list[str]]) -> list[str] | csv.Error | None:
+    """The next record's cells; the csv.Error of a record csv cannot read (it goes on at the line after it); None at
+    the end of the file."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        return error
+
+
+def unreadable(first: int, last: int, error: csv.Error) -> str:
+    """The problem of a record csv cannot read, running from line ``first`` to line ``last``.
+
+    Such a record (a value past csv's limit of 131,072 characters: a pasted document, or a double quote opened and
+    not closed taking in the lines after it) stopped the whole load, exit 2, "cannot be read after line N" naming
+    the last line sent: the records read with it in its call were not sent, nor any after it, and a load resumed
+    at that line met it again. It is that record's rejection, as the bulk loader's is; the reading goes on after
+    it."""
+    lines = "the line" if last <= first else f"the record runs from line {first} to line {last} and"
+    if "field limit" in str(error):
+        return (f"{lines} cannot be read as CSV ({error}): a value longer than any item takes, or a double quote "
+                "opened and not closed that takes in the lines after it: fix it and load it again")
+    return f"{lines} cannot be read as CSV ({error}): fix it and load it again"
 
 
 def spans_lines(first: int, last: int) -> str:

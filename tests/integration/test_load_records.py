@@ -145,18 +145,28 @@ async def test_a_load_goes_on_from_the_line_it_is_told(platform, tmp_path) -> No
         await _history(platform, first)
 
 
-async def test_a_value_too_long_for_csv_stops_the_load_saying_so_not_a_traceback(  # type: ignore[no-untyped-def]
+async def test_a_value_too_long_for_csv_is_its_records_rejection_and_the_rest_is_loaded(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A cell past csv's field limit (a pasted document, a broken quote swallowing the rest of the file) is found
-    only when its line is read, mid-load: it ended the command with a traceback."""
-    person = _citizen_id("19580808", True)
-    path = tmp_path / "long.csv"
+    only when its line is read, mid-load: it ended the command with a traceback, then with exit 2 'cannot be read
+    after line 1' (the line sent last, not the bad one), the records read with it and every one after it not sent.
+    It is that record's rejection, named by its line; the records before and after it are loaded."""
+    person, after = _citizen_id("19580808", True), _citizen_id("19590909", False)
+    path, rejected = tmp_path / "long.csv", tmp_path / "rejected.csv"
     long_line = f'"{"长" * 200_000}",x,男,汉族,1958-08-08,正常,'
-    path.write_text(f"{HEADER}\n{person},郑八,男,汉族,1958-08-08,正常,\n{long_line}\n", encoding="utf-8")
-    done = await asyncio.to_thread(_load, platform, "population", str(path))
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert f"{path} cannot be read after line 1: field larger than field limit" in done.stderr
-    assert f"nothing of {path} was loaded" in done.stderr
+    path.write_text(f"{HEADER}\n{person},郑八,男,汉族,1958-08-08,正常,\n{long_line}\n"
+                    f"{after},王九,女,汉族,1959-09-09,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (done.returncode, done.stdout) == (1, f"population: 2 records loaded from {path}, 1 rejected, "
+                                                 "0 disagreeing with the authoritative source\n"), done.stderr
+    reason = ("the line cannot be read as CSV (field larger than field limit (131072)): a value longer than any item "
+              "takes, or a double quote opened and not closed that takes in the lines after it: fix it and load it "
+              "again")
+    assert f"line 3: {reason}\n" in done.stderr
+    assert list(csv.reader(rejected.read_text(encoding="utf-8-sig").splitlines()))[1] == ["3", reason]
+    assert [v.values["name"] for v in await _history(platform, person)] == ["郑八"]
+    assert [v.values["name"] for v in await _history(platform, after)] == ["王九"]
 
 
 async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrote_it(  # type: ignore[no-untyped-def]
