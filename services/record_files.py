@@ -124,7 +124,10 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
         meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
-        said = ", ".join(f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
+        apart = {plain: (raw.strip(), how) for raw, plain in zip(names, columns, strict=True)
+                 if plain in unknown and (how := _separated_otherwise(raw, dataset))}
+        said = ", ".join(f"{apart[n][0]!r} (its names are separated by {apart[n][1]})" if n in apart else
+                         f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
         problems.append(f"{said} {verb} of {dataset.name} (its items: "
                         f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
     if twice := sorted({n for n in named if named.count(n) > 1}):
@@ -134,6 +137,28 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+#: What a first line's names may be separated by instead of a comma, and what to do about it.
+_OTHER_SEPARATORS = {
+    "\uff0c": "full-width commas (，, typed with a Chinese input method): type them as commas (,)",
+    "\u3001": "enumeration commas (、): type them as commas (,)",
+    "\t": "tabs (a tab-separated export, .txt or .tsv): save the file as CSV, comma-separated",
+    ";": "semicolons: save the file as CSV, comma-separated",
+}
+
+
+def _separated_otherwise(raw: str, dataset: Dataset) -> str:
+    """What separates the items' names ``raw`` holds instead of a comma (one of _OTHER_SEPARATORS), or "".
+
+    A first line typed with a Chinese input method on (citizen_id，name，sex) or written by a tab-separated export is
+    read as one column: it was refused as "'citizen_id,name,sex' is not an item", its full-width commas shown as
+    the commas they stand for (and its tabs not at all), a line that looked right."""
+    for separator, said in _OTHER_SEPARATORS.items():
+        parts = [_plain(part) for part in raw.split(separator)]
+        if len(parts) > 1 and any(part in dataset.item_names or part == AS_OF_COLUMN for part in parts):
+            return said
+    return ""
 
 
 def _plain(name: str) -> str:

@@ -212,6 +212,16 @@ async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the
     assert "'Sex' (did you mean sex?), 'Birth Date' (did you mean birth_date?) are not items of population" \
            in done.stderr, done.stderr
 
+    # Names separated by full-width commas (the input method left on) or tabs (a tab-separated export) are one
+    # column: it was refused as "'citizen_id,name,sex,…' is not an item", its full-width commas shown as commas.
+    path.write_text(f"citizen_id，name，sex，ethnicity，birth_date，status\n{person},卫四,女,汉族,1964-04-04,正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 2
+    assert ("'citizen_id，name，sex，ethnicity，birth_date，status' (its names are separated by full-width commas (，, "
+            "typed with a Chinese input method): type them as commas (,)) is not an item of population") \
+        in done.stderr, done.stderr
+
 
 async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """--start-line 30 for a file of three records (a digit too many, or the line another file's load stopped at)
