@@ -161,6 +161,17 @@ def _separated_otherwise(raw: str, dataset: Dataset) -> str:
     return ""
 
 
+def _values_separated_otherwise(cells: list[str], named: int) -> str:
+    """What separates a short line's values instead of commas (one of _OTHER_SEPARATORS), when split by it the
+    line has a value for each named column; else "". A record typed with the input method on was rejected "1 values
+    where the first line names 6 columns", its full-width commas looking like the commas of every other line."""
+    for separator, said in _OTHER_SEPARATORS.items():
+        if any(separator in cell for cell in cells) and \
+                sum(len(cell.split(separator)) for cell in cells) >= named:
+            return said
+    return ""
+
+
 def _plain(name: str) -> str:
     """A column's name as it shows: trimmed, in ASCII for full-width forms, without characters nobody sees."""
     meant = written_otherwise(name.strip())
@@ -264,7 +275,10 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     row = FileRow(line, cells)
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
-        row.problem = f"{len(cells) + skip} values where the first line names {named + skip} columns"
+        count = len(cells) + skip
+        row.problem = f"{count} value{'s' * (count != 1)} where the first line names {named + skip} columns"
+        if how := _values_separated_otherwise(cells, named):
+            row.problem += f": its values are separated by {how}"
         return row
     if unnamed := [index + 1 + skip for index, cell in enumerate(cells)
                    if cell.strip() and (index >= len(header) or not header[index])]:

@@ -221,6 +221,14 @@ async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the
     assert ("'citizen_id，name，sex，ethnicity，birth_date，status' (its names are separated by full-width commas (，, "
             "typed with a Chinese input method): type them as commas (,)) is not an item of population") \
         in done.stderr, done.stderr
+    # So is a record: it was rejected "1 values where the first line names 6 columns", saying nothing of why.
+    path.write_text(f"citizen_id,name,sex,ethnicity,birth_date,status\n{person}，卫四，女，汉族，1964-04-04，正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "line 2: 1 value where the first line names 6 columns: its values are separated by full-width commas (，, "
+        "typed with a Chinese input method): type them as commas (,)\n"), done.stderr
 
 
 async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
