@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.foundation.datasets import Dataset
+from services.foundation.loading import EARLIEST_AS_OF
 from services.foundation.validation import CHINA_TIME, written_moment
 from services.runtime.errors import written_otherwise
 
@@ -36,6 +37,8 @@ REJECTION_COLUMNS = ("line", "reasons")
 #: summer time of 1986-1991), said back as 1988-05-31 23:00+08:00, and a date before 1901 8 h 5 min 43 s ahead.
 _BEIJING = CHINA_TIME
 _READ_BYTES = 1 << 20
+#: The first year an as-of time may be of, as the platform takes them.
+_EARLIEST_YEAR = EARLIEST_AS_OF.year
 #: What to do with a file whose lines are in two encodings (one export appended to another).
 _MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "
           "as CSV UTF-8, or load its parts apart")
@@ -319,4 +322,12 @@ def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
         if (written := written_moment(text)) is None:
             return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
         when = written
-    return (when if when.tzinfo else when.replace(tzinfo=_BEIJING)), ""
+    when = when if when.tzinfo else when.replace(tzinfo=_BEIJING)
+    # Said here, as the platform would say it: in UTC, year 1 and year 9999 are out of Python's range, and the
+    # command ended in a traceback (OverflowError) on a database's time for none (.NET's 0001-01-01 00:00:00).
+    if when.year < _EARLIEST_YEAR:
+        return None, (f"{AS_OF_COLUMN}: {text} is before {_EARLIEST_YEAR} (a database's time for none?): leave the "
+                      "cell empty to have the record as of its load")
+    if when.year >= dt.MAXYEAR:
+        return None, f"{AS_OF_COLUMN}: {text} is in the future"
+    return when, ""

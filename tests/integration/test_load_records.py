@@ -499,6 +499,13 @@ async def test_an_as_of_time_in_the_future_is_said_as_the_file_wrote_it(platform
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1
     assert done.stderr == "line 2: as_of_time: 2999-11-30 00:00:00+08:00 is in the future\n", done.stderr
+    # A database's time for none (.NET's 0001-01-01 00:00:00) ended the command in a traceback (OverflowError), the
+    # records read with it not sent.
+    path.write_text(f"{HEADER}\n{person},卫五,男,汉族,1965-05-05,正常,0001-01-01 00:00:00\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr == ("line 2: as_of_time: 0001-01-01 00:00:00 is before 1900 (a database's time for none?): "
+                           "leave the cell empty to have the record as of its load\n"), done.stderr
 
 
 async def test_an_as_of_time_of_a_summer_of_1986_1991_is_that_time_in_utc_plus_8(  # type: ignore[no-untyped-def]
