@@ -235,6 +235,17 @@ async def test_a_load_keeps_the_good_records_and_names_every_bad_one(calls: Call
     assert not (await calls.lookup("population", bad_sex["citizen_id"])).found
 
 
+async def test_an_as_of_time_of_the_greatest_timestamp_is_its_records_rejection(calls: Calls) -> None:
+    """9999-12-31T23:59:59Z, the greatest Timestamp (a system's time for "never"), has no Beijing time: the load was
+    answered INTERNAL (OverflowError saying the rejection), the good record with it refused too."""
+    good, never = fresh_persons(2)
+    answer = await calls.load(POLICE, "population", [
+        *rows(good), *rows(never, as_of=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))])
+    assert answer.accepted == 1
+    assert [(r.index, list(r.reasons)) for r in answer.rejected] == [
+        (1, ["as_of_time: 9999-12-31 23:59:59+00:00 is in the future"])]
+
+
 
 async def test_a_name_holding_a_rare_character_of_a_recent_cjk_extension_is_loaded_and_a_made_one_is_named(
         calls: Calls) -> None:
