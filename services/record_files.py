@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.foundation.datasets import Dataset
 from services.foundation.loading import EARLIEST_AS_OF
-from services.foundation.validation import CHINA_TIME, written_moment
+from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -276,6 +276,9 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
     on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
+    if again := _names_again(cells, header):
+        row.problem = again
+        return row
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
         count = len(cells) + skip
@@ -295,6 +298,25 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
         elif name and cell != "":
             row.values[name] = cell
     return row
+
+
+def _names_again(cells: list[str], header: list[str]) -> str:
+    """The problem of a line naming the columns as the first line does (another export's first line, two files
+    joined into one: copy /b a.csv+b.csv, cat), or "".
+
+    It was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18 characters, got
+    10; sex: 'sex' is not in its code table; …"), which did not say what the line was; in another order of the
+    columns than the first line's, nothing said that the lines after it were read in the first line's order."""
+    names = [name for name in (_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells) if name]
+    columns = [name for name in header if name]
+    if len(names) < 2 or any(name not in columns for name in names):
+        return ""
+    said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+            "record")
+    if names == columns[:len(names)]:
+        return f"{said}; delete it"
+    return (f"{said}, and names them in another order than line 1: the lines after it were read in line 1's order; "
+            "load them as a file of their own")
 
 
 #: A cell a department system wrote as Excel's formula of a text (="110101199001011234"), so that Excel shows an
