@@ -169,7 +169,8 @@ def _values_separated_otherwise(cells: list[str], named: int) -> str:
     line has a value for each named column; else "". A record typed with the input method on was rejected "1 values
     where the first line names 6 columns", its full-width commas looking like the commas of every other line."""
     for separator, said in _OTHER_SEPARATORS.items():
-        if any(separator in cell for cell in cells) and \
+        # Twice at least: an address holding one full-width comma on a line short of a value is not so separated.
+        if sum(cell.count(separator) for cell in cells) >= 2 and \
                 sum(len(cell.split(separator)) for cell in cells) >= named:
             return said
     return ""
