@@ -205,11 +205,19 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
     def rows() -> Iterator[FileRow]:
         with file:
             line = reader.line_num + 1
+            #: The columns of line 1 each cell of a line stands in, once a line named them in another order.
+            layout: tuple[int, list[int | None]] | None = None
             while (cells := _next_cells(reader)) is not None:
                 if isinstance(cells, csv.Error):
                     yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
+                elif (names := _names_again(cells[skip:], header)) is not None:
+                    layout = None if _in_order(names) else (line, names)
+                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None))
                 elif any(cell.strip() for cell in cells[skip:]):
-                    row = _row(line, cells[skip:], header, skip)
+                    if layout is not None:
+                        row = _laid_out(line, cells[skip:], layout, header, skip)
+                    else:
+                        row = _row(line, cells[skip:], header, skip)
                     if reader.line_num > line:
                         row.problem = "; ".join(filter(None, (spans_lines(line, reader.line_num), row.problem)))
                     yield row
@@ -277,9 +285,6 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     Cells past the header or under a nameless column are no values while they are empty (Excel's trailing commas,
     on some lines and not others): a record whose line ended ",," was rejected for its count of values."""
     row = FileRow(line, cells)
-    if again := _names_again(cells, header):
-        row.problem = again
-        return row
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
         count = len(cells) + skip
@@ -301,23 +306,56 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     return row
 
 
-def _names_again(cells: list[str], header: list[str]) -> str:
-    """The problem of a line naming the columns as the first line does (another export's first line, two files
-    joined into one: copy /b a.csv+b.csv, cat), or "".
+def _names_again(cells: list[str], header: list[str]) -> list[int | None] | None:
+    """For a line naming columns of line 1 again (another export's first line: two files joined into one, copy /b
+    a.csv+b.csv or cat), the column of line 1 each of its cells names (None: no name); None for any other line.
 
-    It was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18 characters, got
-    10; sex: 'sex' is not in its code table; …"), which did not say what the line was; in another order of the
-    columns than the first line's, nothing said that the lines after it were read in the first line's order."""
-    names = [name for name in (_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells) if name]
-    columns = [name for name in header if name]
-    if len(names) < 2 or any(name not in columns for name in names):
-        return ""
+    Such a line was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18
+    characters, got 10; sex: 'sex' is not in its code table; …"), which did not say what the line was; and when it
+    named the columns in another order, the lines after it were read in line 1's order without a word: a name read
+    as an address and an address as a name, both text, loaded so."""
+    names = [_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells]
+    named = [name for name in names if name]
+    if len(named) < 2 or len(set(named)) < len(named) or any(name not in header for name in named):
+        return None
+    return [header.index(name) if name else None for name in names]
+
+
+def _in_order(layout: list[int | None]) -> bool:
+    """Whether a line naming the columns again names each where line 1 does (the lines after it read alike)."""
+    return all(index == position for position, index in enumerate(layout) if index is not None)
+
+
+def _named_again(reordered: bool) -> str:
+    """The problem of a line naming the columns again (:func:`_names_again`)."""
     said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
             "record")
-    if names == columns[:len(names)]:
+    if not reordered:
         return f"{said}; delete it"
-    return (f"{said}, and names them in another order than line 1: the lines after it were read in line 1's order; "
-            "load them as a file of their own")
+    return (f"{said}; the lines after it are read in its order of the columns, and written to --rejected in line 1's "
+            "order")
+
+
+def _laid_out(line: int, cells: list[str], layout: tuple[int, list[int | None]], header: list[str],
+              skip: int) -> FileRow:
+    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``): its cells moved
+    to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected writes it as line 1
+    orders them)."""
+    named_at, columns = layout
+    moved = [""] * len(header)
+    extra = []
+    for position, cell in enumerate(cells):
+        index = columns[position] if position < len(columns) else None
+        if index is None:
+            extra.append(cell)
+        else:
+            moved[index] = cell
+    moved += [cell for cell in extra if cell.strip()]
+    if len(cells) < (named := max(position + 1 for position, index in enumerate(columns) if index is not None)):
+        count = len(cells) + skip
+        return FileRow(line, moved, problem=f"{count} value{'s' * (count != 1)} where line {named_at} names "
+                                            f"{named + skip} columns")
+    return _row(line, moved, header, skip)
 
 
 #: A cell a department system wrote as Excel's formula of a text (="110101199001011234"), so that Excel shows an

@@ -196,22 +196,27 @@ async def test_the_first_line_of_a_file_joined_to_another_is_said_to_be_no_recor
         platform, tmp_path) -> None:
     """Two exports joined into one (copy /b a.csv+b.csv): the second's first line, BOM and all, was rejected as a
     record whose every value was wrong ("citizen_id: … must have 18 characters, got 10; sex: 'sex' is not in its
-    code table; …"), and one naming the columns in another order said nothing of the lines after it."""
-    people = [_citizen_id("19660606", True), _citizen_id("19670707", False)]
+    code table; …"); one naming the columns in another order said nothing of it, and the lines after it were read in
+    the first line's order (a name as an address and an address as a name would have been loaded so). They are read
+    in the order it names."""
+    people = [_citizen_id("19660606", True), _citizen_id("19670707", False), _citizen_id("19680808", True)]
     names = "citizen_id,name,sex,ethnicity,birth_date,status"
     path = tmp_path / "joined.csv"
     path.write_text(f"\ufeff{names}\r\n{people[0]},沈六,男,汉族,1966-06-06,正常\r\n"
                     f"\ufeff{names}\r\n{people[1]},韩七,女,汉族,1967-07-07,正常\r\n"
-                    "name,citizen_id,sex,ethnicity,birth_date,status\r\n", encoding="utf-8")
+                    f"name,citizen_id,sex,ethnicity,birth_date,status\r\n杨八,{people[2]},男,汉族,1968-08-08,正常\r\n",
+                    encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(path))
-    assert (done.returncode, done.stdout) == (1, f"population: 2 records loaded from {path}, 2 rejected, "
+    assert (done.returncode, done.stdout) == (1, f"population: 3 records loaded from {path}, 2 rejected, "
                                                  "0 disagreeing with the authoritative source\n"), done.stderr
     said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
             "record")
     assert done.stderr.splitlines()[:2] == [
         f"line 3: {said}; delete it",
-        f"line 5: {said}, and names them in another order than line 1: the lines after it were read in line 1's "
-        "order; load them as a file of their own"], done.stderr
+        f"line 5: {said}; the lines after it are read in its order of the columns, and written to --rejected in "
+        "line 1's order"], done.stderr
+    for citizen_id, name in zip(people, ["沈六", "韩七", "杨八"], strict=True):
+        assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
 
 
 async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the_items_it_shows(  # type: ignore[no-untyped-def]
