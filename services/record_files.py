@@ -211,7 +211,8 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
                 if isinstance(cells, csv.Error):
                     yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
                 elif (names := _names_again(cells[skip:], header)) is not None:
-                    layout = None if _in_order(names) else (line, names)
+                    # A file of rejections holds every record in line 1's order (_laid_out), such a line too.
+                    layout = None if skip or _in_order(names) else (line, names)
                     yield FileRow(line, cells[skip:], problem=_named_again(layout is not None))
                 elif any(cell.strip() for cell in cells[skip:]):
                     if layout is not None:

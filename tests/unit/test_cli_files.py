@@ -269,6 +269,14 @@ def test_the_records_after_a_line_naming_the_columns_in_another_order_are_read_i
     assert third.cells == ["110105194912310021", "钱三", "女", "汉族", "1949-12-31", "上海市", "正常"]
     assert (fourth.cells, fourth.problem) == (["110105194912310021", "钱四", "女", "", "", "", ""],
                                               "3 values where line 2 names 7 columns")
+    # The file --rejected writes of it holds the records in line 1's order, after the line naming them otherwise:
+    # loaded again, they are read in line 1's order.
+    rejected = tmp_path / "rejected.csv"
+    rejected.write_text("line,reasons,citizen_id,name,sex,ethnicity,birth_date,address,status\n"
+                        "2,no record,name,citizen_id,sex,ethnicity,birth_date,status,address\n"
+                        "3,a reason,110105194912310021,钱三,女,汉族,1949-12-31,上海市,正常\n", encoding="utf-8")
+    _header, rows = rows_of(rejected, "utf-8-sig", DATASETS["population"])
+    assert [row.values.get("name") for row in rows] == [None, "钱三"]
 
 
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
