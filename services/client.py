@@ -526,11 +526,6 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
             print_error(error)
             print(_stopped_at(tally, path), file=sys.stderr)
             return 1
-        except csv.Error as problem:  # read as it is sent: a field past csv's limit (128 KiB) is found only there
-            print(f"govshare load-records: {path} cannot be read after line {tally.last_line or 1}: {problem}",
-                  file=sys.stderr)
-            print(_stopped_at(tally, path), file=sys.stderr)
-            return 2
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (services/stopping.py)
             print(_stopped_at(tally, path), file=sys.stderr)
             return exit_status(stop)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.foundation.datasets import Dataset
-from services.foundation.validation import CHINA_TIME, written_moment
+from services.foundation.loading import EARLIEST_AS_OF
+from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -36,6 +37,8 @@ REJECTION_COLUMNS = ("line", "reasons")
 #: summer time of 1986-1991), said back as 1988-05-31 23:00+08:00, and a date before 1901 8 h 5 min 43 s ahead.
 _BEIJING = CHINA_TIME
 _READ_BYTES = 1 << 20
+#: The first year an as-of time may be of, as the platform takes them.
+_EARLIEST_YEAR = EARLIEST_AS_OF.year
 #: What to do with a file whose lines are in two encodings (one export appended to another).
 _MIXED = ("its lines are in two encodings (lines of one export appended to another's?): save the whole file in one, "
           "as CSV UTF-8, or load its parts apart")
@@ -124,7 +127,10 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
         meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
-        said = ", ".join(f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
+        apart = {plain: (raw.strip(), how) for raw, plain in zip(names, columns, strict=True)
+                 if plain in unknown and (how := _separated_otherwise(raw, dataset))}
+        said = ", ".join(f"{apart[n][0]!r} (its names are separated by {apart[n][1]})" if n in apart else
+                         f"{n!r} (did you mean {meant[n]}?)" if n in meant else repr(n) for n in unknown)
         problems.append(f"{said} {verb} of {dataset.name} (its items: "
                         f"{', '.join(dataset.item_order)}; and {AS_OF_COLUMN})")
     if twice := sorted({n for n in named if named.count(n) > 1}):
@@ -134,6 +140,40 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+#: What a first line's names may be separated by instead of a comma, and what to do about it.
+_OTHER_SEPARATORS = {
+    "\uff0c": "full-width commas (，, typed with a Chinese input method): type them as commas (,)",
+    "\u3001": "enumeration commas (、): type them as commas (,)",
+    "\t": "tabs (a tab-separated export, .txt or .tsv): save the file as CSV, comma-separated",
+    ";": "semicolons: save the file as CSV, comma-separated",
+}
+
+
+def _separated_otherwise(raw: str, dataset: Dataset) -> str:
+    """What separates the items' names ``raw`` holds instead of a comma (one of _OTHER_SEPARATORS), or "".
+
+    A first line typed with a Chinese input method on (citizen_id，name，sex) or written by a tab-separated export is
+    read as one column: it was refused as "'citizen_id,name,sex' is not an item", its full-width commas shown as
+    the commas they stand for (and its tabs not at all), a line that looked right."""
+    for separator, said in _OTHER_SEPARATORS.items():
+        parts = [_plain(part) for part in raw.split(separator)]
+        if len(parts) > 1 and any(part in dataset.item_names or part == AS_OF_COLUMN for part in parts):
+            return said
+    return ""
+
+
+def _values_separated_otherwise(cells: list[str], named: int) -> str:
+    """What separates a short line's values instead of commas (one of _OTHER_SEPARATORS), when split by it the
+    line has a value for each named column; else "". A record typed with the input method on was rejected "1 values
+    where the first line names 6 columns", its full-width commas looking like the commas of every other line."""
+    for separator, said in _OTHER_SEPARATORS.items():
+        # Twice at least: an address holding one full-width comma on a line short of a value is not so separated.
+        if sum(cell.count(separator) for cell in cells) >= 2 and \
+                sum(len(cell.split(separator)) for cell in cells) >= named:
+            return said
+    return ""
 
 
 def _plain(name: str) -> str:
@@ -154,22 +194,63 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
             raise FileProblem(f"{path} is empty: its first line must name the items of each column")
         skip = _rejection_columns(first, dataset)
         header = header_of(first[skip:], dataset)
-    except (FileProblem, csv.Error):
+    except FileProblem:
         file.close()
         raise
+    except csv.Error as error:
+        file.close()
+        raise FileProblem(f"{path}, line {reader.line_num}: {unreadable(reader.line_num, reader.line_num, error)} "
+                          "(the first line names the items of each column)") from error
 
     def rows() -> Iterator[FileRow]:
         with file:
             line = reader.line_num + 1
-            for cells in reader:
-                if any(cell.strip() for cell in cells[skip:]):
-                    row = _row(line, cells[skip:], header, skip)
+            #: The columns of line 1 each cell of a line stands in, once a line named them in another order.
+            layout: tuple[int, list[int | None]] | None = None
+            while (cells := _next_cells(reader)) is not None:
+                if isinstance(cells, csv.Error):
+                    yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
+                elif (names := _names_again(cells[skip:], header)) is not None:
+                    # A file of rejections holds every record in line 1's order (_laid_out), such a line too.
+                    layout = None if skip or _in_order(names) else (line, names)
+                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None))
+                elif any(cell.strip() for cell in cells[skip:]):
+                    if layout is not None:
+                        row = _laid_out(line, cells[skip:], layout, header, skip)
+                    else:
+                        row = _row(line, cells[skip:], header, skip)
                     if reader.line_num > line:
                         row.problem = "; ".join(filter(None, (spans_lines(line, reader.line_num), row.problem)))
                     yield row
                 line = reader.line_num + 1
 
     return header, rows()
+
+
+def _next_cells(reader: Iterator[list[str]]) -> list[str] | csv.Error | None:
+    """The next record's cells; the csv.Error of a record csv cannot read (it goes on at the line after it); None at
+    the end of the file."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        return error
+
+
+def unreadable(first: int, last: int, error: csv.Error) -> str:
+    """The problem of a record csv cannot read, running from line ``first`` to line ``last``.
+
+    Such a record (a value past csv's limit of 131,072 characters: a pasted document, or a double quote opened and
+    not closed taking in the lines after it) stopped the whole load, exit 2, "cannot be read after line N" naming
+    the last line sent: the records read with it in its call were not sent, nor any after it, and a load resumed
+    at that line met it again. It is that record's rejection, as the bulk loader's is; the reading goes on after
+    it."""
+    lines = "the line" if last <= first else f"the record runs from line {first} to line {last} and"
+    if "field limit" in str(error):
+        return (f"{lines} cannot be read as CSV ({error}): a value longer than any item takes, or a double quote "
+                "opened and not closed that takes in the lines after it: fix it and load it again")
+    return f"{lines} cannot be read as CSV ({error}): fix it and load it again"
 
 
 def spans_lines(first: int, last: int) -> str:
@@ -207,7 +288,10 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     row = FileRow(line, cells)
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
-        row.problem = f"{len(cells) + skip} values where the first line names {named + skip} columns"
+        count = len(cells) + skip
+        row.problem = f"{count} value{'s' * (count != 1)} where the first line names {named + skip} columns"
+        if how := _values_separated_otherwise(cells, named):
+            row.problem += f": its values are separated by {how}"
         return row
     if unnamed := [index + 1 + skip for index, cell in enumerate(cells)
                    if cell.strip() and (index >= len(header) or not header[index])]:
@@ -221,6 +305,58 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
         elif name and cell != "":
             row.values[name] = cell
     return row
+
+
+def _names_again(cells: list[str], header: list[str]) -> list[int | None] | None:
+    """For a line naming columns of line 1 again (another export's first line: two files joined into one, copy /b
+    a.csv+b.csv or cat), the column of line 1 each of its cells names (None: no name); None for any other line.
+
+    Such a line was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18
+    characters, got 10; sex: 'sex' is not in its code table; …"), which did not say what the line was; and when it
+    named the columns in another order, the lines after it were read in line 1's order without a word: a name read
+    as an address and an address as a name, both text, loaded so."""
+    names = [_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells]
+    named = [name for name in names if name]
+    if len(named) < 2 or len(set(named)) < len(named) or any(name not in header for name in named):
+        return None
+    return [header.index(name) if name else None for name in names]
+
+
+def _in_order(layout: list[int | None]) -> bool:
+    """Whether a line naming the columns again names each where line 1 does (the lines after it read alike)."""
+    return all(index == position for position, index in enumerate(layout) if index is not None)
+
+
+def _named_again(reordered: bool) -> str:
+    """The problem of a line naming the columns again (:func:`_names_again`)."""
+    said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+            "record")
+    if not reordered:
+        return f"{said}; delete it"
+    return (f"{said}; the lines after it are read in its order of the columns, and written to --rejected in line 1's "
+            "order")
+
+
+def _laid_out(line: int, cells: list[str], layout: tuple[int, list[int | None]], header: list[str],
+              skip: int) -> FileRow:
+    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``): its cells moved
+    to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected writes it as line 1
+    orders them)."""
+    named_at, columns = layout
+    moved = [""] * len(header)
+    extra = []
+    for position, cell in enumerate(cells):
+        index = columns[position] if position < len(columns) else None
+        if index is None:
+            extra.append(cell)
+        else:
+            moved[index] = cell
+    moved += [cell for cell in extra if cell.strip()]
+    if len(cells) < (named := max(position + 1 for position, index in enumerate(columns) if index is not None)):
+        count = len(cells) + skip
+        return FileRow(line, moved, problem=f"{count} value{'s' * (count != 1)} where line {named_at} names "
+                                            f"{named + skip} columns")
+    return _row(line, moved, header, skip)
 
 
 #: A cell a department system wrote as Excel's formula of a text (="110101199001011234"), so that Excel shows an
@@ -248,4 +384,12 @@ def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
         if (written := written_moment(text)) is None:
             return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
         when = written
-    return (when if when.tzinfo else when.replace(tzinfo=_BEIJING)), ""
+    when = when if when.tzinfo else when.replace(tzinfo=_BEIJING)
+    # Said here, as the platform would say it: in UTC, year 1 and year 9999 are out of Python's range, and the
+    # command ended in a traceback (OverflowError) on a database's time for none (.NET's 0001-01-01 00:00:00).
+    if when.year < _EARLIEST_YEAR:
+        return None, (f"{AS_OF_COLUMN}: {text} is before {_EARLIEST_YEAR} (a database's time for none?): leave the "
+                      "cell empty to have the record as of its load")
+    if when.year >= dt.MAXYEAR:
+        return None, f"{AS_OF_COLUMN}: {text} is in the future"
+    return when, ""

@@ -506,8 +506,14 @@ def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[lis
 
 
 def _beijing(moment: datetime) -> str:
-    """``moment`` in Beijing time, as the departments write their times (2026-11-30 08:00:00+08:00)."""
-    return moment.astimezone(CHINA_TIME).isoformat(sep=" ")
+    """``moment`` in Beijing time, as the departments write their times (2026-11-30 08:00:00+08:00); in UTC past the
+    last moment Beijing time can write (9999-12-31T16:00:00Z on): a LoadRecords of as_of_time 9999-12-31T23:59:59Z,
+    the greatest Timestamp and a system's time for "never", was answered INTERNAL (OverflowError) instead of the
+    record's rejection, the load refused whole."""
+    try:
+        return moment.astimezone(CHINA_TIME).isoformat(sep=" ")
+    except OverflowError:
+        return moment.isoformat(sep=" ")
 
 
 def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: datetime,

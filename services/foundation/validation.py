@@ -60,6 +60,23 @@ class ValueProblem(ValueError):
     """An item value that cannot be stored; the message says what to fix."""
 
 
+#: The characters of a value a reason quotes at most (a code, a date, a number is far shorter).
+QUOTED_CHARACTERS = 40
+
+
+def quoted(raw: str) -> str:
+    """``raw`` as a reason quotes it: whole when short, else its first characters and its length.
+
+    A value pasted into the wrong column (a document, a column of another export: 100,000 characters under 性别) was
+    quoted whole in its record's reason, so a LoadRecords answer grew larger than its request: 2,000 records of
+    3 KB of junk each, a 6 MB call the server takes (8 MiB), were answered in more than the 4 MiB a gRPC client
+    takes by default, and the business system was told RESOURCE_EXHAUSTED of a load that had been committed; the
+    command printed each such reason whole."""
+    if len(raw) <= QUOTED_CHARACTERS:
+        return repr(raw)
+    return f"{raw[:QUOTED_CHARACTERS - 10]!r}… ({len(raw):,} characters)"
+
+
 Parser = Callable[[str, date], object]
 RecordCheck = Callable[[Mapping[str, object], date], Iterator[str]]
 
@@ -126,7 +143,7 @@ def code(*allowed: str, numbered_by: str = "") -> Parser:
             hint = f": did you mean {'/'.join(meant)}?" if 0 < len(meant) <= 3 else ""
             if numbered_by and raw.isdigit() and 1 <= int(raw) <= len(allowed):
                 hint = f": it is the {numbered_by} code of {allowed[int(raw) - 1]}; write {allowed[int(raw) - 1]}"
-            raise ValueProblem(f"{raw!r} is not in its code table{hint} (expected {shown})")
+            raise ValueProblem(f"{quoted(raw)} is not in its code table{hint} (expected {shown})")
         return raw
 
     return parse
@@ -261,11 +278,11 @@ def _date(raw: str) -> date:
     if written is None:
         raw = ascii_form(raw)
         if _SERIAL_DAY.fullmatch(raw):
-            raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD: a spreadsheet wrote the date as its "
-                               "number of days; format the column as a date (yyyy-mm-dd) and export it again")
+            raise ValueProblem(f"{quoted(raw)} is not a date in the form YYYY-MM-DD: a spreadsheet wrote the date as "
+                               "its number of days; format the column as a date (yyyy-mm-dd) and export it again")
         if (found := _WRITTEN_DATE.fullmatch(raw)) is not None and found["time"]:
-            raise ValueProblem(f"{raw!r} is a date and a time of day: give the date alone, YYYY-MM-DD")
-        raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD")
+            raise ValueProblem(f"{quoted(raw)} is a date and a time of day: give the date alone, YYYY-MM-DD")
+        raise ValueProblem(f"{quoted(raw)} is not a date in the form YYYY-MM-DD")
     raw = written
     try:
         value = date.fromisoformat(raw)
@@ -305,7 +322,7 @@ def _decimal(raw: str, pattern: re.Pattern[str], form: str) -> Decimal:
     full-width digits but not the full-width point, and digits of any other script as the number they stand for."""
     value = ascii_form(raw)
     if not pattern.fullmatch(value):
-        raise ValueProblem(f"{raw!r} is not a decimal number ({form})")
+        raise ValueProblem(f"{quoted(raw)} is not a decimal number ({form})")
     return canonical_decimal(Decimal(value))
 
 
@@ -325,7 +342,7 @@ def amount(raw: str, today: date) -> Decimal:
     if _GROUPED_AMOUNT.fullmatch(text):
         text = text.replace(",", "")
     elif (unit := _AMOUNT_WITH_UNIT.fullmatch(text)) is not None:
-        raise ValueProblem(f"{raw!r} carries the unit {unit[1]}: give the number of 万元 alone, without a unit "
+        raise ValueProblem(f"{quoted(raw)} carries the unit {unit[1]}: give the number of 万元 alone, without a unit "
                            "(100万元 is 100, 5亿元 is 50000, 100000元 is 10)")
     value = _decimal(text, _AMOUNT, "digits with at most 6 decimals")
     if value < 0:

@@ -235,6 +235,17 @@ async def test_a_load_keeps_the_good_records_and_names_every_bad_one(calls: Call
     assert not (await calls.lookup("population", bad_sex["citizen_id"])).found
 
 
+async def test_an_as_of_time_of_the_greatest_timestamp_is_its_records_rejection(calls: Calls) -> None:
+    """9999-12-31T23:59:59Z, the greatest Timestamp (a system's time for "never"), has no Beijing time: the load was
+    answered INTERNAL (OverflowError saying the rejection), the good record with it refused too."""
+    good, never = fresh_persons(2)
+    answer = await calls.load(POLICE, "population", [
+        *rows(good), *rows(never, as_of=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))])
+    assert answer.accepted == 1
+    assert [(r.index, list(r.reasons)) for r in answer.rejected] == [
+        (1, ["as_of_time: 9999-12-31 23:59:59+00:00 is in the future"])]
+
+
 
 async def test_a_name_holding_a_rare_character_of_a_recent_cjk_extension_is_loaded_and_a_made_one_is_named(
         calls: Calls) -> None:
@@ -299,6 +310,19 @@ async def test_a_file_under_chinese_column_headers_is_rejected_row_by_row_in_a_r
     assert response.ByteSize() < 4 * 1024 * 1024
 
 
+
+async def test_a_long_value_in_the_wrong_column_is_quoted_in_part_in_a_reply_a_client_takes(calls: Calls) -> None:
+    """A value pasted into the wrong column (1,000 characters under 性别) was quoted whole in its reason: 1,500 such
+    records, a 4.5 MB call the server takes, were answered in more than a gRPC client's default 4 MiB, and the
+    business system got RESOURCE_EXHAUSTED of a load that had been committed (the good record in it loaded). The
+    reason quotes the value's first characters and says its length."""
+    people = fresh_persons(1500)
+    for person in people[1:]:
+        person["sex"] = "男" * 1000
+    response = await calls.load(POLICE, "population", rows(*people))
+    assert response.accepted == 1 and len(response.rejected) == 1499
+    assert list(response.rejected[0].reasons) == [
+        f"sex: '{'男' * 30}'… (1,000 characters) is not in its code table: did you mean 男? (expected 男/女)"]
 async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements_become_conflicts(
         calls: Calls) -> None:
     (record,) = fresh_persons(1)

@@ -145,18 +145,28 @@ async def test_a_load_goes_on_from_the_line_it_is_told(platform, tmp_path) -> No
         await _history(platform, first)
 
 
-async def test_a_value_too_long_for_csv_stops_the_load_saying_so_not_a_traceback(  # type: ignore[no-untyped-def]
+async def test_a_value_too_long_for_csv_is_its_records_rejection_and_the_rest_is_loaded(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A cell past csv's field limit (a pasted document, a broken quote swallowing the rest of the file) is found
-    only when its line is read, mid-load: it ended the command with a traceback."""
-    person = _citizen_id("19580808", True)
-    path = tmp_path / "long.csv"
+    only when its line is read, mid-load: it ended the command with a traceback, then with exit 2 'cannot be read
+    after line 1' (the line sent last, not the bad one), the records read with it and every one after it not sent.
+    It is that record's rejection, named by its line; the records before and after it are loaded."""
+    person, after = _citizen_id("19580808", True), _citizen_id("19590909", False)
+    path, rejected = tmp_path / "long.csv", tmp_path / "rejected.csv"
     long_line = f'"{"长" * 200_000}",x,男,汉族,1958-08-08,正常,'
-    path.write_text(f"{HEADER}\n{person},郑八,男,汉族,1958-08-08,正常,\n{long_line}\n", encoding="utf-8")
-    done = await asyncio.to_thread(_load, platform, "population", str(path))
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert f"{path} cannot be read after line 1: field larger than field limit" in done.stderr
-    assert f"nothing of {path} was loaded" in done.stderr
+    path.write_text(f"{HEADER}\n{person},郑八,男,汉族,1958-08-08,正常,\n{long_line}\n"
+                    f"{after},王九,女,汉族,1959-09-09,正常,\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path), "--rejected", str(rejected))
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (done.returncode, done.stdout) == (1, f"population: 2 records loaded from {path}, 1 rejected, "
+                                                 "0 disagreeing with the authoritative source\n"), done.stderr
+    reason = ("the line cannot be read as CSV (field larger than field limit (131072)): a value longer than any item "
+              "takes, or a double quote opened and not closed that takes in the lines after it: fix it and load it "
+              "again")
+    assert f"line 3: {reason}\n" in done.stderr
+    assert list(csv.reader(rejected.read_text(encoding="utf-8-sig").splitlines()))[1] == ["3", reason]
+    assert [v.values["name"] for v in await _history(platform, person)] == ["郑八"]
+    assert [v.values["name"] for v in await _history(platform, after)] == ["王九"]
 
 
 async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrote_it(  # type: ignore[no-untyped-def]
@@ -182,6 +192,33 @@ async def test_a_file_whose_lines_end_with_empty_columns_is_loaded_as_excel_wrot
         assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
 
 
+async def test_the_first_line_of_a_file_joined_to_another_is_said_to_be_no_record(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """Two exports joined into one (copy /b a.csv+b.csv): the second's first line, BOM and all, was rejected as a
+    record whose every value was wrong ("citizen_id: … must have 18 characters, got 10; sex: 'sex' is not in its
+    code table; …"); one naming the columns in another order said nothing of it, and the lines after it were read in
+    the first line's order (a name as an address and an address as a name would have been loaded so). They are read
+    in the order it names."""
+    people = [_citizen_id("19660606", True), _citizen_id("19670707", False), _citizen_id("19680808", True)]
+    names = "citizen_id,name,sex,ethnicity,birth_date,status"
+    path = tmp_path / "joined.csv"
+    path.write_text(f"\ufeff{names}\r\n{people[0]},沈六,男,汉族,1966-06-06,正常\r\n"
+                    f"\ufeff{names}\r\n{people[1]},韩七,女,汉族,1967-07-07,正常\r\n"
+                    f"name,citizen_id,sex,ethnicity,birth_date,status\r\n杨八,{people[2]},男,汉族,1968-08-08,正常\r\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert (done.returncode, done.stdout) == (1, f"population: 3 records loaded from {path}, 2 rejected, "
+                                                 "0 disagreeing with the authoritative source\n"), done.stderr
+    said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+            "record")
+    assert done.stderr.splitlines()[:2] == [
+        f"line 3: {said}; delete it",
+        f"line 5: {said}; the lines after it are read in its order of the columns, and written to --rejected in "
+        "line 1's order"], done.stderr
+    for citizen_id, name in zip(people, ["沈六", "韩七", "杨八"], strict=True):
+        assert [version.values["name"] for version in await _history(platform, citizen_id)] == [name]
+
+
 async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the_items_it_shows(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A first line typed with a Chinese input method (ｎａｍｅ, ｃｉｔｉｚｅｎ＿ｉｄ) or holding a zero-width space
@@ -201,6 +238,24 @@ async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the
     assert done.returncode == 2
     assert "'Sex' (did you mean sex?), 'Birth Date' (did you mean birth_date?) are not items of population" \
            in done.stderr, done.stderr
+
+    # Names separated by full-width commas (the input method left on) or tabs (a tab-separated export) are one
+    # column: it was refused as "'citizen_id,name,sex,…' is not an item", its full-width commas shown as commas.
+    path.write_text(f"citizen_id，name，sex，ethnicity，birth_date，status\n{person},卫四,女,汉族,1964-04-04,正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 2
+    assert ("'citizen_id，name，sex，ethnicity，birth_date，status' (its names are separated by full-width commas (，, "
+            "typed with a Chinese input method): type them as commas (,)) is not an item of population") \
+        in done.stderr, done.stderr
+    # So is a record: it was rejected "1 values where the first line names 6 columns", saying nothing of why.
+    path.write_text(f"citizen_id,name,sex,ethnicity,birth_date,status\n{person}，卫四，女，汉族，1964-04-04，正常\n",
+                    encoding="utf-8-sig")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "line 2: 1 value where the first line names 6 columns: its values are separated by full-width commas (，, "
+        "typed with a Chinese input method): type them as commas (,)\n"), done.stderr
 
 
 async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -471,6 +526,13 @@ async def test_an_as_of_time_in_the_future_is_said_as_the_file_wrote_it(platform
     done = await asyncio.to_thread(_load, platform, "population", str(path))
     assert done.returncode == 1
     assert done.stderr == "line 2: as_of_time: 2999-11-30 00:00:00+08:00 is in the future\n", done.stderr
+    # A database's time for none (.NET's 0001-01-01 00:00:00) ended the command in a traceback (OverflowError), the
+    # records read with it not sent.
+    path.write_text(f"{HEADER}\n{person},卫五,男,汉族,1965-05-05,正常,0001-01-01 00:00:00\n", encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1
+    assert done.stderr == ("line 2: as_of_time: 0001-01-01 00:00:00 is before 1900 (a database's time for none?): "
+                           "leave the cell empty to have the record as of its load\n"), done.stderr
 
 
 async def test_an_as_of_time_of_a_summer_of_1986_1991_is_that_time_in_utc_plus_8(  # type: ignore[no-untyped-def]

@@ -233,6 +233,52 @@ def test_load_records_takes_gbk_by_the_name_the_help_gives_it(tmp_path: Path) ->
         file_encoding(sheet, "big5")
 
 
+def test_a_line_short_of_a_value_whose_address_holds_a_full_width_comma_is_not_said_to_be_so_separated(
+        tmp_path: Path) -> None:
+    """A record typed with full-width commas is said to be so separated; one short of a value whose address holds a
+    full-width comma (北京市东城区，东四街道) is not: it was told to type its commas as commas."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,address,status\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,北京市东城区，东四街道\n"
+                     "110105194912310021，钱敏，女，汉族，1949-12-31，北京市东城区，正常\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    assert [row.problem for row in rows] == [
+        "6 values where the first line names 7 columns",
+        "1 value where the first line names 7 columns: its values are separated by full-width commas (，, typed "
+        "with a Chinese input method): type them as commas (,)"]
+
+
+def test_the_records_after_a_line_naming_the_columns_in_another_order_are_read_in_its_order(tmp_path: Path) -> None:
+    """Two exports joined, the second's columns in another order: its records were read in the first line's order.
+    They are read in the order its first line names, and kept (for --rejected) in the first line's."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "joined.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,address,status\n"
+                     "name,citizen_id,sex,ethnicity,birth_date,status,address\n"
+                     "钱三,110105194912310021,女,汉族,1949-12-31,正常,上海市\n"
+                     "钱四,110105194912310021,女\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    _names, third, fourth = rows
+    assert third.values == {"citizen_id": "110105194912310021", "name": "钱三", "sex": "女", "ethnicity": "汉族",
+                            "birth_date": "1949-12-31", "address": "上海市", "status": "正常"}
+    assert third.cells == ["110105194912310021", "钱三", "女", "汉族", "1949-12-31", "上海市", "正常"]
+    assert (fourth.cells, fourth.problem) == (["110105194912310021", "钱四", "女", "", "", "", ""],
+                                              "3 values where line 2 names 7 columns")
+    # The file --rejected writes of it holds the records in line 1's order, after the line naming them otherwise:
+    # loaded again, they are read in line 1's order.
+    rejected = tmp_path / "rejected.csv"
+    rejected.write_text("line,reasons,citizen_id,name,sex,ethnicity,birth_date,address,status\n"
+                        "2,no record,name,citizen_id,sex,ethnicity,birth_date,status,address\n"
+                        "3,a reason,110105194912310021,钱三,女,汉族,1949-12-31,上海市,正常\n", encoding="utf-8")
+    _header, rows = rows_of(rejected, "utf-8-sig", DATASETS["population"])
+    assert [row.values.get("name") for row in rows] == [None, "钱三"]
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
