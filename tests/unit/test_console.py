@@ -111,6 +111,40 @@ def test_every_action_the_services_log_has_a_label() -> None:
     assert sorted(logged - set(labels.ADMIN_ACTION)) == []
 
 
+def test_every_result_the_services_log_has_a_label() -> None:
+    """审计's 管理操作日志 showed some results by their code: a sign-in with the right password and no code read
+    TOTP_REQUIRED, an enrolment refused to someone replacing an enrolled authenticator TOTP_ENROLLED, and a refusal
+    refusals_logged writes with its PERMISSION_DENIED reason (NOT_AUTHORITY for a department's 审计员 starting a
+    verification of the audit trail or a department's reviewer publishing) its reason code. ADMIN_RESULT was kept by
+    hand: every result written as a literal (``result=``, ``_fail``'s) or a module constant, and every
+    PERMISSION_DENIED reason (refusals_logged logs any of them), has a Chinese label."""
+    import ast
+    from pathlib import Path
+
+    reason = re.compile(r"[A-Z][A-Z_]+")
+    logged: set[str] = set()
+    for path in (Path(__file__).resolve().parents[2] / "services").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                     for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            values = [k.value for k in node.keywords if k.arg == "result" and name in ("by", "AdminEvent")]
+            if name == "permission_denied" and node.args:
+                values.append(node.args[0])
+            if name == "_fail" and len(node.args) > 1:
+                values.append(node.args[1])
+            for value in values:
+                text = value.value if isinstance(value, ast.Constant) else \
+                    constants.get(value.id) if isinstance(value, ast.Name) else None
+                if isinstance(text, str) and reason.fullmatch(text):
+                    logged.add(text)
+    assert {"TOTP_REQUIRED", "BAD_TOTP", "ROLE_REQUIRED", "NOT_AUTHORITY"} <= logged, sorted(logged)
+    assert sorted(logged - set(labels.ADMIN_RESULT)) == []
+
 def test_a_departments_rename_has_a_label() -> None:
     # services/authorization/directory.py logs RenameDepartment, done or refused.
     assert labels.ADMIN_ACTION["directory.rename_department"] == "部门更名"
