@@ -335,9 +335,11 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must not be in the future", "不能晚于现在：请在事情发生后填写。"),
     (r"must not be before (\d{4}-\d{2}-\d{2})", r"不能早于 \1。"),
     # An approval's end (applications.narrow), which names the requested end: the refused form shows the date typed.
+    # The sentence names what is past: the page's summary line (申请 … 未答复：…) joins the fields' sentences without
+    # their labels, and read 未答复：已经过去：请填写…, past what it did not say.
     (r"is already past: choose an end after now, at most the requested (.+)",
-     r"已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
-    (r"is already past.*", "已经过去，请填写今天或以后的日期。"),
+     r"所填的有效期截止日期已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
+    (r"is already past.*", "所填的日期已经过去，请填写今天或以后的日期。"),
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",

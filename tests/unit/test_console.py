@@ -2434,7 +2434,7 @@ def test_an_end_in_the_past_asks_for_today_or_later_as_the_form_takes_today() ->
     console19)."""
     assert field_sentence("must be in the future") == "必须是今天或以后的日期。"
     assert field_sentence("must be in the future; revoke the grant instead") == "必须是今天或以后的日期。"
-    assert field_sentence("is already past") == "已经过去，请填写今天或以后的日期。"
+    assert field_sentence("is already past") == "所填的日期已经过去，请填写今天或以后的日期。"
 
 
 def test_a_list_not_shown_has_no_pager_saying_it_ended() -> None:
