@@ -145,6 +145,28 @@ def test_every_result_the_services_log_has_a_label() -> None:
     assert {"TOTP_REQUIRED", "BAD_TOTP", "ROLE_REQUIRED", "NOT_AUTHORITY"} <= logged, sorted(logged)
     assert sorted(logged - set(labels.ADMIN_RESULT)) == []
 
+def test_a_refused_list_element_is_said_once_in_the_summary_and_in_chinese() -> None:
+    """A violation of a list's element (an application's items[1], a grant's grant.items[2]) is kept beside the list's
+    field as well (forms.field_errors), so the summary line of 答复, 协调, 授权, 疑义 and 申请详情, which joins every
+    field's sentence, said it twice: '授权 … 未调整：此项不符合要求…（平台说明：the item name was not requested by
+    application …）。；此项不符合要求…' (seen on a demo platform, the adjustment's refusal in English besides)."""
+    from console import forms
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    said = field_sentence("the item name was not requested by application app-1: an adjustment, like an approval, "
+                          "stays within what was applied for (a new need is a new application)")
+    assert said.startswith("信息项 name 不在申请 app-1 申请的范围内") and "平台说明" not in said
+    errors = forms.field_errors({"grant.items[2]": said}, prefix="grant.")
+    assert set(errors) == {"items[2]", "items"}
+    for template in ("replies.html", "coordination.html", "grants.html", "disputes.html"):
+        page = console.templates.get_template(template).render(
+            request=None, session=None, person=None, csrf="", flash="", errors=errors, nav=[], current="/grants",
+            may=lambda *_a: False, holds=lambda *_a: False, applications=[], grants=[], target="grt-1", typed={},
+            next_token="", kind="dispute")
+        summary = re.search(r'<div class="problem" role="alert">(.*?)</div>', page, re.DOTALL)
+        assert summary is not None and summary[1].count("不在申请 app-1") == 1, (template, summary)
+
 def test_a_departments_rename_has_a_label() -> None:
     # services/authorization/directory.py logs RenameDepartment, done or refused.
     assert labels.ADMIN_ACTION["directory.rename_department"] == "部门更名"
