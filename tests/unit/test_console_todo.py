@@ -94,3 +94,21 @@ async def test_asking_for_the_counts_does_not_keep_an_unattended_session_signed_
         status, _ = await _get(app, session.id)
     # Idle since 1,000: signed out after its 600 s as without the poll, the poll told so.
     assert status == 401 and sessions.get(session.id) == (None, False)
+
+
+def test_a_sign_in_the_platform_ended_says_why_not_that_it_expired() -> None:
+    """An administrator changing the roles of a person whose page was open (disabling them, resetting their
+    credentials): the next count was refused ROLES_CHANGED and the menu said 登录已过期 (seen on a demo platform
+    after 调整角色), which the person took for the idle time; the next page said the roles had changed."""
+    import grpc
+
+    from console.errors import Problem
+
+    def notice(reason: str) -> tuple[int, str]:
+        response = todo._answer([], [Problem("登录已失效", code=grpc.StatusCode.UNAUTHENTICATED, reason=reason)])
+        return response.status_code, json.loads(bytes(response.body))["notice"]
+
+    assert notice("ROLES_CHANGED") == (401, todo.ENDED_BECAUSE["roles"])
+    assert notice("PERSON_DISABLED") == (401, todo.ENDED_BECAUSE["disabled"])
+    assert notice("CREDENTIALS_RESET") == (401, todo.ENDED_BECAUSE["reset"])
+    assert notice("TOKEN_EXPIRED") == (401, todo.ENDED)
