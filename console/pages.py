@@ -898,6 +898,8 @@ async def review(console: Console, request: Request, session: Session) -> Respon
                                           decision=catalog_pb2.REVIEW_DECISION_PUBLISH if decision == "publish"
                                           else catalog_pb2.REVIEW_DECISION_RETURN))
         if problem is not None and problem.reason == "ETAG_MISMATCH":
+            if (reviewed := await _reviewed_meanwhile(console, session, code, problem)) is not None:
+                return _refused(console, request, reviewed)
             # Returned, edited and submitted again since the page was shown (its version number unchanged): the
             # list shown again holds what is there now.
             return await _review_list(console, request, session, {code: CHANGED_SINCE_REVIEW_OPENED}, typed)
@@ -909,6 +911,25 @@ async def review(console: Console, request: Request, session: Session) -> Respon
         done = "已发布" if decision == "publish" else f"已退回（理由：{reason}）"
         return _done(session, f"{done}：{code}《{answer.entry.name}》。", _this_page("/review", request))
     return await _review_list(console, request, session, {})
+
+
+async def _reviewed_meanwhile(console: Console, session: Session, code: str, problem: Problem) -> Problem | None:
+    """What a review refused as changed meanwhile (ETAG_MISMATCH) is told when the entry is in review no more: another
+    审核员 published or returned it (or its provider withdrew it) while the page was open. The list shown again
+    held no card for it, so the reviewer read 没有待审核的目录 alone (400): nothing said their 发布 or 退回 was not
+    done, nor why, and the 退回理由 typed was gone. None while it is still in review (the list shows it as it is)."""
+    got, other = await _working_version(console, session, code, 0)
+    if other is not None or got is None or got.entry.state == catalog_pb2.ENTRY_STATE_SUBMITTED:
+        return None
+    entry = got.entry
+    by = entry.reviewed_by.display_name or entry.reviewed_by.id
+    at = entry.publish_time if entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED else \
+        entry.returns[-1].time if entry.returns else entry.update_time
+    reviewed = f"已由 {by} 于 {when(at)} 审核，" if by and entry.state in (
+        catalog_pb2.ENTRY_STATE_PUBLISHED, catalog_pb2.ENTRY_STATE_RETURNED) else ""
+    return Problem(f"您打开审核页后，目录 {code}《{entry.name}》第 {entry.version} 版{reviewed}现为“"
+                   f"{labels.ENTRY_STATE.get(entry.state, '')}”，已不在待审核的目录中：您的审核未办理。"
+                   "请在“目录”中打开该目录查看其当前内容和状态。", code=problem.code, reason=problem.reason)
 
 
 async def _review_list(console: Console, request: Request, session: Session, errors: dict[str, str],
