@@ -3,6 +3,7 @@ when the person's token does, charts that escape what they draw, and the supervi
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -17,6 +18,7 @@ from console.charts import bar_chart
 from console.errors import Problem, field_sentence
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import SHARED_SETTINGS, ConsoleSettingsError, load_console_settings
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2
 from services.launcher import console_environment
 from services.runtime.workdays import CHINA
@@ -2610,3 +2612,49 @@ def test_the_browsers_address_is_the_peer_or_the_last_value_of_the_proxys_header
                       SessionStore(idle_seconds=600))
     assert browser_address(proxied, request(sent)) == "203.0.113.7"
     assert browser_address(proxied, request()) == ""
+
+
+class _HungDirectory(directory_pb2_grpc.DirectoryServiceServicer):
+    """A directory that answers NOT_FOUND for one code and never answers for any other (hung), counting calls."""
+
+    def __init__(self, unknown: str) -> None:
+        self.unknown, self.asked, self.released = unknown, [], asyncio.Event()
+
+    async def GetDepartment(self, request, context):  # type: ignore[no-untyped-def]
+        self.asked.append(request.code)
+        if request.code == self.unknown:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"department {request.code} not found")
+        await self.released.wait()  # the caller's deadline ends the call
+        return directory_pb2.GetDepartmentResponse()
+
+
+async def test_a_directory_that_does_not_answer_is_asked_once_a_page_not_once_a_code() -> None:
+    """With the directory hung, each department code of a page was looked up in turn, each waiting the whole call
+    timeout: 目录 took 20 s to show its four providers by code (seen on a demo platform with the authorization
+    service stopped), 监督 and 审计 longer, beyond what a proxy in front of the console waits. A lookup the directory
+    did not answer pauses its lookups for UNANSWERED_PAUSE_SECONDS (codes shown meanwhile); a code it does not know
+    (NOT_FOUND) is that code's answer and pauses nothing."""
+    from console import names as names_module
+    from console.backend import Services
+
+    codes = [f"11110100MB0000{n:04d}" for n in range(4)]
+    directory = _HungDirectory(codes[0])
+    server = grpc.aio.server()
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    services = Services(f"127.0.0.1:{port}", timeout=0.5)
+    now = [1_000.0]
+    names = names_module.Names(services, clock=lambda: now[0])
+    try:
+        assert await names.departments("t", codes) == dict.fromkeys(codes, "")
+        assert directory.asked == codes[:2]  # the unknown one, then the one not answered: no more
+        assert await names.departments("t", codes[2:]) == dict.fromkeys(codes[2:], "")
+        assert directory.asked == codes[:2]
+        now[0] += getattr(names_module, "UNANSWERED_PAUSE_SECONDS", 10.0)  # the pause over: asked again
+        await names.departments("t", codes[2:3])
+        assert directory.asked == [*codes[:2], codes[2]]
+    finally:
+        directory.released.set()
+        await services.close()
+        await server.stop(0)
