@@ -2658,3 +2658,16 @@ async def test_a_directory_that_does_not_answer_is_asked_once_a_page_not_once_a_
         directory.released.set()
         await services.close()
         await server.stop(0)
+
+
+def test_the_password_pages_code_hint_is_a_whole_sentence() -> None:
+    """修改密码's 动态口令 hint ended '…登录时用过的口令不能再用，请等它显示下一个': the next what, it did not say, and
+    the sentence stopped there (seen on a demo platform)."""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("password.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/password",
+        may=lambda *_a: False, holds=lambda *_a: False)
+    hint = re.search(r'id="f-totp_code-hint"[^>]*>([^<]*)<', page)
+    assert hint is not None, page[-2000:]
+    assert hint[1].endswith("请等它显示下一个口令后再输入。"), hint[1]
