@@ -262,6 +262,17 @@ def _zero_parts(match: re.Match[str]) -> str:
     return f"信息资源代码的{said}：请按分类编号重新填写代码。"
 
 
+#: What a grant's adjustment names beyond its application (services/authorization/grants.py), in Chinese.
+_ADJUSTED_BEYOND = {"item": "信息项", "purpose": "用途", "share method": "使用方式", "system": "业务系统"}
+
+
+def _not_requested(match: re.Match[str]) -> str:
+    """An adjustment of a grant naming what its application did not ask for: 授权 read the service's English."""
+    what, value, application = match.group(1), match.group(2), match.group(3)
+    return (f"{_ADJUSTED_BEYOND.get(what, what)} {value} 不在申请 {application} 申请的范围内：调整授权与答复申请一样，"
+            "只能在申请的范围内缩小或恢复；使用部门如有新的需要，应重新申请。")
+
+
 #: A sentence, or how to say a description whose parts vary (pattern.sub takes either).
 def _id_sentence(found: re.Match[str]) -> str:
     """An id that begins as one does but is not one (validation.malformed_id), as the person is told it."""
@@ -337,9 +348,11 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"must not be in the future", "不能晚于现在：请在事情发生后填写。"),
     (r"must not be before (\d{4}-\d{2}-\d{2})", r"不能早于 \1。"),
     # An approval's end (applications.narrow), which names the requested end: the refused form shows the date typed.
+    # The sentence names what is past: the page's summary line (申请 … 未答复：…) joins the fields' sentences without
+    # their labels, and read 未答复：已经过去：请填写…, past what it did not say.
     (r"is already past: choose an end after now, at most the requested (.+)",
-     r"已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
-    (r"is already past.*", "已经过去，请填写今天或以后的日期。"),
+     r"所填的有效期截止日期已经过去：请填写今天至 \1（申请的有效期）之间的日期。"),
+    (r"is already past.*", "所填的日期已经过去，请填写今天或以后的日期。"),
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",
@@ -349,6 +362,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
+    # A grant's adjustment naming an item (purpose, method, system) its application did not ask for (grants.py).
+    (r"the (item|purpose|share method|system) (\S+) was not requested by application (\S+): .*", _not_requested),
     # A coordinated grant's provider clearing its items (grants.changes): revoking it is the authority's.
     (r"at least one item is required; ask the authority.*",
      "请至少勾选一个信息项。本授权由共享主管部门协调决定，提供部门不能撤销：如需终止，请联系共享主管部门。"),

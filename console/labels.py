@@ -209,4 +209,21 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "OWN_SUBMISSION": "失败：不得审核本人提交的目录", "OWN_ESCALATION": "失败：不得协调本人提出的申请",
                 "AUTHORITY_ONLY": "失败：仅限共享主管部门", "NOT_INVOLVED": "失败：非相关部门",
                 # services/authorization: a change of persons or systems refused to a non-administrator.
-                "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非该申请的使用部门"}
+                "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非该申请的使用部门",
+                # A sign-in with the right password and no code (services/authorization/sessions.py: not counted
+                # toward the lock): the password is known, which the 审计员 tracing a leaked one looks for.
+                "TOTP_REQUIRED": "失败：密码正确，未填写动态口令（不计入锁定）",
+                # session.enrol_totp refused with the right password: the person has an authenticator already (who
+                # knows the password alone does not replace it; logged as a stolen password's use).
+                "TOTP_ENROLLED": "失败：密码正确，但已绑定身份验证器，不能重新绑定",
+                # Any PERMISSION_DENIED reason a refusal logged (services/runtime/admin_events.refusals_logged):
+                # the authority's checks, a department's endpoint, the platform's internal calls, a dispute.
+                "NOT_AUTHORITY": "失败：仅限共享主管部门", "DEPARTMENT_ONLY": "失败：须以部门名义办理",
+                "NO_DEPARTMENT": "失败：调用方不属于任何部门", "SERVICE_ONLY": "失败：仅限平台内部服务调用",
+                "NOT_ENDPOINT_OWNER": "失败：前置机接口只能由提供部门登记或修改",
+                "NOT_A_USER": "失败：非该信息项的使用部门，不能报告疑义",
+                # The query service's refusals (DENY_REASON's words), should one reach the log.
+                "NOT_GRANTED": "失败：未获授权", "ITEM_NOT_GRANTED": "失败：信息项不在授权范围内",
+                "QUOTA_EXHAUSTED": "失败：调用次数已达上限", "NOT_PUBLISHED": "失败：资源目录未发布或已撤销",
+                "WRONG_ZONE": "失败：资源不在本网络", "SYSTEM_REQUIRED": "失败：须由业务系统调用",
+                "NOT_A_SUBJECT_ACCESS_PORTAL": "失败：非经授权的个人查询门户"}

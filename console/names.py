@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 TTL_SECONDS = 600.0
 #: Names kept at most (the oldest go first): far more than the platform's departments and resources.
 MAX_ENTRIES = 4096
+#: How long a service that did not answer a lookup (hung: its deadline passed; or down) is not asked again: the
+#: pages show codes meanwhile. Each code was asked in turn, each waiting the whole call timeout, so with the
+#: directory hung 目录 took 20 s to show four providers' codes, 监督 or 审计 longer still, beyond what a proxy in
+#: front of the console waits.
+UNANSWERED_PAUSE_SECONDS = 10.0
+#: The failures that mean the service did not answer (any other, e.g. NOT_FOUND, is that code's own answer).
+_UNANSWERED = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE})
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,9 @@ class Names:
         self._resources = _Expiring(ttl, size, clock)
         self._authorities = _Expiring(ttl, size, clock)
         self._systems = _Expiring(ttl, size, clock)
+        self._clock = clock
+        #: Until when each service that did not answer is not asked ("directory", "catalog": clock time).
+        self._paused: dict[str, float] = {}
         #: Calls made to the services (what the cache saves is visible in tests).
         self.lookups = 0
 
@@ -144,13 +154,26 @@ class Names:
             names[system_id] = str(cached) if cached is not None else await self._system(token, system_id)
         return names
 
+    def _answering(self, service: str) -> bool:
+        """Whether ``service`` may be asked: not within the pause after it did not answer."""
+        return self._paused.get(service, 0.0) <= self._clock()
+
+    def _failed(self, service: str, error: grpc.aio.AioRpcError) -> None:
+        """Pauses the lookups of ``service`` when ``error`` says it did not answer."""
+        if error.code() in _UNANSWERED:
+            self._paused[service] = self._clock() + UNANSWERED_PAUSE_SECONDS
+
     async def _directory(self, token: str, method: str, request: object) -> Any:
-        """One directory lookup as the person, or None when it failed (nothing is cached: the next page asks again)."""
+        """One directory lookup as the person, or None when it failed or the directory is paused (nothing is
+        cached: the next page asks again)."""
+        if not self._answering("directory"):
+            return None
         stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]
         self.lookups += 1
         try:
             return await self._services.call(token, getattr(stub, method), request)  # type: ignore[attr-defined]
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as error:
+            self._failed("directory", error)
             return None
 
     async def _system(self, token: str, system_id: str) -> str:
@@ -169,11 +192,14 @@ class Names:
         return reply.department.name
 
     async def _resource(self, token: str, code: str) -> Resource:
+        if not self._answering("catalog"):
+            return Resource()
         self.lookups += 1
         try:
             reply = await self._services.call(token, self._services.catalog.GetEntry,  # type: ignore[attr-defined]
                                               catalog_pb2.GetEntryRequest(code=code))
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as error:
+            self._failed("catalog", error)
             return Resource()
         entry = reply.entry
         resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items}, entry.provider_department_code,

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from console.app import COOKIE, Console, holds
+from console.app import COOKIE, ENDED_BY, Console, holds
 from console.backend import Services
 from console.errors import Problem
 from console.pages import _call, _down, _expired, awaiting_answer, grants_ending, own_returned
@@ -43,6 +43,16 @@ COUNT_PAGE = 100
 DOWN = "部分待办暂时无法统计（平台服务暂时不可用），数量可能不全，稍后会自动重试。"
 #: What it says once the session ended (the poll does not keep it alive).
 ENDED = "登录已过期，待办数量不再更新，请重新登录。"
+#: What it says when the platform ended the sign-in for a reason of its own (console.app.ENDED_BY): an administrator
+#: who disabled the person, changed their roles or reset their credentials while the page was open left it saying
+#: 登录已过期 in the menu, which the person took for the idle time and not for the change it was.
+ENDED_BECAUSE = {
+    "disabled": "您的账号已被停用，当前登录已失效，待办数量不再更新。如需继续使用，请联系共享主管部门的管理员"
+                "（人员管理）核实并启用账号。",
+    "roles": "您的角色已被管理员调整，当前登录已失效，待办数量不再更新：请重新登录，按调整后的角色继续使用。",
+    "reset": "管理员已重置您的密码、动态口令或统一身份认证绑定，当前登录已失效，待办数量不再更新：请使用管理员"
+             "告知的新密码或动态口令重新登录。",
+}
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,9 @@ async def counts(console: Console, session: Session) -> tuple[list[dict[str, Any
 
 
 def _answer(counted: Iterable[dict[str, Any]], problems: list[Problem]) -> JSONResponse:
-    if any(_expired(p) for p in problems):
-        return JSONResponse({"kinds": [], "notice": ENDED}, status_code=401)
+    if (ended := next((p for p in problems if _expired(p)), None)) is not None:
+        return JSONResponse({"kinds": [], "notice": ENDED_BECAUSE.get(ENDED_BY.get(ended.reason, ""), ENDED)},
+                            status_code=401)
     # A service that is down must not look like "nothing waits for you": the counts answered, and a notice (503).
     down = _down(*problems)
     return JSONResponse({"kinds": list(counted), "notice": DOWN if down is not None else ""},

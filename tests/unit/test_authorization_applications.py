@@ -140,7 +140,7 @@ def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_ch
     # An application still in its term, given an end already past: a later end, within the request, will do.
     typed = apps.narrow(_application(), Terms(expire_time=NOW - dt.timedelta(days=1)), NOW).problems
     assert field_sentence(typed[0].description) == \
-        "已经过去：请填写今天至 2026-05-31 17:00:00（申请的有效期）之间的日期。"
+        "所填的有效期截止日期已经过去：请填写今天至 2026-05-31 17:00:00（申请的有效期）之间的日期。"
     assert "refuse" not in typed[0].description
 
 

@@ -1264,6 +1264,16 @@ async def test_a_review_from_a_page_shown_before_the_entry_changed_is_refused(  
     assert "社会保险参保信息（第二版，退回后修改）" in text
     latest = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code, version=2), metadata=social, timeout=10)
     assert latest.entry.state == cat.ENTRY_STATE_SUBMITTED
+    # Another 审核员 publishes it while the page is open: the 退回 pressed then is said not done, and why (it read
+    # 没有待审核的目录 alone, 400), its reason kept to copy.
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    answer = await context.request.post("/review", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": entry.code, "decision": "return", "reason": "请补充更新周期的说明",
+        "etag": latest.entry.etag})
+    text = await answer.text()
+    assert answer.status == 409 and "已不在待审核的目录中：您的审核未办理" in text, (answer.status, text[:3000])
+    assert "现为“已发布”" in text and "请补充更新周期的说明" in text
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
