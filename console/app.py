@@ -579,7 +579,8 @@ def declared_purpose(text: str) -> str:
     """A reading department's declared purpose as the 审计 page shows it: every 公民身份号码 in it masked by the
     citizen_id rule (110105********002X), as the persons' view masks it. The page shows no access's key (who,
     when and why is its point), but departments write the case in the purpose ('低保家庭核查 户主<ID number>'),
-    and the page showed that number whole to every 审计员, 审批人 and 编目员 of the provider."""
+    and the page showed that number whole to every 审计员, 审批人 and 编目员 of the provider. An application's 用途说明
+    is shown so too (答复, 协调, 申请详情)."""
     return mask_citizen_ids(text, lambda number: _MASKER.mask(number, "citizen_id"))
 
 

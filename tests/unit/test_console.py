@@ -2706,3 +2706,28 @@ def test_the_password_pages_code_hint_is_a_whole_sentence() -> None:
     hint = re.search(r'id="f-totp_code-hint"[^>]*>([^<]*)<', page)
     assert hint is not None, page[-2000:]
     assert hint[1].endswith("请等它显示下一个口令后再输入。"), hint[1]
+
+
+def test_an_applications_pages_mask_the_id_numbers_its_purpose_names() -> None:
+    """An application's 用途说明 naming the case's person ('低保审核 <ID number>') was shown whole on 答复, 协调 and
+    申请详情 to the provider's 审批人 and the authority's 审核员, while the 审计 page masks it in a query's declared
+    purpose. Each masks it as the 审计 page does."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    number = "342322194911060454"
+    application = sharing_pb2.Application(id="app-1", resource_code="101001/000001", purpose_text=f"低保审核 {number}",
+                                          state=sharing_pb2.APPLICATION_STATE_SUBMITTED)
+    common = dict(request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/",
+                  may=lambda *_: True, holds=lambda *_: True, dept_names={}, res_names={}, names={}, closed={},
+                  ended={}, typed={}, values={}, warn=2)
+    pages = {
+        "replies.html": {"applications": [(application, 3)]},
+        "coordination.html": {"applications": [application], "escalations": {}, "may_decide": False},
+        "application.html": {"application": application, "grant": None, "retired": "", "may_escalate": False},
+    }
+    for template, context in pages.items():
+        page = console.templates.get_template(template).render(**common, **context)
+        assert "低保审核 342322********0454" in page, template
+        assert number not in page, template
