@@ -29,7 +29,7 @@ from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE, Unanswered
-from services.query.resources import Resource, not_an_item, valid_resource_code
+from services.query.resources import NO_ENTRY_IN_TIME, Resource, not_an_item, valid_resource_code
 from services.query.verify_requests import claims_sent, verify_request_reader
 from services.runtime import callers_time, duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -912,7 +912,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             cause = None
             # Its provider, or the authorization service, had not answered by the caller's deadline, nearly come.
             late = isinstance(error, ServiceError) and (bool(error.metadata.get(CALLERS_DEADLINE))
-                                                        or error.message == NO_DECISION_IN_TIME)
+                                                        or error.message in (NO_DECISION_IN_TIME, NO_ENTRY_IN_TIME))
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
                 cause = _name_the_provider(error, access)
             elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":

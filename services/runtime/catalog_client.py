@@ -9,10 +9,12 @@ bounds staleness should an event be lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import grpc
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
@@ -39,15 +41,21 @@ class CatalogCache:
         self._hits = CACHE_LOOKUPS.labels("catalog", "hit")
         self._misses = CACHE_LOOKUPS.labels("catalog", "miss")
 
-    async def get(self, code: str) -> catalog_pb2.Entry | None:
+    async def get(self, code: str, not_in_time: Callable[[], Exception] | None = None) -> catalog_pb2.Entry | None:
         """The current version of entry ``code`` once published (it may be retired since: callers check it is
-        published); None for an unknown code and for an entry never published."""
+        published); None for an unknown code and for an entry never published.
+
+        ``not_in_time``: raised a moment before the deadline of the call being served when a miss's read has not
+        been answered by then (services.runtime.callers_time), the read going on for the cache. The read has its own
+        5 s timeout: with the catalog waiting on a hung PostgreSQL, a Query given 2 s whose entry had left the cache
+        waited past its deadline, the edge answering DEADLINE_EXCEEDED naming nothing."""
         cached = self._entries.get(code)
         if cached is not None and cached[0] > time.monotonic():
             self._hits.inc()
             return cached[1]
         self._misses.inc()
-        return await self._flight.do(code, lambda: self._fetch(code))
+        reading = self._flight.do(code, lambda: self._fetch(code))
+        return await (reading if not_in_time is None else within_callers_time(reading, not_in_time))
 
     async def _fetch(self, code: str) -> catalog_pb2.Entry | None:
         try:
