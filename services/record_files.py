@@ -288,8 +288,7 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
     row = FileRow(line, cells)
     named = max((index + 1 for index, name in enumerate(header) if name), default=0)
     if len(cells) < named:
-        count = len(cells) + skip
-        row.problem = f"{count} value{'s' * (count != 1)} where the first line names {named + skip} columns"
+        row.problem = _too_few(len(cells) + skip, "the first line", named + skip)
         if how := _values_separated_otherwise(cells, named):
             row.problem += f": its values are separated by {how}"
         return row
@@ -305,6 +304,11 @@ def _row(line: int, cells: list[str], header: list[str], skip: int = 0) -> FileR
         elif name and cell != "":
             row.values[name] = cell
     return row
+
+
+def _too_few(count: int, naming: str, named: int) -> str:
+    """The problem of a line with fewer values than the line naming its columns (``naming``) names."""
+    return f"{count} value{'s' * (count != 1)} where {naming} names {named} columns"
 
 
 def _names_again(cells: list[str], header: list[str]) -> list[int | None] | None:
@@ -353,9 +357,7 @@ def _laid_out(line: int, cells: list[str], layout: tuple[int, list[int | None]],
             moved[index] = cell
     moved += [cell for cell in extra if cell.strip()]
     if len(cells) < (named := max(position + 1 for position, index in enumerate(columns) if index is not None)):
-        count = len(cells) + skip
-        return FileRow(line, moved, problem=f"{count} value{'s' * (count != 1)} where line {named_at} names "
-                                            f"{named + skip} columns")
+        return FileRow(line, moved, problem=_too_few(len(cells) + skip, f"line {named_at}", named + skip))
     return _row(line, moved, header, skip)
 
 
