@@ -653,8 +653,7 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     assert dict(info.metadata) == {"live_grants": "1", "open_applications": "1"}
 
     stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
-    await stub.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="机构改革"),
-                           metadata=env.md(person_of(provider, DATA_OFFICER)), timeout=10)
+    await retire_entry(env, provider, user, entry, "机构改革")  # heard by authorization, which closes on reading
     await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="机构改革"),
                                   metadata=env.md(approver(provider)), timeout=10)
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
