@@ -17,7 +17,7 @@ from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.authorization.validation import METHODS
 from services.runtime.cache import CATALOG_CHANGED, Subscriber
-from services.runtime.catalog_client import CatalogCache
+from services.runtime.catalog_client import CatalogCache, no_entry_in_time
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, service_caller
@@ -147,7 +147,10 @@ class EntryLookup:
         if fresh:
             self._cache.invalidate(code)
         try:
-            return await self._cache.get(code)
+            # Cut before the deadline of the call being served (services.runtime.callers_time), as query's reads
+            # are: with the catalog waiting on a hung PostgreSQL, a GetApplication or ApproveApplication whose
+            # entry had left the cache waited the read's own 5 s and its caller read DEADLINE_EXCEEDED naming nobody.
+            return await self._cache.get(code, not_in_time=no_entry_in_time)
         except grpc.aio.AioRpcError as exc:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
                                f"the catalog service did not answer ({exc.code().name}); retry") from None

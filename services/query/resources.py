@@ -18,7 +18,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from services.query.audit import clean
 from services.query.keys import CODE_KINDS, UPPER_CASE_KINDS, normalize_key
-from services.runtime.catalog_client import CatalogCache, basic_items
+from services.runtime.catalog_client import CatalogCache, basic_items, no_entry_in_time
 from services.runtime.errors import ServiceError, written_otherwise
 
 # Item data types whose values are numbers: 200, 200.0 and 200.00 are one value of them.
@@ -166,16 +166,6 @@ def valid_resource_code(code: str) -> bool:
     return RESOURCE_CODE.fullmatch(code) is not None
 
 
-#: What a caller is told when the catalog had not answered for an entry no longer cached by its deadline (as
-#: decisions.NO_DECISION_IN_TIME for the authorization service): the servicer records its refusal within that time.
-NO_ENTRY_IN_TIME = ("the catalog service did not answer for the resource within this call's deadline: try again "
-                    "later, or with a longer deadline")
-
-
-def _no_entry_in_time() -> ServiceError:
-    return ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE", NO_ENTRY_IN_TIME)
-
-
 class Resources:
     """Resolves resource codes to :class:`Resource` views over the catalog cache."""
 
@@ -188,7 +178,7 @@ class Resources:
     async def get(self, code: str) -> Resource | None:
         """The entry ``code`` (any state), or None when the catalog has none; UNAVAILABLE if it cannot say."""
         try:
-            entry = await self._catalog.get(code, not_in_time=_no_entry_in_time)
+            entry = await self._catalog.get(code, not_in_time=no_entry_in_time)
         except grpc.aio.AioRpcError as exc:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
                                f"the catalog could not be reached ({exc.code().name})") from exc

@@ -29,10 +29,11 @@ from services.query.decisions import NO_DECISION_IN_TIME, Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
 from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE, Unanswered
-from services.query.resources import NO_ENTRY_IN_TIME, Resource, not_an_item, valid_resource_code
+from services.query.resources import Resource, not_an_item, valid_resource_code
 from services.query.verify_requests import claims_sent, verify_request_reader
 from services.runtime import callers_time, duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
+from services.runtime.catalog_client import NO_ENTRY_IN_TIME
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,

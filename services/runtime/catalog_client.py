@@ -16,9 +16,21 @@ import grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
+from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
 from services.runtime.telemetry import CACHE_LOOKUPS
+
+#: What a caller is told when the catalog had not answered for an entry no longer cached by its deadline (as
+#: query's decisions.NO_DECISION_IN_TIME for the authorization service): the call is refused within that time.
+NO_ENTRY_IN_TIME = ("the catalog service did not answer for the resource within this call's deadline: try again "
+                    "later, or with a longer deadline")
+
+
+def no_entry_in_time() -> ServiceError:
+    """UNAVAILABLE CATALOG_UNAVAILABLE for a read of :class:`CatalogCache` cut at the caller's deadline."""
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE", NO_ENTRY_IN_TIME)
+
 
 # States of an entry whose current version was never published (work in progress, only its department's).
 _NEVER_PUBLISHED = frozenset({catalog_pb2.ENTRY_STATE_DRAFT, catalog_pb2.ENTRY_STATE_SUBMITTED,

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -344,6 +345,32 @@ async def test_a_revoke_refused_while_the_catalog_is_down_revoked_nothing(base_s
         await own.catalog.close()
         await auth.stop(0)
         await catalog.stop(0)
+
+
+async def test_a_decision_whose_entry_the_catalog_does_not_send_in_time_names_the_catalog(
+        base_settings: Settings) -> None:
+    """A Check (or a sharing call) whose entry was not cached waited for the catalog for its read's own 5 s: with
+    the catalog hung (a PostgreSQL under it not answering, a node gone), a caller that gave 2 s read DEADLINE_EXCEEDED
+    naming nobody. It is refused UNAVAILABLE CATALOG_UNAVAILABLE before its deadline, as query's own reads are. A
+    catalog that never answers: a listener that accepts connections and says nothing."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        settings = base_settings.with_overrides(component="authorization",
+                                                catalog_target=f"127.0.0.1:{silent.getsockname()[1]}")
+        auth = await start_server(settings, create_component(settings))
+        signer = CallerMetadata.of(settings)
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{auth.port}") as channel:
+                user = Caller("sys-user", credit_code(), False)
+                request = authz.CheckRequest(system_id=user.system_id, department_code=user.department_code,
+                                             resource_code=resource_code(), purpose=ADMIN, items=["name"],
+                                             method=ONLINE)
+                check = authorization_pb2_grpc.AuthorizationServiceStub(channel).Check(
+                    request, metadata=signer.metadata(QUERY), timeout=2)
+                reason, _, message = await fails(check, grpc.StatusCode.UNAVAILABLE)
+        finally:
+            await auth.stop(0)
+    assert reason == "CATALOG_UNAVAILABLE"
+    assert "did not answer for the resource within this call's deadline" in message, message
 
 
 # Directory ---------------------------------------------------------------------------------------
