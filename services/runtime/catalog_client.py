@@ -49,6 +49,8 @@ class CatalogCache:
         self._timeout = timeout
         self._entries: dict[str, tuple[float, catalog_pb2.Entry | None]] = {}
         self._flight: SingleFlight[catalog_pb2.Entry | None] = SingleFlight()
+        # Bumped by every invalidation, so that an entry read before a change is not cached after it.
+        self._generation = 0
         # Bound once: ``labels()`` hashes its arguments and takes a lock on every call.
         self._hits = CACHE_LOOKUPS.labels("catalog", "hit")
         self._misses = CACHE_LOOKUPS.labels("catalog", "miss")
@@ -70,6 +72,7 @@ class CatalogCache:
         return await (reading if not_in_time is None else within_callers_time(reading, not_in_time))
 
     async def _fetch(self, code: str) -> catalog_pb2.Entry | None:
+        generation = self._generation
         try:
             response = await self._stub.GetEntry(
                 catalog_pb2.GetEntryRequest(code=code), timeout=self._timeout,
@@ -83,11 +86,19 @@ class CatalogCache:
             # A platform service reads drafts too, but what query and authorization answer reaches departments:
             # a draft's code must answer as an unknown one does, since the catalog does not reveal drafts.
             entry = None
-        self._entries[code] = (time.monotonic() + self._ttl, entry)
+        if generation == self._generation:
+            self._entries[code] = (time.monotonic() + self._ttl, entry)
         return entry
 
     def invalidate(self, code: str | None = None) -> None:
-        """Drops one entry, or all of them (after a reconnection, when events may have been lost)."""
+        """Drops one entry, or all of them (after a reconnection, when events may have been lost), and what is being
+        read of them: a read begun before the change is neither cached (its answer may predate the change) nor
+        handed to a caller that comes after it. A read in flight when an entry was published (authorization reads
+        an entry on each of its change events, the draft's among them) stored 'no such entry' after the publication's
+        event had dropped it, and SubmitApplication for the entry just published was NOT_FOUND for the cache's
+        minute."""
+        self._generation += 1
+        self._flight.forget(code)
         if code is None:
             self._entries.clear()
         else:

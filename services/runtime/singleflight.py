@@ -38,6 +38,15 @@ class SingleFlight(Generic[T]):
             task.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(task)
 
+    def forget(self, key: Hashable | None = None) -> None:
+        """Lets the next caller of ``key`` (of every key, with none) start the work again instead of sharing the one
+        in flight, which its callers still await: for a cache told that what is being read has changed, whose
+        later callers must not be handed an answer read before the change."""
+        if key is None:
+            self._inflight.clear()
+        else:
+            self._inflight.pop(key, None)
+
     def _finished(self, key: Hashable, task: asyncio.Task[T]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
