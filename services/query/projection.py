@@ -55,6 +55,10 @@ _BLANKS_BESIDE_HAN = re.compile(f"(?<=[{_HAN}])\\s+|\\s+(?=[{_HAN}])")
 _STOP_BETWEEN_HAN = re.compile(f"(?<=[{_IDEOGRAPHS}])\\s*[.\u3002]\\s*(?=[{_IDEOGRAPHS}])")
 _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
+# A date written with its year last (05/09/2015, 5.9.2015, 09-05-2015), as a system set to an English or European
+# locale gives one (Excel, Java's DateFormat.SHORT): whether 05/09 is 5 September or 9 May it does not say, and it was
+# compared as text, 不一致 of the record's 2015-09-05 whichever the desk meant.
+_YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}")
 # Digits as a Chinese input method gives them: 〇 (U+3007, typed for ``ling``) for zero among Arabic digits
 # (2〇15-9-5, ２〇〇), and the digits of a date written in Chinese numerals (二〇一五年九月五日), as certificates and
 # official letters date themselves.
@@ -395,8 +399,9 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
     """Why ``claimed`` is no value of its item's type, or None: a 公民身份号码, 统一社会信用代码 or 行政区划代码
     (``code_kind``, the item's identifier kind) that is no valid code, read as the key is (and written in groups,
     or in its first-generation 15 digits, as a claim may be); a date (``is_date``) written in a desk's form that
-    the calendar does not have (2015-02-30); a number (``is_number``) written without a digit (贰佰万元整); a yes or
-    no (``is_logical``, a 逻辑型 item) written as neither (truth_of).
+    the calendar does not have (2015-02-30), or with its year last (05/09/2015: 5 September or 9 May?); a number
+    (``is_number``) written without a digit (贰佰万元整); a yes or no (``is_logical``, a 逻辑型 item) written as
+    neither (truth_of).
 
     Such a claim was told 不一致 as if the record disagreed, when it was never compared: the desk mistyped it. Read
     from the claim alone, so the refusal tells nothing of the record. A word in a date item (长期, as 有效期至
@@ -411,6 +416,9 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
         return _code_claim_error(code_kind, claimed)
     if is_date and (written := _date_fields(_without_time_of_day(claimed))) is not None and _day(written) is None:
         return "is no day of the calendar: claim the date as the document gives it, as 2015-09-05 or 2015年9月5日"
+    if is_date and _YEAR_LAST.fullmatch("".join(_without_time_of_day(claimed).split())):
+        return ("writes the year last, so its day and month could be read either way (05/09 is 5 September or 9 May):"
+                " claim the date year first, as 2015-09-05 or 2015年9月5日")
     if is_number and _ARABIC_DIGIT.search(normalize_claim(claimed).translate(IME_ZERO)) is None:
         return "is not a number: claim it in Arabic digits, as 200 or 200.00 (followed or not by the item's unit)"
     if is_logical and truth_of(claimed) is None:

@@ -1106,9 +1106,9 @@ async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh
 
 
 async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(mesh: Mesh) -> None:
-    """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or a 注册资本 in words is
-    INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped it, the record was never compared; a 15-digit
-    公民身份号码 claim is still compared."""
+    """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or written with its year
+    last (05/09/2015), or a 注册资本 in words is INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped
+    it, the record was never compared; a 15-digit 公民身份号码 claim is still compared."""
     key = next(iter(mesh.entities))
     wrong_check = key[:-1] + next(c for c in "0123456789ABCDEFGHJKLMNPQRTUWXY" if c != key[-1])
     error = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
@@ -1118,6 +1118,11 @@ async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(me
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fields(error) == {'claims["credit_code"]', 'claims["established_date"]', 'claims["registered_capital"]'}
     assert "check character" in error.details() and wrong_check not in error.details()
+    year_last = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, purpose=CHECK, claims={"established_date": "05/09/2015"}),
+        metadata=mesh.md(mesh.other), timeout=10))
+    assert year_last.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(year_last) == {'claims["established_date"]'}
+    assert "year first" in year_last.details()
     person = next(k for k in mesh.persons if k[6:8] == "19")
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=mesh.codes["population"], key=person, claims={"citizen_id": person[:6] + person[8:17]},

@@ -487,6 +487,20 @@ def test_a_claim_that_is_no_value_of_its_item_type_is_named_not_compared() -> No
     assert projection.claim_error("2015-02-30") is None and projection.claim_error("贰佰") is None
 
 
+def test_a_date_claimed_with_its_year_last_is_refused_not_compared() -> None:
+    """05/09/2015 (a system set to an English locale, Excel's day-first or month-first short date) was compared as
+    text and told 不一致 of the record's 2015-09-05, whichever day the desk meant: it is refused saying to write the
+    year first, for a date and a date-and-time item alike; year-first forms and words are still compared."""
+    for claimed in ("05/09/2015", "5/9/2015", "09-05-2015", "5.9.2015", "25/12/2015", "05/09/2015 00:00:00",
+                    "０５／０９／２０１５", "5 / 9 / 2015"):
+        problem = projection.claim_error(claimed, is_date=True)
+        assert problem is not None and "year first" in problem, claimed
+        assert claimed not in problem
+    for claimed in ("2015/9/5", "2015.09.05", "20150905", "2015年9月5日", "长期", "05/09"):
+        assert projection.claim_error(claimed, is_date=True) is None, claimed
+    assert projection.claim_error("05/09/2015") is None  # a text item's value is the record's to compare
+
+
 def test_verify_compares_han_characters_as_written_not_folding_traditional_to_simplified() -> None:
     """武文輝 is not the record's 武文辉, nor 於 于 nor 範 范 (different surnames a folding would join): a name is
     claimed as registered. A compatibility ideograph, the same character encoded twice, is the one it duplicates."""
