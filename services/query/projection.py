@@ -80,6 +80,11 @@ _YUAN = "元"
 _WHOLE = "整"
 _CURRENCY_BEFORE = ("人民币", "¥", "rmb", "cny")
 _CURRENCY_AFTER = ("人民币", "rmb", "cny")
+# How many 元 each unit of money counts (万元: ten thousand), by its multiplier before 元: an amount claimed in one
+# (2000000元, 2,000,000.00元 as a 验资报告 or a bank statement prints it, 0.02亿元) is the record's 200 of
+# 注册资本(万元).
+_YUAN_MULTIPLES = {"": 1, "千": 1000, "万": 10_000, "百万": 1_000_000, "千万": 10_000_000, "亿": 100_000_000}
+_AMOUNT = re.compile(r"(.*?)\s*(百万|千万|千|万|亿)?(元)?")
 # A time of day as Chinese documents write it (GB/T 7408's 时 分 秒, 時 as a traditional text has it): 10时30分,
 # 10时30分15秒, after a date (2020年1月5日10时30分).
 _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
@@ -213,11 +218,31 @@ def same_number(claimed: str, actual: str, unit: str = "") -> bool:
     copies 注册资本 200.00万元 off a licence while the record holds 200. ``unit``: the one the item's name declares
     (注册资本(万元)), which the claim may carry after the number; another unit (200元) is no number of it."""
     try:
-        claimed_number = Decimal(_number_text(_without_unit(claimed, unit)))
-        actual_number = Decimal(_number_text(actual))
+        if (in_yuan := _in_yuan(claimed, unit)) is not None:
+            claimed_number, actual_number = in_yuan, Decimal(_number_text(actual)) * _YUAN_MULTIPLES[unit[:-1]]
+        else:
+            claimed_number = Decimal(_number_text(_without_unit(claimed, unit)))
+            actual_number = Decimal(_number_text(actual))
         return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
     except (InvalidOperation, ValueError):
         return False
+
+
+def _in_yuan(claimed: str, unit: str) -> Decimal | None:
+    """The amount ``claimed`` writes, in 元, when ``unit`` is a unit of money (元, 万元, 亿元, …): written in that
+    unit, in none (the item's), or in another (2000000元 of 注册资本(万元), as a 验资报告 or a bank statement gives
+    the capital a licence prints as 200万元; it was 不一致 of the record's 200), with the currency and 整 around it
+    (_without_currency) and a multiplier's 元 left out (200万). None for an item of another unit, or a claim that
+    writes no such amount (compared as _without_unit reads it)."""
+    if not unit.endswith(_YUAN) or (unit_multiple := _YUAN_MULTIPLES.get(unit[:-1])) is None:
+        return None
+    found = _AMOUNT.fullmatch(_without_currency(normalize_claim(claimed)))
+    if found is None or not found[1]:
+        return None
+    number, multiplier, yuan = found.groups()
+    # Neither written: the item's own unit (200 of 万元); 200万 is 万元 with its 元 left out.
+    multiple = unit_multiple if multiplier is None and yuan is None else _YUAN_MULTIPLES[multiplier or ""]
+    return Decimal(_number_text(number)) * multiple
 
 
 def _without_unit(value: str, unit: str) -> str:

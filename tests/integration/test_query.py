@@ -906,13 +906,22 @@ async def test_verification_answers_match_mismatch_no_record_never_values(mesh: 
 
 
 async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> None:
-    """注册资本 (货币型) 100.00 copied off a business licence is the record's 100: 一致, not 不一致."""
+    """注册资本 (货币型) 100.00 copied off a business licence is the record's 100: 一致, not 不一致; and so is the
+    same amount in 元 (1000000元 of 注册资本(万元))."""
     key = next(iter(mesh.entities))
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=mesh.codes["entities"], key=key, claims={"registered_capital": "100.00", "name": "100.00"},
         purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
     assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_MATCH,
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    for claimed, outcome in (("1000000元", query_pb2.VERIFY_OUTCOME_MATCH),
+                             ("人民币1,000,000.00元", query_pb2.VERIFY_OUTCOME_MATCH),
+                             ("100元", query_pb2.VERIFY_OUTCOME_MISMATCH)):
+        # 注册资本(万元) claimed in 元, as a 验资报告 or a bank statement gives it: the same amount is 一致.
+        in_yuan = await mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=mesh.codes["entities"], key=key, claims={"registered_capital": claimed}, purpose=CHECK),
+            metadata=mesh.md(mesh.other), timeout=10)
+        assert dict(in_yuan.outcomes) == {"registered_capital": outcome}, claimed
 
 
 async def test_verification_of_an_item_the_record_holds_no_value_for_is_no_value(mesh: Mesh) -> None:

@@ -256,6 +256,32 @@ def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
+def test_verify_reads_an_amount_in_another_unit_of_money_as_the_same_amount() -> None:
+    """注册资本 2000000元 (a 验资报告, a bank statement, a system keeping amounts in 元) is the record's 200 of
+    注册资本(万元), as 0.02亿元 is; it was 不一致. Another amount is still 不一致 (200元 of 200万元), and only units of
+    money in 元 are converted (9612.08美元 is no amount in 元)."""
+    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="总资产(亿元)", machine_name="assets", data_type=catalog_pb2.DATA_TYPE_CURRENCY)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    record = {"registered_capital": "200", "paid_in": "1250000.5", "assets": "1.5"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for item, claimed in (("registered_capital", "2000000元"), ("registered_capital", "人民币2,000,000.00元整"),
+                          ("registered_capital", "0.02亿元"), ("registered_capital", "２０００千元"),
+                          ("paid_in", "125.00005万元"), ("paid_in", "125.00005万"), ("assets", "15000万元"),
+                          ("assets", "150000000元"), ("registered_capital", "200万"), ("registered_capital", "200")):
+        assert outcome(item, claimed) == MATCH, claimed
+    for item, claimed in (("registered_capital", "200元"), ("registered_capital", "2000001元"),
+                          ("paid_in", "1250000.5万元"), ("paid_in", "9612.08美元"), ("assets", "1.5万元"),
+                          ("registered_capital", "200万元万元"), ("registered_capital", "元")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
 def test_verify_reads_an_amount_in_yuan_of_a_currency_item_naming_no_unit() -> None:
     """A 货币型 item whose name declares no unit (缴费基数, a 前置机's column) holds 元: 9612.08元, ￥9612.08 or
     人民币9612.08元 copied off a statement is its 9612.08, not 不一致. Another unit is still no number of it, and an
