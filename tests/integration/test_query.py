@@ -886,6 +886,8 @@ async def test_batch_query_limits_its_size(mesh: Mesh) -> None:
         metadata=mesh.md(mesh.other), timeout=10))
     assert too_many.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fields(too_many) == {"keys"}
+    # How many it sent (1001 of one key: duplicates count) and what to do, not the limit alone.
+    assert "this call sends 1001: send them in calls of at most 1000" in too_many.details()
 
 
 async def test_verification_answers_match_mismatch_no_record_never_values(mesh: Mesh) -> None:
