@@ -100,6 +100,8 @@ _DIALLED_ABROAD = ("+", "(+", "00")
 _CHINA_CALLING_CODES = ("0086", "86")
 #: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
 _CLAN = "族"
+#: The 性 of GB/T 2261.1's names of the sexes (男性, 女性), which the 居民身份证 and the code table leave out (男).
+_SEX_SUFFIX = "性"
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
@@ -490,8 +492,18 @@ def same_ethnicity(claimed: str, actual: str) -> bool:
 def same_sex(claimed: str, actual: str) -> bool:
     """Whether a claimed 性别 is the provider's, a claim of GB/T 2261.1's number (1 for 男, 2 for 女) being the sex it
     numbers: many systems' databases hold the number (the foundation's loader names the sex it stands for), and a
-    calling system claiming its 1 was told 不一致 of the record's 男."""
-    return same_value(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES), actual)
+    calling system claiming its 1 was told 不一致 of the record's 男. So is the standard's name of it, 男性 or 女性
+    (as GB/T 2261.1 names its codes 1 and 2, and the systems built on it write them), either side: a claim of 男性
+    was 不一致 of the record's 男, and 男 of a department's 前置机 column holding 男性."""
+    return _sex_of(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES)) == _sex_of(actual)
+
+
+def _sex_of(value: str) -> str:
+    """``value`` (a 性别) as compared (normalize_claim), 男性 and 女性, GB/T 2261.1's names, as the code table's 男
+    and 女."""
+    text = normalize_claim(value)
+    stem = text.removesuffix(_SEX_SUFFIX)
+    return stem if stem != text and stem in code_tables.SEXES else text
 
 
 def same_phone(claimed: str, actual: str) -> bool:

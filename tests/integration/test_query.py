@@ -959,17 +959,19 @@ async def test_verification_of_an_ethnic_group_copied_off_the_id_card_is_a_match
 
 async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbers(mesh: Mesh) -> None:
     """A calling system whose database holds 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56 claimed 1 and
-    01 of a 汉族 man: both 不一致. Each is read as the value it numbers; the other sex's number still is not."""
+    01 of a 汉族 man: both 不一致; so was the standard's name of the sex, 男性. Each is read as the value it numbers
+    or names; the other sex's number or name still is not."""
     user = mesh.department("verify-codes")
     code = mesh.codes["population"]
     await approved(mesh, user, code, ["sex", "ethnicity"], purposes=[common.PURPOSE_TYPE_DATA_VERIFICATION])
     key, record = next((k, r) for k, r in mesh.persons.items() if r["ethnicity"] == "汉族")
     number, other = ("1", "2") if record["sex"] == "男" else ("2", "1")
+    named, other_named = ("男性", "女性") if record["sex"] == "男" else ("女性", "男性")  # the standard's names
     outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=code, key=key, claims={"sex": sex, "ethnicity": "01"}, purpose=CHECK), metadata=mesh.md(user),
-        timeout=10)).outcomes) for sex in (number, other)]
+        timeout=10)).outcomes) for sex in (number, other, named, other_named)]
     assert outcomes == [{"sex": query_pb2.VERIFY_OUTCOME_MATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH},
-                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}]
+                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}] * 2
 
 
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:

@@ -152,6 +152,18 @@ def test_verify_reads_a_claimed_number_of_the_national_code_tables_as_the_value_
     assert verify({"house": "1"}, record, ethnicity_items=groups, sex_items=sexes) == {"house": MISMATCH}
 
 
+def test_verify_reads_a_sex_by_its_name_in_gb_t_2261_1() -> None:
+    """GB/T 2261.1 names its codes 1 and 2 男性 and 女性, and systems built on it claim them so: 男性 was 不一致 of
+    the record's 男 (and 男 of a 前置机's record holding 男性). Only 男 and 女 are read so; another sex is not."""
+    sexes = frozenset({"sex"})
+    for claimed, actual in (("男性", "男"), ("女性", "女"), (" 男 性 ", "男"), ("男", "男性"), ("１", "男性"),
+                            ("女性", "女性")):
+        assert verify({"sex": claimed}, {"sex": actual}, sex_items=sexes) == {"sex": MATCH}, (claimed, actual)
+    for claimed, actual in (("女性", "男"), ("男性", "女"), ("男", "女性"), ("性", "男"), ("男性性", "男")):
+        assert verify({"sex": claimed}, {"sex": actual}, sex_items=sexes) == {"sex": MISMATCH}, (claimed, actual)
+    assert verify({"house": "男性"}, {"house": "男"}, sex_items=sexes) == {"house": MISMATCH}
+
+
 def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
     """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
     (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
