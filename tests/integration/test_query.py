@@ -716,6 +716,12 @@ async def test_bad_input_names_every_field(mesh: Mesh) -> None:
                                   common.Purpose(text="no class"), ["name", "height"]))
     assert fields(several) == {"purpose.type", "key", "items[1]"}
 
+    # A list joined into one text is said to name several items, each named (it was "… is not an item" alone).
+    joined = await refused(query(mesh, mesh.user, mesh.codes["population"], next(iter(mesh.persons)), ADMIN,
+                                 ["name、citizen_id"]))
+    assert fields(joined) == {"items[0]"}
+    assert "it names 2 items in one; give each as an item of its own: name, citizen_id" in joined.details()
+
     garbage = await refused(query(mesh, mesh.user, "not a code", "x"))
     assert fields(garbage) == {"resource_code"}
 
