@@ -53,7 +53,8 @@ _BLANKS_BESIDE_HAN = re.compile(f"(?<=[{_HAN}])\\s+|\\s+(?=[{_HAN}])")
 # them to store ·): a record held so answered 不一致 to the desk that typed the name off the ID card. No
 # Chinese word has a full stop between two of its characters; between digits or Latin letters (1.5, No.3) it stays.
 _STOP_BETWEEN_HAN = re.compile(f"(?<=[{_IDEOGRAPHS}])\\s*[.\u3002]\\s*(?=[{_IDEOGRAPHS}])")
-_DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
+# 号 for 日 (2015年9月5号), as the day is said and as many type it.
+_DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})[日号]"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
 # A date written with its year last (05/09/2015, 5.9.2015, 09-05-2015), as a system set to an English or European
 # locale gives one (Excel, Java's DateFormat.SHORT): whether 05/09 is 5 September or 9 May it does not say, and it was
@@ -71,7 +72,7 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # +0800). Only a midnight is a date: a midnight as written, or a moment that is midnight in China's civil time
 # (2015-09-04T16:00:00Z, a Shanghai date sent in UTC), whose day the record's dates are in; another time of day
 # names a moment, not the day the item records, and is compared as written.
-_TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+_TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=[日号]))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
 # An amount of money as a business licence or a statement prints it (an item whose unit is money, 注册资本(万元)):
 # the currency named before (人民币200万元, ¥200, NFKC's form of ￥, RMB 200) or after it (200万元人民币), and 整,
@@ -110,7 +111,7 @@ _BLANK = re.compile(r"\s")
 # Blanks between Latin letters or digits as one blank, however many and whichever (two spaces, a tab): a name typed
 # JOHN  SMITH, or held so in a CHAR column padded between its parts, is the JOHN SMITH the other side shows.
 _BLANK_RUN = re.compile(r"\s{2,}|[^\S ]")
-_HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
+_HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})[日号]")
 
 
 def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:

@@ -1091,10 +1091,11 @@ async def test_a_verify_of_more_claims_than_any_entry_has_is_refused_read_no_fur
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
-    """成立日期 copied off a business licence as 2010年5月20日 is the record's 2010-05-20: 一致, not 不一致; another
-    date, or a text item holding the same characters, is still 不一致."""
+    """成立日期 copied off a business licence as 2010年5月20日 (or typed 2010年5月20号, as the day is said) is the
+    record's 2010-05-20: 一致, not 不一致; another date, or a text item holding the same characters, is still
+    不一致."""
     key = next(iter(mesh.entities))
-    for written in ("2010年5月20日", "2010/05/20", "20100520", " ２０１０年０５月２０日 "):
+    for written in ("2010年5月20日", "2010/05/20", "20100520", " ２０１０年０５月２０日 ", "2010年5月20号"):
         verified = await mesh.query.Verify(query_pb2.VerifyRequest(
             resource_code=mesh.codes["entities"], key=key, claims={"established_date": written},
             purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)

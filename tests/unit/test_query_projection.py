@@ -378,13 +378,14 @@ def test_verify_reads_a_dash_as_the_hyphen_the_record_holds() -> None:
 
 
 def test_verify_compares_date_items_as_dates() -> None:
-    """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
+    """出生 1949年11月6日 read off an ID card is the record's 1949-11-06, and so is 1949年11月6号 as the day is said
+    and typed (it was 不一致); an impossible or other date is not."""
     record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
     dates = frozenset({"birth_date"})
     for written in ("1949年11月6日", "1949 年 11 月 06 日", "1949/11/6", "1949.11.06", "19491106",
-                    "１９４９－１１－０６"):
+                    "１９４９－１１－０６", "1949年11月6号", "一九四九年十一月六号", "1949年11月6号 00:00:00"):
         assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MATCH}, written
-    for written in ("1949年11月7日", "1949-11/06", "1949-02-30", "194911", "1949年11月6"):
+    for written in ("1949年11月7日", "1949-11/06", "1949-02-30", "194911", "1949年11月6", "1949年11月7号"):
         assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MISMATCH}, written
     assert verify({"name": "19491106"}, record, date_items=dates) == {"name": MISMATCH}
     assert verify({"birth_date": "19491106"}, record) == {"birth_date": MISMATCH}
