@@ -53,8 +53,13 @@ _BLANKS_BESIDE_HAN = re.compile(f"(?<=[{_HAN}])\\s+|\\s+(?=[{_HAN}])")
 # them to store ·): a record held so answered 不一致 to the desk that typed the name off the ID card. No
 # Chinese word has a full stop between two of its characters; between digits or Latin letters (1.5, No.3) it stays.
 _STOP_BETWEEN_HAN = re.compile(f"(?<=[{_IDEOGRAPHS}])\\s*[.\u3002]\\s*(?=[{_IDEOGRAPHS}])")
-_DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
+# 号 for 日 (2015年9月5号), as the day is said and as many type it.
+_DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})[日号]"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
+# A date written with its year last (05/09/2015, 5.9.2015, 09-05-2015), as a system set to an English or European
+# locale gives one (Excel, Java's DateFormat.SHORT): whether 05/09 is 5 September or 9 May it does not say, and it was
+# compared as text, 不一致 of the record's 2015-09-05 whichever the desk meant.
+_YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}")
 # Digits as a Chinese input method gives them: 〇 (U+3007, typed for ``ling``) for zero among Arabic digits
 # (2〇15-9-5, ２〇〇), and the digits of a date written in Chinese numerals (二〇一五年九月五日), as certificates and
 # official letters date themselves.
@@ -67,7 +72,7 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # +0800). Only a midnight is a date: a midnight as written, or a moment that is midnight in China's civil time
 # (2015-09-04T16:00:00Z, a Shanghai date sent in UTC), whose day the record's dates are in; another time of day
 # names a moment, not the day the item records, and is compared as written.
-_TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+_TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=[日号]))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
 # An amount of money as a business licence or a statement prints it (an item whose unit is money, 注册资本(万元)):
 # the currency named before (人民币200万元, ¥200, NFKC's form of ￥, RMB 200) or after it (200万元人民币), and 整,
@@ -76,6 +81,11 @@ _YUAN = "元"
 _WHOLE = "整"
 _CURRENCY_BEFORE = ("人民币", "¥", "rmb", "cny")
 _CURRENCY_AFTER = ("人民币", "rmb", "cny")
+# How many 元 each unit of money counts (万元: ten thousand), by its multiplier before 元: an amount claimed in one
+# (2000000元, 2,000,000.00元 as a 验资报告 or a bank statement prints it, 0.02亿元) is the record's 200 of
+# 注册资本(万元).
+_YUAN_MULTIPLES = {"": 1, "千": 1000, "万": 10_000, "百万": 1_000_000, "千万": 10_000_000, "亿": 100_000_000}
+_AMOUNT = re.compile(r"(.*?)\s*(百万|千万|千|万|亿)?(元)?")
 # A time of day as Chinese documents write it (GB/T 7408's 时 分 秒, 時 as a traditional text has it): 10时30分,
 # 10时30分15秒, after a date (2020年1月5日10时30分).
 _HAN_TIME = re.compile(r"(\d{1,2})[时時](\d{1,2})分(?:(\d{1,2})秒)?\Z")
@@ -91,6 +101,8 @@ _DIALLED_ABROAD = ("+", "(+", "00")
 _CHINA_CALLING_CODES = ("0086", "86")
 #: The 族 of a 民族's name (汉族), which the 居民身份证 leaves out (汉).
 _CLAN = "族"
+#: The 性 of GB/T 2261.1's names of the sexes (男性, 女性), which the 居民身份证 and the code table leave out (男).
+_SEX_SUFFIX = "性"
 # How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
 # prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
 _TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
@@ -99,7 +111,7 @@ _BLANK = re.compile(r"\s")
 # Blanks between Latin letters or digits as one blank, however many and whichever (two spaces, a tab): a name typed
 # JOHN  SMITH, or held so in a CHAR column padded between its parts, is the JOHN SMITH the other side shows.
 _BLANK_RUN = re.compile(r"\s{2,}|[^\S ]")
-_HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
+_HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})[日号]")
 
 
 def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:
@@ -209,11 +221,31 @@ def same_number(claimed: str, actual: str, unit: str = "") -> bool:
     copies 注册资本 200.00万元 off a licence while the record holds 200. ``unit``: the one the item's name declares
     (注册资本(万元)), which the claim may carry after the number; another unit (200元) is no number of it."""
     try:
-        claimed_number = Decimal(_number_text(_without_unit(claimed, unit)))
-        actual_number = Decimal(_number_text(actual))
+        if (in_yuan := _in_yuan(claimed, unit)) is not None:
+            claimed_number, actual_number = in_yuan, Decimal(_number_text(actual)) * _YUAN_MULTIPLES[unit[:-1]]
+        else:
+            claimed_number = Decimal(_number_text(_without_unit(claimed, unit)))
+            actual_number = Decimal(_number_text(actual))
         return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
     except (InvalidOperation, ValueError):
         return False
+
+
+def _in_yuan(claimed: str, unit: str) -> Decimal | None:
+    """The amount ``claimed`` writes, in 元, when ``unit`` is a unit of money (元, 万元, 亿元, …): written in that
+    unit, in none (the item's), or in another (2000000元 of 注册资本(万元), as a 验资报告 or a bank statement gives
+    the capital a licence prints as 200万元; it was 不一致 of the record's 200), with the currency and 整 around it
+    (_without_currency) and a multiplier's 元 left out (200万). None for an item of another unit, or a claim that
+    writes no such amount (compared as _without_unit reads it)."""
+    if not unit.endswith(_YUAN) or (unit_multiple := _YUAN_MULTIPLES.get(unit[:-1])) is None:
+        return None
+    found = _AMOUNT.fullmatch(_without_currency(normalize_claim(claimed)))
+    if found is None or not found[1]:
+        return None
+    number, multiplier, yuan = found.groups()
+    # Neither written: the item's own unit (200 of 万元); 200万 is 万元 with its 元 left out.
+    multiple = unit_multiple if multiplier is None and yuan is None else _YUAN_MULTIPLES[multiplier or ""]
+    return Decimal(_number_text(number)) * multiple
 
 
 def _without_unit(value: str, unit: str) -> str:
@@ -395,8 +427,9 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
     """Why ``claimed`` is no value of its item's type, or None: a 公民身份号码, 统一社会信用代码 or 行政区划代码
     (``code_kind``, the item's identifier kind) that is no valid code, read as the key is (and written in groups,
     or in its first-generation 15 digits, as a claim may be); a date (``is_date``) written in a desk's form that
-    the calendar does not have (2015-02-30); a number (``is_number``) written without a digit (贰佰万元整); a yes or
-    no (``is_logical``, a 逻辑型 item) written as neither (truth_of).
+    the calendar does not have (2015-02-30), or with its year last (05/09/2015: 5 September or 9 May?); a number
+    (``is_number``) written without a digit (贰佰万元整); a yes or no (``is_logical``, a 逻辑型 item) written as
+    neither (truth_of).
 
     Such a claim was told 不一致 as if the record disagreed, when it was never compared: the desk mistyped it. Read
     from the claim alone, so the refusal tells nothing of the record. A word in a date item (长期, as 有效期至
@@ -411,6 +444,9 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
         return _code_claim_error(code_kind, claimed)
     if is_date and (written := _date_fields(_without_time_of_day(claimed))) is not None and _day(written) is None:
         return "is no day of the calendar: claim the date as the document gives it, as 2015-09-05 or 2015年9月5日"
+    if is_date and _YEAR_LAST.fullmatch("".join(_without_time_of_day(claimed).split())):
+        return ("writes the year last, so its day and month could be read either way (05/09 is 5 September or 9 May):"
+                " claim the date year first, as 2015-09-05 or 2015年9月5日")
     if is_number and _ARABIC_DIGIT.search(normalize_claim(claimed).translate(IME_ZERO)) is None:
         return "is not a number: claim it in Arabic digits, as 200 or 200.00 (followed or not by the item's unit)"
     if is_logical and truth_of(claimed) is None:
@@ -457,8 +493,18 @@ def same_ethnicity(claimed: str, actual: str) -> bool:
 def same_sex(claimed: str, actual: str) -> bool:
     """Whether a claimed 性别 is the provider's, a claim of GB/T 2261.1's number (1 for 男, 2 for 女) being the sex it
     numbers: many systems' databases hold the number (the foundation's loader names the sex it stands for), and a
-    calling system claiming its 1 was told 不一致 of the record's 男."""
-    return same_value(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES), actual)
+    calling system claiming its 1 was told 不一致 of the record's 男. So is the standard's name of it, 男性 or 女性
+    (as GB/T 2261.1 names its codes 1 and 2, and the systems built on it write them), either side: a claim of 男性
+    was 不一致 of the record's 男, and 男 of a department's 前置机 column holding 男性."""
+    return _sex_of(code_tables.numbered(normalize_claim(claimed), code_tables.SEXES)) == _sex_of(actual)
+
+
+def _sex_of(value: str) -> str:
+    """``value`` (a 性别) as compared (normalize_claim), 男性 and 女性, GB/T 2261.1's names, as the code table's 男
+    and 女."""
+    text = normalize_claim(value)
+    stem = text.removesuffix(_SEX_SUFFIX)
+    return stem if stem != text and stem in code_tables.SEXES else text
 
 
 def same_phone(claimed: str, actual: str) -> bool:

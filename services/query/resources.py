@@ -225,6 +225,8 @@ def not_an_item(item: str, resource: Resource) -> str:
         return (f"{'is empty' if not item else 'holds blanks only'}: name an item of {resource.code} by its machine "
                 f"name (such as {resource.key_item or 'name'})")
     refused = f"{clean(item, 64)!r} is not an item of {resource.code}"
+    if (listed := _listed_in_one(item, resource)) is not None:
+        return f"{refused}: it names {len(listed)} items in one; give each as an item of its own: {', '.join(listed)}"
     otherwise = written_otherwise(item)
     meant = _item_meant(otherwise[0] if otherwise else item, resource)
     if otherwise and meant:
@@ -239,7 +241,31 @@ def _item_meant(item: str, resource: Resource) -> str | None:
     if snake in resource.items:
         return snake
     name = unicodedata.normalize("NFKC", item.strip())
-    return next((each.machine_name for each in resource.entry.items
-                 if each.name and unicodedata.normalize("NFKC", each.name) == name), None)
+    names = [(each.machine_name, unicodedata.normalize("NFKC", each.name))
+             for each in resource.entry.items if each.name]
+    # The catalog name without the unit it ends with (注册资本 of 注册资本(万元)), as a desk says the item's name.
+    return next((machine for machine, shown in names if shown == name), None) or next(
+        (machine for machine, shown in names if UNIT_IN_NAME.search(shown) and UNIT_IN_NAME.sub("", shown) == name),
+        None)
+
+
+#: What separates the items of a list written as one text (name,status; name、status; a full-width ，; blanks).
+_LIST_SEPARATORS = re.compile(r"\s*[,，、;；]\s*|\s+")
+
+
+def _listed_in_one(item: str, resource: Resource) -> list[str] | None:
+    """The items ``item`` names when it is several items of ``resource`` written as one text, by their machine names
+    (["name,status"]: a list joined where it should have been sent as one, a REST query's ``?items=name,status``
+    read as one value), else None. It was refused as no item, naming neither."""
+    parts = [part for part in _LIST_SEPARATORS.split(item.strip()) if part]
+    if len(parts) < 2 or len(parts) > 64:
+        return None
+    listed = []
+    for part in parts:
+        meant = part if part in resource.items else _item_meant(part, resource)
+        if meant is None:
+            return None
+        listed.append(meant)
+    return listed
 
 

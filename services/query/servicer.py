@@ -114,6 +114,14 @@ def _within_one_reply(response: query_pb2.BatchQueryResponse, keys: int) -> None
                        "fit), or for fewer items")
 
 
+def too_many_keys(sent: int) -> str:
+    """The refusal of a call of more than MAX_BATCH_KEYS keys, saying how many it sent (duplicates count: each is
+    answered) and what to do: "at most 1000 keys per call" alone left a caller that built its batch from a query of
+    its own to count them, and to guess whether a repeated key was one."""
+    return (f"at most {MAX_BATCH_KEYS} keys per call (a key given twice counts twice); this call sends {sent}: "
+            f"send them in calls of at most {MAX_BATCH_KEYS}")
+
+
 def _denied(items: Iterable[str]) -> dict[str, str]:
     """ErrorInfo metadata naming the items no grant holds (``denied_items``, comma-separated): the message says
     them to a person, this to a program that narrows its request."""
@@ -525,7 +533,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         deps, caller = self._begin(context)
         violations: list[FieldViolation] = []
         if len(request.keys) > MAX_BATCH_KEYS:
-            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} keys per call"))
+            violations.append(FieldViolation("keys", too_many_keys(len(request.keys))))
         if request.all_records and request.keys:
             violations.append(FieldViolation("keys", "give keys or all_records, not both"))
         if not request.all_records and not request.keys:
@@ -607,7 +615,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if not request.keys:
             violations.append(FieldViolation("keys", "give at least one key"))
         elif len(request.keys) > MAX_BATCH_KEYS:
-            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} keys per call"))
+            violations.append(FieldViolation("keys", too_many_keys(len(request.keys))))
         resource = await self._resource(deps, request.resource_code, violations, access)
         items = _items(request.items, resource, violations)
         kind = resource.key_kind

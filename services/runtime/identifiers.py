@@ -267,9 +267,18 @@ def _marks(codes: list[str]) -> dict[str, str]:
 
 
 def region_code_error(value: str) -> str | None:
-    """Why ``value`` is not a known 行政区划代码 (GB/T 2260), or None."""
+    """Why ``value`` is not a known 行政区划代码 (GB/T 2260), or None.
+
+    A code of digits of another length says how many it has, and a 统计用区划代码 (the statistics bureau's codes of
+    townships, 9 digits, and villages, 12, kept by many systems for addresses: 110101001001) that it begins with its
+    county's code: "must be 6 digits" alone was read of a code that had them, and more."""
     if len(value) != 6 or not _ASCII_DIGITS.fullmatch(value):
-        return "行政区划代码 must be 6 digits"
+        if not _ASCII_DIGITS.fullmatch(value):
+            return "行政区划代码 must be 6 digits (0-9)"
+        if len(value) in (9, 12):
+            return (f"行政区划代码 must be 6 digits, got {len(value)}: a {len(value)}-digit code is a 统计用区划代码 "
+                    "(a township's or a village's), whose first 6 digits are its county's 行政区划代码")
+        return f"行政区划代码 must be 6 digits, got {len(value)}"
     if region_name(value) is None:
         return f"行政区划代码 {value} is not in the GB/T 2260 code table"
     return None

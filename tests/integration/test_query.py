@@ -716,6 +716,12 @@ async def test_bad_input_names_every_field(mesh: Mesh) -> None:
                                   common.Purpose(text="no class"), ["name", "height"]))
     assert fields(several) == {"purpose.type", "key", "items[1]"}
 
+    # A list joined into one text is said to name several items, each named (it was "… is not an item" alone).
+    joined = await refused(query(mesh, mesh.user, mesh.codes["population"], next(iter(mesh.persons)), ADMIN,
+                                 ["name、citizen_id"]))
+    assert fields(joined) == {"items[0]"}
+    assert "it names 2 items in one; give each as an item of its own: name, citizen_id" in joined.details()
+
     garbage = await refused(query(mesh, mesh.user, "not a code", "x"))
     assert fields(garbage) == {"resource_code"}
 
@@ -886,6 +892,8 @@ async def test_batch_query_limits_its_size(mesh: Mesh) -> None:
         metadata=mesh.md(mesh.other), timeout=10))
     assert too_many.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fields(too_many) == {"keys"}
+    # How many it sent (1001 of one key: duplicates count) and what to do, not the limit alone.
+    assert "this call sends 1001: send them in calls of at most 1000" in too_many.details()
 
 
 async def test_verification_answers_match_mismatch_no_record_never_values(mesh: Mesh) -> None:
@@ -906,13 +914,22 @@ async def test_verification_answers_match_mismatch_no_record_never_values(mesh: 
 
 
 async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> None:
-    """注册资本 (货币型) 100.00 copied off a business licence is the record's 100: 一致, not 不一致."""
+    """注册资本 (货币型) 100.00 copied off a business licence is the record's 100: 一致, not 不一致; and so is the
+    same amount in 元 (1000000元 of 注册资本(万元))."""
     key = next(iter(mesh.entities))
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=mesh.codes["entities"], key=key, claims={"registered_capital": "100.00", "name": "100.00"},
         purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
     assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_MATCH,
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+    for claimed, outcome in (("1000000元", query_pb2.VERIFY_OUTCOME_MATCH),
+                             ("人民币1,000,000.00元", query_pb2.VERIFY_OUTCOME_MATCH),
+                             ("100元", query_pb2.VERIFY_OUTCOME_MISMATCH)):
+        # 注册资本(万元) claimed in 元, as a 验资报告 or a bank statement gives it: the same amount is 一致.
+        in_yuan = await mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=mesh.codes["entities"], key=key, claims={"registered_capital": claimed}, purpose=CHECK),
+            metadata=mesh.md(mesh.other), timeout=10)
+        assert dict(in_yuan.outcomes) == {"registered_capital": outcome}, claimed
 
 
 async def test_verification_of_an_item_the_record_holds_no_value_for_is_no_value(mesh: Mesh) -> None:
@@ -948,17 +965,19 @@ async def test_verification_of_an_ethnic_group_copied_off_the_id_card_is_a_match
 
 async def test_verification_of_sex_and_ethnic_group_by_their_national_code_numbers(mesh: Mesh) -> None:
     """A calling system whose database holds 性别 as GB/T 2261.1's 1/2 and 民族 as GB/T 3304's 01-56 claimed 1 and
-    01 of a 汉族 man: both 不一致. Each is read as the value it numbers; the other sex's number still is not."""
+    01 of a 汉族 man: both 不一致; so was the standard's name of the sex, 男性. Each is read as the value it numbers
+    or names; the other sex's number or name still is not."""
     user = mesh.department("verify-codes")
     code = mesh.codes["population"]
     await approved(mesh, user, code, ["sex", "ethnicity"], purposes=[common.PURPOSE_TYPE_DATA_VERIFICATION])
     key, record = next((k, r) for k, r in mesh.persons.items() if r["ethnicity"] == "汉族")
     number, other = ("1", "2") if record["sex"] == "男" else ("2", "1")
+    named, other_named = ("男性", "女性") if record["sex"] == "男" else ("女性", "男性")  # the standard's names
     outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=code, key=key, claims={"sex": sex, "ethnicity": "01"}, purpose=CHECK), metadata=mesh.md(user),
-        timeout=10)).outcomes) for sex in (number, other)]
+        timeout=10)).outcomes) for sex in (number, other, named, other_named)]
     assert outcomes == [{"sex": query_pb2.VERIFY_OUTCOME_MATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH},
-                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}]
+                        {"sex": query_pb2.VERIFY_OUTCOME_MISMATCH, "ethnicity": query_pb2.VERIFY_OUTCOME_MATCH}] * 2
 
 
 async def test_verification_of_a_phone_number_grouped_otherwise_is_a_match(mesh: Mesh) -> None:
@@ -1072,10 +1091,11 @@ async def test_a_verify_of_more_claims_than_any_entry_has_is_refused_read_no_fur
 
 
 async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
-    """成立日期 copied off a business licence as 2010年5月20日 is the record's 2010-05-20: 一致, not 不一致; another
-    date, or a text item holding the same characters, is still 不一致."""
+    """成立日期 copied off a business licence as 2010年5月20日 (or typed 2010年5月20号, as the day is said) is the
+    record's 2010-05-20: 一致, not 不一致; another date, or a text item holding the same characters, is still
+    不一致."""
     key = next(iter(mesh.entities))
-    for written in ("2010年5月20日", "2010/05/20", "20100520", " ２０１０年０５月２０日 "):
+    for written in ("2010年5月20日", "2010/05/20", "20100520", " ２０１０年０５月２０日 ", "2010年5月20号"):
         verified = await mesh.query.Verify(query_pb2.VerifyRequest(
             resource_code=mesh.codes["entities"], key=key, claims={"established_date": written},
             purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
@@ -1106,9 +1126,9 @@ async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh
 
 
 async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(mesh: Mesh) -> None:
-    """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or a 注册资本 in words is
-    INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped it, the record was never compared; a 15-digit
-    公民身份号码 claim is still compared."""
+    """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or written with its year
+    last (05/09/2015), or a 注册资本 in words is INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped
+    it, the record was never compared; a 15-digit 公民身份号码 claim is still compared."""
     key = next(iter(mesh.entities))
     wrong_check = key[:-1] + next(c for c in "0123456789ABCDEFGHJKLMNPQRTUWXY" if c != key[-1])
     error = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
@@ -1118,6 +1138,11 @@ async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(me
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fields(error) == {'claims["credit_code"]', 'claims["established_date"]', 'claims["registered_capital"]'}
     assert "check character" in error.details() and wrong_check not in error.details()
+    year_last = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, purpose=CHECK, claims={"established_date": "05/09/2015"}),
+        metadata=mesh.md(mesh.other), timeout=10))
+    assert year_last.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(year_last) == {'claims["established_date"]'}
+    assert "year first" in year_last.details()
     person = next(k for k in mesh.persons if k[6:8] == "19")
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(
         resource_code=mesh.codes["population"], key=person, claims={"citizen_id": person[:6] + person[8:17]},

@@ -34,7 +34,11 @@ def test_valid_keys_pass(kind: int, value: str) -> None:
     (CREDIT, "91110000600037341A", ""),
     (CREDIT, "9111000060003734", "18 characters"),
     (REGION, "999999", "code table"),
-    (REGION, "11010", "6 digits"),
+    (REGION, "11010", "6 digits, got 5"),
+    (REGION, "110101001001", "6 digits, got 12: a 12-digit code is a 统计用区划代码 (a township's or a village's), "
+                             "whose first 6 digits are its county's 行政区划代码"),
+    (REGION, "110101001", "got 9: a 9-digit code is a 统计用区划代码"),
+    (REGION, "东城区", "6 digits (0-9)"),
     (TEXT, "   ", "empty"),
     (TEXT, "a\x00b", "printable"),
     (UNSPECIFIED, "", "empty"),

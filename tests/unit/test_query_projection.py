@@ -152,6 +152,18 @@ def test_verify_reads_a_claimed_number_of_the_national_code_tables_as_the_value_
     assert verify({"house": "1"}, record, ethnicity_items=groups, sex_items=sexes) == {"house": MISMATCH}
 
 
+def test_verify_reads_a_sex_by_its_name_in_gb_t_2261_1() -> None:
+    """GB/T 2261.1 names its codes 1 and 2 男性 and 女性, and systems built on it claim them so: 男性 was 不一致 of
+    the record's 男 (and 男 of a 前置机's record holding 男性). Only 男 and 女 are read so; another sex is not."""
+    sexes = frozenset({"sex"})
+    for claimed, actual in (("男性", "男"), ("女性", "女"), (" 男 性 ", "男"), ("男", "男性"), ("１", "男性"),
+                            ("女性", "女性")):
+        assert verify({"sex": claimed}, {"sex": actual}, sex_items=sexes) == {"sex": MATCH}, (claimed, actual)
+    for claimed, actual in (("女性", "男"), ("男性", "女"), ("男", "女性"), ("性", "男"), ("男性性", "男")):
+        assert verify({"sex": claimed}, {"sex": actual}, sex_items=sexes) == {"sex": MISMATCH}, (claimed, actual)
+    assert verify({"house": "男性"}, {"house": "男"}, sex_items=sexes) == {"house": MISMATCH}
+
+
 def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
     """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
     (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
@@ -256,6 +268,32 @@ def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
+def test_verify_reads_an_amount_in_another_unit_of_money_as_the_same_amount() -> None:
+    """注册资本 2000000元 (a 验资报告, a bank statement, a system keeping amounts in 元) is the record's 200 of
+    注册资本(万元), as 0.02亿元 is; it was 不一致. Another amount is still 不一致 (200元 of 200万元), and only units of
+    money in 元 are converted (9612.08美元 is no amount in 元)."""
+    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="总资产(亿元)", machine_name="assets", data_type=catalog_pb2.DATA_TYPE_CURRENCY)])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    record = {"registered_capital": "200", "paid_in": "1250000.5", "assets": "1.5"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    for item, claimed in (("registered_capital", "2000000元"), ("registered_capital", "人民币2,000,000.00元整"),
+                          ("registered_capital", "0.02亿元"), ("registered_capital", "２０００千元"),
+                          ("paid_in", "125.00005万元"), ("paid_in", "125.00005万"), ("assets", "15000万元"),
+                          ("assets", "150000000元"), ("registered_capital", "200万"), ("registered_capital", "200")):
+        assert outcome(item, claimed) == MATCH, claimed
+    for item, claimed in (("registered_capital", "200元"), ("registered_capital", "2000001元"),
+                          ("paid_in", "1250000.5万元"), ("paid_in", "9612.08美元"), ("assets", "1.5万元"),
+                          ("registered_capital", "200万元万元"), ("registered_capital", "元")):
+        assert outcome(item, claimed) == MISMATCH, claimed
+
+
 def test_verify_reads_an_amount_in_yuan_of_a_currency_item_naming_no_unit() -> None:
     """A 货币型 item whose name declares no unit (缴费基数, a 前置机's column) holds 元: 9612.08元, ￥9612.08 or
     人民币9612.08元 copied off a statement is its 9612.08, not 不一致. Another unit is still no number of it, and an
@@ -340,13 +378,14 @@ def test_verify_reads_a_dash_as_the_hyphen_the_record_holds() -> None:
 
 
 def test_verify_compares_date_items_as_dates() -> None:
-    """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
+    """出生 1949年11月6日 read off an ID card is the record's 1949-11-06, and so is 1949年11月6号 as the day is said
+    and typed (it was 不一致); an impossible or other date is not."""
     record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
     dates = frozenset({"birth_date"})
     for written in ("1949年11月6日", "1949 年 11 月 06 日", "1949/11/6", "1949.11.06", "19491106",
-                    "１９４９－１１－０６"):
+                    "１９４９－１１－０６", "1949年11月6号", "一九四九年十一月六号", "1949年11月6号 00:00:00"):
         assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MATCH}, written
-    for written in ("1949年11月7日", "1949-11/06", "1949-02-30", "194911", "1949年11月6"):
+    for written in ("1949年11月7日", "1949-11/06", "1949-02-30", "194911", "1949年11月6", "1949年11月7号"):
         assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MISMATCH}, written
     assert verify({"name": "19491106"}, record, date_items=dates) == {"name": MISMATCH}
     assert verify({"birth_date": "19491106"}, record) == {"birth_date": MISMATCH}
@@ -485,6 +524,20 @@ def test_a_claim_that_is_no_value_of_its_item_type_is_named_not_compared() -> No
     for claimed in ("贰佰万元整", "两百", "abc"):
         assert "not a number" in projection.claim_error(claimed, is_number=True), claimed
     assert projection.claim_error("2015-02-30") is None and projection.claim_error("贰佰") is None
+
+
+def test_a_date_claimed_with_its_year_last_is_refused_not_compared() -> None:
+    """05/09/2015 (a system set to an English locale, Excel's day-first or month-first short date) was compared as
+    text and told 不一致 of the record's 2015-09-05, whichever day the desk meant: it is refused saying to write the
+    year first, for a date and a date-and-time item alike; year-first forms and words are still compared."""
+    for claimed in ("05/09/2015", "5/9/2015", "09-05-2015", "5.9.2015", "25/12/2015", "05/09/2015 00:00:00",
+                    "０５／０９／２０１５", "5 / 9 / 2015"):
+        problem = projection.claim_error(claimed, is_date=True)
+        assert problem is not None and "year first" in problem, claimed
+        assert claimed not in problem
+    for claimed in ("2015/9/5", "2015.09.05", "20150905", "2015年9月5日", "长期", "05/09"):
+        assert projection.claim_error(claimed, is_date=True) is None, claimed
+    assert projection.claim_error("05/09/2015") is None  # a text item's value is the record's to compare
 
 
 def test_verify_compares_han_characters_as_written_not_folding_traditional_to_simplified() -> None:

@@ -67,6 +67,26 @@ def test_an_item_written_in_camel_case_or_by_its_catalog_name_is_refused_naming_
     assert not_an_item(" ", resource).startswith("holds blanks only: name an item of 102001/000001")
 
 
+def test_an_item_named_without_its_unit_or_several_items_in_one_are_said_so() -> None:
+    """注册资本, the catalog's 注册资本(万元) without its unit as a desk names it, was refused as no item, naming none;
+    so was ["name,status"] (a list joined into one text, a REST query's ?items=name,status read as one value),
+    which names each item it holds now. A text that is not all items is refused as before."""
+    entry = catalog_pb2.Entry(code="102001/000001", items=[
+        catalog_pb2.DataItem(name="名称", machine_name="name"),
+        catalog_pb2.DataItem(name="成立日期", machine_name="established_date"),
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital")])
+    resource = Resource(entry, "102001/000001", "11110100MB0000003A", frozenset({"name", "established_date",
+                        "registered_capital"}), 0, "entities", "", True, True)
+    assert not_an_item("注册资本", resource) == ("'注册资本' is not an item of 102001/000001: items are named by their "
+                                              "machine name, here 'registered_capital'")
+    for joined in ("name,established_date", "name， established_date", "name、成立日期", "name establishedDate"):
+        assert not_an_item(joined, resource) == (
+            f"{joined!r} is not an item of 102001/000001: it names 2 items in one; give each as an item of its own: "
+            "name, established_date"), joined
+    assert not_an_item("name,birth_date", resource) == "'name,birth_date' is not an item of 102001/000001"
+    assert not_an_item("成立", resource) == "'成立' is not an item of 102001/000001"
+
+
 def test_an_item_with_a_character_nobody_sees_or_in_full_width_forms_is_said_so() -> None:
     """items ["birth<U+200B>_date"] (copied from a document with a zero-width space) or ["ｂｉｒｔｈ_ｄａｔｅ"] (typed
     with a Chinese input method) was refused "'…' is not an item of …", quoting a name that looked right; so was
