@@ -233,7 +233,8 @@ class _Decider:
         return self.by_items(candidates, basic)
 
     def by_items(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
-        """The first grant (widest, then longest-lived) that covers the items; else which items none covers.
+        """Of the grants that cover the items, the one unmasking the most of them, else the first (widest, then
+        longest-lived); else which items none covers.
 
         Widest by the items it gives beyond the basic ones, which every department gets without a grant: counted
         with them, a grant of citizen_id, name and birth_date was wider than one of status and address. A request
@@ -251,9 +252,11 @@ class _Decider:
             return self.allow(tuple(i for i in item_names(self.entry) if i in grant.items or i in basic), grant)
         needed = [item for item in self.request.items if item not in basic]
         needed_set = set(needed)
-        for grant in grants:
-            if needed_set.issubset(grant.items):
-                return self.allow(self.request.items, grant)
+        if covering := [grant for grant in grants if needed_set.issubset(grant.items)]:
+            # Of those, the one unmasking the most of the items asked: a narrower grant the provider approved with
+            # 住址 unmasked was passed over for a wider one unmasking nothing, and the item answered masked.
+            return self.allow(self.request.items,
+                              _most_unmasking(covering, self.masked(self.request.items)) or covering[0])
         closest = max(grants, key=lambda g: len(needed_set.intersection(g.items)))
         missing = tuple(item for item in needed if item not in closest.items)
         # The grant that named them may be another than the closest: one whose every item lapsed serves nothing

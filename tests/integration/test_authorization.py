@@ -1667,6 +1667,23 @@ async def test_an_application_for_a_code_in_full_width_forms_says_so(env: Env, p
     assert field_sentence(message.split(": ", 1)[1]) == "信息资源代码须用半角数字和“/”填写，如 101001/000001。"
 
 
+async def test_of_two_grants_covering_the_items_the_one_unmasking_them_serves(  # type: ignore[no-untyped-def]
+        env: Env) -> None:
+    """A department with a wide grant (nothing unmasked) and a narrower one the provider approved with 住址 unmasked
+    was answered 住址 masked: of the grants covering the items asked, the widest served, whatever it unmasked. The
+    one unmasking the most of the items asked serves; a call for items only the wide one covers is still its."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    wide = await env.grant(provider, user, entry)
+    application = await env.submit(user, entry, items=["address"])
+    unmasking = (await env.reply(provider, application.id, items=["address"], unmasked_items=["address"])).grant
+    decision = await env.check(user, entry, "name", "address")
+    assert decision.allowed and decision.grant_id == unmasking.id, decision
+    assert dict(decision.masks) == {"name": "name"}
+    both = await env.check(user, entry, "birth_date", "address")
+    assert both.allowed and both.grant_id == wide.id and dict(both.masks) == {"address": "address"}, both
+
+
 async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
     system = (await _new_system(env, user)).system
