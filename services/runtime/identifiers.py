@@ -34,7 +34,8 @@ def _length_error(name: str, value: str) -> str:
     if value[:1] in ("'", "`") and len(value) == 19:
         return f"{error}: remove the {value[0]} before it (a spreadsheet's mark for text)"
     if name == "公民身份号码" and len(value) == 15 and value.isdigit():
-        return f"{error}: a first-generation 15-digit number is given in its 18-digit form"
+        return (f"{error}: a first-generation 15-digit number is given in its 18-digit form (19 inserted before "
+                "its 2-digit birth year, after the 6th digit, and its check character added, GB 11643-1999)")
     if value.strip() != value and len(value.strip()) == 18:
         # A department code read from a configuration file with its final newline, or pasted with a blank, sent in
         # a REST URL (/v1/departments/{code}, ?departmentCode=): "got 19" of a code that shows 18 characters.

@@ -244,7 +244,8 @@ def test_a_code_of_the_wrong_length_says_what_in_a_spreadsheet_made_it_so() -> N
     assert "scientific notation" in identifiers.citizen_id_error("3.42322E+17")
     assert "scientific notation" in identifiers.credit_code_error("9.24103E+17")
     assert "remove the '" in identifiers.citizen_id_error("'11010519491231002X")
-    assert "18-digit form" in identifiers.citizen_id_error("110105491231002")
+    assert "18-digit form (19 inserted before its 2-digit birth year, after the 6th digit, and its check character " \
+        "added" in identifiers.citizen_id_error("110105491231002")  # how, not only what: it was the latter alone
     assert identifiers.citizen_id_error("1101054912310").endswith("got 13")
     assert "18-digit form" not in identifiers.credit_code_error("911100006000373")
     # A code read with a configuration file's final newline, or pasted with a blank (a REST URL's %0A, %20).
