@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table, percent_number
-from services.supervision.evaluation import evaluate
+from services.supervision.evaluation import evaluate, mean_score
 from services.supervision.months import CST, Month
 from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
@@ -375,7 +375,7 @@ def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
         for code, figures in snapshots.items():
             scores[code].append(evaluate(figures, data.weights[month], monthly[(month, code)]).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
-    return tuple((_ranked_who(data, c), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c])) for c in ranked)
+    return tuple((_ranked_who(data, c), f"{mean_score(scores[c]):.2f}", str(counts[c])) for c in ranked)
 
 
 def _ranked_who(data: ReportInput, code: str) -> str:

@@ -101,6 +101,22 @@ def test_a_score_short_of_every_indicator_met_is_never_100_nor_one_partly_met_0(
     assert evaluate(none, only_replies, 0).score == 0.0
 
 
+def test_a_mean_score_short_of_every_month_met_is_never_100_in_the_platforms_ranking() -> None:
+    """A department that replied late to 1 of 20,000 applications in one month (99.99) and missed nothing in the other
+    averaged 99.995, shown 100.00 in the platform's 平均评分, the figure of the department that missed nothing above
+    it: the supervisor read a tie ranked apart."""
+    late, perfect = "11110100MB00000027", "11110100MB0000011X"
+    january, february = Month(2026, 1), Month(2026, 2)
+    short = Figures(late, [FigureRow(late, name, "", value) for name, value in (
+        ("applications.replied_on_time", 19_999), ("applications.replied_late", 1))])
+    data = ReportInput([january, february], {january: {late: Figures(late), perfect: Figures(perfect)},
+                                             february: {late: short, perfect: Figures(perfect)}},
+                       [], {late: "市公安局", perfect: "市民政局"}, EVERY_MONTH, GENERATED)
+    ranking = _table_after(yearly_report(2026, None, data).blocks, "五、部门评价")
+    assert [row[1] for row in ranking.rows] == ["100.00", "99.99"]
+    assert ranking.rows[0][0].startswith("市民政局")
+
+
 def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
     those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
