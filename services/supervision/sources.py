@@ -78,7 +78,11 @@ class FigureSources:
         self._signer = signer
         self._identity = identity
 
-    async def _call(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
+    async def _call(self, service: str, method: Callable[..., Awaitable[Any]], request: Any,
+                    what: str = "give its figures") -> Any:
+        """``method``'s answer, or UNAVAILABLE naming ``service`` and what it could not do: the directory's lists
+        are read for every report, snapshot and violation list, and a supervisor asking for a report with the
+        authorization service down was told it 'could not give its figures', which no report asks of it."""
         try:
             return await method(request, timeout=FIGURES_TIMEOUT_SECONDS,
                                 metadata=call_metadata(self._signer, self._identity))
@@ -87,7 +91,7 @@ class FigureSources:
             # `govshare supervise` blamed the query service for a PostgreSQL that had stopped.
             said = (exc.details() or "").strip()[:MAX_SAID]
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
-                               f"the {service} service could not give its figures ({exc.code().name}"
+                               f"the {service} service could not {what} ({exc.code().name}"
                                f"{': ' + said if said else ''})") from exc
 
     async def _figures(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> list[FigureRow]:
@@ -124,7 +128,8 @@ class FigureSources:
         token = ""
         while True:
             page = await self._call("authorization", self._directory.ListDepartments,
-                                    directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
+                                    directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token),
+                                    "list the departments")
             found.extend(page.departments)
             token = page.next_page_token
             if not token:
@@ -137,7 +142,8 @@ class FigureSources:
         token = ""
         while True:
             page = await self._call("authorization", self._directory.ListSystems,
-                                    directory_pb2.ListSystemsRequest(page_size=1000, page_token=token))
+                                    directory_pb2.ListSystemsRequest(page_size=1000, page_token=token),
+                                    "list the business systems")
             found.update((s.id, s.name) for s in page.systems)
             token = page.next_page_token
             if not token:

@@ -9,6 +9,7 @@ import asyncpg
 import grpc
 import pytest
 
+from govshare.authorization.v1 import directory_pb2_grpc
 from govshare.catalog.v1 import figures_pb2_grpc as catalog_figures_pb2_grpc
 from govshare.query.v1 import figures_pb2, figures_pb2_grpc
 from services.runtime.errors import ServiceError
@@ -46,6 +47,44 @@ async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
     assert refused.value.message == ("the query service could not give its figures (UNAVAILABLE: the database "
                                      "(PostgreSQL) is unavailable: retry later)")
+
+
+class _DirectoryDown(directory_pb2_grpc.DirectoryServiceServicer):
+    """The authorization service's directory while its PostgreSQL is down."""
+
+    async def ListDepartments(self, request, context):  # type: ignore[no-untyped-def]
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
+
+    async def ListSystems(self, request, context):  # type: ignore[no-untyped-def]
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
+
+
+async def test_a_directory_that_does_not_answer_is_said_to_list_nothing_not_to_give_no_figures() -> None:
+    """A yearly report, a snapshot or a department's violations asked for with the authorization service's database
+    down was refused 'the authorization service could not give its figures': the supervisor had asked for no
+    figures of it (the report reads the directory's departments and business systems), and an operator looked for a
+    failed figures call. Each says what the directory could not do."""
+    server = grpc.aio.server()
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(_DirectoryDown(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
+                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
+            refusals = []
+            for read in (sources.departments, sources.joined, sources.systems):
+                with pytest.raises(ServiceError) as refused:
+                    await read()
+                refusals.append((refused.value.code, refused.value.reason, refused.value.message))
+    finally:
+        await server.stop(0)
+    said = "(UNAVAILABLE: the database (PostgreSQL) is unavailable: retry later)"
+    assert refusals == [
+        (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
+                                                                f"departments {said}")] * 2 + [
+        (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
+                                                                f"business systems {said}")]
 
 
 class _CatalogDatabaseDown(catalog_figures_pb2_grpc.CatalogFiguresServiceServicer):
