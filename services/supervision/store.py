@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import asyncpg
 
@@ -21,10 +22,20 @@ def _figures(code: str, document: str, name: str | None = None) -> Figures:
 
 
 class SupervisionStore:
-    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None) -> None:
-        """``listing`` (db.WorkPools, default ``pool``) serves ListEvaluations and ListViolations."""
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection, listing: asyncpg.Pool | None = None) -> None:
+        """``listing`` (db.WorkPools, default ``pool``) serves ListEvaluations and ListViolations. ``pool`` is a
+        connection in :meth:`one_reading`'s store, which reads only."""
         self._pool = pool
         self._listing = listing or pool
+
+    @contextlib.asynccontextmanager
+    async def one_reading(self) -> AsyncIterator[SupervisionStore]:
+        """A store whose reads are one view of the database (a repeatable-read, read-only transaction). A report
+        reads the months' snapshots, their violations, weights and compute times one after another: a computation
+        of a month stored between two of them (the schedule's, every few minutes under `govshare up`, or a
+        ComputeSnapshots) gave the report one computation's figures beside another's violations and time."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield SupervisionStore(conn)
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
                             now: dt.datetime, event: AdminEvent | None = None) -> bool:

@@ -323,11 +323,12 @@ class Supervision:
             raise invalid_argument([FieldViolation("year", "the year has not begun")])
         department = department_code or None
         names, retired = await self._directory()
-        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department, UNREAD),
-                           await self._store.violations_between(months[0], months[-1], department),
-                           names, await self._store.weights_of(months), now,
-                           await self._store.compute_times(months[0], months[-1]),
-                           await self._sources.systems(), retired)
+        systems = await self._sources.systems()
+        async with self._store.one_reading() as store:  # one computation's figures, violations and time
+            data = ReportInput(months, await store.snapshots_between(months[0], months[-1], department, UNREAD),
+                               await store.violations_between(months[0], months[-1], department),
+                               names, await store.weights_of(months), now,
+                               await store.compute_times(months[0], months[-1]), systems, retired)
         if department is not None and department not in data.names:
             raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)
@@ -341,10 +342,11 @@ class Supervision:
         now = self._clock()
         require_begun(month, now)
         names, retired = await self._directory()
-        data = ReportInput([month], await self._store.snapshots_between(month, month, None, UNREAD),
-                           await self._store.violations_between(month, month, department_code),
-                           names, await self._store.weights_of([month]), now,
-                           await self._store.compute_times(month, month), retired=retired)
+        async with self._store.one_reading() as store:  # one computation's figures, violations and time
+            data = ReportInput([month], await store.snapshots_between(month, month, None, UNREAD),
+                               await store.violations_between(month, month, department_code),
+                               names, await store.weights_of([month]), now,
+                               await store.compute_times(month, month), retired=retired)
         if department_code not in data.names:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return monthly_feedback(month, department_code, data)

@@ -49,6 +49,7 @@ from services.supervision.snapshot import Figures
 from services.supervision.sources import Membership
 from services.supervision.store import SupervisionStore
 from services.supervision.supervision import Supervision
+from services.supervision.violations import Violation
 
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
 WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务参考")
@@ -939,6 +940,58 @@ async def test_a_change_of_the_weights_leaves_the_months_before_as_they_were_eva
             if await conn.fetchval("SELECT to_regclass('evaluation_weight_months') IS NOT NULL"):
                 await conn.execute("DELETE FROM evaluation_weight_months WHERE month = $1", june.first_day)
             await conn.execute("UPDATE evaluation_weights SET weight = $1 WHERE indicator = 'catalog_on_time'", before)
+        await pool.close()
+
+
+async def test_a_report_is_one_reading_of_a_months_computation(platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A report read the month's snapshots, then its violations and compute time, each on its own: a computation
+    stored in between (the schedule's, every few minutes under `govshare up`) gave the yearly report one
+    computation's figures beside the next one's violations, and the monthly feedback of a month computed before its
+    end those figures without saying they stop there. Here a computation is stored right after the report has read
+    the snapshots; the report is the earlier computation's, whole. A month of its own."""
+    month, code = Month(2002, 10), "11110100MB00000115"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    supervision = Supervision(store, _Directory({code: "市民政局"}), clock=lambda: month.end + dt.timedelta(days=9))  # type: ignore[arg-type]
+    authority = Caller("psn-reading-test", code, authority=True, display_name="测试审计员", roles=(AUDITOR,))
+
+    async def compute(served: int, dataset: str, at: dt.datetime) -> None:
+        assert await store.replace_month(
+            month, {code: Figures(code, [FigureRow(code, "queries.served", "", served)], "市民政局")},
+            [Violation(code, month, sup.VIOLATION_RULE_DATA_UNUSABLE, f"dataset:{dataset}",
+                       {"dataset": dataset, "stale_records": "1", "records": "1"})], at)
+
+    read = SupervisionStore.snapshots_between
+    meanwhile: list[tuple[int, str, dt.datetime]] = []
+
+    async def then_computed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        found = await read(self, *args, **kwargs)
+        await compute(*meanwhile.pop())
+        return found
+
+    monkeypatch.setattr(SupervisionStore, "snapshots_between", then_computed)
+    try:
+        await compute(5, "population", month.end + dt.timedelta(days=1))
+        meanwhile.append((7, "licence", month.end + dt.timedelta(days=2)))
+        yearly = await supervision.yearly_report(authority, 2002, code)
+        trend = next(b for b in yearly.blocks if isinstance(b, Table) and b.header[0] == "月份")
+        assert [row[1] for row in trend.rows if row[1] != "—"] == ["5"]
+        violations = next(b for b in yearly.blocks[yearly.blocks.index(next(
+            b for b in yearly.blocks if getattr(b, "text", "") == "五、违规情况")):] if isinstance(b, Table))
+        assert [row[4] for row in violations.rows] == ["数据集：population"]
+
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await compute(5, "population", month.end - dt.timedelta(days=1))  # before the month's end
+        meanwhile.append((7, "licence", month.end + dt.timedelta(days=3)))
+        said = [b.text for b in (await supervision.monthly_feedback(authority, month, code)).blocks
+                if isinstance(b, Paragraph)]
+        assert any("早于月末" in text for text in said), said
+        assert not meanwhile
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "violations", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = $1", month.first_day)
         await pool.close()
 
 
