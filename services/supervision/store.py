@@ -29,12 +29,14 @@ class SupervisionStore:
         self._listing = listing or pool
 
     @contextlib.asynccontextmanager
-    async def one_reading(self) -> AsyncIterator[SupervisionStore]:
-        """A store whose reads are one view of the database (a repeatable-read, read-only transaction). A report
-        reads the months' snapshots, their violations, weights and compute times one after another: a computation
-        of a month stored between two of them (the schedule's, every few minutes under `govshare up`, or a
-        ComputeSnapshots) gave the report one computation's figures beside another's violations and time."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async def one_reading(self, listing: bool = False) -> AsyncIterator[SupervisionStore]:
+        """A store whose reads are one view of the database (a repeatable-read, read-only transaction), on a
+        connection of the listing pool when ``listing``. A report, or a page of evaluations, reads the snapshots,
+        violations, weights and compute times one after another: a computation of a month stored between two of
+        them (the schedule's, every few minutes under `govshare up`, or a ComputeSnapshots) gave it one
+        computation's figures beside another's violations and time."""
+        pool = self._listing if listing else self._pool
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             yield SupervisionStore(conn)
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],

@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import re
 import sys
+from dataclasses import replace
 
 import asyncpg
 import grpc
@@ -988,6 +989,54 @@ async def test_a_report_is_one_reading_of_a_months_computation(platform, monkeyp
                 if isinstance(b, Paragraph)]
         assert any("早于月末" in text for text in said), said
         assert not meanwhile
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "violations", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = $1", month.first_day)
+        await pool.close()
+
+
+async def test_a_page_of_evaluations_and_a_snapshot_are_one_reading_of_a_months_computation(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """ListEvaluations read the month's compute time, its snapshots and their violations' counts each on its own: a
+    computation stored in between gave the 监督 page a department's score beside the next computation's count of
+    violations, under the earlier one's time (阶段性, the month computed before its end, when it no longer was);
+    GetSnapshot read the figures and then the count the same way. A month of its own."""
+    month, code = Month(2002, 11), "11110100MB00000115"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    supervision = Supervision(store, _Directory({code: "市民政局"}), clock=lambda: month.end + dt.timedelta(days=9))  # type: ignore[arg-type]
+    authority = Caller("psn-reading-test", code, authority=True, display_name="测试审计员", roles=(AUDITOR,))
+    found = Violation(code, month, sup.VIOLATION_RULE_DATA_UNUSABLE, "dataset:population",
+                      {"dataset": "population", "stale_records": "1", "records": "1"})
+    listed = SupervisionStore.snapshots
+
+    async def then_computed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read = await listed(self, *args, **kwargs)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [found, replace(
+            found, subject="dataset:licence")], month.end + dt.timedelta(days=1))
+        return read
+
+    monkeypatch.setattr(SupervisionStore, "snapshots", then_computed)
+    one = SupervisionStore.snapshot
+
+    async def then_computed_again(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read = await one(self, *args, **kwargs)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [found, replace(
+            found, subject="dataset:licence")], month.end + dt.timedelta(days=2))
+        return read
+
+    monkeypatch.setattr(SupervisionStore, "snapshot", then_computed_again)
+    try:
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [],
+                                         month.end - dt.timedelta(days=1))
+        evaluations, computed = await supervision.evaluations(authority, month, "", 10)
+        assert [(e.department_code, e.violations) for e in evaluations] == [(code, 0)]
+        assert computed == month.end - dt.timedelta(days=1)
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM violations WHERE month = $1", month.first_day)
+        _, computed, evaluation = await supervision.snapshot(authority, code, month)
+        assert (computed, evaluation.violations) == (month.end + dt.timedelta(days=1), 0)
     finally:
         async with pool.acquire() as conn:
             for table in ("snapshots", "violations", "computed_months"):
