@@ -17,7 +17,8 @@ not asked to do); the score is 100 × the weighted mean of the rates, with the w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.supervision.snapshot import Figures, provider_answers
@@ -75,6 +76,13 @@ def mean_score(scores: Sequence[float]) -> float:
     99.999, shown 100.00 in the platform's ranking beside the departments that missed nothing (and ranked below them
     with the same figure)."""
     return held(sum(scores) / len(scores), any(s < 100 for s in scores), any(s > 0 for s in scores))
+
+
+def weights_total(weights: Iterable[float]) -> float:
+    """The weights added up as the 管理员 reads them, to six decimals: weights of one decimal that make 100
+    (21.6, 6.9, 28.4, 27.0, 0.9, 15.2) added up in binary to 100.00000000000001, and the reports said
+    权重合计不为100 of them, the 监督 page 权重合计为100，不为100."""
+    return round(math.fsum(weights), 6)
 
 
 def _fractions(f: Figures) -> dict[str, tuple[int, int]]:

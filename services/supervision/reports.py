@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table, percent_number
-from services.supervision.evaluation import evaluate, mean_score
+from services.supervision.evaluation import evaluate, mean_score, weights_total
 from services.supervision.months import CST, Month
 from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
@@ -338,7 +338,7 @@ def _weights_note(data: ReportInput, months: list[Month]) -> Paragraph | None:
         return None
     # The authority may set any weights from 0 to 100: summing to 80 (one set to 0), a reader adding up weight ×
     # rate from the table came to 80 at most, beside a score of 100.00, and took the score for a mistake.
-    scaled = "" if all(sum(weights.values()) == 100 for _, weights in runs) else (
+    scaled = "" if all(weights_total(weights.values()) == 100 for _, weights in runs) else (
         "权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制（100 × Σ权重×比率 ÷ Σ权重）。")
     if len(runs) == 1:
         return Paragraph(f"评分所用评价权重：{_weights_text(runs[0][1])}。{scaled}")

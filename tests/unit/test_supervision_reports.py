@@ -601,7 +601,9 @@ def test_weights_that_do_not_add_up_to_100_are_said_to_be_scaled() -> None:
     code = "11110100MB00000027"
     figures = Figures(code, [FigureRow(code, "disputes.received", "", 1),
                              FigureRow(code, "disputes.answered_on_time", "", 1)])
-    for weights, said in ((WEIGHTS, False), ({**WEIGHTS, "catalog_on_time": 0.0}, True)):
+    # Weights of one decimal making 100 add up in binary to 100.00000000000001: said not to make 100.
+    typed = dict(zip(WEIGHTS, (21.6, 6.9, 28.4, 27.0, 0.9, 15.2), strict=True))
+    for weights, said in ((WEIGHTS, False), ({**WEIGHTS, "catalog_on_time": 0.0}, True), (typed, False)):
         data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"},
                            defaultdict(lambda weights=weights: weights), GENERATED)
         for department in (code, None):
