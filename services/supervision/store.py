@@ -92,6 +92,12 @@ class SupervisionStore:
         return None if row is None else (_figures(department_code, row["figures"], row["department_name"]),
                                          row["compute_time"])
 
+    async def has_snapshot(self, month: Month, department_code: str) -> bool:
+        """Whether ``month`` was computed with ``department_code`` (without reading its figures)."""
+        return bool(await self._listing.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM snapshots WHERE month = $1 AND department_code = $2)", month.first_day,
+            department_code))
+
     async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
         """Snapshots of the month by department code, after ``after`` (keyset)."""
         rows = await self._listing.fetch(

@@ -246,7 +246,13 @@ class Supervision:
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
-        await self._require_computed(month)
+        computed = await self._require_computed(month)
+        if department_code and computed >= month.end and not await self._store.has_snapshot(month, department_code):
+            # Computed without it once the month was over, as GetSnapshot says: an empty list read as "it broke no
+            # rule that month" of a department that had not joined the platform yet (or had been retired).
+            raise not_found(f"violations of {month.label()} for this department: the month was computed without it,"
+                            " as it had not joined the platform then (or had been retired)",
+                            "NOT_A_MONTH_OF_THE_DEPARTMENT")
         return await self._store.violations(month, department_code, after, limit)
 
     async def _require_computed(self, month: Month, store: SupervisionStore | None = None) -> dt.datetime:

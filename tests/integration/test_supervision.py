@@ -768,6 +768,12 @@ async def test_a_department_created_after_a_month_has_no_part_in_it(month_run) -
     # 还没有评估结果（每月数据统计后生成） to its persons of every month before it joined).
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert _reason(missing.value) == "NOT_A_MONTH_OF_THE_DEPARTMENT" and "had not joined" in missing.value.details()
+    # Nor its violations: an empty list read as "it broke no rule that month".
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await w.supervision.ListViolations(sup.ListViolationsRequest(
+            department_code=newcomer.code, year=previous.year, month=previous.month), metadata=w.md("authority"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert _reason(missing.value) == "NOT_A_MONTH_OF_THE_DEPARTMENT" and "had not joined" in missing.value.details()
     # This month, computed (by the fixture) before it was created, is not over: the next computation counts it.
     with pytest.raises(grpc.aio.AioRpcError) as pending:
         await w.supervision.GetSnapshot(sup.GetSnapshotRequest(
