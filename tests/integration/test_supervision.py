@@ -609,7 +609,7 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     title = f"{month.year}年度政务信息资源共享情况报告"
     for expected in (title, f"{P.name}（{P.code}）", "<td>资源被调用次数</td><td class=\"n\">8</td>",
                      "<td>资源调用失败次数</td><td class=\"n\">3</td>", "<td>收到共享申请</td><td class=\"n\">3</td>",
-                     "<td>逾期未更新目录</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
+                     "<td>未按期更新目录（含逾期更新）</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
                      "<td>有条件共享</td><td class=\"n\">1</td>", "未按要求更新政务信息资源目录",
                      "未向共享平台及时提供共享信息", f"资源：{R2}；服务接口"):
         assert expected in page, expected
@@ -618,7 +618,8 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     assert pdf.content_type == "application/pdf" and pdf.content.startswith(b"%PDF-")
     text = _pdf_text(pdf.content)
     for expected in (title, f"报告对象：{P.name}（{P.code}）", "一、总体情况", "资源被调用次数8", "资源调用失败次数3",
-                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1", "逾期未更新目录1",
+                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1",
+                     "未按期更新目录（含逾期更新）1",
                      "收到疑义数据2", "发现违规3", "目录更新01", "申请答复13", "疑义答复12", "有条件共享1",
                      "无条件共享1", "未按要求更新政务信息资源目录", "违规情况"):
         assert expected in text, expected

@@ -117,6 +117,19 @@ def test_a_mean_score_short_of_every_month_met_is_never_100_in_the_platforms_ran
     assert ranking.rows[0][0].startswith("市民政局")
 
 
+def test_a_catalogue_updated_late_is_not_said_to_be_not_updated() -> None:
+    """catalog.updates_overdue counts the mandate changes with no catalogue work by their due date, work that came
+    later included: the yearly report labelled them 逾期未更新目录, and a department that updated its catalogue a day
+    late read as one that had not updated it."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("catalog.updates_due", 2), ("catalog.updates_on_time", 1), ("catalog.updates_overdue", 1))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
+    overall = dict(_table_after(yearly_report(2026, code, data).blocks, "一、总体情况").rows)
+    assert overall["未按期更新目录（含逾期更新）"] == "1"
+    assert "逾期未更新目录" not in overall
+
+
 def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
     those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
