@@ -62,7 +62,8 @@ class SupervisionComponent:
         channels = {name: open_channel(getattr(settings, f"{name}_target"), settings, IDEMPOTENT_SERVICES)
                     for name in ("catalog", "authorization", "query", "foundation")}
         self._channels = list(channels.values())
-        sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"))
+        sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"),
+                                settings.call_timeout_seconds)
         self._outbox.start(self._pool)
         self._supervision = Supervision(SupervisionStore(self._pool, listing=self._pools.listing), sources,
                                         recorded=self._outbox.notify, sessions=self._states.sessions)

@@ -17,7 +17,8 @@ not asked to do); the score is 100 × the weighted mean of the rates, with the w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.supervision.snapshot import Figures, provider_answers
@@ -61,7 +62,27 @@ class Evaluation:
         exact = 100.0 * sum(i.weight / top * i.rate for i in self.indicators) / total
         short = any(i.weight and i.rate < 1 for i in self.indicators)
         met = any(i.weight and i.rate > 0 for i in self.indicators)
-        return min(max(round(exact, 2), 0.01 if met else 0.0), 99.99 if short else 100.0)
+        return held(exact, short, met)
+
+
+def held(exact: float, short: bool, met: bool) -> float:
+    """``exact`` (0-100) rounded to two decimals, but never to 100 when something fell ``short``, nor to 0 when
+    something was ``met``: the score of a month, and the mean of a department's months in the yearly ranking."""
+    return min(max(round(exact, 2), 0.01 if met else 0.0), 99.99 if short else 100.0)
+
+
+def mean_score(scores: Sequence[float]) -> float:
+    """The mean of monthly scores, as :func:`held` holds a month's: eleven months of 100.00 and one of 99.99 averaged
+    99.999, shown 100.00 in the platform's ranking beside the departments that missed nothing (and ranked below them
+    with the same figure)."""
+    return held(sum(scores) / len(scores), any(s < 100 for s in scores), any(s > 0 for s in scores))
+
+
+def weights_total(weights: Iterable[float]) -> float:
+    """The weights added up as the 管理员 reads them, to six decimals: weights of one decimal that make 100
+    (21.6, 6.9, 28.4, 27.0, 0.9, 15.2) added up in binary to 100.00000000000001, and the reports said
+    权重合计不为100 of them, the 监督 page 权重合计为100，不为100."""
+    return round(math.fsum(weights), 6)
 
 
 def _fractions(f: Figures) -> dict[str, tuple[int, int]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table, percent_number
-from services.supervision.evaluation import evaluate
+from services.supervision.evaluation import evaluate, mean_score, weights_total
 from services.supervision.months import CST, Month
 from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
@@ -249,7 +249,10 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         (_resources_label(year, list(monthly), data), str(latest.total("catalog.resources"))),
         ("应更新目录（职能变更）", str(due)),
         ("按时更新目录", str(total.total("catalog.updates_on_time"))),
-        ("逾期未更新目录", str(total.total("catalog.updates_overdue"))),
+        # Late updates count here with those never made (catalog.updates_overdue: no work by the due date), as the
+        # rule finds them both CATALOG_NOT_UPDATED: labelled 逾期未更新目录, a department that updated its catalogue a
+        # day late read as one that had not updated it.
+        ("未按期更新目录（含逾期更新）", str(total.total("catalog.updates_overdue"))),
         ("收到共享申请", str(total.total("applications.received"))),
         ("按时答复申请", str(total.total("applications.replied_on_time"))),
         ("逾期答复申请", str(total.total("applications.replied_late"))),
@@ -338,7 +341,7 @@ def _weights_note(data: ReportInput, months: list[Month]) -> Paragraph | None:
         return None
     # The authority may set any weights from 0 to 100: summing to 80 (one set to 0), a reader adding up weight ×
     # rate from the table came to 80 at most, beside a score of 100.00, and took the score for a mistake.
-    scaled = "" if all(sum(weights.values()) == 100 for _, weights in runs) else (
+    scaled = "" if all(weights_total(weights.values()) == 100 for _, weights in runs) else (
         "权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制（100 × Σ权重×比率 ÷ Σ权重）。")
     if len(runs) == 1:
         return Paragraph(f"评分所用评价权重：{_weights_text(runs[0][1])}。{scaled}")
@@ -375,7 +378,7 @@ def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
         for code, figures in snapshots.items():
             scores[code].append(evaluate(figures, data.weights[month], monthly[(month, code)]).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
-    return tuple((_ranked_who(data, c), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c])) for c in ranked)
+    return tuple((_ranked_who(data, c), f"{mean_score(scores[c]):.2f}", str(counts[c])) for c in ranked)
 
 
 def _ranked_who(data: ReportInput, code: str) -> str:

@@ -24,6 +24,7 @@ from govshare.foundation.v1 import figures_pb2 as foundation_figures
 from govshare.foundation.v1 import figures_pb2_grpc as foundation_figures_grpc
 from govshare.query.v1 import figures_pb2 as audit_figures
 from govshare.query.v1 import figures_pb2_grpc as audit_figures_grpc
+from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureRow, parse_dimension
@@ -33,6 +34,8 @@ from services.supervision.months import Month
 
 #: Figures of a month over 10^7 accesses take seconds, not the default call deadline's fraction of it.
 FIGURES_TIMEOUT_SECONDS = 300.0
+#: A page of the directory's departments or business systems: a read by key order, as quick as any call.
+DIRECTORY_TIMEOUT_SECONDS = 5.0
 #: The longest age a record may reach under each declared update cycle (catalog UpdateCycle names) before it is
 #: stale; 不定期 (IRREGULAR) is not checked. 003 Art. 11: at least monthly where real time is impossible.
 CYCLE_MAX_AGE_DAYS = {"REALTIME": 1, "DAILY": 2, "WEEKLY": 8, "MONTHLY": 32, "QUARTERLY": 93,
@@ -69,7 +72,9 @@ MAX_SAID = 300
 class FigureSources:
     """Stubs of the owning services' internal figures services, called as ``svc:supervision``."""
 
-    def __init__(self, channels: dict[str, grpc.aio.Channel], signer: AssertionSigner, identity: Caller) -> None:
+    def __init__(self, channels: dict[str, grpc.aio.Channel], signer: AssertionSigner, identity: Caller,
+                 directory_timeout: float = DIRECTORY_TIMEOUT_SECONDS) -> None:
+        """``directory_timeout``: how long a read of the directory's lists waits (GOVSHARE_CALL_TIMEOUT_SECONDS)."""
         self._catalog = catalog_figures_grpc.CatalogFiguresServiceStub(channels["catalog"])
         self._sharing = sharing_figures_grpc.SharingFiguresServiceStub(channels["authorization"])
         self._directory = directory_pb2_grpc.DirectoryServiceStub(channels["authorization"])
@@ -77,17 +82,32 @@ class FigureSources:
         self._foundation = foundation_figures_grpc.FoundationFiguresServiceStub(channels["foundation"])
         self._signer = signer
         self._identity = identity
+        self._directory_timeout = directory_timeout
 
-    async def _call(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
+    async def _call(self, service: str, method: Callable[..., Awaitable[Any]], request: Any,
+                    what: str = "give its figures", seconds: float = FIGURES_TIMEOUT_SECONDS) -> Any:
+        """``method``'s answer within ``seconds`` and the deadline of the call being served (none for the schedule),
+        or UNAVAILABLE naming ``service`` and what it could not do. The directory's lists are read for every report,
+        snapshot and violation list: a supervisor asking for a report with the authorization service down was told
+        it 'could not give its figures', which no report asks of it; and with a service hung, a call waited past
+        its caller's deadline and the edge answered DEADLINE_EXCEEDED as if the supervision service had not
+        answered."""
+        return await within_callers_time(
+            self._answer(service, method, request, what, seconds),
+            lambda: ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
+                                 f"the {service} service could not {what} within this call's deadline: it did not "
+                                 "answer"))
+
+    async def _answer(self, service: str, method: Callable[..., Awaitable[Any]], request: Any, what: str,
+                      seconds: float) -> Any:
         try:
-            return await method(request, timeout=FIGURES_TIMEOUT_SECONDS,
-                                metadata=call_metadata(self._signer, self._identity))
+            return await method(request, timeout=seconds, metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
             # The service's own words name what failed behind it (its database down, say): with the status alone,
             # `govshare supervise` blamed the query service for a PostgreSQL that had stopped.
             said = (exc.details() or "").strip()[:MAX_SAID]
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
-                               f"the {service} service could not give its figures ({exc.code().name}"
+                               f"the {service} service could not {what} ({exc.code().name}"
                                f"{': ' + said if said else ''})") from exc
 
     async def _figures(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> list[FigureRow]:
@@ -118,13 +138,20 @@ class FigureSources:
                                                                            cycles=cycles)))
         return catalog + sharing + audit + foundation
 
+    async def _listed(self, method: Callable[..., Awaitable[Any]], request: Any, what: str) -> Any:
+        """A page of one of the directory's lists, within the ordinary call timeout: they were read with the
+        figures' five minutes, and a report, a department's violations or a snapshot not found waited that long
+        for a hung authorization service."""
+        return await self._call("authorization", method, request, what, self._directory_timeout)
+
     async def _all_departments(self) -> list[directory_pb2.Department]:
         """Every department (the authority's included), from the directory."""
         found: list[directory_pb2.Department] = []
         token = ""
         while True:
-            page = await self._call("authorization", self._directory.ListDepartments,
-                                    directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
+            page = await self._listed(self._directory.ListDepartments,
+                                      directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token),
+                                      "list the departments")
             found.extend(page.departments)
             token = page.next_page_token
             if not token:
@@ -136,8 +163,9 @@ class FigureSources:
         found: dict[str, str] = {}
         token = ""
         while True:
-            page = await self._call("authorization", self._directory.ListSystems,
-                                    directory_pb2.ListSystemsRequest(page_size=1000, page_token=token))
+            page = await self._listed(self._directory.ListSystems,
+                                      directory_pb2.ListSystemsRequest(page_size=1000, page_token=token),
+                                      "list the business systems")
             found.update((s.id, s.name) for s in page.systems)
             token = page.next_page_token
             if not token:

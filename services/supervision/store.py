@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import asyncpg
 
@@ -21,10 +22,22 @@ def _figures(code: str, document: str, name: str | None = None) -> Figures:
 
 
 class SupervisionStore:
-    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None) -> None:
-        """``listing`` (db.WorkPools, default ``pool``) serves ListEvaluations and ListViolations."""
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection, listing: asyncpg.Pool | None = None) -> None:
+        """``listing`` (db.WorkPools, default ``pool``) serves ListEvaluations and ListViolations. ``pool`` is a
+        connection in :meth:`one_reading`'s store, which reads only."""
         self._pool = pool
         self._listing = listing or pool
+
+    @contextlib.asynccontextmanager
+    async def one_reading(self, listing: bool = False) -> AsyncIterator[SupervisionStore]:
+        """A store whose reads are one view of the database (a repeatable-read, read-only transaction), on a
+        connection of the listing pool when ``listing``. A report, or a page of evaluations, reads the snapshots,
+        violations, weights and compute times one after another: a computation of a month stored between two of
+        them (the schedule's, every few minutes under `govshare up`, or a ComputeSnapshots) gave it one
+        computation's figures beside another's violations and time."""
+        pool = self._listing if listing else self._pool
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield SupervisionStore(conn)
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
                             now: dt.datetime, event: AdminEvent | None = None) -> bool:
@@ -78,6 +91,12 @@ class SupervisionStore:
             " AND department_code = $2", month.first_day, department_code)
         return None if row is None else (_figures(department_code, row["figures"], row["department_name"]),
                                          row["compute_time"])
+
+    async def has_snapshot(self, month: Month, department_code: str) -> bool:
+        """Whether ``month`` was computed with ``department_code`` (without reading its figures)."""
+        return bool(await self._listing.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM snapshots WHERE month = $1 AND department_code = $2)", month.first_day,
+            department_code))
 
     async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
         """Snapshots of the month by department code, after ``after`` (keyset)."""

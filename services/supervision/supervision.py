@@ -200,10 +200,13 @@ class Supervision:
         check_department_code(department_code)
         require_own(caller, department_code, "read this snapshot")
         require_begun(month, self._clock())
-        found = await self._store.snapshot(month, department_code)
+        async with self._store.one_reading() as store:  # one computation's figures and count of violations
+            found = await store.snapshot(month, department_code)
+            computed = None if found is not None else (await store.compute_times(month, month)).get(month)
+            counts = {} if found is None else await store.violation_counts(month, [department_code])
+            weights = {} if found is None else await store.weights(month)
         if found is None:
             await self._require_known(department_code)
-            computed = (await self._store.compute_times(month, month)).get(month)
             if computed is not None and computed >= month.end:
                 # Computed without it once the month was over: a month before it joined (or after its retirement)
                 # gets no snapshot ever, which SNAPSHOT_NOT_FOUND said as "not computed yet" (the console:
@@ -214,18 +217,18 @@ class Supervision:
                                 "NOT_A_MONTH_OF_THE_DEPARTMENT")
             raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
         figures, computed = found
-        counts = await self._store.violation_counts(month, [department_code])
-        return figures, computed, evaluate(figures, await self._store.weights(month), counts.get(department_code, 0))
+        return figures, computed, evaluate(figures, weights, counts.get(department_code, 0))
 
     async def evaluations(self, caller: Caller, month: Month, after: str, limit: int
                           ) -> tuple[list[Evaluation], dt.datetime]:
         """A page of the month's evaluations, and when the month was computed (its figures stop there)."""
         require_supervising(caller, "list every department's evaluation")
         require_begun(month, self._clock())
-        computed = await self._require_computed(month)
-        snapshots = await self._store.snapshots(month, after, limit)
-        weights = await self._store.weights(month)
-        counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
+        async with self._store.one_reading(listing=True) as store:  # one computation's figures, counts and time
+            computed = await self._require_computed(month, store)
+            snapshots = await store.snapshots(month, after, limit)
+            weights = await store.weights(month)
+            counts = await store.violation_counts(month, [f.department_code for f in snapshots])
         return [evaluate(f, weights, counts.get(f.department_code, 0)) for f in snapshots], computed
 
     async def violations(self, caller: Caller, month: Month, department_code: str,
@@ -243,14 +246,20 @@ class Supervision:
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
-        await self._require_computed(month)
+        computed = await self._require_computed(month)
+        if department_code and computed >= month.end and not await self._store.has_snapshot(month, department_code):
+            # Computed without it once the month was over, as GetSnapshot says: an empty list read as "it broke no
+            # rule that month" of a department that had not joined the platform yet (or had been retired).
+            raise not_found(f"violations of {month.label()} for this department: the month was computed without it,"
+                            " as it had not joined the platform then (or had been retired)",
+                            "NOT_A_MONTH_OF_THE_DEPARTMENT")
         return await self._store.violations(month, department_code, after, limit)
 
-    async def _require_computed(self, month: Month) -> dt.datetime:
-        """When the month was computed. A month whose figures were never gathered (before the schedule ran, or a
-        month from before the platform) is said to be so: its empty lists would read as "no violations" and "nobody
-        evaluated"."""
-        computed = (await self._store.compute_times(month, month)).get(month)
+    async def _require_computed(self, month: Month, store: SupervisionStore | None = None) -> dt.datetime:
+        """When the month was computed (read from ``store``, default the service's). A month whose figures were never
+        gathered (before the schedule ran, or a month from before the platform) is said to be so: its empty lists
+        would read as "no violations" and "nobody evaluated"."""
+        computed = (await (store or self._store).compute_times(month, month)).get(month)
         if computed is None:
             label = month.label()
             raise failed_precondition("MONTH_NOT_COMPUTED", f"{label} has not been computed yet: ComputeSnapshots"
@@ -323,11 +332,12 @@ class Supervision:
             raise invalid_argument([FieldViolation("year", "the year has not begun")])
         department = department_code or None
         names, retired = await self._directory()
-        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department, UNREAD),
-                           await self._store.violations_between(months[0], months[-1], department),
-                           names, await self._store.weights_of(months), now,
-                           await self._store.compute_times(months[0], months[-1]),
-                           await self._sources.systems(), retired)
+        systems = await self._sources.systems()
+        async with self._store.one_reading() as store:  # one computation's figures, violations and time
+            data = ReportInput(months, await store.snapshots_between(months[0], months[-1], department, UNREAD),
+                               await store.violations_between(months[0], months[-1], department),
+                               names, await store.weights_of(months), now,
+                               await store.compute_times(months[0], months[-1]), systems, retired)
         if department is not None and department not in data.names:
             raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)
@@ -341,10 +351,11 @@ class Supervision:
         now = self._clock()
         require_begun(month, now)
         names, retired = await self._directory()
-        data = ReportInput([month], await self._store.snapshots_between(month, month, None, UNREAD),
-                           await self._store.violations_between(month, month, department_code),
-                           names, await self._store.weights_of([month]), now,
-                           await self._store.compute_times(month, month), retired=retired)
+        async with self._store.one_reading() as store:  # one computation's figures, violations and time
+            data = ReportInput([month], await store.snapshots_between(month, month, None, UNREAD),
+                               await store.violations_between(month, month, department_code),
+                               names, await store.weights_of([month]), now,
+                               await store.compute_times(month, month), retired=retired)
         if department_code not in data.names:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return monthly_feedback(month, department_code, data)

@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import re
 import sys
+from dataclasses import replace
 
 import asyncpg
 import grpc
@@ -49,6 +50,7 @@ from services.supervision.snapshot import Figures
 from services.supervision.sources import Membership
 from services.supervision.store import SupervisionStore
 from services.supervision.supervision import Supervision
+from services.supervision.violations import Violation
 
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
 WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务参考")
@@ -607,7 +609,7 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     title = f"{month.year}年度政务信息资源共享情况报告"
     for expected in (title, f"{P.name}（{P.code}）", "<td>资源被调用次数</td><td class=\"n\">8</td>",
                      "<td>资源调用失败次数</td><td class=\"n\">3</td>", "<td>收到共享申请</td><td class=\"n\">3</td>",
-                     "<td>逾期未更新目录</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
+                     "<td>未按期更新目录（含逾期更新）</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
                      "<td>有条件共享</td><td class=\"n\">1</td>", "未按要求更新政务信息资源目录",
                      "未向共享平台及时提供共享信息", f"资源：{R2}；服务接口"):
         assert expected in page, expected
@@ -616,7 +618,8 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     assert pdf.content_type == "application/pdf" and pdf.content.startswith(b"%PDF-")
     text = _pdf_text(pdf.content)
     for expected in (title, f"报告对象：{P.name}（{P.code}）", "一、总体情况", "资源被调用次数8", "资源调用失败次数3",
-                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1", "逾期未更新目录1",
+                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1",
+                     "未按期更新目录（含逾期更新）1",
                      "收到疑义数据2", "发现违规3", "目录更新01", "申请答复13", "疑义答复12", "有条件共享1",
                      "无条件共享1", "未按要求更新政务信息资源目录", "违规情况"):
         assert expected in text, expected
@@ -764,6 +767,12 @@ async def test_a_department_created_after_a_month_has_no_part_in_it(month_run) -
             department_code=newcomer.code, year=previous.year, month=previous.month), metadata=w.md("authority"))
     # Computed without it, for good: not SNAPSHOT_NOT_FOUND, which reads as "not computed yet" (the console said
     # 还没有评估结果（每月数据统计后生成） to its persons of every month before it joined).
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert _reason(missing.value) == "NOT_A_MONTH_OF_THE_DEPARTMENT" and "had not joined" in missing.value.details()
+    # Nor its violations: an empty list read as "it broke no rule that month".
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await w.supervision.ListViolations(sup.ListViolationsRequest(
+            department_code=newcomer.code, year=previous.year, month=previous.month), metadata=w.md("authority"))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert _reason(missing.value) == "NOT_A_MONTH_OF_THE_DEPARTMENT" and "had not joined" in missing.value.details()
     # This month, computed (by the fixture) before it was created, is not over: the next computation counts it.
@@ -939,6 +948,106 @@ async def test_a_change_of_the_weights_leaves_the_months_before_as_they_were_eva
             if await conn.fetchval("SELECT to_regclass('evaluation_weight_months') IS NOT NULL"):
                 await conn.execute("DELETE FROM evaluation_weight_months WHERE month = $1", june.first_day)
             await conn.execute("UPDATE evaluation_weights SET weight = $1 WHERE indicator = 'catalog_on_time'", before)
+        await pool.close()
+
+
+async def test_a_report_is_one_reading_of_a_months_computation(platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A report read the month's snapshots, then its violations and compute time, each on its own: a computation
+    stored in between (the schedule's, every few minutes under `govshare up`) gave the yearly report one
+    computation's figures beside the next one's violations, and the monthly feedback of a month computed before its
+    end those figures without saying they stop there. Here a computation is stored right after the report has read
+    the snapshots; the report is the earlier computation's, whole. A month of its own."""
+    month, code = Month(2002, 10), "11110100MB00000115"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    supervision = Supervision(store, _Directory({code: "市民政局"}), clock=lambda: month.end + dt.timedelta(days=9))  # type: ignore[arg-type]
+    authority = Caller("psn-reading-test", code, authority=True, display_name="测试审计员", roles=(AUDITOR,))
+
+    async def compute(served: int, dataset: str, at: dt.datetime) -> None:
+        assert await store.replace_month(
+            month, {code: Figures(code, [FigureRow(code, "queries.served", "", served)], "市民政局")},
+            [Violation(code, month, sup.VIOLATION_RULE_DATA_UNUSABLE, f"dataset:{dataset}",
+                       {"dataset": dataset, "stale_records": "1", "records": "1"})], at)
+
+    read = SupervisionStore.snapshots_between
+    meanwhile: list[tuple[int, str, dt.datetime]] = []
+
+    async def then_computed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        found = await read(self, *args, **kwargs)
+        await compute(*meanwhile.pop())
+        return found
+
+    monkeypatch.setattr(SupervisionStore, "snapshots_between", then_computed)
+    try:
+        await compute(5, "population", month.end + dt.timedelta(days=1))
+        meanwhile.append((7, "licence", month.end + dt.timedelta(days=2)))
+        yearly = await supervision.yearly_report(authority, 2002, code)
+        trend = next(b for b in yearly.blocks if isinstance(b, Table) and b.header[0] == "月份")
+        assert [row[1] for row in trend.rows if row[1] != "—"] == ["5"]
+        violations = next(b for b in yearly.blocks[yearly.blocks.index(next(
+            b for b in yearly.blocks if getattr(b, "text", "") == "五、违规情况")):] if isinstance(b, Table))
+        assert [row[4] for row in violations.rows] == ["数据集：population"]
+
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await compute(5, "population", month.end - dt.timedelta(days=1))  # before the month's end
+        meanwhile.append((7, "licence", month.end + dt.timedelta(days=3)))
+        said = [b.text for b in (await supervision.monthly_feedback(authority, month, code)).blocks
+                if isinstance(b, Paragraph)]
+        assert any("早于月末" in text for text in said), said
+        assert not meanwhile
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "violations", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = $1", month.first_day)
+        await pool.close()
+
+
+async def test_a_page_of_evaluations_and_a_snapshot_are_one_reading_of_a_months_computation(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """ListEvaluations read the month's compute time, its snapshots and their violations' counts each on its own: a
+    computation stored in between gave the 监督 page a department's score beside the next computation's count of
+    violations, under the earlier one's time (阶段性, the month computed before its end, when it no longer was);
+    GetSnapshot read the figures and then the count the same way. A month of its own."""
+    month, code = Month(2002, 11), "11110100MB00000115"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    supervision = Supervision(store, _Directory({code: "市民政局"}), clock=lambda: month.end + dt.timedelta(days=9))  # type: ignore[arg-type]
+    authority = Caller("psn-reading-test", code, authority=True, display_name="测试审计员", roles=(AUDITOR,))
+    found = Violation(code, month, sup.VIOLATION_RULE_DATA_UNUSABLE, "dataset:population",
+                      {"dataset": "population", "stale_records": "1", "records": "1"})
+    listed = SupervisionStore.snapshots
+
+    async def then_computed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read = await listed(self, *args, **kwargs)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [found, replace(
+            found, subject="dataset:licence")], month.end + dt.timedelta(days=1))
+        return read
+
+    monkeypatch.setattr(SupervisionStore, "snapshots", then_computed)
+    one = SupervisionStore.snapshot
+
+    async def then_computed_again(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read = await one(self, *args, **kwargs)
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [found, replace(
+            found, subject="dataset:licence")], month.end + dt.timedelta(days=2))
+        return read
+
+    monkeypatch.setattr(SupervisionStore, "snapshot", then_computed_again)
+    try:
+        assert await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [],
+                                         month.end - dt.timedelta(days=1))
+        evaluations, computed = await supervision.evaluations(authority, month, "", 10)
+        assert [(e.department_code, e.violations) for e in evaluations] == [(code, 0)]
+        assert computed == month.end - dt.timedelta(days=1)
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM violations WHERE month = $1", month.first_day)
+        _, computed, evaluation = await supervision.snapshot(authority, code, month)
+        assert (computed, evaluation.violations) == (month.end + dt.timedelta(days=1), 0)
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "violations", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = $1", month.first_day)
         await pool.close()
 
 

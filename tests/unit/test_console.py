@@ -443,6 +443,15 @@ def test_the_supervision_page_says_which_weights_the_month_was_scored_under() ->
         year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
         indicator_names=INDICATORS)
     assert "权重合计" not in page
+    # Weights of one decimal making 100 add up in binary to 100.00000000000001: the page said 权重合计为100，不为100.
+    del evaluation.indicators[:]
+    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
+        INDICATORS, (21.6, 6.9, 28.4, 27.0, 0.9, 15.2), strict=True))
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=INDICATORS)
+    assert "权重合计" not in page
 
 
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:

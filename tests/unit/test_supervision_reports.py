@@ -101,6 +101,35 @@ def test_a_score_short_of_every_indicator_met_is_never_100_nor_one_partly_met_0(
     assert evaluate(none, only_replies, 0).score == 0.0
 
 
+def test_a_mean_score_short_of_every_month_met_is_never_100_in_the_platforms_ranking() -> None:
+    """A department that replied late to 1 of 20,000 applications in one month (99.99) and missed nothing in the other
+    averaged 99.995, shown 100.00 in the platform's 平均评分, the figure of the department that missed nothing above
+    it: the supervisor read a tie ranked apart."""
+    late, perfect = "11110100MB00000027", "11110100MB0000011X"
+    january, february = Month(2026, 1), Month(2026, 2)
+    short = Figures(late, [FigureRow(late, name, "", value) for name, value in (
+        ("applications.replied_on_time", 19_999), ("applications.replied_late", 1))])
+    data = ReportInput([january, february], {january: {late: Figures(late), perfect: Figures(perfect)},
+                                             february: {late: short, perfect: Figures(perfect)}},
+                       [], {late: "市公安局", perfect: "市民政局"}, EVERY_MONTH, GENERATED)
+    ranking = _table_after(yearly_report(2026, None, data).blocks, "五、部门评价")
+    assert [row[1] for row in ranking.rows] == ["100.00", "99.99"]
+    assert ranking.rows[0][0].startswith("市民政局")
+
+
+def test_a_catalogue_updated_late_is_not_said_to_be_not_updated() -> None:
+    """catalog.updates_overdue counts the mandate changes with no catalogue work by their due date, work that came
+    later included: the yearly report labelled them 逾期未更新目录, and a department that updated its catalogue a day
+    late read as one that had not updated it."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("catalog.updates_due", 2), ("catalog.updates_on_time", 1), ("catalog.updates_overdue", 1))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
+    overall = dict(_table_after(yearly_report(2026, code, data).blocks, "一、总体情况").rows)
+    assert overall["未按期更新目录（含逾期更新）"] == "1"
+    assert "逾期未更新目录" not in overall
+
+
 def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
     those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
@@ -585,7 +614,9 @@ def test_weights_that_do_not_add_up_to_100_are_said_to_be_scaled() -> None:
     code = "11110100MB00000027"
     figures = Figures(code, [FigureRow(code, "disputes.received", "", 1),
                              FigureRow(code, "disputes.answered_on_time", "", 1)])
-    for weights, said in ((WEIGHTS, False), ({**WEIGHTS, "catalog_on_time": 0.0}, True)):
+    # Weights of one decimal making 100 add up in binary to 100.00000000000001: said not to make 100.
+    typed = dict(zip(WEIGHTS, (21.6, 6.9, 28.4, 27.0, 0.9, 15.2), strict=True))
+    for weights, said in ((WEIGHTS, False), ({**WEIGHTS, "catalog_on_time": 0.0}, True), (typed, False)):
         data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"},
                            defaultdict(lambda weights=weights: weights), GENERATED)
         for department in (code, None):

@@ -9,12 +9,16 @@ import asyncpg
 import grpc
 import pytest
 
+from govshare.authorization.v1 import directory_pb2_grpc
 from govshare.catalog.v1 import figures_pb2_grpc as catalog_figures_pb2_grpc
 from govshare.query.v1 import figures_pb2, figures_pb2_grpc
+from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.pagination import serving
 from services.runtime.tasks import cancel
 from services.supervision.component import SupervisionComponent
+from services.supervision.months import Month
 from services.supervision.sources import FigureSources
 from services.supervision.supervision import Supervision
 
@@ -46,6 +50,125 @@ async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
     assert refused.value.message == ("the query service could not give its figures (UNAVAILABLE: the database "
                                      "(PostgreSQL) is unavailable: retry later)")
+
+
+class _DirectoryDown(directory_pb2_grpc.DirectoryServiceServicer):
+    """The authorization service's directory while its PostgreSQL is down."""
+
+    async def ListDepartments(self, request, context):  # type: ignore[no-untyped-def]
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
+
+    async def ListSystems(self, request, context):  # type: ignore[no-untyped-def]
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
+
+
+async def test_a_directory_that_does_not_answer_is_said_to_list_nothing_not_to_give_no_figures() -> None:
+    """A yearly report, a snapshot or a department's violations asked for with the authorization service's database
+    down was refused 'the authorization service could not give its figures': the supervisor had asked for no
+    figures of it (the report reads the directory's departments and business systems), and an operator looked for a
+    failed figures call. Each says what the directory could not do."""
+    server = grpc.aio.server()
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(_DirectoryDown(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
+                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
+            refusals = []
+            for read in (sources.departments, sources.joined, sources.systems):
+                with pytest.raises(ServiceError) as refused:
+                    await read()
+                refusals.append((refused.value.code, refused.value.reason, refused.value.message))
+    finally:
+        await server.stop(0)
+    said = "(UNAVAILABLE: the database (PostgreSQL) is unavailable: retry later)"
+    assert refusals == [
+        (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
+                                                                f"departments {said}")] * 2 + [
+        (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
+                                                                f"business systems {said}")]
+
+
+class _Hung(directory_pb2_grpc.DirectoryServiceServicer, catalog_figures_pb2_grpc.CatalogFiguresServiceServicer):
+    """The authorization service's directory, or the catalog's figures, stopped (SIGSTOP): the call is accepted
+    and never answered."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    async def _never(self, context) -> None:  # type: ignore[no-untyped-def]
+        await self.released.wait()
+        await context.abort(grpc.StatusCode.CANCELLED, "released at the test's end")
+
+    async def ListDepartments(self, request, context):  # type: ignore[no-untyped-def]
+        await self._never(context)
+
+    async def ListDepartmentFigures(self, request, context):  # type: ignore[no-untyped-def]
+        await self._never(context)
+
+
+class _ReadsOtherServices(supervision_pb2_grpc.SupervisionServiceServicer):
+    """Supervision calls served as the runtime serves them (the call's context, its deadline, is the call being
+    served): ListViolations of a named department asks the directory whether it exists, ComputeSnapshots gathers
+    the month's figures."""
+
+    def __init__(self, sources: FigureSources) -> None:
+        self._sources = sources
+
+    async def _within(self, reading, request, context) -> None:  # type: ignore[no-untyped-def]
+        serving(None, request, context)  # type: ignore[arg-type]
+        try:
+            await reading
+        except ServiceError as refused:
+            await context.abort(refused.code, refused.message)
+
+    async def ListViolations(self, request, context):  # type: ignore[no-untyped-def]
+        await self._within(self._sources.departments(), request, context)
+        return supervision_pb2.ListViolationsResponse()
+
+    async def ComputeSnapshots(self, request, context):  # type: ignore[no-untyped-def]
+        await self._within(self._sources.gather(Month(2026, 11)), request, context)
+        return supervision_pb2.ComputeSnapshotsResponse()
+
+
+@pytest.mark.parametrize(("rpc", "request_", "said"), [
+    ("ListViolations", supervision_pb2.ListViolationsRequest(year=2026, month=11),
+     "the authorization service could not list the departments"),
+    ("ComputeSnapshots", supervision_pb2.ComputeSnapshotsRequest(year=2026, month=11),
+     "the catalog service could not give its figures")])
+async def test_a_hung_service_is_unavailable_naming_it_within_the_callers_deadline(rpc: str, request_: object,
+                                                                                  said: str) -> None:
+    """With the authorization service hung, a report, a department's violations or a snapshot not found waited for
+    the directory's list of departments as long as for a month's figures (five minutes), and a ComputeSnapshots
+    for a hung service's figures that long: the edge cut the call at its deadline, DEADLINE_EXCEEDED 'with the
+    supervision service not having answered' (seen on a platform with the authorization process stopped), and the
+    supervisor was told nothing of the service that hung. Each is read within the caller's time, and the call
+    answered UNAVAILABLE naming it."""
+    hung = _Hung()
+    services = grpc.aio.server()
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(hung, services)
+    catalog_figures_pb2_grpc.add_CatalogFiguresServiceServicer_to_server(hung, services)
+    services_port = services.add_insecure_port("127.0.0.1:0")
+    await services.start()
+    supervision = grpc.aio.server()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{services_port}") as channel:
+            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
+                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
+            supervision_pb2_grpc.add_SupervisionServiceServicer_to_server(_ReadsOtherServices(sources), supervision)
+            port = supervision.add_insecure_port("127.0.0.1:0")
+            await supervision.start()
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as caller:
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    # 2.5 s: the refusal leaves callers_time's whole margin (0.5 s) before the deadline, as in service.
+                    await getattr(supervision_pb2_grpc.SupervisionServiceStub(caller), rpc)(request_, timeout=2.5)
+    finally:
+        hung.released.set()
+        await supervision.stop(0)
+        await services.stop(0)
+    assert (refused.value.code(), refused.value.details()) == (
+        grpc.StatusCode.UNAVAILABLE, f"{said} within this call's deadline: it did not answer")
 
 
 class _CatalogDatabaseDown(catalog_figures_pb2_grpc.CatalogFiguresServiceServicer):
