@@ -371,8 +371,26 @@ def _given_field(fields: dict[str, tuple[Node, Node]], base: Path, section: str,
     return 0, section
 
 
+def _one_source(reader: _Reader, fields: dict, name: str, where: str) -> None:
+    """Refuses ``name`` given in more than one of its forms (inline, ``name_file``, ``name_env``), on the lines of all
+    but the one that was used.
+
+    The inline value was used and the others ignored without a word: an officer who moved the database password
+    to ``url_env`` (or a mounted ``url_file``) and left the old ``url`` line kept connecting with the password
+    written in dept.yaml, rotated the variable's or the file's, and was refused by the database at the next
+    connection, nothing having said the new one was never read (a ``url_file`` so shadowed is not read again
+    either)."""
+    given = [form for form in (name, f"{name}_file", f"{name}_env") if form in fields]
+    for other in given[1:]:
+        reader.problem(fields[other][0], f"{where}.{other}: {where}.{given[0]} is given too (line "
+                                         f"{fields[given[0]][0].start_mark.line + 1}), and only it would be read: "
+                                         f"give one of {name}, {name}_file and {name}_env")
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
-    """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
+    """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``; given in
+    two of these forms, refused (_one_source)."""
+    _one_source(reader, fields, name, where)
     inline = reader.text(fields, name, where)
     if inline is not None:
         return inline.value

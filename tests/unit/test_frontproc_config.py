@@ -1260,6 +1260,30 @@ def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_pat
             "variable GOVSHARE_TEST_KEYS): no PEM public key found") in str(error.value)
 
 
+@pytest.mark.parametrize(("given", "added", "ignored", "used"), [
+    ("  url_file: database.url\n", "  url_env: GOVSHARE_TEST_DATABASE_URL\n", "database.url_env",
+     "database.url_file"),
+    ("  url_file: database.url\n", "  url: postgresql://fqj:old@127.0.0.1:1/none\n", "database.url_file",
+     "database.url"),
+    ("  public_keys_file: platform.pem\n", "  public_keys_env: GOVSHARE_TEST_KEYS\n", "platform.public_keys_env",
+     "platform.public_keys_file"),
+])
+def test_a_value_given_in_two_forms_is_refused_on_the_line_of_the_one_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, added: str, ignored: str, used: str) -> None:
+    """A password moved to an environment variable (or a mounted file) with the old line left in: one form was used
+    and the other ignored without a word (a url_file shadowed by a url was not read again after a rotation either),
+    and the officer who rotated the password where they had moved it was refused at the next connection."""
+    text = _valid(tmp_path).replace(given, given + added)
+    monkeypatch.setenv("GOVSHARE_TEST_DATABASE_URL", "postgresql://fqj:new@127.0.0.1:1/none")
+    monkeypatch.setenv("GOVSHARE_TEST_KEYS", (tmp_path / "platform.pem").read_text())
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    line = _line_of(text, f"  {ignored.split('.')[1]}:")
+    used_line = _line_of(text, f"  {used.split('.')[1]}:")
+    assert (f"dept.yaml:{line}: {ignored}: {used} is given too (line {used_line}), and only it would be read"
+            in str(error.value)), str(error.value)
+
+
 @pytest.mark.parametrize(("field", "said"), [
     ("url_file: database.url", "database.url_file: 'a\\x00b' is not a usable file name (it holds a NUL character)"),
     ("access_log: access.jsonl", "access_log: 'a\\x00b' is not a usable file name (it holds a NUL character)"),
