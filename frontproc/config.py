@@ -264,6 +264,34 @@ def _callable_endpoint(reader: _Reader, value: Located | None, name: str) -> Non
                                    f"{value.value.rpartition(':')[2]})")
 
 
+def _port(value: Located | None) -> int:
+    """The port of a valid ``host:port`` (0 for none given, or one the check refuses)."""
+    if value is None or address_problem(value.value) is not None:
+        return 0
+    return int(value.value.rpartition(":")[2])
+
+
+def _ports_of_their_own(reader: _Reader, listen: Located | None, health_listen: Located | None,
+                        metrics: tuple[int, int]) -> None:
+    """``health_listen`` and ``metrics_port`` (``metrics``: the port and its line) on a port of their own.
+
+    gRPC binds ``listen`` and ``health_listen`` with SO_REUSEPORT: given one port, both bound, the check said the
+    file was valid and the kernel shared the port's connections between the two servers, a share of the
+    platform's calls meeting the one that serves only health (UNIMPLEMENTED, the platform resting the endpoint),
+    with nothing said anywhere. The platform's own services refuse it (GOVSHARE_HEALTH_LISTEN). A metrics_port on
+    either port stopped the start saying the port was in use by "a 前置机 still running?": it was this one's own."""
+    served = _port(listen or Located("127.0.0.1:7100", 0))
+    health = _port(health_listen)
+    if health_listen is not None and health and health == served:
+        reader.problem(health_listen.line, f"health_listen: give it a port of its own, not listen's ({served}): "
+                                           "both would take the port's calls, and the health-only listener answers "
+                                           "the platform's calls UNIMPLEMENTED")
+    port, line = metrics
+    if port and port in (served, health):
+        field = "listen" if port == served else "health_listen"
+        reader.problem(line, f"metrics_port: give it a port of its own, not {field}'s ({port})")
+
+
 def _zone(reader: _Reader, value: Located | None) -> None:
     if value is None:
         return
@@ -556,6 +584,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     health_listen = reader.text(top, "health_listen", "configuration")
     _address(reader, health_listen, "health_listen")
     metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535, whole=True))
+    _ports_of_their_own(reader, listen, health_listen,
+                        (metrics_port, top["metrics_port"][1].start_mark.line + 1 if "metrics_port" in top else 0))
     metrics_host = reader.text(top, "metrics_host", "configuration")
 
     tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}

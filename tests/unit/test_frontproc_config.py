@@ -115,6 +115,29 @@ def test_listening_on_every_address_needs_the_endpoint_the_platform_calls(tmp_pa
         parse(text + "endpoint: 0.0.0.0:7100\n", str(tmp_path / "dept.yaml"))
 
 
+@pytest.mark.parametrize(("added", "said"), [
+    ("health_listen: 127.0.0.1:7100\n", "health_listen: give it a port of its own, not listen's (7100)"),
+    ("health_listen: '[::1]:7100'\n", "health_listen: give it a port of its own, not listen's (7100)"),
+    ("metrics_port: 7100\n", "metrics_port: give it a port of its own, not listen's (7100)"),
+    ("health_listen: 127.0.0.1:7101\nmetrics_port: 7101\n",
+     "metrics_port: give it a port of its own, not health_listen's (7101)"),
+])
+def test_the_health_listener_and_metrics_on_the_port_of_the_calls_are_refused_on_their_line(
+        tmp_path: Path, added: str, said: str) -> None:
+    """gRPC binds listen and health_listen with SO_REUSEPORT: on one port, both bound, the check said the file was
+    valid and the kernel shared the port's connections between the two servers, a share of the platform's calls
+    answered UNIMPLEMENTED by the one serving only health. A metrics_port there stopped the start saying the port
+    was held by "a 前置机 still running?"."""
+    text = _valid(tmp_path) + added
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    line = _line_of(text, said.split(":")[0] + ":")
+    assert f"dept.yaml:{line}: {said}" in str(error.value), str(error.value)
+    config = parse(_valid(tmp_path) + "health_listen: 127.0.0.1:7101\nmetrics_port: 9100\n",
+                   str(tmp_path / "dept.yaml"))
+    assert (config.health_listen, config.metrics_port) == ("127.0.0.1:7101", 9100)
+
+
 def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
     text = _valid(tmp_path)
     resource = text[text.index("  - dataset:"):]
