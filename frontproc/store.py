@@ -836,7 +836,7 @@ class DepartmentStore:
             if error.reason != "RECORD_UNREADABLE":
                 raise
             return await self._page_row_by_row(dataset, after, size)
-        return Page(rows, 0, rows[-1].cursor if len(rows) == size else "")
+        return Page(_keyed(rows), 0, rows[-1].cursor if len(rows) == size else "")
 
     async def _page_row_by_row(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The page's keys, then each key's rows alone: a row the database cannot send is left out, logged by its
@@ -871,7 +871,7 @@ class DepartmentStore:
                 skipped += 1
                 log.warning("an export of %s left out the row of key %s (the warning before says why); it goes on "
                             "with the next rows", dataset, Masker().mask(key, rule) if rule else key)
-        return Page(rows, skipped, keys[-1] if len(keys) == size else "")
+        return Page(_keyed(rows), skipped, keys[-1] if len(keys) == size else "")
 
     async def _page_key_bytes(self, dataset: str, resource: ResourceConfig, error: asyncpg.DataError | None,
                               after: str | bytes, size: int) -> list[str | bytes]:
@@ -906,6 +906,16 @@ class DepartmentStore:
                     "converts it (GBK in a SQL_ASCII database: %s)", dataset, column, _NOT_TEXT,
                     GBK_IN_SQL_ASCII.replace("AS xm", f"AS {sql_name(column)}").replace(
                         "(xm,", f"({sql_name(column)},"))
+
+
+def _keyed(rows: list[Row]) -> list[Row]:
+    """A page's rows without those whose key is blank (spaces, a full-width space, a tab: no key once trimmed), left
+    out of a batch download as a row whose key is NULL or '' is (the page's ``key::text > $1`` passes neither).
+
+    Such rows left with the key '', several records of nobody under one empty key, masked or not, for the
+    downloading department to hold against its own persons; no lookup can find them (a key must not be empty),
+    and the check says of them that they are no valid key (_key_kind_advice)."""
+    return [row for row in rows if row.key]
 
 
 #: How the database names a key it cannot send (asyncpg's CharacterNotInRepertoireError).

@@ -406,6 +406,30 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         await store.close()
 
 
+async def test_a_row_whose_key_is_blank_is_left_out_of_a_batch_download_as_one_without_a_key(
+        tmp_path: Path, database_url: str) -> None:
+    """A 公民身份号码 column holding blanks (spaces, a full-width space pasted from a spreadsheet) instead of the
+    number: such rows left a batch download under the key '', records of nobody, several under one empty key,
+    while a row holding '' or NULL was left out (no lookup can find any of them)."""
+    await _execute(database_url, "CREATE TABLE blanks (sfzhm text UNIQUE, xm text); INSERT INTO blanks VALUES"
+                                 " ('   ', '甲'), (E'\\u3000', '乙'), ('', '丙'), (NULL, '丁'),"
+                                 " ('11010519491231002X', '戊')")
+    store = DepartmentStore(parse(_citizen_config(tmp_path, database_url, "blanks"), str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        after, keys = "", []
+        while True:  # pages of one row, as _exported_keys walks them, and of the whole table
+            page = await store.page("registry", after, 1)
+            keys += [row.key for row in page.rows]
+            if not page.after:
+                break
+            after = page.after
+        assert keys == ["11010519491231002X"]
+        assert [row.key for row in (await store.page("registry", "", 10)).rows] == ["11010519491231002X"]
+    finally:
+        await store.close()
+
+
 async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_character_number_it_became(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A department table filled before 1999 keeps 15-digit ID numbers (342322491106045); the platform asks only
