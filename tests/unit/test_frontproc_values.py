@@ -886,6 +886,36 @@ async def test_a_call_refused_once_admitted_for_what_it_asks_leaves_its_line_nam
                     f"under that name in {tmp_path / 'dept.yaml'} (a dataset renamed there?)"]
 
 
+async def test_a_key_the_databases_encoding_cannot_hold_is_absent_not_an_unreadable_record(
+        tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """An EUC_CN (GB2312) database holds no 喆: a text key holding it made the statement fail (SQLSTATE 22P05, the
+    key not converting to the database's encoding), answered RECORD_UNREADABLE with a warning that a row held a
+    value the database could not send, and a batch holding it failed whole. No row can hold such a key: absent."""
+    name = f"dept_euc_{uuid.uuid4().hex[:8]}"
+    await _execute(embedded.database_url, f"CREATE DATABASE {name} ENCODING 'EUC_CN' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                          "TEMPLATE template0")
+    url = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/{name}"))
+    await _execute(url, "CREATE TABLE plates (code text PRIMARY KEY, xm text); INSERT INTO plates VALUES "
+                        "('京A12345', '甲')")
+    text = (_config(tmp_path, url, {"name": "xm"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: plates\n    key_column: code\n"))
+    query = text.replace("    table: plates\n    key_column: code\n",
+                         "    query: SELECT code, xm FROM plates WHERE code = $1\n")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for served in (text, query):
+        store = DepartmentStore(parse(served, str(tmp_path / "dept.yaml")))
+        await store.open()
+        try:
+            assert await store.lookup("registry", "喆A12345") is None
+            rows = await store.batch_lookup("registry", ["喆A12345", "京A12345"])
+            assert [(row.key, row.values["name"]) for row in rows] == [("京A12345", "甲")]
+            assert await store.batch_lookup("registry", ["喆A12345"]) == []
+        finally:
+            await store.close()
+    assert not [record for record in caplog.records if record.name == "frontproc.store"]
+
+
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
         tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """A SQL_ASCII database (older departments' systems) keeping names in GBK passed the check; each such row was
