@@ -1863,6 +1863,52 @@ class _StallingProxy:
         await asyncio.gather(pipe(reader, database_writer), pipe(database_reader, writer), return_exceptions=True)
 
 
+async def _health(running) -> int:  # type: ignore[no-untyped-def]
+    from grpc_health.v1 import health_pb2
+
+    return (await running.health.Check(health_pb2.HealthCheckRequest(), None)).status
+
+
+async def _until_health(running, status: int) -> None:  # type: ignore[no-untyped-def]
+    """Waits for health to say ``status``, watching it (the readiness watch checks every second)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
+        async for said in watch:
+            if said.status == status:
+                watch.cancel()
+                return
+    raise AssertionError(f"health's watch ended before it said {status}")
+
+
+async def test_health_follows_the_department_database_and_the_url_its_url_file_holds(
+        tmp_path: Path, database_url: str) -> None:
+    """Health said SERVING through an outage of the department database (only its start was waited for): a
+    readiness probe kept the 前置机 in its Service and an ops person reading health saw nothing wrong, while every
+    call of the platform was refused UNAVAILABLE. It says NOT_SERVING while the database does not answer, and
+    SERVING once it does again, by the URL database.url_file holds now (a password rotated meanwhile)."""
+    from grpc_health.v1 import health_pb2
+
+    from frontproc.component import FrontprocComponent, server_settings
+    from services.runtime.server import start_server
+
+    proxy = _StallingProxy(database_url)
+    (tmp_path / "database.url").write_text(await proxy.__aenter__())
+    text = _config(tmp_path, database_url, {"label": "label"}).replace(
+        f"  url: {database_url}\n", "  url_file: database.url\n") + "listen: 127.0.0.1:0\n"
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    running = await start_server(server_settings(config), FrontprocComponent(config))
+    try:
+        assert await _health(running) == health_pb2.HealthCheckResponse.SERVING
+        await proxy.__aexit__()  # the database's host gone: connections closed, new ones refused
+        await _until_health(running, health_pb2.HealthCheckResponse.NOT_SERVING)
+        (tmp_path / "database.url").write_text(database_url)  # back, at the address the file names now
+        await _until_health(running, health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        await running.stop(0)
+
+
 async def test_a_listening_connection_that_stalls_is_replaced_and_the_changes_heard_again(
         tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The 前置机 waited on its LISTEN connection until the connection said it was closed. A database host that
