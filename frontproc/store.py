@@ -581,10 +581,15 @@ class DepartmentStore:
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
-        self._pool = await asyncpg.create_pool(min_size=1, max_size=10, connect=self.connector.connect,
-                                               command_timeout=STATEMENT_TIMEOUT_SECONDS,
-                                               timeout=CONNECT_TIMEOUT_SECONDS, init=read_as_text_form)
-        self._holds_any_key = await self._pool.fetchval("SHOW server_encoding") in _ENCODINGS_OF_ANY_KEY
+        pool = await asyncpg.create_pool(min_size=1, max_size=10, connect=self.connector.connect,
+                                         command_timeout=STATEMENT_TIMEOUT_SECONDS, timeout=CONNECT_TIMEOUT_SECONDS,
+                                         init=read_as_text_form)
+        try:
+            self._holds_any_key = await pool.fetchval("SHOW server_encoding") in _ENCODINGS_OF_ANY_KEY
+        except BaseException:
+            pool.terminate()  # the start is retried with a pool of its own
+            raise
+        self._pool = pool
 
     async def _keys_held(self, keys: list[str]) -> list[str]:
         """``keys`` without those the database's encoding cannot hold, which no row of it can hold either.
