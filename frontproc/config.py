@@ -587,6 +587,10 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     _ports_of_their_own(reader, listen, health_listen,
                         (metrics_port, top["metrics_port"][1].start_mark.line + 1 if "metrics_port" in top else 0))
     metrics_host = reader.text(top, "metrics_host", "configuration")
+    if metrics_host is not None and not metrics_port and "metrics_port" not in top:
+        # Read only with a port: alone it served nothing, silently, to an ops person expecting /metrics there.
+        reader.problem(metrics_host.line, "metrics_host: /metrics is served only with metrics_port: give it too "
+                                          "(e.g. metrics_port: 9100), or remove metrics_host")
 
     tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}
     reader.unknown(tls, ("cert", "key", "ca"), "tls")

@@ -138,6 +138,16 @@ def test_the_health_listener_and_metrics_on_the_port_of_the_calls_are_refused_on
     assert (config.health_listen, config.metrics_port) == ("127.0.0.1:7101", 9100)
 
 
+def test_a_metrics_host_without_a_metrics_port_is_refused_on_its_line(tmp_path: Path) -> None:
+    """metrics_host alone served nothing, without a word, to an ops person expecting /metrics there."""
+    text = _valid(tmp_path) + "metrics_host: 0.0.0.0\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(text, 'metrics_host:')}: metrics_host: /metrics is served only with metrics_port"
+            in str(error.value)), str(error.value)
+    assert parse(text + "metrics_port: 9100\n", str(tmp_path / "dept.yaml")).metrics_host == "0.0.0.0"
+
+
 def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
     text = _valid(tmp_path)
     resource = text[text.index("  - dataset:"):]
