@@ -292,6 +292,25 @@ def _ports_of_their_own(reader: _Reader, listen: Located | None, health_listen: 
         reader.problem(line, f"metrics_port: give it a port of its own, not {field}'s ({port})")
 
 
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` is no host /metrics can listen on, or None (whether it is this machine's is said at bind).
+
+    A name that is no host name (an empty label, "a..b") passed the check and ended the start in a UnicodeError
+    traceback from the bind; a host written with its port ("127.0.0.1:9100") was looked up as a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    if ":" in host:
+        return f"{host!r} is a host and a port: give the host alone (the port is metrics_port)"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return f"{host!r} is not a host name or IP address"
+    return None
+
+
 def _zone(reader: _Reader, value: Located | None) -> None:
     if value is None:
         return
@@ -591,6 +610,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         # Read only with a port: alone it served nothing, silently, to an ops person expecting /metrics there.
         reader.problem(metrics_host.line, "metrics_host: /metrics is served only with metrics_port: give it too "
                                           "(e.g. metrics_port: 9100), or remove metrics_host")
+    elif metrics_host is not None and (problem := _host_problem(metrics_host.value)):
+        reader.problem(metrics_host.line, f"metrics_host: {problem}")
 
     tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}
     reader.unknown(tls, ("cert", "key", "ca"), "tls")

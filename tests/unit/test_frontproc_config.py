@@ -148,6 +148,22 @@ def test_a_metrics_host_without_a_metrics_port_is_refused_on_its_line(tmp_path: 
     assert parse(text + "metrics_port: 9100\n", str(tmp_path / "dept.yaml")).metrics_host == "0.0.0.0"
 
 
+@pytest.mark.parametrize(("host", "said"), [
+    ("a..b", "'a..b' is not a host name or IP address"),
+    ("127.0.0.1:9100", "'127.0.0.1:9100' is a host and a port: give the host alone (the port is metrics_port)"),
+])
+def test_a_metrics_host_that_is_no_host_is_refused_on_its_line(tmp_path: Path, host: str, said: str) -> None:
+    """Such a metrics_host passed the check, and the start ended in a UnicodeError traceback from the bind ("a..b")
+    or looked the host and port up as a name."""
+    text = _valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{host}'\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'metrics_host:')}: metrics_host: {said}" in str(error.value), str(error.value)
+    for fine in ("::1", "fqj.rsj.example.gov.cn", "0.0.0.0"):
+        assert parse(_valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{fine}'\n",
+                     str(tmp_path / "dept.yaml")).metrics_host == fine
+
+
 def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
     text = _valid(tmp_path)
     resource = text[text.index("  - dataset:"):]
