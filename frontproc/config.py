@@ -240,6 +240,9 @@ def _address(reader: _Reader, value: Located | None, name: str) -> None:
     problem = address_problem(value.value)
     if problem:
         reader.problem(value.line, f"{name}: {problem}")
+    elif (host := value.value.rpartition(":")[0]) and (problem := _host_problem(host)):
+        # "a..b:7100" passed, and listen or health_listen ended the start in a UnicodeError traceback.
+        reader.problem(value.line, f"{name}: {problem}")
 
 
 def _callable_endpoint(reader: _Reader, value: Located | None, name: str) -> None:

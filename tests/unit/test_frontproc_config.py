@@ -154,11 +154,19 @@ def test_a_metrics_host_without_a_metrics_port_is_refused_on_its_line(tmp_path: 
 ])
 def test_a_metrics_host_that_is_no_host_is_refused_on_its_line(tmp_path: Path, host: str, said: str) -> None:
     """Such a metrics_host passed the check, and the start ended in a UnicodeError traceback from the bind ("a..b")
-    or looked the host and port up as a name."""
+    or looked the host and port up as a name; so did listen and health_listen "a..b:7100" (endpoint alike)."""
     text = _valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{host}'\n"
     with pytest.raises(ConfigError) as error:
         parse(text, str(tmp_path / "dept.yaml"))
     assert f"dept.yaml:{_line_of(text, 'metrics_host:')}: metrics_host: {said}" in str(error.value), str(error.value)
+    for field in ("listen", "health_listen", "endpoint"):  # the start ended in the same traceback (listen's)
+        text = _valid(tmp_path) + f"{field}: 'a..b:7101'\n"
+        if field == "listen":
+            text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 'a..b:7100'")
+        with pytest.raises(ConfigError) as error:
+            parse(text, str(tmp_path / "dept.yaml"))
+        assert (f"dept.yaml:{_line_of(text, f'{field}:')}: {field}: 'a..b' is not a host name or IP address"
+                in str(error.value)), str(error.value)
     for fine in ("::1", "fqj.rsj.example.gov.cn", "0.0.0.0"):
         assert parse(_valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{fine}'\n",
                      str(tmp_path / "dept.yaml")).metrics_host == fine
