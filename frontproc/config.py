@@ -240,6 +240,9 @@ def _address(reader: _Reader, value: Located | None, name: str) -> None:
     problem = address_problem(value.value)
     if problem:
         reader.problem(value.line, f"{name}: {problem}")
+    elif (host := value.value.rpartition(":")[0]) and (problem := _host_problem(host)):
+        # "a..b:7100" passed, and listen or health_listen ended the start in a UnicodeError traceback.
+        reader.problem(value.line, f"{name}: {problem}")
 
 
 def _callable_endpoint(reader: _Reader, value: Located | None, name: str) -> None:
@@ -262,6 +265,53 @@ def _callable_endpoint(reader: _Reader, value: Located | None, name: str) -> Non
                                    "can call: set endpoint to the address the catalog entry registers, as the "
                                    "platform reaches this machine (e.g. endpoint: fqj.example.gov.cn:"
                                    f"{value.value.rpartition(':')[2]})")
+
+
+def _port(value: Located | None) -> int:
+    """The port of a valid ``host:port`` (0 for none given, or one the check refuses)."""
+    if value is None or address_problem(value.value) is not None:
+        return 0
+    return int(value.value.rpartition(":")[2])
+
+
+def _ports_of_their_own(reader: _Reader, listen: Located | None, health_listen: Located | None,
+                        metrics: tuple[int, int]) -> None:
+    """``health_listen`` and ``metrics_port`` (``metrics``: the port and its line) on a port of their own.
+
+    gRPC binds ``listen`` and ``health_listen`` with SO_REUSEPORT: given one port, both bound, the check said the
+    file was valid and the kernel shared the port's connections between the two servers, a share of the
+    platform's calls meeting the one that serves only health (UNIMPLEMENTED, the platform resting the endpoint),
+    with nothing said anywhere. The platform's own services refuse it (GOVSHARE_HEALTH_LISTEN). A metrics_port on
+    either port stopped the start saying the port was in use by "a 前置机 still running?": it was this one's own."""
+    served = _port(listen or Located("127.0.0.1:7100", 0))
+    health = _port(health_listen)
+    if health_listen is not None and health and health == served:
+        reader.problem(health_listen.line, f"health_listen: give it a port of its own, not listen's ({served}): "
+                                           "both would take the port's calls, and the health-only listener answers "
+                                           "the platform's calls UNIMPLEMENTED")
+    port, line = metrics
+    if port and port in (served, health):
+        field = "listen" if port == served else "health_listen"
+        reader.problem(line, f"metrics_port: give it a port of its own, not {field}'s ({port})")
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` is no host /metrics can listen on, or None (whether it is this machine's is said at bind).
+
+    A name that is no host name (an empty label, "a..b") passed the check and ended the start in a UnicodeError
+    traceback from the bind; a host written with its port ("127.0.0.1:9100") was looked up as a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    if ":" in host:
+        return f"{host!r} is a host and a port: give the host alone (the port is metrics_port)"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return f"{host!r} is not a host name or IP address"
+    return None
 
 
 def _zone(reader: _Reader, value: Located | None) -> None:
@@ -371,8 +421,26 @@ def _given_field(fields: dict[str, tuple[Node, Node]], base: Path, section: str,
     return 0, section
 
 
+def _one_source(reader: _Reader, fields: dict, name: str, where: str) -> None:
+    """Refuses ``name`` given in more than one of its forms (inline, ``name_file``, ``name_env``), on the lines of all
+    but the one that was used.
+
+    The inline value was used and the others ignored without a word: an officer who moved the database password
+    to ``url_env`` (or a mounted ``url_file``) and left the old ``url`` line kept connecting with the password
+    written in dept.yaml, rotated the variable's or the file's, and was refused by the database at the next
+    connection, nothing having said the new one was never read (a ``url_file`` so shadowed is not read again
+    either)."""
+    given = [form for form in (name, f"{name}_file", f"{name}_env") if form in fields]
+    for other in given[1:]:
+        reader.problem(fields[other][0], f"{where}.{other}: {where}.{given[0]} is given too (line "
+                                         f"{fields[given[0]][0].start_mark.line + 1}), and only it would be read: "
+                                         f"give one of {name}, {name}_file and {name}_env")
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
-    """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
+    """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``; given in
+    two of these forms, refused (_one_source)."""
+    _one_source(reader, fields, name, where)
     inline = reader.text(fields, name, where)
     if inline is not None:
         return inline.value
@@ -538,7 +606,15 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     health_listen = reader.text(top, "health_listen", "configuration")
     _address(reader, health_listen, "health_listen")
     metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535, whole=True))
+    _ports_of_their_own(reader, listen, health_listen,
+                        (metrics_port, top["metrics_port"][1].start_mark.line + 1 if "metrics_port" in top else 0))
     metrics_host = reader.text(top, "metrics_host", "configuration")
+    if metrics_host is not None and not metrics_port and "metrics_port" not in top:
+        # Read only with a port: alone it served nothing, silently, to an ops person expecting /metrics there.
+        reader.problem(metrics_host.line, "metrics_host: /metrics is served only with metrics_port: give it too "
+                                          "(e.g. metrics_port: 9100), or remove metrics_host")
+    elif metrics_host is not None and (problem := _host_problem(metrics_host.value)):
+        reader.problem(metrics_host.line, f"metrics_host: {problem}")
 
     tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}
     reader.unknown(tls, ("cert", "key", "ca"), "tls")

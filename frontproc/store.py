@@ -110,6 +110,9 @@ def statements(resource: ResourceConfig) -> Statements:
         key_column=key_item_column, as_of_column=as_of)
 
 
+#: Server encodings that hold any key the platform may ask for: UTF8, and SQL_ASCII, which converts nothing.
+_ENCODINGS_OF_ANY_KEY = frozenset({"UTF8", "SQL_ASCII"})
+
 #: Column types whose values have no text form a caller could read (asyncpg gives Python objects whose
 #: ``str`` is Python's own notation: ``b'\\x00'``, ``['a', 'b']``, ``1 day, 2:00:00``); a view or a query can
 #: cast them to one (``encode(photo, 'base64')``, ``array_to_string(tags, ',')``).
@@ -572,12 +575,42 @@ class DepartmentStore:
         self._slow: set[str] = set()
         #: Datasets whose statement the database last rolled back twice in a row (logged once per change).
         self._rolled_back: set[str] = set()
+        #: Whether the database's encoding can hold every character a key may have (UTF8, or SQL_ASCII, which
+        #: converts nothing): in another (EUC_CN, LATIN1) a key may hold one it cannot (:meth:`_keys_held`).
+        self._holds_any_key = True
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
-        self._pool = await asyncpg.create_pool(min_size=1, max_size=10, connect=self.connector.connect,
-                                               command_timeout=STATEMENT_TIMEOUT_SECONDS,
-                                               timeout=CONNECT_TIMEOUT_SECONDS, init=read_as_text_form)
+        pool = await asyncpg.create_pool(min_size=1, max_size=10, connect=self.connector.connect,
+                                         command_timeout=STATEMENT_TIMEOUT_SECONDS, timeout=CONNECT_TIMEOUT_SECONDS,
+                                         init=read_as_text_form)
+        try:
+            self._holds_any_key = await pool.fetchval("SHOW server_encoding") in _ENCODINGS_OF_ANY_KEY
+        except BaseException:
+            pool.terminate()  # the start is retried with a pool of its own
+            raise
+        self._pool = pool
+
+    async def _keys_held(self, keys: list[str]) -> list[str]:
+        """``keys`` without those the database's encoding cannot hold, which no row of it can hold either.
+
+        The platform's keys are sent as UTF-8 and converted by the database to its own encoding: a text key holding
+        a character an EUC_CN (GB2312) database has not (a 不动产权证号 or a 车牌号 with 喆, 堃 or 昇 in it) made
+        the statement fail (SQLSTATE 22P05). It was answered RECORD_UNREADABLE, with a warning that a row held a
+        value the database could not send, and a batch holding that key failed whole: the key is absent, and so
+        answered. ASCII keys (every code kind's) are held by any encoding and never asked about."""
+        if self._holds_any_key or all(key.isascii() for key in keys):
+            return keys
+        assert self._pool is not None
+        held = []
+        for key in keys:
+            if not key.isascii():
+                try:
+                    await self._pool.fetchval("SELECT $1::text", key)
+                except (asyncpg.UntranslatableCharacterError, asyncpg.CharacterNotInRepertoireError):
+                    continue
+            held.append(key)
+        return held
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -750,6 +783,8 @@ class DepartmentStore:
             # One rule for the row that answers a key held by several (_preferred), asked alone or in a batch.
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
+        if not await self._keys_held([key]):
+            return None
         for variant in spellings(self._config.resources[dataset].key_kind, key):
             if rows := await self._fetch(dataset, sql.one, variant):
                 if len(rows) > 1:
@@ -813,7 +848,9 @@ class DepartmentStore:
                 raise failed
             return [row for row in found if row is not None]  # type: ignore[misc]
         kind = self._config.resources[dataset].key_kind
-        variants = [variant for key in keys for variant in spellings(kind, key)]
+        variants = [variant for key in await self._keys_held(keys) for variant in spellings(kind, key)]
+        if not variants:
+            return []
         found: dict[str, Row] = {}
         for row in await self._fetch(dataset, sql.batch, variants):
             held = found.get(row.key)
@@ -836,7 +873,7 @@ class DepartmentStore:
             if error.reason != "RECORD_UNREADABLE":
                 raise
             return await self._page_row_by_row(dataset, after, size)
-        return Page(rows, 0, rows[-1].cursor if len(rows) == size else "")
+        return Page(_keyed(rows), 0, rows[-1].cursor if len(rows) == size else "")
 
     async def _page_row_by_row(self, dataset: str, after: str | bytes, size: int) -> Page:
         """The page's keys, then each key's rows alone: a row the database cannot send is left out, logged by its
@@ -871,7 +908,7 @@ class DepartmentStore:
                 skipped += 1
                 log.warning("an export of %s left out the row of key %s (the warning before says why); it goes on "
                             "with the next rows", dataset, Masker().mask(key, rule) if rule else key)
-        return Page(rows, skipped, keys[-1] if len(keys) == size else "")
+        return Page(_keyed(rows), skipped, keys[-1] if len(keys) == size else "")
 
     async def _page_key_bytes(self, dataset: str, resource: ResourceConfig, error: asyncpg.DataError | None,
                               after: str | bytes, size: int) -> list[str | bytes]:
@@ -906,6 +943,16 @@ class DepartmentStore:
                     "converts it (GBK in a SQL_ASCII database: %s)", dataset, column, _NOT_TEXT,
                     GBK_IN_SQL_ASCII.replace("AS xm", f"AS {sql_name(column)}").replace(
                         "(xm,", f"({sql_name(column)},"))
+
+
+def _keyed(rows: list[Row]) -> list[Row]:
+    """A page's rows without those whose key is blank (spaces, a full-width space, a tab: no key once trimmed), left
+    out of a batch download as a row whose key is NULL or '' is (the page's ``key::text > $1`` passes neither).
+
+    Such rows left with the key '', several records of nobody under one empty key, masked or not, for the
+    downloading department to hold against its own persons; no lookup can find them (a key must not be empty),
+    and the check says of them that they are no valid key (_key_kind_advice)."""
+    return [row for row in rows if row.key]
 
 
 #: How the database names a key it cannot send (asyncpg's CharacterNotInRepertoireError).

@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from services.runtime.files import open_private
 
@@ -121,8 +121,26 @@ def public_url(url: str) -> str:
     The host and port are kept as written: rebuilt from ``hostname``, an IPv6 server lost its brackets
     (postgresql://govshare:***@fd00::10:5432/govshare, no URL any tool reads), and its name its capitals."""
     parts = urlsplit(url)
-    if not parts.password:
+    query = "&".join(_without_secret(parameter) for parameter in parts.query.split("&")) if parts.query else ""
+    if not parts.password and query == parts.query:
         return url
-    credentials, _, host = parts.netloc.rpartition("@")
-    netloc = f"{credentials.partition(':')[0]}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password:
+        credentials, _, host = parts.netloc.rpartition("@")
+        netloc = f"{credentials.partition(':')[0]}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+#: URL parameters that hold a secret (libpq's and asyncpg's): ``postgresql://fqj@db/hrss?password=…`` is a URL
+#: the drivers take as well as one with the password before the host.
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+def _without_secret(parameter: str) -> str:
+    """A URL's ``name=value`` parameter, its value hidden when it is a secret (the rest as written).
+
+    A department's database URL written with its password as a parameter (libpq's form, which asyncpg takes) was
+    shown whole: in --check's "does not answer" line and in the 前置机's log, every second while it waited for
+    its database at start."""
+    name, equals, value = parameter.partition("=")
+    return f"{name}=***" if equals and value and unquote(name).lower() in _SECRET_PARAMETERS else parameter

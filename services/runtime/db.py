@@ -154,14 +154,17 @@ class DatabaseProbe:
         try:
             async with asyncio.timeout(within):
                 if self._connection is None or self._connection.is_closed():
-                    self._connection = await asyncpg.connect(
-                        dsn=self._url, timeout=within,
-                        server_settings={"application_name": f"govshare-{self._schema}-readiness"})
+                    self._connection = await self._connect(within)
                 await self._connection.fetchval("SELECT 1")
         except Exception as exc:  # any failure is the database not answering; the caller says which
             self.close()
             return exc
         return None
+
+    async def _connect(self, within: float) -> asyncpg.Connection:
+        """A connection of the probe's own (a 前置机's follows the URL its database.url_file holds now)."""
+        return await asyncpg.connect(dsn=self._url, timeout=within,
+                                     server_settings={"application_name": f"govshare-{self._schema}-readiness"})
 
     def close(self) -> None:
         """Drops the connection without waiting on the server (which may be the one not answering)."""

@@ -132,6 +132,8 @@ class Component(Protocol):
     # A component may also define ``async def until_ready(self) -> None``, which returns once it can answer the
     # calls it takes (e.g. the business systems' states are loaded): health says NOT_SERVING until then, so
     # readiness probes and load balancers keep calls away from a process that would refuse them. And
+    # ``database_probe``, a db.DatabaseProbe of a database other than GOVSHARE_DATABASE_URL's that health follows
+    # (a 前置机's department database). And
     # ``async def write_problem(self, within: float) -> BaseException | None``: why the database, answering,
     # takes none of the writes every call needs (the query service's audit trail, its disk full), which health
     # follows as it follows the database (watch_database); the check must find out again by itself, with a
@@ -852,7 +854,9 @@ async def start_server(settings: Settings, component: Component,
     log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
     ready = asyncio.ensure_future(_until_ready(component))
     await asyncio.wait({ready}, timeout=0.05)  # a ready component's wait ends in a turn or two of the loop
-    probe = db.DatabaseProbe(settings.database_url, component.name) if settings.database_url else None
+    # A component whose database is not the platform's (a 前置机's, its department's) gives its own probe.
+    probe = getattr(component, "database_probe", None) or (
+        db.DatabaseProbe(settings.database_url, component.name) if settings.database_url else None)
     if ready.done():
         ready.result()
         await _say_serving(component, health_servicer)

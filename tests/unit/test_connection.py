@@ -20,6 +20,11 @@ from services.connection import Connection, DataDirLock, DataDirLocked, platform
     ("postgresql://govshare:s3cret@[fd00::10]:5432/govshare", "postgresql://govshare:***@[fd00::10]:5432/govshare"),
     ("redis://:s3cret@[::1]/0", "redis://:***@[::1]/0"),
     ("postgresql://gov%40share:s%3Acret@DB.example/govshare", "postgresql://gov%40share:***@DB.example/govshare"),
+    # The password as a parameter (libpq's form, which asyncpg takes) was shown whole.
+    ("postgresql://fqj@db.example/hrss?password=s3cret&sslmode=require",
+     "postgresql://fqj@db.example/hrss?password=***&sslmode=require"),
+    ("postgresql://fqj:s3cret@db.example/hrss?sslmode=verify-full&sslpassword=k3y&host=/tmp/x",
+     "postgresql://fqj:***@db.example/hrss?sslmode=verify-full&sslpassword=***&host=/tmp/x"),
 ])
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert public_url(url) == shown

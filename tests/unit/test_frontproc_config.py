@@ -115,6 +115,63 @@ def test_listening_on_every_address_needs_the_endpoint_the_platform_calls(tmp_pa
         parse(text + "endpoint: 0.0.0.0:7100\n", str(tmp_path / "dept.yaml"))
 
 
+@pytest.mark.parametrize(("added", "said"), [
+    ("health_listen: 127.0.0.1:7100\n", "health_listen: give it a port of its own, not listen's (7100)"),
+    ("health_listen: '[::1]:7100'\n", "health_listen: give it a port of its own, not listen's (7100)"),
+    ("metrics_port: 7100\n", "metrics_port: give it a port of its own, not listen's (7100)"),
+    ("health_listen: 127.0.0.1:7101\nmetrics_port: 7101\n",
+     "metrics_port: give it a port of its own, not health_listen's (7101)"),
+])
+def test_the_health_listener_and_metrics_on_the_port_of_the_calls_are_refused_on_their_line(
+        tmp_path: Path, added: str, said: str) -> None:
+    """gRPC binds listen and health_listen with SO_REUSEPORT: on one port, both bound, the check said the file was
+    valid and the kernel shared the port's connections between the two servers, a share of the platform's calls
+    answered UNIMPLEMENTED by the one serving only health. A metrics_port there stopped the start saying the port
+    was held by "a 前置机 still running?"."""
+    text = _valid(tmp_path) + added
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    line = _line_of(text, said.split(":")[0] + ":")
+    assert f"dept.yaml:{line}: {said}" in str(error.value), str(error.value)
+    config = parse(_valid(tmp_path) + "health_listen: 127.0.0.1:7101\nmetrics_port: 9100\n",
+                   str(tmp_path / "dept.yaml"))
+    assert (config.health_listen, config.metrics_port) == ("127.0.0.1:7101", 9100)
+
+
+def test_a_metrics_host_without_a_metrics_port_is_refused_on_its_line(tmp_path: Path) -> None:
+    """metrics_host alone served nothing, without a word, to an ops person expecting /metrics there."""
+    text = _valid(tmp_path) + "metrics_host: 0.0.0.0\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(text, 'metrics_host:')}: metrics_host: /metrics is served only with metrics_port"
+            in str(error.value)), str(error.value)
+    assert parse(text + "metrics_port: 9100\n", str(tmp_path / "dept.yaml")).metrics_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(("host", "said"), [
+    ("a..b", "'a..b' is not a host name or IP address"),
+    ("127.0.0.1:9100", "'127.0.0.1:9100' is a host and a port: give the host alone (the port is metrics_port)"),
+])
+def test_a_metrics_host_that_is_no_host_is_refused_on_its_line(tmp_path: Path, host: str, said: str) -> None:
+    """Such a metrics_host passed the check, and the start ended in a UnicodeError traceback from the bind ("a..b")
+    or looked the host and port up as a name; so did listen and health_listen "a..b:7100" (endpoint alike)."""
+    text = _valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{host}'\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'metrics_host:')}: metrics_host: {said}" in str(error.value), str(error.value)
+    for field in ("listen", "health_listen", "endpoint"):  # the start ended in the same traceback (listen's)
+        text = _valid(tmp_path) + f"{field}: 'a..b:7101'\n"
+        if field == "listen":
+            text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 'a..b:7100'")
+        with pytest.raises(ConfigError) as error:
+            parse(text, str(tmp_path / "dept.yaml"))
+        assert (f"dept.yaml:{_line_of(text, f'{field}:')}: {field}: 'a..b' is not a host name or IP address"
+                in str(error.value)), str(error.value)
+    for fine in ("::1", "fqj.rsj.example.gov.cn", "0.0.0.0"):
+        assert parse(_valid(tmp_path) + f"metrics_port: 9100\nmetrics_host: '{fine}'\n",
+                     str(tmp_path / "dept.yaml")).metrics_host == fine
+
+
 def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
     text = _valid(tmp_path)
     resource = text[text.index("  - dataset:"):]
@@ -267,12 +324,19 @@ def _unused_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_check_says_at_once_that_the_department_database_does_not_answer(tmp_path: Path) -> None:
-    """--check makes one attempt and says where it failed (it waited a minute in silence before), exit 1."""
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://dept:s3cret-pw@127.0.0.1:{port}/hrss", "postgresql://dept:***@127.0.0.1:{port}/hrss"),
+    # The password as a parameter (libpq's form, which asyncpg takes) was printed whole, and logged every second
+    # by a 前置机 waiting for its database at start.
+    ("postgresql://dept@127.0.0.1:{port}/hrss?password=s3cret-pw", "postgresql://dept@127.0.0.1:{port}/hrss?password=***"),
+])
+def test_check_says_at_once_that_the_department_database_does_not_answer(tmp_path: Path, url: str, shown: str) -> None:
+    """--check makes one attempt and says where it failed (it waited a minute in silence before), exit 1, without
+    the password."""
     port = _unused_port()
-    result = _check_process(tmp_path, f"postgresql://dept:s3cret-pw@127.0.0.1:{port}/hrss")
+    result = _check_process(tmp_path, url.format(port=port))
     assert result.returncode == 1, result.stderr
-    assert f"the department database postgresql://dept:***@127.0.0.1:{port}/hrss does not answer" in result.stderr
+    assert f"the department database {shown.format(port=port)} does not answer" in result.stderr
     assert "s3cret-pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
@@ -1258,6 +1322,30 @@ def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_pat
         parse(by_env, str(tmp_path / "dept.yaml"))
     assert (f"dept.yaml:{_line_of(by_env, 'public_keys_env:')}: platform.public_keys_env (the keys in the environment "
             "variable GOVSHARE_TEST_KEYS): no PEM public key found") in str(error.value)
+
+
+@pytest.mark.parametrize(("given", "added", "ignored", "used"), [
+    ("  url_file: database.url\n", "  url_env: GOVSHARE_TEST_DATABASE_URL\n", "database.url_env",
+     "database.url_file"),
+    ("  url_file: database.url\n", "  url: postgresql://fqj:old@127.0.0.1:1/none\n", "database.url_file",
+     "database.url"),
+    ("  public_keys_file: platform.pem\n", "  public_keys_env: GOVSHARE_TEST_KEYS\n", "platform.public_keys_env",
+     "platform.public_keys_file"),
+])
+def test_a_value_given_in_two_forms_is_refused_on_the_line_of_the_one_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, added: str, ignored: str, used: str) -> None:
+    """A password moved to an environment variable (or a mounted file) with the old line left in: one form was used
+    and the other ignored without a word (a url_file shadowed by a url was not read again after a rotation either),
+    and the officer who rotated the password where they had moved it was refused at the next connection."""
+    text = _valid(tmp_path).replace(given, given + added)
+    monkeypatch.setenv("GOVSHARE_TEST_DATABASE_URL", "postgresql://fqj:new@127.0.0.1:1/none")
+    monkeypatch.setenv("GOVSHARE_TEST_KEYS", (tmp_path / "platform.pem").read_text())
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    line = _line_of(text, f"  {ignored.split('.')[1]}:")
+    used_line = _line_of(text, f"  {used.split('.')[1]}:")
+    assert (f"dept.yaml:{line}: {ignored}: {used} is given too (line {used_line}), and only it would be read"
+            in str(error.value)), str(error.value)
 
 
 @pytest.mark.parametrize(("field", "said"), [

@@ -406,6 +406,30 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         await store.close()
 
 
+async def test_a_row_whose_key_is_blank_is_left_out_of_a_batch_download_as_one_without_a_key(
+        tmp_path: Path, database_url: str) -> None:
+    """A 公民身份号码 column holding blanks (spaces, a full-width space pasted from a spreadsheet) instead of the
+    number: such rows left a batch download under the key '', records of nobody, several under one empty key,
+    while a row holding '' or NULL was left out (no lookup can find any of them)."""
+    await _execute(database_url, "CREATE TABLE blanks (sfzhm text UNIQUE, xm text); INSERT INTO blanks VALUES"
+                                 " ('   ', '甲'), (E'\\u3000', '乙'), ('', '丙'), (NULL, '丁'),"
+                                 " ('11010519491231002X', '戊')")
+    store = DepartmentStore(parse(_citizen_config(tmp_path, database_url, "blanks"), str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        after, keys = "", []
+        while True:  # pages of one row, as _exported_keys walks them, and of the whole table
+            page = await store.page("registry", after, 1)
+            keys += [row.key for row in page.rows]
+            if not page.after:
+                break
+            after = page.after
+        assert keys == ["11010519491231002X"]
+        assert [row.key for row in (await store.page("registry", "", 10)).rows] == ["11010519491231002X"]
+    finally:
+        await store.close()
+
+
 async def test_a_first_generation_15_digit_id_number_is_found_by_the_18_character_number_it_became(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A department table filled before 1999 keeps 15-digit ID numbers (342322491106045); the platform asks only
@@ -860,6 +884,36 @@ async def test_a_call_refused_once_admitted_for_what_it_asks_leaves_its_line_nam
                     "registry, by_query): its calls are refused (INVALID_ARGUMENT) and the platform answers its "
                     "callers as if the records were absent; the catalog entry's endpoint.dataset names it: serve it "
                     f"under that name in {tmp_path / 'dept.yaml'} (a dataset renamed there?)"]
+
+
+async def test_a_key_the_databases_encoding_cannot_hold_is_absent_not_an_unreadable_record(
+        tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """An EUC_CN (GB2312) database holds no 喆: a text key holding it made the statement fail (SQLSTATE 22P05, the
+    key not converting to the database's encoding), answered RECORD_UNREADABLE with a warning that a row held a
+    value the database could not send, and a batch holding it failed whole. No row can hold such a key: absent."""
+    name = f"dept_euc_{uuid.uuid4().hex[:8]}"
+    await _execute(embedded.database_url, f"CREATE DATABASE {name} ENCODING 'EUC_CN' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                          "TEMPLATE template0")
+    url = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/{name}"))
+    await _execute(url, "CREATE TABLE plates (code text PRIMARY KEY, xm text); INSERT INTO plates VALUES "
+                        "('京A12345', '甲')")
+    text = (_config(tmp_path, url, {"name": "xm"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: plates\n    key_column: code\n"))
+    query = text.replace("    table: plates\n    key_column: code\n",
+                         "    query: SELECT code, xm FROM plates WHERE code = $1\n")
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for served in (text, query):
+        store = DepartmentStore(parse(served, str(tmp_path / "dept.yaml")))
+        await store.open()
+        try:
+            assert await store.lookup("registry", "喆A12345") is None
+            rows = await store.batch_lookup("registry", ["喆A12345", "京A12345"])
+            assert [(row.key, row.values["name"]) for row in rows] == [("京A12345", "甲")]
+            assert await store.batch_lookup("registry", ["喆A12345"]) == []
+        finally:
+            await store.close()
+    assert not [record for record in caplog.records if record.name == "frontproc.store"]
 
 
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
@@ -1807,6 +1861,52 @@ class _StallingProxy:
             sink.close()
 
         await asyncio.gather(pipe(reader, database_writer), pipe(database_reader, writer), return_exceptions=True)
+
+
+async def _health(running) -> int:  # type: ignore[no-untyped-def]
+    from grpc_health.v1 import health_pb2
+
+    return (await running.health.Check(health_pb2.HealthCheckRequest(), None)).status
+
+
+async def _until_health(running, status: int) -> None:  # type: ignore[no-untyped-def]
+    """Waits for health to say ``status``, watching it (the readiness watch checks every second)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
+        async for said in watch:
+            if said.status == status:
+                watch.cancel()
+                return
+    raise AssertionError(f"health's watch ended before it said {status}")
+
+
+async def test_health_follows_the_department_database_and_the_url_its_url_file_holds(
+        tmp_path: Path, database_url: str) -> None:
+    """Health said SERVING through an outage of the department database (only its start was waited for): a
+    readiness probe kept the 前置机 in its Service and an ops person reading health saw nothing wrong, while every
+    call of the platform was refused UNAVAILABLE. It says NOT_SERVING while the database does not answer, and
+    SERVING once it does again, by the URL database.url_file holds now (a password rotated meanwhile)."""
+    from grpc_health.v1 import health_pb2
+
+    from frontproc.component import FrontprocComponent, server_settings
+    from services.runtime.server import start_server
+
+    proxy = _StallingProxy(database_url)
+    (tmp_path / "database.url").write_text(await proxy.__aenter__())
+    text = _config(tmp_path, database_url, {"label": "label"}).replace(
+        f"  url: {database_url}\n", "  url_file: database.url\n") + "listen: 127.0.0.1:0\n"
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    running = await start_server(server_settings(config), FrontprocComponent(config))
+    try:
+        assert await _health(running) == health_pb2.HealthCheckResponse.SERVING
+        await proxy.__aexit__()  # the database's host gone: connections closed, new ones refused
+        await _until_health(running, health_pb2.HealthCheckResponse.NOT_SERVING)
+        (tmp_path / "database.url").write_text(database_url)  # back, at the address the file names now
+        await _until_health(running, health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        await running.stop(0)
 
 
 async def test_a_listening_connection_that_stalls_is_replaced_and_the_changes_heard_again(
