@@ -41,7 +41,7 @@ from console.settings import ConsoleSettings
 from govshare.authorization.v1 import sharing_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime import tls_renewal
-from services.runtime.identifiers import mask_citizen_ids
+from services.runtime.identifiers import mask_citizen_ids, mask_mobile_numbers
 from services.runtime.masking import Masker
 from services.runtime.tasks import cancel
 from services.runtime.workdays import CHINA, is_working_day, last_day_in_force, term_end_text
@@ -581,8 +581,10 @@ def declared_purpose(text: str) -> str:
     citizen_id rule (110105********002X), as the persons' view masks it. The page shows no access's key (who,
     when and why is its point), but departments write the case in the purpose ('低保家庭核查 户主<ID number>'),
     and the page showed that number whole to every 审计员, 审批人 and 编目员 of the provider. An application's 用途说明
-    is shown so too (答复, 协调, 申请详情)."""
-    return mask_citizen_ids(text, lambda number: _MASKER.mask(number, "citizen_id"))
+    is shown so too (答复, 协调, 申请详情). A mobile number in it ('电话13812345678') is masked by the phone rule, as
+    the persons' view masks it: the page showed it whole after the persons' view had stopped doing so."""
+    masked = mask_citizen_ids(text, lambda number: _MASKER.mask(number, "citizen_id"))
+    return mask_mobile_numbers(masked, lambda number: _MASKER.mask(number, "phone"))
 
 
 def source(endpoint: Any) -> str:

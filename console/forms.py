@@ -14,6 +14,7 @@ from google.protobuf import timestamp_pb2
 from starlette.datastructures import FormData
 
 from govshare.catalog.v1 import catalog_pb2
+from services.query.keys import normalize_key
 from services.runtime.workdays import CHINA
 
 #: Rows of data items the entry form offers at least (blank rows are ignored); an entry with more items gets a row
@@ -192,6 +193,14 @@ def resource_filter(raw: str) -> tuple[str, dict[str, str]]:
     if not code or RESOURCE_CODE.fullmatch(code):
         return code, {}
     return code, {"resource": "资源代码应为分类码、“/”、顺序码，如 101001/000001（见“目录”页）；留空则不限资源。"}
+
+
+def department_filter(raw: str) -> str:
+    """The 审计 page's 使用部门 as ListAccesses reads it (services.query.keys.normalize_key of a credit code): typed
+    in lower case or full width it names the same department. The page kept it as typed, so the listing (which
+    the service reads so) showed that department's accesses while 资源使用统计, whose rows the page picks by the
+    code as typed, said 所选期间没有使用记录 of the same days."""
+    return normalize_key(catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE, raw)
 
 
 #: Whose calls an access names (AccessRecord.system_id): a business system's id as the directory gives it, or a

@@ -1915,7 +1915,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
         code, said, unnamed = await _resource_named(console, session, typed_resource)
         resource, wrong = (code, {}) if code else (resource, {} if unnamed else said or wrong)
-    department = request.query_params.get("department", "").strip()
+    department = forms.department_filter(request.query_params.get("department", ""))
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0

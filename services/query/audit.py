@@ -43,7 +43,9 @@ from typing import Any
 import grpc
 
 from services.runtime.checkpoints import Head, shown_name
-from services.runtime.errors import ServiceError, dependency_failure
+from services.runtime.errors import ServiceError, dependency_failure, invisible_character, one_line
+from services.runtime.identifiers import mask_citizen_ids, mask_mobile_numbers
+from services.runtime.masking import Masker
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,28 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
 
 def clean_list(values: Sequence[str], limit: int = MAX_LIST) -> list[str]:
     return [clean(value) for value in values[:limit]]
+
+
+_MASKER = Masker()
+
+
+def as_named(text: str) -> str:
+    """A caller's text as a record keeps it where it need name no person: a resource code, an item name (both
+    whatever the caller sent when the call was refused for them), a purpose text refused. One line, each character
+    nobody sees in one (a line break, an escape) written U+FFFD as NUL is, and every 公民身份号码 and mobile number
+    in it masked (110105********002X, 138****5678). A call refused INVALID kept an ID number sent as the resource
+    code or as an item name, and a purpose text's line breaks, whole: the access list showed a person's number
+    other than the record's key to every reader of it (and to the persons' view), a record over several lines."""
+    masked = mask_citizen_ids(one_line(text), lambda number: _MASKER.mask(number, "citizen_id"))
+    return mask_mobile_numbers(masked, lambda number: _MASKER.mask(number, "phone"))
+
+
+def recorded_purpose(text: str) -> str:
+    """The declared purpose as the record keeps it: whole when the call could declare it (it is evidence, masked
+    where it is shown), else (refused as no one line of visible text, or too long) ``as_named``."""
+    if len(text) <= MAX_TEXT and invisible_character(text) is None:
+        return clean(text)
+    return clean(as_named(text))
 
 
 @dataclass(slots=True)
@@ -595,8 +619,9 @@ class AuditWriter:
         for a in batch:
             seq += 1
             values = (a.id, self.chain_id, seq, a.time, clean(a.system_id), clean(a.department_code),
-                      clean(a.resource_code), clean(a.provider_department_code), a.operation, clean_list(a.items),
-                      clean(a.key), clean_list(a.keys), a.purpose, clean(a.purpose_text), a.result,
+                      clean(as_named(a.resource_code)), clean(a.provider_department_code), a.operation,
+                      clean_list([as_named(item) for item in a.items[:MAX_LIST]]),
+                      clean(a.key), clean_list(a.keys), a.purpose, recorded_purpose(a.purpose_text), a.result,
                       clean(a.deny_reason), a.trace_id)
             grant = (RECORD_FORMAT, clean(a.grant_id))
             digest = chain_hash(head, (*values, *grant))

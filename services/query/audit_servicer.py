@@ -20,7 +20,17 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import checkpoints, figures, subjects, verifications
-from services.query.audit import ANSWERED, DENIED, FAILED, NOT_FOUND, Access, clean, sent_counts
+from services.query.audit import (
+    ANSWERED,
+    DENIED,
+    FAILED,
+    NOT_FOUND,
+    Access,
+    as_named,
+    clean,
+    recorded_purpose,
+    sent_counts,
+)
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
@@ -92,10 +102,12 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
     deny_reason = _DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0
     return audit_pb2.AccessRecord(
         id=row["id"], time=to_timestamp(row["time"]), system_id=row["system_id"],
-        department_code=row["department_code"], resource_code=row["resource_code"],
+        # A record written before the writer made a refused call's texts safe (audit.as_named) is shown so.
+        department_code=row["department_code"], resource_code=as_named(row["resource_code"]),
         provider_department_code=row["provider_department_code"], operation=row["operation"],
-        items=row["items"], key=row["key"], purpose=_PURPOSES.value(row["purpose"]),
-        purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]), trace_id=row["trace_id"],
+        items=[as_named(item) for item in row["items"]], key=row["key"], purpose=_PURPOSES.value(row["purpose"]),
+        purpose_text=recorded_purpose(row["purpose_text"]), result=_RESULTS.value(row["result"]),
+        trace_id=row["trace_id"],
         # One column holds a refusal's reason and a failure's cause (services.query.audit). A refusal whose reason
         # DenyReason has no value for (a system without the portal role looking up whose accesses a person's record
         # had: NOT_A_SUBJECT_ACCESS_PORTAL) is listed with that reason as its failure_reason: it was listed DENIED
@@ -662,11 +674,12 @@ def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:
     other persons (the applicant of a 低保 case whose family member this is, every person of a batch): their
     公民身份号码 are masked by the platform's citizen_id rule, and their mobile numbers by its phone rule, as a query
     answer masks them."""
-    purpose_text = mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id"))
+    purpose_text = mask_citizen_ids(recorded_purpose(row["purpose_text"]),
+                                    lambda number: masker.mask(number, "citizen_id"))
     return audit_pb2.SubjectAccess(
         id=row["id"], time=to_timestamp(row["time"]), department_code=row["department_code"],
-        system_id=row["system_id"], resource_code=row["resource_code"],
-        provider_department_code=row["provider_department_code"], operation=row["operation"], items=row["items"],
-        purpose=_PURPOSES.value(row["purpose"]),
+        system_id=row["system_id"], resource_code=as_named(row["resource_code"]),
+        provider_department_code=row["provider_department_code"], operation=row["operation"],
+        items=[as_named(item) for item in row["items"]], purpose=_PURPOSES.value(row["purpose"]),
         purpose_text=mask_mobile_numbers(purpose_text, lambda number: masker.mask(number, "phone")),
         result=_RESULTS.value(row["result"]))

@@ -132,6 +132,14 @@ def invisible_character(text: str) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """``text`` with each character nobody sees in one line (invisible_character's) written U+FFFD, as a record
+    shown on one line holds it."""
+    if text.isprintable():
+        return text
+    return "".join("\ufffd" if unicodedata.category(c) in _INVISIBLE_CATEGORIES else c for c in text)
+
+
 def written_otherwise(name: str) -> tuple[str, str] | None:
     """``name`` as it was most likely meant, and why it differs, when it holds a character nobody sees (a
     zero-width space, a direction mark, a tab, copied with it from a document or a web page) or is written in

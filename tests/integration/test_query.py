@@ -777,6 +777,28 @@ async def test_a_purpose_text_the_audit_record_cannot_hold_whole_is_refused_not_
     assert fields(nul) == {"purpose.text"}
 
 
+async def test_a_refused_calls_record_names_no_person_but_by_its_key_and_on_one_line(mesh: Mesh) -> None:
+    """A call refused INVALID kept what it sent whole: a 公民身份号码 sent as the resource code or as an item name
+    (a caller's fields shifted by one), and a purpose text with a line break and a person's number in it, were in
+    the access list (and the persons' view) as sent, a person other than the record's key named whole, a record
+    over two lines. Each is kept masked, on one line; the key is kept, and a purpose a call could declare is kept
+    whole (it is evidence, masked where it is shown)."""
+    caller = mesh.department("refused-on-record")
+    key = next(iter(mesh.persons))
+    code = mesh.codes["population"]
+    number, masked = "11010519491231002X", "110105********002X"
+    sent = [(code, ADMIN, [number, "name"]), (number, ADMIN, ["name"]),
+            (code, common.Purpose(type=WORK.type, text=f"核查\n户主{number} 电话13812345678"), ["name"])]
+    ids = [audit_id_of(await refused(query(mesh, caller, *call[:1], key, *call[1:]))) for call in sent]
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=caller.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    held = {a.id: (a.resource_code, list(a.items), a.purpose_text, a.key) for a in listed.accesses}
+    assert [held[i] for i in ids] == [
+        (code, [masked, "name"], ADMIN.text, key), (masked, ["name"], ADMIN.text, key),
+        (code, ["name"], f"核查\ufffd户主{masked} 电话138****5678", key)], held
+    assert number not in str(listed)
+
+
 async def test_a_verify_refusing_claims_names_them_in_one_order_every_time(mesh: Mesh) -> None:
     """Claims are a map, which has no order (each process iterates it its own way): a Verify claiming 30 items the
     resource does not have was refused naming its claims in another order at every call, and which 24 the trailer
@@ -1930,3 +1952,4 @@ async def test_an_open_dispute_deadline_is_counted_again_once_its_years_holiday_
     assert dues == [(dt.date(2027, 2, 14), False), (dt.date(2027, 2, 12), False)]
     await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported[0], answer="登记姓名无误"),
                                       metadata=approver, timeout=10)  # the key free for other tests' disputes
+

@@ -1898,7 +1898,8 @@ def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
 def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
     """The 审计 page shows no access's key, but a department's declared purpose often names the case's person
     ('低保家庭核查 户主<ID number>'): the number was shown whole. It is masked as the persons' view masks it (in
-    any form typed: grouped, full width); a 统一社会信用代码 is kept (an entity's code is public)."""
+    any form typed: grouped, full width); a 统一社会信用代码 is kept (an entity's code is public). So is a mobile
+    number ('电话13812345678'), which the page showed whole; a longer run of digits (a 文号) is none."""
     from govshare.query.v1 import audit_pb2
 
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
@@ -1907,14 +1908,16 @@ def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
     typed = number.translate({code: code + 0xFEE0 for code in range(0x30, 0x3A)})
     access = audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_ANSWERED,
                                     purpose_text=f"低保家庭核查 户主{number} 另{typed[:6]} {typed[6:14]} {typed[14:]} "
-                                                 "单位91350100M000100Y8")
+                                                 "单位91350100M000100Y8 电话13812345678、１３７１２３４５６７８ "
+                                                 "文号2026013812345678")
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
         period={"from": "", "to": ""}, filters={},
         resource="", accesses=[access], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
         events=[], events_next="", events_problem=None)
-    assert "低保家庭核查 户主110105********002X 另110105********002X 单位91350100M000100Y8" in page
-    assert number not in page and "1949" not in page
+    assert ("低保家庭核查 户主110105********002X 另110105********002X 单位91350100M000100Y8 "
+            "电话138****5678、137****5678 文号2026013812345678") in page
+    assert number not in page and "1949" not in page and "电话13812345678" not in page
 
 
 def test_the_audit_page_says_which_idp_account_a_sign_in_bound_the_person_to() -> None:

@@ -141,6 +141,27 @@ def test_a_miss_and_an_unknown_resource_are_told_apart_in_the_trail() -> None:
     assert [(a.result, a.failure_reason, a.deny_reason) for a in listed] == [
         (2, "RECORD_NOT_FOUND", 0), (2, "RESOURCE_NOT_FOUND", 0)]
 
+def test_a_refused_call_recorded_before_its_texts_were_made_safe_is_listed_so() -> None:
+    """A record of a call refused INVALID written by an earlier release holds what the call sent whole: an ID
+    number sent as the resource code or an item name, a purpose text over two lines. The access list and the
+    persons' view show it as the writer keeps one now (audit.as_named), the stored record (and its hash) as it is."""
+    from services.query.audit_servicer import _subject_access, to_proto
+    from services.runtime.masking import Masker
+
+    number, masked = "11010519491231002X", "110105********002X"
+    old = access(1)
+    old.fail(ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", "bad"))
+    row = {name: getattr(old, name) for name in audit.HASHED if name not in ("chain_id", "seq")}
+    row |= {"resource_code": number, "items": [number, "name"], "purpose_text": f"核查\n户主{number}",
+            "end_time": None, "sent": None, "grant_id": ""}
+    listed, seen = to_proto(row), _subject_access(row, Masker())
+    for shown in (listed, seen):
+        assert (shown.resource_code, list(shown.items), shown.purpose_text) == (
+            masked, [masked, "name"], f"核查\ufffd户主{masked}"), shown
+    answered = {**row, "resource_code": "101001/000001", "items": ["name"], "purpose_text": f"户主{number}"}
+    assert to_proto(answered).purpose_text == f"户主{number}"  # evidence: whole to the auditor, as before
+
+
 def test_records_of_both_formats_verify_and_neither_can_pass_for_the_other() -> None:
     """Records written before they named their grant (format 1) verify beside those that do (format 2), and a
     record's grant or format cannot be changed unseen: the format-2 hash covers both."""

@@ -3131,6 +3131,17 @@ async def test_the_audit_page_lists_and_counts_the_using_department_asked_for(  
         assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", counted)) == users
         shown[system] = users
     assert shown["social"] != shown["civil"]
+    # Typed in lower case and full width (a Chinese input method), as ListAccesses reads it: the counts are that
+    # department's too (they said 所选期间没有使用记录 beside its listed accesses).
+    code = platform.credentials.systems["social"]["department"]
+    typed = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in code.lower())
+    answer = await context.request.get(f"/audit?department={urllib.parse.quote(typed)}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200 and f'value="{code}"' in text, text[-1500:]
+    counted, listed = text.split("资源使用统计", 1)[1].split("资源使用记录", 1)
+    listed = listed.split("管理操作日志", 1)[0]
+    assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", counted)) == shown["social"], counted[:1500]
+    assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", listed)) == shown["social"]
     wrong = await context.request.get("/audit?department=91350100M000100Y8", headers=_as(session))
     text = await wrong.text()
     said = re.search(r'id="department-error"[^>]*>([^<]*)<', text)
