@@ -16,12 +16,16 @@
                                 an archived month of the access log, checked offline
     govshare audit verify-trail [--wait] / [--id ID [--cancel]]
                                 authority: start (or follow, or cancel) a full verification of the trail
+    govshare audit verify-admin-log [--checkpoints FILE]
+                                authority: walk the administrative log's chain against its signed checkpoints
     govshare backup FILE / restore FILE
                                 the platform's database to a file and back, with the embedded PostgreSQL's
                                 own pg_dump and pg_restore (restore: `govshare up` stopped)
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
+    govshare load-records DATASET FILE
+                                a source department loads a CSV file of a foundation dataset's records
 
 A department's 前置机 (docs/frontproc.md):
 

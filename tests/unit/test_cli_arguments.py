@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -463,3 +464,26 @@ def test_a_gateway_nothing_listens_at_is_told_to_start_or_point_at_the_platform(
     assert said["status"] == "UNAVAILABLE" and "failed to connect" in said["message"], said
     assert said["hint"].startswith("nothing listens at the gateway's address: start the platform (`govshare up`)")
     assert "--data-dir or GOVSHARE_DATA_DIR" in said["hint"], said
+
+
+def test_the_overview_of_govshare_help_names_every_command() -> None:
+    """`govshare --help`'s overview, the list a newcomer reads to learn what the command does, left out
+    `load-records` (how a source department loads its CSV records) and `audit verify-admin-log`: they showed only in
+    argparse's bare list below it, with no usage line. Every command and audit subcommand is named in the overview
+    as `govshare NAME`."""
+    import argparse
+
+    parser = build_parser()
+    overview = parser.description or ""
+    named = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, subparser in action.choices.items():
+                named.append(command)
+                for inner in subparser._actions:
+                    if isinstance(inner, argparse._SubParsersAction):
+                        named.extend(f"{command} {sub}" for sub in inner.choices)
+    # a line of the overview: `govshare NAME …`, or `govshare OTHER … / NAME …` (query / verify, backup / restore)
+    missing = [name for name in named
+               if not re.search(rf"^ *govshare ([^\n]*/ )?{re.escape(name)}(?![\w-])", overview, re.MULTILINE)]
+    assert missing == []
