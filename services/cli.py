@@ -857,7 +857,22 @@ def build_parser() -> argparse.ArgumentParser:
                                   "export-checkpoints --log admin): the log must also reach its latest checkpoint")
     _add_credential_flags(verify_admin_log, "authority")
     verify_admin_log.set_defaults(func=_verify_admin_log)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every command's own --help the line `govshare --help` lists it with.
+
+    argparse shows a subcommand's help= only in its parent's list: `govshare up --help` printed its options under a
+    bare usage line, never saying what `up` does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                if command.description is None and listed.help:
+                    command.description = listed.help
+                _describe_commands(command)
 
 
 def _frontproc(args: argparse.Namespace) -> None:

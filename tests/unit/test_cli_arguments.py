@@ -487,3 +487,24 @@ def test_the_overview_of_govshare_help_names_every_command() -> None:
     missing = [name for name in named
                if not re.search(rf"^ *govshare ([^\n]*/ )?{re.escape(name)}(?![\w-])", overview, re.MULTILINE)]
     assert missing == []
+
+
+def test_every_commands_own_help_says_what_it_does() -> None:
+    """`govshare up --help` (and every other command's --help) printed a usage line and its options but never what
+    the command does: argparse shows a subcommand's help only in its parent's list. Each command's --help now
+    opens with that line."""
+    import argparse
+
+    silent = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for listed in action._choices_actions:
+                    command = action.choices[listed.dest]
+                    if " ".join(listed.help.split()) not in " ".join(command.format_help().split()):
+                        silent.append(command.prog)
+                    walk(command)
+
+    walk(build_parser())
+    assert silent == []
