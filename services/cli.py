@@ -664,11 +664,24 @@ class _Parser(argparse.ArgumentParser):
         return joined
 
 
+class _CommandParser(_Parser):
+    """A command's parser (`govshare up`, `govshare audit verify-trail`): it refuses a word it does not know itself.
+
+    argparse hands a subcommand's unknown words up to `govshare`, which refused `govshare up --prot 39000` under
+    its own usage, the list of all 21 commands, not the options of `up` the user was looking for."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     from services.runtime.settings import MAX_WORKERS
 
     parser = _Parser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)

@@ -508,3 +508,21 @@ def test_every_commands_own_help_says_what_it_does() -> None:
 
     walk(build_parser())
     assert silent == []
+
+
+@pytest.mark.parametrize("arguments, command, unknown", [
+    (["up", "--prot", "39000"], "govshare up", "--prot 39000"),
+    (["query", "102001/000001", "924103023250193249", "--itmes", "name"], "govshare query", "--itmes name"),
+    (["audit", "verify-trail", "--bogus"], "govshare audit verify-trail", "--bogus"),
+])
+def test_a_word_a_command_does_not_know_is_refused_under_that_commands_usage(
+        arguments: list[str], command: str, unknown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --prot 39000` (a typo) was refused by `govshare` itself, under the usage of all 21 commands,
+    not of `up` whose options the user needed to see. The command that was given refuses the word, with its own
+    usage, exit 2."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"usage: {command} ")
+    assert said.endswith(f"{command}: error: unrecognized arguments: {unknown}\n")
