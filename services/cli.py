@@ -462,7 +462,7 @@ def _verify_archive(args: argparse.Namespace) -> None:
 def _add_log_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=["access", "admin"], default="access",
                         help="whose checkpoints: the access audit's (query; the audit signing key) or the "
-                             "administrative log's (authorization; the token signing key)")
+                             "administrative log's (authorization; the token signing key); default access")
 
 
 def _add_call_flags(parser: argparse.ArgumentParser) -> None:
@@ -484,7 +484,8 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET); one issued before 2026-12 may begin "
                              "with '-', taken as it is")
-    parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
+    parser.add_argument("--system", default=system,
+                        help=f"demo system to call as (with the credentials file; default {system})")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
     _add_data_dir(parser)
 
@@ -564,14 +565,15 @@ def _port_base(text: str) -> int:
     return port
 
 
-def _port_help() -> str:
+def _port_help(default: int) -> str:
     """What `govshare up --port N` takes, from the launcher's offsets: it said N+1 to N+11 for the services, console,
     前置机, Envoy's admin and the JWKS, which take N+1 to N+9 (N+10 and N+11 are --heavy-read-processes')."""
     from services.launcher import EXTRA_OFFSETS, HEAVY_READ_OFFSETS
 
     heavy = sorted(HEAVY_READ_OFFSETS.values())
     return (f"gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to "
-            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too")
+            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too "
+            f"(default {default})")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -685,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=_port_base, default=50051, help=_port_help())
+    up.add_argument("--port", type=_port_base, default=50051, help=_port_help(50051))
     up.add_argument("--persons", type=_count(0), default=None,
                     help="synthetic persons to load on a data directory's first start (default 10000)")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
@@ -773,7 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--department", default="",
                         help="department code (yearly: omit for the whole platform; monthly: the provider)")
     report.add_argument("--format", default="html,pdf", help="html, pdf, csv, comma-separated (default html,pdf)")
-    report.add_argument("--out", default="reports", help="directory to write the files to")
+    report.add_argument("--out", default="reports",
+                        help="directory to write the files to, made if missing (default reports)")
     _add_credential_flags(report, "authority")
     report.set_defaults(func=_report)
 
@@ -830,7 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rejected", type=Path, default=None, metavar="FILE",
                       help="write every rejected record here, with its line and reasons, to correct and load again")
     load.add_argument("--start-line", type=_count(1), default=1, metavar="N",
-                      help="skip the records before line N (to go on after a load that stopped)")
+                      help="skip the records before line N (to go on after a load that stopped; default 1)")
     _add_credential_flags(load, "police")
     load.set_defaults(func=_load_records)
 

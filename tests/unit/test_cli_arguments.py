@@ -526,3 +526,28 @@ def test_a_word_a_command_does_not_know_is_refused_under_that_commands_usage(
     said = capsys.readouterr().err
     assert said.startswith(f"usage: {command} ")
     assert said.endswith(f"{command}: error: unrecognized arguments: {unknown}\n")
+
+
+def test_every_option_says_the_value_it_takes_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`govshare up --help` did not say which port the platform takes without --port (50051), nor query's, report's
+    or load-records' --system which demo system each calls as (social, authority, police: not the same one), nor
+    report's --out where the files go (reports/), nor --log and --start-line theirs. An option whose default is a
+    value names it in its help, beside the word "default"."""
+    import argparse
+
+    for variable in ("GOVSHARE_ZONE", "GOVSHARE_DATA_DIR", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
+        monkeypatch.delenv(variable, raising=False)  # the defaults as a newcomer's shell has them
+    unsaid = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command, subparser in action.choices.items():
+                    walk(subparser, f"{name} {command}")
+            elif action.option_strings and action.default not in (None, False, "", 0, [], argparse.SUPPRESS):
+                said = parser._get_formatter()._expand_help(action) if action.help else ""
+                if "default" not in said or str(action.default) not in said:
+                    unsaid.append(f"{name} {action.option_strings[-1]} (default {action.default})")
+
+    walk(build_parser(), "govshare")
+    assert unsaid == []
