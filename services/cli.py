@@ -579,8 +579,18 @@ def _port_help(default: int) -> str:
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     from services.connection import data_dir_of_environment
 
-    parser.add_argument("--data-dir", default=data_dir_of_environment(),
+    parser.add_argument("--data-dir", type=_data_dir_argument, default=data_dir_of_environment(),
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
+
+
+def _data_dir_argument(value: str) -> str:
+    """--data-dir trimmed as GOVSHARE_DATA_DIR is, and refused empty: `--data-dir "$DIR"` with DIR unset made
+    the current directory the data directory, and `govshare up` wrote its database, keys and credentials among the
+    user's own files (the repository's root, /tmp)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty: give a directory (made if it does not exist), or leave the "
+                                         "option out for .govshare")
+    return value.strip()
 
 
 def _supervise(args: argparse.Namespace) -> None:

@@ -551,3 +551,20 @@ def test_every_option_says_the_value_it_takes_when_not_given(monkeypatch: pytest
 
     walk(build_parser(), "govshare")
     assert unsaid == []
+
+
+@pytest.mark.parametrize("arguments", [["up"], ["backup", "b.dump"], ["totp", "social.approver"]])
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_data_dir_is_refused_not_taken_for_the_current_directory(
+        arguments: list[str], given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --data-dir "$DIR"` with DIR unset ran the platform in the current directory: its database (pg/),
+    keys.json, demo credentials, edge/ and frontproc/ landed among the user's files (checked by hand in /tmp), as an
+    empty GOVSHARE_DATA_DIR once did. The option is refused, exit 2, before anything is made."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args([*arguments, "--data-dir", given])
+    assert refused.value.code == 2
+    assert "argument --data-dir: empty: give a directory" in capsys.readouterr().err
+
+
+def test_a_data_dir_is_trimmed_as_govshare_data_dir_is() -> None:
+    assert build_parser().parse_args(["up", "--data-dir", " /srv/govshare "]).data_dir == "/srv/govshare"
