@@ -162,8 +162,11 @@ def _seed(args: argparse.Namespace) -> None:
                          "(seeding again gives every demo system a new secret and resets every demo person's "
                          "password and authenticator secret). Pass --again to seed anyway, or --credentials "
                          "to write the new credentials elsewhere.")
+    # The platform first: with none running on the data directory, the credentials file's directory (the data
+    # directory) may not exist either, and seed blamed a --credentials the user never gave.
+    database_url = _database_url(args)
     _check_writable(credentials_path, "--credentials")
-    credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
+    credentials = _run(args, seed_demo(gateway, database_url, persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
     credentials.save(credentials_path)
     print(f"demo credentials written to {credentials_path}")

@@ -568,3 +568,19 @@ def test_an_empty_data_dir_is_refused_not_taken_for_the_current_directory(
 
 def test_a_data_dir_is_trimmed_as_govshare_data_dir_is() -> None:
     assert build_parser().parse_args(["up", "--data-dir", " /srv/govshare "]).data_dir == "/srv/govshare"
+
+
+def test_seeding_where_no_platform_runs_says_so_not_that_credentials_cannot_be_written(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`govshare seed --data-dir DIR` with no `govshare up` on DIR (a mistyped directory, one not made yet) said
+    "--credentials: cannot write DIR/demo-credentials.json (No such file or directory)": an option the user never
+    gave, and not the reason. It says that no `govshare up` runs there, and how to point at one."""
+    from services.cli import main
+
+    monkeypatch.delenv("GOVSHARE_DATABASE_URL", raising=False)
+    missing = tmp_path / "no-platform"
+    with pytest.raises(SystemExit) as refused:
+        main(["seed", "--data-dir", str(missing)])
+    assert str(refused.value.code) == (f"GOVSHARE_DATABASE_URL is not set and no `govshare up` is running on "
+                                       f"{missing} (pass --data-dir or set GOVSHARE_DATA_DIR to its data directory)")
+    assert not missing.exists()
