@@ -692,10 +692,30 @@ class _CommandParser(_Parser):
         return namespace, extras
 
 
+class _TopParser(_Parser):
+    """`govshare` itself, which takes no option but --help before its command.
+
+    argparse checked for the missing command before the unknown word: `govshare --version` or `govshare --port
+    39000 up` was told "the following arguments are required: command", not what was wrong with the word."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        words = sys.argv[1:] if args is None else list(args)
+        if words and words[0].startswith("-") and words[0] not in ("-", "--") and not self._an_option(words[0]):
+            self.error(f"unrecognized arguments: {words[0]}: the command comes first (govshare up, govshare query "
+                       "…; govshare --help lists them), then its options")
+        return super().parse_known_args(words, namespace)
+
+    def _an_option(self, word: str) -> bool:
+        """-h, --help, or a prefix of it argparse takes (--he), or --help=… refused by argparse itself."""
+        option = word.split("=", 1)[0]
+        return option in self._option_string_actions or (
+            option.startswith("--") and any(known.startswith(option) for known in self._option_string_actions))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from services.runtime.settings import MAX_WORKERS
 
-    parser = _Parser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _TopParser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     up = commands.add_parser("up", help="run the whole platform locally")

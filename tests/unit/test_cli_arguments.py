@@ -584,3 +584,25 @@ def test_seeding_where_no_platform_runs_says_so_not_that_credentials_cannot_be_w
     assert str(refused.value.code) == (f"GOVSHARE_DATABASE_URL is not set and no `govshare up` is running on "
                                        f"{missing} (pass --data-dir or set GOVSHARE_DATA_DIR to its data directory)")
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("arguments, word", [(["--version"], "--version"), (["--port", "39000", "up"], "--port")])
+def test_an_option_before_the_command_is_named_not_taken_for_a_missing_command(
+        arguments: list[str], word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare --version`, or `govshare --port 39000 up` (the option before the command), was told "the following
+    arguments are required: command": argparse looks for the command before it looks at the word. The word is
+    named, and where the command goes."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.endswith(f"govshare: error: unrecognized arguments: {word}: the command comes "
+                                            "first (govshare up, govshare query …; govshare --help lists them), "
+                                            "then its options\n")
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--he"], ["-h"]])
+def test_govshare_help_is_still_help(arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as helped:
+        build_parser().parse_args(arguments)
+    assert helped.value.code == 0
+    assert "govshare load-records DATASET FILE" in capsys.readouterr().out
