@@ -16,12 +16,16 @@
                                 an archived month of the access log, checked offline
     govshare audit verify-trail [--wait] / [--id ID [--cancel]]
                                 authority: start (or follow, or cancel) a full verification of the trail
+    govshare audit verify-admin-log [--checkpoints FILE]
+                                authority: walk the administrative log's chain against its signed checkpoints
     govshare backup FILE / restore FILE
                                 the platform's database to a file and back, with the embedded PostgreSQL's
                                 own pg_dump and pg_restore (restore: `govshare up` stopped)
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
+    govshare load-records DATASET FILE
+                                a source department loads a CSV file of a foundation dataset's records
 
 A department's 前置机 (docs/frontproc.md):
 
@@ -158,8 +162,11 @@ def _seed(args: argparse.Namespace) -> None:
                          "(seeding again gives every demo system a new secret and resets every demo person's "
                          "password and authenticator secret). Pass --again to seed anyway, or --credentials "
                          "to write the new credentials elsewhere.")
+    # The platform first: with none running on the data directory, the credentials file's directory (the data
+    # directory) may not exist either, and seed blamed a --credentials the user never gave.
+    database_url = _database_url(args)
     _check_writable(credentials_path, "--credentials")
-    credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
+    credentials = _run(args, seed_demo(gateway, database_url, persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
     credentials.save(credentials_path)
     print(f"demo credentials written to {credentials_path}")
@@ -458,7 +465,7 @@ def _verify_archive(args: argparse.Namespace) -> None:
 def _add_log_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=["access", "admin"], default="access",
                         help="whose checkpoints: the access audit's (query; the audit signing key) or the "
-                             "administrative log's (authorization; the token signing key)")
+                             "administrative log's (authorization; the token signing key); default access")
 
 
 def _add_call_flags(parser: argparse.ArgumentParser) -> None:
@@ -480,7 +487,8 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET); one issued before 2026-12 may begin "
                              "with '-', taken as it is")
-    parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
+    parser.add_argument("--system", default=system,
+                        help=f"demo system to call as (with the credentials file; default {system})")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
     _add_data_dir(parser)
 
@@ -560,21 +568,32 @@ def _port_base(text: str) -> int:
     return port
 
 
-def _port_help() -> str:
+def _port_help(default: int) -> str:
     """What `govshare up --port N` takes, from the launcher's offsets: it said N+1 to N+11 for the services, console,
     前置机, Envoy's admin and the JWKS, which take N+1 to N+9 (N+10 and N+11 are --heavy-read-processes')."""
     from services.launcher import EXTRA_OFFSETS, HEAVY_READ_OFFSETS
 
     heavy = sorted(HEAVY_READ_OFFSETS.values())
     return (f"gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to "
-            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too")
+            f"N+{max(EXTRA_OFFSETS.values())}, --heavy-read-processes N+{heavy[0]} and N+{heavy[-1]} too "
+            f"(default {default})")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     from services.connection import data_dir_of_environment
 
-    parser.add_argument("--data-dir", default=data_dir_of_environment(),
+    parser.add_argument("--data-dir", type=_data_dir_argument, default=data_dir_of_environment(),
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
+
+
+def _data_dir_argument(value: str) -> str:
+    """--data-dir trimmed as GOVSHARE_DATA_DIR is, and refused empty: `--data-dir "$DIR"` with DIR unset made
+    the current directory the data directory, and `govshare up` wrote its database, keys and credentials among the
+    user's own files (the repository's root, /tmp)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty: give a directory (made if it does not exist), or leave the "
+                                         "option out for .govshare")
+    return value.strip()
 
 
 def _supervise(args: argparse.Namespace) -> None:
@@ -660,15 +679,48 @@ class _Parser(argparse.ArgumentParser):
         return joined
 
 
+class _CommandParser(_Parser):
+    """A command's parser (`govshare up`, `govshare audit verify-trail`): it refuses a word it does not know itself.
+
+    argparse hands a subcommand's unknown words up to `govshare`, which refused `govshare up --prot 39000` under
+    its own usage, the list of all 21 commands, not the options of `up` the user was looking for."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+class _TopParser(_Parser):
+    """`govshare` itself, which takes no option but --help before its command.
+
+    argparse checked for the missing command before the unknown word: `govshare --version` or `govshare --port
+    39000 up` was told "the following arguments are required: command", not what was wrong with the word."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        words = sys.argv[1:] if args is None else list(args)
+        if words and words[0].startswith("-") and words[0] not in ("-", "--") and not self._an_option(words[0]):
+            self.error(f"unrecognized arguments: {words[0]}: the command comes first (govshare up, govshare query "
+                       "…; govshare --help lists them), then its options")
+        return super().parse_known_args(words, namespace)
+
+    def _an_option(self, word: str) -> bool:
+        """-h, --help, or a prefix of it argparse takes (--he), or --help=… refused by argparse itself."""
+        option = word.split("=", 1)[0]
+        return option in self._option_string_actions or (
+            option.startswith("--") and any(known.startswith(option) for known in self._option_string_actions))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from services.runtime.settings import MAX_WORKERS
 
-    parser = _Parser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _TopParser(prog="govshare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=_port_base, default=50051, help=_port_help())
+    up.add_argument("--port", type=_port_base, default=50051, help=_port_help(50051))
     up.add_argument("--persons", type=_count(0), default=None,
                     help="synthetic persons to load on a data directory's first start (default 10000)")
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
@@ -756,7 +808,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--department", default="",
                         help="department code (yearly: omit for the whole platform; monthly: the provider)")
     report.add_argument("--format", default="html,pdf", help="html, pdf, csv, comma-separated (default html,pdf)")
-    report.add_argument("--out", default="reports", help="directory to write the files to")
+    report.add_argument("--out", default="reports",
+                        help="directory to write the files to, made if missing (default reports)")
     _add_credential_flags(report, "authority")
     report.set_defaults(func=_report)
 
@@ -813,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rejected", type=Path, default=None, metavar="FILE",
                       help="write every rejected record here, with its line and reasons, to correct and load again")
     load.add_argument("--start-line", type=_count(1), default=1, metavar="N",
-                      help="skip the records before line N (to go on after a load that stopped)")
+                      help="skip the records before line N (to go on after a load that stopped; default 1)")
     _add_credential_flags(load, "police")
     load.set_defaults(func=_load_records)
 
@@ -853,7 +906,22 @@ def build_parser() -> argparse.ArgumentParser:
                                   "export-checkpoints --log admin): the log must also reach its latest checkpoint")
     _add_credential_flags(verify_admin_log, "authority")
     verify_admin_log.set_defaults(func=_verify_admin_log)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every command's own --help the line `govshare --help` lists it with.
+
+    argparse shows a subcommand's help= only in its parent's list: `govshare up --help` printed its options under a
+    bare usage line, never saying what `up` does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                if command.description is None and listed.help:
+                    command.description = listed.help
+                _describe_commands(command)
 
 
 def _frontproc(args: argparse.Namespace) -> None:

@@ -490,6 +490,14 @@ class _LoadTally:
     batch_rejected: set[int] = field(default_factory=set)
 
 
+def _file_problem_said(problem: Exception) -> str:
+    """A file that cannot be read named as every other command names it, "FILE: why": an OSError's own text,
+    "[Errno 2] No such file or directory: 'people.csv'", was what a department's officer read."""
+    if isinstance(problem, OSError) and problem.filename is not None:
+        return f"{problem.filename}: {problem.strerror or problem}"
+    return str(problem)
+
+
 def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str, path: Path, encoding: str = "auto",
                      source: str = "", rejected_path: Path | None = None, start_line: int = 0) -> int:
     """Loads a department's CSV file of ``dataset`` records (services.record_files) through LoadRecords, as many
@@ -512,7 +520,7 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         codec = file_encoding(path, encoding)
         header, rows = rows_of(path, codec, definition)
     except (FileProblem, OSError, csv.Error) as problem:
-        print(f"govshare load-records: {problem}", file=sys.stderr)
+        print(f"govshare load-records: {_file_problem_said(problem)}", file=sys.stderr)
         return 2
     tally = _LoadTally()
     with _rejection_writer(rejected_path, codec, header, start_line) as reject, \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -463,3 +464,145 @@ def test_a_gateway_nothing_listens_at_is_told_to_start_or_point_at_the_platform(
     assert said["status"] == "UNAVAILABLE" and "failed to connect" in said["message"], said
     assert said["hint"].startswith("nothing listens at the gateway's address: start the platform (`govshare up`)")
     assert "--data-dir or GOVSHARE_DATA_DIR" in said["hint"], said
+
+
+def test_the_overview_of_govshare_help_names_every_command() -> None:
+    """`govshare --help`'s overview, the list a newcomer reads to learn what the command does, left out
+    `load-records` (how a source department loads its CSV records) and `audit verify-admin-log`: they showed only in
+    argparse's bare list below it, with no usage line. Every command and audit subcommand is named in the overview
+    as `govshare NAME`."""
+    import argparse
+
+    parser = build_parser()
+    overview = parser.description or ""
+    named = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, subparser in action.choices.items():
+                named.append(command)
+                for inner in subparser._actions:
+                    if isinstance(inner, argparse._SubParsersAction):
+                        named.extend(f"{command} {sub}" for sub in inner.choices)
+    # a line of the overview: `govshare NAME …`, or `govshare OTHER … / NAME …` (query / verify, backup / restore)
+    missing = [name for name in named
+               if not re.search(rf"^ *govshare ([^\n]*/ )?{re.escape(name)}(?![\w-])", overview, re.MULTILINE)]
+    assert missing == []
+
+
+def test_every_commands_own_help_says_what_it_does() -> None:
+    """`govshare up --help` (and every other command's --help) printed a usage line and its options but never what
+    the command does: argparse shows a subcommand's help only in its parent's list. Each command's --help now
+    opens with that line."""
+    import argparse
+
+    silent = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for listed in action._choices_actions:
+                    command = action.choices[listed.dest]
+                    if " ".join(listed.help.split()) not in " ".join(command.format_help().split()):
+                        silent.append(command.prog)
+                    walk(command)
+
+    walk(build_parser())
+    assert silent == []
+
+
+@pytest.mark.parametrize("arguments, command, unknown", [
+    (["up", "--prot", "39000"], "govshare up", "--prot 39000"),
+    (["query", "102001/000001", "924103023250193249", "--itmes", "name"], "govshare query", "--itmes name"),
+    (["audit", "verify-trail", "--bogus"], "govshare audit verify-trail", "--bogus"),
+])
+def test_a_word_a_command_does_not_know_is_refused_under_that_commands_usage(
+        arguments: list[str], command: str, unknown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --prot 39000` (a typo) was refused by `govshare` itself, under the usage of all 21 commands,
+    not of `up` whose options the user needed to see. The command that was given refuses the word, with its own
+    usage, exit 2."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"usage: {command} ")
+    assert said.endswith(f"{command}: error: unrecognized arguments: {unknown}\n")
+
+
+def test_every_option_says_the_value_it_takes_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`govshare up --help` did not say which port the platform takes without --port (50051), nor query's, report's
+    or load-records' --system which demo system each calls as (social, authority, police: not the same one), nor
+    report's --out where the files go (reports/), nor --log and --start-line theirs. An option whose default is a
+    value names it in its help, beside the word "default"."""
+    import argparse
+
+    for variable in ("GOVSHARE_ZONE", "GOVSHARE_DATA_DIR", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
+        monkeypatch.delenv(variable, raising=False)  # the defaults as a newcomer's shell has them
+    unsaid = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command, subparser in action.choices.items():
+                    walk(subparser, f"{name} {command}")
+            elif action.option_strings and action.default not in (None, False, "", 0, [], argparse.SUPPRESS):
+                said = parser._get_formatter()._expand_help(action) if action.help else ""
+                if "default" not in said or str(action.default) not in said:
+                    unsaid.append(f"{name} {action.option_strings[-1]} (default {action.default})")
+
+    walk(build_parser(), "govshare")
+    assert unsaid == []
+
+
+@pytest.mark.parametrize("arguments", [["up"], ["backup", "b.dump"], ["totp", "social.approver"]])
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_data_dir_is_refused_not_taken_for_the_current_directory(
+        arguments: list[str], given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --data-dir "$DIR"` with DIR unset ran the platform in the current directory: its database (pg/),
+    keys.json, demo credentials, edge/ and frontproc/ landed among the user's files (checked by hand in /tmp), as an
+    empty GOVSHARE_DATA_DIR once did. The option is refused, exit 2, before anything is made."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args([*arguments, "--data-dir", given])
+    assert refused.value.code == 2
+    assert "argument --data-dir: empty: give a directory" in capsys.readouterr().err
+
+
+def test_a_data_dir_is_trimmed_as_govshare_data_dir_is() -> None:
+    assert build_parser().parse_args(["up", "--data-dir", " /srv/govshare "]).data_dir == "/srv/govshare"
+
+
+def test_seeding_where_no_platform_runs_says_so_not_that_credentials_cannot_be_written(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`govshare seed --data-dir DIR` with no `govshare up` on DIR (a mistyped directory, one not made yet) said
+    "--credentials: cannot write DIR/demo-credentials.json (No such file or directory)": an option the user never
+    gave, and not the reason. It says that no `govshare up` runs there, and how to point at one."""
+    from services.cli import main
+
+    monkeypatch.delenv("GOVSHARE_DATABASE_URL", raising=False)
+    missing = tmp_path / "no-platform"
+    with pytest.raises(SystemExit) as refused:
+        main(["seed", "--data-dir", str(missing)])
+    assert str(refused.value.code) == (f"GOVSHARE_DATABASE_URL is not set and no `govshare up` is running on "
+                                       f"{missing} (pass --data-dir or set GOVSHARE_DATA_DIR to its data directory)")
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("arguments, word", [(["--version"], "--version"), (["--port", "39000", "up"], "--port")])
+def test_an_option_before_the_command_is_named_not_taken_for_a_missing_command(
+        arguments: list[str], word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare --version`, or `govshare --port 39000 up` (the option before the command), was told "the following
+    arguments are required: command": argparse looks for the command before it looks at the word. The word is
+    named, and where the command goes."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.endswith(f"govshare: error: unrecognized arguments: {word}: the command comes "
+                                            "first (govshare up, govshare query …; govshare --help lists them), "
+                                            "then its options\n")
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--he"], ["-h"]])
+def test_govshare_help_is_still_help(arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as helped:
+        build_parser().parse_args(arguments)
+    assert helped.value.code == 0
+    assert "govshare load-records DATASET FILE" in capsys.readouterr().out

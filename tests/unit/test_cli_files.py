@@ -321,3 +321,16 @@ def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_
     assert [p.name for p in tmp_path.iterdir()] == ["yearly-2026-platform.html"]
     said = capsys.readouterr().err
     assert "the platform answered only html" in said and "--format pdf,csv" in said, said
+
+
+@pytest.mark.parametrize(("given", "why"), [("{missing}", "No such file or directory"),
+                                             ("{directory}", "Is a directory")])
+def test_a_records_file_that_cannot_be_read_is_named_as_the_other_commands_name_theirs(
+        given: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare load-records population people.csv` with no such file said "[Errno 2] No such file or directory:
+    'people.csv'", Python's words, where every other command says "FILE: why". Nothing is sent (127.0.0.1:1)."""
+    from services.client import run_load_records
+
+    path = given.format(missing=tmp_path / "people.csv", directory=tmp_path)
+    assert run_load_records("127.0.0.1:1", "sys-1", "s", dataset="population", path=Path(path)) == 2
+    assert capsys.readouterr().err == f"govshare load-records: {path}: {why}\n"
