@@ -41,7 +41,6 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServe
     directory = Path(f"/tmp/govshare-test-{uuid.uuid4().hex[:8]}")
     servers = EmbeddedServers(directory)
     servers.start(postgres=not external_db, redis=not external_redis)
-    servers.skip_fsync()  # a throwaway server (see there); an external one is left as its operators set it
     servers.database_url = external_db or servers.database_url
     servers.redis_url = external_redis or servers.redis_url
     yield servers

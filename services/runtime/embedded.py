@@ -106,16 +106,6 @@ class EmbeddedServers:
             log.info("embedded Redis at %s", self._redis_socket)
         return self
 
-    def skip_fsync(self) -> None:
-        """Has the embedded PostgreSQL write without fsync (nor full-page images): for a throwaway server only, the
-        test suite's, whose data nobody needs after an operating-system crash. A killed PostgreSQL loses nothing
-        more than with fsync, its commits having reached the kernel before they returned (synchronous_commit stays
-        on), so the tests that kill it still see every commit. An fsync took ~2 ms on this project's CI disks, on
-        every commit of every call the suite makes, and the shutdown checkpoint ended a run with ~14 s of them."""
-        if self._pg is not None:
-            self._pg.psql("ALTER SYSTEM SET fsync = off;\nALTER SYSTEM SET full_page_writes = off;\n"
-                          "SELECT pg_reload_conf();\n")
-
     def dead(self) -> dict[str, str]:
         """The embedded servers that stopped, each with how it ended (empty while all run)."""
         dead: dict[str, str] = {}

@@ -176,19 +176,3 @@ def test_a_url_naming_its_database_by_a_dbname_parameter_is_pointed_at_another_w
     assert _with_database("postgresql://u@h/?dbname=govshare&sslmode=require", "template1") == \
         "postgresql://u@h/template1?sslmode=require"
     assert _with_database("postgresql://u@/db?host=/run/pg", "template1") == "postgresql://u@/template1?host=/run/pg"
-
-
-async def test_the_suites_own_postgresql_skips_fsync_and_keeps_synchronous_commit(database_url: str) -> None:
-    """The test session's embedded PostgreSQL writes without fsync (EmbeddedServers.skip_fsync), and its commits
-    still reach the kernel before they return, so the tests that kill it still see every commit. A server given
-    by GOVSHARE_TEST_DATABASE_URL is left as its operators set it."""
-    import asyncpg
-
-    if os.environ.get("GOVSHARE_TEST_DATABASE_URL"):
-        pytest.skip("an external PostgreSQL is left as it is")
-    conn = await asyncpg.connect(database_url)
-    try:
-        shown = [await conn.fetchval(f"SHOW {name}") for name in ("fsync", "full_page_writes", "synchronous_commit")]
-    finally:
-        await conn.close()
-    assert shown == ["off", "off", "on"]
