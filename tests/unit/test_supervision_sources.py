@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import grpc
@@ -30,23 +33,31 @@ class _DatabaseDown(figures_pb2_grpc.AuditFiguresServiceServicer):
         await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unavailable: retry later")
 
 
-async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
-    """`govshare supervise` with PostgreSQL killed said 'the query service could not give its figures
-    (UNAVAILABLE)', blaming the query service for a database that had stopped (found by ops19): the service's
-    own words now follow its status."""
+@contextlib.asynccontextmanager
+async def _sources_over(add: Callable[[Any, grpc.aio.Server], None], servicer: Any
+                        ) -> AsyncIterator[tuple[FigureSources, grpc.aio.Channel]]:
+    """FigureSources whose every service is ``servicer``, served over a real socket, and the channel to it."""
     server = grpc.aio.server()
-    figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server(_DatabaseDown(), server)
+    add(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
-                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
-            with pytest.raises(ServiceError) as refused:
-                await sources._figures("query", figures_pb2_grpc.AuditFiguresServiceStub(channel).ListDepartmentFigures,
-                                       figures_pb2.ListDepartmentFiguresRequest())
+            yield FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
+                                AssertionSigner(b"k" * 32), service_caller("supervision")), channel
     finally:
         await server.stop(0)
+
+
+async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
+    """`govshare supervise` with PostgreSQL killed said 'the query service could not give its figures
+    (UNAVAILABLE)', blaming the query service for a database that had stopped (found by ops19): the service's
+    own words now follow its status."""
+    async with _sources_over(figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server, _DatabaseDown()) as (
+            sources, channel):
+        with pytest.raises(ServiceError) as refused:
+            await sources._figures("query", figures_pb2_grpc.AuditFiguresServiceStub(channel).ListDepartmentFigures,
+                                   figures_pb2.ListDepartmentFiguresRequest())
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
     assert refused.value.message == ("the query service could not give its figures (UNAVAILABLE: the database "
                                      "(PostgreSQL) is unavailable: retry later)")
@@ -67,21 +78,13 @@ async def test_a_directory_that_does_not_answer_is_said_to_list_nothing_not_to_g
     down was refused 'the authorization service could not give its figures': the supervisor had asked for no
     figures of it (the report reads the directory's departments and business systems), and an operator looked for a
     failed figures call. Each says what the directory could not do."""
-    server = grpc.aio.server()
-    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(_DirectoryDown(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            sources = FigureSources({name: channel for name in ("catalog", "authorization", "query", "foundation")},
-                                    AssertionSigner(b"k" * 32), service_caller("supervision"))
-            refusals = []
-            for read in (sources.departments, sources.joined, sources.systems):
-                with pytest.raises(ServiceError) as refused:
-                    await read()
-                refusals.append((refused.value.code, refused.value.reason, refused.value.message))
-    finally:
-        await server.stop(0)
+    async with _sources_over(directory_pb2_grpc.add_DirectoryServiceServicer_to_server, _DirectoryDown()) as (
+            sources, _):
+        refusals = []
+        for read in (sources.departments, sources.joined, sources.systems):
+            with pytest.raises(ServiceError) as refused:
+                await read()
+            refusals.append((refused.value.code, refused.value.reason, refused.value.message))
     said = "(UNAVAILABLE: the database (PostgreSQL) is unavailable: retry later)"
     assert refusals == [
         (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
