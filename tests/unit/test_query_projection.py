@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from govshare.catalog.v1 import catalog_pb2
 from services.query import projection
 from services.query.projection import MATCH, MISMATCH, NO_RECORD, make_plan, project, same_value, verify
@@ -239,20 +241,30 @@ def test_verify_reads_a_number_followed_by_the_unit_its_item_declares() -> None:
         assert outcome(item, claimed) == MISMATCH, claimed
 
 
-def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
-    """A business licence prints 注册资本 as 人民币200万元, 200万元人民币 or 200万元整, and a desk writes 200万: each is
-    the record's 200 of 注册资本(万元), not 不一致. Only an item whose unit is money reads the currency and 整; the
-    unit's 元 may be left out after its multiplier (万), not the multiplier (200元 is still no number of 万元)."""
+def _amounts_verified(third: catalog_pb2.DataItem, value: dict[str, str]) -> Callable[[str, str], int]:
+    """Verify's outcome of one claimed value of a company entry holding 注册资本(万元) 200 and 实缴金额（元）1250000.5,
+    with ``third`` holding ``value``."""
     entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
         catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
                              data_type=catalog_pb2.DATA_TYPE_CURRENCY),
         catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
-        catalog_pb2.DataItem(name="面积（平方米）", machine_name="area", data_type=catalog_pb2.DATA_TYPE_DOUBLE)])
+        third])
     resource = Resource.of(entry, "extranet", "foundation:1")
-    record = {"registered_capital": "200", "paid_in": "1250000.5", "area": "86.5"}
+    record = {"registered_capital": "200", "paid_in": "1250000.5", **value}
 
     def outcome(item: str, claimed: str) -> int:
         return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+
+    return outcome
+
+
+def test_verify_reads_an_amount_as_a_licence_prints_it() -> None:
+    """A business licence prints 注册资本 as 人民币200万元, 200万元人民币 or 200万元整, and a desk writes 200万: each is
+    the record's 200 of 注册资本(万元), not 不一致. Only an item whose unit is money reads the currency and 整; the
+    unit's 元 may be left out after its multiplier (万), not the multiplier (200元 is still no number of 万元)."""
+    outcome = _amounts_verified(
+        catalog_pb2.DataItem(name="面积（平方米）", machine_name="area", data_type=catalog_pb2.DATA_TYPE_DOUBLE),
+        {"area": "86.5"})
 
     for item, claimed in (("registered_capital", "人民币200万元"), ("registered_capital", "200万元人民币"),
                           ("registered_capital", "200.00万元整"), ("registered_capital", "人民币 200 万元整"),
@@ -272,16 +284,9 @@ def test_verify_reads_an_amount_in_another_unit_of_money_as_the_same_amount() ->
     """注册资本 2000000元 (a 验资报告, a bank statement, a system keeping amounts in 元) is the record's 200 of
     注册资本(万元), as 0.02亿元 is; it was 不一致. Another amount is still 不一致 (200元 of 200万元), and only units of
     money in 元 are converted (9612.08美元 is no amount in 元)."""
-    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
-        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
-                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
-        catalog_pb2.DataItem(name="实缴金额（元）", machine_name="paid_in", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
-        catalog_pb2.DataItem(name="总资产(亿元)", machine_name="assets", data_type=catalog_pb2.DATA_TYPE_CURRENCY)])
-    resource = Resource.of(entry, "extranet", "foundation:1")
-    record = {"registered_capital": "200", "paid_in": "1250000.5", "assets": "1.5"}
-
-    def outcome(item: str, claimed: str) -> int:
-        return verify({item: claimed}, record, resource.numeric_items, units=resource.numeric_units)[item]
+    outcome = _amounts_verified(
+        catalog_pb2.DataItem(name="总资产(亿元)", machine_name="assets", data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        {"assets": "1.5"})
 
     for item, claimed in (("registered_capital", "2000000元"), ("registered_capital", "人民币2,000,000.00元整"),
                           ("registered_capital", "0.02亿元"), ("registered_capital", "２０００千元"),
