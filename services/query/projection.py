@@ -507,6 +507,20 @@ def _sex_of(value: str) -> str:
     return stem if stem != text and stem in code_tables.SEXES else text
 
 
+def same_entity_status(claimed: str, actual: str) -> bool:
+    """Whether a claimed 登记状态 is the provider's in 企业信用信息公示系统's words: a desk copies the status off
+    the system's page (存续（在营、开业、在册）, 吊销，未注销) or an older licence (在营), and each was 不一致 of the
+    record's 存续 or 吊销, which the foundation's table holds."""
+    return _entity_status_of(claimed) == _entity_status_of(actual)
+
+
+def _entity_status_of(value: str) -> str:
+    """``value`` (a 登记状态) as compared (normalize_claim, without blanks), a word of the publicity system's as the
+    status of the foundation's table it names (code_tables.ENTITY_STATUS_WORDS)."""
+    text = "".join(normalize_claim(value).split())
+    return code_tables.ENTITY_STATUS_WORDS.get(text, text)
+
+
 def same_phone(claimed: str, actual: str) -> bool:
     """Whether a claimed telephone number is the provider's however it is grouped: a form prints a mobile number as
     138 1234 5678 or 138-1234-5678 and a landline as 0571-87654321 or (0571)87654321, a calling system may keep China's
@@ -581,7 +595,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            datetime_items: frozenset[str] = frozenset(),
            ethnicity_items: frozenset[str] = frozenset(),
            phone_items: frozenset[str] = frozenset(),
-           sex_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           sex_items: frozenset[str] = frozenset(),
+           entity_status_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None), or NO_VALUE when
     the record holds no value for the item (a NULL or blank column, which leaves a provider as no value at all).
 
@@ -598,7 +613,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     ``datetime_items`` (日期时间型) the same moment written otherwise, and those in ``ethnicity_items`` (民族) the
     record's group with or without its 族 (汉 as the 居民身份证 prints it, for 汉族) or by its GB/T 3304 number (01),
     and those in ``phone_items`` (masked by the phone rule) the same telephone number grouped otherwise, and those in
-    ``sex_items`` (性别) the sex by its GB/T 2261.1 number (1 for 男).
+    ``sex_items`` (性别) the sex by its GB/T 2261.1 number (1 for 男), and those in ``entity_status_items`` (登记状态)
+    the status in 企业信用信息公示系统's words (在营 for 存续).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -613,5 +629,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in ethnicity_items and same_ethnicity(claimed, actual))
             or (item in phone_items and same_phone(claimed, actual))
             or (item in sex_items and same_sex(claimed, actual))
+            or (item in entity_status_items and same_entity_status(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

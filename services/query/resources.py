@@ -34,6 +34,8 @@ UNIT_IN_NAME = re.compile(r"[(（]\s*([^()（）\s]{1,8})\s*[)）]\s*$")
 ETHNICITY_NAME = "民族"
 #: The catalog name of a person's sex (GB/T 2261.1's 性别).
 SEX_NAME = "性别"
+#: The catalog name of a market entity's registration status (企业信用信息公示系统's 登记状态).
+ENTITY_STATUS_NAME = "登记状态"
 
 #: The mask rule of a telephone number (services.runtime.masking.DEFAULT_RULES): the catalog's mark of a phone item.
 PHONE_RULE = "phone"
@@ -86,6 +88,9 @@ class Resource:
     ethnicity_items: frozenset[str] = frozenset()
     #: Items the catalog names 性别: verified by GB/T 2261.1's number too (1 for 男, 2 for 女).
     sex_items: frozenset[str] = frozenset()
+    #: Items the catalog names 登记状态: verified in 企业信用信息公示系统's words too (在营 is the record's 存续,
+    #: projection.same_entity_status).
+    entity_status_items: frozenset[str] = frozenset()
     #: Items the catalog masks by the phone rule (联系电话, 手机号码), or names a telephone number (电话, 手机 or
     #: 传真 in the name, an unmasked 办公电话): verified as the digits of the number, however
     #: grouped (138 1234 5678, 0571-87654321) and with or without China's +86 (projection.same_phone).
@@ -135,6 +140,7 @@ class Resource:
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
             ethnicity_items=_named(entry, ETHNICITY_NAME),
             sex_items=_named(entry, SEX_NAME),
+            entity_status_items=_named(entry, ENTITY_STATUS_NAME),
             phone_items=frozenset(item.machine_name for item in entry.items if item.mask_rule == PHONE_RULE
                                   or PHONE_NAME.search(unicodedata.normalize("NFKC", item.name))),
             key_item=entry.key_item,

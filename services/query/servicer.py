@@ -724,7 +724,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
                                      resource.citizen_id_items, resource.logical_items, resource.datetime_items,
-                                     resource.ethnicity_items, resource.phone_items, resource.sex_items)
+                                     resource.ethnicity_items, resource.phone_items, resource.sex_items,
+                                     resource.entity_status_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
         return query_pb2.VerifyResponse(outcomes=outcomes,
                                         provenance=await self._provenance(deps, resource, key, record))

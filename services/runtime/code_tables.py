@@ -19,6 +19,15 @@ ETHNICITIES = (
     "独龙族", "鄂伦春族", "赫哲族", "门巴族", "珞巴族", "基诺族",
 )
 
+#: 企业信用信息公示系统's words for a market entity's 登记状态, each as the status of the foundation's table it is
+#: (services.foundation.datasets.ENTITY_STATUSES): it prints 存续 as 存续（在营、开业、在册）, whose three words older
+#: registers and licences use, and a revoked licence as 吊销，未注销 or, once the entity is struck off, 吊销，已注销.
+#: Written as query's Verify compares them (NFKC, without blanks).
+ENTITY_STATUS_WORDS = {
+    "在营": "存续", "开业": "存续", "在册": "存续", "存续(在营、开业、在册)": "存续",
+    "吊销,未注销": "吊销", "吊销未注销": "吊销", "吊销,已注销": "注销", "吊销已注销": "注销",
+}
+
 
 def numbered(value: str, table: tuple[str, ...]) -> str:
     """The value of ``table`` that ``value`` numbers (1 or 01 for its first), else ``value`` itself."""

@@ -1147,6 +1147,18 @@ async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
 
 
+async def test_verification_of_a_registration_status_in_the_publicity_systems_words_is_a_match(mesh: Mesh) -> None:
+    """企业信用信息公示系统 prints 存续 as 存续（在营、开业、在册）, and older licences say 在营: a desk copying either
+    was told 不一致 of the record's 存续. Each is now 一致; another status (吊销，未注销, 注销) is still 不一致."""
+    key = next(iter(mesh.entities))
+    assert mesh.entities[key]["status"] == "存续"
+    outcomes = [dict((await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, claims={"status": claimed}, purpose=CHECK),
+        metadata=mesh.md(mesh.other), timeout=10)).outcomes)["status"]
+        for claimed in ("存续（在营、开业、在册）", "在营", "开业", " 存续 ", "吊销，未注销", "注销", "在业")]
+    assert outcomes == [query_pb2.VERIFY_OUTCOME_MATCH] * 4 + [query_pb2.VERIFY_OUTCOME_MISMATCH] * 3
+
+
 async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(mesh: Mesh) -> None:
     """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or written with its year
     last (05/09/2015), or a 注册资本 in words is INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped

@@ -166,6 +166,23 @@ def test_verify_reads_a_sex_by_its_name_in_gb_t_2261_1() -> None:
     assert verify({"house": "男性"}, {"house": "男"}, sex_items=sexes) == {"house": MISMATCH}
 
 
+def test_verify_reads_a_registration_status_in_the_publicity_systems_words() -> None:
+    """企业信用信息公示系统's 存续（在营、开业、在册） and the words in its brackets are the record's 存续, its
+    吊销，未注销 the record's 吊销 and 吊销，已注销 its 注销, brackets and commas typed in either width; a status of
+    another meaning, or an item not named 登记状态, still disagrees."""
+    statuses = frozenset({"status"})
+    for claimed, actual in (("存续（在营、开业、在册）", "存续"), ("存续(在营、开业、在册)", "存续"), ("在营", "存续"),
+                            ("开业", "存续"), ("在册", "存续"), ("吊销，未注销", "吊销"), ("吊销,未注销", "吊销"),
+                            ("吊销，已注销", "注销"), ("存续", "存续（在营、开业、在册）"), ("在 营", "存续")):
+        assert verify({"status": claimed}, {"status": actual}, entity_status_items=statuses) == {
+            "status": MATCH}, (claimed, actual)
+    for claimed, actual in (("吊销，未注销", "注销"), ("吊销，已注销", "吊销"), ("在营", "吊销"), ("在业", "存续"),
+                            ("存续（在营）", "存续"), ("注销", "存续")):
+        assert verify({"status": claimed}, {"status": actual}, entity_status_items=statuses) == {
+            "status": MISMATCH}, (claimed, actual)
+    assert verify({"house": "在营"}, {"house": "存续"}, entity_status_items=statuses) == {"house": MISMATCH}
+
+
 def test_verify_of_a_phone_number_reads_its_digits_however_grouped() -> None:
     """An item masked by the phone rule: 138 1234 5678, 138-1234-5678, +86/0086 before a mobile number, a landline's
     (0571) or 0571- and full-width digits are the record's number; another number, text around it (转 8001), or
