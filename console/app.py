@@ -45,7 +45,7 @@ from services.runtime.identifiers import mask_citizen_ids, mask_mobile_numbers
 from services.runtime.masking import Masker
 from services.runtime.tasks import cancel
 from services.runtime.workdays import CHINA, is_working_day, last_day_in_force, term_end_text
-from services.supervision.evaluation import weights_total
+from services.supervision.evaluation import weight_text, weights_total
 
 HERE = Path(__file__).parent
 #: Scripts, styles, images, forms and connections: the console's own origin only; never framed.
@@ -137,7 +137,8 @@ class Console:
                                       actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
                                       source=source, provider_answers=provider_answers, access_result=access_result,
                                       declared_purpose=declared_purpose, admin_result=admin_result,
-                                      usage_total=usage_total, weights_total=weights_total)
+                                      usage_total=usage_total, weights_total=weights_total,
+                                      weight_text=weight_text)
 
     # -- responses ---------------------------------------------------------------------------------------------
 

@@ -78,6 +78,13 @@ def mean_score(scores: Sequence[float]) -> float:
     return held(sum(scores) / len(scores), any(s < 100 for s in scores), any(s > 0 for s in scores))
 
 
+def weight_text(weight: float) -> str:
+    """A weight (or their total) as the 管理员 set it, to the six decimals weights_total reads: ``%g`` kept six
+    significant digits, so weights of 33.333333 showed as 33.3333, and three of them, adding up to 99.999999, as
+    权重合计为100，不为100."""
+    return f"{round(weight, 6):.6f}".rstrip("0").rstrip(".")
+
+
 def weights_total(weights: Iterable[float]) -> float:
     """The weights added up as the 管理员 reads them, to six decimals: weights of one decimal that make 100
     (21.6, 6.9, 28.4, 27.0, 0.9, 15.2) added up in binary to 100.00000000000001, and the reports said

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table, percent_number
-from services.supervision.evaluation import evaluate, mean_score, weights_total
+from services.supervision.evaluation import evaluate, mean_score, weight_text, weights_total
 from services.supervision.months import CST, Month
 from services.supervision.snapshot import STOCKS, Figures
 from services.supervision.violations import Violation
@@ -318,7 +318,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         as_of = f"（{max(monthly).month}月）" if monthly else ""
         doc.add(Heading("（附）年度评价指标"), Table(("指标", "完成", "应完成", "比率", "权重"), tuple(
             (INDICATORS.get(i.name, i.name) + (as_of if i.name == "freshness" else ""), str(i.numerator),
-             str(i.denominator), _percent(i.numerator, i.denominator), f"{i.weight:g}")
+             str(i.denominator), _percent(i.numerator, i.denominator), weight_text(i.weight))
             for i in year_eval.indicators),
             caption=f"年度综合评分：{year_eval.score:.2f}（按全年累计的指标计算，不是各月评分的平均值；“—”为无应办事项，"
                     f"不扣分；权重为{weighted.month}月适用的权重）"))
@@ -355,7 +355,7 @@ def _span(months: list[Month]) -> str:
 
 
 def _weights_text(weights: Mapping[str, float]) -> str:
-    return "、".join(f"{label}{weights.get(name, 0.0):g}" for name, label in INDICATORS.items())
+    return "、".join(f"{label}{weight_text(weights.get(name, 0.0))}" for name, label in INDICATORS.items())
 
 
 def _share_types(figures: Figures) -> dict[str, int]:

@@ -452,6 +452,19 @@ def test_the_supervision_page_says_which_weights_the_month_was_scored_under() ->
         year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
         indicator_names=INDICATORS)
     assert "权重合计" not in page
+    # Weights of six decimals were shown to six digits (%g): 33.333333 as 33.3333, and their total, 99.999999, as
+    # 权重合计为100，不为100.
+    del evaluation.indicators[:]
+    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
+        INDICATORS, (33.333333, 33.333333, 33.333333, 0, 0, 0), strict=True))
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=INDICATORS)
+    said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
+    assert said is not None
+    assert f"{names[0]} 33.333333、{names[1]} 33.333333、{names[2]} 33.333333、{names[3]} 0、" in said.group(1)
+    assert "权重合计为99.999999，不为100" in said.group(1)
 
 
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:

@@ -622,3 +622,9 @@ def test_weights_that_do_not_add_up_to_100_are_said_to_be_scaled() -> None:
         for department in (code, None):
             note = next(p for p in _paragraphs(yearly_report(2026, department, data).blocks) if "评价权重" in p)
             assert ("权重合计不为100：评分为各指标比率按权重的加权平均，折算为百分制" in note) is said, note
+    # Weights of six decimals were printed to six digits (%g): 33.333333 as 33.3333.
+    thirds = dict(zip(WEIGHTS, (33.333333, 33.333333, 33.333333, 0.0, 0.0, 0.0), strict=True))
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, defaultdict(lambda: thirds),
+                       GENERATED)
+    note = next(p for p in _paragraphs(yearly_report(2026, code, data).blocks) if "评价权重" in p)
+    assert note.count("33.333333") == 3 and "33.3333、" not in note, note
