@@ -389,7 +389,10 @@ def _ranked_who(data: ReportInput, code: str) -> str:
     retirement = data.retired.get(code)
     if retirement is None or not data.months or retirement.time >= data.months[-1].end:
         return who
-    return f"{who}，{_retirement_text(data, retirement)}，评分为撤销前各月的平均"
+    # The month it was retired in was evaluated when its snapshot holds the department (it served part of it): the
+    # note said 撤销前各月 of a mean that counted that month too.
+    months = "撤销当月及以前各月" if code in data.snapshots.get(Month.of(retirement.time), {}) else "撤销前各月"
+    return f"{who}，{_retirement_text(data, retirement)}，评分为{months}的平均"
 
 
 def _violation_table(violations: list[Violation], data: ReportInput) -> Table | Paragraph:

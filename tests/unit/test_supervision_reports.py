@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
@@ -335,10 +336,15 @@ def test_the_months_after_a_departments_retirement_say_it_was_retired_not_that_i
                         retired={code: Retirement(dt.datetime(2026, 10, 31, 23, tzinfo=CST))})
     assert "该部门已于2026年10月31日撤销，以下月份无该部门数据，未计入本报告：11月。" in \
         _paragraphs(yearly_report(2026, code, alone).blocks)
-    # The platform's ranking says it too: its score is the mean of the months before its retirement.
+    # The platform's ranking says it too: its score is the mean of the months until its retirement, October's
+    # included (it said 撤销前各月 of it); retired as November began, October is a month before it.
     ranking = {row[0] for row in _table_after(yearly_report(2026, None, data).blocks, "五、部门评价").rows}
     assert ranking == {"市档案局（11110100MB00000506），已于2026年10月15日撤销（职责并入市民政局"
-                       "（11110100MB0000007N）），评分为撤销前各月的平均", "市民政局（11110100MB0000007N）"}
+                       "（11110100MB0000007N）），评分为撤销当月及以前各月的平均", "市民政局（11110100MB0000007N）"}
+    at_november = replace(data, retired={code: Retirement(november.start, heir)})
+    ranking = {row[0] for row in _table_after(yearly_report(2026, None, at_november).blocks, "五、部门评价").rows}
+    assert "市档案局（11110100MB00000506），已于2026年11月1日撤销（职责并入市民政局（11110100MB0000007N）），" \
+        "评分为撤销前各月的平均" in ranking
 
 
 def test_a_year_without_a_counted_month_has_no_figures_and_no_score() -> None:
