@@ -21,7 +21,7 @@ from frontproc.tls import RenewingCertificate
 from govshare.catalog.v1 import catalog_pb2 as cat
 from services.connection import public_url
 from services.runtime import telemetry
-from services.runtime.errors import dependency_failure
+from services.runtime.errors import dependency_failure, describe_outage
 from services.runtime.server import start_server
 from services.runtime.tls_renewal import TlsFiles
 
@@ -98,8 +98,7 @@ def _why(error: BaseException) -> str:
     if isinstance(error, FileNotFoundError):
         # A socket URL (host=/run/postgresql): "FileNotFoundError: [Errno 2] No such file or directory" read as a
         # file of the configuration missing.
-        return ("no PostgreSQL socket there: the URL's host=<directory> and port name a server's socket "
-                "(.s.PGSQL.<port>), and none is in it (is the server started, the directory and port right?)")
+        return describe_outage("postgresql", error)
     text = " ".join(str(error).split())[:200]
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

@@ -324,6 +324,21 @@ def dependency_failure(error: BaseException) -> tuple[str, BaseException] | None
     return None
 
 
+#: What a missing Unix socket of PostgreSQL means: asyncpg raises it as a bare FileNotFoundError ("[Errno 2] No
+#: such file or directory", no file named), which reads as a file of the service's own configuration missing.
+#: (redis-py says it in a ConnectionError of its own, naming the socket.)
+_NO_POSTGRES_SOCKET = ("no PostgreSQL socket there: the URL's host=<directory> and port name a server's socket "
+                       "(.s.PGSQL.<port>), and none is in it (is the server started, the directory and port right?)")
+
+
+def describe_outage(dependency: str, cause: BaseException) -> str:
+    """One line naming why ``dependency`` (as dependency_failure names it) could not be reached: describe's, but a
+    PostgreSQL socket that is not there said as such."""
+    if isinstance(cause, FileNotFoundError) and dependency == "postgresql":
+        return _NO_POSTGRES_SOCKET
+    return describe(cause)
+
+
 def statement_over_budget(error: BaseException) -> ServiceError | None:
     """FAILED_PRECONDITION when ``error`` is (or was raised from) a statement cancelled by its budget.
 

@@ -50,6 +50,7 @@ from services.runtime.errors import (
     dependency_failure,
     dependency_unavailable,
     describe,
+    describe_outage,
     give_up_as_hung,
     internal_status,
     invalid_argument,
@@ -342,7 +343,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             down = dependency_failure(error)
             if down is not None:
                 dependency, cause = down
-                log.warning("%s: %s unavailable (%s)", method, dependency, describe(cause))
+                log.warning("%s: %s unavailable (%s)", method, dependency, describe_outage(dependency, cause))
                 error = dependency_unavailable(dependency)
         if isinstance(error, ServiceError):
             if error.code == grpc.StatusCode.UNAVAILABLE:

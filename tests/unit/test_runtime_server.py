@@ -323,6 +323,9 @@ class _Dependent(_Servicer):
 
         if request.code == "postgresql":
             await asyncpg.connect(f"postgresql://u@127.0.0.1:{self._port}/db", timeout=5)
+        if request.code == "socket":
+            # A database reached through its Unix socket (host=/run/postgresql), not there: the server stopped.
+            await asyncpg.connect(f"postgresql://u@/db?host=/nonexistent-{self._port}&port=5432", timeout=5)
         if request.code == "redis":
             async with aioredis.from_url(f"redis://127.0.0.1:{self._port}") as client:
                 await client.get("x")
@@ -356,7 +359,7 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
     async with _serving(settings, _Dependent(free_port())) as running, \
             grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        for dependency in ("postgresql", "redis", "cleanup", "terminated"):
+        for dependency in ("postgresql", "socket", "redis", "cleanup", "terminated"):
             named = "redis" if dependency == "redis" else "postgresql"
             before = _unavailable_count("DEPENDENCY_UNAVAILABLE", named)
             caplog.clear()
@@ -372,6 +375,12 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
             assert "127.0.0.1" not in down.value.details()
             [record] = [r for r in caplog.records if r.name == "services.runtime.server"]
             assert record.levelname == "WARNING" and record.exc_info is None
+            # A socket not there was logged "FileNotFoundError: [Errno 2] No such file or directory": a file of the
+            # service's own missing, to the operator reading it.
+            assert ("FileNotFoundError" in record.getMessage()) is False, record.getMessage()
+            if dependency == "socket":
+                assert "postgresql unavailable (no PostgreSQL socket there: the URL's host=<directory> and port name " \
+                       "a server's socket (.s.PGSQL.<port>), and none is in it" in record.getMessage()
         # A service's own UNAVAILABLE is counted by its reason (the audit trail cannot be written, here).
         before = _unavailable_count("AUDIT_UNAVAILABLE", "")
         with pytest.raises(grpc.aio.AioRpcError):
