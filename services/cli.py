@@ -596,6 +596,19 @@ def _data_dir_argument(value: str) -> str:
     return value.strip()
 
 
+def _path_argument(value: str) -> str:
+    """A file or directory named on the command line, refused empty: `--out "$FILE"` with FILE unset wrote a report's
+    files among the current directory's, and other commands failed on "" only after connecting to the platform, with
+    an error about a path nobody typed."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty: give a file or directory")
+    return value
+
+
+def _path_of_argument(value: str) -> Path:
+    return Path(_path_argument(value))
+
+
 def _supervise(args: argparse.Namespace) -> None:
     from services.supervision.schedule import main
 
@@ -744,7 +757,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     render_edge = commands.add_parser("render-edge", help="print the edge's Envoy configuration for GOVSHARE_*")
-    render_edge.add_argument("--out", metavar="DIR", help="write envoy.json (and descriptors.pb) into DIR "
+    render_edge.add_argument("--out", metavar="DIR", type=_path_argument,
+                             help="write envoy.json (and descriptors.pb) into DIR "
                              "instead of printing (the chart's init container)")
     render_edge.set_defaults(func=_render_edge)
 
@@ -791,7 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="replace the platform's database with the one in FILE "
                                                   "(`govshare up` stopped)")
     _add_data_dir(restore)
-    restore.add_argument("file", help="a file `govshare backup` wrote")
+    restore.add_argument("file", type=_path_argument, help="a file `govshare backup` wrote")
     restore.set_defaults(func=_restore)
 
     supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
@@ -808,26 +822,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--department", default="",
                         help="department code (yearly: omit for the whole platform; monthly: the provider)")
     report.add_argument("--format", default="html,pdf", help="html, pdf, csv, comma-separated (default html,pdf)")
-    report.add_argument("--out", default="reports",
+    report.add_argument("--out", default="reports", type=_path_argument,
                         help="directory to write the files to, made if missing (default reports)")
     _add_credential_flags(report, "authority")
     report.set_defaults(func=_report)
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
-    export.add_argument("--out", required=True, help="the bundle file to write (.tar.gz; put in place only once "
+    export.add_argument("--out", required=True, type=_path_argument,
+                        help="the bundle file to write (.tar.gz; put in place only once "
                                                      "whole), such as govshare-bundle.tar.gz")
     _add_data_dir(export)
     export.set_defaults(func=_export_bundle)
 
     import_ = commands.add_parser("import-bundle", help="intranet: verify and import a bundle")
-    import_.add_argument("--in", required=True, help="a bundle export-bundle wrote, signed by a key of "
+    import_.add_argument("--in", required=True, type=_path_argument,
+                         help="a bundle export-bundle wrote, signed by a key of "
                                                      "GOVSHARE_BUNDLE_TRUSTED_KEYS")
     _add_data_dir(import_)
     import_.set_defaults(func=_import_bundle)
 
     export_checkpoints = commands.add_parser(
         "export-checkpoints", help="authority: write the signed audit checkpoints to a file (JSON Lines)")
-    export_checkpoints.add_argument("--out", required=True, help="the file to write (JSON Lines; put in place only "
+    export_checkpoints.add_argument("--out", required=True, type=_path_argument,
+                                    help="the file to write (JSON Lines; put in place only "
                                     "once whole), and FILE.pub.pem beside it: the public key the platform gave")
     _add_log_flag(export_checkpoints)
     _add_credential_flags(export_checkpoints, "authority")
@@ -835,14 +852,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_checkpoints = commands.add_parser(
         "verify-checkpoints", help="offline: check an export file's signatures with the audit public key")
-    verify_checkpoints.add_argument("file", help="a file govshare export-checkpoints wrote (JSON Lines)")
-    verify_checkpoints.add_argument("--public-key", action="append", required=True,
+    verify_checkpoints.add_argument("file", type=_path_argument,
+                                    help="a file govshare export-checkpoints wrote (JSON Lines)")
+    verify_checkpoints.add_argument("--public-key", action="append", required=True, type=_path_argument,
                                     help="PEM file of a trusted audit public key (repeat for retired keys)")
     _add_log_flag(verify_checkpoints)
     verify_checkpoints.set_defaults(func=_verify_checkpoints)
 
     frontproc = commands.add_parser("frontproc", help="run a department's 前置机 (docs/frontproc.md)")
-    frontproc.add_argument("--config", required=True, help="the 前置机's configuration file (YAML)")
+    frontproc.add_argument("--config", required=True, type=_path_argument,
+                           help="the 前置机's configuration file (YAML)")
     frontproc.add_argument("--check", action="store_true", help="check the configuration and its SQL, then exit")
     frontproc.add_argument("--entry", action="append", default=[], metavar="ENTRY.json",
                            help="with --check: a catalog entry of a resource, checked against the configuration "
@@ -850,7 +869,8 @@ def build_parser() -> argparse.ArgumentParser:
     frontproc.set_defaults(func=_frontproc)
 
     notify = commands.add_parser("notify-changes", help="a department tells the platform its records changed")
-    notify.add_argument("--config", required=True, help="the 前置机's configuration file (platform.edge, "
+    notify.add_argument("--config", required=True, type=_path_argument,
+                        help="the 前置机's configuration file (platform.edge, "
                                                         "system_id and secret)")
     notify.add_argument("--resource", required=True, help="the catalog resource code whose records changed")
     notify.add_argument("--key", action="append", default=[], help="a changed key (repeat); none: every record")
@@ -859,11 +879,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load-records", help="a source department loads a CSV file of a foundation "
                                                     "dataset's records (UTF-8 or GBK)")
     load.add_argument("dataset", help="population, legal_entity, region, place or licence")
-    load.add_argument("file", type=Path, help="CSV: a first line naming the items of each column, a record a line")
+    load.add_argument("file", type=_path_of_argument,
+                      help="CSV: a first line naming the items of each column, a record a line")
     load.add_argument("--encoding", default="auto", help="auto (default: UTF-8, else GB18030/GBK), utf-8 or "
                                                          "gb18030 (gbk and gb2312 are read as gb18030)")
     load.add_argument("--source", default="", help="the loading department's code (default: the system's)")
-    load.add_argument("--rejected", type=Path, default=None, metavar="FILE",
+    load.add_argument("--rejected", type=_path_of_argument, default=None, metavar="FILE",
                       help="write every rejected record here, with its line and reasons, to correct and load again")
     load.add_argument("--start-line", type=_count(1), default=1, metavar="N",
                       help="skip the records before line N (to go on after a load that stopped; default 1)")
@@ -872,18 +893,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit-entry", help="a department drafts and submits the catalog entry of its "
                                                       "前置机's resource")
-    submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
-    submit.add_argument("--entry", required=True, help="the entry, a JSON file (govshare.catalog.v1.Entry)")
+    submit.add_argument("--config", required=True, type=_path_argument,
+                        help="the 前置机's configuration file (platform credentials)")
+    submit.add_argument("--entry", required=True, type=_path_argument,
+                        help="the entry, a JSON file (govshare.catalog.v1.Entry)")
     submit.set_defaults(func=_submit_entry)
     audit = commands.add_parser("audit", help="the access log: archived months, full verifications; the "
                                               "administrative log's chain")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify_archive = audit_commands.add_parser(
         "verify-archive", help="offline: check an archived month's signature, digest and chains")
-    verify_archive.add_argument("file", nargs="+", help="archived months, access_log_YYYYMM.jsonl "
+    verify_archive.add_argument("file", nargs="+", type=_path_argument, help="archived months, access_log_YYYYMM.jsonl "
                                                         "(GOVSHARE_AUDIT_ARCHIVE_DIR); several are also checked to "
                                                         "follow one another")
-    verify_archive.add_argument("--public-key", action="append", required=True,
+    verify_archive.add_argument("--public-key", action="append", required=True, type=_path_argument,
                                 help="PEM file of a trusted audit public key (repeat for retired keys)")
     verify_archive.set_defaults(func=_verify_archive)
     verify_trail = audit_commands.add_parser(

@@ -37,6 +37,33 @@ def test_numbers_that_could_not_work_are_refused_with_the_option_named(
     assert f"argument {arguments[-2]}" in error and says in error, error
 
 
+@pytest.mark.parametrize("arguments", [
+    ["report", "yearly", "--year", "2026", "--out", ""],
+    ["export-checkpoints", "--out", " "],
+    ["export-bundle", "--out", ""],
+    ["import-bundle", "--in", ""],
+    ["restore", ""],
+    ["render-edge", "--out", ""],
+    ["verify-checkpoints", "c.jsonl", "--public-key", ""],
+    ["frontproc", "--config", ""],
+    ["notify-changes", "--resource", "r", "--config", ""],
+    ["load-records", "population", ""],
+    ["load-records", "population", "p.csv", "--rejected", ""],
+    ["submit-entry", "--config", "c.yaml", "--entry", ""],
+    ["audit", "verify-archive", "access_log_202611.jsonl", "--public-key", ""],
+])
+def test_an_empty_file_or_directory_is_refused_before_anything_starts(
+        arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out "$DIR"` with DIR unset wrote a yearly report's files among the current directory's; the other
+    commands failed on "" only after reaching the platform (or wrote nothing, saying so of a path nobody typed)."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    error = capsys.readouterr().err
+    assert "empty: give a file or directory" in error and (
+        f"argument {arguments[-2]}" in error if arguments[-2].startswith("--") else "argument " in error), error
+
+
 def test_a_nice_level_without_the_processes_it_applies_to_is_refused_before_anything_starts(
         tmp_path: Path) -> None:
     """``up --heavy-read-nice 10`` without ``--heavy-read-processes`` started the platform with every process at
