@@ -582,6 +582,30 @@ def _method_under_a_prefix() -> dict[str, object]:
     return route
 
 
+#: What a gRPC or gRPC-Web call sent to a REST URL is told: the URL takes JSON, a gRPC call the method's path.
+GRPC_CALL_TO_A_REST_URL = (
+    "a gRPC or gRPC-Web call sent to a REST URL: a REST URL (/v1/...) takes a JSON body, content-type "
+    "application/json, as /openapi.yaml gives it; a gRPC or gRPC-Web call goes to its method's path from the root, "
+    "/package.Service/Method (/govshare.query.v1.QueryService/Query), with content-type application/grpc or "
+    "application/grpc-web+proto")
+
+
+def _grpc_call_to_a_rest_url() -> dict[str, object]:
+    """A call with a gRPC or gRPC-Web content type sent to a REST URL (``POST /v1/resources/…:query`` with
+    ``application/grpc-web+proto``: a client mixing the two, or the REST URL pasted into a gRPC-Web client's
+    method) is UNIMPLEMENTED, saying which of the two to change.
+
+    The transcoder passes a gRPC call through untouched, so it met the REST route by its path: a POST came back
+    "Method not found!" (the companion's gRPC library, naming nothing), a GET "a gRPC call is an HTTP POST" (it was
+    not the verb), and a body under five bytes "the request holds no message" (it was not the body). Listed first;
+    a method's path under /v1/ (a gRPC-Web client given the REST base URL) is :func:`_method_under_a_prefix`'s."""
+    route = _grpc_refusal([{"name": ":path", "string_match": {"safe_regex": {"regex": _PREFIXED_METHOD_PATH}},
+                            "invert_match": True}],
+                          grpc.StatusCode.UNIMPLEMENTED, GRPC_CALL_TO_A_REST_URL)
+    route["match"]["prefix"] = "/v1/"  # type: ignore[index]
+    return route
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -776,7 +800,8 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_not_posted(),
+    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_to_a_rest_url(),
+                                       _grpc_call_not_posted(),
                                        _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]

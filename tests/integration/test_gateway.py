@@ -662,6 +662,30 @@ async def test_a_grpc_call_whose_method_path_has_a_prefix_is_told_to_drop_it(
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED and UNDER_A_PREFIX not in error.details()
 
 
+REST_URL_CALLED_AS_GRPC = "a gRPC or gRPC-Web call sent to a REST URL: a REST URL (/v1/...) takes a JSON body"
+
+
+async def test_a_grpc_or_grpc_web_call_to_a_rest_url_is_told_what_each_takes(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge) -> None:
+    """A client mixing REST and gRPC-Web (the REST URL with a gRPC-Web content type, or the REST URL given a
+    gRPC-Web client as the method) was told "Method not found!" for a POST, "a gRPC call is an HTTP POST" for a
+    GET and "the request holds no message" for an empty body: none said the URL and the content type do not go
+    together. Each is UNIMPLEMENTED saying what a REST URL takes and where a gRPC call goes."""
+    url = "/v1/resources/101001%2F000001:query"
+    token = dict(bearer(keys, caller()))
+    for verb, body in (("POST", b"\0\0\0\0\0"), ("POST", b""), ("GET", b"")):
+        status, headers = await asyncio.to_thread(_grpc_web, edge, verb, url, body, token)
+        assert (status, headers.get("grpc-status")) == (200, "12"), (verb, body, headers)
+        assert headers["grpc-message"].startswith(REST_URL_CALLED_AS_GRPC), (verb, body, headers)
+    error = await failure(channel.unary_unary(url)(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED and error.details().startswith(REST_URL_CALLED_AS_GRPC)
+    # The REST call itself, and a method's path under /v1 (UNDER_A_PREFIX's), are answered as before.
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001", b"", token)
+    assert status == 200, content
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", f"/v1{GET_ENTRY}", b"\0\0\0\0\0", token)
+    assert headers["grpc-message"].startswith(UNDER_A_PREFIX), headers
+
+
 async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
