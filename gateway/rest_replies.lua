@@ -176,12 +176,23 @@ local function object_expected(field, names)
       .. "(/openapi.yaml gives them)"
 end
 
+-- A field path as the transcoder writes it, by proto names ("records[1].as_of_time"), as the JSON names it and
+-- /openapi.yaml shows it ("records[1].asOfTime"): the edge's own checks name a body's field as written, and a REST
+-- caller read one refusal naming change_time and the next changeTime, of the same body.
+local function json_path(path)
+  if path:find('"', 1, true) then
+    return path
+  end
+  return (path:gsub("_(%w)", string.upper))
+end
+
 -- "<field>: invalid value <the caller's value> for type <type>", without the value.
 local function type_error(text, names)
   local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
   if field == nil then
     return nil
   end
+  field = json_path(field)
   if field == "" and value:match("^Starting an object on a scalar field") then
     return type_name .. ": an object where a single value goes"
   end

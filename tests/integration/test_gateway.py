@@ -1832,7 +1832,7 @@ SECRET = "s3cret-342322194911060454"
     (f'{{"systemId": "sys-1", "secret": "{SECRET}"',
      "the body is not valid JSON: Unexpected end of string. Expected , or } after key:value pair (the edge does not "
      "repeat the body's text); send the body as RFC 8259 JSON in UTF-8"),
-    (f'{{"systemId": {SECRET.split("-")[1]}}}', "system_id: not a JSON string (the edge does not repeat the value)"),
+    (f'{{"systemId": {SECRET.split("-")[1]}}}', "systemId: not a JSON string (the edge does not repeat the value)"),
     (f'{{"systemId": {{"id": "{SECRET}"}}}}',
      "systemId: an object where a single value goes: send the field's one value (/openapi.yaml gives each field's "
      "type)"),
@@ -2251,12 +2251,12 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=342322194911060454x",
                                              dict(bearer(keys, caller())))
-    assert (status, answer["message"]) == (400, "page_size: not a 32-bit integer (the edge does not repeat the value)")
-    assert answer["details"][1]["fieldViolations"][0]["field"] == "page_size", answer  # type: ignore[index]
+    assert (status, answer["message"]) == (400, "pageSize: not a 32-bit integer (the edge does not repeat the value)")
+    assert answer["details"][1]["fieldViolations"][0]["field"] == "pageSize", answer  # type: ignore[index]
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/adminEvents?startTime=2026-01-01T08:00:00+08:00",
                                              dict(bearer(keys, caller())))
     assert status == 400 and answer["message"] == (
-        "start_time: not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
+        "startTime: not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
         "space) (the edge does not repeat the value)"), answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?filter.category=342322194911060454",
                                              dict(bearer(keys, caller())))
@@ -2269,6 +2269,22 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
                                                                   "content-type": "application/json"})
     assert status == 400 and json.loads(content)["message"].startswith(
         "purpose.type: not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "), content
+
+
+async def test_a_type_error_the_transcoder_finds_names_the_field_as_json_does(edge: Edge, keys: PlatformKeys) -> None:
+    """The edge's own checks name a body's field as written (changeTime, asOfTime), the transcoder's type errors
+    named it by its proto name (change_time, records[0].as_of_time): a REST caller read two spellings of one
+    body's fields. Both now name it as /openapi.yaml does, in the message and the BadRequest."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    time_words = ("not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
+                  "space) (the edge does not repeat the value)")
+    for url, body, field, words in (
+            ("/v1/mandateChanges", '{"description": "d", "changeTime": 342322194911060454}', "changeTime", time_words),
+            ("/v1/mandateChanges", '{"change_time": true}', "changeTime", time_words),
+            ("/v1/datasets/population/records:load", '{"records": [{"values": {}}, {"asOfTime": 5}]}',
+             "records[1].asOfTime", time_words)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, words)), (body, content)
 
 
 async def test_a_rest_object_given_one_value_is_refused_saying_how_an_object_is_written(edge: Edge,
