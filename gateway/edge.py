@@ -1086,10 +1086,29 @@ def _rest_replies_script(table: RoutingTable) -> str:
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
     prelude += _url_variables(table)
+    prelude += "local TIME_PARAMETERS = " + _lua_set(sorted(_time_parameters(table))) + "\n"
     prelude += _body_schema(table)
     enums = {name: ", ".join(values) for name, values in request_enums(table).items()}
     prelude += "local ENUM_NAMES = " + _lua_table(enums) + "\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _time_parameters(table: RoutingTable) -> set[str]:
+    """The query parameter names (both spellings, dotted) that set a google.protobuf.Timestamp of some call's
+    request (``startTime``, ``expire_before``): the script writes the ``t`` and ``z`` of their values in upper
+    case, as RFC 3339 allows either and the transcoder reads only the upper. No such name sets another type of
+    field in another call (tests/unit/test_gateway_edge.py checks it)."""
+    pool = descriptor_pool.Default()
+    names: set[str] = set()
+    for route in table:
+        request = pool.FindMethodByName(route.method[1:].replace("/", ".")).input_type
+        for path in route.single_query_fields:
+            message = request
+            for segment in path.split("."):
+                message = message.fields_by_name[segment].message_type
+            if message is not None and message.full_name == "google.protobuf.Timestamp":
+                names.update(_parameter_names(path))
+    return names
 
 
 def _url_variables(table: RoutingTable) -> str:

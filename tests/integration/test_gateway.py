@@ -51,7 +51,7 @@ from gateway.edge import BODY_CHECK_BYTES, SMALL_MESSAGE_BYTES, VERIFY_MESSAGE_B
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
-from govshare.query.v1 import query_pb2, query_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.runtime.callers import CallerVerifier, caller_verifier
 from services.runtime.errors import (
@@ -172,6 +172,24 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         ])
 
 
+    async def ReportMandateChange(self, request, context):  # type: ignore[no-untyped-def]
+        """Answers the change_time it received as due_time: the time a REST body's change_time became."""
+        self._verifier.from_context(context)
+        return catalog_pb2.ReportMandateChangeResponse(due_time=request.change_time)
+
+
+class EchoAudit(audit_pb2_grpc.AuditServiceServicer):
+    """ListAccesses answers the start_time and end_time it received, as next_page_token ("start|end")."""
+
+    def __init__(self, verifier: CallerVerifier) -> None:
+        self._verifier = verifier
+
+    async def ListAccesses(self, request, context):  # type: ignore[no-untyped-def]
+        self._verifier.from_context(context)
+        return audit_pb2.ListAccessesResponse(
+            next_page_token=f"{request.start_time.ToJsonString()}|{request.end_time.ToJsonString()}")
+
+
 class EchoQuery(query_pb2_grpc.QueryServiceServicer):
     """Export streams one row per requested item, naming the caller; FAIL_ITEM fails mid-stream, HANG_ITEM hangs."""
 
@@ -202,18 +220,20 @@ class EchoToken(token_pb2_grpc.TokenServiceServicer):
 class BackendDouble:
     name = "catalog"
     service_names = ("govshare.catalog.v1.CatalogService", "govshare.query.v1.QueryService",
-                     "govshare.authorization.v1.TokenService")
+                     "govshare.query.v1.AuditService", "govshare.authorization.v1.TokenService")
 
     def __init__(self, settings: Settings) -> None:
         verifier = caller_verifier(settings)
         self.probe = Probe()
         self._catalog = EchoCatalog(verifier, self.probe)
         self._query = EchoQuery(verifier, self.probe)
+        self._audit = EchoAudit(verifier)
         self._token = EchoToken()
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._catalog, server)
         query_pb2_grpc.add_QueryServiceServicer_to_server(self._query, server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(self._audit, server)
         token_pb2_grpc.add_TokenServiceServicer_to_server(self._token, server)
 
     async def start(self) -> None:
@@ -2285,6 +2305,25 @@ async def test_a_type_error_the_transcoder_finds_names_the_field_as_json_does(ed
              "records[1].asOfTime", time_words)):
         status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
         assert (status, json.loads(content)) == (400, _unknown_body_field(field, words)), (body, content)
+
+
+async def test_an_rfc_3339_time_with_a_lower_case_t_or_z_is_read_as_written_in_upper_case(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """RFC 3339 (5.6) allows the T and the Z of a time in lower case, and some libraries write them so; the
+    transcoder reads them only in upper case, and refused "2026-03-01t08:00:00z" as not an RFC 3339 time, in a body
+    as in a query string. The edge writes them in upper case before it transcodes: the service receives the time."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    status, answer = await asyncio.to_thread(
+        _rest_body, edge, "/v1/accesses?startTime=2026-03-01t08:00:00z&end_time=2026-03-02t08:00:00.5%2B08:00", token)
+    assert (status, answer.get("nextPageToken")) == (200, "2026-03-01T08:00:00Z|2026-03-02T00:00:00.500Z"), answer
+    for body in ('{"description": "t z", "changeTime": "2026-03-01t08:00:00z"}',
+                 '{"change_time": "2026-03-01t16:00:00+08:00", "description": "z"}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/mandateChanges", body.encode(),
+                                                     token)
+        assert (status, json.loads(content).get("dueTime")) == (200, "2026-03-01T08:00:00Z"), (body, content)
+    # What is not a time is refused as before, named.
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/accesses?startTime=2026-03-01x08:00:00z", token)
+    assert (status, answer["details"][1]["fieldViolations"][0]["field"]) == (400, "startTime"), answer  # type: ignore[index]
 
 
 async def test_a_rest_object_given_one_value_is_refused_saying_how_an_object_is_written(edge: Edge,
