@@ -1146,12 +1146,14 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
-    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
+    body message, the fields its URL binds, its parameters beside the body and the request field the body is, ""
+    for the whole request), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`),
+    FIELD_NAMES (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
     (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS, ENUM_NUMBERS and ENUM_VALUES
     (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
-                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
+                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)),
+                     "" if rule.body == "*" else rule.body)
                     for route in table for rule in route.http_rules if rule.body_message})
     fields = body_fields(table)
     pool = descriptor_pool.Default()
@@ -1159,8 +1161,8 @@ def _body_schema(table: RoutingTable) -> str:
              for name in fields}
     field_enums = _field_enums(fields)
     return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
-                                               f"{bound}, {parameters}}},\n"
-                                               for verb, pattern, name, bound, parameters in rules) + "}\n"
+                                               f"{bound}, {parameters}, {json.dumps(body)}}},\n"
+                                               for verb, pattern, name, bound, parameters, body in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n"

@@ -186,11 +186,17 @@ local function json_path(path)
   return (path:gsub("_(%w)", string.upper))
 end
 
--- "<field>: invalid value <the caller's value> for type <type>", without the value.
-local function type_error(text, names)
+-- "<field>: invalid value <the caller's value> for type <type>", without the value. ``body_field``: the request
+-- field a call's body is (POST /v1/applications' application), which the transcoder named before the body's own
+-- ("application.requestedExpireTime") where the edge's checks name the body's fields and /openapi.yaml gives the
+-- body's schema ("requestedExpireTime"): left out.
+local function type_error(text, names, body_field)
   local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
   if field == nil then
     return nil
+  end
+  if body_field ~= nil and field:sub(1, #body_field + 1) == body_field .. "." then
+    field = field:sub(#body_field + 2)
   end
   field = json_path(field)
   if field == "" and value:match("^Starting an object on a scalar field") then
@@ -228,13 +234,13 @@ local function unknown_parameter(text, names)
 end
 
 -- The refusal's message, and the field and what is wrong with it when the message does not start with them.
-local function parse_failure(text, names)
+local function parse_failure(text, names, body_field)
   local unnamed = text:match("^: (.*)$")
   local message, field, description = unknown_parameter(text, names)
   if message ~= nil then
     return message, field, description
   end
-  return syntax_error(text) or type_error(text, names) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
+  return syntax_error(text) or type_error(text, names, body_field) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)
@@ -299,7 +305,8 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters)))
+    replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters,
+        kept and kept.body_field)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
@@ -696,14 +703,15 @@ end
 
 -- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
 -- variables, message, and the fields the URL binds whose lowerCamelCase name is not their proto name, each with its
--- variable's place), or nil; then those fields and the URL's variables, as sent (percent-encoded).
+-- variable's place), or nil; then those fields, the URL's variables, as sent (percent-encoded), the call's fields
+-- beside its body, and the request field the body is ("" when it is the whole request).
 local function body_message(method, path)
   local bare = path:match("^[^?]*")
   for _, rule in ipairs(BODY_RULES) do
     if rule[1] == method then
       local captures = { bare:match(rule[2]) }
       if captures[1] ~= nil then
-        return rule[3], rule[4], captures, rule[5]
+        return rule[3], rule[4], captures, rule[5], rule[6]
       end
     end
   end
@@ -827,10 +835,13 @@ local function body_refusal(text, message, parameters)
 end
 
 local function check_body(handle, headers)
-  local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
+  local message, bound, captures, parameters, body_field = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
   if message == nil then
     return
+  end
+  if body_field ~= "" then
+    handle:streamInfo():dynamicMetadata():set(METADATA, "body_field", body_field)
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
   if length > tonumber(CHECK_BYTES) then
