@@ -582,6 +582,30 @@ def _method_under_a_prefix() -> dict[str, object]:
     return route
 
 
+#: What a gRPC or gRPC-Web call sent to a REST URL is told: the URL takes JSON, a gRPC call the method's path.
+GRPC_CALL_TO_A_REST_URL = (
+    "a gRPC or gRPC-Web call sent to a REST URL: a REST URL (/v1/...) takes a JSON body, content-type "
+    "application/json, as /openapi.yaml gives it; a gRPC or gRPC-Web call goes to its method's path from the root, "
+    "/package.Service/Method (/govshare.query.v1.QueryService/Query), with content-type application/grpc or "
+    "application/grpc-web+proto")
+
+
+def _grpc_call_to_a_rest_url() -> dict[str, object]:
+    """A call with a gRPC or gRPC-Web content type sent to a REST URL (``POST /v1/resources/…:query`` with
+    ``application/grpc-web+proto``: a client mixing the two, or the REST URL pasted into a gRPC-Web client's
+    method) is UNIMPLEMENTED, saying which of the two to change.
+
+    The transcoder passes a gRPC call through untouched, so it met the REST route by its path: a POST came back
+    "Method not found!" (the companion's gRPC library, naming nothing), a GET "a gRPC call is an HTTP POST" (it was
+    not the verb), and a body under five bytes "the request holds no message" (it was not the body). Listed first;
+    a method's path under /v1/ (a gRPC-Web client given the REST base URL) is :func:`_method_under_a_prefix`'s."""
+    route = _grpc_refusal([{"name": ":path", "string_match": {"safe_regex": {"regex": _PREFIXED_METHOD_PATH}},
+                            "invert_match": True}],
+                          grpc.StatusCode.UNIMPLEMENTED, GRPC_CALL_TO_A_REST_URL)
+    route["match"]["prefix"] = "/v1/"  # type: ignore[index]
+    return route
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -776,7 +800,8 @@ HOT_METHODS = ("/govshare.query.v1.QueryService/Query", "/govshare.query.v1.Quer
 
 
 def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_not_posted(),
+    routes: list[dict[str, object]] = [_preflight_not_admitted(settings), _grpc_call_to_a_rest_url(),
+                                       _grpc_call_not_posted(),
                                        _grpc_timeout_malformed(), *_zero_deadline(settings),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
@@ -1061,10 +1086,29 @@ def _rest_replies_script(table: RoutingTable) -> str:
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
     prelude += _url_variables(table)
+    prelude += "local TIME_PARAMETERS = " + _lua_set(sorted(_time_parameters(table))) + "\n"
     prelude += _body_schema(table)
     enums = {name: ", ".join(values) for name, values in request_enums(table).items()}
     prelude += "local ENUM_NAMES = " + _lua_table(enums) + "\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _time_parameters(table: RoutingTable) -> set[str]:
+    """The query parameter names (both spellings, dotted) that set a google.protobuf.Timestamp of some call's
+    request (``startTime``, ``expire_before``): the script writes the ``t`` and ``z`` of their values in upper
+    case, as RFC 3339 allows either and the transcoder reads only the upper. No such name sets another type of
+    field in another call (tests/unit/test_gateway_edge.py checks it)."""
+    pool = descriptor_pool.Default()
+    names: set[str] = set()
+    for route in table:
+        request = pool.FindMethodByName(route.method[1:].replace("/", ".")).input_type
+        for path in route.single_query_fields:
+            message = request
+            for segment in path.split("."):
+                message = message.fields_by_name[segment].message_type
+            if message is not None and message.full_name == "google.protobuf.Timestamp":
+                names.update(_parameter_names(path))
+    return names
 
 
 def _url_variables(table: RoutingTable) -> str:
@@ -1102,12 +1146,14 @@ def _lua_table_of_places(entries: Mapping[str, int]) -> str:
 
 def _body_schema(table: RoutingTable) -> str:
     """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
-    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`), FIELD_NAMES
-    (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
+    body message, the fields its URL binds, its parameters beside the body and the request field the body is, ""
+    for the whole request), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`),
+    FIELD_NAMES (its lowerCamelCase names in order, for the refusal to list), REPEATED, FIELD_SHAPES
     (:func:`_field_shapes`), EMPTY_MEANS (:func:`_empty_list_means`), FIELD_ENUMS, ENUM_NUMBERS and ENUM_VALUES
     (:func:`_field_enums`)."""
     rules = sorted({(rule.verb, _lua_url_pattern(rule.template, capture=True), rule.body_message,
-                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)))
+                     _lua_table_of_places(_camel_bound_fields(rule)), _lua_table(_parameters_beside_body(route, rule)),
+                     "" if rule.body == "*" else rule.body)
                     for route in table for rule in route.http_rules if rule.body_message})
     fields = body_fields(table)
     pool = descriptor_pool.Default()
@@ -1115,8 +1161,8 @@ def _body_schema(table: RoutingTable) -> str:
              for name in fields}
     field_enums = _field_enums(fields)
     return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}, "
-                                               f"{bound}, {parameters}}},\n"
-                                               for verb, pattern, name, bound, parameters in rules) + "}\n"
+                                               f"{bound}, {parameters}, {json.dumps(body)}}},\n"
+                                               for verb, pattern, name, bound, parameters, body in rules) + "}\n"
             + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
                                              for name, kinds in fields.items()) + "}\n"
             + "local FIELD_NAMES = " + _lua_table(names) + "\n"

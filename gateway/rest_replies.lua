@@ -176,12 +176,29 @@ local function object_expected(field, names)
       .. "(/openapi.yaml gives them)"
 end
 
--- "<field>: invalid value <the caller's value> for type <type>", without the value.
-local function type_error(text, names)
+-- A field path as the transcoder writes it, by proto names ("records[1].as_of_time"), as the JSON names it and
+-- /openapi.yaml shows it ("records[1].asOfTime"): the edge's own checks name a body's field as written, and a REST
+-- caller read one refusal naming change_time and the next changeTime, of the same body.
+local function json_path(path)
+  if path:find('"', 1, true) then
+    return path
+  end
+  return (path:gsub("_(%w)", string.upper))
+end
+
+-- "<field>: invalid value <the caller's value> for type <type>", without the value. ``body_field``: the request
+-- field a call's body is (POST /v1/applications' application), which the transcoder named before the body's own
+-- ("application.requestedExpireTime") where the edge's checks name the body's fields and /openapi.yaml gives the
+-- body's schema ("requestedExpireTime"): left out.
+local function type_error(text, names, body_field)
   local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
   if field == nil then
     return nil
   end
+  if body_field ~= nil and field:sub(1, #body_field + 1) == body_field .. "." then
+    field = field:sub(#body_field + 2)
+  end
+  field = json_path(field)
   if field == "" and value:match("^Starting an object on a scalar field") then
     return type_name .. ": an object where a single value goes"
   end
@@ -217,13 +234,13 @@ local function unknown_parameter(text, names)
 end
 
 -- The refusal's message, and the field and what is wrong with it when the message does not start with them.
-local function parse_failure(text, names)
+local function parse_failure(text, names, body_field)
   local unnamed = text:match("^: (.*)$")
   local message, field, description = unknown_parameter(text, names)
   if message ~= nil then
     return message, field, description
   end
-  return syntax_error(text) or type_error(text, names) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
+  return syntax_error(text) or type_error(text, names, body_field) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)
@@ -288,7 +305,8 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters)))
+    replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters,
+        kept and kept.body_field)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
@@ -600,12 +618,52 @@ local function walk_array(text, pos, kind, path, listed, enum)
   end
 end
 
+-- The places of the lower-case "t" and "z" of the RFC 3339 times in the body being checked (check_body), which it
+-- writes in upper case before the transcoder reads it. Shared by the worker's requests: check_body empties it,
+-- walks the body and writes the letters without yielding in between, so no other request's walk comes between.
+local time_letters = {}
+
+-- An RFC 3339 time at pos (a JSON string, given a Timestamp field): RFC 3339 (5.6) allows its "T" and "Z" in
+-- lower case ("2026-03-01t08:00:00z", as some libraries and hand-written bodies write it), and the transcoder
+-- refused them as "not an RFC 3339 time". Their places are noted for check_body; the position after the string.
+local function note_time(text, pos)
+  local after = skip_string(text, pos)
+  local value = text:sub(pos + 1, after - 2)
+  if value:match("^%d%d%d%d%-%d%d%-%d%d[tT]%d%d:%d%d:%d%d") then
+    if value:byte(11) == 116 then
+      time_letters[#time_letters + 1] = pos + 11
+    end
+    if value:byte(-1) == 122 then
+      time_letters[#time_letters + 1] = after - 2
+    end
+  end
+  return after
+end
+
+-- ``text`` with the bytes at ``places`` in upper case.
+local function upper_at(text, places)
+  local parts, last = {}, 0
+  table.sort(places)
+  for _, place in ipairs(places) do
+    parts[#parts + 1] = text:sub(last + 1, place - 1) .. text:sub(place, place):upper()
+    last = place
+  end
+  parts[#parts + 1] = text:sub(last + 1)
+  return table.concat(parts)
+end
+
 walk_value = function(text, pos, kind, path, listed, enum)
   if kind == "" or kind == "map:" then
     kind = nil
   end
   pos = skip_space(text, pos)
   local first = text:byte(pos)
+  if kind == "time" then
+    if first == 34 then
+      return note_time(text, pos)
+    end
+    kind = nil
+  end
   if first == 39 then
     loose(text, pos, path, 0)
   end
@@ -645,14 +703,15 @@ end
 
 -- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path capturing its
 -- variables, message, and the fields the URL binds whose lowerCamelCase name is not their proto name, each with its
--- variable's place), or nil; then those fields and the URL's variables, as sent (percent-encoded).
+-- variable's place), or nil; then those fields, the URL's variables, as sent (percent-encoded), the call's fields
+-- beside its body, and the request field the body is ("" when it is the whole request).
 local function body_message(method, path)
   local bare = path:match("^[^?]*")
   for _, rule in ipairs(BODY_RULES) do
     if rule[1] == method then
       local captures = { bare:match(rule[2]) }
       if captures[1] ~= nil then
-        return rule[3], rule[4], captures, rule[5]
+        return rule[3], rule[4], captures, rule[5], rule[6]
       end
     end
   end
@@ -776,10 +835,13 @@ local function body_refusal(text, message, parameters)
 end
 
 local function check_body(handle, headers)
-  local message, bound, captures, parameters = body_message(headers:get(":method"), headers:get(":path"))
+  local message, bound, captures, parameters, body_field = body_message(headers:get(":method"), headers:get(":path"))
   local length = tonumber(headers:get("content-length") or "0")
   if message == nil then
     return
+  end
+  if body_field ~= "" then
+    handle:streamInfo():dynamicMetadata():set(METADATA, "body_field", body_field)
   end
   -- A body larger than the edge holds to check is refused, not passed on unchecked (gateway.edge.BODY_CHECK_BYTES).
   if length > tonumber(CHECK_BYTES) then
@@ -801,6 +863,7 @@ local function check_body(handle, headers)
     body:setBytes(text)
     handle:headers():replace("content-length", tostring(#text))
   end
+  time_letters = {}
   local refusal = body_refusal(text, message, parameters)
   if refusal == nil then
     local ok, found = pcall(bound_refusal, text, bound, captures)
@@ -809,7 +872,32 @@ local function check_body(handle, headers)
   if refusal ~= nil then
     refuse(handle, "400", 3,
         invalid_argument(refusal))
+  elseif #time_letters > 0 then
+    text = upper_at(text, time_letters)
+    body:setBytes(text)
+    handle:headers():replace("content-length", tostring(#text))
   end
+end
+
+-- A query parameter giving a time (TIME_PARAMETERS: ?startTime=2026-03-01t00:00:00z), its "t" and "z" written in
+-- upper case, as a body's (note_time); the path as it was when none is.
+local function upper_case_times(path)
+  local bare, query = path:match("^([^?]*)%?(.*)$")
+  if query == nil or not query:find("[tz]") then
+    return path
+  end
+  local changed = false
+  local parameters = {}
+  for parameter in query:gmatch("[^&]+") do
+    local name, value = parameter:match("^([^=]*)=(.*)$")
+    if name ~= nil and TIME_PARAMETERS[name] and value:match("^%d%d%d%d%-%d%d%-%d%d[tT]") then
+      local upper = value:sub(1, 10) .. value:sub(11, 11):upper() .. value:sub(12):gsub("z$", "Z")
+      changed = changed or upper ~= value
+      parameter = name .. "=" .. upper
+    end
+    parameters[#parameters + 1] = parameter
+  end
+  return changed and bare .. "?" .. table.concat(parameters, "&") or path
 end
 
 -- The query string's parameter names (not their values), for a refusal naming one (as_sent).
@@ -1023,6 +1111,11 @@ function envoy_on_request(handle)
     return
   end
   keep_parameter_names(handle, headers:get(":path"))
+  local path = headers:get(":path")
+  local times = upper_case_times(path)
+  if times ~= path then
+    headers:replace(":path", times)
+  end
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")
     refuse_get_body(handle, headers:get(":path"))

@@ -257,13 +257,18 @@ _OPAQUE_MESSAGES = _SCALAR_MESSAGES | frozenset({"google.protobuf.Struct", "goog
 #: The kind of a map's string values (``map:string``): the edge checks each is a JSON string, naming it by its key
 #: (``claims["name"]``) as the services do, where the transcoder named it by its place (``claims[1].value``).
 STRING_VALUES = "string"
+#: The kind of a google.protobuf.Timestamp field (``time``): the edge writes the ``t`` and ``z`` of an RFC 3339 time
+#: in upper case, which RFC 3339 (5.6) allows in either case and the transcoder reads only in upper case.
+TIME_VALUE = "time"
 
 
 def _field_kind(field: FieldDescriptor) -> str:
     """What a body field's JSON value is checked as: a message's full name (its names checked), ``map:`` and its
     values' kind (the keys are the caller's; :data:`STRING_VALUES` for strings), or "" (a scalar, an enum or an
-    opaque message: not looked into)."""
+    opaque message: not looked into), or :data:`TIME_VALUE` for a time."""
     message = field.message_type
+    if message is not None and message.full_name == "google.protobuf.Timestamp":
+        return TIME_VALUE
     if message is None or message.full_name in _OPAQUE_MESSAGES:
         return ""
     if message.GetOptions().map_entry:
@@ -292,7 +297,7 @@ def body_fields(table: Iterable[Route], pool: descriptor_pool.DescriptorPool | N
         for field in message.fields:
             kind = _field_kind(field)
             fields[name].update(dict.fromkeys((field.json_name, field.name), kind))
-            if kind.removeprefix("map:") not in ("", STRING_VALUES):
+            if kind.removeprefix("map:") not in ("", STRING_VALUES, TIME_VALUE):
                 pending.append(kind.removeprefix("map:"))
     return dict(sorted(fields.items()))
 

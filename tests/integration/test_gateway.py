@@ -51,7 +51,7 @@ from gateway.edge import BODY_CHECK_BYTES, SMALL_MESSAGE_BYTES, VERIFY_MESSAGE_B
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
-from govshare.query.v1 import query_pb2, query_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.runtime.callers import CallerVerifier, caller_verifier
 from services.runtime.errors import (
@@ -172,6 +172,24 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         ])
 
 
+    async def ReportMandateChange(self, request, context):  # type: ignore[no-untyped-def]
+        """Answers the change_time it received as due_time: the time a REST body's change_time became."""
+        self._verifier.from_context(context)
+        return catalog_pb2.ReportMandateChangeResponse(due_time=request.change_time)
+
+
+class EchoAudit(audit_pb2_grpc.AuditServiceServicer):
+    """ListAccesses answers the start_time and end_time it received, as next_page_token ("start|end")."""
+
+    def __init__(self, verifier: CallerVerifier) -> None:
+        self._verifier = verifier
+
+    async def ListAccesses(self, request, context):  # type: ignore[no-untyped-def]
+        self._verifier.from_context(context)
+        return audit_pb2.ListAccessesResponse(
+            next_page_token=f"{request.start_time.ToJsonString()}|{request.end_time.ToJsonString()}")
+
+
 class EchoQuery(query_pb2_grpc.QueryServiceServicer):
     """Export streams one row per requested item, naming the caller; FAIL_ITEM fails mid-stream, HANG_ITEM hangs."""
 
@@ -202,18 +220,20 @@ class EchoToken(token_pb2_grpc.TokenServiceServicer):
 class BackendDouble:
     name = "catalog"
     service_names = ("govshare.catalog.v1.CatalogService", "govshare.query.v1.QueryService",
-                     "govshare.authorization.v1.TokenService")
+                     "govshare.query.v1.AuditService", "govshare.authorization.v1.TokenService")
 
     def __init__(self, settings: Settings) -> None:
         verifier = caller_verifier(settings)
         self.probe = Probe()
         self._catalog = EchoCatalog(verifier, self.probe)
         self._query = EchoQuery(verifier, self.probe)
+        self._audit = EchoAudit(verifier)
         self._token = EchoToken()
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._catalog, server)
         query_pb2_grpc.add_QueryServiceServicer_to_server(self._query, server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(self._audit, server)
         token_pb2_grpc.add_TokenServiceServicer_to_server(self._token, server)
 
     async def start(self) -> None:
@@ -660,6 +680,30 @@ async def test_a_grpc_call_whose_method_path_has_a_prefix_is_told_to_drop_it(
     unknown = channel.unary_unary(f"{prefix}/no.such.v1.Service/Call")
     error = await failure(unknown(b"", metadata=bearer(keys, caller())))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED and UNDER_A_PREFIX not in error.details()
+
+
+REST_URL_CALLED_AS_GRPC = "a gRPC or gRPC-Web call sent to a REST URL: a REST URL (/v1/...) takes a JSON body"
+
+
+async def test_a_grpc_or_grpc_web_call_to_a_rest_url_is_told_what_each_takes(
+        channel: grpc.aio.Channel, keys: PlatformKeys, edge: Edge) -> None:
+    """A client mixing REST and gRPC-Web (the REST URL with a gRPC-Web content type, or the REST URL given a
+    gRPC-Web client as the method) was told "Method not found!" for a POST, "a gRPC call is an HTTP POST" for a
+    GET and "the request holds no message" for an empty body: none said the URL and the content type do not go
+    together. Each is UNIMPLEMENTED saying what a REST URL takes and where a gRPC call goes."""
+    url = "/v1/resources/101001%2F000001:query"
+    token = dict(bearer(keys, caller()))
+    for verb, body in (("POST", b"\0\0\0\0\0"), ("POST", b""), ("GET", b"")):
+        status, headers = await asyncio.to_thread(_grpc_web, edge, verb, url, body, token)
+        assert (status, headers.get("grpc-status")) == (200, "12"), (verb, body, headers)
+        assert headers["grpc-message"].startswith(REST_URL_CALLED_AS_GRPC), (verb, body, headers)
+    error = await failure(channel.unary_unary(url)(b"", metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED and error.details().startswith(REST_URL_CALLED_AS_GRPC)
+    # The REST call itself, and a method's path under /v1 (UNDER_A_PREFIX's), are answered as before.
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries/101001%2F000001", b"", token)
+    assert status == 200, content
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", f"/v1{GET_ENTRY}", b"\0\0\0\0\0", token)
+    assert headers["grpc-message"].startswith(UNDER_A_PREFIX), headers
 
 
 async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
@@ -1808,7 +1852,7 @@ SECRET = "s3cret-342322194911060454"
     (f'{{"systemId": "sys-1", "secret": "{SECRET}"',
      "the body is not valid JSON: Unexpected end of string. Expected , or } after key:value pair (the edge does not "
      "repeat the body's text); send the body as RFC 8259 JSON in UTF-8"),
-    (f'{{"systemId": {SECRET.split("-")[1]}}}', "system_id: not a JSON string (the edge does not repeat the value)"),
+    (f'{{"systemId": {SECRET.split("-")[1]}}}', "systemId: not a JSON string (the edge does not repeat the value)"),
     (f'{{"systemId": {{"id": "{SECRET}"}}}}',
      "systemId: an object where a single value goes: send the field's one value (/openapi.yaml gives each field's "
      "type)"),
@@ -2227,12 +2271,12 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=342322194911060454x",
                                              dict(bearer(keys, caller())))
-    assert (status, answer["message"]) == (400, "page_size: not a 32-bit integer (the edge does not repeat the value)")
-    assert answer["details"][1]["fieldViolations"][0]["field"] == "page_size", answer  # type: ignore[index]
+    assert (status, answer["message"]) == (400, "pageSize: not a 32-bit integer (the edge does not repeat the value)")
+    assert answer["details"][1]["fieldViolations"][0]["field"] == "pageSize", answer  # type: ignore[index]
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/adminEvents?startTime=2026-01-01T08:00:00+08:00",
                                              dict(bearer(keys, caller())))
     assert status == 400 and answer["message"] == (
-        "start_time: not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
+        "startTime: not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
         "space) (the edge does not repeat the value)"), answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?filter.category=342322194911060454",
                                              dict(bearer(keys, caller())))
@@ -2245,6 +2289,45 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
                                                                   "content-type": "application/json"})
     assert status == 400 and json.loads(content)["message"].startswith(
         "purpose.type: not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "), content
+
+
+async def test_a_type_error_the_transcoder_finds_names_the_field_as_json_does(edge: Edge, keys: PlatformKeys) -> None:
+    """The edge's own checks name a body's field as written (changeTime, asOfTime), the transcoder's type errors
+    named it by its proto name (change_time, records[0].as_of_time): a REST caller read two spellings of one
+    body's fields. Both now name it as /openapi.yaml does, in the message and the BadRequest."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    time_words = ("not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
+                  "space) (the edge does not repeat the value)")
+    for url, body, field, words in (
+            ("/v1/mandateChanges", '{"description": "d", "changeTime": 342322194911060454}', "changeTime", time_words),
+            ("/v1/mandateChanges", '{"change_time": true}', "changeTime", time_words),
+            ("/v1/datasets/population/records:load", '{"records": [{"values": {}}, {"asOfTime": 5}]}',
+             "records[1].asOfTime", time_words),
+            # A body that is one field of the request (POST /v1/entries' entry) is named as its own fields, as the
+            # edge's other checks and /openapi.yaml's body schema name them (it was entry.items[0].sensitive).
+            ("/v1/entries", '{"code": "c", "items": [{"name": "n", "listedSince": "x"}]}', "items[0].listedSince",
+             time_words)):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", url, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, words)), (body, content)
+
+
+async def test_an_rfc_3339_time_with_a_lower_case_t_or_z_is_read_as_written_in_upper_case(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """RFC 3339 (5.6) allows the T and the Z of a time in lower case, and some libraries write them so; the
+    transcoder reads them only in upper case, and refused "2026-03-01t08:00:00z" as not an RFC 3339 time, in a body
+    as in a query string. The edge writes them in upper case before it transcodes: the service receives the time."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    status, answer = await asyncio.to_thread(
+        _rest_body, edge, "/v1/accesses?startTime=2026-03-01t08:00:00z&end_time=2026-03-02t08:00:00.5%2B08:00", token)
+    assert (status, answer.get("nextPageToken")) == (200, "2026-03-01T08:00:00Z|2026-03-02T00:00:00.500Z"), answer
+    for body in ('{"description": "t z", "changeTime": "2026-03-01t08:00:00z"}',
+                 '{"change_time": "2026-03-01t16:00:00+08:00", "description": "z"}'):
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/mandateChanges", body.encode(),
+                                                     token)
+        assert (status, json.loads(content).get("dueTime")) == (200, "2026-03-01T08:00:00Z"), (body, content)
+    # What is not a time is refused as before, named.
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/accesses?startTime=2026-03-01x08:00:00z", token)
+    assert (status, answer["details"][1]["fieldViolations"][0]["field"]) == (400, "startTime"), answer  # type: ignore[index]
 
 
 async def test_a_rest_object_given_one_value_is_refused_saying_how_an_object_is_written(edge: Edge,

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
 from gateway.edge import (
@@ -21,6 +22,8 @@ from gateway.edge import (
     TRANSCODER_FILTER,
     VERIFY_MESSAGE_BYTES,
     WITHHELD_PATH,
+    _parameter_names,
+    _time_parameters,
     message_limit,
     render,
     render_json,
@@ -884,6 +887,25 @@ def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.M
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert "--out DIR" in captured.err and not captured.out
+
+
+def test_a_query_parameter_whose_time_the_edge_writes_in_upper_case_is_a_time_in_every_call() -> None:
+    """The REST script writes the t and z of a TIME_PARAMETERS value in upper case, whatever the call: a name that
+    set a text in another call (a search's query) would have its letters changed there. Every call's parameter of
+    such a name is a google.protobuf.Timestamp."""
+    table = RoutingTable.from_descriptors()
+    times = _time_parameters(table)
+    assert {"startTime", "start_time", "endTime", "expireBefore"} <= times
+    pool = descriptor_pool.Default()
+    for route in table:
+        request = pool.FindMethodByName(route.method[1:].replace("/", ".")).input_type
+        for path in route.single_query_fields:
+            if times.isdisjoint(_parameter_names(path)):
+                continue
+            message = request
+            for segment in path.split("."):
+                message = message.fields_by_name[segment].message_type
+            assert message is not None and message.full_name == "google.protobuf.Timestamp", (route.method, path)
 
 
 def test_each_methods_message_limit_fits_its_largest_valid_request() -> None:
