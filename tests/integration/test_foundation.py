@@ -627,6 +627,34 @@ async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> 
     assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
 
 
+async def test_a_later_record_of_a_key_whose_first_was_older_than_the_stored_one_is_judged_on_its_own(
+        calls: Calls) -> None:
+    """One call of [K as of T0, K as of T2] with K stored as of T1: the first is older than the stored values and
+    rejected so; the second was rejected as a repeat of it (a record that was no record), and K's values of T2 went
+    nowhere. It is judged on its own against T1 and kept; a third of K after it is still a repeat of it. So for a
+    cross-checking source's kept values too."""
+    now = datetime.now(UTC)
+    for caller in (POLICE, CIVIL):
+        (record,) = fresh_persons(1)
+        await calls.load(POLICE, "population", rows(record, as_of=now - timedelta(hours=3)))
+        if caller is CIVIL:
+            await calls.load(CIVIL, "population", rows(record, as_of=now - timedelta(hours=2)))
+        older, newer = ({**record, "address": f"北京市东城区{street}"} for street in ("东四街道", "朝阳门街道"))
+        response = await calls.load(caller, "population", [*rows(older, as_of=now - timedelta(hours=4)),
+                                                           *rows(newer, newer, as_of=now - timedelta(hours=1))])
+        assert response.accepted == 1, (caller, response)
+        assert response.rejected[0].index == 0 and "older than the stored values" in response.rejected[0].reasons[0]
+        assert [(r.index, list(r.reasons)) for r in response.rejected[1:]] == [
+            (2, ["citizen_id: repeats record #1 of this load"])]
+        if caller is POLICE:
+            found = (await calls.lookup("population", record["citizen_id"])).record
+            assert (found.values["address"], found.as_of_time.ToDatetime(tzinfo=UTC)) == (
+                newer["address"], now - timedelta(hours=1))
+        else:  # kept to be cross-checked: its address raised against the record's
+            (conflict,) = await calls.conflicts(CIVIL, key=record["citizen_id"])
+            assert (conflict.item, conflict.other_value) == ("address", newer["address"])
+
+
 async def test_a_dataset_without_an_authoritative_source_refuses_every_load(calls: Calls, pool: asyncpg.Pool,
                                                                           signer: CallerMetadata) -> None:
     """No "first loader wins": until the authority designates the source, nobody loads, not even a source."""
