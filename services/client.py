@@ -537,7 +537,13 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (services/stopping.py)
             print(_stopped_at(tally, path), file=sys.stderr)
             return exit_status(stop)
-    if tally.last_record and tally.last_record < start_line:
+    if not tally.last_record:
+        # An export that selected nothing (a filter of the wrong month, a query of an emptied table) ended
+        # 'population: 0 records loaded … 0 rejected', exit 0, the load a script reports as done.
+        print(f"govshare load-records: {path} holds no record, only the line naming the columns: nothing was sent "
+              "(an export that selected nothing? check the query or filter it was made with)", file=sys.stderr)
+        return 2
+    if tally.last_record < start_line:
         # A --start-line past the end (a digit too many, copied from another file's message) loaded nothing and
         # ended as a load of no record would, exit 0: the officer took the rest of the file for loaded.
         print(f"govshare load-records: --start-line {start_line} is past the last record of {path}, which begins on "
