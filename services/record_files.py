@@ -205,15 +205,17 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
     def rows() -> Iterator[FileRow]:
         with file:
             line = reader.line_num + 1
-            #: The columns of line 1 each cell of a line stands in, once a line named them in another order.
-            layout: tuple[int, list[int | None]] | None = None
+            #: The line that named the columns again in another order than line 1 (or named one line 1 does not),
+            #: and the name of each of its cells: the lines after it are read by them.
+            layout: tuple[int, list[str]] | None = None
             while (cells := _next_cells(reader)) is not None:
                 if isinstance(cells, csv.Error):
                     yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
-                elif (names := _names_again(cells[skip:], header)) is not None:
+                elif (names := _names_again(cells[skip:], header, dataset)) is not None:
                     # A file of rejections holds every record in line 1's order (_laid_out), such a line too.
-                    layout = None if skip or _in_order(names) else (line, names)
-                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None))
+                    layout = None if skip or _in_order(names, header) else (line, names)
+                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None,
+                                                                           _not_in(names, header)))
                 elif any(cell.strip() for cell in cells[skip:]):
                     if layout is not None:
                         row = _laid_out(line, cells[skip:], layout, header, skip)
@@ -311,53 +313,77 @@ def _too_few(count: int, naming: str, named: int) -> str:
     return f"{count} value{'s' * (count != 1)} where {naming} names {named} columns"
 
 
-def _names_again(cells: list[str], header: list[str]) -> list[int | None] | None:
-    """For a line naming columns of line 1 again (another export's first line: two files joined into one, copy /b
-    a.csv+b.csv or cat), the column of line 1 each of its cells names (None: no name); None for any other line.
+def _names_again(cells: list[str], header: list[str], dataset: Dataset) -> list[str] | None:
+    """For a line naming columns again (another export's first line: two files joined into one, copy /b a.csv+b.csv
+    or cat), the name each of its cells gives ("": none); None for any other line.
 
     Such a line was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18
     characters, got 10; sex: 'sex' is not in its code table; …"), which did not say what the line was; and when it
     named the columns in another order, the lines after it were read in line 1's order without a word: a name read
-    as an address and an address as a name, both text, loaded so."""
+    as an address and an address as a name, both text, loaded so.
+
+    It may name items line 1 does not (the other export had more columns): such a line was read as a record, and
+    the lines after it in line 1's columns, a value of the item line 1 lacks loaded as the item line 1 has there
+    (an address_region_code as the address)."""
     names = [_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells]
     named = [name for name in names if name]
-    if len(named) < 2 or len(set(named)) < len(named) or any(name not in header for name in named):
+    if len(named) < 2 or len(set(named)) < len(named) or \
+            any(name not in header and name not in dataset.item_names and name != AS_OF_COLUMN for name in named):
         return None
-    return [header.index(name) if name else None for name in names]
+    return names
 
 
-def _in_order(layout: list[int | None]) -> bool:
+def _in_order(names: list[str], header: list[str]) -> bool:
     """Whether a line naming the columns again names each where line 1 does (the lines after it read alike)."""
-    return all(index == position for position, index in enumerate(layout) if index is not None)
+    return all(position < len(header) and header[position] == name for position, name in enumerate(names) if name)
 
 
-def _named_again(reordered: bool) -> str:
-    """The problem of a line naming the columns again (:func:`_names_again`)."""
+def _not_in(names: list[str], header: list[str]) -> list[str]:
+    """The items a line naming the columns again names that line 1 does not."""
+    return [name for name in names if name and name not in header]
+
+
+def _named_again(reordered: bool, lacking: list[str]) -> str:
+    """The problem of a line naming the columns again (:func:`_names_again`); ``lacking``: the items it names that
+    line 1 does not."""
     said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
             "record")
     if not reordered:
         return f"{said}; delete it"
+    if lacking:
+        said += (f"; it names {', '.join(lacking)}, which the first line does not: a record after it holding a value "
+                 f"of {'it' if len(lacking) == 1 else 'them'} is rejected (loaded without it, the record would lose "
+                 "it: a load gives each record whole): load those lines as a file of their own")
     return (f"{said}; the lines after it are read in its order of the columns, and written to --rejected in line 1's "
             "order")
 
 
-def _laid_out(line: int, cells: list[str], layout: tuple[int, list[int | None]], header: list[str],
+def _laid_out(line: int, cells: list[str], layout: tuple[int, list[str]], header: list[str],
               skip: int) -> FileRow:
-    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``): its cells moved
-    to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected writes it as line 1
-    orders them)."""
-    named_at, columns = layout
+    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``, their names):
+    its cells moved to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected
+    writes it as line 1 orders them, a value of an item line 1 does not name after them). A value of such an item
+    is the record's rejection: loaded without it, the record would lose it."""
+    named_at, names = layout
     moved = [""] * len(header)
     extra = []
+    lacking = []
     for position, cell in enumerate(cells):
-        index = columns[position] if position < len(columns) else None
-        if index is None:
-            extra.append(cell)
+        name = names[position] if position < len(names) else ""
+        if name and name in header:
+            moved[header.index(name)] = cell
         else:
-            moved[index] = cell
+            extra.append(cell)
+            if name and cell.strip():
+                lacking.append(name)
     moved += [cell for cell in extra if cell.strip()]
-    if len(cells) < (named := max(position + 1 for position, index in enumerate(columns) if index is not None)):
+    if len(cells) < (named := max(position + 1 for position, name in enumerate(names) if name)):
         return FileRow(line, moved, problem=_too_few(len(cells) + skip, f"line {named_at}", named + skip))
+    if lacking:
+        return FileRow(line, moved, problem=(
+            f"{', '.join(lacking)}: line {named_at} names {'it' if len(lacking) == 1 else 'them'} and the first line "
+            f"does not: loaded without {'it' if len(lacking) == 1 else 'them'}, the record would lose "
+            f"{'it' if len(lacking) == 1 else 'them'}: load the lines after line {named_at} as a file of their own"))
     return _row(line, moved, header, skip)
 
 

@@ -279,6 +279,34 @@ def test_the_records_after_a_line_naming_the_columns_in_another_order_are_read_i
     assert [row.values.get("name") for row in rows] == [None, "钱三"]
 
 
+def test_a_joined_files_first_line_naming_an_item_the_first_line_does_not_is_no_record(tmp_path: Path) -> None:
+    """Two exports joined, the second with a column the first has not (address_region_code): its first line was
+    read as a record, and its records in line 1's columns, an address_region_code loaded as the address line 1
+    names there. The line is said to name the columns; a record after it holding a value of that item is rejected
+    (loaded without it, it would lose it), one without is read by the names of its line."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "joined.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,address\n"
+                     "citizen_id,name,sex,ethnicity,birth_date,status,address_region_code,address\n"
+                     "110105194912310021,钱三,女,汉族,1949-12-31,正常,110105,朝阳区\n"
+                     "110105194912310030,钱四,女,汉族,1949-12-31,正常,,东城区\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, third, fourth = rows
+    assert names.problem == (
+        "the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+        "record; it names address_region_code, which the first line does not: a record after it holding a value of "
+        "it is rejected (loaded without it, the record would lose it: a load gives each record whole): load those "
+        "lines as a file of their own; the lines after it are read in its order of the columns, and written to "
+        "--rejected in line 1's order")
+    assert third.problem == ("address_region_code: line 2 names it and the first line does not: loaded without it, "
+                             "the record would lose it: load the lines after line 2 as a file of their own")
+    assert third.cells == ["110105194912310021", "钱三", "女", "汉族", "1949-12-31", "正常", "朝阳区", "110105"]
+    assert (fourth.problem, fourth.values["address"]) == ("", "东城区")
+    assert "address_region_code" not in fourth.values
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
