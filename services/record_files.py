@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.foundation.datasets import Dataset
 from services.foundation.loading import EARLIEST_AS_OF
-from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, written_moment
+from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, iso_date, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -399,6 +399,15 @@ def _excel_text(cell: str) -> str:
     return found.group(1).replace('""', '"') if found else cell
 
 
+def _real(day: str) -> bool:
+    """Whether the calendar has ``day`` (YYYY-MM-DD)."""
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
     """The as-of time of a cell: ISO 8601 (a date alone is its midnight), or a date and time as a spreadsheet writes
     them, year first (2026/11/30 8:00, 2026年11月30日: a column Excel in a Chinese locale formats as a date-time,
@@ -410,6 +419,10 @@ def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         if (written := written_moment(text)) is None:
+            if (day := iso_date(re.split(r"[\sT]", text, maxsplit=1)[0])) is not None and not _real(day):
+                # 2026-11-31, 2026/2/29: a day the calendar has not was said to be "not a time (e.g. 2026-11-30…)",
+                # of a cell written in that very form; a date item so written is "not a real calendar date".
+                return None, f"{AS_OF_COLUMN}: {day} is not a real calendar date"
             return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
         when = written
     when = when if when.tzinfo else when.replace(tzinfo=_BEIJING)

@@ -307,6 +307,26 @@ def test_a_joined_files_first_line_naming_an_item_the_first_line_does_not_is_no_
     assert "address_region_code" not in fourth.values
 
 
+def test_an_as_of_time_on_a_day_the_calendar_has_not_is_said_to_be_no_such_date(tmp_path: Path) -> None:
+    """An as_of_time of 2026-11-31 was rejected "'2026-11-31' is not a time (e.g. 2026-11-30 or …)", of a cell in
+    the very form the example gives; the officer looked for what was wrong with its form. It is said to be no real
+    calendar date, as a date item's is; a cell of no date is still said not to be a time."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,as_of_time\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026-11-31\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026/2/29 8:00\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,昨天\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026-11-30 25:00\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    assert [row.problem for row in rows] == [
+        "as_of_time: 2026-11-31 is not a real calendar date", "as_of_time: 2026-02-29 is not a real calendar date",
+        "as_of_time: '昨天' is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)",
+        "as_of_time: '2026-11-30 25:00' is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"]
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
