@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.foundation.datasets import Dataset
 from services.foundation.loading import EARLIEST_AS_OF
-from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, iso_date, written_moment
+from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, ascii_form, iso_date, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -123,6 +123,10 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     underscores (Birth Date) is refused naming the item."""
     columns = [_plain(name) for name in names]
     named = [name for name in columns if name]
+    if _a_record(columns, dataset):
+        raise FileProblem("the first line is a record, not the names of the columns (a file exported without them?): "
+                          "add a first line naming the item of each column, in the order of its values, as "
+                          f"ListDatasets names them ({','.join(dataset.item_order)}; and {AS_OF_COLUMN})")
     problems = []
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
@@ -140,6 +144,21 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+#: Six digits in a row: a 公民身份号码, a 统一社会信用代码, a date, a phone number; never an item's name.
+_DIGITS_IN_A_ROW = re.compile(r"[0-9]{6}")
+
+
+def _a_record(columns: list[str], dataset: Dataset) -> bool:
+    """Whether a first line is a record rather than names (a file exported without its column names): it names no
+    item and holds a value no name holds (six digits in a row). Refused as names, its every value was quoted in the
+    refusal ("'11010119491001001X', '张建国', … are not items of population"), a person's 公民身份号码 and name on
+    the terminal and in the log of the job that ran the load."""
+    named = [name for name in columns if name]
+    if any(name in dataset.item_names or name == AS_OF_COLUMN for name in named):
+        return False
+    return any(_DIGITS_IN_A_ROW.search(ascii_form(name)) for name in named)
 
 
 #: What a first line's names may be separated by instead of a comma, and what to do about it.

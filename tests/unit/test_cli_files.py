@@ -327,6 +327,27 @@ def test_an_as_of_time_on_a_day_the_calendar_has_not_is_said_to_be_no_such_date(
         "as_of_time: '2026-11-30 25:00' is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"]
 
 
+def test_a_file_without_its_column_names_is_said_to_begin_with_a_record_quoting_none_of_it(tmp_path: Path) -> None:
+    """A department's export without its column names (a database tool's default) was refused quoting its first
+    record as names ("'110105194912310021', '钱敏', … are not items of population"): a person's 公民身份号码 and
+    name on the terminal and in the log of the job that ran the load. It is said to begin with a record, naming the
+    items to put above it and quoting nothing of it; names that are no items are still quoted."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import FileProblem, rows_of
+
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("110105194912310021,钱敏,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    with pytest.raises(FileProblem) as refused:
+        rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    assert str(refused.value) == (
+        "the first line is a record, not the names of the columns (a file exported without them?): add a first line "
+        "naming the item of each column, in the order of its values, as ListDatasets names them (citizen_id,name,"
+        "sex,ethnicity,birth_date,address,address_region_code,status; and as_of_time)")
+    sheet.write_text("公民身份号码,姓名\n110105194912310021,钱敏\n", encoding="utf-8")
+    with pytest.raises(FileProblem, match="'公民身份号码', '姓名' are not items of population"):
+        rows_of(sheet, "utf-8-sig", DATASETS["population"])
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
