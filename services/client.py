@@ -657,29 +657,32 @@ def _forget_rejected(first_line: dict[str, int], pending: dict[str, int], tally:
 
 def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTally,  # type: ignore[no-untyped-def]
                 reject: Callable, rejected_path: Path | None) -> None:
-    """One LoadRecords call of the batch's records the file itself does not get wrong; every rejection reported."""
+    """One LoadRecords call of the batch's records the file itself does not get wrong; every rejection reported.
+    The tally takes the call in once its rejections are written: a load stopped before then names the call as
+    out, and the --start-line it gives sends it again."""
     sent = [(row, message) for row, message in batch if not row.problem]
     reasons: dict[int, list[str]] = {row.line: [row.problem] for row, _ in batch if row.problem}
+    answer = foundation_pb2.LoadRecordsResponse()
     if sent:
         tally.in_flight = (batch[0][0].line, batch[-1][0].line)
         answer = stub.LoadRecords(foundation_pb2.LoadRecordsRequest(
             dataset=dataset, source_department_code=source, records=[message for _, message in sent]),
             metadata=md, timeout=120)
-        tally.accepted += answer.accepted
-        tally.conflicts += answer.conflicts
-        if answer.kept_for_cross_checking and answer.accepted:
-            tally.kept += answer.accepted
-            tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
         for rejected in answer.rejected:
             reasons[sent[rejected.index][0].line] = list(rejected.reasons)
-    tally.batch_rejected = set(reasons)
     for row, _ in batch:
         if row.line in reasons:
-            tally.rejected += 1
             reject(row, reasons[row.line])
             if tally.shown < _REJECTIONS_SHOWN:
                 tally.shown += 1
                 print(f"line {row.line}: {'; '.join(reasons[row.line])}", file=sys.stderr)
+    tally.accepted += answer.accepted
+    tally.conflicts += answer.conflicts
+    if answer.kept_for_cross_checking and answer.accepted:
+        tally.kept += answer.accepted
+        tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
+    tally.rejected += len(reasons)
+    tally.batch_rejected = set(reasons)
     tally.first_line = tally.first_line or batch[0][0].line
     tally.last_line = batch[-1][0].line
     tally.in_flight = (0, 0)

@@ -187,3 +187,29 @@ def test_a_load_stopped_during_its_first_call_says_the_call_may_be_loaded_and_a_
         "answered: it loaded all of them or none (a call is one transaction); nothing after line 5001 was sent: run "
         "the command again with --start-line 2 (a record sent again as it was loaded is no new version)")
     assert _stopped_at(tally, path, unanswered=False) == "govshare load-records: nothing of people.csv was loaded"
+
+
+def test_a_load_stopped_while_writing_a_calls_rejections_counts_none_of_that_call() -> None:
+    """Stopped while it wrote a call's rejections, the load had counted the call's loaded records already and said
+    them loaded among the lines before it, naming the call as out besides: the counts move with the lines."""
+    from types import SimpleNamespace
+
+    from govshare.foundation.v1 import foundation_pb2
+    from services.client import _load_batch, _LoadTally
+    from services.record_files import FileRow
+    from services.stopping import Terminated
+
+    batch = [(FileRow(line, []), foundation_pb2.RecordInput()) for line in (7, 8)]
+    answer = foundation_pb2.LoadRecordsResponse(accepted=1, conflicts=1, rejected=[
+        foundation_pb2.RejectedRecord(index=1, reasons=["sex: a reason"])])
+    stub = SimpleNamespace(LoadRecords=lambda request, metadata, timeout: answer)
+
+    def stopped(row, reasons):  # type: ignore[no-untyped-def]
+        raise Terminated
+
+    tally = _LoadTally(accepted=5, first_line=2, last_line=6)
+    with pytest.raises(Terminated):
+        _load_batch(stub, [], "population", "", batch, tally, stopped, None)
+    assert (tally.accepted, tally.conflicts, tally.rejected, tally.last_line, tally.in_flight) == (5, 0, 0, 6, (7, 8))
+    _load_batch(stub, [], "population", "", batch, tally, lambda row, reasons: None, None)
+    assert (tally.accepted, tally.conflicts, tally.rejected, tally.last_line, tally.in_flight) == (6, 1, 1, 8, (0, 0))
