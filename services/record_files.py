@@ -130,7 +130,9 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     problems = []
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
-        meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
+        # The as-of column too: "As Of Time" was refused naming no column meant, as "Birth Date" was not.
+        meant = {n: m for n in unknown
+                 if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names or m == AS_OF_COLUMN}
         apart = {plain: (raw.strip(), how) for raw, plain in zip(names, columns, strict=True)
                  if plain in unknown and (how := _separated_otherwise(raw, dataset))}
         said = ", ".join(f"{apart[n][0]!r} (its names are separated by {apart[n][1]})" if n in apart else

@@ -348,6 +348,19 @@ def test_a_file_without_its_column_names_is_said_to_begin_with_a_record_quoting_
         rows_of(sheet, "utf-8-sig", DATASETS["population"])
 
 
+def test_an_as_of_column_named_with_capitals_or_hyphens_is_refused_naming_the_column_meant(tmp_path: Path) -> None:
+    """A header's "Birth Date" is refused naming birth_date; its "As Of Time" (or as-of-time) was refused naming
+    nothing meant, the officer left to find the column's name in a list of items."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import FileProblem, rows_of
+
+    sheet = tmp_path / "people.csv"
+    for name in ("As Of Time", "as-of-time"):
+        sheet.write_text(f"citizen_id,name,sex,ethnicity,birth_date,status,{name}\n", encoding="utf-8")
+        with pytest.raises(FileProblem, match=f"'{name}' \\(did you mean as_of_time\\?\\) is not an item"):
+            rows_of(sheet, "utf-8-sig", DATASETS["population"])
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
