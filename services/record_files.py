@@ -235,8 +235,8 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
                 elif (names := _names_again(cells[skip:], header, dataset)) is not None:
                     # A file of rejections holds every record in line 1's order (_laid_out), such a line too.
                     layout = None if skip or _in_order(names, header) else (line, names)
-                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None,
-                                                                           _not_in(names, header)))
+                    yield FileRow(line, cells[skip:], problem=_named_again(
+                        layout is not None, _not_in(names, header), _not_in(header, names, AS_OF_COLUMN)))
                 elif any(cell.strip() for cell in cells[skip:]):
                     if layout is not None:
                         row = _laid_out(line, cells[skip:], layout, header, skip)
@@ -355,18 +355,23 @@ def _names_again(cells: list[str], header: list[str], dataset: Dataset) -> list[
 
 
 def _in_order(names: list[str], header: list[str]) -> bool:
-    """Whether a line naming the columns again names each where line 1 does (the lines after it read alike)."""
-    return all(position < len(header) and header[position] == name for position, name in enumerate(names) if name)
+    """Whether a line naming the columns again names each of line 1's where line 1 does (the lines after it read
+    alike). One naming fewer is not: its records, a value short of line 1's, were each rejected "7 values where the
+    first line names 8 columns" while the line said only to delete it."""
+    return all(position < len(header) and header[position] == name for position, name in enumerate(names) if name) \
+        and {name for name in header if name} <= set(names)
 
 
-def _not_in(names: list[str], header: list[str]) -> list[str]:
-    """The items a line naming the columns again names that line 1 does not."""
-    return [name for name in names if name and name not in header]
+def _not_in(names: list[str], other: list[str], *but: str) -> list[str]:
+    """The items ``names`` names that ``other`` does not (but for ``but``)."""
+    return [name for name in names if name and name not in other and name not in but]
 
 
-def _named_again(reordered: bool, lacking: list[str]) -> str:
+def _named_again(reordered: bool, lacking: list[str], without: list[str]) -> str:
     """The problem of a line naming the columns again (:func:`_names_again`); ``lacking``: the items it names that
-    line 1 does not."""
+    line 1 does not; ``without``: those line 1 names and it does not, which the records after it are loaded without
+    (as a file without their columns is, of which the command says so at the end: of these lines it said nothing,
+    and each record loaded from them lost its address without a word)."""
     said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
             "record")
     if not reordered:
@@ -375,6 +380,10 @@ def _named_again(reordered: bool, lacking: list[str]) -> str:
         said += (f"; it names {', '.join(lacking)}, which the first line does not: a record after it holding a value "
                  f"of {'it' if len(lacking) == 1 else 'them'} is rejected (loaded without it, the record would lose "
                  "it: a load gives each record whole): load those lines as a file of their own")
+    if without:
+        them = "it" if len(without) == 1 else "them"
+        said += (f"; it has no column of {', '.join(without)}: the records after it are loaded without {them}, "
+                 f"whatever they held before (a load gives each record whole)")
     return (f"{said}; the lines after it are read in its order of the columns, and written to --rejected in line 1's "
             "order")
 

@@ -361,6 +361,35 @@ def test_an_as_of_column_named_with_capitals_or_hyphens_is_refused_naming_the_co
             rows_of(sheet, "utf-8-sig", DATASETS["population"])
 
 
+def test_a_joined_files_first_line_without_a_column_of_line_1_says_its_records_are_loaded_without_it(
+        tmp_path: Path) -> None:
+    """Two exports joined, the second without the address column and in another order: its records were loaded
+    without an address, each losing the one it held, and nothing said so (a file without the column is said to)."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "joined.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,address,status,as_of_time\n"
+                     "name,citizen_id,sex,ethnicity,birth_date,status\n"
+                     "钱三,110105194912310021,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, record = rows
+    assert names.problem == (
+        "the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+        "record; it has no column of address: the records after it are loaded without it, whatever they held before "
+        "(a load gives each record whole); the lines after it are read in its order of the columns, and written to "
+        "--rejected in line 1's order")
+    assert (record.problem, record.values["name"], "address" in record.values) == ("", "钱三", False)
+    # Line 1's columns but the last, in its order: its records were rejected a value short of line 1's.
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,address\n"
+                     "citizen_id,name,sex,ethnicity,birth_date,status\n"
+                     "110105194912310021,钱三,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, record = rows
+    assert "it has no column of address: the records after it are loaded without it" in names.problem
+    assert (record.problem, record.values["status"], "address" in record.values) == ("", "正常", False)
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
