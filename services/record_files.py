@@ -69,6 +69,8 @@ def file_encoding(path: Path, encoding: str) -> str:
     if encoding not in ENCODINGS:
         raise FileProblem(f"--encoding {encoding!r}: one of {', '.join(ENCODINGS)} (gbk and gb2312 are read as "
                           "gb18030, which holds them)")
+    if (kind := _not_text(path)) is not None:
+        raise FileProblem(f"{path} {kind}: save it as CSV UTF-8 (in Excel: 另存为, 'CSV UTF-8 (逗号分隔)')")
     if encoding == "auto":
         if (line := _decodes(path, "utf-8-sig")) is None:
             return "utf-8-sig"
@@ -89,6 +91,21 @@ def file_encoding(path: Path, encoding: str) -> str:
         raise FileProblem(f"{path}: line {line} is not {encoding.upper()}: pass --encoding {other} (or auto) if "
                           f"the file is in {other.upper()}")
     return codec
+
+
+#: The first bytes of what an officer may give instead of the CSV file, and what it is: the workbook itself was
+#: refused "neither UTF-8 nor GB18030/GBK (line 1)", as if it were a text file in another encoding.
+_OTHER_FORMATS = ((b"PK\x03\x04", "is an Excel workbook (.xlsx) or another zip archive, not a CSV file"),
+                  (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is an Excel 97-2003 workbook (.xls), not a CSV file"),
+                  (codecs.BOM_UTF16_LE, "is in UTF-16 (Excel's 'Unicode text'), which is not read"),
+                  (codecs.BOM_UTF16_BE, "is in UTF-16, which is not read"))
+
+
+def _not_text(path: Path) -> str | None:
+    """What ``path`` is when its first bytes say it is one of _OTHER_FORMATS; None otherwise."""
+    with open(path, "rb") as file:
+        start = file.read(8)
+    return next((kind for magic, kind in _OTHER_FORMATS if start.startswith(magic)), None)
 
 
 def _decodes(path: Path, codec: str) -> int | None:

@@ -390,6 +390,31 @@ def test_a_joined_files_first_line_without_a_column_of_line_1_says_its_records_a
     assert (record.problem, record.values["status"], "address" in record.values) == ("", "正常", False)
 
 
+def test_an_excel_workbook_or_a_utf16_file_given_for_the_csv_is_said_to_be_what_it_is(tmp_path: Path) -> None:
+    """The workbook itself (.xlsx, or an old .xls) or Excel's 'Unicode text' given for the CSV file was refused
+    "neither UTF-8 nor GB18030/GBK (line 1)", as a text file in another encoding; it is said to be what it is,
+    whatever --encoding says."""
+    import zipfile
+
+    from services.record_files import FileProblem, file_encoding
+
+    workbook = tmp_path / "people.xlsx"
+    with zipfile.ZipFile(workbook, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>" * 1000)
+    old = tmp_path / "people.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)
+    unicode_text = tmp_path / "people.txt"
+    unicode_text.write_text("citizen_id\tname\n110105194912310021\t钱敏\n", encoding="utf-16")
+    save = ": save it as CSV UTF-8 (in Excel: 另存为, 'CSV UTF-8 (逗号分隔)')"
+    for path, said, encoding in ((workbook, "is an Excel workbook (.xlsx) or another zip archive, not a CSV file",
+                                  "auto"),
+                                 (old, "is an Excel 97-2003 workbook (.xls), not a CSV file", "gbk"),
+                                 (unicode_text, "is in UTF-16 (Excel's 'Unicode text'), which is not read", "auto")):
+        with pytest.raises(FileProblem) as refused:
+            file_encoding(path, encoding)
+        assert str(refused.value) == f"{path} {said}{save}"
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field
