@@ -261,10 +261,11 @@ class Loader:
         """The dataset's source writes the records; items designated to another source keep that source's value."""
         current = await tx.current_records(dataset.name, [g.key for g in good])
         overridden = designation.overridden_items()
-        fresh, refused = judged(dataset, good, await _own_times(tx, dataset, source, current, bool(overridden)))
+        times = await _own_times(tx, dataset, source, current, bool(overridden))
+        fresh, refused = judged(dataset, good, times)
         if overridden:
-            fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
-            refused += unfit
+            fresh, refused = await self._fit_item_sources(tx, dataset, source, good, times, fresh, refused,
+                                                          overridden, now)
         superseded: list[StoredRecord] = []
         recorded: list[datetime] = []
         for g in fresh:
@@ -279,6 +280,26 @@ class Loader:
         await tx.upsert_records(dataset.name, [g.values for g in fresh], source, [g.as_of_time for g in fresh],
                                 recorded)
         return fresh, refused
+
+    async def _fit_item_sources(self, tx: Transaction, dataset: Dataset, source: str, good: list[_Good],
+                                times: Mapping[str, datetime], fresh: list[_Good], refused: list[Rejection],
+                                overridden: Mapping[str, str], now: datetime) -> tuple[list[_Good], list[Rejection]]:
+        """The rows judged to stand (``fresh``) with the item sources' values; one those values do not fit is
+        rejected, and is no record: the rows of its key refused as repeats of it are judged again without it, as
+        judged does a row refused as older (one call's [K, K'] whose K the item source's value does not fit
+        rejected K' as 'repeats record #0', a record that was no record)."""
+        fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
+        unfit_rows: list[Rejection] = []
+        while unfit:
+            unfit_rows += unfit
+            keys = {u.key for u in unfit}
+            gone = {u.index for u in unfit_rows}
+            refused = [r for r in refused if r.key not in keys]
+            more, again = judged(dataset, [g for g in good if g.key in keys and g.index not in gone], times)
+            refused += again
+            more, unfit = await self._overlay_item_sources(tx, dataset, source, more, overridden, now)
+            fresh += more
+        return fresh, refused + unfit_rows
 
     async def _overlay_item_sources(self, tx: Transaction, dataset: Dataset, source: str, fresh: list[_Good],
                                     overridden: Mapping[str, str], now: datetime

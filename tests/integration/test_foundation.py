@@ -655,6 +655,29 @@ async def test_a_later_record_of_a_key_whose_first_was_older_than_the_stored_one
             assert (conflict.item, conflict.other_value) == ("address", newer["address"])
 
 
+async def test_a_later_record_of_a_key_whose_first_an_item_sources_value_does_not_fit_is_judged_on_its_own(
+        calls: Calls) -> None:
+    """One call of [L, L'] where the item source's valid_until does not fit L (issued after it) but fits L': L was
+    rejected so, and L' as a repeat of it, a record that was no record. L' is judged on its own and loaded."""
+    licence = {k: v for k, v in synthetic.licence(next(_indexes), SEED).items() if k != "valid_until"}
+    issued = datetime.fromisoformat(licence["issue_date"])
+    until = (issued + timedelta(days=30)).date().isoformat()
+    await calls.load(SERVICES, "licence", rows(licence))
+    await calls.load(CIVIL, "licence", rows({**licence, "valid_until": until}))
+    await calls.designate(AUTHORITY, "licence", CIVIL, item="valid_until")
+    try:
+        late = {**licence, "issue_date": (issued + timedelta(days=31)).date().isoformat()}
+        renamed = {**licence, "holder_name": licence["holder_name"] + "（更名）"}
+        response = await calls.load(SERVICES, "licence", rows(late, renamed))
+        assert [(r.index, list(r.reasons)) for r in response.rejected] == [
+            (0, ["valid_until: the value of its authoritative source does not fit the record's other items"])]
+        assert response.accepted == 1
+        found = (await calls.lookup("licence", licence["licence_number"])).record
+        assert (found.values["holder_name"], found.values["valid_until"]) == (renamed["holder_name"], until)
+    finally:
+        await calls.designate(AUTHORITY, "licence", SERVICES, item="valid_until")
+
+
 async def test_a_dataset_without_an_authoritative_source_refuses_every_load(calls: Calls, pool: asyncpg.Pool,
                                                                           signer: CallerMetadata) -> None:
     """No "first loader wins": until the authority designates the source, nobody loads, not even a source."""
