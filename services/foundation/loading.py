@@ -12,7 +12,7 @@ record, the values other sources asserted are compared again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -262,10 +262,11 @@ class Loader:
         current = await tx.current_records(dataset.name, [g.key for g in good])
         overridden = designation.overridden_items()
         times = await _own_times(tx, dataset, source, current, bool(overridden))
-        fresh, refused = judged(dataset, good, times)
         if overridden:
-            fresh, refused = await self._fit_item_sources(tx, dataset, source, good, times, fresh, refused,
-                                                          overridden, now)
+            fresh, refused = await _standing(dataset, good, times, lambda rows: self._overlay_item_sources(
+                tx, dataset, source, rows, overridden, now))
+        else:
+            fresh, refused = judged(dataset, good, times)
         superseded: list[StoredRecord] = []
         recorded: list[datetime] = []
         for g in fresh:
@@ -280,26 +281,6 @@ class Loader:
         await tx.upsert_records(dataset.name, [g.values for g in fresh], source, [g.as_of_time for g in fresh],
                                 recorded)
         return fresh, refused
-
-    async def _fit_item_sources(self, tx: Transaction, dataset: Dataset, source: str, good: list[_Good],
-                                times: Mapping[str, datetime], fresh: list[_Good], refused: list[Rejection],
-                                overridden: Mapping[str, str], now: datetime) -> tuple[list[_Good], list[Rejection]]:
-        """The rows judged to stand (``fresh``) with the item sources' values; one those values do not fit is
-        rejected, and is no record: the rows of its key refused as repeats of it are judged again without it, as
-        judged does a row refused as older (one call's [K, K'] whose K the item source's value does not fit
-        rejected K' as 'repeats record #0', a record that was no record)."""
-        fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
-        unfit_rows: list[Rejection] = []
-        while unfit:
-            unfit_rows += unfit
-            keys = {u.key for u in unfit}
-            gone = {u.index for u in unfit_rows}
-            refused = [r for r in refused if r.key not in keys]
-            more, again = judged(dataset, [g for g in good if g.key in keys and g.index not in gone], times)
-            refused += again
-            more, unfit = await self._overlay_item_sources(tx, dataset, source, more, overridden, now)
-            fresh += more
-        return fresh, refused + unfit_rows
 
     async def _overlay_item_sources(self, tx: Transaction, dataset: Dataset, source: str, fresh: list[_Good],
                                     overridden: Mapping[str, str], now: datetime
@@ -328,29 +309,37 @@ class Loader:
                           good: list[_Good], now: datetime) -> tuple[list[_Good], list[Rejection], list[str]]:
         """Another source's values are kept for cross-checking; those of items it is designated authoritative
         for are set on the records that exist (a record is created only by the dataset's source)."""
-        fresh, refused = judged(dataset, good,
-                                await tx.own_source_times(dataset.name, source, [g.key for g in good]))
+        times = await tx.own_source_times(dataset.name, source, [g.key for g in good])
         owned = designation.owned_items(source)
         changed: list[_Good] = []
         superseded: list[StoredRecord] = []
         if owned:
-            current = await tx.current_records(dataset.name, [g.key for g in fresh])
-            kept: list[_Good] = []
-            for g in fresh:
-                record = current.get(g.key)
-                overlay = {item: g.canonical[item] for item in owned if item in g.canonical}
-                if record is None or all(record.values.get(i) == v for i, v in overlay.items()):
+            current = await tx.current_records(dataset.name, [g.key for g in good])
+
+            async def fit(rows: list[_Good]) -> tuple[list[_Good], list[Rejection]]:
+                """The rows whose values of the items this source owns fit their records (those changed with
+                them), and the others rejected."""
+                kept: list[_Good] = []
+                unfit: list[Rejection] = []
+                for g in rows:
+                    record = current.get(g.key)
+                    overlay = {item: g.canonical[item] for item in owned if item in g.canonical}
+                    if record is None or all(record.values.get(i) == v for i, v in overlay.items()):
+                        kept.append(g)
+                        continue
+                    result = _merge(dataset, _Good(g.index, g.key, {}, record.values, record.as_of_time), overlay,
+                                    max(record.as_of_time, g.as_of_time), now)
+                    if isinstance(result, Rejection):
+                        unfit.append(result)
+                        continue
                     kept.append(g)
-                    continue
-                result = _merge(dataset, _Good(g.index, g.key, {}, record.values, record.as_of_time), overlay,
-                                max(record.as_of_time, g.as_of_time), now)
-                if isinstance(result, Rejection):
-                    refused.append(result)
-                    continue
-                kept.append(g)
-                changed.append(result)
-                superseded.append(record)
-            fresh = kept
+                    changed.append(result)
+                    superseded.append(record)
+                return kept, unfit
+
+            fresh, refused = await _standing(dataset, good, times, fit)
+        else:
+            fresh, refused = judged(dataset, good, times)
         await tx.keep_source_values(dataset.name, source,
                                     [SourceValues(g.key, source, g.canonical, g.as_of_time) for g in fresh])
         if changed:
@@ -539,6 +528,29 @@ def judged(dataset: Dataset, good: list[_Good], stored: Mapping[str, datetime]) 
         else:
             fresh[g.key] = g
     return list(fresh.values()), refused
+
+
+async def _standing(dataset: Dataset, good: list[_Good], stored: Mapping[str, datetime],
+                    fit: Callable[[list[_Good]], Awaitable[tuple[list[_Good], list[Rejection]]]]
+                    ) -> tuple[list[_Good], list[Rejection]]:
+    """The rows that stand, as :func:`judged` says, once ``fit`` (the values of items with a source of their own,
+    merged into the records) has rejected those it does not take. A row so rejected is no record: the rows of its
+    key refused as repeats of it are judged again without it, as judged does a row refused as older (one call's
+    [K, K'] whose K the item source's value did not fit rejected K' as 'repeats record #0', a record that was no
+    record)."""
+    fresh, refused = judged(dataset, good, stored)
+    fresh, unfit = await fit(fresh)
+    unfit_rows: list[Rejection] = []
+    while unfit:
+        unfit_rows += unfit
+        keys = {u.key for u in unfit}
+        gone = {u.index for u in unfit_rows}
+        refused = [r for r in refused if r.key not in keys]
+        more, again = judged(dataset, [g for g in good if g.key in keys and g.index not in gone], stored)
+        refused += again
+        more, unfit = await fit(more)
+        fresh += more
+    return fresh, refused + unfit_rows
 
 
 def _beijing(moment: datetime) -> str:

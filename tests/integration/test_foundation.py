@@ -658,8 +658,10 @@ async def test_a_later_record_of_a_key_whose_first_was_older_than_the_stored_one
 async def test_a_later_record_of_a_key_whose_first_an_item_sources_value_does_not_fit_is_judged_on_its_own(
         calls: Calls) -> None:
     """One call of [L, L'] where the item source's valid_until does not fit L (issued after it) but fits L': L was
-    rejected so, and L' as a repeat of it, a record that was no record. L' is judged on its own and loaded."""
-    licence = {k: v for k, v in synthetic.licence(next(_indexes), SEED).items() if k != "valid_until"}
+    rejected so, and L' as a repeat of it, a record that was no record. L' is judged on its own and loaded; so
+    is the item source's own L' after an L whose valid_until does not fit the record."""
+    # Held by an organisation: a person's licence may be issued within 30 days of their birth (early, below).
+    licence = {k: v for k, v in synthetic.licence(next(_indexes), SEED, persons=0).items() if k != "valid_until"}
     issued = datetime.fromisoformat(licence["issue_date"])
     until = (issued + timedelta(days=30)).date().isoformat()
     await calls.load(SERVICES, "licence", rows(licence))
@@ -674,6 +676,15 @@ async def test_a_later_record_of_a_key_whose_first_an_item_sources_value_does_no
         assert response.accepted == 1
         found = (await calls.lookup("licence", licence["licence_number"])).record
         assert (found.values["holder_name"], found.values["valid_until"]) == (renamed["holder_name"], until)
+        # The item's source itself: its valid_until before the record's issue_date does not fit, its next one does.
+        early = {**licence, "issue_date": (issued - timedelta(days=30)).date().isoformat(),
+                 "valid_until": (issued - timedelta(days=1)).date().isoformat()}
+        later = {**licence, "valid_until": (issued + timedelta(days=60)).date().isoformat()}
+        response = await calls.load(CIVIL, "licence", rows(early, later))
+        assert [(r.index, list(r.reasons)) for r in response.rejected] == [
+            (0, ["valid_until: the value of its authoritative source does not fit the record's other items"])]
+        found = (await calls.lookup("licence", licence["licence_number"])).record
+        assert found.values["valid_until"] == later["valid_until"]
     finally:
         await calls.designate(AUTHORITY, "licence", SERVICES, item="valid_until")
 
