@@ -488,6 +488,8 @@ class _LoadTally:
     kept_lines: tuple[int, int] = (0, 0)
     #: The lines of the last call's batch that were rejected (a key of theirs may be given again below them).
     batch_rejected: set[int] = field(default_factory=set)
+    #: The first and last lines of the call sent whose answer has not been taken in yet ((0, 0): none).
+    in_flight: tuple[int, int] = (0, 0)
 
 
 def _file_problem_said(problem: Exception) -> str:
@@ -532,12 +534,18 @@ def run_load_records(gateway: str, system_id: str, secret: str, *, dataset: str,
                             rejected_path)
         except grpc.RpcError as error:
             print_error(error)
-            print(_stopped_at(tally, path), file=sys.stderr)
+            print(_stopped_at(tally, path, error.code() in _OUTCOME_UNKNOWN), file=sys.stderr)
             return 1
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (services/stopping.py)
-            print(_stopped_at(tally, path), file=sys.stderr)
+            print(_stopped_at(tally, path, True), file=sys.stderr)
             return exit_status(stop)
-    if tally.last_record and tally.last_record < start_line:
+    if not tally.last_record:
+        # An export that selected nothing (a filter of the wrong month, a query of an emptied table) ended
+        # 'population: 0 records loaded … 0 rejected', exit 0, the load a script reports as done.
+        print(f"govshare load-records: {path} holds no record, only the line naming the columns: nothing was sent "
+              "(an export that selected nothing? check the query or filter it was made with)", file=sys.stderr)
+        return 2
+    if tally.last_record < start_line:
         # A --start-line past the end (a digit too many, copied from another file's message) loaded nothing and
         # ended as a load of no record would, exit 0: the officer took the rest of the file for loaded.
         print(f"govshare load-records: --start-line {start_line} is past the last record of {path}, which begins on "
@@ -649,39 +657,62 @@ def _forget_rejected(first_line: dict[str, int], pending: dict[str, int], tally:
 
 def _load_batch(stub, md, dataset: str, source: str, batch: list, tally: _LoadTally,  # type: ignore[no-untyped-def]
                 reject: Callable, rejected_path: Path | None) -> None:
-    """One LoadRecords call of the batch's records the file itself does not get wrong; every rejection reported."""
+    """One LoadRecords call of the batch's records the file itself does not get wrong; every rejection reported.
+    The tally takes the call in once its rejections are written: a load stopped before then names the call as
+    out, and the --start-line it gives sends it again."""
     sent = [(row, message) for row, message in batch if not row.problem]
     reasons: dict[int, list[str]] = {row.line: [row.problem] for row, _ in batch if row.problem}
+    answer = foundation_pb2.LoadRecordsResponse()
     if sent:
+        tally.in_flight = (batch[0][0].line, batch[-1][0].line)
         answer = stub.LoadRecords(foundation_pb2.LoadRecordsRequest(
             dataset=dataset, source_department_code=source, records=[message for _, message in sent]),
             metadata=md, timeout=120)
-        tally.accepted += answer.accepted
-        tally.conflicts += answer.conflicts
-        if answer.kept_for_cross_checking and answer.accepted:
-            tally.kept += answer.accepted
-            tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
         for rejected in answer.rejected:
             reasons[sent[rejected.index][0].line] = list(rejected.reasons)
-    tally.first_line = tally.first_line or batch[0][0].line
-    tally.last_line = batch[-1][0].line
-    tally.batch_rejected = set(reasons)
     for row, _ in batch:
         if row.line in reasons:
-            tally.rejected += 1
             reject(row, reasons[row.line])
             if tally.shown < _REJECTIONS_SHOWN:
                 tally.shown += 1
                 print(f"line {row.line}: {'; '.join(reasons[row.line])}", file=sys.stderr)
+    tally.accepted += answer.accepted
+    tally.conflicts += answer.conflicts
+    if answer.kept_for_cross_checking and answer.accepted:
+        tally.kept += answer.accepted
+        tally.kept_lines = (tally.kept_lines[0] or sent[0][0].line, sent[-1][0].line)
+    tally.rejected += len(reasons)
+    tally.batch_rejected = set(reasons)
+    tally.first_line = tally.first_line or batch[0][0].line
+    tally.last_line = batch[-1][0].line
+    tally.in_flight = (0, 0)
 
 
-def _stopped_at(tally: _LoadTally, path: Path) -> str:
-    """Where a load that stopped stands: what is in, and the --start-line that sends the rest."""
-    if not tally.last_line:
-        return f"govshare load-records: nothing of {path} was loaded"
-    return (f"govshare load-records: lines {tally.first_line}–{tally.last_line} of {path} were sent ({tally.accepted} "
-            f"loaded, {tally.rejected} rejected); nothing after line {tally.last_line} was: run the command again "
-            f"with --start-line {tally.last_line + 1}")
+#: A call's failures after which the platform may have loaded its records (it went away, or the deadline ran out,
+#: after it had taken them), as against a refusal, after which it has not.
+_OUTCOME_UNKNOWN = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
+                              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL})
+
+
+def _stopped_at(tally: _LoadTally, path: Path, unanswered: bool = False) -> str:
+    """Where a load that stopped stands: what is in, and the --start-line that sends the rest. ``unanswered``: the
+    load stopped with a call sent whose answer it did not take in (Ctrl-C, SIGTERM, a deadline, a dependency gone).
+
+    Stopped so, it said "nothing after line 5001 was [sent]" (or "nothing of FILE was loaded") while the call of
+    lines 5002–5011 was out: the platform may have loaded them, all or none (a call is one transaction), and the
+    officer who checked found records the command had said were not sent."""
+    first, last = tally.in_flight if unanswered else (0, 0)
+    done = (f"lines {tally.first_line}–{tally.last_line} of {path} were sent ({tally.accepted} loaded, "
+            f"{tally.rejected} rejected)" if tally.last_line else "")
+    if not first:
+        if not done:
+            return f"govshare load-records: nothing of {path} was loaded"
+        return (f"govshare load-records: {done}; nothing after line {tally.last_line} was: run the command again "
+                f"with --start-line {tally.last_line + 1}")
+    return (f"govshare load-records: {done + '; ' if done else ''}lines {first}–{last}{'' if done else f' of {path}'} "
+            "were sent and the load stopped before the platform answered: it loaded all of them or none (a call is "
+            f"one transaction); nothing after line {last} was sent: run the command again with --start-line {first} "
+            "(a record sent again as it was loaded is no new version)")
 
 
 @contextmanager

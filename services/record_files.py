@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.foundation.datasets import Dataset
 from services.foundation.loading import EARLIEST_AS_OF
-from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, written_moment
+from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, ascii_form, iso_date, written_moment
 from services.runtime.errors import written_otherwise
 
 #: ``--encoding``: "auto" finds which of the others the file is in.
@@ -69,6 +69,8 @@ def file_encoding(path: Path, encoding: str) -> str:
     if encoding not in ENCODINGS:
         raise FileProblem(f"--encoding {encoding!r}: one of {', '.join(ENCODINGS)} (gbk and gb2312 are read as "
                           "gb18030, which holds them)")
+    if (kind := _not_text(path)) is not None:
+        raise FileProblem(f"{path} {kind}: save it as CSV UTF-8 (in Excel: 另存为, 'CSV UTF-8 (逗号分隔)')")
     if encoding == "auto":
         if (line := _decodes(path, "utf-8-sig")) is None:
             return "utf-8-sig"
@@ -89,6 +91,21 @@ def file_encoding(path: Path, encoding: str) -> str:
         raise FileProblem(f"{path}: line {line} is not {encoding.upper()}: pass --encoding {other} (or auto) if "
                           f"the file is in {other.upper()}")
     return codec
+
+
+#: The first bytes of what an officer may give instead of the CSV file, and what it is: the workbook itself was
+#: refused "neither UTF-8 nor GB18030/GBK (line 1)", as if it were a text file in another encoding.
+_OTHER_FORMATS = ((b"PK\x03\x04", "is an Excel workbook (.xlsx) or another zip archive, not a CSV file"),
+                  (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is an Excel 97-2003 workbook (.xls), not a CSV file"),
+                  (codecs.BOM_UTF16_LE, "is in UTF-16 (Excel's 'Unicode text'), which is not read"),
+                  (codecs.BOM_UTF16_BE, "is in UTF-16, which is not read"))
+
+
+def _not_text(path: Path) -> str | None:
+    """What ``path`` is when its first bytes say it is one of _OTHER_FORMATS; None otherwise."""
+    with open(path, "rb") as file:
+        start = file.read(8)
+    return next((kind for magic, kind in _OTHER_FORMATS if start.startswith(magic)), None)
 
 
 def _decodes(path: Path, codec: str) -> int | None:
@@ -123,10 +140,16 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     underscores (Birth Date) is refused naming the item."""
     columns = [_plain(name) for name in names]
     named = [name for name in columns if name]
+    if _a_record(columns, dataset):
+        raise FileProblem("the first line is a record, not the names of the columns (a file exported without them?): "
+                          "add a first line naming the item of each column, in the order of its values, as "
+                          f"ListDatasets names them ({','.join(dataset.item_order)}; and {AS_OF_COLUMN})")
     problems = []
     if unknown := [n for n in named if n not in dataset.item_names and n != AS_OF_COLUMN]:
         verb = "is not an item" if len(unknown) == 1 else "are not items"
-        meant = {n: m for n in unknown if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names}
+        # The as-of column too: "As Of Time" was refused naming no column meant, as "Birth Date" was not.
+        meant = {n: m for n in unknown
+                 if (m := re.sub(r"[\s-]+", "_", n.lower())) in dataset.item_names or m == AS_OF_COLUMN}
         apart = {plain: (raw.strip(), how) for raw, plain in zip(names, columns, strict=True)
                  if plain in unknown and (how := _separated_otherwise(raw, dataset))}
         said = ", ".join(f"{apart[n][0]!r} (its names are separated by {apart[n][1]})" if n in apart else
@@ -140,6 +163,21 @@ def header_of(names: list[str], dataset: Dataset) -> list[str]:
     if problems:
         raise FileProblem("the first line must name the items of each column: " + "; ".join(problems))
     return columns
+
+
+#: Six digits in a row: a 公民身份号码, a 统一社会信用代码, a date, a phone number; never an item's name.
+_DIGITS_IN_A_ROW = re.compile(r"[0-9]{6}")
+
+
+def _a_record(columns: list[str], dataset: Dataset) -> bool:
+    """Whether a first line is a record rather than names (a file exported without its column names): it names no
+    item and holds a value no name holds (six digits in a row). Refused as names, its every value was quoted in the
+    refusal ("'11010119491001001X', '张建国', … are not items of population"), a person's 公民身份号码 and name on
+    the terminal and in the log of the job that ran the load."""
+    named = [name for name in columns if name]
+    if any(name in dataset.item_names or name == AS_OF_COLUMN for name in named):
+        return False
+    return any(_DIGITS_IN_A_ROW.search(ascii_form(name)) for name in named)
 
 
 #: What a first line's names may be separated by instead of a comma, and what to do about it.
@@ -205,15 +243,17 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
     def rows() -> Iterator[FileRow]:
         with file:
             line = reader.line_num + 1
-            #: The columns of line 1 each cell of a line stands in, once a line named them in another order.
-            layout: tuple[int, list[int | None]] | None = None
+            #: The line that named the columns again in another order than line 1 (or named one line 1 does not),
+            #: and the name of each of its cells: the lines after it are read by them.
+            layout: tuple[int, list[str]] | None = None
             while (cells := _next_cells(reader)) is not None:
                 if isinstance(cells, csv.Error):
                     yield FileRow(line, [], problem=unreadable(line, reader.line_num, cells))
-                elif (names := _names_again(cells[skip:], header)) is not None:
+                elif (names := _names_again(cells[skip:], header, dataset)) is not None:
                     # A file of rejections holds every record in line 1's order (_laid_out), such a line too.
-                    layout = None if skip or _in_order(names) else (line, names)
-                    yield FileRow(line, cells[skip:], problem=_named_again(layout is not None))
+                    layout = None if skip or _in_order(names, header) else (line, names)
+                    yield FileRow(line, cells[skip:], problem=_named_again(
+                        layout is not None, _not_in(names, header), _not_in(header, names, AS_OF_COLUMN)))
                 elif any(cell.strip() for cell in cells[skip:]):
                     if layout is not None:
                         row = _laid_out(line, cells[skip:], layout, header, skip)
@@ -311,53 +351,86 @@ def _too_few(count: int, naming: str, named: int) -> str:
     return f"{count} value{'s' * (count != 1)} where {naming} names {named} columns"
 
 
-def _names_again(cells: list[str], header: list[str]) -> list[int | None] | None:
-    """For a line naming columns of line 1 again (another export's first line: two files joined into one, copy /b
-    a.csv+b.csv or cat), the column of line 1 each of its cells names (None: no name); None for any other line.
+def _names_again(cells: list[str], header: list[str], dataset: Dataset) -> list[str] | None:
+    """For a line naming columns again (another export's first line: two files joined into one, copy /b a.csv+b.csv
+    or cat), the name each of its cells gives ("": none); None for any other line.
 
     Such a line was rejected as a record whose every value was wrong ("citizen_id: 公民身份号码 must have 18
     characters, got 10; sex: 'sex' is not in its code table; …"), which did not say what the line was; and when it
     named the columns in another order, the lines after it were read in line 1's order without a word: a name read
-    as an address and an address as a name, both text, loaded so."""
+    as an address and an address as a name, both text, loaded so.
+
+    It may name items line 1 does not (the other export had more columns): such a line was read as a record, and
+    the lines after it in line 1's columns, a value of the item line 1 lacks loaded as the item line 1 has there
+    (an address_region_code as the address)."""
     names = [_plain(cell.lstrip(BYTE_ORDER_MARK)) for cell in cells]
     named = [name for name in names if name]
-    if len(named) < 2 or len(set(named)) < len(named) or any(name not in header for name in named):
+    if len(named) < 2 or len(set(named)) < len(named) or \
+            any(name not in header and name not in dataset.item_names and name != AS_OF_COLUMN for name in named):
         return None
-    return [header.index(name) if name else None for name in names]
+    return names
 
 
-def _in_order(layout: list[int | None]) -> bool:
-    """Whether a line naming the columns again names each where line 1 does (the lines after it read alike)."""
-    return all(index == position for position, index in enumerate(layout) if index is not None)
+def _in_order(names: list[str], header: list[str]) -> bool:
+    """Whether a line naming the columns again names each of line 1's where line 1 does (the lines after it read
+    alike). One naming fewer is not: its records, a value short of line 1's, were each rejected "7 values where the
+    first line names 8 columns" while the line said only to delete it."""
+    return all(position < len(header) and header[position] == name for position, name in enumerate(names) if name) \
+        and {name for name in header if name} <= set(names)
 
 
-def _named_again(reordered: bool) -> str:
-    """The problem of a line naming the columns again (:func:`_names_again`)."""
+def _not_in(names: list[str], other: list[str], *but: str) -> list[str]:
+    """The items ``names`` names that ``other`` does not (but for ``but``)."""
+    return [name for name in names if name and name not in other and name not in but]
+
+
+def _named_again(reordered: bool, lacking: list[str], without: list[str]) -> str:
+    """The problem of a line naming the columns again (:func:`_names_again`); ``lacking``: the items it names that
+    line 1 does not; ``without``: those line 1 names and it does not, which the records after it are loaded without
+    (as a file without their columns is, of which the command says so at the end: of these lines it said nothing,
+    and each record loaded from them lost its address without a word)."""
     said = ("the line names the columns, as a first line does (another file's first line: files joined?): it is no "
             "record")
     if not reordered:
         return f"{said}; delete it"
+    if lacking:
+        said += (f"; it names {', '.join(lacking)}, which the first line does not: a record after it holding a value "
+                 f"of {'it' if len(lacking) == 1 else 'them'} is rejected (loaded without it, the record would lose "
+                 "it: a load gives each record whole): load those lines as a file of their own")
+    if without:
+        them = "it" if len(without) == 1 else "them"
+        said += (f"; it has no column of {', '.join(without)}: the records after it are loaded without {them}, "
+                 f"whatever they held before (a load gives each record whole)")
     return (f"{said}; the lines after it are read in its order of the columns, and written to --rejected in line 1's "
             "order")
 
 
-def _laid_out(line: int, cells: list[str], layout: tuple[int, list[int | None]], header: list[str],
+def _laid_out(line: int, cells: list[str], layout: tuple[int, list[str]], header: list[str],
               skip: int) -> FileRow:
-    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``): its cells moved
-    to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected writes it as line 1
-    orders them)."""
-    named_at, columns = layout
+    """A record after the line ``layout[0]`` that named the columns in another order (``layout[1]``, their names):
+    its cells moved to the columns of line 1 they stand under, then read as a record of line 1's (so --rejected
+    writes it as line 1 orders them, a value of an item line 1 does not name after them). A value of such an item
+    is the record's rejection: loaded without it, the record would lose it."""
+    named_at, names = layout
     moved = [""] * len(header)
     extra = []
+    lacking = []
     for position, cell in enumerate(cells):
-        index = columns[position] if position < len(columns) else None
-        if index is None:
-            extra.append(cell)
+        name = names[position] if position < len(names) else ""
+        if name and name in header:
+            moved[header.index(name)] = cell
         else:
-            moved[index] = cell
+            extra.append(cell)
+            if name and cell.strip():
+                lacking.append(name)
     moved += [cell for cell in extra if cell.strip()]
-    if len(cells) < (named := max(position + 1 for position, index in enumerate(columns) if index is not None)):
+    if len(cells) < (named := max(position + 1 for position, name in enumerate(names) if name)):
         return FileRow(line, moved, problem=_too_few(len(cells) + skip, f"line {named_at}", named + skip))
+    if lacking:
+        return FileRow(line, moved, problem=(
+            f"{', '.join(lacking)}: line {named_at} names {'it' if len(lacking) == 1 else 'them'} and the first line "
+            f"does not: loaded without {'it' if len(lacking) == 1 else 'them'}, the record would lose "
+            f"{'it' if len(lacking) == 1 else 'them'}: load the lines after line {named_at} as a file of their own"))
     return _row(line, moved, header, skip)
 
 
@@ -373,6 +446,15 @@ def _excel_text(cell: str) -> str:
     return found.group(1).replace('""', '"') if found else cell
 
 
+def _real(day: str) -> bool:
+    """Whether the calendar has ``day`` (YYYY-MM-DD)."""
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
 def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
     """The as-of time of a cell: ISO 8601 (a date alone is its midnight), or a date and time as a spreadsheet writes
     them, year first (2026/11/30 8:00, 2026年11月30日: a column Excel in a Chinese locale formats as a date-time,
@@ -384,6 +466,10 @@ def _as_of(cell: str) -> tuple[dt.datetime | None, str]:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         if (written := written_moment(text)) is None:
+            if (day := iso_date(re.split(r"[\sT]", text, maxsplit=1)[0])) is not None and not _real(day):
+                # 2026-11-31, 2026/2/29: a day the calendar has not was said to be "not a time (e.g. 2026-11-30…)",
+                # of a cell written in that very form; a date item so written is "not a real calendar date".
+                return None, f"{AS_OF_COLUMN}: {day} is not a real calendar date"
             return None, f"{AS_OF_COLUMN}: {text!r} is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"
         when = written
     when = when if when.tzinfo else when.replace(tzinfo=_BEIJING)

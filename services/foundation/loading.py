@@ -12,7 +12,7 @@ record, the values other sources asserted are compared again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -111,11 +111,19 @@ def repeats(key_item: str, position: int, line: int = 0) -> str:
 
 
 def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tuple[list[_Good], list[Rejection]]:
-    """Validates every row; a key may appear once per load (which of two rows would win is not obvious)."""
+    """Validates every row; a key may appear once per load (which of two rows would win is not obvious): the
+    later row of a key is rejected naming the first, as a load of keys nothing is stored of judges them."""
+    valid, rejected = validated_rows(dataset, rows, now)
+    first, refused = judged(dataset, valid, {})
+    return first, sorted([*rejected, *refused], key=lambda r: r.index)
+
+
+def validated_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tuple[list[_Good], list[Rejection]]:
+    """Every row checked on its own (its values and as-of time); the valid ones, a key's several rows all kept for
+    :func:`judged`, which needs the stored times to say which of them stands."""
     today = now.astimezone(CHINA_TIME).date()
     good: list[_Good] = []
     rejected: list[Rejection] = []
-    first_index: dict[str, int] = {}
     for index, row in enumerate(rows):
         checked = validate_record(dataset, row.values, today)
         problems = [*row.problems, *checked.problems]
@@ -125,12 +133,9 @@ def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tupl
             problems.append(f"as_of_time: {_beijing(as_of)} is in the future")
         elif as_of < EARLIEST_AS_OF:
             problems.append(f"as_of_time: {_beijing(as_of)} is before {EARLIEST_AS_OF.year}")
-        if not problems and checked.key in first_index:
-            problems.append(repeats(dataset.key_item, first_index[checked.key]))
         if problems:
             rejected.append(Rejection(index, checked.key, tuple(problems)))
             continue
-        first_index[checked.key] = index
         good.append(_Good(index, checked.key, checked.values, dataset.canonical(checked.values), as_of))
     return good, rejected
 
@@ -215,7 +220,7 @@ class Loader:
         goes to the administrative log as ``caller``'s, in the load's transaction; a refused one too, with the
         refusal's reason as its result."""
         now = now or datetime.now(UTC)
-        good, rejected = check_rows(dataset, rows, now)
+        good, rejected = validated_rows(dataset, rows, now)
         outcome = LoadOutcome(rejected=rejected)
         async with self._store.transaction() as tx:
             designation = await tx.lock_designation(dataset.name)
@@ -256,10 +261,12 @@ class Loader:
         """The dataset's source writes the records; items designated to another source keep that source's value."""
         current = await tx.current_records(dataset.name, [g.key for g in good])
         overridden = designation.overridden_items()
-        fresh, refused = _split_stale(good, await _own_times(tx, dataset, source, current, bool(overridden)))
+        times = await _own_times(tx, dataset, source, current, bool(overridden))
         if overridden:
-            fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
-            refused += unfit
+            fresh, refused = await _standing(dataset, good, times, lambda rows: self._overlay_item_sources(
+                tx, dataset, source, rows, overridden, now))
+        else:
+            fresh, refused = judged(dataset, good, times)
         superseded: list[StoredRecord] = []
         recorded: list[datetime] = []
         for g in fresh:
@@ -302,28 +309,37 @@ class Loader:
                           good: list[_Good], now: datetime) -> tuple[list[_Good], list[Rejection], list[str]]:
         """Another source's values are kept for cross-checking; those of items it is designated authoritative
         for are set on the records that exist (a record is created only by the dataset's source)."""
-        fresh, refused = _split_stale(good, await tx.own_source_times(dataset.name, source, [g.key for g in good]))
+        times = await tx.own_source_times(dataset.name, source, [g.key for g in good])
         owned = designation.owned_items(source)
         changed: list[_Good] = []
         superseded: list[StoredRecord] = []
         if owned:
-            current = await tx.current_records(dataset.name, [g.key for g in fresh])
-            kept: list[_Good] = []
-            for g in fresh:
-                record = current.get(g.key)
-                overlay = {item: g.canonical[item] for item in owned if item in g.canonical}
-                if record is None or all(record.values.get(i) == v for i, v in overlay.items()):
+            current = await tx.current_records(dataset.name, [g.key for g in good])
+
+            async def fit(rows: list[_Good]) -> tuple[list[_Good], list[Rejection]]:
+                """The rows whose values of the items this source owns fit their records (those changed with
+                them), and the others rejected."""
+                kept: list[_Good] = []
+                unfit: list[Rejection] = []
+                for g in rows:
+                    record = current.get(g.key)
+                    overlay = {item: g.canonical[item] for item in owned if item in g.canonical}
+                    if record is None or all(record.values.get(i) == v for i, v in overlay.items()):
+                        kept.append(g)
+                        continue
+                    result = _merge(dataset, _Good(g.index, g.key, {}, record.values, record.as_of_time), overlay,
+                                    max(record.as_of_time, g.as_of_time), now)
+                    if isinstance(result, Rejection):
+                        unfit.append(result)
+                        continue
                     kept.append(g)
-                    continue
-                result = _merge(dataset, _Good(g.index, g.key, {}, record.values, record.as_of_time), overlay,
-                                max(record.as_of_time, g.as_of_time), now)
-                if isinstance(result, Rejection):
-                    refused.append(result)
-                    continue
-                kept.append(g)
-                changed.append(result)
-                superseded.append(record)
-            fresh = kept
+                    changed.append(result)
+                    superseded.append(record)
+                return kept, unfit
+
+            fresh, refused = await _standing(dataset, good, times, fit)
+        else:
+            fresh, refused = judged(dataset, good, times)
         await tx.keep_source_values(dataset.name, source,
                                     [SourceValues(g.key, source, g.canonical, g.as_of_time) for g in fresh])
         if changed:
@@ -487,22 +503,54 @@ async def apply_designated_values(tx: Transaction, dataset: Dataset, source: str
     return outcome
 
 
-def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:
-    """Rows older than what is stored would turn the clock back: rejected, not applied, saying both times as the
-    department writes them, in Beijing time: in UTC, a file's as_of_time of 2026-11-29 was said to be
-    2026-11-28T16:00:00+00:00, older than values of 2026-11-29T16:00:00+00:00 (the 2026-11-30 of the officer's
-    earlier file), dates the officer had written nowhere."""
-    fresh: list[_Good] = []
-    stale: list[Rejection] = []
+def judged(dataset: Dataset, good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:
+    """The rows that stand, one a key: the first of its key not older than the values stored of it (``stored``, the
+    as-of time of each key's stored values); a row after it of the same key is rejected naming it, a row older than
+    the stored values is rejected saying both times.
+
+    A row refused as older is no record, so a later row of its key is judged on its own: in one LoadRecords call of
+    [K as of T0, K as of T2] with K stored as of T1, the second was rejected as a repeat of the first, which was
+    itself rejected as older than T1, and K's values of T2 went nowhere.
+
+    Both times are said as the department writes them, in Beijing time: in UTC, a file's as_of_time of 2026-11-29
+    was said to be 2026-11-28T16:00:00+00:00, older than values of 2026-11-29T16:00:00+00:00 (the 2026-11-30 of the
+    officer's earlier file), dates the officer had written nowhere."""
+    fresh: dict[str, _Good] = {}
+    refused: list[Rejection] = []
     for g in good:
         previous = stored.get(g.key)
-        if previous is not None and g.as_of_time < previous:
-            stale.append(Rejection(g.index, g.key, (
+        if (first := fresh.get(g.key)) is not None:
+            refused.append(Rejection(g.index, g.key, (repeats(dataset.key_item, first.index),)))
+        elif previous is not None and g.as_of_time < previous:
+            refused.append(Rejection(g.index, g.key, (
                 f"as_of_time: {_beijing(g.as_of_time)} is older than the stored values (as of "
                 f"{_beijing(previous)}), which are kept: values as of that time or later replace them",)))
         else:
-            fresh.append(g)
-    return fresh, stale
+            fresh[g.key] = g
+    return list(fresh.values()), refused
+
+
+async def _standing(dataset: Dataset, good: list[_Good], stored: Mapping[str, datetime],
+                    fit: Callable[[list[_Good]], Awaitable[tuple[list[_Good], list[Rejection]]]]
+                    ) -> tuple[list[_Good], list[Rejection]]:
+    """The rows that stand, as :func:`judged` says, once ``fit`` (the values of items with a source of their own,
+    merged into the records) has rejected those it does not take. A row so rejected is no record: the rows of its
+    key refused as repeats of it are judged again without it, as judged does a row refused as older (one call's
+    [K, K'] whose K the item source's value did not fit rejected K' as 'repeats record #0', a record that was no
+    record)."""
+    fresh, refused = judged(dataset, good, stored)
+    fresh, unfit = await fit(fresh)
+    unfit_rows: list[Rejection] = []
+    while unfit:
+        unfit_rows += unfit
+        keys = {u.key for u in unfit}
+        gone = {u.index for u in unfit_rows}
+        refused = [r for r in refused if r.key not in keys]
+        more, again = judged(dataset, [g for g in good if g.key in keys and g.index not in gone], stored)
+        refused += again
+        more, unfit = await fit(more)
+        fresh += more
+    return fresh, refused + unfit_rows
 
 
 def _beijing(moment: datetime) -> str:

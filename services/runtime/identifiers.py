@@ -36,11 +36,24 @@ def _length_error(name: str, value: str) -> str:
     if name == "公民身份号码" and len(value) == 15 and value.isdigit():
         return (f"{error}: a first-generation 15-digit number is given in its 18-digit form (19 inserted before "
                 "its 2-digit birth year, after the 6th digit, and its check character added, GB 11643-1999)")
+    if (hidden := _invisible(value)) and len(value) - len(hidden) == 18:
+        # Copied from a document or a web page with a zero-width space or a direction mark: a department's file
+        # loaded so was told "got 19" of a code that shows 18 characters (a query names it: query/keys.py).
+        position, character = hidden[0]
+        return (f"{error}: it holds an invisible character, U+{ord(character):04X}, at position {position + 1} "
+                "(copied from a document or a web page?): remove it")
     if value.strip() != value and len(value.strip()) == 18:
         # A department code read from a configuration file with its final newline, or pasted with a blank, sent in
         # a REST URL (/v1/departments/{code}, ?departmentCode=): "got 19" of a code that shows 18 characters.
         return f"{error}: it has a blank or a line break before or after it: send the code alone"
     return error
+
+
+def _invisible(value: str) -> list[tuple[int, str]]:
+    """The characters of ``value`` nobody sees (format and control characters but for blanks and line breaks,
+    which _length_error names otherwise), with their positions."""
+    return [(position, character) for position, character in enumerate(value)
+            if unicodedata.category(character) in ("Cc", "Cf") and not character.isspace()]
 
 
 def _check_error(name: str, value: str) -> str:

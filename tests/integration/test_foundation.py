@@ -627,6 +627,68 @@ async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> 
     assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
 
 
+async def test_a_later_record_of_a_key_whose_first_was_older_than_the_stored_one_is_judged_on_its_own(
+        calls: Calls) -> None:
+    """One call of [K as of T0, K as of T2] with K stored as of T1: the first is older than the stored values and
+    rejected so; the second was rejected as a repeat of it (a record that was no record), and K's values of T2 went
+    nowhere. It is judged on its own against T1 and kept; a third of K after it is still a repeat of it. So for a
+    cross-checking source's kept values too."""
+    now = datetime.now(UTC)
+    for caller in (POLICE, CIVIL):
+        (record,) = fresh_persons(1)
+        await calls.load(POLICE, "population", rows(record, as_of=now - timedelta(hours=3)))
+        if caller is CIVIL:
+            await calls.load(CIVIL, "population", rows(record, as_of=now - timedelta(hours=2)))
+        older, newer = ({**record, "address": f"北京市东城区{street}"} for street in ("东四街道", "朝阳门街道"))
+        response = await calls.load(caller, "population", [*rows(older, as_of=now - timedelta(hours=4)),
+                                                           *rows(newer, newer, as_of=now - timedelta(hours=1))])
+        assert response.accepted == 1, (caller, response)
+        assert response.rejected[0].index == 0 and "older than the stored values" in response.rejected[0].reasons[0]
+        assert [(r.index, list(r.reasons)) for r in response.rejected[1:]] == [
+            (2, ["citizen_id: repeats record #1 of this load"])]
+        if caller is POLICE:
+            found = (await calls.lookup("population", record["citizen_id"])).record
+            assert (found.values["address"], found.as_of_time.ToDatetime(tzinfo=UTC)) == (
+                newer["address"], now - timedelta(hours=1))
+        else:  # kept to be cross-checked: its address raised against the record's
+            (conflict,) = await calls.conflicts(CIVIL, key=record["citizen_id"])
+            assert (conflict.item, conflict.other_value) == ("address", newer["address"])
+
+
+async def test_a_later_record_of_a_key_whose_first_an_item_sources_value_does_not_fit_is_judged_on_its_own(
+        calls: Calls) -> None:
+    """One call of [L, L'] where the item source's valid_until does not fit L (issued after it) but fits L': L was
+    rejected so, and L' as a repeat of it, a record that was no record. L' is judged on its own and loaded; so
+    is the item source's own L' after an L whose valid_until does not fit the record."""
+    # Held by an organisation: a person's licence may be issued within 30 days of their birth (early, below).
+    licence = {k: v for k, v in synthetic.licence(next(_indexes), SEED, persons=0).items() if k != "valid_until"}
+    issued = datetime.fromisoformat(licence["issue_date"])
+    until = (issued + timedelta(days=30)).date().isoformat()
+    await calls.load(SERVICES, "licence", rows(licence))
+    await calls.load(CIVIL, "licence", rows({**licence, "valid_until": until}))
+    await calls.designate(AUTHORITY, "licence", CIVIL, item="valid_until")
+    try:
+        late = {**licence, "issue_date": (issued + timedelta(days=31)).date().isoformat()}
+        renamed = {**licence, "holder_name": licence["holder_name"] + "（更名）"}
+        response = await calls.load(SERVICES, "licence", rows(late, renamed))
+        assert [(r.index, list(r.reasons)) for r in response.rejected] == [
+            (0, ["valid_until: the value of its authoritative source does not fit the record's other items"])]
+        assert response.accepted == 1
+        found = (await calls.lookup("licence", licence["licence_number"])).record
+        assert (found.values["holder_name"], found.values["valid_until"]) == (renamed["holder_name"], until)
+        # The item's source itself: its valid_until before the record's issue_date does not fit, its next one does.
+        early = {**licence, "issue_date": (issued - timedelta(days=30)).date().isoformat(),
+                 "valid_until": (issued - timedelta(days=1)).date().isoformat()}
+        later = {**licence, "valid_until": (issued + timedelta(days=60)).date().isoformat()}
+        response = await calls.load(CIVIL, "licence", rows(early, later))
+        assert [(r.index, list(r.reasons)) for r in response.rejected] == [
+            (0, ["valid_until: the value of its authoritative source does not fit the record's other items"])]
+        found = (await calls.lookup("licence", licence["licence_number"])).record
+        assert found.values["valid_until"] == later["valid_until"]
+    finally:
+        await calls.designate(AUTHORITY, "licence", SERVICES, item="valid_until")
+
+
 async def test_a_dataset_without_an_authoritative_source_refuses_every_load(calls: Calls, pool: asyncpg.Pool,
                                                                           signer: CallerMetadata) -> None:
     """No "first loader wins": until the authority designates the source, nobody loads, not even a source."""

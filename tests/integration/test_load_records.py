@@ -270,7 +270,8 @@ async def test_a_header_typed_in_full_width_or_with_a_hidden_character_names_the
 
 async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """--start-line 30 for a file of three records (a digit too many, or the line another file's load stopped at)
-    loaded nothing and ended 'population: 0 records loaded …', exit 0, as if the rest of the file were in."""
+    loaded nothing and ended 'population: 0 records loaded …', exit 0, as if the rest of the file were in; so did a
+    file of no record."""
     person = _citizen_id("19650505", True)
     path = tmp_path / "short.csv"
     path.write_text(f"{HEADER}\n{person},蒋五,男,汉族,1965-05-05,正常,\n\n", encoding="utf-8")
@@ -278,10 +279,15 @@ async def test_a_start_line_past_the_last_record_sends_nothing_and_says_so(platf
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     assert f"--start-line 30 is past the last record of {path}, which begins on line 2: nothing was sent" \
            in done.stderr
+    # A file of the column names alone (an export that selected nothing, blank lines after its names) ended
+    # 'population: 0 records loaded', exit 0: the department's script reported the load done.
     header_only = tmp_path / "header.csv"
-    header_only.write_text(f"{HEADER}\n", encoding="utf-8")
+    header_only.write_text(f"{HEADER}\r\n,,,,,,\r\n\r\n", encoding="utf-8")
     done = await asyncio.to_thread(_load, platform, "population", str(header_only))
-    assert done.returncode == 0 and done.stdout.startswith("population: 0 records loaded"), done.stderr
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == (f"govshare load-records: {header_only} holds no record, only the line naming the columns: "
+                           "nothing was sent (an export that selected nothing? check the query or filter it was made "
+                           "with)\n")
 
 
 async def test_a_file_mixing_utf8_and_gbk_lines_is_said_to_mix_them(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]

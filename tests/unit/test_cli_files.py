@@ -279,6 +279,142 @@ def test_the_records_after_a_line_naming_the_columns_in_another_order_are_read_i
     assert [row.values.get("name") for row in rows] == [None, "钱三"]
 
 
+def test_a_joined_files_first_line_naming_an_item_the_first_line_does_not_is_no_record(tmp_path: Path) -> None:
+    """Two exports joined, the second with a column the first has not (address_region_code): its first line was
+    read as a record, and its records in line 1's columns, an address_region_code loaded as the address line 1
+    names there. The line is said to name the columns; a record after it holding a value of that item is rejected
+    (loaded without it, it would lose it), one without is read by the names of its line."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "joined.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,address\n"
+                     "citizen_id,name,sex,ethnicity,birth_date,status,address_region_code,address\n"
+                     "110105194912310021,钱三,女,汉族,1949-12-31,正常,110105,朝阳区\n"
+                     "110105194912310030,钱四,女,汉族,1949-12-31,正常,,东城区\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, third, fourth = rows
+    assert names.problem == (
+        "the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+        "record; it names address_region_code, which the first line does not: a record after it holding a value of "
+        "it is rejected (loaded without it, the record would lose it: a load gives each record whole): load those "
+        "lines as a file of their own; the lines after it are read in its order of the columns, and written to "
+        "--rejected in line 1's order")
+    assert third.problem == ("address_region_code: line 2 names it and the first line does not: loaded without it, "
+                             "the record would lose it: load the lines after line 2 as a file of their own")
+    assert third.cells == ["110105194912310021", "钱三", "女", "汉族", "1949-12-31", "正常", "朝阳区", "110105"]
+    assert (fourth.problem, fourth.values["address"]) == ("", "东城区")
+    assert "address_region_code" not in fourth.values
+
+
+def test_an_as_of_time_on_a_day_the_calendar_has_not_is_said_to_be_no_such_date(tmp_path: Path) -> None:
+    """An as_of_time of 2026-11-31 was rejected "'2026-11-31' is not a time (e.g. 2026-11-30 or …)", of a cell in
+    the very form the example gives; the officer looked for what was wrong with its form. It is said to be no real
+    calendar date, as a date item's is; a cell of no date is still said not to be a time."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,as_of_time\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026-11-31\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026/2/29 8:00\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,昨天\n"
+                     "110105194912310021,钱敏,女,汉族,1949-12-31,正常,2026-11-30 25:00\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    assert [row.problem for row in rows] == [
+        "as_of_time: 2026-11-31 is not a real calendar date", "as_of_time: 2026-02-29 is not a real calendar date",
+        "as_of_time: '昨天' is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)",
+        "as_of_time: '2026-11-30 25:00' is not a time (e.g. 2026-11-30 or 2026-11-30T08:00:00+08:00)"]
+
+
+def test_a_file_without_its_column_names_is_said_to_begin_with_a_record_quoting_none_of_it(tmp_path: Path) -> None:
+    """A department's export without its column names (a database tool's default) was refused quoting its first
+    record as names ("'110105194912310021', '钱敏', … are not items of population"): a person's 公民身份号码 and
+    name on the terminal and in the log of the job that ran the load. It is said to begin with a record, naming the
+    items to put above it and quoting nothing of it; names that are no items are still quoted."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import FileProblem, rows_of
+
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("110105194912310021,钱敏,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    with pytest.raises(FileProblem) as refused:
+        rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    assert str(refused.value) == (
+        "the first line is a record, not the names of the columns (a file exported without them?): add a first line "
+        "naming the item of each column, in the order of its values, as ListDatasets names them (citizen_id,name,"
+        "sex,ethnicity,birth_date,address,address_region_code,status; and as_of_time)")
+    sheet.write_text("公民身份号码,姓名\n110105194912310021,钱敏\n", encoding="utf-8")
+    with pytest.raises(FileProblem, match="'公民身份号码', '姓名' are not items of population"):
+        rows_of(sheet, "utf-8-sig", DATASETS["population"])
+
+
+def test_an_as_of_column_named_with_capitals_or_hyphens_is_refused_naming_the_column_meant(tmp_path: Path) -> None:
+    """A header's "Birth Date" is refused naming birth_date; its "As Of Time" (or as-of-time) was refused naming
+    nothing meant, the officer left to find the column's name in a list of items."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import FileProblem, rows_of
+
+    sheet = tmp_path / "people.csv"
+    for name in ("As Of Time", "as-of-time"):
+        sheet.write_text(f"citizen_id,name,sex,ethnicity,birth_date,status,{name}\n", encoding="utf-8")
+        with pytest.raises(FileProblem, match=f"'{name}' \\(did you mean as_of_time\\?\\) is not an item"):
+            rows_of(sheet, "utf-8-sig", DATASETS["population"])
+
+
+def test_a_joined_files_first_line_without_a_column_of_line_1_says_its_records_are_loaded_without_it(
+        tmp_path: Path) -> None:
+    """Two exports joined, the second without the address column and in another order: its records were loaded
+    without an address, each losing the one it held, and nothing said so (a file without the column is said to)."""
+    from services.foundation.datasets import DATASETS
+    from services.record_files import rows_of
+
+    sheet = tmp_path / "joined.csv"
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,address,status,as_of_time\n"
+                     "name,citizen_id,sex,ethnicity,birth_date,status\n"
+                     "钱三,110105194912310021,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, record = rows
+    assert names.problem == (
+        "the line names the columns, as a first line does (another file's first line: files joined?): it is no "
+        "record; it has no column of address: the records after it are loaded without it, whatever they held before "
+        "(a load gives each record whole); the lines after it are read in its order of the columns, and written to "
+        "--rejected in line 1's order")
+    assert (record.problem, record.values["name"], "address" in record.values) == ("", "钱三", False)
+    # Line 1's columns but the last, in its order: its records were rejected a value short of line 1's.
+    sheet.write_text("citizen_id,name,sex,ethnicity,birth_date,status,address\n"
+                     "citizen_id,name,sex,ethnicity,birth_date,status\n"
+                     "110105194912310021,钱三,女,汉族,1949-12-31,正常\n", encoding="utf-8")
+    _header, rows = rows_of(sheet, "utf-8-sig", DATASETS["population"])
+    names, record = rows
+    assert "it has no column of address: the records after it are loaded without it" in names.problem
+    assert (record.problem, record.values["status"], "address" in record.values) == ("", "正常", False)
+
+
+def test_an_excel_workbook_or_a_utf16_file_given_for_the_csv_is_said_to_be_what_it_is(tmp_path: Path) -> None:
+    """The workbook itself (.xlsx, or an old .xls) or Excel's 'Unicode text' given for the CSV file was refused
+    "neither UTF-8 nor GB18030/GBK (line 1)", as a text file in another encoding; it is said to be what it is,
+    whatever --encoding says."""
+    import zipfile
+
+    from services.record_files import FileProblem, file_encoding
+
+    workbook = tmp_path / "people.xlsx"
+    with zipfile.ZipFile(workbook, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>" * 1000)
+    old = tmp_path / "people.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)
+    unicode_text = tmp_path / "people.txt"
+    unicode_text.write_text("citizen_id\tname\n110105194912310021\t钱敏\n", encoding="utf-16")
+    save = ": save it as CSV UTF-8 (in Excel: 另存为, 'CSV UTF-8 (逗号分隔)')"
+    for path, said, encoding in ((workbook, "is an Excel workbook (.xlsx) or another zip archive, not a CSV file",
+                                  "auto"),
+                                 (old, "is an Excel 97-2003 workbook (.xls), not a CSV file", "gbk"),
+                                 (unicode_text, "is in UTF-16 (Excel's 'Unicode text'), which is not read", "auto")):
+        with pytest.raises(FileProblem) as refused:
+            file_encoding(path, encoding)
+        assert str(refused.value) == f"{path} {said}{save}"
+
+
 def test_a_report_from_a_platform_older_than_also_formats_says_which_formats_it_did_not_answer(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """`govshare report --format html,pdf` asks once, the PDF in also_formats. A platform older than that field

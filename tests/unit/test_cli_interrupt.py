@@ -119,7 +119,8 @@ def test_sigterm_during_a_load_says_from_which_line_to_go_on(tmp_path) -> None: 
     """`govshare load-records` stopped by SIGTERM (a Job's activeDeadlineSeconds, systemd, `timeout`, a shutdown)
     died where it stood: no word, exit -15, and the data officer could not tell which lines were in. SIGTERM now
     stops a one-shot command as Ctrl-C does (exit 143, 128 + SIGTERM): the load says what was sent and the
-    --start-line that sends the rest, here while its second call is in flight (the platform holding it)."""
+    --start-line that sends the rest, here while its second call is in flight (the platform holding it), which it
+    says may have been loaded."""
     import threading
     from concurrent import futures
 
@@ -163,7 +164,52 @@ def test_sigterm_during_a_load_says_from_which_line_to_go_on(tmp_path) -> None: 
         server.stop(None)
     said = [line for line in err.decode().splitlines() if not _GRPC_LOG.match(line)]
     assert process.returncode == 143, said
-    assert said == [f"govshare load-records: lines 2–5001 of {path} were sent (5000 loaded, 0 rejected); nothing "
-                    "after line 5001 was: run the command again with --start-line 5002"], said
+    # The second call was out: the platform may have loaded its lines (it said "nothing after line 5001 was").
+    assert said == [f"govshare load-records: lines 2–5001 of {path} were sent (5000 loaded, 0 rejected); lines "
+                    "5002–5011 were sent and the load stopped before the platform answered: it loaded all of them or "
+                    "none (a call is one transaction); nothing after line 5011 was sent: run the command again with "
+                    "--start-line 5002 (a record sent again as it was loaded is no new version)"], said
     assert calls == [5_000, 10] and out == b""
 
+
+
+def test_a_load_stopped_during_its_first_call_says_the_call_may_be_loaded_and_a_refusal_that_nothing_was() -> None:
+    """Stopped while its first call was out (Ctrl-C, SIGTERM, a deadline), the load said "nothing of FILE was
+    loaded", of lines the platform may have loaded; a call the platform refused loaded nothing, as said."""
+    from pathlib import Path
+
+    from services.client import _LoadTally, _stopped_at
+
+    path = Path("people.csv")
+    tally = _LoadTally(in_flight=(2, 5001))
+    assert _stopped_at(tally, path, unanswered=True) == (
+        "govshare load-records: lines 2–5001 of people.csv were sent and the load stopped before the platform "
+        "answered: it loaded all of them or none (a call is one transaction); nothing after line 5001 was sent: run "
+        "the command again with --start-line 2 (a record sent again as it was loaded is no new version)")
+    assert _stopped_at(tally, path, unanswered=False) == "govshare load-records: nothing of people.csv was loaded"
+
+
+def test_a_load_stopped_while_writing_a_calls_rejections_counts_none_of_that_call() -> None:
+    """Stopped while it wrote a call's rejections, the load had counted the call's loaded records already and said
+    them loaded among the lines before it, naming the call as out besides: the counts move with the lines."""
+    from types import SimpleNamespace
+
+    from govshare.foundation.v1 import foundation_pb2
+    from services.client import _load_batch, _LoadTally
+    from services.record_files import FileRow
+    from services.stopping import Terminated
+
+    batch = [(FileRow(line, []), foundation_pb2.RecordInput()) for line in (7, 8)]
+    answer = foundation_pb2.LoadRecordsResponse(accepted=1, conflicts=1, rejected=[
+        foundation_pb2.RejectedRecord(index=1, reasons=["sex: a reason"])])
+    stub = SimpleNamespace(LoadRecords=lambda request, metadata, timeout: answer)
+
+    def stopped(row, reasons):  # type: ignore[no-untyped-def]
+        raise Terminated
+
+    tally = _LoadTally(accepted=5, first_line=2, last_line=6)
+    with pytest.raises(Terminated):
+        _load_batch(stub, [], "population", "", batch, tally, stopped, None)
+    assert (tally.accepted, tally.conflicts, tally.rejected, tally.last_line, tally.in_flight) == (5, 0, 0, 6, (7, 8))
+    _load_batch(stub, [], "population", "", batch, tally, lambda row, reasons: None, None)
+    assert (tally.accepted, tally.conflicts, tally.rejected, tally.last_line, tally.in_flight) == (6, 1, 1, 8, (0, 0))

@@ -253,6 +253,12 @@ def test_a_code_of_the_wrong_length_says_what_in_a_spreadsheet_made_it_so() -> N
         assert identifiers.credit_code_error(padded).endswith(
             "got " + str(len(padded)) + ": it has a blank or a line break before or after it: send the code alone")
     assert "blank" not in identifiers.credit_code_error("11110100MB0000001")
+    # A code copied from a document with a character nobody sees: "got 19" of a code that shows 18.
+    assert identifiers.citizen_id_error("110105194912\u200b31002X") == (
+        "公民身份号码 must have 18 characters, got 19: it holds an invisible character, U+200B, at position 13 "
+        "(copied from a document or a web page?): remove it")
+    assert identifiers.credit_code_error("\u202a11110100MB00000014").endswith(", U+202A, at position 1 (copied from "
+                                                                             "a document or a web page?): remove it")
 
 
 def test_a_code_a_spreadsheet_rounded_to_15_digits_says_so_not_only_that_its_check_character_is_wrong() -> None:
