@@ -47,6 +47,9 @@ _WRITTEN_DATE = re.compile(r"(?P<y>[0-9]{4})(?:(?P<s>[-/.])(?P<m>[0-9]{1,2})(?P=
                            r"(?:(?:[ T]+|(?<=日))(?P<time>[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?))?")
 #: Days as Excel counts them (from 1899-12-30): a date column saved as a number.
 _SERIAL_DAY = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
+#: A date written day or month first, the year last (31/12/1949, 12-31-1949), as a spreadsheet in another locale
+#: writes it: which of the two is the month cannot be told from 05/09/1949.
+_YEAR_LAST = re.compile(r"[0-9]{1,2}([-/.])[0-9]{1,2}\1[0-9]{4}(?:[ T]+[0-9:.]+)?")
 # ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
 _AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
 #: An amount with its thousands grouped by commas, as a spreadsheet formats the number and its CSV export writes it.
@@ -280,6 +283,9 @@ def _date(raw: str) -> date:
         if _SERIAL_DAY.fullmatch(raw):
             raise ValueProblem(f"{quoted(raw)} is not a date in the form YYYY-MM-DD: a spreadsheet wrote the date as "
                                "its number of days; format the column as a date (yyyy-mm-dd) and export it again")
+        if _YEAR_LAST.fullmatch(raw):
+            raise ValueProblem(f"{quoted(raw)} writes the year last, so its day and month could be read either way "
+                               "(05/09 is 5 September or 9 May): give the date year first, YYYY-MM-DD")
         if (found := _WRITTEN_DATE.fullmatch(raw)) is not None and found["time"]:
             raise ValueProblem(f"{quoted(raw)} is a date and a time of day: give the date alone, YYYY-MM-DD")
         raise ValueProblem(f"{quoted(raw)} is not a date in the form YYYY-MM-DD")

@@ -118,7 +118,11 @@ def test_a_date_as_a_spreadsheet_or_a_database_export_writes_it_is_that_date(wri
 @pytest.mark.parametrize(("written", "said"), [
     ("18262", "a spreadsheet wrote the date as its number of days; format the column as a date (yyyy-mm-dd)"),
     ("1949-12-31 10:30:00", "is a date and a time of day: give the date alone, YYYY-MM-DD"),
-    ("31/12/1949", "is not a date in the form YYYY-MM-DD"),
+    # A day (or month) first, as docs/api.md says is refused saying which: it was "not a date in the form".
+    ("31/12/1949", "'31/12/1949' writes the year last, so its day and month could be read either way (05/09 is 5 "
+                   "September or 9 May): give the date year first, YYYY-MM-DD"),
+    ("12-31-1949", "writes the year last"),
+    ("31.12.1949 00:00", "writes the year last"),
     ("1949/12-31", "is not a date in the form YYYY-MM-DD"),
 ])
 def test_a_date_in_no_form_of_a_date_says_what_it_is(written: str, said: str) -> None:
