@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.foundation.datasets import Dataset
-from services.foundation.loading import EARLIEST_AS_OF
+from services.foundation.loading import EARLIEST_AS_OF, lines_taken_in, values_hold_line_breaks
 from services.foundation.validation import BYTE_ORDER_MARK, CHINA_TIME, ascii_form, iso_date, written_moment
 from services.runtime.errors import written_otherwise
 
@@ -260,7 +260,10 @@ def rows_of(path: Path, codec: str, dataset: Dataset) -> tuple[list[str], Iterat
                     else:
                         row = _row(line, cells[skip:], header, skip)
                     if reader.line_num > line:
-                        row.problem = "; ".join(filter(None, (spans_lines(line, reader.line_num), row.problem)))
+                        broken = _broken_values(row, reader.dialect.delimiter) if not row.problem else []
+                        said = values_hold_line_breaks(line, reader.line_num, broken) if broken \
+                            else spans_lines(line, reader.line_num)
+                        row.problem = "; ".join(filter(None, (said, row.problem)))
                     yield row
                 line = reader.line_num + 1
 
@@ -304,6 +307,13 @@ def spans_lines(first: int, last: int) -> str:
     return (f"the record runs from line {first} to line {last} (a value holds line breaks: a double quote opened "
             "and not closed takes in the lines after it as part of that value, and they are not read as records): "
             "close the quote, or remove the line breaks")
+
+
+def _broken_values(row: FileRow, delimiter: str) -> list[str]:
+    """The items of ``row`` (read by its column names) whose values hold a line break typed in a cell, or none when a
+    value holding one may be lines taken in by a quote left open (lines_taken_in)."""
+    broken = [item for item, value in row.values.items() if "\n" in value or "\r" in value]
+    return [] if any(lines_taken_in(row.values[item], delimiter) for item in broken) else broken
 
 
 def _rejection_columns(first: list[str], dataset: Dataset) -> int:

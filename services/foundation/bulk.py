@@ -42,7 +42,7 @@ import asyncpg
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
 from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
-from services.foundation.loading import Rejection, record_named, repeats
+from services.foundation.loading import Rejection, lines_taken_in, record_named, repeats, values_hold_line_breaks
 from services.foundation.store import Transaction
 from services.foundation.validation import BYTE_ORDER_MARK, china_today, validate_record
 from services.runtime.cache import create_client
@@ -253,6 +253,11 @@ def _spanned(record: Mapping[object, object], line: int) -> str:
                  for value in (value.rstrip("\r\n") for value in record.values() if isinstance(value, str)))
     if not breaks:
         return ""
+    broken = {str(item): value for item, value in record.items()
+              if isinstance(value, str) and ("\n" in value.rstrip("\r\n") or "\r" in value.rstrip("\r\n"))}
+    if None not in record and None not in record.values() and not any(map(lines_taken_in, broken.values())):
+        # Every column has its value, none is left over and no line of the file is in one: typed in a cell.
+        return values_hold_line_breaks(line - breaks, line, list(broken))
     return (f"the record runs from line {line - breaks} to line {line} (a value holds line breaks: a double quote "
             "opened and not closed takes in the lines after it as part of that value, and they are not read as "
             "records): close the quote, or remove the line breaks")

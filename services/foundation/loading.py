@@ -101,6 +101,22 @@ def record_named(position: int, line: int) -> str:
     return f"#{position} (line {line})" if line else f"#{position}"
 
 
+def values_hold_line_breaks(first: int, last: int, items: list[str]) -> str:
+    """The rejection of a record of a CSV file read whole, lines ``first`` to ``last``, whose ``items`` hold line
+    breaks between their quotes: a cell typed with Alt+Enter in a spreadsheet (北京市⏎东城区). It was said to be a
+    double quote opened and not closed, which the officer looked for and did not find."""
+    return (f"the record runs from line {first} to line {last}: the value of {', '.join(items)} holds a line break "
+            "(a cell typed on two lines, Alt+Enter in a spreadsheet), which no item takes: remove it")
+
+
+def lines_taken_in(value: str, delimiter: str = ",") -> bool:
+    """Whether ``value``, holding a line break, may hold lines a double quote left open took in: a line of a file
+    holds its delimiter, a cell typed on two lines (北京市⏎东城区) does not. Both have a whole record's count of values
+    once read (the quote closes at the next one, with that record's values after it), so only this tells them
+    apart."""
+    return delimiter in value
+
+
 def repeats(key_item: str, position: int, line: int = 0) -> str:
     """The reason of a record whose key an earlier record of the same load has, named by position: the key is the
     record's own (RejectedRecord.key), and a reason is what a loader prints or logs. LoadRecords' reason quoted

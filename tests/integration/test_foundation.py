@@ -1261,7 +1261,9 @@ async def test_copy_dataset_of_a_csv_file_names_each_bad_record_by_its_line(call
     assert caught.value.rejected[3].reasons == ("citizen_id: repeats record #5 (line 9) of this load",)
     message = str(caught.value)
     assert "#1 (line 4): citizen_id: 公民身份号码 has an invalid check character" in message, message
-    assert "#2 (line 6): the record runs from line 5 to line 6 (a value holds line breaks" in message
+    # Between quotes, closed: a line break typed in the cell (it was said to be a quote left open).
+    assert "#2 (line 6): the record runs from line 5 to line 6: the value of address holds a line break (a cell " \
+           "typed on two lines, Alt+Enter in a spreadsheet), which no item takes: remove it" in message
     assert wrong["citizen_id"] not in message
     # Records that come from no file are named by their position, as before.
     with pytest.raises(BulkLoadError) as caught:

@@ -370,6 +370,23 @@ async def test_a_quote_left_open_is_said_with_the_lines_its_record_took_in(  # t
     assert not await _history_or_none(platform, a)  # (its name holding lines 2 to 4 was sent before)
 
 
+async def test_a_cell_typed_on_two_lines_is_said_so_naming_its_item(  # type: ignore[no-untyped-def]
+        platform, tmp_path) -> None:
+    """A value typed with Alt+Enter in a spreadsheet cell (欧阳⏎修) leaves it between quotes, closed: the record was
+    rejected as a double quote opened and not closed, which the officer looked for and did not find, and nothing
+    named the item. It is said to be a line break in that item's value; the records after it load."""
+    a, b = _citizen_id("19780404", True), _citizen_id("19790505", True)
+    path = tmp_path / "cell.csv"
+    path.write_text(f"{HEADER}\n{a},\"欧阳\n修\",男,汉族,1978-04-04,正常,\n{b},钱一,男,汉族,1979-05-05,正常,\n",
+                    encoding="utf-8")
+    done = await asyncio.to_thread(_load, platform, "population", str(path))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines()[0] == (
+        "line 2: the record runs from line 2 to line 3: the value of name holds a line break (a cell typed on two "
+        "lines, Alt+Enter in a spreadsheet), which no item takes: remove it"), done.stderr
+    assert await _history_or_none(platform, b) and not await _history_or_none(platform, a)
+
+
 async def test_a_load_resumed_from_a_line_rejects_a_repeat_of_a_key_sent_before_that_line(  # type: ignore[no-untyped-def]
         platform, tmp_path) -> None:
     """A load that stopped after line 2 is resumed with --start-line 3, as its message says: the lines before it
