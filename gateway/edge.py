@@ -2394,8 +2394,10 @@ def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[s
     return {"name": "envoy.access_loggers.stats",
             "filter": {"and_filter": {"filters": [failed, _ANSWERED, _ANSWERED_BY_EDGE, _grpc_web_status_kept(kept),
                                                   _path_filter(table, method)]}},
-            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config", stat_prefix=REFUSED_STAT[0],
-                                 counters=[counter])}
+            # stats_scope.prefix, not stat_prefix: Envoy 1.40 warns of that field as deprecated, once per logger at
+            # every start (four warnings in a log whose start is otherwise quiet), and is to remove it.
+            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config",
+                                 stats_scope={"prefix": REFUSED_STAT[0]}, counters=[counter])}
 
 
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,

@@ -906,6 +906,16 @@ def _refused(edge: Edge) -> dict[tuple[str, str], float]:
             if family.name == "envoy_edge_refused"}
 
 
+async def test_the_edge_starts_without_a_deprecation_warning(edge: Edge) -> None:
+    """Every start of the edge logged four warnings, "Deprecated field: type
+    envoy.extensions.access_loggers.stats.v3.Config Using deprecated option '…stat_prefix'…", one per refusal
+    counter: an on-call reading `govshare up`'s output or the gateway pod's log saw a start that is not quiet
+    (docs/architecture.md: a start logs no warning) and a field Envoy says it will remove, taking
+    envoy_edge_refused with it. The counters name their prefix in stats_scope, as Envoy asks."""
+    assert "Deprecated field" not in edge.log_text()
+    assert "stat_prefix" not in edge.log_text()
+
+
 async def test_every_call_the_edge_refuses_itself_is_counted_by_method_and_status(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """Calls the edge refused before any backend (no token, a bad one, an unknown method, a malformed grpc-timeout, a
