@@ -2307,8 +2307,12 @@ def method_paths(table: RoutingTable) -> str:
 
 
 def _path_filter(table: RoutingTable, method: bool) -> dict[str, object]:
+    """A method's path (``method``), or any other, a request without one included (``treat_missing_header_as_empty``):
+    a request Envoy's HTTP codec refused before its headers were read whole (a header over the size limit, 431; a
+    header named with an underscore, 400) has no :path, and a missing header matches neither a regex nor its
+    inversion, so such a call was neither logged nor counted in envoy_edge_refused."""
     return {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
-        "regex": method_paths(table)}}, "invert_match": not method}}}
+        "regex": method_paths(table)}}, "invert_match": not method, "treat_missing_header_as_empty": True}}}
 
 
 def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
@@ -2381,7 +2385,10 @@ def _refusal_counters(table: RoutingTable) -> list[dict[str, object]]:
 
 
 def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[str, object]:
-    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%GRPC_STATUS(NUMBER)%"
+    # Not %GRPC_STATUS(NUMBER)%, which is empty for a request that is not gRPC: a request Envoy's HTTP codec refused
+    # (a header over the size limit, one named with an underscore, no Host) runs no filter to keep its status, and
+    # was counted grpc_status="" though its answer carries the local reply mapper's grpc-status, which CEL reads.
+    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%CEL(response.grpc_status)%"
     failed = {"or_filter": {"filters": [
         {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
                                          "value": {"double_match": {"range": {"start": 1, "end": 1000}}}}}}
