@@ -2300,10 +2300,15 @@ def method_paths(table: RoutingTable) -> str:
     REST URL to its method). Any other path was typed by the caller, a URL no rule maps or a method no service
     has, and may hold an ID number (``/v1/resources/<ID>/records``, ``/govshare.query.v1.QueryService/<ID>``):
     it is not written. Exact paths, not a pattern of a method's shape, which such a method name also has."""
+    return "|".join(re.escape(path) for path in method_path_list(table))
+
+
+def method_path_list(table: RoutingTable) -> list[str]:
+    """The paths :func:`method_paths` matches, each a method's (the edge's spans name these and no other)."""
     paths = [route.method for route in table]
     paths += [f"{prefix}{name}" for prefix in HEALTH_PREFIXES for name in ("Check", "Watch")]
     paths += [f"{prefix}ServerReflectionInfo" for prefix in REFLECTION_PREFIXES]
-    return "|".join(re.escape(path) for path in paths)
+    return paths
 
 
 def _path_filter(table: RoutingTable, method: bool) -> dict[str, object]:
@@ -2407,6 +2412,34 @@ def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[s
                                  stats_scope={"prefix": REFUSED_STAT[0]}, counters=[counter])}
 
 
+#: The span attributes Envoy fills with the request's path: the URL as sent, its query string included (before the
+#: transcoder rewrote it: x-envoy-original-path), and a gRPC call's path.
+PATH_TAGS = ("http.url", "grpc.path")
+
+
+def _path_tags(path: str) -> list[dict[str, object]]:
+    return [{"tag": tag, "literal": {"value": path}} for tag in PATH_TAGS]
+
+
+def _name_methods_in_spans(routes: list[dict[str, object]], table: RoutingTable, tracing: dict[str, object]) -> None:
+    """The edge's span names a call's method, and no other path: Envoy tagged every span with the URL as sent,
+    so a REST URL no rule maps (/v1/resources/<ID>/records), a method no service has
+    (/govshare.query.v1.QueryService/<ID>) and a query string (a search's words, a name or a phone number typed
+    in it) reached the trace collector, which the access log withholds (:data:`WITHHELD_PATH`). The connection
+    manager tags every span so; each route of a method, by its exact path, tags its own with the method's path.
+
+    A route's tracing replaces the manager's sampling (Envoy takes 100 % for what it leaves unset), so each
+    carries the manager's: the ratio, and no client's say."""
+    methods = set(method_path_list(table))
+    # A route's are FractionalPercent, the manager's Percent: the same ratio, in millionths.
+    sampling = {key: {"numerator": round(tracing[key]["value"] * 10_000), "denominator": "MILLION"}  # type: ignore[index]
+                for key in ("client_sampling", "random_sampling", "overall_sampling")}
+    for route in routes:
+        path = route.get("match", {}).get("path")  # type: ignore[union-attr]
+        if path in methods:
+            route["tracing"] = {**sampling, "custom_tags": _path_tags(path)}
+
+
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
                    secrets: Path | None, openapi: Path | None = None) -> dict[str, object]:
     virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "retry_policy": RETRY_POLICY,
@@ -2444,7 +2477,8 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         max_request_headers_kb=MAX_REQUEST_HEADERS_KIB,
     )
     if tracing is not None:
-        manager["tracing"] = tracing
+        manager["tracing"] = {**tracing, "custom_tags": _path_tags(WITHHELD_PATH)}
+        _name_methods_in_spans(virtual_host["routes"], table, tracing)  # type: ignore[arg-type]
     chain: dict[str, object] = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                              "typed_config": manager}]}
     if settings.tls_enabled:
