@@ -41,6 +41,8 @@ UNWRITABLE = "access log"
 REFUSED = "REFUSED"
 #: How much of a refused call's dataset name is written: the caller chose it, and it is not a served dataset.
 MAX_DATASET = 64
+#: What a refused call's line says of a dataset this 前置机 does not serve, asked by a call the platform did not sign.
+NOT_SERVED_DATASET = "(not served here: withheld)"
 #: An unverified refused call of one peer host, status and kind is written at most once in this many seconds.
 REFUSAL_WINDOW_SECONDS = 1.0
 #: How many (peer host, status, kind) a throttle follows at once; beyond it, like refusals share one count.

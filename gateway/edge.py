@@ -2346,15 +2346,24 @@ def method_paths(table: RoutingTable) -> str:
     REST URL to its method). Any other path was typed by the caller, a URL no rule maps or a method no service
     has, and may hold an ID number (``/v1/resources/<ID>/records``, ``/govshare.query.v1.QueryService/<ID>``):
     it is not written. Exact paths, not a pattern of a method's shape, which such a method name also has."""
+    return "|".join(re.escape(path) for path in method_path_list(table))
+
+
+def method_path_list(table: RoutingTable) -> list[str]:
+    """The paths :func:`method_paths` matches, each a method's (the edge's spans name these and no other)."""
     paths = [route.method for route in table]
     paths += [f"{prefix}{name}" for prefix in HEALTH_PREFIXES for name in ("Check", "Watch")]
     paths += [f"{prefix}ServerReflectionInfo" for prefix in REFLECTION_PREFIXES]
-    return "|".join(re.escape(path) for path in paths)
+    return paths
 
 
 def _path_filter(table: RoutingTable, method: bool) -> dict[str, object]:
+    """A method's path (``method``), or any other, a request without one included (``treat_missing_header_as_empty``):
+    a request Envoy's HTTP codec refused before its headers were read whole (a header over the size limit, 431; a
+    header named with an underscore, 400) has no :path, and a missing header matches neither a regex nor its
+    inversion, so such a call was neither logged nor counted in envoy_edge_refused."""
     return {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
-        "regex": method_paths(table)}}, "invert_match": not method}}}
+        "regex": method_paths(table)}}, "invert_match": not method, "treat_missing_header_as_empty": True}}}
 
 
 def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
@@ -2427,7 +2436,10 @@ def _refusal_counters(table: RoutingTable) -> list[dict[str, object]]:
 
 
 def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[str, object]:
-    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%GRPC_STATUS(NUMBER)%"
+    # Not %GRPC_STATUS(NUMBER)%, which is empty for a request that is not gRPC: a request Envoy's HTTP codec refused
+    # (a header over the size limit, one named with an underscore, no Host) runs no filter to keep its status, and
+    # was counted grpc_status="" though its answer carries the local reply mapper's grpc-status, which CEL reads.
+    status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if kept else "%CEL(response.grpc_status)%"
     failed = {"or_filter": {"filters": [
         {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
                                          "value": {"double_match": {"range": {"start": 1, "end": 1000}}}}}}
@@ -2440,8 +2452,38 @@ def _refusal_counter(table: RoutingTable, *, method: bool, kept: bool) -> dict[s
     return {"name": "envoy.access_loggers.stats",
             "filter": {"and_filter": {"filters": [failed, _ANSWERED, _ANSWERED_BY_EDGE, _grpc_web_status_kept(kept),
                                                   _path_filter(table, method)]}},
-            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config", stat_prefix=REFUSED_STAT[0],
-                                 counters=[counter])}
+            # stats_scope.prefix, not stat_prefix: Envoy 1.40 warns of that field as deprecated, once per logger at
+            # every start (four warnings in a log whose start is otherwise quiet), and is to remove it.
+            "typed_config": _any("envoy.extensions.access_loggers.stats.v3.Config",
+                                 stats_scope={"prefix": REFUSED_STAT[0]}, counters=[counter])}
+
+
+#: The span attributes Envoy fills with the request's path: the URL as sent, its query string included (before the
+#: transcoder rewrote it: x-envoy-original-path), and a gRPC call's path.
+PATH_TAGS = ("http.url", "grpc.path")
+
+
+def _path_tags(path: str) -> list[dict[str, object]]:
+    return [{"tag": tag, "literal": {"value": path}} for tag in PATH_TAGS]
+
+
+def _name_methods_in_spans(routes: list[dict[str, object]], table: RoutingTable, tracing: dict[str, object]) -> None:
+    """The edge's span names a call's method, and no other path: Envoy tagged every span with the URL as sent,
+    so a REST URL no rule maps (/v1/resources/<ID>/records), a method no service has
+    (/govshare.query.v1.QueryService/<ID>) and a query string (a search's words, a name or a phone number typed
+    in it) reached the trace collector, which the access log withholds (:data:`WITHHELD_PATH`). The connection
+    manager tags every span so; each route of a method, by its exact path, tags its own with the method's path.
+
+    A route's tracing replaces the manager's sampling (Envoy takes 100 % for what it leaves unset), so each
+    carries the manager's: the ratio, and no client's say."""
+    methods = set(method_path_list(table))
+    # A route's are FractionalPercent, the manager's Percent: the same ratio, in millionths.
+    sampling = {key: {"numerator": round(tracing[key]["value"] * 10_000), "denominator": "MILLION"}  # type: ignore[index]
+                for key in ("client_sampling", "random_sampling", "overall_sampling")}
+    for route in routes:
+        path = route.get("match", {}).get("path")  # type: ignore[union-attr]
+        if path in methods:
+            route["tracing"] = {**sampling, "custom_tags": _path_tags(path)}
 
 
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
@@ -2481,7 +2523,8 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         max_request_headers_kb=MAX_REQUEST_HEADERS_KIB,
     )
     if tracing is not None:
-        manager["tracing"] = tracing
+        manager["tracing"] = {**tracing, "custom_tags": _path_tags(WITHHELD_PATH)}
+        _name_methods_in_spans(virtual_host["routes"], table, tracing)  # type: ignore[arg-type]
     chain: dict[str, object] = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                              "typed_config": manager}]}
     if settings.tls_enabled:

@@ -26,7 +26,7 @@ from govshare.query.v1 import figures_pb2 as audit_figures
 from govshare.query.v1 import figures_pb2_grpc as audit_figures_grpc
 from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
-from services.runtime.errors import ServiceError
+from services.runtime.errors import unavailable
 from services.runtime.figures import FigureRow, parse_dimension
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.timestamps import to_timestamp
@@ -67,6 +67,10 @@ def dataset_cycles(catalog_rows: list[FigureRow]) -> dict[str, int]:
 
 #: How much of a figures service's refusal is passed on (its messages are a sentence; nothing personal is in them).
 MAX_SAID = 300
+#: What a refusal's ``metadata.dependency`` names, as the server's interceptor names a failed outgoing call: without
+#: it the refusal was counted in ``govshare_unavailable_total{reason="DEPENDENCY_UNAVAILABLE", dependency=""}`` and
+#: a client reading ``metadata.dependency`` (docs/api.md) found nothing.
+SERVICE_DEPENDENCY = "service"
 
 
 class FigureSources:
@@ -94,9 +98,9 @@ class FigureSources:
         answered."""
         return await within_callers_time(
             self._answer(service, method, request, what, seconds),
-            lambda: ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
-                                 f"the {service} service could not {what} within this call's deadline: it did not "
-                                 "answer"))
+            lambda: unavailable("DEPENDENCY_UNAVAILABLE",
+                                f"the {service} service could not {what} within this call's deadline: it did not "
+                                "answer", dependency=SERVICE_DEPENDENCY))
 
     async def _answer(self, service: str, method: Callable[..., Awaitable[Any]], request: Any, what: str,
                       seconds: float) -> Any:
@@ -106,9 +110,8 @@ class FigureSources:
             # The service's own words name what failed behind it (its database down, say): with the status alone,
             # `govshare supervise` blamed the query service for a PostgreSQL that had stopped.
             said = (exc.details() or "").strip()[:MAX_SAID]
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
-                               f"the {service} service could not {what} ({exc.code().name}"
-                               f"{': ' + said if said else ''})") from exc
+            raise unavailable("DEPENDENCY_UNAVAILABLE", f"the {service} service could not {what} ({exc.code().name}"
+                              f"{': ' + said if said else ''})", dependency=SERVICE_DEPENDENCY) from exc
 
     async def _figures(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> list[FigureRow]:
         """Every figure a service gives for ``request``, following its pages (the catalog's alone number one per

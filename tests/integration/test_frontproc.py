@@ -55,7 +55,12 @@ from services.runtime.embedded import create_database
 from services.runtime.errors import details_of, to_status
 from services.runtime.identity import service_caller
 from services.runtime.keys import generate_keys
-from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, provider_public_keys
+from services.runtime.provider_assertions import (
+    ASSERTION_HEADER,
+    AccessClaims,
+    ProviderAssertionSigner,
+    provider_public_keys,
+)
 from services.runtime.server import RunningServer, start_server
 from tests.integration.front_end import FrontEndProcessor, serving
 from tests.integration.test_disabled_systems import _gated_entry
@@ -914,6 +919,14 @@ async def test_each_refused_call_leaves_a_line_in_the_access_log(platform, depar
         assert line["keys"] == 0 and line["records"] == 0
     assert "replay" in refused[-1]["reason"]
     assert not any(key in json.dumps(lines) for key in [person["citizen_id"] for person in persons(3)])
+    # A dataset this 前置机 does not serve, in a call the platform did not sign, is the caller's text: it was written
+    # whole (up to 64 characters), an ID number, a name and a phone number in a file that keeps no key by design.
+    before, chosen = len(access_log.read(str(department.log_path))), f"{next(persons(1))['citizen_id']}张三13812345678"
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _stub(department).Lookup(provider_pb2.LookupRequest(dataset=chosen, key="x"), timeout=10,
+                                       metadata=((ASSERTION_HEADER, "not.an.assertion"),))
+    (line,) = access_log.read(str(department.log_path))[before:]
+    assert line["outcome"] == access_log.REFUSED and line["dataset"] == access_log.NOT_SERVED_DATASET, line
 
 
 async def test_an_endpoint_is_registered_only_by_its_own_department(platform, department) -> None:  # type: ignore[no-untyped-def]

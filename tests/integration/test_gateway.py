@@ -950,6 +950,16 @@ def _refused(edge: Edge) -> dict[tuple[str, str], float]:
             if family.name == "envoy_edge_refused"}
 
 
+async def test_the_edge_starts_without_a_deprecation_warning(edge: Edge) -> None:
+    """Every start of the edge logged four warnings, "Deprecated field: type
+    envoy.extensions.access_loggers.stats.v3.Config Using deprecated option '…stat_prefix'…", one per refusal
+    counter: an on-call reading `govshare up`'s output or the gateway pod's log saw a start that is not quiet
+    (docs/architecture.md: a start logs no warning) and a field Envoy says it will remove, taking
+    envoy_edge_refused with it. The counters name their prefix in stats_scope, as Envoy asks."""
+    assert "Deprecated field" not in edge.log_text()
+    assert "stat_prefix" not in edge.log_text()
+
+
 async def test_every_call_the_edge_refuses_itself_is_counted_by_method_and_status(
         edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
     """Calls the edge refused before any backend (no token, a bad one, an unknown method, a malformed grpc-timeout, a
@@ -995,6 +1005,42 @@ async def test_every_call_the_edge_refuses_itself_is_counted_by_method_and_statu
         after = await asyncio.to_thread(_refused, edge)
         moved = {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
         assert moved == ({counted: 1} if counted else {}), (what, moved)
+
+
+#: Requests Envoy's HTTP/1.1 codec refuses, with what their answer's grpc-status says and the access log's details.
+CODEC_REFUSALS = [
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx_request_id: 1\r\nconnection: close\r\n\r\n", "3",
+     "http1.unexpected_underscore"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx-big: " + b"x" * 70_000 + b"\r\nconnection: close\r\n\r\n",
+     "8", "http1.headers_too_large"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nconnection: close\r\n\r\n", "3", "missing_host_header"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "details"), CODEC_REFUSALS)
+async def test_a_request_the_http_codec_refuses_is_logged_and_counted_with_the_status_it_is_answered(
+        edge: Edge, request_bytes: bytes, status: str, details: str) -> None:
+    """A request whose header was over the size limit (431) or named with an underscore (400) was answered with a
+    google.rpc.Status but neither logged nor counted: the codec refused it before its headers were read whole, and
+    the log's and the counter's filters matched :path, which it has none of. One without Host (400) was counted
+    in envoy_edge_refused{grpc_status=""}, an empty label, though its answer says INVALID_ARGUMENT: the status
+    formatter reads nothing of a request that is not gRPC. Each is logged (its path withheld) and counted under
+    method "unknown" and the status its answer carries."""
+    def logged() -> int:
+        return sum(1 for line in _access_log_lines(edge) if line.get("details") == details)
+
+    before, lines = await asyncio.to_thread(_refused, edge), logged()
+    answer = await asyncio.to_thread(_http_10, edge, request_bytes)
+    assert f"grpc-status: {status}\r\n".encode() in answer.partition(b"\r\n\r\n")[0], answer[:300]
+    moved: dict[tuple[str, str], float] = {}
+    for _ in range(100):  # the access log and the counter are written as the stream ends, beside the answer
+        after = await asyncio.to_thread(_refused, edge)
+        moved = {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
+        if moved and logged() > lines:
+            break
+        await asyncio.sleep(0.1)
+    assert moved == {("unknown", status): 1}, moved
+    assert logged() == lines + 1
 
 
 async def test_grpc_web_calls_are_labelled_by_service_method_and_status(

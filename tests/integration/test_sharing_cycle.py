@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import urllib.error
+import urllib.request
 import uuid
 
 import asyncpg
@@ -17,6 +19,7 @@ from caller_metadata import CallerMetadata
 from google.protobuf import timestamp_pb2
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from gateway.edge import WITHHELD_PATH
 from govshare.authorization.v1 import (
     authorization_pb2,
     authorization_pb2_grpc,
@@ -371,6 +374,41 @@ async def test_every_query_has_exactly_one_audit_record_and_the_chain_verifies(p
         await conn.execute(f"UPDATE query.{table} SET {column} = replace({column}, ' (altered)', '')")
     finally:
         await conn.close()
+
+
+def _get(url: str, user_agent: str) -> int:
+    request = urllib.request.Request(url, headers={"user-agent": user_agent})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_the_edges_spans_name_a_method_and_no_path_a_caller_typed(platform) -> None:  # type: ignore[no-untyped-def]
+    """Envoy tagged each of its spans with the URL as sent (http.url, and a gRPC call's path in grpc.path): a REST URL
+    no rule maps (/v1/resources/<ID>/records), a path no method has (/govshare.query.v1.QueryService/<ID>) and a
+    query string (a search's words: a phone number, a name) went whole to the trace collector, which the access
+    log withholds. A span names the method a call was routed to, and "(not a method: withheld)" otherwise."""
+    agent, number, phone = f"span-probe-{uuid.uuid4().hex}", "342322194911060454", "13812345678"
+    base = f"http://{platform.edge.address}"
+    search = "/govshare.catalog.v1.CatalogService/SearchEntries"
+    for path in (f"/v1/resources/{number}/records", f"/govshare.query.v1.QueryService/{number}",
+                 f"/v1/entries:search?query={phone}"):
+        await asyncio.to_thread(_get, base + path, agent)
+
+    def ours() -> list[dict[str, str]]:
+        spans = [{a.key: a.value.string_value for a in span.attributes} for span in platform.edge_spans.spans]
+        return [tags for tags in spans if tags.get("user_agent") == agent]
+
+    for _ in range(200):  # Envoy exports its spans in batches
+        if len(ours()) == 3:
+            break
+        await asyncio.sleep(0.1)
+    spans = ours()
+    assert len(spans) == 3, spans
+    assert not [tags for tags in spans if number in str(tags) or phone in str(tags)], spans
+    assert sorted(tags["http.url"] for tags in spans) == sorted([WITHHELD_PATH] * 2 + [search]), spans
 
 
 async def test_one_trace_spans_the_edge_query_and_backends(platform, span_exporter: InMemorySpanExporter) -> None:  # type: ignore[no-untyped-def]

@@ -322,6 +322,24 @@ def test_the_edge_samples_by_the_otel_variables(env: dict[str, str], percent: fl
     assert sampling_percent(env) == pytest.approx(percent)
 
 
+def test_a_method_route_names_its_method_in_spans_and_samples_as_the_edge_does() -> None:
+    """Each method's route tags the edge's span with its path, every other call with the withheld path (the URL as
+    sent may hold an ID number or a search's words). A route's tracing replaces the manager's sampling, Envoy taking
+    100 % for what it leaves unset: each carries the manager's ratio and no client's say."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317", "OTEL_TRACES_SAMPLER_ARG": "0.05"}
+    manager = _listener(render(SETTINGS, env), "edge")["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["tracing"]["custom_tags"] == [{"tag": tag, "literal": {"value": WITHHELD_PATH}}
+                                                 for tag in ("http.url", "grpc.path")]
+    traced = [route for route in manager["route_config"]["virtual_hosts"][0]["routes"] if "tracing" in route]
+    assert {route["match"]["path"] for route in traced} >= {"/govshare.query.v1.QueryService/Query",
+                                                             "/govshare.catalog.v1.CatalogService/GetEntry"}
+    for route in traced:
+        assert route["tracing"]["custom_tags"] == [{"tag": tag, "literal": {"value": route["match"]["path"]}}
+                                                   for tag in ("http.url", "grpc.path")]
+        assert route["tracing"]["random_sampling"] == {"numerator": 50_000, "denominator": "MILLION"}
+        assert route["tracing"]["client_sampling"] == {"numerator": 0, "denominator": "MILLION"}
+
+
 def _trace_cluster(config: dict) -> dict:
     return next(c for c in config["static_resources"]["clusters"] if c["name"] == "opentelemetry")
 

@@ -61,6 +61,9 @@ async def test_a_services_refusal_is_passed_on_in_its_own_words() -> None:
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
     assert refused.value.message == ("the query service could not give its figures (UNAVAILABLE: the database "
                                      "(PostgreSQL) is unavailable: retry later)")
+    # Named as the runtime names a failed outgoing call (docs/api.md's metadata.dependency), so the refusal is
+    # counted in govshare_unavailable_total{dependency="service"}, not under an empty dependency.
+    assert refused.value.metadata == {"dependency": "service"}
 
 
 class _DirectoryDown(directory_pb2_grpc.DirectoryServiceServicer):
@@ -85,6 +88,7 @@ async def test_a_directory_that_does_not_answer_is_said_to_list_nothing_not_to_g
             with pytest.raises(ServiceError) as refused:
                 await read()
             refusals.append((refused.value.code, refused.value.reason, refused.value.message))
+            assert refused.value.metadata == {"dependency": "service"}
     said = "(UNAVAILABLE: the database (PostgreSQL) is unavailable: retry later)"
     assert refusals == [
         (grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", f"the authorization service could not list the "
