@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import labels
 from console.backend import Services
+from console.errors import SENDING
 from console.names import Names, watch_changes
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
@@ -228,6 +229,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return await ended_post(console, request)
             return login_redirect(ended)
         request.scope["console.session"] = session
+        SENDING.set(request.method == "POST")  # how a platform that did not answer is said (console.errors)
         if session.person.password_change_required and request.url.path not in FIRST_PASSWORD_PATHS:
             # The platform refuses everything else to this session: each page would say so, 修改密码 does it.
             return RedirectResponse("/password", status_code=303)

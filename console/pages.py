@@ -48,6 +48,7 @@ from console.errors import (
     Problem,
     department_refused,
     problem_of,
+    reads,
 )
 from console.names import Resource
 from console.sessions import Person, Session
@@ -91,8 +92,9 @@ async def _call(console: Console, session: Session, method: Any, request: Any, w
         # A refusal naming the department whose matter it is said its 统一社会信用代码 (此事项属于部门
         # 11110100MB00000027…): a person knows 市公安局, not its code.
         names = await console.names.departments(session.token, [department_refused(error)])
-        problem = problem_of(error, names)
-        log.info("call refused: %s %s", method._method.decode() if hasattr(method, "_method") else "", error.code())
+        path = method._method.decode() if hasattr(method, "_method") else ""
+        problem = problem_of(error, names, reading=reads(path))
+        log.info("call refused: %s %s", path, error.code())
         return None, problem
 
 
@@ -144,7 +146,9 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
         message = _link_problem(problem.fields)
     elif problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
-    return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
+    # A page opened (GET) does nothing: its title said 操作未完成 above "数据未能加载", as if something were undone.
+    title = "操作未完成" if request.method == "POST" else "页面未能显示"
+    return console.page(request, "refused.html", status=_status(problem), title=title,
                         message=message, back=_BACK.get(request.url.path, request.url.path),
                         kept=typed_texts(sent) if sent is not None else [])
 

@@ -1367,7 +1367,11 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
                 answer = await context.request.get(url + path, headers=_as(session))
                 text = await answer.text()
                 assert answer.status == 503, (path, answer.status, text[-600:])
-                assert "平台服务" in text, path
+                # A page that only reads says its data could not be loaded and to refresh: it said 您的操作可能未完成
+                # (or 未完成), and the person went looking for something they might have changed.
+                assert "数据未能加载" in text and "刷新页面重试" in text and "操作未完成" not in text \
+                    and "操作可能未完成" not in text, \
+                    (path, text[-1500:])
             assert 'value="人口基本信息"' in text and "资源代码应为" not in text, text[-1500:]
             # A change reported meanwhile: the page said only 平台服务…, and the 变更内容 typed was lost.
             answer = await context.request.post(url + "/mandates", headers=_as(session), form={
@@ -1393,6 +1397,9 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
                     "csrf_token": session.csrf, **form, "reason": written})
                 text = await answer.text()
                 assert answer.status == 503 and "平台服务" in text, (path, answer.status, text[-800:])
+                # A decision sent is said unfinished (or perhaps so), not as a page whose data could not be loaded.
+                assert "操作未完成" in text or "操作可能未完成" in text, (path, text.split("<main")[-1])
+                assert "数据未能加载" not in text, (path, text.split("<main")[-1])
                 assert f"readonly rows=\"3\" aria-label=\"未提交的内容 1\">{written}</textarea>" in text, \
                     (path, text[-1500:])
     finally:
