@@ -27,6 +27,7 @@ from console import charts, forms, labels
 from console.app import (
     FORM_SENT,
     Console,
+    before_calendar,
     calls,
     day,
     days_in_force,
@@ -34,6 +35,7 @@ from console.app import (
     indicator_rate,
     login_redirect,
     not_yours,
+    provisional_note,
     signed_in,
     typed_texts,
     until,
@@ -859,8 +861,12 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     code = report.department_code
     name = (await console.names.departments(session.token, [code])).get(code) or code
     # 含当日, as an application's reply: "应在 <day> 前" left in doubt whether the day itself was still in time.
-    provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
-                   "公布后可能调整）" if answer.due_time_provisional else "（含当日）")
+    provisional = "（含当日）"
+    if answer.due_time_provisional and before_calendar(day(answer.due_time)):  # a change dated before 2004
+        provisional += provisional_note(day(answer.due_time), short=True)
+    elif answer.due_time_provisional:
+        provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
+                       "公布后可能调整）")
     if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
         # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
         # already missed as if it were still to be met.
