@@ -55,7 +55,7 @@ from console.errors import (
 from console.names import Resource
 from console.sessions import Person, Session
 from console.versions import version_changes
-from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
+from govshare.authorization.v1 import admin_log_pb2, directory_pb2, directory_pb2_grpc, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.foundation.v1 import foundation_pb2
@@ -1916,6 +1916,51 @@ async def _resource_named(console: Console, session: Session,
                             "（见“目录”页）；留空则不限资源。"}, None
 
 
+#: Pages of 1,000 departments read for a name at most (a province's departments fit in one).
+_DEPARTMENT_PAGES = 5
+#: The departments a name matches that are said beside the input, at most.
+_DEPARTMENTS_SAID = 10
+
+
+def _names_a_department(typed: str) -> bool:
+    """Whether 使用部门 was filled in with a name (市民政局), not a code: a 统一社会信用代码 is ASCII digits and
+    capitals once read as the service reads it (full width is read as ASCII first)."""
+    return any(c.isalpha() and not c.isascii() for c in unicodedata.normalize("NFKC", typed))
+
+
+async def _department_named(console: Console, session: Session,
+                            typed: str) -> tuple[str, dict[str, str], Problem | None]:
+    """使用部门 filled in with a department's name, as the page shows it beside each access: the code of the one
+    department of that name, or, none named so exactly, of the one whose name holds it (民政 for 市民政局); else why
+    not beside the input. The name was refused as no 统一社会信用代码 (“应为 18 位…”), and the auditor, who reads
+    departments by name, had to find the code elsewhere. The third value is the directory's problem when it could
+    not be read (down, the session ended): said as such, not as a name nothing was wrong with."""
+    name = unicodedata.normalize("NFKC", typed.strip())
+    directory = directory_pb2_grpc.DirectoryServiceStub(console.services.channel)
+    departments: list[directory_pb2.Department] = []
+    token = ""
+    for _ in range(_DEPARTMENT_PAGES):
+        answer, problem = await _call(console, session, directory.ListDepartments,
+                                      directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
+        if problem is not None:
+            return "", {}, problem
+        departments += answer.departments
+        token = answer.next_page_token
+        if not token:
+            break
+    shown = {d.code: unicodedata.normalize("NFKC", d.name.strip()) for d in departments}
+    named = [d for d in departments if shown[d.code] == name] or [d for d in departments if name in shown[d.code]]
+    if len(named) == 1:
+        return named[0].code, {}, None
+    if named:
+        listed = "、".join(f"{d.name}（{d.code}）" for d in named[:_DEPARTMENTS_SAID])
+        more = "等" if len(named) > _DEPARTMENTS_SAID else ""
+        return "", {"department": f"名称含“{typed.strip()}”的部门有 {len(named)} 个：{listed}{more}。请填写其中"
+                                  "一个的全称或统一社会信用代码。"}, None
+    return "", {"department": f"没有名称为或含有“{typed.strip()}”的部门。使用部门请填写部门名称或 18 位统一社会信用"
+                              "代码（可从输入框的下拉列表中选择）；留空则不限使用部门。"}, None
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
@@ -1925,7 +1970,14 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
         code, said, unnamed = await _resource_named(console, session, typed_resource)
         resource, wrong = (code, {}) if code else (resource, {} if unnamed else said or wrong)
-    department = forms.department_filter(request.query_params.get("department", ""))
+    typed_department = request.query_params.get("department", "")
+    department = forms.department_filter(typed_department)
+    if _names_a_department(typed_department):
+        code, said, undepartmented = await _department_named(console, session, typed_department)
+        wrong.update(said)
+        unnamed = unnamed or undepartmented
+        # Resolved, the input shows the code it named (the links keep it); else the name as typed, to correct.
+        department = code or typed_department.strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0

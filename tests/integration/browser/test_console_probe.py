@@ -1363,7 +1363,7 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
                 4_000_000_000.0)
             # 审计's resource named by its name: the name could not be looked up, which was said as no code (400).
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
-                         "/supervision", "/audit?resource=人口基本信息"):
+                         "/supervision", "/audit?department=市民政局", "/audit?resource=人口基本信息"):
                 answer = await context.request.get(url + path, headers=_as(session))
                 text = await answer.text()
                 assert answer.status == 503, (path, answer.status, text[-600:])
@@ -3153,6 +3153,21 @@ async def test_the_audit_page_lists_and_counts_the_using_department_asked_for(  
     text = await wrong.text()
     said = re.search(r'id="department-error"[^>]*>([^<]*)<', text)
     assert wrong.status == 400 and said and "统一社会信用代码" in said[1] and "must" not in said[1], text[-1500:]
+    # By its name, as the page shows the department beside each access (it was refused as no code): read as the
+    # code it names, the listing and counts that department's; a name several hold, or none, said beside it.
+    (name,) = shown["social"]
+    answer = await context.request.get(f"/audit?department={urllib.parse.quote(name)}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200 and f'value="{code}"' in text, text[-1500:]
+    counted, listed = text.split("资源使用统计", 1)[1].split("资源使用记录", 1)
+    assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", listed.split("管理操作日志", 1)[0])) == {name}
+    assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", counted)) == {name}
+    for typed, told in (("市", "名称含“市”的部门有 "), ("并无此局", "没有名称为或含有“并无此局”的部门")):
+        answer = await context.request.get(f"/audit?department={urllib.parse.quote(typed)}", headers=_as(session))
+        text = unescape(await answer.text())
+        said = re.search(r'id="department-error"[^>]*>([^<]*)<', text)
+        assert answer.status == 400 and said and told in said[1], text[-1500:]
+        assert f'value="{typed}"' in text  # kept as typed, to correct
 
 
 async def test_the_audit_page_lists_the_outcome_asked_for(context, console_server, platform):  # type: ignore[no-untyped-def]
