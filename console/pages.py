@@ -972,7 +972,8 @@ async def _review_list(console: Console, request: Request, session: Session, err
                         **await _names(console, session, [e.provider_department_code for e in entries]),
                         entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
                         changes=await _review_changes(console, session, entries),
-                        returns=await _review_returns(console, session, entries))
+                        returns=await _review_returns(console, session, entries), unread=UNREAD,
+                        unread_said=UNREAD_SAID)
 
 
 async def _in_review(console: Console, session: Session, code: str) -> Any:
@@ -992,7 +993,17 @@ async def _review_returns(console: Console, session: Session, entries: Any) -> d
                                    catalog_pb2.GetEntryRequest(code=entry.code, version=entry.version))
         if problem is None and got.entry.returns:
             returns[entry.code] = list(got.entry.returns)
+        elif problem is not None and problem.code in _PLATFORM_DOWN:
+            returns[entry.code] = [UNREAD]
     return returns
+
+
+#: What 审核 shows of an entry whose return history or published version (the comparison) could not be read: the
+#: catalog did not answer GetEntry while it listed the entry. The card showed neither, as of a version never returned
+#: nor changing a published one, and the 审核员 published it without reading what had been asked of it or changed.
+UNREAD = object()
+UNREAD_SAID = ("此目录的退回记录或与已发布版本的比较暂时无法读取（平台服务未响应）：请稍后刷新页面，看过后再发布或"
+               "退回。")
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:
@@ -1007,6 +1018,8 @@ async def _review_changes(console: Console, session: Session, entries: Any) -> d
                                    catalog_pb2.GetEntryRequest(code=entry.code))
         if problem is None and got.entry.version != entry.version and got.entry.publish_time.seconds:
             changes[entry.code] = (got.entry.version, version_changes(got.entry, entry))
+        elif problem is not None and problem.code in _PLATFORM_DOWN:
+            changes[entry.code] = UNREAD  # type: ignore[assignment]
     return changes
 
 

@@ -1406,6 +1406,69 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         silent.close()
 
 
+class _FailsOne(grpc.GenericRpcHandler):
+    """Between the console and the edge: every call passed on as it is, but ``method`` answered UNAVAILABLE (one
+    service of the mesh not answering one kind of call: a catalog replica, a hung query)."""
+
+    def __init__(self, channel: grpc.aio.Channel, method: str) -> None:
+        self.channel, self.method = channel, method
+
+    def service(self, details):  # type: ignore[no-untyped-def]
+        method = details.method
+
+        async def passed_on(request: bytes, context) -> bytes:  # type: ignore[no-untyped-def]
+            if method == self.method:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "no answer")
+            metadata = [(k, v) for k, v in context.invocation_metadata() if k == "authorization"]
+            try:
+                return await self.channel.unary_unary(method)(request, metadata=metadata, timeout=10)
+            except grpc.aio.AioRpcError as refused:
+                await context.abort(refused.code(), refused.details(), refused.trailing_metadata())
+
+        return grpc.unary_unary_rpc_method_handler(passed_on)
+
+
+async def test_the_review_page_says_when_an_entrys_returns_could_not_be_read(context, platform):  # type: ignore[no-untyped-def]
+    """审核 lists the submitted entries (ListEntries), then reads each one's returns and the published version it
+    changes (GetEntry). When that read was not answered the card showed neither, as of a version never returned and
+    changing nothing: the 审核员 published it without reading what had been asked of it. The card now says they
+    could not be read, and to refresh before deciding."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    upstream = grpc.aio.insecure_channel(platform.gateway)
+    proxy = grpc.aio.server()
+    proxy.add_generic_rpc_handlers((_FailsOne(upstream, "/govshare.catalog.v1.CatalogService/GetEntry"),))
+    port = proxy.add_insecure_port("127.0.0.1:0")
+    await proxy.start()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
+    try:
+        async with serving(app) as url:
+            token = dict(platform.person("authority", "REVIEWER"))["authorization"].removeprefix("Bearer ")
+            session = app.state.console.sessions.create(
+                Person(username="authority.reviewer", display_name="审核员", roles=("REVIEWER",),
+                       department_code=platform.credentials.systems["authority"]["department"]),
+                token, time.time() + 600)
+            page = await context.request.get(f"{url}/review", headers=_as(session))
+            text = unescape(await page.text())
+            assert page.status == 200, text[-1500:]
+            cards = text.split('<section class="card"')[1:]
+            assert cards and all("退回记录或与已发布版本的比较暂时无法读取" in card for card in cards), text[-3000:]
+    finally:
+        await proxy.stop(0)
+        await upstream.close()
+
+
 async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context, console_server, platform):  # type: ignore[no-untyped-def]
     """Submitting an entry by a code that is no code: the refusal page has no field to show the service's reason
     beside, so it says it (it said "fix the fields as their hints say", and showed no field)."""
