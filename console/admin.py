@@ -152,6 +152,13 @@ async def person_new(console: Console, request: Request, session: Session) -> Re
     form = await request.form()
     values: dict[str, Any] = {k: _text(form, k) for k in ("username", "display_name", "department_code", "local")}
     values["roles"] = [_number(str(r)) for r in form.getlist("roles")]
+    if unknown := _unknown_roles(form):
+        # As 修改角色 says it: the service's "unknown role numbers [0]" was shown beside the roles, in English.
+        values["roles"] = [r for r in values["roles"] if r in ROLE_OPTIONS]
+        said = f"未知的角色：{'、'.join(unknown)[:100]}，请在列表中勾选。"
+        return _person_form(console, request, departments, values, Problem(
+            "请按字段旁的提示修改后重新提交。", fields={"person.roles": said},
+            code=grpc.StatusCode.INVALID_ARGUMENT), 400)
     password = initial_password(values["username"].strip()) if values["local"] == "yes" else ""
     created, problem = await _call(console, session, _persons(console).CreatePerson, persons_pb2.CreatePersonRequest(
         person=persons_pb2.Person(username=values["username"], display_name=values["display_name"],

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import labels
 from console.backend import Services
+from console.errors import SENDING
 from console.names import Names, watch_changes
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
@@ -44,7 +45,13 @@ from services.runtime import tls_renewal
 from services.runtime.identifiers import mask_citizen_ids, mask_mobile_numbers
 from services.runtime.masking import Masker
 from services.runtime.tasks import cancel
-from services.runtime.workdays import CHINA, is_working_day, last_day_in_force, term_end_text
+from services.runtime.workdays import (
+    CHINA,
+    first_calendar_year,
+    is_working_day,
+    last_day_in_force,
+    term_end_text,
+)
 from services.supervision.evaluation import weight_text, weights_total
 
 HERE = Path(__file__).parent
@@ -138,7 +145,7 @@ class Console:
                                       source=source, provider_answers=provider_answers, access_result=access_result,
                                       declared_purpose=declared_purpose, admin_result=admin_result,
                                       usage_total=usage_total, weights_total=weights_total,
-                                      weight_text=weight_text)
+                                      weight_text=weight_text, provisional_said=provisional_note)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -229,6 +236,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return await ended_post(console, request)
             return login_redirect(ended)
         request.scope["console.session"] = session
+        SENDING.set(request.method == "POST")  # how a platform that did not answer is said (console.errors)
         if session.person.password_change_required and request.url.path not in FIRST_PASSWORD_PATHS:
             # The platform refuses everything else to this session: each page would say so, 修改密码 does it.
             return RedirectResponse("/password", status_code=303)
@@ -657,6 +665,34 @@ def indicator_rate(indicator: supervision_pb2.Indicator | None) -> str:
     if indicator is None or not indicator.denominator:
         return "—"
     return percent(indicator.rate)
+
+
+#: How a provisional due date was counted (services/runtime/workdays.py's fallback), so a date after 春节 is not
+#: read as a count through it.
+_COUNTED_WEEKDAYS = "按周一至周五计算，已扣除元旦、清明、劳动节、国庆节和除夕、春节、端午、中秋的法定假日"
+
+
+def before_calendar(due_day: str) -> bool:
+    """Whether a due date (YYYY-MM-DD) falls before the first year the statutory calendar covers."""
+    return due_day[:4].isdigit() and int(due_day[:4]) < first_calendar_year()
+
+
+def provisional_note(due_day: str, short: bool = False) -> str:
+    """Why a due date (YYYY-MM-DD) is provisional, in brackets. A year later than the calendar's: its arrangement is
+    not published yet and the date may move when it is. A year before the first the calendar covers (a 职能变更
+    dated 2003): its arrangement was published long ago but the platform does not have it, so the date is counted
+    on weekdays for good; it said "2003 年节假日安排尚未公布…届时可能调整", which is false and promised a change
+    that never comes."""
+    year, first = due_day[:4], first_calendar_year()
+    if before_calendar(due_day):
+        if short:
+            return f"（{year} 年早于平台节假日日历覆盖的年份，按周一至周五计算）"
+        return (f"（{year} 年早于平台节假日日历覆盖的年份（{first} 年起），无法按当年的放假和调休安排计算工作日："
+                f"此期限{_COUNTED_WEEKDAYS}，仅供参考，不会再调整）")
+    if short:
+        return f"（暂定：{year} 年节假日安排未知，按周一至周五计算）"
+    return (f"（暂定：{year} 年节假日安排尚未公布，{_COUNTED_WEEKDAYS}；其余放假和调休以公布的安排为准，"
+            "届时可能调整）")
 
 
 def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:

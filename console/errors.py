@@ -6,6 +6,7 @@ sentence that tells the person what to do and keeps each field violation beside 
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,25 @@ _SENTENCES = {
     grpc.StatusCode.DEADLINE_EXCEEDED: "平台服务响应超时，您的操作可能未完成，请刷新后确认再重试",
     grpc.StatusCode.UNAUTHENTICATED: "登录已失效，请重新登录",
 }
+
+#: A read (a list, a detail page) that the platform did not answer: nothing was being done, so "your operation may
+#: be unfinished" (the sentences above, for a change) sent the person looking for what they might have changed; the
+#: data could not be shown, and a refresh asks again.
+_READ_SENTENCES = {
+    grpc.StatusCode.UNAVAILABLE: "平台服务暂时不可用，数据未能加载：请稍后刷新页面重试",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "平台服务响应超时，数据未能加载：请稍后刷新页面重试",
+}
+#: Whether the request being answered sends a form (POST): a read made on the way to a change (the application
+#: read before its reply is sent) that was not answered left the change unsent, which 您的操作未完成 says; only a
+#: page opened to read is told its data could not be loaded. Set by console.app for each request it answers.
+SENDING: contextvars.ContextVar[bool] = contextvars.ContextVar("console_sending", default=False)
+#: The RPCs that only read (their names begin so: GetEntry, ListGrants, SearchEntries, …).
+_READ_METHODS = re.compile(r"/(Get|List|Search|Describe)[A-Z]\w*$")
+
+
+def reads(method_path: str) -> bool:
+    """Whether the RPC at ``method_path`` (/govshare.catalog.v1.CatalogService/ListEntries) only reads."""
+    return _READ_METHODS.search(method_path) is not None
 
 #: UNAVAILABLE whose cause is a department's system, not the platform (ErrorInfo.reason): what the person can
 #: do about it, instead of "the platform is temporarily unavailable, retry later".
@@ -556,12 +576,16 @@ def department_refused(error: grpc.RpcError) -> str:
     return info.metadata.get("department_code", "")
 
 
-def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None = None) -> Problem:
+def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None = None,
+               reading: bool = False) -> Problem:
     """The Problem a failed gRPC call describes (the service's own words kept after the Chinese sentence);
-    ``department_names``: the name of the department a refusal names (department_refused), when found."""
+    ``department_names``: the name of the department a refusal names (department_refused), when found;
+    ``reading``: the call only read (reads()), so a platform that did not answer left data unshown, not an
+    operation unfinished."""
     code = error.code()  # type: ignore[attr-defined]
     info, bad = details_of(error)
-    sentence = _SENTENCES.get(code, "操作未完成，请稍后重试")
+    said = _READ_SENTENCES if reading and not SENDING.get() else _SENTENCES
+    sentence = said.get(code) or _SENTENCES.get(code, "操作未完成，请稍后重试")
     detail = (error.details() or "").strip()  # type: ignore[attr-defined]
     fields = {v.field: field_sentence(v.description) for v in bad.field_violations} if bad is not None else {}
     reason = info.reason if info else ""

@@ -27,6 +27,7 @@ from console import charts, forms, labels
 from console.app import (
     FORM_SENT,
     Console,
+    before_calendar,
     calls,
     day,
     days_in_force,
@@ -34,6 +35,7 @@ from console.app import (
     indicator_rate,
     login_redirect,
     not_yours,
+    provisional_note,
     signed_in,
     typed_texts,
     until,
@@ -48,11 +50,12 @@ from console.errors import (
     Problem,
     department_refused,
     problem_of,
+    reads,
 )
 from console.names import Resource
 from console.sessions import Person, Session
 from console.versions import version_changes
-from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
+from govshare.authorization.v1 import admin_log_pb2, directory_pb2, directory_pb2_grpc, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.foundation.v1 import foundation_pb2
@@ -91,8 +94,9 @@ async def _call(console: Console, session: Session, method: Any, request: Any, w
         # A refusal naming the department whose matter it is said its 统一社会信用代码 (此事项属于部门
         # 11110100MB00000027…): a person knows 市公安局, not its code.
         names = await console.names.departments(session.token, [department_refused(error)])
-        problem = problem_of(error, names)
-        log.info("call refused: %s %s", method._method.decode() if hasattr(method, "_method") else "", error.code())
+        path = method._method.decode() if hasattr(method, "_method") else ""
+        problem = problem_of(error, names, reading=reads(path))
+        log.info("call refused: %s %s", path, error.code())
         return None, problem
 
 
@@ -144,7 +148,9 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
         message = _link_problem(problem.fields)
     elif problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
-    return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
+    # A page opened (GET) does nothing: its title said 操作未完成 above "数据未能加载", as if something were undone.
+    title = "操作未完成" if request.method == "POST" else "页面未能显示"
+    return console.page(request, "refused.html", status=_status(problem), title=title,
                         message=message, back=_BACK.get(request.url.path, request.url.path),
                         kept=typed_texts(sent) if sent is not None else [])
 
@@ -855,8 +861,12 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     code = report.department_code
     name = (await console.names.departments(session.token, [code])).get(code) or code
     # 含当日, as an application's reply: "应在 <day> 前" left in doubt whether the day itself was still in time.
-    provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
-                   "公布后可能调整）" if answer.due_time_provisional else "（含当日）")
+    provisional = "（含当日）"
+    if answer.due_time_provisional and before_calendar(day(answer.due_time)):  # a change dated before 2004
+        provisional += provisional_note(day(answer.due_time), short=True)
+    elif answer.due_time_provisional:
+        provisional = (f"（含当日；暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，"
+                       "公布后可能调整）")
     if day(answer.due_time) < dt.datetime.now(CHINA).date().isoformat():
         # A change reported late (dated weeks back): "应在 <a day gone by> 前更新" told the officer of a deadline
         # already missed as if it were still to be met.
@@ -962,7 +972,8 @@ async def _review_list(console: Console, request: Request, session: Session, err
                         **await _names(console, session, [e.provider_department_code for e in entries]),
                         entries=entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
                         changes=await _review_changes(console, session, entries),
-                        returns=await _review_returns(console, session, entries))
+                        returns=await _review_returns(console, session, entries), unread=UNREAD,
+                        unread_said=UNREAD_SAID)
 
 
 async def _in_review(console: Console, session: Session, code: str) -> Any:
@@ -982,7 +993,17 @@ async def _review_returns(console: Console, session: Session, entries: Any) -> d
                                    catalog_pb2.GetEntryRequest(code=entry.code, version=entry.version))
         if problem is None and got.entry.returns:
             returns[entry.code] = list(got.entry.returns)
+        elif problem is not None and problem.code in _PLATFORM_DOWN:
+            returns[entry.code] = [UNREAD]
     return returns
+
+
+#: What 审核 shows of an entry whose return history or published version (the comparison) could not be read: the
+#: catalog did not answer GetEntry while it listed the entry. The card showed neither, as of a version never returned
+#: nor changing a published one, and the 审核员 published it without reading what had been asked of it or changed.
+UNREAD = object()
+UNREAD_SAID = ("此目录的退回记录或与已发布版本的比较暂时无法读取（平台服务未响应）：请稍后刷新页面，看过后再发布或"
+               "退回。")
 
 
 async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:
@@ -997,6 +1018,8 @@ async def _review_changes(console: Console, session: Session, entries: Any) -> d
                                    catalog_pb2.GetEntryRequest(code=entry.code))
         if problem is None and got.entry.version != entry.version and got.entry.publish_time.seconds:
             changes[entry.code] = (got.entry.version, version_changes(got.entry, entry))
+        elif problem is not None and problem.code in _PLATFORM_DOWN:
+            changes[entry.code] = UNREAD  # type: ignore[assignment]
     return changes
 
 
@@ -1906,6 +1929,51 @@ async def _resource_named(console: Console, session: Session,
                             "（见“目录”页）；留空则不限资源。"}, None
 
 
+#: Pages of 1,000 departments read for a name at most (a province's departments fit in one).
+_DEPARTMENT_PAGES = 5
+#: The departments a name matches that are said beside the input, at most.
+_DEPARTMENTS_SAID = 10
+
+
+def _names_a_department(typed: str) -> bool:
+    """Whether 使用部门 was filled in with a name (市民政局), not a code: a 统一社会信用代码 is ASCII digits and
+    capitals once read as the service reads it (full width is read as ASCII first)."""
+    return any(c.isalpha() and not c.isascii() for c in unicodedata.normalize("NFKC", typed))
+
+
+async def _department_named(console: Console, session: Session,
+                            typed: str) -> tuple[str, dict[str, str], Problem | None]:
+    """使用部门 filled in with a department's name, as the page shows it beside each access: the code of the one
+    department of that name, or, none named so exactly, of the one whose name holds it (民政 for 市民政局); else why
+    not beside the input. The name was refused as no 统一社会信用代码 (“应为 18 位…”), and the auditor, who reads
+    departments by name, had to find the code elsewhere. The third value is the directory's problem when it could
+    not be read (down, the session ended): said as such, not as a name nothing was wrong with."""
+    name = unicodedata.normalize("NFKC", typed.strip())
+    directory = directory_pb2_grpc.DirectoryServiceStub(console.services.channel)
+    departments: list[directory_pb2.Department] = []
+    token = ""
+    for _ in range(_DEPARTMENT_PAGES):
+        answer, problem = await _call(console, session, directory.ListDepartments,
+                                      directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
+        if problem is not None:
+            return "", {}, problem
+        departments += answer.departments
+        token = answer.next_page_token
+        if not token:
+            break
+    shown = {d.code: unicodedata.normalize("NFKC", d.name.strip()) for d in departments}
+    named = [d for d in departments if shown[d.code] == name] or [d for d in departments if name in shown[d.code]]
+    if len(named) == 1:
+        return named[0].code, {}, None
+    if named:
+        listed = "、".join(f"{d.name}（{d.code}）" for d in named[:_DEPARTMENTS_SAID])
+        more = "等" if len(named) > _DEPARTMENTS_SAID else ""
+        return "", {"department": f"名称含“{typed.strip()}”的部门有 {len(named)} 个：{listed}{more}。请填写其中"
+                                  "一个的全称或统一社会信用代码。"}, None
+    return "", {"department": f"没有名称为或含有“{typed.strip()}”的部门。使用部门请填写部门名称或 18 位统一社会信用"
+                              "代码（可从输入框的下拉列表中选择）；留空则不限使用部门。"}, None
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
@@ -1915,7 +1983,14 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
     if wrong and any(character.isalpha() for character in typed_resource):  # a name, not a code mistyped
         code, said, unnamed = await _resource_named(console, session, typed_resource)
         resource, wrong = (code, {}) if code else (resource, {} if unnamed else said or wrong)
-    department = forms.department_filter(request.query_params.get("department", ""))
+    typed_department = request.query_params.get("department", "")
+    department = forms.department_filter(typed_department)
+    if _names_a_department(typed_department):
+        code, said, undepartmented = await _department_named(console, session, typed_department)
+        wrong.update(said)
+        unnamed = unnamed or undepartmented
+        # Resolved, the input shows the code it named (the links keep it); else the name as typed, to correct.
+        department = code or typed_department.strip()
     # An outcome the select does not offer (an edited link) lists every outcome, as an odd page number does.
     result = forms.number(request.query_params.get("result", "")) or 0
     result = result if result in labels.ACCESS_RESULT else 0

@@ -37,6 +37,7 @@ from services.authorization.grants import (
     UPDATED_EVENT,
     Grant,
 )
+from services.authorization.validation import NAME_MAX
 from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -283,8 +284,11 @@ class Store:
             if before is None:
                 return None
             if current_name and before not in (current_name, name):
+                # The name read is the caller's to send: echoed whole, one of 5,000 characters made the refusal's
+                # status trailers larger than a gRPC client takes, and the console said the platform was down.
+                read = current_name if len(current_name) <= NAME_MAX else current_name[:NAME_MAX] + "…"
                 raise ServiceError(grpc.StatusCode.ABORTED, "NAME_CHANGED",
-                                   f"department {code} is named {before!r} now, not {current_name!r}: it was renamed "
+                                   f"department {code} is named {before!r} now, not {read!r}: it was renamed "
                                    "since you read it; read it again and rename it if you still mean to",
                                    metadata={"code": code, "name": before})
             if before != name:

@@ -183,6 +183,14 @@ def calendar_covers(day: dt.date) -> bool:
     return True
 
 
+def first_calendar_year() -> int:
+    """The first year the statutory calendar covers (chinese-calendar's first, 2004, or an earlier one the operator's
+    holiday file gives). A deadline in an earlier year is counted Monday to Friday as one beyond its last is, but
+    its arrangement was published long ago and will never come: it is not "not yet published"."""
+    known = min(day.year for day in chinese_calendar.constants.holidays)
+    return min([known, *_entered()])
+
+
 def provisional(due: dt.datetime) -> bool:
     """Whether a deadline was counted without its year's statutory calendar (Monday to Friday), so callers
     can be told it may move when the State Council publishes that year's arrangement."""

@@ -490,6 +490,13 @@ async def test_a_rename_from_a_name_read_before_another_rename_is_refused_saying
     info, _ = details_of(caught.value)
     assert (info.reason, info.metadata["name"]) == ("NAME_CHANGED", first)
     assert f"is named {first!r} now, not {read!r}" in caught.value.details()
+    # A name read of any length (a hand-made form's) is refused so too: echoed whole, 5,000 characters made the
+    # refusal's trailers larger than a client takes, and it arrived as a transport failure (the console: 平台服务暂时
+    # 不可用).
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await rename(second, "长" * 5000)
+    assert caught.value.code() == grpc.StatusCode.ABORTED, caught.value
+    assert details_of(caught.value)[0].reason == "NAME_CHANGED"
     assert (await rename(first, read)).department.name == first  # the name it has: a retry of the first rename
     assert (await rename(second, first)).department.name == second
     assert (await rename(read, "")).department.name == read  # no name read: as before

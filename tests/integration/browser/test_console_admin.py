@@ -332,6 +332,12 @@ async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(co
     kept = await stub.GetPerson(persons_pb2.GetPersonRequest(id=target.id), metadata=platform.metadata("authority"),
                                 timeout=10)
     assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
+    # 新建人员 too: the service's English ("unknown role numbers [0]") was shown beside the roles.
+    forged = await admin.request.post("/persons/new", form={
+        "csrf_token": token or "", "username": f"u{time.time_ns() % 10**10}", "display_name": "某编目",
+        "department_code": platform.credentials.systems["civil"]["department"], "roles": "审批人", "local": "yes"})
+    said = await forged.text()
+    assert forged.status == 400 and "未知的角色：审批人" in said and "unknown" not in said, said[-1500:]
 
 
 async def test_a_role_change_over_another_administrators_is_refused_with_the_roles_as_they_are_now(  # type: ignore[no-untyped-def]

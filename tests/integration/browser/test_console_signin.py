@@ -174,7 +174,7 @@ async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(b
         page = await open_as(context, ConsoleAt(url), session)
         response = await page.goto("/grants")
         assert response.status == 503
-        assert "平台服务暂时不可用，您的操作未完成，请稍后重试" in await page.get_by_role("alert").inner_text()
+        assert "平台服务暂时不可用，数据未能加载：请稍后刷新页面重试" in await page.get_by_role("alert").inner_text()
         await context.close()
     finally:
         server.should_exit = True
