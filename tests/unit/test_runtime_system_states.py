@@ -100,7 +100,9 @@ async def test_a_systems_refused_token_says_why_in_its_reason() -> None:
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         said[system_id] = (refused.value.reason, refused.value.message)
     assert said == {
-        "sys-1": (SYSTEM_DISABLED, "system sys-1 was disabled: its tokens are no longer accepted"),
+        "sys-1": (SYSTEM_DISABLED, "system sys-1 was disabled: its tokens are no longer accepted, and no new one is "
+                                   "issued until the authority's 管理员 (ADMINISTRATOR) enables it again "
+                                   "(DirectoryService.EnableSystem): ask them, retrying does not help"),
         "sys-2": (SECRET_ROTATED, "this token was issued before the secret of system sys-2 was rotated: request a "
                                   "new one with TokenService.IssueToken and the new secret"),
         "sys-3": (TOKEN_PREDATES_DISABLE, "this token was issued before system sys-3 was disabled: request a new one "
