@@ -139,6 +139,9 @@ async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) ->
     unknown = await refused("nobody-here", PASSWORD, totp.now())
     wrong = await refused(person.username, "wrong password!", totp.now())
     assert unknown[0] == wrong[0] == "BAD_CREDENTIALS" and unknown[1] == wrong[1]  # never says which
+    # A name no username can be (a NUL, pasted from a file or a C string) is an unknown name: it reached the
+    # database's lock lookup, which refused it INVALID_ARGUMENT naming the field "request".
+    assert await refused(f"{person.username}\x00", PASSWORD, totp.now()) == unknown
     assert (await refused(person.username, PASSWORD, ""))[0] == "TOTP_REQUIRED"
     assert (await refused(person.username, PASSWORD, "000000" if totp.now() != "000000" else "111111"))[0] == \
         "TOTP_INVALID"
