@@ -106,6 +106,13 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, ROLES_CHANGED,
                                 "this session ended: the person's roles were changed; sign in again with "
                                 "SessionService.SignIn to act with the new roles")
+        if state.reason == DISABLED:
+            # Enabled again since: the session ended with the disable. Said as the person's own sign-out, the person
+            # (or the administrator they asked) looked for who had signed them out or changed their password.
+            return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_ENDED,
+                                f"this session ended when person {system_id} was disabled (they have been enabled "
+                                "again since): sign in again with SessionService.SignIn, or through the identity "
+                                "provider")
         if state.reason == CREDENTIALS_RESET:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, CREDENTIALS_RESET,
                                 "this session ended: an administrator reset the person's password, TOTP secret or "

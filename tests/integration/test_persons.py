@@ -513,6 +513,20 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
         await sign_in(platform, person, totp)
     assert _reason(refused.value) == "ACCOUNT_DISABLED"
 
+    # Enabled again, the session of before the disable stays ended, said as ended by the disable: it was told "the
+    # person signed out, or changed their password", neither of which they had done.
+    await _admin(platform).EnablePerson(persons_pb2.EnablePersonRequest(id=person.id),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    for _ in range(500):  # until the enable's announcement reaches the verifier (PERSON_DISABLED before it)
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+        if _reason(ended.value) != "PERSON_DISABLED":
+            break
+        await asyncio.sleep(0.02)
+    assert (ended.value.code(), _reason(ended.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    said = ended.value.details() or ""
+    assert "was disabled" in said and "enabled again" in said and "signed out" not in said, said
+
 
 async def _signing_in_while(platform, monkeypatch, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]
                            change: Callable[[], Awaitable[object]]) -> persons_pb2.Session:
