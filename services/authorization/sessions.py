@@ -308,7 +308,10 @@ class Sessions:
         if person is not None and local:
             async with self._refusal_logged(person, "password"):
                 self._refuse_locked(person.lock_until)
-        else:
+        elif pc.USERNAME.fullmatch(name):
+            # Only a name a username can be has a decoy lock (record_decoy_failure counts no other): another one
+            # (a NUL character in it) was looked up too, and PostgreSQL's refusal of its text answered
+            # INVALID_ARGUMENT "request: …", where every unknown name is BAD_CREDENTIALS.
             self._refuse_locked(await self._persons.decoy_locked_until(name))
         stored = person.password_hash if person is not None and local else pc.decoy_password_hash()
         matches = await asyncio.to_thread(pc.verify_password, password, stored)

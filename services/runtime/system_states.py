@@ -83,6 +83,16 @@ SECRET_ROTATED = "SECRET_ROTATED"
 TOKEN_PREDATES_DISABLE = "TOKEN_PREDATES_DISABLE"
 
 
+def _disabled_message(system_id: str) -> str:
+    """What a disabled system's token is told: that it is refused, and what to do, which no retry and no new token
+    mends. "its tokens are no longer accepted" alone left a program of its own (curl, Java, .NET: the SDK adds the
+    advice itself) asking IssueToken for a new token, refused in turn, and retrying both, when the one way back is
+    the authority's 管理员 enabling the system (as docs/api.md's table and the person's PERSON_DISABLED say)."""
+    return (f"system {system_id} was disabled: its tokens are no longer accepted, and no new one is issued until the "
+            "authority's 管理员 (ADMINISTRATOR) enables it again (DirectoryService.EnableSystem): ask them, retrying "
+            "does not help")
+
+
 def _refusal(system_id: str, state: SystemState) -> ServiceError:
     """UNAUTHENTICATED for a token ``state`` no longer accepts, its reason saying why: a system's whether it is
     disabled, its secret was rotated or the token predates a disable since lifted; a person's why their session
@@ -96,6 +106,13 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, ROLES_CHANGED,
                                 "this session ended: the person's roles were changed; sign in again with "
                                 "SessionService.SignIn to act with the new roles")
+        if state.reason == DISABLED:
+            # Enabled again since: the session ended with the disable. Said as the person's own sign-out, the person
+            # (or the administrator they asked) looked for who had signed them out or changed their password.
+            return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_ENDED,
+                                f"this session ended when person {system_id} was disabled (they have been enabled "
+                                "again since): sign in again with SessionService.SignIn, or through the identity "
+                                "provider")
         if state.reason == CREDENTIALS_RESET:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, CREDENTIALS_RESET,
                                 "this session ended: an administrator reset the person's password, TOTP secret or "
@@ -105,8 +122,7 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
                             "this session ended (the person signed out, or changed their password): sign in again "
                             "with SessionService.SignIn, or through the identity provider")
     if state.disabled:
-        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SYSTEM_DISABLED,
-                            f"system {system_id} was disabled: its tokens are no longer accepted")
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SYSTEM_DISABLED, _disabled_message(system_id))
     if state.reason == DISABLED:
         return ServiceError(grpc.StatusCode.UNAUTHENTICATED, TOKEN_PREDATES_DISABLE,
                             f"this token was issued before system {system_id} was disabled: request a new one with "

@@ -168,7 +168,11 @@ async def test_a_token_issued_before_disable_is_refused_at_the_gateway_and_at_qu
     await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
                                              metadata=platform.metadata("authority"), timeout=10)
 
-    await _refused_everywhere(platform, token, "disabled", SYSTEM_DISABLED)
+    # Told what to do, not only that the token is refused: a program of its own (curl, Java) otherwise asks for a
+    # new token, refused too, and retries both; only the authority's 管理员 enabling the system helps.
+    await _refused_everywhere(platform, token, "disabled: its tokens are no longer accepted, and no new one is "
+                              "issued until the authority's 管理员 (ADMINISTRATOR) enables it again "
+                              "(DirectoryService.EnableSystem)", SYSTEM_DISABLED)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await _token(platform, system_id, secret)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -139,6 +139,9 @@ async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) ->
     unknown = await refused("nobody-here", PASSWORD, totp.now())
     wrong = await refused(person.username, "wrong password!", totp.now())
     assert unknown[0] == wrong[0] == "BAD_CREDENTIALS" and unknown[1] == wrong[1]  # never says which
+    # A name no username can be (a NUL, pasted from a file or a C string) is an unknown name: it reached the
+    # database's lock lookup, which refused it INVALID_ARGUMENT naming the field "request".
+    assert await refused(f"{person.username}\x00", PASSWORD, totp.now()) == unknown
     assert (await refused(person.username, PASSWORD, ""))[0] == "TOTP_REQUIRED"
     assert (await refused(person.username, PASSWORD, "000000" if totp.now() != "000000" else "111111"))[0] == \
         "TOTP_INVALID"
@@ -509,6 +512,20 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await sign_in(platform, person, totp)
     assert _reason(refused.value) == "ACCOUNT_DISABLED"
+
+    # Enabled again, the session of before the disable stays ended, said as ended by the disable: it was told "the
+    # person signed out, or changed their password", neither of which they had done.
+    await _admin(platform).EnablePerson(persons_pb2.EnablePersonRequest(id=person.id),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    for _ in range(500):  # until the enable's announcement reaches the verifier (PERSON_DISABLED before it)
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+        if _reason(ended.value) != "PERSON_DISABLED":
+            break
+        await asyncio.sleep(0.02)
+    assert (ended.value.code(), _reason(ended.value)) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_ENDED")
+    said = ended.value.details() or ""
+    assert "was disabled" in said and "enabled again" in said and "signed out" not in said, said
 
 
 async def _signing_in_while(platform, monkeypatch, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]

@@ -70,20 +70,24 @@ async def test_a_persons_refused_token_says_why_their_session_ended() -> None:
                            (f"{PERSON_PREFIX}p2", SystemState(False, 1000, ROLES_CHANGED, 1)),
                            (f"{PERSON_PREFIX}p3", SystemState(False, 1000, "RESET", 1)),
                            (f"{PERSON_PREFIX}p4", SystemState(False, 1000, CREDENTIALS_RESET, 1)),
-                           ("sys-1", SystemState(True, 1000, DISABLED, 1)))
+                           ("sys-1", SystemState(True, 1000, DISABLED, 1)),
+                           (f"{PERSON_PREFIX}p5", SystemState(False, 1000, DISABLED, 2)))
     reasons, messages = [], []
     for system_id in (f"{PERSON_PREFIX}p1", f"{PERSON_PREFIX}p2", f"{PERSON_PREFIX}p3", f"{PERSON_PREFIX}p4",
-                      "sys-1"):
+                      "sys-1", f"{PERSON_PREFIX}p5"):
         with pytest.raises(ServiceError) as refused:
             holder.check(Caller(system_id, "D1", issued_at=999))
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         reasons.append(refused.value.reason)
         messages.append(refused.value.message)
-    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, CREDENTIALS_RESET, SYSTEM_DISABLED]
+    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, CREDENTIALS_RESET, SYSTEM_DISABLED,
+                       SESSION_ENDED]
     # An administrator's reset (password, TOTP, IdP binding) is said as such, not as the person's own sign-out: told
     # 登录已过期, the person tried the old password again, counted toward their lock.
     assert "signed out" in messages[2] and "administrator" not in messages[2]
     assert "an administrator reset" in messages[3] and "IdP binding" in messages[3]
+    # A session of before a disable since lifted ended with the disable: said so, not as a sign-out.
+    assert "was disabled" in messages[5] and "enabled again" in messages[5] and "signed out" not in messages[5]
 
 
 async def test_a_systems_refused_token_says_why_in_its_reason() -> None:
@@ -100,7 +104,9 @@ async def test_a_systems_refused_token_says_why_in_its_reason() -> None:
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         said[system_id] = (refused.value.reason, refused.value.message)
     assert said == {
-        "sys-1": (SYSTEM_DISABLED, "system sys-1 was disabled: its tokens are no longer accepted"),
+        "sys-1": (SYSTEM_DISABLED, "system sys-1 was disabled: its tokens are no longer accepted, and no new one is "
+                                   "issued until the authority's 管理员 (ADMINISTRATOR) enables it again "
+                                   "(DirectoryService.EnableSystem): ask them, retrying does not help"),
         "sys-2": (SECRET_ROTATED, "this token was issued before the secret of system sys-2 was rotated: request a "
                                   "new one with TokenService.IssueToken and the new secret"),
         "sys-3": (TOKEN_PREDATES_DISABLE, "this token was issued before system sys-3 was disabled: request a new one "
