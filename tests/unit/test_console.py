@@ -413,58 +413,45 @@ def test_the_supervision_page_says_until_when_a_months_scores_count_and_a_month_
     assert f'<p class="muted">{said}</p>' in before and "还没有评估结果" not in before
 
 
+def _weights_said(weights: tuple[float, ...]) -> str:
+    """What the 监督 page says of the weights (its id="weights" paragraph) of a month scored under ``weights``, in
+    the order of the indicators; "" when the page has no such paragraph."""
+    from services.supervision.reports import INDICATORS
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=80, indicators=[
+        supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(INDICATORS, weights, strict=True)])
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=INDICATORS)
+    said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
+    return said.group(1) if said is not None else ""
+
+
 def test_the_supervision_page_says_which_weights_the_month_was_scored_under() -> None:
     """A month keeps the weights it was evaluated with (a change applies from the month it is made in), but the 监督
     page showed the scores and rates without the weights: a supervisor comparing April and June could not see that
     they were scored under different weightings."""
     from services.supervision.reports import INDICATORS
 
-    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
-                      SessionStore(idle_seconds=600))
-    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=80, indicators=[
-        supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
-            INDICATORS, (0, 20, 15, 15, 12.5, 15), strict=True)])
-    page = console.templates.get_template("supervision.html").render(
-        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
-        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=INDICATORS)
-    said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
-    assert said is not None
     names = list(INDICATORS.values())
     # Adding up to 77.5, not 100: a supervisor summing weight × rate came to 77.5 at most beside a score of 100.
-    assert said.group(1) == (f"2026年4月评分所用权重：{names[0]} 0、{names[1]} 20、{names[2]} 15、{names[3]} 15、"
-                             f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。"
-                             "权重合计为77.5，不为100：评分为各指标比率按权重的加权平均，折算为百分制。")
-    del evaluation.indicators[:]
-    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
-        INDICATORS, (20, 20, 15, 15, 15, 15), strict=True))
-    page = console.templates.get_template("supervision.html").render(
-        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
-        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=INDICATORS)
-    assert "权重合计" not in page
+    assert _weights_said((0, 20, 15, 15, 12.5, 15)) == (
+        f"2026年4月评分所用权重：{names[0]} 0、{names[1]} 20、{names[2]} 15、{names[3]} 15、"
+        f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。"
+        "权重合计为77.5，不为100：评分为各指标比率按权重的加权平均，折算为百分制。")
+    said = _weights_said((20, 20, 15, 15, 15, 15))
+    assert said.startswith("2026年4月评分所用权重：") and "权重合计" not in said
     # Weights of one decimal making 100 add up in binary to 100.00000000000001: the page said 权重合计为100，不为100.
-    del evaluation.indicators[:]
-    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
-        INDICATORS, (21.6, 6.9, 28.4, 27.0, 0.9, 15.2), strict=True))
-    page = console.templates.get_template("supervision.html").render(
-        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
-        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=INDICATORS)
-    assert "权重合计" not in page
+    said = _weights_said((21.6, 6.9, 28.4, 27.0, 0.9, 15.2))
+    assert said.startswith("2026年4月评分所用权重：") and "权重合计" not in said
     # Weights of six decimals were shown to six digits (%g): 33.333333 as 33.3333, and their total, 99.999999, as
     # 权重合计为100，不为100.
-    del evaluation.indicators[:]
-    evaluation.indicators.extend(supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
-        INDICATORS, (33.333333, 33.333333, 33.333333, 0, 0, 0), strict=True))
-    page = console.templates.get_template("supervision.html").render(
-        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
-        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=INDICATORS)
-    said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
-    assert said is not None
-    assert f"{names[0]} 33.333333、{names[1]} 33.333333、{names[2]} 33.333333、{names[3]} 0、" in said.group(1)
-    assert "权重合计为99.999999，不为100" in said.group(1)
+    said = _weights_said((33.333333, 33.333333, 33.333333, 0, 0, 0))
+    assert f"{names[0]} 33.333333、{names[1]} 33.333333、{names[2]} 33.333333、{names[3]} 0、" in said
+    assert "权重合计为99.999999，不为100" in said
 
 
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:
