@@ -194,6 +194,23 @@ async def apply_for_population(platform, system: str, basis: str = "《社会救
         timeout=10)).application.id
 
 
+async def submitted_social_entry(platform):  # type: ignore[no-untyped-def]
+    """A new entry of the 人社局's 社会保险 resource (a code and a dataset of its own), created and submitted for
+    review by its system: the entry, as sent."""
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    return entry
+
+
 async def login(context, username: str, password: str, code: str = ""):  # type: ignore[no-untyped-def]
     """Signs in through the sign-in page as a person would (keyboard: fields in order, Enter submits)."""
     page = await context.new_page()

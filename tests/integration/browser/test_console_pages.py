@@ -9,7 +9,17 @@ import random
 import re
 
 import pytest
-from console_browser import axe_violations, browser, console_server, context, dump, open_as, shot, system_session
+from console_browser import (
+    axe_violations,
+    browser,
+    console_server,
+    context,
+    dump,
+    open_as,
+    shot,
+    submitted_social_entry,
+    system_session,
+)
 from google.protobuf import timestamp_pb2
 
 from console import todo
@@ -363,19 +373,11 @@ async def test_an_entry_returned_by_the_reviewer_waits_on_the_officers_home_page
     they next opened 编目. 首页 now lists it with the reason and who returned it, linking to its form, and the menu
     counts it beside 编目. The form and 审核 showed return_reason alone, none once the version was submitted again:
     they list every return (Entry.returns) with its time and reviewer."""
-    import uuid
-
-    from frontproc import demo as dept
     from govshare.catalog.v1 import catalog_pb2 as cat
     from govshare.catalog.v1 import catalog_pb2_grpc
 
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
-    entry = dept.social_insurance_entry("")
-    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
-    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
-    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
-    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
-                              timeout=10)
+    entry = await submitted_social_entry(platform)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
                                                      reason="摘要须写明参保范围（全市职工）"),
                               metadata=platform.person("authority", "REVIEWER"), timeout=10)

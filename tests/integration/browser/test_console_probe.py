@@ -31,6 +31,7 @@ from console_browser import (
     open_as,
     page_listing,
     serving,
+    submitted_social_entry,
     system_session,
 )
 from free_ports import free_port
@@ -1433,19 +1434,7 @@ async def test_the_review_page_says_when_an_entrys_returns_could_not_be_read(con
     changes (GetEntry). When that read was not answered the card showed neither, as of a version never returned and
     changing nothing: the 审核员 published it without reading what had been asked of it. The card now says they
     could not be read, and to refresh before deciding."""
-    import uuid
-
-    from frontproc import demo as dept
-    from govshare.catalog.v1 import catalog_pb2 as cat
-    from govshare.catalog.v1 import catalog_pb2_grpc
-
-    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
-    entry = dept.social_insurance_entry("")
-    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
-    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
-    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
-    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
-                              timeout=10)
+    await submitted_social_entry(platform)  # a card at least, whose GetEntry fails
     upstream = grpc.aio.insecure_channel(platform.gateway)
     proxy = grpc.aio.server()
     proxy.add_generic_rpc_handlers((_FailsOne(upstream, "/govshare.catalog.v1.CatalogService/GetEntry"),))
