@@ -273,6 +273,22 @@ def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:
     return replace(scope, methods=tuple(m for m in scope.methods if m in still))
 
 
+def refusal_problems(terms: Terms, approve: str) -> list[FieldViolation]:
+    """The scope fields a refusal carries, each a problem: a refusal refuses the whole application and grants
+    nothing, yet one sent with items (a provider who meant to refuse "only these"), an end or a quota was stored as
+    a refusal of everything, the fields silently dropped, and the applicant told nothing of what the provider
+    meant. There is no partial refusal: ``approve`` names the decision that grants some items only (the others left
+    out are refused, the reason saying why)."""
+    given = {"items": bool(terms.items), "unmasked_items": bool(terms.unmasked_items),
+             "expire_time": terms.expire_time is not None or any(p.field == "expire_time" for p in terms.problems),
+             "quota": terms.quota != 0, "purposes": bool(terms.purposes)}
+    return [FieldViolation(name, f"a refusal grants nothing, so it takes no {name}: it refuses the whole "
+                           f"application. To refuse only some items (or narrow the use), {approve} naming what you "
+                           "grant (items, purposes, expire_time, quota: what is left out is refused) and say why in "
+                           f"reason; to refuse everything, leave {name} unset")
+            for name, set_ in given.items() if set_]
+
+
 def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:
     """The grant scope an approval gives: the request, narrowed by ``terms``; widening is a problem."""
     only_narrow = "an approval may only narrow the items"

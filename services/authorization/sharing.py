@@ -322,6 +322,8 @@ class Sharing:
         if decision not in (APPROVE, REFUSE):
             problems.append(FieldViolation("decision", "must be APPROVE or REFUSE"))
         problems += self._reason_problems(reason, required=decision == REFUSE, why="when refusing, state why")
+        if decision == REFUSE:
+            problems += apps.refusal_problems(terms, "approve (decision APPROVE)")
         now = self.now()
         if decision != APPROVE:
             if problems:
@@ -459,6 +461,7 @@ class Sharing:
         now = self.now()
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
         if not grant_access:
+            problems += apps.refusal_problems(terms, "grant (grant true)")
             if problems:
                 raise invalid_argument(problems)
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)

@@ -193,6 +193,60 @@ async def test_a_refusal_or_revocation_of_punctuation_only_is_refused(platform, 
         timeout=10)) == ["reason"]
 
 
+async def test_a_refusal_carrying_a_scope_is_refused_naming_each_field_and_saying_to_approve_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A refusal refuses the whole application: one sent with items (a provider who meant to refuse "only
+    address_region_code"), an end, a quota, unmasked items or purposes was stored as a refusal of everything, the
+    fields dropped in silence. Each is now INVALID_ARGUMENT on its field, saying there is no partial refusal and to
+    approve naming the items granted instead; nothing is decided, and a refusal without them is taken."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    shorter = timestamp_pb2.Timestamp()
+    shorter.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=10))
+
+    async def submit(resource: str) -> sharing_pb2.Application:
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+            resource_code=resource, items=["name", "status"] if resource == POPULATION else ["name"],
+            purposes=[common.PURPOSE_TYPE_WORK_REFERENCE], basis="工作需要", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=100)), metadata=platform.metadata("social"), timeout=10)
+        return submitted.application
+
+    async def invalid(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        return {v.field: v.description for v in bad.field_violations} if bad else {}
+
+    approver = platform.person("police", APPROVER)
+    application = await submit(POPULATION)
+    said = await invalid(sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="住址不予提供", items=["status"],
+        expire_time=shorter, quota=5), metadata=approver, timeout=10))
+    assert set(said) == {"items", "expire_time", "quota"}, said
+    assert "whole application" in said["items"] and "decision APPROVE" in said["items"], said
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=application.id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    assert got.application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    refused = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="住址不予提供"),
+        metadata=approver, timeout=10)
+    assert refused.application.state == sharing_pb2.APPLICATION_STATE_REFUSED
+
+    reviewer = platform.person("authority", REVIEWER)
+    escalated = await submit(NOT_SHARED)
+    said = await invalid(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason="不符合第十二条", items=["name"], unmasked_items=["name"],
+        purposes=[common.PURPOSE_TYPE_WORK_REFERENCE]), metadata=reviewer, timeout=10))
+    assert set(said) == {"items", "unmasked_items", "purposes"}, said
+    assert "grant true" in said["purposes"], said
+    decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
+    assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+
+
 async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
     (person, *_) = await _keys(platform, "population")
     with pytest.raises(grpc.aio.AioRpcError) as refused:

@@ -2535,6 +2535,39 @@ async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_f
     assert (await _grant_of(platform, app_id)).quota == 200
 
 
+async def test_不予共享_from_a_form_whose_items_are_checked_refuses_the_application(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """答复 and 协调 show every item applied for checked, with the quota and end applied for, and 不予共享 posts the
+    same form: a refusal carrying items, a quota or an end is refused by the service (there is no partial refusal),
+    so the console sends a refusal without them. 不予共享 with the items left checked and a quota typed refuses."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=50)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    made = [(await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                             metadata=platform.metadata("social"), timeout=10)).application.id
+            for _ in range(2)]
+    form = {"items": ["citizen_id", "name", "sex"], "quota": "20", "expire_date": "2099-01-01",
+            "expire_date_shown": "2098-01-01", "decision": "refuse", "reason": "不符合条件"}
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    answer = await _post(context, "/replies", approver, {"id": made[0], **form}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    answer = await _post(context, "/replies", approver, {"id": made[1], **form, "reason": "另案不予"},
+                         max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=made[1], reason="依法履职所需，请协调"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    answer = await _post(context, "/coordination", reviewer, {"id": made[1], **form}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    states = [(await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                            metadata=platform.metadata("social"), timeout=10)).application.state
+              for app_id in made]
+    assert states == [sharing_pb2.APPLICATION_STATE_REFUSED, sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED]
+
+
 async def test_a_reply_to_an_application_another_approver_answered_meanwhile_says_who_and_how(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """Two approvers with 答复 open on one application: the first approves, the second's refusal was a page saying
