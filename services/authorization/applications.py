@@ -282,10 +282,8 @@ def refusal_problems(terms: Terms, approve: str) -> list[FieldViolation]:
     given = {"items": bool(terms.items), "unmasked_items": bool(terms.unmasked_items),
              "expire_time": terms.expire_time is not None or any(p.field == "expire_time" for p in terms.problems),
              "quota": terms.quota != 0, "purposes": bool(terms.purposes)}
-    return [FieldViolation(name, f"a refusal grants nothing, so it takes no {name}: it refuses the whole "
-                           f"application. To refuse only some items (or narrow the use), {approve} naming what you "
-                           "grant (items, purposes, expire_time, quota: what is left out is refused) and say why in "
-                           f"reason; to refuse everything, leave {name} unset")
+    return [FieldViolation(name, f"a refusal refuses the whole application and takes no {name}: to refuse part "
+                           f"of it, {approve} naming what you grant (the rest is refused) and say why in reason")
             for name, set_ in given.items() if set_]
 
 

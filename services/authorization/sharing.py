@@ -461,7 +461,7 @@ class Sharing:
         now = self.now()
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
         if not grant_access:
-            problems += apps.refusal_problems(terms, "grant (grant true)")
+            problems += apps.refusal_problems(terms, "decide grant: true")
             if problems:
                 raise invalid_argument(problems)
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)

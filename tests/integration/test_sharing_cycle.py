@@ -227,6 +227,7 @@ async def test_a_refusal_carrying_a_scope_is_refused_naming_each_field_and_sayin
         expire_time=shorter, quota=5), metadata=approver, timeout=10))
     assert set(said) == {"items", "expire_time", "quota"}, said
     assert "whole application" in said["items"] and "decision APPROVE" in said["items"], said
+    assert all(text.endswith("say why in reason") for text in said.values()), said  # whole, not cut at 200
     got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=application.id),
                                        metadata=platform.metadata("social"), timeout=10)
     assert got.application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
@@ -241,7 +242,8 @@ async def test_a_refusal_carrying_a_scope_is_refused_naming_each_field_and_sayin
         id=escalated.id, grant=False, reason="不符合第十二条", items=["name"], unmasked_items=["name"],
         purposes=[common.PURPOSE_TYPE_WORK_REFERENCE]), metadata=reviewer, timeout=10))
     assert set(said) == {"items", "unmasked_items", "purposes"}, said
-    assert "grant true" in said["purposes"], said
+    assert "decide grant: true" in said["purposes"], said
+    assert all(text.endswith("say why in reason") for text in said.values()), said
     decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
         id=escalated.id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
     assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
