@@ -32,6 +32,7 @@ from services.authorization.validation import (
     unique,
 )
 from services.runtime.actors import Actor
+from services.runtime.catalog_client import basic_items
 from services.runtime.errors import FieldViolation, one_line_violation, reason_violation
 from services.runtime.workdays import add_working_days, end_problem, term_end_text
 
@@ -263,6 +264,30 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
                         "was made (it may mean something else now): approve only the other items, naming them in "
                         "items; the applicant applies again for it")
          for item in scope.items if item in relisted]
+
+
+def basic_only_problems(scope: Scope, entry: catalog_pb2.Entry, applied: tuple[str, ...]) -> list[FieldViolation]:
+    """An approval's (or a coordination grant's) problem when it grants a foundation resource's basic items alone
+    (R-SHR-4: every department gets them without a grant) and unmasks none of them that the catalog masks: such a
+    grant gives its holder nothing, yet it was stored and answered APPROVED, the applicant believing it had what it
+    applied for and the provider's 审批人 that it had granted something (decisions.by_items then answers no call
+    under it). Said with what to do instead: grant a conditional item ``applied`` for, unmask a masked one, or
+    refuse."""
+    basic = basic_items(entry)
+    if not basic or not scope.items or not basic.issuperset(scope.items):
+        return []
+    masked = {item.machine_name for item in entry.items if item.sensitive}
+    if masked.intersection(scope.unmasked_items):
+        return []
+    others = [item for item in applied if item not in basic]
+    unmaskable = [item for item in scope.items if item in masked]
+    instead = [f"also grant {', '.join(others)}"] if others else []
+    if unmaskable:
+        instead.append(f"unmask {', '.join(unmaskable)} (unmasked_items)")
+    named = f"{', '.join(scope.items)} {'is a basic item' if len(scope.items) == 1 else 'are basic items'}"
+    return [FieldViolation("items", f"{named}, which every department gets without a grant (R-SHR-4): granting only "
+                           f"{'it' if len(scope.items) == 1 else 'them'} gives nothing; {', or '.join(instead)}, "
+                           "or refuse")]
 
 
 def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:

@@ -341,6 +341,7 @@ class Sharing:
                                       "coordinate)")
         scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
+        problems += apps.basic_only_problems(scope, entry, application.items)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
@@ -471,6 +472,7 @@ class Sharing:
         entry = await self._grantable_entry(application)
         scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
+        problems += apps.basic_only_problems(scope, entry, application.items)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))

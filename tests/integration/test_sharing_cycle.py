@@ -249,6 +249,53 @@ async def test_a_refusal_carrying_a_scope_is_refused_naming_each_field_and_sayin
     assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
 
 
+async def test_an_approval_of_basic_items_alone_is_refused_saying_what_to_grant_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """citizen_id and name are the population resource's basic items, which every department gets without a grant
+    (R-SHR-4). An approval (or the authority's coordination grant) narrowed to them alone, unmasking neither, gave
+    a grant under which nothing is ever answered, stored and answered APPROVED: the applicant believed it had its
+    use and the provider that it had granted one. It is INVALID_ARGUMENT on items, naming them, the conditional
+    item applied for and that they may be unmasked instead; nothing is decided."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=["citizen_id", "name", "status"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)
+    app_id = submitted.application.id
+
+    async def said(call) -> str:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == ["items"], bad
+        return bad.field_violations[0].description
+
+    approver = platform.person("police", APPROVER)
+    message = await said(sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+        metadata=approver, timeout=10))
+    assert message == ("citizen_id, name are basic items, which every department gets without a grant (R-SHR-4): "
+                       "granting only them gives nothing; also grant status, or unmask citizen_id, name "
+                       "(unmasked_items), or refuse"), message
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="状态信息不予提供"),
+        metadata=approver, timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=app_id, reason="依法履职需要"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    reviewer = platform.person("authority", REVIEWER)
+    message = await said(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=app_id, grant=True, reason="准予", items=["name"]), metadata=reviewer, timeout=10))
+    assert message.startswith("name is a basic item") and message.endswith("also grant status, or unmask name "
+                                                                           "(unmasked_items), or refuse"), message
+    decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=app_id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
+    assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+
+
 async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
     (person, *_) = await _keys(platform, "population")
     with pytest.raises(grpc.aio.AioRpcError) as refused:

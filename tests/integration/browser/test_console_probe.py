@@ -368,14 +368,14 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
                                           purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                               metadata=platform.metadata("social"), timeout=10)).application.id
     session = _person_session(console_server, platform, "police", "APPROVER")
-    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
-                                                          "quota": "五百"})
+    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve",
+                                                          "items": ["name", "sex"], "quota": "五百"})
     said = re.search(r'<span class="field-error" id="quota-error">([^<]*)</span>', await refused.text())
     assert refused.status == 400 and said is not None, refused.status
     assert "不填则按申请的上限" in said.group(1) and "0 表示不限" not in said.group(1), said.group(1)
@@ -386,8 +386,8 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
         "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
         "request_id": re.search(r'name="request_id" value="([^"]+)"', blank).group(1)})
     assert "0 或不填表示不限" in await asked.text()
-    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
-                                                         "quota": "300次"}, max_redirects=0)
+    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve",
+                                                         "items": ["name", "sex"], "quota": "300次"}, max_redirects=0)
     assert answer.status == 303, (answer.status, (await answer.text())[-600:])
     assert (await _grant_of(platform, app_id)).quota == 300
 
@@ -2718,7 +2718,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     assert re.search(r'value="citizen_id"(?! checked)>', card) and re.search(r'value="name" checked>', card), card
 
     approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=replied, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+        id=replied, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "sex"]),
         metadata=platform.person("police", "APPROVER"), timeout=10)
     grant_id = approved.grant.id
     answer = await _post(context, "/grants", approver, {"id": grant_id, "action": "revoke", "reason": long_reason})
