@@ -266,28 +266,30 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
          for item in scope.items if item in relisted]
 
 
-def basic_only_problems(scope: Scope, entry: catalog_pb2.Entry, applied: tuple[str, ...]) -> list[FieldViolation]:
-    """An approval's (or a coordination grant's) problem when it grants a foundation resource's basic items alone
-    (R-SHR-4: every department gets them without a grant) and unmasks none of them that the catalog masks: such a
-    grant gives its holder nothing, yet it was stored and answered APPROVED, the applicant believing it had what it
-    applied for and the provider's 审批人 that it had granted something (decisions.by_items then answers no call
-    under it). Said with what to do instead: grant a conditional item ``applied`` for, unmask a masked one, or
-    refuse."""
+def basic_only_problems(items: tuple[str, ...], unmasked: tuple[str, ...], entry: catalog_pb2.Entry,
+                        applied: tuple[str, ...], field: str = "items",
+                        otherwise: str = "refuse") -> list[FieldViolation]:
+    """The problem of a grant scope (an approval's, a coordination grant's, an adjustment's) of a foundation
+    resource's basic items alone (R-SHR-4: every department gets them without a grant) unmasking none that the
+    catalog masks: such a grant gives its holder nothing, yet it was stored and answered APPROVED (or ACTIVE), the
+    applicant believing it had the use it applied for and the provider's 审批人 that it had granted one
+    (decisions.by_items then answers no call under it). Said with what to do instead: grant an item ``applied`` for
+    beyond them, unmask a masked one, or ``otherwise``."""
     basic = basic_items(entry)
-    if not basic or not scope.items or not basic.issuperset(scope.items):
+    if not basic or not items or not basic.issuperset(items):
         return []
     masked = {item.machine_name for item in entry.items if item.sensitive}
-    if masked.intersection(scope.unmasked_items):
+    if masked.intersection(unmasked):
         return []
     others = [item for item in applied if item not in basic]
-    unmaskable = [item for item in scope.items if item in masked]
+    unmaskable = [item for item in items if item in masked]
     instead = [f"also grant {', '.join(others)}"] if others else []
     if unmaskable:
         instead.append(f"unmask {', '.join(unmaskable)} (unmasked_items)")
-    named = f"{', '.join(scope.items)} {'is a basic item' if len(scope.items) == 1 else 'are basic items'}"
-    return [FieldViolation("items", f"{named}, which every department gets without a grant (R-SHR-4): granting only "
-                           f"{'it' if len(scope.items) == 1 else 'them'} gives nothing; {', or '.join(instead)}, "
-                           "or refuse")]
+    named = f"{', '.join(items)} {'is a basic item' if len(items) == 1 else 'are basic items'}"
+    return [FieldViolation(field, f"{named}, which every department gets without a grant (R-SHR-4): granting only "
+                           f"{'it' if len(items) == 1 else 'them'} gives nothing; {', or '.join(instead)}, "
+                           f"or {otherwise}")]
 
 
 def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:

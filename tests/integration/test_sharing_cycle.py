@@ -14,7 +14,7 @@ import asyncpg
 import grpc
 import pytest
 from caller_metadata import CallerMetadata
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from govshare.authorization.v1 import (
@@ -294,6 +294,38 @@ async def test_an_approval_of_basic_items_alone_is_refused_saying_what_to_grant_
     decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
         id=app_id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
     assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+
+
+async def test_a_grant_narrowed_to_basic_items_alone_is_refused_saying_to_revoke_it_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """As an approval of them alone: a provider's adjustment of a grant to its basic items (name) left it ACTIVE
+    under which nothing is answered, the holder reading a grant it still had. INVALID_ARGUMENT on grant.items,
+    saying to revoke it instead; the grant is unchanged."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=["name", "status"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)
+    approver = platform.person("police", APPROVER)
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver,
+        timeout=10)).grant
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+            grant=sharing_pb2.Grant(id=grant.id, items=["name"]),
+            update_mask=field_mask_pb2.FieldMask(paths=["items"])), metadata=approver, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(caught.value)
+    assert bad is not None and [(v.field, v.description) for v in bad.field_violations] == [(
+        "grant.items", "name is a basic item, which every department gets without a grant (R-SHR-4): granting only it "
+        "gives nothing; also grant status, or unmask name (unmasked_items), or revoke the grant")], bad
+    kept = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=approver, timeout=10)
+    assert sorted(kept.grant.items) == ["name", "status"]
+    await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="测试结束"), metadata=approver,
+                              timeout=10)
 
 
 async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]

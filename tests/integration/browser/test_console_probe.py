@@ -2620,8 +2620,8 @@ async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten
     day = re.search(r'name="expire_date_shown" value="([0-9-]+)"', _card(page, f"授权 {grant.id}")).group(1)
 
     def form(quota: str) -> dict[str, object]:
-        return {"id": grant.id, "action": "update", "etag": etag, "items": ["citizen_id", "name"], "quota": quota,
-                "expire_date": day, "expire_date_shown": day}
+        return {"id": grant.id, "action": "update", "etag": etag, "items": ["citizen_id", "name", "sex"],
+                "quota": quota, "expire_date": day, "expire_date_shown": day}
 
     first = await _post(context, "/grants", approver, form("100"), max_redirects=0)
     assert first.status == 303, (await first.text())[-800:]
