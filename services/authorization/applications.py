@@ -286,10 +286,10 @@ def basic_only_problems(items: tuple[str, ...], unmasked: tuple[str, ...], entry
     instead = [f"also grant {', '.join(others)}"] if others else []
     if unmaskable:
         instead.append(f"unmask {', '.join(unmaskable)} (unmasked_items)")
+    instead.append(otherwise)
     named = f"{', '.join(items)} {'is a basic item' if len(items) == 1 else 'are basic items'}"
     return [FieldViolation(field, f"{named}, which every department gets without a grant (R-SHR-4): granting only "
-                           f"{'it' if len(items) == 1 else 'them'} gives nothing; {', or '.join(instead)}, "
-                           f"or {otherwise}")]
+                           f"{'it' if len(items) == 1 else 'them'} gives nothing; {', or '.join(instead)}")]
 
 
 def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:
