@@ -386,6 +386,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"(.+) (?:is a basic item|are basic items), which every department gets without a grant \(R-SHR-4\): granting "
      r"only (?:it|them) gives nothing; (?:also grant (.+?), or )?(?:unmask .+? \(unmasked_items\), or )?"
      r"(refuse|revoke the grant|ask the authority to revoke it)", _basic_only),
+    # An application for basic items alone that nothing masks (applications._free_items_problems): 申请 said English.
+    (r"(.+) (?:is a basic item|are basic items), which every department gets whole without a grant \(R-SHR-4\): .*",
+     lambda found: f"{found[1].replace(', ', '、')} 是基础信息项，各部门无需授权即可直接查询（不脱敏），无需申请；"
+                   "请只申请业务确需的其他信息项。"),
     # An application's 用途 and 使用方式 (services/authorization/validation.enum_list_problems): checkboxes on 申请使用.
     (r"at least one purpose is required", "请至少勾选一个用途。"),
     (r"at least one share method is required", "请至少勾选一种使用方式。"),

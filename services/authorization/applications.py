@@ -237,6 +237,7 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
         if ITEM_NAME.fullmatch(item) and item not in known:
             problems.append(FieldViolation(f"application.items[{index}]", f"{item} is not an item of resource "
                                            f"{entry.code}"))
+    problems += _free_items_problems(draft.items, entry, known)
     offered = offered_methods(entry)
     # Named as the proto spells them: a caller that sent a number (methods: [2]) learnt neither which method that
     # was nor which to ask for from "is not shared by this method".
@@ -247,6 +248,22 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
                                            f"resource {entry.code} is not shared by "
                                            f"{common_pb2.ShareMethod.Name(method)} (it offers {offers})"))
     return problems
+
+
+def _free_items_problems(items: tuple[str, ...], entry: catalog_pb2.Entry, known: set[str]) -> list[FieldViolation]:
+    """An application for basic items alone (R-SHR-4) none of which the catalog masks: every department gets them,
+    whole, without a grant, so no approval could give it anything (basic_only_problems refuses one, and an
+    unmasking has nothing to unmask). It waited for a provider who could only refuse it, counted as unanswered
+    meanwhile. Basic items it masks may be applied for: a grant may answer them unmasked."""
+    basic = basic_items(entry)
+    if not items or not known.issuperset(items) or not basic.issuperset(items):
+        return []
+    if any(item.sensitive for item in entry.items if item.machine_name in items):
+        return []
+    named = f"{', '.join(items)} {'is a basic item' if len(items) == 1 else 'are basic items'}"
+    return [FieldViolation("application.items", f"{named}, which every department gets whole without a grant "
+                           f"(R-SHR-4): query {'it' if len(items) == 1 else 'them'} directly, no application is "
+                           "needed; apply only for the other items your use needs")]
 
 
 def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,

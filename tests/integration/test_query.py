@@ -704,6 +704,39 @@ async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_i
     assert not under.accesses, [a.id for a in under.accesses]
 
 
+async def test_an_application_for_basic_items_alone_that_nothing_masks_is_refused_saying_to_query_them(
+        mesh: Mesh) -> None:
+    """status, a basic item of this resource that the catalog does not mask, is answered whole to every department
+    without a grant (R-SHR-4): an application for it alone was stored SUBMITTED for a provider who could grant
+    nothing by approving it, counted unanswered meanwhile. It is INVALID_ARGUMENT on application.items, saying to
+    query it directly; one for it with a masked basic item (citizen_id, to have it whole) is still made."""
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 6:06d}"
+    items = [cat.DataItem(), cat.DataItem(), cat.DataItem()]
+    for copy, name in zip(items, ("citizen_id", "status", "birth_date"), strict=True):
+        copy.CopyFrom(next(i for i in POPULATION_ITEMS if i.machine_name == name))
+    items[1].basic = True
+    await publish(mesh, entry(code, "人口信息（状态）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
+                              "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE],
+                              share_condition="用于法定职责范围内的业务办理"))
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+
+    def submit(asked: list[str]) -> Awaitable[sharing_pb2.SubmitApplicationResponse]:
+        return mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=sharing_pb2.Application(
+            resource_code=code, items=asked, purposes=[common.PURPOSE_TYPE_WORK_REFERENCE], purpose_text="窗口办件",
+            basis="职责", requested_expire_time=expire, methods=[ONLINE])), metadata=mesh.md(mesh.user), timeout=10)
+
+    invalid = await refused(submit(["status"]))
+    assert invalid.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.description) for v in details_of(invalid)[1].field_violations] == [(
+        "application.items", "status is a basic item, which every department gets whole without a grant (R-SHR-4): "
+        "query it directly, no application is needed; apply only for the other items your use needs")]
+    made = await submit(["citizen_id", "status"])
+    assert made.application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    await mesh.sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=made.application.id),
+                                           metadata=mesh.md(mesh.user), timeout=10)
+
+
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:
     key = next(iter(mesh.persons))
     refusal = await refused(query(mesh, mesh.user, mesh.codes["secret"], key, ADMIN, ["name"]))

@@ -166,6 +166,12 @@ def test_basic_items_alone_are_refused_in_whole_words_and_said_in_chinese_on_the
     assert [p.description for p in alone] == ["code is a basic item, which every department gets without a grant "
                                               "(R-SHR-4): granting only it gives nothing; revoke the grant"]
     assert field_sentence(alone[0].description).endswith("等于什么也没有授权。请撤销授权。")
+    draft = Draft(applicant_department_code="", resource_code=entry.code, items=("code",), methods=())
+    asked = apps.entry_problems(draft, entry)
+    assert [p.field for p in asked] == ["application.items"]
+    assert field_sentence(asked[0].description) == (
+        "code 是基础信息项，各部门无需授权即可直接查询（不脱敏），无需申请；请只申请业务确需的其他信息项。")
+    assert not apps.entry_problems(dataclasses.replace(draft, items=("code", "citizen_id")), entry)
 
 
 def test_an_end_later_than_requested_is_refused_naming_the_requested_end() -> None:

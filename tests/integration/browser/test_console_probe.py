@@ -2992,7 +2992,7 @@ async def test_a_refusal_for_the_department_or_the_role_is_said_in_chinese(  # t
     answering it "…：only a 审批人 (APPROVER) of department 11110100MB0000005G may reply to applications"."""
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
-    application = sharing_pb2.Application(resource_code="105001/000001", items=["licence_number", "licence_type"],
+    application = sharing_pb2.Application(resource_code="105001/000001", items=["licence_number", "status"],
                                           purposes=[1], basis="《政务服务法》", methods=[1])
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
