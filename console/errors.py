@@ -293,6 +293,21 @@ def _not_requested(match: re.Match[str]) -> str:
             "只能在申请的范围内缩小或恢复；使用部门如有新的需要，应重新申请。")
 
 
+#: What to do instead of granting basic items alone, by the service's last words (applications.basic_only_problems).
+_BASIC_ONLY_OTHERWISE = {"refuse": "填写理由后点击“不予共享”", "revoke the grant": "撤销授权",
+                         "ask the authority to revoke it": "商共享主管部门撤销授权"}
+
+
+def _basic_only(match: re.Match[str]) -> str:
+    """An approval, coordination grant or adjustment of a foundation resource's basic items alone (R-SHR-4), which
+    gives nothing: 答复, 协调 and 授权 showed the service's English. The console unmasks nothing, so it names the other
+    items applied for, or the refusal (revocation)."""
+    items, others, otherwise = match.group(1), match.group(2), match.group(3)
+    also = f"请同时勾选申请的其他信息项（{others.replace(', ', '、')}），或" if others else "请"
+    return (f"{items.replace(', ', '、')} 是基础信息项，各部门无需授权即可使用：只授予这些信息项，等于什么也没有授权。"
+            f"{also}{_BASIC_ONLY_OTHERWISE[otherwise]}。")
+
+
 #: A sentence, or how to say a description whose parts vary (pattern.sub takes either).
 def _id_sentence(found: re.Match[str]) -> str:
     """An id that begins as one does but is not one (validation.malformed_id), as the person is told it."""
@@ -388,6 +403,13 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"at least one item is required; ask the authority.*",
      "请至少勾选一个信息项。本授权由共享主管部门协调决定，提供部门不能撤销：如需终止，请联系共享主管部门。"),
     (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),
+    (r"(.+) (?:is a basic item|are basic items), which every department gets without a grant \(R-SHR-4\): granting "
+     r"only (?:it|them) gives nothing; (?:also grant (.+?), or )?(?:unmask .+? \(unmasked_items\), or )?"
+     r"(refuse|revoke the grant|ask the authority to revoke it)", _basic_only),
+    # An application for basic items alone that nothing masks (applications._free_items_problems): 申请 said English.
+    (r"(.+) (?:is a basic item|are basic items), which every department gets whole without a grant \(R-SHR-4\): .*",
+     lambda found: f"{found[1].replace(', ', '、')} 是基础信息项，各部门无需授权即可直接查询（不脱敏），无需申请；"
+                   "请只申请业务确需的其他信息项。"),
     # An application's 用途 and 使用方式 (services/authorization/validation.enum_list_problems): checkboxes on 申请使用.
     (r"at least one purpose is required", "请至少勾选一个用途。"),
     (r"at least one share method is required", "请至少勾选一种使用方式。"),

@@ -1254,18 +1254,22 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             return _unknown_action(console, request)
         if decision == "refuse" and not reason:
             errors["reason"] = "不予共享时必须说明理由，理由将告知使用部门。"
-        if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
-            errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
-        errors |= _quota_error(form, "quota", "decision")
-        reply = sharing_pb2.ReplyApplicationRequest(
-            id=target, reason=reason, items=form.getlist("items"),
-            decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
-            quota=_quota(form) or 0)
-        expire, malformed = _changed_end(form)
-        if expire is not None:
-            reply.expire_time.CopyFrom(expire)
-        elif malformed:
-            errors["expire_time"] = MALFORMED_END
+        reply = sharing_pb2.ReplyApplicationRequest(id=target, reason=reason,
+                                                    decision=sharing_pb2.REPLY_DECISION_REFUSE)
+        if decision == "approve":
+            # A refusal sends no scope: the form's items (checked as applied for), quota and end are an approval's,
+            # and the service refuses a refusal that carries them (there is no partial refusal).
+            if not form.getlist("items"):  # the service reads no items as "all requested"
+                errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
+            errors |= _quota_error(form, "quota", "decision")
+            reply = sharing_pb2.ReplyApplicationRequest(id=target, reason=reason, items=form.getlist("items"),
+                                                        decision=sharing_pb2.REPLY_DECISION_APPROVE,
+                                                        quota=_quota(form) or 0)
+            expire, malformed = _changed_end(form)
+            if expire is not None:
+                reply.expire_time.CopyFrom(expire)
+            elif malformed:
+                errors["expire_time"] = MALFORMED_END
         if not errors:
             answer, problem = await _call(console, session, console.services.sharing.ReplyApplication, reply)
             if problem and not problem.fields:
@@ -1386,18 +1390,22 @@ async def coordination(console: Console, request: Request, session: Session) -> 
         if not decision:
             return _unknown_action(console, request)
         grant = decision == "grant"
-        expire, malformed = _changed_end(form)
+        expire, malformed = _changed_end(form) if grant else (None, False)
         if not reason:
             errors["reason"] = "请填写协调意见（理由）。"
         if grant and not form.getlist("items"):  # the service reads no items as "all requested"
             errors["items"] = "请至少勾选一个准予的信息项；都不准予请点击“不予共享”。"
         if malformed:  # not dropped: the grant would get the default term
             errors["expire_time"] = MALFORMED_END
-        errors |= _quota_error(form, "quota", "decision")
+        if grant:
+            errors |= _quota_error(form, "quota", "decision")
         if not errors:
-            decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
-                                                                     items=form.getlist("items"),
-                                                                     quota=_quota(form) or 0)
+            # A final refusal sends no scope (the form's items are checked as applied for): the service refuses one
+            # that carries any, there being no partial refusal.
+            decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason)
+            if grant:
+                decision.items.extend(form.getlist("items"))
+                decision.quota = _quota(form) or 0
             if expire is not None:
                 decision.expire_time.CopyFrom(expire)
             _answer, problem = await _call(console, session, console.services.sharing.RecordCoordinationDecision,

@@ -32,6 +32,7 @@ from services.authorization.validation import (
     unique,
 )
 from services.runtime.actors import Actor
+from services.runtime.catalog_client import basic_items
 from services.runtime.errors import FieldViolation, one_line_violation, reason_violation
 from services.runtime.workdays import add_working_days, end_problem, term_end_text
 
@@ -236,6 +237,7 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
         if ITEM_NAME.fullmatch(item) and item not in known:
             problems.append(FieldViolation(f"application.items[{index}]", f"{item} is not an item of resource "
                                            f"{entry.code}"))
+    problems += _free_items_problems(draft.items, entry, known)
     offered = offered_methods(entry)
     # Named as the proto spells them: a caller that sent a number (methods: [2]) learnt neither which method that
     # was nor which to ask for from "is not shared by this method".
@@ -246,6 +248,22 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
                                            f"resource {entry.code} is not shared by "
                                            f"{common_pb2.ShareMethod.Name(method)} (it offers {offers})"))
     return problems
+
+
+def _free_items_problems(items: tuple[str, ...], entry: catalog_pb2.Entry, known: set[str]) -> list[FieldViolation]:
+    """An application for basic items alone (R-SHR-4) none of which the catalog masks: every department gets them,
+    whole, without a grant, so no approval could give it anything (basic_only_problems refuses one, and an
+    unmasking has nothing to unmask). It waited for a provider who could only refuse it, counted as unanswered
+    meanwhile. Basic items it masks may be applied for: a grant may answer them unmasked."""
+    basic = basic_items(entry)
+    if not items or not known.issuperset(items) or not basic.issuperset(items):
+        return []
+    if any(item.sensitive for item in entry.items if item.machine_name in items):
+        return []
+    named = f"{', '.join(items)} {'is a basic item' if len(items) == 1 else 'are basic items'}"
+    return [FieldViolation("application.items", f"{named}, which every department gets whole without a grant "
+                           f"(R-SHR-4): query {'it' if len(items) == 1 else 'them'} directly, no application is "
+                           "needed; apply only for the other items your use needs")]
 
 
 def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
@@ -265,12 +283,52 @@ def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
          for item in scope.items if item in relisted]
 
 
+def basic_only_problems(items: tuple[str, ...], unmasked: tuple[str, ...], entry: catalog_pb2.Entry,
+                        applied: tuple[str, ...], field: str = "items",
+                        otherwise: str = "refuse") -> list[FieldViolation]:
+    """The problem of a grant scope (an approval's, a coordination grant's, an adjustment's) of a foundation
+    resource's basic items alone (R-SHR-4: every department gets them without a grant) unmasking none that the
+    catalog masks: such a grant gives its holder nothing, yet it was stored and answered APPROVED (or ACTIVE), the
+    applicant believing it had the use it applied for and the provider's 审批人 that it had granted one
+    (decisions.by_items then answers no call under it). Said with what to do instead: grant an item ``applied`` for
+    beyond them, unmask a masked one, or ``otherwise``."""
+    basic = basic_items(entry)
+    if not basic or not items or not basic.issuperset(items):
+        return []
+    masked = {item.machine_name for item in entry.items if item.sensitive}
+    if masked.intersection(unmasked):
+        return []
+    others = [item for item in applied if item not in basic]
+    unmaskable = [item for item in items if item in masked]
+    instead = [f"also grant {', '.join(others)}"] if others else []
+    if unmaskable:
+        instead.append(f"unmask {', '.join(unmaskable)} (unmasked_items)")
+    instead.append(otherwise)
+    named = f"{', '.join(items)} {'is a basic item' if len(items) == 1 else 'are basic items'}"
+    return [FieldViolation(field, f"{named}, which every department gets without a grant (R-SHR-4): granting only "
+                           f"{'it' if len(items) == 1 else 'them'} gives nothing; {', or '.join(instead)}")]
+
+
 def offered(scope: Scope, entry: catalog_pb2.Entry) -> Scope:
     """``scope`` with the share methods ``entry`` still offers: an approval gives the methods applied for, which a
     version published since may no longer offer (every call by such a method is refused METHOD_NOT_GRANTED, though the
     grant named it). The caller refuses a scope left with none (the approver cannot choose methods)."""
     still = offered_methods(entry)
     return replace(scope, methods=tuple(m for m in scope.methods if m in still))
+
+
+def refusal_problems(terms: Terms, approve: str) -> list[FieldViolation]:
+    """The scope fields a refusal carries, each a problem: a refusal refuses the whole application and grants
+    nothing, yet one sent with items (a provider who meant to refuse "only these"), an end or a quota was stored as
+    a refusal of everything, the fields silently dropped, and the applicant told nothing of what the provider
+    meant. There is no partial refusal: ``approve`` names the decision that grants some items only (the others left
+    out are refused, the reason saying why)."""
+    given = {"items": bool(terms.items), "unmasked_items": bool(terms.unmasked_items),
+             "expire_time": terms.expire_time is not None or any(p.field == "expire_time" for p in terms.problems),
+             "quota": terms.quota != 0, "purposes": bool(terms.purposes)}
+    return [FieldViolation(name, f"a refusal refuses the whole application and takes no {name}: to refuse part "
+                           f"of it, {approve} naming what you grant (the rest is refused) and say why in reason")
+            for name, set_ in given.items() if set_]
 
 
 def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:

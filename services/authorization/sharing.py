@@ -322,6 +322,8 @@ class Sharing:
         if decision not in (APPROVE, REFUSE):
             problems.append(FieldViolation("decision", "must be APPROVE or REFUSE"))
         problems += self._reason_problems(reason, required=decision == REFUSE, why="when refusing, state why")
+        if decision == REFUSE:
+            problems += apps.refusal_problems(terms, "approve (decision APPROVE)")
         now = self.now()
         if decision != APPROVE:
             if problems:
@@ -339,6 +341,7 @@ class Sharing:
                                       "coordinate)")
         scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
+        problems += apps.basic_only_problems(scope.items, scope.unmasked_items, entry, application.items)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
@@ -459,6 +462,7 @@ class Sharing:
         now = self.now()
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
         if not grant_access:
+            problems += apps.refusal_problems(terms, "decide grant: true")
             if problems:
                 raise invalid_argument(problems)
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)
@@ -468,6 +472,7 @@ class Sharing:
         entry = await self._grantable_entry(application)
         scope = self._offered(application, apps.narrow(application, terms, now), entry)
         problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
+        problems += apps.basic_only_problems(scope.items, scope.unmasked_items, entry, application.items)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))
@@ -768,8 +773,15 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         # Against the grant as shown (its items in force): the 授权 form sends those, its lapsed items not among them.
-        if not (changed := grant_rules.made((await self.in_force([grant]))[0], changed)):
-            return (await self.in_force([grant]))[0]  # nothing to change: no new version, no step in the history
+        shown = (await self.in_force([grant]))[0]
+        if not (changed := grant_rules.made(shown, changed)):
+            return shown  # nothing to change: no new version, no step in the history
+        if changed.keys() & {"items", "unmasked_items"} and (problems := apps.basic_only_problems(
+                changed.get("items", shown.items), changed.get("unmasked_items", shown.unmasked_items), entry,
+                (await self._find_application(grant.application_id)).items, "grant.items",
+                "revoke the grant" if not grant.coordinated else "ask the authority to revoke it")):
+            # Narrowed to what every department gets: a grant under which nothing is answered, left ACTIVE.
+            raise invalid_argument(problems)
         note = grant_rules.change_note(changed, display_names(entry))
         if update.reason.strip():
             note = f"{note}（理由：{update.reason.strip()}）"

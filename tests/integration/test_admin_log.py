@@ -530,8 +530,9 @@ async def test_role_and_grant_confidentiality_changes_are_logged_without_their_r
     release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
     application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
         application=sharing_pb2.Application(
-            resource_code=POPULATION, items=["citizen_id", "name"], purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
-            purpose_text="证照核发", basis="《电子证照管理办法》", requested_expire_time=expire,
+            resource_code=POPULATION, items=["citizen_id", "name", "sex"],
+            purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="证照核发", basis="《电子证照管理办法》",
+            requested_expire_time=expire,
             methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=10)), metadata=platform.metadata("services"),
         timeout=10)).application
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(

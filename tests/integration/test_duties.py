@@ -114,7 +114,7 @@ async def test_applications_are_the_applicants_and_replies_the_providers_approve
         application=_application(items)), metadata=platform.person("social", APPLICANT), timeout=10)).application
 
     approve = sharing_pb2.ReplyApplicationRequest(id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE,
-                                                  items=["citizen_id", "name"])
+                                                  items=["name", "birth_date"])
     for department, role in _except(("police", APPROVER)):
         await _denied(sharing.ReplyApplication(approve, metadata=platform.person(department, role), timeout=10),
                       APPROVER)

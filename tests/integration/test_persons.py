@@ -917,7 +917,7 @@ async def test_an_approvers_session_ended_while_redis_missed_it_grants_nothing( 
 
     pending, granted = await submitted(), await submitted()
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=granted.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id"]),
+        id=granted.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "birth_date"]),
         metadata=platform.person("police", APPROVER), timeout=10)).grant
     release = timestamp_pb2.Timestamp()
     release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
@@ -941,7 +941,7 @@ async def test_an_approvers_session_ended_while_redis_missed_it_grants_nothing( 
     assert (await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=pending.id), metadata=authority,
                                          timeout=10)).application.state == pending.state
     kept = (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=authority, timeout=10)).grant
-    assert (list(kept.items), kept.state, kept.confidential) == (["citizen_id"], grant.state, False)
+    assert (list(kept.items), kept.state, kept.confidential) == (["citizen_id", "birth_date"], grant.state, False)
     events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
         admin_log_pb2.ListAdminEventsRequest(page_size=1000), metadata=authority, timeout=10)
     tried = sorted((e.action, e.result) for e in events.events

@@ -541,10 +541,11 @@ def unknown(outcome: object) -> bool:
     return isinstance(outcome, grpc.aio.AioRpcError) and outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def _granted_one_item(mesh: Mesh, user: Caller, number: int,
-                            item: str) -> tuple[str, list[cat.DataItem], sharing_pb2.Grant]:
+async def _granted_one_item(mesh: Mesh, user: Caller, number: int, item: str,
+                            *also: str) -> tuple[str, list[cat.DataItem], sharing_pb2.Grant]:
     """A conditional population resource of its own (the ``number``-th after the module's, with basic items
-    citizen_id and name, birth_date and status), and ``user``'s grant for ``item`` alone (100 calls)."""
+    citizen_id and name, birth_date and status), and ``user``'s grant for ``item`` alone (and ``also``; 100
+    calls)."""
     code = f"101001/{int(mesh.codes['population'][-6:]) + number:06d}"
     items = [i for i in POPULATION_ITEMS if i.machine_name in ("citizen_id", "name", "birth_date", "status")]
     await publish(mesh, entry(code, f"人口信息（{item}）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
@@ -554,7 +555,7 @@ async def _granted_one_item(mesh: Mesh, user: Caller, number: int,
     expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
     submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
         application=sharing_pb2.Application(
-            resource_code=code, items=[item], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            resource_code=code, items=[item, *also], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
             purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=100)),
         metadata=mesh.md(user), timeout=10)
     grant = (await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
@@ -686,17 +687,54 @@ async def test_a_resource_asked_of_before_it_was_published_is_answered_once_quer
 
 
 async def test_a_query_naming_no_items_is_not_counted_against_a_grant_of_basic_items_alone(mesh: Mesh) -> None:
-    """A grant of name alone (a basic item, approved as asked) gives nothing any department does not get: a Query
-    naming no items was answered under it, its id in the access record and the call counted against its quota."""
+    """A grant of name alone (a basic item: its other item, birth_date, dropped from the catalog since; an approval
+    of basic items alone is refused) gives nothing any department does not get: a Query naming no items was
+    answered under it, its id in the access record and the call counted against its quota."""
     user = mesh.department("basic-grant")
     key = list(mesh.persons)[5]
-    code, _, grant = await _granted_one_item(mesh, user, 3, "name")
+    code, items, grant = await _granted_one_item(mesh, user, 3, "name", "birth_date")
+    await _republished(mesh, code, [i for i in items if i.machine_name != "birth_date"])
+    # Seen by query once birth_date is no item (asked by another department: not answered under the grant).
+    await _asked_until(lambda: query(mesh, mesh.other, code, key, WORK, ["birth_date"]), unknown)
     for _ in range(2):
         answered = await query(mesh, user, code, key, WORK)
         assert set(answered.values) == {"citizen_id", "name"}
     under = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(grant_id=grant.id),
                                           metadata=mesh.md(mesh.authority), timeout=10)
     assert not under.accesses, [a.id for a in under.accesses]
+
+
+async def test_an_application_for_basic_items_alone_that_nothing_masks_is_refused_saying_to_query_them(
+        mesh: Mesh) -> None:
+    """status, a basic item of this resource that the catalog does not mask, is answered whole to every department
+    without a grant (R-SHR-4): an application for it alone was stored SUBMITTED for a provider who could grant
+    nothing by approving it, counted unanswered meanwhile. It is INVALID_ARGUMENT on application.items, saying to
+    query it directly; one for it with a masked basic item (citizen_id, to have it whole) is still made."""
+    code = f"101001/{int(mesh.codes['population'][-6:]) + 6:06d}"
+    items = [cat.DataItem(), cat.DataItem(), cat.DataItem()]
+    for copy, name in zip(items, ("citizen_id", "status", "birth_date"), strict=True):
+        copy.CopyFrom(next(i for i in POPULATION_ITEMS if i.machine_name == name))
+    items[1].basic = True
+    await publish(mesh, entry(code, "人口信息（状态）", cat.CATEGORY_FOUNDATION, "人口", mesh.provider, items,
+                              "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE],
+                              share_condition="用于法定职责范围内的业务办理"))
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+
+    def submit(asked: list[str]) -> Awaitable[sharing_pb2.SubmitApplicationResponse]:
+        return mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=sharing_pb2.Application(
+            resource_code=code, items=asked, purposes=[common.PURPOSE_TYPE_WORK_REFERENCE], purpose_text="窗口办件",
+            basis="职责", requested_expire_time=expire, methods=[ONLINE])), metadata=mesh.md(mesh.user), timeout=10)
+
+    invalid = await refused(submit(["status"]))
+    assert invalid.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.description) for v in details_of(invalid)[1].field_violations] == [(
+        "application.items", "status is a basic item, which every department gets whole without a grant (R-SHR-4): "
+        "query it directly, no application is needed; apply only for the other items your use needs")]
+    made = await submit(["citizen_id", "status"])
+    assert made.application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    await mesh.sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=made.application.id),
+                                           metadata=mesh.md(mesh.user), timeout=10)
 
 
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:

@@ -16,7 +16,7 @@ import asyncpg
 import grpc
 import pytest
 from caller_metadata import CallerMetadata
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.edge import WITHHELD_PATH
@@ -194,6 +194,141 @@ async def test_a_refusal_or_revocation_of_punctuation_only_is_refused(platform, 
     assert await invalid(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
         id=escalated.id, grant=False, reason=empty), metadata=platform.person("authority", REVIEWER),
         timeout=10)) == ["reason"]
+
+
+async def test_a_refusal_carrying_a_scope_is_refused_naming_each_field_and_saying_to_approve_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """A refusal refuses the whole application: one sent with items (a provider who meant to refuse "only
+    address_region_code"), an end, a quota, unmasked items or purposes was stored as a refusal of everything, the
+    fields dropped in silence. Each is now INVALID_ARGUMENT on its field, saying there is no partial refusal and to
+    approve naming the items granted instead; nothing is decided, and a refusal without them is taken."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    shorter = timestamp_pb2.Timestamp()
+    shorter.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=10))
+
+    async def submit(resource: str) -> sharing_pb2.Application:
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+            resource_code=resource, items=["name", "status"] if resource == POPULATION else ["name"],
+            purposes=[common.PURPOSE_TYPE_WORK_REFERENCE], basis="工作需要", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=100)), metadata=platform.metadata("social"), timeout=10)
+        return submitted.application
+
+    async def invalid(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        return {v.field: v.description for v in bad.field_violations} if bad else {}
+
+    approver = platform.person("police", APPROVER)
+    application = await submit(POPULATION)
+    said = await invalid(sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="住址不予提供", items=["status"],
+        expire_time=shorter, quota=5), metadata=approver, timeout=10))
+    assert set(said) == {"items", "expire_time", "quota"}, said
+    assert "whole application" in said["items"] and "decision APPROVE" in said["items"], said
+    assert all(text.endswith("say why in reason") for text in said.values()), said  # whole, not cut at 200
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=application.id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    assert got.application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    refused = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="住址不予提供"),
+        metadata=approver, timeout=10)
+    assert refused.application.state == sharing_pb2.APPLICATION_STATE_REFUSED
+
+    reviewer = platform.person("authority", REVIEWER)
+    escalated = await submit(NOT_SHARED)
+    said = await invalid(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason="不符合第十二条", items=["name"], unmasked_items=["name"],
+        purposes=[common.PURPOSE_TYPE_WORK_REFERENCE]), metadata=reviewer, timeout=10))
+    assert set(said) == {"items", "unmasked_items", "purposes"}, said
+    assert "decide grant: true" in said["purposes"], said
+    assert all(text.endswith("say why in reason") for text in said.values()), said
+    decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
+    assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+
+
+async def test_an_approval_of_basic_items_alone_is_refused_saying_what_to_grant_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """citizen_id and name are the population resource's basic items, which every department gets without a grant
+    (R-SHR-4). An approval (or the authority's coordination grant) narrowed to them alone, unmasking neither, gave
+    a grant under which nothing is ever answered, stored and answered APPROVED: the applicant believed it had its
+    use and the provider that it had granted one. It is INVALID_ARGUMENT on items, naming them, the conditional
+    item applied for and that they may be unmasked instead; nothing is decided."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=["citizen_id", "name", "status"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)
+    app_id = submitted.application.id
+
+    async def said(call) -> str:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == ["items"], bad
+        return bad.field_violations[0].description
+
+    approver = platform.person("police", APPROVER)
+    message = await said(sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+        metadata=approver, timeout=10))
+    assert message == ("citizen_id, name are basic items, which every department gets without a grant (R-SHR-4): "
+                       "granting only them gives nothing; also grant status, or unmask citizen_id, name "
+                       "(unmasked_items), or refuse"), message
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="状态信息不予提供"),
+        metadata=approver, timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=app_id, reason="依法履职需要"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    reviewer = platform.person("authority", REVIEWER)
+    message = await said(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=app_id, grant=True, reason="准予", items=["name"]), metadata=reviewer, timeout=10))
+    assert message.startswith("name is a basic item") and message.endswith("also grant status, or unmask name "
+                                                                           "(unmasked_items), or refuse"), message
+    decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=app_id, grant=False, reason="不符合第十二条"), metadata=reviewer, timeout=10)
+    assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+
+
+async def test_a_grant_narrowed_to_basic_items_alone_is_refused_saying_to_revoke_it_instead(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """As an approval of them alone: a provider's adjustment of a grant to its basic items (name) left it ACTIVE
+    under which nothing is answered, the holder reading a grant it still had. INVALID_ARGUMENT on grant.items,
+    saying to revoke it instead; the grant is unchanged."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=["name", "status"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)
+    approver = platform.person("police", APPROVER)
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver,
+        timeout=10)).grant
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+            grant=sharing_pb2.Grant(id=grant.id, items=["name"]),
+            update_mask=field_mask_pb2.FieldMask(paths=["items"])), metadata=approver, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(caught.value)
+    assert bad is not None and [(v.field, v.description) for v in bad.field_violations] == [(
+        "grant.items", "name is a basic item, which every department gets without a grant (R-SHR-4): granting only it "
+        "gives nothing; also grant status, or unmask name (unmasked_items), or revoke the grant")], bad
+    kept = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=approver, timeout=10)
+    assert sorted(kept.grant.items) == ["name", "status"]
+    await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="测试结束"), metadata=approver,
+                              timeout=10)
 
 
 async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]

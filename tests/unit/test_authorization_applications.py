@@ -144,6 +144,36 @@ def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_ch
     assert "refuse" not in typed[0].description
 
 
+def test_basic_items_alone_are_refused_in_whole_words_and_said_in_chinese_on_the_console() -> None:
+    """A grant of a foundation resource's basic items alone gives nothing (R-SHR-4). Said with nothing else to
+    grant or unmask, the service's text read "gives nothing; , or refuse"; and 答复, 协调 and 授权 showed it in
+    English, offering unmasking, which the console cannot do. Both now say what to do."""
+    from console.errors import field_sentence
+
+    entry = cat.Entry(code="101001/000009", category=cat.CATEGORY_FOUNDATION, items=[
+        cat.DataItem(machine_name="citizen_id", basic=True, sensitive=True),
+        cat.DataItem(machine_name="code", basic=True), cat.DataItem(machine_name="status")])
+    said = apps.basic_only_problems(("citizen_id",), (), entry, ("citizen_id", "status"))
+    assert [(p.field, p.description) for p in said] == [("items", (
+        "citizen_id is a basic item, which every department gets without a grant (R-SHR-4): granting only it gives "
+        "nothing; also grant status, or unmask citizen_id (unmasked_items), or refuse"))]
+    assert field_sentence(said[0].description) == ("citizen_id 是基础信息项，各部门无需授权即可使用：只授予这些信息项，"
+                                                   "等于什么也没有授权。请同时勾选申请的其他信息项（status），或填写理由后点击"
+                                                   "“不予共享”。")
+    assert not apps.basic_only_problems(("citizen_id",), ("citizen_id",), entry, ("citizen_id",))  # unmasked: serves
+    assert not apps.basic_only_problems(("code", "status"), (), entry, ("code", "status"))
+    alone = apps.basic_only_problems(("code",), (), entry, ("code",), "grant.items", "revoke the grant")
+    assert [p.description for p in alone] == ["code is a basic item, which every department gets without a grant "
+                                              "(R-SHR-4): granting only it gives nothing; revoke the grant"]
+    assert field_sentence(alone[0].description).endswith("等于什么也没有授权。请撤销授权。")
+    draft = Draft(applicant_department_code="", resource_code=entry.code, items=("code",), methods=())
+    asked = apps.entry_problems(draft, entry)
+    assert [p.field for p in asked] == ["application.items"]
+    assert field_sentence(asked[0].description) == (
+        "code 是基础信息项，各部门无需授权即可直接查询（不脱敏），无需申请；请只申请业务确需的其他信息项。")
+    assert not apps.entry_problems(dataclasses.replace(draft, items=("code", "citizen_id")), entry)
+
+
 def test_an_end_later_than_requested_is_refused_naming_the_requested_end() -> None:
     """The 答复 form refused shows the date typed: 不能晚于申请的有效期。 left the approver to guess the latest date
     allowed (the requested one, shown nowhere on the refused form), and the service's own text gave it in UTC ISO

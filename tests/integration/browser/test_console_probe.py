@@ -369,14 +369,14 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
-    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
                                           purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
                                               metadata=platform.metadata("social"), timeout=10)).application.id
     session = _person_session(console_server, platform, "police", "APPROVER")
-    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
-                                                          "quota": "五百"})
+    refused = await _post(context, "/replies", session, {"id": app_id, "decision": "approve",
+                                                          "items": ["name", "sex"], "quota": "五百"})
     said = re.search(r'<span class="field-error" id="quota-error">([^<]*)</span>', await refused.text())
     assert refused.status == 400 and said is not None, refused.status
     assert "不填则按申请的上限" in said.group(1) and "0 表示不限" not in said.group(1), said.group(1)
@@ -387,8 +387,8 @@ async def test_a_replys_quota_says_what_blank_means_there_and_is_read_with_its_u
         "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
         "request_id": re.search(r'name="request_id" value="([^"]+)"', blank).group(1)})
     assert "0 或不填表示不限" in await asked.text()
-    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve", "items": ["name"],
-                                                         "quota": "300次"}, max_redirects=0)
+    answer = await _post(context, "/replies", session, {"id": app_id, "decision": "approve",
+                                                         "items": ["name", "sex"], "quota": "300次"}, max_redirects=0)
     assert answer.status == 303, (answer.status, (await answer.text())[-600:])
     assert (await _grant_of(platform, app_id)).quota == 300
 
@@ -2594,6 +2594,39 @@ async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_f
     assert (await _grant_of(platform, app_id)).quota == 200
 
 
+async def test_不予共享_from_a_form_whose_items_are_checked_refuses_the_application(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """答复 and 协调 show every item applied for checked, with the quota and end applied for, and 不予共享 posts the
+    same form: a refusal carrying items, a quota or an end is refused by the service (there is no partial refusal),
+    so the console sends a refusal without them. 不予共享 with the items left checked and a quota typed refuses."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=50)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    made = [(await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                             metadata=platform.metadata("social"), timeout=10)).application.id
+            for _ in range(2)]
+    form = {"items": ["citizen_id", "name", "sex"], "quota": "20", "expire_date": "2099-01-01",
+            "expire_date_shown": "2098-01-01", "decision": "refuse", "reason": "不符合条件"}
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    answer = await _post(context, "/replies", approver, {"id": made[0], **form}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    answer = await _post(context, "/replies", approver, {"id": made[1], **form, "reason": "另案不予"},
+                         max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=made[1], reason="依法履职所需，请协调"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    answer = await _post(context, "/coordination", reviewer, {"id": made[1], **form}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    states = [(await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                            metadata=platform.metadata("social"), timeout=10)).application.state
+              for app_id in made]
+    assert states == [sharing_pb2.APPLICATION_STATE_REFUSED, sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED]
+
+
 async def test_a_reply_to_an_application_another_approver_answered_meanwhile_says_who_and_how(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """Two approvers with 答复 open on one application: the first approves, the second's refusal was a page saying
@@ -2646,8 +2679,8 @@ async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten
     day = re.search(r'name="expire_date_shown" value="([0-9-]+)"', _card(page, f"授权 {grant.id}")).group(1)
 
     def form(quota: str) -> dict[str, object]:
-        return {"id": grant.id, "action": "update", "etag": etag, "items": ["citizen_id", "name"], "quota": quota,
-                "expire_date": day, "expire_date_shown": day}
+        return {"id": grant.id, "action": "update", "etag": etag, "items": ["citizen_id", "name", "sex"],
+                "quota": quota, "expire_date": day, "expire_date_shown": day}
 
     first = await _post(context, "/grants", approver, form("100"), max_redirects=0)
     assert first.status == 303, (await first.text())[-800:]
@@ -2744,7 +2777,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     assert re.search(r'value="citizen_id"(?! checked)>', card) and re.search(r'value="name" checked>', card), card
 
     approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=replied, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+        id=replied, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "sex"]),
         metadata=platform.person("police", "APPROVER"), timeout=10)
     grant_id = approved.grant.id
     answer = await _post(context, "/grants", approver, {"id": grant_id, "action": "revoke", "reason": long_reason})
@@ -3018,7 +3051,7 @@ async def test_a_refusal_for_the_department_or_the_role_is_said_in_chinese(  # t
     answering it "…：only a 审批人 (APPROVER) of department 11110100MB0000005G may reply to applications"."""
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
-    application = sharing_pb2.Application(resource_code="105001/000001", items=["licence_number", "licence_type"],
+    application = sharing_pb2.Application(resource_code="105001/000001", items=["licence_number", "status"],
                                           purposes=[1], basis="《政务服务法》", methods=[1])
     application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
     app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
