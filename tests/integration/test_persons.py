@@ -21,6 +21,7 @@ import pyotp
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from totp_steps import previous_step_code
 
 from console.errors import field_sentence
 from govshare.authorization.v1 import (
@@ -1712,7 +1713,7 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
         username=person.username, password=PASSWORD), timeout=10)).totp_provisioning_uri)
     # Three sign-ins and changes below, each with a later code (the previous one, the current one, the next).
     session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-        username=person.username, password=PASSWORD, totp_code=totp.at(time.time() - 30)), timeout=10)).session
+        username=person.username, password=PASSWORD, totp_code=await previous_step_code(totp)), timeout=10)).session
     assert session.person.password_change_required
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
