@@ -403,6 +403,8 @@ async def test_an_entry_returned_by_the_reviewer_waits_on_the_officers_home_page
                                                                      ("REVIEWER",)))
     await reviewer.goto("/review")
     card = reviewer.locator("section.card", has_text=entry.code)
+    while await card.count() == 0:  # the entries other tests submitted can list before it, by code: page on
+        await reviewer.get_by_role("link", name="下一页").click()
     shown = await card.locator("table").inner_text()
     assert "退回记录（共 1 次）" in shown and "摘要须写明参保范围（全市职工）" in shown, shown
 
