@@ -99,7 +99,7 @@ async def test_the_frontproc_logs_why_the_platform_s_calls_are_refused_once_a_mi
 
     access_log = AccessLog(str(tmp_path / "access.jsonl"))
     access_log.open()
-    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    servicer = FrontprocServicer(SimpleNamespace(resources={}), _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="frontproc.servicer")
     for _ in range(2):
         metadata = ProviderAssertionSigner(KEY).metadata("fqj.rsj.example.gov.cn:7100", CLAIMS)
@@ -131,7 +131,7 @@ async def test_a_frontproc_whose_clock_is_behind_the_platforms_says_so_not_that_
 
     access_log = AccessLog(str(tmp_path / "access.jsonl"))
     access_log.open()
-    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    servicer = FrontprocServicer(SimpleNamespace(resources={}), _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="frontproc.servicer")
     now = provider_assertions.time.time()
     with monkeypatch.context() as platform_clock:  # the platform's clock, a minute ahead of this machine's
@@ -166,7 +166,7 @@ async def test_an_assertion_of_a_key_not_trusted_names_it_and_the_keys_trusted_a
 
     access_log = AccessLog(str(tmp_path / "access.jsonl"))
     access_log.open()
-    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    servicer = FrontprocServicer(SimpleNamespace(resources={}), _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="frontproc.servicer")
     trusted = key_id(ed25519_public_keys(provider_public_keys(KEY))[0])
     for _ in range(3):
@@ -234,7 +234,7 @@ async def test_the_platforms_calls_refused_after_a_start_for_a_clock_ahead_say_t
     access_log = AccessLog(str(tmp_path / "access.jsonl"))
     access_log.open()
     ahead = _verifier(clock=lambda: time.time() + 20)  # this machine's clock 20 s ahead of the platform's
-    servicer = FrontprocServicer(None, ahead, None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
+    servicer = FrontprocServicer(SimpleNamespace(resources={}), ahead, None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="frontproc.servicer")
     metadata = ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
     with pytest.raises(ServiceError) as error:
