@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from html import unescape
 
 import grpc
@@ -53,6 +54,24 @@ pytestmark = pytest.mark.integration
 ODD_NUMBERS = ["²", "①", "99999999999", "9" * 5000]
 #: Quotas are int64: these are not one.
 ODD_QUOTAS = ["²", "①", "-1", "1e3", "9" * 20, "9" * 5000]
+
+
+@contextlib.asynccontextmanager
+async def _console_through(platform, handler: Callable[[grpc.aio.Channel], grpc.GenericRpcHandler]):  # type: ignore[no-untyped-def]
+    """A console of its own whose calls pass through a gRPC proxy in front of the platform's edge, the proxy's
+    methods those ``handler`` (given the channel to the edge) serves: (the app, its URL)."""
+    upstream = grpc.aio.insecure_channel(platform.gateway)
+    proxy = grpc.aio.server()
+    proxy.add_generic_rpc_handlers((handler(upstream),))
+    port = proxy.add_insecure_port("127.0.0.1:0")
+    await proxy.start()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
+    try:
+        async with serving(app) as url:
+            yield app, url
+    finally:
+        await proxy.stop(None)
+        await upstream.close()
 
 
 def _as(session) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -538,46 +557,32 @@ async def test_an_application_whose_answer_was_lost_is_sent_again_from_the_form_
     saying the application may have been made: sent again, it names the application the first sending made."""
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
-    upstream = grpc.aio.insecure_channel(platform.gateway)
-    proxy = grpc.aio.server()
-    proxy.add_generic_rpc_handlers((_LosesAReply(upstream, "/govshare.authorization.v1.SharingService/"
-                                                           "SubmitApplication"),))
-    port = proxy.add_insecure_port("127.0.0.1:0")
-    await proxy.start()
-    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
     purpose = f"窗口受理 {time.time_ns()}"
-    try:
-        async with serving(app) as url:
-            token = dict(platform.person("social", "APPLICANT"))["authorization"].removeprefix("Bearer ")
-            session = app.state.console.sessions.create(
-                Person(username="social.applicant", display_name="孙申请", roles=("APPLICANT",),
-                       department_code=platform.credentials.systems["social"]["department"]),
-                token, time.time() + 600)
-            ctx = await browser.new_context(base_url=url, locale="zh-CN")
-            await ctx.add_cookies([{"name": COOKIE, "value": session.id, "url": url, "httpOnly": True,
-                                    "secure": True, "sameSite": "Strict"}])
-            page = await ctx.new_page()
-            await page.goto("/apply?code=101001/000001")
-            request_id = await page.locator("input[name=request_id]").input_value()
-            await page.get_by_label("民族", exact=True).check()
-            await page.get_by_label("业务协同").check()
-            await page.locator("[name=purpose_text]").fill(purpose)
-            await page.locator("[name=basis]").fill("《社会救助暂行办法》")
-            await page.get_by_label("联机查询").check()
-            await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
-            await page.get_by_role("button", name="提交申请").click()
-            await page.wait_for_load_state()
-            said = await page.locator("main").inner_text()
-            assert "申请可能未提交" in said and "同一张申请表只会提交一次" in said, said
-            assert await page.locator("input[name=request_id]").input_value() == request_id
-            assert await page.locator("[name=purpose_text]").input_value() == purpose
-            await page.get_by_role("button", name="提交申请").click()  # again, as the page says
-            await page.wait_for_url("**/applications/view?id=*")
-            shown = page.url.rsplit("=", 1)[-1]
-            await ctx.close()
-    finally:
-        await proxy.stop(None)
-        await upstream.close()
+    loses = "/govshare.authorization.v1.SharingService/SubmitApplication"
+    async with _console_through(platform, lambda upstream: _LosesAReply(upstream, loses)) as (app, url):
+        session = _person_session(app.state, platform, "social", "APPLICANT")
+        ctx = await browser.new_context(base_url=url, locale="zh-CN")
+        await ctx.add_cookies([{"name": COOKIE, "value": session.id, "url": url, "httpOnly": True,
+                                "secure": True, "sameSite": "Strict"}])
+        page = await ctx.new_page()
+        await page.goto("/apply?code=101001/000001")
+        request_id = await page.locator("input[name=request_id]").input_value()
+        await page.get_by_label("民族", exact=True).check()
+        await page.get_by_label("业务协同").check()
+        await page.locator("[name=purpose_text]").fill(purpose)
+        await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+        await page.get_by_label("联机查询").check()
+        await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+        await page.get_by_role("button", name="提交申请").click()
+        await page.wait_for_load_state()
+        said = await page.locator("main").inner_text()
+        assert "申请可能未提交" in said and "同一张申请表只会提交一次" in said, said
+        assert await page.locator("input[name=request_id]").input_value() == request_id
+        assert await page.locator("[name=purpose_text]").input_value() == purpose
+        await page.get_by_role("button", name="提交申请").click()  # again, as the page says
+        await page.wait_for_url("**/applications/view?id=*")
+        shown = page.url.rsplit("=", 1)[-1]
+        await ctx.close()
     made, token = [], ""
     while True:  # every page: other tests' applications of the 人社局 come before or after
         listed = await sharing_pb2_grpc.SharingServiceStub(platform.channel).ListApplications(
@@ -1435,27 +1440,14 @@ async def test_the_review_page_says_when_an_entrys_returns_could_not_be_read(con
     changing nothing: the 审核员 published it without reading what had been asked of it. The card now says they
     could not be read, and to refresh before deciding."""
     await submitted_social_entry(platform)  # a card at least, whose GetEntry fails
-    upstream = grpc.aio.insecure_channel(platform.gateway)
-    proxy = grpc.aio.server()
-    proxy.add_generic_rpc_handlers((_FailsOne(upstream, "/govshare.catalog.v1.CatalogService/GetEntry"),))
-    port = proxy.add_insecure_port("127.0.0.1:0")
-    await proxy.start()
-    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}"))
-    try:
-        async with serving(app) as url:
-            token = dict(platform.person("authority", "REVIEWER"))["authorization"].removeprefix("Bearer ")
-            session = app.state.console.sessions.create(
-                Person(username="authority.reviewer", display_name="审核员", roles=("REVIEWER",),
-                       department_code=platform.credentials.systems["authority"]["department"]),
-                token, time.time() + 600)
-            page = await context.request.get(f"{url}/review", headers=_as(session))
-            text = unescape(await page.text())
-            assert page.status == 200, text[-1500:]
-            cards = text.split('<section class="card"')[1:]
-            assert cards and all("退回记录或与已发布版本的比较暂时无法读取" in card for card in cards), text[-3000:]
-    finally:
-        await proxy.stop(0)
-        await upstream.close()
+    failing = "/govshare.catalog.v1.CatalogService/GetEntry"
+    async with _console_through(platform, lambda upstream: _FailsOne(upstream, failing)) as (app, url):
+        session = _person_session(app.state, platform, "authority", "REVIEWER")
+        page = await context.request.get(f"{url}/review", headers=_as(session))
+        text = unescape(await page.text())
+        assert page.status == 200, text[-1500:]
+        cards = text.split('<section class="card"')[1:]
+        assert cards and all("退回记录或与已发布版本的比较暂时无法读取" in card for card in cards), text[-3000:]
 
 
 async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context, console_server, platform):  # type: ignore[no-untyped-def]
